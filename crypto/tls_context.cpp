@@ -1,0 +1,106 @@
+#include "crypto/tls_context.hpp"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+namespace sovereign::crypto {
+namespace {
+
+// TLS 1.2 suites: ECDHE only (forward secrecy), AEAD only. TLS 1.3 suites are all AEAD already.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+constexpr const char* tls13_suites = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+
+std::string openssl_reason() {
+  unsigned long code = ERR_get_error();
+  std::string reason = code ? ERR_reason_error_string(code) ? ERR_reason_error_string(code) : "unknown error"
+                            : "unknown error";
+  ERR_clear_error();
+  return reason;
+}
+
+std::string failure(const std::string& what, const std::filesystem::path& file) {
+  return what + " '" + file.string() + "': " + openssl_reason();
+}
+
+TlsContextResult new_context(const SSL_METHOD* method) {
+  SslCtxPtr ctx(SSL_CTX_new(method));
+  if (!ctx) return "cannot create TLS context: " + openssl_reason();
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(ctx.get(), tls12_ciphers) != 1 ||
+      SSL_CTX_set_ciphersuites(ctx.get(), tls13_suites) != 1)
+    return "cannot set TLS cipher suites: " + openssl_reason();
+  return ctx;
+}
+
+}  // namespace
+
+TlsContextResult make_server_context(const ServerTlsSettings& settings) {
+  auto made = new_context(TLS_server_method());
+  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  SslCtxPtr ctx = std::move(std::get<SslCtxPtr>(made));
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.certificate.c_str()) != 1)
+    return failure("cannot load certificate", settings.certificate);
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), settings.private_key.c_str(), SSL_FILETYPE_PEM) != 1)
+    return failure("cannot load private key", settings.private_key);
+  if (SSL_CTX_check_private_key(ctx.get()) != 1)
+    return failure("private key does not match the certificate", settings.private_key);
+  if (!settings.client_ca.empty()) {
+    if (SSL_CTX_load_verify_locations(ctx.get(), settings.client_ca.c_str(), nullptr) != 1)
+      return failure("cannot load client CA", settings.client_ca);
+    STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.client_ca.c_str());
+    if (names == nullptr) return failure("no CA names in client CA file", settings.client_ca);
+    SSL_CTX_set_client_CA_list(ctx.get(), names);
+    int mode = SSL_VERIFY_PEER;
+    if (settings.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+    SSL_CTX_set_verify(ctx.get(), mode, nullptr);
+  }
+  return ctx;
+}
+
+TlsContextResult make_client_context(const ClientTlsSettings& settings) {
+  auto made = new_context(TLS_client_method());
+  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  SslCtxPtr ctx = std::move(std::get<SslCtxPtr>(made));
+  if (settings.ca.empty()) return std::string("a backend TLS CA file is required (tls.ca)");
+  if (SSL_CTX_load_verify_locations(ctx.get(), settings.ca.c_str(), nullptr) != 1)
+    return failure("cannot load backend CA", settings.ca);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  if (!settings.client_certificate.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.client_certificate.c_str()) != 1)
+      return failure("cannot load client certificate", settings.client_certificate);
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), settings.client_key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return failure("cannot load client key", settings.client_key);
+    if (SSL_CTX_check_private_key(ctx.get()) != 1)
+      return failure("client key does not match the client certificate", settings.client_key);
+  }
+  return ctx;
+}
+
+bool verify_server_name(SSL* ssl, const std::string& server_name) {
+  if (SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) return false;
+  return SSL_set1_host(ssl, server_name.c_str()) == 1;
+}
+
+std::string peer_common_name(SSL* ssl) {
+  if (SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  X509* cert = SSL_get1_peer_certificate(ssl);
+  if (cert == nullptr) return {};
+  std::string name;
+  X509_NAME* subject = X509_get_subject_name(cert);
+  int index = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (index >= 0) {
+    ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index));
+    unsigned char* utf8 = nullptr;
+    int length = ASN1_STRING_to_UTF8(&utf8, data);
+    if (length > 0) name.assign(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length));
+    OPENSSL_free(utf8);
+  }
+  X509_free(cert);
+  return name;
+}
+
+}  // namespace sovereign::crypto

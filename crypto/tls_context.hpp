@@ -1,0 +1,47 @@
+#pragma once
+// OpenSSL TLS contexts for the gateway's listeners and for its connections to backends, built with
+// the project's fixed security settings (TLS 1.2 minimum, 1.3 preferred, forward-secret AEAD suites only).
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include <openssl/ssl.h>
+
+namespace sovereign::crypto {
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
+};
+using SslCtxPtr = std::unique_ptr<SSL_CTX, SslCtxDeleter>;
+
+// What a listener serves. With client_ca set, client certificates are requested and verified
+// against that CA only; require_client_certificate refuses handshakes without one.
+struct ServerTlsSettings {
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+  std::filesystem::path client_ca;
+  bool require_client_certificate = false;
+};
+
+// How the gateway authenticates a backend: only `ca` is trusted (pinning), the certificate must
+// name `server_name` (checked per connection with verify_server_name), optional client cert for mTLS.
+struct ClientTlsSettings {
+  std::filesystem::path ca;
+  std::filesystem::path client_certificate;
+  std::filesystem::path client_key;
+};
+
+// Either a ready context or a message naming the file and OpenSSL's reason.
+using TlsContextResult = std::variant<SslCtxPtr, std::string>;
+
+[[nodiscard]] TlsContextResult make_server_context(const ServerTlsSettings&);
+[[nodiscard]] TlsContextResult make_client_context(const ClientTlsSettings&);
+
+// Sets SNI and enables hostname verification of the peer certificate for one client connection.
+[[nodiscard]] bool verify_server_name(SSL* ssl, const std::string& server_name);
+
+// The subject common name of the verified peer certificate, or empty if there is none.
+std::string peer_common_name(SSL* ssl);
+
+}  // namespace sovereign::crypto
