@@ -1,0 +1,51 @@
+// Renders chat messages into the prompt format a model was trained on (chatml, llama3, llama2/mistral).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "accel/gguf/gguf_file.hpp"
+#include "accel/tokenizer/tokenizer.hpp"
+
+namespace sovereign::accel {
+
+// One message of an OpenAI-style conversation ("system", "user", "assistant").
+struct ChatMessage {
+  std::string role;
+  std::string content;
+};
+
+// A piece of a rendered prompt: template markup (may contain special tokens) or message content (untrusted).
+struct PromptPart {
+  std::string text;
+  bool is_content = false;
+};
+
+// A prompt format chosen from tokenizer.chat_template; renders without the leading BOS (the tokenizer adds it).
+class ChatTemplate {
+ public:
+  enum class Kind { chatml, llama3, llama2, mistral };
+
+  // Recognises the template text by its markers; a file without one, or with an unknown one, gets chatml.
+  static ChatTemplate from_gguf(const gguf::File& file);
+  static ChatTemplate from_template_text(std::string_view jinja_text);
+  explicit ChatTemplate(Kind kind) : kind_(kind) {}
+
+  // Ends with the assistant turn opener.
+  std::string render(std::span<const ChatMessage> messages) const;
+  std::vector<PromptPart> render_parts(std::span<const ChatMessage> messages) const;
+  std::string_view name() const;
+  Kind kind() const { return kind_; }
+
+ private:
+  Kind kind_;
+};
+
+// Tokenizes a conversation so that message content can never produce special tokens (prompt-injection safe).
+std::vector<std::int32_t> encode_chat(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                      std::span<const ChatMessage> messages);
+
+}  // namespace sovereign::accel

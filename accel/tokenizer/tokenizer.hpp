@@ -1,0 +1,68 @@
+// Text <-> token ids for a GGUF model, built from its tokenizer.* metadata.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "accel/gguf/gguf_file.hpp"
+
+namespace sovereign::accel {
+
+// What a vocabulary entry is (values of tokenizer.ggml.token_type).
+enum class TokenKind : std::int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+// A model's tokenizer: SentencePiece ("llama") or byte-level BPE ("gpt2"); immutable and thread-safe once built.
+class Tokenizer {
+ public:
+  // Validates the metadata (sizes, ids in range, merges naming known tokens); the error names the key.
+  [[nodiscard]] static std::variant<std::unique_ptr<Tokenizer>, std::string> from_gguf(const gguf::File& file);
+  virtual ~Tokenizer() = default;
+
+  // parse_special: control and user-defined tokens written literally in `text` ("<|im_start|>") become their ids;
+  // pass false for untrusted content so it cannot forge them.
+  std::vector<std::int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
+  // Raw bytes of one token (may be a partial UTF-8 sequence); empty for control tokens and ids out of range.
+  std::string decode_token(std::int32_t id) const;
+  std::string decode(std::span<const std::int32_t> ids) const;
+
+  std::int32_t bos() const { return bos_; }
+  std::int32_t eos() const { return eos_; }
+  bool add_bos_by_default() const { return add_bos_; }
+  // Ids that end an assistant turn (eos, eot, <|im_end|>, <|eot_id|>, <|end_of_text|> where present).
+  std::vector<std::int32_t> end_of_turn_tokens() const { return end_of_turn_; }
+  std::size_t vocab_size() const { return tokens_.size(); }
+  TokenKind kind_of(std::int32_t id) const;
+  const std::string& token_text(std::int32_t id) const;  // the vocabulary string as stored in the file
+  std::string_view model_name() const { return model_; }  // "llama" or "gpt2"
+  std::string_view pre_tokenizer() const { return pre_; }  // "default", "llama3", "qwen2", ...
+
+ protected:
+  Tokenizer() = default;
+  // Encodes text that contains no special tokens.
+  virtual void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const = 0;
+  // Bytes of a normal/user-defined token as the model writes them (after undoing the vocabulary's escaping).
+  virtual std::string piece_bytes(std::int32_t id) const = 0;
+
+  std::vector<std::string> tokens_;
+  std::vector<TokenKind> kinds_;
+  std::unordered_map<std::string, std::int32_t> token_ids_;
+  std::vector<std::int32_t> special_ids_;  // control + user-defined, longest text first, for parse_special
+  std::vector<std::int32_t> end_of_turn_;
+  std::int32_t bos_ = -1;
+  std::int32_t eos_ = -1;
+  std::int32_t unk_ = -1;
+  bool add_bos_ = false;
+  std::string model_;
+  std::string pre_;
+
+  friend class TokenizerLoader;
+};
+
+}  // namespace sovereign::accel
