@@ -1,0 +1,182 @@
+// The OpenAI-compatible API through the real gateway to real upstream processes: model lists per
+// tenant, routing by model, bodies passed through, streaming, keep-alive and several workers.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { readSse, rawExchange } from './lib/http.mjs';
+import { assertShape } from './lib/openai_shapes.mjs';
+
+const ALPHA_KEY = 'sk-alpha-0123456789';
+const BETA_KEY = 'sk-beta-9876543210';
+
+function apiConfig(main, other, extra = {}) {
+  return {
+    tenants: [
+      tenant({ name: 'alpha', keys: [ALPHA_KEY], models: ['chat-model', 'embed-model'] }),
+      tenant({ name: 'beta', keys: [BETA_KEY], models: ['*'] }),
+    ],
+    backends: [
+      openaiBackend({ name: 'be-main', models: ['chat-model', 'embed-model', 'hidden-model'], upstreams: [main] }),
+      openaiBackend({ name: 'be-other', models: ['other-model'], upstreams: [other] }),
+    ],
+    ...extra,
+  };
+}
+
+const chatBody = (model, extra = {}) => ({
+  model,
+  messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content: 'Say hello, ünïcødé ✓' }],
+  temperature: 0.2,
+  max_tokens: 16,
+  ...extra,
+});
+
+describe('OpenAI API through the gateway', () => {
+  let main;
+  let other;
+  let gw;
+
+  before(async () => {
+    main = await Upstream.start({ name: 'upstream-main', echo: true, models: ['chat-model', 'embed-model', 'hidden-model'] });
+    other = await Upstream.start({ name: 'upstream-other', reply: 'Other backend here', models: ['other-model'] });
+    gw = await Gateway.start(apiConfig(main, other));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await main?.stop();
+    await other?.stop();
+  });
+
+  it('GET /v1/models lists exactly the models the tenant may use', async () => {
+    const res = await gw.api({ key: ALPHA_KEY, path: '/v1/models' });
+    assert.equal(res.status, 200, res.text);
+    assertShape('modelList', res.json, 'alpha /v1/models');
+    assert.deepEqual(res.json.data.map((m) => m.id).sort(), ['chat-model', 'embed-model']);
+  });
+
+  it('a tenant allowed "*" sees every configured model', async () => {
+    const res = await gw.api({ key: BETA_KEY, path: '/v1/models' });
+    assert.equal(res.status, 200, res.text);
+    assertShape('modelList', res.json, 'beta /v1/models');
+    assert.deepEqual(res.json.data.map((m) => m.id).sort(), ['chat-model', 'embed-model', 'hidden-model', 'other-model']);
+  });
+
+  it('a non-streamed chat completion is forwarded to the backend serving the model and its answer passed through', async () => {
+    const sent = chatBody('chat-model');
+    const res = await gw.chat(ALPHA_KEY, sent);
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.object, 'chat.completion');
+    assert.equal(res.json.system_fingerprint, 'upstream-main');
+    assert.equal(res.json.choices[0].message.content, 'Hello from the upstream');
+    assert.deepEqual(res.json.usage, { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 });
+    const echo = res.json.echo;
+    assert.equal(echo.method, 'POST');
+    assert.equal(echo.path, '/v1/chat/completions');
+    assert.deepEqual(JSON.parse(echo.body), sent, 'the upstream received the request body unchanged');
+  });
+
+  it("the tenant's API key is never forwarded to the backend", async () => {
+    const res = await gw.chat(ALPHA_KEY, chatBody('chat-model'));
+    assert.equal(res.status, 200, res.text);
+    const forwarded = JSON.stringify(res.json.echo.headers);
+    assert.ok(!forwarded.includes(ALPHA_KEY), `forwarded headers carry the tenant key: ${forwarded}`);
+  });
+
+  it('requests are routed by model: other-model reaches the other upstream', async () => {
+    const before = other.requests().length;
+    const res = await gw.chat(BETA_KEY, chatBody('other-model'));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.system_fingerprint, 'upstream-other');
+    assert.equal(res.json.choices[0].message.content, 'Other backend here');
+    assert.equal(other.requests().length, before + 1);
+  });
+
+  it('POST /v1/completions is forwarded and answered', async () => {
+    const sent = { model: 'chat-model', prompt: 'Once upon a time', max_tokens: 8 };
+    const res = await gw.api({ key: ALPHA_KEY, method: 'POST', path: '/v1/completions', body: sent });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.object, 'text_completion');
+    assert.equal(res.json.choices[0].text, 'Hello from the upstream');
+    assert.equal(res.json.echo.path, '/v1/completions');
+    assert.deepEqual(JSON.parse(res.json.echo.body), sent);
+  });
+
+  it('POST /v1/embeddings is forwarded and answered', async () => {
+    const sent = { model: 'embed-model', input: ['first text', 'second text'] };
+    const res = await gw.api({ key: ALPHA_KEY, method: 'POST', path: '/v1/embeddings', body: sent });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.object, 'list');
+    assert.equal(res.json.data.length, 2);
+    assert.deepEqual(res.json.data[1].embedding, [0.25, -0.5, 0.25]);
+    assert.equal(res.json.echo.path, '/v1/embeddings');
+    assert.deepEqual(JSON.parse(res.json.echo.body), sent);
+  });
+
+  it('a streamed chat completion arrives as SSE chunks ending with [DONE]', async () => {
+    const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${ALPHA_KEY}` }, body: chatBody('chat-model', { stream: true }) });
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+    assert.equal(res.events.at(-1).data, '[DONE]');
+    const chunks = res.events.slice(0, -1).map((e) => JSON.parse(e.data));
+    assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'), JSON.stringify(chunks));
+    const text = chunks.map((c) => c.choices[0].delta.content ?? '').join('');
+    assert.equal(text, 'Hello from the upstream');
+    assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
+  });
+
+  it('a streamed text completion arrives as SSE chunks ending with [DONE]', async () => {
+    const res = await readSse({ port: gw.apiPort, path: '/v1/completions',
+      headers: { authorization: `Bearer ${ALPHA_KEY}` }, body: { model: 'chat-model', prompt: 'x', stream: true } });
+    assert.equal(res.status, 200);
+    assert.equal(res.events.at(-1).data, '[DONE]');
+    const text = res.events.slice(0, -1).map((e) => JSON.parse(e.data).choices[0].text).join('');
+    assert.equal(text, 'Hello from the upstream');
+  });
+
+  it('keeps the connection alive for a second request', async () => {
+    const body = JSON.stringify(chatBody('chat-model'));
+    const req = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ALPHA_KEY}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 3000,
+      script: async (socket, sleep) => {
+        socket.write(req);
+        await sleep(700);
+        socket.write(req);
+      },
+    });
+    const answers = result.raw.toString('utf8').match(/HTTP\/1\.1 200 /g) ?? [];
+    assert.equal(answers.length, 2, `two answers on one connection:\n${result.raw.toString('utf8')}`);
+  });
+});
+
+describe('a gateway with two workers', () => {
+  let main;
+  let other;
+  let gw;
+
+  before(async () => {
+    main = await Upstream.start({ name: 'upstream-main', models: ['chat-model'] });
+    other = await Upstream.start({ name: 'upstream-other', models: ['other-model'] });
+    gw = await Gateway.start(apiConfig(main, other, { workers: 2 }));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await main?.stop();
+    await other?.stop();
+  });
+
+  it('answers 40 concurrent requests correctly', async () => {
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+      gw.chat(i % 2 ? ALPHA_KEY : BETA_KEY, chatBody(i % 2 ? 'chat-model' : 'other-model'))));
+    for (const [i, res] of results.entries()) {
+      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, i % 2 ? 'upstream-main' : 'upstream-other');
+    }
+  });
+});

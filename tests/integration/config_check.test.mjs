@@ -1,0 +1,131 @@
+// `sovereign config check FILE`: a good file passes with exit 0; each kind of mistake is reported
+// as FILE:LINE:COL: message at the place of the mistake, with exit 1, and nothing is started.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot, runCli, sha256Hex, tempDir } from './lib/gateway.mjs';
+
+const DIGEST = sha256Hex('sk-config-check');
+
+// Line numbers below refer to this text (1-based).
+const GOOD = `workers: 1
+listeners:
+  - name: api
+    address: 127.0.0.1
+    port: 18080
+admin:
+  address: 127.0.0.1
+  port: 19090
+boundary:
+  - 127.0.0.1/32
+tenants:
+  - name: demo
+    api_keys:
+      - sha256: ${DIGEST}
+    models: [chat]
+backends:
+  - name: local-vllm
+    type: openai
+    zone: site
+    models: [chat]
+    replicas:
+      - url: http://127.0.0.1:18000
+    loopback: true
+`;
+
+function replaceLine(text, lineNumber, newLine) {
+  const lines = text.split('\n');
+  lines[lineNumber - 1] = newLine;
+  return lines.join('\n');
+}
+
+describe('sovereign config check', () => {
+  let dir;
+
+  before(() => {
+    dir = tempDir('sovereign-config-check-');
+  });
+
+  after(() => {
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function write(name, text) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, text);
+    return file;
+  }
+
+  // The diagnostics of a failed check: each FILE:LINE:COL: message line for `file`.
+  function diagnostics(result, file) {
+    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const re = new RegExp(`^${escaped}:(\\d+):(\\d+): (.+)$`, 'gm');
+    return [...result.output.matchAll(re)].map((m) => ({ line: Number(m[1]), col: Number(m[2]), message: m[3] }));
+  }
+
+  async function checkFails(file) {
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, `exit status for a bad file:\n${result.output}`);
+    const found = diagnostics(result, file);
+    assert.ok(found.length > 0, `no FILE:LINE:COL: diagnostic:\n${result.output}`);
+    return found;
+  }
+
+  it('accepts a good file with exit 0', async () => {
+    const result = await runCli(['config', 'check', write('good.yaml', GOOD)]);
+    assert.equal(result.code, 0, result.output);
+  });
+
+  it('reports an unknown key at its line and column with a suggestion', async () => {
+    const file = write('typo.yaml', replaceLine(GOOD, 15, '    modles: [chat]'));
+    const [first] = await checkFails(file);
+    assert.deepEqual({ line: first.line, col: first.col }, { line: 15, col: 5 }, first.message);
+    assert.match(first.message, /modles/);
+    assert.match(first.message, /did you mean .*models/i);
+  });
+
+  it('reports an out-of-range port at its line', async () => {
+    const file = write('port.yaml', replaceLine(GOOD, 5, '    port: 70000'));
+    const [first] = await checkFails(file);
+    assert.equal(first.line, 5, first.message);
+    assert.ok(first.col === 5 || first.col === 11, `column ${first.col} is neither the key nor the value`);
+  });
+
+  it('reports a digest that is not 64 hex digits', async () => {
+    const file = write('digest.yaml', replaceLine(GOOD, 14, '      - sha256: sk-config-check'));
+    const [first] = await checkFails(file);
+    assert.equal(first.line, 14, first.message);
+    assert.match(first.message, /sha256|digest|hex/i);
+  });
+
+  it('reports a malformed boundary CIDR', async () => {
+    const file = write('cidr.yaml', replaceLine(GOOD, 10, '  - 127.0.0.1/33'));
+    const [first] = await checkFails(file);
+    assert.equal(first.line, 10, first.message);
+  });
+
+  it('reports a YAML syntax error with its position', async () => {
+    const file = write('syntax.yaml', replaceLine(GOOD, 15, '    models: [chat'));
+    const found = await checkFails(file);
+    assert.ok(found[0].line >= 15, `line ${found[0].line}: ${found[0].message}`);
+  });
+
+  it('reports a missing required section', async () => {
+    const file = write('nolisteners.yaml', GOOD.split('\n').filter((_, i) => i < 1 || i > 4).join('\n'));
+    await checkFails(file);
+  });
+
+  it('reports a file that does not exist, naming it', async () => {
+    const file = path.join(dir, 'missing.yaml');
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    assert.ok(result.output.includes(file), result.output);
+  });
+
+  it('accepts the quickstart configuration', async () => {
+    const file = path.join(repoRoot, 'examples', 'quickstart', 'gateway.yaml');
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 0, result.output);
+  });
+});

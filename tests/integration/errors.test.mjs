@@ -1,0 +1,180 @@
+// Client mistakes and abuse get OpenAI-shaped errors with the right status, and none of them
+// reaches a backend: authentication, bad JSON, permissions, unknown models and paths, wrong
+// methods, oversize requests, slow and idle clients.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { rawExchange } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-errors-tenant-key';
+const MAX_BODY = 4096;
+const TIMEOUT_MS = 600;
+
+describe('client errors', () => {
+  let upstream;
+  let gw;
+  let forwardedBefore;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'upstream', models: ['allowed-model', 'other-model'] });
+    gw = await Gateway.start({
+      limits: {
+        max_header_bytes: 8192,
+        max_body_bytes: MAX_BODY,
+        header_timeout_ms: TIMEOUT_MS,
+        body_timeout_ms: TIMEOUT_MS,
+        idle_timeout_ms: TIMEOUT_MS,
+      },
+      tenants: [tenant({ name: 'errors', keys: [KEY], models: ['allowed-model'] })],
+      backends: [openaiBackend({ name: 'be', models: ['allowed-model', 'other-model'], upstreams: [upstream] })],
+    });
+    forwardedBefore = upstream.requests().length;
+  });
+
+  after(async () => {
+    // None of the requests in this file may have reached the backend.
+    try {
+      assert.equal(upstream.requests().length, forwardedBefore,
+        `requests reached the upstream: ${JSON.stringify(upstream.requests())}`);
+    } finally {
+      await gw?.stop();
+      await upstream?.stop();
+    }
+  });
+
+  const chat = { model: 'allowed-model', messages: [{ role: 'user', content: 'hi' }] };
+  const auth = { code: 'invalid_api_key', type: 'authentication_error', status: 401 };
+
+  it('401 without an Authorization header', async () => {
+    assertError(await gw.chat(undefined, chat), auth, 'no key');
+  });
+
+  it('401 with a wrong key', async () => {
+    assertError(await gw.chat('sk-errors-tenant-kez', chat), auth, 'wrong key');
+  });
+
+  it('401 with a malformed Authorization header', async () => {
+    assertError(await gw.chat(undefined, chat, { headers: { authorization: KEY } }), auth, 'no Bearer');
+    assertError(await gw.chat(undefined, chat, { headers: { authorization: 'Basic ' + Buffer.from('a:b').toString('base64') } }),
+      auth, 'Basic auth');
+  });
+
+  it('401 on GET /v1/models without a key', async () => {
+    assertError(await gw.api({ path: '/v1/models' }), auth, 'models without key');
+  });
+
+  it('400 for a body that is not JSON', async () => {
+    assertError(await gw.chat(KEY, '{"model": "allowed-model", "messages": ['),
+      { status: 400, type: 'invalid_request_error' }, 'truncated JSON');
+  });
+
+  it('400 for a JSON body that is not an object', async () => {
+    assertError(await gw.chat(KEY, '[1, 2, 3]'), { status: 400, type: 'invalid_request_error' }, 'array body');
+  });
+
+  it('400 for a missing model', async () => {
+    assertError(await gw.chat(KEY, { messages: chat.messages }), { status: 400, type: 'invalid_request_error' }, 'no model');
+  });
+
+  it('400 for a chat request without messages', async () => {
+    assertError(await gw.chat(KEY, { model: 'allowed-model' }), { status: 400, type: 'invalid_request_error' }, 'no messages');
+  });
+
+  it('403 for a configured model the tenant may not use', async () => {
+    assertError(await gw.chat(KEY, { ...chat, model: 'other-model' }),
+      { status: 403, type: 'permission_error', code: 'model_not_permitted' }, 'other-model');
+  });
+
+  it('404 for a model no backend serves', async () => {
+    assertError(await gw.chat(KEY, { ...chat, model: 'no-such-model' }), { status: 404, code: 'model_not_found' }, 'unknown model');
+  });
+
+  it('404 for an unknown path', async () => {
+    assertError(await gw.api({ key: KEY, path: '/v1/no-such-endpoint' }), { status: 404 }, 'unknown path');
+  });
+
+  it('405 for a wrong method on a known path', async () => {
+    assertError(await gw.api({ key: KEY, path: '/v1/chat/completions' }), { status: 405 }, 'GET chat');
+    assertError(await gw.api({ key: KEY, method: 'DELETE', path: '/v1/models' }), { status: 405 }, 'DELETE models');
+  });
+
+  it('413 for a body larger than limits.max_body_bytes', async () => {
+    const big = { ...chat, messages: [{ role: 'user', content: 'x'.repeat(MAX_BODY * 2) }] };
+    assertError(await gw.chat(KEY, big), { status: 413, code: 'request_too_large' }, 'oversize body');
+  });
+
+  it('413 for a chunked body that grows past limits.max_body_bytes', async () => {
+    const piece = 'x'.repeat(1024);
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: async (socket) => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+          'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n');
+        for (let i = 0; i < 8; i++) socket.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
+        socket.write('0\r\n\r\n');
+      },
+    });
+    assert.ok(result.response, `no HTTP answer: ${result.raw.toString('utf8')}`);
+    assertError(result.response, { status: 413, code: 'request_too_large' }, 'chunked oversize body');
+  });
+
+  it('431 or 413 for request headers larger than limits.max_header_bytes', async () => {
+    const res = await gw.chat(KEY, chat, { headers: { 'x-padding': 'p'.repeat(10000) } });
+    assert.ok(res.status === 431 || res.status === 413, `status ${res.status}: ${res.text}`);
+  });
+
+  it('408 and close when the request headers do not arrive within header_timeout_ms', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: TIMEOUT_MS + 5000,
+      script: (socket) => socket.write('POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n'),
+    });
+    assert.ok(result.closed, 'the connection is closed');
+    assert.equal(result.response?.status, 408, `answer: ${result.raw.toString('utf8')}`);
+    assert.ok(result.elapsedMs >= TIMEOUT_MS - 50, `closed after ${result.elapsedMs} ms, before the timeout`);
+  });
+
+  it('408 for a slow client trickling its headers one byte at a time', async () => {
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+      'X-Slow: ' + 'a'.repeat(200) + '\r\n\r\n';
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: TIMEOUT_MS + 5000,
+      script: async (socket, sleep) => {
+        for (const byte of head) {
+          if (socket.destroyed) return;
+          socket.write(byte);
+          await sleep(20);
+        }
+      },
+    });
+    assert.ok(result.closed, 'the connection is closed');
+    assert.equal(result.response?.status, 408, `answer: ${result.raw.toString('utf8')}`);
+    assert.ok(result.elapsedMs < TIMEOUT_MS + 3000, `took ${result.elapsedMs} ms: the header deadline is per request, not per byte`);
+  });
+
+  it('408 and close when the body does not arrive within body_timeout_ms', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: TIMEOUT_MS + 5000,
+      script: (socket) => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":'),
+    });
+    assert.ok(result.closed, 'the connection is closed');
+    assert.equal(result.response?.status, 408, `answer: ${result.raw.toString('utf8')}`);
+  });
+
+  it('closes a keep-alive connection that stays idle past idle_timeout_ms', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: TIMEOUT_MS + 5000,
+      script: (socket) => socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`),
+    });
+    assert.ok(result.closed, 'the idle connection is closed');
+    assert.equal(result.response?.status, 200, `first answer: ${result.raw.toString('utf8')}`);
+    assert.equal((result.raw.toString('utf8').match(/HTTP\/1\.1 /g) ?? []).length, 1, 'nothing but the one answer');
+  });
+});

@@ -1,0 +1,183 @@
+// Starts the real sovereign binary on free loopback ports with a gateway.yaml generated into a
+// temporary directory, waits for /readyz, and gives the tests typed access to its API, admin
+// endpoints, log and signals.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TrackedProcess } from './processes.mjs';
+import { freePort } from './ports.mjs';
+import { toYaml } from './yaml.mjs';
+import { request } from './http.mjs';
+import { parseMetrics } from './metrics.mjs';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+// The binary under test: $SOVEREIGN_BIN, or build/sovereign in the repository.
+export function gatewayBin() {
+  const fromEnv = process.env.SOVEREIGN_BIN;
+  return fromEnv ? path.resolve(fromEnv) : path.join(repoRoot, 'build', 'sovereign');
+}
+
+export function sha256Hex(text) {
+  return crypto.createHash('sha256').update(text).digest('hex');
+}
+
+export function tempDir(prefix = 'sovereign-itest-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function bearer(key) {
+  return { authorization: `Bearer ${key}` };
+}
+
+// A tenant entry for gateway.yaml; `keys` are plain keys, stored as their SHA-256 digests.
+export function tenant({ name, keys = [], models, ...extra }) {
+  return { name, api_keys: keys.map((k) => ({ sha256: sha256Hex(k) })), models, ...extra };
+}
+
+// An OpenAI-compatible backend on loopback upstreams, with health checks fast enough for tests.
+export function openaiBackend({ name, models, upstreams = [], urls, zone = 'site', health = {}, ...extra }) {
+  const replicaUrls = urls ?? upstreams.map((u) => u.url);
+  return {
+    name,
+    type: 'openai',
+    zone,
+    models,
+    replicas: replicaUrls.map((url) => ({ url })),
+    loopback: replicaUrls.every((u) => u.startsWith('http://')) ? true : undefined,
+    timeout_ms: 10000,
+    connect_timeout_ms: 1000,
+    health_check: { path: '/v1/models', interval_ms: 200, timeout_ms: 1000, unhealthy_after: 2, healthy_after: 1, ...health },
+    ...extra,
+  };
+}
+
+// The config a test describes, completed with listeners on free ports, the admin listener and
+// defaults a test need not repeat.
+async function completeConfig(config, ports) {
+  const { listenerTls, ...rest } = config;
+  const listener = { name: 'api', address: '127.0.0.1', port: ports.api };
+  if (listenerTls) listener.tls = listenerTls;
+  return {
+    workers: 1,
+    listeners: [listener],
+    admin: { address: '127.0.0.1', port: ports.admin },
+    boundary: ['127.0.0.1/32'],
+    access_log: 'stderr',
+    ...rest,
+  };
+}
+
+// One running gateway.
+export class Gateway {
+  // `config`: gateway.yaml content without listeners/admin (added here on free ports);
+  // `listenerTls` inside it becomes the API listener's `tls` section.
+  static async start(config, { readyTimeoutMs = 20000 } = {}) {
+    const bin = gatewayBin();
+    if (!fs.existsSync(bin)) {
+      throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
+    }
+    const dir = tempDir();
+    const ports = { api: await freePort(), admin: await freePort() };
+    const full = await completeConfig(config, ports);
+    const configPath = path.join(dir, 'gateway.yaml');
+    fs.writeFileSync(configPath, toYaml(full));
+    const gateway = new Gateway(dir, configPath, ports, full,
+      new TrackedProcess(bin, ['serve', '--config', configPath], { cwd: dir }));
+    await gateway.waitReady(readyTimeoutMs);
+    return gateway;
+  }
+
+  constructor(dir, configPath, ports, config, process) {
+    this.dir = dir;
+    this.configPath = configPath;
+    this.apiPort = ports.api;
+    this.adminPort = ports.admin;
+    this.config = config;
+    this.process = process;
+  }
+
+  async waitReady(timeoutMs) {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'no answer';
+    while (Date.now() < deadline) {
+      if (!this.process.running) {
+        throw new Error(`gateway exited before it was ready\n${this.describe()}`);
+      }
+      try {
+        const res = await request({ port: this.adminPort, path: '/readyz', timeoutMs: 1000 });
+        if (res.status === 200) return;
+        last = `status ${res.status}`;
+      } catch (err) {
+        last = err.message;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`gateway not ready within ${timeoutMs} ms (/readyz: ${last})\n${this.describe()}`);
+  }
+
+  describe() {
+    return `config ${this.configPath}:\n${toYaml(this.config)}\n${this.process.describe()}`;
+  }
+
+  get stderr() {
+    return this.process.stderr;
+  }
+
+  // A request to the API listener; `key` adds the bearer header.
+  api({ key, headers = {}, ...rest }) {
+    return request({ port: this.apiPort, headers: key ? { ...bearer(key), ...headers } : headers, ...rest });
+  }
+
+  chat(key, body, extra = {}) {
+    return this.api({ key, method: 'POST', path: '/v1/chat/completions', body, ...extra });
+  }
+
+  admin(pathname) {
+    return request({ port: this.adminPort, path: pathname });
+  }
+
+  async metrics() {
+    const res = await this.admin('/metrics');
+    if (res.status !== 200) throw new Error(`/metrics answered ${res.status}: ${res.text}`);
+    return parseMetrics(res.text);
+  }
+
+  // Polls /metrics until `check(metrics)` is truthy.
+  async waitForMetrics(check, timeoutMs, what) {
+    const deadline = Date.now() + timeoutMs;
+    let metrics;
+    while (Date.now() < deadline) {
+      metrics = await this.metrics();
+      if (check(metrics)) return metrics;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${metrics?.text ?? ''}\n${this.describe()}`);
+  }
+
+  // Replaces the config file with `text` (or the YAML of an object completed with this
+  // gateway's listeners) and sends SIGHUP.
+  async reload(configOrText) {
+    const text = typeof configOrText === 'string' ? configOrText
+      : toYaml(await completeConfig(configOrText, { api: this.apiPort, admin: this.adminPort }));
+    fs.writeFileSync(this.configPath, text);
+    this.process.signal('SIGHUP');
+  }
+
+  async stop() {
+    const status = await this.process.stop(15000);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    return status;
+  }
+}
+
+// Runs `sovereign ARGS...` to completion; resolves with exit code and output.
+export async function runCli(args, { timeoutMs = 20000 } = {}) {
+  const proc = new TrackedProcess(gatewayBin(), args);
+  const timer = setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
+  const { code, signal } = await proc.exited;
+  clearTimeout(timer);
+  return { code, signal, stdout: proc.stdout, stderr: proc.stderr, output: proc.stdout + proc.stderr };
+}

@@ -1,0 +1,65 @@
+// Starts tests/integration/upstream/openai_upstream.mjs as a separate process and reads what it
+// reports: the port it listens on, and every connection and request that reached it.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TrackedProcess } from './processes.mjs';
+
+const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'upstream', 'openai_upstream.mjs');
+
+// One running upstream. `flags` are the upstream's command-line flags as an object:
+// { 'chunk-delay-ms': 200, echo: true } becomes --chunk-delay-ms 200 --echo.
+export class Upstream {
+  static async start(flags = {}) {
+    const args = [script];
+    for (const [name, value] of Object.entries(flags)) {
+      if (value === false || value === undefined) continue;
+      args.push(`--${name}`);
+      if (value !== true) args.push(String(Array.isArray(value) ? value.join(',') : value));
+    }
+    const upstream = new Upstream(new TrackedProcess(process.execPath, args));
+    const listening = await upstream.process.waitUntil(
+      () => upstream.events().find((e) => e.event === 'listening') ?? (upstream.process.running ? null : {}),
+      10000, 'the upstream to report its port');
+    if (!listening.port) throw new Error(`upstream did not start\n${upstream.process.describe()}`);
+    upstream.host = listening.address;
+    upstream.port = listening.port;
+    return upstream;
+  }
+
+  constructor(process) {
+    this.process = process;
+  }
+
+  get url() {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  events() {
+    const out = [];
+    for (const line of this.process.lines) {
+      try {
+        out.push(JSON.parse(line));
+      } catch {
+        // not an event line
+      }
+    }
+    return out;
+  }
+
+  // Requests that reached this upstream, excluding the gateway's health checks (GET /v1/models).
+  requests() {
+    return this.events().filter((e) => e.event === 'request' && !(e.method === 'GET' && e.path === '/v1/models'));
+  }
+
+  connections() {
+    return this.events().filter((e) => e.event === 'connection');
+  }
+
+  waitForEvent(predicate, timeoutMs, what) {
+    return this.process.waitUntil(() => this.events().find(predicate), timeoutMs, what);
+  }
+
+  async stop() {
+    await this.process.stop(3000);
+  }
+}

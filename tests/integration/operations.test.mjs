@@ -1,0 +1,217 @@
+// What the operator relies on: admin endpoints, Prometheus metrics that promtool accepts and that
+// count what happened, a JSON access log without payloads, per-tenant rate limits, SIGHUP reload
+// (a broken file is rejected and the old config keeps serving) and SIGTERM draining.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import net from 'node:net';
+import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-ops-tenant-secret';
+const LIMITED_KEY = 'sk-ops-limited';
+const MARKER = 'PAYLOAD-MARKER-7f3a9c-do-not-log';
+
+const chat = (model, content = 'hello') => ({ model, messages: [{ role: 'user', content }] });
+
+function opsConfig(upstream, { opsModels = ['ops-model'] } = {}) {
+  return {
+    tenants: [
+      tenant({ name: 'ops', keys: [KEY], models: opsModels }),
+      tenant({ name: 'limited', keys: [LIMITED_KEY], models: ['ops-model'], rate_limit: { requests_per_minute: 3 } }),
+    ],
+    backends: [openaiBackend({ name: 'ops-be', models: ['ops-model', 'extra-model'], upstreams: [upstream] })],
+  };
+}
+
+describe('admin endpoints, metrics and access log', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'ops-upstream' });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('/healthz and /readyz answer 200', async () => {
+    assert.equal((await gw.admin('/healthz')).status, 200);
+    assert.equal((await gw.admin('/readyz')).status, 200);
+  });
+
+  it('/metrics passes promtool check metrics', async () => {
+    await gw.chat(KEY, chat('ops-model'));
+    const res = await gw.admin('/metrics');
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: res.text, encoding: 'utf8' });
+    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}\n--- metrics:\n${res.text}`);
+  });
+
+  it('counts requests and their latency by tenant, model, backend and status', async () => {
+    const labels = { tenant: 'ops', model: 'ops-model', backend: 'ops-be' };
+    const before = await gw.metrics();
+    const count0 = before.value('sovereign_http_requests_total', { ...labels, status: '200' });
+    const hist0 = before.value('sovereign_http_request_duration_seconds_count', labels);
+    for (let i = 0; i < 3; i++) assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
+    const after = await gw.metrics();
+    assert.equal(after.value('sovereign_http_requests_total', { ...labels, status: '200' }), count0 + 3, after.text);
+    assert.equal(after.value('sovereign_http_request_duration_seconds_count', labels), hist0 + 3, after.text);
+    assert.equal(after.types.sovereign_http_request_duration_seconds, 'histogram');
+    assert.ok(after.matching('sovereign_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }).length === 1, after.text);
+  });
+
+  it('exports upstream health, pool use and active connections', async () => {
+    const m = await gw.waitForMetrics((x) => x.value('sovereign_upstream_healthy', { backend: 'ops-be' }) === 1,
+      5000, 'ops-be to be healthy');
+    const healthy = m.matching('sovereign_upstream_healthy', { backend: 'ops-be' });
+    assert.equal(healthy.length, 1, m.text);
+    assert.ok(healthy[0].labels.replica, `replica label missing: ${JSON.stringify(healthy[0])}`);
+    assert.ok(m.matching('sovereign_upstream_pool_connections', { backend: 'ops-be' }).every((s) => s.labels.state),
+      'pool connections carry a state label');
+    assert.ok(m.matching('sovereign_upstream_pool_connections', { backend: 'ops-be' }).length > 0, m.text);
+    assert.ok(m.has('sovereign_connections_active'), m.text);
+  });
+
+  it('counts error answers under their status', async () => {
+    const labelsFor = (m) => m.value('sovereign_http_requests_total', { status: '403' });
+    const before = labelsFor(await gw.metrics());
+    assert.equal((await gw.chat(KEY, chat('extra-model'))).status, 403);
+    assert.equal(labelsFor(await gw.metrics()), before + 1);
+  });
+
+  it('writes a JSON access log line per request without message content or keys', async () => {
+    const res = await gw.chat(KEY, chat('ops-model', `please summarise ${MARKER}`));
+    assert.equal(res.status, 200);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(!gw.stderr.includes(MARKER), 'message content appeared in the log');
+    assert.ok(!gw.stderr.includes(KEY), 'the API key appeared in the log');
+    const entries = gw.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        assert.fail(`a log line starting with { is not JSON: ${l}`);
+      }
+    });
+    const access = entries.filter((e) => JSON.stringify(e).includes('/v1/chat/completions') && JSON.stringify(e).includes('"ops"'));
+    assert.ok(access.length > 0, `no JSON access log line for the tenant's chat request:\n${gw.stderr}`);
+  });
+});
+
+describe('per-tenant rate limit', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'rl-upstream' });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('requests_per_minute: 3 lets three requests through, then 429 with Retry-After', async () => {
+    const results = [];
+    for (let i = 0; i < 5; i++) results.push(await gw.chat(LIMITED_KEY, chat('ops-model')));
+    assert.deepEqual(results.map((r) => r.status), [200, 200, 200, 429, 429], results.map((r) => r.text).join('\n'));
+    for (const res of results.slice(3)) {
+      assertError(res, { status: 429, code: 'rate_limit_exceeded' }, 'over the limit');
+      assert.match(String(res.headers['retry-after']), /^[1-9][0-9]*$/, 'Retry-After is a positive number of seconds');
+      assert.ok(Number(res.headers['retry-after']) <= 60, `Retry-After ${res.headers['retry-after']} exceeds the minute`);
+    }
+    const m = await gw.metrics();
+    assert.equal(m.value('sovereign_rate_limited_total', { tenant: 'limited' }), 2, m.text);
+  });
+
+  it("one tenant's limit does not affect another tenant", async () => {
+    for (let i = 0; i < 5; i++) assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
+  });
+});
+
+describe('SIGHUP reload', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'reload-upstream' });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  const reloads = async (result) => (await gw.metrics()).value('sovereign_config_reloads_total', { result });
+
+  it('a valid new file is applied: a newly permitted model becomes usable', async () => {
+    assert.equal((await gw.chat(KEY, chat('extra-model'))).status, 403);
+    const applied = await reloads('applied');
+    await gw.reload(opsConfig(upstream, { opsModels: ['ops-model', 'extra-model'] }));
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) === applied + 1,
+      5000, 'the reload to be applied');
+    const res = await gw.chat(KEY, chat('extra-model'));
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it('a broken file is rejected with a log line naming the place, and the old config keeps serving', async () => {
+    const rejected = await reloads('rejected');
+    const stderrBefore = gw.stderr.length;
+    await gw.reload('workers: 1\nlisteners:\n  - name: api\n    port: [not, a, port\n');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) === rejected + 1,
+      5000, 'the reload to be rejected');
+    const log = gw.stderr.slice(stderrBefore);
+    assert.match(log, new RegExp(`${gw.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+`),
+      `the rejection names FILE:LINE:COL:\n${log}`);
+    const res = await gw.chat(KEY, chat('extra-model'));
+    assert.equal(res.status, 200, `the previous config keeps serving: ${res.text}`);
+    assert.equal((await gw.admin('/readyz')).status, 200);
+  });
+
+  it('a file with a semantic error (unknown key) is rejected too', async () => {
+    const rejected = await reloads('rejected');
+    await gw.reload({ ...opsConfig(upstream), tenats: [] });
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) === rejected + 1,
+      5000, 'the reload to be rejected');
+    assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
+  });
+});
+
+describe('SIGTERM', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'drain-upstream', 'first-byte-delay-ms': 1500 });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('lets an in-flight request finish, then exits 0 and stops listening', async () => {
+    const inFlight = gw.chat(KEY, chat('ops-model'));
+    await upstream.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the request to reach the upstream');
+    gw.process.signal('SIGTERM');
+    const res = await inFlight;
+    assert.equal(res.status, 200, `in-flight request: ${res.text}`);
+    assert.equal(res.json.choices[0].message.content, 'Hello from the upstream');
+    const status = await gw.process.exited;
+    assert.deepEqual({ code: status.code, signal: status.signal }, { code: 0, signal: null }, gw.describe());
+    const refused = await new Promise((resolve) => {
+      const socket = net.connect({ port: gw.apiPort, host: '127.0.0.1' });
+      socket.on('connect', () => { socket.destroy(); resolve(false); });
+      socket.on('error', (err) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    assert.ok(refused, 'the API port is closed after exit');
+  });
+});

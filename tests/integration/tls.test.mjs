@@ -1,0 +1,136 @@
+// TLS at both ends, with certificates made by the openssl CLI for this run: the API listener
+// speaks TLS 1.3 (1.2 allowed), refuses 1.0 and 1.1, and maps client certificates (mTLS) to
+// tenants; a TLS backend is reached with its pinned CA, its verified server name and the
+// gateway's client certificate.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { makePki } from './lib/certs.mjs';
+import { request } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-tls-tenant';
+
+describe('TLS', () => {
+  let pki;
+  let plainUpstream;
+  let tlsUpstream;
+  let pinnedWrong;
+  let gw;
+
+  before(async () => {
+    pki = makePki(tempDir('sovereign-pki-'));
+    plainUpstream = await Upstream.start({ name: 'plain' });
+    tlsUpstream = await Upstream.start({ name: 'tls-backend', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key,
+      'tls-client-ca': pki.ca });
+    pinnedWrong = await Upstream.start({ name: 'tls-wrong-pin', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
+    const backendTls = { ca: pki.ca, server_name: pki.backendName,
+      client_certificate: pki.gatewayClient.cert, client_key: pki.gatewayClient.key };
+    gw = await Gateway.start({
+      listenerTls: { certificate: pki.server.cert, private_key: pki.server.key, client_ca: pki.ca,
+        require_client_certificate: false },
+      tenants: [
+        tenant({ name: 'radiology', keys: [KEY], models: ['plain-model', 'tls-model', 'wrong-pin-model'],
+          client_certificates: [{ subject_cn: pki.clientCn }] }),
+      ],
+      backends: [
+        openaiBackend({ name: 'plain-be', models: ['plain-model'], upstreams: [plainUpstream] }),
+        openaiBackend({ name: 'tls-be', models: ['tls-model'], urls: [`https://127.0.0.1:${tlsUpstream.port}`], tls: backendTls }),
+        // Trusts only the rogue CA, so the genuine backend certificate must be refused.
+        openaiBackend({ name: 'wrong-pin-be', models: ['wrong-pin-model'], urls: [`https://127.0.0.1:${pinnedWrong.port}`],
+          tls: { ca: `${pki.dir}/rogue-ca.crt`, server_name: pki.backendName } }),
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong].map((u) => u?.stop()));
+    if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  // openssl s_client with the security level lowered on the client side, so that a refusal
+  // can only come from the server.
+  function sClient(versionFlag) {
+    return spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${gw.apiPort}`, versionFlag, '-CAfile', pki.ca,
+      '-verify_return_error', '-cipher', 'DEFAULT@SECLEVEL=0', '-servername', 'localhost'],
+    { input: '', encoding: 'utf8', timeout: 10000 });
+  }
+
+  it('openssl s_client completes a TLS 1.3 handshake with a verified certificate', () => {
+    const r = sClient('-tls1_3');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /TLSv1\.3/);
+    assert.match(r.stdout, /Verify return code: 0 \(ok\)/);
+  });
+
+  it('TLS 1.2 is still accepted', () => {
+    const r = sClient('-tls1_2');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /Protocol\s*: TLSv1\.2/);
+  });
+
+  for (const [flag, name] of [['-tls1', 'TLS 1.0'], ['-tls1_1', 'TLS 1.1']]) {
+    it(`${name} is refused`, () => {
+      const r = sClient(flag);
+      assert.notEqual(r.status, 0, `${name} handshake succeeded:\n${r.stdout}`);
+      assert.doesNotMatch(r.stdout, /Cipher is (?!\(NONE\))/, r.stdout);
+    });
+  }
+
+  const https = (extra) => ({ ca: fs.readFileSync(pki.ca), servername: 'localhost', ...extra });
+  const chat = (model) => ({ model, messages: [{ role: 'user', content: 'hi over TLS' }] });
+
+  it('serves the API over HTTPS with an API key', async () => {
+    const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'),
+      headers: { authorization: `Bearer ${KEY}` }, tls: https() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.system_fingerprint, 'plain');
+  });
+
+  it('a client certificate whose CN is listed authenticates as that tenant without a key', async () => {
+    const tls = https({ cert: fs.readFileSync(pki.client.cert), key: fs.readFileSync(pki.client.key) });
+    const models = await request({ port: gw.apiPort, path: '/v1/models', tls });
+    assert.equal(models.status, 200, models.text);
+    assert.deepEqual(models.json.data.map((m) => m.id).sort(), ['plain-model', 'tls-model', 'wrong-pin-model']);
+    const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it('a valid client certificate with an unlisted CN and no key gets 401', async () => {
+    const tls = https({ cert: fs.readFileSync(pki.unknownClient.cert), key: fs.readFileSync(pki.unknownClient.key) });
+    assertError(await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls }),
+      { status: 401, code: 'invalid_api_key' }, 'unlisted CN');
+  });
+
+  it('a client certificate from an untrusted CA never authenticates, even with a listed CN', async () => {
+    const tls = https({ cert: fs.readFileSync(pki.rogueClient.cert), key: fs.readFileSync(pki.rogueClient.key) });
+    let res;
+    try {
+      res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls });
+    } catch (err) {
+      return; // the handshake was refused: correct
+    }
+    assertError(res, { status: 401, code: 'invalid_api_key' }, 'rogue client certificate');
+  });
+
+  it('reaches a TLS backend with the pinned CA, the verified server name and the gateway client certificate', async () => {
+    const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('tls-model'),
+      headers: { authorization: `Bearer ${KEY}` }, tls: https() });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.system_fingerprint, 'tls-backend');
+    const forwarded = tlsUpstream.requests().filter((e) => e.method === 'POST');
+    assert.equal(forwarded.at(-1).client_cn, 'sovereign-gateway', 'the gateway presented its client certificate');
+  });
+
+  it('refuses a TLS backend whose certificate is not signed by the pinned CA, and sends it nothing', async () => {
+    const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('wrong-pin-model'),
+      headers: { authorization: `Bearer ${KEY}` }, tls: https() });
+    assert.ok([502, 503].includes(res.status), `status ${res.status}: ${res.text}`);
+    assertError(res, { status: res.status, code: res.status === 502 ? 'upstream_error' : 'no_backend_available' }, 'wrong pin');
+    assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
+  });
+});

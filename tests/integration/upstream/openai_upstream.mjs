@@ -1,0 +1,297 @@
+#!/usr/bin/env node
+// An OpenAI-compatible upstream for the integration tests: a real HTTP(S) server process whose
+// behaviour each test picks with flags, so the gateway is exercised against real sockets and real
+// failure modes (slow, dying, refusing) rather than mocks.
+//
+// It writes one JSON object per line on stdout: first {"event":"listening","address","port"},
+// then one event per connection, request and aborted response, so a test can see exactly what
+// reached the upstream (or prove that nothing did).
+//
+// Flags (all optional):
+//   --host ADDR                 listen address (default 127.0.0.1)
+//   --port N                    listen port (default 0: any free port)
+//   --name ID                   identifies this instance in responses ("system_fingerprint", owned_by)
+//   --models a,b                models listed by GET /v1/models (default: the model of each request)
+//   --reply TEXT                completion text (default "Hello from the upstream")
+//   --chunks N                  streamed content chunks (default 4; the reply is split across them)
+//   --first-byte-delay-ms N     wait before the response headers of POST endpoints
+//   --chunk-delay-ms N          wait between streamed chunks
+//   --die-before-response       destroy the socket when a POST request arrives
+//   --die-after-chunks N        streaming: destroy the socket after N content chunks
+//   --status N                  POST endpoints answer with this status and an OpenAI error body
+//   --health-status N           status of GET /v1/models (default 200)
+//   --refuse                    close the listening socket after reporting the port (connections refused)
+//   --echo                      non-streamed answers carry the request as received in "echo"
+//   --tls-cert F --tls-key F    serve HTTPS
+//   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
+import http from 'node:http';
+import https from 'node:https';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({
+  options: {
+    host: { type: 'string', default: '127.0.0.1' },
+    port: { type: 'string', default: '0' },
+    name: { type: 'string', default: 'upstream' },
+    models: { type: 'string', default: '' },
+    reply: { type: 'string', default: 'Hello from the upstream' },
+    chunks: { type: 'string', default: '4' },
+    'first-byte-delay-ms': { type: 'string', default: '0' },
+    'chunk-delay-ms': { type: 'string', default: '0' },
+    'die-before-response': { type: 'boolean', default: false },
+    'die-after-chunks': { type: 'string', default: '-1' },
+    status: { type: 'string', default: '200' },
+    'health-status': { type: 'string', default: '200' },
+    refuse: { type: 'boolean', default: false },
+    echo: { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'tls-client-ca': { type: 'string' },
+  },
+  strict: true,
+});
+
+function intFlag(name) {
+  const v = Number(opt[name]);
+  if (!Number.isInteger(v)) {
+    process.stderr.write(`openai_upstream: --${name} must be an integer, got "${opt[name]}"\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+const cfg = {
+  chunks: Math.max(1, intFlag('chunks')),
+  firstByteDelayMs: intFlag('first-byte-delay-ms'),
+  chunkDelayMs: intFlag('chunk-delay-ms'),
+  dieAfterChunks: intFlag('die-after-chunks'),
+  dieBeforeResponse: opt['die-before-response'],
+  status: intFlag('status'),
+  healthStatus: intFlag('health-status'),
+  models: opt.models ? opt.models.split(',').filter(Boolean) : [],
+};
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const CREATED = 1700000000;
+
+function emit(event) {
+  process.stdout.write(JSON.stringify(event) + '\n');
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sendJson(res, status, body) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function openAiError(status, message) {
+  return { error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } };
+}
+
+// Splits the reply into `n` non-empty pieces whose concatenation is the reply.
+function splitReply(text, n) {
+  const pieces = [];
+  const size = Math.max(1, Math.ceil(text.length / n));
+  for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+  return pieces.length ? pieces : [''];
+}
+
+function usage(prompt, completion) {
+  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+}
+
+function chatCompletion(model, echo) {
+  const body = {
+    id: 'chatcmpl-upstream-1',
+    object: 'chat.completion',
+    created: CREATED,
+    model,
+    system_fingerprint: opt.name,
+    choices: [{ index: 0, message: { role: 'assistant', content: opt.reply }, logprobs: null, finish_reason: 'stop' }],
+    usage: usage(5, 7),
+  };
+  if (echo) body.echo = echo;
+  return body;
+}
+
+function textCompletion(model, echo) {
+  const body = {
+    id: 'cmpl-upstream-1',
+    object: 'text_completion',
+    created: CREATED,
+    model,
+    system_fingerprint: opt.name,
+    choices: [{ index: 0, text: opt.reply, logprobs: null, finish_reason: 'stop' }],
+    usage: usage(3, 7),
+  };
+  if (echo) body.echo = echo;
+  return body;
+}
+
+function embeddings(model, input, echo) {
+  const inputs = Array.isArray(input) ? input : [input];
+  const body = {
+    object: 'list',
+    model,
+    data: inputs.map((_, i) => ({ object: 'embedding', index: i, embedding: [0.25, -0.5, 0.125 * (i + 1)] })),
+    usage: { prompt_tokens: 2 * inputs.length, total_tokens: 2 * inputs.length },
+  };
+  if (echo) body.echo = echo;
+  return body;
+}
+
+function streamEvent(res, object) {
+  res.write(`data: ${JSON.stringify(object)}\n\n`);
+}
+
+async function streamCompletion(req, res, path, model, log) {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const chat = path === '/v1/chat/completions';
+  const pieces = splitReply(opt.reply, cfg.chunks);
+  const chunk = (delta, finish) =>
+    chat
+      ? { id: 'chatcmpl-upstream-1', object: 'chat.completion.chunk', created: CREATED, model, system_fingerprint: opt.name,
+          choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }
+      : { id: 'cmpl-upstream-1', object: 'text_completion', created: CREATED, model, system_fingerprint: opt.name,
+          choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] };
+  if (chat) streamEvent(res, chunk({ role: 'assistant', content: '' }, null));
+  for (let i = 0; i < pieces.length; i++) {
+    if (cfg.dieAfterChunks >= 0 && i === cfg.dieAfterChunks) {
+      log({ event: 'died', path, chunks_sent: i });
+      req.socket.destroy();
+      return;
+    }
+    if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
+    if (res.destroyed) return;
+    streamEvent(res, chunk({ content: pieces[i] }, null));
+  }
+  if (cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
+  if (res.destroyed) return;
+  streamEvent(res, chunk({}, 'stop'));
+  res.write('data: [DONE]\n\n');
+  res.end();
+}
+
+async function handlePost(req, res, path, raw, log) {
+  let body;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    sendJson(res, 400, openAiError(400, 'upstream: request body is not JSON'));
+    return;
+  }
+  const model = typeof body.model === 'string' ? body.model : 'unknown';
+  const echo = opt.echo ? { method: req.method, path: req.url, headers: req.headers, body: raw } : null;
+  if (cfg.dieBeforeResponse) {
+    log({ event: 'died', path, chunks_sent: 0 });
+    req.socket.destroy();
+    return;
+  }
+  if (cfg.firstByteDelayMs > 0) await sleep(cfg.firstByteDelayMs);
+  if (res.destroyed) return;
+  if (cfg.status !== 200) {
+    sendJson(res, cfg.status, openAiError(cfg.status, `upstream: configured to answer ${cfg.status}`));
+    return;
+  }
+  if (path === '/v1/embeddings') {
+    sendJson(res, 200, embeddings(model, body.input, echo));
+  } else if (body.stream === true) {
+    await streamCompletion(req, res, path, model, log);
+  } else if (path === '/v1/chat/completions') {
+    sendJson(res, 200, chatCompletion(model, echo));
+  } else {
+    sendJson(res, 200, textCompletion(model, echo));
+  }
+}
+
+let nextRequestId = 1;
+async function handle(req, res) {
+  const id = nextRequestId++;
+  const path = (req.url ?? '').split('?')[0];
+  const chunks = [];
+  let size = 0;
+  for await (const c of req) {
+    size += c.length;
+    if (size > MAX_BODY_BYTES) {
+      sendJson(res, 413, openAiError(413, 'upstream: body too large'));
+      return;
+    }
+    chunks.push(c);
+  }
+  const raw = Buffer.concat(chunks).toString('utf8');
+  const log = (e) => emit({ id, ...e });
+  log({ event: 'request', method: req.method, path: req.url, headers: req.headers, body: raw,
+        client_cn: req.socket.getPeerCertificate?.()?.subject?.CN ?? null });
+  res.on('close', () => {
+    if (!res.writableFinished) log({ event: 'aborted', path });
+    else log({ event: 'complete', path, status: res.statusCode });
+  });
+
+  if (req.method === 'GET' && path === '/v1/models') {
+    if (cfg.healthStatus !== 200) {
+      sendJson(res, cfg.healthStatus, openAiError(cfg.healthStatus, 'upstream: configured unhealthy'));
+      return;
+    }
+    sendJson(res, 200, {
+      object: 'list',
+      data: cfg.models.map((m) => ({ id: m, object: 'model', created: CREATED, owned_by: opt.name })),
+    });
+    return;
+  }
+  const posts = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+  if (!posts.includes(path)) {
+    sendJson(res, 404, openAiError(404, `upstream: no route ${path}`));
+    return;
+  }
+  if (req.method !== 'POST') {
+    sendJson(res, 405, openAiError(405, `upstream: ${req.method} not allowed on ${path}`));
+    return;
+  }
+  await handlePost(req, res, path, raw, log);
+}
+
+const onRequest = (req, res) => {
+  handle(req, res).catch((err) => {
+    emit({ event: 'handler_error', message: String(err?.message ?? err) });
+    if (!res.headersSent) sendJson(res, 500, openAiError(500, 'upstream: handler failed'));
+    else res.destroy();
+  });
+};
+
+let server;
+if (opt['tls-cert']) {
+  const tlsOptions = { cert: fs.readFileSync(opt['tls-cert']), key: fs.readFileSync(opt['tls-key']) };
+  if (opt['tls-client-ca']) {
+    tlsOptions.ca = fs.readFileSync(opt['tls-client-ca']);
+    tlsOptions.requestCert = true;
+    tlsOptions.rejectUnauthorized = true;
+  }
+  server = https.createServer(tlsOptions, onRequest);
+  server.on('tlsClientError', (err) => emit({ event: 'tls_error', message: String(err?.message ?? err) }));
+} else {
+  server = http.createServer(onRequest);
+}
+server.keepAliveTimeout = 60000;
+server.on('connection', (socket) => emit({ event: 'connection', remote_address: socket.remoteAddress }));
+
+server.listen(Number(opt.port), opt.host, () => {
+  const { address, port } = server.address();
+  emit({ event: 'listening', address, port });
+  if (opt.refuse) {
+    server.close();
+    // Nothing else keeps the event loop alive; the process must stay up until the test stops it.
+    setInterval(() => {}, 1 << 30);
+  }
+});
+
+const stop = () => {
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// If the test runner that started us dies, stdout breaks: exit rather than linger.
+process.stdout.on('error', () => process.exit(0));

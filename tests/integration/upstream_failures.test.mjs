@@ -1,0 +1,113 @@
+// Backends that fail in each way a real one does — error status, dying before or during the
+// answer, answering too slowly, refusing connections, failing health checks — give the client
+// the specific OpenAI error for that failure, never a hang or a fake answer.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { freePort } from './lib/ports.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError, assertShape } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-failures-tenant';
+const BACKEND_TIMEOUT_MS = 800;
+const SLOW_HEALTH = { interval_ms: 60000, unhealthy_after: 2 };
+
+const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
+
+describe('upstream failures', () => {
+  const up = {};
+  let deadPort;
+  let gw;
+
+  before(async () => {
+    up.status500 = await Upstream.start({ name: 'u500', status: 500 });
+    up.dieBefore = await Upstream.start({ name: 'udie', 'die-before-response': true });
+    up.slow = await Upstream.start({ name: 'uslow', 'first-byte-delay-ms': 5000 });
+    up.refuse = await Upstream.start({ name: 'urefuse', refuse: true });
+    up.unhealthy = await Upstream.start({ name: 'usick', 'health-status': 503 });
+    up.killed = await Upstream.start({ name: 'ukilled' });
+    up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
+    up.good = await Upstream.start({ name: 'ugood' });
+    deadPort = await freePort();
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'failures', keys: [KEY], models: ['*'] })],
+      backends: [
+        openaiBackend({ name: 'be-500', models: ['m-500'], upstreams: [up.status500], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-die', models: ['m-die'], upstreams: [up.dieBefore], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-slow', models: ['m-slow'], upstreams: [up.slow], timeout_ms: BACKEND_TIMEOUT_MS,
+          health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-refuse', models: ['m-refuse'], upstreams: [up.refuse], health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-sick', models: ['m-sick'], upstreams: [up.unhealthy], health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-killed', models: ['m-killed'], upstreams: [up.killed], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-mid', models: ['m-mid'], upstreams: [up.midStream], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-retry', models: ['m-retry'], health: SLOW_HEALTH,
+          urls: [`http://127.0.0.1:${deadPort}`, up.good.url] }),
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await Promise.all(Object.values(up).map((u) => u.stop()));
+  });
+
+  it('502 upstream_error when the upstream answers 500', async () => {
+    assertError(await gw.chat(KEY, chat('m-500')), { status: 502, code: 'upstream_error' }, 'upstream 500');
+    assert.equal(up.status500.requests().length >= 1, true, 'the request reached the upstream');
+  });
+
+  it('502 upstream_error when the upstream closes the connection before answering', async () => {
+    assertError(await gw.chat(KEY, chat('m-die')), { status: 502, code: 'upstream_error' }, 'upstream died');
+  });
+
+  it('504 upstream_timeout when the upstream does not answer within the backend timeout', async () => {
+    const started = Date.now();
+    const res = await gw.chat(KEY, chat('m-slow'));
+    const elapsed = Date.now() - started;
+    assertError(res, { status: 504, code: 'upstream_timeout' }, 'slow upstream');
+    assert.ok(elapsed >= BACKEND_TIMEOUT_MS - 50 && elapsed < 4000, `answered after ${elapsed} ms`);
+  });
+
+  it('503 no_backend_available once health checks find the upstream refusing connections', async () => {
+    await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-refuse' }).length > 0 &&
+      m.value('sovereign_upstream_healthy', { backend: 'be-refuse' }) === 0, 10000, 'be-refuse to be marked unhealthy');
+    assertError(await gw.chat(KEY, chat('m-refuse')), { status: 503, code: 'no_backend_available' }, 'refusing upstream');
+  });
+
+  it('503 no_backend_available when the only replica fails its health checks, and nothing is sent to it', async () => {
+    await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-sick' }).length > 0 &&
+      m.value('sovereign_upstream_healthy', { backend: 'be-sick' }) === 0, 10000, 'be-sick to be marked unhealthy');
+    assertError(await gw.chat(KEY, chat('m-sick')), { status: 503, code: 'no_backend_available' }, 'unhealthy upstream');
+    assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
+  });
+
+  it('502 upstream_error when a healthy upstream has gone away since the last health check', async () => {
+    const first = await gw.chat(KEY, chat('m-killed'));
+    assert.equal(first.status, 200, first.text);
+    up.killed.process.signal('SIGKILL');
+    await up.killed.process.exited;
+    assertError(await gw.chat(KEY, chat('m-killed')), { status: 502, code: 'upstream_error' }, 'killed upstream');
+  });
+
+  it('a request whose replica refuses the connection is retried on another replica', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await gw.chat(KEY, chat('m-retry'));
+      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, 'ugood');
+    }
+  });
+
+  it('a stream that dies after it started ends with an SSE error event, then the connection closes', async () => {
+    const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions',
+      headers: { authorization: `Bearer ${KEY}` }, body: chat('m-mid', { stream: true }) });
+    assert.equal(res.status, 200);
+    const datas = res.events.map((e) => e.data);
+    assert.ok(!datas.includes('[DONE]'), `a broken stream must not claim completion: ${JSON.stringify(datas)}`);
+    const last = JSON.parse(datas.at(-1));
+    assertShape('error', last, 'last SSE event');
+    const content = datas.slice(0, -1).map((d) => JSON.parse(d).choices[0].delta.content ?? '').join('');
+    assert.equal(content, 'Hello from the upstream'.slice(0, content.length), 'the chunks before the failure were passed through');
+    assert.ok(content.length > 0, 'chunks sent before the failure arrived');
+  });
+});
