@@ -1,9 +1,11 @@
-// Quantized block layouts and scalar conversions shared by host and device code (ggml's layouts).
+// Scalar conversions of the stored weight types, usable from host and device code.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+
+#include "accel/gguf/block_formats.hpp"
 
 #if defined(__CUDACC__)
 #define SOVEREIGN_HOST_DEVICE __host__ __device__
@@ -13,22 +15,11 @@
 
 namespace sovereign::accel::compute {
 
-inline constexpr std::size_t kQuantBlockElems = 32;
-
-// Q8_0: 32 weights = f16 scale + 32 signed bytes; value = q * d.
-struct BlockQ8_0 {
-  std::uint16_t d_bits;
-  std::int8_t qs[kQuantBlockElems];
-};
-static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block must match ggml's 34-byte layout");
-
-// Q4_0: 32 weights = f16 scale + 16 bytes; element j in the low nibble of byte j, element j+16 in
-// the high nibble; value = (nibble - 8) * d.
-struct BlockQ4_0 {
-  std::uint16_t d_bits;
-  std::uint8_t qs[kQuantBlockElems / 2];
-};
-static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block must match ggml's 18-byte layout");
+// The block structs are declared once in the GGUF module; device code reads the same layouts.
+using gguf::BlockQ4_0;
+using gguf::BlockQ8_0;
+inline constexpr std::size_t kQuantBlockElems = gguf::kQ8_0BlockElems;
+static_assert(gguf::kQ4_0BlockElems == gguf::kQ8_0BlockElems, "kernels assume one block size");
 
 // IEEE binary16 to binary32, exact for every input (subnormals, infinities, NaN).
 SOVEREIGN_HOST_DEVICE inline float half_to_float(std::uint16_t h) {

@@ -1,0 +1,47 @@
+// Dot products of one weight row (in its stored type) with an f32 vector, picked once per process
+// for the CPU: AVX2/FMA/F16C when the processor has them, portable C++ otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "accel/compute/block_formats.hpp"
+#include "accel/gguf/gguf_file.hpp"
+
+namespace sovereign::accel::compute {
+
+// Quantized rows are read block by block and never expanded in memory: the scale multiplies a
+// per-block sum, so the weight stream stays at its stored size (the decode roofline).
+struct RowDotKernels {
+  const char* name;
+  float (*f32)(const float* w, const float* x, std::size_t n);
+  float (*f16)(const std::uint16_t* w, const float* x, std::size_t n);
+  float (*bf16)(const std::uint16_t* w, const float* x, std::size_t n);
+  float (*q8_0)(const BlockQ8_0* w, const float* x, std::size_t n);  // n: multiple of 32
+  float (*q4_0)(const BlockQ4_0* w, const float* x, std::size_t n);  // n: multiple of 32
+};
+
+const RowDotKernels& portable_row_dot_kernels();
+// nullptr when this build or this CPU lacks AVX2/FMA/F16C.
+const RowDotKernels* avx2_row_dot_kernels();
+// The fastest set this CPU runs; SOVEREIGN_ACCEL_PORTABLE=1 in the environment forces the portable set.
+const RowDotKernels& row_dot_kernels();
+
+// Dot product of row `row` (raw bytes of the given type, n elements) with x.
+inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row,
+                     const float* x, std::size_t n) {
+  switch (type) {
+    case gguf::TensorType::f16:
+      return k.f16(reinterpret_cast<const std::uint16_t*>(row), x, n);
+    case gguf::TensorType::bf16:
+      return k.bf16(reinterpret_cast<const std::uint16_t*>(row), x, n);
+    case gguf::TensorType::q8_0:
+      return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x, n);
+    case gguf::TensorType::q4_0:
+      return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n);
+    default:
+      return k.f32(reinterpret_cast<const float*>(row), x, n);
+  }
+}
+
+}  // namespace sovereign::accel::compute

@@ -1,0 +1,78 @@
+#include <cstdlib>
+#include <cstring>
+
+#include "accel/compute/cpu_dot.hpp"
+
+namespace sovereign::accel::compute {
+namespace {
+
+// Four partial sums give the compiler independent chains to vectorise.
+template <typename Load>
+float dot_elements(const Load& load, const float* x, std::size_t n) {
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  std::size_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += load(i) * x[i];
+    s1 += load(i + 1) * x[i + 1];
+    s2 += load(i + 2) * x[i + 2];
+    s3 += load(i + 3) * x[i + 3];
+  }
+  for (; i < n; ++i) s0 += load(i) * x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+float dot_f32(const float* w, const float* x, std::size_t n) {
+  return dot_elements([w](std::size_t i) { return w[i]; }, x, n);
+}
+
+float dot_f16(const std::uint16_t* w, const float* x, std::size_t n) {
+  return dot_elements([w](std::size_t i) { return half_to_float(w[i]); }, x, n);
+}
+
+float dot_bf16(const std::uint16_t* w, const float* x, std::size_t n) {
+  return dot_elements([w](std::size_t i) { return bf16_to_float(w[i]); }, x, n);
+}
+
+float dot_q8_0(const BlockQ8_0* w, const float* x, std::size_t n) {
+  float sum = 0;
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
+    const std::int8_t* q = w[b].qs;
+    float block = dot_elements([q](std::size_t i) { return static_cast<float>(q[i]); }, x,
+                               kQuantBlockElems);
+    sum += half_to_float(w[b].d) * block;
+  }
+  return sum;
+}
+
+float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
+  constexpr std::size_t half = kQuantBlockElems / 2;
+  float sum = 0;
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
+    float block = 0;
+    for (std::size_t j = 0; j < half; ++j) {
+      const std::uint8_t byte = w[b].qs[j];
+      block += static_cast<float>(static_cast<int>(byte & 0x0f) - 8) * x[j];
+      block += static_cast<float>(static_cast<int>(byte >> 4) - 8) * x[j + half];
+    }
+    sum += half_to_float(w[b].d) * block;
+  }
+  return sum;
+}
+
+constexpr RowDotKernels kPortable{"portable", dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0};
+
+}  // namespace
+
+const RowDotKernels& portable_row_dot_kernels() { return kPortable; }
+
+const RowDotKernels& row_dot_kernels() {
+  static const RowDotKernels& chosen = [] () -> const RowDotKernels& {
+    const char* force = std::getenv("SOVEREIGN_ACCEL_PORTABLE");
+    if (force != nullptr && std::strcmp(force, "1") == 0) return kPortable;
+    const RowDotKernels* fast = avx2_row_dot_kernels();
+    return fast != nullptr ? *fast : kPortable;
+  }();
+  return chosen;
+}
+
+}  // namespace sovereign::accel::compute

@@ -1,0 +1,76 @@
+#include "accel/compute/cpu_kernels.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sovereign::accel::compute {
+
+void rmsnorm(float* out, const float* x, const float* weight, std::size_t n, float eps) {
+  double sum_squares = 0;
+  for (std::size_t i = 0; i < n; ++i) sum_squares += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum_squares / static_cast<double>(n) + eps));
+  for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const WeightMatrix& w,
+            const float* x, std::size_t batch) {
+  // Chunks of rows keep each thread's slice of W contiguous; 16 rows amortise the dispatch.
+  constexpr std::size_t kRowsPerChunk = 16;
+  const std::size_t chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  pool.parallel_for(chunks, [&](std::size_t first, std::size_t last) {
+    const std::size_t row_end = std::min(w.rows, last * kRowsPerChunk);
+    for (std::size_t r = first * kRowsPerChunk; r < row_end; ++r) {
+      const std::byte* row = w.row(r);
+      for (std::size_t b = 0; b < batch; ++b)
+        out[b * w.rows + r] = dot_row(kernels, w.type, row, x + b * w.cols, w.cols);
+    }
+  });
+}
+
+void add_bias(float* out, const float* bias, std::size_t n, std::size_t batch) {
+  for (std::size_t b = 0; b < batch; ++b)
+    for (std::size_t i = 0; i < n; ++i) out[b * n + i] += bias[i];
+}
+
+void rope(float* vec, int heads, const ModelConfig& config, int position,
+          std::span<const float> freq_divisors) {
+  const int half = config.rope_dims / 2;
+  const float pos = static_cast<float>(position) * config.rope_position_scale;
+  for (int i = 0; i < half; ++i) {
+    double freq = std::pow(static_cast<double>(config.rope_theta), -2.0 * i / config.rope_dims);
+    if (!freq_divisors.empty()) freq /= freq_divisors[static_cast<std::size_t>(i)];
+    const double angle = static_cast<double>(pos) * freq;
+    const float c = static_cast<float>(std::cos(angle));
+    const float s = static_cast<float>(std::sin(angle));
+    for (int h = 0; h < heads; ++h) {
+      float* head = vec + static_cast<std::size_t>(h) * config.head_dim;
+      const int a = config.rope_style == RopeStyle::neox ? i : 2 * i;
+      const int b = config.rope_style == RopeStyle::neox ? i + half : 2 * i + 1;
+      const float x0 = head[a];
+      const float x1 = head[b];
+      head[a] = x0 * c - x1 * s;
+      head[b] = x0 * s + x1 * c;
+    }
+  }
+}
+
+void softmax(float* x, std::size_t n) {
+  const float max = *std::max_element(x, x + n);
+  double sum = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (std::size_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(float* out, const float* gate, const float* up, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+void embedding_row(float* out, const WeightMatrix& table, std::size_t row) {
+  gguf::dequantize_row(table.type, table.row(row), out, table.cols);
+}
+
+}  // namespace sovereign::accel::compute

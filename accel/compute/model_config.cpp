@@ -1,0 +1,151 @@
+#include "accel/compute/model_config.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace sovereign::accel::compute {
+namespace {
+
+// Upper bounds keep a corrupt header from making the engine allocate absurd buffers.
+constexpr std::int64_t kMaxVocab = 1 << 21;
+constexpr std::int64_t kMaxWidth = 1 << 17;
+constexpr std::int64_t kMaxLayers = 1024;
+constexpr std::int64_t kMaxHeads = 1024;
+constexpr std::int64_t kMaxContext = 1 << 24;
+
+struct MetadataReader {
+  const gguf::File& file;
+  std::string prefix;
+  std::string error;
+
+  std::string key(std::string_view suffix) const { return prefix + std::string(suffix); }
+
+  std::optional<int> integer(std::string_view suffix, std::int64_t lo, std::int64_t hi,
+                             std::optional<std::int64_t> fallback = std::nullopt) {
+    const std::string name = key(suffix);
+    std::optional<std::int64_t> value = file.get_int(name);
+    if (!value) {
+      if (fallback) return static_cast<int>(*fallback);
+      if (error.empty()) error = "metadata key '" + name + "' is missing or not an integer";
+      return std::nullopt;
+    }
+    if (*value < lo || *value > hi) {
+      if (error.empty())
+        error = "metadata key '" + name + "' is " + std::to_string(*value) + ", expected " +
+                std::to_string(lo) + ".." + std::to_string(hi);
+      return std::nullopt;
+    }
+    return static_cast<int>(*value);
+  }
+
+  float real(std::string_view suffix, double lo, double hi, double fallback) {
+    const std::string name = key(suffix);
+    std::optional<double> value = file.get_float(name);
+    if (!value) return static_cast<float>(fallback);
+    if (!std::isfinite(*value) || *value < lo || *value > hi) {
+      if (error.empty())
+        error = "metadata key '" + name + "' is " + std::to_string(*value) + ", expected " +
+                std::to_string(lo) + ".." + std::to_string(hi);
+      return static_cast<float>(fallback);
+    }
+    return static_cast<float>(*value);
+  }
+};
+
+}  // namespace
+
+const char* architecture_name(Architecture architecture) {
+  return architecture == Architecture::qwen2 ? "qwen2" : "llama";
+}
+
+std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file) {
+  ModelConfig config;
+  std::optional<std::string_view> arch = file.get_string("general.architecture");
+  if (!arch) return std::string("metadata key 'general.architecture' is missing");
+  if (*arch == "llama") {
+    config.architecture = Architecture::llama;
+    config.rope_style = RopeStyle::adjacent_pairs;
+  } else if (*arch == "qwen2") {
+    config.architecture = Architecture::qwen2;
+    config.rope_style = RopeStyle::neox;
+    config.has_qkv_bias = true;
+  } else {
+    return "metadata key 'general.architecture' is '" + std::string(*arch) +
+           "'; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
+  }
+  if (auto name = file.get_string("general.name")) config.name = std::string(*name);
+  if (config.name.empty()) config.name = std::string(*arch);
+
+  MetadataReader read{file, std::string(*arch) + ".", {}};
+  const std::optional<int> n_embd = read.integer("embedding_length", 1, kMaxWidth);
+  const std::optional<int> n_layers = read.integer("block_count", 1, kMaxLayers);
+  const std::optional<int> n_ff = read.integer("feed_forward_length", 1, kMaxWidth * 8);
+  const std::optional<int> n_heads = read.integer("attention.head_count", 1, kMaxHeads);
+  const std::optional<int> context = read.integer("context_length", 1, kMaxContext, 2048);
+  if (!read.error.empty()) return read.error;
+  const std::optional<int> n_kv = read.integer("attention.head_count_kv", 1, kMaxHeads, *n_heads);
+  const std::optional<int> head_dim =
+      read.integer("attention.key_length", 1, kMaxWidth, *n_embd / *n_heads);
+  if (!read.error.empty()) return read.error;
+  const std::optional<int> value_dim = read.integer("attention.value_length", 1, kMaxWidth, *head_dim);
+  const std::optional<int> rope_dims = read.integer("rope.dimension_count", 2, kMaxWidth, *head_dim);
+  config.rms_eps = read.real("attention.layer_norm_rms_epsilon", 0.0, 1.0, 1e-5);
+  config.rope_theta = read.real("rope.freq_base", 1.0, 1e12, 10000.0);
+  if (!read.error.empty()) return read.error;
+  if (*value_dim != *head_dim)
+    return "metadata key '" + read.key("attention.value_length") +
+           "' differs from the key length; the engine needs equal key and value head sizes";
+
+  if (auto scaling = file.get_string(read.key("rope.scaling.type"))) {
+    if (*scaling == "linear") {
+      const float factor = read.real("rope.scaling.factor", 1e-3, 1e3, 1.0);
+      if (!read.error.empty()) return read.error;
+      config.rope_position_scale = 1.0f / factor;
+    } else if (*scaling != "none") {
+      return "metadata key '" + read.key("rope.scaling.type") + "' is '" + std::string(*scaling) +
+             "'; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
+    }
+  }
+
+  config.n_embd = *n_embd;
+  config.n_layers = *n_layers;
+  config.n_ff = *n_ff;
+  config.n_heads = *n_heads;
+  config.n_kv_heads = *n_kv;
+  config.head_dim = *head_dim;
+  config.rope_dims = *rope_dims;
+  config.trained_context = *context;
+
+  const gguf::TensorInfo* embeddings = file.tensor("token_embd.weight");
+  if (embeddings == nullptr) return std::string("tensor 'token_embd.weight' is missing");
+  if (embeddings->dims.size() != 2)
+    return std::string("tensor 'token_embd.weight' must have 2 dimensions");
+  if (embeddings->dims[1] < 1 || embeddings->dims[1] > static_cast<std::uint64_t>(kMaxVocab))
+    return "tensor 'token_embd.weight' has " + std::to_string(embeddings->dims[1]) +
+           " rows; expected 1.." + std::to_string(kMaxVocab);
+  config.n_vocab = static_cast<int>(embeddings->dims[1]);
+  config.tied_embeddings = file.tensor("output.weight") == nullptr;
+  config.has_rope_freqs = file.tensor("rope_freqs.weight") != nullptr;
+
+  std::string problem = validate_model_config(config);
+  if (!problem.empty()) return problem;
+  return config;
+}
+
+std::string validate_model_config(const ModelConfig& c) {
+  if (c.n_heads % c.n_kv_heads != 0)
+    return "attention.head_count (" + std::to_string(c.n_heads) +
+           ") is not a multiple of attention.head_count_kv (" + std::to_string(c.n_kv_heads) + ")";
+  if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)
+    return "rope.dimension_count (" + std::to_string(c.rope_dims) +
+           ") must be even and at most the head size (" + std::to_string(c.head_dim) + ")";
+  if (static_cast<std::int64_t>(c.n_heads) * c.head_dim > kMaxWidth)
+    return "attention.head_count x key_length exceeds " + std::to_string(kMaxWidth);
+  if (c.n_vocab < 1 || c.n_embd < 1 || c.n_layers < 1 || c.n_ff < 1)
+    return "model dimensions must be positive";
+  return {};
+}
+
+}  // namespace sovereign::accel::compute

@@ -1,0 +1,34 @@
+// Picks the next token from a row of logits: greedy, or temperature / top-k / top-p with a seeded RNG.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <span>
+#include <vector>
+
+namespace sovereign::accel::compute {
+
+struct SamplerSettings {
+  float temperature = 1.0f;  // 0: greedy (argmax)
+  float top_p = 1.0f;        // keep the smallest set of tokens whose probability reaches top_p
+  int top_k = 0;             // 0: no limit
+  std::optional<std::uint64_t> seed;  // unseeded draws from std::random_device
+};
+
+// One per sequence: owns its RNG so that a seeded request is reproducible whatever else is batched.
+class Sampler {
+ public:
+  explicit Sampler(const SamplerSettings& settings);
+  std::int32_t sample(std::span<const float> logits);
+
+ private:
+  std::int32_t sample_full(std::span<const float> logits);
+
+  SamplerSettings settings_;
+  std::mt19937_64 rng_;
+  std::vector<std::pair<float, std::int32_t>> candidates_;  // reused between calls
+  std::vector<double> weights_;                               // reused between calls
+};
+
+}  // namespace sovereign::accel::compute
