@@ -1,0 +1,257 @@
+#include "crypto/audit_segment.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crypto/hex.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+constexpr std::size_t checkpoint_payload_size =
+    log_id_size + 8 + hash_size + 8 + key_id_bytes + signature_size;
+constexpr std::size_t end_payload_size = 24;
+constexpr std::size_t max_frontier_nodes = 64;
+
+void put_u64(std::string& out, std::uint64_t value) {
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
+}
+
+template <std::size_t N>
+void put_bytes(std::string& out, const std::array<std::uint8_t, N>& bytes) {
+  out.append(reinterpret_cast<const char*>(bytes.data()), N);
+}
+
+// Reads fixed-size fields from a payload; any read past the end marks it short.
+class PayloadReader {
+ public:
+  explicit PayloadReader(std::string_view payload) : payload_(payload) {}
+  std::uint64_t u64() {
+    std::uint64_t value = 0;
+    if (!take(8)) return 0;
+    for (int i = 0; i < 8; ++i) {
+      value |= static_cast<std::uint64_t>(static_cast<unsigned char>(payload_[position_ - 8 + i])) << (8 * i);
+    }
+    return value;
+  }
+  template <std::size_t N>
+  void bytes(std::array<std::uint8_t, N>& out) {
+    if (take(N)) std::memcpy(out.data(), payload_.data() + position_ - N, N);
+  }
+  std::uint8_t u8() { return take(1) ? static_cast<std::uint8_t>(payload_[position_ - 1]) : 0; }
+  bool short_read() const { return short_; }
+  bool at_end() const { return position_ == payload_.size(); }
+
+ private:
+  bool take(std::size_t n) {
+    if (short_ || payload_.size() - position_ < n) {
+      short_ = true;
+      return false;
+    }
+    position_ += n;
+    return true;
+  }
+  std::string_view payload_;
+  std::size_t position_ = 0;
+  bool short_ = false;
+};
+
+std::uint32_t read_u32(std::string_view bytes, std::size_t at) {
+  std::uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) {
+    value |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[at + i])) << (8 * i);
+  }
+  return value;
+}
+
+bool known_tag(std::uint8_t tag) {
+  return tag == 'H' || tag == 'R' || tag == 'C' || tag == 'E';
+}
+
+std::size_t max_payload(FrameTag tag) {
+  switch (tag) {
+    case FrameTag::record: return max_record_bytes;
+    case FrameTag::checkpoint: return checkpoint_payload_size;
+    case FrameTag::end: return end_payload_size;
+    case FrameTag::header: return log_id_size + 8 * 3 + 1 + max_frontier_nodes * hash_size;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void append_frame(std::string& out, FrameTag tag, std::string_view payload) {
+  out.push_back(static_cast<char>(tag));
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  out.append(payload);
+}
+
+std::string encode_header(const SegmentHeader& header) {
+  std::string out;
+  put_bytes(out, header.log_id);
+  put_u64(out, header.segment_index);
+  put_u64(out, header.first_leaf);
+  put_u64(out, static_cast<std::uint64_t>(header.created_ms));
+  out.push_back(static_cast<char>(header.frontier.size()));
+  for (const Hash& node : header.frontier) put_bytes(out, node);
+  return out;
+}
+
+std::string encode_checkpoint(const Checkpoint& checkpoint) {
+  std::string out;
+  put_bytes(out, checkpoint.log_id);
+  put_u64(out, checkpoint.tree_size);
+  put_bytes(out, checkpoint.root);
+  put_u64(out, static_cast<std::uint64_t>(checkpoint.time_ms));
+  std::array<std::uint8_t, key_id_bytes> key_id{};
+  // Key ids come from key_id_for(); a malformed one encodes as zeros and then fails verification.
+  if (!from_hex_into(checkpoint.key_id, key_id)) key_id.fill(0);
+  put_bytes(out, key_id);
+  put_bytes(out, checkpoint.signature);
+  return out;
+}
+
+std::string encode_end(const SegmentEnd& end) {
+  std::string out;
+  put_u64(out, end.segment_index);
+  put_u64(out, end.record_count);
+  put_u64(out, end.tree_size);
+  return out;
+}
+
+Result<SegmentHeader> decode_header(std::string_view payload) {
+  PayloadReader reader(payload);
+  SegmentHeader header;
+  reader.bytes(header.log_id);
+  header.segment_index = reader.u64();
+  header.first_leaf = reader.u64();
+  header.created_ms = static_cast<std::int64_t>(reader.u64());
+  const std::size_t nodes = reader.u8();
+  if (nodes > max_frontier_nodes) return make_error("segment header lists too many frontier hashes");
+  header.frontier.resize(nodes);
+  for (Hash& node : header.frontier) reader.bytes(node);
+  if (reader.short_read() || !reader.at_end()) {
+    return make_error("segment header has the wrong length (" + std::to_string(payload.size()) + " bytes)");
+  }
+  return header;
+}
+
+Result<Checkpoint> decode_checkpoint(std::string_view payload) {
+  if (payload.size() != checkpoint_payload_size) {
+    return make_error("checkpoint frame has " + std::to_string(payload.size()) + " bytes, expected " +
+                      std::to_string(checkpoint_payload_size));
+  }
+  PayloadReader reader(payload);
+  Checkpoint checkpoint;
+  reader.bytes(checkpoint.log_id);
+  checkpoint.tree_size = reader.u64();
+  reader.bytes(checkpoint.root);
+  checkpoint.time_ms = static_cast<std::int64_t>(reader.u64());
+  std::array<std::uint8_t, key_id_bytes> key_id{};
+  reader.bytes(key_id);
+  checkpoint.key_id = to_hex(key_id);
+  reader.bytes(checkpoint.signature);
+  return checkpoint;
+}
+
+Result<SegmentEnd> decode_end(std::string_view payload) {
+  if (payload.size() != end_payload_size) {
+    return make_error("end frame has " + std::to_string(payload.size()) + " bytes, expected " +
+                      std::to_string(end_payload_size));
+  }
+  PayloadReader reader(payload);
+  SegmentEnd end;
+  end.segment_index = reader.u64();
+  end.record_count = reader.u64();
+  end.tree_size = reader.u64();
+  return end;
+}
+
+FrameParser::FrameParser(std::string_view bytes) : bytes_(bytes), position_(segment_magic.size()) {}
+
+Status FrameParser::check_magic() const {
+  if (bytes_.size() < segment_magic.size()) {
+    return make_error("offset 0: file is " + std::to_string(bytes_.size()) +
+                      " bytes, shorter than the segment magic (truncated)");
+  }
+  if (bytes_.substr(0, segment_magic.size()) != segment_magic) {
+    return make_error("offset 0: not an audit segment (magic is not " + std::string(segment_magic) + ")");
+  }
+  return {};
+}
+
+std::optional<Frame> FrameParser::next() {
+  if (error_ || position_ >= bytes_.size()) return std::nullopt;
+  const std::size_t remaining = bytes_.size() - position_;
+  const std::string offset = "offset " + std::to_string(position_);
+  if (remaining < frame_header_size) {
+    truncated_ = true;
+    error_ = offset + ": truncated frame (" + std::to_string(remaining) + " bytes left, a frame header needs " +
+             std::to_string(frame_header_size) + ")";
+    return std::nullopt;
+  }
+  const auto tag = static_cast<std::uint8_t>(bytes_[position_]);
+  if (!known_tag(tag)) {
+    error_ = offset + ": unknown frame tag 0x" + std::string(1, "0123456789abcdef"[tag >> 4]) +
+             std::string(1, "0123456789abcdef"[tag & 15]);
+    return std::nullopt;
+  }
+  const std::uint32_t length = read_u32(bytes_, position_ + 1);
+  if (length > max_payload(static_cast<FrameTag>(tag))) {
+    error_ = offset + ": frame length " + std::to_string(length) + " exceeds the limit for '" +
+             std::string(1, static_cast<char>(tag)) + "' frames";
+    return std::nullopt;
+  }
+  if (remaining - frame_header_size < length) {
+    truncated_ = true;
+    error_ = offset + ": truncated frame (needs " + std::to_string(length) + " payload bytes, " +
+             std::to_string(remaining - frame_header_size) + " present)";
+    return std::nullopt;
+  }
+  Frame frame{static_cast<FrameTag>(tag), position_,
+              bytes_.substr(position_ + frame_header_size, length)};
+  position_ += frame_header_size + length;
+  return frame;
+}
+
+std::string segment_file_name(std::uint64_t index) {
+  char name[40];
+  std::snprintf(name, sizeof name, "segment-%06llu.log", static_cast<unsigned long long>(index));
+  return name;
+}
+
+std::optional<std::uint64_t> parse_segment_file_name(std::string_view name) {
+  constexpr std::string_view prefix = "segment-";
+  constexpr std::string_view suffix = ".log";
+  if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
+      name.substr(name.size() - suffix.size()) != suffix) {
+    return std::nullopt;
+  }
+  const std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  if (digits.size() < 6 || digits.size() > 18) return std::nullopt;
+  std::uint64_t value = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return value;
+}
+
+Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> list_segments(
+    const std::filesystem::path& directory) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(directory, ec);
+  if (ec) return make_error(directory.string() + ": cannot list the audit directory: " + ec.message());
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
+  for (const auto& entry : it) {
+    if (std::optional<std::uint64_t> index = parse_segment_file_name(entry.path().filename().string())) {
+      segments.emplace_back(*index, entry.path());
+    }
+  }
+  std::sort(segments.begin(), segments.end());
+  return segments;
+}
+
+}  // namespace sovereign::crypto

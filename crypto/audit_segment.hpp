@@ -1,0 +1,84 @@
+#pragma once
+// The on-disk format of audit log segments: a magic, then frames [tag u8][length u32 LE][payload].
+// A segment opens with a header frame and, once closed, ends with a checkpoint and an end frame,
+// so truncation is detectable. Names: segment-000001.log, segment-000002.log, ...
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crypto/checkpoint.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/result.hpp"
+
+namespace sovereign::crypto {
+
+inline constexpr std::string_view segment_magic = "SOVAUDT1";
+inline constexpr std::size_t frame_header_size = 5;
+inline constexpr std::size_t max_record_bytes = 1 << 20;       // one audit record
+inline constexpr std::uint64_t max_segment_file_bytes = 4ULL << 30;  // what a reader accepts
+
+enum class FrameTag : std::uint8_t { header = 'H', record = 'R', checkpoint = 'C', end = 'E' };
+
+// First frame of every segment: which log, which segment, and the tree state it continues from.
+struct SegmentHeader {
+  LogId log_id{};
+  std::uint64_t segment_index = 0;   // 1, 2, ... matching the file name
+  std::uint64_t first_leaf = 0;      // tree size before this segment's first record
+  std::int64_t created_ms = 0;
+  std::vector<Hash> frontier;        // TreeFrontier nodes at first_leaf
+};
+
+// Last frame of a closed segment.
+struct SegmentEnd {
+  std::uint64_t segment_index = 0;
+  std::uint64_t record_count = 0;    // records in this segment
+  std::uint64_t tree_size = 0;       // tree size after them
+};
+
+void append_frame(std::string& out, FrameTag tag, std::string_view payload);
+std::string encode_header(const SegmentHeader& header);
+std::string encode_checkpoint(const Checkpoint& checkpoint);
+std::string encode_end(const SegmentEnd& end);
+[[nodiscard]] Result<SegmentHeader> decode_header(std::string_view payload);
+[[nodiscard]] Result<Checkpoint> decode_checkpoint(std::string_view payload);
+[[nodiscard]] Result<SegmentEnd> decode_end(std::string_view payload);
+
+// One frame as found in a segment's bytes.
+struct Frame {
+  FrameTag tag = FrameTag::record;
+  std::uint64_t offset = 0;          // of the frame's tag byte within the file
+  std::string_view payload;
+};
+
+// Walks the frames of a segment held in memory. next() returns nullopt at a clean end;
+// error() then says whether the walk stopped on a truncated or malformed frame.
+class FrameParser {
+ public:
+  explicit FrameParser(std::string_view bytes);
+  // Fails if the segment does not start with the magic.
+  [[nodiscard]] Status check_magic() const;
+  std::optional<Frame> next();
+  // Set when next() stopped before the end of the bytes.
+  const std::optional<std::string>& error() const { return error_; }
+  bool stopped_on_truncation() const { return truncated_; }
+  std::uint64_t offset() const { return position_; }  // end of the last good frame
+
+ private:
+  std::string_view bytes_;
+  std::uint64_t position_;
+  std::optional<std::string> error_;
+  bool truncated_ = false;
+};
+
+std::string segment_file_name(std::uint64_t index);
+// Index encoded in a segment file name, or nullopt for other files.
+std::optional<std::uint64_t> parse_segment_file_name(std::string_view name);
+// Segment files in a directory, sorted by index.
+[[nodiscard]] Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> list_segments(
+    const std::filesystem::path& directory);
+
+}  // namespace sovereign::crypto

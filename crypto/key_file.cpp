@@ -1,0 +1,468 @@
+#include "crypto/key_file.hpp"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <map>
+
+#include "crypto/file_io.hpp"
+#include "crypto/hex.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+constexpr std::string_view secret_format = "sovereign-secret-key-v1";
+constexpr std::string_view public_format = "sovereign-public-key-v1";
+constexpr std::size_t max_key_file_bytes = 4096;
+constexpr std::size_t max_keyring_bytes = 1 << 20;
+constexpr std::size_t max_passphrase_bytes = 4096;
+constexpr std::size_t salt_size = crypto_pwhash_SALTBYTES;
+constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+// Bounds on the cost a key file may ask for, so a crafted file cannot exhaust memory or time.
+constexpr unsigned long long max_opslimit = 16;
+constexpr std::size_t max_memlimit = std::size_t{1} << 30;
+
+std::string associated_data(KeyKind kind, std::string_view key_id) {
+  return std::string(secret_format) + "|" + std::string(key_kind_name(kind)) + "|" +
+         std::string(key_id);
+}
+
+std::string trim(std::string_view text) {
+  std::size_t begin = 0;
+  std::size_t end = text.size();
+  while (begin < end && (text[begin] == ' ' || text[begin] == '\t')) ++begin;
+  while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r')) --end;
+  return std::string(text.substr(begin, end - begin));
+}
+
+// Derives the public half of a stored secret, and for signing keys the 64-byte libsodium secret.
+void derive_public(KeyKind kind, const SecretBytes& secret, PublicKeyBytes& public_key) {
+  if (kind == KeyKind::audit_signing) {
+    SecretBytes expanded(crypto_sign_SECRETKEYBYTES);
+    crypto_sign_seed_keypair(public_key.data(), expanded.data(), secret.data());
+  } else if (kind == KeyKind::auditor) {
+    crypto_scalarmult_base(public_key.data(), secret.data());
+  } else {
+    public_key.fill(0);
+  }
+}
+
+struct ParsedFields {
+  std::map<std::string, std::pair<std::string, int>> values;  // name -> (value, line)
+};
+
+Result<ParsedFields> parse_fields(std::string_view text, const std::string& name) {
+  ParsedFields fields;
+  int line_number = 0;
+  std::size_t position = 0;
+  while (position <= text.size()) {
+    const std::size_t end = std::min(text.find('\n', position), text.size());
+    const std::string line = trim(text.substr(position, end - position));
+    ++line_number;
+    position = end + 1;
+    if (line.empty() || line[0] == '#') {
+      if (end == text.size()) break;
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos) {
+      return make_error(name + ":" + std::to_string(line_number) +
+                        ": expected 'field: value', found '" + line.substr(0, 40) + "'");
+    }
+    std::string key = trim(line.substr(0, colon));
+    if (fields.values.count(key) != 0) {
+      return make_error(name + ":" + std::to_string(line_number) + ": field '" + key +
+                        "' appears twice");
+    }
+    fields.values[key] = {trim(line.substr(colon + 1)), line_number};
+    if (end == text.size()) break;
+  }
+  return fields;
+}
+
+Result<std::string> field(const ParsedFields& fields, const std::string& name,
+                          const std::string& key) {
+  auto it = fields.values.find(key);
+  if (it == fields.values.end()) {
+    return make_error(name + ": missing field '" + key + "'");
+  }
+  return it->second.first;
+}
+
+std::string at_line(const ParsedFields& fields, const std::string& name, const std::string& key) {
+  auto it = fields.values.find(key);
+  return name + ":" + std::to_string(it == fields.values.end() ? 0 : it->second.second);
+}
+
+Result<unsigned long long> parse_number(const std::string& text, const std::string& where) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
+    return make_error(where + ": expected a decimal number, found '" + text + "'");
+  }
+  return std::stoull(text);
+}
+
+Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string& name) {
+  static const char* known[] = {"format", "kind", "key-id", "created", "protection", "kdf-opslimit",
+                                "kdf-memlimit", "kdf-salt", "nonce", "secret"};
+  for (const auto& [key, value] : fields.values) {
+    bool found = false;
+    for (const char* k : known) found = found || key == k;
+    if (!found) {
+      return make_error(name + ":" + std::to_string(value.second) + ": unknown field '" + key + "'");
+    }
+  }
+  Result<std::string> format = field(fields, name, "format");
+  if (!format) {
+    return make_error(name + ": not a Sovereign secret key file (no 'format: " +
+                      std::string(secret_format) + "' line)");
+  }
+  if (format.value() != secret_format) {
+    return make_error(at_line(fields, name, "format") + ": unsupported format '" + format.value() +
+                      "', expected '" + std::string(secret_format) + "'");
+  }
+  KeyMetadata metadata;
+  Result<std::string> kind = field(fields, name, "kind");
+  if (!kind) return kind.error();
+  std::optional<KeyKind> parsed_kind = parse_key_kind(kind.value());
+  if (!parsed_kind) {
+    return make_error(at_line(fields, name, "kind") + ": unknown key kind '" + kind.value() +
+                      "' (audit-signing, vault or auditor)");
+  }
+  metadata.kind = *parsed_kind;
+  Result<std::string> key_id = field(fields, name, "key-id");
+  if (!key_id) return key_id.error();
+  std::array<std::uint8_t, 8> id_bytes{};
+  if (!from_hex_into(key_id.value(), id_bytes)) {
+    return make_error(at_line(fields, name, "key-id") + ": key-id must be 16 hex digits");
+  }
+  metadata.key_id = key_id.value();
+  Result<std::string> created = field(fields, name, "created");
+  if (!created) return created.error();
+  metadata.created = created.value();
+  Result<std::string> protection = field(fields, name, "protection");
+  if (!protection) return protection.error();
+  if (protection.value() == "argon2id") {
+    metadata.passphrase_protected = true;
+  } else if (protection.value() != "none") {
+    return make_error(at_line(fields, name, "protection") + ": protection must be 'none' or " +
+                      "'argon2id', found '" + protection.value() + "'");
+  }
+  return metadata;
+}
+
+Result<SecretBytes> decode_secret_hex(const std::string& text, std::size_t size,
+                                      const std::string& where) {
+  SecretBytes out(size);
+  if (!from_hex_into(text, out.span())) {
+    return make_error(where + ": expected " + std::to_string(size * 2) + " hex digits");
+  }
+  return out;
+}
+
+Result<SecretBytes> derive_passphrase_key(const SecretBytes& passphrase,
+                                          std::span<const std::uint8_t> salt,
+                                          unsigned long long opslimit, std::size_t memlimit,
+                                          const std::string& name) {
+  SecretBytes key(crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
+  if (crypto_pwhash(key.data(), key.size(), reinterpret_cast<const char*>(passphrase.data()),
+                    passphrase.size(), salt.data(), opslimit, memlimit,
+                    crypto_pwhash_ALG_ARGON2ID13) != 0) {
+    return make_error(name + ": Argon2id key derivation ran out of memory (memlimit " +
+                      std::to_string(memlimit) + " bytes)");
+  }
+  return key;
+}
+
+}  // namespace
+
+std::string_view key_kind_name(KeyKind kind) {
+  switch (kind) {
+    case KeyKind::audit_signing: return "audit-signing";
+    case KeyKind::vault: return "vault";
+    case KeyKind::auditor: return "auditor";
+  }
+  return "unknown";
+}
+
+std::optional<KeyKind> parse_key_kind(std::string_view name) {
+  if (name == "audit-signing") return KeyKind::audit_signing;
+  if (name == "vault") return KeyKind::vault;
+  if (name == "auditor") return KeyKind::auditor;
+  return std::nullopt;
+}
+
+std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_secret) {
+  ensure_sodium();
+  const std::string label = "sovereign-key-id|" + std::string(key_kind_name(kind)) + "|";
+  crypto_hash_sha256_state state;
+  crypto_hash_sha256_init(&state);
+  crypto_hash_sha256_update(&state, reinterpret_cast<const unsigned char*>(label.data()), label.size());
+  crypto_hash_sha256_update(&state, public_or_secret.data(), public_or_secret.size());
+  std::array<std::uint8_t, crypto_hash_sha256_BYTES> digest{};
+  crypto_hash_sha256_final(&state, digest.data());
+  return to_hex(std::span<const std::uint8_t>(digest.data(), 8));
+}
+
+SecretKey generate_key(KeyKind kind) {
+  ensure_sodium();
+  SecretKey key;
+  key.metadata.kind = kind;
+  key.metadata.created = format_utc_ms(unix_time_ms());
+  key.secret = SecretBytes(key_secret_size);
+  randombytes_buf(key.secret.data(), key.secret.size());
+  derive_public(kind, key.secret, key.public_key);
+  key.metadata.key_id = kind == KeyKind::vault ? key_id_for(kind, key.secret.span())
+                                               : key_id_for(kind, key.public_key);
+  return key;
+}
+
+PublicKey public_key_of(const SecretKey& key) {
+  return PublicKey{key.metadata.kind, key.metadata.key_id, key.public_key, key.metadata.created};
+}
+
+Status write_secret_key_file(const std::filesystem::path& path, const SecretKey& key,
+                             const SecretBytes* passphrase, bool replace) {
+  ensure_sodium();
+  std::string text = "# Sovereign Gateway secret key. Keep it private (mode 0600); never commit it.\n";
+  text += "format: " + std::string(secret_format) + "\n";
+  text += "kind: " + std::string(key_kind_name(key.metadata.kind)) + "\n";
+  text += "key-id: " + key.metadata.key_id + "\n";
+  text += "created: " + key.metadata.created + "\n";
+  if (passphrase == nullptr) {
+    text += "protection: none\n";
+    text += "secret: " + to_hex(key.secret.span()) + "\n";
+  } else {
+    if (passphrase->empty()) return make_error(path.string() + ": the passphrase is empty");
+    std::array<std::uint8_t, salt_size> salt{};
+    std::array<std::uint8_t, nonce_size> nonce{};
+    randombytes_buf(salt.data(), salt.size());
+    randombytes_buf(nonce.data(), nonce.size());
+    const unsigned long long opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+    const std::size_t memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+    Result<SecretBytes> wrap = derive_passphrase_key(*passphrase, salt, opslimit, memlimit, path.string());
+    if (!wrap) return wrap.error();
+    const std::string ad = associated_data(key.metadata.kind, key.metadata.key_id);
+    std::vector<std::uint8_t> sealed(key.secret.size() + tag_size);
+    unsigned long long sealed_length = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        sealed.data(), &sealed_length, key.secret.data(), key.secret.size(),
+        reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, nonce.data(),
+        wrap->data());
+    text += "protection: argon2id\n";
+    text += "kdf-opslimit: " + std::to_string(opslimit) + "\n";
+    text += "kdf-memlimit: " + std::to_string(memlimit) + "\n";
+    text += "kdf-salt: " + to_hex(salt) + "\n";
+    text += "nonce: " + to_hex(nonce) + "\n";
+    text += "secret: " + to_hex(sealed) + "\n";
+  }
+  Status status = write_file_atomically(path, text, 0600, replace);
+  sodium_memzero(text.data(), text.size());
+  return status;
+}
+
+Result<KeyMetadata> read_key_metadata(const std::filesystem::path& path) {
+  Result<std::string> text = read_small_file(path, max_key_file_bytes);
+  if (!text) return text.error();
+  Result<ParsedFields> fields = parse_fields(text.value(), path.string());
+  sodium_memzero(text->data(), text->size());
+  if (!fields) return fields.error();
+  return metadata_from(fields.value(), path.string());
+}
+
+Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
+                                       const SecretBytes* passphrase,
+                                       std::optional<KeyKind> expected_kind) {
+  ensure_sodium();
+  const std::string name = path.string();
+  if (Status permissions = check_private_permissions(path); !permissions) {
+    return permissions.error();
+  }
+  Result<std::string> text = read_small_file(path, max_key_file_bytes);
+  if (!text) return text.error();
+  Result<ParsedFields> parsed = parse_fields(text.value(), name);
+  sodium_memzero(text->data(), text->size());
+  if (!parsed) return parsed.error();
+  ParsedFields& fields = parsed.value();
+  Result<KeyMetadata> metadata = metadata_from(fields, name);
+  if (!metadata) return metadata.error();
+  if (expected_kind && metadata->kind != *expected_kind) {
+    return make_error(at_line(fields, name, "kind") + ": this is a " +
+                      std::string(key_kind_name(metadata->kind)) + " key, expected a " +
+                      std::string(key_kind_name(*expected_kind)) + " key");
+  }
+  Result<std::string> secret_text = field(fields, name, "secret");
+  if (!secret_text) return secret_text.error();
+
+  SecretKey key;
+  key.metadata = metadata.value();
+  if (!metadata->passphrase_protected) {
+    Result<SecretBytes> secret =
+        decode_secret_hex(secret_text.value(), key_secret_size, at_line(fields, name, "secret"));
+    if (!secret) return secret.error();
+    key.secret = std::move(secret.value());
+  } else {
+    if (passphrase == nullptr) {
+      return make_error(name + ": the key is passphrase-protected; set SOVEREIGN_KEY_PASSPHRASE_FILE " +
+                        "(or SOVEREIGN_KEY_PASSPHRASE) or pass --passphrase-file");
+    }
+    Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
+    Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
+    Result<std::string> salt_text = field(fields, name, "kdf-salt");
+    Result<std::string> nonce_text = field(fields, name, "nonce");
+    for (const auto* r : {&ops_text, &mem_text, &salt_text, &nonce_text}) {
+      if (!*r) return r->error();
+    }
+    Result<unsigned long long> ops = parse_number(ops_text.value(), at_line(fields, name, "kdf-opslimit"));
+    if (!ops) return ops.error();
+    Result<unsigned long long> mem = parse_number(mem_text.value(), at_line(fields, name, "kdf-memlimit"));
+    if (!mem) return mem.error();
+    if (ops.value() < crypto_pwhash_OPSLIMIT_MIN || ops.value() > max_opslimit) {
+      return make_error(at_line(fields, name, "kdf-opslimit") + ": must be between " +
+                        std::to_string(crypto_pwhash_OPSLIMIT_MIN) + " and " + std::to_string(max_opslimit));
+    }
+    if (mem.value() < crypto_pwhash_MEMLIMIT_MIN || mem.value() > max_memlimit) {
+      return make_error(at_line(fields, name, "kdf-memlimit") + ": must be between " +
+                        std::to_string(crypto_pwhash_MEMLIMIT_MIN) + " and " + std::to_string(max_memlimit));
+    }
+    std::array<std::uint8_t, salt_size> salt{};
+    std::array<std::uint8_t, nonce_size> nonce{};
+    if (!from_hex_into(salt_text.value(), salt)) {
+      return make_error(at_line(fields, name, "kdf-salt") + ": expected " + std::to_string(salt_size * 2) + " hex digits");
+    }
+    if (!from_hex_into(nonce_text.value(), nonce)) {
+      return make_error(at_line(fields, name, "nonce") + ": expected " + std::to_string(nonce_size * 2) + " hex digits");
+    }
+    std::array<std::uint8_t, key_secret_size + tag_size> sealed{};
+    if (!from_hex_into(secret_text.value(), sealed)) {
+      return make_error(at_line(fields, name, "secret") + ": expected " +
+                        std::to_string(sealed.size() * 2) + " hex digits (encrypted secret)");
+    }
+    Result<SecretBytes> wrap = derive_passphrase_key(*passphrase, salt, ops.value(),
+                                                     static_cast<std::size_t>(mem.value()), name);
+    if (!wrap) return wrap.error();
+    key.secret = SecretBytes(key_secret_size);
+    const std::string ad = associated_data(metadata->kind, metadata->key_id);
+    unsigned long long length = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            key.secret.data(), &length, nullptr, sealed.data(), sealed.size(),
+            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce.data(),
+            wrap->data()) != 0) {
+      return make_error(name + ": wrong passphrase, or the key file was modified");
+    }
+  }
+  derive_public(key.metadata.kind, key.secret, key.public_key);
+  const std::string derived_id = key.metadata.kind == KeyKind::vault
+                                     ? key_id_for(key.metadata.kind, key.secret.span())
+                                     : key_id_for(key.metadata.kind, key.public_key);
+  if (derived_id != key.metadata.key_id) {
+    return make_error(at_line(fields, name, "key-id") + ": key-id " + key.metadata.key_id +
+                      " does not match the key (" + derived_id + "); the file was modified");
+  }
+  return key;
+}
+
+std::string format_public_key(const PublicKey& key) {
+  return std::string(public_format) + " " + std::string(key_kind_name(key.kind)) + " " + key.key_id +
+         " " + to_hex(key.key) + " " + key.created;
+}
+
+Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::string_view source_name) {
+  std::vector<PublicKey> keys;
+  const std::string name(source_name);
+  int line_number = 0;
+  std::size_t position = 0;
+  while (position < text.size()) {
+    const std::size_t end = std::min(text.find('\n', position), text.size());
+    const std::string line = trim(text.substr(position, end - position));
+    position = end + 1;
+    ++line_number;
+    if (line.empty() || line[0] == '#') continue;
+    const std::string where = name + ":" + std::to_string(line_number);
+    std::vector<std::string> words;
+    std::size_t p = 0;
+    while (p < line.size()) {
+      const std::size_t q = std::min(line.find(' ', p), line.size());
+      if (q > p) words.push_back(line.substr(p, q - p));
+      p = q + 1;
+    }
+    if (words.size() != 5 || words[0] != public_format) {
+      return make_error(where + ": expected '" + std::string(public_format) +
+                        " KIND KEY-ID PUBLIC-KEY-HEX CREATED'");
+    }
+    PublicKey key;
+    std::optional<KeyKind> kind = parse_key_kind(words[1]);
+    if (!kind || *kind == KeyKind::vault) {
+      return make_error(where + ": '" + words[1] + "' is not a public key kind (audit-signing or auditor)");
+    }
+    key.kind = *kind;
+    if (!from_hex_into(words[3], key.key)) {
+      return make_error(where + ": public key must be 64 hex digits");
+    }
+    key.key_id = words[2];
+    if (key_id_for(key.kind, key.key) != key.key_id) {
+      return make_error(where + ": key-id " + key.key_id + " does not match the public key");
+    }
+    key.created = words[4];
+    keys.push_back(key);
+  }
+  if (keys.empty()) return make_error(name + ": contains no public key");
+  return keys;
+}
+
+Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& path) {
+  Result<std::string> text = read_small_file(path, max_keyring_bytes);
+  if (!text) return text.error();
+  return parse_public_keys(text.value(), path.string());
+}
+
+Status append_public_key(const std::filesystem::path& path, const PublicKey& key) {
+  std::string text;
+  if (std::filesystem::exists(path)) {
+    Result<std::string> existing = read_small_file(path, max_keyring_bytes);
+    if (!existing) return existing.error();
+    text = existing.value();
+    if (!text.empty() && text.back() != '\n') text += '\n';
+  } else {
+    text = "# Sovereign Gateway public keys (" + std::string(key_kind_name(key.kind)) +
+           "); share freely. Older keys stay so older records still verify.\n";
+  }
+  text += format_public_key(key) + "\n";
+  return write_file_atomically(path, text, 0644, true);
+}
+
+Result<SecretBytes> read_passphrase_file(const std::filesystem::path& path) {
+  Result<std::string> text = read_small_file(path, max_passphrase_bytes);
+  if (!text) return text.error();
+  std::string& value = text.value();
+  std::size_t length = value.size();
+  while (length > 0 && (value[length - 1] == '\n' || value[length - 1] == '\r')) --length;
+  if (length == 0) {
+    sodium_memzero(value.data(), value.size());
+    return make_error(path.string() + ": the passphrase file is empty");
+  }
+  SecretBytes secret(length);
+  std::copy_n(value.data(), length, secret.data());
+  sodium_memzero(value.data(), value.size());
+  return secret;
+}
+
+Result<std::optional<SecretBytes>> passphrase_from_environment() {
+  if (const char* file = std::getenv("SOVEREIGN_KEY_PASSPHRASE_FILE"); file != nullptr && *file != 0) {
+    Result<SecretBytes> secret = read_passphrase_file(file);
+    if (!secret) return secret.error();
+    return std::optional<SecretBytes>(std::move(secret.value()));
+  }
+  if (const char* value = std::getenv("SOVEREIGN_KEY_PASSPHRASE"); value != nullptr && *value != 0) {
+    const std::size_t length = std::char_traits<char>::length(value);
+    if (length > max_passphrase_bytes) return make_error("SOVEREIGN_KEY_PASSPHRASE is too long");
+    SecretBytes secret(length);
+    std::copy_n(value, length, secret.data());
+    return std::optional<SecretBytes>(std::move(secret));
+  }
+  return std::optional<SecretBytes>();
+}
+
+}  // namespace sovereign::crypto
