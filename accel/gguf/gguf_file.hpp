@@ -52,6 +52,9 @@ inline constexpr std::uint64_t kMaxMetadataEntries = 1u << 16;
 inline constexpr std::uint64_t kMaxStringBytes = 1u << 20;
 inline constexpr std::uint64_t kMaxArrayElements = 1u << 24;
 inline constexpr std::uint32_t kMaxDims = 4;
+inline constexpr std::uint64_t kMaxTensorNameBytes = 64;  // ggml's GGML_MAX_NAME
+inline constexpr std::uint64_t kDefaultAlignment = 32;
+inline constexpr std::uint64_t kMaxAlignment = 1u << 16;
 
 // A GGUF v3 file: metadata, tensor directory and mapped tensor data; move-only.
 class File {
@@ -86,6 +89,7 @@ class File {
  private:
   struct State;
   explicit File(std::unique_ptr<State> state);
+  static std::optional<Error> parse_into(State& state);
   std::unique_ptr<State> state_;
 };
 
