@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# Gateway benchmark: the same 1.3 KB OpenAI chat request, driven by wrk, on four paths to one fast
+# upstream (nginx answering a fixed chat completion with `return 200`):
+#   direct                 wrk -> upstream
+#   nginx                  wrk -> nginx proxy_pass (1 worker)         -> upstream
+#   gateway                wrk -> sovereign (workers: 1)              -> upstream
+#   gateway multi-worker   wrk -> sovereign (workers: 2, not pinned)  -> upstream
+# Like for like: the upstream and the proxy under test share CPU 0, wrk runs alone on CPU 1 with
+# one thread. Then single-connection latency for nginx and the gateway. Prints one table; with
+# --record it also replaces the "Gateway" section of docs/BENCHMARKS.md.
+#
+# Usage: tests/bench/gateway_bench.sh [--duration SECONDS] [--connections N] [--record]
+# Environment: SOVEREIGN_BIN (default build/sovereign).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+assets="$root/tests/bench/gateway"
+
+duration=5
+connections=32
+record=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --record) record=1; shift ;;
+    *) echo "usage: $0 [--duration SECONDS] [--connections N] [--record]" >&2; exit 2 ;;
+  esac
+done
+[[ "$duration" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --duration must be a positive integer" >&2; exit 2; }
+[[ "$connections" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --connections must be a positive integer" >&2; exit 2; }
+
+bin="${SOVEREIGN_BIN:-$root/build/sovereign}"
+for tool in nginx wrk taskset curl python3 "$bin"; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "gateway_bench: $tool not found (scripts/setup.sh installs the tools; build the gateway first)" >&2; exit 1; }
+done
+if [ "$(nproc)" -lt 2 ]; then
+  echo "gateway_bench: needs 2 CPUs (the load generator runs on its own core)" >&2
+  exit 1
+fi
+
+api_key="sk-bench-demo-key"
+work="$(mktemp -d "${TMPDIR:-/tmp}/sovereign-bench.XXXXXX")"
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until URL answers 200 to the benchmark request (so that no path is measured while it
+# answers errors).
+wait_ok() {
+  local url="$1" name="$2" status=""
+  for _ in $(seq 1 100); do
+    status="$(curl -s -o "$work/probe.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+      -H "Authorization: Bearer $api_key" --data-binary "@$assets/chat_request.json" "$url" || true)"
+    if [ "$status" = "200" ]; then
+      cmp -s <(tr -d '\n' < "$work/probe.out") <(tr -d '\n' < "$assets/chat_response.json") && return 0
+      echo "gateway_bench: $name answered 200 with a different body:" >&2
+      cat "$work/probe.out" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "gateway_bench: $name did not answer 200 (last status: ${status:-none})" >&2
+  for log in "$work"/*.log; do echo "--- $log" >&2; tail -n 20 "$log" >&2; done
+  return 1
+}
+
+nginx_common() {
+  local name="$1"
+  mkdir -p "$work/$name"
+  cat <<EOF
+worker_processes 1;
+daemon off;
+pid $work/$name/nginx.pid;
+error_log $work/$name.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/$name/body;
+  proxy_temp_path $work/$name/proxy;
+  fastcgi_temp_path $work/$name/fastcgi;
+  uwsgi_temp_path $work/$name/uwsgi;
+  scgi_temp_path $work/$name/scgi;
+EOF
+}
+
+start_upstream() {
+  local port="$1" response models
+  response="$(tr -d '\n' < "$assets/chat_response.json")"
+  models='{"object":"list","data":[{"id":"bench-model","object":"model","created":1700000000,"owned_by":"bench"}]}'
+  { nginx_common upstream
+    cat <<EOF
+  server {
+    listen 127.0.0.1:$port;
+    default_type application/json;
+    location = /v1/models { return 200 '$models'; }
+    location / { return 200 '$response'; }
+  }
+}
+EOF
+  } > "$work/upstream.conf"
+  taskset -c 0 nginx -c "$work/upstream.conf" -e "$work/upstream.log" &
+  pids+=($!)
+}
+
+start_nginx_proxy() {
+  local port="$1" upstream_port="$2"
+  { nginx_common proxy
+    cat <<EOF
+  upstream backend {
+    server 127.0.0.1:$upstream_port;
+    keepalive 64;
+  }
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+  } > "$work/proxy.conf"
+  taskset -c 0 nginx -c "$work/proxy.conf" -e "$work/proxy.log" &
+  pids+=($!)
+}
+
+# Starts the gateway with WORKERS io_context threads, pinned with the taskset CPU list PIN.
+start_gateway() {
+  local name="$1" port="$2" admin_port="$3" upstream_port="$4" workers="$5" pin="$6" digest
+  digest="$(printf '%s' "$api_key" | sha256sum | cut -d' ' -f1)"
+  cat > "$work/$name.yaml" <<EOF
+workers: $workers
+listeners:
+  - name: api
+    address: 127.0.0.1
+    port: $port
+admin:
+  address: 127.0.0.1
+  port: $admin_port
+boundary:
+  - 127.0.0.1/32
+tenants:
+  - name: bench
+    api_keys:
+      - sha256: $digest
+    models: [bench-model]
+backends:
+  - name: bench-upstream
+    type: openai
+    zone: site
+    models: [bench-model]
+    replicas:
+      - url: http://127.0.0.1:$upstream_port
+    loopback: true
+    max_idle_connections: 64
+access_log: "off"
+EOF
+  taskset -c "$pin" "$bin" serve --config "$work/$name.yaml" 2> "$work/$name.log" &
+  pids+=($!)
+}
+
+# Runs wrk on CPU 1 and prints "req/s p50_us p99_us"; fails if any answer was not 2xx.
+run_wrk() {
+  local url="$1" conns="$2" secs="$3" out
+  out="$(BENCH_BODY_FILE="$assets/chat_request.json" BENCH_API_KEY="$api_key" \
+    taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$assets/post_chat.lua" "$url")"
+  echo "$out" > "$work/wrk-last.txt"
+  if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
+    echo "gateway_bench: $url answered errors under load:" >&2
+    echo "$out" >&2
+    return 1
+  fi
+  python3 - "$work/wrk-last.txt" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+units = {"us": 1.0, "ms": 1000.0, "s": 1e6}
+def latency(pct):
+    m = re.search(r"^\s*%s%%\s+([\d.]+)(us|ms|s)\s*$" % pct, text, re.M)
+    if not m:
+        sys.exit("gateway_bench: no %s%% latency in wrk output:\n%s" % (pct, text))
+    return float(m.group(1)) * units[m.group(2)]
+rps = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+if not rps:
+    sys.exit("gateway_bench: no Requests/sec in wrk output:\n" + text)
+print(rps.group(1), latency(50), latency(99))
+EOF
+}
+
+measure() {
+  local url="$1" conns="$2"
+  run_wrk "$url" "$conns" 1 > /dev/null   # warm-up: pools filled, caches hot
+  run_wrk "$url" "$conns" "$duration"
+}
+
+up_port="$(free_port)"; proxy_port="$(free_port)"
+gw_port="$(free_port)"; gw_admin="$(free_port)"
+gwm_port="$(free_port)"; gwm_admin="$(free_port)"
+start_upstream "$up_port"
+start_nginx_proxy "$proxy_port" "$up_port"
+start_gateway gateway "$gw_port" "$gw_admin" "$up_port" 1 0
+start_gateway gateway-multi "$gwm_port" "$gwm_admin" "$up_port" 2 0,1
+
+path="/v1/chat/completions"
+wait_ok "http://127.0.0.1:$up_port$path" upstream
+wait_ok "http://127.0.0.1:$proxy_port$path" nginx
+wait_ok "http://127.0.0.1:$gw_port$path" gateway
+wait_ok "http://127.0.0.1:$gwm_port$path" "gateway multi-worker"
+
+# Each result is "req/s p50_us p99_us"; a failed measurement stops the script (set -e).
+direct="$(measure "http://127.0.0.1:$up_port$path" "$connections")"
+via_nginx="$(measure "http://127.0.0.1:$proxy_port$path" "$connections")"
+via_gateway="$(measure "http://127.0.0.1:$gw_port$path" "$connections")"
+via_gateway_multi="$(measure "http://127.0.0.1:$gwm_port$path" "$connections")"
+nginx_single="$(measure "http://127.0.0.1:$proxy_port$path" 1)"
+gateway_single="$(measure "http://127.0.0.1:$gw_port$path" 1)"
+
+# Word splitting of the unquoted results is intended: three numbers each.
+# shellcheck disable=SC2086
+table="$(python3 - "$duration" "$connections" $direct $via_nginx $via_gateway $via_gateway_multi \
+  $nginx_single $gateway_single <<'EOF'
+import sys
+a = sys.argv[1:]
+duration, conns = a[0], a[1]
+v = [float(x) for x in a[2:]]
+if len(v) != 18:
+    sys.exit(f"gateway_bench: expected 18 measurements, got {len(v)}")
+rows = {
+    "direct": v[0:3], "nginx": v[3:6], "gateway": v[6:9], "gateway multi-worker": v[9:12],
+}
+single = {"nginx": v[12:15], "gateway": v[15:18]}
+d_rps, n_rps = rows["direct"][0], rows["nginx"][0]
+out = []
+out.append(f"wrk -t1 -c{conns}, {duration} s per path, 1.3 KB chat request; upstream and proxy on CPU 0, wrk on CPU 1")
+out.append("")
+out.append("| path | req/s | p50 | p99 | vs direct | vs nginx |")
+out.append("|---|---:|---:|---:|---:|---:|")
+for name, (rps, p50, p99) in rows.items():
+    out.append(f"| {name} | {rps:,.0f} | {p50:,.0f} µs | {p99:,.0f} µs | {rps / d_rps:.2f} | {rps / n_rps:.2f} |")
+out.append("")
+out.append("| single connection (wrk -c1) | req/s | p50 | p99 |")
+out.append("|---|---:|---:|---:|")
+for name, (rps, p50, p99) in single.items():
+    out.append(f"| {name} | {rps:,.0f} | {p50:,.0f} µs | {p99:,.0f} µs |")
+out.append("")
+ratio = rows["gateway"][0] / n_rps
+gap = single["gateway"][2] - single["nginx"][2]
+out.append(f"gateway/nginx req/s (1 worker each): {ratio:.2f} (target >= 1.00: {'met' if ratio >= 1.0 else 'NOT met'})")
+out.append(f"single-connection p99, gateway - nginx: {gap:+,.0f} µs (target <= +100 µs: {'met' if gap <= 100 else 'NOT met'})")
+print("\n".join(out))
+EOF
+)"
+echo "$table"
+
+if [ "$record" -eq 1 ]; then
+  doc="$root/docs/BENCHMARKS.md"
+  python3 - "$doc" "$table" "$(date -u +%Y-%m-%d)" "$(nproc)" "$(uname -m)" "$duration" "$connections" <<'EOF'
+import os, re, sys
+doc, table, day, cpus, arch, duration, conns = sys.argv[1:]
+section = (
+    "## Gateway\n\n"
+    f"Measured {day} on this {cpus}-CPU {arch} machine with\n\n"
+    f"    tests/bench/gateway_bench.sh --duration {duration} --connections {conns} --record\n\n"
+    "Four paths to one fast upstream (nginx answering a fixed chat completion with `return 200`):\n"
+    "wrk straight to it; through nginx as a plain `proxy_pass` reverse proxy (worker_processes 1,\n"
+    "upstream keepalive); through the gateway with `workers: 1` (authentication, JSON decode,\n"
+    "routing, pooled forwarding); through the gateway with `workers: 2` (not pinned, so it shares\n"
+    "CPU 1 with wrk). The ratios compare paths measured in the same run.\n\n"
+    + table + "\n"
+)
+text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
+m = re.search(r"^## Gateway\n.*?(?=^## |\Z)", text, re.M | re.S)
+if m:
+    text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(doc, "w").write(text)
+print(f"gateway_bench: recorded in {doc}", file=sys.stderr)
+EOF
+fi
