@@ -142,8 +142,10 @@ function embeddings(model, input, echo) {
   return body;
 }
 
+// Resolves once the event is handed to the kernel, so that a deliberate death right after it
+// cannot swallow it.
 function streamEvent(res, object) {
-  res.write(`data: ${JSON.stringify(object)}\n\n`);
+  return new Promise((resolve) => res.write(`data: ${JSON.stringify(object)}\n\n`, resolve));
 }
 
 async function streamCompletion(req, res, path, model, log) {
@@ -156,20 +158,20 @@ async function streamCompletion(req, res, path, model, log) {
           choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }
       : { id: 'cmpl-upstream-1', object: 'text_completion', created: CREATED, model, system_fingerprint: opt.name,
           choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] };
-  if (chat) streamEvent(res, chunk({ role: 'assistant', content: '' }, null));
+  if (chat) await streamEvent(res, chunk({ role: 'assistant', content: '' }, null));
   for (let i = 0; i < pieces.length; i++) {
+    if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
+    if (res.destroyed) return;
     if (cfg.dieAfterChunks >= 0 && i === cfg.dieAfterChunks) {
       log({ event: 'died', path, chunks_sent: i });
       req.socket.destroy();
       return;
     }
-    if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
-    if (res.destroyed) return;
-    streamEvent(res, chunk({ content: pieces[i] }, null));
+    await streamEvent(res, chunk({ content: pieces[i] }, null));
   }
   if (cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
   if (res.destroyed) return;
-  streamEvent(res, chunk({}, 'stop'));
+  await streamEvent(res, chunk({}, 'stop'));
   res.write('data: [DONE]\n\n');
   res.end();
 }
