@@ -29,6 +29,7 @@ describe('upstream failures', () => {
     up.killed = await Upstream.start({ name: 'ukilled' });
     up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
     up.good = await Upstream.start({ name: 'ugood' });
+    up.breaker = await Upstream.start({ name: 'ubreaker', status: 500 });
     deadPort = await freePort();
     gw = await Gateway.start({
       tenants: [tenant({ name: 'failures', keys: [KEY], models: ['*'] })],
@@ -43,6 +44,8 @@ describe('upstream failures', () => {
         openaiBackend({ name: 'be-mid', models: ['m-mid'], upstreams: [up.midStream], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-retry', models: ['m-retry'], health: SLOW_HEALTH,
           urls: [`http://127.0.0.1:${deadPort}`, up.good.url] }),
+        openaiBackend({ name: 'be-breaker', models: ['m-breaker'], upstreams: [up.breaker], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 2, open_ms: 60000 } }),
       ],
     });
   });
@@ -109,5 +112,15 @@ describe('upstream failures', () => {
     const content = datas.slice(0, -1).map((d) => JSON.parse(d).choices[0].delta.content ?? '').join('');
     assert.equal(content, 'Hello from the upstream'.slice(0, content.length), 'the chunks before the failure were passed through');
     assert.ok(content.length > 0, 'chunks sent before the failure arrived');
+  });
+
+  it('after circuit_breaker.failures consecutive failures the circuit opens: 503 without contacting the upstream', async () => {
+    for (let i = 0; i < 2; i++) {
+      assertError(await gw.chat(KEY, chat('m-breaker')), { status: 502, code: 'upstream_error' }, `failure ${i + 1}`);
+    }
+    const reached = up.breaker.requests().length;
+    assert.equal(reached, 2);
+    assertError(await gw.chat(KEY, chat('m-breaker')), { status: 503, code: 'no_backend_available' }, 'open circuit');
+    assert.equal(up.breaker.requests().length, reached, 'the open circuit still sent the request to the upstream');
   });
 });

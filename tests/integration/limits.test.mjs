@@ -1,0 +1,102 @@
+// Connection and upstream-size limits: connections beyond limits.max_connections are closed at
+// once while the admitted ones keep working, and a non-streamed upstream answer larger than
+// limits.max_upstream_response_bytes becomes a 502 instead of being buffered without bound.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-limits-tenant';
+const MAX_UPSTREAM_RESPONSE = 4096;
+
+function connect(port) {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ port, host: '127.0.0.1' });
+    socket.on('connect', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}
+
+// Resolves true if the server closes `socket` within `ms`.
+function closedWithin(socket, ms) {
+  return new Promise((resolve) => {
+    if (socket.destroyed || socket.readableEnded) return resolve(true);
+    const timer = setTimeout(() => resolve(false), ms);
+    const done = () => { clearTimeout(timer); resolve(true); };
+    socket.on('end', done);
+    socket.on('close', done);
+    socket.on('error', done);
+    socket.resume();
+  });
+}
+
+// Sends one GET /v1/models on an open socket and resolves with the status code.
+function getModels(socket) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => {
+      text += chunk;
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      if (m) resolve(Number(m[1]));
+    });
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed before an answer: ${text}`)));
+    socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+  });
+}
+
+describe('limits', () => {
+  let upstream;
+  let bigUpstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'limits-upstream' });
+    bigUpstream = await Upstream.start({ name: 'big-upstream', reply: 'z'.repeat(MAX_UPSTREAM_RESPONSE * 2) });
+    gw = await Gateway.start({
+      limits: { max_connections: 2, max_upstream_response_bytes: MAX_UPSTREAM_RESPONSE },
+      tenants: [tenant({ name: 'limits', keys: [KEY], models: ['*'] })],
+      backends: [
+        openaiBackend({ name: 'small-be', models: ['small-model'], upstreams: [upstream] }),
+        openaiBackend({ name: 'big-be', models: ['big-model'], upstreams: [bigUpstream] }),
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    await bigUpstream?.stop();
+  });
+
+  it('502 upstream_error for a non-streamed upstream answer larger than max_upstream_response_bytes', async () => {
+    const res = await gw.chat(KEY, { model: 'big-model', messages: [{ role: 'user', content: 'long answer please' }] });
+    assertError(res, { status: 502, code: 'upstream_error' }, 'oversize upstream answer');
+    const small = await gw.chat(KEY, { model: 'small-model', messages: [{ role: 'user', content: 'short' }] });
+    assert.equal(small.status, 200, small.text);
+  });
+
+  it('closes connections beyond max_connections at once and keeps serving the admitted ones', async () => {
+    const first = await connect(gw.apiPort);
+    const second = await connect(gw.apiPort);
+    try {
+      // Give the gateway time to register both before the third arrives.
+      await new Promise((r) => setTimeout(r, 200));
+      const third = await connect(gw.apiPort);
+      assert.ok(await closedWithin(third, 2000), 'the connection over the limit was not closed');
+      third.destroy();
+      assert.equal(await getModels(first), 200);
+      assert.equal(await getModels(second), 200);
+    } finally {
+      first.destroy();
+      second.destroy();
+    }
+    // Once they are gone, new connections are admitted again.
+    await new Promise((r) => setTimeout(r, 200));
+    const res = await gw.api({ key: KEY, path: '/v1/models' });
+    assert.equal(res.status, 200, res.text);
+  });
+});
