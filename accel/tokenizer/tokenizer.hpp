@@ -1,9 +1,11 @@
 // Text <-> token ids for a GGUF model, built from its tokenizer.* metadata.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,15 +47,22 @@ class Tokenizer {
 
  protected:
   Tokenizer() = default;
-  // Encodes text that contains no special tokens.
-  virtual void encode_plain(std::string_view text, std::vector<std::int32_t>& out) const = 0;
-  // Bytes of a normal/user-defined token as the model writes them (after undoing the vocabulary's escaping).
+  // Reads what both kinds share (tokens, types, special ids, add_bos); `default_add_bos` applies when the file
+  // has no tokenizer.ggml.add_bos_token. Returns an error naming the key.
+  static std::optional<std::string> load_vocabulary(const gguf::File& file, bool default_add_bos, Tokenizer& into);
+  std::optional<std::int32_t> find_token(std::string_view text) const;
+
+  // Encodes text that contains no special tokens; `after_special` is true at the start and after a special token.
+  virtual void encode_plain(std::string_view text, bool after_special, std::vector<std::int32_t>& out) const = 0;
+  // Bytes of a normal, user-defined or byte token as the model writes them.
   virtual std::string piece_bytes(std::int32_t id) const = 0;
+  // SentencePiece writes a space before the first word; decode() removes it again.
+  virtual bool strips_leading_space() const { return false; }
 
   std::vector<std::string> tokens_;
   std::vector<TokenKind> kinds_;
   std::unordered_map<std::string, std::int32_t> token_ids_;
-  std::vector<std::int32_t> special_ids_;  // control + user-defined, longest text first, for parse_special
+  std::array<std::vector<std::int32_t>, 256> specials_by_first_byte_;  // control + user-defined, longest first
   std::vector<std::int32_t> end_of_turn_;
   std::int32_t bos_ = -1;
   std::int32_t eos_ = -1;
@@ -62,7 +71,9 @@ class Tokenizer {
   std::string model_;
   std::string pre_;
 
-  friend class TokenizerLoader;
+ private:
+  // The special token written at text[pos], if any (control tokens only when parse_special).
+  std::optional<std::int32_t> special_at(std::string_view text, std::size_t pos, bool parse_special) const;
 };
 
 }  // namespace sovereign::accel

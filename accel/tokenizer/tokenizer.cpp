@@ -1,0 +1,197 @@
+#include "accel/tokenizer/tokenizer.hpp"
+
+#include <algorithm>
+
+#include "accel/tokenizer/bpe_tokenizer.hpp"
+#include "accel/tokenizer/sentencepiece_tokenizer.hpp"
+
+namespace sovereign::accel {
+namespace {
+
+constexpr std::size_t kMaxVocabulary = 1u << 20;
+
+// Vocabulary entries that end an assistant turn in the chat formats this engine renders.
+constexpr std::string_view kEndOfTurnTexts[] = {"<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>",
+                                                "<|end|>",    "<|eom_id|>"};
+
+std::optional<std::string> read_token_id(const gguf::File& file, std::string_view key, std::size_t vocab,
+                                         std::int32_t& out) {
+  const gguf::Value* value = file.find(key);
+  if (value == nullptr) return std::nullopt;
+  const auto id = file.get_int(key);
+  if (!id) return "metadata key '" + std::string(key) + "' must be an integer token id";
+  // Some converters write -1 (or UINT32_MAX) for "no such token".
+  if (*id == -1 || *id == 0xFFFFFFFF) {
+    out = -1;
+    return std::nullopt;
+  }
+  if (*id < 0 || static_cast<std::uint64_t>(*id) >= vocab) {
+    return "metadata key '" + std::string(key) + "' is " + std::to_string(*id) + ", outside the vocabulary of " +
+           std::to_string(vocab) + " tokens";
+  }
+  out = static_cast<std::int32_t>(*id);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<Tokenizer>, std::string> Tokenizer::from_gguf(const gguf::File& file) {
+  const auto model = file.get_string("tokenizer.ggml.model");
+  if (!model) return std::string("metadata key 'tokenizer.ggml.model' is missing or not a string");
+  if (*model == "llama") return SentencePieceTokenizer::create(file);
+  if (*model == "gpt2") return BpeTokenizer::create(file);
+  return "metadata key 'tokenizer.ggml.model' is '" + std::string(*model) +
+         "'; supported: 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)";
+}
+
+std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bool default_add_bos, Tokenizer& into) {
+  into.model_ = std::string(file.get_string("tokenizer.ggml.model").value_or(""));
+  into.pre_ = std::string(file.get_string("tokenizer.ggml.pre").value_or("default"));
+  const auto* tokens = file.get_string_array("tokenizer.ggml.tokens");
+  if (tokens == nullptr) return std::string("metadata key 'tokenizer.ggml.tokens' is missing or not a string array");
+  if (tokens->empty() || tokens->size() > kMaxVocabulary) {
+    return "metadata key 'tokenizer.ggml.tokens' has " + std::to_string(tokens->size()) + " entries; expected 1.." +
+           std::to_string(kMaxVocabulary);
+  }
+  into.tokens_ = *tokens;
+  into.kinds_.assign(tokens->size(), TokenKind::normal);
+  if (file.find("tokenizer.ggml.token_type") != nullptr) {
+    const auto* types = file.get_int_array("tokenizer.ggml.token_type");
+    if (types == nullptr || types->size() != tokens->size()) {
+      return std::string("metadata key 'tokenizer.ggml.token_type' must be an i32 array as long as tokenizer.ggml.tokens");
+    }
+    for (std::size_t i = 0; i < types->size(); ++i) {
+      const std::int32_t t = (*types)[i];
+      if (t < static_cast<std::int32_t>(TokenKind::normal) || t > static_cast<std::int32_t>(TokenKind::byte)) {
+        return "metadata key 'tokenizer.ggml.token_type'[" + std::to_string(i) + "] is " + std::to_string(t) +
+               "; token types are 1..6";
+      }
+      into.kinds_[i] = static_cast<TokenKind>(t);
+    }
+  }
+  into.token_ids_.reserve(tokens->size());
+  for (std::size_t i = 0; i < tokens->size(); ++i) {
+    // Duplicates exist in some published vocabularies; the first id wins, as in the reference tokenizers.
+    into.token_ids_.emplace((*tokens)[i], static_cast<std::int32_t>(i));
+  }
+
+  const std::size_t vocab = tokens->size();
+  const auto lookup = [&](std::initializer_list<std::string_view> texts) {
+    for (const auto text : texts) {
+      if (const auto id = into.find_token(text)) return *id;
+    }
+    return std::int32_t{-1};
+  };
+  into.bos_ = lookup({"<s>", "<|begin_of_text|>"});
+  into.eos_ = lookup({"</s>", "<|end_of_text|>", "<|endoftext|>"});
+  into.unk_ = lookup({"<unk>"});
+  std::int32_t eot = -1;
+  std::int32_t eom = -1;
+  if (auto e = read_token_id(file, "tokenizer.ggml.bos_token_id", vocab, into.bos_)) return e;
+  if (auto e = read_token_id(file, "tokenizer.ggml.eos_token_id", vocab, into.eos_)) return e;
+  if (auto e = read_token_id(file, "tokenizer.ggml.unknown_token_id", vocab, into.unk_)) return e;
+  if (auto e = read_token_id(file, "tokenizer.ggml.eot_token_id", vocab, eot)) return e;
+  if (auto e = read_token_id(file, "tokenizer.ggml.eom_token_id", vocab, eom)) return e;
+
+  if (file.find("tokenizer.ggml.add_bos_token") != nullptr) {
+    const auto add_bos = file.get_bool("tokenizer.ggml.add_bos_token");
+    if (!add_bos) return std::string("metadata key 'tokenizer.ggml.add_bos_token' must be a bool");
+    into.add_bos_ = *add_bos;
+  } else {
+    into.add_bos_ = default_add_bos;
+  }
+
+  for (const std::int32_t id : {into.eos_, eot, eom}) {
+    if (id >= 0) into.end_of_turn_.push_back(id);
+  }
+  for (const auto text : kEndOfTurnTexts) {
+    if (const auto id = into.find_token(text)) into.end_of_turn_.push_back(*id);
+  }
+  std::sort(into.end_of_turn_.begin(), into.end_of_turn_.end());
+  into.end_of_turn_.erase(std::unique(into.end_of_turn_.begin(), into.end_of_turn_.end()), into.end_of_turn_.end());
+
+  for (std::size_t i = 0; i < vocab; ++i) {
+    const TokenKind kind = into.kinds_[i];
+    const std::string& text = into.tokens_[i];
+    if ((kind == TokenKind::control || kind == TokenKind::user_defined) && !text.empty()) {
+      into.specials_by_first_byte_[static_cast<unsigned char>(text[0])].push_back(static_cast<std::int32_t>(i));
+    }
+  }
+  for (auto& bucket : into.specials_by_first_byte_) {
+    std::stable_sort(bucket.begin(), bucket.end(), [&](std::int32_t a, std::int32_t b) {
+      return into.tokens_[a].size() > into.tokens_[b].size();
+    });
+  }
+  return std::nullopt;
+}
+
+std::optional<std::int32_t> Tokenizer::find_token(std::string_view text) const {
+  const auto it = token_ids_.find(std::string(text));
+  if (it == token_ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::int32_t> Tokenizer::special_at(std::string_view text, std::size_t pos, bool parse_special) const {
+  for (const std::int32_t id : specials_by_first_byte_[static_cast<unsigned char>(text[pos])]) {
+    if (!parse_special && kinds_[id] == TokenKind::control) continue;
+    if (text.substr(pos).starts_with(tokens_[id])) return id;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  std::vector<std::int32_t> out;
+  out.reserve(text.size() / 3 + 2);
+  if (add_bos && bos_ >= 0) out.push_back(bos_);
+  bool after_special = true;
+  std::size_t fragment_start = 0;
+  for (std::size_t pos = 0; pos < text.size();) {
+    const auto special = special_at(text, pos, parse_special);
+    if (!special) {
+      ++pos;
+      continue;
+    }
+    if (pos > fragment_start) {
+      encode_plain(text.substr(fragment_start, pos - fragment_start), after_special, out);
+    }
+    out.push_back(*special);
+    after_special = true;
+    pos += tokens_[*special].size();
+    fragment_start = pos;
+  }
+  if (fragment_start < text.size()) encode_plain(text.substr(fragment_start), after_special, out);
+  return out;
+}
+
+std::string Tokenizer::decode_token(std::int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return {};
+  switch (kinds_[id]) {
+    case TokenKind::control: return {};
+    case TokenKind::unknown: return "\xEF\xBF\xBD";  // U+FFFD: the input held something the vocabulary cannot spell
+    case TokenKind::normal:
+    case TokenKind::user_defined:
+    case TokenKind::unused:
+    case TokenKind::byte: return piece_bytes(id);
+  }
+  return {};
+}
+
+std::string Tokenizer::decode(std::span<const std::int32_t> ids) const {
+  std::string out;
+  for (const std::int32_t id : ids) out += decode_token(id);
+  if (strips_leading_space() && !out.empty() && out.front() == ' ') out.erase(0, 1);
+  return out;
+}
+
+TokenKind Tokenizer::kind_of(std::int32_t id) const {
+  if (id < 0 || static_cast<std::size_t>(id) >= kinds_.size()) return TokenKind::unused;
+  return kinds_[id];
+}
+
+const std::string& Tokenizer::token_text(std::int32_t id) const {
+  static const std::string kNone;
+  if (id < 0 || static_cast<std::size_t>(id) >= tokens_.size()) return kNone;
+  return tokens_[id];
+}
+
+}  // namespace sovereign::accel

@@ -1,0 +1,187 @@
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <random>
+
+#include "tests/unit/accel/tokenizer_fixtures.hpp"
+
+namespace gguf = sovereign::accel::gguf;
+using sovereign::accel::TokenKind;
+using sovereign::accel::Tokenizer;
+using namespace sovereign::accel::test;
+using Ids = std::vector<std::int32_t>;
+
+namespace {
+
+constexpr std::int32_t kPieceBase = 259;  // first SentencePiece piece id in spm_writer()
+
+std::int32_t piece(const std::string& text) {
+  const auto& pieces = spm_pieces();
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    if (pieces[i].first == text) return kPieceBase + static_cast<std::int32_t>(i);
+  }
+  FAIL("no piece " << text);
+  return -1;
+}
+
+std::int32_t byte_token(unsigned char b) { return 3 + b; }
+
+std::string random_bytes(std::mt19937& rng, std::size_t n) {
+  // Biased towards spaces, ASCII letters and multi-byte UTF-8 so merges and fallbacks both happen.
+  static const std::vector<std::string> alphabet{" ", "  ", "h", "e", "l", "o", "w", "r", "d", "x", "y", "z", "a", "b",
+                                                 "c", "\n", "\xC3\xA9", "\xE6\x9D\xB1", "\xF0\x9F\x98\x80", "'s",
+                                                 "1", "23", "!", "\t", "\xFF", "\x80"};
+  std::string out;
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  while (out.size() < n) out += alphabet[pick(rng)];
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("sentencepiece merges the highest-scoring pair first: hello world") {
+  const auto parsed = parse_written(spm_writer());
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->model_name() == "llama");
+  CHECK(t->encode("hello world", false) == Ids{piece("\xE2\x96\x81hello"), piece("\xE2\x96\x81world")});
+  CHECK(t->encode("hello world", true) == Ids{1, piece("\xE2\x96\x81hello"), piece("\xE2\x96\x81world")});
+}
+
+TEST_CASE("sentencepiece prefers the higher score over the leftmost pair, and the leftmost on a tie") {
+  const auto parsed = parse_written(spm_writer());
+  const auto t = load_tokenizer(parsed);
+  // "bc" (-1.25) beats "ab" (-1.5) although it is further right.
+  CHECK(t->encode("abc", false) == Ids{piece("\xE2\x96\x81"), piece("a"), piece("bc")});
+  // "xy" and "yz" tie at -2: the left pair merges.
+  CHECK(t->encode("xyz", false) == Ids{piece("\xE2\x96\x81"), piece("xy"), piece("z")});
+}
+
+TEST_CASE("sentencepiece falls back to byte tokens for characters outside the vocabulary") {
+  const auto parsed = parse_written(spm_writer());
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->encode("h\xC3\xA9", false) == Ids{piece("\xE2\x96\x81"), piece("h"), byte_token(0xC3), byte_token(0xA9)});
+  CHECK(t->decode_token(byte_token(0xC3)) == "\xC3");
+  CHECK(t->decode(t->encode("h\xC3\xA9", false)) == "h\xC3\xA9");
+}
+
+TEST_CASE("sentencepiece special tokens are parsed only when asked, and a space is prefixed after them") {
+  const auto parsed = parse_written(spm_writer());
+  const auto t = load_tokenizer(parsed);
+  const std::int32_t im_start = 259 + static_cast<std::int32_t>(spm_pieces().size());
+  CHECK(t->kind_of(im_start) == TokenKind::control);
+  CHECK(t->encode("<|im_start|>hello", false) == Ids{im_start, piece("\xE2\x96\x81hello")});
+  const Ids literal = t->encode("<|im_start|>hello", false, /*parse_special=*/false);
+  CHECK(std::find(literal.begin(), literal.end(), im_start) == literal.end());
+  CHECK(t->decode(literal) == "<|im_start|>hello");
+  CHECK(t->decode_token(im_start).empty());
+}
+
+TEST_CASE("sentencepiece end-of-turn tokens include eos and <|im_end|>") {
+  const auto parsed = parse_written(spm_writer());
+  const auto t = load_tokenizer(parsed);
+  const std::int32_t im_end = 260 + static_cast<std::int32_t>(spm_pieces().size());
+  CHECK(t->bos() == 1);
+  CHECK(t->eos() == 2);
+  CHECK(t->add_bos_by_default());
+  CHECK(t->end_of_turn_tokens() == Ids{2, im_end});
+}
+
+TEST_CASE("byte-level BPE applies merges in rank order within each word") {
+  const auto parsed = parse_written(bpe_writer("default"));
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->model_name() == "gpt2");
+  // "the" -> t + he (no "t he" merge); " is" -> Ġ + is; " the" -> Ġt + he -> Ġthe.
+  CHECK(t->encode("the is the", false) == Ids{'t', 257, ' ', 259, 258});
+  CHECK(t->decode_token(258) == " the");
+  CHECK(t->decode_token(' ') == " ");
+}
+
+TEST_CASE("byte-level BPE parses control tokens and maps every byte") {
+  const auto parsed = parse_written(bpe_writer("qwen2"));
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->encode("<|im_start|>is", false) == Ids{261, 259});
+  CHECK(t->encode("\xFF\x00", false) == Ids{255});  // the embedded NUL ends the C string literal
+  CHECK(t->encode(std::string("\xFF\x00", 2), false) == Ids{255, 0});
+  CHECK_FALSE(t->add_bos_by_default());
+  CHECK(t->end_of_turn_tokens() == Ids{260});
+}
+
+TEST_CASE("llama3 pre-tokenization keeps a word that is itself a token whole") {
+  auto writer = bpe_writer("llama-bpe");
+  // Add "Ġis" as a token without any merge that builds it: only ignore_merges can produce it.
+  auto parsed_plain = parse_written(writer);
+  const auto* tokens = parsed_plain.file->get_string_array("tokenizer.ggml.tokens");
+  auto extended = *tokens;
+  extended.push_back("\xC4\xA0is");
+  std::vector<std::int32_t> types(extended.size(), 1);
+  types[260] = 3;
+  types[261] = 3;
+  writer.set("tokenizer.ggml.tokens", extended);
+  writer.set("tokenizer.ggml.token_type", types);
+  const auto parsed = parse_written(writer);
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->encode("x is", false) == Ids{'x', 262});
+  CHECK(t->add_bos_by_default());
+}
+
+TEST_CASE("random text round-trips through both tokenizers byte for byte") {
+  const auto spm_parsed = parse_written(spm_writer());
+  const auto spm = load_tokenizer(spm_parsed);
+  std::vector<std::unique_ptr<Tokenizer>> all;
+  std::vector<ParsedGguf> keep;
+  for (const char* pre : {"default", "llama-bpe", "qwen2"}) {
+    keep.push_back(parse_written(bpe_writer(pre)));
+    all.push_back(load_tokenizer(keep.back()));
+  }
+  std::mt19937 rng(42);
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = random_bytes(rng, static_cast<std::size_t>(i % 40));
+    CHECK(spm->decode(spm->encode(text, true, false)) == text);
+    for (const auto& bpe : all) CHECK(bpe->decode(bpe->encode(text, false, false)) == text);
+  }
+}
+
+TEST_CASE("a long run of one character encodes without quadratic blow-up") {
+  const auto parsed = parse_written(bpe_writer("llama-bpe"));
+  const auto t = load_tokenizer(parsed);
+  const std::string spaces(200000, ' ');
+  CHECK(t->decode(t->encode(spaces, false)) == spaces);
+}
+
+TEST_CASE("tokenizer metadata errors name the key") {
+  auto check_error = [](gguf::Writer w, const std::string& expected) {
+    const auto parsed = parse_written(w);
+    auto result = Tokenizer::from_gguf(*parsed.file);
+    REQUIRE(std::holds_alternative<std::string>(result));
+    CHECK(std::get<std::string>(result) == expected);
+  };
+  auto w = spm_writer();
+  w.set("tokenizer.ggml.model", std::string("wordpiece"));
+  check_error(w, "metadata key 'tokenizer.ggml.model' is 'wordpiece'; supported: 'llama' (SentencePiece) and "
+                 "'gpt2' (byte-level BPE)");
+  w = spm_writer();
+  w.set("tokenizer.ggml.eos_token_id", std::uint32_t{5000});
+  check_error(w, "metadata key 'tokenizer.ggml.eos_token_id' is 5000, outside the vocabulary of 289 tokens");
+  w = spm_writer();
+  w.set("tokenizer.ggml.scores", std::vector<float>{1.0f});
+  check_error(w, "metadata key 'tokenizer.ggml.scores' must be an f32 array as long as tokenizer.ggml.tokens");
+  w = spm_writer();
+  w.set("tokenizer.ggml.token_type", std::vector<std::int32_t>(289, 9));
+  check_error(w, "metadata key 'tokenizer.ggml.token_type'[0] is 9; token types are 1..6");
+  w = bpe_writer("default");
+  w.set("tokenizer.ggml.merges", std::vector<std::string>{"h e", "q z"});
+  check_error(w, "metadata key 'tokenizer.ggml.merges'[1] is 'q z'; it names or produces a token that is not in the "
+                 "vocabulary");
+  w = bpe_writer("default");
+  w.set("tokenizer.ggml.merges", std::vector<std::string>{"he"});
+  check_error(w, "metadata key 'tokenizer.ggml.merges'[0] is 'he'; a merge is two tokens separated by a space");
+  w = bpe_writer("falcon");
+  check_error(w, "metadata key 'tokenizer.ggml.pre' is 'falcon'; supported pre-tokenizers: default, gpt-2, smollm, "
+                 "llama-bpe, qwen2, deepseek-r1-qwen");
+  w = bpe_writer("default");
+  w.set("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b"});
+  w.set("tokenizer.ggml.token_type", std::vector<std::int32_t>{1, 1});
+  w.set("tokenizer.ggml.eos_token_id", std::uint32_t{1});
+  check_error(w, "metadata key 'tokenizer.ggml.tokens' lacks the byte-level token for byte 0, so some text could not "
+                 "be encoded");
+}
