@@ -74,7 +74,7 @@ std::size_t max_payload(FrameTag tag) {
     case FrameTag::record: return max_record_bytes;
     case FrameTag::checkpoint: return checkpoint_payload_size;
     case FrameTag::end: return end_payload_size;
-    case FrameTag::header: return log_id_size + 8 * 3 + 1 + max_frontier_nodes * hash_size;
+    case FrameTag::header: return log_id_size + 8 * 2 + 1 + max_frontier_nodes * hash_size;
   }
   return 0;
 }
@@ -93,7 +93,6 @@ std::string encode_header(const SegmentHeader& header) {
   put_bytes(out, header.log_id);
   put_u64(out, header.segment_index);
   put_u64(out, header.first_leaf);
-  put_u64(out, static_cast<std::uint64_t>(header.created_ms));
   out.push_back(static_cast<char>(header.frontier.size()));
   for (const Hash& node : header.frontier) put_bytes(out, node);
   return out;
@@ -127,7 +126,6 @@ Result<SegmentHeader> decode_header(std::string_view payload) {
   reader.bytes(header.log_id);
   header.segment_index = reader.u64();
   header.first_leaf = reader.u64();
-  header.created_ms = static_cast<std::int64_t>(reader.u64());
   const std::size_t nodes = reader.u8();
   if (nodes > max_frontier_nodes) return make_error("segment header lists too many frontier hashes");
   header.frontier.resize(nodes);

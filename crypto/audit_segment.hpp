@@ -24,11 +24,11 @@ inline constexpr std::uint64_t max_segment_file_bytes = 4ULL << 30;  // what a r
 enum class FrameTag : std::uint8_t { header = 'H', record = 'R', checkpoint = 'C', end = 'E' };
 
 // First frame of every segment: which log, which segment, and the tree state it continues from.
+// Every field is checked by the verifier; times live in the signed checkpoints only.
 struct SegmentHeader {
   LogId log_id{};
   std::uint64_t segment_index = 0;   // 1, 2, ... matching the file name
   std::uint64_t first_leaf = 0;      // tree size before this segment's first record
-  std::int64_t created_ms = 0;
   std::vector<Hash> frontier;        // TreeFrontier nodes at first_leaf
 };
 

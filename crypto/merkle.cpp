@@ -86,6 +86,7 @@ Hash empty_root() {
   return out;
 }
 Hash hash_leaf(std::span<const std::uint8_t> record) { return sha256_parts(0x00, record, {}); }
+Hash hash_leaf(std::string_view record) { return hash_leaf(as_bytes(record)); }
 Hash hash_children(const Hash& left, const Hash& right) {
   return sha256_parts(0x01, left, right);
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/result.hpp"
@@ -21,6 +22,7 @@ std::string hash_hex(const Hash& hash);
 namespace merkle {
 Hash empty_root();                                          // SHA-256 of nothing
 Hash hash_leaf(std::span<const std::uint8_t> record);       // SHA-256(0x00 || record)
+Hash hash_leaf(std::string_view record);
 Hash hash_children(const Hash& left, const Hash& right);    // SHA-256(0x01 || left || right)
 }  // namespace merkle
 

@@ -1,0 +1,274 @@
+#include "crypto/audit_verifier.hpp"
+
+#include "crypto/audit_segment.hpp"
+#include "crypto/digest.hpp"
+#include "crypto/file_io.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+// State carried from one segment to the next.
+class LogVerifier {
+ public:
+  LogVerifier(const TrustedKeys& keys, VerifyReport& report, VerifyOptions options)
+      : keys_(keys), report_(report), options_(options) {}
+
+  void verify_segment(std::uint64_t expected_index, std::uint64_t index,
+                      const std::filesystem::path& path, bool last) {
+    name_ = path.filename().string();
+    segment_failed_ = false;
+    ++report_.segments_total;
+    if (index != expected_index) {
+      fail(0, "segment " + segment_file_name(expected_index) +
+                  (index > expected_index + 1 ? " to " + segment_file_name(index - 1) : std::string()) +
+                  " missing: the log jumps from segment " + std::to_string(expected_index - 1) +
+                  " to " + std::to_string(index));
+    }
+    Result<std::string> bytes = read_small_file(path, max_segment_file_bytes);
+    if (!bytes) {
+      fail(0, bytes.error().message);
+      finish_segment();
+      return;
+    }
+    FrameParser parser(bytes.value());
+    if (Status magic = parser.check_magic(); !magic) {
+      fail(0, magic.error().message);
+      finish_segment();
+      return;
+    }
+    std::optional<Frame> first = parser.next();
+    if (!first || first->tag != FrameTag::header) {
+      fail(segment_magic.size(), first ? "first frame is not a segment header" : parser.error().value_or("no segment header"));
+      finish_segment();
+      return;
+    }
+    if (!check_header(*first, index)) {
+      finish_segment();
+      return;
+    }
+    std::uint64_t segment_records = 0;
+    bool ended = false;
+    while (std::optional<Frame> frame = parser.next()) {
+      if (ended) {
+        fail(frame->offset, "frame after the segment's end frame (data appended to a closed segment)");
+        break;
+      }
+      switch (frame->tag) {
+        case FrameTag::record:
+          if (pending_records_ == 0) pending_first_offset_ = frame->offset;
+          frontier_.append(merkle::hash_leaf(frame->payload));
+          ++pending_records_;
+          ++segment_records;
+          ++report_.records_total;
+          break;
+        case FrameTag::checkpoint: check_checkpoint(*frame); break;
+        case FrameTag::end: {
+          ended = true;
+          Result<SegmentEnd> end = decode_end(frame->payload);
+          if (!end) {
+            fail(frame->offset, end.error().message);
+          } else if (end->segment_index != index || end->record_count != segment_records ||
+                     end->tree_size != frontier_.size()) {
+            fail(frame->offset, "end frame says segment " + std::to_string(end->segment_index) + " with " +
+                                    std::to_string(end->record_count) + " records ending at tree size " +
+                                    std::to_string(end->tree_size) + ", found segment " + std::to_string(index) +
+                                    " with " + std::to_string(segment_records) + " records ending at " +
+                                    std::to_string(frontier_.size()));
+          }
+          break;
+        }
+        case FrameTag::header: fail(frame->offset, "a second segment header inside the segment"); break;
+      }
+    }
+    if (parser.error()) {
+      if (last && parser.stopped_on_truncation() && !ended && !options_.require_closed) {
+        report_.notes.push_back(name_ + " offset " + std::to_string(parser.offset()) +
+                                ": the last segment ends in a partial frame (writer stopped mid-write); " +
+                                "the writer cuts it on restart");
+      } else {
+        fail(parser.offset(), parser.error()->substr(parser.error()->find(':') + 2) +
+                                  (parser.stopped_on_truncation() ? " (segment truncated)" : ""));
+      }
+    } else if (!ended) {
+      if (last && !options_.require_closed) {
+        report_.notes.push_back(name_ + ": the last segment is open (writer running, or it stopped " +
+                                "without closing the log)");
+      } else {
+        fail(parser.offset(), "segment ends without its end frame: truncated at offset " +
+                                  std::to_string(parser.offset()));
+      }
+    }
+    finish_segment();
+  }
+
+  void finish_log() {
+    report_.unsigned_records = pending_records_;
+    report_.records_total -= pending_records_;
+    if (pending_records_ > 0) {
+      const std::string text = with_thousands(pending_records_) +
+                               " record(s) after the last checkpoint are not covered by a signature";
+      if (options_.require_closed) {
+        report_.failures.push_back({name_, pending_first_offset_, text});
+      } else {
+        report_.notes.push_back(text + " yet");
+      }
+    }
+  }
+
+ private:
+  bool check_header(const Frame& frame, std::uint64_t index) {
+    Result<SegmentHeader> header = decode_header(frame.payload);
+    if (!header) {
+      fail(frame.offset, header.error().message);
+      return false;
+    }
+    if (header->segment_index != index) {
+      fail(frame.offset, "header names segment " + std::to_string(header->segment_index) +
+                             ", but the file name says " + std::to_string(index) + " (segments renamed or swapped)");
+    }
+    if (!have_log_id_) {
+      log_id_ = header->log_id;
+      have_log_id_ = true;
+    } else if (header->log_id != log_id_) {
+      fail(frame.offset, "segment belongs to another audit log (log id " + to_hex(header->log_id) + ")");
+      return false;
+    }
+    if (header->first_leaf != frontier_.size() || header->frontier != frontier_.nodes()) {
+      if (report_.segments_total > 1 || header->first_leaf != 0) {
+        fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
+                               ", but " + std::to_string(frontier_.size()) +
+                               " records precede it (a segment was dropped, or records deleted or inserted before it)");
+      }
+      // Continue from the header's own tree state, so later segments are still checked against
+      // their signed checkpoints.
+      Result<TreeFrontier> resumed = TreeFrontier::from_nodes(header->first_leaf, header->frontier);
+      if (!resumed) {
+        fail(frame.offset, resumed.error().message);
+        return false;
+      }
+      frontier_ = std::move(resumed.value());
+      pending_records_ = 0;
+    }
+    return true;
+  }
+
+  void check_checkpoint(const Frame& frame) {
+    ++report_.checkpoints_total;
+    Result<Checkpoint> checkpoint = decode_checkpoint(frame.payload);
+    if (!checkpoint) {
+      fail(frame.offset, checkpoint.error().message);
+      pending_records_ = 0;
+      return;
+    }
+    const std::string where = "checkpoint (tree size " + std::to_string(checkpoint->tree_size) + "): ";
+    bool valid = true;
+    if (checkpoint->log_id != log_id_) {
+      fail(frame.offset, where + "belongs to another audit log (log id " + to_hex(checkpoint->log_id) + ")");
+      valid = false;
+    }
+    if (Status signature = keys_.verify(checkpoint.value()); !signature) {
+      fail(frame.offset, where + signature.error().message);
+      valid = false;
+    }
+    if (checkpoint->tree_size != frontier_.size()) {
+      const bool replay = checkpoint->tree_size <= last_checkpoint_size_ && last_checkpoint_size_ > 0 &&
+                          checkpoint->tree_size < frontier_.size();
+      fail(frame.offset, where + std::to_string(frontier_.size()) + " records precede it" +
+                             (replay ? "; an older checkpoint was replayed here"
+                                     : "; records were deleted or inserted before it"));
+      valid = false;
+    } else if (Hash root = frontier_.root(); root != checkpoint->root) {
+      fail(frame.offset, where + "root mismatch: expected " + hash_hex(checkpoint->root) + ", calculated " +
+                             hash_hex(root) + "; " + std::to_string(pending_records_) +
+                             " record(s) since the previous checkpoint (from offset " +
+                             std::to_string(pending_first_offset_) +
+                             "), or earlier ones, were modified, swapped or reordered");
+      valid = false;
+    }
+    if (checkpoint->time_ms < last_checkpoint_time_) {
+      fail(frame.offset, where + "time " + format_utc_ms(checkpoint->time_ms) +
+                             " is earlier than the previous checkpoint's; an older checkpoint was replayed here");
+      valid = false;
+    }
+    if (valid) {
+      ++report_.checkpoints_valid;
+      report_.records_valid += pending_records_;
+      last_checkpoint_size_ = checkpoint->tree_size;
+      last_checkpoint_time_ = checkpoint->time_ms;
+    }
+    pending_records_ = 0;
+  }
+
+  void fail(std::uint64_t offset, std::string message) {
+    segment_failed_ = true;
+    report_.failures.push_back({name_, offset, std::move(message)});
+  }
+
+  void finish_segment() {
+    if (!segment_failed_) ++report_.segments_valid;
+  }
+
+  const TrustedKeys& keys_;
+  VerifyReport& report_;
+  const VerifyOptions options_;
+  std::string name_;
+  bool segment_failed_ = false;
+  bool have_log_id_ = false;
+  LogId log_id_{};
+  TreeFrontier frontier_;
+  std::uint64_t pending_records_ = 0;
+  std::uint64_t pending_first_offset_ = 0;
+  std::uint64_t last_checkpoint_size_ = 0;
+  std::int64_t last_checkpoint_time_ = 0;
+};
+
+}  // namespace
+
+std::string with_thousands(std::uint64_t value) {
+  std::string digits = std::to_string(value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+std::string VerifyReport::summary() const {
+  return with_thousands(segments_valid) + "/" + with_thousands(segments_total) + " segments valid, " +
+         with_thousands(records_valid) + "/" + with_thousands(records_total) + " records valid, " +
+         with_thousands(checkpoints_valid) + "/" + with_thousands(checkpoints_total) + " checkpoints valid";
+}
+
+VerifyReport verify_log(const std::filesystem::path& directory, const TrustedKeys& keys,
+                        VerifyOptions options) {
+  VerifyReport report;
+  auto segments = list_segments(directory);
+  if (!segments) {
+    report.failures.push_back({"", 0, segments.error().message});
+    return report;
+  }
+  if (segments->empty()) {
+    report.failures.push_back({"", 0, directory.string() + ": no audit segments (segment-NNNNNN.log) found"});
+    return report;
+  }
+  if (keys.empty()) {
+    report.failures.push_back({"", 0, "no trusted audit-signing public key given"});
+    return report;
+  }
+  LogVerifier verifier(keys, report, options);
+  std::uint64_t expected = 1;
+  for (std::size_t i = 0; i < segments->size(); ++i) {
+    const auto& [index, path] = segments.value()[i];
+    verifier.verify_segment(expected, index, path, i + 1 == segments->size());
+    expected = index + 1;
+  }
+  verifier.finish_log();
+  if (report.checkpoints_total == 0) {
+    report.failures.push_back({"", 0, "the log holds no checkpoint: nothing in it is signed"});
+  }
+  return report;
+}
+
+}  // namespace sovereign::crypto

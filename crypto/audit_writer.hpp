@@ -1,0 +1,77 @@
+#pragma once
+// AuditWriter: appends records to the signed Merkle audit log from any thread. One writer thread
+// group-commits (batch, write, fsync), signs a checkpoint every N records or T ms and on close, and
+// rotates segments by size. See docs/AUDIT.md for the format and the durability modes.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "crypto/key_file.hpp"
+#include "crypto/result.hpp"
+
+namespace sovereign::crypto {
+
+// strict: on_durable fires after fdatasync. relaxed: after write(2) to the page cache; the file
+// is synced at every checkpoint (at most checkpoint_every_ms apart).
+enum class Durability { strict, relaxed };
+
+struct AuditOptions {
+  std::filesystem::path directory;
+  Durability durability = Durability::strict;
+  std::filesystem::path signing_key;                 // audit-signing secret key file
+  std::uint32_t checkpoint_every_records = 1000;
+  std::uint32_t checkpoint_every_ms = 1000;
+  std::uint64_t segment_max_bytes = 64ULL << 20;
+  std::size_t max_queued_records = 1 << 20;          // beyond this, append fails at once
+};
+
+// What happened to one appended record.
+struct AppendResult {
+  bool ok = false;
+  std::uint64_t leaf_index = 0;  // position in the Merkle tree, when ok
+  std::string error;             // why it was not written, when !ok
+};
+
+using DurableCallback = std::function<void(const AppendResult&)>;
+
+// What open() found and repaired in an existing log.
+struct AuditRecovery {
+  std::uint64_t tree_size = 0;            // records already in the log
+  std::uint64_t segment_index = 0;        // segment the writer appends to
+  std::uint64_t discarded_tail_bytes = 0; // torn partial frame cut from the last segment
+};
+
+class AuditWriter {
+ public:
+  // Loads the signing key (passphrase from SOVEREIGN_KEY_PASSPHRASE[_FILE] if the key needs one),
+  // creates or continues the log, and starts the writer thread.
+  [[nodiscard]] static Result<std::unique_ptr<AuditWriter>> open(const AuditOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<AuditWriter>> open(const AuditOptions& options,
+                                                                 const SecretKey& signing_key);
+  ~AuditWriter();  // close()
+  AuditWriter(const AuditWriter&) = delete;
+  AuditWriter& operator=(const AuditWriter&) = delete;
+
+  // Thread-safe; never waits on disk. on_durable runs exactly once: on the writer thread once the
+  // record is written (strict: fsynced) or failed, or at once on the calling thread when the record
+  // is refused up front (empty or over 1 MiB, queue full, writer closed or permanently failed).
+  void append(std::string record, DurableCallback on_durable);
+  // False after a write or sync failure until a later write succeeds; the gateway answers 503.
+  bool healthy() const;
+  // Why the writer is unhealthy (empty when healthy).
+  std::string health_detail() const;
+  const AuditRecovery& recovery() const;
+  // Drains the queue, writes the final checkpoint and the segment's end frame, joins the thread.
+  void close();
+
+  class Impl;
+
+ private:
+  explicit AuditWriter(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sovereign::crypto

@@ -1,0 +1,466 @@
+// The audit log end to end: writer, recovery, verification, and every tampering a verifier must
+// catch, each reported with its segment and offset.
+#include <doctest/doctest.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <csignal>
+#include <future>
+#include <thread>
+
+#include "crypto/audit_verifier.hpp"
+#include "crypto/audit_writer.hpp"
+#include "test_support.hpp"
+
+using namespace sovereign::crypto;
+using namespace sovereign::crypto::testing;
+
+namespace {
+
+std::string record(int i) {
+  return R"({"kind":"decision","time":"2026-11-22T03:04:05.123Z","request_id":"req-)" +
+         std::to_string(i) + R"(","tenant":"acme","decision":"allow"})";
+}
+
+AuditOptions options_for(const std::filesystem::path& dir) {
+  AuditOptions options;
+  options.directory = dir;
+  options.durability = Durability::strict;
+  options.checkpoint_every_records = 10;
+  options.checkpoint_every_ms = 60000;
+  return options;
+}
+
+TrustedKeys trust(const SecretKey& key) {
+  TrustedKeys keys;
+  keys.add(public_key_of(key));
+  return keys;
+}
+
+// Appends records [first, first+count) and waits until each is durable.
+void write_records(AuditWriter& writer, int first, int count) {
+  std::vector<std::promise<AppendResult>> done(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    writer.append(record(first + i), [&done, i](const AppendResult& r) { done[static_cast<std::size_t>(i)].set_value(r); });
+  }
+  for (auto& promise : done) REQUIRE(promise.get_future().get().ok);
+}
+
+void write_log(const AuditOptions& options, const SecretKey& key, int count, int first = 0) {
+  auto writer = AuditWriter::open(options, key);
+  REQUIRE(writer.ok());
+  write_records(*writer.value(), first, count);
+  writer.value()->close();
+}
+
+bool has_failure(const VerifyReport& report, const std::string& segment, std::string_view text) {
+  for (const auto& f : report.failures) {
+    if (f.segment == segment && f.message.find(text) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string dump(const VerifyReport& report) {
+  std::string out = report.summary() + "\n";
+  for (const auto& f : report.failures) out += f.segment + " @" + std::to_string(f.offset) + ": " + f.message + "\n";
+  for (const auto& n : report.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+const std::string seg1 = "segment-000001.log";
+
+}  // namespace
+
+TEST_SUITE("audit-log") {
+  TEST_CASE("a closed log verifies: every record, checkpoint and segment valid") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 35);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_total == 35);
+    CHECK(report.records_valid == 35);
+    CHECK(report.checkpoints_valid == report.checkpoints_total);
+    CHECK(report.checkpoints_total >= 4);
+    CHECK(report.summary() == "1/1 segments valid, 35/35 records valid, " +
+                                  std::to_string(report.checkpoints_total) + "/" +
+                                  std::to_string(report.checkpoints_total) + " checkpoints valid");
+  }
+
+  TEST_CASE("leaf indices are assigned in order and concurrent appenders all become durable") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.checkpoint_every_records = 100;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        std::vector<std::promise<bool>> done(250);
+        for (int i = 0; i < 250; ++i) {
+          writer.value()->append(record(t * 1000 + i), [&done, i](const AppendResult& r) {
+            done[static_cast<std::size_t>(i)].set_value(r.ok);
+          });
+        }
+        for (auto& d : done) ok += d.get_future().get() ? 1 : 0;
+      });
+    }
+    for (auto& t : threads) t.join();
+    writer.value()->close();
+    CHECK(ok == 2000);
+    VerifyReport report = verify_log(dir.path(), trust(key));
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 2000);
+  }
+
+  TEST_CASE("segments rotate by size and the log continues across restarts") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.segment_max_bytes = 65536;
+    write_log(options, key, 1500);
+    write_log(options, key, 100, 1500);
+    auto segments = list_segments(dir.path());
+    REQUIRE(segments.ok());
+    CHECK(segments->size() >= 3);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 1600);
+    CHECK(report.segments_valid == segments->size());
+  }
+
+  TEST_CASE("append returns leaf indices that continue after reopening") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 7);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 7);
+    std::promise<AppendResult> done;
+    writer.value()->append(record(7), [&](const AppendResult& r) { done.set_value(r); });
+    AppendResult result = done.get_future().get();
+    CHECK(result.ok);
+    CHECK(result.leaf_index == 7);
+  }
+
+  TEST_CASE("quiet periods produce time-driven checkpoints") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.checkpoint_every_ms = 20;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    write_records(*writer.value(), 0, 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    writer.value()->close();
+    VerifyReport report = verify_log(dir.path(), trust(key));
+    CHECK(report.ok());
+    CHECK(report.checkpoints_total >= 4);
+  }
+
+  TEST_CASE("refused records are reported at once and never written") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    AppendResult empty, huge;
+    writer.value()->append("", [&](const AppendResult& r) { empty = r; });
+    writer.value()->append(std::string(max_record_bytes + 1, 'x'), [&](const AppendResult& r) { huge = r; });
+    CHECK_FALSE(empty.ok);
+    CHECK_FALSE(huge.ok);
+    CHECK(huge.error.find("refused") != std::string::npos);
+    writer.value()->close();
+    AppendResult late;
+    writer.value()->append(record(1), [&](const AppendResult& r) { late = r; });
+    CHECK_FALSE(late.ok);
+    CHECK(late.error == "audit log is closed");
+  }
+
+  TEST_CASE("a second writer on the same directory is refused") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto first = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(first.ok());
+    auto second = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE_FALSE(second.ok());
+    CHECK(second.error().message.find("another process is writing this audit log") != std::string::npos);
+  }
+
+  TEST_CASE("open fails clearly for an unusable directory or key") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_bytes(dir.path() / "file", "x");
+    AuditOptions options = options_for(dir.path() / "file" / "audit");
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE_FALSE(writer.ok());
+    CHECK(writer.error().message.find("cannot create the audit directory") != std::string::npos);
+
+    AuditOptions missing_key = options_for(dir.path() / "audit");
+    missing_key.signing_key = dir.path() / "nope.key";
+    auto no_key = AuditWriter::open(missing_key);
+    REQUIRE_FALSE(no_key.ok());
+    INFO(no_key.error().message);
+    CHECK(no_key.error().message.find("audit signing key: " + (dir.path() / "nope.key").string() +
+                                      ": cannot stat: No such file or directory") != std::string::npos);
+
+    SecretKey vault = generate_key(KeyKind::vault);
+    auto wrong_kind = AuditWriter::open(options_for(dir.path() / "audit2"), vault);
+    REQUIRE_FALSE(wrong_kind.ok());
+    INFO(wrong_kind.error().message);
+    CHECK(wrong_kind.error().message.find("checkpoints need an audit-signing key, got a vault key") != std::string::npos);
+  }
+
+  TEST_CASE("a write failure marks the writer unhealthy, fails the records, and it recovers") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.checkpoint_every_ms = 20;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    write_records(*writer.value(), 0, 5);
+    // Simulate a full disk: a file size limit makes write(2) fail with EFBIG.
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    getrlimit(RLIMIT_FSIZE, &old);
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    setrlimit(RLIMIT_FSIZE, &small);
+    std::promise<AppendResult> failed;
+    writer.value()->append(std::string(8000, 'x'), [&](const AppendResult& r) { failed.set_value(r); });
+    AppendResult result = failed.get_future().get();
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK_FALSE(result.ok);
+    CHECK(result.error.find("write failed") != std::string::npos);
+    CHECK_FALSE(writer.value()->healthy());
+    CHECK(writer.value()->health_detail().find("segment-000001.log") != std::string::npos);
+    // The next time-driven checkpoint succeeds, so the writer is healthy again.
+    for (int i = 0; i < 100 && !writer.value()->healthy(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(writer.value()->healthy());
+    write_records(*writer.value(), 5, 3);
+    writer.value()->close();
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 8);
+  }
+
+  TEST_CASE("after a crash the writer cuts the torn frame and signs the recovered records") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 25);
+    const auto path = dir.path() / seg1;
+    std::string bytes = read_bytes(path);
+    // Cut the closing checkpoint and end frame plus half of the last record: what kill -9 leaves.
+    auto records = frames_tagged(bytes, FrameTag::record);
+    const auto& last = records.back();
+    bytes.resize(last.offset + last.size / 2);
+    write_bytes(path, bytes);
+
+    VerifyReport crashed = verify_log(dir.path(), trust(key));
+    INFO(dump(crashed));
+    CHECK(crashed.ok());
+    CHECK(crashed.records_valid == 20);
+    CHECK(crashed.unsigned_records == 4);
+    CHECK(crashed.notes.size() == 2);
+    VerifyReport strict = verify_log(dir.path(), trust(key), {.require_closed = true});
+    CHECK_FALSE(strict.ok());
+
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 24);
+    CHECK(writer.value()->recovery().discarded_tail_bytes == last.size / 2);
+    write_records(*writer.value(), 100, 3);
+    writer.value()->close();
+    VerifyReport repaired = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(repaired));
+    CHECK(repaired.ok());
+    CHECK(repaired.records_valid == 27);
+  }
+}
+
+TEST_SUITE("audit-tamper") {
+  struct Fixture {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    std::filesystem::path path;
+    std::string bytes;
+    Fixture() {
+      write_log(options_for(dir.path()), key, 30);
+      path = dir.path() / seg1;
+      bytes = read_bytes(path);
+    }
+    VerifyReport verify() { return verify_log(dir.path(), trust(key), {.require_closed = true}); }
+  };
+
+  TEST_CASE("a flipped byte in a record is reported at the checkpoint covering it") {
+    Fixture f;
+    auto records = frames_tagged(f.bytes, FrameTag::record);
+    auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
+    f.bytes[records[12].offset + 20] ^= 0x01;
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK_FALSE(report.ok());
+    REQUIRE_FALSE(report.failures.empty());
+    CHECK(report.failures[0].segment == seg1);
+    CHECK(report.failures[0].offset == checkpoints[1].offset);  // covers records 10..19
+    CHECK(report.failures[0].message.find("root mismatch") != std::string::npos);
+    CHECK(report.failures[0].message.find("from offset " + std::to_string(records[10].offset)) != std::string::npos);
+    CHECK(report.records_valid == 10);
+  }
+
+  TEST_CASE("a flipped bit anywhere in a segment is never accepted") {
+    Fixture f;
+    // Every 7th byte (a full sweep is slow and adds nothing: framing repeats).
+    for (std::size_t i = 0; i < f.bytes.size(); i += 7) {
+      std::string copy = f.bytes;
+      copy[i] ^= 0x10;
+      write_bytes(f.path, copy);
+      VerifyReport report = f.verify();
+      CAPTURE(i);
+      CHECK_FALSE(report.ok());
+    }
+  }
+
+  TEST_CASE("a deleted record is detected") {
+    Fixture f;
+    auto records = frames_tagged(f.bytes, FrameTag::record);
+    f.bytes.erase(records[3].offset, records[3].size);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "9 records precede it; records were deleted or inserted before it"));
+  }
+
+  TEST_CASE("two swapped records are detected") {
+    Fixture f;
+    auto records = frames_tagged(f.bytes, FrameTag::record);
+    const std::string a = f.bytes.substr(records[4].offset, records[4].size);
+    const std::string b = f.bytes.substr(records[5].offset, records[5].size);
+    f.bytes.replace(records[4].offset, a.size() + b.size(), b + a);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "root mismatch"));
+  }
+
+  TEST_CASE("an inserted record is detected") {
+    Fixture f;
+    auto records = frames_tagged(f.bytes, FrameTag::record);
+    std::string forged;
+    append_frame(forged, FrameTag::record, record(999));
+    f.bytes.insert(records[15].offset, forged);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "21 records precede it"));
+  }
+
+  TEST_CASE("a truncated segment is detected and names the offset") {
+    Fixture f;
+    const std::size_t cut = f.bytes.size() - 30;
+    f.bytes.resize(cut);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "truncated"));
+  }
+
+  TEST_CASE("a truncated earlier segment and a dropped segment are detected") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.segment_max_bytes = 65536;
+    write_log(options, key, 2000);
+    auto segments = list_segments(dir.path());
+    REQUIRE(segments.ok());
+    REQUIRE(segments->size() >= 3);
+
+    SUBCASE("truncated at a frame boundary") {
+      const auto path = segments.value()[0].second;
+      std::string bytes = read_bytes(path);
+      auto records = frames_tagged(bytes, FrameTag::record);
+      bytes.resize(records[50].offset);
+      write_bytes(path, bytes);
+      VerifyReport report = verify_log(dir.path(), trust(key));
+      INFO(dump(report));
+      CHECK(has_failure(report, seg1, "segment ends without its end frame: truncated at offset " +
+                                          std::to_string(records[50].offset)));
+    }
+    SUBCASE("a middle segment deleted") {
+      std::filesystem::remove(segments.value()[1].second);
+      VerifyReport report = verify_log(dir.path(), trust(key));
+      INFO(dump(report));
+      CHECK(has_failure(report, "segment-000003.log", "segment segment-000002.log missing"));
+      CHECK(has_failure(report, "segment-000003.log", "a segment was dropped"));
+      CHECK(report.segments_valid == segments->size() - 2);
+    }
+  }
+
+  TEST_CASE("a replayed older checkpoint is detected") {
+    Fixture f;
+    auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
+    auto records = frames_tagged(f.bytes, FrameTag::record);
+    const std::string old = f.bytes.substr(checkpoints[0].offset, checkpoints[0].size);
+    f.bytes.insert(records[25].offset, old);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "an older checkpoint was replayed here"));
+  }
+
+  TEST_CASE("checkpoints signed by a foreign key are rejected, rotated keys are accepted") {
+    TempDir dir;
+    SecretKey first = generate_key(KeyKind::audit_signing);
+    SecretKey second = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), first, 12);
+    write_log(options_for(dir.path()), second, 12, 12);
+
+    TrustedKeys both;
+    both.add(public_key_of(first));
+    both.add(public_key_of(second));
+    VerifyReport rotated = verify_log(dir.path(), both, {.require_closed = true});
+    INFO(dump(rotated));
+    CHECK(rotated.ok());
+    CHECK(rotated.records_valid == 24);
+
+    VerifyReport only_first = verify_log(dir.path(), trust(first));
+    CHECK(has_failure(only_first, "segment-000002.log",
+                      "signed by key " + second.metadata.key_id + ", which is not among the trusted keys"));
+    CHECK(only_first.records_valid == 12);
+
+    SecretKey stranger = generate_key(KeyKind::audit_signing);
+    VerifyReport foreign = verify_log(dir.path(), trust(stranger));
+    CHECK(foreign.checkpoints_valid == 0);
+    CHECK_FALSE(foreign.ok());
+  }
+
+  TEST_CASE("a checkpoint re-signed by an attacker's key under a trusted key id is rejected") {
+    Fixture f;
+    auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
+    // Overwrite the signature bytes of the second checkpoint (last 64 bytes of its frame).
+    const std::size_t signature_at = checkpoints[1].offset + checkpoints[1].size - 64;
+    for (std::size_t i = 0; i < 64; ++i) f.bytes[signature_at + i] = static_cast<char>(i);
+    write_bytes(f.path, f.bytes);
+    VerifyReport report = f.verify();
+    CHECK(has_failure(report, seg1, "signature by key " + f.key.metadata.key_id + " is invalid"));
+  }
+
+  TEST_CASE("an empty or foreign directory is reported, not accepted") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    VerifyReport empty = verify_log(dir.path(), trust(key));
+    CHECK_FALSE(empty.ok());
+    CHECK(empty.failures[0].message.find("no audit segments") != std::string::npos);
+    write_bytes(dir.path() / seg1, "not a segment at all");
+    VerifyReport garbage = verify_log(dir.path(), trust(key));
+    CHECK(has_failure(garbage, seg1, "not an audit segment"));
+  }
+}
