@@ -18,12 +18,14 @@ const char* const kExtraWords[] = {"\xe2\x96\x81" "hello", "\xe2\x96\x81" "world
 
 class RandomTensors {
  public:
-  RandomTensors(gguf::Writer& writer, std::uint64_t seed) : writer_(writer), rng_(seed) {}
+  RandomTensors(gguf::Writer& writer, std::uint64_t seed, const std::vector<std::string>& omit)
+      : writer_(writer), rng_(seed), omit_(omit) {}
 
   void matrix(const std::string& name, int rows, int cols, gguf::TensorType type, float scale) {
     std::vector<float> values(static_cast<std::size_t>(rows) * cols);
     std::uniform_real_distribution<float> dist(-scale, scale);
     for (float& v : values) v = dist(rng_);
+    if (omitted(name)) return;
     writer_.add_tensor(name, {static_cast<std::uint64_t>(cols), static_cast<std::uint64_t>(rows)}, type,
                        gguf::quantize(type, values));
   }
@@ -32,13 +34,21 @@ class RandomTensors {
     std::vector<float> values(static_cast<std::size_t>(n));
     std::uniform_real_distribution<float> dist(center - spread, center + spread);
     for (float& v : values) v = dist(rng_);
+    if (omitted(name)) return;
     writer_.add_tensor(name, {static_cast<std::uint64_t>(n)}, gguf::TensorType::f32,
                        gguf::quantize(gguf::TensorType::f32, values));
   }
 
  private:
+  bool omitted(const std::string& name) const {
+    for (const std::string& o : omit_)
+      if (o == name) return true;
+    return false;
+  }
+
   gguf::Writer& writer_;
   std::mt19937_64 rng_;
+  const std::vector<std::string>& omit_;
 };
 
 void write_tokenizer(gguf::Writer& w) {
@@ -95,7 +105,7 @@ std::string write_tiny_model(const std::filesystem::path& path, const TinyModelS
   }
   write_tokenizer(w);
 
-  RandomTensors r(w, s.seed);
+  RandomTensors r(w, s.seed, s.omit_tensors);
   const int q_dim = s.n_heads * head_dim;
   const int kv_dim = s.n_kv_heads * head_dim;
   const float in_scale = 1.0f / static_cast<float>(std::sqrt(s.n_embd));
@@ -120,6 +130,7 @@ std::string write_tiny_model(const std::filesystem::path& path, const TinyModelS
     r.matrix(p + "ffn_up.weight", s.n_ff, s.n_embd, s.type, in_scale * 2);
     r.matrix(p + "ffn_down.weight", s.n_embd, s.n_ff, s.type, 1.0f / static_cast<float>(std::sqrt(s.n_ff)));
   }
+  if (s.tamper) s.tamper(w);
   std::optional<std::string> error = w.write(path);
   return error ? *error : std::string();
 }

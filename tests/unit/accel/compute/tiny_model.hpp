@@ -3,8 +3,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "accel/gguf/gguf_writer.hpp"
 #include "accel/gguf/tensor_type.hpp"
 
 namespace sovereign::accel::test {
@@ -22,6 +25,9 @@ struct TinyModelSpec {
   bool rope_freqs = false;           // llama 3.1 style frequency divisors
   float rope_linear_factor = 0.0f;   // > 0 writes rope.scaling.type = linear
   std::uint64_t seed = 1;
+  // For error tests: tensors left out, and a hook that changes metadata or adds tensors last.
+  std::vector<std::string> omit_tensors;
+  std::function<void(gguf::Writer&)> tamper;
 };
 
 // Vocabulary: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>, then kExtraWords word pieces

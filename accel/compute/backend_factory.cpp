@@ -1,0 +1,57 @@
+#include "accel/compute/backend_factory.hpp"
+
+#include <charconv>
+#include <new>
+
+#include "accel/compute/cpu_backend.hpp"
+#include "accel/compute/devices.hpp"
+
+namespace sovereign::accel::compute {
+namespace {
+
+std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cpu_backend(const ModelConfig& config,
+                                                                            const ModelWeights& weights,
+                                                                            const BackendPlan& plan) {
+  CpuBackendOptions options;
+  options.threads = plan.threads;
+  options.kv_pages = plan.kv_pages;
+  options.max_step_tokens = plan.max_step_tokens;
+  options.max_logit_rows = plan.max_logit_rows;
+  try {
+    return std::make_unique<CpuBackend>(config, weights, options);
+  } catch (const std::bad_alloc&) {
+    return "cannot allocate " + std::to_string(CpuBackend::planned_bytes(config, options) >> 20) +
+           " MiB for activations and the KV cache; lower context_length or max_batch";
+  }
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const std::string& device,
+                                                                        const ModelConfig& config,
+                                                                        const ModelWeights& weights,
+                                                                        const BackendPlan& plan) {
+  if (device == "cpu") return make_cpu_backend(config, weights, plan);
+  if (device == "auto") {
+    const DeviceReport report = list_devices();
+    if (report.gpus.empty()) return make_cpu_backend(config, weights, plan);
+    return make_cuda_backend(report.gpus.front().index, config, weights, plan);
+  }
+  constexpr std::string_view kCudaPrefix = "cuda:";
+  if (device.rfind(kCudaPrefix, 0) == 0) {
+    int index = -1;
+    const char* first = device.data() + kCudaPrefix.size();
+    const char* last = device.data() + device.size();
+    auto [end, error] = std::from_chars(first, last, index);
+    if (error != std::errc() || end != last || index < 0)
+      return "device '" + device + "': expected cuda:N with N a GPU index";
+    const DeviceReport report = list_devices();
+    if (static_cast<std::size_t>(index) >= report.gpus.size())
+      return "device '" + device + "' is not available: " +
+             (report.gpus.empty() ? report.note : std::to_string(report.gpus.size()) + " GPU(s) found");
+    return make_cuda_backend(index, config, weights, plan);
+  }
+  return "device '" + device + "': expected auto, cpu or cuda:N";
+}
+
+}  // namespace sovereign::accel::compute

@@ -1,0 +1,29 @@
+// Creates the forward backend for a device string ("auto", "cpu", "cuda:N").
+#pragma once
+
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "accel/compute/forward_backend.hpp"
+#include "accel/compute/model_config.hpp"
+#include "accel/compute/model_weights.hpp"
+
+namespace sovereign::accel::compute {
+
+// Sizes fixed at load: everything a backend allocates follows from these.
+struct BackendPlan {
+  std::size_t kv_pages = 0;
+  std::size_t max_step_tokens = 512;
+  std::size_t max_logit_rows = 16;
+  int threads = 0;
+};
+
+[[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(
+    const std::string& device, const ModelConfig& config, const ModelWeights& weights, const BackendPlan& plan);
+
+// Implemented by the CUDA build (cuda/cuda_backend.cpp) or by no_cuda.cpp.
+[[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cuda_backend(
+    int device, const ModelConfig& config, const ModelWeights& weights, const BackendPlan& plan);
+
+}  // namespace sovereign::accel::compute

@@ -1,0 +1,74 @@
+#include "accel/compute/engine.hpp"
+
+#include "accel/compute/backend_factory.hpp"
+#include "accel/compute/model_loader.hpp"
+#include "accel/compute/scheduler.hpp"
+
+namespace sovereign::accel {
+namespace {
+
+constexpr int kMaxBatch = 1024;
+constexpr int kMaxThreads = 1024;
+// Prompt tokens processed per forward step; bounds activation memory and decode stalls.
+constexpr std::size_t kPrefillChunk = 512;
+
+std::string check_options(const EngineOptions& o, const compute::ModelConfig& config) {
+  if (o.context_length < 2) return "context_length must be at least 2";
+  if (o.context_length > config.trained_context)
+    return "context_length " + std::to_string(o.context_length) + " exceeds the model's trained context of " +
+           std::to_string(config.trained_context) + " tokens";
+  if (o.max_batch < 1 || o.max_batch > kMaxBatch) return "max_batch must be 1.." + std::to_string(kMaxBatch);
+  if (o.threads < 0 || o.threads > kMaxThreads) return "threads must be 0.." + std::to_string(kMaxThreads);
+  if (o.max_queue < 1) return "max_queue must be at least 1";
+  return {};
+}
+
+}  // namespace
+
+Engine::Engine(std::unique_ptr<Scheduler> scheduler) : scheduler_(std::move(scheduler)) {}
+
+Engine::~Engine() = default;
+
+std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOptions& options) {
+  auto loaded = compute::load_model(options.model_file);
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
+  std::unique_ptr<compute::LoadedModel> model = std::move(std::get<std::unique_ptr<compute::LoadedModel>>(loaded));
+  const std::string where = options.model_file.string() + ": ";
+
+  if (std::string problem = check_options(options, model->config); !problem.empty()) return where + problem;
+
+  auto tokenizer = Tokenizer::from_gguf(model->file);
+  if (auto* error = std::get_if<std::string>(&tokenizer)) return where + *error;
+  std::unique_ptr<Tokenizer> tok = std::move(std::get<std::unique_ptr<Tokenizer>>(tokenizer));
+  if (tok->vocab_size() != static_cast<std::size_t>(model->config.n_vocab))
+    return where + "the tokenizer has " + std::to_string(tok->vocab_size()) +
+           " tokens but token_embd.weight has " + std::to_string(model->config.n_vocab) + " rows";
+  ChatTemplate chat_template = ChatTemplate::from_gguf(model->file);
+
+  compute::BackendPlan plan;
+  plan.kv_pages = compute::KvPageTable::pages_for_tokens(static_cast<std::size_t>(options.context_length)) *
+                  static_cast<std::size_t>(options.max_batch);
+  plan.max_step_tokens = std::max<std::size_t>(kPrefillChunk, static_cast<std::size_t>(options.max_batch));
+  plan.max_logit_rows = static_cast<std::size_t>(options.max_batch);
+  plan.threads = options.threads;
+  auto backend = compute::make_backend(options.device, model->config, model->weights, plan);
+  if (auto* error = std::get_if<std::string>(&backend)) return where + *error;
+
+  auto scheduler = std::make_unique<Scheduler>(std::move(model), std::move(tok), chat_template,
+                                               std::move(std::get<std::unique_ptr<compute::ForwardBackend>>(backend)),
+                                               options, plan.kv_pages);
+  return std::unique_ptr<Engine>(new Engine(std::move(scheduler)));
+}
+
+std::variant<std::shared_ptr<GenerationHandle>, std::string> Engine::submit(GenerationRequest request,
+                                                                            GenerationEvents events) {
+  return scheduler_->submit(std::move(request), std::move(events));
+}
+
+EngineStats Engine::stats() const { return scheduler_->stats(); }
+
+std::string_view Engine::model_name() const { return scheduler_->model_name(); }
+
+int Engine::context_length() const { return scheduler_->context_length(); }
+
+}  // namespace sovereign::accel

@@ -1,0 +1,117 @@
+// The inference engine the gateway calls: loads a GGUF model onto a device and serves generation
+// requests from many clients through one continuous-batching scheduler thread.
+//
+// Usage:
+//   auto loaded = Engine::load({.model_file = "model.gguf", .device = "auto"});
+//   auto& engine = std::get<std::unique_ptr<Engine>>(loaded);
+//   auto handle = engine->submit(request, {.on_text = ..., .on_finish = ...});
+//   // on_text/on_finish run on the scheduler thread; handle->cancel() from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "accel/chat/chat_template.hpp"
+
+namespace sovereign::accel {
+
+// How to load a model and how much work to accept.
+struct EngineOptions {
+  std::filesystem::path model_file;
+  std::string device = "auto";  // auto | cpu | cuda:N
+  int context_length = 2048;    // per sequence; capped by nothing but memory (the KV cache is allocated at load)
+  int max_batch = 16;           // sequences decoded together
+  int threads = 0;              // CPU threads; 0: one per hardware thread
+  std::size_t max_queue = 256;  // requests waiting for a batch slot before submit() refuses
+};
+
+// Sampling knobs of one request (OpenAI semantics).
+struct SamplingParams {
+  float temperature = 1.0f;  // 0: greedy
+  float top_p = 1.0f;
+  int top_k = 0;  // 0: off
+  std::optional<std::uint64_t> seed;
+  int max_tokens = 256;
+  std::vector<std::string> stop;  // at most kMaxStopStrings, each at most kMaxStopBytes
+};
+
+inline constexpr std::size_t kMaxStopStrings = 16;
+inline constexpr std::size_t kMaxStopBytes = 256;
+
+// A chat conversation (rendered with the model's template) or a raw completion prompt.
+struct GenerationRequest {
+  std::vector<ChatMessage> messages;
+  std::optional<std::string> prompt;  // when set, messages are ignored
+  SamplingParams sampling;
+};
+
+enum class FinishReason { stop, length, cancelled, error };
+
+struct Usage {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+};
+
+// Streaming callbacks, called on the engine's scheduler thread, in order; on_finish exactly once.
+struct GenerationEvents {
+  std::function<void(std::string_view text)> on_text;  // whole UTF-8 characters only
+  std::function<void(FinishReason, Usage)> on_finish;
+};
+
+// Lets the submitter stop a generation (e.g. the client disconnected).
+class GenerationHandle {
+ public:
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }  // any thread, idempotent
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<bool> cancelled_{false};
+};
+
+// A snapshot for /metrics.
+struct EngineStats {
+  std::size_t queue_depth = 0;        // admitted-to-queue requests not yet decoding
+  std::size_t active_sequences = 0;   // sequences in the running batch
+  double tokens_per_second = 0;       // generated tokens per second over the last few seconds
+  double kv_cache_used_fraction = 0;  // KV pages held by running sequences / all pages
+  std::size_t gpu_memory_used_bytes = 0;
+  std::string device;
+};
+
+class Scheduler;
+
+class Engine {
+ public:
+  // Loads the model, allocates weights, activations and the whole KV cache up front; the error
+  // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
+  [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
+
+  // Queues a request; the error text says why it cannot be admitted (queue full, prompt longer
+  // than the context, invalid sampling values).
+  std::variant<std::shared_ptr<GenerationHandle>, std::string> submit(GenerationRequest request,
+                                                                      GenerationEvents events);
+
+  EngineStats stats() const;
+  std::string_view model_name() const;
+  int context_length() const;
+
+  // Stops the scheduler thread; outstanding requests finish with FinishReason::cancelled.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+ private:
+  explicit Engine(std::unique_ptr<Scheduler> scheduler);
+  std::unique_ptr<Scheduler> scheduler_;
+};
+
+}  // namespace sovereign::accel

@@ -1,0 +1,275 @@
+#include "accel/compute/scheduler.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sovereign::accel {
+namespace {
+
+constexpr auto kThroughputWindow = std::chrono::seconds(5);
+
+std::string check_sampling(const SamplingParams& s) {
+  if (!std::isfinite(s.temperature) || s.temperature < 0.0f || s.temperature > 100.0f)
+    return "temperature must be between 0 and 100";
+  if (!std::isfinite(s.top_p) || s.top_p <= 0.0f || s.top_p > 1.0f) return "top_p must be in (0, 1]";
+  if (s.top_k < 0) return "top_k must not be negative";
+  if (s.max_tokens < 1) return "max_tokens must be at least 1";
+  if (s.stop.size() > kMaxStopStrings) return "at most " + std::to_string(kMaxStopStrings) + " stop strings";
+  for (const std::string& stop : s.stop)
+    if (stop.size() > kMaxStopBytes) return "a stop string is longer than " + std::to_string(kMaxStopBytes) + " bytes";
+  return {};
+}
+
+// Calls a user callback; a throwing callback must not take the scheduler thread down.
+template <typename Callback, typename... Args>
+bool deliver(const Callback& callback, Args&&... args) {
+  if (!callback) return true;
+  try {
+    callback(std::forward<Args>(args)...);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
+Scheduler::Scheduler(std::unique_ptr<compute::LoadedModel> model, std::unique_ptr<Tokenizer> tokenizer,
+                     ChatTemplate chat_template, std::unique_ptr<compute::ForwardBackend> backend,
+                     const EngineOptions& options, std::size_t kv_pages)
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      chat_template_(chat_template),
+      backend_(std::move(backend)),
+      context_length_(options.context_length),
+      max_batch_(static_cast<std::size_t>(options.max_batch)),
+      max_queue_(options.max_queue),
+      pages_(kv_pages, static_cast<std::size_t>(options.max_batch)),
+      slot_used_(static_cast<std::size_t>(options.max_batch), false),
+      logits_(backend_->max_logit_rows() * static_cast<std::size_t>(model_->config.n_vocab)) {
+  end_tokens_ = tokenizer_->end_of_turn_tokens();
+  if (tokenizer_->eos() >= 0) end_tokens_.push_back(tokenizer_->eos());
+  thread_ = std::thread([this] { run(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  thread_.join();
+}
+
+std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(GenerationRequest request,
+                                                                               GenerationEvents events) {
+  if (std::string problem = check_sampling(request.sampling); !problem.empty())
+    return std::string(kInvalidPrefix) + problem;
+  Pending pending;
+  if (request.prompt) {
+    // Raw completion text is untrusted: it cannot spell special tokens.
+    pending.prompt = tokenizer_->encode(*request.prompt, tokenizer_->add_bos_by_default(), false);
+  } else {
+    if (request.messages.empty()) return std::string(kInvalidPrefix) + "no messages and no prompt";
+    pending.prompt = encode_chat(*tokenizer_, chat_template_, request.messages);
+  }
+  if (pending.prompt.empty()) return std::string(kInvalidPrefix) + "the prompt is empty";
+  const std::size_t prompt_tokens = pending.prompt.size();
+  if (prompt_tokens >= static_cast<std::size_t>(context_length_))
+    return std::string(kInvalidPrefix) + "the prompt is " + std::to_string(prompt_tokens) +
+           " tokens; the model's context holds " + std::to_string(context_length_) +
+           " including the reply";
+  const std::size_t room = static_cast<std::size_t>(context_length_) - prompt_tokens;
+  pending.sampling = std::move(request.sampling);
+  pending.sampling.max_tokens = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(pending.sampling.max_tokens)));
+  // The last sampled token is never fed back, so prompt + max_tokens - 1 positions suffice.
+  pending.pages_needed =
+      compute::KvPageTable::pages_for_tokens(prompt_tokens + static_cast<std::size_t>(pending.sampling.max_tokens) - 1);
+  pending.events = std::move(events);
+  pending.handle = std::make_shared<GenerationHandle>();
+  std::shared_ptr<GenerationHandle> handle = pending.handle;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return std::string(kBusyPrefix) + "the engine is shutting down";
+    if (queue_.size() >= max_queue_)
+      return std::string(kBusyPrefix) + std::to_string(queue_.size()) + " requests are already waiting";
+    queue_.push_back(std::move(pending));
+  }
+  wake_.notify_all();
+  return handle;
+}
+
+EngineStats Scheduler::stats() const {
+  EngineStats s;
+  std::lock_guard lock(mutex_);
+  s.queue_depth = queue_.size();
+  s.active_sequences = active_count_;
+  s.kv_cache_used_fraction =
+      pages_.total_pages() ? static_cast<double>(pages_in_use_) / static_cast<double>(pages_.total_pages()) : 0.0;
+  if (recent_tokens_.size() >= 2) {
+    std::size_t tokens = 0;
+    for (const auto& [when, count] : recent_tokens_) tokens += count;
+    tokens -= recent_tokens_.front().second;
+    const double seconds =
+        std::chrono::duration<double>(recent_tokens_.back().first - recent_tokens_.front().first).count();
+    if (seconds > 0) s.tokens_per_second = static_cast<double>(tokens) / seconds;
+  }
+  s.gpu_memory_used_bytes = backend_->device_memory_used_bytes();
+  s.device = backend_->device_name();
+  return s;
+}
+
+void Scheduler::note_generated(std::size_t tokens) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mutex_);
+  recent_tokens_.emplace_back(now, tokens);
+  while (!recent_tokens_.empty() && now - recent_tokens_.front().first > kThroughputWindow)
+    recent_tokens_.pop_front();
+  active_count_ = active_.size();
+  pages_in_use_ = pages_.pages_in_use();
+}
+
+void Scheduler::run() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !active_.empty(); });
+      if (stopping_) break;
+    }
+    admit_waiting();
+    if (!active_.empty()) run_step();
+    retire_finished();
+  }
+  // Shutdown: everything still running or waiting ends as cancelled, on this thread.
+  for (auto& seq : active_)
+    if (!seq->finished) finish(*seq, FinishReason::cancelled);
+  retire_finished();
+  std::deque<Pending> waiting;
+  {
+    std::lock_guard lock(mutex_);
+    waiting.swap(queue_);
+  }
+  for (Pending& p : waiting) deliver(p.events.on_finish, FinishReason::cancelled, Usage{static_cast<int>(p.prompt.size()), 0});
+}
+
+void Scheduler::admit_waiting() {
+  std::vector<Pending> withdrawn;
+  std::unique_lock lock(mutex_);
+  while (!queue_.empty()) {
+    Pending& front = queue_.front();
+    if (front.handle->cancelled()) {
+      withdrawn.push_back(std::move(front));
+      queue_.pop_front();
+      continue;
+    }
+    if (active_.size() >= max_batch_) break;
+    const std::size_t slot = static_cast<std::size_t>(std::find(slot_used_.begin(), slot_used_.end(), false) - slot_used_.begin());
+    // First come, first served: a request that does not fit yet waits for pages to free up.
+    if (!pages_.reserve(slot, front.pages_needed)) break;
+    slot_used_[slot] = true;
+    compute::SamplerSettings settings{front.sampling.temperature, front.sampling.top_p, front.sampling.top_k,
+                                      front.sampling.seed};
+    std::vector<std::string> stops = front.sampling.stop;
+    active_.push_back(std::make_unique<Sequence>(
+        Sequence{std::move(front), slot, 0, 0, 0, compute::Sampler(settings), compute::TextStream(std::move(stops))}));
+    queue_.pop_front();
+  }
+  active_count_ = active_.size();
+  lock.unlock();
+  // Callbacks run without the lock: they may call stats() or submit().
+  for (Pending& p : withdrawn)
+    deliver(p.events.on_finish, FinishReason::cancelled, Usage{static_cast<int>(p.prompt.size()), 0});
+}
+
+void Scheduler::run_step() {
+  step_tokens_.clear();
+  logit_owners_.clear();
+  std::size_t budget = backend_->max_step_tokens();
+  // Decoding sequences go first so that a long prompt arriving never stalls running streams.
+  for (auto& seq : active_) {
+    if (seq->request.handle->cancelled() && !seq->finished) finish(*seq, FinishReason::cancelled);
+    if (seq->finished) continue;
+    if (seq->kv_len < seq->request.prompt.size() || budget == 0) continue;
+    step_tokens_.push_back({seq->next_input, static_cast<std::int32_t>(seq->kv_len), static_cast<std::int32_t>(seq->slot), true});
+    logit_owners_.push_back(seq.get());
+    --budget;
+  }
+  for (auto& seq : active_) {
+    const std::size_t prompt = seq->request.prompt.size();
+    if (seq->finished || seq->kv_len >= prompt || budget == 0) continue;
+    const std::size_t n = std::min(budget, prompt - seq->kv_len);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::size_t pos = seq->kv_len + i;
+      const bool last = pos + 1 == prompt;
+      step_tokens_.push_back({seq->request.prompt[pos], static_cast<std::int32_t>(pos), static_cast<std::int32_t>(seq->slot), last});
+      if (last) logit_owners_.push_back(seq.get());
+    }
+    budget -= n;
+  }
+  if (step_tokens_.empty()) return;
+
+  std::vector<std::span<const std::int32_t>> tables(slot_used_.size());
+  for (auto& seq : active_) {
+    std::size_t fed = 0;
+    for (const compute::StepToken& t : step_tokens_) fed += static_cast<std::size_t>(t.slot) == seq->slot;
+    seq->kv_len += fed;
+    if (fed > 0) pages_.grow(seq->slot, seq->kv_len);
+  }
+  for (std::size_t slot = 0; slot < slot_used_.size(); ++slot) tables[slot] = pages_.pages(slot);
+
+  backend_->forward(step_tokens_, tables, logits_.data());
+
+  const std::size_t vocab = static_cast<std::size_t>(model_->config.n_vocab);
+  for (std::size_t row = 0; row < logit_owners_.size(); ++row) {
+    Sequence& seq = *logit_owners_[row];
+    const std::span<const float> logits(logits_.data() + row * vocab, vocab);
+    accept_token(seq, seq.sampler.sample(logits));
+  }
+  note_generated(logit_owners_.size());
+}
+
+void Scheduler::accept_token(Sequence& seq, std::int32_t token) {
+  if (std::find(end_tokens_.begin(), end_tokens_.end(), token) != end_tokens_.end()) {
+    finish(seq, FinishReason::stop);
+    return;
+  }
+  ++seq.generated;
+  compute::TextStream::Output out = seq.text.push(tokenizer_->decode_token(token));
+  if (!out.text.empty() && !deliver(seq.request.events.on_text, std::string_view(out.text))) {
+    finish(seq, FinishReason::error);
+    return;
+  }
+  if (out.stopped) {
+    finish(seq, FinishReason::stop);
+  } else if (seq.generated >= seq.request.sampling.max_tokens) {
+    finish(seq, FinishReason::length);
+  } else {
+    seq.next_input = token;
+  }
+}
+
+void Scheduler::finish(Sequence& seq, FinishReason reason) {
+  if (reason == FinishReason::stop || reason == FinishReason::length) {
+    const std::string rest = seq.text.finish();
+    if (!rest.empty() && !deliver(seq.request.events.on_text, std::string_view(rest))) reason = FinishReason::error;
+  }
+  deliver(seq.request.events.on_finish, reason,
+          Usage{static_cast<int>(seq.request.prompt.size()), seq.generated});
+  seq.request.events = {};
+  seq.finished = true;
+}
+
+void Scheduler::retire_finished() {
+  const auto done = [](const std::unique_ptr<Sequence>& seq) { return seq->finished; };
+  for (auto& seq : active_)
+    if (done(seq)) {
+      pages_.release(seq->slot);
+      slot_used_[seq->slot] = false;
+    }
+  active_.erase(std::remove_if(active_.begin(), active_.end(), done), active_.end());
+  std::lock_guard lock(mutex_);
+  active_count_ = active_.size();
+  pages_in_use_ = pages_.pages_in_use();
+}
+
+}  // namespace sovereign::accel

@@ -1,0 +1,35 @@
+// Turns a sequence's token bytes into text events: whole UTF-8 characters only, and stop strings
+// detected across token boundaries and never sent to the client.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovereign::accel::compute {
+
+class TextStream {
+ public:
+  explicit TextStream(std::vector<std::string> stop_strings);
+
+  struct Output {
+    std::string text;      // safe to send now
+    bool stopped = false;  // a stop string was completed; text ends just before it
+  };
+
+  Output push(std::string_view token_bytes);
+  // At the end of generation: text still held back (an unfinished stop-string prefix), with a
+  // truncated UTF-8 sequence replaced by U+FFFD.
+  std::string finish();
+
+ private:
+  std::vector<std::string> stops_;
+  std::string partial_;  // bytes of an incomplete UTF-8 character
+  std::string held_;     // complete text that may be the start of a stop string
+};
+
+// Length of the longest prefix of `bytes` made of complete UTF-8 sequences; invalid bytes are
+// rewritten to U+FFFD in `out`, which receives that prefix.
+std::size_t take_complete_utf8(std::string_view bytes, std::string& out);
+
+}  // namespace sovereign::accel::compute

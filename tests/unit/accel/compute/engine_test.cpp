@@ -1,0 +1,362 @@
+// The engine end to end on a tiny model: greedy output equals the reference model's argmax chain,
+// batching does not change results, and admission, stop strings, limits and cancellation behave.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "accel/compute/engine.hpp"
+#include "accel/compute/scheduler.hpp"
+#include "accel/tokenizer/tokenizer.hpp"
+#include "reference_forward.hpp"
+#include "tiny_model.hpp"
+
+namespace sovereign::accel::test {
+namespace {
+
+struct Outcome {
+  std::string text;
+  std::vector<std::string> pieces;
+  FinishReason reason = FinishReason::error;
+  Usage usage;
+};
+
+// Collects one request's events and lets the test wait for on_finish.
+struct Collector {
+  std::mutex mutex;
+  std::condition_variable done_cv;
+  bool done = false;
+  int finishes = 0;
+  Outcome outcome;
+
+  GenerationEvents events() {
+    return {[this](std::string_view text) {
+              std::lock_guard lock(mutex);
+              outcome.text += text;
+              outcome.pieces.emplace_back(text);
+            },
+            [this](FinishReason reason, Usage usage) {
+              std::lock_guard lock(mutex);
+              outcome.reason = reason;
+              outcome.usage = usage;
+              done = true;
+              ++finishes;
+              done_cv.notify_all();
+            }};
+  }
+  Outcome wait() {
+    std::unique_lock lock(mutex);
+    REQUIRE(done_cv.wait_for(lock, std::chrono::seconds(60), [this] { return done; }));
+    return outcome;
+  }
+};
+
+struct TinyEngine {
+  std::filesystem::path path = temporary_model_path("engine");
+  std::unique_ptr<Engine> engine;
+
+  explicit TinyEngine(EngineOptions options = {}, TinyModelSpec spec = {}) {
+    REQUIRE(write_tiny_model(path, spec) == "");
+    options.model_file = path;
+    options.device = "cpu";
+    options.threads = 2;
+    if (options.context_length > 256) options.context_length = 256;
+    auto loaded = Engine::load(options);
+    if (auto* error = std::get_if<std::string>(&loaded)) FAIL(*error);
+    engine = std::move(std::get<std::unique_ptr<Engine>>(loaded));
+  }
+  ~TinyEngine() {
+    engine.reset();
+    std::filesystem::remove(path);
+  }
+
+  Outcome run(GenerationRequest request) {
+    Collector c;
+    auto submitted = engine->submit(std::move(request), c.events());
+    if (auto* error = std::get_if<std::string>(&submitted)) FAIL(*error);
+    return c.wait();
+  }
+};
+
+GenerationRequest completion(std::string prompt, int max_tokens, float temperature = 0.0f) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.sampling.max_tokens = max_tokens;
+  r.sampling.temperature = temperature;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("greedy generation reproduces the reference model's argmax tokens") {
+  TinyEngine tiny;
+  const std::string prompt = "hello world";
+  const Outcome out = tiny.run(completion(prompt, 12));
+
+  auto file = std::get<gguf::File>(gguf::File::open(tiny.path));
+  auto tokenizer = std::move(std::get<std::unique_ptr<Tokenizer>>(Tokenizer::from_gguf(file)));
+  std::vector<std::int32_t> tokens = tokenizer->encode(prompt, tokenizer->add_bos_by_default(), false);
+  const std::size_t prompt_tokens = tokens.size();
+  std::string expected;
+  const std::vector<std::int32_t> ends = tokenizer->end_of_turn_tokens();
+  FinishReason expected_reason = FinishReason::length;
+  compute::TextStream stream({});
+  for (int i = 0; i < 12; ++i) {
+    const auto logits = reference_logits(file, tokens);
+    const auto& last = logits.back();
+    const auto next = static_cast<std::int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    if (next == tokenizer->eos() || std::find(ends.begin(), ends.end(), next) != ends.end()) {
+      expected_reason = FinishReason::stop;
+      break;
+    }
+    tokens.push_back(next);
+    expected += stream.push(tokenizer->decode_token(next)).text;
+  }
+  expected += stream.finish();
+  CHECK(out.usage.prompt_tokens == static_cast<int>(prompt_tokens));
+  CHECK(out.usage.completion_tokens == static_cast<int>(tokens.size() - prompt_tokens));
+  CHECK(out.reason == expected_reason);
+  CHECK(out.text == expected);
+}
+
+TEST_CASE("requests batched together produce exactly what each produces alone") {
+  EngineOptions options;
+  options.max_batch = 3;
+  TinyEngine tiny(options);
+  const std::vector<std::string> prompts{"hello", "the world is", "a", "hello world the", "is the"};
+  std::vector<Outcome> alone;
+  for (const std::string& p : prompts) alone.push_back(tiny.run(completion(p, 10)));
+
+  std::vector<std::unique_ptr<Collector>> collectors;
+  for (const std::string& p : prompts) {
+    collectors.push_back(std::make_unique<Collector>());
+    auto submitted = tiny.engine->submit(completion(p, 10), collectors.back()->events());
+    REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted));
+  }
+  for (std::size_t i = 0; i < prompts.size(); ++i) {
+    const Outcome together = collectors[i]->wait();
+    CHECK(together.text == alone[i].text);
+    CHECK(together.usage.completion_tokens == alone[i].usage.completion_tokens);
+  }
+}
+
+TEST_CASE("a seeded sampled request is reproducible") {
+  TinyEngine tiny;
+  GenerationRequest r = completion("hello", 16, 1.0f);
+  r.sampling.seed = 1234;
+  r.sampling.top_k = 40;
+  r.sampling.top_p = 0.9f;
+  const Outcome first = tiny.run(r);
+  const Outcome second = tiny.run(r);
+  CHECK(first.text == second.text);
+  CHECK(first.usage.completion_tokens == second.usage.completion_tokens);
+}
+
+TEST_CASE("max_tokens ends a generation with reason length and exact usage") {
+  TinyEngine tiny;
+  GenerationRequest r = completion("hello world", 5, 1.0f);
+  r.sampling.seed = 99;
+  // Sample until a run ends by length (an early end-of-sequence is a legitimate stop).
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    r.sampling.seed = seed;
+    const Outcome out = tiny.run(r);
+    if (out.reason == FinishReason::stop) {
+      CHECK(out.usage.completion_tokens < 5);
+      continue;
+    }
+    CHECK(out.reason == FinishReason::length);
+    CHECK(out.usage.completion_tokens == 5);
+    return;
+  }
+  FAIL("no seed ran to max_tokens");
+}
+
+TEST_CASE("a stop string ends the text just before it, with reason stop") {
+  TinyEngine tiny;
+  const Outcome full = tiny.run(completion("hello", 24));
+  REQUIRE(full.text.size() >= 6);
+  // A short stop string taken from the middle of the greedy output.
+  const std::string stop = full.text.substr(full.text.size() / 2, 2);
+  GenerationRequest r = completion("hello", 24);
+  r.sampling.stop = {stop};
+  const Outcome stopped = tiny.run(r);
+  CHECK(stopped.reason == FinishReason::stop);
+  CHECK(stopped.text == full.text.substr(0, full.text.find(stop)));
+}
+
+TEST_CASE("chat requests are rendered with the model's template and generate") {
+  TinyEngine tiny;
+  GenerationRequest r;
+  r.messages = {{"system", "be brief"}, {"user", "hello"}};
+  r.sampling.temperature = 0;
+  r.sampling.max_tokens = 4;
+  const Outcome out = tiny.run(r);
+  CHECK(out.usage.prompt_tokens > 10);
+  CHECK((out.reason == FinishReason::length || out.reason == FinishReason::stop));
+}
+
+TEST_CASE("requests that can never run are refused at submit with a reason") {
+  EngineOptions options;
+  options.context_length = 32;
+  TinyEngine tiny(options);
+  Collector c;
+  auto too_long = tiny.engine->submit(completion(std::string(64, 'x'), 4), c.events());
+  REQUIRE(std::holds_alternative<std::string>(too_long));
+  CHECK(std::get<std::string>(too_long).find("invalid request: the prompt is") == 0);
+  CHECK(std::get<std::string>(too_long).find("context holds 32") != std::string::npos);
+
+  GenerationRequest bad = completion("hi", 4);
+  bad.sampling.top_p = 0;
+  auto refused = tiny.engine->submit(bad, c.events());
+  REQUIRE(std::holds_alternative<std::string>(refused));
+  CHECK(std::get<std::string>(refused) == "invalid request: top_p must be in (0, 1]");
+
+  GenerationRequest empty;
+  refused = tiny.engine->submit(empty, c.events());
+  REQUIRE(std::holds_alternative<std::string>(refused));
+  CHECK(std::get<std::string>(refused) == "invalid request: no messages and no prompt");
+
+  // The context limit also caps max_tokens: a long request still finishes by length.
+  const Outcome capped = tiny.run(completion("hello", 1000, 0.0f));
+  CHECK(capped.usage.prompt_tokens + capped.usage.completion_tokens <= 32);
+}
+
+TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
+  EngineOptions options;
+  options.max_batch = 1;
+  options.max_queue = 2;
+  TinyEngine tiny(options);
+
+  // The first request's on_text blocks the scheduler thread until released.
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  bool first_piece = true;
+  Collector blocker;
+  GenerationEvents blocking = blocker.events();
+  auto record = blocking.on_text;
+  blocking.on_text = [&, record](std::string_view text) {
+    record(text);
+    if (std::exchange(first_piece, false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny.engine->submit(completion("hello", 50, 0.0f), blocking)));
+  entered.get_future().wait();
+
+  Collector second, third, fourth;
+  CHECK(std::holds_alternative<std::shared_ptr<GenerationHandle>>(tiny.engine->submit(completion("a", 3), second.events())));
+  CHECK(std::holds_alternative<std::shared_ptr<GenerationHandle>>(tiny.engine->submit(completion("a", 3), third.events())));
+  EngineStats stats = tiny.engine->stats();
+  CHECK(stats.queue_depth == 2);
+  CHECK(stats.active_sequences == 1);
+  CHECK(stats.kv_cache_used_fraction > 0);
+  CHECK(stats.device.find("cpu") == 0);
+  auto refused = tiny.engine->submit(completion("a", 3), fourth.events());
+  REQUIRE(std::holds_alternative<std::string>(refused));
+  CHECK(std::get<std::string>(refused).find("engine busy: 2 requests are already waiting") == 0);
+
+  release.set_value();
+  blocker.wait();
+  CHECK(second.wait().usage.prompt_tokens > 0);
+  CHECK(third.wait().usage.prompt_tokens > 0);
+}
+
+TEST_CASE("cancelling a running or queued request finishes it with reason cancelled") {
+  EngineOptions options;
+  options.max_batch = 1;
+  TinyEngine tiny(options);
+  Collector running, queued;
+  std::shared_ptr<GenerationHandle> running_handle;
+  std::mutex handle_mutex;
+  GenerationEvents events = running.events();
+  auto record = events.on_text;
+  events.on_text = [&, record](std::string_view text) {
+    record(text);
+    std::lock_guard lock(handle_mutex);
+    if (running_handle) running_handle->cancel();
+  };
+  {
+    std::lock_guard lock(handle_mutex);
+    auto submitted = tiny.engine->submit(completion("hello", 200, 0.0f), events);
+    running_handle = std::get<std::shared_ptr<GenerationHandle>>(submitted);
+  }
+  auto second = tiny.engine->submit(completion("world", 200, 0.0f), queued.events());
+  std::get<std::shared_ptr<GenerationHandle>>(second)->cancel();
+  std::get<std::shared_ptr<GenerationHandle>>(second)->cancel();
+
+  const Outcome a = running.wait();
+  CHECK(a.reason == FinishReason::cancelled);
+  CHECK(a.usage.completion_tokens < 200);
+  const Outcome b = queued.wait();
+  CHECK(b.reason == FinishReason::cancelled);
+  CHECK(b.usage.completion_tokens == 0);
+}
+
+TEST_CASE("destroying the engine finishes outstanding requests as cancelled") {
+  EngineOptions options;
+  options.max_batch = 1;
+  auto tiny = std::make_unique<TinyEngine>(options);
+  // The running request holds the scheduler inside on_text until the destructor has begun.
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  bool first_piece = true;
+  Collector a, b;
+  GenerationEvents blocking = a.events();
+  auto record = blocking.on_text;
+  blocking.on_text = [&, record](std::string_view text) {
+    record(text);
+    if (std::exchange(first_piece, false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny->engine->submit(completion("hello", 200, 0.0f), blocking)));
+  entered.get_future().wait();
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny->engine->submit(completion("hello", 200, 0.0f), b.events())));
+  std::thread destroyer([&] { tiny.reset(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release.set_value();
+  destroyer.join();
+  CHECK(a.finishes == 1);
+  CHECK(b.finishes == 1);
+  CHECK(a.outcome.reason == FinishReason::cancelled);
+  CHECK(b.outcome.reason == FinishReason::cancelled);
+  CHECK(b.outcome.usage.completion_tokens == 0);
+}
+
+TEST_CASE("loading reports bad options and devices with the model path") {
+  const std::filesystem::path path = temporary_model_path("engine-options");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  EngineOptions options;
+  options.model_file = path;
+  options.device = "cpu";
+  options.context_length = 100000;
+  auto loaded = Engine::load(options);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  CHECK(std::get<std::string>(loaded) ==
+        path.string() + ": context_length 100000 exceeds the model's trained context of 256 tokens");
+  options.context_length = 128;
+  options.device = "tpu";
+  loaded = Engine::load(options);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  CHECK(std::get<std::string>(loaded) == path.string() + ": device 'tpu': expected auto, cpu or cuda:N");
+  options.device = "cuda:x";
+  loaded = Engine::load(options);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  CHECK(std::get<std::string>(loaded).find("expected cuda:N") != std::string::npos);
+  options.model_file = path.string() + ".missing";
+  loaded = Engine::load(options);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  CHECK(std::get<std::string>(loaded).find(".missing: ") == path.string().size());
+  std::filesystem::remove(path);
+}
+
+}  // namespace sovereign::accel::test

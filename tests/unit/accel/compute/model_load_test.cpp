@@ -1,0 +1,98 @@
+// Loading a model: every configuration or tensor problem is an error naming the key or tensor.
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "accel/compute/model_loader.hpp"
+#include "accel/gguf/quantize.hpp"
+#include "tiny_model.hpp"
+
+namespace sovereign::accel::test {
+namespace {
+
+std::string load_error(const TinyModelSpec& spec) {
+  const std::filesystem::path path = temporary_model_path("load");
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("a well-formed tiny model loads with the configuration it was written with") {
+  const std::filesystem::path path = temporary_model_path("load");
+  TinyModelSpec spec;
+  spec.architecture = "qwen2";
+  spec.tied_embeddings = true;
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
+  const compute::ModelConfig& c = std::get<std::unique_ptr<compute::LoadedModel>>(loaded)->config;
+  CHECK(c.architecture == compute::Architecture::qwen2);
+  CHECK(c.rope_style == compute::RopeStyle::neox);
+  CHECK(c.has_qkv_bias);
+  CHECK(c.tied_embeddings);
+  CHECK(c.n_vocab == kTinyVocab);
+  CHECK(c.n_heads == 4);
+  CHECK(c.n_kv_heads == 2);
+  CHECK(c.head_dim == 16);
+  CHECK(c.trained_context == 256);
+}
+
+TEST_CASE("an unknown architecture is refused by name") {
+  TinyModelSpec spec;
+  spec.tamper = [](gguf::Writer& w) { w.set("general.architecture", std::string("gpt-j")); };
+  CHECK(load_error(spec).find("'general.architecture' is 'gpt-j'") != std::string::npos);
+}
+
+TEST_CASE("a missing or out-of-range hyper-parameter names its metadata key") {
+  TinyModelSpec spec;
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{0}); };
+  CHECK(load_error(spec).find("'llama.block_count' is 0, expected 1..1024") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
+  CHECK(load_error(spec).find("not a multiple of attention.head_count_kv (3)") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::string("wide")); };
+  CHECK(load_error(spec).find("'llama.embedding_length' is missing or not an integer") != std::string::npos);
+}
+
+TEST_CASE("a missing tensor, wrong dims or an unsupported type names the tensor") {
+  TinyModelSpec spec;
+  spec.omit_tensors = {"blk.1.ffn_up.weight"};
+  CHECK(load_error(spec).find("tensor 'blk.1.ffn_up.weight' is missing") != std::string::npos);
+
+  spec.omit_tensors = {"blk.0.attn_k.weight"};
+  spec.tamper = [](gguf::Writer& w) {
+    w.add_tensor("blk.0.attn_k.weight", {64, 16}, gguf::TensorType::f32,
+                 gguf::quantize(gguf::TensorType::f32, std::vector<float>(64 * 16, 0.0f)));
+  };
+  CHECK(load_error(spec).find("tensor 'blk.0.attn_k.weight' has dims [64, 16], expected [64, 32]") !=
+        std::string::npos);
+
+  // Same shape, but a k-quant type the matrix kernels do not run yet.
+  spec.n_embd = 256;
+  spec.n_heads = 16;
+  spec.n_kv_heads = 8;
+  spec.n_ff = 256;
+  spec.tamper = [](gguf::Writer& w) {
+    w.add_tensor("blk.0.attn_k.weight", {256, 128}, gguf::TensorType::q4_k, std::vector<std::byte>(128 * 144));
+  };
+  CHECK(load_error(spec).find("tensor 'blk.0.attn_k.weight' has type q4_k; the engine runs F32, F16, BF16, "
+                              "Q8_0 and Q4_0 matrices") != std::string::npos);
+}
+
+TEST_CASE("a file that is not GGUF is reported with its path and byte offset") {
+  const std::filesystem::path path = temporary_model_path("notgguf");
+  { std::FILE* f = std::fopen(path.c_str(), "wb"); std::fputs("not a model", f); std::fclose(f); }
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  const std::string& error = std::get<std::string>(loaded);
+  CHECK(error.find(path.string()) == 0);
+  CHECK(error.find("byte") != std::string::npos);
+}
+
+}  // namespace sovereign::accel::test
