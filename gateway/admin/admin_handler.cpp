@@ -1,0 +1,40 @@
+#include "gateway/admin/admin_handler.hpp"
+
+#include "gateway/openai/api_error.hpp"
+
+namespace sovereign::gateway {
+namespace http = boost::beast::http;
+
+void AdminHandler::handle(http::request<http::string_body>& request, const ConnectionInfo&, ResponseSink& sink,
+                          std::function<void(bool)> complete) {
+  http::response<http::string_body> response{http::status::ok, 11};
+  auto path = request.target().substr(0, request.target().find('?'));
+  if (request.method() != http::verb::get && request.method() != http::verb::head) {
+    auto error = api_errors::method_not_allowed(std::string(request.method_string()), std::string(path));
+    response.result(error.status);
+    response.set(http::field::content_type, "application/json");
+    response.body() = error.to_json();
+  } else if (path == "/metrics") {
+    services_.metrics.connections_active().Set(static_cast<double>(services_.sessions.open.load()));
+    response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+    response.body() = services_.metrics.serialize();
+  } else if (path == "/healthz") {
+    response.set(http::field::content_type, "application/json");
+    response.body() = R"({"status":"ok"})";
+  } else if (path == "/readyz") {
+    bool ready = services_.ready.load() && services_.current() != nullptr && !services_.sessions.draining.load();
+    response.result(ready ? http::status::ok : http::status::service_unavailable);
+    response.set(http::field::content_type, "application/json");
+    response.body() = ready ? R"({"status":"ready"})" : R"({"status":"not ready"})";
+  } else {
+    auto error = api_errors::not_found(std::string(path));
+    response.result(error.status);
+    response.set(http::field::content_type, "application/json");
+    response.body() = error.to_json();
+  }
+  response.prepare_payload();
+  if (request.method() == http::verb::head) response.body().clear();
+  sink.send(std::move(response), [complete = std::move(complete)](bool ok) { complete(ok); });
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,230 @@
+#include "gateway/cli/policy_command.hpp"
+
+#include <boost/json.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "policy/diagnostic.hpp"
+#include "policy/engine.hpp"
+#include "policy/explain.hpp"
+#include "policy/lint.hpp"
+#include "policy/test_suite.hpp"
+
+namespace sovereign::gateway {
+
+namespace {
+
+namespace json = boost::json;
+namespace pol = sovereign::policy;
+
+constexpr std::string_view usage =
+    "usage:\n"
+    "  sovereign policy lint FILE [--backends NAME:ZONE:MODEL1,MODEL2]...\n"
+    "  sovereign policy test FILE            (a test file, or a policy with FILE.tests.yaml beside it)\n"
+    "  sovereign policy explain --policy FILE --request REQ.json --tenant T [--model M] [--data-class C]\n";
+
+constexpr std::size_t max_request_file_bytes = 32 * 1024 * 1024;
+
+int usage_error(std::string_view message) {
+    std::cerr << "sovereign policy: " << message << "\n" << usage;
+    return 2;
+}
+
+void print(const std::vector<pol::Diagnostic>& diagnostics) {
+    for (const auto& d : diagnostics) std::cout << pol::format_diagnostic(d) << "\n";
+}
+
+std::optional<pol::BackendInfo> parse_backend(std::string_view spec) {
+    const auto first = spec.find(':');
+    const auto second = first == std::string_view::npos ? first : spec.find(':', first + 1);
+    if (second == std::string_view::npos) return std::nullopt;
+    pol::BackendInfo b{std::string(spec.substr(0, first)), std::string(spec.substr(first + 1, second - first - 1)), {}};
+    auto models = spec.substr(second + 1);
+    while (!models.empty()) {
+        const auto comma = models.find(',');
+        if (!models.substr(0, comma).empty()) b.models.emplace_back(models.substr(0, comma));
+        models = comma == std::string_view::npos ? std::string_view{} : models.substr(comma + 1);
+    }
+    if (b.name.empty() || b.zone.empty()) return std::nullopt;
+    return b;
+}
+
+int lint(std::span<const std::string> args) {
+    std::optional<std::string> file;
+    std::optional<std::vector<pol::BackendInfo>> backends;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--backends") {
+            if (i + 1 >= args.size()) return usage_error("--backends needs NAME:ZONE:MODELS");
+            const auto b = parse_backend(args[++i]);
+            if (!b) return usage_error("--backends '" + args[i] + "' is not NAME:ZONE:MODEL1,MODEL2");
+            if (!backends) backends.emplace();
+            backends->push_back(*b);
+        } else if (!file) {
+            file = args[i];
+        } else {
+            return usage_error("lint takes one FILE");
+        }
+    }
+    if (!file) return usage_error("lint needs a FILE");
+    const auto diagnostics = pol::lint_policy_file(*file, backends ? &*backends : nullptr);
+    print(diagnostics);
+    if (diagnostics.empty()) {
+        std::cout << *file << ": no problems found"
+                  << (backends ? "" : " (backend reachability not checked: no --backends given)") << "\n";
+        return 0;
+    }
+    return 1;
+}
+
+int test(std::span<const std::string> args) {
+    if (args.size() != 1) return usage_error("test takes one FILE");
+    const auto test_file = pol::resolve_test_file(args[0]);
+    const auto loaded = pol::load_test_suite(test_file);
+    if (!loaded.suite) {
+        print(loaded.diagnostics);
+        return 1;
+    }
+    const auto policy = pol::load_policy_file(loaded.suite->policy_path);
+    if (!policy.policy) {
+        print(policy.diagnostics);
+        return 1;
+    }
+    const auto result = pol::run_test_suite(*loaded.suite, *policy.policy);
+    std::cout << "policy " << loaded.suite->policy_path.string() << " (sha256:" << policy.policy->version() << ")\n"
+              << pol::render_suite_result(result, test_file.string());
+    return result.passed() ? 0 : 1;
+}
+
+// The user-supplied text of an OpenAI-style body, each piece with its JSON path.
+bool collect_segments(const json::object& body, pol::Request& request, std::string& error) {
+    auto text_or_parts = [&](const json::value& v, const std::string& path) -> bool {
+        if (v.is_string()) {
+            request.segments.push_back({path, std::string(v.get_string())});
+            return true;
+        }
+        if (v.is_null()) return true;
+        if (!v.is_array()) {
+            error = path + ": expected a string or an array";
+            return false;
+        }
+        const auto& parts = v.get_array();
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            const auto item_path = path + "[" + std::to_string(i) + "]";
+            if (parts[i].is_string()) {
+                request.segments.push_back({item_path, std::string(parts[i].get_string())});
+            } else if (parts[i].is_object()) {
+                const auto* text = parts[i].get_object().if_contains("text");
+                if (text != nullptr && text->is_string())
+                    request.segments.push_back({item_path + ".text", std::string(text->get_string())});
+            }
+        }
+        return true;
+    };
+    if (const auto* messages = body.if_contains("messages")) {
+        request.endpoint = "chat.completions";
+        if (!messages->is_array()) {
+            error = "messages: expected an array";
+            return false;
+        }
+        const auto& list = messages->get_array();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const auto path = "messages[" + std::to_string(i) + "]";
+            if (!list[i].is_object()) {
+                error = path + ": expected an object";
+                return false;
+            }
+            if (const auto* content = list[i].get_object().if_contains("content"))
+                if (!text_or_parts(*content, path + ".content")) return false;
+        }
+        return true;
+    }
+    if (const auto* prompt = body.if_contains("prompt")) {
+        request.endpoint = "completions";
+        return text_or_parts(*prompt, "prompt");
+    }
+    if (const auto* input = body.if_contains("input")) {
+        request.endpoint = "embeddings";
+        return text_or_parts(*input, "input");
+    }
+    error = "the body has none of messages, prompt or input";
+    return false;
+}
+
+int explain(std::span<const std::string> args) {
+    std::optional<std::string> policy_file, request_file, tenant, model, data_class;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        auto take = [&](std::optional<std::string>& into) {
+            if (i + 1 >= args.size()) return false;
+            into = args[++i];
+            return true;
+        };
+        const auto& a = args[i];
+        bool ok = true;
+        if (a == "--policy") ok = take(policy_file);
+        else if (a == "--request") ok = take(request_file);
+        else if (a == "--tenant") ok = take(tenant);
+        else if (a == "--model") ok = take(model);
+        else if (a == "--data-class") ok = take(data_class);
+        else return usage_error("unknown argument '" + a + "'");
+        if (!ok) return usage_error(a + " needs a value");
+    }
+    if (!policy_file || !request_file || !tenant) return usage_error("explain needs --policy, --request and --tenant");
+    const auto policy = pol::load_policy_file(*policy_file);
+    if (!policy.policy) {
+        print(policy.diagnostics);
+        return 1;
+    }
+    std::string error;
+    const auto text = pol::read_text_file(*request_file, max_request_file_bytes, error);
+    if (!text) {
+        std::cerr << error << "\n";
+        return 2;
+    }
+    json::stream_parser parser;
+    boost::system::error_code ec;
+    const std::size_t used = parser.write(text->data(), text->size(), ec);
+    if (!ec) parser.finish(ec);
+    if (ec) {
+        std::cerr << *request_file << ": byte " << used << ": invalid JSON: " << ec.message() << "\n";
+        return 2;
+    }
+    const json::value body = parser.release();
+    if (!body.is_object()) {
+        std::cerr << *request_file << ": the request body must be a JSON object\n";
+        return 2;
+    }
+    pol::Request request;
+    request.tenant = *tenant;
+    if (const auto* m = body.get_object().if_contains("model"); m != nullptr && m->is_string())
+        request.model = std::string(m->get_string());
+    if (model) request.model = *model;
+    if (data_class) request.declared_class = *data_class;
+    if (!collect_segments(body.get_object(), request, error)) {
+        std::cerr << *request_file << ": " << error << "\n";
+        return 2;
+    }
+    pol::EvaluationTrace trace;
+    const auto decision = pol::evaluate(request, *policy.policy, &trace);
+    std::cout << pol::render_explanation(request, decision, trace, *policy.policy);
+    return 0;
+}
+
+}  // namespace
+
+int run_policy_command(std::span<const std::string> args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "help") {
+        std::cout << usage;
+        return args.empty() ? 2 : 0;
+    }
+    const auto rest = args.subspan(1);
+    if (args[0] == "lint") return lint(rest);
+    if (args[0] == "test") return test(rest);
+    if (args[0] == "explain") return explain(rest);
+    return usage_error("unknown command '" + args[0] + "'");
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,49 @@
+#include <csignal>
+#include <iostream>
+
+#include "gateway/cli/commands.hpp"
+#include "gateway/runtime/gateway_runtime.hpp"
+
+namespace sovereign::gateway {
+
+int run_serve_command(std::span<const std::string> args) {
+  std::string config_file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) config_file = args[++i];
+    else {
+      std::cerr << "sovereign serve: unexpected argument '" << args[i] << "'\nusage: sovereign serve --config FILE\n";
+      return 2;
+    }
+  }
+  if (config_file.empty()) {
+    std::cerr << "usage: sovereign serve --config FILE\n";
+    return 2;
+  }
+  auto loaded = load_gateway_config(config_file);
+  if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+    for (const auto& error : *errors) std::cerr << error.to_string() << '\n';
+    std::cerr << "sovereign serve: the configuration has " << errors->size() << " problem(s); nothing was started\n";
+    return 1;
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  GatewayRuntime runtime(config_file, std::get<std::shared_ptr<const GatewayConfig>>(loaded));
+  return runtime.run();
+}
+
+int run_config_command(std::span<const std::string> args) {
+  if (args.size() != 2 || args[0] != "check") {
+    std::cerr << "usage: sovereign config check FILE\n";
+    return 2;
+  }
+  auto loaded = load_gateway_config(args[1]);
+  if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+    for (const auto& error : *errors) std::cout << error.to_string() << '\n';
+    return 1;
+  }
+  const auto& config = *std::get<std::shared_ptr<const GatewayConfig>>(loaded);
+  std::cout << args[1] << ": ok (" << config.listeners.size() << " listener(s), " << config.tenants.size()
+            << " tenant(s), " << config.backends.size() << " backend(s))\n";
+  return 0;
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,441 @@
+#include "gateway/config/gateway_config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "gateway/config/yaml_reader.hpp"
+
+namespace sovereign::gateway {
+namespace {
+
+constexpr std::size_t max_config_bytes = 4 * 1024 * 1024;
+constexpr std::uint64_t max_timeout_ms = 24ull * 3600 * 1000;
+
+bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out) {
+  const std::string& url = out.url;
+  auto fail = [&](const std::string& why) {
+    r.error(node, "replica url '" + url + "' " + why);
+    return false;
+  };
+  std::string_view rest = url;
+  if (rest.starts_with("https://")) {
+    out.https = true;
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return fail("must start with http:// or https://");
+  }
+  auto path_start = rest.find('/');
+  std::string_view authority = rest.substr(0, path_start);
+  std::string_view path = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  out.base_path = std::string(path);
+  std::string_view port_text;
+  if (authority.starts_with('[')) {
+    auto close = authority.find(']');
+    if (close == std::string_view::npos) return fail("has an unterminated IPv6 address");
+    out.host = std::string(authority.substr(1, close - 1));
+    auto after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after[0] != ':') return fail("has text after the IPv6 address");
+      port_text = after.substr(1);
+    }
+  } else {
+    auto colon = authority.rfind(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) return fail("has no host");
+  if (authority.find('@') != std::string_view::npos) return fail("must not carry credentials");
+  unsigned port = out.https ? 443 : 80;
+  if (!port_text.empty()) {
+    auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
+      return fail("has an invalid port '" + std::string(port_text) + "'");
+  }
+  out.port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto node = root["listeners"];
+  if (!node) {
+    r.error(root, "missing required key 'listeners' (where the API is served)");
+    return;
+  }
+  if (!r.expect_sequence(node, "'listeners'")) return;
+  if (node.size() == 0) r.error(node, "'listeners' must name at least one listener");
+  std::set<std::string> names;
+  for (const auto& item : node) {
+    ListenerConfig listener;
+    if (!r.expect_map(item, "a listener", {"name", "address", "port", "tls"})) continue;
+    r.string(item, "name", listener.name, true);
+    r.string(item, "address", listener.address, true);
+    r.integer(item, "port", listener.port, 1, 65535, true);
+    boost::system::error_code ec;
+    if (!listener.address.empty()) {
+      boost::asio::ip::make_address(listener.address, ec);
+      if (ec) r.error(item["address"], "listener address '" + listener.address + "' is not an IP address");
+    }
+    if (!listener.name.empty() && !names.insert(listener.name).second)
+      r.error(item["name"], "listener name '" + listener.name + "' is used twice");
+    if (auto tls = item["tls"]) {
+      if (r.expect_map(tls, "'tls'", {"certificate", "private_key", "client_ca", "require_client_certificate"})) {
+        ListenerTls settings;
+        r.path(tls, "certificate", settings.certificate, true);
+        r.path(tls, "private_key", settings.private_key, true);
+        r.path(tls, "client_ca", settings.client_ca);
+        r.boolean(tls, "require_client_certificate", settings.require_client_certificate);
+        if (settings.require_client_certificate && settings.client_ca.empty())
+          r.error(tls, "'require_client_certificate: true' needs 'client_ca' to verify client certificates");
+        for (auto [key, file] : {std::pair{"certificate", &settings.certificate},
+                                 std::pair{"private_key", &settings.private_key},
+                                 std::pair{"client_ca", &settings.client_ca}})
+          if (!file->empty() && !std::filesystem::exists(*file))
+            r.error(tls[key], "file '" + file->string() + "' does not exist");
+        listener.tls = settings;
+      }
+    }
+    config.listeners.push_back(std::move(listener));
+  }
+}
+
+void read_limits(YamlReader& r, const YAML::Node& root, Limits& limits) {
+  auto node = root["limits"];
+  if (!node) return;
+  if (!r.expect_map(node, "'limits'",
+                    {"max_header_bytes", "max_body_bytes", "header_timeout_ms", "body_timeout_ms", "idle_timeout_ms",
+                     "max_connections", "max_upstream_response_bytes", "drain_timeout_ms"}))
+    return;
+  r.integer(node, "max_header_bytes", limits.max_header_bytes, 1024, 1024 * 1024);
+  r.integer(node, "max_body_bytes", limits.max_body_bytes, 1024, 256ull * 1024 * 1024);
+  r.milliseconds(node, "header_timeout_ms", limits.header_timeout, 10, max_timeout_ms);
+  r.milliseconds(node, "body_timeout_ms", limits.body_timeout, 10, max_timeout_ms);
+  r.milliseconds(node, "idle_timeout_ms", limits.idle_timeout, 10, max_timeout_ms);
+  r.integer(node, "max_connections", limits.max_connections, 1, 1'000'000);
+  r.integer(node, "max_upstream_response_bytes", limits.max_upstream_response_bytes, 1024, 1024ull * 1024 * 1024);
+  r.milliseconds(node, "drain_timeout_ms", limits.drain_timeout, 0, max_timeout_ms);
+}
+
+void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto node = root["tenants"];
+  if (!node) return;
+  if (!r.expect_sequence(node, "'tenants'")) return;
+  std::set<std::string> names;
+  std::set<std::string> key_digests;
+  for (const auto& item : node) {
+    if (!r.expect_map(item, "a tenant", {"name", "api_keys", "client_certificates", "models", "rate_limit"})) continue;
+    TenantConfig tenant;
+    r.string(item, "name", tenant.name, true);
+    if (!tenant.name.empty() && !names.insert(tenant.name).second)
+      r.error(item["name"], "tenant name '" + tenant.name + "' is used twice");
+    if (auto keys = item["api_keys"]; keys && r.expect_sequence(keys, "'api_keys'")) {
+      for (const auto& key : keys) {
+        if (!r.expect_map(key, "an API key", {"sha256"})) continue;
+        std::string hex;
+        if (!r.string(key, "sha256", hex, true) || hex.empty()) continue;
+        auto digest = crypto::sha256_from_hex(hex);
+        if (!digest) {
+          r.error(key["sha256"], "'sha256' must be 64 hex digits: the SHA-256 of the key (echo -n KEY | sha256sum), "
+                                 "never the key itself");
+          continue;
+        }
+        if (!key_digests.insert(crypto::to_hex(*digest)).second)
+          r.error(key["sha256"], "this API key digest is listed twice; one key belongs to one tenant");
+        tenant.api_key_digests.push_back(*digest);
+      }
+    }
+    if (auto certs = item["client_certificates"]; certs && r.expect_sequence(certs, "'client_certificates'")) {
+      for (const auto& cert : certs) {
+        if (!r.expect_map(cert, "a client certificate", {"subject_cn"})) continue;
+        std::string cn;
+        if (r.string(cert, "subject_cn", cn, true) && !cn.empty()) tenant.client_certificate_cns.push_back(cn);
+      }
+    }
+    r.string_list(item, "models", tenant.models, true);
+    if (auto limit = item["rate_limit"]) {
+      if (r.expect_map(limit, "'rate_limit'", {"requests_per_minute", "tokens_per_minute"})) {
+        r.integer(limit, "requests_per_minute", tenant.rate_limit.requests_per_minute, 1, 100'000'000);
+        r.integer(limit, "tokens_per_minute", tenant.rate_limit.tokens_per_minute, 1, 4'000'000'000ull);
+      }
+    }
+    if (tenant.api_key_digests.empty() && tenant.client_certificate_cns.empty())
+      r.error(item, "tenant '" + tenant.name + "' has neither 'api_keys' nor 'client_certificates': nobody could use it");
+    config.tenants.push_back(std::move(tenant));
+  }
+}
+
+void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& backend) {
+  if (!r.expect_map(node, "a backend's 'tls'", {"ca", "server_name", "client_certificate", "client_key"})) return;
+  BackendTls tls;
+  r.path(node, "ca", tls.ca, true);
+  r.string(node, "server_name", tls.server_name);
+  r.path(node, "client_certificate", tls.client_certificate);
+  r.path(node, "client_key", tls.client_key);
+  if (tls.client_certificate.empty() != tls.client_key.empty())
+    r.error(node, "'client_certificate' and 'client_key' go together: give both or neither");
+  for (auto [key, file] : {std::pair{"ca", &tls.ca}, std::pair{"client_certificate", &tls.client_certificate},
+                           std::pair{"client_key", &tls.client_key}})
+    if (!file->empty() && !std::filesystem::exists(*file))
+      r.error(node[key], "file '" + file->string() + "' does not exist");
+  backend.tls = tls;
+}
+
+void read_health_check(YamlReader& r, const YAML::Node& node, HealthCheck& check) {
+  if (!r.expect_map(node, "'health_check'", {"path", "interval_ms", "timeout_ms", "unhealthy_after", "healthy_after"}))
+    return;
+  r.string(node, "path", check.path);
+  if (!check.path.starts_with('/')) r.error(node["path"], "'path' must start with '/'");
+  r.milliseconds(node, "interval_ms", check.interval, 100, max_timeout_ms);
+  r.milliseconds(node, "timeout_ms", check.timeout, 10, max_timeout_ms);
+  r.integer(node, "unhealthy_after", check.unhealthy_after, 1, 1000);
+  r.integer(node, "healthy_after", check.healthy_after, 1, 1000);
+}
+
+void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto node = root["backends"];
+  if (!node) return;
+  if (!r.expect_sequence(node, "'backends'")) return;
+  std::set<std::string> names;
+  for (const auto& item : node) {
+    if (!r.expect_map(item, "a backend",
+                      {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
+                       "connect_timeout_ms", "max_idle_connections", "health_check", "circuit_breaker", "model_file",
+                       "device", "context_length", "max_batch"}))
+      continue;
+    BackendConfig backend;
+    r.string(item, "name", backend.name, true);
+    if (!backend.name.empty() && !names.insert(backend.name).second)
+      r.error(item["name"], "backend name '" + backend.name + "' is used twice");
+    std::string type = "openai";
+    r.string(item, "type", type);
+    if (type == "local") {
+      backend.type = BackendType::local;
+    } else if (type != "openai") {
+      r.error(item["type"], "backend type '" + type + "' is unknown; use 'openai' (an OpenAI-compatible server) or "
+                            "'local' (the built-in engine)");
+    }
+    r.string(item, "zone", backend.zone, true);
+    r.string_list(item, "models", backend.models, true);
+    if (item["models"] && backend.models.empty()) r.error(item["models"], "'models' must name at least one model");
+    r.milliseconds(item, "timeout_ms", backend.timeout, 10, max_timeout_ms);
+    if (backend.type == BackendType::local) {
+      for (auto key : {"replicas", "loopback", "tls", "connect_timeout_ms", "max_idle_connections", "health_check",
+                       "circuit_breaker"})
+        if (item[key]) r.error(item[key], std::string("'") + key + "' does not apply to a backend of type 'local'");
+      r.path(item, "model_file", backend.model_file, true);
+      if (!backend.model_file.empty() && !std::filesystem::exists(backend.model_file))
+        r.error(item["model_file"], "model file '" + backend.model_file.string() + "' does not exist");
+      r.string(item, "device", backend.device);
+      if (backend.device != "auto" && backend.device != "cpu" && !backend.device.starts_with("cuda:"))
+        r.error(item["device"], "'device' must be auto, cpu or cuda:N");
+      r.integer(item, "context_length", backend.context_length, 16, 1'048'576);
+      r.integer(item, "max_batch", backend.max_batch, 1, 1024);
+      config.backends.push_back(std::move(backend));
+      continue;
+    }
+    for (auto key : {"model_file", "device", "context_length", "max_batch"})
+      if (item[key]) r.error(item[key], std::string("'") + key + "' only applies to a backend of type 'local'");
+    r.boolean(item, "loopback", backend.loopback);
+    if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);
+    r.milliseconds(item, "connect_timeout_ms", backend.connect_timeout, 10, max_timeout_ms);
+    r.integer(item, "max_idle_connections", backend.max_idle_connections, 0, 10'000);
+    if (auto check = item["health_check"]) read_health_check(r, check, backend.health_check);
+    if (auto breaker = item["circuit_breaker"]) {
+      if (r.expect_map(breaker, "'circuit_breaker'", {"failures", "open_ms"})) {
+        r.integer(breaker, "failures", backend.circuit_breaker.failures, 1, 1000);
+        r.milliseconds(breaker, "open_ms", backend.circuit_breaker.open_for, 10, max_timeout_ms);
+      }
+    }
+    auto replicas = item["replicas"];
+    if (!replicas) {
+      r.error(item, "backend '" + backend.name + "' needs 'replicas' (a list of {url: ...})");
+    } else if (r.expect_sequence(replicas, "'replicas'")) {
+      if (replicas.size() == 0) r.error(replicas, "'replicas' must list at least one replica");
+      for (const auto& replica_node : replicas) {
+        if (!r.expect_map(replica_node, "a replica", {"url"})) continue;
+        ReplicaConfig replica;
+        if (!r.string(replica_node, "url", replica.url, true) || replica.url.empty()) continue;
+        if (!read_replica_url(r, replica_node["url"], replica)) continue;
+        if (!replica.https && !backend.loopback)
+          r.error(replica_node["url"], "plain http:// is refused for backend '" + backend.name +
+                                           "': use https:// with 'tls', or mark the backend 'loopback: true' if it "
+                                           "runs on this host");
+        if (replica.https && !backend.tls)
+          r.error(replica_node["url"], "https:// replicas need the backend's 'tls' settings (at least 'ca')");
+        backend.replicas.push_back(std::move(replica));
+      }
+    }
+    if (backend.tls && backend.tls->server_name.empty() && !backend.replicas.empty())
+      backend.tls->server_name = backend.replicas.front().host;
+    config.backends.push_back(std::move(backend));
+  }
+}
+
+void read_access_log(YamlReader& r, const YAML::Node& root, AccessLogConfig& log) {
+  auto node = root["access_log"];
+  if (!node) return;
+  std::string value;
+  if (!r.string(root, "access_log", value)) return;
+  if (value == "off") log.target = AccessLogTarget::off;
+  else if (value == "stderr") log.target = AccessLogTarget::stderr_stream;
+  else if (value == "stdout") log.target = AccessLogTarget::stdout_stream;
+  else {
+    log.target = AccessLogTarget::file;
+    log.file = r.resolve(value);
+  }
+}
+
+void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto node = root["audit"];
+  if (!node) return;
+  if (!r.expect_map(node, "'audit'",
+                    {"directory", "durability", "signing_key", "auditor_public_key", "checkpoint_every_records",
+                     "checkpoint_every_ms", "segment_max_bytes"}))
+    return;
+  AuditConfig audit;
+  r.path(node, "directory", audit.directory, true);
+  std::string durability = "strict";
+  r.string(node, "durability", durability);
+  if (durability == "relaxed") audit.durability = AuditDurability::relaxed;
+  else if (durability != "strict") r.error(node["durability"], "'durability' must be strict or relaxed");
+  r.path(node, "signing_key", audit.signing_key, true);
+  r.path(node, "auditor_public_key", audit.auditor_public_key);
+  r.integer(node, "checkpoint_every_records", audit.checkpoint_every_records, 1, 10'000'000);
+  r.integer(node, "checkpoint_every_ms", audit.checkpoint_every_ms, 10, 3'600'000);
+  r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 4096, 1ull << 40);
+  config.audit = audit;
+}
+
+void read_vault(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto node = root["vault"];
+  if (!node) return;
+  if (!r.expect_map(node, "'vault'", {"key", "ttl_seconds"})) return;
+  VaultConfig vault;
+  r.path(node, "key", vault.key, true);
+  r.integer(node, "ttl_seconds", vault.ttl_seconds, 1, 10ull * 365 * 86'400);
+  config.vault = vault;
+}
+
+void cross_check(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
+  auto models = config.all_models();
+  auto tenants = root["tenants"];
+  for (std::size_t i = 0; i < config.tenants.size() && tenants && i < tenants.size(); ++i) {
+    const auto& tenant = config.tenants[i];
+    auto model_nodes = tenants[i]["models"];
+    for (std::size_t m = 0; m < tenant.models.size(); ++m) {
+      const auto& model = tenant.models[m];
+      if (model == "*" || std::find(models.begin(), models.end(), model) != models.end()) continue;
+      r.error(model_nodes && model_nodes.IsSequence() ? model_nodes[m] : tenants[i],
+              "tenant '" + tenant.name + "' may use model '" + model + "', but no backend serves it");
+    }
+  }
+  bool has_network_backend = std::any_of(config.backends.begin(), config.backends.end(),
+                                         [](const auto& b) { return b.type == BackendType::openai; });
+  if (has_network_backend && config.boundary.empty())
+    r.error(root, "'boundary' must list the networks backends live in (e.g. [10.20.0.0/16]); without it the egress "
+                  "guard refuses every backend");
+}
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
+}
+
+bool TenantConfig::may_use(const std::string& model) const {
+  return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m == "*" || m == model; });
+}
+
+const BackendConfig* GatewayConfig::find_backend(const std::string& name) const {
+  for (const auto& backend : backends)
+    if (backend.name == name) return &backend;
+  return nullptr;
+}
+
+std::vector<std::string> GatewayConfig::all_models() const {
+  std::vector<std::string> models;
+  for (const auto& backend : backends)
+    for (const auto& model : backend.models)
+      if (std::find(models.begin(), models.end(), model) == models.end()) models.push_back(model);
+  return models;
+}
+
+ConfigResult parse_gateway_config(const std::string& yaml_text, const std::filesystem::path& file) {
+  YamlReader r(file);
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    r.error(e.mark, "invalid YAML: " + e.msg);
+    return r.take_errors();
+  }
+  if (!root || root.IsNull()) {
+    r.error(YAML::Mark{}, "the file is empty; it needs at least 'listeners'");
+    return r.take_errors();
+  }
+  if (!r.expect_map(root, "the top level",
+                    {"workers", "listeners", "admin", "limits", "boundary", "tenants", "backends", "access_log",
+                     "policy", "audit", "vault"}))
+    if (!root.IsMap()) return r.take_errors();
+
+  auto config = std::make_shared<GatewayConfig>();
+  config->source_file = file;
+  r.integer(root, "workers", config->workers, 0, 1024);
+  read_listeners(r, root, *config);
+  if (auto admin = root["admin"]) {
+    if (r.expect_map(admin, "'admin'", {"address", "port"})) {
+      r.string(admin, "address", config->admin.address);
+      r.integer(admin, "port", config->admin.port, 1, 65535);
+      boost::system::error_code ec;
+      boost::asio::ip::make_address(config->admin.address, ec);
+      if (ec) r.error(admin["address"], "admin address '" + config->admin.address + "' is not an IP address");
+    }
+  }
+  read_limits(r, root, config->limits);
+  if (auto boundary = root["boundary"]; boundary && r.expect_sequence(boundary, "'boundary'")) {
+    for (const auto& item : boundary) {
+      std::string why;
+      auto cidr = item.IsScalar() ? Cidr::parse(item.Scalar(), why) : std::nullopt;
+      if (!cidr) {
+        r.error(item, "boundary entry is not a network: " + (why.empty() ? "expected e.g. 10.20.0.0/16" : why));
+        continue;
+      }
+      config->boundary.push_back(*cidr);
+    }
+  }
+  read_tenants(r, root, *config);
+  read_backends(r, root, *config);
+  read_access_log(r, root, config->access_log);
+  std::filesystem::path policy;
+  if (r.path(root, "policy", policy) && !policy.empty()) {
+    if (!std::filesystem::exists(policy)) r.error(root["policy"], "policy file '" + policy.string() + "' does not exist");
+    config->policy_file = policy;
+  }
+  read_audit(r, root, *config);
+  read_vault(r, root, *config);
+  if (r.ok()) cross_check(r, root, *config);
+  if (!r.ok()) return r.take_errors();
+  return std::shared_ptr<const GatewayConfig>(std::move(config));
+}
+
+ConfigResult load_gateway_config(const std::filesystem::path& file) {
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec) return std::vector<ConfigError>{{file.string(), 1, 1, "cannot read the file: " + ec.message()}};
+  if (size > max_config_bytes)
+    return std::vector<ConfigError>{{file.string(), 1, 1, "the file is larger than 4 MiB; is it the right file?"}};
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) return std::vector<ConfigError>{{file.string(), 1, 1, "cannot read the file"}};
+  return parse_gateway_config(text.str(), file);
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,174 @@
+#pragma once
+// The operator's configuration (gateway.yaml) as an immutable value, and its loader.
+// docs/CONFIG.md documents every key; the defaults below are the documented ones.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "crypto/digest.hpp"
+#include "gateway/net/cidr.hpp"
+
+namespace sovereign::gateway {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// One problem in a config file, printed as FILE:LINE:COL: message.
+struct ConfigError {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+  std::string to_string() const;
+};
+
+struct ListenerTls {
+  std::filesystem::path certificate;
+  std::filesystem::path private_key;
+  std::filesystem::path client_ca;
+  bool require_client_certificate = false;
+};
+
+struct ListenerConfig {
+  std::string name;
+  std::string address;
+  std::uint16_t port = 0;
+  std::optional<ListenerTls> tls;
+};
+
+struct AdminConfig {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 9090;
+};
+
+struct Limits {
+  std::size_t max_header_bytes = 16 * 1024;
+  std::size_t max_body_bytes = 1024 * 1024;
+  Milliseconds header_timeout{10'000};
+  Milliseconds body_timeout{30'000};
+  Milliseconds idle_timeout{60'000};
+  std::size_t max_connections = 10'000;
+  std::size_t max_upstream_response_bytes = 16 * 1024 * 1024;
+  Milliseconds drain_timeout{30'000};
+};
+
+struct RateLimit {
+  std::uint32_t requests_per_minute = 0;  // 0 = unlimited
+  std::uint32_t tokens_per_minute = 0;
+};
+
+struct TenantConfig {
+  std::string name;
+  std::vector<crypto::Sha256> api_key_digests;
+  std::vector<std::string> client_certificate_cns;
+  std::vector<std::string> models;  // "*" means every configured model
+  RateLimit rate_limit;
+
+  bool may_use(const std::string& model) const;
+};
+
+struct HealthCheck {
+  std::string path = "/v1/models";
+  Milliseconds interval{2'000};
+  Milliseconds timeout{1'000};
+  std::uint32_t unhealthy_after = 2;
+  std::uint32_t healthy_after = 1;
+};
+
+struct CircuitBreakerConfig {
+  std::uint32_t failures = 5;
+  Milliseconds open_for{10'000};
+};
+
+struct BackendTls {
+  std::filesystem::path ca;
+  std::string server_name;
+  std::filesystem::path client_certificate;
+  std::filesystem::path client_key;
+};
+
+struct ReplicaConfig {
+  std::string url;      // as written
+  bool https = false;
+  std::string host;     // from the URL
+  std::uint16_t port = 0;
+  std::string base_path;  // URL path prefix, without a trailing slash
+};
+
+enum class BackendType { openai, local };
+
+struct BackendConfig {
+  std::string name;
+  BackendType type = BackendType::openai;
+  std::string zone;
+  std::vector<std::string> models;
+  // type: openai
+  std::vector<ReplicaConfig> replicas;
+  bool loopback = false;
+  std::optional<BackendTls> tls;
+  Milliseconds timeout{60'000};
+  Milliseconds connect_timeout{2'000};
+  std::size_t max_idle_connections = 32;
+  HealthCheck health_check;
+  CircuitBreakerConfig circuit_breaker;
+  // type: local
+  std::filesystem::path model_file;
+  std::string device = "auto";
+  int context_length = 2048;
+  int max_batch = 16;
+};
+
+enum class AccessLogTarget { off, stderr_stream, stdout_stream, file };
+
+struct AccessLogConfig {
+  AccessLogTarget target = AccessLogTarget::stderr_stream;
+  std::filesystem::path file;
+};
+
+enum class AuditDurability { strict, relaxed };
+
+struct AuditConfig {
+  std::filesystem::path directory;
+  AuditDurability durability = AuditDurability::strict;
+  std::filesystem::path signing_key;
+  std::filesystem::path auditor_public_key;
+  std::uint32_t checkpoint_every_records = 1000;
+  std::uint32_t checkpoint_every_ms = 1000;
+  std::uint64_t segment_max_bytes = 64ull << 20;
+};
+
+struct VaultConfig {
+  std::filesystem::path key;
+  std::uint64_t ttl_seconds = 86'400;
+};
+
+struct GatewayConfig {
+  std::filesystem::path source_file;
+  unsigned workers = 0;  // 0 = one per core
+  std::vector<ListenerConfig> listeners;
+  AdminConfig admin;
+  Limits limits;
+  std::vector<Cidr> boundary;
+  std::vector<TenantConfig> tenants;
+  std::vector<BackendConfig> backends;
+  AccessLogConfig access_log;
+  std::optional<std::filesystem::path> policy_file;
+  std::optional<AuditConfig> audit;
+  std::optional<VaultConfig> vault;
+
+  const BackendConfig* find_backend(const std::string& name) const;
+  // Every model some backend serves, in configuration order, without repeats.
+  std::vector<std::string> all_models() const;
+};
+
+using ConfigResult = std::variant<std::shared_ptr<const GatewayConfig>, std::vector<ConfigError>>;
+
+// Parses and validates; never throws for anything the file can contain.
+[[nodiscard]] ConfigResult load_gateway_config(const std::filesystem::path& file);
+[[nodiscard]] ConfigResult parse_gateway_config(const std::string& yaml_text, const std::filesystem::path& file);
+
+}  // namespace sovereign::gateway

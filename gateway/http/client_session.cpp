@@ -1,0 +1,258 @@
+#include "gateway/http/client_session.hpp"
+
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "crypto/tls_context.hpp"
+#include "gateway/openai/api_error.hpp"
+
+namespace sovereign::gateway {
+namespace http = boost::beast::http;
+namespace {
+
+std::variant<ClientSession::PlainStream, ClientSession::TlsStream> make_stream(
+    boost::asio::ip::tcp::socket socket, const std::shared_ptr<boost::asio::ssl::context>& tls) {
+  if (tls) return std::variant<ClientSession::PlainStream, ClientSession::TlsStream>(
+               std::in_place_type<ClientSession::TlsStream>, std::move(socket), *tls);
+  return std::variant<ClientSession::PlainStream, ClientSession::TlsStream>(std::in_place_type<ClientSession::PlainStream>,
+                                                                            std::move(socket));
+}
+
+std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  return ec ? std::string("unknown") : endpoint.address().to_string();
+}
+
+}  // namespace
+
+ClientSession::ClientSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
+                             Limits limits, RequestHandler& handler, SessionRegistry& registry, unsigned worker)
+    : stream_(make_stream(std::move(socket), tls)),
+      limits_(limits),
+      handler_(handler),
+      registry_(registry),
+      read_deadline_(tcp().get_executor()) {
+  info_.remote_address = remote_of(tcp().socket());
+  info_.worker = worker;
+  registry_.open.fetch_add(1, std::memory_order_relaxed);
+}
+
+ClientSession::~ClientSession() { registry_.open.fetch_sub(1, std::memory_order_relaxed); }
+
+boost::beast::tcp_stream& ClientSession::tcp() {
+  if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;
+  return std::get<TlsStream>(stream_).next_layer();
+}
+
+void ClientSession::run() {
+  boost::system::error_code ignored;
+  tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
+  auto* tls = std::get_if<TlsStream>(&stream_);
+  if (tls == nullptr) return do_read();
+  tcp().expires_after(limits_.header_timeout);
+  tls->async_handshake(boost::asio::ssl::stream_base::server,
+                       [self = shared_from_this()](boost::system::error_code ec) { self->on_handshake(ec); });
+}
+
+void ClientSession::on_handshake(boost::system::error_code ec) {
+  if (ec) return close();
+  tcp().expires_never();
+  info_.client_certificate_cn = crypto::peer_common_name(std::get<TlsStream>(stream_).native_handle());
+  do_read();
+}
+
+// Reads use their own timer rather than tcp_stream's expiry, which would close the socket and leave
+// no way to answer 408; the timer only cancels the read.
+void ClientSession::arm_read_deadline(std::chrono::steady_clock::duration timeout) {
+  read_timed_out_ = false;
+  read_deadline_.expires_after(timeout);
+  read_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->read_timed_out_ = true;
+    boost::system::error_code ignored;
+    self->tcp().socket().cancel(ignored);
+  });
+}
+
+void ClientSession::do_read() {
+  if (registry_.draining.load(std::memory_order_relaxed) && requests_served_ > 0) return close();
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
+  parser_->body_limit(limits_.max_body_bytes);
+  idle_ = true;
+  tcp().expires_never();
+  arm_read_deadline(requests_served_ == 0 ? limits_.header_timeout : limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    http::async_read_header(stream, buffer_, *parser_,
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
+  });
+}
+
+void ClientSession::on_header(boost::system::error_code ec) {
+  idle_ = false;
+  read_deadline_.cancel();
+  if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
+    // Silence on an idle keep-alive connection is normal: just close. A request that started
+    // arriving and stalled gets 408 (plain HTTP; a TLS stream cannot be written after a cancelled read).
+    if (buffer_.size() == 0 || is_tls()) return close();
+    return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
+  }
+  if (ec == http::error::header_limit)
+    return reply_and_close(http::status::request_header_fields_too_large,
+                           api_errors::header_too_large(limits_.max_header_bytes).to_json());
+  if (ec == http::error::body_limit)
+    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+  if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
+      ec == boost::asio::error::operation_aborted || (registry_.draining.load(std::memory_order_relaxed) && ec))
+    return close();
+  if (ec) {
+    if (ec.category() != http::make_error_code(http::error::bad_target).category()) return close();
+    return reply_and_close(http::status::bad_request,
+                           api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
+  }
+  if (parser_->is_done()) return dispatch();
+  arm_read_deadline(limits_.body_timeout);
+  with_stream([&](auto& stream) {
+    http::async_read(stream, buffer_, *parser_,
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_body(ec); });
+  });
+}
+
+void ClientSession::on_body(boost::system::error_code ec) {
+  read_deadline_.cancel();
+  if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
+    if (is_tls()) return close();
+    return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
+  }
+  if (ec == http::error::body_limit)
+    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+  if (ec) return close();
+  dispatch();
+}
+
+void ClientSession::dispatch() {
+  request_ = parser_->release();
+  parser_.reset();
+  ++requests_served_;
+  keep_alive_ = request_.keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
+  gone_handler_ = nullptr;
+  watch_for_disconnect();
+  handler_.handle(request_, info_, *this, [self = shared_from_this()](bool keep_alive) { self->on_complete(keep_alive); });
+}
+
+void ClientSession::on_complete(bool keep_alive) {
+  stop_watching();
+  gone_handler_ = nullptr;
+  response_.reset();
+  stream_serializer_.reset();
+  stream_header_.reset();
+  if (!keep_alive || !keep_alive_ || registry_.draining.load(std::memory_order_relaxed)) return close();
+  do_read();
+}
+
+// Waits for the socket to become readable without consuming anything: readable with nothing to
+// read means the client closed, which cancels the work done on its behalf.
+void ClientSession::watch_for_disconnect() {
+  watching_ = true;
+  auto generation = ++watch_generation_;
+  tcp().socket().async_wait(boost::asio::ip::tcp::socket::wait_read,
+                            [self = shared_from_this(), generation](boost::system::error_code ec) {
+                              if (ec || generation != self->watch_generation_ || !self->watching_) return;
+                              self->watching_ = false;
+                              boost::system::error_code ignored;
+                              if (self->tcp().socket().available(ignored) == 0 && self->gone_handler_) {
+                                auto handler = std::move(self->gone_handler_);
+                                handler();
+                              }
+                            });
+}
+
+void ClientSession::stop_watching() {
+  if (!watching_) return;
+  watching_ = false;
+  ++watch_generation_;
+  boost::system::error_code ignored;
+  tcp().socket().cancel(ignored);
+}
+
+void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler_ = std::move(handler); }
+
+void ClientSession::send(http::response<http::string_body> response, Completion done) {
+  response.keep_alive(keep_alive_);
+  response_ = std::move(response);
+  tcp().expires_after(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    http::async_write(stream, *response_,
+                      [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                        self->tcp().expires_never();
+                        if (ec) self->keep_alive_ = false;
+                        done(!ec);
+                      });
+  });
+}
+
+void ClientSession::start_stream(http::response_header<> header, Completion done) {
+  stream_header_.emplace();
+  stream_header_->base() = std::move(header);
+  stream_header_->chunked(true);
+  stream_header_->keep_alive(keep_alive_);
+  stream_serializer_.emplace(*stream_header_);
+  tcp().expires_after(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    http::async_write_header(stream, *stream_serializer_,
+                             [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                               if (ec) self->keep_alive_ = false;
+                               done(!ec);
+                             });
+  });
+}
+
+void ClientSession::write_chunk(std::string data, Completion done) {
+  chunk_ = std::move(data);
+  tcp().expires_after(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    boost::asio::async_write(stream, http::make_chunk(boost::asio::buffer(chunk_)),
+                             [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                               if (ec) self->keep_alive_ = false;
+                               done(!ec);
+                             });
+  });
+}
+
+void ClientSession::finish_stream(Completion done) {
+  tcp().expires_after(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    boost::asio::async_write(stream, http::make_chunk_last(),
+                             [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                               self->tcp().expires_never();
+                               if (ec) self->keep_alive_ = false;
+                               done(!ec);
+                             });
+  });
+}
+
+void ClientSession::reply_and_close(http::status status, const std::string& json_body) {
+  keep_alive_ = false;
+  http::response<http::string_body> response{status, 11};
+  response.set(http::field::content_type, "application/json");
+  response.body() = json_body;
+  response.prepare_payload();
+  send(std::move(response), [self = shared_from_this()](bool) { self->close(); });
+}
+
+void ClientSession::close_if_idle() {
+  if (idle_) close();
+}
+
+void ClientSession::close() {
+  read_deadline_.cancel();
+  boost::system::error_code ignored;
+  tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  tcp().socket().close(ignored);
+}
+
+}  // namespace sovereign::gateway

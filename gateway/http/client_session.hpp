@@ -1,0 +1,91 @@
+#pragma once
+// One client connection (plain or TLS): reads requests under size limits and deadlines, hands each
+// to the RequestHandler, writes what the handler answers, and notices when the client goes away.
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <variant>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/serializer.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "gateway/config/gateway_config.hpp"
+#include "gateway/http/request_handler.hpp"
+
+namespace sovereign::gateway {
+
+// Counts open connections and tells idle sessions to close when draining.
+class SessionRegistry {
+ public:
+  std::atomic<std::size_t> open{0};
+  std::atomic<bool> draining{false};
+};
+
+class ClientSession : public ResponseSink, public std::enable_shared_from_this<ClientSession> {
+ public:
+  using PlainStream = boost::beast::tcp_stream;
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  ClientSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
+                RequestHandler& handler, SessionRegistry& registry, unsigned worker);
+  ~ClientSession() override;
+
+  void run();
+  // Closes the connection if it is waiting for a request (used when draining).
+  void close_if_idle();
+
+  void send(boost::beast::http::response<boost::beast::http::string_body> response, Completion done) override;
+  void start_stream(boost::beast::http::response_header<> header, Completion done) override;
+  void write_chunk(std::string data, Completion done) override;
+  void finish_stream(Completion done) override;
+  void on_client_gone(std::function<void()> handler) override;
+
+ private:
+  template <typename F>
+  decltype(auto) with_stream(F&& f) {
+    return std::visit([&](auto& stream) -> decltype(auto) { return f(stream); }, stream_);
+  }
+  boost::beast::tcp_stream& tcp();
+
+  void on_handshake(boost::system::error_code ec);
+  void do_read();
+  void on_header(boost::system::error_code ec);
+  void on_body(boost::system::error_code ec);
+  void dispatch();
+  void on_complete(bool keep_alive);
+  void reply_and_close(boost::beast::http::status status, const std::string& json_body);
+  void watch_for_disconnect();
+  void stop_watching();
+  void close();
+  void arm_read_deadline(std::chrono::steady_clock::duration timeout);
+  bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
+
+  std::variant<PlainStream, TlsStream> stream_;
+  Limits limits_;
+  RequestHandler& handler_;
+  SessionRegistry& registry_;
+  ConnectionInfo info_;
+  boost::beast::flat_buffer buffer_;
+  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
+  boost::beast::http::request<boost::beast::http::string_body> request_;
+  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> stream_header_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> stream_serializer_;
+  std::string chunk_;
+  std::function<void()> gone_handler_;
+  boost::asio::steady_timer read_deadline_;
+  bool read_timed_out_ = false;
+  std::uint64_t watch_generation_ = 0;
+  bool watching_ = false;
+  bool idle_ = false;
+  bool keep_alive_ = true;
+  std::size_t requests_served_ = 0;
+};
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,71 @@
+#include "gateway/http/listener.hpp"
+
+#include <boost/asio/socket_base.hpp>
+
+namespace sovereign::gateway {
+
+using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+Listener::Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
+                   RequestHandler& handler, SessionRegistry& registry, unsigned worker)
+    : io_(io), acceptor_(io), tls_(std::move(tls)), limits_(limits), handler_(handler), registry_(registry), worker_(worker) {}
+
+std::shared_ptr<Listener> Listener::open(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+                                         std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
+                                         RequestHandler& handler, SessionRegistry& registry, unsigned worker,
+                                         std::string& error) {
+  auto listener = std::make_shared<Listener>(io, std::move(tls), limits, handler, registry, worker);
+  boost::system::error_code ec;
+  auto& acceptor = listener->acceptor_;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.set_option(reuse_port(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
+            ec.message();
+    return nullptr;
+  }
+  return listener;
+}
+
+std::uint16_t Listener::port() const {
+  boost::system::error_code ec;
+  return acceptor_.local_endpoint(ec).port();
+}
+
+void Listener::run() { do_accept(); }
+
+void Listener::stop() {
+  boost::system::error_code ignored;
+  acceptor_.close(ignored);
+}
+
+void Listener::close_idle_sessions() {
+  for (auto& weak : sessions_)
+    if (auto session = weak.lock()) session->close_if_idle();
+}
+
+void Listener::do_accept() {
+  acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec,
+                                                           boost::asio::ip::tcp::socket socket) {
+    if (ec == boost::asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (!ec) {
+      if (self->registry_.open.load(std::memory_order_relaxed) >= self->limits_.max_connections) {
+        if (self->on_refused_) self->on_refused_();
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        auto session = std::make_shared<ClientSession>(std::move(socket), self->tls_, self->limits_, self->handler_,
+                                                       self->registry_, self->worker_);
+        self->sessions_.remove_if([](const auto& weak) { return weak.expired(); });
+        self->sessions_.push_back(session);
+        session->run();
+      }
+    }
+    self->do_accept();
+  });
+}
+
+}  // namespace sovereign::gateway

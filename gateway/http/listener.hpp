@@ -1,0 +1,45 @@
+#pragma once
+// Accepts connections on one address for one worker (SO_REUSEPORT lets every worker bind the same
+// port, so the kernel spreads connections without a shared accept lock).
+#include <list>
+#include <memory>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "gateway/http/client_session.hpp"
+
+namespace sovereign::gateway {
+
+class Listener : public std::enable_shared_from_this<Listener> {
+ public:
+  // Binds and listens; on failure `error` says why (address in use, permission...).
+  static std::shared_ptr<Listener> open(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
+                                        std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
+                                        RequestHandler& handler, SessionRegistry& registry, unsigned worker,
+                                        std::string& error);
+
+  void run();
+  void stop();                // stop accepting
+  void close_idle_sessions();  // draining: close keep-alive connections that wait for a request
+  std::uint16_t port() const;
+  void set_connection_refused_counter(std::function<void()> counter) { on_refused_ = std::move(counter); }
+
+  Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
+           RequestHandler& handler, SessionRegistry& registry, unsigned worker);
+
+ private:
+  void do_accept();
+
+  boost::asio::io_context& io_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  Limits limits_;
+  RequestHandler& handler_;
+  SessionRegistry& registry_;
+  unsigned worker_;
+  std::list<std::weak_ptr<ClientSession>> sessions_;
+  std::function<void()> on_refused_;
+};
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,27 @@
+#pragma once
+// How request logic answers a client without touching its socket: a whole response, or a
+// streamed one (header, chunks, end). Every completion reports whether the client is still there.
+#include <functional>
+#include <string>
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+namespace sovereign::gateway {
+
+using Completion = std::function<void(bool client_ok)>;
+
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  virtual void send(boost::beast::http::response<boost::beast::http::string_body> response, Completion done) = 0;
+  // Streaming: a chunked response. Chunks are written one at a time: the next write waits for the
+  // previous completion, which is the backpressure that keeps a slow client from buffering memory.
+  virtual void start_stream(boost::beast::http::response_header<> header, Completion done) = 0;
+  virtual void write_chunk(std::string data, Completion done) = 0;
+  virtual void finish_stream(Completion done) = 0;
+  // Called once if the client goes away while the response is being produced.
+  virtual void on_client_gone(std::function<void()> handler) = 0;
+};
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,125 @@
+#include "gateway/metrics/gateway_metrics.hpp"
+
+#include <unordered_map>
+
+#include <prometheus/text_serializer.h>
+
+namespace sovereign::gateway {
+namespace {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+const prometheus::Histogram::BucketBoundaries& latency_buckets() {
+  static const prometheus::Histogram::BucketBoundaries buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                               0.1,    0.25,  0.5,    1,     2.5,  5,     10,
+                                                               30,     60,    120};
+  return buckets;
+}
+
+// Per-thread cache of series pointers keyed by family address and joined label values.
+template <typename Metric, typename Make>
+Metric& cached(const void* family, const std::string& key, Make make) {
+  thread_local std::unordered_map<std::string, void*> cache;
+  std::string full_key = std::to_string(reinterpret_cast<std::uintptr_t>(family)) + '\x1f' + key;
+  auto [it, inserted] = cache.try_emplace(std::move(full_key), nullptr);
+  if (inserted) it->second = &make();
+  return *static_cast<Metric*>(it->second);
+}
+
+}  // namespace
+
+GatewayMetrics::GatewayMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_(BuildCounter()
+                    .Name("sovereign_http_requests_total")
+                    .Help("API requests answered, by tenant, model, backend and HTTP status")
+                    .Register(*registry_)),
+      durations_(BuildHistogram()
+                     .Name("sovereign_http_request_duration_seconds")
+                     .Help("Time from the complete request to the last response byte")
+                     .Register(*registry_)),
+      upstream_healthy_(BuildGauge()
+                            .Name("sovereign_upstream_healthy")
+                            .Help("1 when the backend replica passes its health checks, else 0")
+                            .Register(*registry_)),
+      pool_connections_(BuildGauge()
+                            .Name("sovereign_upstream_pool_connections")
+                            .Help("Upstream connections by backend and state (idle, active)")
+                            .Register(*registry_)),
+      egress_refusals_(BuildCounter()
+                           .Name("sovereign_egress_refusals_total")
+                           .Help("Connections refused by the egress guard because the address is outside the boundary")
+                           .Register(*registry_)),
+      config_reloads_(BuildCounter()
+                          .Name("sovereign_config_reloads_total")
+                          .Help("Configuration reloads by result (applied, rejected)")
+                          .Register(*registry_)),
+      rate_limited_(BuildCounter()
+                        .Name("sovereign_rate_limited_total")
+                        .Help("Requests refused with 429 by the tenant's rate limit")
+                        .Register(*registry_)),
+      upstream_retries_(BuildCounter()
+                            .Name("sovereign_upstream_retries_total")
+                            .Help("Requests retried on another replica after a failure before any response byte")
+                            .Register(*registry_)),
+      connections_active_(BuildGauge()
+                              .Name("sovereign_connections_active")
+                              .Help("Client connections currently open")
+                              .Register(*registry_)
+                              .Add({})),
+      connections_refused_(BuildCounter()
+                               .Name("sovereign_connections_refused_total")
+                               .Help("Client connections closed at once because max_connections was reached")
+                               .Register(*registry_)
+                               .Add({})) {
+  config_reloads_.Add({{"result", "applied"}});
+  config_reloads_.Add({{"result", "rejected"}});
+}
+
+void GatewayMetrics::request_finished(const std::string& tenant, const std::string& model, const std::string& backend,
+                                      unsigned status, double seconds) {
+  std::string labels = tenant + '\x1f' + model + '\x1f' + backend;
+  auto status_text = std::to_string(status);
+  cached<prometheus::Counter>(&requests_, labels + '\x1f' + status_text, [&]() -> prometheus::Counter& {
+    return requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", status_text}});
+  }).Increment();
+  cached<prometheus::Histogram>(&durations_, labels, [&]() -> prometheus::Histogram& {
+    return durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}}, latency_buckets());
+  }).Observe(seconds);
+}
+
+void GatewayMetrics::egress_refused(const std::string& backend) {
+  cached<prometheus::Counter>(&egress_refusals_, backend, [&]() -> prometheus::Counter& {
+    return egress_refusals_.Add({{"backend", backend}});
+  }).Increment();
+}
+
+void GatewayMetrics::rate_limited(const std::string& tenant) {
+  cached<prometheus::Counter>(&rate_limited_, tenant, [&]() -> prometheus::Counter& {
+    return rate_limited_.Add({{"tenant", tenant}});
+  }).Increment();
+}
+
+void GatewayMetrics::config_reload(bool applied) {
+  config_reloads_.Add({{"result", applied ? "applied" : "rejected"}}).Increment();
+}
+
+void GatewayMetrics::upstream_retry(const std::string& backend) {
+  cached<prometheus::Counter>(&upstream_retries_, backend, [&]() -> prometheus::Counter& {
+    return upstream_retries_.Add({{"backend", backend}});
+  }).Increment();
+}
+
+void GatewayMetrics::set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy) {
+  upstream_healthy_.Add({{"backend", backend}, {"replica", replica}}).Set(healthy ? 1 : 0);
+}
+
+prometheus::Gauge& GatewayMetrics::pool_connections(const std::string& backend, const std::string& state) {
+  return pool_connections_.Add({{"backend", backend}, {"state", state}});
+}
+
+std::string GatewayMetrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
+
+}  // namespace sovereign::gateway

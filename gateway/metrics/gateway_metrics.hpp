@@ -1,0 +1,51 @@
+#pragma once
+// Every metric the gateway exports, declared in one place (prometheus-cpp core). Labelled series
+// are looked up through a per-thread cache, so the request path takes no registry lock after the
+// first request of each label combination on each worker.
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace sovereign::gateway {
+
+class GatewayMetrics {
+ public:
+  GatewayMetrics();
+
+  void request_finished(const std::string& tenant, const std::string& model, const std::string& backend,
+                        unsigned status, double seconds);
+  void egress_refused(const std::string& backend);
+  void rate_limited(const std::string& tenant);
+  void config_reload(bool applied);
+  void upstream_retry(const std::string& backend);
+  void set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy);
+  prometheus::Gauge& pool_connections(const std::string& backend, const std::string& state);
+  prometheus::Gauge& connections_active() { return connections_active_; }
+  prometheus::Counter& connections_refused() { return connections_refused_; }
+
+  // Families that other modules' adapters fill (audit, policy, engine), registered on the same registry.
+  prometheus::Registry& registry() { return *registry_; }
+
+  // Text exposition format 0.0.4, as served on the admin listener's /metrics.
+  std::string serialize() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& durations_;
+  prometheus::Family<prometheus::Gauge>& upstream_healthy_;
+  prometheus::Family<prometheus::Gauge>& pool_connections_;
+  prometheus::Family<prometheus::Counter>& egress_refusals_;
+  prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Counter>& rate_limited_;
+  prometheus::Family<prometheus::Counter>& upstream_retries_;
+  prometheus::Gauge& connections_active_;
+  prometheus::Counter& connections_refused_;
+};
+
+}  // namespace sovereign::gateway

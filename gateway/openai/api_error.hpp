@@ -1,0 +1,42 @@
+#pragma once
+// Errors in OpenAI's JSON shape: {"error":{"message","type","param","code"}}, with their HTTP status.
+#include <string>
+
+#include <boost/beast/http/status.hpp>
+
+namespace sovereign::gateway {
+
+struct ApiError {
+  boost::beast::http::status status;
+  std::string type;     // invalid_request_error, authentication_error, permission_error, ...
+  std::string code;     // machine-readable: invalid_api_key, model_not_found, ...
+  std::string message;  // for people: what is wrong and what would fix it
+  std::string param;    // the request field at fault, if any
+
+  std::string to_json() const;
+};
+
+// The catalogue: one constructor per failure mode, so status, type and code stay consistent.
+namespace api_errors {
+ApiError invalid_request(std::string message, std::string param = {});
+ApiError invalid_json(std::string message);
+ApiError missing_api_key();
+ApiError invalid_api_key();
+ApiError model_not_found(const std::string& model);
+ApiError model_not_permitted(const std::string& model, const std::string& tenant);
+ApiError denied_by_policy(std::string message, const std::string& rule);
+ApiError not_found(const std::string& target);
+ApiError method_not_allowed(const std::string& method, const std::string& target);
+ApiError request_too_large(std::size_t limit);
+ApiError header_too_large(std::size_t limit);
+ApiError request_timeout();
+ApiError rate_limited(const std::string& tenant, const std::string& what);
+ApiError no_backend_available(const std::string& model, const std::string& why);
+ApiError egress_refused(const std::string& model, const std::string& why);
+ApiError upstream_error(const std::string& why);
+ApiError upstream_timeout(const std::string& backend);
+ApiError audit_unavailable(const std::string& why);
+ApiError shutting_down();
+}  // namespace api_errors
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,99 @@
+#pragma once
+// One API request moving through the gateway's named phases, in this fixed order:
+//   authenticate -> decode -> decide -> transform -> route -> forward (respond) -> record
+// Each synchronous phase reads and fills the exchange's context and returns a PhaseResult;
+// forwarding is asynchronous and ends in record. Phases never touch the socket: they answer
+// through the ResponseSink.
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "gateway/http/request_handler.hpp"
+#include "gateway/openai/api_error.hpp"
+#include "gateway/openai/request_body.hpp"
+#include "gateway/pipeline/gateway_services.hpp"
+#include "gateway/upstream/forwarder.hpp"
+
+namespace sovereign::gateway {
+
+enum class PhaseName { authenticate, decode, decide, transform, route, forward, record };
+const char* phase_name(PhaseName);
+
+struct PhaseResult {
+  enum class Kind { next, answer, fail } kind = Kind::next;
+  std::optional<ApiError> error;  // fail
+  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response;  // answer
+  std::chrono::milliseconds retry_after{0};
+
+  static PhaseResult next() { return {}; }
+  static PhaseResult fail(ApiError e, std::chrono::milliseconds retry_after = {}) {
+    return {Kind::fail, std::move(e), std::nullopt, retry_after};
+  }
+  static PhaseResult answer(boost::beast::http::response<boost::beast::http::string_body> r) {
+    return {Kind::answer, std::nullopt, std::move(r), {}};
+  }
+};
+
+class Exchange : public std::enable_shared_from_this<Exchange> {
+ public:
+  Exchange(GatewayServices& services, boost::asio::io_context& io,
+           boost::beast::http::request<boost::beast::http::string_body>& request, const ConnectionInfo& connection,
+           ResponseSink& sink, std::function<void(bool)> complete);
+
+  void run();
+
+  // Context filled by the phases, readable by later ones.
+  const std::string& request_id() const { return request_id_; }
+
+ private:
+  PhaseResult authenticate();
+  PhaseResult decode();
+  PhaseResult decide();
+  PhaseResult transform();
+  PhaseResult route();
+  void forward();
+  void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
+
+  void answer(boost::beast::http::response<boost::beast::http::string_body> response, const std::string& error_code);
+  void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});
+  boost::beast::http::response<boost::beast::http::string_body> models_list() const;
+
+  GatewayServices& services_;
+  boost::asio::io_context& io_;
+  std::shared_ptr<RuntimeSnapshot> snapshot_;  // the configuration this request started with
+  boost::beast::http::request<boost::beast::http::string_body>& request_;
+  const ConnectionInfo& connection_;
+  ResponseSink& sink_;
+  std::function<void(bool)> complete_;
+  std::chrono::steady_clock::time_point started_;
+  std::string request_id_;
+
+  const TenantConfig* tenant_ = nullptr;
+  std::optional<Endpoint> endpoint_;
+  bool list_models_ = false;
+  std::optional<DecodedRequest> decoded_;
+  std::vector<ForwardTarget> targets_;
+  std::shared_ptr<Forwarder> forwarder_;
+  const BackendState* served_by_ = nullptr;
+  bool keep_alive_ = true;
+};
+
+class ApiHandler : public RequestHandler {
+ public:
+  ApiHandler(GatewayServices& services, boost::asio::io_context& io) : services_(services), io_(io) {}
+  void handle(boost::beast::http::request<boost::beast::http::string_body>& request, const ConnectionInfo& connection,
+              ResponseSink& sink, std::function<void(bool)> complete) override;
+
+ private:
+  GatewayServices& services_;
+  boost::asio::io_context& io_;
+};
+
+}  // namespace sovereign::gateway

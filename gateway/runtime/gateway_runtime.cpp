@@ -1,0 +1,205 @@
+#include "gateway/runtime/gateway_runtime.hpp"
+
+#include <csignal>
+
+#include "crypto/tls_context.hpp"
+
+namespace sovereign::gateway {
+namespace {
+
+unsigned default_workers() {
+  unsigned cores = std::thread::hardware_concurrency();
+  return cores == 0 ? 1 : cores;
+}
+
+bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
+  if (a.listeners.size() != b.listeners.size() || a.workers != b.workers || a.admin.address != b.admin.address ||
+      a.admin.port != b.admin.port)
+    return false;
+  for (std::size_t i = 0; i < a.listeners.size(); ++i)
+    if (a.listeners[i].address != b.listeners[i].address || a.listeners[i].port != b.listeners[i].port ||
+        a.listeners[i].tls.has_value() != b.listeners[i].tls.has_value())
+      return false;
+  return true;
+}
+
+}  // namespace
+
+GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config)
+    : config_file_(std::move(config_file)),
+      config_(std::move(config)),
+      worker_count_(config_->workers == 0 ? default_workers() : config_->workers),
+      signals_(control_, SIGHUP, SIGTERM, SIGINT),
+      drain_timer_(control_),
+      admin_handler_(services_) {}
+
+GatewayRuntime::~GatewayRuntime() {
+  for (auto& worker : workers_) {
+    worker->io.stop();
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+}
+
+bool GatewayRuntime::start_listeners(std::string& error) {
+  for (const auto& listener : config_->listeners) {
+    if (!listener.tls) continue;
+    auto made = crypto::make_server_context({listener.tls->certificate, listener.tls->private_key,
+                                             listener.tls->client_ca, listener.tls->require_client_certificate});
+    if (auto* why = std::get_if<std::string>(&made)) {
+      error = "listener '" + listener.name + "': " + *why;
+      return false;
+    }
+    listener_tls_[listener.name] =
+        std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
+  }
+  for (unsigned i = 0; i < worker_count_; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->handler = std::make_unique<ApiHandler>(services_, worker->io);
+    for (const auto& config : config_->listeners) {
+      boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address(config.address), config.port);
+      auto tls = config.tls ? listener_tls_[config.name] : nullptr;
+      auto listener = Listener::open(worker->io, endpoint, tls, config_->limits, *worker->handler, services_.sessions, i, error);
+      if (!listener) return false;
+      listener->set_connection_refused_counter([this] { services_.metrics.connections_refused().Increment(); });
+      worker->listeners.push_back(listener);
+    }
+    workers_.push_back(std::move(worker));
+  }
+  boost::asio::ip::tcp::endpoint admin(boost::asio::ip::make_address(config_->admin.address), config_->admin.port);
+  Limits admin_limits;
+  admin_listener_ = Listener::open(control_, admin, nullptr, admin_limits, admin_handler_, admin_sessions_, 0, error);
+  if (!admin_listener_) {
+    error = "admin listener: " + error;
+    return false;
+  }
+  return true;
+}
+
+void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot) {
+  if (health_checker_) health_checker_->stop();
+  services_.snapshot.store(snapshot, std::memory_order_release);
+  health_checker_ = std::make_shared<HealthChecker>(control_, snapshot, services_.metrics);
+  health_checker_->start();
+}
+
+int GatewayRuntime::run() {
+  std::string error;
+  services_.access_log = AccessLog::open(config_->access_log, error);
+  if (!error.empty()) {
+    log_event("error", "startup_failed", error);
+    return 1;
+  }
+  auto built = build_snapshot(config_, nullptr, worker_count_);
+  if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
+    for (const auto& e : *errors) log_event("error", "startup_failed", e);
+    return 1;
+  }
+  if (!start_listeners(error)) {
+    log_event("error", "startup_failed", error);
+    return 1;
+  }
+  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+
+  std::function<void()> wait_for_signal;
+  wait_for_signal = [this, &wait_for_signal] {
+    signals_.async_wait([this, &wait_for_signal](boost::system::error_code ec, int signal) {
+      if (ec) return;
+      if (signal == SIGHUP) {
+        reload();
+        wait_for_signal();
+      } else {
+        begin_shutdown();
+      }
+    });
+  };
+  wait_for_signal();
+
+  for (auto& worker : workers_) {
+    for (auto& listener : worker->listeners) listener->run();
+    worker->thread = std::thread([io = &worker->io] {
+      auto guard = boost::asio::make_work_guard(*io);
+      io->run();
+    });
+  }
+  admin_listener_->run();
+  services_.ready.store(true);
+  std::string where;
+  for (const auto& listener : config_->listeners)
+    where += (where.empty() ? "" : ", ") + std::string(listener.tls ? "https://" : "http://") + listener.address + ":" +
+             std::to_string(listener.port);
+  log_event("info", "started",
+            "serving on " + where + " with " + std::to_string(worker_count_) + " worker(s); admin on http://" +
+                config_->admin.address + ":" + std::to_string(config_->admin.port));
+  control_.run();
+  for (auto& worker : workers_) {
+    worker->io.stop();
+    if (worker->thread.joinable()) worker->thread.join();
+  }
+  log_event("info", "stopped", "all requests finished; exiting");
+  return 0;
+}
+
+void GatewayRuntime::reload() {
+  auto loaded = load_gateway_config(config_file_);
+  auto reject = [this](const std::string& why) {
+    services_.metrics.config_reload(false);
+    log_event("error", "reload_rejected", why + "; the previous configuration keeps serving");
+  };
+  if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+    std::string all;
+    for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e.to_string();
+    return reject(all);
+  }
+  auto config = std::get<std::shared_ptr<const GatewayConfig>>(loaded);
+  if (!same_listeners(*config, *config_))
+    return reject("listener addresses, TLS, admin address and workers cannot change on reload; restart instead");
+  auto current = services_.current();
+  auto built = build_snapshot(config, current.get(), worker_count_);
+  if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
+    std::string all;
+    for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
+    return reject(all);
+  }
+  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  services_.metrics.config_reload(true);
+  log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
+}
+
+void GatewayRuntime::begin_shutdown() {
+  if (services_.sessions.draining.exchange(true)) return;
+  log_event("info", "draining", "stopped accepting; waiting for " + std::to_string(services_.sessions.open.load()) +
+                                    " connection(s) to finish");
+  for (auto& worker : workers_)
+    boost::asio::post(worker->io, [w = worker.get()] {
+      for (auto& listener : w->listeners) {
+        listener->stop();
+        listener->close_idle_sessions();
+      }
+    });
+  drain_deadline_ = std::chrono::steady_clock::now() + config_->limits.drain_timeout;
+  check_drained();
+}
+
+void GatewayRuntime::check_drained() {
+  for (auto& worker : workers_)
+    boost::asio::post(worker->io, [w = worker.get()] {
+      for (auto& listener : w->listeners) listener->close_idle_sessions();
+    });
+  bool drained = services_.sessions.open.load() == 0;
+  if (drained || std::chrono::steady_clock::now() >= drain_deadline_) {
+    if (!drained)
+      log_event("warn", "drain_timeout", std::to_string(services_.sessions.open.load()) +
+                                             " connection(s) still open after drain_timeout_ms; closing them");
+    if (health_checker_) health_checker_->stop();
+    admin_listener_->stop();
+    signals_.cancel();
+    control_.stop();
+    return;
+  }
+  drain_timer_.expires_after(std::chrono::milliseconds(20));
+  drain_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) check_drained();
+  });
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,59 @@
+#pragma once
+// The running gateway: worker threads (one io_context each), their listeners, the admin listener,
+// health checks, signal handling (SIGHUP reload, SIGTERM/SIGINT drain and exit).
+#include <filesystem>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "gateway/admin/admin_handler.hpp"
+#include "gateway/http/listener.hpp"
+#include "gateway/pipeline/exchange.hpp"
+#include "gateway/pipeline/gateway_services.hpp"
+#include "gateway/upstream/health_checker.hpp"
+
+namespace sovereign::gateway {
+
+class GatewayRuntime {
+ public:
+  GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config);
+  ~GatewayRuntime();
+
+  // Starts everything and blocks until shut down; returns the process exit status.
+  int run();
+
+ private:
+  struct Worker {
+    boost::asio::io_context io{1};
+    std::unique_ptr<ApiHandler> handler;
+    std::vector<std::shared_ptr<Listener>> listeners;
+    std::thread thread;
+  };
+
+  bool start_listeners(std::string& error);
+  void reload();
+  void begin_shutdown();
+  void check_drained();
+  void install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot);
+
+  std::filesystem::path config_file_;
+  std::shared_ptr<const GatewayConfig> config_;
+  unsigned worker_count_;
+  GatewayServices services_;
+  boost::asio::io_context control_;
+  boost::asio::signal_set signals_;
+  boost::asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point drain_deadline_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  AdminHandler admin_handler_;
+  SessionRegistry admin_sessions_;
+  std::shared_ptr<Listener> admin_listener_;
+  std::shared_ptr<HealthChecker> health_checker_;
+  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> listener_tls_;
+};
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,75 @@
+#include "gateway/upstream/backend_state.hpp"
+
+#include "crypto/tls_context.hpp"
+
+namespace sovereign::gateway {
+namespace {
+
+std::int64_t ticks(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+bool ReplicaState::circuit_open(std::chrono::steady_clock::time_point now) const {
+  return circuit_open_until_.load(std::memory_order_relaxed) > ticks(now);
+}
+
+void ReplicaState::record_success() { request_failures_.store(0, std::memory_order_relaxed); }
+
+void ReplicaState::record_failure(std::chrono::steady_clock::time_point now) {
+  auto failures = request_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  // Once open, every further failure (including the trial request after open_ms) re-opens it.
+  if (failures >= backend_.circuit_breaker.failures)
+    circuit_open_until_.store(ticks(now + backend_.circuit_breaker.open_for), std::memory_order_relaxed);
+}
+
+bool ReplicaState::record_check(bool passed) {
+  const auto& check = backend_.health_check;
+  if (passed) {
+    check_failures_.store(0, std::memory_order_relaxed);
+    auto successes = check_successes_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (!healthy() && successes >= check.healthy_after) {
+      healthy_.store(true, std::memory_order_relaxed);
+      request_failures_.store(0, std::memory_order_relaxed);
+      circuit_open_until_.store(0, std::memory_order_relaxed);
+      return true;
+    }
+    return false;
+  }
+  check_successes_.store(0, std::memory_order_relaxed);
+  auto failures = check_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (healthy() && failures >= check.unhealthy_after) {
+    healthy_.store(false, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
+                                                                std::vector<std::string>& errors) {
+  std::vector<std::unique_ptr<BackendState>> states;
+  for (const auto& backend : config.backends) {
+    if (backend.type != BackendType::openai) continue;
+    auto state = std::make_unique<BackendState>();
+    state->config = &backend;
+    if (backend.tls) {
+      auto made = crypto::make_client_context({backend.tls->ca, backend.tls->client_certificate, backend.tls->client_key});
+      if (auto* error = std::get_if<std::string>(&made)) {
+        errors.push_back("backend '" + backend.name + "': " + *error);
+        continue;
+      }
+      state->tls = std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
+    }
+    for (const auto& replica : backend.replicas) {
+      auto replica_state = std::make_unique<ReplicaState>(backend, replica);
+      replica_state->endpoints =
+          guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback, replica_state->refusal);
+      state->replicas.push_back(std::move(replica_state));
+    }
+    states.push_back(std::move(state));
+  }
+  return states;
+}
+
+}  // namespace sovereign::gateway

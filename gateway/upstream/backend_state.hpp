@@ -1,0 +1,63 @@
+#pragma once
+// Live state of the configured backends, shared by all workers for the life of one configuration
+// snapshot: pinned addresses, health, circuit breaker and load, all as atomics.
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include "gateway/config/gateway_config.hpp"
+#include "gateway/upstream/egress_guard.hpp"
+
+namespace sovereign::gateway {
+
+class ReplicaState {
+ public:
+  ReplicaState(const BackendConfig& backend, const ReplicaConfig& config) : backend_(backend), config_(config) {}
+
+  const BackendConfig& backend() const { return backend_; }
+  const ReplicaConfig& config() const { return config_; }
+
+  // Addresses checked by the egress guard; empty with refusal() set when the guard refused.
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints;
+  std::string refusal;
+
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+  bool circuit_open(std::chrono::steady_clock::time_point now) const;
+  bool available(std::chrono::steady_clock::time_point now) const {
+    return refusal.empty() && healthy() && !circuit_open(now);
+  }
+
+  void record_success();
+  void record_failure(std::chrono::steady_clock::time_point now);
+  // Returns true when the health state changed.
+  bool record_check(bool passed);
+
+  std::atomic<std::uint32_t> in_flight{0};
+
+ private:
+  const BackendConfig& backend_;
+  const ReplicaConfig& config_;
+  std::atomic<bool> healthy_{true};
+  std::atomic<std::uint32_t> check_failures_{0};
+  std::atomic<std::uint32_t> check_successes_{0};
+  std::atomic<std::uint32_t> request_failures_{0};
+  std::atomic<std::int64_t> circuit_open_until_{0};
+};
+
+struct BackendState {
+  const BackendConfig* config = nullptr;
+  std::vector<std::unique_ptr<ReplicaState>> replicas;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // for https:// replicas
+};
+
+// Builds the state of every network backend: resolves and pins replica addresses through the
+// guard and builds TLS contexts. Errors (bad CA file...) are returned as messages.
+std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
+                                                                std::vector<std::string>& errors);
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,300 @@
+#include "gateway/upstream/forwarder.hpp"
+
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
+
+namespace sovereign::gateway {
+namespace http = boost::beast::http;
+namespace {
+
+constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
+constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
+
+bool is_timeout(const boost::system::error_code& ec) { return ec == boost::beast::error::timeout; }
+
+std::string host_header(const ReplicaConfig& replica, const BackendConfig& backend) {
+  std::string host = backend.tls && !backend.tls->server_name.empty() ? backend.tls->server_name : replica.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  bool default_port = (replica.https && replica.port == 443) || (!replica.https && replica.port == 80);
+  return default_port ? host : host + ":" + std::to_string(replica.port);
+}
+
+}  // namespace
+
+Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayMetrics& metrics,
+                     std::vector<ForwardTarget> candidates, UpstreamRequest request, std::size_t max_response_bytes,
+                     ResponseSink& sink, std::unique_ptr<ResponseTransform> transform,
+                     std::function<void(ForwardOutcome)> done)
+    : io_(io),
+      pool_(pool),
+      metrics_(metrics),
+      candidates_(std::move(candidates)),
+      request_(std::move(request)),
+      max_response_bytes_(max_response_bytes),
+      sink_(sink),
+      transform_(std::move(transform)),
+      done_(std::move(done)) {}
+
+void Forwarder::start() { try_next(); }
+
+void Forwarder::cancel() {
+  if (cancelled_ || finished_) return;
+  cancelled_ = true;
+  if (connection_) connection_->close();
+}
+
+void Forwarder::end_attempt() {
+  if (attempt_counted_) current_.replica->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  attempt_counted_ = false;
+}
+
+void Forwarder::try_next() {
+  if (cancelled_) return finish(499, "client_closed");
+  while (next_candidate_ < candidates_.size() && attempts_ < max_attempts) {
+    auto candidate = candidates_[next_candidate_++];
+    if (!candidate.replica->refusal.empty()) {
+      metrics_.egress_refused(candidate.backend->config->name);
+      refusal_ = candidate.replica->refusal;
+      continue;
+    }
+    all_refused_ = false;
+    if (attempts_ > 0) metrics_.upstream_retry(candidate.backend->config->name);
+    ++attempts_;
+    current_ = candidate;
+    outcome_.backend = candidate.backend;
+    outcome_.replica = candidate.replica;
+    candidate.replica->in_flight.fetch_add(1, std::memory_order_relaxed);
+    attempt_counted_ = true;
+    retried_stale_ = false;
+    deadline_ = std::chrono::steady_clock::now() + candidate.backend->config->timeout;
+    if ((connection_ = pool_.acquire(*candidate.replica))) return send_request();
+    connection_ = std::make_shared<UpstreamConnection>(io_, *candidate.replica, candidate.backend->tls);
+    connection_->connect(candidate.backend->config->connect_timeout,
+                         [self = shared_from_this()](boost::system::error_code ec, bool refused) {
+                           self->on_connected(ec, refused);
+                         });
+    return;
+  }
+  if (all_refused_ && !candidates_.empty())
+    return respond_error(api_errors::egress_refused(request_.model, refusal_));
+  respond_error(last_error_ ? *last_error_ : api_errors::no_backend_available(request_.model, "no replica is available"));
+}
+
+void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
+  if (cancelled_) return finish(499, "client_closed");
+  if (refused) {
+    metrics_.egress_refused(current_.backend->config->name);
+    refusal_ = current_.replica->refusal;
+  }
+  if (ec) return fail_before_response(ec, true);
+  send_request();
+}
+
+void Forwarder::send_request() {
+  const auto& replica = current_.replica->config();
+  upstream_request_ = {};
+  upstream_request_.version(11);
+  upstream_request_.method(request_.method);
+  upstream_request_.target(replica.base_path + request_.target);
+  upstream_request_.set(http::field::host, host_header(replica, *current_.backend->config));
+  upstream_request_.set(http::field::user_agent, "sovereign-gateway");
+  upstream_request_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
+  upstream_request_.set("X-Request-Id", request_.request_id);
+  upstream_request_.keep_alive(true);
+  if (request_.method == http::verb::post) {
+    upstream_request_.set(http::field::content_type, "application/json");
+    upstream_request_.body() = request_.body;
+    upstream_request_.prepare_payload();
+  }
+  connection_->tcp().expires_at(deadline_);
+  connection_->with_stream([&](auto& stream) {
+    http::async_write(stream, upstream_request_,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+  });
+}
+
+void Forwarder::on_written(boost::system::error_code ec) {
+  if (cancelled_) return finish(499, "client_closed");
+  if (ec) return fail_before_response(ec, !connection_->reused);
+  header_parser_.emplace();
+  header_parser_->header_limit(max_upstream_header_bytes);
+  connection_->with_stream([&](auto& stream) {
+    http::async_read_header(stream, connection_->buffer(), *header_parser_,
+                            [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
+  });
+}
+
+void Forwarder::fail_before_response(boost::system::error_code ec, bool count_failure) {
+  if (cancelled_) return finish(499, "client_closed");
+  // A pooled connection the backend had already closed: retry once on a fresh one, same replica.
+  if (!count_failure && connection_ && connection_->reused && !retried_stale_ && !is_timeout(ec)) {
+    retried_stale_ = true;
+    connection_->close();
+    connection_ = std::make_shared<UpstreamConnection>(io_, *current_.replica, current_.backend->tls);
+    connection_->connect(current_.backend->config->connect_timeout,
+                         [self = shared_from_this()](boost::system::error_code ec, bool refused) {
+                           self->on_connected(ec, refused);
+                         });
+    return;
+  }
+  if (connection_) connection_->close();
+  connection_.reset();
+  current_.replica->record_failure(std::chrono::steady_clock::now());
+  end_attempt();
+  if (is_timeout(ec)) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+  last_error_ = api_errors::upstream_error("backend '" + current_.backend->config->name + "' (" +
+                                           current_.replica->config().url + "): " + ec.message());
+  try_next();
+}
+
+void Forwarder::on_header(boost::system::error_code ec) {
+  if (cancelled_) return finish(499, "client_closed");
+  if (ec) return fail_before_response(ec, !connection_->reused || is_timeout(ec));
+  status_ = header_parser_->get().result_int();
+  bool retryable_status = status_ == 502 || status_ == 503 || status_ == 504;
+  if (status_ >= 500) current_.replica->record_failure(std::chrono::steady_clock::now());
+  else current_.replica->record_success();
+  if (retryable_status && next_candidate_ < candidates_.size() && attempts_ < max_attempts) {
+    last_error_ = api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
+                                             std::to_string(status_));
+    release_connection(false);
+    end_attempt();
+    return try_next();
+  }
+  auto content_type = header_parser_->get()[http::field::content_type];
+  if (request_.stream && content_type.starts_with("text/event-stream")) return start_streaming();
+  read_whole();
+}
+
+void Forwarder::read_whole() {
+  whole_parser_.emplace(std::move(*header_parser_));
+  whole_parser_->body_limit(max_response_bytes_);
+  connection_->with_stream([&](auto& stream) {
+    http::async_read(stream, connection_->buffer(), *whole_parser_,
+                     [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_whole(ec); });
+  });
+}
+
+void Forwarder::on_whole(boost::system::error_code ec) {
+  if (cancelled_) return finish(499, "client_closed");
+  if (ec) {
+    release_connection(false);
+    current_.replica->record_failure(std::chrono::steady_clock::now());
+    if (is_timeout(ec)) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+    if (ec == http::error::body_limit)
+      return respond_error(api_errors::upstream_error("the response is larger than max_upstream_response_bytes (" +
+                                                      std::to_string(max_response_bytes_) + ")"));
+    return respond_error(api_errors::upstream_error("the response was cut off: " + ec.message()));
+  }
+  auto upstream = whole_parser_->release();
+  bool reusable = upstream.keep_alive();
+  release_connection(reusable);
+  http::response<http::string_body> response{upstream.result(), 11};
+  auto content_type = upstream[http::field::content_type];
+  response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
+  response.set("X-Request-Id", request_.request_id);
+  response.body() = transform_ ? transform_->whole(std::move(upstream.body())) : std::move(upstream.body());
+  outcome_.response_digest_input = response.body();
+  outcome_.bytes_out = response.body().size();
+  response.prepare_payload();
+  unsigned status = response.result_int();
+  sink_.send(std::move(response), [self = shared_from_this(), status](bool client_ok) {
+    self->finish(client_ok ? status : 499, client_ok ? "" : "client_closed");
+  });
+}
+
+void Forwarder::start_streaming() {
+  stream_parser_.emplace(std::move(*header_parser_));
+  stream_parser_->body_limit(max_stream_bytes);
+  http::response_header<> header;
+  header.result(stream_parser_->get().result());
+  header.version(11);
+  header.set(http::field::content_type, "text/event-stream");
+  header.set(http::field::cache_control, "no-cache");
+  header.set("X-Request-Id", request_.request_id);
+  stream_started_ = true;
+  sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
+    if (!client_ok) return self->cancel(), self->finish(499, "client_closed");
+    self->read_chunk();
+  });
+}
+
+void Forwarder::read_chunk() {
+  if (cancelled_) return finish(499, "client_closed");
+  auto& body = stream_parser_->get().body();
+  body.data = chunk_buffer_.data();
+  body.size = chunk_buffer_.size();
+  connection_->with_stream([&](auto& stream) {
+    http::async_read_some(stream, connection_->buffer(), *stream_parser_,
+                          [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_chunk(ec); });
+  });
+}
+
+void Forwarder::on_chunk(boost::system::error_code ec) {
+  if (cancelled_) return finish(499, "client_closed");
+  if (ec == http::error::need_buffer) ec = {};
+  if (ec) return fail_mid_stream(is_timeout(ec) ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
+  std::size_t received = chunk_buffer_.size() - stream_parser_->get().body().size;
+  std::string data(chunk_buffer_.data(), received);
+  bool last = stream_parser_->is_done();
+  if (transform_) data = transform_->on_data(data);
+  if (last && transform_) data += transform_->finish();
+  if (last) release_connection(stream_parser_->keep_alive());
+  relay_chunk(std::move(data), last);
+}
+
+void Forwarder::relay_chunk(std::string data, bool last) {
+  auto after_write = [self = shared_from_this(), last](bool client_ok) {
+    if (!client_ok) return self->cancel(), self->finish(499, "client_closed");
+    if (!last) return self->read_chunk();
+    self->sink_.finish_stream([self](bool ok) { self->finish(ok ? self->status_ : 499, ok ? "" : "client_closed"); });
+  };
+  if (data.empty()) return after_write(true);
+  outcome_.bytes_out += data.size();
+  sink_.write_chunk(std::move(data), std::move(after_write));
+}
+
+void Forwarder::fail_mid_stream(const std::string& why) {
+  release_connection(false);
+  current_.replica->record_failure(std::chrono::steady_clock::now());
+  std::string tail = transform_ ? transform_->finish() : std::string();
+  ApiError error = api_errors::upstream_error(why);
+  tail += "data: " + error.to_json() + "\n\n";
+  outcome_.bytes_out += tail.size();
+  sink_.write_chunk(std::move(tail), [self = shared_from_this()](bool client_ok) {
+    if (!client_ok) return self->finish(499, "client_closed");
+    self->sink_.finish_stream([self](bool) { self->finish(self->status_, "upstream_died"); });
+  });
+}
+
+void Forwarder::respond_error(const ApiError& error) {
+  end_attempt();
+  http::response<http::string_body> response{error.status, 11};
+  response.set(http::field::content_type, "application/json");
+  response.set("X-Request-Id", request_.request_id);
+  response.body() = error.to_json();
+  response.prepare_payload();
+  unsigned status = response.result_int();
+  std::string code = error.code;
+  sink_.send(std::move(response), [self = shared_from_this(), status, code](bool) { self->finish(status, code); });
+}
+
+void Forwarder::release_connection(bool reusable) {
+  if (!connection_) return;
+  if (reusable && !cancelled_) pool_.release(std::move(connection_));
+  else connection_->close();
+  connection_.reset();
+}
+
+void Forwarder::finish(unsigned status, std::string error_code) {
+  if (finished_) return;
+  finished_ = true;
+  end_attempt();
+  release_connection(false);
+  outcome_.status = status;
+  outcome_.error_code = std::move(error_code);
+  if (done_) done_(std::move(outcome_));
+}
+
+}  // namespace sovereign::gateway

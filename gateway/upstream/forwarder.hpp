@@ -1,0 +1,123 @@
+#pragma once
+// Forwards one request to a network backend: picks a replica, reuses or opens a connection,
+// retries failures that happened before any response byte on another replica, and relays the
+// response to the client, streaming SSE chunk by chunk with backpressure.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include "gateway/http/response_sink.hpp"
+#include "gateway/metrics/gateway_metrics.hpp"
+#include "gateway/openai/api_error.hpp"
+#include "gateway/upstream/connection_pool.hpp"
+
+namespace sovereign::gateway {
+
+// Rewrites response text on its way to the client (token restore, output scanning). Streaming
+// calls on_data per upstream chunk then finish; non-streaming calls whole once.
+class ResponseTransform {
+ public:
+  virtual ~ResponseTransform() = default;
+  virtual std::string on_data(std::string_view chunk) = 0;
+  virtual std::string finish() = 0;
+  virtual std::string whole(std::string body) = 0;
+};
+
+struct UpstreamRequest {
+  boost::beast::http::verb method = boost::beast::http::verb::post;
+  std::string target;       // path on the backend, e.g. /v1/chat/completions
+  std::string body;
+  std::string request_id;
+  std::string model;        // for error messages
+  bool stream = false;
+};
+
+struct ForwardOutcome {
+  unsigned status = 0;
+  const BackendState* backend = nullptr;
+  const ReplicaState* replica = nullptr;
+  std::uint64_t bytes_out = 0;
+  std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
+  std::string response_digest_input;  // the non-streamed body (for the audit digest); empty when streamed
+};
+
+struct ForwardTarget {
+  BackendState* backend;
+  ReplicaState* replica;
+};
+
+class Forwarder : public std::enable_shared_from_this<Forwarder> {
+ public:
+  Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayMetrics& metrics, std::vector<ForwardTarget> candidates,
+            UpstreamRequest request, std::size_t max_response_bytes, ResponseSink& sink,
+            std::unique_ptr<ResponseTransform> transform, std::function<void(ForwardOutcome)> done);
+
+  void start();
+  void cancel();  // the client went away: abort the upstream request
+
+  static constexpr std::size_t max_attempts = 3;
+
+ private:
+  using HeaderParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
+  using StreamParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
+  using WholeParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
+
+  void try_next();
+  void on_connected(boost::system::error_code ec, bool refused);
+  void send_request();
+  void on_written(boost::system::error_code ec);
+  void on_header(boost::system::error_code ec);
+  void read_whole();
+  void on_whole(boost::system::error_code ec);
+  void start_streaming();
+  void read_chunk();
+  void on_chunk(boost::system::error_code ec);
+  void relay_chunk(std::string data, bool last);
+  void fail_before_response(boost::system::error_code ec, bool count_failure);
+  void fail_mid_stream(const std::string& why);
+  void respond_error(const ApiError& error);
+  void finish(unsigned status, std::string error_code = {});
+  void release_connection(bool reusable);
+  void end_attempt();
+
+  boost::asio::io_context& io_;
+  ConnectionPool& pool_;
+  GatewayMetrics& metrics_;
+  std::vector<ForwardTarget> candidates_;
+  std::size_t next_candidate_ = 0;
+  std::size_t attempts_ = 0;
+  bool all_refused_ = true;
+  std::string refusal_;
+  UpstreamRequest request_;
+  boost::beast::http::request<boost::beast::http::string_body> upstream_request_;
+  std::size_t max_response_bytes_;
+  ResponseSink& sink_;
+  std::unique_ptr<ResponseTransform> transform_;
+  std::function<void(ForwardOutcome)> done_;
+  ForwardTarget current_{nullptr, nullptr};
+  std::shared_ptr<UpstreamConnection> connection_;
+  std::optional<HeaderParser> header_parser_;
+  std::optional<StreamParser> stream_parser_;
+  std::optional<WholeParser> whole_parser_;
+  std::array<char, 16 * 1024> chunk_buffer_{};
+  std::chrono::steady_clock::time_point deadline_;
+  ForwardOutcome outcome_;
+  bool cancelled_ = false;
+  bool finished_ = false;
+  bool stream_started_ = false;
+  bool retried_stale_ = false;
+  bool attempt_counted_ = false;
+  std::optional<ApiError> last_error_;
+  unsigned status_ = 0;
+};
+
+}  // namespace sovereign::gateway

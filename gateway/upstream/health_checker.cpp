@@ -1,0 +1,109 @@
+#include "gateway/upstream/health_checker.hpp"
+
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include "gateway/log/access_log.hpp"
+#include "gateway/upstream/upstream_connection.hpp"
+
+namespace sovereign::gateway {
+namespace http = boost::beast::http;
+
+struct HealthChecker::Probe {
+  Probe(boost::asio::io_context& io, BackendState& b, ReplicaState& r) : backend(b), replica(r), timer(io) {}
+  BackendState& backend;
+  ReplicaState& replica;
+  boost::asio::steady_timer timer;
+  std::shared_ptr<UpstreamConnection> connection;
+  http::request<http::empty_body> request;
+  std::optional<http::response_parser<http::string_body>> parser;
+};
+
+HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot,
+                             GatewayMetrics& metrics)
+    : io_(io), snapshot_(std::move(snapshot)), metrics_(metrics) {}
+
+void HealthChecker::start() {
+  for (auto& backend : snapshot_->backends)
+    for (auto& replica : backend->replicas) {
+      metrics_.set_upstream_healthy(backend->config->name, replica->config().url, replica->refusal.empty());
+      if (!replica->refusal.empty()) {
+        log_event("warn", "egress_refused",
+                  "backend '" + backend->config->name + "' replica " + replica->config().url + ": " + replica->refusal);
+        continue;
+      }
+      auto probe = std::make_shared<Probe>(io_, *backend, *replica);
+      probes_.push_back(probe);
+      schedule(probe, std::chrono::milliseconds(0));
+    }
+}
+
+void HealthChecker::stop() {
+  stopped_ = true;
+  for (auto& probe : probes_) {
+    probe->timer.cancel();
+    if (probe->connection) probe->connection->close();
+  }
+}
+
+void HealthChecker::schedule(std::shared_ptr<Probe> probe, std::chrono::milliseconds delay) {
+  if (stopped_) return;
+  probe->timer.expires_after(delay);
+  probe->timer.async_wait([self = shared_from_this(), probe](boost::system::error_code ec) {
+    if (ec || self->stopped_) return;
+    self->check(probe);
+  });
+}
+
+void HealthChecker::check(std::shared_ptr<Probe> probe) {
+  const auto& config = *probe->backend.config;
+  probe->connection = std::make_shared<UpstreamConnection>(io_, probe->replica, probe->backend.tls);
+  auto deadline = std::chrono::steady_clock::now() + config.health_check.timeout;
+  probe->connection->connect(config.health_check.timeout, [self = shared_from_this(), probe, deadline](
+                                                              boost::system::error_code ec, bool) {
+    if (self->stopped_) return;
+    if (ec) return self->report(probe, false);
+    const auto& replica = probe->replica.config();
+    probe->request = {};
+    probe->request.method(http::verb::get);
+    probe->request.target(replica.base_path + probe->backend.config->health_check.path);
+    probe->request.version(11);
+    probe->request.set(http::field::host, replica.host);
+    probe->request.set(http::field::user_agent, "sovereign-gateway-health");
+    probe->request.keep_alive(false);
+    probe->connection->tcp().expires_at(deadline);
+    probe->connection->with_stream([&](auto& stream) {
+      http::async_write(stream, probe->request, [self, probe](boost::system::error_code ec, std::size_t) {
+        if (self->stopped_) return;
+        if (ec) return self->report(probe, false);
+        probe->parser.emplace();
+        probe->parser->body_limit(1024 * 1024);
+        probe->connection->with_stream([&](auto& stream) {
+          http::async_read(stream, probe->connection->buffer(), *probe->parser,
+                           [self, probe](boost::system::error_code ec, std::size_t) {
+                             if (self->stopped_) return;
+                             unsigned status = ec ? 0 : probe->parser->get().result_int();
+                             self->report(probe, !ec && status >= 200 && status < 400);
+                           });
+        });
+      });
+    });
+  });
+}
+
+void HealthChecker::report(const std::shared_ptr<Probe>& probe, bool passed) {
+  if (probe->connection) probe->connection->close();
+  probe->connection.reset();
+  if (probe->replica.record_check(passed)) {
+    const auto& name = probe->backend.config->name;
+    const auto& url = probe->replica.config().url;
+    metrics_.set_upstream_healthy(name, url, probe->replica.healthy());
+    log_event(passed ? "info" : "warn", passed ? "backend_healthy" : "backend_unhealthy",
+              "backend '" + name + "' replica " + url + (passed ? " passes its health checks" : " fails its health checks"));
+  }
+  schedule(probe, probe->backend.config->health_check.interval);
+}
+
+}  // namespace sovereign::gateway

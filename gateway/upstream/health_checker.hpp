@@ -1,0 +1,34 @@
+#pragma once
+// Active health checks of every reachable backend replica: GET health_check.path every interval;
+// a replica turns unhealthy after `unhealthy_after` consecutive failures and back after `healthy_after`.
+#include <memory>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "gateway/metrics/gateway_metrics.hpp"
+#include "gateway/runtime/runtime_snapshot.hpp"
+
+namespace sovereign::gateway {
+
+class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
+ public:
+  HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot, GatewayMetrics& metrics);
+  void start();
+  void stop();
+
+ private:
+  struct Probe;
+  void schedule(std::shared_ptr<Probe> probe, std::chrono::milliseconds delay);
+  void check(std::shared_ptr<Probe> probe);
+  void report(const std::shared_ptr<Probe>& probe, bool passed);
+
+  boost::asio::io_context& io_;
+  std::shared_ptr<RuntimeSnapshot> snapshot_;
+  GatewayMetrics& metrics_;
+  std::vector<std::shared_ptr<Probe>> probes_;
+  bool stopped_ = false;
+};
+
+}  // namespace sovereign::gateway

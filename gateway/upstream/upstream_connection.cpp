@@ -1,0 +1,74 @@
+#include "gateway/upstream/upstream_connection.hpp"
+
+#include <boost/asio/ssl/host_name_verification.hpp>
+
+#include "crypto/tls_context.hpp"
+
+namespace sovereign::gateway {
+namespace {
+
+std::variant<UpstreamConnection::PlainStream, UpstreamConnection::TlsStream> make_stream(
+    boost::asio::io_context& io, const std::shared_ptr<boost::asio::ssl::context>& tls, bool https) {
+  if (https) return std::variant<UpstreamConnection::PlainStream, UpstreamConnection::TlsStream>(
+                 std::in_place_type<UpstreamConnection::TlsStream>, io, *tls);
+  return std::variant<UpstreamConnection::PlainStream, UpstreamConnection::TlsStream>(
+      std::in_place_type<UpstreamConnection::PlainStream>, io);
+}
+
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(boost::asio::io_context& io, ReplicaState& replica,
+                                       std::shared_ptr<boost::asio::ssl::context> tls)
+    : replica_(replica), tls_context_(std::move(tls)), stream_(make_stream(io, tls_context_, replica.config().https)) {}
+
+boost::beast::tcp_stream& UpstreamConnection::tcp() {
+  if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;
+  return std::get<TlsStream>(stream_).next_layer();
+}
+
+void UpstreamConnection::close() {
+  boost::system::error_code ignored;
+  tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  tcp().close();
+}
+
+void UpstreamConnection::connect(std::chrono::steady_clock::duration timeout,
+                                 std::function<void(boost::system::error_code, bool)> done) {
+  connect_timeout_ = timeout;
+  if (!replica_.refusal.empty() || replica_.endpoints.empty()) {
+    done(boost::asio::error::access_denied, true);
+    return;
+  }
+  connect_endpoint(0, std::move(done));
+}
+
+void UpstreamConnection::connect_endpoint(std::size_t index, std::function<void(boost::system::error_code, bool)> done) {
+  tcp().expires_after(connect_timeout_);
+  tcp().async_connect(replica_.endpoints[index], [self = shared_from_this(), index, done = std::move(done)](
+                                                     boost::system::error_code ec) mutable {
+    if (ec && index + 1 < self->replica_.endpoints.size()) {
+      self->tcp().close();
+      self->connect_endpoint(index + 1, std::move(done));
+      return;
+    }
+    if (ec) return done(ec, false);
+    self->tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true));
+    if (std::holds_alternative<PlainStream>(self->stream_)) return done({}, false);
+    self->handshake(std::move(done));
+  });
+}
+
+void UpstreamConnection::handshake(std::function<void(boost::system::error_code, bool)> done) {
+  auto& stream = std::get<TlsStream>(stream_);
+  const auto& name = replica_.backend().tls->server_name;
+  if (!crypto::verify_server_name(stream.native_handle(), name)) {
+    done(boost::asio::error::invalid_argument, false);
+    return;
+  }
+  stream.async_handshake(boost::asio::ssl::stream_base::client,
+                         [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec) {
+                           done(ec, false);
+                         });
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,56 @@
+#pragma once
+// One connection to a backend replica, plain or TLS, that only ever dials addresses the egress
+// guard pinned. Owned by a worker's pool between requests and by a forwarder during one.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <variant>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include "gateway/upstream/backend_state.hpp"
+
+namespace sovereign::gateway {
+
+class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnection> {
+ public:
+  using PlainStream = boost::beast::tcp_stream;
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  UpstreamConnection(boost::asio::io_context& io, ReplicaState& replica, std::shared_ptr<boost::asio::ssl::context> tls);
+
+  // Connects to the first pinned endpoint that answers (TLS handshake with name verification for
+  // https replicas). `refused` is set when the guard refuses an address (never dialled).
+  void connect(std::chrono::steady_clock::duration timeout,
+               std::function<void(boost::system::error_code, bool refused)> done);
+
+  ReplicaState& replica() { return replica_; }
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+  boost::beast::tcp_stream& tcp();
+  void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
+  void close();
+
+  bool reused = false;  // came from the pool: a failure before the first response byte is retried
+  std::chrono::steady_clock::time_point idle_since;
+
+  // Runs f(stream) with the concrete stream type, for Beast's templated read/write.
+  template <typename F>
+  decltype(auto) with_stream(F&& f) {
+    return std::visit([&](auto& stream) -> decltype(auto) { return f(stream); }, stream_);
+  }
+
+ private:
+  void connect_endpoint(std::size_t index, std::function<void(boost::system::error_code, bool)> done);
+  void handshake(std::function<void(boost::system::error_code, bool)> done);
+
+  ReplicaState& replica_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  std::variant<PlainStream, TlsStream> stream_;
+  boost::beast::flat_buffer buffer_;
+  std::chrono::steady_clock::duration connect_timeout_{};
+};
+
+}  // namespace sovereign::gateway
