@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,20 +19,26 @@ struct ChatMessage {
   std::string content;
 };
 
-// A piece of a rendered prompt: template markup (may contain special tokens) or message content (untrusted).
+// A piece of a rendered prompt: template markup (may contain special tokens) or message text (role or content,
+// untrusted).
 struct PromptPart {
   std::string text;
   bool is_content = false;
 };
 
 // A prompt format chosen from tokenizer.chat_template; renders without the leading BOS (the tokenizer adds it).
+// System messages go where the format puts them (llama2: <<SYS>> in the first turn; mistral: before the first user
+// message); roles other than system/user/assistant are written as given in chatml and llama3 and as user turns in
+// llama2/mistral.
 class ChatTemplate {
  public:
   enum class Kind { chatml, llama3, llama2, mistral };
 
-  // Recognises the template text by its markers; a file without one, or with an unknown one, gets chatml.
+  // Recognises tokenizer.chat_template by its markers; without a template (or an unrecognised one) the vocabulary's
+  // turn tokens decide, then the tokenizer kind (SentencePiece: llama2), then chatml.
   static ChatTemplate from_gguf(const gguf::File& file);
-  static ChatTemplate from_template_text(std::string_view jinja_text);
+  // nullopt when the text has none of the markers of the supported formats.
+  static std::optional<ChatTemplate> from_template_text(std::string_view jinja_text);
   explicit ChatTemplate(Kind kind) : kind_(kind) {}
 
   // Ends with the assistant turn opener.

@@ -140,26 +140,45 @@ std::optional<std::int32_t> Tokenizer::special_at(std::string_view text, std::si
 }
 
 std::vector<std::int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  const TextSegment segment{text, parse_special};
+  return encode_segments(std::span(&segment, 1), add_bos);
+}
+
+std::vector<std::int32_t> Tokenizer::encode_segments(std::span<const TextSegment> segments, bool add_bos) const {
   std::vector<std::int32_t> out;
-  out.reserve(text.size() / 3 + 2);
+  std::size_t total = 0;
+  for (const auto& segment : segments) total += segment.text.size();
+  out.reserve(total / 3 + 2);
   if (add_bos && bos_ >= 0) out.push_back(bos_);
+  // Plain text between special tokens may span segments; it is gathered and encoded as one piece.
+  std::string plain;
   bool after_special = true;
-  std::size_t fragment_start = 0;
-  for (std::size_t pos = 0; pos < text.size();) {
-    const auto special = special_at(text, pos, parse_special);
-    if (!special) {
-      ++pos;
-      continue;
+  const auto flush = [&] {
+    if (plain.empty()) return;
+    encode_plain(plain, after_special, out);
+    plain.clear();
+    after_special = false;
+  };
+  for (const auto& segment : segments) {
+    const std::string_view text = segment.text;
+    std::size_t fragment_start = 0;
+    for (std::size_t pos = 0; pos < text.size();) {
+      // User-defined tokens always count; control tokens only where the segment allows them.
+      const auto special = special_at(text, pos, segment.parse_special);
+      if (!special) {
+        ++pos;
+        continue;
+      }
+      plain.append(text.substr(fragment_start, pos - fragment_start));
+      flush();
+      out.push_back(*special);
+      after_special = true;
+      pos += tokens_[*special].size();
+      fragment_start = pos;
     }
-    if (pos > fragment_start) {
-      encode_plain(text.substr(fragment_start, pos - fragment_start), after_special, out);
-    }
-    out.push_back(*special);
-    after_special = true;
-    pos += tokens_[*special].size();
-    fragment_start = pos;
+    plain.append(text.substr(fragment_start));
   }
-  if (fragment_start < text.size()) encode_plain(text.substr(fragment_start), after_special, out);
+  flush();
   return out;
 }
 

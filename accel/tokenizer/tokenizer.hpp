@@ -20,6 +20,12 @@ namespace sovereign::accel {
 // What a vocabulary entry is (values of tokenizer.ggml.token_type).
 enum class TokenKind : std::int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
 
+// A stretch of prompt text and whether special tokens written in it count (template markup) or not (content).
+struct TextSegment {
+  std::string_view text;
+  bool parse_special = false;
+};
+
 // A model's tokenizer: SentencePiece ("llama") or byte-level BPE ("gpt2"); immutable and thread-safe once built.
 class Tokenizer {
  public:
@@ -30,6 +36,9 @@ class Tokenizer {
   // parse_special: control and user-defined tokens written literally in `text` ("<|im_start|>") become their ids;
   // pass false for untrusted content so it cannot forge them.
   std::vector<std::int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
+  // Encodes the concatenation of `segments` exactly as encode() would, except that special tokens are recognised
+  // only inside segments that allow them: chat prompts use this so message content cannot forge turn markers.
+  std::vector<std::int32_t> encode_segments(std::span<const TextSegment> segments, bool add_bos) const;
   // Raw bytes of one token (may be a partial UTF-8 sequence); empty for control tokens and ids out of range.
   std::string decode_token(std::int32_t id) const;
   std::string decode(std::span<const std::int32_t> ids) const;

@@ -1,0 +1,176 @@
+#include "accel/chat/chat_template.hpp"
+
+#include <array>
+
+namespace sovereign::accel {
+namespace {
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+
+std::string_view trim_end(std::string_view s) {
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  return trim_end(s);
+}
+
+class PartsBuilder {
+ public:
+  PartsBuilder& markup(std::string_view text) { return add(text, false); }
+  PartsBuilder& content(std::string_view text) { return add(text, true); }
+  std::vector<PromptPart> take() { return std::move(parts_); }
+
+ private:
+  PartsBuilder& add(std::string_view text, bool is_content) {
+    if (text.empty()) return *this;
+    if (!parts_.empty() && parts_.back().is_content == is_content) {
+      parts_.back().text.append(text);
+    } else {
+      parts_.push_back(PromptPart{std::string(text), is_content});
+    }
+    return *this;
+  }
+  std::vector<PromptPart> parts_;
+};
+
+// <|im_start|>role\ncontent<|im_end|>\n ... <|im_start|>assistant\n
+std::vector<PromptPart> render_chatml(std::span<const ChatMessage> messages) {
+  PartsBuilder b;
+  for (const auto& m : messages) b.markup("<|im_start|>").content(m.role).markup("\n").content(m.content).markup("<|im_end|>\n");
+  b.markup("<|im_start|>assistant\n");
+  return b.take();
+}
+
+// <|start_header_id|>role<|end_header_id|>\n\ncontent<|eot_id|> ... (content trimmed, as Meta's template does)
+std::vector<PromptPart> render_llama3(std::span<const ChatMessage> messages) {
+  PartsBuilder b;
+  for (const auto& m : messages) {
+    b.markup("<|start_header_id|>").content(m.role).markup("<|end_header_id|>\n\n").content(trim(m.content)).markup("<|eot_id|>");
+  }
+  b.markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
+  return b.take();
+}
+
+// Meta's Llama 2 chat format: [INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] answer </s><s>[INST] ...
+// Meta's template strips the whole turn text, so a user message after <<SYS>> loses only trailing whitespace.
+// System messages after the first turn join the next user turn the same way.
+std::vector<PromptPart> render_llama2(std::span<const ChatMessage> messages) {
+  PartsBuilder b;
+  std::string system;
+  bool first_turn = true;
+  for (const auto& m : messages) {
+    if (m.role == "system") {
+      if (!system.empty()) system += "\n\n";
+      system += m.content;
+      continue;
+    }
+    if (m.role == "assistant") {
+      b.markup(" ").content(trim(m.content)).markup(" </s>");
+      continue;
+    }
+    b.markup(first_turn ? "[INST] " : "<s>[INST] ");
+    first_turn = false;
+    if (!system.empty()) {
+      b.markup("<<SYS>>\n").content(system).markup("\n<</SYS>>\n\n").content(trim_end(m.content));
+      system.clear();
+    } else {
+      b.content(trim(m.content));
+    }
+    b.markup(" [/INST]");
+  }
+  if (!system.empty()) {  // a conversation of system messages only still asks for an answer
+    b.markup(first_turn ? "[INST] " : "<s>[INST] ").markup("<<SYS>>\n").content(system).markup("\n<</SYS>>\n\n [/INST]");
+  }
+  return b.take();
+}
+
+// Mistral instruct: [INST] user [/INST]answer</s>[INST] ... ; system text precedes the next user message.
+std::vector<PromptPart> render_mistral(std::span<const ChatMessage> messages) {
+  PartsBuilder b;
+  std::string system;
+  for (const auto& m : messages) {
+    if (m.role == "system") {
+      if (!system.empty()) system += "\n\n";
+      system += m.content;
+      continue;
+    }
+    if (m.role == "assistant") {
+      b.content(m.content).markup("</s>");
+      continue;
+    }
+    b.markup("[INST] ");
+    if (!system.empty()) {
+      b.content(system).content("\n\n");
+      system.clear();
+    }
+    b.content(m.content).markup(" [/INST]");
+  }
+  if (!system.empty()) b.markup("[INST] ").content(system).markup(" [/INST]");
+  return b.take();
+}
+
+}  // namespace
+
+std::optional<ChatTemplate> ChatTemplate::from_template_text(std::string_view text) {
+  if (text.find("<|im_start|>") != std::string_view::npos) return ChatTemplate(Kind::chatml);
+  if (text.find("<|start_header_id|>") != std::string_view::npos) return ChatTemplate(Kind::llama3);
+  if (text.find("[INST]") != std::string_view::npos) {
+    return ChatTemplate(text.find("<<SYS>>") != std::string_view::npos ? Kind::llama2 : Kind::mistral);
+  }
+  return std::nullopt;
+}
+
+ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
+  if (const auto text = file.get_string("tokenizer.chat_template")) {
+    if (auto found = from_template_text(*text)) return *found;
+  }
+  if (const auto* tokens = file.get_string_array("tokenizer.ggml.tokens")) {
+    for (const auto& token : *tokens) {
+      if (token == "<|im_start|>") return ChatTemplate(Kind::chatml);
+      if (token == "<|start_header_id|>") return ChatTemplate(Kind::llama3);
+      if (token == "[INST]") return ChatTemplate(Kind::mistral);
+    }
+  }
+  if (file.get_string("tokenizer.ggml.model") == std::optional<std::string_view>("llama")) return ChatTemplate(Kind::llama2);
+  return ChatTemplate(Kind::chatml);
+}
+
+std::vector<PromptPart> ChatTemplate::render_parts(std::span<const ChatMessage> messages) const {
+  switch (kind_) {
+    case Kind::chatml: return render_chatml(messages);
+    case Kind::llama3: return render_llama3(messages);
+    case Kind::llama2: return render_llama2(messages);
+    case Kind::mistral: return render_mistral(messages);
+  }
+  return {};
+}
+
+std::string ChatTemplate::render(std::span<const ChatMessage> messages) const {
+  std::string out;
+  for (const auto& part : render_parts(messages)) out += part.text;
+  return out;
+}
+
+std::string_view ChatTemplate::name() const {
+  switch (kind_) {
+    case Kind::chatml: return "chatml";
+    case Kind::llama3: return "llama3";
+    case Kind::llama2: return "llama2";
+    case Kind::mistral: return "mistral";
+  }
+  return "chatml";
+}
+
+std::vector<std::int32_t> encode_chat(const Tokenizer& tokenizer, const ChatTemplate& chat_template,
+                                      std::span<const ChatMessage> messages) {
+  const auto parts = chat_template.render_parts(messages);
+  std::vector<TextSegment> segments;
+  segments.reserve(parts.size());
+  for (const auto& part : parts) segments.push_back(TextSegment{part.text, !part.is_content});
+  return tokenizer.encode_segments(segments, tokenizer.add_bos_by_default());
+}
+
+}  // namespace sovereign::accel
