@@ -19,6 +19,11 @@ struct RowDotKernels {
   float (*bf16)(const std::uint16_t* w, const float* x, std::size_t n);
   float (*q8_0)(const BlockQ8_0* w, const float* x, std::size_t n);  // n: multiple of 32
   float (*q4_0)(const BlockQ4_0* w, const float* x, std::size_t n);  // n: multiple of 32
+  // Row expansion to f32, used when one row meets many inputs (batched decode, prefill).
+  void (*f16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
+  void (*bf16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
+  void (*q8_0_to_f32)(const BlockQ8_0* w, float* out, std::size_t n);
+  void (*q4_0_to_f32)(const BlockQ4_0* w, float* out, std::size_t n);
 };
 
 const RowDotKernels& portable_row_dot_kernels();
@@ -41,6 +46,27 @@ inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::b
       return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n);
     default:
       return k.f32(reinterpret_cast<const float*>(row), x, n);
+  }
+}
+
+// Expands row `row` (n elements of the given type) to f32; returns the row itself for f32.
+inline const float* row_to_f32(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, float* scratch,
+                               std::size_t n) {
+  switch (type) {
+    case gguf::TensorType::f16:
+      k.f16_to_f32(reinterpret_cast<const std::uint16_t*>(row), scratch, n);
+      return scratch;
+    case gguf::TensorType::bf16:
+      k.bf16_to_f32(reinterpret_cast<const std::uint16_t*>(row), scratch, n);
+      return scratch;
+    case gguf::TensorType::q8_0:
+      k.q8_0_to_f32(reinterpret_cast<const BlockQ8_0*>(row), scratch, n);
+      return scratch;
+    case gguf::TensorType::q4_0:
+      k.q4_0_to_f32(reinterpret_cast<const BlockQ4_0*>(row), scratch, n);
+      return scratch;
+    default:
+      return reinterpret_cast<const float*>(row);
   }
 }
 

@@ -106,7 +106,47 @@ AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
   return horizontal_sum(total);
 }
 
-constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0};
+AVX2_TARGET void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i))));
+  for (; i < n; ++i) out[i] = scalar_half(w[i]);
+}
+
+AVX2_TARGET void bf16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, load_bf16x8(w + i));
+  for (; i < n; ++i) out[i] = bf16_to_float(w[i]);
+}
+
+AVX2_TARGET inline void store_scaled(float* out, __m128i lo, __m128i hi, __m256 d) {
+  _mm256_storeu_ps(out, _mm256_mul_ps(int8x8_to_float(lo), d));
+  _mm256_storeu_ps(out + 8, _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(lo, 8)), d));
+  _mm256_storeu_ps(out + 16, _mm256_mul_ps(int8x8_to_float(hi), d));
+  _mm256_storeu_ps(out + 24, _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(hi, 8)), d));
+}
+
+AVX2_TARGET void q8_0_to_f32(const BlockQ8_0* w, float* out, std::size_t n) {
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, out += kQuantBlockElems) {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16));
+    store_scaled(out, lo, hi, _mm256_set1_ps(scalar_half(w[b].d)));
+  }
+}
+
+AVX2_TARGET void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  const __m128i offset = _mm_set1_epi8(8);
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, out += kQuantBlockElems) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
+    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
+    store_scaled(out, lo, hi, _mm256_set1_ps(scalar_half(w[b].d)));
+  }
+}
+
+constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,
+                              dot_q4_0,   f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32};
 
 }  // namespace
 

@@ -59,7 +59,34 @@ float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
   return sum;
 }
 
-constexpr RowDotKernels kPortable{"portable", dot_f32, dot_f16, dot_bf16, dot_q8_0, dot_q4_0};
+void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = half_to_float(w[i]);
+}
+
+void bf16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = bf16_to_float(w[i]);
+}
+
+void q8_0_to_f32(const BlockQ8_0* w, float* out, std::size_t n) {
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, out += kQuantBlockElems) {
+    const float d = half_to_float(w[b].d);
+    for (std::size_t j = 0; j < kQuantBlockElems; ++j) out[j] = static_cast<float>(w[b].qs[j]) * d;
+  }
+}
+
+void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
+  constexpr std::size_t half = kQuantBlockElems / 2;
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, out += kQuantBlockElems) {
+    const float d = half_to_float(w[b].d);
+    for (std::size_t j = 0; j < half; ++j) {
+      out[j] = static_cast<float>(static_cast<int>(w[b].qs[j] & 0x0f) - 8) * d;
+      out[j + half] = static_cast<float>(static_cast<int>(w[b].qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,
+                                  dot_q4_0,   f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32};
 
 }  // namespace
 

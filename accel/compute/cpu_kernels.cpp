@@ -19,10 +19,18 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
   const std::size_t chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
   pool.parallel_for(chunks, [&](std::size_t first, std::size_t last) {
     const std::size_t row_end = std::min(w.rows, last * kRowsPerChunk);
+    if (batch == 1) {
+      // Decode: stream each row once straight from its stored encoding (memory-bound).
+      for (std::size_t r = first * kRowsPerChunk; r < row_end; ++r)
+        out[r] = dot_row(kernels, w.type, w.row(r), x, w.cols);
+      return;
+    }
+    // Batches: expand a row to f32 once (it stays in L1) and apply it to every input.
+    thread_local std::vector<float> expanded;
+    expanded.resize(w.cols);
     for (std::size_t r = first * kRowsPerChunk; r < row_end; ++r) {
-      const std::byte* row = w.row(r);
-      for (std::size_t b = 0; b < batch; ++b)
-        out[b * w.rows + r] = dot_row(kernels, w.type, row, x + b * w.cols, w.cols);
+      const float* row = row_to_f32(kernels, w.type, w.row(r), expanded.data(), w.cols);
+      for (std::size_t b = 0; b < batch; ++b) out[b * w.rows + r] = kernels.f32(row, x + b * w.cols, w.cols);
     }
   });
 }

@@ -34,6 +34,9 @@ class ForwardBackend {
   virtual std::size_t max_logit_rows() const = 0;
   virtual std::string device_name() const = 0;
   virtual std::size_t device_memory_used_bytes() const = 0;
+  // Bytes per second the device's memory sustains, measured now; 0 where host memory is the
+  // device memory (the caller measures that itself).
+  virtual double measure_memory_bandwidth() { return 0; }
 };
 
 }  // namespace sovereign::accel::compute

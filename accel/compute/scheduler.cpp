@@ -125,6 +125,10 @@ void Scheduler::note_generated(std::size_t tokens) {
   recent_tokens_.emplace_back(now, tokens);
   while (!recent_tokens_.empty() && now - recent_tokens_.front().first > kThroughputWindow)
     recent_tokens_.pop_front();
+}
+
+void Scheduler::publish_occupancy() {
+  std::lock_guard lock(mutex_);
   active_count_ = active_.size();
   pages_in_use_ = pages_.pages_in_use();
 }
@@ -216,6 +220,7 @@ void Scheduler::run_step() {
     if (fed > 0) pages_.grow(seq->slot, seq->kv_len);
   }
   for (std::size_t slot = 0; slot < slot_used_.size(); ++slot) tables[slot] = pages_.pages(slot);
+  publish_occupancy();
 
   backend_->forward(step_tokens_, tables, logits_.data());
 
@@ -267,9 +272,7 @@ void Scheduler::retire_finished() {
       slot_used_[seq->slot] = false;
     }
   active_.erase(std::remove_if(active_.begin(), active_.end(), done), active_.end());
-  std::lock_guard lock(mutex_);
-  active_count_ = active_.size();
-  pages_in_use_ = pages_.pages_in_use();
+  publish_occupancy();
 }
 
 }  // namespace sovereign::accel

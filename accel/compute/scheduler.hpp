@@ -69,6 +69,7 @@ class Scheduler {
   void finish(Sequence& seq, FinishReason reason);
   void retire_finished();
   void note_generated(std::size_t tokens);
+  void publish_occupancy();
 
   std::unique_ptr<compute::LoadedModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;

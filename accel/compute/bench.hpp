@@ -1,0 +1,49 @@
+// Throughput measurement of the forward pass (prefill and batched decode) against the machine's
+// memory bandwidth measured in the same run: the roofline that decode speed is judged by.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "accel/gguf/tensor_type.hpp"
+
+namespace sovereign::accel::compute {
+
+struct BenchOptions {
+  std::filesystem::path model_file;  // either a GGUF file ...
+  std::string shape;                 // ... or a synthetic shape ("llama-3.2-1b")
+  gguf::TensorType type = gguf::TensorType::bf16;  // weight type of a synthetic shape
+  std::string device = "cpu";        // cpu | cuda:N | auto
+  int threads = 0;
+  int prefill_tokens = 128;
+  std::vector<int> batches{1, 8, 64};
+  int decode_steps = 4;      // timed steps per batch size, after one warm-up step
+  int context_tokens = 32;   // KV positions each decoding sequence already holds
+};
+
+struct DecodeFigure {
+  int batch = 0;
+  double tokens_per_second = 0;
+  double step_seconds = 0;
+  double roofline_fraction = 0;  // (weight bytes / step time) / measured bandwidth
+};
+
+struct BenchReport {
+  std::string model;
+  std::string device;
+  std::size_t weight_bytes_per_token = 0;
+  double bandwidth_bytes_per_second = 0;
+  std::string bandwidth_method;
+  double prefill_tokens_per_second = 0;
+  std::vector<DecodeFigure> decode;
+};
+
+[[nodiscard]] std::variant<BenchReport, std::string> run_bench(const BenchOptions& options);
+
+// Sustained read bandwidth of host memory with `threads` readers over a buffer far larger than caches.
+double measure_host_read_bandwidth(int threads);
+
+}  // namespace sovereign::accel::compute

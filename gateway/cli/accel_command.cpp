@@ -1,0 +1,132 @@
+#include "gateway/cli/accel_command.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "accel/compute/bench.hpp"
+#include "accel/compute/devices.hpp"
+#include "accel/compute/synthetic_model.hpp"
+
+namespace sovereign::gateway {
+namespace {
+
+constexpr const char* kUsage = R"(usage: sovereign accel devices
+       sovereign accel bench (--model FILE | --shape NAME [--type TYPE]) [options]
+
+bench options:
+  --model FILE        a GGUF model file
+  --shape NAME        a synthetic model of a published shape (weights do not change speed)
+  --type TYPE         weight type of a synthetic shape: f32 f16 bf16 q8_0 q4_0 (default bf16)
+  --device DEVICE     cpu | cuda:N | auto (default cpu)
+  --threads N         CPU threads (default: all)
+  --prefill N         prompt tokens in the prefill measurement (default 128)
+  --batches LIST      decode batch sizes, comma-separated (default 1,8,64)
+  --steps N           timed decode steps per batch size (default 4)
+)";
+
+int usage_error(const std::string& message) {
+  std::cerr << "sovereign accel: " << message << "\n" << kUsage;
+  return 2;
+}
+
+std::optional<int> parse_positive(const std::string& text) {
+  int value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < 1) return std::nullopt;
+  return value;
+}
+
+std::string gigabytes(double bytes) {
+  char out[32];
+  std::snprintf(out, sizeof out, "%.2f GB", bytes / 1e9);
+  return out;
+}
+
+int run_devices() {
+  const accel::DeviceReport report = accel::list_devices();
+  if (report.gpus.empty()) {
+    std::cout << "no GPUs: " << report.note << "\nthe engine runs on the CPU (device: cpu)\n";
+    return 0;
+  }
+  for (const accel::GpuDevice& gpu : report.gpus) {
+    std::printf("cuda:%d  %s  %s total, %s free, compute capability %d.%d\n", gpu.index, gpu.name.c_str(),
+                gigabytes(static_cast<double>(gpu.total_memory_bytes)).c_str(),
+                gigabytes(static_cast<double>(gpu.free_memory_bytes)).c_str(), gpu.compute_major, gpu.compute_minor);
+  }
+  return 0;
+}
+
+int run_bench(std::span<const std::string> args) {
+  accel::compute::BenchOptions options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (i + 1 >= args.size()) return usage_error(flag + " needs a value");
+    const std::string& value = args[++i];
+    if (flag == "--model") {
+      options.model_file = value;
+    } else if (flag == "--shape") {
+      options.shape = value;
+    } else if (flag == "--type") {
+      std::optional<accel::gguf::TensorType> type = accel::gguf::tensor_type_from_name(value.c_str());
+      if (!type) return usage_error("unknown --type '" + value + "'");
+      options.type = *type;
+    } else if (flag == "--device") {
+      options.device = value;
+    } else if (flag == "--threads" || flag == "--prefill" || flag == "--steps") {
+      std::optional<int> n = parse_positive(value);
+      if (!n) return usage_error(flag + " needs a positive integer, got '" + value + "'");
+      (flag == "--threads" ? options.threads : flag == "--prefill" ? options.prefill_tokens : options.decode_steps) = *n;
+    } else if (flag == "--batches") {
+      options.batches.clear();
+      std::size_t start = 0;
+      while (start <= value.size()) {
+        const std::size_t comma = std::min(value.find(',', start), value.size());
+        std::optional<int> n = parse_positive(value.substr(start, comma - start));
+        if (!n) return usage_error("--batches needs positive integers separated by commas, got '" + value + "'");
+        options.batches.push_back(*n);
+        start = comma + 1;
+      }
+    } else {
+      return usage_error("unknown option '" + flag + "'");
+    }
+  }
+  if (options.model_file.empty() == options.shape.empty()) return usage_error("give exactly one of --model and --shape");
+
+  auto result = accel::compute::run_bench(options);
+  if (auto* error = std::get_if<std::string>(&result)) {
+    std::cerr << "sovereign accel bench: " << *error << "\n";
+    return 1;
+  }
+  const auto& r = std::get<accel::compute::BenchReport>(result);
+  std::printf("model      %s\n", r.model.c_str());
+  std::printf("device     %s\n", r.device.c_str());
+  std::printf("weights    %s read per forward step\n", gigabytes(static_cast<double>(r.weight_bytes_per_token)).c_str());
+  std::printf("bandwidth  %s/s measured (%s)\n\n", gigabytes(r.bandwidth_bytes_per_second).c_str(), r.bandwidth_method.c_str());
+  std::printf("%-8s %6s %12s %10s %9s\n", "phase", "batch", "tokens/s", "step ms", "roofline");
+  std::printf("%-8s %6d %12.1f %10s %9s\n", "prefill", options.prefill_tokens, r.prefill_tokens_per_second, "-", "-");
+  for (const auto& d : r.decode)
+    std::printf("%-8s %6d %12.1f %10.1f %8.0f%%\n", "decode", d.batch, d.tokens_per_second, d.step_seconds * 1e3,
+                d.roofline_fraction * 100);
+  std::printf("\nroofline: weight bytes per decode step / step time, as a share of the measured bandwidth\n");
+  return 0;
+}
+
+}  // namespace
+
+int run_accel_command(std::span<const std::string> args) {
+  if (args.empty()) return usage_error("missing subcommand");
+  if (args[0] == "devices") {
+    if (args.size() != 1) return usage_error("'devices' takes no arguments");
+    return run_devices();
+  }
+  if (args[0] == "bench") return run_bench(args.subspan(1));
+  if (args[0] == "--help" || args[0] == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  return usage_error("unknown subcommand '" + args[0] + "'");
+}
+
+}  // namespace sovereign::gateway
