@@ -206,17 +206,26 @@ std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_sec
   return to_hex(std::span<const std::uint8_t>(digest.data(), 8));
 }
 
-SecretKey generate_key(KeyKind kind) {
-  ensure_sodium();
+Result<SecretKey> key_from_secret(KeyKind kind, SecretBytes secret) {
+  if (secret.size() != key_secret_size) {
+    return make_error("a " + std::string(key_kind_name(kind)) + " secret has " + std::to_string(key_secret_size) +
+                      " bytes, not " + std::to_string(secret.size()));
+  }
   SecretKey key;
   key.metadata.kind = kind;
   key.metadata.created = format_utc_ms(unix_time_ms());
-  key.secret = SecretBytes(key_secret_size);
-  randombytes_buf(key.secret.data(), key.secret.size());
+  key.secret = std::move(secret);
   derive_public(kind, key.secret, key.public_key);
   key.metadata.key_id = kind == KeyKind::vault ? key_id_for(kind, key.secret.span())
                                                : key_id_for(kind, key.public_key);
   return key;
+}
+
+SecretKey generate_key(KeyKind kind) {
+  ensure_sodium();
+  SecretBytes secret(key_secret_size);
+  randombytes_buf(secret.data(), secret.size());
+  return std::move(key_from_secret(kind, std::move(secret)).value());
 }
 
 PublicKey public_key_of(const SecretKey& key) {

@@ -48,6 +48,9 @@ struct PublicKey {
 };
 
 [[nodiscard]] SecretKey generate_key(KeyKind kind);
+// Builds a key from an existing 32-byte secret (import, known-answer tests): derives its public
+// half and key id; created is set to now.
+[[nodiscard]] Result<SecretKey> key_from_secret(KeyKind kind, SecretBytes secret);
 PublicKey public_key_of(const SecretKey& key);
 std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_secret);
 

@@ -1,0 +1,274 @@
+#include "crypto/token_vault.hpp"
+
+#include <sodium.h>
+
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "crypto/file_io.hpp"
+#include "crypto/hex.hpp"
+#include "crypto/secret_bytes.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+constexpr std::size_t max_tenant_or_scope_bytes = 256;
+constexpr std::size_t nonce_size = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+constexpr std::size_t tag_size = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+
+bool is_type_char(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
+bool is_hex_char(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+void append_field(std::string& out, std::string_view field) {
+  const auto length = static_cast<std::uint32_t>(field.size());
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));
+  out.append(field);
+}
+
+// Length-prefixed, so no two (tenant, scope, token) triples share an encoding.
+std::string entry_key(std::string_view tenant, std::string_view scope, std::string_view token) {
+  std::string key;
+  append_field(key, tenant);
+  append_field(key, scope);
+  append_field(key, token);
+  return key;
+}
+
+struct Entry {
+  std::array<std::uint8_t, nonce_size> nonce{};
+  std::string ciphertext;
+  std::int64_t expires_ms = 0;
+};
+
+}  // namespace
+
+TokenMatch match_token(std::string_view text, std::size_t& length) {
+  if (text.substr(0, token_open.size()) != token_open.substr(0, std::min(text.size(), token_open.size()))) {
+    return TokenMatch::not_token;
+  }
+  if (text.size() < token_open.size()) return TokenMatch::incomplete;
+  std::size_t i = token_open.size();
+  const std::size_t body_start = i;
+  while (i < text.size() && i - body_start <= max_token_type_length + 1 + max_token_hex &&
+         (is_type_char(text[i]) || is_hex_char(text[i]))) {
+    ++i;
+  }
+  const std::string_view body = text.substr(body_start, i - body_start);
+  if (body.size() > max_token_type_length + 1 + max_token_hex) return TokenMatch::not_token;
+  const std::string_view rest = text.substr(i);
+  if (rest.empty()) return TokenMatch::incomplete;
+  if (rest.substr(0, token_close.size()) != token_close.substr(0, std::min(rest.size(), token_close.size()))) {
+    return TokenMatch::not_token;
+  }
+  const std::size_t separator = body.rfind('_');
+  if (separator == std::string_view::npos || separator == 0) return TokenMatch::not_token;
+  const std::string_view type = body.substr(0, separator);
+  const std::string_view hex = body.substr(separator + 1);
+  if (type.size() > max_token_type_length || hex.size() < min_token_hex || hex.size() > max_token_hex ||
+      type[0] < 'A' || type[0] > 'Z') {
+    return TokenMatch::not_token;
+  }
+  for (char c : type) {
+    if (!is_type_char(c)) return TokenMatch::not_token;
+  }
+  for (char c : hex) {
+    if (!is_hex_char(c)) return TokenMatch::not_token;
+  }
+  if (rest.size() < token_close.size()) return TokenMatch::incomplete;
+  length = i + token_close.size();
+  return TokenMatch::complete;
+}
+
+class TokenVault::Impl {
+ public:
+  Impl(const SecretKey& key, VaultOptions options)
+      : options_(std::move(options)),
+        key_id_(key.metadata.key_id),
+        token_key_(crypto_auth_hmacsha256_KEYBYTES),
+        value_key_(crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
+    // Separate subkeys for naming tokens and for encrypting values.
+    crypto_kdf_derive_from_key(token_key_.data(), token_key_.size(), 1, "sgvault1", key.secret.data());
+    crypto_kdf_derive_from_key(value_key_.data(), value_key_.size(), 2, "sgvault1", key.secret.data());
+    if (!options_.now_ms) options_.now_ms = unix_time_ms;
+  }
+
+  Result<std::string> tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
+                               std::string_view value) {
+    if (Status valid = check_names(tenant, scope); !valid) return valid.error();
+    if (type.empty() || type.size() > max_token_type_length || type[0] < 'A' || type[0] > 'Z') {
+      return make_error("token type '" + std::string(type.substr(0, 40)) +
+                        "' must start with A-Z and be at most 32 characters");
+    }
+    for (char c : type) {
+      if (!is_type_char(c)) {
+        return make_error("token type '" + std::string(type) + "' may only contain A-Z, 0-9 and _");
+      }
+    }
+    if (value.empty() || value.size() > max_tokenized_value_bytes) {
+      return make_error("value to tokenize has " + std::to_string(value.size()) +
+                        " bytes; it must have 1 to " + std::to_string(max_tokenized_value_bytes));
+    }
+    std::array<std::uint8_t, crypto_auth_hmacsha256_BYTES> mac{};
+    {
+      std::string input;
+      append_field(input, tenant);
+      append_field(input, scope);
+      append_field(input, type);
+      append_field(input, value);
+      crypto_auth_hmacsha256(mac.data(), reinterpret_cast<const unsigned char*>(input.data()), input.size(),
+                             token_key_.data());
+      sodium_memzero(input.data(), input.size());
+    }
+    const std::string hex = to_hex(mac);
+    const std::int64_t now = options_.now_ms();
+    std::unique_lock lock(mutex_);
+    // A different value may already hold the short name; lengthen until the name is ours or free.
+    for (std::size_t digits = min_token_hex; digits <= max_token_hex; digits += 2) {
+      std::string token = std::string(token_open) + std::string(type) + "_" + hex.substr(0, digits) +
+                          std::string(token_close);
+      const std::string key = entry_key(tenant, scope, token);
+      auto it = entries_.find(key);
+      if (it != entries_.end() && it->second.expires_ms > now) {
+        std::optional<std::string> existing = decrypt(tenant, scope, token, it->second);
+        if (existing && existing->size() == value.size() &&
+            sodium_memcmp(existing->data(), value.data(), value.size()) == 0) {
+          it->second.expires_ms = now + options_.ttl_seconds * 1000;
+          return token;
+        }
+        continue;
+      }
+      if (it == entries_.end() && entries_.size() >= options_.max_entries) {
+        purge_locked(now);
+        if (entries_.size() >= options_.max_entries) {
+          return make_error("token vault full (" + std::to_string(options_.max_entries) +
+                            " live mappings); raise the limit or shorten ttl_seconds");
+        }
+      }
+      entries_[key] = encrypt(tenant, scope, token, value, now + options_.ttl_seconds * 1000);
+      return token;
+    }
+    return make_error("token vault: no free token name for this value (hash prefix collisions)");
+  }
+
+  std::optional<std::string> restore(std::string_view tenant, std::string_view scope,
+                                     std::string_view token) const {
+    if (!check_names(tenant, scope)) return std::nullopt;
+    std::shared_lock lock(mutex_);
+    auto it = entries_.find(entry_key(tenant, scope, token));
+    if (it == entries_.end() || it->second.expires_ms <= options_.now_ms()) return std::nullopt;
+    return decrypt(tenant, scope, token, it->second);
+  }
+
+  std::size_t size() const {
+    std::shared_lock lock(mutex_);
+    return entries_.size();
+  }
+
+  void purge_expired() {
+    std::unique_lock lock(mutex_);
+    purge_locked(options_.now_ms());
+  }
+
+  const std::string& key_id() const { return key_id_; }
+
+ private:
+  static Status check_names(std::string_view tenant, std::string_view scope) {
+    if (tenant.empty() || tenant.size() > max_tenant_or_scope_bytes || scope.size() > max_tenant_or_scope_bytes) {
+      return make_error("tenant must have 1 to 256 bytes and scope at most 256");
+    }
+    return {};
+  }
+
+  std::string associated_data(std::string_view tenant, std::string_view scope, std::string_view token) const {
+    std::string ad = "sovereign-vault-v1";
+    append_field(ad, key_id_);
+    append_field(ad, tenant);
+    append_field(ad, scope);
+    append_field(ad, token);
+    return ad;
+  }
+
+  Entry encrypt(std::string_view tenant, std::string_view scope, std::string_view token,
+                std::string_view value, std::int64_t expires_ms) const {
+    Entry entry;
+    entry.expires_ms = expires_ms;
+    randombytes_buf(entry.nonce.data(), entry.nonce.size());
+    entry.ciphertext.resize(value.size() + tag_size);
+    const std::string ad = associated_data(tenant, scope, token);
+    unsigned long long length = 0;
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        reinterpret_cast<unsigned char*>(entry.ciphertext.data()), &length,
+        reinterpret_cast<const unsigned char*>(value.data()), value.size(),
+        reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr, entry.nonce.data(),
+        value_key_.data());
+    return entry;
+  }
+
+  std::optional<std::string> decrypt(std::string_view tenant, std::string_view scope, std::string_view token,
+                                     const Entry& entry) const {
+    std::string value(entry.ciphertext.size() - tag_size, '\0');
+    const std::string ad = associated_data(tenant, scope, token);
+    unsigned long long length = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            reinterpret_cast<unsigned char*>(value.data()), &length, nullptr,
+            reinterpret_cast<const unsigned char*>(entry.ciphertext.data()), entry.ciphertext.size(),
+            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), entry.nonce.data(),
+            value_key_.data()) != 0) {
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  void purge_locked(std::int64_t now) {
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      it = it->second.expires_ms <= now ? entries_.erase(it) : std::next(it);
+    }
+  }
+
+  VaultOptions options_;
+  std::string key_id_;
+  SecretBytes token_key_;
+  SecretBytes value_key_;
+  mutable std::shared_mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
+TokenVault::TokenVault(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TokenVault::~TokenVault() = default;
+
+Result<std::unique_ptr<TokenVault>> TokenVault::open(const std::filesystem::path& key_file, VaultOptions options) {
+  Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
+  if (!passphrase) return passphrase.error();
+  Result<SecretKey> key = read_secret_key_file(key_file, passphrase->has_value() ? &passphrase->value() : nullptr,
+                                               KeyKind::vault);
+  if (!key) return make_error("vault key: " + key.error().message);
+  return create(key.value(), std::move(options));
+}
+
+Result<std::unique_ptr<TokenVault>> TokenVault::create(const SecretKey& vault_key, VaultOptions options) {
+  ensure_sodium();
+  if (vault_key.metadata.kind != KeyKind::vault) {
+    return make_error("the token vault needs a vault key, got a " +
+                      std::string(key_kind_name(vault_key.metadata.kind)) + " key");
+  }
+  if (options.ttl_seconds <= 0) return make_error("vault: ttl_seconds must be at least 1");
+  if (options.max_entries == 0) return make_error("vault: max_entries must be at least 1");
+  return std::unique_ptr<TokenVault>(new TokenVault(std::make_unique<Impl>(vault_key, std::move(options))));
+}
+
+Result<std::string> TokenVault::tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
+                                         std::string_view value) {
+  return impl_->tokenize(tenant, scope, type, value);
+}
+std::optional<std::string> TokenVault::restore(std::string_view tenant, std::string_view scope,
+                                               std::string_view token) const {
+  return impl_->restore(tenant, scope, token);
+}
+std::size_t TokenVault::size() const { return impl_->size(); }
+void TokenVault::purge_expired() { impl_->purge_expired(); }
+const std::string& TokenVault::key_id() const { return impl_->key_id(); }
+
+}  // namespace sovereign::crypto

@@ -1,0 +1,67 @@
+#pragma once
+// TokenVault: the policy's `tokenize` action. A value becomes a stable, type-tagged token such as
+// ⟦EMAIL_7f3a9c⟧ per tenant and conversation scope; the mapping is kept encrypted
+// (XChaCha20-Poly1305, tenant, scope, token and key id bound as associated data) until it expires.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "crypto/key_file.hpp"
+#include "crypto/result.hpp"
+
+namespace sovereign::crypto {
+
+inline constexpr std::string_view token_open = "\xE2\x9F\xA6";   // U+27E6 ⟦
+inline constexpr std::string_view token_close = "\xE2\x9F\xA7";  // U+27E7 ⟧
+inline constexpr std::size_t max_token_type_length = 32;
+inline constexpr std::size_t min_token_hex = 6;
+inline constexpr std::size_t max_token_hex = 16;
+inline constexpr std::size_t max_token_bytes =
+    token_open.size() + max_token_type_length + 1 + max_token_hex + token_close.size();
+inline constexpr std::size_t max_tokenized_value_bytes = 4096;
+
+struct VaultOptions {
+  std::int64_t ttl_seconds = 86400;
+  std::size_t max_entries = 1'000'000;
+  std::function<std::int64_t()> now_ms;  // Unix ms; defaults to the system clock (tests inject one)
+};
+
+class TokenVault {
+ public:
+  // Loads the vault key (passphrase from SOVEREIGN_KEY_PASSPHRASE[_FILE] if it has one).
+  [[nodiscard]] static Result<std::unique_ptr<TokenVault>> open(const std::filesystem::path& key_file,
+                                                                VaultOptions options);
+  [[nodiscard]] static Result<std::unique_ptr<TokenVault>> create(const SecretKey& vault_key,
+                                                                  VaultOptions options);
+  ~TokenVault();
+
+  // Thread-safe. The same (tenant, scope, type, value) always yields the same token while the
+  // key is unchanged; type is [A-Z][A-Z0-9_]* (at most 32), value 1 to 4096 bytes.
+  [[nodiscard]] Result<std::string> tokenize(std::string_view tenant, std::string_view scope,
+                                             std::string_view type, std::string_view value);
+  // The value behind a token of this tenant and scope; nullopt for unknown, expired, or another
+  // tenant's or scope's tokens.
+  [[nodiscard]] std::optional<std::string> restore(std::string_view tenant, std::string_view scope,
+                                                   std::string_view token) const;
+  std::size_t size() const;
+  void purge_expired();
+  const std::string& key_id() const;
+
+  class Impl;
+
+ private:
+  explicit TokenVault(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether bytes form a complete token, could still become one with more bytes, or cannot.
+enum class TokenMatch { complete, incomplete, not_token };
+// Looks at text starting with ⟦; for `complete`, length is set to the token's byte length.
+TokenMatch match_token(std::string_view text, std::size_t& length);
+
+}  // namespace sovereign::crypto

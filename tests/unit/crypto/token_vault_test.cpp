@@ -1,0 +1,177 @@
+// Tokenization vault and streaming restore: stable type-tagged tokens, tenant and scope isolation,
+// expiry, collisions, and tokens split across every possible chunk boundary.
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "crypto/token_restorer.hpp"
+#include "crypto/token_vault.hpp"
+
+using namespace sovereign::crypto;
+
+namespace {
+
+struct VaultFixture {
+  std::int64_t now = 1'700'000'000'000;
+  SecretKey key = generate_key(KeyKind::vault);
+  std::unique_ptr<TokenVault> vault;
+  explicit VaultFixture(std::int64_t ttl_seconds = 60, std::size_t max_entries = 1000000) {
+    VaultOptions options;
+    options.ttl_seconds = ttl_seconds;
+    options.max_entries = max_entries;
+    options.now_ms = [this] { return now; };
+    auto created = TokenVault::create(key, options);
+    REQUIRE(created.ok());
+    vault = std::move(created.value());
+  }
+  std::string token(std::string_view tenant, std::string_view scope, std::string_view type, std::string_view value) {
+    auto t = vault->tokenize(tenant, scope, type, value);
+    REQUIRE(t.ok());
+    return t.value();
+  }
+};
+
+std::string restore_in_chunks(const TokenVault& vault, std::string_view text, std::vector<std::size_t> cuts) {
+  TokenRestorer restorer(vault, "acme", "conv-1");
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t cut : cuts) {
+    out += restorer.feed(text.substr(at, cut - at));
+    at = cut;
+  }
+  out += restorer.feed(text.substr(at));
+  out += restorer.finish();
+  return out;
+}
+
+}  // namespace
+
+TEST_SUITE("vault") {
+  TEST_CASE("tokens are type-tagged, stable, and restore to the value") {
+    VaultFixture f;
+    const std::string t = f.token("acme", "conv-1", "EMAIL", "alice@example.com");
+    CHECK(t.substr(0, 3) == "\xE2\x9F\xA6");
+    CHECK(t.substr(3, 6) == "EMAIL_");
+    CHECK(t.size() == 3 + 6 + 6 + 3);
+    CHECK(t.substr(t.size() - 3) == "\xE2\x9F\xA7");
+    CHECK(f.token("acme", "conv-1", "EMAIL", "alice@example.com") == t);
+    CHECK(f.token("acme", "conv-1", "EMAIL", "bob@example.com") != t);
+    CHECK(f.vault->restore("acme", "conv-1", t) == std::optional<std::string>("alice@example.com"));
+    CHECK(f.vault->size() == 2);
+  }
+
+  TEST_CASE("another tenant or scope can neither restore a token nor share it") {
+    VaultFixture f;
+    const std::string t = f.token("acme", "conv-1", "EMAIL", "alice@example.com");
+    CHECK_FALSE(f.vault->restore("globex", "conv-1", t).has_value());
+    CHECK_FALSE(f.vault->restore("acme", "conv-2", t).has_value());
+    CHECK(f.token("globex", "conv-1", "EMAIL", "alice@example.com") != t);
+    CHECK(f.token("acme", "conv-2", "EMAIL", "alice@example.com") != t);
+  }
+
+  TEST_CASE("mappings expire after the ttl and are purged") {
+    VaultFixture f(10);
+    const std::string t = f.token("acme", "", "PHONE", "+41 44 555 12 12");
+    f.now += 9'000;
+    CHECK(f.vault->restore("acme", "", t).has_value());
+    f.now += 2'000;
+    CHECK_FALSE(f.vault->restore("acme", "", t).has_value());
+    f.vault->purge_expired();
+    CHECK(f.vault->size() == 0);
+  }
+
+  TEST_CASE("a full vault refuses new values with a clear error") {
+    VaultFixture f(10, 2);
+    f.token("acme", "", "NAME", "a");
+    f.token("acme", "", "NAME", "b");
+    auto refused = f.vault->tokenize("acme", "", "NAME", "c");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("token vault full (2 live mappings)") != std::string::npos);
+    f.now += 11'000;  // both expire; room again
+    CHECK(f.vault->tokenize("acme", "", "NAME", "c").ok());
+  }
+
+  TEST_CASE("invalid types, values and tenants are refused") {
+    VaultFixture f;
+    CHECK_FALSE(f.vault->tokenize("acme", "", "email", "x").ok());
+    CHECK_FALSE(f.vault->tokenize("acme", "", "", "x").ok());
+    CHECK_FALSE(f.vault->tokenize("acme", "", "E-MAIL", "x").ok());
+    CHECK_FALSE(f.vault->tokenize("acme", "", std::string(33, 'A'), "x").ok());
+    CHECK_FALSE(f.vault->tokenize("acme", "", "EMAIL", "").ok());
+    CHECK_FALSE(f.vault->tokenize("acme", "", "EMAIL", std::string(4097, 'x')).ok());
+    CHECK_FALSE(f.vault->tokenize("", "", "EMAIL", "x").ok());
+    auto wrong_key = TokenVault::create(generate_key(KeyKind::auditor), {});
+    REQUIRE_FALSE(wrong_key.ok());
+    CHECK(wrong_key.error().message == "the token vault needs a vault key, got a auditor key");
+  }
+
+  TEST_CASE("colliding short token names are lengthened, never shared") {
+    VaultFixture f;
+    std::set<std::string> tokens;
+    std::size_t lengthened = 0;
+    // 20,000 values in one scope: about a dozen 24-bit prefix collisions are expected.
+    for (int i = 0; i < 20000; ++i) {
+      const std::string t = f.token("acme", "s", "ID", "value-" + std::to_string(i));
+      tokens.insert(t);
+      if (t.size() > 3 + 3 + 6 + 3) ++lengthened;
+    }
+    CHECK(tokens.size() == 20000);
+    CHECK(lengthened > 0);
+    for (int i = 0; i < 20000; i += 97) {
+      const std::string t = f.token("acme", "s", "ID", "value-" + std::to_string(i));
+      CHECK(f.vault->restore("acme", "s", t) == std::optional<std::string>("value-" + std::to_string(i)));
+    }
+  }
+
+  TEST_CASE("the same key yields the same tokens in a new vault; another key does not") {
+    VaultFixture f;
+    const std::string t = f.token("acme", "c", "EMAIL", "alice@example.com");
+    auto again = TokenVault::create(f.key, {});
+    REQUIRE(again.ok());
+    CHECK(again.value()->tokenize("acme", "c", "EMAIL", "alice@example.com").value() == t);
+    auto other = TokenVault::create(generate_key(KeyKind::vault), {});
+    REQUIRE(other.ok());
+    CHECK(other.value()->tokenize("acme", "c", "EMAIL", "alice@example.com").value() != t);
+  }
+}
+
+TEST_SUITE("restorer") {
+  TEST_CASE("tokens split at every byte boundary restore exactly as whole text does") {
+    VaultFixture f;
+    const std::string email = f.token("acme", "conv-1", "EMAIL", "alice@example.com");
+    const std::string card = f.token("acme", "conv-1", "CREDIT_CARD", "4111 1111 1111 1111");
+    const std::string text = "Write to " + email + " about card " + card + ".\xE2\x9F\xA6not a token\xE2\x9F\xA7 " + email;
+    const std::string expected =
+        "Write to alice@example.com about card 4111 1111 1111 1111.\xE2\x9F\xA6not a token\xE2\x9F\xA7 alice@example.com";
+    CHECK(restore_in_chunks(*f.vault, text, {}) == expected);
+    for (std::size_t cut = 1; cut < text.size(); ++cut) {
+      CAPTURE(cut);
+      CHECK(restore_in_chunks(*f.vault, text, {cut}) == expected);
+    }
+    std::vector<std::size_t> every_byte;
+    for (std::size_t i = 1; i < text.size(); ++i) every_byte.push_back(i);
+    CHECK(restore_in_chunks(*f.vault, text, every_byte) == expected);
+  }
+
+  TEST_CASE("only a possible token prefix is held back") {
+    VaultFixture f;
+    const std::string t = f.token("acme", "conv-1", "EMAIL", "alice@example.com");
+    TokenRestorer restorer(*f.vault, "acme", "conv-1");
+    CHECK(restorer.feed("Hello ") == "Hello ");
+    CHECK(restorer.feed(t.substr(0, 7)) == "");
+    CHECK(restorer.feed(t.substr(7)) == "alice@example.com");
+    CHECK(restorer.feed("\xE2\x9F") == "");
+    CHECK(restorer.feed("x") == "\xE2\x9Fx");
+    CHECK(restorer.feed(" \xE2\x9F\xA6" "EMAIL_12") == " ");
+    CHECK(restorer.finish() == "\xE2\x9F\xA6" "EMAIL_12");
+    CHECK(restorer.restored_count() == 1);
+  }
+
+  TEST_CASE("another tenant's or an unknown token is emitted unchanged") {
+    VaultFixture f;
+    const std::string theirs = f.token("globex", "conv-1", "EMAIL", "eve@globex.example");
+    const std::string unknown = "\xE2\x9F\xA6" "EMAIL_abcdef\xE2\x9F\xA7";
+    const std::string text = "a " + theirs + " b " + unknown;
+    CHECK(restore_in_chunks(*f.vault, text, {5}) == text);
+  }
+}
