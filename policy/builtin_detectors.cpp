@@ -1,0 +1,215 @@
+#include "policy/builtin_detectors.hpp"
+
+#include "policy/validators.hpp"
+
+namespace sovereign::policy {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+bool digits_and_separators(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
+bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
+bool upper_digit_space(char c) { return upper_digit(c) || c == ' '; }
+bool upper_digit_dash(char c) { return upper_digit(c) || c == '-'; }
+bool email_chars(char c) {
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@';
+}
+bool ipv6_chars(char c) { return is_hex(c) || c == ':'; }
+bool token_chars(char c) {
+    return is_alnum(c) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '=';
+}
+bool pem_chars(char c) {
+    return token_chars(c) || c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == ':' || c == ',';
+}
+
+bool local_part_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; }
+bool domain_char(char c) { return is_alnum(c) || c == '.' || c == '-'; }
+bool base64url_char(char c) { return is_alnum(c) || c == '_' || c == '-'; }
+bool secret_char(char c) { return is_alnum(c) || c == '+' || c == '/' || c == '_' || c == '-'; }
+
+constexpr std::size_t email_local_max = 64;
+constexpr std::size_t email_domain_max = 253;
+constexpr std::size_t pem_body_max = 8192;
+constexpr std::size_t jwt_max = 6144;
+constexpr std::size_t slack_max = 256;
+constexpr std::size_t secret_max = 256;
+
+std::size_t extend_right(std::string_view text, std::size_t from, std::size_t limit, bool (*allowed)(char)) {
+    std::size_t end = from;
+    while (end < text.size() && end < limit && allowed(text[end])) ++end;
+    return end;
+}
+
+// Anchor "a@b": the local part to the left of '@', the domain to the right.
+TextRange expand_email(std::string_view text, std::size_t begin, std::size_t) {
+    const std::size_t at = begin + 1;
+    std::size_t left = at;
+    while (left > 0 && at - left < email_local_max && local_part_char(text[left - 1])) --left;
+    std::size_t right = extend_right(text, at + 1, at + 1 + email_domain_max, domain_char);
+    while (right > at + 1 && (text[right - 1] == '.' || text[right - 1] == '-')) --right;
+    return {left, right};
+}
+
+// Anchor "-----BEGIN ... PRIVATE KEY-----": the block runs to the matching "-----END ...-----" line.
+TextRange expand_pem(std::string_view text, std::size_t begin, std::size_t end) {
+    const auto window = text.substr(end, std::min(pem_body_max, text.size() - end));
+    const auto end_marker = window.find("-----END ");
+    if (end_marker == std::string_view::npos) return {};
+    const auto close = window.find("-----", end_marker + 9);
+    if (close == std::string_view::npos) return {};
+    return {begin, end + close + 5};
+}
+
+TextRange expand_jwt(std::string_view text, std::size_t begin, std::size_t) {
+    auto end = extend_right(text, begin, begin + jwt_max, [](char c) { return base64url_char(c) || c == '.'; });
+    while (end > begin && text[end - 1] == '.') --end;
+    return {begin, end};
+}
+
+TextRange expand_slack(std::string_view text, std::size_t begin, std::size_t end) {
+    return {begin, extend_right(text, end, begin + slack_max, [](char c) { return is_alnum(c) || c == '-'; })};
+}
+
+// The whole run of key characters around a 32-character window. A run longer than any key is returned
+// whole so that the validator rejects it once, rather than once per position inside it.
+TextRange expand_secret(std::string_view text, std::size_t begin, std::size_t end) {
+    std::size_t left = begin;
+    while (left > 0 && secret_char(text[left - 1])) --left;
+    return {left, extend_right(text, end, text.size(), secret_char)};
+}
+
+}  // namespace
+
+bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, std::size_t end) {
+    const bool has_before = begin > 0;
+    const bool has_after = end < text.size();
+    const char before = has_before ? text[begin - 1] : ' ';
+    const char after = has_after ? text[end] : ' ';
+    const char after_next = end + 1 < text.size() ? text[end + 1] : ' ';
+    const char before_previous = begin > 1 ? text[begin - 2] : ' ';
+    switch (boundary) {
+        case Boundary::none:
+            return true;
+        case Boundary::digit:
+            return !is_digit(before) && !is_digit(after);
+        case Boundary::alnum:
+            return !is_alnum(before) && !is_alnum(after);
+        case Boundary::ipv4:
+            // "1.2.3.4.5" and "v1.2.3.4" are version numbers, not addresses.
+            return !is_digit(before) && !is_digit(after) && !(after == '.' && is_digit(after_next)) &&
+                   !(before == '.' && is_digit(before_previous)) && !is_alpha(before);
+        case Boundary::ipv6:
+            return !ipv6_chars(before) && !ipv6_chars(after) && !is_alnum(before) && !is_alnum(after);
+        case Boundary::email:
+            return !email_chars(before) && !is_alnum(after) && after != '-' && after != '_';
+        case Boundary::token:
+            return !base64url_char(before) && !base64url_char(after);
+    }
+    return false;
+}
+
+const std::vector<BuiltinDetector>& builtin_detectors() {
+    namespace v = validators;
+    static const std::vector<BuiltinDetector> detectors{
+        {"credit_card", "restricted", "payment card numbers (13-19 digits, Luhn check)",
+         {{R"([2-6](?:[ -]?[0-9]){12,18})"}}, v::credit_card, Boundary::digit,
+         {"card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta", "carta", "kaart"},
+         digits_and_separators, "0123456789", ""},
+        {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
+         {{R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})"}}, v::iban, Boundary::alnum,
+         {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+        {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
+         {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})"}, {R"([0-9]{3} [0-9]{2} [0-9]{4})", true}}, v::us_ssn,
+         Boundary::digit, {"ssn", "social security"}, digits_and_separators, "0123456789", ""},
+        {"uk_nhs", "restricted", "UK NHS numbers (mod-11 check, next to the word NHS)",
+         {{R"([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4})", true}}, v::uk_nhs, Boundary::digit, {"nhs"},
+         digits_and_separators, "0123456789", ""},
+        {"uk_nino", "restricted", "UK National Insurance numbers",
+         {{R"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])"}}, v::uk_nino,
+         Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+        {"email", "confidential", "e-mail addresses",
+         {{R"([A-Za-z0-9._%+-]@[A-Za-z0-9])"}}, v::email, Boundary::email, {"email", "e-mail", "mail"},
+         email_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-", "", expand_email, email_local_max + 1 + email_domain_max},
+        {"phone", "confidential", "telephone numbers (E.164, and national forms next to a context word)",
+         {{R"(\+[1-9](?:[ .-]?[0-9]){7,14})"},
+          {R"(\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})", true},
+          {R"(0[1-9][0-9]{1,4}[ /-]?[0-9]{3,4}[ -]?[0-9]{2,5})", true}},
+         v::phone, Boundary::digit,
+         {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
+          "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka",
+          "numer"},
+         phone_chars, "0123456789+(", ""},
+        {"ipv4", "internal", "IPv4 addresses", {{R"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"}},
+         v::ipv4, Boundary::ipv4, {"ip", "address", "host", "server"}, digits_and_separators, "0123456789", ""},
+        {"ipv6", "internal", "IPv6 addresses", {{R"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"}}, v::ipv6,
+         Boundary::ipv6, {"ip", "ipv6", "address", "host"}, ipv6_chars, "0123456789abcdefABCDEF:", ""},
+        {"date_of_birth", "confidential", "dates next to words such as 'born' or 'date of birth'",
+         {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true},
+          {R"((?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2})", true}},
+         v::date, Boundary::digit,
+         {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geburtsdatum", "né",
+          "née", "date de naissance", "nacido", "nacida", "fecha de nacimiento", "nato", "nata",
+          "data di nascita", "geboortedatum", "urodzony", "urodzona", "data urodzenia"},
+         digits_and_separators, "0123456789", ""},
+        {"aws_access_key", "restricted", "AWS access key ids",
+         {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
+         {"aws", "access key"}, upper_digit, "A", ""},
+        {"private_key", "restricted", "PEM private key blocks",
+         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----)"}}, v::private_key_block, Boundary::none, {},
+         pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64},
+        {"jwt", "restricted", "JSON Web Tokens",
+         {{R"(eyJ[A-Za-z0-9_-]{8,64}\.eyJ)"}}, v::jwt, Boundary::token, {"token", "bearer", "jwt"}, token_chars, "e",
+         "eyJ", expand_jwt, jwt_max},
+        {"github_token", "restricted", "GitHub personal access and app tokens",
+         {{R"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})"}, {R"(github_pat_[A-Za-z0-9_]{82})"}}, v::github_token,
+         Boundary::token, {"github", "token"}, token_chars, "g", ""},
+        {"slack_token", "restricted", "Slack bot, user and app tokens",
+         {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"}}, v::slack_token, Boundary::token, {"slack", "token"},
+         token_chars, "x", "xox", expand_slack, slack_max},
+        {"generic_secret", "restricted", "high-entropy keys and passwords next to words such as 'secret' or 'key'",
+         {{R"([A-Za-z0-9+/_-]{32})", true}}, v::high_entropy_secret, Boundary::none,
+         {"key", "secret", "token", "password", "passwd", "pwd", "apikey", "api_key", "bearer", "credential",
+          "auth", "schlüssel", "passwort", "clé", "mot de passe", "clave", "contraseña", "chiave", "wachtwoord",
+          "hasło"},
+         token_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-", "", expand_secret, secret_max},
+        {"de_steuer_id", "restricted", "German tax identification numbers (Steuer-ID, ISO 7064 check)",
+         {{R"([1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3})", true}}, v::de_steuer_id, Boundary::digit,
+         {"steuer", "steuerid", "steuer-id", "steueridentifikationsnummer", "identifikationsnummer", "idnr",
+          "tin", "tax id", "tax identification"},
+         digits_and_separators, "0123456789", ""},
+        {"fr_nir", "restricted", "French social security numbers (NIR / INSEE, mod-97 key)",
+         {{R"([12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2})"}},
+         v::fr_nir, Boundary::alnum,
+         {"sécurité sociale", "securite sociale", "nir", "insee", "carte vitale", "social security"},
+         upper_digit_space, "12", ""},
+        {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
+         {{R"([0-9]{8}-?[A-Z])"}}, v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
+         upper_digit_dash, "0123456789", ""},
+        {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
+         {{R"([XYZ]-?[0-9]{7}-?[A-Z])"}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
+         ""},
+        {"it_codice_fiscale", "restricted", "Italian fiscal codes (codice fiscale, check character)",
+         {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])"}},
+         v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, upper_digit, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+        {"nl_bsn", "restricted", "Dutch citizen service numbers (BSN, eleven test)",
+         {{R"([0-9]{9})", true}, {R"([0-9]{4}\.[0-9]{2}\.[0-9]{3})", true}}, v::nl_bsn, Boundary::digit,
+         {"bsn", "burgerservicenummer", "sofinummer", "citizen service number"}, digits_and_separators, "0123456789", ""},
+        {"pl_pesel", "restricted", "Polish PESEL numbers (weighted check, encoded birth date)",
+         {{R"([0-9]{11})", true}}, v::pl_pesel, Boundary::digit, {"pesel"}, digits_and_separators, "0123456789", ""},
+        {"be_national_number", "restricted", "Belgian national register numbers (mod-97 check)",
+         {{R"([0-9]{2}\.?[0-9]{2}\.?[0-9]{2}[ -]?[0-9]{3}\.?[0-9]{2})", true}}, v::be_national_number,
+         Boundary::digit,
+         {"rijksregisternummer", "rijksregister", "numéro national", "numero national", "registre national",
+          "national number", "national register", "insz", "niss"},
+         digits_and_separators, "0123456789", ""},
+    };
+    return detectors;
+}
+
+}  // namespace sovereign::policy

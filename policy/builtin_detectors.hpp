@@ -1,0 +1,52 @@
+#pragma once
+// The detectors every policy gets: their patterns, default class, validator and context words.
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace sovereign::policy {
+
+using Validator = bool (*)(std::string_view);
+
+// A byte range of a text; empty when an expander finds no complete value.
+struct TextRange {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+};
+// Grows a short pattern match (an anchor such as "x@y" or "-----BEGIN ... KEY-----") to the whole value.
+// vectorscan cannot report start offsets for long variable-length patterns, so those detectors match an
+// anchor and expand it here.
+using Expander = TextRange (*)(std::string_view text, std::size_t begin, std::size_t end);
+
+// Which neighbouring characters mean a candidate is only part of a longer token (and so not a value).
+enum class Boundary { none, digit, alnum, ipv4, ipv6, email, token };
+
+// One vectorscan expression of a detector; some forms are only trusted next to a context word.
+struct BuiltinPattern {
+    std::string_view regex;
+    bool needs_context = false;
+};
+
+// A built-in detector's definition. Policies may reassign its class but not change its pattern.
+struct BuiltinDetector {
+    std::string_view name;
+    std::string_view default_class;
+    std::string_view description;
+    std::vector<BuiltinPattern> patterns;
+    Validator validate = nullptr;
+    Boundary boundary = Boundary::none;
+    std::vector<std::string_view> context;   // lower-case words that raise confidence
+    bool (*may_contain)(char) = nullptr;      // characters a match can contain (for streamed output)
+    std::string_view may_begin;               // characters a match can begin with
+    std::string_view literal_prefix;          // every match starts with this, when non-empty
+    Expander expand = nullptr;                // null: the pattern match is the value
+    std::size_t max_length = 0;               // longest value after expansion (0: the pattern's own width)
+};
+
+const std::vector<BuiltinDetector>& builtin_detectors();
+
+// True when the characters around [begin, end) in text do not extend the candidate into a longer token.
+bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, std::size_t end);
+
+}  // namespace sovereign::policy

@@ -1,0 +1,105 @@
+#pragma once
+// All detectors of one policy compiled into a single vectorscan database, scanned in one pass per text.
+
+#include <hs/hs.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/builtin_detectors.hpp"
+
+namespace sovereign::policy {
+
+// One detector as the policy uses it: built-in or custom, with the class its findings raise data to.
+struct DetectorSpec {
+    struct Pattern {
+        std::string regex;
+        unsigned flags = 0;          // vectorscan flags besides SOM_LEFTMOST (CASELESS, UTF8)
+        bool needs_context = false;  // only counts when a context word is near
+    };
+    std::string name;
+    int class_level = 0;
+    bool builtin = false;
+    std::string description;
+    std::vector<Pattern> patterns;
+    Validator validate = nullptr;
+    Boundary boundary = Boundary::none;
+    std::vector<std::string> context;        // lower-case words
+    std::array<bool, 256> may_contain{};      // characters a value can contain, when known
+    bool may_contain_known = false;          // false: any character (custom regular expressions)
+    std::string may_begin;                   // characters a value can begin with; empty: any
+    std::string literal_prefix;
+    Expander expand = nullptr;
+    std::size_t max_length = 0;
+    int line = 0;
+    int column = 0;
+};
+
+// A confirmed finding: bytes [begin, end) of the scanned text.
+struct Detection {
+    std::size_t detector = 0;
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool context_found = false;
+};
+
+// A pattern that vectorscan refused, with its reason, for lint to place at the detector's line.
+struct PatternProblem {
+    std::size_t detector = 0;
+    std::string message;
+};
+
+// Why a scan could not complete; the caller must fail closed.
+struct ScanFailure {
+    std::string detector;  // the detector involved, or "scanner"
+    std::string message;
+};
+
+// Longest match a detector's pattern may have: bounds what streamed output must hold back.
+inline constexpr std::size_t max_pattern_width = 8192 + 256;
+// A scan that finds more than this is refused rather than allowed to grow without bound.
+inline constexpr std::size_t max_detections_per_scan = 100000;
+
+// The compiled database plus the detectors it serves. Immutable and safe to share between threads.
+class DetectorSet {
+public:
+    // Compiles every pattern; on any refusal returns null and fills problems.
+    static std::unique_ptr<const DetectorSet> compile(std::vector<DetectorSpec> detectors,
+                                                      std::vector<PatternProblem>& problems);
+    ~DetectorSet();
+    DetectorSet(const DetectorSet&) = delete;
+    DetectorSet& operator=(const DetectorSet&) = delete;
+
+    // Finds detections in text that begin at or after `from`; the bytes before it only serve as context.
+    // Detections come back sorted by begin, with duplicates and contained findings removed.
+    // Returns false (and fills failure) if vectorscan or a validator failed.
+    [[nodiscard]] bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
+                            ScanFailure& failure) const;
+
+    const std::vector<DetectorSpec>& detectors() const { return detectors_; }
+    std::size_t max_width(std::size_t detector) const { return max_widths_[detector]; }
+    // Index of a detector by name, or npos.
+    std::size_t find(std::string_view name) const;
+
+private:
+    DetectorSet() = default;
+
+    struct PatternRef {
+        std::size_t detector;
+        bool needs_context;
+    };
+    std::vector<DetectorSpec> detectors_;
+    std::vector<PatternRef> patterns_;
+    std::vector<std::size_t> max_widths_;
+    hs_database_t* database_ = nullptr;
+    std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
+};
+
+// True when one of the lower-case context words starts a word within the window around [begin, end).
+bool context_near(std::string_view text, std::size_t begin, std::size_t end, const std::vector<std::string>& words);
+
+}  // namespace sovereign::policy

@@ -1,0 +1,323 @@
+#include "policy/engine.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <set>
+
+namespace sovereign::policy {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty()) out += separator;
+        out += item;
+    }
+    return out;
+}
+
+bool contains(const std::vector<std::string>& list, std::string_view item) {
+    return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+std::vector<std::string> intersect(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+    std::vector<std::string> out;
+    for (const auto& item : a)
+        if (contains(b, item)) out.push_back(item);
+    return out;
+}
+
+// What a rule does, in words, for the matched-rules list and the trace.
+std::string describe_effect(const RuleDef& rule, const Policy& policy) {
+    std::vector<std::string> parts;
+    const auto& detectors = policy.detectors().detectors();
+    auto names = [&](const std::vector<std::size_t>& indices) {
+        std::vector<std::string> out;
+        for (const auto i : indices) out.push_back(detectors[i].name);
+        return join(out);
+    };
+    if (rule.action == Action::deny) parts.push_back("deny");
+    if (rule.action == Action::allow) parts.push_back("allow");
+    if (!rule.zones.empty()) parts.push_back("restrict zones to " + join(rule.zones));
+    if (!rule.backends.empty()) parts.push_back("restrict backends to " + join(rule.backends));
+    if (!rule.redact.empty()) parts.push_back("redact " + names(rule.redact));
+    if (!rule.tokenize.empty()) parts.push_back("tokenize " + names(rule.tokenize));
+    if (rule.capture_payload) parts.push_back("capture payload");
+    return join(parts, "; ");
+}
+
+struct Facts {
+    const Request& request;
+    const Policy& policy;
+    std::vector<int> counts;  // per detector index
+    int data_class = 0;
+};
+
+// Whether the rule's conditions hold; `why` says which held, or which one failed first.
+bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string& why) {
+    std::vector<std::string> held;
+    const auto& policy = facts.policy;
+    if (!when.tenants.empty()) {
+        if (!contains(when.tenants, facts.request.tenant)) {
+            why = "tenant '" + facts.request.tenant + "' is not one of " + join(when.tenants);
+            return false;
+        }
+        held.push_back("tenant is " + facts.request.tenant);
+    }
+    if (!when.models.empty()) {
+        if (!contains(when.models, facts.request.model)) {
+            why = "model '" + facts.request.model + "' is not one of " + join(when.models);
+            return false;
+        }
+        held.push_back("model is " + facts.request.model);
+    }
+    if (!when.endpoints.empty()) {
+        if (!contains(when.endpoints, facts.request.endpoint)) {
+            why = "endpoint '" + facts.request.endpoint + "' is not one of " + join(when.endpoints);
+            return false;
+        }
+        held.push_back("endpoint is " + facts.request.endpoint);
+    }
+    if (!when.detected.empty()) {
+        std::vector<std::string> found;
+        std::vector<std::string> wanted;
+        for (const auto d : when.detected) {
+            const auto& name = policy.detectors().detectors()[d].name;
+            wanted.push_back(name);
+            if (facts.counts[d] > 0) found.push_back(name + " (" + std::to_string(facts.counts[d]) + ")");
+        }
+        if (found.empty()) {
+            why = "none of " + join(wanted) + " was detected";
+            return false;
+        }
+        held.push_back("detected " + join(found));
+    }
+    const auto& class_name = policy.class_name(facts.data_class);
+    if (when.class_at_least) {
+        if (facts.data_class < *when.class_at_least) {
+            why = "data class " + class_name + " is below " + policy.class_name(*when.class_at_least);
+            return false;
+        }
+        held.push_back("data class " + class_name + " is at least " + policy.class_name(*when.class_at_least));
+    }
+    if (when.class_at_most) {
+        if (facts.data_class > *when.class_at_most) {
+            why = "data class " + class_name + " is above " + policy.class_name(*when.class_at_most);
+            return false;
+        }
+        held.push_back("data class " + class_name + " is at most " + policy.class_name(*when.class_at_most));
+    }
+    why = held.empty() ? "the rule has no conditions: it applies to every request" : join(held, "; ");
+    return true;
+}
+
+Decision deny(Decision d, std::string rule, std::string message, EvaluationTrace* trace) {
+    d.action = Action::deny;
+    d.deciding_rule = std::move(rule);
+    d.message = std::move(message);
+    d.spans.clear();
+    d.allowed_zones.clear();
+    d.allowed_backends.clear();
+    if (trace != nullptr) trace->steps.push_back("denied by " + d.deciding_rule + ": " + d.message);
+    return d;
+}
+
+// Sorted, non-overlapping spans; where two overlap, the union is redacted if either asked for redaction.
+std::vector<Span> merge_spans(std::vector<Span> spans) {
+    std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+        return a.segment != b.segment ? a.segment < b.segment : a.begin < b.begin;
+    });
+    std::vector<Span> out;
+    for (auto& s : spans) {
+        if (!out.empty() && out.back().segment == s.segment && s.begin < out.back().end) {
+            auto& last = out.back();
+            last.end = std::max(last.end, s.end);
+            if (s.kind == TransformKind::redact) last.kind = TransformKind::redact;
+            continue;
+        }
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string redaction_marker(std::string_view detector) { return "[REDACTED:" + std::string(detector) + "]"; }
+
+std::string apply_redactions(std::string_view text, std::span<const Span> spans, std::size_t segment) {
+    std::string out;
+    std::size_t at = 0;
+    for (const auto& s : spans) {
+        if (s.segment != segment || s.kind != TransformKind::redact || s.begin < at || s.end > text.size()) continue;
+        out.append(text.substr(at, s.begin - at));
+        out += redaction_marker(s.detector);
+        at = s.end;
+    }
+    out.append(text.substr(at));
+    return out;
+}
+
+Decision evaluate(const Request& request, const Policy& policy) { return evaluate(request, policy, nullptr); }
+
+Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace* trace) {
+    Decision d;
+    d.policy_version = policy.version();
+    d.data_class = policy.class_name(0);
+    d.residual_class = d.data_class;
+    const auto& detectors = policy.detectors().detectors();
+
+    std::size_t total = 0;
+    for (const auto& s : request.segments) total += s.text.size();
+    if (request.segments.size() > max_request_segments || total > max_request_text_bytes)
+        return deny(std::move(d), "request-limits",
+                    "the request has " + std::to_string(request.segments.size()) + " text parts and " +
+                        std::to_string(total) + " bytes of text; the policy engine scans at most " +
+                        std::to_string(max_request_segments) + " parts and " +
+                        std::to_string(max_request_text_bytes) + " bytes",
+                    trace);
+
+    // Detection: one pass per text segment over every detector of the policy.
+    std::vector<std::vector<Detection>> found(request.segments.size());
+    Facts facts{request, policy, std::vector<int>(detectors.size(), 0), 0};
+    for (std::size_t i = 0; i < request.segments.size(); ++i) {
+        ScanFailure failure;
+        if (!policy.detectors().scan(request.segments[i].text, 0, found[i], failure))
+            return deny(std::move(d), "detector:" + failure.detector,
+                        "sensitive-data detection failed (" + failure.detector + ": " + failure.message +
+                            "); the request was not forwarded",
+                        trace);
+        for (const auto& f : found[i]) {
+            ++facts.counts[f.detector];
+            facts.data_class = std::max(facts.data_class, detectors[f.detector].class_level);
+            if (trace != nullptr)
+                trace->findings.push_back({i, request.segments[i].json_path, detectors[f.detector].name, f.begin,
+                                           f.end, f.context_found});
+        }
+    }
+    for (std::size_t i = 0; i < detectors.size(); ++i)
+        if (facts.counts[i] > 0) d.detector_counts[detectors[i].name] = facts.counts[i];
+
+    int declared = -1;
+    if (!request.declared_class.empty()) {
+        declared = policy.class_level(request.declared_class);
+        if (declared < 0)
+            return deny(std::move(d), "data-class-header",
+                        "the declared data class '" + request.declared_class + "' is not one of: " +
+                            [&] {
+                                std::string s;
+                                for (const auto& c : policy.model().classes) s += (s.empty() ? "" : ", ") + c;
+                                return s;
+                            }(),
+                        trace);
+        if (trace != nullptr && declared > facts.data_class)
+            trace->steps.push_back("the application declared class " + request.declared_class +
+                                   ", higher than detected " + policy.class_name(facts.data_class) + "; it applies");
+        facts.data_class = std::max(facts.data_class, declared);
+    }
+    d.data_class = policy.class_name(facts.data_class);
+    if (trace != nullptr) trace->steps.push_back("data class: " + d.data_class);
+
+    const TenantDef* tenant = policy.find_tenant(request.tenant);
+    const int clearance = tenant != nullptr ? tenant->clearance : policy.model().default_clearance;
+    d.capture_payload = tenant != nullptr && tenant->capture_payload;
+
+    // Rules, in file order. Every matching rule counts; the most restrictive outcome wins.
+    const RuleDef* denying = nullptr;
+    const RuleDef* allowing = nullptr;
+    std::optional<std::vector<std::string>> zone_limit;
+    std::optional<std::vector<std::string>> backend_limit;
+    std::vector<std::string> zone_limiters;
+    std::vector<char> redact(detectors.size(), 0);
+    std::vector<char> tokenize(detectors.size(), 0);
+    for (const auto& rule : policy.model().rules) {
+        const std::string mode(mode_name(rule.mode));
+        if (tenant != nullptr && contains(tenant->exempt_from, rule.name)) {
+            if (trace != nullptr)
+                trace->rules.push_back({rule.name, rule.line, mode, false, "tenant " + tenant->name + " is exempt"});
+            continue;
+        }
+        std::string why;
+        const bool matched = conditions_hold(rule.when, facts, why);
+        if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
+        if (!matched) continue;
+        d.matched.push_back({rule.name, mode, describe_effect(rule, policy), why, rule.line});
+        if (rule.mode != RuleMode::enforce) continue;
+        if (rule.action == Action::deny && denying == nullptr) denying = &rule;
+        if (rule.action == Action::allow && allowing == nullptr) allowing = &rule;
+        if (!rule.zones.empty()) {
+            zone_limit = zone_limit ? intersect(*zone_limit, rule.zones) : rule.zones;
+            zone_limiters.push_back(rule.name);
+        }
+        if (!rule.backends.empty())
+            backend_limit = backend_limit ? intersect(*backend_limit, rule.backends) : rule.backends;
+        for (const auto i : rule.redact) redact[i] = 1;
+        for (const auto i : rule.tokenize) tokenize[i] = 1;
+        d.capture_payload = d.capture_payload || rule.capture_payload;
+    }
+
+    if (denying != nullptr) return deny(std::move(d), denying->name, denying->message, trace);
+    if (allowing == nullptr)
+        return deny(std::move(d), "default-deny",
+                    "no rule of the policy allows this request (tenant " + request.tenant + ", model " +
+                        request.model + ", data class " + d.data_class + ")",
+                    trace);
+
+    // Transforms: redaction wins over tokenization where both were asked for.
+    std::vector<Span> spans;
+    int residual = std::max(declared, 0);
+    for (std::size_t i = 0; i < found.size(); ++i) {
+        for (const auto& f : found[i]) {
+            const auto& det = detectors[f.detector];
+            if (redact[f.detector] != 0) spans.push_back({i, f.begin, f.end, det.name, TransformKind::redact});
+            else if (tokenize[f.detector] != 0) spans.push_back({i, f.begin, f.end, det.name, TransformKind::tokenize});
+            else residual = std::max(residual, det.class_level);
+        }
+    }
+    d.spans = merge_spans(std::move(spans));
+    d.residual_class = policy.class_name(residual);
+    if (trace != nullptr && residual != facts.data_class)
+        trace->steps.push_back("after redaction and tokenization the data leaving is of class " + d.residual_class);
+
+    if (residual > clearance)
+        return deny(std::move(d), "clearance",
+                    "data of class " + d.residual_class + " exceeds the clearance of tenant " + request.tenant +
+                        " (" + policy.class_name(clearance) + ")",
+                    trace);
+    if (trace != nullptr)
+        trace->steps.push_back("tenant " + request.tenant + " is cleared up to " + policy.class_name(clearance));
+
+    // Residency: zones every restricting rule and the tenant accept, and that may hold data of this class.
+    for (const auto& zone : policy.model().zones) {
+        if (zone_limit && !contains(*zone_limit, zone.name)) continue;
+        if (tenant != nullptr && !tenant->zones.empty() && !contains(tenant->zones, zone.name)) continue;
+        if (zone.max_class < residual) {
+            if (trace != nullptr)
+                trace->steps.push_back("zone " + zone.name + " excluded: it may hold at most " +
+                                       policy.class_name(zone.max_class));
+            continue;
+        }
+        d.allowed_zones.push_back(zone.name);
+    }
+    if (d.allowed_zones.empty())
+        return deny(std::move(d), zone_limiters.empty() ? "residency" : zone_limiters.back(),
+                    "no zone may receive this request: the matching rules" +
+                        std::string(tenant != nullptr && !tenant->zones.empty() ? ", the tenant's zones" : "") +
+                        " and the zones' class limits leave none for data of class " + d.residual_class,
+                    trace);
+    if (backend_limit) {
+        if (backend_limit->empty())
+            return deny(std::move(d), "residency", "the matching rules restrict the request to backends that do "
+                                                   "not overlap, so no backend may receive it",
+                        trace);
+        d.allowed_backends = *backend_limit;
+    }
+    d.action = Action::allow;
+    d.deciding_rule = allowing->name;
+    if (trace != nullptr)
+        trace->steps.push_back("allowed by " + allowing->name + " to zones " + join(d.allowed_zones) +
+                               (d.allowed_backends.empty() ? "" : " (backends " + join(d.allowed_backends) + ")"));
+    return d;
+}
+
+}  // namespace sovereign::policy

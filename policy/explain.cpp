@@ -1,0 +1,66 @@
+#include "policy/explain.hpp"
+
+#include <sstream>
+
+namespace sovereign::policy {
+
+std::string render_explanation(const Request& request, const Decision& decision, const EvaluationTrace& trace,
+                               const Policy& policy) {
+    std::ostringstream out;
+    const auto& m = policy.model();
+    const bool allowed = decision.action == Action::allow;
+    out << "Decision: " << (allowed ? "ALLOW" : "DENY") << " (deciding rule: " << decision.deciding_rule;
+    for (const auto& r : m.rules)
+        if (r.name == decision.deciding_rule) out << ", " << m.file_label << " line " << r.line;
+    out << ")\n";
+    if (!allowed) out << "Message to the application: " << decision.message << "\n";
+    out << "Policy: " << (m.name.empty() ? m.file_label : m.name) << ", version sha256:" << decision.policy_version
+        << "\n";
+    out << "Request: tenant " << request.tenant << ", model " << (request.model.empty() ? "(none)" : request.model)
+        << ", endpoint " << request.endpoint << ", declared class "
+        << (request.declared_class.empty() ? "(none)" : request.declared_class) << ", " << request.segments.size()
+        << " text part(s)\n";
+
+    out << "\nSensitive data found (values are not shown):\n";
+    if (trace.findings.empty()) out << "  nothing\n";
+    for (const auto& f : trace.findings)
+        out << "  - " << f.detector << " in " << f.json_path << ", bytes " << f.begin << "-" << f.end
+            << (f.context_found ? " (a context word was nearby)" : "") << "\n";
+    out << "Data class: " << decision.data_class;
+    if (decision.residual_class != decision.data_class)
+        out << " (after transforms, the data leaving is " << decision.residual_class << ")";
+    out << "\n";
+
+    out << "\nRules, in the order of the file (every matching rule counts; the most restrictive outcome wins):\n";
+    if (trace.rules.empty()) out << "  no rule was evaluated\n";
+    for (const auto& r : trace.rules) {
+        out << "  " << (r.matched ? "[matched]  " : "[no match] ") << "line " << r.line << "  " << r.rule;
+        if (r.mode != "enforce") out << " (" << r.mode << ": recorded, not enforced)";
+        out << ": " << r.detail;
+        if (r.matched) {
+            for (const auto& match : decision.matched)
+                if (match.rule == r.rule) out << " -> " << match.effect;
+        }
+        out << "\n";
+    }
+
+    out << "\nReasoning:\n";
+    for (const auto& step : trace.steps) out << "  - " << step << "\n";
+
+    if (allowed) {
+        out << "\nOutcome:\n  zones: ";
+        for (std::size_t i = 0; i < decision.allowed_zones.size(); ++i) out << (i ? ", " : "") << decision.allowed_zones[i];
+        out << "\n  backends: ";
+        if (decision.allowed_backends.empty()) out << "any in those zones";
+        for (std::size_t i = 0; i < decision.allowed_backends.size(); ++i)
+            out << (i ? ", " : "") << decision.allowed_backends[i];
+        out << "\n  transforms: " << (decision.spans.empty() ? "none" : "") << "\n";
+        for (const auto& s : decision.spans)
+            out << "    - " << (s.kind == TransformKind::redact ? "redact " : "tokenize ") << s.detector << " in "
+                << request.segments[s.segment].json_path << ", bytes " << s.begin << "-" << s.end << "\n";
+        out << "  payload capture for auditors: " << (decision.capture_payload ? "yes" : "no") << "\n";
+    }
+    return out.str();
+}
+
+}  // namespace sovereign::policy

@@ -1,0 +1,112 @@
+#pragma once
+// The compiled, immutable policy: what policy.yaml says, checked and ready for evaluate().
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/detector_set.hpp"
+#include "policy/types.hpp"
+
+namespace sovereign::policy {
+
+// Staged rollout: enforce applies the rule; warn and dry-run only record what it would have done.
+enum class RuleMode { enforce, warn, dry_run };
+std::string_view mode_name(RuleMode mode);
+
+// A part of the boundary that backends belong to, and the highest class it may receive.
+struct ZoneDef {
+    std::string name;
+    std::string description;
+    int max_class = 0;
+    int line = 0;
+    int column = 0;
+};
+
+// What the policy says about one tenant (tenants and their keys are declared in gateway.yaml).
+struct TenantDef {
+    std::string name;
+    int clearance = 0;                          // highest class this tenant may send out
+    std::vector<std::string> zones;             // empty = no tenant-specific restriction
+    std::vector<std::string> exempt_from;       // rules that do not apply to this tenant
+    bool capture_payload = false;
+    std::vector<std::size_t> redact_in_responses;  // detector indices
+    int line = 0;
+    int column = 0;
+};
+
+// The "when" of a rule: every listed condition must hold; a list holds when any of its items does.
+struct RuleConditions {
+    std::vector<std::string> tenants;
+    std::vector<std::string> models;
+    std::vector<std::string> endpoints;
+    std::vector<std::size_t> detected;  // detector indices
+    std::optional<int> class_at_least;
+    std::optional<int> class_at_most;
+};
+
+// One rule of policy.yaml, with its position for diagnostics and explanations.
+struct RuleDef {
+    std::string name;
+    std::string description;
+    RuleMode mode = RuleMode::enforce;
+    RuleConditions when;
+    std::optional<Action> action;  // none: the rule only restricts or transforms
+    std::string message;           // shown to the application when this rule denies
+    std::vector<std::string> zones;
+    std::vector<std::string> backends;
+    std::vector<std::size_t> redact;    // detector indices
+    std::vector<std::size_t> tokenize;  // detector indices
+    bool capture_payload = false;
+    int line = 0;
+    int column = 0;
+};
+
+// Everything a policy file defines. Built only by the loader; read by the engine, lint and explain.
+struct PolicyModel {
+    std::string file_label;
+    std::string name;
+    std::string version;                  // sha256 hex of the file content
+    std::vector<std::string> classes;     // lowest first
+    int default_clearance = 0;
+    std::vector<ZoneDef> zones;
+    std::vector<TenantDef> tenants;
+    std::vector<RuleDef> rules;
+    std::vector<std::size_t> redact_in_responses;  // for every tenant
+    std::unique_ptr<const DetectorSet> detectors;
+};
+
+// Immutable compiled policy; share it as shared_ptr<const Policy> and swap the pointer on reload.
+class Policy {
+public:
+    explicit Policy(PolicyModel model) : model_(std::move(model)) {}
+
+    const PolicyModel& model() const { return model_; }
+    const std::string& version() const { return model_.version; }
+    const DetectorSet& detectors() const { return *model_.detectors; }
+    // -1 when the name is not one of the policy's classes.
+    int class_level(std::string_view name) const;
+    const std::string& class_name(int level) const { return model_.classes[static_cast<std::size_t>(level)]; }
+    const TenantDef* find_tenant(std::string_view name) const;
+    const ZoneDef* find_zone(std::string_view name) const;
+
+private:
+    PolicyModel model_;
+};
+
+// A compiled policy, or (when policy is null) the errors that prevented it.
+struct LoadResult {
+    std::shared_ptr<const Policy> policy;
+    std::vector<Diagnostic> diagnostics;
+};
+
+LoadResult load_policy_file(const std::filesystem::path& path);
+LoadResult load_policy_text(std::string_view yaml, std::string file_label);
+
+// Reads a whole file, refusing ones larger than the YAML limit; an error names the file.
+std::optional<std::string> read_text_file(const std::filesystem::path& path, std::size_t limit, std::string& error);
+
+}  // namespace sovereign::policy

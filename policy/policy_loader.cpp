@@ -1,0 +1,568 @@
+// Turns policy.yaml into a compiled Policy, reporting every problem at its FILE:LINE:COL.
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "policy/builtin_detectors.hpp"
+#include "policy/diagnostic.hpp"
+#include "policy/policy.hpp"
+#include "policy/yaml_reader.hpp"
+
+namespace sovereign::policy {
+
+std::string_view mode_name(RuleMode mode) {
+    switch (mode) {
+        case RuleMode::enforce: return "enforce";
+        case RuleMode::warn: return "warn";
+        case RuleMode::dry_run: return "dry-run";
+    }
+    return "enforce";
+}
+
+int Policy::class_level(std::string_view name) const {
+    for (std::size_t i = 0; i < model_.classes.size(); ++i)
+        if (model_.classes[i] == name) return static_cast<int>(i);
+    return -1;
+}
+
+const TenantDef* Policy::find_tenant(std::string_view name) const {
+    for (const auto& t : model_.tenants)
+        if (t.name == name) return &t;
+    return nullptr;
+}
+
+const ZoneDef* Policy::find_zone(std::string_view name) const {
+    for (const auto& z : model_.zones)
+        if (z.name == name) return &z;
+    return nullptr;
+}
+
+std::optional<std::string> read_text_file(const std::filesystem::path& path, std::size_t limit, std::string& error) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        error = path.string() + ":1:1: cannot open the file";
+        return std::nullopt;
+    }
+    std::string content;
+    std::array<char, 65536> buffer{};
+    while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
+        content.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
+        if (content.size() > limit) {
+            error = path.string() + ":1:1: file is larger than " + std::to_string(limit) + " bytes";
+            return std::nullopt;
+        }
+    }
+    if (in.bad()) {
+        error = path.string() + ":1:1: reading the file failed";
+        return std::nullopt;
+    }
+    return content;
+}
+
+namespace {
+
+std::string sha256_hex(std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int size = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) return {};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned int i = 0; i < size; ++i) {
+        out.push_back(hex[digest[i] >> 4]);
+        out.push_back(hex[digest[i] & 0x0F]);
+    }
+    return out;
+}
+
+bool valid_name(std::string_view name) {
+    if (name.empty() || name.size() > 128) return false;
+    return std::all_of(name.begin(), name.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.';
+    });
+}
+
+std::string escape_keyword(std::string_view word) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (const char c : word) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || u >= 0x80) {
+            out.push_back(c);
+        } else {
+            out += "\\x";
+            out.push_back(hex[u >> 4]);
+            out.push_back(hex[u & 0x0F]);
+        }
+    }
+    return out;
+}
+
+std::string lower_ascii(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+}
+
+constexpr std::array<std::string_view, 11> top_keys{"name",      "version", "classes", "default_clearance",
+                                                     "zones",     "builtin_detectors", "detectors", "responses",
+                                                     "tenants",   "rules", "description"};
+constexpr std::array<std::string_view, 3> zone_keys{"name", "description", "max_class"};
+constexpr std::array<std::string_view, 8> detector_keys{"name",    "class",   "description",     "pattern",
+                                                        "keywords", "context", "require_context", "case_sensitive"};
+constexpr std::array<std::string_view, 1> responses_keys{"redact"};
+constexpr std::array<std::string_view, 6> tenant_keys{"name",         "clearance",      "zones",
+                                                      "exempt_from",  "capture_payload", "redact_in_responses"};
+constexpr std::array<std::string_view, 5> rule_keys{"name", "description", "mode", "when", "then"};
+constexpr std::array<std::string_view, 6> when_keys{"tenants",  "models",         "endpoints",
+                                                    "detected", "class_at_least", "class_at_most"};
+constexpr std::array<std::string_view, 8> then_keys{"action",   "message",  "zones",          "backends",
+                                                    "redact",   "tokenize", "capture_payload", "description"};
+constexpr std::array<std::string_view, 1> name_key{"name"};
+constexpr std::array<std::string_view, 3> endpoints{"chat.completions", "completions", "embeddings"};
+
+constexpr std::size_t max_rules = 10000;
+constexpr std::size_t max_detectors = 1000;
+
+// Builds a PolicyModel from a parsed document, collecting every problem rather than stopping at the first.
+class PolicyBuilder {
+public:
+    PolicyBuilder(YamlReader& reader, PolicyModel& model) : r_(reader), m_(model) {}
+
+    void build(const YAML::Node& root) {
+        if (!r_.check_map(root, "the policy", top_keys, std::array<std::string_view, 3>{"classes", "zones", "rules"}))
+            return;
+        if (root["version"]) {
+            const auto v = r_.integer(root["version"], "version");
+            if (v && *v != 1) r_.error(root["version"], "version " + std::to_string(*v) + " is not supported; use 1");
+        }
+        if (root["name"]) m_.name = r_.text(root["name"], "name").value_or("");
+        read_classes(root["classes"]);
+        if (m_.classes.empty()) return;  // everything else refers to classes
+        m_.default_clearance = 0;
+        if (root["default_clearance"]) m_.default_clearance = class_ref(root["default_clearance"], "default_clearance");
+        read_zones(root["zones"]);
+        read_detectors(root["builtin_detectors"], root["detectors"]);
+        if (!detectors_ok_) return;
+        if (root["responses"] && r_.check_map(root["responses"], "responses", responses_keys)) {
+            if (root["responses"]["redact"])
+                m_.redact_in_responses = detector_refs(root["responses"]["redact"], "responses.redact");
+        }
+        read_tenants(root["tenants"]);
+        read_rules(root["rules"]);
+    }
+
+    std::vector<DetectorSpec> specs;
+    std::vector<PatternProblem> pattern_problems;
+    std::vector<YAML::Mark> detector_marks;
+
+private:
+    YamlReader& r_;
+    PolicyModel& m_;
+    bool detectors_ok_ = true;
+    std::map<std::string, std::size_t> detector_index_;
+    std::vector<std::pair<std::string, YAML::Mark>> tenant_refs_;  // checked once all tenants are known
+
+    int class_ref(const YAML::Node& node, std::string_view what) {
+        const auto name = r_.text(node, what);
+        if (!name) return static_cast<int>(m_.classes.size()) - 1;
+        for (std::size_t i = 0; i < m_.classes.size(); ++i)
+            if (m_.classes[i] == *name) return static_cast<int>(i);
+        std::vector<std::string_view> names(m_.classes.begin(), m_.classes.end());
+        const auto suggestion = closest_name(*name, names);
+        r_.error(node, std::string(what) + ": '" + *name + "' is not one of the classes" +
+                           (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+        return static_cast<int>(m_.classes.size()) - 1;
+    }
+
+    std::vector<std::size_t> detector_refs(const YAML::Node& node, std::string_view what) {
+        std::vector<std::size_t> out;
+        const auto names = r_.text_list(node, what);
+        if (!names) return out;
+        std::vector<std::string_view> known;
+        for (const auto& [name, index] : detector_index_) known.push_back(name);
+        for (std::size_t i = 0; i < names->size(); ++i) {
+            const auto& name = (*names)[i];
+            const auto& at = node.IsSequence() ? node[i] : node;
+            const auto found = detector_index_.find(name);
+            if (found == detector_index_.end()) {
+                const auto suggestion = closest_name(name, known);
+                r_.error(at, std::string(what) + ": no detector named '" + name + "'" +
+                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+            } else if (std::find(out.begin(), out.end(), found->second) == out.end()) {
+                out.push_back(found->second);
+            }
+        }
+        return out;
+    }
+
+    std::vector<std::string> zone_refs(const YAML::Node& node, std::string_view what) {
+        auto names = r_.text_list(node, what).value_or(std::vector<std::string>{});
+        std::vector<std::string_view> known;
+        for (const auto& z : m_.zones) known.push_back(z.name);
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            if (std::find(known.begin(), known.end(), names[i]) != known.end()) continue;
+            const auto suggestion = closest_name(names[i], known);
+            r_.error(node.IsSequence() ? node[i] : node,
+                     std::string(what) + ": no zone named '" + names[i] + "'" +
+                         (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+        }
+        return names;
+    }
+
+    void read_classes(const YAML::Node& node) {
+        if (!node) return;
+        const auto names = r_.text_list(node, "classes");
+        if (!names) return;
+        if (names->empty()) {
+            r_.error(node, "classes must list at least one data class, lowest first");
+            return;
+        }
+        std::set<std::string> seen;
+        for (std::size_t i = 0; i < names->size(); ++i) {
+            const auto& at = node.IsSequence() ? node[i] : node;
+            if (!valid_name((*names)[i])) r_.error(at, "class '" + (*names)[i] + "' must be a word of letters, digits, '-', '_' or '.'");
+            else if (!seen.insert((*names)[i]).second) r_.error(at, "class '" + (*names)[i] + "' is listed twice");
+        }
+        m_.classes = *names;
+    }
+
+    void read_zones(const YAML::Node& node) {
+        if (!node) return;
+        if (!node.IsSequence() || node.size() == 0) {
+            r_.error(node, "zones must be a list of at least one zone");
+            return;
+        }
+        for (const auto& z : node) {
+            if (!r_.check_map(z, "a zone", zone_keys, name_key)) continue;
+            ZoneDef zone;
+            zone.line = YamlReader::line_of(z);
+            zone.column = YamlReader::column_of(z);
+            zone.max_class = static_cast<int>(m_.classes.size()) - 1;
+            if (z["name"]) zone.name = r_.text(z["name"], "zone name").value_or("");
+            if (z["description"]) zone.description = r_.text(z["description"], "description").value_or("");
+            if (z["max_class"]) zone.max_class = class_ref(z["max_class"], "max_class");
+            if (!zone.name.empty() && !valid_name(zone.name))
+                r_.error(z["name"], "zone name '" + zone.name + "' must be a word of letters, digits, '-', '_' or '.'");
+            for (const auto& other : m_.zones)
+                if (other.name == zone.name) r_.error(z["name"], "zone '" + zone.name + "' is defined twice");
+            m_.zones.push_back(std::move(zone));
+        }
+    }
+
+    void read_detectors(const YAML::Node& builtin_classes, const YAML::Node& custom) {
+        // Built-ins take their default class when the policy has it, else the highest class (fail safe).
+        const int highest = static_cast<int>(m_.classes.size()) - 1;
+        std::vector<std::string_view> builtin_names;
+        for (const auto& b : builtin_detectors()) {
+            DetectorSpec spec;
+            spec.name = std::string(b.name);
+            spec.builtin = true;
+            spec.description = std::string(b.description);
+            spec.class_level = highest;
+            for (std::size_t i = 0; i < m_.classes.size(); ++i)
+                if (m_.classes[i] == b.default_class) spec.class_level = static_cast<int>(i);
+            for (const auto& p : b.patterns) spec.patterns.push_back({std::string(p.regex), 0, p.needs_context});
+            spec.validate = b.validate;
+            spec.boundary = b.boundary;
+            for (const auto c : b.context) spec.context.emplace_back(c);
+            if (b.may_contain != nullptr) {
+                for (int c = 0; c < 256; ++c) spec.may_contain[static_cast<std::size_t>(c)] = b.may_contain(static_cast<char>(c));
+                spec.may_contain_known = true;
+            }
+            spec.literal_prefix = std::string(b.literal_prefix);
+            spec.may_begin = std::string(b.may_begin);
+            spec.expand = b.expand;
+            spec.max_length = b.max_length;
+            detector_index_[spec.name] = specs.size();
+            builtin_names.push_back(b.name);
+            specs.push_back(std::move(spec));
+            detector_marks.emplace_back();
+        }
+        if (builtin_classes) {
+            if (!builtin_classes.IsMap()) {
+                r_.error(builtin_classes, "builtin_detectors must map detector names to classes, like 'email: internal'");
+            } else {
+                for (auto it = builtin_classes.begin(); it != builtin_classes.end(); ++it) {
+                    const auto name = it->first.Scalar();
+                    const auto found = detector_index_.find(name);
+                    if (found == detector_index_.end()) {
+                        const auto suggestion = closest_name(name, builtin_names);
+                        r_.error(it->first, "no built-in detector named '" + name + "'" +
+                                                (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                        continue;
+                    }
+                    specs[found->second].class_level = class_ref(it->second, "class of " + name);
+                }
+            }
+        }
+        if (custom) read_custom_detectors(custom);
+    }
+
+    void read_custom_detectors(const YAML::Node& node) {
+        if (!node.IsSequence()) {
+            r_.error(node, "detectors must be a list");
+            return;
+        }
+        if (node.size() > max_detectors) {
+            r_.error(node, "more than " + std::to_string(max_detectors) + " detectors");
+            return;
+        }
+        for (const auto& d : node) {
+            if (!r_.check_map(d, "a detector", detector_keys, std::array<std::string_view, 2>{"name", "class"}))
+                continue;
+            DetectorSpec spec;
+            spec.line = YamlReader::line_of(d);
+            spec.column = YamlReader::column_of(d);
+            spec.name = d["name"] ? r_.text(d["name"], "detector name").value_or("") : "";
+            if (d["name"] && !valid_name(spec.name))
+                r_.error(d["name"], "detector name '" + spec.name + "' must be a word of letters, digits, '-', '_' or '.'");
+            if (detector_index_.contains(spec.name)) {
+                r_.error(d["name"], "a detector named '" + spec.name + "' already exists" +
+                                        (specs[detector_index_[spec.name]].builtin
+                                             ? " (built in; set its class under builtin_detectors)"
+                                             : ""));
+                continue;
+            }
+            spec.class_level = d["class"] ? class_ref(d["class"], "class") : 0;
+            if (d["description"]) spec.description = r_.text(d["description"], "description").value_or("");
+            const bool require_context =
+                d["require_context"] ? r_.boolean(d["require_context"], "require_context").value_or(false) : false;
+            if (d["context"]) {
+                for (auto& w : r_.text_list(d["context"], "context").value_or(std::vector<std::string>{}))
+                    spec.context.push_back(lower_ascii(w));
+            }
+            if (require_context && spec.context.empty())
+                r_.error(d["require_context"], "require_context needs a 'context' list of words");
+            const bool has_pattern = static_cast<bool>(d["pattern"]);
+            const bool has_keywords = static_cast<bool>(d["keywords"]);
+            if (has_pattern == has_keywords) {
+                r_.error(d, "detector '" + spec.name + "' needs exactly one of 'pattern' or 'keywords'");
+                continue;
+            }
+            bool case_sensitive = has_pattern;
+            if (d["case_sensitive"])
+                case_sensitive = r_.boolean(d["case_sensitive"], "case_sensitive").value_or(case_sensitive);
+            const unsigned flags = (case_sensitive ? 0u : static_cast<unsigned>(HS_FLAG_CASELESS));
+            if (has_pattern) {
+                const auto pattern = r_.text(d["pattern"], "pattern");
+                if (!pattern) continue;
+                spec.patterns.push_back({*pattern, flags | HS_FLAG_UTF8, require_context});
+                detector_marks.push_back(d["pattern"].Mark());
+            } else {
+                const auto words = r_.text_list(d["keywords"], "keywords");
+                if (!words) continue;
+                if (words->empty()) {
+                    r_.error(d["keywords"], "keywords must list at least one word");
+                    continue;
+                }
+                std::string alternation;
+                for (const auto& w : *words) {
+                    if (w.empty()) {
+                        r_.error(d["keywords"], "keywords must not be empty");
+                        continue;
+                    }
+                    if (!alternation.empty()) alternation += "|";
+                    alternation += escape_keyword(w);
+                }
+                spec.patterns.push_back({"(?:" + alternation + ")", flags, require_context});
+                // Only a run of the keywords' own characters can be the start of a keyword.
+                for (const auto& w : *words) {
+                    for (const char c : w) {
+                        spec.may_contain[static_cast<unsigned char>(c)] = true;
+                        if (!case_sensitive && c >= 'a' && c <= 'z') spec.may_contain[static_cast<unsigned char>(c - 32)] = true;
+                        if (!case_sensitive && c >= 'A' && c <= 'Z') spec.may_contain[static_cast<unsigned char>(c + 32)] = true;
+                    }
+                }
+                spec.may_contain_known = true;
+                spec.boundary = Boundary::alnum;  // a keyword inside a longer word is not the keyword
+                detector_marks.push_back(d["keywords"].Mark());
+            }
+            detector_index_[spec.name] = specs.size();
+            specs.push_back(std::move(spec));
+        }
+    }
+
+    void read_tenants(const YAML::Node& node) {
+        if (!node) return;
+        if (!node.IsSequence()) {
+            r_.error(node, "tenants must be a list");
+            return;
+        }
+        for (const auto& t : node) {
+            if (!r_.check_map(t, "a tenant", tenant_keys, name_key)) continue;
+            TenantDef tenant;
+            tenant.line = YamlReader::line_of(t);
+            tenant.column = YamlReader::column_of(t);
+            tenant.name = t["name"] ? r_.text(t["name"], "tenant name").value_or("") : "";
+            tenant.clearance = m_.default_clearance;
+            if (t["clearance"]) tenant.clearance = class_ref(t["clearance"], "clearance");
+            if (t["zones"]) tenant.zones = zone_refs(t["zones"], "zones");
+            if (t["exempt_from"])
+                tenant.exempt_from = r_.text_list(t["exempt_from"], "exempt_from").value_or(std::vector<std::string>{});
+            if (t["capture_payload"])
+                tenant.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
+            if (t["redact_in_responses"])
+                tenant.redact_in_responses = detector_refs(t["redact_in_responses"], "redact_in_responses");
+            for (const auto& other : m_.tenants)
+                if (other.name == tenant.name) r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");
+            exemption_nodes_.push_back(t["exempt_from"]);
+            m_.tenants.push_back(std::move(tenant));
+        }
+    }
+
+    std::vector<YAML::Node> exemption_nodes_;
+
+    void read_rules(const YAML::Node& node) {
+        if (!node) return;
+        if (!node.IsSequence()) {
+            r_.error(node, "rules must be a list");
+            return;
+        }
+        if (node.size() > max_rules) {
+            r_.error(node, "more than " + std::to_string(max_rules) + " rules");
+            return;
+        }
+        for (const auto& n : node) read_rule(n);
+        // Tenants named by rules and rules named by exemptions must exist.
+        std::vector<std::string_view> tenant_names;
+        for (const auto& t : m_.tenants) tenant_names.push_back(t.name);
+        for (const auto& [name, mark] : tenant_refs_) {
+            if (std::find(tenant_names.begin(), tenant_names.end(), name) != tenant_names.end()) continue;
+            const auto suggestion = closest_name(name, tenant_names);
+            r_.error(mark, "no tenant named '" + name + "' under tenants" +
+                               (suggestion.empty() ? "; list every tenant the rules name" : "; did you mean '" + suggestion + "'?"));
+        }
+        std::vector<std::string_view> rule_names;
+        for (const auto& rule : m_.rules) rule_names.push_back(rule.name);
+        for (std::size_t t = 0; t < m_.tenants.size(); ++t) {
+            const auto& list = exemption_nodes_[t];
+            for (std::size_t i = 0; i < m_.tenants[t].exempt_from.size(); ++i) {
+                const auto& name = m_.tenants[t].exempt_from[i];
+                if (std::find(rule_names.begin(), rule_names.end(), name) != rule_names.end()) continue;
+                const auto suggestion = closest_name(name, rule_names);
+                r_.error(list.IsSequence() ? list[i] : list, "exempt_from: no rule named '" + name + "'" +
+                                                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+            }
+        }
+    }
+
+    void read_rule(const YAML::Node& n) {
+        if (!r_.check_map(n, "a rule", rule_keys, std::array<std::string_view, 2>{"name", "then"})) return;
+        RuleDef rule;
+        rule.line = YamlReader::line_of(n);
+        rule.column = YamlReader::column_of(n);
+        rule.name = n["name"] ? r_.text(n["name"], "rule name").value_or("") : "";
+        for (const auto& other : m_.rules)
+            if (other.name == rule.name && n["name"])
+                r_.error(n["name"], "rule '" + rule.name + "' is defined twice (first at line " +
+                                        std::to_string(other.line) + ")");
+        if (n["description"]) rule.description = r_.text(n["description"], "description").value_or("");
+        if (n["mode"]) {
+            const auto mode = r_.text(n["mode"], "mode").value_or("enforce");
+            if (mode == "enforce") rule.mode = RuleMode::enforce;
+            else if (mode == "warn") rule.mode = RuleMode::warn;
+            else if (mode == "dry-run") rule.mode = RuleMode::dry_run;
+            else r_.error(n["mode"], "mode must be enforce, warn or dry-run, not '" + mode + "'");
+        }
+        if (n["when"]) read_conditions(n["when"], rule.when);
+        if (n["then"]) read_effects(n["then"], rule);
+        m_.rules.push_back(std::move(rule));
+    }
+
+    void read_conditions(const YAML::Node& w, RuleConditions& c) {
+        if (!r_.check_map(w, "when", when_keys)) return;
+        if (w["tenants"]) {
+            c.tenants = r_.text_list(w["tenants"], "tenants").value_or(std::vector<std::string>{});
+            for (std::size_t i = 0; i < c.tenants.size(); ++i)
+                tenant_refs_.push_back({c.tenants[i], (w["tenants"].IsSequence() ? w["tenants"][i] : w["tenants"]).Mark()});
+        }
+        if (w["models"]) c.models = r_.text_list(w["models"], "models").value_or(std::vector<std::string>{});
+        if (w["endpoints"]) {
+            c.endpoints = r_.text_list(w["endpoints"], "endpoints").value_or(std::vector<std::string>{});
+            for (const auto& e : c.endpoints) {
+                if (std::find(endpoints.begin(), endpoints.end(), e) == endpoints.end()) {
+                    const auto suggestion = closest_name(e, endpoints);
+                    r_.error(w["endpoints"], "endpoint '" + e + "' is not one of chat.completions, completions, embeddings" +
+                                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                }
+            }
+        }
+        if (w["detected"]) c.detected = detector_refs(w["detected"], "detected");
+        if (w["class_at_least"]) c.class_at_least = class_ref(w["class_at_least"], "class_at_least");
+        if (w["class_at_most"]) c.class_at_most = class_ref(w["class_at_most"], "class_at_most");
+    }
+
+    void read_effects(const YAML::Node& t, RuleDef& rule) {
+        if (!r_.check_map(t, "then", then_keys)) return;
+        if (t["action"]) {
+            const auto action = r_.text(t["action"], "action").value_or("");
+            if (action == "allow") rule.action = Action::allow;
+            else if (action == "deny") rule.action = Action::deny;
+            else r_.error(t["action"], "action must be allow or deny, not '" + action + "'");
+        }
+        if (t["message"]) rule.message = r_.text(t["message"], "message").value_or("");
+        if (rule.action == Action::deny && rule.message.empty())
+            r_.error(t, "a deny rule needs a 'message' telling the application why");
+        if (t["message"] && rule.action != Action::deny)
+            r_.error(t["message"], "'message' is only shown for action: deny");
+        if (t["zones"]) rule.zones = zone_refs(t["zones"], "zones");
+        if (t["backends"]) rule.backends = r_.text_list(t["backends"], "backends").value_or(std::vector<std::string>{});
+        if (t["redact"]) rule.redact = detector_refs(t["redact"], "redact");
+        if (t["tokenize"]) rule.tokenize = detector_refs(t["tokenize"], "tokenize");
+        if (t["capture_payload"])
+            rule.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
+        const bool does_something = rule.action || !rule.zones.empty() || !rule.backends.empty() ||
+                                    !rule.redact.empty() || !rule.tokenize.empty() || rule.capture_payload;
+        if (!does_something && !t["zones"] && !t["redact"] && !t["tokenize"] && !t["backends"] &&
+            !t["capture_payload"] && !t["action"])
+            r_.error(t, "rule '" + rule.name + "' does nothing: give it an action, zones, backends, redact, "
+                        "tokenize or capture_payload");
+        if (rule.action == Action::deny && (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty()))
+            r_.error(t, "a deny rule stops the request; redact, tokenize and zones have no effect in it");
+    }
+};
+
+}  // namespace
+
+LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
+    LoadResult result;
+    YamlReader reader(file_label, result.diagnostics);
+    const auto root = reader.parse(yaml);
+    if (!root) return result;
+    PolicyModel model;
+    model.file_label = file_label;
+    model.version = sha256_hex(yaml);
+    PolicyBuilder builder(reader, model);
+    builder.build(*root);
+    if (!result.diagnostics.empty()) return result;
+    std::vector<PatternProblem> problems;
+    auto set = DetectorSet::compile(std::move(builder.specs), problems);
+    for (const auto& p : problems) {
+        const auto& mark = builder.detector_marks[p.detector];
+        result.diagnostics.push_back({file_label, mark.line + 1, mark.column + 1, p.message});
+    }
+    if (!set) return result;
+    model.detectors = std::move(set);
+    result.policy = std::make_shared<const Policy>(std::move(model));
+    return result;
+}
+
+LoadResult load_policy_file(const std::filesystem::path& path) {
+    std::string error;
+    const auto text = read_text_file(path, max_yaml_file_bytes, error);
+    if (!text) {
+        LoadResult result;
+        result.diagnostics.push_back({path.string(), 1, 1, error.substr(error.find(": ") + 2)});
+        return result;
+    }
+    return load_policy_text(*text, path.string());
+}
+
+}  // namespace sovereign::policy

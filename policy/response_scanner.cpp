@@ -1,0 +1,106 @@
+#include "policy/response_scanner.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "policy/engine.hpp"
+
+namespace sovereign::policy {
+
+namespace {
+// Enough emitted text to find context words and token boundaries just before new output.
+constexpr std::size_t context_keep = 96;
+
+}  // namespace
+
+ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant)
+    : policy_(std::move(policy)) {
+    redact_.assign(policy_->detectors().detectors().size(), 0);
+    for (const auto i : policy_->model().redact_in_responses) redact_[i] = 1;
+    if (const auto* t = policy_->find_tenant(tenant)) {
+        for (const auto i : t->redact_in_responses) redact_[i] = 1;
+    }
+}
+
+std::string ResponseScanner::feed(std::string_view chunk) {
+    if (failed_) return {};
+    pending_.append(chunk);
+    return release(false);
+}
+
+std::string ResponseScanner::finish() {
+    if (failed_) return {};
+    return release(true);
+}
+
+// Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.
+std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t from) const {
+    const auto& set = policy_->detectors();
+    const std::size_t end = buffer.size();
+    std::size_t earliest = end;
+    for (std::size_t d = 0; d < set.detectors().size(); ++d) {
+        const auto& det = set.detectors()[d];
+        const std::size_t reach = std::min(set.max_width(d), end - from);
+        std::size_t run = end - reach;
+        if (det.may_contain_known) {
+            run = end;
+            while (run > end - reach && det.may_contain[static_cast<unsigned char>(buffer[run - 1])]) --run;
+        }
+        // Only a character a value can begin with starts a possible value.
+        if (!det.may_begin.empty())
+            while (run < end && det.may_begin.find(buffer[run]) == std::string::npos) ++run;
+        if (run >= end) continue;
+        if (det.literal_prefix.empty()) {
+            earliest = std::min(earliest, run);
+            continue;
+        }
+        // Values of this detector start with a fixed prefix: only a full or partial prefix can begin one.
+        const std::string& prefix = det.literal_prefix;
+        for (std::size_t at = run; at < end && at < earliest; ++at) {
+            const void* next = std::memchr(buffer.data() + at, prefix[0], end - at);
+            if (next == nullptr) break;
+            at = static_cast<std::size_t>(static_cast<const char*>(next) - buffer.data());
+            const std::size_t n = std::min(prefix.size(), end - at);
+            if (buffer.compare(at, n, prefix, 0, n) == 0) {
+                earliest = std::min(earliest, at);
+                break;
+            }
+        }
+    }
+    return earliest;
+}
+
+std::string ResponseScanner::release(bool final) {
+    const std::string buffer = context_ + pending_;
+    const std::size_t from = context_.size();
+    std::vector<Detection> found;
+    if (!policy_->detectors().scan(buffer, from, found, failure_)) {
+        failed_ = true;
+        pending_.clear();
+        return {};
+    }
+    std::size_t safe = final ? buffer.size() : straddle_start(buffer, from);
+    // A finding that crosses the safe point is held back whole and decided again with more text.
+    for (auto it = found.rbegin(); it != found.rend(); ++it)
+        if (it->begin < safe && it->end > safe) safe = it->begin;
+
+    const auto& detectors = policy_->detectors().detectors();
+    std::string out;
+    std::size_t at = from;
+    for (const auto& f : found) {
+        if (f.end > safe) break;
+        ++counts_[detectors[f.detector].name];
+        if (redact_[f.detector] == 0 || f.begin < at) continue;
+        out.append(buffer, at, f.begin - at);
+        out += redaction_marker(detectors[f.detector].name);
+        at = f.end;
+    }
+    out.append(buffer, at, safe - at);
+
+    const std::size_t keep_from = safe > context_keep ? safe - context_keep : 0;
+    context_ = buffer.substr(keep_from, safe - keep_from);
+    pending_ = buffer.substr(safe);
+    return out;
+}
+
+}  // namespace sovereign::policy

@@ -1,0 +1,46 @@
+#pragma once
+// Scans model output as it streams, redacting what the policy asks for in responses; a value split
+// across chunks is still found because text that could begin one is held back until it is decided.
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/policy.hpp"
+
+namespace sovereign::policy {
+
+// One per response choice. Not thread-safe; feed and finish from the thread that owns the stream.
+class ResponseScanner {
+public:
+    ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant);
+
+    // Takes the next chunk of model output; returns the text that is safe to emit now (possibly empty).
+    // After a failure it returns nothing more and failed() is true: the gateway must end the stream.
+    [[nodiscard]] std::string feed(std::string_view chunk);
+    // End of output: returns everything still held back, redacted.
+    [[nodiscard]] std::string finish();
+
+    // Detector name -> findings in the output emitted so far (metadata for audit and metrics).
+    const std::map<std::string, int>& counts() const { return counts_; }
+    bool failed() const { return failed_; }
+    const ScanFailure& failure() const { return failure_; }
+    // Bytes currently held back.
+    std::size_t held_back() const { return pending_.size(); }
+
+private:
+    std::string release(bool final);
+    std::size_t straddle_start(std::string_view buffer, std::size_t from) const;
+
+    std::shared_ptr<const Policy> policy_;
+    std::vector<char> redact_;  // per detector
+    std::string pending_;       // received, not yet emitted
+    std::string context_;       // the last emitted bytes, as written by the model: context for detectors
+    std::map<std::string, int> counts_;
+    bool failed_ = false;
+    ScanFailure failure_;
+};
+
+}  // namespace sovereign::policy

@@ -1,0 +1,216 @@
+#include "policy/test_suite.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+#include "policy/engine.hpp"
+#include "policy/yaml_reader.hpp"
+
+namespace sovereign::policy {
+
+namespace {
+
+constexpr std::array<std::string_view, 2> suite_keys{"policy", "cases"};
+constexpr std::array<std::string_view, 3> case_keys{"name", "request", "expect"};
+constexpr std::array<std::string_view, 8> request_keys{"tenant", "model",  "endpoint", "data_class",
+                                                       "messages", "text", "input", "description"};
+constexpr std::array<std::string_view, 2> message_keys{"role", "content"};
+constexpr std::array<std::string_view, 11> expect_keys{"action",   "rule",     "message",   "data_class",
+                                                       "zones",    "backends", "detectors", "redacted",
+                                                       "tokenized", "matched", "capture_payload"};
+constexpr std::size_t max_cases = 10000;
+
+std::string show(const std::vector<std::string>& items) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + items[i];
+    return out + "]";
+}
+
+std::vector<std::string> sorted(std::vector<std::string> items) {
+    std::sort(items.begin(), items.end());
+    items.erase(std::unique(items.begin(), items.end()), items.end());
+    return items;
+}
+
+void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
+    if (!r.check_map(n, "request", request_keys, std::array<std::string_view, 1>{"tenant"})) return;
+    if (n["tenant"]) request.tenant = r.text(n["tenant"], "tenant").value_or("");
+    if (n["model"]) request.model = r.text(n["model"], "model").value_or("");
+    if (n["data_class"]) request.declared_class = r.text(n["data_class"], "data_class").value_or("");
+    const int bodies = (n["messages"] ? 1 : 0) + (n["text"] ? 1 : 0) + (n["input"] ? 1 : 0);
+    if (bodies != 1) r.error(n, "a request needs exactly one of 'messages' (chat), 'text' (completion) or 'input' (embeddings)");
+    request.endpoint = n["text"] ? "completions" : n["input"] ? "embeddings" : "chat.completions";
+    if (n["endpoint"]) request.endpoint = r.text(n["endpoint"], "endpoint").value_or(request.endpoint);
+    if (n["messages"]) {
+        if (!n["messages"].IsSequence()) {
+            r.error(n["messages"], "messages must be a list of {role, content}");
+            return;
+        }
+        for (std::size_t i = 0; i < n["messages"].size(); ++i) {
+            const auto& m = n["messages"][i];
+            if (!r.check_map(m, "a message", message_keys, std::array<std::string_view, 1>{"content"})) continue;
+            if (m["role"]) (void)r.text(m["role"], "role");
+            if (m["content"])
+                request.segments.push_back({"messages[" + std::to_string(i) + "].content",
+                                            r.text(m["content"], "content").value_or("")});
+        }
+    }
+    if (n["text"]) request.segments.push_back({"prompt", r.text(n["text"], "text").value_or("")});
+    if (n["input"]) request.segments.push_back({"input", r.text(n["input"], "input").value_or("")});
+}
+
+void read_expectation(YamlReader& r, const YAML::Node& n, TestExpectation& e) {
+    if (!r.check_map(n, "expect", expect_keys)) return;
+    if (n["action"]) {
+        e.action = r.text(n["action"], "action");
+        if (e.action && *e.action != "allow" && *e.action != "deny")
+            r.error(n["action"], "action must be allow or deny");
+    }
+    if (n["rule"]) e.rule = r.text(n["rule"], "rule");
+    if (n["message"]) e.message = r.text(n["message"], "message");
+    if (n["data_class"]) e.data_class = r.text(n["data_class"], "data_class");
+    if (n["zones"]) e.zones = r.text_list(n["zones"], "zones");
+    if (n["backends"]) e.backends = r.text_list(n["backends"], "backends");
+    if (n["detectors"]) e.detectors = r.text_list(n["detectors"], "detectors");
+    if (n["redacted"]) e.redacted = r.text_list(n["redacted"], "redacted");
+    if (n["tokenized"]) e.tokenized = r.text_list(n["tokenized"], "tokenized");
+    if (n["matched"]) e.matched = r.text_list(n["matched"], "matched");
+    if (n["capture_payload"]) e.capture_payload = r.boolean(n["capture_payload"], "capture_payload");
+}
+
+template <typename T>
+void compare(std::vector<std::string>& diffs, std::string_view field, const std::optional<T>& expected,
+             const T& actual, auto&& render) {
+    if (expected && *expected != actual)
+        diffs.push_back("- expected " + std::string(field) + ": " + render(*expected) + "\n+ actual   " +
+                        std::string(field) + ": " + render(actual));
+}
+
+}  // namespace
+
+TestSuiteLoad load_test_suite(const std::filesystem::path& path) {
+    TestSuiteLoad result;
+    std::string error;
+    const auto text = read_text_file(path, max_yaml_file_bytes, error);
+    if (!text) {
+        result.diagnostics.push_back({path.string(), 1, 1, error.substr(error.find(": ") + 2)});
+        return result;
+    }
+    YamlReader r(path.string(), result.diagnostics);
+    const auto root = r.parse(*text);
+    if (!root) return result;
+    if (!r.check_map(*root, "the test file", suite_keys, suite_keys)) return result;
+    TestSuite suite;
+    if (const auto policy = r.text((*root)["policy"], "policy")) {
+        suite.policy_path = std::filesystem::path(*policy);
+        if (suite.policy_path.is_relative()) suite.policy_path = path.parent_path() / suite.policy_path;
+    }
+    const auto& cases = (*root)["cases"];
+    if (!cases.IsSequence() || cases.size() == 0 || cases.size() > max_cases) {
+        r.error(cases, "cases must be a list of 1 to " + std::to_string(max_cases) + " test cases");
+        return result;
+    }
+    for (const auto& c : cases) {
+        if (!r.check_map(c, "a test case", case_keys, case_keys)) continue;
+        TestCase tc;
+        tc.line = YamlReader::line_of(c);
+        tc.name = r.text(c["name"], "name").value_or("");
+        for (const auto& other : suite.cases)
+            if (other.name == tc.name) r.error(c["name"], "test case '" + tc.name + "' appears twice");
+        read_request(r, c["request"], tc.request);
+        read_expectation(r, c["expect"], tc.expect);
+        suite.cases.push_back(std::move(tc));
+    }
+    if (result.diagnostics.empty()) result.suite = std::move(suite);
+    return result;
+}
+
+std::filesystem::path resolve_test_file(const std::filesystem::path& file) {
+    std::string error;
+    if (const auto text = read_text_file(file, max_yaml_file_bytes, error)) {
+        try {
+            const auto root = YAML::Load(*text);
+            if (root.IsMap() && root["cases"]) return file;
+        } catch (const YAML::Exception&) {
+            return file;  // load_test_suite reports the syntax error with its position
+        }
+    }
+    auto stem = file;
+    stem.replace_extension();
+    return std::filesystem::path(stem.string() + ".tests.yaml");
+}
+
+bool SuiteResult::passed() const {
+    return std::all_of(cases.begin(), cases.end(), [](const CaseResult& c) { return c.passed(); });
+}
+
+SuiteResult run_test_suite(const TestSuite& suite, const Policy& policy) {
+    SuiteResult result;
+    result.rule_count = policy.model().rules.size();
+    for (const auto& tc : suite.cases) {
+        const Decision d = evaluate(tc.request, policy);
+        CaseResult cr{tc.name, tc.line, {}};
+        auto& diffs = cr.differences;
+        const auto& e = tc.expect;
+        auto plain = [](const std::string& s) { return s; };
+        compare(diffs, "action", e.action, std::string(d.action == Action::allow ? "allow" : "deny"), plain);
+        compare(diffs, "rule", e.rule, d.deciding_rule, plain);
+        if (e.message && d.message.find(*e.message) == std::string::npos)
+            diffs.push_back("- expected message containing: " + *e.message + "\n+ actual   message: " + d.message);
+        compare(diffs, "data_class", e.data_class, d.data_class, plain);
+        auto set_of = [](const std::optional<std::vector<std::string>>& v) {
+            return v ? std::optional<std::vector<std::string>>(sorted(*v)) : std::nullopt;
+        };
+        std::vector<std::string> found;
+        for (const auto& [name, count] : d.detector_counts) found.push_back(name);
+        std::vector<std::string> redacted;
+        std::vector<std::string> tokenized;
+        for (const auto& s : d.spans) (s.kind == TransformKind::redact ? redacted : tokenized).push_back(s.detector);
+        std::vector<std::string> matched;
+        for (const auto& m : d.matched) {
+            matched.push_back(m.rule);
+            result.rules_exercised.insert(m.rule);
+        }
+        compare(diffs, "zones", set_of(e.zones), sorted(d.allowed_zones), show);
+        compare(diffs, "backends", set_of(e.backends), sorted(d.allowed_backends), show);
+        compare(diffs, "detectors", set_of(e.detectors), sorted(found), show);
+        compare(diffs, "redacted", set_of(e.redacted), sorted(redacted), show);
+        compare(diffs, "tokenized", set_of(e.tokenized), sorted(tokenized), show);
+        compare(diffs, "matched", set_of(e.matched), sorted(matched), show);
+        compare(diffs, "capture_payload", e.capture_payload, d.capture_payload,
+                [](bool b) { return std::string(b ? "true" : "false"); });
+        result.cases.push_back(std::move(cr));
+    }
+    for (const auto& rule : policy.model().rules)
+        if (!result.rules_exercised.contains(rule.name)) result.rules_not_exercised.push_back(rule.name);
+    return result;
+}
+
+std::string render_suite_result(const SuiteResult& result, const std::string& file_label) {
+    std::ostringstream out;
+    std::size_t failed = 0;
+    for (const auto& c : result.cases) {
+        out << (c.passed() ? "PASS " : "FAIL ") << c.name << "\n";
+        if (c.passed()) continue;
+        ++failed;
+        out << "  at " << file_label << ":" << c.line << "\n";
+        for (const auto& d : c.differences) {
+            std::istringstream lines(d);
+            std::string line;
+            while (std::getline(lines, line)) out << "    " << line << "\n";
+        }
+    }
+    out << "\n" << (result.cases.size() - failed) << " passed, " << failed << " failed\n";
+    out << "coverage: " << result.rules_exercised.size() << "/" << result.rule_count << " rules exercised";
+    if (result.rule_count > 0)
+        out << " (" << (100 * result.rules_exercised.size() / result.rule_count) << "%)";
+    out << "\n";
+    if (!result.rules_not_exercised.empty()) {
+        out << "rules no case exercises:";
+        for (const auto& r : result.rules_not_exercised) out << " " << r;
+        out << "\n";
+    }
+    return out.str();
+}
+
+}  // namespace sovereign::policy

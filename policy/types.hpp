@@ -1,0 +1,82 @@
+#pragma once
+// Plain data exchanged between the gateway and the policy engine: requests in, decisions out.
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace sovereign::policy {
+
+// One problem in a policy or test file, printed as "FILE:LINE:COL: message" (line and column 1-based).
+struct Diagnostic {
+    std::string file;
+    int line = 0;
+    int column = 0;
+    std::string message;
+};
+
+// One piece of user-supplied text in a request body, with the JSON path it came from.
+struct TextSegment {
+    std::string json_path;  // e.g. "messages[2].content"
+    std::string text;
+};
+
+// What the gateway knows about one request, already decoded.
+struct Request {
+    std::string tenant;
+    std::string model;
+    std::string endpoint;        // "chat.completions" | "completions" | "embeddings"
+    std::string declared_class;  // from X-Data-Class; may raise the class, never lower it; may be empty
+    std::vector<TextSegment> segments;
+};
+
+// Whether the request may go on.
+enum class Action { allow, deny };
+
+// What to do with a detected value before the request leaves: redact is irreversible, tokenize is restored
+// in the response.
+enum class TransformKind { redact, tokenize };
+
+// A byte range [begin, end) of segments[segment].text to transform before forwarding.
+struct Span {
+    std::size_t segment = 0;
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::string detector;
+    TransformKind kind = TransformKind::redact;
+};
+
+// One rule that matched the request: its mode, what it would do, and why it matched.
+struct RuleMatch {
+    std::string rule;
+    std::string mode;    // "enforce" | "warn" | "dry-run"
+    std::string effect;  // e.g. "deny", "allow", "restrict zones to site", "redact credit_card"
+    std::string why;     // the conditions that held, in words
+    int line = 0;
+};
+
+// The outcome of evaluate(): everything the gateway needs to enforce, audit and explain a request.
+struct Decision {
+    Action action = Action::deny;
+    std::string message;                          // what the application sees on deny
+    std::string deciding_rule;                    // a rule name, or "default-deny", "clearance", ...
+    std::vector<std::string> allowed_zones;       // zones the request may be sent to
+    std::vector<std::string> allowed_backends;    // empty = any backend in allowed_zones
+    std::vector<Span> spans;                      // non-overlapping, sorted by (segment, begin)
+    std::vector<RuleMatch> matched;               // every rule that matched, in file order
+    std::map<std::string, int> detector_counts;   // detector name -> detections (metadata, no values)
+    std::string data_class;                       // detected and declared class, before transforms
+    std::string residual_class;                   // class of what actually leaves, after transforms
+    bool capture_payload = false;
+    std::string policy_version;                   // sha256 (hex) of the policy file's content
+};
+
+// A backend as declared in gateway.yaml, for lint's reachability check.
+struct BackendInfo {
+    std::string name;
+    std::string zone;
+    std::vector<std::string> models;
+};
+
+}  // namespace sovereign::policy

@@ -1,0 +1,443 @@
+#include "policy/validators.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <string>
+
+namespace sovereign::policy::validators {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+
+std::string digits_only(std::string_view text) {
+    std::string out;
+    for (const char c : text)
+        if (is_digit(c)) out.push_back(c);
+    return out;
+}
+
+// Keeps letters and digits, dropping the separators people type ("DE89 3704", "X-1234567-L").
+std::string alnum_only(std::string_view text) {
+    std::string out;
+    for (const char c : text)
+        if (is_digit(c) || is_upper(c) || is_lower(c)) out.push_back(c);
+    return out;
+}
+
+bool all_same(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return c == s.front(); });
+}
+
+int digit(char c) { return c - '0'; }
+
+int number(std::string_view digits) {
+    int n = 0;
+    for (const char c : digits) n = n * 10 + digit(c);
+    return n;
+}
+
+// Remainder of a long decimal string modulo m, without overflow.
+int mod_decimal(std::string_view digits, int m) {
+    int r = 0;
+    for (const char c : digits) r = (r * 10 + digit(c)) % m;
+    return r;
+}
+
+bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+bool valid_day(int year, int month, int day) {
+    static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12 || day < 1) return false;
+    const int limit = days[static_cast<std::size_t>(month - 1)] + (month == 2 && leap_year(year) ? 1 : 0);
+    return day <= limit;
+}
+
+std::string base64url_decode(std::string_view in) {
+    std::string out;
+    std::uint32_t buffer = 0;
+    int bits = 0;
+    for (const char c : in) {
+        int v;
+        if (is_upper(c)) v = c - 'A';
+        else if (is_lower(c)) v = c - 'a' + 26;
+        else if (is_digit(c)) v = c - '0' + 52;
+        else if (c == '-' || c == '+') v = 62;
+        else if (c == '_' || c == '/') v = 63;
+        else if (c == '=') break;
+        else return {};
+        buffer = (buffer << 6) | static_cast<std::uint32_t>(v);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+bool luhn(std::string_view digits) {
+    int sum = 0;
+    bool twice = false;
+    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
+        if (!is_digit(*it)) return false;
+        int d = digit(*it);
+        if (twice) {
+            d *= 2;
+            if (d > 9) d -= 9;
+        }
+        sum += d;
+        twice = !twice;
+    }
+    return !digits.empty() && sum % 10 == 0;
+}
+
+bool credit_card(std::string_view text) {
+    // Groups must be separated consistently: "4111 1111 1111 1111" or none, never "4111-1111 1111".
+    char separator = 0;
+    for (const char c : text) {
+        if (c == ' ' || c == '-') {
+            if (separator != 0 && separator != c) return false;
+            separator = c;
+        }
+    }
+    const std::string d = digits_only(text);
+    if (d.size() < 13 || d.size() > 19 || all_same(d)) return false;
+    // Issuer identification: 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard,
+    // Maestro), 6 (Discover, UnionPay, Maestro). Other leading digits are not payment cards.
+    if (d[0] < '2' || d[0] > '6') return false;
+    if (d[0] == '3' && !(d[1] == '4' || d[1] == '7' || d[1] == '0' || d[1] == '6' || d[1] == '8' || d[1] == '5'))
+        return false;
+    return luhn(d);
+}
+
+bool iban(std::string_view text) {
+    struct CountryLength {
+        const char* code;
+        std::size_t length;
+    };
+    static constexpr std::array<CountryLength, 52> lengths{{
+        {"AD", 24}, {"AE", 23}, {"AL", 28}, {"AT", 20}, {"AZ", 28}, {"BA", 20}, {"BE", 16}, {"BG", 22},
+        {"BH", 22}, {"BR", 29}, {"CH", 21}, {"CY", 28}, {"CZ", 24}, {"DE", 22}, {"DK", 18}, {"DO", 28},
+        {"EE", 20}, {"ES", 24}, {"FI", 18}, {"FO", 18}, {"FR", 27}, {"GB", 22}, {"GE", 22}, {"GI", 23},
+        {"GL", 18}, {"GR", 27}, {"HR", 21}, {"HU", 28}, {"IE", 22}, {"IL", 23}, {"IS", 26}, {"IT", 27},
+        {"JO", 30}, {"KW", 30}, {"KZ", 20}, {"LB", 28}, {"LI", 21}, {"LT", 20}, {"LU", 20}, {"LV", 21},
+        {"MC", 27}, {"MT", 31}, {"NL", 18}, {"NO", 15}, {"PL", 28}, {"PT", 25}, {"RO", 24}, {"SA", 24},
+        {"SE", 24}, {"SI", 19}, {"SK", 24}, {"TR", 26},
+    }};
+    const std::string s = alnum_only(text);
+    if (s.size() < 15 || s.size() > 34 || !is_upper(s[0]) || !is_upper(s[1])) return false;
+    const auto entry = std::find_if(lengths.begin(), lengths.end(), [&](const CountryLength& c) {
+        return s.compare(0, 2, c.code) == 0;
+    });
+    if (entry == lengths.end() || entry->length != s.size()) return false;
+    // ISO 13616: move the first four characters to the end, letters become 10..35, remainder mod 97 is 1.
+    const std::string rearranged = s.substr(4) + s.substr(0, 4);
+    int remainder = 0;
+    for (const char c : rearranged) {
+        if (is_digit(c)) {
+            remainder = (remainder * 10 + digit(c)) % 97;
+        } else if (is_upper(c)) {
+            remainder = (remainder * 100 + (c - 'A' + 10)) % 97;
+        } else {
+            return false;
+        }
+    }
+    return remainder == 1;
+}
+
+bool us_ssn(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 9) return false;
+    const int area = number(std::string_view(d).substr(0, 3));
+    const int group = number(std::string_view(d).substr(3, 2));
+    const int serial = number(std::string_view(d).substr(5, 4));
+    if (area == 0 || area == 666 || area >= 900 || group == 0 || serial == 0) return false;
+    // Numbers published in advertising and documentation, never valid for a person.
+    static constexpr std::array<std::string_view, 4> known_fakes{"078051120", "219099999", "123456789",
+                                                                 "457555462"};
+    return std::find(known_fakes.begin(), known_fakes.end(), d) == known_fakes.end();
+}
+
+bool uk_nhs(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 10 || all_same(d)) return false;
+    int sum = 0;
+    for (int i = 0; i < 9; ++i) sum += digit(d[static_cast<std::size_t>(i)]) * (10 - i);
+    int check = 11 - sum % 11;
+    if (check == 11) check = 0;
+    if (check == 10) return false;
+    return check == digit(d[9]);
+}
+
+bool uk_nino(std::string_view text) {
+    const std::string s = alnum_only(text);
+    if (s.size() != 9) return false;
+    const std::string prefix = s.substr(0, 2);
+    static constexpr std::array<std::string_view, 7> never_issued{"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"};
+    if (std::find(never_issued.begin(), never_issued.end(), prefix) != never_issued.end()) return false;
+    if (std::string_view("DFIQUV").find(s[0]) != std::string_view::npos) return false;
+    if (std::string_view("DFIQUVO").find(s[1]) != std::string_view::npos) return false;
+    for (std::size_t i = 2; i < 8; ++i)
+        if (!is_digit(s[i])) return false;
+    return s[8] >= 'A' && s[8] <= 'D';
+}
+
+bool email(std::string_view text) {
+    const auto at = text.find('@');
+    if (at == std::string_view::npos || at == 0 || text.find('@', at + 1) != std::string_view::npos) return false;
+    const auto local = text.substr(0, at);
+    const auto domain = text.substr(at + 1);
+    if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) return false;
+    if (domain.find("..") != std::string_view::npos || domain.find('.') == std::string_view::npos) return false;
+    std::size_t start = 0;
+    while (start <= domain.size()) {
+        const auto dot = domain.find('.', start);
+        const auto label = domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        if (label.empty() || label.front() == '-' || label.back() == '-') return false;
+        if (dot == std::string_view::npos) {
+            // The top-level domain is letters only.
+            return std::all_of(label.begin(), label.end(), [](char c) { return is_upper(c) || is_lower(c); });
+        }
+        start = dot + 1;
+    }
+    return false;
+}
+
+bool phone(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() < 8 || d.size() > 15 || all_same(d.substr(1))) return false;
+    // Parentheses must pair up: "(555) 123-4567" but not "555) 123-4567".
+    const auto open = std::count(text.begin(), text.end(), '(');
+    return open == std::count(text.begin(), text.end(), ')');
+}
+
+bool ipv4(std::string_view text) {
+    int octets = 0;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const auto dot = text.find('.', start);
+        const auto part = text.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+        if (part.empty() || part.size() > 3 || (part.size() > 1 && part[0] == '0')) return false;
+        if (!std::all_of(part.begin(), part.end(), is_digit) || number(part) > 255) return false;
+        ++octets;
+        if (dot == std::string_view::npos) break;
+        start = dot + 1;
+    }
+    return octets == 4;
+}
+
+bool ipv6(std::string_view text) {
+    if (text.size() > 45 || std::count(text.begin(), text.end(), ':') < 2) return false;
+    // Require a few hex digits so clock times and separators ("12:30:45", "::") are not addresses.
+    const auto hex = std::count_if(text.begin(), text.end(), [](char c) { return c != ':'; });
+    if (hex < 4) return false;
+    const std::string s(text);
+    in6_addr address{};
+    return inet_pton(AF_INET6, s.c_str(), &address) == 1;
+}
+
+bool date(std::string_view text) {
+    std::array<int, 3> parts{};
+    std::array<std::size_t, 3> widths{};
+    std::size_t index = 0;
+    for (const char c : text) {
+        if (is_digit(c)) {
+            parts[index] = parts[index] * 10 + digit(c);
+            ++widths[index];
+        } else if (++index >= parts.size()) {
+            return false;
+        }
+    }
+    if (index != 2) return false;
+    if (widths[0] == 4) return parts[0] >= 1900 && parts[0] <= 2099 && valid_day(parts[0], parts[1], parts[2]);
+    const int year = parts[2];
+    if (widths[2] != 4 || year < 1900 || year > 2099) return false;
+    // Day-month-year (Europe) or month-day-year (US): either reading must be a real date.
+    return valid_day(year, parts[1], parts[0]) || valid_day(year, parts[0], parts[1]);
+}
+
+bool aws_access_key(std::string_view text) {
+    return text.size() == 20 && std::all_of(text.begin() + 4, text.end(), [](char c) {
+               return is_upper(c) || (c >= '2' && c <= '7');
+           });
+}
+
+bool private_key_block(std::string_view text) {
+    // The BEGIN and END labels must name the same kind of key.
+    constexpr std::string_view begin = "-----BEGIN ";
+    constexpr std::string_view end = "-----END ";
+    if (text.substr(0, begin.size()) != begin) return false;
+    const auto label_end = text.find("-----", begin.size());
+    const auto end_at = text.rfind(end);
+    if (label_end == std::string_view::npos || end_at == std::string_view::npos || end_at <= label_end) return false;
+    const auto label = text.substr(begin.size(), label_end - begin.size());
+    const auto closing = text.substr(end_at + end.size());
+    return closing.substr(0, label.size()) == label && closing.substr(label.size()) == "-----";
+}
+
+bool jwt(std::string_view text) {
+    const auto first = text.find('.');
+    if (first == std::string_view::npos) return false;
+    const std::string header = base64url_decode(text.substr(0, first));
+    return !header.empty() && header.front() == '{' && header.find("\"alg\"") != std::string::npos;
+}
+
+bool github_token(std::string_view text) {
+    return text.size() == 40 || (text.rfind("github_pat_", 0) == 0 && text.size() == 93);
+}
+
+bool slack_token(std::string_view text) {
+    // Bot and user tokens are xoxb-/xoxp- followed by numeric workspace and user ids and a secret.
+    const auto dashes = std::count(text.begin(), text.end(), '-');
+    const auto digits = std::count_if(text.begin(), text.end(), is_digit);
+    return dashes >= 2 && digits >= 8;
+}
+
+double shannon_entropy(std::string_view text) {
+    if (text.empty()) return 0.0;
+    std::array<int, 256> counts{};
+    for (const char c : text) ++counts[static_cast<unsigned char>(c)];
+    double entropy = 0.0;
+    const double n = static_cast<double>(text.size());
+    for (const int count : counts) {
+        if (count == 0) continue;
+        const double p = count / n;
+        entropy -= p * std::log2(p);
+    }
+    return entropy;
+}
+
+bool high_entropy_secret(std::string_view text) {
+    if (text.size() < 32 || text.size() > 256) return false;
+    const bool has_digit = std::any_of(text.begin(), text.end(), is_digit);
+    const bool has_upper = std::any_of(text.begin(), text.end(), is_upper);
+    const bool has_lower = std::any_of(text.begin(), text.end(), is_lower);
+    // Random keys mix character kinds and approach log2(62) bits per character; words and hex digests do not.
+    return has_digit && has_upper && has_lower && shannon_entropy(text) >= 4.2;
+}
+
+bool de_steuer_id(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 11 || d[0] == '0') return false;
+    // In the first ten digits exactly one digit repeats (twice or three times); all others appear once.
+    std::array<int, 10> counts{};
+    for (std::size_t i = 0; i < 10; ++i) ++counts[static_cast<std::size_t>(digit(d[i]))];
+    int repeated = 0;
+    int missing = 0;
+    for (const int count : counts) {
+        if (count > 3) return false;
+        if (count >= 2) ++repeated;
+        if (count == 0) ++missing;
+    }
+    if (repeated != 1 || (missing != 1 && missing != 2)) return false;
+    // ISO/IEC 7064 MOD 11,10.
+    int product = 10;
+    for (std::size_t i = 0; i < 10; ++i) {
+        int sum = (digit(d[i]) + product) % 10;
+        if (sum == 0) sum = 10;
+        product = (sum * 2) % 11;
+    }
+    int check = 11 - product;
+    if (check == 10) check = 0;
+    return check == digit(d[10]);
+}
+
+bool fr_nir(std::string_view text) {
+    std::string s = alnum_only(text);
+    if (s.size() != 15 || (s[0] != '1' && s[0] != '2')) return false;
+    // Corsica's departments 2A and 2B count as 19 and 18 in the key computation.
+    if (s[5] == '2' && s[6] == 'A') s.replace(5, 2, "19");
+    else if (s[5] == '2' && s[6] == 'B') s.replace(5, 2, "18");
+    if (!std::all_of(s.begin(), s.end(), is_digit)) return false;
+    const int month = number(std::string_view(s).substr(3, 2));
+    if (month == 0 || (month > 12 && month < 20)) return false;
+    const int key = 97 - mod_decimal(std::string_view(s).substr(0, 13), 97);
+    return key == number(std::string_view(s).substr(13, 2));
+}
+
+bool es_dni(std::string_view text) {
+    static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
+    const std::string s = alnum_only(text);
+    if (s.size() != 9 || !is_upper(s[8])) return false;
+    const std::string d = s.substr(0, 8);
+    if (!std::all_of(d.begin(), d.end(), is_digit) || all_same(d)) return false;
+    return letters[static_cast<std::size_t>(mod_decimal(d, 23))] == s[8];
+}
+
+bool es_nie(std::string_view text) {
+    std::string s = alnum_only(text);
+    if (s.size() != 9) return false;
+    const auto prefix = std::string_view("XYZ").find(s[0]);
+    if (prefix == std::string_view::npos) return false;
+    s[0] = static_cast<char>('0' + prefix);
+    return es_dni(s);
+}
+
+bool it_codice_fiscale(std::string_view text) {
+    if (text.size() != 16) return false;
+    // Odd positions (1st, 3rd, ...) map through this table; even positions use the plain value.
+    static constexpr std::array<int, 36> odd{1, 0, 5, 7, 9, 13, 15, 17, 19, 21,               // 0-9
+                                             1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3,
+                                             6, 8, 12, 14, 16, 10, 22, 25, 24, 23};           // A-Z
+    int sum = 0;
+    for (std::size_t i = 0; i < 15; ++i) {
+        const char c = text[i];
+        int index;
+        if (is_digit(c)) index = digit(c);
+        else if (is_upper(c)) index = 10 + (c - 'A');
+        else return false;
+        const int plain = is_digit(c) ? digit(c) : c - 'A';
+        sum += (i % 2 == 0) ? odd[static_cast<std::size_t>(index)] : plain;
+    }
+    return text[15] == static_cast<char>('A' + sum % 26);
+}
+
+bool nl_bsn(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 9 || all_same(d)) return false;
+    // The "elfproef": weights 9..2 for the first eight digits, -1 for the last, total divisible by 11.
+    int sum = 0;
+    for (std::size_t i = 0; i < 8; ++i) sum += digit(d[i]) * static_cast<int>(9 - i);
+    sum -= digit(d[8]);
+    return sum % 11 == 0;
+}
+
+bool pl_pesel(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 11) return false;
+    static constexpr std::array<int, 10> weights{1, 3, 7, 9, 1, 3, 7, 9, 1, 3};
+    int sum = 0;
+    for (std::size_t i = 0; i < 10; ++i) sum += digit(d[i]) * weights[i];
+    if ((10 - sum % 10) % 10 != digit(d[10])) return false;
+    // The month carries the century: +80 for the 1800s, +0 for 1900s, +20 for 2000s, +40, +60.
+    int year = number(std::string_view(d).substr(0, 2));
+    int month = number(std::string_view(d).substr(2, 2));
+    const int day = number(std::string_view(d).substr(4, 2));
+    if (month > 80) { year += 1800; month -= 80; }
+    else if (month > 60) { year += 2200; month -= 60; }
+    else if (month > 40) { year += 2100; month -= 40; }
+    else if (month > 20) { year += 2000; month -= 20; }
+    else { year += 1900; }
+    return valid_day(year, month, day);
+}
+
+bool be_national_number(std::string_view text) {
+    const std::string d = digits_only(text);
+    if (d.size() != 11) return false;
+    const int check = number(std::string_view(d).substr(9, 2));
+    const std::string body = d.substr(0, 9);
+    // People born from 2000 on have "2" prefixed to the nine digits before the check.
+    if (97 - mod_decimal(body, 97) == check) return true;
+    return 97 - mod_decimal("2" + body, 97) == check;
+}
+
+}  // namespace sovereign::policy::validators

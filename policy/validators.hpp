@@ -1,0 +1,38 @@
+#pragma once
+// Check-digit and structure validators that confirm a pattern candidate really is the identifier it looks
+// like. Each takes the matched text exactly as it appeared (separators included) and is pure.
+
+#include <string_view>
+
+namespace sovereign::policy::validators {
+
+bool luhn(std::string_view digits);
+bool credit_card(std::string_view text);
+bool iban(std::string_view text);
+bool us_ssn(std::string_view text);
+bool uk_nhs(std::string_view text);
+bool uk_nino(std::string_view text);
+bool email(std::string_view text);
+bool phone(std::string_view text);
+bool ipv4(std::string_view text);
+bool ipv6(std::string_view text);
+bool date(std::string_view text);
+bool aws_access_key(std::string_view text);
+bool private_key_block(std::string_view text);
+bool jwt(std::string_view text);
+bool github_token(std::string_view text);
+bool slack_token(std::string_view text);
+bool high_entropy_secret(std::string_view text);
+bool de_steuer_id(std::string_view text);
+bool fr_nir(std::string_view text);
+bool es_dni(std::string_view text);
+bool es_nie(std::string_view text);
+bool it_codice_fiscale(std::string_view text);
+bool nl_bsn(std::string_view text);
+bool pl_pesel(std::string_view text);
+bool be_national_number(std::string_view text);
+
+// Shannon entropy of the bytes, in bits per character.
+double shannon_entropy(std::string_view text);
+
+}  // namespace sovereign::policy::validators

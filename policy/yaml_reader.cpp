@@ -1,0 +1,121 @@
+#include "policy/yaml_reader.hpp"
+
+#include <set>
+
+#include "policy/diagnostic.hpp"
+
+namespace sovereign::policy {
+
+std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
+    if (text.size() > max_yaml_file_bytes) {
+        diagnostics_.push_back({file_, 1, 1, "file is " + std::to_string(text.size()) + " bytes; the limit is " +
+                                                 std::to_string(max_yaml_file_bytes)});
+        return std::nullopt;
+    }
+    try {
+        return YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+        diagnostics_.push_back({file_, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg});
+    }
+    return std::nullopt;
+}
+
+void YamlReader::error(const YAML::Node& at, std::string message) { error(at.Mark(), std::move(message)); }
+
+void YamlReader::error(const YAML::Mark& at, std::string message) {
+    diagnostics_.push_back({file_, at.line + 1, at.column + 1, std::move(message)});
+}
+
+bool YamlReader::check_map(const YAML::Node& node, std::string_view what, std::span<const std::string_view> allowed,
+                           std::span<const std::string_view> required) {
+    if (!node.IsMap()) {
+        error(node, std::string(what) + " must be a mapping of keys to values");
+        return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = node.begin(); it != node.end(); ++it) {
+        if (!it->first.IsScalar()) {
+            error(it->first, "keys in " + std::string(what) + " must be plain words");
+            continue;
+        }
+        const auto key = it->first.Scalar();
+        if (!seen.insert(key).second) {
+            error(it->first, "'" + key + "' appears twice in " + std::string(what));
+            continue;
+        }
+        bool known = false;
+        for (const auto a : allowed) known = known || a == key;
+        if (!known) {
+            const auto suggestion = closest_name(key, allowed);
+            error(it->first, "unknown key '" + key + "' in " + std::string(what) +
+                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+        }
+    }
+    for (const auto r : required) {
+        if (!seen.contains(std::string(r))) error(node, std::string(what) + " needs '" + std::string(r) + "'");
+    }
+    return true;
+}
+
+std::optional<std::string> YamlReader::text(const YAML::Node& node, std::string_view what) {
+    if (!node.IsScalar()) {
+        error(node, std::string(what) + " must be text");
+        return std::nullopt;
+    }
+    if (node.Scalar().size() > max_text_bytes) {
+        error(node, std::string(what) + " is longer than " + std::to_string(max_text_bytes) + " bytes");
+        return std::nullopt;
+    }
+    return node.Scalar();
+}
+
+std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view what) {
+    if (node.IsScalar()) {
+        const auto& s = node.Scalar();
+        if (s == "true") return true;
+        if (s == "false") return false;
+    }
+    error(node, std::string(what) + " must be true or false");
+    return std::nullopt;
+}
+
+std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string_view what) {
+    if (node.IsScalar()) {
+        const auto& s = node.Scalar();
+        try {
+            std::size_t used = 0;
+            const long long value = std::stoll(s, &used);
+            if (used == s.size()) return value;
+        } catch (const std::exception&) {
+        }
+    }
+    error(node, std::string(what) + " must be a whole number");
+    return std::nullopt;
+}
+
+std::optional<std::vector<std::string>> YamlReader::text_list(const YAML::Node& node, std::string_view what) {
+    if (node.IsScalar()) {
+        auto one = text(node, what);
+        if (!one) return std::nullopt;
+        return std::vector<std::string>{*one};
+    }
+    if (!node.IsSequence()) {
+        error(node, std::string(what) + " must be a list of names, like [a, b]");
+        return std::nullopt;
+    }
+    if (node.size() > max_list_items) {
+        error(node, std::string(what) + " has more than " + std::to_string(max_list_items) + " items");
+        return std::nullopt;
+    }
+    std::vector<std::string> out;
+    bool ok = true;
+    for (const auto& item : node) {
+        auto value = text(item, std::string(what) + " items");
+        if (value) out.push_back(*value);
+        else ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return out;
+}
+
+}  // namespace sovereign::policy

@@ -1,0 +1,54 @@
+#pragma once
+// Typed, position-aware reading of YAML nodes: every wrong type, unknown or repeated key becomes a
+// diagnostic at FILE:LINE:COL instead of an exception or a silently ignored value.
+
+#include <yaml-cpp/yaml.h>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/types.hpp"
+
+namespace sovereign::policy {
+
+// Reads one YAML document and reports problems in it; holds no state beyond the file label.
+class YamlReader {
+public:
+    YamlReader(std::string file, std::vector<Diagnostic>& diagnostics)
+        : file_(std::move(file)), diagnostics_(diagnostics) {}
+
+    // Parses text into a node; a syntax error becomes a diagnostic and nullopt.
+    std::optional<YAML::Node> parse(std::string_view text);
+
+    void error(const YAML::Node& at, std::string message);
+    void error(const YAML::Mark& at, std::string message);
+
+    // The node must be a map whose keys are all in `allowed`; unknown keys get a "did you mean",
+    // repeated keys an error. `required` keys must be present. Returns false if it is not a map.
+    bool check_map(const YAML::Node& node, std::string_view what, std::span<const std::string_view> allowed,
+                   std::span<const std::string_view> required = {});
+
+    std::optional<std::string> text(const YAML::Node& node, std::string_view what);
+    std::optional<bool> boolean(const YAML::Node& node, std::string_view what);
+    std::optional<long long> integer(const YAML::Node& node, std::string_view what);
+    // A list of strings; a single string is accepted as a list of one.
+    std::optional<std::vector<std::string>> text_list(const YAML::Node& node, std::string_view what);
+
+    const std::string& file() const { return file_; }
+    static int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
+    static int column_of(const YAML::Node& node) { return node.Mark().column + 1; }
+
+private:
+    std::string file_;
+    std::vector<Diagnostic>& diagnostics_;
+};
+
+// Caps on what a policy or test file may contain: a file beyond these is refused, not processed slowly.
+inline constexpr std::size_t max_yaml_file_bytes = 4 * 1024 * 1024;
+inline constexpr std::size_t max_list_items = 10000;
+inline constexpr std::size_t max_text_bytes = 64 * 1024;
+
+}  // namespace sovereign::policy

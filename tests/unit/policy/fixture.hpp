@@ -1,0 +1,68 @@
+#pragma once
+// A small policy used across the policy tests, written the way a compliance officer would.
+
+#include <string_view>
+
+#include "policy/policy.hpp"
+
+namespace sovereign::policy::testing {
+
+inline constexpr std::string_view fixture_policy = R"(name: test policy
+classes: [public, internal, confidential, restricted]
+default_clearance: internal
+zones:
+  - name: site
+  - name: hall-b
+    max_class: confidential
+  - name: cloud
+    max_class: internal
+detectors:
+  - name: project_codename
+    class: confidential
+    keywords: [Bluebird, Nightjar]
+  - name: patient_id
+    class: restricted
+    pattern: 'PAT-[0-9]{6}'
+    context: [patient]
+responses:
+  redact: [credit_card]
+tenants:
+  - name: radiology
+    clearance: restricted
+    zones: [site, hall-b]
+  - name: marketing
+    clearance: internal
+  - name: research
+    clearance: confidential
+    exempt_from: [secrets-never-leave]
+rules:
+  - name: secrets-never-leave
+    when: {detected: [aws_access_key, private_key]}
+    then: {action: deny, message: "Credentials must not be sent to a model."}
+  - name: clinical-staff
+    when: {tenants: [radiology]}
+    then: {action: allow}
+  - name: low-class-anywhere
+    when: {tenants: [marketing, research], class_at_most: internal}
+    then: {action: allow, zones: [cloud, site]}
+  - name: research-confidential-on-site
+    when: {tenants: [research], class_at_least: confidential}
+    then: {action: allow, zones: [site, hall-b]}
+  - name: cards-tokenized
+    when: {detected: [credit_card]}
+    then: {tokenize: [credit_card]}
+  - name: emails-redacted
+    when: {detected: [email]}
+    then: {redact: [email]}
+  - name: capture-restricted
+    mode: warn
+    when: {class_at_least: restricted}
+    then: {capture_payload: true}
+)";
+
+inline std::shared_ptr<const Policy> load_fixture() {
+    auto loaded = load_policy_text(fixture_policy, "fixture.yaml");
+    return loaded.policy;
+}
+
+}  // namespace sovereign::policy::testing

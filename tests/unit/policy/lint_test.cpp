@@ -1,0 +1,66 @@
+#include <doctest/doctest.h>
+
+#include "policy/diagnostic.hpp"
+#include "policy/lint.hpp"
+
+using namespace sovereign::policy;
+
+namespace {
+std::vector<std::string> lint(const std::string& yaml, const std::vector<BackendInfo>* backends = nullptr) {
+    std::vector<std::string> out;
+    for (const auto& d : lint_policy_text(yaml, "p.yaml", backends)) out.push_back(format_diagnostic(d));
+    return out;
+}
+
+const std::string policy = R"(classes: [public, restricted]
+zones:
+  - name: site
+  - name: cloud
+    max_class: public
+tenants:
+  - name: radiology
+    zones: [site]
+  - name: finance
+rules:
+  - name: no-cards
+    when: {detected: [credit_card]}
+    then: {action: deny, message: cards stay home}
+  - name: cards-for-radiology
+    when: {tenants: [radiology], detected: [credit_card]}
+    then: {action: allow}
+  - name: radiology
+    when: {tenants: [radiology]}
+    then: {action: allow}
+  - name: impossible
+    when: {class_at_least: restricted, class_at_most: public}
+    then: {capture_payload: true}
+)";
+}  // namespace
+
+TEST_SUITE("lint") {
+    TEST_CASE("rules that can never take effect or never match are reported at the rule") {
+        const auto out = lint(policy);
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:14:5: rule 'cards-for-radiology' is shadowed: every request it matches is denied by "
+                        "rule 'no-cards' (line 11)");
+        CHECK(out[1] == "p.yaml:20:5: rule 'impossible' can never match: class_at_least restricted is above "
+                        "class_at_most public");
+        CHECK(out[2] == "p.yaml:9:5: tenant 'finance' can never be allowed: no enforced allow rule applies to it");
+    }
+
+    TEST_CASE("tenants without a reachable backend are reported only when backends are known") {
+        const std::vector<BackendInfo> backends{{"cloud-llm", "cloud", {"gpt"}}, {"lab", "lab", {"x"}}};
+        const auto out = lint(policy, &backends);
+        REQUIRE(out.size() == 6);
+        CHECK(out[3] == "p.yaml:1:1: backend 'lab' is in zone 'lab', which the policy does not define");
+        CHECK(out[4] == "p.yaml:3:5: zone 'site' has no backend");
+        CHECK(out[5] == "p.yaml:7:5: tenant 'radiology' has no reachable backend: no backend is in its zones (site)");
+    }
+
+    TEST_CASE("a clean policy produces no diagnostics") {
+        CHECK(lint(R"(classes: [public]
+zones: [{name: site}]
+rules: [{name: all, then: {action: allow}}]
+)").empty());
+    }
+}

@@ -1,0 +1,137 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "fixture.hpp"
+#include "policy/diagnostic.hpp"
+#include "policy/policy.hpp"
+
+using namespace sovereign::policy;
+
+namespace {
+const std::string base = R"(classes: [public, internal, restricted]
+zones:
+  - name: site
+)";
+
+// The diagnostics of loading base + extra, formatted as the CLI prints them.
+std::vector<std::string> problems(const std::string& extra) {
+    const auto loaded = load_policy_text(base + extra, "p.yaml");
+    std::vector<std::string> out;
+    for (const auto& d : loaded.diagnostics) out.push_back(format_diagnostic(d));
+    if (!out.empty()) CHECK_FALSE(loaded.policy);
+    return out;
+}
+}  // namespace
+
+TEST_SUITE("loader") {
+    TEST_CASE("the fixture policy loads and keeps its rules in file order") {
+        const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const auto& rules = policy->model().rules;
+        REQUIRE(rules.size() == 7);
+        CHECK(rules[0].name == "secrets-never-leave");
+        CHECK(rules[0].line == 30);
+        CHECK(rules[6].mode == RuleMode::warn);
+        CHECK(policy->class_level("confidential") == 2);
+        CHECK(policy->find_tenant("radiology")->clearance == 3);
+        CHECK(policy->find_tenant("marketing")->clearance == 1);
+    }
+
+    TEST_CASE("unknown keys are reported at their position with a suggestion") {
+        CHECK(problems("rulez: []\n") ==
+              std::vector<std::string>{"p.yaml:4:1: unknown key 'rulez' in the policy; did you mean 'rules'?",
+                                       "p.yaml:1:1: the policy needs 'rules'"});
+    }
+
+    TEST_CASE("references to undefined zones, classes and detectors name the closest definition") {
+        const auto out = problems(R"(rules:
+  - name: r1
+    when: {detected: [credit_crd], class_at_least: restrictd}
+    then: {action: allow, zones: [sit]}
+)");
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:6:23: detected: no detector named 'credit_crd'; did you mean 'credit_card'?");
+        CHECK(out[1] == "p.yaml:6:52: class_at_least: 'restrictd' is not one of the classes; did you mean 'restricted'?");
+        CHECK(out[2] == "p.yaml:7:35: zones: no zone named 'sit'; did you mean 'site'?");
+    }
+
+    TEST_CASE("wrong types and missing fields are errors, never defaults") {
+        const auto out = problems(R"(rules:
+  - name: r1
+    mode: enforced
+    then: {action: deny}
+  - name: r2
+    then: {capture_payload: yes please}
+)");
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:6:11: mode must be enforce, warn or dry-run, not 'enforced'");
+        CHECK(out[1] == "p.yaml:7:11: a deny rule needs a 'message' telling the application why");
+        CHECK(out[2] == "p.yaml:9:29: capture_payload must be true or false");
+    }
+
+    TEST_CASE("a pattern vectorscan cannot compile is reported with its reason at the pattern") {
+        const auto out = problems(R"(detectors:
+  - name: broken
+    class: restricted
+    pattern: 'ab(c'
+rules:
+  - name: r1
+    then: {action: allow}
+)");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].rfind("p.yaml:7:14: vectorscan cannot compile the pattern: ", 0) == 0);
+    }
+
+    TEST_CASE("unbounded custom patterns are refused so streamed output can be scanned") {
+        const auto out = problems(R"(detectors:
+  - name: ticket
+    class: internal
+    pattern: 'TICKET-[0-9]+'
+rules:
+  - name: r1
+    then: {action: allow}
+)");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].find("bound its repeats") != std::string::npos);
+    }
+
+    TEST_CASE("repeated keys, duplicate names and YAML syntax errors are reported") {
+        CHECK(problems("rules: []\nrules: []\n") ==
+              std::vector<std::string>{"p.yaml:5:1: 'rules' appears twice in the policy"});
+        const auto dup = problems(R"(rules:
+  - name: r1
+    then: {action: allow}
+  - name: r1
+    then: {action: allow}
+)");
+        REQUIRE(dup.size() == 1);
+        CHECK(dup[0] == "p.yaml:7:11: rule 'r1' is defined twice (first at line 5)");
+        const auto syntax = problems("rules: [\n");
+        REQUIRE(syntax.size() == 1);
+        CHECK(syntax[0].find("YAML syntax error") != std::string::npos);
+    }
+
+    TEST_CASE("tenants named by rules must be listed and exemptions must name rules") {
+        const auto out = problems(R"(tenants:
+  - name: radiology
+    exempt_from: [no-such-rule]
+rules:
+  - name: r1
+    when: {tenants: [radiolgy]}
+    then: {action: allow}
+)");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:9:22: no tenant named 'radiolgy' under tenants; did you mean 'radiology'?");
+        CHECK(out[1] == "p.yaml:6:19: exempt_from: no rule named 'no-such-rule'");
+    }
+
+    TEST_CASE("the policy version is the sha256 of the file content") {
+        const auto a = load_policy_text(base + "rules: [{name: r, then: {action: allow}}]\n", "a.yaml");
+        const auto b = load_policy_text(base + "rules: [{name: r, then: {action: allow}}] \n", "a.yaml");
+        REQUIRE(a.policy);
+        REQUIRE(b.policy);
+        CHECK(a.policy->version().size() == 64);
+        CHECK(a.policy->version() != b.policy->version());
+    }
+}

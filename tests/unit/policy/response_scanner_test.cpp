@@ -1,0 +1,78 @@
+#include <doctest/doctest.h>
+
+#include "fixture.hpp"
+#include "policy/response_scanner.hpp"
+
+using namespace sovereign::policy;
+
+namespace {
+std::string stream(const std::shared_ptr<const Policy>& policy, const std::vector<std::string_view>& chunks,
+                   std::map<std::string, int>* counts = nullptr) {
+    ResponseScanner scanner(policy, "research");
+    std::string out;
+    for (const auto chunk : chunks) out += scanner.feed(chunk);
+    out += scanner.finish();
+    REQUIRE_FALSE(scanner.failed());
+    if (counts != nullptr) *counts = scanner.counts();
+    return out;
+}
+}  // namespace
+
+TEST_SUITE("response") {
+    TEST_CASE("a card number split at every possible point is still redacted in the output") {
+        const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const std::string text = "Your card 4111 1111 1111 1111 was charged; mail jane@example.com for help.";
+        const std::string expected = "Your card [REDACTED:credit_card] was charged; mail jane@example.com for help.";
+        for (std::size_t i = 0; i <= text.size(); ++i) {
+            for (std::size_t j = i; j <= text.size(); j += 7) {
+                const std::string_view v(text);
+                std::map<std::string, int> counts;
+                CAPTURE(i);
+                CAPTURE(j);
+                CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}, &counts) == expected);
+                CHECK(counts["credit_card"] == 1);
+                CHECK(counts["email"] == 1);
+            }
+        }
+    }
+
+    TEST_CASE("text that cannot start a value is released at once") {
+        const auto loaded = load_policy_text(R"(classes: [public, restricted]
+zones: [{name: site}]
+detectors: [{name: codename, class: restricted, keywords: [Bluebird]}]
+responses: {redact: [credit_card]}
+rules: [{name: all, then: {action: allow}}]
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        ResponseScanner scanner(loaded.policy, "anyone");
+        CHECK(scanner.feed("The weather is fine today, ") == "The weather is fine today, ");
+        CHECK(scanner.held_back() == 0);
+        // The last word might still become an e-mail address or a key; digits might become a card.
+        CHECK(scanner.feed("call 4111 1111") == "call ");
+        CHECK(scanner.held_back() == 9);
+        CHECK(scanner.feed(" 1111 1111 thanks") == "[REDACTED:credit_card] ");
+        CHECK(scanner.held_back() == 6);
+        CHECK(scanner.finish() == "thanks");
+    }
+
+    TEST_CASE("a number that grows past a valid card is not redacted") {
+        const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        CHECK(stream(policy, {"ref 4111 1111 1111 1111", "1"}) == "ref 4111 1111 1111 11111");
+    }
+
+    TEST_CASE("without output redactions the stream is passed through unchanged but still counted") {
+        const auto loaded = load_policy_text(R"(classes: [public]
+zones: [{name: site}]
+rules: [{name: all, then: {action: allow}}]
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        ResponseScanner scanner(loaded.policy, "anyone");
+        std::string out = scanner.feed("card 4111 1111 ");
+        out += scanner.feed("1111 1111 ok");
+        out += scanner.finish();
+        CHECK(out == "card 4111 1111 1111 1111 ok");
+        CHECK(scanner.counts().at("credit_card") == 1);
+    }
+}

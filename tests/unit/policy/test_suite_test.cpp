@@ -1,0 +1,89 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "fixture.hpp"
+#include "policy/diagnostic.hpp"
+#include "policy/test_suite.hpp"
+
+using namespace sovereign::policy;
+
+namespace {
+// A scratch directory holding the fixture policy and one test file, removed afterwards.
+struct SuiteFiles {
+    std::filesystem::path dir;
+    explicit SuiteFiles(const std::string& tests) {
+        dir = std::filesystem::temp_directory_path() /
+              ("policy-suite-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+        std::filesystem::create_directories(dir);
+        std::ofstream(dir / "policy.yaml") << testing::fixture_policy;
+        std::ofstream(dir / "policy.tests.yaml") << tests;
+    }
+    ~SuiteFiles() { std::filesystem::remove_all(dir); }
+};
+
+const std::string passing = R"(policy: policy.yaml
+cases:
+  - name: radiology may send patient notes on site
+    request:
+      tenant: radiology
+      model: llama
+      messages:
+        - {role: user, content: "Summarise patient PAT-123456"}
+    expect:
+      action: allow
+      rule: clinical-staff
+      zones: [site]
+      detectors: [patient_id]
+      data_class: restricted
+  - name: research cards are tokenized
+    request:
+      tenant: research
+      text: "Charge 4111 1111 1111 1111 please"
+    expect: {action: allow, tokenized: [credit_card], zones: [hall-b, site]}
+)";
+}  // namespace
+
+TEST_SUITE("policy-test") {
+    TEST_CASE("a passing suite reports every case and the rules it exercised") {
+        SuiteFiles files(passing);
+        CHECK(resolve_test_file(files.dir / "policy.yaml") == files.dir / "policy.tests.yaml");
+        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+        REQUIRE(loaded.suite);
+        const auto policy = load_policy_file(loaded.suite->policy_path);
+        REQUIRE(policy.policy);
+        const auto result = run_test_suite(*loaded.suite, *policy.policy);
+        CHECK(result.passed());
+        CHECK(result.rules_exercised ==
+              std::set<std::string>{"clinical-staff", "research-confidential-on-site", "cards-tokenized",
+                                    "capture-restricted"});
+        const auto text = render_suite_result(result, "policy.tests.yaml");
+        CHECK(text.find("PASS radiology may send patient notes on site\n") != std::string::npos);
+        CHECK(text.find("coverage: 4/7 rules exercised (57%)") != std::string::npos);
+    }
+
+    TEST_CASE("a failing case shows the expected and actual values as a diff") {
+        std::string failing = passing;
+        failing.replace(failing.find("rule: clinical-staff"), 20, "rule: other-rule    ");
+        SuiteFiles files(failing);
+        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+        REQUIRE(loaded.suite);
+        const auto policy = load_policy_file(loaded.suite->policy_path);
+        REQUIRE(policy.policy);
+        const auto result = run_test_suite(*loaded.suite, *policy.policy);
+        CHECK_FALSE(result.passed());
+        REQUIRE(result.cases[0].differences.size() == 1);
+        CHECK(result.cases[0].differences[0] == "- expected rule: other-rule\n+ actual   rule: clinical-staff");
+    }
+
+    TEST_CASE("mistakes in a test file are reported with their position") {
+        SuiteFiles files("policy: policy.yaml\ncases:\n  - name: x\n    request: {tenant: a, text: hi}\n"
+                         "    expect: {acton: allow}\n");
+        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+        CHECK_FALSE(loaded.suite);
+        REQUIRE(loaded.diagnostics.size() == 1);
+        CHECK(format_diagnostic(loaded.diagnostics[0]).ends_with(
+            ":5:14: unknown key 'acton' in expect; did you mean 'action'?"));
+    }
+}

@@ -1,0 +1,99 @@
+#include <doctest/doctest.h>
+
+#include "policy/validators.hpp"
+
+namespace v = sovereign::policy::validators;
+
+TEST_SUITE("validators") {
+    TEST_CASE("payment cards pass only with a valid Luhn digit and a card issuer prefix") {
+        CHECK(v::credit_card("4111 1111 1111 1111"));
+        CHECK(v::credit_card("5555-5555-5555-4444"));
+        CHECK(v::credit_card("378282246310005"));
+        CHECK_FALSE(v::credit_card("4111 1111 1111 1112"));
+        CHECK_FALSE(v::credit_card("4111-1111 1111 1111"));  // mixed separators
+        CHECK_FALSE(v::credit_card("9111111111111111"));    // no issuer starts with 9
+        CHECK_FALSE(v::credit_card("4444444444444444"));
+    }
+
+    TEST_CASE("IBANs need the country's length and a mod-97 remainder of 1") {
+        CHECK(v::iban("DE89 3704 0044 0532 0130 00"));
+        CHECK(v::iban("GB82WEST12345698765432"));
+        CHECK(v::iban("FR1420041010050500013M02606"));
+        CHECK_FALSE(v::iban("DE89 3704 0044 0532 0130 01"));
+        CHECK_FALSE(v::iban("DE89370400440532013"));  // too short for Germany
+        CHECK_FALSE(v::iban("XX89370400440532013000"));
+    }
+
+    TEST_CASE("US SSNs follow area, group and serial rules and reject published fakes") {
+        CHECK(v::us_ssn("536-22-1234"));
+        CHECK_FALSE(v::us_ssn("000-22-1234"));
+        CHECK_FALSE(v::us_ssn("666-22-1234"));
+        CHECK_FALSE(v::us_ssn("912-22-1234"));
+        CHECK_FALSE(v::us_ssn("536-00-1234"));
+        CHECK_FALSE(v::us_ssn("536-22-0000"));
+        CHECK_FALSE(v::us_ssn("078-05-1120"));
+    }
+
+    TEST_CASE("UK NHS numbers and National Insurance numbers") {
+        CHECK(v::uk_nhs("943 476 5919"));
+        CHECK_FALSE(v::uk_nhs("943 476 5918"));
+        CHECK(v::uk_nino("AB 12 34 56 C"));
+        CHECK_FALSE(v::uk_nino("BG123456A"));
+        CHECK_FALSE(v::uk_nino("QA123456A"));
+        CHECK_FALSE(v::uk_nino("AB123456E"));
+    }
+
+    TEST_CASE("e-mail, phone and network addresses") {
+        CHECK(v::email("jane.doe@example.co.uk"));
+        CHECK_FALSE(v::email("jane..doe@example.com"));
+        CHECK_FALSE(v::email("jane@-example.com"));
+        CHECK(v::phone("+49 30 1234567"));
+        CHECK_FALSE(v::phone("+1 234"));
+        CHECK(v::ipv4("192.168.1.20"));
+        CHECK_FALSE(v::ipv4("256.1.1.1"));
+        CHECK_FALSE(v::ipv4("01.2.3.4"));
+        CHECK(v::ipv6("2001:db8::8a2e:370:7334"));
+        CHECK_FALSE(v::ipv6("12:30:45"));
+    }
+
+    TEST_CASE("dates must exist in day-month or month-day order") {
+        CHECK(v::date("12.03.1985"));
+        CHECK(v::date("1985-03-12"));
+        CHECK(v::date("29.02.2000"));
+        CHECK_FALSE(v::date("29.02.1999"));
+        CHECK_FALSE(v::date("31.13.1985"));
+    }
+
+    TEST_CASE("secrets: key ids, PEM blocks, JWTs and high-entropy strings") {
+        CHECK(v::aws_access_key("AKIAIOSFODNN7EXAMPLE"));
+        CHECK_FALSE(v::aws_access_key("AKIAIOSFODNN7EXAMP1E"));  // 1 is not base32
+        CHECK(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"));
+        CHECK_FALSE(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END EC PRIVATE KEY-----"));
+        CHECK(v::jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijklmnopqrstuv"));
+        CHECK_FALSE(v::jwt("eyJzdWIiOiIxIn0.eyJzdWIiOiIxIn0.abcdefghijklmnopqrstuv"));  // header has no alg
+        CHECK(v::high_entropy_secret("sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6"));
+        CHECK_FALSE(v::high_entropy_secret("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+        CHECK_FALSE(v::high_entropy_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
+    }
+
+    TEST_CASE("EU national identifiers with their check digits") {
+        CHECK(v::de_steuer_id("86095742719"));
+        CHECK_FALSE(v::de_steuer_id("86095742718"));
+        CHECK_FALSE(v::de_steuer_id("12345678903"));  // no repeated digit
+        CHECK(v::fr_nir("1 85 05 78 006 084 91"));
+        CHECK_FALSE(v::fr_nir("1 85 05 78 006 084 36"));
+        CHECK(v::es_dni("12345678Z"));
+        CHECK_FALSE(v::es_dni("12345678A"));
+        CHECK(v::es_nie("X1234567L"));
+        CHECK_FALSE(v::es_nie("X1234567A"));
+        CHECK(v::it_codice_fiscale("RSSMRA85T10A562S"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A562T"));
+        CHECK(v::nl_bsn("111222333"));
+        CHECK_FALSE(v::nl_bsn("111222334"));
+        CHECK(v::pl_pesel("44051401359"));
+        CHECK_FALSE(v::pl_pesel("44051401358"));
+        CHECK(v::be_national_number("85.07.30-033.28"));
+        CHECK(v::be_national_number("01.02.03-004.67"));  // born in 2001: "2" prefixed for the check
+        CHECK_FALSE(v::be_national_number("85.07.30-033.29"));
+    }
+}
