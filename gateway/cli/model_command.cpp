@@ -49,12 +49,33 @@ std::string int_or_missing(const gguf::File& file, const std::string& key) {
   return v ? std::to_string(*v) : "(not set)";
 }
 
+// Model files are untrusted: control characters in their strings are shown escaped, never sent to the terminal.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7F) {
+      char buffer[8];
+      std::snprintf(buffer, sizeof buffer, "\\x%02X", byte);
+      out += buffer;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string token_label(const accel::Tokenizer& t, std::int32_t id) {
+  if (id < 0) return "(none)";
+  return std::to_string(id) + " \"" + printable(t.token_text(id)) + "\"";
+}
+
 void print_info(const gguf::File& file, const std::string& path, std::ostream& out) {
-  const std::string arch(file.get_string("general.architecture").value_or("(not set)"));
+  const std::string arch = printable(file.get_string("general.architecture").value_or("(not set)"));
   const std::string p = arch + ".";
   out << "file:           " << path << " (" << human_bytes(file.file_size()) << ", GGUF v" << file.version()
       << ", alignment " << file.alignment() << ")\n";
-  out << "name:           " << file.get_string("general.name").value_or("(not set)") << '\n';
+  out << "name:           " << printable(file.get_string("general.name").value_or("(not set)")) << '\n';
   out << "architecture:   " << arch << '\n';
   out << "layers:         " << int_or_missing(file, p + "block_count") << '\n';
   out << "embedding:      " << int_or_missing(file, p + "embedding_length") << '\n';
@@ -83,14 +104,14 @@ void print_info(const gguf::File& file, const std::string& path, std::ostream& o
 
   auto tokenizer = accel::Tokenizer::from_gguf(file);
   if (const auto* error = std::get_if<std::string>(&tokenizer)) {
-    out << "tokenizer:      unusable: " << *error << '\n';
+    out << "tokenizer:      unusable: " << printable(*error) << '\n';
   } else {
     const auto& t = *std::get<std::unique_ptr<accel::Tokenizer>>(tokenizer);
     const bool spm = t.model_name() == "llama";
     out << "tokenizer:      " << t.model_name() << (spm ? " (SentencePiece)" : " (byte-level BPE, pre-tokenizer ")
-        << (spm ? "" : std::string(t.pre_tokenizer()) + ")") << ", " << t.vocab_size() << " tokens\n";
-    out << "special tokens: bos " << t.bos() << " \"" << t.token_text(t.bos()) << "\", eos " << t.eos() << " \""
-        << t.token_text(t.eos()) << "\", add bos: " << (t.add_bos_by_default() ? "yes" : "no") << '\n';
+        << (spm ? "" : printable(t.pre_tokenizer()) + ")") << ", " << t.vocab_size() << " tokens\n";
+    out << "special tokens: bos " << token_label(t, t.bos()) << ", eos " << token_label(t, t.eos())
+        << ", add bos: " << (t.add_bos_by_default() ? "yes" : "no") << '\n';
   }
   const auto chat = accel::ChatTemplate::from_gguf(file);
   out << "chat template:  " << chat.name()
@@ -105,7 +126,7 @@ int run_info(std::span<const std::string> args, std::ostream& out, std::ostream&
   }
   auto result = gguf::File::open(args[0]);
   if (const auto* error = std::get_if<gguf::Error>(&result)) {
-    err << "sovereign model info: " << args[0] << ": " << error->to_string() << '\n';
+    err << "sovereign model info: " << args[0] << ": " << printable(error->to_string()) << '\n';
     return 1;
   }
   print_info(std::get<gguf::File>(result), args[0], out);

@@ -241,7 +241,27 @@ void ClientSession::reply_and_close(http::status status, const std::string& json
   response.set(http::field::content_type, "application/json");
   response.body() = json_body;
   response.prepare_payload();
-  send(std::move(response), [self = shared_from_this()](bool) { self->close(); });
+  send(std::move(response), [self = shared_from_this()](bool ok) {
+    if (!ok) return self->close();
+    self->linger_close();
+  });
+}
+
+// Closing a socket that still has unread request bytes makes the kernel send a reset, which can
+// destroy the error response before the client reads it. Like nginx's lingering close: stop
+// sending, read and discard what the client is still sending for a short while, then close.
+void ClientSession::linger_close() {
+  if (is_tls()) return close();
+  boost::system::error_code ignored;
+  tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp().expires_after(linger_timeout);
+  linger_buffer_.resize(4096);
+  tcp().async_read_some(boost::asio::buffer(linger_buffer_),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                          self->lingered_bytes_ += n;
+                          if (ec || self->lingered_bytes_ > max_linger_bytes) return self->close();
+                          self->linger_close();
+                        });
 }
 
 void ClientSession::close_if_idle() {

@@ -63,6 +63,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void watch_for_disconnect();
   void stop_watching();
   void close();
+  void linger_close();
   void arm_read_deadline(std::chrono::steady_clock::duration timeout);
   bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
 
@@ -82,6 +83,10 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   boost::asio::steady_timer read_deadline_;
   bool read_timed_out_ = false;
   std::uint64_t watch_generation_ = 0;
+  std::string linger_buffer_;
+  std::size_t lingered_bytes_ = 0;
+  static constexpr std::chrono::milliseconds linger_timeout{2000};
+  static constexpr std::size_t max_linger_bytes = 1024 * 1024;
   bool watching_ = false;
   bool idle_ = false;
   bool keep_alive_ = true;

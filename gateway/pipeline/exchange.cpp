@@ -107,6 +107,8 @@ PhaseResult Exchange::decode() {
 PhaseResult Exchange::decide() {
   const auto& model = decoded_->model;
   auto models = snapshot_->config->all_models();
+  if (snapshot_->config->backends.empty())
+    return PhaseResult::fail(api_errors::no_backend_available(model, "this gateway has no backends configured yet"));
   if (std::find(models.begin(), models.end(), model) == models.end())
     return PhaseResult::fail(api_errors::model_not_found(model));
   if (!tenant_->may_use(model)) return PhaseResult::fail(api_errors::model_not_permitted(model, tenant_->name));

@@ -89,7 +89,7 @@ int GatewayRuntime::run() {
     log_event("error", "startup_failed", error);
     return 1;
   }
-  auto built = build_snapshot(config_, nullptr, worker_count_);
+  auto built = build_snapshot(config_, nullptr, worker_count_, services_.metrics);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
@@ -154,7 +154,7 @@ void GatewayRuntime::reload() {
   if (!same_listeners(*config, *config_))
     return reject("listener addresses, TLS, admin address and workers cannot change on reload; restart instead");
   auto current = services_.current();
-  auto built = build_snapshot(config, current.get(), worker_count_);
+  auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     std::string all;
     for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;

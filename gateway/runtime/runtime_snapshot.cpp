@@ -18,10 +18,11 @@ const BackendState* RuntimeSnapshot::backend_state(const std::string& name) cons
 }
 
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
-    std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers) {
+    std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
+    GatewayMetrics& metrics) {
   auto snapshot = std::make_shared<RuntimeSnapshot>(std::move(config), previous, workers);
   std::vector<std::string> errors;
-  snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, errors);
+  snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors);
   if (!errors.empty()) return errors;
   return snapshot;
 }

@@ -31,6 +31,7 @@ struct RuntimeSnapshot {
 
 // Builds a snapshot, or returns the reasons it cannot be used (e.g. an unreadable backend CA).
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
-    std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers);
+    std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
+    GatewayMetrics& metrics);
 
 }  // namespace sovereign::gateway

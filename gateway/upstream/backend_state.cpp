@@ -47,12 +47,14 @@ bool ReplicaState::record_check(bool passed) {
 }
 
 std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
-                                                                std::vector<std::string>& errors) {
+                                                                GatewayMetrics& metrics, std::vector<std::string>& errors) {
   std::vector<std::unique_ptr<BackendState>> states;
   for (const auto& backend : config.backends) {
     if (backend.type != BackendType::openai) continue;
     auto state = std::make_unique<BackendState>();
     state->config = &backend;
+    state->active_connections = &metrics.pool_connections(backend.name, "active");
+    state->idle_connections = &metrics.pool_connections(backend.name, "idle");
     if (backend.tls) {
       auto made = crypto::make_client_context({backend.tls->ca, backend.tls->client_certificate, backend.tls->client_key});
       if (auto* error = std::get_if<std::string>(&made)) {
@@ -63,6 +65,7 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayCon
     }
     for (const auto& replica : backend.replicas) {
       auto replica_state = std::make_unique<ReplicaState>(backend, replica);
+      replica_state->idle_gauge = state->idle_connections;
       replica_state->endpoints =
           guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback, replica_state->refusal);
       state->replicas.push_back(std::move(replica_state));

@@ -11,6 +11,7 @@
 #include <boost/asio/ssl/context.hpp>
 
 #include "gateway/config/gateway_config.hpp"
+#include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/upstream/egress_guard.hpp"
 
 namespace sovereign::gateway {
@@ -38,6 +39,7 @@ class ReplicaState {
   bool record_check(bool passed);
 
   std::atomic<std::uint32_t> in_flight{0};
+  prometheus::Gauge* idle_gauge = nullptr;  // the backend's idle-connection gauge
 
  private:
   const BackendConfig& backend_;
@@ -53,11 +55,13 @@ struct BackendState {
   const BackendConfig* config = nullptr;
   std::vector<std::unique_ptr<ReplicaState>> replicas;
   std::shared_ptr<boost::asio::ssl::context> tls;  // for https:// replicas
+  prometheus::Gauge* active_connections = nullptr;  // connections carrying a request now
+  prometheus::Gauge* idle_connections = nullptr;    // kept open in the workers' pools
 };
 
 // Builds the state of every network backend: resolves and pins replica addresses through the
 // guard and builds TLS contexts. Errors (bad CA file...) are returned as messages.
 std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
-                                                                std::vector<std::string>& errors);
+                                                                GatewayMetrics& metrics, std::vector<std::string>& errors);
 
 }  // namespace sovereign::gateway

@@ -10,6 +10,7 @@ std::shared_ptr<UpstreamConnection> ConnectionPool::acquire(ReplicaState& replic
   while (!idle.empty()) {
     auto connection = std::move(idle.back());  // most recently used first: most likely still open
     idle.pop_back();
+    if (auto* gauge = connection->replica().idle_gauge) gauge->Decrement();
     if (now - connection->idle_since < max_idle_age && connection->tcp().socket().is_open()) {
       connection->reused = true;
       return connection;
@@ -26,8 +27,17 @@ void ConnectionPool::release(std::shared_ptr<UpstreamConnection> connection) {
     return;
   }
   connection->idle_since = std::chrono::steady_clock::now();
+  if (auto* gauge = connection->replica().idle_gauge) gauge->Increment();
   connection->tcp().expires_never();
   idle.push_back(std::move(connection));
+}
+
+ConnectionPool::~ConnectionPool() {
+  for (auto& [replica, idle] : idle_)
+    for (auto& connection : idle) {
+      if (auto* gauge = connection->replica().idle_gauge) gauge->Decrement();
+      connection->close();
+    }
 }
 
 std::size_t ConnectionPool::idle_count() const {

@@ -11,6 +11,11 @@ namespace sovereign::gateway {
 
 class ConnectionPool {
  public:
+  ConnectionPool() = default;
+  ConnectionPool(const ConnectionPool&) = delete;
+  ConnectionPool& operator=(const ConnectionPool&) = delete;
+  ~ConnectionPool();
+
   // An idle connection that is still open and not older than max_idle_age, or nullptr.
   std::shared_ptr<UpstreamConnection> acquire(ReplicaState& replica);
   // Keeps the connection for reuse if the backend's max_idle_connections allows, else closes it.

@@ -11,6 +11,20 @@ namespace {
 constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
 
+// ": <message>" from an OpenAI-shaped error body, or nothing.
+std::string upstream_message(const std::string& body) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return {};
+  const auto* error = value.get_object().if_contains("error");
+  if (error == nullptr) return {};
+  if (error->is_string()) return ": " + std::string(error->get_string().subview(0, 200));
+  if (!error->is_object()) return {};
+  const auto* message = error->get_object().if_contains("message");
+  if (message == nullptr || !message->is_string()) return {};
+  return ": " + std::string(message->get_string().subview(0, 200));
+}
+
 bool is_timeout(const boost::system::error_code& ec) { return ec == boost::beast::error::timeout; }
 
 std::string host_header(const ReplicaConfig& replica, const BackendConfig& backend) {
@@ -45,7 +59,10 @@ void Forwarder::cancel() {
 }
 
 void Forwarder::end_attempt() {
-  if (attempt_counted_) current_.replica->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (attempt_counted_) {
+    current_.replica->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    current_.backend->active_connections->Decrement();
+  }
   attempt_counted_ = false;
 }
 
@@ -65,6 +82,7 @@ void Forwarder::try_next() {
     outcome_.backend = candidate.backend;
     outcome_.replica = candidate.replica;
     candidate.replica->in_flight.fetch_add(1, std::memory_order_relaxed);
+    candidate.backend->active_connections->Increment();
     attempt_counted_ = true;
     retried_stale_ = false;
     deadline_ = std::chrono::steady_clock::now() + candidate.backend->config->timeout;
@@ -168,6 +186,11 @@ void Forwarder::on_header(boost::system::error_code ec) {
 }
 
 void Forwarder::read_whole() {
+  if (auto length = header_parser_->content_length(); length && *length > max_response_bytes_) {
+    release_connection(false);
+    return respond_error(api_errors::upstream_error("the response is larger than max_upstream_response_bytes (" +
+                                                    std::to_string(max_response_bytes_) + ")"));
+  }
   whole_parser_.emplace(std::move(*header_parser_));
   whole_parser_->body_limit(max_response_bytes_);
   connection_->with_stream([&](auto& stream) {
@@ -190,6 +213,12 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   auto upstream = whole_parser_->release();
   bool reusable = upstream.keep_alive();
   release_connection(reusable);
+  if (upstream.result_int() >= 500) {
+    // A backend's internal failure is reported in the gateway's own error shape (naming the
+    // backend), so clients see one consistent contract whatever server runs behind it.
+    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
+                                                    std::to_string(upstream.result_int()) + upstream_message(upstream.body())));
+  }
   http::response<http::string_body> response{upstream.result(), 11};
   auto content_type = upstream[http::field::content_type];
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
