@@ -169,6 +169,9 @@ Result<SegmentEnd> decode_end(std::string_view payload) {
 
 FrameParser::FrameParser(std::string_view bytes) : bytes_(bytes), position_(segment_magic.size()) {}
 
+FrameParser::FrameParser(std::string_view bytes_from_offset, std::uint64_t base_offset)
+    : bytes_(bytes_from_offset), base_(base_offset), position_(0) {}
+
 Status FrameParser::check_magic() const {
   if (bytes_.size() < segment_magic.size()) {
     return make_error("offset 0: file is " + std::to_string(bytes_.size()) +
@@ -183,7 +186,7 @@ Status FrameParser::check_magic() const {
 std::optional<Frame> FrameParser::next() {
   if (error_ || position_ >= bytes_.size()) return std::nullopt;
   const std::size_t remaining = bytes_.size() - position_;
-  const std::string offset = "offset " + std::to_string(position_);
+  const std::string offset = "offset " + std::to_string(base_ + position_);
   if (remaining < frame_header_size) {
     truncated_ = true;
     error_ = offset + ": truncated frame (" + std::to_string(remaining) + " bytes left, a frame header needs " +
@@ -208,7 +211,7 @@ std::optional<Frame> FrameParser::next() {
              std::to_string(remaining - frame_header_size) + " present)";
     return std::nullopt;
   }
-  Frame frame{static_cast<FrameTag>(tag), position_,
+  Frame frame{static_cast<FrameTag>(tag), base_ + position_,
               bytes_.substr(position_ + frame_header_size, length)};
   position_ += frame_header_size + length;
   return frame;

@@ -59,16 +59,19 @@ struct Frame {
 class FrameParser {
  public:
   explicit FrameParser(std::string_view bytes);
+  // Parses bytes read from `base_offset` of a segment (past its magic); offsets stay file offsets.
+  FrameParser(std::string_view bytes_from_offset, std::uint64_t base_offset);
   // Fails if the segment does not start with the magic.
   [[nodiscard]] Status check_magic() const;
   std::optional<Frame> next();
   // Set when next() stopped before the end of the bytes.
   const std::optional<std::string>& error() const { return error_; }
   bool stopped_on_truncation() const { return truncated_; }
-  std::uint64_t offset() const { return position_; }  // end of the last good frame
+  std::uint64_t offset() const { return base_ + position_; }  // end of the last good frame
 
  private:
   std::string_view bytes_;
+  std::uint64_t base_ = 0;
   std::uint64_t position_;
   std::optional<std::string> error_;
   bool truncated_ = false;

@@ -1,0 +1,45 @@
+#pragma once
+// Proofs an auditor can check offline: a record's inclusion under a signed checkpoint, and the
+// consistency of two signed checkpoints (the later log extends the earlier one). Proofs travel as
+// JSON documents (docs/AUDIT.md) that carry the signed checkpoint(s) they rest on.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "crypto/checkpoint.hpp"
+#include "crypto/merkle.hpp"
+#include "crypto/result.hpp"
+
+namespace sovereign::crypto {
+
+struct InclusionProof {
+  Checkpoint checkpoint;
+  std::uint64_t leaf_index = 0;
+  std::string record;
+  std::vector<Hash> path;
+};
+
+struct ConsistencyProof {
+  Checkpoint old_checkpoint;
+  Checkpoint new_checkpoint;
+  std::vector<Hash> path;
+};
+
+// Inclusion of record `leaf_index` under the latest checkpoint that covers it.
+[[nodiscard]] Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index);
+// Consistency between the checkpoints of tree sizes old_size and new_size (new_size 0: the latest).
+[[nodiscard]] Result<ConsistencyProof> prove_consistency(const std::filesystem::path& directory,
+                                                         std::uint64_t old_size, std::uint64_t new_size);
+// The latest checkpoint in the log, for auditors to keep and later prove consistency against.
+[[nodiscard]] Result<Checkpoint> latest_checkpoint(const std::filesystem::path& directory);
+
+std::string checkpoint_to_json(const Checkpoint& checkpoint);
+std::string inclusion_proof_to_json(const InclusionProof& proof);
+std::string consistency_proof_to_json(const ConsistencyProof& proof);
+
+// Checks a proof document (either kind) against trusted keys; on success describes what it proves.
+[[nodiscard]] Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys);
+
+}  // namespace sovereign::crypto

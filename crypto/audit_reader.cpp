@@ -1,0 +1,113 @@
+#include "crypto/audit_reader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "crypto/audit_segment.hpp"
+#include "crypto/file_io.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+// The bytes of a file from `offset` to its current end.
+Result<std::string> read_from(const std::filesystem::path& path, std::uint64_t offset) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return make_error(path.string() + ": cannot stat: " + errno_text(errno));
+  }
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (size > max_segment_file_bytes) {
+    ::close(fd);
+    return make_error(path.string() + ": larger than any audit segment can be");
+  }
+  std::string data(size > offset ? size - offset : 0, '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  data.resize(done);
+  return data;
+}
+
+}  // namespace
+
+LogReader::LogReader(std::filesystem::path directory) : directory_(std::move(directory)) {}
+
+Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisitor& on_checkpoint) {
+  for (;;) {
+    auto segments = list_segments(directory_);
+    if (!segments) return segments.error();
+    if (segment_ == 0) {
+      if (segments->empty()) return {};
+      segment_ = segments->front().first;
+      offset_ = 0;
+    }
+    const std::string name = segment_file_name(segment_);
+    const std::filesystem::path path = directory_ / name;
+    Result<std::string> bytes = read_from(path, offset_);
+    if (!bytes) return bytes.error();
+    const bool at_start = offset_ == 0;
+    if (at_start) {
+      FrameParser magic_check(bytes.value());
+      if (bytes->size() < segment_magic.size()) return {};  // being created; read again later
+      if (Status magic = magic_check.check_magic(); !magic) return make_error(name + ": " + magic.error().message);
+    }
+    FrameParser parser = at_start ? FrameParser(bytes.value()) : FrameParser(bytes.value(), offset_);
+    while (std::optional<Frame> frame = parser.next()) {
+      switch (frame->tag) {
+        case FrameTag::header: {
+          Result<SegmentHeader> header = decode_header(frame->payload);
+          if (!header) return make_error(name + ": offset " + std::to_string(frame->offset) + ": " + header.error().message);
+          leaf_index_ = header->first_leaf;
+          break;
+        }
+        case FrameTag::record:
+          on_record(LogRecord{leaf_index_++, frame->payload, name, frame->offset});
+          break;
+        case FrameTag::checkpoint: {
+          Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload);
+          if (!checkpoint) {
+            return make_error(name + ": offset " + std::to_string(frame->offset) + ": " + checkpoint.error().message);
+          }
+          on_checkpoint(LogCheckpoint{checkpoint.value(), name, frame->offset});
+          break;
+        }
+        case FrameTag::end: ended_ = true; break;
+      }
+    }
+    offset_ = parser.offset();
+    if (parser.error() && !parser.stopped_on_truncation()) return make_error(name + ": " + *parser.error());
+    std::uint64_t next = 0;
+    for (const auto& [index, p] : segments.value()) {
+      if (index > segment_) {
+        next = index;
+        break;
+      }
+    }
+    if (next == 0) return {};
+    if (!ended_) {
+      if (parser.error()) return make_error(name + ": " + *parser.error());
+      return make_error(name + ": segment ends without its end frame at offset " + std::to_string(offset_) +
+                        ", but " + segment_file_name(next) + " follows");
+    }
+    if (next != segment_ + 1) {
+      return make_error(segment_file_name(segment_ + 1) + " is missing (the log jumps to " + segment_file_name(next) + ")");
+    }
+    segment_ = next;
+    offset_ = 0;
+    ended_ = false;
+  }
+}
+
+}  // namespace sovereign::crypto
