@@ -54,7 +54,7 @@ std::string render_explanation(const Request& request, const Decision& decision,
         if (decision.allowed_backends.empty()) out << "any in those zones";
         for (std::size_t i = 0; i < decision.allowed_backends.size(); ++i)
             out << (i ? ", " : "") << decision.allowed_backends[i];
-        out << "\n  transforms: " << (decision.spans.empty() ? "none" : "") << "\n";
+        out << "\n  transforms:" << (decision.spans.empty() ? " none" : "") << "\n";
         for (const auto& s : decision.spans)
             out << "    - " << (s.kind == TransformKind::redact ? "redact " : "tokenize ") << s.detector << " in "
                 << request.segments[s.segment].json_path << ", bytes " << s.begin << "-" << s.end << "\n";

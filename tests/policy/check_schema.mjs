@@ -1,0 +1,31 @@
+// Validates policy files against policy/schema/policy.schema.json.
+// usage: node check_schema.mjs YAML_TO_JSON SCHEMA NODE_MODULES_DIR FILE...
+// Exit 0 when every file is valid; otherwise prints each violation with the file and JSON path, exit 1.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const [converter, schemaPath, nodeModules, ...files] = process.argv.slice(2);
+if (!converter || !schemaPath || !nodeModules || files.length === 0) {
+  console.error('usage: node check_schema.mjs YAML_TO_JSON SCHEMA NODE_MODULES_DIR FILE...');
+  process.exit(2);
+}
+const require = createRequire(path.join(path.resolve(nodeModules), 'noop.js'));
+const Ajv = require('ajv');
+// strictRequired is off: "oneOf: [{required: [pattern]}, {required: [keywords]}]" names properties declared beside it.
+const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
+const validate = ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8')));
+
+let failures = 0;
+for (const file of files) {
+  const document = JSON.parse(execFileSync(converter, [file], { encoding: 'utf8' }));
+  if (validate(document)) {
+    console.log(`ok   ${file}`);
+    continue;
+  }
+  failures += 1;
+  console.log(`FAIL ${file}`);
+  for (const e of validate.errors) console.log(`  ${e.instancePath || '/'}: ${e.message}`);
+}
+process.exit(failures === 0 ? 0 : 1);
