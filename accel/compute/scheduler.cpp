@@ -222,7 +222,14 @@ void Scheduler::run_step() {
   for (std::size_t slot = 0; slot < slot_used_.size(); ++slot) tables[slot] = pages_.pages(slot);
   publish_occupancy();
 
-  backend_->forward(step_tokens_, tables, logits_.data());
+  try {
+    backend_->forward(step_tokens_, tables, logits_.data());
+  } catch (const std::exception&) {
+    // A device failure (e.g. a lost GPU) ends this step's sequences; the engine keeps serving.
+    for (auto& seq : active_)
+      if (!seq->finished) finish(*seq, FinishReason::error);
+    return;
+  }
 
   const std::size_t vocab = static_cast<std::size_t>(model_->config.n_vocab);
   for (std::size_t row = 0; row < logit_owners_.size(); ++row) {

@@ -1,0 +1,438 @@
+// The CUDA forward pass: weights uploaded once in their stored encoding, an f32 paged KV cache
+// and activations allocated at load, fused dequantize-GEMV kernels for decode-sized steps (captured
+// as CUDA graphs and replayed), cuBLAS GEMM for prefill-sized steps.
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <stdexcept>
+
+#include "accel/compute/backend_factory.hpp"
+#include "accel/compute/cuda/kernels.cuh"
+#include "accel/compute/devices.hpp"
+#include "accel/compute/kv_pages.hpp"
+
+namespace sovereign::accel {
+
+DeviceReport list_devices() {
+  DeviceReport report;
+  report.cuda_built = true;
+  int count = 0;
+  const cudaError_t status = cudaGetDeviceCount(&count);
+  if (status != cudaSuccess) {
+    report.note = std::string("the CUDA runtime found no usable GPU (") + cudaGetErrorString(status) + ")";
+    return report;
+  }
+  if (count == 0) report.note = "the CUDA driver reports no GPUs";
+  for (int i = 0; i < count; ++i) {
+    cudaDeviceProp props{};
+    if (cudaGetDeviceProperties(&props, i) != cudaSuccess) continue;
+    GpuDevice gpu;
+    gpu.index = i;
+    gpu.name = props.name;
+    gpu.total_memory_bytes = props.totalGlobalMem;
+    gpu.compute_major = props.major;
+    gpu.compute_minor = props.minor;
+    std::size_t free_bytes = 0, total_bytes = 0;
+    if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess)
+      gpu.free_memory_bytes = free_bytes;
+    report.gpus.push_back(std::move(gpu));
+  }
+  return report;
+}
+
+namespace compute {
+namespace {
+
+using cuda::DeviceMatrix;
+using cuda::WeightKind;
+
+static_assert(cuda::kPageTokens == kKvPageTokens, "device and host KV pages must agree");
+
+WeightKind kind_of(gguf::TensorType type) {
+  switch (type) {
+    case gguf::TensorType::f16: return WeightKind::f16;
+    case gguf::TensorType::bf16: return WeightKind::bf16;
+    case gguf::TensorType::q8_0: return WeightKind::q8_0;
+    case gguf::TensorType::q4_0: return WeightKind::q4_0;
+    default: return WeightKind::f32;
+  }
+}
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(status));
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw std::runtime_error(std::string(what) + ": cuBLAS status " + std::to_string(static_cast<int>(status)));
+}
+
+struct DeviceLayer {
+  const float* attn_norm = nullptr;
+  DeviceMatrix wq, wk, wv, wo;
+  const float* bq = nullptr;
+  const float* bk = nullptr;
+  const float* bv = nullptr;
+  const float* ffn_norm = nullptr;
+  DeviceMatrix gate, up, down;
+};
+
+class CudaBackend final : public ForwardBackend {
+ public:
+  CudaBackend(int device, const ModelConfig& config, const BackendPlan& plan)
+      : device_(device), config_(config), plan_(plan) {}
+
+  ~CudaBackend() override {
+    cudaSetDevice(device_);
+    for (auto& [key, graph] : graphs_) cudaGraphExecDestroy(graph);
+    if (cublas_ != nullptr) cublasDestroy(cublas_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    for (void* p : device_allocations_) cudaFree(p);
+    for (void* p : host_allocations_) cudaFreeHost(p);
+  }
+
+  // Uploads weights and allocates all run state; throws std::runtime_error with the reason.
+  void initialise(const ModelWeights& weights) {
+    check(cudaSetDevice(device_), "selecting the GPU");
+    cudaDeviceProp props{};
+    check(cudaGetDeviceProperties(&props, device_), "reading GPU properties");
+    name_ = "cuda:" + std::to_string(device_) + " (" + props.name + ")";
+    std::size_t free_bytes = 0, total_bytes = 0;
+    check(cudaMemGetInfo(&free_bytes, &total_bytes), "reading GPU memory");
+    const std::size_t needed = planned_bytes(weights);
+    if (needed > free_bytes)
+      throw std::runtime_error("the model needs " + std::to_string(needed >> 20) + " MiB on cuda:" +
+                               std::to_string(device_) + " but " + std::to_string(free_bytes >> 20) +
+                               " MiB are free; lower context_length or max_batch, or use a smaller type");
+    check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
+    check(cublasCreate(&cublas_), "creating the cuBLAS handle");
+    check(cublasSetStream(cublas_, stream_), "binding cuBLAS to the stream");
+
+    embedding_ = upload(weights.token_embedding);
+    output_ = &weights.output == &weights.token_embedding || weights.output.data == weights.token_embedding.data
+                  ? embedding_
+                  : upload(weights.output);
+    output_norm_ = upload(weights.output_norm);
+    rope_divisors_ = weights.rope_freq_divisors.empty() ? nullptr : upload(weights.rope_freq_divisors);
+    for (const LayerWeights& l : weights.layers) {
+      DeviceLayer d;
+      d.attn_norm = upload(l.attn_norm);
+      d.wq = upload(l.wq);
+      d.wk = upload(l.wk);
+      d.wv = upload(l.wv);
+      if (config_.has_qkv_bias) {
+        d.bq = upload(l.bq);
+        d.bk = upload(l.bk);
+        d.bv = upload(l.bv);
+      }
+      d.wo = upload(l.wo);
+      d.ffn_norm = upload(l.ffn_norm);
+      d.gate = upload(l.w_gate);
+      d.up = upload(l.w_up);
+      d.down = upload(l.w_down);
+      layers_.push_back(d);
+    }
+
+    const std::size_t t = plan_.max_step_tokens;
+    x_ = floats(t * config_.n_embd);
+    xb_ = floats(t * config_.n_embd);
+    q_ = floats(t * config_.q_dim());
+    k_ = floats(t * config_.kv_dim());
+    v_ = floats(t * config_.kv_dim());
+    attn_ = floats(t * config_.q_dim());
+    gate_ = floats(t * config_.n_ff);
+    up_ = floats(t * config_.n_ff);
+    final_ = floats(plan_.max_logit_rows * config_.n_embd);
+    logits_ = floats(plan_.max_logit_rows * config_.n_vocab);
+    key_cache_ = floats(kv_floats());
+    value_cache_ = floats(kv_floats());
+    check(cudaMemsetAsync(key_cache_, 0, kv_floats() * sizeof(float), stream_), "clearing the KV cache");
+    check(cudaMemsetAsync(value_cache_, 0, kv_floats() * sizeof(float), stream_), "clearing the KV cache");
+    if (t > static_cast<std::size_t>(cuda::kMatvecMaxTokens)) {
+      w16_ = device_alloc(largest_matrix_elements(weights) * 2);
+      x16_ = device_alloc(t * static_cast<std::size_t>(std::max(config_.n_embd, std::max(config_.n_ff, config_.q_dim()))) * 2);
+    }
+    staging_ints_ = metadata_ints();
+    staging_ = static_cast<std::int32_t*>(host_alloc(staging_ints_ * sizeof(std::int32_t)));
+    metadata_ = static_cast<std::int32_t*>(device_alloc(staging_ints_ * sizeof(std::int32_t)));
+    logits_host_ = static_cast<float*>(host_alloc(plan_.max_logit_rows * config_.n_vocab * sizeof(float)));
+    check(cudaStreamSynchronize(stream_), "uploading the model");
+  }
+
+  void forward(std::span<const StepToken> tokens, std::span<const std::span<const std::int32_t>> page_tables,
+               float* logits) override {
+    check(cudaSetDevice(device_), "selecting the GPU");
+    const int n = static_cast<int>(tokens.size());
+    int rows = 0;
+    std::int32_t* host_tokens = staging_;
+    std::int32_t* host_positions = staging_ + plan_.max_step_tokens;
+    std::int32_t* host_slots = host_positions + plan_.max_step_tokens;
+    std::int32_t* host_rows = host_slots + plan_.max_step_tokens;
+    std::int32_t* host_table = host_rows + plan_.max_logit_rows;
+    for (int i = 0; i < n; ++i) {
+      host_tokens[i] = tokens[static_cast<std::size_t>(i)].token;
+      host_positions[i] = tokens[static_cast<std::size_t>(i)].position;
+      host_slots[i] = tokens[static_cast<std::size_t>(i)].slot;
+      if (tokens[static_cast<std::size_t>(i)].wants_logits) host_rows[rows++] = i;
+    }
+    if (page_tables.size() > plan_.max_logit_rows) throw std::logic_error("more KV slots than planned");
+    for (std::size_t s = 0; s < page_tables.size(); ++s)
+      std::copy(page_tables[s].begin(), page_tables[s].end(), host_table + s * plan_.kv_pages);
+    check(cudaMemcpyAsync(metadata_, staging_, staging_ints_ * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream_),
+          "uploading the step");
+
+    // Pure decode steps have a fixed shape per batch size: replay a captured graph of the whole pass.
+    if (n <= cuda::kMatvecMaxTokens && n == rows) {
+      auto found = graphs_.find(n);
+      if (found == graphs_.end()) {
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode graph");
+        enqueue_forward(n, rows);
+        check(cudaStreamEndCapture(stream_, &graph), "capturing the decode graph");
+        const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+        cudaGraphDestroy(graph);
+        check(made, "instantiating the decode graph");
+        found = graphs_.emplace(n, exec).first;
+      }
+      check(cudaGraphLaunch(found->second, stream_), "launching the decode graph");
+    } else {
+      enqueue_forward(n, rows);
+    }
+    check(cudaMemcpyAsync(logits_host_, logits_, static_cast<std::size_t>(rows) * config_.n_vocab * sizeof(float),
+                          cudaMemcpyDeviceToHost, stream_),
+          "reading logits");
+    check(cudaStreamSynchronize(stream_), "running the forward pass");
+    std::copy(logits_host_, logits_host_ + static_cast<std::size_t>(rows) * config_.n_vocab, logits);
+  }
+
+  std::size_t max_step_tokens() const override { return plan_.max_step_tokens; }
+  std::size_t max_logit_rows() const override { return plan_.max_logit_rows; }
+  std::string device_name() const override { return name_; }
+  std::size_t device_memory_used_bytes() const override { return device_bytes_; }
+
+  double measure_memory_bandwidth() override {
+    constexpr std::size_t kBytes = std::size_t{1} << 30;
+    check(cudaSetDevice(device_), "selecting the GPU");
+    void* a = nullptr;
+    void* b = nullptr;
+    if (cudaMalloc(&a, kBytes) != cudaSuccess) return 0;
+    if (cudaMalloc(&b, kBytes) != cudaSuccess) {
+      cudaFree(a);
+      return 0;
+    }
+    cudaEvent_t start, stop;
+    cudaEventCreate(&start);
+    cudaEventCreate(&stop);
+    cudaMemcpyAsync(b, a, kBytes, cudaMemcpyDeviceToDevice, stream_);  // warm-up
+    float best_ms = 0;
+    for (int pass = 0; pass < 3; ++pass) {
+      cudaEventRecord(start, stream_);
+      cudaMemcpyAsync(b, a, kBytes, cudaMemcpyDeviceToDevice, stream_);
+      cudaEventRecord(stop, stream_);
+      cudaEventSynchronize(stop);
+      float ms = 0;
+      cudaEventElapsedTime(&ms, start, stop);
+      if (best_ms == 0 || ms < best_ms) best_ms = ms;
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    cudaFree(a);
+    cudaFree(b);
+    // A copy reads and writes every byte.
+    return best_ms > 0 ? 2.0 * kBytes / (best_ms * 1e-3) : 0;
+  }
+
+ private:
+  std::size_t kv_floats() const {
+    return static_cast<std::size_t>(config_.n_layers) * plan_.kv_pages * kKvPageTokens *
+           static_cast<std::size_t>(config_.kv_dim());
+  }
+  std::size_t metadata_ints() const {
+    return 3 * plan_.max_step_tokens + plan_.max_logit_rows + plan_.max_logit_rows * plan_.kv_pages;
+  }
+  static std::size_t largest_matrix_elements(const ModelWeights& w) {
+    std::size_t largest = w.output.rows * w.output.cols;
+    for (const LayerWeights& l : w.layers)
+      for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+        largest = std::max(largest, m->rows * m->cols);
+    return largest;
+  }
+  std::size_t planned_bytes(const ModelWeights& w) const {
+    const std::size_t t = plan_.max_step_tokens;
+    std::size_t bytes = w.bytes_per_token() + (w.output.data == w.token_embedding.data ? 0 : w.token_embedding.total_bytes());
+    bytes += sizeof(float) * (2 * kv_floats() + t * (2 * config_.n_embd + 2 * config_.q_dim() + 2 * config_.kv_dim() +
+                                                     2 * config_.n_ff) +
+                              plan_.max_logit_rows * (config_.n_embd + config_.n_vocab));
+    if (t > static_cast<std::size_t>(cuda::kMatvecMaxTokens)) bytes += 2 * largest_matrix_elements(w);
+    return bytes;
+  }
+
+  void* device_alloc(std::size_t bytes) {
+    void* p = nullptr;
+    check(cudaMalloc(&p, std::max<std::size_t>(bytes, 1)), "allocating GPU memory");
+    device_allocations_.push_back(p);
+    device_bytes_ += bytes;
+    return p;
+  }
+  void* host_alloc(std::size_t bytes) {
+    void* p = nullptr;
+    check(cudaMallocHost(&p, std::max<std::size_t>(bytes, 1)), "allocating pinned host memory");
+    host_allocations_.push_back(p);
+    return p;
+  }
+  float* floats(std::size_t n) { return static_cast<float*>(device_alloc(n * sizeof(float))); }
+  const float* upload(const std::vector<float>& v) {
+    float* p = floats(v.size());
+    check(cudaMemcpy(p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice), "uploading weights");
+    return p;
+  }
+  DeviceMatrix upload(const WeightMatrix& m) {
+    DeviceMatrix d;
+    void* p = device_alloc(m.total_bytes());
+    check(cudaMemcpy(p, m.data, m.total_bytes(), cudaMemcpyHostToDevice), "uploading weights");
+    d.data = static_cast<const unsigned char*>(p);
+    d.kind = kind_of(m.type);
+    d.rows = static_cast<int>(m.rows);
+    d.cols = static_cast<int>(m.cols);
+    d.row_bytes = m.row_bytes;
+    return d;
+  }
+
+  // out[b][r] = W[r] . x[b]: own GEMV kernel for decode-sized steps, cuBLAS beyond.
+  void matmul(float* out, const DeviceMatrix& w, const float* x, int n) {
+    if (n <= cuda::kMatvecMaxTokens) {
+      cuda::launch_matvec(out, w, x, n, stream_);
+      return;
+    }
+    const float one = 1.0f, zero = 0.0f;
+    // Row-major W (rows x cols) is column-major W^T with ld = cols; so out^T = op(W^T)^T-style:
+    // C (rows x n, column-major, ld rows) = A^T (rows x cols) * B (cols x n, ld cols).
+    if (w.kind == WeightKind::f32) {
+      check(cublasSgemm(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &one,
+                        reinterpret_cast<const float*>(w.data), w.cols, x, w.cols, &zero, out, w.rows),
+            "cuBLAS SGEMM");
+      return;
+    }
+    const bool bf16 = w.kind == WeightKind::bf16;
+    const cudaDataType type16 = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+    const void* a = w.data;
+    if (w.kind == WeightKind::q8_0 || w.kind == WeightKind::q4_0) {
+      cuda::launch_expand_weights(w16_, w, stream_);
+      a = w16_;
+    }
+    cuda::launch_activations_to_16bit(x16_, x, static_cast<std::size_t>(n) * w.cols, bf16, stream_);
+    check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &one, a, type16, w.cols, x16_, type16,
+                       w.cols, &zero, out, CUDA_R_32F, w.rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+          "cuBLAS GEMM");
+  }
+
+  void enqueue_forward(int n, int rows) {
+    const ModelConfig& c = config_;
+    const std::int32_t* tokens = metadata_;
+    const std::int32_t* positions = metadata_ + plan_.max_step_tokens;
+    const std::int32_t* slots = positions + plan_.max_step_tokens;
+    const std::int32_t* logit_rows = slots + plan_.max_step_tokens;
+    const std::int32_t* table = logit_rows + plan_.max_logit_rows;
+    const std::size_t layer_floats = plan_.kv_pages * kKvPageTokens * static_cast<std::size_t>(c.kv_dim());
+    cuda::RopeParams q_rope{c.n_heads, c.head_dim, c.rope_dims, c.rope_style == RopeStyle::neox, c.rope_theta,
+                            c.rope_position_scale, rope_divisors_};
+    cuda::RopeParams k_rope = q_rope;
+    k_rope.heads = c.n_kv_heads;
+    const cuda::AttentionParams attention{c.n_heads, c.n_kv_heads, c.head_dim};
+    const std::size_t embd_total = static_cast<std::size_t>(n) * c.n_embd;
+
+    cuda::launch_embed(x_, embedding_, tokens, n, stream_);
+    for (std::size_t l = 0; l < layers_.size(); ++l) {
+      const DeviceLayer& w = layers_[l];
+      const cuda::PagedKv kv{key_cache_ + l * layer_floats, value_cache_ + l * layer_floats, table,
+                             static_cast<int>(plan_.kv_pages), c.kv_dim()};
+      cuda::launch_rmsnorm(xb_, x_, w.attn_norm, n, c.n_embd, c.rms_eps, stream_);
+      matmul(q_, w.wq, xb_, n);
+      matmul(k_, w.wk, xb_, n);
+      matmul(v_, w.wv, xb_, n);
+      if (c.has_qkv_bias) {
+        cuda::launch_add_bias(q_, w.bq, n, c.q_dim(), stream_);
+        cuda::launch_add_bias(k_, w.bk, n, c.kv_dim(), stream_);
+        cuda::launch_add_bias(v_, w.bv, n, c.kv_dim(), stream_);
+      }
+      cuda::launch_rope(q_, positions, n, q_rope, stream_);
+      cuda::launch_rope(k_, positions, n, k_rope, stream_);
+      cuda::launch_kv_store(kv, k_, v_, slots, positions, n, stream_);
+      cuda::launch_attention(attn_, q_, kv, slots, positions, n, attention, stream_);
+      matmul(xb_, w.wo, attn_, n);
+      cuda::launch_add(x_, xb_, embd_total, stream_);
+      cuda::launch_rmsnorm(xb_, x_, w.ffn_norm, n, c.n_embd, c.rms_eps, stream_);
+      matmul(gate_, w.gate, xb_, n);
+      matmul(up_, w.up, xb_, n);
+      cuda::launch_silu_mul(gate_, gate_, up_, static_cast<std::size_t>(n) * c.n_ff, stream_);
+      matmul(xb_, w.down, gate_, n);
+      cuda::launch_add(x_, xb_, embd_total, stream_);
+    }
+    cuda::launch_gather_rows(xb_, x_, logit_rows, rows, c.n_embd, stream_);
+    cuda::launch_rmsnorm(final_, xb_, output_norm_, rows, c.n_embd, c.rms_eps, stream_);
+    if (rows > 0) matmul(logits_, output_, final_, rows);
+    check(cudaGetLastError(), "launching kernels");
+  }
+
+  int device_;
+  std::string name_;
+  const ModelConfig& config_;
+  BackendPlan plan_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::vector<void*> device_allocations_;
+  std::vector<void*> host_allocations_;
+  std::size_t device_bytes_ = 0;
+
+  DeviceMatrix embedding_;
+  DeviceMatrix output_;
+  const float* output_norm_ = nullptr;
+  const float* rope_divisors_ = nullptr;
+  std::vector<DeviceLayer> layers_;
+
+  float* x_ = nullptr;      // (step_tokens, n_embd) residual stream
+  float* xb_ = nullptr;     // (step_tokens, n_embd) normalised input / projection output
+  float* q_ = nullptr;      // (step_tokens, q_dim)
+  float* k_ = nullptr;      // (step_tokens, kv_dim)
+  float* v_ = nullptr;      // (step_tokens, kv_dim)
+  float* attn_ = nullptr;   // (step_tokens, q_dim)
+  float* gate_ = nullptr;   // (step_tokens, n_ff)
+  float* up_ = nullptr;     // (step_tokens, n_ff)
+  float* final_ = nullptr;  // (logit_rows, n_embd)
+  float* logits_ = nullptr; // (logit_rows, n_vocab)
+  float* key_cache_ = nullptr;    // (layer, page, kKvPageTokens, kv_dim)
+  float* value_cache_ = nullptr;  // (layer, page, kKvPageTokens, kv_dim)
+  void* w16_ = nullptr;  // one weight matrix expanded to 16 bits for cuBLAS
+  void* x16_ = nullptr;  // (step_tokens, widest input) activations in 16 bits for cuBLAS
+
+  // Step metadata: tokens, positions, slots (max_step_tokens each), logit rows, page tables.
+  std::size_t staging_ints_ = 0;
+  std::int32_t* staging_ = nullptr;   // pinned host copy
+  std::int32_t* metadata_ = nullptr;  // device copy
+  float* logits_host_ = nullptr;      // pinned
+  std::map<int, cudaGraphExec_t> graphs_;  // decode steps by token count
+};
+
+}  // namespace
+
+std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cuda_backend(int device, const ModelConfig& config,
+                                                                             const ModelWeights& weights,
+                                                                             const BackendPlan& plan) {
+  if (config.head_dim > cuda::kMaxHeadDim)
+    return "head size " + std::to_string(config.head_dim) + " exceeds the CUDA kernels' limit of " +
+           std::to_string(cuda::kMaxHeadDim);
+  auto backend = std::make_unique<CudaBackend>(device, config, plan);
+  try {
+    backend->initialise(weights);
+  } catch (const std::exception& e) {
+    return std::string("cuda:") + std::to_string(device) + ": " + e.what();
+  }
+  return backend;
+}
+
+}  // namespace compute
+}  // namespace sovereign::accel
