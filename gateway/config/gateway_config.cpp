@@ -165,7 +165,7 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
         r.integer(limit, "tokens_per_minute", tenant.rate_limit.tokens_per_minute, 1, 4'000'000'000ull);
       }
     }
-    if (tenant.api_key_digests.empty() && tenant.client_certificate_cns.empty())
+    if (!item["api_keys"] && !item["client_certificates"])
       r.error(item, "tenant '" + tenant.name + "' has neither 'api_keys' nor 'client_certificates': nobody could use it");
     config.tenants.push_back(std::move(tenant));
   }

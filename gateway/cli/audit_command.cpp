@@ -1,0 +1,564 @@
+#include "gateway/cli/audit_command.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "crypto/audit_proof.hpp"
+#include "crypto/audit_reader.hpp"
+#include "crypto/audit_verifier.hpp"
+#include "crypto/file_io.hpp"
+#include "crypto/key_file.hpp"
+#include "crypto/sealed_capture.hpp"
+
+namespace sovereign::gateway {
+
+namespace {
+
+namespace json = boost::json;
+using namespace sovereign::crypto;
+
+constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
+
+  verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed]
+      check every record, checkpoint signature and segment; exit 1 on any failure
+  query DIR [--tenant T] [--since TIME] [--until TIME] [--decision allow|deny] [--rule R]
+            [--detector D] [--backend B] [--zone Z] [--kind decision|outcome] [--request-id ID]
+            [--format table|json|csv] [--limit N]
+  tail DIR [-f] [-n N]            the last N records (default 10); -f keeps following
+  prove DIR RECORD                inclusion proof (JSON) for a record: its leaf index or request id
+  prove-consistency DIR --from SIZE [--to SIZE]
+                                  consistency proof (JSON) between two signed checkpoints
+  checkpoint DIR                  the latest signed checkpoint (JSON), to keep for later proofs
+  check-proof FILE --key PUBKEY   check a proof document offline; exit 1 if it does not hold
+  open --secret-key FILE [--out DIR] CAPTURE...
+                                  decrypt sealed payload captures with the auditor's secret key
+)";
+
+constexpr std::size_t max_failures_shown = 50;
+constexpr std::size_t max_proof_file_bytes = 1 << 20;
+constexpr std::size_t max_capture_file_bytes = max_capture_body_bytes + (1 << 20);
+
+// Options after the subcommand: "--name value", "--name=value", flags, and positionals.
+struct Arguments {
+  std::vector<std::string> positional;
+  std::map<std::string, std::vector<std::string>> values;
+  std::set<std::string> flags;
+
+  std::optional<std::string> value(const std::string& name) const {
+    auto it = values.find(name);
+    if (it == values.end() || it->second.empty()) return std::nullopt;
+    return it->second.back();
+  }
+};
+
+std::optional<Arguments> parse_arguments(std::span<const std::string> args, const std::set<std::string>& value_names,
+                                         const std::set<std::string>& flag_names) {
+  Arguments parsed;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg.size() < 2 || arg[0] != '-') {
+      parsed.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg;
+    std::optional<std::string> inline_value;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      inline_value = arg.substr(eq + 1);
+    }
+    if (flag_names.count(name) != 0 && !inline_value) {
+      parsed.flags.insert(name);
+    } else if (value_names.count(name) != 0) {
+      if (!inline_value && i + 1 >= args.size()) {
+        std::cerr << "sovereign audit: " << name << " needs a value\n";
+        return std::nullopt;
+      }
+      parsed.values[name].push_back(inline_value ? *inline_value : args[++i]);
+    } else {
+      std::cerr << "sovereign audit: unknown option '" << name << "'\n";
+      return std::nullopt;
+    }
+  }
+  return parsed;
+}
+
+std::optional<std::uint64_t> parse_count(const std::string& text) {
+  if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(text);
+}
+
+int usage_error(const std::string& message) {
+  std::cerr << "sovereign audit: " << message << "\n\n" << usage;
+  return 2;
+}
+
+std::optional<TrustedKeys> load_trusted(const Arguments& args) {
+  auto it = args.values.find("--key");
+  if (it == args.values.end() || it->second.empty()) {
+    std::cerr << "sovereign audit: --key PUBKEY is required (the audit-signing public key file, e.g. "
+                 "var/keys/audit-signing.pub)\n";
+    return std::nullopt;
+  }
+  Result<TrustedKeys> keys = TrustedKeys::from_keyring_files(it->second);
+  if (!keys) {
+    std::cerr << "sovereign audit: " << keys.error().message << '\n';
+    return std::nullopt;
+  }
+  return std::move(keys.value());
+}
+
+// ---- verify ---------------------------------------------------------------------------------
+
+int verify(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("verify needs exactly one DIR");
+  std::optional<TrustedKeys> keys = load_trusted(args);
+  if (!keys) return 2;
+  VerifyOptions options;
+  options.require_closed = args.flags.count("--require-closed") != 0;
+  const VerifyReport report = verify_log(args.positional[0], *keys, options);
+  for (std::size_t i = 0; i < report.failures.size() && i < max_failures_shown; ++i) {
+    const VerifyFinding& f = report.failures[i];
+    std::cout << "FAIL " << (f.segment.empty() ? args.positional[0] : f.segment + " offset " + std::to_string(f.offset))
+              << ": " << f.message << '\n';
+  }
+  if (report.failures.size() > max_failures_shown) {
+    std::cout << "... and " << report.failures.size() - max_failures_shown << " more failures\n";
+  }
+  for (const std::string& note : report.notes) std::cout << "note: " << note << '\n';
+  std::cout << report.summary() << '\n';
+  return report.ok() ? 0 : 1;
+}
+
+// ---- query and tail -------------------------------------------------------------------------
+
+// A record as the gateway writes it; fields it lacks read as empty.
+struct ParsedRecord {
+  std::uint64_t leaf_index = 0;
+  std::string raw;
+  json::object object;
+};
+
+std::string field_text(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  if (value == nullptr || value->is_null()) return "";
+  if (value->is_string()) return std::string(value->as_string());
+  return json::serialize(*value);
+}
+
+bool array_contains(const json::object& object, std::string_view key, const std::string& wanted) {
+  const json::value* value = object.if_contains(key);
+  if (value == nullptr || !value->is_array()) return false;
+  for (const json::value& item : value->as_array()) {
+    if (item.is_string() && item.as_string() == wanted) return true;
+  }
+  return false;
+}
+
+bool object_has_key(const json::object& object, std::string_view key, const std::string& wanted) {
+  const json::value* value = object.if_contains(key);
+  return value != nullptr && value->is_object() && value->as_object().contains(wanted);
+}
+
+bool valid_time_bound(const std::string& text) {
+  // A prefix of YYYY-MM-DDTHH:MM:SS.mmmZ, at least the date: compared as text, like the records.
+  static const std::string shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() < 10 || text.size() > shape.size()) return false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
+  }
+  return true;
+}
+
+struct Filter {
+  std::map<std::string, std::string> equals;  // record field -> wanted value
+  std::optional<std::string> since, until, rule, detector;
+
+  bool matches(const json::object& record) const {
+    for (const auto& [field, wanted] : equals) {
+      if (field_text(record, field) != wanted) return false;
+    }
+    const std::string time = field_text(record, "time");
+    if (since && time < *since) return false;
+    if (until && time >= *until) return false;
+    if (rule && !array_contains(record, "rules", *rule)) return false;
+    if (detector && !object_has_key(record, "detectors", *detector) &&
+        !object_has_key(record, "output_detectors", *detector)) {
+      return false;
+    }
+    return true;
+  }
+};
+
+const std::vector<std::string> table_columns = {"leaf", "time", "kind", "request_id", "tenant", "model",
+                                                "decision", "status", "rules", "backend", "zone"};
+
+std::string column_value(const ParsedRecord& record, const std::string& column) {
+  if (column == "leaf") return std::to_string(record.leaf_index);
+  if (column == "rules") {
+    const json::value* rules = record.object.if_contains("rules");
+    std::string out;
+    if (rules != nullptr && rules->is_array()) {
+      for (const json::value& r : rules->as_array()) {
+        if (!out.empty()) out += ' ';
+        out += r.is_string() ? std::string(r.as_string()) : json::serialize(r);
+      }
+    }
+    return out;
+  }
+  return field_text(record.object, column);
+}
+
+std::string csv_escape(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+class RecordPrinter {
+ public:
+  explicit RecordPrinter(std::string format) : format_(std::move(format)) {}
+
+  void header() {
+    if (format_ == "csv") {
+      for (std::size_t i = 0; i < table_columns.size(); ++i) std::cout << (i ? "," : "") << table_columns[i];
+      std::cout << '\n';
+    }
+  }
+
+  void print(const ParsedRecord& record) {
+    if (format_ == "json") {
+      json::object line{{"leaf_index", record.leaf_index}, {"record", record.object}};
+      std::cout << json::serialize(line) << '\n';
+    } else if (format_ == "csv") {
+      for (std::size_t i = 0; i < table_columns.size(); ++i) {
+        std::cout << (i ? "," : "") << csv_escape(column_value(record, table_columns[i]));
+      }
+      std::cout << '\n';
+    } else {
+      rows_.push_back(record);
+    }
+  }
+
+  // Tables are aligned, so they are printed once all rows are known.
+  void finish() {
+    if (format_ != "table") return;
+    std::vector<std::size_t> widths;
+    for (const std::string& column : table_columns) widths.push_back(column.size());
+    std::vector<std::vector<std::string>> cells;
+    for (const ParsedRecord& record : rows_) {
+      std::vector<std::string> row;
+      for (std::size_t i = 0; i < table_columns.size(); ++i) {
+        row.push_back(column_value(record, table_columns[i]));
+        widths[i] = std::max(widths[i], row.back().size());
+      }
+      cells.push_back(std::move(row));
+    }
+    auto print_row = [&](const std::vector<std::string>& row) {
+      std::string line;
+      for (std::size_t i = 0; i < row.size(); ++i) {
+        line += row[i];
+        if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+      }
+      std::cout << line << '\n';
+    };
+    print_row(table_columns);
+    for (const auto& row : cells) print_row(row);
+    std::cout << rows_.size() << " record(s)\n";
+    rows_.clear();
+  }
+
+ private:
+  std::string format_;
+  std::vector<ParsedRecord> rows_;
+};
+
+std::optional<ParsedRecord> parse_record(const LogRecord& record) {
+  boost::system::error_code ec;
+  json::value value = json::parse(std::string_view(record.bytes.data(), record.bytes.size()), ec);
+  if (ec || !value.is_object()) {
+    std::cerr << "warning: " << record.segment << " offset " << record.offset << ": record "
+              << record.leaf_index << " is not a JSON object; skipped\n";
+    return std::nullopt;
+  }
+  return ParsedRecord{record.leaf_index, std::string(record.bytes), std::move(value.as_object())};
+}
+
+int query(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("query needs exactly one DIR");
+  Filter filter;
+  for (const char* field : {"tenant", "decision", "backend", "zone", "kind", "request_id"}) {
+    std::string option = std::string("--") + field;
+    if (option == "--request_id") option = "--request-id";
+    if (auto value = args.value(option)) filter.equals[field] = *value;
+  }
+  filter.since = args.value("--since");
+  filter.until = args.value("--until");
+  filter.rule = args.value("--rule");
+  filter.detector = args.value("--detector");
+  for (const auto& bound : {filter.since, filter.until}) {
+    if (bound && !valid_time_bound(*bound)) {
+      return usage_error("time '" + *bound + "' must look like 2026-11-22 or 2026-11-22T03:04:05Z (UTC)");
+    }
+  }
+  const std::string format = args.value("--format").value_or("table");
+  if (format != "table" && format != "json" && format != "csv") {
+    return usage_error("--format must be table, json or csv");
+  }
+  std::optional<std::uint64_t> limit;
+  if (auto text = args.value("--limit")) {
+    limit = parse_count(*text);
+    if (!limit) return usage_error("--limit needs a number");
+  }
+  RecordPrinter printer(format);
+  printer.header();
+  std::uint64_t printed = 0;
+  LogReader reader(args.positional[0]);
+  Status status = reader.read_new(
+      [&](const LogRecord& record) {
+        if (limit && printed >= *limit) return;
+        std::optional<ParsedRecord> parsed = parse_record(record);
+        if (!parsed || !filter.matches(parsed->object)) return;
+        printer.print(*parsed);
+        ++printed;
+      },
+      [](const LogCheckpoint&) {});
+  printer.finish();
+  if (!status) {
+    std::cerr << "sovereign audit: " << status.error().message << '\n';
+    return 2;
+  }
+  return 0;
+}
+
+std::atomic<bool> stop_following{false};
+extern "C" void on_stop_signal(int) { stop_following = true; }
+
+int tail(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("tail needs exactly one DIR");
+  std::uint64_t count = 10;
+  if (auto text = args.value("-n")) {
+    auto parsed = parse_count(*text);
+    if (!parsed) return usage_error("-n needs a number");
+    count = *parsed;
+  }
+  const bool follow = args.flags.count("-f") != 0;
+  LogReader reader(args.positional[0]);
+  std::deque<std::string> last;
+  auto print_line = [](std::uint64_t leaf, std::string_view bytes) {
+    std::cout << leaf << ' ' << bytes << '\n';
+  };
+  Status status = reader.read_new(
+      [&](const LogRecord& record) {
+        if (count == 0) return;
+        last.push_back(std::to_string(record.leaf_index) + ' ' + std::string(record.bytes));
+        if (last.size() > count) last.pop_front();
+      },
+      [](const LogCheckpoint&) {});
+  if (!status) {
+    std::cerr << "sovereign audit: " << status.error().message << '\n';
+    return 2;
+  }
+  for (const std::string& line : last) std::cout << line << '\n';
+  std::cout.flush();
+  if (!follow) return 0;
+  stop_following = false;
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+  while (!stop_following) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    status = reader.read_new([&](const LogRecord& record) { print_line(record.leaf_index, record.bytes); },
+                             [](const LogCheckpoint&) {});
+    if (!status) {
+      std::cerr << "sovereign audit: " << status.error().message << '\n';
+      return 2;
+    }
+    std::cout.flush();
+  }
+  return 0;
+}
+
+// ---- proofs ---------------------------------------------------------------------------------
+
+int prove(const Arguments& args) {
+  if (args.positional.size() != 2) return usage_error("prove needs DIR and RECORD (a leaf index or a request id)");
+  const std::filesystem::path directory = args.positional[0];
+  std::optional<std::uint64_t> leaf = parse_count(args.positional[1]);
+  if (!leaf) {
+    // A request id: prove its first record (the decision) and name the others.
+    std::vector<std::uint64_t> matches;
+    LogReader reader(directory);
+    Status status = reader.read_new(
+        [&](const LogRecord& record) {
+          boost::system::error_code ec;
+          json::value value = json::parse(std::string_view(record.bytes.data(), record.bytes.size()), ec);
+          if (!ec && value.is_object() && field_text(value.as_object(), "request_id") == args.positional[1]) {
+            matches.push_back(record.leaf_index);
+          }
+        },
+        [](const LogCheckpoint&) {});
+    if (!status) {
+      std::cerr << "sovereign audit: " << status.error().message << '\n';
+      return 2;
+    }
+    if (matches.empty()) {
+      std::cerr << "sovereign audit: no record with request_id '" << args.positional[1] << "'\n";
+      return 1;
+    }
+    leaf = matches.front();
+    if (matches.size() > 1) {
+      std::cerr << "note: request " << args.positional[1] << " has records";
+      for (std::uint64_t m : matches) std::cerr << ' ' << m;
+      std::cerr << "; proving " << *leaf << " (pass a leaf index for another)\n";
+    }
+  }
+  Result<InclusionProof> proof = prove_inclusion(directory, *leaf);
+  if (!proof) {
+    std::cerr << "sovereign audit: " << proof.error().message << '\n';
+    return 1;
+  }
+  std::cout << inclusion_proof_to_json(proof.value()) << '\n';
+  return 0;
+}
+
+int prove_consistency_command(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("prove-consistency needs exactly one DIR");
+  auto from_text = args.value("--from");
+  if (!from_text) return usage_error("prove-consistency needs --from SIZE (the tree size of an earlier checkpoint)");
+  auto from = parse_count(*from_text);
+  std::optional<std::uint64_t> to = std::uint64_t{0};
+  if (auto to_text = args.value("--to")) to = parse_count(*to_text);
+  if (!from || !to) return usage_error("--from and --to take tree sizes (numbers)");
+  Result<ConsistencyProof> proof = prove_consistency(args.positional[0], *from, *to);
+  if (!proof) {
+    std::cerr << "sovereign audit: " << proof.error().message << '\n';
+    return 1;
+  }
+  std::cout << consistency_proof_to_json(proof.value()) << '\n';
+  return 0;
+}
+
+int checkpoint(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("checkpoint needs exactly one DIR");
+  Result<Checkpoint> latest = latest_checkpoint(args.positional[0]);
+  if (!latest) {
+    std::cerr << "sovereign audit: " << latest.error().message << '\n';
+    return 1;
+  }
+  std::cout << checkpoint_to_json(latest.value()) << '\n';
+  return 0;
+}
+
+int check_proof(const Arguments& args) {
+  if (args.positional.size() != 1) return usage_error("check-proof needs exactly one proof FILE");
+  std::optional<TrustedKeys> keys = load_trusted(args);
+  if (!keys) return 2;
+  Result<std::string> text = read_small_file(args.positional[0], max_proof_file_bytes);
+  if (!text) {
+    std::cerr << "sovereign audit: " << text.error().message << '\n';
+    return 2;
+  }
+  Result<std::string> checked = check_proof_document(text.value(), *keys);
+  if (!checked) {
+    std::cout << "INVALID: " << args.positional[0] << ": " << checked.error().message << '\n';
+    return 1;
+  }
+  std::cout << checked.value() << '\n';
+  return 0;
+}
+
+// ---- sealed captures ------------------------------------------------------------------------
+
+int open_captures(const Arguments& args) {
+  auto key_path = args.value("--secret-key");
+  if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
+  if (args.positional.empty()) return usage_error("open needs at least one CAPTURE file");
+  Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
+  if (!passphrase) {
+    std::cerr << "sovereign audit: " << passphrase.error().message << '\n';
+    return 2;
+  }
+  Result<SecretKey> key = read_secret_key_file(*key_path, passphrase->has_value() ? &passphrase->value() : nullptr,
+                                               KeyKind::auditor);
+  if (!key) {
+    std::cerr << "sovereign audit: " << key.error().message << '\n';
+    return 2;
+  }
+  const std::optional<std::string> out_dir = args.value("--out");
+  int status = 0;
+  for (const std::string& file : args.positional) {
+    Result<std::string> sealed = read_small_file(file, max_capture_file_bytes);
+    Result<OpenedCapture> opened = sealed ? open_capture(key.value(), sealed.value(), file)
+                                          : Result<OpenedCapture>(sealed.error());
+    if (!opened) {
+      std::cerr << "sovereign audit: " << opened.error().message << '\n';
+      status = 1;
+      continue;
+    }
+    std::cerr << "capture " << file << ": request " << opened->metadata.request_id << ", " << opened->metadata.part
+              << ", " << format_utc_ms(opened->metadata.time_ms) << ", " << opened->body.size() << " bytes\n";
+    if (out_dir) {
+      const std::filesystem::path target =
+          std::filesystem::path(*out_dir) / (std::filesystem::path(file).filename().string() + ".body");
+      if (Status written = write_file_atomically(target, opened->body, 0600, false); !written) {
+        std::cerr << "sovereign audit: " << written.error().message << '\n';
+        status = 1;
+      }
+    } else {
+      std::cout << opened->body;
+      if (args.positional.size() > 1) std::cout << '\n';
+    }
+  }
+  return status;
+}
+
+}  // namespace
+
+int run_audit_command(std::span<const std::string> args) {
+  if (args.empty() || args[0] == "help" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& command = args[0];
+  const auto rest = args.subspan(1);
+  const std::set<std::string> query_options = {"--tenant", "--since",  "--until", "--decision", "--rule",  "--detector",
+                                               "--backend", "--zone", "--kind",  "--request-id", "--format", "--limit"};
+  std::optional<Arguments> parsed;
+  if (command == "verify") parsed = parse_arguments(rest, {"--key"}, {"--require-closed"});
+  else if (command == "query") parsed = parse_arguments(rest, query_options, {});
+  else if (command == "tail") parsed = parse_arguments(rest, {"-n"}, {"-f"});
+  else if (command == "prove" || command == "checkpoint") parsed = parse_arguments(rest, {}, {});
+  else if (command == "prove-consistency") parsed = parse_arguments(rest, {"--from", "--to"}, {});
+  else if (command == "check-proof") parsed = parse_arguments(rest, {"--key"}, {});
+  else if (command == "open") parsed = parse_arguments(rest, {"--secret-key", "--out"}, {});
+  else return usage_error("unknown command '" + command + "'");
+  if (!parsed) return 2;
+
+  if (command == "verify") return verify(*parsed);
+  if (command == "query") return query(*parsed);
+  if (command == "tail") return tail(*parsed);
+  if (command == "prove") return prove(*parsed);
+  if (command == "prove-consistency") return prove_consistency_command(*parsed);
+  if (command == "checkpoint") return checkpoint(*parsed);
+  if (command == "check-proof") return check_proof(*parsed);
+  return open_captures(*parsed);
+}
+
+}  // namespace sovereign::gateway

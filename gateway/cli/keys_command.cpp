@@ -1,0 +1,263 @@
+#include "gateway/cli/keys_command.hpp"
+
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+#include "crypto/file_io.hpp"
+#include "crypto/key_file.hpp"
+
+namespace sovereign::gateway {
+
+namespace {
+
+using namespace sovereign::crypto;
+
+constexpr const char* usage = R"(usage: sovereign keys COMMAND [--dir DIR] [--passphrase-file FILE]
+
+  init                       create the audit signing key, the vault key and the auditor key pair
+                             (existing keys are kept)
+  rotate KIND                replace a key; KIND is audit-signing, vault or auditor
+  list                       the keys in DIR with kind, key id, creation time and protection
+  export-public KIND         print the public keyring of audit-signing or auditor keys
+
+DIR defaults to var/keys. Secret keys are written 0600. With --passphrase-file (or the
+SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE environment variables) new secret keys
+are encrypted with Argon2id; the gateway then needs the same variable to start.
+)";
+
+struct KeyPaths {
+  std::filesystem::path secret;
+  std::optional<std::filesystem::path> public_keyring;
+};
+
+KeyPaths paths_for(const std::filesystem::path& dir, KeyKind kind) {
+  const std::string base(key_kind_name(kind));
+  if (kind == KeyKind::vault) return {dir / (base + ".key"), std::nullopt};
+  return {dir / (base + ".key"), dir / (base + ".pub")};
+}
+
+struct Options {
+  std::filesystem::path dir = "var/keys";
+  std::optional<SecretBytes> passphrase;
+  std::vector<std::string> positional;
+};
+
+int usage_error(const std::string& message) {
+  std::cerr << "sovereign keys: " << message << "\n\n" << usage;
+  return 2;
+}
+
+std::optional<Options> parse(std::span<const std::string> args) {
+  Options options;
+  std::optional<std::string> passphrase_file;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--dir" || arg == "--passphrase-file") {
+      if (i + 1 >= args.size()) {
+        usage_error(arg + " needs a value");
+        return std::nullopt;
+      }
+      (arg == "--dir" ? options.dir : *(passphrase_file = std::string())) = args[++i];
+      if (arg == "--passphrase-file") passphrase_file = args[i];
+    } else if (arg == "--passphrase") {
+      usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
+      return std::nullopt;
+    } else if (!arg.empty() && arg[0] == '-') {
+      usage_error("unknown option '" + arg + "'");
+      return std::nullopt;
+    } else {
+      options.positional.push_back(arg);
+    }
+  }
+  if (passphrase_file) {
+    Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
+    if (!secret) {
+      std::cerr << "sovereign keys: " << secret.error().message << '\n';
+      return std::nullopt;
+    }
+    options.passphrase = std::move(secret.value());
+  } else {
+    Result<std::optional<SecretBytes>> from_env = passphrase_from_environment();
+    if (!from_env) {
+      std::cerr << "sovereign keys: " << from_env.error().message << '\n';
+      return std::nullopt;
+    }
+    options.passphrase = std::move(from_env.value());
+  }
+  return options;
+}
+
+bool ensure_directory(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::create_directories(dir, ec)) {
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  }
+  if (ec || !std::filesystem::is_directory(dir)) {
+    std::cerr << "sovereign keys: " << dir.string() << ": cannot create the key directory"
+              << (ec ? ": " + ec.message() : std::string()) << '\n';
+    return false;
+  }
+  return true;
+}
+
+// Writes a new key and adds its public half to the keyring.
+bool store_key(const Options& options, const SecretKey& key, bool replace) {
+  const KeyPaths paths = paths_for(options.dir, key.metadata.kind);
+  const SecretBytes* passphrase = options.passphrase ? &*options.passphrase : nullptr;
+  if (Status written = write_secret_key_file(paths.secret, key, passphrase, replace); !written) {
+    std::cerr << "sovereign keys: " << written.error().message << '\n';
+    return false;
+  }
+  if (paths.public_keyring) {
+    if (Status appended = append_public_key(*paths.public_keyring, public_key_of(key)); !appended) {
+      std::cerr << "sovereign keys: " << appended.error().message << '\n';
+      return false;
+    }
+  }
+  return true;
+}
+
+int init(const Options& options) {
+  if (!options.positional.empty()) return usage_error("init takes no arguments");
+  if (!ensure_directory(options.dir)) return 1;
+  for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault, KeyKind::auditor}) {
+    const KeyPaths paths = paths_for(options.dir, kind);
+    if (std::filesystem::exists(paths.secret)) {
+      Result<KeyMetadata> metadata = read_key_metadata(paths.secret);
+      if (!metadata) {
+        std::cerr << "sovereign keys: " << metadata.error().message << '\n';
+        return 1;
+      }
+      std::cout << "kept     " << key_kind_name(kind) << " key " << metadata->key_id << " (" << paths.secret.string() << ")\n";
+      continue;
+    }
+    SecretKey key = generate_key(kind);
+    if (!store_key(options, key, false)) return 1;
+    std::cout << "created  " << key_kind_name(kind) << " key " << key.metadata.key_id << " (" << paths.secret.string()
+              << (options.passphrase ? ", passphrase-protected" : "") << ")\n";
+  }
+  std::cout << "\nThe gateway needs " << paths_for(options.dir, KeyKind::audit_signing).secret.string() << ", "
+            << paths_for(options.dir, KeyKind::vault).secret.string() << " and "
+            << paths_for(options.dir, KeyKind::auditor).public_keyring->string() << ".\n"
+            << "Give " << paths_for(options.dir, KeyKind::auditor).secret.string()
+            << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n"
+            << "Auditors verify the log with " << paths_for(options.dir, KeyKind::audit_signing).public_keyring->string()
+            << ".\n";
+  return 0;
+}
+
+int rotate(const Options& options) {
+  if (options.positional.size() != 1) return usage_error("rotate needs KIND (audit-signing, vault or auditor)");
+  std::optional<KeyKind> kind = parse_key_kind(options.positional[0]);
+  if (!kind) return usage_error("unknown key kind '" + options.positional[0] + "'");
+  const KeyPaths paths = paths_for(options.dir, *kind);
+  Result<KeyMetadata> old = read_key_metadata(paths.secret);
+  if (!old) {
+    std::cerr << "sovereign keys: " << old.error().message << " (run 'sovereign keys init' first)\n";
+    return 1;
+  }
+  if (*kind == KeyKind::auditor) {
+    // Captures sealed to the old key still need it: keep it beside the new one, under its id.
+    const std::filesystem::path kept = options.dir / ("auditor." + old->key_id + ".key");
+    std::error_code ec;
+    std::filesystem::rename(paths.secret, kept, ec);
+    if (ec) {
+      std::cerr << "sovereign keys: cannot keep the old auditor key as " << kept.string() << ": " << ec.message() << '\n';
+      return 1;
+    }
+    std::cout << "kept old auditor key " << old->key_id << " as " << kept.string() << '\n';
+  }
+  SecretKey key = generate_key(*kind);
+  if (!store_key(options, key, true)) return 1;
+  std::cout << "rotated  " << key_kind_name(*kind) << " key " << old->key_id << " -> " << key.metadata.key_id << '\n';
+  if (*kind == KeyKind::audit_signing) {
+    std::cout << "Older checkpoints stay verifiable: " << paths.public_keyring->string()
+              << " keeps every public key. Restart or reload the gateway to sign with the new key.\n";
+  } else if (*kind == KeyKind::vault) {
+    std::cout << "Tokens issued under the old key can no longer be restored once the gateway restarts.\n";
+  }
+  return 0;
+}
+
+int list(const Options& options) {
+  if (!options.positional.empty()) return usage_error("list takes no arguments");
+  std::error_code ec;
+  std::filesystem::directory_iterator it(options.dir, ec);
+  if (ec) {
+    std::cerr << "sovereign keys: " << options.dir.string() << ": " << ec.message() << '\n';
+    return 1;
+  }
+  std::vector<std::filesystem::path> files;
+  for (const auto& entry : it) {
+    const std::string ext = entry.path().extension().string();
+    if (ext == ".key" || ext == ".pub") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  int status = 0;
+  for (const auto& file : files) {
+    if (file.extension() == ".pub") {
+      Result<std::vector<PublicKey>> keys = read_public_keys(file);
+      if (!keys) {
+        std::cout << file.filename().string() << "  ERROR " << keys.error().message << '\n';
+        status = 1;
+        continue;
+      }
+      for (const PublicKey& key : keys.value()) {
+        std::cout << file.filename().string() << "  public  " << key_kind_name(key.kind) << "  " << key.key_id << "  "
+                  << key.created << '\n';
+      }
+      continue;
+    }
+    Result<KeyMetadata> metadata = read_key_metadata(file);
+    if (!metadata) {
+      std::cout << file.filename().string() << "  ERROR " << metadata.error().message << '\n';
+      status = 1;
+      continue;
+    }
+    Status permissions = check_private_permissions(file);
+    std::cout << file.filename().string() << "  secret  " << key_kind_name(metadata->kind) << "  " << metadata->key_id
+              << "  " << metadata->created << "  " << (metadata->passphrase_protected ? "argon2id" : "no passphrase")
+              << (permissions ? "" : "  UNSAFE: " + permissions.error().message) << '\n';
+    if (!permissions) status = 1;
+  }
+  if (files.empty()) std::cout << "no keys in " << options.dir.string() << " (run 'sovereign keys init')\n";
+  return status;
+}
+
+int export_public(const Options& options) {
+  if (options.positional.size() != 1) return usage_error("export-public needs KIND (audit-signing or auditor)");
+  std::optional<KeyKind> kind = parse_key_kind(options.positional[0]);
+  if (!kind || *kind == KeyKind::vault) return usage_error("export-public KIND is audit-signing or auditor");
+  const KeyPaths paths = paths_for(options.dir, *kind);
+  Result<std::vector<PublicKey>> keys = read_public_keys(*paths.public_keyring);
+  if (!keys) {
+    std::cerr << "sovereign keys: " << keys.error().message << '\n';
+    return 1;
+  }
+  for (const PublicKey& key : keys.value()) std::cout << format_public_key(key) << '\n';
+  return 0;
+}
+
+}  // namespace
+
+int run_keys_command(std::span<const std::string> args) {
+  if (args.empty() || args[0] == "help" || args[0] == "--help") {
+    std::cout << usage;
+    return args.empty() ? 2 : 0;
+  }
+  const std::string& command = args[0];
+  std::optional<Options> options = parse(args.subspan(1));
+  if (!options) return 2;
+  if (command == "init") return init(*options);
+  if (command == "rotate") return rotate(*options);
+  if (command == "list") return list(*options);
+  if (command == "export-public") return export_public(*options);
+  return usage_error("unknown command '" + command + "'");
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,71 @@
+// Tenants: key lookup by digest, bearer parsing, and per-tenant rate limits.
+#include <doctest/doctest.h>
+
+#include "gateway/admission/rate_limiter.hpp"
+#include "gateway/tenants/tenant_registry.hpp"
+
+using namespace sovereign::gateway;
+using namespace std::chrono_literals;
+
+namespace {
+
+TenantConfig tenant(const std::string& name, const std::string& key, std::uint32_t rpm = 0, std::uint32_t tpm = 0) {
+  TenantConfig t;
+  t.name = name;
+  t.api_key_digests.push_back(sovereign::crypto::sha256(key));
+  t.models = {"*"};
+  t.rate_limit = {rpm, tpm};
+  return t;
+}
+
+}  // namespace
+
+TEST_SUITE("tenants") {
+  TEST_CASE("API keys map to their tenant and nothing else does") {
+    std::vector<TenantConfig> tenants{tenant("a", "key-a"), tenant("b", "key-b")};
+    tenants[1].client_certificate_cns = {"app-b"};
+    TenantRegistry registry(tenants);
+    REQUIRE(registry.by_api_key("key-a") != nullptr);
+    CHECK(registry.by_api_key("key-a")->name == "a");
+    CHECK(registry.by_api_key("key-b")->name == "b");
+    CHECK(registry.by_api_key("key-c") == nullptr);
+    CHECK(registry.by_api_key("") == nullptr);
+    CHECK(registry.by_api_key("key-a ") == nullptr);
+    CHECK(registry.by_client_certificate("app-b")->name == "b");
+    CHECK(registry.by_client_certificate("") == nullptr);
+  }
+
+  TEST_CASE("bearer tokens are taken only from the Bearer scheme") {
+    CHECK(bearer_token("Bearer sk-1") == "sk-1");
+    CHECK(bearer_token("bearer  sk-1 ") == "sk-1");
+    CHECK(bearer_token("Basic dXNlcg==") == "");
+    CHECK(bearer_token("Bearer") == "");
+  }
+
+  TEST_CASE("requests per minute: a minute's burst, then Retry-After until the budget refills") {
+    std::vector<TenantConfig> tenants{tenant("a", "k", 3)};
+    RateLimiter limiter(tenants, nullptr);
+    auto now = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) CHECK(limiter.admit(tenants[0], 0, now).allowed);
+    auto refused = limiter.admit(tenants[0], 0, now);
+    CHECK_FALSE(refused.allowed);
+    CHECK(refused.exceeded == "requests per minute");
+    CHECK(refused.retry_after > 19s);
+    CHECK(refused.retry_after <= 20s);
+    CHECK(limiter.admit(tenants[0], 0, now + 20s).allowed);
+  }
+
+  TEST_CASE("tokens per minute are charged by the estimate and limits survive a reload") {
+    std::vector<TenantConfig> tenants{tenant("a", "k", 0, 1000)};
+    RateLimiter limiter(tenants, nullptr);
+    auto now = std::chrono::steady_clock::now();
+    CHECK(limiter.admit(tenants[0], 900, now).allowed);
+    RateLimiter reloaded(tenants, &limiter);
+    auto refused = reloaded.admit(tenants[0], 200, now);
+    CHECK_FALSE(refused.allowed);
+    CHECK(refused.exceeded == "tokens per minute");
+    std::vector<TenantConfig> other{tenant("b", "k2", 0, 1000)};
+    RateLimiter fresh(other, &limiter);
+    CHECK(fresh.admit(other[0], 900, now).allowed);
+  }
+}

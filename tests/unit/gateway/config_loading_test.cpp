@@ -1,0 +1,120 @@
+// gateway.yaml loading: every mistake an operator can make is reported as FILE:LINE:COL: message.
+#include <doctest/doctest.h>
+
+#include "gateway/config/gateway_config.hpp"
+
+using namespace sovereign::gateway;
+
+namespace {
+
+constexpr const char* demo_key_digest = "d92d540a061c3830e8d5f137b041f3f91e8260867918e1af0149e02bc1903de0";
+
+std::vector<ConfigError> errors_of(const std::string& yaml) {
+  auto result = parse_gateway_config(yaml, "gw.yaml");
+  auto* errors = std::get_if<std::vector<ConfigError>>(&result);
+  REQUIRE_MESSAGE(errors != nullptr, "expected the config to be rejected");
+  return *errors;
+}
+
+std::string base_config(const std::string& extra = {}) {
+  return std::string("listeners:\n  - name: api\n    address: 127.0.0.1\n    port: 8080\n") +
+         "boundary: [127.0.0.1/32]\n"
+         "tenants:\n  - name: demo\n    api_keys:\n      - sha256: " + demo_key_digest + "\n    models: [m]\n"
+         "backends:\n  - name: b\n    zone: site\n    models: [m]\n    loopback: true\n"
+         "    replicas:\n      - url: http://127.0.0.1:9000/base/\n" + extra;
+}
+
+}  // namespace
+
+TEST_SUITE("config") {
+  TEST_CASE("a complete configuration loads with documented defaults and parsed replica URLs") {
+    auto result = parse_gateway_config(base_config(), "gw.yaml");
+    auto* config = std::get_if<std::shared_ptr<const GatewayConfig>>(&result);
+    REQUIRE(config != nullptr);
+    const auto& c = **config;
+    CHECK(c.listeners.size() == 1);
+    CHECK(c.limits.max_body_bytes == 1024 * 1024);
+    CHECK(c.admin.port == 9090);
+    REQUIRE(c.backends.size() == 1);
+    const auto& replica = c.backends[0].replicas.at(0);
+    CHECK(replica.host == "127.0.0.1");
+    CHECK(replica.port == 9000);
+    CHECK(replica.base_path == "/base");
+    CHECK_FALSE(replica.https);
+    CHECK(c.tenants[0].may_use("m"));
+    CHECK_FALSE(c.tenants[0].may_use("other"));
+    CHECK(c.all_models() == std::vector<std::string>{"m"});
+  }
+
+  TEST_CASE("an unknown key is reported at its position with a suggestion") {
+    auto errors = errors_of(base_config("limits:\n  max_body_byte: 10\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].to_string() == "gw.yaml:19:3: unknown key 'max_body_byte' in 'limits' (did you mean 'max_body_bytes'?)");
+  }
+
+  TEST_CASE("invalid YAML is reported with the parser's position") {
+    auto errors = errors_of("listeners: [\n");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].line >= 1);
+    CHECK(errors[0].message.starts_with("invalid YAML"));
+  }
+
+  TEST_CASE("an API key written in plain text instead of its digest is refused") {
+    auto yaml = base_config();
+    yaml.replace(yaml.find(demo_key_digest), 64, "sk-plaintext-key");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].line == 9);
+    CHECK(errors[0].message.find("64 hex digits") != std::string::npos);
+  }
+
+  TEST_CASE("plain http to a backend not marked loopback is refused") {
+    auto yaml = base_config();
+    yaml.replace(yaml.find("    loopback: true\n"), 19, "");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("plain http:// is refused") != std::string::npos);
+  }
+
+  TEST_CASE("a tenant may not list a model that no backend serves") {
+    auto yaml = base_config();
+    yaml.replace(yaml.find("models: [m]\nbackends"), 11, "models: [m, ghost]");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message == "tenant 'demo' may use model 'ghost', but no backend serves it");
+    CHECK(errors[0].line == 10);
+  }
+
+  TEST_CASE("numbers out of range, bad ports and bad networks name the key") {
+    auto errors = errors_of(base_config("limits:\n  max_body_bytes: -1\nworkers: lots\n") + "");
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].message.find("'workers' must be a whole number") != std::string::npos);
+    CHECK(errors[1].message.find("'max_body_bytes' must be a whole number from 1024") != std::string::npos);
+    auto boundary = errors_of(base_config("").replace(base_config().find("127.0.0.1/32"), 12, "10.0.0.0/33"));
+    REQUIRE(boundary.size() == 1);
+    CHECK(boundary[0].message.find("prefix length '33'") != std::string::npos);
+  }
+
+  TEST_CASE("network backends without a boundary are refused, so nothing can leave by default") {
+    auto yaml = base_config();
+    yaml.replace(yaml.find("boundary: [127.0.0.1/32]\n"), 25, "");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("'boundary' must list the networks") != std::string::npos);
+  }
+
+  TEST_CASE("duplicate names and a missing required key are each reported") {
+    auto errors = errors_of(base_config("  - name: b\n    zone: z\n    models: [m]\n"));
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].message == "backend name 'b' is used twice");
+    CHECK(errors[1].message == "backend 'b' needs 'replicas' (a list of {url: ...})");
+  }
+
+  TEST_CASE("an empty file and a missing file are errors, not crashes") {
+    CHECK(errors_of("")[0].message.find("empty") != std::string::npos);
+    auto missing = load_gateway_config("/nonexistent/gateway.yaml");
+    auto* errors = std::get_if<std::vector<ConfigError>>(&missing);
+    REQUIRE(errors != nullptr);
+    CHECK(errors->at(0).to_string().starts_with("/nonexistent/gateway.yaml:1:1: cannot read the file"));
+  }
+}

@@ -1,0 +1,58 @@
+// CIDR matching and the egress guard's resolve-check-pin step.
+#include <doctest/doctest.h>
+
+#include "gateway/net/cidr.hpp"
+#include "gateway/upstream/egress_guard.hpp"
+
+using namespace sovereign::gateway;
+using boost::asio::ip::make_address;
+
+TEST_SUITE("egress") {
+  TEST_CASE("CIDR ranges contain exactly their addresses, IPv4-mapped IPv6 included") {
+    std::string why;
+    auto net = Cidr::parse("10.20.0.0/16", why);
+    REQUIRE(net);
+    CHECK(net->contains(make_address("10.20.255.1")));
+    CHECK_FALSE(net->contains(make_address("10.21.0.1")));
+    CHECK(net->contains(make_address("::ffff:10.20.1.1")));
+    CHECK_FALSE(net->contains(make_address("::1")));
+    auto odd = Cidr::parse("192.168.1.128/25", why);
+    REQUIRE(odd);
+    CHECK(odd->contains(make_address("192.168.1.200")));
+    CHECK_FALSE(odd->contains(make_address("192.168.1.127")));
+    auto host = Cidr::parse("::1", why);
+    REQUIRE(host);
+    CHECK(host->contains(make_address("::1")));
+    CHECK(host->to_string() == "::1/128");
+  }
+
+  TEST_CASE("malformed networks explain what is wrong") {
+    std::string why;
+    CHECK_FALSE(Cidr::parse("10.0.0.0/", why));
+    CHECK(why.find("prefix length") != std::string::npos);
+    CHECK_FALSE(Cidr::parse("not-an-ip/8", why));
+    CHECK(why.find("not an IPv4 or IPv6 address") != std::string::npos);
+    CHECK_FALSE(Cidr::parse("::/129", why));
+  }
+
+  TEST_CASE("the guard pins addresses inside the boundary and refuses everything else") {
+    std::string why;
+    EgressGuard guard({*Cidr::parse("127.0.0.1/32", why)});
+    auto inside = guard.resolve_and_pin("127.0.0.1", 8000, true, why);
+    REQUIRE(inside.size() == 1);
+    CHECK(inside[0].port() == 8000);
+    why.clear();
+    CHECK(guard.resolve_and_pin("127.0.0.2", 8000, true, why).empty());
+    CHECK(why == "'127.0.0.2' resolves to 127.0.0.2, which is outside the boundary");
+    CHECK(guard.resolve_and_pin("no-such-host.invalid", 80, false, why).empty());
+    CHECK(why.find("cannot resolve") != std::string::npos);
+  }
+
+  TEST_CASE("plain-HTTP backends marked loopback must resolve to loopback") {
+    std::string why;
+    EgressGuard guard({*Cidr::parse("0.0.0.0/0", why)});
+    CHECK(guard.resolve_and_pin("10.1.2.3", 80, true, why).empty());
+    CHECK(why.find("must be on this host") != std::string::npos);
+    CHECK(guard.resolve_and_pin("10.1.2.3", 80, false, why).size() == 1);
+  }
+}

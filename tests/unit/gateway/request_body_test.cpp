@@ -1,0 +1,79 @@
+// OpenAI request decoding: what is sent where, every text found, bad bodies refused with the field named.
+#include <doctest/doctest.h>
+
+#include <boost/json.hpp>
+
+#include "gateway/openai/request_body.hpp"
+
+using namespace sovereign::gateway;
+
+namespace {
+
+ApiError error_of(Endpoint endpoint, std::string_view body) {
+  auto result = decode_request(endpoint, body);
+  auto* error = std::get_if<ApiError>(&result);
+  REQUIRE_MESSAGE(error != nullptr, "expected the body to be refused");
+  return *error;
+}
+
+}  // namespace
+
+TEST_SUITE("openai") {
+  TEST_CASE("chat bodies yield every text with its JSON path, including content parts") {
+    auto result = decode_request(Endpoint::chat_completions, R"({"model":"m","stream":true,"max_tokens":50,
+      "messages":[{"role":"system","content":"be brief"},
+                  {"role":"user","content":[{"type":"text","text":"hello"},{"type":"image_url","image_url":{"url":"x"}}]},
+                  {"role":"assistant","content":null}]})");
+    auto* request = std::get_if<DecodedRequest>(&result);
+    REQUIRE(request != nullptr);
+    CHECK(request->model == "m");
+    CHECK(request->stream);
+    CHECK(request->max_tokens == 50);
+    REQUIRE(request->texts.size() == 2);
+    CHECK(request->texts[0].json_path == "messages[0].content");
+    CHECK(request->texts[1].json_path == "messages[1].content[0].text");
+    CHECK(request->texts[1].text == "hello");
+  }
+
+  TEST_CASE("rewritten texts go back to the same place in the body") {
+    auto result = decode_request(Endpoint::chat_completions,
+                                 R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a@b.c"}]}]})");
+    auto request = std::get<DecodedRequest>(std::move(result));
+    request.texts[0].text = "[EMAIL]";
+    write_back_texts(request.body, request.texts);
+    CHECK(boost::json::serialize(request.body) ==
+          R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"[EMAIL]"}]}]})");
+  }
+
+  TEST_CASE("completions and embeddings accept a string or a list") {
+    auto completion = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":["a","b"]})"));
+    CHECK(completion.texts.size() == 2);
+    CHECK(completion.texts[1].json_path == "prompt[1]");
+    auto embedding = std::get<DecodedRequest>(decode_request(Endpoint::embeddings, R"({"model":"m","input":"x"})"));
+    CHECK(embedding.texts.at(0).json_path == "input");
+  }
+
+  TEST_CASE("bad bodies are refused naming the field") {
+    CHECK(error_of(Endpoint::chat_completions, "{").code == "invalid_json");
+    CHECK(error_of(Endpoint::chat_completions, "[]").message == "The request body must be a JSON object.");
+    CHECK(error_of(Endpoint::chat_completions, R"({"messages":[]})").param == "model");
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m"})").message == "'messages' is required");
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"content":"x"}]})").param ==
+          "messages[0].role");
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","stream":"yes","messages":[]})").param == "stream");
+    CHECK(error_of(Endpoint::completions, R"({"model":"m","prompt":{}})").param == "prompt");
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","max_tokens":-5,"messages":[]})").param == "max_tokens");
+    std::string deep(100, '[');
+    CHECK(error_of(Endpoint::chat_completions, deep).code == "invalid_json");
+  }
+
+  TEST_CASE("errors serialize in OpenAI's shape") {
+    auto json = boost::json::parse(api_errors::model_not_permitted("m", "t").to_json());
+    const auto& error = json.at("error");
+    CHECK(error.at("type") == "permission_error");
+    CHECK(error.at("code") == "model_not_permitted");
+    CHECK(error.at("param") == "model");
+    CHECK(api_errors::rate_limited("t", "x").status == boost::beast::http::status::too_many_requests);
+    CHECK(boost::json::parse(api_errors::invalid_api_key().to_json()).at("error").at("param").is_null());
+  }
+}
