@@ -1,5 +1,6 @@
 #include "accel/gguf/gguf_writer.hpp"
 
+#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <set>
