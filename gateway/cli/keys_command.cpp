@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -62,8 +63,12 @@ std::optional<Options> parse(std::span<const std::string> args) {
         usage_error(arg + " needs a value");
         return std::nullopt;
       }
-      (arg == "--dir" ? options.dir : *(passphrase_file = std::string())) = args[++i];
-      if (arg == "--passphrase-file") passphrase_file = args[i];
+      const std::string& value = args[++i];
+      if (arg == "--dir") {
+        options.dir = value;
+      } else {
+        passphrase_file = value;
+      }
     } else if (arg == "--passphrase") {
       usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
       return std::nullopt;

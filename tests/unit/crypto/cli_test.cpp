@@ -1,0 +1,247 @@
+// `sovereign keys` and `sovereign audit` end to end: keys made by the CLI sign a real log that the
+// CLI verifies, queries, proves and checks; tampering and bad input give the documented exit codes.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <future>
+#include <iostream>
+#include <sstream>
+
+#include "crypto/audit_writer.hpp"
+#include "crypto/sealed_capture.hpp"
+#include "gateway/cli/audit_command.hpp"
+#include "gateway/cli/keys_command.hpp"
+#include "test_support.hpp"
+
+using namespace sovereign::crypto;
+using namespace sovereign::crypto::testing;
+
+namespace {
+
+struct Run {
+  int status;
+  std::string out;
+  std::string err;
+};
+
+Run run(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  auto* old_out = std::cout.rdbuf(out.rdbuf());
+  auto* old_err = std::cerr.rdbuf(err.rdbuf());
+  const std::string group = args.front();
+  std::span<const std::string> rest(args.data() + 1, args.size() - 1);
+  const int status = group == "audit" ? sovereign::gateway::run_audit_command(rest)
+                                      : sovereign::gateway::run_keys_command(rest);
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  return {status, out.str(), err.str()};
+}
+
+std::size_t count_lines(const std::string& text) { return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+std::string decision(int i) {
+  const bool deny = i % 5 == 0;
+  return R"({"kind":"decision","time":"2026-11-22T03:04:)" + std::string(i < 10 ? "0" : "") + std::to_string(i) +
+         R"(.000Z","request_id":"req-)" + std::to_string(i) + R"(","tenant":")" + (i % 2 ? "acme" : "globex") +
+         R"(","model":"demo","endpoint":"chat.completions","decision":")" + (deny ? "deny" : "allow") +
+         R"(","rules":[")" + (deny ? "no-health-data" : "default-allow") +
+         R"("],"policy_version":"v1","data_class":"internal","detectors":{)" + (i % 3 ? R"("EMAIL":2)" : "") +
+         R"(},"backend":"site-gpu","zone":"site","payload_sha256":"00"})";
+}
+
+struct Site {
+  TempDir dir;
+  std::filesystem::path keys = dir.path() / "keys";
+  std::filesystem::path audit = dir.path() / "audit";
+  std::string pub() const { return (keys / "audit-signing.pub").string(); }
+
+  Site() {
+    Run init = run({"keys", "init", "--dir", keys.string()});
+    REQUIRE(init.status == 0);
+  }
+
+  void write(int first, int count) {
+    AuditOptions options;
+    options.directory = audit;
+    options.signing_key = keys / "audit-signing.key";
+    options.checkpoint_every_records = 10;
+    auto writer = AuditWriter::open(options);
+    REQUIRE(writer.ok());
+    std::vector<std::promise<bool>> done(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+      writer.value()->append(decision(first + i), [&done, i](const AppendResult& r) {
+        done[static_cast<std::size_t>(i)].set_value(r.ok);
+      });
+    }
+    for (auto& d : done) REQUIRE(d.get_future().get());
+    writer.value()->close();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("keys init creates private key files and public keyrings, and keeps existing keys") {
+  Site site;
+  for (const char* name : {"audit-signing.key", "vault.key", "auditor.key"}) {
+    struct stat st {};
+    REQUIRE(::stat((site.keys / name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+  }
+  CHECK(std::filesystem::exists(site.keys / "audit-signing.pub"));
+  CHECK(std::filesystem::exists(site.keys / "auditor.pub"));
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(again.status == 0);
+  CHECK(again.out.find("kept     audit-signing key") != std::string::npos);
+  Run list = run({"keys", "list", "--dir", site.keys.string()});
+  CHECK(list.status == 0);
+  CHECK(list.out.find("vault.key  secret  vault") != std::string::npos);
+  ::chmod((site.keys / "vault.key").c_str(), 0644);
+  Run unsafe = run({"keys", "list", "--dir", site.keys.string()});
+  CHECK(unsafe.status == 1);
+  CHECK(unsafe.out.find("UNSAFE: ") != std::string::npos);
+  Run exported = run({"keys", "export-public", "audit-signing", "--dir", site.keys.string()});
+  CHECK(exported.status == 0);
+  CHECK(exported.out.find("sovereign-public-key-v1 audit-signing ") == 0);
+  CHECK(run({"keys", "init", "--passphrase", "x"}).status == 2);
+  CHECK(run({"keys", "rotate", "gateway", "--dir", site.keys.string()}).status == 2);
+}
+
+TEST_CASE("audit verify passes a clean log and fails a tampered one, naming segment and offset") {
+  Site site;
+  site.write(0, 25);
+  Run clean = run({"audit", "verify", site.audit.string(), "--key", site.pub()});
+  INFO(clean.out << clean.err);
+  CHECK(clean.status == 0);
+  CHECK(clean.out.find("1/1 segments valid, 25/25 records valid, 3/3 checkpoints valid") != std::string::npos);
+
+  const auto segment = site.audit / "segment-000001.log";
+  std::string bytes = read_bytes(segment);
+  auto records = frames_tagged(bytes, FrameTag::record);
+  bytes[records[3].offset + 30] ^= 0x20;
+  write_bytes(segment, bytes);
+  Run tampered = run({"audit", "verify", site.audit.string(), "--key", site.pub()});
+  CHECK(tampered.status == 1);
+  CHECK(tampered.out.find("FAIL segment-000001.log offset ") != std::string::npos);
+  CHECK(tampered.out.find("root mismatch") != std::string::npos);
+  CHECK(tampered.out.find("0/1 segments valid") != std::string::npos);
+
+  CHECK(run({"audit", "verify", site.audit.string()}).status == 2);
+  write_bytes(site.dir.path() / "garbage.pub", "not a key\n");
+  Run garbage = run({"audit", "verify", site.audit.string(), "--key", (site.dir.path() / "garbage.pub").string()});
+  CHECK(garbage.status == 2);
+  CHECK(garbage.err.find("garbage.pub:1: expected 'sovereign-public-key-v1") != std::string::npos);
+}
+
+TEST_CASE("rotating the signing key keeps older checkpoints verifiable") {
+  Site site;
+  site.write(0, 12);
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", site.keys.string()});
+  CHECK(rotated.status == 0);
+  site.write(12, 12);
+  Run verified = run({"audit", "verify", site.audit.string(), "--key", site.pub(), "--require-closed"});
+  INFO(verified.out);
+  CHECK(verified.status == 0);
+  CHECK(verified.out.find("24/24 records valid") != std::string::npos);
+}
+
+TEST_CASE("audit query filters records and prints table, json and csv") {
+  Site site;
+  site.write(0, 20);
+  const std::string dir = site.audit.string();
+  Run acme = run({"audit", "query", dir, "--tenant", "acme", "--format", "json"});
+  CHECK(acme.status == 0);
+  CHECK(count_lines(acme.out) == 10);
+  Run denied = run({"audit", "query", dir, "--decision", "deny", "--format", "csv"});
+  CHECK(count_lines(denied.out) == 1 + 4);
+  CHECK(denied.out.find("leaf,time,kind,request_id") == 0);
+  Run rule = run({"audit", "query", dir, "--rule", "no-health-data", "--format", "json"});
+  CHECK(count_lines(rule.out) == 4);
+  Run email = run({"audit", "query", dir, "--detector", "EMAIL", "--format", "json"});
+  CHECK(count_lines(email.out) == 13);
+  Run window = run({"audit", "query", dir, "--since", "2026-11-22T03:04:05", "--until", "2026-11-22T03:04:10"});
+  CHECK(window.out.find("5 record(s)") != std::string::npos);
+  CHECK(window.out.find("req-5 ") != std::string::npos);
+  Run table = run({"audit", "query", dir, "--zone", "site", "--limit", "3"});
+  CHECK(table.out.find("3 record(s)") != std::string::npos);
+  CHECK(run({"audit", "query", dir, "--since", "yesterday"}).status == 2);
+  CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
+  CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
+  Run last = run({"audit", "tail", dir, "-n", "3"});
+  CHECK(last.status == 0);
+  CHECK(count_lines(last.out) == 3);
+  CHECK(last.out.find("19 {") != std::string::npos);
+}
+
+TEST_CASE("audit prove output checks offline with check-proof, and an altered proof fails") {
+  Site site;
+  site.write(0, 30);
+  const std::string dir = site.audit.string();
+  Run proof = run({"audit", "prove", dir, "7"});
+  REQUIRE(proof.status == 0);
+  write_bytes(site.dir.path() / "proof.json", proof.out);
+  Run checked = run({"audit", "check-proof", (site.dir.path() / "proof.json").string(), "--key", site.pub()});
+  CHECK(checked.status == 0);
+  CHECK(checked.out.find("valid: record 7 is in the log") == 0);
+
+  Run by_request = run({"audit", "prove", dir, "req-12"});
+  CHECK(by_request.status == 0);
+  CHECK(by_request.out.find("\"leaf_index\":12") != std::string::npos);
+  CHECK(run({"audit", "prove", dir, "req-404"}).status == 1);
+
+  std::string altered = proof.out;
+  altered.replace(altered.find("\"leaf_index\":7"), 14, "\"leaf_index\":8");
+  write_bytes(site.dir.path() / "altered.json", altered);
+  Run rejected = run({"audit", "check-proof", (site.dir.path() / "altered.json").string(), "--key", site.pub()});
+  CHECK(rejected.status == 1);
+  CHECK(rejected.out.find("INVALID: ") == 0);
+
+  Run consistency = run({"audit", "prove-consistency", dir, "--from", "10"});
+  REQUIRE(consistency.status == 0);
+  write_bytes(site.dir.path() / "consistency.json", consistency.out);
+  Run consistent = run({"audit", "check-proof", (site.dir.path() / "consistency.json").string(), "--key", site.pub()});
+  CHECK(consistent.status == 0);
+  CHECK(consistent.out.find("extends the log at tree size 10") != std::string::npos);
+  Run latest = run({"audit", "checkpoint", dir});
+  CHECK(latest.status == 0);
+  CHECK(latest.out.find("\"tree_size\":30") != std::string::npos);
+}
+
+TEST_CASE("audit open decrypts captures with the auditor's secret key only") {
+  Site site;
+  auto store = CaptureStore::open(site.audit / "captures", site.keys / "auditor.pub");
+  REQUIRE(store.ok());
+  auto path = store->write({"req-1", "request", 1700000000000}, R"({"messages":[{"role":"user","content":"hi"}]})");
+  REQUIRE(path.ok());
+  Run opened = run({"audit", "open", "--secret-key", (site.keys / "auditor.key").string(), path->string()});
+  CHECK(opened.status == 0);
+  CHECK(opened.out == R"({"messages":[{"role":"user","content":"hi"}]})");
+  CHECK(opened.err.find("request req-1, request") != std::string::npos);
+  Run wrong = run({"audit", "open", "--secret-key", (site.keys / "vault.key").string(), path->string()});
+  CHECK(wrong.status == 2);
+  CHECK(wrong.err.find("this is a vault key, expected a auditor key") != std::string::npos);
+  Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  CHECK(rotated.status == 0);
+  Run old_capture = run({"audit", "open", "--secret-key", (site.keys / "auditor.key").string(), path->string()});
+  CHECK(old_capture.status == 1);
+  CHECK(old_capture.err.find("sealed to auditor key ") != std::string::npos);
+}
+
+TEST_CASE("passphrase-protected keys from keys init open only with the passphrase in the environment") {
+  TempDir dir;
+  write_bytes(dir.path() / "pass", "a long passphrase\n");
+  Run init = run({"keys", "init", "--dir", (dir.path() / "keys").string(), "--passphrase-file",
+                  (dir.path() / "pass").string()});
+  REQUIRE(init.status == 0);
+  CHECK(init.out.find("passphrase-protected") != std::string::npos);
+  AuditOptions options;
+  options.directory = dir.path() / "audit";
+  options.signing_key = dir.path() / "keys" / "audit-signing.key";
+  auto refused = AuditWriter::open(options);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().message.find("is passphrase-protected") != std::string::npos);
+  ::setenv("SOVEREIGN_KEY_PASSPHRASE_FILE", (dir.path() / "pass").c_str(), 1);
+  auto opened = AuditWriter::open(options);
+  ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
+  CHECK(opened.ok());
+}
