@@ -126,7 +126,7 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
 }
 
 std::optional<std::int32_t> Tokenizer::find_token(std::string_view text) const {
-  const auto it = token_ids_.find(std::string(text));
+  const auto it = token_ids_.find(text);
   if (it == token_ids_.end()) return std::nullopt;
   return it->second;
 }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +20,12 @@ namespace sovereign::accel {
 
 // What a vocabulary entry is (values of tokenizer.ggml.token_type).
 enum class TokenKind : std::int32_t { normal = 1, unknown = 2, control = 3, user_defined = 4, unused = 5, byte = 6 };
+
+// Lets the vocabulary be searched by string_view without building a std::string per lookup.
+struct TokenTextHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept { return std::hash<std::string_view>{}(text); }
+};
 
 // A stretch of prompt text and whether special tokens written in it count (template markup) or not (content).
 struct TextSegment {
@@ -70,7 +77,7 @@ class Tokenizer {
 
   std::vector<std::string> tokens_;
   std::vector<TokenKind> kinds_;
-  std::unordered_map<std::string, std::int32_t> token_ids_;
+  std::unordered_map<std::string, std::int32_t, TokenTextHash, std::equal_to<>> token_ids_;
   std::array<std::vector<std::int32_t>, 256> specials_by_first_byte_;  // control + user-defined, longest first
   std::vector<std::int32_t> end_of_turn_;
   std::int32_t bos_ = -1;
