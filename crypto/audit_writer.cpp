@@ -93,6 +93,7 @@ class AuditWriter::Impl {
 
   void append(std::string record, DurableCallback on_durable) {
     if (record.empty() || record.size() > max_record_bytes) {
+      records_failed_.fetch_add(1, std::memory_order_relaxed);
       deliver(on_durable, {false, 0, "audit record of " + std::to_string(record.size()) +
                                          " bytes refused (must be 1 to " +
                                          std::to_string(max_record_bytes) + " bytes)"});
@@ -109,6 +110,7 @@ class AuditWriter::Impl {
     }
     if (!refusal.empty()) {
       lock.unlock();
+      records_failed_.fetch_add(1, std::memory_order_relaxed);
       deliver(on_durable, {false, 0, refusal});
       return;
     }
@@ -138,6 +140,19 @@ class AuditWriter::Impl {
   }
 
   AuditRecovery recovery_;
+
+  AuditWriterStats stats() const {
+    AuditWriterStats out;
+    out.records_written = records_written_.load(std::memory_order_relaxed);
+    out.records_failed = records_failed_.load(std::memory_order_relaxed);
+    out.checkpoints_written = checkpoints_written_.load(std::memory_order_relaxed);
+    out.syncs = syncs_.load(std::memory_order_relaxed);
+    out.write_batches = write_batches_.load(std::memory_order_relaxed);
+    out.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+    std::lock_guard lock(mutex_);
+    out.queued = queue_.size();
+    return out;
+  }
 
  private:
   // Reads the last segment to rebuild the tree state; cuts a torn partial frame left by a crash.
@@ -258,7 +273,10 @@ class AuditWriter::Impl {
         batch.swap(queue_);
         closing = closing_;
       }
-      if (!batch.empty()) write_batch(batch);
+      if (!batch.empty()) {
+        write_batches_.fetch_add(1, std::memory_order_relaxed);
+        write_batch(batch);
+      }
       batch.clear();
       const bool time_due = Clock::now() - last_checkpoint_ >=
                             std::chrono::milliseconds(options_.checkpoint_every_ms);
@@ -318,6 +336,7 @@ class AuditWriter::Impl {
       return false;
     }
     segment_size_ += buffer_.size();
+    bytes_written_.fetch_add(buffer_.size(), std::memory_order_relaxed);
     buffer_.clear();
     return true;
   }
@@ -335,12 +354,14 @@ class AuditWriter::Impl {
       roll_back(why);
       return false;
     }
+    if (sync) syncs_.fetch_add(1, std::memory_order_relaxed);
     confirmed_frontier_ = frontier_;
     confirmed_size_ = segment_size_;
     {
       std::lock_guard lock(mutex_);
       if (!permanent_failure_) healthy_ = true;
     }
+    records_written_.fetch_add(unconfirmed_.size(), std::memory_order_relaxed);
     for (Pending& item : unconfirmed_) deliver(item.on_durable, {true, item.leaf_index, {}});
     unconfirmed_.clear();
     return true;
@@ -364,11 +385,13 @@ class AuditWriter::Impl {
       healthy_ = false;
       health_detail_ = why;
     }
+    records_failed_.fetch_add(unconfirmed_.size(), std::memory_order_relaxed);
     for (Pending& item : unconfirmed_) deliver(item.on_durable, {false, 0, why});
     unconfirmed_.clear();
   }
 
   void fail_all(std::deque<Pending>& batch, const std::string& why) {
+    records_failed_.fetch_add(batch.size(), std::memory_order_relaxed);
     for (Pending& item : batch) deliver(item.on_durable, {false, 0, why});
     batch.clear();
   }
@@ -382,6 +405,7 @@ class AuditWriter::Impl {
     checkpoint.time_ms = std::max(unix_time_ms(), last_checkpoint_time_ms_);
     signer_.sign(checkpoint);
     append_frame(buffer_, FrameTag::checkpoint, encode_checkpoint(checkpoint));
+    checkpoints_written_.fetch_add(1, std::memory_order_relaxed);
     last_checkpoint_time_ms_ = checkpoint.time_ms;
     last_checkpoint_ = Clock::now();
     records_since_checkpoint_ = 0;
@@ -466,6 +490,13 @@ class AuditWriter::Impl {
   std::uint64_t confirmed_size_ = 0;
   std::string buffer_;
   std::vector<Pending> unconfirmed_;
+
+  std::atomic<std::uint64_t> records_written_{0};
+  std::atomic<std::uint64_t> records_failed_{0};
+  std::atomic<std::uint64_t> checkpoints_written_{0};
+  std::atomic<std::uint64_t> syncs_{0};
+  std::atomic<std::uint64_t> write_batches_{0};
+  std::atomic<std::uint64_t> bytes_written_{0};
 };
 
 AuditWriter::AuditWriter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -505,6 +536,7 @@ void AuditWriter::append(std::string record, DurableCallback on_durable) {
 bool AuditWriter::healthy() const { return impl_->healthy(); }
 std::string AuditWriter::health_detail() const { return impl_->health_detail(); }
 const AuditRecovery& AuditWriter::recovery() const { return impl_->recovery_; }
+AuditWriterStats AuditWriter::stats() const { return impl_->stats(); }
 void AuditWriter::close() {
   if (impl_) impl_->close();
 }

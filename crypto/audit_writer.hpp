@@ -3,6 +3,7 @@
 // group-commits (batch, write, fsync), signs a checkpoint every N records or T ms and on close, and
 // rotates segments by size. See docs/AUDIT.md for the format and the durability modes.
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -44,6 +45,17 @@ struct AuditRecovery {
   std::uint64_t discarded_tail_bytes = 0; // torn partial frame cut from the last segment
 };
 
+// Counters since open(), for metrics and benchmarks.
+struct AuditWriterStats {
+  std::uint64_t records_written = 0;
+  std::uint64_t records_failed = 0;
+  std::uint64_t checkpoints_written = 0;
+  std::uint64_t syncs = 0;               // fdatasync calls
+  std::uint64_t write_batches = 0;       // group commits
+  std::uint64_t bytes_written = 0;
+  std::uint64_t queued = 0;              // records waiting for the writer now
+};
+
 class AuditWriter {
  public:
   // Loads the signing key (passphrase from SOVEREIGN_KEY_PASSPHRASE[_FILE] if the key needs one),
@@ -64,6 +76,7 @@ class AuditWriter {
   // Why the writer is unhealthy (empty when healthy).
   std::string health_detail() const;
   const AuditRecovery& recovery() const;
+  AuditWriterStats stats() const;
   // Drains the queue, writes the final checkpoint and the segment's end frame, joins the thread.
   void close();
 
