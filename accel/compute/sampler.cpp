@@ -61,6 +61,11 @@ std::int32_t Sampler::sample(std::span<const float> logits) {
   return candidates_[weights.size() - 1].second;
 }
 
+float Sampler::next_uniform() {
+  // 24 random bits: every value is exact in a float and strictly below 1.
+  return static_cast<float>(rng_() >> 40) * (1.0f / 16777216.0f);
+}
+
 // Plain temperature sampling needs no ordering: one pass for the maximum, one for the draw.
 std::int32_t Sampler::sample_full(std::span<const float> logits) {
   const double max = *std::max_element(logits.begin(), logits.end());

@@ -21,6 +21,9 @@ class Sampler {
  public:
   explicit Sampler(const SamplerSettings& settings);
   std::int32_t sample(std::span<const float> logits);
+  // For device-side sampling: the settings, and the next draw in [0, 1) of this sequence's RNG.
+  const SamplerSettings& settings() const { return settings_; }
+  float next_uniform();
 
  private:
   std::int32_t sample_full(std::span<const float> logits);

@@ -46,7 +46,7 @@ Scheduler::Scheduler(std::unique_ptr<compute::LoadedModel> model, std::unique_pt
       max_queue_(options.max_queue),
       pages_(kv_pages, static_cast<std::size_t>(options.max_batch)),
       slot_used_(static_cast<std::size_t>(options.max_batch), false),
-      logits_(backend_->max_logit_rows() * static_cast<std::size_t>(model_->config.n_vocab)) {
+      logits_(backend_->samples_on_device() ? 0 : backend_->max_logit_rows() * static_cast<std::size_t>(model_->config.n_vocab)) {
   end_tokens_ = tokenizer_->end_of_turn_tokens();
   if (tokenizer_->eos() >= 0) end_tokens_.push_back(tokenizer_->eos());
   thread_ = std::thread([this] { run(); });
@@ -223,20 +223,28 @@ void Scheduler::run_step() {
   publish_occupancy();
 
   try {
-    backend_->forward(step_tokens_, tables, logits_.data());
+    if (backend_->samples_on_device()) {
+      row_sampling_.clear();
+      for (Sequence* seq : logit_owners_) {
+        const compute::SamplerSettings& settings = seq->sampler.settings();
+        row_sampling_.push_back({settings.temperature, settings.top_k, settings.top_p, seq->sampler.next_uniform()});
+      }
+      sampled_.resize(logit_owners_.size());
+      backend_->forward_and_sample(step_tokens_, tables, row_sampling_, sampled_.data());
+    } else {
+      backend_->forward(step_tokens_, tables, logits_.data());
+      const std::size_t vocab = static_cast<std::size_t>(model_->config.n_vocab);
+      sampled_.clear();
+      for (std::size_t row = 0; row < logit_owners_.size(); ++row)
+        sampled_.push_back(logit_owners_[row]->sampler.sample(std::span<const float>(logits_.data() + row * vocab, vocab)));
+    }
   } catch (const std::exception&) {
     // A device failure (e.g. a lost GPU) ends this step's sequences; the engine keeps serving.
     for (auto& seq : active_)
       if (!seq->finished) finish(*seq, FinishReason::error);
     return;
   }
-
-  const std::size_t vocab = static_cast<std::size_t>(model_->config.n_vocab);
-  for (std::size_t row = 0; row < logit_owners_.size(); ++row) {
-    Sequence& seq = *logit_owners_[row];
-    const std::span<const float> logits(logits_.data() + row * vocab, vocab);
-    accept_token(seq, seq.sampler.sample(logits));
-  }
+  for (std::size_t row = 0; row < logit_owners_.size(); ++row) accept_token(*logit_owners_[row], sampled_[row]);
   note_generated(logit_owners_.size());
 }
 

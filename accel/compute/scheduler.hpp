@@ -96,6 +96,8 @@ class Scheduler {
   std::vector<compute::StepToken> step_tokens_;
   std::vector<Sequence*> logit_owners_;
   std::vector<float> logits_;
+  std::vector<compute::RowSampling> row_sampling_;
+  std::vector<std::int32_t> sampled_;
 
   std::thread thread_;
 };

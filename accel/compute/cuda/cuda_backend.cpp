@@ -159,54 +159,33 @@ class CudaBackend final : public ForwardBackend {
     staging_ = static_cast<std::int32_t*>(host_alloc(staging_ints_ * sizeof(std::int32_t)));
     metadata_ = static_cast<std::int32_t*>(device_alloc(staging_ints_ * sizeof(std::int32_t)));
     logits_host_ = static_cast<float*>(host_alloc(plan_.max_logit_rows * config_.n_vocab * sizeof(float)));
+    sampling_host_ = static_cast<cuda::DeviceRowSampling*>(host_alloc(plan_.max_logit_rows * sizeof(cuda::DeviceRowSampling)));
+    sampling_dev_ = static_cast<cuda::DeviceRowSampling*>(device_alloc(plan_.max_logit_rows * sizeof(cuda::DeviceRowSampling)));
+    next_host_ = static_cast<std::int32_t*>(host_alloc(plan_.max_logit_rows * sizeof(std::int32_t)));
+    next_dev_ = static_cast<std::int32_t*>(device_alloc(plan_.max_logit_rows * sizeof(std::int32_t)));
     check(cudaStreamSynchronize(stream_), "uploading the model");
   }
 
   void forward(std::span<const StepToken> tokens, std::span<const std::span<const std::int32_t>> page_tables,
                float* logits) override {
-    check(cudaSetDevice(device_), "selecting the GPU");
-    const int n = static_cast<int>(tokens.size());
-    int rows = 0;
-    std::int32_t* host_tokens = staging_;
-    std::int32_t* host_positions = staging_ + plan_.max_step_tokens;
-    std::int32_t* host_slots = host_positions + plan_.max_step_tokens;
-    std::int32_t* host_rows = host_slots + plan_.max_step_tokens;
-    std::int32_t* host_table = host_rows + plan_.max_logit_rows;
-    for (int i = 0; i < n; ++i) {
-      host_tokens[i] = tokens[static_cast<std::size_t>(i)].token;
-      host_positions[i] = tokens[static_cast<std::size_t>(i)].position;
-      host_slots[i] = tokens[static_cast<std::size_t>(i)].slot;
-      if (tokens[static_cast<std::size_t>(i)].wants_logits) host_rows[rows++] = i;
-    }
-    if (page_tables.size() > plan_.max_logit_rows) throw std::logic_error("more KV slots than planned");
-    for (std::size_t s = 0; s < page_tables.size(); ++s)
-      std::copy(page_tables[s].begin(), page_tables[s].end(), host_table + s * plan_.kv_pages);
-    check(cudaMemcpyAsync(metadata_, staging_, staging_ints_ * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream_),
-          "uploading the step");
-
-    // Pure decode steps have a fixed shape per batch size: replay a captured graph of the whole pass.
-    if (n <= cuda::kMatvecMaxTokens && n == rows) {
-      auto found = graphs_.find(n);
-      if (found == graphs_.end()) {
-        cudaGraph_t graph = nullptr;
-        cudaGraphExec_t exec = nullptr;
-        check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode graph");
-        enqueue_forward(n, rows);
-        check(cudaStreamEndCapture(stream_, &graph), "capturing the decode graph");
-        const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
-        cudaGraphDestroy(graph);
-        check(made, "instantiating the decode graph");
-        found = graphs_.emplace(n, exec).first;
-      }
-      check(cudaGraphLaunch(found->second, stream_), "launching the decode graph");
-    } else {
-      enqueue_forward(n, rows);
-    }
+    const int rows = run_step(tokens, page_tables, {});
     check(cudaMemcpyAsync(logits_host_, logits_, static_cast<std::size_t>(rows) * config_.n_vocab * sizeof(float),
                           cudaMemcpyDeviceToHost, stream_),
           "reading logits");
     check(cudaStreamSynchronize(stream_), "running the forward pass");
     std::copy(logits_host_, logits_host_ + static_cast<std::size_t>(rows) * config_.n_vocab, logits);
+  }
+
+  bool samples_on_device() const override { return true; }
+
+  void forward_and_sample(std::span<const StepToken> tokens, std::span<const std::span<const std::int32_t>> page_tables,
+                          std::span<const RowSampling> sampling, std::int32_t* next_tokens) override {
+    const int rows = run_step(tokens, page_tables, sampling);
+    check(cudaMemcpyAsync(next_host_, next_dev_, static_cast<std::size_t>(rows) * sizeof(std::int32_t),
+                          cudaMemcpyDeviceToHost, stream_),
+          "reading sampled tokens");
+    check(cudaStreamSynchronize(stream_), "running the forward pass");
+    std::copy(next_host_, next_host_ + rows, next_tokens);
   }
 
   std::size_t max_step_tokens() const override { return plan_.max_step_tokens; }
@@ -247,6 +226,66 @@ class CudaBackend final : public ForwardBackend {
   }
 
  private:
+  // Uploads the step's metadata (and sampling requests), then runs the pass: replaying the
+  // captured graph of a pure decode step, or enqueueing kernels directly. Returns the logit rows.
+  int run_step(std::span<const StepToken> tokens, std::span<const std::span<const std::int32_t>> page_tables,
+               std::span<const RowSampling> sampling) {
+    check(cudaSetDevice(device_), "selecting the GPU");
+    if (tokens.size() > plan_.max_step_tokens) throw std::logic_error("step larger than planned");
+    if (page_tables.size() > plan_.max_logit_rows) throw std::logic_error("more KV slots than planned");
+    const int n = static_cast<int>(tokens.size());
+    int rows = 0;
+    std::int32_t* host_tokens = staging_;
+    std::int32_t* host_positions = staging_ + plan_.max_step_tokens;
+    std::int32_t* host_slots = host_positions + plan_.max_step_tokens;
+    std::int32_t* host_rows = host_slots + plan_.max_step_tokens;
+    std::int32_t* host_table = host_rows + plan_.max_logit_rows;
+    for (int i = 0; i < n; ++i) {
+      const StepToken& t = tokens[static_cast<std::size_t>(i)];
+      host_tokens[i] = t.token;
+      host_positions[i] = t.position;
+      host_slots[i] = t.slot;
+      if (t.wants_logits) host_rows[rows++] = i;
+    }
+    if (static_cast<std::size_t>(rows) > plan_.max_logit_rows) throw std::logic_error("more logit rows than planned");
+    for (std::size_t s = 0; s < page_tables.size(); ++s)
+      std::copy(page_tables[s].begin(), page_tables[s].end(), host_table + s * plan_.kv_pages);
+    check(cudaMemcpyAsync(metadata_, staging_, staging_ints_ * sizeof(std::int32_t), cudaMemcpyHostToDevice, stream_),
+          "uploading the step");
+    const bool sample = !sampling.empty();
+    if (sample) {
+      if (sampling.size() != static_cast<std::size_t>(rows)) throw std::logic_error("one sampling request per logit row");
+      for (int r = 0; r < rows; ++r) {
+        const RowSampling& rs = sampling[static_cast<std::size_t>(r)];
+        sampling_host_[r] = {rs.temperature, rs.top_k, rs.top_p, rs.uniform};
+      }
+      check(cudaMemcpyAsync(sampling_dev_, sampling_host_, static_cast<std::size_t>(rows) * sizeof(cuda::DeviceRowSampling),
+                            cudaMemcpyHostToDevice, stream_),
+            "uploading sampling requests");
+    }
+
+    // Pure decode steps have a fixed shape per batch size: replay a captured graph of the whole pass.
+    if (n <= cuda::kMatvecMaxTokens && n == rows) {
+      const std::pair<int, bool> key{n, sample};
+      auto found = graphs_.find(key);
+      if (found == graphs_.end()) {
+        cudaGraph_t graph = nullptr;
+        cudaGraphExec_t exec = nullptr;
+        check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode graph");
+        enqueue_forward(n, rows, sample);
+        check(cudaStreamEndCapture(stream_, &graph), "capturing the decode graph");
+        const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+        cudaGraphDestroy(graph);
+        check(made, "instantiating the decode graph");
+        found = graphs_.emplace(key, exec).first;
+      }
+      check(cudaGraphLaunch(found->second, stream_), "launching the decode graph");
+    } else {
+      enqueue_forward(n, rows, sample);
+    }
+    return rows;
+  }
+
   std::size_t kv_floats() const {
     return static_cast<std::size_t>(config_.n_layers) * plan_.kv_pages * kKvPageTokens *
            static_cast<std::size_t>(config_.kv_dim());
@@ -330,7 +369,7 @@ class CudaBackend final : public ForwardBackend {
           "cuBLAS GEMM");
   }
 
-  void enqueue_forward(int n, int rows) {
+  void enqueue_forward(int n, int rows, bool sample) {
     const ModelConfig& c = config_;
     const std::int32_t* tokens = metadata_;
     const std::int32_t* positions = metadata_ + plan_.max_step_tokens;
@@ -375,6 +414,7 @@ class CudaBackend final : public ForwardBackend {
     cuda::launch_gather_rows(xb_, x_, logit_rows, rows, c.n_embd, stream_);
     cuda::launch_rmsnorm(final_, xb_, output_norm_, rows, c.n_embd, c.rms_eps, stream_);
     if (rows > 0) matmul(logits_, output_, final_, rows);
+    if (sample) cuda::launch_sample(next_dev_, logits_, sampling_dev_, rows, c.n_vocab, stream_);
     check(cudaGetLastError(), "launching kernels");
   }
 
@@ -414,7 +454,11 @@ class CudaBackend final : public ForwardBackend {
   std::int32_t* staging_ = nullptr;   // pinned host copy
   std::int32_t* metadata_ = nullptr;  // device copy
   float* logits_host_ = nullptr;      // pinned
-  std::map<int, cudaGraphExec_t> graphs_;  // decode steps by token count
+  cuda::DeviceRowSampling* sampling_host_ = nullptr;  // pinned, (logit_rows)
+  cuda::DeviceRowSampling* sampling_dev_ = nullptr;   // (logit_rows)
+  std::int32_t* next_host_ = nullptr;                 // pinned, (logit_rows) sampled tokens
+  std::int32_t* next_dev_ = nullptr;                  // (logit_rows)
+  std::map<std::pair<int, bool>, cudaGraphExec_t> graphs_;  // decode steps by (token count, sampling)
 };
 
 }  // namespace

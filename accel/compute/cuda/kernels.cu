@@ -274,7 +274,144 @@ __global__ void gather_rows_kernel(float* out, const float* x, const std::int32_
   for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
 }
 
+constexpr int kSampleThreads = 1024;
+constexpr int kBisectionSteps = 40;
+
+// Block-wide reductions for kSampleThreads threads; `shared` holds one value per warp.
+__device__ float block_sum(float v, float* shared) {
+  v = warp_sum(v);
+  __syncthreads();
+  if (threadIdx.x % kWarp == 0) shared[threadIdx.x / kWarp] = v;
+  __syncthreads();
+  float total = 0.0f;
+  for (int w = 0; w < kSampleThreads / kWarp; ++w) total += shared[w];
+  return total;
+}
+
+__device__ float block_min(float v, float* shared) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  __syncthreads();
+  if (threadIdx.x % kWarp == 0) shared[threadIdx.x / kWarp] = v;
+  __syncthreads();
+  float out = shared[0];
+  for (int w = 1; w < kSampleThreads / kWarp; ++w) out = fminf(out, shared[w]);
+  return out;
+}
+
+// Probability mass (unnormalised, relative to the row maximum) of the logits at or above tau.
+__device__ float mass_at_or_above(const float* row, int vocab, float tau, float top, float inv_t, float* shared) {
+  float local = 0.0f;
+  for (int i = threadIdx.x; i < vocab; i += kSampleThreads)
+    if (row[i] >= tau) local += __expf((row[i] - top) * inv_t);
+  return block_sum(local, shared);
+}
+
+__device__ float count_at_or_above(const float* row, int vocab, float tau, float* shared) {
+  float local = 0.0f;
+  for (int i = threadIdx.x; i < vocab; i += kSampleThreads) local += row[i] >= tau ? 1.0f : 0.0f;
+  return block_sum(local, shared);
+}
+
+__global__ void sample_kernel(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int vocab) {
+  __shared__ float shared[kSampleThreads / kWarp];
+  __shared__ int shared_index[kSampleThreads / kWarp];
+  __shared__ float prefix[kSampleThreads];
+  const float* row = logits + static_cast<std::size_t>(blockIdx.x) * vocab;
+  const DeviceRowSampling p = params[blockIdx.x];
+
+  // Argmax, lowest index on ties.
+  float best = -FLT_MAX;
+  int best_index = vocab;
+  for (int i = threadIdx.x; i < vocab; i += kSampleThreads)
+    if (row[i] > best) {
+      best = row[i];
+      best_index = i;
+    }
+  for (int offset = kWarp / 2; offset > 0; offset /= 2) {
+    const float other = __shfl_xor_sync(0xffffffffu, best, offset);
+    const int other_index = __shfl_xor_sync(0xffffffffu, best_index, offset);
+    if (other > best || (other == best && other_index < best_index)) {
+      best = other;
+      best_index = other_index;
+    }
+  }
+  if (threadIdx.x % kWarp == 0) {
+    shared[threadIdx.x / kWarp] = best;
+    shared_index[threadIdx.x / kWarp] = best_index;
+  }
+  __syncthreads();
+  best = shared[0];
+  best_index = shared_index[0];
+  for (int w = 1; w < kSampleThreads / kWarp; ++w)
+    if (shared[w] > best || (shared[w] == best && shared_index[w] < best_index)) {
+      best = shared[w];
+      best_index = shared_index[w];
+    }
+  if (threadIdx.x == 0) out[blockIdx.x] = best_index;  // also the fallback of the draw below
+  if (p.temperature <= 0.0f || p.top_k == 1) return;
+
+  float local_min = FLT_MAX;
+  for (int i = threadIdx.x; i < vocab; i += kSampleThreads) local_min = fminf(local_min, row[i]);
+  float threshold = block_min(local_min, shared);
+  const float inv_t = 1.0f / p.temperature;
+  if (p.top_k > 0 && p.top_k < vocab) {
+    // Largest tau that keeps at least top_k logits.
+    float lo = threshold, hi = best;
+    for (int step = 0; step < kBisectionSteps; ++step) {
+      const float mid = 0.5f * (lo + hi);
+      if (count_at_or_above(row, vocab, mid, shared) >= static_cast<float>(p.top_k)) lo = mid; else hi = mid;
+    }
+    threshold = lo;
+  }
+  if (p.top_p < 1.0f) {
+    // Largest tau whose kept mass still reaches top_p of the top-k mass.
+    const float target = p.top_p * mass_at_or_above(row, vocab, threshold, best, inv_t, shared);
+    float lo = threshold, hi = best;
+    for (int step = 0; step < kBisectionSteps; ++step) {
+      const float mid = 0.5f * (lo + hi);
+      if (mass_at_or_above(row, vocab, mid, best, inv_t, shared) >= target) lo = mid; else hi = mid;
+    }
+    threshold = lo;
+  }
+
+  // Draw: walk the kept tokens in index order; each thread owns one contiguous segment.
+  const int segment = (vocab + kSampleThreads - 1) / kSampleThreads;
+  const int begin = min(vocab, static_cast<int>(threadIdx.x) * segment);
+  const int end = min(vocab, begin + segment);
+  float local = 0.0f;
+  for (int i = begin; i < end; ++i)
+    if (row[i] >= threshold) local += __expf((row[i] - best) * inv_t);
+  prefix[threadIdx.x] = local;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float running = 0.0f;
+    for (int t = 0; t < kSampleThreads; ++t) {
+      const float v = prefix[t];
+      prefix[t] = running;
+      running += v;
+    }
+    shared[0] = running;
+  }
+  __syncthreads();
+  const float target = p.uniform * shared[0];
+  float running = prefix[threadIdx.x];
+  if (target < running || target >= running + local) return;
+  for (int i = begin; i < end; ++i) {
+    if (row[i] < threshold) continue;
+    running += __expf((row[i] - best) * inv_t);
+    if (target < running) {
+      out[blockIdx.x] = i;
+      return;
+    }
+  }
+}
+
 }  // namespace
+
+void launch_sample(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int rows, int vocab,
+                   cudaStream_t stream) {
+  if (rows > 0) sample_kernel<<<rows, kSampleThreads, 0, stream>>>(out, logits, params, vocab);
+}
 
 void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tokens, int n_tokens, cudaStream_t stream) {
   dispatch_kind(table.kind, [&](auto tag) {

@@ -85,4 +85,18 @@ void launch_add(float* x, const float* y, std::size_t n, cudaStream_t stream);
 // out[i] = x[rows[i]] for rows of width n.
 void launch_gather_rows(float* out, const float* x, const std::int32_t* rows, int n_rows, int n, cudaStream_t stream);
 
+// Per-row sampling request (mirrors compute::RowSampling, kept C++17 for nvcc).
+struct DeviceRowSampling {
+  float temperature;  // <= 0: greedy
+  int top_k;          // 0: off
+  float top_p;        // 1: off
+  float uniform;      // draw in [0, 1)
+};
+
+// out[r] = the token row r of logits picks: argmax when greedy, else a draw from the softmax at the
+// temperature restricted to the top_k best and then the top_p mass (thresholds found by bisection
+// on the logit value, so no sort is needed); ties at a threshold are kept.
+void launch_sample(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int rows, int vocab,
+                   cudaStream_t stream);
+
 }  // namespace sovereign::accel::cuda

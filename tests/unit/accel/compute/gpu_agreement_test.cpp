@@ -3,6 +3,8 @@
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -101,6 +103,62 @@ TEST_CASE("prefill-sized steps through cuBLAS agree within 16-bit activation pre
     spec.type = type;
     check_agreement(spec, 100, 96, type == gguf::TensorType::f32 ? 1e-4 : 2e-2);
   }
+}
+
+TEST_CASE("on-GPU sampling: greedy is the argmax, and stratified draws follow the softmax, top_k and top_p") {
+  const std::filesystem::path path = temporary_model_path("gpu-sampling");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
+  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  constexpr int kRows = 64;
+  compute::BackendPlan plan;
+  plan.kv_pages = kRows;
+  plan.max_step_tokens = kRows;
+  plan.max_logit_rows = kRows;
+  auto gpu = std::move(std::get<std::unique_ptr<compute::ForwardBackend>>(compute::make_backend("cuda:0", m.config, m.weights, plan)));
+  auto cpu = std::move(std::get<std::unique_ptr<compute::ForwardBackend>>(compute::make_backend("cpu", m.config, m.weights, plan)));
+  REQUIRE(gpu->samples_on_device());
+  KvPageTable pages(plan.kv_pages, kRows);
+  std::vector<std::span<const std::int32_t>> tables;
+  for (std::size_t s = 0; s < kRows; ++s) {
+    REQUIRE(pages.reserve(s, 1));
+    pages.grow(s, 1);
+    tables.push_back(pages.pages(s));
+  }
+  // Every row is the same one-token sequence, so all rows share one distribution.
+  std::vector<StepToken> step;
+  for (int s = 0; s < kRows; ++s) step.push_back({72, 0, s, true});
+  const std::size_t vocab = static_cast<std::size_t>(m.config.n_vocab);
+  std::vector<float> logits(kRows * vocab);
+  cpu->forward(step, tables, logits.data());
+  std::vector<double> p(vocab);
+  const double top = *std::max_element(logits.begin(), logits.begin() + vocab);
+  double total = 0;
+  for (std::size_t i = 0; i < vocab; ++i) total += p[i] = std::exp(logits[i] - top);
+  for (double& v : p) v /= total;
+  const std::size_t argmax = static_cast<std::size_t>(std::max_element(p.begin(), p.end()) - p.begin());
+
+  const auto draw = [&](float temperature, int top_k, float top_p) {
+    std::vector<compute::RowSampling> rows;
+    for (int r = 0; r < kRows; ++r) rows.push_back({temperature, top_k, top_p, (r + 0.5f) / kRows});
+    std::vector<std::int32_t> next(kRows);
+    gpu->forward_and_sample(step, tables, rows, next.data());
+    return next;
+  };
+  for (std::int32_t t : draw(0.0f, 0, 1.0f)) CHECK(t == static_cast<std::int32_t>(argmax));
+  for (std::int32_t t : draw(1.0f, 0, 1e-6f)) CHECK(t == static_cast<std::int32_t>(argmax));
+
+  std::vector<int> counts(vocab, 0);
+  for (std::int32_t t : draw(1.0f, 0, 1.0f)) ++counts[static_cast<std::size_t>(t)];
+  for (std::size_t i = 0; i < vocab; ++i) CHECK(std::abs(counts[i] - kRows * p[i]) <= 2.0);
+
+  std::vector<std::size_t> order(vocab);
+  for (std::size_t i = 0; i < vocab; ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
+  for (std::int32_t t : draw(1.0f, 3, 1.0f))
+    CHECK(std::find(order.begin(), order.begin() + 3, static_cast<std::size_t>(t)) != order.begin() + 3);
 }
 
 }  // namespace sovereign::accel::test
