@@ -76,15 +76,17 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
   }
 
   const std::size_t vocab = tokens->size();
-  const auto lookup = [&](std::initializer_list<std::string_view> texts) {
+  // Without explicit ids, well-known spellings are used, but only for tokens marked as special: some vocabularies
+  // (Qwen's) carry "<s>" as ordinary text.
+  const auto lookup = [&](std::initializer_list<std::string_view> texts, TokenKind kind) {
     for (const auto text : texts) {
-      if (const auto id = into.find_token(text)) return *id;
+      if (const auto id = into.find_token(text); id && into.kinds_[*id] == kind) return *id;
     }
     return std::int32_t{-1};
   };
-  into.bos_ = lookup({"<s>", "<|begin_of_text|>"});
-  into.eos_ = lookup({"</s>", "<|end_of_text|>", "<|endoftext|>"});
-  into.unk_ = lookup({"<unk>"});
+  into.bos_ = lookup({"<s>", "<|begin_of_text|>"}, TokenKind::control);
+  into.eos_ = lookup({"</s>", "<|end_of_text|>", "<|endoftext|>"}, TokenKind::control);
+  into.unk_ = lookup({"<unk>"}, TokenKind::unknown);
   std::int32_t eot = -1;
   std::int32_t eom = -1;
   if (auto e = read_token_id(file, "tokenizer.ggml.bos_token_id", vocab, into.bos_)) return e;
@@ -105,7 +107,9 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
     if (id >= 0) into.end_of_turn_.push_back(id);
   }
   for (const auto text : kEndOfTurnTexts) {
-    if (const auto id = into.find_token(text)) into.end_of_turn_.push_back(*id);
+    if (const auto id = into.find_token(text); id && into.kinds_[*id] == TokenKind::control) {
+      into.end_of_turn_.push_back(*id);
+    }
   }
   std::sort(into.end_of_turn_.begin(), into.end_of_turn_.end());
   into.end_of_turn_.erase(std::unique(into.end_of_turn_.begin(), into.end_of_turn_.end()), into.end_of_turn_.end());

@@ -185,3 +185,21 @@ TEST_CASE("tokenizer metadata errors name the key") {
   check_error(w, "metadata key 'tokenizer.ggml.tokens' lacks the byte-level token for byte 0, so some text could not "
                  "be encoded");
 }
+
+TEST_CASE("a well-known special spelling counts only when the vocabulary marks it special") {
+  auto w = bpe_writer("qwen2");
+  auto parsed_plain = parse_written(w);
+  auto tokens = *parsed_plain.file->get_string_array("tokenizer.ggml.tokens");
+  auto types = *parsed_plain.file->get_int_array("tokenizer.ggml.token_type");
+  tokens.push_back("<s>");  // ordinary text in Qwen's vocabulary
+  types.push_back(1);
+  tokens.push_back("<|eot_id|>");
+  types.push_back(1);
+  w.set("tokenizer.ggml.tokens", tokens);
+  w.set("tokenizer.ggml.token_type", types);
+  const auto parsed = parse_written(w);
+  const auto t = load_tokenizer(parsed);
+  CHECK(t->bos() == -1);
+  CHECK(t->encode("x", true) == Ids{'x'});
+  CHECK(t->end_of_turn_tokens() == Ids{260});
+}

