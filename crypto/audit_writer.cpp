@@ -214,12 +214,13 @@ class AuditWriter::Impl {
       if (!parser.stopped_on_truncation() && !all_zero(rest)) return refuse(*parser.error());
       recovery_.discarded_tail_bytes = bytes->size() - good_size;
     }
-    if (closed) return open_new_segment(index + 1);
     fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) return make_error(path.string() + ": cannot open for appending: " + errno_text(errno));
-    if (recovery_.discarded_tail_bytes > 0 && ::ftruncate(fd_, static_cast<off_t>(good_size)) != 0) {
+    if (recovery_.discarded_tail_bytes > 0 &&
+        (::ftruncate(fd_, static_cast<off_t>(good_size)) != 0 || ::fdatasync(fd_) != 0)) {
       return make_error(path.string() + ": cannot cut the torn tail: " + errno_text(errno));
     }
+    if (closed) return open_new_segment(index + 1);
     if (::lseek(fd_, static_cast<off_t>(good_size), SEEK_SET) < 0) {
       return make_error(path.string() + ": cannot seek: " + errno_text(errno));
     }

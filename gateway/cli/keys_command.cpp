@@ -11,6 +11,7 @@
 
 #include "crypto/file_io.hpp"
 #include "crypto/key_file.hpp"
+#include "crypto/key_store.hpp"
 
 namespace sovereign::gateway {
 
@@ -30,17 +31,6 @@ DIR defaults to var/keys. Secret keys are written 0600. With --passphrase-file (
 SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE environment variables) new secret keys
 are encrypted with Argon2id; the gateway then needs the same variable to start.
 )";
-
-struct KeyPaths {
-  std::filesystem::path secret;
-  std::optional<std::filesystem::path> public_keyring;
-};
-
-KeyPaths paths_for(const std::filesystem::path& dir, KeyKind kind) {
-  const std::string base(key_kind_name(kind));
-  if (kind == KeyKind::vault) return {dir / (base + ".key"), std::nullopt};
-  return {dir / (base + ".key"), dir / (base + ".pub")};
-}
 
 struct Options {
   std::filesystem::path dir = "var/keys";
@@ -97,62 +87,26 @@ std::optional<Options> parse(std::span<const std::string> args) {
   return options;
 }
 
-bool ensure_directory(const std::filesystem::path& dir) {
-  std::error_code ec;
-  if (std::filesystem::create_directories(dir, ec)) {
-    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
-  }
-  if (ec || !std::filesystem::is_directory(dir)) {
-    std::cerr << "sovereign keys: " << dir.string() << ": cannot create the key directory"
-              << (ec ? ": " + ec.message() : std::string()) << '\n';
-    return false;
-  }
-  return true;
-}
-
-// Writes a new key and adds its public half to the keyring.
-bool store_key(const Options& options, const SecretKey& key, bool replace) {
-  const KeyPaths paths = paths_for(options.dir, key.metadata.kind);
-  const SecretBytes* passphrase = options.passphrase ? &*options.passphrase : nullptr;
-  if (Status written = write_secret_key_file(paths.secret, key, passphrase, replace); !written) {
-    std::cerr << "sovereign keys: " << written.error().message << '\n';
-    return false;
-  }
-  if (paths.public_keyring) {
-    if (Status appended = append_public_key(*paths.public_keyring, public_key_of(key)); !appended) {
-      std::cerr << "sovereign keys: " << appended.error().message << '\n';
-      return false;
-    }
-  }
-  return true;
-}
-
 int init(const Options& options) {
   if (!options.positional.empty()) return usage_error("init takes no arguments");
-  if (!ensure_directory(options.dir)) return 1;
-  for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault, KeyKind::auditor}) {
-    const KeyPaths paths = paths_for(options.dir, kind);
-    if (std::filesystem::exists(paths.secret)) {
-      Result<KeyMetadata> metadata = read_key_metadata(paths.secret);
-      if (!metadata) {
-        std::cerr << "sovereign keys: " << metadata.error().message << '\n';
-        return 1;
-      }
-      std::cout << "kept     " << key_kind_name(kind) << " key " << metadata->key_id << " (" << paths.secret.string() << ")\n";
-      continue;
-    }
-    SecretKey key = generate_key(kind);
-    if (!store_key(options, key, false)) return 1;
-    std::cout << "created  " << key_kind_name(kind) << " key " << key.metadata.key_id << " (" << paths.secret.string()
-              << (options.passphrase ? ", passphrase-protected" : "") << ")\n";
+  const SecretBytes* passphrase = options.passphrase ? &*options.passphrase : nullptr;
+  Result<std::vector<KeyInitOutcome>> outcomes = initialize_keys(options.dir, passphrase);
+  if (!outcomes) {
+    std::cerr << "sovereign keys: " << outcomes.error().message << '\n';
+    return 1;
   }
-  std::cout << "\nThe gateway needs " << paths_for(options.dir, KeyKind::audit_signing).secret.string() << ", "
-            << paths_for(options.dir, KeyKind::vault).secret.string() << " and "
-            << paths_for(options.dir, KeyKind::auditor).public_keyring->string() << ".\n"
-            << "Give " << paths_for(options.dir, KeyKind::auditor).secret.string()
+  for (const KeyInitOutcome& outcome : outcomes.value()) {
+    std::cout << (outcome.created ? "created  " : "kept     ") << key_kind_name(outcome.kind) << " key "
+              << outcome.key_id << " (" << outcome.path.string()
+              << (outcome.created && passphrase ? ", passphrase-protected" : "") << ")\n";
+  }
+  const auto& dir = options.dir;
+  std::cout << "\nThe gateway needs " << secret_key_path(dir, KeyKind::audit_signing).string() << ", "
+            << secret_key_path(dir, KeyKind::vault).string() << " and "
+            << public_keyring_path(dir, KeyKind::auditor)->string() << ".\n"
+            << "Give " << secret_key_path(dir, KeyKind::auditor).string()
             << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n"
-            << "Auditors verify the log with " << paths_for(options.dir, KeyKind::audit_signing).public_keyring->string()
-            << ".\n";
+            << "Auditors verify the log with " << public_keyring_path(dir, KeyKind::audit_signing)->string() << ".\n";
   return 0;
 }
 
@@ -160,29 +114,20 @@ int rotate(const Options& options) {
   if (options.positional.size() != 1) return usage_error("rotate needs KIND (audit-signing, vault or auditor)");
   std::optional<KeyKind> kind = parse_key_kind(options.positional[0]);
   if (!kind) return usage_error("unknown key kind '" + options.positional[0] + "'");
-  const KeyPaths paths = paths_for(options.dir, *kind);
-  Result<KeyMetadata> old = read_key_metadata(paths.secret);
-  if (!old) {
-    std::cerr << "sovereign keys: " << old.error().message << " (run 'sovereign keys init' first)\n";
+  Result<KeyRotation> rotation =
+      rotate_key(options.dir, *kind, options.passphrase ? &*options.passphrase : nullptr);
+  if (!rotation) {
+    std::cerr << "sovereign keys: " << rotation.error().message << '\n';
     return 1;
   }
-  if (*kind == KeyKind::auditor) {
-    // Captures sealed to the old key still need it: keep it beside the new one, under its id.
-    const std::filesystem::path kept = options.dir / ("auditor." + old->key_id + ".key");
-    std::error_code ec;
-    std::filesystem::rename(paths.secret, kept, ec);
-    if (ec) {
-      std::cerr << "sovereign keys: cannot keep the old auditor key as " << kept.string() << ": " << ec.message() << '\n';
-      return 1;
-    }
-    std::cout << "kept old auditor key " << old->key_id << " as " << kept.string() << '\n';
+  if (rotation->kept_old_key) {
+    std::cout << "kept old auditor key " << rotation->old_key_id << " as " << rotation->kept_old_key->string() << '\n';
   }
-  SecretKey key = generate_key(*kind);
-  if (!store_key(options, key, true)) return 1;
-  std::cout << "rotated  " << key_kind_name(*kind) << " key " << old->key_id << " -> " << key.metadata.key_id << '\n';
+  std::cout << "rotated  " << key_kind_name(*kind) << " key " << rotation->old_key_id << " -> " << rotation->new_key_id
+            << '\n';
   if (*kind == KeyKind::audit_signing) {
-    std::cout << "Older checkpoints stay verifiable: " << paths.public_keyring->string()
-              << " keeps every public key. Restart or reload the gateway to sign with the new key.\n";
+    std::cout << "Older checkpoints stay verifiable: " << public_keyring_path(options.dir, *kind)->string()
+              << " keeps every public key. Restart the gateway to sign with the new key.\n";
   } else if (*kind == KeyKind::vault) {
     std::cout << "Tokens issued under the old key can no longer be restored once the gateway restarts.\n";
   }
@@ -238,8 +183,7 @@ int export_public(const Options& options) {
   if (options.positional.size() != 1) return usage_error("export-public needs KIND (audit-signing or auditor)");
   std::optional<KeyKind> kind = parse_key_kind(options.positional[0]);
   if (!kind || *kind == KeyKind::vault) return usage_error("export-public KIND is audit-signing or auditor");
-  const KeyPaths paths = paths_for(options.dir, *kind);
-  Result<std::vector<PublicKey>> keys = read_public_keys(*paths.public_keyring);
+  Result<std::vector<PublicKey>> keys = read_public_keys(*public_keyring_path(options.dir, *kind));
   if (!keys) {
     std::cerr << "sovereign keys: " << keys.error().message << '\n';
     return 1;
