@@ -105,8 +105,10 @@ class AuditWriter::Impl {
       refusal = "audit log is closed";
     } else if (permanent_failure_) {
       refusal = "audit log failed permanently: " + health_detail_;
-    } else if (queue_.size() >= options_.max_queued_records) {
-      refusal = "audit queue full (" + std::to_string(queue_.size()) + " records waiting for disk)";
+    } else if (queue_.size() >= options_.max_queued_records ||
+               queued_bytes_ + record.size() > options_.max_queued_bytes) {
+      refusal = "audit queue full (" + std::to_string(queue_.size()) + " records, " + std::to_string(queued_bytes_) +
+                " bytes waiting for disk)";
     }
     if (!refusal.empty()) {
       lock.unlock();
@@ -114,6 +116,7 @@ class AuditWriter::Impl {
       deliver(on_durable, {false, 0, refusal});
       return;
     }
+    queued_bytes_ += record.size();
     queue_.push_back(Pending{std::move(record), std::move(on_durable), 0});
     if (queue_.size() == 1) wake_.notify_one();
   }
@@ -272,6 +275,7 @@ class AuditWriter::Impl {
         const auto deadline = last_checkpoint_ + std::chrono::milliseconds(options_.checkpoint_every_ms);
         wake_.wait_until(lock, deadline, [&] { return !queue_.empty() || closing_; });
         batch.swap(queue_);
+        queued_bytes_ = 0;
         closing = closing_;
       }
       if (!batch.empty()) {
@@ -468,6 +472,7 @@ class AuditWriter::Impl {
   mutable std::mutex mutex_;  // guards the queue and the health fields below
   std::condition_variable wake_;
   std::deque<Pending> queue_;
+  std::size_t queued_bytes_ = 0;
   bool closing_ = false;
   bool healthy_ = true;
   bool permanent_failure_ = false;
@@ -522,7 +527,9 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& optio
   if (options.segment_max_bytes < (1 << 16)) {
     return make_error("audit: segment_max_bytes must be at least 65536");
   }
-  if (options.max_queued_records == 0) return make_error("audit: max_queued_records must be at least 1");
+  if (options.max_queued_records == 0 || options.max_queued_bytes < max_record_bytes) {
+    return make_error("audit: max_queued_records must be at least 1 and max_queued_bytes at least 1 MiB");
+  }
   Result<CheckpointSigner> signer = CheckpointSigner::from_key(signing_key);
   if (!signer) return make_error("audit: " + signer.error().message);
   auto impl = std::make_unique<Impl>(options, std::move(signer.value()));

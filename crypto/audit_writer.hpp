@@ -26,7 +26,8 @@ struct AuditOptions {
   std::uint32_t checkpoint_every_records = 1000;
   std::uint32_t checkpoint_every_ms = 1000;
   std::uint64_t segment_max_bytes = 64ULL << 20;
-  std::size_t max_queued_records = 1 << 20;          // beyond this, append fails at once
+  std::size_t max_queued_records = 1 << 20;          // beyond either limit, append fails at once
+  std::size_t max_queued_bytes = 256 << 20;
 };
 
 // What happened to one appended record.
@@ -69,7 +70,8 @@ class AuditWriter {
 
   // Thread-safe; never waits on disk. on_durable runs exactly once: on the writer thread once the
   // record is written (strict: fsynced) or failed, or at once on the calling thread when the record
-  // is refused up front (empty or over 1 MiB, queue full, writer closed or permanently failed).
+  // is refused up front (empty or over 1 MiB, queue full by records or bytes, writer closed or
+  // permanently failed).
   void append(std::string record, DurableCallback on_durable);
   // False after a write or sync failure until a later write succeeds; the gateway answers 503.
   bool healthy() const;
