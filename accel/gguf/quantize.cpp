@@ -179,6 +179,122 @@ void dequantize_q6_k(const BlockQ6_K& block, float* y) {
   }
 }
 
+int nearest_int(float v) { return static_cast<int>(std::lround(v)); }
+
+// A plain (not error-minimising) q4_k encoder: per 32-element sub-block, an unsigned 4-bit code over
+// [min(x, 0), max(x)], with the sub-block scales and mins themselves quantized to 6 bits.
+BlockQ4_K quantize_q4_k(const float* x) {
+  constexpr int kSub = 8;
+  constexpr int kSubElems = 32;
+  float scales[kSub];
+  float mins[kSub];
+  float max_scale = 0.0f;
+  float max_min = 0.0f;
+  for (int j = 0; j < kSub; ++j) {
+    float lo = 0.0f;
+    float hi = x[j * kSubElems];
+    for (int i = 0; i < kSubElems; ++i) {
+      lo = std::min(lo, x[j * kSubElems + i]);
+      hi = std::max(hi, x[j * kSubElems + i]);
+    }
+    scales[j] = (hi - lo) / 15.0f;
+    mins[j] = -lo;
+    max_scale = std::max(max_scale, scales[j]);
+    max_min = std::max(max_min, mins[j]);
+  }
+  BlockQ4_K block{};
+  const float inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
+  const float inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
+  for (int j = 0; j < kSub; ++j) {
+    const auto ls = static_cast<std::uint8_t>(std::min(63, nearest_int(inv_scale * scales[j])));
+    const auto lm = static_cast<std::uint8_t>(std::min(63, nearest_int(inv_min * mins[j])));
+    if (j < 4) {
+      block.scales[j] = ls;
+      block.scales[j + 4] = lm;
+    } else {
+      block.scales[j + 4] = static_cast<std::uint8_t>((ls & 0xF) | ((lm & 0xF) << 4));
+      block.scales[j - 4] |= static_cast<std::uint8_t>((ls >> 4) << 6);
+      block.scales[j] |= static_cast<std::uint8_t>((lm >> 4) << 6);
+    }
+  }
+  block.d = float_to_half(max_scale / 63.0f);
+  block.dmin = float_to_half(max_min / 63.0f);
+  std::uint8_t codes[kKBlockElems];
+  for (int j = 0; j < kSub; ++j) {
+    std::uint8_t sc = 0;
+    std::uint8_t m = 0;
+    scale_min_k4(j, block.scales, sc, m);
+    const float step = half_to_float(block.d) * sc;
+    const float offset = half_to_float(block.dmin) * m;
+    for (int i = 0; i < kSubElems; ++i) {
+      const int code = step != 0.0f ? nearest_int((x[j * kSubElems + i] + offset) / step) : 0;
+      codes[j * kSubElems + i] = static_cast<std::uint8_t>(std::clamp(code, 0, 15));
+    }
+  }
+  std::uint8_t* q = block.qs;
+  for (std::uint32_t j = 0; j < kKBlockElems; j += 64) {
+    for (int l = 0; l < 32; ++l) q[l] = static_cast<std::uint8_t>(codes[j + l] | (codes[j + l + 32] << 4));
+    q += 32;
+  }
+  return block;
+}
+
+// A plain q6_k encoder: per 16-element sub-block the largest-magnitude value maps to code -32; the sub-block
+// scales are quantized to int8 against one f16 super-scale.
+BlockQ6_K quantize_q6_k(const float* x) {
+  constexpr int kSub = 16;
+  constexpr int kSubElems = 16;
+  float scales[kSub];
+  float max_scale = 0.0f;
+  float max_abs_scale = 0.0f;
+  for (int j = 0; j < kSub; ++j) {
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int i = 0; i < kSubElems; ++i) {
+      const float v = x[j * kSubElems + i];
+      if (std::fabs(v) > amax) {
+        amax = std::fabs(v);
+        max = v;
+      }
+    }
+    scales[j] = max / -32.0f;
+    if (std::fabs(scales[j]) > max_abs_scale) {
+      max_abs_scale = std::fabs(scales[j]);
+      max_scale = scales[j];
+    }
+  }
+  BlockQ6_K block{};
+  const float inv = max_scale != 0.0f ? -128.0f / max_scale : 0.0f;
+  block.d = float_to_half(inv != 0.0f ? 1.0f / inv : 0.0f);
+  for (int j = 0; j < kSub; ++j) {
+    block.scales[j] = static_cast<std::int8_t>(std::clamp(nearest_int(inv * scales[j]), -128, 127));
+  }
+  std::uint8_t codes[kKBlockElems];
+  for (int j = 0; j < kSub; ++j) {
+    const float step = half_to_float(block.d) * block.scales[j];
+    for (int i = 0; i < kSubElems; ++i) {
+      const int code = step != 0.0f ? nearest_int(x[j * kSubElems + i] / step) : 0;
+      codes[j * kSubElems + i] = static_cast<std::uint8_t>(std::clamp(code, -32, 31) + 32);
+    }
+  }
+  std::uint8_t* ql = block.ql;
+  std::uint8_t* qh = block.qh;
+  for (std::uint32_t n = 0; n < kKBlockElems; n += 128) {
+    for (int l = 0; l < 32; ++l) {
+      const std::uint8_t q1 = codes[n + l];
+      const std::uint8_t q2 = codes[n + l + 32];
+      const std::uint8_t q3 = codes[n + l + 64];
+      const std::uint8_t q4 = codes[n + l + 96];
+      ql[l] = static_cast<std::uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
+      ql[l + 32] = static_cast<std::uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
+      qh[l] = static_cast<std::uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+    }
+    ql += 64;
+    qh += 32;
+  }
+  return block;
+}
+
 }  // namespace
 
 std::vector<std::byte> quantize(TensorType type, std::span<const float> values) {
@@ -203,8 +319,11 @@ std::vector<std::byte> quantize(TensorType type, std::span<const float> values) 
       for (std::size_t b = 0; b < blocks; ++b) store_block(out, b, quantize_q4_0(values.data() + b * kQ4_0BlockElems));
       return out;
     case TensorType::q4_k:
+      for (std::size_t b = 0; b < blocks; ++b) store_block(out, b, quantize_q4_k(values.data() + b * kKBlockElems));
+      return out;
     case TensorType::q6_k:
-      return {};
+      for (std::size_t b = 0; b < blocks; ++b) store_block(out, b, quantize_q6_k(values.data() + b * kKBlockElems));
+      return out;
   }
   return {};
 }
