@@ -229,6 +229,7 @@ class AuditWriter::Impl {
     }
     segment_index_ = index;
     segment_size_ = good_size;
+    segment_opened_ = Clock::now();
     // The crash left records without a checkpoint, or none at all since the restart: sign now.
     checkpoint_due_now_ = true;
     confirmed_frontier_ = frontier_;
@@ -261,6 +262,7 @@ class AuditWriter::Impl {
     segment_index_ = index;
     segment_size_ = bytes.size();
     segment_records_ = 0;
+    segment_opened_ = Clock::now();
     confirmed_frontier_ = frontier_;
     confirmed_size_ = segment_size_;
     return {};
@@ -285,7 +287,12 @@ class AuditWriter::Impl {
       batch.clear();
       const bool time_due = Clock::now() - last_checkpoint_ >=
                             std::chrono::milliseconds(options_.checkpoint_every_ms);
-      if (checkpoint_due_now_ || time_due) write_checkpoint();
+      if (options_.segment_max_age_ms > 0 && segment_records_ > 0 && !is_permanently_failed() &&
+          Clock::now() - segment_opened_ >= std::chrono::milliseconds(options_.segment_max_age_ms)) {
+        rotate();  // a failure is recorded in the health fields; the next batch retries
+      } else if (checkpoint_due_now_ || time_due) {
+        write_checkpoint();
+      }
       if (closing) {
         std::lock_guard lock(mutex_);
         if (queue_.empty()) break;
@@ -491,6 +498,7 @@ class AuditWriter::Impl {
   std::int64_t last_checkpoint_time_ms_ = 0;
   bool checkpoint_due_now_ = false;
   Clock::time_point last_checkpoint_;
+  Clock::time_point segment_opened_;
   TreeFrontier frontier_;
   TreeFrontier confirmed_frontier_;
   std::uint64_t confirmed_size_ = 0;

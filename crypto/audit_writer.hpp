@@ -26,6 +26,7 @@ struct AuditOptions {
   std::uint32_t checkpoint_every_records = 1000;
   std::uint32_t checkpoint_every_ms = 1000;
   std::uint64_t segment_max_bytes = 64ULL << 20;
+  std::uint64_t segment_max_age_ms = 0;              // also rotate segments this old (0: by size only)
   std::size_t max_queued_records = 1 << 20;          // beyond either limit, append fails at once
   std::size_t max_queued_bytes = 256 << 20;
 };

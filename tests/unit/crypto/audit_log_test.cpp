@@ -134,6 +134,26 @@ TEST_SUITE("audit-log") {
     CHECK(report.segments_valid == segments->size());
   }
 
+  TEST_CASE("segments also rotate by age") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.segment_max_age_ms = 30;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    write_records(*writer.value(), 0, 3);
+    std::this_thread::sleep_for(std::chrono::milliseconds(80));
+    write_records(*writer.value(), 3, 3);
+    writer.value()->close();
+    auto segments = list_segments(dir.path());
+    REQUIRE(segments.ok());
+    CHECK(segments->size() >= 2);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 6);
+  }
+
   TEST_CASE("append returns leaf indices that continue after reopening") {
     TempDir dir;
     SecretKey key = generate_key(KeyKind::audit_signing);
