@@ -58,6 +58,8 @@ class Tokenizer {
   std::size_t vocab_size() const { return tokens_.size(); }
   TokenKind kind_of(std::int32_t id) const;
   const std::string& token_text(std::int32_t id) const;  // the vocabulary string as stored in the file
+  // SentencePiece writes a space before the first word; decode() and TokenStreamDecoder remove it again.
+  virtual bool strips_leading_space() const { return false; }
   std::string_view model_name() const { return model_; }  // "llama" or "gpt2"
   std::string_view pre_tokenizer() const { return pre_; }  // "default", "llama3", "qwen2", ...
 
@@ -72,8 +74,6 @@ class Tokenizer {
   virtual void encode_plain(std::string_view text, bool after_special, std::vector<std::int32_t>& out) const = 0;
   // Bytes of a normal, user-defined or byte token as the model writes them.
   virtual std::string piece_bytes(std::int32_t id) const = 0;
-  // SentencePiece writes a space before the first word; decode() removes it again.
-  virtual bool strips_leading_space() const { return false; }
 
   std::vector<std::string> tokens_;
   std::vector<TokenKind> kinds_;
