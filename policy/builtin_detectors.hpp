@@ -20,12 +20,15 @@ struct TextRange {
 using Expander = TextRange (*)(std::string_view text, std::size_t begin, std::size_t end);
 
 // Which neighbouring characters mean a candidate is only part of a longer token (and so not a value).
-enum class Boundary { none, digit, alnum, ipv4, ipv6, email, token };
+enum class Boundary { none, digit, digit_group, alnum, ipv4, ipv6, email, token };
 
 // One vectorscan expression of a detector; some forms are only trusted next to a context word.
 struct BuiltinPattern {
     std::string_view regex;
     bool needs_context = false;
+    // Every match holds four digits with at most three other characters between consecutive ones; such
+    // patterns are only run around places where that occurs (see DetectorSet::scan).
+    bool digit_dense = false;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.
@@ -42,6 +45,7 @@ struct BuiltinDetector {
     std::string_view literal_prefix;          // every match starts with this, when non-empty
     Expander expand = nullptr;                // null: the pattern match is the value
     std::size_t max_length = 0;               // longest value after expansion (0: the pattern's own width)
+    bool fallback = false;                    // a catch-all that gives way to specific detectors
 };
 
 const std::vector<BuiltinDetector>& builtin_detectors();

@@ -9,6 +9,11 @@ namespace sovereign::policy {
 
 namespace {
 
+// Four digits with at most three other characters between consecutive ones: every digit-dense match
+// contains such a place. Its longest match is 13 characters.
+constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){3}";
+constexpr std::size_t dense_trigger_width = 13;
+
 // How far from a candidate a context word may be: a label and a few words of a sentence.
 constexpr std::size_t context_before = 64;
 constexpr std::size_t context_after = 24;
@@ -52,9 +57,13 @@ bool context_near(std::string_view text, std::size_t begin, std::size_t end, con
 std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec> detectors,
                                                         std::vector<PatternProblem>& problems) {
     std::unique_ptr<DetectorSet> set(new DetectorSet());
-    std::vector<std::string> expressions;
-    std::vector<unsigned> flags;
-    std::vector<unsigned> ids;
+    struct Group {
+        std::vector<std::string> expressions;
+        std::vector<unsigned> flags;
+        std::vector<unsigned> ids;
+    };
+    Group general;
+    Group dense;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
@@ -83,30 +92,45 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             set->max_widths_[d] = std::max({set->max_widths_[d], static_cast<std::size_t>(width),
                                             detectors[d].max_length});
+            Group& group = pattern.digit_dense ? dense : general;
+            if (pattern.digit_dense) set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
+            group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
             set->patterns_.push_back({d, pattern.needs_context});
-            ids.push_back(static_cast<unsigned>(expressions.size()));
-            expressions.push_back(pattern.regex);
-            flags.push_back(pattern_flags);
+            group.expressions.push_back(pattern.regex);
+            group.flags.push_back(pattern_flags);
         }
     }
     if (!problems.empty()) return nullptr;
-    if (expressions.empty()) {
+    if (general.expressions.empty() && dense.expressions.empty()) {
         problems.push_back({0, "no detector patterns to compile"});
         return nullptr;
     }
-    std::vector<const char*> pointers;
-    for (const auto& e : expressions) pointers.push_back(e.c_str());
-    hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(pointers.data(), flags.data(), ids.data(), static_cast<unsigned>(pointers.size()),
-                         HS_MODE_BLOCK, nullptr, &set->database_, &error) != HS_SUCCESS) {
-        const std::size_t at = error != nullptr && error->expression >= 0
-                                   ? set->patterns_[static_cast<std::size_t>(error->expression)].detector
-                                   : 0;
+    if (!dense.expressions.empty()) {
+        set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());
+        general.ids.push_back(set->trigger_id_);
+        general.expressions.emplace_back(dense_trigger);
+        general.flags.push_back(0);
+    }
+    auto build = [&](const Group& group, hs_database_t** database) {
+        std::vector<const char*> pointers;
+        for (const auto& e : group.expressions) pointers.push_back(e.c_str());
+        hs_compile_error_t* error = nullptr;
+        if (hs_compile_multi(pointers.data(), group.flags.data(), group.ids.data(),
+                             static_cast<unsigned>(pointers.size()), HS_MODE_BLOCK, nullptr, database,
+                             &error) == HS_SUCCESS)
+            return true;
+        std::size_t at = 0;
+        if (error != nullptr && error->expression >= 0) {
+            const unsigned id = group.ids[static_cast<std::size_t>(error->expression)];
+            if (id < set->patterns_.size()) at = set->patterns_[id].detector;
+        }
         problems.push_back({at, std::string("vectorscan cannot compile the detector database: ") +
                                     (error != nullptr ? error->message : "unknown error")});
         hs_free_compile_error(error);
-        return nullptr;
-    }
+        return false;
+    };
+    if (!build(general, &set->database_)) return nullptr;
+    if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
     return set;
@@ -114,6 +138,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 
 DetectorSet::~DetectorSet() {
     if (database_ != nullptr) hs_free_database(database_);
+    if (dense_database_ != nullptr) hs_free_database(dense_database_);
 }
 
 std::size_t DetectorSet::find(std::string_view name) const {
@@ -130,7 +155,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return false;
     }
     if (thread_scratch.fitted_to != id_) {
-        if (hs_alloc_scratch(database_, &thread_scratch.scratch) != HS_SUCCESS) {
+        if (hs_alloc_scratch(database_, &thread_scratch.scratch) != HS_SUCCESS ||
+            (dense_database_ != nullptr && hs_alloc_scratch(dense_database_, &thread_scratch.scratch) != HS_SUCCESS)) {
             failure = {"scanner", "vectorscan could not allocate scratch space"};
             return false;
         }
@@ -144,14 +170,26 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::vector<Detection>* out;
         ScanFailure* failure;
         std::vector<std::size_t> expanded_to;  // per detector: end of the last expanded value
-    } context{this, text, from, &out, &failure, std::vector<std::size_t>(detectors_.size(), 0)};
+        std::size_t offset;                     // where the scanned window starts in text
+        std::vector<TextRange> windows;         // where digit-dense patterns must run
+    } context{this, text, from, &out, &failure, std::vector<std::size_t>(detectors_.size(), 0), 0, {}};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
+        if (id == c.set->trigger_id_ && c.set->dense_database_ != nullptr) {
+            // A dense match containing this trigger lies within reach of it on either side.
+            const std::size_t reach = c.set->dense_reach_;
+            const auto stop = static_cast<std::size_t>(end);
+            const std::size_t lo = stop > dense_trigger_width + reach ? stop - dense_trigger_width - reach : 0;
+            const std::size_t hi = std::min(c.text.size(), stop + reach);
+            if (!c.windows.empty() && lo <= c.windows.back().end) c.windows.back().end = std::max(c.windows.back().end, hi);
+            else c.windows.push_back({lo, hi});
+            return 0;
+        }
         const PatternRef& pattern = c.set->patterns_[id];
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
-        auto begin = static_cast<std::size_t>(start);
-        auto stop = static_cast<std::size_t>(end);
+        auto begin = static_cast<std::size_t>(start) + c.offset;
+        auto stop = static_cast<std::size_t>(end) + c.offset;
         if (detector.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.
             std::size_t& expanded_to = c.expanded_to[pattern.detector];
@@ -180,30 +218,46 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return 0;
     };
 
-    const hs_error_t result = hs_scan(database_, text.data(), static_cast<unsigned>(text.size()), 0,
-                                      thread_scratch.scratch, on_match, &context);
-    if (result == HS_SCAN_TERMINATED) return false;
-    if (result != HS_SUCCESS) {
-        failure = {"scanner", "vectorscan scan failed with error " + std::to_string(result)};
-        return false;
-    }
+    auto run = [&](hs_database_t* database, std::size_t offset, std::size_t length) {
+        context.offset = offset;
+        const hs_error_t result = hs_scan(database, text.data() + offset, static_cast<unsigned>(length), 0,
+                                          thread_scratch.scratch, on_match, &context);
+        if (result == HS_SCAN_TERMINATED) return false;
+        if (result != HS_SUCCESS) {
+            failure = {"scanner", "vectorscan scan failed with error " + std::to_string(result)};
+            return false;
+        }
+        return true;
+    };
+    if (!run(database_, 0, text.size())) return false;
+    for (const auto& window : context.windows)
+        if (!run(dense_database_, window.begin, window.end - window.begin)) return false;
 
     // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.
-    std::sort(out.begin(), out.end(), [](const Detection& a, const Detection& b) {
+    std::sort(out.begin(), out.end(), [this](const Detection& a, const Detection& b) {
         if (a.begin != b.begin) return a.begin < b.begin;
         if (a.end != b.end) return a.end > b.end;
+        const bool a_fallback = detectors_[a.detector].fallback;
+        if (a_fallback != detectors_[b.detector].fallback) return !a_fallback;
         return a.detector < b.detector;
     });
     std::vector<std::size_t> last_end(detectors_.size(), 0);
     std::vector<Detection> kept;
     kept.reserve(out.size());
+    std::size_t covered_from = 0;
     std::size_t covered_to = 0;
     bool any = false;
     for (const auto& d : out) {
-        if (any && d.end <= covered_to) continue;
+        // Two detectors confirming exactly the same text are both kept: the value is ambiguous and the
+        // higher class must apply.
+        const bool same_span = d.begin == covered_from && d.end == covered_to;
+        if (any && d.end <= covered_to && (!same_span || detectors_[d.detector].fallback)) continue;
         if (last_end[d.detector] > d.begin) continue;
         last_end[d.detector] = d.end;
-        covered_to = std::max(covered_to, d.end);
+        if (d.end > covered_to || !any) {
+            covered_from = d.begin;
+            covered_to = d.end;
+        }
         any = true;
         kept.push_back(d);
     }

@@ -20,6 +20,7 @@ struct DetectorSpec {
         std::string regex;
         unsigned flags = 0;          // vectorscan flags besides SOM_LEFTMOST (CASELESS, UTF8)
         bool needs_context = false;  // only counts when a context word is near
+        bool digit_dense = false;    // see BuiltinPattern::digit_dense
     };
     std::string name;
     int class_level = 0;
@@ -35,6 +36,7 @@ struct DetectorSpec {
     std::string literal_prefix;
     Expander expand = nullptr;
     std::size_t max_length = 0;
+    bool fallback = false;  // gives way to any other detector confirming the same text
     int line = 0;
     int column = 0;
 };
@@ -93,9 +95,15 @@ private:
         bool needs_context;
     };
     std::vector<DetectorSpec> detectors_;
-    std::vector<PatternRef> patterns_;
+    std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
+    // Two databases: patterns with literal anchors (fast on any text) plus a trigger that reports where
+    // four digits sit close together; and the digit-dense patterns, run only in windows around triggers.
+    // Prose has few such places, and the character-class-only digit patterns are what costs time.
     hs_database_t* database_ = nullptr;
+    hs_database_t* dense_database_ = nullptr;
+    unsigned trigger_id_ = 0;
+    std::size_t dense_reach_ = 0;  // longest digit-dense match
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
 };
 

@@ -268,7 +268,8 @@ private:
             spec.class_level = highest;
             for (std::size_t i = 0; i < m_.classes.size(); ++i)
                 if (m_.classes[i] == b.default_class) spec.class_level = static_cast<int>(i);
-            for (const auto& p : b.patterns) spec.patterns.push_back({std::string(p.regex), 0, p.needs_context});
+            for (const auto& p : b.patterns)
+                spec.patterns.push_back({std::string(p.regex), 0, p.needs_context, p.digit_dense});
             spec.validate = b.validate;
             spec.boundary = b.boundary;
             for (const auto c : b.context) spec.context.emplace_back(c);
@@ -280,6 +281,7 @@ private:
             spec.may_begin = std::string(b.may_begin);
             spec.expand = b.expand;
             spec.max_length = b.max_length;
+            spec.fallback = b.fallback;
             detector_index_[spec.name] = specs.size();
             builtin_names.push_back(b.name);
             specs.push_back(std::move(spec));

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sovereign::policy::validators {
 
@@ -111,6 +112,19 @@ bool credit_card(std::string_view text) {
     }
     const std::string d = digits_only(text);
     if (d.size() < 13 || d.size() > 19 || all_same(d)) return false;
+    // Printed cards group digits in fours (Amex and Diners: 4-6-5 and 4-6-4); other groupings are
+    // other numbers, such as French social security numbers.
+    if (separator != 0) {
+        std::vector<std::size_t> groups{0};
+        for (const char c : text) {
+            if (c == separator) groups.push_back(0);
+            else ++groups.back();
+        }
+        const bool fours = std::all_of(groups.begin(), groups.end() - 1, [](std::size_t g) { return g == 4; }) &&
+                           groups.back() >= 1 && groups.back() <= 4;
+        const bool amex_diners = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
+        if (!fours && !amex_diners) return false;
+    }
     // Issuer identification: 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard,
     // Maestro), 6 (Discover, UnionPay, Maestro). Other leading digits are not payment cards.
     if (d[0] < '2' || d[0] > '6') return false;
