@@ -19,7 +19,7 @@ namespace sovereign::crypto {
 inline constexpr std::string_view segment_magic = "SOVAUDT1";
 inline constexpr std::size_t frame_header_size = 5;
 inline constexpr std::size_t max_record_bytes = 1 << 20;       // one audit record
-inline constexpr std::uint64_t max_segment_file_bytes = 4ULL << 30;  // what a reader accepts
+inline constexpr std::uint64_t max_segment_file_bytes = 1ULL << 30;  // what readers accept
 
 enum class FrameTag : std::uint8_t { header = 'H', record = 'R', checkpoint = 'C', end = 'E' };
 

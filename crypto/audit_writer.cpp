@@ -532,8 +532,10 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& optio
   if (options.checkpoint_every_records == 0 || options.checkpoint_every_ms == 0) {
     return make_error("audit: checkpoint_every_records and checkpoint_every_ms must be at least 1");
   }
-  if (options.segment_max_bytes < (1 << 16)) {
-    return make_error("audit: segment_max_bytes must be at least 65536");
+  // Half the readers' limit, so a segment that ends with one large record still reads back.
+  if (options.segment_max_bytes < (1 << 16) || options.segment_max_bytes > max_segment_file_bytes / 2) {
+    return make_error("audit: segment_max_bytes must be between 65536 and " +
+                      std::to_string(max_segment_file_bytes / 2));
   }
   if (options.max_queued_records == 0 || options.max_queued_bytes < max_record_bytes) {
     return make_error("audit: max_queued_records must be at least 1 and max_queued_bytes at least 1 MiB");
