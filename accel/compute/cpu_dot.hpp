@@ -24,6 +24,8 @@ struct RowDotKernels {
   void (*bf16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
   void (*q8_0_to_f32)(const BlockQ8_0* w, float* out, std::size_t n);
   void (*q4_0_to_f32)(const BlockQ4_0* w, float* out, std::size_t n);
+  // out[b] = w . x[b] for the four inputs x, x + x_stride, x + 2 x_stride, x + 3 x_stride.
+  void (*f32_x4)(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
 };
 
 const RowDotKernels& portable_row_dot_kernels();

@@ -27,28 +27,37 @@ AVX2_TARGET inline float horizontal_sum(__m256 v) {
 
 AVX2_TARGET inline float scalar_half(std::uint16_t h) { return _cvtsh_ss(h); }
 
+// Four independent accumulators: an FMA's latency is four cycles, so one chain would idle the unit.
 AVX2_TARGET float dot_f32(const float* w, const float* x, std::size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  for (; i + 32 <= n; i += 32) {
     a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
     a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
   }
-  float sum = horizontal_sum(_mm256_add_ps(a0, a1));
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+  float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < n; ++i) sum += w[i] * x[i];
   return sum;
 }
 
+AVX2_TARGET inline __m256 load_f16x8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
 AVX2_TARGET float dot_f16(const std::uint16_t* w, const float* x, std::size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m256 w0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
-    __m256 w1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 8)));
-    a0 = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + i + 8), a1);
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(load_f16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load_f16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load_f16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
   }
-  float sum = horizontal_sum(_mm256_add_ps(a0, a1));
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
+  float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < n; ++i) sum += scalar_half(w[i]) * x[i];
   return sum;
 }
@@ -59,13 +68,16 @@ AVX2_TARGET inline __m256 load_bf16x8(const std::uint16_t* p) {
 }
 
 AVX2_TARGET float dot_bf16(const std::uint16_t* w, const float* x, std::size_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
   std::size_t i = 0;
-  for (; i + 16 <= n; i += 16) {
+  for (; i + 32 <= n; i += 32) {
     a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
     a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load_bf16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load_bf16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
   }
-  float sum = horizontal_sum(_mm256_add_ps(a0, a1));
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+  float sum = horizontal_sum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < n; ++i) sum += bf16_to_float(w[i]) * x[i];
   return sum;
 }
@@ -75,35 +87,54 @@ AVX2_TARGET inline __m256 int8x8_to_float(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
+// Sum of one block's 32 products from its two 16-byte halves of signed weights; the four
+// products are independent so they overlap in the pipeline.
+AVX2_TARGET inline __m256 block_products(__m128i lo, __m128i hi, const float* x) {
+  const __m256 p0 = _mm256_mul_ps(int8x8_to_float(lo), _mm256_loadu_ps(x));
+  const __m256 p1 = _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
+  const __m256 p2 = _mm256_mul_ps(int8x8_to_float(hi), _mm256_loadu_ps(x + 16));
+  const __m256 p3 = _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24));
+  return _mm256_add_ps(_mm256_add_ps(p0, p1), _mm256_add_ps(p2, p3));
+}
+
+AVX2_TARGET inline __m256 q8_0_block(const BlockQ8_0& b, const float* x) {
+  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16));
+  return block_products(lo, hi, x);
+}
+
+// Two running totals (even and odd blocks) so consecutive blocks do not wait on each other.
 AVX2_TARGET float dot_q8_0(const BlockQ8_0* w, const float* x, std::size_t n) {
-  __m256 total = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs + 16));
-    __m256 block = _mm256_mul_ps(int8x8_to_float(lo), _mm256_loadu_ps(x));
-    block = _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), block);
-    block = _mm256_fmadd_ps(int8x8_to_float(hi), _mm256_loadu_ps(x + 16), block);
-    block = _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), block);
-    total = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), block, total);
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  const std::size_t blocks = n / kQuantBlockElems;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2, x += 2 * kQuantBlockElems) {
+    even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q8_0_block(w[b], x), even);
+    odd = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b + 1].d)), q8_0_block(w[b + 1], x + kQuantBlockElems), odd);
   }
-  return horizontal_sum(total);
+  if (b < blocks) even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q8_0_block(w[b], x), even);
+  return horizontal_sum(_mm256_add_ps(even, odd));
+}
+
+AVX2_TARGET inline __m256 q4_0_block(const BlockQ4_0& b, const float* x) {
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  const __m128i offset = _mm_set1_epi8(8);
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
+  const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
+  const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
+  return block_products(lo, hi, x);
 }
 
 AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  const __m128i offset = _mm_set1_epi8(8);
-  __m256 total = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
-    const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
-    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
-    __m256 block = _mm256_mul_ps(int8x8_to_float(lo), _mm256_loadu_ps(x));
-    block = _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), block);
-    block = _mm256_fmadd_ps(int8x8_to_float(hi), _mm256_loadu_ps(x + 16), block);
-    block = _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), block);
-    total = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), block, total);
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+  const std::size_t blocks = n / kQuantBlockElems;
+  std::size_t b = 0;
+  for (; b + 2 <= blocks; b += 2, x += 2 * kQuantBlockElems) {
+    even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q4_0_block(w[b], x), even);
+    odd = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b + 1].d)), q4_0_block(w[b + 1], x + kQuantBlockElems), odd);
   }
-  return horizontal_sum(total);
+  if (b < blocks) even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q4_0_block(w[b], x), even);
+  return horizontal_sum(_mm256_add_ps(even, odd));
 }
 
 AVX2_TARGET void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
@@ -145,8 +176,35 @@ AVX2_TARGET void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
   }
 }
 
-constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,
-                              dot_q4_0,   f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32};
+// One f32 row against four inputs: each weight load feeds four independent FMA chains.
+AVX2_TARGET void dot_f32_x4(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out) {
+  const float* x0 = x;
+  const float* x1 = x + x_stride;
+  const float* x2 = x + 2 * x_stride;
+  const float* x3 = x + 3 * x_stride;
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = _mm256_loadu_ps(w + i);
+    a0 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x0 + i), a0);
+    a1 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x1 + i), a1);
+    a2 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x2 + i), a2);
+    a3 = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x3 + i), a3);
+  }
+  out[0] = horizontal_sum(a0);
+  out[1] = horizontal_sum(a1);
+  out[2] = horizontal_sum(a2);
+  out[3] = horizontal_sum(a3);
+  for (; i < n; ++i) {
+    out[0] += w[i] * x0[i];
+    out[1] += w[i] * x1[i];
+    out[2] += w[i] * x2[i];
+    out[3] += w[i] * x3[i];
+  }
+}
+
+constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
+                              f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4};
 
 }  // namespace
 

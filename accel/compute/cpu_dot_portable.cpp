@@ -85,8 +85,12 @@ void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
   }
 }
 
-constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,
-                                  dot_q4_0,   f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32};
+void dot_f32_x4(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out) {
+  for (std::size_t b = 0; b < 4; ++b) out[b] = dot_f32(w, x + b * x_stride, n);
+}
+
+constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
+                                  f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4};
 
 }  // namespace
 

@@ -28,9 +28,15 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
     // Batches: expand a row to f32 once (it stays in L1) and apply it to every input.
     thread_local std::vector<float> expanded;
     expanded.resize(w.cols);
+    float four[4];
     for (std::size_t r = first * kRowsPerChunk; r < row_end; ++r) {
       const float* row = row_to_f32(kernels, w.type, w.row(r), expanded.data(), w.cols);
-      for (std::size_t b = 0; b < batch; ++b) out[b * w.rows + r] = kernels.f32(row, x + b * w.cols, w.cols);
+      std::size_t b = 0;
+      for (; b + 4 <= batch; b += 4) {
+        kernels.f32_x4(row, x + b * w.cols, w.cols, w.cols, four);
+        for (std::size_t j = 0; j < 4; ++j) out[(b + j) * w.rows + r] = four[j];
+      }
+      for (; b < batch; ++b) out[b * w.rows + r] = kernels.f32(row, x + b * w.cols, w.cols);
     }
   });
 }
