@@ -32,6 +32,7 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const st
                                                                         const ModelWeights& weights,
                                                                         const BackendPlan& plan) {
   if (device == "cpu") return make_cpu_backend(config, weights, plan);
+  if (device == "cuda") return make_backend("cuda:0", config, weights, plan);
   if (device == "auto") {
     const DeviceReport report = list_devices();
     if (report.gpus.empty()) return make_cpu_backend(config, weights, plan);
@@ -51,7 +52,7 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const st
              (report.gpus.empty() ? report.note : std::to_string(report.gpus.size()) + " GPU(s) found");
     return make_cuda_backend(index, config, weights, plan);
   }
-  return "device '" + device + "': expected auto, cpu or cuda:N";
+  return "device '" + device + "': expected auto, cpu, cuda or cuda:N";
 }
 
 }  // namespace sovereign::accel::compute

@@ -27,7 +27,7 @@ namespace sovereign::accel {
 // How to load a model and how much work to accept.
 struct EngineOptions {
   std::filesystem::path model_file;
-  std::string device = "auto";  // auto | cpu | cuda:N
+  std::string device = "auto";  // auto | cpu | cuda (= cuda:0) | cuda:N
   int context_length = 2048;    // per sequence; capped by nothing but memory (the KV cache is allocated at load)
   int max_batch = 16;           // sequences decoded together
   int threads = 0;              // CPU threads; 0: one per hardware thread

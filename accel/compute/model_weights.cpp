@@ -11,7 +11,7 @@ std::string dims_text(const std::vector<std::uint64_t>& dims) {
 
 class Binder {
  public:
-  Binder(const TensorLookup& lookup) : lookup_(lookup) {}
+  explicit Binder(const TensorLookup& lookup) : lookup_(lookup) {}
 
   const std::string& error() const { return error_; }
 
@@ -19,26 +19,26 @@ class Binder {
     WeightMatrix m;
     const gguf::TensorInfo* info = find(name, {cols, rows});
     if (info == nullptr) return m;
-    if (!is_supported_matrix_type(info->type)) {
-      const gguf::TypeTraits* traits = gguf::type_traits(info->type);
-      return fail(name, std::string("has type ") + (traits ? traits->name : "unknown") +
-                            "; the engine runs F32, F16, BF16, Q8_0 and Q4_0 matrices"),
-             m;
-    }
     const gguf::TypeTraits* traits = gguf::type_traits(info->type);
-    if (cols % traits->block_elems != 0)
-      return fail(name, "row length " + std::to_string(cols) + " is not a multiple of the " +
-                            traits->name + " block size"),
-             m;
+    if (!is_supported_matrix_type(info->type)) {
+      fail(name, std::string("has type ") + (traits ? traits->name : "unknown") +
+                     "; the engine runs F32, F16, BF16, Q8_0 and Q4_0 matrices");
+      return m;
+    }
+    if (cols % traits->block_elems != 0) {
+      fail(name, "row length " + std::to_string(cols) + " is not a multiple of the " + traits->name +
+                     " block size");
+      return m;
+    }
     m.data = info->data.data();
     m.type = info->type;
     m.rows = rows;
     m.cols = cols;
     m.row_bytes = cols / traits->block_elems * traits->block_bytes;
-    if (info->data.size() < m.total_bytes())
-      return fail(name, "holds " + std::to_string(info->data.size()) + " bytes, expected " +
-                            std::to_string(m.total_bytes())),
-             WeightMatrix{};
+    if (info->data.size() < m.total_bytes()) {
+      fail(name, "holds " + std::to_string(info->data.size()) + " bytes, expected " + std::to_string(m.total_bytes()));
+      return WeightMatrix{};
+    }
     return m;
   }
 
@@ -60,10 +60,14 @@ class Binder {
   const gguf::TensorInfo* find(const std::string& name, std::vector<std::uint64_t> expected) {
     if (!error_.empty()) return nullptr;
     const gguf::TensorInfo* info = lookup_(name);
-    if (info == nullptr) return fail(name, "is missing"), nullptr;
-    if (info->dims != expected)
-      return fail(name, "has dims " + dims_text(info->dims) + ", expected " + dims_text(expected)),
-             nullptr;
+    if (info == nullptr) {
+      fail(name, "is missing");
+      return nullptr;
+    }
+    if (info->dims != expected) {
+      fail(name, "has dims " + dims_text(info->dims) + ", expected " + dims_text(expected));
+      return nullptr;
+    }
     return info;
   }
 

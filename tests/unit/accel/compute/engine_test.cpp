@@ -347,7 +347,7 @@ TEST_CASE("loading reports bad options and devices with the model path") {
   options.device = "tpu";
   loaded = Engine::load(options);
   REQUIRE(std::holds_alternative<std::string>(loaded));
-  CHECK(std::get<std::string>(loaded) == path.string() + ": device 'tpu': expected auto, cpu or cuda:N");
+  CHECK(std::get<std::string>(loaded) == path.string() + ": device 'tpu': expected auto, cpu, cuda or cuda:N");
   options.device = "cuda:x";
   loaded = Engine::load(options);
   REQUIRE(std::holds_alternative<std::string>(loaded));
