@@ -114,11 +114,18 @@ std::variant<BenchReport, std::string> run_bench(const BenchOptions& o) {
   backend->forward(step, tables, logits.data());
   report.prefill_tokens_per_second = o.prefill_tokens / seconds_since(start);
 
+  // Decode measures what the engine runs: on a device that samples, token ids come back, not logits.
+  std::vector<RowSampling> greedy(static_cast<std::size_t>(max_batch));
+  std::vector<std::int32_t> next(static_cast<std::size_t>(max_batch));
   for (int batch : o.batches) {
     const auto decode_step = [&](int position) {
       step.clear();
       for (int s = 0; s < batch; ++s) step.push_back({token_at(s + position), position, s, true});
-      backend->forward(step, tables, logits.data());
+      if (backend->samples_on_device()) {
+        backend->forward_and_sample(step, tables, std::span(greedy).first(static_cast<std::size_t>(batch)), next.data());
+      } else {
+        backend->forward(step, tables, logits.data());
+      }
     };
     decode_step(o.context_tokens);
     start = Clock::now();
