@@ -304,9 +304,10 @@ std::optional<ParsedRecord> parse_record(const LogRecord& record) {
 int query(const Arguments& args) {
   if (args.positional.size() != 1) return usage_error("query needs exactly one DIR");
   Filter filter;
-  for (const char* field : {"tenant", "decision", "backend", "zone", "kind", "request_id"}) {
-    std::string option = std::string("--") + field;
-    if (option == "--request_id") option = "--request-id";
+  static const std::pair<const char*, const char*> exact_filters[] = {
+      {"--tenant", "tenant"}, {"--decision", "decision"}, {"--backend", "backend"},
+      {"--zone", "zone"},     {"--kind", "kind"},         {"--request-id", "request_id"}};
+  for (const auto& [option, field] : exact_filters) {
     if (auto value = args.value(option)) filter.equals[field] = *value;
   }
   filter.since = args.value("--since");
