@@ -7,6 +7,7 @@
 
 #include "accel/compute/block_formats.hpp"
 #include "accel/gguf/gguf_file.hpp"
+#include "accel/gguf/quantize.hpp"
 
 namespace sovereign::accel::compute {
 
@@ -34,6 +35,10 @@ const RowDotKernels* avx2_row_dot_kernels();
 // The fastest set this CPU runs; SOVEREIGN_ACCEL_PORTABLE=1 in the environment forces the portable set.
 const RowDotKernels& row_dot_kernels();
 
+// K-quant rows (Q4_K, Q6_K) are expanded with the GGUF module's decoder, then dotted in f32.
+float dot_k_quant_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const float* x,
+                      std::size_t n);
+
 // Dot product of row `row` (raw bytes of the given type, n elements) with x.
 inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row,
                      const float* x, std::size_t n) {
@@ -46,6 +51,9 @@ inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::b
       return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x, n);
     case gguf::TensorType::q4_0:
       return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n);
+    case gguf::TensorType::q4_k:
+    case gguf::TensorType::q6_k:
+      return dot_k_quant_row(k, type, row, x, n);
     default:
       return k.f32(reinterpret_cast<const float*>(row), x, n);
   }
@@ -66,6 +74,10 @@ inline const float* row_to_f32(const RowDotKernels& k, gguf::TensorType type, co
       return scratch;
     case gguf::TensorType::q4_0:
       k.q4_0_to_f32(reinterpret_cast<const BlockQ4_0*>(row), scratch, n);
+      return scratch;
+    case gguf::TensorType::q4_k:
+    case gguf::TensorType::q6_k:
+      gguf::dequantize_row(type, row, scratch, n);
       return scratch;
     default:
       return reinterpret_cast<const float*>(row);

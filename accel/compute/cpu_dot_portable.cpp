@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #include "accel/compute/cpu_dot.hpp"
 
@@ -95,6 +96,14 @@ constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,
 }  // namespace
 
 const RowDotKernels& portable_row_dot_kernels() { return kPortable; }
+
+float dot_k_quant_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const float* x,
+                      std::size_t n) {
+  thread_local std::vector<float> expanded;
+  expanded.resize(n);
+  gguf::dequantize_row(type, row, expanded.data(), n);
+  return k.f32(expanded.data(), x, n);
+}
 
 const RowDotKernels& row_dot_kernels() {
   static const RowDotKernels& chosen = [] () -> const RowDotKernels& {

@@ -22,7 +22,7 @@ class Binder {
     const gguf::TypeTraits* traits = gguf::type_traits(info->type);
     if (!is_supported_matrix_type(info->type)) {
       fail(name, std::string("has type ") + (traits ? traits->name : "unknown") +
-                     "; the engine runs F32, F16, BF16, Q8_0 and Q4_0 matrices");
+                     "; the engine runs F32, F16, BF16, Q8_0, Q4_0, Q4_K and Q6_K matrices");
       return m;
     }
     if (cols % traits->block_elems != 0) {
@@ -88,18 +88,33 @@ bool is_supported_matrix_type(gguf::TensorType type) {
     case gguf::TensorType::bf16:
     case gguf::TensorType::q8_0:
     case gguf::TensorType::q4_0:
+    case gguf::TensorType::q4_k:
+    case gguf::TensorType::q6_k:
       return true;
     default:
       return false;
   }
 }
 
-std::size_t ModelWeights::bytes_per_token() const {
-  std::size_t total = output.total_bytes();
+std::vector<const WeightMatrix*> ModelWeights::matrices() const {
+  std::vector<const WeightMatrix*> all{&output};
   for (const LayerWeights& l : layers)
-    total += l.wq.total_bytes() + l.wk.total_bytes() + l.wv.total_bytes() + l.wo.total_bytes() +
-             l.w_gate.total_bytes() + l.w_up.total_bytes() + l.w_down.total_bytes();
+    for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) all.push_back(m);
+  return all;
+}
+
+std::size_t ModelWeights::bytes_per_token() const {
+  std::size_t total = 0;
+  for (const WeightMatrix* m : matrices()) total += m->total_bytes();
   return total;
+}
+
+bool ModelWeights::has_k_quants() const {
+  std::vector<const WeightMatrix*> all = matrices();
+  all.push_back(&token_embedding);
+  for (const WeightMatrix* m : all)
+    if (m->type == gguf::TensorType::q4_k || m->type == gguf::TensorType::q6_k) return true;
+  return false;
 }
 
 std::variant<ModelWeights, std::string> bind_model_weights(const ModelConfig& c,

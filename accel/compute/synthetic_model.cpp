@@ -92,7 +92,9 @@ std::variant<std::unique_ptr<SyntheticModel>, std::string> make_synthetic_model(
     for (std::string_view n : synthetic_shape_names()) known += (known.empty() ? "" : ", ") + std::string(n);
     return "unknown shape '" + std::string(shape_name) + "'; known shapes: " + known;
   }
-  if (!is_supported_matrix_type(type)) return std::string("--type must be f32, f16, bf16, q8_0 or q4_0");
+  if (type != gguf::TensorType::f32 && type != gguf::TensorType::f16 && type != gguf::TensorType::bf16 &&
+      type != gguf::TensorType::q8_0 && type != gguf::TensorType::q4_0)
+    return std::string("--type must be f32, f16, bf16, q8_0 or q4_0");
 
   auto model = std::make_unique<SyntheticModel>();
   ModelConfig& c = model->config;

@@ -294,10 +294,8 @@ class CudaBackend final : public ForwardBackend {
     return 3 * plan_.max_step_tokens + plan_.max_logit_rows + plan_.max_logit_rows * plan_.kv_pages;
   }
   static std::size_t largest_matrix_elements(const ModelWeights& w) {
-    std::size_t largest = w.output.rows * w.output.cols;
-    for (const LayerWeights& l : w.layers)
-      for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
-        largest = std::max(largest, m->rows * m->cols);
+    std::size_t largest = 0;
+    for (const WeightMatrix* m : w.matrices()) largest = std::max(largest, m->rows * m->cols);
     return largest;
   }
   std::size_t planned_bytes(const ModelWeights& w) const {
@@ -469,6 +467,10 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cuda_backend(int
   if (config.head_dim > cuda::kMaxHeadDim)
     return "head size " + std::to_string(config.head_dim) + " exceeds the CUDA kernels' limit of " +
            std::to_string(cuda::kMaxHeadDim);
+  // The CUDA kernels decode the block formats of kernels.cuh; K-quant models run on the CPU.
+  if (weights.has_k_quants())
+    return std::string("the CUDA engine does not run Q4_K/Q6_K weights yet; use device: cpu, or a ") +
+           "Q8_0, Q4_0, F16 or BF16 file";
   auto backend = std::make_unique<CudaBackend>(device, config, plan);
   try {
     backend->initialise(weights);

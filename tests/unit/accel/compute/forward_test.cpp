@@ -97,6 +97,17 @@ TEST_CASE("q4_0 weights are decoded exactly as the reference decodes them") {
   check_against_reference(spec, 1e-4);
 }
 
+TEST_CASE("q4_k and q6_k weights are decoded exactly as the reference decodes them") {
+  for (gguf::TensorType type : {gguf::TensorType::q4_k, gguf::TensorType::q6_k}) {
+    CAPTURE(static_cast<int>(type));
+    TinyModelSpec spec;
+    spec.type = type;
+    spec.n_embd = 256;
+    spec.n_ff = 256;
+    check_against_reference(spec, 1e-4);
+  }
+}
+
 TEST_CASE("qwen2 q/k/v biases and NEOX rotary embedding match the reference") {
   TinyModelSpec spec;
   spec.architecture = "qwen2";

@@ -61,6 +61,39 @@ std::vector<double> decode(const gguf::TensorInfo& t) {
         out[i] = half_bits_to_double(u16_at(block)) * (nibble - 8);
         break;
       }
+      case gguf::TensorType::q4_k: {
+        // 256 weights: f16 d, f16 dmin, 12 bytes of 6-bit scales/mins, 128 bytes of nibbles.
+        const std::byte* block = p + (i / 256) * 144;
+        const std::size_t j = i % 256;
+        const auto u8 = [&](std::size_t k) { return static_cast<unsigned>(block[4 + k]); };
+        const std::size_t sub = j / 32;  // 8 sub-blocks of 32
+        unsigned sc, m;
+        if (sub < 4) {
+          sc = u8(sub) & 63;
+          m = u8(sub + 4) & 63;
+        } else {
+          sc = (u8(sub + 4) & 0xf) | ((u8(sub - 4) >> 6) << 4);
+          m = (u8(sub + 4) >> 4) | ((u8(sub) >> 6) << 4);
+        }
+        // Sub-blocks 2c and 2c+1 share 32 bytes: low nibbles, then high nibbles.
+        const unsigned byte = static_cast<unsigned>(block[16 + (sub / 2) * 32 + j % 32]);
+        const unsigned q = sub % 2 == 0 ? (byte & 0xf) : (byte >> 4);
+        out[i] = half_bits_to_double(u16_at(block)) * sc * q - half_bits_to_double(u16_at(block + 2)) * m;
+        break;
+      }
+      case gguf::TensorType::q6_k: {
+        // 256 weights: 128 bytes low nibbles, 64 bytes high 2-bit pairs, 16 int8 scales, f16 d.
+        const std::byte* block = p + (i / 256) * 210;
+        const std::size_t j = i % 256;
+        const std::size_t half = j / 128, within = j % 128, quarter = within / 32, l = within % 32;
+        const unsigned ql = static_cast<unsigned>(block[half * 64 + l + (quarter % 2) * 32]);
+        const unsigned qh = static_cast<unsigned>(block[128 + half * 32 + l]);
+        const unsigned low = quarter < 2 ? (ql & 0xf) : (ql >> 4);
+        const int q = static_cast<int>(low | (((qh >> (2 * quarter)) & 3) << 4)) - 32;
+        const int scale = static_cast<std::int8_t>(block[192 + half * 8 + l / 16 + 2 * quarter]);
+        out[i] = half_bits_to_double(u16_at(block + 208)) * scale * q;
+        break;
+      }
       default:
         throw std::runtime_error("reference: unsupported type in " + t.name);
     }
