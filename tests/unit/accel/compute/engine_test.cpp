@@ -332,6 +332,45 @@ TEST_CASE("destroying the engine finishes outstanding requests as cancelled") {
   CHECK(b.outcome.usage.completion_tokens == 0);
 }
 
+TEST_CASE("many threads submitting and cancelling at once each get exactly one on_finish") {
+  EngineOptions options;
+  options.max_batch = 4;
+  options.max_queue = 1000;
+  TinyEngine tiny(options);
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 8;
+  std::vector<std::unique_ptr<Collector>> collectors(kThreads * kPerThread);
+  for (auto& c : collectors) c = std::make_unique<Collector>();
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < kThreads; ++t)
+    submitters.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        Collector& c = *collectors[static_cast<std::size_t>(t * kPerThread + i)];
+        GenerationRequest r = completion(i % 2 ? "hello world" : "the", 6 + i, 0.8f);
+        r.sampling.seed = static_cast<std::uint64_t>(t * 100 + i);
+        auto submitted = tiny.engine->submit(r, c.events());
+        REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted));
+        if (i % 3 == 0) std::get<std::shared_ptr<GenerationHandle>>(submitted)->cancel();
+        (void)tiny.engine->stats();
+      }
+    });
+  for (std::thread& t : submitters) t.join();
+  for (auto& c : collectors) {
+    const Outcome out = c->wait();
+    CHECK(c->finishes == 1);
+    CHECK(out.usage.completion_tokens <= 13);
+  }
+  // Slots are returned just after the last on_finish; give the scheduler a moment to retire them.
+  EngineStats idle = tiny.engine->stats();
+  for (int i = 0; i < 500 && idle.active_sequences != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    idle = tiny.engine->stats();
+  }
+  CHECK(idle.queue_depth == 0);
+  CHECK(idle.active_sequences == 0);
+  CHECK(idle.kv_cache_used_fraction == 0.0);
+}
+
 TEST_CASE("loading reports bad options and devices with the model path") {
   const std::filesystem::path path = temporary_model_path("engine-options");
   REQUIRE(write_tiny_model(path, {}) == "");
