@@ -72,7 +72,7 @@ class AuditWriter {
   // Thread-safe; never waits on disk. on_durable runs exactly once: on the writer thread once the
   // record is written (strict: fsynced) or failed, or at once on the calling thread when the record
   // is refused up front (empty or over 1 MiB, queue full by records or bytes, writer closed or
-  // permanently failed).
+  // permanently failed). It must be quick (post to your own executor) and must not call close().
   void append(std::string record, DurableCallback on_durable);
   // False after a write or sync failure until a later write succeeds; the gateway answers 503.
   bool healthy() const;
