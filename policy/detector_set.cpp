@@ -9,10 +9,11 @@ namespace sovereign::policy {
 
 namespace {
 
-// Four digits with at most three other characters between consecutive ones: every digit-dense match
-// contains such a place. Its longest match is 13 characters.
-constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){3}";
-constexpr std::size_t dense_trigger_width = 13;
+// Six digits with at most three other characters between consecutive ones: every digit-dense match
+// contains such a place, while years, prices and versions in prose mostly do not. Longest match: 21.
+constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){5}";
+constexpr std::size_t dense_trigger_width = 21;
+constexpr std::size_t window_merge_gap = 512;
 
 // How far from a candidate a context word may be: a label and a few words of a sentence.
 constexpr std::size_t context_before = 64;
@@ -64,6 +65,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     Group general;
     Group dense;
+    std::vector<Group> own_passes;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
@@ -92,7 +94,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             set->max_widths_[d] = std::max({set->max_widths_[d], static_cast<std::size_t>(width),
                                             detectors[d].max_length});
-            Group& group = pattern.digit_dense ? dense : general;
+            if (pattern.own_pass) own_passes.emplace_back();
+            Group& group = pattern.digit_dense ? dense : pattern.own_pass ? own_passes.back() : general;
             if (pattern.digit_dense) set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
             set->patterns_.push_back({d, pattern.needs_context});
@@ -105,11 +108,12 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         problems.push_back({0, "no detector patterns to compile"});
         return nullptr;
     }
+    Group trigger;
     if (!dense.expressions.empty()) {
         set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());
-        general.ids.push_back(set->trigger_id_);
-        general.expressions.emplace_back(dense_trigger);
-        general.flags.push_back(0);
+        trigger.ids.push_back(set->trigger_id_);
+        trigger.expressions.emplace_back(dense_trigger);
+        trigger.flags.push_back(0);
     }
     auto build = [&](const Group& group, hs_database_t** database) {
         std::vector<const char*> pointers;
@@ -129,7 +133,14 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         hs_free_compile_error(error);
         return false;
     };
-    if (!build(general, &set->database_)) return nullptr;
+    own_passes.push_back(std::move(general));
+    own_passes.push_back(std::move(trigger));
+    for (const auto& group : own_passes) {
+        if (group.expressions.empty()) continue;
+        hs_database_t* database = nullptr;
+        if (!build(group, &database)) return nullptr;
+        set->full_text_databases_.push_back(database);
+    }
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
@@ -137,7 +148,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 }
 
 DetectorSet::~DetectorSet() {
-    if (database_ != nullptr) hs_free_database(database_);
+    for (auto* database : full_text_databases_) hs_free_database(database);
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
 }
 
@@ -155,8 +166,10 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return false;
     }
     if (thread_scratch.fitted_to != id_) {
-        if (hs_alloc_scratch(database_, &thread_scratch.scratch) != HS_SUCCESS ||
-            (dense_database_ != nullptr && hs_alloc_scratch(dense_database_, &thread_scratch.scratch) != HS_SUCCESS)) {
+        bool allocated = dense_database_ == nullptr || hs_alloc_scratch(dense_database_, &thread_scratch.scratch) == HS_SUCCESS;
+        for (auto* database : full_text_databases_)
+            allocated = allocated && hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS;
+        if (!allocated) {
             failure = {"scanner", "vectorscan could not allocate scratch space"};
             return false;
         }
@@ -182,7 +195,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             const auto stop = static_cast<std::size_t>(end);
             const std::size_t lo = stop > dense_trigger_width + reach ? stop - dense_trigger_width - reach : 0;
             const std::size_t hi = std::min(c.text.size(), stop + reach);
-            if (!c.windows.empty() && lo <= c.windows.back().end) c.windows.back().end = std::max(c.windows.back().end, hi);
+            // Starting a scan costs about as much as scanning a few hundred bytes: nearby windows are merged.
+            if (!c.windows.empty() && lo <= c.windows.back().end + window_merge_gap)
+                c.windows.back().end = std::max(c.windows.back().end, hi);
             else c.windows.push_back({lo, hi});
             return 0;
         }
@@ -229,7 +244,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         }
         return true;
     };
-    if (!run(database_, 0, text.size())) return false;
+    for (auto* database : full_text_databases_)
+        if (!run(database, 0, text.size())) return false;
     for (const auto& window : context.windows)
         if (!run(dense_database_, window.begin, window.end - window.begin)) return false;
 

@@ -21,6 +21,7 @@ struct DetectorSpec {
         unsigned flags = 0;          // vectorscan flags besides SOM_LEFTMOST (CASELESS, UTF8)
         bool needs_context = false;  // only counts when a context word is near
         bool digit_dense = false;    // see BuiltinPattern::digit_dense
+        bool own_pass = false;       // see BuiltinPattern::own_pass
     };
     std::string name;
     int class_level = 0;
@@ -97,10 +98,11 @@ private:
     std::vector<DetectorSpec> detectors_;
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
-    // Two databases: patterns with literal anchors (fast on any text) plus a trigger that reports where
-    // four digits sit close together; and the digit-dense patterns, run only in windows around triggers.
-    // Prose has few such places, and the character-class-only digit patterns are what costs time.
-    hs_database_t* database_ = nullptr;
+    // Databases scanned over the whole text: the patterns with literal anchors, each own-pass pattern, and
+    // a trigger that reports where four digits sit close together. The digit-dense patterns are in a
+    // database of their own, run only in windows around triggers: prose has few such places, and those
+    // character-class-only patterns are what costs time.
+    std::vector<hs_database_t*> full_text_databases_;
     hs_database_t* dense_database_ = nullptr;
     unsigned trigger_id_ = 0;
     std::size_t dense_reach_ = 0;  // longest digit-dense match
