@@ -2,6 +2,7 @@
 // documents, streamed output) next to the bandwidth ceiling (memchr and memcpy over the same bytes) and
 // std::regex with two of the same patterns; decision latency for a 2 KB prompt under the hospital policy.
 // usage: policy_bench [path/to/examples/hospital/policy.yaml]      (single thread; numbers are per core)
+// Throughput is the best of several rounds; latency percentiles are over every decision.
 
 #include <algorithm>
 #include <chrono>
@@ -57,6 +58,15 @@ double seconds(F&& f) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// The fastest of several rounds: the machine is shared, and a round another process preempted says
+// nothing about the code.
+template <typename F>
+double best_seconds(int rounds, F&& f) {
+    double best = 1e30;
+    for (int r = 0; r < rounds; ++r) best = std::min(best, seconds(f));
+    return best;
+}
+
 struct Row {
     const char* what;
     double mb_per_s;
@@ -90,9 +100,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 512; ++i) turns.push_back(prose(2048, 5));
     const double turn_bytes = 512.0 * 2048.0;
     auto run_turns = [&](int rounds, auto&& body) {
-        return rounds * turn_bytes / 1e6 / seconds([&] {
-                   for (int r = 0; r < rounds; ++r)
-                       for (const auto& t : turns) body(t);
+        return turn_bytes / 1e6 / best_seconds(rounds, [&] {
+                   for (const auto& t : turns) body(t);
                });
     };
     const double memchr_turns = run_turns(200, [&](const std::string& t) {
@@ -110,12 +119,11 @@ int main(int argc, char** argv) {
     // The same sentences without the sensitive values: prose with only the odd year or percentage.
     std::vector<std::string> plain_turns;
     for (int i = 0; i < 512; ++i) plain_turns.push_back(prose(2048, 0));
-    const double scan_plain = 10 * turn_bytes / 1e6 / seconds([&] {
-        for (int r = 0; r < 10; ++r)
-            for (const auto& t : plain_turns) {
-                if (!set.scan(t, 0, found, failure)) std::abort();
-                sink = sink + found.size();
-            }
+    const double scan_plain = turn_bytes / 1e6 / best_seconds(10, [&] {
+        for (const auto& t : plain_turns) {
+            if (!set.scan(t, 0, found, failure)) std::abort();
+            sink = sink + found.size();
+        }
     });
     const std::regex email(R"([A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})");
     const std::regex card(R"([2-6](?:[ -]?[0-9]){12,18})");
@@ -138,9 +146,7 @@ int main(int argc, char** argv) {
     // 1 MB documents.
     const std::string document = prose(1 << 20, 40);
     auto run_doc = [&](int rounds, auto&& body) {
-        return rounds * static_cast<double>(document.size()) / 1e6 / seconds([&] {
-                   for (int r = 0; r < rounds; ++r) body();
-               });
+        return static_cast<double>(document.size()) / 1e6 / best_seconds(rounds, body);
     };
     const double memchr_doc = run_doc(500, [&] { sink = sink + (std::memchr(document.data(), '\x01', document.size()) != nullptr); });
     const double scan_doc = run_doc(20, [&] {
