@@ -43,7 +43,7 @@ meson test -C "$build_dir" --print-errorlogs 2>&1 | tee "$logs/meson.txt"
 meson_status=${PIPESTATUS[0]}
 meson_count() {
   local n
-  n="$(grep -E "^$1:[[:space:]]+[0-9]+" "$logs/meson.txt" | tail -n1 | grep -oE '[0-9]+$')"
+  n="$(sed -nE "s/^$1:[[:space:]]+([0-9]+).*/\1/p" "$logs/meson.txt" | tail -n1)"
   echo "${n:-0}"
 }
 unit_passed=$(( $(meson_count 'Ok') + $(meson_count 'Expected Fail') ))
@@ -62,7 +62,7 @@ SOVEREIGN_BIN="$root/$build_dir/sovereign" node --test \
 node_status=$?
 tap_count() {
   local n
-  n="$(grep -E "^# $1 [0-9]+$" "$logs/node.tap" 2>/dev/null | tail -n1 | grep -oE '[0-9]+$')"
+  n="$(sed -nE "s/^# $1 ([0-9]+).*/\1/p" "$logs/node.tap" 2>/dev/null | tail -n1)"
   echo "${n:-0}"
 }
 int_passed=$(tap_count pass)
