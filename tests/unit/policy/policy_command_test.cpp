@@ -1,0 +1,90 @@
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gateway/cli/policy_command.hpp"
+
+namespace {
+
+// Runs `sovereign policy ARGS...` with stdout and stderr captured.
+struct Run {
+    int status = 0;
+    std::string out;
+    std::string err;
+};
+
+Run run(std::vector<std::string> args) {
+    std::ostringstream out;
+    std::ostringstream err;
+    auto* old_out = std::cout.rdbuf(out.rdbuf());
+    auto* old_err = std::cerr.rdbuf(err.rdbuf());
+    const int status = sovereign::gateway::run_policy_command(args);
+    std::cout.rdbuf(old_out);
+    std::cerr.rdbuf(old_err);
+    return {status, out.str(), err.str()};
+}
+
+const std::string root = SOURCE_ROOT;
+const std::string hospital = root + "/examples/hospital/policy.yaml";
+const std::string request = root + "/tests/policy/fixtures/chat_request.json";
+
+}  // namespace
+
+TEST_SUITE("policy-command") {
+    TEST_CASE("explain reads an OpenAI chat body, content parts included, and never prints the values") {
+        const auto r = run({"explain", "--policy", hospital, "--request", request, "--tenant", "research"});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Decision: ALLOW (deciding rule: research-pseudonymised") != std::string::npos);
+        CHECK(r.out.find("patient_mrn in messages[1].content[0].text, bytes 8-19") != std::string::npos);
+        CHECK(r.out.find("tokenize uk_nhs in messages[1].content[0].text") != std::string::npos);
+        CHECK(r.out.find("MRN-0012345") == std::string::npos);
+        CHECK(r.out.find("943 476 5919") == std::string::npos);
+    }
+
+    TEST_CASE("explain names the rule that denies and the message the application sees") {
+        const auto r = run({"explain", "--policy", hospital, "--request", request, "--tenant", "it-helpdesk"});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Decision: DENY (deciding rule: default-deny)") != std::string::npos);
+        CHECK(r.out.find("Message to the application: no rule of the policy allows this request") != std::string::npos);
+    }
+
+    TEST_CASE("a request file that is not JSON is reported with its byte offset") {
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
+        std::ofstream(path) << R"({"model": "x", "messages": [)";
+        const auto r = run({"explain", "--policy", hospital, "--request", path.string(), "--tenant", "research"});
+        std::filesystem::remove(path);
+        CHECK(r.status == 2);
+        CHECK(r.err == path.string() + ": byte 28: invalid JSON: incomplete JSON\n");
+    }
+
+    TEST_CASE("lint prints each problem as FILE:LINE:COL and exits 1; usage errors exit 2") {
+        const auto typos = root + "/tests/policy/fixtures/typos.yaml";
+        const auto r = run({"lint", typos});
+        CHECK(r.status == 1);
+        CHECK(r.out == typos + ":5:5: unknown key 'max_clas' in a zone; did you mean 'max_class'?\n" + typos +
+                           ":8:23: detected: no detector named 'emial'; did you mean 'email'?\n" + typos +
+                           ":9:20: action must be allow or deny, not 'alow'\n");
+        CHECK(run({"lint"}).status == 2);
+        CHECK(run({"frobnicate"}).status == 2);
+        CHECK(run({"lint", hospital, "--backends", "bad"}).status == 2);
+    }
+
+    TEST_CASE("lint with backends reports tenants that can reach none") {
+        const auto r = run({"lint", hospital, "--backends", "ward:ward-gpus:llama", "--backends", "cloud:regional-cloud:llama"});
+        CHECK(r.status == 1);
+        CHECK(r.out.find("zone 'research-cluster' has no backend") != std::string::npos);
+        CHECK(r.out.find("tenant") == std::string::npos);
+    }
+
+    TEST_CASE("policy test runs the companion test file of a policy") {
+        const auto r = run({"test", hospital});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("7 passed, 0 failed") != std::string::npos);
+        CHECK(r.out.find("coverage: 6/6 rules exercised (100%)") != std::string::npos);
+    }
+}
