@@ -58,7 +58,8 @@ class Tokenizer {
   std::size_t vocab_size() const { return tokens_.size(); }
   TokenKind kind_of(std::int32_t id) const;
   const std::string& token_text(std::int32_t id) const;  // the vocabulary string as stored in the file
-  // SentencePiece writes a space before the first word; decode() and TokenStreamDecoder remove it again.
+  // SentencePiece writes a space before the first word; decode() removes it, and so should a streaming decoder
+  // from the first piece of a generated sequence.
   virtual bool strips_leading_space() const { return false; }
   std::string_view model_name() const { return model_; }  // "llama" or "gpt2"
   std::string_view pre_tokenizer() const { return pre_; }  // "default", "llama3", "qwen2", ...
