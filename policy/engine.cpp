@@ -54,6 +54,19 @@ struct Facts {
     int data_class = 0;
 };
 
+// Whether the rule's conditions hold, without explaining: the common case of a rule that does not match.
+bool conditions_hold_quietly(const RuleConditions& when, const Facts& facts) {
+    if (!when.tenants.empty() && !contains(when.tenants, facts.request.tenant)) return false;
+    if (!when.models.empty() && !contains(when.models, facts.request.model)) return false;
+    if (!when.endpoints.empty() && !contains(when.endpoints, facts.request.endpoint)) return false;
+    if (!when.detected.empty() &&
+        std::none_of(when.detected.begin(), when.detected.end(), [&](std::size_t d) { return facts.counts[d] > 0; }))
+        return false;
+    if (when.class_at_least && facts.data_class < *when.class_at_least) return false;
+    if (when.class_at_most && facts.data_class > *when.class_at_most) return false;
+    return true;
+}
+
 // Whether the rule's conditions hold; `why` says which held, or which one failed first.
 bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string& why) {
     std::vector<std::string> held;
@@ -238,7 +251,10 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
             continue;
         }
         std::string why;
-        const bool matched = conditions_hold(rule.when, facts, why);
+        // The explanation is only built when someone will read it: a trace, or a matched rule's reason.
+        const bool matched = (trace == nullptr && !conditions_hold_quietly(rule.when, facts))
+                                 ? false
+                                 : conditions_hold(rule.when, facts, why);
         if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
         if (!matched) continue;
         d.matched.push_back({rule.name, mode, describe_effect(rule, policy), why, rule.line});
