@@ -90,7 +90,7 @@ describe('OpenAI API through the gateway', () => {
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.system_fingerprint, 'upstream-other');
     assert.equal(res.json.choices[0].message.content, 'Other backend here');
-    assert.equal(other.requests().length, before + 1);
+    await other.waitForRequests(before + 1);
   });
 
   it('POST /v1/completions is forwarded and answered', async () => {

@@ -122,6 +122,7 @@ describe('TLS', () => {
       headers: { authorization: `Bearer ${KEY}` }, tls: https() });
     assert.equal(res.status, 200, res.text);
     assert.equal(res.json.system_fingerprint, 'tls-backend');
+    await tlsUpstream.waitForRequests(1);
     const forwarded = tlsUpstream.requests().filter((e) => e.method === 'POST');
     assert.equal(forwarded.at(-1).client_cn, 'sovereign-gateway', 'the gateway presented its client certificate');
   });
@@ -131,6 +132,7 @@ describe('TLS', () => {
       headers: { authorization: `Bearer ${KEY}` }, tls: https() });
     assert.ok([502, 503].includes(res.status), `status ${res.status}: ${res.text}`);
     assertError(res, { status: res.status, code: res.status === 502 ? 'upstream_error' : 'no_backend_available' }, 'wrong pin');
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
   });
 });

@@ -55,6 +55,13 @@ export class Upstream {
     return this.events().filter((e) => e.event === 'connection');
   }
 
+  // Resolves once at least `count` requests (health checks excluded) have been reported: the
+  // upstream's report travels through a pipe, so it may trail the gateway's answer slightly.
+  waitForRequests(count, timeoutMs = 5000) {
+    return this.process.waitUntil(() => this.requests().length >= count, timeoutMs,
+      `${count} request(s) to reach the upstream`);
+  }
+
   waitForEvent(predicate, timeoutMs, what) {
     return this.process.waitUntil(() => this.events().find(predicate), timeoutMs, what);
   }
