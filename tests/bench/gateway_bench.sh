@@ -244,7 +244,9 @@ rows = {
 single = {"nginx": v[12:15], "gateway": v[15:18]}
 d_rps, n_rps = rows["direct"][0], rows["nginx"][0]
 out = []
-out.append(f"wrk -t1 -c{conns}, {duration} s per path, 1.3 KB chat request; upstream and proxy on CPU 0, wrk on CPU 1")
+load = open("/proc/loadavg").read().split()[0]
+out.append(f"wrk -t1 -c{conns}, {duration} s per path, 1.3 KB chat request; upstream and proxy on CPU 0, wrk on CPU 1;")
+out.append(f"1-minute load average before the report: {load} (load from other processes on these CPUs makes every figure noisier)")
 out.append("")
 out.append("| path | req/s | p50 | p99 | vs direct | vs nginx |")
 out.append("|---|---:|---:|---:|---:|---:|")
