@@ -129,6 +129,9 @@ constexpr std::array<std::string_view, 3> endpoints{"chat.completions", "complet
 
 constexpr std::size_t max_rules = 10000;
 constexpr std::size_t max_detectors = 1000;
+// Bounds on what one custom detector may ask vectorscan to compile, so a policy cannot stall a reload.
+constexpr std::size_t max_keywords = 5000;
+constexpr std::size_t max_pattern_bytes = 64 * 1024;
 
 // Builds a PolicyModel from a parsed document, collecting every problem rather than stopping at the first.
 class PolicyBuilder {
@@ -355,13 +358,17 @@ private:
             if (has_pattern) {
                 const auto pattern = r_.text(d["pattern"], "pattern");
                 if (!pattern) continue;
+                if (pattern->empty() || pattern->size() > max_pattern_bytes) {
+                    r_.error(d["pattern"], "pattern must be 1 to " + std::to_string(max_pattern_bytes) + " bytes");
+                    continue;
+                }
                 spec.patterns.push_back({*pattern, flags | HS_FLAG_UTF8, require_context});
                 detector_marks.push_back(d["pattern"].Mark());
             } else {
                 const auto words = r_.text_list(d["keywords"], "keywords");
                 if (!words) continue;
-                if (words->empty()) {
-                    r_.error(d["keywords"], "keywords must list at least one word");
+                if (words->empty() || words->size() > max_keywords) {
+                    r_.error(d["keywords"], "keywords must list 1 to " + std::to_string(max_keywords) + " words");
                     continue;
                 }
                 std::string alternation;
@@ -372,6 +379,11 @@ private:
                     }
                     if (!alternation.empty()) alternation += "|";
                     alternation += escape_keyword(w);
+                }
+                if (alternation.size() > max_pattern_bytes) {
+                    r_.error(d["keywords"], "the keywords add up to more than " + std::to_string(max_pattern_bytes) +
+                                                " bytes; split them over several detectors");
+                    continue;
                 }
                 spec.patterns.push_back({"(?:" + alternation + ")", flags, require_context});
                 // Only a run of the keywords' own characters can be the start of a keyword.

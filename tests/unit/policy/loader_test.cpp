@@ -126,6 +126,15 @@ rules:
         CHECK(out[1] == "p.yaml:6:19: exempt_from: no rule named 'no-such-rule'");
     }
 
+    TEST_CASE("oversized custom detectors are refused before vectorscan sees them") {
+        std::string words = "[";
+        for (int i = 0; i < 5001; ++i) words += (i ? ", w" : "w") + std::to_string(i);
+        const auto out = problems("detectors:\n  - {name: many, class: internal, keywords: " + words +
+                                  "]}\nrules: [{name: r, then: {action: allow}}]\n");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:5:45: keywords must list 1 to 5000 words");
+    }
+
     TEST_CASE("the policy version is the sha256 of the file content") {
         const auto a = load_policy_text(base + "rules: [{name: r, then: {action: allow}}]\n", "a.yaml");
         const auto b = load_policy_text(base + "rules: [{name: r, then: {action: allow}}] \n", "a.yaml");
