@@ -27,6 +27,9 @@ struct RowDotKernels {
   void (*q4_0_to_f32)(const BlockQ4_0* w, float* out, std::size_t n);
   // out[b] = w . x[b] for the four inputs x, x + x_stride, x + 2 x_stride, x + 3 x_stride.
   void (*f32_x4)(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
+  // Register tile: out[r * 3 + b] = w[r] . (x + b * x_stride) for 4 rows and 3 inputs; 12
+  // accumulators per 7 loads, which is what lets batched matmuls run at the FMA units' rate.
+  void (*f32_4x3)(const float* const* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
 };
 
 const RowDotKernels& portable_row_dot_kernels();

@@ -203,8 +203,34 @@ AVX2_TARGET void dot_f32_x4(const float* w, const float* x, std::size_t x_stride
   }
 }
 
+AVX2_TARGET void dot_f32_4x3(const float* const* w, const float* x, std::size_t x_stride, std::size_t n,
+                             float* out) {
+  __m256 acc[4][3];
+  for (int r = 0; r < 4; ++r)
+    for (int b = 0; b < 3; ++b) acc[r][b] = _mm256_setzero_ps();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    const __m256 x1 = _mm256_loadu_ps(x + x_stride + i);
+    const __m256 x2 = _mm256_loadu_ps(x + 2 * x_stride + i);
+    for (int r = 0; r < 4; ++r) {
+      const __m256 wv = _mm256_loadu_ps(w[r] + i);
+      acc[r][0] = _mm256_fmadd_ps(wv, x0, acc[r][0]);
+      acc[r][1] = _mm256_fmadd_ps(wv, x1, acc[r][1]);
+      acc[r][2] = _mm256_fmadd_ps(wv, x2, acc[r][2]);
+    }
+  }
+  for (int r = 0; r < 4; ++r)
+    for (int b = 0; b < 3; ++b) {
+      float sum = horizontal_sum(acc[r][b]);
+      for (std::size_t j = i; j < n; ++j) sum += w[r][j] * x[b * x_stride + j];
+      out[r * 3 + b] = sum;
+    }
+}
+
 constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
-                              f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4};
+                              f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4,
+                              dot_f32_4x3};
 
 }  // namespace
 

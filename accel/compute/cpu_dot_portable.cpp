@@ -90,8 +90,14 @@ void dot_f32_x4(const float* w, const float* x, std::size_t x_stride, std::size_
   for (std::size_t b = 0; b < 4; ++b) out[b] = dot_f32(w, x + b * x_stride, n);
 }
 
+void dot_f32_4x3(const float* const* w, const float* x, std::size_t x_stride, std::size_t n, float* out) {
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t b = 0; b < 3; ++b) out[r * 3 + b] = dot_f32(w[r], x + b * x_stride, n);
+}
+
 constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
-                                  f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4};
+                                  f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4,
+                                  dot_f32_4x3};
 
 }  // namespace
 

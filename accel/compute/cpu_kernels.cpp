@@ -25,22 +25,27 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
         out[r] = dot_row(kernels, w.type, w.row(r), x, w.cols);
       return;
     }
-    // Batches: expand a block of rows to f32 once (it stays in L2), then sweep the inputs four at a
-    // time over the block, so each input quad is read from memory once per block, not once per row.
+    // Batches: expand a block of rows to f32 once (it stays in L2), then sweep the inputs over it
+    // in 4-row x 3-input register tiles, so each input is read once per block, not once per row.
     thread_local std::vector<float> expanded;
     expanded.resize(kRowsPerChunk * w.cols);
-    float four[4];
+    float tile[12];
     for (std::size_t block = first * kRowsPerChunk; block < row_end; block += kRowsPerChunk) {
       const std::size_t block_rows = std::min(kRowsPerChunk, row_end - block);
       const float* rows[kRowsPerChunk];
       for (std::size_t i = 0; i < block_rows; ++i)
         rows[i] = row_to_f32(kernels, w.type, w.row(block + i), expanded.data() + i * w.cols, w.cols);
       std::size_t b = 0;
-      for (; b + 4 <= batch; b += 4)
-        for (std::size_t i = 0; i < block_rows; ++i) {
-          kernels.f32_x4(rows[i], x + b * w.cols, w.cols, w.cols, four);
-          for (std::size_t j = 0; j < 4; ++j) out[(b + j) * w.rows + block + i] = four[j];
+      for (; b + 3 <= batch; b += 3) {
+        std::size_t i = 0;
+        for (; i + 4 <= block_rows; i += 4) {
+          kernels.f32_4x3(rows + i, x + b * w.cols, w.cols, w.cols, tile);
+          for (std::size_t r = 0; r < 4; ++r)
+            for (std::size_t j = 0; j < 3; ++j) out[(b + j) * w.rows + block + i + r] = tile[r * 3 + j];
         }
+        for (; i < block_rows; ++i)
+          for (std::size_t j = 0; j < 3; ++j) out[(b + j) * w.rows + block + i] = kernels.f32(rows[i], x + (b + j) * w.cols, w.cols);
+      }
       for (; b < batch; ++b)
         for (std::size_t i = 0; i < block_rows; ++i) out[b * w.rows + block + i] = kernels.f32(rows[i], x + b * w.cols, w.cols);
     }
