@@ -20,14 +20,14 @@ struct BenchOptions {
   int threads = 0;
   int prefill_tokens = 128;
   std::vector<int> batches{1, 8, 64};
-  int decode_steps = 4;      // timed steps per batch size, after one warm-up step
+  int decode_steps = 4;      // timed steps per batch size, after one warm-up step; the best counts
   int context_tokens = 32;   // KV positions each decoding sequence already holds
 };
 
 struct DecodeFigure {
   int batch = 0;
   double tokens_per_second = 0;
-  double step_seconds = 0;
+  double step_seconds = 0;  // best of the timed steps
   double roofline_fraction = 0;  // (weight bytes / step time) / measured bandwidth
 };
 
@@ -37,7 +37,7 @@ struct BenchReport {
   std::size_t weight_bytes_per_token = 0;
   double bandwidth_bytes_per_second = 0;
   std::string bandwidth_method;
-  double prefill_tokens_per_second = 0;
+  double prefill_tokens_per_second = 0;  // best of two timed runs
   std::vector<DecodeFigure> decode;
 };
 

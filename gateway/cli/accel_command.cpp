@@ -23,7 +23,7 @@ bench options:
   --threads N         CPU threads (default: all)
   --prefill N         prompt tokens in the prefill measurement (default 128)
   --batches LIST      decode batch sizes, comma-separated (default 1,8,64)
-  --steps N           timed decode steps per batch size (default 4)
+  --steps N           timed decode steps per batch size, best one reported (default 4)
 )";
 
 int usage_error(const std::string& message) {
