@@ -43,7 +43,8 @@ struct BenchReport {
 
 [[nodiscard]] std::variant<BenchReport, std::string> run_bench(const BenchOptions& options);
 
-// Sustained read bandwidth of host memory with `threads` readers over a buffer far larger than caches.
-double measure_host_read_bandwidth(int threads);
+// Sustained host memory bandwidth: `threads` threads copying a buffer far larger than the caches,
+// counting the bytes read and written.
+double measure_host_copy_bandwidth(int threads);
 
 }  // namespace sovereign::accel::compute
