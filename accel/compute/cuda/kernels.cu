@@ -414,6 +414,7 @@ void launch_sample(std::int32_t* out, const float* logits, const DeviceRowSampli
 }
 
 void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tokens, int n_tokens, cudaStream_t stream) {
+  if (n_tokens <= 0) return;
   dispatch_kind(table.kind, [&](auto tag) {
     constexpr WeightKind K = decltype(tag)::value;
     embed_kernel<K><<<n_tokens, 256, 0, stream>>>(out, table.data, table.row_bytes, table.cols, tokens);
@@ -421,7 +422,7 @@ void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tok
 }
 
 void launch_rmsnorm(float* out, const float* x, const float* weight, int rows, int n, float eps, cudaStream_t stream) {
-  rmsnorm_kernel<<<rows, 256, 0, stream>>>(out, x, weight, n, eps);
+  if (rows > 0) rmsnorm_kernel<<<rows, 256, 0, stream>>>(out, x, weight, n, eps);
 }
 
 void launch_matvec(float* out, const DeviceMatrix& w, const float* x, int n_tokens, cudaStream_t stream) {
@@ -472,6 +473,7 @@ void launch_kv_store(const PagedKv& kv, const float* k, const float* v, const st
 
 void launch_attention(float* out, const float* q, const PagedKv& kv, const std::int32_t* slots,
                       const std::int32_t* positions, int n_tokens, const AttentionParams& p, cudaStream_t stream) {
+  if (n_tokens <= 0) return;
   const dim3 grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(p.n_heads));
   attention_kernel<<<grid, kAttentionWarps * kWarp, 0, stream>>>(out, q, kv, slots, positions, p);
 }

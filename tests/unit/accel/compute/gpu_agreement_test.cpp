@@ -25,8 +25,11 @@ using compute::StepToken;
 
 // Runs `prompt` through a backend: `prefill` tokens in the first step, then one per step
 // (the decode path and its captured graph), returning every position's logits.
+// With prefill_logits false the first step asks for no logits at all (a prompt chunk that does not
+// end the prompt), and only later positions are returned.
 std::vector<std::vector<float>> run(const std::string& device, const compute::LoadedModel& m,
-                                    const std::vector<std::int32_t>& prompt, std::size_t prefill) {
+                                    const std::vector<std::int32_t>& prompt, std::size_t prefill,
+                                    bool prefill_logits = true) {
   compute::BackendPlan plan;
   plan.kv_pages = 16;
   plan.max_step_tokens = 128;
@@ -43,12 +46,14 @@ std::vector<std::vector<float>> run(const std::string& device, const compute::Lo
   while (done < prompt.size()) {
     const std::size_t step = done == 0 ? prefill : 1;
     std::vector<StepToken> tokens;
-    for (std::size_t i = done; i < done + step; ++i) tokens.push_back({prompt[i], static_cast<std::int32_t>(i), 0, true});
+    const bool wants = done > 0 || prefill_logits;
+    for (std::size_t i = done; i < done + step; ++i) tokens.push_back({prompt[i], static_cast<std::int32_t>(i), 0, wants});
     pages.grow(0, done + step);
     std::vector<std::span<const std::int32_t>> tables{pages.pages(0)};
     std::vector<float> logits(step * vocab);
     backend->forward(tokens, tables, logits.data());
-    for (std::size_t i = 0; i < step; ++i) out.emplace_back(logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
+    if (wants)
+      for (std::size_t i = 0; i < step; ++i) out.emplace_back(logits.begin() + i * vocab, logits.begin() + (i + 1) * vocab);
     done += step;
   }
   return out;
@@ -103,6 +108,21 @@ TEST_CASE("prefill-sized steps through cuBLAS agree within 16-bit activation pre
     spec.type = type;
     check_agreement(spec, 100, 96, type == gguf::TensorType::f32 ? 1e-4 : 2e-2);
   }
+}
+
+TEST_CASE("a prompt chunk that wants no logits is followed by correct decode steps on the GPU") {
+  const std::filesystem::path path = temporary_model_path("gpu-chunk");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
+  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  std::vector<std::int32_t> prompt;
+  for (std::int32_t i = 0; i < 12; ++i) prompt.push_back((i * 11 + 3) % kTinyVocab);
+  const auto gpu = run("cuda:0", m, prompt, 7, false);
+  const auto reference = reference_logits(m.file, prompt);
+  REQUIRE(gpu.size() == 5);
+  for (std::size_t t = 0; t < gpu.size(); ++t) CHECK(relative_error(gpu[t], reference[t + 7]) < 1e-4);
 }
 
 TEST_CASE("on-GPU sampling: greedy is the argmax, and stratified draws follow the softmax, top_k and top_p") {
