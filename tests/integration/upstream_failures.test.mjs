@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { freePort } from './lib/ports.mjs';
-import { readSse } from './lib/http.mjs';
+import { rawExchange, readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-failures-tenant';
@@ -18,6 +18,7 @@ const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content
 describe('upstream failures', () => {
   const up = {};
   let deadPort;
+  let laterPort;
   let gw;
 
   before(async () => {
@@ -31,6 +32,7 @@ describe('upstream failures', () => {
     up.good = await Upstream.start({ name: 'ugood' });
     up.breaker = await Upstream.start({ name: 'ubreaker', status: 500 });
     deadPort = await freePort();
+    laterPort = await freePort();
     gw = await Gateway.start({
       tenants: [tenant({ name: 'failures', keys: [KEY], models: ['*'] })],
       backends: [
@@ -46,6 +48,8 @@ describe('upstream failures', () => {
           urls: [`http://127.0.0.1:${deadPort}`, up.good.url] }),
         openaiBackend({ name: 'be-breaker', models: ['m-breaker'], upstreams: [up.breaker], health: SLOW_HEALTH,
           circuit_breaker: { failures: 2, open_ms: 60000 } }),
+        openaiBackend({ name: 'be-recovering', models: ['m-recovering'], urls: [`http://127.0.0.1:${laterPort}`],
+          health: { interval_ms: 100 } }),
       ],
     });
   });
@@ -113,6 +117,32 @@ describe('upstream failures', () => {
     const content = datas.slice(0, -1).map((d) => JSON.parse(d).choices[0].delta.content ?? '').join('');
     assert.equal(content, 'Hello from the upstream'.slice(0, content.length), 'the chunks before the failure were passed through');
     assert.ok(content.length > 0, 'chunks sent before the failure arrived');
+  });
+
+  it('closes the client connection after the error event of a broken stream', async () => {
+    const body = JSON.stringify(chat('m-mid', { stream: true }));
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: (socket) => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+    });
+    const text = result.raw.toString('utf8');
+    assert.match(text, /data: \{"error":/, text);
+    assert.ok(result.closed, `the connection stayed open after the broken stream:\n${text}`);
+  });
+
+  it('a replica that comes up after failing its health checks is marked healthy and serves', async () => {
+    await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-recovering' }).length > 0 &&
+      m.value('sovereign_upstream_healthy', { backend: 'be-recovering' }) === 0, 10000, 'be-recovering to be marked unhealthy');
+    assertError(await gw.chat(KEY, chat('m-recovering')), { status: 503, code: 'no_backend_available' }, 'while unhealthy');
+    up.recovering = await Upstream.start({ name: 'urecovering', port: laterPort });
+    await gw.waitForMetrics((m) => m.value('sovereign_upstream_healthy', { backend: 'be-recovering' }) === 1,
+      10000, 'be-recovering to be marked healthy again');
+    const res = await gw.chat(KEY, chat('m-recovering'));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.system_fingerprint, 'urecovering');
   });
 
   it('after circuit_breaker.failures consecutive failures the circuit opens: 503 without contacting the upstream', async () => {
