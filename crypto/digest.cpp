@@ -14,6 +14,21 @@ Sha256 sha256(std::string_view data) noexcept {
   return sha256(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(data.data()), data.size()));
 }
 
+static_assert(sizeof(crypto_hash_sha256_state) <= 128, "Sha256Hasher's state buffer is too small");
+
+Sha256Hasher::Sha256Hasher() noexcept { crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_)); }
+
+void Sha256Hasher::update(std::string_view data) noexcept {
+  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
+                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+}
+
+Sha256 Sha256Hasher::finish() noexcept {
+  Sha256 out{};
+  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out.data());
+  return out;
+}
+
 std::string to_hex(std::span<const unsigned char> bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());

@@ -15,6 +15,17 @@ using Sha256 = std::array<unsigned char, sha256_bytes>;
 Sha256 sha256(std::span<const unsigned char> data) noexcept;
 Sha256 sha256(std::string_view data) noexcept;
 
+// Incremental SHA-256 for data that arrives in pieces (streamed responses).
+class Sha256Hasher {
+ public:
+  Sha256Hasher() noexcept;
+  void update(std::string_view data) noexcept;
+  [[nodiscard]] Sha256 finish() noexcept;
+
+ private:
+  alignas(16) unsigned char state_[128];
+};
+
 std::string to_hex(std::span<const unsigned char> bytes);
 // Parses exactly 2*N hex digits (either case); nullopt for anything else.
 [[nodiscard]] std::optional<Sha256> sha256_from_hex(std::string_view hex);

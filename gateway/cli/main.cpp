@@ -3,7 +3,12 @@
 #include <string>
 #include <vector>
 
+#include "gateway/cli/accel_command.hpp"
+#include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/commands.hpp"
+#include "gateway/cli/keys_command.hpp"
+#include "gateway/cli/model_command.hpp"
+#include "gateway/cli/policy_command.hpp"
 
 namespace {
 
@@ -12,7 +17,16 @@ constexpr const char* usage = R"(usage: sovereign COMMAND [ARGS]
 Commands:
   serve --config FILE          run the gateway
   config check FILE            validate a gateway.yaml without starting anything
+  policy lint|test|explain     check, test and explain a policy.yaml (compliance officers)
+  audit verify|query|tail|prove|check-proof|open
+                               verify and read the tamper-evident audit log (auditors)
+  keys init|rotate|list|export-public
+                               manage the audit-signing, vault and auditor keys
+  model info|make-demo         inspect GGUF model files; write the demo model
+  accel devices|bench          list GPUs; measure the built-in engine
   version                      print the version
+
+Run 'sovereign COMMAND --help' for a command's options.
 )";
 
 }  // namespace
@@ -28,6 +42,11 @@ int main(int argc, char** argv) {
   using namespace sovereign::gateway;
   if (command == "serve") return run_serve_command(rest);
   if (command == "config") return run_config_command(rest);
+  if (command == "policy") return run_policy_command(rest);
+  if (command == "audit") return run_audit_command(rest);
+  if (command == "keys") return run_keys_command(rest);
+  if (command == "model") return run_model_command(rest);
+  if (command == "accel") return run_accel_command(rest);
   if (command == "version") {
     std::cout << "sovereign " << SOVEREIGN_VERSION << '\n';
     return 0;

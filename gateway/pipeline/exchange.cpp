@@ -3,7 +3,14 @@
 #include <algorithm>
 #include <random>
 
+#include <boost/asio/post.hpp>
 #include <boost/json.hpp>
+
+#include "crypto/token_restorer.hpp"
+#include "gateway/pipeline/audit_records.hpp"
+#include "gateway/pipeline/response_rewriter.hpp"
+#include "policy/engine.hpp"
+#include "policy/response_scanner.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -35,6 +42,52 @@ std::uint64_t estimated_tokens(const DecodedRequest& request) {
   return bytes / 4 + 1 + request.max_tokens;
 }
 
+bool contains(const std::vector<std::string>& list, const std::string& item) {
+  return std::find(list.begin(), list.end(), item) != list.end();
+}
+
+// Vault token types are [A-Z][A-Z0-9_]*: the detector's name, upper-cased.
+std::string token_type(std::string_view detector) {
+  std::string type;
+  for (char c : detector) {
+    if (type.size() == crypto::max_token_type_length) break;
+    if (std::isalnum(static_cast<unsigned char>(c))) type += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    else type += '_';
+  }
+  if (type.empty() || !std::isupper(static_cast<unsigned char>(type[0]))) type = "V" + type.substr(0, crypto::max_token_type_length - 1);
+  return type;
+}
+
+bool wants_capture(const std::optional<policy::Decision>& decision) { return decision && decision->capture_payload; }
+
+class ScanFilter : public TextFilter {
+ public:
+  ScanFilter(std::shared_ptr<const policy::Policy> policy, const std::string& tenant,
+             std::shared_ptr<std::map<std::string, int>> totals)
+      : scanner_(std::move(policy), tenant), totals_(std::move(totals)) {}
+  ~ScanFilter() override {
+    for (const auto& [name, count] : scanner_.counts()) (*totals_)[name] += count;
+  }
+  std::string feed(std::string_view text) override { return scanner_.feed(text); }
+  std::string finish() override { return scanner_.finish(); }
+  bool failed() const override { return scanner_.failed(); }
+
+ private:
+  policy::ResponseScanner scanner_;
+  std::shared_ptr<std::map<std::string, int>> totals_;
+};
+
+class RestoreFilter : public TextFilter {
+ public:
+  RestoreFilter(const crypto::TokenVault& vault, std::string tenant, std::string scope)
+      : restorer_(vault, std::move(tenant), std::move(scope)) {}
+  std::string feed(std::string_view text) override { return restorer_.feed(text); }
+  std::string finish() override { return restorer_.finish(); }
+
+ private:
+  crypto::TokenRestorer restorer_;
+};
+
 }  // namespace
 
 const char* phase_name(PhaseName phase) {
@@ -42,6 +95,7 @@ const char* phase_name(PhaseName phase) {
     case PhaseName::authenticate: return "authenticate";
     case PhaseName::decode: return "decode";
     case PhaseName::decide: return "decide";
+    case PhaseName::audit: return "audit";
     case PhaseName::transform: return "transform";
     case PhaseName::route: return "route";
     case PhaseName::forward: return "forward";
@@ -60,18 +114,24 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, http:
       sink_(sink),
       complete_(std::move(complete)),
       started_(std::chrono::steady_clock::now()),
-      request_id_(new_request_id()) {}
+      request_id_(new_request_id()),
+      output_detectors_(std::make_shared<std::map<std::string, int>>()) {}
 
 void Exchange::run() {
   using Phase = PhaseResult (Exchange::*)();
-  static constexpr std::array<Phase, 5> synchronous_phases = {&Exchange::authenticate, &Exchange::decode,
-                                                              &Exchange::decide, &Exchange::transform, &Exchange::route};
+  static constexpr std::array<Phase, 6> phases = {&Exchange::authenticate, &Exchange::decode,    &Exchange::decide,
+                                                  &Exchange::audit,        &Exchange::transform, &Exchange::route};
   if (!snapshot_) return fail(api_errors::shutting_down());
-  for (Phase phase : synchronous_phases) {
-    PhaseResult result = (this->*phase)();
-    if (result.kind == PhaseResult::Kind::fail) return fail(*result.error, result.retry_after);
-    if (result.kind == PhaseResult::Kind::answer) return answer(std::move(*result.response), {});
+  while (next_phase_ < phases.size()) {
+    PhaseResult result = (this->*phases[next_phase_++])();
+    switch (result.kind) {
+      case PhaseResult::Kind::next: break;
+      case PhaseResult::Kind::fail: return fail(*result.error, result.retry_after);
+      case PhaseResult::Kind::answer: return answer(std::move(*result.response), {});
+      case PhaseResult::Kind::suspend: return;  // the phase resumes run() when its work completes
+    }
   }
+  if (local_backend_ != nullptr) return forward_local();
   forward();
 }
 
@@ -101,6 +161,8 @@ PhaseResult Exchange::decode() {
   auto decoded = decode_request(*endpoint_, request_.body());
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
+  auto conversation = request_["X-Conversation-Id"];
+  conversation_scope_ = conversation.empty() ? request_id_ : std::string(conversation.substr(0, 128));
   return PhaseResult::next();
 }
 
@@ -109,35 +171,145 @@ PhaseResult Exchange::decide() {
   auto models = snapshot_->config->all_models();
   if (snapshot_->config->backends.empty())
     return PhaseResult::fail(api_errors::no_backend_available(model, "this gateway has no backends configured yet"));
-  if (std::find(models.begin(), models.end(), model) == models.end())
-    return PhaseResult::fail(api_errors::model_not_found(model));
+  if (!contains(models, model)) return PhaseResult::fail(api_errors::model_not_found(model));
   if (!tenant_->may_use(model)) return PhaseResult::fail(api_errors::model_not_permitted(model, tenant_->name));
   auto rate = snapshot_->rate_limiter.admit(*tenant_, estimated_tokens(*decoded_));
   if (!rate.allowed) {
     services_.metrics.rate_limited(tenant_->name);
     return PhaseResult::fail(api_errors::rate_limited(tenant_->name, rate.exceeded), rate.retry_after);
   }
+  if (snapshot_->policy) {
+    policy::Request request;
+    request.tenant = tenant_->name;
+    request.model = model;
+    request.endpoint = endpoint_name(*endpoint_);
+    request.declared_class = std::string(request_["X-Data-Class"]);
+    for (const auto& field : decoded_->texts) request.segments.push_back({field.json_path, field.text});
+    decision_ = policy::evaluate(request, *snapshot_->policy);
+  }
   return PhaseResult::next();
 }
 
-PhaseResult Exchange::transform() { return PhaseResult::next(); }
+// The decision record is written before anything leaves the gateway, for allowed and denied
+// requests alike. In strict durability the request waits here until the record is on disk.
+PhaseResult Exchange::audit() {
+  auto denied = [this]() -> PhaseResult {
+    if (decision_ && decision_->action == policy::Action::deny)
+      return PhaseResult::fail(api_errors::denied_by_policy(decision_->message, decision_->deciding_rule));
+    return PhaseResult::next();
+  };
+  if (!services_.audit) return denied();
+  if (!services_.audit->healthy()) return PhaseResult::fail(api_errors::audit_unavailable(services_.audit->health_detail()));
+  DecisionFacts facts;
+  facts.request_id = request_id_;
+  facts.tenant = tenant_->name;
+  facts.model = decoded_->model;
+  facts.endpoint = endpoint_name(*endpoint_);
+  facts.payload_sha256 = crypto::to_hex(crypto::sha256(request_.body()));
+  if (decision_) {
+    facts.decision = decision_->action == policy::Action::allow ? "allow" : "deny";
+    for (const auto& match : decision_->matched) facts.rules.push_back(match.rule);
+    facts.policy_version = decision_->policy_version;
+    facts.data_class = decision_->data_class;
+    facts.detectors = decision_->detector_counts;
+    facts.allowed_zones = decision_->allowed_zones;
+    facts.capture_payload = decision_->capture_payload;
+  } else {
+    facts.decision = "allow";
+    facts.rules.push_back("tenant-model-permission");
+  }
+  auto record = decision_record(facts, rfc3339_now());
+  decision_recorded_ = true;
+  if (services_.audit_durability == crypto::Durability::relaxed) {
+    services_.audit->append(std::move(record), [](const crypto::AppendResult&) {});
+    return denied();
+  }
+  services_.audit->append(std::move(record), [self = shared_from_this(), denied](const crypto::AppendResult& result) {
+    boost::asio::post(self->io_, [self, ok = result.ok, error = result.error, denied] {
+      if (!ok) return self->fail(api_errors::audit_unavailable(error));
+      auto verdict = denied();
+      if (verdict.kind == PhaseResult::Kind::fail) return self->fail(*verdict.error);
+      self->run();
+    });
+  });
+  return PhaseResult::suspend();
+}
+
+// Applies the decision's spans: redact replaces a value for good; tokenize swaps it for a vault
+// token that the response path restores.
+PhaseResult Exchange::transform() {
+  if (!decision_ || decision_->spans.empty()) return PhaseResult::next();
+  const auto& spans = decision_->spans;
+  for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
+    auto& text = decoded_->texts[segment].text;
+    std::string rewritten = policy::apply_redactions(text, spans, segment);
+    bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
+      return s.segment == segment && s.kind == policy::TransformKind::tokenize;
+    });
+    if (has_tokenize) {
+      if (!services_.vault)
+        return PhaseResult::fail(api_errors::audit_unavailable(
+            "the policy asks to tokenize values but gateway.yaml configures no vault, so the request cannot be sent safely"));
+      // Redaction markers shifted the offsets: rebuild from the original text, right to left.
+      rewritten = text;
+      for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+        if (it->segment != segment) continue;
+        std::string replacement;
+        if (it->kind == policy::TransformKind::redact) {
+          replacement = policy::redaction_marker(it->detector);
+        } else {
+          auto token = services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector),
+                                                 std::string_view(text).substr(it->begin, it->end - it->begin));
+          if (!token) return PhaseResult::fail(api_errors::audit_unavailable("the vault refused a value: " + token.error().message));
+          replacement = std::move(token.value());
+          tokenized_ = true;
+        }
+        rewritten.replace(it->begin, it->end - it->begin, replacement);
+      }
+    }
+    text = std::move(rewritten);
+  }
+  write_back_texts(decoded_->body, decoded_->texts);
+  return PhaseResult::next();
+}
 
 PhaseResult Exchange::route() {
   const auto& model = decoded_->model;
+  auto zone_allowed = [this](const BackendConfig& backend) {
+    if (!decision_) return true;
+    if (!decision_->allowed_backends.empty()) return contains(decision_->allowed_backends, backend.name);
+    return contains(decision_->allowed_zones, backend.zone);
+  };
+  bool any_backend = false;
+  bool any_allowed = false;
+  for (const auto& backend : snapshot_->config->backends) {
+    if (!contains(backend.models, model)) continue;
+    any_backend = true;
+    if (!zone_allowed(backend)) continue;
+    any_allowed = true;
+    if (backend.type == BackendType::local) {
+      local_backend_ = &backend;
+      return PhaseResult::next();
+    }
+    break;
+  }
+  if (!any_backend) return PhaseResult::fail(api_errors::no_backend_available(model, "no backend of this gateway serves it"));
+  if (!any_allowed) {
+    std::string zones;
+    for (const auto& zone : decision_->allowed_zones) zones += (zones.empty() ? "" : ", ") + zone;
+    return PhaseResult::fail(api_errors::no_backend_available(
+        model, "the policy allows only zone(s) [" + zones + "] for this request and no backend there serves it"));
+  }
   auto now = std::chrono::steady_clock::now();
   std::vector<ForwardTarget> available;
   std::vector<ForwardTarget> refused;
-  bool any_backend = false;
   for (const auto& backend : snapshot_->backends) {
-    const auto& models = backend->config->models;
-    if (std::find(models.begin(), models.end(), model) == models.end()) continue;
-    any_backend = true;
+    if (!contains(backend->config->models, model) || !zone_allowed(*backend->config)) continue;
     for (const auto& replica : backend->replicas) {
       if (!replica->refusal.empty()) refused.push_back({backend.get(), replica.get()});
       else if (replica->available(now)) available.push_back({backend.get(), replica.get()});
     }
   }
-  if (!any_backend) return PhaseResult::fail(api_errors::no_backend_available(model, "no backend of this gateway serves it"));
   // Least loaded first; a rotating start spreads ties across replicas.
   thread_local std::size_t rotation = 0;
   if (!available.empty()) std::rotate(available.begin(), available.begin() + (rotation++ % available.size()), available.end());
@@ -152,6 +324,21 @@ PhaseResult Exchange::route() {
   return PhaseResult::next();
 }
 
+std::unique_ptr<ResponseTransform> Exchange::response_transform() {
+  bool scan = snapshot_->policy != nullptr;
+  if (!scan && !tokenized_) return nullptr;
+  auto policy = snapshot_->policy;
+  const crypto::TokenVault* vault = tokenized_ ? services_.vault.get() : nullptr;
+  return std::make_unique<ResponseRewriter>(
+      *endpoint_, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
+        FilterChain chain;
+        // Scan what the model wrote (tokens, not values), then restore the tokens.
+        if (policy) chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));
+        if (vault) chain.push_back(std::make_unique<RestoreFilter>(*vault, tenant, scope));
+        return chain;
+      });
+}
+
 void Exchange::forward() {
   UpstreamRequest upstream;
   upstream.target = std::string(path_of(request_.target()));
@@ -159,20 +346,55 @@ void Exchange::forward() {
   upstream.request_id = request_id_;
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;
+  upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
   auto& pool = *snapshot_->pools[connection_.worker];
-  forwarder_ = std::make_shared<Forwarder>(
-      io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
-      snapshot_->config->limits.max_upstream_response_bytes, sink_, nullptr,
-      [self = shared_from_this()](ForwardOutcome outcome) {
-        self->served_by_ = outcome.backend;
-        if (outcome.error_code == "upstream_died") self->keep_alive_ = false;
-        self->record(outcome.status, outcome.error_code, outcome.bytes_out);
-        self->forwarder_.reset();
-      });
+  forwarder_ = std::make_shared<Forwarder>(io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
+                                           snapshot_->config->limits.max_upstream_response_bytes, sink_,
+                                           response_transform(),
+                                           [self = shared_from_this()](ForwardOutcome outcome) {
+                                             self->forwarded(std::move(outcome));
+                                           });
   sink_.on_client_gone([weak = std::weak_ptr<Forwarder>(forwarder_)] {
     if (auto forwarder = weak.lock()) forwarder->cancel();
   });
   forwarder_->start();
+}
+
+void Exchange::forward_local() {
+  local_forwarder_ = std::make_shared<LocalForwarder>(
+      io_, snapshot_->engines.at(local_backend_->name), *local_backend_, *decoded_, request_id_,
+      wants_capture(decision_) && services_.captures.has_value(), sink_, response_transform(),
+      [self = shared_from_this()](ForwardOutcome outcome) { self->forwarded(std::move(outcome)); });
+  sink_.on_client_gone([weak = std::weak_ptr<LocalForwarder>(local_forwarder_)] {
+    if (auto forwarder = weak.lock()) forwarder->cancel();
+  });
+  local_forwarder_->start();
+}
+
+void Exchange::forwarded(ForwardOutcome outcome) {
+  outcome_ = std::move(outcome);
+  if (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed") keep_alive_ = false;
+  if (wants_capture(decision_) && services_.captures) {
+    capture("request", request_.body());
+    capture("response", std::move(outcome_.response_body));
+  }
+  forwarder_.reset();
+  local_forwarder_.reset();
+  record(outcome_.status, outcome_.error_code, outcome_.bytes_out);
+}
+
+// Sealed to the auditor's key on the capture thread; the outcome record names the file.
+void Exchange::capture(const std::string& part, std::string body) {
+  crypto::CaptureMetadata metadata{request_id_, part,
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()};
+  captures_.push_back(request_id_ + "." + part);
+  boost::asio::post(services_.capture_writer, [&services = services_, metadata, body = std::move(body)] {
+    auto written = services.captures->write(metadata, body);
+    if (!written)
+      log_event("error", "capture_failed", "request " + metadata.request_id + " " + metadata.part + ": " + written.error().message);
+  });
 }
 
 void Exchange::answer(http::response<http::string_body> response, const std::string& error_code) {
@@ -180,6 +402,7 @@ void Exchange::answer(http::response<http::string_body> response, const std::str
   response.prepare_payload();
   unsigned status = response.result_int();
   auto bytes = response.body().size();
+  outcome_.response_sha256 = crypto::to_hex(crypto::sha256(response.body()));
   sink_.send(std::move(response), [self = shared_from_this(), status, error_code, bytes](bool client_ok) {
     self->record(client_ok ? status : 499, error_code, bytes);
   });
@@ -199,7 +422,7 @@ http::response<http::string_body> Exchange::models_list() const {
     if (!tenant_->may_use(model)) continue;
     std::string owner = "sovereign";
     for (const auto& backend : snapshot_->config->backends)
-      if (std::find(backend.models.begin(), backend.models.end(), model) != backend.models.end()) {
+      if (contains(backend.models, model)) {
         owner = backend.name;
         break;
       }
@@ -211,12 +434,34 @@ http::response<http::string_body> Exchange::models_list() const {
   return response;
 }
 
+void Exchange::record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
+                              double latency_ms) {
+  OutcomeFacts facts;
+  facts.request_id = request_id_;
+  facts.tenant = tenant_ ? tenant_->name : "";
+  facts.model = decoded_ ? decoded_->model : "";
+  facts.backend = outcome_.backend ? outcome_.backend->name : "";
+  facts.zone = outcome_.backend ? outcome_.backend->zone : "";
+  facts.status = status;
+  facts.error = error_code;
+  facts.bytes_in = request_.body().size();
+  facts.bytes_out = bytes_out;
+  facts.latency_ms = latency_ms;
+  facts.response_sha256 = outcome_.response_sha256;
+  facts.output_detectors = *output_detectors_;
+  facts.captures = captures_;
+  // The response has been sent: a failure here can no longer fail the request, but it leaves the
+  // writer unhealthy, so the next request is refused until the log can be written again.
+  services_.audit->append(outcome_record(facts, rfc3339_now()), [](const crypto::AppendResult&) {});
+}
+
 void Exchange::record(unsigned status, const std::string& error_code, std::uint64_t bytes_out) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   std::string tenant = tenant_ ? tenant_->name : "";
   std::string model = decoded_ ? decoded_->model : "";
-  std::string backend = served_by_ ? served_by_->config->name : "";
+  std::string backend = outcome_.backend ? outcome_.backend->name : "";
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
+  if (decision_recorded_) record_outcome(status, error_code, bytes_out, seconds * 1000.0);
   if (services_.access_log) {
     AccessRecord line;
     line.time = rfc3339_now();
@@ -227,7 +472,7 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
     line.tenant = tenant;
     line.model = model;
     line.backend = backend;
-    line.zone = served_by_ ? served_by_->config->zone : "";
+    line.zone = outcome_.backend ? outcome_.backend->zone : "";
     line.status = status;
     line.error_code = error_code;
     line.bytes_in = request_.body().size();

@@ -1,8 +1,9 @@
 #pragma once
 // One API request moving through the gateway's named phases, in this fixed order:
-//   authenticate -> decode -> decide -> transform -> route -> forward (respond) -> record
-// Each synchronous phase reads and fills the exchange's context and returns a PhaseResult;
-// forwarding is asynchronous and ends in record. Phases never touch the socket: they answer
+//   authenticate -> decode -> decide -> audit -> transform -> route -> forward (respond) -> record
+// Each phase reads and fills the exchange's context and returns a PhaseResult: go on, answer now,
+// fail with an error, or suspend (audit waits for its record to be durable, then resumes the loop).
+// Forwarding is asynchronous and ends in record. Phases never touch the socket: they answer
 // through the ResponseSink.
 #include <array>
 #include <chrono>
@@ -20,19 +21,22 @@
 #include "gateway/openai/request_body.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 #include "gateway/upstream/forwarder.hpp"
+#include "gateway/upstream/local_forwarder.hpp"
+#include "policy/types.hpp"
 
 namespace sovereign::gateway {
 
-enum class PhaseName { authenticate, decode, decide, transform, route, forward, record };
+enum class PhaseName { authenticate, decode, decide, audit, transform, route, forward, record };
 const char* phase_name(PhaseName);
 
 struct PhaseResult {
-  enum class Kind { next, answer, fail } kind = Kind::next;
+  enum class Kind { next, answer, fail, suspend } kind = Kind::next;
   std::optional<ApiError> error;  // fail
   std::optional<boost::beast::http::response<boost::beast::http::string_body>> response;  // answer
   std::chrono::milliseconds retry_after{0};
 
   static PhaseResult next() { return {}; }
+  static PhaseResult suspend() { return {Kind::suspend, std::nullopt, std::nullopt, {}}; }
   static PhaseResult fail(ApiError e, std::chrono::milliseconds retry_after = {}) {
     return {Kind::fail, std::move(e), std::nullopt, retry_after};
   }
@@ -56,10 +60,16 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   PhaseResult authenticate();
   PhaseResult decode();
   PhaseResult decide();
+  PhaseResult audit();
   PhaseResult transform();
   PhaseResult route();
   void forward();
+  void forward_local();
+  void forwarded(ForwardOutcome outcome);
+  std::unique_ptr<ResponseTransform> response_transform();
   void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
+  void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, double latency_ms);
+  void capture(const std::string& part, std::string body);
 
   void answer(boost::beast::http::response<boost::beast::http::string_body> response, const std::string& error_code);
   void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});
@@ -79,9 +89,18 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::optional<Endpoint> endpoint_;
   bool list_models_ = false;
   std::optional<DecodedRequest> decoded_;
+  std::optional<policy::Decision> decision_;
+  std::string conversation_scope_;
+  bool tokenized_ = false;
+  bool decision_recorded_ = false;
+  std::size_t next_phase_ = 0;
   std::vector<ForwardTarget> targets_;
+  const BackendConfig* local_backend_ = nullptr;
   std::shared_ptr<Forwarder> forwarder_;
-  const BackendState* served_by_ = nullptr;
+  std::shared_ptr<LocalForwarder> local_forwarder_;
+  ForwardOutcome outcome_;
+  std::shared_ptr<std::map<std::string, int>> output_detectors_;
+  std::vector<std::string> captures_;
   bool keep_alive_ = true;
 };
 

@@ -12,6 +12,23 @@ unsigned default_workers() {
   return cores == 0 ? 1 : cores;
 }
 
+std::filesystem::file_time_type modified(const std::optional<std::filesystem::path>& file) {
+  std::error_code ec;
+  if (!file) return {};
+  auto time = std::filesystem::last_write_time(*file, ec);
+  return ec ? std::filesystem::file_time_type{} : time;
+}
+
+// The audit log, vault and capture settings are opened once: a reload that changes them would
+// silently split the evidence trail, so it is refused (restart to change them).
+bool same_evidence_settings(const GatewayConfig& a, const GatewayConfig& b) {
+  if (a.audit.has_value() != b.audit.has_value() || a.vault.has_value() != b.vault.has_value()) return false;
+  if (a.audit && (a.audit->directory != b.audit->directory || a.audit->signing_key != b.audit->signing_key ||
+                  a.audit->durability != b.audit->durability || a.audit->auditor_public_key != b.audit->auditor_public_key))
+    return false;
+  return !a.vault || a.vault->key == b.vault->key;
+}
+
 bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
   if (a.listeners.size() != b.listeners.size() || a.workers != b.workers || a.admin.address != b.admin.address ||
       a.admin.port != b.admin.port)
@@ -31,13 +48,72 @@ GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_pt
       worker_count_(config_->workers == 0 ? default_workers() : config_->workers),
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
       drain_timer_(control_),
-      admin_handler_(services_) {}
+      admin_handler_(services_),
+      file_watch_timer_(control_) {}
 
 GatewayRuntime::~GatewayRuntime() {
   for (auto& worker : workers_) {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
   }
+  services_.capture_writer.join();
+  if (services_.audit) services_.audit->close();
+}
+
+bool GatewayRuntime::open_evidence_services(std::string& error) {
+  if (const auto& audit = config_->audit) {
+    crypto::AuditOptions options;
+    options.directory = audit->directory;
+    options.durability = audit->durability == AuditDurability::strict ? crypto::Durability::strict : crypto::Durability::relaxed;
+    options.signing_key = audit->signing_key;
+    options.checkpoint_every_records = audit->checkpoint_every_records;
+    options.checkpoint_every_ms = audit->checkpoint_every_ms;
+    options.segment_max_bytes = audit->segment_max_bytes;
+    auto writer = crypto::AuditWriter::open(options);
+    if (!writer) {
+      error = "audit log: " + writer.error().message;
+      return false;
+    }
+    services_.audit = std::move(writer.value());
+    services_.audit_durability = options.durability;
+    if (!audit->auditor_public_key.empty()) {
+      auto store = crypto::CaptureStore::open(audit->directory / "captures", audit->auditor_public_key);
+      if (!store) {
+        error = "payload captures: " + store.error().message;
+        return false;
+      }
+      services_.captures.emplace(std::move(store.value()));
+    }
+  }
+  if (const auto& vault = config_->vault) {
+    crypto::VaultOptions options;
+    options.ttl_seconds = static_cast<std::int64_t>(vault->ttl_seconds);
+    auto opened = crypto::TokenVault::open(vault->key, options);
+    if (!opened) {
+      error = "vault: " + opened.error().message;
+      return false;
+    }
+    services_.vault = std::move(opened.value());
+  }
+  return true;
+}
+
+// Reloads when gateway.yaml or the policy it names changes on disk, as SIGHUP does.
+void GatewayRuntime::watch_files() {
+  file_watch_timer_.expires_after(std::chrono::seconds(1));
+  file_watch_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec || services_.sessions.draining.load()) return;
+    auto snapshot = services_.current();
+    auto config_time = modified(std::optional(config_file_));
+    auto policy_time = modified(snapshot ? snapshot->config->policy_file : std::nullopt);
+    if (config_time != watched_config_time_ || policy_time != watched_policy_time_) {
+      watched_config_time_ = config_time;
+      watched_policy_time_ = policy_time;
+      log_event("info", "file_changed", "configuration or policy file changed on disk; reloading");
+      reload();
+    }
+    watch_files();
+  });
 }
 
 bool GatewayRuntime::start_listeners(std::string& error) {
@@ -89,7 +165,11 @@ int GatewayRuntime::run() {
     log_event("error", "startup_failed", error);
     return 1;
   }
-  auto built = build_snapshot(config_, nullptr, worker_count_, services_.metrics);
+  if (!open_evidence_services(error)) {
+    log_event("error", "startup_failed", error);
+    return 1;
+  }
+  auto built = build_snapshot(config_, nullptr, worker_count_, services_.metrics, engines_);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
@@ -99,6 +179,9 @@ int GatewayRuntime::run() {
     return 1;
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  watched_config_time_ = modified(std::optional(config_file_));
+  watched_policy_time_ = modified(config_->policy_file);
+  watch_files();
 
   std::function<void()> wait_for_signal;
   wait_for_signal = [this, &wait_for_signal] {
@@ -153,14 +236,18 @@ void GatewayRuntime::reload() {
   auto config = std::get<std::shared_ptr<const GatewayConfig>>(loaded);
   if (!same_listeners(*config, *config_))
     return reject("listener addresses, TLS, admin address and workers cannot change on reload; restart instead");
+  if (!same_evidence_settings(*config, *config_))
+    return reject("audit and vault settings cannot change on reload; restart instead");
   auto current = services_.current();
-  auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics);
+  auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics, engines_);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     std::string all;
     for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
     return reject(all);
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  current.reset();
+  engines_.release_unused();
   services_.metrics.config_reload(true);
   log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
 }
@@ -191,6 +278,7 @@ void GatewayRuntime::check_drained() {
       log_event("warn", "drain_timeout", std::to_string(services_.sessions.open.load()) +
                                              " connection(s) still open after drain_timeout_ms; closing them");
     if (health_checker_) health_checker_->stop();
+    file_watch_timer_.cancel();
     admin_listener_->stop();
     signals_.cancel();
     control_.stop();

@@ -35,6 +35,7 @@ class GatewayRuntime {
   };
 
   bool start_listeners(std::string& error);
+  bool open_evidence_services(std::string& error);
   void reload();
   void begin_shutdown();
   void check_drained();
@@ -54,6 +55,11 @@ class GatewayRuntime {
   std::shared_ptr<Listener> admin_listener_;
   std::shared_ptr<HealthChecker> health_checker_;
   std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> listener_tls_;
+  EngineRegistry engines_;
+  boost::asio::steady_timer file_watch_timer_;
+  std::filesystem::file_time_type watched_config_time_{};
+  std::filesystem::file_time_type watched_policy_time_{};
+  void watch_files();
 };
 
 }  // namespace sovereign::gateway

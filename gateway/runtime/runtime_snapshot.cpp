@@ -17,12 +17,52 @@ const BackendState* RuntimeSnapshot::backend_state(const std::string& name) cons
   return nullptr;
 }
 
+namespace {
+
+std::string engine_key(const BackendConfig& backend) {
+  return backend.model_file.string() + '\x1f' + backend.device + '\x1f' + std::to_string(backend.context_length) +
+         '\x1f' + std::to_string(backend.max_batch);
+}
+
+}  // namespace
+
+std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
+  auto key = engine_key(backend);
+  if (auto it = engines_.find(key); it != engines_.end()) return it->second;
+  accel::EngineOptions options;
+  options.model_file = backend.model_file;
+  options.device = backend.device;
+  options.context_length = backend.context_length;
+  options.max_batch = backend.max_batch;
+  auto loaded = accel::Engine::load(options);
+  if (auto* error = std::get_if<std::string>(&loaded)) return "backend '" + backend.name + "': " + *error;
+  std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));
+  engines_[key] = engine;
+  return engine;
+}
+
+void EngineRegistry::release_unused() {
+  std::erase_if(engines_, [](const auto& entry) { return entry.second.use_count() == 1; });
+}
+
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
     std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
-    GatewayMetrics& metrics) {
+    GatewayMetrics& metrics, EngineRegistry& engines) {
   auto snapshot = std::make_shared<RuntimeSnapshot>(std::move(config), previous, workers);
   std::vector<std::string> errors;
   snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors);
+  if (const auto& file = snapshot->config->policy_file) {
+    auto loaded = policy::load_policy_file(*file);
+    for (const auto& d : loaded.diagnostics)
+      if (!loaded.policy) errors.push_back(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
+    snapshot->policy = loaded.policy;
+  }
+  for (const auto& backend : snapshot->config->backends) {
+    if (backend.type != BackendType::local) continue;
+    auto engine = engines.engine_for(backend);
+    if (auto* error = std::get_if<std::string>(&engine)) errors.push_back(*error);
+    else snapshot->engines[backend.name] = std::get<std::shared_ptr<accel::Engine>>(engine);
+  }
   if (!errors.empty()) return errors;
   return snapshot;
 }

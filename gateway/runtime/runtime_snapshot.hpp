@@ -1,12 +1,15 @@
 #pragma once
 // Everything a request needs from the configuration, built off the request path and then never
 // changed: a request holds the snapshot it started with; a reload swaps in a new one.
+#include <map>
 #include <memory>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "accel/compute/engine.hpp"
 #include "gateway/admission/rate_limiter.hpp"
+#include "policy/policy.hpp"
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/tenants/tenant_registry.hpp"
 #include "gateway/upstream/backend_state.hpp"
@@ -23,15 +26,33 @@ struct RuntimeSnapshot {
   std::vector<std::unique_ptr<BackendState>> backends;
   // One pool per worker thread; worker i only ever touches pools[i].
   std::vector<std::unique_ptr<ConnectionPool>> pools;
+  // The compliance officer's policy; null when gateway.yaml names none (tenant -> model rules only).
+  std::shared_ptr<const policy::Policy> policy;
+  // Built-in engines of `type: local` backends, by backend name (kept across reloads: see EngineRegistry).
+  std::map<std::string, std::shared_ptr<accel::Engine>> engines;
 
   RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const RuntimeSnapshot* previous, unsigned workers);
 
   const BackendState* backend_state(const std::string& name) const;
 };
 
-// Builds a snapshot, or returns the reasons it cannot be used (e.g. an unreadable backend CA).
+// Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a
+// reload that keeps a local backend's settings keeps its engine. Used from the control thread only.
+class EngineRegistry {
+ public:
+  // The engine for these settings, loaded now if no snapshot uses one like it; error text on failure.
+  std::variant<std::shared_ptr<accel::Engine>, std::string> engine_for(const BackendConfig& backend);
+  // Forgets engines no snapshot holds any more.
+  void release_unused();
+
+ private:
+  std::map<std::string, std::shared_ptr<accel::Engine>> engines_;
+};
+
+// Builds a snapshot, or returns the reasons it cannot be used (an unreadable backend CA, a policy
+// with errors, a model file the engine refuses).
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
     std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
-    GatewayMetrics& metrics);
+    GatewayMetrics& metrics, EngineRegistry& engines);
 
 }  // namespace sovereign::gateway

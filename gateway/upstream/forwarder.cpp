@@ -79,7 +79,7 @@ void Forwarder::try_next() {
     if (attempts_ > 0) metrics_.upstream_retry(candidate.backend->config->name);
     ++attempts_;
     current_ = candidate;
-    outcome_.backend = candidate.backend;
+    outcome_.backend = candidate.backend->config;
     outcome_.replica = candidate.replica;
     candidate.replica->in_flight.fetch_add(1, std::memory_order_relaxed);
     candidate.backend->active_connections->Increment();
@@ -224,8 +224,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
   response.set("X-Request-Id", request_.request_id);
   response.body() = transform_ ? transform_->whole(std::move(upstream.body())) : std::move(upstream.body());
-  outcome_.response_digest_input = response.body();
-  outcome_.bytes_out = response.body().size();
+  relayed(response.body());
   response.prepare_payload();
   unsigned status = response.result_int();
   sink_.send(std::move(response), [self = shared_from_this(), status](bool client_ok) {
@@ -268,6 +267,15 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   std::string data(chunk_buffer_.data(), received);
   bool last = stream_parser_->is_done();
   if (transform_) data = transform_->on_data(data);
+  if (transform_ && transform_->failed()) {
+    // The rewriter already appended its error event: end the stream here, fail closed.
+    release_connection(false);
+    relayed(data);
+    return sink_.write_chunk(std::move(data), [self = shared_from_this()](bool client_ok) {
+      if (!client_ok) return self->finish(499, "client_closed");
+      self->sink_.finish_stream([self](bool) { self->finish(self->status_, "response_check_failed"); });
+    });
+  }
   if (last && transform_) data += transform_->finish();
   if (last) release_connection(stream_parser_->keep_alive());
   relay_chunk(std::move(data), last);
@@ -280,7 +288,7 @@ void Forwarder::relay_chunk(std::string data, bool last) {
     self->sink_.finish_stream([self](bool ok) { self->finish(ok ? self->status_ : 499, ok ? "" : "client_closed"); });
   };
   if (data.empty()) return after_write(true);
-  outcome_.bytes_out += data.size();
+  relayed(data);
   sink_.write_chunk(std::move(data), std::move(after_write));
 }
 
@@ -290,7 +298,7 @@ void Forwarder::fail_mid_stream(const std::string& why) {
   std::string tail = transform_ ? transform_->finish() : std::string();
   ApiError error = api_errors::upstream_error(why);
   tail += "data: " + error.to_json() + "\n\n";
-  outcome_.bytes_out += tail.size();
+  relayed(tail);
   sink_.write_chunk(std::move(tail), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->finish(499, "client_closed");
     self->sink_.finish_stream([self](bool) { self->finish(self->status_, "upstream_died"); });
@@ -304,9 +312,16 @@ void Forwarder::respond_error(const ApiError& error) {
   response.set("X-Request-Id", request_.request_id);
   response.body() = error.to_json();
   response.prepare_payload();
+  relayed(response.body());
   unsigned status = response.result_int();
   std::string code = error.code;
   sink_.send(std::move(response), [self = shared_from_this(), status, code](bool) { self->finish(status, code); });
+}
+
+void Forwarder::relayed(std::string_view data) {
+  outcome_.bytes_out += data.size();
+  response_hash_.update(data);
+  if (request_.keep_response_body) outcome_.response_body.append(data);
 }
 
 void Forwarder::release_connection(bool reusable) {
@@ -323,6 +338,7 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   release_connection(false);
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
+  outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
   if (done_) done_(std::move(outcome_));
 }
 

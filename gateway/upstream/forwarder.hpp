@@ -15,6 +15,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include "crypto/digest.hpp"
 #include "gateway/http/response_sink.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/openai/api_error.hpp"
@@ -30,6 +31,8 @@ class ResponseTransform {
   virtual std::string on_data(std::string_view chunk) = 0;
   virtual std::string finish() = 0;
   virtual std::string whole(std::string body) = 0;
+  // True once the transform refused to go on (fail closed): the stream ends after what it returned.
+  virtual bool failed() const { return false; }
 };
 
 struct UpstreamRequest {
@@ -39,15 +42,17 @@ struct UpstreamRequest {
   std::string request_id;
   std::string model;        // for error messages
   bool stream = false;
+  bool keep_response_body = false;  // a sealed capture of the response was asked for
 };
 
 struct ForwardOutcome {
   unsigned status = 0;
-  const BackendState* backend = nullptr;
-  const ReplicaState* replica = nullptr;
+  const BackendConfig* backend = nullptr;  // the backend that answered (or was last tried)
+  const ReplicaState* replica = nullptr;   // network backends only
   std::uint64_t bytes_out = 0;
   std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
-  std::string response_digest_input;  // the non-streamed body (for the audit digest); empty when streamed
+  std::string response_sha256;        // of the bytes relayed to the client (audit digest)
+  std::string response_body;          // those bytes, only when keep_response_body
 };
 
 struct ForwardTarget {
@@ -88,6 +93,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void finish(unsigned status, std::string error_code = {});
   void release_connection(bool reusable);
   void end_attempt();
+  void relayed(std::string_view data);
 
   boost::asio::io_context& io_;
   ConnectionPool& pool_;
@@ -111,6 +117,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::array<char, 16 * 1024> chunk_buffer_{};
   std::chrono::steady_clock::time_point deadline_;
   ForwardOutcome outcome_;
+  crypto::Sha256Hasher response_hash_;
   bool cancelled_ = false;
   bool finished_ = false;
   bool stream_started_ = false;

@@ -1,0 +1,62 @@
+#pragma once
+// Rewrites the text of OpenAI responses on their way back to the client, choice by choice:
+// server-sent events are parsed as they stream (an event split across upstream chunks is
+// reassembled first), each choice's text goes through its chain of filters (output scanning, then
+// token restore), and the event is re-serialised. Filters may hold text back (a token or a
+// detector match that is not complete yet); it is released with the choice's finish_reason.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/openai/request_body.hpp"
+#include "gateway/upstream/forwarder.hpp"
+
+namespace sovereign::gateway {
+
+// One stage of a choice's text pipeline.
+class TextFilter {
+ public:
+  virtual ~TextFilter() = default;
+  virtual std::string feed(std::string_view text) = 0;
+  virtual std::string finish() = 0;
+  // A filter that failed (e.g. a scan error) ends the response: fail closed.
+  virtual bool failed() const { return false; }
+  virtual std::string failure() const { return {}; }
+};
+
+using FilterChain = std::vector<std::unique_ptr<TextFilter>>;
+using FilterChainFactory = std::function<FilterChain()>;
+
+class ResponseRewriter : public ResponseTransform {
+ public:
+  ResponseRewriter(Endpoint endpoint, FilterChainFactory make_chain);
+
+  std::string on_data(std::string_view chunk) override;
+  std::string finish() override;
+  std::string whole(std::string body) override;
+  bool failed() const override { return failed_; }
+
+  static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
+
+ private:
+  struct Choice {
+    FilterChain chain;
+    bool finished = false;
+  };
+  std::string rewrite_event(std::string_view event);
+  std::string flush_choices();
+  std::string run(Choice& choice, std::string_view text);
+  std::string close(Choice& choice);
+  Choice& choice(std::int64_t index);
+  std::string fail(const std::string& why);
+
+  Endpoint endpoint_;
+  FilterChainFactory make_chain_;
+  std::map<std::int64_t, Choice> choices_;
+  std::string pending_;  // bytes of an event not complete yet
+  bool failed_ = false;
+};
+
+}  // namespace sovereign::gateway

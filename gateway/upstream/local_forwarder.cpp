@@ -1,0 +1,303 @@
+#include "gateway/upstream/local_forwarder.hpp"
+
+#include <chrono>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include "accel/compute/scheduler.hpp"
+
+namespace sovereign::gateway {
+namespace http = boost::beast::http;
+namespace json = boost::json;
+namespace {
+
+const char* finish_reason_name(accel::FinishReason reason) {
+  return reason == accel::FinishReason::length ? "length" : "stop";
+}
+
+std::optional<ApiError> read_number(const json::object& body, const char* key, double min, double max, double& out) {
+  const auto* value = body.if_contains(key);
+  if (value == nullptr || value->is_null()) return std::nullopt;
+  if (!value->is_number()) return api_errors::invalid_request(std::string("'") + key + "' must be a number", key);
+  double number = value->to_number<double>();
+  if (number < min || number > max)
+    return api_errors::invalid_request(std::string("'") + key + "' must be between " + std::to_string(min) + " and " +
+                                           std::to_string(max),
+                                       key);
+  out = number;
+  return std::nullopt;
+}
+
+json::object usage_json(const accel::Usage& usage) {
+  return {{"prompt_tokens", usage.prompt_tokens},
+          {"completion_tokens", usage.completion_tokens},
+          {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
+}
+
+}  // namespace
+
+std::variant<accel::GenerationRequest, ApiError> generation_request(const DecodedRequest& request) {
+  accel::GenerationRequest out;
+  const auto& body = request.body.get_object();
+  if (request.endpoint == Endpoint::embeddings)
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                       "' generates text; it does not compute embeddings");
+  if (request.endpoint == Endpoint::completions) {
+    const auto& prompt = body.at("prompt");
+    if (!prompt.is_string())
+      return api_errors::invalid_request("the built-in engine takes 'prompt' as one string", "prompt");
+    out.prompt = std::string(prompt.get_string());
+  } else {
+    for (const auto& message : body.at("messages").get_array()) {
+      const auto& object = message.get_object();
+      accel::ChatMessage chat;
+      chat.role = std::string(object.at("role").get_string());
+      if (const auto* content = object.if_contains("content")) {
+        if (content->is_string()) chat.content = std::string(content->get_string());
+        else if (content->is_array())
+          for (const auto& part : content->get_array())
+            if (const auto* text = part.get_object().if_contains("text"); text && text->is_string())
+              chat.content += std::string(text->get_string());
+      }
+      out.messages.push_back(std::move(chat));
+    }
+  }
+  double temperature = 1.0, top_p = 1.0, top_k = 0, seed = -1;
+  if (auto e = read_number(body, "temperature", 0, 2, temperature)) return *e;
+  if (auto e = read_number(body, "top_p", 0, 1, top_p)) return *e;
+  if (auto e = read_number(body, "top_k", 0, 1'000'000, top_k)) return *e;
+  if (auto e = read_number(body, "seed", 0, 9.0e15, seed)) return *e;
+  if (top_p == 0) return api_errors::invalid_request("'top_p' must be greater than 0", "top_p");
+  out.sampling.temperature = static_cast<float>(temperature);
+  out.sampling.top_p = static_cast<float>(top_p);
+  out.sampling.top_k = static_cast<int>(top_k);
+  if (seed >= 0) out.sampling.seed = static_cast<std::uint64_t>(seed);
+  if (request.max_tokens > 0) out.sampling.max_tokens = static_cast<int>(std::min<std::uint32_t>(request.max_tokens, 1 << 20));
+  if (const auto* stop = body.if_contains("stop"); stop && !stop->is_null()) {
+    if (stop->is_string()) out.sampling.stop.emplace_back(stop->get_string());
+    else if (stop->is_array()) {
+      for (const auto& item : stop->get_array()) {
+        if (!item.is_string()) return api_errors::invalid_request("'stop' must be a string or a list of strings", "stop");
+        out.sampling.stop.emplace_back(item.get_string());
+      }
+    } else {
+      return api_errors::invalid_request("'stop' must be a string or a list of strings", "stop");
+    }
+  }
+  return out;
+}
+
+LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine,
+                               const BackendConfig& backend, const DecodedRequest& request, std::string request_id,
+                               bool keep_response_body, ResponseSink& sink, std::unique_ptr<ResponseTransform> transform,
+                               std::function<void(ForwardOutcome)> done)
+    : io_(io),
+      engine_(std::move(engine)),
+      backend_(backend),
+      request_(request),
+      request_id_(std::move(request_id)),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count()),
+      sink_(sink),
+      transform_(std::move(transform)),
+      done_(std::move(done)),
+      keep_response_body_(keep_response_body) {}
+
+void LocalForwarder::start() {
+  outcome_.backend = &backend_;
+  auto built = generation_request(request_);
+  if (auto* error = std::get_if<ApiError>(&built)) return respond_error(*error);
+  std::weak_ptr<LocalForwarder> weak = shared_from_this();
+  accel::GenerationEvents events;
+  events.on_text = [weak, &io = io_](std::string_view text) {
+    boost::asio::post(io, [weak, text = std::string(text)]() mutable {
+      if (auto self = weak.lock()) self->on_text(std::move(text));
+    });
+  };
+  events.on_finish = [weak, &io = io_](accel::FinishReason reason, accel::Usage usage) {
+    boost::asio::post(io, [weak, reason, usage] {
+      if (auto self = weak.lock()) self->on_finish(reason, usage);
+    });
+  };
+  auto submitted = engine_->submit(std::move(std::get<accel::GenerationRequest>(built)), std::move(events));
+  if (auto* why = std::get_if<std::string>(&submitted)) {
+    if (why->starts_with(accel::kInvalidPrefix))
+      return respond_error(api_errors::invalid_request("The built-in engine refused the request: " +
+                                                       why->substr(accel::kInvalidPrefix.size())));
+    return respond_error(api_errors::no_backend_available(request_.model, *why));
+  }
+  handle_ = std::get<std::shared_ptr<accel::GenerationHandle>>(submitted);
+  if (!request_.stream) return;
+  http::response_header<> header;
+  header.result(http::status::ok);
+  header.version(11);
+  header.set(http::field::content_type, "text/event-stream");
+  header.set(http::field::cache_control, "no-cache");
+  header.set("X-Request-Id", request_id_);
+  sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
+    if (!client_ok) return self->cancel();
+    self->stream_open_ = true;
+    self->queue_.push_front(self->chunk_event("", nullptr, nullptr));
+    self->pump();
+  });
+}
+
+void LocalForwarder::cancel() {
+  if (cancelled_ || finished_) return;
+  cancelled_ = true;
+  if (handle_) handle_->cancel();
+  else finish(499, "client_closed");
+}
+
+std::string LocalForwarder::chunk_event(const std::string& content, const char* finish_reason,
+                                        const accel::Usage* usage) const {
+  json::object choice{{"index", 0}};
+  if (request_.endpoint == Endpoint::completions) {
+    choice["text"] = content;
+  } else {
+    json::object delta{{"content", content}};
+    if (content.empty() && finish_reason == nullptr) delta["role"] = "assistant";
+    choice["delta"] = std::move(delta);
+  }
+  choice["finish_reason"] = finish_reason ? json::value(finish_reason) : json::value(nullptr);
+  json::object event{{"id", "chatcmpl-" + request_id_},
+                     {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion.chunk"},
+                     {"created", created_},
+                     {"model", request_.model},
+                     {"choices", json::array{choice}}};
+  if (usage != nullptr) event["usage"] = usage_json(*usage);
+  return "data: " + json::serialize(event) + "\n\n";
+}
+
+std::string LocalForwarder::whole_body(const char* finish_reason, const accel::Usage& usage) const {
+  json::object choice{{"index", 0}, {"finish_reason", finish_reason}};
+  if (request_.endpoint == Endpoint::completions) choice["text"] = text_;
+  else choice["message"] = json::object{{"role", "assistant"}, {"content", text_}};
+  return json::serialize(json::object{
+      {"id", (request_.endpoint == Endpoint::completions ? "cmpl-" : "chatcmpl-") + request_id_},
+      {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion"},
+      {"created", created_},
+      {"model", request_.model},
+      {"choices", json::array{choice}},
+      {"usage", usage_json(usage)}});
+}
+
+void LocalForwarder::on_text(std::string text) {
+  if (finished_) return;
+  if (!request_.stream) {
+    text_ += text;
+    return;
+  }
+  auto event = chunk_event(text, nullptr, nullptr);
+  queued_bytes_ += event.size();
+  queue_.push_back(std::move(event));
+  if (queued_bytes_ > max_buffered_bytes) {
+    // The client stopped reading: stop generating for it rather than buffer without bound.
+    if (handle_) handle_->cancel();
+    return;
+  }
+  pump();
+}
+
+void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
+  if (finished_) return;
+  if (reason == accel::FinishReason::cancelled && (cancelled_ || queued_bytes_ > max_buffered_bytes))
+    return finish(499, "client_closed");
+  if (!request_.stream) {
+    if (reason == accel::FinishReason::error)
+      return respond_error(api_errors::upstream_error("the built-in engine failed while generating"));
+    http::response<http::string_body> response{http::status::ok, 11};
+    response.set(http::field::content_type, "application/json");
+    response.set("X-Request-Id", request_id_);
+    std::string body = whole_body(finish_reason_name(reason), usage);
+    response.body() = transform_ ? transform_->whole(std::move(body)) : std::move(body);
+    response.prepare_payload();
+    relay(response.body());
+    return sink_.send(std::move(response), [self = shared_from_this()](bool ok) {
+      self->finish(ok ? 200 : 499, ok ? "" : "client_closed");
+    });
+  }
+  if (reason == accel::FinishReason::error) {
+    queue_.push_back("data: " + api_errors::upstream_error("the built-in engine failed while generating").to_json() + "\n\n");
+    outcome_.error_code = "engine_failed";
+  } else {
+    queue_.push_back(chunk_event("", finish_reason_name(reason), &usage));
+    queue_.push_back("data: [DONE]\n\n");
+  }
+  engine_done_ = true;
+  pump();
+}
+
+void LocalForwarder::pump() {
+  if (writing_ || !stream_open_ || finished_) return;
+  if (queue_.empty()) {
+    if (!engine_done_) return;
+    std::string tail = transform_ ? transform_->finish() : std::string();
+    writing_ = true;
+    auto end_stream = [self = shared_from_this()](bool client_ok) {
+      if (!client_ok) return self->finish(499, "client_closed");
+      self->sink_.finish_stream([self](bool ok) { self->finish(ok ? 200 : 499, ok ? self->outcome_.error_code : "client_closed"); });
+    };
+    if (tail.empty()) return end_stream(true);
+    relay(tail);
+    return sink_.write_chunk(std::move(tail), std::move(end_stream));
+  }
+  std::string data;
+  while (!queue_.empty()) {
+    data += queue_.front();
+    queue_.pop_front();
+  }
+  queued_bytes_ = 0;
+  if (transform_) data = transform_->on_data(data);
+  bool failed = transform_ && transform_->failed();
+  if (failed) {
+    if (handle_) handle_->cancel();
+    engine_done_ = true;
+    outcome_.error_code = "response_check_failed";
+  }
+  if (data.empty() && !failed) return engine_done_ ? pump() : void();
+  writing_ = true;
+  relay(data);
+  sink_.write_chunk(std::move(data), [self = shared_from_this(), failed](bool client_ok) {
+    self->writing_ = false;
+    if (!client_ok) {
+      self->cancel();
+      return self->finish(499, "client_closed");
+    }
+    if (failed) {
+      self->queue_.clear();
+      return self->sink_.finish_stream([self](bool) { self->finish(200, "response_check_failed"); });
+    }
+    self->pump();
+  });
+}
+
+void LocalForwarder::respond_error(const ApiError& error) {
+  http::response<http::string_body> response{error.status, 11};
+  response.set(http::field::content_type, "application/json");
+  response.set("X-Request-Id", request_id_);
+  if (error.status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
+  response.body() = error.to_json();
+  response.prepare_payload();
+  relay(response.body());
+  unsigned status = response.result_int();
+  sink_.send(std::move(response), [self = shared_from_this(), status, code = error.code](bool) { self->finish(status, code); });
+}
+
+void LocalForwarder::relay(std::string data) {
+  outcome_.bytes_out += data.size();
+  response_hash_.update(data);
+  if (keep_response_body_) outcome_.response_body += data;
+}
+
+void LocalForwarder::finish(unsigned status, std::string error_code) {
+  if (finished_) return;
+  finished_ = true;
+  if (handle_ && status != 200) handle_->cancel();
+  outcome_.status = status;
+  outcome_.error_code = std::move(error_code);
+  outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
+  if (done_) done_(std::move(outcome_));
+}
+
+}  // namespace sovereign::gateway
