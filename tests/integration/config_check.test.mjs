@@ -4,7 +4,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { repoRoot, runCli, sha256Hex, tempDir } from './lib/gateway.mjs';
+import { runCli, sha256Hex, tempDir } from './lib/gateway.mjs';
+import { prepareQuickstart } from './lib/quickstart.mjs';
 
 const DIGEST = sha256Hex('sk-config-check');
 
@@ -123,9 +124,15 @@ describe('sovereign config check', () => {
     assert.ok(result.output.includes(file), result.output);
   });
 
+  // The quickstart's config names the demo model and keys under ../../var, which a clean clone
+  // lacks: they are made in a temporary copy of the layout, never in the repository's var/.
   it('accepts the quickstart configuration', async () => {
-    const file = path.join(repoRoot, 'examples', 'quickstart', 'gateway.yaml');
-    const result = await runCli(['config', 'check', file]);
-    assert.equal(result.code, 0, result.output);
+    const qs = await prepareQuickstart();
+    try {
+      const result = await runCli(['config', 'check', qs.configPath]);
+      assert.equal(result.code, 0, result.output);
+    } finally {
+      fs.rmSync(qs.root, { recursive: true, force: true });
+    }
   });
 });

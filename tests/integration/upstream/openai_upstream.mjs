@@ -22,6 +22,9 @@
 //   --health-status N           status of GET /v1/models (default 200)
 //   --refuse                    close the listening socket after reporting the port (connections refused)
 //   --echo                      non-streamed answers carry the request as received in "echo"
+//   --echo-last-user            chat answers (plain and streamed) are the last user message's text
+//   --chunk-chars N             streaming: pieces of N characters each instead of --chunks pieces,
+//                               so a test can split a token or a card number across chunks
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -45,6 +48,8 @@ const { values: opt } = parseArgs({
     'health-status': { type: 'string', default: '200' },
     refuse: { type: 'boolean', default: false },
     echo: { type: 'boolean', default: false },
+    'echo-last-user': { type: 'boolean', default: false },
+    'chunk-chars': { type: 'string', default: '0' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -63,6 +68,7 @@ function intFlag(name) {
 
 const cfg = {
   chunks: Math.max(1, intFlag('chunks')),
+  chunkChars: Math.max(0, intFlag('chunk-chars')),
   firstByteDelayMs: intFlag('first-byte-delay-ms'),
   chunkDelayMs: intFlag('chunk-delay-ms'),
   dieAfterChunks: intFlag('die-after-chunks'),
@@ -90,8 +96,15 @@ function openAiError(status, message) {
   return { error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null } };
 }
 
-// Splits the reply into `n` non-empty pieces whose concatenation is the reply.
+// Splits the reply into `n` non-empty pieces whose concatenation is the reply, or into pieces of
+// --chunk-chars characters (code points, so every piece is valid text) when that is set.
 function splitReply(text, n) {
+  if (cfg.chunkChars > 0) {
+    const chars = [...text];
+    const pieces = [];
+    for (let i = 0; i < chars.length; i += cfg.chunkChars) pieces.push(chars.slice(i, i + cfg.chunkChars).join(''));
+    return pieces.length ? pieces : [''];
+  }
   const pieces = [];
   const size = Math.max(1, Math.ceil(text.length / n));
   for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
@@ -102,14 +115,26 @@ function usage(prompt, completion) {
   return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
 }
 
-function chatCompletion(model, echo) {
+// The text of the last user message of a chat request (string content or text parts), or null.
+function lastUserText(body) {
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m?.role !== 'user') continue;
+    if (typeof m.content === 'string') return m.content;
+    if (Array.isArray(m.content)) return m.content.filter((p) => p?.type === 'text').map((p) => p.text).join('');
+  }
+  return null;
+}
+
+function chatCompletion(model, echo, reply) {
   const body = {
     id: 'chatcmpl-upstream-1',
     object: 'chat.completion',
     created: CREATED,
     model,
     system_fingerprint: opt.name,
-    choices: [{ index: 0, message: { role: 'assistant', content: opt.reply }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content: reply }, logprobs: null, finish_reason: 'stop' }],
     usage: usage(5, 7),
   };
   if (echo) body.echo = echo;
@@ -148,10 +173,10 @@ function streamEvent(res, object) {
   return new Promise((resolve) => res.write(`data: ${JSON.stringify(object)}\n\n`, resolve));
 }
 
-async function streamCompletion(req, res, path, model, log) {
+async function streamCompletion(req, res, path, model, log, reply) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const chat = path === '/v1/chat/completions';
-  const pieces = splitReply(opt.reply, cfg.chunks);
+  const pieces = splitReply(reply, cfg.chunks);
   const chunk = (delta, finish) =>
     chat
       ? { id: 'chatcmpl-upstream-1', object: 'chat.completion.chunk', created: CREATED, model, system_fingerprint: opt.name,
@@ -186,6 +211,8 @@ async function handlePost(req, res, path, raw, log) {
   }
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   const echo = opt.echo ? { method: req.method, path: req.url, headers: req.headers, body: raw } : null;
+  const userText = path === '/v1/chat/completions' && opt['echo-last-user'] ? lastUserText(body) : null;
+  const reply = userText ?? opt.reply;
   if (cfg.dieBeforeResponse) {
     log({ event: 'died', path, chunks_sent: 0 });
     req.socket.destroy();
@@ -200,9 +227,9 @@ async function handlePost(req, res, path, raw, log) {
   if (path === '/v1/embeddings') {
     sendJson(res, 200, embeddings(model, body.input, echo));
   } else if (body.stream === true) {
-    await streamCompletion(req, res, path, model, log);
+    await streamCompletion(req, res, path, model, log, reply);
   } else if (path === '/v1/chat/completions') {
-    sendJson(res, 200, chatCompletion(model, echo));
+    sendJson(res, 200, chatCompletion(model, echo, reply));
   } else {
     sendJson(res, 200, textCompletion(model, echo));
   }
