@@ -45,7 +45,7 @@ void AccessLog::write(const AccessRecord& r) {
                            {"remote", r.remote},   {"method", r.method},      {"path", r.path},
                            {"tenant", r.tenant},   {"model", r.model},        {"backend", r.backend},
                            {"zone", r.zone},       {"status", r.status},      {"bytes_in", r.bytes_in},
-                           {"bytes_out", r.bytes_out}, {"duration_ms", r.duration_ms}, {"stream", r.stream}};
+                           {"bytes_out", r.bytes_out}, {"duration_us", r.duration_us}, {"stream", r.stream}};
   if (!r.error_code.empty()) line["error"] = r.error_code;
   std::string text = boost::json::serialize(line);
   text += '\n';

@@ -23,7 +23,7 @@ struct AccessRecord {
   std::string error_code;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  double duration_ms = 0;
+  std::uint64_t duration_us = 0;  // integer: JSON readers and log tools handle it exactly
   bool stream = false;
 };
 

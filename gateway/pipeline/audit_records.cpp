@@ -48,7 +48,7 @@ std::string outcome_record(const OutcomeFacts& f, const std::string& time) {
                       {"status", f.status},
                       {"bytes_in", f.bytes_in},
                       {"bytes_out", f.bytes_out},
-                      {"latency_ms", f.latency_ms},
+                      {"latency_us", f.latency_us},
                       {"response_sha256", f.response_sha256},
                       {"output_detectors", counts(f.output_detectors)}};
   if (!f.error.empty()) record["error"] = f.error;

@@ -33,7 +33,7 @@ struct OutcomeFacts {
   std::string error;
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
-  double latency_ms = 0;
+  std::uint64_t latency_us = 0;
   std::string response_sha256;
   std::map<std::string, int> output_detectors;
   std::vector<std::string> captures;  // file names of sealed captures, when the policy asked for them

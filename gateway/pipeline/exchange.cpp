@@ -435,7 +435,7 @@ http::response<http::string_body> Exchange::models_list() const {
 }
 
 void Exchange::record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
-                              double latency_ms) {
+                              std::uint64_t latency_us) {
   OutcomeFacts facts;
   facts.request_id = request_id_;
   facts.tenant = tenant_ ? tenant_->name : "";
@@ -446,7 +446,7 @@ void Exchange::record_outcome(unsigned status, const std::string& error_code, st
   facts.error = error_code;
   facts.bytes_in = request_.body().size();
   facts.bytes_out = bytes_out;
-  facts.latency_ms = latency_ms;
+  facts.latency_us = latency_us;
   facts.response_sha256 = outcome_.response_sha256;
   facts.output_detectors = *output_detectors_;
   facts.captures = captures_;
@@ -461,7 +461,7 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   std::string model = decoded_ ? decoded_->model : "";
   std::string backend = outcome_.backend ? outcome_.backend->name : "";
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
-  if (decision_recorded_) record_outcome(status, error_code, bytes_out, seconds * 1000.0);
+  if (decision_recorded_) record_outcome(status, error_code, bytes_out, static_cast<std::uint64_t>(seconds * 1e6));
   if (services_.access_log) {
     AccessRecord line;
     line.time = rfc3339_now();
@@ -477,7 +477,7 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
     line.error_code = error_code;
     line.bytes_in = request_.body().size();
     line.bytes_out = bytes_out;
-    line.duration_ms = seconds * 1000.0;
+    line.duration_us = static_cast<std::uint64_t>(seconds * 1e6);
     line.stream = decoded_ && decoded_->stream;
     services_.access_log->write(line);
   }

@@ -68,7 +68,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void forwarded(ForwardOutcome outcome);
   std::unique_ptr<ResponseTransform> response_transform();
   void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
-  void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, double latency_ms);
+  void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
   void capture(const std::string& part, std::string body);
 
   void answer(boost::beast::http::response<boost::beast::http::string_body> response, const std::string& error_code);
