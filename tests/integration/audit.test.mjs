@@ -1,0 +1,340 @@
+// The audit log as an auditor relies on it: a decision and an outcome record for every request,
+// a log that `sovereign audit verify` accepts, one that survives `kill -9` under load with every
+// answered request on record (strict durability), a gateway that fails closed when the log cannot
+// be written, and sealed payload captures that only the auditor's key opens.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, gatewayBin, runCli, bearer as bearerHeader } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { TrackedProcess } from './lib/processes.mjs';
+import { freePort } from './lib/ports.mjs';
+import { toYaml } from './lib/yaml.mjs';
+import { request, readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder } from './lib/evidence.mjs';
+
+const KEY = 'sk-audit-acme';
+const SECRET_PHRASE = 'purple-elephant-4711';
+
+const POLICY = `name: audit-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: public
+
+zones:
+  - name: site
+
+detectors:
+  - name: audit_case
+    class: internal
+    description: case numbers whose requests the auditors want sealed copies of
+    pattern: 'AUDIT-CASE-[0-9]{6}'
+
+tenants:
+  - name: acme
+    clearance: restricted
+
+rules:
+  - name: no-credentials
+    when:
+      detected: [aws_access_key]
+    then:
+      action: deny
+      message: "No credentials, please."
+
+  - name: capture-audit-cases
+    when:
+      detected: [audit_case]
+    then:
+      capture_payload: true
+
+  - name: acme-on-site
+    when:
+      tenants: [acme]
+    then:
+      action: allow
+      zones: [site]
+`;
+
+function chat(content, extra = {}) {
+  return { model: 'audited', messages: [{ role: 'user', content }], ...extra };
+}
+
+// A gateway with a strict audit log in `dir`, in front of `upstream`.
+async function startAudited(dir, keys, upstream, extra = {}) {
+  const policyFile = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policyFile, POLICY);
+  return Gateway.start({
+    tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+    backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+    policy: policyFile,
+    ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
+    ...extra,
+  });
+}
+
+describe('audit log (strict)', () => {
+  let dir;
+  let keys;
+  let upstream;
+  let gw;
+  const sent = []; // { id, status }
+  let captureBody;
+  let captureId;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-itest-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    upstream = await Upstream.start({ name: 'audited-upstream', 'echo-last-user': true });
+    gw = await startAudited(dir, keys, upstream);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers allowed, streamed and denied requests, each with an X-Request-Id', async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await gw.chat(KEY, chat(`Plain question number ${i}.`));
+      assert.equal(res.status, 200, res.text);
+      sent.push({ id: res.headers['x-request-id'], status: 200 });
+    }
+    for (let i = 0; i < 2; i++) {
+      const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearerHeader(KEY),
+        body: chat(`Streamed question ${i}.`, { stream: true }) });
+      assert.equal(res.status, 200);
+      assert.equal(res.events.at(-1)?.data, '[DONE]');
+      sent.push({ id: res.headers['x-request-id'], status: 200 });
+    }
+    for (let i = 0; i < 2; i++) {
+      const res = await gw.chat(KEY, chat('Here is AKIAIOSFODNN7EXAMPLE for the deploy.'));
+      assertError(res, { status: 403, code: 'denied_by_policy' }, 'credential');
+      sent.push({ id: res.headers['x-request-id'], status: 403 });
+    }
+    assert.ok(sent.every((s) => /^\S+$/.test(s.id ?? '')), JSON.stringify(sent));
+    assert.equal(new Set(sent.map((s) => s.id)).size, sent.length, 'request ids are unique');
+  });
+
+  it('capture_payload seals the request: the file hides it, audit open returns it byte for byte', async () => {
+    captureBody = JSON.stringify(chat(`Re AUDIT-CASE-004711: the customer said "${SECRET_PHRASE}" twice. Ünïcödé ✓`));
+    const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body: captureBody });
+    assert.equal(res.status, 200, res.text);
+    captureId = res.headers['x-request-id'];
+    sent.push({ id: captureId, status: 200 });
+
+    const captureDir = path.join(dir, 'audit', 'captures');
+    const deadline = Date.now() + 10000;
+    let files = [];
+    while (Date.now() < deadline) {
+      files = filesUnder(captureDir).filter((f) => path.basename(f).includes(captureId));
+      if (files.length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(files.length, 2, `a request and a response capture for ${captureId}: ${JSON.stringify(filesUnder(captureDir))}`);
+    for (const file of files) {
+      const bytes = fs.readFileSync(file);
+      assert.equal(bytes.subarray(0, 8).toString('latin1'), 'SOVCAPT1', file);
+      assert.ok(!bytes.includes(Buffer.from(SECRET_PHRASE)), `${file} holds the plaintext`);
+      assert.ok(!bytes.includes(Buffer.from('AUDIT-CASE-004711')), `${file} holds the plaintext`);
+    }
+    const requestFile = files.find((f) => /request/.test(path.basename(f)));
+    assert.ok(requestFile, JSON.stringify(files));
+    const opened = await runCli(['audit', 'open', '--secret-key', keys.auditorKey, requestFile]);
+    assert.equal(opened.code, 0, opened.output);
+    assert.equal(opened.stdout, captureBody, 'the opened capture is the exact request body');
+    assert.match(opened.stderr, new RegExp(`request ${captureId}, request`), opened.stderr);
+
+    const responseFile = files.find((f) => f !== requestFile);
+    const openedResponse = await runCli(['audit', 'open', '--secret-key', keys.auditorKey, responseFile]);
+    assert.equal(openedResponse.code, 0, openedResponse.output);
+    assert.ok(openedResponse.stdout.length > 0, 'the response capture holds the response body');
+
+    // Without the auditor's key nothing opens: the vault key is not it.
+    const wrong = await runCli(['audit', 'open', '--secret-key', keys.vaultKey, requestFile]);
+    assert.notEqual(wrong.code, 0, wrong.output);
+    assert.ok(!wrong.stdout.includes(SECRET_PHRASE), wrong.stdout);
+  });
+
+  it('after SIGTERM every request has a decision and an outcome record, and audit verify passes', async () => {
+    assert.equal(sent.length, 11, 'the requests above ran');
+    const status = await gw.process.stop(15000);
+    assert.equal(status.code, 0, gw.process.describe());
+    const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub);
+    assert.equal(counts.records[1], 2 * sent.length, `two records per request, ${sent.length} requests`);
+    const records = await auditQuery(path.join(dir, 'audit'));
+    for (const { id, status: expected } of sent) {
+      const { decision, outcome } = recordsOf(records, id);
+      assert.equal(decision.length, 1, `decision record of ${id}`);
+      assert.equal(outcome.length, 1, `outcome record of ${id}`);
+      assert.ok(decision[0].leaf < outcome[0].leaf, `decision of ${id} before its outcome`);
+      assert.equal(decision[0].decision, expected === 200 ? 'allow' : 'deny', JSON.stringify(decision[0]));
+      assert.equal(outcome[0].status, expected, JSON.stringify(outcome[0]));
+      assert.equal(decision[0].tenant, 'acme');
+    }
+    const capture = recordsOf(records, captureId);
+    assert.equal(capture.decision[0].capture, true, JSON.stringify(capture.decision[0]));
+    assert.ok(capture.decision[0].rules.includes('capture-audit-cases'), JSON.stringify(capture.decision[0]));
+    assert.equal(capture.decision[0].payload_sha256,
+      (await import('node:crypto')).createHash('sha256').update(captureBody).digest('hex'),
+      'the decision record holds the digest of the captured body');
+    assert.ok(!JSON.stringify(records).includes(SECRET_PHRASE), 'no record holds a payload');
+  });
+});
+
+describe('audit log survives kill -9 under load', () => {
+  let dir;
+  let keys;
+  let upstream;
+  let gw;
+  let restarted;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-crash-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    upstream = await Upstream.start({ name: 'crash-upstream', 'first-byte-delay-ms': 2 });
+    gw = await startAudited(dir, keys, upstream);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await restarted?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('every request answered 2xx before the kill has its decision record, and the log verifies', async (t) => {
+    const total = 200;
+    const inFlight = 8;
+    const killAfter = 100;
+    const results = [];
+    let next = 0;
+    let completed = 0;
+    let killed = false;
+    const worker = async () => {
+      while (next < total) {
+        const n = next++;
+        try {
+          const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions',
+            headers: bearerHeader(KEY), body: chat(`Load request ${n}.`), timeoutMs: 10000 });
+          results.push({ n, status: res.status, id: res.headers['x-request-id'] });
+        } catch (err) {
+          results.push({ n, error: err.code ?? err.message });
+        }
+        completed++;
+        if (!killed && completed >= killAfter) {
+          killed = true;
+          gw.process.signal('SIGKILL');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: inFlight }, worker));
+    await gw.process.exited;
+    assert.equal(gw.process.exitSignal, 'SIGKILL', 'the gateway was killed, not stopped');
+
+    const ok = results.filter((r) => r.status >= 200 && r.status < 300);
+    const failed = results.filter((r) => r.error);
+    assert.ok(ok.length >= killAfter - inFlight, `most requests before the kill succeeded: ${ok.length}`);
+    assert.ok(failed.length > 0, 'requests after the kill failed (the kill happened mid-way)');
+    assert.ok(results.filter((r) => r.status !== undefined).every((r) => r.status === 200),
+      JSON.stringify(results.filter((r) => r.status !== undefined && r.status !== 200)));
+
+    const auditDir = path.join(dir, 'audit');
+    const verify = await auditVerify(auditDir, keys.signingPub);
+    assert.equal(verify.code, 0, `audit verify after kill -9:\n${verify.output}`);
+    assert.ok(verify.counts, verify.output);
+    assert.equal(verify.counts.segments[0], verify.counts.segments[1], verify.output);
+    assert.equal(verify.counts.checkpoints[0], verify.counts.checkpoints[1], verify.output);
+    const records = await auditQuery(auditDir);
+    const missing = ok.filter((r) => recordsOf(records, r.id).decision.length !== 1);
+    assert.deepEqual(missing, [], `answered 2xx but without exactly one decision record (${ok.length} answered)`);
+    t.diagnostic(`kill -9 after ${killAfter} of ${total} requests (${inFlight} in flight): ${ok.length} answered 2xx, ` +
+      `${failed.length} failed, ${records.length} records on disk; verify: ${verify.stdout.trim().replace(/\n/g, ' | ')}`);
+
+    // A restart on the same log recovers it and signs what it found; then it closes cleanly.
+    restarted = await startAudited(dir, keys, upstream);
+    const res = await restarted.chat(KEY, chat('After the crash.'));
+    assert.equal(res.status, 200, res.text);
+    const status = await restarted.process.stop(15000);
+    assert.equal(status.code, 0, restarted.process.describe());
+    const counts = await assertAuditValid(auditDir, keys.signingPub);
+    assert.ok(counts.records[1] >= 2 * ok.length, `${counts.records[1]} records for ${ok.length} answered requests`);
+  });
+});
+
+describe('audit log cannot be written', () => {
+  let dir;
+  let keys;
+  let upstream;
+  let proc;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-unwritable-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    upstream = await Upstream.start({ name: 'unwritable-upstream' });
+  });
+
+  after(async () => {
+    await proc?.stop(5000);
+    await upstream?.stop();
+    if (dir) {
+      for (const d of [path.join(dir, 'audit')]) if (fs.existsSync(d)) fs.chmodSync(d, 0o700);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the gateway refuses to start or answers 503 audit_unavailable, and nothing reaches the upstream', async (t) => {
+    // chmod 0500 stops no root process, so as root the audit directory is placed under a regular file.
+    let auditDir;
+    if (process.getuid?.() === 0) {
+      const blocker = path.join(dir, 'not-a-directory');
+      fs.writeFileSync(blocker, 'a file where the audit log directory should be\n');
+      auditDir = path.join(blocker, 'audit');
+    } else {
+      auditDir = path.join(dir, 'audit');
+      fs.mkdirSync(auditDir);
+      fs.chmodSync(auditDir, 0o500);
+    }
+    const ports = { api: await freePort(), admin: await freePort() };
+    const configPath = path.join(dir, 'gateway.yaml');
+    fs.writeFileSync(configPath, toYaml({
+      workers: 1,
+      listeners: [{ name: 'api', address: '127.0.0.1', port: ports.api }],
+      admin: { address: '127.0.0.1', port: ports.admin },
+      boundary: ['127.0.0.1/32'],
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+      backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+      ...evidenceSections(keys, auditDir),
+      access_log: 'stderr',
+    }));
+    proc = new TrackedProcess(gatewayBin(), ['serve', '--config', configPath], { cwd: dir });
+    // Either it exits, or it becomes ready and must then refuse every request.
+    const deadline = Date.now() + 20000;
+    let ready = false;
+    while (Date.now() < deadline && proc.running && !ready) {
+      try {
+        ready = (await request({ port: ports.admin, path: '/readyz', timeoutMs: 1000 })).status === 200;
+      } catch {
+        // not listening yet
+      }
+      if (!ready) await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!proc.running) {
+      assert.notEqual(proc.exitCode, 0, proc.describe());
+      assert.match(proc.stderr, /startup_failed/, proc.describe());
+      assert.match(proc.stderr, /audit log/, proc.describe());
+      t.diagnostic(`refused to start: ${proc.stderr.split('\n').find((l) => l.includes('startup_failed'))}`);
+    } else {
+      assert.ok(ready, `neither ready nor exited within 20 s\n${proc.describe()}`);
+      const res = await request({ port: ports.api, method: 'POST', path: '/v1/chat/completions',
+        headers: bearerHeader(KEY), body: chat('Is anyone writing this down?') });
+      assertError(res, { status: 503, code: 'audit_unavailable' }, `unwritable audit log\n${proc.describe()}`);
+      t.diagnostic(`started, then refused: ${res.json.error.message}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(upstream.requests(), [], 'nothing reached the upstream');
+  });
+});

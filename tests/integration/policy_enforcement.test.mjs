@@ -1,0 +1,249 @@
+// The policy in front of real upstreams: what the upstream receives (redacted values, vault tokens,
+// nothing at all for denied requests), what the client gets back (tokens restored, cards the model
+// wrote removed, also when split across streamed chunks), zones, clearances and a refused reload.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, bearer } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+import { initKeys, evidenceSections } from './lib/evidence.mjs';
+
+const ALPHA = 'sk-policy-alpha';
+const BETA = 'sk-policy-beta';
+const CARD = '4111 1111 1111 1111';
+const EMAIL = 'alice.smith@example.com';
+const TOKEN = /⟦EMAIL_[0-9a-f]{6,16}⟧/;
+
+const POLICY = `name: enforcement-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: public
+
+zones:
+  - name: site
+    description: the echo and card upstreams
+  - name: vault-room
+    description: its only backend serves another model
+
+detectors:
+  - name: project_codenames
+    class: internal
+    keywords: [Nightjar]
+
+tenants:
+  - name: alpha
+    clearance: confidential
+  - name: beta
+    clearance: internal
+
+responses:
+  redact: [credit_card]
+
+rules:
+  - name: no-credentials
+    when:
+      detected: [aws_access_key, private_key]
+    then:
+      action: deny
+      message: "Credentials never leave this building."
+
+  - name: redact-cards
+    when:
+      detected: [credit_card]
+    then:
+      redact: [credit_card]
+
+  - name: tokenize-emails
+    when:
+      detected: [email]
+    then:
+      tokenize: [email]
+
+  - name: codenames-stay-in-vault-room
+    when:
+      detected: [project_codenames]
+    then:
+      zones: [vault-room]
+
+  - name: tenants-on-site
+    when:
+      tenants: [alpha, beta]
+    then:
+      action: allow
+      zones: [site, vault-room]
+`;
+
+// Would let card numbers through if it were accepted: the redact rule is gone and a key is misspelt.
+const BROKEN_POLICY = POLICY
+  .replace(/  - name: redact-cards\n[\s\S]*?\n\n/, '')
+  .replace('      action: allow\n      zones: [site, vault-room]', '      actoin: allow\n      zones: [site, vault-room]');
+
+function chatBody(model, content, extra = {}) {
+  return { model, messages: [{ role: 'system', content: 'You are terse.' }, { role: 'user', content }], ...extra };
+}
+
+// The concatenated delta content of a streamed chat answer, and its events.
+async function streamChat(gw, key, body, headers = {}) {
+  const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(key), ...headers },
+    body: { ...body, stream: true } });
+  assert.equal(res.status, 200, JSON.stringify(res));
+  assert.equal(res.brokenBy, null, `stream broken: ${JSON.stringify(res)}`);
+  assert.equal(res.events.at(-1)?.data, '[DONE]', JSON.stringify(res.events));
+  const chunks = res.events.slice(0, -1).map((e) => JSON.parse(e.data));
+  const deltas = chunks.map((c) => c.choices?.[0]?.delta?.content ?? '');
+  return { text: deltas.join(''), deltas, chunks, res };
+}
+
+describe('policy enforcement', () => {
+  let dir;
+  let echo;
+  let writer;
+  let gw;
+  let policyFile;
+
+  before(async () => {
+    dir = tempDir('sovereign-policy-itest-');
+    const keys = await initKeys(path.join(dir, 'keys'));
+    policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, POLICY);
+    echo = await Upstream.start({ name: 'echo', 'echo-last-user': true, 'chunk-chars': 3 });
+    writer = await Upstream.start({ name: 'card-writer', reply: `Your card ${CARD} is on file.`, 'chunk-chars': 3 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'alpha', keys: [ALPHA], models: ['*'] }), tenant({ name: 'beta', keys: [BETA], models: ['*'] })],
+      backends: [
+        openaiBackend({ name: 'site-echo', zone: 'site', models: ['echo-model'], upstreams: [echo] }),
+        openaiBackend({ name: 'site-writer', zone: 'site', models: ['card-model'], upstreams: [writer] }),
+        openaiBackend({ name: 'vault-room-be', zone: 'vault-room', models: ['vault-only'], upstreams: [echo] }),
+      ],
+      policy: policyFile,
+      ...evidenceSections(keys, path.join(dir, 'audit')),
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await echo?.stop();
+    await writer?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Runs `send`, then proves that the echo upstream received nothing new (its report trails the
+  // gateway's answer by a pipe, so give it time to arrive if it were coming).
+  async function assertNothingReachesUpstream(send) {
+    const before = echo.requests().length;
+    const result = await send();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(echo.requests().length, before, `the upstream received ${JSON.stringify(echo.requests().slice(before))}`);
+    return result;
+  }
+
+  async function chatReachingEcho(key, body, headers = {}) {
+    const before = echo.requests().length;
+    const res = await gw.chat(key, body, { headers });
+    assert.equal(res.status, 200, res.text);
+    await echo.waitForRequests(before + 1);
+    return { res, received: echo.requests()[before].body };
+  }
+
+  it('redact: the upstream receives [REDACTED:credit_card], never the card number', async () => {
+    const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Charge card ${CARD} for order 7.`));
+    assert.ok(received.includes('Charge card [REDACTED:credit_card] for order 7.'), received);
+    assert.ok(!received.includes(CARD) && !received.includes(CARD.replace(/ /g, '')), received);
+    assert.equal(res.json.choices[0].message.content, 'Charge card [REDACTED:credit_card] for order 7.');
+  });
+
+  it('tokenize: the upstream receives a vault token and the client gets the value back', async () => {
+    const prompt = `Write to ${EMAIL} about the invoice.`;
+    const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', prompt));
+    assert.ok(!received.includes(EMAIL), `the upstream saw the e-mail address: ${received}`);
+    const sent = JSON.parse(received).messages.at(-1).content;
+    assert.match(sent, new RegExp(`^Write to ${TOKEN.source} about the invoice\\.$`), sent);
+    assert.equal(res.json.choices[0].message.content, prompt);
+  });
+
+  it('tokenize, streamed: a token split across 3-character chunks is restored whole', async () => {
+    const prompt = `Please forward this to ${EMAIL} and to ${EMAIL} again.`;
+    const before = echo.requests().length;
+    const { text, deltas } = await streamChat(gw, ALPHA, chatBody('echo-model', prompt));
+    await echo.waitForRequests(before + 1);
+    const sent = JSON.parse(echo.requests()[before].body).messages.at(-1).content;
+    assert.ok(!sent.includes(EMAIL), sent);
+    const tokens = sent.match(new RegExp(TOKEN.source, 'g'));
+    assert.equal(tokens?.length, 2, sent);
+    assert.equal(tokens[0], tokens[1], 'the same value in one request gets the same token');
+    // The upstream wrote the token in pieces of 3 characters: no piece held a whole token.
+    assert.ok(tokens[0].length > 6);
+    assert.equal(text, prompt);
+    assert.ok(!deltas.some((d) => d.includes('⟦') || d.includes('⟧')), `a token fragment reached the client: ${JSON.stringify(deltas)}`);
+  });
+
+  it('responses: a card number the model writes is removed, plain and streamed across chunks', async () => {
+    const expected = 'Your card [REDACTED:credit_card] is on file.';
+    const plain = await gw.chat(ALPHA, chatBody('card-model', 'What card do I have on file?'));
+    assert.equal(plain.status, 200, plain.text);
+    assert.equal(plain.json.choices[0].message.content, expected);
+    const streamed = await streamChat(gw, ALPHA, chatBody('card-model', 'What card do I have on file?'));
+    assert.equal(streamed.text, expected, JSON.stringify(streamed.deltas));
+    // The writer sent the number in pieces of 3 characters; not one of its digits reached the client.
+    assert.ok(!streamed.deltas.some((d) => /[0-9]/.test(d)), `card digits reached the client: ${JSON.stringify(streamed.deltas)}`);
+  });
+
+  it('zones: a rule restricting to a zone whose backends do not serve the model gives 503', async () => {
+    const res = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'What is the status of project Nightjar?')));
+    assertError(res, { status: 503, type: 'service_unavailable_error', code: 'no_backend_available' }, 'zone');
+    assert.match(res.json.error.message, /vault-room/);
+  });
+
+  it('X-Data-Class above the tenant clearance is denied and never reaches the upstream', async () => {
+    const res = await assertNothingReachesUpstream(() =>
+      gw.chat(BETA, chatBody('echo-model', 'Quarterly figures attached.'), { headers: { 'X-Data-Class': 'confidential' } }));
+    assertError(res, { status: 403, type: 'permission_error', code: 'denied_by_policy' }, 'clearance');
+    // The same request within the clearance passes, so the class header alone decided.
+    const { res: ok } = await chatReachingEcho(BETA, chatBody('echo-model', 'Quarterly figures attached.'), { 'X-Data-Class': 'internal' });
+    assert.equal(ok.json.choices[0].message.content, 'Quarterly figures attached.');
+  });
+
+  it('a denied request never reaches the upstream', async () => {
+    const res = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'Use AKIAIOSFODNN7EXAMPLE to log in.')));
+    assertError(res, { status: 403, type: 'permission_error', code: 'denied_by_policy' }, 'credential');
+    assert.match(res.json.error.message, /Credentials never leave this building\./);
+    assert.match(res.json.error.message, /no-credentials/);
+    const streamed = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'Use AKIAIOSFODNN7EXAMPLE to log in.', { stream: true })));
+    assertError(streamed, { status: 403, code: 'denied_by_policy' }, 'credential, stream: true');
+  });
+
+  it('a broken policy on reload is rejected (log and metric) and the old policy keeps deciding', async () => {
+    assert.notEqual(BROKEN_POLICY, POLICY);
+    assert.ok(!BROKEN_POLICY.includes('redact-cards'));
+    const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
+    const stderrBefore = gw.stderr.length;
+    fs.writeFileSync(policyFile, BROKEN_POLICY);
+    gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
+      10000, 'the broken policy to be rejected');
+    const log = gw.stderr.slice(stderrBefore);
+    const line = log.split('\n').find((l) => l.includes('"reload_rejected"'));
+    assert.ok(line, `no reload_rejected log line:\n${log}`);
+    assert.match(line, /actoin/, `the log line names the mistake: ${line}`);
+
+    const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Refund card ${CARD} please.`));
+    assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
+    assert.equal(res.json.choices[0].message.content, 'Refund card [REDACTED:credit_card] please.');
+    const denied = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'Use AKIAIOSFODNN7EXAMPLE to log in.')));
+    assertError(denied, { status: 403, code: 'denied_by_policy' }, 'credential after the rejected reload');
+
+    // Putting the good file back is applied again (the file watcher or SIGHUP).
+    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
+    fs.writeFileSync(policyFile, POLICY);
+    gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
+      10000, 'the good policy to be applied again');
+  });
+});
