@@ -11,6 +11,7 @@
 
 #include "accel/compute/engine.hpp"
 #include "accel/compute/scheduler.hpp"
+#include "accel/gguf/demo_model.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
 #include "reference_forward.hpp"
 #include "tiny_model.hpp"
@@ -369,6 +370,36 @@ TEST_CASE("many threads submitting and cancelling at once each get exactly one o
   CHECK(idle.queue_depth == 0);
   CHECK(idle.active_sequences == 0);
   CHECK(idle.kv_cache_used_fraction == 0.0);
+}
+
+TEST_CASE("the quickstart demo model (model make-demo) loads and streams a chat reply") {
+  const std::filesystem::path path = temporary_model_path("demo");
+  gguf::DemoModelOptions demo;
+  demo.matrix_type = gguf::TensorType::q8_0;
+  REQUIRE_FALSE(gguf::write_demo_model(demo, path).has_value());
+  EngineOptions options;
+  options.model_file = path;
+  options.device = "cpu";
+  options.threads = 2;
+  options.context_length = 512;
+  options.max_batch = 2;
+  auto loaded = Engine::load(options);
+  std::filesystem::remove(path);
+  if (auto* error = std::get_if<std::string>(&loaded)) FAIL(*error);
+  Engine& engine = *std::get<std::unique_ptr<Engine>>(loaded);
+  CHECK(engine.context_length() == 512);
+  CHECK_FALSE(engine.model_name().empty());
+  GenerationRequest r;
+  r.messages = {{"user", "Hello there"}};
+  r.sampling.max_tokens = 16;
+  r.sampling.seed = 5;
+  Collector c;
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(engine.submit(r, c.events())));
+  const Outcome out = c.wait();
+  CHECK(out.usage.prompt_tokens > 3);
+  CHECK(out.usage.completion_tokens >= 1);
+  CHECK(out.usage.completion_tokens <= 16);
+  CHECK((out.reason == FinishReason::length || out.reason == FinishReason::stop));
 }
 
 TEST_CASE("loading reports bad options and devices with the model path") {
