@@ -95,8 +95,9 @@ class Engine {
   // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
   [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
 
-  // Queues a request; the error text says why it cannot be admitted (queue full, prompt longer
-  // than the context, invalid sampling values).
+  // Queues a request; the error text says why it cannot be admitted. It starts with
+  // "invalid request: " (sampling values, empty prompt, prompt longer than the context: a 400) or
+  // "engine busy: " (queue full, shutting down: a 429/503); see kInvalidPrefix/kBusyPrefix.
   std::variant<std::shared_ptr<GenerationHandle>, std::string> submit(GenerationRequest request,
                                                                       GenerationEvents events);
 
