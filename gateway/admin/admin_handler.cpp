@@ -5,6 +5,27 @@
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
 
+void AdminHandler::sample_module_metrics() {
+  auto& metrics = services_.metrics;
+  metrics.connections_active().Set(static_cast<double>(services_.sessions.open.load()));
+  if (auto snapshot = services_.current()) {
+    for (const auto& [backend, engine] : snapshot->engines) {
+      auto stats = engine->stats();
+      metrics.set_engine(backend, stats.device,
+                         {static_cast<double>(stats.queue_depth), static_cast<double>(stats.active_sequences),
+                          stats.tokens_per_second, stats.kv_cache_used_fraction,
+                          static_cast<double>(stats.gpu_memory_used_bytes)});
+    }
+  }
+  if (services_.audit) {
+    auto stats = services_.audit->stats();
+    metrics.set_audit({static_cast<double>(stats.records_written), static_cast<double>(stats.records_failed),
+                       static_cast<double>(stats.checkpoints_written), static_cast<double>(stats.syncs),
+                       static_cast<double>(stats.write_batches), static_cast<double>(stats.queued),
+                       services_.audit->healthy()});
+  }
+}
+
 void AdminHandler::handle(http::request<http::string_body>& request, const ConnectionInfo&, ResponseSink& sink,
                           std::function<void(bool)> complete) {
   http::response<http::string_body> response{http::status::ok, 11};
@@ -15,7 +36,7 @@ void AdminHandler::handle(http::request<http::string_body>& request, const Conne
     response.set(http::field::content_type, "application/json");
     response.body() = error.to_json();
   } else if (path == "/metrics") {
-    services_.metrics.connections_active().Set(static_cast<double>(services_.sessions.open.load()));
+    sample_module_metrics();
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     response.body() = services_.metrics.serialize();
   } else if (path == "/healthz") {

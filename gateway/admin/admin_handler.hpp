@@ -13,6 +13,8 @@ class AdminHandler : public RequestHandler {
               ResponseSink& sink, std::function<void(bool)> complete) override;
 
  private:
+  void sample_module_metrics();
+
   GatewayServices& services_;
 };
 

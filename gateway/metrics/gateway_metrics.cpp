@@ -64,6 +64,46 @@ GatewayMetrics::GatewayMetrics()
                             .Name("sovereign_upstream_retries_total")
                             .Help("Requests retried on another replica after a failure before any response byte")
                             .Register(*registry_)),
+      engine_queue_depth_(BuildGauge()
+                              .Name("sovereign_engine_queue_depth")
+                              .Help("Requests waiting for a batch slot in the built-in engine")
+                              .Register(*registry_)),
+      engine_batch_size_(BuildGauge()
+                             .Name("sovereign_engine_batch_size")
+                             .Help("Sequences in the built-in engine's running batch")
+                             .Register(*registry_)),
+      engine_tokens_per_second_(BuildGauge()
+                                    .Name("sovereign_engine_tokens_per_second")
+                                    .Help("Tokens generated per second by the built-in engine, recent average")
+                                    .Register(*registry_)),
+      engine_kv_cache_used_(BuildGauge()
+                                .Name("sovereign_engine_kv_cache_used_ratio")
+                                .Help("Fraction of the built-in engine's KV cache pages in use")
+                                .Register(*registry_)),
+      engine_gpu_memory_(BuildGauge()
+                             .Name("sovereign_engine_gpu_memory_bytes")
+                             .Help("GPU memory the built-in engine holds")
+                             .Register(*registry_)),
+      audit_records_(BuildGauge()
+                         .Name("sovereign_audit_records")
+                         .Help("Audit records by result since start (written, failed)")
+                         .Register(*registry_)),
+      audit_checkpoints_(BuildGauge()
+                             .Name("sovereign_audit_checkpoints")
+                             .Help("Signed audit checkpoints written since start")
+                             .Register(*registry_)),
+      audit_group_commits_(BuildGauge()
+                               .Name("sovereign_audit_group_commits")
+                               .Help("Audit write batches and fsyncs since start (kind=batches|syncs)")
+                               .Register(*registry_)),
+      audit_queue_(BuildGauge()
+                       .Name("sovereign_audit_queue_records")
+                       .Help("Audit records waiting for the writer thread")
+                       .Register(*registry_)),
+      audit_healthy_(BuildGauge()
+                         .Name("sovereign_audit_healthy")
+                         .Help("1 while the audit log can be written; 0 means requests are refused with 503")
+                         .Register(*registry_)),
       connections_active_(BuildGauge()
                               .Name("sovereign_connections_active")
                               .Help("Client connections currently open")
@@ -118,6 +158,25 @@ void GatewayMetrics::set_upstream_healthy(const std::string& backend, const std:
 
 prometheus::Gauge& GatewayMetrics::pool_connections(const std::string& backend, const std::string& state) {
   return pool_connections_.Add({{"backend", backend}, {"state", state}});
+}
+
+void GatewayMetrics::set_engine(const std::string& backend, const std::string& device, const EngineSample& s) {
+  prometheus::Labels labels{{"backend", backend}, {"device", device}};
+  engine_queue_depth_.Add(labels).Set(s.queue_depth);
+  engine_batch_size_.Add(labels).Set(s.active_sequences);
+  engine_tokens_per_second_.Add(labels).Set(s.tokens_per_second);
+  engine_kv_cache_used_.Add(labels).Set(s.kv_cache_used_fraction);
+  engine_gpu_memory_.Add(labels).Set(s.gpu_memory_used_bytes);
+}
+
+void GatewayMetrics::set_audit(const AuditSample& s) {
+  audit_records_.Add({{"result", "written"}}).Set(s.records_written);
+  audit_records_.Add({{"result", "failed"}}).Set(s.records_failed);
+  audit_checkpoints_.Add({}).Set(s.checkpoints_written);
+  audit_group_commits_.Add({{"kind", "batches"}}).Set(s.write_batches);
+  audit_group_commits_.Add({{"kind", "syncs"}}).Set(s.syncs);
+  audit_queue_.Add({}).Set(s.queued);
+  audit_healthy_.Add({}).Set(s.healthy ? 1 : 0);
 }
 
 std::string GatewayMetrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }

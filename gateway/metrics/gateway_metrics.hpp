@@ -24,6 +24,17 @@ class GatewayMetrics {
   void config_reload(bool applied);
   void upstream_retry(const std::string& backend);
   void set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy);
+
+  // Sampled at scrape time from the modules that keep their own counters.
+  struct EngineSample {
+    double queue_depth, active_sequences, tokens_per_second, kv_cache_used_fraction, gpu_memory_used_bytes;
+  };
+  void set_engine(const std::string& backend, const std::string& device, const EngineSample& sample);
+  struct AuditSample {
+    double records_written, records_failed, checkpoints_written, syncs, write_batches, queued;
+    bool healthy;
+  };
+  void set_audit(const AuditSample& sample);
   prometheus::Gauge& pool_connections(const std::string& backend, const std::string& state);
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
@@ -44,6 +55,16 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& upstream_retries_;
+  prometheus::Family<prometheus::Gauge>& engine_queue_depth_;
+  prometheus::Family<prometheus::Gauge>& engine_batch_size_;
+  prometheus::Family<prometheus::Gauge>& engine_tokens_per_second_;
+  prometheus::Family<prometheus::Gauge>& engine_kv_cache_used_;
+  prometheus::Family<prometheus::Gauge>& engine_gpu_memory_;
+  prometheus::Family<prometheus::Gauge>& audit_records_;
+  prometheus::Family<prometheus::Gauge>& audit_checkpoints_;
+  prometheus::Family<prometheus::Gauge>& audit_group_commits_;
+  prometheus::Family<prometheus::Gauge>& audit_queue_;
+  prometheus::Family<prometheus::Gauge>& audit_healthy_;
   prometheus::Gauge& connections_active_;
   prometheus::Counter& connections_refused_;
 };
