@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/config/gateway_config.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/explain.hpp"
@@ -23,7 +24,7 @@ namespace pol = sovereign::policy;
 
 constexpr std::string_view usage =
     "usage:\n"
-    "  sovereign policy lint FILE [--backends NAME:ZONE:MODEL1,MODEL2]...\n"
+    "  sovereign policy lint FILE [--gateway GATEWAY.yaml] [--backends NAME:ZONE:MODEL1,MODEL2]...\n"
     "  sovereign policy test FILE            (a test file, or a policy with FILE.tests.yaml beside it)\n"
     "  sovereign policy explain --policy FILE --request REQ.json --tenant T [--model M] [--data-class C]\n";
 
@@ -57,7 +58,18 @@ int lint(std::span<const std::string> args) {
     std::optional<std::string> file;
     std::optional<std::vector<pol::BackendInfo>> backends;
     for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--backends") {
+        if (args[i] == "--gateway") {
+            // The operator's gateway.yaml says which backends exist, in which zones, for which models.
+            if (i + 1 >= args.size()) return usage_error("--gateway needs the path of a gateway.yaml");
+            auto loaded = load_gateway_config(args[++i]);
+            if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+                for (const auto& error : *errors) std::cout << error.to_string() << '\n';
+                return 1;
+            }
+            if (!backends) backends.emplace();
+            for (const auto& backend : std::get<std::shared_ptr<const GatewayConfig>>(loaded)->backends)
+                backends->push_back({backend.name, backend.zone, backend.models});
+        } else if (args[i] == "--backends") {
             if (i + 1 >= args.size()) return usage_error("--backends needs NAME:ZONE:MODELS");
             const auto b = parse_backend(args[++i]);
             if (!b) return usage_error("--backends '" + args[i] + "' is not NAME:ZONE:MODEL1,MODEL2");
@@ -74,7 +86,7 @@ int lint(std::span<const std::string> args) {
     print(diagnostics);
     if (diagnostics.empty()) {
         std::cout << *file << ": no problems found"
-                  << (backends ? "" : " (backend reachability not checked: no --backends given)") << "\n";
+                  << (backends ? "" : " (backend reachability not checked: give --gateway or --backends)") << "\n";
         return 0;
     }
     return 1;
