@@ -344,4 +344,49 @@ describe('audit log cannot be written', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.deepEqual(upstream.requests(), [], 'nothing reached the upstream');
   });
+
+  // At run time: the writer must open its next segment (segments rotate at 64 KiB here) where a
+  // regular file now stands in for the audit directory, which stops root as well as anyone else.
+  it('a log that becomes unwritable while serving gives 503 audit_unavailable, and nothing more is forwarded', async (t) => {
+    const runDir = path.join(dir, 'runtime');
+    fs.mkdirSync(runDir);
+    const auditDir = path.join(runDir, 'audit');
+    const gw = await Gateway.start({
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+      backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+      ...evidenceSections(keys, auditDir, { segment_max_bytes: 65536, checkpoint_every_ms: 200 }),
+    });
+    try {
+      const first = await gw.chat(KEY, chat('Before the disk went away.'));
+      assert.equal(first.status, 200, first.text);
+      fs.renameSync(auditDir, `${auditDir}.moved`);
+      fs.writeFileSync(auditDir, 'a file where the audit log directory should be\n');
+
+      let refused;
+      let answered = 1;
+      for (let i = 0; i < 400 && !refused; i++) {
+        const res = await gw.chat(KEY, chat(`Request ${i} while the log fills its segment.`));
+        if (res.status === 200) answered++;
+        else refused = res;
+      }
+      assert.ok(refused, `no request was refused after ${answered} answers\n${gw.describe()}`);
+      assertError(refused, { status: 503, code: 'audit_unavailable' }, 'unwritable audit log at run time');
+      assert.match(refused.json.error.message, /segment-000002\.log/, refused.json.error.message);
+      t.diagnostic(`refused after ${answered} answered requests: ${refused.json.error.message}`);
+
+      const forwarded = upstream.requests().length;
+      for (let i = 0; i < 5; i++) {
+        const res = await gw.chat(KEY, chat(`After the failure ${i}.`));
+        assertError(res, { status: 503, code: 'audit_unavailable' }, `request ${i} after the failure`);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(upstream.requests().length, forwarded, 'nothing was forwarded once the log could not be written');
+    } finally {
+      await gw.process.stop(15000);
+    }
+    // What was written before the failure is intact.
+    fs.rmSync(auditDir);
+    fs.renameSync(`${auditDir}.moved`, auditDir);
+    await assertAuditValid(auditDir, keys.signingPub);
+  });
 });
