@@ -3,39 +3,17 @@
 #include <algorithm>
 #include <charconv>
 
+#include "policy/diagnostic.hpp"
+
 namespace sovereign::gateway {
 namespace {
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 std::string in_quotes(std::string_view key) { return "'" + std::string(key) + "'"; }
 
 }  // namespace
 
 std::string closest_match(std::string_view word, std::initializer_list<std::string_view> candidates) {
-  std::string best;
-  std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
-  for (auto candidate : candidates) {
-    auto distance = edit_distance(word, candidate);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
-  }
-  return best;
+  return policy::closest_name(word, std::span<const std::string_view>(candidates.begin(), candidates.size()));
 }
 
 void YamlReader::error(const YAML::Mark& mark, std::string message) {
