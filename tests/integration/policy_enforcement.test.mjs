@@ -9,7 +9,7 @@ import { Gateway, openaiBackend, tenant, tempDir, bearer } from './lib/gateway.m
 import { Upstream } from './lib/upstream.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections } from './lib/evidence.mjs';
+import { initKeys, evidenceSections, auditQuery, assertAuditValid, recordsOf } from './lib/evidence.mjs';
 
 const ALPHA = 'sk-policy-alpha';
 const BETA = 'sk-policy-beta';
@@ -103,10 +103,12 @@ describe('policy enforcement', () => {
   let writer;
   let gw;
   let policyFile;
+  let keys;
+  const ids = {}; // request ids whose audit records the last test reads
 
   before(async () => {
     dir = tempDir('sovereign-policy-itest-');
-    const keys = await initKeys(path.join(dir, 'keys'));
+    keys = await initKeys(path.join(dir, 'keys'));
     policyFile = path.join(dir, 'policy.yaml');
     fs.writeFileSync(policyFile, POLICY);
     echo = await Upstream.start({ name: 'echo', 'echo-last-user': true, 'chunk-chars': 3 });
@@ -150,6 +152,7 @@ describe('policy enforcement', () => {
 
   it('redact: the upstream receives [REDACTED:credit_card], never the card number', async () => {
     const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Charge card ${CARD} for order 7.`));
+    ids.redacted = res.headers['x-request-id'];
     assert.ok(received.includes('Charge card [REDACTED:credit_card] for order 7.'), received);
     assert.ok(!received.includes(CARD) && !received.includes(CARD.replace(/ /g, '')), received);
     assert.equal(res.json.choices[0].message.content, 'Charge card [REDACTED:credit_card] for order 7.');
@@ -158,6 +161,7 @@ describe('policy enforcement', () => {
   it('tokenize: the upstream receives a vault token and the client gets the value back', async () => {
     const prompt = `Write to ${EMAIL} about the invoice.`;
     const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', prompt));
+    ids.tokenized = res.headers['x-request-id'];
     assert.ok(!received.includes(EMAIL), `the upstream saw the e-mail address: ${received}`);
     const sent = JSON.parse(received).messages.at(-1).content;
     assert.match(sent, new RegExp(`^Write to ${TOKEN.source} about the invoice\\.$`), sent);
@@ -185,6 +189,7 @@ describe('policy enforcement', () => {
     const plain = await gw.chat(ALPHA, chatBody('card-model', 'What card do I have on file?'));
     assert.equal(plain.status, 200, plain.text);
     assert.equal(plain.json.choices[0].message.content, expected);
+    ids.responseRedacted = plain.headers['x-request-id'];
     const streamed = await streamChat(gw, ALPHA, chatBody('card-model', 'What card do I have on file?'));
     assert.equal(streamed.text, expected, JSON.stringify(streamed.deltas));
     // The writer sent the number in pieces of 3 characters; not one of its digits reached the client.
@@ -195,6 +200,7 @@ describe('policy enforcement', () => {
     const res = await assertNothingReachesUpstream(() =>
       gw.chat(ALPHA, chatBody('echo-model', 'What is the status of project Nightjar?')));
     assertError(res, { status: 503, type: 'service_unavailable_error', code: 'no_backend_available' }, 'zone');
+    ids.zone = res.headers['x-request-id'];
     assert.match(res.json.error.message, /vault-room/);
   });
 
@@ -245,5 +251,37 @@ describe('policy enforcement', () => {
     gw.process.signal('SIGHUP');
     await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
       10000, 'the good policy to be applied again');
+  });
+
+  it('the audit log records detectors and transforms, never the values', async () => {
+    assert.deepEqual(Object.keys(ids).sort(), ['redacted', 'responseRedacted', 'tokenized', 'zone'], 'the tests above ran');
+    const status = await gw.process.stop(15000);
+    assert.equal(status.code, 0, gw.process.describe());
+    const auditDir = path.join(dir, 'audit');
+    await assertAuditValid(auditDir, keys.signingPub);
+    const records = await auditQuery(auditDir);
+    const decisionOf = (id) => {
+      const { decision } = recordsOf(records, id);
+      assert.equal(decision.length, 1, `one decision record for ${id}`);
+      return decision[0];
+    };
+    const redacted = decisionOf(ids.redacted);
+    assert.deepEqual(redacted.detectors, { credit_card: 1 });
+    assert.ok(redacted.rules.includes('redact-cards'), JSON.stringify(redacted));
+    assert.equal(redacted.decision, 'allow');
+    const tokenized = decisionOf(ids.tokenized);
+    assert.deepEqual(tokenized.detectors, { email: 1 });
+    assert.ok(tokenized.rules.includes('tokenize-emails'), JSON.stringify(tokenized));
+    const zone = decisionOf(ids.zone);
+    assert.deepEqual(zone.zones, ['vault-room'], JSON.stringify(zone));
+    assert.equal(recordsOf(records, ids.zone).outcome[0]?.status, 503);
+    const all = JSON.stringify(records);
+    for (const value of [CARD, CARD.replace(/ /g, ''), EMAIL, 'AKIAIOSFODNN7EXAMPLE']) {
+      assert.ok(!all.includes(value), `an audit record holds ${value}`);
+    }
+    // The card the model wrote (and the gateway removed) is counted in the outcome record.
+    const written = recordsOf(records, ids.responseRedacted).outcome;
+    assert.equal(written.length, 1);
+    assert.deepEqual(written[0].output_detectors, { credit_card: 1 }, JSON.stringify(written[0]));
   });
 });
