@@ -224,6 +224,30 @@ describe('policy enforcement', () => {
     assertError(streamed, { status: 403, code: 'denied_by_policy' }, 'credential, stream: true');
   });
 
+  it('vault tokens are stable within a conversation and never restored for another tenant', async () => {
+    const conversation = { 'X-Conversation-Id': 'conv-vault-itest' };
+    const tokenOf = async (key, prompt, headers) => {
+      const { res, received } = await chatReachingEcho(key, chatBody('echo-model', prompt), headers);
+      assert.equal(res.json.choices[0].message.content, prompt, 'the value comes back restored');
+      return JSON.parse(received).messages.at(-1).content.match(TOKEN)?.[0];
+    };
+    const first = await tokenOf(ALPHA, `Mail ${EMAIL} today.`, conversation);
+    const again = await tokenOf(ALPHA, `Mail ${EMAIL} tomorrow.`, conversation);
+    assert.ok(first, 'the e-mail address was tokenized');
+    assert.equal(again, first, 'the same value in the same conversation gets the same token');
+    const elsewhere = await tokenOf(ALPHA, `Mail ${EMAIL} today.`, { 'X-Conversation-Id': 'conv-other' });
+    assert.notEqual(elsewhere, first, 'another conversation gets another token');
+
+    // Another tenant who sends alpha's token (and whose own e-mail address is tokenized, so its
+    // answer is restored) gets the token back as it is, never alpha's value.
+    const stolen = `Who is ${first}? Reply to bob@example.org.`;
+    const { res } = await chatReachingEcho(BETA, chatBody('echo-model', stolen), conversation);
+    const answer = res.json.choices[0].message.content;
+    assert.ok(!answer.includes(EMAIL), `beta received alpha's value: ${answer}`);
+    assert.ok(answer.includes(first), `the foreign token is left as it is: ${answer}`);
+    assert.ok(answer.includes('bob@example.org'), `beta's own value is restored: ${answer}`);
+  });
+
   it('a broken policy on reload is rejected (log and metric) and the old policy keeps deciding', async () => {
     assert.notEqual(BROKEN_POLICY, POLICY);
     assert.ok(!BROKEN_POLICY.includes('redact-cards'));
