@@ -382,7 +382,7 @@ describe('audit log cannot be written', () => {
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(upstream.requests().length, forwarded, 'nothing was forwarded once the log could not be written');
     } finally {
-      await gw.process.stop(15000);
+      await gw.stop();
     }
     // What was written before the failure is intact.
     fs.rmSync(auditDir);
