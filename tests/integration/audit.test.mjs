@@ -163,7 +163,7 @@ describe('audit log (strict)', () => {
     assert.equal(sent.length, 11, 'the requests above ran');
     const status = await gw.process.stop(15000);
     assert.equal(status.code, 0, gw.process.describe());
-    const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub);
+    const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
     assert.equal(counts.records[1], 2 * sent.length, `two records per request, ${sent.length} requests`);
     const records = await auditQuery(path.join(dir, 'audit'));
     for (const { id, status: expected } of sent) {
@@ -260,7 +260,7 @@ describe('audit log survives kill -9 under load', () => {
     assert.equal(res.status, 200, res.text);
     const status = await restarted.process.stop(15000);
     assert.equal(status.code, 0, restarted.process.describe());
-    const counts = await assertAuditValid(auditDir, keys.signingPub);
+    const counts = await assertAuditValid(auditDir, keys.signingPub, { requireClosed: true });
     // Outcome records are appended after the answer was sent, so kill -9 may lose some of them;
     // decision records were on disk before anything was forwarded, and nothing is lost on restart.
     const after = await auditQuery(auditDir);

@@ -89,7 +89,8 @@ describe('quickstart, end to end', () => {
     assert.ok(deniedId, 'the denied request above ran');
     await stopGracefully(gw);
 
-    const counts = await assertAuditValid(qs.auditDir, qs.keys.signingPub);
+    // SIGTERM closes the log: it verifies even as an archived log (--require-closed).
+    const counts = await assertAuditValid(qs.auditDir, qs.keys.signingPub, { requireClosed: true });
     assert.ok(counts.records[1] >= 6, `expected at least 6 records, got ${counts.records[1]}`);
 
     const records = await auditQuery(qs.auditDir);

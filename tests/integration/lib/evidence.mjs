@@ -35,10 +35,11 @@ export function evidenceSections(keys, auditDir, { durability = 'strict', ...aud
   };
 }
 
-// `sovereign audit verify DIR --key PUB`: exit code, output and the counts of its summary line
-// ("1/1 segments valid, 6/6 records valid, 4/4 checkpoints valid").
-export async function auditVerify(auditDir, pubKey) {
-  const result = await runCli(['audit', 'verify', auditDir, '--key', pubKey], { timeoutMs: 60000 });
+// `sovereign audit verify DIR --key PUB [--require-closed]`: exit code, output and the counts of
+// its summary line ("1/1 segments valid, 6/6 records valid, 4/4 checkpoints valid").
+export async function auditVerify(auditDir, pubKey, { requireClosed = false } = {}) {
+  const args = ['audit', 'verify', auditDir, '--key', pubKey, ...(requireClosed ? ['--require-closed'] : [])];
+  const result = await runCli(args, { timeoutMs: 60000 });
   const summary = /(\d[\d,]*)\/(\d[\d,]*) segments valid, (\d[\d,]*)\/(\d[\d,]*) records valid, (\d[\d,]*)\/(\d[\d,]*) checkpoints valid/
     .exec(result.stdout);
   const n = (text) => Number(text.replace(/,/g, ''));
@@ -51,9 +52,9 @@ export async function auditVerify(auditDir, pubKey) {
 }
 
 // Asserts that `audit verify` exits 0 and reports every segment, record and checkpoint valid;
-// returns the counts.
-export async function assertAuditValid(auditDir, pubKey) {
-  const result = await auditVerify(auditDir, pubKey);
+// returns the counts. `requireClosed`: the log must also have been closed (a clean shutdown).
+export async function assertAuditValid(auditDir, pubKey, options = {}) {
+  const result = await auditVerify(auditDir, pubKey, options);
   assert.equal(result.code, 0, `audit verify ${auditDir} failed:\n${result.output}`);
   assert.ok(result.counts, `audit verify printed no summary line:\n${result.output}`);
   for (const [what, [valid, total]] of Object.entries(result.counts)) {
