@@ -75,7 +75,7 @@ async function startAudited(dir, keys, upstream, extra = {}) {
   });
 }
 
-describe('audit log (strict)', () => {
+describe('audit log (strict)', { timeout: 120000 }, () => {
   let dir;
   let keys;
   let upstream;
@@ -184,7 +184,7 @@ describe('audit log (strict)', () => {
   });
 });
 
-describe('audit log survives kill -9 under load', () => {
+describe('audit log survives kill -9 under load', { timeout: 120000 }, () => {
   let dir;
   let keys;
   let upstream;
@@ -271,7 +271,7 @@ describe('audit log survives kill -9 under load', () => {
   });
 });
 
-describe('audit log cannot be written', () => {
+describe('audit log cannot be written', { timeout: 120000 }, () => {
   let dir;
   let keys;
   let upstream;

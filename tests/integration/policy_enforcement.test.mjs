@@ -97,7 +97,7 @@ async function streamChat(gw, key, body, headers = {}) {
   return { text: deltas.join(''), deltas, chunks, res };
 }
 
-describe('policy enforcement', () => {
+describe('policy enforcement', { timeout: 120000 }, () => {
   let dir;
   let echo;
   let writer;

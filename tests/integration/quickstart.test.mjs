@@ -10,7 +10,7 @@ import { assertShape } from './lib/openai_shapes.mjs';
 import { prepareQuickstart, QUICKSTART_KEY } from './lib/quickstart.mjs';
 import { assertAuditValid, auditQuery, recordsOf, startGatewayFromFile, stopGracefully } from './lib/evidence.mjs';
 
-describe('quickstart, end to end', () => {
+describe('quickstart, end to end', { timeout: 180000 }, () => {
   let qs;
   let gw;
   let client;
