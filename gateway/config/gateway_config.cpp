@@ -309,7 +309,7 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   r.path(node, "auditor_public_key", audit.auditor_public_key);
   r.integer(node, "checkpoint_every_records", audit.checkpoint_every_records, 1, 10'000'000);
   r.integer(node, "checkpoint_every_ms", audit.checkpoint_every_ms, 10, 3'600'000);
-  r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 4096, 1ull << 40);
+  r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 64 * 1024, 512ull * 1024 * 1024);
   config.audit = audit;
 }
 

@@ -37,6 +37,9 @@ ClientSession::ClientSession(boost::asio::ip::tcp::socket socket, std::shared_pt
       read_deadline_(tcp().get_executor()) {
   info_.remote_address = remote_of(tcp().socket());
   info_.worker = worker;
+  // A fresh flat_buffer reads 512 bytes at a time; a typical chat request then costs several
+  // recvmsg calls. Reserving up front lets one read take a whole request.
+  buffer_.reserve(read_buffer_bytes);
   registry_.open.fetch_add(1, std::memory_order_relaxed);
 }
 

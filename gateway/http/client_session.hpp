@@ -87,6 +87,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::size_t lingered_bytes_ = 0;
   static constexpr std::chrono::milliseconds linger_timeout{2000};
   static constexpr std::size_t max_linger_bytes = 1024 * 1024;
+  static constexpr std::size_t read_buffer_bytes = 16 * 1024;
   bool watching_ = false;
   bool idle_ = false;
   bool keep_alive_ = true;

@@ -120,14 +120,24 @@ GatewayMetrics::GatewayMetrics()
 
 void GatewayMetrics::request_finished(const std::string& tenant, const std::string& model, const std::string& backend,
                                       unsigned status, double seconds) {
-  std::string labels = tenant + '\x1f' + model + '\x1f' + backend;
-  auto status_text = std::to_string(status);
-  cached<prometheus::Counter>(&requests_, labels + '\x1f' + status_text, [&]() -> prometheus::Counter& {
-    return requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", status_text}});
-  }).Increment();
-  cached<prometheus::Histogram>(&durations_, labels, [&]() -> prometheus::Histogram& {
-    return durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}}, latency_buckets());
-  }).Observe(seconds);
+  // One cache entry per label set holds the histogram and the counters by status, so a request
+  // costs one lookup and no registry lock.
+  struct Series {
+    prometheus::Histogram* duration = nullptr;
+    std::unordered_map<unsigned, prometheus::Counter*> by_status;
+  };
+  thread_local std::unordered_map<std::string, Series> cache;
+  thread_local std::string key;
+  key.assign(tenant).append(1, '\x1f').append(model).append(1, '\x1f').append(backend);
+  key.append(1, '\x1f').append(std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+  auto& series = cache[key];
+  if (series.duration == nullptr)
+    series.duration = &durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}}, latency_buckets());
+  auto& counter = series.by_status[status];
+  if (counter == nullptr)
+    counter = &requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", std::to_string(status)}});
+  counter->Increment();
+  series.duration->Observe(seconds);
 }
 
 void GatewayMetrics::egress_refused(const std::string& backend) {

@@ -65,15 +65,26 @@ class ScanFilter : public TextFilter {
   ScanFilter(std::shared_ptr<const policy::Policy> policy, const std::string& tenant,
              std::shared_ptr<std::map<std::string, int>> totals)
       : scanner_(std::move(policy), tenant), totals_(std::move(totals)) {}
-  ~ScanFilter() override {
-    for (const auto& [name, count] : scanner_.counts()) (*totals_)[name] += count;
-  }
+  ~ScanFilter() override { report(); }
   std::string feed(std::string_view text) override { return scanner_.feed(text); }
-  std::string finish() override { return scanner_.finish(); }
+  // The totals must be complete when the outcome record is written, which happens right after
+  // the response ends: report at finish, not when the filter happens to be destroyed.
+  std::string finish() override {
+    std::string rest = scanner_.finish();
+    report();
+    return rest;
+  }
   bool failed() const override { return scanner_.failed(); }
 
  private:
+  void report() {
+    if (reported_) return;
+    reported_ = true;
+    for (const auto& [name, count] : scanner_.counts()) (*totals_)[name] += count;
+  }
+
   policy::ResponseScanner scanner_;
+  bool reported_ = false;
   std::shared_ptr<std::map<std::string, int>> totals_;
 };
 
@@ -270,6 +281,7 @@ PhaseResult Exchange::transform() {
     text = std::move(rewritten);
   }
   write_back_texts(decoded_->body, decoded_->texts);
+  body_rewritten_ = true;
   return PhaseResult::next();
 }
 
@@ -342,7 +354,8 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
 void Exchange::forward() {
   UpstreamRequest upstream;
   upstream.target = std::string(path_of(request_.target()));
-  upstream.body = boost::json::serialize(decoded_->body);
+  // Untouched bodies go out byte for byte as the client sent them; only rewritten ones are re-serialised.
+  upstream.body = body_rewritten_ ? boost::json::serialize(decoded_->body) : request_.body();
   upstream.request_id = request_id_;
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;

@@ -92,6 +92,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::optional<policy::Decision> decision_;
   std::string conversation_scope_;
   bool tokenized_ = false;
+  bool body_rewritten_ = false;
   bool decision_recorded_ = false;
   std::size_t next_phase_ = 0;
   std::vector<ForwardTarget> targets_;

@@ -19,7 +19,9 @@ std::variant<UpstreamConnection::PlainStream, UpstreamConnection::TlsStream> mak
 
 UpstreamConnection::UpstreamConnection(boost::asio::io_context& io, ReplicaState& replica,
                                        std::shared_ptr<boost::asio::ssl::context> tls)
-    : replica_(replica), tls_context_(std::move(tls)), stream_(make_stream(io, tls_context_, replica.config().https)) {}
+    : replica_(replica), tls_context_(std::move(tls)), stream_(make_stream(io, tls_context_, replica.config().https)) {
+  buffer_.reserve(read_buffer_bytes);
+}
 
 boost::beast::tcp_stream& UpstreamConnection::tcp() {
   if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;

@@ -33,6 +33,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
   void close();
 
+  static constexpr std::size_t read_buffer_bytes = 16 * 1024;
   bool reused = false;  // came from the pool: a failure before the first response byte is retried
   std::chrono::steady_clock::time_point idle_since;
 
