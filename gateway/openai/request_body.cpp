@@ -96,11 +96,12 @@ const char* endpoint_name(Endpoint endpoint) {
   return "unknown";
 }
 
-std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body_text) {
+std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body_text,
+                                                     json::storage_ptr storage) {
   json::parse_options options;
   options.max_depth = max_json_depth;
   boost::system::error_code ec;
-  json::value body = json::parse(body_text, ec, {}, options);
+  json::value body = json::parse(body_text, ec, std::move(storage), options);
   if (ec) {
     return api_errors::invalid_json("The request body is not valid JSON: " + ec.message() + ". Send a JSON object "
                                     "with Content-Type: application/json.");

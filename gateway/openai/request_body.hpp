@@ -7,6 +7,7 @@
 #include <variant>
 #include <vector>
 
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/value.hpp>
 
 #include "gateway/openai/api_error.hpp"
@@ -31,7 +32,9 @@ struct DecodedRequest {
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
 };
 
-[[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body);
+// `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.
+[[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,
+                                                                    boost::json::storage_ptr storage = {});
 
 // Replaces the text at each field's json_path in `body` (paths as produced by decode_request).
 void write_back_texts(boost::json::value& body, const std::vector<TextField>& texts);

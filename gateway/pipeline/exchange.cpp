@@ -126,6 +126,8 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, http:
       complete_(std::move(complete)),
       started_(std::chrono::steady_clock::now()),
       request_id_(new_request_id()),
+      json_storage_(boost::json::make_shared_resource<boost::json::monotonic_resource>(json_arena_.data(),
+                                                                                       json_arena_.size())),
       output_detectors_(std::make_shared<std::map<std::string, int>>()) {}
 
 void Exchange::run() {
@@ -169,7 +171,7 @@ PhaseResult Exchange::decode() {
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
     return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
-  auto decoded = decode_request(*endpoint_, request_.body());
+  auto decoded = decode_request(*endpoint_, request_.body(), json_storage_);
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
   auto conversation = request_["X-Conversation-Id"];
