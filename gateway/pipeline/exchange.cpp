@@ -362,6 +362,7 @@ void Exchange::forward() {
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;
   upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
+  upstream.digest_response = services_.audit != nullptr;
   auto& pool = *snapshot_->pools[connection_.worker];
   forwarder_ = std::make_shared<Forwarder>(io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
                                            snapshot_->config->limits.max_upstream_response_bytes, sink_,
@@ -378,7 +379,8 @@ void Exchange::forward() {
 void Exchange::forward_local() {
   local_forwarder_ = std::make_shared<LocalForwarder>(
       io_, snapshot_->engines.at(local_backend_->name), *local_backend_, *decoded_, request_id_,
-      wants_capture(decision_) && services_.captures.has_value(), sink_, response_transform(),
+      wants_capture(decision_) && services_.captures.has_value(), services_.audit != nullptr, sink_,
+      response_transform(),
       [self = shared_from_this()](ForwardOutcome outcome) { self->forwarded(std::move(outcome)); });
   sink_.on_client_gone([weak = std::weak_ptr<LocalForwarder>(local_forwarder_)] {
     if (auto forwarder = weak.lock()) forwarder->cancel();
@@ -417,7 +419,7 @@ void Exchange::answer(http::response<http::string_body> response, const std::str
   response.prepare_payload();
   unsigned status = response.result_int();
   auto bytes = response.body().size();
-  outcome_.response_sha256 = crypto::to_hex(crypto::sha256(response.body()));
+  if (services_.audit) outcome_.response_sha256 = crypto::to_hex(crypto::sha256(response.body()));
   sink_.send(std::move(response), [self = shared_from_this(), status, error_code, bytes](bool client_ok) {
     self->record(client_ok ? status : 499, error_code, bytes);
   });

@@ -320,7 +320,7 @@ void Forwarder::respond_error(const ApiError& error) {
 
 void Forwarder::relayed(std::string_view data) {
   outcome_.bytes_out += data.size();
-  response_hash_.update(data);
+  if (request_.digest_response) response_hash_.update(data);
   if (request_.keep_response_body) outcome_.response_body.append(data);
 }
 
@@ -338,7 +338,7 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   release_connection(false);
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
-  outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
+  if (request_.digest_response) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
   if (done_) done_(std::move(outcome_));
 }
 

@@ -43,6 +43,7 @@ struct UpstreamRequest {
   std::string model;        // for error messages
   bool stream = false;
   bool keep_response_body = false;  // a sealed capture of the response was asked for
+  bool digest_response = false;     // the audit log records the response's SHA-256
 };
 
 struct ForwardOutcome {

@@ -90,7 +90,8 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
 
 LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine,
                                const BackendConfig& backend, const DecodedRequest& request, std::string request_id,
-                               bool keep_response_body, ResponseSink& sink, std::unique_ptr<ResponseTransform> transform,
+                               bool keep_response_body, bool digest_response, ResponseSink& sink,
+                               std::unique_ptr<ResponseTransform> transform,
                                std::function<void(ForwardOutcome)> done)
     : io_(io),
       engine_(std::move(engine)),
@@ -101,7 +102,8 @@ LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<acce
       sink_(sink),
       transform_(std::move(transform)),
       done_(std::move(done)),
-      keep_response_body_(keep_response_body) {}
+      keep_response_body_(keep_response_body),
+      digest_response_(digest_response) {}
 
 void LocalForwarder::start() {
   outcome_.backend = &backend_;
@@ -286,7 +288,7 @@ void LocalForwarder::respond_error(const ApiError& error) {
 
 void LocalForwarder::relay(std::string data) {
   outcome_.bytes_out += data.size();
-  response_hash_.update(data);
+  if (digest_response_) response_hash_.update(data);
   if (keep_response_body_) outcome_.response_body += data;
 }
 
@@ -296,7 +298,7 @@ void LocalForwarder::finish(unsigned status, std::string error_code) {
   if (handle_ && status != 200) handle_->cancel();
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
-  outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
+  if (digest_response_) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
   if (done_) done_(std::move(outcome_));
 }
 

@@ -22,7 +22,8 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
 class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
  public:
   LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine, const BackendConfig& backend,
-                 const DecodedRequest& request, std::string request_id, bool keep_response_body, ResponseSink& sink,
+                 const DecodedRequest& request, std::string request_id, bool keep_response_body,
+                 bool digest_response, ResponseSink& sink,
                  std::unique_ptr<ResponseTransform> transform, std::function<void(ForwardOutcome)> done);
 
   void start();
@@ -54,6 +55,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;
   bool keep_response_body_;
+  bool digest_response_;
   std::string text_;             // whole answer (non-streaming)
   std::deque<std::string> queue_;  // events waiting for the client (streaming)
   std::size_t queued_bytes_ = 0;
