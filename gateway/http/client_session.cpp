@@ -9,6 +9,7 @@
 #include "gateway/openai/api_error.hpp"
 
 namespace sovereign::gateway {
+namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace {
 
@@ -118,6 +119,24 @@ void ClientSession::on_header(boost::system::error_code ec) {
                            api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
   }
   if (parser_->is_done()) return dispatch();
+  // curl and many HTTP libraries send "Expect: 100-continue" with larger bodies and wait (curl: one
+  // second) for the interim answer before sending the body.
+  if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    tcp().expires_after(limits_.body_timeout);
+    return with_stream([&](auto& stream) {
+      boost::asio::async_write(stream, boost::asio::buffer(continue_line.data(), continue_line.size()),
+                               [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                                 self->tcp().expires_never();
+                                 if (ec) return self->close();
+                                 self->read_body();
+                               });
+    });
+  }
+  read_body();
+}
+
+void ClientSession::read_body() {
   arm_read_deadline(limits_.body_timeout);
   with_stream([&](auto& stream) {
     http::async_read(stream, buffer_, *parser_,

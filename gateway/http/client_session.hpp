@@ -56,6 +56,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_handshake(boost::system::error_code ec);
   void do_read();
   void on_header(boost::system::error_code ec);
+  void read_body();
   void on_body(boost::system::error_code ec);
   void dispatch();
   void on_complete(bool keep_alive);
