@@ -139,6 +139,7 @@ struct AuditConfig {
   std::uint32_t checkpoint_every_records = 1000;
   std::uint32_t checkpoint_every_ms = 1000;
   std::uint64_t segment_max_bytes = 64ull << 20;
+  std::uint64_t segment_max_age_ms = 0;  // 0: segments rotate by size only
 };
 
 struct VaultConfig {

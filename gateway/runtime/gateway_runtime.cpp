@@ -69,6 +69,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.checkpoint_every_records = audit->checkpoint_every_records;
     options.checkpoint_every_ms = audit->checkpoint_every_ms;
     options.segment_max_bytes = audit->segment_max_bytes;
+    options.segment_max_age_ms = audit->segment_max_age_ms;
     auto writer = crypto::AuditWriter::open(options);
     if (!writer) {
       error = "audit log: " + writer.error().message;

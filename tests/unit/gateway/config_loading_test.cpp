@@ -46,6 +46,22 @@ TEST_SUITE("config") {
     CHECK(c.all_models() == std::vector<std::string>{"m"});
   }
 
+  TEST_CASE("audit settings load with rotation by size and age, and out-of-range sizes are refused") {
+    auto result = parse_gateway_config(base_config("audit:\n  directory: audit\n  signing_key: keys/s.key\n"
+                                                   "  durability: relaxed\n  segment_max_age_ms: 3600000\n"),
+                                       "/etc/sovereign/gw.yaml");
+    auto* config = std::get_if<std::shared_ptr<const GatewayConfig>>(&result);
+    REQUIRE(config != nullptr);
+    const auto& audit = *(*config)->audit;
+    CHECK(audit.directory == "/etc/sovereign/audit");
+    CHECK(audit.durability == AuditDurability::relaxed);
+    CHECK(audit.segment_max_age_ms == 3600000);
+    CHECK(audit.segment_max_bytes == 64ull << 20);
+    auto errors = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  segment_max_bytes: 4096\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("'segment_max_bytes' must be a whole number from 65536") != std::string::npos);
+  }
+
   TEST_CASE("an unknown key is reported at its position with a suggestion") {
     auto errors = errors_of(base_config("limits:\n  max_body_byte: 10\n"));
     REQUIRE(errors.size() == 1);
