@@ -354,12 +354,6 @@ bool TenantConfig::may_use(const std::string& model) const {
   return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m == "*" || m == model; });
 }
 
-const BackendConfig* GatewayConfig::find_backend(const std::string& name) const {
-  for (const auto& backend : backends)
-    if (backend.name == name) return &backend;
-  return nullptr;
-}
-
 std::vector<std::string> GatewayConfig::all_models() const {
   std::vector<std::string> models;
   for (const auto& backend : backends)

@@ -161,7 +161,6 @@ struct GatewayConfig {
   std::optional<AuditConfig> audit;
   std::optional<VaultConfig> vault;
 
-  const BackendConfig* find_backend(const std::string& name) const;
   // Every model some backend serves, in configuration order, without repeats.
   std::vector<std::string> all_models() const;
 };

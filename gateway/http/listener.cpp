@@ -1,5 +1,7 @@
 #include "gateway/http/listener.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/socket_base.hpp>
 
 namespace sovereign::gateway {
@@ -30,11 +32,6 @@ std::shared_ptr<Listener> Listener::open(boost::asio::io_context& io, const boos
   return listener;
 }
 
-std::uint16_t Listener::port() const {
-  boost::system::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
-}
-
 void Listener::run() { do_accept(); }
 
 void Listener::stop() {
@@ -59,7 +56,12 @@ void Listener::do_accept() {
       } else {
         auto session = std::make_shared<ClientSession>(std::move(socket), self->tls_, self->limits_, self->handler_,
                                                        self->registry_, self->worker_);
-        self->sessions_.remove_if([](const auto& weak) { return weak.expired(); });
+        // Prune finished sessions only when the list has doubled since the last pruning, so
+        // accepting stays O(1) amortised however many connections are open.
+        if (self->sessions_.size() >= self->prune_at_) {
+          self->sessions_.remove_if([](const auto& weak) { return weak.expired(); });
+          self->prune_at_ = std::max<std::size_t>(64, 2 * self->sessions_.size());
+        }
         self->sessions_.push_back(session);
         session->run();
       }

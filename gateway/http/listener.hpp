@@ -22,7 +22,6 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void run();
   void stop();                // stop accepting
   void close_idle_sessions();  // draining: close keep-alive connections that wait for a request
-  std::uint16_t port() const;
   void set_connection_refused_counter(std::function<void()> counter) { on_refused_ = std::move(counter); }
 
   Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
@@ -39,6 +38,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   SessionRegistry& registry_;
   unsigned worker_;
   std::list<std::weak_ptr<ClientSession>> sessions_;
+  std::size_t prune_at_ = 64;
   std::function<void()> on_refused_;
 };
 

@@ -82,6 +82,10 @@ ApiError audit_unavailable(const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "audit_unavailable",
           "The audit log cannot be written, so nothing is forwarded: " + why + ".", {}};
 }
+ApiError tokenization_unavailable(const std::string& why) {
+  return {status::service_unavailable, "service_unavailable_error", "tokenization_unavailable",
+          "The policy asks to tokenize values that cannot be tokenized, so nothing is forwarded: " + why + ".", {}};
+}
 ApiError shutting_down() {
   return {status::service_unavailable, "service_unavailable_error", "shutting_down",
           "The gateway is shutting down; retry on another instance.", {}};

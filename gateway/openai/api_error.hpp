@@ -36,6 +36,7 @@ ApiError egress_refused(const std::string& model, const std::string& why);
 ApiError upstream_error(const std::string& why);
 ApiError upstream_timeout(const std::string& backend);
 ApiError audit_unavailable(const std::string& why);
+ApiError tokenization_unavailable(const std::string& why);
 ApiError shutting_down();
 }  // namespace api_errors
 

@@ -101,20 +101,6 @@ class RestoreFilter : public TextFilter {
 
 }  // namespace
 
-const char* phase_name(PhaseName phase) {
-  switch (phase) {
-    case PhaseName::authenticate: return "authenticate";
-    case PhaseName::decode: return "decode";
-    case PhaseName::decide: return "decide";
-    case PhaseName::audit: return "audit";
-    case PhaseName::transform: return "transform";
-    case PhaseName::route: return "route";
-    case PhaseName::forward: return "forward";
-    case PhaseName::record: return "record";
-  }
-  return "unknown";
-}
-
 Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, http::request<http::string_body>& request,
                    const ConnectionInfo& connection, ResponseSink& sink, std::function<void(bool)> complete)
     : services_(services),
@@ -261,8 +247,7 @@ PhaseResult Exchange::transform() {
     });
     if (has_tokenize) {
       if (!services_.vault)
-        return PhaseResult::fail(api_errors::audit_unavailable(
-            "the policy asks to tokenize values but gateway.yaml configures no vault, so the request cannot be sent safely"));
+        return PhaseResult::fail(api_errors::tokenization_unavailable("gateway.yaml configures no vault"));
       // Redaction markers shifted the offsets: rebuild from the original text, right to left.
       rewritten = text;
       for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
@@ -273,7 +258,7 @@ PhaseResult Exchange::transform() {
         } else {
           auto token = services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector),
                                                  std::string_view(text).substr(it->begin, it->end - it->begin));
-          if (!token) return PhaseResult::fail(api_errors::audit_unavailable("the vault refused a value: " + token.error().message));
+          if (!token) return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
           replacement = std::move(token.value());
           tokenized_ = true;
         }

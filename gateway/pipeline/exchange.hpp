@@ -28,9 +28,6 @@
 
 namespace sovereign::gateway {
 
-enum class PhaseName { authenticate, decode, decide, audit, transform, route, forward, record };
-const char* phase_name(PhaseName);
-
 struct PhaseResult {
   enum class Kind { next, answer, fail, suspend } kind = Kind::next;
   std::optional<ApiError> error;  // fail
@@ -54,9 +51,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
            ResponseSink& sink, std::function<void(bool)> complete);
 
   void run();
-
-  // Context filled by the phases, readable by later ones.
-  const std::string& request_id() const { return request_id_; }
 
  private:
   PhaseResult authenticate();
@@ -93,7 +87,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   const TenantConfig* tenant_ = nullptr;
   std::optional<Endpoint> endpoint_;
-  bool list_models_ = false;
   std::optional<DecodedRequest> decoded_;
   std::optional<policy::Decision> decision_;
   std::string conversation_scope_;

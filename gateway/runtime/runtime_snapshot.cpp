@@ -11,12 +11,6 @@ RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const
   for (unsigned i = 0; i < workers; ++i) pools.push_back(std::make_unique<ConnectionPool>());
 }
 
-const BackendState* RuntimeSnapshot::backend_state(const std::string& name) const {
-  for (const auto& backend : backends)
-    if (backend->config->name == name) return backend.get();
-  return nullptr;
-}
-
 namespace {
 
 std::string engine_key(const BackendConfig& backend) {

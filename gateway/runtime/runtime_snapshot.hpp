@@ -33,7 +33,6 @@ struct RuntimeSnapshot {
 
   RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const RuntimeSnapshot* previous, unsigned workers);
 
-  const BackendState* backend_state(const std::string& name) const;
 };
 
 // Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a

@@ -20,12 +20,6 @@ const TenantConfig* TenantRegistry::by_client_certificate(std::string_view subje
   return nullptr;
 }
 
-const TenantConfig* TenantRegistry::by_name(std::string_view name) const {
-  for (const auto& tenant : *tenants_)
-    if (tenant.name == name) return &tenant;
-  return nullptr;
-}
-
 std::string_view bearer_token(std::string_view authorization) {
   constexpr std::string_view scheme = "Bearer ";
   if (authorization.size() <= scheme.size()) return {};

@@ -16,7 +16,6 @@ class TenantRegistry {
   // the position of a match nor a near-miss shows in the timing. nullptr when nothing matches.
   const TenantConfig* by_api_key(std::string_view api_key) const;
   const TenantConfig* by_client_certificate(std::string_view subject_cn) const;
-  const TenantConfig* by_name(std::string_view name) const;
 
  private:
   const std::vector<TenantConfig>* tenants_;

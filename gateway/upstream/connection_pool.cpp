@@ -40,10 +40,5 @@ ConnectionPool::~ConnectionPool() {
     }
 }
 
-std::size_t ConnectionPool::idle_count() const {
-  std::size_t count = 0;
-  for (const auto& [replica, idle] : idle_) count += idle.size();
-  return count;
-}
 
 }  // namespace sovereign::gateway

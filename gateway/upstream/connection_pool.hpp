@@ -20,7 +20,6 @@ class ConnectionPool {
   std::shared_ptr<UpstreamConnection> acquire(ReplicaState& replica);
   // Keeps the connection for reuse if the backend's max_idle_connections allows, else closes it.
   void release(std::shared_ptr<UpstreamConnection> connection);
-  std::size_t idle_count() const;
 
   static constexpr std::chrono::seconds max_idle_age{30};
 
