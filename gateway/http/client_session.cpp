@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "crypto/tls_context.hpp"
+#include "gateway/http/serialize.hpp"
 #include "gateway/openai/api_error.hpp"
 
 namespace sovereign::gateway {
@@ -14,14 +15,14 @@ namespace http = boost::beast::http;
 namespace {
 
 std::variant<ClientSession::PlainStream, ClientSession::TlsStream> make_stream(
-    boost::asio::ip::tcp::socket socket, const std::shared_ptr<boost::asio::ssl::context>& tls) {
+    TcpSocket socket, const std::shared_ptr<boost::asio::ssl::context>& tls) {
   if (tls) return std::variant<ClientSession::PlainStream, ClientSession::TlsStream>(
                std::in_place_type<ClientSession::TlsStream>, std::move(socket), *tls);
   return std::variant<ClientSession::PlainStream, ClientSession::TlsStream>(std::in_place_type<ClientSession::PlainStream>,
                                                                             std::move(socket));
 }
 
-std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
+std::string remote_of(const TcpSocket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
   return ec ? std::string("unknown") : endpoint.address().to_string();
@@ -29,7 +30,7 @@ std::string remote_of(const boost::asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
-ClientSession::ClientSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls,
+ClientSession::ClientSession(TcpSocket socket, std::shared_ptr<boost::asio::ssl::context> tls,
                              Limits limits, RequestHandler& handler, SessionRegistry& registry, unsigned worker)
     : stream_(make_stream(std::move(socket), tls)),
       limits_(limits),
@@ -46,7 +47,7 @@ ClientSession::ClientSession(boost::asio::ip::tcp::socket socket, std::shared_pt
 
 ClientSession::~ClientSession() { registry_.open.fetch_sub(1, std::memory_order_relaxed); }
 
-boost::beast::tcp_stream& ClientSession::tcp() {
+TcpStream& ClientSession::tcp() {
   if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;
   return std::get<TlsStream>(stream_).next_layer();
 }
@@ -169,7 +170,6 @@ void ClientSession::dispatch() {
 void ClientSession::on_complete(bool keep_alive) {
   stop_watching();
   gone_handler_ = nullptr;
-  response_.reset();
   stream_serializer_.reset();
   stream_header_.reset();
   if (!keep_alive || !keep_alive_ || registry_.draining.load(std::memory_order_relaxed)) return close();
@@ -181,7 +181,7 @@ void ClientSession::on_complete(bool keep_alive) {
 void ClientSession::watch_for_disconnect() {
   watching_ = true;
   auto generation = ++watch_generation_;
-  tcp().socket().async_wait(boost::asio::ip::tcp::socket::wait_read,
+  tcp().socket().async_wait(TcpSocket::wait_read,
                             [self = shared_from_this(), generation](boost::system::error_code ec) {
                               if (ec || generation != self->watch_generation_ || !self->watching_) return;
                               self->watching_ = false;
@@ -205,10 +205,10 @@ void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler
 
 void ClientSession::send(http::response<http::string_body> response, Completion done) {
   response.keep_alive(keep_alive_);
-  response_ = std::move(response);
+  serialize_into(response, write_buffer_);
   tcp().expires_after(limits_.idle_timeout);
   with_stream([&](auto& stream) {
-    http::async_write(stream, *response_,
+    boost::asio::async_write(stream, boost::asio::buffer(write_buffer_),
                       [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
                         self->tcp().expires_never();
                         if (ec) self->keep_alive_ = false;
@@ -275,7 +275,7 @@ void ClientSession::reply_and_close(http::status status, const std::string& json
 void ClientSession::linger_close() {
   if (is_tls()) return close();
   boost::system::error_code ignored;
-  tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
+  tcp().socket().shutdown(TcpSocket::shutdown_send, ignored);
   tcp().expires_after(linger_timeout);
   linger_buffer_.resize(4096);
   tcp().async_read_some(boost::asio::buffer(linger_buffer_),
@@ -293,7 +293,7 @@ void ClientSession::close_if_idle() {
 void ClientSession::close() {
   read_deadline_.cancel();
   boost::system::error_code ignored;
-  tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
+  tcp().socket().shutdown(TcpSocket::shutdown_both, ignored);
   tcp().socket().close(ignored);
 }
 

@@ -7,16 +7,14 @@
 #include <variant>
 
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/serializer.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/http/request_handler.hpp"
+#include "gateway/net/streams.hpp"
 
 namespace sovereign::gateway {
 
@@ -29,10 +27,10 @@ class SessionRegistry {
 
 class ClientSession : public ResponseSink, public std::enable_shared_from_this<ClientSession> {
  public:
-  using PlainStream = boost::beast::tcp_stream;
-  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using PlainStream = TcpStream;
+  using TlsStream = gateway::TlsStream;
 
-  ClientSession(boost::asio::ip::tcp::socket socket, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
+  ClientSession(TcpSocket socket, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
                 RequestHandler& handler, SessionRegistry& registry, unsigned worker);
   ~ClientSession() override;
 
@@ -51,7 +49,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   decltype(auto) with_stream(F&& f) {
     return std::visit([&](auto& stream) -> decltype(auto) { return f(stream); }, stream_);
   }
-  boost::beast::tcp_stream& tcp();
+  TcpStream& tcp();
 
   void on_handshake(boost::system::error_code ec);
   void do_read();
@@ -76,12 +74,12 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
   boost::beast::http::request<boost::beast::http::string_body> request_;
-  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response_;
+  std::string write_buffer_;  // the response being written, serialised; reused across requests
   std::optional<boost::beast::http::response<boost::beast::http::empty_body>> stream_header_;
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
-  boost::asio::steady_timer read_deadline_;
+  SteadyTimer read_deadline_;
   bool read_timed_out_ = false;
   std::uint64_t watch_generation_ = 0;
   std::string linger_buffer_;

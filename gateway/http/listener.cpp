@@ -46,7 +46,7 @@ void Listener::close_idle_sessions() {
 
 void Listener::do_accept() {
   acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec,
-                                                           boost::asio::ip::tcp::socket socket) {
+                                                           TcpSocket socket) {
     if (ec == boost::asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
       if (self->registry_.open.load(std::memory_order_relaxed) >= self->limits_.max_connections) {

@@ -9,31 +9,31 @@ namespace {
 constexpr std::size_t max_json_depth = 64;
 constexpr std::size_t max_text_fields = 4096;
 
-// Where a text lives, so write_back_texts can find it again without re-deriving paths.
-std::string path_of(const char* array, std::size_t index, const char* field = nullptr) {
-  std::string path = std::string(array) + "[" + std::to_string(index) + "]";
-  if (field != nullptr) path += std::string(".") + field;
-  return path;
+std::string element_path(const char* array, std::size_t index) {
+  return std::string(array) + "[" + std::to_string(index) + "]";
 }
 
-std::optional<ApiError> collect_content(const json::value& content, const std::string& path,
-                                        std::vector<TextField>& out) {
+// A chat message's content: a string, null, or an array of parts of which the text parts count.
+std::optional<ApiError> collect_content(const json::value& content, std::int32_t message, std::vector<TextField>& out) {
+  auto path = [message](std::int32_t part = -1) { return TextPath{"messages", message, part}.to_string(); };
   if (content.is_string()) {
-    out.push_back({path, std::string(content.get_string())});
+    out.push_back({{"messages", message, -1}, content.get_string()});
     return std::nullopt;
   }
   if (content.is_null()) return std::nullopt;  // assistant turns with tool calls carry no content
   if (!content.is_array())
-    return api_errors::invalid_request("'" + path + "' must be a string or an array of content parts", path);
+    return api_errors::invalid_request("'" + path() + "' must be a string or an array of content parts", path());
   const auto& parts = content.get_array();
   for (std::size_t i = 0; i < parts.size(); ++i) {
-    std::string part_path = path + "[" + std::to_string(i) + "]";
-    if (!parts[i].is_object()) return api_errors::invalid_request("'" + part_path + "' must be an object", part_path);
-    const auto& part = parts[i].get_object();
-    if (const auto* text = part.if_contains("text")) {
+    auto part = static_cast<std::int32_t>(i);
+    if (!parts[i].is_object()) {
+      std::string part_path = element_path(path().c_str(), i);
+      return api_errors::invalid_request("'" + part_path + "' must be an object", part_path);
+    }
+    if (const auto* text = parts[i].get_object().if_contains("text")) {
       if (!text->is_string())
-        return api_errors::invalid_request("'" + part_path + ".text' must be a string", part_path + ".text");
-      out.push_back({part_path + ".text", std::string(text->get_string())});
+        return api_errors::invalid_request("'" + path(part) + "' must be a string", path(part));
+      out.push_back({{"messages", message, part}, text->get_string()});
     }
   }
   return std::nullopt;
@@ -47,14 +47,14 @@ std::optional<ApiError> collect_string_or_list(const json::object& body, const c
     return std::nullopt;
   }
   if (value->is_string()) {
-    out.push_back({key, std::string(value->get_string())});
+    out.push_back({{key, -1, -1}, value->get_string()});
     return std::nullopt;
   }
   if (value->is_array()) {
     const auto& items = value->get_array();
     for (std::size_t i = 0; i < items.size(); ++i) {
       // Token-id inputs (arrays of integers) carry no text to scan; they are passed through.
-      if (items[i].is_string()) out.push_back({path_of(key, i), std::string(items[i].get_string())});
+      if (items[i].is_string()) out.push_back({{key, static_cast<std::int32_t>(i), -1}, items[i].get_string()});
       else if (!items[i].is_array() && !items[i].is_int64() && !items[i].is_uint64())
         return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
     }
@@ -63,26 +63,21 @@ std::optional<ApiError> collect_string_or_list(const json::object& body, const c
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
 }
 
-json::value* find_path(json::value& root, std::string_view path) {
-  json::value* current = &root;
-  while (!path.empty()) {
-    if (path.front() == '.') path.remove_prefix(1);
-    if (path.front() == '[') {
-      auto close = path.find(']');
-      std::size_t index = std::stoul(std::string(path.substr(1, close - 1)));
-      if (!current->is_array() || index >= current->get_array().size()) return nullptr;
-      current = &current->get_array()[index];
-      path.remove_prefix(close + 1);
-      continue;
+json::string* find_text(json::value& body, const TextPath& path) {
+  auto* value = body.is_object() ? body.get_object().if_contains(path.key) : nullptr;
+  if (value != nullptr && path.index >= 0) {
+    auto* array = value->if_array();
+    value = array && static_cast<std::size_t>(path.index) < array->size() ? &(*array)[path.index] : nullptr;
+    if (value != nullptr && path.part >= 0) {
+      auto* content = value->is_object() ? value->get_object().if_contains("content") : nullptr;
+      auto* parts = content ? content->if_array() : nullptr;
+      auto* part = parts && static_cast<std::size_t>(path.part) < parts->size() ? &(*parts)[path.part] : nullptr;
+      value = part && part->is_object() ? part->get_object().if_contains("text") : nullptr;
+    } else if (value != nullptr && std::string_view(path.key) == "messages") {
+      value = value->is_object() ? value->get_object().if_contains("content") : nullptr;
     }
-    auto end = path.find_first_of(".[");
-    auto key = path.substr(0, end);
-    if (!current->is_object()) return nullptr;
-    current = current->get_object().if_contains(key);
-    if (current == nullptr) return nullptr;
-    path.remove_prefix(end == std::string_view::npos ? path.size() : end);
   }
-  return current;
+  return value ? value->if_string() : nullptr;
 }
 
 }  // namespace
@@ -107,9 +102,10 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
                                     "with Content-Type: application/json.");
   }
   if (!body.is_object()) return api_errors::invalid_json("The request body must be a JSON object.");
-  const auto& object = body.get_object();
-
-  DecodedRequest request{endpoint, {}, false, 0, {}, {}};
+  // Moved in at construction so that the body keeps its storage: assigning a value into one with
+  // another storage would copy every node.
+  DecodedRequest request{endpoint, {}, false, 0, {}, std::move(body)};
+  const auto& object = request.body.get_object();
   const auto* model = object.if_contains("model");
   if (model == nullptr) return api_errors::invalid_request("'model' is required", "model");
   if (!model->is_string() || model->get_string().empty())
@@ -137,14 +133,14 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
       const auto& list = messages->get_array();
       for (std::size_t i = 0; i < list.size() && !error; ++i) {
-        std::string path = path_of("messages", i);
-        if (!list[i].is_object()) return api_errors::invalid_request("'" + path + "' must be an object", path);
+        auto path = [i] { return element_path("messages", i); };  // built only for an error message
+        if (!list[i].is_object()) return api_errors::invalid_request("'" + path() + "' must be an object", path());
         const auto& message = list[i].get_object();
         const auto* role = message.if_contains("role");
         if (role == nullptr || !role->is_string())
-          return api_errors::invalid_request("'" + path + ".role' must be a string", path + ".role");
+          return api_errors::invalid_request("'" + path() + ".role' must be a string", path() + ".role");
         if (const auto* content = message.if_contains("content"))
-          error = collect_content(*content, path + ".content", request.texts);
+          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts);
       }
       break;
     }
@@ -159,13 +155,24 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");
-  request.body = std::move(body);
   return request;
 }
 
-void write_back_texts(json::value& body, const std::vector<TextField>& texts) {
-  for (const auto& field : texts)
-    if (json::value* target = find_path(body, field.json_path)) *target = json::string(field.text);
+std::string TextPath::to_string() const {
+  std::string path = key;
+  if (index < 0) return path;
+  path = element_path(key, static_cast<std::size_t>(index));
+  if (std::string_view(key) != "messages") return path;
+  path += ".content";
+  if (part >= 0) path = element_path(path.c_str(), static_cast<std::size_t>(part)) + ".text";
+  return path;
+}
+
+void replace_text(json::value& body, TextField& field, std::string_view text) {
+  json::string* target = find_text(body, field.path);
+  if (target == nullptr) return;  // the path came from decode_request on this body: cannot happen
+  *target = text;
+  field.text = *target;
 }
 
 }  // namespace sovereign::gateway

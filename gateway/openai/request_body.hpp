@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -17,10 +18,20 @@ namespace sovereign::gateway {
 enum class Endpoint { chat_completions, completions, embeddings };
 const char* endpoint_name(Endpoint);  // "chat.completions", "completions", "embeddings"
 
-// One piece of user-supplied text and where it sits in the body.
+// Where a piece of user text sits in the body: body[key] itself, body[key][index], or for chat
+// messages body.messages[index].content and body.messages[index].content[part].text.
+struct TextPath {
+  const char* key = "";       // "messages", "prompt" or "input"
+  std::int32_t index = -1;    // element of key's array; -1 when key holds the text itself
+  std::int32_t part = -1;     // chat messages: the content part; -1 when the content is a string
+  std::string to_string() const;  // e.g. messages[2].content or messages[0].content[1].text
+};
+
+// One piece of user-supplied text. The view points into the parsed body, which outlives it;
+// replace_text rewrites both.
 struct TextField {
-  std::string json_path;   // e.g. messages[2].content or messages[0].content[1].text
-  std::string text;
+  TextPath path;
+  std::string_view text;
 };
 
 struct DecodedRequest {
@@ -36,7 +47,7 @@ struct DecodedRequest {
 [[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,
                                                                     boost::json::storage_ptr storage = {});
 
-// Replaces the text at each field's json_path in `body` (paths as produced by decode_request).
-void write_back_texts(boost::json::value& body, const std::vector<TextField>& texts);
+// Replaces the field's text in `body` (which decode_request produced) and points the field at it.
+void replace_text(boost::json::value& body, TextField& field, std::string_view text);
 
 }  // namespace sovereign::gateway

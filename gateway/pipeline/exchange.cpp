@@ -167,10 +167,9 @@ PhaseResult Exchange::decode() {
 
 PhaseResult Exchange::decide() {
   const auto& model = decoded_->model;
-  auto models = snapshot_->config->all_models();
   if (snapshot_->config->backends.empty())
     return PhaseResult::fail(api_errors::no_backend_available(model, "this gateway has no backends configured yet"));
-  if (!contains(models, model)) return PhaseResult::fail(api_errors::model_not_found(model));
+  if (!snapshot_->config->serves(model)) return PhaseResult::fail(api_errors::model_not_found(model));
   if (!tenant_->may_use(model)) return PhaseResult::fail(api_errors::model_not_permitted(model, tenant_->name));
   auto rate = snapshot_->rate_limiter.admit(*tenant_, estimated_tokens(*decoded_));
   if (!rate.allowed) {
@@ -183,7 +182,7 @@ PhaseResult Exchange::decide() {
     request.model = model;
     request.endpoint = endpoint_name(*endpoint_);
     request.declared_class = std::string(request_["X-Data-Class"]);
-    for (const auto& field : decoded_->texts) request.segments.push_back({field.json_path, field.text});
+    for (const auto& field : decoded_->texts) request.segments.push_back({field.path.to_string(), std::string(field.text)});
     decision_ = policy::evaluate(request, *snapshot_->policy);
   }
   return PhaseResult::next();
@@ -240,7 +239,8 @@ PhaseResult Exchange::transform() {
   if (!decision_ || decision_->spans.empty()) return PhaseResult::next();
   const auto& spans = decision_->spans;
   for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
-    auto& text = decoded_->texts[segment].text;
+    auto& field = decoded_->texts[segment];
+    std::string_view text = field.text;
     std::string rewritten = policy::apply_redactions(text, spans, segment);
     bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
       return s.segment == segment && s.kind == policy::TransformKind::tokenize;
@@ -249,7 +249,7 @@ PhaseResult Exchange::transform() {
       if (!services_.vault)
         return PhaseResult::fail(api_errors::tokenization_unavailable("gateway.yaml configures no vault"));
       // Redaction markers shifted the offsets: rebuild from the original text, right to left.
-      rewritten = text;
+      rewritten = std::string(text);
       for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
         if (it->segment != segment) continue;
         std::string replacement;
@@ -265,9 +265,8 @@ PhaseResult Exchange::transform() {
         rewritten.replace(it->begin, it->end - it->begin, replacement);
       }
     }
-    text = std::move(rewritten);
+    replace_text(decoded_->body, field, rewritten);
   }
-  write_back_texts(decoded_->body, decoded_->texts);
   body_rewritten_ = true;
   return PhaseResult::next();
 }

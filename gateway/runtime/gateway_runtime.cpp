@@ -56,6 +56,13 @@ GatewayRuntime::~GatewayRuntime() {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
   }
+  // Teardown in dependency order. Shutting the contexts down destroys their queued handlers (and
+  // the sessions, exchanges and probes those own) while every context's socket services still
+  // exist; only then do the snapshots go, whose pools close sockets on any worker's context.
+  for (auto& worker : workers_) worker->io.shutdown();
+  control_.shutdown();
+  health_checker_.reset();
+  services_.snapshot.store(nullptr);
   services_.capture_writer.join();
   if (services_.audit) services_.audit->close();
 }

@@ -27,8 +27,17 @@ class GatewayRuntime {
   int run();
 
  private:
+  // An io_context whose services can be shut down before it is destroyed: a configuration
+  // snapshot's connection pools hold sockets of every worker's context and must close them while
+  // all those contexts still exist (see ~GatewayRuntime).
+  class IoContext : public boost::asio::io_context {
+   public:
+    using boost::asio::io_context::io_context;
+    using boost::asio::execution_context::shutdown;
+  };
+
   struct Worker {
-    boost::asio::io_context io{1};
+    IoContext io{1};
     std::unique_ptr<ApiHandler> handler;
     std::vector<std::shared_ptr<Listener>> listeners;
     std::thread thread;
@@ -45,7 +54,7 @@ class GatewayRuntime {
   std::shared_ptr<const GatewayConfig> config_;
   unsigned worker_count_;
   GatewayServices services_;
-  boost::asio::io_context control_;
+  IoContext control_;
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;

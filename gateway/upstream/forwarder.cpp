@@ -1,8 +1,13 @@
 #include "gateway/upstream/forwarder.hpp"
 
+#include <array>
+
+#include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
+
+#include "gateway/http/serialize.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -111,24 +116,26 @@ void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
 
 void Forwarder::send_request() {
   const auto& replica = current_.replica->config();
-  upstream_request_ = {};
-  upstream_request_.version(11);
-  upstream_request_.method(request_.method);
-  upstream_request_.target(replica.base_path + request_.target);
-  upstream_request_.set(http::field::host, host_header(replica, *current_.backend->config));
-  upstream_request_.set(http::field::user_agent, "sovereign-gateway");
-  upstream_request_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
-  upstream_request_.set("X-Request-Id", request_.request_id);
-  upstream_request_.keep_alive(true);
+  upstream_head_ = {};
+  upstream_head_.version(11);
+  upstream_head_.method(request_.method);
+  upstream_head_.target(replica.base_path + request_.target);
+  upstream_head_.set(http::field::host, host_header(replica, *current_.backend->config));
+  upstream_head_.set(http::field::user_agent, "sovereign-gateway");
+  upstream_head_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
+  upstream_head_.set("X-Request-Id", request_.request_id);
+  upstream_head_.keep_alive(true);
   if (request_.method == http::verb::post) {
-    upstream_request_.set(http::field::content_type, "application/json");
-    upstream_request_.body() = request_.body;
-    upstream_request_.prepare_payload();
+    upstream_head_.set(http::field::content_type, "application/json");
+    upstream_head_.content_length(request_.body.size());
   }
+  auto& head = connection_->write_buffer();
+  serialize_into(upstream_head_, head);
+  std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body)};
   connection_->tcp().expires_at(deadline_);
   connection_->with_stream([&](auto& stream) {
-    http::async_write(stream, upstream_request_,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+    boost::asio::async_write(stream, wire,
+                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
   });
 }
 
@@ -250,9 +257,10 @@ void Forwarder::start_streaming() {
 
 void Forwarder::read_chunk() {
   if (cancelled_) return finish(499, "client_closed");
+  if (!chunk_buffer_) chunk_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
   auto& body = stream_parser_->get().body();
-  body.data = chunk_buffer_.data();
-  body.size = chunk_buffer_.size();
+  body.data = chunk_buffer_->data();
+  body.size = chunk_buffer_->size();
   connection_->with_stream([&](auto& stream) {
     http::async_read_some(stream, connection_->buffer(), *stream_parser_,
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_chunk(ec); });
@@ -263,8 +271,8 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec == http::error::need_buffer) ec = {};
   if (ec) return fail_mid_stream(is_timeout(ec) ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
-  std::size_t received = chunk_buffer_.size() - stream_parser_->get().body().size;
-  std::string data(chunk_buffer_.data(), received);
+  std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
+  std::string data(chunk_buffer_->data(), received);
   bool last = stream_parser_->is_done();
   if (transform_) data = transform_->on_data(data);
   if (transform_ && transform_->failed()) {

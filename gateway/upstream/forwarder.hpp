@@ -105,7 +105,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool all_refused_ = true;
   std::string refusal_;
   UpstreamRequest request_;
-  boost::beast::http::request<boost::beast::http::string_body> upstream_request_;
+  boost::beast::http::request<boost::beast::http::empty_body> upstream_head_;  // the body goes out from request_
   std::size_t max_response_bytes_;
   ResponseSink& sink_;
   std::unique_ptr<ResponseTransform> transform_;
@@ -115,7 +115,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::optional<HeaderParser> header_parser_;
   std::optional<StreamParser> stream_parser_;
   std::optional<WholeParser> whole_parser_;
-  std::array<char, 16 * 1024> chunk_buffer_{};
+  std::unique_ptr<std::array<char, 16 * 1024>> chunk_buffer_;  // streaming responses only
   std::chrono::steady_clock::time_point deadline_;
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;

@@ -23,7 +23,7 @@ UpstreamConnection::UpstreamConnection(boost::asio::io_context& io, ReplicaState
   buffer_.reserve(read_buffer_bytes);
 }
 
-boost::beast::tcp_stream& UpstreamConnection::tcp() {
+TcpStream& UpstreamConnection::tcp() {
   if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;
   return std::get<TlsStream>(stream_).next_layer();
 }

@@ -4,21 +4,22 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <variant>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
+
+#include "gateway/net/streams.hpp"
 #include "gateway/upstream/backend_state.hpp"
 
 namespace sovereign::gateway {
 
 class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnection> {
  public:
-  using PlainStream = boost::beast::tcp_stream;
-  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+  using PlainStream = TcpStream;
+  using TlsStream = gateway::TlsStream;
 
   UpstreamConnection(boost::asio::io_context& io, ReplicaState& replica, std::shared_ptr<boost::asio::ssl::context> tls);
 
@@ -29,7 +30,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
 
   ReplicaState& replica() { return replica_; }
   boost::beast::flat_buffer& buffer() { return buffer_; }
-  boost::beast::tcp_stream& tcp();
+  std::string& write_buffer() { return write_buffer_; }  // a request head being written; reused
+  TcpStream& tcp();
   void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
   void close();
 
@@ -51,6 +53,7 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   std::variant<PlainStream, TlsStream> stream_;
   boost::beast::flat_buffer buffer_;
+  std::string write_buffer_;
   std::chrono::steady_clock::duration connect_timeout_{};
 };
 

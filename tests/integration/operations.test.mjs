@@ -225,3 +225,30 @@ describe('SIGTERM', () => {
     assert.ok(refused, 'the API port is closed after exit');
   });
 });
+
+describe('SIGTERM with pooled upstream connections', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'pool-upstream' });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  // The pools hold keep-alive sockets of the workers' event loops; tearing those loops down before
+  // the pools once corrupted the heap at exit (about every other run under load).
+  it('exits 0 after concurrent traffic has filled the keep-alive pools', async () => {
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(Array.from({ length: 24 }, () => gw.chat(KEY, chat('ops-model'))));
+      for (const res of answers) assert.equal(res.status, 200, res.text);
+    }
+    gw.process.signal('SIGTERM');
+    const status = await gw.process.exited;
+    assert.deepEqual({ code: status.code, signal: status.signal }, { code: 0, signal: null }, gw.describe());
+  });
+});

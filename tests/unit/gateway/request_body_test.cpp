@@ -30,8 +30,8 @@ TEST_SUITE("openai") {
     CHECK(request->stream);
     CHECK(request->max_tokens == 50);
     REQUIRE(request->texts.size() == 2);
-    CHECK(request->texts[0].json_path == "messages[0].content");
-    CHECK(request->texts[1].json_path == "messages[1].content[0].text");
+    CHECK(request->texts[0].path.to_string() == "messages[0].content");
+    CHECK(request->texts[1].path.to_string() == "messages[1].content[0].text");
     CHECK(request->texts[1].text == "hello");
   }
 
@@ -39,18 +39,26 @@ TEST_SUITE("openai") {
     auto result = decode_request(Endpoint::chat_completions,
                                  R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a@b.c"}]}]})");
     auto request = std::get<DecodedRequest>(std::move(result));
-    request.texts[0].text = "[EMAIL]";
-    write_back_texts(request.body, request.texts);
+    replace_text(request.body, request.texts[0], "[EMAIL]");
+    CHECK(request.texts[0].text == "[EMAIL]");
     CHECK(boost::json::serialize(request.body) ==
           R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"[EMAIL]"}]}]})");
+    auto strings = std::get<DecodedRequest>(decode_request(
+        Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]})"));
+    replace_text(strings.body, strings.texts[1], "z");
+    CHECK(boost::json::serialize(strings.body) ==
+          R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":"z"}]})");
+    auto prompts = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":["a","b"]})"));
+    replace_text(prompts.body, prompts.texts[1], "c");
+    CHECK(boost::json::serialize(prompts.body) == R"({"model":"m","prompt":["a","c"]})");
   }
 
   TEST_CASE("completions and embeddings accept a string or a list") {
     auto completion = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":["a","b"]})"));
     CHECK(completion.texts.size() == 2);
-    CHECK(completion.texts[1].json_path == "prompt[1]");
+    CHECK(completion.texts[1].path.to_string() == "prompt[1]");
     auto embedding = std::get<DecodedRequest>(decode_request(Endpoint::embeddings, R"({"model":"m","input":"x"})"));
-    CHECK(embedding.texts.at(0).json_path == "input");
+    CHECK(embedding.texts.at(0).path.to_string() == "input");
   }
 
   TEST_CASE("bad bodies are refused naming the field") {
