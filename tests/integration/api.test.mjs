@@ -180,3 +180,48 @@ describe('a gateway with two workers', () => {
     }
   });
 });
+
+describe('requests pipelined on one connection', () => {
+  let slow;
+  let gw;
+
+  before(async () => {
+    slow = await Upstream.start({ name: 'pipeline-upstream', 'first-byte-delay-ms': 400 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'alpha', keys: [ALPHA_KEY], models: ['chat-model'] })],
+      backends: [openaiBackend({ name: 'be-slow', models: ['chat-model'], upstreams: [slow] })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await slow?.stop();
+  });
+
+  // The second request arrives while the first is still waiting for its backend: the bytes are
+  // read while the gateway watches for a hang-up, and must be answered next, in order.
+  it('answers a request that arrived during the previous one, in order', async () => {
+    const requestFor = (content, close = false) => {
+      const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content }] });
+      return `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ALPHA_KEY}\r\n` +
+        `X-Conversation-Id: ${content}\r\n${close ? 'Connection: close\r\n' : ''}` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: async (socket, sleep) => {
+        socket.write(requestFor('first'));
+        await sleep(150);
+        const second = requestFor('second');
+        socket.write(second.slice(0, 40));  // split across reads as well
+        await sleep(20);
+        socket.write(second.slice(40) + requestFor('third', true));
+      },
+    });
+    const text = result.raw.toString('utf8');
+    assert.equal((text.match(/HTTP\/1\.1 200 /g) ?? []).length, 3, `three answers on one connection:\n${text}`);
+    const seen = slow.events().filter((e) => e.event === 'request' && e.method === 'POST').length;
+    assert.equal(seen, 3, 'each pipelined request reached the backend once');
+  });
+});
