@@ -35,8 +35,7 @@ ClientSession::ClientSession(TcpSocket socket, std::shared_ptr<boost::asio::ssl:
     : stream_(make_stream(std::move(socket), tls)),
       limits_(limits),
       handler_(handler),
-      registry_(registry),
-      read_deadline_(tcp().get_executor()) {
+      registry_(registry) {
   info_.remote_address = remote_of(tcp().socket());
   info_.worker = worker;
   // A fresh flat_buffer reads 512 bytes at a time; a typical chat request then costs several
@@ -69,18 +68,36 @@ void ClientSession::on_handshake(boost::system::error_code ec) {
   do_read();
 }
 
-// Reads use their own timer rather than tcp_stream's expiry, which would close the socket and leave
-// no way to answer 408; the timer only cancels the read.
 void ClientSession::arm_read_deadline(std::chrono::steady_clock::duration timeout) {
   read_timed_out_ = false;
   read_deadline_.expires_after(timeout);
-  read_deadline_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
-    auto self = weak.lock();
-    if (ec || !self) return;
-    self->read_timed_out_ = true;
-    boost::system::error_code ignored;
-    self->tcp().socket().cancel(ignored);
-  });
+}
+
+// A passed read deadline cancels the read, leaving the socket open so that a request that stalled
+// half-way can still be answered 408 (tcp_stream's own expiry would close it). A passed write
+// deadline closes the connection: the client does not take what it is sent.
+void ClientSession::check_deadlines(Deadline::Clock::time_point now) {
+  boost::system::error_code ignored;
+  if (read_deadline_.passed(now)) {
+    read_deadline_.clear();
+    read_timed_out_ = true;
+    tcp().socket().cancel(ignored);
+  }
+  if (write_deadline_.passed(now)) {
+    write_deadline_.clear();
+    keep_alive_ = false;
+    tcp().socket().close(ignored);
+  }
+  if (response_deadline_.passed(now)) {
+    response_deadline_.clear();
+    auto expired = std::move(on_response_deadline_);
+    if (expired) expired();
+  }
+}
+
+void ClientSession::on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) {
+  response_deadline_.expires_at(at);
+  on_response_deadline_ = std::move(expired);
 }
 
 void ClientSession::do_read() {
@@ -99,7 +116,7 @@ void ClientSession::do_read() {
 
 void ClientSession::on_header(boost::system::error_code ec) {
   idle_ = false;
-  read_deadline_.cancel();
+  read_deadline_.clear();
   if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
     // Silence on an idle keep-alive connection is normal: just close. A request that started
     // arriving and stalled gets 408 (plain HTTP; a TLS stream cannot be written after a cancelled read).
@@ -146,7 +163,7 @@ void ClientSession::read_body() {
 }
 
 void ClientSession::on_body(boost::system::error_code ec) {
-  read_deadline_.cancel();
+  read_deadline_.clear();
   if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
     if (is_tls()) return close();
     return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
@@ -170,6 +187,8 @@ void ClientSession::dispatch() {
 void ClientSession::on_complete(bool keep_alive) {
   stop_watching();
   gone_handler_ = nullptr;
+  response_deadline_.clear();
+  on_response_deadline_ = nullptr;
   stream_serializer_.reset();
   stream_header_.reset();
   if (!keep_alive || !keep_alive_ || registry_.draining.load(std::memory_order_relaxed)) return close();
@@ -206,11 +225,11 @@ void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler
 void ClientSession::send(http::response<http::string_body> response, Completion done) {
   response.keep_alive(keep_alive_);
   serialize_into(response, write_buffer_);
-  tcp().expires_after(limits_.idle_timeout);
+  arm_write_deadline();
   with_stream([&](auto& stream) {
     boost::asio::async_write(stream, boost::asio::buffer(write_buffer_),
                       [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
-                        self->tcp().expires_never();
+                        self->write_deadline_.clear();
                         if (ec) self->keep_alive_ = false;
                         done(!ec);
                       });
@@ -223,10 +242,11 @@ void ClientSession::start_stream(http::response_header<> header, Completion done
   stream_header_->chunked(true);
   stream_header_->keep_alive(keep_alive_);
   stream_serializer_.emplace(*stream_header_);
-  tcp().expires_after(limits_.idle_timeout);
+  arm_write_deadline();
   with_stream([&](auto& stream) {
     http::async_write_header(stream, *stream_serializer_,
                              [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                               self->write_deadline_.clear();
                                if (ec) self->keep_alive_ = false;
                                done(!ec);
                              });
@@ -235,10 +255,11 @@ void ClientSession::start_stream(http::response_header<> header, Completion done
 
 void ClientSession::write_chunk(std::string data, Completion done) {
   chunk_ = std::move(data);
-  tcp().expires_after(limits_.idle_timeout);
+  arm_write_deadline();
   with_stream([&](auto& stream) {
     boost::asio::async_write(stream, http::make_chunk(boost::asio::buffer(chunk_)),
                              [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+                               self->write_deadline_.clear();
                                if (ec) self->keep_alive_ = false;
                                done(!ec);
                              });
@@ -246,11 +267,11 @@ void ClientSession::write_chunk(std::string data, Completion done) {
 }
 
 void ClientSession::finish_stream(Completion done) {
-  tcp().expires_after(limits_.idle_timeout);
+  arm_write_deadline();
   with_stream([&](auto& stream) {
     boost::asio::async_write(stream, http::make_chunk_last(),
                              [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
-                               self->tcp().expires_never();
+                               self->write_deadline_.clear();
                                if (ec) self->keep_alive_ = false;
                                done(!ec);
                              });
@@ -291,7 +312,9 @@ void ClientSession::close_if_idle() {
 }
 
 void ClientSession::close() {
-  read_deadline_.cancel();
+  read_deadline_.clear();
+  write_deadline_.clear();
+  response_deadline_.clear();
   boost::system::error_code ignored;
   tcp().socket().shutdown(TcpSocket::shutdown_both, ignored);
   tcp().socket().close(ignored);

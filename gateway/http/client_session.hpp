@@ -14,6 +14,7 @@
 
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/http/request_handler.hpp"
+#include "gateway/net/deadline.hpp"
 #include "gateway/net/streams.hpp"
 
 namespace sovereign::gateway {
@@ -43,6 +44,10 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void write_chunk(std::string data, Completion done) override;
   void finish_stream(Completion done) override;
   void on_client_gone(std::function<void()> handler) override;
+  void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override;
+
+  // Acts on every deadline that has passed (called by the listener's sweep).
+  void check_deadlines(Deadline::Clock::time_point now);
 
  private:
   template <typename F>
@@ -64,6 +69,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void close();
   void linger_close();
   void arm_read_deadline(std::chrono::steady_clock::duration timeout);
+  void arm_write_deadline() { write_deadline_.expires_after(limits_.idle_timeout); }
   bool is_tls() const { return std::holds_alternative<TlsStream>(stream_); }
 
   std::variant<PlainStream, TlsStream> stream_;
@@ -79,7 +85,10 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
-  SteadyTimer read_deadline_;
+  Deadline read_deadline_;      // the request (or the next one on a keep-alive connection) must arrive
+  Deadline write_deadline_;     // the client must take what is being written
+  Deadline response_deadline_;  // set by the request logic, e.g. the backend's timeout
+  std::function<void()> on_response_deadline_;
   bool read_timed_out_ = false;
   std::uint64_t watch_generation_ = 0;
   std::string linger_buffer_;

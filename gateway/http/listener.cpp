@@ -10,7 +10,14 @@ using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_RE
 
 Listener::Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
                    RequestHandler& handler, SessionRegistry& registry, unsigned worker)
-    : io_(io), acceptor_(io), tls_(std::move(tls)), limits_(limits), handler_(handler), registry_(registry), worker_(worker) {}
+    : io_(io),
+      acceptor_(io),
+      tls_(std::move(tls)),
+      limits_(limits),
+      handler_(handler),
+      registry_(registry),
+      worker_(worker),
+      sweep_timer_(io) {}
 
 std::shared_ptr<Listener> Listener::open(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
                                          std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
@@ -39,6 +46,29 @@ void Listener::stop() {
   acceptor_.close(ignored);
 }
 
+// Runs while connections are open (also after stop(), so that draining requests keep their
+// timeouts); finished sessions are dropped from the list here.
+void Listener::sweep() {
+  sweep_timer_.expires_after(sweep_interval);
+  sweep_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec) return;
+    auto now = Deadline::Clock::now();
+    for (auto it = self->sessions_.begin(); it != self->sessions_.end();) {
+      if (auto session = it->lock()) {
+        session->check_deadlines(now);
+        ++it;
+      } else {
+        it = self->sessions_.erase(it);
+      }
+    }
+    if (self->sessions_.empty()) {
+      self->sweeping_ = false;
+      return;
+    }
+    self->sweep();
+  });
+}
+
 void Listener::close_idle_sessions() {
   for (auto& weak : sessions_)
     if (auto session = weak.lock()) session->close_if_idle();
@@ -56,14 +86,12 @@ void Listener::do_accept() {
       } else {
         auto session = std::make_shared<ClientSession>(std::move(socket), self->tls_, self->limits_, self->handler_,
                                                        self->registry_, self->worker_);
-        // Prune finished sessions only when the list has doubled since the last pruning, so
-        // accepting stays O(1) amortised however many connections are open.
-        if (self->sessions_.size() >= self->prune_at_) {
-          self->sessions_.remove_if([](const auto& weak) { return weak.expired(); });
-          self->prune_at_ = std::max<std::size_t>(64, 2 * self->sessions_.size());
-        }
         self->sessions_.push_back(session);
         session->run();
+        if (!self->sweeping_) {
+          self->sweeping_ = true;
+          self->sweep();
+        }
       }
     }
     self->do_accept();

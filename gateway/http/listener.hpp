@@ -1,6 +1,7 @@
 #pragma once
 // Accepts connections on one address for one worker (SO_REUSEPORT lets every worker bind the same
-// port, so the kernel spreads connections without a shared accept lock).
+// port, so the kernel spreads connections without a shared accept lock), and sweeps its open
+// connections' deadlines every sweep_interval while it has any.
 #include <list>
 #include <memory>
 
@@ -29,6 +30,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
  private:
   void do_accept();
+  void sweep();
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::acceptor acceptor_;
@@ -38,7 +40,8 @@ class Listener : public std::enable_shared_from_this<Listener> {
   SessionRegistry& registry_;
   unsigned worker_;
   std::list<std::weak_ptr<ClientSession>> sessions_;
-  std::size_t prune_at_ = 64;
+  SteadyTimer sweep_timer_;
+  bool sweeping_ = false;
   std::function<void()> on_refused_;
 };
 

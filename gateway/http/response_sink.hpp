@@ -1,6 +1,7 @@
 #pragma once
 // How request logic answers a client without touching its socket: a whole response, or a
 // streamed one (header, chunks, end). Every completion reports whether the client is still there.
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -22,6 +23,9 @@ class ResponseSink {
   virtual void finish_stream(Completion done) = 0;
   // Called once if the client goes away while the response is being produced.
   virtual void on_client_gone(std::function<void()> handler) = 0;
+  // Called once if `at` passes before the response is complete; a later call replaces the
+  // deadline. Checked by the connection's periodic sweep, so it may fire up to sweep_interval late.
+  virtual void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) = 0;
 };
 
 }  // namespace sovereign::gateway

@@ -30,8 +30,6 @@ std::string upstream_message(const std::string& body) {
   return ": " + std::string(message->get_string().subview(0, 200));
 }
 
-bool is_timeout(const boost::system::error_code& ec) { return ec == boost::beast::error::timeout; }
-
 std::string host_header(const ReplicaConfig& replica, const BackendConfig& backend) {
   std::string host = backend.tls && !backend.tls->server_name.empty() ? backend.tls->server_name : replica.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
@@ -63,6 +61,18 @@ void Forwarder::cancel() {
   if (connection_) connection_->close();
 }
 
+// The attempt's deadline passed (the client connection's sweep noticed): closing the connection
+// fails the pending operation, which the handlers then report as a timeout.
+void Forwarder::expire() {
+  if (cancelled_ || finished_) return;
+  timed_out_ = true;
+  if (connection_) connection_->close();
+}
+
+bool Forwarder::is_timeout(const boost::system::error_code& ec) const {
+  return timed_out_ || ec == boost::beast::error::timeout;  // the latter: the connect timeout
+}
+
 void Forwarder::end_attempt() {
   if (attempt_counted_) {
     current_.replica->in_flight.fetch_sub(1, std::memory_order_relaxed);
@@ -91,6 +101,9 @@ void Forwarder::try_next() {
     attempt_counted_ = true;
     retried_stale_ = false;
     deadline_ = std::chrono::steady_clock::now() + candidate.backend->config->timeout;
+    sink_.on_deadline(deadline_, [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->expire();
+    });
     if ((connection_ = pool_.acquire(*candidate.replica))) return send_request();
     connection_ = std::make_shared<UpstreamConnection>(io_, *candidate.replica, candidate.backend->tls);
     connection_->connect(candidate.backend->config->connect_timeout,
@@ -132,7 +145,7 @@ void Forwarder::send_request() {
   auto& head = connection_->write_buffer();
   serialize_into(upstream_head_, head);
   std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body)};
-  connection_->tcp().expires_at(deadline_);
+  connection_->tcp().expires_never();  // the connect timeout is over; the attempt's deadline is swept
   connection_->with_stream([&](auto& stream) {
     boost::asio::async_write(stream, wire,
                              [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });

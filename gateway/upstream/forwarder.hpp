@@ -69,6 +69,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   void start();
   void cancel();  // the client went away: abort the upstream request
+  void expire();  // the attempt's deadline passed: abort it as a timeout
 
   static constexpr std::size_t max_attempts = 3;
 
@@ -95,6 +96,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void release_connection(bool reusable);
   void end_attempt();
   void relayed(std::string_view data);
+  bool is_timeout(const boost::system::error_code& ec) const;
 
   boost::asio::io_context& io_;
   ConnectionPool& pool_;
@@ -120,6 +122,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;
   bool cancelled_ = false;
+  bool timed_out_ = false;
   bool finished_ = false;
   bool stream_started_ = false;
   bool retried_stale_ = false;
