@@ -26,9 +26,9 @@ void AdminHandler::sample_module_metrics() {
   }
 }
 
-void AdminHandler::handle(http::request<http::string_body>& request, const ConnectionInfo&, ResponseSink& sink,
+void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseSink& sink,
                           std::function<void(bool)> complete) {
-  http::response<http::string_body> response{http::status::ok, 11};
+  HttpResponse response{http::status::ok, 11};
   auto path = request.target().substr(0, request.target().find('?'));
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
     auto error = api_errors::method_not_allowed(std::string(request.method_string()), std::string(path));

@@ -9,7 +9,7 @@ namespace sovereign::gateway {
 class AdminHandler : public RequestHandler {
  public:
   explicit AdminHandler(GatewayServices& services) : services_(services) {}
-  void handle(boost::beast::http::request<boost::beast::http::string_body>& request, const ConnectionInfo& connection,
+  void handle(HttpRequest& request, const ConnectionInfo& connection,
               ResponseSink& sink, std::function<void(bool)> complete) override;
 
  private:

@@ -222,7 +222,7 @@ void ClientSession::stop_watching() {
 
 void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler_ = std::move(handler); }
 
-void ClientSession::send(http::response<http::string_body> response, Completion done) {
+void ClientSession::send(HttpResponse response, Completion done) {
   response.keep_alive(keep_alive_);
   serialize_into(response, write_buffer_);
   arm_write_deadline();
@@ -236,7 +236,7 @@ void ClientSession::send(http::response<http::string_body> response, Completion 
   });
 }
 
-void ClientSession::start_stream(http::response_header<> header, Completion done) {
+void ClientSession::start_stream(ResponseHead header, Completion done) {
   stream_header_.emplace();
   stream_header_->base() = std::move(header);
   stream_header_->chunked(true);
@@ -280,7 +280,7 @@ void ClientSession::finish_stream(Completion done) {
 
 void ClientSession::reply_and_close(http::status status, const std::string& json_body) {
   keep_alive_ = false;
-  http::response<http::string_body> response{status, 11};
+  HttpResponse response{status, 11};
   response.set(http::field::content_type, "application/json");
   response.body() = json_body;
   response.prepare_payload();

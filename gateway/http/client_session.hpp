@@ -39,8 +39,8 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   // Closes the connection if it is waiting for a request (used when draining).
   void close_if_idle();
 
-  void send(boost::beast::http::response<boost::beast::http::string_body> response, Completion done) override;
-  void start_stream(boost::beast::http::response_header<> header, Completion done) override;
+  void send(HttpResponse response, Completion done) override;
+  void start_stream(ResponseHead header, Completion done) override;
   void write_chunk(std::string data, Completion done) override;
   void finish_stream(Completion done) override;
   void on_client_gone(std::function<void()> handler) override;
@@ -78,11 +78,11 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   SessionRegistry& registry_;
   ConnectionInfo info_;
   boost::beast::flat_buffer buffer_;
-  std::optional<boost::beast::http::request_parser<boost::beast::http::string_body>> parser_;
-  boost::beast::http::request<boost::beast::http::string_body> request_;
+  std::optional<RequestParser<boost::beast::http::string_body>> parser_;
+  HttpRequest request_;
   std::string write_buffer_;  // the response being written, serialised; reused across requests
-  std::optional<boost::beast::http::response<boost::beast::http::empty_body>> stream_header_;
-  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body>> stream_serializer_;
+  std::optional<boost::beast::http::response<boost::beast::http::empty_body, Fields>> stream_header_;
+  std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body, Fields>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
   Deadline read_deadline_;      // the request (or the next one on a keep-alive connection) must arrive

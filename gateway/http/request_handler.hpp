@@ -21,7 +21,7 @@ class RequestHandler {
  public:
   virtual ~RequestHandler() = default;
   // Must eventually answer through `sink` and then call `complete(keep_alive)` exactly once.
-  virtual void handle(boost::beast::http::request<boost::beast::http::string_body>& request,
+  virtual void handle(HttpRequest& request,
                       const ConnectionInfo& connection, ResponseSink& sink, std::function<void(bool keep_alive)> complete) = 0;
 };
 

@@ -5,8 +5,7 @@
 #include <functional>
 #include <string>
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include "gateway/http/messages.hpp"
 
 namespace sovereign::gateway {
 
@@ -15,10 +14,10 @@ using Completion = std::function<void(bool client_ok)>;
 class ResponseSink {
  public:
   virtual ~ResponseSink() = default;
-  virtual void send(boost::beast::http::response<boost::beast::http::string_body> response, Completion done) = 0;
+  virtual void send(HttpResponse response, Completion done) = 0;
   // Streaming: a chunked response. Chunks are written one at a time: the next write waits for the
   // previous completion, which is the backpressure that keeps a slow client from buffering memory.
-  virtual void start_stream(boost::beast::http::response_header<> header, Completion done) = 0;
+  virtual void start_stream(ResponseHead header, Completion done) = 0;
   virtual void write_chunk(std::string data, Completion done) = 0;
   virtual void finish_stream(Completion done) = 0;
   // Called once if the client goes away while the response is being produced.

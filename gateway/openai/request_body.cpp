@@ -1,5 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 
 namespace sovereign::gateway {
@@ -132,6 +134,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       if (!messages->is_array() || messages->get_array().empty())
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
       const auto& list = messages->get_array();
+      request.texts.reserve(std::min<std::size_t>(list.size(), max_text_fields));
       for (std::size_t i = 0; i < list.size() && !error; ++i) {
         auto path = [i] { return element_path("messages", i); };  // built only for an error message
         if (!list[i].is_object()) return api_errors::invalid_request("'" + path() + "' must be an object", path());

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 
 #include "crypto/token_restorer.hpp"
+#include "gateway/memory/recycling_allocator.hpp"
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 #include "policy/engine.hpp"
@@ -101,7 +102,7 @@ class RestoreFilter : public TextFilter {
 
 }  // namespace
 
-Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, http::request<http::string_body>& request,
+Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpRequest& request,
                    const ConnectionInfo& connection, ResponseSink& sink, std::function<void(bool)> complete)
     : services_(services),
       io_(io),
@@ -114,7 +115,8 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, http:
       request_id_(new_request_id()),
       json_storage_(boost::json::make_shared_resource<boost::json::monotonic_resource>(json_arena_.data(),
                                                                                        json_arena_.size())),
-      output_detectors_(std::make_shared<std::map<std::string, int>>()) {}
+      output_detectors_(services.current() && services.current()->policy ? std::make_shared<std::map<std::string, int>>()
+                                                                          : nullptr) {}
 
 void Exchange::run() {
   using Phase = PhaseResult (Exchange::*)();
@@ -341,14 +343,15 @@ void Exchange::forward() {
   UpstreamRequest upstream;
   upstream.target = std::string(path_of(request_.target()));
   // Untouched bodies go out byte for byte as the client sent them; only rewritten ones are re-serialised.
-  upstream.body = body_rewritten_ ? boost::json::serialize(decoded_->body) : request_.body();
+  upstream.original_body = request_.body();
+  if (body_rewritten_) upstream.rewritten_body = boost::json::serialize(decoded_->body);
   upstream.request_id = request_id_;
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;
   upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
   upstream.digest_response = services_.audit != nullptr;
   auto& pool = *snapshot_->pools[connection_.worker];
-  forwarder_ = std::make_shared<Forwarder>(io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
+  forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
                                            snapshot_->config->limits.max_upstream_response_bytes, sink_,
                                            response_transform(),
                                            [self = shared_from_this()](ForwardOutcome outcome) {
@@ -398,7 +401,7 @@ void Exchange::capture(const std::string& part, std::string body) {
   });
 }
 
-void Exchange::answer(http::response<http::string_body> response, const std::string& error_code) {
+void Exchange::answer(HttpResponse response, const std::string& error_code) {
   response.set("X-Request-Id", request_id_);
   response.prepare_payload();
   unsigned status = response.result_int();
@@ -410,14 +413,14 @@ void Exchange::answer(http::response<http::string_body> response, const std::str
 }
 
 void Exchange::fail(const ApiError& error, std::chrono::milliseconds retry_after) {
-  http::response<http::string_body> response{error.status, 11};
+  HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   if (retry_after.count() > 0) response.set(http::field::retry_after, std::to_string((retry_after.count() + 999) / 1000));
   response.body() = error.to_json();
   answer(std::move(response), error.code);
 }
 
-http::response<http::string_body> Exchange::models_list() const {
+HttpResponse Exchange::models_list() const {
   boost::json::array data;
   for (const auto& model : snapshot_->config->all_models()) {
     if (!tenant_->may_use(model)) continue;
@@ -429,7 +432,7 @@ http::response<http::string_body> Exchange::models_list() const {
       }
     data.push_back(boost::json::object{{"id", model}, {"object", "model"}, {"created", 0}, {"owned_by", owner}});
   }
-  http::response<http::string_body> response{http::status::ok, 11};
+  HttpResponse response{http::status::ok, 11};
   response.set(http::field::content_type, "application/json");
   response.body() = boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
   return response;
@@ -449,7 +452,7 @@ void Exchange::record_outcome(unsigned status, const std::string& error_code, st
   facts.bytes_out = bytes_out;
   facts.latency_us = latency_us;
   facts.response_sha256 = outcome_.response_sha256;
-  facts.output_detectors = *output_detectors_;
+  if (output_detectors_) facts.output_detectors = *output_detectors_;
   facts.captures = captures_;
   // The response has been sent: a failure here can no longer fail the request, but it leaves the
   // writer unhealthy, so the next request is refused until the log can be written again.
@@ -486,9 +489,13 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   if (complete) complete(keep_alive_);
 }
 
-void ApiHandler::handle(http::request<http::string_body>& request, const ConnectionInfo& connection, ResponseSink& sink,
+void ApiHandler::handle(HttpRequest& request, const ConnectionInfo& connection, ResponseSink& sink,
                         std::function<void(bool)> complete) {
-  std::make_shared<Exchange>(services_, io_, request, connection, sink, std::move(complete))->run();
+  // Exchanges come and go with every request: their memory is recycled per thread.
+  static_assert(sizeof(Exchange) <= 8192, "keep an exchange within its recycling size class");
+  std::allocate_shared<Exchange>(RecyclingAllocator<Exchange>{}, services_, io_, request, connection, sink,
+                                 std::move(complete))
+      ->run();
 }
 
 }  // namespace sovereign::gateway

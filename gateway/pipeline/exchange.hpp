@@ -31,7 +31,7 @@ namespace sovereign::gateway {
 struct PhaseResult {
   enum class Kind { next, answer, fail, suspend } kind = Kind::next;
   std::optional<ApiError> error;  // fail
-  std::optional<boost::beast::http::response<boost::beast::http::string_body>> response;  // answer
+  std::optional<HttpResponse> response;  // answer
   std::chrono::milliseconds retry_after{0};
 
   static PhaseResult next() { return {}; }
@@ -39,7 +39,7 @@ struct PhaseResult {
   static PhaseResult fail(ApiError e, std::chrono::milliseconds retry_after = {}) {
     return {Kind::fail, std::move(e), std::nullopt, retry_after};
   }
-  static PhaseResult answer(boost::beast::http::response<boost::beast::http::string_body> r) {
+  static PhaseResult answer(HttpResponse r) {
     return {Kind::answer, std::nullopt, std::move(r), {}};
   }
 };
@@ -47,7 +47,7 @@ struct PhaseResult {
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   Exchange(GatewayServices& services, boost::asio::io_context& io,
-           boost::beast::http::request<boost::beast::http::string_body>& request, const ConnectionInfo& connection,
+           HttpRequest& request, const ConnectionInfo& connection,
            ResponseSink& sink, std::function<void(bool)> complete);
 
   void run();
@@ -67,14 +67,14 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
   void capture(const std::string& part, std::string body);
 
-  void answer(boost::beast::http::response<boost::beast::http::string_body> response, const std::string& error_code);
+  void answer(HttpResponse response, const std::string& error_code);
   void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});
-  boost::beast::http::response<boost::beast::http::string_body> models_list() const;
+  HttpResponse models_list() const;
 
   GatewayServices& services_;
   boost::asio::io_context& io_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;  // the configuration this request started with
-  boost::beast::http::request<boost::beast::http::string_body>& request_;
+  HttpRequest& request_;
   const ConnectionInfo& connection_;
   ResponseSink& sink_;
   std::function<void(bool)> complete_;
@@ -82,7 +82,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::string request_id_;
 
   // The parsed request body lives in a per-request arena: one allocation instead of one per node.
-  std::array<unsigned char, 8192> json_arena_;
+  std::array<unsigned char, 6144> json_arena_;
   boost::json::storage_ptr json_storage_;
 
   const TenantConfig* tenant_ = nullptr;
@@ -107,7 +107,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 class ApiHandler : public RequestHandler {
  public:
   ApiHandler(GatewayServices& services, boost::asio::io_context& io) : services_(services), io_(io) {}
-  void handle(boost::beast::http::request<boost::beast::http::string_body>& request, const ConnectionInfo& connection,
+  void handle(HttpRequest& request, const ConnectionInfo& connection,
               ResponseSink& sink, std::function<void(bool)> complete) override;
 
  private:

@@ -140,11 +140,11 @@ void Forwarder::send_request() {
   upstream_head_.keep_alive(true);
   if (request_.method == http::verb::post) {
     upstream_head_.set(http::field::content_type, "application/json");
-    upstream_head_.content_length(request_.body.size());
+    upstream_head_.content_length(request_.body().size());
   }
   auto& head = connection_->write_buffer();
   serialize_into(upstream_head_, head);
-  std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body)};
+  std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body())};
   connection_->tcp().expires_never();  // the connect timeout is over; the attempt's deadline is swept
   connection_->with_stream([&](auto& stream) {
     boost::asio::async_write(stream, wire,
@@ -239,7 +239,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())));
   }
-  http::response<http::string_body> response{upstream.result(), 11};
+  HttpResponse response{upstream.result(), 11};
   auto content_type = upstream[http::field::content_type];
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
   response.set("X-Request-Id", request_.request_id);
@@ -255,7 +255,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
 void Forwarder::start_streaming() {
   stream_parser_.emplace(std::move(*header_parser_));
   stream_parser_->body_limit(max_stream_bytes);
-  http::response_header<> header;
+  ResponseHead header;
   header.result(stream_parser_->get().result());
   header.version(11);
   header.set(http::field::content_type, "text/event-stream");
@@ -328,7 +328,7 @@ void Forwarder::fail_mid_stream(const std::string& why) {
 
 void Forwarder::respond_error(const ApiError& error) {
   end_attempt();
-  http::response<http::string_body> response{error.status, 11};
+  HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   response.set("X-Request-Id", request_.request_id);
   response.body() = error.to_json();

@@ -38,7 +38,9 @@ class ResponseTransform {
 struct UpstreamRequest {
   boost::beast::http::verb method = boost::beast::http::verb::post;
   std::string target;       // path on the backend, e.g. /v1/chat/completions
-  std::string body;
+  std::string_view original_body;             // the client's, which outlives the forwarder
+  std::optional<std::string> rewritten_body;  // set when the transforms changed the body
+  std::string_view body() const { return rewritten_body ? std::string_view(*rewritten_body) : original_body; }
   std::string request_id;
   std::string model;        // for error messages
   bool stream = false;
@@ -74,9 +76,9 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   static constexpr std::size_t max_attempts = 3;
 
  private:
-  using HeaderParser = boost::beast::http::response_parser<boost::beast::http::empty_body>;
-  using StreamParser = boost::beast::http::response_parser<boost::beast::http::buffer_body>;
-  using WholeParser = boost::beast::http::response_parser<boost::beast::http::string_body>;
+  using HeaderParser = ResponseParser<boost::beast::http::empty_body>;
+  using StreamParser = ResponseParser<boost::beast::http::buffer_body>;
+  using WholeParser = ResponseParser<boost::beast::http::string_body>;
 
   void try_next();
   void on_connected(boost::system::error_code ec, bool refused);
@@ -107,7 +109,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool all_refused_ = true;
   std::string refusal_;
   UpstreamRequest request_;
-  boost::beast::http::request<boost::beast::http::empty_body> upstream_head_;  // the body goes out from request_
+  boost::beast::http::request<boost::beast::http::empty_body, Fields> upstream_head_;  // the body goes out from request_
   std::size_t max_response_bytes_;
   ResponseSink& sink_;
   std::unique_ptr<ResponseTransform> transform_;

@@ -130,7 +130,7 @@ void LocalForwarder::start() {
   }
   handle_ = std::get<std::shared_ptr<accel::GenerationHandle>>(submitted);
   if (!request_.stream) return;
-  http::response_header<> header;
+  ResponseHead header;
   header.result(http::status::ok);
   header.version(11);
   header.set(http::field::content_type, "text/event-stream");
@@ -208,7 +208,7 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   if (!request_.stream) {
     if (reason == accel::FinishReason::error)
       return respond_error(api_errors::upstream_error("the built-in engine failed while generating"));
-    http::response<http::string_body> response{http::status::ok, 11};
+    HttpResponse response{http::status::ok, 11};
     response.set(http::field::content_type, "application/json");
     response.set("X-Request-Id", request_id_);
     std::string body = whole_body(finish_reason_name(reason), usage);
@@ -275,7 +275,7 @@ void LocalForwarder::pump() {
 }
 
 void LocalForwarder::respond_error(const ApiError& error) {
-  http::response<http::string_body> response{error.status, 11};
+  HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   response.set("X-Request-Id", request_id_);
   if (error.status == http::status::service_unavailable) response.set(http::field::retry_after, "1");
