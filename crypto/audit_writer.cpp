@@ -118,7 +118,8 @@ class AuditWriter::Impl {
     }
     queued_bytes_ += record.size();
     queue_.push_back(Pending{std::move(record), std::move(on_durable), 0});
-    if (queue_.size() == 1) wake_.notify_one();
+    // The writer sleeps until a record arrives, then (with a batch delay) until the batch is full.
+    if (queue_.size() == 1 || queue_.size() == options_.batch_records) wake_.notify_one();
   }
 
   bool healthy() const {
@@ -276,6 +277,10 @@ class AuditWriter::Impl {
         std::unique_lock lock(mutex_);
         const auto deadline = last_checkpoint_ + std::chrono::milliseconds(options_.checkpoint_every_ms);
         wake_.wait_until(lock, deadline, [&] { return !queue_.empty() || closing_; });
+        if (options_.batch_delay.count() > 0 && !queue_.empty() && !closing_) {
+          wake_.wait_until(lock, Clock::now() + options_.batch_delay,
+                           [&] { return queue_.size() >= options_.batch_records || closing_; });
+        }
         batch.swap(queue_);
         queued_bytes_ = 0;
         closing = closing_;

@@ -4,6 +4,7 @@
 // rotates segments by size. See docs/AUDIT.md for the format and the durability modes.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -27,6 +28,11 @@ struct AuditOptions {
   std::uint32_t checkpoint_every_ms = 1000;
   std::uint64_t segment_max_bytes = 64ULL << 20;
   std::uint64_t segment_max_age_ms = 0;              // also rotate segments this old (0: by size only)
+  // Group commit: once a record waits, the writer lets more gather for up to this long (or until
+  // batch_records wait) and writes them together: one wake-up of the writer thread, one write(),
+  // in strict mode one fdatasync, for the whole batch. Each record waits at most this much longer.
+  std::chrono::microseconds batch_delay{0};
+  std::size_t batch_records = 512;
   std::size_t max_queued_records = 1 << 20;          // beyond either limit, append fails at once
   std::size_t max_queued_bytes = 256 << 20;
 };

@@ -1,12 +1,24 @@
 #include "crypto/digest.hpp"
 
+#include <cstdlib>
+
+#include <openssl/evp.h>
 #include <sodium.h>
 
 namespace sovereign::crypto {
 
+const EVP_MD* sha256_method() noexcept {
+  static EVP_MD* method = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  if (method == nullptr) std::abort();  // OpenSSL without SHA-256: nothing can be verified
+  return method;
+}
+
+// OpenSSL fails a digest only when it cannot allocate; like operator new, that ends the process.
 Sha256 sha256(std::span<const unsigned char> data) noexcept {
   Sha256 out{};
-  crypto_hash_sha256(out.data(), data.data(), data.size());
+  unsigned int length = 0;
+  if (EVP_Digest(data.data(), data.size(), out.data(), &length, sha256_method(), nullptr) != 1 || length != out.size())
+    std::abort();
   return out;
 }
 
@@ -14,18 +26,24 @@ Sha256 sha256(std::string_view data) noexcept {
   return sha256(std::span<const unsigned char>(reinterpret_cast<const unsigned char*>(data.data()), data.size()));
 }
 
-static_assert(sizeof(crypto_hash_sha256_state) <= 128, "Sha256Hasher's state buffer is too small");
+Sha256Hasher::~Sha256Hasher() { EVP_MD_CTX_free(context_); }
 
-Sha256Hasher::Sha256Hasher() noexcept { crypto_hash_sha256_init(reinterpret_cast<crypto_hash_sha256_state*>(state_)); }
+void Sha256Hasher::start() noexcept {
+  if (context_ != nullptr) return;
+  context_ = EVP_MD_CTX_new();
+  if (context_ == nullptr || EVP_DigestInit_ex(context_, sha256_method(), nullptr) != 1) std::abort();
+}
 
 void Sha256Hasher::update(std::string_view data) noexcept {
-  crypto_hash_sha256_update(reinterpret_cast<crypto_hash_sha256_state*>(state_),
-                            reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  start();
+  if (EVP_DigestUpdate(context_, data.data(), data.size()) != 1) std::abort();
 }
 
 Sha256 Sha256Hasher::finish() noexcept {
+  start();
   Sha256 out{};
-  crypto_hash_sha256_final(reinterpret_cast<crypto_hash_sha256_state*>(state_), out.data());
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(context_, out.data(), &length) != 1 || length != out.size()) std::abort();
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <memory>
 
+#include "crypto/digest.hpp"
 #include "crypto/hex.hpp"
 
 namespace sovereign::crypto {
@@ -15,7 +16,7 @@ namespace {
 // One digest context per thread: OpenSSL's SHA-256 uses the CPU's SHA extensions where present,
 // and reusing the context avoids an allocation per hash on the audit writer's hot path.
 struct DigestContext {
-  const EVP_MD* md = EVP_sha256();
+  const EVP_MD* md = sha256_method();
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
 };
 

@@ -297,7 +297,7 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   if (!node) return;
   if (!r.expect_map(node, "'audit'",
                     {"directory", "durability", "signing_key", "auditor_public_key", "checkpoint_every_records",
-                     "checkpoint_every_ms", "segment_max_bytes", "segment_max_age_ms"}))
+                     "checkpoint_every_ms", "segment_max_bytes", "segment_max_age_ms", "group_commit_delay_us"}))
     return;
   AuditConfig audit;
   r.path(node, "directory", audit.directory, true);
@@ -311,6 +311,11 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   r.integer(node, "checkpoint_every_ms", audit.checkpoint_every_ms, 10, 3'600'000);
   r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 64 * 1024, 512ull * 1024 * 1024);
   r.integer(node, "segment_max_age_ms", audit.segment_max_age_ms, 0, 366ull * 24 * 3600 * 1000);
+  if (node["group_commit_delay_us"]) {
+    std::uint32_t delay = 0;
+    r.integer(node, "group_commit_delay_us", delay, 0, 100'000);
+    audit.group_commit_delay_us = delay;
+  }
   config.audit = audit;
 }
 

@@ -48,7 +48,7 @@ TEST_SUITE("config") {
 
   TEST_CASE("audit settings load with rotation by size and age, and out-of-range sizes are refused") {
     auto result = parse_gateway_config(base_config("audit:\n  directory: audit\n  signing_key: keys/s.key\n"
-                                                   "  durability: relaxed\n  segment_max_age_ms: 3600000\n"),
+                                                   "  durability: relaxed\n  segment_max_age_ms: 3600000\n  group_commit_delay_us: 250\n"),
                                        "/etc/sovereign/gw.yaml");
     auto* config = std::get_if<std::shared_ptr<const GatewayConfig>>(&result);
     REQUIRE(config != nullptr);
@@ -56,6 +56,7 @@ TEST_SUITE("config") {
     CHECK(audit.directory == "/etc/sovereign/audit");
     CHECK(audit.durability == AuditDurability::relaxed);
     CHECK(audit.segment_max_age_ms == 3600000);
+    CHECK(audit.group_commit_delay_us == 250u);
     CHECK(audit.segment_max_bytes == 64ull << 20);
     auto errors = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  segment_max_bytes: 4096\n"));
     REQUIRE(errors.size() == 1);
