@@ -52,7 +52,7 @@ void Listener::sweep() {
   sweep_timer_.expires_after(sweep_interval);
   sweep_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
     if (ec) return;
-    auto now = Deadline::Clock::now();
+    auto now = Deadline::coarse_now();
     for (auto it = self->sessions_.begin(); it != self->sessions_.end();) {
       if (auto session = it->lock()) {
         session->check_deadlines(now);

@@ -113,10 +113,8 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpR
       complete_(std::move(complete)),
       started_(std::chrono::steady_clock::now()),
       request_id_(new_request_id()),
-      json_storage_(boost::json::make_shared_resource<boost::json::monotonic_resource>(json_arena_.data(),
-                                                                                       json_arena_.size())),
-      output_detectors_(services.current() && services.current()->policy ? std::make_shared<std::map<std::string, int>>()
-                                                                          : nullptr) {}
+      json_resource_(json_arena_.data(), json_arena_.size()),
+      output_detectors_(snapshot_ && snapshot_->policy ? std::make_shared<std::map<std::string, int>>() : nullptr) {}
 
 void Exchange::run() {
   using Phase = PhaseResult (Exchange::*)();
@@ -159,7 +157,7 @@ PhaseResult Exchange::decode() {
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
     return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
-  auto decoded = decode_request(*endpoint_, request_.body(), json_storage_);
+  auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_));
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
   auto conversation = request_["X-Conversation-Id"];

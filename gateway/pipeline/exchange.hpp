@@ -83,7 +83,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   // The parsed request body lives in a per-request arena: one allocation instead of one per node.
   std::array<unsigned char, 6144> json_arena_;
-  boost::json::storage_ptr json_storage_;
+  boost::json::monotonic_resource json_resource_;  // declared before decoded_, so it outlives the body
 
   const TenantConfig* tenant_ = nullptr;
   std::optional<Endpoint> endpoint_;
