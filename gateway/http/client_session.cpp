@@ -88,6 +88,7 @@ void ClientSession::check_deadlines(Deadline::Clock::time_point now) {
     keep_alive_ = false;
     tcp().socket().close(ignored);
   }
+  if (in_flight_ && !watch_armed_) watch_for_disconnect();
   if (response_deadline_.passed(now)) {
     response_deadline_.clear();
     auto expired = std::move(on_response_deadline_);
@@ -105,6 +106,9 @@ void ClientSession::do_read() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   parser_->body_limit(limits_.max_body_bytes);
+  // Eager: a body that arrived with the header is parsed in the same pass, so the usual small
+  // request is complete when the header read completes (no second asynchronous read).
+  parser_->eager(true);
   idle_ = true;
   tcp().expires_never();
   arm_read_deadline(requests_served_ == 0 ? limits_.header_timeout : limits_.idle_timeout);
@@ -180,11 +184,13 @@ void ClientSession::dispatch() {
   ++requests_served_;
   keep_alive_ = request_.keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
   gone_handler_ = nullptr;
-  watch_for_disconnect();
+  in_flight_ = true;
+  watch_armed_ = false;  // the listener's sweep arms it if the request is still in flight then
   handler_.handle(request_, info_, *this, [self = shared_from_this()](bool keep_alive) { self->on_complete(keep_alive); });
 }
 
 void ClientSession::on_complete(bool keep_alive) {
+  in_flight_ = false;
   stop_watching();
   gone_handler_ = nullptr;
   response_deadline_.clear();
@@ -196,8 +202,11 @@ void ClientSession::on_complete(bool keep_alive) {
 }
 
 // Waits for the socket to become readable without consuming anything: readable with nothing to
-// read means the client closed, which cancels the work done on its behalf.
+// read means the client closed, which cancels the work done on its behalf. Armed by the sweep for
+// requests still in flight a sweep after they started, so the many requests that are answered
+// sooner never pay for it (arming re-registers the socket with epoll: one system call).
 void ClientSession::watch_for_disconnect() {
+  watch_armed_ = true;
   watching_ = true;
   auto generation = ++watch_generation_;
   tcp().socket().async_wait(TcpSocket::wait_read,

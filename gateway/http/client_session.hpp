@@ -46,7 +46,8 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_client_gone(std::function<void()> handler) override;
   void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override;
 
-  // Acts on every deadline that has passed (called by the listener's sweep).
+  // Acts on every deadline that has passed, and arms the disconnect watch of a request still in
+  // flight (called by the listener's sweep).
   void check_deadlines(Deadline::Clock::time_point now);
 
  private:
@@ -97,6 +98,8 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   static constexpr std::size_t max_linger_bytes = 1024 * 1024;
   static constexpr std::size_t read_buffer_bytes = 16 * 1024;
   bool watching_ = false;
+  bool in_flight_ = false;    // a request has been dispatched and not completed
+  bool watch_armed_ = false;  // the disconnect watch was armed for the request in flight
   bool idle_ = false;
   bool keep_alive_ = true;
   std::size_t requests_served_ = 0;
