@@ -7,6 +7,7 @@
 
 #include "crypto/tls_context.hpp"
 #include "gateway/http/serialize.hpp"
+#include "gateway/net/eager_write.hpp"
 #include "gateway/openai/api_error.hpp"
 
 namespace sovereign::gateway {
@@ -236,7 +237,7 @@ void ClientSession::send(HttpResponse response, Completion done) {
   serialize_into(response, write_buffer_);
   arm_write_deadline();
   with_stream([&](auto& stream) {
-    boost::asio::async_write(stream, boost::asio::buffer(write_buffer_),
+    write_eagerly(stream, boost::asio::buffer(write_buffer_),
                       [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
                         self->write_deadline_.clear();
                         if (ec) self->keep_alive_ = false;

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/http/serialize.hpp"
+#include "gateway/net/eager_write.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -147,8 +148,7 @@ void Forwarder::send_request() {
   std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body())};
   connection_->tcp().expires_never();  // the connect timeout is over; the attempt's deadline is swept
   connection_->with_stream([&](auto& stream) {
-    boost::asio::async_write(stream, wire,
-                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
+    write_eagerly(stream, wire, [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_written(ec); });
   });
 }
 
