@@ -1,6 +1,7 @@
 #include "crypto/digest.hpp"
 
 #include <cstdlib>
+#include <memory>
 
 #include <openssl/evp.h>
 #include <sodium.h>
@@ -14,10 +15,15 @@ const EVP_MD* sha256_method() noexcept {
 }
 
 // OpenSSL fails a digest only when it cannot allocate; like operator new, that ends the process.
+// One context per thread is reused: EVP_Digest would allocate and free one per call (API keys are
+// digested on every request).
 Sha256 sha256(std::span<const unsigned char> data) noexcept {
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
   Sha256 out{};
   unsigned int length = 0;
-  if (EVP_Digest(data.data(), data.size(), out.data(), &length, sha256_method(), nullptr) != 1 || length != out.size())
+  if (context == nullptr || EVP_DigestInit_ex(context.get(), sha256_method(), nullptr) != 1 ||
+      EVP_DigestUpdate(context.get(), data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(context.get(), out.data(), &length) != 1 || length != out.size())
     std::abort();
   return out;
 }

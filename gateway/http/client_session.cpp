@@ -6,6 +6,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "crypto/tls_context.hpp"
+#include "gateway/http/parse_buffered.hpp"
 #include "gateway/http/serialize.hpp"
 #include "gateway/net/eager_write.hpp"
 #include "gateway/openai/api_error.hpp"
@@ -107,9 +108,6 @@ void ClientSession::do_read() {
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   parser_->body_limit(limits_.max_body_bytes);
-  // Eager: a body that arrived with the header is parsed in the same pass, so the usual small
-  // request is complete when the header read completes (no second asynchronous read).
-  parser_->eager(true);
   idle_ = true;
   tcp().expires_never();
   arm_read_deadline(requests_served_ == 0 ? limits_.header_timeout : limits_.idle_timeout);
@@ -141,6 +139,12 @@ void ClientSession::on_header(boost::system::error_code ec) {
     return reply_and_close(http::status::bad_request,
                            api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
   }
+  parse_buffered(*parser_, buffer_, ec);
+  if (ec == http::error::body_limit)
+    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+  if (ec)
+    return reply_and_close(http::status::bad_request,
+                           api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + ".").to_json());
   if (parser_->is_done()) return dispatch();
   // curl and many HTTP libraries send "Expect: 100-continue" with larger bodies and wait (curl: one
   // second) for the interim answer before sending the body.

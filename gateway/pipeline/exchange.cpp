@@ -459,9 +459,10 @@ void Exchange::record_outcome(unsigned status, const std::string& error_code, st
 
 void Exchange::record(unsigned status, const std::string& error_code, std::uint64_t bytes_out) {
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-  std::string tenant = tenant_ ? tenant_->name : "";
-  std::string model = decoded_ ? decoded_->model : "";
-  std::string backend = outcome_.backend ? outcome_.backend->name : "";
+  static const std::string none;
+  const std::string& tenant = tenant_ ? tenant_->name : none;
+  const std::string& model = decoded_ ? decoded_->model : none;
+  const std::string& backend = outcome_.backend ? outcome_.backend->name : none;
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
   if (decision_recorded_) record_outcome(status, error_code, bytes_out, static_cast<std::uint64_t>(seconds * 1e6));
   if (services_.access_log) {

@@ -7,6 +7,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 
+#include "gateway/http/parse_buffered.hpp"
 #include "gateway/http/serialize.hpp"
 #include "gateway/net/eager_write.hpp"
 
@@ -213,15 +214,8 @@ void Forwarder::read_whole() {
   }
   whole_parser_.emplace(std::move(*header_parser_));
   whole_parser_->body_limit(max_response_bytes_);
-  // The body usually arrived with the header: parse what is buffered before reading more.
-  auto& buffered = connection_->buffer();
   boost::system::error_code ec;
-  while (!whole_parser_->is_done() && buffered.size() > 0 && !ec) {
-    std::size_t used = whole_parser_->put(buffered.data(), ec);
-    buffered.consume(used);
-    if (used == 0) break;
-  }
-  if (ec == http::error::need_more) ec = {};
+  parse_buffered(*whole_parser_, connection_->buffer(), ec);
   if (ec || whole_parser_->is_done()) return on_whole(ec);
   connection_->with_stream([&](auto& stream) {
     http::async_read(stream, connection_->buffer(), *whole_parser_,

@@ -1,0 +1,24 @@
+#pragma once
+// Feeds a Beast parser the bytes its read buffer already holds. Beast's header reads stop at the
+// end of the header, but a small message's body usually arrived in the same segment: parsing it
+// here completes the message without another asynchronous read (and its queued completion).
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace sovereign::gateway {
+
+// Parses buffered bytes until the message is complete or the buffer is used up; `ec` is a parse
+// error (body_limit, bad chunk...), never need_more.
+template <class Parser>
+void parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec) {
+  ec = {};
+  parser.eager(true);
+  while (!parser.is_done() && buffer.size() > 0) {
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == boost::beast::http::error::need_more) ec = {};
+    if (ec || used == 0) return;
+  }
+}
+
+}  // namespace sovereign::gateway
