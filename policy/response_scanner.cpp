@@ -33,6 +33,12 @@ std::string ResponseScanner::finish() {
     return release(true);
 }
 
+std::string ResponseScanner::complete(std::string_view chunk) {
+    if (failed_) return {};
+    pending_.append(chunk);
+    return release(true);
+}
+
 // Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.
 std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t from) const {
     const auto& set = policy_->detectors();

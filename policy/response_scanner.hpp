@@ -22,6 +22,8 @@ public:
     [[nodiscard]] std::string feed(std::string_view chunk);
     // End of output: returns everything still held back, redacted.
     [[nodiscard]] std::string finish();
+    // The last chunk and the end of output at once (a whole, non-streamed answer: one scan).
+    [[nodiscard]] std::string complete(std::string_view chunk);
 
     // Detector name -> findings in the output emitted so far (metadata for audit and metrics).
     const std::map<std::string, int>& counts() const { return counts_; }

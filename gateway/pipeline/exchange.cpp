@@ -75,6 +75,11 @@ class ScanFilter : public TextFilter {
     report();
     return rest;
   }
+  std::string complete(std::string_view text) override {
+    std::string out = scanner_.complete(text);
+    report();
+    return out;
+  }
   bool failed() const override { return scanner_.failed(); }
 
  private:

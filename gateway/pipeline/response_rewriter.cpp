@@ -46,6 +46,17 @@ std::string ResponseRewriter::run(Choice& c, std::string_view text) {
   return out;
 }
 
+// A non-streamed answer: each filter sees the choice's text once, as complete output.
+std::string ResponseRewriter::run_whole(Choice& c, std::string_view text) {
+  c.finished = true;
+  std::string out(text);
+  for (auto& filter : c.chain) {
+    out = filter->complete(out);
+    if (filter->failed()) failed_ = true;
+  }
+  return out;
+}
+
 std::string ResponseRewriter::close(Choice& c) {
   if (c.finished) return {};
   c.finished = true;
@@ -163,10 +174,7 @@ std::string ResponseRewriter::whole(std::string body) {
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
     json::value* field = text_of(item.get_object(), endpoint_, false);
     if (field == nullptr || !field->is_string()) continue;
-    auto& c = choice(index);
-    std::string text = run(c, field->get_string());
-    text += close(c);
-    *field = json::string(text);
+    *field = json::string(run_whole(choice(index), field->get_string()));
   }
   if (failed_) {
     ApiError error{boost::beast::http::status::bad_gateway, "upstream_error", "response_check_failed",

@@ -21,6 +21,11 @@ class TextFilter {
   virtual ~TextFilter() = default;
   virtual std::string feed(std::string_view text) = 0;
   virtual std::string finish() = 0;
+  // A whole, non-streamed text: by default feed then finish; a filter may do it in one pass.
+  virtual std::string complete(std::string_view text) {
+    std::string out = feed(text);
+    return out + finish();
+  }
   // A filter that failed (e.g. a scan error) ends the response: fail closed.
   virtual bool failed() const { return false; }
   virtual std::string failure() const { return {}; }
@@ -49,6 +54,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string flush_choices();
   std::string run(Choice& choice, std::string_view text);
   std::string close(Choice& choice);
+  std::string run_whole(Choice& choice, std::string_view text);
   Choice& choice(std::int64_t index);
   std::string fail(const std::string& why);
 

@@ -37,6 +37,20 @@ TEST_SUITE("response") {
         }
     }
 
+    TEST_CASE("a whole answer checked in one pass reads the same as the stream") {
+        const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const std::string text = "Your card 4111 1111 1111 1111 was charged; mail jane@example.com for help.";
+        ResponseScanner scanner(policy, "research");
+        CHECK(scanner.complete(text) == "Your card [REDACTED:credit_card] was charged; mail jane@example.com for help.");
+        CHECK(scanner.counts().at("credit_card") == 1);
+        CHECK(scanner.counts().at("email") == 1);
+        ResponseScanner after_a_chunk(policy, "research");
+        std::string out = after_a_chunk.feed(std::string_view(text).substr(0, 17));
+        out += after_a_chunk.complete(std::string_view(text).substr(17));
+        CHECK(out == stream(policy, {text}));
+    }
+
     TEST_CASE("text that cannot start a value is released at once") {
         const auto loaded = load_policy_text(R"(classes: [public, restricted]
 zones: [{name: site}]
