@@ -122,10 +122,8 @@ class AuditWriter::Impl {
     if (queue_.size() == 1 || queue_.size() == options_.batch_records) wake_.notify_one();
   }
 
-  bool healthy() const {
-    std::lock_guard lock(mutex_);
-    return healthy_;
-  }
+  // Asked by the gateway before every request: read without the queue's lock.
+  bool healthy() const { return healthy_.load(std::memory_order_acquire); }
 
   std::string health_detail() const {
     std::lock_guard lock(mutex_);
@@ -486,7 +484,7 @@ class AuditWriter::Impl {
   std::deque<Pending> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
-  bool healthy_ = true;
+  std::atomic<bool> healthy_{true};  // written under mutex_, with health_detail_
   bool permanent_failure_ = false;
   std::string health_detail_;
   std::thread thread_;

@@ -7,16 +7,26 @@
 
 namespace sovereign::gateway {
 
+// Called for every audit record and log line: the date and time of day are formatted once per
+// second and thread, the milliseconds every time.
 std::string rfc3339_now() {
+  thread_local std::time_t formatted_second = -1;
+  thread_local char prefix[24] = {};
+  thread_local std::size_t prefix_length = 0;
   auto now = std::chrono::system_clock::now();
   auto seconds = std::chrono::system_clock::to_time_t(now);
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char buffer[32];
-  std::size_t n = std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::snprintf(buffer + n, sizeof buffer - n, ".%03dZ", static_cast<int>(millis));
-  return buffer;
+  if (seconds != formatted_second) {
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    prefix_length = std::strftime(prefix, sizeof prefix, "%Y-%m-%dT%H:%M:%S", &utc);
+    formatted_second = seconds;
+  }
+  std::string out(prefix, prefix_length);
+  const char tail[] = {'.', static_cast<char>('0' + millis / 100), static_cast<char>('0' + millis / 10 % 10),
+                       static_cast<char>('0' + millis % 10), 'Z'};
+  out.append(tail, sizeof tail);
+  return out;
 }
 
 std::unique_ptr<AccessLog> AccessLog::open(const AccessLogConfig& config, std::string& error) {
