@@ -304,26 +304,33 @@ PhaseResult Exchange::route() {
         model, "the policy allows only zone(s) [" + zones + "] for this request and no backend there serves it"));
   }
   auto now = std::chrono::steady_clock::now();
-  std::vector<ForwardTarget> available;
-  std::vector<ForwardTarget> refused;
+  auto serving = [&](const BackendState& backend) {
+    return contains(backend.config->models, model) && zone_allowed(*backend.config);
+  };
+  targets_.clear();
+  targets_.reserve(4);
+  std::size_t refused = 0;
   for (const auto& backend : snapshot_->backends) {
-    if (!contains(backend->config->models, model) || !zone_allowed(*backend->config)) continue;
+    if (!serving(*backend)) continue;
     for (const auto& replica : backend->replicas) {
-      if (!replica->refusal.empty()) refused.push_back({backend.get(), replica.get()});
-      else if (replica->available(now)) available.push_back({backend.get(), replica.get()});
+      if (!replica->refusal.empty()) ++refused;
+      else if (replica->available(now)) targets_.push_back({backend.get(), replica.get()});
     }
   }
   // Least loaded first; a rotating start spreads ties across replicas.
   thread_local std::size_t rotation = 0;
-  if (!available.empty()) std::rotate(available.begin(), available.begin() + (rotation++ % available.size()), available.end());
-  std::stable_sort(available.begin(), available.end(), [](const ForwardTarget& a, const ForwardTarget& b) {
-    return a.replica->in_flight.load(std::memory_order_relaxed) < b.replica->in_flight.load(std::memory_order_relaxed);
-  });
-  targets_ = std::move(available);
-  if (targets_.empty() && refused.empty())
+  if (!targets_.empty()) std::rotate(targets_.begin(), targets_.begin() + (rotation++ % targets_.size()), targets_.end());
+  // A stable insertion sort: a handful of replicas, and no temporary buffer (std::stable_sort allocates one).
+  auto load = [this](std::size_t i) { return targets_[i].replica->in_flight.load(std::memory_order_relaxed); };
+  for (std::size_t i = 1; i < targets_.size(); ++i)
+    for (std::size_t j = i; j > 0 && load(j) < load(j - 1); --j) std::swap(targets_[j], targets_[j - 1]);
+  if (targets_.empty() && refused == 0)
     return PhaseResult::fail(api_errors::no_backend_available(model, "every replica is unhealthy or its circuit is open"));
   // Refused replicas go last: they are reported (metric, log) and never dialled.
-  targets_.insert(targets_.end(), refused.begin(), refused.end());
+  for (const auto& backend : snapshot_->backends)
+    if (refused > 0 && serving(*backend))
+      for (const auto& replica : backend->replicas)
+        if (!replica->refusal.empty()) targets_.push_back({backend.get(), replica.get()});
   return PhaseResult::next();
 }
 
@@ -344,7 +351,7 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
 
 void Exchange::forward() {
   UpstreamRequest upstream;
-  upstream.target = std::string(path_of(request_.target()));
+  upstream.target = path_of(request_.target());
   // Untouched bodies go out byte for byte as the client sent them; only rewritten ones are re-serialised.
   upstream.original_body = request_.body();
   if (body_rewritten_) upstream.rewritten_body = boost::json::serialize(decoded_->body);

@@ -115,8 +115,9 @@ void Forwarder::try_next() {
     return;
   }
   if (all_refused_ && !candidates_.empty())
-    return respond_error(api_errors::egress_refused(request_.model, refusal_));
-  respond_error(last_error_ ? *last_error_ : api_errors::no_backend_available(request_.model, "no replica is available"));
+    return respond_error(api_errors::egress_refused(std::string(request_.model), refusal_));
+  respond_error(last_error_ ? *last_error_
+                            : api_errors::no_backend_available(std::string(request_.model), "no replica is available"));
 }
 
 void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
@@ -134,7 +135,8 @@ void Forwarder::send_request() {
   upstream_head_ = {};
   upstream_head_.version(11);
   upstream_head_.method(request_.method);
-  upstream_head_.target(replica.base_path + request_.target);
+  if (replica.base_path.empty()) upstream_head_.target(request_.target);
+  else upstream_head_.target(replica.base_path + std::string(request_.target));
   upstream_head_.set(http::field::host, host_header(replica, *current_.backend->config));
   upstream_head_.set(http::field::user_agent, "sovereign-gateway");
   upstream_head_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
@@ -250,9 +252,9 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   response.body() = transform_ ? transform_->whole(std::move(upstream.body())) : std::move(upstream.body());
   relayed(response.body());
   response.prepare_payload();
-  unsigned status = response.result_int();
-  sink_.send(std::move(response), [self = shared_from_this(), status](bool client_ok) {
-    self->finish(client_ok ? status : 499, client_ok ? "" : "client_closed");
+  status_ = response.result_int();
+  sink_.send(std::move(response), [self = shared_from_this()](bool client_ok) {  // small enough to need no allocation
+    self->finish(client_ok ? self->status_ : 499, client_ok ? "" : "client_closed");
   });
 }
 

@@ -37,12 +37,13 @@ class ResponseTransform {
 
 struct UpstreamRequest {
   boost::beast::http::verb method = boost::beast::http::verb::post;
-  std::string target;       // path on the backend, e.g. /v1/chat/completions
+  // The views point into the exchange (and the client's request it holds), which outlives the forwarder.
+  std::string_view target;  // path on the backend, e.g. /v1/chat/completions
   std::string_view original_body;             // the client's, which outlives the forwarder
   std::optional<std::string> rewritten_body;  // set when the transforms changed the body
   std::string_view body() const { return rewritten_body ? std::string_view(*rewritten_body) : original_body; }
-  std::string request_id;
-  std::string model;        // for error messages
+  std::string_view request_id;
+  std::string_view model;   // for error messages
   bool stream = false;
   bool keep_response_body = false;  // a sealed capture of the response was asked for
   bool digest_response = false;     // the audit log records the response's SHA-256
