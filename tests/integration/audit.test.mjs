@@ -130,7 +130,8 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     const deadline = Date.now() + 10000;
     let files = [];
     while (Date.now() < deadline) {
-      files = filesUnder(captureDir).filter((f) => path.basename(f).includes(captureId));
+      // Finished captures only: the writer seals into a hidden temporary file, then renames it.
+      files = filesUnder(captureDir).filter((f) => path.basename(f).includes(captureId) && !path.basename(f).startsWith('.'));
       if (files.length >= 2) break;
       await new Promise((r) => setTimeout(r, 100));
     }

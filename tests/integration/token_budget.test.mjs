@@ -35,12 +35,15 @@ describe('tokens per minute', () => {
   it('lets a request within the budget through and refuses the one that would overdraw it', async () => {
     const first = await gw.chat(KEY, ask(600));
     assert.equal(first.status, 200, first.text);
+    // The upstream reports requests on its own output, which can lag behind the answer.
+    await upstream.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the first request to reach the upstream');
     const before = upstream.requests().length;
     const second = await gw.chat(KEY, ask(600));
     assertError(second, { status: 429, code: 'rate_limit_exceeded' }, 'over the token budget');
     assert.match(JSON.parse(second.text).error.message, /tokens per minute/);
     const retryAfter = Number(second.headers['retry-after']);
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${second.headers['retry-after']}`);
+    await new Promise((r) => setTimeout(r, 200));  // room for a wrongly forwarded request to show
     assert.equal(upstream.requests().length, before, 'the refused request was forwarded');
   });
 
