@@ -4,7 +4,6 @@
 
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/json.hpp>
 
 #include "gateway/http/parse_buffered.hpp"

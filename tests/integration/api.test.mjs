@@ -198,9 +198,9 @@ describe('requests pipelined on one connection', () => {
     await slow?.stop();
   });
 
-  // The second request arrives while the first is still waiting for its backend: the bytes are
-  // read while the gateway watches for a hang-up, and must be answered next, in order.
-  it('answers a request that arrived during the previous one, in order', async () => {
+  // The second request arrives (split in two) while the first is still waiting for its backend,
+  // the third right behind it: each must be parsed whole once the previous answer is out.
+  it('answers requests that arrived while the previous one was still waiting for its backend', async () => {
     const requestFor = (content, close = false) => {
       const body = JSON.stringify({ model: 'chat-model', messages: [{ role: 'user', content }] });
       return `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${ALPHA_KEY}\r\n` +
