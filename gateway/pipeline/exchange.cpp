@@ -327,10 +327,13 @@ PhaseResult Exchange::route() {
   if (targets_.empty() && refused == 0)
     return PhaseResult::fail(api_errors::no_backend_available(model, "every replica is unhealthy or its circuit is open"));
   // Refused replicas go last: they are reported (metric, log) and never dialled.
-  for (const auto& backend : snapshot_->backends)
-    if (refused > 0 && serving(*backend))
+  if (refused > 0) {
+    for (const auto& backend : snapshot_->backends) {
+      if (!serving(*backend)) continue;
       for (const auto& replica : backend->replicas)
         if (!replica->refusal.empty()) targets_.push_back({backend.get(), replica.get()});
+    }
+  }
   return PhaseResult::next();
 }
 
