@@ -9,11 +9,15 @@ namespace sovereign::policy {
 
 namespace {
 
-// Six digits with at most three other characters between consecutive ones: every digit-dense match
-// contains such a place, while years, prices and versions in prose mostly do not. Longest match: 21.
-constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){5}";
-constexpr std::size_t dense_trigger_width = 21;
-constexpr std::size_t window_merge_gap = 512;
+// Six digits with at most three other characters between consecutive ones, then a character that is
+// not a digit: every digit-dense match contains such a place, while years, prices and versions in prose
+// mostly do not. Within a match, the last digit of that chain of digits is followed by a non-digit (a
+// letter of the value, or the boundary after it), so the trigger fires inside every match, and only
+// once per group of digits rather than at every digit of a long number.
+constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$)";
+// Starting a scan costs about as much as scanning a hundred bytes of digits: windows closer than that
+// are scanned as one.
+constexpr std::size_t window_merge_gap = 64;
 
 // How far from a candidate a context word may be: a label and a few words of a sentence.
 constexpr std::size_t context_before = 64;
@@ -37,20 +41,41 @@ bool word_char(char c) {
            static_cast<unsigned char>(c) >= 0x80;
 }
 
+// A digit-dense pattern runs wrapped in one character on each side that its detector's boundary
+// allows next to a value: vectorscan then reports only ends where a value can stop, rather than
+// every prefix of a long number, and that is most of what a scan of digits costs.
+// Empty: the boundary cannot be expressed as a character class, and the pattern is not digit-dense.
+std::string_view boundary_class(Boundary boundary) {
+    switch (boundary) {
+        case Boundary::digit:
+        case Boundary::digit_group:
+            return "[^0-9]";
+        case Boundary::alnum:
+            return "[^0-9A-Za-z]";
+        default:
+            return {};
+    }
+}
+
 }  // namespace
 
 bool context_near(std::string_view text, std::size_t begin, std::size_t end, const std::vector<std::string>& words) {
     if (words.empty()) return false;
     const std::size_t lo = begin > context_before ? begin - context_before : 0;
     const std::size_t hi = std::min(text.size(), end + context_after);
-    std::string window(text.substr(lo, hi - lo));
-    std::transform(window.begin(), window.end(), window.begin(), lower);
-    for (const auto& word : words) {
-        std::size_t at = window.find(word);
-        while (at != std::string::npos) {
-            if (at == 0 || !word_char(window[at - 1])) return true;
-            at = window.find(word, at + 1);
-        }
+    const std::string_view window = text.substr(lo, hi - lo);
+    // Case-insensitive for ASCII letters; the words are lower case already.
+    auto word_at = [&](std::size_t at, const std::string& word) {
+        if (at + word.size() > window.size()) return false;
+        for (std::size_t i = 0; i < word.size(); ++i)
+            if (lower(window[at + i]) != word[i]) return false;
+        return true;
+    };
+    for (std::size_t at = 0; at < window.size(); ++at) {
+        if (at > 0 && word_char(window[at - 1])) continue;
+        const char first = lower(window[at]);
+        for (const auto& word : words)
+            if (!word.empty() && word[0] == first && word_at(at, word)) return true;
     }
     return false;
 }
@@ -94,12 +119,20 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             set->max_widths_[d] = std::max({set->max_widths_[d], static_cast<std::size_t>(width),
                                             detectors[d].max_length});
+            const std::string_view wrap = boundary_class(detectors[d].boundary);
+            const bool digit_dense = pattern.digit_dense && !wrap.empty();
             if (pattern.own_pass) own_passes.emplace_back();
-            Group& group = pattern.digit_dense ? dense : pattern.own_pass ? own_passes.back() : general;
-            if (pattern.digit_dense) set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
+            Group& group = digit_dense ? dense : pattern.own_pass ? own_passes.back() : general;
+            if (digit_dense) {
+                set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
+                for (std::size_t ch = 0; ch < 256; ++ch)
+                    set->dense_chars_[ch] = set->dense_chars_[ch] || !detectors[d].may_contain_known ||
+                                            detectors[d].may_contain[ch];
+            }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
-            set->patterns_.push_back({d, pattern.needs_context});
-            group.expressions.push_back(pattern.regex);
+            set->patterns_.push_back({d, pattern.needs_context, digit_dense});
+            group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" + std::string(wrap)
+                                                    : pattern.regex);
             group.flags.push_back(pattern_flags);
         }
     }
@@ -152,6 +185,20 @@ DetectorSet::~DetectorSet() {
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
 }
 
+TextRange DetectorSet::dense_window(std::string_view text, std::size_t trigger_end) const {
+    // The trigger ends one character after a digit of the match (or at the end of the text), so the match
+    // lies within reach of that digit on either side; and it consists of characters the digit-dense
+    // detectors may contain, so the window stops at the first other character.
+    const std::size_t digit = trigger_end >= 2 ? trigger_end - 2 : 0;
+    const std::size_t floor = digit > dense_reach_ ? digit - dense_reach_ : 0;
+    const std::size_t ceiling = std::min(text.size(), trigger_end + dense_reach_);
+    std::size_t lo = trigger_end > 0 ? trigger_end - 1 : 0;
+    while (lo > floor && dense_chars_[static_cast<unsigned char>(text[lo - 1])]) --lo;
+    std::size_t hi = trigger_end;
+    while (hi < ceiling && dense_chars_[static_cast<unsigned char>(text[hi])]) ++hi;
+    return {lo, hi};
+}
+
 std::size_t DetectorSet::find(std::string_view name) const {
     for (std::size_t i = 0; i < detectors_.size(); ++i)
         if (detectors_[i].name == name) return i;
@@ -186,25 +233,24 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::size_t offset;                     // where the scanned window starts in text
         std::vector<TextRange> windows;         // where digit-dense patterns must run
     } context{this, text, from, &out, &failure, std::vector<std::size_t>(detectors_.size(), 0), 0, {}};
+    // A window with the character on each side of it, or a space beyond either end of the text.
+    thread_local std::string window_text;
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
         if (id == c.set->trigger_id_ && c.set->dense_database_ != nullptr) {
-            // A dense match containing this trigger lies within reach of it on either side.
-            const std::size_t reach = c.set->dense_reach_;
-            const auto stop = static_cast<std::size_t>(end);
-            const std::size_t lo = stop > dense_trigger_width + reach ? stop - dense_trigger_width - reach : 0;
-            const std::size_t hi = std::min(c.text.size(), stop + reach);
-            // Starting a scan costs about as much as scanning a few hundred bytes: nearby windows are merged.
-            if (!c.windows.empty() && lo <= c.windows.back().end + window_merge_gap)
-                c.windows.back().end = std::max(c.windows.back().end, hi);
-            else c.windows.push_back({lo, hi});
+            const TextRange window = c.set->dense_window(c.text, static_cast<std::size_t>(end));
+            if (!c.windows.empty() && window.begin <= c.windows.back().end + window_merge_gap)
+                c.windows.back().end = std::max(c.windows.back().end, window.end);
+            else c.windows.push_back(window);
             return 0;
         }
         const PatternRef& pattern = c.set->patterns_[id];
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
+        // A wrapped pattern's match holds one character more on each side; its window text begins one
+        // character before the window (see the dense pass below).
         auto begin = static_cast<std::size_t>(start) + c.offset;
-        auto stop = static_cast<std::size_t>(end) + c.offset;
+        auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? 2 : 0);
         if (detector.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.
             std::size_t& expanded_to = c.expanded_to[pattern.detector];
@@ -233,9 +279,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return 0;
     };
 
-    auto run = [&](hs_database_t* database, std::size_t offset, std::size_t length) {
+    auto run = [&](hs_database_t* database, std::string_view bytes, std::size_t offset) {
         context.offset = offset;
-        const hs_error_t result = hs_scan(database, text.data() + offset, static_cast<unsigned>(length), 0,
+        const hs_error_t result = hs_scan(database, bytes.data(), static_cast<unsigned>(bytes.size()), 0,
                                           thread_scratch.scratch, on_match, &context);
         if (result == HS_SCAN_TERMINATED) return false;
         if (result != HS_SUCCESS) {
@@ -245,9 +291,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return true;
     };
     for (auto* database : full_text_databases_)
-        if (!run(database, 0, text.size())) return false;
-    for (const auto& window : context.windows)
-        if (!run(dense_database_, window.begin, window.end - window.begin)) return false;
+        if (!run(database, text, 0)) return false;
+    for (const auto& window : context.windows) {
+        window_text.assign(1, window.begin > 0 ? text[window.begin - 1] : ' ');
+        window_text.append(text.substr(window.begin, window.end - window.begin));
+        window_text.push_back(window.end < text.size() ? text[window.end] : ' ');
+        if (!run(dense_database_, window_text, window.begin)) return false;
+    }
 
     // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.
     std::sort(out.begin(), out.end(), [this](const Detection& a, const Detection& b) {

@@ -94,6 +94,7 @@ private:
     struct PatternRef {
         std::size_t detector;
         bool needs_context;
+        bool wrapped;  // digit-dense: matched with one boundary character on each side
     };
     std::vector<DetectorSpec> detectors_;
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
@@ -106,6 +107,9 @@ private:
     hs_database_t* dense_database_ = nullptr;
     unsigned trigger_id_ = 0;
     std::size_t dense_reach_ = 0;  // longest digit-dense match
+    std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
+    // Where the digit-dense database must run for a trigger that ends at trigger_end.
+    TextRange dense_window(std::string_view text, std::size_t trigger_end) const;
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
 };
 
