@@ -29,9 +29,6 @@ struct BuiltinPattern {
     // Every match holds six digits with at most three other characters between consecutive ones; such
     // patterns are only run around places where that occurs (see DetectorSet::scan).
     bool digit_dense = false;
-    // Scanned in a pass of its own: a character-class-only pattern slows the shared database down more
-    // than a separate pass over the same bytes costs.
-    bool own_pass = false;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

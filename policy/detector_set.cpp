@@ -90,7 +90,6 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     Group general;
     Group dense;
-    std::vector<Group> own_passes;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
@@ -121,8 +120,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                             detectors[d].max_length});
             const std::string_view wrap = boundary_class(detectors[d].boundary);
             const bool digit_dense = pattern.digit_dense && !wrap.empty();
-            if (pattern.own_pass) own_passes.emplace_back();
-            Group& group = digit_dense ? dense : pattern.own_pass ? own_passes.back() : general;
+            Group& group = digit_dense ? dense : general;
             if (digit_dense) {
                 set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
                 for (std::size_t ch = 0; ch < 256; ++ch)
@@ -141,12 +139,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         problems.push_back({0, "no detector patterns to compile"});
         return nullptr;
     }
-    Group trigger;
     if (!dense.expressions.empty()) {
         set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());
-        trigger.ids.push_back(set->trigger_id_);
-        trigger.expressions.emplace_back(dense_trigger);
-        trigger.flags.push_back(0);
+        general.ids.push_back(set->trigger_id_);
+        general.expressions.emplace_back(dense_trigger);
+        general.flags.push_back(0);
     }
     auto build = [&](const Group& group, hs_database_t** database) {
         std::vector<const char*> pointers;
@@ -166,14 +163,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         hs_free_compile_error(error);
         return false;
     };
-    own_passes.push_back(std::move(general));
-    own_passes.push_back(std::move(trigger));
-    for (const auto& group : own_passes) {
-        if (group.expressions.empty()) continue;
-        hs_database_t* database = nullptr;
-        if (!build(group, &database)) return nullptr;
-        set->full_text_databases_.push_back(database);
-    }
+    if (!general.expressions.empty() && !build(general, &set->full_text_database_)) return nullptr;
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
@@ -181,7 +171,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 }
 
 DetectorSet::~DetectorSet() {
-    for (auto* database : full_text_databases_) hs_free_database(database);
+    if (full_text_database_ != nullptr) hs_free_database(full_text_database_);
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
 }
 
@@ -213,9 +203,10 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return false;
     }
     if (thread_scratch.fitted_to != id_) {
-        bool allocated = dense_database_ == nullptr || hs_alloc_scratch(dense_database_, &thread_scratch.scratch) == HS_SUCCESS;
-        for (auto* database : full_text_databases_)
-            allocated = allocated && hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS;
+        bool allocated = true;
+        for (auto* database : {full_text_database_, dense_database_})
+            allocated = allocated && (database == nullptr ||
+                                      hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS);
         if (!allocated) {
             failure = {"scanner", "vectorscan could not allocate scratch space"};
             return false;
@@ -223,18 +214,25 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         thread_scratch.fitted_to = id_;
     }
 
+    // Working memory, kept per thread so that a scan allocates nothing once warm.
+    struct Work {
+        std::vector<std::size_t> per_detector;  // end of the last expanded value, then of the last kept one
+        std::vector<TextRange> windows;         // where digit-dense patterns must run
+        std::string window_text;                // a window with the character on each side of it
+    };
+    thread_local Work work;
+    work.per_detector.assign(detectors_.size(), 0);
+    work.windows.clear();
     struct Context {
         const DetectorSet* set;
         std::string_view text;
         std::size_t from;
         std::vector<Detection>* out;
         ScanFailure* failure;
-        std::vector<std::size_t> expanded_to;  // per detector: end of the last expanded value
-        std::size_t offset;                     // where the scanned window starts in text
-        std::vector<TextRange> windows;         // where digit-dense patterns must run
-    } context{this, text, from, &out, &failure, std::vector<std::size_t>(detectors_.size(), 0), 0, {}};
-    // A window with the character on each side of it, or a space beyond either end of the text.
-    thread_local std::string window_text;
+        std::vector<std::size_t>& expanded_to;
+        std::vector<TextRange>& windows;
+        std::size_t offset;  // where the scanned bytes start in text
+    } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
@@ -290,13 +288,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         }
         return true;
     };
-    for (auto* database : full_text_databases_)
-        if (!run(database, text, 0)) return false;
-    for (const auto& window : context.windows) {
-        window_text.assign(1, window.begin > 0 ? text[window.begin - 1] : ' ');
-        window_text.append(text.substr(window.begin, window.end - window.begin));
-        window_text.push_back(window.end < text.size() ? text[window.end] : ' ');
-        if (!run(dense_database_, window_text, window.begin)) return false;
+    if (full_text_database_ != nullptr && !run(full_text_database_, text, 0)) return false;
+    for (const auto& window : work.windows) {
+        // A space stands for the character beyond either end of the text.
+        work.window_text.assign(1, window.begin > 0 ? text[window.begin - 1] : ' ');
+        work.window_text.append(text.substr(window.begin, window.end - window.begin));
+        work.window_text.push_back(window.end < text.size() ? text[window.end] : ' ');
+        if (!run(dense_database_, work.window_text, window.begin)) return false;
     }
 
     // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.
@@ -307,13 +305,14 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (a_fallback != detectors_[b.detector].fallback) return !a_fallback;
         return a.detector < b.detector;
     });
-    std::vector<std::size_t> last_end(detectors_.size(), 0);
-    std::vector<Detection> kept;
-    kept.reserve(out.size());
+    std::vector<std::size_t>& last_end = work.per_detector;
+    std::fill(last_end.begin(), last_end.end(), 0);
+    std::size_t kept = 0;
     std::size_t covered_from = 0;
     std::size_t covered_to = 0;
     bool any = false;
-    for (const auto& d : out) {
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        const Detection d = out[i];
         // Two detectors confirming exactly the same text are both kept: the value is ambiguous and the
         // higher class must apply.
         const bool same_span = d.begin == covered_from && d.end == covered_to;
@@ -325,9 +324,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             covered_to = d.end;
         }
         any = true;
-        kept.push_back(d);
+        out[kept++] = d;
     }
-    out = std::move(kept);
+    out.resize(kept);
     return true;
 }
 

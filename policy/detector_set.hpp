@@ -21,7 +21,6 @@ struct DetectorSpec {
         unsigned flags = 0;          // vectorscan flags besides SOM_LEFTMOST (CASELESS, UTF8)
         bool needs_context = false;  // only counts when a context word is near
         bool digit_dense = false;    // see BuiltinPattern::digit_dense
-        bool own_pass = false;       // see BuiltinPattern::own_pass
     };
     std::string name;
     int class_level = 0;
@@ -99,11 +98,11 @@ private:
     std::vector<DetectorSpec> detectors_;
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
-    // Databases scanned over the whole text: the patterns with literal anchors, each own-pass pattern, and
-    // a trigger that reports where four digits sit close together. The digit-dense patterns are in a
-    // database of their own, run only in windows around triggers: prose has few such places, and those
-    // character-class-only patterns are what costs time.
-    std::vector<hs_database_t*> full_text_databases_;
+    // The database scanned over the whole text: every pattern but the digit-dense ones, and a trigger that
+    // reports where six digits sit close together. The digit-dense patterns are in a database of their
+    // own, run only in windows around triggers: prose has few such places, and those character-class-only
+    // patterns are what costs time.
+    hs_database_t* full_text_database_ = nullptr;
     hs_database_t* dense_database_ = nullptr;
     unsigned trigger_id_ = 0;
     std::size_t dense_reach_ = 0;  // longest digit-dense match
