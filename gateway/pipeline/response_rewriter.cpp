@@ -163,25 +163,33 @@ std::string ResponseRewriter::finish() {
 }
 
 std::string ResponseRewriter::whole(std::string body) {
+  // The answer is parsed into an arena that lives for this call; most answers fit the inline part.
+  unsigned char inline_arena[8192];
+  json::monotonic_resource arena(inline_arena, sizeof inline_arena);
   boost::system::error_code ec;
-  json::value value = json::parse(body, ec);
+  json::value value = json::parse(body, ec, &arena);
   if (ec || !value.is_object()) return body;  // not an OpenAI answer (e.g. an error page): nothing to rewrite
   auto* choices = value.get_object().if_contains("choices");
   if (choices == nullptr || !choices->is_array()) return body;
+  bool rewritten = false;
   for (auto& item : choices->get_array()) {
     if (!item.is_object()) continue;
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
     json::value* field = text_of(item.get_object(), endpoint_, false);
     if (field == nullptr || !field->is_string()) continue;
-    *field = json::string(run_whole(choice(index), field->get_string()));
+    std::string text = run_whole(choice(index), field->get_string());
+    if (text == field->get_string()) continue;
+    *field = text;
+    rewritten = true;
   }
   if (failed_) {
     ApiError error{boost::beast::http::status::bad_gateway, "upstream_error", "response_check_failed",
                    "The response was withheld because it could not be checked.", {}};
     return error.to_json();
   }
-  return json::serialize(value);
+  // Nothing changed: the backend's bytes go out as they came.
+  return rewritten ? json::serialize(value) : body;
 }
 
 }  // namespace sovereign::gateway
