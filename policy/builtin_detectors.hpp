@@ -27,7 +27,8 @@ struct BuiltinPattern {
     std::string_view regex;
     bool needs_context = false;
     // Every match holds six digits with at most three other characters between consecutive ones; such
-    // patterns are only run around places where that occurs (see DetectorSet::scan).
+    // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
+    // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it.
     bool digit_dense = false;
 };
 
