@@ -197,6 +197,16 @@ std::size_t DetectorSet::find(std::string_view name) const {
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
                        ScanFailure& failure) const {
+    return scan(text, from, out, failure, DensePass::windows);
+}
+
+bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
+                                  ScanFailure& failure) const {
+    return scan(text, from, out, failure, DensePass::whole_text);
+}
+
+bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
+                       DensePass dense_pass) const {
     out.clear();
     if (text.size() > 0xFFFFFFFFu) {
         failure = {"scanner", "text of " + std::to_string(text.size()) + " bytes is larger than one scan allows"};
@@ -289,6 +299,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return true;
     };
     if (full_text_database_ != nullptr && !run(full_text_database_, text, 0)) return false;
+    if (dense_pass == DensePass::whole_text && dense_database_ != nullptr) work.windows.assign(1, {0, text.size()});
     for (const auto& window : work.windows) {
         // A space stands for the character beyond either end of the text.
         work.window_text.assign(1, window.begin > 0 ? text[window.begin - 1] : ' ');

@@ -82,6 +82,11 @@ public:
     [[nodiscard]] bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
                             ScanFailure& failure) const;
 
+    // The same scan with the digit-dense patterns run over the whole text instead of in windows around
+    // triggers: slower, and the reference the windowed scan must agree with (tests, benchmarks).
+    [[nodiscard]] bool scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
+                                       ScanFailure& failure) const;
+
     const std::vector<DetectorSpec>& detectors() const { return detectors_; }
     std::size_t max_width(std::size_t detector) const { return max_widths_[detector]; }
     // Index of a detector by name, or npos.
@@ -89,6 +94,9 @@ public:
 
 private:
     DetectorSet() = default;
+    enum class DensePass { windows, whole_text };
+    bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
+              DensePass dense_pass) const;
 
     struct PatternRef {
         std::size_t detector;

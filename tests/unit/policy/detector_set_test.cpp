@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,54 @@ TEST_SUITE("scan") {
     TEST_CASE("a number longer than any value is not reported as its prefixes") {
         CHECK(scan("ref 4111 1111 1111 1111 1111 1111 1111") == Found{});
         CHECK(scan("ref 41111111111111111111111111") == Found{});
+    }
+
+    TEST_CASE("windows change nothing: random texts of values, near misses and separators scan the same "
+              "as with the digit-dense patterns run over the whole text") {
+        static const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const DetectorSet& set = policy->detectors();
+        const std::vector<std::string> fragments{
+            // valid values
+            "4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "DE89 3704 0044 0532 0130 00",
+            "GB82WEST12345698765432", "FR1420041010050500013M02606", "536-22-1234", "943 476 5919",
+            "AB 12 34 56 C", "+49 30 1234567", "192.168.1.20", "12.03.1985", "1985-03-12", "86095742719",
+            "1 85 05 78 006 084 91", "12345678Z", "X1234567L", "RSSMRA85T10A562S", "111222333", "44051401359",
+            "85.07.30-033.28", "(212) 555-0187", "jane@example.org",
+            // context words
+            "card", "IBAN", "NHS", "phone", "call", "born", "BSN", "PESEL", "Steuer-ID", "DNI", "NIE", "NIR",
+            "codice fiscale", "rijksregisternummer", "SSN", "NI number",
+            // near misses and filler
+            "1234", "56", "7", "0000", "2023", "4.2", "10", "ABCD", "XY", "Z", "the", "order", "total",
+            "-", ".", "/", "+", "(", ")", ",", ";", "\n", "  "};
+        const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/"};
+        std::mt19937 random(20261122);
+        std::vector<Detection> windowed;
+        std::vector<Detection> whole;
+        ScanFailure failure;
+        std::size_t findings = 0;
+        for (int round = 0; round < 3000; ++round) {
+            std::string text;
+            const int pieces = 1 + static_cast<int>(random() % 30);
+            for (int i = 0; i < pieces; ++i) {
+                if (i > 0) text += joiners[random() % joiners.size()];
+                text += fragments[random() % fragments.size()];
+            }
+            const std::size_t from = random() % 4 == 0 ? random() % (text.size() + 1) : 0;
+            REQUIRE(set.scan(text, from, windowed, failure));
+            REQUIRE(set.scan_whole_text(text, from, whole, failure));
+            CAPTURE(text);
+            CAPTURE(from);
+            REQUIRE(windowed.size() == whole.size());
+            for (std::size_t i = 0; i < whole.size(); ++i) {
+                CHECK(windowed[i].detector == whole[i].detector);
+                CHECK(windowed[i].begin == whole[i].begin);
+                CHECK(windowed[i].end == whole[i].end);
+                CHECK(windowed[i].context_found == whole[i].context_found);
+            }
+            findings += whole.size();
+        }
+        CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
     }
 
     TEST_CASE("values close together and far apart are each found with their own span") {
