@@ -119,6 +119,7 @@ EOF
   } > "$work/upstream.conf"
   taskset -c 0 nginx -c "$work/upstream.conf" -e "$work/upstream.log" &
   pids+=($!)
+  server_pid[direct]=$!
 }
 
 start_nginx_proxy() {
@@ -142,6 +143,7 @@ EOF
   } > "$work/proxy.conf"
   taskset -c 0 nginx -c "$work/proxy.conf" -e "$work/proxy.log" &
   pids+=($!)
+  server_pid[nginx]=$!
 }
 
 # Starts the gateway with WORKERS io_context threads, pinned with the taskset CPU list PIN.
@@ -193,6 +195,19 @@ EOF
   fi
   taskset -c "$pin" "$bin" serve --config "$work/$name.yaml" 2> "$work/$name.log" &
   pids+=($!)
+  server_pid[$name]=$!
+}
+
+# CPU time (clock ticks: user and system) of a process and its child processes (nginx's workers).
+proc_ticks() {
+  local user=0 system=0 pid fields
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    fields="$(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$pid/stat" 2>/dev/null)" || continue
+    [ -n "$fields" ] || continue
+    user=$((user + ${fields% *}))
+    system=$((system + ${fields#* }))
+  done
+  echo "$user $system"
 }
 
 # Runs wrk on CPU 1 and prints "req/s p50_us p99_us"; fails if any answer was not 2xx.
@@ -222,12 +237,19 @@ print(rps.group(1), latency(50), latency(99))
 EOF
 }
 
+# Prints "req/s p50_us p99_us proxy_user_ticks proxy_system_ticks upstream_ticks" for the timed run;
+# the CPU figures are those of the process serving URL and of the upstream during that run.
 measure() {
-  local url="$1" conns="$2"
+  local url="$1" conns="$2" pid="$3" before up_before figures after up_after
   run_wrk "$url" "$conns" 1 > /dev/null   # warm-up: pools filled, caches hot
-  run_wrk "$url" "$conns" "$duration"
+  before="$(proc_ticks "$pid")"; up_before="$(proc_ticks "${server_pid[direct]}")"
+  figures="$(run_wrk "$url" "$conns" "$duration")"
+  after="$(proc_ticks "$pid")"; up_after="$(proc_ticks "${server_pid[direct]}")"
+  echo "$figures $((${after% *} - ${before% *})) $((${after#* } - ${before#* })) \
+$(( ${up_after% *} + ${up_after#* } - ${up_before% *} - ${up_before#* } ))"
 }
 
+declare -A server_pid
 up_port="$(free_port)"; proxy_port="$(free_port)"
 gw_port="$(free_port)"; gw_admin="$(free_port)"
 gwm_port="$(free_port)"; gwm_admin="$(free_port)"
@@ -258,31 +280,38 @@ wait_ok "http://127.0.0.1:$gwr_port$path" "gateway with relaxed audit"
 # measurement stops the script (set -e).
 results="$work/results.txt"
 record_measure() {
-  local key="$1" url="$2" conns="$3" figures
-  figures="$(measure "$url" "$conns")"
+  local key="$1" url="$2" conns="$3" server="$4" figures
+  figures="$(measure "$url" "$conns" "${server_pid[$server]}")"
   echo "$key $figures" >> "$results"
 }
 for round in $(seq 1 "$rounds"); do
   echo "gateway_bench: round $round of $rounds" >&2
-  record_measure direct "http://127.0.0.1:$up_port$path" "$connections"
-  record_measure nginx "http://127.0.0.1:$proxy_port$path" "$connections"
-  record_measure gateway "http://127.0.0.1:$gw_port$path" "$connections"
-  record_measure gateway-multi "http://127.0.0.1:$gwm_port$path" "$connections"
-  record_measure gateway-policy "http://127.0.0.1:$gwp_port$path" "$connections"
-  record_measure gateway-audit "http://127.0.0.1:$gwa_port$path" "$connections"
-  record_measure gateway-policy-audit "http://127.0.0.1:$gwpa_port$path" "$connections"
-  record_measure gateway-audit-relaxed "http://127.0.0.1:$gwr_port$path" "$connections"
-  record_measure nginx-single "http://127.0.0.1:$proxy_port$path" 1
-  record_measure gateway-single "http://127.0.0.1:$gw_port$path" 1
+  record_measure direct "http://127.0.0.1:$up_port$path" "$connections" direct
+  record_measure nginx "http://127.0.0.1:$proxy_port$path" "$connections" nginx
+  record_measure gateway "http://127.0.0.1:$gw_port$path" "$connections" gateway
+  record_measure gateway-multi "http://127.0.0.1:$gwm_port$path" "$connections" gateway-multi
+  record_measure gateway-policy "http://127.0.0.1:$gwp_port$path" "$connections" gateway-policy
+  record_measure gateway-audit "http://127.0.0.1:$gwa_port$path" "$connections" gateway-audit
+  record_measure gateway-policy-audit "http://127.0.0.1:$gwpa_port$path" "$connections" gateway-policy-audit
+  record_measure gateway-audit-relaxed "http://127.0.0.1:$gwr_port$path" "$connections" gateway-audit-relaxed
+  record_measure nginx-single "http://127.0.0.1:$proxy_port$path" 1 nginx
+  record_measure gateway-single "http://127.0.0.1:$gw_port$path" 1 gateway
 done
 
-table="$(python3 - "$duration" "$connections" "$rounds" "$results" <<'EOF'
+table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" <<'EOF'
 import sys
-duration, conns, rounds, results = sys.argv[1:]
+duration, conns, rounds, results, clk_tck = sys.argv[1:]
 measured = {}
+cpu = {}  # path -> [requests, proxy user s, proxy system s, upstream s] summed over rounds
 for line in open(results):
-    key, rps, p50, p99 = line.split()
+    key, rps, p50, p99, user, system, upstream = line.split()
     measured.setdefault(key, []).append((float(rps), float(p50), float(p99)))
+    c = cpu.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+    tick = 1.0 / float(clk_tck)
+    c[0] += float(rps) * float(duration)
+    c[1] += int(user) * tick
+    c[2] += int(system) * tick
+    c[3] += int(upstream) * tick
 # Best round per path: the highest throughput, with the latencies of that same round.
 best = {key: max(runs) for key, runs in measured.items()}
 rows = {
@@ -312,6 +341,16 @@ out.append("| single connection (wrk -c1) | req/s | p50 | p99 |")
 out.append("|---|---:|---:|---:|")
 for name, (rps, p50, p99) in single.items():
     out.append(f"| {name} | {rps:,.0f} | {p50:,.0f} µs | {p99:,.0f} µs |")
+out.append("")
+# Where CPU 0's time goes: the proxy's user and system time and the upstream's, per request, over all
+# rounds (clock-tick resolution). The proxy and the upstream share CPU 0, so their sum bounds req/s.
+out.append("| CPU per request (all rounds) | proxy user | proxy system | upstream | total on CPU 0 |")
+out.append("|---|---:|---:|---:|---:|")
+for name, key in (("nginx", "nginx"), ("gateway", "gateway"), ("gateway + policy", "gateway-policy"),
+                  ("gateway + audit (strict)", "gateway-audit"), ("gateway + audit (relaxed)", "gateway-audit-relaxed")):
+    requests, user, system, upstream = cpu[key]
+    us = lambda seconds: seconds / requests * 1e6
+    out.append(f"| {name} | {us(user):.1f} µs | {us(system):.1f} µs | {us(upstream):.1f} µs | {us(user + system + upstream):.1f} µs |")
 out.append("")
 ratio = rows["gateway"][0] / n_rps
 policy_ratio = rows["gateway + policy (all detectors)"][0] / n_rps
