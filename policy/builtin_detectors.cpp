@@ -178,7 +178,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"}}, v::slack_token, Boundary::token, {"slack", "token"},
          token_chars, "x", "xox", expand_slack, slack_max},
         {"generic_secret", "restricted", "high-entropy keys and passwords next to words such as 'secret' or 'key'",
-         {{R"([A-Za-z0-9+/_-]{32})", true}}, v::high_entropy_secret, Boundary::none,
+         {{R"([A-Za-z0-9+/_-]{32})", true, false, true}}, v::high_entropy_secret, Boundary::none,
          {"key", "secret", "token", "password", "passwd", "pwd", "apikey", "api_key", "bearer", "credential",
           "auth", "schlüssel", "passwort", "clé", "mot de passe", "clave", "contraseña", "chiave", "wachtwoord",
           "hasło"},

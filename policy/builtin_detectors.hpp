@@ -30,6 +30,10 @@ struct BuiltinPattern {
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
     // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it.
     bool digit_dense = false;
+    // A fixed-width window that matches at every position inside a long run of its characters (a base64
+    // blob holds thousands of 32-character windows), with an expander that takes the whole run. Reported
+    // once per scan; after each run a follow-up scan finds the next one, so a run costs one report.
+    bool whole_runs = false;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

@@ -90,10 +90,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     Group general;
     Group dense;
+    Group runs;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
-            const unsigned pattern_flags = pattern.flags | HS_FLAG_SOM_LEFTMOST;
+            unsigned pattern_flags = pattern.flags | HS_FLAG_SOM_LEFTMOST;
             hs_expr_info_t* info = nullptr;
             hs_compile_error_t* error = nullptr;
             // Compiling each expression alone first gives a reason that names the detector at fault.
@@ -118,8 +119,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             set->max_widths_[d] = std::max({set->max_widths_[d], static_cast<std::size_t>(width),
                                             detectors[d].max_length});
+            // A whole-runs pattern must have a fixed width (its start is end - width) and an expander.
+            const bool whole_runs = pattern.whole_runs && width == min_width && detectors[d].expand != nullptr;
+            if (whole_runs) pattern_flags = pattern.flags | HS_FLAG_SINGLEMATCH;
             const std::string_view wrap = boundary_class(detectors[d].boundary);
-            const bool digit_dense = pattern.digit_dense && !wrap.empty();
+            const bool digit_dense = pattern.digit_dense && !wrap.empty() && !whole_runs;
             Group& group = digit_dense ? dense : general;
             if (digit_dense) {
                 set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
@@ -128,7 +132,12 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                             detectors[d].may_contain[ch];
             }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
-            set->patterns_.push_back({d, pattern.needs_context, digit_dense});
+            set->patterns_.push_back({d, pattern.needs_context, digit_dense, whole_runs, width});
+            if (whole_runs) {
+                runs.ids.push_back(group.ids.back());
+                runs.expressions.push_back(pattern.regex);
+                runs.flags.push_back(pattern_flags);
+            }
             group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" + std::string(wrap)
                                                     : pattern.regex);
             group.flags.push_back(pattern_flags);
@@ -165,6 +174,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     if (!general.expressions.empty() && !build(general, &set->full_text_database_)) return nullptr;
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
+    if (!runs.expressions.empty() && !build(runs, &set->runs_database_)) return nullptr;
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
     return set;
@@ -173,6 +183,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 DetectorSet::~DetectorSet() {
     if (full_text_database_ != nullptr) hs_free_database(full_text_database_);
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
+    if (runs_database_ != nullptr) hs_free_database(runs_database_);
 }
 
 TextRange DetectorSet::dense_window(std::string_view text, std::size_t trigger_end) const {
@@ -214,7 +225,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     }
     if (thread_scratch.fitted_to != id_) {
         bool allocated = true;
-        for (auto* database : {full_text_database_, dense_database_})
+        for (auto* database : {full_text_database_, dense_database_, runs_database_})
             allocated = allocated && (database == nullptr ||
                                       hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS);
         if (!allocated) {
@@ -242,7 +253,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::vector<std::size_t>& expanded_to;
         std::vector<TextRange>& windows;
         std::size_t offset;  // where the scanned bytes start in text
-    } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0};
+        std::size_t runs_resume;  // where the next whole-runs scan starts; npos: none is needed
+    } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
@@ -257,8 +269,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
         // A wrapped pattern's match holds one character more on each side; its window text begins one
         // character before the window (see the dense pass below).
-        auto begin = static_cast<std::size_t>(start) + c.offset;
         auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? 2 : 0);
+        auto begin = pattern.whole_runs ? stop - pattern.width : static_cast<std::size_t>(start) + c.offset;
         if (detector.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.
             std::size_t& expanded_to = c.expanded_to[pattern.detector];
@@ -269,6 +281,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             stop = range.end;
             expanded_to = stop;
         }
+        // Reported once per scan: the next run can only start after this one, and is looked for there.
+        if (pattern.whole_runs) c.runs_resume = stop;
         if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
         try {
             if (detector.validate != nullptr && !detector.validate(c.text.substr(begin, stop - begin))) return 0;
@@ -299,6 +313,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return true;
     };
     if (full_text_database_ != nullptr && !run(full_text_database_, text, 0)) return false;
+    // Each scan reports a whole-runs pattern once (vectorscan stops scanning once every pattern of a
+    // database is spent), so each long run costs one report and one short follow-up scan.
+    while (context.runs_resume < text.size()) {
+        const std::size_t at = context.runs_resume;
+        context.runs_resume = std::string_view::npos;
+        if (!run(runs_database_, text.substr(at), at)) return false;
+    }
     if (dense_pass == DensePass::whole_text && dense_database_ != nullptr) work.windows.assign(1, {0, text.size()});
     for (const auto& window : work.windows) {
         // A space stands for the character beyond either end of the text.

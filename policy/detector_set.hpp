@@ -21,6 +21,7 @@ struct DetectorSpec {
         unsigned flags = 0;          // vectorscan flags besides SOM_LEFTMOST (CASELESS, UTF8)
         bool needs_context = false;  // only counts when a context word is near
         bool digit_dense = false;    // see BuiltinPattern::digit_dense
+        bool whole_runs = false;     // see BuiltinPattern::whole_runs
     };
     std::string name;
     int class_level = 0;
@@ -102,6 +103,9 @@ private:
         std::size_t detector;
         bool needs_context;
         bool wrapped;  // digit-dense: matched with one boundary character on each side
+        // Reported once per scan (see BuiltinPattern::whole_runs); its start is end - width.
+        bool whole_runs;
+        std::size_t width;
     };
     std::vector<DetectorSpec> detectors_;
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
@@ -112,6 +116,8 @@ private:
     // patterns are what costs time.
     hs_database_t* full_text_database_ = nullptr;
     hs_database_t* dense_database_ = nullptr;
+    // The whole-runs patterns alone, for the follow-up scan after each run they reported.
+    hs_database_t* runs_database_ = nullptr;
     unsigned trigger_id_ = 0;
     std::size_t dense_reach_ = 0;  // longest digit-dense match
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain

@@ -107,6 +107,19 @@ TEST_SUITE("scan") {
         CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
     }
 
+    TEST_CASE("every run of key characters is judged once: long blobs are not secrets, the keys after them are") {
+        std::string blob;
+        for (int i = 0; i < 3000; ++i) blob += "AbCd0123+/"[i % 10];
+        const std::string key_a = "sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6";
+        const std::string key_b = "Zx7Rt4VbN1pWc8YhJd3KgTs6sk9Fq2Lm";
+        CHECK(scan("secret " + key_a) == Found{{"generic_secret", key_a}});
+        CHECK(scan("attachment " + blob + " then the api key " + key_a + ", and the password " + key_b) ==
+              Found{{"generic_secret", key_a}, {"generic_secret", key_b}});
+        CHECK(scan("token " + key_a + " token " + key_b + " " + blob) ==
+              Found{{"generic_secret", key_a}, {"generic_secret", key_b}});
+        CHECK(scan(blob) == Found{});
+    }
+
     TEST_CASE("values close together and far apart are each found with their own span") {
         const std::string text = "Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00; " +
                                  std::string(2000, 'a') + " call +44 20 7946 0958. " + std::string(100, 'a') +
