@@ -17,7 +17,10 @@ namespace sovereign::accel::compute {
 
 // The block structs are declared once in the GGUF module; device code reads the same layouts.
 using gguf::BlockQ4_0;
+using gguf::BlockQ4_K;
+using gguf::BlockQ6_K;
 using gguf::BlockQ8_0;
+inline constexpr std::size_t kKQuantBlockElems = gguf::kKBlockElems;
 inline constexpr std::size_t kQuantBlockElems = gguf::kQ8_0BlockElems;
 static_assert(gguf::kQ4_0BlockElems == gguf::kQ8_0BlockElems, "kernels assume one block size");
 

@@ -20,11 +20,17 @@ struct RowDotKernels {
   float (*bf16)(const std::uint16_t* w, const float* x, std::size_t n);
   float (*q8_0)(const BlockQ8_0* w, const float* x, std::size_t n);  // n: multiple of 32
   float (*q4_0)(const BlockQ4_0* w, const float* x, std::size_t n);  // n: multiple of 32
+  // K-quant super-blocks (n: multiple of 256): each sub-block's scale (and Q4_K's min) multiplies
+  // its sums of q*x (and of x), so the row is read at its stored size here too.
+  float (*q4_k)(const BlockQ4_K* w, const float* x, std::size_t n);
+  float (*q6_k)(const BlockQ6_K* w, const float* x, std::size_t n);
   // Row expansion to f32, used when one row meets many inputs (batched decode, prefill).
   void (*f16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
   void (*bf16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
   void (*q8_0_to_f32)(const BlockQ8_0* w, float* out, std::size_t n);
   void (*q4_0_to_f32)(const BlockQ4_0* w, float* out, std::size_t n);
+  void (*q4_k_to_f32)(const BlockQ4_K* w, float* out, std::size_t n);
+  void (*q6_k_to_f32)(const BlockQ6_K* w, float* out, std::size_t n);
   // out[b] = w . x[b] for the four inputs x, x + x_stride, x + 2 x_stride, x + 3 x_stride.
   void (*f32_x4)(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
   // Register tile: out[r * 3 + b] = w[r] . (x + b * x_stride) for 4 rows and 3 inputs; 12
@@ -37,10 +43,6 @@ const RowDotKernels& portable_row_dot_kernels();
 const RowDotKernels* avx2_row_dot_kernels();
 // The fastest set this CPU runs; SOVEREIGN_ACCEL_PORTABLE=1 in the environment forces the portable set.
 const RowDotKernels& row_dot_kernels();
-
-// K-quant rows (Q4_K, Q6_K) are expanded with the GGUF module's decoder, then dotted in f32.
-float dot_k_quant_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const float* x,
-                      std::size_t n);
 
 // Dot product of row `row` (raw bytes of the given type, n elements) with x.
 inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row,
@@ -55,8 +57,9 @@ inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::b
     case gguf::TensorType::q4_0:
       return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n);
     case gguf::TensorType::q4_k:
+      return k.q4_k(reinterpret_cast<const BlockQ4_K*>(row), x, n);
     case gguf::TensorType::q6_k:
-      return dot_k_quant_row(k, type, row, x, n);
+      return k.q6_k(reinterpret_cast<const BlockQ6_K*>(row), x, n);
     default:
       return k.f32(reinterpret_cast<const float*>(row), x, n);
   }
@@ -79,8 +82,10 @@ inline const float* row_to_f32(const RowDotKernels& k, gguf::TensorType type, co
       k.q4_0_to_f32(reinterpret_cast<const BlockQ4_0*>(row), scratch, n);
       return scratch;
     case gguf::TensorType::q4_k:
+      k.q4_k_to_f32(reinterpret_cast<const BlockQ4_K*>(row), scratch, n);
+      return scratch;
     case gguf::TensorType::q6_k:
-      gguf::dequantize_row(type, row, scratch, n);
+      k.q6_k_to_f32(reinterpret_cast<const BlockQ6_K*>(row), scratch, n);
       return scratch;
     default:
       return reinterpret_cast<const float*>(row);

@@ -137,6 +137,89 @@ AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
   return horizontal_sum(_mm256_add_ps(even, odd));
 }
 
+// Eight unsigned bytes widened to eight floats.
+AVX2_TARGET inline __m256 uint8x8_to_float(__m128i bytes) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+}
+
+// Q4_K: a 32-element sub-block contributes d*scale * sum(q*x) - dmin*min * sum(x). Both sums stay
+// vectors and are scaled into one accumulator, so a row needs a single horizontal sum.
+AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  __m256 total = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const float d = scalar_half(w[b].d);
+    const float dmin = scalar_half(w[b].dmin);
+    for (int chunk = 0; chunk < 4; ++chunk, x += 64) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
+      const __m256i codes[2] = {_mm256_and_si256(packed, low_mask),
+                                _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask)};
+      for (int sub = 0; sub < 2; ++sub) {
+        const float* xs = x + 32 * sub;
+        const __m128i lo = _mm256_castsi256_si128(codes[sub]);
+        const __m128i hi = _mm256_extracti128_si256(codes[sub], 1);
+        const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
+        const __m256 x2 = _mm256_loadu_ps(xs + 16), x3 = _mm256_loadu_ps(xs + 24);
+        __m256 qx = _mm256_mul_ps(uint8x8_to_float(lo), x0);
+        qx = _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), x1, qx);
+        qx = _mm256_fmadd_ps(uint8x8_to_float(hi), x2, qx);
+        qx = _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), x3, qx);
+        const __m256 xsum = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
+        const gguf::KScaleMin k = gguf::k_scale_min(2 * chunk + sub, w[b].scales);
+        total = _mm256_fmadd_ps(_mm256_set1_ps(d * k.scale), qx, total);
+        total = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * k.min), xsum, total);
+      }
+    }
+  }
+  return horizontal_sum(total);
+}
+
+// Sixteen 6-bit codes of a Q6_K sub-block for each of the four quarters of a 128-element half.
+struct Q6KCodes {
+  __m128i quarter[4];
+};
+
+AVX2_TARGET inline Q6KCodes q6_k_codes(const std::uint8_t* ql, const std::uint8_t* qh, int l) {
+  const __m128i nibble = _mm_set1_epi8(0x0f);
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ql + l));
+  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ql + l + 32));
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + l));
+  return {{_mm_or_si128(_mm_and_si128(a, nibble), _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi8(0x03)), 4)),
+           _mm_or_si128(_mm_and_si128(c, nibble), _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi8(0x0c)), 2)),
+           _mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), nibble), _mm_and_si128(h, _mm_set1_epi8(0x30))),
+           _mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), nibble),
+                        _mm_srli_epi16(_mm_and_si128(h, _mm_set1_epi8(static_cast<char>(0xc0))), 2))}};
+}
+
+// Sixteen 6-bit codes (a Q6_K sub-block), recentred, times sixteen inputs.
+AVX2_TARGET inline __m256 q6_k_products(__m128i codes, const float* x) {
+  const __m128i centred = _mm_sub_epi8(codes, _mm_set1_epi8(32));
+  const __m256 p = _mm256_mul_ps(int8x8_to_float(centred), _mm256_loadu_ps(x));
+  return _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(centred, 8)), _mm256_loadu_ps(x + 8), p);
+}
+
+// Q6_K: a 16-element sub-block contributes d*scale * sum((q - 32) * x); the low four bits of each
+// code are a nibble of ql, the high two a bit pair of qh (ggml's layout, as dequantize_q6_k reads it).
+AVX2_TARGET float dot_q6_k(const BlockQ6_K* w, const float* x, std::size_t n) {
+  __m256 total = _mm256_setzero_ps();
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const std::uint8_t* ql = w[b].ql;
+    const std::uint8_t* qh = w[b].qh;
+    const std::int8_t* sc = w[b].scales;
+    __m256 block = _mm256_setzero_ps();
+    for (int half = 0; half < 2; ++half, x += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; l += 16) {
+        const Q6KCodes codes = q6_k_codes(ql, qh, l);
+        for (int quarter = 0; quarter < 4; ++quarter)
+          block = _mm256_fmadd_ps(_mm256_set1_ps(sc[l / 16 + 2 * quarter]),
+                                  q6_k_products(codes.quarter[quarter], x + l + 32 * quarter), block);
+      }
+    }
+    total = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), block, total);
+  }
+  return horizontal_sum(total);
+}
+
 AVX2_TARGET void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -173,6 +256,54 @@ AVX2_TARGET void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
     const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
     const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
     store_scaled(out, lo, hi, _mm256_set1_ps(scalar_half(w[b].d)));
+  }
+}
+
+// Q4_K expanded: d*scale*q - dmin*min per 32-element sub-block, eight floats per store.
+AVX2_TARGET void q4_k_to_f32(const BlockQ4_K* w, float* out, std::size_t n) {
+  const __m256i low_mask = _mm256_set1_epi8(0x0f);
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const float d = scalar_half(w[b].d);
+    const float dmin = scalar_half(w[b].dmin);
+    for (int chunk = 0; chunk < 4; ++chunk, out += 64) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
+      const __m256i codes[2] = {_mm256_and_si256(packed, low_mask),
+                                _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask)};
+      for (int sub = 0; sub < 2; ++sub) {
+        const gguf::KScaleMin k = gguf::k_scale_min(2 * chunk + sub, w[b].scales);
+        const __m256 scale = _mm256_set1_ps(d * k.scale);
+        const __m256 offset = _mm256_set1_ps(-dmin * k.min);
+        const __m128i lo = _mm256_castsi256_si128(codes[sub]);
+        const __m128i hi = _mm256_extracti128_si256(codes[sub], 1);
+        float* o = out + 32 * sub;
+        _mm256_storeu_ps(o, _mm256_fmadd_ps(uint8x8_to_float(lo), scale, offset));
+        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), scale, offset));
+        _mm256_storeu_ps(o + 16, _mm256_fmadd_ps(uint8x8_to_float(hi), scale, offset));
+        _mm256_storeu_ps(o + 24, _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), scale, offset));
+      }
+    }
+  }
+}
+
+// Q6_K expanded: d*scale*(q - 32) per 16-element sub-block.
+AVX2_TARGET void q6_k_to_f32(const BlockQ6_K* w, float* out, std::size_t n) {
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const float d = scalar_half(w[b].d);
+    const std::uint8_t* ql = w[b].ql;
+    const std::uint8_t* qh = w[b].qh;
+    const std::int8_t* sc = w[b].scales;
+    for (int half = 0; half < 2; ++half, out += 128, ql += 64, qh += 32, sc += 8) {
+      for (int l = 0; l < 32; l += 16) {
+        const Q6KCodes codes = q6_k_codes(ql, qh, l);
+        for (int quarter = 0; quarter < 4; ++quarter) {
+          const __m128i centred = _mm_sub_epi8(codes.quarter[quarter], _mm_set1_epi8(32));
+          const __m256 scale = _mm256_set1_ps(d * sc[l / 16 + 2 * quarter]);
+          float* o = out + l + 32 * quarter;
+          _mm256_storeu_ps(o, _mm256_mul_ps(int8x8_to_float(centred), scale));
+          _mm256_storeu_ps(o + 8, _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(centred, 8)), scale));
+        }
+      }
+    }
   }
 }
 
@@ -228,8 +359,9 @@ AVX2_TARGET void dot_f32_4x3(const float* const* w, const float* x, std::size_t 
     }
 }
 
-constexpr RowDotKernels kAvx2{"avx2-fma", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
-                              f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4,
+constexpr RowDotKernels kAvx2{"avx2-fma",  dot_f32,     dot_f16,     dot_bf16,    dot_q8_0,
+                              dot_q4_0,    dot_q4_k,    dot_q6_k,    f16_to_f32,  bf16_to_f32,
+                              q8_0_to_f32, q4_0_to_f32, q4_k_to_f32, q6_k_to_f32, dot_f32_x4,
                               dot_f32_4x3};
 
 }  // namespace

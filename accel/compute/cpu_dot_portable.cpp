@@ -60,6 +60,54 @@ float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
   return sum;
 }
 
+// Q4_K: per 32-element sub-block, value = d*scale*q - dmin*min, so the sub-block contributes
+// d*scale * sum(q*x) - dmin*min * sum(x).
+float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
+  float sum = 0;
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const float d = half_to_float(w[b].d);
+    const float dmin = half_to_float(w[b].dmin);
+    for (int chunk = 0; chunk < 4; ++chunk, x += 64) {
+      const std::uint8_t* q = w[b].qs + 32 * chunk;
+      float qx_lo = 0, x_lo = 0, qx_hi = 0, x_hi = 0;
+      for (int l = 0; l < 32; ++l) {
+        qx_lo += static_cast<float>(q[l] & 0xF) * x[l];
+        x_lo += x[l];
+        qx_hi += static_cast<float>(q[l] >> 4) * x[l + 32];
+        x_hi += x[l + 32];
+      }
+      const gguf::KScaleMin lo = gguf::k_scale_min(2 * chunk, w[b].scales);
+      const gguf::KScaleMin hi = gguf::k_scale_min(2 * chunk + 1, w[b].scales);
+      sum += d * lo.scale * qx_lo - dmin * lo.min * x_lo + d * hi.scale * qx_hi - dmin * hi.min * x_hi;
+    }
+  }
+  return sum;
+}
+
+// Q6_K: per 16-element sub-block, value = d*scale*(q - 32).
+float dot_q6_k(const BlockQ6_K* w, const float* x, std::size_t n) {
+  float sum = 0;
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const std::uint8_t* ql = w[b].ql;
+    const std::uint8_t* qh = w[b].qh;
+    const std::int8_t* sc = w[b].scales;
+    float block = 0;
+    for (int half = 0; half < 2; ++half, x += 128, ql += 64, qh += 32, sc += 8) {
+      float part[8] = {};
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        part[is] += static_cast<float>(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32) * x[l];
+        part[is + 2] += static_cast<float>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * x[l + 32];
+        part[is + 4] += static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * x[l + 64];
+        part[is + 6] += static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[l + 96];
+      }
+      for (int s = 0; s < 8; ++s) block += static_cast<float>(sc[s]) * part[s];
+    }
+    sum += half_to_float(w[b].d) * block;
+  }
+  return sum;
+}
+
 void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) out[i] = half_to_float(w[i]);
 }
@@ -86,6 +134,15 @@ void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
   }
 }
 
+// The GGUF module's decoders are the portable expansion of K-quant rows.
+void q4_k_to_f32(const BlockQ4_K* w, float* out, std::size_t n) {
+  gguf::dequantize_row(gguf::TensorType::q4_k, reinterpret_cast<const std::byte*>(w), out, n);
+}
+
+void q6_k_to_f32(const BlockQ6_K* w, float* out, std::size_t n) {
+  gguf::dequantize_row(gguf::TensorType::q6_k, reinterpret_cast<const std::byte*>(w), out, n);
+}
+
 void dot_f32_x4(const float* w, const float* x, std::size_t x_stride, std::size_t n, float* out) {
   for (std::size_t b = 0; b < 4; ++b) out[b] = dot_f32(w, x + b * x_stride, n);
 }
@@ -95,21 +152,14 @@ void dot_f32_4x3(const float* const* w, const float* x, std::size_t x_stride, st
     for (std::size_t b = 0; b < 3; ++b) out[r * 3 + b] = dot_f32(w[r], x + b * x_stride, n);
 }
 
-constexpr RowDotKernels kPortable{"portable", dot_f32,    dot_f16,     dot_bf16,    dot_q8_0,   dot_q4_0,
-                                  f16_to_f32, bf16_to_f32, q8_0_to_f32, q4_0_to_f32, dot_f32_x4,
+constexpr RowDotKernels kPortable{"portable",  dot_f32,     dot_f16,     dot_bf16,    dot_q8_0,
+                                  dot_q4_0,    dot_q4_k,    dot_q6_k,    f16_to_f32,  bf16_to_f32,
+                                  q8_0_to_f32, q4_0_to_f32, q4_k_to_f32, q6_k_to_f32, dot_f32_x4,
                                   dot_f32_4x3};
 
 }  // namespace
 
 const RowDotKernels& portable_row_dot_kernels() { return kPortable; }
-
-float dot_k_quant_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const float* x,
-                      std::size_t n) {
-  thread_local std::vector<float> expanded;
-  expanded.resize(n);
-  gguf::dequantize_row(type, row, expanded.data(), n);
-  return k.f32(expanded.data(), x, n);
-}
 
 const RowDotKernels& row_dot_kernels() {
   static const RowDotKernels& chosen = [] () -> const RowDotKernels& {

@@ -1,5 +1,6 @@
 #include "accel/compute/synthetic_model.hpp"
 
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -57,9 +58,16 @@ class Filler {
           const std::uint64_t v = next();
           std::memcpy(out + i, &v, 8);
         }
-        const std::size_t block = type == gguf::TensorType::q8_0 ? sizeof(BlockQ8_0) : sizeof(BlockQ4_0);
+        // Where each block keeps its f16 scales: at the start (q8_0, q4_0; q4_k's d and dmin), or at
+        // the end (q6_k's d).
+        std::size_t block = sizeof(BlockQ4_0);
+        std::vector<std::size_t> scale_offsets{0};
+        if (type == gguf::TensorType::q8_0) block = sizeof(BlockQ8_0);
+        if (type == gguf::TensorType::q4_k) block = sizeof(BlockQ4_K), scale_offsets = {0, 2};
+        if (type == gguf::TensorType::q6_k) block = sizeof(BlockQ6_K), scale_offsets = {offsetof(BlockQ6_K, d)};
         const std::uint16_t scale = gguf::float_to_half(1e-3f);
-        for (std::size_t i = 0; i + block <= bytes; i += block) std::memcpy(out + i, &scale, 2);
+        for (std::size_t i = 0; i + block <= bytes; i += block)
+          for (std::size_t offset : scale_offsets) std::memcpy(out + i + offset, &scale, 2);
       }
     }
   }
@@ -93,8 +101,9 @@ std::variant<std::unique_ptr<SyntheticModel>, std::string> make_synthetic_model(
     return "unknown shape '" + std::string(shape_name) + "'; known shapes: " + known;
   }
   if (type != gguf::TensorType::f32 && type != gguf::TensorType::f16 && type != gguf::TensorType::bf16 &&
-      type != gguf::TensorType::q8_0 && type != gguf::TensorType::q4_0)
-    return std::string("--type must be f32, f16, bf16, q8_0 or q4_0");
+      type != gguf::TensorType::q8_0 && type != gguf::TensorType::q4_0 && type != gguf::TensorType::q4_k &&
+      type != gguf::TensorType::q6_k)
+    return std::string("--type must be f32, f16, bf16, q8_0, q4_0, q4_k or q6_k");
 
   auto model = std::make_unique<SyntheticModel>();
   ModelConfig& c = model->config;

@@ -33,6 +33,17 @@ struct BlockQ4_K {
 };
 static_assert(sizeof(BlockQ4_K) == 144, "q4_k block is 144 bytes");
 
+// The 6-bit scale and min of q4_k sub-block j (0..7), as ggml packs eight pairs into 12 bytes.
+struct KScaleMin {
+  std::uint8_t scale;
+  std::uint8_t min;
+};
+inline KScaleMin k_scale_min(int j, const std::uint8_t* packed) {
+  if (j < 4) return {static_cast<std::uint8_t>(packed[j] & 63), static_cast<std::uint8_t>(packed[j + 4] & 63)};
+  return {static_cast<std::uint8_t>((packed[j + 4] & 0xF) | ((packed[j - 4] >> 6) << 4)),
+          static_cast<std::uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))};
+}
+
 // q6_k: 16 sub-blocks of 16; low 4 bits in ql, high 2 bits in qh; value = d * scales[i] * (q - 32).
 struct BlockQ6_K {
   std::uint8_t ql[kKBlockElems / 2];

@@ -123,31 +123,18 @@ BlockQ4_0 quantize_q4_0(const float* x) {
   return block;
 }
 
-// ggml's packing of eight 6-bit (scale, min) pairs into 12 bytes.
-void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t& scale, std::uint8_t& min) {
-  if (j < 4) {
-    scale = q[j] & 63;
-    min = q[j + 4] & 63;
-  } else {
-    scale = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    min = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
-}
-
 void dequantize_q4_k(const BlockQ4_K& block, float* y) {
   const float d = half_to_float(block.d);
   const float dmin = half_to_float(block.dmin);
   const std::uint8_t* q = block.qs;
   int is = 0;
   for (std::uint32_t j = 0; j < kKBlockElems; j += 64) {
-    std::uint8_t sc = 0;
-    std::uint8_t m = 0;
-    scale_min_k4(is, block.scales, sc, m);
-    const float d1 = d * sc;
-    const float m1 = dmin * m;
-    scale_min_k4(is + 1, block.scales, sc, m);
-    const float d2 = d * sc;
-    const float m2 = dmin * m;
+    const KScaleMin first = k_scale_min(is, block.scales);
+    const KScaleMin second = k_scale_min(is + 1, block.scales);
+    const float d1 = d * first.scale;
+    const float m1 = dmin * first.min;
+    const float d2 = d * second.scale;
+    const float m2 = dmin * second.min;
     for (int l = 0; l < 32; ++l) *y++ = d1 * static_cast<float>(q[l] & 0xF) - m1;
     for (int l = 0; l < 32; ++l) *y++ = d2 * static_cast<float>(q[l] >> 4) - m2;
     q += 32;
@@ -221,11 +208,9 @@ BlockQ4_K quantize_q4_k(const float* x) {
   block.dmin = float_to_half(max_min / 63.0f);
   std::uint8_t codes[kKBlockElems];
   for (int j = 0; j < kSub; ++j) {
-    std::uint8_t sc = 0;
-    std::uint8_t m = 0;
-    scale_min_k4(j, block.scales, sc, m);
-    const float step = half_to_float(block.d) * sc;
-    const float offset = half_to_float(block.dmin) * m;
+    const KScaleMin packed = k_scale_min(j, block.scales);
+    const float step = half_to_float(block.d) * packed.scale;
+    const float offset = half_to_float(block.dmin) * packed.min;
     for (int i = 0; i < kSubElems; ++i) {
       const int code = step != 0.0f ? nearest_int((x[j * kSubElems + i] + offset) / step) : 0;
       codes[j * kSubElems + i] = static_cast<std::uint8_t>(std::clamp(code, 0, 15));

@@ -18,7 +18,8 @@ constexpr const char* kUsage = R"(usage: sovereign accel devices
 bench options:
   --model FILE        a GGUF model file
   --shape NAME        a synthetic model of a published shape (weights do not change speed)
-  --type TYPE         weight type of a synthetic shape: f32 f16 bf16 q8_0 q4_0 (default bf16)
+  --type TYPE         weight type of a synthetic shape: f32 f16 bf16 q8_0 q4_0 q4_k q6_k
+                      (default bf16)
   --device DEVICE     cpu | cuda (cuda:0) | cuda:N | auto (default cpu)
   --threads N         CPU threads (default: all)
   --prefill N         prompt tokens in the prefill measurement (default 128)

@@ -51,9 +51,16 @@ TEST_CASE("synthetic shapes bind like a real file, and unknown shapes or types a
   auto unknown = compute::make_synthetic_model("gpt-5", gguf::TensorType::bf16);
   REQUIRE(std::holds_alternative<std::string>(unknown));
   CHECK(std::get<std::string>(unknown).find("unknown shape 'gpt-5'; known shapes: llama-3.2-1b") == 0);
-  auto bad_type = compute::make_synthetic_model("llama-3.2-1b", gguf::TensorType::q6_k);
+  auto bad_type = compute::make_synthetic_model("llama-3.2-1b", static_cast<gguf::TensorType>(3));  // ggml's q4_1
   REQUIRE(std::holds_alternative<std::string>(bad_type));
-  CHECK(std::get<std::string>(bad_type) == "--type must be f32, f16, bf16, q8_0 or q4_0");
+  CHECK(std::get<std::string>(bad_type) == "--type must be f32, f16, bf16, q8_0, q4_0, q4_k or q6_k");
+  // K-quant shapes: 256-element super-blocks, so only shapes whose rows are whole blocks bind.
+  auto k_quant = compute::make_synthetic_model("llama-3.2-1b", gguf::TensorType::q4_k);
+  CHECK(std::holds_alternative<std::unique_ptr<compute::SyntheticModel>>(k_quant));
+  auto misaligned = compute::make_synthetic_model("smollm2-135m", gguf::TensorType::q6_k);
+  REQUIRE(std::holds_alternative<std::string>(misaligned));
+  CHECK(std::get<std::string>(misaligned) ==
+        "tensor 'token_embd.weight' row length 576 is not a multiple of the q6_k block size");
 }
 
 }  // namespace sovereign::accel::test
