@@ -146,7 +146,7 @@ AVX2_TARGET inline __m256 uint8x8_to_float(__m128i bytes) {
 // vectors and are scaled into one accumulator, so a row needs a single horizontal sum.
 AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
   const __m256i low_mask = _mm256_set1_epi8(0x0f);
-  __m256 total = _mm256_setzero_ps();
+  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: one per nibble half
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const float d = scalar_half(w[b].d);
     const float dmin = scalar_half(w[b].dmin);
@@ -160,18 +160,19 @@ AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
         const __m128i hi = _mm256_extracti128_si256(codes[sub], 1);
         const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
         const __m256 x2 = _mm256_loadu_ps(xs + 16), x3 = _mm256_loadu_ps(xs + 24);
-        __m256 qx = _mm256_mul_ps(uint8x8_to_float(lo), x0);
-        qx = _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), x1, qx);
-        qx = _mm256_fmadd_ps(uint8x8_to_float(hi), x2, qx);
-        qx = _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), x3, qx);
+        const __m256 qx = _mm256_add_ps(_mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), x1,
+                                                        _mm256_mul_ps(uint8x8_to_float(lo), x0)),
+                                        _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), x3,
+                                                        _mm256_mul_ps(uint8x8_to_float(hi), x2)));
         const __m256 xsum = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
         const gguf::KScaleMin k = gguf::k_scale_min(2 * chunk + sub, w[b].scales);
-        total = _mm256_fmadd_ps(_mm256_set1_ps(d * k.scale), qx, total);
-        total = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * k.min), xsum, total);
+        __m256& acc = total[sub];
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * k.scale), qx, acc);
+        acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * k.min), xsum, acc);
       }
     }
   }
-  return horizontal_sum(total);
+  return horizontal_sum(_mm256_add_ps(total[0], total[1]));
 }
 
 // Sixteen 6-bit codes of a Q6_K sub-block for each of the four quarters of a 128-element half.
