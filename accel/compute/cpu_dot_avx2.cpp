@@ -142,30 +142,41 @@ AVX2_TARGET inline __m256 uint8x8_to_float(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
 }
 
+// The 32 codes of one Q4_K sub-block as four vectors of eight floats. Sub-blocks come in pairs: the
+// low nibbles of 32 bytes of qs (`high` false), then their high nibbles.
+struct Q4KCodes {
+  __m256 eighth[4];
+};
+
+AVX2_TARGET inline __m256i q4_k_packed(const BlockQ4_K& block, int pair) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * pair));
+}
+
+AVX2_TARGET inline Q4KCodes q4_k_codes(__m256i packed, bool high) {
+  const __m256i codes = _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
+  const __m128i lo = _mm256_castsi256_si128(codes);
+  const __m128i hi = _mm256_extracti128_si256(codes, 1);
+  return {{uint8x8_to_float(lo), uint8x8_to_float(_mm_srli_si128(lo, 8)), uint8x8_to_float(hi),
+           uint8x8_to_float(_mm_srli_si128(hi, 8))}};
+}
+
 // Q4_K: a 32-element sub-block contributes d*scale * sum(q*x) - dmin*min * sum(x). Both sums stay
-// vectors and are scaled into one accumulator, so a row needs a single horizontal sum.
+// vectors and are scaled into one accumulator per nibble half, so a row needs one horizontal sum.
 AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0f);
   __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: one per nibble half
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const float d = scalar_half(w[b].d);
     const float dmin = scalar_half(w[b].dmin);
-    for (int chunk = 0; chunk < 4; ++chunk, x += 64) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
-      const __m256i codes[2] = {_mm256_and_si256(packed, low_mask),
-                                _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask)};
-      for (int sub = 0; sub < 2; ++sub) {
-        const float* xs = x + 32 * sub;
-        const __m128i lo = _mm256_castsi256_si128(codes[sub]);
-        const __m128i hi = _mm256_extracti128_si256(codes[sub], 1);
-        const __m256 x0 = _mm256_loadu_ps(xs), x1 = _mm256_loadu_ps(xs + 8);
-        const __m256 x2 = _mm256_loadu_ps(xs + 16), x3 = _mm256_loadu_ps(xs + 24);
-        const __m256 qx = _mm256_add_ps(_mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), x1,
-                                                        _mm256_mul_ps(uint8x8_to_float(lo), x0)),
-                                        _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), x3,
-                                                        _mm256_mul_ps(uint8x8_to_float(hi), x2)));
+    for (int pair = 0; pair < 4; ++pair) {
+      const __m256i packed = q4_k_packed(w[b], pair);
+      for (int sub = 0; sub < 2; ++sub, x += 32) {
+        const Q4KCodes q = q4_k_codes(packed, sub == 1);
+        const __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
+        const __m256 x2 = _mm256_loadu_ps(x + 16), x3 = _mm256_loadu_ps(x + 24);
+        const __m256 qx = _mm256_add_ps(_mm256_fmadd_ps(q.eighth[1], x1, _mm256_mul_ps(q.eighth[0], x0)),
+                                        _mm256_fmadd_ps(q.eighth[3], x3, _mm256_mul_ps(q.eighth[2], x2)));
         const __m256 xsum = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
-        const gguf::KScaleMin k = gguf::k_scale_min(2 * chunk + sub, w[b].scales);
+        const gguf::KScaleMin k = gguf::k_scale_min(2 * pair + sub, w[b].scales);
         __m256& acc = total[sub];
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d * k.scale), qx, acc);
         acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * k.min), xsum, acc);
@@ -262,25 +273,17 @@ AVX2_TARGET void q4_0_to_f32(const BlockQ4_0* w, float* out, std::size_t n) {
 
 // Q4_K expanded: d*scale*q - dmin*min per 32-element sub-block, eight floats per store.
 AVX2_TARGET void q4_k_to_f32(const BlockQ4_K* w, float* out, std::size_t n) {
-  const __m256i low_mask = _mm256_set1_epi8(0x0f);
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const float d = scalar_half(w[b].d);
     const float dmin = scalar_half(w[b].dmin);
-    for (int chunk = 0; chunk < 4; ++chunk, out += 64) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * chunk));
-      const __m256i codes[2] = {_mm256_and_si256(packed, low_mask),
-                                _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_mask)};
-      for (int sub = 0; sub < 2; ++sub) {
-        const gguf::KScaleMin k = gguf::k_scale_min(2 * chunk + sub, w[b].scales);
+    for (int pair = 0; pair < 4; ++pair) {
+      const __m256i packed = q4_k_packed(w[b], pair);
+      for (int sub = 0; sub < 2; ++sub, out += 32) {
+        const Q4KCodes q = q4_k_codes(packed, sub == 1);
+        const gguf::KScaleMin k = gguf::k_scale_min(2 * pair + sub, w[b].scales);
         const __m256 scale = _mm256_set1_ps(d * k.scale);
         const __m256 offset = _mm256_set1_ps(-dmin * k.min);
-        const __m128i lo = _mm256_castsi256_si128(codes[sub]);
-        const __m128i hi = _mm256_extracti128_si256(codes[sub], 1);
-        float* o = out + 32 * sub;
-        _mm256_storeu_ps(o, _mm256_fmadd_ps(uint8x8_to_float(lo), scale, offset));
-        _mm256_storeu_ps(o + 8, _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(lo, 8)), scale, offset));
-        _mm256_storeu_ps(o + 16, _mm256_fmadd_ps(uint8x8_to_float(hi), scale, offset));
-        _mm256_storeu_ps(o + 24, _mm256_fmadd_ps(uint8x8_to_float(_mm_srli_si128(hi, 8)), scale, offset));
+        for (int e = 0; e < 4; ++e) _mm256_storeu_ps(out + 8 * e, _mm256_fmadd_ps(q.eighth[e], scale, offset));
       }
     }
   }
