@@ -109,9 +109,13 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
       out += "data: [DONE]\n";
       continue;
     }
+    // Parsed into an arena that lives for this event; most events fit its inline part.
+    unsigned char inline_arena[4096];
+    json::monotonic_resource arena(inline_arena, sizeof inline_arena);
     boost::system::error_code ec;
-    json::value value = json::parse(payload, ec);
+    json::value value = json::parse(payload, ec, &arena);
     if (ec || !value.is_object()) return fail("a streamed event is not JSON");
+    bool rewritten = false;
     if (auto* choices = value.get_object().if_contains("choices"); choices && choices->is_array()) {
       for (auto& item : choices->get_array()) {
         if (!item.is_object()) continue;
@@ -124,16 +128,22 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         if (field && field->is_string()) text = run(c, field->get_string());
         auto* finish_reason = object.if_contains("finish_reason");
         if (finish_reason && !finish_reason->is_null()) text += close(c);
-        if (field && field->is_string()) *field = json::string(text);
-        else if (!text.empty()) {
+        if (field && field->is_string()) {
+          if (text == field->get_string()) continue;
+          *field = text;
+          rewritten = true;
+        } else if (!text.empty()) {
           // Held-back text released on a final event that carried none: give it a place.
           if (endpoint_ == Endpoint::completions) object["text"] = text;
           else if (auto* delta = object.if_contains("delta"); delta && delta->is_object()) delta->get_object()["content"] = text;
+          rewritten = true;
         }
       }
     }
     if (failed_) return out + fail("the output scanner failed");
-    out += "data: " + json::serialize(value) + "\n";
+    // No filter changed the event: it goes out as the backend wrote it.
+    if (rewritten) out.append("data: ").append(json::serialize(value)).append("\n");
+    else out.append(line).append("\n");
   }
   return out + "\n";
 }
