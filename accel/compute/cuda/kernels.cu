@@ -3,6 +3,7 @@
 #include <cuda_fp16.h>
 
 #include <cfloat>
+#include <cstdint>
 #include <type_traits>
 
 #include "accel/compute/block_formats.hpp"
@@ -18,26 +19,89 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// Programmatic dependent launch (sm_90+): every kernel waits for the previous kernel of the stream
+// to complete (and its writes to be visible) before it reads activations or writes anything, and
+// lets the next kernel launch as soon as all of its own blocks are running. Because every kernel
+// waits, completion stays transitive along the step. Weights, constant for the whole run, may be
+// read before the wait. On older GPUs both are no-ops and launches serialise as usual.
+__device__ __forceinline__ void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void let_next_kernel_launch() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ float half_bits(std::uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
 
-// Element i of a row in its stored encoding. Consecutive lanes read consecutive elements, so
-// every encoding is read coalesced (quantized lanes of one block share its scale).
+// Element i of row `row` in its device encoding (see DeviceMatrix). Consecutive lanes read
+// consecutive elements, so every encoding is read coalesced.
 template <WeightKind K>
-__device__ __forceinline__ float weight_at(const unsigned char* row, int i) {
+__device__ __forceinline__ float weight_at(const DeviceMatrix& w, int row, int i) {
+  const unsigned char* r = w.data + static_cast<std::size_t>(row) * w.row_bytes;
   if constexpr (K == WeightKind::f32) {
-    return reinterpret_cast<const float*>(row)[i];
+    return reinterpret_cast<const float*>(r)[i];
   } else if constexpr (K == WeightKind::f16) {
-    return half_bits(reinterpret_cast<const std::uint16_t*>(row)[i]);
+    return half_bits(reinterpret_cast<const std::uint16_t*>(r)[i]);
   } else if constexpr (K == WeightKind::bf16) {
-    return __uint_as_float(static_cast<unsigned>(reinterpret_cast<const std::uint16_t*>(row)[i]) << 16);
-  } else if constexpr (K == WeightKind::q8_0) {
-    const compute::BlockQ8_0& b = reinterpret_cast<const compute::BlockQ8_0*>(row)[i / 32];
-    return half_bits(b.d) * static_cast<float>(b.qs[i % 32]);
+    return __uint_as_float(static_cast<unsigned>(reinterpret_cast<const std::uint16_t*>(r)[i]) << 16);
   } else {
-    const compute::BlockQ4_0& b = reinterpret_cast<const compute::BlockQ4_0*>(row)[i / 32];
-    const int j = i % 32;
-    const int nibble = j < 16 ? (b.qs[j] & 0x0f) : (b.qs[j - 16] >> 4);
-    return half_bits(b.d) * static_cast<float>(nibble - 8);
+    const int block = i / 32;
+    const float scale = half_bits(w.scales[static_cast<std::size_t>(row) * (w.cols / 32) + block]);
+    if constexpr (K == WeightKind::q8_0) {
+      return scale * static_cast<float>(reinterpret_cast<const std::int8_t*>(r)[i]);
+    } else {
+      const int j = i % 32;
+      const unsigned char byte = r[block * 16 + (j & 15)];
+      return scale * static_cast<float>((j < 16 ? (byte & 0x0f) : (byte >> 4)) - 8);
+    }
+  }
+}
+
+// Weights one 16-byte load of each encoding carries.
+template <WeightKind K>
+constexpr int kPerLoad = K == WeightKind::f32 ? 4 : (K == WeightKind::f16 || K == WeightKind::bf16) ? 8
+                       : K == WeightKind::q8_0 ? 16 : 32;
+
+// A byte of `word` as a float without the conversion unit (a quarter-rate path): the byte placed in
+// the low mantissa of 2^23 reads as 2^23 + byte exactly; callers subtract 2^23 and the code's bias.
+__device__ __forceinline__ float biased_byte(unsigned word, int k) {
+  return __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7440u | static_cast<unsigned>(k)));
+}
+constexpr float kTwo23 = 8388608.0f;
+
+// The kPerLoad<K> values of one 16-byte load, in element order. Quantized kinds give the codes
+// (q8_0: -128..127, q4_0: -8..7) unscaled: the caller applies the block scale once per load.
+template <WeightKind K>
+__device__ __forceinline__ void decode_load(const uint4& raw, float (&v)[kPerLoad<K>]) {
+  const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const unsigned u = words[k];
+    if constexpr (K == WeightKind::f32) {
+      v[k] = __uint_as_float(u);
+    } else if constexpr (K == WeightKind::f16) {
+      const float2 f = __half22float2(*reinterpret_cast<const __half2*>(&u));
+      v[2 * k] = f.x;
+      v[2 * k + 1] = f.y;
+    } else if constexpr (K == WeightKind::bf16) {
+      v[2 * k] = __uint_as_float(u << 16);
+      v[2 * k + 1] = __uint_as_float(u & 0xffff0000u);
+    } else if constexpr (K == WeightKind::q8_0) {
+      const unsigned offset = u ^ 0x80808080u;  // each byte: code + 128
+#pragma unroll
+      for (int b = 0; b < 4; ++b) v[4 * k + b] = biased_byte(offset, b) - (kTwo23 + 128.0f);
+    } else {
+      const unsigned low = u & 0x0f0f0f0fu, high = (u >> 4) & 0x0f0f0f0fu;
+#pragma unroll
+      for (int b = 0; b < 4; ++b) {
+        v[4 * k + b] = biased_byte(low, b) - (kTwo23 + 8.0f);
+        v[16 + 4 * k + b] = biased_byte(high, b) - (kTwo23 + 8.0f);
+      }
+    }
   }
 }
 
@@ -58,15 +122,36 @@ void dispatch_kind(WeightKind kind, F&& f) {
 
 unsigned blocks_for(std::size_t n, unsigned threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
+// Launches `kernel` on `stream` allowing programmatic dependent launch (see wait_for_previous_kernel).
+// A failed launch is left for the caller's cudaGetLastError check, like a <<<>>> launch.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attribute.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config{};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = 0;
+  config.stream = stream;
+  config.attrs = &attribute;
+  config.numAttrs = 1;
+  cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
 template <WeightKind K>
-__global__ void embed_kernel(float* out, const unsigned char* table, std::size_t row_bytes, int cols,
-                             const std::int32_t* tokens) {
+__global__ void embed_kernel(float* out, DeviceMatrix table, const std::int32_t* tokens) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const int t = blockIdx.x;
-  const unsigned char* row = table + static_cast<std::size_t>(tokens[t]) * row_bytes;
-  for (int i = threadIdx.x; i < cols; i += blockDim.x) out[static_cast<std::size_t>(t) * cols + i] = weight_at<K>(row, i);
+  const int token = tokens[t];
+  for (int i = threadIdx.x; i < table.cols; i += blockDim.x)
+    out[static_cast<std::size_t>(t) * table.cols + i] = weight_at<K>(table, token, i);
 }
 
 __global__ void rmsnorm_kernel(float* out, const float* x, const float* weight, int n, float eps) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   __shared__ float partial[32];
   const float* row = x + static_cast<std::size_t>(blockIdx.x) * n;
   float sum = 0;
@@ -85,48 +170,273 @@ __global__ void rmsnorm_kernel(float* out, const float* x, const float* weight, 
   for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = row[i] * scale * weight[i];
 }
 
-// One warp per output row; the row is decoded once per 8 tokens and stays in L1 across chunks.
-template <WeightKind K>
-__global__ void matvec_kernel(float* out, const unsigned char* w, std::size_t row_bytes, int rows, int cols,
-                              const float* x, int n_tokens) {
-  constexpr int kChunk = 8;
-  const int row = static_cast<int>((static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp);
+// ---- The fused decode GEMV (launch_matvec) ----
+
+// One launch's targets, their rows laid end to end: row slot r is row r - first_row[t] of target t.
+struct MatvecJob {
+  MatvecTarget targets[kMaxMatvecTargets];
+  int first_row[kMaxMatvecTargets + 1];
+  int count;
+  MatvecInput in;
+  int n_tokens;
+  int split;
+};
+
+// The target a row slot belongs to, chosen with constant indices so the job stays in parameter space.
+__device__ __forceinline__ int target_of(const MatvecJob& job, int row_slot) {
+  int t = 0;
+#pragma unroll
+  for (int i = 1; i < kMaxMatvecTargets; ++i)
+    if (i < job.count && row_slot >= job.first_row[i]) t = i;
+  return t;
+}
+
+__device__ __forceinline__ MatvecTarget pick_target(const MatvecJob& job, int t) {
+  MatvecTarget target = job.targets[0];
+#pragma unroll
+  for (int i = 1; i < kMaxMatvecTargets; ++i)
+    if (t == i) target = job.targets[i];
+  return target;
+}
+
+// Writes token b's result for `row` from the reduced sums (dot with W, dot with the GLU matrix, and
+// the input's sum of squares when normalising).
+template <bool kNorm, bool kGlu>
+__device__ __forceinline__ void finish_row(const MatvecTarget& target, const MatvecInput& in, int cols, int row, int b,
+                                           float dot, float glu_dot, float squares) {
+  if constexpr (kNorm) {
+    const float scale = rsqrtf(squares / static_cast<float>(cols) + in.eps);
+    dot *= scale;
+    glu_dot *= scale;
+  }
+  float value = dot;
+  if constexpr (kGlu) {
+    value = dot / (1.0f + __expf(-dot)) * glu_dot;
+  } else {
+    if (target.bias != nullptr) value += target.bias[row];
+  }
+  float* out = target.out + static_cast<std::size_t>(b) * target.w.rows + row;
+  *out = target.accumulate ? *out + value : value;
+}
+
+// Each warp computes R consecutive rows of one target (R = 1, 2 or 4; with a GLU pair, both matrices
+// of each row), or a contiguous share of one row when rows are long (`split` warps per row, 2 or 4,
+// meeting in shared memory). Each lane issues its 16-byte loads of all of them before using the
+// first, kLoadsInFlight per lane, so that enough bytes are in flight to keep HBM busy; the first
+// loads are issued before waiting for the previous kernel, since weights do not depend on it. The
+// input is read once per load position and used for all R x M rows. Weights are streamed past the
+// caches (read once per step); activations stay cached. Up to NT tokens (n_tokens <= NT).
+// Needs cols % kPerLoad<K> == 0, 16-byte aligned rows and input rows, and every target's rows % R == 0.
+constexpr int kLoadsInFlight = 16;
+constexpr unsigned kMatvecThreads = 128;
+constexpr int kMatvecWarps = kMatvecThreads / kWarp;
+
+// Most rows per warp for an encoding: the decoded values of one load position of every row are
+// held in registers at once (at most 64 floats).
+template <WeightKind K, bool kGlu>
+constexpr int kMaxRowsPerWarp = 64 / ((kGlu ? 2 : 1) * kPerLoad<K>) >= 4 ? 4 : 64 / ((kGlu ? 2 : 1) * kPerLoad<K>) >= 2 ? 2 : 1;
+
+template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
+__global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
+  constexpr int P = kPerLoad<K>;
+  constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
+  constexpr int RM = R * M;
+  constexpr int U = kLoadsInFlight / RM;  // load positions per lane in flight
+  constexpr bool quantized = K == WeightKind::q8_0 || K == WeightKind::q4_0;
+  const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
-  if (row >= rows) return;
-  const unsigned char* r = w + static_cast<std::size_t>(row) * row_bytes;
-  for (int first = 0; first < n_tokens; first += kChunk) {
-    float acc[kChunk] = {};
-    const int count = min(kChunk, n_tokens - first);
-    for (int i = lane; i < cols; i += kWarp) {
-      const float wv = weight_at<K>(r, i);
+  const int global_warp = blockIdx.x * kMatvecWarps + warp;
+  const int first_slot = global_warp / job.split * R;
+  const int part = global_warp % job.split;
+  const bool active = first_slot < job.first_row[job.count];
+  const int t = target_of(job, first_slot);
+  const MatvecTarget target = pick_target(job, t);
+  const int row0 = first_slot - job.first_row[t];
+  const int cols = target.w.cols;
+  const int row_loads = cols / P;
+  const int share = (row_loads + job.split - 1) / job.split;
+  const int begin = active ? part * share : 0;
+  const int end = active ? min(row_loads, begin + share) : 0;
+  const uint4* rows[RM];
+  const std::uint16_t* scale_rows[RM];
 #pragma unroll
-      for (int b = 0; b < kChunk; ++b)
-        if (b < count) acc[b] += wv * x[static_cast<std::size_t>(first + b) * cols + i];
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int m = 0; m < M; ++m) {
+      const DeviceMatrix& w = m == 0 ? target.w : target.glu;
+      rows[r * M + m] = reinterpret_cast<const uint4*>(w.data + static_cast<std::size_t>(row0 + r) * w.row_bytes);
+      scale_rows[r * M + m] = quantized ? w.scales + static_cast<std::size_t>(row0 + r) * (cols / 32) : nullptr;
     }
+
+  uint4 raw[U][RM];
+  float scale[U][RM];
+  const auto fetch = [&](int first) {
 #pragma unroll
-    for (int b = 0; b < kChunk; ++b) {
-      const float total = warp_sum(acc[b]);
-      if (lane == 0 && b < count) out[static_cast<std::size_t>(first + b) * rows + row] = total;
+    for (int u = 0; u < U; ++u) {
+      const int c = first + u * kWarp;
+      if (c < end) {
+#pragma unroll
+        for (int i = 0; i < RM; ++i) {
+          raw[u][i] = __ldcs(rows[i] + c);
+          if constexpr (quantized) scale[u][i] = half_bits(scale_rows[i][c * P / 32]);
+        }
+      }
+    }
+  };
+  fetch(begin + lane);
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
+
+  const int n = job.n_tokens;
+  float acc[RM][NT] = {}, squares[NT] = {};
+  for (int first = begin + lane; first < end; first += kWarp * U) {
+    if (first != begin + lane) fetch(first);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = first + u * kWarp;
+      if (c >= end) break;
+      float v[RM][P];
+#pragma unroll
+      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], v[i]);
+#pragma unroll
+      for (int b = 0; b < NT; ++b) {
+        if (b >= n) break;
+        const float4* xs = reinterpret_cast<const float4*>(job.in.x + static_cast<std::size_t>(b) * cols + c * P);
+        const float4* ns = kNorm ? reinterpret_cast<const float4*>(job.in.norm + c * P) : nullptr;
+        float dot[RM] = {};
+#pragma unroll
+        for (int q = 0; q < P / 4; ++q) {
+          float4 xv = xs[q];
+          if constexpr (kNorm) {
+            squares[b] += xv.x * xv.x + xv.y * xv.y + xv.z * xv.z + xv.w * xv.w;
+            const float4 nv = ns[q];
+            xv = make_float4(xv.x * nv.x, xv.y * nv.y, xv.z * nv.z, xv.w * nv.w);
+          }
+#pragma unroll
+          for (int i = 0; i < RM; ++i)
+            dot[i] += v[i][4 * q] * xv.x + v[i][4 * q + 1] * xv.y + v[i][4 * q + 2] * xv.z + v[i][4 * q + 3] * xv.w;
+        }
+#pragma unroll
+        for (int i = 0; i < RM; ++i) acc[i][b] += quantized ? scale[u][i] * dot[i] : dot[i];
+      }
+    }
+  }
+
+  // Warp sums; with a split row, the shares meet in shared memory.
+  __shared__ float partial[kMatvecWarps][RM + 1][NT];
+#pragma unroll
+  for (int b = 0; b < NT; ++b) {
+    if (b >= n) break;
+#pragma unroll
+    for (int i = 0; i < RM; ++i) acc[i][b] = warp_sum(acc[i][b]);
+    if constexpr (kNorm) squares[b] = warp_sum(squares[b]);
+    if (job.split > 1 && lane == 0) {
+#pragma unroll
+      for (int i = 0; i < RM; ++i) partial[warp][i][b] = acc[i][b];
+      partial[warp][RM][b] = squares[b];
+    }
+  }
+  if (job.split > 1) {
+    __syncthreads();
+    if (part != 0) return;
+#pragma unroll
+    for (int b = 0; b < NT; ++b) {
+      if (b >= n) break;
+      for (int other = 1; other < job.split; ++other) {
+#pragma unroll
+        for (int i = 0; i < RM; ++i) acc[i][b] += partial[warp + other][i][b];
+        squares[b] += partial[warp + other][RM][b];
+      }
+    }
+  }
+  if (!active || lane != 0) return;
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int b = 0; b < NT; ++b) {
+      if (b >= n) break;
+      finish_row<kNorm, kGlu>(target, job.in, cols, row0 + r, b, acc[r * M][b], kGlu ? acc[r * M + M - 1][b] : 0.0f,
+                              squares[b]);
+    }
+}
+
+// The same product element by element, for shapes the 16-byte loads do not fit (tiny test models).
+template <WeightKind K>
+__global__ void matvec_scalar_kernel(MatvecJob job) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
+  const int row_slot = static_cast<int>((static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x) / kWarp);
+  const int lane = threadIdx.x % kWarp;
+  if (row_slot >= job.first_row[job.count]) return;
+  const int t = target_of(job, row_slot);
+  const MatvecTarget target = pick_target(job, t);
+  const int row = row_slot - job.first_row[t];
+  const int cols = target.w.cols;
+  const bool norm = job.in.norm != nullptr;
+  const bool glu = target.glu.data != nullptr;
+  for (int b = 0; b < job.n_tokens; ++b) {
+    float dot = 0.0f, glu_dot = 0.0f, squares = 0.0f;
+    for (int i = lane; i < cols; i += kWarp) {
+      float xv = job.in.x[static_cast<std::size_t>(b) * cols + i];
+      if (norm) {
+        squares += xv * xv;
+        xv *= job.in.norm[i];
+      }
+      dot += weight_at<K>(target.w, row, i) * xv;
+      if (glu) glu_dot += weight_at<K>(target.glu, row, i) * xv;
+    }
+    dot = warp_sum(dot);
+    glu_dot = warp_sum(glu_dot);
+    squares = warp_sum(squares);
+    if (lane == 0) {
+      if (norm && glu) finish_row<true, true>(target, job.in, cols, row, b, dot, glu_dot, squares);
+      else if (norm) finish_row<true, false>(target, job.in, cols, row, b, dot, glu_dot, squares);
+      else if (glu) finish_row<false, true>(target, job.in, cols, row, b, dot, glu_dot, squares);
+      else finish_row<false, false>(target, job.in, cols, row, b, dot, glu_dot, squares);
     }
   }
 }
 
+// ---- Weights for cuBLAS ----
+
+// W expanded to 16 bits, one 16-byte load of the encoding per thread.
 template <WeightKind K, typename Out>
-__global__ void expand_kernel(Out* out, const unsigned char* w, std::size_t row_bytes, int rows, int cols) {
+__global__ void expand_kernel(Out* out, DeviceMatrix w) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
+  constexpr int P = kPerLoad<K>;
+  constexpr bool quantized = K == WeightKind::q8_0 || K == WeightKind::q4_0;
+  const int loads = w.cols / P;
   const std::size_t idx = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<std::size_t>(rows) * cols) return;
-  const int r = static_cast<int>(idx / cols);
-  const int c = static_cast<int>(idx % cols);
-  const float v = weight_at<K>(w + static_cast<std::size_t>(r) * row_bytes, c);
-  if constexpr (std::is_same_v<Out, __half>) {
-    out[idx] = __float2half(v);
-  } else {
-    out[idx] = __float2bfloat16(v);
+  if (idx >= static_cast<std::size_t>(w.rows) * loads) return;
+  const int r = static_cast<int>(idx / loads);
+  const int c = static_cast<int>(idx % loads);
+  const uint4 raw = reinterpret_cast<const uint4*>(w.data + static_cast<std::size_t>(r) * w.row_bytes)[c];
+  const float scale = quantized ? half_bits(w.scales[static_cast<std::size_t>(r) * (w.cols / 32) + c * P / 32]) : 1.0f;
+  float v[P];
+  decode_load<K>(raw, v);
+#pragma unroll
+  for (int j = 0; j < P; ++j) v[j] *= scale;
+  Out* dst = out + static_cast<std::size_t>(r) * w.cols + static_cast<std::size_t>(c) * P;
+#pragma unroll
+  for (int j = 0; j < P; j += 8) {
+    Out packed[8];
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      if constexpr (std::is_same_v<Out, __half>) {
+        packed[k] = __float2half(v[j + k]);
+      } else {
+        packed[k] = __float2bfloat16(v[j + k]);
+      }
+    }
+    *reinterpret_cast<uint4*>(dst + j) = *reinterpret_cast<const uint4*>(packed);
   }
 }
 
 template <typename Out>
 __global__ void to_16bit_kernel(Out* out, const float* x, std::size_t n) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   if constexpr (std::is_same_v<Out, __half>) {
@@ -137,56 +447,84 @@ __global__ void to_16bit_kernel(Out* out, const float* x, std::size_t n) {
 }
 
 __global__ void add_bias_kernel(float* x, const float* bias, int rows, int n) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < static_cast<std::size_t>(rows) * n) x[i] += bias[i % n];
 }
 
-__global__ void rope_kernel(float* x, const std::int32_t* positions, int n_tokens, RopeParams p) {
-  const int half = p.rope_dims / 2;
-  const std::size_t idx = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<std::size_t>(n_tokens) * p.heads * half) return;
-  const int i = static_cast<int>(idx % half);
-  const int h = static_cast<int>((idx / half) % p.heads);
-  const int t = static_cast<int>(idx / (static_cast<std::size_t>(half) * p.heads));
-  // Angles in double: positions up to 128K times the fastest frequency need the precision.
-  double freq = pow(static_cast<double>(p.theta), -2.0 * i / p.rope_dims);
-  if (p.divisors != nullptr) freq /= p.divisors[i];
-  const double angle = static_cast<double>(static_cast<float>(positions[t]) * p.position_scale) * freq;
-  const float c = static_cast<float>(cos(angle));
-  const float s = static_cast<float>(sin(angle));
-  float* head = x + (static_cast<std::size_t>(t) * p.heads + h) * p.head_dim;
-  const int a = p.neox ? i : 2 * i;
-  const int b = p.neox ? i + half : 2 * i + 1;
-  const float x0 = head[a];
-  const float x1 = head[b];
-  head[a] = x0 * c - x1 * s;
-  head[b] = x0 * s + x1 * c;
-}
+// ---- Attention ----
 
 __device__ __forceinline__ std::size_t kv_index(const PagedKv& kv, int slot, int position) {
   const std::int32_t page = kv.page_table[static_cast<std::size_t>(slot) * kv.max_pages + position / kPageTokens];
   return (static_cast<std::size_t>(page) * kPageTokens + position % kPageTokens) * kv.kv_dim;
 }
 
-__global__ void kv_store_kernel(PagedKv kv, const float* k, const float* v, const std::int32_t* slots,
-                                const std::int32_t* positions, int n_tokens) {
+// One thread per (token, head, pair of dims) over the query heads then the key heads: a pair inside
+// the rotary dims is rotated (adjacent dims, or i and i + rope_dims/2 for NEOX), a pair beyond them
+// is copied as is; key heads go to the cache with the matching values.
+__global__ void rope_and_store_kernel(float* q, const float* k, const float* v, int n_heads, PagedKv kv,
+                                      const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                                      RopeParams p) {
+  const int pairs = p.head_dim / 2;
+  const int n_kv_heads = kv.kv_dim / p.head_dim;
+  const int heads = n_heads + n_kv_heads;
   const std::size_t idx = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (idx >= static_cast<std::size_t>(n_tokens) * kv.kv_dim) return;
-  const int t = static_cast<int>(idx / kv.kv_dim);
-  const int i = static_cast<int>(idx % kv.kv_dim);
-  const std::size_t at = kv_index(kv, slots[t], positions[t]) + i;
-  kv.keys[at] = k[idx];
-  kv.values[at] = v[idx];
+  const bool in_range = idx < static_cast<std::size_t>(n_tokens) * heads * pairs;
+  const int i = static_cast<int>(idx % pairs);
+  const int h = static_cast<int>((idx / pairs) % heads);
+  const int t = in_range ? static_cast<int>(idx / (static_cast<std::size_t>(pairs) * heads)) : 0;
+  // Positions, slots, page tables and frequencies are uploaded before the step: no kernel of it
+  // writes them, so they are read, and the rotation computed, before waiting.
+  const int position = positions[t];
+  const std::size_t cache_row = h >= n_heads ? kv_index(kv, slots[t], position) : 0;
+  const int half_rope = p.rope_dims / 2;
+  const bool rotated = i < half_rope;
+  const int a = rotated ? (p.neox ? i : 2 * i) : p.rope_dims + 2 * (i - half_rope);
+  const int b = rotated && p.neox ? i + half_rope : a + 1;
+  float c = 1.0f, s = 0.0f;
+  if (rotated) {
+    // The angle in double (positions up to 128K times the fastest frequency need the precision),
+    // reduced to [-pi, pi] in double, so the float sine and cosine see an exact small argument.
+    constexpr double kTwoPi = 6.283185307179586476925286766559;
+    const double angle = static_cast<double>(static_cast<float>(position) * p.position_scale) * p.frequencies[i];
+    const double reduced = angle - kTwoPi * rint(angle / kTwoPi);
+    sincosf(static_cast<float>(reduced), &s, &c);
+  }
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
+  if (!in_range) return;
+  if (h < n_heads) {
+    float* head = q + (static_cast<std::size_t>(t) * n_heads + h) * p.head_dim;
+    const float x0 = head[a], x1 = head[b];
+    head[a] = x0 * c - x1 * s;
+    head[b] = x0 * s + x1 * c;
+    return;
+  }
+  const int kv_head = h - n_heads;
+  const std::size_t from = static_cast<std::size_t>(t) * kv.kv_dim + static_cast<std::size_t>(kv_head) * p.head_dim;
+  const std::size_t to = cache_row + static_cast<std::size_t>(kv_head) * p.head_dim;
+  const float x0 = k[from + a], x1 = k[from + b];
+  kv.keys[to + a] = x0 * c - x1 * s;
+  kv.keys[to + b] = x0 * s + x1 * c;
+  kv.values[to + a] = v[from + a];
+  kv.values[to + b] = v[from + b];
 }
 
-// One block per (token, head): its warps split the positions and keep an online softmax each
+// One block per (token, head): its warps split the positions, two at a time per warp so that the
+// loads of both (page, key, value) are in flight together, and keep an online softmax each
 // (running max, sum and weighted values), merged at the end; no score buffer is needed.
-constexpr int kAttentionWarps = 4;
+constexpr int kAttentionWarps = 16;
 constexpr int kDimsPerLane = kMaxHeadDim / kWarp;
 
 __global__ void attention_kernel(float* out, const float* q, PagedKv kv, const std::int32_t* slots,
                                  const std::int32_t* positions, AttentionParams p) {
+  // Positions, slots and page tables are uploaded before the step: no kernel of it writes them.
   const int t = blockIdx.x;
+  const int last = positions[t];
+  const int slot = slots[t];
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const int h = blockIdx.y;
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -205,26 +543,37 @@ __global__ void attention_kernel(float* out, const float* q, PagedKv kv, const s
   }
   float running_max = -FLT_MAX;
   float running_sum = 0.0f;
-  const int last = positions[t];
-  const int slot = slots[t];
-  for (int pos = warp; pos <= last; pos += kAttentionWarps) {
-    const std::size_t base = kv_index(kv, slot, pos) + static_cast<std::size_t>(kv_head) * p.head_dim;
-    float score = 0.0f;
+  const std::size_t head_offset = static_cast<std::size_t>(kv_head) * p.head_dim;
+  for (int pos = warp; pos <= last; pos += 2 * kAttentionWarps) {
+    const int pos2 = pos + kAttentionWarps;
+    const bool has2 = pos2 <= last;
+    const std::size_t base = kv_index(kv, slot, pos) + head_offset;
+    const std::size_t base2 = has2 ? kv_index(kv, slot, pos2) + head_offset : base;
+    float k1[kDimsPerLane], k2[kDimsPerLane], v1[kDimsPerLane], v2[kDimsPerLane];
 #pragma unroll
     for (int j = 0; j < kDimsPerLane; ++j) {
       const int d = lane + j * kWarp;
-      if (d < p.head_dim) score += qv[j] * kv.keys[base + d];
+      const bool in = d < p.head_dim;
+      k1[j] = in ? kv.keys[base + d] : 0.0f;
+      k2[j] = in ? kv.keys[base2 + d] : 0.0f;
+      v1[j] = in ? kv.values[base + d] : 0.0f;
+      v2[j] = in ? kv.values[base2 + d] : 0.0f;
+    }
+    float score = 0.0f, score2 = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kDimsPerLane; ++j) {
+      score += qv[j] * k1[j];
+      score2 += qv[j] * k2[j];
     }
     score = warp_sum(score);
-    const float new_max = fmaxf(running_max, score);
+    score2 = has2 ? warp_sum(score2) : -FLT_MAX;
+    const float new_max = fmaxf(running_max, fmaxf(score, score2));
     const float correction = __expf(running_max - new_max);
     const float weight = __expf(score - new_max);
-    running_sum = running_sum * correction + weight;
+    const float weight2 = has2 ? __expf(score2 - new_max) : 0.0f;
+    running_sum = running_sum * correction + weight + weight2;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
-      const int d = lane + j * kWarp;
-      if (d < p.head_dim) acc[j] = acc[j] * correction + weight * kv.values[base + d];
-    }
+    for (int j = 0; j < kDimsPerLane; ++j) acc[j] = acc[j] * correction + weight * v1[j] + weight2 * v2[j];
     running_max = new_max;
   }
 
@@ -259,16 +608,15 @@ __global__ void attention_kernel(float* out, const float* q, PagedKv kv, const s
 }
 
 __global__ void silu_mul_kernel(float* out, const float* gate, const float* up, std::size_t n) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = gate[i] / (1.0f + __expf(-gate[i])) * up[i];
 }
 
-__global__ void add_kernel(float* x, const float* y, std::size_t n) {
-  const std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) x[i] += y[i];
-}
-
 __global__ void gather_rows_kernel(float* out, const float* x, const std::int32_t* rows, int n) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   const float* src = x + static_cast<std::size_t>(rows[blockIdx.x]) * n;
   float* dst = out + static_cast<std::size_t>(blockIdx.x) * n;
   for (int i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
@@ -313,6 +661,8 @@ __device__ float count_at_or_above(const float* row, int vocab, float tau, float
 }
 
 __global__ void sample_kernel(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int vocab) {
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
   __shared__ float shared[kSampleThreads / kWarp];
   __shared__ int shared_index[kSampleThreads / kWarp];
   __shared__ float prefix[kSampleThreads];
@@ -410,84 +760,152 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
 
 void launch_sample(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int rows, int vocab,
                    cudaStream_t stream) {
-  if (rows > 0) sample_kernel<<<rows, kSampleThreads, 0, stream>>>(out, logits, params, vocab);
+  if (rows > 0) launch(sample_kernel, rows, kSampleThreads, stream, out, logits, params, vocab);
 }
 
 void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tokens, int n_tokens, cudaStream_t stream) {
   if (n_tokens <= 0) return;
   dispatch_kind(table.kind, [&](auto tag) {
-    constexpr WeightKind K = decltype(tag)::value;
-    embed_kernel<K><<<n_tokens, 256, 0, stream>>>(out, table.data, table.row_bytes, table.cols, tokens);
+    launch(embed_kernel<decltype(tag)::value>, n_tokens, 256, stream, out, table, tokens);
   });
 }
 
 void launch_rmsnorm(float* out, const float* x, const float* weight, int rows, int n, float eps, cudaStream_t stream) {
-  if (rows > 0) rmsnorm_kernel<<<rows, 256, 0, stream>>>(out, x, weight, n, eps);
+  if (rows > 0) launch(rmsnorm_kernel, rows, 256, stream, out, x, weight, n, eps);
 }
 
-void launch_matvec(float* out, const DeviceMatrix& w, const float* x, int n_tokens, cudaStream_t stream) {
-  constexpr unsigned kThreads = 256;
-  const unsigned blocks = blocks_for(static_cast<std::size_t>(w.rows) * kWarp, kThreads);
-  dispatch_kind(w.kind, [&](auto tag) {
+namespace {
+
+template <WeightKind K, bool kNorm, bool kGlu, int R>
+void launch_matvec_rows(const MatvecJob& job, unsigned blocks, cudaStream_t stream) {
+  if (job.n_tokens == 1) {
+    launch(matvec_kernel<K, 1, kNorm, kGlu, R>, blocks, kMatvecThreads, stream, job);
+  } else if (job.n_tokens == 2) {
+    launch(matvec_kernel<K, 2, kNorm, kGlu, R>, blocks, kMatvecThreads, stream, job);
+  } else {
+    launch(matvec_kernel<K, kMatvecMaxTokens, kNorm, kGlu, R>, blocks, kMatvecThreads, stream, job);
+  }
+}
+
+// Rows per warp and row splits: as many rows per warp as fill kLoadsInFlight loads per lane with
+// whole rows, else whole rows one per warp, else each row split over 2 or 4 warps.
+template <WeightKind K, bool kNorm, bool kGlu>
+void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream) {
+  constexpr int M = kGlu ? 2 : 1;
+  const int lane_loads = (targets[0].w.cols / kPerLoad<K> + kWarp - 1) / kWarp;
+  int rows_per_warp = 1;
+  const auto rows_divide = [&](int r) {
+    for (int i = 0; i < job.count; ++i)
+      if (targets[i].w.rows % r != 0) return false;
+    return true;
+  };
+  while (rows_per_warp < kMaxRowsPerWarp<K, kGlu> && 2 * rows_per_warp * M * lane_loads <= kLoadsInFlight &&
+         rows_divide(2 * rows_per_warp))
+    rows_per_warp *= 2;
+  job.split = 1;
+  while (job.split < kMatvecWarps && M * ((lane_loads + job.split - 1) / job.split) > kLoadsInFlight) job.split *= 2;
+  const int row_groups = job.first_row[job.count] / rows_per_warp;
+  const unsigned blocks = blocks_for(static_cast<std::size_t>(row_groups) * job.split, kMatvecWarps);
+  if (rows_per_warp == 4) {
+    if constexpr (kMaxRowsPerWarp<K, kGlu> >= 4) launch_matvec_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
+  } else if (rows_per_warp == 2) {
+    if constexpr (kMaxRowsPerWarp<K, kGlu> >= 2) launch_matvec_rows<K, kNorm, kGlu, 2>(job, blocks, stream);
+  } else {
+    launch_matvec_rows<K, kNorm, kGlu, 1>(job, blocks, stream);
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream) {
+  if (n_tokens <= 0 || count <= 0) return;
+  // Targets of different encodings, or GLU pairs mixed with plain ones, go in separate launches.
+  for (int i = 1; i < count; ++i)
+    if (targets[i].w.kind != targets[0].w.kind || (targets[i].glu.data != nullptr) != (targets[0].glu.data != nullptr) ||
+        (targets[i].glu.data != nullptr && targets[i].glu.kind != targets[0].glu.kind)) {
+      for (int j = 0; j < count; ++j) launch_matvec(targets + j, 1, in, n_tokens, stream);
+      return;
+    }
+  MatvecJob job{};
+  job.count = count;
+  job.in = in;
+  job.n_tokens = n_tokens;
+  bool aligned = aligned16(in.x) && (in.norm == nullptr || aligned16(in.norm));
+  for (int i = 0; i < count; ++i) {
+    job.targets[i] = targets[i];
+    job.first_row[i + 1] = job.first_row[i] + targets[i].w.rows;
+    const DeviceMatrix& w = targets[i].w;
+    aligned = aligned && w.row_bytes % 16 == 0 && aligned16(w.data) && w.cols % 4 == 0 &&
+              (targets[i].glu.data == nullptr || (targets[i].glu.row_bytes % 16 == 0 && aligned16(targets[i].glu.data)));
+  }
+  const bool glu = targets[0].glu.data != nullptr;
+  const int rows = job.first_row[count];
+  dispatch_kind(targets[0].w.kind, [&](auto tag) {
     constexpr WeightKind K = decltype(tag)::value;
-    matvec_kernel<K><<<blocks, kThreads, 0, stream>>>(out, w.data, w.row_bytes, w.rows, w.cols, x, n_tokens);
+    if (!aligned || targets[0].w.cols % kPerLoad<K> != 0 || n_tokens > kMatvecMaxTokens) {
+      job.split = 1;
+      launch(matvec_scalar_kernel<K>, blocks_for(static_cast<std::size_t>(rows) * kWarp, kMatvecThreads),
+             kMatvecThreads, stream, job);
+      return;
+    }
+    if (glu) {
+      if (in.norm != nullptr) launch_matvec_fast<K, true, true>(job, targets, stream);
+      else launch_matvec_fast<K, false, true>(job, targets, stream);
+    } else if (in.norm != nullptr) {
+      launch_matvec_fast<K, true, false>(job, targets, stream);
+    } else {
+      launch_matvec_fast<K, false, false>(job, targets, stream);
+    }
   });
 }
 
 void launch_expand_weights(void* out, const DeviceMatrix& w, cudaStream_t stream) {
-  const std::size_t n = static_cast<std::size_t>(w.rows) * w.cols;
   dispatch_kind(w.kind, [&](auto tag) {
     constexpr WeightKind K = decltype(tag)::value;
+    const unsigned blocks = blocks_for(static_cast<std::size_t>(w.rows) * (w.cols / kPerLoad<K>), 256);
     if constexpr (K == WeightKind::bf16) {
-      expand_kernel<K, __nv_bfloat16><<<blocks_for(n, 256), 256, 0, stream>>>(
-          static_cast<__nv_bfloat16*>(out), w.data, w.row_bytes, w.rows, w.cols);
+      launch(expand_kernel<K, __nv_bfloat16>, blocks, 256, stream, static_cast<__nv_bfloat16*>(out), w);
     } else {
-      expand_kernel<K, __half><<<blocks_for(n, 256), 256, 0, stream>>>(static_cast<__half*>(out), w.data,
-                                                                        w.row_bytes, w.rows, w.cols);
+      launch(expand_kernel<K, __half>, blocks, 256, stream, static_cast<__half*>(out), w);
     }
   });
 }
 
 void launch_activations_to_16bit(void* out, const float* x, std::size_t n, bool bf16, cudaStream_t stream) {
   if (bf16) {
-    to_16bit_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(static_cast<__nv_bfloat16*>(out), x, n);
+    launch(to_16bit_kernel<__nv_bfloat16>, blocks_for(n, 256), 256, stream, static_cast<__nv_bfloat16*>(out), x, n);
   } else {
-    to_16bit_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(static_cast<__half*>(out), x, n);
+    launch(to_16bit_kernel<__half>, blocks_for(n, 256), 256, stream, static_cast<__half*>(out), x, n);
   }
 }
 
 void launch_add_bias(float* x, const float* bias, int rows, int n, cudaStream_t stream) {
-  add_bias_kernel<<<blocks_for(static_cast<std::size_t>(rows) * n, 256), 256, 0, stream>>>(x, bias, rows, n);
+  launch(add_bias_kernel, blocks_for(static_cast<std::size_t>(rows) * n, 256), 256, stream, x, bias, rows, n);
 }
 
-void launch_rope(float* x, const std::int32_t* positions, int n_tokens, const RopeParams& p, cudaStream_t stream) {
-  const std::size_t n = static_cast<std::size_t>(n_tokens) * p.heads * (p.rope_dims / 2);
-  rope_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, positions, n_tokens, p);
-}
-
-void launch_kv_store(const PagedKv& kv, const float* k, const float* v, const std::int32_t* slots,
-                     const std::int32_t* positions, int n_tokens, cudaStream_t stream) {
-  const std::size_t n = static_cast<std::size_t>(n_tokens) * kv.kv_dim;
-  kv_store_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(kv, k, v, slots, positions, n_tokens);
+void launch_rope_and_store(float* q, const float* k, const float* v, int n_heads, const PagedKv& kv,
+                           const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                           const RopeParams& p, cudaStream_t stream) {
+  if (n_tokens <= 0) return;
+  const std::size_t n = static_cast<std::size_t>(n_tokens) * (n_heads + kv.kv_dim / p.head_dim) * (p.head_dim / 2);
+  launch(rope_and_store_kernel, blocks_for(n, 256), 256, stream, q, k, v, n_heads, kv, slots, positions, n_tokens, p);
 }
 
 void launch_attention(float* out, const float* q, const PagedKv& kv, const std::int32_t* slots,
                       const std::int32_t* positions, int n_tokens, const AttentionParams& p, cudaStream_t stream) {
   if (n_tokens <= 0) return;
   const dim3 grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(p.n_heads));
-  attention_kernel<<<grid, kAttentionWarps * kWarp, 0, stream>>>(out, q, kv, slots, positions, p);
+  launch(attention_kernel, grid, kAttentionWarps * kWarp, stream, out, q, kv, slots, positions, p);
 }
 
 void launch_silu_mul(float* out, const float* gate, const float* up, std::size_t n, cudaStream_t stream) {
-  silu_mul_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(out, gate, up, n);
-}
-
-void launch_add(float* x, const float* y, std::size_t n, cudaStream_t stream) {
-  add_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(x, y, n);
+  launch(silu_mul_kernel, blocks_for(n, 256), 256, stream, out, gate, up, n);
 }
 
 void launch_gather_rows(float* out, const float* x, const std::int32_t* rows, int n_rows, int n, cudaStream_t stream) {
-  if (n_rows > 0) gather_rows_kernel<<<n_rows, 256, 0, stream>>>(out, x, rows, n);
+  if (n_rows > 0) launch(gather_rows_kernel, n_rows, 256, stream, out, x, rows, n);
 }
 
 }  // namespace sovereign::accel::cuda

@@ -1,5 +1,7 @@
 // Launchers of the CUDA forward-pass kernels: each picks its grid and takes the stream; the
-// caller (cuda_backend.cpp) has already checked shapes, types and contiguity.
+// caller (cuda_backend.cpp) has already checked shapes, types and contiguity. Every kernel is
+// launched with programmatic dependent launch: on Hopper the next kernel of the step starts while
+// the previous one drains, and the GEMV streams its first weights before it waits for its input.
 // Plain C++17 so that nvcc compiles it with its default standard.
 #pragma once
 
@@ -12,20 +14,38 @@ namespace sovereign::accel::cuda {
 
 enum class WeightKind : int { f32, f16, bf16, q8_0, q4_0 };
 
-// Most tokens the fused dequantize-GEMV kernel takes per launch; larger steps use cuBLAS.
-constexpr int kMatvecMaxTokens = 64;
+// Most tokens the fused dequantize-GEMV kernel takes per launch; larger steps use cuBLAS GEMM.
+constexpr int kMatvecMaxTokens = 4;
+// Decode steps of up to this many tokens are captured as CUDA graphs and replayed.
+constexpr int kGraphMaxTokens = 64;
 // Tokens per KV page (matches compute::kKvPageTokens) and the widest attention head supported.
 constexpr int kPageTokens = 16;
 constexpr int kMaxHeadDim = 256;
 
-// A row-major weight matrix on the device, in its stored encoding.
+// A row-major weight matrix on the device. f32, f16 and bf16 rows are stored as in the file.
+// Q8_0 and Q4_0 blocks are split on upload so that every row's quants are contiguous and 16-byte
+// loads stay aligned: `data` holds the quants (row_bytes = cols for Q8_0, cols / 2 for Q4_0, each
+// block's 16 bytes in the file's nibble order) and `scales` the f16 block scales, cols / 32 per row.
 struct DeviceMatrix {
   const unsigned char* data = nullptr;
+  const std::uint16_t* scales = nullptr;
   WeightKind kind = WeightKind::f32;
   int rows = 0;
   int cols = 0;
   std::size_t row_bytes = 0;
 };
+
+// Bytes of one row's quants in the split layout above (the whole row for unquantized kinds).
+inline std::size_t quant_row_bytes(WeightKind kind, int cols) {
+  switch (kind) {
+    case WeightKind::f32: return static_cast<std::size_t>(cols) * 4;
+    case WeightKind::f16:
+    case WeightKind::bf16: return static_cast<std::size_t>(cols) * 2;
+    case WeightKind::q8_0: return static_cast<std::size_t>(cols);
+    case WeightKind::q4_0: return static_cast<std::size_t>(cols) / 2;
+  }
+  return 0;
+}
 
 // out[t] = table[tokens[t]] as f32.
 void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tokens, int n_tokens, cudaStream_t stream);
@@ -33,8 +53,26 @@ void launch_embed(float* out, const DeviceMatrix& table, const std::int32_t* tok
 // out[r] = x[r] / rms(x[r]) * weight, for `rows` rows of n.
 void launch_rmsnorm(float* out, const float* x, const float* weight, int rows, int n, float eps, cudaStream_t stream);
 
-// out[b][r] = W[r] . x[b] for b < n_tokens <= kMatvecMaxTokens, reading W once from its encoding.
-void launch_matvec(float* out, const DeviceMatrix& w, const float* x, int n_tokens, cudaStream_t stream);
+// The fused decode GEMV: every target's rows against the same input, weights read once from their
+// encoding. The input is x itself or, with `norm` set, RMSNorm(x) * norm (each warp normalises as it
+// reads, so no normalised copy is written). Per target row r and token b:
+//   out[b][r]  = W[r] . in[b]  (+ bias[r])  (+ out[b][r] when accumulating: the residual add)
+//   with `glu` set: out[b][r] = silu(W[r] . in[b]) * (glu[r] . in[b])   (the gated FFN's gate and up)
+struct MatvecTarget {
+  DeviceMatrix w;
+  DeviceMatrix glu;  // the up projection when `w` is a gated FFN's gate; data null otherwise
+  float* out = nullptr;
+  const float* bias = nullptr;
+  bool accumulate = false;
+};
+struct MatvecInput {
+  const float* x = nullptr;     // (n_tokens, cols)
+  const float* norm = nullptr;  // RMSNorm weight (cols), or null
+  float eps = 0.0f;
+};
+constexpr int kMaxMatvecTargets = 3;
+// Targets must share cols; n_tokens <= kMatvecMaxTokens.
+void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream);
 
 // W expanded to a dense 16-bit matrix for cuBLAS (f16 for f16/q8_0/q4_0, bf16 for bf16).
 void launch_expand_weights(void* out, const DeviceMatrix& w, cudaStream_t stream);
@@ -44,17 +82,15 @@ void launch_activations_to_16bit(void* out, const float* x, std::size_t n, bool 
 // x[r] += bias for each of `rows` rows of n.
 void launch_add_bias(float* x, const float* bias, int rows, int n, cudaStream_t stream);
 
-// Rotary embedding of each token's heads at its position; divisors may be null.
+// Rotary embedding parameters: `frequencies` holds theta^(-2i/rope_dims) / divisor[i] for each of
+// the rope_dims / 2 pairs, computed once on the host in double.
 struct RopeParams {
-  int heads = 0;
   int head_dim = 0;
   int rope_dims = 0;
   bool neox = false;
-  float theta = 10000.0f;
   float position_scale = 1.0f;
-  const float* divisors = nullptr;
+  const double* frequencies = nullptr;
 };
-void launch_rope(float* x, const std::int32_t* positions, int n_tokens, const RopeParams& p, cudaStream_t stream);
 
 // Paged KV cache access of one layer: cache[(page * kPageTokens + offset) * kv_dim + i].
 struct PagedKv {
@@ -65,9 +101,12 @@ struct PagedKv {
   int kv_dim = 0;
 };
 
-// Writes each token's k and v at its (slot, position).
-void launch_kv_store(const PagedKv& kv, const float* k, const float* v, const std::int32_t* slots,
-                     const std::int32_t* positions, int n_tokens, cudaStream_t stream);
+// One launch for what follows the q/k/v projections: the rotary embedding of every query and key
+// head at its token's position (q in place), and each token's rotated k and its v written into the
+// KV cache at its (slot, position).
+void launch_rope_and_store(float* q, const float* k, const float* v, int n_heads, const PagedKv& kv,
+                           const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                           const RopeParams& p, cudaStream_t stream);
 
 // Causal attention of each token over positions 0..position of its slot, GQA by head groups.
 struct AttentionParams {
@@ -80,8 +119,6 @@ void launch_attention(float* out, const float* q, const PagedKv& kv, const std::
 
 // out = silu(gate) * up
 void launch_silu_mul(float* out, const float* gate, const float* up, std::size_t n, cudaStream_t stream);
-// x += y
-void launch_add(float* x, const float* y, std::size_t n, cudaStream_t stream);
 // out[i] = x[rows[i]] for rows of width n.
 void launch_gather_rows(float* out, const float* x, const std::int32_t* rows, int n_rows, int n, cudaStream_t stream);
 
