@@ -11,6 +11,7 @@
 #include <cstring>
 #include <map>
 #include <stdexcept>
+#include <tuple>
 #include <vector>
 
 #include "accel/compute/backend_factory.hpp"
@@ -268,12 +269,18 @@ class CudaBackend final : public ForwardBackend {
     std::int32_t* host_slots = host_positions + plan_.max_step_tokens;
     std::int32_t* host_rows = host_slots + plan_.max_step_tokens;
     std::int32_t* host_table = host_rows + plan_.max_logit_rows;
+    // A step whose tokens all belong to different sequences takes the fused decode attention.
+    slot_seen_.assign(page_tables.size(), 0);
+    bool distinct_slots = true;
     for (int i = 0; i < n; ++i) {
       const StepToken& t = tokens[static_cast<std::size_t>(i)];
       host_tokens[i] = t.token;
       host_positions[i] = t.position;
       host_slots[i] = t.slot;
       if (t.wants_logits) host_rows[rows++] = i;
+      char& seen = slot_seen_.at(static_cast<std::size_t>(t.slot));
+      distinct_slots = distinct_slots && seen == 0;
+      seen = 1;
     }
     if (static_cast<std::size_t>(rows) > plan_.max_logit_rows) throw std::logic_error("more logit rows than planned");
     for (std::size_t s = 0; s < page_tables.size(); ++s)
@@ -294,13 +301,13 @@ class CudaBackend final : public ForwardBackend {
 
     // Pure decode steps have a fixed shape per batch size: replay a captured graph of the whole pass.
     if (n <= cuda::kGraphMaxTokens && n == rows) {
-      const std::pair<int, bool> key{n, sample};
+      const GraphKey key{n, sample, distinct_slots};
       auto found = graphs_.find(key);
       if (found == graphs_.end()) {
         cudaGraph_t graph = nullptr;
         cudaGraphExec_t exec = nullptr;
         check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "capturing the decode graph");
-        enqueue_forward(n, rows, sample);
+        enqueue_forward(n, rows, sample, distinct_slots);
         check(cudaStreamEndCapture(stream_, &graph), "capturing the decode graph");
         const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
         cudaGraphDestroy(graph);
@@ -309,7 +316,7 @@ class CudaBackend final : public ForwardBackend {
       }
       check(cudaGraphLaunch(found->second, stream_), "launching the decode graph");
     } else {
-      enqueue_forward(n, rows, sample);
+      enqueue_forward(n, rows, sample, distinct_slots);
     }
     return rows;
   }
@@ -466,7 +473,7 @@ class CudaBackend final : public ForwardBackend {
   // One forward step, top to bottom. Per layer: the q/k/v projections of the normalised residual,
   // rotary embedding and KV store, attention, the output projection added into the residual, the
   // gated FFN of the normalised residual, and its down projection added into the residual.
-  void enqueue_forward(int n, int rows, bool sample) {
+  void enqueue_forward(int n, int rows, bool sample, bool distinct_slots) {
     const ModelConfig& c = config_;
     const std::int32_t* tokens = metadata_;
     const std::int32_t* positions = metadata_ + plan_.max_step_tokens;
@@ -484,8 +491,12 @@ class CudaBackend final : public ForwardBackend {
       const cuda::PagedKv kv{key_cache_ + l * layer_floats, value_cache_ + l * layer_floats, table,
                              static_cast<int>(plan_.kv_pages), c.kv_dim()};
       project({into(q_, w.wq, w.bq), into(k_, w.wk, w.bk), into(v_, w.wv, w.bv)}, {x_, w.attn_norm, c.rms_eps}, n);
-      cuda::launch_rope_and_store(q_, k_, v_, c.n_heads, kv, slots, positions, n, rope, stream_);
-      cuda::launch_attention(attn_, q_, kv, slots, positions, n, attention, stream_);
+      if (distinct_slots) {
+        cuda::launch_decode_attention(attn_, q_, k_, v_, kv, slots, positions, n, attention, rope, stream_);
+      } else {
+        cuda::launch_rope_and_store(q_, k_, v_, c.n_heads, kv, slots, positions, n, rope, stream_);
+        cuda::launch_attention(attn_, q_, kv, slots, positions, n, attention, stream_);
+      }
       project({added_to(x_, w.wo)}, {attn_}, n);
       project({gated_into(gate_, w.gate, w.up)}, {x_, w.ffn_norm, c.rms_eps}, n);
       project({added_to(x_, w.down)}, {gate_}, n);
@@ -540,7 +551,9 @@ class CudaBackend final : public ForwardBackend {
   cuda::DeviceRowSampling* sampling_dev_ = nullptr;   // (logit_rows)
   std::int32_t* next_host_ = nullptr;                 // pinned, (logit_rows) sampled tokens
   std::int32_t* next_dev_ = nullptr;                  // (logit_rows)
-  std::map<std::pair<int, bool>, cudaGraphExec_t> graphs_;  // decode steps by (token count, sampling)
+  using GraphKey = std::tuple<int, bool, bool>;  // token count, sampling, distinct slots
+  std::map<GraphKey, cudaGraphExec_t> graphs_;   // captured decode steps
+  std::vector<char> slot_seen_;                  // scratch of run_step
 };
 
 }  // namespace

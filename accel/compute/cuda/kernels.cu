@@ -514,44 +514,73 @@ __global__ void rope_and_store_kernel(float* q, const float* k, const float* v, 
 // One block per (token, head): its warps split the positions, two at a time per warp so that the
 // loads of both (page, key, value) are in flight together, and keep an online softmax each
 // (running max, sum and weighted values), merged at the end; no score buffer is needed.
+// kDecode (a step whose tokens are all in different sequences): the rotary embedding is applied
+// here (by warp 0, shared through shared memory), to the query and to the token's own key, which
+// is taken from k/v directly and written to the cache by the first query head of its group; every
+// earlier position was written by an earlier step, so the first round of cached keys and values is
+// loaded before the wait.
+// Warps per block: 16 when few (token, head) blocks must cover the latency of a small step,
+// 4 when a large step has enough blocks to fill the GPU. D: head dims per lane (2, 4 or 8), so
+// registers are held for the model's head size rather than the widest one.
 constexpr int kAttentionWarps = 16;
-constexpr int kDimsPerLane = kMaxHeadDim / kWarp;
+constexpr int kAttentionBlocksForFewWarps = 512;
 
-__global__ void attention_kernel(float* out, const float* q, PagedKv kv, const std::int32_t* slots,
-                                 const std::int32_t* positions, AttentionParams p) {
-  // Positions, slots and page tables are uploaded before the step: no kernel of it writes them.
+// The rotation of dim d: out[d] = x[d] * c + x[partner] * s (s signed), identity beyond rope_dims.
+struct DimRotation {
+  int partner;
+  float c;
+  float s;
+};
+
+__device__ __forceinline__ DimRotation rotation_of(int d, int position, const RopeParams& p) {
+  const int half_rope = p.rope_dims / 2;
+  if (d >= p.rope_dims) return {d, 1.0f, 0.0f};
+  int pair, partner;
+  bool first;
+  if (p.neox) {
+    first = d < half_rope;
+    pair = first ? d : d - half_rope;
+    partner = first ? d + half_rope : d - half_rope;
+  } else {
+    first = d % 2 == 0;
+    pair = d / 2;
+    partner = first ? d + 1 : d - 1;
+  }
+  // The angle in double (positions up to 128K times the fastest frequency need the precision),
+  // reduced to [-pi, pi] in double, so the float sine and cosine see an exact small argument.
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  const double angle = static_cast<double>(static_cast<float>(position) * p.position_scale) * p.frequencies[pair];
+  const double reduced = angle - kTwoPi * rint(angle / kTwoPi);
+  float s, c;
+  sincosf(static_cast<float>(reduced), &s, &c);
+  return {partner, c, first ? -s : s};
+}
+
+template <bool kDecode, int D>
+__global__ void attention_kernel(float* out, const float* q, const float* k, const float* v, PagedKv kv,
+                                 const std::int32_t* slots, const std::int32_t* positions, AttentionParams p,
+                                 RopeParams rope) {
   const int t = blockIdx.x;
-  const int last = positions[t];
-  const int slot = slots[t];
-  wait_for_previous_kernel();
-  let_next_kernel_launch();
   const int h = blockIdx.y;
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
-  const int q_dim = p.n_heads * p.head_dim;
-  const int kv_head = h / (p.n_heads / p.n_kv_heads);
-  const float scale = rsqrtf(static_cast<float>(p.head_dim));
-  const float* query = q + static_cast<std::size_t>(t) * q_dim + static_cast<std::size_t>(h) * p.head_dim;
-
-  float qv[kDimsPerLane];
-  float acc[kDimsPerLane];
-#pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) {
-    const int d = lane + j * kWarp;
-    qv[j] = d < p.head_dim ? query[d] * scale : 0.0f;
-    acc[j] = 0.0f;
-  }
-  float running_max = -FLT_MAX;
-  float running_sum = 0.0f;
+  const int warps = blockDim.x / kWarp;
+  const int group = p.n_heads / p.n_kv_heads;
+  const int kv_head = h / group;
   const std::size_t head_offset = static_cast<std::size_t>(kv_head) * p.head_dim;
-  for (int pos = warp; pos <= last; pos += 2 * kAttentionWarps) {
-    const int pos2 = pos + kAttentionWarps;
-    const bool has2 = pos2 <= last;
+  // Positions, slots and page tables are uploaded before the step: no kernel of it writes them.
+  const int last = positions[t];
+  const int slot = slots[t];
+  const int cached_end = kDecode ? last : last + 1;  // positions read from the cache
+
+  float k1[D], k2[D], v1[D], v2[D];
+  const auto load_pair = [&](int pos) {
+    const int pos2 = pos + warps;
+    if (pos >= cached_end) return;
     const std::size_t base = kv_index(kv, slot, pos) + head_offset;
-    const std::size_t base2 = has2 ? kv_index(kv, slot, pos2) + head_offset : base;
-    float k1[kDimsPerLane], k2[kDimsPerLane], v1[kDimsPerLane], v2[kDimsPerLane];
+    const std::size_t base2 = pos2 < cached_end ? kv_index(kv, slot, pos2) + head_offset : base;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
+    for (int j = 0; j < D; ++j) {
       const int d = lane + j * kWarp;
       const bool in = d < p.head_dim;
       k1[j] = in ? kv.keys[base + d] : 0.0f;
@@ -559,23 +588,92 @@ __global__ void attention_kernel(float* out, const float* q, PagedKv kv, const s
       v1[j] = in ? kv.values[base + d] : 0.0f;
       v2[j] = in ? kv.values[base2 + d] : 0.0f;
     }
+  };
+  if constexpr (kDecode) load_pair(warp);
+  // kDecode: warp 0 rotates the query and the token's own key, once for the block.
+  DimRotation turn[D];
+  if (kDecode && warp == 0) {
+#pragma unroll
+    for (int j = 0; j < D; ++j) {
+      const int d = lane + j * kWarp;
+      turn[j] = d < p.head_dim ? rotation_of(d, last, rope) : DimRotation{d, 1.0f, 0.0f};
+    }
+  }
+  wait_for_previous_kernel();
+  let_next_kernel_launch();
+
+  const int q_dim = p.n_heads * p.head_dim;
+  const float scale = rsqrtf(static_cast<float>(p.head_dim));
+  const float* query = q + static_cast<std::size_t>(t) * q_dim + static_cast<std::size_t>(h) * p.head_dim;
+  float qv[D];
+  float own_k[D], own_v[D];  // kDecode, warp 0: this token's rotated key and its value
+  if constexpr (kDecode) {
+    __shared__ float rotated_query[kMaxHeadDim];
+    if (warp == 0) {
+      const float* key = k + static_cast<std::size_t>(t) * kv.kv_dim + head_offset;
+      const float* value = v + static_cast<std::size_t>(t) * kv.kv_dim + head_offset;
+#pragma unroll
+      for (int j = 0; j < D; ++j) {
+        const int d = lane + j * kWarp;
+        const bool in = d < p.head_dim;
+        if (in) rotated_query[d] = (query[d] * turn[j].c + query[turn[j].partner] * turn[j].s) * scale;
+        own_k[j] = in ? key[d] * turn[j].c + key[turn[j].partner] * turn[j].s : 0.0f;
+        own_v[j] = in ? value[d] : 0.0f;
+      }
+      if (h % group == 0) {
+        const std::size_t at = kv_index(kv, slot, last) + head_offset;
+#pragma unroll
+        for (int j = 0; j < D; ++j) {
+          const int d = lane + j * kWarp;
+          if (d < p.head_dim) {
+            kv.keys[at + d] = own_k[j];
+            kv.values[at + d] = own_v[j];
+          }
+        }
+      }
+    }
+    __syncthreads();
+#pragma unroll
+    for (int j = 0; j < D; ++j) {
+      const int d = lane + j * kWarp;
+      qv[j] = d < p.head_dim ? rotated_query[d] : 0.0f;
+    }
+  } else {
+#pragma unroll
+    for (int j = 0; j < D; ++j) {
+      const int d = lane + j * kWarp;
+      qv[j] = d < p.head_dim ? query[d] * scale : 0.0f;
+    }
+  }
+
+  float acc[D] = {};
+  float running_max = -FLT_MAX;
+  float running_sum = 0.0f;
+  // Folds up to two positions (scores and values) into this warp's online softmax.
+  const auto fold = [&](bool has1, bool has2, const float (&ka)[D], const float (&kb)[D],
+                        const float (&va)[D], const float (&vb)[D]) {
     float score = 0.0f, score2 = 0.0f;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) {
-      score += qv[j] * k1[j];
-      score2 += qv[j] * k2[j];
+    for (int j = 0; j < D; ++j) {
+      score += qv[j] * ka[j];
+      score2 += qv[j] * kb[j];
     }
-    score = warp_sum(score);
+    score = has1 ? warp_sum(score) : -FLT_MAX;
     score2 = has2 ? warp_sum(score2) : -FLT_MAX;
     const float new_max = fmaxf(running_max, fmaxf(score, score2));
     const float correction = __expf(running_max - new_max);
-    const float weight = __expf(score - new_max);
+    const float weight = has1 ? __expf(score - new_max) : 0.0f;
     const float weight2 = has2 ? __expf(score2 - new_max) : 0.0f;
     running_sum = running_sum * correction + weight + weight2;
 #pragma unroll
-    for (int j = 0; j < kDimsPerLane; ++j) acc[j] = acc[j] * correction + weight * v1[j] + weight2 * v2[j];
+    for (int j = 0; j < D; ++j) acc[j] = acc[j] * correction + weight * va[j] + weight2 * vb[j];
     running_max = new_max;
+  };
+  for (int pos = warp; pos < cached_end; pos += 2 * warps) {
+    if (!kDecode || pos != warp) load_pair(pos);
+    fold(true, pos + warps < cached_end, k1, k2, v1, v2);
   }
+  if (kDecode && warp == 0) fold(true, false, own_k, own_k, own_v, own_v);
 
   __shared__ float warp_max[kAttentionWarps];
   __shared__ float warp_sum_of[kAttentionWarps];
@@ -585,25 +683,25 @@ __global__ void attention_kernel(float* out, const float* q, PagedKv kv, const s
     warp_sum_of[warp] = running_sum;
   }
 #pragma unroll
-  for (int j = 0; j < kDimsPerLane; ++j) {
+  for (int j = 0; j < D; ++j) {
     const int d = lane + j * kWarp;
     if (d < p.head_dim) warp_acc[warp][d] = acc[j];
   }
   __syncthreads();
   if (warp != 0) return;
   float overall_max = -FLT_MAX;
-  for (int w = 0; w < kAttentionWarps; ++w) overall_max = fmaxf(overall_max, warp_max[w]);
+  for (int w = 0; w < warps; ++w) overall_max = fmaxf(overall_max, warp_max[w]);
   float total = 0.0f;
   float factor[kAttentionWarps];
-  for (int w = 0; w < kAttentionWarps; ++w) {
+  for (int w = 0; w < warps; ++w) {
     factor[w] = warp_sum_of[w] > 0.0f ? __expf(warp_max[w] - overall_max) : 0.0f;
     total += warp_sum_of[w] * factor[w];
   }
   float* dst = out + static_cast<std::size_t>(t) * q_dim + static_cast<std::size_t>(h) * p.head_dim;
   for (int d = lane; d < p.head_dim; d += kWarp) {
-    float v = 0.0f;
-    for (int w = 0; w < kAttentionWarps; ++w) v += warp_acc[w][d] * factor[w];
-    dst[d] = v / total;
+    float value = 0.0f;
+    for (int w = 0; w < warps; ++w) value += warp_acc[w][d] * factor[w];
+    dst[d] = value / total;
   }
 }
 
@@ -669,14 +767,27 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
   const float* row = logits + static_cast<std::size_t>(blockIdx.x) * vocab;
   const DeviceRowSampling p = params[blockIdx.x];
 
-  // Argmax, lowest index on ties.
+  // Argmax, lowest index on ties; 16-byte loads (four independent candidates each) where rows allow.
   float best = -FLT_MAX;
   int best_index = vocab;
-  for (int i = threadIdx.x; i < vocab; i += kSampleThreads)
-    if (row[i] > best) {
-      best = row[i];
+  const auto consider = [&](float value, int i) {
+    if (value > best || (value == best && i < best_index)) {
+      best = value;
       best_index = i;
     }
+  };
+  if (vocab % 4 == 0) {
+    const float4* row4 = reinterpret_cast<const float4*>(row);
+    for (int i = threadIdx.x; i < vocab / 4; i += kSampleThreads) {
+      const float4 f = row4[i];
+      consider(f.x, 4 * i);
+      consider(f.y, 4 * i + 1);
+      consider(f.z, 4 * i + 2);
+      consider(f.w, 4 * i + 3);
+    }
+  } else {
+    for (int i = threadIdx.x; i < vocab; i += kSampleThreads) consider(row[i], i);
+  }
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
     const float other = __shfl_xor_sync(0xffffffffu, best, offset);
     const int other_index = __shfl_xor_sync(0xffffffffu, best_index, offset);
@@ -893,11 +1004,37 @@ void launch_rope_and_store(float* q, const float* k, const float* v, int n_heads
   launch(rope_and_store_kernel, blocks_for(n, 256), 256, stream, q, k, v, n_heads, kv, slots, positions, n_tokens, p);
 }
 
-void launch_attention(float* out, const float* q, const PagedKv& kv, const std::int32_t* slots,
-                      const std::int32_t* positions, int n_tokens, const AttentionParams& p, cudaStream_t stream) {
+namespace {
+
+template <bool kDecode>
+void launch_attention_kind(float* out, const float* q, const float* k, const float* v, const PagedKv& kv,
+                           const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                           const AttentionParams& p, const RopeParams& rope, cudaStream_t stream) {
   if (n_tokens <= 0) return;
   const dim3 grid(static_cast<unsigned>(n_tokens), static_cast<unsigned>(p.n_heads));
-  launch(attention_kernel, grid, kAttentionWarps * kWarp, stream, out, q, kv, slots, positions, p);
+  const int warps = n_tokens * p.n_heads >= kAttentionBlocksForFewWarps ? 4 : kAttentionWarps;
+  const unsigned threads = static_cast<unsigned>(warps * kWarp);
+  if (p.head_dim <= 2 * kWarp) {
+    launch(attention_kernel<kDecode, 2>, grid, threads, stream, out, q, k, v, kv, slots, positions, p, rope);
+  } else if (p.head_dim <= 4 * kWarp) {
+    launch(attention_kernel<kDecode, 4>, grid, threads, stream, out, q, k, v, kv, slots, positions, p, rope);
+  } else {
+    launch(attention_kernel<kDecode, kMaxHeadDim / kWarp>, grid, threads, stream, out, q, k, v, kv, slots, positions, p,
+           rope);
+  }
+}
+
+}  // namespace
+
+void launch_attention(float* out, const float* q, const PagedKv& kv, const std::int32_t* slots,
+                      const std::int32_t* positions, int n_tokens, const AttentionParams& p, cudaStream_t stream) {
+  launch_attention_kind<false>(out, q, nullptr, nullptr, kv, slots, positions, n_tokens, p, RopeParams{}, stream);
+}
+
+void launch_decode_attention(float* out, const float* q, const float* k, const float* v, const PagedKv& kv,
+                             const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                             const AttentionParams& p, const RopeParams& rope, cudaStream_t stream) {
+  launch_attention_kind<true>(out, q, k, v, kv, slots, positions, n_tokens, p, rope, stream);
 }
 
 void launch_silu_mul(float* out, const float* gate, const float* up, std::size_t n, cudaStream_t stream) {

@@ -116,6 +116,11 @@ struct AttentionParams {
 };
 void launch_attention(float* out, const float* q, const PagedKv& kv, const std::int32_t* slots,
                       const std::int32_t* positions, int n_tokens, const AttentionParams& p, cudaStream_t stream);
+// The same for a step whose tokens all belong to different sequences (a decode step), with the
+// rotary embedding of q and k and the KV store folded in: q, k and v as the projections wrote them.
+void launch_decode_attention(float* out, const float* q, const float* k, const float* v, const PagedKv& kv,
+                             const std::int32_t* slots, const std::int32_t* positions, int n_tokens,
+                             const AttentionParams& p, const RopeParams& rope, cudaStream_t stream);
 
 // out = silu(gate) * up
 void launch_silu_mul(float* out, const float* gate, const float* up, std::size_t n, cudaStream_t stream);
