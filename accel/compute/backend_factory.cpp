@@ -34,9 +34,8 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const st
   if (device == "cpu") return make_cpu_backend(config, weights, plan);
   if (device == "cuda") return make_backend("cuda:0", config, weights, plan);
   if (device == "auto") {
-    // K-quant models run on the CPU only, so "auto" takes the CPU for them.
     const DeviceReport report = list_devices();
-    if (report.gpus.empty() || weights.has_k_quants()) return make_cpu_backend(config, weights, plan);
+    if (report.gpus.empty()) return make_cpu_backend(config, weights, plan);
     return make_cuda_backend(report.gpus.front().index, config, weights, plan);
   }
   constexpr std::string_view kCudaPrefix = "cuda:";

@@ -109,14 +109,6 @@ std::size_t ModelWeights::bytes_per_token() const {
   return total;
 }
 
-bool ModelWeights::has_k_quants() const {
-  std::vector<const WeightMatrix*> all = matrices();
-  all.push_back(&token_embedding);
-  for (const WeightMatrix* m : all)
-    if (m->type == gguf::TensorType::q4_k || m->type == gguf::TensorType::q6_k) return true;
-  return false;
-}
-
 std::variant<ModelWeights, std::string> bind_model_weights(const ModelConfig& c,
                                                            const TensorLookup& lookup) {
   Binder bind(lookup);

@@ -53,8 +53,6 @@ struct ModelWeights {
   std::size_t bytes_per_token() const;
   // Every matrix a forward pass multiplies by (the output once, even when tied to the embedding).
   std::vector<const WeightMatrix*> matrices() const;
-  // True when some matrix is Q4_K or Q6_K (run by the CPU backend only).
-  bool has_k_quants() const;
 };
 
 using TensorLookup = std::function<const gguf::TensorInfo*(std::string_view name)>;

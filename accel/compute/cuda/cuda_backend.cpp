@@ -19,6 +19,7 @@
 #include "accel/compute/cuda/kernels.cuh"
 #include "accel/compute/devices.hpp"
 #include "accel/compute/kv_pages.hpp"
+#include "accel/compute/split_blocks.hpp"
 
 namespace sovereign::accel {
 
@@ -63,6 +64,8 @@ WeightKind kind_of(gguf::TensorType type) {
     case gguf::TensorType::bf16: return WeightKind::bf16;
     case gguf::TensorType::q8_0: return WeightKind::q8_0;
     case gguf::TensorType::q4_0: return WeightKind::q4_0;
+    case gguf::TensorType::q4_k: return WeightKind::q4_k;
+    case gguf::TensorType::q6_k: return WeightKind::q6_k;
     default: return WeightKind::f32;
   }
 }
@@ -379,40 +382,30 @@ class CudaBackend final : public ForwardBackend {
     return p;
   }
 
-  // Uploads a weight matrix; Q8_0 and Q4_0 blocks are split into quants and scales (kernels.cuh).
+  // Uploads a weight matrix; quantized blocks are split into codes and scales (split_blocks.hpp).
   DeviceMatrix upload(const WeightMatrix& m) {
     DeviceMatrix d;
     d.kind = kind_of(m.type);
     d.rows = static_cast<int>(m.rows);
     d.cols = static_cast<int>(m.cols);
-    d.row_bytes = cuda::quant_row_bytes(d.kind, d.cols);
-    if (d.kind != WeightKind::q8_0 && d.kind != WeightKind::q4_0) {
-      void* p = device_alloc(m.total_bytes());
-      check(cudaMemcpy(p, m.data, m.total_bytes(), cudaMemcpyHostToDevice), "uploading weights");
-      d.data = static_cast<const unsigned char*>(p);
+    if (!cuda::is_quantized(d.kind)) {
+      d.data = static_cast<const unsigned char*>(upload_bytes(m.data, m.total_bytes()));
       d.row_bytes = m.row_bytes;
       return d;
     }
-    const std::size_t blocks_per_row = m.cols / kQuantBlockElems;
-    const std::size_t block_quant_bytes = d.row_bytes / blocks_per_row;
-    std::vector<unsigned char> quants(m.rows * d.row_bytes);
-    std::vector<std::uint16_t> scales(m.rows * blocks_per_row);
-    const std::size_t block_bytes = m.row_bytes / blocks_per_row;
-    for (std::size_t r = 0; r < m.rows; ++r) {
-      const std::byte* row = m.row(r);
-      for (std::size_t b = 0; b < blocks_per_row; ++b) {
-        const std::byte* block = row + b * block_bytes;  // f16 scale, then the quants
-        std::memcpy(&scales[r * blocks_per_row + b], block, sizeof(std::uint16_t));
-        std::memcpy(&quants[r * d.row_bytes + b * block_quant_bytes], block + sizeof(std::uint16_t), block_quant_bytes);
-      }
-    }
-    void* q = device_alloc(quants.size());
-    void* sc = device_alloc(scales.size() * sizeof(std::uint16_t));
-    check(cudaMemcpy(q, quants.data(), quants.size(), cudaMemcpyHostToDevice), "uploading weights");
-    check(cudaMemcpy(sc, scales.data(), scales.size() * sizeof(std::uint16_t), cudaMemcpyHostToDevice), "uploading weights");
-    d.data = static_cast<const unsigned char*>(q);
-    d.scales = static_cast<const std::uint16_t*>(sc);
+    const SplitBlocks split = split_blocks(m);
+    d.row_bytes = split.code_row_bytes;
+    d.data = static_cast<const unsigned char*>(upload_bytes(split.codes.data(), split.codes.size()));
+    d.scales = static_cast<const std::uint16_t*>(upload_bytes(split.scales.data(), split.scales.size() * sizeof(std::uint16_t)));
+    if (!split.supers.empty())
+      d.supers = static_cast<const std::uint32_t*>(upload_bytes(split.supers.data(), split.supers.size() * sizeof(std::uint32_t)));
+    if (!split.high.empty()) d.high = static_cast<const unsigned char*>(upload_bytes(split.high.data(), split.high.size()));
     return d;
+  }
+  void* upload_bytes(const void* bytes, std::size_t n) {
+    void* p = device_alloc(n);
+    check(cudaMemcpy(p, bytes, n, cudaMemcpyHostToDevice), "uploading weights");
+    return p;
   }
 
   // W . in for each target (see cuda::MatvecTarget): one fused GEMV launch for decode-sized steps;
@@ -441,11 +434,12 @@ class CudaBackend final : public ForwardBackend {
 
   // The GEMV decodes every weight once per token, cuBLAS reads it once for all tokens but needs
   // quantized weights expanded to f16 first. Measured crossover on an H100 (llama-3.2-1b shape):
-  // the GEMV is faster up to 2 tokens for 16-bit weights and up to 3 for Q8_0.
+  // the GEMV is faster up to 2 tokens for 16-bit weights and up to 3 for Q8_0 (taken for every
+  // quantized type).
   static constexpr std::size_t kGemvOnlyTokens = 2;  // steps this small never need cuBLAS buffers
   static int gemv_max_tokens(WeightKind kind) {
     static_assert(3 <= cuda::kMatvecMaxTokens);
-    return kind == WeightKind::q8_0 || kind == WeightKind::q4_0 ? 3 : static_cast<int>(kGemvOnlyTokens);
+    return cuda::is_quantized(kind) ? 3 : static_cast<int>(kGemvOnlyTokens);
   }
 
   // out[b][r] (+)= W[r] . x[b] through cuBLAS: quantized weights expanded to f16 first.
@@ -463,7 +457,7 @@ class CudaBackend final : public ForwardBackend {
     const bool bf16 = w.kind == WeightKind::bf16;
     const cudaDataType type16 = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     const void* a = w.data;
-    if (w.kind == WeightKind::q8_0 || w.kind == WeightKind::q4_0) {
+    if (cuda::is_quantized(w.kind)) {
       cuda::launch_expand_weights(w16_, w, stream_);
       a = w16_;
     }
@@ -567,10 +561,6 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cuda_backend(int
   if (config.head_dim > cuda::kMaxHeadDim)
     return "head size " + std::to_string(config.head_dim) + " exceeds the CUDA kernels' limit of " +
            std::to_string(cuda::kMaxHeadDim);
-  // The CUDA kernels decode the block formats of kernels.cuh; K-quant models run on the CPU.
-  if (weights.has_k_quants())
-    return std::string("the CUDA engine does not run Q4_K/Q6_K weights yet; use device: cpu, or a ") +
-           "Q8_0, Q4_0, F16 or BF16 file";
   auto backend = std::make_unique<CudaBackend>(device, config, plan);
   try {
     backend->initialise(weights);

@@ -37,6 +37,14 @@ __device__ __forceinline__ void let_next_kernel_launch() {
 
 __device__ __forceinline__ float half_bits(std::uint16_t bits) { return __half2float(__ushort_as_half(bits)); }
 
+template <WeightKind K>
+constexpr bool kQuantized = K >= WeightKind::q8_0;
+
+// The 2-bit high part of element j (0..31) of a Q6_K sub-block from its 8 high-plane bytes.
+__device__ __forceinline__ unsigned q6_k_high(const unsigned char* high, int j) {
+  return (reinterpret_cast<const unsigned*>(high)[j / 16] >> (2 * (j % 16))) & 3u;
+}
+
 // Element i of row `row` in its device encoding (see DeviceMatrix). Consecutive lanes read
 // consecutive elements, so every encoding is read coalesced.
 template <WeightKind K>
@@ -49,19 +57,54 @@ __device__ __forceinline__ float weight_at(const DeviceMatrix& w, int row, int i
   } else if constexpr (K == WeightKind::bf16) {
     return __uint_as_float(static_cast<unsigned>(reinterpret_cast<const std::uint16_t*>(r)[i]) << 16);
   } else {
-    const int block = i / 32;
-    const float scale = half_bits(w.scales[static_cast<std::size_t>(row) * (w.cols / 32) + block]);
+    const int sub = i / 32;
+    const int j = i % 32;
+    const std::size_t sub_index = static_cast<std::size_t>(row) * (w.cols / 32) + sub;
+    const unsigned packed_scale = w.scales[sub_index];
     if constexpr (K == WeightKind::q8_0) {
-      return scale * static_cast<float>(reinterpret_cast<const std::int8_t*>(r)[i]);
+      return half_bits(static_cast<std::uint16_t>(packed_scale)) * static_cast<float>(reinterpret_cast<const std::int8_t*>(r)[i]);
     } else {
-      const int j = i % 32;
-      const unsigned char byte = r[block * 16 + (j & 15)];
-      return scale * static_cast<float>((j < 16 ? (byte & 0x0f) : (byte >> 4)) - 8);
+      const unsigned char byte = r[sub * 16 + (j & 15)];
+      const int nibble = j < 16 ? (byte & 0x0f) : (byte >> 4);
+      if constexpr (K == WeightKind::q4_0) return half_bits(static_cast<std::uint16_t>(packed_scale)) * static_cast<float>(nibble - 8);
+      const unsigned super = w.supers[static_cast<std::size_t>(row) * (w.cols / 256) + i / 256];
+      const float d = half_bits(static_cast<std::uint16_t>(super & 0xffffu));
+      if constexpr (K == WeightKind::q4_k) {
+        const float dmin = half_bits(static_cast<std::uint16_t>(super >> 16));
+        return d * static_cast<float>(packed_scale & 0xffu) * static_cast<float>(nibble) -
+               dmin * static_cast<float>(packed_scale >> 8);
+      } else {
+        const int code = nibble | static_cast<int>(q6_k_high(w.high + sub_index * 8, j) << 4);
+        const auto sc = static_cast<signed char>(j < 16 ? packed_scale & 0xffu : packed_scale >> 8);
+        return d * static_cast<float>(sc) * static_cast<float>(code - 32);
+      }
     }
   }
 }
 
-// Weights one 16-byte load of each encoding carries.
+// The scale terms of one 16-byte load (one 32-element sub-block of a quantized row; `c` counts
+// loads along the row): q8_0/q4_0 (d, 0); q4_k (d*sc, dmin*m); q6_k (d*sc of elements 0-15, of 16-31).
+template <WeightKind K>
+__device__ __forceinline__ float2 load_scale(const DeviceMatrix& w, int row, int c) {
+  constexpr int per_load = K == WeightKind::q8_0 ? 16 : 32;
+  const std::size_t sub_index = static_cast<std::size_t>(row) * (w.cols / 32) + c * per_load / 32;
+  const unsigned packed = w.scales[sub_index];
+  if constexpr (K == WeightKind::q8_0 || K == WeightKind::q4_0) {
+    return make_float2(half_bits(static_cast<std::uint16_t>(packed)), 0.0f);
+  } else {
+    const unsigned super = w.supers[static_cast<std::size_t>(row) * (w.cols / 256) + c / 8];
+    const float d = half_bits(static_cast<std::uint16_t>(super & 0xffffu));
+    if constexpr (K == WeightKind::q4_k) {
+      return make_float2(d * static_cast<float>(packed & 0xffu),
+                         half_bits(static_cast<std::uint16_t>(super >> 16)) * static_cast<float>(packed >> 8));
+    } else {
+      return make_float2(d * static_cast<float>(static_cast<signed char>(packed & 0xffu)),
+                         d * static_cast<float>(static_cast<signed char>(packed >> 8)));
+    }
+  }
+}
+
+// Weights one 16-byte load of each encoding carries (4-bit codes: q4_0, q4_k, and q6_k's low bits).
 template <WeightKind K>
 constexpr int kPerLoad = K == WeightKind::f32 ? 4 : (K == WeightKind::f16 || K == WeightKind::bf16) ? 8
                        : K == WeightKind::q8_0 ? 16 : 32;
@@ -74,9 +117,10 @@ __device__ __forceinline__ float biased_byte(unsigned word, int k) {
 constexpr float kTwo23 = 8388608.0f;
 
 // The kPerLoad<K> values of one 16-byte load, in element order. Quantized kinds give the codes
-// (q8_0: -128..127, q4_0: -8..7) unscaled: the caller applies the block scale once per load.
+// (q8_0: -128..127, q4_0: -8..7, q4_k: 0..15, q6_k: -32..31, its high bits from `high`) unscaled:
+// the caller applies the load's scale terms once per load.
 template <WeightKind K>
-__device__ __forceinline__ void decode_load(const uint4& raw, float (&v)[kPerLoad<K>]) {
+__device__ __forceinline__ void decode_load(const uint4& raw, const uint2& high, float (&v)[kPerLoad<K>]) {
   const unsigned words[4] = {raw.x, raw.y, raw.z, raw.w};
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
@@ -95,12 +139,40 @@ __device__ __forceinline__ void decode_load(const uint4& raw, float (&v)[kPerLoa
 #pragma unroll
       for (int b = 0; b < 4; ++b) v[4 * k + b] = biased_byte(offset, b) - (kTwo23 + 128.0f);
     } else {
-      const unsigned low = u & 0x0f0f0f0fu, high = (u >> 4) & 0x0f0f0f0fu;
+      unsigned low = u & 0x0f0f0f0fu, upper = (u >> 4) & 0x0f0f0f0fu;
+      float bias = K == WeightKind::q4_0 ? 8.0f : 0.0f;
+      if constexpr (K == WeightKind::q6_k) {
+        // Two high bits per element: elements 4k..4k+3 in byte k of high.x, 16+4k.. of high.y.
+        const auto spread = [](unsigned bits) {
+          return (bits & 3u) | ((bits & 0xcu) << 6) | ((bits & 0x30u) << 12) | ((bits & 0xc0u) << 18);
+        };
+        low |= spread((high.x >> (8 * k)) & 0xffu) << 4;
+        upper |= spread((high.y >> (8 * k)) & 0xffu) << 4;
+        bias = 32.0f;
+      }
 #pragma unroll
       for (int b = 0; b < 4; ++b) {
-        v[4 * k + b] = biased_byte(low, b) - (kTwo23 + 8.0f);
-        v[16 + 4 * k + b] = biased_byte(high, b) - (kTwo23 + 8.0f);
+        v[4 * k + b] = biased_byte(low, b) - (kTwo23 + bias);
+        v[16 + 4 * k + b] = biased_byte(upper, b) - (kTwo23 + bias);
       }
+    }
+  }
+}
+
+// A load's values with its scale terms applied (see load_scale).
+template <WeightKind K>
+__device__ __forceinline__ void dequantize_load(const uint4& raw, const uint2& high, float2 scale,
+                                                float (&v)[kPerLoad<K>]) {
+  constexpr int P = kPerLoad<K>;
+  decode_load<K>(raw, high, v);
+#pragma unroll
+  for (int j = 0; j < P; ++j) {
+    if constexpr (K == WeightKind::q4_k) {
+      v[j] = scale.x * v[j] - scale.y;
+    } else if constexpr (K == WeightKind::q6_k) {
+      v[j] *= j < P / 2 ? scale.x : scale.y;
+    } else if constexpr (kQuantized<K>) {
+      v[j] *= scale.x;
     }
   }
 }
@@ -117,6 +189,8 @@ void dispatch_kind(WeightKind kind, F&& f) {
     case WeightKind::bf16: f(KindTag<WeightKind::bf16>{}); break;
     case WeightKind::q8_0: f(KindTag<WeightKind::q8_0>{}); break;
     case WeightKind::q4_0: f(KindTag<WeightKind::q4_0>{}); break;
+    case WeightKind::q4_k: f(KindTag<WeightKind::q4_k>{}); break;
+    case WeightKind::q6_k: f(KindTag<WeightKind::q6_k>{}); break;
   }
 }
 
@@ -242,7 +316,6 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
   constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
   constexpr int RM = R * M;
   constexpr int U = kLoadsInFlight / RM;  // load positions per lane in flight
-  constexpr bool quantized = K == WeightKind::q8_0 || K == WeightKind::q4_0;
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   const int global_warp = blockIdx.x * kMatvecWarps + warp;
@@ -258,18 +331,18 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
   const int begin = active ? part * share : 0;
   const int end = active ? min(row_loads, begin + share) : 0;
   const uint4* rows[RM];
-  const std::uint16_t* scale_rows[RM];
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int m = 0; m < M; ++m) {
       const DeviceMatrix& w = m == 0 ? target.w : target.glu;
       rows[r * M + m] = reinterpret_cast<const uint4*>(w.data + static_cast<std::size_t>(row0 + r) * w.row_bytes);
-      scale_rows[r * M + m] = quantized ? w.scales + static_cast<std::size_t>(row0 + r) * (cols / 32) : nullptr;
     }
 
+  constexpr bool kHigh = K == WeightKind::q6_k;  // a second, 8-byte load per position
   uint4 raw[U][RM];
-  float scale[U][RM];
+  uint2 high[kHigh ? U : 1][kHigh ? RM : 1];
+  float2 scale[kQuantized<K> ? U : 1][kQuantized<K> ? RM : 1];
   const auto fetch = [&](int first) {
 #pragma unroll
     for (int u = 0; u < U; ++u) {
@@ -278,7 +351,13 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
 #pragma unroll
         for (int i = 0; i < RM; ++i) {
           raw[u][i] = __ldcs(rows[i] + c);
-          if constexpr (quantized) scale[u][i] = half_bits(scale_rows[i][c * P / 32]);
+          if constexpr (kQuantized<K>) {
+            const DeviceMatrix& w = i % M == 0 ? target.w : target.glu;
+            const int row = row0 + i / M;
+            scale[u][i] = load_scale<K>(w, row, c);
+            if constexpr (kHigh)
+              high[u][i] = __ldcs(reinterpret_cast<const uint2*>(w.high) + static_cast<std::size_t>(row) * (cols / 32) + c);
+          }
         }
       }
     }
@@ -297,13 +376,14 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
       if (c >= end) break;
       float v[RM][P];
 #pragma unroll
-      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], v[i]);
+      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
 #pragma unroll
       for (int b = 0; b < NT; ++b) {
         if (b >= n) break;
         const float4* xs = reinterpret_cast<const float4*>(job.in.x + static_cast<std::size_t>(b) * cols + c * P);
         const float4* ns = kNorm ? reinterpret_cast<const float4*>(job.in.norm + c * P) : nullptr;
-        float dot[RM] = {};
+        // Sums over the load's first and second half (q6_k scales each half), and of the input (q4_k's mins).
+        float first_half[RM] = {}, second_half[RM] = {}, input_sum = 0.0f;
 #pragma unroll
         for (int q = 0; q < P / 4; ++q) {
           float4 xv = xs[q];
@@ -312,12 +392,25 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
             const float4 nv = ns[q];
             xv = make_float4(xv.x * nv.x, xv.y * nv.y, xv.z * nv.z, xv.w * nv.w);
           }
+          if constexpr (K == WeightKind::q4_k) input_sum += xv.x + xv.y + xv.z + xv.w;
 #pragma unroll
-          for (int i = 0; i < RM; ++i)
-            dot[i] += v[i][4 * q] * xv.x + v[i][4 * q + 1] * xv.y + v[i][4 * q + 2] * xv.z + v[i][4 * q + 3] * xv.w;
+          for (int i = 0; i < RM; ++i) {
+            const float d = v[i][4 * q] * xv.x + v[i][4 * q + 1] * xv.y + v[i][4 * q + 2] * xv.z + v[i][4 * q + 3] * xv.w;
+            if (q < P / 8) first_half[i] += d; else second_half[i] += d;
+          }
         }
 #pragma unroll
-        for (int i = 0; i < RM; ++i) acc[i][b] += quantized ? scale[u][i] * dot[i] : dot[i];
+        for (int i = 0; i < RM; ++i) {
+          if constexpr (K == WeightKind::q6_k) {
+            acc[i][b] += scale[u][i].x * first_half[i] + scale[u][i].y * second_half[i];
+          } else if constexpr (K == WeightKind::q4_k) {
+            acc[i][b] += scale[u][i].x * (first_half[i] + second_half[i]) - scale[u][i].y * input_sum;
+          } else if constexpr (kQuantized<K>) {
+            acc[i][b] += scale[u][i].x * (first_half[i] + second_half[i]);
+          } else {
+            acc[i][b] += first_half[i] + second_half[i];
+          }
+        }
       }
     }
   }
@@ -405,18 +498,18 @@ __global__ void expand_kernel(Out* out, DeviceMatrix w) {
   wait_for_previous_kernel();
   let_next_kernel_launch();
   constexpr int P = kPerLoad<K>;
-  constexpr bool quantized = K == WeightKind::q8_0 || K == WeightKind::q4_0;
   const int loads = w.cols / P;
   const std::size_t idx = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= static_cast<std::size_t>(w.rows) * loads) return;
   const int r = static_cast<int>(idx / loads);
   const int c = static_cast<int>(idx % loads);
   const uint4 raw = reinterpret_cast<const uint4*>(w.data + static_cast<std::size_t>(r) * w.row_bytes)[c];
-  const float scale = quantized ? half_bits(w.scales[static_cast<std::size_t>(r) * (w.cols / 32) + c * P / 32]) : 1.0f;
+  uint2 high{};
+  if constexpr (K == WeightKind::q6_k) high = reinterpret_cast<const uint2*>(w.high)[static_cast<std::size_t>(r) * (w.cols / 32) + c];
+  float2 scale = make_float2(1.0f, 0.0f);
+  if constexpr (kQuantized<K>) scale = load_scale<K>(w, r, c);
   float v[P];
-  decode_load<K>(raw, v);
-#pragma unroll
-  for (int j = 0; j < P; ++j) v[j] *= scale;
+  dequantize_load<K>(raw, high, scale, v);
   Out* dst = out + static_cast<std::size_t>(r) * w.cols + static_cast<std::size_t>(c) * P;
 #pragma unroll
   for (int j = 0; j < P; j += 8) {

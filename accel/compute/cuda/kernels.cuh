@@ -12,7 +12,7 @@
 
 namespace sovereign::accel::cuda {
 
-enum class WeightKind : int { f32, f16, bf16, q8_0, q4_0 };
+enum class WeightKind : int { f32, f16, bf16, q8_0, q4_0, q4_k, q6_k };
 
 // Most tokens the fused dequantize-GEMV kernel takes per launch; larger steps use cuBLAS GEMM.
 constexpr int kMatvecMaxTokens = 4;
@@ -23,26 +23,40 @@ constexpr int kPageTokens = 16;
 constexpr int kMaxHeadDim = 256;
 
 // A row-major weight matrix on the device. f32, f16 and bf16 rows are stored as in the file.
-// Q8_0 and Q4_0 blocks are split on upload so that every row's quants are contiguous and 16-byte
-// loads stay aligned: `data` holds the quants (row_bytes = cols for Q8_0, cols / 2 for Q4_0, each
-// block's 16 bytes in the file's nibble order) and `scales` the f16 block scales, cols / 32 per row.
+// Quantized blocks are split on upload so that every row's codes are contiguous and 16-byte loads
+// stay aligned (the file's 34-, 18-, 144- and 210-byte blocks are not); every value is unchanged.
+// Per 32 elements (one "sub-block"):
+//   q8_0: `data` 32 int8 codes; `scales` the f16 block scale.                 value = d * q
+//   q4_0: `data` 16 bytes, element j in the low nibble of byte j % 16 for j < 16, else the high
+//         nibble (the file's order); `scales` the f16 block scale.            value = d * (q - 8)
+//   q4_k: `data` as q4_0; `scales` 6-bit scale | 6-bit min << 8; `supers` (per 256 elements)
+//         f16 d | f16 dmin << 16.                                             value = d*sc*q - dmin*m
+//   q6_k: `data` the low 4 bits as q4_0; `high` 8 bytes of 2-bit high parts (element j at bits
+//         2*(j % 16) of 32-bit word j / 16); `scales` int8 scale of elements 0-15 | of 16-31 << 8;
+//         `supers` f16 d.                                                     value = d*sc*(q - 32)
 struct DeviceMatrix {
   const unsigned char* data = nullptr;
   const std::uint16_t* scales = nullptr;
+  const std::uint32_t* supers = nullptr;
+  const unsigned char* high = nullptr;
   WeightKind kind = WeightKind::f32;
   int rows = 0;
   int cols = 0;
   std::size_t row_bytes = 0;
 };
 
-// Bytes of one row's quants in the split layout above (the whole row for unquantized kinds).
+inline bool is_quantized(WeightKind kind) { return kind >= WeightKind::q8_0; }
+
+// Bytes of one row in `data` (the codes of quantized kinds).
 inline std::size_t quant_row_bytes(WeightKind kind, int cols) {
   switch (kind) {
     case WeightKind::f32: return static_cast<std::size_t>(cols) * 4;
     case WeightKind::f16:
     case WeightKind::bf16: return static_cast<std::size_t>(cols) * 2;
     case WeightKind::q8_0: return static_cast<std::size_t>(cols);
-    case WeightKind::q4_0: return static_cast<std::size_t>(cols) / 2;
+    case WeightKind::q4_0:
+    case WeightKind::q4_k:
+    case WeightKind::q6_k: return static_cast<std::size_t>(cols) / 2;
   }
   return 0;
 }
@@ -74,7 +88,7 @@ constexpr int kMaxMatvecTargets = 3;
 // Targets must share cols; n_tokens <= kMatvecMaxTokens.
 void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream);
 
-// W expanded to a dense 16-bit matrix for cuBLAS (f16 for f16/q8_0/q4_0, bf16 for bf16).
+// W expanded to a dense 16-bit matrix for cuBLAS (bf16 for bf16, f16 for the quantized kinds).
 void launch_expand_weights(void* out, const DeviceMatrix& w, cudaStream_t stream);
 // x converted to the 16-bit type the expanded weights use.
 void launch_activations_to_16bit(void* out, const float* x, std::size_t n, bool bf16, cudaStream_t stream);

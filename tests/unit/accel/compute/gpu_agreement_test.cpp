@@ -79,15 +79,25 @@ void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::
   }
 }
 
+// A tiny model of `type`; K-quant rows must be whole 256-element super-blocks.
+TinyModelSpec spec_of(gguf::TensorType type) {
+  TinyModelSpec spec;
+  spec.type = type;
+  if (type == gguf::TensorType::q4_k || type == gguf::TensorType::q6_k) {
+    spec.n_embd = 256;
+    spec.n_ff = 256;
+  }
+  return spec;
+}
+
 }  // namespace
 
 TEST_CASE("decode-sized steps on the GPU (own kernels, graph replay) agree with CPU and reference") {
   for (gguf::TensorType type : {gguf::TensorType::f32, gguf::TensorType::f16, gguf::TensorType::bf16,
-                                gguf::TensorType::q8_0, gguf::TensorType::q4_0}) {
+                                gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q4_k,
+                                gguf::TensorType::q6_k}) {
     CAPTURE(static_cast<int>(type));
-    TinyModelSpec spec;
-    spec.type = type;
-    check_agreement(spec, 24, 5, type == gguf::TensorType::f32 ? 1e-4 : 1e-2);
+    check_agreement(spec_of(type), 24, 5, type == gguf::TensorType::f32 ? 1e-4 : 1e-2);
   }
 }
 
@@ -104,10 +114,10 @@ TEST_CASE("shapes the 16-byte loads do not fit take the element-wise GEMV and st
 // Several sequences at different positions decoding in one step, as the scheduler batches them:
 // the fused GEMV for up to 8 tokens, cuBLAS GEMMs beyond, each a captured graph.
 TEST_CASE("batched decode steps agree with the CPU") {
+  for (gguf::TensorType type : {gguf::TensorType::q8_0, gguf::TensorType::q6_k}) {
+  CAPTURE(static_cast<int>(type));
   const std::filesystem::path path = temporary_model_path("gpu-batch");
-  TinyModelSpec spec;
-  spec.type = gguf::TensorType::q8_0;
-  REQUIRE(write_tiny_model(path, spec) == "");
+  REQUIRE(write_tiny_model(path, spec_of(type)) == "");
   auto loaded = compute::load_model(path);
   std::filesystem::remove(path);
   REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
@@ -156,6 +166,7 @@ TEST_CASE("batched decode steps agree with the CPU") {
       CHECK(relative_error(gpu, cpu) < 2e-2);
     }
   }
+  }
 }
 
 TEST_CASE("qwen2 and llama 3.1 features agree on the GPU") {
@@ -169,11 +180,10 @@ TEST_CASE("qwen2 and llama 3.1 features agree on the GPU") {
 }
 
 TEST_CASE("prefill-sized steps through cuBLAS agree within 16-bit activation precision") {
-  for (gguf::TensorType type : {gguf::TensorType::f32, gguf::TensorType::bf16, gguf::TensorType::q8_0}) {
+  for (gguf::TensorType type : {gguf::TensorType::f32, gguf::TensorType::bf16, gguf::TensorType::q8_0,
+                                gguf::TensorType::q4_k, gguf::TensorType::q6_k}) {
     CAPTURE(static_cast<int>(type));
-    TinyModelSpec spec;
-    spec.type = type;
-    check_agreement(spec, 100, 96, type == gguf::TensorType::f32 ? 1e-4 : 2e-2);
+    check_agreement(spec_of(type), 100, 96, type == gguf::TensorType::f32 ? 1e-4 : 2e-2);
   }
 }
 
