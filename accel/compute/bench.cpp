@@ -66,6 +66,8 @@ std::variant<BenchReport, std::string> run_bench(const BenchOptions& o) {
   }
   if (o.prefill_tokens < 1 || o.decode_steps < 1 || o.context_tokens < 0 || o.batches.empty())
     return std::string("prefill tokens, decode steps and batch sizes must be positive");
+  if (!(o.temperature >= 0.0f && o.temperature <= 100.0f) || !(o.top_p > 0.0f && o.top_p <= 1.0f) || o.top_k < 0)
+    return std::string("sampling needs 0 <= temperature <= 100, 0 < top_p <= 1 and top_k >= 0");
 
   const int max_batch = *std::max_element(o.batches.begin(), o.batches.end());
   const std::size_t per_sequence =
@@ -121,14 +123,16 @@ std::variant<BenchReport, std::string> run_bench(const BenchOptions& o) {
   report.prefill_tokens_per_second = o.prefill_tokens / best_prefill;
 
   // Decode measures what the engine runs: on a device that samples, token ids come back, not logits.
-  std::vector<RowSampling> greedy(static_cast<std::size_t>(max_batch));
+  std::vector<RowSampling> sampling(static_cast<std::size_t>(max_batch));
+  for (std::size_t r = 0; r < sampling.size(); ++r)
+    sampling[r] = {o.temperature, o.top_k, o.top_p, static_cast<float>(r % 16) / 16.0f + 1.0f / 32.0f};
   std::vector<std::int32_t> next(static_cast<std::size_t>(max_batch));
   for (int batch : o.batches) {
     const auto decode_step = [&](int position) {
       step.clear();
       for (int s = 0; s < batch; ++s) step.push_back({token_at(s + position), position, s, true});
       if (backend->samples_on_device()) {
-        backend->forward_and_sample(step, tables, std::span(greedy).first(static_cast<std::size_t>(batch)), next.data());
+        backend->forward_and_sample(step, tables, std::span(sampling).first(static_cast<std::size_t>(batch)), next.data());
       } else {
         backend->forward(step, tables, logits.data());
       }

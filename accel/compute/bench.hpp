@@ -22,6 +22,10 @@ struct BenchOptions {
   std::vector<int> batches{1, 8, 64};
   int decode_steps = 4;      // timed steps per batch size, after one warm-up step; the best counts
   int context_tokens = 32;   // KV positions each decoding sequence already holds
+  // How decode steps pick tokens, timed where the device samples (CUDA); greedy by default.
+  float temperature = 0.0f;
+  int top_k = 0;
+  float top_p = 1.0f;
 };
 
 struct DecodeFigure {

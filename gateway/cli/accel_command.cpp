@@ -25,11 +25,21 @@ bench options:
   --prefill N         prompt tokens in the prefill measurement (default 128)
   --batches LIST      decode batch sizes, comma-separated (default 1,8,64)
   --steps N           timed decode steps per batch size, best one reported (default 4)
+  --temperature T     decode sampling, timed where the device samples (CUDA): 0 is greedy
+  --top-p P           (default 0 and 1: greedy; the CPU backend's host-side sampling is not timed)
+  --top-k K
 )";
 
 int usage_error(const std::string& message) {
   std::cerr << "sovereign accel: " << message << "\n" << kUsage;
   return 2;
+}
+
+std::optional<float> parse_float(const std::string& text) {
+  float value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 std::optional<int> parse_positive(const std::string& text) {
@@ -79,6 +89,14 @@ int run_bench(std::span<const std::string> args) {
       std::optional<int> n = parse_positive(value);
       if (!n) return usage_error(flag + " needs a positive integer, got '" + value + "'");
       (flag == "--threads" ? options.threads : flag == "--prefill" ? options.prefill_tokens : options.decode_steps) = *n;
+    } else if (flag == "--temperature" || flag == "--top-p") {
+      std::optional<float> v = parse_float(value);
+      if (!v) return usage_error(flag + " needs a number, got '" + value + "'");
+      (flag == "--temperature" ? options.temperature : options.top_p) = *v;
+    } else if (flag == "--top-k") {
+      std::optional<int> n = value == "0" ? std::optional<int>(0) : parse_positive(value);
+      if (!n) return usage_error("--top-k needs a whole number, got '" + value + "'");
+      options.top_k = *n;
     } else if (flag == "--batches") {
       options.batches.clear();
       std::size_t start = 0;
@@ -104,7 +122,12 @@ int run_bench(std::span<const std::string> args) {
   std::printf("model      %s\n", r.model.c_str());
   std::printf("device     %s\n", r.device.c_str());
   std::printf("weights    %s read per forward step\n", gigabytes(static_cast<double>(r.weight_bytes_per_token)).c_str());
-  std::printf("bandwidth  %s/s measured (%s)\n\n", gigabytes(r.bandwidth_bytes_per_second).c_str(), r.bandwidth_method.c_str());
+  std::printf("bandwidth  %s/s measured (%s)\n", gigabytes(r.bandwidth_bytes_per_second).c_str(), r.bandwidth_method.c_str());
+  if (options.temperature > 0.0f)
+    std::printf("sampling   temperature %g, top_p %g, top_k %d\n", options.temperature, options.top_p, options.top_k);
+  else
+    std::printf("sampling   greedy\n");
+  std::printf("\n");
   std::printf("%-8s %6s %12s %10s %9s\n", "phase", "batch", "tokens/s", "step ms", "roofline");
   std::printf("%-8s %6d %12.1f %10s %9s\n", "prefill", options.prefill_tokens, r.prefill_tokens_per_second, "-", "-");
   for (const auto& d : r.decode)

@@ -819,41 +819,82 @@ __global__ void gather_rows_kernel(float* out, const float* x, const std::int32_
 }
 
 constexpr int kSampleThreads = 1024;
-constexpr int kBisectionSteps = 40;
+// Sampling cut-offs by radix selection over order-preserving keys of the logits (4 passes of 8 bits
+// each, instead of bisecting on the value): the exact key of the top_k-th largest logit, and the
+// largest key whose kept mass reaches top_p of the mass. Bins count with shared-memory atomics,
+// aggregated per warp; masses are added in fixed point, so the result does not depend on the order
+// the atomics land in (a seeded request stays reproducible).
 
-// Block-wide reductions for kSampleThreads threads; `shared` holds one value per warp.
-__device__ float block_sum(float v, float* shared) {
-  v = warp_sum(v);
-  __syncthreads();
-  if (threadIdx.x % kWarp == 0) shared[threadIdx.x / kWarp] = v;
-  __syncthreads();
-  float total = 0.0f;
-  for (int w = 0; w < kSampleThreads / kWarp; ++w) total += shared[w];
-  return total;
+// Larger floats give larger keys (negative floats have all bits flipped, positive ones the sign).
+__device__ __forceinline__ unsigned order_key(float f) {
+  const unsigned u = __float_as_uint(f);
+  return (u & 0x80000000u) != 0 ? ~u : (u | 0x80000000u);
 }
 
-__device__ float block_min(float v, float* shared) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2) v = fminf(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  __syncthreads();
-  if (threadIdx.x % kWarp == 0) shared[threadIdx.x / kWarp] = v;
-  __syncthreads();
-  float out = shared[0];
-  for (int w = 1; w < kSampleThreads / kWarp; ++w) out = fminf(out, shared[w]);
-  return out;
-}
+constexpr float kMassScale = 16777216.0f;  // 2^24: a logit's weight exp((x - max) / T) <= 1 in fixed point
 
-// Probability mass (unnormalised, relative to the row maximum) of the logits at or above tau.
-__device__ float mass_at_or_above(const float* row, int vocab, float tau, float top, float inv_t, float* shared) {
-  float local = 0.0f;
-  for (int i = threadIdx.x; i < vocab; i += kSampleThreads)
-    if (row[i] >= tau) local += __expf((row[i] - top) * inv_t);
-  return block_sum(local, shared);
-}
+struct RadixShared {
+  unsigned long long bins[256];
+  unsigned prefix;
+  unsigned mask;
+  unsigned long long remaining;
+};
 
-__device__ float count_at_or_above(const float* row, int vocab, float tau, float* shared) {
-  float local = 0.0f;
-  for (int i = threadIdx.x; i < vocab; i += kSampleThreads) local += row[i] >= tau ? 1.0f : 0.0f;
-  return block_sum(local, shared);
+// The largest key tau (>= floor) with sum over keys >= tau of weight >= wanted: weight 1 per logit
+// (kMass false: wanted = top_k) or its fixed-point softmax weight (kMass true: wanted = top_p times
+// the total weight at or above floor, found in the first pass).
+template <bool kMass>
+__device__ unsigned radix_select(const float* row, int vocab, unsigned floor, unsigned long long wanted, float top_p,
+                                 float best, float inv_t, RadixShared& rs) {
+  if (threadIdx.x == 0) {
+    rs.prefix = 0;
+    rs.mask = 0;
+    rs.remaining = wanted;
+  }
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    for (int b = threadIdx.x; b < 256; b += kSampleThreads) rs.bins[b] = 0;
+    __syncthreads();
+    const unsigned prefix = rs.prefix, mask = rs.mask;
+    for (int base = 0; base < vocab; base += kSampleThreads) {
+      const int i = base + static_cast<int>(threadIdx.x);
+      const unsigned key = i < vocab ? order_key(row[i]) : 0u;
+      const bool counted = i < vocab && key >= floor && (key & mask) == prefix;
+      const unsigned active = __ballot_sync(0xffffffffu, counted);
+      if (!counted) continue;
+      const unsigned digit = (key >> shift) & 0xffu;
+      const unsigned group = __match_any_sync(active, digit);
+      unsigned amount = 1;
+      if constexpr (kMass) amount = __float2uint_rn(__expf((row[i] - best) * inv_t) * kMassScale);
+      const unsigned total = kMass ? __reduce_add_sync(group, amount) : static_cast<unsigned>(__popc(group));
+      if (static_cast<int>(threadIdx.x % kWarp) == __ffs(group) - 1) atomicAdd(&rs.bins[digit], static_cast<unsigned long long>(total));
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      unsigned long long remaining = rs.remaining;
+      if (kMass && shift == 24) {
+        unsigned long long all = 0;
+        for (int d = 0; d < 256; ++d) all += rs.bins[d];
+        remaining = static_cast<unsigned long long>(static_cast<double>(all) * top_p);
+        if (remaining == 0) remaining = 1;
+      }
+      unsigned long long above = 0;
+      int chosen = 0;
+      for (int d = 255; d >= 0; --d) {
+        if (above + rs.bins[d] >= remaining) {
+          chosen = d;
+          break;
+        }
+        above += rs.bins[d];
+      }
+      rs.remaining = remaining - above;
+      rs.prefix |= static_cast<unsigned>(chosen) << shift;
+      rs.mask |= 0xffu << shift;
+    }
+    __syncthreads();
+  }
+  const unsigned tau = rs.prefix;
+  __syncthreads();
+  return tau;
 }
 
 __global__ void sample_kernel(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int vocab) {
@@ -909,29 +950,13 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
   if (threadIdx.x == 0) out[blockIdx.x] = best_index;  // also the fallback of the draw below
   if (p.temperature <= 0.0f || p.top_k == 1) return;
 
-  float local_min = FLT_MAX;
-  for (int i = threadIdx.x; i < vocab; i += kSampleThreads) local_min = fminf(local_min, row[i]);
-  float threshold = block_min(local_min, shared);
+  // Every logit is kept unless a cut-off applies: tokens whose key is at least tau.
+  __shared__ RadixShared radix;
   const float inv_t = 1.0f / p.temperature;
-  if (p.top_k > 0 && p.top_k < vocab) {
-    // Largest tau that keeps at least top_k logits.
-    float lo = threshold, hi = best;
-    for (int step = 0; step < kBisectionSteps; ++step) {
-      const float mid = 0.5f * (lo + hi);
-      if (count_at_or_above(row, vocab, mid, shared) >= static_cast<float>(p.top_k)) lo = mid; else hi = mid;
-    }
-    threshold = lo;
-  }
-  if (p.top_p < 1.0f) {
-    // Largest tau whose kept mass still reaches top_p of the top-k mass.
-    const float target = p.top_p * mass_at_or_above(row, vocab, threshold, best, inv_t, shared);
-    float lo = threshold, hi = best;
-    for (int step = 0; step < kBisectionSteps; ++step) {
-      const float mid = 0.5f * (lo + hi);
-      if (mass_at_or_above(row, vocab, mid, best, inv_t, shared) >= target) lo = mid; else hi = mid;
-    }
-    threshold = lo;
-  }
+  unsigned tau = 0;
+  if (p.top_k > 0 && p.top_k < vocab)
+    tau = radix_select<false>(row, vocab, 0u, static_cast<unsigned long long>(p.top_k), 1.0f, best, inv_t, radix);
+  if (p.top_p < 1.0f) tau = radix_select<true>(row, vocab, tau, 0, p.top_p, best, inv_t, radix);
 
   // Draw: walk the kept tokens in index order; each thread owns one contiguous segment.
   const int segment = (vocab + kSampleThreads - 1) / kSampleThreads;
@@ -939,7 +964,7 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
   const int end = min(vocab, begin + segment);
   float local = 0.0f;
   for (int i = begin; i < end; ++i)
-    if (row[i] >= threshold) local += __expf((row[i] - best) * inv_t);
+    if (order_key(row[i]) >= tau) local += __expf((row[i] - best) * inv_t);
   prefix[threadIdx.x] = local;
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -956,7 +981,7 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
   float running = prefix[threadIdx.x];
   if (target < running || target >= running + local) return;
   for (int i = begin; i < end; ++i) {
-    if (row[i] < threshold) continue;
+    if (order_key(row[i]) < tau) continue;
     running += __expf((row[i] - best) * inv_t);
     if (target < running) {
       out[blockIdx.x] = i;

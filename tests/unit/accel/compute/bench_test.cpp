@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <tuple>
 
 #include "accel/compute/bench.hpp"
 #include "accel/compute/synthetic_model.hpp"
@@ -21,6 +22,18 @@ TEST_CASE("bench on a model file reports prefill, each decode batch and its roof
   options.prefill_tokens = 8;
   options.batches = {1, 3};
   options.decode_steps = 2;
+  for (auto [temperature, top_p, top_k] : {std::tuple{-1.0f, 1.0f, 0}, std::tuple{0.7f, 0.0f, 0},
+                                           std::tuple{0.7f, 1.5f, 0}, std::tuple{0.7f, 0.9f, -1}}) {
+    compute::BenchOptions bad = options;
+    bad.temperature = temperature;
+    bad.top_p = top_p;
+    bad.top_k = top_k;
+    auto refused = compute::run_bench(bad);
+    REQUIRE(std::holds_alternative<std::string>(refused));
+    CHECK(std::get<std::string>(refused) == "sampling needs 0 <= temperature <= 100, 0 < top_p <= 1 and top_k >= 0");
+  }
+  options.temperature = 0.7f;
+  options.top_p = 0.9f;
   auto result = compute::run_bench(options);
   std::filesystem::remove(path);
   if (auto* error = std::get_if<std::string>(&result)) FAIL(*error);

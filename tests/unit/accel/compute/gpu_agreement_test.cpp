@@ -256,6 +256,21 @@ TEST_CASE("on-GPU sampling: greedy is the argmax, and stratified draws follow th
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return p[a] > p[b]; });
   for (std::int32_t t : draw(1.0f, 3, 1.0f))
     CHECK(std::find(order.begin(), order.begin() + 3, static_cast<std::size_t>(t)) != order.begin() + 3);
+
+  // top_p = 0.6: the most probable tokens until their mass reaches 0.6 (ties at the last one kept),
+  // drawn in proportion to their renormalised probabilities.
+  double kept_mass = 0;
+  std::size_t kept = 0;
+  while (kept_mass < 0.6) kept_mass += p[order[kept++]];
+  while (kept < vocab && p[order[kept]] == p[order[kept - 1]]) kept_mass += p[order[kept++]];
+  std::vector<int> nucleus_counts(vocab, 0);
+  for (std::int32_t t : draw(1.0f, 0, 0.6f)) ++nucleus_counts[static_cast<std::size_t>(t)];
+  for (std::size_t rank = 0; rank < vocab; ++rank) {
+    const std::size_t i = order[rank];
+    CAPTURE(rank);
+    if (rank >= kept) CHECK(nucleus_counts[i] == 0);
+    else CHECK(std::abs(nucleus_counts[i] - kRows * p[i] / kept_mass) <= 2.0);
+  }
 }
 
 }  // namespace sovereign::accel::test
