@@ -310,9 +310,8 @@ constexpr int kLoadsInFlight = kPerLoad<K> == 32 ? 8 : 16;
 constexpr unsigned kMatvecThreads = 128;
 constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 
-// Most rows per warp for an encoding (the decoded values of a load position are consumed as the
-// input is read, so the compiler need not hold all of them at once).
-template <WeightKind K, bool kGlu>
+// Most rows per warp (the decoded values of a load position are consumed as the input is read, so
+// the compiler need not hold all of them at once).
 constexpr int kMaxRowsPerWarp = 4;
 
 template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
@@ -1033,17 +1032,18 @@ void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_
       if (targets[i].w.rows % r != 0) return false;
     return true;
   };
-  while (rows_per_warp < kMaxRowsPerWarp<K, kGlu> && 2 * rows_per_warp * M * lane_loads <= kLoadsInFlight<K> &&
+  while (rows_per_warp < kMaxRowsPerWarp && 2 * rows_per_warp * M * lane_loads <= kLoadsInFlight<K> &&
          rows_divide(2 * rows_per_warp))
     rows_per_warp *= 2;
   job.split = 1;
   while (job.split < kMatvecWarps && M * ((lane_loads + job.split - 1) / job.split) > kLoadsInFlight<K>) job.split *= 2;
   const int row_groups = job.first_row[job.count] / rows_per_warp;
   const unsigned blocks = blocks_for(static_cast<std::size_t>(row_groups) * job.split, kMatvecWarps);
+  static_assert(kMaxRowsPerWarp == 4);
   if (rows_per_warp == 4) {
-    if constexpr (kMaxRowsPerWarp<K, kGlu> >= 4) launch_matvec_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
+    launch_matvec_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
   } else if (rows_per_warp == 2) {
-    if constexpr (kMaxRowsPerWarp<K, kGlu> >= 2) launch_matvec_rows<K, kNorm, kGlu, 2>(job, blocks, stream);
+    launch_matvec_rows<K, kNorm, kGlu, 2>(job, blocks, stream);
   } else {
     launch_matvec_rows<K, kNorm, kGlu, 1>(job, blocks, stream);
   }
