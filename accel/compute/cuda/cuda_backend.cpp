@@ -8,14 +8,12 @@
 #include <chrono>
 #include <cmath>
 #include <initializer_list>
-#include <cstring>
 #include <map>
 #include <stdexcept>
 #include <tuple>
 #include <vector>
 
 #include "accel/compute/backend_factory.hpp"
-#include "accel/compute/block_formats.hpp"
 #include "accel/compute/cuda/kernels.cuh"
 #include "accel/compute/devices.hpp"
 #include "accel/compute/kv_pages.hpp"
