@@ -11,6 +11,7 @@ import { assertError } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-ops-tenant-secret';
 const LIMITED_KEY = 'sk-ops-limited';
+const COUNTED_KEY = 'sk-ops-counted';  // a tenant only the request-counting test uses
 const MARKER = 'PAYLOAD-MARKER-7f3a9c-do-not-log';
 
 const chat = (model, content = 'hello') => ({ model, messages: [{ role: 'user', content }] });
@@ -20,6 +21,7 @@ function opsConfig(upstream, { opsModels = ['ops-model'] } = {}) {
     tenants: [
       tenant({ name: 'ops', keys: [KEY], models: opsModels }),
       tenant({ name: 'limited', keys: [LIMITED_KEY], models: ['ops-model'], rate_limit: { requests_per_minute: 3 } }),
+      tenant({ name: 'counted', keys: [COUNTED_KEY], models: ['ops-model'] }),
     ],
     backends: [openaiBackend({ name: 'ops-be', models: ['ops-model', 'extra-model'], upstreams: [upstream] })],
   };
@@ -54,14 +56,15 @@ describe('admin endpoints, metrics and access log', () => {
   });
 
   it('counts requests and their latency by tenant, model, backend and status', async () => {
-    const labels = { tenant: 'ops', model: 'ops-model', backend: 'ops-be' };
-    const before = await gw.metrics();
-    const count0 = before.value('sovereign_http_requests_total', { ...labels, status: '200' });
-    const hist0 = before.value('sovereign_http_request_duration_seconds_count', labels);
-    for (let i = 0; i < 3; i++) assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
-    const after = await gw.metrics();
-    assert.equal(after.value('sovereign_http_requests_total', { ...labels, status: '200' }), count0 + 3, after.text);
-    assert.equal(after.value('sovereign_http_request_duration_seconds_count', labels), hist0 + 3, after.text);
+    // A request is counted once its last byte is written, which can be just after the client has
+    // read it; so this test's tenant sends nothing else, and the counts are awaited, then must be exact.
+    const labels = { tenant: 'counted', model: 'ops-model', backend: 'ops-be' };
+    const total = (m) => m.value('sovereign_http_requests_total', { ...labels, status: '200' });
+    const count = (m) => m.value('sovereign_http_request_duration_seconds_count', labels);
+    for (let i = 0; i < 3; i++) assert.equal((await gw.chat(COUNTED_KEY, chat('ops-model'))).status, 200);
+    const after = await gw.waitForMetrics((m) => total(m) >= 3 && count(m) >= 3, 5000, 'three requests counted');
+    assert.equal(total(after), 3, after.text);
+    assert.equal(count(after), 3, after.text);
     assert.equal(after.types.sovereign_http_request_duration_seconds, 'histogram');
     assert.ok(after.matching('sovereign_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }).length === 1, after.text);
   });
@@ -79,10 +82,12 @@ describe('admin endpoints, metrics and access log', () => {
   });
 
   it('counts error answers under their status', async () => {
+    // Counted once the answer's last byte is written (see above): awaited, then exact.
     const labelsFor = (m) => m.value('sovereign_http_requests_total', { status: '403' });
     const before = labelsFor(await gw.metrics());
     assert.equal((await gw.chat(KEY, chat('extra-model'))).status, 403);
-    assert.equal(labelsFor(await gw.metrics()), before + 1);
+    const after = await gw.waitForMetrics((m) => labelsFor(m) >= before + 1, 5000, 'the 403 counted');
+    assert.equal(labelsFor(after), before + 1, after.text);
   });
 
   it('writes a JSON access log line per request without message content or keys', async () => {
