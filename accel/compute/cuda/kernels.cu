@@ -2,6 +2,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <atomic>
 #include <cfloat>
 #include <cstdint>
 #include <type_traits>
@@ -198,6 +199,22 @@ unsigned blocks_for(std::size_t n, unsigned threads) { return static_cast<unsign
 
 // Launches `kernel` on `stream` allowing programmatic dependent launch (see wait_for_previous_kernel).
 // A failed launch is left for the caller's cudaGetLastError check, like a <<<>>> launch.
+// Whether the current GPU has programmatic dependent launch (compute capability 9.0 and later),
+// looked up once per device; elsewhere kernels launch with plain stream order.
+bool programmatic_launch_available() {
+  constexpr int kDevices = 64;
+  static std::atomic<int> known[kDevices] = {};  // 0 unknown, 1 no, 2 yes
+  int device = 0;
+  if (cudaGetDevice(&device) != cudaSuccess || device < 0 || device >= kDevices) return false;
+  int state = known[device].load(std::memory_order_relaxed);
+  if (state == 0) {
+    int major = 0;
+    state = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess && major >= 9 ? 2 : 1;
+    known[device].store(state, std::memory_order_relaxed);
+  }
+  return state == 2;
+}
+
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
   cudaLaunchAttribute attribute{};
@@ -209,7 +226,7 @@ void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t strea
   config.dynamicSmemBytes = 0;
   config.stream = stream;
   config.attrs = &attribute;
-  config.numAttrs = 1;
+  config.numAttrs = programmatic_launch_available() ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
 }
 
