@@ -318,6 +318,8 @@ __device__ __forceinline__ void finish_row(const MatvecTarget& target, const Mat
 // input is read once per load position and used for all R x M rows. Weights are streamed past the
 // caches (read once per step); activations stay cached. Up to NT tokens (n_tokens <= NT).
 // Needs cols % kPerLoad<K> == 0, 16-byte aligned rows and input rows, and every target's rows % R == 0.
+// Its constants follow.
+
 // 16-byte loads each lane keeps in flight: 16, or 8 for 4-bit codes, whose decoding needs the
 // registers (their rows are also a quarter as long in loads). Measured on an H100 (llama-3.2-1b,
 // batch 1): 8 instead of 16 took Q4_0 from 591 to 840 tokens/s, Q4_K from 556 to 732, Q6_K from 559
