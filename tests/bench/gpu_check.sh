@@ -5,7 +5,8 @@
 #   3. `sovereign accel bench` on the llama-3.2-1b shape for each CUDA weight type, batches 1 to 64
 #   4. the quickstart gateway on the GPU: plain and streamed completions, then 32 concurrent ones
 # Usage: tests/bench/gpu_check.sh BUILD_DIR [TYPES]   (TYPES default: "bf16 q8_0 f16 q4_0")
-# Logs go to $OUT when it is set (else a temporary folder); a summary table is printed last.
+# Logs go to $OUT when it is set (else a temporary folder); a summary table is printed last. Exits 1
+# when a check fails (the agreement test's "skipped, no GPU" counts as a failure here).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build="$(cd "${1:?usage: gpu_check.sh BUILD_DIR [TYPES]}" && pwd)"
@@ -16,6 +17,7 @@ agreement="$build/tests/unit/accel/compute/accel_compute_gpu_agreement_test"
 summary="$out/summary.txt"
 : >"$summary"
 note() { echo "$*" | tee -a "$summary"; }
+failed=0  # set when a check fails; the script's exit status
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv,noheader 2>&1 | tee "$out/nvidia-smi.txt"
 
@@ -25,10 +27,14 @@ note "devices: $(head -1 "$out/devices.txt")"
 
 echo "== agreement test"
 "$agreement" 2>&1 | tail -15 | tee "$out/agreement.txt"
-note "agreement test: exit ${PIPESTATUS[0]}"
+agreement_status=${PIPESTATUS[0]}
+note "agreement test: exit $agreement_status"
+[ "$agreement_status" -eq 0 ] || failed=1
 if command -v compute-sanitizer >/dev/null; then
   compute-sanitizer --tool memcheck --leak-check no "$agreement" >"$out/memcheck.txt" 2>&1
-  note "agreement test under memcheck: exit $? ($(grep -c 'Invalid\|ERROR SUMMARY: [1-9]' "$out/memcheck.txt") error lines)"
+  memcheck_status=$?
+  note "agreement test under memcheck: exit $memcheck_status ($(grep -c 'Invalid\|ERROR SUMMARY: [1-9]' "$out/memcheck.txt") error lines)"
+  [ "$memcheck_status" -eq 0 ] || failed=1
   tail -3 "$out/memcheck.txt"
 fi
 
@@ -36,7 +42,9 @@ echo "== accel bench"
 for type in $types; do
   "$bin" accel bench --shape llama-3.2-1b --type "$type" --device cuda --batches 1,2,4,8,16,64 --steps 20 \
     >"$out/bench-$type.txt" 2>&1
-  note "bench $type: exit $?"
+  bench_status=$?
+  note "bench $type: exit $bench_status"
+  [ "$bench_status" -eq 0 ] || failed=1
   cat "$out/bench-$type.txt" | tee -a "$summary"
 done
 
@@ -77,7 +85,7 @@ sed -e "s#../../var/models/demo.gguf#$work/models/demo.gguf#" -e "s#../../var/au
     "$root/examples/quickstart/gateway.yaml" >"$work/gateway.yaml"
 "$bin" serve --config "$work/gateway.yaml" >"$out/serve.log" 2>&1 &
 server=$!
-python3 - "$summary" <<'EOF'
+python3 - "$summary" <<'EOF' || failed=1
 import json, sys, threading, time, urllib.request
 summary = open(sys.argv[1], "a")
 def say(line):
@@ -121,6 +129,7 @@ metrics = urllib.request.urlopen("http://127.0.0.1:9090/metrics", timeout=5).rea
 for line in metrics.splitlines():
     if line.startswith(("sovereign_engine_batch", "sovereign_engine_gpu", "sovereign_engine_tokens")) and "bucket" not in line:
         say("metric: " + line)
+sys.exit(0 if len(ok) == len(threads) else 1)
 EOF
 kill "$server"; wait "$server" 2>/dev/null
 grep -v "\"type\":\"access\"" "$out/serve.log" | head -3 | tee -a "$summary"
@@ -128,3 +137,4 @@ grep -v "\"type\":\"access\"" "$out/serve.log" | head -3 | tee -a "$summary"
 echo
 echo "== summary"
 cat "$summary"
+exit "$failed"
