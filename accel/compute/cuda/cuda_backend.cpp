@@ -363,9 +363,7 @@ class CudaBackend final : public ForwardBackend {
   }
   float* floats(std::size_t n) { return static_cast<float*>(device_alloc(n * sizeof(float))); }
   const float* upload(const std::vector<float>& v) {
-    float* p = floats(v.size());
-    check(cudaMemcpy(p, v.data(), v.size() * sizeof(float), cudaMemcpyHostToDevice), "uploading weights");
-    return p;
+    return static_cast<const float*>(upload_bytes(v.data(), v.size() * sizeof(float)));
   }
   // The rotary frequency of each pair of dims, as the CPU pass computes it.
   const double* upload_rope_frequencies(const std::vector<float>& divisors) {
@@ -374,10 +372,7 @@ class CudaBackend final : public ForwardBackend {
       frequencies[i] = std::pow(static_cast<double>(config_.rope_theta), -2.0 * static_cast<double>(i) / config_.rope_dims);
       if (!divisors.empty()) frequencies[i] /= divisors[i];
     }
-    auto* p = static_cast<double*>(device_alloc(frequencies.size() * sizeof(double)));
-    check(cudaMemcpy(p, frequencies.data(), frequencies.size() * sizeof(double), cudaMemcpyHostToDevice),
-          "uploading rotary frequencies");
-    return p;
+    return static_cast<const double*>(upload_bytes(frequencies.data(), frequencies.size() * sizeof(double)));
   }
 
   // Uploads a weight matrix; quantized blocks are split into codes and scales (split_blocks.hpp).
@@ -402,7 +397,7 @@ class CudaBackend final : public ForwardBackend {
   }
   void* upload_bytes(const void* bytes, std::size_t n) {
     void* p = device_alloc(n);
-    check(cudaMemcpy(p, bytes, n, cudaMemcpyHostToDevice), "uploading weights");
+    check(cudaMemcpy(p, bytes, n, cudaMemcpyHostToDevice), "uploading the model");
     return p;
   }
 

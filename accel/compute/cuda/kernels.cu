@@ -576,6 +576,16 @@ __device__ __forceinline__ std::size_t kv_index(const PagedKv& kv, int slot, int
   return (static_cast<std::size_t>(page) * kPageTokens + position % kPageTokens) * kv.kv_dim;
 }
 
+// The sine and cosine of rotary pair `pair` at `position`. The angle is taken in double (positions
+// up to 128K times the fastest frequency need the precision) and reduced to [-pi, pi] in double, so
+// the float sine and cosine see an exact small argument.
+__device__ __forceinline__ void rope_sincos(int position, int pair, const RopeParams& p, float* s, float* c) {
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  const double angle = static_cast<double>(static_cast<float>(position) * p.position_scale) * p.frequencies[pair];
+  const double reduced = angle - kTwoPi * rint(angle / kTwoPi);
+  sincosf(static_cast<float>(reduced), s, c);
+}
+
 // One thread per (token, head, pair of dims) over the query heads then the key heads: a pair inside
 // the rotary dims is rotated (adjacent dims, or i and i + rope_dims/2 for NEOX), a pair beyond them
 // is copied as is; key heads go to the cache with the matching values.
@@ -599,14 +609,7 @@ __global__ void rope_and_store_kernel(float* q, const float* k, const float* v, 
   const int a = rotated ? (p.neox ? i : 2 * i) : p.rope_dims + 2 * (i - half_rope);
   const int b = rotated && p.neox ? i + half_rope : a + 1;
   float c = 1.0f, s = 0.0f;
-  if (rotated) {
-    // The angle in double (positions up to 128K times the fastest frequency need the precision),
-    // reduced to [-pi, pi] in double, so the float sine and cosine see an exact small argument.
-    constexpr double kTwoPi = 6.283185307179586476925286766559;
-    const double angle = static_cast<double>(static_cast<float>(position) * p.position_scale) * p.frequencies[i];
-    const double reduced = angle - kTwoPi * rint(angle / kTwoPi);
-    sincosf(static_cast<float>(reduced), &s, &c);
-  }
+  if (rotated) rope_sincos(position, i, p, &s, &c);
   wait_for_previous_kernel();
   let_next_kernel_launch();
   if (!in_range) return;
@@ -662,13 +665,8 @@ __device__ __forceinline__ DimRotation rotation_of(int d, int position, const Ro
     pair = d / 2;
     partner = first ? d + 1 : d - 1;
   }
-  // The angle in double (positions up to 128K times the fastest frequency need the precision),
-  // reduced to [-pi, pi] in double, so the float sine and cosine see an exact small argument.
-  constexpr double kTwoPi = 6.283185307179586476925286766559;
-  const double angle = static_cast<double>(static_cast<float>(position) * p.position_scale) * p.frequencies[pair];
-  const double reduced = angle - kTwoPi * rint(angle / kTwoPi);
   float s, c;
-  sincosf(static_cast<float>(reduced), &s, &c);
+  rope_sincos(position, pair, p, &s, &c);
   return {partner, c, first ? -s : s};
 }
 
