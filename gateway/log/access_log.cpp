@@ -3,7 +3,7 @@
 #include <chrono>
 #include <ctime>
 
-#include <boost/json.hpp>
+#include "gateway/log/json_line.hpp"
 
 namespace sovereign::gateway {
 
@@ -51,13 +51,24 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::write(const AccessRecord& r) {
-  boost::json::object line{{"time", r.time},       {"type", "access"},        {"request_id", r.request_id},
-                           {"remote", r.remote},   {"method", r.method},      {"path", r.path},
-                           {"tenant", r.tenant},   {"model", r.model},        {"backend", r.backend},
-                           {"zone", r.zone},       {"status", r.status},      {"bytes_in", r.bytes_in},
-                           {"bytes_out", r.bytes_out}, {"duration_us", r.duration_us}, {"stream", r.stream}};
-  if (!r.error_code.empty()) line["error"] = r.error_code;
-  std::string text = boost::json::serialize(line);
+  JsonLine line(384);
+  line.add("time", r.time)
+      .add("type", "access")
+      .add("request_id", r.request_id)
+      .add("remote", r.remote)
+      .add("method", r.method)
+      .add("path", r.path)
+      .add("tenant", r.tenant)
+      .add("model", r.model)
+      .add("backend", r.backend)
+      .add("zone", r.zone)
+      .add("status", r.status)
+      .add("bytes_in", r.bytes_in)
+      .add("bytes_out", r.bytes_out)
+      .add("duration_us", r.duration_us)
+      .add("stream", r.stream);
+  if (!r.error_code.empty()) line.add("error", r.error_code);
+  std::string text = line.finish();
   text += '\n';
   std::lock_guard lock(mutex_);
   std::fwrite(text.data(), 1, text.size(), out_);
@@ -65,8 +76,8 @@ void AccessLog::write(const AccessRecord& r) {
 }
 
 void log_event(const std::string& level, const std::string& event, const std::string& message) {
-  boost::json::object line{{"time", rfc3339_now()}, {"level", level}, {"event", event}, {"message", message}};
-  std::string text = boost::json::serialize(line);
+  std::string text =
+      JsonLine().add("time", rfc3339_now()).add("level", level).add("event", event).add("message", message).finish();
   text += '\n';
   std::fwrite(text.data(), 1, text.size(), stderr);
   std::fflush(stderr);

@@ -203,18 +203,19 @@ PhaseResult Exchange::audit() {
   };
   if (!services_.audit) return denied();
   if (!services_.audit->healthy()) return PhaseResult::fail(api_errors::audit_unavailable(services_.audit->health_detail()));
+  std::string payload_digest = crypto::to_hex(crypto::sha256(request_.body()));
   DecisionFacts facts;
   facts.request_id = request_id_;
   facts.tenant = tenant_->name;
   facts.model = decoded_->model;
   facts.endpoint = endpoint_name(*endpoint_);
-  facts.payload_sha256 = crypto::to_hex(crypto::sha256(request_.body()));
+  facts.payload_sha256 = payload_digest;
   if (decision_) {
     facts.decision = decision_->action == policy::Action::allow ? "allow" : "deny";
     for (const auto& match : decision_->matched) facts.rules.push_back(match.rule);
     facts.policy_version = decision_->policy_version;
     facts.data_class = decision_->data_class;
-    facts.detectors = decision_->detector_counts;
+    facts.detectors = &decision_->detector_counts;
     facts.allowed_zones = decision_->allowed_zones;
     facts.capture_payload = decision_->capture_payload;
   } else {
@@ -455,17 +456,19 @@ void Exchange::record_outcome(unsigned status, const std::string& error_code, st
                               std::uint64_t latency_us) {
   OutcomeFacts facts;
   facts.request_id = request_id_;
-  facts.tenant = tenant_ ? tenant_->name : "";
-  facts.model = decoded_ ? decoded_->model : "";
-  facts.backend = outcome_.backend ? outcome_.backend->name : "";
-  facts.zone = outcome_.backend ? outcome_.backend->zone : "";
+  if (tenant_) facts.tenant = tenant_->name;
+  if (decoded_) facts.model = decoded_->model;
+  if (outcome_.backend) {
+    facts.backend = outcome_.backend->name;
+    facts.zone = outcome_.backend->zone;
+  }
   facts.status = status;
   facts.error = error_code;
   facts.bytes_in = request_.body().size();
   facts.bytes_out = bytes_out;
   facts.latency_us = latency_us;
   facts.response_sha256 = outcome_.response_sha256;
-  if (output_detectors_) facts.output_detectors = *output_detectors_;
+  facts.output_detectors = output_detectors_.get();
   facts.captures = captures_;
   // The response has been sent: a failure here can no longer fail the request, but it leaves the
   // writer unhealthy, so the next request is refused until the log can be written again.
