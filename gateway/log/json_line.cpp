@@ -53,13 +53,14 @@ JsonLine& JsonLine::add(std::string_view key, bool value) {
   return *this;
 }
 
-JsonLine& JsonLine::add_integer(std::string_view key, std::int64_t value, bool is_signed) {
-  open_field(key);
+void JsonLine::append_number(std::int64_t value) {
   char digits[24];
-  auto result = is_signed ? std::to_chars(digits, digits + sizeof digits, value)
-                          : std::to_chars(digits, digits + sizeof digits, static_cast<std::uint64_t>(value));
-  out_.append(digits, result.ptr);
-  return *this;
+  out_.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
+void JsonLine::append_number(std::uint64_t value) {
+  char digits[24];
+  out_.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
 }
 
 JsonLine& JsonLine::add_counts(std::string_view key, const std::map<std::string, int>& counts) {
@@ -71,8 +72,7 @@ JsonLine& JsonLine::add_counts(std::string_view key, const std::map<std::string,
     first = false;
     append_string(name);
     out_ += ':';
-    char digits[16];
-    out_.append(digits, std::to_chars(digits, digits + sizeof digits, count).ptr);
+    append_number(static_cast<std::int64_t>(count));
   }
   out_ += '}';
   return *this;

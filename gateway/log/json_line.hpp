@@ -11,6 +11,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace sovereign::gateway {
 
@@ -24,8 +25,10 @@ class JsonLine {
   template <std::integral T>
     requires(!std::same_as<T, bool>)
   JsonLine& add(std::string_view key, T value) {
-    if constexpr (std::is_signed_v<T>) return add_integer(key, static_cast<std::int64_t>(value), true);
-    else return add_integer(key, static_cast<std::int64_t>(static_cast<std::uint64_t>(value)), false);
+    open_field(key);
+    if constexpr (std::is_signed_v<T>) append_number(static_cast<std::int64_t>(value));
+    else append_number(static_cast<std::uint64_t>(value));
+    return *this;
   }
   // "key":["a","b"] from any range of strings.
   template <class Strings>
@@ -50,7 +53,8 @@ class JsonLine {
  private:
   void open_field(std::string_view key);
   void append_string(std::string_view text);
-  JsonLine& add_integer(std::string_view key, std::int64_t value, bool is_signed);
+  void append_number(std::int64_t value);
+  void append_number(std::uint64_t value);
 
   std::string out_;
 };

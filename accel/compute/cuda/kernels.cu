@@ -197,8 +197,6 @@ void dispatch_kind(WeightKind kind, F&& f) {
 
 unsigned blocks_for(std::size_t n, unsigned threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
-// Launches `kernel` on `stream` allowing programmatic dependent launch (see wait_for_previous_kernel).
-// A failed launch is left for the caller's cudaGetLastError check, like a <<<>>> launch.
 // Whether the current GPU has programmatic dependent launch (compute capability 9.0 and later),
 // looked up once per device; elsewhere kernels launch with plain stream order.
 bool programmatic_launch_available() {
@@ -215,6 +213,9 @@ bool programmatic_launch_available() {
   return state == 2;
 }
 
+// Launches `kernel` on `stream` allowing programmatic dependent launch (see wait_for_previous_kernel)
+// where the GPU has it. A failed launch is left for the caller's cudaGetLastError check, like a <<<>>>
+// launch.
 template <typename... Params, typename... Args>
 void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
   cudaLaunchAttribute attribute{};
