@@ -1,6 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include <boost/json.hpp>
 
@@ -161,13 +162,25 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   return request;
 }
 
+// One string, built once: the gateway names every text of every request this way.
 std::string TextPath::to_string() const {
-  std::string path = key;
+  std::string path;
+  path.reserve(48);
+  path += key;
+  auto append_index = [&path](std::int32_t i) {
+    char digits[12];
+    path += '[';
+    path.append(digits, std::to_chars(digits, digits + sizeof digits, i).ptr);
+    path += ']';
+  };
   if (index < 0) return path;
-  path = element_path(key, static_cast<std::size_t>(index));
+  append_index(index);
   if (std::string_view(key) != "messages") return path;
   path += ".content";
-  if (part >= 0) path = element_path(path.c_str(), static_cast<std::size_t>(part)) + ".text";
+  if (part >= 0) {
+    append_index(part);
+    path += ".text";
+  }
   return path;
 }
 

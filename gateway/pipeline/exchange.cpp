@@ -187,6 +187,7 @@ PhaseResult Exchange::decide() {
     request.model = model;
     request.endpoint = endpoint_name(*endpoint_);
     request.declared_class = std::string(request_["X-Data-Class"]);
+    request.segments.reserve(decoded_->texts.size());
     for (const auto& field : decoded_->texts) request.segments.push_back({field.path.to_string(), std::string(field.text)});
     decision_ = policy::evaluate(request, *snapshot_->policy);
   }
