@@ -10,15 +10,18 @@ const std::map<std::string, int>& or_none(const std::map<std::string, int>* coun
   return counts != nullptr ? *counts : none;
 }
 
+// The fields every record begins with: which kind, when, and whose request for which model.
+JsonLine record_head(std::string_view kind, std::string_view time, std::string_view request_id,
+                     std::string_view tenant, std::string_view model) {
+  JsonLine record(512);
+  record.add("kind", kind).add("time", time).add("request_id", request_id).add("tenant", tenant).add("model", model);
+  return record;
+}
+
 }  // namespace
 
 std::string decision_record(const DecisionFacts& f, std::string_view time) {
-  return JsonLine(512)
-      .add("kind", "decision")
-      .add("time", time)
-      .add("request_id", f.request_id)
-      .add("tenant", f.tenant)
-      .add("model", f.model)
+  return record_head("decision", time, f.request_id, f.tenant, f.model)
       .add("endpoint", f.endpoint)
       .add("decision", f.decision)
       .add_strings("rules", f.rules)
@@ -32,13 +35,8 @@ std::string decision_record(const DecisionFacts& f, std::string_view time) {
 }
 
 std::string outcome_record(const OutcomeFacts& f, std::string_view time) {
-  JsonLine record(512);
-  record.add("kind", "outcome")
-      .add("time", time)
-      .add("request_id", f.request_id)
-      .add("tenant", f.tenant)
-      .add("model", f.model)
-      .add("backend", f.backend)
+  JsonLine record = record_head("outcome", time, f.request_id, f.tenant, f.model);
+  record.add("backend", f.backend)
       .add("zone", f.zone)
       .add("status", f.status)
       .add("bytes_in", f.bytes_in)
