@@ -19,10 +19,6 @@ constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$)"
 // are scanned as one.
 constexpr std::size_t window_merge_gap = 64;
 
-// How far from a candidate a context word may be: a label and a few words of a sentence.
-constexpr std::size_t context_before = 64;
-constexpr std::size_t context_after = 24;
-
 std::atomic<std::uint64_t> next_database_id{1};
 
 // vectorscan scratch space is per thread; it is grown to fit each database the thread scans with.
@@ -34,12 +30,6 @@ struct ThreadScratch {
     }
 };
 thread_local ThreadScratch thread_scratch;
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-bool word_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           static_cast<unsigned char>(c) >= 0x80;
-}
 
 // A digit-dense pattern runs wrapped in one character on each side that its detector's boundary
 // allows next to a value: vectorscan then reports only ends where a value can stop, rather than
@@ -58,27 +48,6 @@ std::string_view boundary_class(Boundary boundary) {
 }
 
 }  // namespace
-
-bool context_near(std::string_view text, std::size_t begin, std::size_t end, const std::vector<std::string>& words) {
-    if (words.empty()) return false;
-    const std::size_t lo = begin > context_before ? begin - context_before : 0;
-    const std::size_t hi = std::min(text.size(), end + context_after);
-    const std::string_view window = text.substr(lo, hi - lo);
-    // Case-insensitive for ASCII letters; the words are lower case already.
-    auto word_at = [&](std::size_t at, const std::string& word) {
-        if (at + word.size() > window.size()) return false;
-        for (std::size_t i = 0; i < word.size(); ++i)
-            if (lower(window[at + i]) != word[i]) return false;
-        return true;
-    };
-    for (std::size_t at = 0; at < window.size(); ++at) {
-        if (at > 0 && word_char(window[at - 1])) continue;
-        const char first = lower(window[at]);
-        for (const auto& word : words)
-            if (!word.empty() && word[0] == first && word_at(at, word)) return true;
-    }
-    return false;
-}
 
 std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec> detectors,
                                                         std::vector<PatternProblem>& problems) {
@@ -175,6 +144,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     if (!general.expressions.empty() && !build(general, &set->full_text_database_)) return nullptr;
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
     if (!runs.expressions.empty() && !build(runs, &set->runs_database_)) return nullptr;
+    set->context_words_.reserve(detectors.size());
+    for (const auto& detector : detectors) set->context_words_.emplace_back(detector.context);
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
     return set;
@@ -286,7 +257,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
         try {
             if (detector.validate != nullptr && !detector.validate(c.text.substr(begin, stop - begin))) return 0;
-            const bool context_found = context_near(c.text, begin, stop, detector.context);
+            const bool context_found = c.set->context_words_[pattern.detector].near(c.text, begin, stop);
             if (pattern.needs_context && !context_found) return 0;
             if (c.out->size() >= max_detections_per_scan) {
                 *c.failure = {detector.name, "more than " + std::to_string(max_detections_per_scan) +

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/builtin_detectors.hpp"
+#include "policy/context_words.hpp"
 
 namespace sovereign::policy {
 
@@ -108,6 +109,7 @@ private:
         std::size_t width;
     };
     std::vector<DetectorSpec> detectors_;
+    std::vector<ContextWords> context_words_;  // by detector
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
     // The database scanned over the whole text: every pattern but the digit-dense ones, and a trigger that
@@ -126,7 +128,5 @@ private:
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
 };
 
-// True when one of the lower-case context words starts a word within the window around [begin, end).
-bool context_near(std::string_view text, std::size_t begin, std::size_t end, const std::vector<std::string>& words);
 
 }  // namespace sovereign::policy

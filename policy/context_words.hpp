@@ -1,0 +1,30 @@
+#pragma once
+// ContextWords: the context words of one detector ("card", "iban", "steuer"...), arranged for the
+// question asked of every finding it confirms: does one of them begin a word near it? The words are
+// grouped by first letter, so a position of the window costs one table lookup unless some word
+// begins with its letter (a detector has up to a few dozen words, in several languages).
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovereign::policy {
+
+class ContextWords {
+public:
+    ContextWords() = default;
+    // The words in lower case, as the policy loader stores them; empty ones are ignored.
+    explicit ContextWords(const std::vector<std::string>& lower_case_words);
+
+    // True when one of the words begins a word (ASCII letters compared without case) in the window of
+    // 64 bytes before [begin, end) to 24 bytes after it: a label and a few words of a sentence.
+    bool near(std::string_view text, std::size_t begin, std::size_t end) const;
+
+private:
+    std::vector<std::string> words_;          // ordered by first byte
+    std::array<std::uint32_t, 257> first_{};  // words_[first_[c], first_[c + 1]) begin with byte c
+};
+
+}  // namespace sovereign::policy
