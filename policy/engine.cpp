@@ -4,18 +4,11 @@
 #include <optional>
 #include <set>
 
+#include "policy/join.hpp"
+
 namespace sovereign::policy {
 
 namespace {
-
-std::string join(const std::vector<std::string>& items, std::string_view separator = ", ") {
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty()) out += separator;
-        out += item;
-    }
-    return out;
-}
 
 bool contains(const std::vector<std::string>& list, std::string_view item) {
     return std::find(list.begin(), list.end(), item) != list.end();
@@ -26,25 +19,6 @@ std::vector<std::string> intersect(const std::vector<std::string>& a, const std:
     for (const auto& item : a)
         if (contains(b, item)) out.push_back(item);
     return out;
-}
-
-// What a rule does, in words, for the matched-rules list and the trace.
-std::string describe_effect(const RuleDef& rule, const Policy& policy) {
-    std::vector<std::string> parts;
-    const auto& detectors = policy.detectors().detectors();
-    auto names = [&](const std::vector<std::size_t>& indices) {
-        std::vector<std::string> out;
-        for (const auto i : indices) out.push_back(detectors[i].name);
-        return join(out);
-    };
-    if (rule.action == Action::deny) parts.push_back("deny");
-    if (rule.action == Action::allow) parts.push_back("allow");
-    if (!rule.zones.empty()) parts.push_back("restrict zones to " + join(rule.zones));
-    if (!rule.backends.empty()) parts.push_back("restrict backends to " + join(rule.backends));
-    if (!rule.redact.empty()) parts.push_back("redact " + names(rule.redact));
-    if (!rule.tokenize.empty()) parts.push_back("tokenize " + names(rule.tokenize));
-    if (rule.capture_payload) parts.push_back("capture payload");
-    return join(parts, "; ");
 }
 
 struct Facts {
@@ -243,7 +217,9 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     std::vector<std::string> zone_limiters;
     std::vector<char> redact(detectors.size(), 0);
     std::vector<char> tokenize(detectors.size(), 0);
-    for (const auto& rule : policy.model().rules) {
+    const auto& rules = policy.model().rules;
+    for (std::size_t r = 0; r < rules.size(); ++r) {
+        const RuleDef& rule = rules[r];
         const std::string mode(mode_name(rule.mode));
         if (tenant != nullptr && contains(tenant->exempt_from, rule.name)) {
             if (trace != nullptr)
@@ -257,7 +233,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                                  : conditions_hold(rule.when, facts, why);
         if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
         if (!matched) continue;
-        d.matched.push_back({rule.name, mode, describe_effect(rule, policy), why, rule.line});
+        d.matched.push_back({rule.name, mode, policy.rule_effect(r), why, rule.line});
         if (rule.mode != RuleMode::enforce) continue;
         if (rule.action == Action::deny && denying == nullptr) denying = &rule;
         if (rule.action == Action::allow && allowing == nullptr) allowing = &rule;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/join.hpp"
+
 namespace sovereign::policy {
 
 namespace {
@@ -25,12 +27,6 @@ bool implies(const RuleConditions& narrow, const RuleConditions& broad, int high
     return covered(broad.tenants, narrow.tenants) && covered(broad.models, narrow.models) &&
            covered(broad.endpoints, narrow.endpoints) && covered(broad.detected, narrow.detected) &&
            broad.class_at_least.value_or(0) <= narrow_min && broad.class_at_most.value_or(highest_class) >= narrow_max;
-}
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
-    return out;
 }
 
 }  // namespace

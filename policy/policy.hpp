@@ -82,7 +82,7 @@ struct PolicyModel {
 // Immutable compiled policy; share it as shared_ptr<const Policy> and swap the pointer on reload.
 class Policy {
 public:
-    explicit Policy(PolicyModel model) : model_(std::move(model)) {}
+    explicit Policy(PolicyModel model);
 
     const PolicyModel& model() const { return model_; }
     const std::string& version() const { return model_.version; }
@@ -92,9 +92,12 @@ public:
     const std::string& class_name(int level) const { return model_.classes[static_cast<std::size_t>(level)]; }
     const TenantDef* find_tenant(std::string_view name) const;
     const ZoneDef* find_zone(std::string_view name) const;
+    // What rule `index` does, in words ("allow; restrict zones to site"), for decisions and traces.
+    const std::string& rule_effect(std::size_t index) const { return rule_effects_[index]; }
 
 private:
     PolicyModel model_;
+    std::vector<std::string> rule_effects_;  // fixed by the policy: written once, not per request
 };
 
 // A compiled policy, or (when policy is null) the errors that prevented it.

@@ -11,6 +11,7 @@
 
 #include "policy/builtin_detectors.hpp"
 #include "policy/diagnostic.hpp"
+#include "policy/join.hpp"
 #include "policy/policy.hpp"
 #include "policy/yaml_reader.hpp"
 
@@ -23,6 +24,33 @@ std::string_view mode_name(RuleMode mode) {
         case RuleMode::dry_run: return "dry-run";
     }
     return "enforce";
+}
+
+namespace {
+
+std::string describe_effect(const RuleDef& rule, const DetectorSet& detector_set) {
+    std::vector<std::string> parts;
+    const auto& detectors = detector_set.detectors();
+    auto names = [&](const std::vector<std::size_t>& indices) {
+        std::vector<std::string> out;
+        for (const auto i : indices) out.push_back(detectors[i].name);
+        return join(out);
+    };
+    if (rule.action == Action::deny) parts.push_back("deny");
+    if (rule.action == Action::allow) parts.push_back("allow");
+    if (!rule.zones.empty()) parts.push_back("restrict zones to " + join(rule.zones));
+    if (!rule.backends.empty()) parts.push_back("restrict backends to " + join(rule.backends));
+    if (!rule.redact.empty()) parts.push_back("redact " + names(rule.redact));
+    if (!rule.tokenize.empty()) parts.push_back("tokenize " + names(rule.tokenize));
+    if (rule.capture_payload) parts.push_back("capture payload");
+    return join(parts, "; ");
+}
+
+}  // namespace
+
+Policy::Policy(PolicyModel model) : model_(std::move(model)) {
+    rule_effects_.reserve(model_.rules.size());
+    for (const auto& rule : model_.rules) rule_effects_.push_back(describe_effect(rule, *model_.detectors));
 }
 
 int Policy::class_level(std::string_view name) const {
