@@ -5,6 +5,7 @@
 namespace sovereign::policy {
 namespace {
 
+// How far from a finding a context word may be: a label and a few words of a sentence.
 constexpr std::size_t context_before = 64;
 constexpr std::size_t context_after = 24;
 
@@ -14,7 +15,7 @@ unsigned char lower(char c) {
 
 bool word_char(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  static_cast<unsigned char>(c) >= 0x80;
+           static_cast<unsigned char>(c) >= 0x80;
 }
 
 unsigned char first_byte(const std::string& word) { return static_cast<unsigned char>(word[0]); }
@@ -25,7 +26,7 @@ ContextWords::ContextWords(const std::vector<std::string>& lower_case_words) {
     for (const auto& word : lower_case_words)
         if (!word.empty()) words_.push_back(word);
     std::stable_sort(words_.begin(), words_.end(),
-                                      [](const std::string& a, const std::string& b) { return first_byte(a) < first_byte(b); });
+                     [](const std::string& a, const std::string& b) { return first_byte(a) < first_byte(b); });
     std::size_t i = 0;
     for (unsigned c = 0; c <= 256; ++c) {
         while (i < words_.size() && first_byte(words_[i]) < c) ++i;

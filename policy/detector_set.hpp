@@ -128,5 +128,4 @@ private:
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
 };
 
-
 }  // namespace sovereign::policy

@@ -28,6 +28,7 @@ std::string_view mode_name(RuleMode mode) {
 
 namespace {
 
+// What a rule does, in words, for the matched-rules list of decisions and for traces.
 std::string describe_effect(const RuleDef& rule, const DetectorSet& detector_set) {
     std::vector<std::string> parts;
     const auto& detectors = detector_set.detectors();

@@ -162,7 +162,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   return request;
 }
 
-// One string, built once: the gateway names every text of every request this way.
+// Built into one string without temporaries: the policy path names every text of every request.
 std::string TextPath::to_string() const {
   std::string path;
   path.reserve(48);
