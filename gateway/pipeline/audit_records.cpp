@@ -21,17 +21,18 @@ JsonLine record_head(std::string_view kind, std::string_view time, std::string_v
 }  // namespace
 
 std::string decision_record(const DecisionFacts& f, std::string_view time) {
-  return record_head("decision", time, f.request_id, f.tenant, f.model)
-      .add("endpoint", f.endpoint)
+  JsonLine record = record_head("decision", time, f.request_id, f.tenant, f.model);
+  record.add("endpoint", f.endpoint)
       .add("decision", f.decision)
-      .add_strings("rules", f.rules)
-      .add("policy_version", f.policy_version)
+      .add_strings("rules", f.rules);
+  if (!f.warn_rules.empty()) record.add_strings("warn_rules", f.warn_rules);
+  if (!f.dry_run_rules.empty()) record.add_strings("dry_run_rules", f.dry_run_rules);
+  record.add("policy_version", f.policy_version)
       .add("data_class", f.data_class)
       .add_counts("detectors", or_none(f.detectors))
-      .add_strings("zones", f.allowed_zones)
-      .add("capture", f.capture_payload)
-      .add("payload_sha256", f.payload_sha256)
-      .finish();
+      .add_strings("zones", f.allowed_zones);
+  if (!f.allowed_backends.empty()) record.add_strings("backends", f.allowed_backends);
+  return record.add("capture", f.capture_payload).add("payload_sha256", f.payload_sha256).finish();
 }
 
 std::string outcome_record(const OutcomeFacts& f, std::string_view time) {

@@ -18,11 +18,14 @@ struct DecisionFacts {
   std::string_view model;
   std::string_view endpoint;
   std::string_view decision;  // allow | deny
-  std::vector<std::string_view> rules;
+  std::vector<std::string_view> rules;          // every matched rule, whatever its mode
+  std::vector<std::string_view> warn_rules;     // of those, the ones in warn mode (not enforced)
+  std::vector<std::string_view> dry_run_rules;  // and in dry-run mode (not enforced)
   std::string_view policy_version;
   std::string_view data_class;
   const std::map<std::string, int>* detectors = nullptr;  // none: written as {}
   std::span<const std::string> allowed_zones;
+  std::span<const std::string> allowed_backends;  // empty: any backend in the zones
   bool capture_payload = false;
   std::string_view payload_sha256;
 };

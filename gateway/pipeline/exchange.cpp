@@ -11,6 +11,7 @@
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 #include "policy/engine.hpp"
+#include "policy/join.hpp"
 #include "policy/response_scanner.hpp"
 
 namespace sovereign::gateway {
@@ -121,10 +122,15 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpR
       json_resource_(json_arena_.data(), json_arena_.size()),
       output_detectors_(snapshot_ && snapshot_->policy ? std::make_shared<std::map<std::string, int>>() : nullptr) {}
 
+namespace {
+// The phases in order, and their names in audit records.
+using Phase = PhaseResult (Exchange::*)();
+constexpr std::array<std::string_view, 6> phase_names = {"authenticate", "decode", "decide", "audit", "transform", "route"};
+}  // namespace
+
 void Exchange::run() {
-  using Phase = PhaseResult (Exchange::*)();
-  static constexpr std::array<Phase, 6> phases = {&Exchange::authenticate, &Exchange::decode,    &Exchange::decide,
-                                                  &Exchange::audit,        &Exchange::transform, &Exchange::route};
+  static constexpr std::array<Phase, phase_names.size()> phases = {
+      &Exchange::authenticate, &Exchange::decode, &Exchange::decide, &Exchange::audit, &Exchange::transform, &Exchange::route};
   if (!snapshot_) return fail(api_errors::shutting_down());
   while (next_phase_ < phases.size()) {
     PhaseResult result = (this->*phases[next_phase_++])();
@@ -190,8 +196,19 @@ PhaseResult Exchange::decide() {
     request.segments.reserve(decoded_->texts.size());
     for (const auto& field : decoded_->texts) request.segments.push_back({field.path.to_string(), std::string(field.text)});
     decision_ = policy::evaluate(request, *snapshot_->policy);
+    log_warn_rules();
   }
   return PhaseResult::next();
+}
+
+// Rules in warn mode change nothing, but each match is logged for the people rolling the rule out.
+void Exchange::log_warn_rules() const {
+  for (const auto& match : decision_->matched) {
+    if (match.mode != "warn") continue;
+    log_event("warn", "policy_warn_rule_matched",
+              "request " + request_id_ + " of tenant " + tenant_->name + ": rule " + match.rule +
+                  " (mode warn, not enforced) would " + match.effect + "; " + match.why);
+  }
 }
 
 // The decision record is written before anything leaves the gateway, for allowed and denied
@@ -213,11 +230,16 @@ PhaseResult Exchange::audit() {
   facts.payload_sha256 = payload_digest;
   if (decision_) {
     facts.decision = decision_->action == policy::Action::allow ? "allow" : "deny";
-    for (const auto& match : decision_->matched) facts.rules.push_back(match.rule);
+    for (const auto& match : decision_->matched) {
+      facts.rules.push_back(match.rule);
+      if (match.mode == "warn") facts.warn_rules.push_back(match.rule);
+      else if (match.mode == "dry-run") facts.dry_run_rules.push_back(match.rule);
+    }
     facts.policy_version = decision_->policy_version;
     facts.data_class = decision_->data_class;
     facts.detectors = &decision_->detector_counts;
     facts.allowed_zones = decision_->allowed_zones;
+    facts.allowed_backends = decision_->allowed_backends;
     facts.capture_payload = decision_->capture_payload;
   } else {
     facts.decision = "allow";
@@ -280,10 +302,11 @@ PhaseResult Exchange::transform() {
 
 PhaseResult Exchange::route() {
   const auto& model = decoded_->model;
+  // A rule that names backends narrows the allowed zones further; it never widens them.
   auto zone_allowed = [this](const BackendConfig& backend) {
     if (!decision_) return true;
-    if (!decision_->allowed_backends.empty()) return contains(decision_->allowed_backends, backend.name);
-    return contains(decision_->allowed_zones, backend.zone);
+    if (!contains(decision_->allowed_zones, backend.zone)) return false;
+    return decision_->allowed_backends.empty() || contains(decision_->allowed_backends, backend.name);
   };
   bool any_backend = false;
   bool any_allowed = false;
@@ -300,10 +323,11 @@ PhaseResult Exchange::route() {
   }
   if (!any_backend) return PhaseResult::fail(api_errors::no_backend_available(model, "no backend of this gateway serves it"));
   if (!any_allowed) {
-    std::string zones;
-    for (const auto& zone : decision_->allowed_zones) zones += (zones.empty() ? "" : ", ") + zone;
+    std::string where = "zone(s) [" + policy::join(decision_->allowed_zones) + "]";
+    if (!decision_->allowed_backends.empty())
+      where += " and backend(s) [" + policy::join(decision_->allowed_backends) + "]";
     return PhaseResult::fail(api_errors::no_backend_available(
-        model, "the policy allows only zone(s) [" + zones + "] for this request and no backend there serves it"));
+        model, "the policy allows only " + where + " for this request and no backend there serves it"));
   }
   auto now = std::chrono::steady_clock::now();
   auto serving = [&](const BackendState& backend) {
@@ -420,6 +444,7 @@ void Exchange::answer(HttpResponse response, const std::string& error_code) {
   response.set("X-Request-Id", request_id_);
   response.prepare_payload();
   unsigned status = response.result_int();
+  if (services_.audit && !decision_recorded_) record_early_answer(status, error_code);
   auto bytes = response.body().size();
   if (services_.audit) outcome_.response_sha256 = crypto::to_hex(crypto::sha256(response.body()));
   sink_.send(std::move(response), [self = shared_from_this(), status, error_code, bytes](bool client_ok) {
@@ -451,6 +476,27 @@ HttpResponse Exchange::models_list() const {
   response.set(http::field::content_type, "application/json");
   response.body() = boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
   return response;
+}
+
+// A request answered before the audit phase (refused by authenticate, decode or decide, or the model
+// list) leaves a decision record too, written as its answer leaves: the phase that answered and why
+// stand under "rules"; its outcome record follows as for any other request.
+void Exchange::record_early_answer(unsigned status, const std::string& error_code) {
+  constexpr std::size_t max_path_bytes = 256;  // the path is the client's: keep the record bounded
+  const std::string payload_digest = crypto::to_hex(crypto::sha256(request_.body()));
+  const std::size_t phase = next_phase_ == 0 ? 0 : std::min(next_phase_ - 1, phase_names.size() - 1);
+  const std::string reason = std::string(phase_names[phase]) + (error_code.empty() ? "" : ": " + error_code);
+  DecisionFacts facts;
+  facts.request_id = request_id_;
+  if (tenant_) facts.tenant = tenant_->name;
+  if (decoded_) facts.model = decoded_->model;
+  const std::string_view path = path_of(request_.target());
+  facts.endpoint = endpoint_ ? endpoint_name(*endpoint_) : path.substr(0, max_path_bytes);
+  facts.decision = status < 400 ? "allow" : "deny";
+  facts.rules.push_back(reason);
+  facts.payload_sha256 = payload_digest;
+  services_.audit->append(decision_record(facts, rfc3339_now()), [](const crypto::AppendResult&) {});
+  decision_recorded_ = true;
 }
 
 void Exchange::record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out,

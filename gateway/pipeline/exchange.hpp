@@ -65,6 +65,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::unique_ptr<ResponseTransform> response_transform();
   void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
   void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
+  void record_early_answer(unsigned status, const std::string& error_code);
+  void log_warn_rules() const;
   void capture(const std::string& part, std::string body);
 
   void answer(HttpResponse response, const std::string& error_code);

@@ -44,6 +44,14 @@ rules:
       action: deny
       message: "No credentials, please."
 
+  - name: watch-emails
+    mode: warn
+    when:
+      detected: [email]
+    then:
+      action: deny
+      message: "E-mail addresses will soon be refused."
+
   - name: capture-audit-cases
     when:
       detected: [audit_case]
@@ -68,7 +76,7 @@ async function startAudited(dir, keys, upstream, extra = {}) {
   fs.writeFileSync(policyFile, POLICY);
   return Gateway.start({
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
-    backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+    backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited', 'unlisted'], upstreams: [upstream] })],
     policy: policyFile,
     ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
     ...extra,
@@ -80,7 +88,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   let keys;
   let upstream;
   let gw;
-  const sent = []; // { id, status }
+  const sent = []; // { id, status, tenant, rules }
   let captureBody;
   let captureId;
 
@@ -117,6 +125,39 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     }
     assert.ok(sent.every((s) => /^\S+$/.test(s.id ?? '')), JSON.stringify(sent));
     assert.equal(new Set(sent.map((s) => s.id)).size, sent.length, 'request ids are unique');
+  });
+
+  it('a warn rule changes nothing, is logged, and is marked as not enforced in the decision record', async () => {
+    const res = await gw.chat(KEY, chat('Please reply to dana.meyer@example.org today.'));
+    assert.equal(res.status, 200, res.text);
+    const id = res.headers['x-request-id'];
+    sent.push({ id, status: 200, warned: ['watch-emails'] });
+    const line = gw.stderr.split('\n').find((l) => l.includes('policy_warn_rule_matched') && l.includes(id));
+    assert.ok(line, `a warning naming ${id}: ${gw.stderr.slice(-2000)}`);
+    const event = JSON.parse(line);
+    assert.equal(event.level, 'warn', line);
+    assert.match(event.message, /rule watch-emails \(mode warn, not enforced\) would deny/, line);
+    assert.ok(!line.includes('dana.meyer'), 'the log line holds no payload');
+  });
+
+  it('requests refused before the policy, and the model list, have their records too', async () => {
+    const refusals = [
+      { res: await gw.chat('sk-not-a-key', chat('Who am I?')), status: 401, tenant: '', rules: ['authenticate: invalid_api_key'] },
+      { res: await gw.api({ method: 'POST', path: '/v1/chat/completions', body: chat('No key at all.') }),
+        status: 401, tenant: '', rules: ['authenticate: invalid_api_key'] },
+      { res: await gw.api({ key: KEY, method: 'POST', path: '/v1/nowhere', body: chat('Where?') }),
+        status: 404, tenant: '', rules: ['authenticate: unknown_url'] },
+      { res: await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body: '{"model":' }),
+        status: 400, tenant: 'acme', rules: ['decode: invalid_json'] },
+      { res: await gw.chat(KEY, { ...chat('Not mine.'), model: 'unlisted' }),
+        status: 403, tenant: 'acme', rules: ['decide: model_not_permitted'] },
+      { res: await gw.api({ key: KEY, method: 'GET', path: '/v1/models' }), status: 200, tenant: 'acme', rules: ['decode'] },
+    ];
+    for (const { res, status, tenant: who, rules } of refusals) {
+      assert.equal(res.status, status, res.text);
+      if (status !== 200) assert.equal(res.json.error.code, rules[0].split(': ')[1], res.text);
+      sent.push({ id: res.headers['x-request-id'], status, tenant: who, rules });
+    }
   });
 
   it('capture_payload seals the request: the file hides it, audit open returns it byte for byte', async () => {
@@ -161,20 +202,27 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   });
 
   it('after SIGTERM every request has a decision and an outcome record, and audit verify passes', async () => {
-    assert.equal(sent.length, 11, 'the requests above ran');
+    assert.equal(sent.length, 18, 'the requests above ran');
     const status = await gw.process.stop(15000);
     assert.equal(status.code, 0, gw.process.describe());
     const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
     assert.equal(counts.records[1], 2 * sent.length, `two records per request, ${sent.length} requests`);
     const records = await auditQuery(path.join(dir, 'audit'));
-    for (const { id, status: expected } of sent) {
+    for (const { id, status: expected, tenant: who = 'acme', rules, warned } of sent) {
       const { decision, outcome } = recordsOf(records, id);
       assert.equal(decision.length, 1, `decision record of ${id}`);
       assert.equal(outcome.length, 1, `outcome record of ${id}`);
       assert.ok(decision[0].leaf < outcome[0].leaf, `decision of ${id} before its outcome`);
       assert.equal(decision[0].decision, expected === 200 ? 'allow' : 'deny', JSON.stringify(decision[0]));
       assert.equal(outcome[0].status, expected, JSON.stringify(outcome[0]));
-      assert.equal(decision[0].tenant, 'acme');
+      assert.equal(decision[0].tenant, who, JSON.stringify(decision[0]));
+      if (rules) assert.deepEqual(decision[0].rules, rules, JSON.stringify(decision[0]));
+      if (warned) {
+        assert.deepEqual(decision[0].warn_rules, warned, JSON.stringify(decision[0]));
+        assert.ok(decision[0].rules.includes(warned[0]), 'a warn rule is listed among the matched rules');
+      } else {
+        assert.equal(decision[0].warn_rules, undefined, JSON.stringify(decision[0]));
+      }
     }
     const capture = recordsOf(records, captureId);
     assert.equal(capture.decision[0].capture, true, JSON.stringify(capture.decision[0]));

@@ -68,6 +68,13 @@ rules:
     then:
       zones: [vault-room]
 
+  # Names a backend outside the zone the codename rule allows: it narrows, it never widens.
+  - name: echo-model-on-site-echo
+    when:
+      models: [echo-model]
+    then:
+      backends: [site-echo]
+
   - name: tenants-on-site
     when:
       tenants: [alpha, beta]
@@ -196,12 +203,13 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.ok(!streamed.deltas.some((d) => /[0-9]/.test(d)), `card digits reached the client: ${JSON.stringify(streamed.deltas)}`);
   });
 
-  it('zones: a rule restricting to a zone whose backends do not serve the model gives 503', async () => {
+  it('zones: a rule restricting to a zone whose backends do not serve the model gives 503, even where another rule names a backend outside it', async () => {
     const res = await assertNothingReachesUpstream(() =>
       gw.chat(ALPHA, chatBody('echo-model', 'What is the status of project Nightjar?')));
     assertError(res, { status: 503, type: 'service_unavailable_error', code: 'no_backend_available' }, 'zone');
     ids.zone = res.headers['x-request-id'];
     assert.match(res.json.error.message, /vault-room/);
+    assert.match(res.json.error.message, /site-echo/);
   });
 
   it('X-Data-Class above the tenant clearance is denied and never reaches the upstream', async () => {
