@@ -172,15 +172,20 @@ bool object_has_key(const json::object& object, std::string_view key, const std:
   return value != nullptr && value->is_object() && value->as_object().contains(wanted);
 }
 
-bool valid_time_bound(const std::string& text) {
-  // A prefix of YYYY-MM-DDTHH:MM:SS.mmmZ, at least the date: compared as text, like the records.
-  static const std::string shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-  if (text.size() < 10 || text.size() > shape.size()) return false;
+// A --since/--until bound as records write times (YYYY-MM-DDTHH:MM:SS.mmmZ, compared as text): at
+// least the date, optionally a time to any precision, optionally ending in Z. "…T03:04:05Z" means
+// 03:04:05.000, so it becomes "…T03:04:05.000Z" (as text, "Z" sorts after ".123Z").
+std::optional<std::string> time_bound(std::string text) {
+  static const std::string shape = "dddd-dd-ddTdd:dd:dd.ddd";
+  if (!text.empty() && text.back() == 'Z') text.pop_back();
+  if (text.size() < 10 || text.size() > shape.size()) return std::nullopt;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const bool digit = text[i] >= '0' && text[i] <= '9';
-    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
+    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return std::nullopt;
   }
-  return true;
+  if (text.size() == 19) text += ".000Z";      // whole seconds
+  else if (text.size() == shape.size()) text += 'Z';
+  return text;
 }
 
 struct Filter {
@@ -310,13 +315,16 @@ int query(const Arguments& args) {
   for (const auto& [option, field] : exact_filters) {
     if (auto value = args.value(option)) filter.equals[field] = *value;
   }
-  filter.since = args.value("--since");
-  filter.until = args.value("--until");
+
   filter.rule = args.value("--rule");
   filter.detector = args.value("--detector");
-  for (const auto& bound : {filter.since, filter.until}) {
-    if (bound && !valid_time_bound(*bound)) {
-      return usage_error("time '" + *bound + "' must look like 2026-11-22 or 2026-11-22T03:04:05Z (UTC)");
+  for (auto [option, bound] : {std::pair{"--since", &filter.since}, std::pair{"--until", &filter.until}}) {
+    const std::optional<std::string> text = args.value(option);
+    if (!text) continue;
+    *bound = time_bound(*text);
+    if (!*bound) {
+      return usage_error(std::string(option) + " '" + *text +
+                         "' must look like 2026-11-22, 2026-11-22T03:04 or 2026-11-22T03:04:05Z (UTC)");
     }
   }
   const std::string format = args.value("--format").value_or("table");

@@ -164,7 +164,14 @@ TEST_CASE("audit query filters records and prints table, json and csv") {
   CHECK(window.out.find("req-5 ") != std::string::npos);
   Run table = run({"audit", "query", dir, "--zone", "site", "--limit", "3"});
   CHECK(table.out.find("3 record(s)") != std::string::npos);
+  // Whole seconds with a Z mean .000 of that second; minutes and the Z alone are accepted too.
+  Run zulu = run({"audit", "query", dir, "--since", "2026-11-22T03:04:05Z", "--until", "2026-11-22T03:04:10Z"});
+  CHECK(zulu.status == 0);
+  CHECK(zulu.out.find("5 record(s)") != std::string::npos);
+  CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04Z"}).out.find("20 record(s)") != std::string::npos);
+  CHECK(run({"audit", "query", dir, "--until", "2026-11-22T03:04:05.000Z"}).out.find("5 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--since", "yesterday"}).status == 2);
+  CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
   CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
   Run last = run({"audit", "tail", dir, "-n", "3"});
