@@ -127,6 +127,8 @@ enum class AccessLogTarget { off, stderr_stream, stdout_stream, file };
 struct AccessLogConfig {
   AccessLogTarget target = AccessLogTarget::stderr_stream;
   std::filesystem::path file;
+
+  bool operator==(const AccessLogConfig&) const = default;
 };
 
 enum class AuditDurability { strict, relaxed };
@@ -143,11 +145,15 @@ struct AuditConfig {
   // How long the writer lets records gather before a group commit (see docs/AUDIT.md); by
   // default 200 us in strict mode, where requests wait for it, and 1000 us in relaxed mode.
   std::optional<std::uint32_t> group_commit_delay_us;
+
+  bool operator==(const AuditConfig&) const = default;
 };
 
 struct VaultConfig {
   std::filesystem::path key;
   std::uint64_t ttl_seconds = 86'400;
+
+  bool operator==(const VaultConfig&) const = default;
 };
 
 struct GatewayConfig {

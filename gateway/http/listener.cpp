@@ -69,6 +69,11 @@ void Listener::sweep() {
   });
 }
 
+void Listener::update(std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits) {
+  tls_ = std::move(tls);
+  limits_ = limits;
+}
+
 void Listener::close_idle_sessions() {
   for (auto& weak : sessions_)
     if (auto session = weak.lock()) session->close_if_idle();

@@ -24,6 +24,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void stop();                // stop accepting
   void close_idle_sessions();  // draining: close keep-alive connections that wait for a request
   void set_connection_refused_counter(std::function<void()> counter) { on_refused_ = std::move(counter); }
+  // A reloaded configuration: connections accepted from now on get these limits and this TLS
+  // context (a renewed certificate); open connections keep theirs. Call on the listener's thread.
+  void update(std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits);
 
   Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
            RequestHandler& handler, SessionRegistry& registry, unsigned worker);

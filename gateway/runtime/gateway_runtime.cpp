@@ -2,6 +2,8 @@
 
 #include <csignal>
 
+#include <boost/asio/post.hpp>
+
 #include "crypto/tls_context.hpp"
 
 namespace sovereign::gateway {
@@ -20,13 +22,9 @@ std::filesystem::file_time_type modified(const std::optional<std::filesystem::pa
 }
 
 // The audit log, vault and capture settings are opened once: a reload that changes them would
-// silently split the evidence trail, so it is refused (restart to change them).
+// silently split the evidence trail or be ignored, so it is refused (restart to change them).
 bool same_evidence_settings(const GatewayConfig& a, const GatewayConfig& b) {
-  if (a.audit.has_value() != b.audit.has_value() || a.vault.has_value() != b.vault.has_value()) return false;
-  if (a.audit && (a.audit->directory != b.audit->directory || a.audit->signing_key != b.audit->signing_key ||
-                  a.audit->durability != b.audit->durability || a.audit->auditor_public_key != b.audit->auditor_public_key))
-    return false;
-  return !a.vault || a.vault->key == b.vault->key;
+  return a.audit == b.audit && a.vault == b.vault;
 }
 
 bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
@@ -126,8 +124,9 @@ void GatewayRuntime::watch_files() {
   });
 }
 
-bool GatewayRuntime::start_listeners(std::string& error) {
-  for (const auto& listener : config_->listeners) {
+// The server TLS context of every HTTPS listener, read from its certificate, key and client CA files.
+bool GatewayRuntime::make_listener_tls(const GatewayConfig& config, ListenerTls& out, std::string& error) {
+  for (const auto& listener : config.listeners) {
     if (!listener.tls) continue;
     auto made = crypto::make_server_context({listener.tls->certificate, listener.tls->private_key,
                                              listener.tls->client_ca, listener.tls->require_client_certificate});
@@ -135,15 +134,20 @@ bool GatewayRuntime::start_listeners(std::string& error) {
       error = "listener '" + listener.name + "': " + *why;
       return false;
     }
-    listener_tls_[listener.name] =
-        std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
+    out[listener.name] = std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
   }
+  return true;
+}
+
+bool GatewayRuntime::start_listeners(std::string& error) {
+  ListenerTls listener_tls;
+  if (!make_listener_tls(*config_, listener_tls, error)) return false;
   for (unsigned i = 0; i < worker_count_; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->handler = std::make_unique<ApiHandler>(services_, worker->io);
     for (const auto& config : config_->listeners) {
       boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address(config.address), config.port);
-      auto tls = config.tls ? listener_tls_[config.name] : nullptr;
+      auto tls = config.tls ? listener_tls[config.name] : nullptr;
       auto listener = Listener::open(worker->io, endpoint, tls, config_->limits, *worker->handler, services_.sessions, i, error);
       if (!listener) return false;
       listener->set_connection_refused_counter([this] { services_.metrics.connections_refused().Increment(); });
@@ -159,6 +163,19 @@ bool GatewayRuntime::start_listeners(std::string& error) {
     return false;
   }
   return true;
+}
+
+// Listeners are the same ones (same_listeners): each worker's copy takes the new limits and TLS.
+void GatewayRuntime::update_listeners(const GatewayConfig& config, const ListenerTls& tls) {
+  for (auto& worker : workers_) {
+    for (std::size_t i = 0; i < config.listeners.size(); ++i) {
+      auto found = tls.find(config.listeners[i].name);
+      boost::asio::post(worker->io, [listener = worker->listeners[i], limits = config.limits,
+                                     context = found == tls.end() ? nullptr : found->second] {
+        listener->update(context, limits);
+      });
+    }
+  }
 }
 
 void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot) {
@@ -248,6 +265,10 @@ void GatewayRuntime::reload() {
     return reject("listener addresses, TLS, admin address and workers cannot change on reload; restart instead");
   if (!same_evidence_settings(*config, *config_))
     return reject("audit and vault settings cannot change on reload; restart instead");
+  if (config->access_log != config_->access_log)
+    return reject("access_log cannot change on reload; restart instead");
+  ListenerTls listener_tls;
+  if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
   auto current = services_.current();
   auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics, engines_);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
@@ -256,6 +277,8 @@ void GatewayRuntime::reload() {
     return reject(all);
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  update_listeners(*config, listener_tls);
+  config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
   current.reset();
   engines_.release_unused();
   services_.metrics.config_reload(true);

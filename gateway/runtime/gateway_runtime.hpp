@@ -43,7 +43,10 @@ class GatewayRuntime {
     std::thread thread;
   };
 
+  using ListenerTls = std::map<std::string, std::shared_ptr<boost::asio::ssl::context>>;  // by listener name
+  static bool make_listener_tls(const GatewayConfig& config, ListenerTls& out, std::string& error);
   bool start_listeners(std::string& error);
+  void update_listeners(const GatewayConfig& config, const ListenerTls& tls);
   bool open_evidence_services(std::string& error);
   void reload();
   void begin_shutdown();
@@ -63,7 +66,6 @@ class GatewayRuntime {
   SessionRegistry admin_sessions_;
   std::shared_ptr<Listener> admin_listener_;
   std::shared_ptr<HealthChecker> health_checker_;
-  std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> listener_tls_;
   EngineRegistry engines_;
   boost::asio::steady_timer file_watch_timer_;
   std::filesystem::file_time_type watched_config_time_{};

@@ -191,6 +191,29 @@ describe('SIGHUP reload', () => {
     assert.equal((await gw.admin('/readyz')).status, 200);
   });
 
+  it('new limits apply to connections made after the reload', async () => {
+    const big = chat('ops-model');
+    big.messages[0].content = 'x'.repeat(6000);
+    const applied = await reloads('applied');
+    await gw.reload({ ...opsConfig(upstream), limits: { max_body_bytes: 4096 } });
+    await waitForReloads('applied', applied + 1);
+    const refused = await gw.chat(KEY, big);
+    assert.equal(refused.status, 413, `a 6 KB body over the reloaded 4 KB limit: ${refused.text}`);
+    await gw.reload({ ...opsConfig(upstream), limits: { max_body_bytes: 65536 } });
+    await waitForReloads('applied', applied + 2);
+    const accepted = await gw.chat(KEY, big);
+    assert.equal(accepted.status, 200, `the same body once the limit is raised: ${accepted.text}`);
+  });
+
+  it('a reload that changes the access log target is rejected (restart to change it)', async () => {
+    const rejected = await reloads('rejected');
+    const stderrBefore = gw.stderr.length;
+    await gw.reload({ ...opsConfig(upstream), access_log: 'off' });
+    await waitForReloads('rejected', rejected + 1);
+    assert.match(gw.stderr.slice(stderrBefore), /access_log cannot change on reload/);
+    assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
+  });
+
   it('a file with a semantic error (unknown key) is rejected too', async () => {
     const rejected = await reloads('rejected');
     await gw.reload({ ...opsConfig(upstream), tenats: [] });

@@ -135,4 +135,27 @@ describe('TLS', () => {
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
   });
+
+  // Last: afterwards the listener presents a certificate of another CA.
+  it('SIGHUP picks up a renewed server certificate for new connections', async () => {
+    const served = () => {
+      const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${gw.apiPort}`, '-servername', 'localhost'],
+        { input: '', encoding: 'utf8', timeout: 10000 });
+      return pem(r.stdout);
+    };
+    const pem = (text) => text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/)?.[0];
+    assert.equal(served(), pem(fs.readFileSync(pki.server.cert, 'utf8')));
+    const renewed = makePki(tempDir('sovereign-pki-renewed-'));
+    try {
+      fs.copyFileSync(renewed.server.cert, pki.server.cert);
+      fs.copyFileSync(renewed.server.key, pki.server.key);
+      const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
+      gw.process.signal('SIGHUP');
+      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied, 5000,
+        'the reload to be applied');
+      assert.equal(served(), pem(fs.readFileSync(renewed.server.cert, 'utf8')), 'the renewed certificate is served');
+    } finally {
+      fs.rmSync(renewed.dir, { recursive: true, force: true });
+    }
+  });
 });
