@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "gateway/cli/commands.hpp"
+#include "gateway/runtime/config_check.hpp"
 #include "gateway/runtime/gateway_runtime.hpp"
 
 namespace sovereign::gateway {
@@ -41,6 +42,12 @@ int run_config_command(std::span<const std::string> args) {
     return 1;
   }
   const auto& config = *std::get<std::shared_ptr<const GatewayConfig>>(loaded);
+  const std::vector<std::string> problems = check_deployment(config);
+  for (const auto& problem : problems) std::cout << problem << '\n';
+  if (!problems.empty()) {
+    std::cout << args[1] << ": " << problems.size() << " problem(s) beyond the file itself\n";
+    return 1;
+  }
   std::cout << args[1] << ": ok (" << config.listeners.size() << " listener(s), " << config.tenants.size()
             << " tenant(s), " << config.backends.size() << " backend(s))\n";
   return 0;

@@ -4,7 +4,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "crypto/tls_context.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -124,23 +123,8 @@ void GatewayRuntime::watch_files() {
   });
 }
 
-// The server TLS context of every HTTPS listener, read from its certificate, key and client CA files.
-bool GatewayRuntime::make_listener_tls(const GatewayConfig& config, ListenerTls& out, std::string& error) {
-  for (const auto& listener : config.listeners) {
-    if (!listener.tls) continue;
-    auto made = crypto::make_server_context({listener.tls->certificate, listener.tls->private_key,
-                                             listener.tls->client_ca, listener.tls->require_client_certificate});
-    if (auto* why = std::get_if<std::string>(&made)) {
-      error = "listener '" + listener.name + "': " + *why;
-      return false;
-    }
-    out[listener.name] = std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
-  }
-  return true;
-}
-
 bool GatewayRuntime::start_listeners(std::string& error) {
-  ListenerTls listener_tls;
+  ListenerTlsContexts listener_tls;
   if (!make_listener_tls(*config_, listener_tls, error)) return false;
   for (unsigned i = 0; i < worker_count_; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -166,7 +150,7 @@ bool GatewayRuntime::start_listeners(std::string& error) {
 }
 
 // Listeners are the same ones (same_listeners): each worker's copy takes the new limits and TLS.
-void GatewayRuntime::update_listeners(const GatewayConfig& config, const ListenerTls& tls) {
+void GatewayRuntime::update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls) {
   for (auto& worker : workers_) {
     for (std::size_t i = 0; i < config.listeners.size(); ++i) {
       auto found = tls.find(config.listeners[i].name);
@@ -267,7 +251,7 @@ void GatewayRuntime::reload() {
     return reject("audit and vault settings cannot change on reload; restart instead");
   if (config->access_log != config_->access_log)
     return reject("access_log cannot change on reload; restart instead");
-  ListenerTls listener_tls;
+  ListenerTlsContexts listener_tls;
   if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
   auto current = services_.current();
   auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics, engines_);

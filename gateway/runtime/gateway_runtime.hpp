@@ -14,6 +14,7 @@
 #include "gateway/http/listener.hpp"
 #include "gateway/pipeline/exchange.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
+#include "gateway/runtime/listener_tls.hpp"
 #include "gateway/upstream/health_checker.hpp"
 
 namespace sovereign::gateway {
@@ -43,10 +44,8 @@ class GatewayRuntime {
     std::thread thread;
   };
 
-  using ListenerTls = std::map<std::string, std::shared_ptr<boost::asio::ssl::context>>;  // by listener name
-  static bool make_listener_tls(const GatewayConfig& config, ListenerTls& out, std::string& error);
   bool start_listeners(std::string& error);
-  void update_listeners(const GatewayConfig& config, const ListenerTls& tls);
+  void update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls);
   bool open_evidence_services(std::string& error);
   void reload();
   void begin_shutdown();

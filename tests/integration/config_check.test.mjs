@@ -1,5 +1,6 @@
 // `sovereign config check FILE`: a good file passes with exit 0; each kind of mistake is reported
-// as FILE:LINE:COL: message at the place of the mistake, with exit 1, and nothing is started.
+// as FILE:LINE:COL: message at the place of the mistake, with exit 1, and nothing is started; so
+// are the files it names (certificates, policy, model files) and replicas serve could never use.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -122,6 +123,31 @@ describe('sovereign config check', () => {
     const result = await runCli(['config', 'check', file]);
     assert.equal(result.code, 1, result.output);
     assert.ok(result.output.includes(file), result.output);
+  });
+
+  it('reports what serve would refuse or never use: certificates, replicas outside the boundary, the policy, model files', async () => {
+    fs.writeFileSync(path.join(dir, 'not-a-cert.pem'), 'hello\n');
+    fs.writeFileSync(path.join(dir, 'not-a-model.gguf'), 'GGUF but not really');
+    fs.writeFileSync(path.join(dir, 'broken-policy.yaml'), 'name: broken\nversion: 1\nrules: [\n');
+    const text = GOOD
+      .replace('    port: 18080\n', '    port: 18080\n    tls:\n      certificate: not-a-cert.pem\n      private_key: not-a-cert.pem\n')
+      .replace('http://127.0.0.1:18000', 'http://10.9.9.9:18000')
+      .replace('    loopback: true\n', `    loopback: true
+  - name: on-site-engine
+    type: local
+    zone: site
+    models: [tiny]
+    model_file: not-a-model.gguf
+policy: broken-policy.yaml
+`);
+    const file = write('deployment.yaml', text);
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /listener 'api': cannot load certificate '.*not-a-cert\.pem'/, result.output);
+    assert.match(result.output, /backend 'local-vllm' replica http:\/\/10\.9\.9\.9:18000 would never be used: .*outside the boundary/, result.output);
+    assert.match(result.output, /backend 'on-site-engine' model .*not-a-model\.gguf: byte \d+/, result.output);
+    assert.match(result.output, /broken-policy\.yaml:\d+:\d+: /, result.output);
+    assert.match(result.output, /4 problem\(s\) beyond the file itself/, result.output);
   });
 
   // The quickstart's config names the demo model and keys under ../../var, which a clean clone

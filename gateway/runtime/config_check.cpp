@@ -1,0 +1,48 @@
+#include "gateway/runtime/config_check.hpp"
+
+#include "accel/gguf/gguf_file.hpp"
+#include "gateway/metrics/gateway_metrics.hpp"
+#include "gateway/runtime/listener_tls.hpp"
+#include "gateway/upstream/backend_state.hpp"
+#include "gateway/upstream/egress_guard.hpp"
+#include "policy/diagnostic.hpp"
+#include "policy/lint.hpp"
+
+namespace sovereign::gateway {
+
+std::vector<std::string> check_deployment(const GatewayConfig& config) {
+  std::vector<std::string> problems;
+  const std::string file = config.source_file.string();
+
+  ListenerTlsContexts listener_tls;
+  if (std::string error; !make_listener_tls(config, listener_tls, error)) problems.push_back(file + ": " + error);
+
+  GatewayMetrics scratch_metrics;  // build_backend_states counts into one; nothing serves it here
+  const EgressGuard guard(config.boundary);
+  std::vector<std::string> backend_errors;
+  auto backends = build_backend_states(config, guard, scratch_metrics, backend_errors);
+  for (const auto& error : backend_errors) problems.push_back(file + ": " + error);
+  for (const auto& backend : backends)
+    for (const auto& replica : backend->replicas)
+      if (!replica->refusal.empty())
+        problems.push_back(file + ": backend '" + backend->config->name + "' replica " + replica->config().url +
+                           " would never be used: " + replica->refusal);
+
+  for (const auto& backend : config.backends) {
+    if (backend.type != BackendType::local) continue;
+    auto opened = accel::gguf::File::open(backend.model_file);
+    if (auto* error = std::get_if<accel::gguf::Error>(&opened))
+      problems.push_back(file + ": backend '" + backend.name + "' model " + backend.model_file.string() + ": " +
+                         error->to_string());
+  }
+
+  if (config.policy_file) {
+    std::vector<policy::BackendInfo> declared;
+    for (const auto& backend : config.backends) declared.push_back({backend.name, backend.zone, backend.models});
+    for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared))
+      problems.push_back(policy::format_diagnostic(finding));
+  }
+  return problems;
+}
+
+}  // namespace sovereign::gateway
