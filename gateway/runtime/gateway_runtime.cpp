@@ -4,6 +4,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include "policy/diagnostic.hpp"
+#include "policy/lint.hpp"
+
 
 namespace sovereign::gateway {
 namespace {
@@ -35,6 +38,16 @@ bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
         a.listeners[i].tls.has_value() != b.listeners[i].tls.has_value())
       return false;
   return true;
+}
+
+// What `policy lint` would say of the policy now serving (shadowed rules, tenants no rule allows or
+// no backend can serve...): the policy still serves as written, and each finding is logged.
+void log_policy_findings(const RuntimeSnapshot& snapshot) {
+  if (!snapshot.policy) return;
+  std::vector<policy::BackendInfo> backends;
+  for (const auto& backend : snapshot.config->backends) backends.push_back({backend.name, backend.zone, backend.models});
+  for (const auto& finding : policy::analyse_policy(*snapshot.policy, &backends))
+    log_event("warn", "policy_lint_finding", policy::format_diagnostic(finding));
 }
 
 }  // namespace
@@ -163,6 +176,7 @@ void GatewayRuntime::update_listeners(const GatewayConfig& config, const Listene
 }
 
 void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot) {
+  log_policy_findings(*snapshot);
   if (health_checker_) health_checker_->stop();
   services_.snapshot.store(snapshot, std::memory_order_release);
   health_checker_ = std::make_shared<HealthChecker>(control_, snapshot, services_.metrics);

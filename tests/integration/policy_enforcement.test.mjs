@@ -285,6 +285,26 @@ describe('policy enforcement', { timeout: 120000 }, () => {
       10000, 'the good policy to be applied again');
   });
 
+  it('a changed file is picked up without SIGHUP; what lint finds is logged and the policy serves as written', async () => {
+    const withStranger = POLICY.replace('  - name: beta\n    clearance: internal\n',
+      '  - name: beta\n    clearance: internal\n  - name: gamma\n    clearance: public\n');
+    assert.notEqual(withStranger, POLICY);
+    const reloaded = async (text, what) => {
+      const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
+      fs.writeFileSync(policyFile, text);
+      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
+        10000, what);
+    };
+    const stderrBefore = gw.stderr.length;
+    await reloaded(withStranger, 'the file watcher to apply the changed policy');
+    const line = gw.stderr.slice(stderrBefore).split('\n').find((l) => l.includes('policy_lint_finding'));
+    assert.ok(line, `a policy_lint_finding line:\n${gw.stderr.slice(stderrBefore)}`);
+    assert.match(JSON.parse(line).message, /policy\.yaml:\d+:\d+: tenant 'gamma' can never be allowed/, line);
+    const { res } = await chatReachingEcho(ALPHA, chatBody('echo-model', 'Still served after the change.'));
+    assert.equal(res.status, 200, res.text);
+    await reloaded(POLICY, 'the file watcher to apply the original policy again');
+  });
+
   it('the audit log records detectors and transforms, never the values', async () => {
     assert.deepEqual(Object.keys(ids).sort(), ['redacted', 'responseRedacted', 'tokenized', 'zone'], 'the tests above ran');
     const status = await gw.process.stop(15000);
