@@ -17,6 +17,17 @@ std::optional<std::chrono::milliseconds> GcraLimit::try_take(std::uint32_t per_m
   }
 }
 
+void GcraLimit::adjust(std::uint32_t per_minute, std::int64_t units, std::chrono::steady_clock::time_point now) {
+  constexpr std::int64_t minute_ns = 60'000'000'000;
+  const std::int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count();
+  const std::int64_t delta = minute_ns / per_minute * units;
+  std::int64_t tat = theoretical_arrival_ns_.load(std::memory_order_relaxed);
+  // An arrival time in the past means a full budget: debt counts from now, refunds never go below it.
+  while (!theoretical_arrival_ns_.compare_exchange_weak(tat, std::max(std::max(tat, now_ns) + delta, now_ns),
+                                                        std::memory_order_relaxed)) {
+  }
+}
+
 RateLimiter::RateLimiter(const std::vector<TenantConfig>& tenants, const RateLimiter* previous) {
   for (const auto& tenant : tenants) {
     std::shared_ptr<TenantLimits> state;
@@ -34,12 +45,27 @@ RateDecision RateLimiter::admit(const TenantConfig& tenant, std::uint64_t estima
   if (tenant.rate_limit.requests_per_minute != 0)
     if (auto wait = state.requests.try_take(tenant.rate_limit.requests_per_minute, 1, now))
       return {false, "requests per minute", *wait};
-  if (tenant.rate_limit.tokens_per_minute != 0 && estimated_tokens != 0) {
-    auto cost = std::min<std::uint64_t>(estimated_tokens, tenant.rate_limit.tokens_per_minute);
+  if (const std::uint64_t cost = tokens_charged(tenant, estimated_tokens); cost != 0) {
     if (auto wait = state.tokens.try_take(tenant.rate_limit.tokens_per_minute, cost, now))
       return {false, "tokens per minute", *wait};
   }
   return {};
+}
+
+std::uint64_t RateLimiter::tokens_charged(const TenantConfig& tenant, std::uint64_t estimated_tokens) {
+  if (tenant.rate_limit.tokens_per_minute == 0) return 0;
+  return std::min<std::uint64_t>(estimated_tokens, tenant.rate_limit.tokens_per_minute);
+}
+
+void RateLimiter::settle(const TenantConfig& tenant, std::uint64_t charged, std::uint64_t used,
+                         std::chrono::steady_clock::time_point now) const {
+  if (tenant.rate_limit.tokens_per_minute == 0 || used == charged) return;
+  auto it = limits_.find(tenant.name);
+  if (it == limits_.end()) return;
+  // One answer never costs more than an hour of budget, however large the count it reports.
+  const std::uint64_t capped = std::min<std::uint64_t>(used, 60ull * tenant.rate_limit.tokens_per_minute);
+  it->second->tokens.adjust(tenant.rate_limit.tokens_per_minute,
+                            static_cast<std::int64_t>(capped) - static_cast<std::int64_t>(charged), now);
 }
 
 }  // namespace sovereign::gateway

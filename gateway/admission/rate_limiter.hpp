@@ -20,6 +20,9 @@ class GcraLimit {
   // Takes `cost` units if the limit allows; otherwise returns how long until it would.
   std::optional<std::chrono::milliseconds> try_take(std::uint32_t per_minute, std::uint64_t cost,
                                                     std::chrono::steady_clock::time_point now);
+  // Takes `units` more whatever the limit (units > 0: the budget may go into debt, and later
+  // requests wait until it is paid), or gives them back (units < 0).
+  void adjust(std::uint32_t per_minute, std::int64_t units, std::chrono::steady_clock::time_point now);
 
  private:
   std::atomic<std::int64_t> theoretical_arrival_ns_{0};
@@ -38,6 +41,12 @@ class RateLimiter {
 
   RateDecision admit(const TenantConfig& tenant, std::uint64_t estimated_tokens,
                      std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const;
+  // Once the answer says how many tokens were used: charges the difference to what admit() took
+  // for this request (`charged`, after admit's cap at one minute's budget), or refunds it.
+  void settle(const TenantConfig& tenant, std::uint64_t charged, std::uint64_t used,
+              std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now()) const;
+  // What admit() takes from the tokens budget for a request estimated at `estimated_tokens`.
+  static std::uint64_t tokens_charged(const TenantConfig& tenant, std::uint64_t estimated_tokens);
 
  private:
   struct TenantLimits {

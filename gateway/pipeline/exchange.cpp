@@ -36,12 +36,12 @@ std::optional<Endpoint> endpoint_for(std::string_view path) {
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
-// A rough upper bound used for the tokens-per-minute budget before the backend reports usage:
-// about four bytes of text per token, plus what the client allows the model to write.
-std::uint64_t estimated_tokens(const DecodedRequest& request) {
+// The prompt's tokens as the tokens-per-minute budget estimates them before the backend reports
+// usage: about four bytes of text per token (decide() adds what the client allows the model to write).
+std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
   std::uint64_t bytes = 0;
   for (const auto& field : request.texts) bytes += field.text.size();
-  return bytes / 4 + 1 + request.max_tokens;
+  return bytes / 4 + 1;
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
@@ -182,11 +182,13 @@ PhaseResult Exchange::decide() {
     return PhaseResult::fail(api_errors::no_backend_available(model, "this gateway has no backends configured yet"));
   if (!snapshot_->config->serves(model)) return PhaseResult::fail(api_errors::model_not_found(model));
   if (!tenant_->may_use(model)) return PhaseResult::fail(api_errors::model_not_permitted(model, tenant_->name));
-  auto rate = snapshot_->rate_limiter.admit(*tenant_, estimated_tokens(*decoded_));
+  const std::uint64_t estimate = estimated_prompt_tokens(*decoded_) + decoded_->max_tokens;
+  auto rate = snapshot_->rate_limiter.admit(*tenant_, estimate);
   if (!rate.allowed) {
     services_.metrics.rate_limited(tenant_->name);
     return PhaseResult::fail(api_errors::rate_limited(tenant_->name, rate.exceeded), rate.retry_after);
   }
+  tokens_charged_ = RateLimiter::tokens_charged(*tenant_, estimate);
   if (snapshot_->policy) {
     policy::Request request;
     request.tenant = tenant_->name;
@@ -389,6 +391,7 @@ void Exchange::forward() {
   upstream.stream = decoded_->stream;
   upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
   upstream.digest_response = services_.audit != nullptr;
+  upstream.meter_usage = tokens_charged_ != 0;
   auto& pool = *snapshot_->pools[connection_.worker];
   forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
                                            snapshot_->config->limits.max_upstream_response_bytes, sink_,
@@ -416,6 +419,7 @@ void Exchange::forward_local() {
 
 void Exchange::forwarded(ForwardOutcome outcome) {
   outcome_ = std::move(outcome);
+  settle_tokens();
   if (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed") keep_alive_ = false;
   if (wants_capture(decision_) && services_.captures) {
     capture("request", request_.body());
@@ -476,6 +480,16 @@ HttpResponse Exchange::models_list() const {
   response.set(http::field::content_type, "application/json");
   response.body() = boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
   return response;
+}
+
+// The tokens-per-minute budget was charged an estimate (prompt bytes / 4, plus max_tokens); the
+// answer's usage replaces it. A stream without a usage chunk counts its text chunks on top of the
+// prompt estimate. An answer that said nothing (an error) leaves the estimate charged.
+void Exchange::settle_tokens() {
+  if (tokens_charged_ == 0 || !outcome_.usage) return;
+  const std::uint64_t used = outcome_.usage->reported ? outcome_.usage->tokens
+                                                      : estimated_prompt_tokens(*decoded_) + outcome_.usage->tokens;
+  snapshot_->rate_limiter.settle(*tenant_, tokens_charged_, used);
 }
 
 // A request answered before the audit phase (refused by authenticate, decode or decide, or the model

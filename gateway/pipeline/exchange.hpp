@@ -67,6 +67,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
   void record_early_answer(unsigned status, const std::string& error_code);
   void log_warn_rules() const;
+  void settle_tokens();
   void capture(const std::string& part, std::string body);
 
   void answer(HttpResponse response, const std::string& error_code);
@@ -95,6 +96,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool tokenized_ = false;
   bool body_rewritten_ = false;
   bool decision_recorded_ = false;
+  std::uint64_t tokens_charged_ = 0;  // taken from the tenant's tokens-per-minute budget by decide()
   std::size_t next_phase_ = 0;
   std::vector<ForwardTarget> targets_;
   const BackendConfig* local_backend_ = nullptr;

@@ -52,7 +52,9 @@ Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayM
       max_response_bytes_(max_response_bytes),
       sink_(sink),
       transform_(std::move(transform)),
-      done_(std::move(done)) {}
+      done_(std::move(done)) {
+  if (request_.meter_usage) usage_meter_.emplace(request_.stream);
+}
 
 void Forwarder::start() { try_next(); }
 
@@ -348,6 +350,7 @@ void Forwarder::relayed(std::string_view data) {
   outcome_.bytes_out += data.size();
   if (request_.digest_response) response_hash_.update(data);
   if (request_.keep_response_body) outcome_.response_body.append(data);
+  if (usage_meter_) usage_meter_->feed(data);
 }
 
 void Forwarder::release_connection(bool reusable) {
@@ -365,6 +368,7 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
   if (request_.digest_response) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
+  if (usage_meter_) outcome_.usage = usage_meter_->result();
   if (done_) done_(std::move(outcome_));
 }
 

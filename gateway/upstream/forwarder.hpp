@@ -19,6 +19,7 @@
 #include "gateway/http/response_sink.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/openai/api_error.hpp"
+#include "gateway/openai/usage_meter.hpp"
 #include "gateway/upstream/connection_pool.hpp"
 
 namespace sovereign::gateway {
@@ -47,6 +48,7 @@ struct UpstreamRequest {
   bool stream = false;
   bool keep_response_body = false;  // a sealed capture of the response was asked for
   bool digest_response = false;     // the audit log records the response's SHA-256
+  bool meter_usage = false;         // the tenant has a tokens-per-minute budget to settle
 };
 
 struct ForwardOutcome {
@@ -57,6 +59,7 @@ struct ForwardOutcome {
   std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
   std::string response_sha256;        // of the bytes relayed to the client (audit digest)
   std::string response_body;          // those bytes, only when keep_response_body
+  std::optional<TokenUsage> usage;    // tokens the answer used, when meter_usage and it said
 };
 
 struct ForwardTarget {
@@ -124,6 +127,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::chrono::steady_clock::time_point deadline_;
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;
+  std::optional<UsageMeter> usage_meter_;  // when request_.meter_usage
   bool cancelled_ = false;
   bool timed_out_ = false;
   bool finished_ = false;

@@ -205,6 +205,7 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   if (finished_) return;
   if (reason == accel::FinishReason::cancelled && (cancelled_ || queued_bytes_ > max_buffered_bytes))
     return finish(499, "client_closed");
+  outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (!request_.stream) {
     if (reason == accel::FinishReason::error)
       return respond_error(api_errors::upstream_error("the built-in engine failed while generating"));

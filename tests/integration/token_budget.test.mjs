@@ -1,6 +1,7 @@
 // tokens_per_minute: each request is charged its estimated tokens (prompt bytes / 4, plus the
 // max_tokens it allows the model) before it is forwarded; a request that would overdraw the
-// tenant's minute is refused with 429 and Retry-After, and is never forwarded.
+// tenant's minute is refused with 429 and Retry-After, and is never forwarded. Once the answer
+// says what it used, the estimate is replaced by that: overestimates come back, the rest is debt.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
@@ -15,7 +16,7 @@ describe('tokens per minute', () => {
   let gw;
 
   before(async () => {
-    upstream = await Upstream.start({ name: 'upstream', models: ['m'] });
+    upstream = await Upstream.start({ name: 'upstream', models: ['m'], 'first-byte-delay-ms': 400 });
     gw = await Gateway.start({
       tenants: [
         tenant({ name: 'budgeted', keys: [KEY], models: ['m'], rate_limit: { tokens_per_minute: 1000 } }),
@@ -32,10 +33,8 @@ describe('tokens per minute', () => {
 
   const ask = (maxTokens) => ({ model: 'm', max_tokens: maxTokens, messages: [{ role: 'user', content: 'hello' }] });
 
-  it('lets a request within the budget through and refuses the one that would overdraw it', async () => {
-    const first = await gw.chat(KEY, ask(600));
-    assert.equal(first.status, 200, first.text);
-    // The upstream reports requests on its own output, which can lag behind the answer.
+  it('reserves max_tokens while a request is in flight and refuses one that would overdraw the budget', async () => {
+    const first = gw.chat(KEY, ask(600));
     await upstream.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the first request to reach the upstream');
     const before = upstream.requests().length;
     const second = await gw.chat(KEY, ask(600));
@@ -45,6 +44,8 @@ describe('tokens per minute', () => {
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${second.headers['retry-after']}`);
     await new Promise((r) => setTimeout(r, 200));  // room for a wrongly forwarded request to show
     assert.equal(upstream.requests().length, before, 'the refused request was forwarded');
+    const answered = await first;
+    assert.equal(answered.status, 200, answered.text);
   });
 
   it('keeps budgets per tenant', async () => {
@@ -55,5 +56,60 @@ describe('tokens per minute', () => {
   it('still admits a small request that fits in what is left', async () => {
     const res = await gw.chat(KEY, ask(100));
     assert.equal(res.status, 200, res.text);
+  });
+});
+
+// Without max_tokens the estimate is the prompt alone; what the answer used is charged afterwards,
+// from its usage object, or for a stream without one, one token per chunk that carried text.
+describe('tokens per minute settle on what the answers used', () => {
+  let reporting;
+  let chatty;
+  let gw;
+  const METERED = 'sk-token-budget-metered';
+  const STREAMED = 'sk-token-budget-streamed';
+
+  before(async () => {
+    reporting = await Upstream.start({ name: 'reporting', models: ['reported'], 'completion-tokens': 600 });
+    chatty = await Upstream.start({ name: 'chatty', models: ['counted'], reply: 'x'.repeat(40), 'chunk-chars': 1 });
+    gw = await Gateway.start({
+      tenants: [
+        tenant({ name: 'metered', keys: [METERED], models: ['reported'], rate_limit: { tokens_per_minute: 1000 } }),
+        tenant({ name: 'streamed', keys: [STREAMED], models: ['counted'], rate_limit: { tokens_per_minute: 60 } }),
+      ],
+      backends: [
+        openaiBackend({ name: 'reporting-be', models: ['reported'], upstreams: [reporting] }),
+        openaiBackend({ name: 'chatty-be', models: ['counted'], upstreams: [chatty] }),
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await reporting?.stop();
+    await chatty?.stop();
+  });
+
+  const hello = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hello' }], ...extra });
+  const settled = () => new Promise((r) => setTimeout(r, 100));  // the answer's usage is charged as it completes
+
+  // Each answer uses about 600 (or 40) tokens against 1,000 (or 60) a minute: the first two fit the
+  // budget when they are admitted, the third finds it overdrawn.
+  async function assertThirdRefused(key, body, consume = (res) => res) {
+    for (let i = 0; i < 2; i++) {
+      const res = await consume(await gw.chat(key, body));
+      assert.equal(res.status, 200, `request ${i + 1}: ${res.text}`);
+      await settled();
+    }
+    const refused = await gw.chat(key, body);
+    assertError(refused, { status: 429, code: 'rate_limit_exceeded' }, 'the budget the answers used up');
+    assert.match(JSON.parse(refused.text).error.message, /tokens per minute/);
+  }
+
+  it('charges the usage a JSON answer reports', async () => {
+    await assertThirdRefused(METERED, hello('reported'));
+  });
+
+  it('charges one token per streamed text chunk when the stream reports no usage', async () => {
+    await assertThirdRefused(STREAMED, hello('counted', { stream: true }));
   });
 });

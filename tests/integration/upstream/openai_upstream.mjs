@@ -25,6 +25,8 @@
 //   --echo-last-user            chat answers (plain and streamed) are the last user message's text
 //   --chunk-chars N             streaming: pieces of N characters each instead of --chunks pieces,
 //                               so a test can split a token or a card number across chunks
+//   --completion-tokens N       completion_tokens in the usage of answers (default 7); streams end
+//                               with a usage chunk when the request asks (stream_options.include_usage)
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -50,6 +52,7 @@ const { values: opt } = parseArgs({
     echo: { type: 'boolean', default: false },
     'echo-last-user': { type: 'boolean', default: false },
     'chunk-chars': { type: 'string', default: '0' },
+    'completion-tokens': { type: 'string', default: '7' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -69,6 +72,7 @@ function intFlag(name) {
 const cfg = {
   chunks: Math.max(1, intFlag('chunks')),
   chunkChars: Math.max(0, intFlag('chunk-chars')),
+  completionTokens: Math.max(0, intFlag('completion-tokens')),
   firstByteDelayMs: intFlag('first-byte-delay-ms'),
   chunkDelayMs: intFlag('chunk-delay-ms'),
   dieAfterChunks: intFlag('die-after-chunks'),
@@ -135,7 +139,7 @@ function chatCompletion(model, echo, reply) {
     model,
     system_fingerprint: opt.name,
     choices: [{ index: 0, message: { role: 'assistant', content: reply }, logprobs: null, finish_reason: 'stop' }],
-    usage: usage(5, 7),
+    usage: usage(5, cfg.completionTokens),
   };
   if (echo) body.echo = echo;
   return body;
@@ -149,7 +153,7 @@ function textCompletion(model, echo) {
     model,
     system_fingerprint: opt.name,
     choices: [{ index: 0, text: opt.reply, logprobs: null, finish_reason: 'stop' }],
-    usage: usage(3, 7),
+    usage: usage(3, cfg.completionTokens),
   };
   if (echo) body.echo = echo;
   return body;
@@ -173,7 +177,7 @@ function streamEvent(res, object) {
   return new Promise((resolve) => res.write(`data: ${JSON.stringify(object)}\n\n`, resolve));
 }
 
-async function streamCompletion(req, res, path, model, log, reply) {
+async function streamCompletion(req, res, path, model, log, reply, includeUsage) {
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const chat = path === '/v1/chat/completions';
   const pieces = splitReply(reply, cfg.chunks);
@@ -197,6 +201,9 @@ async function streamCompletion(req, res, path, model, log, reply) {
   if (cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
   if (res.destroyed) return;
   await streamEvent(res, chunk({}, 'stop'));
+  if (includeUsage) {
+    await streamEvent(res, { ...chunk({}, null), choices: [], usage: usage(chat ? 5 : 3, cfg.completionTokens) });
+  }
   res.write('data: [DONE]\n\n');
   res.end();
 }
@@ -227,7 +234,7 @@ async function handlePost(req, res, path, raw, log) {
   if (path === '/v1/embeddings') {
     sendJson(res, 200, embeddings(model, body.input, echo));
   } else if (body.stream === true) {
-    await streamCompletion(req, res, path, model, log, reply);
+    await streamCompletion(req, res, path, model, log, reply, body.stream_options?.include_usage === true);
   } else if (path === '/v1/chat/completions') {
     sendJson(res, 200, chatCompletion(model, echo, reply));
   } else {

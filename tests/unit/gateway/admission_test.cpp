@@ -68,4 +68,39 @@ TEST_SUITE("tenants") {
     RateLimiter fresh(other, &limiter);
     CHECK(fresh.admit(other[0], 900, now).allowed);
   }
+
+  TEST_CASE("tokens per minute settle on the usage the answer reports: debt is charged, overestimates refunded") {
+    std::vector<TenantConfig> tenants{tenant("a", "k", 0, 1000)};
+    auto now = std::chrono::steady_clock::now();
+    {
+      RateLimiter limiter(tenants, nullptr);
+      REQUIRE(limiter.admit(tenants[0], 10, now).allowed);  // no max_tokens: only the prompt estimated
+      limiter.settle(tenants[0], 10, 1500, now);           // the answer used 1,500: 500 of debt
+      auto refused = limiter.admit(tenants[0], 1, now);
+      CHECK_FALSE(refused.allowed);
+      CHECK(refused.retry_after > 30s);                     // 501 tokens to pay back at 1,000 a minute
+      CHECK(refused.retry_after <= 31s);
+      CHECK(limiter.admit(tenants[0], 1, now + 31s).allowed);
+    }
+    {
+      RateLimiter limiter(tenants, nullptr);
+      REQUIRE(limiter.admit(tenants[0], 900, now).allowed);  // max_tokens 900 reserved...
+      CHECK_FALSE(limiter.admit(tenants[0], 900, now).allowed);
+      limiter.settle(tenants[0], 900, 50, now);              // ...but 50 used: 850 come back
+      CHECK(limiter.admit(tenants[0], 900, now).allowed);
+      CHECK_FALSE(limiter.admit(tenants[0], 100, now).allowed);
+    }
+    {
+      RateLimiter limiter(tenants, nullptr);
+      limiter.settle(tenants[0], 500, 0, now);  // a refund never makes more than a full budget
+      CHECK(limiter.admit(tenants[0], 1000, now).allowed);
+      CHECK_FALSE(limiter.admit(tenants[0], 1, now).allowed);
+      std::vector<TenantConfig> unlimited{tenant("a", "k")};
+      RateLimiter none(unlimited, nullptr);
+      none.settle(unlimited[0], 0, 1'000'000, now);  // no budget: nothing to settle
+      CHECK(none.admit(unlimited[0], 1'000'000, now).allowed);
+      CHECK(RateLimiter::tokens_charged(unlimited[0], 500) == 0);
+      CHECK(RateLimiter::tokens_charged(tenants[0], 5000) == 1000);
+    }
+  }
 }
