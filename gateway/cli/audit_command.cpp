@@ -12,6 +12,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -34,9 +35,11 @@ constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
 
   verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed]
       check every record, checkpoint signature and segment; exit 1 on any failure
-  query DIR [--tenant T] [--since TIME] [--until TIME] [--decision allow|deny] [--rule R]
-            [--detector D] [--backend B] [--zone Z] [--kind decision|outcome] [--request-id ID]
-            [--format table|json|csv] [--limit N]
+  query DIR [--tenant T] [--model M] [--since TIME] [--until TIME] [--decision allow|deny]
+            [--rule R] [--detector D] [--backend B] [--zone Z] [--kind decision|outcome]
+            [--request-id ID] [--format table|json|csv] [--limit N]
+      decision, rule, detector, backend and zone select requests (either of a request's two
+      records may meet each); the others, and the time range, select records
   tail DIR [-f] [-n N]            the last N records (default 10); -f keeps following
   prove DIR RECORD                inclusion proof (JSON) for a record: its leaf index or request id
   prove-consistency DIR --from SIZE [--to SIZE]
@@ -188,23 +191,53 @@ std::optional<std::string> time_bound(std::string text) {
   return text;
 }
 
+// Filters on the record itself (tenant, model, kind, request id, time) hold per record. Filters on
+// what a request's two records say between them (decision and rules in the decision record,
+// backend and zone in the outcome record, detectors in either) hold for a request when any of its
+// records meets each; every record of a request that meets them all is printed.
 struct Filter {
   std::map<std::string, std::string> equals;  // record field -> wanted value
-  std::optional<std::string> since, until, rule, detector;
+  std::optional<std::string> since, until;
+  std::optional<std::string> decision, backend, zone, rule, detector;
 
-  bool matches(const json::object& record) const {
+  static constexpr std::size_t max_requests = 10'000'000;  // request ids remembered by the first pass
+
+  bool by_request() const { return decision || backend || zone || rule || detector; }
+
+  // `any_kind`: ignore --kind (the first pass of a request filter reads both kinds of record).
+  bool record_matches(const json::object& record, bool any_kind = false) const {
     for (const auto& [field, wanted] : equals) {
+      if (any_kind && field == "kind") continue;
       if (field_text(record, field) != wanted) return false;
     }
     const std::string time = field_text(record, "time");
     if (since && time < *since) return false;
     if (until && time >= *until) return false;
-    if (rule && !array_contains(record, "rules", *rule)) return false;
-    if (detector && !object_has_key(record, "detectors", *detector) &&
-        !object_has_key(record, "output_detectors", *detector)) {
-      return false;
-    }
     return true;
+  }
+
+  // Bit i set: the record meets the i-th request filter that is set.
+  unsigned request_criteria_met(const json::object& record) const {
+    unsigned met = 0;
+    unsigned bit = 1;
+    auto check = [&](const std::optional<std::string>& wanted, auto&& holds) {
+      if (!wanted) return;
+      if (holds(*wanted)) met |= bit;
+      bit <<= 1;
+    };
+    check(decision, [&](const std::string& w) { return field_text(record, "decision") == w; });
+    check(backend, [&](const std::string& w) { return field_text(record, "backend") == w; });
+    check(zone, [&](const std::string& w) { return field_text(record, "zone") == w; });
+    check(rule, [&](const std::string& w) { return array_contains(record, "rules", w); });
+    check(detector, [&](const std::string& w) {
+      return object_has_key(record, "detectors", w) || object_has_key(record, "output_detectors", w);
+    });
+    return met;
+  }
+
+  unsigned all_request_criteria() const {
+    const int set = decision.has_value() + backend.has_value() + zone.has_value() + rule.has_value() + detector.has_value();
+    return (1u << set) - 1;
   }
 };
 
@@ -295,12 +328,14 @@ class RecordPrinter {
   std::vector<ParsedRecord> rows_;
 };
 
-std::optional<ParsedRecord> parse_record(const LogRecord& record) {
+// `warn`: say so on stderr when the record is not a JSON object (once per query, not per pass).
+std::optional<ParsedRecord> parse_record(const LogRecord& record, bool warn = true) {
   boost::system::error_code ec;
   json::value value = json::parse(std::string_view(record.bytes.data(), record.bytes.size()), ec);
   if (ec || !value.is_object()) {
-    std::cerr << "warning: " << record.segment << " offset " << record.offset << ": record "
-              << record.leaf_index << " is not a JSON object; skipped\n";
+    if (warn)
+      std::cerr << "warning: " << record.segment << " offset " << record.offset << ": record "
+                << record.leaf_index << " is not a JSON object; skipped\n";
     return std::nullopt;
   }
   return ParsedRecord{record.leaf_index, std::string(record.bytes), std::move(value.as_object())};
@@ -310,11 +345,13 @@ int query(const Arguments& args) {
   if (args.positional.size() != 1) return usage_error("query needs exactly one DIR");
   Filter filter;
   static const std::pair<const char*, const char*> exact_filters[] = {
-      {"--tenant", "tenant"}, {"--decision", "decision"}, {"--backend", "backend"},
-      {"--zone", "zone"},     {"--kind", "kind"},         {"--request-id", "request_id"}};
+      {"--tenant", "tenant"}, {"--model", "model"}, {"--kind", "kind"}, {"--request-id", "request_id"}};
   for (const auto& [option, field] : exact_filters) {
     if (auto value = args.value(option)) filter.equals[field] = *value;
   }
+  filter.decision = args.value("--decision");
+  filter.backend = args.value("--backend");
+  filter.zone = args.value("--zone");
 
   filter.rule = args.value("--rule");
   filter.detector = args.value("--detector");
@@ -336,6 +373,34 @@ int query(const Arguments& args) {
     limit = parse_count(*text);
     if (!limit) return usage_error("--limit needs a number");
   }
+  // First pass, for request filters: which requests meet them, from all of their records.
+  std::unordered_map<std::string, unsigned> requests;
+  if (filter.by_request()) {
+    LogReader first(args.positional[0]);
+    bool too_many = false;
+    Status status = first.read_new(
+        [&](const LogRecord& record) {
+          std::optional<ParsedRecord> parsed = parse_record(record, false);
+          if (too_many || !parsed || !filter.record_matches(parsed->object, true)) return;
+          const unsigned met = filter.request_criteria_met(parsed->object);
+          if (met == 0) return;
+          if (requests.size() >= Filter::max_requests) {
+            too_many = true;
+            return;
+          }
+          requests[field_text(parsed->object, "request_id")] |= met;
+        },
+        [](const LogCheckpoint&) {});
+    if (!status) {
+      std::cerr << "sovereign audit: " << status.error().message << '\n';
+      return 2;
+    }
+    if (too_many) {
+      std::cerr << "sovereign audit: more than " << Filter::max_requests
+                << " requests match; narrow the query with --since/--until or --tenant\n";
+      return 2;
+    }
+  }
   RecordPrinter printer(format);
   printer.header();
   std::uint64_t printed = 0;
@@ -344,7 +409,11 @@ int query(const Arguments& args) {
       [&](const LogRecord& record) {
         if (limit && printed >= *limit) return;
         std::optional<ParsedRecord> parsed = parse_record(record);
-        if (!parsed || !filter.matches(parsed->object)) return;
+        if (!parsed || !filter.record_matches(parsed->object)) return;
+        if (filter.by_request()) {
+          auto found = requests.find(field_text(parsed->object, "request_id"));
+          if (found == requests.end() || found->second != filter.all_request_criteria()) return;
+        }
         printer.print(*parsed);
         ++printed;
       },
@@ -547,8 +616,9 @@ int run_audit_command(std::span<const std::string> args) {
   }
   const std::string& command = args[0];
   const auto rest = args.subspan(1);
-  const std::set<std::string> query_options = {"--tenant", "--since",  "--until", "--decision", "--rule",  "--detector",
-                                               "--backend", "--zone", "--kind",  "--request-id", "--format", "--limit"};
+  const std::set<std::string> query_options = {"--tenant",  "--model", "--since", "--until",      "--decision",
+                                               "--rule",    "--detector", "--backend", "--zone", "--kind",
+                                               "--request-id", "--format", "--limit"};
   std::optional<Arguments> parsed;
   if (command == "verify") parsed = parse_arguments(rest, {"--key"}, {"--require-closed"});
   else if (command == "query") parsed = parse_arguments(rest, query_options, {});

@@ -120,8 +120,15 @@ describe('quickstart, end to end', { timeout: 180000 }, () => {
     assert.equal(denied.outcome[0].status, 403);
     assert.equal(denied.outcome[0].backend, '');
 
+    // A request filter selects both records of the denied request.
     const deniedOnly = await auditQuery(qs.auditDir, ['--decision', 'deny']);
-    assert.deepEqual(deniedOnly.map((r) => r.request_id), [deniedId]);
+    assert.deepEqual(deniedOnly.map((r) => `${r.kind} ${r.request_id}`), [`decision ${deniedId}`, `outcome ${deniedId}`]);
+    const routed = await auditQuery(qs.auditDir, ['--decision', 'allow', '--zone', 'site', '--kind', 'decision']);
+    const toSite = new Set(records.filter((r) => r.kind === 'outcome' && r.zone === 'site').map((r) => r.request_id));
+    assert.deepEqual(routed.map((r) => r.request_id).sort(),
+      records.filter((r) => r.kind === 'decision' && r.decision === 'allow' && toSite.has(r.request_id))
+        .map((r) => r.request_id).sort());
+    assert.ok(routed.length >= 2, JSON.stringify(routed));
     // Never a payload: the credential itself is in no record.
     assert.ok(!JSON.stringify(records).includes('AKIAIOSFODNN7EXAMPLE'), 'a record holds the credential');
   });

@@ -50,6 +50,23 @@ std::string decision(int i) {
          R"(},"backend":"site-gpu","zone":"site","payload_sha256":"00"})";
 }
 
+// The two records the gateway writes for request i: the decision (no backend or zone yet: it is
+// written before routing) and the outcome (backend and zone, half a second later).
+std::vector<std::string> request_records(int i) {
+  const bool deny = i % 5 == 0;
+  const std::string second = (i < 10 ? "0" : "") + std::to_string(i);
+  const std::string head = R"("request_id":"req-)" + std::to_string(i) + R"(","tenant":")" + (i % 2 ? "acme" : "globex") +
+                           R"(","model":"demo")";
+  const std::string backend = deny ? "" : (i % 4 == 0 ? "hall-b" : "site-gpu");
+  const std::string zone = deny ? "" : (i % 4 == 0 ? "hall-b" : "site");
+  return {R"({"kind":"decision","time":"2026-11-22T03:04:)" + second + R"(.000Z",)" + head +
+              R"(,"endpoint":"chat.completions","decision":")" + (deny ? "deny" : "allow") + R"(","rules":[")" +
+              (deny ? "no-health-data" : "default-allow") + R"("],"detectors":{)" + (i % 3 ? R"("EMAIL":2)" : "") +
+              R"(},"zones":["site","hall-b"],"payload_sha256":"00"})",
+          R"({"kind":"outcome","time":"2026-11-22T03:04:)" + second + R"(.500Z",)" + head + R"(,"backend":")" + backend +
+              R"(","zone":")" + zone + R"(","status":)" + (deny ? "403" : "200") + R"(,"output_detectors":{}})"};
+}
+
 struct Site {
   TempDir dir;
   std::filesystem::path keys = dir.path() / "keys";
@@ -62,17 +79,21 @@ struct Site {
   }
 
   void write(int first, int count) {
+    std::vector<std::string> records;
+    for (int i = 0; i < count; ++i) records.push_back(decision(first + i));
+    write_records(records);
+  }
+
+  void write_records(const std::vector<std::string>& records) {
     AuditOptions options;
     options.directory = audit;
     options.signing_key = keys / "audit-signing.key";
     options.checkpoint_every_records = 10;
     auto writer = AuditWriter::open(options);
     REQUIRE(writer.ok());
-    std::vector<std::promise<bool>> done(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) {
-      writer.value()->append(decision(first + i), [&done, i](const AppendResult& r) {
-        done[static_cast<std::size_t>(i)].set_value(r.ok);
-      });
+    std::vector<std::promise<bool>> done(records.size());
+    for (std::size_t i = 0; i < records.size(); ++i) {
+      writer.value()->append(records[i], [&done, i](const AppendResult& r) { done[i].set_value(r.ok); });
     }
     for (auto& d : done) REQUIRE(d.get_future().get());
     writer.value()->close();
@@ -145,31 +166,42 @@ TEST_CASE("rotating the signing key keeps older checkpoints verifiable") {
   CHECK(verified.out.find("24/24 records valid") != std::string::npos);
 }
 
-TEST_CASE("audit query filters records and prints table, json and csv") {
+TEST_CASE("audit query filters records and requests and prints table, json and csv") {
   Site site;
-  site.write(0, 20);
+  std::vector<std::string> records;
+  for (int i = 0; i < 20; ++i)
+    for (auto& record : request_records(i)) records.push_back(std::move(record));
+  site.write_records(records);  // 20 requests, 40 records; requests 0, 5, 10, 15 denied
   const std::string dir = site.audit.string();
   Run acme = run({"audit", "query", dir, "--tenant", "acme", "--format", "json"});
   CHECK(acme.status == 0);
-  CHECK(count_lines(acme.out) == 10);
+  CHECK(count_lines(acme.out) == 20);
+  // Request filters print both records of each request they select.
   Run denied = run({"audit", "query", dir, "--decision", "deny", "--format", "csv"});
-  CHECK(count_lines(denied.out) == 1 + 4);
+  CHECK(count_lines(denied.out) == 1 + 8);
   CHECK(denied.out.find("leaf,time,kind,request_id") == 0);
+  CHECK(count_lines(run({"audit", "query", dir, "--decision", "deny", "--kind", "outcome", "--format", "json"}).out) == 4);
   Run rule = run({"audit", "query", dir, "--rule", "no-health-data", "--format", "json"});
-  CHECK(count_lines(rule.out) == 4);
+  CHECK(count_lines(rule.out) == 8);
   Run email = run({"audit", "query", dir, "--detector", "EMAIL", "--format", "json"});
-  CHECK(count_lines(email.out) == 13);
+  CHECK(count_lines(email.out) == 26);
+  // The decision is in one record and the zone in the other: allowed requests that went to hall-b.
+  Run hall_b = run({"audit", "query", dir, "--decision", "allow", "--zone", "hall-b", "--format", "json"});
+  CHECK(count_lines(hall_b.out) == 8);
+  for (const char* id : {"req-4\"", "req-8\"", "req-12\"", "req-16\""}) CHECK(hall_b.out.find(id) != std::string::npos);
+  CHECK(hall_b.out.find("req-0\"") == std::string::npos);
+  CHECK(run({"audit", "query", dir, "--decision", "deny", "--zone", "site"}).out.find("0 record(s)") != std::string::npos);
   Run window = run({"audit", "query", dir, "--since", "2026-11-22T03:04:05", "--until", "2026-11-22T03:04:10"});
-  CHECK(window.out.find("5 record(s)") != std::string::npos);
+  CHECK(window.out.find("10 record(s)") != std::string::npos);
   CHECK(window.out.find("req-5 ") != std::string::npos);
   Run table = run({"audit", "query", dir, "--zone", "site", "--limit", "3"});
   CHECK(table.out.find("3 record(s)") != std::string::npos);
   // Whole seconds with a Z mean .000 of that second; minutes and the Z alone are accepted too.
   Run zulu = run({"audit", "query", dir, "--since", "2026-11-22T03:04:05Z", "--until", "2026-11-22T03:04:10Z"});
   CHECK(zulu.status == 0);
-  CHECK(zulu.out.find("5 record(s)") != std::string::npos);
-  CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04Z"}).out.find("20 record(s)") != std::string::npos);
-  CHECK(run({"audit", "query", dir, "--until", "2026-11-22T03:04:05.000Z"}).out.find("5 record(s)") != std::string::npos);
+  CHECK(zulu.out.find("10 record(s)") != std::string::npos);
+  CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04Z"}).out.find("40 record(s)") != std::string::npos);
+  CHECK(run({"audit", "query", dir, "--until", "2026-11-22T03:04:05.000Z"}).out.find("10 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--since", "yesterday"}).status == 2);
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
@@ -177,7 +209,7 @@ TEST_CASE("audit query filters records and prints table, json and csv") {
   Run last = run({"audit", "tail", dir, "-n", "3"});
   CHECK(last.status == 0);
   CHECK(count_lines(last.out) == 3);
-  CHECK(last.out.find("19 {") != std::string::npos);
+  CHECK(last.out.find("39 {") != std::string::npos);
 }
 
 TEST_CASE("audit prove output checks offline with check-proof, and an altered proof fails") {
