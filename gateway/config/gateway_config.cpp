@@ -206,8 +206,8 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
   for (const auto& item : node) {
     if (!r.expect_map(item, "a backend",
                       {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
-                       "connect_timeout_ms", "max_idle_connections", "health_check", "circuit_breaker", "model_file",
-                       "device", "context_length", "max_batch"}))
+                       "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "health_check",
+                       "circuit_breaker", "model_file", "device", "context_length", "max_batch"}))
       continue;
     BackendConfig backend;
     r.string(item, "name", backend.name, true);
@@ -226,8 +226,8 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     if (item["models"] && backend.models.empty()) r.error(item["models"], "'models' must name at least one model");
     r.milliseconds(item, "timeout_ms", backend.timeout, 10, max_timeout_ms);
     if (backend.type == BackendType::local) {
-      for (auto key : {"replicas", "loopback", "tls", "connect_timeout_ms", "max_idle_connections", "health_check",
-                       "circuit_breaker"})
+      for (auto key : {"replicas", "loopback", "tls", "connect_timeout_ms", "max_idle_connections", "retry_unanswered",
+                       "health_check", "circuit_breaker"})
         if (item[key]) r.error(item[key], std::string("'") + key + "' does not apply to a backend of type 'local'");
       r.path(item, "model_file", backend.model_file, true);
       if (!backend.model_file.empty() && !std::filesystem::exists(backend.model_file))
@@ -246,6 +246,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);
     r.milliseconds(item, "connect_timeout_ms", backend.connect_timeout, 10, max_timeout_ms);
     r.integer(item, "max_idle_connections", backend.max_idle_connections, 0, 10'000);
+    r.boolean(item, "retry_unanswered", backend.retry_unanswered);
     if (auto check = item["health_check"]) read_health_check(r, check, backend.health_check);
     if (auto breaker = item["circuit_breaker"]) {
       if (r.expect_map(breaker, "'circuit_breaker'", {"failures", "open_ms"})) {

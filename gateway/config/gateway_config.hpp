@@ -113,6 +113,10 @@ struct BackendConfig {
   Milliseconds timeout{60'000};
   Milliseconds connect_timeout{2'000};
   std::size_t max_idle_connections = 32;
+  // Retry on another replica a request that a replica received whole but never answered (closed,
+  // or answered 502/504), although it may have run it. Off: only failures before the request was
+  // delivered, stale pooled connections and 503 answers are retried.
+  bool retry_unanswered = false;
   HealthCheck health_check;
   CircuitBreakerConfig circuit_breaker;
   // type: local

@@ -190,11 +190,32 @@ void Forwarder::fail_before_response(boost::system::error_code ec, bool count_fa
   try_next();
 }
 
+// The replica received the whole request and closed the connection without answering.
+void Forwarder::fail_unanswered(boost::system::error_code ec) {
+  if (connection_) connection_->close();
+  connection_.reset();
+  current_.replica->record_failure(std::chrono::steady_clock::now());
+  respond_error(api_errors::upstream_error(
+      "backend '" + current_.backend->config->name + "' (" + current_.replica->config().url +
+      ") closed the connection after receiving the request, without answering (" + ec.message() +
+      "); not retried on another replica, since it may have run it (see retry_unanswered)"));
+}
+
 void Forwarder::on_header(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
-  if (ec) return fail_before_response(ec, !connection_->reused || is_timeout(ec));
+  const bool retry_unanswered = current_.backend->config->retry_unanswered;
+  if (ec) {
+    // On a pooled connection the backend may have closed it while idle, before our request: that
+    // is retried (once, same replica, fresh connection). Otherwise the replica received the whole
+    // request and may have run it: another replica gets it only where the backend allows that.
+    const bool stale = connection_->reused && !retried_stale_ && !is_timeout(ec);
+    if (stale || retry_unanswered || is_timeout(ec)) return fail_before_response(ec, !stale);
+    return fail_unanswered(ec);
+  }
   status_ = header_parser_->get().result_int();
-  bool retryable_status = status_ == 502 || status_ == 503 || status_ == 504;
+  // 503: the server says it did not take the request on. 502 and 504 (a proxy in front of the
+  // server lost it or timed out) leave open whether it ran.
+  bool retryable_status = status_ == 503 || (retry_unanswered && (status_ == 502 || status_ == 504));
   if (status_ >= 500) current_.replica->record_failure(std::chrono::steady_clock::now());
   else current_.replica->record_success();
   if (retryable_status && next_candidate_ < candidates_.size() && attempts_ < max_attempts) {

@@ -1,7 +1,7 @@
 #pragma once
 // Forwards one request to a network backend: picks a replica, reuses or opens a connection,
-// retries failures that happened before any response byte on another replica, and relays the
-// response to the client, streaming SSE chunk by chunk with backpressure.
+// retries on another replica the failures that cannot have run the request (docs/CONFIG.md,
+// "Retries"), and relays the response to the client, streaming SSE chunk by chunk with backpressure.
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -96,6 +96,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void on_chunk(boost::system::error_code ec);
   void relay_chunk(std::string data, bool last);
   void fail_before_response(boost::system::error_code ec, bool count_failure);
+  void fail_unanswered(boost::system::error_code ec);
   void fail_mid_stream(const std::string& why);
   void respond_error(const ApiError& error);
   void finish(unsigned status, std::string error_code = {});

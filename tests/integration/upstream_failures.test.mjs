@@ -31,6 +31,12 @@ describe('upstream failures', () => {
     up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
     up.good = await Upstream.start({ name: 'ugood' });
     up.breaker = await Upstream.start({ name: 'ubreaker', status: 500 });
+    up.dieA = await Upstream.start({ name: 'udie-a', 'die-before-response': true });
+    up.goodA = await Upstream.start({ name: 'ugood-a' });
+    up.dieB = await Upstream.start({ name: 'udie-b', 'die-before-response': true });
+    up.goodB = await Upstream.start({ name: 'ugood-b' });
+    up.status503 = await Upstream.start({ name: 'u503', status: 503 });
+    up.status502 = await Upstream.start({ name: 'u502', status: 502 });
     deadPort = await freePort();
     laterPort = await freePort();
     gw = await Gateway.start({
@@ -50,6 +56,14 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 2, open_ms: 60000 } }),
         openaiBackend({ name: 'be-recovering', models: ['m-recovering'], urls: [`http://127.0.0.1:${laterPort}`],
           health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-unanswered', models: ['m-unanswered'], upstreams: [up.dieA, up.goodA], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 1000, open_ms: 1000 } }),
+        openaiBackend({ name: 'be-unanswered-retry', models: ['m-unanswered-retry'], upstreams: [up.dieB, up.goodB],
+          health: SLOW_HEALTH, retry_unanswered: true, circuit_breaker: { failures: 1000, open_ms: 1000 } }),
+        openaiBackend({ name: 'be-503', models: ['m-503'], upstreams: [up.status503, up.goodB], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 1000, open_ms: 1000 } }),
+        openaiBackend({ name: 'be-502', models: ['m-502'], upstreams: [up.status502, up.goodA], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 1000, open_ms: 1000 } }),
       ],
     });
   });
@@ -104,6 +118,42 @@ describe('upstream failures', () => {
       assert.equal(res.status, 200, `request ${i}: ${res.text}`);
       assert.equal(res.json.system_fingerprint, 'ugood');
     }
+  });
+
+  // A POST a replica received whole may have run: by default it is never sent to a second replica.
+  it('a request a replica received but never answered is not run again on another replica (502), by default', async () => {
+    const requestsTo = (u) => u.requests().filter((r) => r.method === 'POST').length;
+    const answers = [];
+    for (let i = 0; i < 20 && !answers.includes(502); i++) answers.push((await gw.chat(KEY, chat('m-unanswered'))).status);
+    for (let i = 0; i < 4; i++) answers.push((await gw.chat(KEY, chat('m-unanswered'))).status);
+    assert.ok(answers.every((s) => s === 200 || s === 502), JSON.stringify(answers));
+    assert.ok(answers.includes(502), `the dying replica was never tried first: ${JSON.stringify(answers)}`);
+    await new Promise((r) => setTimeout(r, 300));  // the upstreams report requests on their own output
+    assert.equal(requestsTo(up.dieA), answers.filter((s) => s === 502).length, 'each 502 is one request to the dying replica');
+    assert.equal(requestsTo(up.goodA), answers.filter((s) => s === 200).length, 'no request reached both replicas');
+  });
+
+  it('with retry_unanswered: true it is retried on another replica', async () => {
+    for (let i = 0; i < 6; i++) {
+      const res = await gw.chat(KEY, chat('m-unanswered-retry'));
+      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, 'ugood-b');
+    }
+  });
+
+  it('a 503 answer (the server did not take the request on) is retried on another replica; a 502 answer is not', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await gw.chat(KEY, chat('m-503'));
+      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, 'ugood-b');
+    }
+    const statuses = [];
+    for (let i = 0; i < 20 && !statuses.includes(502); i++) {
+      const res = await gw.chat(KEY, chat('m-502'));
+      statuses.push(res.status);
+      if (res.status === 502) assertError(res, { status: 502, code: 'upstream_error' }, 'backend answered 502');
+    }
+    assert.ok(statuses.includes(502), `the 502 replica was never tried first: ${JSON.stringify(statuses)}`);
   });
 
   it('a stream that dies after it started ends with an SSE error event, then the connection closes', async () => {
