@@ -117,6 +117,73 @@ TEST_SUITE("audit-log") {
     CHECK(report.records_valid == 2000);
   }
 
+  TEST_CASE("relaxed durability confirms every record, syncs only at checkpoints, and verifies") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.durability = Durability::relaxed;  // checkpoints every 10 records; none by time (60 s)
+    auto opened = AuditWriter::open(options, key);
+    REQUIRE(opened.ok());
+    AuditWriter& writer = *opened.value();
+
+    // 25 records one at a time: 25 write batches, each confirmed before the next is appended.
+    std::vector<std::uint64_t> leaves;
+    for (int i = 0; i < 25; ++i) {
+      std::promise<AppendResult> done;
+      writer.append(record(i), [&done](const AppendResult& r) { done.set_value(r); });
+      AppendResult result = done.get_future().get();
+      REQUIRE_MESSAGE(result.ok, result.error);
+      leaves.push_back(result.leaf_index);
+    }
+    AuditWriterStats stats = writer.stats();
+    CHECK(stats.write_batches == 25);
+    CHECK(stats.records_written == 25);
+    CHECK(stats.checkpoints_written == 2);  // after records 10 and 20
+    CHECK(stats.syncs == 2);                // strict mode would have synced all 25 batches
+    CHECK(stats.syncs < stats.write_batches);
+
+    // 30 more appended at once: confirmed in order, with consecutive leaf indices.
+    std::vector<std::promise<AppendResult>> burst(30);
+    for (int i = 0; i < 30; ++i) {
+      writer.append(record(25 + i), [&burst, i](const AppendResult& r) { burst[static_cast<std::size_t>(i)].set_value(r); });
+    }
+    for (auto& promise : burst) {
+      AppendResult result = promise.get_future().get();
+      REQUIRE_MESSAGE(result.ok, result.error);
+      leaves.push_back(result.leaf_index);
+    }
+    for (std::size_t i = 0; i < leaves.size(); ++i) {
+      CAPTURE(i);
+      CHECK(leaves[i] == i);
+    }
+    stats = writer.stats();
+    CHECK(stats.records_written == 55);
+    CHECK(stats.records_failed == 0);
+    CHECK(stats.checkpoints_written == 5);  // after records 10, 20, 30, 40, 50
+    CHECK(stats.syncs >= 1);                // a batch holding a checkpoint is synced once
+    CHECK(stats.syncs <= stats.checkpoints_written);
+    CHECK(stats.syncs < stats.write_batches);
+    writer.close();
+    CHECK(writer.stats().syncs == stats.syncs + 2);  // the closing checkpoint, then the end frame
+
+    // A checkpoint lands after every 10th record, and the closing one covers the rest.
+    const std::string bytes = read_bytes(dir.path() / seg1);
+    std::vector<std::uint64_t> covered;
+    std::uint64_t records_seen = 0;
+    for (const FrameSpan& frame : frames_of(bytes)) {
+      if (frame.tag == FrameTag::record) ++records_seen;
+      if (frame.tag == FrameTag::checkpoint) covered.push_back(records_seen);
+    }
+    CHECK(covered == std::vector<std::uint64_t>{10, 20, 30, 40, 50, 55});
+
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 55);
+    CHECK(report.checkpoints_total == 6);
+    CHECK(report.checkpoints_valid == 6);
+  }
+
   TEST_CASE("segments rotate by size and the log continues across restarts") {
     TempDir dir;
     SecretKey key = generate_key(KeyKind::audit_signing);
