@@ -127,8 +127,7 @@ void ClientSession::on_header(boost::system::error_code ec) {
     return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
   }
   if (ec == http::error::header_limit)
-    return reply_and_close(http::status::request_header_fields_too_large,
-                           api_errors::header_too_large(limits_.max_header_bytes).to_json());
+    return reply_and_close(http::status::payload_too_large, api_errors::header_too_large(limits_.max_header_bytes).to_json());
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
   if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||

@@ -1,5 +1,7 @@
 #include "gateway/metrics/gateway_metrics.hpp"
 
+#include <algorithm>
+#include <array>
 #include <unordered_map>
 
 #include <prometheus/text_serializer.h>
@@ -38,7 +40,7 @@ GatewayMetrics::GatewayMetrics()
                     .Register(*registry_)),
       durations_(BuildHistogram()
                      .Name("sovereign_http_request_duration_seconds")
-                     .Help("Time from the complete request to the last response byte")
+                     .Help("Time from the complete request to the last response byte, by tenant, model, backend and status class")
                      .Register(*registry_)),
       upstream_healthy_(BuildGauge()
                             .Name("sovereign_upstream_healthy")
@@ -122,8 +124,10 @@ void GatewayMetrics::request_finished(const std::string& tenant, const std::stri
                                       unsigned status, double seconds) {
   // One cache entry per label set holds the histogram and the counters by status, so a request
   // costs one lookup and no registry lock.
+  // Latency is kept per status class (2xx, 4xx, 5xx...), not per status: a histogram is a dozen
+  // series, and a fast 401 must not hide in the latency of answered requests.
   struct Series {
-    prometheus::Histogram* duration = nullptr;
+    std::array<prometheus::Histogram*, 6> duration_by_class{};
     std::unordered_map<unsigned, prometheus::Counter*> by_status;
   };
   thread_local std::unordered_map<std::string, Series> cache;
@@ -131,13 +135,17 @@ void GatewayMetrics::request_finished(const std::string& tenant, const std::stri
   key.assign(tenant).append(1, '\x1f').append(model).append(1, '\x1f').append(backend);
   key.append(1, '\x1f').append(std::to_string(reinterpret_cast<std::uintptr_t>(this)));
   auto& series = cache[key];
-  if (series.duration == nullptr)
-    series.duration = &durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}}, latency_buckets());
+  const unsigned status_class = std::min(status / 100, 5u);
+  auto& duration = series.duration_by_class[status_class];
+  if (duration == nullptr)
+    duration = &durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend},
+                                {"status_class", std::to_string(status_class) + "xx"}},
+                               latency_buckets());
   auto& counter = series.by_status[status];
   if (counter == nullptr)
     counter = &requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", std::to_string(status)}});
   counter->Increment();
-  series.duration->Observe(seconds);
+  duration->Observe(seconds);
 }
 
 void GatewayMetrics::egress_refused(const std::string& backend) {

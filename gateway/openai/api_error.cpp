@@ -52,7 +52,7 @@ ApiError request_too_large(std::size_t limit) {
           "The request body is larger than the gateway's limit of " + std::to_string(limit) + " bytes.", {}};
 }
 ApiError header_too_large(std::size_t limit) {
-  return {status::request_header_fields_too_large, "invalid_request_error", "request_too_large",
+  return {status::payload_too_large, "invalid_request_error", "request_too_large",
           "The request headers are larger than the gateway's limit of " + std::to_string(limit) + " bytes.", {}};
 }
 ApiError request_timeout() {

@@ -60,13 +60,14 @@ describe('admin endpoints, metrics and access log', () => {
     // read it; so this test's tenant sends nothing else, and the counts are awaited, then must be exact.
     const labels = { tenant: 'counted', model: 'ops-model', backend: 'ops-be' };
     const total = (m) => m.value('sovereign_http_requests_total', { ...labels, status: '200' });
-    const count = (m) => m.value('sovereign_http_request_duration_seconds_count', labels);
+    const count = (m) => m.value('sovereign_http_request_duration_seconds_count', { ...labels, status_class: '2xx' });
     for (let i = 0; i < 3; i++) assert.equal((await gw.chat(COUNTED_KEY, chat('ops-model'))).status, 200);
     const after = await gw.waitForMetrics((m) => total(m) >= 3 && count(m) >= 3, 5000, 'three requests counted');
     assert.equal(total(after), 3, after.text);
     assert.equal(count(after), 3, after.text);
     assert.equal(after.types.sovereign_http_request_duration_seconds, 'histogram');
-    assert.ok(after.matching('sovereign_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' }).length === 1, after.text);
+    assert.ok(after.matching('sovereign_http_request_duration_seconds_bucket', { ...labels, status_class: '2xx', le: '+Inf' })
+      .length === 1, after.text);
   });
 
   it('exports upstream health, pool use and active connections', async () => {
