@@ -6,7 +6,7 @@ namespace sovereign::accel {
 
 DeviceReport list_devices() {
   DeviceReport report;
-  report.note = "this build has no CUDA support (nvcc was not found when it was configured)";
+  report.note = "this build has no CUDA support (configured without CUDA: nvcc was not found, or -Dcuda=disabled)";
   return report;
 }
 

@@ -106,14 +106,22 @@ EngineStats Scheduler::stats() const {
   s.active_sequences = active_count_;
   s.kv_cache_used_fraction =
       pages_.total_pages() ? static_cast<double>(pages_in_use_) / static_cast<double>(pages_.total_pages()) : 0.0;
-  if (recent_tokens_.size() >= 2) {
-    std::size_t tokens = 0;
-    for (const auto& [when, count] : recent_tokens_) tokens += count;
-    tokens -= recent_tokens_.front().second;
-    const double seconds =
-        std::chrono::duration<double>(recent_tokens_.back().first - recent_tokens_.front().first).count();
-    if (seconds > 0) s.tokens_per_second = static_cast<double>(tokens) / seconds;
+  // The steps that ended in the last window: the tokens of all but the first, over the time from
+  // the first to now (the first step's tokens were made before it ended). So the rate falls to zero
+  // once the engine goes idle, instead of keeping its last busy value.
+  const auto now = std::chrono::steady_clock::now();
+  std::size_t steps = 0;
+  std::size_t tokens = 0;
+  std::chrono::steady_clock::time_point first{};
+  for (const auto& [when, count] : recent_tokens_) {
+    if (now - when > kThroughputWindow) continue;
+    if (steps++ == 0) first = when;
+    else tokens += count;
   }
+  const double seconds = std::chrono::duration<double>(now - first).count();
+  if (steps == 1) s.tokens_per_second = static_cast<double>(recent_tokens_.back().second) /
+                                        std::chrono::duration<double>(kThroughputWindow).count();
+  else if (steps > 1 && seconds > 0) s.tokens_per_second = static_cast<double>(tokens) / seconds;
   s.gpu_memory_used_bytes = backend_->device_memory_used_bytes();
   s.device = backend_->device_name();
   return s;

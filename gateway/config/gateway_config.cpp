@@ -207,7 +207,8 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     if (!r.expect_map(item, "a backend",
                       {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
                        "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "health_check",
-                       "circuit_breaker", "model_file", "device", "context_length", "max_batch"}))
+                       "circuit_breaker", "model_file", "device", "context_length", "max_batch", "max_queue",
+                       "threads"}))
       continue;
     BackendConfig backend;
     r.string(item, "name", backend.name, true);
@@ -231,16 +232,19 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
         if (item[key]) r.error(item[key], std::string("'") + key + "' does not apply to a backend of type 'local'");
       r.path(item, "model_file", backend.model_file, true);
       if (!backend.model_file.empty() && !std::filesystem::exists(backend.model_file))
-        r.error(item["model_file"], "model file '" + backend.model_file.string() + "' does not exist");
+        r.error(item["model_file"], "backend '" + backend.name + "': model file '" + backend.model_file.string() +
+                                        "' does not exist");
       r.string(item, "device", backend.device);
       if (backend.device != "auto" && backend.device != "cpu" && !backend.device.starts_with("cuda:"))
         r.error(item["device"], "'device' must be auto, cpu or cuda:N");
       r.integer(item, "context_length", backend.context_length, 16, 1'048'576);
       r.integer(item, "max_batch", backend.max_batch, 1, 1024);
+      r.integer(item, "max_queue", backend.max_queue, 1, 100'000);
+      r.integer(item, "threads", backend.threads, 0, 1024);
       config.backends.push_back(std::move(backend));
       continue;
     }
-    for (auto key : {"model_file", "device", "context_length", "max_batch"})
+    for (auto key : {"model_file", "device", "context_length", "max_batch", "max_queue", "threads"})
       if (item[key]) r.error(item[key], std::string("'") + key + "' only applies to a backend of type 'local'");
     r.boolean(item, "loopback", backend.loopback);
     if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);

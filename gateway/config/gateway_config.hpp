@@ -124,6 +124,8 @@ struct BackendConfig {
   std::string device = "auto";
   int context_length = 2048;
   int max_batch = 16;
+  int max_queue = 256;  // requests waiting for a batch slot; beyond it, 503 with Retry-After
+  int threads = 0;      // CPU threads; 0: one per hardware thread
 };
 
 enum class AccessLogTarget { off, stderr_stream, stdout_stream, file };

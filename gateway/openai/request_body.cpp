@@ -119,6 +119,14 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     if (!stream->is_bool()) return api_errors::invalid_request("'stream' must be true or false", "stream");
     request.stream = stream->get_bool();
   }
+  if (const auto* options = object.if_contains("stream_options"); options != nullptr && !options->is_null()) {
+    if (!options->is_object()) return api_errors::invalid_request("'stream_options' must be an object", "stream_options");
+    if (const auto* usage = options->get_object().if_contains("include_usage"); usage != nullptr && !usage->is_null()) {
+      if (!usage->is_bool())
+        return api_errors::invalid_request("'stream_options.include_usage' must be true or false", "stream_options");
+      request.include_usage = usage->get_bool();
+    }
+  }
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     const auto* value = object.if_contains(key);
     if (value == nullptr || value->is_null()) continue;

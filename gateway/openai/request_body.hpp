@@ -41,6 +41,7 @@ struct DecodedRequest {
   std::uint32_t max_tokens = 0;   // 0 when the client did not say
   std::vector<TextField> texts;
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
+  bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
 };
 
 // `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.

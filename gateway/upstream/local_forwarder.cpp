@@ -139,7 +139,7 @@ void LocalForwarder::start() {
   sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->cancel();
     self->stream_open_ = true;
-    self->queue_.push_front(self->chunk_event("", nullptr, nullptr));
+    self->queue_.push_front(self->chunk_event("", nullptr));
     self->pump();
   });
 }
@@ -151,8 +151,7 @@ void LocalForwarder::cancel() {
   else finish(499, "client_closed");
 }
 
-std::string LocalForwarder::chunk_event(const std::string& content, const char* finish_reason,
-                                        const accel::Usage* usage) const {
+std::string LocalForwarder::chunk_event(const std::string& content, const char* finish_reason) const {
   json::object choice{{"index", 0}};
   if (request_.endpoint == Endpoint::completions) {
     choice["text"] = content;
@@ -162,13 +161,24 @@ std::string LocalForwarder::chunk_event(const std::string& content, const char* 
     choice["delta"] = std::move(delta);
   }
   choice["finish_reason"] = finish_reason ? json::value(finish_reason) : json::value(nullptr);
-  json::object event{{"id", "chatcmpl-" + request_id_},
-                     {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion.chunk"},
-                     {"created", created_},
-                     {"model", request_.model},
-                     {"choices", json::array{choice}}};
-  if (usage != nullptr) event["usage"] = usage_json(*usage);
+  json::object event = event_head();
+  event["choices"] = json::array{choice};
   return "data: " + json::serialize(event) + "\n\n";
+}
+
+// Asked for with stream_options.include_usage: a last chunk with no choices and the usage.
+std::string LocalForwarder::usage_event(const accel::Usage& usage) const {
+  json::object event = event_head();
+  event["choices"] = json::array{};
+  event["usage"] = usage_json(usage);
+  return "data: " + json::serialize(event) + "\n\n";
+}
+
+json::object LocalForwarder::event_head() const {
+  return {{"id", "chatcmpl-" + request_id_},
+          {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion.chunk"},
+          {"created", created_},
+          {"model", request_.model}};
 }
 
 std::string LocalForwarder::whole_body(const char* finish_reason, const accel::Usage& usage) const {
@@ -190,7 +200,7 @@ void LocalForwarder::on_text(std::string text) {
     text_ += text;
     return;
   }
-  auto event = chunk_event(text, nullptr, nullptr);
+  auto event = chunk_event(text, nullptr);
   queued_bytes_ += event.size();
   queue_.push_back(std::move(event));
   if (queued_bytes_ > max_buffered_bytes) {
@@ -224,7 +234,8 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     queue_.push_back("data: " + api_errors::upstream_error("the built-in engine failed while generating").to_json() + "\n\n");
     outcome_.error_code = "engine_failed";
   } else {
-    queue_.push_back(chunk_event("", finish_reason_name(reason), &usage));
+    queue_.push_back(chunk_event("", finish_reason_name(reason)));
+    if (request_.include_usage) queue_.push_back(usage_event(usage));
     queue_.push_back("data: [DONE]\n\n");
   }
   engine_done_ = true;

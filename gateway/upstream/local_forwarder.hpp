@@ -36,7 +36,9 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   void on_text(std::string text);
   void on_finish(accel::FinishReason reason, accel::Usage usage);
   void pump();
-  std::string chunk_event(const std::string& content, const char* finish_reason, const accel::Usage* usage) const;
+  std::string chunk_event(const std::string& content, const char* finish_reason) const;
+  std::string usage_event(const accel::Usage& usage) const;
+  boost::json::object event_head() const;  // id, object, created, model of a streamed chunk
   std::string whole_body(const char* finish_reason, const accel::Usage& usage) const;
   void respond_error(const ApiError& error);
   void relay(std::string data);

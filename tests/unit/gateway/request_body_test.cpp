@@ -61,6 +61,15 @@ TEST_SUITE("openai") {
     CHECK(embedding.texts.at(0).path.to_string() == "input");
   }
 
+  TEST_CASE("stream_options.include_usage is read, and absent or null means no") {
+    const char* chat = R"({"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"x"}]})";
+    CHECK(std::get<DecodedRequest>(decode_request(Endpoint::chat_completions, chat)).include_usage);
+    const char* plain = R"({"model":"m","stream":true,"stream_options":null,"messages":[{"role":"user","content":"x"}]})";
+    CHECK_FALSE(std::get<DecodedRequest>(decode_request(Endpoint::chat_completions, plain)).include_usage);
+    const char* empty = R"({"model":"m","stream":true,"stream_options":{},"messages":[{"role":"user","content":"x"}]})";
+    CHECK_FALSE(std::get<DecodedRequest>(decode_request(Endpoint::chat_completions, empty)).include_usage);
+  }
+
   TEST_CASE("bad bodies are refused naming the field") {
     CHECK(error_of(Endpoint::chat_completions, "{").code == "invalid_json");
     CHECK(error_of(Endpoint::chat_completions, "[]").message == "The request body must be a JSON object.");
@@ -71,6 +80,10 @@ TEST_SUITE("openai") {
     CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","stream":"yes","messages":[]})").param == "stream");
     CHECK(error_of(Endpoint::completions, R"({"model":"m","prompt":{}})").param == "prompt");
     CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","max_tokens":-5,"messages":[]})").param == "max_tokens");
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","stream_options":true,"messages":[]})").param ==
+          "stream_options");
+    CHECK(error_of(Endpoint::chat_completions,
+                   R"({"model":"m","stream_options":{"include_usage":"yes"},"messages":[]})").param == "stream_options");
     std::string deep(100, '[');
     CHECK(error_of(Endpoint::chat_completions, deep).code == "invalid_json");
   }

@@ -1,0 +1,393 @@
+// A `type: local` backend seen from the gateway: the built-in engine serving the demo model from
+// `sovereign model make-demo` (random weights, so its text is gibberish: the tests look at shapes,
+// counts and behaviour, never at words). Model lists per tenant, usage cut at max_tokens, one SSE
+// chunk per generated token, a client hang-up stopping generation, a full queue answered 503 with
+// Retry-After, the engine's gauges in /metrics (promtool), and `config check` on bad model files.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, runCli, tempDir, tenant, sha256Hex } from './lib/gateway.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError, assertShape } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-local-engine-main';
+const OTHER_KEY = 'sk-local-engine-other';
+const BACKEND = 'site-engine';
+// The engine keeps this many requests waiting for a batch slot before it refuses more (the
+// backend's max_queue).
+const ENGINE_MAX_QUEUE = 8;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// The demo model is deterministic (fixed weights) and so is sampling with a seed. With this prompt
+// and seed the model samples no end-of-text token within 2000 tokens, so a long generation really
+// runs to max_tokens (asserted where it matters, so a changed demo model shows up as such).
+const LONG = { messages: [{ role: 'user', content: 'Hello' }], seed: 3 };
+const longBody = (extra = {}) => ({ model: 'demo', ...LONG, max_tokens: 2000, ...extra });
+
+function makeDemoModel(dir) {
+  const file = path.join(dir, 'demo.gguf');
+  return runCli(['model', 'make-demo', file], { timeoutMs: 60000 }).then((made) => {
+    assert.equal(made.code, 0, `model make-demo:\n${made.output}`);
+    return file;
+  });
+}
+
+// CPU time (user + system, ms) the process has used so far; null where /proc is not available.
+function cpuMs(pid) {
+  try {
+    const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;  // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return null;
+  }
+}
+
+const parseEvents = (res) => res.events.filter((e) => e.data !== '[DONE]').map((e) => JSON.parse(e.data));
+const contentOf = (chunk) => chunk.choices?.[0]?.delta?.content;
+
+describe('a local backend behind the gateway', { timeout: 120000 }, () => {
+  let dir;
+  let modelFile;
+  let gw;
+
+  const stream = (body, options = {}) => readSse({
+    port: gw.apiPort, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}` },
+    body: { ...body, stream: true }, timeoutMs: 60000, ...options,
+  });
+
+  before(async () => {
+    dir = tempDir('sovereign-local-engine-');
+    modelFile = await makeDemoModel(dir);
+    gw = await Gateway.start({
+      tenants: [
+        tenant({ name: 'main', keys: [KEY], models: ['demo'] }),
+        tenant({ name: 'other', keys: [OTHER_KEY], models: ['demo-other'] }),
+      ],
+      backends: [{
+        name: BACKEND, type: 'local', zone: 'site', models: ['demo', 'demo-other'], model_file: modelFile,
+        device: 'cpu', context_length: 2048, max_batch: 1, max_queue: ENGINE_MAX_QUEUE,
+      }],
+    }, { readyTimeoutMs: 60000 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('/v1/models lists the local model to the tenants allowed to use it, and only to them', async () => {
+    const main = await gw.api({ key: KEY, path: '/v1/models' });
+    assert.equal(main.status, 200, main.text);
+    assertShape('modelList', main.json, '/v1/models');
+    assert.deepEqual(main.json.data.map((m) => m.id), ['demo']);
+    const other = await gw.api({ key: OTHER_KEY, path: '/v1/models' });
+    assert.equal(other.status, 200, other.text);
+    assert.deepEqual(other.json.data.map((m) => m.id), ['demo-other']);
+    assertError(await gw.chat(OTHER_KEY, { model: 'demo', messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),
+      { status: 403, code: 'model_not_permitted' }, 'a tenant without demo');
+  });
+
+  it('a chat completion is cut at max_tokens: finish_reason length, usage.completion_tokens = max_tokens', async () => {
+    const res = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hello, how are you today?' }], max_tokens: 5, seed: 11 });
+    assert.equal(res.status, 200, res.text);
+    assert.match(String(res.headers['content-type']), /^application\/json/);
+    assert.match(String(res.headers['x-request-id']), /^req_/);
+    const c = res.json;
+    assert.equal(c.object, 'chat.completion');
+    assert.equal(c.model, 'demo');
+    assert.equal(c.choices.length, 1);
+    assert.equal(c.choices[0].message.role, 'assistant');
+    assert.equal(typeof c.choices[0].message.content, 'string');
+    assert.ok(c.choices[0].message.content.length > 0, res.text);
+    // The demo model could sample its end-of-text token early; with this seed it does not, and
+    // only a cut at max_tokens says that completion_tokens must equal it.
+    assert.equal(c.choices[0].finish_reason, 'length', res.text);
+    assert.equal(c.usage.completion_tokens, 5, res.text);
+    assert.ok(c.usage.prompt_tokens > 0, res.text);
+    assert.equal(c.usage.total_tokens, c.usage.prompt_tokens + c.usage.completion_tokens);
+
+    // The other model name of the same backend is served by the same engine, for its tenant.
+    const other = await gw.chat(OTHER_KEY, { model: 'demo-other', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 3, seed: 11 });
+    assert.equal(other.status, 200, other.text);
+    assert.equal(other.json.model, 'demo-other');
+    assert.equal(other.json.usage.completion_tokens, 3, other.text);
+  });
+
+  it('streams one content chunk per generated token, the finish reason, the usage when asked for, then [DONE]', async () => {
+    const body = { model: 'demo', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 8, seed: 2,
+      stream_options: { include_usage: true } };
+    const res = await stream(body);
+    assert.equal(res.status, 200);
+    assert.match(String(res.headers['content-type']), /^text\/event-stream/);
+    assert.equal(res.brokenBy, null);
+    assert.equal(res.events.at(-1).data, '[DONE]', 'the stream ends with [DONE]');
+    assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1);
+    assert.equal(res.rest.trim(), '', 'nothing after [DONE]');
+    const all = parseEvents(res);
+    for (const chunk of all) {
+      assert.equal(chunk.object, 'chat.completion.chunk', JSON.stringify(chunk));
+      assert.equal(chunk.model, 'demo');
+      assert.equal(chunk.id, all[0].id, 'one id for the whole stream');
+    }
+    // As OpenAI streams it: the usage, asked for with stream_options.include_usage, comes in a chunk
+    // of its own with no choices, after the one with the finish reason.
+    const usageChunk = all.at(-1);
+    assert.deepEqual(usageChunk.choices, [], JSON.stringify(usageChunk));
+    assert.equal(usageChunk.usage.completion_tokens, 8, JSON.stringify(usageChunk));
+    assert.ok(usageChunk.usage.prompt_tokens > 0);
+    assert.equal(usageChunk.usage.total_tokens, usageChunk.usage.prompt_tokens + 8);
+    const chunks = all.slice(0, -1);
+    for (const chunk of chunks) assert.equal(chunk.choices.length, 1);
+    // First: the role; last: the finish reason; in between: the tokens.
+    assert.equal(chunks[0].choices[0].delta.role, 'assistant');
+    assert.equal(contentOf(chunks[0]), '');
+    const last = chunks.at(-1);
+    assert.equal(last.choices[0].finish_reason, 'length', JSON.stringify(last));
+    assert.equal(contentOf(last), '');
+    assert.equal(last.usage, undefined, JSON.stringify(last));
+    const middle = chunks.slice(1, -1);
+    for (const chunk of middle) {
+      assert.equal(chunk.choices[0].finish_reason, null, JSON.stringify(chunk));
+      assert.ok(contentOf(chunk).length > 0, `an empty content chunk: ${JSON.stringify(chunk)}`);
+      assert.equal(chunk.usage, undefined, 'usage only in its own chunk');
+      assert.equal(chunk.choices[0].delta.role, undefined);
+    }
+    // With this seed every one of the 8 tokens decodes to whole characters, so each is its own chunk.
+    assert.equal(middle.length, 8, `one chunk per token: ${JSON.stringify(middle.map(contentOf))}`);
+
+    // Whatever the seed: the stream says what the same request unstreamed says, and a chunk never
+    // carries less than one token (a token that ends inside a UTF-8 character waits for the next).
+    for (const seed of [1, 3, 4]) {
+      const s = parseEvents(await stream({ ...body, seed }));
+      const r = await gw.chat(KEY, { ...body, seed, stream_options: undefined });
+      assert.equal(r.status, 200, r.text);
+      const parts = s.slice(1, -2).map(contentOf);
+      assert.equal(parts.join(''), r.json.choices[0].message.content, `seed ${seed}: streamed and unstreamed text differ`);
+      assert.deepEqual(s.at(-1).usage, r.json.usage, `seed ${seed}`);
+      assert.ok(parts.length <= r.json.usage.completion_tokens && parts.length >= r.json.usage.completion_tokens - 2,
+        `seed ${seed}: ${parts.length} content chunks for ${r.json.usage.completion_tokens} tokens`);
+    }
+    // Not asked for: no chunk carries usage.
+    const plain = parseEvents(await stream({ ...body, stream_options: undefined }));
+    assert.ok(plain.every((chunk) => chunk.usage === undefined && chunk.choices.length === 1), JSON.stringify(plain.at(-1)));
+  });
+
+  it('a client that hangs up mid-stream stops the generation; the engine is idle again and serves the next request', async (t) => {
+    const pid = gw.process.pid;
+    // A baseline: the same generation run to its end (2000 tokens), and the CPU time it takes.
+    const cpuBefore = cpuMs(pid);
+    const full = await gw.chat(KEY, longBody(), { timeoutMs: 60000 });
+    const fullCpu = cpuBefore === null ? null : cpuMs(pid) - cpuBefore;
+    assert.equal(full.status, 200, full.text);
+    assert.equal(full.json.choices[0].finish_reason, 'length', 'the demo model now stops early on this seed: pick another');
+    assert.equal(full.json.usage.completion_tokens, 2000);
+
+    const cpuStart = cpuMs(pid);
+    let contentChunks = 0;
+    let destroyedAt;
+    const res = await stream(longBody(), {
+      onEvent: (event, req) => {
+        if (event.data !== '[DONE]' && contentOf(JSON.parse(event.data))) contentChunks += 1;
+        if (contentChunks === 3 && destroyedAt === undefined) {
+          destroyedAt = Date.now();
+          req.destroy();
+        }
+      },
+    });
+    assert.equal(res.status, 200);
+    assert.ok(destroyedAt, `the stream ended before 3 content chunks: ${JSON.stringify(res.events)}`);
+    const requestId = res.headers['x-request-id'];
+
+    // The engine retires the cancelled sequence: nothing running, nothing waiting.
+    const idle = await gw.waitForMetrics((m) => m.value('sovereign_engine_batch_size', { backend: BACKEND }) === 0 &&
+      m.value('sovereign_engine_queue_depth', { backend: BACKEND }) === 0 &&
+      m.value('sovereign_engine_kv_cache_used_ratio', { backend: BACKEND }) === 0, 3000, 'the engine to be idle');
+    const idleAfterMs = Date.now() - destroyedAt;
+    assert.ok(idle);
+    if (fullCpu === null) {
+      t.diagnostic('no /proc/PID/stat here: the CPU-time checks are skipped');
+    } else if (fullCpu < 100) {
+      t.diagnostic(`the full generation took only ${fullCpu} ms of CPU: too little to compare with`);
+    } else {
+      // Generation stopped long before 2000 tokens: the cancelled request cost a small part of
+      // the CPU time the full generation took, and the engine uses none once idle.
+      const cancelledCpu = cpuMs(pid) - cpuStart;
+      assert.ok(cancelledCpu < fullCpu / 4,
+        `the cancelled request used ${cancelledCpu} ms of CPU, the full generation ${fullCpu} ms (idle after ${idleAfterMs} ms)`);
+      const idleStart = cpuMs(pid);
+      await sleep(500);
+      assert.ok(cpuMs(pid) - idleStart <= 60, `the gateway kept computing after the hang-up: ${cpuMs(pid) - idleStart} ms of CPU in 500 ms`);
+    }
+
+    // The access log records the hang-up as 499 client_closed.
+    const line = await gw.process.waitUntil(() => gw.stderr.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`)),
+      5000, 'the access log line of the cancelled stream');
+    const entry = JSON.parse(line);
+    assert.equal(entry.status, 499, line);
+    assert.equal(entry.error, 'client_closed', line);
+    assert.equal(entry.stream, true, line);
+    assert.equal(entry.backend, BACKEND, line);
+
+    // max_batch is 1: a sequence still decoding would hold this one back until it ended.
+    const next = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hello again' }], max_tokens: 4, seed: 5 });
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.json.usage.completion_tokens, 4, next.text);
+  });
+
+  it('requests beyond max_batch wait their turn; beyond the engine queue they get 503 with Retry-After', async () => {
+    // One long generation holds the only batch slot ...
+    let running;
+    const started = new Promise((resolve) => { running = resolve; });
+    const blocker = stream(longBody(), {
+      onEvent: (event) => {
+        if (event.data !== '[DONE]' && contentOf(JSON.parse(event.data))) running();
+      },
+    });
+    await started;
+    // ... while more requests arrive than the queue holds.
+    const extra = ENGINE_MAX_QUEUE + 12;
+    const answers = await Promise.all(Array.from({ length: extra }, (_, i) =>
+      gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1, seed: i }, { timeoutMs: 60000 })));
+    const held = parseEvents(await blocker);
+    assert.equal(held.at(-1).choices[0].finish_reason, 'length', 'the blocking generation ran to its end');
+    assert.ok(held.slice(1, -1).map(contentOf).join('').length > 0, 'the blocking generation wrote text');
+
+    const ok = answers.filter((r) => r.status === 200);
+    const busy = answers.filter((r) => r.status === 503);
+    assert.equal(ok.length + busy.length, extra,
+      `unexpected statuses: ${JSON.stringify(answers.filter((r) => r.status !== 200 && r.status !== 503).map((r) => r.text))}`);
+    // Every request that found room in the queue was served after the blocker, in full.
+    assert.ok(ok.length >= ENGINE_MAX_QUEUE - 1 && ok.length <= ENGINE_MAX_QUEUE,
+      `${ok.length} of ${extra} served, ${busy.length} refused`);
+    for (const r of ok) assert.equal(r.json.usage.completion_tokens, 1, r.text);
+    assert.ok(busy.length >= 1, 'no request was refused with the queue full');
+    for (const r of busy) {
+      assertError(r, { status: 503, type: 'service_unavailable_error', code: 'no_backend_available' }, 'engine queue full');
+      assert.match(r.json.error.message, /engine busy/, r.text);
+      assert.match(String(r.headers['retry-after']), /^[1-9][0-9]*$/, `Retry-After: ${r.headers['retry-after']}`);
+    }
+    await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', { backend: BACKEND }) === 0 &&
+      m.value('sovereign_engine_batch_size', { backend: BACKEND }) === 0, 5000, 'the queue to drain');
+  });
+
+  it('/metrics passes promtool and shows the engine at work under the backend label', async () => {
+    const labels = { backend: BACKEND };
+    // One long generation in the only slot and one request waiting behind it.
+    let running;
+    const started = new Promise((resolve) => { running = resolve; });
+    const blocker = stream(longBody(), {
+      onEvent: (event, req) => {
+        if (event.data !== '[DONE]' && contentOf(JSON.parse(event.data))) running(req);
+      },
+    });
+    const blockerReq = await started;
+    const waiting = gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, seed: 1 });
+    const busy = await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', labels) === 1, 1500,
+      'one request waiting behind the running one');
+    blockerReq.destroy();
+    await blocker;
+    assert.equal((await waiting).status, 200);
+
+    assert.equal(busy.value('sovereign_engine_batch_size', labels), 1, busy.text);
+    assert.ok(busy.value('sovereign_engine_kv_cache_used_ratio', labels) > 0, busy.text);
+    assert.ok(busy.value('sovereign_engine_kv_cache_used_ratio', labels) <= 1, busy.text);
+    assert.ok(busy.value('sovereign_engine_tokens_per_second', labels) > 0, busy.text);
+    for (const name of ['sovereign_engine_queue_depth', 'sovereign_engine_batch_size', 'sovereign_engine_tokens_per_second',
+      'sovereign_engine_kv_cache_used_ratio', 'sovereign_engine_gpu_memory_bytes']) {
+      const samples = busy.matching(name, labels);
+      assert.equal(samples.length, 1, `${name} for ${BACKEND}:\n${busy.text}`);
+      assert.match(samples[0].labels.device, /^cpu\b/, JSON.stringify(samples[0]));
+      assert.equal(busy.types[name], 'gauge', name);
+    }
+    assert.equal(busy.value('sovereign_engine_gpu_memory_bytes', labels), 0, 'a CPU engine holds no GPU memory');
+
+    const res = await gw.admin('/metrics');
+    assert.equal(res.status, 200);
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: res.text, encoding: 'utf8' });
+    assert.equal(check.error, undefined, `promtool could not run: ${check.error}`);
+    assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}\n--- metrics:\n${res.text}`);
+  });
+
+  it('the tokens-per-second gauge falls to 0 once the engine is idle', async () => {
+    await gw.waitForMetrics((m) => m.value('sovereign_engine_batch_size', { backend: BACKEND }) === 0, 5000, 'idle');
+    await sleep(5500);
+    const m = await gw.metrics();
+    const rate = m.value('sovereign_engine_tokens_per_second', { backend: BACKEND });
+    assert.equal(rate, 0, `sovereign_engine_tokens_per_second is ${rate} after 5.5 s without a token`);
+  });
+});
+
+describe('sovereign config check on local backends', () => {
+  let dir;
+  let demo;
+
+  before(async () => {
+    dir = tempDir('sovereign-local-check-');
+    demo = await makeDemoModel(dir);
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
+  // each backend's model_file are returned for the diagnostics.
+  function writeConfig(name, models) {
+    const lines = [
+      'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
+      'boundary: [127.0.0.1/32]',
+      'tenants:', '  - name: t', '    api_keys:', `      - sha256: ${sha256Hex('sk-check')}`,
+      `    models: [${Object.keys(models).map((b) => `m-${b}`).join(', ')}]`,
+      'backends:',
+    ];
+    const modelLines = {};
+    for (const [backend, file] of Object.entries(models)) {
+      lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
+      modelLines[backend] = lines.length + 1;
+      lines.push(`    model_file: ${file}`, '    device: cpu', '    context_length: 256', '    max_batch: 2');
+    }
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    return { file, modelLines };
+  }
+
+  it('accepts a local backend whose model file is a valid GGUF model', async () => {
+    const { file } = writeConfig('good.yaml', { 'good-engine': demo });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 0, result.output);
+  });
+
+  it('reports a missing model file at its line, exit 1', async () => {
+    const { file, modelLines } = writeConfig('missing.yaml', { 'good-engine': demo, 'missing-engine': 'models/nowhere.gguf' });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    const where = `${file}:${modelLines['missing-engine']}:`;
+    const line = result.output.split('\n').find((l) => l.startsWith(where));
+    assert.ok(line, `no diagnostic at ${where}:\n${result.output}`);
+    assert.match(line, /models\/nowhere\.gguf' does not exist/, line);
+    assert.ok(!result.output.includes('good-engine'), result.output);
+  });
+
+  it('names the backend whose model file is missing', async () => {
+    const { file } = writeConfig('missing-named.yaml', { 'missing-engine': 'models/nowhere.gguf' });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /backend 'missing-engine'/, result.output);
+  });
+
+  it('reports a garbage or truncated model file naming the backend, exit 1', async () => {
+    const garbage = path.join(dir, 'garbage.gguf');
+    fs.writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
+    const truncated = path.join(dir, 'truncated.gguf');
+    fs.writeFileSync(truncated, fs.readFileSync(demo).subarray(0, 200000));
+    const { file } = writeConfig('garbage.yaml', { 'good-engine': demo, 'garbage-engine': garbage, 'cut-engine': truncated });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, new RegExp(`backend 'garbage-engine' model .*garbage\\.gguf: .*not a GGUF file`), result.output);
+    assert.match(result.output, new RegExp(`backend 'cut-engine' model .*truncated\\.gguf: byte \\d+ .*outside the 200000-byte file`), result.output);
+    assert.match(result.output, /2 problem\(s\) beyond the file itself/, result.output);
+    assert.ok(!result.output.includes('good-engine'), result.output);
+  });
+});
