@@ -1,5 +1,7 @@
 #include "gateway/http/client_session.hpp"
 
+#include <poll.h>
+
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/read.hpp>
@@ -205,10 +207,12 @@ void ClientSession::on_complete(bool keep_alive) {
   do_read();
 }
 
-// Waits for the socket to become readable without consuming anything: readable with nothing to
-// read means the client closed, which cancels the work done on its behalf. Armed by the sweep for
-// requests still in flight a sweep after they started, so the many requests that are answered
-// sooner never pay for it (arming re-registers the socket with epoll: one system call).
+// Waits for the socket to become readable without consuming anything. The client is gone when
+// there is nothing to read (its FIN) or when it has shut down its sending side behind whatever it
+// sent last (POLLRDHUP: a TLS client's close_notify arrives just before its FIN); either cancels
+// the work done on its behalf. Readable data without a hang-up (a pipelined request) ends the
+// watch. Armed by the sweep for requests still in flight a sweep after they started, so the many
+// requests that are answered sooner never pay for it (arming re-registers the socket with epoll).
 void ClientSession::watch_for_disconnect() {
   watch_armed_ = true;
   watching_ = true;
@@ -217,12 +221,18 @@ void ClientSession::watch_for_disconnect() {
                             [self = shared_from_this(), generation](boost::system::error_code ec) {
                               if (ec || generation != self->watch_generation_ || !self->watching_) return;
                               self->watching_ = false;
-                              boost::system::error_code ignored;
-                              if (self->tcp().socket().available(ignored) == 0 && self->gone_handler_) {
+                              if (self->client_hung_up() && self->gone_handler_) {
                                 auto handler = std::move(self->gone_handler_);
                                 handler();
                               }
                             });
+}
+
+bool ClientSession::client_hung_up() {
+  boost::system::error_code ignored;
+  if (tcp().socket().available(ignored) == 0) return true;
+  pollfd state{tcp().socket().native_handle(), POLLRDHUP, 0};
+  return ::poll(&state, 1, 0) == 1 && (state.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 void ClientSession::stop_watching() {

@@ -66,6 +66,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_complete(bool keep_alive);
   void reply_and_close(boost::beast::http::status status, const std::string& json_body);
   void watch_for_disconnect();
+  bool client_hung_up();  // on a readable socket: the client closed or shut down its side
   void stop_watching();
   void close();
   void linger_close();

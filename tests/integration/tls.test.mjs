@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import tls from 'node:tls';
 import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { makePki } from './lib/certs.mjs';
@@ -19,6 +20,7 @@ describe('TLS', () => {
   let plainUpstream;
   let tlsUpstream;
   let pinnedWrong;
+  let slowUpstream;
   let gw;
 
   before(async () => {
@@ -27,17 +29,19 @@ describe('TLS', () => {
     tlsUpstream = await Upstream.start({ name: 'tls-backend', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key,
       'tls-client-ca': pki.ca });
     pinnedWrong = await Upstream.start({ name: 'tls-wrong-pin', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
+    slowUpstream = await Upstream.start({ name: 'slow', 'first-byte-delay-ms': 4000 });
     const backendTls = { ca: pki.ca, server_name: pki.backendName,
       client_certificate: pki.gatewayClient.cert, client_key: pki.gatewayClient.key };
     gw = await Gateway.start({
       listenerTls: { certificate: pki.server.cert, private_key: pki.server.key, client_ca: pki.ca,
         require_client_certificate: false },
       tenants: [
-        tenant({ name: 'radiology', keys: [KEY], models: ['plain-model', 'tls-model', 'wrong-pin-model'],
+        tenant({ name: 'radiology', keys: [KEY], models: ['plain-model', 'tls-model', 'wrong-pin-model', 'slow-model'],
           client_certificates: [{ subject_cn: pki.clientCn }] }),
       ],
       backends: [
         openaiBackend({ name: 'plain-be', models: ['plain-model'], upstreams: [plainUpstream] }),
+        openaiBackend({ name: 'slow-be', models: ['slow-model'], upstreams: [slowUpstream] }),
         openaiBackend({ name: 'tls-be', models: ['tls-model'], urls: [`https://127.0.0.1:${tlsUpstream.port}`], tls: backendTls }),
         // Trusts only the rogue CA, so the genuine backend certificate must be refused.
         openaiBackend({ name: 'wrong-pin-be', models: ['wrong-pin-model'], urls: [`https://127.0.0.1:${pinnedWrong.port}`],
@@ -48,7 +52,7 @@ describe('TLS', () => {
 
   after(async () => {
     await gw?.stop();
-    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong].map((u) => u?.stop()));
+    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong, slowUpstream].map((u) => u?.stop()));
     if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
   });
 
@@ -95,7 +99,7 @@ describe('TLS', () => {
     const tls = https({ cert: fs.readFileSync(pki.client.cert), key: fs.readFileSync(pki.client.key) });
     const models = await request({ port: gw.apiPort, path: '/v1/models', tls });
     assert.equal(models.status, 200, models.text);
-    assert.deepEqual(models.json.data.map((m) => m.id).sort(), ['plain-model', 'tls-model', 'wrong-pin-model']);
+    assert.deepEqual(models.json.data.map((m) => m.id).sort(), ['plain-model', 'slow-model', 'tls-model', 'wrong-pin-model']);
     const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls });
     assert.equal(res.status, 200, res.text);
   });
@@ -134,6 +138,24 @@ describe('TLS', () => {
     assertError(res, { status: res.status, code: res.status === 502 ? 'upstream_error' : 'no_backend_available' }, 'wrong pin');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
+  });
+
+  // A TLS client that closes properly sends close_notify just before its FIN: readable bytes,
+  // which must still count as the client having left.
+  it('a TLS client that closes while its request waits on the backend cancels the upstream request', async () => {
+    const before = slowUpstream.events().filter((e) => e.event === 'aborted').length;
+    const body = JSON.stringify(chat('slow-model'));
+    const socket = tls.connect({ port: gw.apiPort, host: '127.0.0.1', ...https() });
+    await new Promise((resolve, reject) => { socket.once('secureConnect', resolve); socket.once('error', reject); });
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    await slowUpstream.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the request to reach the slow upstream');
+    const closedAt = Date.now();
+    socket.end();  // close_notify, then FIN
+    await slowUpstream.process.waitUntil(() => slowUpstream.events().filter((e) => e.event === 'aborted').length > before,
+      3000, 'the upstream request to be aborted');
+    assert.ok(Date.now() - closedAt < 3000, 'cancelled before the backend would have answered');
+    socket.destroy();
   });
 
   // Last: afterwards the listener presents a certificate of another CA.
