@@ -1,6 +1,7 @@
 #include "policy/engine.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 
@@ -95,6 +96,7 @@ bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string
         }
         held.push_back("data class " + class_name + " is at most " + policy.class_name(*when.class_at_most));
     }
+    if (!when.zones.empty()) held.push_back("it is about sending to zones " + join(when.zones));
     why = held.empty() ? "the rule has no conditions: it applies to every request" : join(held, "; ");
     return true;
 }
@@ -203,6 +205,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         facts.data_class = std::max(facts.data_class, declared);
     }
     d.data_class = policy.class_name(facts.data_class);
+    d.residual_class = d.data_class;  // until transforms are known: a request denied before them leaves nothing
     if (trace != nullptr) trace->steps.push_back("data class: " + d.data_class);
 
     const TenantDef* tenant = policy.find_tenant(request.tenant);
@@ -217,6 +220,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     std::vector<std::string> zone_limiters;
     std::vector<char> redact(detectors.size(), 0);
     std::vector<char> tokenize(detectors.size(), 0);
+    std::vector<const RuleDef*> zone_rules;  // matched rules about sending to particular zones
     const auto& rules = policy.model().rules;
     for (std::size_t r = 0; r < rules.size(); ++r) {
         const RuleDef& rule = rules[r];
@@ -235,6 +239,10 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         if (!matched) continue;
         d.matched.push_back({rule.name, mode, policy.rule_effect(r), why, rule.line});
         if (rule.mode != RuleMode::enforce) continue;
+        if (!rule.when.zones.empty()) {
+            zone_rules.push_back(&rule);  // applied once the zones the request may go to are known
+            continue;
+        }
         if (rule.action == Action::deny && denying == nullptr) denying = &rule;
         if (rule.action == Action::allow && allowing == nullptr) allowing = &rule;
         if (!rule.zones.empty()) {
@@ -254,6 +262,38 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                     "no rule of the policy allows this request (tenant " + request.tenant + ", model " +
                         request.model + ", data class " + d.data_class + ")",
                     trace);
+
+    // Rules about destination zones: a deny keeps the request from its zones; transforms apply while
+    // one of their zones may still receive the request (transforms come before routing, so they
+    // apply to the request whichever of the remaining zones it then goes to).
+    std::map<std::string, std::string> excluded;  // zone -> the rule that keeps the request from it
+    auto may_receive = [&](const std::string& zone) {
+        return (!zone_limit || contains(*zone_limit, zone)) &&
+               (tenant == nullptr || tenant->zones.empty() || contains(tenant->zones, zone)) && !excluded.contains(zone);
+    };
+    for (const RuleDef* rule : zone_rules) {
+        if (rule->action != Action::deny) continue;
+        bool excluded_any = false;
+        for (const auto& zone : rule->when.zones) {
+            if (!may_receive(zone)) continue;
+            excluded.emplace(zone, rule->name);
+            excluded_any = true;
+            if (trace != nullptr) trace->steps.push_back("zone " + zone + " excluded by " + rule->name);
+        }
+        if (excluded_any) zone_limiters.push_back(rule->name);
+    }
+    for (const RuleDef* rule : zone_rules) {
+        if (rule->action == Action::deny) continue;
+        if (std::none_of(rule->when.zones.begin(), rule->when.zones.end(), may_receive)) {
+            if (trace != nullptr)
+                trace->steps.push_back(rule->name + " does not apply: none of zones " + join(rule->when.zones) +
+                                       " may receive the request");
+            continue;
+        }
+        for (const auto i : rule->redact) redact[i] = 1;
+        for (const auto i : rule->tokenize) tokenize[i] = 1;
+        d.capture_payload = d.capture_payload || rule->capture_payload;
+    }
 
     // Transforms: redaction wins over tokenization where both were asked for.
     std::vector<Span> spans;
@@ -281,8 +321,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
 
     // Residency: zones every restricting rule and the tenant accept, and that may hold data of this class.
     for (const auto& zone : policy.model().zones) {
-        if (zone_limit && !contains(*zone_limit, zone.name)) continue;
-        if (tenant != nullptr && !tenant->zones.empty() && !contains(tenant->zones, zone.name)) continue;
+        if (!may_receive(zone.name)) continue;
         if (zone.max_class < residual) {
             if (trace != nullptr)
                 trace->steps.push_back("zone " + zone.name + " excluded: it may hold at most " +

@@ -49,7 +49,10 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                policy.class_name(*rule.when.class_at_most)});
         for (std::size_t j = 0; j < i; ++j) {
             const auto& earlier = m.rules[j];
-            if (earlier.mode != RuleMode::enforce || earlier.action != Action::deny || exempted(earlier.name)) continue;
+            // A deny about particular destination zones keeps the request from them only.
+            if (earlier.mode != RuleMode::enforce || earlier.action != Action::deny || !earlier.when.zones.empty() ||
+                exempted(earlier.name))
+                continue;
             if (!implies(rule.when, earlier.when, highest)) continue;
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' is shadowed: every request it matches is denied by rule '" +
@@ -75,6 +78,11 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
             out.push_back({m.file_label, 1, 1,
                            "backend '" + b.name + "' is in zone '" + b.zone + "', which the policy does not define"});
     }
+    for (const auto& rule : m.rules)
+        for (const auto& name : rule.backends)
+            if (std::none_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return b.name == name; }))
+                out.push_back({m.file_label, rule.line, rule.column,
+                               "rule '" + rule.name + "' names backend '" + name + "', which the gateway does not have"});
     for (const auto& zone : m.zones) {
         const bool has_backend =
             std::any_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return b.zone == zone.name; });

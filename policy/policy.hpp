@@ -46,6 +46,9 @@ struct RuleConditions {
     std::vector<std::size_t> detected;  // detector indices
     std::optional<int> class_at_least;
     std::optional<int> class_at_most;
+    // Destination zones: the rule is about sending the request there. Its deny keeps the request
+    // from these zones only; its transforms apply while one of them may still receive it.
+    std::vector<std::string> zones;
 };
 
 // One rule of policy.yaml, with its position for diagnostics and explanations.

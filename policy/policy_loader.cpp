@@ -37,13 +37,16 @@ std::string describe_effect(const RuleDef& rule, const DetectorSet& detector_set
         for (const auto i : indices) out.push_back(detectors[i].name);
         return join(out);
     };
-    if (rule.action == Action::deny) parts.push_back("deny");
+    if (rule.action == Action::deny)
+        parts.push_back(rule.when.zones.empty() ? "deny" : "deny sending to zones " + join(rule.when.zones));
     if (rule.action == Action::allow) parts.push_back("allow");
     if (!rule.zones.empty()) parts.push_back("restrict zones to " + join(rule.zones));
     if (!rule.backends.empty()) parts.push_back("restrict backends to " + join(rule.backends));
     if (!rule.redact.empty()) parts.push_back("redact " + names(rule.redact));
     if (!rule.tokenize.empty()) parts.push_back("tokenize " + names(rule.tokenize));
     if (rule.capture_payload) parts.push_back("capture payload");
+    if (!rule.when.zones.empty() && rule.action != Action::deny)
+        parts.push_back("while zones " + join(rule.when.zones) + " may receive the request");
     return join(parts, "; ");
 }
 
@@ -149,8 +152,8 @@ constexpr std::array<std::string_view, 1> responses_keys{"redact"};
 constexpr std::array<std::string_view, 6> tenant_keys{"name",         "clearance",      "zones",
                                                       "exempt_from",  "capture_payload", "redact_in_responses"};
 constexpr std::array<std::string_view, 5> rule_keys{"name", "description", "mode", "when", "then"};
-constexpr std::array<std::string_view, 6> when_keys{"tenants",  "models",         "endpoints",
-                                                    "detected", "class_at_least", "class_at_most"};
+constexpr std::array<std::string_view, 7> when_keys{"tenants",        "models",        "endpoints", "detected",
+                                                    "class_at_least", "class_at_most", "zones"};
 constexpr std::array<std::string_view, 8> then_keys{"action",   "message",  "zones",          "backends",
                                                     "redact",   "tokenize", "capture_payload", "description"};
 constexpr std::array<std::string_view, 1> name_key{"name"};
@@ -540,6 +543,7 @@ private:
         if (w["detected"]) c.detected = detector_refs(w["detected"], "detected");
         if (w["class_at_least"]) c.class_at_least = class_ref(w["class_at_least"], "class_at_least");
         if (w["class_at_most"]) c.class_at_most = class_ref(w["class_at_most"], "class_at_most");
+        if (w["zones"]) c.zones = zone_refs(w["zones"], "zones");
     }
 
     void read_effects(const YAML::Node& t, RuleDef& rule) {
@@ -569,6 +573,10 @@ private:
                         "tokenize or capture_payload");
         if (rule.action == Action::deny && (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty()))
             r_.error(t, "a deny rule stops the request; redact, tokenize and zones have no effect in it");
+        if (!rule.when.zones.empty() && (rule.action == Action::allow || !rule.zones.empty() || !rule.backends.empty()))
+            r_.error(t, "rule '" + rule.name + "' has a 'zones' condition: it is about sending to those zones, so it "
+                        "may deny (keeping the request from them), redact, tokenize or capture_payload; allow, zones "
+                        "and backends belong in rules without one");
     }
 };
 

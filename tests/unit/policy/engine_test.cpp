@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "fixture.hpp"
 #include "policy/engine.hpp"
 
@@ -18,7 +20,94 @@ std::vector<std::string> names(const std::vector<RuleMatch>& matched) {
 }
 }  // namespace
 
+// Rules about destination zones (`when: zones`): the codename may not go to the cloud, and e-mail
+// addresses are redacted while the cloud may receive the request.
+const std::string_view zoned_policy = R"(name: zoned
+classes: [public, internal]
+zones: [{name: site}, {name: cloud}]
+detectors:
+  - {name: codename, class: internal, keywords: [Nightjar]}
+tenants:
+  - {name: anywhere, clearance: internal}
+  - {name: cloud-only, clearance: internal, zones: [cloud]}
+  - {name: site-only, clearance: internal, zones: [site]}
+rules:
+  - name: codenames-not-to-cloud
+    when: {detected: [codename], zones: [cloud]}
+    then: {action: deny, message: "Codenames stay on site."}
+  - name: emails-redacted-for-cloud
+    when: {zones: [cloud]}
+    then: {redact: [email]}
+  - name: everyone
+    then: {action: allow, zones: [site, cloud]}
+)";
+
 TEST_SUITE("engine") {
+    TEST_CASE("a deny about a destination zone keeps the request from that zone only") {
+        const auto loaded = load_policy_text(zoned_policy, "zoned.yaml");
+        REQUIRE_MESSAGE(loaded.policy, (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].message));
+        const auto& policy = *loaded.policy;
+        const auto plain = evaluate(chat("anywhere", "Plan the week."), policy);
+        CHECK(plain.action == Action::allow);
+        CHECK(plain.allowed_zones == std::vector<std::string>{"site", "cloud"});
+        CHECK(names(plain.matched) == std::vector<std::string>{"emails-redacted-for-cloud", "everyone"});
+
+        EvaluationTrace trace;
+        const auto codename = evaluate(chat("anywhere", "Status of Nightjar?"), policy, &trace);
+        CHECK(codename.action == Action::allow);
+        CHECK(codename.allowed_zones == std::vector<std::string>{"site"});
+        REQUIRE(codename.matched.size() == 3);
+        CHECK(codename.matched[0].rule == "codenames-not-to-cloud");
+        CHECK(codename.matched[0].effect == "deny sending to zones cloud");
+        CHECK(codename.matched[0].why == "detected codename (1); it is about sending to zones cloud");
+        CHECK(std::find(trace.steps.begin(), trace.steps.end(), "zone cloud excluded by codenames-not-to-cloud") !=
+              trace.steps.end());
+
+        // Where the excluded zone was the only one left, the zone rule denies the request.
+        const auto cloud_only = evaluate(chat("cloud-only", "Status of Nightjar?"), policy);
+        CHECK(cloud_only.action == Action::deny);
+        CHECK(cloud_only.deciding_rule == "codenames-not-to-cloud");
+        CHECK(cloud_only.allowed_zones.empty());
+        // A tenant that never sends to the cloud is not affected.
+        const auto site_only = evaluate(chat("site-only", "Status of Nightjar?"), policy);
+        CHECK(site_only.action == Action::allow);
+        CHECK(site_only.allowed_zones == std::vector<std::string>{"site"});
+    }
+
+    TEST_CASE("transforms of a rule about a destination zone apply while that zone may receive the request") {
+        const auto loaded = load_policy_text(zoned_policy, "zoned.yaml");
+        REQUIRE(loaded.policy);
+        const auto& policy = *loaded.policy;
+        const auto anywhere = evaluate(chat("anywhere", "Mail jane@example.com today."), policy);
+        CHECK(anywhere.action == Action::allow);
+        REQUIRE(anywhere.spans.size() == 1);
+        CHECK(anywhere.spans[0].kind == TransformKind::redact);
+        CHECK(anywhere.matched[0].effect == "redact email; while zones cloud may receive the request");
+        // Not for a tenant that only sends on site, nor once a zone rule has excluded the cloud.
+        CHECK(evaluate(chat("site-only", "Mail jane@example.com today."), policy).spans.empty());
+        const auto excluded = evaluate(chat("anywhere", "Nightjar: mail jane@example.com."), policy);
+        CHECK(excluded.allowed_zones == std::vector<std::string>{"site"});
+        CHECK(excluded.spans.empty());
+    }
+
+    TEST_CASE("a rule about destination zones may not allow or restrict, and names defined zones") {
+        auto with_rule = [](std::string rule) {
+            return "classes: [public]\nzones: [{name: site}, {name: cloud}]\nrules:\n" + rule +
+                   "  - {name: all, then: {action: allow}}\n";
+        };
+        const auto allow = load_policy_text(with_rule("  - {name: z, when: {zones: [cloud]}, then: {action: allow}}\n"), "p.yaml");
+        CHECK_FALSE(allow.policy);
+        REQUIRE_FALSE(allow.diagnostics.empty());
+        CHECK(allow.diagnostics[0].message.find("has a 'zones' condition") != std::string::npos);
+        const auto restrict = load_policy_text(with_rule("  - {name: z, when: {zones: [cloud]}, then: {zones: [site]}}\n"), "p.yaml");
+        CHECK_FALSE(restrict.policy);
+        const auto unknown = load_policy_text(
+            with_rule("  - {name: z, when: {zones: [clod]}, then: {action: deny, message: no}}\n"), "p.yaml");
+        CHECK_FALSE(unknown.policy);
+        REQUIRE_FALSE(unknown.diagnostics.empty());
+        CHECK(unknown.diagnostics[0].message.find("clod") != std::string::npos);
+    }
+
     TEST_CASE("restricted patient data is allowed only to zones that may hold restricted data") {
         const auto policy = load_fixture();
         REQUIRE(policy);

@@ -57,6 +57,24 @@ TEST_SUITE("lint") {
         CHECK(out[5] == "p.yaml:7:5: tenant 'radiology' has no reachable backend: no backend is in its zones (site)");
     }
 
+    TEST_CASE("a deny about some destination zones shadows nothing; backends a rule names must exist") {
+        const std::string zoned = R"(classes: [public]
+zones: [{name: site}, {name: cloud}]
+rules:
+  - name: no-cards-to-cloud
+    when: {detected: [credit_card], zones: [cloud]}
+    then: {action: deny, message: cards stay home}
+  - name: cards-on-site
+    when: {detected: [credit_card]}
+    then: {action: allow, backends: [site-gpu, old-gpu]}
+)";
+        CHECK(lint(zoned).empty());
+        const std::vector<BackendInfo> backends{{"site-gpu", "site", {"m"}}, {"cloud-llm", "cloud", {"m"}}};
+        const auto out = lint(zoned, &backends);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:7:5: rule 'cards-on-site' names backend 'old-gpu', which the gateway does not have");
+    }
+
     TEST_CASE("a clean policy produces no diagnostics") {
         CHECK(lint(R"(classes: [public]
 zones: [{name: site}]
