@@ -380,7 +380,17 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
       });
 }
 
+// Strict durability: the end of the answer waits for its outcome record (gateway/pipeline/outcome_gate.hpp).
+ResponseSink& Exchange::response_sink() {
+  if (!outcome_gate_ && decision_recorded_ && services_.audit_durability == crypto::Durability::strict)
+    outcome_gate_.emplace(sink_, [this](OutcomeGate::Ending ending, OutcomeGate::Release release) {
+      hold_outcome(std::move(ending), std::move(release));
+    });
+  return outcome_gate_ ? static_cast<ResponseSink&>(*outcome_gate_) : sink_;
+}
+
 void Exchange::forward() {
+  ResponseSink& sink = response_sink();
   UpstreamRequest upstream;
   upstream.target = path_of(request_.target());
   // Untouched bodies go out byte for byte as the client sent them; only rewritten ones are re-serialised.
@@ -390,11 +400,11 @@ void Exchange::forward() {
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;
   upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
-  upstream.digest_response = services_.audit != nullptr;
   upstream.meter_usage = tokens_charged_ != 0;
+  upstream.digest_response = services_.audit != nullptr && !outcome_gate_;  // the gate digests what it relays
   auto& pool = *snapshot_->pools[connection_.worker];
   forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
-                                           snapshot_->config->limits.max_upstream_response_bytes, sink_,
+                                           snapshot_->config->limits.max_upstream_response_bytes, sink,
                                            response_transform(),
                                            [self = shared_from_this()](ForwardOutcome outcome) {
                                              self->forwarded(std::move(outcome));
@@ -406,9 +416,10 @@ void Exchange::forward() {
 }
 
 void Exchange::forward_local() {
+  ResponseSink& sink = response_sink();
   local_forwarder_ = std::make_shared<LocalForwarder>(
       io_, snapshot_->engines.at(local_backend_->name), *local_backend_, *decoded_, request_id_,
-      wants_capture(decision_) && services_.captures.has_value(), services_.audit != nullptr, sink_,
+      wants_capture(decision_) && services_.captures.has_value(), services_.audit != nullptr && !outcome_gate_, sink,
       response_transform(),
       [self = shared_from_this()](ForwardOutcome outcome) { self->forwarded(std::move(outcome)); });
   sink_.on_client_gone([weak = std::weak_ptr<LocalForwarder>(local_forwarder_)] {
@@ -513,24 +524,54 @@ void Exchange::record_early_answer(unsigned status, const std::string& error_cod
   decision_recorded_ = true;
 }
 
-void Exchange::record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
-                              std::uint64_t latency_us) {
+OutcomeFacts Exchange::outcome_facts(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
+                                     std::uint64_t latency_us, const BackendConfig* backend) const {
   OutcomeFacts facts;
   facts.request_id = request_id_;
   if (tenant_) facts.tenant = tenant_->name;
   if (decoded_) facts.model = decoded_->model;
-  if (outcome_.backend) {
-    facts.backend = outcome_.backend->name;
-    facts.zone = outcome_.backend->zone;
+  if (backend) {
+    facts.backend = backend->name;
+    facts.zone = backend->zone;
   }
   facts.status = status;
   facts.error = error_code;
   facts.bytes_in = request_.body().size();
   facts.bytes_out = bytes_out;
   facts.latency_us = latency_us;
-  facts.response_sha256 = outcome_.response_sha256;
   facts.output_detectors = output_detectors_.get();
   facts.captures = captures_;
+  return facts;
+}
+
+// The answer is complete but held by the outcome gate: its outcome record goes to the log first.
+// The request's captures are sealed after the answer, under names known now.
+void Exchange::hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release) {
+  const auto latency_us = static_cast<std::uint64_t>(
+      std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started_).count());
+  const BackendConfig* backend = forwarder_ ? forwarder_->backend() : local_backend_;
+  OutcomeFacts facts = outcome_facts(ending.status, "", ending.bytes, latency_us, backend);
+  facts.response_sha256 = ending.sha256;
+  std::vector<std::string> captures;
+  if (wants_capture(decision_) && services_.captures) captures = {request_id_ + ".request", request_id_ + ".response"};
+  facts.captures = captures;
+  outcome_recorded_ = true;
+  services_.audit->append(
+      outcome_record(facts, rfc3339_now()),
+      [self = shared_from_this(), release = std::move(release)](const crypto::AppendResult& result) {
+        boost::asio::post(self->io_, [self, ok = result.ok, error = result.error, release] {
+          if (ok) return release(std::nullopt);
+          log_event("error", "outcome_not_recorded", "request " + self->request_id_ + ": " + error +
+                                                         "; the client gets 503 instead of the answer's end");
+          release(api_errors::audit_unavailable(error).to_json());
+        });
+      });
+}
+
+void Exchange::record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
+                              std::uint64_t latency_us) {
+  OutcomeFacts facts = outcome_facts(status, error_code, bytes_out, latency_us, outcome_.backend);
+  facts.response_sha256 = outcome_.response_sha256;
   // The response has been sent: a failure here can no longer fail the request, but it leaves the
   // writer unhealthy, so the next request is refused until the log can be written again.
   services_.audit->append(outcome_record(facts, rfc3339_now()), [](const crypto::AppendResult&) {});
@@ -542,8 +583,10 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   const std::string& tenant = tenant_ ? tenant_->name : none;
   const std::string& model = decoded_ ? decoded_->model : none;
   const std::string& backend = outcome_.backend ? outcome_.backend->name : none;
+  if (outcome_gate_ && outcome_gate_->refused()) status = 503;  // the log refused the outcome: the client got 503
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
-  if (decision_recorded_) record_outcome(status, error_code, bytes_out, static_cast<std::uint64_t>(seconds * 1e6));
+  if (decision_recorded_ && !outcome_recorded_)
+    record_outcome(status, error_code, bytes_out, static_cast<std::uint64_t>(seconds * 1e6));
   if (services_.access_log) {
     AccessRecord line;
     line.time = rfc3339_now();

@@ -21,7 +21,9 @@
 #include "gateway/http/request_handler.hpp"
 #include "gateway/openai/api_error.hpp"
 #include "gateway/openai/request_body.hpp"
+#include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
+#include "gateway/pipeline/outcome_gate.hpp"
 #include "gateway/upstream/forwarder.hpp"
 #include "gateway/upstream/local_forwarder.hpp"
 #include "policy/types.hpp"
@@ -65,6 +67,10 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::unique_ptr<ResponseTransform> response_transform();
   void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
   void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
+  OutcomeFacts outcome_facts(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
+                             std::uint64_t latency_us, const BackendConfig* backend) const;
+  void hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release);
+  ResponseSink& response_sink();  // the outcome gate in strict durability, else the client's sink
   void record_early_answer(unsigned status, const std::string& error_code);
   void log_warn_rules() const;
   void settle_tokens();
@@ -96,6 +102,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   bool tokenized_ = false;
   bool body_rewritten_ = false;
   bool decision_recorded_ = false;
+  bool outcome_recorded_ = false;
+  std::optional<OutcomeGate> outcome_gate_;
   std::uint64_t tokens_charged_ = 0;  // taken from the tenant's tokens-per-minute budget by decide()
   std::size_t next_phase_ = 0;
   std::vector<ForwardTarget> targets_;

@@ -75,6 +75,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   void start();
   void cancel();  // the client went away: abort the upstream request
+  const BackendConfig* backend() const { return outcome_.backend; }  // the one answering (or last tried)
   void expire();  // the attempt's deadline passed: abort it as a timeout
 
   static constexpr std::size_t max_attempts = 3;

@@ -109,7 +109,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     for (let i = 0; i < 6; i++) {
       const res = await gw.chat(KEY, chat(`Plain question number ${i}.`));
       assert.equal(res.status, 200, res.text);
-      sent.push({ id: res.headers['x-request-id'], status: 200 });
+      sent.push({ id: res.headers['x-request-id'], status: 200, body: res.text });
     }
     for (let i = 0; i < 2; i++) {
       const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearerHeader(KEY),
@@ -208,7 +208,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
     assert.equal(counts.records[1], 2 * sent.length, `two records per request, ${sent.length} requests`);
     const records = await auditQuery(path.join(dir, 'audit'));
-    for (const { id, status: expected, tenant: who = 'acme', rules, warned } of sent) {
+    for (const { id, status: expected, tenant: who = 'acme', rules, warned, body } of sent) {
       const { decision, outcome } = recordsOf(records, id);
       assert.equal(decision.length, 1, `decision record of ${id}`);
       assert.equal(outcome.length, 1, `outcome record of ${id}`);
@@ -217,6 +217,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
       assert.equal(outcome[0].status, expected, JSON.stringify(outcome[0]));
       assert.equal(decision[0].tenant, who, JSON.stringify(decision[0]));
       if (rules) assert.deepEqual(decision[0].rules, rules, JSON.stringify(decision[0]));
+      if (body !== undefined) assert.equal(outcome[0].response_sha256, sha256Hex(body), 'the digest of the answer as received');
       if (warned) {
         assert.deepEqual(decision[0].warn_rules, warned, JSON.stringify(decision[0]));
         assert.ok(decision[0].rules.includes(warned[0]), 'a warn rule is listed among the matched rules');
@@ -254,7 +255,7 @@ describe('audit log survives kill -9 under load', { timeout: 120000 }, () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every request answered 2xx before the kill has its decision record, and the log verifies', async (t) => {
+  it('every request answered 2xx before the kill has its decision and outcome records, and the log verifies', async (t) => {
     const total = 200;
     const inFlight = 8;
     const killAfter = 100;
@@ -299,6 +300,15 @@ describe('audit log survives kill -9 under load', { timeout: 120000 }, () => {
     const records = await auditQuery(auditDir);
     const missing = ok.filter((r) => recordsOf(records, r.id).decision.length !== 1);
     assert.deepEqual(missing, [], `answered 2xx but without exactly one decision record (${ok.length} answered)`);
+    // Strict durability holds the end of every answer until its outcome record is on disk.
+    const noOutcome = ok.filter((r) => recordsOf(records, r.id).outcome.length !== 1);
+    assert.deepEqual(noOutcome, [], `answered 2xx but without exactly one outcome record (${ok.length} answered)`);
+    for (const r of ok.slice(0, 5)) {
+      const outcome = recordsOf(records, r.id).outcome[0];
+      assert.equal(outcome.status, 200, JSON.stringify(outcome));
+      assert.equal(outcome.backend, 'site-be', JSON.stringify(outcome));
+      assert.match(outcome.response_sha256, /^[0-9a-f]{64}$/, JSON.stringify(outcome));
+    }
     t.diagnostic(`kill -9 after ${killAfter} of ${total} requests (${inFlight} in flight): ${ok.length} answered 2xx, ` +
       `${failed.length} failed, ${records.length} records on disk; verify: ${verify.stdout.trim().replace(/\n/g, ' | ')}`);
 

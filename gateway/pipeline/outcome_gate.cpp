@@ -1,0 +1,59 @@
+#include "gateway/pipeline/outcome_gate.hpp"
+
+#include <memory>
+
+namespace sovereign::gateway {
+
+namespace http = boost::beast::http;
+
+OutcomeGate::Ending OutcomeGate::ending() {
+  held_ = true;
+  return {status_, bytes_, crypto::to_hex(hash_.finish())};
+}
+
+void OutcomeGate::send(HttpResponse response, Completion done) {
+  status_ = response.result_int();
+  bytes_ += response.body().size();
+  hash_.update(response.body());
+  if (status_ >= 400) return client_.send(std::move(response), std::move(done));  // failures are recorded afterwards
+  auto held = std::make_shared<HttpResponse>(std::move(response));
+  hold_(ending(), [this, held, done = std::move(done)](std::optional<std::string> refusal) mutable {
+    if (refusal) {
+      refused_ = true;
+      HttpResponse error{http::status::service_unavailable, 11};
+      error.set(http::field::content_type, "application/json");
+      error.set("X-Request-Id", (*held)["X-Request-Id"]);
+      error.body() = std::move(*refusal);
+      error.prepare_payload();
+      return client_.send(std::move(error), std::move(done));
+    }
+    client_.send(std::move(*held), std::move(done));
+  });
+}
+
+void OutcomeGate::start_stream(ResponseHead header, Completion done) {
+  status_ = header.result_int();
+  client_.start_stream(std::move(header), std::move(done));
+}
+
+void OutcomeGate::write_chunk(std::string data, Completion done) {
+  static constexpr std::string_view done_marker = "data: [DONE]";
+  bytes_ += data.size();
+  hash_.update(data);
+  // The marker may straddle two chunks: look at the end of the previous one too.
+  const std::string seen = tail_ + data;
+  tail_ = seen.substr(seen.size() - std::min(seen.size(), done_marker.size() - 1));
+  if (held_ || status_ >= 400 || seen.find(done_marker) == std::string::npos)
+    return client_.write_chunk(std::move(data), std::move(done));
+  auto held = std::make_shared<std::string>(std::move(data));
+  hold_(ending(), [this, held, done = std::move(done)](std::optional<std::string> refusal) mutable {
+    if (refusal) {
+      // The answer so far stays, its end does not: an error event takes the place of [DONE].
+      refused_ = true;
+      return client_.write_chunk("data: " + *refusal + "\n\n", std::move(done));
+    }
+    client_.write_chunk(std::move(*held), std::move(done));
+  });
+}
+
+}  // namespace sovereign::gateway

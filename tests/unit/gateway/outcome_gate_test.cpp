@@ -1,0 +1,142 @@
+// OutcomeGate: what reaches the client, and when, for whole and streamed answers.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "crypto/digest.hpp"
+#include "gateway/pipeline/outcome_gate.hpp"
+
+using namespace sovereign::gateway;
+namespace http = boost::beast::http;
+
+namespace {
+
+// The client's side: records every call, completes each write at once.
+struct RecordingSink final : ResponseSink {
+  std::vector<std::string> calls;
+  unsigned status = 0;
+  std::string body;
+  void send(HttpResponse response, Completion done) override {
+    status = response.result_int();
+    body = response.body();
+    calls.push_back("send " + std::to_string(status));
+    done(true);
+  }
+  void start_stream(ResponseHead header, Completion done) override {
+    calls.push_back("start " + std::to_string(header.result_int()));
+    done(true);
+  }
+  void write_chunk(std::string data, Completion done) override {
+    calls.push_back("chunk " + data);
+    done(true);
+  }
+  void finish_stream(Completion done) override {
+    calls.push_back("finish");
+    done(true);
+  }
+  void on_client_gone(std::function<void()>) override {}
+  void on_deadline(std::chrono::steady_clock::time_point, std::function<void()>) override {}
+};
+
+// A hold that keeps the ending until the test releases it.
+struct Holder {
+  std::vector<OutcomeGate::Ending> endings;
+  OutcomeGate::Release release;
+  OutcomeGate::Hold hold() {
+    return [this](OutcomeGate::Ending ending, OutcomeGate::Release r) {
+      endings.push_back(std::move(ending));
+      release = std::move(r);
+    };
+  }
+};
+
+HttpResponse answer(http::status status, std::string body) {
+  HttpResponse response{status, 11};
+  response.set("X-Request-Id", "req-1");
+  response.body() = std::move(body);
+  return response;
+}
+
+ResponseHead ok_head() {
+  ResponseHead head;
+  head.result(http::status::ok);
+  return head;
+}
+
+std::string sha256_hex(std::string_view text) { return sovereign::crypto::to_hex(sovereign::crypto::sha256(text)); }
+
+}  // namespace
+
+TEST_SUITE("outcome gate") {
+  TEST_CASE("a whole 2xx answer waits for its outcome record; errors pass straight through") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold());
+    bool completed = false;
+    gate.send(answer(http::status::ok, R"({"choices":[]})"), [&](bool ok) { completed = ok; });
+    CHECK(client.calls.empty());  // held
+    REQUIRE(holder.endings.size() == 1);
+    CHECK(holder.endings[0].status == 200);
+    CHECK(holder.endings[0].bytes == 14);
+    CHECK(holder.endings[0].sha256 == sha256_hex(R"({"choices":[]})"));
+    CHECK(gate.held());
+    holder.release(std::nullopt);
+    CHECK(client.calls == std::vector<std::string>{"send 200"});
+    CHECK(completed);
+    CHECK_FALSE(gate.refused());
+
+    RecordingSink errors;
+    Holder untouched;
+    OutcomeGate error_gate(errors, untouched.hold());
+    error_gate.send(answer(http::status::bad_gateway, "{}"), [](bool) {});
+    CHECK(errors.calls == std::vector<std::string>{"send 502"});
+    CHECK(untouched.endings.empty());
+    CHECK_FALSE(error_gate.held());
+  }
+
+  TEST_CASE("when the log refuses the outcome, the client gets 503 with the reason instead of the answer") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold());
+    gate.send(answer(http::status::ok, "secret answer"), [](bool) {});
+    holder.release(std::string(R"({"error":{"code":"audit_unavailable"}})"));
+    CHECK(client.status == 503);
+    CHECK(client.body == R"({"error":{"code":"audit_unavailable"}})");
+    CHECK(gate.refused());
+  }
+
+  TEST_CASE("a stream is held at the chunk that carries [DONE], even when the marker is split") {
+    for (const auto& pieces : std::vector<std::vector<std::string>>{
+             {"data: {\"a\":1}\n\n", "data: {\"b\":2}\n\ndata: [DONE]\n\n"},
+             {"data: {\"a\":1}\n\ndata: [DO", "NE]\n\n"}}) {
+      RecordingSink client;
+      Holder holder;
+      OutcomeGate gate(client, holder.hold());
+      gate.start_stream(ok_head(), [](bool) {});
+      gate.write_chunk(pieces[0], [](bool) {});
+      CHECK(client.calls.size() == 2);  // start and the first chunk went through
+      CHECK(holder.endings.empty());
+      gate.write_chunk(pieces[1], [](bool) {});
+      REQUIRE(holder.endings.size() == 1);
+      CHECK(client.calls.size() == 2);  // the ending waits
+      CHECK(holder.endings[0].bytes == pieces[0].size() + pieces[1].size());
+      CHECK(holder.endings[0].sha256 == sha256_hex(pieces[0] + pieces[1]));
+      holder.release(std::nullopt);
+      gate.finish_stream([](bool) {});
+      CHECK(client.calls.back() == "finish");
+      CHECK(client.calls.at(2) == "chunk " + pieces[1]);
+    }
+  }
+
+  TEST_CASE("a refused stream ends with an error event where [DONE] would have been") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold());
+    gate.start_stream(ok_head(), [](bool) {});
+    gate.write_chunk("data: {\"x\":1}\n\ndata: [DONE]\n\n", [](bool) {});
+    holder.release(std::string(R"({"error":{"code":"audit_unavailable"}})"));
+    CHECK(client.calls.back() == "chunk data: {\"error\":{\"code\":\"audit_unavailable\"}}\n\n");
+    CHECK(gate.refused());
+  }
+}
