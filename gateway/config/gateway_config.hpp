@@ -149,7 +149,8 @@ struct AuditConfig {
   std::uint64_t segment_max_bytes = 64ull << 20;
   std::uint64_t segment_max_age_ms = 0;  // 0: segments rotate by size only
   // How long the writer lets records gather before a group commit (see docs/AUDIT.md); by
-  // default 200 us in strict mode, where requests wait for it, and 1000 us in relaxed mode.
+  // default 0 in strict mode, where requests wait for it (records gather during each fdatasync),
+  // and 1000 us in relaxed mode.
   std::optional<std::uint32_t> group_commit_delay_us;
 
   bool operator==(const AuditConfig&) const = default;

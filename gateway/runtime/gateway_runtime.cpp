@@ -88,7 +88,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.segment_max_bytes = audit->segment_max_bytes;
     options.segment_max_age_ms = audit->segment_max_age_ms;
     options.batch_delay = std::chrono::microseconds(
-        audit->group_commit_delay_us.value_or(audit->durability == AuditDurability::strict ? 200 : 1000));
+        audit->group_commit_delay_us.value_or(audit->durability == AuditDurability::strict ? 0 : 1000));
     auto writer = crypto::AuditWriter::open(options);
     if (!writer) {
       error = "audit log: " + writer.error().message;
