@@ -110,10 +110,7 @@ class Fields {
   std::string path_;
 };
 
-Result<Checkpoint> parse_checkpoint(const Fields& parent, std::string_view key) {
-  auto object = parent.object(key);
-  if (!object) return object.error();
-  Fields fields(*object.value(), parent.path() + "." + std::string(key));
+Result<Checkpoint> parse_checkpoint_fields(const Fields& fields) {
   Checkpoint checkpoint;
   if (Status s = fields.hex("log_id", checkpoint.log_id); !s) return s.error();
   auto size = fields.u64("tree_size");
@@ -130,6 +127,12 @@ Result<Checkpoint> parse_checkpoint(const Fields& parent, std::string_view key) 
   checkpoint.key_id = key_id.value();
   if (Status s = fields.hex("signature", checkpoint.signature); !s) return s.error();
   return checkpoint;
+}
+
+Result<Checkpoint> parse_checkpoint(const Fields& parent, std::string_view key) {
+  auto object = parent.object(key);
+  if (!object) return object.error();
+  return parse_checkpoint_fields(Fields(*object.value(), parent.path() + "." + std::string(key)));
 }
 
 Result<std::vector<Hash>> parse_path(const Fields& fields) {
@@ -226,6 +229,14 @@ std::string consistency_proof_to_json(const ConsistencyProof& proof) {
                                       {"old_checkpoint", checkpoint_object(proof.old_checkpoint)},
                                       {"new_checkpoint", checkpoint_object(proof.new_checkpoint)},
                                       {"path", path_array(proof.path)}});
+}
+
+Result<Checkpoint> checkpoint_from_json(std::string_view json_text) {
+  boost::system::error_code ec;
+  json::value document = json::parse(json_text, ec);
+  if (ec) return make_error("not JSON: " + ec.message());
+  if (!document.is_object()) return make_error("$: expected an object");
+  return parse_checkpoint_fields(Fields(document.as_object(), "$"));
 }
 
 Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys) {

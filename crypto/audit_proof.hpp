@@ -36,6 +36,8 @@ struct ConsistencyProof {
 [[nodiscard]] Result<Checkpoint> latest_checkpoint(const std::filesystem::path& directory);
 
 std::string checkpoint_to_json(const Checkpoint& checkpoint);
+// What `audit checkpoint` printed, read back (fields named by their JSON path when wrong).
+[[nodiscard]] Result<Checkpoint> checkpoint_from_json(std::string_view json_text);
 std::string inclusion_proof_to_json(const InclusionProof& proof);
 std::string consistency_proof_to_json(const ConsistencyProof& proof);
 

@@ -58,6 +58,7 @@ class LogVerifier {
         case FrameTag::record:
           if (pending_records_ == 0) pending_first_offset_ = frame->offset;
           frontier_.append(merkle::hash_leaf(frame->payload));
+          check_kept(frame->offset);
           ++pending_records_;
           ++segment_records;
           ++report_.records_total;
@@ -103,6 +104,12 @@ class LogVerifier {
   }
 
   void finish_log() {
+    if (const auto& kept = options_.kept_checkpoint; kept && !kept_checked_) {
+      report_.failures.push_back(
+          {name_, 0, "the log holds " + with_thousands(frontier_.size()) + " records, but the kept checkpoint of " +
+                         format_utc_ms(kept->time_ms) + " signed " + with_thousands(kept->tree_size) +
+                         ": records were removed from the end of the log, or whole segments from its end"});
+    }
     report_.unsigned_records = pending_records_;
     report_.records_total -= pending_records_;
     if (pending_records_ > 0) {
@@ -200,6 +207,20 @@ class LogVerifier {
     pending_records_ = 0;
   }
 
+  // Once the tree reaches the kept checkpoint's size, its root must be the one signed then.
+  void check_kept(std::uint64_t offset) {
+    const auto& kept = options_.kept_checkpoint;
+    if (!kept || kept_checked_ || frontier_.size() != kept->tree_size) return;
+    kept_checked_ = true;
+    const std::string where = "the kept checkpoint of " + format_utc_ms(kept->time_ms) + " (tree size " +
+                              with_thousands(kept->tree_size) + "): ";
+    if (kept->log_id != log_id_) return fail(offset, where + "it belongs to another audit log");
+    if (Status signature = keys_.verify(*kept); !signature) return fail(offset, where + signature.error().message);
+    if (Hash root = frontier_.root(); root != kept->root)
+      fail(offset, where + "root mismatch: expected " + hash_hex(kept->root) + ", calculated " + hash_hex(root) +
+                       "; the log up to this record was rewritten since that checkpoint was kept");
+  }
+
   void fail(std::uint64_t offset, std::string message) {
     segment_failed_ = true;
     report_.failures.push_back({name_, offset, std::move(message)});
@@ -221,6 +242,7 @@ class LogVerifier {
   std::uint64_t pending_first_offset_ = 0;
   std::uint64_t last_checkpoint_size_ = 0;
   std::int64_t last_checkpoint_time_ = 0;
+  bool kept_checked_ = false;
 };
 
 }  // namespace

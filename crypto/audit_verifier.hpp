@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct VerifyReport {
 struct VerifyOptions {
   // For archived logs: an open last segment or records after the last checkpoint are failures.
   bool require_closed = false;
+  // A checkpoint the auditor kept from an earlier look at this log (`audit checkpoint`): the log
+  // must still hold its tree, record for record. Without one, records cut from the end of the last
+  // segment (or a last segment deleted whole) cannot be told from a log that was never longer.
+  std::optional<Checkpoint> kept_checkpoint{};
 };
 
 [[nodiscard]] VerifyReport verify_log(const std::filesystem::path& directory, const TrustedKeys& keys,

@@ -33,8 +33,9 @@ using namespace sovereign::crypto;
 
 constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
 
-  verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed]
-      check every record, checkpoint signature and segment; exit 1 on any failure
+  verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed] [--checkpoint KEPT.json]
+      check every record, checkpoint signature and segment; exit 1 on any failure; with a
+      checkpoint kept from an earlier 'audit checkpoint', also that the log still holds its tree
   query DIR [--tenant T] [--model M] [--since TIME] [--until TIME] [--decision allow|deny]
             [--rule R] [--detector D] [--backend B] [--zone Z] [--kind decision|outcome]
             [--request-id ID] [--format table|json|csv] [--limit N]
@@ -131,6 +132,13 @@ int verify(const Arguments& args) {
   if (!keys) return 2;
   VerifyOptions options;
   options.require_closed = args.flags.count("--require-closed") != 0;
+  if (auto file = args.value("--checkpoint")) {
+    Result<std::string> text = read_small_file(*file, 1 << 20);
+    if (!text) return usage_error("--checkpoint: " + text.error().message);
+    Result<Checkpoint> kept = checkpoint_from_json(text.value());
+    if (!kept) return usage_error("--checkpoint " + *file + ": " + kept.error().message);
+    options.kept_checkpoint = kept.value();
+  }
   const VerifyReport report = verify_log(args.positional[0], *keys, options);
   for (std::size_t i = 0; i < report.failures.size() && i < max_failures_shown; ++i) {
     const VerifyFinding& f = report.failures[i];
@@ -620,7 +628,7 @@ int run_audit_command(std::span<const std::string> args) {
                                                "--rule",    "--detector", "--backend", "--zone", "--kind",
                                                "--request-id", "--format", "--limit"};
   std::optional<Arguments> parsed;
-  if (command == "verify") parsed = parse_arguments(rest, {"--key"}, {"--require-closed"});
+  if (command == "verify") parsed = parse_arguments(rest, {"--key", "--checkpoint"}, {"--require-closed"});
   else if (command == "query") parsed = parse_arguments(rest, query_options, {});
   else if (command == "tail") parsed = parse_arguments(rest, {"-n"}, {"-f"});
   else if (command == "prove" || command == "checkpoint") parsed = parse_arguments(rest, {}, {});

@@ -154,6 +154,53 @@ TEST_CASE("audit verify passes a clean log and fails a tampered one, naming segm
   CHECK(garbage.err.find("garbage.pub:1: expected 'sovereign-public-key-v1") != std::string::npos);
 }
 
+TEST_CASE("a checkpoint kept from an earlier look catches records and segments cut from the end of the log") {
+  Site site;
+  site.write(0, 12);
+  const std::string dir = site.audit.string();
+  const auto kept_file = [&](const std::string& name) {
+    Run latest = run({"audit", "checkpoint", dir});
+    REQUIRE(latest.status == 0);
+    write_bytes(site.dir.path() / name, latest.out);
+    return (site.dir.path() / name).string();
+  };
+  const std::string first = kept_file("first.json");  // tree size 12
+  site.write(12, 12);                                  // a second segment, 24 records
+  const std::string second = kept_file("second.json");
+  auto verify_with = [&](const std::string& kept) {
+    return run({"audit", "verify", dir, "--key", site.pub(), "--checkpoint", kept});
+  };
+  Run grown = verify_with(first);
+  INFO(grown.out << grown.err);
+  CHECK(grown.status == 0);  // the log grew since: its first 12 records are still the ones signed then
+  CHECK(verify_with(second).status == 0);
+
+  // The last segment deleted whole: without the kept checkpoint the log looks complete.
+  std::filesystem::remove(site.audit / "segment-000002.log");
+  CHECK(run({"audit", "verify", dir, "--key", site.pub()}).status == 0);
+  Run cut = verify_with(second);
+  CHECK(cut.status == 1);
+  CHECK(cut.out.find("the log holds 12 records, but the kept checkpoint of ") != std::string::npos);
+  CHECK(cut.out.find("signed 24: records were removed from the end of the log") != std::string::npos);
+  CHECK(verify_with(first).status == 0);
+
+  // A rewritten record before the kept size: the root at that size differs.
+  const auto segment = site.audit / "segment-000001.log";
+  std::string bytes = read_bytes(segment);
+  bytes[frames_tagged(bytes, FrameTag::record)[2].offset + 30] ^= 0x01;
+  write_bytes(segment, bytes);
+  Run rewritten = verify_with(first);
+  CHECK(rewritten.status == 1);
+  CHECK(rewritten.out.find("the kept checkpoint of ") != std::string::npos);
+  CHECK(rewritten.out.find("was rewritten since that checkpoint was kept") != std::string::npos);
+
+  // A kept checkpoint that is not one: refused before anything is read, naming the field.
+  write_bytes(site.dir.path() / "bad.json", R"({"log_id":"00","tree_size":12})");
+  Run bad = verify_with((site.dir.path() / "bad.json").string());
+  CHECK(bad.status == 2);
+  CHECK(bad.err.find("$.log_id: expected 32 hex digits") != std::string::npos);
+}
+
 TEST_CASE("rotating the signing key keeps older checkpoints verifiable") {
   Site site;
   site.write(0, 12);
