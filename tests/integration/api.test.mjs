@@ -225,3 +225,51 @@ describe('requests pipelined on one connection', () => {
     assert.equal(seen, 3, 'each pipelined request reached the backend once');
   });
 });
+
+describe('the upstream connection pool', () => {
+  const REQUESTS = 20;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'pool-upstream' });
+    gw = await Gateway.start({
+      workers: 1,  // one worker, one pool: every request can find the connection the previous one left
+      tenants: [tenant({ name: 'alpha', keys: [ALPHA_KEY], models: ['chat-model'] })],
+      // Health checks open connections of their own: none during the test.
+      backends: [openaiBackend({ name: 'be-pool', models: ['chat-model'], upstreams: [upstream],
+        health: { interval_ms: 60000 } })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('sequential requests, each on a new client connection, reuse one upstream connection', async () => {
+    const connectionsBefore = upstream.connections().length;
+    for (let i = 0; i < REQUESTS; i++) {
+      if (i % 2) {
+        const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions',
+          headers: { authorization: `Bearer ${ALPHA_KEY}` }, body: chatBody('chat-model', { stream: true }) });
+        assert.equal(res.status, 200, `request ${i}`);
+        assert.equal(res.events.at(-1).data, '[DONE]', `request ${i}`);
+      } else {
+        const res = await gw.chat(ALPHA_KEY, chatBody('chat-model'));
+        assert.equal(res.status, 200, `request ${i}: ${res.text}`);
+      }
+    }
+    await upstream.waitForRequests(REQUESTS);
+    const posts = upstream.requests();
+    assert.equal(posts.length, REQUESTS);
+    const ports = new Set(posts.map((e) => e.remote_port));
+    assert.equal(ports.size, 1, `${REQUESTS} sequential requests came over ${ports.size} upstream connections`);
+    const opened = upstream.connections().length - connectionsBefore;
+    assert.equal(opened, 1, `the upstream saw ${opened} new connections for ${REQUESTS} requests`);
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_upstream_pool_connections', { backend: 'be-pool', state: 'idle' }), 1,
+      'the connection waits in the pool');
+    assert.equal(metrics.value('sovereign_upstream_pool_connections', { backend: 'be-pool', state: 'active' }), 0);
+  });
+});

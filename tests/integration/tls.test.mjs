@@ -20,6 +20,7 @@ describe('TLS', () => {
   let plainUpstream;
   let tlsUpstream;
   let pinnedWrong;
+  let wrongName;
   let slowUpstream;
   let gw;
 
@@ -29,6 +30,7 @@ describe('TLS', () => {
     tlsUpstream = await Upstream.start({ name: 'tls-backend', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key,
       'tls-client-ca': pki.ca });
     pinnedWrong = await Upstream.start({ name: 'tls-wrong-pin', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
+    wrongName = await Upstream.start({ name: 'tls-wrong-name', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
     slowUpstream = await Upstream.start({ name: 'slow', 'first-byte-delay-ms': 4000 });
     const backendTls = { ca: pki.ca, server_name: pki.backendName,
       client_certificate: pki.gatewayClient.cert, client_key: pki.gatewayClient.key };
@@ -36,7 +38,8 @@ describe('TLS', () => {
       listenerTls: { certificate: pki.server.cert, private_key: pki.server.key, client_ca: pki.ca,
         require_client_certificate: false },
       tenants: [
-        tenant({ name: 'radiology', keys: [KEY], models: ['plain-model', 'tls-model', 'wrong-pin-model', 'slow-model'],
+        tenant({ name: 'radiology', keys: [KEY],
+          models: ['plain-model', 'tls-model', 'wrong-pin-model', 'wrong-name-model', 'slow-model'],
           client_certificates: [{ subject_cn: pki.clientCn }] }),
       ],
       backends: [
@@ -46,13 +49,18 @@ describe('TLS', () => {
         // Trusts only the rogue CA, so the genuine backend certificate must be refused.
         openaiBackend({ name: 'wrong-pin-be', models: ['wrong-pin-model'], urls: [`https://127.0.0.1:${pinnedWrong.port}`],
           tls: { ca: `${pki.dir}/rogue-ca.crt`, server_name: pki.backendName } }),
+        // The right CA, but a server name the backend certificate does not carry. Health checks
+        // (which fail the same way) never mark it down during the test, so requests reach the
+        // forwarder and its handshake.
+        openaiBackend({ name: 'wrong-name-be', models: ['wrong-name-model'], urls: [`https://127.0.0.1:${wrongName.port}`],
+          tls: { ca: pki.ca, server_name: 'not-the-backend.internal' }, health: { interval_ms: 60000, unhealthy_after: 1000 } }),
       ],
     });
   });
 
   after(async () => {
     await gw?.stop();
-    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong, slowUpstream].map((u) => u?.stop()));
+    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong, wrongName, slowUpstream].map((u) => u?.stop()));
     if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
   });
 
@@ -99,7 +107,8 @@ describe('TLS', () => {
     const tls = https({ cert: fs.readFileSync(pki.client.cert), key: fs.readFileSync(pki.client.key) });
     const models = await request({ port: gw.apiPort, path: '/v1/models', tls });
     assert.equal(models.status, 200, models.text);
-    assert.deepEqual(models.json.data.map((m) => m.id).sort(), ['plain-model', 'slow-model', 'tls-model', 'wrong-pin-model']);
+    assert.deepEqual(models.json.data.map((m) => m.id).sort(),
+      ['plain-model', 'slow-model', 'tls-model', 'wrong-name-model', 'wrong-pin-model']);
     const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls });
     assert.equal(res.status, 200, res.text);
   });
@@ -138,6 +147,20 @@ describe('TLS', () => {
     assertError(res, { status: res.status, code: res.status === 502 ? 'upstream_error' : 'no_backend_available' }, 'wrong pin');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
+  });
+
+  it('refuses a TLS backend whose certificate does not name the configured server_name, and sends it nothing', async () => {
+    const tlsErrors = () => wrongName.events().filter((e) => e.event === 'tls_error').length;
+    // The health check at startup fails its handshake too: let it be counted before the request.
+    await wrongName.waitForEvent((e) => e.event === 'tls_error', 3000, 'the startup health check to fail its handshake');
+    const errorsBefore = tlsErrors();
+    const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('wrong-name-model'),
+      headers: { authorization: `Bearer ${KEY}` }, tls: https() });
+    // The handshake fails in the forwarder: the backend's error, not "no backend available".
+    assertError(res, { status: 502, code: 'upstream_error' }, 'wrong server name');
+    assert.match(res.json.error.message, /wrong-name-be.*certificate verify failed/, res.json.error.message);
+    await wrongName.process.waitUntil(() => tlsErrors() > errorsBefore, 3000, 'the backend to see the handshake fail');
+    assert.equal(wrongName.requests().length, 0, 'a request was sent to a backend whose name was not verified');
   });
 
   // A TLS client that closes properly sends close_notify just before its FIN: readable bytes,

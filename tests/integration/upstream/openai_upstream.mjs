@@ -5,7 +5,8 @@
 //
 // It writes one JSON object per line on stdout: first {"event":"listening","address","port"},
 // then one event per connection, request and aborted response, so a test can see exactly what
-// reached the upstream (or prove that nothing did).
+// reached the upstream (or prove that nothing did). Connection and request events carry the
+// client's port ("remote_port"), so a test can tell which connection carried which request.
 //
 // Flags (all optional):
 //   --host ADDR                 listen address (default 127.0.0.1)
@@ -13,6 +14,10 @@
 //   --name ID                   identifies this instance in responses ("system_fingerprint", owned_by)
 //   --models a,b                models listed by GET /v1/models (default: the model of each request)
 //   --reply TEXT                completion text (default "Hello from the upstream")
+//   --reply-bytes N             completion text of N characters instead of --reply (too long for a
+//                               command line): 64-character lines, line i being i in 9 digits, 54
+//                               '-' and '\n' (the last line cut short), so a test can rebuild it
+//                               and notice a lost, repeated or reordered piece
 //   --chunks N                  streamed content chunks (default 4; the reply is split across them)
 //   --first-byte-delay-ms N     wait before the response headers of POST endpoints
 //   --chunk-delay-ms N          wait between streamed chunks
@@ -41,6 +46,7 @@ const { values: opt } = parseArgs({
     name: { type: 'string', default: 'upstream' },
     models: { type: 'string', default: '' },
     reply: { type: 'string', default: 'Hello from the upstream' },
+    'reply-bytes': { type: 'string', default: '-1' },
     chunks: { type: 'string', default: '4' },
     'first-byte-delay-ms': { type: 'string', default: '0' },
     'chunk-delay-ms': { type: 'string', default: '0' },
@@ -81,6 +87,11 @@ const cfg = {
   healthStatus: intFlag('health-status'),
   models: opt.models ? opt.models.split(',').filter(Boolean) : [],
 };
+const replyBytes = intFlag('reply-bytes');
+// Rebuilt by the tests that use it (streaming.test.mjs): keep the two in step.
+const REPLY = replyBytes < 0 ? opt.reply
+  : Array.from({ length: Math.ceil(replyBytes / 64) }, (_, i) => `${String(i).padStart(9, '0')}${'-'.repeat(54)}\n`)
+    .join('').slice(0, replyBytes);
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const CREATED = 1700000000;
 
@@ -152,7 +163,7 @@ function textCompletion(model, echo) {
     created: CREATED,
     model,
     system_fingerprint: opt.name,
-    choices: [{ index: 0, text: opt.reply, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, text: REPLY, logprobs: null, finish_reason: 'stop' }],
     usage: usage(3, cfg.completionTokens),
   };
   if (echo) body.echo = echo;
@@ -219,7 +230,7 @@ async function handlePost(req, res, path, raw, log) {
   const model = typeof body.model === 'string' ? body.model : 'unknown';
   const echo = opt.echo ? { method: req.method, path: req.url, headers: req.headers, body: raw } : null;
   const userText = path === '/v1/chat/completions' && opt['echo-last-user'] ? lastUserText(body) : null;
-  const reply = userText ?? opt.reply;
+  const reply = userText ?? REPLY;
   if (cfg.dieBeforeResponse) {
     log({ event: 'died', path, chunks_sent: 0 });
     req.socket.destroy();
@@ -259,6 +270,7 @@ async function handle(req, res) {
   const raw = Buffer.concat(chunks).toString('utf8');
   const log = (e) => emit({ id, ...e });
   log({ event: 'request', method: req.method, path: req.url, headers: req.headers, body: raw,
+        remote_port: req.socket.remotePort,
         client_cn: req.socket.getPeerCertificate?.()?.subject?.CN ?? null });
   res.on('close', () => {
     if (!res.writableFinished) log({ event: 'aborted', path });
@@ -310,7 +322,8 @@ if (opt['tls-cert']) {
   server = http.createServer(onRequest);
 }
 server.keepAliveTimeout = 60000;
-server.on('connection', (socket) => emit({ event: 'connection', remote_address: socket.remoteAddress }));
+server.on('connection', (socket) =>
+  emit({ event: 'connection', remote_address: socket.remoteAddress, remote_port: socket.remotePort }));
 
 server.listen(Number(opt.port), opt.host, () => {
   const { address, port } = server.address();
