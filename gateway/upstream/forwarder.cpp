@@ -161,6 +161,9 @@ void Forwarder::on_written(boost::system::error_code ec) {
   if (ec) return fail_before_response(ec, !connection_->reused);
   header_parser_.emplace();
   header_parser_->header_limit(max_upstream_header_bytes);
+  // The body's limit is set once it is known whether the answer streams (read_whole, start_streaming);
+  // left at Beast's default (8 MiB), a Content-Length above it would fail here, whatever the config says.
+  header_parser_->body_limit(boost::none);
   connection_->with_stream([&](auto& stream) {
     http::async_read_header(stream, connection_->buffer(), *header_parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });

@@ -1,6 +1,7 @@
 // Connection and upstream-size limits: connections beyond limits.max_connections are closed at
 // once while the admitted ones keep working, and a non-streamed upstream answer larger than
-// limits.max_upstream_response_bytes becomes a 502 instead of being buffered without bound.
+// limits.max_upstream_response_bytes becomes a 502 instead of being buffered without bound, and one
+// below it (10 MiB against the default 16 MiB) is relayed whole.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -98,5 +99,30 @@ describe('limits', () => {
     await new Promise((r) => setTimeout(r, 200));
     const res = await gw.api({ key: KEY, path: '/v1/models' });
     assert.equal(res.status, 200, res.text);
+  });
+});
+
+// The default max_upstream_response_bytes (16 MiB) is what counts, not a parser's own default.
+describe('a non-streamed upstream answer between 8 and 16 MiB with the default limits', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'ten-mib', 'reply-bytes': 10 * 1024 * 1024 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'limits', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'ten-mib-be', models: ['ten-mib'], upstreams: [upstream] })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('is relayed whole', async () => {
+    const res = await gw.chat(KEY, { model: 'ten-mib', messages: [{ role: 'user', content: 'a long answer' }] });
+    assert.equal(res.status, 200, res.text.slice(0, 500));
+    assert.equal(res.json.choices[0].message.content.length, 10 * 1024 * 1024);
   });
 });
