@@ -20,6 +20,9 @@ std::string check_options(const EngineOptions& o, const compute::ModelConfig& co
   if (o.max_batch < 1 || o.max_batch > kMaxBatch) return "max_batch must be 1.." + std::to_string(kMaxBatch);
   if (o.threads < 0 || o.threads > kMaxThreads) return "threads must be 0.." + std::to_string(kMaxThreads);
   if (o.max_queue < 1) return "max_queue must be at least 1";
+  if (o.kv_cache_tokens != 0 && o.kv_cache_tokens < static_cast<std::size_t>(o.context_length))
+    return "kv_cache_tokens " + std::to_string(o.kv_cache_tokens) + " is below context_length " +
+           std::to_string(o.context_length) + ": a request filling its context could never run";
   return {};
 }
 
@@ -46,8 +49,10 @@ std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOpti
   ChatTemplate chat_template = ChatTemplate::from_gguf(model->file);
 
   compute::BackendPlan plan;
-  plan.kv_pages = compute::KvPageTable::pages_for_tokens(static_cast<std::size_t>(options.context_length)) *
-                  static_cast<std::size_t>(options.max_batch);
+  plan.kv_pages = options.kv_cache_tokens != 0
+                      ? compute::KvPageTable::pages_for_tokens(options.kv_cache_tokens)
+                      : compute::KvPageTable::pages_for_tokens(static_cast<std::size_t>(options.context_length)) *
+                            static_cast<std::size_t>(options.max_batch);
   plan.max_step_tokens = std::max<std::size_t>(kPrefillChunk, static_cast<std::size_t>(options.max_batch));
   plan.max_logit_rows = static_cast<std::size_t>(options.max_batch);
   plan.threads = options.threads;

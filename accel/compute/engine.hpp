@@ -32,6 +32,11 @@ struct EngineOptions {
   int max_batch = 16;           // sequences decoded together
   int threads = 0;              // CPU threads; 0: one per hardware thread
   std::size_t max_queue = 256;  // requests waiting for a batch slot before submit() refuses
+  // Positions the KV cache holds for all sequences together (in pages of 16). 0: context_length ×
+  // max_batch, so every sequence can always fill its context. Smaller bounds the cache's memory:
+  // a request whose prompt and max_tokens do not fit in what is free waits for pages (first come,
+  // first served). At least context_length, so any single request fits.
+  std::size_t kv_cache_tokens = 0;
 };
 
 // Sampling knobs of one request (OpenAI semantics).

@@ -208,7 +208,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                       {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
                        "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "health_check",
                        "circuit_breaker", "model_file", "device", "context_length", "max_batch", "max_queue",
-                       "threads"}))
+                       "threads", "kv_cache_tokens"}))
       continue;
     BackendConfig backend;
     r.string(item, "name", backend.name, true);
@@ -241,10 +241,15 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
       r.integer(item, "max_batch", backend.max_batch, 1, 1024);
       r.integer(item, "max_queue", backend.max_queue, 1, 100'000);
       r.integer(item, "threads", backend.threads, 0, 1024);
+      r.integer(item, "kv_cache_tokens", backend.kv_cache_tokens, 0, 100'000'000);
+      if (backend.kv_cache_tokens != 0 && backend.kv_cache_tokens < backend.context_length)
+        r.error(item["kv_cache_tokens"], "'kv_cache_tokens' must be 0 or at least context_length (" +
+                                             std::to_string(backend.context_length) +
+                                             "), or a request filling its context could never run");
       config.backends.push_back(std::move(backend));
       continue;
     }
-    for (auto key : {"model_file", "device", "context_length", "max_batch", "max_queue", "threads"})
+    for (auto key : {"model_file", "device", "context_length", "max_batch", "max_queue", "threads", "kv_cache_tokens"})
       if (item[key]) r.error(item[key], std::string("'") + key + "' only applies to a backend of type 'local'");
     r.boolean(item, "loopback", backend.loopback);
     if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);

@@ -126,6 +126,7 @@ struct BackendConfig {
   int max_batch = 16;
   int max_queue = 256;  // requests waiting for a batch slot; beyond it, 503 with Retry-After
   int threads = 0;      // CPU threads; 0: one per hardware thread
+  int kv_cache_tokens = 0;  // KV cache positions for all sequences; 0: context_length × max_batch
 };
 
 enum class AccessLogTarget { off, stderr_stream, stdout_stream, file };

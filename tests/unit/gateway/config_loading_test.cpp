@@ -1,6 +1,8 @@
 // gateway.yaml loading: every mistake an operator can make is reported as FILE:LINE:COL: message.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "gateway/config/gateway_config.hpp"
 
 using namespace sovereign::gateway;
@@ -61,6 +63,20 @@ TEST_SUITE("config") {
     auto errors = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  segment_max_bytes: 4096\n"));
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].message.find("'segment_max_bytes' must be a whole number from 65536") != std::string::npos);
+  }
+
+  TEST_CASE("local backends: engine settings only there, a KV cache smaller than one context refused") {
+    // The model file need not exist for these errors (a missing file is its own error).
+    const std::string local = "  - name: engine\n    type: local\n    zone: site\n    models: [m]\n"
+                              "    model_file: /nonexistent.gguf\n    context_length: 512\n";
+    auto small = errors_of(base_config(local + "    kv_cache_tokens: 100\n"));
+    CHECK(std::any_of(small.begin(), small.end(), [](const ConfigError& e) {
+      return e.to_string().find("'kv_cache_tokens' must be 0 or at least context_length (512)") != std::string::npos;
+    }));
+    auto misplaced = errors_of(base_config("    max_queue: 8\n"));
+    CHECK(std::any_of(misplaced.begin(), misplaced.end(), [](const ConfigError& e) {
+      return e.to_string().find("'max_queue' only applies to a backend of type 'local'") != std::string::npos;
+    }));
   }
 
   TEST_CASE("an unknown key is reported at its position with a suggestion") {

@@ -268,6 +268,53 @@ TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
   CHECK(third.wait().usage.prompt_tokens > 0);
 }
 
+TEST_CASE("with a KV cache smaller than every slot's context, a request that does not fit waits for pages") {
+  EngineOptions options;
+  options.context_length = 64;
+  options.max_batch = 2;
+  options.kv_cache_tokens = 64;  // one full context for two slots
+  TinyEngine tiny(options);
+
+  std::promise<void> entered, release;
+  std::shared_future<void> released = release.get_future().share();
+  bool first_piece = true;
+  Collector big;
+  GenerationEvents blocking = big.events();
+  auto record = blocking.on_text;
+  blocking.on_text = [&, record](std::string_view text) {
+    record(text);
+    if (std::exchange(first_piece, false)) {
+      entered.set_value();
+      released.wait();
+    }
+  };
+  // Prompt plus 40 tokens: three of the four pages.
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny.engine->submit(completion("hello", 40, 0.0f), blocking)));
+  entered.get_future().wait();
+
+  // A slot is free but the pages are not: it waits, first come first served, and is not refused.
+  Collector waiting;
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny.engine->submit(completion("hello", 40, 0.0f), waiting.events())));
+  EngineStats stats = tiny.engine->stats();
+  CHECK(stats.active_sequences == 1);
+  CHECK(stats.queue_depth == 1);
+  CHECK(stats.kv_cache_used_fraction > 0);  // pages written so far; three are reserved
+
+  release.set_value();
+  CHECK(big.wait().usage.completion_tokens > 0);
+  CHECK(waiting.wait().usage.completion_tokens > 0);  // ran once the first one's pages came back
+  // on_finish comes before the scheduler retires the sequence: the pages come back just after.
+  EngineStats after = tiny.engine->stats();
+  for (int i = 0; i < 200 && after.kv_cache_used_fraction > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    after = tiny.engine->stats();
+  }
+  CHECK(after.queue_depth == 0);
+  CHECK(after.kv_cache_used_fraction == 0);
+}
+
 TEST_CASE("cancelling a running or queued request finishes it with reason cancelled") {
   EngineOptions options;
   options.max_batch = 1;
@@ -418,6 +465,13 @@ TEST_CASE("loading reports bad options and devices with the model path") {
   loaded = Engine::load(options);
   REQUIRE(std::holds_alternative<std::string>(loaded));
   CHECK(std::get<std::string>(loaded) == path.string() + ": device 'tpu': expected auto, cpu, cuda or cuda:N");
+  options.device = "cpu";
+  options.kv_cache_tokens = 100;
+  loaded = Engine::load(options);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  CHECK(std::get<std::string>(loaded) ==
+        path.string() + ": kv_cache_tokens 100 is below context_length 128: a request filling its context could never run");
+  options.kv_cache_tokens = 0;
   options.device = "cuda:x";
   loaded = Engine::load(options);
   REQUIRE(std::holds_alternative<std::string>(loaded));
