@@ -592,14 +592,16 @@ LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
     model.version = sha256_hex(yaml);
     PolicyBuilder builder(reader, model);
     builder.build(*root);
-    if (!result.diagnostics.empty()) return result;
+    const bool built_cleanly = result.diagnostics.empty();
+    // The detectors that were read compile even when the file has other problems, so that a regex
+    // vectorscan refuses is reported in the same run as everything else.
     std::vector<PatternProblem> problems;
     auto set = DetectorSet::compile(std::move(builder.specs), problems);
     for (const auto& p : problems) {
         const auto& mark = builder.detector_marks[p.detector];
         result.diagnostics.push_back({file_label, mark.line + 1, mark.column + 1, p.message});
     }
-    if (!set) return result;
+    if (!built_cleanly || !set) return result;
     model.detectors = std::move(set);
     result.policy = std::make_shared<const Policy>(std::move(model));
     return result;

@@ -83,6 +83,21 @@ rules:
         CHECK(out[0].rfind("p.yaml:7:14: vectorscan cannot compile the pattern: ", 0) == 0);
     }
 
+    TEST_CASE("a pattern vectorscan cannot compile is reported together with the file's other problems") {
+        const auto out = problems(R"(detectors:
+  - name: broken
+    class: restricted
+    pattern: 'ab(c'
+rules:
+  - name: r1
+    mode: enforced
+    then: {action: allow}
+)");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:10:11: mode must be enforce, warn or dry-run, not 'enforced'");
+        CHECK(out[1].rfind("p.yaml:7:14: vectorscan cannot compile the pattern: ", 0) == 0);
+    }
+
     TEST_CASE("unbounded custom patterns are refused so streamed output can be scanned") {
         const auto out = problems(R"(detectors:
   - name: ticket
