@@ -226,29 +226,36 @@ TEST_CASE("requests that can never run are refused at submit with a reason") {
   CHECK(capped.usage.prompt_tokens + capped.usage.completion_tokens <= 32);
 }
 
+// A running request whose first piece of text blocks the scheduler thread until release(): the
+// batch and its pages stay occupied meanwhile.
+struct BlockingRequest {
+  Collector collector;
+  std::promise<void> entered, released;
+  std::shared_future<void> go = released.get_future().share();
+  bool first_piece = true;
+
+  BlockingRequest(Engine& engine, GenerationRequest request) {
+    GenerationEvents events = collector.events();
+    events.on_text = [this, record = events.on_text](std::string_view text) {
+      record(text);
+      if (std::exchange(first_piece, false)) {
+        entered.set_value();
+        go.wait();
+      }
+    };
+    REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(engine.submit(std::move(request), events)));
+    entered.get_future().wait();
+  }
+  void release() { released.set_value(); }
+};
+
 TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
   EngineOptions options;
   options.max_batch = 1;
   options.max_queue = 2;
   TinyEngine tiny(options);
 
-  // The first request's on_text blocks the scheduler thread until released.
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  bool first_piece = true;
-  Collector blocker;
-  GenerationEvents blocking = blocker.events();
-  auto record = blocking.on_text;
-  blocking.on_text = [&, record](std::string_view text) {
-    record(text);
-    if (std::exchange(first_piece, false)) {
-      entered.set_value();
-      released.wait();
-    }
-  };
-  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
-      tiny.engine->submit(completion("hello", 50, 0.0f), blocking)));
-  entered.get_future().wait();
+  BlockingRequest blocker(*tiny.engine, completion("hello", 50, 0.0f));
 
   Collector second, third, fourth;
   CHECK(std::holds_alternative<std::shared_ptr<GenerationHandle>>(tiny.engine->submit(completion("a", 3), second.events())));
@@ -262,8 +269,8 @@ TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
   REQUIRE(std::holds_alternative<std::string>(refused));
   CHECK(std::get<std::string>(refused).find("engine busy: 2 requests are already waiting") == 0);
 
-  release.set_value();
-  blocker.wait();
+  blocker.release();
+  blocker.collector.wait();
   CHECK(second.wait().usage.prompt_tokens > 0);
   CHECK(third.wait().usage.prompt_tokens > 0);
 }
@@ -275,23 +282,7 @@ TEST_CASE("with a KV cache smaller than every slot's context, a request that doe
   options.kv_cache_tokens = 64;  // one full context for two slots
   TinyEngine tiny(options);
 
-  std::promise<void> entered, release;
-  std::shared_future<void> released = release.get_future().share();
-  bool first_piece = true;
-  Collector big;
-  GenerationEvents blocking = big.events();
-  auto record = blocking.on_text;
-  blocking.on_text = [&, record](std::string_view text) {
-    record(text);
-    if (std::exchange(first_piece, false)) {
-      entered.set_value();
-      released.wait();
-    }
-  };
-  // Prompt plus 40 tokens: three of the four pages.
-  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
-      tiny.engine->submit(completion("hello", 40, 0.0f), blocking)));
-  entered.get_future().wait();
+  BlockingRequest big(*tiny.engine, completion("hello", 40, 0.0f));  // prompt + 40 tokens: three of four pages
 
   // A slot is free but the pages are not: it waits, first come first served, and is not refused.
   Collector waiting;
@@ -302,8 +293,8 @@ TEST_CASE("with a KV cache smaller than every slot's context, a request that doe
   CHECK(stats.queue_depth == 1);
   CHECK(stats.kv_cache_used_fraction > 0);  // pages written so far; three are reserved
 
-  release.set_value();
-  CHECK(big.wait().usage.completion_tokens > 0);
+  big.release();
+  CHECK(big.collector.wait().usage.completion_tokens > 0);
   CHECK(waiting.wait().usage.completion_tokens > 0);  // ran once the first one's pages came back
   // on_finish comes before the scheduler retires the sequence: the pages come back just after.
   EngineStats after = tiny.engine->stats();
