@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gateway/config/gateway_config.hpp"
+#include "gateway/config/policy_backends.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/explain.hpp"
@@ -67,8 +68,8 @@ int lint(std::span<const std::string> args) {
                 return 1;
             }
             if (!backends) backends.emplace();
-            for (const auto& backend : std::get<std::shared_ptr<const GatewayConfig>>(loaded)->backends)
-                backends->push_back({backend.name, backend.zone, backend.models});
+            for (auto& backend : policy_backends(*std::get<std::shared_ptr<const GatewayConfig>>(loaded)))
+                backends->push_back(std::move(backend));
         } else if (args[i] == "--backends") {
             if (i + 1 >= args.size()) return usage_error("--backends needs NAME:ZONE:MODELS");
             const auto b = parse_backend(args[++i]);

@@ -1,6 +1,7 @@
 #include "gateway/runtime/config_check.hpp"
 
 #include "accel/gguf/gguf_file.hpp"
+#include "gateway/config/policy_backends.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/runtime/listener_tls.hpp"
 #include "gateway/upstream/backend_state.hpp"
@@ -37,8 +38,7 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
   }
 
   if (config.policy_file) {
-    std::vector<policy::BackendInfo> declared;
-    for (const auto& backend : config.backends) declared.push_back({backend.name, backend.zone, backend.models});
+    const std::vector<policy::BackendInfo> declared = policy_backends(config);
     for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared))
       problems.push_back(policy::format_diagnostic(finding));
   }

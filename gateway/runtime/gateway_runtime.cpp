@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "gateway/config/policy_backends.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/lint.hpp"
 
@@ -44,8 +45,7 @@ bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
 // no backend can serve...): the policy still serves as written, and each finding is logged.
 void log_policy_findings(const RuntimeSnapshot& snapshot) {
   if (!snapshot.policy) return;
-  std::vector<policy::BackendInfo> backends;
-  for (const auto& backend : snapshot.config->backends) backends.push_back({backend.name, backend.zone, backend.models});
+  const std::vector<policy::BackendInfo> backends = policy_backends(*snapshot.config);
   for (const auto& finding : policy::analyse_policy(*snapshot.policy, &backends))
     log_event("warn", "policy_lint_finding", policy::format_diagnostic(finding));
 }

@@ -112,12 +112,17 @@ describe('upstream failures', () => {
     assertError(await gw.chat(KEY, chat('m-killed')), { status: 502, code: 'upstream_error' }, 'killed upstream');
   });
 
-  it('a request whose replica refuses the connection is retried on another replica', async () => {
-    for (let i = 0; i < 4; i++) {
-      const res = await gw.chat(KEY, chat('m-retry'));
-      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
-      assert.equal(res.json.system_fingerprint, 'ugood');
+  // `count` requests for `model`, each answered 200 by the upstream named `fingerprint`.
+  async function assertAllServedBy(model, count, fingerprint) {
+    for (let i = 0; i < count; i++) {
+      const res = await gw.chat(KEY, chat(model));
+      assert.equal(res.status, 200, `${model} request ${i}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, fingerprint);
     }
+  }
+
+  it('a request whose replica refuses the connection is retried on another replica', async () => {
+    await assertAllServedBy('m-retry', 4, 'ugood');
   });
 
   // A POST a replica received whole may have run: by default it is never sent to a second replica.
@@ -134,19 +139,11 @@ describe('upstream failures', () => {
   });
 
   it('with retry_unanswered: true it is retried on another replica', async () => {
-    for (let i = 0; i < 6; i++) {
-      const res = await gw.chat(KEY, chat('m-unanswered-retry'));
-      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
-      assert.equal(res.json.system_fingerprint, 'ugood-b');
-    }
+    await assertAllServedBy('m-unanswered-retry', 6, 'ugood-b');
   });
 
   it('a 503 answer (the server did not take the request on) is retried on another replica; a 502 answer is not', async () => {
-    for (let i = 0; i < 4; i++) {
-      const res = await gw.chat(KEY, chat('m-503'));
-      assert.equal(res.status, 200, `request ${i}: ${res.text}`);
-      assert.equal(res.json.system_fingerprint, 'ugood-b');
-    }
+    await assertAllServedBy('m-503', 4, 'ugood-b');
     const statuses = [];
     for (let i = 0; i < 20 && !statuses.includes(502); i++) {
       const res = await gw.chat(KEY, chat('m-502'));
