@@ -35,20 +35,29 @@ std::string remote_of(const TcpSocket& socket) {
 }  // namespace
 
 ClientSession::ClientSession(TcpSocket socket, std::shared_ptr<boost::asio::ssl::context> tls,
-                             Limits limits, RequestHandler& handler, SessionRegistry& registry, unsigned worker)
+                             Limits limits, RequestHandler& handler, SessionRegistry& registry, unsigned worker,
+                             Role role)
     : stream_(make_stream(std::move(socket), tls)),
       limits_(limits),
       handler_(handler),
-      registry_(registry) {
+      registry_(registry),
+      role_(role) {
   info_.remote_address = remote_of(tcp().socket());
   info_.worker = worker;
   // A fresh flat_buffer reads 512 bytes at a time; a typical chat request then costs several
   // recvmsg calls. Reserving up front lets one read take a whole request.
   buffer_.reserve(read_buffer_bytes);
-  registry_.open.fetch_add(1, std::memory_order_relaxed);
+  (role_ == Role::serve ? registry_.open : registry_.refusing).fetch_add(1, std::memory_order_relaxed);
 }
 
-ClientSession::~ClientSession() { registry_.open.fetch_sub(1, std::memory_order_relaxed); }
+ClientSession::~ClientSession() {
+  (role_ == Role::serve ? registry_.open : registry_.refusing).fetch_sub(1, std::memory_order_relaxed);
+}
+
+std::chrono::steady_clock::duration ClientSession::first_read_timeout() const {
+  if (role_ == Role::refuse) return std::min<std::chrono::steady_clock::duration>(limits_.header_timeout, refusal_read_timeout);
+  return limits_.header_timeout;
+}
 
 TcpStream& ClientSession::tcp() {
   if (auto* plain = std::get_if<PlainStream>(&stream_)) return *plain;
@@ -60,7 +69,7 @@ void ClientSession::run() {
   tcp().socket().set_option(boost::asio::ip::tcp::no_delay(true), ignored);
   auto* tls = std::get_if<TlsStream>(&stream_);
   if (tls == nullptr) return do_read();
-  tcp().expires_after(limits_.header_timeout);
+  tcp().expires_after(first_read_timeout());
   tls->async_handshake(boost::asio::ssl::stream_base::server,
                        [self = shared_from_this()](boost::system::error_code ec) { self->on_handshake(ec); });
 }
@@ -112,7 +121,7 @@ void ClientSession::do_read() {
   parser_->body_limit(limits_.max_body_bytes);
   idle_ = true;
   tcp().expires_never();
-  arm_read_deadline(requests_served_ == 0 ? limits_.header_timeout : limits_.idle_timeout);
+  arm_read_deadline(requests_served_ == 0 ? first_read_timeout() : limits_.idle_timeout);
   with_stream([&](auto& stream) {
     http::async_read_header(stream, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
@@ -140,6 +149,9 @@ void ClientSession::on_header(boost::system::error_code ec) {
     return reply_and_close(http::status::bad_request,
                            api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
   }
+  if (role_ == Role::refuse)
+    return reply_and_close(http::status::service_unavailable,
+                           api_errors::too_many_connections(limits_.max_connections).to_json(), true);
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
@@ -301,10 +313,11 @@ void ClientSession::finish_stream(Completion done) {
   });
 }
 
-void ClientSession::reply_and_close(http::status status, const std::string& json_body) {
+void ClientSession::reply_and_close(http::status status, const std::string& json_body, bool retry_later) {
   keep_alive_ = false;
   HttpResponse response{status, 11};
   response.set(http::field::content_type, "application/json");
+  if (retry_later) response.set(http::field::retry_after, "1");
   response.body() = json_body;
   response.prepare_payload();
   send(std::move(response), [self = shared_from_this()](bool ok) {

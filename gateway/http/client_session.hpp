@@ -22,7 +22,8 @@ namespace sovereign::gateway {
 // Counts open connections and tells idle sessions to close when draining.
 class SessionRegistry {
  public:
-  std::atomic<std::size_t> open{0};
+  std::atomic<std::size_t> open{0};      // connections being served (limits.max_connections)
+  std::atomic<std::size_t> refusing{0};  // connections over that limit being told so
   std::atomic<bool> draining{false};
 };
 
@@ -31,8 +32,14 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   using PlainStream = TcpStream;
   using TlsStream = gateway::TlsStream;
 
+  // serve: read requests and hand them to the handler. refuse: the connection is over
+  // limits.max_connections; read its first request's header (briefly) and answer it 503
+  // too_many_connections with Retry-After, without handing anything to the handler.
+  enum class Role { serve, refuse };
+  static constexpr std::chrono::milliseconds refusal_read_timeout{2000};
+
   ClientSession(TcpSocket socket, std::shared_ptr<boost::asio::ssl::context> tls, Limits limits,
-                RequestHandler& handler, SessionRegistry& registry, unsigned worker);
+                RequestHandler& handler, SessionRegistry& registry, unsigned worker, Role role = Role::serve);
   ~ClientSession() override;
 
   void run();
@@ -64,7 +71,8 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_body(boost::system::error_code ec);
   void dispatch();
   void on_complete(bool keep_alive);
-  void reply_and_close(boost::beast::http::status status, const std::string& json_body);
+  void reply_and_close(boost::beast::http::status status, const std::string& json_body, bool retry_later = false);
+  std::chrono::steady_clock::duration first_read_timeout() const;
   void watch_for_disconnect();
   bool client_hung_up();  // on a readable socket: the client closed or shut down its side
   void stop_watching();
@@ -103,6 +111,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool watch_armed_ = false;  // the disconnect watch was armed for the request in flight
   bool idle_ = false;
   bool keep_alive_ = true;
+  const Role role_;
   std::size_t requests_served_ = 0;
 };
 

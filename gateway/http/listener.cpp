@@ -84,13 +84,19 @@ void Listener::do_accept() {
                                                            TcpSocket socket) {
     if (ec == boost::asio::error::operation_aborted || !self->acceptor_.is_open()) return;
     if (!ec) {
+      auto role = ClientSession::Role::serve;
       if (self->registry_.open.load(std::memory_order_relaxed) >= self->limits_.max_connections) {
         if (self->on_refused_) self->on_refused_();
+        role = ClientSession::Role::refuse;
+      }
+      if (role == ClientSession::Role::refuse &&
+          self->registry_.refusing.load(std::memory_order_relaxed) >= max_refusing_connections) {
+        // A flood beyond what can be told: closed at once, without an answer.
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
         auto session = std::make_shared<ClientSession>(std::move(socket), self->tls_, self->limits_, self->handler_,
-                                                       self->registry_, self->worker_);
+                                                       self->registry_, self->worker_, role);
         self->sessions_.push_back(session);
         session->run();
         if (!self->sweeping_) {

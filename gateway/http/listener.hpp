@@ -32,6 +32,10 @@ class Listener : public std::enable_shared_from_this<Listener> {
            RequestHandler& handler, SessionRegistry& registry, unsigned worker);
 
  private:
+  // Connections over limits.max_connections are answered 503 (ClientSession::Role::refuse), at
+  // most this many at a time across workers; beyond that they are closed unanswered.
+  static constexpr std::size_t max_refusing_connections = 64;
+
   void do_accept();
   void sweep();
 

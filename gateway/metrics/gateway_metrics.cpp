@@ -113,7 +113,7 @@ GatewayMetrics::GatewayMetrics()
                               .Add({})),
       connections_refused_(BuildCounter()
                                .Name("sovereign_connections_refused_total")
-                               .Help("Client connections closed at once because max_connections was reached")
+                               .Help("Client connections refused because max_connections was reached (answered 503, or closed unanswered in a flood)")
                                .Register(*registry_)
                                .Add({})) {
   config_reloads_.Add({{"result", "applied"}});

@@ -91,5 +91,11 @@ ApiError shutting_down() {
           "The gateway is shutting down; retry on another instance.", {}};
 }
 
+ApiError too_many_connections(std::size_t limit) {
+  return {status::service_unavailable, "service_unavailable_error", "too_many_connections",
+          "The gateway already holds its limit of " + std::to_string(limit) +
+              " client connections (limits.max_connections); retry after the time in Retry-After.", {}};
+}
+
 }  // namespace api_errors
 }  // namespace sovereign::gateway

@@ -1,5 +1,6 @@
 #pragma once
 // Errors in OpenAI's JSON shape: {"error":{"message","type","param","code"}}, with their HTTP status.
+#include <cstddef>
 #include <string>
 
 #include <boost/beast/http/status.hpp>
@@ -38,6 +39,7 @@ ApiError upstream_timeout(const std::string& backend);
 ApiError audit_unavailable(const std::string& why);
 ApiError tokenization_unavailable(const std::string& why);
 ApiError shutting_down();
+ApiError too_many_connections(std::size_t limit);
 }  // namespace api_errors
 
 }  // namespace sovereign::gateway

@@ -1,5 +1,6 @@
-// Connection and upstream-size limits: connections beyond limits.max_connections are closed at
-// once while the admitted ones keep working, and a non-streamed upstream answer larger than
+// Connection and upstream-size limits: a connection beyond limits.max_connections gets an
+// OpenAI-shaped 503 (too_many_connections, Retry-After) to its request and is closed, one that sends
+// nothing is closed after the short refusal deadline, while the admitted ones keep working, and a non-streamed upstream answer larger than
 // limits.max_upstream_response_bytes becomes a 502 instead of being buffered without bound, and one
 // below it (10 MiB against the default 16 MiB) is relayed whole.
 import { describe, it, before, after } from 'node:test';
@@ -7,7 +8,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
-import { assertError } from './lib/openai_shapes.mjs';
+import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-limits-tenant';
 const MAX_UPSTREAM_RESPONSE = 4096;
@@ -49,6 +50,26 @@ function getModels(socket) {
   });
 }
 
+// Sends `request` on `socket` and resolves with the whole answer once the server closes.
+function answerUntilClose(socket, request) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk) => { text += chunk; });
+    socket.on('error', reject);
+    socket.on('close', () => {
+      const [head, body = ''] = text.split('\r\n\r\n');
+      const [statusLine, ...fields] = head.split('\r\n');
+      const headers = Object.fromEntries(fields.map((f) => {
+        const i = f.indexOf(':');
+        return [f.slice(0, i).toLowerCase(), f.slice(i + 1).trim()];
+      }));
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1]), headers, text, body });
+    });
+    socket.write(request);
+  });
+}
+
 describe('limits', () => {
   let upstream;
   let bigUpstream;
@@ -80,17 +101,36 @@ describe('limits', () => {
     assert.equal(small.status, 200, small.text);
   });
 
-  it('closes connections beyond max_connections at once and keeps serving the admitted ones', async () => {
+  it('answers connections beyond max_connections 503 too_many_connections and keeps serving the admitted ones', async () => {
+    const refused = () => gw.metrics().then((m) => m.value('sovereign_connections_refused_total'));
+    const refusedBefore = await refused();
     const first = await connect(gw.apiPort);
     const second = await connect(gw.apiPort);
     try {
-      // Give the gateway time to register both before the third arrives.
+      // Give the gateway time to register both before the others arrive.
       await new Promise((r) => setTimeout(r, 200));
       const third = await connect(gw.apiPort);
-      assert.ok(await closedWithin(third, 2000), 'the connection over the limit was not closed');
-      third.destroy();
+      const answer = await answerUntilClose(third,
+        `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
+      assert.equal(answer.status, 503, answer.text);
+      assert.equal(answer.headers['retry-after'], '1', answer.text);
+      assert.match(answer.headers['content-type'] ?? '', /^application\/json/, answer.text);
+      assert.equal(answer.headers.connection, 'close', answer.text);
+      const json = JSON.parse(answer.body);
+      assertShape('error', json, answer.text);
+      assert.equal(json.error.code, 'too_many_connections', answer.text);
+      assert.match(json.error.message, /limit of 2 client connections/, answer.text);
+
+      // One that sends nothing is not held for the whole header timeout.
+      const silent = await connect(gw.apiPort);
+      const started = Date.now();
+      assert.ok(await closedWithin(silent, 5000), 'a silent connection over the limit was not closed');
+      assert.ok(Date.now() - started < 4500, `closed after ${Date.now() - started} ms`);
+      silent.destroy();
+
       assert.equal(await getModels(first), 200);
       assert.equal(await getModels(second), 200);
+      assert.equal(await refused(), refusedBefore + 2);
     } finally {
       first.destroy();
       second.destroy();
