@@ -69,6 +69,20 @@ std::string dump(const VerifyReport& report) {
 
 const std::string seg1 = "segment-000001.log";
 
+enum class Ending { closed, any };
+
+// Verifies the log under `dir` against `key` and checks that it is valid with `records` valid
+// records (and, for Ending::closed, that it ends with its shutdown checkpoint); returns the report
+// for the checks a test adds.
+VerifyReport expect_valid_log(const std::filesystem::path& dir, const SecretKey& key, std::uint64_t records,
+                              Ending ending = Ending::closed) {
+  VerifyReport report = verify_log(dir, trust(key), {.require_closed = ending == Ending::closed});
+  INFO(dump(report));
+  CHECK(report.ok());
+  CHECK(report.records_valid == records);
+  return report;
+}
+
 }  // namespace
 
 TEST_SUITE("audit-log") {
@@ -111,10 +125,7 @@ TEST_SUITE("audit-log") {
     for (auto& t : threads) t.join();
     writer.value()->close();
     CHECK(ok == 2000);
-    VerifyReport report = verify_log(dir.path(), trust(key));
-    INFO(dump(report));
-    CHECK(report.ok());
-    CHECK(report.records_valid == 2000);
+    expect_valid_log(dir.path(), key, 2000, Ending::any);
   }
 
   TEST_CASE("relaxed durability confirms every record, syncs only at checkpoints, and verifies") {
@@ -176,10 +187,7 @@ TEST_SUITE("audit-log") {
     }
     CHECK(covered == std::vector<std::uint64_t>{10, 20, 30, 40, 50, 55});
 
-    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
-    INFO(dump(report));
-    CHECK(report.ok());
-    CHECK(report.records_valid == 55);
+    VerifyReport report = expect_valid_log(dir.path(), key, 55);
     CHECK(report.checkpoints_total == 6);
     CHECK(report.checkpoints_valid == 6);
   }
@@ -194,10 +202,7 @@ TEST_SUITE("audit-log") {
     auto segments = list_segments(dir.path());
     REQUIRE(segments.ok());
     CHECK(segments->size() >= 3);
-    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
-    INFO(dump(report));
-    CHECK(report.ok());
-    CHECK(report.records_valid == 1600);
+    VerifyReport report = expect_valid_log(dir.path(), key, 1600);
     CHECK(report.segments_valid == segments->size());
   }
 
@@ -215,10 +220,7 @@ TEST_SUITE("audit-log") {
     auto segments = list_segments(dir.path());
     REQUIRE(segments.ok());
     CHECK(segments->size() >= 2);
-    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
-    INFO(dump(report));
-    CHECK(report.ok());
-    CHECK(report.records_valid == 6);
+    expect_valid_log(dir.path(), key, 6);
   }
 
   TEST_CASE("append returns leaf indices that continue after reopening") {
@@ -332,10 +334,7 @@ TEST_SUITE("audit-log") {
     CHECK(writer.value()->healthy());
     write_records(*writer.value(), 5, 3);
     writer.value()->close();
-    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
-    INFO(dump(report));
-    CHECK(report.ok());
-    CHECK(report.records_valid == 8);
+    expect_valid_log(dir.path(), key, 8);
   }
 
   TEST_CASE("after a crash the writer cuts the torn frame and signs the recovered records") {
@@ -350,10 +349,7 @@ TEST_SUITE("audit-log") {
     bytes.resize(last.offset + last.size / 2);
     write_bytes(path, bytes);
 
-    VerifyReport crashed = verify_log(dir.path(), trust(key));
-    INFO(dump(crashed));
-    CHECK(crashed.ok());
-    CHECK(crashed.records_valid == 20);
+    VerifyReport crashed = expect_valid_log(dir.path(), key, 20, Ending::any);
     CHECK(crashed.unsigned_records == 4);
     CHECK(crashed.notes.size() == 2);
     VerifyReport strict = verify_log(dir.path(), trust(key), {.require_closed = true});
@@ -365,10 +361,7 @@ TEST_SUITE("audit-log") {
     CHECK(writer.value()->recovery().discarded_tail_bytes == last.size / 2);
     write_records(*writer.value(), 100, 3);
     writer.value()->close();
-    VerifyReport repaired = verify_log(dir.path(), trust(key), {.require_closed = true});
-    INFO(dump(repaired));
-    CHECK(repaired.ok());
-    CHECK(repaired.records_valid == 27);
+    expect_valid_log(dir.path(), key, 27);
   }
 }
 
