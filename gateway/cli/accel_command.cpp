@@ -8,6 +8,7 @@
 #include "accel/compute/bench.hpp"
 #include "accel/compute/devices.hpp"
 #include "accel/compute/synthetic_model.hpp"
+#include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -70,45 +71,51 @@ int run_devices() {
 }
 
 int run_bench(std::span<const std::string> args) {
+  auto parsed = Arguments::parse(args, ArgumentSpec()
+                                           .takes_values({"--model", "--shape", "--type", "--device", "--threads",
+                                                          "--prefill", "--steps", "--temperature", "--top-p", "--top-k",
+                                                          "--batches"})
+                                           .at_most(0));
+  if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+  const Arguments& arguments = std::get<Arguments>(parsed);
   accel::compute::BenchOptions options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& flag = args[i];
-    if (i + 1 >= args.size()) return usage_error(flag + " needs a value");
-    const std::string& value = args[++i];
-    if (flag == "--model") {
-      options.model_file = value;
-    } else if (flag == "--shape") {
-      options.shape = value;
-    } else if (flag == "--type") {
-      std::optional<accel::gguf::TensorType> type = accel::gguf::tensor_type_from_name(value.c_str());
-      if (!type) return usage_error("unknown --type '" + value + "'");
-      options.type = *type;
-    } else if (flag == "--device") {
-      options.device = value;
-    } else if (flag == "--threads" || flag == "--prefill" || flag == "--steps") {
-      std::optional<int> n = parse_positive(value);
-      if (!n) return usage_error(flag + " needs a positive integer, got '" + value + "'");
-      (flag == "--threads" ? options.threads : flag == "--prefill" ? options.prefill_tokens : options.decode_steps) = *n;
-    } else if (flag == "--temperature" || flag == "--top-p") {
-      std::optional<float> v = parse_float(value);
-      if (!v) return usage_error(flag + " needs a number, got '" + value + "'");
-      (flag == "--temperature" ? options.temperature : options.top_p) = *v;
-    } else if (flag == "--top-k") {
-      std::optional<int> n = value == "0" ? std::optional<int>(0) : parse_positive(value);
-      if (!n) return usage_error("--top-k needs a whole number, got '" + value + "'");
-      options.top_k = *n;
-    } else if (flag == "--batches") {
-      options.batches.clear();
-      std::size_t start = 0;
-      while (start <= value.size()) {
-        const std::size_t comma = std::min(value.find(',', start), value.size());
-        std::optional<int> n = parse_positive(value.substr(start, comma - start));
-        if (!n) return usage_error("--batches needs positive integers separated by commas, got '" + value + "'");
-        options.batches.push_back(*n);
-        start = comma + 1;
-      }
-    } else {
-      return usage_error("unknown option '" + flag + "'");
+  options.model_file = arguments.value("--model").value_or("");
+  options.shape = arguments.value("--shape").value_or("");
+  options.device = arguments.value("--device").value_or(options.device);
+  if (auto value = arguments.value("--type")) {
+    std::optional<accel::gguf::TensorType> type = accel::gguf::tensor_type_from_name(value->c_str());
+    if (!type) return usage_error("unknown --type '" + *value + "'");
+    options.type = *type;
+  }
+  for (auto [flag, target] : {std::pair{"--threads", &options.threads}, std::pair{"--prefill", &options.prefill_tokens},
+                              std::pair{"--steps", &options.decode_steps}}) {
+    if (auto value = arguments.value(flag)) {
+      std::optional<int> n = parse_positive(*value);
+      if (!n) return usage_error(std::string(flag) + " needs a positive integer, got '" + *value + "'");
+      *target = *n;
+    }
+  }
+  for (auto [flag, target] : {std::pair{"--temperature", &options.temperature}, std::pair{"--top-p", &options.top_p}}) {
+    if (auto value = arguments.value(flag)) {
+      std::optional<float> v = parse_float(*value);
+      if (!v) return usage_error(std::string(flag) + " needs a number, got '" + *value + "'");
+      *target = *v;
+    }
+  }
+  if (auto value = arguments.value("--top-k")) {
+    std::optional<int> n = *value == "0" ? std::optional<int>(0) : parse_positive(*value);
+    if (!n) return usage_error("--top-k needs a whole number, got '" + *value + "'");
+    options.top_k = *n;
+  }
+  if (auto value = arguments.value("--batches")) {
+    options.batches.clear();
+    std::size_t start = 0;
+    while (start <= value->size()) {
+      const std::size_t comma = std::min(value->find(',', start), value->size());
+      std::optional<int> n = parse_positive(value->substr(start, comma - start));
+      if (!n) return usage_error("--batches needs positive integers separated by commas, got '" + *value + "'");
+      options.batches.push_back(*n);
+      start = comma + 1;
     }
   }
   if (options.model_file.empty() == options.shape.empty()) return usage_error("give exactly one of --model and --shape");

@@ -23,6 +23,7 @@
 #include "crypto/file_io.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sealed_capture.hpp"
+#include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
 
@@ -55,50 +56,6 @@ constexpr std::size_t max_failures_shown = 50;
 constexpr std::size_t max_proof_file_bytes = 1 << 20;
 constexpr std::size_t max_capture_file_bytes = max_capture_body_bytes + (1 << 20);
 
-// Options after the subcommand: "--name value", "--name=value", flags, and positionals.
-struct Arguments {
-  std::vector<std::string> positional;
-  std::map<std::string, std::vector<std::string>> values;
-  std::set<std::string> flags;
-
-  std::optional<std::string> value(const std::string& name) const {
-    auto it = values.find(name);
-    if (it == values.end() || it->second.empty()) return std::nullopt;
-    return it->second.back();
-  }
-};
-
-std::optional<Arguments> parse_arguments(std::span<const std::string> args, const std::set<std::string>& value_names,
-                                         const std::set<std::string>& flag_names) {
-  Arguments parsed;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg.size() < 2 || arg[0] != '-') {
-      parsed.positional.push_back(arg);
-      continue;
-    }
-    std::string name = arg;
-    std::optional<std::string> inline_value;
-    if (const auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      inline_value = arg.substr(eq + 1);
-    }
-    if (flag_names.count(name) != 0 && !inline_value) {
-      parsed.flags.insert(name);
-    } else if (value_names.count(name) != 0) {
-      if (!inline_value && i + 1 >= args.size()) {
-        std::cerr << "sovereign audit: " << name << " needs a value\n";
-        return std::nullopt;
-      }
-      parsed.values[name].push_back(inline_value ? *inline_value : args[++i]);
-    } else {
-      std::cerr << "sovereign audit: unknown option '" << name << "'\n";
-      return std::nullopt;
-    }
-  }
-  return parsed;
-}
-
 std::optional<std::uint64_t> parse_count(const std::string& text) {
   if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   return std::stoull(text);
@@ -110,13 +67,13 @@ int usage_error(const std::string& message) {
 }
 
 std::optional<TrustedKeys> load_trusted(const Arguments& args) {
-  auto it = args.values.find("--key");
-  if (it == args.values.end() || it->second.empty()) {
+  const std::vector<std::string>& key_files = args.values("--key");
+  if (key_files.empty()) {
     std::cerr << "sovereign audit: --key PUBKEY is required (the audit-signing public key file, e.g. "
                  "var/keys/audit-signing.pub)\n";
     return std::nullopt;
   }
-  Result<TrustedKeys> keys = TrustedKeys::from_keyring_files(it->second);
+  Result<TrustedKeys> keys = TrustedKeys::from_keyring_files(key_files);
   if (!keys) {
     std::cerr << "sovereign audit: " << keys.error().message << '\n';
     return std::nullopt;
@@ -127,11 +84,11 @@ std::optional<TrustedKeys> load_trusted(const Arguments& args) {
 // ---- verify ---------------------------------------------------------------------------------
 
 int verify(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("verify needs exactly one DIR");
+  if (args.positionals().size() != 1) return usage_error("verify needs exactly one DIR");
   std::optional<TrustedKeys> keys = load_trusted(args);
   if (!keys) return 2;
   VerifyOptions options;
-  options.require_closed = args.flags.count("--require-closed") != 0;
+  options.require_closed = args.flag("--require-closed");
   if (auto file = args.value("--checkpoint")) {
     Result<std::string> text = read_small_file(*file, 1 << 20);
     if (!text) return usage_error("--checkpoint: " + text.error().message);
@@ -139,10 +96,10 @@ int verify(const Arguments& args) {
     if (!kept) return usage_error("--checkpoint " + *file + ": " + kept.error().message);
     options.kept_checkpoint = kept.value();
   }
-  const VerifyReport report = verify_log(args.positional[0], *keys, options);
+  const VerifyReport report = verify_log(args.positionals()[0], *keys, options);
   for (std::size_t i = 0; i < report.failures.size() && i < max_failures_shown; ++i) {
     const VerifyFinding& f = report.failures[i];
-    std::cout << "FAIL " << (f.segment.empty() ? args.positional[0] : f.segment + " offset " + std::to_string(f.offset))
+    std::cout << "FAIL " << (f.segment.empty() ? args.positionals()[0] : f.segment + " offset " + std::to_string(f.offset))
               << ": " << f.message << '\n';
   }
   if (report.failures.size() > max_failures_shown) {
@@ -350,7 +307,7 @@ std::optional<ParsedRecord> parse_record(const LogRecord& record, bool warn = tr
 }
 
 int query(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("query needs exactly one DIR");
+  if (args.positionals().size() != 1) return usage_error("query needs exactly one DIR");
   Filter filter;
   static const std::pair<const char*, const char*> exact_filters[] = {
       {"--tenant", "tenant"}, {"--model", "model"}, {"--kind", "kind"}, {"--request-id", "request_id"}};
@@ -384,7 +341,7 @@ int query(const Arguments& args) {
   // First pass, for request filters: which requests meet them, from all of their records.
   std::unordered_map<std::string, unsigned> requests;
   if (filter.by_request()) {
-    LogReader first(args.positional[0]);
+    LogReader first(args.positionals()[0]);
     bool too_many = false;
     Status status = first.read_new(
         [&](const LogRecord& record) {
@@ -412,7 +369,7 @@ int query(const Arguments& args) {
   RecordPrinter printer(format);
   printer.header();
   std::uint64_t printed = 0;
-  LogReader reader(args.positional[0]);
+  LogReader reader(args.positionals()[0]);
   Status status = reader.read_new(
       [&](const LogRecord& record) {
         if (limit && printed >= *limit) return;
@@ -438,15 +395,15 @@ std::atomic<bool> stop_following{false};
 extern "C" void on_stop_signal(int) { stop_following = true; }
 
 int tail(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("tail needs exactly one DIR");
+  if (args.positionals().size() != 1) return usage_error("tail needs exactly one DIR");
   std::uint64_t count = 10;
   if (auto text = args.value("-n")) {
     auto parsed = parse_count(*text);
     if (!parsed) return usage_error("-n needs a number");
     count = *parsed;
   }
-  const bool follow = args.flags.count("-f") != 0;
-  LogReader reader(args.positional[0]);
+  const bool follow = args.flag("-f");
+  LogReader reader(args.positionals()[0]);
   std::deque<std::string> last;
   auto print_line = [](std::uint64_t leaf, std::string_view bytes) {
     std::cout << leaf << ' ' << bytes << '\n';
@@ -484,9 +441,9 @@ int tail(const Arguments& args) {
 // ---- proofs ---------------------------------------------------------------------------------
 
 int prove(const Arguments& args) {
-  if (args.positional.size() != 2) return usage_error("prove needs DIR and RECORD (a leaf index or a request id)");
-  const std::filesystem::path directory = args.positional[0];
-  std::optional<std::uint64_t> leaf = parse_count(args.positional[1]);
+  if (args.positionals().size() != 2) return usage_error("prove needs DIR and RECORD (a leaf index or a request id)");
+  const std::filesystem::path directory = args.positionals()[0];
+  std::optional<std::uint64_t> leaf = parse_count(args.positionals()[1]);
   if (!leaf) {
     // A request id: prove its first record (the decision) and name the others.
     std::vector<std::uint64_t> matches;
@@ -495,7 +452,7 @@ int prove(const Arguments& args) {
         [&](const LogRecord& record) {
           boost::system::error_code ec;
           json::value value = json::parse(std::string_view(record.bytes.data(), record.bytes.size()), ec);
-          if (!ec && value.is_object() && field_text(value.as_object(), "request_id") == args.positional[1]) {
+          if (!ec && value.is_object() && field_text(value.as_object(), "request_id") == args.positionals()[1]) {
             matches.push_back(record.leaf_index);
           }
         },
@@ -505,12 +462,12 @@ int prove(const Arguments& args) {
       return 2;
     }
     if (matches.empty()) {
-      std::cerr << "sovereign audit: no record with request_id '" << args.positional[1] << "'\n";
+      std::cerr << "sovereign audit: no record with request_id '" << args.positionals()[1] << "'\n";
       return 1;
     }
     leaf = matches.front();
     if (matches.size() > 1) {
-      std::cerr << "note: request " << args.positional[1] << " has records";
+      std::cerr << "note: request " << args.positionals()[1] << " has records";
       for (std::uint64_t m : matches) std::cerr << ' ' << m;
       std::cerr << "; proving " << *leaf << " (pass a leaf index for another)\n";
     }
@@ -525,14 +482,14 @@ int prove(const Arguments& args) {
 }
 
 int prove_consistency_command(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("prove-consistency needs exactly one DIR");
+  if (args.positionals().size() != 1) return usage_error("prove-consistency needs exactly one DIR");
   auto from_text = args.value("--from");
   if (!from_text) return usage_error("prove-consistency needs --from SIZE (the tree size of an earlier checkpoint)");
   auto from = parse_count(*from_text);
   std::optional<std::uint64_t> to = std::uint64_t{0};
   if (auto to_text = args.value("--to")) to = parse_count(*to_text);
   if (!from || !to) return usage_error("--from and --to take tree sizes (numbers)");
-  Result<ConsistencyProof> proof = prove_consistency(args.positional[0], *from, *to);
+  Result<ConsistencyProof> proof = prove_consistency(args.positionals()[0], *from, *to);
   if (!proof) {
     std::cerr << "sovereign audit: " << proof.error().message << '\n';
     return 1;
@@ -542,8 +499,8 @@ int prove_consistency_command(const Arguments& args) {
 }
 
 int checkpoint(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("checkpoint needs exactly one DIR");
-  Result<Checkpoint> latest = latest_checkpoint(args.positional[0]);
+  if (args.positionals().size() != 1) return usage_error("checkpoint needs exactly one DIR");
+  Result<Checkpoint> latest = latest_checkpoint(args.positionals()[0]);
   if (!latest) {
     std::cerr << "sovereign audit: " << latest.error().message << '\n';
     return 1;
@@ -553,17 +510,17 @@ int checkpoint(const Arguments& args) {
 }
 
 int check_proof(const Arguments& args) {
-  if (args.positional.size() != 1) return usage_error("check-proof needs exactly one proof FILE");
+  if (args.positionals().size() != 1) return usage_error("check-proof needs exactly one proof FILE");
   std::optional<TrustedKeys> keys = load_trusted(args);
   if (!keys) return 2;
-  Result<std::string> text = read_small_file(args.positional[0], max_proof_file_bytes);
+  Result<std::string> text = read_small_file(args.positionals()[0], max_proof_file_bytes);
   if (!text) {
     std::cerr << "sovereign audit: " << text.error().message << '\n';
     return 2;
   }
   Result<std::string> checked = check_proof_document(text.value(), *keys);
   if (!checked) {
-    std::cout << "INVALID: " << args.positional[0] << ": " << checked.error().message << '\n';
+    std::cout << "INVALID: " << args.positionals()[0] << ": " << checked.error().message << '\n';
     return 1;
   }
   std::cout << checked.value() << '\n';
@@ -575,7 +532,7 @@ int check_proof(const Arguments& args) {
 int open_captures(const Arguments& args) {
   auto key_path = args.value("--secret-key");
   if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
-  if (args.positional.empty()) return usage_error("open needs at least one CAPTURE file");
+  if (args.positionals().empty()) return usage_error("open needs at least one CAPTURE file");
   Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
   if (!passphrase) {
     std::cerr << "sovereign audit: " << passphrase.error().message << '\n';
@@ -589,7 +546,7 @@ int open_captures(const Arguments& args) {
   }
   const std::optional<std::string> out_dir = args.value("--out");
   int status = 0;
-  for (const std::string& file : args.positional) {
+  for (const std::string& file : args.positionals()) {
     Result<std::string> sealed = read_small_file(file, max_capture_file_bytes);
     Result<OpenedCapture> opened = sealed ? open_capture(key.value(), sealed.value(), file)
                                           : Result<OpenedCapture>(sealed.error());
@@ -609,7 +566,7 @@ int open_captures(const Arguments& args) {
       }
     } else {
       std::cout << opened->body;
-      if (args.positional.size() > 1) std::cout << '\n';
+      if (args.positionals().size() > 1) std::cout << '\n';
     }
   }
   return status;
@@ -627,16 +584,18 @@ int run_audit_command(std::span<const std::string> args) {
   const std::set<std::string> query_options = {"--tenant",  "--model", "--since", "--until",      "--decision",
                                                "--rule",    "--detector", "--backend", "--zone", "--kind",
                                                "--request-id", "--format", "--limit"};
-  std::optional<Arguments> parsed;
-  if (command == "verify") parsed = parse_arguments(rest, {"--key", "--checkpoint"}, {"--require-closed"});
-  else if (command == "query") parsed = parse_arguments(rest, query_options, {});
-  else if (command == "tail") parsed = parse_arguments(rest, {"-n"}, {"-f"});
-  else if (command == "prove" || command == "checkpoint") parsed = parse_arguments(rest, {}, {});
-  else if (command == "prove-consistency") parsed = parse_arguments(rest, {"--from", "--to"}, {});
-  else if (command == "check-proof") parsed = parse_arguments(rest, {"--key"}, {});
-  else if (command == "open") parsed = parse_arguments(rest, {"--secret-key", "--out"}, {});
+  ArgumentSpec spec;
+  if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).takes_flags({"--require-closed"});
+  else if (command == "query") spec = ArgumentSpec().takes_values(query_options);
+  else if (command == "tail") spec = ArgumentSpec().takes_values({"-n"}).takes_flags({"-f"});
+  else if (command == "prove" || command == "checkpoint") spec = ArgumentSpec();
+  else if (command == "prove-consistency") spec = ArgumentSpec().takes_values({"--from", "--to"});
+  else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key"});
+  else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out"});
   else return usage_error("unknown command '" + command + "'");
-  if (!parsed) return 2;
+  auto result = Arguments::parse(rest, spec);
+  if (auto* error = std::get_if<std::string>(&result)) return usage_error(*error);
+  const auto* parsed = &std::get<Arguments>(result);
 
   if (command == "verify") return verify(*parsed);
   if (command == "query") return query(*parsed);

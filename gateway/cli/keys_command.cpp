@@ -12,6 +12,7 @@
 #include "crypto/file_io.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/key_store.hpp"
+#include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
 
@@ -44,31 +45,22 @@ int usage_error(const std::string& message) {
 }
 
 std::optional<Options> parse(std::span<const std::string> args) {
-  Options options;
-  std::optional<std::string> passphrase_file;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--dir" || arg == "--passphrase-file") {
-      if (i + 1 >= args.size()) {
-        usage_error(arg + " needs a value");
-        return std::nullopt;
-      }
-      const std::string& value = args[++i];
-      if (arg == "--dir") {
-        options.dir = value;
-      } else {
-        passphrase_file = value;
-      }
-    } else if (arg == "--passphrase") {
+  for (const std::string& arg : args) {
+    if (arg == "--passphrase" || arg.starts_with("--passphrase=")) {
       usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
       return std::nullopt;
-    } else if (!arg.empty() && arg[0] == '-') {
-      usage_error("unknown option '" + arg + "'");
-      return std::nullopt;
-    } else {
-      options.positional.push_back(arg);
     }
   }
+  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--dir", "--passphrase-file"}));
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    usage_error(*error);
+    return std::nullopt;
+  }
+  const Arguments& arguments = std::get<Arguments>(parsed);
+  Options options;
+  if (auto dir = arguments.value("--dir")) options.dir = *dir;
+  options.positional = arguments.positionals();
+  const std::optional<std::string> passphrase_file = arguments.value("--passphrase-file");
   if (passphrase_file) {
     Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
     if (!secret) {

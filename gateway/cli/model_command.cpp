@@ -1,6 +1,8 @@
 #include "gateway/cli/model_command.hpp"
 
+#include <cctype>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "accel/gguf/demo_model.hpp"
 #include "accel/gguf/gguf_file.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
+#include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -134,32 +137,30 @@ int run_info(std::span<const std::string> args, std::ostream& out, std::ostream&
 }
 
 int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--type", "--seed"}).at_most(1));
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    err << "sovereign model make-demo: " << *error << '\n' << kUsage;
+    return 2;
+  }
+  const Arguments& arguments = std::get<Arguments>(parsed);
   gguf::DemoModelOptions options;
-  std::string path;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--type" && i + 1 < args.size()) {
-      const auto type = gguf::tensor_type_from_name(args[++i].c_str());
-      if (!type || *type == gguf::TensorType::q4_k || *type == gguf::TensorType::q6_k) {
-        err << "sovereign model make-demo: --type must be one of f32, f16, bf16, q8_0, q4_0 (got '" << args[i]
-            << "')\n";
-        return 2;
-      }
-      options.matrix_type = *type;
-    } else if (args[i] == "--seed" && i + 1 < args.size()) {
-      const std::string& text = args[++i];
-      char* end = nullptr;
-      const unsigned long seed = std::strtoul(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || seed > 0xFFFFFFFFul) {
-        err << "sovereign model make-demo: --seed must be a number from 0 to 4294967295 (got '" << text << "')\n";
-        return 2;
-      }
-      options.seed = static_cast<std::uint32_t>(seed);
-    } else if (!args[i].starts_with("--") && path.empty()) {
-      path = args[i];
-    } else {
-      err << "sovereign model make-demo: unexpected argument '" << args[i] << "'\n" << kUsage;
+  const std::string path = arguments.positionals().empty() ? std::string() : arguments.positionals()[0];
+  if (auto name = arguments.value("--type")) {
+    const auto type = gguf::tensor_type_from_name(name->c_str());
+    if (!type || *type == gguf::TensorType::q4_k || *type == gguf::TensorType::q6_k) {
+      err << "sovereign model make-demo: --type must be one of f32, f16, bf16, q8_0, q4_0 (got '" << *name << "')\n";
       return 2;
     }
+    options.matrix_type = *type;
+  }
+  if (auto text = arguments.value("--seed")) {
+    char* end = nullptr;
+    const unsigned long seed = std::strtoul(text->c_str(), &end, 10);
+    if (text->empty() || *end != '\0' || seed > 0xFFFFFFFFul || !std::isdigit(static_cast<unsigned char>((*text)[0]))) {
+      err << "sovereign model make-demo: --seed must be a number from 0 to 4294967295 (got '" << *text << "')\n";
+      return 2;
+    }
+    options.seed = static_cast<std::uint32_t>(seed);
   }
   if (path.empty()) {
     err << kUsage;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/cli/arguments.hpp"
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/config/policy_backends.hpp"
 #include "policy/diagnostic.hpp"
@@ -56,31 +57,28 @@ std::optional<pol::BackendInfo> parse_backend(std::string_view spec) {
 }
 
 int lint(std::span<const std::string> args) {
+    auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--gateway", "--backends"}).at_most(1));
+    if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+    const Arguments& arguments = std::get<Arguments>(parsed);
     std::optional<std::string> file;
+    if (!arguments.positionals().empty()) file = arguments.positionals()[0];
     std::optional<std::vector<pol::BackendInfo>> backends;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        if (args[i] == "--gateway") {
-            // The operator's gateway.yaml says which backends exist, in which zones, for which models.
-            if (i + 1 >= args.size()) return usage_error("--gateway needs the path of a gateway.yaml");
-            auto loaded = load_gateway_config(args[++i]);
-            if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
-                for (const auto& error : *errors) std::cout << error.to_string() << '\n';
-                return 1;
-            }
-            if (!backends) backends.emplace();
-            for (auto& backend : policy_backends(*std::get<std::shared_ptr<const GatewayConfig>>(loaded)))
-                backends->push_back(std::move(backend));
-        } else if (args[i] == "--backends") {
-            if (i + 1 >= args.size()) return usage_error("--backends needs NAME:ZONE:MODELS");
-            const auto b = parse_backend(args[++i]);
-            if (!b) return usage_error("--backends '" + args[i] + "' is not NAME:ZONE:MODEL1,MODEL2");
-            if (!backends) backends.emplace();
-            backends->push_back(*b);
-        } else if (!file) {
-            file = args[i];
-        } else {
-            return usage_error("lint takes one FILE");
+    for (const std::string& gateway_file : arguments.values("--gateway")) {
+        // The operator's gateway.yaml says which backends exist, in which zones, for which models.
+        auto loaded = load_gateway_config(gateway_file);
+        if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+            for (const auto& error : *errors) std::cout << error.to_string() << '\n';
+            return 1;
         }
+        if (!backends) backends.emplace();
+        for (auto& backend : policy_backends(*std::get<std::shared_ptr<const GatewayConfig>>(loaded)))
+            backends->push_back(std::move(backend));
+    }
+    for (const std::string& spec : arguments.values("--backends")) {
+        const auto b = parse_backend(spec);
+        if (!b) return usage_error("--backends '" + spec + "' is not NAME:ZONE:MODEL1,MODEL2");
+        if (!backends) backends.emplace();
+        backends->push_back(*b);
     }
     if (!file) return usage_error("lint needs a FILE");
     const auto diagnostics = pol::lint_policy_file(*file, backends ? &*backends : nullptr);
@@ -168,23 +166,13 @@ bool collect_segments(const json::object& body, pol::Request& request, std::stri
 }
 
 int explain(std::span<const std::string> args) {
-    std::optional<std::string> policy_file, request_file, tenant, model, data_class;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        auto take = [&](std::optional<std::string>& into) {
-            if (i + 1 >= args.size()) return false;
-            into = args[++i];
-            return true;
-        };
-        const auto& a = args[i];
-        bool ok = true;
-        if (a == "--policy") ok = take(policy_file);
-        else if (a == "--request") ok = take(request_file);
-        else if (a == "--tenant") ok = take(tenant);
-        else if (a == "--model") ok = take(model);
-        else if (a == "--data-class") ok = take(data_class);
-        else return usage_error("unknown argument '" + a + "'");
-        if (!ok) return usage_error(a + " needs a value");
-    }
+    auto parsed = Arguments::parse(
+        args, ArgumentSpec().takes_values({"--policy", "--request", "--tenant", "--model", "--data-class"}).at_most(0));
+    if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+    const Arguments& arguments = std::get<Arguments>(parsed);
+    const std::optional<std::string> policy_file = arguments.value("--policy"), request_file = arguments.value("--request"),
+                                     tenant = arguments.value("--tenant"), model = arguments.value("--model"),
+                                     data_class = arguments.value("--data-class");
     if (!policy_file || !request_file || !tenant) return usage_error("explain needs --policy, --request and --tenant");
     const auto policy = pol::load_policy_file(*policy_file);
     if (!policy.policy) {

@@ -1,6 +1,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "gateway/cli/arguments.hpp"
 #include "gateway/cli/commands.hpp"
 #include "gateway/runtime/config_check.hpp"
 #include "gateway/runtime/gateway_runtime.hpp"
@@ -8,14 +9,12 @@
 namespace sovereign::gateway {
 
 int run_serve_command(std::span<const std::string> args) {
-  std::string config_file;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) config_file = args[++i];
-    else {
-      std::cerr << "sovereign serve: unexpected argument '" << args[i] << "'\nusage: sovereign serve --config FILE\n";
-      return 2;
-    }
+  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--config"}).at_most(0));
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    std::cerr << "sovereign serve: " << *error << "\nusage: sovereign serve --config FILE\n";
+    return 2;
   }
+  const std::string config_file = std::get<Arguments>(parsed).value("--config").value_or("");
   if (config_file.empty()) {
     std::cerr << "usage: sovereign serve --config FILE\n";
     return 2;

@@ -92,4 +92,9 @@ TEST_CASE("model command usage errors exit with status 2") {
   CHECK(bad_type.status == 2);
   CHECK(bad_type.err == "sovereign model make-demo: --type must be one of f32, f16, bf16, q8_0, q4_0 (got 'q4_k')\n");
   CHECK(run({"make-demo", "x.gguf", "--seed", "-1"}).status == 2);
+  CHECK(run({"make-demo", "x.gguf", "--seed= 5"}).status == 2);
+  const Run misspelt = run({"make-demo", "x.gguf", "--sed", "5"});
+  CHECK(misspelt.status == 2);
+  CHECK(misspelt.err.starts_with("sovereign model make-demo: unknown option '--sed'\n"));
+  CHECK(run({"make-demo", "x.gguf", "y.gguf"}).status == 2);
 }

@@ -124,13 +124,24 @@ TEST_CASE("keys init creates private key files and public keyrings, and keeps ex
   Run exported = run({"keys", "export-public", "audit-signing", "--dir", site.keys.string()});
   CHECK(exported.status == 0);
   CHECK(exported.out.find("sovereign-public-key-v1 audit-signing ") == 0);
-  CHECK(run({"keys", "init", "--passphrase", "x"}).status == 2);
+  Run on_command_line = run({"keys", "init", "--passphrase=x"});
+  CHECK(on_command_line.status == 2);
+  CHECK(on_command_line.err.find("passphrases are never taken on the command line") != std::string::npos);
+  Run misspelt = run({"keys", "list", "--dri", site.keys.string()});
+  CHECK(misspelt.status == 2);
+  CHECK(misspelt.err.find("unknown option '--dri'") != std::string::npos);
+  Run equals = run({"keys", "list", "--dir=" + site.keys.string()});
+  CHECK(equals.status == 1);  // the key made world-readable above is still reported
+  CHECK(equals.out.find("UNSAFE: ") != std::string::npos);
   CHECK(run({"keys", "rotate", "gateway", "--dir", site.keys.string()}).status == 2);
 }
 
 TEST_CASE("audit verify passes a clean log and fails a tampered one, naming segment and offset") {
   Site site;
   site.write(0, 25);
+  Run no_value = run({"audit", "verify", site.audit.string(), "--key"});
+  CHECK(no_value.status == 2);
+  CHECK(no_value.err.find("--key needs a value") != std::string::npos);
   Run clean = run({"audit", "verify", site.audit.string(), "--key", site.pub()});
   INFO(clean.out << clean.err);
   CHECK(clean.status == 0);
