@@ -2,9 +2,18 @@
 
 #include <set>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "policy/diagnostic.hpp"
 
 namespace sovereign::policy {
+
+std::string yaml_syntax_message(const YAML::Exception& e) {
+    if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr)
+        return "lists and mappings are nested too deeply here (the YAML reader stops at about 500 levels; "
+               "no policy or configuration needs more than a few)";
+    return e.msg;
+}
 
 std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     if (text.size() > max_yaml_file_bytes) {
@@ -15,7 +24,7 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     try {
         return YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-        diagnostics_.push_back({file_, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + e.msg});
+        diagnostics_.push_back({file_, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + yaml_syntax_message(e)});
     }
     return std::nullopt;
 }

@@ -14,6 +14,10 @@
 
 namespace sovereign::policy {
 
+// What a YAML syntax error says, for people: yaml-cpp's own message, except for its nesting limit,
+// which it reports as "bad file".
+std::string yaml_syntax_message(const YAML::Exception& e);
+
 // Reads one YAML document and reports problems in it; holds no state beyond the file label.
 class YamlReader {
 public:

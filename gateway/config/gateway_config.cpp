@@ -9,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "gateway/config/yaml_reader.hpp"
+#include "policy/yaml_reader.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -389,7 +390,7 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   try {
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
-    r.error(e.mark, "invalid YAML: " + e.msg);
+    r.error(e.mark, "invalid YAML: " + policy::yaml_syntax_message(e));
     return r.take_errors();
   }
   if (!root || root.IsNull()) {

@@ -90,6 +90,9 @@ TEST_SUITE("config") {
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].line >= 1);
     CHECK(errors[0].message.starts_with("invalid YAML"));
+    auto deep = errors_of("listeners: " + std::string(50000, '{') + "\n");
+    REQUIRE(deep.size() == 1);
+    CHECK(deep[0].message.find("nested too deeply") != std::string::npos);
   }
 
   TEST_CASE("an API key written in plain text instead of its digest is refused") {

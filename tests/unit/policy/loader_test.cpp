@@ -116,6 +116,10 @@ rules:
         const auto syntax = problems("rules: [\n");
         REQUIRE(syntax.size() == 1);
         CHECK(syntax[0].find("YAML syntax error") != std::string::npos);
+        // Nesting deep enough to exhaust a recursive parser's stack is refused with a reason.
+        const auto deep = problems("rules: " + std::string(100000, '[') + std::string(100000, ']') + "\n");
+        REQUIRE(deep.size() == 1);
+        CHECK(deep[0].find("nested too deeply") != std::string::npos);
     }
 
     TEST_CASE("tenants named by rules must be listed and exemptions must name rules") {
