@@ -12,6 +12,28 @@ namespace {
 constexpr std::size_t max_json_depth = 64;
 constexpr std::size_t max_text_fields = 4096;
 
+// Where a JSON body stops being valid: parsed again, only after a failure, to find the byte the
+// parser stopped at, and said as a byte offset with its line and column (bodies may be pretty-printed).
+std::string json_error_position(std::string_view text, const json::parse_options& options) {
+  json::parser parser({}, options);
+  boost::system::error_code ec;
+  // Where the value ended when text follows it ("extra data"), else where the error was found.
+  const std::size_t at = parser.write_some(text.data(), text.size(), ec);
+  std::size_t line = 1, column = 1;
+  for (std::size_t i = 0; i < at && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  std::string where = "at byte " + std::to_string(at) + " (line " + std::to_string(line) + ", column " +
+                      std::to_string(column) + ")";
+  if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80) where += ", where the text is not valid UTF-8";
+  return where;
+}
+
 std::string element_path(const char* array, std::size_t index) {
   return std::string(array) + "[" + std::to_string(index) + "]";
 }
@@ -101,8 +123,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   boost::system::error_code ec;
   json::value body = json::parse(body_text, ec, std::move(storage), options);
   if (ec) {
-    return api_errors::invalid_json("The request body is not valid JSON: " + ec.message() + ". Send a JSON object "
-                                    "with Content-Type: application/json.");
+    return api_errors::invalid_json("The request body is not valid JSON: " + ec.message() + " " +
+                                    json_error_position(body_text, options) +
+                                    ". Send a JSON object with Content-Type: application/json.");
   }
   if (!body.is_object()) return api_errors::invalid_json("The request body must be a JSON object.");
   // Moved in at construction so that the body keeps its storage: assigning a value into one with

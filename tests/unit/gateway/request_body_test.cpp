@@ -88,6 +88,21 @@ TEST_SUITE("openai") {
     CHECK(error_of(Endpoint::chat_completions, deep).code == "invalid_json");
   }
 
+  TEST_CASE("invalid JSON is refused saying where it stops being valid") {
+    const auto incomplete = error_of(Endpoint::chat_completions, "{");
+    CAPTURE(incomplete.message);
+    CHECK(incomplete.message.find("at byte 1 (line 1, column 2)") != std::string::npos);
+    const auto pretty = error_of(Endpoint::chat_completions, "{\n  \"model\": \"m\",\n  \"messages\": [,]\n}");
+    CAPTURE(pretty.message);
+    CHECK(pretty.message.find("(line 3, column 16)") != std::string::npos);
+    const auto latin1 = error_of(Endpoint::chat_completions, "{\"model\":\"caf\xe9\"}");
+    CAPTURE(latin1.message);
+    CHECK(latin1.message.find("at byte 13 (line 1, column 14), where the text is not valid UTF-8") != std::string::npos);
+    const auto extra = error_of(Endpoint::chat_completions, "{} {}");
+    CAPTURE(extra.message);
+    CHECK(extra.message.find("extra data at byte 3 (line 1, column 4)") != std::string::npos);
+  }
+
   TEST_CASE("errors serialize in OpenAI's shape") {
     auto json = boost::json::parse(api_errors::model_not_permitted("m", "t").to_json());
     const auto& error = json.at("error");
