@@ -28,6 +28,10 @@ ApiError missing_api_key() {
 ApiError invalid_api_key() {
   return {status::unauthorized, "authentication_error", "invalid_api_key", "The API key is not valid.", {}};
 }
+ApiError malformed_authorization(const std::string& why) {
+  return {status::unauthorized, "authentication_error", "invalid_api_key",
+          why + " Send the key as one 'Authorization: Bearer YOUR_KEY' header.", {}};
+}
 ApiError model_not_found(const std::string& model) {
   return {status::not_found, "invalid_request_error", "model_not_found",
           "The model '" + model + "' does not exist on this gateway.", "model"};

@@ -23,6 +23,7 @@ ApiError invalid_request(std::string message, std::string param = {});
 ApiError invalid_json(std::string message);
 ApiError missing_api_key();
 ApiError invalid_api_key();
+ApiError malformed_authorization(const std::string& why);
 ApiError model_not_found(const std::string& model);
 ApiError model_not_permitted(const std::string& model, const std::string& tenant);
 ApiError denied_by_policy(std::string message, const std::string& rule);

@@ -151,9 +151,15 @@ PhaseResult Exchange::authenticate() {
   if (!known_path) return PhaseResult::fail(api_errors::not_found(std::string(path)));
   tenant_ = snapshot_->tenants.by_client_certificate(connection_.client_certificate_cn);
   if (tenant_ != nullptr) return PhaseResult::next();
-  auto authorization = request_[http::field::authorization];
-  if (authorization.empty()) return PhaseResult::fail(api_errors::missing_api_key());
-  tenant_ = snapshot_->tenants.by_api_key(bearer_token(authorization));
+  auto [first, end] = request_.equal_range(http::field::authorization);
+  if (first == end || first->value().empty()) return PhaseResult::fail(api_errors::missing_api_key());
+  // A second header could carry other credentials than the one a proxy in front checked.
+  if (std::next(first) != end)
+    return PhaseResult::fail(api_errors::malformed_authorization("The request has more than one Authorization header."));
+  auto token = bearer_token(first->value());
+  if (token.empty())
+    return PhaseResult::fail(api_errors::malformed_authorization("The Authorization header holds no Bearer API key."));
+  tenant_ = snapshot_->tenants.by_api_key(token);
   if (tenant_ == nullptr) return PhaseResult::fail(api_errors::invalid_api_key());
   return PhaseResult::next();
 }

@@ -57,8 +57,23 @@ describe('client errors', () => {
 
   it('401 with a malformed Authorization header', async () => {
     assertError(await gw.chat(undefined, chat, { headers: { authorization: KEY } }), auth, 'no Bearer');
-    assertError(await gw.chat(undefined, chat, { headers: { authorization: 'Basic ' + Buffer.from('a:b').toString('base64') } }),
-      auth, 'Basic auth');
+    const basic = await gw.chat(undefined, chat, { headers: { authorization: 'Basic ' + Buffer.from('a:b').toString('base64') } });
+    assertError(basic, auth, 'Basic auth');
+    assert.match(basic.json.error.message, /holds no Bearer API key/);
+  });
+
+  it('401 for two Authorization headers, even when one holds a valid key', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: (socket) => {
+        socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+          'Authorization: Bearer sk-someone-else\r\nConnection: close\r\n\r\n');
+      },
+    });
+    assert.ok(result.response, `no HTTP answer: ${result.raw.toString('utf8')}`);
+    assertError(result.response, auth, 'two Authorization headers');
+    assert.match(result.response.json.error.message, /more than one Authorization header/);
   });
 
   it('401 on GET /v1/models without a key', async () => {
