@@ -1,5 +1,7 @@
 #include "gateway/admin/admin_handler.hpp"
 
+#include <boost/json.hpp>
+
 #include "gateway/openai/api_error.hpp"
 
 namespace sovereign::gateway {
@@ -26,6 +28,18 @@ void AdminHandler::sample_module_metrics() {
   }
 }
 
+// Ready means that API requests can be served: started, not draining, and, with an audit log, the log
+// can be written (otherwise every request is refused with 503 audit_unavailable, so a load balancer
+// should send them elsewhere). Backends' health is left out: one model's backend being down does not
+// make the others unavailable, and /metrics reports it.
+std::string AdminHandler::not_ready_reason() const {
+  if (!services_.ready.load() || services_.current() == nullptr) return "starting";
+  if (services_.sessions.draining.load()) return "draining: shutting down";
+  if (services_.audit && !services_.audit->healthy())
+    return "the audit log cannot be written, so requests are refused: " + services_.audit->health_detail();
+  return {};
+}
+
 void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseSink& sink,
                           std::function<void(bool)> complete) {
   HttpResponse response{http::status::ok, 11};
@@ -43,10 +57,11 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
     response.set(http::field::content_type, "application/json");
     response.body() = R"({"status":"ok"})";
   } else if (path == "/readyz") {
-    bool ready = services_.ready.load() && services_.current() != nullptr && !services_.sessions.draining.load();
-    response.result(ready ? http::status::ok : http::status::service_unavailable);
+    const std::string reason = not_ready_reason();
+    response.result(reason.empty() ? http::status::ok : http::status::service_unavailable);
     response.set(http::field::content_type, "application/json");
-    response.body() = ready ? R"({"status":"ready"})" : R"({"status":"not ready"})";
+    response.body() = reason.empty() ? R"({"status":"ready"})"
+                                     : boost::json::serialize(boost::json::object{{"status", "not ready"}, {"reason", reason}});
   } else {
     auto error = api_errors::not_found(std::string(path));
     response.result(error.status);

@@ -1,6 +1,9 @@
 #pragma once
 // The admin listener's routes: /metrics (Prometheus text format), /healthz (the process is alive),
-// /readyz (a configuration is loaded and the API listeners accept requests).
+// /readyz (API requests can be served: 503 with the reason while starting, draining, or while the
+// audit log cannot be written).
+#include <string>
+
 #include "gateway/http/request_handler.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 
@@ -14,6 +17,8 @@ class AdminHandler : public RequestHandler {
 
  private:
   void sample_module_metrics();
+  // Empty when ready; otherwise why not, for /readyz.
+  std::string not_ready_reason() const;
 
   GatewayServices& services_;
 };

@@ -432,6 +432,11 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       assertError(refused, { status: 503, code: 'audit_unavailable' }, 'unwritable audit log at run time');
       assert.match(refused.json.error.message, /segment-000002\.log/, refused.json.error.message);
       t.diagnostic(`refused after ${answered} answered requests: ${refused.json.error.message}`);
+      // A load balancer polling readiness takes the gateway out of rotation, and learns why.
+      const readyz = await gw.admin('/readyz');
+      assert.equal(readyz.status, 503, readyz.text);
+      assert.equal(readyz.json.status, 'not ready', readyz.text);
+      assert.match(readyz.json.reason, /audit log cannot be written.*segment-000002\.log/, readyz.text);
 
       const forwarded = upstream.requests().length;
       for (let i = 0; i < 5; i++) {
