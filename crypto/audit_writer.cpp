@@ -372,14 +372,25 @@ class AuditWriter::Impl {
     if (sync) syncs_.fetch_add(1, std::memory_order_relaxed);
     confirmed_frontier_ = frontier_;
     confirmed_size_ = segment_size_;
-    {
-      std::lock_guard lock(mutex_);
-      if (!permanent_failure_) healthy_ = true;
-    }
+    set_health(true, {});
     records_written_.fetch_add(unconfirmed_.size(), std::memory_order_relaxed);
     for (Pending& item : unconfirmed_) deliver(item.on_durable, {true, item.leaf_index, {}});
     unconfirmed_.clear();
     return true;
+  }
+
+  // Records the log's health (a permanent failure is never undone) and reports a change to
+  // options_.on_health_change outside the lock.
+  void set_health(bool healthy, const std::string& detail) {
+    {
+      std::lock_guard lock(mutex_);
+      if (healthy && permanent_failure_) return;
+      const bool changed = healthy_.load(std::memory_order_relaxed) != healthy;
+      healthy_ = healthy;
+      if (!healthy) health_detail_ = detail;
+      if (!changed) return;
+    }
+    if (options_.on_health_change) options_.on_health_change(healthy, detail);
   }
 
   void roll_back(const std::string& why) {
@@ -395,11 +406,7 @@ class AuditWriter::Impl {
     records_since_checkpoint_ -= std::min<std::uint64_t>(records_since_checkpoint_, rolled_back_records);
     frontier_ = confirmed_frontier_;
     segment_size_ = confirmed_size_;
-    {
-      std::lock_guard lock(mutex_);
-      healthy_ = false;
-      health_detail_ = why;
-    }
+    set_health(false, why);
     records_failed_.fetch_add(unconfirmed_.size(), std::memory_order_relaxed);
     for (Pending& item : unconfirmed_) deliver(item.on_durable, {false, 0, why});
     unconfirmed_.clear();
@@ -439,10 +446,11 @@ class AuditWriter::Impl {
     if (!flush() || !confirm(options_.durability == Durability::strict)) return false;
     if (!close_segment()) return false;
     if (Status opened = open_new_segment(segment_index_ + 1); !opened) {
-      std::lock_guard lock(mutex_);
-      permanent_failure_ = true;
-      healthy_ = false;
-      health_detail_ = opened.error().message;
+      {
+        std::lock_guard lock(mutex_);
+        permanent_failure_ = true;
+      }
+      set_health(false, opened.error().message);
       return false;
     }
     return true;

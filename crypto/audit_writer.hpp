@@ -35,6 +35,9 @@ struct AuditOptions {
   std::size_t batch_records = 512;
   std::size_t max_queued_records = 1 << 20;          // beyond either limit, append fails at once
   std::size_t max_queued_bytes = 256 << 20;
+  // Called on the writer thread when the log stops being writable (healthy false, with the reason)
+  // and when a write succeeds again after a transient failure (healthy true). Must not block.
+  std::function<void(bool healthy, const std::string& detail)> on_health_change;
 };
 
 // What happened to one appended record.

@@ -89,6 +89,11 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.segment_max_age_ms = audit->segment_max_age_ms;
     options.batch_delay = std::chrono::microseconds(
         audit->group_commit_delay_us.value_or(audit->durability == AuditDurability::strict ? 0 : 1000));
+    options.on_health_change = [](bool healthy, const std::string& detail) {
+      if (healthy) return log_event("info", "audit_writable", "the audit log is written again; requests are served");
+      log_event("error", "audit_unwritable",
+                "the audit log cannot be written, so requests are refused with 503 audit_unavailable: " + detail);
+    };
     auto writer = crypto::AuditWriter::open(options);
     if (!writer) {
       error = "audit log: " + writer.error().message;

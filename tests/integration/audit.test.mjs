@@ -437,6 +437,10 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       assert.equal(readyz.status, 503, readyz.text);
       assert.equal(readyz.json.status, 'not ready', readyz.text);
       assert.match(readyz.json.reason, /audit log cannot be written.*segment-000002\.log/, readyz.text);
+      // The operator's log says so once, when it happened, not once per refused request.
+      const unwritable = gw.stderr.split('\n').filter((line) => line.includes('"event":"audit_unwritable"'));
+      assert.equal(unwritable.length, 1, gw.stderr);
+      assert.match(JSON.parse(unwritable[0]).message, /segment-000002\.log/);
 
       const forwarded = upstream.requests().length;
       for (let i = 0; i < 5; i++) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <csignal>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "crypto/audit_verifier.hpp"
@@ -309,6 +310,12 @@ TEST_SUITE("audit-log") {
     SecretKey key = generate_key(KeyKind::audit_signing);
     AuditOptions options = options_for(dir.path());
     options.checkpoint_every_ms = 20;
+    std::mutex changes_mutex;
+    std::vector<std::pair<bool, std::string>> changes;  // what on_health_change was told, in order
+    options.on_health_change = [&](bool healthy, const std::string& detail) {
+      std::lock_guard lock(changes_mutex);
+      changes.emplace_back(healthy, detail);
+    };
     auto writer = AuditWriter::open(options, key);
     REQUIRE(writer.ok());
     write_records(*writer.value(), 0, 5);
@@ -335,6 +342,12 @@ TEST_SUITE("audit-log") {
     write_records(*writer.value(), 5, 3);
     writer.value()->close();
     expect_valid_log(dir.path(), key, 8);
+    // Each change of health was reported once: down with the reason, then up again.
+    std::lock_guard lock(changes_mutex);
+    REQUIRE(changes.size() == 2);
+    CHECK_FALSE(changes[0].first);
+    CHECK(changes[0].second.find("segment-000001.log") != std::string::npos);
+    CHECK(changes[1].first);
   }
 
   TEST_CASE("after a crash the writer cuts the torn frame and signs the recovered records") {
