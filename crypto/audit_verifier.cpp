@@ -19,7 +19,9 @@ class LogVerifier {
     name_ = path.filename().string();
     segment_failed_ = false;
     ++report_.segments_total;
-    if (index != expected_index) {
+    if (index != expected_index && options_.pruned_start && report_.segments_total == 1) {
+      pruned_segments_ = index - 1;
+    } else if (index != expected_index) {
       fail(0, "segment " + segment_file_name(expected_index) +
                   (index > expected_index + 1 ? " to " + segment_file_name(index - 1) : std::string()) +
                   " missing: the log jumps from segment " + std::to_string(expected_index - 1) +
@@ -142,7 +144,14 @@ class LogVerifier {
       return false;
     }
     if (header->first_leaf != frontier_.size() || header->frontier != frontier_.nodes()) {
-      if (report_.segments_total > 1 || header->first_leaf != 0) {
+      const bool pruned = pruned_segments_ > 0 && report_.segments_total == 1;
+      if (pruned) {
+        const std::string which = pruned_segments_ == 1 ? "segment " + segment_file_name(1) + " was"
+                                                        : "segments " + segment_file_name(1) + " to " +
+                                                              segment_file_name(pruned_segments_) + " were";
+        report_.notes.push_back(which + " pruned: the log's first " + with_thousands(header->first_leaf) +
+                                " records are not here; the checkpoints below sign roots that cover them");
+      } else if (report_.segments_total > 1 || header->first_leaf != 0) {
         fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
                                ", but " + std::to_string(frontier_.size()) +
                                " records precede it (a segment was dropped, or records deleted or inserted before it)");
@@ -156,8 +165,24 @@ class LogVerifier {
       }
       frontier_ = std::move(resumed.value());
       pending_records_ = 0;
+      if (pruned) check_kept_against_pruning(frame.offset);
     }
     return true;
+  }
+
+  // A kept checkpoint inside the pruned records cannot be compared with what is left; one at the
+  // pruning point is compared with the first header's tree state at once.
+  void check_kept_against_pruning(std::uint64_t offset) {
+    const auto& kept = options_.kept_checkpoint;
+    if (!kept) return;
+    if (kept->tree_size < frontier_.size()) {
+      kept_checked_ = true;
+      fail(offset, "the kept checkpoint of " + format_utc_ms(kept->time_ms) + " (tree size " +
+                       with_thousands(kept->tree_size) + ") lies in the pruned segments, so it cannot be checked "
+                       "against this log; keep a checkpoint from after the pruning point");
+      return;
+    }
+    check_kept(offset);
   }
 
   void check_checkpoint(const Frame& frame) {
@@ -243,6 +268,7 @@ class LogVerifier {
   std::uint64_t last_checkpoint_size_ = 0;
   std::int64_t last_checkpoint_time_ = 0;
   bool kept_checked_ = false;
+  std::uint64_t pruned_segments_ = 0;  // with pruned_start: segments missing before the first one here
 };
 
 }  // namespace

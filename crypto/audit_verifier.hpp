@@ -41,6 +41,12 @@ struct VerifyOptions {
   // must still hold its tree, record for record. Without one, records cut from the end of the last
   // segment (or a last segment deleted whole) cannot be told from a log that was never longer.
   std::optional<Checkpoint> kept_checkpoint{};
+  // For logs whose oldest segments were deleted under a retention policy: a log that starts at a
+  // later segment is accepted with a note instead of failing. Its records are checked from there
+  // on; the tree state its first header carries for the pruned records is trusted as far as the
+  // signed checkpoints after it commit to it (each root covers the pruned records too). Segments
+  // missing anywhere but at the start are failures as always.
+  bool pruned_start = false;
 };
 
 [[nodiscard]] VerifyReport verify_log(const std::filesystem::path& directory, const TrustedKeys& keys,

@@ -26,9 +26,10 @@ using namespace sovereign::crypto;
 
 constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
 
-  verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed] [--checkpoint KEPT.json]
+  verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed] [--checkpoint KEPT.json] [--pruned]
       check every record, checkpoint signature and segment; exit 1 on any failure; with a
-      checkpoint kept from an earlier 'audit checkpoint', also that the log still holds its tree
+      checkpoint kept from an earlier 'audit checkpoint', also that the log still holds its tree;
+      --pruned: the oldest segments were deleted under a retention policy (start where the log does)
   query DIR [--tenant T] [--model M] [--since TIME] [--until TIME] [--decision allow|deny]
             [--rule R] [--detector D] [--backend B] [--zone Z] [--kind decision|outcome]
             [--request-id ID] [--format table|json|csv] [--limit N]
@@ -101,6 +102,7 @@ int verify(const Arguments& args) {
   if (!keys) return 2;
   VerifyOptions options;
   options.require_closed = args.flag("--require-closed");
+  options.pruned_start = args.flag("--pruned");
   if (auto file = args.value("--checkpoint")) {
     Result<std::string> text = read_small_file(*file, 1 << 20);
     if (!text) return usage_error("--checkpoint: " + text.error().message);
@@ -269,7 +271,7 @@ int run_audit_command(std::span<const std::string> args) {
                                                "--rule",    "--detector", "--backend", "--zone", "--kind",
                                                "--request-id", "--format", "--limit"};
   ArgumentSpec spec;
-  if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).takes_flags({"--require-closed"});
+  if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).takes_flags({"--require-closed", "--pruned"});
   else if (command == "query") spec = ArgumentSpec().takes_values(query_options);
   else if (command == "tail") spec = ArgumentSpec().takes_values({"-n"}).takes_flags({"-f"});
   else if (command == "prove" || command == "checkpoint") spec = ArgumentSpec();

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "crypto/audit_proof.hpp"
 #include "crypto/audit_verifier.hpp"
 #include "crypto/audit_writer.hpp"
 #include "test_support.hpp"
@@ -494,6 +495,73 @@ TEST_SUITE("audit-tamper") {
       CHECK(has_failure(report, "segment-000003.log", "segment segment-000002.log missing"));
       CHECK(has_failure(report, "segment-000003.log", "a segment was dropped"));
       CHECK(report.segments_valid == segments->size() - 2);
+    }
+  }
+
+  TEST_CASE("a log whose oldest segments were pruned verifies with pruned_start, and only then") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.segment_max_bytes = 65536;
+    write_log(options, key, 2000);
+    auto segments = list_segments(dir.path());
+    REQUIRE(segments.ok());
+    REQUIRE(segments->size() >= 5);
+    // A checkpoint an auditor kept from the first segment, and the newest one.
+    const std::string first_bytes = read_bytes(segments.value()[0].second);
+    const FrameSpan early_frame = frames_tagged(first_bytes, FrameTag::checkpoint).at(2);
+    Result<Checkpoint> early = decode_checkpoint(std::string_view(first_bytes).substr(
+        early_frame.offset + frame_header_size, early_frame.size - frame_header_size));
+    REQUIRE(early.ok());
+    Result<Checkpoint> newest = latest_checkpoint(dir.path());
+    REQUIRE(newest.ok());
+    // Retention deletes the two oldest segments.
+    std::uint64_t pruned_records = 0;
+    for (int i = 0; i < 2; ++i) {
+      pruned_records += frames_tagged(read_bytes(segments.value()[i].second), FrameTag::record).size();
+      std::filesystem::remove(segments.value()[i].second);
+    }
+    const std::string first_kept = segments.value()[2].second.filename().string();
+
+    SUBCASE("without pruned_start the missing start is a failure") {
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+      INFO(dump(report));
+      CHECK_FALSE(report.ok());
+      CHECK(has_failure(report, first_kept, "segment segment-000001.log to segment-000002.log missing"));
+    }
+    SUBCASE("with pruned_start the rest verifies, and a note says what is not there") {
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true, .pruned_start = true});
+      INFO(dump(report));
+      CHECK(report.ok());
+      CHECK(report.records_valid == 2000 - pruned_records);
+      REQUIRE(!report.notes.empty());
+      CHECK(report.notes[0].find("segment-000001.log to segment-000002.log were pruned: the log's first " +
+                                 with_thousands(pruned_records) + " records are not here") != std::string::npos);
+    }
+    SUBCASE("with pruned_start a record altered after the pruning point is still found") {
+      const auto path = segments.value()[2].second;
+      std::string bytes = read_bytes(path);
+      bytes[frames_tagged(bytes, FrameTag::record).at(5).offset + 20] ^= 0x01;
+      write_bytes(path, bytes);
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true, .pruned_start = true});
+      INFO(dump(report));
+      CHECK(has_failure(report, first_kept, "root mismatch"));
+    }
+    SUBCASE("with pruned_start a segment missing after the first one kept is still a failure") {
+      std::filesystem::remove(segments.value()[3].second);
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true, .pruned_start = true});
+      INFO(dump(report));
+      CHECK(has_failure(report, segments.value()[4].second.filename().string(), "missing"));
+    }
+    SUBCASE("a kept checkpoint inside the pruned records cannot vouch for the log; a later one does") {
+      VerifyReport stale = verify_log(dir.path(), trust(key),
+                                      {.require_closed = true, .kept_checkpoint = early.value(), .pruned_start = true});
+      INFO(dump(stale));
+      CHECK(has_failure(stale, first_kept, "lies in the pruned segments"));
+      VerifyReport current = verify_log(dir.path(), trust(key),
+                                        {.require_closed = true, .kept_checkpoint = newest.value(), .pruned_start = true});
+      INFO(dump(current));
+      CHECK(current.ok());
     }
   }
 

@@ -84,8 +84,9 @@ struct Site {
     write_records(records);
   }
 
-  void write_records(const std::vector<std::string>& records) {
+  void write_records(const std::vector<std::string>& records, std::uint64_t segment_max_bytes = 64ULL << 20) {
     AuditOptions options;
+    options.segment_max_bytes = segment_max_bytes;
     options.directory = audit;
     options.signing_key = keys / "audit-signing.key";
     options.checkpoint_every_records = 10;
@@ -210,6 +211,22 @@ TEST_CASE("a checkpoint kept from an earlier look catches records and segments c
   Run bad = verify_with((site.dir.path() / "bad.json").string());
   CHECK(bad.status == 2);
   CHECK(bad.err.find("$.log_id: expected 32 hex digits") != std::string::npos);
+}
+
+TEST_CASE("audit verify --pruned accepts a log whose oldest segment was deleted, and says so") {
+  Site site;
+  std::vector<std::string> records;
+  for (int i = 0; i < 600; ++i) records.push_back(decision(i));
+  site.write_records(records, 65536);
+  REQUIRE(std::filesystem::exists(site.audit / "segment-000002.log"));
+  std::filesystem::remove(site.audit / "segment-000001.log");
+  Run strict = run({"audit", "verify", site.audit.string(), "--key", site.pub()});
+  CHECK(strict.status == 1);
+  CHECK(strict.out.find("segment segment-000001.log missing") != std::string::npos);
+  Run pruned = run({"audit", "verify", site.audit.string(), "--key", site.pub(), "--pruned"});
+  INFO(pruned.out << pruned.err);
+  CHECK(pruned.status == 0);
+  CHECK(pruned.out.find("note: segment segment-000001.log was pruned: the log's first ") != std::string::npos);
 }
 
 TEST_CASE("rotating the signing key keeps older checkpoints verifiable") {
