@@ -58,6 +58,11 @@ GatewayMetrics::GatewayMetrics()
                           .Name("sovereign_config_reloads_total")
                           .Help("Configuration reloads by result (applied, rejected)")
                           .Register(*registry_)),
+      policy_info_(BuildGauge()
+                       .Name("sovereign_policy_info")
+                       .Help("1 for the policy in force, labelled with its name and version (sha256 of the file, as in "
+                             "decision records)")
+                       .Register(*registry_)),
       rate_limited_(BuildCounter()
                         .Name("sovereign_rate_limited_total")
                         .Help("Requests refused with 429 by the tenant's rate limit")
@@ -118,6 +123,20 @@ GatewayMetrics::GatewayMetrics()
                                .Add({})) {
   config_reloads_.Add({{"result", "applied"}});
   config_reloads_.Add({{"result", "rejected"}});
+  BuildGauge()
+      .Name("sovereign_build_info")
+      .Help("1, labelled with the version of the running sovereign binary")
+      .Register(*registry_)
+      .Add({{"version", SOVEREIGN_VERSION}})
+      .Set(1);
+}
+
+void GatewayMetrics::set_policy(const std::string& name, const std::string& version) {
+  if (policy_series_ != nullptr) policy_info_.Remove(policy_series_);
+  policy_series_ = nullptr;
+  if (version.empty()) return;
+  policy_series_ = &policy_info_.Add({{"policy", name}, {"version", version}});
+  policy_series_->Set(1);
 }
 
 void GatewayMetrics::request_finished(const std::string& tenant, const std::string& model, const std::string& backend,

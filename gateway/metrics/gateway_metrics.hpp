@@ -24,6 +24,9 @@ class GatewayMetrics {
   void config_reload(bool applied);
   void upstream_retry(const std::string& backend);
   void set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy);
+  // The policy in force (its name and content hash, as in decision records); empty: none.
+  // Called whenever a configuration is installed.
+  void set_policy(const std::string& name, const std::string& version);
 
   // Sampled at scrape time from the modules that keep their own counters.
   struct EngineSample {
@@ -53,6 +56,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Gauge>& pool_connections_;
   prometheus::Family<prometheus::Counter>& egress_refusals_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
+  prometheus::Family<prometheus::Gauge>& policy_info_;
+  prometheus::Gauge* policy_series_ = nullptr;  // the one series of policy_info_, if a policy is in force
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& upstream_retries_;
   prometheus::Family<prometheus::Gauge>& engine_queue_depth_;

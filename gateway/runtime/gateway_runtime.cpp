@@ -184,6 +184,11 @@ void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot)
   log_policy_findings(*snapshot);
   if (health_checker_) health_checker_->stop();
   services_.snapshot.store(snapshot, std::memory_order_release);
+  if (snapshot->policy) {
+    services_.metrics.set_policy(snapshot->policy->model().name, snapshot->policy->version());
+  } else {
+    services_.metrics.set_policy({}, {});
+  }
   health_checker_ = std::make_shared<HealthChecker>(control_, snapshot, services_.metrics);
   health_checker_->start();
 }

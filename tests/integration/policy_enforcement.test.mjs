@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, bearer } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
@@ -295,8 +295,13 @@ describe('policy enforcement', { timeout: 120000 }, () => {
       await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
         10000, what);
     };
+    // /metrics names the policy in force by the same version decision records carry.
+    const policyInfo = async () => (await gw.metrics()).matching('sovereign_policy_info').map((s) => s.labels);
+    const policyName = /^name: (.+)$/m.exec(POLICY)[1];
+    assert.deepEqual(await policyInfo(), [{ policy: policyName, version: sha256Hex(POLICY) }]);
     const stderrBefore = gw.stderr.length;
     await reloaded(withStranger, 'the file watcher to apply the changed policy');
+    assert.deepEqual(await policyInfo(), [{ policy: policyName, version: sha256Hex(withStranger) }]);
     const line = gw.stderr.slice(stderrBefore).split('\n').find((l) => l.includes('policy_lint_finding'));
     assert.ok(line, `a policy_lint_finding line:\n${gw.stderr.slice(stderrBefore)}`);
     assert.match(JSON.parse(line).message, /policy\.yaml:\d+:\d+: tenant 'gamma' can never be allowed/, line);
