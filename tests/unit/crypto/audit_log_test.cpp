@@ -467,18 +467,28 @@ TEST_SUITE("audit-tamper") {
     CHECK(has_failure(report, seg1, "truncated"));
   }
 
-  TEST_CASE("a truncated earlier segment and a dropped segment are detected") {
+  // 2,000 records in 64 KiB segments: six segments.
+  struct SegmentedLog {
     TempDir dir;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    AuditOptions options = options_for(dir.path());
-    options.segment_max_bytes = 65536;
-    write_log(options, key, 2000);
-    auto segments = list_segments(dir.path());
-    REQUIRE(segments.ok());
-    REQUIRE(segments->size() >= 3);
+    std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
+    SegmentedLog() {
+      AuditOptions options = options_for(dir.path());
+      options.segment_max_bytes = 65536;
+      write_log(options, key, 2000);
+      auto listed = list_segments(dir.path());
+      REQUIRE(listed.ok());
+      REQUIRE(listed->size() >= 5);
+      segments = std::move(listed.value());
+    }
+  };
+
+  TEST_CASE("a truncated earlier segment and a dropped segment are detected") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
 
     SUBCASE("truncated at a frame boundary") {
-      const auto path = segments.value()[0].second;
+      const auto path = segments[0].second;
       std::string bytes = read_bytes(path);
       auto records = frames_tagged(bytes, FrameTag::record);
       bytes.resize(records[50].offset);
@@ -489,26 +499,20 @@ TEST_SUITE("audit-tamper") {
                                           std::to_string(records[50].offset)));
     }
     SUBCASE("a middle segment deleted") {
-      std::filesystem::remove(segments.value()[1].second);
+      std::filesystem::remove(segments[1].second);
       VerifyReport report = verify_log(dir.path(), trust(key));
       INFO(dump(report));
       CHECK(has_failure(report, "segment-000003.log", "segment segment-000002.log missing"));
       CHECK(has_failure(report, "segment-000003.log", "a segment was dropped"));
-      CHECK(report.segments_valid == segments->size() - 2);
+      CHECK(report.segments_valid == segments.size() - 2);
     }
   }
 
   TEST_CASE("a log whose oldest segments were pruned verifies with pruned_start, and only then") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    AuditOptions options = options_for(dir.path());
-    options.segment_max_bytes = 65536;
-    write_log(options, key, 2000);
-    auto segments = list_segments(dir.path());
-    REQUIRE(segments.ok());
-    REQUIRE(segments->size() >= 5);
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
     // A checkpoint an auditor kept from the first segment, and the newest one.
-    const std::string first_bytes = read_bytes(segments.value()[0].second);
+    const std::string first_bytes = read_bytes(segments[0].second);
     const FrameSpan early_frame = frames_tagged(first_bytes, FrameTag::checkpoint).at(2);
     Result<Checkpoint> early = decode_checkpoint(std::string_view(first_bytes).substr(
         early_frame.offset + frame_header_size, early_frame.size - frame_header_size));
@@ -518,10 +522,10 @@ TEST_SUITE("audit-tamper") {
     // Retention deletes the two oldest segments.
     std::uint64_t pruned_records = 0;
     for (int i = 0; i < 2; ++i) {
-      pruned_records += frames_tagged(read_bytes(segments.value()[i].second), FrameTag::record).size();
-      std::filesystem::remove(segments.value()[i].second);
+      pruned_records += frames_tagged(read_bytes(segments[i].second), FrameTag::record).size();
+      std::filesystem::remove(segments[i].second);
     }
-    const std::string first_kept = segments.value()[2].second.filename().string();
+    const std::string first_kept = segments[2].second.filename().string();
 
     SUBCASE("without pruned_start the missing start is a failure") {
       VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
@@ -539,7 +543,7 @@ TEST_SUITE("audit-tamper") {
                                  with_thousands(pruned_records) + " records are not here") != std::string::npos);
     }
     SUBCASE("with pruned_start a record altered after the pruning point is still found") {
-      const auto path = segments.value()[2].second;
+      const auto path = segments[2].second;
       std::string bytes = read_bytes(path);
       bytes[frames_tagged(bytes, FrameTag::record).at(5).offset + 20] ^= 0x01;
       write_bytes(path, bytes);
@@ -548,10 +552,10 @@ TEST_SUITE("audit-tamper") {
       CHECK(has_failure(report, first_kept, "root mismatch"));
     }
     SUBCASE("with pruned_start a segment missing after the first one kept is still a failure") {
-      std::filesystem::remove(segments.value()[3].second);
+      std::filesystem::remove(segments[3].second);
       VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true, .pruned_start = true});
       INFO(dump(report));
-      CHECK(has_failure(report, segments.value()[4].second.filename().string(), "missing"));
+      CHECK(has_failure(report, segments[4].second.filename().string(), "missing"));
     }
     SUBCASE("a kept checkpoint inside the pruned records cannot vouch for the log; a later one does") {
       VerifyReport stale = verify_log(dir.path(), trust(key),
