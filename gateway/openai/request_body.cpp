@@ -39,70 +39,115 @@ std::string element_path(const char* array, std::size_t index) {
 }
 
 // A chat message's content: a string, null, or an array of parts of which the text parts count.
-std::optional<ApiError> collect_content(const json::value& content, std::int32_t message, std::vector<TextField>& out) {
+std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out) {
   auto path = [message](std::int32_t part = -1) { return TextPath{"messages", message, part}.to_string(); };
   if (content.is_string()) {
-    out.push_back({{"messages", message, -1}, content.get_string()});
+    out.push_back({{"messages", message, -1}, {}, content.get_string(), &content.get_string()});
     return std::nullopt;
   }
   if (content.is_null()) return std::nullopt;  // assistant turns with tool calls carry no content
   if (!content.is_array())
     return api_errors::invalid_request("'" + path() + "' must be a string or an array of content parts", path());
-  const auto& parts = content.get_array();
+  auto& parts = content.get_array();
   for (std::size_t i = 0; i < parts.size(); ++i) {
     auto part = static_cast<std::int32_t>(i);
     if (!parts[i].is_object()) {
       std::string part_path = element_path(path().c_str(), i);
       return api_errors::invalid_request("'" + part_path + "' must be an object", part_path);
     }
-    if (const auto* text = parts[i].get_object().if_contains("text")) {
+    if (auto* text = parts[i].get_object().if_contains("text")) {
       if (!text->is_string())
         return api_errors::invalid_request("'" + path(part) + "' must be a string", path(part));
-      out.push_back({{"messages", message, part}, text->get_string()});
+      out.push_back({{"messages", message, part}, {}, text->get_string(), &text->get_string()});
     }
   }
   return std::nullopt;
 }
 
-std::optional<ApiError> collect_string_or_list(const json::object& body, const char* key, std::vector<TextField>& out,
+std::optional<ApiError> collect_string_or_list(json::object& body, const char* key, DecodedRequest& request,
                                                bool required) {
-  const auto* value = body.if_contains(key);
+  auto* value = body.if_contains(key);
   if (value == nullptr) {
     if (required) return api_errors::invalid_request(std::string("'") + key + "' is required", key);
     return std::nullopt;
   }
   if (value->is_string()) {
-    out.push_back({{key, -1, -1}, value->get_string()});
+    request.texts.push_back({{key, -1, -1}, {}, value->get_string(), &value->get_string()});
     return std::nullopt;
   }
   if (value->is_array()) {
-    const auto& items = value->get_array();
+    auto& items = value->get_array();
     for (std::size_t i = 0; i < items.size(); ++i) {
-      // Token-id inputs (arrays of integers) carry no text to scan; they are passed through.
-      if (items[i].is_string()) out.push_back({{key, static_cast<std::int32_t>(i), -1}, items[i].get_string()});
-      else if (!items[i].is_array() && !items[i].is_int64() && !items[i].is_uint64())
+      if (items[i].is_string()) {
+        request.texts.push_back({{key, static_cast<std::int32_t>(i), -1}, {}, items[i].get_string(), &items[i].get_string()});
+      } else if (items[i].is_int64() || items[i].is_uint64() || items[i].is_array()) {
+        // Token ids (or lists of them); strings nested in such lists are collected with the others.
+        request.token_ids = true;
+      } else {
         return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
+      }
     }
     return std::nullopt;
   }
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
 }
 
-json::string* find_text(json::value& body, const TextPath& path) {
-  auto* value = body.is_object() ? body.get_object().if_contains(path.key) : nullptr;
-  if (value != nullptr && path.index >= 0) {
-    auto* array = value->if_array();
-    value = array && static_cast<std::size_t>(path.index) < array->size() ? &(*array)[path.index] : nullptr;
-    if (value != nullptr && path.part >= 0) {
-      auto* content = value->is_object() ? value->get_object().if_contains("content") : nullptr;
-      auto* parts = content ? content->if_array() : nullptr;
-      auto* part = parts && static_cast<std::size_t>(path.part) < parts->size() ? &(*parts)[path.part] : nullptr;
-      value = part && part->is_object() ? part->get_object().if_contains("text") : nullptr;
-    } else if (value != nullptr && std::string_view(path.key) == "messages") {
-      value = value->is_object() ? value->get_object().if_contains("content") : nullptr;
+// Keys of OpenAI's request schema (and of the JSON Schema that tools and response formats carry):
+// structure, not data, so they are not scanned. Any other key (a metadata key, a property name, a
+// logit_bias token) is.
+bool schema_key(std::string_view key) {
+  static constexpr std::string_view keys[] = {
+      "$defs", "$ref", "$schema", "additionalProperties", "allOf", "anyOf", "arguments", "audio", "best_of",
+      "content", "data", "default", "definitions", "description", "detail", "dimensions", "echo",
+      "encoding_format", "enum", "file", "file_data", "file_id", "filename", "format", "frequency_penalty",
+      "function", "function_call", "functions", "id", "image_url", "include_usage", "input", "input_audio", "items",
+      "json_schema", "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "maximum", "messages",
+      "metadata", "min_p", "minimum", "modalities", "model", "n", "name", "oneOf", "parallel_tool_calls",
+      "parameters", "pattern", "prediction", "presence_penalty", "prompt", "properties", "reasoning_effort",
+      "refusal", "repetition_penalty", "required", "response_format", "role", "schema", "seed", "service_tier",
+      "stop", "store", "stream", "stream_options", "strict", "suffix", "temperature", "text", "title",
+      "tool_call_id", "tool_calls", "tool_choice", "tools", "top_k", "top_logprobs", "top_p", "type", "url", "user",
+      "voice"};
+  return std::binary_search(std::begin(keys), std::end(keys), key);
+}
+
+// Values that are words of the API's vocabulary (roles, part and format types, choices) carry no
+// data; skipping them keeps the scan to one pass per piece of text.
+bool vocabulary_word(std::string_view value) {
+  static constexpr std::string_view words[] = {
+      "array",      "assistant", "auto",   "base64",  "boolean", "developer", "file",   "float",
+      "function",   "high",      "image_url", "input_audio", "integer", "json_object", "json_schema", "low",
+      "medium",     "none",      "null",   "number",  "object",  "required",  "string", "system",
+      "text",       "tool",      "user"};
+  return std::binary_search(std::begin(words), std::end(words), value);
+}
+
+// Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
+// and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
+void collect_other_strings(json::value& value, std::string& path, const std::vector<const json::string*>& known,
+                           std::vector<TextField>& out) {
+  if (out.size() > max_text_fields) return;  // refused by the caller
+  if (auto* string = value.if_string()) {
+    if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return;
+    out.push_back({{}, path, *string, string});
+    return;
+  }
+  const std::size_t length = path.size();
+  if (auto* array = value.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      path.append("[").append(std::to_string(i)).append("]");
+      collect_other_strings((*array)[i], path, known, out);
+      path.resize(length);
+    }
+  } else if (auto* object = value.if_object()) {
+    for (auto& [key, item] : *object) {
+      if (!path.empty()) path.append(".");
+      path.append(key);
+      if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
+      collect_other_strings(item, path, known, out);
+      path.resize(length);
     }
   }
-  return value ? value->if_string() : nullptr;
 }
 
 }  // namespace
@@ -131,7 +176,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   // Moved in at construction so that the body keeps its storage: assigning a value into one with
   // another storage would copy every node.
   DecodedRequest request{endpoint, {}, false, 0, {}, std::move(body)};
-  const auto& object = request.body.get_object();
+  auto& object = request.body.get_object();
   const auto* model = object.if_contains("model");
   if (model == nullptr) return api_errors::invalid_request("'model' is required", "model");
   if (!model->is_string() || model->get_string().empty())
@@ -161,32 +206,40 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   std::optional<ApiError> error;
   switch (endpoint) {
     case Endpoint::chat_completions: {
-      const auto* messages = object.if_contains("messages");
+      auto* messages = object.if_contains("messages");
       if (messages == nullptr) return api_errors::invalid_request("'messages' is required", "messages");
       if (!messages->is_array() || messages->get_array().empty())
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
-      const auto& list = messages->get_array();
+      auto& list = messages->get_array();
       request.texts.reserve(std::min<std::size_t>(list.size(), max_text_fields));
       for (std::size_t i = 0; i < list.size() && !error; ++i) {
         auto path = [i] { return element_path("messages", i); };  // built only for an error message
         if (!list[i].is_object()) return api_errors::invalid_request("'" + path() + "' must be an object", path());
-        const auto& message = list[i].get_object();
+        auto& message = list[i].get_object();
         const auto* role = message.if_contains("role");
         if (role == nullptr || !role->is_string())
           return api_errors::invalid_request("'" + path() + ".role' must be a string", path() + ".role");
-        if (const auto* content = message.if_contains("content"))
+        if (auto* content = message.if_contains("content"))
           error = collect_content(*content, static_cast<std::int32_t>(i), request.texts);
       }
       break;
     }
     case Endpoint::completions:
-      error = collect_string_or_list(object, "prompt", request.texts, true);
+      error = collect_string_or_list(object, "prompt", request, true);
       break;
     case Endpoint::embeddings:
-      error = collect_string_or_list(object, "input", request.texts, true);
+      error = collect_string_or_list(object, "input", request, true);
       break;
   }
   if (error) return *error;
+  // Then every other string of the body but the model's name (which must be one the gateway serves).
+  std::vector<const json::string*> known;
+  known.reserve(request.texts.size() + 1);
+  for (const auto& field : request.texts) known.push_back(field.node);
+  known.push_back(&model->get_string());
+  std::sort(known.begin(), known.end());
+  std::string path;
+  collect_other_strings(request.body, path, known, request.texts);
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");
@@ -215,11 +268,10 @@ std::string TextPath::to_string() const {
   return path;
 }
 
-void replace_text(json::value& body, TextField& field, std::string_view text) {
-  json::string* target = find_text(body, field.path);
-  if (target == nullptr) return;  // the path came from decode_request on this body: cannot happen
-  *target = text;
-  field.text = *target;
+void replace_text(TextField& field, std::string_view text) {
+  if (field.node == nullptr) return;  // a key: the transform phase refuses to rewrite those
+  *field.node = text;
+  field.text = *field.node;
 }
 
 }  // namespace sovereign::gateway

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <boost/json/storage_ptr.hpp>
+#include <boost/json/string.hpp>
 #include <boost/json/value.hpp>
 
 #include "gateway/openai/api_error.hpp"
@@ -27,11 +28,18 @@ struct TextPath {
   std::string to_string() const;  // e.g. messages[2].content or messages[0].content[1].text
 };
 
-// One piece of user-supplied text. The view points into the parsed body, which outlives it;
-// replace_text rewrites both.
+// One string of the request that the policy scans. Prompt texts (messages' content, prompt, input)
+// carry a TextPath; every other string of the body (a message's name, tool-call arguments, tool
+// descriptions, `user`, metadata, a JSON schema...) carries its path in `other_path`, and keys that
+// are not part of OpenAI's request schema (metadata keys, property names) are scanned as well.
+// The view points into the parsed body, which outlives it; replace_text rewrites both.
 struct TextField {
   TextPath path;
+  std::string other_path;                  // set for strings outside the prompt texts
   std::string_view text;
+  boost::json::string* node = nullptr;     // the string value, rewritten in place
+  bool is_key = false;                     // the text is an object key (scanned, never rewritten)
+  std::string path_string() const { return other_path.empty() ? path.to_string() : other_path; }
 };
 
 struct DecodedRequest {
@@ -42,13 +50,15 @@ struct DecodedRequest {
   std::vector<TextField> texts;
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
+  bool token_ids = false;         // prompt/input holds token ids, which no detector can read
 };
 
 // `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.
 [[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,
                                                                     boost::json::storage_ptr storage = {});
 
-// Replaces the field's text in `body` (which decode_request produced) and points the field at it.
-void replace_text(boost::json::value& body, TextField& field, std::string_view text);
+// Replaces the field's text in the body decode_request produced and points the field at it
+// (a value field; keys are never rewritten).
+void replace_text(TextField& field, std::string_view text);
 
 }  // namespace sovereign::gateway

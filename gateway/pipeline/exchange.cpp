@@ -196,13 +196,18 @@ PhaseResult Exchange::decide() {
   }
   tokens_charged_ = RateLimiter::tokens_charged(*tenant_, estimate);
   if (snapshot_->policy) {
+    // Token ids are text no detector can read: under a policy they would pass unchecked.
+    if (decoded_->token_ids)
+      return PhaseResult::fail(api_errors::invalid_request(
+          "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
+          *endpoint_ == Endpoint::embeddings ? "input" : "prompt"));
     policy::Request request;
     request.tenant = tenant_->name;
     request.model = model;
     request.endpoint = endpoint_name(*endpoint_);
     request.declared_class = std::string(request_["X-Data-Class"]);
     request.segments.reserve(decoded_->texts.size());
-    for (const auto& field : decoded_->texts) request.segments.push_back({field.path.to_string(), std::string(field.text)});
+    for (const auto& field : decoded_->texts) request.segments.push_back({field.path_string(), std::string(field.text)});
     decision_ = policy::evaluate(request, *snapshot_->policy);
     log_warn_rules();
   }
@@ -278,6 +283,11 @@ PhaseResult Exchange::transform() {
   for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
     auto& field = decoded_->texts[segment];
     std::string_view text = field.text;
+    if (field.is_key && std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) { return s.segment == segment; }))
+      return PhaseResult::fail(api_errors::invalid_request(
+          "The policy redacts or tokenizes a value found in an object key (" + field.other_path +
+              "), and keys are not rewritten; send the value as a string value instead.",
+          field.other_path));
     std::string rewritten = policy::apply_redactions(text, spans, segment);
     bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
       return s.segment == segment && s.kind == policy::TransformKind::tokenize;
@@ -302,7 +312,7 @@ PhaseResult Exchange::transform() {
         rewritten.replace(it->begin, it->end - it->begin, replacement);
       }
     }
-    replace_text(decoded_->body, field, rewritten);
+    replace_text(field, rewritten);
   }
   body_rewritten_ = true;
   return PhaseResult::next();

@@ -165,6 +165,41 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.equal(res.json.choices[0].message.content, 'Charge card [REDACTED:credit_card] for order 7.');
   });
 
+  it('every string of the body is checked, not only the messages: names, tool calls, tools, user, metadata', async () => {
+    const body = chatBody('echo-model', 'Look it up.', {
+      user: `card ${CARD}`,
+      tools: [{ type: 'function', function: { name: 'charge', description: `Charges ${CARD} by default.`,
+        parameters: { type: 'object', properties: { amount: { type: 'number' } } } } }],
+    });
+    body.messages.push({ role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+      function: { name: 'charge', arguments: JSON.stringify({ card: CARD }) } }] });
+    body.messages.push({ role: 'tool', tool_call_id: 'call_1', name: `card ${CARD}`, content: 'charged' });
+    const { received } = await chatReachingEcho(ALPHA, body);
+    assert.ok(!received.includes(CARD), `the card reached the upstream: ${received}`);
+    const forwarded = JSON.parse(received);
+    assert.equal(forwarded.user, 'card [REDACTED:credit_card]');
+    assert.equal(forwarded.tools[0].function.description, 'Charges [REDACTED:credit_card] by default.');
+    assert.equal(JSON.parse(forwarded.messages[2].tool_calls[0].function.arguments).card, '[REDACTED:credit_card]');
+    assert.equal(forwarded.messages[3].name, 'card [REDACTED:credit_card]');
+
+    // A credential in a metadata key is denied like one in the prompt; a card in a key cannot be
+    // redacted there, so the request is refused rather than forwarded.
+    const credential = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'hello', { metadata: { AKIAIOSFODNN7EXAMPLE: 'x' } })));
+    assertError(credential, { status: 403, code: 'denied_by_policy' }, 'credential in a metadata key');
+    const cardKey = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'hello', { metadata: { [CARD]: 'x' } })));
+    assertError(cardKey, { status: 400, code: 'invalid_request' }, 'card in a metadata key');
+    assert.match(cardKey.json.error.message, /object key \(metadata\.4111 1111 1111 1111 \(key\)\)/);
+  });
+
+  it('token ids, which no detector can read, are refused under a policy', async () => {
+    const res = await assertNothingReachesUpstream(() =>
+      gw.api({ key: ALPHA, method: 'POST', path: '/v1/completions', body: { model: 'echo-model', prompt: [19, 4111, 1111] } }));
+    assertError(res, { status: 400, code: 'invalid_request' }, 'token-id prompt');
+    assert.equal(res.json.error.param, 'prompt');
+  });
+
   it('tokenize: the upstream receives a vault token and the client gets the value back', async () => {
     const prompt = `Write to ${EMAIL} about the invoice.`;
     const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', prompt));

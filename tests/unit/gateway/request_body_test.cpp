@@ -29,27 +29,75 @@ TEST_SUITE("openai") {
     CHECK(request->model == "m");
     CHECK(request->stream);
     CHECK(request->max_tokens == 50);
-    REQUIRE(request->texts.size() == 2);
+    REQUIRE(request->texts.size() == 3);
     CHECK(request->texts[0].path.to_string() == "messages[0].content");
     CHECK(request->texts[1].path.to_string() == "messages[1].content[0].text");
     CHECK(request->texts[1].text == "hello");
+    // Then every other string but the model's name and the API's vocabulary (roles, part types).
+    CHECK(request->texts[2].path_string() == "messages[1].content[1].image_url.url");
+    CHECK(request->texts[2].text == "x");
+  }
+
+  TEST_CASE("every string outside the prompt texts is collected for the policy, with its path") {
+    auto result = decode_request(Endpoint::chat_completions, R"({"model":"m","user":"alice@example.com",
+      "metadata":{"card 4111 1111 1111 1111":"ok"},
+      "tools":[{"type":"function","function":{"name":"lookup","description":"find the customer",
+                "parameters":{"type":"object","properties":{"iban":{"type":"string"}}}}}],
+      "messages":[{"role":"user","name":"bob","content":"hi"},
+                  {"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",
+                   "function":{"name":"lookup","arguments":"{\"card\":\"4111\"}"}}]}]})");
+    auto* request = std::get_if<DecodedRequest>(&result);
+    REQUIRE(request != nullptr);
+    std::vector<std::string> found;
+    for (const auto& field : request->texts) found.push_back(field.path_string() + "=" + std::string(field.text));
+    CHECK(found == std::vector<std::string>{
+                       "messages[0].content=hi",
+                       "user=alice@example.com",
+                       "metadata.card 4111 1111 1111 1111 (key)=card 4111 1111 1111 1111",
+                       "metadata.card 4111 1111 1111 1111=ok",
+                       "tools[0].function.name=lookup",
+                       "tools[0].function.description=find the customer",
+                       "tools[0].function.parameters.properties.iban (key)=iban",
+                       "messages[0].name=bob",
+                       "messages[1].tool_calls[0].id=call_1",
+                       "messages[1].tool_calls[0].function.name=lookup",
+                       "messages[1].tool_calls[0].function.arguments={\"card\":\"4111\"}",
+                   });
+    // A value outside the prompt texts is rewritten in place like the others; keys are not.
+    auto& arguments = request->texts.back();
+    replace_text(arguments, "[REDACTED]");
+    CHECK(request->body.at_pointer("/messages/1/tool_calls/0/function/arguments") == "[REDACTED]");
+    CHECK(request->texts[2].is_key);
+    CHECK(request->texts[2].node == nullptr);
+  }
+
+  TEST_CASE("token ids are marked so that a policy can refuse what it cannot read") {
+    auto ids = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":[19,4111,1111]})"));
+    CHECK(ids.token_ids);
+    CHECK(ids.texts.empty());
+    auto nested = std::get<DecodedRequest>(decode_request(Endpoint::embeddings, R"({"model":"m","input":[["a 4111"],[1,2]]})"));
+    CHECK(nested.token_ids);
+    REQUIRE(nested.texts.size() == 1);
+    CHECK(nested.texts[0].path_string() == "input[0][0]");
+    auto text = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":"plain"})"));
+    CHECK_FALSE(text.token_ids);
   }
 
   TEST_CASE("rewritten texts go back to the same place in the body") {
     auto result = decode_request(Endpoint::chat_completions,
                                  R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a@b.c"}]}]})");
     auto request = std::get<DecodedRequest>(std::move(result));
-    replace_text(request.body, request.texts[0], "[EMAIL]");
+    replace_text(request.texts[0], "[EMAIL]");
     CHECK(request.texts[0].text == "[EMAIL]");
     CHECK(boost::json::serialize(request.body) ==
           R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"[EMAIL]"}]}]})");
     auto strings = std::get<DecodedRequest>(decode_request(
         Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":"y"}]})"));
-    replace_text(strings.body, strings.texts[1], "z");
+    replace_text(strings.texts[1], "z");
     CHECK(boost::json::serialize(strings.body) ==
           R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":"z"}]})");
     auto prompts = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":["a","b"]})"));
-    replace_text(prompts.body, prompts.texts[1], "c");
+    replace_text(prompts.texts[1], "c");
     CHECK(boost::json::serialize(prompts.body) == R"({"model":"m","prompt":["a","c"]})");
   }
 
