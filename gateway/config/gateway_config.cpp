@@ -9,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include "gateway/config/yaml_reader.hpp"
+#include "gateway/openai/request_body.hpp"
 #include "policy/yaml_reader.hpp"
 
 namespace sovereign::gateway {
@@ -226,6 +227,10 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     r.string(item, "zone", backend.zone, true);
     r.string_list(item, "models", backend.models, true);
     if (item["models"] && backend.models.empty()) r.error(item["models"], "'models' must name at least one model");
+    for (const auto& model : backend.models)
+      if (!valid_model_name(model))
+        r.error(item["models"], "model name '" + model + "' must be at most " + std::to_string(max_model_name_bytes) +
+                                    " letters, digits and . _ : / @ + - (what clients can send)");
     r.milliseconds(item, "timeout_ms", backend.timeout, 10, max_timeout_ms);
     if (backend.type == BackendType::local) {
       for (auto key : {"replicas", "loopback", "tls", "connect_timeout_ms", "max_idle_connections", "retry_unanswered",

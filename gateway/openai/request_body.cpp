@@ -12,6 +12,7 @@ namespace {
 constexpr std::size_t max_json_depth = 64;
 constexpr std::size_t max_text_fields = 4096;
 
+
 // Where a JSON body stops being valid: parsed again, only after a failure, to find the byte the
 // parser stopped at, and said as a byte offset with its line and column (bodies may be pretty-printed).
 std::string json_error_position(std::string_view text, const json::parse_options& options) {
@@ -152,6 +153,14 @@ void collect_other_strings(json::value& value, std::string& path, const std::vec
 
 }  // namespace
 
+bool valid_model_name(std::string_view name) {
+  if (name.empty() || name.size() > max_model_name_bytes) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           std::string_view("._:/@+-").find(c) != std::string_view::npos;
+  });
+}
+
 const char* endpoint_name(Endpoint endpoint) {
   switch (endpoint) {
     case Endpoint::chat_completions: return "chat.completions";
@@ -181,6 +190,10 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (model == nullptr) return api_errors::invalid_request("'model' is required", "model");
   if (!model->is_string() || model->get_string().empty())
     return api_errors::invalid_request("'model' must be a non-empty string", "model");
+  if (!valid_model_name(model->get_string()))
+    return api_errors::invalid_request("'model' must be at most " + std::to_string(max_model_name_bytes) +
+                                           " letters, digits and . _ : / @ + - (a model this gateway serves)",
+                                       "model");
   request.model = std::string(model->get_string());
 
   if (const auto* stream = object.if_contains("stream"); stream != nullptr && !stream->is_null()) {

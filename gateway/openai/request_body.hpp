@@ -17,6 +17,12 @@
 namespace sovereign::gateway {
 
 enum class Endpoint { chat_completions, completions, embeddings };
+
+// Model names as backends publish them (gpt-4o, meta-llama/Llama-3.1-8B-Instruct, llama3:8b,
+// ft:gpt-4o:org::id): 1 to max_model_name_bytes letters, digits and . _ : / @ + -. Requests naming
+// anything else are refused before the name reaches a log, a metric or a record.
+inline constexpr std::size_t max_model_name_bytes = 256;
+bool valid_model_name(std::string_view name);
 const char* endpoint_name(Endpoint);  // "chat.completions", "completions", "embeddings"
 
 // Where a piece of user text sits in the body: body[key] itself, body[key][index], or for chat

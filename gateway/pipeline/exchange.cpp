@@ -44,6 +44,8 @@ std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
   return bytes / 4 + 1;
 }
 
+constexpr std::size_t max_path_bytes = 256;  // paths are the client's: logs and records keep them bounded
+
 bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
 }
@@ -522,15 +524,21 @@ void Exchange::settle_tokens() {
 // A request answered before the audit phase (refused by authenticate, decode or decide, or the model
 // list) leaves a decision record too, written as its answer leaves: the phase that answered and why
 // stand under "rules"; its outcome record follows as for any other request.
+// The model as metrics, logs and records name it: only one the gateway serves. Any other name is
+// the client's text (it could be anything, and every distinct one would be a new metric series).
+const std::string& Exchange::served_model() const {
+  static const std::string none;
+  return decoded_ && snapshot_ && snapshot_->config->serves(decoded_->model) ? decoded_->model : none;
+}
+
 void Exchange::record_early_answer(unsigned status, const std::string& error_code) {
-  constexpr std::size_t max_path_bytes = 256;  // the path is the client's: keep the record bounded
   const std::string payload_digest = crypto::to_hex(crypto::sha256(request_.body()));
   const std::size_t phase = next_phase_ == 0 ? 0 : std::min(next_phase_ - 1, phase_names.size() - 1);
   const std::string reason = std::string(phase_names[phase]) + (error_code.empty() ? "" : ": " + error_code);
   DecisionFacts facts;
   facts.request_id = request_id_;
   if (tenant_) facts.tenant = tenant_->name;
-  if (decoded_) facts.model = decoded_->model;
+  facts.model = served_model();
   const std::string_view path = path_of(request_.target());
   facts.endpoint = endpoint_ ? endpoint_name(*endpoint_) : path.substr(0, max_path_bytes);
   facts.decision = status < 400 ? "allow" : "deny";
@@ -545,7 +553,7 @@ OutcomeFacts Exchange::outcome_facts(unsigned status, const std::string& error_c
   OutcomeFacts facts;
   facts.request_id = request_id_;
   if (tenant_) facts.tenant = tenant_->name;
-  if (decoded_) facts.model = decoded_->model;
+  facts.model = served_model();
   if (backend) {
     facts.backend = backend->name;
     facts.zone = backend->zone;
@@ -597,7 +605,7 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   static const std::string none;
   const std::string& tenant = tenant_ ? tenant_->name : none;
-  const std::string& model = decoded_ ? decoded_->model : none;
+  const std::string& model = served_model();
   const std::string& backend = outcome_.backend ? outcome_.backend->name : none;
   if (outcome_gate_ && outcome_gate_->refused()) status = 503;  // the log refused the outcome: the client got 503
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
@@ -609,7 +617,7 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
     line.request_id = request_id_;
     line.remote = connection_.remote_address;
     line.method = std::string(request_.method_string());
-    line.path = std::string(path_of(request_.target()));
+    line.path = std::string(path_of(request_.target()).substr(0, max_path_bytes));
     line.tenant = tenant;
     line.model = model;
     line.backend = backend;

@@ -72,6 +72,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release);
   ResponseSink& response_sink();  // the outcome gate in strict durability, else the client's sink
   void record_early_answer(unsigned status, const std::string& error_code);
+  const std::string& served_model() const;
   void log_warn_rules() const;
   void settle_tokens();
   void capture(const std::string& part, std::string body);

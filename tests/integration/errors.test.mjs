@@ -106,6 +106,28 @@ describe('client errors', () => {
     assertError(await gw.chat(KEY, { ...chat, model: 'no-such-model' }), { status: 404, code: 'model_not_found' }, 'unknown model');
   });
 
+  it('model names the client makes up never become metric series or log text', async () => {
+    const names = ['made-up-1', 'made-up-2', 'ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
+    for (const model of names) {
+      assertError(await gw.chat(KEY, { ...chat, model }), { status: 404, code: 'model_not_found' }, model);
+    }
+    const metrics = await gw.metrics();
+    for (const model of names) {
+      assert.equal(metrics.matching('sovereign_http_requests_total', { model }).length, 0, `a series for ${model}`);
+    }
+    assert.ok(metrics.matching('sovereign_http_requests_total', { model: '', status: '404' }).length > 0, metrics.text);
+    const logged = gw.stderr.split('\n').filter((l) => l.includes('"status":404') && l.includes('"type":"access"'));
+    assert.ok(logged.length >= names.length, gw.stderr);
+    for (const model of names) assert.ok(!gw.stderr.includes(model), `${model} reached the log`);
+    // Names no backend could publish (spaces, control characters, 1 MB) are refused outright.
+    for (const model of ['card 4111 1111 1111 1111', 'x'.repeat(257), 'a\u0000b']) {
+      const res = await gw.chat(KEY, { ...chat, model });
+      assertError(res, { status: 400, code: 'invalid_request' }, 'bad model name');
+      assert.equal(res.json.error.param, 'model');
+      assert.ok(!res.json.error.message.includes(model), res.text);
+    }
+  });
+
   it('404 for an unknown path', async () => {
     assertError(await gw.api({ key: KEY, path: '/v1/no-such-endpoint' }), { status: 404 }, 'unknown path');
   });

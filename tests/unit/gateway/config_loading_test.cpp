@@ -85,6 +85,16 @@ TEST_SUITE("config") {
     CHECK(errors[0].to_string() == "gw.yaml:19:3: unknown key 'max_body_byte' in 'limits' (did you mean 'max_body_bytes'?)");
   }
 
+  TEST_CASE("a model name clients could not send is refused at its line") {
+    std::string yaml = base_config();
+    const std::string from = "zone: site\n    models: [m]";
+    REQUIRE(yaml.find(from) != std::string::npos);
+    yaml.replace(yaml.find(from), from.size(), "zone: site\n    models: [m, \"my model\"]");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() >= 1);
+    CHECK(errors[0].message.find("model name 'my model' must be at most 256 letters") != std::string::npos);
+  }
+
   TEST_CASE("invalid YAML is reported with the parser's position") {
     auto errors = errors_of("listeners: [\n");
     REQUIRE(errors.size() == 1);
