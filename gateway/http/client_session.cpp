@@ -26,6 +26,11 @@ std::variant<ClientSession::PlainStream, ClientSession::TlsStream> make_stream(
                                                                             std::move(socket));
 }
 
+template <typename Message>
+std::size_t field_count(const Message& message) {
+  return static_cast<std::size_t>(std::distance(message.begin(), message.end()));
+}
+
 std::string remote_of(const TcpSocket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -152,13 +157,14 @@ void ClientSession::on_header(boost::system::error_code ec) {
   if (role_ == Role::refuse)
     return reply_and_close(http::status::service_unavailable,
                            api_errors::too_many_connections(limits_.max_connections).to_json(), true);
+  header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
   if (ec)
     return reply_and_close(http::status::bad_request,
                            api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + ".").to_json());
-  if (parser_->is_done()) return dispatch();
+  if (parser_->is_done()) return finish_body();
   // curl and many HTTP libraries send "Expect: 100-continue" with larger bodies and wait (curl: one
   // second) for the interim answer before sending the body.
   if (beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
@@ -193,6 +199,17 @@ void ClientSession::on_body(boost::system::error_code ec) {
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
   if (ec) return close();
+  finish_body();
+}
+
+// A chunked body may end with trailer fields, which Beast adds to the request's fields. None is
+// accepted: a front proxy that checked the header section would not have seen them (an
+// Authorization or X-Data-Class sent as a trailer).
+void ClientSession::finish_body() {
+  if (parser_->chunked() && field_count(parser_->get()) != header_fields_)
+    return reply_and_close(http::status::bad_request,
+                           api_errors::invalid_request("Trailer fields after a chunked body are not accepted; send "
+                                                       "every header before the body.").to_json());
   dispatch();
 }
 

@@ -69,6 +69,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_header(boost::system::error_code ec);
   void read_body();
   void on_body(boost::system::error_code ec);
+  void finish_body();
   void dispatch();
   void on_complete(bool keep_alive);
   void reply_and_close(boost::beast::http::status status, const std::string& json_body, bool retry_later = false);
@@ -113,6 +114,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool keep_alive_ = true;
   const Role role_;
   std::size_t requests_served_ = 0;
+  std::size_t header_fields_ = 0;  // fields of a chunked request's header section (trailers would add more)
 };
 
 }  // namespace sovereign::gateway

@@ -179,6 +179,14 @@ PhaseResult Exchange::decode() {
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_));
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
+  // Headers the policy and the vault act on may appear once: with two, a proxy in front and the
+  // gateway could each read a different one (a lower declared class, another conversation).
+  for (std::string_view name : {"X-Data-Class", "X-Conversation-Id"}) {
+    auto [first, end] = request_.equal_range(name);
+    if (first != end && std::next(first) != end)
+      return PhaseResult::fail(api_errors::invalid_request("The request has more than one " + std::string(name) +
+                                                           " header; send it once."));
+  }
   auto conversation = request_["X-Conversation-Id"];
   conversation_scope_ = conversation.empty() ? request_id_ : std::string(conversation.substr(0, 128));
   return PhaseResult::next();

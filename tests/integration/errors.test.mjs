@@ -142,6 +142,47 @@ describe('client errors', () => {
     assertError(await gw.chat(KEY, big), { status: 413, code: 'request_too_large' }, 'oversize body');
   });
 
+  it('400 for trailer fields after a chunked body, which could carry credentials a proxy never saw', async () => {
+    // A model no backend serves: a request that passes the trailer check ends in 404, not upstream.
+    const body = JSON.stringify({ ...chat, model: 'no-such-model' });
+    const send = (trailer, auth = '') => rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: (socket) => {
+        socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n${auth}` +
+          'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n' +
+          `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\n${trailer}\r\n`);
+      },
+    });
+    const smuggled = await send(`Authorization: Bearer ${KEY}\r\n`);
+    assert.ok(smuggled.response, `no HTTP answer: ${smuggled.raw.toString('utf8')}`);
+    assertError(smuggled.response, { status: 400, code: 'invalid_request' }, 'Authorization as a trailer');
+    assert.match(smuggled.response.json.error.message, /Trailer fields/);
+    const declared = await send('X-Data-Class: public\r\n', `Authorization: Bearer ${KEY}\r\n`);
+    assertError(declared.response, { status: 400, code: 'invalid_request' }, 'X-Data-Class as a trailer');
+    // Without trailers the same chunked request goes on to be decided (404: no such model).
+    const plain = await send('', `Authorization: Bearer ${KEY}\r\nConnection: close\r\n`);
+    assertError(plain.response, { status: 404, code: 'model_not_found' }, 'chunked without trailers');
+  });
+
+  it('400 for a repeated X-Data-Class or X-Conversation-Id header', async () => {
+    for (const name of ['X-Data-Class', 'X-Conversation-Id']) {
+      const result = await rawExchange({
+        port: gw.apiPort,
+        timeoutMs: 5000,
+        script: (socket) => {
+          const body = JSON.stringify(chat);
+          socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+            `${name}: a\r\n${name}: b\r\nContent-Type: application/json\r\nConnection: close\r\n` +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+        },
+      });
+      assert.ok(result.response, `no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, `two ${name} headers`);
+      assert.match(result.response.json.error.message, new RegExp(`more than one ${name}`));
+    }
+  });
+
   it('413 for a chunked body that grows past limits.max_body_bytes', async () => {
     const piece = 'x'.repeat(1024);
     const result = await rawExchange({
