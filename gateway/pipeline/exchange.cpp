@@ -393,7 +393,7 @@ PhaseResult Exchange::route() {
 
 std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   bool scan = snapshot_->policy != nullptr;
-  if (!scan && !tokenized_) return nullptr;
+  if ((!scan && !tokenized_) || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   auto policy = snapshot_->policy;
   const crypto::TokenVault* vault = tokenized_ ? services_.vault.get() : nullptr;
   return std::make_unique<ResponseRewriter>(

@@ -172,15 +172,22 @@ std::string ResponseRewriter::finish() {
   return out + flush_choices();
 }
 
+std::string ResponseRewriter::fail_whole(const std::string& why) {
+  failed_ = true;
+  failure_ = why;
+  return {};
+}
+
 std::string ResponseRewriter::whole(std::string body) {
   // The answer is parsed into an arena that lives for this call; most answers fit the inline part.
   unsigned char inline_arena[8192];
   json::monotonic_resource arena(inline_arena, sizeof inline_arena);
   boost::system::error_code ec;
   json::value value = json::parse(body, ec, &arena);
-  if (ec || !value.is_object()) return body;  // not an OpenAI answer (e.g. an error page): nothing to rewrite
+  // An answer whose text cannot be found cannot be checked: fail closed (the forwarder answers 502).
+  if (ec || !value.is_object()) return fail_whole("the backend's answer is not JSON");
   auto* choices = value.get_object().if_contains("choices");
-  if (choices == nullptr || !choices->is_array()) return body;
+  if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   bool rewritten = false;
   for (auto& item : choices->get_array()) {
     if (!item.is_object()) continue;
@@ -193,11 +200,7 @@ std::string ResponseRewriter::whole(std::string body) {
     *field = text;
     rewritten = true;
   }
-  if (failed_) {
-    ApiError error{boost::beast::http::status::bad_gateway, "upstream_error", "response_check_failed",
-                   "The response was withheld because it could not be checked.", {}};
-    return error.to_json();
-  }
+  if (failed_) return fail_whole("the output scanner failed");
   // Nothing changed: the backend's bytes go out as they came.
   return rewritten ? json::serialize(value) : body;
 }

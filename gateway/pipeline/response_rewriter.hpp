@@ -42,6 +42,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string finish() override;
   std::string whole(std::string body) override;
   bool failed() const override { return failed_; }
+  std::string failure() const override { return failure_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
 
@@ -57,12 +58,14 @@ class ResponseRewriter : public ResponseTransform {
   std::string run_whole(Choice& choice, std::string_view text);
   Choice& choice(std::int64_t index);
   std::string fail(const std::string& why);
+  std::string fail_whole(const std::string& why);
 
   Endpoint endpoint_;
   FilterChainFactory make_chain_;
   std::map<std::int64_t, Choice> choices_;
   std::string pending_;  // bytes of an event not complete yet
   bool failed_ = false;
+  std::string failure_;  // why a whole answer could not be checked
 };
 
 }  // namespace sovereign::gateway

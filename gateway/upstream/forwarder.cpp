@@ -141,6 +141,8 @@ void Forwarder::send_request() {
   upstream_head_.set(http::field::host, host_header(replica, *current_.backend->config));
   upstream_head_.set(http::field::user_agent, "sovereign-gateway");
   upstream_head_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
+  // Answers are scanned and rewritten as text: a compressed one could not be checked.
+  upstream_head_.set(http::field::accept_encoding, "identity");
   upstream_head_.set("X-Request-Id", request_.request_id);
   upstream_head_.keep_alive(true);
   if (request_.method == http::verb::post) {
@@ -228,9 +230,33 @@ void Forwarder::on_header(boost::system::error_code ec) {
     end_attempt();
     return try_next();
   }
+  if (auto refusal = unrelayable(header_parser_->get())) {
+    release_connection(false);
+    return respond_error(*refusal);
+  }
   auto content_type = header_parser_->get()[http::field::content_type];
   if (request_.stream && content_type.starts_with("text/event-stream")) return start_streaming();
   read_whole();
+}
+
+// An answer the gateway cannot pass on as it is: a status that is not a final answer to a POST
+// (1xx, a redirect it will not follow, numbers outside HTTP's range), or, when the answer must be
+// checked (a response policy, tokens to restore), a body encoded so that its text cannot be read.
+std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
+  const unsigned status = head.result_int();
+  const std::string backend = "backend '" + current_.backend->config->name + "'";
+  if (status < 200 || (status >= 300 && status < 400) || status > 599)
+    return api_errors::upstream_error(backend + " answered with status " + std::to_string(status) +
+                                      ", which the gateway does not relay");
+  auto encoding = head[http::field::content_encoding];
+  if (transform_ && !encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
+    ApiError error = api_errors::upstream_error(backend + " sent its answer encoded (Content-Encoding: " +
+                                                std::string(encoding.substr(0, 32)) +
+                                                "), so it could not be checked; it was withheld");
+    error.code = "response_check_failed";
+    return error;
+  }
+  return std::nullopt;
 }
 
 void Forwarder::read_whole() {
@@ -270,11 +296,26 @@ void Forwarder::on_whole(boost::system::error_code ec) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())));
   }
-  HttpResponse response{upstream.result(), 11};
+  HttpResponse response;
+  response.version(11);
+  response.result(upstream.result_int());  // the number as the backend sent it, known to Beast or not
   auto content_type = upstream[http::field::content_type];
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
+  if (auto encoding = upstream[http::field::content_encoding]; !encoding.empty())
+    response.set(http::field::content_encoding, encoding);  // relayed unchecked: no transform (see unrelayable)
   response.set("X-Request-Id", request_.request_id);
-  response.body() = transform_ ? transform_->whole(std::move(upstream.body())) : std::move(upstream.body());
+  if (transform_ && upstream.result_int() < 300) {
+    response.body() = transform_->whole(std::move(upstream.body()));
+    if (transform_->failed()) {
+      ApiError error = api_errors::upstream_error("the answer of backend '" + current_.backend->config->name +
+                                                  "' could not be checked (" + transform_->failure() +
+                                                  "), so it was withheld");
+      error.code = "response_check_failed";
+      return respond_error(error);
+    }
+  } else {
+    response.body() = std::move(upstream.body());
+  }
   relayed(response.body());
   response.prepare_payload();
   status_ = response.result_int();

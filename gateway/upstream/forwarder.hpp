@@ -32,8 +32,10 @@ class ResponseTransform {
   virtual std::string on_data(std::string_view chunk) = 0;
   virtual std::string finish() = 0;
   virtual std::string whole(std::string body) = 0;
-  // True once the transform refused to go on (fail closed): the stream ends after what it returned.
+  // True once the transform refused to go on (fail closed): the stream ends after what it returned,
+  // a whole answer is replaced by a 502 response_check_failed saying why (failure()).
   virtual bool failed() const { return false; }
+  virtual std::string failure() const { return {}; }
 };
 
 struct UpstreamRequest {
@@ -100,6 +102,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void fail_unanswered(boost::system::error_code ec);
   void fail_mid_stream(const std::string& why);
   void respond_error(const ApiError& error);
+  std::optional<ApiError> unrelayable(const ResponseHead& head) const;
   void finish(unsigned status, std::string error_code = {});
   void release_connection(bool reusable);
   void end_attempt();

@@ -32,12 +32,17 @@
 //                               so a test can split a token or a card number across chunks
 //   --completion-tokens N       completion_tokens in the usage of answers (default 7); streams end
 //                               with a usage chunk when the request asks (stream_options.include_usage)
+//   --answer-as MODE            chat answers: json (default), gzip (the JSON gzip-compressed, with
+//                               Content-Encoding), text (the reply as text/plain), sse (an event
+//                               stream even when the request did not ask for one)
+//   --answer-status N           chat answers carry this status (default 200) with their usual body
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
 import https from 'node:https';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import zlib from 'node:zlib';
 
 const { values: opt } = parseArgs({
   options: {
@@ -59,6 +64,8 @@ const { values: opt } = parseArgs({
     'echo-last-user': { type: 'boolean', default: false },
     'chunk-chars': { type: 'string', default: '0' },
     'completion-tokens': { type: 'string', default: '7' },
+    'answer-as': { type: 'string', default: 'json' },
+    'answer-status': { type: 'string', default: '200' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -242,7 +249,20 @@ async function handlePost(req, res, path, raw, log) {
     sendJson(res, cfg.status, openAiError(cfg.status, `upstream: configured to answer ${cfg.status}`));
     return;
   }
-  if (path === '/v1/embeddings') {
+  const answerStatus = intFlag('answer-status');
+  if (path === '/v1/chat/completions' && opt['answer-as'] === 'text') {
+    res.writeHead(answerStatus, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(reply) });
+    res.end(reply);
+  } else if (path === '/v1/chat/completions' && opt['answer-as'] === 'gzip') {
+    const packed = zlib.gzipSync(JSON.stringify(chatCompletion(model, echo, reply)));
+    res.writeHead(answerStatus, { 'content-type': 'application/json', 'content-encoding': 'gzip',
+      'content-length': packed.length });
+    res.end(packed);
+  } else if (path === '/v1/chat/completions' && opt['answer-as'] === 'sse') {
+    await streamCompletion(req, res, path, model, log, reply, false);
+  } else if (path === '/v1/chat/completions' && answerStatus !== 200) {
+    sendJson(res, answerStatus, chatCompletion(model, echo, reply));
+  } else if (path === '/v1/embeddings') {
     sendJson(res, 200, embeddings(model, body.input, echo));
   } else if (body.stream === true) {
     await streamCompletion(req, res, path, model, log, reply, body.stream_options?.include_usage === true);

@@ -1,0 +1,104 @@
+// Answers the gateway must check (a policy is in force) and cannot: compressed, not JSON, an event
+// stream nobody asked for. Each is withheld with 502 response_check_failed instead of reaching the
+// client unchecked. Statuses that are no final answer (a redirect, numbers outside HTTP's classes)
+// become 502 too, while a status the gateway does not know by name is relayed with its number.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-response-checks';
+const CARD = '4111 1111 1111 1111';
+
+const POLICY = `name: response-checks-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: confidential
+zones:
+  - name: site
+    description: every upstream of this test
+tenants:
+  - name: checks
+responses:
+  redact: [credit_card]
+rules:
+  - name: everyone-on-site
+    then:
+      action: allow
+      zones: [site]
+`;
+
+describe('answers that cannot be checked are withheld', () => {
+  const upstreams = {};
+  let gw;
+  let dir;
+
+  const kinds = {
+    gzip: { 'answer-as': 'gzip' },
+    text: { 'answer-as': 'text' },
+    sse: { 'answer-as': 'sse' },
+    redirect: { 'answer-status': 307 },
+    odd: { 'answer-status': 299 },
+    plain: {},
+  };
+
+  before(async () => {
+    dir = tempDir('sovereign-response-checks-');
+    const policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, POLICY);
+    for (const [kind, flags] of Object.entries(kinds)) {
+      upstreams[kind] = await Upstream.start({ name: kind, reply: `Card ${CARD} on file.`, ...flags });
+    }
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'checks', keys: [KEY], models: ['*'] })],
+      backends: Object.keys(kinds).map((kind) =>
+        openaiBackend({ name: `${kind}-be`, zone: 'site', models: [`${kind}-model`], upstreams: [upstreams[kind]] })),
+      policy: policyFile,
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    for (const upstream of Object.values(upstreams)) await upstream.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const chat = (kind) => gw.chat(KEY, { model: `${kind}-model`, messages: [{ role: 'user', content: 'hello' }] });
+
+  it('a plain JSON answer is checked and passed on (the card redacted)', async () => {
+    const res = await chat('plain');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.choices[0].message.content, 'Card [REDACTED:credit_card] on file.');
+  });
+
+  for (const [kind, what] of [['gzip', /Content-Encoding: gzip/], ['text', /not JSON/], ['sse', /not JSON/]]) {
+    it(`a ${kind} answer is withheld with 502 response_check_failed`, async () => {
+      const res = await chat(kind);
+      assertError(res, { status: 502, code: 'response_check_failed' }, `${kind} answer`);
+      assert.match(res.json.error.message, what);
+      assert.ok(!res.text.includes('4111'), res.text);
+    });
+  }
+
+  it('the gateway asks backends for uncompressed answers', async () => {
+    const before = upstreams.plain.requests().length;
+    assert.equal((await chat('plain')).status, 200);
+    await upstreams.plain.waitForRequests(before + 1);
+    assert.equal(upstreams.plain.requests()[before].headers['accept-encoding'], 'identity');
+  });
+
+  it('a redirect is not followed and not relayed: 502', async () => {
+    const res = await chat('redirect');
+    assertError(res, { status: 502, code: 'upstream_error' }, 'redirect');
+    assert.match(res.json.error.message, /status 307, which the gateway does not relay/);
+  });
+
+  it('a 2xx status without a name is relayed with its number, and the answer still checked', async () => {
+    const res = await chat('odd');
+    assert.equal(res.status, 299, res.text);
+    assert.equal(res.json.choices[0].message.content, 'Card [REDACTED:credit_card] on file.');
+  });
+});
