@@ -6,13 +6,60 @@ namespace sovereign::gateway {
 namespace json = boost::json;
 namespace {
 
-// The text field of one choice: delta.content while streaming chat, message.content for a whole
-// chat answer, text for completions. nullptr when the choice carries no text.
-json::value* text_of(json::object& choice, Endpoint endpoint, bool streaming) {
-  if (endpoint == Endpoint::completions) return choice.if_contains("text");
+// A piece of text one choice carries, with the name of its stream (one filter chain each).
+struct ChoiceText {
+  std::string field;      // "content", "reasoning_content", "refusal", "tool_calls.K.arguments", "text"
+  json::value* value;     // the string in the event or answer
+};
+
+// Every text of one choice that a model writes: for chat, the message's (or, streaming, the
+// delta's) content, reasoning_content and refusal, and each tool call's function arguments (keyed by
+// the call's index, which deltas carry); for completions, text.
+std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming) {
+  std::vector<ChoiceText> out;
+  if (endpoint == Endpoint::completions) {
+    if (auto* text = choice.if_contains("text"); text && text->is_string()) out.push_back({"text", text});
+    return out;
+  }
   json::value* holder = choice.if_contains(streaming ? "delta" : "message");
-  if (holder == nullptr || !holder->is_object()) return nullptr;
-  return holder->get_object().if_contains("content");
+  if (holder == nullptr || !holder->is_object()) return out;
+  auto& message = holder->get_object();
+  for (const char* field : {"content", "reasoning_content", "refusal"})
+    if (auto* text = message.if_contains(field); text && text->is_string()) out.push_back({field, text});
+  if (auto* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
+    auto& list = calls->get_array();
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      if (!list[i].is_object()) continue;
+      auto& call = list[i].get_object();
+      std::int64_t index = static_cast<std::int64_t>(i);
+      if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
+      auto* function = call.if_contains("function");
+      auto* arguments = function && function->is_object() ? function->get_object().if_contains("arguments") : nullptr;
+      if (arguments && arguments->is_string())
+        out.push_back({"tool_calls." + std::to_string(index) + ".arguments", arguments});
+    }
+  }
+  return out;
+}
+
+// Puts text released at the end of a stream where its field belongs, in a delta (chat) or choice
+// (completions) that did not carry that field.
+void place_released(json::object& choice, Endpoint endpoint, const std::string& field, const std::string& text) {
+  if (endpoint == Endpoint::completions) {
+    choice["text"] = text;
+    return;
+  }
+  json::value& delta = choice["delta"];
+  if (!delta.is_object()) delta = json::object{};
+  auto& message = delta.get_object();
+  if (!field.starts_with("tool_calls.")) {
+    message[field] = text;
+    return;
+  }
+  const std::int64_t index = std::stoll(field.substr(11, field.find('.', 11) - 11));
+  json::value& calls = message["tool_calls"];
+  if (!calls.is_array()) calls = json::array{};
+  calls.get_array().push_back(json::object{{"index", index}, {"function", json::object{{"arguments", text}}}});
 }
 
 std::size_t event_end(std::string_view buffer, std::size_t& separator) {
@@ -31,13 +78,13 @@ std::size_t event_end(std::string_view buffer, std::size_t& separator) {
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, FilterChainFactory make_chain)
     : endpoint_(endpoint), make_chain_(std::move(make_chain)) {}
 
-ResponseRewriter::Choice& ResponseRewriter::choice(std::int64_t index) {
-  auto [it, inserted] = choices_.try_emplace(index);
+ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
+  auto [it, inserted] = streams_.try_emplace({choice, field});
   if (inserted) it->second.chain = make_chain_();
   return it->second;
 }
 
-std::string ResponseRewriter::run(Choice& c, std::string_view text) {
+std::string ResponseRewriter::run(Stream& c, std::string_view text) {
   std::string out(text);
   for (auto& filter : c.chain) {
     out = filter->feed(out);
@@ -47,7 +94,7 @@ std::string ResponseRewriter::run(Choice& c, std::string_view text) {
 }
 
 // A non-streamed answer: each filter sees the choice's text once, as complete output.
-std::string ResponseRewriter::run_whole(Choice& c, std::string_view text) {
+std::string ResponseRewriter::run_whole(Stream& c, std::string_view text) {
   c.finished = true;
   std::string out(text);
   for (auto& filter : c.chain) {
@@ -57,7 +104,7 @@ std::string ResponseRewriter::run_whole(Choice& c, std::string_view text) {
   return out;
 }
 
-std::string ResponseRewriter::close(Choice& c) {
+std::string ResponseRewriter::close(Stream& c) {
   if (c.finished) return {};
   c.finished = true;
   std::string carry;
@@ -122,21 +169,28 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         auto& object = item.get_object();
         std::int64_t index = 0;
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
-        auto& c = choice(index);
-        std::string text;
-        json::value* field = text_of(object, endpoint_, true);
-        if (field && field->is_string()) text = run(c, field->get_string());
+        std::vector<std::string> present;
+        for (auto& [field, text] : texts_of(object, endpoint_, true)) {
+          present.push_back(field);
+          std::string filtered = run(stream(index, field), text->get_string());
+          if (filtered == text->get_string()) continue;
+          *text = filtered;
+          rewritten = true;
+        }
         auto* finish_reason = object.if_contains("finish_reason");
-        if (finish_reason && !finish_reason->is_null()) text += close(c);
-        if (field && field->is_string()) {
-          if (text == field->get_string()) continue;
-          *field = text;
+        if (finish_reason == nullptr || finish_reason->is_null()) continue;
+        // The choice ends: every one of its streams releases what it held back.
+        for (auto& [key, s] : streams_) {
+          if (key.first != index) continue;
+          std::string rest = close(s);
+          if (rest.empty()) continue;
           rewritten = true;
-        } else if (!text.empty()) {
-          // Held-back text released on a final event that carried none: give it a place.
-          if (endpoint_ == Endpoint::completions) object["text"] = text;
-          else if (auto* delta = object.if_contains("delta"); delta && delta->is_object()) delta->get_object()["content"] = text;
-          rewritten = true;
+          if (std::find(present.begin(), present.end(), key.second) != present.end()) {
+            for (auto& [field, text] : texts_of(object, endpoint_, true))
+              if (field == key.second) *text = std::string(text->get_string()) + rest;
+          } else {
+            place_released(object, endpoint_, key.second, rest);
+          }
         }
       }
     }
@@ -150,13 +204,11 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
 
 std::string ResponseRewriter::flush_choices() {
   std::string out;
-  for (auto& [index, c] : choices_) {
-    std::string rest = close(c);
+  for (auto& [key, s] : streams_) {
+    std::string rest = close(s);
     if (rest.empty()) continue;
-    json::object delta;
-    json::object item{{"index", index}, {"finish_reason", nullptr}};
-    if (endpoint_ == Endpoint::completions) item["text"] = rest;
-    else item["delta"] = json::object{{"content", rest}};
+    json::object item{{"index", key.first}, {"finish_reason", nullptr}};
+    place_released(item, endpoint_, key.second, rest);
     out += "data: " + json::serialize(json::object{{"choices", json::array{item}}}) + "\n\n";
   }
   return out;
@@ -193,12 +245,12 @@ std::string ResponseRewriter::whole(std::string body) {
     if (!item.is_object()) continue;
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
-    json::value* field = text_of(item.get_object(), endpoint_, false);
-    if (field == nullptr || !field->is_string()) continue;
-    std::string text = run_whole(choice(index), field->get_string());
-    if (text == field->get_string()) continue;
-    *field = text;
-    rewritten = true;
+    for (auto& [field, text] : texts_of(item.get_object(), endpoint_, false)) {
+      std::string filtered = run_whole(stream(index, field), text->get_string());
+      if (filtered == text->get_string()) continue;
+      *text = filtered;
+      rewritten = true;
+    }
   }
   if (failed_) return fail_whole("the output scanner failed");
   // Nothing changed: the backend's bytes go out as they came.

@@ -1,7 +1,8 @@
 #pragma once
 // Rewrites the text of OpenAI responses on their way back to the client, choice by choice:
 // server-sent events are parsed as they stream (an event split across upstream chunks is
-// reassembled first), each choice's text goes through its chain of filters (output scanning, then
+// reassembled first), each text of each choice (content, reasoning, refusal, every tool call's
+// arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
 #include <functional>
@@ -47,22 +48,23 @@ class ResponseRewriter : public ResponseTransform {
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
 
  private:
-  struct Choice {
+  // One text stream of one choice (its content, its reasoning, one tool call's arguments...).
+  struct Stream {
     FilterChain chain;
     bool finished = false;
   };
   std::string rewrite_event(std::string_view event);
   std::string flush_choices();
-  std::string run(Choice& choice, std::string_view text);
-  std::string close(Choice& choice);
-  std::string run_whole(Choice& choice, std::string_view text);
-  Choice& choice(std::int64_t index);
+  std::string run(Stream& stream, std::string_view text);
+  std::string close(Stream& stream);
+  std::string run_whole(Stream& stream, std::string_view text);
+  Stream& stream(std::int64_t choice, const std::string& field);
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
 
   Endpoint endpoint_;
   FilterChainFactory make_chain_;
-  std::map<std::int64_t, Choice> choices_;
+  std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
   bool failed_ = false;
   std::string failure_;  // why a whole answer could not be checked

@@ -2,6 +2,9 @@
 // the backend wrote them; those a filter changes are rewritten, split events included.
 #include <doctest/doctest.h>
 
+#include <map>
+#include <utility>
+
 #include <boost/json.hpp>
 
 #include "gateway/pipeline/response_rewriter.hpp"
@@ -20,6 +23,34 @@ class Mask : public TextFilter {
   }
   std::string finish() override { return {}; }
 };
+
+// Masks "secret" also when it arrives split across pieces: holds back a tail that could be the
+// start of one, and releases it when the stream ends.
+class StreamingMask : public TextFilter {
+ public:
+  std::string feed(std::string_view text) override {
+    held_ += text;
+    for (auto at = held_.find("secret"); at != std::string::npos; at = held_.find("secret", at)) held_.replace(at, 6, "******");
+    std::size_t keep = 0;
+    for (std::size_t n = std::min<std::size_t>(5, held_.size()); n > 0 && keep == 0; --n)
+      if (std::string_view("secret").starts_with(std::string_view(held_).substr(held_.size() - n))) keep = n;
+    std::string out = held_.substr(0, held_.size() - keep);
+    held_.erase(0, held_.size() - keep);
+    return out;
+  }
+  std::string finish() override { return std::exchange(held_, {}); }
+
+ private:
+  std::string held_;
+};
+
+ResponseRewriter streaming_mask_rewriter() {
+  return ResponseRewriter(Endpoint::chat_completions, [] {
+    FilterChain chain;
+    chain.push_back(std::make_unique<StreamingMask>());
+    return chain;
+  });
+}
 
 ResponseRewriter masking_rewriter() {
   return ResponseRewriter(Endpoint::chat_completions, [] {
@@ -58,6 +89,46 @@ TEST_SUITE("rewrite") {
     auto second = masking_rewriter();
     const std::string changed = second.whole(R"({"choices":[{"index":0,"message":{"content":"the secret"}}]})");
     CHECK(boost::json::parse(changed).at("choices").at(0).at("message").at("content").as_string() == "the ******");
+  }
+
+  TEST_CASE("every text of a whole answer is filtered: content, reasoning, refusal, tool-call arguments") {
+    auto rewriter = masking_rewriter();
+    const std::string out = rewriter.whole(R"({"choices":[{"index":0,"message":{"content":null,
+        "reasoning_content":"a secret plan","refusal":"no secret",
+        "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"k\":\"secret\"}"}}]}}]})");
+    auto message = boost::json::parse(out).at("choices").at(0).at("message");
+    CHECK(message.at("reasoning_content").as_string() == "a ****** plan");
+    CHECK(message.at("refusal").as_string() == "no ******");
+    CHECK(message.at("tool_calls").at(0).at("function").at("arguments").as_string() == R"({"k":"******"})");
+    CHECK(message.at("tool_calls").at(0).at("function").at("name").as_string() == "f");
+  }
+
+  TEST_CASE("streamed tool-call arguments are filtered per call, split values included, and released at the end") {
+    auto rewriter = streaming_mask_rewriter();
+    auto event = [](const std::string& delta, const char* finish = "null") {
+      return "data: {\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+    };
+    auto args = [](int call, const std::string& piece) {
+      return R"({"tool_calls":[{"index":)" + std::to_string(call) + R"(,"function":{"arguments":")" + piece + R"("}}]})";
+    };
+    std::string out = rewriter.on_data(event(args(0, "x=sec")));
+    out += rewriter.on_data(event(args(1, "other sec")));   // another call: its own stream
+    out += rewriter.on_data(event(args(0, "ret;")));
+    out += rewriter.on_data(event(R"({})", R"("tool_calls")"));  // call 1's held-back "sec" is released here
+    out += rewriter.on_data("data: [DONE]\n\n");
+    // Reassemble each call's arguments as a client would.
+    std::map<std::int64_t, std::string> calls;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      auto json = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      auto& delta = json.at("choices").at(0).at("delta").as_object();
+      if (auto* list = delta.if_contains("tool_calls"))
+        for (auto& call : list->as_array())
+          calls[call.at("index").as_int64()] += std::string(call.at("function").at("arguments").as_string());
+    }
+    CHECK(calls[0] == "x=******;");
+    CHECK(calls[1] == "other sec");
+    CHECK(out.ends_with("data: [DONE]\n\n"));
+    CHECK_FALSE(rewriter.failed());
   }
 
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
