@@ -41,6 +41,7 @@ struct Entry {
   std::array<std::uint8_t, nonce_size> nonce{};
   std::string ciphertext;
   std::int64_t expires_ms = 0;
+  std::string tenant;  // counted against its tenant's share while it lives
 };
 
 }  // namespace
@@ -140,14 +141,23 @@ class TokenVault::Impl {
         }
         continue;
       }
-      if (it == entries_.end() && entries_.size() >= options_.max_entries) {
-        purge_locked(now);
-        if (entries_.size() >= options_.max_entries) {
+      if (it == entries_.end()) {
+        auto held = [&] {
+          auto count = per_tenant_.find(std::string(tenant));
+          return count == per_tenant_.end() ? std::size_t{0} : count->second;
+        };
+        if (entries_.size() >= options_.max_entries || held() >= tenant_limit_) purge_locked(now);
+        if (held() >= tenant_limit_)
+          return make_error("tenant '" + std::string(tenant) + "' holds its limit of " + std::to_string(tenant_limit_) +
+                            " live token mappings (vault max_entries_per_tenant); they expire after ttl_seconds");
+        if (entries_.size() >= options_.max_entries)
           return make_error("token vault full (" + std::to_string(options_.max_entries) +
-                            " live mappings); raise the limit or shorten ttl_seconds");
-        }
+                            " live mappings); raise vault max_entries or shorten ttl_seconds");
+        ++per_tenant_[std::string(tenant)];
       }
-      entries_[key] = encrypt(tenant, scope, token, value, now + options_.ttl_seconds * 1000);
+      Entry entry = encrypt(tenant, scope, token, value, now + options_.ttl_seconds * 1000);
+      entry.tenant = std::string(tenant);
+      entries_[key] = std::move(entry);
       return token;
     }
     return make_error("token vault: no free token name for this value (hash prefix collisions)");
@@ -224,7 +234,13 @@ class TokenVault::Impl {
 
   void purge_locked(std::int64_t now) {
     for (auto it = entries_.begin(); it != entries_.end();) {
-      it = it->second.expires_ms <= now ? entries_.erase(it) : std::next(it);
+      if (it->second.expires_ms > now) {
+        ++it;
+        continue;
+      }
+      if (auto count = per_tenant_.find(it->second.tenant); count != per_tenant_.end() && --count->second == 0)
+        per_tenant_.erase(count);
+      it = entries_.erase(it);
     }
   }
 
@@ -234,6 +250,9 @@ class TokenVault::Impl {
   SecretBytes value_key_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, std::size_t> per_tenant_;  // live entries by tenant
+  std::size_t tenant_limit_ = options_.max_entries_per_tenant != 0 ? options_.max_entries_per_tenant
+                                                                    : std::max<std::size_t>(1, options_.max_entries / 4);
 };
 
 TokenVault::TokenVault(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

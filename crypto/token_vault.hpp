@@ -28,6 +28,9 @@ inline constexpr std::size_t max_tokenized_value_bytes = 4096;
 struct VaultOptions {
   std::int64_t ttl_seconds = 86400;
   std::size_t max_entries = 1'000'000;
+  // What one tenant may hold of them, so that one tenant filling the vault cannot stop every other
+  // tenant's tokenization for ttl_seconds. 0: a quarter of max_entries.
+  std::size_t max_entries_per_tenant = 0;
   std::function<std::int64_t()> now_ms;  // Unix ms; defaults to the system clock (tests inject one)
 };
 

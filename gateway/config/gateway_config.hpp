@@ -160,6 +160,8 @@ struct AuditConfig {
 struct VaultConfig {
   std::filesystem::path key;
   std::uint64_t ttl_seconds = 86'400;
+  std::uint64_t max_entries = 1'000'000;        // live token mappings in all
+  std::uint64_t max_entries_per_tenant = 0;     // of them, one tenant's; 0: a quarter of max_entries
 
   bool operator==(const VaultConfig&) const = default;
 };

@@ -113,6 +113,8 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
   if (const auto& vault = config_->vault) {
     crypto::VaultOptions options;
     options.ttl_seconds = static_cast<std::int64_t>(vault->ttl_seconds);
+    options.max_entries = vault->max_entries;
+    options.max_entries_per_tenant = vault->max_entries_per_tenant;
     auto opened = crypto::TokenVault::open(vault->key, options);
     if (!opened) {
       error = "vault: " + opened.error().message;

@@ -15,10 +15,11 @@ struct VaultFixture {
   std::int64_t now = 1'700'000'000'000;
   SecretKey key = generate_key(KeyKind::vault);
   std::unique_ptr<TokenVault> vault;
-  explicit VaultFixture(std::int64_t ttl_seconds = 60, std::size_t max_entries = 1000000) {
+  explicit VaultFixture(std::int64_t ttl_seconds = 60, std::size_t max_entries = 1000000, std::size_t per_tenant = 0) {
     VaultOptions options;
     options.ttl_seconds = ttl_seconds;
     options.max_entries = max_entries;
+    options.max_entries_per_tenant = per_tenant;
     options.now_ms = [this] { return now; };
     auto created = TokenVault::create(key, options);
     REQUIRE(created.ok());
@@ -81,7 +82,7 @@ TEST_SUITE("vault") {
   }
 
   TEST_CASE("a full vault refuses new values with a clear error") {
-    VaultFixture f(10, 2);
+    VaultFixture f(10, 2, 3);  // a tenant share above the whole: the vault fills first
     f.token("acme", "", "NAME", "a");
     f.token("acme", "", "NAME", "b");
     auto refused = f.vault->tokenize("acme", "", "NAME", "c");
@@ -89,6 +90,19 @@ TEST_SUITE("vault") {
     CHECK(refused.error().message.find("token vault full (2 live mappings)") != std::string::npos);
     f.now += 11'000;  // both expire; room again
     CHECK(f.vault->tokenize("acme", "", "NAME", "c").ok());
+  }
+
+  TEST_CASE("one tenant cannot take more than its share; the others keep tokenizing") {
+    VaultFixture f(10, 8);  // a share of a quarter: 2 each
+    f.token("greedy", "c1", "CARD", "4111111111111111");
+    f.token("greedy", "c2", "CARD", "4111111111111111");  // another scope: another mapping
+    f.token("greedy", "c1", "CARD", "4111111111111111");  // the same mapping again: no new entry
+    auto refused = f.vault->tokenize("greedy", "c3", "CARD", "4111111111111111");
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("tenant 'greedy' holds its limit of 2 live token mappings") != std::string::npos);
+    CHECK(f.vault->tokenize("modest", "c1", "CARD", "5500000000000004").ok());
+    f.now += 11'000;  // the greedy tenant's mappings expire, and with them its count
+    CHECK(f.vault->tokenize("greedy", "c3", "CARD", "4111111111111111").ok());
   }
 
   TEST_CASE("invalid types, values and tenants are refused") {
