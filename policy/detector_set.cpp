@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <exception>
 
+#include "policy/lookalike_fold.hpp"
+
 namespace sovereign::policy {
 
 namespace {
@@ -179,12 +181,26 @@ std::size_t DetectorSet::find(std::string_view name) const {
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
                        ScanFailure& failure) const {
-    return scan(text, from, out, failure, DensePass::windows);
+    return scan_folded(text, from, out, failure, DensePass::windows);
 }
 
 bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
                                   ScanFailure& failure) const {
-    return scan(text, from, out, failure, DensePass::whole_text);
+    return scan_folded(text, from, out, failure, DensePass::whole_text);
+}
+
+// Text with look-alike characters is scanned as its ASCII fold, and what is found there is placed
+// on the original bytes (policy/lookalike_fold.hpp); other text is scanned as it is.
+bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out,
+                              ScanFailure& failure, DensePass dense_pass) const {
+    thread_local FoldedText folded;
+    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass);
+    if (!scan(folded.text, folded.folded_offset(from), out, failure, dense_pass)) return false;
+    for (Detection& d : out) {
+        d.begin = folded.original_offset(d.begin);
+        d.end = folded.original_offset(d.end);
+    }
+    return true;
 }
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,

@@ -99,6 +99,8 @@ private:
     enum class DensePass { windows, whole_text };
     bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
               DensePass dense_pass) const;
+    bool scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
+                     DensePass dense_pass) const;
 
     struct PatternRef {
         std::size_t detector;

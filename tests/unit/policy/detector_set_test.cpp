@@ -31,6 +31,33 @@ Found scan(const std::string& text) {
 }  // namespace
 
 TEST_SUITE("scan") {
+    TEST_CASE("values written with look-alike characters are found, spanning every original byte") {
+        const std::string zwsp = "\u200B", nbsp = "\u00A0", thin = "\u2009", soft = "\u00AD";
+        // Invisible characters between the groups, no-break and thin spaces as separators.
+        const std::string hidden = "4111" + zwsp + "1111" + zwsp + "1111" + zwsp + "1111";
+        CHECK(scan("card " + hidden + " ok") == Found{{"credit_card", hidden}});
+        const std::string spaced = "4111" + nbsp + "1111" + nbsp + "1111" + nbsp + "1111";
+        CHECK(scan("card " + spaced) == Found{{"credit_card", spaced}});
+        const std::string thin_iban = "DE89" + thin + "3704" + thin + "0044" + thin + "0532" + thin + "0130" + thin + "00";
+        CHECK(scan("IBAN " + thin_iban) == Found{{"iban", thin_iban}});
+        const std::string soft_card = "4111" + soft + "1111" + soft + "1111" + soft + "1111";
+        CHECK(scan(soft_card) == Found{{"credit_card", soft_card}});
+        // Digits of other scripts and fullwidth forms.
+        const std::string fullwidth = "\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 "
+                                      "\uFF11\uFF11\uFF11\uFF11";
+        CHECK(scan("card " + fullwidth) == Found{{"credit_card", fullwidth}});
+        const std::string arabic = "\u0664\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661\u0661"
+                                   "\u0661\u0661\u0661\u0661";
+        CHECK(scan("card " + arabic) == Found{{"credit_card", arabic}});
+        const std::string mail = "alice.smith\uFF20example.com";
+        CHECK(scan("write to " + mail) == Found{{"email", mail}});
+        const std::string dashed = "4111\u20111111\u20111111\u20111111";  // non-breaking hyphens
+        CHECK(scan(dashed + " declined") == Found{{"credit_card", dashed}});
+        // Accented letters and typographic quotes alone change nothing.
+        CHECK(scan("Caf\u00E9 \u201Cno number\u201D, Stra\u00DFe 5") == Found{});
+        CHECK(scan("\u00FCber 4111 1111 1111 1111 \u2019") == Found{{"credit_card", "4111 1111 1111 1111"}});
+    }
+
     TEST_CASE("values that are the whole text, or start or end it, are found") {
         CHECK(scan("4111 1111 1111 1111") == Found{{"credit_card", "4111 1111 1111 1111"}});
         CHECK(scan("DE89370400440532013000") == Found{{"iban", "DE89370400440532013000"}});

@@ -1,0 +1,134 @@
+#include "policy/lookalike_fold.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+namespace sovereign::policy {
+namespace {
+
+// What a code point folds to: a replacement byte, nothing (removed), or itself (kept as it is).
+enum class Fold { keep, remove, replace };
+
+struct FoldResult {
+    Fold fold = Fold::keep;
+    char ascii = 0;
+};
+
+FoldResult fold_code_point(std::uint32_t cp) {
+    auto digit = [](std::uint32_t zero, std::uint32_t c) { return FoldResult{Fold::replace, static_cast<char>('0' + (c - zero) % 10)}; };
+    // Decimal digits of other scripts: Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali, and
+    // the five sets of mathematical digits (bold, double-struck, sans-serif, sans bold, monospace).
+    for (std::uint32_t zero : {0x0660u, 0x06F0u, 0x0966u, 0x09E6u})
+        if (cp >= zero && cp <= zero + 9) return digit(zero, cp);
+    if (cp >= 0x1D7CE && cp <= 0x1D7FF) return digit(0x1D7CE, cp);
+    // Fullwidth forms of ASCII ! to ~ (digits, letters, @, ., -).
+    if (cp >= 0xFF01 && cp <= 0xFF5E) return {Fold::replace, static_cast<char>(cp - 0xFF01 + 0x21)};
+    // Spaces: no-break, the typographic spaces, narrow no-break, medium mathematical, ideographic.
+    if (cp == 0x00A0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000)
+        return {Fold::replace, ' '};
+    // Hyphens and dashes, and the minus sign.
+    if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return {Fold::replace, '-'};
+    // Invisible: soft hyphen, zero-width space, non-joiner and joiner, word joiner, byte order mark.
+    if (cp == 0x00AD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF) return {Fold::remove, 0};
+    return {};
+}
+
+// Decodes the UTF-8 sequence at text[i] (well-formed or not: a bad byte is taken alone).
+std::uint32_t decode(std::string_view text, std::size_t i, std::size_t& length) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[i + k]); };
+    const unsigned char lead = byte(0);
+    length = 1;
+    const std::size_t need = lead >= 0xC2 && lead <= 0xDF   ? 1
+                             : lead >= 0xE0 && lead <= 0xEF ? 2
+                             : lead >= 0xF0 && lead <= 0xF4 ? 3
+                                                            : 0;
+    if (need == 0 || i + need >= text.size()) return lead;
+    std::uint32_t cp = lead & (0x3F >> need);
+    for (std::size_t k = 1; k <= need; ++k) {
+        if ((byte(k) & 0xC0) != 0x80) return lead;
+        cp = (cp << 6) | (byte(k) & 0x3F);
+    }
+    length = need + 1;
+    return cp;
+}
+
+// The next byte at or after i that may begin a sequence fold_code_point changes: 0xC2 (U+0080 to
+// U+00BF: no-break space, soft hyphen) or 0xD9 and above (Arabic digits on, three- and four-byte
+// sequences). Latin letters with accents (0xC3 to 0xC5) and continuation bytes never are, so prose
+// in European languages is passed over sixteen bytes at a time.
+std::size_t next_candidate(std::string_view text, std::size_t i) {
+    const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+    const std::size_t n = text.size();
+#if defined(__SSE2__)
+    const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
+    const __m128i d9 = _mm_set1_epi8(static_cast<char>(0xD9));
+    for (; i + 16 <= n; i += 16) {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+        const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(_mm_max_epu8(x, d9), x));
+        if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+#endif
+    for (; i < n; ++i)
+        if (p[i] == 0xC2 || p[i] >= 0xD9) return i;
+    return n;
+}
+
+// The offset of the first look-alike in text, or text.size().
+std::size_t first_lookalike(std::string_view text) {
+    for (std::size_t i = next_candidate(text, 0); i < text.size(); i = next_candidate(text, i)) {
+        std::size_t length = 1;
+        if (fold_code_point(decode(text, i, length)).fold != Fold::keep) return i;
+        i += length;
+    }
+    return text.size();
+}
+
+}  // namespace
+
+std::size_t FoldedText::original_offset(std::size_t at) const {
+    auto edit = std::upper_bound(edits.begin(), edits.end(), at,
+                                 [](std::size_t offset, const Edit& e) { return offset < e.folded; });
+    if (edit == edits.begin()) return at;
+    --edit;
+    return edit->original + (at - edit->folded);
+}
+
+std::size_t FoldedText::folded_offset(std::size_t at) const {
+    auto edit = std::upper_bound(edits.begin(), edits.end(), at,
+                                 [](std::size_t offset, const Edit& e) { return offset < e.original; });
+    if (edit == edits.begin()) return at;
+    --edit;
+    // Within the edit's run when `at` lies there; otherwise (inside a folded or removed character)
+    // the next folded byte, which starts the following run.
+    const std::size_t next = std::next(edit) == edits.end() ? text.size() : std::next(edit)->folded;
+    return std::min(edit->folded + (at - edit->original), next);
+}
+
+bool fold_lookalikes(std::string_view text, FoldedText& out) {
+    // First only look: most text (ASCII, accented letters, typographic quotes) holds no look-alike.
+    std::size_t i = first_lookalike(text);
+    if (i == text.size()) return false;
+    out.text.assign(text.substr(0, i));
+    out.edits.clear();
+    while (i < text.size()) {
+        std::size_t length = 1;
+        const FoldResult result = fold_code_point(decode(text, i, length));
+        if (result.fold == Fold::replace) {
+            out.edits.push_back({static_cast<std::uint32_t>(out.text.size()), static_cast<std::uint32_t>(i)});
+            out.text.push_back(result.ascii);
+        }
+        i += length;
+        // The text runs in step again after the folded character, up to the next look-alike.
+        const std::size_t next = i + first_lookalike(text.substr(i));
+        out.edits.push_back({static_cast<std::uint32_t>(out.text.size()), static_cast<std::uint32_t>(i)});
+        out.text.append(text.substr(i, next - i));
+        i = next;
+    }
+    return true;
+}
+
+}  // namespace sovereign::policy

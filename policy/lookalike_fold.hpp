@@ -1,0 +1,36 @@
+#pragma once
+// Look-alike characters hide a value from patterns written for ASCII while a model still reads it:
+// a card number in fullwidth or Arabic-Indic digits, an IBAN with zero-width spaces between its
+// groups, an e-mail address with a fullwidth @, groups separated by no-break or thin spaces or by
+// typographic dashes. Such text is folded into an ASCII copy before it is scanned (digits of other
+// scripts to 0-9, fullwidth forms to their ASCII letters, Unicode spaces to ' ', dashes to '-',
+// invisible characters removed), and the findings are mapped back to the original bytes, so that a
+// redaction covers the whole value, invisible characters included.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sovereign::policy {
+
+struct FoldedText {
+    std::string text;  // ASCII stands in for every look-alike
+    // Where the two texts stop running in step: from folded offset `folded` on, folded byte
+    // folded + k is original byte original + k (until the next edit). Sorted by both offsets.
+    struct Edit {
+        std::uint32_t folded;
+        std::uint32_t original;
+    };
+    std::vector<Edit> edits;
+    // The original offset of folded offset `at` (at <= text.size(): the end maps to the end).
+    std::size_t original_offset(std::size_t at) const;
+    // The folded offset of original offset `at` (the first folded byte at or after it).
+    std::size_t folded_offset(std::size_t at) const;
+};
+
+// Folds `text` into `out`. Returns false, leaving `out` unspecified, when the text holds no
+// look-alike (the common case, decided without copying): scan the original then.
+bool fold_lookalikes(std::string_view text, FoldedText& out);
+
+}  // namespace sovereign::policy
