@@ -1,6 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -125,19 +126,23 @@ bool vocabulary_word(std::string_view value) {
 
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
 // and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
-void collect_other_strings(json::value& value, std::string& path, const std::vector<const json::string*>& known,
-                           std::vector<TextField>& out) {
-  if (out.size() > max_text_fields) return;  // refused by the caller
+// Numbers too large for a double (1e999) are refused on the way: parsed as infinity, they could
+// not be written back as JSON when a transform re-serialises the body.
+std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
+                                              const std::vector<const json::string*>& known, std::vector<TextField>& out) {
+  if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
+  if (value.is_double() && !std::isfinite(value.get_double()))
+    return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);
   if (auto* string = value.if_string()) {
-    if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return;
+    if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
     out.push_back({{}, path, *string, string});
-    return;
+    return std::nullopt;
   }
   const std::size_t length = path.size();
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
       path.append("[").append(std::to_string(i)).append("]");
-      collect_other_strings((*array)[i], path, known, out);
+      if (auto error = collect_other_strings((*array)[i], path, known, out)) return error;
       path.resize(length);
     }
   } else if (auto* object = value.if_object()) {
@@ -145,10 +150,11 @@ void collect_other_strings(json::value& value, std::string& path, const std::vec
       if (!path.empty()) path.append(".");
       path.append(key);
       if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
-      collect_other_strings(item, path, known, out);
+      if (auto error = collect_other_strings(item, path, known, out)) return error;
       path.resize(length);
     }
   }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -252,7 +258,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   known.push_back(&model->get_string());
   std::sort(known.begin(), known.end());
   std::string path;
-  collect_other_strings(request.body, path, known, request.texts);
+  if (auto error = collect_other_strings(request.body, path, known, request.texts)) return *error;
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");

@@ -71,6 +71,16 @@ TEST_SUITE("openai") {
     CHECK(request->texts[2].node == nullptr);
   }
 
+  TEST_CASE("a number too large for a double is refused, since it could not be written back") {
+    const auto error = error_of(Endpoint::chat_completions,
+                                R"({"model":"m","temperature":1e999,"messages":[{"role":"user","content":"x"}]})");
+    CHECK(error.param == "temperature");
+    CHECK(error.message.find("too large") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions,
+                   R"({"model":"m","metadata":{"n":[-1e400]},"messages":[{"role":"user","content":"x"}]})")
+              .param == "metadata.n[0]");
+  }
+
   TEST_CASE("token ids are marked so that a policy can refuse what it cannot read") {
     auto ids = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":[19,4111,1111]})"));
     CHECK(ids.token_ids);
