@@ -177,7 +177,7 @@ const char* endpoint_name(Endpoint endpoint) {
 }
 
 std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body_text,
-                                                     json::storage_ptr storage) {
+                                                     json::storage_ptr storage, TextScope scope) {
   json::parse_options options;
   options.max_depth = max_json_depth;
   boost::system::error_code ec;
@@ -251,6 +251,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       break;
   }
   if (error) return *error;
+  if (scope == TextScope::prompts) return request;
   // Then every other string of the body but the model's name (which must be one the gateway serves).
   std::vector<const json::string*> known;
   known.reserve(request.texts.size() + 1);

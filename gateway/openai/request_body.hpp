@@ -59,9 +59,14 @@ struct DecodedRequest {
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
 };
 
+// Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or
+// every string of the body, for a policy to scan.
+enum class TextScope { prompts, every_string };
+
 // `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.
 [[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,
-                                                                    boost::json::storage_ptr storage = {});
+                                                                    boost::json::storage_ptr storage = {},
+                                                                    TextScope scope = TextScope::every_string);
 
 // Replaces the field's text in the body decode_request produced and points the field at it
 // (a value field; keys are never rewritten).

@@ -176,7 +176,9 @@ PhaseResult Exchange::decode() {
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
     return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
-  auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_));
+  // Without a policy nothing scans the body: only the prompt texts are collected (token estimates).
+  auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
+                                snapshot_->policy ? TextScope::every_string : TextScope::prompts);
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
   // Headers the policy and the vault act on may appear once: with two, a proxy in front and the

@@ -244,13 +244,13 @@ void Forwarder::on_header(boost::system::error_code ec) {
 // checked (a response policy, tokens to restore), a body encoded so that its text cannot be read.
 std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
   const unsigned status = head.result_int();
-  const std::string backend = "backend '" + current_.backend->config->name + "'";
+  const auto backend = [this] { return "backend '" + current_.backend->config->name + "'"; };
   if (status < 200 || (status >= 300 && status < 400) || status > 599)
-    return api_errors::upstream_error(backend + " answered with status " + std::to_string(status) +
+    return api_errors::upstream_error(backend() + " answered with status " + std::to_string(status) +
                                       ", which the gateway does not relay");
   auto encoding = head[http::field::content_encoding];
   if (transform_ && !encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
-    ApiError error = api_errors::upstream_error(backend + " sent its answer encoded (Content-Encoding: " +
+    ApiError error = api_errors::upstream_error(backend() + " sent its answer encoded (Content-Encoding: " +
                                                 std::string(encoding.substr(0, 32)) +
                                                 "), so it could not be checked; it was withheld");
     error.code = "response_check_failed";
