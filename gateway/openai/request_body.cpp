@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -92,6 +93,60 @@ std::optional<ApiError> collect_string_or_list(json::object& body, const char* k
     return std::nullopt;
   }
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
+}
+
+// The members of every object as the client wrote them, duplicates included (the parsed body
+// keeps only the last of a repeated key): a second, allocation-free pass of Boost.JSON's parser.
+struct WrittenMembers {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  std::size_t members = 0;
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) { return true; }
+  bool on_object_end(std::size_t n, boost::system::error_code&) {
+    members += n;
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
+std::size_t written_members(std::string_view text, const json::parse_options& options) {
+  json::basic_parser<WrittenMembers> parser(options);
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return parser.handler().members;
+}
+
+std::size_t parsed_members(const json::value& value) {
+  std::size_t members = 0;
+  if (const auto* array = value.if_array()) {
+    for (const auto& item : *array) members += parsed_members(item);
+  } else if (const auto* object = value.if_object()) {
+    members += object->size();
+    for (const auto& [key, item] : *object) members += parsed_members(item);
+  }
+  return members;
+}
+
+ApiError repeated_key() {
+  return api_errors::invalid_json("The request body repeats a key inside an object; JSON leaves open which one "
+                                  "counts, and backends differ, so send each key once.");
 }
 
 // Keys of OpenAI's request schema (and of the JSON Schema that tools and response formats carry):
@@ -251,7 +306,15 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       break;
   }
   if (error) return *error;
-  if (scope == TextScope::prompts) return request;
+  if (scope == TextScope::prompts) {
+    // Without a policy only "model" decides anything (which backend, and whether the tenant may):
+    // a body naming it twice is checked for repeated keys, other bodies are not parsed again.
+    const auto first = body_text.find("\"model\"");
+    if (first != std::string_view::npos && body_text.find("\"model\"", first + 1) != std::string_view::npos &&
+        written_members(body_text, options) != parsed_members(request.body))
+      return repeated_key();
+    return request;
+  }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
   std::vector<const json::string*> known;
   known.reserve(request.texts.size() + 1);
@@ -260,6 +323,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   std::sort(known.begin(), known.end());
   std::string path;
   if (auto error = collect_other_strings(request.body, path, known, request.texts)) return *error;
+  // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
+  // backend that reads the first would see what was not checked. JSON leaves it open: refused.
+  if (written_members(body_text, options) != parsed_members(request.body)) return repeated_key();
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");

@@ -71,6 +71,19 @@ TEST_SUITE("openai") {
     CHECK(request->texts[2].node == nullptr);
   }
 
+  TEST_CASE("a repeated key is refused: the policy would read one, a backend perhaps the other") {
+    const char* nested = R"({"model":"m","messages":[{"role":"user","content":"card 4111 1111 1111 1111","content":"hi"}]})";
+    CHECK(error_of(Endpoint::chat_completions, nested).code == "invalid_json");
+    const char* models = R"({"model":"allowed","messages":[{"role":"user","content":"x"}],"model":"other"})";
+    CHECK(error_of(Endpoint::chat_completions, models).message.find("repeats a key") != std::string::npos);
+    // Without a policy only "model" is checked (it chooses the backend and the tenant's permission).
+    CHECK(std::holds_alternative<ApiError>(decode_request(Endpoint::chat_completions, models, {}, TextScope::prompts)));
+    CHECK(std::holds_alternative<DecodedRequest>(decode_request(Endpoint::chat_completions, nested, {}, TextScope::prompts)));
+    // The same words as values, not keys, are fine.
+    CHECK(std::holds_alternative<DecodedRequest>(decode_request(
+        Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\"model\" and \"model\""}]})")));
+  }
+
   TEST_CASE("a number too large for a double is refused, since it could not be written back") {
     const auto error = error_of(Endpoint::chat_completions,
                                 R"({"model":"m","temperature":1e999,"messages":[{"role":"user","content":"x"}]})");
