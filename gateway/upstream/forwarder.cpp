@@ -290,9 +290,13 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   auto upstream = whole_parser_->release();
   bool reusable = upstream.keep_alive();
   release_connection(reusable);
-  if (upstream.result_int() >= 500) {
-    // A backend's internal failure is reported in the gateway's own error shape (naming the
-    // backend), so clients see one consistent contract whatever server runs behind it.
+  const unsigned status = upstream.result_int();
+  // A backend's internal failure is reported in the gateway's own error shape (naming the
+  // backend), so clients see one consistent contract whatever server runs behind it. So is a
+  // refusal that concerns the gateway, not the client: the backend refused the gateway's
+  // credentials, does not know the path or model it was configured with, or the method.
+  const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
+  if (status >= 500 || gateways_problem) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())));
   }

@@ -37,6 +37,8 @@ describe('upstream failures', () => {
     up.goodB = await Upstream.start({ name: 'ugood-b' });
     up.status503 = await Upstream.start({ name: 'u503', status: 503 });
     up.status502 = await Upstream.start({ name: 'u502', status: 502 });
+    up.status401 = await Upstream.start({ name: 'u401', status: 401 });
+    up.status400 = await Upstream.start({ name: 'u400', status: 400 });
     deadPort = await freePort();
     laterPort = await freePort();
     gw = await Gateway.start({
@@ -64,6 +66,8 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-502', models: ['m-502'], upstreams: [up.status502, up.goodA], health: SLOW_HEALTH,
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
+        openaiBackend({ name: 'be-401', models: ['m-401'], upstreams: [up.status401], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-400', models: ['m-400'], upstreams: [up.status400], health: SLOW_HEALTH }),
       ],
     });
   });
@@ -76,6 +80,15 @@ describe('upstream failures', () => {
   it('502 upstream_error when the upstream answers 500', async () => {
     assertError(await gw.chat(KEY, chat('m-500')), { status: 502, code: 'upstream_error' }, 'upstream 500');
     await up.status500.waitForRequests(1);
+  });
+
+  it('a backend refusing the gateway (401) is the gateway\'s problem: 502 naming the backend; a 400 is the client\'s and relayed', async () => {
+    const refused = await gw.chat(KEY, chat('m-401'));
+    assertError(refused, { status: 502, code: 'upstream_error' }, 'upstream 401');
+    assert.match(refused.json.error.message, /backend 'be-401' answered 401/);
+    const invalid = await gw.chat(KEY, chat('m-400'));
+    assert.equal(invalid.status, 400, invalid.text);
+    assert.match(invalid.json.error.message, /configured to answer 400/);
   });
 
   it('502 upstream_error when the upstream closes the connection before answering', async () => {
