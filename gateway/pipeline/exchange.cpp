@@ -531,9 +531,6 @@ void Exchange::settle_tokens() {
   snapshot_->rate_limiter.settle(*tenant_, tokens_charged_, used);
 }
 
-// A request answered before the audit phase (refused by authenticate, decode or decide, or the model
-// list) leaves a decision record too, written as its answer leaves: the phase that answered and why
-// stand under "rules"; its outcome record follows as for any other request.
 // The model as metrics, logs and records name it: only one the gateway serves. Any other name is
 // the client's text (it could be anything, and every distinct one would be a new metric series).
 const std::string& Exchange::served_model() const {
@@ -541,6 +538,9 @@ const std::string& Exchange::served_model() const {
   return decoded_ && snapshot_ && snapshot_->config->serves(decoded_->model) ? decoded_->model : none;
 }
 
+// A request answered before the audit phase (refused by authenticate, decode or decide, or the model
+// list) leaves a decision record too, written as its answer leaves: the phase that answered and why
+// stand under "rules"; its outcome record follows as for any other request.
 void Exchange::record_early_answer(unsigned status, const std::string& error_code) {
   const std::string payload_digest = crypto::to_hex(crypto::sha256(request_.body()));
   const std::size_t phase = next_phase_ == 0 ? 0 : std::min(next_phase_ - 1, phase_names.size() - 1);
