@@ -120,7 +120,13 @@ GatewayMetrics::GatewayMetrics()
                                .Name("sovereign_connections_refused_total")
                                .Help("Client connections refused because max_connections was reached (answered 503, or closed unanswered in a flood)")
                                .Register(*registry_)
-                               .Add({})) {
+                               .Add({})),
+      vault_refusals_(BuildCounter()
+                          .Name("sovereign_vault_refusals_total")
+                          .Help("Requests refused with 503 tokenization_unavailable because the vault took no more "
+                                "values (full, or the tenant's share taken)")
+                          .Register(*registry_)
+                          .Add({})) {
   config_reloads_.Add({{"result", "applied"}});
   config_reloads_.Add({{"result", "rejected"}});
   BuildGauge()

@@ -41,6 +41,7 @@ class GatewayMetrics {
   prometheus::Gauge& pool_connections(const std::string& backend, const std::string& state);
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
+  prometheus::Counter& vault_refusals() { return vault_refusals_; }
 
   // Families that other modules' adapters fill (audit, policy, engine), registered on the same registry.
   prometheus::Registry& registry() { return *registry_; }
@@ -72,6 +73,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Gauge>& audit_healthy_;
   prometheus::Gauge& connections_active_;
   prometheus::Counter& connections_refused_;
+  prometheus::Counter& vault_refusals_;
 };
 
 }  // namespace sovereign::gateway

@@ -287,6 +287,21 @@ PhaseResult Exchange::audit() {
   return PhaseResult::suspend();
 }
 
+// A vault that takes no more values refuses every tokenizing request: counted each time, logged at
+// most once a minute (with the first reason), so the operator hears of it without a flood.
+void Exchange::report_vault_refusal(const std::string& why) {
+  services_.metrics.vault_refusals().Increment();
+  static std::atomic<std::int64_t> last_logged_s{0};
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                               std::chrono::steady_clock::now().time_since_epoch()).count();
+  std::int64_t last = last_logged_s.load(std::memory_order_relaxed);
+  if (now - last < 60 && last != 0) return;
+  if (!last_logged_s.compare_exchange_strong(last, now)) return;
+  log_event("warn", "vault_refused", "tenant '" + tenant_->name + "': " + why +
+                                         "; tokenizing requests get 503 until mappings expire (counted in "
+                                         "sovereign_vault_refusals_total)");
+}
+
 // Applies the decision's spans: redact replaces a value for good; tokenize swaps it for a vault
 // token that the response path restores.
 PhaseResult Exchange::transform() {
@@ -317,7 +332,10 @@ PhaseResult Exchange::transform() {
         } else {
           auto token = services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector),
                                                  std::string_view(text).substr(it->begin, it->end - it->begin));
-          if (!token) return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
+          if (!token) {
+            report_vault_refusal(token.error().message);
+            return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
+          }
           replacement = std::move(token.value());
           tokenized_ = true;
         }

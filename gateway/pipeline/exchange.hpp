@@ -73,6 +73,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   ResponseSink& response_sink();  // the outcome gate in strict durability, else the client's sink
   void record_early_answer(unsigned status, const std::string& error_code);
   const std::string& served_model() const;
+  void report_vault_refusal(const std::string& why);
   void log_warn_rules() const;
   void settle_tokens();
   void capture(const std::string& part, std::string body);

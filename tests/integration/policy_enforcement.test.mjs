@@ -377,3 +377,47 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.deepEqual(written[0].output_detectors, { credit_card: 1 }, JSON.stringify(written[0]));
   });
 });
+
+describe('a tenant whose share of the vault is taken', { timeout: 60000 }, () => {
+  let dir;
+  let echo;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-vault-share-');
+    const keys = await initKeys(path.join(dir, 'keys'));
+    const policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, POLICY);
+    echo = await Upstream.start({ name: 'echo', 'echo-last-user': true });
+    const evidence = evidenceSections(keys, path.join(dir, 'audit'));
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'alpha', keys: [ALPHA], models: ['*'] }), tenant({ name: 'beta', keys: [BETA], models: ['*'] })],
+      backends: [openaiBackend({ name: 'site-echo', zone: 'site', models: ['echo-model'], upstreams: [echo] })],
+      policy: policyFile,
+      ...evidence,
+      vault: { ...evidence.vault, max_entries_per_tenant: 1 },
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await echo?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gets 503 tokenization_unavailable, counted each time and logged once; other tenants go on', async () => {
+    const ask = (key, email) => gw.chat(key, chatBody('echo-model', `Write to ${email} today.`));
+    assert.equal((await ask(ALPHA, 'first@example.com')).status, 200);
+    for (const email of ['second@example.com', 'third@example.com']) {
+      const refused = await ask(ALPHA, email);
+      assertError(refused, { status: 503, code: 'tokenization_unavailable' }, email);
+      assert.match(refused.json.error.message, /tenant 'alpha' holds its limit of 1 live token mappings/);
+    }
+    assert.equal((await ask(BETA, 'beta@example.com')).status, 200, 'another tenant still tokenizes');
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_vault_refusals_total'), 2, metrics.text);
+    const logged = gw.stderr.split('\n').filter((l) => l.includes('"event":"vault_refused"'));
+    assert.equal(logged.length, 1, gw.stderr);
+    assert.match(JSON.parse(logged[0]).message, /tenant 'alpha'/);
+  });
+});
