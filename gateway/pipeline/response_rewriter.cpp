@@ -169,9 +169,8 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         auto& object = item.get_object();
         std::int64_t index = 0;
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
-        std::vector<std::string> present;
-        for (auto& [field, text] : texts_of(object, endpoint_, true)) {
-          present.push_back(field);
+        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true);
+        for (auto& [field, text] : texts) {
           std::string filtered = run(stream(index, field), text->get_string());
           if (filtered == text->get_string()) continue;
           *text = filtered;
@@ -179,19 +178,20 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         }
         auto* finish_reason = object.if_contains("finish_reason");
         if (finish_reason == nullptr || finish_reason->is_null()) continue;
-        // The choice ends: every one of its streams releases what it held back.
+        // The choice ends: every one of its streams releases what it held back, appended to the
+        // field this event carries, or placed anew once those are done (placing adds members, which
+        // may move the ones `texts` points to).
+        std::vector<std::pair<std::string, std::string>> to_place;
         for (auto& [key, s] : streams_) {
           if (key.first != index) continue;
           std::string rest = close(s);
           if (rest.empty()) continue;
           rewritten = true;
-          if (std::find(present.begin(), present.end(), key.second) != present.end()) {
-            for (auto& [field, text] : texts_of(object, endpoint_, true))
-              if (field == key.second) *text = std::string(text->get_string()) + rest;
-          } else {
-            place_released(object, endpoint_, key.second, rest);
-          }
+          auto carried = std::find_if(texts.begin(), texts.end(), [&](const ChoiceText& t) { return t.field == key.second; });
+          if (carried != texts.end()) *carried->value = std::string(carried->value->get_string()) + rest;
+          else to_place.emplace_back(key.second, std::move(rest));
         }
+        for (const auto& [field, rest] : to_place) place_released(object, endpoint_, field, rest);
       }
     }
     if (failed_) return out + fail("the output scanner failed");

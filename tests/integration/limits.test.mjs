@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
-import { assertError, assertShape } from './lib/openai_shapes.mjs';
+import { rawExchange } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-limits-tenant';
 const MAX_UPSTREAM_RESPONSE = 4096;
@@ -47,26 +48,6 @@ function getModels(socket) {
     socket.on('error', reject);
     socket.on('close', () => reject(new Error(`closed before an answer: ${text}`)));
     socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
-  });
-}
-
-// Sends `request` on `socket` and resolves with the whole answer once the server closes.
-function answerUntilClose(socket, request) {
-  return new Promise((resolve, reject) => {
-    let text = '';
-    socket.setEncoding('utf8');
-    socket.on('data', (chunk) => { text += chunk; });
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const [head, body = ''] = text.split('\r\n\r\n');
-      const [statusLine, ...fields] = head.split('\r\n');
-      const headers = Object.fromEntries(fields.map((f) => {
-        const i = f.indexOf(':');
-        return [f.slice(0, i).toLowerCase(), f.slice(i + 1).trim()];
-      }));
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1]), headers, text, body });
-    });
-    socket.write(request);
   });
 }
 
@@ -109,17 +90,17 @@ describe('limits', () => {
     try {
       // Give the gateway time to register both before the others arrive.
       await new Promise((r) => setTimeout(r, 200));
-      const third = await connect(gw.apiPort);
-      const answer = await answerUntilClose(third,
-        `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`);
-      assert.equal(answer.status, 503, answer.text);
+      const third = await rawExchange({
+        port: gw.apiPort,
+        timeoutMs: 5000,
+        script: (socket) => socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`),
+      });
+      const answer = third.response;
+      assert.ok(third.closed && answer, `no answer, or the connection stayed open: ${third.raw.toString('utf8')}`);
+      assertError(answer, { status: 503, code: 'too_many_connections' }, 'over max_connections');
       assert.equal(answer.headers['retry-after'], '1', answer.text);
-      assert.match(answer.headers['content-type'] ?? '', /^application\/json/, answer.text);
       assert.equal(answer.headers.connection, 'close', answer.text);
-      const json = JSON.parse(answer.body);
-      assertShape('error', json, answer.text);
-      assert.equal(json.error.code, 'too_many_connections', answer.text);
-      assert.match(json.error.message, /limit of 2 client connections/, answer.text);
+      assert.match(answer.json.error.message, /limit of 2 client connections/, answer.text);
 
       // One that sends nothing is not held for the whole header timeout.
       const silent = await connect(gw.apiPort);

@@ -131,6 +131,22 @@ TEST_SUITE("rewrite") {
     CHECK_FALSE(rewriter.failed());
   }
 
+  TEST_CASE("at a choice's end, text held back goes to the field it came from, carried or not") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n");
+    // The last event carries reasoning (which holds back its own "sec") but no content.
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"reasoning_content":"think sec"},"finish_reason":"stop"}]})"
+                            "\n\n");
+    std::string content, reasoning;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      auto delta = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6)).at("choices").at(0).at("delta");
+      if (auto* c = delta.as_object().if_contains("content")) content += std::string(c->as_string());
+      if (auto* r = delta.as_object().if_contains("reasoning_content")) reasoning += std::string(r->as_string());
+    }
+    CHECK(content == "a sec");
+    CHECK(reasoning == "think sec");
+  }
+
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.on_data("data: {not json\n\n");
