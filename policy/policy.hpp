@@ -94,6 +94,8 @@ public:
     int class_level(std::string_view name) const;
     const std::string& class_name(int level) const { return model_.classes[static_cast<std::size_t>(level)]; }
     const TenantDef* find_tenant(std::string_view name) const;
+    // Whether any detector is redacted from this tenant's answers (`responses` or the tenant's own list).
+    bool redacts_answers(std::string_view tenant) const;
     const ZoneDef* find_zone(std::string_view name) const;
     // What rule `index` does, in words ("allow; restrict zones to site"), for decisions and traces.
     const std::string& rule_effect(std::size_t index) const { return rule_effects_[index]; }

@@ -69,6 +69,12 @@ const TenantDef* Policy::find_tenant(std::string_view name) const {
     return nullptr;
 }
 
+bool Policy::redacts_answers(std::string_view tenant) const {
+    if (!model_.redact_in_responses.empty()) return true;
+    const TenantDef* t = find_tenant(tenant);
+    return t != nullptr && !t->redact_in_responses.empty();
+}
+
 const ZoneDef* Policy::find_zone(std::string_view name) const {
     for (const auto& z : model_.zones)
         if (z.name == name) return &z;

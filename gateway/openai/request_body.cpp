@@ -179,6 +179,27 @@ bool vocabulary_word(std::string_view value) {
   return std::binary_search(std::begin(words), std::end(words), value);
 }
 
+// Log probabilities come back as the answer's text cut into tokens: chat's `logprobs: true` (or
+// `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone).
+bool asks_for_logprobs(Endpoint endpoint, const json::object& body) {
+  auto given = [&body](const char* key) {
+    const auto* value = body.if_contains(key);
+    return value != nullptr && !value->is_null() && !(value->is_bool() && !value->get_bool());
+  };
+  auto positive = [&body](const char* key) {
+    const auto* value = body.if_contains(key);
+    if (value == nullptr) return false;
+    return (value->is_int64() && value->get_int64() > 0) || (value->is_uint64() && value->get_uint64() > 0) ||
+           (value->is_double() && value->get_double() > 0);
+  };
+  switch (endpoint) {
+    case Endpoint::chat_completions: return given("logprobs") || positive("top_logprobs");
+    case Endpoint::completions: return given("logprobs");
+    case Endpoint::embeddings: return false;
+  }
+  return false;
+}
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
 // and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
 // Numbers too large for a double (1e999) are refused on the way: parsed as infinity, they could
@@ -276,6 +297,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       return api_errors::invalid_request(std::string("'") + key + "' must be a positive integer", key);
     request.max_tokens = static_cast<std::uint32_t>(value->get_int64());
   }
+
+  request.logprobs = asks_for_logprobs(endpoint, object);
 
   std::optional<ApiError> error;
   switch (endpoint) {

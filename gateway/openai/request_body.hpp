@@ -57,6 +57,7 @@ struct DecodedRequest {
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
+  bool logprobs = false;          // the answer is to carry log probabilities (its text, token by token)
 };
 
 // Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or

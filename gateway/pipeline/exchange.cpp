@@ -213,6 +213,12 @@ PhaseResult Exchange::decide() {
       return PhaseResult::fail(api_errors::invalid_request(
           "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
           *endpoint_ == Endpoint::embeddings ? "input" : "prompt"));
+    // Log probabilities carry the answer's text token by token, where redaction cannot reach it.
+    if (decoded_->logprobs && snapshot_->policy->redacts_answers(tenant_->name))
+      return PhaseResult::fail(api_errors::invalid_request(
+          "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
+          "text unredacted, token by token; send the request without 'logprobs' and 'top_logprobs'.",
+          "logprobs"));
     policy::Request request;
     request.tenant = tenant_->name;
     request.model = model;
@@ -416,8 +422,10 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   if ((!scan && !tokenized_) || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   auto policy = snapshot_->policy;
   const crypto::TokenVault* vault = tokenized_ ? services_.vault.get() : nullptr;
+  // A backend that sends log probabilities unasked must not carry redacted text past the scan.
+  const bool withhold_logprobs = policy && policy->redacts_answers(tenant_->name);
   return std::make_unique<ResponseRewriter>(
-      *endpoint_, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
+      *endpoint_, withhold_logprobs, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
         FilterChain chain;
         // Scan what the model wrote (tokens, not values), then restore the tokens.
         if (policy) chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));

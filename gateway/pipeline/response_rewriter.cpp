@@ -75,8 +75,16 @@ std::size_t event_end(std::string_view buffer, std::size_t& separator) {
 
 }  // namespace
 
-ResponseRewriter::ResponseRewriter(Endpoint endpoint, FilterChainFactory make_chain)
-    : endpoint_(endpoint), make_chain_(std::move(make_chain)) {}
+ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
+    : endpoint_(endpoint), withhold_logprobs_(withhold_logprobs), make_chain_(std::move(make_chain)) {}
+
+bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
+  if (!withhold_logprobs_) return false;
+  auto* logprobs = choice.if_contains("logprobs");
+  if (logprobs == nullptr || logprobs->is_null()) return false;
+  *logprobs = nullptr;
+  return true;
+}
 
 ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
   auto [it, inserted] = streams_.try_emplace({choice, field});
@@ -169,6 +177,7 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         auto& object = item.get_object();
         std::int64_t index = 0;
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
+        rewritten = withhold_logprobs(object) || rewritten;
         const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true);
         for (auto& [field, text] : texts) {
           std::string filtered = run(stream(index, field), text->get_string());
@@ -245,6 +254,7 @@ std::string ResponseRewriter::whole(std::string body) {
     if (!item.is_object()) continue;
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
+    rewritten = withhold_logprobs(item.get_object()) || rewritten;
     for (auto& [field, text] : texts_of(item.get_object(), endpoint_, false)) {
       std::string filtered = run_whole(stream(index, field), text->get_string());
       if (filtered == text->get_string()) continue;

@@ -37,7 +37,9 @@ using FilterChainFactory = std::function<FilterChain()>;
 
 class ResponseRewriter : public ResponseTransform {
  public:
-  ResponseRewriter(Endpoint endpoint, FilterChainFactory make_chain);
+  // withhold_logprobs: a choice's `logprobs` (its text again, token by token, out of the filters'
+  // reach) is replaced by null.
+  ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain);
 
   std::string on_data(std::string_view chunk) override;
   std::string finish() override;
@@ -61,8 +63,10 @@ class ResponseRewriter : public ResponseTransform {
   Stream& stream(std::int64_t choice, const std::string& field);
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
+  bool withhold_logprobs(boost::json::object& choice) const;
 
   Endpoint endpoint_;
+  bool withhold_logprobs_;
   FilterChainFactory make_chain_;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet

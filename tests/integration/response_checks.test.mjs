@@ -42,6 +42,7 @@ describe('answers that cannot be checked are withheld', () => {
     sse: { 'answer-as': 'sse' },
     redirect: { 'answer-status': 307 },
     odd: { 'answer-status': 299 },
+    logprobs: { logprobs: true },
     plain: {},
   };
 
@@ -82,6 +83,29 @@ describe('answers that cannot be checked are withheld', () => {
       assert.ok(!res.text.includes('4111'), res.text);
     });
   }
+
+  it('a request for log probabilities is refused: they would carry the answer unredacted', async () => {
+    for (const extra of [{ logprobs: true }, { logprobs: true, top_logprobs: 2 }, { top_logprobs: 3 }]) {
+      const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, 'logprobs');
+      assert.match(res.json.error.message, /redacts values from answers/);
+    }
+    const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], logprobs: false });
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it('log probabilities a backend sends unasked are withheld, plain and streamed', async () => {
+    const res = await chat('logprobs');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.choices[0].message.content, 'Card [REDACTED:credit_card] on file.');
+    assert.equal(res.json.choices[0].logprobs, null);
+    assert.ok(!res.text.includes('4111'), res.text);
+    const streamed = await gw.chat(KEY, { model: 'logprobs-model', stream: true, messages: [{ role: 'user', content: 'hello' }] });
+    assert.equal(streamed.status, 200, streamed.text);
+    assert.ok(!streamed.text.includes('4111') && !streamed.text.includes(' 1111'), streamed.text);
+    assert.match(streamed.text, /"logprobs":null/);
+  });
 
   it('the gateway asks backends for uncompressed answers', async () => {
     const before = upstreams.plain.requests().length;

@@ -36,6 +36,8 @@
 //                               Content-Encoding), text (the reply as text/plain), sse (an event
 //                               stream even when the request did not ask for one)
 //   --answer-status N           chat answers carry this status (default 200) with their usual body
+//   --logprobs                  chat answers (plain and streamed) carry log probabilities of their
+//                               text, token by token, whether the request asked or not
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -66,6 +68,7 @@ const { values: opt } = parseArgs({
     'completion-tokens': { type: 'string', default: '7' },
     'answer-as': { type: 'string', default: 'json' },
     'answer-status': { type: 'string', default: '200' },
+    logprobs: { type: 'boolean', default: false },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -149,6 +152,17 @@ function lastUserText(body) {
   return null;
 }
 
+// With --logprobs: the text cut into tokens of up to four characters, as chat answers carry them.
+function logprobsOf(text) {
+  if (!opt.logprobs) return null;
+  const content = [];
+  for (let i = 0; i < text.length; i += 4) {
+    const token = text.slice(i, i + 4);
+    content.push({ token, logprob: -0.5, bytes: [...Buffer.from(token)], top_logprobs: [] });
+  }
+  return { content, refusal: null };
+}
+
 function chatCompletion(model, echo, reply) {
   const body = {
     id: 'chatcmpl-upstream-1',
@@ -156,7 +170,7 @@ function chatCompletion(model, echo, reply) {
     created: CREATED,
     model,
     system_fingerprint: opt.name,
-    choices: [{ index: 0, message: { role: 'assistant', content: reply }, logprobs: null, finish_reason: 'stop' }],
+    choices: [{ index: 0, message: { role: 'assistant', content: reply }, logprobs: logprobsOf(reply), finish_reason: 'stop' }],
     usage: usage(5, cfg.completionTokens),
   };
   if (echo) body.echo = echo;
@@ -202,7 +216,7 @@ async function streamCompletion(req, res, path, model, log, reply, includeUsage)
   const chunk = (delta, finish) =>
     chat
       ? { id: 'chatcmpl-upstream-1', object: 'chat.completion.chunk', created: CREATED, model, system_fingerprint: opt.name,
-          choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] }
+          choices: [{ index: 0, delta, logprobs: logprobsOf(delta.content ?? ''), finish_reason: finish }] }
       : { id: 'cmpl-upstream-1', object: 'text_completion', created: CREATED, model, system_fingerprint: opt.name,
           choices: [{ index: 0, text: delta.content ?? '', logprobs: null, finish_reason: finish }] };
   if (chat) await streamEvent(res, chunk({ role: 'assistant', content: '' }, null));

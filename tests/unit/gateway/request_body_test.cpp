@@ -106,6 +106,23 @@ TEST_SUITE("openai") {
     CHECK_FALSE(text.token_ids);
   }
 
+  TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
+    auto asks = [](Endpoint endpoint, std::string_view body) {
+      auto result = decode_request(endpoint, body);
+      REQUIRE(std::holds_alternative<DecodedRequest>(result));
+      return std::get<DecodedRequest>(result).logprobs;
+    };
+    const auto chat = Endpoint::chat_completions;
+    const auto completions = Endpoint::completions;
+    CHECK(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true})"));
+    CHECK(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})"));
+    CHECK_FALSE(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":false,"top_logprobs":0})"));
+    CHECK_FALSE(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":null})"));
+    CHECK(asks(completions, R"({"model":"m","prompt":"x","logprobs":0})"));  // the sampled tokens alone
+    CHECK(asks(completions, R"({"model":"m","prompt":"x","logprobs":5})"));
+    CHECK_FALSE(asks(completions, R"({"model":"m","prompt":"x"})"));
+  }
+
   TEST_CASE("rewritten texts go back to the same place in the body") {
     auto result = decode_request(Endpoint::chat_completions,
                                  R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a@b.c"}]}]})");

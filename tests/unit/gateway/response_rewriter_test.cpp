@@ -45,15 +45,15 @@ class StreamingMask : public TextFilter {
 };
 
 ResponseRewriter streaming_mask_rewriter() {
-  return ResponseRewriter(Endpoint::chat_completions, [] {
+  return ResponseRewriter(Endpoint::chat_completions, false, [] {
     FilterChain chain;
     chain.push_back(std::make_unique<StreamingMask>());
     return chain;
   });
 }
 
-ResponseRewriter masking_rewriter() {
-  return ResponseRewriter(Endpoint::chat_completions, [] {
+ResponseRewriter masking_rewriter(bool withhold_logprobs = false) {
+  return ResponseRewriter(Endpoint::chat_completions, withhold_logprobs, [] {
     FilterChain chain;
     chain.push_back(std::make_unique<Mask>());
     return chain;
@@ -145,6 +145,27 @@ TEST_SUITE("rewrite") {
     }
     CHECK(content == "a sec");
     CHECK(reasoning == "think sec");
+  }
+
+  TEST_CASE("log probabilities, the answer's text token by token, are withheld where asked, streamed or not") {
+    const std::string answer =
+        R"({"choices":[{"index":0,"message":{"content":"a secret"},"logprobs":{"content":[{"token":"secret","logprob":-0.1}]}}]})";
+    auto withholding = masking_rewriter(true);
+    const auto whole = boost::json::parse(withholding.whole(answer)).at("choices").at(0);
+    CHECK(whole.at("logprobs").is_null());
+    CHECK(whole.at("message").at("content").as_string() == "a ******");
+    // Not asked to: logprobs stay (token restore alone, without redaction, leaks nothing through them).
+    auto keeping = masking_rewriter(false);
+    CHECK(boost::json::parse(keeping.whole(answer)).at("choices").at(0).at("logprobs").is_object());
+    // A streamed event whose text no filter changes is still rewritten when it carries logprobs.
+    auto streaming = masking_rewriter(true);
+    const std::string out = streaming.on_data(
+        R"(data: {"choices":[{"index":0,"delta":{"content":"hello"},"logprobs":{"content":[{"token":"hello","logprob":0}]},"finish_reason":null}]})"
+        "\n\n");
+    REQUIRE(out.starts_with("data: "));
+    const auto event = boost::json::parse(out.substr(6)).at("choices").at(0);
+    CHECK(event.at("logprobs").is_null());
+    CHECK(event.at("delta").at("content").as_string() == "hello");
   }
 
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
