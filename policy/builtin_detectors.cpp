@@ -39,6 +39,7 @@ constexpr std::size_t pem_body_max = 8192;
 constexpr std::size_t jwt_max = 6144;
 constexpr std::size_t slack_max = 256;
 constexpr std::size_t secret_max = 256;
+constexpr std::size_t service_key_max = 256;
 
 std::size_t extend_right(std::string_view text, std::size_t from, std::size_t limit, bool (*allowed)(char)) {
     std::size_t end = from;
@@ -74,6 +75,11 @@ TextRange expand_jwt(std::string_view text, std::size_t begin, std::size_t) {
 
 TextRange expand_slack(std::string_view text, std::size_t begin, std::size_t end) {
     return {begin, extend_right(text, end, begin + slack_max, [](char c) { return is_alnum(c) || c == '-'; })};
+}
+
+// A service key's anchor (its prefix and the first characters) extended over the rest of the key.
+TextRange expand_service_key(std::string_view text, std::size_t begin, std::size_t end) {
+    return {begin, extend_right(text, end, begin + service_key_max, base64url_char)};
 }
 
 // The whole run of key characters around a 32-character window. A run longer than any key is returned
@@ -177,6 +183,18 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"slack_token", "restricted", "Slack bot, user and app tokens",
          {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"}}, v::slack_token, Boundary::token, {"slack", "token"},
          token_chars, "x", "xox", expand_slack, slack_max},
+        {"api_key", "restricted",
+         "API keys of well-known services (OpenAI, Anthropic, Google, Stripe, Hugging Face, GitLab), by their prefix",
+         {{R"(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20})"},
+          {R"(sk-ant-[a-z]{3,5}[0-9]{2}-[A-Za-z0-9_-]{20})"},
+          {R"(sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})"},
+          {R"(AIza[0-9A-Za-z_-]{35})"},
+          {R"([rs]k_(?:live|test)_[0-9A-Za-z]{20})"},
+          {R"(hf_[A-Za-z]{34})"},
+          {R"(glpat-[0-9A-Za-z_-]{20})"}},
+         v::service_api_key, Boundary::token,
+         {"api key", "api_key", "apikey", "openai", "anthropic", "stripe", "hugging face", "gitlab", "token", "key"},
+         base64url_char, "sArhg", "", expand_service_key, service_key_max},
         {"generic_secret", "restricted", "high-entropy keys and passwords next to words such as 'secret' or 'key'",
          {{R"([A-Za-z0-9+/_-]{32})", true, false, true}}, v::high_entropy_secret, Boundary::none,
          {"key", "secret", "token", "password", "passwd", "pwd", "apikey", "api_key", "bearer", "credential",

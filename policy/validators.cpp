@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace sovereign::policy::validators {
@@ -314,6 +315,35 @@ bool slack_token(std::string_view text) {
     const auto dashes = std::count(text.begin(), text.end(), '-');
     const auto digits = std::count_if(text.begin(), text.end(), is_digit);
     return dashes >= 2 && digits >= 8;
+}
+
+bool service_api_key(std::string_view text) {
+    // Each service's prefix and the lengths its keys have; longer prefixes first ("sk-" last).
+    struct Shape {
+        std::string_view prefix;
+        std::size_t min_size;
+        std::size_t max_size;
+    };
+    static constexpr Shape shapes[] = {
+        {"sk-proj-", 40, 256},  {"sk-svcacct-", 40, 256}, {"sk-admin-", 40, 256}, {"sk-ant-", 40, 256},
+        {"sk_live_", 32, 256},  {"sk_test_", 32, 256},    {"rk_live_", 32, 256},  {"rk_test_", 32, 256},
+        {"AIza", 39, 39},       {"hf_", 37, 37},          {"glpat-", 26, 26},     {"sk-", 51, 51},
+    };
+    for (const auto& shape : shapes) {
+        if (!text.starts_with(shape.prefix)) continue;
+        if (text.size() < shape.min_size || text.size() > shape.max_size) return false;
+        // Keys are random: many distinct characters of at least two kinds. Placeholders such as
+        // "sk-proj-xxxxxxxx..." are not keys.
+        const auto secret = text.substr(shape.prefix.size());
+        std::array<bool, 256> seen{};
+        std::size_t distinct = 0;
+        for (const char c : secret) distinct += !std::exchange(seen[static_cast<unsigned char>(c)], true);
+        const int kinds = std::any_of(secret.begin(), secret.end(), is_digit) +
+                          std::any_of(secret.begin(), secret.end(), is_upper) +
+                          std::any_of(secret.begin(), secret.end(), is_lower);
+        return distinct >= 10 && kinds >= 2;
+    }
+    return false;
 }
 
 double shannon_entropy(std::string_view text) {

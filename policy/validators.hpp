@@ -22,6 +22,7 @@ bool private_key_block(std::string_view text);
 bool jwt(std::string_view text);
 bool github_token(std::string_view text);
 bool slack_token(std::string_view text);
+bool service_api_key(std::string_view text);
 bool high_entropy_secret(std::string_view text);
 bool de_steuer_id(std::string_view text);
 bool fr_nir(std::string_view text);

@@ -255,6 +255,8 @@ std::vector<Generator> generators() {
         {"slack_token", [] { return "xoxb-" + digits(12) + "-" + digits(13) + "-" + chars(24, alnum); },
          [] { return "xoxb-" + chars(24, "abcdefghij"); },
          V{"The Slack bot token is {}.", "SLACK_TOKEN={}"}},
+        {"api_key", [] { return "sk-proj-" + chars(48, alnum); }, [] { return "sk-proj-" + chars(48, "x"); },
+         V{"client = OpenAI(api_key=\"{}\")", "Der Schlüssel {} gehört dem Team.", "Here it is: {}"}},
         {"generic_secret", secret, [] { return chars(40, "abcdef0123456789"); },
          V{"api_key: {}", "The client secret is {} for staging.", "Passwort {} bitte ändern."}},
         {"de_steuer_id", steuer, [] { return break_check(steuer(), validators::de_steuer_id); },

@@ -147,6 +147,18 @@ TEST_SUITE("scan") {
         CHECK(scan(blob) == Found{});
     }
 
+    TEST_CASE("service API keys are found by their prefix, with no context word, whole") {
+        const std::string openai = "sk-proj-Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5Ru0Io-Pk_Ql8Mz2NTq8ZrX2mVb7Kp4WnLc9Hd3Js";
+        const std::string anthropic = "sk-ant-api03-Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5Ru0Io-Pk_Ql8Mz2N";
+        const std::string google = "AIzaSyTq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5";
+        CHECK(scan("client = OpenAI(\"" + openai + "\")") == Found{{"api_key", openai}});
+        CHECK(scan("export ANTHROPIC=" + anthropic + "\nthen " + google + ".") ==
+              Found{{"api_key", anthropic}, {"api_key", google}});
+        // A longer run is no key of that shape; a placeholder is no key at all.
+        CHECK(scan(google + "X") == Found{});
+        CHECK(scan("sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") == Found{});
+    }
+
     TEST_CASE("values close together and far apart are each found with their own span") {
         const std::string text = "Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00; " +
                                  std::string(2000, 'a') + " call +44 20 7946 0958. " + std::string(100, 'a') +

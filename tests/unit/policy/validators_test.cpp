@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "policy/validators.hpp"
 
 namespace v = sovereign::policy::validators;
@@ -74,6 +76,22 @@ TEST_SUITE("validators") {
         CHECK(v::high_entropy_secret("sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6"));
         CHECK_FALSE(v::high_entropy_secret("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
         CHECK_FALSE(v::high_entropy_secret("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"));
+    }
+
+    TEST_CASE("service API keys: each service's prefix and lengths, random characters") {
+        const std::string random48 = "Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5Ru0Io-Pk_Ql8Mz2N";
+        CHECK(v::service_api_key("sk-proj-" + random48));
+        CHECK(v::service_api_key("sk-ant-api03-" + random48 + random48));
+        CHECK(v::service_api_key("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"));  // legacy, 51 characters
+        CHECK(v::service_api_key("AIzaSyTq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5"));           // 39 characters
+        CHECK(v::service_api_key("sk_live_Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6"));
+        CHECK(v::service_api_key("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"));              // 37, letters only
+        CHECK(v::service_api_key("glpat-Tq8ZrX2mVb7Kp4WnLc9H"));                          // 26 characters
+        CHECK_FALSE(v::service_api_key("sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));  // a placeholder
+        CHECK_FALSE(v::service_api_key("sk-proj-Tq8ZrX2mVb7Kp4WnLc9H"));                  // too short
+        CHECK_FALSE(v::service_api_key("AIzaSyTq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5X"));      // one character too many
+        CHECK_FALSE(v::service_api_key("glpat-tq8zrx2mvb7kp4wnlc9h-"));                   // 27 characters
+        CHECK_FALSE(v::service_api_key("pk_live_Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6"));           // a publishable key: no prefix of ours
     }
 
     TEST_CASE("EU national identifiers with their check digits") {
