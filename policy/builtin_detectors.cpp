@@ -108,8 +108,8 @@ bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, s
             // Grouped numbers ("ES91 4631 5558 0100 3569 3845") are one value: a card is not a run of
             // groups inside a longer run.
             return !is_digit(before) && !is_digit(after) &&
-                   !((before == ' ' || before == '-') && is_digit(before_previous)) &&
-                   !((after == ' ' || after == '-') && is_digit(after_next));
+                   !((before == ' ' || before == '-' || before == '.') && is_digit(before_previous)) &&
+                   !((after == ' ' || after == '-' || after == '.') && is_digit(after_next));
         case Boundary::alnum:
             return !is_alnum(before) && !is_alnum(after);
         case Boundary::ipv4:
@@ -130,7 +130,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
     namespace v = validators;
     static const std::vector<BuiltinDetector> detectors{
         {"credit_card", "restricted", "payment card numbers (13-19 digits, Luhn check)",
-         {{R"([2-6](?:[ -]?[0-9]){12,18})", false, true}}, v::credit_card, Boundary::digit_group,
+         {{R"([2-6](?:[ .-]?[0-9]){12,18})", false, true}}, v::credit_card, Boundary::digit_group,
          {"card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta", "carta", "kaart"},
          digits_and_separators, "0123456789", ""},
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",

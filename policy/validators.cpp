@@ -103,10 +103,11 @@ bool luhn(std::string_view digits) {
 }
 
 bool credit_card(std::string_view text) {
-    // Groups must be separated consistently: "4111 1111 1111 1111" or none, never "4111-1111 1111".
+    // Groups must be separated consistently: "4111 1111 1111 1111" (or with dashes or dots) or not at
+    // all, never "4111-1111 1111".
     char separator = 0;
     for (const char c : text) {
-        if (c == ' ' || c == '-') {
+        if (c == ' ' || c == '-' || c == '.') {
             if (separator != 0 && separator != c) return false;
             separator = c;
         }

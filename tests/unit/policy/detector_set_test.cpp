@@ -147,6 +147,12 @@ TEST_SUITE("scan") {
         CHECK(scan(blob) == Found{});
     }
 
+    TEST_CASE("card numbers written with dots between the groups are found; longer dotted numbers are not cards") {
+        CHECK(scan("pay with 4111.1111.1111.1111 today") == Found{{"credit_card", "4111.1111.1111.1111"}});
+        CHECK(scan("build 4111.1111.1111.1111.2 shipped") == Found{});
+        CHECK(scan("build 7.4111.1111.1111.1111 shipped") == Found{});
+    }
+
     TEST_CASE("service API keys are found by their prefix, with no context word, whole") {
         const std::string openai = "sk-proj-Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5Ru0Io-Pk_Ql8Mz2NTq8ZrX2mVb7Kp4WnLc9Hd3Js";
         const std::string anthropic = "sk-ant-api03-Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6Gt1Ae5Ru0Io-Pk_Ql8Mz2N";

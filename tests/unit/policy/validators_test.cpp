@@ -11,6 +11,9 @@ TEST_SUITE("validators") {
         CHECK(v::credit_card("4111 1111 1111 1111"));
         CHECK(v::credit_card("5555-5555-5555-4444"));
         CHECK(v::credit_card("378282246310005"));
+        CHECK(v::credit_card("4111.1111.1111.1111"));
+        CHECK_FALSE(v::credit_card("4111.1111 1111.1111"));  // mixed separators
+        CHECK_FALSE(v::credit_card("41.11111111111111"));    // dots, but not between groups of four
         CHECK_FALSE(v::credit_card("4111 1111 1111 1112"));
         CHECK_FALSE(v::credit_card("4111-1111 1111 1111"));  // mixed separators
         CHECK_FALSE(v::credit_card("9111111111111111"));    // no issuer starts with 9
