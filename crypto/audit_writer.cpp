@@ -40,19 +40,6 @@ void deliver(DurableCallback& callback, AppendResult result) {
   if (callback) callback(result);
 }
 
-Status write_all(int fd, const std::string& data) {
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return make_error("write failed: " + errno_text(errno));
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }

@@ -9,39 +9,34 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <utility>
 
 namespace sovereign::crypto {
 
-namespace {
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) : fd_(fd) {}
-  ~FileDescriptor() {
+FileDescriptor& FileDescriptor::operator=(FileDescriptor&& other) noexcept {
+  if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
   }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
+  return *this;
+}
 
- private:
-  int fd_;
-};
-
-Status write_all(int fd, std::string_view data, const std::filesystem::path& path) {
+Status write_all(int fd, std::string_view data) {
   std::size_t done = 0;
   while (done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error(path.string() + ": write failed: " + errno_text(errno));
+      return make_error("write failed: " + errno_text(errno));
     }
     done += static_cast<std::size_t>(n);
   }
   return {};
 }
-
-}  // namespace
 
 std::string errno_text(int error) { return std::strerror(error); }
 
@@ -112,7 +107,8 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
   if (::fchmod(fd.get(), mode) != 0) {
     return fail(make_error(path.string() + ": cannot set mode: " + errno_text(errno)));
   }
-  if (Status written = write_all(fd.get(), data, path); !written) return fail(written.error());
+  if (Status written = write_all(fd.get(), data); !written)
+    return fail(make_error(path.string() + ": " + written.error().message));
   if (::fsync(fd.get()) != 0) {
     return fail(make_error(path.string() + ": fsync failed: " + errno_text(errno)));
   }

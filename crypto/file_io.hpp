@@ -6,10 +6,31 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "crypto/result.hpp"
 
 namespace sovereign::crypto {
+
+// Owns a file descriptor: closed when it goes out of scope.
+class FileDescriptor {
+ public:
+  FileDescriptor() = default;
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor();
+  FileDescriptor(FileDescriptor&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  FileDescriptor& operator=(FileDescriptor&& other) noexcept;
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// write(2) until every byte is written, retrying interrupted calls; the error says why (not where).
+[[nodiscard]] Status write_all(int fd, std::string_view data);
 
 // Whole file, refusing files larger than max_bytes; errors name the file.
 [[nodiscard]] Result<std::string> read_small_file(const std::filesystem::path& path,

@@ -10,6 +10,7 @@
 #include "crypto/file_io.hpp"
 #include "crypto/hex.hpp"
 #include "crypto/secret_bytes.hpp"
+#include "crypto/vault_journal.hpp"
 
 namespace sovereign::crypto {
 
@@ -37,12 +38,29 @@ std::string entry_key(std::string_view tenant, std::string_view scope, std::stri
   return key;
 }
 
+// The fields entry_key encoded, back.
+struct EntryNames {
+  std::string_view tenant, scope, token;
+};
+EntryNames entry_names(std::string_view key) {
+  std::string_view fields[3];
+  for (auto& field : fields) {
+    std::uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) length |= static_cast<std::uint32_t>(static_cast<unsigned char>(key[i])) << (8 * i);
+    field = key.substr(4, length);
+    key.remove_prefix(4 + length);
+  }
+  return {fields[0], fields[1], fields[2]};
+}
+
 struct Entry {
   std::array<std::uint8_t, nonce_size> nonce{};
   std::string ciphertext;
   std::int64_t expires_ms = 0;
   std::string tenant;  // counted against its tenant's share while it lives
+  std::int64_t written_expires_ms = 0;  // the expiry the journal holds
 };
+static_assert(nonce_size == vault_nonce_size);
 
 }  // namespace
 
@@ -96,6 +114,42 @@ class TokenVault::Impl {
     if (!options_.now_ms) options_.now_ms = unix_time_ms;
   }
 
+  // Reads the mappings the directory holds: live ones of this key are restored from now on.
+  Status load() {
+    std::vector<JournalRecord> records;
+    std::vector<std::string> notes;
+    auto journal = VaultJournal::open(options_.directory, records, notes);
+    if (!journal) return journal.error();
+    journal_ = std::move(journal.value());
+    const std::int64_t now = options_.now_ms();
+    std::size_t other_key = 0;
+    for (auto& record : records) {
+      if (record.key_id != key_id_) {
+        ++other_key;
+        continue;
+      }
+      // A mapping's later records only move its expiry on: an expired record has no live one before it.
+      if (record.expires_ms <= now || record.tenant.empty() || record.ciphertext.size() < tag_size) continue;
+      auto [it, inserted] = entries_.try_emplace(entry_key(record.tenant, record.scope, record.token));
+      if (inserted) ++per_tenant_[record.tenant];
+      it->second = Entry{record.nonce, std::move(record.ciphertext), record.expires_ms, std::move(record.tenant),
+                         record.expires_ms};
+    }
+    if (other_key > 0)
+      notes.push_back(journal_->path().string() + ": " + std::to_string(other_key) +
+                      " mapping records were made with another vault key (rotated since) and can no longer be "
+                      "restored; dropped");
+    for (const auto& note : notes)
+      if (options_.on_note) options_.on_note(note);
+    journal_records_ = records.size();
+    if (journal_records_ > entries_.size()) return compact_locked();
+    return {};
+  }
+
+  ~Impl() {
+    if (journal_) (void)journal_->sync();
+  }
+
   Result<std::string> tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
                                std::string_view value) {
     if (Status valid = check_names(tenant, scope); !valid) return valid.error();
@@ -137,6 +191,10 @@ class TokenVault::Impl {
         if (existing && existing->size() == value.size() &&
             sodium_memcmp(existing->data(), value.data(), value.size()) == 0) {
           it->second.expires_ms = now + options_.ttl_seconds * 1000;
+          // On disk the expiry moves on once half the time to live has passed, not at every use.
+          if (journal_ && it->second.expires_ms - it->second.written_expires_ms >= options_.ttl_seconds * 500) {
+            if (Status written = write_locked(key, it->second); !written) return written.error();
+          }
           return token;
         }
         continue;
@@ -153,11 +211,23 @@ class TokenVault::Impl {
         if (entries_.size() >= options_.max_entries)
           return make_error("token vault full (" + std::to_string(options_.max_entries) +
                             " live mappings); raise vault max_entries or shorten ttl_seconds");
-        ++per_tenant_[std::string(tenant)];
       }
       Entry entry = encrypt(tenant, scope, token, value, now + options_.ttl_seconds * 1000);
       entry.tenant = std::string(tenant);
+      // Kept on disk before it is handed out: a token is only issued if a restart can restore it.
+      if (journal_) {
+        if (Status written = write_locked(key, entry); !written) return written.error();
+      }
+      if (it == entries_.end()) ++per_tenant_[std::string(tenant)];
       entries_[key] = std::move(entry);
+      // Every few thousand new mappings the expired ones go, and the journal is rewritten once
+      // most of its records are dead.
+      if (++added_since_purge_ >= purge_every) {
+        added_since_purge_ = 0;
+        purge_locked(now);
+        if (journal_ && journal_records_ > 2 * entries_.size() + purge_every)
+          if (Status compacted = compact_locked(); !compacted) return compacted.error();
+      }
       return token;
     }
     return make_error("token vault: no free token name for this value (hash prefix collisions)");
@@ -232,6 +302,32 @@ class TokenVault::Impl {
     return value;
   }
 
+  Status write_locked(const std::string& key, Entry& entry) {
+    const EntryNames names = entry_names(key);
+    JournalRecord record{key_id_, std::string(names.tenant), std::string(names.scope), std::string(names.token),
+                         entry.nonce, entry.ciphertext, entry.expires_ms};
+    if (Status appended = journal_->append(record); !appended)
+      return make_error("token vault: " + appended.error().message);
+    entry.written_expires_ms = entry.expires_ms;
+    ++journal_records_;
+    return {};
+  }
+
+  // Rewrites the journal with the live mappings only.
+  Status compact_locked() {
+    std::vector<JournalRecord> live;
+    live.reserve(entries_.size());
+    for (auto& [key, entry] : entries_) {
+      const EntryNames names = entry_names(key);
+      live.push_back({key_id_, std::string(names.tenant), std::string(names.scope), std::string(names.token),
+                      entry.nonce, entry.ciphertext, entry.expires_ms});
+      entry.written_expires_ms = entry.expires_ms;
+    }
+    if (Status written = journal_->compact(live); !written) return make_error("token vault: " + written.error().message);
+    journal_records_ = live.size();
+    return {};
+  }
+
   void purge_locked(std::int64_t now) {
     for (auto it = entries_.begin(); it != entries_.end();) {
       if (it->second.expires_ms > now) {
@@ -251,6 +347,10 @@ class TokenVault::Impl {
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, std::size_t> per_tenant_;  // live entries by tenant
+  std::unique_ptr<VaultJournal> journal_;  // null: in memory only
+  std::size_t journal_records_ = 0;        // records in the journal, live or not
+  std::size_t added_since_purge_ = 0;
+  static constexpr std::size_t purge_every = 4096;
   std::size_t tenant_limit_ = options_.max_entries_per_tenant != 0 ? options_.max_entries_per_tenant
                                                                     : std::max<std::size_t>(1, options_.max_entries / 4);
 };
@@ -275,7 +375,11 @@ Result<std::unique_ptr<TokenVault>> TokenVault::create(const SecretKey& vault_ke
   }
   if (options.ttl_seconds <= 0) return make_error("vault: ttl_seconds must be at least 1");
   if (options.max_entries == 0) return make_error("vault: max_entries must be at least 1");
-  return std::unique_ptr<TokenVault>(new TokenVault(std::make_unique<Impl>(vault_key, std::move(options))));
+  const bool persistent = !options.directory.empty();
+  auto impl = std::make_unique<Impl>(vault_key, std::move(options));
+  if (persistent)
+    if (Status loaded = impl->load(); !loaded) return loaded.error();
+  return std::unique_ptr<TokenVault>(new TokenVault(std::move(impl)));
 }
 
 Result<std::string> TokenVault::tokenize(std::string_view tenant, std::string_view scope, std::string_view type,

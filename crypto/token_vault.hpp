@@ -1,7 +1,8 @@
 #pragma once
 // TokenVault: the policy's `tokenize` action. A value becomes a stable, type-tagged token such as
 // ⟦EMAIL_7f3a9c⟧ per tenant and conversation scope; the mapping is kept encrypted
-// (XChaCha20-Poly1305, tenant, scope, token and key id bound as associated data) until it expires.
+// (XChaCha20-Poly1305, tenant, scope, token and key id bound as associated data) until it expires,
+// in memory and, when a directory is given, on disk as well.
 
 #include <cstdint>
 #include <filesystem>
@@ -32,6 +33,11 @@ struct VaultOptions {
   // tenant's tokenization for ttl_seconds. 0: a quarter of max_entries.
   std::size_t max_entries_per_tenant = 0;
   std::function<std::int64_t()> now_ms;  // Unix ms; defaults to the system clock (tests inject one)
+  // Where mappings are kept on disk (crypto/vault_journal.hpp), so that tokens issued before a
+  // restart are restored after it. Empty: in memory only.
+  std::filesystem::path directory;
+  // Told what opening the directory found and dropped (a record cut short, another key's mappings).
+  std::function<void(const std::string&)> on_note;
 };
 
 class TokenVault {

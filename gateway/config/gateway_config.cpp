@@ -338,9 +338,11 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
 void read_vault(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   auto node = root["vault"];
   if (!node) return;
-  if (!r.expect_map(node, "'vault'", {"key", "ttl_seconds", "max_entries", "max_entries_per_tenant"})) return;
+  if (!r.expect_map(node, "'vault'", {"key", "directory", "ttl_seconds", "max_entries", "max_entries_per_tenant"}))
+    return;
   VaultConfig vault;
   r.path(node, "key", vault.key, true);
+  r.path(node, "directory", vault.directory, false);
   r.integer(node, "ttl_seconds", vault.ttl_seconds, 1, 10ull * 365 * 86'400);
   r.integer(node, "max_entries", vault.max_entries, 1, 100'000'000);
   r.integer(node, "max_entries_per_tenant", vault.max_entries_per_tenant, 0, 100'000'000);

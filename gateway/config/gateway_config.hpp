@@ -159,6 +159,7 @@ struct AuditConfig {
 
 struct VaultConfig {
   std::filesystem::path key;
+  std::filesystem::path directory;              // where mappings persist across restarts; empty: memory only
   std::uint64_t ttl_seconds = 86'400;
   std::uint64_t max_entries = 1'000'000;        // live token mappings in all
   std::uint64_t max_entries_per_tenant = 0;     // of them, one tenant's; 0: a quarter of max_entries

@@ -343,7 +343,6 @@ PhaseResult Exchange::transform() {
             return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
           }
           replacement = std::move(token.value());
-          tokenized_ = true;
         }
         rewritten.replace(it->begin, it->end - it->begin, replacement);
       }
@@ -418,10 +417,12 @@ PhaseResult Exchange::route() {
 }
 
 std::unique_ptr<ResponseTransform> Exchange::response_transform() {
-  bool scan = snapshot_->policy != nullptr;
-  if ((!scan && !tokenized_) || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   auto policy = snapshot_->policy;
-  const crypto::TokenVault* vault = tokenized_ ? services_.vault.get() : nullptr;
+  // Tokens are restored in every answer, not only where this request tokenized a value: a backend
+  // may write tokens of earlier turns of the conversation (its own memory, a store of tokenized
+  // documents). Only this tenant's tokens of this conversation are restored.
+  const crypto::TokenVault* vault = services_.vault.get();
+  if ((!policy && !vault) || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
   const bool withhold_logprobs = policy && policy->redacts_answers(tenant_->name);
   return std::make_unique<ResponseRewriter>(

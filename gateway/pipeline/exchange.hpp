@@ -101,7 +101,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::optional<DecodedRequest> decoded_;
   std::optional<policy::Decision> decision_;
   std::string conversation_scope_;
-  bool tokenized_ = false;
   bool body_rewritten_ = false;
   bool decision_recorded_ = false;
   bool outcome_recorded_ = false;

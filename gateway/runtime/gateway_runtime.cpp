@@ -115,6 +115,8 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.ttl_seconds = static_cast<std::int64_t>(vault->ttl_seconds);
     options.max_entries = vault->max_entries;
     options.max_entries_per_tenant = vault->max_entries_per_tenant;
+    options.directory = vault->directory;
+    options.on_note = [](const std::string& note) { log_event("warn", "vault_recovered", note); };
     auto opened = crypto::TokenVault::open(vault->key, options);
     if (!opened) {
       error = "vault: " + opened.error().message;

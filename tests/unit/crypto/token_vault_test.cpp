@@ -6,6 +6,7 @@
 
 #include "crypto/token_restorer.hpp"
 #include "crypto/token_vault.hpp"
+#include "test_support.hpp"
 
 using namespace sovereign::crypto;
 
@@ -187,5 +188,161 @@ TEST_SUITE("restorer") {
     const std::string unknown = "\xE2\x9F\xA6" "EMAIL_abcdef\xE2\x9F\xA7";
     const std::string text = "a " + theirs + " b " + unknown;
     CHECK(restore_in_chunks(*f.vault, text, {5}) == text);
+  }
+}
+
+// Mappings kept on disk (crypto/vault_journal.hpp): a restarted gateway restores tokens it issued
+// before; damage is reported with its byte offset, a record cut short by a crash is dropped.
+namespace {
+
+struct PersistentVault {
+  std::int64_t now = 1'700'000'000'000;
+  SecretKey key = generate_key(KeyKind::vault);
+  testing::TempDir dir;
+  std::vector<std::string> notes;
+  std::int64_t ttl_seconds = 60;
+
+  Result<std::unique_ptr<TokenVault>> open() {
+    VaultOptions options;
+    options.ttl_seconds = ttl_seconds;
+    options.now_ms = [this] { return now; };
+    options.directory = dir.path() / "vault";
+    options.on_note = [this](const std::string& note) { notes.push_back(note); };
+    return TokenVault::create(key, options);
+  }
+  std::unique_ptr<TokenVault> open_ok() {
+    auto opened = open();
+    REQUIRE_MESSAGE(opened.ok(), (opened.ok() ? "" : opened.error().message));
+    return std::move(opened.value());
+  }
+  std::filesystem::path file() const { return dir.path() / "vault" / "mappings.vault"; }
+};
+
+std::string tokenize_ok(TokenVault& vault, std::string_view tenant, std::string_view scope, std::string_view value) {
+  auto token = vault.tokenize(tenant, scope, "IBAN", value);
+  REQUIRE(token.ok());
+  return token.value();
+}
+
+}  // namespace
+
+TEST_SUITE("vault persistence") {
+  TEST_CASE("tokens issued before a restart are restored after it, to their tenant and scope only") {
+    PersistentVault p;
+    std::string a, b;
+    {
+      auto vault = p.open_ok();
+      a = tokenize_ok(*vault, "acme", "conv-1", "DE89 3704 0044 0532 0130 00");
+      b = tokenize_ok(*vault, "globex", "", "GB82 WEST 1234 5698 7654 32");
+    }
+    auto vault = p.open_ok();
+    CHECK(vault->size() == 2);
+    CHECK(vault->restore("acme", "conv-1", a) == std::optional<std::string>("DE89 3704 0044 0532 0130 00"));
+    CHECK(vault->restore("globex", "", b) == std::optional<std::string>("GB82 WEST 1234 5698 7654 32"));
+    CHECK_FALSE(vault->restore("globex", "conv-1", a).has_value());
+    CHECK_FALSE(vault->restore("acme", "conv-2", a).has_value());
+    // The same value gets the same token again, and no second record is needed for it.
+    const auto before = std::filesystem::file_size(p.file());
+    CHECK(tokenize_ok(*vault, "acme", "conv-1", "DE89 3704 0044 0532 0130 00") == a);
+    CHECK(std::filesystem::file_size(p.file()) == before);
+    // The values are on disk only encrypted.
+    CHECK(testing::read_bytes(p.file()).find("DE89") == std::string::npos);
+    CHECK(p.notes.empty());
+  }
+
+  TEST_CASE("expiry survives a restart, and use moves it on, on disk too") {
+    PersistentVault p;
+    p.ttl_seconds = 100;
+    std::string t;
+    {
+      auto vault = p.open_ok();
+      t = tokenize_ok(*vault, "acme", "", "NL91 ABNA 0417 1643 00");
+      p.now += 60'000;  // past half the time to live: using it again writes the new expiry
+      CHECK(tokenize_ok(*vault, "acme", "", "NL91 ABNA 0417 1643 00") == t);
+    }
+    p.now += 90'000;  // 150 s after creation, 90 s after the last use
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->restore("acme", "", t).has_value());
+    }
+    p.now += 20'000;
+    auto vault = p.open_ok();
+    CHECK_FALSE(vault->restore("acme", "", t).has_value());
+    CHECK(vault->size() == 0);
+  }
+
+  TEST_CASE("a record cut short by a crash is dropped with a note; the records before it stay") {
+    PersistentVault p;
+    std::string kept;
+    {
+      auto vault = p.open_ok();
+      kept = tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00");
+      tokenize_ok(*vault, "acme", "", "FR14 2004 1010 0505 0001 3M02 606");
+    }
+    const std::string bytes = testing::read_bytes(p.file());
+    for (std::size_t cut : {std::size_t{3}, std::size_t{20}, std::size_t{60}}) {
+      testing::write_bytes(p.file(), bytes.substr(0, bytes.size() - cut));
+      p.notes.clear();
+      auto vault = p.open_ok();
+      CHECK(vault->size() == 1);
+      CHECK(vault->restore("acme", "", kept).has_value());
+      REQUIRE(p.notes.size() == 1);
+      CHECK(p.notes[0].find("dropped an incomplete mapping record at byte") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("damage is refused with the file and byte; a garbage file is not taken for a vault") {
+    PersistentVault p;
+    { auto vault = p.open_ok(); tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00"); }
+    std::string bytes = testing::read_bytes(p.file());
+    bytes[bytes.size() - 30] ^= 0x01;
+    testing::write_bytes(p.file(), bytes);
+    auto damaged = p.open();
+    REQUIRE_FALSE(damaged.ok());
+    CHECK(damaged.error().message.find("mappings.vault: byte 28: mapping record damaged (checksum mismatch)") !=
+          std::string::npos);
+    CHECK(damaged.error().message.find("Move it away") != std::string::npos);
+
+    testing::write_bytes(p.file(), "not a vault at all\n");
+    auto garbage = p.open();
+    REQUIRE_FALSE(garbage.ok());
+    CHECK(garbage.error().message.find("byte 0: not a token vault mappings file") != std::string::npos);
+  }
+
+  TEST_CASE("mappings of a rotated key are dropped with a note; one process per directory; private files") {
+    PersistentVault p;
+    { auto vault = p.open_ok(); tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00"); }
+    p.key = generate_key(KeyKind::vault);
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->size() == 0);
+      REQUIRE(p.notes.size() == 1);
+      CHECK(p.notes[0].find("1 mapping records were made with another vault key") != std::string::npos);
+      auto second = p.open();
+      REQUIRE_FALSE(second.ok());
+      CHECK(second.error().message.find("another gateway process uses this vault directory") != std::string::npos);
+    }
+    CHECK((std::filesystem::status(p.file()).permissions() & std::filesystem::perms::group_all) ==
+          std::filesystem::perms::none);
+    std::filesystem::permissions(p.file(), std::filesystem::perms::group_read, std::filesystem::perm_options::add);
+    auto readable = p.open();
+    REQUIRE_FALSE(readable.ok());
+    CHECK(readable.error().message.find("mappings.vault") != std::string::npos);
+  }
+
+  TEST_CASE("expired mappings are compacted away: the file does not grow without bound") {
+    PersistentVault p;
+    p.ttl_seconds = 1;
+    auto vault = p.open_ok();
+    for (int i = 0; i < 20000; ++i) {
+      tokenize_ok(*vault, "acme", "", "value " + std::to_string(i));
+      if (i % 1000 == 999) p.now += 2'000;  // the thousand before expire
+    }
+    // Expired mappings are purged every 4096 new ones: at most that many and the live thousand remain.
+    CHECK(vault->size() <= 4096 + 1000);
+    // At most twice the live records plus the 4096 between purges, at about 150 bytes each.
+    CHECK(std::filesystem::file_size(p.file()) < 150 * (2 * (4096 + 1000) + 4096));
+    vault.reset();
+    CHECK(p.open_ok()->size() <= 1000);  // only live mappings are read back
   }
 }

@@ -1,0 +1,232 @@
+#include "crypto/vault_journal.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "crypto/secret_bytes.hpp"
+
+namespace sovereign::crypto {
+
+namespace {
+
+constexpr std::string_view file_name = "mappings.vault";
+constexpr std::string_view lock_name = ".vault.lock";
+constexpr std::string_view header = "SOVEREIGN-VAULT-MAPPINGS v1\n";
+constexpr std::string_view magic = "SVM1";
+constexpr std::size_t checksum_size = 16;
+constexpr std::size_t frame_overhead = 4 + 4 + checksum_size;
+// A file this large is not one this gateway wrote (1,000,000 mappings take about 250 MB).
+constexpr std::uint64_t max_file_bytes = 4ull << 30;
+constexpr std::int64_t sync_interval_ms = 1000;
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint32_t get_u32(const char* p) {
+  std::uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+  return v;
+}
+
+void put_field(std::string& out, std::string_view field) {
+  put_u32(out, static_cast<std::uint32_t>(field.size()));
+  out.append(field);
+}
+
+std::array<unsigned char, checksum_size> checksum(std::string_view framed) {
+  std::array<unsigned char, checksum_size> out{};
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(framed.data()), framed.size(),
+                     nullptr, 0);
+  return out;
+}
+
+std::string frame(const JournalRecord& r) {
+  std::string payload;
+  put_field(payload, r.key_id);
+  put_field(payload, r.tenant);
+  put_field(payload, r.scope);
+  put_field(payload, r.token);
+  put_field(payload, std::string_view(reinterpret_cast<const char*>(r.nonce.data()), r.nonce.size()));
+  put_field(payload, r.ciphertext);
+  const auto expires = static_cast<std::uint64_t>(r.expires_ms);
+  put_u32(payload, static_cast<std::uint32_t>(expires & 0xffffffffu));
+  put_u32(payload, static_cast<std::uint32_t>(expires >> 32));
+  std::string out(magic);
+  put_u32(out, static_cast<std::uint32_t>(payload.size()));
+  out += payload;
+  const auto sum = checksum(std::string_view(out).substr(magic.size()));
+  out.append(reinterpret_cast<const char*>(sum.data()), sum.size());
+  return out;
+}
+
+// Reads the payload's fields; false when they do not add up to exactly the payload.
+bool parse_payload(std::string_view payload, JournalRecord& r) {
+  std::size_t at = 0;
+  auto field = [&](std::string& out) {
+    if (payload.size() - at < 4) return false;
+    const std::uint32_t length = get_u32(payload.data() + at);
+    at += 4;
+    if (payload.size() - at < length) return false;
+    out.assign(payload.substr(at, length));
+    at += length;
+    return true;
+  };
+  std::string nonce;
+  if (!field(r.key_id) || !field(r.tenant) || !field(r.scope) || !field(r.token) || !field(nonce) ||
+      !field(r.ciphertext) || nonce.size() != vault_nonce_size || payload.size() - at != 8)
+    return false;
+  std::memcpy(r.nonce.data(), nonce.data(), nonce.size());
+  const std::uint64_t low = get_u32(payload.data() + at);
+  const std::uint64_t high = get_u32(payload.data() + at + 4);
+  r.expires_ms = static_cast<std::int64_t>(low | (high << 32));
+  return true;
+}
+
+Result<std::string> read_all(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return make_error(path.string() + ": cannot stat: " + errno_text(errno));
+  if (static_cast<std::uint64_t>(st.st_size) > max_file_bytes)
+    return make_error(path.string() + ": " + std::to_string(st.st_size) + " bytes, larger than a vault file can be (" +
+                      std::to_string(max_file_bytes) + ")");
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(path.string() + ": read failed: " + errno_text(errno));
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  data.resize(done);
+  return data;
+}
+
+Error damaged(const std::filesystem::path& path, std::size_t offset, const std::string& what) {
+  return make_error(path.string() + ": byte " + std::to_string(offset) + ": " + what +
+                    "; the file is not what this gateway wrote. Move it away to start with an empty vault "
+                    "(tokens issued before are then no longer restored).");
+}
+
+}  // namespace
+
+VaultJournal::VaultJournal(std::filesystem::path path, FileDescriptor fd, FileDescriptor lock, std::uint64_t size)
+    : path_(std::move(path)), fd_(std::move(fd)), lock_(std::move(lock)), size_(size), last_sync_ms_(unix_time_ms()) {}
+
+VaultJournal::~VaultJournal() { (void)sync(); }
+
+Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::path& directory,
+                                                         std::vector<JournalRecord>& records,
+                                                         std::vector<std::string>& notes) {
+  ensure_sodium();
+  std::error_code ec;
+  if (std::filesystem::create_directories(directory, ec))
+    std::filesystem::permissions(directory, std::filesystem::perms::owner_all, ec);
+  if (ec) return make_error(directory.string() + ": cannot create the vault directory: " + ec.message());
+  const std::filesystem::path lock_path = directory / lock_name;
+  FileDescriptor lock(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!lock.valid()) return make_error(lock_path.string() + ": cannot open: " + errno_text(errno));
+  if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+    return make_error(directory.string() + ": another gateway process uses this vault directory (each needs its own)");
+
+  const std::filesystem::path path = directory / file_name;
+  const bool existed = std::filesystem::exists(path, ec);
+  FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (!fd.valid()) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  // The file names tenants and conversations: it must be as private as the keys.
+  if (existed)
+    if (Status mode = check_private_permissions(path); !mode) return mode.error();
+  Result<std::string> data = read_all(fd.get(), path);
+  if (!data) return data.error();
+  const std::string& bytes = data.value();
+  if (bytes.empty()) {
+    if (Status written = write_all(fd.get(), header); !written)
+      return make_error(path.string() + ": " + written.error().message);
+    return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
+  }
+  if (!bytes.starts_with(header)) {
+    if (header.starts_with(bytes)) {
+      // Cut short while it was being created: nothing was in it yet.
+      if (::ftruncate(fd.get(), 0) != 0 || !write_all(fd.get(), header))
+        return make_error(path.string() + ": cannot rewrite its header: " + errno_text(errno));
+      notes.push_back(path.string() + ": the header was incomplete (the process stopped while creating the file); "
+                      "started it again");
+      return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
+    }
+    return damaged(path, 0, "not a token vault mappings file (its first line is not \"" +
+                                std::string(header.substr(0, header.size() - 1)) + "\")");
+  }
+  std::size_t at = header.size();
+  while (at < bytes.size()) {
+    const std::size_t left = bytes.size() - at;
+    if (left < 8 && std::string_view(bytes).substr(at, std::min<std::size_t>(left, 4)) ==
+                        magic.substr(0, std::min<std::size_t>(left, 4)))
+      break;  // a record cut short in its first bytes
+    if (std::string_view(bytes).substr(at, 4) != magic) return damaged(path, at, "expected a mapping record");
+    const std::uint32_t length = get_u32(bytes.data() + at + 4);
+    if (length > max_payload_bytes)
+      return damaged(path, at, "a mapping record of " + std::to_string(length) + " bytes (at most " +
+                                   std::to_string(max_payload_bytes) + ")");
+    if (left < frame_overhead + length) break;  // cut short: the process stopped while writing it
+    const std::string_view framed = std::string_view(bytes).substr(at + 4, 4 + length);
+    const auto expected = checksum(framed);
+    if (std::memcmp(expected.data(), bytes.data() + at + 8 + length, checksum_size) != 0)
+      return damaged(path, at, "mapping record damaged (checksum mismatch)");
+    JournalRecord record;
+    if (!parse_payload(framed.substr(4), record)) return damaged(path, at, "mapping record malformed");
+    records.push_back(std::move(record));
+    at += frame_overhead + length;
+  }
+  if (at < bytes.size()) {
+    if (::ftruncate(fd.get(), static_cast<off_t>(at)) != 0)
+      return make_error(path.string() + ": cannot cut away an incomplete record: " + errno_text(errno));
+    notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(at) + " (" +
+                    std::to_string(bytes.size() - at) + " bytes; the process stopped while writing it)");
+  }
+  return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), at));
+}
+
+Status VaultJournal::append(const JournalRecord& record) {
+  const std::string bytes = frame(record);
+  if (bytes.size() > frame_overhead + max_payload_bytes)
+    return make_error(path_.string() + ": a mapping record of " + std::to_string(bytes.size()) + " bytes is too large");
+  if (Status written = write_all(fd_.get(), bytes); !written) {
+    // A partial record would stop the next open: cut the file back to its last whole record.
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) {
+      // The damage stays, and the next open reports it with its offset.
+    }
+    return make_error(path_.string() + ": " + written.error().message);
+  }
+  size_ += bytes.size();
+  dirty_ = true;
+  if (unix_time_ms() - last_sync_ms_ >= sync_interval_ms) return sync();
+  return {};
+}
+
+Status VaultJournal::sync() {
+  if (!dirty_ || !fd_.valid()) return {};
+  last_sync_ms_ = unix_time_ms();
+  if (::fdatasync(fd_.get()) != 0) return make_error(path_.string() + ": cannot sync: " + errno_text(errno));
+  dirty_ = false;
+  return {};
+}
+
+Status VaultJournal::compact(const std::vector<JournalRecord>& live) {
+  std::string bytes(header);
+  for (const auto& record : live) bytes += frame(record);
+  if (Status written = write_file_atomically(path_, bytes, 0600, true); !written) return written;
+  FileDescriptor fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  if (!fd.valid()) return make_error(path_.string() + ": cannot open after compaction: " + errno_text(errno));
+  fd_ = std::move(fd);
+  size_ = bytes.size();
+  dirty_ = false;
+  return {};
+}
+
+}  // namespace sovereign::crypto

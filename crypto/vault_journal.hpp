@@ -1,0 +1,75 @@
+#pragma once
+// VaultJournal: the token vault's mappings on disk, so that tokens issued before a restart are still
+// restored after it. One append-only file, DIR/mappings.vault, holds one record per mapping as the
+// vault keeps it in memory: tenant, scope, token, key id, expiry and the value encrypted
+// (XChaCha20-Poly1305, those names bound as associated data), never the value in clear. Each record
+// is framed and checksummed; a record cut short by a crash is dropped on open, a damaged one stops
+// the open with its byte offset. Later records of a mapping (its expiry moved on) replace earlier
+// ones; compact() rewrites the file with the live mappings only.
+//
+// File layout: the header line "SOVEREIGN-VAULT-MAPPINGS v1\n", then records:
+//   "SVM1" | u32 payload length | payload | 16-byte BLAKE2b of (length | payload)
+// payload: key id, tenant, scope, token, nonce, ciphertext (each u32 length + bytes), i64 expiry (ms).
+// Integers are little-endian.
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crypto/file_io.hpp"
+#include "crypto/result.hpp"
+
+namespace sovereign::crypto {
+
+inline constexpr std::size_t vault_nonce_size = 24;
+
+struct JournalRecord {
+  std::string key_id;
+  std::string tenant;
+  std::string scope;
+  std::string token;
+  std::array<std::uint8_t, vault_nonce_size> nonce{};
+  std::string ciphertext;
+  std::int64_t expires_ms = 0;
+};
+
+class VaultJournal {
+ public:
+  // Opens (creating) DIR/mappings.vault, private to this user and locked against other processes,
+  // and reads every record into `records` (in file order). A record cut short at the end is cut
+  // away, with a line in `notes`; anything else wrong is an error naming the file and byte.
+  [[nodiscard]] static Result<std::unique_ptr<VaultJournal>> open(const std::filesystem::path& directory,
+                                                                  std::vector<JournalRecord>& records,
+                                                                  std::vector<std::string>& notes);
+
+  // One write(2) per record: a process that dies afterwards loses nothing. The file is synced
+  // at most once a second here, and by sync().
+  [[nodiscard]] Status append(const JournalRecord& record);
+  [[nodiscard]] Status sync();
+  // Replaces the file with these records (a new file, synced, renamed over the old one).
+  [[nodiscard]] Status compact(const std::vector<JournalRecord>& live);
+
+  std::uint64_t size_bytes() const { return size_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  static constexpr std::uint32_t max_payload_bytes = 64 * 1024;
+
+  ~VaultJournal();  // syncs what was appended
+  VaultJournal(const VaultJournal&) = delete;
+  VaultJournal& operator=(const VaultJournal&) = delete;
+
+ private:
+  VaultJournal(std::filesystem::path path, FileDescriptor fd, FileDescriptor lock, std::uint64_t size);
+
+  std::filesystem::path path_;
+  FileDescriptor fd_;
+  FileDescriptor lock_;  // held (flock) while this journal is open
+  std::uint64_t size_ = 0;
+  std::int64_t last_sync_ms_ = 0;
+  bool dirty_ = false;
+};
+
+}  // namespace sovereign::crypto

@@ -1,0 +1,132 @@
+// The token vault across restarts: with `vault.directory` set, a token issued before the gateway
+// restarted (a clean stop, or kill -9) is still restored after it, in answers of the same tenant and
+// conversation, even where the new request tokenized nothing itself (a backend that remembers
+// earlier turns); without it, such a token stays a token. Another tenant never gets the value.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { initKeys } from './lib/evidence.mjs';
+
+const ALPHA = 'sk-vault-restart-alpha';
+const BETA = 'sk-vault-restart-beta';
+const EMAIL = 'alice.smith@example.com';
+const TOKEN = /⟦EMAIL_[0-9a-f]{6,16}⟧/;
+const CONVERSATION = { 'X-Conversation-Id': 'conv-restart' };
+
+const POLICY = `name: vault-restart-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: confidential
+zones:
+  - name: site
+    description: the echo upstream
+tenants:
+  - name: alpha
+  - name: beta
+rules:
+  - name: tokenize-emails
+    when:
+      detected: [email]
+    then:
+      tokenize: [email]
+  - name: everyone-on-site
+    then:
+      action: allow
+      zones: [site]
+`;
+
+describe('token vault across restarts', { timeout: 120000 }, () => {
+  let dir;
+  let keys;
+  let echo;
+  let policyFile;
+
+  before(async () => {
+    dir = tempDir('sovereign-vault-restart-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, POLICY);
+    echo = await Upstream.start({ name: 'echo', 'echo-last-user': true });
+  });
+
+  after(async () => {
+    await echo?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = (vault) => Gateway.start({
+    tenants: [tenant({ name: 'alpha', keys: [ALPHA], models: ['*'] }), tenant({ name: 'beta', keys: [BETA], models: ['*'] })],
+    backends: [openaiBackend({ name: 'echo-be', zone: 'site', models: ['echo-model'], upstreams: [echo] })],
+    policy: policyFile,
+    vault,
+  });
+  const ask = (gw, key, content) =>
+    gw.chat(key, { model: 'echo-model', messages: [{ role: 'user', content }] }, { headers: CONVERSATION });
+
+  // Tokenizes the e-mail address in the first gateway and returns the token the upstream saw.
+  async function issueToken(gw) {
+    const before = echo.requests().length;
+    const res = await ask(gw, ALPHA, `Write to ${EMAIL} today.`);
+    assert.equal(res.status, 200, res.text);
+    await echo.waitForRequests(before + 1);
+    const token = JSON.parse(echo.requests()[before].body).messages[0].content.match(TOKEN)?.[0];
+    assert.ok(token, `the upstream got no token: ${echo.requests()[before].body}`);
+    return token;
+  }
+
+  for (const how of ['stop', 'kill -9']) {
+    it(`with a vault directory, a token from before a restart (${how}) is restored after it`, async () => {
+      const vault = { key: keys.vaultKey, directory: path.join(dir, `vault-${how.replace(/\W/g, '')}`) };
+      const first = await start(vault);
+      const token = await issueToken(first);
+      if (how === 'stop') await first.stop();
+      else {
+        first.process.signal('SIGKILL');
+        await first.process.exited;
+        fs.rmSync(first.dir, { recursive: true, force: true });
+      }
+      const second = await start(vault);
+      try {
+        // The backend writes the token of the earlier turn; this request has no value of its own.
+        const res = await ask(second, ALPHA, `As I said, reply to ${token}.`);
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.choices[0].message.content, `As I said, reply to ${EMAIL}.`);
+        const other = await ask(second, BETA, `Who is ${token}?`);
+        assert.equal(other.json.choices[0].message.content, `Who is ${token}?`, 'another tenant gets the token as it is');
+        const mode = fs.statSync(path.join(vault.directory, 'mappings.vault')).mode & 0o777;
+        assert.equal(mode, 0o600, `mappings.vault mode ${mode.toString(8)}`);
+        assert.ok(!fs.readFileSync(path.join(vault.directory, 'mappings.vault')).includes(EMAIL), 'the value is on disk in clear');
+      } finally {
+        await second.stop();
+      }
+    });
+  }
+
+  it('without a vault directory, a token from before a restart stays a token', async () => {
+    const vault = { key: keys.vaultKey };
+    const first = await start(vault);
+    const token = await issueToken(first);
+    await first.stop();
+    const second = await start(vault);
+    try {
+      const res = await ask(second, ALPHA, `As I said, reply to ${token}.`);
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.choices[0].message.content, `As I said, reply to ${token}.`);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it('a damaged mappings file stops the start with its byte offset', async () => {
+    const directory = path.join(dir, 'vault-damaged');
+    fs.mkdirSync(directory, { mode: 0o700 });
+    fs.writeFileSync(path.join(directory, 'mappings.vault'), 'SOVEREIGN-VAULT-MAPPINGS v1\nXXXXXXXXXXXXXXXXXXXXXXXXXXXX', { mode: 0o600 });
+    await assert.rejects(start({ key: keys.vaultKey, directory }), (error) => {
+      assert.match(String(error.message), /mappings\.vault: byte 28: expected a mapping record/);
+      return true;
+    });
+  });
+});
