@@ -10,6 +10,7 @@
 #include "crypto/audit_verifier.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sealed_capture.hpp"
+#include "crypto/vault_journal.hpp"
 #include "test_support.hpp"
 
 using namespace sovereign::crypto;
@@ -52,6 +53,47 @@ TEST_SUITE("garbage") {
       CHECK_FALSE(read_secret_key_file(key_path, nullptr, std::nullopt).ok());
       write_bytes(segment, "SOVAUDT1" + binary);
       CHECK_FALSE(verify_log(dir.path(), keys).ok());
+    }
+  }
+
+  TEST_CASE("a vault mappings file of random records is refused naming the byte; any cut is recovered") {
+    std::mt19937 rng(20261123);
+    TempDir dir;
+    const auto path = dir.path() / "mappings.vault";
+    const std::string header = "SOVEREIGN-VAULT-MAPPINGS v1\n";
+    for (int i = 0; i < 300; ++i) {
+      // Random bytes after a valid header, some behind a record marker: refused with the offset, or a
+      // tail too short to be a record, cut away. Never accepted as records.
+      write_bytes(path, header + (i % 2 == 0 ? "SVM1" : "") + random_bytes(rng, 600));
+      ::chmod(path.c_str(), 0600);
+      std::vector<JournalRecord> records;
+      std::vector<std::string> notes;
+      auto opened = VaultJournal::open(dir.path(), records, notes);
+      CHECK(records.empty());
+      if (!opened.ok()) CHECK(opened.error().message.find(path.string() + ": byte ") == 0);
+    }
+    // Every cut of a file of two valid records keeps the whole records before the cut.
+    JournalRecord record{"key-1", "acme", "conv", "⟦EMAIL_0a1b2c⟧", {}, std::string(40, 'x'), 1};
+    std::filesystem::remove(path);
+    {
+      std::vector<JournalRecord> records;
+      std::vector<std::string> notes;
+      auto journal = VaultJournal::open(dir.path(), records, notes);
+      REQUIRE(journal.ok());
+      REQUIRE(journal.value()->append(record).ok());
+      REQUIRE(journal.value()->append(record).ok());
+    }
+    const std::string good = read_bytes(path);
+    const std::size_t one = (good.size() - header.size()) / 2;
+    for (std::size_t cut = header.size(); cut <= good.size(); ++cut) {
+      write_bytes(path, good.substr(0, cut));
+      std::vector<JournalRecord> records;
+      std::vector<std::string> notes;
+      auto opened = VaultJournal::open(dir.path(), records, notes);
+      CAPTURE(cut);
+      REQUIRE(opened.ok());
+      CHECK(records.size() == (cut - header.size()) / one);
+      CHECK(notes.size() == ((cut - header.size()) % one == 0 ? 0u : 1u));
     }
   }
 
