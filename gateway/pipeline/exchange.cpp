@@ -1,6 +1,7 @@
 #include "gateway/pipeline/exchange.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <random>
 
 #include <boost/asio/post.hpp>
@@ -35,6 +36,30 @@ std::optional<Endpoint> endpoint_for(std::string_view path) {
 }
 
 std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+constexpr std::string_view models_path = "/v1/models";
+constexpr std::string_view model_path_prefix = "/v1/models/";
+
+// The model id of GET /v1/models/{model}, percent-decoded ("org%2Fmodel" and "org/model" alike);
+// empty when the path holds none or a malformed escape.
+std::string model_of_path(std::string_view path) {
+  if (!path.starts_with(model_path_prefix)) return {};
+  std::string_view encoded = path.substr(model_path_prefix.size());
+  std::string model;
+  for (std::size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded[i] != '%') {
+      model.push_back(encoded[i]);
+      continue;
+    }
+    unsigned value = 0;
+    if (i + 2 >= encoded.size() || std::from_chars(encoded.data() + i + 1, encoded.data() + i + 3, value, 16).ptr !=
+                                       encoded.data() + i + 3)
+      return {};
+    model.push_back(static_cast<char>(value));
+    i += 2;
+  }
+  return model;
+}
 
 // The prompt's tokens as the tokens-per-minute budget estimates them before the backend reports
 // usage: about four bytes of text per token (decide() adds what the client allows the model to write).
@@ -149,7 +174,7 @@ void Exchange::run() {
 
 PhaseResult Exchange::authenticate() {
   auto path = path_of(request_.target());
-  bool known_path = path == "/v1/models" || endpoint_for(path).has_value();
+  bool known_path = path == models_path || path.starts_with(model_path_prefix) || endpoint_for(path).has_value();
   if (!known_path) return PhaseResult::fail(api_errors::not_found(std::string(path)));
   tenant_ = snapshot_->tenants.by_client_certificate(connection_.client_certificate_cn);
   if (tenant_ != nullptr) return PhaseResult::next();
@@ -168,10 +193,17 @@ PhaseResult Exchange::authenticate() {
 
 PhaseResult Exchange::decode() {
   auto path = path_of(request_.target());
-  if (path == "/v1/models") {
+  if (path == models_path || path.starts_with(model_path_prefix)) {
     if (request_.method() != http::verb::get)
       return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
-    return PhaseResult::answer(models_list());
+    if (path == models_path) return PhaseResult::answer(models_list());
+    // One model, as OpenAI's "retrieve model": only one this tenant may use. Others, served or not,
+    // are not found (a tenant learns nothing of what it may not use).
+    const std::string model = model_of_path(path);
+    if (!valid_model_name(model)) return PhaseResult::fail(api_errors::model_not_found("(not a model name)"));
+    if (!snapshot_->config->serves(model) || !tenant_->may_use(model))
+      return PhaseResult::fail(api_errors::model_not_found(model));
+    return PhaseResult::answer(json_answer(boost::json::serialize(model_object(model))));
   }
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
@@ -530,21 +562,28 @@ void Exchange::fail(const ApiError& error, std::chrono::milliseconds retry_after
   answer(std::move(response), error.code);
 }
 
+// A model as OpenAI describes one; the first backend serving it owns it.
+boost::json::object Exchange::model_object(const std::string& model) const {
+  std::string owner = "sovereign";
+  for (const auto& backend : snapshot_->config->backends)
+    if (contains(backend.models, model)) {
+      owner = backend.name;
+      break;
+    }
+  return boost::json::object{{"id", model}, {"object", "model"}, {"created", 0}, {"owned_by", owner}};
+}
+
 HttpResponse Exchange::models_list() const {
   boost::json::array data;
-  for (const auto& model : snapshot_->config->all_models()) {
-    if (!tenant_->may_use(model)) continue;
-    std::string owner = "sovereign";
-    for (const auto& backend : snapshot_->config->backends)
-      if (contains(backend.models, model)) {
-        owner = backend.name;
-        break;
-      }
-    data.push_back(boost::json::object{{"id", model}, {"object", "model"}, {"created", 0}, {"owned_by", owner}});
-  }
+  for (const auto& model : snapshot_->config->all_models())
+    if (tenant_->may_use(model)) data.push_back(model_object(model));
+  return json_answer(boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}}));
+}
+
+HttpResponse Exchange::json_answer(std::string body) {
   HttpResponse response{http::status::ok, 11};
   response.set(http::field::content_type, "application/json");
-  response.body() = boost::json::serialize(boost::json::object{{"object", "list"}, {"data", std::move(data)}});
+  response.body() = std::move(body);
   return response;
 }
 

@@ -14,6 +14,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/monotonic_resource.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/storage_ptr.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -81,6 +82,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void answer(HttpResponse response, const std::string& error_code);
   void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});
   HttpResponse models_list() const;
+  boost::json::object model_object(const std::string& model) const;
+  static HttpResponse json_answer(std::string body);
 
   GatewayServices& services_;
   boost::asio::io_context& io_;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { readSse, rawExchange } from './lib/http.mjs';
-import { assertShape } from './lib/openai_shapes.mjs';
+import { assertShape, assertError } from './lib/openai_shapes.mjs';
 
 const ALPHA_KEY = 'sk-alpha-0123456789';
 const BETA_KEY = 'sk-beta-9876543210';
@@ -54,6 +54,24 @@ describe('OpenAI API through the gateway', () => {
     assert.equal(res.status, 200, res.text);
     assertShape('modelList', res.json, 'alpha /v1/models');
     assert.deepEqual(res.json.data.map((m) => m.id).sort(), ['chat-model', 'embed-model']);
+  });
+
+  it('GET /v1/models/{model} describes a model the tenant may use, and no other', async () => {
+    const res = await gw.api({ key: ALPHA_KEY, path: '/v1/models/chat-model' });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json, { id: 'chat-model', object: 'model', created: 0, owned_by: 'be-main' });
+    // Served but not this tenant's, not served at all, or not a model name: all not found alike.
+    for (const [model, shown] of [['hidden-model', 'hidden-model'], ['no-such-model', 'no-such-model'], ['%zz', '(not a model name)']]) {
+      const other = await gw.api({ key: ALPHA_KEY, path: `/v1/models/${model}` });
+      assertError(other, { status: 404, code: 'model_not_found' }, model);
+      assert.match(other.json.error.message, new RegExp(`'${shown.replace(/[()]/g, '\\$&')}'`));
+    }
+    const beta = await gw.api({ key: BETA_KEY, path: '/v1/models/hidden-model' });
+    assert.equal(beta.status, 200, beta.text);
+    const post = await gw.api({ key: ALPHA_KEY, method: 'POST', path: '/v1/models/chat-model', body: {} });
+    assertError(post, { status: 405 }, 'POST /v1/models/chat-model');
+    const anonymous = await gw.api({ path: '/v1/models/chat-model' });
+    assertError(anonymous, { status: 401 }, 'no key');
   });
 
   it('a tenant allowed "*" sees every configured model', async () => {

@@ -63,6 +63,14 @@ describe('official openai client', () => {
     assert.deepEqual(ids.sort(), ['embed-local', 'gpt-local']);
   });
 
+  it('models.retrieve describes a model of the tenant; another raises NotFoundError', async () => {
+    const model = await client.models.retrieve('gpt-local');
+    assert.equal(model.id, 'gpt-local');
+    assert.equal(model.object, 'model');
+    await assert.rejects(client.models.retrieve('secret-model'),
+      (err) => err instanceof OpenAI.NotFoundError && err.status === 404 && err.code === 'model_not_found');
+  });
+
   it('a wrong key raises AuthenticationError', async () => {
     const wrong = new OpenAI({ baseURL: `http://127.0.0.1:${gw.apiPort}/v1`, apiKey: 'sk-wrong', maxRetries: 0 });
     await assert.rejects(wrong.chat.completions.create({ model: 'gpt-local', messages: [{ role: 'user', content: 'x' }] }),
