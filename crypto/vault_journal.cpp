@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -89,25 +88,6 @@ bool parse_payload(std::string_view payload, JournalRecord& r) {
   return true;
 }
 
-Result<std::string> read_all(int fd, const std::filesystem::path& path) {
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return make_error(path.string() + ": cannot stat: " + errno_text(errno));
-  if (static_cast<std::uint64_t>(st.st_size) > max_file_bytes)
-    return make_error(path.string() + ": " + std::to_string(st.st_size) + " bytes, larger than a vault file can be (" +
-                      std::to_string(max_file_bytes) + ")");
-  std::string data(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return make_error(path.string() + ": read failed: " + errno_text(errno));
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  data.resize(done);
-  return data;
-}
-
 Error damaged(const std::filesystem::path& path, std::size_t offset, const std::string& what) {
   return make_error(path.string() + ": byte " + std::to_string(offset) + ": " + what +
                     "; the file is not what this gateway wrote. Move it away to start with an empty vault "
@@ -142,7 +122,7 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
   // The file names tenants and conversations: it must be as private as the keys.
   if (existed)
     if (Status mode = check_private_permissions(path); !mode) return mode.error();
-  Result<std::string> data = read_all(fd.get(), path);
+  Result<std::string> data = read_open_file(fd.get(), path, max_file_bytes);
   if (!data) return data.error();
   const std::string& bytes = data.value();
   if (bytes.empty()) {
