@@ -257,6 +257,8 @@ gwp_port="$(free_port)"; gwp_admin="$(free_port)"
 gwa_port="$(free_port)"; gwa_admin="$(free_port)"
 gwpa_port="$(free_port)"; gwpa_admin="$(free_port)"
 gwr_port="$(free_port)"; gwr_admin="$(free_port)"
+echo "gateway_bench: ports: upstream $up_port, nginx $proxy_port, gateway $gw_port, multi-worker $gwm_port," \
+  "policy $gwp_port, audit $gwa_port, policy+audit $gwpa_port, relaxed audit $gwr_port" >&2
 start_upstream "$up_port"
 start_nginx_proxy "$proxy_port" "$up_port"
 start_gateway gateway "$gw_port" "$gw_admin" "$up_port" 1 0
