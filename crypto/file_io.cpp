@@ -40,9 +40,11 @@ Status write_all(int fd, std::string_view data) {
 
 std::string errno_text(int error) { return std::strerror(error); }
 
-Result<std::string> read_open_file(int fd, const std::filesystem::path& path, std::uint64_t max_bytes) {
+Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return make_error(path.string() + ": cannot open: " + errno_text(errno));
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     return make_error(path.string() + ": cannot stat: " + errno_text(errno));
   }
   if (!S_ISREG(st.st_mode)) return make_error(path.string() + ": not a regular file");
@@ -54,7 +56,7 @@ Result<std::string> read_open_file(int fd, const std::filesystem::path& path, st
   std::string data(static_cast<std::size_t>(st.st_size), '\0');
   std::size_t done = 0;
   while (done < data.size()) {
-    const ssize_t n = ::pread(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+    const ssize_t n = ::read(fd.get(), data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return make_error(path.string() + ": read failed: " + errno_text(errno));
     if (n == 0) break;
@@ -62,12 +64,6 @@ Result<std::string> read_open_file(int fd, const std::filesystem::path& path, st
   }
   data.resize(done);
   return data;
-}
-
-Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return make_error(path.string() + ": cannot open: " + errno_text(errno));
-  return read_open_file(fd.get(), path, max_bytes);
 }
 
 Status check_private_permissions(const std::filesystem::path& path) {

@@ -32,9 +32,6 @@ class FileDescriptor {
 // write(2) until every byte is written, retrying interrupted calls; the error says why (not where).
 [[nodiscard]] Status write_all(int fd, std::string_view data);
 
-// The whole of an open regular file (from its start), refusing files larger than max_bytes;
-// errors name the file.
-[[nodiscard]] Result<std::string> read_open_file(int fd, const std::filesystem::path& path, std::uint64_t max_bytes);
 // Whole file, refusing files larger than max_bytes; errors name the file.
 [[nodiscard]] Result<std::string> read_small_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes);

@@ -116,32 +116,33 @@ class TokenVault::Impl {
 
   // Reads the mappings the directory holds: live ones of this key are restored from now on.
   Status load() {
-    std::vector<JournalRecord> records;
     std::vector<std::string> notes;
-    auto journal = VaultJournal::open(options_.directory, records, notes);
-    if (!journal) return journal.error();
-    journal_ = std::move(journal.value());
     const std::int64_t now = options_.now_ms();
     std::size_t other_key = 0;
-    for (auto& record : records) {
+    std::size_t records = 0;
+    auto take = [&](JournalRecord& record) {
+      ++records;
       if (record.key_id != key_id_) {
         ++other_key;
-        continue;
+        return;
       }
       // A mapping's later records only move its expiry on: an expired record has no live one before it.
-      if (record.expires_ms <= now || record.tenant.empty() || record.ciphertext.size() < tag_size) continue;
+      if (record.expires_ms <= now || record.tenant.empty() || record.ciphertext.size() < tag_size) return;
       auto [it, inserted] = entries_.try_emplace(entry_key(record.tenant, record.scope, record.token));
       if (inserted) ++per_tenant_[record.tenant];
       it->second = Entry{record.nonce, std::move(record.ciphertext), record.expires_ms, std::move(record.tenant),
                          record.expires_ms};
-    }
+    };
+    auto journal = VaultJournal::open(options_.directory, take, notes);
+    if (!journal) return journal.error();
+    journal_ = std::move(journal.value());
     if (other_key > 0)
       notes.push_back(journal_->path().string() + ": " + std::to_string(other_key) +
                       " mapping records were made with another vault key (rotated since) and can no longer be "
                       "restored; dropped");
     for (const auto& note : notes)
       if (options_.on_note) options_.on_note(note);
-    journal_records_ = records.size();
+    journal_records_ = records;
     if (journal_records_ > entries_.size()) return compact_locked();
     return {};
   }

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include "crypto/secret_bytes.hpp"
 
@@ -20,8 +21,6 @@ constexpr std::string_view header = "SOVEREIGN-VAULT-MAPPINGS v1\n";
 constexpr std::string_view magic = "SVM1";
 constexpr std::size_t checksum_size = 16;
 constexpr std::size_t frame_overhead = 4 + 4 + checksum_size;
-// A file this large is not one this gateway wrote (1,000,000 mappings take about 250 MB).
-constexpr std::uint64_t max_file_bytes = 4ull << 30;
 constexpr std::int64_t sync_interval_ms = 1000;
 
 void put_u32(std::string& out, std::uint32_t v) {
@@ -88,6 +87,45 @@ bool parse_payload(std::string_view payload, JournalRecord& r) {
   return true;
 }
 
+// Reads a file front to back in chunks; view() holds at least what fill() asked for, unless the
+// file ends first.
+class ChunkReader {
+ public:
+  explicit ChunkReader(int fd) : fd_(fd) {}
+  Status fill(std::size_t need) {
+    if (pos_ > chunk_size) {
+      buffer_.erase(0, pos_);
+      pos_ = 0;
+    }
+    while (!eof_ && buffer_.size() - pos_ < need) {
+      const std::size_t had = buffer_.size();
+      buffer_.resize(had + chunk_size);
+      const ssize_t n = ::pread(fd_, buffer_.data() + had, chunk_size, static_cast<off_t>(read_));
+      if (n < 0 && errno == EINTR) {
+        buffer_.resize(had);
+        continue;
+      }
+      if (n < 0) return make_error("read failed: " + errno_text(errno));
+      buffer_.resize(had + static_cast<std::size_t>(n));
+      read_ += static_cast<std::uint64_t>(n);
+      eof_ = n == 0;
+    }
+    return {};
+  }
+  std::string_view view() const { return std::string_view(buffer_).substr(pos_); }
+  std::size_t available() const { return buffer_.size() - pos_; }
+  void consume(std::size_t n) { pos_ += n; }
+  std::uint64_t offset() const { return read_ - available(); }  // file offset of view()
+
+ private:
+  static constexpr std::size_t chunk_size = 1 << 20;
+  int fd_;
+  std::string buffer_;
+  std::size_t pos_ = 0;
+  std::uint64_t read_ = 0;
+  bool eof_ = false;
+};
+
 Error damaged(const std::filesystem::path& path, std::size_t offset, const std::string& what) {
   return make_error(path.string() + ": byte " + std::to_string(offset) + ": " + what +
                     "; the file is not what this gateway wrote. Move it away to start with an empty vault "
@@ -102,7 +140,7 @@ VaultJournal::VaultJournal(std::filesystem::path path, FileDescriptor fd, FileDe
 VaultJournal::~VaultJournal() { (void)sync(); }
 
 Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::path& directory,
-                                                         std::vector<JournalRecord>& records,
+                                                         const std::function<void(JournalRecord&)>& on_record,
                                                          std::vector<std::string>& notes) {
   ensure_sodium();
   std::error_code ec;
@@ -122,16 +160,16 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
   // The file names tenants and conversations: it must be as private as the keys.
   if (existed)
     if (Status mode = check_private_permissions(path); !mode) return mode.error();
-  Result<std::string> data = read_open_file(fd.get(), path, max_file_bytes);
-  if (!data) return data.error();
-  const std::string& bytes = data.value();
-  if (bytes.empty()) {
+  // Read in chunks: the file holds every mapping, and the whole of it need not be in memory at once.
+  ChunkReader in(fd.get());
+  if (Status read = in.fill(header.size()); !read) return make_error(path.string() + ": " + read.error().message);
+  if (in.available() == 0) {
     if (Status written = write_all(fd.get(), header); !written)
       return make_error(path.string() + ": " + written.error().message);
     return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
   }
-  if (!bytes.starts_with(header)) {
-    if (header.starts_with(bytes)) {
+  if (!in.view().starts_with(header)) {
+    if (header.starts_with(in.view())) {
       // Cut short while it was being created: nothing was in it yet.
       if (::ftruncate(fd.get(), 0) != 0 || !write_all(fd.get(), header))
         return make_error(path.string() + ": cannot rewrite its header: " + errno_text(errno));
@@ -142,34 +180,47 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
     return damaged(path, 0, "not a token vault mappings file (its first line is not \"" +
                                 std::string(header.substr(0, header.size() - 1)) + "\")");
   }
-  std::size_t at = header.size();
-  while (at < bytes.size()) {
-    const std::size_t left = bytes.size() - at;
-    if (left < 8 && std::string_view(bytes).substr(at, std::min<std::size_t>(left, 4)) ==
-                        magic.substr(0, std::min<std::size_t>(left, 4)))
-      break;  // a record cut short in its first bytes
-    if (std::string_view(bytes).substr(at, 4) != magic) return damaged(path, at, "expected a mapping record");
-    const std::uint32_t length = get_u32(bytes.data() + at + 4);
+  in.consume(header.size());
+  bool cut_short = false;
+  for (;;) {
+    if (Status read = in.fill(8); !read) return make_error(path.string() + ": " + read.error().message);
+    const std::string_view head = in.view().substr(0, 8);
+    if (head.empty()) break;
+    const std::uint64_t at = in.offset();
+    if (head.size() < 8 && head.substr(0, std::min<std::size_t>(head.size(), 4)) ==
+                               magic.substr(0, std::min<std::size_t>(head.size(), 4))) {
+      cut_short = true;  // a record cut short in its first bytes
+      break;
+    }
+    if (head.substr(0, 4) != magic) return damaged(path, at, "expected a mapping record");
+    const std::uint32_t length = get_u32(head.data() + 4);
     if (length > max_payload_bytes)
       return damaged(path, at, "a mapping record of " + std::to_string(length) + " bytes (at most " +
                                    std::to_string(max_payload_bytes) + ")");
-    if (left < frame_overhead + length) break;  // cut short: the process stopped while writing it
-    const std::string_view framed = std::string_view(bytes).substr(at + 4, 4 + length);
+    if (Status read = in.fill(frame_overhead + length); !read)
+      return make_error(path.string() + ": " + read.error().message);
+    if (in.available() < frame_overhead + length) {
+      cut_short = true;  // the process stopped while writing it
+      break;
+    }
+    const std::string_view framed = in.view().substr(4, 4 + length);
     const auto expected = checksum(framed);
-    if (std::memcmp(expected.data(), bytes.data() + at + 8 + length, checksum_size) != 0)
+    if (std::memcmp(expected.data(), in.view().data() + 8 + length, checksum_size) != 0)
       return damaged(path, at, "mapping record damaged (checksum mismatch)");
     JournalRecord record;
     if (!parse_payload(framed.substr(4), record)) return damaged(path, at, "mapping record malformed");
-    records.push_back(std::move(record));
-    at += frame_overhead + length;
+    on_record(record);
+    in.consume(frame_overhead + length);
   }
-  if (at < bytes.size()) {
-    if (::ftruncate(fd.get(), static_cast<off_t>(at)) != 0)
+  const std::uint64_t good = in.offset();
+  if (cut_short) {
+    const std::uint64_t size = good + in.available();
+    if (::ftruncate(fd.get(), static_cast<off_t>(good)) != 0)
       return make_error(path.string() + ": cannot cut away an incomplete record: " + errno_text(errno));
-    notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(at) + " (" +
-                    std::to_string(bytes.size() - at) + " bytes; the process stopped while writing it)");
+    notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(good) + " (" +
+                    std::to_string(size - good) + " bytes; the process stopped while writing it)");
   }
-  return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), at));
+  return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), good));
 }
 
 Status VaultJournal::append(const JournalRecord& record) {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,10 +40,11 @@ struct JournalRecord {
 class VaultJournal {
  public:
   // Opens (creating) DIR/mappings.vault, private to this user and locked against other processes,
-  // and reads every record into `records` (in file order). A record cut short at the end is cut
-  // away, with a line in `notes`; anything else wrong is an error naming the file and byte.
+  // and hands every record to `on_record`, in file order (read in chunks, never whole). A record
+  // cut short at the end is cut away, with a line in `notes`; anything else wrong is an error
+  // naming the file and byte.
   [[nodiscard]] static Result<std::unique_ptr<VaultJournal>> open(const std::filesystem::path& directory,
-                                                                  std::vector<JournalRecord>& records,
+                                                                  const std::function<void(JournalRecord&)>& on_record,
                                                                   std::vector<std::string>& notes);
 
   // One write(2) per record: a process that dies afterwards loses nothing. The file is synced

@@ -68,7 +68,7 @@ TEST_SUITE("garbage") {
       ::chmod(path.c_str(), 0600);
       std::vector<JournalRecord> records;
       std::vector<std::string> notes;
-      auto opened = VaultJournal::open(dir.path(), records, notes);
+      auto opened = VaultJournal::open(dir.path(), [&](JournalRecord& r) { records.push_back(r); }, notes);
       CHECK(records.empty());
       if (!opened.ok()) CHECK(opened.error().message.find(path.string() + ": byte ") == 0);
     }
@@ -76,9 +76,8 @@ TEST_SUITE("garbage") {
     JournalRecord record{"key-1", "acme", "conv", "⟦EMAIL_0a1b2c⟧", {}, std::string(40, 'x'), 1};
     std::filesystem::remove(path);
     {
-      std::vector<JournalRecord> records;
       std::vector<std::string> notes;
-      auto journal = VaultJournal::open(dir.path(), records, notes);
+      auto journal = VaultJournal::open(dir.path(), [](JournalRecord&) {}, notes);
       REQUIRE(journal.ok());
       REQUIRE(journal.value()->append(record).ok());
       REQUIRE(journal.value()->append(record).ok());
@@ -89,7 +88,7 @@ TEST_SUITE("garbage") {
       write_bytes(path, good.substr(0, cut));
       std::vector<JournalRecord> records;
       std::vector<std::string> notes;
-      auto opened = VaultJournal::open(dir.path(), records, notes);
+      auto opened = VaultJournal::open(dir.path(), [&](JournalRecord& r) { records.push_back(r); }, notes);
       CAPTURE(cut);
       REQUIRE(opened.ok());
       CHECK(records.size() == (cut - header.size()) / one);
