@@ -248,6 +248,13 @@ class TokenVault::Impl {
     return entries_.size();
   }
 
+  std::size_t capacity() const { return options_.max_entries; }
+
+  std::uint64_t journal_bytes() const {
+    std::shared_lock lock(mutex_);
+    return journal_ ? journal_->size_bytes() : 0;
+  }
+
   void purge_expired() {
     std::unique_lock lock(mutex_);
     purge_locked(options_.now_ms());
@@ -392,6 +399,8 @@ std::optional<std::string> TokenVault::restore(std::string_view tenant, std::str
   return impl_->restore(tenant, scope, token);
 }
 std::size_t TokenVault::size() const { return impl_->size(); }
+std::size_t TokenVault::capacity() const { return impl_->capacity(); }
+std::uint64_t TokenVault::journal_bytes() const { return impl_->journal_bytes(); }
 void TokenVault::purge_expired() { impl_->purge_expired(); }
 const std::string& TokenVault::key_id() const { return impl_->key_id(); }
 

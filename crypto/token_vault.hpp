@@ -58,6 +58,8 @@ class TokenVault {
   [[nodiscard]] std::optional<std::string> restore(std::string_view tenant, std::string_view scope,
                                                    std::string_view token) const;
   std::size_t size() const;
+  std::size_t capacity() const;         // max_entries
+  std::uint64_t journal_bytes() const;  // the mappings file's size; 0 in memory only
   void purge_expired();
   const std::string& key_id() const;
 

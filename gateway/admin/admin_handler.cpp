@@ -19,6 +19,10 @@ void AdminHandler::sample_module_metrics() {
                           static_cast<double>(stats.gpu_memory_used_bytes)});
     }
   }
+  if (services_.vault) {
+    metrics.set_vault(static_cast<double>(services_.vault->size()), static_cast<double>(services_.vault->capacity()),
+                      static_cast<double>(services_.vault->journal_bytes()));
+  }
   if (services_.audit) {
     auto stats = services_.audit->stats();
     metrics.set_audit({static_cast<double>(stats.records_written), static_cast<double>(stats.records_failed),

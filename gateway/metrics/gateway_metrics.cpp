@@ -126,7 +126,22 @@ GatewayMetrics::GatewayMetrics()
                           .Help("Requests refused with 503 tokenization_unavailable because the vault took no more "
                                 "values (full, or the tenant's share taken)")
                           .Register(*registry_)
-                          .Add({})) {
+                          .Add({})),
+      vault_mappings_(BuildGauge()
+                          .Name("sovereign_vault_mappings")
+                          .Help("Token mappings the vault holds (live, and expired ones not yet purged)")
+                          .Register(*registry_)
+                          .Add({})),
+      vault_capacity_(BuildGauge()
+                          .Name("sovereign_vault_capacity")
+                          .Help("Mappings the vault may hold (vault max_entries); past it new values are refused")
+                          .Register(*registry_)
+                          .Add({})),
+      vault_journal_bytes_(BuildGauge()
+                               .Name("sovereign_vault_journal_bytes")
+                               .Help("Size of the vault's mappings file (vault.directory); 0 when kept in memory only")
+                               .Register(*registry_)
+                               .Add({})) {
   config_reloads_.Add({{"result", "applied"}});
   config_reloads_.Add({{"result", "rejected"}});
   BuildGauge()
@@ -220,6 +235,12 @@ void GatewayMetrics::set_audit(const AuditSample& s) {
   audit_group_commits_.Add({{"kind", "syncs"}}).Set(s.syncs);
   audit_queue_.Add({}).Set(s.queued);
   audit_healthy_.Add({}).Set(s.healthy ? 1 : 0);
+}
+
+void GatewayMetrics::set_vault(double mappings, double capacity, double journal_bytes) {
+  vault_mappings_.Set(mappings);
+  vault_capacity_.Set(capacity);
+  vault_journal_bytes_.Set(journal_bytes);
 }
 
 std::string GatewayMetrics::serialize() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }

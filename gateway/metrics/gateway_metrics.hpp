@@ -42,6 +42,7 @@ class GatewayMetrics {
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
   prometheus::Counter& vault_refusals() { return vault_refusals_; }
+  void set_vault(double mappings, double capacity, double journal_bytes);
 
   // Families that other modules' adapters fill (audit, policy, engine), registered on the same registry.
   prometheus::Registry& registry() { return *registry_; }
@@ -74,6 +75,9 @@ class GatewayMetrics {
   prometheus::Gauge& connections_active_;
   prometheus::Counter& connections_refused_;
   prometheus::Counter& vault_refusals_;
+  prometheus::Gauge& vault_mappings_;
+  prometheus::Gauge& vault_capacity_;
+  prometheus::Gauge& vault_journal_bytes_;
 };
 
 }  // namespace sovereign::gateway

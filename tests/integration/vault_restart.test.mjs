@@ -96,6 +96,10 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
         assert.equal(res.json.choices[0].message.content, `As I said, reply to ${EMAIL}.`);
         const other = await ask(second, BETA, `Who is ${token}?`);
         assert.equal(other.json.choices[0].message.content, `Who is ${token}?`, 'another tenant gets the token as it is');
+        const metrics = await second.metrics();
+        assert.equal(metrics.value('sovereign_vault_mappings'), 1);
+        assert.equal(metrics.value('sovereign_vault_capacity'), 1000000);
+        assert.equal(metrics.value('sovereign_vault_journal_bytes'), fs.statSync(path.join(vault.directory, 'mappings.vault')).size);
         const mode = fs.statSync(path.join(vault.directory, 'mappings.vault')).mode & 0o777;
         assert.equal(mode, 0o600, `mappings.vault mode ${mode.toString(8)}`);
         assert.ok(!fs.readFileSync(path.join(vault.directory, 'mappings.vault')).includes(EMAIL), 'the value is on disk in clear');
