@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "policy/engine.hpp"
+#include "policy/response_scanner.hpp"
 #include "policy/yaml_reader.hpp"
 
 namespace sovereign::policy {
@@ -11,13 +12,19 @@ namespace sovereign::policy {
 namespace {
 
 constexpr std::array<std::string_view, 2> suite_keys{"policy", "cases"};
-constexpr std::array<std::string_view, 3> case_keys{"name", "request", "expect"};
+constexpr std::array<std::string_view, 4> case_keys{"name", "request", "answer", "expect"};
+constexpr std::array<std::string_view, 2> required_case_keys{"name", "expect"};
+constexpr std::array<std::string_view, 3> answer_keys{"tenant", "text", "chunk_chars"};
+constexpr std::array<std::string_view, 3> answer_expect_keys{"text", "detectors", "redacted"};
 constexpr std::array<std::string_view, 8> request_keys{"tenant", "model",  "endpoint", "data_class",
                                                        "messages", "text", "input", "description"};
 constexpr std::array<std::string_view, 2> message_keys{"role", "content"};
 constexpr std::array<std::string_view, 11> expect_keys{"action",   "rule",     "message",   "data_class",
                                                        "zones",    "backends", "detectors", "redacted",
                                                        "tokenized", "matched", "capture_payload"};
+constexpr std::array<std::string_view, 12> all_expect_keys{"action",    "rule",     "message",   "data_class",
+                                                           "zones",     "backends", "detectors", "redacted",
+                                                           "tokenized", "matched",  "capture_payload", "text"};
 constexpr std::size_t max_cases = 10000;
 
 std::string show(const std::vector<std::string>& items) {
@@ -59,8 +66,33 @@ void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
     if (n["input"]) request.segments.push_back({"input", r.text(n["input"], "input").value_or("")});
 }
 
-void read_expectation(YamlReader& r, const YAML::Node& n, TestExpectation& e) {
-    if (!r.check_map(n, "expect", expect_keys)) return;
+void read_answer(YamlReader& r, const YAML::Node& n, AnswerCase& answer) {
+    if (!r.check_map(n, "answer", answer_keys, std::array<std::string_view, 2>{"tenant", "text"})) return;
+    answer.tenant = r.text(n["tenant"], "tenant").value_or("");
+    answer.text = r.text(n["text"], "text").value_or("");
+    if (n["chunk_chars"]) {
+        const auto chunk = r.integer(n["chunk_chars"], "chunk_chars");
+        if (chunk && (*chunk < 1 || *chunk > 4096)) r.error(n["chunk_chars"], "chunk_chars must be 1 to 4096");
+        else if (chunk) answer.chunk_chars = static_cast<std::size_t>(*chunk);
+    }
+}
+
+// Which expectations apply depends on the case: a decision for a request, the text for an answer.
+void read_expectation(YamlReader& r, const YAML::Node& n, TestExpectation& e, bool answer) {
+    if (!r.check_map(n, "expect", all_expect_keys)) return;
+    for (const auto& entry : n) {
+        if (!entry.first.IsScalar()) continue;  // check_map reported it
+        const std::string key = entry.first.Scalar();
+        if (std::find(all_expect_keys.begin(), all_expect_keys.end(), key) == all_expect_keys.end()) continue;  // as well
+        const bool allowed = answer ? std::find(answer_expect_keys.begin(), answer_expect_keys.end(), key) !=
+                                          answer_expect_keys.end()
+                                    : std::find(expect_keys.begin(), expect_keys.end(), key) != expect_keys.end();
+        if (!allowed)
+            r.error(entry.first, "'" + key + "' is not expected of " +
+                                     (answer ? std::string("an answer case (text, detectors, redacted)")
+                                             : std::string("a request case ('text' is for answer cases)")));
+    }
+    if (n["text"]) e.text = r.text(n["text"], "text");
     if (n["action"]) {
         e.action = r.text(n["action"], "action");
         if (e.action && *e.action != "allow" && *e.action != "deny")
@@ -111,14 +143,20 @@ TestSuiteLoad load_test_suite(const std::filesystem::path& path) {
         return result;
     }
     for (const auto& c : cases) {
-        if (!r.check_map(c, "a test case", case_keys, case_keys)) continue;
+        if (!r.check_map(c, "a test case", case_keys, required_case_keys)) continue;
         TestCase tc;
         tc.line = YamlReader::line_of(c);
         tc.name = r.text(c["name"], "name").value_or("");
         for (const auto& other : suite.cases)
             if (other.name == tc.name) r.error(c["name"], "test case '" + tc.name + "' appears twice");
-        read_request(r, c["request"], tc.request);
-        read_expectation(r, c["expect"], tc.expect);
+        if (static_cast<bool>(c["request"]) == static_cast<bool>(c["answer"])) {
+            r.error(c, "a test case needs exactly one of 'request' (what the policy decides) or 'answer' (what it "
+                       "leaves of a model's answer)");
+            continue;
+        }
+        if (c["request"]) read_request(r, c["request"], tc.request);
+        else read_answer(r, c["answer"], tc.answer.emplace());
+        read_expectation(r, c["expect"], tc.expect, tc.answer.has_value());
         suite.cases.push_back(std::move(tc));
     }
     if (result.diagnostics.empty()) result.suite = std::move(suite);
@@ -144,10 +182,58 @@ bool SuiteResult::passed() const {
     return std::all_of(cases.begin(), cases.end(), [](const CaseResult& c) { return c.passed(); });
 }
 
-SuiteResult run_test_suite(const TestSuite& suite, const Policy& policy) {
+namespace {
+
+// An answer case: the answer goes through the scanner that checks model output, whole or in chunks.
+CaseResult run_answer_case(const TestCase& tc, const std::shared_ptr<const Policy>& policy) {
+    const AnswerCase& answer = *tc.answer;
+    CaseResult cr{tc.name, tc.line, {}};
+    ResponseScanner scanner(policy, answer.tenant);
+    std::string out;
+    if (answer.chunk_chars == 0) {
+        out = scanner.complete(answer.text);
+    } else {
+        for (std::size_t at = 0; at < answer.text.size(); at += answer.chunk_chars)
+            out += scanner.feed(std::string_view(answer.text).substr(at, answer.chunk_chars));
+        out += scanner.finish();
+    }
+    if (scanner.failed()) {
+        cr.differences.push_back("the answer could not be scanned (" + scanner.failure().detector + ": " +
+                                 scanner.failure().message + "); the gateway would withhold it");
+        return cr;
+    }
+    std::vector<std::string> redacts;
+    for (const auto i : policy->model().redact_in_responses) redacts.push_back(policy->detectors().detectors()[i].name);
+    if (const auto* tenant = policy->find_tenant(answer.tenant))
+        for (const auto i : tenant->redact_in_responses) redacts.push_back(policy->detectors().detectors()[i].name);
+    std::vector<std::string> found;
+    std::vector<std::string> redacted;
+    for (const auto& [name, count] : scanner.counts()) {
+        found.push_back(name);
+        if (std::find(redacts.begin(), redacts.end(), name) != redacts.end()) redacted.push_back(name);
+    }
+    const auto& e = tc.expect;
+    auto& diffs = cr.differences;
+    auto set_of = [](const std::optional<std::vector<std::string>>& v) {
+        return v ? std::optional<std::vector<std::string>>(sorted(*v)) : std::nullopt;
+    };
+    compare(diffs, "text", e.text, out, [](const std::string& s) { return s; });
+    compare(diffs, "detectors", set_of(e.detectors), sorted(found), show);
+    compare(diffs, "redacted", set_of(e.redacted), sorted(redacted), show);
+    return cr;
+}
+
+}  // namespace
+
+SuiteResult run_test_suite(const TestSuite& suite, const std::shared_ptr<const Policy>& policy_ptr) {
+    const Policy& policy = *policy_ptr;
     SuiteResult result;
     result.rule_count = policy.model().rules.size();
     for (const auto& tc : suite.cases) {
+        if (tc.answer) {
+            result.cases.push_back(run_answer_case(tc, policy_ptr));
+            continue;
+        }
         const Decision d = evaluate(tc.request, policy);
         CaseResult cr{tc.name, tc.line, {}};
         auto& diffs = cr.differences;

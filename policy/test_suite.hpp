@@ -1,7 +1,9 @@
 #pragma once
-// `policy test`: YAML test cases (a request and the decision expected for it) run against a policy.
+// `policy test`: YAML test cases run against a policy: a request and the decision expected for it,
+// or a model's answer and what the policy leaves of it.
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,13 +27,22 @@ struct TestExpectation {
     std::optional<std::vector<std::string>> tokenized;  // detector types tokenized (as a set)
     std::optional<std::vector<std::string>> matched;    // rules that matched (as a set)
     std::optional<bool> capture_payload;
+    std::optional<std::string> text;                    // answer cases: the answer as the client gets it
+};
+
+// A model's answer as it comes back through the gateway, for the policy's `responses` part.
+struct AnswerCase {
+    std::string tenant;
+    std::string text;
+    std::size_t chunk_chars = 0;  // streamed in pieces of this many bytes; 0: one whole answer
 };
 
 // One case of a test file.
 struct TestCase {
     std::string name;
     int line = 0;
-    Request request;
+    Request request;                    // a request case...
+    std::optional<AnswerCase> answer;   // ...or an answer case
     TestExpectation expect;
 };
 
@@ -68,7 +79,7 @@ struct SuiteResult {
     bool passed() const;
 };
 
-SuiteResult run_test_suite(const TestSuite& suite, const Policy& policy);
+SuiteResult run_test_suite(const TestSuite& suite, const std::shared_ptr<const Policy>& policy);
 
 // "PASS name" / "FAIL name" with a diff per failure, then the coverage line.
 std::string render_suite_result(const SuiteResult& result, const std::string& file_label);

@@ -104,7 +104,7 @@ int test(std::span<const std::string> args) {
         print(policy.diagnostics);
         return 1;
     }
-    const auto result = pol::run_test_suite(*loaded.suite, *policy.policy);
+    const auto result = pol::run_test_suite(*loaded.suite, policy.policy);
     std::cout << "policy " << loaded.suite->policy_path.string() << " (sha256:" << policy.policy->version() << ")\n"
               << pol::render_suite_result(result, test_file.string());
     return result.passed() ? 0 : 1;

@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "fixture.hpp"
 #include "policy/diagnostic.hpp"
@@ -53,7 +56,7 @@ TEST_SUITE("policy-test") {
         REQUIRE(loaded.suite);
         const auto policy = load_policy_file(loaded.suite->policy_path);
         REQUIRE(policy.policy);
-        const auto result = run_test_suite(*loaded.suite, *policy.policy);
+        const auto result = run_test_suite(*loaded.suite, policy.policy);
         CHECK(result.passed());
         CHECK(result.rules_exercised ==
               std::set<std::string>{"clinical-staff", "research-confidential-on-site", "cards-tokenized",
@@ -71,10 +74,60 @@ TEST_SUITE("policy-test") {
         REQUIRE(loaded.suite);
         const auto policy = load_policy_file(loaded.suite->policy_path);
         REQUIRE(policy.policy);
-        const auto result = run_test_suite(*loaded.suite, *policy.policy);
+        const auto result = run_test_suite(*loaded.suite, policy.policy);
         CHECK_FALSE(result.passed());
         REQUIRE(result.cases[0].differences.size() == 1);
         CHECK(result.cases[0].differences[0] == "- expected rule: other-rule\n+ actual   rule: clinical-staff");
+    }
+
+    TEST_CASE("answer cases check what the policy leaves of a model's answer, whole or streamed") {
+        // The fixture redacts credit_card from every answer.
+        const std::string answers = R"(policy: policy.yaml
+cases:
+  - name: a card in an answer is removed
+    answer: {tenant: radiology, text: "Card 4111 1111 1111 1111 on file."}
+    expect: {text: "Card [REDACTED:credit_card] on file.", detectors: [credit_card], redacted: [credit_card]}
+  - name: streamed two characters at a time
+    answer: {tenant: radiology, text: "Card 4111 1111 1111 1111 on file.", chunk_chars: 2}
+    expect: {text: "Card [REDACTED:credit_card] on file."}
+  - name: an e-mail address is found but stays
+    answer: {tenant: radiology, text: "Write to jane@example.org."}
+    expect: {text: "Write to jane@example.org.", detectors: [email], redacted: []}
+  - name: a wrong expectation
+    answer: {tenant: radiology, text: "Card 4111 1111 1111 1111."}
+    expect: {text: "Card 4111 1111 1111 1111."}
+)";
+        SuiteFiles files(answers);
+        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+        REQUIRE(loaded.suite);
+        const auto policy = load_policy_file(loaded.suite->policy_path);
+        REQUIRE(policy.policy);
+        const auto result = run_test_suite(*loaded.suite, policy.policy);
+        REQUIRE(result.cases.size() == 4);
+        for (std::size_t i = 0; i < 3; ++i) CHECK_MESSAGE(result.cases[i].passed(), result.cases[i].name);
+        REQUIRE(result.cases[3].differences.size() == 1);
+        CHECK(result.cases[3].differences[0] ==
+              "- expected text: Card 4111 1111 1111 1111.\n+ actual   text: Card [REDACTED:credit_card].");
+    }
+
+    TEST_CASE("a case is a request or an answer, and expects only what applies to it") {
+        for (const auto& [tests, message] : std::vector<std::pair<std::string, std::string>>{
+                 {"    request: {tenant: a, text: hi}\n    expect: {text: hi}\n",
+                  ":5:14: 'text' is not expected of a request case ('text' is for answer cases)"},
+                 {"    answer: {tenant: a, text: hi}\n    expect: {action: allow}\n",
+                  ":5:14: 'action' is not expected of an answer case (text, detectors, redacted)"},
+                 {"    answer: {tenant: a, text: hi, chunk_chars: 0}\n    expect: {text: hi}\n",
+                  ":4:48: chunk_chars must be 1 to 4096"},
+                 {"    request: {tenant: a, text: hi}\n    answer: {tenant: a, text: hi}\n    expect: {text: hi}\n",
+                  ":3:5: a test case needs exactly one of 'request' (what the policy decides) or 'answer' (what it "
+                  "leaves of a model's answer)"}}) {
+            SuiteFiles files("policy: policy.yaml\ncases:\n  - name: x\n" + tests);
+            const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+            CHECK_FALSE(loaded.suite);
+            REQUIRE(loaded.diagnostics.size() == 1);
+            CHECK_MESSAGE(format_diagnostic(loaded.diagnostics[0]).ends_with(message),
+                          format_diagnostic(loaded.diagnostics[0]));
+        }
     }
 
     TEST_CASE("mistakes in a test file are reported with their position") {
