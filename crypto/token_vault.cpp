@@ -151,8 +151,18 @@ class TokenVault::Impl {
     if (journal_) (void)journal_->sync();
   }
 
+  // The journal is synced (at most once a second) after the lock is released: a slow disk must not
+  // stall every other tokenize and restore.
   Result<std::string> tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
                                std::string_view value) {
+    Result<std::string> token = tokenize_value(tenant, scope, type, value);
+    if (journal_ && journal_->sync_due())
+      if (Status synced = journal_->sync(); !synced) return make_error("token vault: " + synced.error().message);
+    return token;
+  }
+
+  Result<std::string> tokenize_value(std::string_view tenant, std::string_view scope, std::string_view type,
+                                     std::string_view value) {
     if (Status valid = check_names(tenant, scope); !valid) return valid.error();
     if (type.empty() || type.size() > max_token_type_length || type[0] < 'A' || type[0] > 'Z') {
       return make_error("token type '" + std::string(type.substr(0, 40)) +

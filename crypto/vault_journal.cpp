@@ -227,6 +227,7 @@ Status VaultJournal::append(const JournalRecord& record) {
   const std::string bytes = frame(record);
   if (bytes.size() > frame_overhead + max_payload_bytes)
     return make_error(path_.string() + ": a mapping record of " + std::to_string(bytes.size()) + " bytes is too large");
+  std::lock_guard lock(mutex_);
   if (Status written = write_all(fd_.get(), bytes); !written) {
     // A partial record would stop the next open: cut the file back to its last whole record.
     if (::ftruncate(fd_.get(), static_cast<off_t>(size_)) != 0) {
@@ -236,25 +237,37 @@ Status VaultJournal::append(const JournalRecord& record) {
   }
   size_ += bytes.size();
   dirty_ = true;
-  if (unix_time_ms() - last_sync_ms_ >= sync_interval_ms) return sync();
   return {};
 }
 
+bool VaultJournal::sync_due() const {
+  std::lock_guard lock(mutex_);
+  return dirty_ && unix_time_ms() - last_sync_ms_ >= sync_interval_ms;
+}
+
 Status VaultJournal::sync() {
-  if (!dirty_ || !fd_.valid()) return {};
-  last_sync_ms_ = unix_time_ms();
-  if (::fdatasync(fd_.get()) != 0) return make_error(path_.string() + ": cannot sync: " + errno_text(errno));
-  dirty_ = false;
+  FileDescriptor copy;
+  {
+    std::lock_guard lock(mutex_);
+    if (!dirty_ || !fd_.valid()) return {};
+    copy = FileDescriptor(::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy.valid()) return make_error(path_.string() + ": cannot sync: " + errno_text(errno));
+    dirty_ = false;
+    last_sync_ms_ = unix_time_ms();
+  }
+  if (::fdatasync(copy.get()) != 0) return make_error(path_.string() + ": cannot sync: " + errno_text(errno));
   return {};
 }
 
 Status VaultJournal::compact(const std::vector<JournalRecord>& live) {
   std::string bytes(header);
   for (const auto& record : live) bytes += frame(record);
+  std::lock_guard lock(mutex_);
   if (Status written = write_file_atomically(path_, bytes, 0600, true); !written) return written;
-  FileDescriptor fd(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
-  if (!fd.valid()) return make_error(path_.string() + ": cannot open after compaction: " + errno_text(errno));
-  fd_ = std::move(fd);
+  // The old descriptor names the replaced file: appending to it would lose every record. Without
+  // the new one, appends fail (and tokenizing is refused) rather than go nowhere.
+  fd_ = FileDescriptor(::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC));
+  if (!fd_.valid()) return make_error(path_.string() + ": cannot open after compaction: " + errno_text(errno));
   size_ = bytes.size();
   dirty_ = false;
   return {};

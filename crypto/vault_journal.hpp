@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -47,14 +48,20 @@ class VaultJournal {
                                                                   const std::function<void(JournalRecord&)>& on_record,
                                                                   std::vector<std::string>& notes);
 
-  // One write(2) per record: a process that dies afterwards loses nothing. The file is synced
-  // at most once a second here, and by sync().
+  // One write(2) per record: a process that dies afterwards loses nothing. Syncing is the
+  // caller's: sync_due() says when a second has passed since the last sync with records written.
   [[nodiscard]] Status append(const JournalRecord& record);
+  bool sync_due() const;
+  // fdatasync of what was appended. Safe to call while another thread appends (it syncs a
+  // duplicate of the descriptor, holding no lock meanwhile), so a slow disk stalls no appender.
   [[nodiscard]] Status sync();
   // Replaces the file with these records (a new file, synced, renamed over the old one).
   [[nodiscard]] Status compact(const std::vector<JournalRecord>& live);
 
-  std::uint64_t size_bytes() const { return size_; }
+  std::uint64_t size_bytes() const {
+    std::lock_guard lock(mutex_);
+    return size_;
+  }
   const std::filesystem::path& path() const { return path_; }
 
   static constexpr std::uint32_t max_payload_bytes = 64 * 1024;
@@ -67,6 +74,7 @@ class VaultJournal {
   VaultJournal(std::filesystem::path path, FileDescriptor fd, FileDescriptor lock, std::uint64_t size);
 
   std::filesystem::path path_;
+  mutable std::mutex mutex_;  // fd_, size_, dirty_, last_sync_ms_
   FileDescriptor fd_;
   FileDescriptor lock_;  // held (flock) while this journal is open
   std::uint64_t size_ = 0;

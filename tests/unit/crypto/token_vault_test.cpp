@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <set>
+#include <thread>
 
 #include "crypto/token_restorer.hpp"
 #include "crypto/token_vault.hpp"
@@ -328,6 +329,32 @@ TEST_SUITE("vault persistence") {
     auto readable = p.open();
     REQUIRE_FALSE(readable.ok());
     CHECK(readable.error().message.find("mappings.vault") != std::string::npos);
+  }
+
+  TEST_CASE("threads tokenizing and restoring at once all end up on disk") {
+    PersistentVault p;
+    std::vector<std::vector<std::string>> tokens(4);
+    {
+      auto vault = p.open_ok();
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&, t] {
+          for (int i = 0; i < 1500; ++i) {
+            auto token = vault->tokenize("acme", "conv-" + std::to_string(t), "IBAN", "value " + std::to_string(i));
+            if (!token) continue;
+            tokens[t].push_back(token.value());
+            (void)vault->restore("acme", "conv-" + std::to_string(t), token.value());
+          }
+        });
+      for (auto& thread : threads) thread.join();
+    }
+    auto vault = p.open_ok();
+    CHECK(vault->size() == 6000);
+    for (int t = 0; t < 4; ++t) {
+      REQUIRE(tokens[t].size() == 1500);
+      CHECK(vault->restore("acme", "conv-" + std::to_string(t), tokens[t][1499]) ==
+            std::optional<std::string>("value 1499"));
+    }
   }
 
   TEST_CASE("expired mappings are compacted away: the file does not grow without bound") {
