@@ -15,7 +15,6 @@ namespace sovereign::crypto {
 
 namespace {
 
-constexpr std::string_view file_name = "mappings.vault";
 constexpr std::string_view lock_name = ".vault.lock";
 constexpr std::string_view header = "SOVEREIGN-VAULT-MAPPINGS v1\n";
 constexpr std::string_view magic = "SVM1";
@@ -132,6 +131,62 @@ Error damaged(const std::filesystem::path& path, std::size_t offset, const std::
                     "(tokens issued before are then no longer restored).");
 }
 
+// What a mappings file holds: where its whole records end (`good`) and where the file ends.
+struct ParsedFile {
+  enum class Start { empty, header_cut, records } start = Start::empty;
+  std::uint64_t good = 0;
+  std::uint64_t end = 0;
+};
+
+// Reads the file in chunks (it holds every mapping; the whole of it need not be in memory at once),
+// handing each whole record to on_record. A record cut short at the end stops the reading (good <
+// end); anything else wrong is an error naming the byte.
+Result<ParsedFile> parse_file(int fd, const std::filesystem::path& path,
+                              const std::function<void(JournalRecord&)>& on_record) {
+  ChunkReader in(fd);
+  if (Status read = in.fill(header.size()); !read) return make_error(path.string() + ": " + read.error().message);
+  ParsedFile parsed;
+  if (in.available() == 0) return parsed;
+  if (!in.view().starts_with(header)) {
+    if (!header.starts_with(in.view()))
+      return damaged(path, 0, "not a token vault mappings file (its first line is not \"" +
+                                  std::string(header.substr(0, header.size() - 1)) + "\")");
+    parsed.start = ParsedFile::Start::header_cut;
+    parsed.end = in.available();
+    return parsed;
+  }
+  parsed.start = ParsedFile::Start::records;
+  in.consume(header.size());
+  for (;;) {
+    if (Status read = in.fill(8); !read) return make_error(path.string() + ": " + read.error().message);
+    const std::string_view head = in.view().substr(0, 8);
+    if (head.empty()) break;
+    const std::uint64_t at = in.offset();
+    if (head.size() < 8 && head.substr(0, std::min<std::size_t>(head.size(), 4)) ==
+                               magic.substr(0, std::min<std::size_t>(head.size(), 4)))
+      break;  // a record cut short in its first bytes
+    if (head.substr(0, 4) != magic) return damaged(path, at, "expected a mapping record");
+    const std::uint32_t length = get_u32(head.data() + 4);
+    if (length > VaultJournal::max_payload_bytes)
+      return damaged(path, at, "a mapping record of " + std::to_string(length) + " bytes (at most " +
+                                   std::to_string(VaultJournal::max_payload_bytes) + ")");
+    if (Status read = in.fill(frame_overhead + length); !read)
+      return make_error(path.string() + ": " + read.error().message);
+    if (in.available() < frame_overhead + length) break;  // the process stopped while writing it
+    const std::string_view framed = in.view().substr(4, 4 + length);
+    const auto expected = checksum(framed);
+    if (std::memcmp(expected.data(), in.view().data() + 8 + length, checksum_size) != 0)
+      return damaged(path, at, "mapping record damaged (checksum mismatch)");
+    JournalRecord record;
+    if (!parse_payload(framed.substr(4), record)) return damaged(path, at, "mapping record malformed");
+    on_record(record);
+    in.consume(frame_overhead + length);
+  }
+  parsed.good = in.offset();
+  parsed.end = parsed.good + in.available();
+  return parsed;
+}
+
 }  // namespace
 
 VaultJournal::VaultJournal(std::filesystem::path path, FileDescriptor fd, FileDescriptor lock, std::uint64_t size)
@@ -153,74 +208,51 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
   if (::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
     return make_error(directory.string() + ": another gateway process uses this vault directory (each needs its own)");
 
-  const std::filesystem::path path = directory / file_name;
+  const std::filesystem::path path = directory / VaultJournal::file_name;
   const bool existed = std::filesystem::exists(path, ec);
   FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!fd.valid()) return make_error(path.string() + ": cannot open: " + errno_text(errno));
   // The file names tenants and conversations: it must be as private as the keys.
   if (existed)
     if (Status mode = check_private_permissions(path); !mode) return mode.error();
-  // Read in chunks: the file holds every mapping, and the whole of it need not be in memory at once.
-  ChunkReader in(fd.get());
-  if (Status read = in.fill(header.size()); !read) return make_error(path.string() + ": " + read.error().message);
-  if (in.available() == 0) {
-    if (Status written = write_all(fd.get(), header); !written)
-      return make_error(path.string() + ": " + written.error().message);
-    return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
-  }
-  if (!in.view().starts_with(header)) {
-    if (header.starts_with(in.view())) {
-      // Cut short while it was being created: nothing was in it yet.
-      if (::ftruncate(fd.get(), 0) != 0 || !write_all(fd.get(), header))
-        return make_error(path.string() + ": cannot rewrite its header: " + errno_text(errno));
+  Result<ParsedFile> parsed = parse_file(fd.get(), path, on_record);
+  if (!parsed) return parsed.error();
+  if (parsed->start != ParsedFile::Start::records) {
+    // Empty, or cut short while it was being created (nothing was in it yet): (re)write the header.
+    if (::ftruncate(fd.get(), 0) != 0 || !write_all(fd.get(), header))
+      return make_error(path.string() + ": cannot write its header: " + errno_text(errno));
+    if (parsed->start == ParsedFile::Start::header_cut)
       notes.push_back(path.string() + ": the header was incomplete (the process stopped while creating the file); "
                       "started it again");
-      return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
-    }
-    return damaged(path, 0, "not a token vault mappings file (its first line is not \"" +
-                                std::string(header.substr(0, header.size() - 1)) + "\")");
+    return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), header.size()));
   }
-  in.consume(header.size());
-  bool cut_short = false;
-  for (;;) {
-    if (Status read = in.fill(8); !read) return make_error(path.string() + ": " + read.error().message);
-    const std::string_view head = in.view().substr(0, 8);
-    if (head.empty()) break;
-    const std::uint64_t at = in.offset();
-    if (head.size() < 8 && head.substr(0, std::min<std::size_t>(head.size(), 4)) ==
-                               magic.substr(0, std::min<std::size_t>(head.size(), 4))) {
-      cut_short = true;  // a record cut short in its first bytes
-      break;
-    }
-    if (head.substr(0, 4) != magic) return damaged(path, at, "expected a mapping record");
-    const std::uint32_t length = get_u32(head.data() + 4);
-    if (length > max_payload_bytes)
-      return damaged(path, at, "a mapping record of " + std::to_string(length) + " bytes (at most " +
-                                   std::to_string(max_payload_bytes) + ")");
-    if (Status read = in.fill(frame_overhead + length); !read)
-      return make_error(path.string() + ": " + read.error().message);
-    if (in.available() < frame_overhead + length) {
-      cut_short = true;  // the process stopped while writing it
-      break;
-    }
-    const std::string_view framed = in.view().substr(4, 4 + length);
-    const auto expected = checksum(framed);
-    if (std::memcmp(expected.data(), in.view().data() + 8 + length, checksum_size) != 0)
-      return damaged(path, at, "mapping record damaged (checksum mismatch)");
-    JournalRecord record;
-    if (!parse_payload(framed.substr(4), record)) return damaged(path, at, "mapping record malformed");
-    on_record(record);
-    in.consume(frame_overhead + length);
-  }
-  const std::uint64_t good = in.offset();
-  if (cut_short) {
-    const std::uint64_t size = good + in.available();
-    if (::ftruncate(fd.get(), static_cast<off_t>(good)) != 0)
+  if (parsed->good < parsed->end) {
+    if (::ftruncate(fd.get(), static_cast<off_t>(parsed->good)) != 0)
       return make_error(path.string() + ": cannot cut away an incomplete record: " + errno_text(errno));
-    notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(good) + " (" +
-                    std::to_string(size - good) + " bytes; the process stopped while writing it)");
+    notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(parsed->good) +
+                    " (" + std::to_string(parsed->end - parsed->good) +
+                    " bytes; the process stopped while writing it)");
   }
-  return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), good));
+  return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), parsed->good));
+}
+
+Result<VaultJournal::CheckReport> VaultJournal::check(const std::filesystem::path& file,
+                                                      const std::function<void(JournalRecord&)>& on_record) {
+  ensure_sodium();
+  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return make_error(file.string() + ": cannot open: " + errno_text(errno));
+  std::uint64_t records = 0;
+  Result<ParsedFile> parsed = parse_file(fd.get(), file, [&](JournalRecord& record) {
+    ++records;
+    on_record(record);
+  });
+  if (!parsed) return parsed.error();
+  if (parsed->start != ParsedFile::Start::records) {
+    if (parsed->start == ParsedFile::Start::header_cut)
+      return CheckReport{0, 0, parsed->end};
+    return make_error(file.string() + ": empty; the gateway writes its header at the next start");
+  }
+  return CheckReport{records, parsed->good, parsed->end};
 }
 
 Status VaultJournal::append(const JournalRecord& record) {

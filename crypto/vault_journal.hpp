@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crypto/file_io.hpp"
@@ -48,6 +49,16 @@ class VaultJournal {
                                                                   const std::function<void(JournalRecord&)>& on_record,
                                                                   std::vector<std::string>& notes);
 
+  // Reads a mappings file without changing or locking it (a gateway may be using it), for
+  // `sovereign vault check`: every record to on_record; damage is an error naming the byte.
+  struct CheckReport {
+    std::uint64_t records = 0;     // whole records read
+    std::uint64_t good_bytes = 0;  // where they end; below file_bytes, the rest is a record cut short
+    std::uint64_t file_bytes = 0;
+  };
+  [[nodiscard]] static Result<CheckReport> check(const std::filesystem::path& file,
+                                                 const std::function<void(JournalRecord&)>& on_record);
+
   // One write(2) per record: a process that dies afterwards loses nothing. Syncing is the
   // caller's: sync_due() says when a second has passed since the last sync with records written.
   [[nodiscard]] Status append(const JournalRecord& record);
@@ -65,6 +76,7 @@ class VaultJournal {
   const std::filesystem::path& path() const { return path_; }
 
   static constexpr std::uint32_t max_payload_bytes = 64 * 1024;
+  static constexpr std::string_view file_name = "mappings.vault";
 
   ~VaultJournal();  // syncs what was appended
   VaultJournal(const VaultJournal&) = delete;

@@ -9,6 +9,7 @@
 #include "gateway/cli/keys_command.hpp"
 #include "gateway/cli/model_command.hpp"
 #include "gateway/cli/policy_command.hpp"
+#include "gateway/cli/vault_command.hpp"
 
 namespace {
 
@@ -22,6 +23,7 @@ Commands:
                                verify and read the tamper-evident audit log (auditors)
   keys init|rotate|list|export-public
                                manage the audit-signing, vault and auditor keys
+  vault check DIR              check the token vault's mappings file (operators)
   model info|make-demo         inspect GGUF model files; write the demo model
   accel devices|bench          list GPUs; measure the built-in engine
   version                      print the version
@@ -45,6 +47,7 @@ int main(int argc, char** argv) {
   if (command == "policy") return run_policy_command(rest);
   if (command == "audit") return run_audit_command(rest);
   if (command == "keys") return run_keys_command(rest);
+  if (command == "vault") return run_vault_command(rest);
   if (command == "model") return run_model_command(rest);
   if (command == "accel") return run_accel_command(rest);
   if (command == "version") {

@@ -2,11 +2,12 @@
 // restarted (a clean stop, or kill -9) is still restored after it, in answers of the same tenant and
 // conversation, even where the new request tokenized nothing itself (a backend that remembers
 // earlier turns); without it, such a token stays a token. Another tenant never gets the value.
+// `sovereign vault check` reads the file while the gateway runs, and names the byte of damage.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, runCli } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { initKeys } from './lib/evidence.mjs';
 
@@ -90,6 +91,11 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
       }
       const second = await start(vault);
       try {
+        // An operator's check reads the file while the gateway runs (it neither locks nor changes it).
+        const checked = await runCli(['vault', 'check', vault.directory]);
+        assert.equal(checked.code, 0, checked.output);
+        assert.match(checked.stdout, /mappings\.vault: 1 records valid \(\d+ bytes\)/);
+        assert.match(checked.stdout, /live mappings: 1\n {4}vault key [0-9a-f]+: tenant alpha 1\n/);
         // The backend writes the token of the earlier turn; this request has no value of its own.
         const res = await ask(second, ALPHA, `As I said, reply to ${token}.`);
         assert.equal(res.status, 200, res.text);
@@ -132,5 +138,8 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
       assert.match(String(error.message), /mappings\.vault: byte 28: expected a mapping record/);
       return true;
     });
+    const checked = await runCli(['vault', 'check', directory]);
+    assert.equal(checked.code, 1, checked.output);
+    assert.match(checked.stderr, /mappings\.vault: byte 28: expected a mapping record; .*Move it away/);
   });
 });

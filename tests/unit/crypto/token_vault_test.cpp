@@ -7,6 +7,7 @@
 
 #include "crypto/token_restorer.hpp"
 #include "crypto/token_vault.hpp"
+#include "crypto/vault_journal.hpp"
 #include "test_support.hpp"
 
 using namespace sovereign::crypto;
@@ -283,6 +284,14 @@ TEST_SUITE("vault persistence") {
     const std::string bytes = testing::read_bytes(p.file());
     for (std::size_t cut : {std::size_t{3}, std::size_t{20}, std::size_t{60}}) {
       testing::write_bytes(p.file(), bytes.substr(0, bytes.size() - cut));
+      // Read as `sovereign vault check` does, it is left as it is: one record, then the cut one.
+      std::size_t seen = 0;
+      auto report = VaultJournal::check(p.file(), [&](JournalRecord&) { ++seen; });
+      REQUIRE(report.ok());
+      CHECK(report.value().records == 1);
+      CHECK(seen == 1);
+      CHECK(report.value().file_bytes == bytes.size() - cut);
+      CHECK(report.value().good_bytes < report.value().file_bytes);
       p.notes.clear();
       auto vault = p.open_ok();
       CHECK(vault->size() == 1);
