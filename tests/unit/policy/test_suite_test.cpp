@@ -46,6 +46,15 @@ cases:
       text: "Charge 4111 1111 1111 1111 please"
     expect: {action: allow, tokenized: [credit_card], zones: [hall-b, site]}
 )";
+// Loads `tests` beside the fixture policy and runs them.
+SuiteResult run_suite(const std::string& tests) {
+    SuiteFiles files(tests);
+    const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
+    REQUIRE(loaded.suite);
+    const auto policy = load_policy_file(loaded.suite->policy_path);
+    REQUIRE(policy.policy);
+    return run_test_suite(*loaded.suite, policy.policy);
+}
 }  // namespace
 
 TEST_SUITE("policy-test") {
@@ -69,12 +78,7 @@ TEST_SUITE("policy-test") {
     TEST_CASE("a failing case shows the expected and actual values as a diff") {
         std::string failing = passing;
         failing.replace(failing.find("rule: clinical-staff"), 20, "rule: other-rule    ");
-        SuiteFiles files(failing);
-        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
-        REQUIRE(loaded.suite);
-        const auto policy = load_policy_file(loaded.suite->policy_path);
-        REQUIRE(policy.policy);
-        const auto result = run_test_suite(*loaded.suite, policy.policy);
+        const auto result = run_suite(failing);
         CHECK_FALSE(result.passed());
         REQUIRE(result.cases[0].differences.size() == 1);
         CHECK(result.cases[0].differences[0] == "- expected rule: other-rule\n+ actual   rule: clinical-staff");
@@ -97,12 +101,7 @@ cases:
     answer: {tenant: radiology, text: "Card 4111 1111 1111 1111."}
     expect: {text: "Card 4111 1111 1111 1111."}
 )";
-        SuiteFiles files(answers);
-        const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
-        REQUIRE(loaded.suite);
-        const auto policy = load_policy_file(loaded.suite->policy_path);
-        REQUIRE(policy.policy);
-        const auto result = run_test_suite(*loaded.suite, policy.policy);
+        const auto result = run_suite(answers);
         REQUIRE(result.cases.size() == 4);
         for (std::size_t i = 0; i < 3; ++i) CHECK_MESSAGE(result.cases[i].passed(), result.cases[i].name);
         REQUIRE(result.cases[3].differences.size() == 1);
