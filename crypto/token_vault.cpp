@@ -38,6 +38,13 @@ std::string entry_key(std::string_view tenant, std::string_view scope, std::stri
   return key;
 }
 
+std::string scope_key(std::string_view tenant, std::string_view scope) {
+  std::string key;
+  append_field(key, tenant);
+  append_field(key, scope);
+  return key;
+}
+
 // The fields entry_key encoded, back.
 struct EntryNames {
   std::string_view tenant, scope, token;
@@ -59,6 +66,7 @@ struct Entry {
   std::int64_t expires_ms = 0;
   std::string tenant;  // counted against its tenant's share while it lives
   std::int64_t written_expires_ms = 0;  // the expiry the journal holds
+  bool request_scoped = false;          // memory only, dropped by forget()
 };
 static_assert(nonce_size == vault_nonce_size);
 
@@ -154,15 +162,15 @@ class TokenVault::Impl {
   // The journal is synced (at most once a second) after the lock is released: a slow disk must not
   // stall every other tokenize and restore.
   Result<std::string> tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
-                               std::string_view value) {
-    Result<std::string> token = tokenize_value(tenant, scope, type, value);
+                               std::string_view value, bool request_scoped) {
+    Result<std::string> token = tokenize_value(tenant, scope, type, value, request_scoped);
     if (journal_ && journal_->sync_due())
       if (Status synced = journal_->sync(); !synced) return make_error("token vault: " + synced.error().message);
     return token;
   }
 
   Result<std::string> tokenize_value(std::string_view tenant, std::string_view scope, std::string_view type,
-                                     std::string_view value) {
+                                     std::string_view value, bool request_scoped) {
     if (Status valid = check_names(tenant, scope); !valid) return valid.error();
     if (type.empty() || type.size() > max_token_type_length || type[0] < 'A' || type[0] > 'Z') {
       return make_error("token type '" + std::string(type.substr(0, 40)) +
@@ -203,7 +211,8 @@ class TokenVault::Impl {
             sodium_memcmp(existing->data(), value.data(), value.size()) == 0) {
           it->second.expires_ms = now + options_.ttl_seconds * 1000;
           // On disk the expiry moves on once half the time to live has passed, not at every use.
-          if (journal_ && it->second.expires_ms - it->second.written_expires_ms >= options_.ttl_seconds * 500) {
+          if (journal_ && !it->second.request_scoped &&
+              it->second.expires_ms - it->second.written_expires_ms >= options_.ttl_seconds * 500) {
             if (Status written = write_locked(key, it->second); !written) return written.error();
           }
           return token;
@@ -225,11 +234,14 @@ class TokenVault::Impl {
       }
       Entry entry = encrypt(tenant, scope, token, value, now + options_.ttl_seconds * 1000);
       entry.tenant = std::string(tenant);
+      entry.request_scoped = request_scoped;
       // Kept on disk before it is handed out: a token is only issued if a restart can restore it.
-      if (journal_) {
+      // A request's own mappings are not: the request does not outlive the process.
+      if (journal_ && !request_scoped) {
         if (Status written = write_locked(key, entry); !written) return written.error();
       }
       if (it == entries_.end()) ++per_tenant_[std::string(tenant)];
+      if (request_scoped) request_scoped_[scope_key(tenant, scope)].push_back(key);
       entries_[key] = std::move(entry);
       // Every few thousand new mappings the expired ones go, and the journal is rewritten once
       // most of its records are dead.
@@ -259,6 +271,17 @@ class TokenVault::Impl {
   }
 
   std::size_t capacity() const { return options_.max_entries; }
+
+  void forget(std::string_view tenant, std::string_view scope) {
+    std::unique_lock lock(mutex_);
+    auto scoped = request_scoped_.find(scope_key(tenant, scope));
+    if (scoped == request_scoped_.end()) return;
+    for (const auto& key : scoped->second) {
+      auto it = entries_.find(key);
+      if (it != entries_.end() && it->second.request_scoped) erase_locked(it);
+    }
+    request_scoped_.erase(scoped);
+  }
 
   std::uint64_t journal_bytes() const {
     std::shared_lock lock(mutex_);
@@ -336,6 +359,7 @@ class TokenVault::Impl {
     std::vector<JournalRecord> live;
     live.reserve(entries_.size());
     for (auto& [key, entry] : entries_) {
+      if (entry.request_scoped) continue;
       const EntryNames names = entry_names(key);
       live.push_back({key_id_, std::string(names.tenant), std::string(names.scope), std::string(names.token),
                       entry.nonce, entry.ciphertext, entry.expires_ms});
@@ -348,14 +372,19 @@ class TokenVault::Impl {
 
   void purge_locked(std::int64_t now) {
     for (auto it = entries_.begin(); it != entries_.end();) {
-      if (it->second.expires_ms > now) {
-        ++it;
-        continue;
-      }
-      if (auto count = per_tenant_.find(it->second.tenant); count != per_tenant_.end() && --count->second == 0)
-        per_tenant_.erase(count);
-      it = entries_.erase(it);
+      if (it->second.expires_ms > now) ++it;
+      else it = erase_locked(it);
     }
+    // A request that never said it was done leaves names of erased mappings behind: drop those lists.
+    std::erase_if(request_scoped_, [this](const auto& scoped) {
+      return std::none_of(scoped.second.begin(), scoped.second.end(), [this](const std::string& key) { return entries_.contains(key); });
+    });
+  }
+
+  std::unordered_map<std::string, Entry>::iterator erase_locked(std::unordered_map<std::string, Entry>::iterator it) {
+    if (auto count = per_tenant_.find(it->second.tenant); count != per_tenant_.end() && --count->second == 0)
+      per_tenant_.erase(count);
+    return entries_.erase(it);
   }
 
   VaultOptions options_;
@@ -366,6 +395,8 @@ class TokenVault::Impl {
   std::unordered_map<std::string, Entry> entries_;
   std::unordered_map<std::string, std::size_t> per_tenant_;  // live entries by tenant
   std::unique_ptr<VaultJournal> journal_;  // null: in memory only
+  // The keys of request-scoped mappings by tenant and scope, for forget().
+  std::unordered_map<std::string, std::vector<std::string>> request_scoped_;
   std::size_t journal_records_ = 0;        // records in the journal, live or not
   std::size_t added_since_purge_ = 0;
   static constexpr std::size_t purge_every = 4096;
@@ -402,8 +433,13 @@ Result<std::unique_ptr<TokenVault>> TokenVault::create(const SecretKey& vault_ke
 
 Result<std::string> TokenVault::tokenize(std::string_view tenant, std::string_view scope, std::string_view type,
                                          std::string_view value) {
-  return impl_->tokenize(tenant, scope, type, value);
+  return impl_->tokenize(tenant, scope, type, value, false);
 }
+Result<std::string> TokenVault::tokenize_for_request(std::string_view tenant, std::string_view scope,
+                                                     std::string_view type, std::string_view value) {
+  return impl_->tokenize(tenant, scope, type, value, true);
+}
+void TokenVault::forget(std::string_view tenant, std::string_view scope) { impl_->forget(tenant, scope); }
 std::optional<std::string> TokenVault::restore(std::string_view tenant, std::string_view scope,
                                                std::string_view token) const {
   return impl_->restore(tenant, scope, token);

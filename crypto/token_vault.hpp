@@ -53,6 +53,13 @@ class TokenVault {
   // key is unchanged; type is [A-Z][A-Z0-9_]* (at most 32), value 1 to 4096 bytes.
   [[nodiscard]] Result<std::string> tokenize(std::string_view tenant, std::string_view scope,
                                              std::string_view type, std::string_view value);
+  // The same for a scope that ends with one request (no conversation named): the mapping is kept
+  // in memory only, and forget() drops it once the request's answer is done (ttl_seconds still
+  // bounds it should forget never come).
+  [[nodiscard]] Result<std::string> tokenize_for_request(std::string_view tenant, std::string_view scope,
+                                                         std::string_view type, std::string_view value);
+  // Drops the request-scoped mappings of this tenant and scope.
+  void forget(std::string_view tenant, std::string_view scope);
   // The value behind a token of this tenant and scope; nullopt for unknown, expired, or another
   // tenant's or scope's tokens.
   [[nodiscard]] std::optional<std::string> restore(std::string_view tenant, std::string_view scope,

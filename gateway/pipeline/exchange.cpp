@@ -149,6 +149,10 @@ Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpR
       json_resource_(json_arena_.data(), json_arena_.size()),
       output_detectors_(snapshot_ && snapshot_->policy ? std::make_shared<std::map<std::string, int>>() : nullptr) {}
 
+Exchange::~Exchange() {
+  if (request_scoped_tokens_ && services_.vault && tenant_ != nullptr) services_.vault->forget(tenant_->name, conversation_scope_);
+}
+
 namespace {
 // The phases in order, and their names in audit records.
 using Phase = PhaseResult (Exchange::*)();
@@ -222,7 +226,8 @@ PhaseResult Exchange::decode() {
                                                            " header; send it once."));
   }
   auto conversation = request_["X-Conversation-Id"];
-  conversation_scope_ = conversation.empty() ? request_id_ : std::string(conversation.substr(0, 128));
+  conversation_named_ = !conversation.empty();
+  conversation_scope_ = conversation_named_ ? std::string(conversation.substr(0, 128)) : request_id_;
   return PhaseResult::next();
 }
 
@@ -368,8 +373,13 @@ PhaseResult Exchange::transform() {
         if (it->kind == policy::TransformKind::redact) {
           replacement = policy::redaction_marker(it->detector);
         } else {
-          auto token = services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector),
-                                                 std::string_view(text).substr(it->begin, it->end - it->begin));
+          // Without a conversation the scope is this request: its mappings live only as long as it does.
+          const std::string_view value = std::string_view(text).substr(it->begin, it->end - it->begin);
+          auto token = conversation_named_
+                           ? services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector), value)
+                           : services_.vault->tokenize_for_request(tenant_->name, conversation_scope_,
+                                                                   token_type(it->detector), value);
+          request_scoped_tokens_ = request_scoped_tokens_ || !conversation_named_;
           if (!token) {
             report_vault_refusal(token.error().message);
             return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));

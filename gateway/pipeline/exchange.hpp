@@ -52,6 +52,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   Exchange(GatewayServices& services, boost::asio::io_context& io,
            HttpRequest& request, const ConnectionInfo& connection,
            ResponseSink& sink, std::function<void(bool)> complete);
+  // Drops the vault mappings of a request that named no conversation: its answer is done.
+  ~Exchange();
 
   void run();
 
@@ -105,6 +107,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::optional<policy::Decision> decision_;
   std::string conversation_scope_;
   bool body_rewritten_ = false;
+  bool conversation_named_ = false;     // X-Conversation-Id given: tokens live across requests
+  bool request_scoped_tokens_ = false;  // values tokenized for this request alone (no X-Conversation-Id)
   bool decision_recorded_ = false;
   bool outcome_recorded_ = false;
   std::optional<OutcomeGate> outcome_gate_;

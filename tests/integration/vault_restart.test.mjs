@@ -3,6 +3,7 @@
 // conversation, even where the new request tokenized nothing itself (a backend that remembers
 // earlier turns); without it, such a token stays a token. Another tenant never gets the value.
 // `sovereign vault check` reads the file while the gateway runs, and names the byte of damage.
+// Without a conversation, a request's mappings live only as long as the request.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -114,6 +115,33 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
       }
     });
   }
+
+  it('without X-Conversation-Id a request\'s tokens are restored in its answer, then forgotten, never written', async () => {
+    const vault = { key: keys.vaultKey, directory: path.join(dir, 'vault-request-scoped') };
+    const gw = await start(vault);
+    try {
+      const file = path.join(vault.directory, 'mappings.vault');
+      const size = fs.statSync(file).size;
+      for (const stream of [false, true]) {
+        const before = echo.requests().length;
+        const res = await gw.chat(ALPHA, { model: 'echo-model', stream, messages: [{ role: 'user', content: `Write to ${EMAIL}.` }] });
+        assert.equal(res.status, 200, res.text);
+        await echo.waitForRequests(before + 1);
+        assert.match(echo.requests()[before].body, TOKEN, 'the backend got a token');
+        assert.ok(res.text.includes(EMAIL), `the client got the value back: ${res.text}`);
+      }
+      assert.equal(fs.statSync(file).size, size, 'request-scoped mappings are not written');
+      // The answers are done: their mappings are gone (the gauge is sampled at each scrape).
+      let held = null;
+      for (let i = 0; i < 50 && held !== 0; i++) {
+        held = (await gw.metrics()).value('sovereign_vault_mappings');
+        if (held !== 0) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(held, 0);
+    } finally {
+      await gw.stop();
+    }
+  });
 
   it('without a vault directory, a token from before a restart stays a token', async () => {
     const vault = { key: keys.vaultKey };

@@ -340,6 +340,25 @@ TEST_SUITE("vault persistence") {
     CHECK(readable.error().message.find("mappings.vault") != std::string::npos);
   }
 
+  TEST_CASE("a request's own mappings are restored while it runs, never written, and forgotten after it") {
+    PersistentVault p;
+    auto vault = p.open_ok();
+    const auto before = std::filesystem::file_size(p.file());
+    auto token = vault->tokenize_for_request("acme", "req-1", "EMAIL", "jane@example.org");
+    REQUIRE(token.ok());
+    CHECK(vault->restore("acme", "req-1", token.value()) == std::optional<std::string>("jane@example.org"));
+    CHECK(std::filesystem::file_size(p.file()) == before);  // nothing on disk
+    const std::string kept = tokenize_ok(*vault, "acme", "conv-1", "DE89 3704 0044 0532 0130 00");
+    CHECK(vault->size() == 2);
+    vault->forget("acme", "req-1");
+    CHECK_FALSE(vault->restore("acme", "req-1", token.value()).has_value());
+    CHECK(vault->size() == 1);
+    vault->forget("acme", "conv-1");  // a conversation's mappings are not the request's to drop
+    CHECK(vault->restore("acme", "conv-1", kept).has_value());
+    vault.reset();
+    CHECK(p.open_ok()->size() == 1);
+  }
+
   TEST_CASE("threads tokenizing and restoring at once all end up on disk") {
     PersistentVault p;
     std::vector<std::vector<std::string>> tokens(4);
