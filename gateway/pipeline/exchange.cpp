@@ -460,18 +460,19 @@ PhaseResult Exchange::route() {
 
 std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   auto policy = snapshot_->policy;
+  // Without a policy nothing is scanned and nothing was ever tokenized: answers go out untouched.
+  if (!policy || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   // Tokens are restored in every answer, not only where this request tokenized a value: a backend
   // may write tokens of earlier turns of the conversation (its own memory, a store of tokenized
   // documents). Only this tenant's tokens of this conversation are restored.
   const crypto::TokenVault* vault = services_.vault.get();
-  if ((!policy && !vault) || *endpoint_ == Endpoint::embeddings) return nullptr;  // vectors carry no text
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
-  const bool withhold_logprobs = policy && policy->redacts_answers(tenant_->name);
+  const bool withhold_logprobs = policy->redacts_answers(tenant_->name);
   return std::make_unique<ResponseRewriter>(
       *endpoint_, withhold_logprobs, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
         FilterChain chain;
         // Scan what the model wrote (tokens, not values), then restore the tokens.
-        if (policy) chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));
+        chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));
         if (vault) chain.push_back(std::make_unique<RestoreFilter>(*vault, tenant, scope));
         return chain;
       });
