@@ -1,6 +1,9 @@
 #include "policy/explain.hpp"
 
+#include <algorithm>
 #include <sstream>
+
+#include "policy/response_scanner.hpp"
 
 namespace sovereign::policy {
 
@@ -60,6 +63,43 @@ std::string render_explanation(const Request& request, const Decision& decision,
                 << request.segments[s.segment].json_path << ", bytes " << s.begin << "-" << s.end << "\n";
         out << "  payload capture for auditors: " << (decision.capture_payload ? "yes" : "no") << "\n";
     }
+    return out.str();
+}
+
+std::string explain_answer(const std::shared_ptr<const Policy>& policy, std::string_view tenant,
+                           std::string_view answer) {
+    std::ostringstream out;
+    const auto& m = policy->model();
+    out << "Answer for tenant " << tenant << " (" << answer.size() << " bytes), policy "
+        << (m.name.empty() ? m.file_label : m.name) << ", version sha256:" << policy->version() << "\n";
+    const std::vector<char> redacted = policy->redacted_in_answers(tenant);
+    const auto* tenant_def = policy->find_tenant(tenant);
+    std::vector<Detection> found;
+    ScanFailure failure;
+    if (!policy->detectors().scan(answer, 0, found, failure)) {
+        out << "The answer could not be scanned (" << failure.detector << ": " << failure.message
+            << "); the gateway withholds such an answer (502 response_check_failed).\n";
+        return out.str();
+    }
+    out << "\nSensitive data found in the answer:\n";
+    if (found.empty()) out << "  nothing\n";
+    for (const auto& f : found) {
+        const auto& name = policy->detectors().detectors()[f.detector].name;
+        out << "  - " << name << ", bytes " << f.begin << "-" << f.end << ": ";
+        if (redacted[f.detector] == 0) {
+            out << "kept (neither responses.redact nor the tenant's redact_in_responses names " << name << ")\n";
+            continue;
+        }
+        const auto& everyone = m.redact_in_responses;
+        const bool for_everyone = std::find(everyone.begin(), everyone.end(), f.detector) != everyone.end();
+        out << "removed ("
+            << (for_everyone || tenant_def == nullptr ? std::string("responses: redact")
+                                                      : "tenant " + std::string(tenant) + ": redact_in_responses")
+            << ")\n";
+    }
+    ResponseScanner scanner(policy, tenant);
+    const std::string delivered = scanner.complete(answer);
+    out << "\nThe client gets:\n" << delivered << "\n";
     return out.str();
 }
 

@@ -94,7 +94,10 @@ public:
     int class_level(std::string_view name) const;
     const std::string& class_name(int level) const { return model_.classes[static_cast<std::size_t>(level)]; }
     const TenantDef* find_tenant(std::string_view name) const;
-    // Whether any detector is redacted from this tenant's answers (`responses` or the tenant's own list).
+    // Per detector (by index): 1 where it is redacted from this tenant's answers (`responses`, or the
+    // tenant's own `redact_in_responses`).
+    std::vector<char> redacted_in_answers(std::string_view tenant) const;
+    // Whether any detector is.
     bool redacts_answers(std::string_view tenant) const;
     const ZoneDef* find_zone(std::string_view name) const;
     // What rule `index` does, in words ("allow; restrict zones to site"), for decisions and traces.

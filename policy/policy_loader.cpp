@@ -69,6 +69,14 @@ const TenantDef* Policy::find_tenant(std::string_view name) const {
     return nullptr;
 }
 
+std::vector<char> Policy::redacted_in_answers(std::string_view tenant) const {
+    std::vector<char> redact(model_.detectors->detectors().size(), 0);
+    for (const auto i : model_.redact_in_responses) redact[i] = 1;
+    if (const TenantDef* t = find_tenant(tenant))
+        for (const auto i : t->redact_in_responses) redact[i] = 1;
+    return redact;
+}
+
 bool Policy::redacts_answers(std::string_view tenant) const {
     if (!model_.redact_in_responses.empty()) return true;
     const TenantDef* t = find_tenant(tenant);

@@ -14,13 +14,7 @@ constexpr std::size_t context_keep = 96;
 }  // namespace
 
 ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant)
-    : policy_(std::move(policy)) {
-    redact_.assign(policy_->detectors().detectors().size(), 0);
-    for (const auto i : policy_->model().redact_in_responses) redact_[i] = 1;
-    if (const auto* t = policy_->find_tenant(tenant)) {
-        for (const auto i : t->redact_in_responses) redact_[i] = 1;
-    }
-}
+    : policy_(std::move(policy)), redact_(policy_->redacted_in_answers(tenant)) {}
 
 std::string ResponseScanner::feed(std::string_view chunk) {
     if (failed_) return {};

@@ -28,7 +28,9 @@ constexpr std::string_view usage =
     "usage:\n"
     "  sovereign policy lint FILE [--gateway GATEWAY.yaml] [--backends NAME:ZONE:MODEL1,MODEL2]...\n"
     "  sovereign policy test FILE            (a test file, or a policy with FILE.tests.yaml beside it)\n"
-    "  sovereign policy explain --policy FILE --request REQ.json --tenant T [--model M] [--data-class C]\n";
+    "  sovereign policy explain --policy FILE --request REQ.json --tenant T [--model M] [--data-class C]\n"
+    "  sovereign policy explain --policy FILE --answer ANSWER.txt --tenant T\n"
+    "                                        (what the policy leaves of a model's answer)\n";
 
 constexpr std::size_t max_request_file_bytes = 32 * 1024 * 1024;
 
@@ -166,20 +168,32 @@ bool collect_segments(const json::object& body, pol::Request& request, std::stri
 }
 
 int explain(std::span<const std::string> args) {
-    auto parsed = Arguments::parse(
-        args, ArgumentSpec().takes_values({"--policy", "--request", "--tenant", "--model", "--data-class"}).at_most(0));
+    auto parsed = Arguments::parse(args, ArgumentSpec()
+                                             .takes_values({"--policy", "--request", "--answer", "--tenant", "--model",
+                                                            "--data-class"})
+                                             .at_most(0));
     if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
     const Arguments& arguments = std::get<Arguments>(parsed);
     const std::optional<std::string> policy_file = arguments.value("--policy"), request_file = arguments.value("--request"),
-                                     tenant = arguments.value("--tenant"), model = arguments.value("--model"),
-                                     data_class = arguments.value("--data-class");
-    if (!policy_file || !request_file || !tenant) return usage_error("explain needs --policy, --request and --tenant");
+                                     answer_file = arguments.value("--answer"), tenant = arguments.value("--tenant"),
+                                     model = arguments.value("--model"), data_class = arguments.value("--data-class");
+    if (!policy_file || !tenant || request_file.has_value() == answer_file.has_value())
+        return usage_error("explain needs --policy, --tenant and one of --request or --answer");
     const auto policy = pol::load_policy_file(*policy_file);
     if (!policy.policy) {
         print(policy.diagnostics);
         return 1;
     }
     std::string error;
+    if (answer_file) {
+        const auto answer = pol::read_text_file(*answer_file, max_request_file_bytes, error);
+        if (!answer) {
+            std::cerr << error << "\n";
+            return 2;
+        }
+        std::cout << pol::explain_answer(policy.policy, *tenant, *answer);
+        return 0;
+    }
     const auto text = pol::read_text_file(*request_file, max_request_file_bytes, error);
     if (!text) {
         std::cerr << error << "\n";

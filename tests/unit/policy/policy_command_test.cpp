@@ -53,6 +53,20 @@ TEST_SUITE("policy-command") {
         CHECK(r.out.find("Message to the application: no rule of the policy allows this request") != std::string::npos);
     }
 
+    TEST_CASE("explain --answer says what the policy removes from a model's answer and what the client gets") {
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-answer.txt";
+        std::ofstream(path) << "Card 4111 1111 1111 1111, mail jane@example.org.";
+        const auto r = run({"explain", "--policy", hospital, "--answer", path.string(), "--tenant", "research"});
+        std::filesystem::remove(path);
+        CHECK(r.status == 0);
+        CHECK(r.out.find("  - credit_card, bytes 5-24: removed (responses: redact)\n") != std::string::npos);
+        CHECK(r.out.find("  - email, bytes 31-47: kept") != std::string::npos);
+        CHECK(r.out.find("The client gets:\nCard [REDACTED:credit_card], mail jane@example.org.\n") != std::string::npos);
+        const auto both = run({"explain", "--policy", hospital, "--answer", "x", "--request", request, "--tenant", "research"});
+        CHECK(both.status == 2);
+        CHECK(both.err.find("one of --request or --answer") != std::string::npos);
+    }
+
     TEST_CASE("a request file that is not JSON is reported with its byte offset") {
         const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
         std::ofstream(path) << R"({"model": "x", "messages": [)";
