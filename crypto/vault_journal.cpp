@@ -247,11 +247,8 @@ Result<VaultJournal::CheckReport> VaultJournal::check(const std::filesystem::pat
     on_record(record);
   });
   if (!parsed) return parsed.error();
-  if (parsed->start != ParsedFile::Start::records) {
-    if (parsed->start == ParsedFile::Start::header_cut)
-      return CheckReport{0, 0, parsed->end};
-    return make_error(file.string() + ": empty; the gateway writes its header at the next start");
-  }
+  // An empty file, or one whose header was cut short, holds no mapping: the gateway rewrites the header.
+  if (parsed->start != ParsedFile::Start::records) return CheckReport{0, 0, parsed->end};
   return CheckReport{records, parsed->good, parsed->end};
 }
 

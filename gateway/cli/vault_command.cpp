@@ -79,8 +79,8 @@ int check(const std::filesystem::path& directory) {
                  "restored; the others are dropped at its start\n";
   if (report->good_bytes < report->file_bytes)
     std::cout << "  the last " << grouped(report->file_bytes - report->good_bytes)
-              << " bytes are a record cut short (the process stopped while writing it); the gateway cuts "
-                 "them away at its next start\n";
+              << " bytes were cut short (the process stopped while writing them); the gateway cuts them "
+                 "away at its next start\n";
   return 0;
 }
 
