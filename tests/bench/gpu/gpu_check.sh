@@ -3,12 +3,14 @@
 #   1. `sovereign accel devices`
 #   2. the GPU/CPU/reference agreement test, then again under compute-sanitizer (memcheck)
 #   3. `sovereign accel bench` on the llama-3.2-1b shape for each CUDA weight type, batches 1 to 64
-#   4. the quickstart gateway on the GPU: plain and streamed completions, then 32 concurrent ones
-# Usage: tests/bench/gpu_check.sh BUILD_DIR [TYPES]   (TYPES default: "bf16 q8_0 f16 q4_0")
+#   4. where CUPTI is built (BUILD_DIR/tests/bench/libkernel_trace.so), the timeline of batch-1 decode
+#      steps for TIMELINE_TYPES (default "bf16 q8_0"): each kernel's time on the critical path
+#   5. the quickstart gateway on the GPU: plain and streamed completions, then 32 concurrent ones
+# Usage: tests/bench/gpu/gpu_check.sh BUILD_DIR [TYPES]   (TYPES default: "bf16 q8_0 f16 q4_0")
 # Logs go to $OUT when it is set (else a temporary folder); a summary table is printed last. Exits 1
 # when a check fails (the agreement test's "skipped, no GPU" counts as a failure here).
 set -uo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
 build="$(cd "${1:?usage: gpu_check.sh BUILD_DIR [TYPES]}" && pwd)"
 types="${2:-bf16 q8_0 f16 q4_0}"
 out="${OUT:-$(mktemp -d)}"
@@ -72,6 +74,21 @@ print(f"{'kernel':70} {'count':>5} {'us total':>9} {'GB/s':>7}")
 for k, (n, us, b) in sorted(per.items(), key=lambda kv: -kv[1][1]):
     print(f"{k[:70]:70} {n:5d} {us:9.1f} {b / (us * 1e-6) / 1e9 if us else 0:7.0f}")
 EOF2
+  done
+fi
+
+trace_lib="$build/tests/bench/libkernel_trace.so"
+if [ -f "$trace_lib" ]; then
+  echo "== timeline of batch-1 decode steps (CUPTI: each kernel's own start and end inside the replayed graph)"
+  for type in ${TIMELINE_TYPES:-bf16 q8_0}; do
+    note "-- $type"
+    CUDA_INJECTION64_PATH="$trace_lib" KERNEL_TRACE="$out/timeline-$type.txt" \
+      "$bin" accel bench --shape llama-3.2-1b --type "$type" --device cuda --batches 1 --steps 10 >/dev/null 2>&1
+    python3 "$root/tests/bench/gpu/kernel_timeline.py" "$out/timeline-$type.txt" >"$out/timeline-$type-steps.txt" 2>&1
+    timeline_status=$?
+    [ "$timeline_status" -eq 0 ] || failed=1
+    head -1 "$out/timeline-$type-steps.txt" | tee -a "$summary"
+    sed -n '/^kernel class/,$p' "$out/timeline-$type-steps.txt" | tee -a "$summary"
   done
 fi
 
