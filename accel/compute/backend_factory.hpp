@@ -17,6 +17,10 @@ struct BackendPlan {
   std::size_t max_step_tokens = 512;
   std::size_t max_logit_rows = 16;
   int threads = 0;
+  // CUDA: every single-token GEMV through the streaming kernel, which otherwise serves only matrices
+  // whose one-shot grid would end in a thin second wave (large models). Tests set it so that small
+  // models exercise that kernel too.
+  bool stream_every_gemv = false;
 };
 
 [[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(

@@ -405,7 +405,8 @@ class CudaBackend final : public ForwardBackend {
   // beyond, the input's RMSNorm, cuBLAS GEMMs and the epilogues as separate kernels.
   void project(std::initializer_list<cuda::MatvecTarget> targets, const cuda::MatvecInput& in, int n) {
     if (n <= gemv_max_tokens(targets.begin()->w.kind)) {
-      cuda::launch_matvec(targets.begin(), static_cast<int>(targets.size()), in, n, stream_);
+      cuda::launch_matvec(targets.begin(), static_cast<int>(targets.size()), in, n, stream_,
+                          plan_.stream_every_gemv ? cuda::MatvecStreaming::always : cuda::MatvecStreaming::when_faster);
       return;
     }
     const float* x = in.x;

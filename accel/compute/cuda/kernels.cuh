@@ -85,8 +85,13 @@ struct MatvecInput {
   float eps = 0.0f;
 };
 constexpr int kMaxMatvecTargets = 3;
+// How a single-token GEMV is launched: one-shot warps (matvec_kernel), or one wave of warps streaming
+// their rows (matvec_stream_kernel) where the one-shot grid would end in a thin second wave; or
+// always streaming (tests).
+enum class MatvecStreaming { when_faster, always };
 // Targets must share cols; n_tokens <= kMatvecMaxTokens.
-void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream);
+void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream,
+                   MatvecStreaming streaming = MatvecStreaming::when_faster);
 
 // W expanded to a dense 16-bit matrix for cuBLAS (bf16 for bf16, f16 for the quantized kinds).
 void launch_expand_weights(void* out, const DeviceMatrix& w, cudaStream_t stream);

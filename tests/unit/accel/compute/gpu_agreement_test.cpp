@@ -29,8 +29,9 @@ using compute::StepToken;
 // end the prompt), and only later positions are returned.
 std::vector<std::vector<float>> run(const std::string& device, const compute::LoadedModel& m,
                                     const std::vector<std::int32_t>& prompt, std::size_t prefill,
-                                    bool prefill_logits = true) {
+                                    bool prefill_logits = true, bool stream_every_gemv = false) {
   compute::BackendPlan plan;
+  plan.stream_every_gemv = stream_every_gemv;
   plan.kv_pages = 16;
   plan.max_step_tokens = 128;
   plan.max_logit_rows = 128;
@@ -59,7 +60,8 @@ std::vector<std::vector<float>> run(const std::string& device, const compute::Lo
   return out;
 }
 
-void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::size_t prefill, double tolerance) {
+void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::size_t prefill, double tolerance,
+                     bool stream_every_gemv = false) {
   const std::filesystem::path path = temporary_model_path("gpu");
   REQUIRE(write_tiny_model(path, spec) == "");
   auto loaded = compute::load_model(path);
@@ -68,7 +70,7 @@ void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::
   const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
   std::vector<std::int32_t> prompt;
   for (std::size_t i = 0; i < prompt_length; ++i) prompt.push_back(static_cast<std::int32_t>((i * 37 + 1) % kTinyVocab));
-  const auto gpu = run("cuda:0", m, prompt, prefill);
+  const auto gpu = run("cuda:0", m, prompt, prefill, true, stream_every_gemv);
   const auto cpu = run("cpu", m, prompt, prefill);
   const auto reference = reference_logits(m.file, prompt);
   for (std::size_t t = 0; t < prompt.size(); ++t) {
@@ -98,6 +100,15 @@ TEST_CASE("decode-sized steps on the GPU (own kernels, graph replay) agree with 
                                 gguf::TensorType::q6_k}) {
     CAPTURE(static_cast<int>(type));
     check_agreement(spec_of(type), 24, 5, type == gguf::TensorType::f32 ? 1e-4 : 1e-2);
+  }
+}
+
+TEST_CASE("the streaming single-token GEMV agrees with CPU and reference for every weight type") {
+  for (gguf::TensorType type : {gguf::TensorType::f32, gguf::TensorType::f16, gguf::TensorType::bf16,
+                                gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q4_k,
+                                gguf::TensorType::q6_k}) {
+    CAPTURE(static_cast<int>(type));
+    check_agreement(spec_of(type), 24, 1, type == gguf::TensorType::f32 ? 1e-4 : 1e-2, true);
   }
 }
 
