@@ -21,6 +21,9 @@ struct BackendPlan {
   // whose one-shot grid would end in a thin second wave (large models). Tests set it so that small
   // models exercise that kernel too.
   bool stream_every_gemv = false;
+  // CUDA: keep quantized matrices also expanded to F16 for cuBLAS (batched steps) where the GPU has
+  // room; false expands them again at every such step (what a full GPU does; tests cover both).
+  bool keep_expanded_weights = true;
 };
 
 [[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(

@@ -182,7 +182,6 @@ class CudaBackend final : public ForwardBackend {
     check(cudaMemsetAsync(key_cache_, 0, kv_floats() * sizeof(float), stream_), "clearing the KV cache");
     check(cudaMemsetAsync(value_cache_, 0, kv_floats() * sizeof(float), stream_), "clearing the KV cache");
     if (t > kGemvOnlyTokens) {
-      w16_ = device_alloc(largest_matrix_elements(weights) * 2);
       x16_ = device_alloc(t * static_cast<std::size_t>(std::max(config_.n_embd, std::max(config_.n_ff, config_.q_dim()))) * 2);
     }
     staging_ints_ = metadata_ints();
@@ -193,6 +192,8 @@ class CudaBackend final : public ForwardBackend {
     sampling_dev_ = static_cast<cuda::DeviceRowSampling*>(device_alloc(plan_.max_logit_rows * sizeof(cuda::DeviceRowSampling)));
     next_host_ = static_cast<std::int32_t*>(host_alloc(plan_.max_logit_rows * sizeof(std::int32_t)));
     next_dev_ = static_cast<std::int32_t*>(device_alloc(plan_.max_logit_rows * sizeof(std::int32_t)));
+    if (t > kGemvOnlyTokens && !(plan_.keep_expanded_weights && keep_expanded_copies(total_bytes)))
+      w16_ = device_alloc(largest_matrix_elements(weights) * 2);
     check(cudaStreamSynchronize(stream_), "uploading the model");
   }
 
@@ -348,6 +349,36 @@ class CudaBackend final : public ForwardBackend {
     return bytes;
   }
 
+  // Batched steps give cuBLAS quantized matrices expanded to F16. Where the GPU has room for all of
+  // them beside everything already allocated, with a tenth of its memory left free for others, each
+  // is expanded once here and kept (returns true); otherwise every batched step expands each matrix
+  // into w16_ again (on an H100, 1.3 ms of the 3.0-3.3 ms of a llama-3.2-1b Q8_0 step of 4 to 64
+  // tokens). The values are the same either way.
+  bool keep_expanded_copies(std::size_t gpu_bytes) {
+    std::vector<const DeviceMatrix*> quantized;
+    std::size_t bytes = 0;
+    const auto consider = [&](const DeviceMatrix& m) {
+      const bool seen = std::any_of(quantized.begin(), quantized.end(), [&](const DeviceMatrix* q) { return q->data == m.data; });
+      if (!cuda::is_quantized(m.kind) || seen) return;
+      quantized.push_back(&m);
+      bytes += static_cast<std::size_t>(m.rows) * m.cols * 2;
+    };
+    for (const DeviceLayer& l : layers_)
+      for (const DeviceMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) consider(*m);
+    consider(output_);
+    if (quantized.empty()) return true;  // nothing to expand: no w16_ needed either
+    std::size_t free_bytes = 0, unused = 0;
+    check(cudaMemGetInfo(&free_bytes, &unused), "reading GPU memory");
+    if (free_bytes < bytes + gpu_bytes / 10) return false;
+    for (const DeviceMatrix* m : quantized) {
+      void* copy = device_alloc(static_cast<std::size_t>(m->rows) * m->cols * 2);
+      cuda::launch_expand_weights(copy, *m, stream_);
+      expanded_[m->data] = copy;
+    }
+    check(cudaGetLastError(), "expanding quantized weights");
+    return true;
+  }
+
   void* device_alloc(std::size_t bytes) {
     void* p = nullptr;
     check(cudaMalloc(&p, std::max<std::size_t>(bytes, 1)), "allocating GPU memory");
@@ -427,13 +458,18 @@ class CudaBackend final : public ForwardBackend {
   }
 
   // The GEMV decodes every weight once per token, cuBLAS reads it once for all tokens but needs
-  // quantized weights expanded to f16 first. Measured crossover on an H100 (llama-3.2-1b shape):
-  // the GEMV is faster up to 2 tokens for 16-bit weights and up to 3 for Q8_0 (taken for every
-  // quantized type).
+  // quantized weights expanded to f16: kept from load where memory allows (expanded_), else expanded
+  // again each step. Measured crossovers on an H100 (llama-3.2-1b shape): the GEMV is faster up to 2
+  // tokens for 16-bit weights; with kept copies up to 2 for Q8_0 and for 1 token only for the 4- and
+  // 6-bit types (2 tokens: 1,319 against 1,175 tokens/s for Q8_0; 1,017-1,068 against 1,164-1,174
+  // for Q4_0, Q4_K and Q6_K); expanding each step, up to 3 for Q8_0 (taken for every quantized type).
   static constexpr std::size_t kGemvOnlyTokens = 2;  // steps this small never need cuBLAS buffers
-  static int gemv_max_tokens(WeightKind kind) {
+  int gemv_max_tokens(WeightKind kind) const {
     static_assert(3 <= cuda::kMatvecMaxTokens);
-    return cuda::is_quantized(kind) ? 3 : static_cast<int>(kGemvOnlyTokens);
+    if (x16_ == nullptr) return cuda::kMatvecMaxTokens;  // no step is larger than kGemvOnlyTokens
+    if (!cuda::is_quantized(kind)) return static_cast<int>(kGemvOnlyTokens);
+    if (expanded_.empty()) return 3;
+    return kind == WeightKind::q8_0 ? 2 : 1;
   }
 
   // out[b][r] (+)= W[r] . x[b] through cuBLAS: quantized weights expanded to f16 first.
@@ -452,8 +488,13 @@ class CudaBackend final : public ForwardBackend {
     const cudaDataType type16 = bf16 ? CUDA_R_16BF : CUDA_R_16F;
     const void* a = w.data;
     if (cuda::is_quantized(w.kind)) {
-      cuda::launch_expand_weights(w16_, w, stream_);
-      a = w16_;
+      const auto kept = expanded_.find(w.data);
+      if (kept != expanded_.end()) {
+        a = kept->second;
+      } else {
+        cuda::launch_expand_weights(w16_, w, stream_);
+        a = w16_;
+      }
     }
     cuda::launch_activations_to_16bit(x16_, x, static_cast<std::size_t>(n) * w.cols, bf16, stream_);
     check(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, w.rows, n, w.cols, &one, a, type16, w.cols, x16_, type16,
@@ -531,6 +572,7 @@ class CudaBackend final : public ForwardBackend {
   float* key_cache_ = nullptr;    // (layer, page, kKvPageTokens, kv_dim)
   float* value_cache_ = nullptr;  // (layer, page, kKvPageTokens, kv_dim)
   void* w16_ = nullptr;  // one weight matrix expanded to 16 bits for cuBLAS
+  std::map<const unsigned char*, void*> expanded_;  // quantized matrix data -> its kept F16 copy
   void* x16_ = nullptr;  // (step_tokens, widest input) activations in 16 bits for cuBLAS
 
   // Step metadata: tokens, positions, slots (max_step_tokens each), logit rows, page tables.

@@ -29,9 +29,11 @@ using compute::StepToken;
 // end the prompt), and only later positions are returned.
 std::vector<std::vector<float>> run(const std::string& device, const compute::LoadedModel& m,
                                     const std::vector<std::int32_t>& prompt, std::size_t prefill,
-                                    bool prefill_logits = true, bool stream_every_gemv = false) {
+                                    bool prefill_logits = true, bool stream_every_gemv = false,
+                                    bool keep_expanded_weights = true) {
   compute::BackendPlan plan;
   plan.stream_every_gemv = stream_every_gemv;
+  plan.keep_expanded_weights = keep_expanded_weights;
   plan.kv_pages = 16;
   plan.max_step_tokens = 128;
   plan.max_logit_rows = 128;
@@ -61,7 +63,7 @@ std::vector<std::vector<float>> run(const std::string& device, const compute::Lo
 }
 
 void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::size_t prefill, double tolerance,
-                     bool stream_every_gemv = false) {
+                     bool stream_every_gemv = false, bool keep_expanded_weights = true) {
   const std::filesystem::path path = temporary_model_path("gpu");
   REQUIRE(write_tiny_model(path, spec) == "");
   auto loaded = compute::load_model(path);
@@ -70,7 +72,7 @@ void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::
   const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
   std::vector<std::int32_t> prompt;
   for (std::size_t i = 0; i < prompt_length; ++i) prompt.push_back(static_cast<std::int32_t>((i * 37 + 1) % kTinyVocab));
-  const auto gpu = run("cuda:0", m, prompt, prefill, true, stream_every_gemv);
+  const auto gpu = run("cuda:0", m, prompt, prefill, true, stream_every_gemv, keep_expanded_weights);
   const auto cpu = run("cpu", m, prompt, prefill);
   const auto reference = reference_logits(m.file, prompt);
   for (std::size_t t = 0; t < prompt.size(); ++t) {
@@ -195,6 +197,13 @@ TEST_CASE("prefill-sized steps through cuBLAS agree within 16-bit activation pre
                                 gguf::TensorType::q4_k, gguf::TensorType::q6_k}) {
     CAPTURE(static_cast<int>(type));
     check_agreement(spec_of(type), 100, 96, type == gguf::TensorType::f32 ? 1e-4 : 2e-2);
+  }
+}
+
+TEST_CASE("prefill-sized steps agree when quantized weights are expanded at every step, not kept") {
+  for (gguf::TensorType type : {gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q6_k}) {
+    CAPTURE(static_cast<int>(type));
+    check_agreement(spec_of(type), 40, 36, 2e-2, false, false);
   }
 }
 
