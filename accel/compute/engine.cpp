@@ -56,6 +56,7 @@ std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOpti
   plan.max_step_tokens = std::max<std::size_t>(kPrefillChunk, static_cast<std::size_t>(options.max_batch));
   plan.max_logit_rows = static_cast<std::size_t>(options.max_batch);
   plan.threads = options.threads;
+  plan.keep_expanded_weights = options.f16_weight_copies;
   auto backend = compute::make_backend(options.device, model->config, model->weights, plan);
   if (auto* error = std::get_if<std::string>(&backend)) return where + *error;
 

@@ -37,6 +37,10 @@ struct EngineOptions {
   // a request whose prompt and max_tokens do not fit in what is free waits for pages (first come,
   // first served). At least context_length, so any single request fits.
   std::size_t kv_cache_tokens = 0;
+  // On a GPU, quantized matrices are also kept expanded to F16 for cuBLAS (prefill and batched
+  // decode steps) where the GPU has room for them with a tenth of its memory still free; false
+  // expands them again at every such step instead (slower, for GPUs shared with other models).
+  bool f16_weight_copies = true;
 };
 
 // Sampling knobs of one request (OpenAI semantics).

@@ -210,7 +210,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                       {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
                        "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "health_check",
                        "circuit_breaker", "model_file", "device", "context_length", "max_batch", "max_queue",
-                       "threads", "kv_cache_tokens"}))
+                       "threads", "kv_cache_tokens", "f16_weight_copies"}))
       continue;
     BackendConfig backend;
     r.string(item, "name", backend.name, true);
@@ -252,10 +252,12 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
         r.error(item["kv_cache_tokens"], "'kv_cache_tokens' must be 0 or at least context_length (" +
                                              std::to_string(backend.context_length) +
                                              "), or a request filling its context could never run");
+      r.boolean(item, "f16_weight_copies", backend.f16_weight_copies);
       config.backends.push_back(std::move(backend));
       continue;
     }
-    for (auto key : {"model_file", "device", "context_length", "max_batch", "max_queue", "threads", "kv_cache_tokens"})
+    for (auto key : {"model_file", "device", "context_length", "max_batch", "max_queue", "threads", "kv_cache_tokens",
+                     "f16_weight_copies"})
       if (item[key]) r.error(item[key], std::string("'") + key + "' only applies to a backend of type 'local'");
     r.boolean(item, "loopback", backend.loopback);
     if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);

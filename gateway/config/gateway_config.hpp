@@ -127,6 +127,7 @@ struct BackendConfig {
   int max_queue = 256;  // requests waiting for a batch slot; beyond it, 503 with Retry-After
   int threads = 0;      // CPU threads; 0: one per hardware thread
   int kv_cache_tokens = 0;  // KV cache positions for all sequences; 0: context_length × max_batch
+  bool f16_weight_copies = true;  // GPU: quantized matrices also kept as F16 for batched steps, room permitting
 };
 
 enum class AccessLogTarget { off, stderr_stream, stdout_stream, file };

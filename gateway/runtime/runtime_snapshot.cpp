@@ -16,7 +16,8 @@ namespace {
 std::string engine_key(const BackendConfig& backend) {
   return backend.model_file.string() + '\x1f' + backend.device + '\x1f' + std::to_string(backend.context_length) +
          '\x1f' + std::to_string(backend.max_batch) + '\x1f' + std::to_string(backend.max_queue) + '\x1f' +
-         std::to_string(backend.threads) + '\x1f' + std::to_string(backend.kv_cache_tokens);
+         std::to_string(backend.threads) + '\x1f' + std::to_string(backend.kv_cache_tokens) + '\x1f' +
+         (backend.f16_weight_copies ? "copies" : "no-copies");
 }
 
 }  // namespace
@@ -32,6 +33,7 @@ std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine
   options.max_queue = static_cast<std::size_t>(backend.max_queue);
   options.threads = backend.threads;
   options.kv_cache_tokens = static_cast<std::size_t>(backend.kv_cache_tokens);
+  options.f16_weight_copies = backend.f16_weight_copies;
   auto loaded = accel::Engine::load(options);
   if (auto* error = std::get_if<std::string>(&loaded)) return "backend '" + backend.name + "': " + *error;
   std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));

@@ -73,6 +73,14 @@ TEST_SUITE("config") {
     CHECK(std::any_of(small.begin(), small.end(), [](const ConfigError& e) {
       return e.to_string().find("'kv_cache_tokens' must be 0 or at least context_length (512)") != std::string::npos;
     }));
+    auto copies = errors_of(base_config(local + "    f16_weight_copies: sometimes\n"));
+    CHECK(std::any_of(copies.begin(), copies.end(), [](const ConfigError& e) {
+      return e.to_string().find("f16_weight_copies") != std::string::npos;
+    }));
+    auto misplaced_copies = errors_of(base_config("    f16_weight_copies: false\n"));
+    CHECK(std::any_of(misplaced_copies.begin(), misplaced_copies.end(), [](const ConfigError& e) {
+      return e.to_string().find("'f16_weight_copies' only applies to a backend of type 'local'") != std::string::npos;
+    }));
     auto misplaced = errors_of(base_config("    max_queue: 8\n"));
     CHECK(std::any_of(misplaced.begin(), misplaced.end(), [](const ConfigError& e) {
       return e.to_string().find("'max_queue' only applies to a backend of type 'local'") != std::string::npos;
