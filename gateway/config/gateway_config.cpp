@@ -65,6 +65,17 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
   return true;
 }
 
+// Whether two listening sockets would take the same connections: the same port on the same address,
+// or on any address where one of them listens on all of them (0.0.0.0 or ::).
+bool same_socket(const std::string& a, int a_port, const std::string& b, int b_port) {
+  if (a_port != b_port) return false;
+  boost::system::error_code ec_a, ec_b;
+  const auto address_a = boost::asio::ip::make_address(a, ec_a);
+  const auto address_b = boost::asio::ip::make_address(b, ec_b);
+  if (ec_a || ec_b) return false;  // reported as not an IP address
+  return address_a == address_b || address_a.is_unspecified() || address_b.is_unspecified();
+}
+
 void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   auto node = root["listeners"];
   if (!node) {
@@ -87,6 +98,10 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
     }
     if (!listener.name.empty() && !names.insert(listener.name).second)
       r.error(item["name"], "listener name '" + listener.name + "' is used twice");
+    for (const auto& other : config.listeners)
+      if (same_socket(listener.address, listener.port, other.address, other.port))
+        r.error(item["port"], "listener '" + listener.name + "' would share " + listener.address + ":" +
+                                  std::to_string(listener.port) + " with listener '" + other.name + "'");
     if (auto tls = item["tls"]) {
       if (r.expect_map(tls, "'tls'", {"certificate", "private_key", "client_ca", "require_client_certificate"})) {
         ListenerTls settings;
@@ -426,6 +441,13 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
       if (ec) r.error(admin["address"], "admin address '" + config->admin.address + "' is not an IP address");
     }
   }
+  for (const auto& listener : config->listeners)
+    if (same_socket(config->admin.address, config->admin.port, listener.address, listener.port)) {
+      const auto admin = root["admin"];
+      r.error(admin && admin["port"] ? admin["port"] : (admin ? admin : root),
+              "the admin endpoints would share " + config->admin.address + ":" + std::to_string(config->admin.port) +
+                  " with listener '" + listener.name + "'");
+    }
   read_limits(r, root, config->limits);
   if (auto boundary = root["boundary"]; boundary && r.expect_sequence(boundary, "'boundary'")) {
     for (const auto& item : boundary) {

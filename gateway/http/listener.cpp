@@ -19,21 +19,43 @@ Listener::Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl
       worker_(worker),
       sweep_timer_(io) {}
 
+namespace {
+
+std::string cannot_listen(const boost::asio::ip::tcp::endpoint& endpoint, const boost::system::error_code& ec) {
+  return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
+         ec.message();
+}
+
+}  // namespace
+
+bool Listener::ensure_port_free(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor probe(io);
+  boost::system::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  if (ec) {
+    error = cannot_listen(endpoint, ec);
+    return false;
+  }
+  return true;
+}
+
 std::shared_ptr<Listener> Listener::open(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
                                          std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
                                          RequestHandler& handler, SessionRegistry& registry, unsigned worker,
-                                         std::string& error) {
+                                         bool shared_by_workers, std::string& error) {
   auto listener = std::make_shared<Listener>(io, std::move(tls), limits, handler, registry, worker);
   boost::system::error_code ec;
   auto& acceptor = listener->acceptor_;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.set_option(reuse_port(true), ec);
+  if (!ec && shared_by_workers) acceptor.set_option(reuse_port(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(boost::asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    error = "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
-            ec.message();
+    error = cannot_listen(endpoint, ec);
     return nullptr;
   }
   return listener;

@@ -1,7 +1,9 @@
 #pragma once
 // Accepts connections on one address for one worker (SO_REUSEPORT lets every worker bind the same
 // port, so the kernel spreads connections without a shared accept lock), and sweeps its open
-// connections' deadlines every sweep_interval while it has any.
+// connections' deadlines every sweep_interval while it has any. SO_REUSEPORT would also let another
+// process that sets it join the port (a second gateway started there by mistake would take part of
+// the connections), so a port is first checked with an exclusive bind (ensure_port_free).
 #include <list>
 #include <memory>
 
@@ -14,11 +16,16 @@ namespace sovereign::gateway {
 
 class Listener : public std::enable_shared_from_this<Listener> {
  public:
-  // Binds and listens; on failure `error` says why (address in use, permission...).
+  // Whether nothing listens on `endpoint` yet: a bind without SO_REUSEPORT fails while any socket
+  // listens there, SO_REUSEPORT or not. Call once per endpoint before the workers' open(); on
+  // failure `error` says why ("address already in use", permission...).
+  static bool ensure_port_free(const boost::asio::ip::tcp::endpoint& endpoint, std::string& error);
+  // Binds and listens (with SO_REUSEPORT when `shared_by_workers`, for one acceptor per worker); on
+  // failure `error` says why (address in use, permission...).
   static std::shared_ptr<Listener> open(boost::asio::io_context& io, const boost::asio::ip::tcp::endpoint& endpoint,
                                         std::shared_ptr<boost::asio::ssl::context> tls, const Limits& limits,
                                         RequestHandler& handler, SessionRegistry& registry, unsigned worker,
-                                        std::string& error);
+                                        bool shared_by_workers, std::string& error);
 
   void run();
   void stop();                // stop accepting

@@ -148,13 +148,16 @@ void GatewayRuntime::watch_files() {
 bool GatewayRuntime::start_listeners(std::string& error) {
   ListenerTlsContexts listener_tls;
   if (!make_listener_tls(*config_, listener_tls, error)) return false;
+  for (const auto& config : config_->listeners)
+    if (!Listener::ensure_port_free({boost::asio::ip::make_address(config.address), config.port}, error)) return false;
   for (unsigned i = 0; i < worker_count_; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->handler = std::make_unique<ApiHandler>(services_, worker->io);
     for (const auto& config : config_->listeners) {
       boost::asio::ip::tcp::endpoint endpoint(boost::asio::ip::make_address(config.address), config.port);
       auto tls = config.tls ? listener_tls[config.name] : nullptr;
-      auto listener = Listener::open(worker->io, endpoint, tls, config_->limits, *worker->handler, services_.sessions, i, error);
+      auto listener = Listener::open(worker->io, endpoint, tls, config_->limits, *worker->handler, services_.sessions, i,
+                                     true, error);
       if (!listener) return false;
       listener->set_connection_refused_counter([this] { services_.metrics.connections_refused().Increment(); });
       worker->listeners.push_back(listener);
@@ -163,7 +166,8 @@ bool GatewayRuntime::start_listeners(std::string& error) {
   }
   boost::asio::ip::tcp::endpoint admin(boost::asio::ip::make_address(config_->admin.address), config_->admin.port);
   Limits admin_limits;
-  admin_listener_ = Listener::open(control_, admin, nullptr, admin_limits, admin_handler_, admin_sessions_, 0, error);
+  admin_listener_ =
+      Listener::open(control_, admin, nullptr, admin_limits, admin_handler_, admin_sessions_, 0, false, error);
   if (!admin_listener_) {
     error = "admin listener: " + error;
     return false;

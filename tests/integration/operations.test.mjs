@@ -5,7 +5,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, gatewayBin, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { freePort } from './lib/ports.mjs';
+import { TrackedProcess } from './lib/processes.mjs';
+import { toYaml } from './lib/yaml.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 
@@ -221,6 +226,52 @@ describe('SIGHUP reload', () => {
     await waitForReloads('rejected', rejected + 1);
     assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
   });
+});
+
+// Every worker binds the API port with SO_REUSEPORT; without a check, a second gateway started on
+// the same port by mistake would bind it too and silently take part of the connections.
+describe('a second gateway on ports the first one listens on', () => {
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'port-upstream' });
+    gw = await Gateway.start(opsConfig(upstream));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  for (const taken of ['api', 'admin']) {
+    it(`refuses to start on the first one's ${taken} port, naming it, and the first one keeps every connection`, async () => {
+      const dir = tempDir();
+      const api = taken === 'api' ? gw.apiPort : await freePort();
+      const admin = taken === 'admin' ? gw.adminPort : await freePort();
+      const configPath = path.join(dir, 'gateway.yaml');
+      fs.writeFileSync(configPath, toYaml({
+        workers: 2,
+        listeners: [{ name: 'api', address: '127.0.0.1', port: api }],
+        admin: { address: '127.0.0.1', port: admin },
+        boundary: ['127.0.0.1/32'],
+        ...opsConfig(upstream),
+        access_log: 'stderr',
+      }));
+      const second = new TrackedProcess(gatewayBin(), ['serve', '--config', configPath], { cwd: dir });
+      const status = await Promise.race([second.exited, new Promise((r) => setTimeout(() => r('running'), 10000))]);
+      if (status === 'running') second.signal('SIGKILL');
+      assert.notEqual(status, 'running', `the second gateway kept running\n${second.describe()}`);
+      assert.notEqual(status.code, 0, second.describe());
+      const port = taken === 'api' ? api : admin;
+      assert.match(second.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}: Address already in use`), second.describe());
+      for (let i = 0; i < 10; i++) {
+        const res = await gw.chat(KEY, chat('ops-model'));
+        assert.equal(res.status, 200, res.text);
+      }
+      assert.equal((await gw.admin('/readyz')).status, 200);
+    });
+  }
 });
 
 describe('SIGTERM', () => {

@@ -87,6 +87,21 @@ TEST_SUITE("config") {
     }));
   }
 
+  TEST_CASE("listeners that would share a port with each other or with the admin endpoints are refused") {
+    std::string yaml = base_config();
+    const std::string one = "listeners:\n  - name: api\n    address: 127.0.0.1\n    port: 8080\n";
+    yaml.replace(0, one.size(), one + "  - name: all\n    address: 0.0.0.0\n    port: 8080\n");
+    auto shared = errors_of(yaml);
+    REQUIRE(shared.size() == 1);
+    CHECK(shared[0].to_string() == "gw.yaml:7:11: listener 'all' would share 0.0.0.0:8080 with listener 'api'");
+    auto admin = errors_of(base_config("admin:\n  address: 127.0.0.1\n  port: 8080\n"));
+    REQUIRE(admin.size() == 1);
+    CHECK(admin[0].message == "the admin endpoints would share 127.0.0.1:8080 with listener 'api'");
+    // Another port, or another address on the same port, is fine.
+    CHECK(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(
+        parse_gateway_config(base_config("admin:\n  address: 127.0.0.2\n  port: 8080\n"), "gw.yaml")));
+  }
+
   TEST_CASE("an unknown key is reported at its position with a suggestion") {
     auto errors = errors_of(base_config("limits:\n  max_body_byte: 10\n"));
     REQUIRE(errors.size() == 1);
