@@ -79,15 +79,24 @@ export class Gateway {
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
     }
-    const dir = tempDir();
-    const ports = { api: await freePort(), admin: await freePort() };
-    const full = await completeConfig(config, ports);
-    const configPath = path.join(dir, 'gateway.yaml');
-    fs.writeFileSync(configPath, toYaml(full));
-    const gateway = new Gateway(dir, configPath, ports, full,
-      new TrackedProcess(bin, ['serve', '--config', configPath], { cwd: dir }));
-    await gateway.waitReady(readyTimeoutMs);
-    return gateway;
+    // A free port is released before the gateway binds it, so a process of another test file running
+    // at the same time may take it first; the gateway then refuses to start ("Address already in
+    // use") and is started again on other ports.
+    for (let attempt = 1; ; attempt++) {
+      const dir = tempDir();
+      const ports = { api: await freePort(), admin: await freePort() };
+      const full = await completeConfig(config, ports);
+      const configPath = path.join(dir, 'gateway.yaml');
+      fs.writeFileSync(configPath, toYaml(full));
+      const gateway = new Gateway(dir, configPath, ports, full,
+        new TrackedProcess(bin, ['serve', '--config', configPath], { cwd: dir }));
+      try {
+        await gateway.waitReady(readyTimeoutMs);
+        return gateway;
+      } catch (err) {
+        if (attempt >= 3 || gateway.process.running || !/Address already in use/.test(gateway.process.stderr)) throw err;
+      }
+    }
   }
 
   constructor(dir, configPath, ports, config, process) {
