@@ -32,19 +32,26 @@ function opsConfig(upstream, { opsModels = ['ops-model'] } = {}) {
   };
 }
 
-describe('admin endpoints, metrics and access log', () => {
+// Around a describe block: an upstream with `upstreamOptions`, and a gateway in front of it with the
+// ops configuration, started before its tests (`started` receives both) and stopped after them.
+function withOpsGateway(upstreamOptions, started) {
   let upstream;
   let gw;
-
   before(async () => {
-    upstream = await Upstream.start({ name: 'ops-upstream' });
+    upstream = await Upstream.start(upstreamOptions);
     gw = await Gateway.start(opsConfig(upstream));
+    started({ upstream, gw });
   });
-
   after(async () => {
     await gw?.stop();
     await upstream?.stop();
   });
+}
+
+describe('admin endpoints, metrics and access log', () => {
+  let upstream;
+  let gw;
+  withOpsGateway({ name: 'ops-upstream' }, (started) => ({ upstream, gw } = started));
 
   it('/healthz and /readyz answer 200', async () => {
     assert.equal((await gw.admin('/healthz')).status, 200);
@@ -117,16 +124,7 @@ describe('admin endpoints, metrics and access log', () => {
 describe('per-tenant rate limit', () => {
   let upstream;
   let gw;
-
-  before(async () => {
-    upstream = await Upstream.start({ name: 'rl-upstream' });
-    gw = await Gateway.start(opsConfig(upstream));
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-  });
+  withOpsGateway({ name: 'rl-upstream' }, (started) => ({ upstream, gw } = started));
 
   it('requests_per_minute: 3 lets three requests through, then 429 with Retry-After', async () => {
     const results = [];
@@ -149,16 +147,7 @@ describe('per-tenant rate limit', () => {
 describe('SIGHUP reload', () => {
   let upstream;
   let gw;
-
-  before(async () => {
-    upstream = await Upstream.start({ name: 'reload-upstream' });
-    gw = await Gateway.start(opsConfig(upstream));
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-  });
+  withOpsGateway({ name: 'reload-upstream' }, (started) => ({ upstream, gw } = started));
 
   const reloads = async (result) => (await gw.metrics()).value('sovereign_config_reloads_total', { result });
   // The gateway may also notice the changed file by itself, so a rewrite can count more than once.
@@ -233,16 +222,7 @@ describe('SIGHUP reload', () => {
 describe('a second gateway on ports the first one listens on', () => {
   let upstream;
   let gw;
-
-  before(async () => {
-    upstream = await Upstream.start({ name: 'port-upstream' });
-    gw = await Gateway.start(opsConfig(upstream));
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-  });
+  withOpsGateway({ name: 'port-upstream' }, (started) => ({ upstream, gw } = started));
 
   for (const taken of ['api', 'admin']) {
     it(`refuses to start on the first one's ${taken} port, naming it, and the first one keeps every connection`, async () => {
@@ -277,16 +257,7 @@ describe('a second gateway on ports the first one listens on', () => {
 describe('SIGTERM', () => {
   let upstream;
   let gw;
-
-  before(async () => {
-    upstream = await Upstream.start({ name: 'drain-upstream', 'first-byte-delay-ms': 1500 });
-    gw = await Gateway.start(opsConfig(upstream));
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-  });
+  withOpsGateway({ name: 'drain-upstream', 'first-byte-delay-ms': 1500 }, (started) => ({ upstream, gw } = started));
 
   it('lets an in-flight request finish, then exits 0 and stops listening', async () => {
     const inFlight = gw.chat(KEY, chat('ops-model'));
@@ -309,16 +280,7 @@ describe('SIGTERM', () => {
 describe('SIGTERM with pooled upstream connections', () => {
   let upstream;
   let gw;
-
-  before(async () => {
-    upstream = await Upstream.start({ name: 'pool-upstream' });
-    gw = await Gateway.start(opsConfig(upstream));
-  });
-
-  after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-  });
+  withOpsGateway({ name: 'pool-upstream' }, (started) => ({ upstream, gw } = started));
 
   // The pools hold keep-alive sockets of the workers' event loops; tearing those loops down before
   // the pools once corrupted the heap at exit (about every other run under load).
