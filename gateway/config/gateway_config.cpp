@@ -37,6 +37,13 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
   std::string_view authority = rest.substr(0, path_start);
   std::string_view path = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  // The path goes into every request line as written: only characters a URL path may hold.
+  constexpr std::string_view path_chars =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/%";
+  if (auto bad = path.find_first_not_of(path_chars); bad != std::string_view::npos)
+    return fail(path[bad] == '?' || path[bad] == '#'
+                    ? "has a query or fragment; a backend's URL names a server and an optional base path"
+                    : "has a path with a character that must be percent-encoded");
   out.base_path = std::string(path);
   std::string_view port_text;
   if (authority.starts_with('[')) {

@@ -18,10 +18,13 @@ namespace sovereign::gateway {
 
 class ReplicaState {
  public:
-  ReplicaState(const BackendConfig& backend, const ReplicaConfig& config) : backend_(backend), config_(config) {}
+  ReplicaState(const BackendConfig& backend, const ReplicaConfig& config);
 
   const BackendConfig& backend() const { return backend_; }
   const ReplicaConfig& config() const { return config_; }
+  // The Host header of requests to this replica: the pinned TLS server name or the host, with
+  // the port unless it is the scheme's default.
+  const std::string& host_header() const { return host_header_; }
 
   // Addresses checked by the egress guard; empty with refusal() set when the guard refused.
   std::vector<boost::asio::ip::tcp::endpoint> endpoints;
@@ -44,6 +47,7 @@ class ReplicaState {
  private:
   const BackendConfig& backend_;
   const ReplicaConfig& config_;
+  const std::string host_header_;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint32_t> check_failures_{0};
   std::atomic<std::uint32_t> check_successes_{0};

@@ -90,6 +90,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void try_next();
   void on_connected(boost::system::error_code ec, bool refused);
   void send_request();
+  void write_head(std::string& out) const;
   void on_written(boost::system::error_code ec);
   void on_header(boost::system::error_code ec);
   void read_whole();
@@ -118,7 +119,6 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool all_refused_ = true;
   std::string refusal_;
   UpstreamRequest request_;
-  boost::beast::http::request<boost::beast::http::empty_body, Fields> upstream_head_;  // the body goes out from request_
   std::size_t max_response_bytes_;
   ResponseSink& sink_;
   std::unique_ptr<ResponseTransform> transform_;

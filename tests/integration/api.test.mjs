@@ -93,6 +93,14 @@ describe('OpenAI API through the gateway', () => {
     assert.equal(echo.method, 'POST');
     assert.equal(echo.path, '/v1/chat/completions');
     assert.deepEqual(JSON.parse(echo.body), sent, 'the upstream received the request body unchanged');
+    // The head the gateway writes for the backend (written directly, not through Beast's fields).
+    assert.equal(echo.headers.host, `127.0.0.1:${main.port}`);
+    assert.equal(echo.headers['user-agent'], 'sovereign-gateway');
+    assert.equal(echo.headers.accept, 'application/json');
+    assert.equal(echo.headers['content-type'], 'application/json');
+    assert.equal(echo.headers['content-length'], String(Buffer.byteLength(echo.body)));
+    assert.equal(echo.headers['x-request-id'], res.headers['x-request-id']);
+    assert.ok(echo.headers['x-request-id'].length > 0);
   });
 
   it("the tenant's API key is never forwarded to the backend", async () => {

@@ -48,6 +48,25 @@ TEST_SUITE("config") {
     CHECK(c.all_models() == std::vector<std::string>{"m"});
   }
 
+  TEST_CASE("a replica URL whose base path could not go into a request line as written is refused") {
+    auto with_url = [](const std::string& url) {
+      std::string yaml = base_config();
+      yaml.replace(yaml.find("http://127.0.0.1:9000/base/"), 27, url);
+      return yaml;
+    };
+    for (const char* url : {"http://127.0.0.1:9000/a b", "'http://127.0.0.1:9000/a\tb'", "http://127.0.0.1:9000/ä"}) {
+      auto errors = errors_of(with_url(url));
+      REQUIRE(errors.size() == 1);
+      CHECK_MESSAGE(errors[0].message.find("must be percent-encoded") != std::string::npos, errors[0].message);
+    }
+    auto query = errors_of(with_url("http://127.0.0.1:9000/v1?key=x"));
+    REQUIRE(query.size() == 1);
+    CHECK(query[0].message.find("has a query or fragment") != std::string::npos);
+    auto encoded = parse_gateway_config(with_url("http://127.0.0.1:9000/team%20a/v1"), "gw.yaml");
+    REQUIRE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(encoded));
+    CHECK(std::get<std::shared_ptr<const GatewayConfig>>(encoded)->backends[0].replicas[0].base_path == "/team%20a/v1");
+  }
+
   TEST_CASE("audit settings load with rotation by size and age, and out-of-range sizes are refused") {
     auto result = parse_gateway_config(base_config("audit:\n  directory: audit\n  signing_key: keys/s.key\n"
                                                    "  durability: relaxed\n  segment_max_age_ms: 3600000\n  group_commit_delay_us: 250\n"),
