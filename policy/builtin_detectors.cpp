@@ -1,5 +1,6 @@
 #include "policy/builtin_detectors.hpp"
 
+#include "policy/email_forms.hpp"
 #include "policy/validators.hpp"
 
 namespace sovereign::policy {
@@ -35,6 +36,8 @@ bool secret_char(char c) { return is_alnum(c) || c == '+' || c == '/' || c == '_
 
 constexpr std::size_t email_local_max = 64;
 constexpr std::size_t email_domain_max = 253;
+// With forms of '@' and '.' written out: the parts count their written dots, the '@' form up to 9 bytes.
+constexpr std::size_t email_written_max = email_local_max + 9 + email_domain_max;
 constexpr std::size_t pem_body_max = 8192;
 constexpr std::size_t jwt_max = 6144;
 constexpr std::size_t slack_max = 256;
@@ -47,13 +50,43 @@ std::size_t extend_right(std::string_view text, std::size_t from, std::size_t li
     return end;
 }
 
-// Anchor "a@b": the local part to the left of '@', the domain to the right.
+// Anchor: a character of the local part and the form of '@' after it ("a@b", "a [at] b"), or a dot written
+// out ("[dot]", " DOT "), the form of '@' then being before the domain's first label. The local part runs
+// left from the form of '@', the domain right; both may write their dots out (policy/email_forms.hpp).
 TextRange expand_email(std::string_view text, std::size_t begin, std::size_t) {
-    const std::size_t at = begin + 1;
+    std::size_t at = begin + 1;
+    std::size_t at_length = email_forms::at_sign_at(text, at).length;
+    if (at_length == 0) {
+        if (email_forms::dot_at(text, begin).length == 0) return {};
+        std::size_t label = begin > 0 && text[begin - 1] == ' ' ? begin - 1 : begin;  // " [dot]"
+        const std::size_t label_end = label;
+        while (label > 0 && label_end - label < email_domain_max && domain_char(text[label - 1])) --label;
+        at_length = label < label_end ? email_forms::at_sign_ending(text, label) : 0;
+        if (at_length == 0 || label - at_length == 0 || !local_part_char(text[label - at_length - 1])) return {};
+        at = label - at_length;
+    }
     std::size_t left = at;
-    while (left > 0 && at - left < email_local_max && local_part_char(text[left - 1])) --left;
-    std::size_t right = extend_right(text, at + 1, at + 1 + email_domain_max, domain_char);
-    while (right > at + 1 && (text[right - 1] == '.' || text[right - 1] == '-')) --right;
+    while (left > 0 && at - left < email_local_max) {
+        if (local_part_char(text[left - 1])) {
+            --left;
+            continue;
+        }
+        const std::size_t dot = email_forms::dot_ending(text, left);
+        if (dot == 0 || left - dot == 0 || !local_part_char(text[left - dot - 1])) break;
+        left -= dot;
+    }
+    const std::size_t domain = at + at_length;
+    std::size_t right = domain;
+    while (right < text.size() && right - domain < email_domain_max) {
+        if (domain_char(text[right])) {
+            ++right;
+            continue;
+        }
+        const std::size_t dot = email_forms::dot_at(text, right).length;
+        if (dot == 0 || right + dot >= text.size() || !is_alnum(text[right + dot])) break;
+        right += dot;
+    }
+    while (right > domain && (text[right - 1] == '.' || text[right - 1] == '-')) --right;
     return {left, right};
 }
 
@@ -145,9 +178,19 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"uk_nino", "restricted", "UK National Insurance numbers",
          {{R"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])", false, true}}, v::uk_nino,
          Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
-        {"email", "confidential", "e-mail addresses",
-         {{R"([A-Za-z0-9._%+-]@[A-Za-z0-9])"}}, v::email, Boundary::email, {"email", "e-mail", "mail"},
-         email_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-", "", expand_email, email_local_max + 1 + email_domain_max},
+        {"email", "confidential", "e-mail addresses, also written as \"name [at] example [dot] com\" and the like",
+         {{R"([A-Za-z0-9._%+-]@[A-Za-z0-9])"},
+          // '@' written in brackets, in any case: "jane [at] example.com", "jane(AT)example(dot)com", "jane[@]example.com".
+          {R"([A-Za-z0-9._%+-] ?(?:\[(?:[Aa][Tt]|@)\]|\((?:[Aa][Tt]|@)\)|\{(?:[Aa][Tt]|@)\}|<(?:[Aa][Tt]|@)>) ?[A-Za-z0-9])"},
+          // A dot written in brackets or as the capital word " DOT ": the expander looks for the form of '@'
+          // before the domain's first label, which may then be the bare word ("jane at example [dot] com").
+          // Only the forms themselves, as literals: with the characters around them in the expression, or
+          // with the lower-case bare word " dot " (which begins many words of prose), the scan of all text
+          // was a fifth slower. So "jane at example dot com", all bare and lower case, is not looked for.
+          {R"( DOT |\[(?:[Dd][Oo][Tt]|\.)\]|\((?:[Dd][Oo][Tt]|\.)\)|\{(?:[Dd][Oo][Tt]|\.)\}|<(?:[Dd][Oo][Tt]|\.)>)"}},
+         v::email, Boundary::email, {"email", "e-mail", "mail"},
+         email_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-", "", expand_email,
+         email_written_max, false, email_forms::straddle_start},
         {"phone", "confidential", "telephone numbers (E.164, and national forms next to a context word)",
          {{R"(\+[1-9](?:[ .-]?[0-9]){7,14})", false, true},
           {R"(\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})", true, true},

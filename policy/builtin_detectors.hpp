@@ -19,6 +19,12 @@ struct TextRange {
 // anchor and expand it here.
 using Expander = TextRange (*)(std::string_view text, std::size_t begin, std::size_t end);
 
+// For the streamed-answer scanner, where a detector's values may be written with spaces (so that the
+// run of characters a value may contain does not find their start): the earliest position in
+// buffer[from, end), at most `reach` before the end, where a value may begin that the next chunk
+// could complete; buffer.size() when none.
+using Straddle = std::size_t (*)(std::string_view buffer, std::size_t from, std::size_t reach);
+
 // Which neighbouring characters mean a candidate is only part of a longer token (and so not a value).
 enum class Boundary { none, digit, digit_group, alnum, ipv4, ipv6, email, token };
 
@@ -51,6 +57,7 @@ struct BuiltinDetector {
     Expander expand = nullptr;                // null: the pattern match is the value
     std::size_t max_length = 0;               // longest value after expansion (0: the pattern's own width)
     bool fallback = false;                    // a catch-all that gives way to specific detectors
+    Straddle straddle = nullptr;              // null: the run of may_contain characters decides
 };
 
 const std::vector<BuiltinDetector>& builtin_detectors();

@@ -39,6 +39,7 @@ struct DetectorSpec {
     Expander expand = nullptr;
     std::size_t max_length = 0;
     bool fallback = false;  // gives way to any other detector confirming the same text
+    Straddle straddle = nullptr;
     int line = 0;
     int column = 0;
 };

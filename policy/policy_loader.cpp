@@ -331,6 +331,7 @@ private:
             spec.expand = b.expand;
             spec.max_length = b.max_length;
             spec.fallback = b.fallback;
+            spec.straddle = b.straddle;
             detector_index_[spec.name] = specs.size();
             builtin_names.push_back(b.name);
             specs.push_back(std::move(spec));

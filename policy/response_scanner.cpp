@@ -41,6 +41,7 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
     for (std::size_t d = 0; d < set.detectors().size(); ++d) {
         const auto& det = set.detectors()[d];
         const std::size_t reach = std::min(set.max_width(d), end - from);
+        if (det.straddle != nullptr) earliest = std::min(earliest, det.straddle(buffer, from, reach));
         std::size_t run = end - reach;
         if (det.may_contain_known) {
             run = end;

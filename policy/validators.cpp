@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "policy/email_forms.hpp"
+
 namespace sovereign::policy::validators {
 
 namespace {
@@ -207,7 +209,10 @@ bool uk_nino(std::string_view text) {
     return s[8] >= 'A' && s[8] <= 'D';
 }
 
-bool email(std::string_view text) {
+bool email(std::string_view written) {
+    // "jane [at] example [dot] com" is checked as the address it spells.
+    const std::string spelled = email_forms::spelled_address(written);
+    const std::string_view text = spelled;
     const auto at = text.find('@');
     if (at == std::string_view::npos || at == 0 || text.find('@', at + 1) != std::string_view::npos) return false;
     const auto local = text.substr(0, at);
@@ -220,8 +225,9 @@ bool email(std::string_view text) {
         const auto label = domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (label.empty() || label.front() == '-' || label.back() == '-') return false;
         if (dot == std::string_view::npos) {
-            // The top-level domain is letters only.
-            return std::all_of(label.begin(), label.end(), [](char c) { return is_upper(c) || is_lower(c); });
+            // The top-level domain is letters only, two at least (no top-level domain has one).
+            return label.size() >= 2 &&
+                   std::all_of(label.begin(), label.end(), [](char c) { return is_upper(c) || is_lower(c); });
         }
         start = dot + 1;
     }

@@ -199,6 +199,20 @@ struct Generator {
     std::vector<std::string> templates;  // "{}" is replaced by the value
 };
 
+// Three in ten addresses plain, the others with '@' and dots written out as people do to hide them.
+std::string email() {
+    const std::string local = pick({"jane.doe", "m.rossi", "p.nowak", "j-dupont"}) + std::to_string(uniform(1, 999));
+    const std::string labels = pick({"example|com", "example|org", "mail|example|eu"});
+    struct Style { const char* at; const char* dot; };
+    static const Style styles[] = {{"@", "."}, {"@", "."}, {"@", "."}, {"@", "[.]"}, {" [at] ", " [dot] "},
+                                   {"(at)", "(dot)"}, {" {AT} ", "."}, {"[@]", "[.]"}, {" at ", " [dot] "},
+                                   {" AT ", " DOT "}};
+    const Style& style = styles[uniform(0, 9)];
+    std::string out = local + style.at;
+    for (char c : labels) out += c == '|' ? std::string(style.dot) : std::string(1, c);
+    return out;
+}
+
 std::string fill(const std::string& t, const std::string& value) {
     const auto at = t.find("{}");
     return t.substr(0, at) + value + t.substr(at + 2);
@@ -219,9 +233,12 @@ std::vector<Generator> generators() {
          V{"NHS number {} was admitted to ward 4.", "Referral for NHS no. {} attached."}},
         {"uk_nino", nino, [] { return "BG" + digits(6) + "A"; },
          V{"Her National Insurance number is {}.", "NINO {} needs updating in payroll."}},
-        {"email", [] { return pick({"jane.doe", "m.rossi", "p.nowak", "j-dupont"}) + std::to_string(uniform(1, 999)) +
-                                  "@" + pick({"example.com", "example.org", "mail.example.eu"}); },
-         [] { return pick({"jane.doe", "m.rossi"}) + "@" + pick({"example", "localhost", "-bad.com"}); },
+        {"email", email, [] {
+             // No top-level domain, a domain starting with '-', unpaired brackets, and the bare word "at"
+             // with a plain dot ("work at example.com" is no address).
+             return pick({"jane.doe@example", "m.rossi@localhost", "p.nowak@-bad.com", "jane [at] example",
+                          "m.rossi [at) example.com", "j.dupont at example.com"});
+         },
          V{"Send the report to {} by Monday.", "Schreiben Sie an {} für Rückfragen.", "Contactez {} pour plus d'infos."}},
         {"phone", [] { return "+" + pick({"49 30 ", "33 1 ", "44 20 ", "34 91 ", "39 06 "}) + digits(7); },
          [] { return "+" + pick({"49 ", "33 "}) + digits(3); },

@@ -210,6 +210,16 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.equal(res.json.choices[0].message.content, prompt);
   });
 
+  it('tokenize: an address written as "name [at] host [dot] tld" is found and restored as written', async () => {
+    const written = 'jane.doe [at] example [dot] com';
+    const prompt = `Reply to ${written} or to j.doe(at)example(dot)org today.`;
+    const { res, received } = await chatReachingEcho(ALPHA, chatBody('echo-model', prompt));
+    const sent = JSON.parse(received).messages.at(-1).content;
+    assert.ok(!sent.includes('jane.doe') && !sent.includes('j.doe'), `the upstream saw an address: ${sent}`);
+    assert.equal(sent.match(new RegExp(TOKEN.source, 'g'))?.length, 2, sent);
+    assert.equal(res.json.choices[0].message.content, prompt);
+  });
+
   it('tokenize, streamed: a token split across 3-character chunks is restored whole', async () => {
     const prompt = `Please forward this to ${EMAIL} and to ${EMAIL} again.`;
     const before = echo.requests().length;

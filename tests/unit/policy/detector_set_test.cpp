@@ -58,6 +58,23 @@ TEST_SUITE("scan") {
         CHECK(scan("\u00FCber 4111 1111 1111 1111 \u2019") == Found{{"credit_card", "4111 1111 1111 1111"}});
     }
 
+    TEST_CASE("e-mail addresses with '@' and '.' written out are found, spanning what was written") {
+        for (const std::string mail : {"jane.doe [at] example [dot] com", "jane.doe(at)example(dot)com",
+                                       "j.doe [AT] mail.example.eu", "jane [dot] doe {at} example [dot] org",
+                                       "jane.doe[@]example[.]com", "jane.doe@example[.]com",
+                                       "jane.doe at example [dot] com", "JANE AT MAIL DOT EXAMPLE DOT ORG",
+                                       "jane [at] example dot com", "jane<at>example<.>org"}) {
+            CAPTURE(mail);
+            CHECK(scan("Please write to " + mail + " before Friday.") == Found{{"email", mail}});
+            CHECK(scan(mail) == Found{{"email", mail}});
+        }
+        // Prose, code and near misses are not addresses.
+        CHECK(scan("I work at example.com and look at the docs (at) night.") == Found{});
+        CHECK(scan("result = weights @ inputs.T; meet me at home dot") == Found{});
+        CHECK(scan("jane [at] example and jane [at) example.com") == Found{});
+        CHECK(scan("The dot at the end [dot] matters.") == Found{});
+    }
+
     TEST_CASE("values that are the whole text, or start or end it, are found") {
         CHECK(scan("4111 1111 1111 1111") == Found{{"credit_card", "4111 1111 1111 1111"}});
         CHECK(scan("DE89370400440532013000") == Found{{"iban", "DE89370400440532013000"}});

@@ -70,6 +70,37 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(scanner.finish() == "thanks");
     }
 
+    TEST_CASE("an e-mail address written out with [at] and dot is redacted wherever the stream is cut") {
+        const auto loaded = load_policy_text(R"(classes: [public, confidential]
+zones: [{name: site}]
+responses: {redact: [email]}
+rules: [{name: all, then: {action: allow}}]
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        for (const std::string mail : {"jane.doe [at] example [dot] com", "jane.doe at example [dot] com", "JANE AT EXAMPLE DOT COM",
+                                       "jane (dot) doe (at) mail.example.org"}) {
+            const std::string text = "Sure, write to " + mail + " today.";
+            const std::string expected = "Sure, write to [REDACTED:email] today.";
+            for (std::size_t i = 0; i <= text.size(); ++i) {
+                for (std::size_t j = i; j <= text.size(); j += 5) {
+                    const std::string_view v(text);
+                    CAPTURE(mail);
+                    CAPTURE(i);
+                    CAPTURE(j);
+                    CHECK(stream(loaded.policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
+                }
+            }
+        }
+        // Prose with the word "at" is held back only until the words after it show it is no address.
+        ResponseScanner scanner(loaded.policy, "anyone");
+        std::string out = scanner.feed("We met at");
+        CHECK(out == "We ");
+        out += scanner.feed(" noon, then");
+        out += scanner.feed(" left.");
+        out += scanner.finish();
+        CHECK(out == "We met at noon, then left.");
+    }
+
     TEST_CASE("a number that grows past a valid card is not redacted") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);

@@ -52,6 +52,18 @@ TEST_SUITE("validators") {
         CHECK(v::email("jane.doe@example.co.uk"));
         CHECK_FALSE(v::email("jane..doe@example.com"));
         CHECK_FALSE(v::email("jane@-example.com"));
+        CHECK_FALSE(v::email("weights@inputs.T"));  // no top-level domain has one letter
+        // Addresses written so that a plain pattern misses them are checked as what they spell.
+        CHECK(v::email("jane [at] example [dot] com"));
+        CHECK(v::email("jane.doe(at)example(dot)co(dot)uk"));
+        CHECK(v::email("jane{AT}example.com"));
+        CHECK(v::email("jane[@]example[.]com"));
+        CHECK(v::email("jane [dot] doe < at > example.org"));
+        CHECK(v::email("jane at example dot com"));
+        CHECK_FALSE(v::email("jane at example.com"));  // "work at example.com": the bare word needs a written dot
+        CHECK_FALSE(v::email("jane [at] example"));
+        CHECK_FALSE(v::email("jane [at) example.com"));  // brackets must pair
+        CHECK_FALSE(v::email("jane [at] [at] example.com"));
         CHECK(v::phone("+49 30 1234567"));
         CHECK_FALSE(v::phone("+1 234"));
         CHECK(v::ipv4("192.168.1.20"));

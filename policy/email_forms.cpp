@@ -1,0 +1,192 @@
+#include "policy/email_forms.hpp"
+
+#include <algorithm>
+
+namespace sovereign::policy::email_forms {
+
+namespace {
+
+// The longest form: " [ dot ] ".
+constexpr std::size_t longest_form = 9;
+
+bool is_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool name_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; }
+
+char closing(char open) {
+    switch (open) {
+        case '[': return ']';
+        case '(': return ')';
+        case '{': return '}';
+        case '<': return '>';
+        default: return 0;
+    }
+}
+
+// Every form begins with a space, '@' or an opening bracket, and ends with a space, '@' or a closing one:
+// most positions are ruled out by their character alone.
+bool may_begin_form(char c) { return c == ' ' || c == '@' || closing(c) != 0; }
+bool may_end_form(char c) { return c == ' ' || c == '@' || c == ']' || c == ')' || c == '}' || c == '>'; }
+
+// Reads text from pos, remembering whether the text ended before the form could be decided.
+struct Reader {
+    std::string_view text;
+    std::size_t at;
+    bool ran_out = false;
+
+    bool peek(char c) {
+        if (at >= text.size()) return ran_out = true, false;
+        return text[at] == c;
+    }
+    bool take(char c) { return peek(c) ? (++at, true) : false; }
+    void skip_space() { take(' '); }
+    // The word, in any case; `at` is left where it was when the text differs.
+    bool take_word(std::string_view word) {
+        for (std::size_t i = 0; i < word.size(); ++i) {
+            if (at + i >= text.size()) return ran_out = true, false;
+            char c = text[at + i];
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            if (c != word[i]) return false;
+        }
+        at += word.size();
+        return true;
+    }
+};
+
+// One grammar for both: [" "] open [" "] (word | symbol) [" "] close [" "], or " " word " ",
+// or (for '@' only) the symbol itself.
+Form read_form(Reader& r, std::string_view word, char symbol, bool bare_symbol) {
+    const std::size_t start = r.at;
+    if (start >= r.text.size()) return r.ran_out = true, Form{};
+    if (!may_begin_form(r.text[start])) return {};
+    if (bare_symbol && r.take(symbol)) return {1, false};
+    const bool lead = r.take(' ');
+    const std::size_t open_at = r.at;
+    if (r.at < r.text.size() && closing(r.text[r.at]) != 0) {
+        const char close = closing(r.text[r.at++]);
+        r.skip_space();
+        if (r.take(symbol) || r.take_word(word)) {
+            r.skip_space();
+            if (r.take(close)) {
+                r.skip_space();
+                return {r.at - start, false};
+            }
+        }
+        r.at = open_at;
+    } else if (r.at >= r.text.size()) {
+        r.ran_out = true;
+    }
+    if (lead && r.take_word(word) && r.take(' ')) return {r.at - start, true};
+    return {};
+}
+
+Form at_sign_form(std::string_view text, std::size_t pos, bool* ran_out = nullptr) {
+    Reader r{text, pos};
+    Form form = read_form(r, "at", '@', true);
+    if (ran_out != nullptr) *ran_out = form.length == 0 && r.ran_out;
+    return form;
+}
+
+Form dot_form(std::string_view text, std::size_t pos, bool* ran_out = nullptr) {
+    Reader r{text, pos};
+    Form form = read_form(r, "dot", '.', false);
+    if (ran_out != nullptr) *ran_out = form.length == 0 && r.ran_out;
+    return form;
+}
+
+template <class Read>
+std::size_t longest_ending(std::string_view text, std::size_t end, Read read) {
+    if (end == 0 || !may_end_form(text[end - 1])) return 0;
+    for (std::size_t start = end > longest_form ? end - longest_form : 0; start < end; ++start)
+        if (may_begin_form(text[start]) && read(text.substr(0, end), start).length == end - start) return end - start;
+    return 0;
+}
+
+// Walks left from `pos` over what a local part or domain holds: name characters and written dots
+// between them. Stops at `floor`.
+std::size_t back_over_name(std::string_view text, std::size_t pos, std::size_t floor) {
+    while (pos > floor) {
+        if (name_char(text[pos - 1])) {
+            --pos;
+            continue;
+        }
+        const std::size_t dot = dot_ending(text, pos);
+        if (dot != 0 && pos - dot > floor && name_char(text[pos - dot - 1])) {
+            pos -= dot;
+            continue;
+        }
+        break;
+    }
+    return pos;
+}
+
+}  // namespace
+
+Form at_sign_at(std::string_view text, std::size_t pos) { return at_sign_form(text, pos); }
+Form dot_at(std::string_view text, std::size_t pos) { return dot_form(text, pos); }
+
+std::size_t at_sign_ending(std::string_view text, std::size_t end) {
+    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return at_sign_form(t, p); });
+}
+
+std::size_t dot_ending(std::string_view text, std::size_t end) {
+    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return dot_form(t, p); });
+}
+
+std::string spelled_address(std::string_view text) {
+    std::string address;
+    address.reserve(text.size());
+    bool seen_at = false;
+    bool word_at = false;
+    bool written_dot = false;
+    for (std::size_t i = 0; i < text.size();) {
+        if (!seen_at && !address.empty()) {
+            if (const Form at = at_sign_form(text, i); at.length != 0) {
+                address.push_back('@');
+                seen_at = true;
+                word_at = at.word;
+                i += at.length;
+                continue;
+            }
+        }
+        if (const Form dot = dot_form(text, i); dot.length != 0) {
+            address.push_back('.');
+            written_dot = written_dot || seen_at;
+            i += dot.length;
+            continue;
+        }
+        if (!name_char(text[i])) return {};
+        address.push_back(text[i++]);
+    }
+    if (!seen_at || (word_at && !written_dot)) return {};
+    return address;
+}
+
+std::size_t straddle_start(std::string_view buffer, std::size_t from, std::size_t reach) {
+    const std::size_t end = buffer.size();
+    const std::size_t floor = end - std::min(reach, end - from);
+    // A form at the very end, whole (" at ") or cut off (" [a", " do", "("): the next chunk may go on.
+    std::size_t tail = end - std::max(at_sign_ending(buffer, end), dot_ending(buffer, end));
+    for (std::size_t start = std::max(floor, end > longest_form ? end - longest_form : 0); start < tail; ++start) {
+        if (!may_begin_form(buffer[start])) continue;
+        bool ran_out = false;
+        at_sign_form(buffer, start, &ran_out);
+        if (!ran_out) dot_form(buffer, start, &ran_out);
+        if (ran_out) {
+            tail = start;
+            break;
+        }
+    }
+    tail = std::max(tail, floor);
+    // The last name before it, written dots included; and if a form of '@' stands before that name,
+    // the local part before the form.
+    const std::size_t name = back_over_name(buffer, tail, floor);
+    const std::size_t at = at_sign_ending(buffer, name);
+    if (at != 0 && name - at > floor) {
+        const std::size_t local = back_over_name(buffer, name - at, floor);
+        if (local < name - at) return local;
+    }
+    // A form with no name before it begins no address.
+    return name < tail ? name : end;
+}
+
+}  // namespace sovereign::policy::email_forms
