@@ -6,6 +6,7 @@
 #include <set>
 
 #include "policy/join.hpp"
+#include "policy/split_values.hpp"
 
 namespace sovereign::policy {
 
@@ -166,22 +167,40 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                         std::to_string(max_request_text_bytes) + " bytes",
                     trace);
 
-    // Detection: one pass per text segment over every detector of the policy.
+    // Detection: one pass per text segment over every detector of the policy, then the seams between
+    // segments where a value may have been split.
     std::vector<std::vector<Detection>> found(request.segments.size());
     Facts facts{request, policy, std::vector<int>(detectors.size(), 0), 0};
+    auto detection_failed = [&](const ScanFailure& failure) {
+        return deny(std::move(d), "detector:" + failure.detector,
+                    "sensitive-data detection failed (" + failure.detector + ": " + failure.message +
+                        "); the request was not forwarded",
+                    trace);
+    };
+    auto count = [&](std::size_t detector) {
+        ++facts.counts[detector];
+        facts.data_class = std::max(facts.data_class, detectors[detector].class_level);
+    };
+    ScanFailure failure;
     for (std::size_t i = 0; i < request.segments.size(); ++i) {
-        ScanFailure failure;
-        if (!policy.detectors().scan(request.segments[i].text, 0, found[i], failure))
-            return deny(std::move(d), "detector:" + failure.detector,
-                        "sensitive-data detection failed (" + failure.detector + ": " + failure.message +
-                            "); the request was not forwarded",
-                        trace);
+        if (!policy.detectors().scan(request.segments[i].text, 0, found[i], failure)) return detection_failed(failure);
         for (const auto& f : found[i]) {
-            ++facts.counts[f.detector];
-            facts.data_class = std::max(facts.data_class, detectors[f.detector].class_level);
+            count(f.detector);
             if (trace != nullptr)
                 trace->findings.push_back({i, request.segments[i].json_path, detectors[f.detector].name, f.begin,
                                            f.end, f.context_found});
+        }
+    }
+    std::vector<SplitValue> split;
+    if (!find_split_values(request.segments, policy.detectors(), split, failure)) return detection_failed(failure);
+    for (const auto& value : split) {
+        count(value.detector);
+        for (const auto& piece : value.pieces) {
+            found[piece.segment].push_back({value.detector, piece.begin, piece.end, value.context_found});
+            if (trace != nullptr)
+                trace->findings.push_back({piece.segment, request.segments[piece.segment].json_path,
+                                           detectors[value.detector].name, piece.begin, piece.end,
+                                           value.context_found, value.pieces.size()});
         }
     }
     for (std::size_t i = 0; i < detectors.size(); ++i)

@@ -19,6 +19,7 @@ struct TracedFinding {
     std::size_t begin = 0;
     std::size_t end = 0;
     bool context_found = false;
+    std::size_t split_pieces = 0;  // a piece of a value split across this many segments; 0: whole here
 };
 
 // How one rule fared: matched (and why) or not (and the first condition that failed).

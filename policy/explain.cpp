@@ -28,6 +28,7 @@ std::string render_explanation(const Request& request, const Decision& decision,
     if (trace.findings.empty()) out << "  nothing\n";
     for (const auto& f : trace.findings)
         out << "  - " << f.detector << " in " << f.json_path << ", bytes " << f.begin << "-" << f.end
+            << (f.split_pieces != 0 ? " (one of " + std::to_string(f.split_pieces) + " pieces of a value split across text parts)" : "")
             << (f.context_found ? " (a context word was nearby)" : "") << "\n";
     out << "Data class: " << decision.data_class;
     if (decision.residual_class != decision.data_class)

@@ -165,6 +165,15 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.equal(res.json.choices[0].message.content, 'Charge card [REDACTED:credit_card] for order 7.');
   });
 
+  it('a card number split across two messages is redacted piece by piece', async () => {
+    const body = chatBody('echo-model', '1111 1111 is the rest.');
+    body.messages.splice(body.messages.length - 1, 0, { role: 'user', content: 'My card is 4111 1111' });
+    const { received } = await chatReachingEcho(ALPHA, body);
+    const contents = JSON.parse(received).messages.map((m) => m.content);
+    assert.deepEqual(contents.slice(-2), ['My card is [REDACTED:credit_card]', '[REDACTED:credit_card] is the rest.']);
+    assert.ok(!received.includes('4111') && !received.includes('1111'), received);
+  });
+
   it('every string of the body is checked, not only the messages: names, tool calls, tools, user, metadata', async () => {
     const body = chatBody('echo-model', 'Look it up.', {
       user: `card ${CARD}`,

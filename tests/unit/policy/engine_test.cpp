@@ -175,6 +175,60 @@ TEST_SUITE("engine") {
         CHECK(apply_redactions(text, d.spans, 0) == "Card 4111 1111 1111 1111, mail [REDACTED:email]");
     }
 
+    TEST_CASE("a value split across messages is found, and each piece transformed where it stands") {
+        const auto loaded = load_policy_text(R"(classes: [public, internal, confidential, restricted]
+zones: [{name: site}]
+tenants: [{name: t, clearance: restricted}]
+rules:
+  - {name: cards, when: {detected: [credit_card]}, then: {redact: [credit_card]}}
+  - {name: mail, when: {detected: [email]}, then: {tokenize: [email]}}
+  - {name: all, then: {action: allow}}
+)", "split.yaml");
+        REQUIRE_MESSAGE(loaded.policy, (loaded.diagnostics.empty() ? "" : loaded.diagnostics[0].message));
+        auto conversation = [](std::vector<std::string> texts) {
+            Request r{"t", "llama", "chat.completions", "", {}};
+            for (std::size_t i = 0; i < texts.size(); ++i)
+                r.segments.push_back({"messages[" + std::to_string(i) + "].content", std::move(texts[i])});
+            return r;
+        };
+        auto redacted = [](const Request& r, const Decision& d) {
+            std::vector<std::string> out;
+            for (std::size_t i = 0; i < r.segments.size(); ++i) out.push_back(apply_redactions(r.segments[i].text, d.spans, i));
+            return out;
+        };
+        // Groups of digits in two messages, with the card's context word in the first.
+        const auto two = conversation({"My card number is 4111 1111", "1111 1111, expiring soon.", "Thanks!"});
+        EvaluationTrace trace;
+        const auto d = evaluate(two, *loaded.policy, &trace);
+        CHECK(d.action == Action::allow);
+        CHECK(d.detector_counts.at("credit_card") == 1);
+        CHECK(redacted(two, d) == std::vector<std::string>{"My card number is [REDACTED:credit_card]",
+                                                           "[REDACTED:credit_card], expiring soon.", "Thanks!"});
+        REQUIRE(trace.findings.size() == 2);
+        CHECK(trace.findings[0].split_pieces == 2);
+        CHECK(trace.findings[1].json_path == "messages[1].content");
+        // Four messages of four digits each; and sixteen digits written without groups in two halves.
+        const auto four = conversation({"4111", "1111", "1111 ", "  1111"});
+        CHECK(redacted(four, evaluate(four, *loaded.policy)) ==
+              std::vector<std::string>{"[REDACTED:credit_card]", "[REDACTED:credit_card]", "[REDACTED:credit_card] ",
+                                       "  [REDACTED:credit_card]"});
+        const auto halves = conversation({"card: 41111111", "11111111"});
+        CHECK(redacted(halves, evaluate(halves, *loaded.policy)) ==
+              std::vector<std::string>{"card: [REDACTED:credit_card]", "[REDACTED:credit_card]"});
+        // An address split at its '@': both pieces tokenized.
+        const auto mail = conversation({"write to jane.doe@", "example.com today"});
+        const auto m = evaluate(mail, *loaded.policy);
+        REQUIRE(m.spans.size() == 2);
+        CHECK(m.spans[0].kind == TransformKind::tokenize);
+        CHECK(mail.segments[0].text.substr(m.spans[0].begin) == "jane.doe@");
+        CHECK(mail.segments[1].text.substr(m.spans[1].begin, m.spans[1].end) == "example.com");
+        // Numbers that merely meet at a seam are no value; a value whole in one message is found once.
+        const auto counts = conversation({"We ordered 12", "34 boxes and 5", "6 crates."});
+        CHECK(evaluate(counts, *loaded.policy).detector_counts.empty());
+        const auto whole = conversation({"card 4111 1111 1111 1111", "1111 is my PIN"});
+        CHECK(evaluate(whole, *loaded.policy).detector_counts.at("credit_card") == 1);
+    }
+
     TEST_CASE("warn-mode rules are reported as matched but not enforced") {
         const auto policy = load_fixture();
         REQUIRE(policy);
