@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/read.hpp>
@@ -233,7 +234,11 @@ void ClientSession::on_complete(bool keep_alive) {
   stream_serializer_.reset();
   stream_header_.reset();
   if (!keep_alive || !keep_alive_ || registry_.draining.load(std::memory_order_relaxed)) return close();
-  do_read();
+  // The next request is read after the handlers already queued, not at once: a client that sends
+  // its next request as soon as it has the answer has usually sent it by then, so the read finds it
+  // rather than coming back empty and waiting for epoll (gateway benchmark, 32 connections: receive
+  // calls per request 3.66 -> 2.91, CPU per request about 5% lower in alternating runs).
+  boost::asio::post(tcp().get_executor(), [self = shared_from_this()] { self->do_read(); });
 }
 
 // Waits for the socket to become readable without consuming anything. The client is gone when
