@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <unordered_set>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -173,7 +174,10 @@ bool schema_key(std::string_view key) {
       "stop", "store", "stream", "stream_options", "strict", "suffix", "temperature", "text", "title",
       "tool_call_id", "tool_calls", "tool_choice", "tools", "top_k", "top_logprobs", "top_p", "type", "url", "user",
       "voice"};
-  return std::binary_search(std::begin(keys), std::end(keys), key);
+  // Looked up for every key of every request under a policy: a hash and one comparison, where a
+  // binary search made seven.
+  static const std::unordered_set<std::string_view> set(std::begin(keys), std::end(keys));
+  return set.contains(key);
 }
 
 // Values that are words of the API's vocabulary (roles, part and format types, choices) carry no
@@ -184,7 +188,8 @@ bool vocabulary_word(std::string_view value) {
       "function",   "high",      "image_url", "input_audio", "integer", "json_object", "json_schema", "low",
       "medium",     "none",      "null",   "number",  "object",  "required",  "string", "system",
       "text",       "tool",      "user"};
-  return std::binary_search(std::begin(words), std::end(words), value);
+  static const std::unordered_set<std::string_view> set(std::begin(words), std::end(words));
+  return set.contains(value);
 }
 
 // Log probabilities come back as the answer's text cut into tokens: chat's `logprobs: true` (or
