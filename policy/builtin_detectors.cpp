@@ -13,6 +13,7 @@ bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 bool digits_and_separators(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
+bool card_chars(char c) { return digits_and_separators(c) || c == '_' || c == ','; }
 bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
@@ -163,9 +164,16 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
     namespace v = validators;
     static const std::vector<BuiltinDetector> detectors{
         {"credit_card", "restricted", "payment card numbers (13-19 digits, Luhn check)",
-         {{R"([2-6](?:[ .-]?[0-9]){12,18})", false, true}}, v::credit_card, Boundary::digit_group,
-         {"card", "credit", "visa", "mastercard", "amex", "karte", "carte", "tarjeta", "carta", "kaart"},
-         digits_and_separators, "0123456789", ""},
+         {{R"([2-6](?:[ .-]?[0-9]){12,18})", false, true},
+          // Written to slip past filters: every digit apart, or groups apart by " - ", "_", "  "...;
+          // only next to a context word.
+          {R"([2-6](?:[ ._/,-]{1,3}[0-9]){12,18})", true, true, false, v::credit_card_written_out},
+          {R"([2-6][0-9]{3}(?:[ ._/,-]{1,3}[0-9]{4}){2,3}[ ._/,-]{1,3}[0-9]{1,4})", true, true, false,
+           v::credit_card_written_out}},
+         v::credit_card, Boundary::digit_group,
+         {"card", "credit", "visa", "mastercard", "amex", "karte", "kreditkarte", "kartennummer", "carte", "tarjeta",
+          "carta", "kaart", "creditcard", "karta"},
+         card_chars, "0123456789", ""},
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
          {{R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})", false, true}}, v::iban, Boundary::alnum,
          {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},

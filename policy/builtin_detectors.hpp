@@ -40,6 +40,8 @@ struct BuiltinPattern {
     // blob holds thousands of 32-character windows), with an expander that takes the whole run. Reported
     // once per scan; after each run a follow-up scan finds the next one, so a run costs one report.
     bool whole_runs = false;
+    // Confirms this pattern's matches instead of the detector's validator (null: the detector's).
+    Validator validate = nullptr;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

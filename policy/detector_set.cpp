@@ -103,7 +103,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                             detectors[d].may_contain[ch];
             }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
-            set->patterns_.push_back({d, pattern.needs_context, digit_dense, whole_runs, width});
+            set->patterns_.push_back({d, pattern.needs_context, digit_dense, whole_runs, width,
+                                      pattern.validate != nullptr ? pattern.validate : detectors[d].validate});
             if (whole_runs) {
                 runs.ids.push_back(group.ids.back());
                 runs.expressions.push_back(pattern.regex);
@@ -272,7 +273,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (pattern.whole_runs) c.runs_resume = stop;
         if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
         try {
-            if (detector.validate != nullptr && !detector.validate(c.text.substr(begin, stop - begin))) return 0;
+            if (pattern.validate != nullptr && !pattern.validate(c.text.substr(begin, stop - begin))) return 0;
             const bool context_found = c.set->context_words_[pattern.detector].near(c.text, begin, stop);
             if (pattern.needs_context && !context_found) return 0;
             if (c.out->size() >= max_detections_per_scan) {

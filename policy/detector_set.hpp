@@ -23,6 +23,7 @@ struct DetectorSpec {
         bool needs_context = false;  // only counts when a context word is near
         bool digit_dense = false;    // see BuiltinPattern::digit_dense
         bool whole_runs = false;     // see BuiltinPattern::whole_runs
+        Validator validate = nullptr;  // see BuiltinPattern::validate
     };
     std::string name;
     int class_level = 0;
@@ -110,6 +111,7 @@ private:
         // Reported once per scan (see BuiltinPattern::whole_runs); its start is end - width.
         bool whole_runs;
         std::size_t width;
+        Validator validate;  // the pattern's own, else the detector's
     };
     std::vector<DetectorSpec> detectors_;
     std::vector<ContextWords> context_words_;  // by detector

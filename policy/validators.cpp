@@ -137,6 +137,34 @@ bool credit_card(std::string_view text) {
     return luhn(d);
 }
 
+bool credit_card_written_out(std::string_view text) {
+    // The digit groups and the one separator between all of them.
+    std::vector<std::size_t> groups{0};
+    std::string_view separator;
+    for (std::size_t i = 0; i < text.size();) {
+        if (is_digit(text[i])) {
+            ++groups.back();
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < text.size() && !is_digit(text[end])) ++end;
+        const std::string_view gap = text.substr(i, end - i);
+        if (!separator.empty() && gap != separator) return false;
+        separator = gap;
+        groups.push_back(0);
+        i = end;
+    }
+    if (separator.empty()) return false;  // no separator: the plain form's validator decides
+    const bool digits_apart = std::all_of(groups.begin(), groups.end(), [](std::size_t g) { return g == 1; });
+    const bool fours = std::all_of(groups.begin(), groups.end() - 1, [](std::size_t g) { return g == 4; }) &&
+                       groups.back() >= 1 && groups.back() <= 4;
+    const bool amex_diners = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
+    if (!digits_apart && !fours && !amex_diners) return false;
+    // The rest (length, issuer, Luhn) as for a card written the usual way.
+    return credit_card(digits_only(text));
+}
+
 bool iban(std::string_view text) {
     struct CountryLength {
         const char* code;

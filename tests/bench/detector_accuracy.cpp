@@ -213,6 +213,23 @@ std::string email() {
     return out;
 }
 
+// Most cards as printed; some written out as people do to slip past filters.
+std::string written_card() {
+    const std::string printed = card();
+    if (uniform(0, 3) > 0) return printed;
+    std::string digits = printed;
+    digits.erase(std::remove(digits.begin(), digits.end(), ' '), digits.end());
+    if (digits.size() != 16) return printed;
+    static const char* const gaps[] = {" - ", "_", "  ", "/"};
+    if (uniform(0, 4) == 0) {
+        std::string apart;
+        for (char c : digits) apart += (apart.empty() ? "" : " ") + std::string(1, c);
+        return apart;
+    }
+    const std::string gap = gaps[uniform(0, 3)];
+    return digits.substr(0, 4) + gap + digits.substr(4, 4) + gap + digits.substr(8, 4) + gap + digits.substr(12);
+}
+
 std::string fill(const std::string& t, const std::string& value) {
     const auto at = t.find("{}");
     return t.substr(0, at) + value + t.substr(at + 2);
@@ -221,7 +238,13 @@ std::string fill(const std::string& t, const std::string& value) {
 std::vector<Generator> generators() {
     using V = std::vector<std::string>;
     return {
-        {"credit_card", card, [] { return break_check(card(), validators::credit_card); },
+        {"credit_card", written_card, [] {
+             // A wrong check digit, or a card written out with separators that change along the way.
+             if (uniform(0, 3) > 0) return break_check(card(), validators::credit_card);
+             std::string digits = card();
+             digits.erase(std::remove(digits.begin(), digits.end(), ' '), digits.end());
+             return digits.substr(0, 4) + " - " + digits.substr(4, 4) + " " + digits.substr(8, 4) + " - " + digits.substr(12);
+         },
          V{"Please charge my card {} for the invoice.", "Die Kreditkarte {} wurde abgelehnt.",
            "Paiement refusé pour la carte {} hier soir.", "La tarjeta {} caduca en mayo."}},
         {"iban", iban, [] { return break_check(iban(), validators::iban); },

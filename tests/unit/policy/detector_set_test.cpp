@@ -58,6 +58,16 @@ TEST_SUITE("scan") {
         CHECK(scan("\u00FCber 4111 1111 1111 1111 \u2019") == Found{{"credit_card", "4111 1111 1111 1111"}});
     }
 
+    TEST_CASE("card numbers written out to slip past filters are found next to a context word only") {
+        for (const std::string card : {"4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111", "4111_1111_1111_1111",
+                                       "4111/1111/1111/1111", "4111  1111  1111  1111", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1"}) {
+            CAPTURE(card);
+            CHECK(scan("My card number is " + card + ", thanks.") == Found{{"credit_card", card}});
+            CHECK(scan("The reference is " + card + ", thanks.") == Found{});
+        }
+        CHECK(scan("card 4111 - 1111 1111 - 1111") == Found{});
+    }
+
     TEST_CASE("e-mail addresses with '@' and '.' written out are found, spanning what was written") {
         for (const std::string mail : {"jane.doe [at] example [dot] com", "jane.doe(at)example(dot)com",
                                        "j.doe [AT] mail.example.eu", "jane [dot] doe {at} example [dot] org",

@@ -39,6 +39,17 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::us_ssn("078-05-1120"));
     }
 
+    TEST_CASE("card numbers written out to slip past filters: one separator throughout, digits or fours apart") {
+        CHECK(v::credit_card_written_out("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"));
+        CHECK(v::credit_card_written_out("4111 - 1111 - 1111 - 1111"));
+        CHECK(v::credit_card_written_out("4111_1111_1111_1111"));
+        CHECK(v::credit_card_written_out("3782  822463  10005"));  // Amex 4-6-5
+        CHECK_FALSE(v::credit_card_written_out("4111 - 1111 1111 - 1111"));  // separators differ
+        CHECK_FALSE(v::credit_card_written_out("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 2"));  // Luhn
+        CHECK_FALSE(v::credit_card_written_out("41 11 11 11 11 11 11 11"));  // pairs are no card grouping
+        CHECK_FALSE(v::credit_card_written_out("4111111111111111"));  // no separator: the plain form's check
+    }
+
     TEST_CASE("UK NHS numbers and National Insurance numbers") {
         CHECK(v::uk_nhs("943 476 5919"));
         CHECK_FALSE(v::uk_nhs("943 476 5918"));
