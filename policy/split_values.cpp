@@ -106,7 +106,7 @@ bool find_split_values(std::span<const TextSegment> segments, const DetectorSet&
                                   : Seam::none;
             if (next == Seam::none) {
                 std::size_t head = std::min(trimmed.end, trimmed.begin + seam_reach);
-                while (head < trimmed.end && is_continuation(text[head])) --head;
+                while (head < trimmed.end && head > trimmed.begin && is_continuation(text[head])) --head;
                 pieces.push_back({j, trimmed.begin, head, 0});
                 break;
             }

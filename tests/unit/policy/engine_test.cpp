@@ -215,6 +215,12 @@ rules:
         const auto halves = conversation({"card: 41111111", "11111111"});
         CHECK(redacted(halves, evaluate(halves, *loaded.policy)) ==
               std::vector<std::string>{"card: [REDACTED:credit_card]", "[REDACTED:credit_card]"});
+        // Long texts are joined by their ends only, cut at whole characters (two-byte letters here).
+        std::string letters;
+        for (int i = 0; i < 100; ++i) letters += "\u00FC";
+        const auto long_texts = conversation({letters + " card 4111 1111", "1111 1111 " + letters});
+        CHECK(redacted(long_texts, evaluate(long_texts, *loaded.policy)) ==
+              std::vector<std::string>{letters + " card [REDACTED:credit_card]", "[REDACTED:credit_card] " + letters});
         // An address split at its '@': both pieces tokenized.
         const auto mail = conversation({"write to jane.doe@", "example.com today"});
         const auto m = evaluate(mail, *loaded.policy);
