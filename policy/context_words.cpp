@@ -34,6 +34,10 @@ ContextWords::ContextWords(const std::vector<std::string>& lower_case_words) {
     }
 }
 
+bool ContextWords::may_follow(std::string_view text, std::size_t end) const {
+    return !words_.empty() && end + context_after > text.size();
+}
+
 bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t end) const {
     if (words_.empty()) return false;
     const std::size_t lo = begin > context_before ? begin - context_before : 0;

@@ -21,6 +21,9 @@ public:
     // True when one of the words begins a word (ASCII letters compared without case) in the window of
     // 64 bytes before [begin, end) to 24 bytes after it: a label and a few words of a sentence.
     bool near(std::string_view text, std::size_t begin, std::size_t end) const;
+    // True when a word could still follow a finding that ends at `end` in text that goes on beyond
+    // what has been received (a streamed answer): its window after the finding is not complete yet.
+    bool may_follow(std::string_view text, std::size_t end) const;
 
 private:
     std::vector<std::string> words_;          // ordered by first byte

@@ -181,31 +181,36 @@ std::size_t DetectorSet::find(std::string_view name) const {
 }
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
-                       ScanFailure& failure) const {
-    return scan_folded(text, from, out, failure, DensePass::windows);
+                       ScanFailure& failure, std::size_t* awaiting_context) const {
+    return scan_folded(text, from, out, failure, DensePass::windows, awaiting_context);
 }
 
 bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
                                   ScanFailure& failure) const {
-    return scan_folded(text, from, out, failure, DensePass::whole_text);
+    return scan_folded(text, from, out, failure, DensePass::whole_text, nullptr);
 }
 
 // Text with look-alike characters is scanned as its ASCII fold, and what is found there is placed
 // on the original bytes (policy/lookalike_fold.hpp); other text is scanned as it is.
 bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out,
-                              ScanFailure& failure, DensePass dense_pass) const {
+                              ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context) const {
     thread_local FoldedText folded;
-    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass);
-    if (!scan(folded.text, folded.folded_offset(from), out, failure, dense_pass)) return false;
+    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass, awaiting_context);
+    std::size_t awaiting = folded.text.size();
+    if (!scan(folded.text, folded.folded_offset(from), out, failure, dense_pass,
+              awaiting_context != nullptr ? &awaiting : nullptr))
+        return false;
     for (Detection& d : out) {
         d.begin = folded.original_offset(d.begin);
         d.end = folded.original_offset(d.end);
     }
+    if (awaiting_context != nullptr && awaiting < folded.text.size())
+        *awaiting_context = std::min(*awaiting_context, folded.original_offset(awaiting));
     return true;
 }
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                       DensePass dense_pass) const {
+                       DensePass dense_pass, std::size_t* awaiting_context) const {
     out.clear();
     if (text.size() > 0xFFFFFFFFu) {
         failure = {"scanner", "text of " + std::to_string(text.size()) + " bytes is larger than one scan allows"};
@@ -242,7 +247,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::vector<TextRange>& windows;
         std::size_t offset;  // where the scanned bytes start in text
         std::size_t runs_resume;  // where the next whole-runs scan starts; npos: none is needed
-    } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos};
+        std::size_t* awaiting_context;
+    } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos,
+              awaiting_context};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
@@ -274,8 +281,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
         try {
             if (pattern.validate != nullptr && !pattern.validate(c.text.substr(begin, stop - begin))) return 0;
-            const bool context_found = c.set->context_words_[pattern.detector].near(c.text, begin, stop);
-            if (pattern.needs_context && !context_found) return 0;
+            const ContextWords& words = c.set->context_words_[pattern.detector];
+            const bool context_found = words.near(c.text, begin, stop);
+            if (pattern.needs_context && !context_found) {
+                if (c.awaiting_context != nullptr && words.may_follow(c.text, stop))
+                    *c.awaiting_context = std::min(*c.awaiting_context, begin);
+                return 0;
+            }
             if (c.out->size() >= max_detections_per_scan) {
                 *c.failure = {detector.name, "more than " + std::to_string(max_detections_per_scan) +
                                                  " findings in one text"};

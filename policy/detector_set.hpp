@@ -83,8 +83,10 @@ public:
     // Finds detections in text that begin at or after `from`; the bytes before it only serve as context.
     // Detections come back sorted by begin, with duplicates and contained findings removed.
     // Returns false (and fills failure) if vectorscan or a validator failed.
+    // With `awaiting_context`, text that goes on beyond what was received (a streamed answer): set to
+    // the earliest begin of a value that lacks only a context word that could still follow it.
     [[nodiscard]] bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
-                            ScanFailure& failure) const;
+                            ScanFailure& failure, std::size_t* awaiting_context = nullptr) const;
 
     // The same scan with the digit-dense patterns run over the whole text instead of in windows around
     // triggers: slower, and the reference the windowed scan must agree with (tests, benchmarks).
@@ -100,9 +102,9 @@ private:
     DetectorSet() = default;
     enum class DensePass { windows, whole_text };
     bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-              DensePass dense_pass) const;
+              DensePass dense_pass, std::size_t* awaiting_context) const;
     bool scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                     DensePass dense_pass) const;
+                     DensePass dense_pass, std::size_t* awaiting_context) const;
 
     struct PatternRef {
         std::size_t detector;

@@ -164,29 +164,34 @@ std::string spelled_address(std::string_view text) {
 std::size_t straddle_start(std::string_view buffer, std::size_t from, std::size_t reach) {
     const std::size_t end = buffer.size();
     const std::size_t floor = end - std::min(reach, end - from);
-    // A form at the very end, whole (" at ") or cut off (" [a", " do", "("): the next chunk may go on.
-    std::size_t tail = end - std::max(at_sign_ending(buffer, end), dot_ending(buffer, end));
-    for (std::size_t start = std::max(floor, end > longest_form ? end - longest_form : 0); start < tail; ++start) {
+    std::size_t hold = end;
+    // Where a form (whole or cut off) may begin: the name before it, written dots included, may be part
+    // of an address; and where a form of '@' stands before that name, the local part before the form.
+    auto consider = [&](std::size_t cut) {
+        cut = std::max(cut, floor);
+        const std::size_t name = back_over_name(buffer, cut, floor);
+        const std::size_t at = at_sign_ending(buffer, name);
+        if (at != 0 && name - at > floor) {
+            const std::size_t local = back_over_name(buffer, name - at, floor);
+            if (local < name - at) hold = std::min(hold, local);
+        }
+        if (name < cut) hold = std::min(hold, name);  // a form with no name before it begins no address
+    };
+    consider(end);  // the last name itself
+    if (const std::size_t form = std::max(at_sign_ending(buffer, end), dot_ending(buffer, end)); form != 0)
+        consider(end - form);
+    // Forms the chunk cut off (" [a", " do", "("). A space that may begin one may as well end a whole form
+    // before it ("4111 dot d": "d" may begin the next name after " dot "), so both are considered.
+    for (std::size_t start = std::max(floor, end > longest_form ? end - longest_form : 0); start < end; ++start) {
         if (!may_begin_form(buffer[start])) continue;
         bool ran_out = false;
         at_sign_form(buffer, start, &ran_out);
         if (!ran_out) dot_form(buffer, start, &ran_out);
-        if (ran_out) {
-            tail = start;
-            break;
-        }
+        if (!ran_out) continue;
+        consider(start);
+        if (buffer[start] == ' ') consider(start + 1);
     }
-    tail = std::max(tail, floor);
-    // The last name before it, written dots included; and if a form of '@' stands before that name,
-    // the local part before the form.
-    const std::size_t name = back_over_name(buffer, tail, floor);
-    const std::size_t at = at_sign_ending(buffer, name);
-    if (at != 0 && name - at > floor) {
-        const std::size_t local = back_over_name(buffer, name - at, floor);
-        if (local < name - at) return local;
-    }
-    // A form with no name before it begins no address.
-    return name < tail ? name : end;
+    return hold;
 }
 
 }  // namespace sovereign::policy::email_forms

@@ -75,12 +75,14 @@ std::string ResponseScanner::release(bool final) {
     const std::string buffer = context_ + pending_;
     const std::size_t from = context_.size();
     std::vector<Detection> found;
-    if (!policy_->detectors().scan(buffer, from, found, failure_)) {
+    // A value that only lacks a context word the next chunk may bring is held back whole too.
+    std::size_t awaiting_context = buffer.size();
+    if (!policy_->detectors().scan(buffer, from, found, failure_, &awaiting_context)) {
         failed_ = true;
         pending_.clear();
         return {};
     }
-    std::size_t safe = final ? buffer.size() : straddle_start(buffer, from);
+    std::size_t safe = final ? buffer.size() : std::min(straddle_start(buffer, from), awaiting_context);
     // A finding that crosses the safe point is held back whole and decided again with more text.
     for (auto it = found.rbegin(); it != found.rend(); ++it)
         if (it->begin < safe && it->end > safe) safe = it->begin;

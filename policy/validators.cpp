@@ -161,6 +161,9 @@ bool credit_card_written_out(std::string_view text) {
                        groups.back() >= 1 && groups.back() <= 4;
     const bool amex_diners = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
     if (!digits_apart && !fours && !amex_diners) return false;
+    // Groups apart by one space, dash or dot are the usual way to write a card: credit_card decides.
+    if (!digits_apart && separator.size() == 1 && (separator[0] == ' ' || separator[0] == '-' || separator[0] == '.'))
+        return false;
     // The rest (length, issuer, Luhn) as for a card written the usual way.
     return credit_card(digits_only(text));
 }

@@ -124,14 +124,15 @@ TEST_SUITE("scan") {
             "GB82WEST12345698765432", "FR1420041010050500013M02606", "536-22-1234", "943 476 5919",
             "AB 12 34 56 C", "+49 30 1234567", "192.168.1.20", "12.03.1985", "1985-03-12", "86095742719",
             "1 85 05 78 006 084 91", "12345678Z", "X1234567L", "RSSMRA85T10A562S", "111222333", "44051401359",
-            "85.07.30-033.28", "(212) 555-0187", "jane@example.org",
+            "85.07.30-033.28", "(212) 555-0187", "jane@example.org", "4111 - 1111 - 1111 - 1111",
+            "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111_1111_1111_1111", "5555/5555/5555/4444",
             // context words
             "card", "IBAN", "NHS", "phone", "call", "born", "BSN", "PESEL", "Steuer-ID", "DNI", "NIE", "NIR",
             "codice fiscale", "rijksregisternummer", "SSN", "NI number",
             // near misses and filler
             "1234", "56", "7", "0000", "2023", "4.2", "10", "ABCD", "XY", "Z", "the", "order", "total",
             "-", ".", "/", "+", "(", ")", ",", ";", "\n", "  "};
-        const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/"};
+        const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/", "_", " - "};
         std::mt19937 random(20261122);
         std::vector<Detection> windowed;
         std::vector<Detection> whole;

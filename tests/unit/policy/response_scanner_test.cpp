@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <random>
+
 #include "fixture.hpp"
 #include "policy/response_scanner.hpp"
 
@@ -99,6 +101,67 @@ rules: [{name: all, then: {action: allow}}]
         out += scanner.feed(" left.");
         out += scanner.finish();
         CHECK(out == "We met at noon, then left.");
+    }
+
+    TEST_CASE("a value whose context word comes after it, in a later chunk, is held back until it comes") {
+        const auto loaded = load_policy_text(R"(classes: [public, restricted]
+zones: [{name: site}]
+responses: {redact: [credit_card]}
+rules: [{name: all, then: {action: allow}}]
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        ResponseScanner scanner(loaded.policy, "anyone");
+        CHECK(scanner.feed("Number 4111 - 1111 - 1111 - 1111 ") == "Number ");
+        CHECK(scanner.feed("is your ") == "");
+        std::string rest = scanner.feed("card.");
+        CHECK(rest.starts_with("[REDACTED:credit_card] is your "));
+        CHECK(rest + scanner.finish() == "[REDACTED:credit_card] is your card.");
+        ResponseScanner no_word(loaded.policy, "anyone");
+        std::string out = no_word.feed("Number 4111 - 1111 - 1111 - 1111 ");
+        out += no_word.feed("is the reference of your order, thanks.");
+        CHECK(out.starts_with("Number 4111 - 1111 - 1111 - 1111 is the reference"));
+        out += no_word.finish();
+        CHECK(out == "Number 4111 - 1111 - 1111 - 1111 is the reference of your order, thanks.");
+    }
+
+    TEST_CASE("random answers cut into random chunks read exactly as the whole answer checked at once") {
+        const auto loaded = load_policy_text(R"(classes: [public, confidential, restricted]
+zones: [{name: site}]
+responses: {redact: [email, credit_card, iban]}
+rules: [{name: all, then: {action: allow}}]
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        const std::vector<std::string> fragments{
+            "jane.doe [at] example [dot] com", "j(at)example(dot)org", "jane[@]example[.]com", "JANE AT EXAMPLE DOT COM",
+            "jane at example [dot] com", "jane@example.org", "4111 1111 1111 1111", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
+            "4111 - 1111 - 1111 - 1111", "DE89 3704 0044 0532 0130 00", "card", "mail", "at", "dot", "[at]", "(dot)",
+            "[", "]", "(", ")", "@", ".", "-", "the", "example", "com", "4111", "1111", "\u00FC"};
+        const std::vector<std::string> joiners{"", " ", " ", "  ", ", ", "\n", "."};
+        std::mt19937 random(20261123);
+        std::size_t redactions = 0;
+        for (int round = 0; round < 3000; ++round) {
+            std::string text;
+            const int pieces = 1 + static_cast<int>(random() % 20);
+            for (int i = 0; i < pieces; ++i) {
+                if (i > 0) text += joiners[random() % joiners.size()];
+                text += fragments[random() % fragments.size()];
+            }
+            ResponseScanner whole(loaded.policy, "anyone");
+            const std::string expected = whole.complete(text);
+            ResponseScanner streamed(loaded.policy, "anyone");
+            std::string out;
+            for (std::size_t at = 0; at < text.size();) {
+                const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % 12);
+                out += streamed.feed(std::string_view(text).substr(at, n));
+                at += n;
+            }
+            out += streamed.finish();
+            CAPTURE(text);
+            REQUIRE(out == expected);
+            for (std::size_t at = expected.find("[REDACTED:"); at != std::string::npos; at = expected.find("[REDACTED:", at + 1))
+                ++redactions;
+        }
+        CHECK(redactions > 3000);  // the texts hold values, so the comparison is about something
     }
 
     TEST_CASE("a number that grows past a valid card is not redacted") {
