@@ -1,10 +1,10 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <unordered_set>
-#include <charconv>
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
