@@ -139,12 +139,7 @@ TEST_SUITE("scan") {
         ScanFailure failure;
         std::size_t findings = 0;
         for (int round = 0; round < 3000; ++round) {
-            std::string text;
-            const int pieces = 1 + static_cast<int>(random() % 30);
-            for (int i = 0; i < pieces; ++i) {
-                if (i > 0) text += joiners[random() % joiners.size()];
-                text += fragments[random() % fragments.size()];
-            }
+            const std::string text = testing::random_text(random, fragments, joiners, 30);
             const std::size_t from = random() % 4 == 0 ? random() % (text.size() + 1) : 0;
             REQUIRE(set.scan(text, from, windowed, failure));
             REQUIRE(set.scan_whole_text(text, from, whole, failure));

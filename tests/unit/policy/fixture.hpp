@@ -1,7 +1,10 @@
 #pragma once
 // A small policy used across the policy tests, written the way a compliance officer would.
 
+#include <random>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "policy/policy.hpp"
 
@@ -63,6 +66,27 @@ rules:
 inline std::shared_ptr<const Policy> load_fixture() {
     auto loaded = load_policy_text(fixture_policy, "fixture.yaml");
     return loaded.policy;
+}
+
+// A policy that allows everything and removes the named detectors' findings from answers.
+inline std::shared_ptr<const Policy> redacting_answers(const std::string& detectors) {
+    auto loaded = load_policy_text("classes: [public, confidential, restricted]\nzones: [{name: site}]\n"
+                                   "responses: {redact: [" + detectors + "]}\n"
+                                   "rules: [{name: all, then: {action: allow}}]\n",
+                                   "answers.yaml");
+    return loaded.policy;
+}
+
+// Up to max_pieces random fragments with random joiners between them: texts for property tests.
+inline std::string random_text(std::mt19937& random, const std::vector<std::string>& fragments,
+                               const std::vector<std::string>& joiners, int max_pieces) {
+    std::string text;
+    const int pieces = 1 + static_cast<int>(random() % static_cast<unsigned>(max_pieces));
+    for (int i = 0; i < pieces; ++i) {
+        if (i > 0) text += joiners[random() % joiners.size()];
+        text += fragments[random() % fragments.size()];
+    }
+    return text;
 }
 
 }  // namespace sovereign::policy::testing

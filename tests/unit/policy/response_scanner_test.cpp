@@ -73,12 +73,8 @@ rules: [{name: all, then: {action: allow}}]
     }
 
     TEST_CASE("an e-mail address written out with [at] and dot is redacted wherever the stream is cut") {
-        const auto loaded = load_policy_text(R"(classes: [public, confidential]
-zones: [{name: site}]
-responses: {redact: [email]}
-rules: [{name: all, then: {action: allow}}]
-)", "p.yaml");
-        REQUIRE(loaded.policy);
+        const auto policy = testing::redacting_answers("email");
+        REQUIRE(policy);
         for (const std::string mail : {"jane.doe [at] example [dot] com", "jane.doe at example [dot] com", "JANE AT EXAMPLE DOT COM",
                                        "jane (dot) doe (at) mail.example.org"}) {
             const std::string text = "Sure, write to " + mail + " today.";
@@ -89,12 +85,12 @@ rules: [{name: all, then: {action: allow}}]
                     CAPTURE(mail);
                     CAPTURE(i);
                     CAPTURE(j);
-                    CHECK(stream(loaded.policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
+                    CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
                 }
             }
         }
         // Prose with the word "at" is held back only until the words after it show it is no address.
-        ResponseScanner scanner(loaded.policy, "anyone");
+        ResponseScanner scanner(policy, "anyone");
         std::string out = scanner.feed("We met at");
         CHECK(out == "We ");
         out += scanner.feed(" noon, then");
@@ -104,19 +100,15 @@ rules: [{name: all, then: {action: allow}}]
     }
 
     TEST_CASE("a value whose context word comes after it, in a later chunk, is held back until it comes") {
-        const auto loaded = load_policy_text(R"(classes: [public, restricted]
-zones: [{name: site}]
-responses: {redact: [credit_card]}
-rules: [{name: all, then: {action: allow}}]
-)", "p.yaml");
-        REQUIRE(loaded.policy);
-        ResponseScanner scanner(loaded.policy, "anyone");
+        const auto policy = testing::redacting_answers("credit_card");
+        REQUIRE(policy);
+        ResponseScanner scanner(policy, "anyone");
         CHECK(scanner.feed("Number 4111 - 1111 - 1111 - 1111 ") == "Number ");
         CHECK(scanner.feed("is your ") == "");
         std::string rest = scanner.feed("card.");
         CHECK(rest.starts_with("[REDACTED:credit_card] is your "));
         CHECK(rest + scanner.finish() == "[REDACTED:credit_card] is your card.");
-        ResponseScanner no_word(loaded.policy, "anyone");
+        ResponseScanner no_word(policy, "anyone");
         std::string out = no_word.feed("Number 4111 - 1111 - 1111 - 1111 ");
         out += no_word.feed("is the reference of your order, thanks.");
         CHECK(out.starts_with("Number 4111 - 1111 - 1111 - 1111 is the reference"));
@@ -125,12 +117,8 @@ rules: [{name: all, then: {action: allow}}]
     }
 
     TEST_CASE("random answers cut into random chunks read exactly as the whole answer checked at once") {
-        const auto loaded = load_policy_text(R"(classes: [public, confidential, restricted]
-zones: [{name: site}]
-responses: {redact: [email, credit_card, iban]}
-rules: [{name: all, then: {action: allow}}]
-)", "p.yaml");
-        REQUIRE(loaded.policy);
+        const auto policy = testing::redacting_answers("email, credit_card, iban");
+        REQUIRE(policy);
         const std::vector<std::string> fragments{
             "jane.doe [at] example [dot] com", "j(at)example(dot)org", "jane[@]example[.]com", "JANE AT EXAMPLE DOT COM",
             "jane at example [dot] com", "jane@example.org", "4111 1111 1111 1111", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
@@ -140,15 +128,10 @@ rules: [{name: all, then: {action: allow}}]
         std::mt19937 random(20261123);
         std::size_t redactions = 0;
         for (int round = 0; round < 3000; ++round) {
-            std::string text;
-            const int pieces = 1 + static_cast<int>(random() % 20);
-            for (int i = 0; i < pieces; ++i) {
-                if (i > 0) text += joiners[random() % joiners.size()];
-                text += fragments[random() % fragments.size()];
-            }
-            ResponseScanner whole(loaded.policy, "anyone");
+            const std::string text = testing::random_text(random, fragments, joiners, 20);
+            ResponseScanner whole(policy, "anyone");
             const std::string expected = whole.complete(text);
-            ResponseScanner streamed(loaded.policy, "anyone");
+            ResponseScanner streamed(policy, "anyone");
             std::string out;
             for (std::size_t at = 0; at < text.size();) {
                 const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % 12);
