@@ -248,7 +248,9 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {"api key", "api_key", "apikey", "openai", "anthropic", "stripe", "hugging face", "gitlab", "token", "key"},
          base64url_char, "sArhg", "", expand_service_key, service_key_max},
         {"generic_secret", "restricted", "high-entropy keys and passwords next to words such as 'secret' or 'key'",
-         {{R"([A-Za-z0-9+/_-]{32})", true, false, true}}, v::high_entropy_secret, Boundary::none,
+         // Runs of 20 and more: the scanner also decodes those that are base64 (policy/encoded_text.hpp);
+         // the validator takes keys of 32 characters and more.
+         {{R"([A-Za-z0-9+/_-]{20})", true, false, true}}, v::high_entropy_secret, Boundary::none,
          {"key", "secret", "token", "password", "passwd", "pwd", "apikey", "api_key", "bearer", "credential",
           "auth", "schlüssel", "passwort", "clé", "mot de passe", "clave", "contraseña", "chiave", "wachtwoord",
           "hasło"},

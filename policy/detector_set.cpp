@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <exception>
 
+#include "policy/encoded_text.hpp"
 #include "policy/lookalike_fold.hpp"
 
 namespace sovereign::policy {
@@ -210,7 +211,7 @@ bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vect
 }
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                       DensePass dense_pass, std::size_t* awaiting_context) const {
+                       DensePass dense_pass, std::size_t* awaiting_context, bool nested) const {
     out.clear();
     if (text.size() > 0xFFFFFFFFu) {
         failure = {"scanner", "text of " + std::to_string(text.size()) + " bytes is larger than one scan allows"};
@@ -233,10 +234,12 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::vector<std::size_t> per_detector;  // end of the last expanded value, then of the last kept one
         std::vector<TextRange> windows;         // where digit-dense patterns must run
         std::string window_text;                // a window with the character on each side of it
+        std::vector<TextRange> encoded_runs;    // runs of base64 characters met by the full-text scan
     };
     thread_local Work work;
     work.per_detector.assign(detectors_.size(), 0);
     work.windows.clear();
+    if (!nested) work.encoded_runs.clear();
     struct Context {
         const DetectorSet* set;
         std::string_view text;
@@ -248,8 +251,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::size_t offset;  // where the scanned bytes start in text
         std::size_t runs_resume;  // where the next whole-runs scan starts; npos: none is needed
         std::size_t* awaiting_context;
+        std::vector<TextRange>* encoded_runs;  // runs of base64 characters to decode; null when nested
     } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos,
-              awaiting_context};
+              awaiting_context, nested ? nullptr : &work.encoded_runs};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
@@ -277,7 +281,14 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             expanded_to = stop;
         }
         // Reported once per scan: the next run can only start after this one, and is looked for there.
-        if (pattern.whole_runs) c.runs_resume = stop;
+        if (pattern.whole_runs) {
+            c.runs_resume = stop;
+            if (c.encoded_runs != nullptr && begin >= c.from && stop - begin >= min_encoded_run) {
+                std::size_t padded = stop;  // the run with its padding, so that a finding covers both
+                while (padded < c.text.size() && padded - stop < 2 && c.text[padded] == '=') ++padded;
+                c.encoded_runs->push_back({begin, padded});
+            }
+        }
         if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
         try {
             if (pattern.validate != nullptr && !pattern.validate(c.text.substr(begin, stop - begin))) return 0;
@@ -327,6 +338,27 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         work.window_text.append(text.substr(window.begin, window.end - window.begin));
         work.window_text.push_back(window.end < text.size() ? text[window.end] : ' ');
         if (!run(dense_database_, work.window_text, window.begin)) return false;
+    }
+
+    // Text hidden in base64: each run that decodes to text is scanned, and a value found there is a
+    // finding over the whole run. One level deep; the nested scans reuse this thread's working memory,
+    // which this scan no longer needs but for the runs, taken out first.
+    if (!nested && !work.encoded_runs.empty()) {
+        const std::vector<TextRange> runs = std::move(work.encoded_runs);
+        std::vector<Detection> inner;
+        for (const TextRange& run : runs) {
+            const auto decoded = decode_base64_text(text.substr(run.begin, run.end - run.begin));
+            if (!decoded) continue;
+            if (!scan(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
+            for (const Detection& d : inner) {
+                if (out.size() >= max_detections_per_scan) {
+                    failure = {detectors_[d.detector].name, "more than " + std::to_string(max_detections_per_scan) +
+                                                                " findings in one text"};
+                    return false;
+                }
+                out.push_back({d.detector, run.begin, run.end, d.context_found});
+            }
+        }
     }
 
     // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.

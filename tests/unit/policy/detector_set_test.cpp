@@ -58,6 +58,21 @@ TEST_SUITE("scan") {
         CHECK(scan("\u00FCber 4111 1111 1111 1111 \u2019") == Found{{"credit_card", "4111 1111 1111 1111"}});
     }
 
+    TEST_CASE("values hidden in base64 are found, each over the whole run, padding included") {
+        const std::string card = "NDExMSAxMTExIDExMTEgMTExMQ==";                 // "4111 1111 1111 1111"
+        const std::string bare = "NDExMTExMTExMTExMTExMQ";                       // "4111111111111111", unpadded
+        const std::string mail = "amFuZS5kb2VAZXhhbXBsZS5jb20";                  // "jane.doe@example.com"
+        const std::string key = "bXkga2V5IGlzIEFLSUFJT1NGT0ROTjdFWEFNUExF";  // "my key is AKIAIOSFODNN7EXAMPLE"
+        CHECK(scan("Decode " + card + " please") == Found{{"credit_card", card}});
+        CHECK(scan(bare) == Found{{"credit_card", bare}});
+        CHECK(scan("mail " + mail + ".") == Found{{"email", mail}});
+        CHECK(scan("k=" + key) == Found{{"aws_access_key", key}});
+        // Runs that decode to no text, or to text without values, are no findings of their own.
+        CHECK(scan("hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08") == Found{});
+        CHECK(scan("aGVsbG8gd29ybGQsIG5vdGhpbmcgdG8gc2VlIGhlcmU=") == Found{});  // "hello world, nothing to see here"
+        CHECK(scan("internationalisation_and_localisation") == Found{});
+    }
+
     TEST_CASE("card numbers written out to slip past filters are found next to a context word only") {
         for (const std::string card : {"4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111", "4111_1111_1111_1111",
                                        "4111/1111/1111/1111", "4111  1111  1111  1111", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1"}) {

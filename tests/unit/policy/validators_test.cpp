@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "policy/encoded_text.hpp"
 #include "policy/validators.hpp"
 
 namespace v = sovereign::policy::validators;
@@ -48,6 +49,17 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::credit_card_written_out("4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 2"));  // Luhn
         CHECK_FALSE(v::credit_card_written_out("41 11 11 11 11 11 11 11"));  // pairs are no card grouping
         CHECK_FALSE(v::credit_card_written_out("4111111111111111"));  // no separator: the plain form's check
+    }
+
+    TEST_CASE("base64 runs decode to their text, and to nothing when they are not text") {
+        CHECK(sovereign::policy::decode_base64_text("NDExMSAxMTExIDExMTEgMTExMQ==") == std::optional<std::string>("4111 1111 1111 1111"));
+        CHECK(sovereign::policy::decode_base64_text("NDExMSAxMTExIDExMTEgMTExMQ") == std::optional<std::string>("4111 1111 1111 1111"));
+        CHECK(sovereign::policy::decode_base64_text("aGk_IGEtYi9jP2Q-ZSBzb21lIHRleHQ") == std::optional<std::string>("hi? a-b/c?d>e some text"));
+        CHECK_FALSE(sovereign::policy::decode_base64_text("aGk_IGEtYi9jP2Q+ZSBzb21lIHRleHQ"));  // both alphabets in one run
+        CHECK_FALSE(sovereign::policy::decode_base64_text("NDExMSAx"));                         // too short to hold a value
+        CHECK_FALSE(sovereign::policy::decode_base64_text("NDExMSAxMTExIDExMTEgMTExMQa"));      // 4n+1 characters: not base64
+        CHECK_FALSE(sovereign::policy::decode_base64_text("3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));  // binary
+        CHECK_FALSE(sovereign::policy::decode_base64_text("wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX"));  // mostly above 0x7F
     }
 
     TEST_CASE("UK NHS numbers and National Insurance numbers") {
