@@ -340,14 +340,14 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (!run(dense_database_, work.window_text, window.begin)) return false;
     }
 
-    // Text hidden in base64: each run that decodes to text is scanned, and a value found there is a
+    // Text hidden in base64 or hex: each run that decodes to text is scanned, and a value found there is a
     // finding over the whole run. One level deep; the nested scans reuse this thread's working memory,
     // which this scan no longer needs but for the runs, taken out first.
     if (!nested && !work.encoded_runs.empty()) {
         const std::vector<TextRange> runs = std::move(work.encoded_runs);
         std::vector<Detection> inner;
         for (const TextRange& run : runs) {
-            const auto decoded = decode_base64_text(text.substr(run.begin, run.end - run.begin));
+            const auto decoded = decode_encoded_text(text.substr(run.begin, run.end - run.begin));
             if (!decoded) continue;
             if (!scan(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
             for (const Detection& d : inner) {

@@ -1,5 +1,6 @@
 #include "policy/encoded_text.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 namespace sovereign::policy {
@@ -50,6 +51,23 @@ std::optional<std::string> decode_base64_text(std::string_view run) {
     padded.append(padding, '=');
     if (decode_block(padded, padding, decoded) < 0 || !looks_like_text(decoded)) return std::nullopt;
     return decoded;
+}
+
+std::optional<std::string> decode_hex_text(std::string_view run) {
+    if (run.size() < min_encoded_run || run.size() % 2 != 0) return std::nullopt;
+    std::string decoded(run.size() / 2, '\0');
+    std::size_t length = 0;
+    if (OPENSSL_hexstr2buf_ex(reinterpret_cast<unsigned char*>(decoded.data()), decoded.size(), &length,
+                              std::string(run).c_str(), '\0') != 1)
+        return std::nullopt;
+    decoded.resize(length);
+    if (!looks_like_text(decoded)) return std::nullopt;
+    return decoded;
+}
+
+std::optional<std::string> decode_encoded_text(std::string_view run) {
+    const bool hex = run.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+    return hex ? decode_hex_text(run) : decode_base64_text(run);
 }
 
 }  // namespace sovereign::policy

@@ -1,6 +1,7 @@
 #pragma once
-// Text hidden in base64 ("NDExMSAxMTExIDExMTEgMTExMQ==" is a card number): the scanner decodes each
-// run of base64 characters it meets (DetectorSet::scan) and scans what it spells, one level deep.
+// Text hidden in base64 ("NDExMSAxMTExIDExMTEgMTExMQ==" is a card number) or hex ("34313131..."): the
+// scanner decodes each run of such characters it meets (DetectorSet::scan) and scans what it spells,
+// one level deep.
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -15,5 +16,9 @@ inline constexpr std::size_t min_encoded_run = 20;
 // or nothing when it is not base64 or does not decode to text (printable characters, white space,
 // UTF-8): random keys and binary data decode to bytes that are not.
 std::optional<std::string> decode_base64_text(std::string_view run);
+// The same for a run of an even number of hex digits ("34313131" is "4111").
+std::optional<std::string> decode_hex_text(std::string_view run);
+// A run as hex where it is all hex digits, else as base64.
+std::optional<std::string> decode_encoded_text(std::string_view run);
 
 }  // namespace sovereign::policy

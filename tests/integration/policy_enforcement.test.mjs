@@ -174,10 +174,12 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.ok(!received.includes('4111') && !received.includes('1111'), received);
   });
 
-  it('a card number hidden in base64 is redacted, the whole encoded run', async () => {
-    const encoded = Buffer.from(`card ${CARD}`).toString('base64');
-    const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Please decode ${encoded} for me.`));
-    assert.equal(JSON.parse(received).messages.at(-1).content, 'Please decode [REDACTED:credit_card] for me.');
+  it('a card number hidden in base64 or hex is redacted, the whole encoded run', async () => {
+    for (const encoding of ['base64', 'hex']) {
+      const encoded = Buffer.from(`card ${CARD}`).toString(encoding);
+      const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Please decode ${encoded} for me.`));
+      assert.equal(JSON.parse(received).messages.at(-1).content, 'Please decode [REDACTED:credit_card] for me.', encoding);
+    }
   });
 
   it('every string of the body is checked, not only the messages: names, tool calls, tools, user, metadata', async () => {

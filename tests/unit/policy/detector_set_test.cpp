@@ -67,6 +67,8 @@ TEST_SUITE("scan") {
         CHECK(scan(bare) == Found{{"credit_card", bare}});
         CHECK(scan("mail " + mail + ".") == Found{{"email", mail}});
         CHECK(scan("k=" + key) == Found{{"aws_access_key", key}});
+        const std::string hex = "34313131203131313120313131312031313131";     // "4111 1111 1111 1111"
+        CHECK(scan("hex " + hex + " ok") == Found{{"credit_card", hex}});
         // Runs that decode to no text, or to text without values, are no findings of their own.
         CHECK(scan("hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08") == Found{});
         CHECK(scan("aGVsbG8gd29ybGQsIG5vdGhpbmcgdG8gc2VlIGhlcmU=") == Found{});  // "hello world, nothing to see here"

@@ -60,6 +60,13 @@ TEST_SUITE("validators") {
         CHECK_FALSE(sovereign::policy::decode_base64_text("NDExMSAxMTExIDExMTEgMTExMQa"));      // 4n+1 characters: not base64
         CHECK_FALSE(sovereign::policy::decode_base64_text("3q2+7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));  // binary
         CHECK_FALSE(sovereign::policy::decode_base64_text("wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX"));  // mostly above 0x7F
+        CHECK(sovereign::policy::decode_hex_text("34313131203131313120313131312031313131") ==
+              std::optional<std::string>("4111 1111 1111 1111"));
+        CHECK_FALSE(sovereign::policy::decode_hex_text("3431313120313131312031313131203131313"));  // odd length
+        CHECK_FALSE(sovereign::policy::decode_hex_text("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b"));  // a digest
+        // All hex digits: read as hex, not as base64.
+        CHECK(sovereign::policy::decode_encoded_text("6a616e652e646f65406578616d706c652e636f6d") ==
+              std::optional<std::string>("jane.doe@example.com"));
     }
 
     TEST_CASE("UK NHS numbers and National Insurance numbers") {
