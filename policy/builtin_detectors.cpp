@@ -66,16 +66,7 @@ TextRange expand_email(std::string_view text, std::size_t begin, std::size_t) {
         if (at_length == 0 || label - at_length == 0 || !local_part_char(text[label - at_length - 1])) return {};
         at = label - at_length;
     }
-    std::size_t left = at;
-    while (left > 0 && at - left < email_local_max) {
-        if (local_part_char(text[left - 1])) {
-            --left;
-            continue;
-        }
-        const std::size_t dot = email_forms::dot_ending(text, left);
-        if (dot == 0 || left - dot == 0 || !local_part_char(text[left - dot - 1])) break;
-        left -= dot;
-    }
+    const std::size_t left = email_forms::name_start(text, at, at > email_local_max ? at - email_local_max : 0);
     const std::size_t domain = at + at_length;
     std::size_t right = domain;
     while (right < text.size() && right - domain < email_domain_max) {

@@ -101,9 +101,20 @@ std::size_t longest_ending(std::string_view text, std::size_t end, Read read) {
     return 0;
 }
 
-// Walks left from `pos` over what a local part or domain holds: name characters and written dots
-// between them. Stops at `floor`.
-std::size_t back_over_name(std::string_view text, std::size_t pos, std::size_t floor) {
+}  // namespace
+
+Form at_sign_at(std::string_view text, std::size_t pos) { return at_sign_form(text, pos); }
+Form dot_at(std::string_view text, std::size_t pos) { return dot_form(text, pos); }
+
+std::size_t at_sign_ending(std::string_view text, std::size_t end) {
+    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return at_sign_form(t, p); });
+}
+
+std::size_t dot_ending(std::string_view text, std::size_t end) {
+    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return dot_form(t, p); });
+}
+
+std::size_t name_start(std::string_view text, std::size_t pos, std::size_t floor) {
     while (pos > floor) {
         if (name_char(text[pos - 1])) {
             --pos;
@@ -117,19 +128,6 @@ std::size_t back_over_name(std::string_view text, std::size_t pos, std::size_t f
         break;
     }
     return pos;
-}
-
-}  // namespace
-
-Form at_sign_at(std::string_view text, std::size_t pos) { return at_sign_form(text, pos); }
-Form dot_at(std::string_view text, std::size_t pos) { return dot_form(text, pos); }
-
-std::size_t at_sign_ending(std::string_view text, std::size_t end) {
-    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return at_sign_form(t, p); });
-}
-
-std::size_t dot_ending(std::string_view text, std::size_t end) {
-    return longest_ending(text, end, [](std::string_view t, std::size_t p) { return dot_form(t, p); });
 }
 
 std::string spelled_address(std::string_view text) {
@@ -169,10 +167,10 @@ std::size_t straddle_start(std::string_view buffer, std::size_t from, std::size_
     // of an address; and where a form of '@' stands before that name, the local part before the form.
     auto consider = [&](std::size_t cut) {
         cut = std::max(cut, floor);
-        const std::size_t name = back_over_name(buffer, cut, floor);
+        const std::size_t name = name_start(buffer, cut, floor);
         const std::size_t at = at_sign_ending(buffer, name);
         if (at != 0 && name - at > floor) {
-            const std::size_t local = back_over_name(buffer, name - at, floor);
+            const std::size_t local = name_start(buffer, name - at, floor);
             if (local < name - at) hold = std::min(hold, local);
         }
         if (name < cut) hold = std::min(hold, name);  // a form with no name before it begins no address

@@ -26,6 +26,10 @@ Form dot_at(std::string_view text, std::size_t pos);
 std::size_t at_sign_ending(std::string_view text, std::size_t end);
 std::size_t dot_ending(std::string_view text, std::size_t end);
 
+// Where the name (local part or domain) that ends at `pos` begins: name characters and dots written
+// out between them ("jane [dot] doe"), at most back to `floor`.
+std::size_t name_start(std::string_view text, std::size_t pos, std::size_t floor);
+
 // The address a candidate spells, with each form replaced by its character ("jane [at] example
 // [dot] com" -> "jane@example.com"); empty when it holds anything else, or uses the bare word
 // " at " without writing a dot as a word or in brackets.
