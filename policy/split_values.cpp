@@ -1,5 +1,6 @@
 #include "policy/split_values.hpp"
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 
