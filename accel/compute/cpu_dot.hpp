@@ -1,29 +1,32 @@
-// Dot products of one weight row (in its stored type) with an f32 vector, picked once per process
-// for the CPU: AVX2/FMA/F16C when the processor has them, portable C++ otherwise.
+// Dot products of one weight row (in its stored type) with an input vector, picked once per process
+// for the CPU: AVX2/FMA/F16C when the processor has them, portable C++ otherwise. Float rows meet
+// the f32 input; block-quantized rows meet it quantized (quantized_input.hpp), code by code.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 
 #include "accel/compute/block_formats.hpp"
+#include "accel/compute/quantized_input.hpp"
 #include "accel/gguf/gguf_file.hpp"
 #include "accel/gguf/quantize.hpp"
 
 namespace sovereign::accel::compute {
 
-// Quantized rows are read block by block and never expanded in memory: the scale multiplies a
-// per-block sum, so the weight stream stays at its stored size (the decode roofline).
+// Quantized rows are read block by block and never expanded in memory: each block's integer sum of
+// weight code times input code is scaled once, so the weight stream stays at its stored size (the
+// decode roofline) and the arithmetic per weight is a fraction of an instruction.
 struct RowDotKernels {
   const char* name;
   float (*f32)(const float* w, const float* x, std::size_t n);
   float (*f16)(const std::uint16_t* w, const float* x, std::size_t n);
   float (*bf16)(const std::uint16_t* w, const float* x, std::size_t n);
-  float (*q8_0)(const BlockQ8_0* w, const float* x, std::size_t n);  // n: multiple of 32
-  float (*q4_0)(const BlockQ4_0* w, const float* x, std::size_t n);  // n: multiple of 32
+  float (*q8_0)(const BlockQ8_0* w, const QuantizedInput& x, std::size_t n);  // n: multiple of 32
+  float (*q4_0)(const BlockQ4_0* w, const QuantizedInput& x, std::size_t n);  // n: multiple of 32
   // K-quant super-blocks (n: multiple of 256): each sub-block's scale (and Q4_K's min) multiplies
-  // its sums of q*x (and of x), so the row is read at its stored size here too.
-  float (*q4_k)(const BlockQ4_K* w, const float* x, std::size_t n);
-  float (*q6_k)(const BlockQ6_K* w, const float* x, std::size_t n);
+  // its sums of q*x (and of x).
+  float (*q4_k)(const BlockQ4_K* w, const QuantizedInput& x, std::size_t n);
+  float (*q6_k)(const BlockQ6_K* w, const QuantizedInput& x, std::size_t n);
   // Row expansion to f32, used when one row meets many inputs (batched decode, prefill).
   void (*f16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
   void (*bf16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
@@ -44,24 +47,31 @@ const RowDotKernels* avx2_row_dot_kernels();
 // The fastest set this CPU runs; SOVEREIGN_ACCEL_PORTABLE=1 in the environment forces the portable set.
 const RowDotKernels& row_dot_kernels();
 
+// One input of a matrix-vector product in both forms: `quantized` is read by the block-quantized
+// types (reads_quantized_input), `values` by the others.
+struct RowInput {
+  const float* values;
+  QuantizedInput quantized;
+};
+
 // Dot product of row `row` (raw bytes of the given type, n elements) with x.
-inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row,
-                     const float* x, std::size_t n) {
+inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const RowInput& x,
+                     std::size_t n) {
   switch (type) {
     case gguf::TensorType::f16:
-      return k.f16(reinterpret_cast<const std::uint16_t*>(row), x, n);
+      return k.f16(reinterpret_cast<const std::uint16_t*>(row), x.values, n);
     case gguf::TensorType::bf16:
-      return k.bf16(reinterpret_cast<const std::uint16_t*>(row), x, n);
+      return k.bf16(reinterpret_cast<const std::uint16_t*>(row), x.values, n);
     case gguf::TensorType::q8_0:
-      return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x, n);
+      return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x.quantized, n);
     case gguf::TensorType::q4_0:
-      return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, n);
+      return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x.quantized, n);
     case gguf::TensorType::q4_k:
-      return k.q4_k(reinterpret_cast<const BlockQ4_K*>(row), x, n);
+      return k.q4_k(reinterpret_cast<const BlockQ4_K*>(row), x.quantized, n);
     case gguf::TensorType::q6_k:
-      return k.q6_k(reinterpret_cast<const BlockQ6_K*>(row), x, n);
+      return k.q6_k(reinterpret_cast<const BlockQ6_K*>(row), x.quantized, n);
     default:
-      return k.f32(reinterpret_cast<const float*>(row), x, n);
+      return k.f32(reinterpret_cast<const float*>(row), x.values, n);
   }
 }
 

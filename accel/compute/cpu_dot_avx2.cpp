@@ -2,6 +2,8 @@
 // runs on a CPU without AVX2 (avx2_row_dot_kernels checks first).
 #include "accel/compute/cpu_dot.hpp"
 
+#include <cstring>
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define SOVEREIGN_HAVE_AVX2_KERNELS 1
@@ -82,59 +84,75 @@ AVX2_TARGET float dot_bf16(const std::uint16_t* w, const float* x, std::size_t n
   return sum;
 }
 
-// Eight signed bytes widened to eight floats.
+// Eight signed bytes widened to eight floats (the row expansions below).
 AVX2_TARGET inline __m256 int8x8_to_float(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
-// Sum of one block's 32 products from its two 16-byte halves of signed weights; the four
-// products are independent so they overlap in the pipeline.
-AVX2_TARGET inline __m256 block_products(__m128i lo, __m128i hi, const float* x) {
-  const __m256 p0 = _mm256_mul_ps(int8x8_to_float(lo), _mm256_loadu_ps(x));
-  const __m256 p1 = _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8));
-  const __m256 p2 = _mm256_mul_ps(int8x8_to_float(hi), _mm256_loadu_ps(x + 16));
-  const __m256 p3 = _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24));
-  return _mm256_add_ps(_mm256_add_ps(p0, p1), _mm256_add_ps(p2, p3));
+// The integer kernels. Weight codes are widened to int16 and multiplied with the input's int16 codes
+// sixteen at a time (vpmaddwd adds neighbouring products: eight int32 lanes out); a block's lanes
+// are exact (|code| <= 32767 times |weight code| <= 128, four products per lane) and are scaled once
+// per block by weight scale times input scale.
+
+AVX2_TARGET inline __m256i load_codes16(const std::int16_t* x) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
 }
 
-AVX2_TARGET inline __m256 q8_0_block(const BlockQ8_0& b, const float* x) {
-  const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16));
-  return block_products(lo, hi, x);
+// 32 signed weight codes (two 16-byte halves) times 32 input codes: eight int32 lanes.
+AVX2_TARGET inline __m256i signed_block_products(__m128i lo, __m128i hi, const std::int16_t* x) {
+  return _mm256_add_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(lo), load_codes16(x)),
+                          _mm256_madd_epi16(_mm256_cvtepi8_epi16(hi), load_codes16(x + 16)));
 }
 
-// Two running totals (even and odd blocks) so consecutive blocks do not wait on each other.
-AVX2_TARGET float dot_q8_0(const BlockQ8_0* w, const float* x, std::size_t n) {
+// acc += scale * lanes
+AVX2_TARGET inline __m256 scale_into(__m256 acc, __m256i lanes, float scale) {
+  return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(lanes), acc);
+}
+
+// A 32-element block's eight int32 lanes of weight code times input code, per block type.
+struct Q8_0Products {
+  AVX2_TARGET __m256i operator()(const BlockQ8_0& w, const std::int16_t* x) const {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16));
+    return signed_block_products(lo, hi, x);
+  }
+};
+
+struct Q4_0Products {
+  AVX2_TARGET __m256i operator()(const BlockQ4_0& w, const std::int16_t* x) const {
+    const __m128i low_mask = _mm_set1_epi8(0x0f);
+    const __m128i offset = _mm_set1_epi8(8);
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+    const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
+    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
+    return signed_block_products(lo, hi, x);
+  }
+};
+
+// Rows of 32-element blocks with one half-precision scale each (Q8_0, Q4_0). Two running totals
+// (even and odd blocks) so consecutive blocks do not wait on each other.
+template <typename Block, typename Products>
+AVX2_TARGET float dot_scaled_blocks(const Block* w, const QuantizedInput& x, std::size_t n) {
+  const Products products;
   __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
   const std::size_t blocks = n / kQuantBlockElems;
   std::size_t b = 0;
-  for (; b + 2 <= blocks; b += 2, x += 2 * kQuantBlockElems) {
-    even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q8_0_block(w[b], x), even);
-    odd = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b + 1].d)), q8_0_block(w[b + 1], x + kQuantBlockElems), odd);
+  for (; b + 2 <= blocks; b += 2) {
+    even = scale_into(even, products(w[b], x.codes + b * kQuantBlockElems), scalar_half(w[b].d) * x.scales[b]);
+    odd = scale_into(odd, products(w[b + 1], x.codes + (b + 1) * kQuantBlockElems),
+                     scalar_half(w[b + 1].d) * x.scales[b + 1]);
   }
-  if (b < blocks) even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q8_0_block(w[b], x), even);
+  if (b < blocks)
+    even = scale_into(even, products(w[b], x.codes + b * kQuantBlockElems), scalar_half(w[b].d) * x.scales[b]);
   return horizontal_sum(_mm256_add_ps(even, odd));
 }
 
-AVX2_TARGET inline __m256 q4_0_block(const BlockQ4_0& b, const float* x) {
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  const __m128i offset = _mm_set1_epi8(8);
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
-  const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
-  return block_products(lo, hi, x);
+AVX2_TARGET float dot_q8_0(const BlockQ8_0* w, const QuantizedInput& x, std::size_t n) {
+  return dot_scaled_blocks<BlockQ8_0, Q8_0Products>(w, x, n);
 }
 
-AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
-  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
-  const std::size_t blocks = n / kQuantBlockElems;
-  std::size_t b = 0;
-  for (; b + 2 <= blocks; b += 2, x += 2 * kQuantBlockElems) {
-    even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q4_0_block(w[b], x), even);
-    odd = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b + 1].d)), q4_0_block(w[b + 1], x + kQuantBlockElems), odd);
-  }
-  if (b < blocks) even = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), q4_0_block(w[b], x), even);
-  return horizontal_sum(_mm256_add_ps(even, odd));
+AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const QuantizedInput& x, std::size_t n) {
+  return dot_scaled_blocks<BlockQ4_0, Q4_0Products>(w, x, n);
 }
 
 // Eight unsigned bytes widened to eight floats.
@@ -152,84 +170,125 @@ AVX2_TARGET inline __m256i q4_k_packed(const BlockQ4_K& block, int pair) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * pair));
 }
 
+AVX2_TARGET inline __m256i q4_k_nibbles(__m256i packed, bool high) {
+  return _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
+}
+
 AVX2_TARGET inline Q4KCodes q4_k_codes(__m256i packed, bool high) {
-  const __m256i codes = _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
+  const __m256i codes = q4_k_nibbles(packed, high);
   const __m128i lo = _mm256_castsi256_si128(codes);
   const __m128i hi = _mm256_extracti128_si256(codes, 1);
   return {{uint8x8_to_float(lo), uint8x8_to_float(_mm_srli_si128(lo, 8)), uint8x8_to_float(hi),
            uint8x8_to_float(_mm_srli_si128(hi, 8))}};
 }
 
-// Q4_K: a 32-element sub-block contributes d*scale * sum(q*x) - dmin*min * sum(x). Both sums stay
-// vectors and are scaled into one accumulator per nibble half, so a row needs one horizontal sum.
-AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
-  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};  // two chains: one per nibble half
+// The eight 6-bit scales (bytes 0-7) and eight 6-bit minimums (bytes 8-15) of a Q4_K block, unpacked
+// from their 12 bytes with word-wide masks: the same values k_scale_min gives one at a time.
+struct Q4KScalesMins {
+  alignas(16) std::uint8_t bytes[16];
+};
+
+inline Q4KScalesMins q4_k_scales_mins(const std::uint8_t* packed) {
+  constexpr std::uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
+  std::uint32_t w[3];
+  std::memcpy(w, packed, sizeof w);
+  const std::uint32_t words[4] = {
+      w[0] & low6,                                        // scales 0-3
+      (w[2] & low4) | (((w[0] >> 6) & low2) << 4),        // scales 4-7
+      w[1] & low6,                                        // minimums 0-3
+      ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)  // minimums 4-7
+  };
+  Q4KScalesMins out;
+  std::memcpy(out.bytes, words, sizeof words);
+  return out;
+}
+
+AVX2_TARGET inline __m256 uint8x8_at(const std::uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Q4_K: a 32-element sub-block (one input block) contributes d*scale * sum(q*x) - dmin*min * sum(x).
+// Per block, the eight sub-blocks' factors d*scale*input_scale and their minimums' terms are
+// computed as vectors; each sub-block's code sum goes into one vector per nibble half.
+AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const QuantizedInput& x, std::size_t n) {
+  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 minimums = _mm256_setzero_ps();
+  const std::int16_t* xc = x.codes;
+  alignas(32) float factor[8];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
-    const float d = scalar_half(w[b].d);
-    const float dmin = scalar_half(w[b].dmin);
+    const Q4KScalesMins k = q4_k_scales_mins(w[b].scales);
+    const __m256 d = _mm256_set1_ps(scalar_half(w[b].d));
+    const __m256 dmin = _mm256_set1_ps(scalar_half(w[b].dmin));
+    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_mul_ps(d, uint8x8_at(k.bytes)), _mm256_loadu_ps(x.scales + 8 * b)));
+    minimums = _mm256_fmadd_ps(_mm256_mul_ps(dmin, uint8x8_at(k.bytes + 8)), _mm256_loadu_ps(x.sums + 8 * b), minimums);
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i packed = q4_k_packed(w[b], pair);
-      for (int sub = 0; sub < 2; ++sub, x += 32) {
-        const Q4KCodes q = q4_k_codes(packed, sub == 1);
-        const __m256 x0 = _mm256_loadu_ps(x), x1 = _mm256_loadu_ps(x + 8);
-        const __m256 x2 = _mm256_loadu_ps(x + 16), x3 = _mm256_loadu_ps(x + 24);
-        const __m256 qx = _mm256_add_ps(_mm256_fmadd_ps(q.eighth[1], x1, _mm256_mul_ps(q.eighth[0], x0)),
-                                        _mm256_fmadd_ps(q.eighth[3], x3, _mm256_mul_ps(q.eighth[2], x2)));
-        const __m256 xsum = _mm256_add_ps(_mm256_add_ps(x0, x1), _mm256_add_ps(x2, x3));
-        const gguf::KScaleMin k = gguf::k_scale_min(2 * pair + sub, w[b].scales);
-        __m256& acc = total[sub];
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(d * k.scale), qx, acc);
-        acc = _mm256_fnmadd_ps(_mm256_set1_ps(dmin * k.min), xsum, acc);
+      for (int sub = 0; sub < 2; ++sub, xc += 32) {
+        const __m256i codes = q4_k_nibbles(packed, sub == 1);
+        const __m256i lanes =
+            _mm256_add_epi32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)), load_codes16(xc)),
+                             _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(codes, 1)), load_codes16(xc + 16)));
+        total[sub] = _mm256_fmadd_ps(_mm256_broadcast_ss(factor + 2 * pair + sub), _mm256_cvtepi32_ps(lanes), total[sub]);
+      }
+    }
+  }
+  return horizontal_sum(_mm256_sub_ps(_mm256_add_ps(total[0], total[1]), minimums));
+}
+
+// The 32 codes of each quarter of a 128-element Q6_K half (one input block each), recentred to
+// -32..31: the low four bits of each code are a nibble of ql, the high two a bit pair of qh
+// (ggml's layout, as dequantize_q6_k reads it).
+struct Q6KQuarters {
+  __m256i quarter[4];
+};
+
+// A code from its low four and high two bits, recentred.
+AVX2_TARGET inline __m256i q6_k_code(__m256i low, __m256i high) {
+  return _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(32));
+}
+
+AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::uint8_t* qh) {
+  const __m256i nibble = _mm256_set1_epi8(0x0f);
+  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+  return {{q6_k_code(_mm256_and_si256(a, nibble), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4)),
+           q6_k_code(_mm256_and_si256(c, nibble), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0c)), 2)),
+           q6_k_code(_mm256_and_si256(_mm256_srli_epi16(a, 4), nibble), _mm256_and_si256(h, _mm256_set1_epi8(0x30))),
+           q6_k_code(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble),
+                _mm256_srli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(static_cast<char>(0xc0))), 2))}};
+}
+
+// Q6_K: a 16-element sub-block contributes d*scale * sum((q - 32) * x). The two sub-blocks of a
+// quarter share its input block, so their codes are multiplied by their scales in int16 (at most
+// 32 * 128) and summed in one set of int32 lanes (at most 2 * 2 * 4096 * 32767 < 2^31), which is
+// scaled once by d times the input block's scale.
+AVX2_TARGET float dot_q6_k(const BlockQ6_K* w, const QuantizedInput& x, std::size_t n) {
+  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  const std::int16_t* xc = x.codes;
+  const float* xs = x.scales;
+  alignas(32) std::int16_t scales[16];
+  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const std::uint8_t* ql = w[b].ql;
+    const std::uint8_t* qh = w[b].qh;
+    _mm256_store_si256(reinterpret_cast<__m256i*>(scales),
+                       _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales))));
+    const float d = scalar_half(w[b].d);
+    for (int half = 0; half < 2; ++half, xc += 128, xs += 4, ql += 64, qh += 32) {
+      const Q6KQuarters codes = q6_k_quarters(ql, qh);
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const std::int16_t* sc = scales + 8 * half + 2 * quarter;
+        const __m256i first = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(codes.quarter[quarter])),
+                                                 _mm256_set1_epi16(sc[0]));
+        const __m256i second = _mm256_mullo_epi16(
+            _mm256_cvtepi8_epi16(_mm256_extracti128_si256(codes.quarter[quarter], 1)), _mm256_set1_epi16(sc[1]));
+        const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(first, load_codes16(xc + 32 * quarter)),
+                                               _mm256_madd_epi16(second, load_codes16(xc + 32 * quarter + 16)));
+        total[quarter & 1] = scale_into(total[quarter & 1], lanes, d * xs[quarter]);
       }
     }
   }
   return horizontal_sum(_mm256_add_ps(total[0], total[1]));
-}
-
-// Sixteen 6-bit codes of a Q6_K sub-block for each of the four quarters of a 128-element half.
-struct Q6KCodes {
-  __m128i quarter[4];
-};
-
-AVX2_TARGET inline Q6KCodes q6_k_codes(const std::uint8_t* ql, const std::uint8_t* qh, int l) {
-  const __m128i nibble = _mm_set1_epi8(0x0f);
-  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ql + l));
-  const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(ql + l + 32));
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qh + l));
-  return {{_mm_or_si128(_mm_and_si128(a, nibble), _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi8(0x03)), 4)),
-           _mm_or_si128(_mm_and_si128(c, nibble), _mm_slli_epi16(_mm_and_si128(h, _mm_set1_epi8(0x0c)), 2)),
-           _mm_or_si128(_mm_and_si128(_mm_srli_epi16(a, 4), nibble), _mm_and_si128(h, _mm_set1_epi8(0x30))),
-           _mm_or_si128(_mm_and_si128(_mm_srli_epi16(c, 4), nibble),
-                        _mm_srli_epi16(_mm_and_si128(h, _mm_set1_epi8(static_cast<char>(0xc0))), 2))}};
-}
-
-// Sixteen 6-bit codes (a Q6_K sub-block), recentred, times sixteen inputs.
-AVX2_TARGET inline __m256 q6_k_products(__m128i codes, const float* x) {
-  const __m128i centred = _mm_sub_epi8(codes, _mm_set1_epi8(32));
-  const __m256 p = _mm256_mul_ps(int8x8_to_float(centred), _mm256_loadu_ps(x));
-  return _mm256_fmadd_ps(int8x8_to_float(_mm_srli_si128(centred, 8)), _mm256_loadu_ps(x + 8), p);
-}
-
-// Q6_K: a 16-element sub-block contributes d*scale * sum((q - 32) * x); the low four bits of each
-// code are a nibble of ql, the high two a bit pair of qh (ggml's layout, as dequantize_q6_k reads it).
-AVX2_TARGET float dot_q6_k(const BlockQ6_K* w, const float* x, std::size_t n) {
-  __m256 total = _mm256_setzero_ps();
-  for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
-    const std::uint8_t* ql = w[b].ql;
-    const std::uint8_t* qh = w[b].qh;
-    const std::int8_t* sc = w[b].scales;
-    __m256 block = _mm256_setzero_ps();
-    for (int half = 0; half < 2; ++half, x += 128, ql += 64, qh += 32, sc += 8) {
-      for (int l = 0; l < 32; l += 16) {
-        const Q6KCodes codes = q6_k_codes(ql, qh, l);
-        for (int quarter = 0; quarter < 4; ++quarter)
-          block = _mm256_fmadd_ps(_mm256_set1_ps(sc[l / 16 + 2 * quarter]),
-                                  q6_k_products(codes.quarter[quarter], x + l + 32 * quarter), block);
-      }
-    }
-    total = _mm256_fmadd_ps(_mm256_set1_ps(scalar_half(w[b].d)), block, total);
-  }
-  return horizontal_sum(total);
 }
 
 AVX2_TARGET void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
@@ -297,14 +356,15 @@ AVX2_TARGET void q6_k_to_f32(const BlockQ6_K* w, float* out, std::size_t n) {
     const std::uint8_t* qh = w[b].qh;
     const std::int8_t* sc = w[b].scales;
     for (int half = 0; half < 2; ++half, out += 128, ql += 64, qh += 32, sc += 8) {
-      for (int l = 0; l < 32; l += 16) {
-        const Q6KCodes codes = q6_k_codes(ql, qh, l);
-        for (int quarter = 0; quarter < 4; ++quarter) {
-          const __m128i centred = _mm_sub_epi8(codes.quarter[quarter], _mm_set1_epi8(32));
-          const __m256 scale = _mm256_set1_ps(d * sc[l / 16 + 2 * quarter]);
-          float* o = out + l + 32 * quarter;
-          _mm256_storeu_ps(o, _mm256_mul_ps(int8x8_to_float(centred), scale));
-          _mm256_storeu_ps(o + 8, _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(centred, 8)), scale));
+      const Q6KQuarters codes = q6_k_quarters(ql, qh);
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const __m128i halves[2] = {_mm256_castsi256_si128(codes.quarter[quarter]),
+                                   _mm256_extracti128_si256(codes.quarter[quarter], 1)};
+        for (int sub = 0; sub < 2; ++sub) {
+          const __m256 scale = _mm256_set1_ps(d * sc[sub + 2 * quarter]);
+          float* o = out + 32 * quarter + 16 * sub;
+          _mm256_storeu_ps(o, _mm256_mul_ps(int8x8_to_float(halves[sub]), scale));
+          _mm256_storeu_ps(o + 8, _mm256_mul_ps(int8x8_to_float(_mm_srli_si128(halves[sub], 8)), scale));
         }
       }
     }

@@ -34,74 +34,80 @@ float dot_bf16(const std::uint16_t* w, const float* x, std::size_t n) {
   return dot_elements([w](std::size_t i) { return bf16_to_float(w[i]); }, x, n);
 }
 
-float dot_q8_0(const BlockQ8_0* w, const float* x, std::size_t n) {
-  float sum = 0;
-  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
-    const std::int8_t* q = w[b].qs;
-    float block = dot_elements([q](std::size_t i) { return static_cast<float>(q[i]); }, x,
-                               kQuantBlockElems);
-    sum += half_to_float(w[b].d) * block;
-  }
+// The integer kernels: each block's sum of weight code times input code is exact in 32 bits
+// (|code| <= 32767 times |weight code| <= 128, 32 products), then scaled once.
+std::int32_t block_dot(const std::int8_t* w, const std::int16_t* x, std::size_t n) {
+  std::int32_t sum = 0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<std::int32_t>(w[i]) * x[i];
   return sum;
 }
 
-float dot_q4_0(const BlockQ4_0* w, const float* x, std::size_t n) {
+float dot_q8_0(const BlockQ8_0* w, const QuantizedInput& x, std::size_t n) {
+  float sum = 0;
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b)
+    sum += half_to_float(w[b].d) * x.scales[b] *
+           static_cast<float>(block_dot(w[b].qs, x.codes + b * kQuantBlockElems, kQuantBlockElems));
+  return sum;
+}
+
+float dot_q4_0(const BlockQ4_0* w, const QuantizedInput& x, std::size_t n) {
   constexpr std::size_t half = kQuantBlockElems / 2;
   float sum = 0;
-  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b, x += kQuantBlockElems) {
-    float block = 0;
+  for (std::size_t b = 0; b < n / kQuantBlockElems; ++b) {
+    std::int8_t codes[kQuantBlockElems];
     for (std::size_t j = 0; j < half; ++j) {
-      const std::uint8_t byte = w[b].qs[j];
-      block += static_cast<float>(static_cast<int>(byte & 0x0f) - 8) * x[j];
-      block += static_cast<float>(static_cast<int>(byte >> 4) - 8) * x[j + half];
+      codes[j] = static_cast<std::int8_t>((w[b].qs[j] & 0x0f) - 8);
+      codes[j + half] = static_cast<std::int8_t>((w[b].qs[j] >> 4) - 8);
     }
-    sum += half_to_float(w[b].d) * block;
+    sum += half_to_float(w[b].d) * x.scales[b] *
+           static_cast<float>(block_dot(codes, x.codes + b * kQuantBlockElems, kQuantBlockElems));
   }
   return sum;
 }
 
 // Q4_K: per 32-element sub-block, value = d*scale*q - dmin*min, so the sub-block contributes
-// d*scale * sum(q*x) - dmin*min * sum(x).
-float dot_q4_k(const BlockQ4_K* w, const float* x, std::size_t n) {
+// d*scale * sum(q*x) - dmin*min * sum(x); the input blocks are the sub-blocks.
+float dot_q4_k(const BlockQ4_K* w, const QuantizedInput& x, std::size_t n) {
   float sum = 0;
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const float d = half_to_float(w[b].d);
     const float dmin = half_to_float(w[b].dmin);
-    for (int chunk = 0; chunk < 4; ++chunk, x += 64) {
-      const std::uint8_t* q = w[b].qs + 32 * chunk;
-      float qx_lo = 0, x_lo = 0, qx_hi = 0, x_hi = 0;
-      for (int l = 0; l < 32; ++l) {
-        qx_lo += static_cast<float>(q[l] & 0xF) * x[l];
-        x_lo += x[l];
-        qx_hi += static_cast<float>(q[l] >> 4) * x[l + 32];
-        x_hi += x[l + 32];
-      }
-      const gguf::KScaleMin lo = gguf::k_scale_min(2 * chunk, w[b].scales);
-      const gguf::KScaleMin hi = gguf::k_scale_min(2 * chunk + 1, w[b].scales);
-      sum += d * lo.scale * qx_lo - dmin * lo.min * x_lo + d * hi.scale * qx_hi - dmin * hi.min * x_hi;
+    for (int sub = 0; sub < 8; ++sub) {
+      const std::size_t block = b * 8 + static_cast<std::size_t>(sub);
+      const std::uint8_t* q = w[b].qs + 32 * (sub / 2);
+      std::int8_t codes[32];
+      for (int l = 0; l < 32; ++l) codes[l] = static_cast<std::int8_t>(sub % 2 == 0 ? q[l] & 0xF : q[l] >> 4);
+      const gguf::KScaleMin k = gguf::k_scale_min(sub, w[b].scales);
+      sum += d * k.scale * x.scales[block] * static_cast<float>(block_dot(codes, x.codes + block * 32, 32)) -
+             dmin * k.min * x.sums[block];
     }
   }
   return sum;
 }
 
 // Q6_K: per 16-element sub-block, value = d*scale*(q - 32).
-float dot_q6_k(const BlockQ6_K* w, const float* x, std::size_t n) {
+float dot_q6_k(const BlockQ6_K* w, const QuantizedInput& x, std::size_t n) {
   float sum = 0;
+  const std::int16_t* xc = x.codes;
+  const float* xs = x.scales;
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const std::uint8_t* ql = w[b].ql;
     const std::uint8_t* qh = w[b].qh;
     const std::int8_t* sc = w[b].scales;
     float block = 0;
-    for (int half = 0; half < 2; ++half, x += 128, ql += 64, qh += 32, sc += 8) {
-      float part[8] = {};
+    for (int half = 0; half < 2; ++half, xc += 128, xs += 4, ql += 64, qh += 32, sc += 8) {
+      // The four 32-element input blocks of this half, codes recentred to -32..31.
+      std::int8_t codes[4][32];
       for (int l = 0; l < 32; ++l) {
-        const int is = l / 16;
-        part[is] += static_cast<float>(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32) * x[l];
-        part[is + 2] += static_cast<float>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * x[l + 32];
-        part[is + 4] += static_cast<float>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * x[l + 64];
-        part[is + 6] += static_cast<float>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * x[l + 96];
+        codes[0][l] = static_cast<std::int8_t>(((ql[l] & 0xF) | ((qh[l] & 3) << 4)) - 32);
+        codes[1][l] = static_cast<std::int8_t>(((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+        codes[2][l] = static_cast<std::int8_t>(((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+        codes[3][l] = static_cast<std::int8_t>(((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
       }
-      for (int s = 0; s < 8; ++s) block += static_cast<float>(sc[s]) * part[s];
+      for (int quarter = 0; quarter < 4; ++quarter)
+        for (int is = 0; is < 2; ++is)
+          block += static_cast<float>(sc[is + 2 * quarter]) * xs[quarter] *
+                   static_cast<float>(block_dot(codes[quarter] + 16 * is, xc + 32 * quarter + 16 * is, 16));
     }
     sum += half_to_float(w[b].d) * block;
   }

@@ -20,14 +20,23 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
   // the row to f32 once and using register tiles is faster than decoding it again for every input.
   constexpr std::size_t kFusedMaxBatch = 3;
   const std::size_t chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  const bool fused = batch <= kFusedMaxBatch;
+  // Block-quantized rows read their inputs quantized: once per input here, for every row. (The
+  // storage is the calling thread's; the pool's threads see it through `inputs`.)
+  RowInput inputs[kFusedMaxBatch];
+  if (fused) {
+    thread_local QuantizedInputs quantized;
+    const bool quantize = reads_quantized_input(w.type);
+    if (quantize) quantized.quantize(x, w.cols, batch);
+    for (std::size_t b = 0; b < batch; ++b) inputs[b] = {x + b * w.cols, quantize ? quantized.input(b) : QuantizedInput{}};
+  }
   pool.parallel_for(chunks, [&](std::size_t first, std::size_t last) {
     const std::size_t row_end = std::min(w.rows, last * kRowsPerChunk);
-    if (batch <= kFusedMaxBatch) {
+    if (fused) {
       // Decode: each row is read from memory once in its stored encoding and decoded in registers
       // for every input (it stays in L1); below this batch size that beats expanding it to f32.
       for (std::size_t r = first * kRowsPerChunk; r < row_end; ++r)
-        for (std::size_t b = 0; b < batch; ++b)
-          out[b * w.rows + r] = dot_row(kernels, w.type, w.row(r), x + b * w.cols, w.cols);
+        for (std::size_t b = 0; b < batch; ++b) out[b * w.rows + r] = dot_row(kernels, w.type, w.row(r), inputs[b], w.cols);
       return;
     }
     // Batches: expand a block of rows to f32 once (it stays in L2), then sweep the inputs over it

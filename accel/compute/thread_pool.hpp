@@ -1,8 +1,10 @@
 // A fixed set of worker threads that split index ranges of one kernel call between them.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -12,6 +14,12 @@ namespace sovereign::accel::compute {
 
 // Workers are created once (at model load) and reused for every kernel; the calling thread takes
 // part in the work, so a pool of N threads starts N-1 workers.
+//
+// A decode step is a hundred or so short kernel calls, so how fast a worker joins matters as much as
+// how it splits the work: the index range is handed out in small grains from a shared counter (a
+// worker that is late, or shares its core, takes fewer; no one waits for a fixed share), and an
+// idle worker spins briefly on the job word before it sleeps, so the next call of the same step
+// finds it awake.
 class ThreadPool {
  public:
   // threads <= 0 means one per hardware thread.
@@ -22,22 +30,31 @@ class ThreadPool {
 
   std::size_t size() const { return workers_.size() + 1; }
 
-  // Calls body(begin, end) over disjoint chunks covering [0, count) and returns when all are done.
+  // Calls body(begin, end) over disjoint ranges covering [0, count) and returns when all are done.
   void parallel_for(std::size_t count, const std::function<void(std::size_t, std::size_t)>& body);
 
  private:
-  void worker_loop(std::size_t index);
-  void run_share(std::size_t share);
+  void worker_loop();
+  void run_grains();
+  // Waits until the job word names a job newer than `last`; false when the pool is stopping.
+  bool wait_for_job(std::uint64_t last, std::uint64_t& state);
 
-  std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::condition_variable work_done_;
+  // The job word: generation << 32 | closed bit << 31 | workers inside the job. A worker joins
+  // by incrementing it while the job is open; the caller closes it once every grain is claimed
+  // and no worker is inside, and only then may the job's fields change.
+  static constexpr std::uint64_t kClosed = std::uint64_t{1} << 31;
+  static constexpr std::uint64_t kInsideMask = kClosed - 1;
+  std::atomic<std::uint64_t> job_{kClosed};
   const std::function<void(std::size_t, std::size_t)>* body_ = nullptr;
   std::size_t count_ = 0;
-  std::size_t generation_ = 0;
-  std::size_t pending_ = 0;
-  bool stopping_ = false;
+  std::size_t grain_ = 1;
+  std::atomic<std::size_t> next_{0};
+
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;  // sleeping workers only
+  std::condition_variable work_ready_;
+  std::atomic<int> sleeping_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace sovereign::accel::compute

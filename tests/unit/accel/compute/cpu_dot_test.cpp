@@ -1,8 +1,11 @@
 // The CPU dot-product kernels, portable and AVX2 alike, against a double-precision dot of the row as
-// the GGUF module decodes it: every stored type, rows of several lengths, random weights and inputs.
+// the GGUF module decodes it: every stored type, rows of several lengths, random weights and inputs;
+// and the quantized form of the inputs that block-quantized rows read.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -50,9 +53,17 @@ TEST_CASE("every kernel set computes each stored type's row dot product as the d
             expected += static_cast<double>(decoded[i]) * x[i];
             magnitude += std::fabs(static_cast<double>(decoded[i]) * x[i]);
           }
-          const float got = dot_row(*kernels, type, row.data(), x.data(), n);
+          QuantizedInputs quantized;
+          quantized.quantize(x.data(), n, 1);
+          const float got = dot_row(*kernels, type, row.data(), RowInput{x.data(), quantized.input(0)}, n);
           // f32 accumulation over n terms: the error is bounded relative to the sum of magnitudes.
-          CHECK(std::fabs(got - expected) <= 1e-5 * magnitude + 1e-7);
+          // Types that read the input quantized may also be off by half an input step per element.
+          double input_steps = 0;
+          if (reads_quantized_input(type))
+            for (std::size_t i = 0; i < n; ++i) input_steps += std::fabs(decoded[i]) * quantized.input(0).scales[i / 32] / 2;
+          CHECK(std::fabs(got - expected) <= 1e-5 * magnitude + input_steps + 1e-7);
+          // Half a step is 1/65534 of a block's largest magnitude: far below 1e-4 of the sum here.
+          CHECK(input_steps <= 1e-4 * magnitude);
         }
       }
     }
@@ -79,4 +90,48 @@ TEST_CASE("every kernel set expands each stored type's row to the values the GGU
       CHECK(mismatches == 0);
     }
   }
+}
+
+TEST_CASE("a quantized input keeps every value within half a step of 1/32767 of its block's largest") {
+  std::mt19937 random(13);
+  std::vector<float> x = random_values(random, 256, 3.0f);
+  std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
+  x[70] = 1e30f;                                    // a block dominated by one huge value
+  QuantizedInputs inputs;
+  inputs.quantize(x.data(), 128, 2);  // two inputs of 128, one after the other
+  for (std::size_t input = 0; input < 2; ++input) {
+    const QuantizedInput q = inputs.input(input);
+    for (std::size_t block = 0; block < 4; ++block) {
+      const float* values = x.data() + input * 128 + block * 32;
+      float largest = 0;
+      double sum = 0;
+      for (std::size_t i = 0; i < 32; ++i) {
+        largest = std::max(largest, std::fabs(values[i]));
+        sum += values[i];
+      }
+      CAPTURE(input);
+      CAPTURE(block);
+      CHECK(q.scales[block] == doctest::Approx(largest / 32767.0f));
+      CHECK(q.sums[block] == doctest::Approx(sum).epsilon(1e-6));
+      for (std::size_t i = 0; i < 32; ++i) {
+        const std::int16_t code = q.codes[block * 32 + i];
+        CHECK(std::abs(static_cast<int>(code)) <= 32767);
+        CHECK(std::fabs(static_cast<double>(code) * q.scales[block] - values[i]) <= q.scales[block] * 0.5 + 1e-6 * std::fabs(values[i]));
+      }
+    }
+  }
+  CHECK(inputs.input(0).scales[1] == 0.0f);  // zeros stay zeros
+  CHECK(inputs.input(0).codes[70] == 32767);
+}
+
+TEST_CASE("a quantized input with a NaN or an infinity makes the dot product NaN, as f32 would") {
+  std::vector<float> x(64, 1.0f);
+  x[40] = std::numeric_limits<float>::infinity();
+  QuantizedInputs inputs;
+  inputs.quantize(x.data(), 64, 1);
+  CHECK(std::isnan(inputs.input(0).scales[1]));
+  CHECK(inputs.input(0).scales[0] == doctest::Approx(1.0f / 32767.0f));
+  const std::vector<std::byte> row = gguf::quantize(gguf::TensorType::q8_0, std::vector<float>(64, 0.5f));
+  for (const RowDotKernels* kernels : kernel_sets())
+    CHECK(std::isnan(dot_row(*kernels, gguf::TensorType::q8_0, row.data(), RowInput{x.data(), inputs.input(0)}, 64)));
 }

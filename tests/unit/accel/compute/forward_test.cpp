@@ -65,16 +65,24 @@ std::vector<std::vector<float>> engine_logits(const LoadedModel& m, std::size_t 
   return out;
 }
 
-void check_against_reference(const TinyModelSpec& spec, double tolerance) {
+// The first five positions run as one prefill step (rows expanded to f32), the rest as decode steps
+// (rows read in their stored encoding); decode_tolerance applies to the latter.
+void check_against_reference(const TinyModelSpec& spec, double tolerance, double decode_tolerance = 0) {
+  constexpr std::size_t kPrefill = 5;
   TinyModelFile file(spec);
   const auto expected = reference_logits(file.model->file, kPrompt);
-  const auto actual = engine_logits(*file.model, 5);
+  const auto actual = engine_logits(*file.model, kPrefill);
   REQUIRE(actual.size() == expected.size());
   for (std::size_t t = 0; t < expected.size(); ++t) {
     CAPTURE(t);
-    CHECK(relative_error(actual[t], expected[t]) < tolerance);
+    CHECK(relative_error(actual[t], expected[t]) < (t < kPrefill || decode_tolerance == 0 ? tolerance : decode_tolerance));
   }
 }
+
+// Decode steps multiply block-quantized rows with the input quantized to 16 bits per 32-element
+// block (quantized_input.hpp): about 1e-4 of the logits here, where one weight decoded wrongly
+// moves them by 1e-2 or more.
+constexpr double kQuantizedInputTolerance = 5e-4;
 
 }  // namespace
 
@@ -94,7 +102,7 @@ TEST_CASE("llama f16, bf16 and q8_0 logits match the reference within 1e-2") {
 TEST_CASE("q4_0 weights are decoded exactly as the reference decodes them") {
   TinyModelSpec spec;
   spec.type = gguf::TensorType::q4_0;
-  check_against_reference(spec, 1e-4);
+  check_against_reference(spec, 1e-4, kQuantizedInputTolerance);
 }
 
 TEST_CASE("q4_k and q6_k weights are decoded exactly as the reference decodes them") {
@@ -104,7 +112,7 @@ TEST_CASE("q4_k and q6_k weights are decoded exactly as the reference decodes th
     spec.type = type;
     spec.n_embd = 256;
     spec.n_ff = 256;
-    check_against_reference(spec, 1e-4);
+    check_against_reference(spec, 1e-4, kQuantizedInputTolerance);
   }
 }
 

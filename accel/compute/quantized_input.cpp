@@ -1,0 +1,69 @@
+#include "accel/compute/quantized_input.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace sovereign::accel::compute {
+
+bool reads_quantized_input(gguf::TensorType type) {
+  switch (type) {
+    case gguf::TensorType::q8_0:
+    case gguf::TensorType::q4_0:
+    case gguf::TensorType::q4_k:
+    case gguf::TensorType::q6_k:
+      return true;
+    default:
+      return false;
+  }
+}
+
+InputBlock quantize_input_block(const float* x, std::int16_t* codes) {
+  float largest = 0;
+  float sum = 0;
+  for (std::size_t i = 0; i < kInputBlockElems; ++i) {
+    largest = std::max(largest, std::fabs(x[i]));
+    sum += x[i];
+  }
+  if (!std::isfinite(sum)) {
+    // A NaN or an infinity, which no scale represents: the codes are zero and a NaN scale carries
+    // the fault into every product, as an f32 dot product would.
+    std::fill(codes, codes + kInputBlockElems, std::int16_t{0});
+    return {std::numeric_limits<float>::quiet_NaN(), sum};
+  }
+  if (largest == 0) {
+    std::fill(codes, codes + kInputBlockElems, std::int16_t{0});
+    return {0.0f, 0.0f};
+  }
+  const float inverse = kInputCodeMax / largest;
+  // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer (ties to even) for |v| < 2^22,
+  // the same on every CPU and vectorisable without SSE4.1's round instruction.
+  constexpr float kRound = 12582912.0f;
+  for (std::size_t i = 0; i < kInputBlockElems; ++i) {
+    const float v = x[i] * inverse;
+    codes[i] = static_cast<std::int16_t>(static_cast<int>((v + kRound) - kRound));
+  }
+  return {largest / kInputCodeMax, sum};
+}
+
+void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count) {
+  n_ = n;
+  const std::size_t blocks = n / kInputBlockElems;
+  if (codes_.size() < n * count) codes_.resize(n * count);
+  if (scales_.size() < blocks * count) {
+    scales_.resize(blocks * count);
+    sums_.resize(blocks * count);
+  }
+  for (std::size_t b = 0; b < blocks * count; ++b) {
+    const InputBlock block = quantize_input_block(x + b * kInputBlockElems, codes_.data() + b * kInputBlockElems);
+    scales_[b] = block.scale;
+    sums_[b] = block.sum;
+  }
+}
+
+QuantizedInput QuantizedInputs::input(std::size_t i) const {
+  const std::size_t blocks = n_ / kInputBlockElems;
+  return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks};
+}
+
+}  // namespace sovereign::accel::compute
