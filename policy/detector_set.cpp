@@ -343,6 +343,16 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // Text hidden in base64 or hex: each run that decodes to text is scanned, and a value found there is a
     // finding over the whole run. One level deep; the nested scans reuse this thread's working memory,
     // which this scan no longer needs but for the runs, taken out first.
+    // A value a nested scan found, as a finding at [begin, end) of this text.
+    const auto add_nested = [&](const Detection& d, std::size_t begin, std::size_t end) {
+        if (out.size() >= max_detections_per_scan) {
+            failure = {detectors_[d.detector].name,
+                       "more than " + std::to_string(max_detections_per_scan) + " findings in one text"};
+            return false;
+        }
+        out.push_back({d.detector, begin, end, d.context_found});
+        return true;
+    };
     if (!nested && !work.encoded_runs.empty()) {
         const std::vector<TextRange> runs = std::move(work.encoded_runs);
         std::vector<Detection> inner;
@@ -350,13 +360,32 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             const auto decoded = decode_encoded_text(text.substr(run.begin, run.end - run.begin));
             if (!decoded) continue;
             if (!scan(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
+            for (const Detection& d : inner)
+                if (!add_nested(d, run.begin, run.end)) return false;
+        }
+    }
+
+    // Text written with escapes (URLs, form data, HTML): the stretches around them are scanned
+    // unescaped, and a value written with escapes found there is a finding over the characters that
+    // wrote it.
+    if (!nested) {
+        const std::vector<TextRange> regions = escaped_regions(text);
+        std::vector<Detection> inner;
+        for (const TextRange& region : regions) {
+            const UnescapedText unescaped = unescape_text(text.substr(region.begin, region.end - region.begin));
+            std::size_t awaiting = unescaped.text.size();
+            if (!scan(unescaped.text, 0, inner, failure, DensePass::windows,
+                      awaiting_context != nullptr ? &awaiting : nullptr, true))
+                return false;
+            if (awaiting < unescaped.text.size() && region.begin + unescaped.source[awaiting] >= from)
+                *awaiting_context = std::min(*awaiting_context, region.begin + unescaped.source[awaiting]);
             for (const Detection& d : inner) {
-                if (out.size() >= max_detections_per_scan) {
-                    failure = {detectors_[d.detector].name, "more than " + std::to_string(max_detections_per_scan) +
-                                                                " findings in one text"};
-                    return false;
-                }
-                out.push_back({d.detector, run.begin, run.end, d.context_found});
+                const std::size_t begin = region.begin + unescaped.source[d.begin];
+                const std::size_t end = region.begin + unescaped.source[d.end];
+                // A value written without escapes is the plain scan's to judge (a region's edge may
+                // cut into what stands before it).
+                const bool escaped = end - begin != d.end - d.begin;
+                if (escaped && begin >= from && !add_nested(d, begin, end)) return false;
             }
         }
     }

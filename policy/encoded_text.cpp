@@ -1,5 +1,9 @@
 #include "policy/encoded_text.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstring>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -68,6 +72,179 @@ std::optional<std::string> decode_hex_text(std::string_view run) {
 std::optional<std::string> decode_encoded_text(std::string_view run) {
     const bool hex = run.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
     return hex ? decode_hex_text(run) : decode_base64_text(run);
+}
+
+namespace {
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Named references of the characters values are written with, and the common ones of prose.
+struct NamedReference {
+    std::string_view name;
+    char character;
+};
+constexpr std::array<NamedReference, 22> named_references{{
+    {"amp", '&'},    {"lt", '<'},     {"gt", '>'},     {"quot", '"'},   {"apos", '\''},  {"nbsp", ' '},
+    {"commat", '@'}, {"period", '.'}, {"hyphen", '-'}, {"dash", '-'},   {"lowbar", '_'}, {"colon", ':'},
+    {"sol", '/'},    {"plus", '+'},   {"num", '#'},    {"comma", ','},  {"excl", '!'},   {"equals", '='},
+    {"lpar", '('},   {"rpar", ')'},   {"semi", ';'},   {"percnt", '%'},
+}};
+constexpr std::size_t longest_reference = 10;  // "&#1114111;"
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+    if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    } else {
+        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    }
+}
+
+// The length of the percent-escape at text[at] (3), its byte appended to out; 0 if there is none.
+std::size_t percent_escape_at(std::string_view text, std::size_t at, std::string* out) {
+    if (at + 2 >= text.size() || text[at] != '%') return 0;
+    const int high = hex_value(text[at + 1]);
+    const int low = hex_value(text[at + 2]);
+    if (high < 0 || low < 0) return 0;
+    if (out != nullptr) out->push_back(static_cast<char>(high * 16 + low));
+    return 3;
+}
+
+// The length of the HTML character reference at text[at], its character appended to out as UTF-8;
+// 0 if there is none (or it names no character: zero, a surrogate, beyond U+10FFFF).
+std::size_t character_reference_at(std::string_view text, std::size_t at, std::string* out) {
+    if (at + 2 >= text.size() || text[at] != '&') return 0;
+    std::size_t i = at + 1;
+    if (text[i] == '#') {
+        ++i;
+        const bool hex = i < text.size() && (text[i] == 'x' || text[i] == 'X');
+        if (hex) ++i;
+        const std::size_t digits_from = i;
+        std::uint32_t cp = 0;
+        while (i < text.size() && i - digits_from < 7 && (hex ? hex_value(text[i]) >= 0 : is_digit(text[i]))) {
+            cp = cp * (hex ? 16 : 10) + static_cast<std::uint32_t>(hex ? hex_value(text[i]) : text[i] - '0');
+            ++i;
+        }
+        if (i == digits_from || cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        if (i < text.size() && text[i] == ';') ++i;
+        if (out != nullptr) append_utf8(*out, cp);
+        return i - at;
+    }
+    const std::size_t semicolon = text.find(';', i);
+    if (semicolon == std::string_view::npos || semicolon - at > longest_reference) return 0;
+    const std::string_view name = text.substr(i, semicolon - i);
+    for (const NamedReference& r : named_references)
+        if (r.name == name) {
+            if (out != nullptr) out->push_back(r.character);
+            return semicolon + 1 - at;
+        }
+    return 0;
+}
+
+std::size_t escape_at(std::string_view text, std::size_t at, std::string* out) {
+    return text[at] == '%' ? percent_escape_at(text, at, out) : character_reference_at(text, at, out);
+}
+
+bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+// How far around an escape its region reaches: the context words' window (64 bytes before a value,
+// 24 after) with room for the value itself, then on to white space but not beyond `to_space` more.
+constexpr std::size_t region_before = escape_reach_before - 32;
+constexpr std::size_t region_after = escape_reach_after - 32;
+constexpr std::size_t to_space = 32;
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// True when text[at..] is the beginning of an escape that more text could complete: "%", "%4",
+// "&", "&#", "&#6", "&#x4", "&comm".
+bool unfinished_escape_at(std::string_view text, std::size_t at) {
+    const std::string_view rest = text.substr(at);
+    if (rest[0] == '%') return rest.size() < 3 && (rest.size() < 2 || hex_value(rest[1]) >= 0);
+    if (rest.size() > longest_reference) return false;
+    std::size_t i = 1;
+    if (i < rest.size() && rest[i] == '#') {
+        ++i;
+        const bool hex = i < rest.size() && (rest[i] == 'x' || rest[i] == 'X');
+        if (hex) ++i;
+        while (i < rest.size() && (hex ? hex_value(rest[i]) >= 0 : is_digit(rest[i]))) ++i;
+        return i == rest.size();
+    }
+    while (i < rest.size() && is_alpha(rest[i])) ++i;
+    return i == rest.size();
+}
+
+}  // namespace
+
+UnescapedText unescape_text(std::string_view text) {
+    UnescapedText out;
+    out.text.reserve(text.size());
+    out.source.reserve(text.size() + 1);
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t before = out.text.size();
+        std::size_t length = text[at] == '%' || text[at] == '&' ? escape_at(text, at, &out.text) : 0;
+        if (length == 0) {
+            out.text.push_back(text[at]);
+            length = 1;
+        }
+        out.source.insert(out.source.end(), out.text.size() - before, at);
+        at += length;
+    }
+    out.source.push_back(text.size());
+    return out;
+}
+
+std::vector<TextRange> escaped_regions(std::string_view text) {
+    std::vector<TextRange> regions;
+    for (const char mark : {'%', '&'}) {
+        for (std::size_t at = 0; at < text.size(); ++at) {
+            const void* found = std::memchr(text.data() + at, mark, text.size() - at);
+            if (found == nullptr) break;
+            at = static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+            const std::size_t length = escape_at(text, at, nullptr);
+            if (length == 0) continue;
+            std::size_t begin = at > region_before ? at - region_before : 0;
+            std::size_t end = std::min(text.size(), at + length + region_after);
+            for (std::size_t n = 0; begin > 0 && n < to_space && !is_space(text[begin - 1]); ++n) --begin;
+            for (std::size_t n = 0; end < text.size() && n < to_space && !is_space(text[end]); ++n) ++end;
+            regions.push_back({begin, end});
+        }
+    }
+    if (regions.empty()) return regions;
+    std::sort(regions.begin(), regions.end(), [](const TextRange& a, const TextRange& b) { return a.begin < b.begin; });
+    std::size_t kept = 0;
+    for (const TextRange& r : regions) {
+        if (kept > 0 && r.begin <= regions[kept - 1].end) regions[kept - 1].end = std::max(regions[kept - 1].end, r.end);
+        else regions[kept++] = r;
+    }
+    regions.resize(kept);
+    return regions;
+}
+
+std::size_t escape_hold_start(std::string_view buffer, std::size_t from) {
+    const std::size_t end = buffer.size();
+    const std::size_t look_from = std::max(from, end > escape_reach_after ? end - escape_reach_after : 0);
+    for (std::size_t at = look_from; at < end; ++at) {
+        if (buffer[at] != '%' && buffer[at] != '&') continue;
+        if (escape_at(buffer, at, nullptr) == 0 && !unfinished_escape_at(buffer, at)) continue;
+        return std::max(from, at > escape_reach_before ? at - escape_reach_before : 0);
+    }
+    return end;
 }
 
 }  // namespace sovereign::policy

@@ -1,11 +1,16 @@
 #pragma once
 // Text hidden in base64 ("NDExMSAxMTExIDExMTEgMTExMQ==" is a card number) or hex ("34313131..."): the
 // scanner decodes each run of such characters it meets (DetectorSet::scan) and scans what it spells,
-// one level deep.
+// one level deep. And text written with escapes, as URLs, form data and HTML carry it
+// ("jane%40example.com", "jane&#64;example.com"): the scanner unescapes the stretches around them
+// and scans those, a value found there covering exactly the characters that wrote it.
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "policy/builtin_detectors.hpp"
 
 namespace sovereign::policy {
 
@@ -20,5 +25,31 @@ std::optional<std::string> decode_base64_text(std::string_view run);
 std::optional<std::string> decode_hex_text(std::string_view run);
 // A run as hex where it is all hex digits, else as base64.
 std::optional<std::string> decode_encoded_text(std::string_view run);
+
+// Text with its escapes replaced by the characters they stand for: percent-escapes ("%40") and HTML
+// character references, numeric ("&#64;", "&#x40;", the ';' optional as browsers read them) and the
+// named ones for characters values are written with ("&commat;", "&period;", "&nbsp;" as a space...).
+struct UnescapedText {
+    std::string text;
+    // text.size() + 1 entries: where the character or escape that gave each byte begins in the
+    // original, then the original's size; a range [b, e) of text was written by [source[b], source[e]).
+    std::vector<std::size_t> source;
+};
+UnescapedText unescape_text(std::string_view text);
+
+// The stretches of text worth unescaping: each escape with the words around it (as far as context
+// words are looked for, then to the next white space), merged where they meet. Empty when the
+// text holds no escape, which most text does not (two memchr passes decide).
+std::vector<TextRange> escaped_regions(std::string_view text);
+
+// How far before and after an escape its region reaches, at most.
+inline constexpr std::size_t escape_reach_before = 128;
+inline constexpr std::size_t escape_reach_after = 96;
+
+// For a streamed answer received up to the end of buffer: where to hold it back from so that a value
+// written with an escape near the end (or with one the next chunk completes: "%4", "&#6") is decided
+// whole, as if the answer had come at once: the start of that escape's region, not before `from`.
+// buffer.size() when there is no such escape.
+std::size_t escape_hold_start(std::string_view buffer, std::size_t from);
 
 }  // namespace sovereign::policy

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <cstring>
 
+#include "policy/encoded_text.hpp"
 #include "policy/engine.hpp"
 
 namespace sovereign::policy {
 
 namespace {
-// Enough emitted text to find context words and token boundaries just before new output.
-constexpr std::size_t context_keep = 96;
+// Enough emitted text to find context words and token boundaries just before new output, and the
+// whole region around an escape in it.
+constexpr std::size_t context_keep = escape_reach_before;
 
 }  // namespace
 
@@ -68,7 +70,7 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
             }
         }
     }
-    return earliest;
+    return std::min(earliest, escape_hold_start(buffer, from));
 }
 
 std::string ResponseScanner::release(bool final) {

@@ -182,6 +182,14 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     }
   });
 
+  it('a card number written with URL or HTML escapes is redacted where it stands, the rest of the link kept', async () => {
+    const escaped = encodeURIComponent(CARD);  // 4111%201111%201111%201111
+    const { received } = await chatReachingEcho(ALPHA,
+      chatBody('echo-model', `Open https://pay.example/charge?card=${escaped}&amount=7 and card ${CARD.replace(/ /g, '&nbsp;')} too.`));
+    assert.equal(JSON.parse(received).messages.at(-1).content,
+      'Open https://pay.example/charge?card=[REDACTED:credit_card]&amount=7 and card [REDACTED:credit_card] too.');
+  });
+
   it('every string of the body is checked, not only the messages: names, tool calls, tools, user, metadata', async () => {
     const body = chatBody('echo-model', 'Look it up.', {
       user: `card ${CARD}`,

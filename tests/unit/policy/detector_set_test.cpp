@@ -75,6 +75,22 @@ TEST_SUITE("scan") {
         CHECK(scan("internationalisation_and_localisation") == Found{});
     }
 
+    TEST_CASE("values written with URL or HTML escapes are found, spanning the characters that wrote them") {
+        CHECK(scan("open https://crm.example/find?email=jane.doe%40example.com&x=1 now") ==
+              Found{{"email", "jane.doe%40example.com"}});
+        CHECK(scan("mail jane.doe&#64;example&#46;com today") == Found{{"email", "jane.doe&#64;example&#46;com"}});
+        CHECK(scan("<p>jane.doe&commat;example&period;com</p>") == Found{{"email", "jane.doe&commat;example&period;com"}});
+        CHECK(scan("contact: jane.doe&#x40;example.com") == Found{{"email", "jane.doe&#x40;example.com"}});
+        // Context words outside the escaped value still count.
+        CHECK(scan("My card number is 4111%201111%201111%201111 thanks") ==
+              Found{{"credit_card", "4111%201111%201111%201111"}});
+        CHECK(scan("card: 4111&nbsp;1111&nbsp;1111&nbsp;1111") == Found{{"credit_card", "4111&nbsp;1111&nbsp;1111&nbsp;1111"}});
+        // A plain value next to an escape is found once.
+        CHECK(scan("jane.doe@example.com a%20b") == Found{{"email", "jane.doe@example.com"}});
+        // Escapes that spell no value are no findings.
+        CHECK(scan("GET /search?q=hello%20world&lang=en HTTP/1.1 &amp; 50% &copy;") == Found{});
+    }
+
     TEST_CASE("card numbers written out to slip past filters are found next to a context word only") {
         for (const std::string card : {"4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111", "4111_1111_1111_1111",
                                        "4111/1111/1111/1111", "4111  1111  1111  1111", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1"}) {

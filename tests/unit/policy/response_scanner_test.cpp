@@ -99,6 +99,24 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(out == "We met at noon, then left.");
     }
 
+    TEST_CASE("an e-mail address written with URL or HTML escapes is redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("email");
+        REQUIRE(policy);
+        for (const std::string mail : {"jane.doe%40example.com", "jane.doe&#64;example&#46;com", "jane&commat;example.org"}) {
+            const std::string text = "Open https://crm.example/?q=" + mail + "&x=1 now.";
+            const std::string expected = "Open https://crm.example/?q=[REDACTED:email]&x=1 now.";
+            for (std::size_t i = 0; i <= text.size(); ++i) {
+                for (std::size_t j = i; j <= text.size(); j += 5) {
+                    const std::string_view v(text);
+                    CAPTURE(mail);
+                    CAPTURE(i);
+                    CAPTURE(j);
+                    CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
+                }
+            }
+        }
+    }
+
     TEST_CASE("a value whose context word comes after it, in a later chunk, is held back until it comes") {
         const auto policy = testing::redacting_answers("credit_card");
         REQUIRE(policy);
@@ -123,7 +141,9 @@ rules: [{name: all, then: {action: allow}}]
             "jane.doe [at] example [dot] com", "j(at)example(dot)org", "jane[@]example[.]com", "JANE AT EXAMPLE DOT COM",
             "jane at example [dot] com", "jane@example.org", "4111 1111 1111 1111", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
             "4111 - 1111 - 1111 - 1111", "DE89 3704 0044 0532 0130 00", "card", "mail", "at", "dot", "[at]", "(dot)",
-            "[", "]", "(", ")", "@", ".", "-", "the", "example", "com", "4111", "1111", "\u00FC"};
+            "[", "]", "(", ")", "@", ".", "-", "the", "example", "com", "4111", "1111", "\u00FC",
+            "jane%40example.com", "4111%201111%201111%201111", "jane&#64;example&period;org", "%40", "%20", "&#64;",
+            "&nbsp;", "%", "&", "a%2"};
         const std::vector<std::string> joiners{"", " ", " ", "  ", ", ", "\n", "."};
         std::mt19937 random(20261123);
         std::size_t redactions = 0;

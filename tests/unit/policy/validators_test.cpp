@@ -69,6 +69,36 @@ TEST_SUITE("validators") {
               std::optional<std::string>("jane.doe@example.com"));
     }
 
+    TEST_CASE("escapes unescape to their characters, each byte knowing where it was written") {
+        using sovereign::policy::unescape_text;
+        const auto u = unescape_text("jane%40example.com &#64; &#x40;&commat;&#46 &amp;x %zz &bogus; 100% &#0;");
+        CHECK(u.text == "jane@example.com @ @@. &x %zz &bogus; 100% &#0;");
+        REQUIRE(u.source.size() == u.text.size() + 1);
+        CHECK(u.source[4] == 4);    // '@' from "%40"
+        CHECK(u.source[5] == 7);    // 'e' after it
+        CHECK(u.source.back() == std::string_view("jane%40example.com &#64; &#x40;&commat;&#46 &amp;x %zz &bogus; 100% &#0;").size());
+        // Multi-byte characters: every byte points at the reference that wrote it.
+        const auto e = unescape_text("caf&#233;!");
+        CHECK(e.text == "caf\u00E9!");
+        CHECK(e.source == std::vector<std::size_t>{0, 1, 2, 3, 3, 9, 10});
+        CHECK(unescape_text("&#xD800;&#x110000;").text == "&#xD800;&#x110000;");  // surrogate, beyond Unicode
+        CHECK(unescape_text("").source == std::vector<std::size_t>{0});
+    }
+
+    TEST_CASE("only text with escapes has regions to unescape, each reaching to white space") {
+        using sovereign::policy::escaped_regions;
+        CHECK(escaped_regions("50% of R&D, no escapes; 100%!").empty());
+        const std::string text = "see https://x.example/?to=jane%40example.com&z=1 now";
+        const auto regions = escaped_regions(text);
+        REQUIRE(regions.size() == 1);
+        CHECK(regions[0].begin == 0);
+        CHECK(regions[0].end == text.size());
+        // Far apart escapes are separate regions; close ones merge.
+        const std::string far = "a%40b" + std::string(400, ' ') + "c&#64;d";
+        CHECK(escaped_regions(far).size() == 2);
+        CHECK(escaped_regions("a%40b c%40d").size() == 1);
+    }
+
     TEST_CASE("UK NHS numbers and National Insurance numbers") {
         CHECK(v::uk_nhs("943 476 5919"));
         CHECK_FALSE(v::uk_nhs("943 476 5918"));
