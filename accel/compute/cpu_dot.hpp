@@ -21,12 +21,13 @@ struct RowDotKernels {
   float (*f32)(const float* w, const float* x, std::size_t n);
   float (*f16)(const std::uint16_t* w, const float* x, std::size_t n);
   float (*bf16)(const std::uint16_t* w, const float* x, std::size_t n);
-  float (*q8_0)(const BlockQ8_0* w, const QuantizedInput& x, std::size_t n);  // n: multiple of 32
-  float (*q4_0)(const BlockQ4_0* w, const QuantizedInput& x, std::size_t n);  // n: multiple of 32
-  // K-quant super-blocks (n: multiple of 256): each sub-block's scale (and Q4_K's min) multiplies
-  // its sums of q*x (and of x).
-  float (*q4_k)(const BlockQ4_K* w, const QuantizedInput& x, std::size_t n);
-  float (*q6_k)(const BlockQ6_K* w, const QuantizedInput& x, std::size_t n);
+  // Block-quantized rows against 1 to kMaxRowInputs quantized inputs, out[i] = w . x[i]: the row is
+  // decoded once for all of them (batched decode). n: a multiple of 32 (Q8_0, Q4_0) or of 256 (the
+  // K-quant super-blocks, whose sub-block scales, and Q4_K's minimums, multiply sums of q*x and of x).
+  void (*q8_0)(const BlockQ8_0* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out);
+  void (*q4_0)(const BlockQ4_0* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out);
+  void (*q4_k)(const BlockQ4_K* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out);
+  void (*q6_k)(const BlockQ6_K* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out);
   // Row expansion to f32, used when one row meets many inputs (batched decode, prefill).
   void (*f16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
   void (*bf16_to_f32)(const std::uint16_t* w, float* out, std::size_t n);
@@ -41,6 +42,8 @@ struct RowDotKernels {
   void (*f32_4x3)(const float* const* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
 };
 
+inline constexpr std::size_t kMaxRowInputs = 4;
+
 const RowDotKernels& portable_row_dot_kernels();
 // nullptr when this build or this CPU lacks AVX2/FMA/F16C.
 const RowDotKernels* avx2_row_dot_kernels();
@@ -54,6 +57,22 @@ struct RowInput {
   QuantizedInput quantized;
 };
 
+// Dot products of row `row` (raw bytes of a block-quantized type, reads_quantized_input, n elements)
+// with count (1 to kMaxRowInputs) quantized inputs: out[i] = row . x[i].
+inline void dot_row_quantized(const RowDotKernels& k, gguf::TensorType type, const std::byte* row,
+                              const QuantizedInput* x, std::size_t count, std::size_t n, float* out) {
+  switch (type) {
+    case gguf::TensorType::q8_0:
+      return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x, count, n, out);
+    case gguf::TensorType::q4_0:
+      return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x, count, n, out);
+    case gguf::TensorType::q4_k:
+      return k.q4_k(reinterpret_cast<const BlockQ4_K*>(row), x, count, n, out);
+    default:
+      return k.q6_k(reinterpret_cast<const BlockQ6_K*>(row), x, count, n, out);
+  }
+}
+
 // Dot product of row `row` (raw bytes of the given type, n elements) with x.
 inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::byte* row, const RowInput& x,
                      std::size_t n) {
@@ -63,13 +82,13 @@ inline float dot_row(const RowDotKernels& k, gguf::TensorType type, const std::b
     case gguf::TensorType::bf16:
       return k.bf16(reinterpret_cast<const std::uint16_t*>(row), x.values, n);
     case gguf::TensorType::q8_0:
-      return k.q8_0(reinterpret_cast<const BlockQ8_0*>(row), x.quantized, n);
     case gguf::TensorType::q4_0:
-      return k.q4_0(reinterpret_cast<const BlockQ4_0*>(row), x.quantized, n);
     case gguf::TensorType::q4_k:
-      return k.q4_k(reinterpret_cast<const BlockQ4_K*>(row), x.quantized, n);
-    case gguf::TensorType::q6_k:
-      return k.q6_k(reinterpret_cast<const BlockQ6_K*>(row), x.quantized, n);
+    case gguf::TensorType::q6_k: {
+      float out = 0;
+      dot_row_quantized(k, type, row, &x.quantized, 1, n, &out);
+      return out;
+    }
     default:
       return k.f32(reinterpret_cast<const float*>(row), x.values, n);
   }

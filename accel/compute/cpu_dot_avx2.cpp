@@ -89,70 +89,106 @@ AVX2_TARGET inline __m256 int8x8_to_float(__m128i bytes) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
 }
 
-// The integer kernels. Weight codes are widened to int16 and multiplied with the input's int16 codes
-// sixteen at a time (vpmaddwd adds neighbouring products: eight int32 lanes out); a block's lanes
-// are exact (|code| <= 32767 times |weight code| <= 128, four products per lane) and are scaled once
-// per block by weight scale times input scale.
+// The integer kernels. Weight codes are widened to int16 and multiplied with the inputs' int16 codes
+// sixteen at a time (vpmaddwd adds neighbouring products: eight int32 lanes out); a 32-element
+// unit's lanes are exact (|code| <= 32767 times |weight code| <= 4096, four products per lane) and
+// are scaled once per unit by weight factor times input scale. Each row is decoded once for up to
+// kMaxRowInputs inputs (batched decode), each input with two running totals (even and odd units) so
+// consecutive units do not wait on each other.
 
 AVX2_TARGET inline __m256i load_codes16(const std::int16_t* x) {
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
 }
 
-// 32 signed weight codes (two 16-byte halves) times 32 input codes: eight int32 lanes.
-AVX2_TARGET inline __m256i signed_block_products(__m128i lo, __m128i hi, const std::int16_t* x) {
-  return _mm256_add_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(lo), load_codes16(x)),
-                          _mm256_madd_epi16(_mm256_cvtepi8_epi16(hi), load_codes16(x + 16)));
-}
-
-// acc += scale * lanes
-AVX2_TARGET inline __m256 scale_into(__m256 acc, __m256i lanes, float scale) {
-  return _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(lanes), acc);
-}
-
-// A 32-element block's eight int32 lanes of weight code times input code, per block type.
-struct Q8_0Products {
-  AVX2_TARGET __m256i operator()(const BlockQ8_0& w, const std::int16_t* x) const {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16));
-    return signed_block_products(lo, hi, x);
-  }
+// The running totals of Count inputs.
+template <int Count>
+struct Totals {
+  __m256 sum[Count][2];
 };
 
-struct Q4_0Products {
-  AVX2_TARGET __m256i operator()(const BlockQ4_0& w, const std::int16_t* x) const {
-    const __m128i low_mask = _mm_set1_epi8(0x0f);
-    const __m128i offset = _mm_set1_epi8(8);
-    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-    const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, low_mask), offset);
-    const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset);
-    return signed_block_products(lo, hi, x);
+// For every input i: totals[i][lane] += factor_i * (low . x_i[32 unit ..] + high . x_i[32 unit + 16 ..]),
+// low and high being the unit's 32 weight codes as two vectors of sixteen int16, factor_i the weight
+// factor times input i's scale for the unit: factor(i).
+template <int Count, typename Factor>
+AVX2_TARGET inline void accumulate_unit(Totals<Count>& t, const QuantizedInput* x, std::size_t unit, int lane, __m256i low,
+                                        __m256i high, const Factor& factor) {
+  for (int i = 0; i < Count; ++i) {
+    const std::int16_t* codes = x[i].codes + unit * kInputBlockElems;
+    const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(low, load_codes16(codes)),
+                                           _mm256_madd_epi16(high, load_codes16(codes + 16)));
+    t.sum[i][lane] = _mm256_fmadd_ps(factor(i), _mm256_cvtepi32_ps(lanes), t.sum[i][lane]);
   }
+}
+
+// The factor of a unit whose weights have one scale: that scale times each input's scale.
+struct UnitScale {
+  const QuantizedInput* x;
+  std::size_t unit;
+  float weight;
+  AVX2_TARGET __m256 operator()(int i) const { return _mm256_set1_ps(weight * x[i].scales[unit]); }
 };
 
-// Rows of 32-element blocks with one half-precision scale each (Q8_0, Q4_0). Two running totals
-// (even and odd blocks) so consecutive blocks do not wait on each other.
-template <typename Block, typename Products>
-AVX2_TARGET float dot_scaled_blocks(const Block* w, const QuantizedInput& x, std::size_t n) {
-  const Products products;
-  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+// Factors computed ahead, one float per input `stride` apart.
+struct FactorTable {
+  const float* first;
+  std::size_t stride;
+  AVX2_TARGET __m256 operator()(int i) const { return _mm256_broadcast_ss(first + i * stride); }
+};
+
+template <int Count>
+AVX2_TARGET inline void finish(Totals<Count>& t, const __m256* minus, float* out) {
+  for (int i = 0; i < Count; ++i) {
+    __m256 sum = _mm256_add_ps(t.sum[i][0], t.sum[i][1]);
+    if (minus != nullptr) sum = _mm256_sub_ps(sum, minus[i]);
+    out[i] = horizontal_sum(sum);
+  }
+}
+
+template <int Count>
+AVX2_TARGET inline Totals<Count> zero_totals() {
+  Totals<Count> t;
+  for (int i = 0; i < Count; ++i) t.sum[i][0] = t.sum[i][1] = _mm256_setzero_ps();
+  return t;
+}
+
+// A 32-element block of signed bytes (two 16-byte halves) as two vectors of sixteen int16.
+struct Int16Pair {
+  __m256i low, high;
+};
+AVX2_TARGET inline Int16Pair widen_signed(__m128i lo, __m128i hi) {
+  return {_mm256_cvtepi8_epi16(lo), _mm256_cvtepi8_epi16(hi)};
+}
+
+// The codes of a Q8_0 or Q4_0 block.
+AVX2_TARGET inline Int16Pair block_codes(const BlockQ8_0& w) {
+  return widen_signed(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs)),
+                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16)));
+}
+AVX2_TARGET inline Int16Pair block_codes(const BlockQ4_0& w) {
+  const __m128i low_mask = _mm_set1_epi8(0x0f);
+  const __m128i offset = _mm_set1_epi8(8);
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
+  return widen_signed(_mm_sub_epi8(_mm_and_si128(packed, low_mask), offset),
+                      _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset));
+}
+
+// Rows of 32-element blocks with one half-precision scale each (Q8_0, Q4_0).
+template <int Count, typename Block>
+AVX2_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, std::size_t n, float* out) {
+  Totals<Count> t = zero_totals<Count>();
   const std::size_t blocks = n / kQuantBlockElems;
   std::size_t b = 0;
   for (; b + 2 <= blocks; b += 2) {
-    even = scale_into(even, products(w[b], x.codes + b * kQuantBlockElems), scalar_half(w[b].d) * x.scales[b]);
-    odd = scale_into(odd, products(w[b + 1], x.codes + (b + 1) * kQuantBlockElems),
-                     scalar_half(w[b + 1].d) * x.scales[b + 1]);
+    const Int16Pair even = block_codes(w[b]);
+    accumulate_unit<Count>(t, x, b, 0, even.low, even.high, UnitScale{x, b, scalar_half(w[b].d)});
+    const Int16Pair odd = block_codes(w[b + 1]);
+    accumulate_unit<Count>(t, x, b + 1, 1, odd.low, odd.high, UnitScale{x, b + 1, scalar_half(w[b + 1].d)});
   }
-  if (b < blocks)
-    even = scale_into(even, products(w[b], x.codes + b * kQuantBlockElems), scalar_half(w[b].d) * x.scales[b]);
-  return horizontal_sum(_mm256_add_ps(even, odd));
-}
-
-AVX2_TARGET float dot_q8_0(const BlockQ8_0* w, const QuantizedInput& x, std::size_t n) {
-  return dot_scaled_blocks<BlockQ8_0, Q8_0Products>(w, x, n);
-}
-
-AVX2_TARGET float dot_q4_0(const BlockQ4_0* w, const QuantizedInput& x, std::size_t n) {
-  return dot_scaled_blocks<BlockQ4_0, Q4_0Products>(w, x, n);
+  if (b < blocks) {
+    const Int16Pair last = block_codes(w[b]);
+    accumulate_unit<Count>(t, x, b, 0, last.low, last.high, UnitScale{x, b, scalar_half(w[b].d)});
+  }
+  finish<Count>(t, nullptr, out);
 }
 
 // Eight unsigned bytes widened to eight floats.
@@ -208,31 +244,33 @@ AVX2_TARGET inline __m256 uint8x8_at(const std::uint8_t* p) {
 }
 
 // Q4_K: a 32-element sub-block (one input block) contributes d*scale * sum(q*x) - dmin*min * sum(x).
-// Per block, the eight sub-blocks' factors d*scale*input_scale and their minimums' terms are
-// computed as vectors; each sub-block's code sum goes into one vector per nibble half.
-AVX2_TARGET float dot_q4_k(const BlockQ4_K* w, const QuantizedInput& x, std::size_t n) {
-  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  __m256 minimums = _mm256_setzero_ps();
-  const std::int16_t* xc = x.codes;
-  alignas(32) float factor[8];
+// Per block and input, the eight sub-blocks' factors d*scale*input_scale and the minimums' terms are
+// computed as vectors.
+template <int Count>
+AVX2_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::size_t n, float* out) {
+  Totals<Count> t = zero_totals<Count>();
+  __m256 minimums[Count];
+  for (int i = 0; i < Count; ++i) minimums[i] = _mm256_setzero_ps();
+  alignas(32) float factor[Count][8];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const Q4KScalesMins k = q4_k_scales_mins(w[b].scales);
-    const __m256 d = _mm256_set1_ps(scalar_half(w[b].d));
-    const __m256 dmin = _mm256_set1_ps(scalar_half(w[b].dmin));
-    _mm256_store_ps(factor, _mm256_mul_ps(_mm256_mul_ps(d, uint8x8_at(k.bytes)), _mm256_loadu_ps(x.scales + 8 * b)));
-    minimums = _mm256_fmadd_ps(_mm256_mul_ps(dmin, uint8x8_at(k.bytes + 8)), _mm256_loadu_ps(x.sums + 8 * b), minimums);
+    const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w[b].d)), uint8x8_at(k.bytes));
+    const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w[b].dmin)), uint8x8_at(k.bytes + 8));
+    for (int i = 0; i < Count; ++i) {
+      _mm256_store_ps(factor[i], _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b)));
+      minimums[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[i].sums + 8 * b), minimums[i]);
+    }
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i packed = q4_k_packed(w[b], pair);
-      for (int sub = 0; sub < 2; ++sub, xc += 32) {
+      for (int sub = 0; sub < 2; ++sub) {
         const __m256i codes = q4_k_nibbles(packed, sub == 1);
-        const __m256i lanes =
-            _mm256_add_epi32(_mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)), load_codes16(xc)),
-                             _mm256_madd_epi16(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(codes, 1)), load_codes16(xc + 16)));
-        total[sub] = _mm256_fmadd_ps(_mm256_broadcast_ss(factor + 2 * pair + sub), _mm256_cvtepi32_ps(lanes), total[sub]);
+        accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, sub, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)),
+                               _mm256_cvtepu8_epi16(_mm256_extracti128_si256(codes, 1)),
+                               FactorTable{&factor[0][2 * pair + sub], 8});
       }
     }
   }
-  return horizontal_sum(_mm256_sub_ps(_mm256_add_ps(total[0], total[1]), minimums));
+  finish<Count>(t, minimums, out);
 }
 
 // The 32 codes of each quarter of a 128-element Q6_K half (one input block each), recentred to
@@ -261,12 +299,10 @@ AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::
 
 // Q6_K: a 16-element sub-block contributes d*scale * sum((q - 32) * x). The two sub-blocks of a
 // quarter share its input block, so their codes are multiplied by their scales in int16 (at most
-// 32 * 128) and summed in one set of int32 lanes (at most 2 * 2 * 4096 * 32767 < 2^31), which is
-// scaled once by d times the input block's scale.
-AVX2_TARGET float dot_q6_k(const BlockQ6_K* w, const QuantizedInput& x, std::size_t n) {
-  __m256 total[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  const std::int16_t* xc = x.codes;
-  const float* xs = x.scales;
+// 32 * 128) and the quarter is one unit, scaled by d.
+template <int Count>
+AVX2_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::size_t n, float* out) {
+  Totals<Count> t = zero_totals<Count>();
   alignas(32) std::int16_t scales[16];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     const std::uint8_t* ql = w[b].ql;
@@ -274,22 +310,44 @@ AVX2_TARGET float dot_q6_k(const BlockQ6_K* w, const QuantizedInput& x, std::siz
     _mm256_store_si256(reinterpret_cast<__m256i*>(scales),
                        _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales))));
     const float d = scalar_half(w[b].d);
-    for (int half = 0; half < 2; ++half, xc += 128, xs += 4, ql += 64, qh += 32) {
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32) {
       const Q6KQuarters codes = q6_k_quarters(ql, qh);
       for (int quarter = 0; quarter < 4; ++quarter) {
         const std::int16_t* sc = scales + 8 * half + 2 * quarter;
-        const __m256i first = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(codes.quarter[quarter])),
-                                                 _mm256_set1_epi16(sc[0]));
-        const __m256i second = _mm256_mullo_epi16(
+        const __m256i low = _mm256_mullo_epi16(_mm256_cvtepi8_epi16(_mm256_castsi256_si128(codes.quarter[quarter])),
+                                               _mm256_set1_epi16(sc[0]));
+        const __m256i high = _mm256_mullo_epi16(
             _mm256_cvtepi8_epi16(_mm256_extracti128_si256(codes.quarter[quarter], 1)), _mm256_set1_epi16(sc[1]));
-        const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(first, load_codes16(xc + 32 * quarter)),
-                                               _mm256_madd_epi16(second, load_codes16(xc + 32 * quarter + 16)));
-        total[quarter & 1] = scale_into(total[quarter & 1], lanes, d * xs[quarter]);
+        accumulate_unit<Count>(t, x, 8 * b + 4 * half + quarter, quarter & 1, low, high,
+                               UnitScale{x, 8 * b + 4 * half + quarter, d});
       }
     }
   }
-  return horizontal_sum(_mm256_add_ps(total[0], total[1]));
+  finish<Count>(t, nullptr, out);
 }
+
+// out[i] = w . x[i] for count (1 to kMaxRowInputs) inputs, each count its own unrolled kernel.
+template <typename Block, void (*Kernel1)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel2)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel3)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel4)(const Block*, const QuantizedInput*, std::size_t, float*)>
+void dot_inputs(const Block* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out) {
+  switch (count) {
+    case 1: return Kernel1(w, x, n, out);
+    case 2: return Kernel2(w, x, n, out);
+    case 3: return Kernel3(w, x, n, out);
+    default: return Kernel4(w, x, n, out);
+  }
+}
+
+constexpr auto dot_q8_0_inputs =
+    dot_inputs<BlockQ8_0, dot_scaled_blocks<1, BlockQ8_0>, dot_scaled_blocks<2, BlockQ8_0>,
+               dot_scaled_blocks<3, BlockQ8_0>, dot_scaled_blocks<4, BlockQ8_0>>;
+constexpr auto dot_q4_0_inputs =
+    dot_inputs<BlockQ4_0, dot_scaled_blocks<1, BlockQ4_0>, dot_scaled_blocks<2, BlockQ4_0>,
+               dot_scaled_blocks<3, BlockQ4_0>, dot_scaled_blocks<4, BlockQ4_0>>;
+constexpr auto dot_q4_k_inputs = dot_inputs<BlockQ4_K, dot_q4_k<1>, dot_q4_k<2>, dot_q4_k<3>, dot_q4_k<4>>;
+constexpr auto dot_q6_k_inputs = dot_inputs<BlockQ6_K, dot_q6_k<1>, dot_q6_k<2>, dot_q6_k<3>, dot_q6_k<4>>;
 
 AVX2_TARGET void f16_to_f32(const std::uint16_t* w, float* out, std::size_t n) {
   std::size_t i = 0;
@@ -423,8 +481,8 @@ AVX2_TARGET void dot_f32_4x3(const float* const* w, const float* x, std::size_t 
     }
 }
 
-constexpr RowDotKernels kAvx2{"avx2-fma",  dot_f32,     dot_f16,     dot_bf16,    dot_q8_0,
-                              dot_q4_0,    dot_q4_k,    dot_q6_k,    f16_to_f32,  bf16_to_f32,
+constexpr RowDotKernels kAvx2{"avx2-fma",      dot_f32,         dot_f16,         dot_bf16,        dot_q8_0_inputs,
+                              dot_q4_0_inputs, dot_q4_k_inputs, dot_q6_k_inputs, f16_to_f32,  bf16_to_f32,
                               q8_0_to_f32, q4_0_to_f32, q4_k_to_f32, q6_k_to_f32, dot_f32_x4,
                               dot_f32_4x3};
 

@@ -158,8 +158,21 @@ void dot_f32_4x3(const float* const* w, const float* x, std::size_t x_stride, st
     for (std::size_t b = 0; b < 3; ++b) out[r * 3 + b] = dot_f32(w[r], x + b * x_stride, n);
 }
 
-constexpr RowDotKernels kPortable{"portable",  dot_f32,     dot_f16,     dot_bf16,    dot_q8_0,
-                                  dot_q4_0,    dot_q4_k,    dot_q6_k,    f16_to_f32,  bf16_to_f32,
+// The portable kernels take one input at a time.
+template <typename Block, float (*Kernel)(const Block*, const QuantizedInput&, std::size_t)>
+void dot_inputs(const Block* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = Kernel(w, x[i], n);
+}
+
+constexpr RowDotKernels kPortable{"portable",
+                                  dot_f32,
+                                  dot_f16,
+                                  dot_bf16,
+                                  dot_inputs<BlockQ8_0, dot_q8_0>,
+                                  dot_inputs<BlockQ4_0, dot_q4_0>,
+                                  dot_inputs<BlockQ4_K, dot_q4_k>,
+                                  dot_inputs<BlockQ6_K, dot_q6_k>,
+                                  f16_to_f32,  bf16_to_f32,
                                   q8_0_to_f32, q4_0_to_f32, q4_k_to_f32, q6_k_to_f32, dot_f32_x4,
                                   dot_f32_4x3};
 

@@ -135,3 +135,33 @@ TEST_CASE("a quantized input with a NaN or an infinity makes the dot product NaN
   for (const RowDotKernels* kernels : kernel_sets())
     CHECK(std::isnan(dot_row(*kernels, gguf::TensorType::q8_0, row.data(), RowInput{x.data(), inputs.input(0)}, 64)));
 }
+
+TEST_CASE("a quantized row against up to four inputs at once gives each input's own dot product") {
+  std::mt19937 random(17);
+  const gguf::TensorType types[] = {gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q4_k,
+                                    gguf::TensorType::q6_k};
+  for (const RowDotKernels* kernels : kernel_sets()) {
+    for (gguf::TensorType type : types) {
+      const std::size_t n = 512;
+      const std::vector<std::byte> row = gguf::quantize(type, random_values(random, n, 0.05f));
+      const std::vector<float> x = random_values(random, n * kMaxRowInputs, 1.0f);
+      QuantizedInputs quantized;
+      quantized.quantize(x.data(), n, kMaxRowInputs);
+      std::vector<QuantizedInput> inputs;
+      float alone[kMaxRowInputs];
+      for (std::size_t i = 0; i < kMaxRowInputs; ++i) {
+        inputs.push_back(quantized.input(i));
+        dot_row_quantized(*kernels, type, row.data(), &inputs[i], 1, n, &alone[i]);
+      }
+      for (std::size_t count = 1; count <= kMaxRowInputs; ++count) {
+        CAPTURE(kernels->name);
+        CAPTURE(static_cast<int>(type));
+        CAPTURE(count);
+        float together[kMaxRowInputs] = {};
+        dot_row_quantized(*kernels, type, row.data(), inputs.data(), count, n, together);
+        // The same operations in the same order for each input: the very same floats.
+        for (std::size_t i = 0; i < count; ++i) CHECK(together[i] == alone[i]);
+      }
+    }
+  }
+}
