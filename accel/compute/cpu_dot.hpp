@@ -47,7 +47,10 @@ inline constexpr std::size_t kMaxRowInputs = 4;
 const RowDotKernels& portable_row_dot_kernels();
 // nullptr when this build or this CPU lacks AVX2/FMA/F16C.
 const RowDotKernels* avx2_row_dot_kernels();
-// The fastest set this CPU runs; SOVEREIGN_ACCEL_PORTABLE=1 in the environment forces the portable set.
+// nullptr when this build or this CPU lacks those and AVX-512 F, BW and VL.
+const RowDotKernels* avx512_row_dot_kernels();
+// The fastest set this CPU runs, unless SOVEREIGN_ACCEL_KERNELS in the environment names a slower one
+// (portable, avx2) to use instead.
 const RowDotKernels& row_dot_kernels();
 
 // One input of a matrix-vector product in both forms: `quantized` is read by the block-quantized

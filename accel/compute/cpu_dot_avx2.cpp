@@ -1,33 +1,14 @@
 // Compiled for the baseline ISA; each kernel carries its own target attribute, so nothing here
 // runs on a CPU without AVX2 (avx2_row_dot_kernels checks first).
 #include "accel/compute/cpu_dot.hpp"
-
-#include <cstring>
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <immintrin.h>
-#define SOVEREIGN_HAVE_AVX2_KERNELS 1
-#endif
+#include "accel/compute/cpu_dot_x86.hpp"
 
 namespace sovereign::accel::compute {
 
-#if defined(SOVEREIGN_HAVE_AVX2_KERNELS)
+#if defined(SOVEREIGN_HAVE_X86_KERNELS)
 namespace {
 
-#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
-
-AVX2_TARGET inline float horizontal_sum(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  __m128 hi = _mm256_extractf128_ps(v, 1);
-  lo = _mm_add_ps(lo, hi);
-  __m128 shuf = _mm_movehdup_ps(lo);
-  __m128 sums = _mm_add_ps(lo, shuf);
-  shuf = _mm_movehl_ps(shuf, sums);
-  sums = _mm_add_ss(sums, shuf);
-  return _mm_cvtss_f32(sums);
-}
-
-AVX2_TARGET inline float scalar_half(std::uint16_t h) { return _cvtsh_ss(h); }
+using namespace x86;
 
 // Four independent accumulators: an FMA's latency is four cycles, so one chain would idle the unit.
 AVX2_TARGET float dot_f32(const float* w, const float* x, std::size_t n) {
@@ -96,14 +77,12 @@ AVX2_TARGET inline __m256 int8x8_to_float(__m128i bytes) {
 // kMaxRowInputs inputs (batched decode), each input with two running totals (even and odd units) so
 // consecutive units do not wait on each other.
 
-AVX2_TARGET inline __m256i load_codes16(const std::int16_t* x) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x));
-}
-
 // The running totals of Count inputs.
 template <int Count>
 struct Totals {
-  __m256 sum[Count][2];
+  // Two chains per input: units alternate between them (four, for a lone input, measured no faster).
+  static constexpr int kLanes = 2;
+  __m256 sum[Count][kLanes];
 };
 
 // For every input i: totals[i][lane] += factor_i * (low . x_i[32 unit ..] + high . x_i[32 unit + 16 ..]),
@@ -116,7 +95,8 @@ AVX2_TARGET inline void accumulate_unit(Totals<Count>& t, const QuantizedInput* 
     const std::int16_t* codes = x[i].codes + unit * kInputBlockElems;
     const __m256i lanes = _mm256_add_epi32(_mm256_madd_epi16(low, load_codes16(codes)),
                                            _mm256_madd_epi16(high, load_codes16(codes + 16)));
-    t.sum[i][lane] = _mm256_fmadd_ps(factor(i), _mm256_cvtepi32_ps(lanes), t.sum[i][lane]);
+    __m256& sum = t.sum[i][lane % Totals<Count>::kLanes];
+    sum = _mm256_fmadd_ps(factor(i), _mm256_cvtepi32_ps(lanes), sum);
   }
 }
 
@@ -138,7 +118,8 @@ struct FactorTable {
 template <int Count>
 AVX2_TARGET inline void finish(Totals<Count>& t, const __m256* minus, float* out) {
   for (int i = 0; i < Count; ++i) {
-    __m256 sum = _mm256_add_ps(t.sum[i][0], t.sum[i][1]);
+    __m256 sum = t.sum[i][0];
+    for (int l = 1; l < Totals<Count>::kLanes; ++l) sum = _mm256_add_ps(sum, t.sum[i][l]);
     if (minus != nullptr) sum = _mm256_sub_ps(sum, minus[i]);
     out[i] = horizontal_sum(sum);
   }
@@ -147,29 +128,9 @@ AVX2_TARGET inline void finish(Totals<Count>& t, const __m256* minus, float* out
 template <int Count>
 AVX2_TARGET inline Totals<Count> zero_totals() {
   Totals<Count> t;
-  for (int i = 0; i < Count; ++i) t.sum[i][0] = t.sum[i][1] = _mm256_setzero_ps();
+  for (int i = 0; i < Count; ++i)
+    for (int l = 0; l < Totals<Count>::kLanes; ++l) t.sum[i][l] = _mm256_setzero_ps();
   return t;
-}
-
-// A 32-element block of signed bytes (two 16-byte halves) as two vectors of sixteen int16.
-struct Int16Pair {
-  __m256i low, high;
-};
-AVX2_TARGET inline Int16Pair widen_signed(__m128i lo, __m128i hi) {
-  return {_mm256_cvtepi8_epi16(lo), _mm256_cvtepi8_epi16(hi)};
-}
-
-// The codes of a Q8_0 or Q4_0 block.
-AVX2_TARGET inline Int16Pair block_codes(const BlockQ8_0& w) {
-  return widen_signed(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs)),
-                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs + 16)));
-}
-AVX2_TARGET inline Int16Pair block_codes(const BlockQ4_0& w) {
-  const __m128i low_mask = _mm_set1_epi8(0x0f);
-  const __m128i offset = _mm_set1_epi8(8);
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.qs));
-  return widen_signed(_mm_sub_epi8(_mm_and_si128(packed, low_mask), offset),
-                      _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), low_mask), offset));
 }
 
 // Rows of 32-element blocks with one half-precision scale each (Q8_0, Q4_0).
@@ -177,17 +138,14 @@ template <int Count, typename Block>
 AVX2_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, std::size_t n, float* out) {
   Totals<Count> t = zero_totals<Count>();
   const std::size_t blocks = n / kQuantBlockElems;
+  const auto unit = [&](std::size_t block, int lane) AVX2_TARGET {
+    const Int16Pair codes = block_codes(w[block]);
+    accumulate_unit<Count>(t, x, block, lane, codes.low, codes.high, UnitScale{x, block, scalar_half(w[block].d)});
+  };
   std::size_t b = 0;
-  for (; b + 2 <= blocks; b += 2) {
-    const Int16Pair even = block_codes(w[b]);
-    accumulate_unit<Count>(t, x, b, 0, even.low, even.high, UnitScale{x, b, scalar_half(w[b].d)});
-    const Int16Pair odd = block_codes(w[b + 1]);
-    accumulate_unit<Count>(t, x, b + 1, 1, odd.low, odd.high, UnitScale{x, b + 1, scalar_half(w[b + 1].d)});
-  }
-  if (b < blocks) {
-    const Int16Pair last = block_codes(w[b]);
-    accumulate_unit<Count>(t, x, b, 0, last.low, last.high, UnitScale{x, b, scalar_half(w[b].d)});
-  }
+  for (; b + 4 <= blocks; b += 4)
+    for (int lane = 0; lane < 4; ++lane) unit(b + lane, lane);
+  for (; b < blocks; ++b) unit(b, 0);
   finish<Count>(t, nullptr, out);
 }
 
@@ -202,45 +160,12 @@ struct Q4KCodes {
   __m256 eighth[4];
 };
 
-AVX2_TARGET inline __m256i q4_k_packed(const BlockQ4_K& block, int pair) {
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs + 32 * pair));
-}
-
-AVX2_TARGET inline __m256i q4_k_nibbles(__m256i packed, bool high) {
-  return _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
-}
-
 AVX2_TARGET inline Q4KCodes q4_k_codes(__m256i packed, bool high) {
   const __m256i codes = q4_k_nibbles(packed, high);
   const __m128i lo = _mm256_castsi256_si128(codes);
   const __m128i hi = _mm256_extracti128_si256(codes, 1);
   return {{uint8x8_to_float(lo), uint8x8_to_float(_mm_srli_si128(lo, 8)), uint8x8_to_float(hi),
            uint8x8_to_float(_mm_srli_si128(hi, 8))}};
-}
-
-// The eight 6-bit scales (bytes 0-7) and eight 6-bit minimums (bytes 8-15) of a Q4_K block, unpacked
-// from their 12 bytes with word-wide masks: the same values k_scale_min gives one at a time.
-struct Q4KScalesMins {
-  alignas(16) std::uint8_t bytes[16];
-};
-
-inline Q4KScalesMins q4_k_scales_mins(const std::uint8_t* packed) {
-  constexpr std::uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-  std::uint32_t w[3];
-  std::memcpy(w, packed, sizeof w);
-  const std::uint32_t words[4] = {
-      w[0] & low6,                                        // scales 0-3
-      (w[2] & low4) | (((w[0] >> 6) & low2) << 4),        // scales 4-7
-      w[1] & low6,                                        // minimums 0-3
-      ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)  // minimums 4-7
-  };
-  Q4KScalesMins out;
-  std::memcpy(out.bytes, words, sizeof words);
-  return out;
-}
-
-AVX2_TARGET inline __m256 uint8x8_at(const std::uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
 // Q4_K: a 32-element sub-block (one input block) contributes d*scale * sum(q*x) - dmin*min * sum(x).
@@ -264,37 +189,13 @@ AVX2_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::size
       const __m256i packed = q4_k_packed(w[b], pair);
       for (int sub = 0; sub < 2; ++sub) {
         const __m256i codes = q4_k_nibbles(packed, sub == 1);
-        accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, sub, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)),
+        accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, 2 * pair + sub, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)),
                                _mm256_cvtepu8_epi16(_mm256_extracti128_si256(codes, 1)),
                                FactorTable{&factor[0][2 * pair + sub], 8});
       }
     }
   }
   finish<Count>(t, minimums, out);
-}
-
-// The 32 codes of each quarter of a 128-element Q6_K half (one input block each), recentred to
-// -32..31: the low four bits of each code are a nibble of ql, the high two a bit pair of qh
-// (ggml's layout, as dequantize_q6_k reads it).
-struct Q6KQuarters {
-  __m256i quarter[4];
-};
-
-// A code from its low four and high two bits, recentred.
-AVX2_TARGET inline __m256i q6_k_code(__m256i low, __m256i high) {
-  return _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(32));
-}
-
-AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::uint8_t* qh) {
-  const __m256i nibble = _mm256_set1_epi8(0x0f);
-  const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
-  const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-  return {{q6_k_code(_mm256_and_si256(a, nibble), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x03)), 4)),
-           q6_k_code(_mm256_and_si256(c, nibble), _mm256_slli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(0x0c)), 2)),
-           q6_k_code(_mm256_and_si256(_mm256_srli_epi16(a, 4), nibble), _mm256_and_si256(h, _mm256_set1_epi8(0x30))),
-           q6_k_code(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble),
-                _mm256_srli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(static_cast<char>(0xc0))), 2))}};
 }
 
 // Q6_K: a 16-element sub-block contributes d*scale * sum((q - 32) * x). The two sub-blocks of a
@@ -318,7 +219,7 @@ AVX2_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::size
                                                _mm256_set1_epi16(sc[0]));
         const __m256i high = _mm256_mullo_epi16(
             _mm256_cvtepi8_epi16(_mm256_extracti128_si256(codes.quarter[quarter], 1)), _mm256_set1_epi16(sc[1]));
-        accumulate_unit<Count>(t, x, 8 * b + 4 * half + quarter, quarter & 1, low, high,
+        accumulate_unit<Count>(t, x, 8 * b + 4 * half + quarter, quarter, low, high,
                                UnitScale{x, 8 * b + 4 * half + quarter, d});
       }
     }

@@ -1,5 +1,5 @@
 #include <cstdlib>
-#include <cstring>
+#include <string_view>
 #include <vector>
 
 #include "accel/compute/cpu_dot.hpp"
@@ -182,10 +182,13 @@ const RowDotKernels& portable_row_dot_kernels() { return kPortable; }
 
 const RowDotKernels& row_dot_kernels() {
   static const RowDotKernels& chosen = [] () -> const RowDotKernels& {
-    const char* force = std::getenv("SOVEREIGN_ACCEL_PORTABLE");
-    if (force != nullptr && std::strcmp(force, "1") == 0) return kPortable;
-    const RowDotKernels* fast = avx2_row_dot_kernels();
-    return fast != nullptr ? *fast : kPortable;
+    const char* asked = std::getenv("SOVEREIGN_ACCEL_KERNELS");
+    const std::string_view limit = asked != nullptr ? asked : "";
+    if (limit == "portable") return kPortable;
+    const RowDotKernels* avx512 = limit == "avx2" ? nullptr : avx512_row_dot_kernels();
+    if (avx512 != nullptr) return *avx512;
+    const RowDotKernels* avx2 = avx2_row_dot_kernels();
+    return avx2 != nullptr ? *avx2 : kPortable;
   }();
   return chosen;
 }

@@ -1,4 +1,4 @@
-// The CPU dot-product kernels, portable and AVX2 alike, against a double-precision dot of the row as
+// The CPU dot-product kernels, portable, AVX2 and AVX-512 alike (each where the CPU has it), against a double-precision dot of the row as
 // the GGUF module decodes it: every stored type, rows of several lengths, random weights and inputs;
 // and the quantized form of the inputs that block-quantized rows read.
 #include <doctest/doctest.h>
@@ -19,6 +19,7 @@ namespace {
 std::vector<const RowDotKernels*> kernel_sets() {
   std::vector<const RowDotKernels*> sets{&portable_row_dot_kernels()};
   if (const RowDotKernels* avx2 = avx2_row_dot_kernels()) sets.push_back(avx2);
+  if (const RowDotKernels* avx512 = avx512_row_dot_kernels()) sets.push_back(avx512);
   return sets;
 }
 
@@ -162,6 +163,31 @@ TEST_CASE("a quantized row against up to four inputs at once gives each input's 
         // The same operations in the same order for each input: the very same floats.
         for (std::size_t i = 0; i < count; ++i) CHECK(together[i] == alone[i]);
       }
+    }
+  }
+}
+
+TEST_CASE("every kernel set's f32 register tile gives each row-input pair its dot product, any length") {
+  std::mt19937 random(19);
+  for (const RowDotKernels* kernels : kernel_sets()) {
+    for (std::size_t n : {1u, 7u, 16u, 33u, 100u, 256u}) {
+      CAPTURE(kernels->name);
+      CAPTURE(n);
+      std::vector<std::vector<float>> rows;
+      for (int r = 0; r < 4; ++r) rows.push_back(random_values(random, n, 0.05f));
+      const float* row_pointers[4] = {rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data()};
+      const std::vector<float> x = random_values(random, 3 * n, 1.0f);
+      float tile[12];
+      kernels->f32_4x3(row_pointers, x.data(), n, n, tile);
+      for (int r = 0; r < 4; ++r)
+        for (int b = 0; b < 3; ++b) {
+          double expected = 0, magnitude = 0;
+          for (std::size_t i = 0; i < n; ++i) {
+            expected += static_cast<double>(rows[r][i]) * x[b * n + i];
+            magnitude += std::fabs(static_cast<double>(rows[r][i]) * x[b * n + i]);
+          }
+          CHECK(std::fabs(tile[r * 3 + b] - expected) <= 1e-5 * magnitude + 1e-7);
+        }
     }
   }
 }
