@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include <openssl/asn1.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -76,12 +77,8 @@ std::optional<std::string> decode_encoded_text(std::string_view run) {
 
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+// OpenSSL's digit table: 0-15, or -1 for a character that is no hex digit.
+int hex_value(char c) { return OPENSSL_hexchar2int(static_cast<unsigned char>(c)); }
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -98,22 +95,11 @@ constexpr std::array<NamedReference, 22> named_references{{
 }};
 constexpr std::size_t longest_reference = 10;  // "&#1114111;"
 
+// A code point (already checked: not zero, not a surrogate, at most U+10FFFF) as UTF-8, by OpenSSL.
 void append_utf8(std::string& out, std::uint32_t cp) {
-    if (cp < 0x80) {
-        out.push_back(static_cast<char>(cp));
-    } else if (cp < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else if (cp < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-    }
+    unsigned char bytes[4];
+    const int length = UTF8_putc(bytes, sizeof bytes, cp);
+    if (length > 0) out.append(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(length));
 }
 
 // The length of the percent-escape at text[at] (3), its byte appended to out; 0 if there is none.

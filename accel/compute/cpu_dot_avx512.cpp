@@ -104,13 +104,7 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
   for (int i = 0; i < Count; ++i) minimums[i] = _mm256_setzero_ps();
   alignas(32) float factor[Count][8];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
-    const Q4KScalesMins k = q4_k_scales_mins(w[b].scales);
-    const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w[b].d)), uint8x8_at(k.bytes));
-    const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w[b].dmin)), uint8x8_at(k.bytes + 8));
-    for (int i = 0; i < Count; ++i) {
-      _mm256_store_ps(factor[i], _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b)));
-      minimums[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[i].sums + 8 * b), minimums[i]);
-    }
+    q4_k_block_factors<Count>(w[b], b, x, factor, minimums);
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i packed = q4_k_packed(w[b], pair);
       for (int sub = 0; sub < 2; ++sub)
@@ -143,20 +137,6 @@ AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::si
     }
   }
   finish<Count>(t, nullptr, out);
-}
-
-// out[i] = w . x[i] for count (1 to kMaxRowInputs) inputs, each count its own unrolled kernel.
-template <typename Block, void (*Kernel1)(const Block*, const QuantizedInput*, std::size_t, float*),
-          void (*Kernel2)(const Block*, const QuantizedInput*, std::size_t, float*),
-          void (*Kernel3)(const Block*, const QuantizedInput*, std::size_t, float*),
-          void (*Kernel4)(const Block*, const QuantizedInput*, std::size_t, float*)>
-void dot_inputs(const Block* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out) {
-  switch (count) {
-    case 1: return Kernel1(w, x, n, out);
-    case 2: return Kernel2(w, x, n, out);
-    case 3: return Kernel3(w, x, n, out);
-    default: return Kernel4(w, x, n, out);
-  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "accel/compute/block_formats.hpp"
+#include "accel/compute/quantized_input.hpp"
 
 #define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
 
@@ -119,6 +120,35 @@ AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::
            q6_k_code(_mm256_and_si256(_mm256_srli_epi16(a, 4), nibble), _mm256_and_si256(h, _mm256_set1_epi8(0x30))),
            q6_k_code(_mm256_and_si256(_mm256_srli_epi16(c, 4), nibble),
                 _mm256_srli_epi16(_mm256_and_si256(h, _mm256_set1_epi8(static_cast<char>(0xc0))), 2))}};
+}
+
+
+// Per Q4_K block b: each input's eight sub-block factors d*scale*input_scale (into factor[i]), and the
+// block's minimums' term dmin*min*sum(x) added into minimums[i].
+template <int Count>
+AVX2_TARGET inline void q4_k_block_factors(const BlockQ4_K& w, std::size_t b, const QuantizedInput* x,
+                                           float (*factor)[8], __m256* minimums) {
+  const Q4KScalesMins k = q4_k_scales_mins(w.scales);
+  const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.d)), uint8x8_at(k.bytes));
+  const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.dmin)), uint8x8_at(k.bytes + 8));
+  for (int i = 0; i < Count; ++i) {
+    _mm256_store_ps(factor[i], _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b)));
+    minimums[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[i].sums + 8 * b), minimums[i]);
+  }
+}
+
+// out[i] = w . x[i] for count (1 to kMaxRowInputs) inputs, each count its own unrolled kernel.
+template <typename Block, void (*Kernel1)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel2)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel3)(const Block*, const QuantizedInput*, std::size_t, float*),
+          void (*Kernel4)(const Block*, const QuantizedInput*, std::size_t, float*)>
+void dot_inputs(const Block* w, const QuantizedInput* x, std::size_t count, std::size_t n, float* out) {
+  switch (count) {
+    case 1: return Kernel1(w, x, n, out);
+    case 2: return Kernel2(w, x, n, out);
+    case 3: return Kernel3(w, x, n, out);
+    default: return Kernel4(w, x, n, out);
+  }
 }
 
 }  // namespace sovereign::accel::compute::x86

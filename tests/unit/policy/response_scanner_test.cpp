@@ -18,6 +18,18 @@ std::string stream(const std::shared_ptr<const Policy>& policy, const std::vecto
     if (counts != nullptr) *counts = scanner.counts();
     return out;
 }
+// The text streamed in three chunks, cut at every pair of places (the second every fifth byte),
+// reads as expected every time.
+void check_every_cut(const std::shared_ptr<const Policy>& policy, const std::string& text, const std::string& expected) {
+    const std::string_view v(text);
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        for (std::size_t j = i; j <= text.size(); j += 5) {
+            CAPTURE(i);
+            CAPTURE(j);
+            CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
+        }
+    }
+}
 }  // namespace
 
 TEST_SUITE("response") {
@@ -79,15 +91,8 @@ rules: [{name: all, then: {action: allow}}]
                                        "jane (dot) doe (at) mail.example.org"}) {
             const std::string text = "Sure, write to " + mail + " today.";
             const std::string expected = "Sure, write to [REDACTED:email] today.";
-            for (std::size_t i = 0; i <= text.size(); ++i) {
-                for (std::size_t j = i; j <= text.size(); j += 5) {
-                    const std::string_view v(text);
-                    CAPTURE(mail);
-                    CAPTURE(i);
-                    CAPTURE(j);
-                    CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
-                }
-            }
+            CAPTURE(mail);
+            check_every_cut(policy, text, expected);
         }
         // Prose with the word "at" is held back only until the words after it show it is no address.
         ResponseScanner scanner(policy, "anyone");
@@ -105,15 +110,8 @@ rules: [{name: all, then: {action: allow}}]
         for (const std::string mail : {"jane.doe%40example.com", "jane.doe&#64;example&#46;com", "jane&commat;example.org"}) {
             const std::string text = "Open https://crm.example/?q=" + mail + "&x=1 now.";
             const std::string expected = "Open https://crm.example/?q=[REDACTED:email]&x=1 now.";
-            for (std::size_t i = 0; i <= text.size(); ++i) {
-                for (std::size_t j = i; j <= text.size(); j += 5) {
-                    const std::string_view v(text);
-                    CAPTURE(mail);
-                    CAPTURE(i);
-                    CAPTURE(j);
-                    CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
-                }
-            }
+            CAPTURE(mail);
+            check_every_cut(policy, text, expected);
         }
     }
 
