@@ -132,8 +132,9 @@ std::size_t character_reference_at(std::string_view text, std::size_t at, std::s
         if (out != nullptr) append_utf8(*out, cp);
         return i - at;
     }
-    const std::size_t semicolon = text.find(';', i);
-    if (semicolon == std::string_view::npos || semicolon - at > longest_reference) return 0;
+    // Looked for only as far as the longest name reaches: prose holds many '&' and few ';'.
+    const std::size_t semicolon = text.substr(0, at + longest_reference + 1).find(';', i);
+    if (semicolon == std::string_view::npos) return 0;
     const std::string_view name = text.substr(i, semicolon - i);
     for (const NamedReference& r : named_references)
         if (r.name == name) {
