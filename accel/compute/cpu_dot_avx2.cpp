@@ -108,11 +108,11 @@ struct UnitScale {
   AVX2_TARGET __m256 operator()(int i) const { return _mm256_set1_ps(weight * x[i].scales[unit]); }
 };
 
-// Factors computed ahead, one float per input `stride` apart.
-struct FactorTable {
-  const float* first;
-  std::size_t stride;
-  AVX2_TARGET __m256 operator()(int i) const { return _mm256_broadcast_ss(first + i * stride); }
+// Lane `lane` of each input's factor vector, broadcast by one permute.
+struct FactorLane {
+  const __m256* factors;
+  int lane;
+  AVX2_TARGET __m256 operator()(int i) const { return _mm256_permutevar8x32_ps(factors[i], _mm256_set1_epi32(lane)); }
 };
 
 template <int Count>
@@ -176,16 +176,16 @@ AVX2_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::size
   Totals<Count> t = zero_totals<Count>();
   __m256 minimums[Count];
   for (int i = 0; i < Count; ++i) minimums[i] = _mm256_setzero_ps();
-  alignas(32) float factor[Count][8];
+  __m256 factors[Count];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
-    q4_k_block_factors<Count>(w[b], b, x, factor, minimums);
+    q4_k_block_factors<Count>(w[b], b, x, factors, minimums);
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i packed = q4_k_packed(w[b], pair);
       for (int sub = 0; sub < 2; ++sub) {
         const __m256i codes = q4_k_nibbles(packed, sub == 1);
         accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, 2 * pair + sub, _mm256_cvtepu8_epi16(_mm256_castsi256_si128(codes)),
                                _mm256_cvtepu8_epi16(_mm256_extracti128_si256(codes, 1)),
-                               FactorTable{&factor[0][2 * pair + sub], 8});
+                               FactorLane{factors, 2 * pair + sub});
       }
     }
   }

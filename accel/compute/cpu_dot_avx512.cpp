@@ -50,11 +50,13 @@ struct UnitScale {
   AVX512_TARGET __m512 operator()(int i) const { return _mm512_set1_ps(weight * x[i].scales[unit]); }
 };
 
-// Factors computed ahead, one float per input `stride` apart.
-struct FactorTable {
-  const float* first;
-  std::size_t stride;
-  AVX512_TARGET __m512 operator()(int i) const { return _mm512_set1_ps(first[i * stride]); }
+// Lane `lane` of each input's factor vector, broadcast to sixteen by one permute.
+struct FactorLane {
+  const __m256* factors;
+  int lane;
+  AVX512_TARGET __m512 operator()(int i) const {
+    return _mm512_permutexvar_ps(_mm512_set1_epi32(lane), _mm512_castps256_ps512(factors[i]));
+  }
 };
 
 template <int Count>
@@ -102,14 +104,14 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
   Totals<Count> t = zero_totals<Count>();
   __m256 minimums[Count];
   for (int i = 0; i < Count; ++i) minimums[i] = _mm256_setzero_ps();
-  alignas(32) float factor[Count][8];
+  __m256 factors[Count];
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
-    q4_k_block_factors<Count>(w[b], b, x, factor, minimums);
+    q4_k_block_factors<Count>(w[b], b, x, factors, minimums);
     for (int pair = 0; pair < 4; ++pair) {
       const __m256i packed = q4_k_packed(w[b], pair);
       for (int sub = 0; sub < 2; ++sub)
         accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, 2 * pair + sub, _mm512_cvtepu8_epi16(q4_k_nibbles(packed, sub == 1)),
-                               FactorTable{&factor[0][2 * pair + sub], 8});
+                               FactorLane{factors, 2 * pair + sub});
     }
   }
   finish<Count>(t, minimums, out);

@@ -123,16 +123,16 @@ AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::
 }
 
 
-// Per Q4_K block b: each input's eight sub-block factors d*scale*input_scale (into factor[i]), and the
-// block's minimums' term dmin*min*sum(x) added into minimums[i].
+// Per Q4_K block b: each input's eight sub-block factors d*scale*input_scale (into factors[i], one
+// lane per sub-block), and the block's minimums' term dmin*min*sum(x) added into minimums[i].
 template <int Count>
 AVX2_TARGET inline void q4_k_block_factors(const BlockQ4_K& w, std::size_t b, const QuantizedInput* x,
-                                           float (*factor)[8], __m256* minimums) {
+                                           __m256* factors, __m256* minimums) {
   const Q4KScalesMins k = q4_k_scales_mins(w.scales);
   const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.d)), uint8x8_at(k.bytes));
   const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.dmin)), uint8x8_at(k.bytes + 8));
   for (int i = 0; i < Count; ++i) {
-    _mm256_store_ps(factor[i], _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b)));
+    factors[i] = _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b));
     minimums[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[i].sums + 8 * b), minimums[i]);
   }
 }
