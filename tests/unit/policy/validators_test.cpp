@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
 
 #include "policy/encoded_text.hpp"
@@ -97,6 +98,32 @@ TEST_SUITE("validators") {
         const std::string far = "a%40b" + std::string(400, ' ') + "c&#64;d";
         CHECK(escaped_regions(far).size() == 2);
         CHECK(escaped_regions("a%40b c%40d").size() == 1);
+    }
+
+    TEST_CASE("random text full of escape characters unescapes and splits into regions consistently") {
+        using namespace sovereign::policy;
+        const std::string alphabet = "%&#;xX0123456789abcdefABCDEF commatperiodnbsp.@-\n\xC3\xA9";
+        std::mt19937 random(23);
+        for (int round = 0; round < 2000; ++round) {
+            std::string text(random() % 300, ' ');
+            for (char& c : text) c = alphabet[random() % alphabet.size()];
+            CAPTURE(text);
+            const UnescapedText u = unescape_text(text);
+            REQUIRE(u.source.size() == u.text.size() + 1);
+            CHECK(u.source.back() == text.size());
+            CHECK(u.text.size() <= text.size());
+            for (std::size_t i = 0; i + 1 < u.source.size(); ++i) REQUIRE(u.source[i] <= u.source[i + 1]);
+            const std::vector<TextRange> regions = escaped_regions(text);
+            for (std::size_t r = 0; r < regions.size(); ++r) {
+                REQUIRE(regions[r].begin < regions[r].end);
+                REQUIRE(regions[r].end <= text.size());
+                if (r > 0) REQUIRE(regions[r - 1].end < regions[r].begin);
+            }
+            const std::size_t from = text.empty() ? 0 : random() % text.size();
+            const std::size_t hold = escape_hold_start(text, from);
+            CHECK(hold >= from);
+            CHECK(hold <= text.size());
+        }
     }
 
     TEST_CASE("UK NHS numbers and National Insurance numbers") {
