@@ -20,7 +20,7 @@ namespace {
 
 using namespace x86;
 
-#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 // As in the AVX2 set, a unit is 32 weights and one input block: here its weight codes are one vector
 // of 32 int16, multiplied with the input's 32 codes by one vpmaddwd (sixteen exact int32 lanes) and
@@ -98,20 +98,34 @@ AVX512_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, st
   finish<Count>(t, nullptr, out);
 }
 
-// Q4_K: d*scale * sum(q*x) - dmin*min * sum(x) per 32-element sub-block, as in the AVX2 set.
+// Q4_K: d*scale * sum(q*x) - dmin*min * sum(x) per 32-element sub-block. A pair of sub-blocks is one
+// vector of 64 codes (the low, then the high nibbles of the pair's 32 bytes) and is multiplied with
+// the input's code bytes by two byte dot products (vpdpbusd, four products per int32 lane: code =
+// 256 * high byte + low byte, exact); lanes 0-7 hold the first sub-block's sums, 8-15 the second's.
 template <int Count>
 AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::size_t n, float* out) {
   Totals<Count> t = zero_totals<Count>();
   __m256 minimums[Count];
   for (int i = 0; i < Count; ++i) minimums[i] = _mm256_setzero_ps();
   __m256 factors[Count];
+  const __m512i nibble = _mm512_set1_epi8(0x0f);
+  const __m512i high_half_by_four = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+  const __m512i pair_factor[4] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+                                  _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
+                                  _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
+                                  _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6)};
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     q4_k_block_factors<Count>(w[b], b, x, factors, minimums);
     for (int pair = 0; pair < 4; ++pair) {
-      const __m256i packed = q4_k_packed(w[b], pair);
-      for (int sub = 0; sub < 2; ++sub)
-        accumulate_unit<Count>(t, x, 8 * b + 2 * pair + sub, 2 * pair + sub, _mm512_cvtepu8_epi16(q4_k_nibbles(packed, sub == 1)),
-                               FactorLane{factors, 2 * pair + sub});
+      const __m512i both = _mm512_broadcast_i64x4(q4_k_packed(w[b], pair));
+      const __m512i codes = _mm512_and_si512(_mm512_srlv_epi16(both, high_half_by_four), nibble);
+      const std::size_t at = kKQuantBlockElems * b + 64 * static_cast<std::size_t>(pair);
+      for (int i = 0; i < Count; ++i) {
+        const __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(x[i].high_bytes + at));
+        const __m512i lanes = _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x[i].low_bytes + at), codes);
+        const __m512 factor = _mm512_permutexvar_ps(pair_factor[pair], _mm512_castps256_ps512(factors[i]));
+        t.sum[i][pair & 1] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair & 1]);
+      }
     }
   }
   finish<Count>(t, minimums, out);
@@ -147,7 +161,7 @@ const RowDotKernels* avx512_row_dot_kernels() {
   const RowDotKernels* avx2 = avx2_row_dot_kernels();
   __builtin_cpu_init();
   if (avx2 == nullptr || !__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
-      !__builtin_cpu_supports("avx512vl"))
+      !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512vnni"))
     return nullptr;
   static const RowDotKernels set = [avx2] {
     RowDotKernels k = *avx2;

@@ -49,7 +49,11 @@ InputBlock quantize_input_block(const float* x, std::int16_t* codes) {
 void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count) {
   n_ = n;
   const std::size_t blocks = n / kInputBlockElems;
-  if (codes_.size() < n * count) codes_.resize(n * count);
+  if (codes_.size() < n * count) {
+    codes_.resize(n * count);
+    low_bytes_.resize(n * count);
+    high_bytes_.resize(n * count);
+  }
   if (scales_.size() < blocks * count) {
     scales_.resize(blocks * count);
     sums_.resize(blocks * count);
@@ -59,11 +63,16 @@ void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count)
     scales_[b] = block.scale;
     sums_[b] = block.sum;
   }
+  for (std::size_t i = 0; i < n * count; ++i) {
+    low_bytes_[i] = static_cast<std::uint8_t>(codes_[i] & 0xFF);
+    high_bytes_[i] = static_cast<std::int8_t>(codes_[i] >> 8);
+  }
 }
 
 QuantizedInput QuantizedInputs::input(std::size_t i) const {
   const std::size_t blocks = n_ / kInputBlockElems;
-  return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks};
+  return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks, low_bytes_.data() + i * n_,
+          high_bytes_.data() + i * n_};
 }
 
 }  // namespace sovereign::accel::compute

@@ -25,6 +25,10 @@ struct QuantizedInput {
   const std::int16_t* codes = nullptr;  // n
   const float* scales = nullptr;        // n / 32
   const float* sums = nullptr;          // n / 32
+  // The codes split into bytes, code = 256 * high + low, for byte dot-product instructions (VNNI):
+  // low bytes unsigned, high bytes signed. n each.
+  const std::uint8_t* low_bytes = nullptr;
+  const std::int8_t* high_bytes = nullptr;
 };
 
 // Whether rows of this stored type are multiplied with a QuantizedInput (the block-quantized
@@ -50,6 +54,8 @@ class QuantizedInputs {
   std::vector<std::int16_t> codes_;
   std::vector<float> scales_;
   std::vector<float> sums_;
+  std::vector<std::uint8_t> low_bytes_;
+  std::vector<std::int8_t> high_bytes_;
 };
 
 }  // namespace sovereign::accel::compute
