@@ -131,24 +131,49 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
   finish<Count>(t, minimums, out);
 }
 
-// Q6_K: a quarter of a half (32 codes, one input block) is one unit; its two sub-blocks' scales are
-// multiplied into the codes in int16, as in the AVX2 set.
+// Sixteen lane indexes first + l / 2^shift (l = 0..15).
+AVX512_TARGET inline __m512i lane_index(int first, unsigned shift) {
+  return _mm512_add_epi32(_mm512_set1_epi32(first),
+                          _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), shift));
+}
+
+// Q6_K: d*scale * sum((q - 32) * x) per 16-element sub-block. Two quarters of a half (64 codes, two
+// input blocks) are one vector, multiplied with the input's code bytes by byte dot products: the
+// low bytes (unsigned) with the recentred codes (signed), the high bytes (signed) with the codes as
+// stored (0..63, unsigned) less 32 times the high bytes' sum, so every int32 lane is exact. Each lane
+// holds four products of one sub-block: it is scaled by that sub-block's d*scale times its input
+// block's scale, a vector of sixteen factors permuted from the block's scales.
 template <int Count>
 AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::size_t n, float* out) {
   Totals<Count> t = zero_totals<Count>();
+  const __m512i thirty_two = _mm512_set1_epi8(32);
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    const __m512 scales = _mm512_mul_ps(
+        _mm512_set1_ps(scalar_half(w[b].d)),
+        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)))));
+    __m512 input_scales[Count];
+    for (int i = 0; i < Count; ++i) input_scales[i] = _mm512_castps256_ps512(_mm256_loadu_ps(x[i].scales + 8 * b));
     const std::uint8_t* ql = w[b].ql;
     const std::uint8_t* qh = w[b].qh;
-    const std::int8_t* sc = w[b].scales;
-    const float d = scalar_half(w[b].d);
-    for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8) {
-      const Q6KQuarters codes = q6_k_quarters(ql, qh);
-      for (int quarter = 0; quarter < 4; ++quarter) {
-        const __m512i scales = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set1_epi16(sc[2 * quarter])),
-                                                  _mm256_set1_epi16(sc[2 * quarter + 1]), 1);
-        accumulate_unit<Count>(t, x, 8 * b + 4 * half + quarter, quarter,
-                               _mm512_mullo_epi16(_mm512_cvtepi8_epi16(codes.quarter[quarter]), scales),
-                               UnitScale{x, 8 * b + 4 * half + quarter, d});
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32) {
+      const Q6KQuarters quarters = q6_k_quarters(ql, qh);
+      for (int pair = 0; pair < 2; ++pair) {
+        const __m512i centred =
+            _mm512_inserti64x4(_mm512_castsi256_si512(quarters.quarter[2 * pair]), quarters.quarter[2 * pair + 1], 1);
+        const __m512i stored = _mm512_add_epi8(centred, thirty_two);
+        // Lane l of quarters 2p, 2p+1 of half h: scale 8h + 4p + l/4, input block 4h + 2p + l/8.
+        const __m512 weight_factor = _mm512_permutexvar_ps(lane_index(8 * half + 4 * pair, 2), scales);
+        const __m512i input_block = lane_index(4 * half + 2 * pair, 3);
+        const std::size_t at = kKQuantBlockElems * b + 128 * static_cast<std::size_t>(half) + 64 * static_cast<std::size_t>(pair);
+        for (int i = 0; i < Count; ++i) {
+          const __m512i high_bytes = _mm512_loadu_si512(x[i].high_bytes + at);
+          const __m512i high = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), stored, high_bytes),
+                                                _mm512_dpbusd_epi32(_mm512_setzero_si512(), thirty_two, high_bytes));
+          const __m512i lanes =
+              _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x[i].low_bytes + at), centred);
+          const __m512 factor = _mm512_mul_ps(weight_factor, _mm512_permutexvar_ps(input_block, input_scales[i]));
+          t.sum[i][pair] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair]);
+        }
       }
     }
   }
