@@ -98,6 +98,24 @@ AVX512_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, st
   finish<Count>(t, nullptr, out);
 }
 
+// The byte dot products of 64 weight codes with 64 input codes (code = 256 * high + low byte), four
+// products per int32 lane, exact: the low bytes (unsigned) meet the codes as signed bytes
+// (`centred`), the high bytes (signed) meet them unsigned (`stored` = centred + offset) less `offset`
+// times the high bytes' sum.
+AVX512_TARGET inline __m512i byte_products(__m512i stored, __m512i centred, __m512i offset, const QuantizedInput& x,
+                                           std::size_t at) {
+  const __m512i high_bytes = _mm512_loadu_si512(x.high_bytes + at);
+  __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), stored, high_bytes);
+  high = _mm512_sub_epi32(high, _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, high_bytes));
+  return _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x.low_bytes + at), centred);
+}
+
+// The same for codes that are never negative (stored = centred, no offset).
+AVX512_TARGET inline __m512i byte_products(__m512i codes, const QuantizedInput& x, std::size_t at) {
+  const __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(x.high_bytes + at));
+  return _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x.low_bytes + at), codes);
+}
+
 // Q4_K: d*scale * sum(q*x) - dmin*min * sum(x) per 32-element sub-block. A pair of sub-blocks is one
 // vector of 64 codes (the low, then the high nibbles of the pair's 32 bytes) and is multiplied with
 // the input's code bytes by two byte dot products (vpdpbusd, four products per int32 lane: code =
@@ -121,8 +139,7 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
       const __m512i codes = _mm512_and_si512(_mm512_srlv_epi16(both, high_half_by_four), nibble);
       const std::size_t at = kKQuantBlockElems * b + 64 * static_cast<std::size_t>(pair);
       for (int i = 0; i < Count; ++i) {
-        const __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(x[i].high_bytes + at));
-        const __m512i lanes = _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x[i].low_bytes + at), codes);
+        const __m512i lanes = byte_products(codes, x[i], at);
         const __m512 factor = _mm512_permutexvar_ps(pair_factor[pair], _mm512_castps256_ps512(factors[i]));
         t.sum[i][pair & 1] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair & 1]);
       }
@@ -166,11 +183,7 @@ AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::si
         const __m512i input_block = lane_index(4 * half + 2 * pair, 3);
         const std::size_t at = kKQuantBlockElems * b + 128 * static_cast<std::size_t>(half) + 64 * static_cast<std::size_t>(pair);
         for (int i = 0; i < Count; ++i) {
-          const __m512i high_bytes = _mm512_loadu_si512(x[i].high_bytes + at);
-          const __m512i high = _mm512_sub_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), stored, high_bytes),
-                                                _mm512_dpbusd_epi32(_mm512_setzero_si512(), thirty_two, high_bytes));
-          const __m512i lanes =
-              _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x[i].low_bytes + at), centred);
+          const __m512i lanes = byte_products(stored, centred, thirty_two, x[i], at);
           const __m512 factor = _mm512_mul_ps(weight_factor, _mm512_permutexvar_ps(input_block, input_scales[i]));
           t.sum[i][pair] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair]);
         }
