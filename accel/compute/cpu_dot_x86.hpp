@@ -73,29 +73,24 @@ AVX2_TARGET inline __m256i q4_k_nibbles(__m256i packed, bool high) {
   return _mm256_and_si256(high ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0f));
 }
 
-// The eight 6-bit scales (bytes 0-7) and eight 6-bit minimums (bytes 8-15) of a Q4_K block, unpacked
-// from their 12 bytes with word-wide masks: the same values k_scale_min gives one at a time.
+// The eight 6-bit scales and eight 6-bit minimums of a Q4_K block, as floats, unpacked from their
+// 12 bytes (the same values k_scale_min gives one at a time). As 32-bit words w0..w2 of those bytes:
+// scales 0-3 are w0 & 0x3f per byte, minimums 0-3 w1 & 0x3f; scales 4-7 take their low four bits from
+// w2 and their high two from the top of w0's bytes, minimums 4-7 from w2's high nibbles and w1's tops.
 struct Q4KScalesMins {
-  alignas(16) std::uint8_t bytes[16];
+  __m256 scales, mins;
 };
 
-inline Q4KScalesMins q4_k_scales_mins(const std::uint8_t* packed) {
-  constexpr std::uint32_t low6 = 0x3f3f3f3f, low4 = 0x0f0f0f0f, low2 = 0x03030303;
-  std::uint32_t w[3];
-  std::memcpy(w, packed, sizeof w);
-  const std::uint32_t words[4] = {
-      w[0] & low6,                                        // scales 0-3
-      (w[2] & low4) | (((w[0] >> 6) & low2) << 4),        // scales 4-7
-      w[1] & low6,                                        // minimums 0-3
-      ((w[2] >> 4) & low4) | (((w[1] >> 6) & low2) << 4)  // minimums 4-7
-  };
-  Q4KScalesMins out;
-  std::memcpy(out.bytes, words, sizeof words);
-  return out;
-}
-
-AVX2_TARGET inline __m256 uint8x8_at(const std::uint8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+AVX2_TARGET inline Q4KScalesMins q4_k_scales_mins(const BlockQ4_K& w) {
+  // 16 bytes from the scales: the last 4 are the block's first codes, read and discarded.
+  const __m128i words = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w.scales));
+  const __m128i low = _mm_srlv_epi32(_mm_shuffle_epi32(words, _MM_SHUFFLE(2, 1, 2, 0)), _mm_set_epi32(4, 0, 0, 0));
+  const __m128i high = _mm_srli_epi32(_mm_shuffle_epi32(words, _MM_SHUFFLE(1, 0, 0, 0)), 6);
+  const __m128i bytes = _mm_or_si128(
+      _mm_and_si128(low, _mm_set_epi32(0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f)),
+      _mm_slli_epi32(_mm_and_si128(high, _mm_set_epi32(0x03030303, 0, 0x03030303, 0)), 4));
+  return {_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)),
+          _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)))};
 }
 
 // The 32 codes of each quarter of a 128-element Q6_K half (one input block each), recentred to
@@ -128,9 +123,9 @@ AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::
 template <int Count>
 AVX2_TARGET inline void q4_k_block_factors(const BlockQ4_K& w, std::size_t b, const QuantizedInput* x,
                                            __m256* factors, __m256* minimums) {
-  const Q4KScalesMins k = q4_k_scales_mins(w.scales);
-  const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.d)), uint8x8_at(k.bytes));
-  const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.dmin)), uint8x8_at(k.bytes + 8));
+  const Q4KScalesMins k = q4_k_scales_mins(w);
+  const __m256 scales = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.d)), k.scales);
+  const __m256 mins = _mm256_mul_ps(_mm256_set1_ps(scalar_half(w.dmin)), k.mins);
   for (int i = 0; i < Count; ++i) {
     factors[i] = _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + 8 * b));
     minimums[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(x[i].sums + 8 * b), minimums[i]);
