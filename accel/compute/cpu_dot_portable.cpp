@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 #include <vector>
@@ -184,6 +185,9 @@ const RowDotKernels& row_dot_kernels() {
   static const RowDotKernels& chosen = [] () -> const RowDotKernels& {
     const char* asked = std::getenv("SOVEREIGN_ACCEL_KERNELS");
     const std::string_view limit = asked != nullptr ? asked : "";
+    if (!limit.empty() && limit != "portable" && limit != "avx2" && limit != "avx512")
+      std::fprintf(stderr, "SOVEREIGN_ACCEL_KERNELS=%s is not one of portable, avx2, avx512: using the fastest set\n",
+                   asked);
     if (limit == "portable") return kPortable;
     const RowDotKernels* avx512 = limit == "avx2" ? nullptr : avx512_row_dot_kernels();
     if (avx512 != nullptr) return *avx512;
