@@ -31,9 +31,11 @@ InputBlock quantize_input_block(const float* x, std::int16_t* codes) {
     std::fill(codes, codes + kInputBlockElems, std::int16_t{0});
     return {std::numeric_limits<float>::quiet_NaN(), sum};
   }
-  if (largest == 0) {
+  // A block of zeros, or of magnitudes so small (below 1e-30) that 32767 / largest would overflow a
+  // float: zero codes and scale. Such values are far below anything a weight can resolve.
+  if (largest < 1e-30f) {
     std::fill(codes, codes + kInputBlockElems, std::int16_t{0});
-    return {0.0f, 0.0f};
+    return {0.0f, sum};
   }
   const float inverse = kInputCodeMax / largest;
   // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer (ties to even) for |v| < 2^22,

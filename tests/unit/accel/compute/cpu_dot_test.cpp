@@ -125,6 +125,12 @@ TEST_CASE("a quantized input keeps every value within half a step of 1/32767 of 
     }
   }
   CHECK(inputs.input(0).scales[1] == 0.0f);  // zeros stay zeros
+  // Values too small for a scale (subnormals) quantize to zero, not to an overflowed code.
+  std::vector<float> tiny(32, 1e-38f);
+  QuantizedInputs tiny_inputs;
+  tiny_inputs.quantize(tiny.data(), 32, 1);
+  CHECK(tiny_inputs.input(0).scales[0] == 0.0f);
+  for (std::size_t i = 0; i < 32; ++i) CHECK(tiny_inputs.input(0).codes[i] == 0);
   CHECK(inputs.input(0).codes[70] == 32767);
 }
 
