@@ -340,9 +340,6 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (!run(dense_database_, work.window_text, window.begin)) return false;
     }
 
-    // Text hidden in base64 or hex: each run that decodes to text is scanned, and a value found there is a
-    // finding over the whole run. One level deep; the nested scans reuse this thread's working memory,
-    // which this scan no longer needs but for the runs, taken out first.
     // A value a nested scan found, as a finding at [begin, end) of this text.
     const auto add_nested = [&](const Detection& d, std::size_t begin, std::size_t end) {
         if (out.size() >= max_detections_per_scan) {
@@ -353,6 +350,10 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         out.push_back({d.detector, begin, end, d.context_found});
         return true;
     };
+
+    // Text hidden in base64 or hex: each run that decodes to text is scanned, and a value found there is a
+    // finding over the whole run. One level deep; the nested scans reuse this thread's working memory,
+    // which this scan no longer needs but for the runs, taken out first.
     if (!nested && !work.encoded_runs.empty()) {
         const std::vector<TextRange> runs = std::move(work.encoded_runs);
         std::vector<Detection> inner;
