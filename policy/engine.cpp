@@ -256,7 +256,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                                  : conditions_hold(rule.when, facts, why);
         if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
         if (!matched) continue;
-        d.matched.push_back({rule.name, mode, policy.rule_effect(r), why, rule.line});
+        d.matched.push_back({rule.name, mode, policy.rule_effect(r), std::move(why), rule.line});
         if (rule.mode != RuleMode::enforce) continue;
         if (!rule.when.zones.empty()) {
             zone_rules.push_back(&rule);  // applied once the zones the request may go to are known

@@ -20,7 +20,7 @@ ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::stri
 
 std::string ResponseScanner::feed(std::string_view chunk) {
     if (failed_) return {};
-    pending_.append(chunk);
+    text_.append(chunk);
     return release(false);
 }
 
@@ -31,7 +31,7 @@ std::string ResponseScanner::finish() {
 
 std::string ResponseScanner::complete(std::string_view chunk) {
     if (failed_) return {};
-    pending_.append(chunk);
+    text_.append(chunk);
     return release(true);
 }
 
@@ -74,14 +74,15 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
 }
 
 std::string ResponseScanner::release(bool final) {
-    const std::string buffer = context_ + pending_;
-    const std::size_t from = context_.size();
+    const std::string_view buffer = text_;
+    const std::size_t from = emitted_;
     std::vector<Detection> found;
     // A value that only lacks a context word the next chunk may bring is held back whole too.
     std::size_t awaiting_context = buffer.size();
     if (!policy_->detectors().scan(buffer, from, found, failure_, &awaiting_context)) {
         failed_ = true;
-        pending_.clear();
+        text_.clear();
+        emitted_ = 0;
         return {};
     }
     std::size_t safe = final ? buffer.size() : std::min(straddle_start(buffer, from), awaiting_context);
@@ -102,9 +103,10 @@ std::string ResponseScanner::release(bool final) {
     }
     out.append(buffer, at, safe - at);
 
+    // Keep up to context_keep emitted bytes before what is still held back.
     const std::size_t keep_from = safe > context_keep ? safe - context_keep : 0;
-    context_ = buffer.substr(keep_from, safe - keep_from);
-    pending_ = buffer.substr(safe);
+    text_.erase(0, keep_from);
+    emitted_ = safe - keep_from;
     return out;
 }
 

@@ -30,7 +30,7 @@ public:
     bool failed() const { return failed_; }
     const ScanFailure& failure() const { return failure_; }
     // Bytes currently held back.
-    std::size_t held_back() const { return pending_.size(); }
+    std::size_t held_back() const { return text_.size() - emitted_; }
 
 private:
     std::string release(bool final);
@@ -38,8 +38,10 @@ private:
 
     std::shared_ptr<const Policy> policy_;
     std::vector<char> redact_;  // per detector
-    std::string pending_;       // received, not yet emitted
-    std::string context_;       // the last emitted bytes, as written by the model: context for detectors
+    // The last emitted bytes, as written by the model (context for detectors), then the bytes received
+    // and not yet emitted, from text_[emitted_] on. One buffer, trimmed in place.
+    std::string text_;
+    std::size_t emitted_ = 0;
     std::map<std::string, int> counts_;
     bool failed_ = false;
     ScanFailure failure_;
