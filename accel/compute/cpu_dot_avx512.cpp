@@ -3,7 +3,7 @@
 // is one vector here, two there). The f32 register tile stays AVX2's: a 512-bit 4x3 tile measured
 // slower on this machine's AMD EPYC (prefill of the 1B shape, BF16: 66-67 against 84-86 tokens/s).
 // Compiled for the baseline ISA like the AVX2 set; nothing here runs unless the CPU reports AVX-512
-// F, BW and VL.
+// F, BW, VL and VNNI.
 #include "accel/compute/cpu_dot.hpp"
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() values as the unused operand of their
@@ -22,9 +22,9 @@ using namespace x86;
 
 #define AVX512_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
-// As in the AVX2 set, a unit is 32 weights and one input block: here its weight codes are one vector
-// of 32 int16, multiplied with the input's 32 codes by one vpmaddwd (sixteen exact int32 lanes) and
-// scaled once. Two running totals per input (even and odd units).
+// Q8_0 and Q4_0, as in the AVX2 set: a unit is 32 weights and one input block; here its weight
+// codes are one vector of 32 int16, multiplied with the input's 32 codes by one vpmaddwd (sixteen
+// exact int32 lanes) and scaled once. Two running totals per input (even and odd units).
 template <int Count>
 struct Totals {
   // Two chains per input: units alternate between them (four, for a lone input, measured no faster).
@@ -48,15 +48,6 @@ struct UnitScale {
   std::size_t unit;
   float weight;
   AVX512_TARGET __m512 operator()(int i) const { return _mm512_set1_ps(weight * x[i].scales[unit]); }
-};
-
-// Lane `lane` of each input's factor vector, broadcast to sixteen by one permute.
-struct FactorLane {
-  const __m256* factors;
-  int lane;
-  AVX512_TARGET __m512 operator()(int i) const {
-    return _mm512_permutexvar_ps(_mm512_set1_epi32(lane), _mm512_castps256_ps512(factors[i]));
-  }
 };
 
 template <int Count>
@@ -98,6 +89,12 @@ AVX512_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, st
   finish<Count>(t, nullptr, out);
 }
 
+// Sixteen lane indexes first + l / 2^shift (l = 0..15).
+AVX512_TARGET inline __m512i lane_index(int first, unsigned shift) {
+  return _mm512_add_epi32(_mm512_set1_epi32(first),
+                          _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), shift));
+}
+
 // The byte dot products of 64 weight codes with 64 input codes (code = 256 * high + low byte), four
 // products per int32 lane, exact: the low bytes (unsigned) meet the codes as signed bytes
 // (`centred`), the high bytes (signed) meet them unsigned (`stored` = centred + offset) less `offset`
@@ -128,10 +125,6 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
   __m256 factors[Count];
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   const __m512i high_half_by_four = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-  const __m512i pair_factor[4] = {_mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-                                  _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2),
-                                  _mm512_set_epi32(5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4, 4),
-                                  _mm512_set_epi32(7, 7, 7, 7, 7, 7, 7, 7, 6, 6, 6, 6, 6, 6, 6, 6)};
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     q4_k_block_factors<Count>(w[b], b, x, factors, minimums);
     for (int pair = 0; pair < 4; ++pair) {
@@ -140,18 +133,13 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
       const std::size_t at = kKQuantBlockElems * b + 64 * static_cast<std::size_t>(pair);
       for (int i = 0; i < Count; ++i) {
         const __m512i lanes = byte_products(codes, x[i], at);
-        const __m512 factor = _mm512_permutexvar_ps(pair_factor[pair], _mm512_castps256_ps512(factors[i]));
+        // Lanes 0-7 take sub-block 2p's factor, 8-15 sub-block 2p+1's.
+        const __m512 factor = _mm512_permutexvar_ps(lane_index(2 * pair, 3), _mm512_castps256_ps512(factors[i]));
         t.sum[i][pair & 1] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair & 1]);
       }
     }
   }
   finish<Count>(t, minimums, out);
-}
-
-// Sixteen lane indexes first + l / 2^shift (l = 0..15).
-AVX512_TARGET inline __m512i lane_index(int first, unsigned shift) {
-  return _mm512_add_epi32(_mm512_set1_epi32(first),
-                          _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), shift));
 }
 
 // Q6_K: d*scale * sum((q - 32) * x) per 16-element sub-block. Two quarters of a half (64 codes, two
