@@ -16,35 +16,60 @@ constexpr std::string_view inclusion_type = "sovereign-inclusion-proof-v1";
 constexpr std::string_view consistency_type = "sovereign-consistency-proof-v1";
 constexpr std::size_t max_proof_hashes = 128;
 
-// Leaf hashes and checkpoints of a whole log, for building proofs.
+// Leaf hashes and checkpoints of a log, for building proofs. A log whose oldest segments were
+// pruned starts at a later leaf; the tree state its first header carries stands for the rest.
 struct LogIndex {
-  std::vector<Hash> leaves;
+  TreeFrontier pruned;
+  std::vector<Hash> leaves;  // from leaf pruned.size() on
   std::vector<Checkpoint> checkpoints;
+
+  std::uint64_t size() const { return pruned.size() + leaves.size(); }
+  LeafHashes tree() const { return LeafHashes(pruned, leaves); }
 };
 
 Result<LogIndex> index_log(const std::filesystem::path& directory, std::uint64_t keep_record,
                            std::string* record_out) {
   LogIndex index;
   LogReader reader(directory);
+  std::optional<std::uint64_t> first;
   Status status = reader.read_new(
       [&](const LogRecord& record) {
-        if (record.leaf_index != index.leaves.size()) return;  // a gap: caught by the root check below
+        if (!first) first = record.leaf_index;
+        if (record.leaf_index != *first + index.leaves.size()) return;  // a gap: caught by the root check below
         if (record_out != nullptr && record.leaf_index == keep_record) *record_out = std::string(record.bytes);
         index.leaves.push_back(merkle::hash_leaf(record.bytes));
       },
       [&](const LogCheckpoint& checkpoint) { index.checkpoints.push_back(checkpoint.checkpoint); });
   if (!status) return status.error();
   if (index.checkpoints.empty()) return make_error(directory.string() + ": the log holds no checkpoint yet");
+  if (const auto& header = reader.first_header(); header && header->first_leaf > 0) {
+    Result<TreeFrontier> pruned = TreeFrontier::from_nodes(header->first_leaf, header->frontier);
+    if (!pruned) return make_error(directory.string() + ": first segment header: " + pruned.error().message);
+    if (first && *first != header->first_leaf) {
+      return make_error(directory.string() + ": the first record is numbered " + std::to_string(*first) +
+                        ", but the first segment starts at " + std::to_string(header->first_leaf) +
+                        "; run 'sovereign audit verify'");
+    }
+    index.pruned = std::move(pruned.value());
+  }
   return index;
 }
 
 Status check_matches_log(const LogIndex& index, const Checkpoint& checkpoint) {
-  if (checkpoint.tree_size > index.leaves.size() ||
-      root_of(std::span<const Hash>(index.leaves.data(), checkpoint.tree_size)) != checkpoint.root) {
+  std::optional<Hash> root;
+  if (checkpoint.tree_size == 0) root = merkle::empty_root();
+  else if (checkpoint.tree_size <= index.size()) root = index.tree().range_root(0, checkpoint.tree_size);
+  if (!root || *root != checkpoint.root) {
     return make_error("the log's records do not match its checkpoint at tree size " +
                       std::to_string(checkpoint.tree_size) + "; run 'sovereign audit verify'");
   }
   return {};
+}
+
+// Why a proof cannot be built from a pruned log.
+Error pruned_error(const LogIndex& index, const std::string& what) {
+  return make_error(what + " needs records the log no longer holds: its first " +
+                    std::to_string(index.pruned.size()) + " records were pruned with their segments");
 }
 
 json::object checkpoint_object(const Checkpoint& checkpoint) {
@@ -161,9 +186,13 @@ Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, s
   InclusionProof proof;
   Result<LogIndex> index = index_log(directory, leaf_index, &proof.record);
   if (!index) return index.error();
-  if (leaf_index >= index->leaves.size()) {
+  if (leaf_index >= index->size()) {
     return make_error("record " + std::to_string(leaf_index) + " does not exist; the log has " +
-                      std::to_string(index->leaves.size()) + " records");
+                      std::to_string(index->size()) + " records");
+  }
+  if (leaf_index < index->pruned.size()) {
+    return make_error("record " + std::to_string(leaf_index) + " was pruned: the log now starts at record " +
+                      std::to_string(index->pruned.size()));
   }
   const Checkpoint* covering = nullptr;
   for (const Checkpoint& checkpoint : index->checkpoints) {
@@ -173,9 +202,11 @@ Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, s
     return make_error("record " + std::to_string(leaf_index) + " is not covered by a checkpoint yet; try again after the next one");
   }
   if (Status matches = check_matches_log(index.value(), *covering); !matches) return matches.error();
+  auto path = inclusion_proof(index->tree(), covering->tree_size, leaf_index);
+  if (!path) return pruned_error(index.value(), "the inclusion proof of record " + std::to_string(leaf_index));
   proof.checkpoint = *covering;
   proof.leaf_index = leaf_index;
-  proof.path = inclusion_proof(std::span<const Hash>(index->leaves.data(), covering->tree_size), leaf_index);
+  proof.path = std::move(*path);
   return proof;
 }
 
@@ -196,9 +227,9 @@ Result<ConsistencyProof> prove_consistency(const std::filesystem::path& director
                       std::to_string(new_checkpoint->tree_size));
   }
   if (Status matches = check_matches_log(index.value(), *new_checkpoint); !matches) return matches.error();
-  ConsistencyProof proof{*old_checkpoint, *new_checkpoint, {}};
-  proof.path = consistency_proof(std::span<const Hash>(index->leaves.data(), new_checkpoint->tree_size), old_size);
-  return proof;
+  auto path = consistency_proof(index->tree(), new_checkpoint->tree_size, old_size);
+  if (!path) return pruned_error(index.value(), "the consistency proof from tree size " + std::to_string(old_size));
+  return ConsistencyProof{*old_checkpoint, *new_checkpoint, std::move(*path)};
 }
 
 Result<Checkpoint> latest_checkpoint(const std::filesystem::path& directory) {

@@ -70,6 +70,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
           Result<SegmentHeader> header = decode_header(frame->payload);
           if (!header) return make_error(name + ": offset " + std::to_string(frame->offset) + ": " + header.error().message);
           leaf_index_ = header->first_leaf;
+          if (!first_header_) first_header_ = std::move(header.value());
           break;
         }
         case FrameTag::record:

@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "crypto/audit_segment.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/result.hpp"
 
@@ -35,6 +37,9 @@ class LogReader {
   // Visits everything appended since the previous call. A partial frame at the end of the last
   // segment is left for the next call (the writer may be in the middle of writing it).
   [[nodiscard]] Status read_new(const RecordVisitor& on_record, const CheckpointVisitor& on_checkpoint);
+  // The header of the first segment read: for a log whose oldest segments were pruned, its
+  // first_leaf and frontier stand for the records that are gone. Unset before anything was read.
+  const std::optional<SegmentHeader>& first_header() const { return first_header_; }
 
  private:
   std::filesystem::path directory_;
@@ -42,6 +47,7 @@ class LogReader {
   std::uint64_t offset_ = 0;        // next byte to read in the current segment
   std::uint64_t leaf_index_ = 0;
   bool ended_ = false;              // current segment has its end frame
+  std::optional<SegmentHeader> first_header_;
 };
 
 }  // namespace sovereign::crypto

@@ -40,34 +40,44 @@ Hash sha256_parts(std::uint8_t prefix, std::span<const std::uint8_t> a,
 // Largest power of two strictly smaller than n (n >= 2).
 std::uint64_t split_point(std::uint64_t n) { return std::bit_floor(n - 1); }
 
-void append_inclusion(std::span<const Hash> leaves, std::uint64_t index, std::vector<Hash>& out) {
-  if (leaves.size() <= 1) return;
-  const std::uint64_t split = split_point(leaves.size());
+// RFC 9162 PATH(m, D[begin:end]) appended to out; false when it needs a pruned subtree's inside.
+bool append_inclusion(const LeafHashes& leaves, std::uint64_t begin, std::uint64_t end, std::uint64_t index,
+                      std::vector<Hash>& out) {
+  if (end - begin <= 1) return true;
+  const std::uint64_t split = split_point(end - begin);
+  std::optional<Hash> sibling;
   if (index < split) {
-    append_inclusion(leaves.first(split), index, out);
-    out.push_back(root_of(leaves.subspan(split)));
+    if (!append_inclusion(leaves, begin, begin + split, index, out)) return false;
+    sibling = leaves.range_root(begin + split, end);
   } else {
-    append_inclusion(leaves.subspan(split), index - split, out);
-    out.push_back(root_of(leaves.first(split)));
+    if (!append_inclusion(leaves, begin + split, end, index - split, out)) return false;
+    sibling = leaves.range_root(begin, begin + split);
   }
+  if (!sibling) return false;
+  out.push_back(*sibling);
+  return true;
 }
 
-// RFC 9162 SUBPROOF(m, D[n], b).
-void append_consistency(std::span<const Hash> leaves, std::uint64_t m, bool complete_subtree,
-                        std::vector<Hash>& out) {
-  const std::uint64_t n = leaves.size();
-  if (m == n) {
-    if (!complete_subtree) out.push_back(root_of(leaves));
-    return;
-  }
-  const std::uint64_t split = split_point(n);
-  if (m <= split) {
-    append_consistency(leaves.first(split), m, complete_subtree, out);
-    out.push_back(root_of(leaves.subspan(split)));
+// RFC 9162 SUBPROOF(m, D[begin:end], b) appended to out; false as above.
+bool append_consistency(const LeafHashes& leaves, std::uint64_t begin, std::uint64_t end, std::uint64_t m,
+                        bool complete_subtree, std::vector<Hash>& out) {
+  std::optional<Hash> node;
+  if (m == end - begin) {
+    if (complete_subtree) return true;
+    node = leaves.range_root(begin, end);
   } else {
-    append_consistency(leaves.subspan(split), m - split, false, out);
-    out.push_back(root_of(leaves.first(split)));
+    const std::uint64_t split = split_point(end - begin);
+    if (m <= split) {
+      if (!append_consistency(leaves, begin, begin + split, m, complete_subtree, out)) return false;
+      node = leaves.range_root(begin + split, end);
+    } else {
+      if (!append_consistency(leaves, begin + split, end, m - split, false, out)) return false;
+      node = leaves.range_root(begin, begin + split);
+    }
   }
+  if (!node) return false;
+  out.push_back(*node);
+  return true;
 }
 
 std::string mismatch(std::string_view what, const Hash& expected, const Hash& calculated) {
@@ -128,18 +138,56 @@ Hash root_of(std::span<const Hash> leaf_hashes) {
   return frontier.root();
 }
 
-std::vector<Hash> inclusion_proof(std::span<const Hash> leaf_hashes, std::uint64_t index) {
+LeafHashes::LeafHashes(const TreeFrontier& pruned, std::span<const Hash> leaves)
+    : pruned_size_(pruned.size()), pruned_nodes_(pruned.nodes()), leaves_(leaves) {}
+
+std::optional<Hash> LeafHashes::range_root(std::uint64_t begin, std::uint64_t end) const {
+  if (begin >= pruned_size_) return root_of(leaves_.subspan(begin - pruned_size_, end - begin));
+  // The pruned subtree holding `begin`: they lie left to right, one per set bit of the pruned size,
+  // largest first.
+  std::uint64_t start = 0;
+  std::size_t node = 0;
+  for (int bit = 63; bit >= 0; --bit) {
+    const std::uint64_t width = std::uint64_t{1} << bit;
+    if ((pruned_size_ & width) == 0) continue;
+    if (begin < start + width) {
+      if (begin == start && end == start + width) return pruned_nodes_[node];
+      if (end <= start + width) return std::nullopt;  // inside a pruned subtree: its leaves are gone
+      break;
+    }
+    start += width;
+    ++node;
+  }
+  // Across subtrees, or pruned and kept leaves: split as RFC 9162 does.
+  const std::uint64_t split = split_point(end - begin);
+  std::optional<Hash> left = range_root(begin, begin + split);
+  if (!left) return std::nullopt;
+  std::optional<Hash> right = range_root(begin + split, end);
+  if (!right) return std::nullopt;
+  return merkle::hash_children(*left, *right);
+}
+
+std::optional<std::vector<Hash>> inclusion_proof(const LeafHashes& leaves, std::uint64_t tree_size, std::uint64_t index) {
   std::vector<Hash> proof;
-  if (index < leaf_hashes.size()) append_inclusion(leaf_hashes, index, proof);
+  if (index >= tree_size || tree_size > leaves.size()) return std::nullopt;
+  if (!append_inclusion(leaves, 0, tree_size, index, proof)) return std::nullopt;
   return proof;
 }
 
-std::vector<Hash> consistency_proof(std::span<const Hash> leaf_hashes, std::uint64_t old_size) {
+std::optional<std::vector<Hash>> consistency_proof(const LeafHashes& leaves, std::uint64_t tree_size,
+                                                   std::uint64_t old_size) {
   std::vector<Hash> proof;
-  if (old_size > 0 && old_size < leaf_hashes.size()) {
-    append_consistency(leaf_hashes, old_size, true, proof);
-  }
+  if (old_size > tree_size || tree_size > leaves.size()) return std::nullopt;
+  if (old_size > 0 && old_size < tree_size && !append_consistency(leaves, 0, tree_size, old_size, true, proof)) return std::nullopt;
   return proof;
+}
+
+std::vector<Hash> inclusion_proof(std::span<const Hash> leaf_hashes, std::uint64_t index) {
+  return inclusion_proof(LeafHashes(leaf_hashes), leaf_hashes.size(), index).value_or(std::vector<Hash>{});
+}
+
+std::vector<Hash> consistency_proof(std::span<const Hash> leaf_hashes, std::uint64_t old_size) {
+  return consistency_proof(LeafHashes(leaf_hashes), leaf_hashes.size(), old_size).value_or(std::vector<Hash>{});
 }
 
 Result<Hash> root_from_inclusion_proof(std::uint64_t index, std::uint64_t tree_size,

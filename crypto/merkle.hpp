@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -45,12 +46,37 @@ class TreeFrontier {
 // Root of the tree whose leaves have the given hashes.
 Hash root_of(std::span<const Hash> leaf_hashes);
 
+// The leaves of a tree as a log holds them: every leaf's hash, or, for a log whose oldest segments
+// were pruned, the frontier of the pruned records (the roots of the perfect subtrees that cover
+// them) followed by the hashes of the leaves after them. The pruned subtrees stand in for their
+// leaves wherever a root or proof needs a whole one; nothing inside them can be computed.
+class LeafHashes {
+ public:
+  explicit LeafHashes(std::span<const Hash> leaves) : leaves_(leaves) {}
+  LeafHashes(const TreeFrontier& pruned, std::span<const Hash> leaves);
+  std::uint64_t size() const { return pruned_size_ + leaves_.size(); }
+  std::uint64_t pruned_size() const { return pruned_size_; }  // leaves known only through the frontier
+  // MTH(D[begin:end]) for begin < end <= size(); nullopt when the range splits a pruned subtree.
+  std::optional<Hash> range_root(std::uint64_t begin, std::uint64_t end) const;
+
+ private:
+  std::uint64_t pruned_size_ = 0;
+  std::vector<Hash> pruned_nodes_;  // TreeFrontier order: largest subtree (leftmost) first
+  std::span<const Hash> leaves_;    // leaves pruned_size_, pruned_size_ + 1, ...
+};
+
 // Inclusion proof of leaf `index` in the tree made of all of `leaf_hashes` (RFC 9162 2.1.3.1).
 // Requires index < leaf_hashes.size().
 std::vector<Hash> inclusion_proof(std::span<const Hash> leaf_hashes, std::uint64_t index);
 // Consistency proof from the tree of the first `old_size` leaves to the tree of all of them
 // (RFC 9162 2.1.4.1). Requires 0 < old_size <= leaf_hashes.size().
 std::vector<Hash> consistency_proof(std::span<const Hash> leaf_hashes, std::uint64_t old_size);
+// The same for the tree of the first `tree_size` leaves of a log that may have been pruned; nullopt
+// when the proof needs a subtree inside the pruned records. Require index < tree_size <= size(),
+// and old_size <= tree_size (from an empty tree, or to the same size, the proof is empty).
+std::optional<std::vector<Hash>> inclusion_proof(const LeafHashes& leaves, std::uint64_t tree_size, std::uint64_t index);
+std::optional<std::vector<Hash>> consistency_proof(const LeafHashes& leaves, std::uint64_t tree_size,
+                                                   std::uint64_t old_size);
 
 // Root implied by an inclusion proof, or why the proof cannot be one for (index, tree_size).
 [[nodiscard]] Result<Hash> root_from_inclusion_proof(std::uint64_t index, std::uint64_t tree_size,

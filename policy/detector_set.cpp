@@ -117,10 +117,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         }
     }
     if (!problems.empty()) return nullptr;
-    if (general.expressions.empty() && dense.expressions.empty()) {
-        problems.push_back({0, "no detector patterns to compile"});
-        return nullptr;
-    }
+    // A policy may use no detector at all (rules on tenants and models only): its set finds nothing.
     if (!dense.expressions.empty()) {
         set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());
         general.ids.push_back(set->trigger_id_);

@@ -613,8 +613,11 @@ LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
     std::vector<PatternProblem> problems;
     auto set = DetectorSet::compile(std::move(builder.specs), problems);
     for (const auto& p : problems) {
-        const auto& mark = builder.detector_marks[p.detector];
-        result.diagnostics.push_back({file_label, mark.line + 1, mark.column + 1, p.message});
+        // A problem of the database as a whole may name no detector that has a place in the file.
+        const bool placed = p.detector < builder.detector_marks.size();
+        const int line = placed ? YamlReader::one_based(builder.detector_marks[p.detector].line) : 1;
+        const int column = placed ? YamlReader::one_based(builder.detector_marks[p.detector].column) : 1;
+        result.diagnostics.push_back({file_label, line, column, p.message});
     }
     if (!built_cleanly || !set) return result;
     model.detectors = std::move(set);

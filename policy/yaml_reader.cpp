@@ -24,7 +24,7 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     try {
         return YAML::Load(std::string(text));
     } catch (const YAML::Exception& e) {
-        diagnostics_.push_back({file_, e.mark.line + 1, e.mark.column + 1, "YAML syntax error: " + yaml_syntax_message(e)});
+        diagnostics_.push_back({file_, one_based(e.mark.line), one_based(e.mark.column), "YAML syntax error: " + yaml_syntax_message(e)});
     }
     return std::nullopt;
 }
@@ -32,7 +32,7 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
 void YamlReader::error(const YAML::Node& at, std::string message) { error(at.Mark(), std::move(message)); }
 
 void YamlReader::error(const YAML::Mark& at, std::string message) {
-    diagnostics_.push_back({file_, at.line + 1, at.column + 1, std::move(message)});
+    diagnostics_.push_back({file_, one_based(at.line), one_based(at.column), std::move(message)});
 }
 
 bool YamlReader::check_map(const YAML::Node& node, std::string_view what, std::span<const std::string_view> allowed,

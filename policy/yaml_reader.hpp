@@ -42,8 +42,10 @@ public:
     std::optional<std::vector<std::string>> text_list(const YAML::Node& node, std::string_view what);
 
     const std::string& file() const { return file_; }
-    static int line_of(const YAML::Node& node) { return node.Mark().line + 1; }
-    static int column_of(const YAML::Node& node) { return node.Mark().column + 1; }
+    // 1-based positions; a node with no place in the text (an empty document) is at 1:1.
+    static int one_based(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 1; }
+    static int line_of(const YAML::Node& node) { return one_based(node.Mark().line); }
+    static int column_of(const YAML::Node& node) { return one_based(node.Mark().column); }
 
 private:
     std::string file_;

@@ -3,6 +3,10 @@
 #include "accel/compute/cpu_dot.hpp"
 #include "accel/compute/cpu_dot_x86.hpp"
 
+#if defined(SOVEREIGN_HAVE_X86_KERNELS)
+#include <cpuid.h>
+#endif
+
 namespace sovereign::accel::compute {
 
 #if defined(SOVEREIGN_HAVE_X86_KERNELS)
@@ -369,10 +373,15 @@ constexpr RowDotKernels kAvx2{"avx2-fma",      dot_f32,         dot_f16,        
 
 }  // namespace
 
+// F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports has no name for it.
+static bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+}
+
 const RowDotKernels* avx2_row_dot_kernels() {
   __builtin_cpu_init();
-  const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                      __builtin_cpu_supports("f16c");
+  const bool usable = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   return usable ? &kAvx2 : nullptr;
 }
 

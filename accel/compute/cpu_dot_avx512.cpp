@@ -8,8 +8,10 @@
 
 // GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() values as the unused operand of their
 // masked builtins, which its own flow analysis then reports as uninitialised wherever they inline.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "accel/compute/cpu_dot_x86.hpp"
 

@@ -196,7 +196,8 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
           std::string rest = close(s);
           if (rest.empty()) continue;
           rewritten = true;
-          auto carried = std::find_if(texts.begin(), texts.end(), [&](const ChoiceText& t) { return t.field == key.second; });
+          const std::string& field = key.second;
+          auto carried = std::find_if(texts.begin(), texts.end(), [&](const ChoiceText& t) { return t.field == field; });
           if (carried != texts.end()) *carried->value = std::string(carried->value->get_string()) + rest;
           else to_place.emplace_back(key.second, std::move(rest));
         }

@@ -557,6 +557,26 @@ TEST_SUITE("audit-tamper") {
       INFO(dump(report));
       CHECK(has_failure(report, segments[4].second.filename().string(), "missing"));
     }
+    SUBCASE("records after the pruning point still get proofs that check offline; pruned ones are named") {
+      for (std::uint64_t leaf : {pruned_records, pruned_records + 1, std::uint64_t{1999}}) {
+        CAPTURE(leaf);
+        Result<InclusionProof> proof = prove_inclusion(dir.path(), leaf);
+        REQUIRE_MESSAGE(proof.ok(), (proof.ok() ? "" : proof.error().message));
+        CHECK(check_proof_document(inclusion_proof_to_json(proof.value()), trust(key)).ok());
+      }
+      Result<InclusionProof> gone = prove_inclusion(dir.path(), 3);
+      REQUIRE_FALSE(gone.ok());
+      CHECK(gone.error().message == "record 3 was pruned: the log now starts at record " + std::to_string(pruned_records));
+      // From the first checkpoint kept to the newest.
+      const std::string kept_bytes = read_bytes(segments[2].second);
+      const FrameSpan kept_frame = frames_tagged(kept_bytes, FrameTag::checkpoint).at(0);
+      Result<Checkpoint> kept = decode_checkpoint(std::string_view(kept_bytes).substr(
+          kept_frame.offset + frame_header_size, kept_frame.size - frame_header_size));
+      REQUIRE(kept.ok());
+      Result<ConsistencyProof> consistency = prove_consistency(dir.path(), kept.value().tree_size, 0);
+      REQUIRE_MESSAGE(consistency.ok(), (consistency.ok() ? "" : consistency.error().message));
+      CHECK(check_proof_document(consistency_proof_to_json(consistency.value()), trust(key)).ok());
+    }
     SUBCASE("a kept checkpoint inside the pruned records cannot vouch for the log; a later one does") {
       VerifyReport stale = verify_log(dir.path(), trust(key),
                                       {.require_closed = true, .kept_checkpoint = early.value(), .pruned_start = true});

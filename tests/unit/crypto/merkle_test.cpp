@@ -233,6 +233,40 @@ TEST_SUITE("merkle") {
     }
   }
 
+  TEST_CASE("a tree whose first leaves are known only by their frontier gives the same roots and proofs") {
+    std::vector<Hash> leaves;
+    for (int i = 0; i < 70; ++i) leaves.push_back(merkle::hash_leaf("record " + std::to_string(i)));
+    std::size_t unavailable = 0;
+    for (std::uint64_t pruned = 1; pruned < 40; ++pruned) {
+      TreeFrontier frontier;
+      for (std::uint64_t i = 0; i < pruned; ++i) frontier.append(leaves[i]);
+      const LeafHashes known(frontier, std::span<const Hash>(leaves).subspan(pruned));
+      const LeafHashes whole{std::span<const Hash>(leaves)};
+      CHECK(known.pruned_size() == pruned);
+      for (std::uint64_t size = pruned; size <= leaves.size(); size += 3) {
+        CAPTURE(pruned);
+        CAPTURE(size);
+        const std::span<const Hash> tree(leaves.data(), size);
+        CHECK(known.range_root(0, size) == root_of(tree));
+        // Every kept leaf has its proof, the one built from all leaves.
+        for (std::uint64_t index = pruned; index < size; ++index)
+          CHECK(inclusion_proof(known, size, index) == std::optional(inclusion_proof(tree, index)));
+        // Consistency from any tree that holds the whole pruned part; from smaller ones only where no
+        // pruned subtree has to be opened, and then the same proof.
+        for (std::uint64_t old_size = 1; old_size <= size; ++old_size) {
+          const auto proof = consistency_proof(known, size, old_size);
+          if (old_size >= pruned) REQUIRE(proof.has_value());
+          if (proof) CHECK(*proof == consistency_proof(tree, old_size));
+          else ++unavailable;
+        }
+        // Within the pruned part, only whole pruned subtrees (and trees of them) have roots.
+        if (pruned >= 2) CHECK_FALSE(known.range_root(1, 2).has_value());
+        CHECK(whole.range_root(0, size) == root_of(tree));
+      }
+    }
+    CHECK(unavailable > 0);  // some old trees do split a pruned subtree: those proofs are refused
+  }
+
   TEST_CASE("a failed root comparison reports expected and calculated roots") {
     auto leaves = leaf_hashes(4);
     auto proof = inclusion_proof(leaves, 1);

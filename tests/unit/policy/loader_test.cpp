@@ -38,6 +38,23 @@ TEST_SUITE("loader") {
         CHECK(policy->find_tenant("marketing")->clearance == 1);
     }
 
+    TEST_CASE("an empty or half-written policy file is refused with its problems, never a crash") {
+        // Found by policy_fuzz: a file that defined no detector yet crashed the loader, which the
+        // gateway runs on every hot reload (an editor saving an empty file first).
+        for (const std::string text : {"", "\n", "# only a comment\n", "name: x\n", "classes: [public]\n", "[]\n"}) {
+            CAPTURE(text);
+            const auto loaded = load_policy_text(text, "p.yaml");
+            CHECK_FALSE(loaded.policy);
+            REQUIRE_FALSE(loaded.diagnostics.empty());
+            for (const auto& d : loaded.diagnostics) {
+                CHECK(d.line >= 1);
+                CHECK(d.column >= 1);
+            }
+        }
+        CHECK(format_diagnostic(load_policy_text("", "p.yaml").diagnostics.at(0)) ==
+              "p.yaml:1:1: the policy must be a mapping of keys to values");
+    }
+
     TEST_CASE("unknown keys are reported at their position with a suggestion") {
         CHECK(problems("rulez: []\n") ==
               std::vector<std::string>{"p.yaml:4:1: unknown key 'rulez' in the policy; did you mean 'rules'?",

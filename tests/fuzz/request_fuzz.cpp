@@ -1,0 +1,31 @@
+// Fuzz target: request bodies as applications send them. Byte 0 picks the endpoint; the rest is
+// the body. decode_request must accept it or refuse it with an OpenAI-shaped error, never crash or
+// hang; an accepted body has every text rewritten in place (as redaction does) and re-serialised.
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "fuzz_support.hpp"
+#include "gateway/openai/request_body.hpp"
+
+using namespace sovereign;
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1 || size > 256 * 1024) return 0;
+  static constexpr gateway::Endpoint endpoints[] = {gateway::Endpoint::chat_completions, gateway::Endpoint::completions,
+                                                    gateway::Endpoint::embeddings};
+  const gateway::Endpoint endpoint = endpoints[data[0] % 3];
+  const std::string_view body = fuzz::as_text(data + 1, size - 1);
+  const auto scope = (data[0] & 0x80) != 0 ? gateway::TextScope::prompts : gateway::TextScope::every_string;
+  auto storage = boost::json::make_shared_resource<boost::json::monotonic_resource>();
+  auto decoded = gateway::decode_request(endpoint, body, storage, scope);
+  if (auto* request = std::get_if<gateway::DecodedRequest>(&decoded)) {
+    for (auto& field : request->texts) {
+      (void)field.path_string();
+      if (!field.is_key) gateway::replace_text(field, "[REDACTED:fuzz]");
+    }
+    (void)boost::json::serialize(request->body);
+  } else {
+    (void)std::get<gateway::ApiError>(decoded);
+  }
+  return 0;
+}

@@ -1,0 +1,53 @@
+// Fuzz target: answers as backends send them back, streamed (server-sent events cut into chunks
+// whose lengths byte 1 seeds) or whole (JSON), through the gateway's response rewriter with the
+// answer scanner as its filter. Byte 0 picks the endpoint and the mode. Whatever a backend sends,
+// the rewriter must pass, rewrite or refuse it (fail closed), never crash or hang.
+#include "answer_policy.hpp"
+#include "fuzz_support.hpp"
+#include "gateway/pipeline/response_rewriter.hpp"
+#include "policy/response_scanner.hpp"
+
+using namespace sovereign;
+
+namespace {
+
+class ScanOnly : public gateway::TextFilter {
+ public:
+  ScanOnly() : scanner_(fuzz::answer_policy(), "anyone") {}
+  std::string feed(std::string_view text) override { return scanner_.feed(text); }
+  std::string finish() override { return scanner_.finish(); }
+  std::string complete(std::string_view text) override { return scanner_.complete(text); }
+  bool failed() const override { return scanner_.failed(); }
+
+ private:
+  policy::ResponseScanner scanner_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2 || size > 256 * 1024) return 0;
+  const gateway::Endpoint endpoint =
+      (data[0] & 1) != 0 ? gateway::Endpoint::completions : gateway::Endpoint::chat_completions;
+  const bool streamed = (data[0] & 2) != 0;
+  const bool withhold_logprobs = (data[0] & 4) != 0;
+  const std::string_view body = fuzz::as_text(data + 2, size - 2);
+  gateway::ResponseRewriter rewriter(endpoint, withhold_logprobs, [] {
+    gateway::FilterChain chain;
+    chain.push_back(std::make_unique<ScanOnly>());
+    return chain;
+  });
+  if (!streamed) {
+    (void)rewriter.whole(std::string(body));
+  } else {
+    fuzz::ChunkLengths lengths(data[1]);
+    for (std::size_t at = 0; at < body.size() && !rewriter.failed();) {
+      const std::size_t n = std::min(body.size() - at, lengths.next());
+      (void)rewriter.on_data(body.substr(at, n));
+      at += n;
+    }
+    if (!rewriter.failed()) (void)rewriter.finish();
+  }
+  (void)rewriter.failure();
+  return 0;
+}
