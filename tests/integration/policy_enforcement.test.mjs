@@ -355,6 +355,24 @@ describe('policy enforcement', { timeout: 120000 }, () => {
       10000, 'the good policy to be applied again');
   });
 
+  it('an emptied policy file (an editor truncating it before writing) is rejected and the gateway keeps serving', async () => {
+    // Found by tests/fuzz/policy_fuzz: loading a policy that defined no detector yet crashed the process.
+    for (const text of ['', 'name: half-written\n']) {
+      const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
+      fs.writeFileSync(policyFile, text);
+      gw.process.signal('SIGHUP');
+      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
+        10000, `the policy ${JSON.stringify(text)} to be rejected`);
+      const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Refund card ${CARD} please.`));
+      assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
+    }
+    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
+    fs.writeFileSync(policyFile, POLICY);
+    gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
+      10000, 'the good policy to be applied again');
+  });
+
   it('a changed file is picked up without SIGHUP; what lint finds is logged and the policy serves as written', async () => {
     const withStranger = POLICY.replace('  - name: beta\n    clearance: internal\n',
       '  - name: beta\n    clearance: internal\n  - name: gamma\n    clearance: public\n');
