@@ -138,6 +138,7 @@ TestSuiteLoad load_test_suite(const std::filesystem::path& path) {
         if (suite.policy_path.is_relative()) suite.policy_path = path.parent_path() / suite.policy_path;
     }
     const auto& cases = (*root)["cases"];
+    if (!cases.IsDefined()) return result;  // reported by check_map above
     if (!cases.IsSequence() || cases.size() == 0 || cases.size() > max_cases) {
         r.error(cases, "cases must be a list of 1 to " + std::to_string(max_cases) + " test cases");
         return result;

@@ -29,7 +29,10 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     return std::nullopt;
 }
 
-void YamlReader::error(const YAML::Node& at, std::string message) { error(at.Mark(), std::move(message)); }
+// A key missing from a const mapping reads as an invalid node, whose mark yaml-cpp refuses to give.
+void YamlReader::error(const YAML::Node& at, std::string message) {
+    error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), std::move(message));
+}
 
 void YamlReader::error(const YAML::Mark& at, std::string message) {
     diagnostics_.push_back({file_, one_based(at.line), one_based(at.column), std::move(message)});
@@ -37,6 +40,7 @@ void YamlReader::error(const YAML::Mark& at, std::string message) {
 
 bool YamlReader::check_map(const YAML::Node& node, std::string_view what, std::span<const std::string_view> allowed,
                            std::span<const std::string_view> required) {
+    if (!node.IsDefined()) return false;  // a required key that is missing: its parent reported it
     if (!node.IsMap()) {
         error(node, std::string(what) + " must be a mapping of keys to values");
         return false;
@@ -67,6 +71,7 @@ bool YamlReader::check_map(const YAML::Node& node, std::string_view what, std::s
 }
 
 std::optional<std::string> YamlReader::text(const YAML::Node& node, std::string_view what) {
+    if (!node.IsDefined()) return std::nullopt;  // missing: reported by check_map of its mapping
     if (!node.IsScalar()) {
         error(node, std::string(what) + " must be text");
         return std::nullopt;
@@ -79,6 +84,7 @@ std::optional<std::string> YamlReader::text(const YAML::Node& node, std::string_
 }
 
 std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view what) {
+    if (!node.IsDefined()) return std::nullopt;
     if (node.IsScalar()) {
         const auto& s = node.Scalar();
         if (s == "true") return true;
@@ -89,6 +95,7 @@ std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view
 }
 
 std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string_view what) {
+    if (!node.IsDefined()) return std::nullopt;
     if (node.IsScalar()) {
         const auto& s = node.Scalar();
         try {
@@ -103,6 +110,7 @@ std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string
 }
 
 std::optional<std::vector<std::string>> YamlReader::text_list(const YAML::Node& node, std::string_view what) {
+    if (!node.IsDefined()) return std::nullopt;
     if (node.IsScalar()) {
         auto one = text(node, what);
         if (!one) return std::nullopt;

@@ -44,8 +44,8 @@ public:
     const std::string& file() const { return file_; }
     // 1-based positions; a node with no place in the text (an empty document) is at 1:1.
     static int one_based(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 1; }
-    static int line_of(const YAML::Node& node) { return one_based(node.Mark().line); }
-    static int column_of(const YAML::Node& node) { return one_based(node.Mark().column); }
+    static int line_of(const YAML::Node& node) { return node.IsDefined() ? one_based(node.Mark().line) : 1; }
+    static int column_of(const YAML::Node& node) { return node.IsDefined() ? one_based(node.Mark().column) : 1; }
 
 private:
     std::string file_;
