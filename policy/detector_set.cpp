@@ -367,9 +367,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // unescaped, and a value written with escapes found there is a finding over the characters that
     // wrote it.
     if (!nested) {
-        const std::vector<TextRange> regions = escaped_regions(text);
+        std::vector<TextRange> regions = escaped_regions(text);
+        const std::size_t merged_regions = regions.size();
+        std::vector<TextRange> own_regions;  // decided again alone, after the merged ones: see last_escape_region
         std::vector<Detection> inner;
-        for (const TextRange& region : regions) {
+        for (std::size_t r = 0; r < regions.size(); ++r) {
+            const TextRange region = regions[r];
+            const bool merged = r < merged_regions;
             const UnescapedText unescaped = unescape_text(text.substr(region.begin, region.end - region.begin));
             std::size_t awaiting = unescaped.text.size();
             if (!scan(unescaped.text, 0, inner, failure, DensePass::windows,
@@ -383,7 +387,20 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 // A value written without escapes is the plain scan's to judge (a region's edge may
                 // cut into what stands before it).
                 const bool escaped = end - begin != d.end - d.begin;
-                if (escaped && begin >= from && !add_nested(d, begin, end)) return false;
+                if (!escaped || begin < from) continue;
+                if (merged) {
+                    const std::optional<TextRange> own = last_escape_region(text, {begin, end});
+                    if (own && end > own->end) {
+                        if (std::find_if(own_regions.begin(), own_regions.end(), [&](const TextRange& o) {
+                                return o.begin == own->begin && o.end == own->end;
+                            }) == own_regions.end()) {
+                            own_regions.push_back(*own);
+                            regions.push_back(*own);
+                        }
+                        continue;
+                    }
+                }
+                if (!add_nested(d, begin, end)) return false;
             }
         }
     }

@@ -196,6 +196,28 @@ UnescapedText unescape_text(std::string_view text) {
     return out;
 }
 
+namespace {
+
+// One escape's region, before regions that meet are merged.
+TextRange escape_region(std::string_view text, std::size_t at, std::size_t length) {
+    std::size_t begin = at > region_before ? at - region_before : 0;
+    std::size_t end = std::min(text.size(), at + length + region_after);
+    for (std::size_t n = 0; begin > 0 && n < to_space && !is_space(text[begin - 1]); ++n) --begin;
+    for (std::size_t n = 0; end < text.size() && n < to_space && !is_space(text[end]); ++n) ++end;
+    return {begin, end};
+}
+
+}  // namespace
+
+std::optional<TextRange> last_escape_region(std::string_view text, TextRange within) {
+    for (std::size_t at = within.end; at-- > within.begin;) {
+        if (text[at] != '%' && text[at] != '&') continue;
+        if (const std::size_t length = escape_at(text, at, nullptr); length > 0 && at + length <= within.end)
+            return escape_region(text, at, length);
+    }
+    return std::nullopt;
+}
+
 std::vector<TextRange> escaped_regions(std::string_view text) {
     std::vector<TextRange> regions;
     for (const char mark : {'%', '&'}) {
@@ -205,11 +227,7 @@ std::vector<TextRange> escaped_regions(std::string_view text) {
             at = static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
             const std::size_t length = escape_at(text, at, nullptr);
             if (length == 0) continue;
-            std::size_t begin = at > region_before ? at - region_before : 0;
-            std::size_t end = std::min(text.size(), at + length + region_after);
-            for (std::size_t n = 0; begin > 0 && n < to_space && !is_space(text[begin - 1]); ++n) --begin;
-            for (std::size_t n = 0; end < text.size() && n < to_space && !is_space(text[end]); ++n) ++end;
-            regions.push_back({begin, end});
+            regions.push_back(escape_region(text, at, length));
         }
     }
     if (regions.empty()) return regions;
@@ -225,10 +243,13 @@ std::vector<TextRange> escaped_regions(std::string_view text) {
 
 std::size_t escape_hold_start(std::string_view buffer, std::size_t from) {
     const std::size_t end = buffer.size();
-    const std::size_t look_from = std::max(from, end > escape_reach_after ? end - escape_reach_after : 0);
+    // An escape's region reaches escape_reach_after past the escape's own end.
+    const std::size_t reach = escape_reach_after + longest_reference;
+    const std::size_t look_from = std::max(from, end > reach ? end - reach : 0);
     for (std::size_t at = look_from; at < end; ++at) {
         if (buffer[at] != '%' && buffer[at] != '&') continue;
-        if (escape_at(buffer, at, nullptr) == 0 && !unfinished_escape_at(buffer, at)) continue;
+        const std::size_t length = escape_at(buffer, at, nullptr);
+        if (length > 0 ? at + length + escape_reach_after <= end : !unfinished_escape_at(buffer, at)) continue;
         return std::max(from, at > escape_reach_before ? at - escape_reach_before : 0);
     }
     return end;

@@ -42,9 +42,15 @@ UnescapedText unescape_text(std::string_view text);
 // text holds no escape, which most text does not (two memchr passes decide).
 std::vector<TextRange> escaped_regions(std::string_view text);
 
-// How far before and after an escape its region reaches, at most.
+// How far before and after an escape its region reaches, at most (after: past the escape's end).
 inline constexpr std::size_t escape_reach_before = 128;
 inline constexpr std::size_t escape_reach_after = 96;
+
+// The region of the last escape that lies wholly inside `within`, as escaped_regions gives it before
+// merging; none when `within` holds no escape. A value written with escapes is decided on it when it
+// runs past it in a merged region: a later escape's region must not change what an earlier escape's
+// value is (a streamed answer decides it before the later escape arrives).
+std::optional<TextRange> last_escape_region(std::string_view text, TextRange within);
 
 // For a streamed answer received up to the end of buffer: where to hold it back from so that a value
 // written with an escape near the end (or with one the next chunk completes: "%4", "&#6") is decided
