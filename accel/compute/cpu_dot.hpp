@@ -40,6 +40,9 @@ struct RowDotKernels {
   // Register tile: out[r * 3 + b] = w[r] . (x + b * x_stride) for 4 rows and 3 inputs; 12
   // accumulators per 7 loads, which is what lets batched matmuls run at the FMA units' rate.
   void (*f32_4x3)(const float* const* w, const float* x, std::size_t x_stride, std::size_t n, float* out);
+  // Whether the quantized-row kernels read the inputs' byte planes (QuantizedInput::low_bytes and
+  // high_bytes), which are only built for sets that do.
+  bool reads_byte_planes = false;
 };
 
 inline constexpr std::size_t kMaxRowInputs = 4;

@@ -194,6 +194,7 @@ const RowDotKernels* avx512_row_dot_kernels() {
   static const RowDotKernels set = [avx2] {
     RowDotKernels k = *avx2;
     k.name = "avx512";
+    k.reads_byte_planes = true;  // Q4_K and Q6_K: VNNI byte dot products
     k.q8_0 = dot_inputs<BlockQ8_0, dot_scaled_blocks<1, BlockQ8_0>, dot_scaled_blocks<2, BlockQ8_0>,
                         dot_scaled_blocks<3, BlockQ8_0>, dot_scaled_blocks<4, BlockQ8_0>>;
     k.q4_0 = dot_inputs<BlockQ4_0, dot_scaled_blocks<1, BlockQ4_0>, dot_scaled_blocks<2, BlockQ4_0>,

@@ -31,7 +31,7 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
   QuantizedInput inputs[kQuantizedFusedMaxBatch];
   if (fused && quantized_rows) {
     thread_local QuantizedInputs quantized;
-    quantized.quantize(x, w.cols, batch);
+    quantized.quantize(x, w.cols, batch, kernels.reads_byte_planes);
     for (std::size_t b = 0; b < batch; ++b) inputs[b] = quantized.input(b);
   }
   pool.parallel_for(chunks, [&](std::size_t first, std::size_t last) {

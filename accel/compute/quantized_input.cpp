@@ -48,8 +48,9 @@ InputBlock quantize_input_block(const float* x, std::int16_t* codes) {
   return {largest / kInputCodeMax, sum};
 }
 
-void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count) {
+void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count, bool byte_planes) {
   n_ = n;
+  byte_planes_ = byte_planes;
   const std::size_t blocks = n / kInputBlockElems;
   if (codes_.size() < n * count) {
     codes_.resize(n * count);
@@ -65,7 +66,7 @@ void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count)
     scales_[b] = block.scale;
     sums_[b] = block.sum;
   }
-  for (std::size_t i = 0; i < n * count; ++i) {
+  for (std::size_t i = 0; byte_planes && i < n * count; ++i) {
     low_bytes_[i] = static_cast<std::uint8_t>(codes_[i] & 0xFF);
     high_bytes_[i] = static_cast<std::int8_t>(codes_[i] >> 8);
   }
@@ -73,8 +74,8 @@ void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count)
 
 QuantizedInput QuantizedInputs::input(std::size_t i) const {
   const std::size_t blocks = n_ / kInputBlockElems;
-  return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks, low_bytes_.data() + i * n_,
-          high_bytes_.data() + i * n_};
+  return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks,
+          byte_planes_ ? low_bytes_.data() + i * n_ : nullptr, byte_planes_ ? high_bytes_.data() + i * n_ : nullptr};
 }
 
 }  // namespace sovereign::accel::compute

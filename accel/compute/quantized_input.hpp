@@ -26,7 +26,7 @@ struct QuantizedInput {
   const float* scales = nullptr;        // n / 32
   const float* sums = nullptr;          // n / 32
   // The codes split into bytes, code = 256 * high + low, for byte dot-product instructions (VNNI):
-  // low bytes unsigned, high bytes signed. n each.
+  // low bytes unsigned, high bytes signed. n each; null unless asked for (QuantizedInputs::quantize).
   const std::uint8_t* low_bytes = nullptr;
   const std::int8_t* high_bytes = nullptr;
 };
@@ -46,11 +46,13 @@ InputBlock quantize_input_block(const float* x, std::int16_t* codes);
 class QuantizedInputs {
  public:
   // Quantizes `count` inputs of n elements, stored one after another in x; n a multiple of 32.
-  void quantize(const float* x, std::size_t n, std::size_t count);
+  // byte_planes: also split the codes into bytes, for kernels that read them (n more work).
+  void quantize(const float* x, std::size_t n, std::size_t count, bool byte_planes = true);
   QuantizedInput input(std::size_t i) const;
 
  private:
   std::size_t n_ = 0;
+  bool byte_planes_ = false;
   std::vector<std::int16_t> codes_;
   std::vector<float> scales_;
   std::vector<float> sums_;
