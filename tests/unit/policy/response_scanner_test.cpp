@@ -30,6 +30,18 @@ void check_every_cut(const std::shared_ptr<const Policy>& policy, const std::str
         }
     }
 }
+// The text streamed to a fresh scanner in chunks of 1 to max_chunk bytes.
+std::string stream_in_random_chunks(const std::shared_ptr<const Policy>& policy, std::string_view text,
+                                    std::mt19937& random, std::size_t max_chunk) {
+    ResponseScanner streamed(policy, "anyone");
+    std::string out;
+    for (std::size_t at = 0; at < text.size();) {
+        const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % max_chunk);
+        out += streamed.feed(text.substr(at, n));
+        at += n;
+    }
+    return out + streamed.finish();
+}
 }  // namespace
 
 TEST_SUITE("response") {
@@ -149,16 +161,8 @@ rules: [{name: all, then: {action: allow}}]
             const std::string text = testing::random_text(random, fragments, joiners, 20);
             ResponseScanner whole(policy, "anyone");
             const std::string expected = whole.complete(text);
-            ResponseScanner streamed(policy, "anyone");
-            std::string out;
-            for (std::size_t at = 0; at < text.size();) {
-                const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % 12);
-                out += streamed.feed(std::string_view(text).substr(at, n));
-                at += n;
-            }
-            out += streamed.finish();
             CAPTURE(text);
-            REQUIRE(out == expected);
+            REQUIRE(stream_in_random_chunks(policy, text, random, 12) == expected);
             for (std::size_t at = expected.find("[REDACTED:"); at != std::string::npos; at = expected.find("[REDACTED:", at + 1))
                 ++redactions;
         }
@@ -180,17 +184,7 @@ rules: [{name: all, then: {action: allow}}]
                 const std::string expected = whole.complete(text);
                 CAPTURE(text);
                 CHECK(expected.starts_with("[REDACTED:email]"));
-                for (int round = 0; round < 40; ++round) {
-                    ResponseScanner streamed(policy, "anyone");
-                    std::string out;
-                    for (std::size_t at = 0; at < text.size();) {
-                        const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % 16);
-                        out += streamed.feed(std::string_view(text).substr(at, n));
-                        at += n;
-                    }
-                    out += streamed.finish();
-                    CHECK(out == expected);
-                }
+                for (int round = 0; round < 40; ++round) CHECK(stream_in_random_chunks(policy, text, random, 16) == expected);
             }
         }
     }
