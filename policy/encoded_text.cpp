@@ -151,10 +151,14 @@ std::size_t escape_at(std::string_view text, std::size_t at, std::string* out) {
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
 
 // How far around an escape its region reaches: the context words' window (64 bytes before a value,
-// 24 after) with room for the value itself, then on to white space but not beyond `to_space` more.
-constexpr std::size_t region_before = escape_reach_before - 32;
-constexpr std::size_t region_after = escape_reach_after - 32;
-constexpr std::size_t to_space = 32;
+// 24 after) with room for the value itself, then on to white space but not beyond `to_space_before`
+// or `to_space_after` more. After the escape that is far enough for the longest value to end inside
+// the region (an e-mail domain has at most 253 characters), so that a region's edge does not cut a
+// value short, which would make it depend on whether another escape's region extends it.
+constexpr std::size_t to_space_before = 32;
+constexpr std::size_t to_space_after = 256;
+constexpr std::size_t region_before = escape_reach_before - to_space_before;
+constexpr std::size_t region_after = escape_reach_after - to_space_after;
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -202,8 +206,8 @@ namespace {
 TextRange escape_region(std::string_view text, std::size_t at, std::size_t length) {
     std::size_t begin = at > region_before ? at - region_before : 0;
     std::size_t end = std::min(text.size(), at + length + region_after);
-    for (std::size_t n = 0; begin > 0 && n < to_space && !is_space(text[begin - 1]); ++n) --begin;
-    for (std::size_t n = 0; end < text.size() && n < to_space && !is_space(text[end]); ++n) ++end;
+    for (std::size_t n = 0; begin > 0 && n < to_space_before && !is_space(text[begin - 1]); ++n) --begin;
+    for (std::size_t n = 0; end < text.size() && n < to_space_after && !is_space(text[end]); ++n) ++end;
     return {begin, end};
 }
 

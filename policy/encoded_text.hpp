@@ -44,7 +44,7 @@ std::vector<TextRange> escaped_regions(std::string_view text);
 
 // How far before and after an escape its region reaches, at most (after: past the escape's end).
 inline constexpr std::size_t escape_reach_before = 128;
-inline constexpr std::size_t escape_reach_after = 96;
+inline constexpr std::size_t escape_reach_after = 64 + 256;
 
 // The region of the last escape that lies wholly inside `within`, as escaped_regions gives it before
 // merging; none when `within` holds no escape. A value written with escapes is decided on it when it
