@@ -250,13 +250,22 @@ std::size_t escape_hold_start(std::string_view buffer, std::size_t from) {
     // An escape's region reaches escape_reach_after past the escape's own end.
     const std::size_t reach = escape_reach_after + longest_reference;
     const std::size_t look_from = std::max(from, end > reach ? end - reach : 0);
-    for (std::size_t at = look_from; at < end; ++at) {
-        if (buffer[at] != '%' && buffer[at] != '&') continue;
-        const std::size_t length = escape_at(buffer, at, nullptr);
-        if (length > 0 ? at + length + escape_reach_after <= end : !unfinished_escape_at(buffer, at)) continue;
-        return std::max(from, at > escape_reach_before ? at - escape_reach_before : 0);
+    // The earliest escape whose region is not complete yet; most text has no '%' or '&' at all.
+    std::size_t first = end;
+    for (const char mark : {'%', '&'}) {
+        for (std::size_t at = look_from; at < first; ++at) {
+            const void* found = std::memchr(buffer.data() + at, mark, first - at);
+            if (found == nullptr) break;
+            at = static_cast<std::size_t>(static_cast<const char*>(found) - buffer.data());
+            const std::size_t length = escape_at(buffer, at, nullptr);
+            if (length > 0 ? at + length + escape_reach_after > end : unfinished_escape_at(buffer, at)) {
+                first = at;
+                break;
+            }
+        }
     }
-    return end;
+    if (first == end) return end;
+    return std::max(from, first > escape_reach_before ? first - escape_reach_before : 0);
 }
 
 }  // namespace sovereign::policy
