@@ -5,6 +5,7 @@
 
 #include "policy/encoded_text.hpp"
 #include "policy/engine.hpp"
+#include "policy/lookalike_fold.hpp"
 
 namespace sovereign::policy {
 
@@ -40,23 +41,42 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
     const auto& set = policy_->detectors();
     const std::size_t end = buffer.size();
     std::size_t earliest = end;
+    std::size_t longest_reach = 0;
+    for (std::size_t d = 0; d < set.detectors().size(); ++d) longest_reach = std::max(longest_reach, set.max_width(d));
+    std::size_t lookalike_from = std::string_view::npos;  // the first look-alike lead byte, found once when needed
     for (std::size_t d = 0; d < set.detectors().size(); ++d) {
         const auto& det = set.detectors()[d];
         const std::size_t reach = std::min(set.max_width(d), end - from);
         if (det.straddle != nullptr) earliest = std::min(earliest, det.straddle(buffer, from, reach));
+        // A look-alike's bytes may fold into any character of a value (policy/lookalike_fold.hpp).
+        const auto in_value = [&](char c) {
+            return det.may_contain[static_cast<unsigned char>(c)] || lookalike_byte(static_cast<unsigned char>(c));
+        };
         std::size_t run = end - reach;
         if (det.may_contain_known) {
             run = end;
-            while (run > end - reach && det.may_contain[static_cast<unsigned char>(buffer[run - 1])]) --run;
+            while (run > end - reach && in_value(buffer[run - 1])) --run;
         }
         // Only a character a value can begin with starts a possible value.
         if (!det.may_begin.empty())
-            while (run < end && det.may_begin.find(buffer[run]) == std::string::npos) ++run;
+            while (run < end && det.may_begin.find(buffer[run]) == std::string::npos &&
+                   !lookalike_byte(static_cast<unsigned char>(buffer[run])))
+                ++run;
         if (run >= end) continue;
         if (det.literal_prefix.empty()) {
             earliest = std::min(earliest, run);
             continue;
         }
+        // A prefix written with look-alikes (fullwidth letters) is held from the first one.
+        if (lookalike_from == std::string_view::npos) {
+            lookalike_from = end;
+            for (std::size_t at = end - std::min(longest_reach, end - from); at < end; ++at)
+                if (static_cast<unsigned char>(buffer[at]) >= 0xC2 && lookalike_byte(static_cast<unsigned char>(buffer[at]))) {
+                    lookalike_from = at;
+                    break;
+                }
+        }
+        if (lookalike_from >= run) earliest = std::min(earliest, lookalike_from);
         // Values of this detector start with a fixed prefix: only a full or partial prefix can begin one.
         const std::string& prefix = det.literal_prefix;
         for (std::size_t at = run; at < end && at < earliest; ++at) {

@@ -197,6 +197,22 @@ rules: [{name: all, then: {action: allow}}]
         for (int round = 0; round < 200; ++round) CHECK(stream_in_random_chunks(policy, cut, random, 16) == expected);
     }
 
+    TEST_CASE("a value written with look-alike characters is held back whole wherever the stream cuts it") {
+        // Found by tests/fuzz/answer_scan_fuzz: a cut inside or before a look-alike's UTF-8 bytes
+        // released the start of the value before the rest came.
+        const auto policy = testing::redacting_answers("email, credit_card");
+        REQUIRE(policy);
+        for (const std::string text : {"Mail -@\xdb\xb6.do now", "Write to jane\xef\xbc\xa0" "example.com today",
+                                       "card \xd9\xa4\xd9\xa1\xd9\xa1\xd9\xa1 1111 1111 1111 please",
+                                       "\xef\xbd\x8a\xef\xbd\x81ne@example.org"}) {
+            ResponseScanner whole(policy, "anyone");
+            const std::string expected = whole.complete(text);
+            CAPTURE(text);
+            CHECK(expected.find("[REDACTED:") != std::string::npos);
+            check_every_cut(policy, text, expected);
+        }
+    }
+
     TEST_CASE("a number that grows past a valid card is not redacted") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);
