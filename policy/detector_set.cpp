@@ -117,6 +117,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         }
     }
     if (!problems.empty()) return nullptr;
+    for (const std::size_t width : set->max_widths_) set->widest_ = std::max(set->widest_, width);
     // A policy may use no detector at all (rules on tenants and models only): its set finds nothing.
     if (!dense.expressions.empty()) {
         set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());

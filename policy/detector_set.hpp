@@ -95,6 +95,7 @@ public:
 
     const std::vector<DetectorSpec>& detectors() const { return detectors_; }
     std::size_t max_width(std::size_t detector) const { return max_widths_[detector]; }
+    std::size_t widest() const { return widest_; }  // the largest max_width of all detectors
     // Index of a detector by name, or npos.
     std::size_t find(std::string_view name) const;
 
@@ -120,6 +121,7 @@ private:
     std::vector<ContextWords> context_words_;  // by detector
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
+    std::size_t widest_ = 0;
     // The database scanned over the whole text: every pattern but the digit-dense ones, and a trigger that
     // reports where six digits sit close together. The digit-dense patterns are in a database of their
     // own, run only in windows around triggers: prose has few such places, and those character-class-only

@@ -41,8 +41,6 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
     const auto& set = policy_->detectors();
     const std::size_t end = buffer.size();
     std::size_t earliest = end;
-    std::size_t longest_reach = 0;
-    for (std::size_t d = 0; d < set.detectors().size(); ++d) longest_reach = std::max(longest_reach, set.max_width(d));
     std::size_t lookalike_from = std::string_view::npos;  // the first look-alike lead byte, found once when needed
     for (std::size_t d = 0; d < set.detectors().size(); ++d) {
         const auto& det = set.detectors()[d];
@@ -70,7 +68,7 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
         // A prefix written with look-alikes (fullwidth letters) is held from the first one.
         if (lookalike_from == std::string_view::npos) {
             lookalike_from = end;
-            for (std::size_t at = end - std::min(longest_reach, end - from); at < end; ++at)
+            for (std::size_t at = end - std::min(set.widest(), end - from); at < end; ++at)
                 if (static_cast<unsigned char>(buffer[at]) >= 0xC2 && lookalike_byte(static_cast<unsigned char>(buffer[at]))) {
                     lookalike_from = at;
                     break;
