@@ -86,6 +86,7 @@ std::variant<BenchReport, std::string> run_bench(const BenchOptions& o) {
   plan.max_step_tokens = static_cast<std::size_t>(std::max(o.prefill_tokens, max_batch));
   plan.max_logit_rows = static_cast<std::size_t>(max_batch);
   plan.threads = o.threads;
+  plan.gemv_float_input = o.gemv_float_input;
   auto made = make_backend(o.device, *config, *weights, plan);
   if (auto* error = std::get_if<std::string>(&made)) return *error;
   std::unique_ptr<ForwardBackend> backend = std::move(std::get<std::unique_ptr<ForwardBackend>>(made));

@@ -26,6 +26,7 @@ struct BenchOptions {
   float temperature = 0.0f;
   int top_k = 0;
   float top_p = 1.0f;
+  bool gemv_float_input = false;  // BackendPlan::gemv_float_input
 };
 
 struct DecodeFigure {

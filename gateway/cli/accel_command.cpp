@@ -29,6 +29,8 @@ bench options:
   --temperature T     decode sampling, timed where the device samples (CUDA): 0 is greedy
   --top-p P           (default 0 and 1: greedy; the CPU backend's host-side sampling is not timed)
   --top-k K
+  --gemv-input KIND   CUDA single-token GEMVs of quantized weights: int16 (the input coded in
+                      16-bit integers per 32 values, the default) or float (to compare)
 )";
 
 int usage_error(const std::string& message) {
@@ -74,7 +76,7 @@ int run_bench(std::span<const std::string> args) {
   auto parsed = Arguments::parse(args, ArgumentSpec()
                                            .takes_values({"--model", "--shape", "--type", "--device", "--threads",
                                                           "--prefill", "--steps", "--temperature", "--top-p", "--top-k",
-                                                          "--batches"})
+                                                          "--batches", "--gemv-input"})
                                            .at_most(0));
   if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
   const Arguments& arguments = std::get<Arguments>(parsed);
@@ -106,6 +108,10 @@ int run_bench(std::span<const std::string> args) {
     std::optional<int> n = *value == "0" ? std::optional<int>(0) : parse_positive(*value);
     if (!n) return usage_error("--top-k needs a whole number, got '" + *value + "'");
     options.top_k = *n;
+  }
+  if (auto value = arguments.value("--gemv-input")) {
+    if (*value != "int16" && *value != "float") return usage_error("--gemv-input is int16 or float, got '" + *value + "'");
+    options.gemv_float_input = *value == "float";
   }
   if (auto value = arguments.value("--batches")) {
     options.batches.clear();

@@ -436,8 +436,10 @@ class CudaBackend final : public ForwardBackend {
   // beyond, the input's RMSNorm, cuBLAS GEMMs and the epilogues as separate kernels.
   void project(std::initializer_list<cuda::MatvecTarget> targets, const cuda::MatvecInput& in, int n) {
     if (n <= gemv_max_tokens(targets.begin()->w.kind)) {
-      cuda::launch_matvec(targets.begin(), static_cast<int>(targets.size()), in, n, stream_,
-                          plan_.stream_every_gemv ? cuda::MatvecStreaming::always : cuda::MatvecStreaming::when_faster);
+      cuda::MatvecChoice choice;
+      choice.stream_always = plan_.stream_every_gemv;
+      choice.float_input = plan_.gemv_float_input;
+      cuda::launch_matvec(targets.begin(), static_cast<int>(targets.size()), in, n, stream_, choice);
       return;
     }
     const float* x = in.x;

@@ -1,9 +1,9 @@
 // What every kernel file of the CUDA backend shares: the warp width and warp sum, the device side of
 // programmatic dependent launch (wait for the previous kernel, let the next one launch), and on the
-// host `launch`, which starts a kernel with programmatic dependent launch where the GPU has it, and
-// the grid-size helper blocks_for. Everything here is inline or a template in an anonymous namespace,
-// so each kernel file compiles it into its own translation unit (no relocatable device code) exactly
-// as when all kernels shared one file; programmatic_launch_available, whose per-device cache must
+// host `launch` (and `launch_with_shared`, with dynamic shared memory), which starts a kernel with
+// programmatic dependent launch where the GPU has it, and the grid-size helper blocks_for. Everything
+// here is inline or a template in an anonymous namespace, so each kernel file compiles it into its own
+// translation unit (no relocatable device code) exactly as when all kernels shared one file; programmatic_launch_available, whose per-device cache must
 // exist once, is defined in device_common.cu. Internal to the backend: kernels.cuh is the public header.
 #pragma once
 
@@ -46,22 +46,29 @@ __device__ __forceinline__ void let_next_kernel_launch() {
 
 inline unsigned blocks_for(std::size_t n, unsigned threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
-// Launches `kernel` on `stream` allowing programmatic dependent launch (see wait_for_previous_kernel)
-// where the GPU has it. A failed launch is left for the caller's cudaGetLastError check, like a <<<>>>
-// launch.
+// Launches `kernel` on `stream` with `shared_bytes` of dynamic shared memory per block, allowing
+// programmatic dependent launch (see wait_for_previous_kernel) where the GPU has it. A failed launch
+// is left for the caller's cudaGetLastError check, like a <<<>>> launch.
 template <typename... Params, typename... Args>
-void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
+void launch_with_shared(void (*kernel)(Params...), dim3 grid, dim3 block, std::size_t shared_bytes, cudaStream_t stream,
+                        Args... args) {
   cudaLaunchAttribute attribute{};
   attribute.id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attribute.val.programmaticStreamSerializationAllowed = 1;
   cudaLaunchConfig_t config{};
   config.gridDim = grid;
   config.blockDim = block;
-  config.dynamicSmemBytes = 0;
+  config.dynamicSmemBytes = shared_bytes;
   config.stream = stream;
   config.attrs = &attribute;
   config.numAttrs = programmatic_launch_available() ? 1 : 0;
   cudaLaunchKernelEx(&config, kernel, static_cast<Params>(args)...);
+}
+
+// The same without dynamic shared memory.
+template <typename... Params, typename... Args>
+void launch(void (*kernel)(Params...), dim3 grid, dim3 block, cudaStream_t stream, Args... args) {
+  launch_with_shared(kernel, grid, block, 0, stream, args...);
 }
 
 }  // namespace

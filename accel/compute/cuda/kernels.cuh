@@ -85,13 +85,18 @@ struct MatvecInput {
   float eps = 0.0f;
 };
 constexpr int kMaxMatvecTargets = 3;
-// How a single-token GEMV is launched: one-shot warps (matvec_kernel), or one wave of warps streaming
-// their rows (matvec_stream_kernel) where the one-shot grid would end in a thin second wave; or
-// always streaming (tests).
-enum class MatvecStreaming { when_faster, always };
+// How a single-token GEMV runs; the defaults are what measured fastest, the alternatives are for
+// tests and benchmarks. A single-token GEMV runs as one-shot warps (matvec_kernel), or as one wave of
+// warps streaming their rows (matvec_stream_kernel) where the one-shot grid would end in a thin second
+// wave; over quantized weights the one-shot kernel takes the input coded in 16-bit integers per 32
+// values (integer dot products with the weight codes) where it fits the block's shared memory.
+struct MatvecChoice {
+  bool stream_always = false;  // every single-token GEMV through matvec_stream_kernel
+  bool float_input = false;    // quantized weights against the float input, as steps of 2 to 4 tokens
+};
 // Targets must share cols; n_tokens <= kMatvecMaxTokens.
 void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream,
-                   MatvecStreaming streaming = MatvecStreaming::when_faster);
+                   MatvecChoice choice = {});
 
 // W expanded to a dense 16-bit matrix for cuBLAS (bf16 for bf16, f16 for the quantized kinds).
 void launch_expand_weights(void* out, const DeviceMatrix& w, cudaStream_t stream);

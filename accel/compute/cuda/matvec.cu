@@ -5,7 +5,9 @@
 // streaming their rows, for single-token steps whose one-shot grid would end in a thin second wave),
 // an element-by-element fallback for shapes those loads do not fit (matvec_scalar_kernel), and the
 // launchers that choose between them, rows per warp and row splits. fetch_position and add_position
-// are the load and multiply-add of one load position that both 16-byte-load kernels share.
+// are the load and multiply-add of one load position that both 16-byte-load kernels share; over
+// quantized weights a single-token matvec_kernel first codes its input in 16-bit integers
+// (code_input) and multiplies with integer dot products (add_position_coded).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -134,6 +136,160 @@ __device__ __forceinline__ void add_position(const float (&v)[RM][kPerLoad<K>], 
   }
 }
 
+// The input of a single-token GEMV over quantized weights as each block rebuilds it in shared memory
+// once its input is ready: multiplied by the RMSNorm weight when normalising (the 1/rms factor is
+// applied by finish_row, as for the float input), then quantized per 32 values to one scale and 16-bit
+// codes spanning +-32767 of their largest magnitude, as the CPU's quantized_input.hpp does (each value
+// off by at most 1/65534 of that magnitude; 8-bit codes, tried first, moved a small model's logits by
+// 1.5%). A load position's products are then integer: __dp2a (two 16-bit codes by two weight codes,
+// exact in int32) on 32 or 64 bytes of shared memory, where the float input costs a conversion and a
+// multiply-add per weight and 4 bytes of L1 per weight (8 with the norm weight): at 4 to 8 bits per
+// weight those reads, not HBM, bounded the float path.
+struct CodedInput {
+  const uint4* codes;    // cols int16 codes, in element order (8 per uint4)
+  const float2* blocks;  // per 32 values: (scale d, the sum of their codes); value = d * code
+  float squares;         // the float input's sum of squares, for the RMSNorm scale
+};
+
+// Shared memory the coded input of `cols` values takes, and the widest input the kernel codes.
+constexpr std::size_t coded_input_bytes(int cols) { return static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4; }
+constexpr int kMaxCodedInputCols = 16384;  // 36 KiB, under the 48 KiB a launch gets without opting in
+constexpr float kInputCodeMax = 32767.0f;
+
+// Builds the block's CodedInput in `shared` (coded_input_bytes(cols), 16-byte aligned). Each thread
+// takes 8 consecutive values per pass and the 4 threads of a 32-value block agree on its scale and
+// sum by shuffles. Every thread of the block must call it (it ends in a barrier). Needs cols % 32 == 0.
+template <bool kNorm>
+__device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols, unsigned char* shared) {
+  auto* codes = reinterpret_cast<uint4*>(shared);
+  auto* blocks = reinterpret_cast<float2*>(shared + 2 * static_cast<std::size_t>(cols));
+  __shared__ float warp_squares[1024 / kWarp];
+  const int groups = cols / 8;
+  float squares = 0.0f;
+  for (int first = 0; first < groups; first += static_cast<int>(blockDim.x)) {  // the same passes for every thread
+    const int g = first + static_cast<int>(threadIdx.x);
+    const bool valid = g < groups;  // whole 32-value blocks are in or out together
+    float v[8] = {};
+    if (valid) {
+      const float4* xs = reinterpret_cast<const float4*>(in.x) + 2 * g;
+      const float4 a = xs[0], b = xs[1];
+      v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
+      if constexpr (kNorm) {
+        const float4* ns = reinterpret_cast<const float4*>(in.norm) + 2 * g;
+        const float4 na = ns[0], nb = ns[1];
+        const float n[8] = {na.x, na.y, na.z, na.w, nb.x, nb.y, nb.z, nb.w};
+#pragma unroll
+        for (int j = 0; j < 8; ++j) {
+          squares += v[j] * v[j];
+          v[j] *= n[j];
+        }
+      }
+    }
+    float amax = 0.0f;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(v[j]));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+    const float inverse = amax > 0.0f ? kInputCodeMax / amax : 0.0f;
+    unsigned packed[4] = {0u, 0u, 0u, 0u};
+    int sum = 0;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int q = __float2int_rn(v[j] * inverse);
+      sum += q;
+      packed[j / 2] |= (static_cast<unsigned>(q) & 0xffffu) << (16 * (j % 2));
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    if (valid) {
+      codes[g] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+      if (threadIdx.x % 4 == 0) blocks[g / 4] = make_float2(amax / kInputCodeMax, static_cast<float>(sum));
+    }
+  }
+  if constexpr (kNorm) {
+    squares = warp_sum(squares);
+    if (threadIdx.x % kWarp == 0) warp_squares[threadIdx.x / kWarp] = squares;
+  }
+  __syncthreads();
+  float total = 0.0f;
+  if constexpr (kNorm)
+    for (int w = 0; w < static_cast<int>(blockDim.x) / kWarp; ++w) total += warp_squares[w];
+  return {reinterpret_cast<const uint4*>(shared), blocks, total};
+}
+
+// The 4-bit codes of one 32-bit word of a load as signed bytes: elements 4k..4k+3 (low nibbles) in
+// `first`, 16+4k.. (high nibbles) in `second`. q4_0 and q4_k give the codes 0..15 (q4_0's bias of 8
+// is taken off through the input's block sum); q6_k adds the high bits from `high` and gives
+// code - 32, sign-extended: with the high pair's top bit flipped the 6-bit value is code - 32 in
+// two's complement, and bit 5 copied into bits 6 and 7 (times 6) extends it.
+template <WeightKind K>
+__device__ __forceinline__ void nibble_codes(unsigned word, const uint2& high, int k, int& first, int& second) {
+  unsigned low = word & 0x0f0f0f0fu, upper = (word >> 4) & 0x0f0f0f0fu;
+  if constexpr (K == WeightKind::q6_k) {
+    low |= q6_k_spread(((high.x ^ 0xaaaaaaaau) >> (8 * k)) & 0xffu) << 4;
+    upper |= q6_k_spread(((high.y ^ 0xaaaaaaaau) >> (8 * k)) & 0xffu) << 4;
+    low |= (low & 0x20202020u) * 6u;
+    upper |= (upper & 0x20202020u) * 6u;
+  }
+  first = static_cast<int>(low);
+  second = static_cast<int>(upper);
+}
+
+// The dot product of four signed weight bytes with four 16-bit input codes (two per word), added to dot.
+__device__ __forceinline__ int dot4(int weights, int codes01, int codes23, int dot) {
+  return __dp2a_hi(codes23, weights, __dp2a_lo(codes01, weights, dot));
+}
+
+// The products of load position c of RM rows with the coded input, scale terms applied, added to
+// acc[i][0] (see add_position for the float input).
+template <WeightKind K, int RM>
+__device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const uint2* high, const float2* scale,
+                                                   const CodedInput& x, int c, float (&acc)[RM][1]) {
+  constexpr int kWords = K == WeightKind::q8_0 ? 8 : 16;  // input words of the position's 16 or 32 values
+  int xw[kWords];
+#pragma unroll
+  for (int q = 0; q < kWords / 4; ++q) {
+    const uint4 v = x.codes[kWords / 4 * c + q];
+    xw[4 * q] = static_cast<int>(v.x);
+    xw[4 * q + 1] = static_cast<int>(v.y);
+    xw[4 * q + 2] = static_cast<int>(v.z);
+    xw[4 * q + 3] = static_cast<int>(v.w);
+  }
+  if constexpr (K == WeightKind::q8_0) {
+    const float dx = x.blocks[c / 2].x;  // a load is half of a 32-value block
+#pragma unroll
+    for (int i = 0; i < RM; ++i) {
+      const int words[4] = {static_cast<int>(raw[i].x), static_cast<int>(raw[i].y), static_cast<int>(raw[i].z),
+                            static_cast<int>(raw[i].w)};
+      int dot = 0;
+#pragma unroll
+      for (int k = 0; k < 4; ++k) dot = dot4(words[k], xw[2 * k], xw[2 * k + 1], dot);
+      acc[i][0] += scale[i].x * dx * static_cast<float>(dot);
+    }
+  } else {
+    const float2 block = x.blocks[c];
+#pragma unroll
+    for (int i = 0; i < RM; ++i) {
+      const unsigned words[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
+      int first = 0, second = 0;  // elements 0-15 and 16-31
+#pragma unroll
+      for (int k = 0; k < 4; ++k) {
+        int codes_first, codes_second;
+        nibble_codes<K>(words[k], K == WeightKind::q6_k ? high[i] : uint2{}, k, codes_first, codes_second);
+        first = dot4(codes_first, xw[2 * k], xw[2 * k + 1], first);
+        second = dot4(codes_second, xw[8 + 2 * k], xw[9 + 2 * k], second);
+      }
+      if constexpr (K == WeightKind::q6_k) {
+        acc[i][0] += block.x * (scale[i].x * static_cast<float>(first) + scale[i].y * static_cast<float>(second));
+      } else if constexpr (K == WeightKind::q4_k) {
+        acc[i][0] += block.x * (scale[i].x * static_cast<float>(first + second) - scale[i].y * block.y);
+      } else {  // q4_0: codes 0..15 with a bias of 8, exact in integers
+        acc[i][0] += scale[i].x * block.x * static_cast<float>(first + second - 8 * static_cast<int>(block.y));
+      }
+    }
+  }
+}
+
 // Each warp computes R consecutive rows of one target (R = 1, 2 or 4; with a GLU pair, both matrices
 // of each row), or a contiguous share of one row when rows are long (`split` warps per row, 2 or 4,
 // meeting in shared memory). Each lane issues its 16-byte loads of all of them before using the
@@ -148,8 +304,9 @@ __device__ __forceinline__ void add_position(const float (&v)[RM][kPerLoad<K>], 
 // registers (their rows are also a quarter as long in loads). Measured on an H100 (llama-3.2-1b,
 // batch 1): 8 instead of 16 took Q4_0 from 591 to 840 tokens/s, Q4_K from 556 to 732, Q6_K from 559
 // to 706; capping registers instead (launch bounds of 4 blocks per SM) spilled and was slower.
-template <WeightKind K>
-constexpr int kLoadsInFlight = kPerLoad<K> == 32 ? 8 : 16;
+// With the coded input (no float decoding) every encoding keeps 16.
+template <WeightKind K, bool kCodedIn = false>
+constexpr int kLoadsInFlight = kPerLoad<K> == 32 && !kCodedIn ? 8 : 16;
 constexpr unsigned kMatvecThreads = 128;
 constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 
@@ -157,12 +314,15 @@ constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 // the compiler need not hold all of them at once).
 constexpr int kMaxRowsPerWarp = 4;
 
-template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
+// With kCodedIn (quantized K, one token), the block first codes the input in 16-bit integers
+// (code_input, dynamic shared memory of coded_input_bytes(cols)) and each position's products are integer.
+template <WeightKind K, int NT, bool kNorm, bool kGlu, int R, bool kCodedIn = false>
 __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
+  static_assert(!kCodedIn || (kQuantized<K> && NT == 1));
   constexpr int P = kPerLoad<K>;
   constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
   constexpr int RM = R * M;
-  constexpr int U = kLoadsInFlight<K> / RM;  // load positions per lane in flight
+  constexpr int U = kLoadsInFlight<K, kCodedIn> / RM;  // load positions per lane in flight
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   const int global_warp = blockIdx.x * kMatvecWarps + warp;
@@ -196,23 +356,38 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
 
   const int n = job.n_tokens;
   float acc[RM][NT] = {}, squares[NT] = {};
-  for (int first = begin + lane; first < end; first += kWarp * U) {
-    if (first != begin + lane) fetch(first);
+  if constexpr (kCodedIn) {
+    extern __shared__ uint4 matvec_shared[];
+    const CodedInput x = code_input<kNorm>(job.in, cols, reinterpret_cast<unsigned char*>(matvec_shared));
+    squares[0] = x.squares;
+    for (int first = begin + lane; first < end; first += kWarp * U) {
+      if (first != begin + lane) fetch(first);
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = first + u * kWarp;
-      if (c >= end) break;
-      float v[RM][P];
+      for (int u = 0; u < U; ++u) {
+        const int c = first + u * kWarp;
+        if (c >= end) break;
+        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], x, c, acc);
+      }
+    }
+  } else {
+    for (int first = begin + lane; first < end; first += kWarp * U) {
+      if (first != begin + lane) fetch(first);
 #pragma unroll
-      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
+      for (int u = 0; u < U; ++u) {
+        const int c = first + u * kWarp;
+        if (c >= end) break;
+        float v[RM][P];
 #pragma unroll
-      for (int b = 0; b < NT; ++b) {
-        if (b >= n) break;
-        float sums[RM] = {};
-        add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
-                               c, sums, squares[b]);
+        for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
 #pragma unroll
-        for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
+        for (int b = 0; b < NT; ++b) {
+          if (b >= n) break;
+          float sums[RM] = {};
+          add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
+                                 c, sums, squares[b]);
+#pragma unroll
+          for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
+        }
       }
     }
   }
@@ -224,7 +399,7 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
     if (b >= n) break;
 #pragma unroll
     for (int i = 0; i < RM; ++i) acc[i][b] = warp_sum(acc[i][b]);
-    if constexpr (kNorm) squares[b] = warp_sum(squares[b]);
+    if constexpr (kNorm && !kCodedIn) squares[b] = warp_sum(squares[b]);  // the coded input has the block's
     if (job.split > 1 && lane == 0) {
 #pragma unroll
       for (int i = 0; i < RM; ++i) partial[warp][i][b] = acc[i][b];
@@ -240,7 +415,7 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
       for (int other = 1; other < job.split; ++other) {
 #pragma unroll
         for (int i = 0; i < RM; ++i) acc[i][b] += partial[warp + other][i][b];
-        squares[b] += partial[warp + other][RM][b];
+        if constexpr (!kCodedIn) squares[b] += partial[warp + other][RM][b];
       }
     }
   }
@@ -404,20 +579,21 @@ void launch_matvec_rows(const MatvecJob& job, unsigned blocks, cudaStream_t stre
   }
 }
 
-// Blocks of `kernel` resident on the whole GPU at once (at least one per SM).
+// Blocks of `kernel` resident on the whole GPU at once (at least one per SM), each with
+// `shared_bytes` of dynamic shared memory.
 template <typename Kernel>
-unsigned blocks_per_wave(Kernel kernel) {
+unsigned blocks_per_wave(Kernel kernel, std::size_t shared_bytes = 0) {
   int device = 0, sms = 0, per_sm = 0;
   cudaGetDevice(&device);
   cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
-  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatvecThreads, 0);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kMatvecThreads, shared_bytes);
   return static_cast<unsigned>(std::max(1, sms) * std::max(1, per_sm));
 }
 
 // Whether a grid of `blocks` runs as one full wave and a second wave less than half full.
 template <typename Kernel>
-bool thin_second_wave(Kernel kernel, unsigned blocks) {
-  const unsigned wave = blocks_per_wave(kernel);
+bool thin_second_wave(Kernel kernel, unsigned blocks, std::size_t shared_bytes = 0) {
+  const unsigned wave = blocks_per_wave(kernel, shared_bytes);
   return blocks > wave && blocks - wave < wave / 2;
 }
 
@@ -430,29 +606,62 @@ void launch_matvec_stream(MatvecJob& job, cudaStream_t stream) {
   launch(matvec_stream_kernel<K, kNorm, kGlu>, std::min(wave, needed), kMatvecThreads, stream, job);
 }
 
-// Rows per warp and row splits: as many rows per warp as fill kLoadsInFlight loads per lane with
-// whole rows, else whole rows one per warp, else each row split over 2 or 4 warps.
-template <WeightKind K, bool kNorm, bool kGlu>
-void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream, MatvecStreaming streaming) {
-  if (job.n_tokens == 1 && streaming == MatvecStreaming::always) {
-    launch_matvec_stream<K, kNorm, kGlu>(job, stream);
-    return;
-  }
-  constexpr int M = kGlu ? 2 : 1;
-  const int lane_loads = (targets[0].w.cols / kPerLoad<K> + kWarp - 1) / kWarp;
+// Rows per warp and row splits of matvec_kernel: as many rows per warp as fill `loads_in_flight`
+// loads per lane with whole rows, else whole rows one per warp, else each row split over 2 or 4
+// warps (job.split); returns the rows per warp and sets the job's split.
+int plan_rows(MatvecJob& job, const MatvecTarget* targets, int per_load, int matrices, int loads_in_flight) {
+  const int lane_loads = (targets[0].w.cols / per_load + kWarp - 1) / kWarp;
   int rows_per_warp = 1;
   const auto rows_divide = [&](int r) {
     for (int i = 0; i < job.count; ++i)
       if (targets[i].w.rows % r != 0) return false;
     return true;
   };
-  while (rows_per_warp < kMaxRowsPerWarp && 2 * rows_per_warp * M * lane_loads <= kLoadsInFlight<K> &&
+  while (rows_per_warp < kMaxRowsPerWarp && 2 * rows_per_warp * matrices * lane_loads <= loads_in_flight &&
          rows_divide(2 * rows_per_warp))
     rows_per_warp *= 2;
   job.split = 1;
-  while (job.split < kMatvecWarps && M * ((lane_loads + job.split - 1) / job.split) > kLoadsInFlight<K>) job.split *= 2;
-  const int row_groups = job.first_row[job.count] / rows_per_warp;
-  const unsigned blocks = blocks_for(static_cast<std::size_t>(row_groups) * job.split, kMatvecWarps);
+  while (job.split < kMatvecWarps && matrices * ((lane_loads + job.split - 1) / job.split) > loads_in_flight)
+    job.split *= 2;
+  return rows_per_warp;
+}
+
+unsigned matvec_blocks(const MatvecJob& job, int rows_per_warp) {
+  return blocks_for(static_cast<std::size_t>(job.first_row[job.count] / rows_per_warp) * job.split, kMatvecWarps);
+}
+
+// A single-token GEMV of quantized weights against the coded input (matvec_kernel with kCodedIn).
+template <WeightKind K, bool kNorm, bool kGlu>
+void launch_matvec_coded(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream) {
+  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kLoadsInFlight<K, true>);
+  const unsigned blocks = matvec_blocks(job, rows_per_warp);
+  const std::size_t shared = coded_input_bytes(targets[0].w.cols);
+  static_assert(kMaxRowsPerWarp == 4);
+  if (rows_per_warp == 4) {
+    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 4, true>, blocks, kMatvecThreads, shared, stream, job);
+  } else if (rows_per_warp == 2) {
+    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 2, true>, blocks, kMatvecThreads, shared, stream, job);
+  } else if (thin_second_wave(matvec_kernel<K, 1, kNorm, kGlu, 1, true>, blocks, shared)) {
+    launch_matvec_stream<K, kNorm, kGlu>(job, stream);
+  } else {
+    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 1, true>, blocks, kMatvecThreads, shared, stream, job);
+  }
+}
+
+template <WeightKind K, bool kNorm, bool kGlu>
+void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream, MatvecChoice choice) {
+  if (job.n_tokens == 1 && choice.stream_always) {
+    launch_matvec_stream<K, kNorm, kGlu>(job, stream);
+    return;
+  }
+  if constexpr (kQuantized<K>) {
+    if (job.n_tokens == 1 && !choice.float_input && targets[0].w.cols <= kMaxCodedInputCols) {
+      launch_matvec_coded<K, kNorm, kGlu>(job, targets, stream);
+      return;
+    }
+  }
+  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kLoadsInFlight<K>);
+  const unsigned blocks = matvec_blocks(job, rows_per_warp);
   static_assert(kMaxRowsPerWarp == 4);
   if (rows_per_warp == 4) {
     launch_matvec_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
@@ -470,13 +679,13 @@ bool aligned16(const void* p) { return reinterpret_cast<std::uintptr_t>(p) % 16 
 }  // namespace
 
 void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream,
-                   MatvecStreaming streaming) {
+                   MatvecChoice choice) {
   if (n_tokens <= 0 || count <= 0) return;
   // Targets of different encodings, or GLU pairs mixed with plain ones, go in separate launches.
   for (int i = 1; i < count; ++i)
     if (targets[i].w.kind != targets[0].w.kind || (targets[i].glu.data != nullptr) != (targets[0].glu.data != nullptr) ||
         (targets[i].glu.data != nullptr && targets[i].glu.kind != targets[0].glu.kind)) {
-      for (int j = 0; j < count; ++j) launch_matvec(targets + j, 1, in, n_tokens, stream, streaming);
+      for (int j = 0; j < count; ++j) launch_matvec(targets + j, 1, in, n_tokens, stream, choice);
       return;
     }
   MatvecJob job{};
@@ -502,12 +711,12 @@ void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in
       return;
     }
     if (glu) {
-      if (in.norm != nullptr) launch_matvec_fast<K, true, true>(job, targets, stream, streaming);
-      else launch_matvec_fast<K, false, true>(job, targets, stream, streaming);
+      if (in.norm != nullptr) launch_matvec_fast<K, true, true>(job, targets, stream, choice);
+      else launch_matvec_fast<K, false, true>(job, targets, stream, choice);
     } else if (in.norm != nullptr) {
-      launch_matvec_fast<K, true, false>(job, targets, stream, streaming);
+      launch_matvec_fast<K, true, false>(job, targets, stream, choice);
     } else {
-      launch_matvec_fast<K, false, false>(job, targets, stream, streaming);
+      launch_matvec_fast<K, false, false>(job, targets, stream, choice);
     }
   });
 }

@@ -87,6 +87,12 @@ __device__ __forceinline__ float2 load_scale(const DeviceMatrix& w, int row, int
   }
 }
 
+// Q6_K's 2-bit high parts of four elements (the four pairs of `bits`, lowest first) moved to bits
+// 0-1 of four bytes, to be placed above the elements' low nibbles.
+__device__ __forceinline__ unsigned q6_k_spread(unsigned bits) {
+  return (bits & 3u) | ((bits & 0xcu) << 6) | ((bits & 0x30u) << 12) | ((bits & 0xc0u) << 18);
+}
+
 // Weights one 16-byte load of each encoding carries (4-bit codes: q4_0, q4_k, and q6_k's low bits).
 template <WeightKind K>
 constexpr int kPerLoad = K == WeightKind::f32 ? 4 : (K == WeightKind::f16 || K == WeightKind::bf16) ? 8
@@ -126,11 +132,8 @@ __device__ __forceinline__ void decode_load(const uint4& raw, const uint2& high,
       float bias = K == WeightKind::q4_0 ? 8.0f : 0.0f;
       if constexpr (K == WeightKind::q6_k) {
         // Two high bits per element: elements 4k..4k+3 in byte k of high.x, 16+4k.. of high.y.
-        const auto spread = [](unsigned bits) {
-          return (bits & 3u) | ((bits & 0xcu) << 6) | ((bits & 0x30u) << 12) | ((bits & 0xc0u) << 18);
-        };
-        low |= spread((high.x >> (8 * k)) & 0xffu) << 4;
-        upper |= spread((high.y >> (8 * k)) & 0xffu) << 4;
+        low |= q6_k_spread((high.x >> (8 * k)) & 0xffu) << 4;
+        upper |= q6_k_spread((high.y >> (8 * k)) & 0xffu) << 4;
         bias = 32.0f;
       }
 #pragma unroll
