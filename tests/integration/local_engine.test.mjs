@@ -391,3 +391,21 @@ describe('sovereign config check on local backends', () => {
     assert.ok(!result.output.includes('good-engine'), result.output);
   });
 });
+
+describe('sovereign accel bench options', () => {
+  it('refuses a GEMV input other than int16 or float with usage, exit 2, and runs with float on the demo model', async () => {
+    const bad = await runCli(['accel', 'bench', '--shape', 'llama-3.2-1b', '--gemv-input', 'int8']);
+    assert.equal(bad.code, 2, bad.output);
+    assert.match(bad.output, /--gemv-input is int16 or float, got 'int8'/, bad.output);
+    const dir = tempDir('sovereign-bench-');
+    try {
+      const model = await makeDemoModel(dir);
+      const run = await runCli(['accel', 'bench', '--model', model, '--gemv-input', 'float', '--prefill', '4',
+        '--batches', '1', '--steps', '1', '--threads', '1'], { timeoutMs: 60000 });
+      assert.equal(run.code, 0, run.output);
+      assert.match(run.output, /^decode\s+1\s/m, run.output);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

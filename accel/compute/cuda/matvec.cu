@@ -5,9 +5,9 @@
 // streaming their rows, for single-token steps whose one-shot grid would end in a thin second wave),
 // an element-by-element fallback for shapes those loads do not fit (matvec_scalar_kernel), and the
 // launchers that choose between them, rows per warp and row splits. fetch_position and add_position
-// are the load and multiply-add of one load position that both 16-byte-load kernels share; over
-// quantized weights a single-token matvec_kernel first codes its input in 16-bit integers
-// (code_input) and multiplies with integer dot products (add_position_coded).
+// are the load and multiply-add of one load position that the 16-byte-load kernels share. Over
+// quantized weights a single-token GEMV runs matvec_coded_kernel instead, which codes its input in
+// 16-bit integers first (code_input) and multiplies with integer dot products (add_position_coded).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -146,21 +146,31 @@ __device__ __forceinline__ void add_position(const float (&v)[RM][kPerLoad<K>], 
 // multiply-add per weight and 4 bytes of L1 per weight (8 with the norm weight): at 4 to 8 bits per
 // weight those reads, not HBM, bounded the float path.
 struct CodedInput {
-  const uint4* codes;    // cols int16 codes, in element order (8 per uint4)
+  // cols int16 codes, 8 per uint4, by load position: the q-th 8 codes of position c (values
+  // c * P + 8q ..) at codes[q * positions + c], so that lanes reading consecutive positions read
+  // consecutive 16 bytes (in element order, the 32 or 64 bytes between lanes put 4 lanes of each
+  // 8-lane phase on the same banks)
+  const uint4* codes;
+  int positions;         // cols / P
   const float2* blocks;  // per 32 values: (scale d, the sum of their codes); value = d * code
   float squares;         // the float input's sum of squares, for the RMSNorm scale
 };
 
-// Shared memory the coded input of `cols` values takes, and the widest input the kernel codes.
-constexpr std::size_t coded_input_bytes(int cols) { return static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4; }
-constexpr int kMaxCodedInputCols = 16384;  // 36 KiB, under the 48 KiB a launch gets without opting in
+// Shared memory the coded input of `cols` values takes: the codes, then the block terms.
+__host__ __device__ constexpr std::size_t coded_input_bytes(int cols) {
+  return static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4;
+}
 constexpr float kInputCodeMax = 32767.0f;
 
-// Builds the block's CodedInput in `shared` (coded_input_bytes(cols), 16-byte aligned). Each thread
-// takes 8 consecutive values per pass and the 4 threads of a 32-value block agree on its scale and
-// sum by shuffles. Every thread of the block must call it (it ends in a barrier). Needs cols % 32 == 0.
-template <bool kNorm>
+// Builds the block's CodedInput for loads of P values (16 or 32) in `shared` (coded_input_bytes(cols),
+// 16-byte aligned): each thread codes 8 consecutive values per pass and the 4 threads of a 32-value block agree on its scale and sum
+// by shuffles. Every thread of the block must call it (it ends in a barrier). Needs cols % 32 == 0.
+// (Copying the whole input into shared memory first with cp.async, so that the passes read shared
+// memory rather than L2, measured slower on an H100: Q8_0 1,178 against 1,268 tokens/s.)
+template <bool kNorm, int P>
 __device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols, unsigned char* shared) {
+  const auto* xs = reinterpret_cast<const float4*>(in.x);
+  const auto* ns = reinterpret_cast<const float4*>(in.norm);
   auto* codes = reinterpret_cast<uint4*>(shared);
   auto* blocks = reinterpret_cast<float2*>(shared + 2 * static_cast<std::size_t>(cols));
   __shared__ float warp_squares[1024 / kWarp];
@@ -171,12 +181,10 @@ __device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols
     const bool valid = g < groups;  // whole 32-value blocks are in or out together
     float v[8] = {};
     if (valid) {
-      const float4* xs = reinterpret_cast<const float4*>(in.x) + 2 * g;
-      const float4 a = xs[0], b = xs[1];
+      const float4 a = xs[2 * g], b = xs[2 * g + 1];
       v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
       if constexpr (kNorm) {
-        const float4* ns = reinterpret_cast<const float4*>(in.norm) + 2 * g;
-        const float4 na = ns[0], nb = ns[1];
+        const float4 na = ns[2 * g], nb = ns[2 * g + 1];
         const float n[8] = {na.x, na.y, na.z, na.w, nb.x, nb.y, nb.z, nb.w};
 #pragma unroll
         for (int j = 0; j < 8; ++j) {
@@ -202,7 +210,7 @@ __device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     sum += __shfl_xor_sync(0xffffffffu, sum, 2);
     if (valid) {
-      codes[g] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+      codes[g % (P / 8) * (cols / P) + g / (P / 8)] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
       if (threadIdx.x % 4 == 0) blocks[g / 4] = make_float2(amax / kInputCodeMax, static_cast<float>(sum));
     }
   }
@@ -214,7 +222,7 @@ __device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols
   float total = 0.0f;
   if constexpr (kNorm)
     for (int w = 0; w < static_cast<int>(blockDim.x) / kWarp; ++w) total += warp_squares[w];
-  return {reinterpret_cast<const uint4*>(shared), blocks, total};
+  return {codes, cols / P, blocks, total};
 }
 
 // The 4-bit codes of one 32-bit word of a load as signed bytes: elements 4k..4k+3 (low nibbles) in
@@ -249,7 +257,7 @@ __device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const
   int xw[kWords];
 #pragma unroll
   for (int q = 0; q < kWords / 4; ++q) {
-    const uint4 v = x.codes[kWords / 4 * c + q];
+    const uint4 v = x.codes[q * x.positions + c];
     xw[4 * q] = static_cast<int>(v.x);
     xw[4 * q + 1] = static_cast<int>(v.y);
     xw[4 * q + 2] = static_cast<int>(v.z);
@@ -305,8 +313,8 @@ __device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const
 // batch 1): 8 instead of 16 took Q4_0 from 591 to 840 tokens/s, Q4_K from 556 to 732, Q6_K from 559
 // to 706; capping registers instead (launch bounds of 4 blocks per SM) spilled and was slower.
 // With the coded input (no float decoding) every encoding keeps 16.
-template <WeightKind K, bool kCodedIn = false>
-constexpr int kLoadsInFlight = kPerLoad<K> == 32 && !kCodedIn ? 8 : 16;
+template <WeightKind K, bool kCoded = false>
+constexpr int kLoadsInFlight = kPerLoad<K> == 32 && !kCoded ? 8 : 16;
 constexpr unsigned kMatvecThreads = 128;
 constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 
@@ -314,15 +322,12 @@ constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 // the compiler need not hold all of them at once).
 constexpr int kMaxRowsPerWarp = 4;
 
-// With kCodedIn (quantized K, one token), the block first codes the input in 16-bit integers
-// (code_input, dynamic shared memory of coded_input_bytes(cols)) and each position's products are integer.
-template <WeightKind K, int NT, bool kNorm, bool kGlu, int R, bool kCodedIn = false>
+template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
 __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
-  static_assert(!kCodedIn || (kQuantized<K> && NT == 1));
   constexpr int P = kPerLoad<K>;
   constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
   constexpr int RM = R * M;
-  constexpr int U = kLoadsInFlight<K, kCodedIn> / RM;  // load positions per lane in flight
+  constexpr int U = kLoadsInFlight<K> / RM;  // load positions per lane in flight
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
   const int global_warp = blockIdx.x * kMatvecWarps + warp;
@@ -356,38 +361,23 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
 
   const int n = job.n_tokens;
   float acc[RM][NT] = {}, squares[NT] = {};
-  if constexpr (kCodedIn) {
-    extern __shared__ uint4 matvec_shared[];
-    const CodedInput x = code_input<kNorm>(job.in, cols, reinterpret_cast<unsigned char*>(matvec_shared));
-    squares[0] = x.squares;
-    for (int first = begin + lane; first < end; first += kWarp * U) {
-      if (first != begin + lane) fetch(first);
+  for (int first = begin + lane; first < end; first += kWarp * U) {
+    if (first != begin + lane) fetch(first);
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int c = first + u * kWarp;
-        if (c >= end) break;
-        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], x, c, acc);
-      }
-    }
-  } else {
-    for (int first = begin + lane; first < end; first += kWarp * U) {
-      if (first != begin + lane) fetch(first);
+    for (int u = 0; u < U; ++u) {
+      const int c = first + u * kWarp;
+      if (c >= end) break;
+      float v[RM][P];
 #pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int c = first + u * kWarp;
-        if (c >= end) break;
-        float v[RM][P];
+      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
 #pragma unroll
-        for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
+      for (int b = 0; b < NT; ++b) {
+        if (b >= n) break;
+        float sums[RM] = {};
+        add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
+                               c, sums, squares[b]);
 #pragma unroll
-        for (int b = 0; b < NT; ++b) {
-          if (b >= n) break;
-          float sums[RM] = {};
-          add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
-                                 c, sums, squares[b]);
-#pragma unroll
-          for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
-        }
+        for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
       }
     }
   }
@@ -399,7 +389,7 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
     if (b >= n) break;
 #pragma unroll
     for (int i = 0; i < RM; ++i) acc[i][b] = warp_sum(acc[i][b]);
-    if constexpr (kNorm && !kCodedIn) squares[b] = warp_sum(squares[b]);  // the coded input has the block's
+    if constexpr (kNorm) squares[b] = warp_sum(squares[b]);
     if (job.split > 1 && lane == 0) {
 #pragma unroll
       for (int i = 0; i < RM; ++i) partial[warp][i][b] = acc[i][b];
@@ -415,7 +405,7 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
       for (int other = 1; other < job.split; ++other) {
 #pragma unroll
         for (int i = 0; i < RM; ++i) acc[i][b] += partial[warp + other][i][b];
-        if constexpr (!kCodedIn) squares[b] += partial[warp + other][RM][b];
+        squares[b] += partial[warp + other][RM][b];
       }
     }
   }
@@ -428,6 +418,92 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
       finish_row<kNorm, kGlu>(target, job.in, cols, row0 + r, b, acc[r * M][b], kGlu ? acc[r * M + M - 1][b] : 0.0f,
                               squares[b]);
     }
+}
+
+// The single-token GEMV of quantized weights against the coded input: as matvec_kernel, but the block
+// first codes the input in 16-bit integers (code_input, dynamic shared memory of
+// coded_input_bytes(cols)) and each position's products are integer; and since coding costs
+// each block a pass over the input, the grid may be smaller than the rows need: each block then
+// takes row groups base, base + grid, ... (the same count for all of its warps), coding once.
+template <WeightKind K, bool kNorm, bool kGlu, int R>
+__global__ void __launch_bounds__(kMatvecThreads) matvec_coded_kernel(MatvecJob job) {
+  static_assert(kQuantized<K>);
+  constexpr int P = kPerLoad<K>;
+  constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
+  constexpr int RM = R * M;
+  constexpr int U = kLoadsInFlight<K, true> / RM;  // load positions per lane in flight
+  constexpr bool kHigh = K == WeightKind::q6_k;  // a second, 8-byte load per position
+  const int warp = threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  const int cols = job.targets[0].w.cols;
+  const int row_loads = cols / P;
+  const int share = (row_loads + job.split - 1) / job.split;
+  const int warp_jobs = job.first_row[job.count] / R * job.split;  // row groups times their parts
+  const int grid_warps = static_cast<int>(gridDim.x) * kMatvecWarps;
+  extern __shared__ uint4 matvec_shared[];
+  unsigned char* shared = reinterpret_cast<unsigned char*>(matvec_shared);
+  CodedInput coded{};
+  __shared__ float partial[kMatvecWarps][RM];
+
+  for (int base = static_cast<int>(blockIdx.x) * kMatvecWarps; base < warp_jobs; base += grid_warps) {
+    const int global_warp = base + warp;
+    const int first_slot = global_warp / job.split * R;
+    const int part = global_warp % job.split;
+    const bool active = global_warp < warp_jobs;
+    const int t = target_of(job, first_slot);
+    const MatvecTarget target = pick_target(job, t);
+    const int row0 = first_slot - job.first_row[t];
+    const int begin = active ? part * share : 0;
+    const int end = active ? min(row_loads, begin + share) : 0;
+    const uint4* rows[RM];
+    row_pointers<M>(target, row0, rows);
+    uint4 raw[U][RM];
+    uint2 high[kHigh ? U : 1][kHigh ? RM : 1];
+    float2 scale[U][RM];
+    const auto fetch = [&](int first) {
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int c = first + u * kWarp;
+        if (c < end) fetch_position<K, M>(rows, target, row0, c, raw[u], high[kHigh ? u : 0], scale[u]);
+      }
+    };
+    fetch(begin + lane);
+    if (base == static_cast<int>(blockIdx.x) * kMatvecWarps) {  // the block's first row groups
+      wait_for_previous_kernel();
+      let_next_kernel_launch();
+      coded = code_input<kNorm, P>(job.in, cols, shared);
+    }
+    float acc[RM][1] = {};
+    for (int first = begin + lane; first < end; first += kWarp * U) {
+      if (first != begin + lane) fetch(first);
+#pragma unroll
+      for (int u = 0; u < U; ++u) {
+        const int c = first + u * kWarp;
+        if (c >= end) break;
+        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], coded, c, acc);
+      }
+    }
+
+    // Warp sums; with a split row, the shares meet in shared memory.
+#pragma unroll
+    for (int i = 0; i < RM; ++i) acc[i][0] = warp_sum(acc[i][0]);
+    bool owner = true;  // the warp that finishes the rows
+    if (job.split > 1) {
+      if (lane == 0)
+#pragma unroll
+        for (int i = 0; i < RM; ++i) partial[warp][i] = acc[i][0];
+      __syncthreads();
+      owner = part == 0;
+      for (int other = 1; owner && other < job.split; ++other)
+#pragma unroll
+        for (int i = 0; i < RM; ++i) acc[i][0] += partial[warp + other][i];
+      if (base + grid_warps < warp_jobs) __syncthreads();  // the next row groups rewrite partial
+    }
+    if (!owner || !active || lane != 0) continue;
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+      finish_row<kNorm, kGlu>(target, job.in, cols, row0 + r, 0, acc[r * M][0], acc[r * M + M - 1][0], coded.squares);
+  }
 }
 
 // The single-token GEMV as a stream, for matrices whose one-shot grid (matvec_kernel: each warp
@@ -630,21 +706,39 @@ unsigned matvec_blocks(const MatvecJob& job, int rows_per_warp) {
   return blocks_for(static_cast<std::size_t>(job.first_row[job.count] / rows_per_warp) * job.split, kMatvecWarps);
 }
 
-// A single-token GEMV of quantized weights against the coded input (matvec_kernel with kCodedIn).
+// Dynamic shared memory a block may have on the current GPU (raising the 48 KiB default).
+std::size_t shared_memory_limit() {
+  int device = 0, limit = 0;
+  cudaGetDevice(&device);
+  cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+  return static_cast<std::size_t>(limit);
+}
+
+// One launch of the coded-input kernel with R rows per warp: a grid of as few waves as the row
+// groups need, shrunk so that every block takes the same number of them (a thin last wave would
+// leave most SMs idle while it runs).
+template <WeightKind K, bool kNorm, bool kGlu, int R>
+void launch_coded_rows(const MatvecJob& job, unsigned blocks, cudaStream_t stream) {
+  const auto kernel = matvec_coded_kernel<K, kNorm, kGlu, R>;
+  const std::size_t shared = coded_input_bytes(job.targets[0].w.cols);
+  if (shared > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
+  const unsigned wave = blocks_per_wave(kernel, shared);
+  const unsigned passes = (blocks + wave - 1) / wave;
+  launch_with_shared(kernel, (blocks + passes - 1) / passes, kMatvecThreads, shared, stream, job);
+}
+
+// A single-token GEMV of quantized weights against the coded input (matvec_coded_kernel).
 template <WeightKind K, bool kNorm, bool kGlu>
 void launch_matvec_coded(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream) {
   const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kLoadsInFlight<K, true>);
   const unsigned blocks = matvec_blocks(job, rows_per_warp);
-  const std::size_t shared = coded_input_bytes(targets[0].w.cols);
   static_assert(kMaxRowsPerWarp == 4);
   if (rows_per_warp == 4) {
-    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 4, true>, blocks, kMatvecThreads, shared, stream, job);
+    launch_coded_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
   } else if (rows_per_warp == 2) {
-    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 2, true>, blocks, kMatvecThreads, shared, stream, job);
-  } else if (thin_second_wave(matvec_kernel<K, 1, kNorm, kGlu, 1, true>, blocks, shared)) {
-    launch_matvec_stream<K, kNorm, kGlu>(job, stream);
+    launch_coded_rows<K, kNorm, kGlu, 2>(job, blocks, stream);
   } else {
-    launch_with_shared(matvec_kernel<K, 1, kNorm, kGlu, 1, true>, blocks, kMatvecThreads, shared, stream, job);
+    launch_coded_rows<K, kNorm, kGlu, 1>(job, blocks, stream);
   }
 }
 
@@ -655,7 +749,7 @@ void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_
     return;
   }
   if constexpr (kQuantized<K>) {
-    if (job.n_tokens == 1 && !choice.float_input && targets[0].w.cols <= kMaxCodedInputCols) {
+    if (job.n_tokens == 1 && !choice.float_input && coded_input_bytes(targets[0].w.cols) <= shared_memory_limit()) {
       launch_matvec_coded<K, kNorm, kGlu>(job, targets, stream);
       return;
     }

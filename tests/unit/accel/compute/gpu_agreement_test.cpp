@@ -167,6 +167,14 @@ TEST_CASE("the 16-bit coded GEMV input moves the logits by about 1e-4") {
   }
 }
 
+// A row of 24,576 columns codes into 55 KiB of shared memory, past the 48 KiB a launch gets unless
+// the kernel opts in.
+TEST_CASE("single-token GEMVs whose coded input needs more than 48 KiB of shared memory agree") {
+  TinyModelSpec spec = spec_of(gguf::TensorType::q8_0);
+  spec.n_ff = 24576;
+  check_agreement(spec, 6, 1, 1e-2);
+}
+
 TEST_CASE("shapes the 16-byte loads do not fit take the element-wise GEMV and still agree") {
   TinyModelSpec spec;
   spec.type = gguf::TensorType::f16;
