@@ -156,73 +156,86 @@ struct CodedInput {
   float squares;         // the float input's sum of squares, for the RMSNorm scale
 };
 
-// Shared memory the coded input of `cols` values takes: the codes, then the block terms.
+// Shared memory the coded input of `cols` values takes: the codes, then the block terms, rounded up
+// to 16 bytes so that a second token's input stays aligned.
 __host__ __device__ constexpr std::size_t coded_input_bytes(int cols) {
-  return static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4;
+  return (static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4 + 15) / 16 * 16;
 }
 constexpr float kInputCodeMax = 32767.0f;
+// Most tokens a coded-input GEMV takes (more would need more registers than one pass of loads leaves).
+constexpr int kMaxCodedTokens = 2;
 
-// Builds the block's CodedInput for loads of P values (16 or 32) in `shared` (coded_input_bytes(cols),
-// 16-byte aligned): each thread codes 8 consecutive values per pass and the 4 threads of a 32-value block agree on its scale and sum
-// by shuffles. Every thread of the block must call it (it ends in a barrier). Needs cols % 32 == 0.
+// Builds the block's CodedInput of each of the step's n tokens (n <= NT) for loads of P values (16 or
+// 32) in `shared` (NT * coded_input_bytes(cols), 16-byte aligned): each thread codes 8 consecutive
+// values per pass and the 4 threads of a 32-value block agree on its scale and sum by shuffles.
+// Every thread of the block must call it (it ends in a barrier). Needs cols % 32 == 0.
 // (Copying the whole input into shared memory first with cp.async, so that the passes read shared
 // memory rather than L2, measured slower on an H100: Q8_0 1,178 against 1,268 tokens/s.)
-template <bool kNorm, int P>
-__device__ __forceinline__ CodedInput code_input(const MatvecInput& in, int cols, unsigned char* shared) {
-  const auto* xs = reinterpret_cast<const float4*>(in.x);
+template <bool kNorm, int P, int NT>
+__device__ __forceinline__ void code_input(const MatvecInput& in, int cols, int n, unsigned char* shared,
+                                           CodedInput (&coded)[NT]) {
   const auto* ns = reinterpret_cast<const float4*>(in.norm);
-  auto* codes = reinterpret_cast<uint4*>(shared);
-  auto* blocks = reinterpret_cast<float2*>(shared + 2 * static_cast<std::size_t>(cols));
-  __shared__ float warp_squares[1024 / kWarp];
+  __shared__ float warp_squares[NT][1024 / kWarp];
   const int groups = cols / 8;
-  float squares = 0.0f;
-  for (int first = 0; first < groups; first += static_cast<int>(blockDim.x)) {  // the same passes for every thread
-    const int g = first + static_cast<int>(threadIdx.x);
-    const bool valid = g < groups;  // whole 32-value blocks are in or out together
-    float v[8] = {};
-    if (valid) {
-      const float4 a = xs[2 * g], b = xs[2 * g + 1];
-      v[0] = a.x; v[1] = a.y; v[2] = a.z; v[3] = a.w; v[4] = b.x; v[5] = b.y; v[6] = b.z; v[7] = b.w;
-      if constexpr (kNorm) {
-        const float4 na = ns[2 * g], nb = ns[2 * g + 1];
-        const float n[8] = {na.x, na.y, na.z, na.w, nb.x, nb.y, nb.z, nb.w};
+  float squares[NT] = {};
 #pragma unroll
-        for (int j = 0; j < 8; ++j) {
-          squares += v[j] * v[j];
-          v[j] *= n[j];
+  for (int b = 0; b < NT; ++b) {
+    if (b >= n) break;
+    const auto* xs = reinterpret_cast<const float4*>(in.x + static_cast<std::size_t>(b) * cols);
+    unsigned char* token_shared = shared + static_cast<std::size_t>(b) * coded_input_bytes(cols);
+    auto* codes = reinterpret_cast<uint4*>(token_shared);
+    auto* blocks = reinterpret_cast<float2*>(token_shared + 2 * static_cast<std::size_t>(cols));
+    coded[b] = {codes, cols / P, blocks, 0.0f};
+    for (int first = 0; first < groups; first += static_cast<int>(blockDim.x)) {  // the same passes for every thread
+      const int g = first + static_cast<int>(threadIdx.x);
+      const bool valid = g < groups;  // whole 32-value blocks are in or out together
+      float v[8] = {};
+      if (valid) {
+        const float4 x0 = xs[2 * g], x1 = xs[2 * g + 1];
+        v[0] = x0.x; v[1] = x0.y; v[2] = x0.z; v[3] = x0.w; v[4] = x1.x; v[5] = x1.y; v[6] = x1.z; v[7] = x1.w;
+        if constexpr (kNorm) {
+          const float4 na = ns[2 * g], nb = ns[2 * g + 1];
+          const float norm[8] = {na.x, na.y, na.z, na.w, nb.x, nb.y, nb.z, nb.w};
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            squares[b] += v[j] * v[j];
+            v[j] *= norm[j];
+          }
         }
       }
-    }
-    float amax = 0.0f;
+      float amax = 0.0f;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(v[j]));
-    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
-    amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
-    const float inverse = amax > 0.0f ? kInputCodeMax / amax : 0.0f;
-    unsigned packed[4] = {0u, 0u, 0u, 0u};
-    int sum = 0;
+      for (int j = 0; j < 8; ++j) amax = fmaxf(amax, fabsf(v[j]));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 1));
+      amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, 2));
+      const float inverse = amax > 0.0f ? kInputCodeMax / amax : 0.0f;
+      unsigned packed[4] = {0u, 0u, 0u, 0u};
+      int sum = 0;
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int q = __float2int_rn(v[j] * inverse);
-      sum += q;
-      packed[j / 2] |= (static_cast<unsigned>(q) & 0xffffu) << (16 * (j % 2));
+      for (int j = 0; j < 8; ++j) {
+        const int q = __float2int_rn(v[j] * inverse);
+        sum += q;
+        packed[j / 2] |= (static_cast<unsigned>(q) & 0xffffu) << (16 * (j % 2));
+      }
+      sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+      sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+      if (valid) {
+        codes[g % (P / 8) * (cols / P) + g / (P / 8)] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
+        if (threadIdx.x % 4 == 0) blocks[g / 4] = make_float2(amax / kInputCodeMax, static_cast<float>(sum));
+      }
     }
-    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-    if (valid) {
-      codes[g % (P / 8) * (cols / P) + g / (P / 8)] = make_uint4(packed[0], packed[1], packed[2], packed[3]);
-      if (threadIdx.x % 4 == 0) blocks[g / 4] = make_float2(amax / kInputCodeMax, static_cast<float>(sum));
+    if constexpr (kNorm) {
+      squares[b] = warp_sum(squares[b]);
+      if (threadIdx.x % kWarp == 0) warp_squares[b][threadIdx.x / kWarp] = squares[b];
     }
-  }
-  if constexpr (kNorm) {
-    squares = warp_sum(squares);
-    if (threadIdx.x % kWarp == 0) warp_squares[threadIdx.x / kWarp] = squares;
   }
   __syncthreads();
-  float total = 0.0f;
   if constexpr (kNorm)
-    for (int w = 0; w < static_cast<int>(blockDim.x) / kWarp; ++w) total += warp_squares[w];
-  return {codes, cols / P, blocks, total};
+#pragma unroll
+    for (int b = 0; b < NT; ++b) {
+      if (b >= n) break;
+      for (int w = 0; w < static_cast<int>(blockDim.x) / kWarp; ++w) coded[b].squares += warp_squares[b][w];
+    }
 }
 
 // The 4-bit codes of one 32-bit word of a load as signed bytes: elements 4k..4k+3 (low nibbles) in
@@ -248,51 +261,69 @@ __device__ __forceinline__ int dot4(int weights, int codes01, int codes23, int d
   return __dp2a_hi(codes23, weights, __dp2a_lo(codes01, weights, dot));
 }
 
-// The products of load position c of RM rows with the coded input, scale terms applied, added to
-// acc[i][0] (see add_position for the float input).
-template <WeightKind K, int RM>
-__device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const uint2* high, const float2* scale,
-                                                   const CodedInput& x, int c, float (&acc)[RM][1]) {
-  constexpr int kWords = K == WeightKind::q8_0 ? 8 : 16;  // input words of the position's 16 or 32 values
-  int xw[kWords];
+// The input words (two 16-bit codes each) of load position c of a coded input: 8 for a Q8_0 load's 16
+// values, 16 for the 32 of the other kinds.
+template <WeightKind K>
+constexpr int kCodedWords = K == WeightKind::q8_0 ? 8 : 16;
+template <WeightKind K>
+__device__ __forceinline__ void coded_words(const CodedInput& x, int c, int (&xw)[kCodedWords<K>]) {
 #pragma unroll
-  for (int q = 0; q < kWords / 4; ++q) {
+  for (int q = 0; q < kCodedWords<K> / 4; ++q) {
     const uint4 v = x.codes[q * x.positions + c];
     xw[4 * q] = static_cast<int>(v.x);
     xw[4 * q + 1] = static_cast<int>(v.y);
     xw[4 * q + 2] = static_cast<int>(v.z);
     xw[4 * q + 3] = static_cast<int>(v.w);
   }
-  if constexpr (K == WeightKind::q8_0) {
-    const float dx = x.blocks[c / 2].x;  // a load is half of a 32-value block
+}
+
+// The products of load position c of RM rows with each token's coded input, scale terms applied,
+// added to acc[i][b] (see add_position for the float input). Each row's codes are unpacked once for
+// all tokens.
+template <WeightKind K, int RM, int NT>
+__device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const uint2* high, const float2* scale,
+                                                   const CodedInput (&x)[NT], int n, int c, float (&acc)[RM][NT]) {
+  int xw[NT][kCodedWords<K>];
+  float2 block[NT];
 #pragma unroll
-    for (int i = 0; i < RM; ++i) {
-      const int words[4] = {static_cast<int>(raw[i].x), static_cast<int>(raw[i].y), static_cast<int>(raw[i].z),
-                            static_cast<int>(raw[i].w)};
-      int dot = 0;
+  for (int b = 0; b < NT; ++b) {
+    if (b >= n) break;
+    coded_words<K>(x[b], c, xw[b]);
+    block[b] = x[b].blocks[K == WeightKind::q8_0 ? c / 2 : c];  // a Q8_0 load is half of a 32-value block
+  }
 #pragma unroll
-      for (int k = 0; k < 4; ++k) dot = dot4(words[k], xw[2 * k], xw[2 * k + 1], dot);
-      acc[i][0] += scale[i].x * dx * static_cast<float>(dot);
-    }
-  } else {
-    const float2 block = x.blocks[c];
+  for (int i = 0; i < RM; ++i) {
+    const unsigned words[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
+    if constexpr (K == WeightKind::q8_0) {
 #pragma unroll
-    for (int i = 0; i < RM; ++i) {
-      const unsigned words[4] = {raw[i].x, raw[i].y, raw[i].z, raw[i].w};
-      int first = 0, second = 0;  // elements 0-15 and 16-31
+      for (int b = 0; b < NT; ++b) {
+        if (b >= n) break;
+        int dot = 0;
 #pragma unroll
-      for (int k = 0; k < 4; ++k) {
-        int codes_first, codes_second;
-        nibble_codes<K>(words[k], K == WeightKind::q6_k ? high[i] : uint2{}, k, codes_first, codes_second);
-        first = dot4(codes_first, xw[2 * k], xw[2 * k + 1], first);
-        second = dot4(codes_second, xw[8 + 2 * k], xw[9 + 2 * k], second);
+        for (int k = 0; k < 4; ++k) dot = dot4(static_cast<int>(words[k]), xw[b][2 * k], xw[b][2 * k + 1], dot);
+        acc[i][b] += scale[i].x * block[b].x * static_cast<float>(dot);
       }
-      if constexpr (K == WeightKind::q6_k) {
-        acc[i][0] += block.x * (scale[i].x * static_cast<float>(first) + scale[i].y * static_cast<float>(second));
-      } else if constexpr (K == WeightKind::q4_k) {
-        acc[i][0] += block.x * (scale[i].x * static_cast<float>(first + second) - scale[i].y * block.y);
-      } else {  // q4_0: codes 0..15 with a bias of 8, exact in integers
-        acc[i][0] += scale[i].x * block.x * static_cast<float>(first + second - 8 * static_cast<int>(block.y));
+    } else {
+      int codes_first[4], codes_second[4];
+#pragma unroll
+      for (int k = 0; k < 4; ++k)
+        nibble_codes<K>(words[k], K == WeightKind::q6_k ? high[i] : uint2{}, k, codes_first[k], codes_second[k]);
+#pragma unroll
+      for (int b = 0; b < NT; ++b) {
+        if (b >= n) break;
+        int first = 0, second = 0;  // elements 0-15 and 16-31
+#pragma unroll
+        for (int k = 0; k < 4; ++k) {
+          first = dot4(codes_first[k], xw[b][2 * k], xw[b][2 * k + 1], first);
+          second = dot4(codes_second[k], xw[b][8 + 2 * k], xw[b][9 + 2 * k], second);
+        }
+        if constexpr (K == WeightKind::q6_k) {
+          acc[i][b] += block[b].x * (scale[i].x * static_cast<float>(first) + scale[i].y * static_cast<float>(second));
+        } else if constexpr (K == WeightKind::q4_k) {
+          acc[i][b] += block[b].x * (scale[i].x * static_cast<float>(first + second) - scale[i].y * block[b].y);
+        } else {  // q4_0: codes 0..15 with a bias of 8, exact in integers
+          acc[i][b] += scale[i].x * block[b].x * static_cast<float>(first + second - 8 * static_cast<int>(block[b].y));
+        }
       }
     }
   }
@@ -312,9 +343,13 @@ __device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const
 // registers (their rows are also a quarter as long in loads). Measured on an H100 (llama-3.2-1b,
 // batch 1): 8 instead of 16 took Q4_0 from 591 to 840 tokens/s, Q4_K from 556 to 732, Q6_K from 559
 // to 706; capping registers instead (launch bounds of 4 blocks per SM) spilled and was slower.
-// With the coded input (no float decoding) every encoding keeps 16.
-template <WeightKind K, bool kCoded = false>
-constexpr int kLoadsInFlight = kPerLoad<K> == 32 && !kCoded ? 8 : 16;
+template <WeightKind K>
+constexpr int kLoadsInFlight = kPerLoad<K> == 32 ? 8 : 16;
+// With the coded input (no float decoding) every encoding keeps 16 for one token; 8 for two, whose
+// input words and sums take the registers (16 spilled a kilobyte per thread for the GLU's 4 rows),
+// and for Q6_K, whose high-bit loads do (H100, llama-3.2-1b batch 1: 1,021 -> 1,220 tokens/s).
+template <WeightKind K, int NT>
+constexpr int kCodedLoadsInFlight = NT == 1 && K != WeightKind::q6_k ? 16 : 8;
 constexpr unsigned kMatvecThreads = 128;
 constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 
@@ -420,18 +455,18 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
     }
 }
 
-// The single-token GEMV of quantized weights against the coded input: as matvec_kernel, but the block
-// first codes the input in 16-bit integers (code_input, dynamic shared memory of
-// coded_input_bytes(cols)) and each position's products are integer; and since coding costs
-// each block a pass over the input, the grid may be smaller than the rows need: each block then
-// takes row groups base, base + grid, ... (the same count for all of its warps), coding once.
-template <WeightKind K, bool kNorm, bool kGlu, int R>
+// The GEMV of quantized weights for steps of up to kMaxCodedTokens tokens (n_tokens <= NT): as
+// matvec_kernel, but the block first codes each token's input in 16-bit integers (code_input, dynamic
+// shared memory of NT * coded_input_bytes(cols)) and each position's products are integer; and since
+// coding costs each block a pass over the input, the grid may be smaller than the rows need: each
+// block then takes row groups base, base + grid, ... (the same count for all of its warps), coding once.
+template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
 __global__ void __launch_bounds__(kMatvecThreads) matvec_coded_kernel(MatvecJob job) {
-  static_assert(kQuantized<K>);
+  static_assert(kQuantized<K> && NT <= kMaxCodedTokens);
   constexpr int P = kPerLoad<K>;
   constexpr int M = kGlu ? 2 : 1;  // matrices per row: W, and the GLU's up projection
   constexpr int RM = R * M;
-  constexpr int U = kLoadsInFlight<K, true> / RM;  // load positions per lane in flight
+  constexpr int U = kCodedLoadsInFlight<K, NT> / RM;  // load positions per lane in flight
   constexpr bool kHigh = K == WeightKind::q6_k;  // a second, 8-byte load per position
   const int warp = threadIdx.x / kWarp;
   const int lane = threadIdx.x % kWarp;
@@ -442,8 +477,9 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_coded_kernel(MatvecJob 
   const int grid_warps = static_cast<int>(gridDim.x) * kMatvecWarps;
   extern __shared__ uint4 matvec_shared[];
   unsigned char* shared = reinterpret_cast<unsigned char*>(matvec_shared);
-  CodedInput coded{};
-  __shared__ float partial[kMatvecWarps][RM];
+  const int n = NT == 1 ? 1 : job.n_tokens;  // a constant where it can be, so single-token steps test nothing
+  CodedInput coded[NT] = {};
+  __shared__ float partial[kMatvecWarps][RM][NT];
 
   for (int base = static_cast<int>(blockIdx.x) * kMatvecWarps; base < warp_jobs; base += grid_warps) {
     const int global_warp = base + warp;
@@ -471,38 +507,48 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_coded_kernel(MatvecJob 
     if (base == static_cast<int>(blockIdx.x) * kMatvecWarps) {  // the block's first row groups
       wait_for_previous_kernel();
       let_next_kernel_launch();
-      coded = code_input<kNorm, P>(job.in, cols, shared);
+      code_input<kNorm, P>(job.in, cols, n, shared, coded);
     }
-    float acc[RM][1] = {};
+    float acc[RM][NT] = {};
     for (int first = begin + lane; first < end; first += kWarp * U) {
       if (first != begin + lane) fetch(first);
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         const int c = first + u * kWarp;
         if (c >= end) break;
-        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], coded, c, acc);
+        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], coded, n, c, acc);
       }
     }
 
     // Warp sums; with a split row, the shares meet in shared memory.
 #pragma unroll
-    for (int i = 0; i < RM; ++i) acc[i][0] = warp_sum(acc[i][0]);
+    for (int i = 0; i < RM; ++i)
+#pragma unroll
+      for (int b = 0; b < NT; ++b) acc[i][b] = warp_sum(acc[i][b]);
     bool owner = true;  // the warp that finishes the rows
     if (job.split > 1) {
       if (lane == 0)
 #pragma unroll
-        for (int i = 0; i < RM; ++i) partial[warp][i] = acc[i][0];
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+          for (int b = 0; b < NT; ++b) partial[warp][i][b] = acc[i][b];
       __syncthreads();
       owner = part == 0;
       for (int other = 1; owner && other < job.split; ++other)
 #pragma unroll
-        for (int i = 0; i < RM; ++i) acc[i][0] += partial[warp + other][i];
+        for (int i = 0; i < RM; ++i)
+#pragma unroll
+          for (int b = 0; b < NT; ++b) acc[i][b] += partial[warp + other][i][b];
       if (base + grid_warps < warp_jobs) __syncthreads();  // the next row groups rewrite partial
     }
     if (!owner || !active || lane != 0) continue;
 #pragma unroll
     for (int r = 0; r < R; ++r)
-      finish_row<kNorm, kGlu>(target, job.in, cols, row0 + r, 0, acc[r * M][0], acc[r * M + M - 1][0], coded.squares);
+#pragma unroll
+      for (int b = 0; b < NT; ++b) {
+        if (b >= n) break;
+        finish_row<kNorm, kGlu>(target, job.in, cols, row0 + r, b, acc[r * M][b], acc[r * M + M - 1][b], coded[b].squares);
+      }
   }
 }
 
@@ -717,28 +763,28 @@ std::size_t shared_memory_limit() {
 // One launch of the coded-input kernel with R rows per warp: a grid of as few waves as the row
 // groups need, shrunk so that every block takes the same number of them (a thin last wave would
 // leave most SMs idle while it runs).
-template <WeightKind K, bool kNorm, bool kGlu, int R>
+template <WeightKind K, int NT, bool kNorm, bool kGlu, int R>
 void launch_coded_rows(const MatvecJob& job, unsigned blocks, cudaStream_t stream) {
-  const auto kernel = matvec_coded_kernel<K, kNorm, kGlu, R>;
-  const std::size_t shared = coded_input_bytes(job.targets[0].w.cols);
+  const auto kernel = matvec_coded_kernel<K, NT, kNorm, kGlu, R>;
+  const std::size_t shared = NT * coded_input_bytes(job.targets[0].w.cols);
   if (shared > 48 * 1024) cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared));
   const unsigned wave = blocks_per_wave(kernel, shared);
   const unsigned passes = (blocks + wave - 1) / wave;
   launch_with_shared(kernel, (blocks + passes - 1) / passes, kMatvecThreads, shared, stream, job);
 }
 
-// A single-token GEMV of quantized weights against the coded input (matvec_coded_kernel).
-template <WeightKind K, bool kNorm, bool kGlu>
+// A GEMV of quantized weights against the coded input (matvec_coded_kernel) for 1 or 2 tokens.
+template <WeightKind K, int NT, bool kNorm, bool kGlu>
 void launch_matvec_coded(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream) {
-  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kLoadsInFlight<K, true>);
+  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kCodedLoadsInFlight<K, NT>);
   const unsigned blocks = matvec_blocks(job, rows_per_warp);
   static_assert(kMaxRowsPerWarp == 4);
   if (rows_per_warp == 4) {
-    launch_coded_rows<K, kNorm, kGlu, 4>(job, blocks, stream);
+    launch_coded_rows<K, NT, kNorm, kGlu, 4>(job, blocks, stream);
   } else if (rows_per_warp == 2) {
-    launch_coded_rows<K, kNorm, kGlu, 2>(job, blocks, stream);
+    launch_coded_rows<K, NT, kNorm, kGlu, 2>(job, blocks, stream);
   } else {
-    launch_coded_rows<K, kNorm, kGlu, 1>(job, blocks, stream);
+    launch_coded_rows<K, NT, kNorm, kGlu, 1>(job, blocks, stream);
   }
 }
 
@@ -749,8 +795,11 @@ void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_
     return;
   }
   if constexpr (kQuantized<K>) {
-    if (job.n_tokens == 1 && !choice.float_input && coded_input_bytes(targets[0].w.cols) <= shared_memory_limit()) {
-      launch_matvec_coded<K, kNorm, kGlu>(job, targets, stream);
+    if (job.n_tokens <= kMaxCodedTokens && !choice.float_input &&
+        job.n_tokens * coded_input_bytes(targets[0].w.cols) <= shared_memory_limit()) {
+      static_assert(kMaxCodedTokens == 2);
+      if (job.n_tokens == 1) launch_matvec_coded<K, 1, kNorm, kGlu>(job, targets, stream);
+      else launch_matvec_coded<K, 2, kNorm, kGlu>(job, targets, stream);
       return;
     }
   }
