@@ -461,19 +461,22 @@ class CudaBackend final : public ForwardBackend {
 
   // The GEMV decodes every weight once per token, cuBLAS reads it once for all tokens but needs
   // quantized weights expanded to f16: kept from load where memory allows (expanded_), else expanded
-  // again each step. Measured crossovers on an H100 (llama-3.2-1b shape): the GEMV is faster up to 2
-  // tokens for 16-bit weights; with kept copies up to 2 for Q8_0 and for 1 token only for the 4- and
-  // 6-bit types (2 tokens: 1,319 against 1,175 tokens/s for Q8_0; 1,017-1,068 against 1,164-1,174
-  // for Q4_0, Q4_K and Q6_K); expanding each step, up to 3 for Q8_0 (taken for every quantized type).
-  // With the coded input (steps of 1 and 2 tokens) up to 2 for every quantized type: 2 tokens give
-  // 2,032 tokens/s for Q8_0, 2,405 Q4_0, 2,139 Q4_K, 1,649 Q6_K, against 1,173-1,185 through cuBLAS.
+  // again each step. Measured crossovers on an H100 (llama-3.2-1b shape, tokens/s): the GEMV is
+  // faster up to 2 tokens for 16-bit weights. Quantized weights through the coded-input GEMV, against
+  // cuBLAS on the kept copies: 2 tokens 2,003 / 2,393 / 2,134 / 1,644 (Q8_0 / Q4_0 / Q4_K / Q6_K)
+  // against 1,173-1,328; 3 tokens 2,036 / 2,572 / 2,474 / 1,915 against 1,761-1,771; 4 tokens
+  // 2,340 / 2,902 / 2,803 / 2,253 against 2,327-2,340, so 4 for the 4-bit kinds and 3 for the others;
+  // expanding each step instead, the GEMV up to its limit. Through the float-input GEMV
+  // (BackendPlan::gemv_float_input): 2 tokens for Q8_0, 1 for the others with copies (1,319 against
+  // 1,175 for Q8_0; 1,017-1,068 against 1,164-1,174), 3 without.
   static constexpr std::size_t kGemvOnlyTokens = 2;  // steps this small never need cuBLAS buffers
   int gemv_max_tokens(WeightKind kind) const {
-    static_assert(3 <= cuda::kMatvecMaxTokens);
+    static_assert(4 == cuda::kMatvecMaxTokens);
     if (x16_ == nullptr) return cuda::kMatvecMaxTokens;  // no step is larger than kGemvOnlyTokens
     if (!cuda::is_quantized(kind)) return static_cast<int>(kGemvOnlyTokens);
-    if (expanded_.empty()) return 3;
-    return kind == WeightKind::q8_0 || !plan_.gemv_float_input ? 2 : 1;
+    if (plan_.gemv_float_input) return expanded_.empty() ? 3 : kind == WeightKind::q8_0 ? 2 : 1;
+    if (expanded_.empty()) return cuda::kMatvecMaxTokens;
+    return kind == WeightKind::q4_0 || kind == WeightKind::q4_k ? 4 : 3;
   }
 
   // out[b][r] (+)= W[r] . x[b] through cuBLAS: quantized weights expanded to f16 first.

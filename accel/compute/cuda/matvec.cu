@@ -162,8 +162,8 @@ __host__ __device__ constexpr std::size_t coded_input_bytes(int cols) {
   return (static_cast<std::size_t>(cols) * 2 + static_cast<std::size_t>(cols) / 4 + 15) / 16 * 16;
 }
 constexpr float kInputCodeMax = 32767.0f;
-// Most tokens a coded-input GEMV takes (more would need more registers than one pass of loads leaves).
-constexpr int kMaxCodedTokens = 2;
+// Most tokens a coded-input GEMV takes (kMatvecMaxTokens: larger steps go to cuBLAS).
+constexpr int kMaxCodedTokens = 4;
 
 // Builds the block's CodedInput of each of the step's n tokens (n <= NT) for loads of P values (16 or
 // 32) in `shared` (NT * coded_input_bytes(cols), 16-byte aligned): each thread codes 8 consecutive
@@ -329,6 +329,21 @@ __device__ __forceinline__ void add_position_coded(const uint4 (&raw)[RM], const
   }
 }
 
+// Walks a lane's load positions begin + lane, + 32, ... (< end) in rounds of U: the first round was
+// fetched before the call; each later one is fetched, then body(u, c) runs for each of its positions.
+template <int U, typename Fetch, typename Body>
+__device__ __forceinline__ void walk_positions(int begin, int end, int lane, Fetch&& fetch, Body&& body) {
+  for (int first = begin + lane; first < end; first += kWarp * U) {
+    if (first != begin + lane) fetch(first);
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      const int c = first + u * kWarp;
+      if (c >= end) break;
+      body(u, c);
+    }
+  }
+}
+
 // Each warp computes R consecutive rows of one target (R = 1, 2 or 4; with a GLU pair, both matrices
 // of each row), or a contiguous share of one row when rows are long (`split` warps per row, 2 or 4,
 // meeting in shared memory). Each lane issues its 16-byte loads of all of them before using the
@@ -349,7 +364,7 @@ constexpr int kLoadsInFlight = kPerLoad<K> == 32 ? 8 : 16;
 // input words and sums take the registers (16 spilled a kilobyte per thread for the GLU's 4 rows),
 // and for Q6_K, whose high-bit loads do (H100, llama-3.2-1b batch 1: 1,021 -> 1,220 tokens/s).
 template <WeightKind K, int NT>
-constexpr int kCodedLoadsInFlight = NT == 1 && K != WeightKind::q6_k ? 16 : 8;
+constexpr int kCodedLoadsInFlight = NT == 1 && K != WeightKind::q6_k ? 16 : NT <= 2 ? 8 : 4;
 constexpr unsigned kMatvecThreads = 128;
 constexpr int kMatvecWarps = kMatvecThreads / kWarp;
 
@@ -396,26 +411,20 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_kernel(MatvecJob job) {
 
   const int n = job.n_tokens;
   float acc[RM][NT] = {}, squares[NT] = {};
-  for (int first = begin + lane; first < end; first += kWarp * U) {
-    if (first != begin + lane) fetch(first);
+  walk_positions<U>(begin, end, lane, fetch, [&](int u, int c) {
+    float v[RM][P];
 #pragma unroll
-    for (int u = 0; u < U; ++u) {
-      const int c = first + u * kWarp;
-      if (c >= end) break;
-      float v[RM][P];
+    for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
 #pragma unroll
-      for (int i = 0; i < RM; ++i) decode_load<K>(raw[u][i], kHigh ? high[kHigh ? u : 0][kHigh ? i : 0] : uint2{}, v[i]);
+    for (int b = 0; b < NT; ++b) {
+      if (b >= n) break;
+      float sums[RM] = {};
+      add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
+                             c, sums, squares[b]);
 #pragma unroll
-      for (int b = 0; b < NT; ++b) {
-        if (b >= n) break;
-        float sums[RM] = {};
-        add_position<K, kNorm>(v, scale[kQuantized<K> ? u : 0], job.in.x + static_cast<std::size_t>(b) * cols, job.in.norm,
-                               c, sums, squares[b]);
-#pragma unroll
-        for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
-      }
+      for (int i = 0; i < RM; ++i) acc[i][b] += sums[i];
     }
-  }
+  });
 
   // Warp sums; with a split row, the shares meet in shared memory.
   __shared__ float partial[kMatvecWarps][RM + 1][NT];
@@ -510,15 +519,8 @@ __global__ void __launch_bounds__(kMatvecThreads) matvec_coded_kernel(MatvecJob 
       code_input<kNorm, P>(job.in, cols, n, shared, coded);
     }
     float acc[RM][NT] = {};
-    for (int first = begin + lane; first < end; first += kWarp * U) {
-      if (first != begin + lane) fetch(first);
-#pragma unroll
-      for (int u = 0; u < U; ++u) {
-        const int c = first + u * kWarp;
-        if (c >= end) break;
-        add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], coded, n, c, acc);
-      }
-    }
+    walk_positions<U>(begin, end, lane, fetch,
+                      [&](int u, int c) { add_position_coded<K>(raw[u], high[kHigh ? u : 0], scale[u], coded, n, c, acc); });
 
     // Warp sums; with a split row, the shares meet in shared memory.
 #pragma unroll
@@ -773,19 +775,21 @@ void launch_coded_rows(const MatvecJob& job, unsigned blocks, cudaStream_t strea
   launch_with_shared(kernel, (blocks + passes - 1) / passes, kMatvecThreads, shared, stream, job);
 }
 
-// A GEMV of quantized weights against the coded input (matvec_coded_kernel) for 1 or 2 tokens.
+// A GEMV of quantized weights against the coded input (matvec_coded_kernel) for up to NT tokens.
 template <WeightKind K, int NT, bool kNorm, bool kGlu>
 void launch_matvec_coded(MatvecJob& job, const MatvecTarget* targets, cudaStream_t stream) {
-  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, kGlu ? 2 : 1, kCodedLoadsInFlight<K, NT>);
+  constexpr int kLoads = kCodedLoadsInFlight<K, NT>;
+  constexpr int M = kGlu ? 2 : 1;
+  const int rows_per_warp = plan_rows(job, targets, kPerLoad<K>, M, kLoads);
   const unsigned blocks = matvec_blocks(job, rows_per_warp);
-  static_assert(kMaxRowsPerWarp == 4);
-  if (rows_per_warp == 4) {
-    launch_coded_rows<K, NT, kNorm, kGlu, 4>(job, blocks, stream);
-  } else if (rows_per_warp == 2) {
-    launch_coded_rows<K, NT, kNorm, kGlu, 2>(job, blocks, stream);
-  } else {
-    launch_coded_rows<K, NT, kNorm, kGlu, 1>(job, blocks, stream);
+  static_assert(kMaxRowsPerWarp == 4 && M <= kLoads);
+  if constexpr (4 * M <= kLoads) {  // plan_rows never asks for more rows than the loads hold
+    if (rows_per_warp == 4) return launch_coded_rows<K, NT, kNorm, kGlu, 4>(job, blocks, stream);
   }
+  if constexpr (2 * M <= kLoads) {
+    if (rows_per_warp == 2) return launch_coded_rows<K, NT, kNorm, kGlu, 2>(job, blocks, stream);
+  }
+  launch_coded_rows<K, NT, kNorm, kGlu, 1>(job, blocks, stream);
 }
 
 template <WeightKind K, bool kNorm, bool kGlu>
@@ -797,9 +801,10 @@ void launch_matvec_fast(MatvecJob& job, const MatvecTarget* targets, cudaStream_
   if constexpr (kQuantized<K>) {
     if (job.n_tokens <= kMaxCodedTokens && !choice.float_input &&
         job.n_tokens * coded_input_bytes(targets[0].w.cols) <= shared_memory_limit()) {
-      static_assert(kMaxCodedTokens == 2);
+      static_assert(kMaxCodedTokens == 4);
       if (job.n_tokens == 1) launch_matvec_coded<K, 1, kNorm, kGlu>(job, targets, stream);
-      else launch_matvec_coded<K, 2, kNorm, kGlu>(job, targets, stream);
+      else if (job.n_tokens == 2) launch_matvec_coded<K, 2, kNorm, kGlu>(job, targets, stream);
+      else launch_matvec_coded<K, 4, kNorm, kGlu>(job, targets, stream);
       return;
     }
   }

@@ -33,6 +33,16 @@ constexpr Choices kStreamEveryGemv{true, true, false};
 constexpr Choices kExpandEveryStep{false, false, false};
 constexpr Choices kFloatGemvInput{false, true, true};
 
+// Writes a tiny model of `spec` to a temporary file and loads it (the file is removed again).
+std::unique_ptr<compute::LoadedModel> load_tiny_model(const TinyModelSpec& spec, const char* name) {
+  const std::filesystem::path path = temporary_model_path(name);
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
+  return std::move(std::get<std::unique_ptr<compute::LoadedModel>>(loaded));
+}
+
 // Runs `prompt` through a backend: `prefill` tokens in the first step, then one per step
 // (the decode path and its captured graph), returning every position's logits.
 // With prefill_logits false the first step asks for no logits at all (a prompt chunk that does not
@@ -74,12 +84,8 @@ std::vector<std::vector<float>> run(const std::string& device, const compute::Lo
 
 void check_agreement(const TinyModelSpec& spec, std::size_t prompt_length, std::size_t prefill, double tolerance,
                      Choices choices = {}) {
-  const std::filesystem::path path = temporary_model_path("gpu");
-  REQUIRE(write_tiny_model(path, spec) == "");
-  auto loaded = compute::load_model(path);
-  std::filesystem::remove(path);
-  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
-  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  const auto model = load_tiny_model(spec, "gpu");
+  const compute::LoadedModel& m = *model;
   std::vector<std::int32_t> prompt;
   for (std::size_t i = 0; i < prompt_length; ++i) prompt.push_back(static_cast<std::int32_t>((i * 37 + 1) % kTinyVocab));
   const auto gpu = run("cuda:0", m, prompt, prefill, true, choices);
@@ -143,12 +149,8 @@ TEST_CASE("the 16-bit coded GEMV input moves the logits by about 1e-4") {
     TinyModelSpec spec = spec_of(type);
     spec.n_embd = 512;
     spec.n_ff = 1024;
-    const std::filesystem::path path = temporary_model_path("gpu-coded");
-    REQUIRE(write_tiny_model(path, spec) == "");
-    auto loaded = compute::load_model(path);
-    std::filesystem::remove(path);
-    REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
-    const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+    const auto model = load_tiny_model(spec, "gpu-coded");
+    const compute::LoadedModel& m = *model;
     std::vector<std::int32_t> prompt;
     for (std::int32_t i = 0; i < 16; ++i) prompt.push_back((i * 29 + 5) % kTinyVocab);
     const auto coded = run("cuda:0", m, prompt, 1);
@@ -191,14 +193,10 @@ TEST_CASE("batched decode steps agree with the CPU") {
   for (gguf::TensorType type : {gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q4_k,
                                 gguf::TensorType::q6_k}) {
   CAPTURE(static_cast<int>(type));
-  const std::filesystem::path path = temporary_model_path("gpu-batch");
-  REQUIRE(write_tiny_model(path, spec_of(type)) == "");
-  auto loaded = compute::load_model(path);
-  std::filesystem::remove(path);
-  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
-  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  const auto model = load_tiny_model(spec_of(type), "gpu-batch");
+  const compute::LoadedModel& m = *model;
   const std::size_t vocab = static_cast<std::size_t>(m.config.n_vocab);
-  for (int slots : {2, 3, 6, 12}) {
+  for (int slots : {2, 3, 4, 6, 12}) {
     CAPTURE(slots);
     compute::BackendPlan plan;
     plan.kv_pages = 2 * static_cast<std::size_t>(slots);
@@ -270,12 +268,8 @@ TEST_CASE("prefill-sized steps agree when quantized weights are expanded at ever
 }
 
 TEST_CASE("a prompt chunk that wants no logits is followed by correct decode steps on the GPU") {
-  const std::filesystem::path path = temporary_model_path("gpu-chunk");
-  REQUIRE(write_tiny_model(path, {}) == "");
-  auto loaded = compute::load_model(path);
-  std::filesystem::remove(path);
-  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
-  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  const auto model = load_tiny_model({}, "gpu-chunk");
+  const compute::LoadedModel& m = *model;
   std::vector<std::int32_t> prompt;
   for (std::int32_t i = 0; i < 12; ++i) prompt.push_back((i * 11 + 3) % kTinyVocab);
   const auto gpu = run("cuda:0", m, prompt, 7, false);
@@ -285,12 +279,8 @@ TEST_CASE("a prompt chunk that wants no logits is followed by correct decode ste
 }
 
 TEST_CASE("on-GPU sampling: greedy is the argmax, and stratified draws follow the softmax, top_k and top_p") {
-  const std::filesystem::path path = temporary_model_path("gpu-sampling");
-  REQUIRE(write_tiny_model(path, {}) == "");
-  auto loaded = compute::load_model(path);
-  std::filesystem::remove(path);
-  REQUIRE(std::holds_alternative<std::unique_ptr<compute::LoadedModel>>(loaded));
-  const compute::LoadedModel& m = *std::get<std::unique_ptr<compute::LoadedModel>>(loaded);
+  const auto model = load_tiny_model({}, "gpu-sampling");
+  const compute::LoadedModel& m = *model;
   constexpr int kRows = 64;
   compute::BackendPlan plan;
   plan.kv_pages = kRows;
