@@ -21,9 +21,9 @@ struct BackendPlan {
   // whose one-shot grid would end in a thin second wave (large models). Tests set it so that small
   // models exercise that kernel too.
   bool stream_every_gemv = false;
-  // CUDA: single-token GEMVs of quantized weights take the float input (a conversion and a
-  // multiply-add per weight) instead of the input coded in 16-bit integers per 32 values (integer dot
-  // products; the default, faster). For tests and `accel bench --gemv-input float`.
+  // CUDA: GEMVs (decode steps of 1 to 4 tokens) of quantized weights take the float input (a
+  // conversion and a multiply-add per weight) instead of the input coded in 16-bit integers per 32
+  // values (integer dot products; the default, faster). For tests and `accel bench --gemv-input float`.
   bool gemv_float_input = false;
   // CUDA: keep quantized matrices also expanded to F16 for cuBLAS (batched steps) where the GPU has
   // room; false expands them again at every such step (what a full GPU does; tests cover both).

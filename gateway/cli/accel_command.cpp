@@ -29,8 +29,8 @@ bench options:
   --temperature T     decode sampling, timed where the device samples (CUDA): 0 is greedy
   --top-p P           (default 0 and 1: greedy; the CPU backend's host-side sampling is not timed)
   --top-k K
-  --gemv-input KIND   CUDA single-token GEMVs of quantized weights: int16 (the input coded in
-                      16-bit integers per 32 values, the default) or float (to compare)
+  --gemv-input KIND   CUDA GEMVs (steps of 1-4 tokens) of quantized weights: int16 (the input
+                      coded in 16-bit integers per 32 values, the default) or float (to compare)
 )";
 
 int usage_error(const std::string& message) {

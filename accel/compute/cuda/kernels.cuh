@@ -85,14 +85,15 @@ struct MatvecInput {
   float eps = 0.0f;
 };
 constexpr int kMaxMatvecTargets = 3;
-// How a single-token GEMV runs; the defaults are what measured fastest, the alternatives are for
-// tests and benchmarks. A single-token GEMV runs as one-shot warps (matvec_kernel), or as one wave of
-// warps streaming their rows (matvec_stream_kernel) where the one-shot grid would end in a thin second
-// wave; over quantized weights the one-shot kernel takes the input coded in 16-bit integers per 32
-// values (integer dot products with the weight codes) where it fits the block's shared memory.
+// How a GEMV runs; the defaults are what measured fastest, the alternatives are for tests and
+// benchmarks. Over quantized weights it takes the input coded in 16-bit integers per 32 values
+// (integer dot products with the weight codes) where that fits the block's shared memory. Otherwise
+// it runs as one-shot warps against the float input (matvec_kernel), or, for single-token steps
+// whose one-shot grid would end in a thin second wave, as one wave of warps streaming their rows
+// (matvec_stream_kernel).
 struct MatvecChoice {
   bool stream_always = false;  // every single-token GEMV through matvec_stream_kernel
-  bool float_input = false;    // quantized weights against the float input, as steps of 2 to 4 tokens
+  bool float_input = false;    // quantized weights against the float input too
 };
 // Targets must share cols; n_tokens <= kMatvecMaxTokens.
 void launch_matvec(const MatvecTarget* targets, int count, const MatvecInput& in, int n_tokens, cudaStream_t stream,

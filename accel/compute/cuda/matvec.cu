@@ -6,8 +6,8 @@
 // an element-by-element fallback for shapes those loads do not fit (matvec_scalar_kernel), and the
 // launchers that choose between them, rows per warp and row splits. fetch_position and add_position
 // are the load and multiply-add of one load position that the 16-byte-load kernels share. Over
-// quantized weights a single-token GEMV runs matvec_coded_kernel instead, which codes its input in
-// 16-bit integers first (code_input) and multiplies with integer dot products (add_position_coded).
+// quantized weights a GEMV runs matvec_coded_kernel instead, which codes its input in 16-bit integers
+// first (code_input) and multiplies with integer dot products (add_position_coded).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -136,8 +136,8 @@ __device__ __forceinline__ void add_position(const float (&v)[RM][kPerLoad<K>], 
   }
 }
 
-// The input of a single-token GEMV over quantized weights as each block rebuilds it in shared memory
-// once its input is ready: multiplied by the RMSNorm weight when normalising (the 1/rms factor is
+// One token's input of a GEMV over quantized weights as each block rebuilds it in shared memory once
+// the input is ready: multiplied by the RMSNorm weight when normalising (the 1/rms factor is
 // applied by finish_row, as for the float input), then quantized per 32 values to one scale and 16-bit
 // codes spanning +-32767 of their largest magnitude, as the CPU's quantized_input.hpp does (each value
 // off by at most 1/65534 of that magnitude; 8-bit codes, tried first, moved a small model's logits by
