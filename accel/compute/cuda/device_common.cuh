@@ -3,8 +3,9 @@
 // host `launch` (and `launch_with_shared`, with dynamic shared memory), which starts a kernel with
 // programmatic dependent launch where the GPU has it, and the grid-size helper blocks_for. Everything
 // here is inline or a template in an anonymous namespace, so each kernel file compiles it into its own
-// translation unit (no relocatable device code) exactly as when all kernels shared one file; programmatic_launch_available, whose per-device cache must
-// exist once, is defined in device_common.cu. Internal to the backend: kernels.cuh is the public header.
+// translation unit (no relocatable device code) exactly as when all kernels shared one file;
+// programmatic_launch_available, whose per-device cache must exist once, is defined in
+// device_common.cu. Internal to the backend: kernels.cuh is the public header.
 #pragma once
 
 #include <cstddef>
