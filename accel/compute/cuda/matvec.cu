@@ -362,7 +362,8 @@ template <WeightKind K>
 constexpr int kLoadsInFlight = kPerLoad<K> == 32 ? 8 : 16;
 // With the coded input (no float decoding) every encoding keeps 16 for one token; 8 for two, whose
 // input words and sums take the registers (16 spilled a kilobyte per thread for the GLU's 4 rows),
-// and for Q6_K, whose high-bit loads do (H100, llama-3.2-1b batch 1: 1,021 -> 1,220 tokens/s).
+// and for Q6_K, whose high-bit loads do (H100, llama-3.2-1b batch 1: 1,021 -> 1,220 tokens/s); 4 for
+// three or four tokens.
 template <WeightKind K, int NT>
 constexpr int kCodedLoadsInFlight = NT == 1 && K != WeightKind::q6_k ? 16 : NT <= 2 ? 8 : 4;
 constexpr unsigned kMatvecThreads = 128;

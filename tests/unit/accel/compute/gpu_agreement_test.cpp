@@ -188,7 +188,7 @@ TEST_CASE("shapes the 16-byte loads do not fit take the element-wise GEMV and st
 }
 
 // Several sequences at different positions decoding in one step, as the scheduler batches them:
-// the fused GEMV for up to 8 tokens, cuBLAS GEMMs beyond, each a captured graph.
+// the fused GEMV (coded input) for up to 3 or 4 tokens, cuBLAS GEMMs beyond, each a captured graph.
 TEST_CASE("batched decode steps agree with the CPU") {
   for (gguf::TensorType type : {gguf::TensorType::q8_0, gguf::TensorType::q4_0, gguf::TensorType::q4_k,
                                 gguf::TensorType::q6_k}) {
