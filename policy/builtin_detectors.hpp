@@ -36,9 +36,10 @@ struct BuiltinPattern {
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
     // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it.
     bool digit_dense = false;
-    // A fixed-width window that matches at every position inside a long run of its characters (a base64
-    // blob holds thousands of 32-character windows), with an expander that takes the whole run. Reported
-    // once per scan; after each run a follow-up scan finds the next one, so a run costs one report.
+    // One character class repeated a fixed number of times: it matches at every position inside a long
+    // run of its characters (a base64 blob holds thousands of 32-character windows), so the detector's
+    // expander takes the whole run. Runs are found without vectorscan (DetectorSet, find_run) and each is
+    // reported once.
     bool whole_runs = false;
     // Confirms this pattern's matches instead of the detector's validator (null: the detector's).
     Validator validate = nullptr;

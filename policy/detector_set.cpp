@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 
 #include "policy/encoded_text.hpp"
 #include "policy/lookalike_fold.hpp"
@@ -50,7 +51,57 @@ std::string_view boundary_class(Boundary boundary) {
     }
 }
 
+int ignore_match(unsigned, unsigned long long, unsigned long long, unsigned, void*) { return 1; }
+
+// The characters a whole-runs pattern (one class repeated `width` times) accepts: those that match it
+// written `width` times over. Empty if vectorscan cannot compile or scan it.
+std::optional<std::array<bool, 256>> probe_run_class(const std::string& regex, unsigned flags, std::size_t width) {
+    hs_database_t* database = nullptr;
+    hs_compile_error_t* error = nullptr;
+    if (hs_compile(regex.c_str(), flags, HS_MODE_BLOCK, nullptr, &database, &error) != HS_SUCCESS) {
+        hs_free_compile_error(error);
+        return std::nullopt;
+    }
+    hs_scratch_t* scratch = nullptr;
+    std::optional<std::array<bool, 256>> chars;
+    if (hs_alloc_scratch(database, &scratch) == HS_SUCCESS) {
+        chars.emplace();
+        for (std::size_t c = 0; c < 256 && chars; ++c) {
+            const std::string probe(width, static_cast<char>(c));
+            const hs_error_t result = hs_scan(database, probe.data(), static_cast<unsigned>(probe.size()), 0, scratch,
+                                              ignore_match, nullptr);
+            if (result == HS_SCAN_TERMINATED) (*chars)[c] = true;
+            else if (result != HS_SUCCESS) chars.reset();
+        }
+        hs_free_scratch(scratch);
+    }
+    hs_free_database(database);
+    return chars;
+}
+
 }  // namespace
+
+std::size_t find_run(std::string_view text, std::size_t from, const std::array<bool, 256>& chars, std::size_t width) {
+    const auto in = [&](std::size_t i) { return chars[static_cast<unsigned char>(text[i])]; };
+    if (width == 0) return std::string_view::npos;
+    std::size_t start = from;    // the earliest place a run may still begin
+    std::size_t checked = from;  // every character of [start, checked) is in the class
+    while (start + width <= text.size()) {
+        // The window's last character decides most windows at once: outside the class, no run covers
+        // it, and the next one begins after it.
+        const std::size_t last = start + width - 1;
+        if (!in(last)) {
+            start = checked = last + 1;
+            continue;
+        }
+        std::size_t k = last;
+        while (k > checked && in(k - 1)) --k;
+        if (k == checked) return start;
+        start = k;  // text[k - 1] is outside the class, and [k, last] inside it
+        checked = last + 1;
+    }
+    return std::string_view::npos;
+}
 
 std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec> detectors,
                                                         std::vector<PatternProblem>& problems) {
@@ -62,7 +113,6 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     Group general;
     Group dense;
-    Group runs;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
@@ -93,7 +143,6 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                             detectors[d].max_length});
             // A whole-runs pattern must have a fixed width (its start is end - width) and an expander.
             const bool whole_runs = pattern.whole_runs && width == min_width && detectors[d].expand != nullptr;
-            if (whole_runs) pattern_flags = pattern.flags | HS_FLAG_SINGLEMATCH;
             const std::string_view wrap = boundary_class(detectors[d].boundary);
             const bool digit_dense = pattern.digit_dense && !wrap.empty() && !whole_runs;
             Group& group = digit_dense ? dense : general;
@@ -107,9 +156,15 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             set->patterns_.push_back({d, pattern.needs_context, digit_dense, whole_runs, width,
                                       pattern.validate != nullptr ? pattern.validate : detectors[d].validate});
             if (whole_runs) {
-                runs.ids.push_back(group.ids.back());
-                runs.expressions.push_back(pattern.regex);
-                runs.flags.push_back(pattern_flags);
+                std::optional<std::array<bool, 256>> chars = probe_run_class(pattern.regex, pattern.flags, width);
+                if (!chars || std::none_of(chars->begin(), chars->end(), [](bool in) { return in; })) {
+                    problems.push_back({d, "a whole-runs pattern must be one character class repeated a fixed "
+                                           "number of times"});
+                    continue;
+                }
+                set->runs_patterns_.push_back({group.ids.back(), width, *chars});
+                group.ids.pop_back();
+                continue;
             }
             group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" + std::string(wrap)
                                                     : pattern.regex);
@@ -145,7 +200,6 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     if (!general.expressions.empty() && !build(general, &set->full_text_database_)) return nullptr;
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
-    if (!runs.expressions.empty() && !build(runs, &set->runs_database_)) return nullptr;
     set->context_words_.reserve(detectors.size());
     for (const auto& detector : detectors) set->context_words_.emplace_back(detector.context);
     set->detectors_ = std::move(detectors);
@@ -156,7 +210,6 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 DetectorSet::~DetectorSet() {
     if (full_text_database_ != nullptr) hs_free_database(full_text_database_);
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
-    if (runs_database_ != nullptr) hs_free_database(runs_database_);
 }
 
 TextRange DetectorSet::dense_window(std::string_view text, std::size_t trigger_end) const {
@@ -217,7 +270,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     }
     if (thread_scratch.fitted_to != id_) {
         bool allocated = true;
-        for (auto* database : {full_text_database_, dense_database_, runs_database_})
+        for (auto* database : {full_text_database_, dense_database_})
             allocated = allocated && (database == nullptr ||
                                       hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS);
         if (!allocated) {
@@ -247,7 +300,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::vector<std::size_t>& expanded_to;
         std::vector<TextRange>& windows;
         std::size_t offset;  // where the scanned bytes start in text
-        std::size_t runs_resume;  // where the next whole-runs scan starts; npos: none is needed
+        std::size_t runs_resume;  // where the search for the next whole run starts; npos: not set
         std::size_t* awaiting_context;
         std::vector<TextRange>* encoded_runs;  // runs of base64 characters to decode; null when nested
     } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos,
@@ -322,12 +375,21 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return true;
     };
     if (full_text_database_ != nullptr && !run(full_text_database_, text, 0)) return false;
-    // Each scan reports a whole-runs pattern once (vectorscan stops scanning once every pattern of a
-    // database is spent), so each long run costs one report and one short follow-up scan.
-    while (context.runs_resume < text.size()) {
-        const std::size_t at = context.runs_resume;
-        context.runs_resume = std::string_view::npos;
-        if (!run(runs_database_, text.substr(at), at)) return false;
+    // Each run is reported once, at the end of its first window; the next is looked for after what the
+    // report took the run to be (its expansion), or else after the run.
+    for (const RunsPattern& runs : runs_patterns_) {
+        std::size_t at = 0;
+        while ((at = find_run(text, at, runs.chars, runs.width)) != std::string_view::npos) {
+            context.offset = 0;
+            context.runs_resume = std::string_view::npos;
+            if (on_match(runs.id, at, at + runs.width, 0, &context) != 0) return false;
+            if (context.runs_resume != std::string_view::npos) {
+                at = std::max(context.runs_resume, at + 1);
+            } else {
+                at += runs.width;
+                while (at < text.size() && runs.chars[static_cast<unsigned char>(text[at])]) ++at;
+            }
+        }
     }
     if (dense_pass == DensePass::whole_text && dense_database_ != nullptr) work.windows.assign(1, {0, text.size()});
     for (const auto& window : work.windows) {

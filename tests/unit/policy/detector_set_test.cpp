@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <array>
 #include <random>
 #include <string>
 #include <utility>
@@ -188,6 +190,35 @@ TEST_SUITE("scan") {
             findings += whole.size();
         }
         CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
+    }
+
+    TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
+        std::array<bool, 256> chars{};
+        for (const char c : std::string("ab+")) chars[static_cast<unsigned char>(c)] = true;
+        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+            for (std::size_t s = from; s + width <= text.size(); ++s) {
+                bool all = true;
+                for (std::size_t i = s; i < s + width && all; ++i) all = chars[static_cast<unsigned char>(text[i])];
+                if (all) return s;
+            }
+            return std::string::npos;
+        };
+        std::mt19937 random(20261123);
+        std::size_t found = 0;
+        for (int round = 0; round < 20000; ++round) {
+            std::string text(random() % 60, ' ');
+            for (char& c : text) c = "ab+ .x"[random() % (random() % 2 == 0 ? 3 : 6)];
+            const std::size_t width = 1 + random() % 12;
+            const std::size_t from = random() % (text.size() + 2);
+            CAPTURE(text);
+            CAPTURE(width);
+            CAPTURE(from);
+            const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
+            CHECK(find_run(text, std::min(from, text.size()), chars, width) == expected);
+            found += expected != std::string::npos;
+        }
+        CHECK(found > 5000);  // runs were there to find
+        CHECK(find_run("aaaa", 0, chars, 0) == std::string::npos);
     }
 
     TEST_CASE("every run of key characters is judged once: long blobs are not secrets, the keys after them are") {
