@@ -4,10 +4,11 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <unordered_set>
 
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
+
+#include "gateway/openai/word_set.hpp"
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -174,9 +175,8 @@ bool schema_key(std::string_view key) {
       "stop", "store", "stream", "stream_options", "strict", "suffix", "temperature", "text", "title",
       "tool_call_id", "tool_calls", "tool_choice", "tools", "top_k", "top_logprobs", "top_p", "type", "url", "user",
       "voice"};
-  // Looked up for every key of every request under a policy: a hash and one comparison, where a
-  // binary search made seven.
-  static const std::unordered_set<std::string_view> set(std::begin(keys), std::end(keys));
+  // Looked up for every key of every request under a policy (gateway/openai/word_set.hpp).
+  static const WordSet set(keys);
   return set.contains(key);
 }
 
@@ -188,7 +188,7 @@ bool vocabulary_word(std::string_view value) {
       "function",   "high",      "image_url", "input_audio", "integer", "json_object", "json_schema", "low",
       "medium",     "none",      "null",   "number",  "object",  "required",  "string", "system",
       "text",       "tool",      "user"};
-  static const std::unordered_set<std::string_view> set(std::begin(words), std::end(words));
+  static const WordSet set(words);
   return set.contains(value);
 }
 

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/openai/request_body.hpp"
+#include "gateway/openai/word_set.hpp"
 
 using namespace sovereign::gateway;
 
@@ -199,5 +200,17 @@ TEST_SUITE("openai") {
     CHECK(error.at("param") == "model");
     CHECK(api_errors::rate_limited("t", "x").status == boost::beast::http::status::too_many_requests);
     CHECK(boost::json::parse(api_errors::invalid_api_key().to_json()).at("error").at("param").is_null());
+  }
+}
+
+TEST_SUITE("word set") {
+  TEST_CASE("every listed word is found; its neighbours, prefixes and the empty word are not") {
+    static constexpr std::string_view words[] = {"content", "role", "n", "tool_call_id", "top_p", "top_k",
+                                                 "$ref", "user", "url", "stream", "stream_options", ""};
+    const WordSet set(words);
+    for (std::string_view word : words) CHECK(set.contains(word) == !word.empty());
+    for (std::string_view other : {"", "contents", "conten", "Content", "rolf", "m", "nn", "top_q", "top_", "usr",
+                                   "streams", "stream_option", "$re", "tool_call_ie"})
+      CHECK_FALSE(set.contains(other));
   }
 }
