@@ -132,7 +132,8 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     assert.equal(res.status, 200, res.text);
     const id = res.headers['x-request-id'];
     sent.push({ id, status: 200, warned: ['watch-emails'] });
-    const line = gw.stderr.split('\n').find((l) => l.includes('policy_warn_rule_matched') && l.includes(id));
+    const log = await gw.waitForStderr(new RegExp(`policy_warn_rule_matched.*${id}`), 0, 5000, `the warning for ${id}`);
+    const line = log.split('\n').find((l) => l.includes('policy_warn_rule_matched') && l.includes(id));
     assert.ok(line, `a warning naming ${id}: ${gw.stderr.slice(-2000)}`);
     const event = JSON.parse(line);
     assert.equal(event.level, 'warn', line);

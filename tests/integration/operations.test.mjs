@@ -178,7 +178,7 @@ describe('SIGHUP reload', () => {
     const stderrBefore = gw.stderr.length;
     await gw.reload('workers: 1\nlisteners:\n  - name: api\n    port: [not, a, port\n');
     await waitForReloads('rejected', rejected + 1);
-    const log = gw.stderr.slice(stderrBefore);
+    const log = await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection');
     assert.match(log, new RegExp(`${gw.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+`),
       `the rejection names FILE:LINE:COL:\n${log}`);
     const res = await gw.chat(KEY, chat('extra-model'));
@@ -205,7 +205,8 @@ describe('SIGHUP reload', () => {
     const stderrBefore = gw.stderr.length;
     await gw.reload({ ...opsConfig(upstream), access_log: 'off' });
     await waitForReloads('rejected', rejected + 1);
-    assert.match(gw.stderr.slice(stderrBefore), /access_log cannot change on reload/);
+    assert.match(await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection'),
+      /access_log cannot change on reload/);
     assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
   });
 

@@ -335,7 +335,7 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     gw.process.signal('SIGHUP');
     await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
       10000, 'the broken policy to be rejected');
-    const log = gw.stderr.slice(stderrBefore);
+    const log = await gw.waitForStderr(/"reload_rejected"/, stderrBefore, 5000, 'the rejection');
     const line = log.split('\n').find((l) => l.includes('"reload_rejected"'));
     assert.ok(line, `no reload_rejected log line:\n${log}`);
     assert.match(line, /actoin/, `the log line names the mistake: ${line}`);
@@ -390,7 +390,8 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     const stderrBefore = gw.stderr.length;
     await reloaded(withStranger, 'the file watcher to apply the changed policy');
     assert.deepEqual(await policyInfo(), [{ policy: policyName, version: sha256Hex(withStranger) }]);
-    const line = gw.stderr.slice(stderrBefore).split('\n').find((l) => l.includes('policy_lint_finding'));
+    const log = await gw.waitForStderr(/policy_lint_finding/, stderrBefore, 5000, 'a lint finding');
+    const line = log.split('\n').find((l) => l.includes('policy_lint_finding'));
     assert.ok(line, `a policy_lint_finding line:\n${gw.stderr.slice(stderrBefore)}`);
     assert.match(JSON.parse(line).message, /policy\.yaml:\d+:\d+: tenant 'gamma' can never be allowed/, line);
     const { res } = await chatReachingEcho(ALPHA, chatBody('echo-model', 'Still served after the change.'));

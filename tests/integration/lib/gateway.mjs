@@ -166,6 +166,21 @@ export class Gateway {
     throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${metrics?.text ?? ''}\n${this.describe()}`);
   }
 
+  // Polls this gateway's stderr from offset `from` until `pattern` matches, and returns that part:
+  // a log line reaches the test through a pipe, after the metric that counts the same event may
+  // already show it.
+  async waitForStderr(pattern, from, timeoutMs, what) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const text = this.stderr.slice(from);
+      if (pattern.test(text)) return text;
+      if (Date.now() >= deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${pattern}) in the log:\n${text}\n${this.describe()}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   // Replaces the config file with `text` (or the YAML of an object completed with this
   // gateway's listeners) and sends SIGHUP.
   async reload(configOrText) {
