@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
     const Policy& policy = *loaded.policy;
     const auto& set = policy.detectors();
     std::printf("Policy benchmark: %zu detectors (every built-in plus the policy's own); one pass per text through the\n"
-                "full-text vectorscan database, follow-up scans only in windows around digit runs and key-material runs\n",
+                "full-text vectorscan database, follow-up scans only in windows around digit runs; runs of key characters found by a run finder\n",
                 set.detectors().size());
 
     std::vector<Detection> found;
