@@ -2,7 +2,8 @@
 // documents, streamed output) next to the bandwidth ceiling (memchr and memcpy over the same bytes) and
 // std::regex with two of the same patterns; decision latency for a 2 KB prompt under the hospital policy.
 // usage: policy_bench [path/to/examples/hospital/policy.yaml]      (single thread; numbers are per core)
-// Throughput is the best of several rounds; latency percentiles are over every decision.
+// Throughput is the best of several rounds; latency percentiles are over every decision (its first run, and
+// its fastest of three in a row), next to how often this machine stops a program that does nothing.
 
 #include <algorithm>
 #include <chrono>
@@ -75,6 +76,42 @@ struct Row {
 void print_rows(const char* title, const std::vector<Row>& rows, double ceiling) {
     std::printf("\n%s\n\n| scan | MB/s (one core) | share of memchr ceiling |\n|---|---:|---:|\n", title);
     for (const auto& r : rows) std::printf("| %s | %.0f | %.3f |\n", r.what, r.mb_per_s, r.mb_per_s / ceiling);
+}
+
+// How often the machine stops a running program, and for how long: a loop reads the clock as fast as
+// it can and counts the gaps over 5 us. On a quiet physical machine they are rare; a virtual machine's
+// host can take tens of microseconds every millisecond, which is every decision that happens to span it.
+struct Interruptions {
+    double per_second = 0, median_us = 0, longest_us = 0, share = 0;
+};
+
+Interruptions measure_interruptions(double for_seconds) {
+    std::vector<double> gaps;
+    const auto start = Clock::now();
+    auto previous = start;
+    for (;;) {
+        const auto now = Clock::now();
+        const double gap = std::chrono::duration<double, std::micro>(now - previous).count();
+        if (gap > 5) gaps.push_back(gap);
+        previous = now;
+        if (std::chrono::duration<double>(now - start).count() >= for_seconds) break;
+    }
+    Interruptions out;
+    if (gaps.empty()) return out;
+    std::sort(gaps.begin(), gaps.end());
+    double total = 0;
+    for (double g : gaps) total += g;
+    out.per_second = static_cast<double>(gaps.size()) / for_seconds;
+    out.median_us = gaps[gaps.size() / 2];
+    out.longest_us = gaps.back();
+    out.share = total / (for_seconds * 1e6);
+    return out;
+}
+
+void print_percentiles(const char* what, std::vector<double> times) {
+    std::sort(times.begin(), times.end());
+    auto at = [&](double q) { return times[static_cast<std::size_t>(q * static_cast<double>(times.size() - 1))]; };
+    std::printf("| %s | %.1f us | %.1f us | %.1f us | %.1f us |\n", what, at(0.5), at(0.9), at(0.99), times.back());
 }
 
 }  // namespace
@@ -214,22 +251,35 @@ int main(int argc, char** argv) {
                memchr_doc);
     std::printf("\nstreamed response: %.0f chunks of 24 bytes per second on one core\n", stream_doc * 1e6 / 24);
 
-    // Decision latency: the whole evaluate() for a 2 KB prompt, scan included.
-    std::vector<double> latencies;
+    // Decision latency: the whole evaluate() for a 2 KB prompt, scan included. Each decision is timed
+    // three times in a row: the first time is the one a request gets; the fastest of the three is the
+    // code's own time, since the peer below shows that a virtual machine can stop every program for tens
+    // of microseconds at a time and three runs in a row are not all stopped.
+    const Interruptions machine = measure_interruptions(0.5);
+    std::vector<double> first_times, best_times;
     const int decisions = 20000;
-    latencies.reserve(decisions);
+    first_times.reserve(decisions);
+    best_times.reserve(decisions);
     for (int i = 0; i < decisions; ++i) {
         Request request{"research", "llama-3.1-8b", "chat.completions", "",
                         {{"messages[0].content", turns[static_cast<std::size_t>(i) % turns.size()]}}};
-        const auto start = Clock::now();
-        const Decision d = evaluate(request, policy);
-        latencies.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count());
-        sink = sink + d.spans.size();
+        double best = 1e30;
+        for (int repeat = 0; repeat < 3; ++repeat) {
+            const auto start = Clock::now();
+            const Decision d = evaluate(request, policy);
+            const double us = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
+            if (repeat == 0) first_times.push_back(us);
+            best = std::min(best, us);
+            sink = sink + d.spans.size();
+        }
+        best_times.push_back(best);
     }
-    std::sort(latencies.begin(), latencies.end());
-    auto at = [&](double q) { return latencies[static_cast<std::size_t>(q * (latencies.size() - 1))]; };
     std::printf("\nDecision latency, 2 KB prompt, policy %s (%d decisions)\n\n", policy_path.c_str(), decisions);
-    std::printf("| p50 | p90 | p99 | max |\n|---:|---:|---:|---:|\n| %.1f us | %.1f us | %.1f us | %.1f us |\n", at(0.5),
-                at(0.9), at(0.99), latencies.back());
+    std::printf("| timing | p50 | p90 | p99 | max |\n|---|---:|---:|---:|---:|\n");
+    print_percentiles("each decision, first run", first_times);
+    print_percentiles("each decision, fastest of 3 runs in a row", best_times);
+    std::printf("\nthis machine, measured in the same run: a loop that only reads the clock was stopped %.0f times a second\n"
+                "for more than 5 us (median %.1f us, longest %.1f us): %.1f%% of its time\n",
+                machine.per_second, machine.median_us, machine.longest_us, machine.share * 100);
     return sink == 42 ? 2 : 0;
 }
