@@ -44,6 +44,8 @@ constexpr std::size_t jwt_max = 6144;
 constexpr std::size_t slack_max = 256;
 constexpr std::size_t secret_max = 256;
 constexpr std::size_t service_key_max = 256;
+// 34 letters and digits, a space before each after the first four.
+constexpr std::size_t iban_max = 4 + 30 * 2;
 
 std::size_t extend_right(std::string_view text, std::size_t from, std::size_t limit, bool (*allowed)(char)) {
     std::size_t end = from;
@@ -107,6 +109,25 @@ TextRange expand_service_key(std::string_view text, std::size_t begin, std::size
     return {begin, extend_right(text, end, begin + service_key_max, base64url_char)};
 }
 
+// Anchor: a country code and check digits ("DE89") after a character that is not a letter or digit. The
+// IBAN runs on for as many letters and digits as that country's IBANs have, each after at most one space
+// (groups of four, or any other spacing); the value is the one with a valid check, or nothing, so that a
+// candidate that fails leaves the next anchor inside it free to start one.
+TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end) {
+    const std::size_t length = validators::iban_length(text.substr(begin, 2));
+    if (length == 0 || end != begin + 4) return {};
+    std::size_t count = 4;
+    std::size_t at = end;
+    while (count < length) {
+        if (at + 1 < text.size() && text[at] == ' ' && upper_digit(text[at + 1])) ++at;
+        if (at >= text.size() || !upper_digit(text[at])) return {};
+        ++at;
+        ++count;
+    }
+    if (!validators::iban(text.substr(begin, at - begin))) return {};
+    return {begin, at};
+}
+
 // The whole run of key characters around a 32-character window. A run longer than any key is returned
 // whole so that the validator rejects it once, rather than once per position inside it.
 TextRange expand_secret(std::string_view text, std::size_t begin, std::size_t end) {
@@ -167,8 +188,11 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           "carta", "kaart", "creditcard", "karta"},
          card_chars, "0123456789", ""},
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
-         {{R"([A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30})", false, true}}, v::iban, Boundary::alnum,
-         {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+         // The anchor only: with the whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}, vectorscan's
+         // start-of-match tracking through the optional spaces cost about 1.8 us per IBAN.
+         {{R"([A-Z]{2}[0-9]{2})", false, true}}, v::iban, Boundary::alnum,
+         {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_space,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
          {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})", false, true}, {R"([0-9]{3} [0-9]{2} [0-9]{4})", true, true}}, v::us_ssn,
          Boundary::digit, {"ssn", "social security"}, digits_and_separators, "0123456789", ""},

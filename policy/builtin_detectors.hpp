@@ -34,7 +34,10 @@ struct BuiltinPattern {
     bool needs_context = false;
     // Every match holds six digits with at most three other characters between consecutive ones; such
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
-    // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it.
+    // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it. For a
+    // detector with an expander the pattern is an anchor, the start of a value the expander completes
+    // (it is matched after a boundary character but not before one); then it is the value that holds the
+    // six digits, within the detector's max_length of the anchor.
     bool digit_dense = false;
     // One character class repeated a fixed number of times: it matches at every position inside a long
     // run of its characters (a base64 blob holds thousands of 32-character windows), so the detector's

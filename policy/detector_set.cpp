@@ -146,14 +146,16 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             const std::string_view wrap = boundary_class(detectors[d].boundary);
             const bool digit_dense = pattern.digit_dense && !wrap.empty() && !whole_runs;
             Group& group = digit_dense ? dense : general;
+            // A digit-dense anchor is the start of a value its expander completes: wrapped on its left only.
+            const bool anchor = digit_dense && detectors[d].expand != nullptr;
             if (digit_dense) {
-                set->dense_reach_ = std::max<std::size_t>(set->dense_reach_, width);
+                set->dense_reach_ = std::max<std::size_t>({set->dense_reach_, width, anchor ? detectors[d].max_length : 0});
                 for (std::size_t ch = 0; ch < 256; ++ch)
                     set->dense_chars_[ch] = set->dense_chars_[ch] || !detectors[d].may_contain_known ||
                                             detectors[d].may_contain[ch];
             }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
-            set->patterns_.push_back({d, pattern.needs_context, digit_dense, whole_runs, width,
+            set->patterns_.push_back({d, pattern.needs_context, digit_dense, anchor, whole_runs, width,
                                       pattern.validate != nullptr ? pattern.validate : detectors[d].validate});
             if (whole_runs) {
                 std::optional<std::array<bool, 256>> chars = probe_run_class(pattern.regex, pattern.flags, width);
@@ -166,7 +168,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
-            group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" + std::string(wrap)
+            group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" +
+                                                          (anchor ? std::string() : std::string(wrap))
                                                     : pattern.regex);
             group.flags.push_back(pattern_flags);
         }
@@ -317,9 +320,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         }
         const PatternRef& pattern = c.set->patterns_[id];
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
-        // A wrapped pattern's match holds one character more on each side; its window text begins one
-        // character before the window (see the dense pass below).
-        auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? 2 : 0);
+        // A wrapped pattern's match holds one character more on each side (an anchor: on its left); its
+        // window text begins one character before the window (see the dense pass below).
+        auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? (pattern.anchor ? 1 : 2) : 0);
         auto begin = pattern.whole_runs ? stop - pattern.width : static_cast<std::size_t>(start) + c.offset;
         if (detector.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.

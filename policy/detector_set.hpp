@@ -117,6 +117,7 @@ private:
         std::size_t detector;
         bool needs_context;
         bool wrapped;  // digit-dense: matched with one boundary character on each side
+        bool anchor;   // digit-dense with an expander: wrapped on its left only
         // Reported once per scan (see BuiltinPattern::whole_runs); its start is end - width.
         bool whole_runs;
         std::size_t width;
@@ -144,7 +145,7 @@ private:
     };
     std::vector<RunsPattern> runs_patterns_;
     unsigned trigger_id_ = 0;
-    std::size_t dense_reach_ = 0;  // longest digit-dense match
+    std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
     // Where the digit-dense database must run for a trigger that ends at trigger_end.
     TextRange dense_window(std::string_view text, std::size_t trigger_end) const;

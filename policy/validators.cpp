@@ -168,7 +168,7 @@ bool credit_card_written_out(std::string_view text) {
     return credit_card(digits_only(text));
 }
 
-bool iban(std::string_view text) {
+std::size_t iban_length(std::string_view country) {
     struct CountryLength {
         const char* code;
         std::size_t length;
@@ -182,16 +182,26 @@ bool iban(std::string_view text) {
         {"MC", 27}, {"MT", 31}, {"NL", 18}, {"NO", 15}, {"PL", 28}, {"PT", 25}, {"RO", 24}, {"SA", 24},
         {"SE", 24}, {"SI", 19}, {"SK", 24}, {"TR", 26},
     }};
-    const std::string s = alnum_only(text);
-    if (s.size() < 15 || s.size() > 34 || !is_upper(s[0]) || !is_upper(s[1])) return false;
-    const auto entry = std::find_if(lengths.begin(), lengths.end(), [&](const CountryLength& c) {
-        return s.compare(0, 2, c.code) == 0;
-    });
-    if (entry == lengths.end() || entry->length != s.size()) return false;
+    if (country.size() != 2) return 0;
+    const auto entry = std::find_if(lengths.begin(), lengths.end(),
+                                    [&](const CountryLength& c) { return country == std::string_view(c.code, 2); });
+    return entry == lengths.end() ? 0 : entry->length;
+}
+
+bool iban(std::string_view text) {
+    // The letters and digits, without the spaces between groups (at most 34 of them).
+    std::array<char, 34> s{};
+    std::size_t n = 0;
+    for (const char c : text) {
+        if (!is_digit(c) && !is_upper(c) && !is_lower(c)) continue;
+        if (n == s.size()) return false;
+        s[n++] = c;
+    }
+    if (n < 15 || !is_upper(s[0]) || !is_upper(s[1]) || iban_length(std::string_view(s.data(), 2)) != n) return false;
     // ISO 13616: move the first four characters to the end, letters become 10..35, remainder mod 97 is 1.
-    const std::string rearranged = s.substr(4) + s.substr(0, 4);
     int remainder = 0;
-    for (const char c : rearranged) {
+    for (std::size_t i = 0; i < n; ++i) {
+        const char c = s[(i + 4) % n];
         if (is_digit(c)) {
             remainder = (remainder * 10 + digit(c)) % 97;
         } else if (is_upper(c)) {

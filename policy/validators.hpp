@@ -2,6 +2,7 @@
 // Check-digit and structure validators that confirm a pattern candidate really is the identifier it looks
 // like. Each takes the matched text exactly as it appeared (separators included) and is pure.
 
+#include <cstddef>
 #include <string_view>
 
 namespace sovereign::policy::validators {
@@ -13,6 +14,9 @@ bool credit_card(std::string_view text);
 // built-in detector only trusts it next to a context word.
 bool credit_card_written_out(std::string_view text);
 bool iban(std::string_view text);
+// The length of an IBAN of this country (its two-letter code), in letters and digits; 0 for a country
+// without IBANs or not known here.
+std::size_t iban_length(std::string_view country);
 bool us_ssn(std::string_view text);
 bool uk_nhs(std::string_view text);
 bool uk_nino(std::string_view text);

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <random>
+#include <regex>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "fixture.hpp"
+#include "policy/validators.hpp"
 
 using namespace sovereign::policy;
 
@@ -190,6 +192,67 @@ TEST_SUITE("scan") {
             findings += whole.size();
         }
         CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
+    }
+
+    TEST_CASE("IBANs are found from their anchor as the standard's form describes them, with any spacing") {
+        // The detector matches only "DE89" and the expander completes the value: the reference here is the
+        // whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30} between characters that are not letters or
+        // digits, with a valid check, tried at every start and end.
+        static const std::regex form("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}");
+        const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+        const auto reference = [&](const std::string& text) {
+            std::vector<std::pair<std::size_t, std::size_t>> found;
+            for (std::size_t b = 0; b < text.size(); ++b) {
+                if (b > 0 && alnum(text[b - 1])) continue;
+                for (std::size_t e = b + 15; e <= std::min(text.size(), b + 64); ++e) {
+                    if (e < text.size() && alnum(text[e])) continue;
+                    const std::string value = text.substr(b, e - b);
+                    if (std::regex_match(value, form) && validators::iban(value)) found.emplace_back(b, e);
+                }
+            }
+            return found;
+        };
+        const std::vector<std::string> compact{"DE89370400440532013000", "GB82WEST12345698765432",
+                                               "FR1420041010050500013M02606", "NO9386011117947",
+                                               "MT84MALT011000012345MTLCAST001S", "BE68539007547034"};
+        std::mt19937 random(20261123);
+        // A valid IBAN written compact, in groups of four, or with single spaces anywhere after the
+        // check digits; or one with a wrong check digit, or cut short (near misses).
+        const auto written = [&](std::string iban) {
+            const unsigned kind = random() % 6;
+            if (kind == 4) iban[iban.size() - 1] = iban.back() == '0' ? '1' : '0';
+            if (kind == 5) iban.pop_back();
+            std::string out = iban.substr(0, 4);
+            for (std::size_t i = 4; i < iban.size(); ++i) {
+                if ((kind == 1 && i % 4 == 0) || (kind >= 2 && random() % 3 == 0)) out += ' ';
+                out += iban[i];
+            }
+            return out;
+        };
+        const std::vector<std::string> filler{"IBAN", "account", "XX12", "DE00", "AB", "1234", "ZZ", "GB82", "of",
+                                              "NL", "4.2", "(", ")", ".", "-", "Konto"};
+        const std::vector<std::string> joiners{" ", " ", ", ", "\n", ": ", "-", "/"};
+        std::size_t valid = 0;
+        for (int round = 0; round < 1500; ++round) {
+            std::string text;
+            const int pieces = 1 + static_cast<int>(random() % 6);
+            for (int i = 0; i < pieces; ++i) {
+                if (i > 0) text += joiners[random() % joiners.size()];
+                text += random() % 2 == 0 ? written(compact[random() % compact.size()])
+                                          : filler[random() % filler.size()];
+            }
+            CAPTURE(text);
+            Found expected;
+            for (const auto& [b, e] : reference(text)) expected.emplace_back("iban", text.substr(b, e - b));
+            Found ibans;
+            for (const auto& f : scan(text))
+                if (f.first == "iban") ibans.push_back(f);
+            CHECK(ibans == expected);
+            valid += expected.size();
+        }
+        CHECK(valid > 500);  // the texts do hold IBANs
+        // A candidate that fails its check does not hide the IBAN that starts inside it.
+        CHECK(scan("ref DE12 DE89 3704 0044 0532 0130 00") == Found{{"iban", "DE89 3704 0044 0532 0130 00"}});
     }
 
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
