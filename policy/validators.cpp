@@ -20,20 +20,60 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
 
-std::string digits_only(std::string_view text) {
-    std::string out;
+// The digits (or letters and digits) of a candidate without its separators, held inline: checks run on
+// every candidate of a scan and must not allocate. Every value checked here has at most 64 of them; a
+// candidate with more is kept as nothing, which every check rejects.
+class Kept {
+public:
+    void push_back(char c) {
+        if (size_ < chars_.size()) chars_[size_] = c;
+        if (size_ <= chars_.size()) ++size_;
+    }
+    std::string_view view() const {
+        return size_ > chars_.size() ? std::string_view() : std::string_view(chars_.data(), size_);
+    }
+
+private:
+    std::array<char, 64> chars_{};
+    std::size_t size_ = 0;
+};
+
+Kept digits_only(std::string_view text) {
+    Kept out;
     for (const char c : text)
         if (is_digit(c)) out.push_back(c);
     return out;
 }
 
 // Keeps letters and digits, dropping the separators people type ("DE89 3704", "X-1234567-L").
-std::string alnum_only(std::string_view text) {
-    std::string out;
+Kept alnum_only(std::string_view text) {
+    Kept out;
     for (const char c : text)
         if (is_digit(c) || is_upper(c) || is_lower(c)) out.push_back(c);
     return out;
 }
+
+// The lengths of the digit groups of a card candidate, inline. next() is false once there are more
+// groups than a card number has digits.
+class CardGroups {
+public:
+    bool next() { return ++count_ <= sizes_.size(); }
+    void count_digit() { ++sizes_[count_ - 1]; }
+    // Printed cards group digits in fours (the last group one to four long); Amex and Diners 4-6-5 and 4-6-4.
+    bool printed() const {
+        const bool fours = std::all_of(sizes_.begin(), sizes_.begin() + count_ - 1, [](std::size_t g) { return g == 4; }) &&
+                           sizes_[count_ - 1] >= 1 && sizes_[count_ - 1] <= 4;
+        const bool amex_diners = count_ == 3 && sizes_[0] == 4 && sizes_[1] == 6 && (sizes_[2] == 5 || sizes_[2] == 4);
+        return fours || amex_diners;
+    }
+    bool digits_apart() const {
+        return std::all_of(sizes_.begin(), sizes_.begin() + count_, [](std::size_t g) { return g == 1; });
+    }
+
+private:
+    std::array<std::size_t, 19> sizes_{};
+    std::size_t count_ = 1;
+};
 
 bool all_same(std::string_view s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [&](char c) { return c == s.front(); });
@@ -114,20 +154,18 @@ bool credit_card(std::string_view text) {
             separator = c;
         }
     }
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() < 13 || d.size() > 19 || all_same(d)) return false;
     // Printed cards group digits in fours (Amex and Diners: 4-6-5 and 4-6-4); other groupings are
     // other numbers, such as French social security numbers.
     if (separator != 0) {
-        std::vector<std::size_t> groups{0};
+        CardGroups groups;
         for (const char c : text) {
-            if (c == separator) groups.push_back(0);
-            else ++groups.back();
+            if (c != separator) groups.count_digit();
+            else if (!groups.next()) return false;
         }
-        const bool fours = std::all_of(groups.begin(), groups.end() - 1, [](std::size_t g) { return g == 4; }) &&
-                           groups.back() >= 1 && groups.back() <= 4;
-        const bool amex_diners = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
-        if (!fours && !amex_diners) return false;
+        if (!groups.printed()) return false;
     }
     // Issuer identification: 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard,
     // Maestro), 6 (Discover, UnionPay, Maestro). Other leading digits are not payment cards.
@@ -139,11 +177,11 @@ bool credit_card(std::string_view text) {
 
 bool credit_card_written_out(std::string_view text) {
     // The digit groups and the one separator between all of them.
-    std::vector<std::size_t> groups{0};
+    CardGroups groups;
     std::string_view separator;
     for (std::size_t i = 0; i < text.size();) {
         if (is_digit(text[i])) {
-            ++groups.back();
+            groups.count_digit();
             ++i;
             continue;
         }
@@ -152,20 +190,17 @@ bool credit_card_written_out(std::string_view text) {
         const std::string_view gap = text.substr(i, end - i);
         if (!separator.empty() && gap != separator) return false;
         separator = gap;
-        groups.push_back(0);
+        if (!groups.next()) return false;
         i = end;
     }
     if (separator.empty()) return false;  // no separator: the plain form's validator decides
-    const bool digits_apart = std::all_of(groups.begin(), groups.end(), [](std::size_t g) { return g == 1; });
-    const bool fours = std::all_of(groups.begin(), groups.end() - 1, [](std::size_t g) { return g == 4; }) &&
-                       groups.back() >= 1 && groups.back() <= 4;
-    const bool amex_diners = groups.size() == 3 && groups[0] == 4 && groups[1] == 6 && (groups[2] == 5 || groups[2] == 4);
-    if (!digits_apart && !fours && !amex_diners) return false;
+    const bool digits_apart = groups.digits_apart();
+    if (!digits_apart && !groups.printed()) return false;
     // Groups apart by one space, dash or dot are the usual way to write a card: credit_card decides.
     if (!digits_apart && separator.size() == 1 && (separator[0] == ' ' || separator[0] == '-' || separator[0] == '.'))
         return false;
     // The rest (length, issuer, Luhn) as for a card written the usual way.
-    return credit_card(digits_only(text));
+    return credit_card(digits_only(text).view());
 }
 
 std::size_t iban_length(std::string_view country) {
@@ -214,7 +249,8 @@ bool iban(std::string_view text) {
 }
 
 bool us_ssn(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 9) return false;
     const int area = number(std::string_view(d).substr(0, 3));
     const int group = number(std::string_view(d).substr(3, 2));
@@ -227,7 +263,8 @@ bool us_ssn(std::string_view text) {
 }
 
 bool uk_nhs(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 10 || all_same(d)) return false;
     int sum = 0;
     for (int i = 0; i < 9; ++i) sum += digit(d[static_cast<std::size_t>(i)]) * (10 - i);
@@ -238,9 +275,10 @@ bool uk_nhs(std::string_view text) {
 }
 
 bool uk_nino(std::string_view text) {
-    const std::string s = alnum_only(text);
+    const Kept kept = alnum_only(text);
+    const std::string_view s = kept.view();
     if (s.size() != 9) return false;
-    const std::string prefix = s.substr(0, 2);
+    const std::string_view prefix = s.substr(0, 2);
     static constexpr std::array<std::string_view, 7> never_issued{"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"};
     if (std::find(never_issued.begin(), never_issued.end(), prefix) != never_issued.end()) return false;
     if (std::string_view("DFIQUV").find(s[0]) != std::string_view::npos) return false;
@@ -276,7 +314,8 @@ bool email(std::string_view written) {
 }
 
 bool phone(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() < 8 || d.size() > 15 || all_same(d.substr(1))) return false;
     // Parentheses must pair up: "(555) 123-4567" but not "555) 123-4567".
     const auto open = std::count(text.begin(), text.end(), '(');
@@ -418,7 +457,8 @@ bool high_entropy_secret(std::string_view text) {
 }
 
 bool de_steuer_id(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 11 || d[0] == '0') return false;
     // In the first ten digits exactly one digit repeats (twice or three times); all others appear once.
     std::array<int, 10> counts{};
@@ -444,7 +484,7 @@ bool de_steuer_id(std::string_view text) {
 }
 
 bool fr_nir(std::string_view text) {
-    std::string s = alnum_only(text);
+    std::string s(alnum_only(text).view());
     if (s.size() != 15 || (s[0] != '1' && s[0] != '2')) return false;
     // Corsica's departments 2A and 2B count as 19 and 18 in the key computation.
     if (s[5] == '2' && s[6] == 'A') s.replace(5, 2, "19");
@@ -458,15 +498,16 @@ bool fr_nir(std::string_view text) {
 
 bool es_dni(std::string_view text) {
     static constexpr std::string_view letters = "TRWAGMYFPDXBNJZSQVHLCKE";
-    const std::string s = alnum_only(text);
+    const Kept kept = alnum_only(text);
+    const std::string_view s = kept.view();
     if (s.size() != 9 || !is_upper(s[8])) return false;
-    const std::string d = s.substr(0, 8);
+    const std::string_view d = s.substr(0, 8);
     if (!std::all_of(d.begin(), d.end(), is_digit) || all_same(d)) return false;
     return letters[static_cast<std::size_t>(mod_decimal(d, 23))] == s[8];
 }
 
 bool es_nie(std::string_view text) {
-    std::string s = alnum_only(text);
+    std::string s(alnum_only(text).view());
     if (s.size() != 9) return false;
     const auto prefix = std::string_view("XYZ").find(s[0]);
     if (prefix == std::string_view::npos) return false;
@@ -494,7 +535,8 @@ bool it_codice_fiscale(std::string_view text) {
 }
 
 bool nl_bsn(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 9 || all_same(d)) return false;
     // The "elfproef": weights 9..2 for the first eight digits, -1 for the last, total divisible by 11.
     int sum = 0;
@@ -504,7 +546,8 @@ bool nl_bsn(std::string_view text) {
 }
 
 bool pl_pesel(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 11) return false;
     static constexpr std::array<int, 10> weights{1, 3, 7, 9, 1, 3, 7, 9, 1, 3};
     int sum = 0;
@@ -523,13 +566,14 @@ bool pl_pesel(std::string_view text) {
 }
 
 bool be_national_number(std::string_view text) {
-    const std::string d = digits_only(text);
+    const Kept kept = digits_only(text);
+    const std::string_view d = kept.view();
     if (d.size() != 11) return false;
     const int check = number(std::string_view(d).substr(9, 2));
-    const std::string body = d.substr(0, 9);
+    const std::string_view body = d.substr(0, 9);
     // People born from 2000 on have "2" prefixed to the nine digits before the check.
     if (97 - mod_decimal(body, 97) == check) return true;
-    return 97 - mod_decimal("2" + body, 97) == check;
+    return 97 - mod_decimal("2" + std::string(body), 97) == check;
 }
 
 }  // namespace sovereign::policy::validators
