@@ -46,6 +46,8 @@ constexpr std::size_t secret_max = 256;
 constexpr std::size_t service_key_max = 256;
 // 34 letters and digits, a space before each after the first four.
 constexpr std::size_t iban_max = 4 + 30 * 2;
+// '+', then 15 digits, a separator before each after the first.
+constexpr std::size_t e164_max = 1 + 15 + 14;
 
 std::size_t extend_right(std::string_view text, std::size_t from, std::size_t limit, bool (*allowed)(char)) {
     std::size_t end = from;
@@ -126,6 +128,27 @@ TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end)
     }
     if (!validators::iban(text.substr(begin, at - begin))) return {};
     return {begin, at};
+}
+
+// Anchor: '+' and a first digit other than 0, after a character that is not a digit. The number runs on
+// over digits, each after at most one of " .-", for eight to fifteen digits; the value is the longest
+// that ends before a character that is not a digit and passes the check, or nothing.
+TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end) {
+    if (end != begin + 2) return {};
+    std::size_t digits = 1;
+    std::size_t at = end;
+    TextRange longest;
+    while (digits < 15) {
+        std::size_t next = at;
+        if (next + 1 < text.size() && (text[next] == ' ' || text[next] == '.' || text[next] == '-') && is_digit(text[next + 1]))
+            ++next;
+        if (next >= text.size() || !is_digit(text[next])) break;
+        at = next + 1;
+        ++digits;
+        if (digits >= 8 && (at == text.size() || !is_digit(text[at])) && validators::phone(text.substr(begin, at - begin)))
+            longest = {begin, at};
+    }
+    return longest;
 }
 
 // The whole run of key characters around a 32-character window. A run longer than any key is returned
@@ -216,13 +239,15 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          email_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-", "", expand_email,
          email_written_max, false, email_forms::straddle_start},
         {"phone", "confidential", "telephone numbers (E.164, and national forms next to a context word)",
-         {{R"(\+[1-9](?:[ .-]?[0-9]){7,14})", false, true},
+         // The anchor only, completed by expand_e164: the whole form, \+[1-9](?:[ .-]?[0-9]){7,14}, cost
+         // the digit-dense database about 80 ns more per window.
+         {{R"(\+[1-9])", false, true, false, nullptr, expand_e164},
           {R"(\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})", true, true},
           {R"(0[1-9][0-9]{1,4}[ /-]?[0-9]{3,4}[ -]?[0-9]{2,5})", true, true}},
          v::phone, Boundary::digit,
          {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
           "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka"},
-         phone_chars, "0123456789+(", ""},
+         phone_chars, "0123456789+(", "", nullptr, e164_max},
         {"ipv4", "internal", "IPv4 addresses", {{R"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})"}},
          v::ipv4, Boundary::ipv4, {"ip", "address", "host", "server"}, digits_and_separators, "0123456789", ""},
         {"ipv6", "internal", "IPv6 addresses", {{R"([0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7})"}}, v::ipv6,

@@ -34,10 +34,10 @@ struct BuiltinPattern {
     bool needs_context = false;
     // Every match holds six digits with at most three other characters between consecutive ones; such
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
-    // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it. For a
-    // detector with an expander the pattern is an anchor, the start of a value the expander completes
-    // (it is matched after a boundary character but not before one); then it is the value that holds the
-    // six digits, within the detector's max_length of the anchor.
+    // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it. With an
+    // expander (the pattern's or its detector's) the pattern is an anchor, the start of a value the
+    // expander completes (it is matched after a boundary character but not before one); then it is the
+    // value that holds the six digits, within the detector's max_length of the anchor.
     bool digit_dense = false;
     // One character class repeated a fixed number of times: it matches at every position inside a long
     // run of its characters (a base64 blob holds thousands of 32-character windows), so the detector's
@@ -46,6 +46,8 @@ struct BuiltinPattern {
     bool whole_runs = false;
     // Confirms this pattern's matches instead of the detector's validator (null: the detector's).
     Validator validate = nullptr;
+    // Completes this pattern's matches instead of the detector's expander (null: the detector's).
+    Expander expand = nullptr;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

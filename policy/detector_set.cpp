@@ -142,12 +142,13 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             set->max_widths_[d] = std::max({set->max_widths_[d], static_cast<std::size_t>(width),
                                             detectors[d].max_length});
             // A whole-runs pattern must have a fixed width (its start is end - width) and an expander.
-            const bool whole_runs = pattern.whole_runs && width == min_width && detectors[d].expand != nullptr;
+            const Expander expand = pattern.expand != nullptr ? pattern.expand : detectors[d].expand;
+            const bool whole_runs = pattern.whole_runs && width == min_width && expand != nullptr;
             const std::string_view wrap = boundary_class(detectors[d].boundary);
             const bool digit_dense = pattern.digit_dense && !wrap.empty() && !whole_runs;
             Group& group = digit_dense ? dense : general;
             // A digit-dense anchor is the start of a value its expander completes: wrapped on its left only.
-            const bool anchor = digit_dense && detectors[d].expand != nullptr;
+            const bool anchor = digit_dense && expand != nullptr;
             if (digit_dense) {
                 set->dense_reach_ = std::max<std::size_t>({set->dense_reach_, width, anchor ? detectors[d].max_length : 0});
                 for (std::size_t ch = 0; ch < 256; ++ch)
@@ -156,7 +157,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
             set->patterns_.push_back({d, pattern.needs_context, digit_dense, anchor, whole_runs, width,
-                                      pattern.validate != nullptr ? pattern.validate : detectors[d].validate});
+                                      pattern.validate != nullptr ? pattern.validate : detectors[d].validate, expand});
             if (whole_runs) {
                 std::optional<std::array<bool, 256>> chars = probe_run_class(pattern.regex, pattern.flags, width);
                 if (!chars || std::none_of(chars->begin(), chars->end(), [](bool in) { return in; })) {
@@ -324,11 +325,11 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         // window text begins one character before the window (see the dense pass below).
         auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? (pattern.anchor ? 1 : 2) : 0);
         auto begin = pattern.whole_runs ? stop - pattern.width : static_cast<std::size_t>(start) + c.offset;
-        if (detector.expand != nullptr) {
+        if (pattern.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.
             std::size_t& expanded_to = c.expanded_to[pattern.detector];
             if (begin < expanded_to) return 0;
-            const TextRange range = detector.expand(c.text, begin, stop);
+            const TextRange range = pattern.expand(c.text, begin, stop);
             if (range.end <= range.begin) return 0;
             begin = range.begin;
             stop = range.end;

@@ -24,6 +24,7 @@ struct DetectorSpec {
         bool digit_dense = false;    // see BuiltinPattern::digit_dense
         bool whole_runs = false;     // see BuiltinPattern::whole_runs
         Validator validate = nullptr;  // see BuiltinPattern::validate
+        Expander expand = nullptr;     // see BuiltinPattern::expand
     };
     std::string name;
     int class_level = 0;
@@ -122,6 +123,7 @@ private:
         bool whole_runs;
         std::size_t width;
         Validator validate;  // the pattern's own, else the detector's
+        Expander expand;     // the pattern's own, else the detector's; null: the match is the value
     };
     std::vector<DetectorSpec> detectors_;
     std::vector<ContextWords> context_words_;  // by detector

@@ -32,6 +32,61 @@ Found scan(const std::string& text) {
         found.emplace_back(set.detectors()[d.detector].name, text.substr(d.begin, d.end - d.begin));
     return found;
 }
+
+bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// A detector whose pattern is an anchor completed by an expander, and the whole form its values take:
+// the reference tries the form at every start and end between characters `inside` does not accept,
+// keeps the candidates the validator confirms, and of those the longest from each start.
+struct WholeForm {
+    std::string detector;
+    std::regex form;
+    bool (*inside)(char);
+    bool (*validate)(std::string_view);
+    std::size_t max_width;
+
+    Found findings(const std::string& text) const {
+        Found found;
+        for (std::size_t b = 0; b < text.size(); ++b) {
+            if (b > 0 && inside(text[b - 1])) continue;
+            std::size_t longest = 0;
+            for (std::size_t e = b + 1; e <= std::min(text.size(), b + max_width); ++e) {
+                if (e < text.size() && inside(text[e])) continue;
+                const std::string value = text.substr(b, e - b);
+                if (std::regex_match(value, form) && validate(value)) longest = e;
+            }
+            if (longest != 0) found.emplace_back(detector, text.substr(b, longest - b));
+        }
+        return found;
+    }
+};
+
+// Random texts of written values (`value()`) and filler compared between the scan (the detector's
+// findings whose first character begins the form) and the whole form; returns the values found.
+template <typename Value>
+std::size_t compare_with_whole_form(const WholeForm& whole, std::mt19937& random, Value&& value,
+                                    const std::vector<std::string>& filler) {
+    const std::vector<std::string> joiners{" ", " ", ", ", "\n", ": ", "-", "/"};
+    std::size_t found = 0;
+    for (int round = 0; round < 1500; ++round) {
+        std::string text;
+        const int pieces = 1 + static_cast<int>(random() % 6);
+        for (int i = 0; i < pieces; ++i) {
+            if (i > 0) text += joiners[random() % joiners.size()];
+            text += random() % 2 == 0 ? value() : filler[random() % filler.size()];
+        }
+        CAPTURE(text);
+        const Found expected = whole.findings(text);
+        Found scanned;
+        for (const auto& f : scan(text))
+            if (f.first == whole.detector && std::regex_search(f.second, whole.form, std::regex_constants::match_continuous))
+                scanned.push_back(f);
+        CHECK(scanned == expected);
+        found += expected.size();
+    }
+    return found;
+}
 }  // namespace
 
 TEST_SUITE("scan") {
@@ -195,30 +250,16 @@ TEST_SUITE("scan") {
     }
 
     TEST_CASE("IBANs are found from their anchor as the standard's form describes them, with any spacing") {
-        // The detector matches only "DE89" and the expander completes the value: the reference here is the
-        // whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30} between characters that are not letters or
-        // digits, with a valid check, tried at every start and end.
-        static const std::regex form("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}");
-        const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
-        const auto reference = [&](const std::string& text) {
-            std::vector<std::pair<std::size_t, std::size_t>> found;
-            for (std::size_t b = 0; b < text.size(); ++b) {
-                if (b > 0 && alnum(text[b - 1])) continue;
-                for (std::size_t e = b + 15; e <= std::min(text.size(), b + 64); ++e) {
-                    if (e < text.size() && alnum(text[e])) continue;
-                    const std::string value = text.substr(b, e - b);
-                    if (std::regex_match(value, form) && validators::iban(value)) found.emplace_back(b, e);
-                }
-            }
-            return found;
-        };
+        // The detector matches only "DE89" and the expander completes the value.
+        const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}"), is_alnum, validators::iban, 64};
         const std::vector<std::string> compact{"DE89370400440532013000", "GB82WEST12345698765432",
                                                "FR1420041010050500013M02606", "NO9386011117947",
                                                "MT84MALT011000012345MTLCAST001S", "BE68539007547034"};
         std::mt19937 random(20261123);
         // A valid IBAN written compact, in groups of four, or with single spaces anywhere after the
         // check digits; or one with a wrong check digit, or cut short (near misses).
-        const auto written = [&](std::string iban) {
+        const auto written = [&]() {
+            std::string iban = compact[random() % compact.size()];
             const unsigned kind = random() % 6;
             if (kind == 4) iban[iban.size() - 1] = iban.back() == '0' ? '1' : '0';
             if (kind == 5) iban.pop_back();
@@ -231,28 +272,32 @@ TEST_SUITE("scan") {
         };
         const std::vector<std::string> filler{"IBAN", "account", "XX12", "DE00", "AB", "1234", "ZZ", "GB82", "of",
                                               "NL", "4.2", "(", ")", ".", "-", "Konto"};
-        const std::vector<std::string> joiners{" ", " ", ", ", "\n", ": ", "-", "/"};
-        std::size_t valid = 0;
-        for (int round = 0; round < 1500; ++round) {
-            std::string text;
-            const int pieces = 1 + static_cast<int>(random() % 6);
-            for (int i = 0; i < pieces; ++i) {
-                if (i > 0) text += joiners[random() % joiners.size()];
-                text += random() % 2 == 0 ? written(compact[random() % compact.size()])
-                                          : filler[random() % filler.size()];
-            }
-            CAPTURE(text);
-            Found expected;
-            for (const auto& [b, e] : reference(text)) expected.emplace_back("iban", text.substr(b, e - b));
-            Found ibans;
-            for (const auto& f : scan(text))
-                if (f.first == "iban") ibans.push_back(f);
-            CHECK(ibans == expected);
-            valid += expected.size();
-        }
-        CHECK(valid > 500);  // the texts do hold IBANs
+        CHECK(compare_with_whole_form(iban, random, written, filler) > 500);  // the texts do hold IBANs
         // A candidate that fails its check does not hide the IBAN that starts inside it.
         CHECK(scan("ref DE12 DE89 3704 0044 0532 0130 00") == Found{{"iban", "DE89 3704 0044 0532 0130 00"}});
+    }
+
+    TEST_CASE("E.164 phone numbers are found from their '+' as the whole form describes them") {
+        // The pattern matches "+4" and the expander completes the number to its longest valid length.
+        const WholeForm e164{"phone", std::regex("\\+[1-9](?:[ .-]?[0-9]){7,14}"), is_digit, validators::phone, 30};
+        std::mt19937 random(20261124);
+        // Eight to eighteen digits after a '+', each after nothing, a space, a dot or a dash (two at
+        // times: not one number), sometimes a first digit 0 or all digits the same (near misses).
+        const auto written = [&]() {
+            std::string out = "+";
+            const int digits = 8 + static_cast<int>(random() % 11);
+            const unsigned kind = random() % 8;
+            for (int i = 0; i < digits; ++i) {
+                if (i > 0) {
+                    const unsigned gap = random() % 6;
+                    out += gap == 1 ? " " : gap == 2 ? "." : gap == 3 ? "-" : gap == 4 && kind == 7 ? " -" : "";
+                }
+                out += kind == 6 ? '7' : static_cast<char>('0' + (i == 0 && kind != 5 ? 1 + random() % 9 : random() % 10));
+            }
+            return out;
+        };
+        const std::vector<std::string> filler{"call", "tel.", "fax", "+", "+0", "12", "(", ")", "-", ".", "x", "ext 12"};
+        CHECK(compare_with_whole_form(e164, random, written, filler) > 500);  // the texts do hold numbers
     }
 
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
