@@ -48,6 +48,8 @@ constexpr std::size_t service_key_max = 256;
 constexpr std::size_t iban_max = 4 + 30 * 2;
 // '+', then 15 digits, a separator before each after the first.
 constexpr std::size_t e164_max = 1 + 15 + 14;
+// 19 digits, a separator before each after the first.
+constexpr std::size_t card_max = 19 + 18;
 
 std::size_t extend_right(std::string_view text, std::size_t from, std::size_t limit, bool (*allowed)(char)) {
     std::size_t end = from;
@@ -130,25 +132,39 @@ TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end)
     return {begin, at};
 }
 
-// Anchor: '+' and a first digit other than 0, after a character that is not a digit. The number runs on
-// over digits, each after at most one of " .-", for eight to fifteen digits; the value is the longest
-// that ends before a character that is not a digit and passes the check, or nothing.
-TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end) {
-    if (end != begin + 2) return {};
+// The longest number from `begin`, whose first digit ends at `first_digit_end`: digits, each after at most
+// one of " .-", `min_digits` to `max_digits` of them, ending before a character that is not a digit,
+// that `valid` confirms; empty when there is none. Completes anchors of numbers written in groups.
+TextRange longest_number(std::string_view text, std::size_t begin, std::size_t first_digit_end, std::size_t min_digits,
+                         std::size_t max_digits, Validator valid) {
     std::size_t digits = 1;
-    std::size_t at = end;
+    std::size_t at = first_digit_end;
     TextRange longest;
-    while (digits < 15) {
+    while (digits < max_digits) {
         std::size_t next = at;
         if (next + 1 < text.size() && (text[next] == ' ' || text[next] == '.' || text[next] == '-') && is_digit(text[next + 1]))
             ++next;
         if (next >= text.size() || !is_digit(text[next])) break;
         at = next + 1;
         ++digits;
-        if (digits >= 8 && (at == text.size() || !is_digit(text[at])) && validators::phone(text.substr(begin, at - begin)))
+        if (digits >= min_digits && (at == text.size() || !is_digit(text[at])) && valid(text.substr(begin, at - begin)))
             longest = {begin, at};
     }
     return longest;
+}
+
+// Anchor: '+' and a first digit other than 0, after a character that is not a digit; the number has
+// eight to fifteen digits (E.164), the longest that passes the check.
+TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end) {
+    if (end != begin + 2) return {};
+    return longest_number(text, begin, end, 8, 15, validators::phone);
+}
+
+// Anchor: a first digit 2 to 6 after a character that is not a digit; the card number has 13 to 19
+// digits, the longest that passes the check (issuer, layout, Luhn).
+TextRange expand_card(std::string_view text, std::size_t begin, std::size_t end) {
+    if (end != begin + 1) return {};
+    return longest_number(text, begin, end, 13, 19, validators::credit_card);
 }
 
 // The whole run of key characters around a 32-character window. A run longer than any key is returned
@@ -199,7 +215,9 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
     namespace v = validators;
     static const std::vector<BuiltinDetector> detectors{
         {"credit_card", "restricted", "payment card numbers (13-19 digits, Luhn check)",
-         {{R"([2-6](?:[ .-]?[0-9]){12,18})", false, true},
+         // The anchor only, completed by expand_card: with the whole form, [2-6](?:[ .-]?[0-9]){12,18},
+         // the digit-dense database cost about 90 ns more per window.
+         {{R"([2-6])", false, true, false, nullptr, expand_card},
           // Written to slip past filters: every digit apart (by one character: with up to three, text
           // built of spaced digits scanned at a third of the speed), or groups apart by " - ", "_",
           // "  "...; only next to a context word.
@@ -209,7 +227,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          v::credit_card, Boundary::digit_group,
          {"card", "credit", "visa", "mastercard", "amex", "karte", "kreditkarte", "kartennummer", "carte", "tarjeta",
           "carta", "kaart", "creditcard", "karta"},
-         card_chars, "0123456789", ""},
+         card_chars, "0123456789", "", nullptr, card_max},
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
          // The anchor only: with the whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}, vectorscan's
          // start-of-match tracking through the optional spaces cost about 1.8 us per IBAN.

@@ -33,26 +33,22 @@ Found scan(const std::string& text) {
     return found;
 }
 
-bool is_alnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-
 // A detector whose pattern is an anchor completed by an expander, and the whole form its values take:
-// the reference tries the form at every start and end between characters `inside` does not accept,
-// keeps the candidates the validator confirms, and of those the longest from each start.
+// the reference tries the form at every start and end where a value stands alone (the detector's
+// boundary), keeps the candidates the validator confirms, and of those the longest from each start.
 struct WholeForm {
     std::string detector;
     std::regex form;
-    bool (*inside)(char);
+    Boundary boundary;
     bool (*validate)(std::string_view);
     std::size_t max_width;
 
     Found findings(const std::string& text) const {
         Found found;
         for (std::size_t b = 0; b < text.size(); ++b) {
-            if (b > 0 && inside(text[b - 1])) continue;
             std::size_t longest = 0;
             for (std::size_t e = b + 1; e <= std::min(text.size(), b + max_width); ++e) {
-                if (e < text.size() && inside(text[e])) continue;
+                if (!stands_alone(boundary, text, b, e)) continue;
                 const std::string value = text.substr(b, e - b);
                 if (std::regex_match(value, form) && validate(value)) longest = e;
             }
@@ -63,7 +59,8 @@ struct WholeForm {
 };
 
 // Random texts of written values (`value()`) and filler compared between the scan (the detector's
-// findings whose first character begins the form) and the whole form; returns the values found.
+// findings of the whole form: its other patterns may find other forms) and the reference; returns
+// the values found.
 template <typename Value>
 std::size_t compare_with_whole_form(const WholeForm& whole, std::mt19937& random, Value&& value,
                                     const std::vector<std::string>& filler) {
@@ -80,7 +77,7 @@ std::size_t compare_with_whole_form(const WholeForm& whole, std::mt19937& random
         const Found expected = whole.findings(text);
         Found scanned;
         for (const auto& f : scan(text))
-            if (f.first == whole.detector && std::regex_search(f.second, whole.form, std::regex_constants::match_continuous))
+            if (f.first == whole.detector && std::regex_match(f.second, whole.form))
                 scanned.push_back(f);
         CHECK(scanned == expected);
         found += expected.size();
@@ -251,7 +248,8 @@ TEST_SUITE("scan") {
 
     TEST_CASE("IBANs are found from their anchor as the standard's form describes them, with any spacing") {
         // The detector matches only "DE89" and the expander completes the value.
-        const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}"), is_alnum, validators::iban, 64};
+        const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}"), Boundary::alnum,
+                             validators::iban, 64};
         const std::vector<std::string> compact{"DE89370400440532013000", "GB82WEST12345698765432",
                                                "FR1420041010050500013M02606", "NO9386011117947",
                                                "MT84MALT011000012345MTLCAST001S", "BE68539007547034"};
@@ -279,7 +277,8 @@ TEST_SUITE("scan") {
 
     TEST_CASE("E.164 phone numbers are found from their '+' as the whole form describes them") {
         // The pattern matches "+4" and the expander completes the number to its longest valid length.
-        const WholeForm e164{"phone", std::regex("\\+[1-9](?:[ .-]?[0-9]){7,14}"), is_digit, validators::phone, 30};
+        const WholeForm e164{"phone", std::regex("\\+[1-9](?:[ .-]?[0-9]){7,14}"), Boundary::digit,
+                             validators::phone, 30};
         std::mt19937 random(20261124);
         // Eight to eighteen digits after a '+', each after nothing, a space, a dot or a dash (two at
         // times: not one number), sometimes a first digit 0 or all digits the same (near misses).
@@ -298,6 +297,37 @@ TEST_SUITE("scan") {
         };
         const std::vector<std::string> filler{"call", "tel.", "fax", "+", "+0", "12", "(", ")", "-", ".", "x", "ext 12"};
         CHECK(compare_with_whole_form(e164, random, written, filler) > 500);  // the texts do hold numbers
+    }
+
+    TEST_CASE("card numbers are found from their first digit as the whole form describes them") {
+        // The pattern matches the first digit and the expander completes the longest valid number.
+        const WholeForm card{"credit_card", std::regex("[2-6](?:[ .-]?[0-9]){12,18}"), Boundary::digit_group,
+                             validators::credit_card, 37};
+        const std::vector<std::string> numbers{"4111111111111111", "5555555555554444", "378282246310005",
+                                               "6011111111111117", "4012888888881881", "30569309025904",
+                                               "4222222222222", "2223003122003222", "621234567890123457",
+                                               "6212345678901234569"};
+        std::mt19937 random(20261125);
+        // A valid number compact, in groups of four, in its issuer's layout (Amex 4-6-5, Diners 4-6-4), or
+        // with separators anywhere; or with a wrong last digit, cut short, or with a digit more.
+        const auto written = [&]() {
+            std::string number = numbers[random() % numbers.size()];
+            const unsigned kind = random() % 7;
+            if (kind == 4) number.back() = number.back() == '0' ? '1' : '0';
+            if (kind == 5) number.pop_back();
+            if (kind == 6) number += '3';
+            const char separator = " .-"[random() % 3];
+            std::string out;
+            for (std::size_t i = 0; i < number.size(); ++i) {
+                const bool amex_break = number.size() <= 15 && (i == 4 || i == 10);
+                if (i > 0 && ((kind == 1 && i % 4 == 0) || (kind == 2 && amex_break) || (kind == 3 && random() % 3 == 0)))
+                    out += separator;
+                out += number[i];
+            }
+            return out;
+        };
+        const std::vector<std::string> filler{"paid", "ref", "4", "12", "2024", "-", ".", "/", "(", ")", "total", "56"};
+        CHECK(compare_with_whole_form(card, random, written, filler) > 400);  // the texts do hold card numbers
     }
 
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
