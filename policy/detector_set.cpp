@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <exception>
 #include <optional>
 
@@ -13,12 +17,6 @@ namespace sovereign::policy {
 
 namespace {
 
-// Six digits with at most three other characters between consecutive ones, then a character that is
-// not a digit: every digit-dense match contains such a place, while years, prices and versions in prose
-// mostly do not. Within a match, the last digit of that chain of digits is followed by a non-digit (a
-// letter of the value, or the boundary after it), so the trigger fires inside every match, and only
-// once per group of digits rather than at every digit of a long number.
-constexpr const char* dense_trigger = "[0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$)";
 // Starting a scan costs about as much as scanning a hundred bytes of digits: windows closer than that
 // are scanned as one.
 constexpr std::size_t window_merge_gap = 64;
@@ -103,6 +101,27 @@ std::size_t find_run(std::string_view text, std::size_t from, const std::array<b
     return std::string_view::npos;
 }
 
+std::uint64_t digit_mask(std::string_view text, std::size_t at) {
+    std::uint64_t mask = 0;
+#if defined(__SSE2__)
+    if (at + 64 <= text.size()) {
+        // '0'..'9' plus 0x50 are the sixteen lowest signed bytes, -128..-119: one comparison each.
+        const __m128i shift = _mm_set1_epi8(0x50);
+        const __m128i limit = _mm_set1_epi8(-118);
+        for (int part = 0; part < 4; ++part) {
+            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at + 16 * part));
+            const auto bits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(bytes, shift), limit)));
+            mask |= static_cast<std::uint64_t>(bits) << (16 * part);
+        }
+        return mask;
+    }
+#endif
+    const std::size_t end = std::min(text.size(), at + 64);
+    for (std::size_t i = at; i < end; ++i)
+        if (text[i] >= '0' && text[i] <= '9') mask |= std::uint64_t{1} << (i - at);
+    return mask;
+}
+
 std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec> detectors,
                                                         std::vector<PatternProblem>& problems) {
     std::unique_ptr<DetectorSet> set(new DetectorSet());
@@ -113,6 +132,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     Group general;
     Group dense;
+    Group dense_without_context_only;
+    std::vector<std::string> dense_context_words;
     set->max_widths_.assign(detectors.size(), 0);
     for (std::size_t d = 0; d < detectors.size(); ++d) {
         for (const auto& pattern : detectors[d].patterns) {
@@ -169,21 +190,29 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
+            if (pattern.find != nullptr && !digit_dense) {
+                set->found_patterns_.push_back({group.ids.back(), pattern.find});
+                group.ids.pop_back();
+                continue;
+            }
             group.expressions.push_back(digit_dense ? std::string(wrap) + "(?:" + pattern.regex + ")" +
                                                           (anchor ? std::string() : std::string(wrap))
                                                     : pattern.regex);
             group.flags.push_back(pattern_flags);
+            if (digit_dense && pattern.needs_context) {
+                set->has_context_only_dense_ = true;
+                dense_context_words.insert(dense_context_words.end(), detectors[d].context.begin(),
+                                           detectors[d].context.end());
+            } else if (digit_dense) {
+                dense_without_context_only.ids.push_back(group.ids.back());
+                dense_without_context_only.expressions.push_back(group.expressions.back());
+                dense_without_context_only.flags.push_back(pattern_flags);
+            }
         }
     }
     if (!problems.empty()) return nullptr;
     for (const std::size_t width : set->max_widths_) set->widest_ = std::max(set->widest_, width);
     // A policy may use no detector at all (rules on tenants and models only): its set finds nothing.
-    if (!dense.expressions.empty()) {
-        set->trigger_id_ = static_cast<unsigned>(set->patterns_.size());
-        general.ids.push_back(set->trigger_id_);
-        general.expressions.emplace_back(dense_trigger);
-        general.flags.push_back(0);
-    }
     auto build = [&](const Group& group, hs_database_t** database) {
         std::vector<const char*> pointers;
         for (const auto& e : group.expressions) pointers.push_back(e.c_str());
@@ -204,6 +233,10 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     };
     if (!general.expressions.empty() && !build(general, &set->full_text_database_)) return nullptr;
     if (!dense.expressions.empty() && !build(dense, &set->dense_database_)) return nullptr;
+    if (set->has_context_only_dense_ && !dense_without_context_only.expressions.empty() &&
+        !build(dense_without_context_only, &set->dense_without_context_only_))
+        return nullptr;
+    set->dense_context_words_ = ContextWords(dense_context_words);
     set->context_words_.reserve(detectors.size());
     for (const auto& detector : detectors) set->context_words_.emplace_back(detector.context);
     set->detectors_ = std::move(detectors);
@@ -214,10 +247,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
 DetectorSet::~DetectorSet() {
     if (full_text_database_ != nullptr) hs_free_database(full_text_database_);
     if (dense_database_ != nullptr) hs_free_database(dense_database_);
+    if (dense_without_context_only_ != nullptr) hs_free_database(dense_without_context_only_);
 }
 
 TextRange DetectorSet::dense_window(std::string_view text, std::size_t trigger_end) const {
-    // The trigger ends one character after a digit of the match (or at the end of the text), so the match
+    // The place ends one character after a digit of the match (or at the end of the text), so the match
     // lies within reach of that digit on either side; and it consists of characters the digit-dense
     // detectors may contain, so the window stops at the first other character.
     const std::size_t digit = trigger_end >= 2 ? trigger_end - 2 : 0;
@@ -274,7 +308,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     }
     if (thread_scratch.fitted_to != id_) {
         bool allocated = true;
-        for (auto* database : {full_text_database_, dense_database_})
+        for (auto* database : {full_text_database_, dense_database_, dense_without_context_only_})
             allocated = allocated && (database == nullptr ||
                                       hs_alloc_scratch(database, &thread_scratch.scratch) == HS_SUCCESS);
         if (!allocated) {
@@ -312,13 +346,6 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
-        if (id == c.set->trigger_id_ && c.set->dense_database_ != nullptr) {
-            const TextRange window = c.set->dense_window(c.text, static_cast<std::size_t>(end));
-            if (!c.windows.empty() && window.begin <= c.windows.back().end + window_merge_gap)
-                c.windows.back().end = std::max(c.windows.back().end, window.end);
-            else c.windows.push_back(window);
-            return 0;
-        }
         const PatternRef& pattern = c.set->patterns_[id];
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
         // A wrapped pattern's match holds one character more on each side (an anchor: on its left); its
@@ -395,13 +422,35 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             }
         }
     }
-    if (dense_pass == DensePass::whole_text && dense_database_ != nullptr) work.windows.assign(1, {0, text.size()});
+    for (const FoundPattern& found : found_patterns_) {
+        context.offset = 0;
+        for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
+            if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
+    }
+    if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
+        work.windows.assign(1, {0, text.size()});
+    } else if (dense_database_ != nullptr) {
+        for_each_digit_chain(text, [&](std::size_t end) {
+            const TextRange window = dense_window(text, end);
+            if (!work.windows.empty() && window.begin <= work.windows.back().end + window_merge_gap)
+                work.windows.back().end = std::max(work.windows.back().end, window.end);
+            else work.windows.push_back(window);
+        });
+    }
     for (const auto& window : work.windows) {
+        // A finding inside the window has its context words within ContextWords' reach of the window.
+        // A streamed answer keeps every pattern: a word may still follow (awaiting_context).
+        hs_database_t* database = dense_database_;
+        if (has_context_only_dense_ && dense_pass == DensePass::windows && awaiting_context == nullptr &&
+            !dense_context_words_.near(text, window.begin, window.end)) {
+            database = dense_without_context_only_;
+            if (database == nullptr) continue;  // every digit-dense pattern needs a context word
+        }
         // A space stands for the character beyond either end of the text.
         work.window_text.assign(1, window.begin > 0 ? text[window.begin - 1] : ' ');
         work.window_text.append(text.substr(window.begin, window.end - window.begin));
         work.window_text.push_back(window.end < text.size() ? text[window.end] : ' ');
-        if (!run(dense_database_, work.window_text, window.begin)) return false;
+        if (!run(database, work.window_text, window.begin)) return false;
     }
 
     // A value a nested scan found, as a finding at [begin, end) of this text.

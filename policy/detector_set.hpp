@@ -25,6 +25,7 @@ struct DetectorSpec {
         bool whole_runs = false;     // see BuiltinPattern::whole_runs
         Validator validate = nullptr;  // see BuiltinPattern::validate
         Expander expand = nullptr;     // see BuiltinPattern::expand
+        Finder find = nullptr;         // see BuiltinPattern::find
     };
     std::string name;
     int class_level = 0;
@@ -71,11 +72,43 @@ inline constexpr std::size_t max_pattern_width = 8192 + 256;
 // A scan that finds more than this is refused rather than allowed to grow without bound.
 inline constexpr std::size_t max_detections_per_scan = 100000;
 
-// The compiled database plus the detectors it serves. Immutable and safe to share between threads.
 // The first run of at least `width` characters of `chars` that begins at or after `from` (the run's
 // first character; npos: none), as if the text began at `from`. Linear; most windows are decided by
 // their last character alone.
 std::size_t find_run(std::string_view text, std::size_t from, const std::array<bool, 256>& chars, std::size_t width);
+
+// Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
+std::uint64_t digit_mask(std::string_view text, std::size_t at);
+
+// Where digit-dense values may be: every run of digits that closes a chain of at least six digits,
+// each at most three characters after the one before (every digit-dense value holds one; years,
+// prices and versions in prose mostly do not). Calls on_place(end) for each, in order, with the end
+// the pattern [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
+// run, or the end of the text. As a vectorscan pattern it cost as much as all the others together on
+// text full of digits (log lines), being reported at almost every number; here the digits of 64
+// bytes are found at once, and each costs a few instructions.
+template <typename OnPlace>
+void for_each_digit_chain(std::string_view text, OnPlace&& on_place) {
+    std::size_t chain = 0;                        // digits in the chain so far
+    std::size_t last = std::string_view::npos;    // the last digit seen
+    const auto close_run = [&](std::size_t run_end) {
+        if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
+    };
+    for (std::size_t block = 0; block < text.size(); block += 64) {
+        for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
+            const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
+            if (last != std::string_view::npos && at != last + 1) {  // a new run; the last one ended
+                close_run(last + 1);
+                if (at - (last + 1) > 3) chain = 0;
+            }
+            ++chain;
+            last = at;
+        }
+    }
+    if (last != std::string_view::npos) close_run(last + 1);
+}
+
+// The compiled database plus the detectors it serves. Immutable and safe to share between threads.
 
 class DetectorSet {
 public:
@@ -130,12 +163,17 @@ private:
     std::vector<PatternRef> patterns_;  // by vectorscan id, across both databases
     std::vector<std::size_t> max_widths_;
     std::size_t widest_ = 0;
-    // The database scanned over the whole text: every pattern but the digit-dense ones, and a trigger that
-    // reports where six digits sit close together. The digit-dense patterns are in a database of their
-    // own, run only in windows around triggers: prose has few such places, and those character-class-only
-    // patterns are what costs time.
+    // The database scanned over the whole text: every pattern but the digit-dense ones. Those are in a
+    // database of their own, run only in windows around chains of digits (for_each_digit_chain): prose
+    // has few such places, and those character-class-only patterns are what costs time.
     hs_database_t* full_text_database_ = nullptr;
     hs_database_t* dense_database_ = nullptr;
+    // Many digit-dense patterns only count next to a context word (a date next to "born", nine digits
+    // next to "BSN"): a window with none of their words near it is scanned without them. That is the
+    // bulk of the digit-dense database, and of the time text full of numbers (log lines) takes.
+    bool has_context_only_dense_ = false;
+    hs_database_t* dense_without_context_only_ = nullptr;  // null: no pattern needs no context word
+    ContextWords dense_context_words_;  // the words of every detector with a context-only dense pattern
     // The whole-runs patterns are found without vectorscan: each is one character class repeated a
     // fixed number of times, and as a vectorscan pattern it cost more than all the others together
     // (about 180 ns a scan before the first byte, measured on prose). A run is reported as vectorscan
@@ -146,10 +184,15 @@ private:
         std::array<bool, 256> chars; // the class, as vectorscan matches it (probed when compiled)
     };
     std::vector<RunsPattern> runs_patterns_;
-    unsigned trigger_id_ = 0;
+    // Patterns found by their own finder (BuiltinPattern::find), not by vectorscan.
+    struct FoundPattern {
+        unsigned id;   // in patterns_
+        Finder find;
+    };
+    std::vector<FoundPattern> found_patterns_;
     std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
-    // Where the digit-dense database must run for a trigger that ends at trigger_end.
+    // Where the digit-dense database must run for a chain of digits reported at trigger_end.
     TextRange dense_window(std::string_view text, std::size_t trigger_end) const;
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space
 };

@@ -246,6 +246,44 @@ TEST_SUITE("scan") {
         CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
     }
 
+    TEST_CASE("a window without context words skips the context-only patterns, and finds all the same") {
+        // Values that count only next to a context word, with the word at every distance before and
+        // after them: at the edge of its reach (64 bytes before, 24 after) the window's own check must
+        // still see it, or the value would be missed.
+        static const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const DetectorSet& set = policy->detectors();
+        const std::vector<std::pair<std::string, std::string>> values{
+            {"born", "12.03.1985"}, {"BSN", "111222333"}, {"NHS", "943 476 5919"}, {"PESEL", "44051401359"},
+            {"card", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"}};
+        std::vector<Detection> windowed;
+        std::vector<Detection> whole;
+        ScanFailure failure;
+        std::size_t near_found = 0;
+        std::size_t far_found = 0;
+        for (const auto& [word, value] : values) {
+            for (std::size_t gap = 0; gap < 90; ++gap) {
+                // Letters against the value, so that its window begins and ends with it.
+                const std::string letters(gap, 'q');
+                for (const std::string& text : {word + " " + letters + value + ".", "ok " + value + letters + " " + word}) {
+                    REQUIRE(set.scan(text, 0, windowed, failure));
+                    REQUIRE(set.scan_whole_text(text, 0, whole, failure));
+                    CAPTURE(text);
+                    REQUIRE(windowed.size() == whole.size());
+                    for (std::size_t i = 0; i < whole.size(); ++i) {
+                        CHECK(windowed[i].detector == whole[i].detector);
+                        CHECK(windowed[i].begin == whole[i].begin);
+                        CHECK(windowed[i].end == whole[i].end);
+                    }
+                    if (gap < 16) near_found += whole.size();
+                    if (gap >= 80) far_found += whole.size();
+                }
+            }
+        }
+        CHECK(near_found == values.size() * 16 * 2);  // each value is found next to its word
+        CHECK(far_found == 0);  // and not far from it: the distances crossed the edges of its reach
+    }
+
     TEST_CASE("IBANs are found from their anchor as the standard's form describes them, with any spacing") {
         // The detector matches only "DE89" and the expander completes the value.
         const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}"), Boundary::alnum,
@@ -330,6 +368,43 @@ TEST_SUITE("scan") {
         CHECK(compare_with_whole_form(card, random, written, filler) > 400);  // the texts do hold card numbers
     }
 
+    TEST_CASE("IPv6 addresses are found from two colons as the whole form describes them") {
+        // The pattern matches ":db8:" and the expander takes the run of hexadecimal digits and colons.
+        // (The form allows eight colons here: the pattern it replaced missed "1:2:3:4:5:6:7::".)
+        const WholeForm ipv6{"ipv6", std::regex("[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}"), Boundary::ipv6,
+                             validators::ipv6, 39};
+        const std::vector<std::string> addresses{"2001:db8::8a2e:370:7334", "fe80::1ff:fe23:4567:890a", "::ffff:c000:280",
+                                                 "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ff02::1:ff00:42",
+                                                 "2001:db8:0:0:1:0:0:1"};
+        std::mt19937 random(20261126);
+        // A valid address, or one with a group too long, groups beyond eight, a letter past f, a second
+        // "::", eight colons, a clock time, a letter before.
+        const auto written = [&]() {
+            std::string address = addresses[random() % addresses.size()];
+            switch (random() % 9) {
+                case 0: address.insert(address.find(':'), "a"); break;
+                case 1: address += ":1:2:3:4:5:6"; break;
+                case 2: address.back() = 'g'; break;
+                case 3: address.insert(address.rfind(':'), "::"); break;
+                case 4: address = std::to_string(random() % 24) + ":" + std::to_string(10 + random() % 50) + ":" +
+                                  std::to_string(10 + random() % 50); break;
+                case 5: address = "x" + address; break;
+                case 6: address = random() % 2 == 0 ? "1:2:3:4:5:6:7::" : "::1:2:3:4:5:6:7"; break;
+                default: break;
+            }
+            return address;
+        };
+        const std::vector<std::string> filler{"host", "::", "a:b", "12:30", "beef", "at 10:15:00", ":", "fe80",
+                                              "dead:beef:cafe"};
+        CHECK(compare_with_whole_form(ipv6, random, written, filler) > 500);  // the texts do hold addresses
+        CHECK(scan("gateway 1:2:3:4:5:6:7:: up") == Found{{"ipv6", "1:2:3:4:5:6:7::"}});
+        CHECK(scan("at 12:30:45, 2001:db8:0:0:1:0:0:1:2 and 2001:db8::g1").empty());
+        // A run of thousands of colons and digits is looked at a bounded length from each anchor.
+        std::string long_run;
+        for (int i = 0; i < 20000; ++i) long_run += "12:";
+        CHECK(scan("log " + long_run + " end").empty());
+    }
+
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
         std::array<bool, 256> chars{};
         for (const char c : std::string("ab+")) chars[static_cast<unsigned char>(c)] = true;
@@ -357,6 +432,49 @@ TEST_SUITE("scan") {
         }
         CHECK(found > 5000);  // runs were there to find
         CHECK(find_run("aaaa", 0, chars, 0) == std::string::npos);
+    }
+
+    TEST_CASE("chains of digits are found where the pattern they replace reports them") {
+        // Every end e at which [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) matches some text[s, e); a match
+        // is at most 22 characters long.
+        const std::regex closed("[0-9](?:[^0-9]{0,3}[0-9]){5}[^0-9]");
+        const std::regex at_end("[0-9](?:[^0-9]{0,3}[0-9]){5}");
+        const auto reference = [&](const std::string& text) {
+            std::vector<std::size_t> ends;
+            for (std::size_t e = 1; e <= text.size(); ++e)
+                for (std::size_t s = e > 22 ? e - 22 : 0; s < e; ++s)
+                    if (std::regex_match(text.substr(s, e - s), closed) ||
+                        (e == text.size() && std::regex_match(text.substr(s), at_end))) {
+                        ends.push_back(e);
+                        break;
+                    }
+            return ends;
+        };
+        std::mt19937 random(20261126);
+        std::size_t places = 0;
+        // Short texts, and texts across several 64-byte blocks (runs and gaps over their edges).
+        for (int round = 0; round < 3400; ++round) {
+            std::string text(round < 3000 ? random() % 40 : 60 + random() % 140, ' ');
+            for (char& c : text) c = "0123456789 -./ab:"[random() % (random() % 3 == 0 ? 17 : 10 + random() % 8)];
+            CAPTURE(text);
+            std::vector<std::size_t> found;
+            for_each_digit_chain(text, [&](std::size_t end) { found.push_back(end); });
+            const std::vector<std::size_t> expected = reference(text);
+            CHECK(found == expected);
+            places += expected.size();
+        }
+        CHECK(places > 4000);  // the texts did hold chains
+        // Every byte value, at every position of a block and of the part after the last whole block.
+        for (std::size_t length : {64, 100}) {
+            for (unsigned value = 0; value < 256; ++value) {
+                const std::size_t at = value * 7 % length;
+                std::string text(length, 'x');
+                text[at] = static_cast<char>(value);
+                const bool digit = value >= '0' && value <= '9';
+                CHECK(digit_mask(text, 0) == (digit && at < 64 ? std::uint64_t{1} << at : 0));
+                if (length > 64) CHECK(digit_mask(text, 64) == (digit && at >= 64 ? std::uint64_t{1} << (at - 64) : 0));
+            }
+        }
     }
 
     TEST_CASE("every run of key characters is judged once: long blobs are not secrets, the keys after them are") {
