@@ -3,10 +3,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <exception>
 #include <optional>
 
@@ -79,49 +75,6 @@ std::optional<std::array<bool, 256>> probe_run_class(const std::string& regex, u
 
 }  // namespace
 
-std::size_t find_run(std::string_view text, std::size_t from, const std::array<bool, 256>& chars, std::size_t width) {
-    const auto in = [&](std::size_t i) { return chars[static_cast<unsigned char>(text[i])]; };
-    if (width == 0) return std::string_view::npos;
-    std::size_t start = from;    // the earliest place a run may still begin
-    std::size_t checked = from;  // every character of [start, checked) is in the class
-    while (start + width <= text.size()) {
-        // The window's last character decides most windows at once: outside the class, no run covers
-        // it, and the next one begins after it.
-        const std::size_t last = start + width - 1;
-        if (!in(last)) {
-            start = checked = last + 1;
-            continue;
-        }
-        std::size_t k = last;
-        while (k > checked && in(k - 1)) --k;
-        if (k == checked) return start;
-        start = k;  // text[k - 1] is outside the class, and [k, last] inside it
-        checked = last + 1;
-    }
-    return std::string_view::npos;
-}
-
-std::uint64_t digit_mask(std::string_view text, std::size_t at) {
-    std::uint64_t mask = 0;
-#if defined(__SSE2__)
-    if (at + 64 <= text.size()) {
-        // '0'..'9' plus 0x50 are the sixteen lowest signed bytes, -128..-119: one comparison each.
-        const __m128i shift = _mm_set1_epi8(0x50);
-        const __m128i limit = _mm_set1_epi8(-118);
-        for (int part = 0; part < 4; ++part) {
-            const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at + 16 * part));
-            const auto bits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(bytes, shift), limit)));
-            mask |= static_cast<std::uint64_t>(bits) << (16 * part);
-        }
-        return mask;
-    }
-#endif
-    const std::size_t end = std::min(text.size(), at + 64);
-    for (std::size_t i = at; i < end; ++i)
-        if (text[i] >= '0' && text[i] <= '9') mask |= std::uint64_t{1} << (i - at);
-    return mask;
-}
-
 std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec> detectors,
                                                         std::vector<PatternProblem>& problems) {
     std::unique_ptr<DetectorSet> set(new DetectorSet());
@@ -186,7 +139,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                            "number of times"});
                     continue;
                 }
-                set->runs_patterns_.push_back({group.ids.back(), width, *chars});
+                set->runs_patterns_.push_back({group.ids.back(), width, ByteClass(*chars)});
                 group.ids.pop_back();
                 continue;
             }
@@ -418,7 +371,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 at = std::max(context.runs_resume, at + 1);
             } else {
                 at += runs.width;
-                while (at < text.size() && runs.chars[static_cast<unsigned char>(text[at])]) ++at;
+                while (at < text.size() && runs.chars.contains(text[at])) ++at;
             }
         }
     }

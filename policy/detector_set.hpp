@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/builtin_detectors.hpp"
+#include "policy/byte_runs.hpp"
 #include "policy/context_words.hpp"
 
 namespace sovereign::policy {
@@ -71,42 +72,6 @@ struct ScanFailure {
 inline constexpr std::size_t max_pattern_width = 8192 + 256;
 // A scan that finds more than this is refused rather than allowed to grow without bound.
 inline constexpr std::size_t max_detections_per_scan = 100000;
-
-// The first run of at least `width` characters of `chars` that begins at or after `from` (the run's
-// first character; npos: none), as if the text began at `from`. Linear; most windows are decided by
-// their last character alone.
-std::size_t find_run(std::string_view text, std::size_t from, const std::array<bool, 256>& chars, std::size_t width);
-
-// Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
-std::uint64_t digit_mask(std::string_view text, std::size_t at);
-
-// Where digit-dense values may be: every run of digits that closes a chain of at least six digits,
-// each at most three characters after the one before (every digit-dense value holds one; years,
-// prices and versions in prose mostly do not). Calls on_place(end) for each, in order, with the end
-// the pattern [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
-// run, or the end of the text. As a vectorscan pattern it cost as much as all the others together on
-// text full of digits (log lines), being reported at almost every number; here the digits of 64
-// bytes are found at once, and each costs a few instructions.
-template <typename OnPlace>
-void for_each_digit_chain(std::string_view text, OnPlace&& on_place) {
-    std::size_t chain = 0;                        // digits in the chain so far
-    std::size_t last = std::string_view::npos;    // the last digit seen
-    const auto close_run = [&](std::size_t run_end) {
-        if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
-    };
-    for (std::size_t block = 0; block < text.size(); block += 64) {
-        for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
-            const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
-            if (last != std::string_view::npos && at != last + 1) {  // a new run; the last one ended
-                close_run(last + 1);
-                if (at - (last + 1) > 3) chain = 0;
-            }
-            ++chain;
-            last = at;
-        }
-    }
-    if (last != std::string_view::npos) close_run(last + 1);
-}
 
 // The compiled database plus the detectors it serves. Immutable and safe to share between threads.
 
@@ -181,7 +146,7 @@ private:
     struct RunsPattern {
         unsigned id;                 // in patterns_
         std::size_t width;           // the shortest run reported
-        std::array<bool, 256> chars; // the class, as vectorscan matches it (probed when compiled)
+        ByteClass chars;             // the class, as vectorscan matches it (probed when compiled)
     };
     std::vector<RunsPattern> runs_patterns_;
     // Patterns found by their own finder (BuiltinPattern::find), not by vectorscan.

@@ -1,0 +1,165 @@
+#include "policy/byte_runs.hpp"
+
+#include <algorithm>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define SOVEREIGN_X86_MASKS 1
+#endif
+
+namespace sovereign::policy {
+namespace {
+
+// '0'..'9' plus 0x50 are the ten lowest signed bytes, -128..-119: one comparison finds them.
+constexpr char digit_shift = 0x50;
+constexpr char digit_limit = -118;
+
+#if defined(SOVEREIGN_X86_MASKS)
+#define AVX512_LOOKUPS __attribute__((target("avx512f,avx512bw,avx512vbmi")))
+
+// AVX-512 BW for the comparisons and masked loads, VBMI for the 128-entry byte lookups.
+bool has_avx512_lookups() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vbmi");
+    }();
+    return has;
+}
+
+// The up to 64 bytes from `at`; a masked load reads nothing past the text.
+AVX512_LOOKUPS inline __m512i load_block(std::string_view text, std::size_t at, __mmask64& valid) {
+    const std::size_t n = std::min<std::size_t>(64, text.size() - at);
+    valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+    return _mm512_maskz_loadu_epi8(valid, text.data() + at);
+}
+
+AVX512_LOOKUPS std::uint64_t digit_mask_avx512(std::string_view text, std::size_t at) {
+    __mmask64 valid;
+    const __m512i bytes = load_block(text, at, valid);
+    return _mm512_mask_cmplt_epi8_mask(valid, _mm512_add_epi8(bytes, _mm512_set1_epi8(digit_shift)),
+                                       _mm512_set1_epi8(digit_limit));
+}
+
+AVX512_LOOKUPS std::uint64_t class_mask_avx512(const std::uint8_t* table, std::string_view text, std::size_t at) {
+    __mmask64 valid;
+    const __m512i bytes = load_block(text, at, valid);
+    // Each lookup takes the index's low seven bits: one for bytes below 0x80, one for the rest.
+    const __m512i low = _mm512_permutex2var_epi8(_mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
+    const __m512i high = _mm512_permutex2var_epi8(_mm512_load_si512(table + 128), bytes, _mm512_load_si512(table + 192));
+    const __mmask64 upper = _mm512_movepi8_mask(bytes);
+    return valid & ((_mm512_test_epi8_mask(low, low) & ~upper) | (_mm512_test_epi8_mask(high, high) & upper));
+}
+#else
+bool has_avx512_lookups() { return false; }
+#endif
+
+// Positions s of `mask` where `width` (1 to 64) set bits follow one another from s upwards; runs are
+// cut at bit 63.
+std::uint64_t run_starts(std::uint64_t mask, std::size_t width) {
+    std::size_t have = 1;  // mask marks where `have` set bits begin
+    while (have * 2 <= width) {
+        mask &= mask >> have;
+        have *= 2;
+    }
+    // Two runs of `have` bits, width - have (at most have) apart, cover width bits together.
+    return have < width ? mask & (mask >> (width - have)) : mask;
+}
+
+}  // namespace
+
+namespace detail {
+
+std::uint64_t digit_mask_portable(std::string_view text, std::size_t at) {
+    std::uint64_t mask = 0;
+    const std::size_t end = std::min(text.size(), at + 64);
+    for (std::size_t i = at; i < end; ++i)
+        if (text[i] >= '0' && text[i] <= '9') mask |= std::uint64_t{1} << (i - at);
+    return mask;
+}
+
+#if defined(SOVEREIGN_X86_MASKS)
+std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at) {
+    if (at + 64 > text.size()) return digit_mask_portable(text, at);
+    const __m128i shift = _mm_set1_epi8(digit_shift);
+    const __m128i limit = _mm_set1_epi8(digit_limit);
+    std::uint64_t mask = 0;
+    for (int part = 0; part < 4; ++part) {
+        const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(text.data() + at + 16 * part));
+        const auto bits = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(bytes, shift), limit)));
+        mask |= static_cast<std::uint64_t>(bits) << (16 * part);
+    }
+    return mask;
+}
+#endif
+
+std::uint64_t class_mask_portable(const ByteClass& chars, std::string_view text, std::size_t at) {
+    std::uint64_t mask = 0;
+    const std::size_t end = std::min(text.size(), at + 64);
+    for (std::size_t i = at; i < end; ++i)
+        if (chars.contains(text[i])) mask |= std::uint64_t{1} << (i - at);
+    return mask;
+}
+
+// One character at a time, deciding most windows by their last character alone.
+std::size_t find_run_skipping(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
+    const auto in = [&](std::size_t i) { return chars.contains(text[i]); };
+    if (width == 0) return std::string_view::npos;
+    std::size_t start = from;    // the earliest place a run may still begin
+    std::size_t checked = from;  // every character of [start, checked) is in the class
+    while (start + width <= text.size()) {
+        // Outside the class, the window's last character is covered by no run, and the next one begins
+        // after it.
+        const std::size_t last = start + width - 1;
+        if (!in(last)) {
+            start = checked = last + 1;
+            continue;
+        }
+        std::size_t k = last;
+        while (k > checked && in(k - 1)) --k;
+        if (k == checked) return start;
+        start = k;  // text[k - 1] is outside the class, and [k, last] inside it
+        checked = last + 1;
+    }
+    return std::string_view::npos;
+}
+
+// Blocks of 64 bytes that overlap by width - 1, so that every window lies whole in one of them.
+std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
+    if (width == 0 || width > 64) return find_run_skipping(text, from, chars, width);
+    for (std::size_t at = from; at + width <= text.size(); at += 65 - width) {
+        const std::uint64_t starts = run_starts(chars.mask(text, at), width);
+        if (starts != 0) return at + static_cast<std::size_t>(__builtin_ctzll(starts));
+    }
+    return std::string_view::npos;
+}
+
+}  // namespace detail
+
+std::uint64_t digit_mask(std::string_view text, std::size_t at) {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return digit_mask_avx512(text, at);
+    return detail::digit_mask_sse2(text, at);
+#else
+    return detail::digit_mask_portable(text, at);
+#endif
+}
+
+ByteClass::ByteClass(const std::array<bool, 256>& members) {
+    for (std::size_t c = 0; c < 256; ++c) table_[c] = members[c] ? 0xFF : 0;
+}
+
+std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return class_mask_avx512(table_.data(), text, at);
+#endif
+    return detail::class_mask_portable(*this, text, at);
+}
+
+std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
+    // Without one-instruction lookups, a block's mask costs more than the skipping search.
+    if (has_avx512_lookups() && width <= 48) return detail::find_run_by_masks(text, from, chars, width);
+    return detail::find_run_skipping(text, from, chars, width);
+}
+
+}  // namespace sovereign::policy

@@ -1,0 +1,73 @@
+#pragma once
+// Runs of characters found 64 bytes at a time, for the places the detector set looks without
+// vectorscan: chains of digits (where the digit-dense patterns must run) and runs of one character
+// class (the whole-runs patterns, such as a key's alphabet). Each 64-byte block becomes a bit mask,
+// with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it, SSE2 or
+// plain C++ elsewhere; the masks then answer with a few integer instructions per block.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sovereign::policy {
+
+// Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
+std::uint64_t digit_mask(std::string_view text, std::size_t at);
+
+// A set of byte values, arranged for 64-byte lookups.
+class ByteClass {
+public:
+    ByteClass() = default;
+    explicit ByteClass(const std::array<bool, 256>& members);
+    bool contains(char c) const { return table_[static_cast<unsigned char>(c)] != 0; }
+    // Bit i set when text[at + i] is in the class, for the (up to) 64 bytes from `at`.
+    std::uint64_t mask(std::string_view text, std::size_t at) const;
+
+private:
+    alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members
+};
+
+// The first place at or after `from` where `width` characters of the class follow one another (the
+// start of the first such window; npos: none), as if the text began at `from`.
+std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
+
+// The implementations the functions above choose between by processor, for tests to compare.
+namespace detail {
+std::uint64_t digit_mask_portable(std::string_view text, std::size_t at);
+#if defined(__x86_64__)
+std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at);
+#endif
+std::uint64_t class_mask_portable(const ByteClass& chars, std::string_view text, std::size_t at);
+std::size_t find_run_skipping(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
+std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
+}  // namespace detail
+
+// Where digit-dense values may be: every run of digits that closes a chain of at least six digits,
+// each at most three characters after the one before (every digit-dense value holds one; years,
+// prices and versions in prose mostly do not). Calls on_place(end) for each, in order, with the end
+// the pattern [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
+// run, or the end of the text. As a vectorscan pattern it cost as much as all the others together on
+// text full of digits (log lines), being reported at almost every number; here each digit costs a
+// few instructions.
+template <typename OnPlace>
+void for_each_digit_chain(std::string_view text, OnPlace&& on_place) {
+    std::size_t chain = 0;                      // digits in the chain so far
+    std::size_t last = std::string_view::npos;  // the last digit seen
+    const auto close_run = [&](std::size_t run_end) {
+        if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
+    };
+    for (std::size_t block = 0; block < text.size(); block += 64) {
+        for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
+            const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
+            if (last != std::string_view::npos && at != last + 1) {  // a new run; the last one ended
+                close_run(last + 1);
+                if (at - (last + 1) > 3) chain = 0;
+            }
+            ++chain;
+            last = at;
+        }
+    }
+    if (last != std::string_view::npos) close_run(last + 1);
+}
+
+}  // namespace sovereign::policy

@@ -1,0 +1,110 @@
+#include <doctest/doctest.h>
+
+#include <array>
+#include <random>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "policy/byte_runs.hpp"
+
+using namespace sovereign::policy;
+
+// The detector set finds runs of a class (whole-runs patterns) and chains of digits (where the
+// digit-dense patterns run) without vectorscan, from 64-byte masks. Each implementation the processor
+// may choose is compared here with a check of every window, or with the pattern it replaces.
+TEST_SUITE("scan") {
+    TEST_CASE("byte masks agree with a byte-by-byte check, for every byte value and position") {
+        std::array<bool, 256> members{};
+        for (const char c : std::string("ab+/09\x7f")) members[static_cast<unsigned char>(c)] = true;
+        members[0x80] = members[0xC3] = members[0xFF] = true;
+        const ByteClass chars(members);
+        for (const std::size_t length : {64u, 100u, 130u}) {
+            for (unsigned value = 0; value < 256; ++value) {
+                std::string text(length, 'x');
+                text[value * 7 % length] = static_cast<char>(value);
+                text[(value * 13 + 5) % length] = static_cast<char>(255 - value);
+                CAPTURE(length);
+                CAPTURE(value);
+                for (std::size_t at = 0; at < length; at += 64) {
+                    const std::uint64_t digits = detail::digit_mask_portable(text, at);
+                    CHECK(digit_mask(text, at) == digits);
+#if defined(__x86_64__)
+                    CHECK(detail::digit_mask_sse2(text, at) == digits);
+#endif
+                    CHECK(chars.mask(text, at) == detail::class_mask_portable(chars, text, at));
+                }
+                const bool digit_in_first_block = text.find_first_of("0123456789") < 64;
+                CHECK((detail::digit_mask_portable(text, 0) != 0) == digit_in_first_block);
+            }
+        }
+    }
+
+    TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
+        std::array<bool, 256> members{};
+        for (const char c : std::string("ab+")) members[static_cast<unsigned char>(c)] = true;
+        const ByteClass chars(members);
+        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+            for (std::size_t s = from; s + width <= text.size(); ++s) {
+                bool all = true;
+                for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
+                if (all) return s;
+            }
+            return std::string::npos;
+        };
+        std::mt19937 random(20261123);
+        std::size_t found = 0;
+        // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
+        for (int round = 0; round < 24000; ++round) {
+            const bool long_text = round >= 20000;
+            std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
+            for (char& c : text) c = "ab+ .x"[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
+            const std::size_t width = 1 + random() % (long_text ? 70 : 12);
+            const std::size_t from = random() % (text.size() + 2);
+            CAPTURE(text);
+            CAPTURE(width);
+            CAPTURE(from);
+            const std::size_t start = std::min(from, text.size());
+            const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
+            CHECK(find_run(text, start, chars, width) == expected);
+            CHECK(detail::find_run_skipping(text, start, chars, width) == expected);
+            CHECK(detail::find_run_by_masks(text, start, chars, width) == expected);
+            found += expected != std::string::npos;
+        }
+        CHECK(found > 6000);  // runs were there to find
+        CHECK(find_run("aaaa", 0, chars, 0) == std::string::npos);
+        CHECK(detail::find_run_by_masks("aaaa", 0, chars, 0) == std::string::npos);
+    }
+
+    TEST_CASE("chains of digits are found where the pattern they replace reports them") {
+        // Every end e at which [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) matches some text[s, e); a match
+        // is at most 22 characters long.
+        const std::regex closed("[0-9](?:[^0-9]{0,3}[0-9]){5}[^0-9]");
+        const std::regex at_end("[0-9](?:[^0-9]{0,3}[0-9]){5}");
+        const auto reference = [&](const std::string& text) {
+            std::vector<std::size_t> ends;
+            for (std::size_t e = 1; e <= text.size(); ++e)
+                for (std::size_t s = e > 22 ? e - 22 : 0; s < e; ++s)
+                    if (std::regex_match(text.substr(s, e - s), closed) ||
+                        (e == text.size() && std::regex_match(text.substr(s), at_end))) {
+                        ends.push_back(e);
+                        break;
+                    }
+            return ends;
+        };
+        std::mt19937 random(20261126);
+        std::size_t places = 0;
+        // Short texts, and texts across several 64-byte blocks (runs and gaps over their edges).
+        for (int round = 0; round < 3400; ++round) {
+            std::string text(round < 3000 ? random() % 40 : 60 + random() % 140, ' ');
+            for (char& c : text) c = "0123456789 -./ab:"[random() % (random() % 3 == 0 ? 17 : 10 + random() % 8)];
+            CAPTURE(text);
+            std::vector<std::size_t> found;
+            for_each_digit_chain(text, [&](std::size_t end) { found.push_back(end); });
+            const std::vector<std::size_t> expected = reference(text);
+            CHECK(found == expected);
+            places += expected.size();
+        }
+        CHECK(places > 4000);  // the texts did hold chains
+    }
+}
