@@ -132,6 +132,7 @@ private:
     // database of their own, run only in windows around chains of digits (for_each_digit_chain): prose
     // has few such places, and those character-class-only patterns are what costs time.
     hs_database_t* full_text_database_ = nullptr;
+    hs_database_t* end_database_ = nullptr;  // patterns that can match at the end of a text ($): unpadded
     hs_database_t* dense_database_ = nullptr;
     // Many digit-dense patterns only count next to a context word (a date next to "born", nine digits
     // next to "BSN"): a window with none of their words near it is scanned without them. That is the

@@ -368,6 +368,86 @@ TEST_SUITE("scan") {
         CHECK(compare_with_whole_form(card, random, written, filler) > 400);  // the texts do hold card numbers
     }
 
+    TEST_CASE("a value at the end of a long text is found: texts are scanned padded") {
+        // vectorscan 5.4.9 did not report `\+[1-9]`'s match in the last bytes of many texts longer than
+        // 64 bytes, compiled alone; a pattern that reaches past the text, into the padding, finds nothing; one anchored at
+        // the end ($) still matches there.
+        const auto compile = [](std::vector<std::string> regexes) {
+            std::vector<DetectorSpec> specs(1);
+            specs[0].name = "custom";
+            for (auto& regex : regexes) specs[0].patterns.push_back({regex});
+            std::vector<PatternProblem> problems;
+            auto set = DetectorSet::compile(specs, problems);
+            REQUIRE(set);
+            return set;
+        };
+        const auto plus = compile({"\\+[1-9]"});
+        const auto others = compile({"ab.", "done$"});
+        std::vector<Detection> found;
+        ScanFailure failure;
+        std::mt19937 random(20261128);
+        for (int round = 0; round < 2000; ++round) {
+            // Letters, digits and spaces, the value, and letters after it (one text in six was missed).
+            std::string text(random() % 240, 'x');
+            const std::string alphabet = std::string(49, 'x') + "0123456789 ";
+            for (char& c : text) c = alphabet[random() % alphabet.size()];
+            const std::size_t at = text.size() + 1;
+            text += " +4" + std::string(random() % 80, 'y');
+            CAPTURE(text);
+            REQUIRE(plus->scan(text, 0, found, failure));
+            REQUIRE(found.size() == 1);
+            CHECK(found[0].begin == at);
+            CHECK(found[0].end == at + 2);
+        }
+        for (std::size_t length = 0; length < 200; ++length) {
+            const std::string text = std::string(length, 'x') + " +4";
+            CAPTURE(length);
+            REQUIRE(others->scan(text + " xxab", 0, found, failure));
+            CHECK(found.empty());  // "ab" and nothing after it: not "ab."
+            REQUIRE(others->scan(text + " xxabc all done", 0, found, failure));
+            CHECK(found.size() == 2);
+            REQUIRE(others->scan(text + " all done.", 0, found, failure));
+            CHECK(found.empty());
+        }
+    }
+
+    TEST_CASE("IPv4 addresses are found from a dot between digits as the whole form describes them") {
+        const WholeForm ipv4{"ipv4", std::regex("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}"), Boundary::ipv4,
+                             validators::ipv4, 15};
+        const std::vector<std::string> addresses{"10.1.2.3", "192.168.1.20", "172.16.254.1", "8.8.8.8",
+                                                 "255.255.255.255", "100.64.0.1"};
+        std::mt19937 random(20261127);
+        // A valid address, or one with an octet over 255, a leading zero, a fifth or missing group, a
+        // group of four digits, two dots, a letter before it, or a sentence's full stop after it.
+        const auto written = [&]() {
+            std::string address = addresses[random() % addresses.size()];
+            switch (random() % 10) {
+                case 0: address.replace(0, address.find('.'), "256"); break;
+                case 1: address.replace(address.rfind('.') + 1, std::string::npos, "07"); break;
+                case 2: address += ".9"; break;
+                case 3: address.erase(address.rfind('.')); break;
+                case 4: address.insert(0, "1234"); break;
+                case 5: address.insert(address.find('.'), "."); break;
+                case 6: address = "v" + address; break;
+                case 7: address += "."; break;
+                default: break;
+            }
+            return address;
+        };
+        const std::vector<std::string> filler{"host", "1.2", "3.", ".4", "version 1.2.3", "12", ".", "x", "v2.0.1.7"};
+        CHECK(compare_with_whole_form(ipv4, random, written, filler) > 500);  // the texts do hold addresses
+        // vectorscan 5.4.9, with the whole form compiled alone, did not report its match at the end of
+        // this text (a digit at offsets 31 and 46 before it), nor after about one text in thirteen like it.
+        const std::string missed = std::string(31, 'x') + "9" + std::string(14, 'x') + "7" + std::string(78, 'x') +
+                                   " 10.1.2.3";
+        CHECK(scan(missed) == Found{{"ipv4", "10.1.2.3"}});
+        CHECK(scan("see " + missed + ", then").size() == 1);
+        // A long dotted number is looked at a bounded length from each dot.
+        std::string dotted;
+        for (int i = 0; i < 20000; ++i) dotted += "12.";
+        CHECK(scan("ref " + dotted + " end").empty());
+    }
+
     TEST_CASE("IPv6 addresses are found from two colons as the whole form describes them") {
         // The pattern matches ":db8:" and the expander takes the run of hexadecimal digits and colons.
         // (The form allows eight colons here: the pattern it replaced missed "1:2:3:4:5:6:7::".)
