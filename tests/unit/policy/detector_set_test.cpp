@@ -33,6 +33,26 @@ Found scan(const std::string& text) {
     return found;
 }
 
+// Scans text in windows and with the digit-dense patterns over all of it, checks that both find the same
+// values, and returns how many.
+std::size_t compare_windowed_with_whole(const DetectorSet& set, const std::string& text, std::size_t from) {
+    std::vector<Detection> windowed;
+    std::vector<Detection> whole;
+    ScanFailure failure;
+    REQUIRE(set.scan(text, from, windowed, failure));
+    REQUIRE(set.scan_whole_text(text, from, whole, failure));
+    CAPTURE(text);
+    CAPTURE(from);
+    REQUIRE(windowed.size() == whole.size());
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+        CHECK(windowed[i].detector == whole[i].detector);
+        CHECK(windowed[i].begin == whole[i].begin);
+        CHECK(windowed[i].end == whole[i].end);
+        CHECK(windowed[i].context_found == whole[i].context_found);
+    }
+    return whole.size();
+}
+
 // A detector whose pattern is an anchor completed by an expander, and the whole form its values take:
 // the reference tries the form at every start and end where a value stands alone (the detector's
 // boundary), keeps the candidates the validator confirms, and of those the longest from each start.
@@ -223,25 +243,11 @@ TEST_SUITE("scan") {
             "-", ".", "/", "+", "(", ")", ",", ";", "\n", "  "};
         const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/", "_", " - "};
         std::mt19937 random(20261122);
-        std::vector<Detection> windowed;
-        std::vector<Detection> whole;
-        ScanFailure failure;
         std::size_t findings = 0;
         for (int round = 0; round < 3000; ++round) {
             const std::string text = testing::random_text(random, fragments, joiners, 30);
             const std::size_t from = random() % 4 == 0 ? random() % (text.size() + 1) : 0;
-            REQUIRE(set.scan(text, from, windowed, failure));
-            REQUIRE(set.scan_whole_text(text, from, whole, failure));
-            CAPTURE(text);
-            CAPTURE(from);
-            REQUIRE(windowed.size() == whole.size());
-            for (std::size_t i = 0; i < whole.size(); ++i) {
-                CHECK(windowed[i].detector == whole[i].detector);
-                CHECK(windowed[i].begin == whole[i].begin);
-                CHECK(windowed[i].end == whole[i].end);
-                CHECK(windowed[i].context_found == whole[i].context_found);
-            }
-            findings += whole.size();
+            findings += compare_windowed_with_whole(set, text, from);
         }
         CHECK(findings > 3000);  // the texts do hold values: the comparison is not between two empty lists
     }
@@ -256,9 +262,6 @@ TEST_SUITE("scan") {
         const std::vector<std::pair<std::string, std::string>> values{
             {"born", "12.03.1985"}, {"BSN", "111222333"}, {"NHS", "943 476 5919"}, {"PESEL", "44051401359"},
             {"card", "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"}};
-        std::vector<Detection> windowed;
-        std::vector<Detection> whole;
-        ScanFailure failure;
         std::size_t near_found = 0;
         std::size_t far_found = 0;
         for (const auto& [word, value] : values) {
@@ -266,17 +269,9 @@ TEST_SUITE("scan") {
                 // Letters against the value, so that its window begins and ends with it.
                 const std::string letters(gap, 'q');
                 for (const std::string& text : {word + " " + letters + value + ".", "ok " + value + letters + " " + word}) {
-                    REQUIRE(set.scan(text, 0, windowed, failure));
-                    REQUIRE(set.scan_whole_text(text, 0, whole, failure));
-                    CAPTURE(text);
-                    REQUIRE(windowed.size() == whole.size());
-                    for (std::size_t i = 0; i < whole.size(); ++i) {
-                        CHECK(windowed[i].detector == whole[i].detector);
-                        CHECK(windowed[i].begin == whole[i].begin);
-                        CHECK(windowed[i].end == whole[i].end);
-                    }
-                    if (gap < 16) near_found += whole.size();
-                    if (gap >= 80) far_found += whole.size();
+                    const std::size_t found = compare_windowed_with_whole(set, text, 0);
+                    if (gap < 16) near_found += found;
+                    if (gap >= 80) far_found += found;
                 }
             }
         }
