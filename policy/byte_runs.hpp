@@ -2,8 +2,9 @@
 // Runs of characters found 64 bytes at a time, for the places the detector set looks without
 // vectorscan: chains of digits (where the digit-dense patterns must run) and runs of one character
 // class (the whole-runs patterns, such as a key's alphabet). Each 64-byte block becomes a bit mask,
-// with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it, SSE2 or
-// plain C++ elsewhere; the masks then answer with a few integer instructions per block.
+// with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it; elsewhere
+// digits take SSE2 (or plain C++) and runs of a class the search that skips by a window's last
+// character. The masks then answer with a few integer instructions per block.
 #include <array>
 #include <cstddef>
 #include <cstdint>
