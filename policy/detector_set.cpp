@@ -91,7 +91,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         std::vector<unsigned> ids;
     };
     Group general;
-    Group at_end;  // general patterns that can match at the end of the text ($)
+    Group at_end;  // general patterns that can match at the end of the text ($, a trailing \b): unpadded
     Group dense;
     Group dense_without_context_only;
     std::vector<std::string> dense_context_words;

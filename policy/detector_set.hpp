@@ -74,7 +74,6 @@ inline constexpr std::size_t max_pattern_width = 8192 + 256;
 inline constexpr std::size_t max_detections_per_scan = 100000;
 
 // The compiled database plus the detectors it serves. Immutable and safe to share between threads.
-
 class DetectorSet {
 public:
     // Compiles every pattern; on any refusal returns null and fills problems.
