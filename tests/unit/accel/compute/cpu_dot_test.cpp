@@ -39,9 +39,10 @@ TEST_CASE("every kernel set computes each stored type's row dot product as the d
                                     gguf::TensorType::q6_k};
   for (const RowDotKernels* kernels : kernel_sets()) {
     for (gguf::TensorType type : types) {
-      // Rows of an odd number of 32-element blocks too (kernels that unroll by blocks have tails).
+      // Rows of an odd number of 32-element blocks too (kernels that unroll by blocks have tails;
+      // AVX-512 Q4_0 takes eight blocks at a time, so 352 is a group and a tail of three).
       const bool k_quant = type == gguf::TensorType::q4_k || type == gguf::TensorType::q6_k;
-      for (std::size_t n : {32u, 96u, 256u, 512u, 2048u}) {
+      for (std::size_t n : {32u, 96u, 256u, 352u, 512u, 2048u}) {
         if (k_quant && n % 256 != 0) continue;
         for (int trial = 0; trial < 8; ++trial) {
           CAPTURE(kernels->name);
