@@ -21,7 +21,7 @@ constexpr std::size_t window_merge_gap = 64;
 // the IPv4 form an address in one in thirteen, and among other patterns, depending on which, less
 // often. With this many zero bytes after the text it reported every one, so each text is scanned
 // padded; a match that reaches into the padding is not one of the text's and is dropped, and the
-// patterns that can match only at the end of a text ($) are scanned without it (end_database_).
+// patterns that can match at the end of a text ($) are scanned once more without it (end_database_).
 constexpr std::size_t scan_padding = 64;
 
 std::atomic<std::uint64_t> next_database_id{1};
@@ -91,7 +91,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
         std::vector<unsigned> ids;
     };
     Group general;
-    Group at_end;  // general patterns that can match at the end of the text ($, a trailing \b): unpadded
+    Group at_end;  // general patterns that can match at the end of the text ($, a trailing \b), again unpadded
     Group dense;
     Group dense_without_context_only;
     std::vector<std::string> dense_context_words;
@@ -129,7 +129,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             const bool whole_runs = pattern.whole_runs && width == min_width && expand != nullptr;
             const std::string_view wrap = boundary_class(detectors[d].boundary);
             const bool digit_dense = pattern.digit_dense && !wrap.empty() && !whole_runs;
-            Group& group = digit_dense ? dense : matches_at_end ? at_end : general;
+            Group& group = digit_dense ? dense : general;
             // A digit-dense anchor is the start of a value its expander completes: wrapped on its left only.
             const bool anchor = digit_dense && expand != nullptr;
             if (digit_dense) {
@@ -161,6 +161,15 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                                           (anchor ? std::string() : std::string(wrap))
                                                     : pattern.regex);
             group.flags.push_back(pattern_flags);
+            if (matches_at_end && !digit_dense) {
+                // Also scanned unpadded, for $ (which cannot match before the padding). The padded scan
+                // stays: a trailing \b reads the padding's zero byte as the end of the text, and there
+                // vectorscan reported what it missed unpadded (a custom `\bP[0-9]{6}\b` missed two in
+                // three values ending a text). A value both scans find is kept once (see the end of scan()).
+                at_end.ids.push_back(group.ids.back());
+                at_end.expressions.push_back(group.expressions.back());
+                at_end.flags.push_back(pattern_flags);
+            }
             if (digit_dense && pattern.needs_context) {
                 set->has_context_only_dense_ = true;
                 dense_context_words.insert(dense_context_words.end(), detectors[d].context.begin(),
