@@ -174,10 +174,7 @@ AVX2_TARGET void dot_q4_0(const BlockQ4_0* w, const QuantizedInput* x, std::size
   for (; b + 8 <= blocks; b += 8) {
     const __m256 scales = q4_0_scales(w + b);
     __m256 factors[Count];
-    for (int i = 0; i < Count; ++i) {
-      factors[i] = _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + b));
-      zero_point[i] = _mm256_fmadd_ps(scales, _mm256_loadu_ps(x[i].sums + b), zero_point[i]);
-    }
+    q4_0_group_factors<Count>(scales, b, x, factors, zero_point);
     for (int j = 0; j < 8; ++j) {
       const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b + j].qs));
       const __m256i low = _mm256_cvtepu8_epi16(_mm_and_si128(packed, nibble));

@@ -185,10 +185,7 @@ AVX512_TARGET void dot_q4_0(const BlockQ4_0* w, const QuantizedInput* x, std::si
     for (int line = 0; line < 3; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
     const __m256 scales = q4_0_scales(w + b);
     __m256 factors[Count];
-    for (int i = 0; i < Count; ++i) {
-      factors[i] = _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + b));
-      zero_point[i] = _mm256_fmadd_ps(scales, _mm256_loadu_ps(x[i].sums + b), zero_point[i]);
-    }
+    q4_0_group_factors<Count>(scales, b, x, factors, zero_point);
     for (int pair = 0; pair < 4; ++pair) {
       const __m512i codes = q4_0_pair_codes(w[b + 2 * pair], w[b + 2 * pair + 1]);
       const std::size_t at = kQuantBlockElems * (b + 2 * static_cast<std::size_t>(pair));

@@ -132,6 +132,18 @@ AVX2_TARGET inline void q4_k_block_factors(const BlockQ4_K& w, std::size_t b, co
   }
 }
 
+// Per group of eight Q4_0 blocks from block b (their scales as floats): each input's eight factors
+// scale*input_scale (into factors[i], one lane per block), and the bias's term scale*sum(x) added
+// into zero_point[i] (times 8 when the row is done).
+template <int Count>
+AVX2_TARGET inline void q4_0_group_factors(__m256 scales, std::size_t b, const QuantizedInput* x, __m256* factors,
+                                           __m256* zero_point) {
+  for (int i = 0; i < Count; ++i) {
+    factors[i] = _mm256_mul_ps(scales, _mm256_loadu_ps(x[i].scales + b));
+    zero_point[i] = _mm256_fmadd_ps(scales, _mm256_loadu_ps(x[i].sums + b), zero_point[i]);
+  }
+}
+
 // out[i] = w . x[i] for count (1 to kMaxRowInputs) inputs, each count its own unrolled kernel.
 template <typename Block, void (*Kernel1)(const Block*, const QuantizedInput*, std::size_t, float*),
           void (*Kernel2)(const Block*, const QuantizedInput*, std::size_t, float*),
