@@ -76,6 +76,15 @@ AVX512_TARGET inline __m512i widen_signed(SignedHalves codes) {
   return _mm512_cvtepi8_epi16(_mm256_set_m128i(codes.high, codes.low));
 }
 
+// Asks for the Bytes bytes 2 KiB after `at` (the rows stream through memory; the kernels below take
+// a block or a group of blocks per iteration). Measured on the 1B shape, batch 1, alternating runs:
+// Q4_0 32-33 -> 27-28 ms per step, Q4_K 29-30 -> 27 ms, Q6_K 41-43 -> 37-39 ms, Q8_0 47-49 -> 43-44 ms.
+template <std::size_t Bytes>
+AVX512_TARGET inline void prefetch_ahead(const void* at) {
+  const char* ahead = static_cast<const char*>(at) + 2048;
+  for (std::size_t line = 0; line < (Bytes + 63) / 64; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
+}
+
 // Rows of 32-element blocks with one half-precision scale each (Q8_0).
 template <int Count, typename Block>
 AVX512_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, std::size_t n, float* out) {
@@ -86,8 +95,10 @@ AVX512_TARGET void dot_scaled_blocks(const Block* w, const QuantizedInput* x, st
                            UnitScale{x, block, scalar_half(w[block].d)});
   };
   std::size_t b = 0;
-  for (; b + 4 <= blocks; b += 4)
+  for (; b + 4 <= blocks; b += 4) {
+    prefetch_ahead<4 * sizeof(Block)>(w + b);
     for (int lane = 0; lane < 4; ++lane) unit(b + lane, lane);
+  }
   for (; b < blocks; ++b) unit(b, 0);
   finish<Count>(t, nullptr, out);
 }
@@ -129,6 +140,7 @@ AVX512_TARGET void dot_q4_k(const BlockQ4_K* w, const QuantizedInput* x, std::si
   const __m512i nibble = _mm512_set1_epi8(0x0f);
   const __m512i high_half_by_four = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    prefetch_ahead<sizeof(BlockQ4_K)>(w + b);
     q4_k_block_factors<Count>(w[b], b, x, factors, minimums);
     for (int pair = 0; pair < 4; ++pair) {
       const __m512i both = _mm512_broadcast_i64x4(q4_k_packed(w[b], pair));
@@ -179,10 +191,7 @@ AVX512_TARGET void dot_q4_0(const BlockQ4_0* w, const QuantizedInput* x, std::si
   const std::size_t blocks = n / kQuantBlockElems;
   std::size_t b = 0;
   for (; b + 8 <= blocks; b += 8) {
-    // The 144 bytes of the group 2 KiB ahead (measured: 32 -> 26-28 ms per 1B-shape step; without
-    // it the loads of the next blocks stalled the loop. Q4_K's loop measured no gain from the same).
-    const char* ahead = reinterpret_cast<const char*>(w + b) + 2048;
-    for (int line = 0; line < 3; ++line) _mm_prefetch(ahead + 64 * line, _MM_HINT_T0);
+    prefetch_ahead<8 * sizeof(BlockQ4_0)>(w + b);
     const __m256 scales = q4_0_scales(w + b);
     __m256 factors[Count];
     q4_0_group_factors<Count>(scales, b, x, factors, zero_point);
@@ -213,6 +222,7 @@ AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::si
   Totals<Count> t = zero_totals<Count>();
   const __m512i thirty_two = _mm512_set1_epi8(32);
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
+    prefetch_ahead<sizeof(BlockQ6_K)>(w + b);
     const __m512 scales = _mm512_mul_ps(
         _mm512_set1_ps(scalar_half(w[b].d)),
         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)))));
