@@ -165,7 +165,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 // Also scanned unpadded, for $ (which cannot match before the padding). The padded scan
                 // stays: a trailing \b reads the padding's zero byte as the end of the text, and there
                 // vectorscan reported what it missed unpadded (a custom `\bP[0-9]{6}\b` missed two in
-                // three values ending a text). A value both scans find is kept once (see the end of scan()).
+                // three values ending a text). The unpadded scan keeps only matches at the very end, and
+                // a value both scans find there is kept once (see the end of scan()).
                 at_end.ids.push_back(group.ids.back());
                 at_end.expressions.push_back(group.expressions.back());
                 at_end.flags.push_back(pattern_flags);
@@ -316,12 +317,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::size_t* awaiting_context;
         std::vector<TextRange>* encoded_runs;  // runs of base64 characters to decode; null when nested
         std::size_t scanned = std::string_view::npos;  // the scanned bytes' length without the padding
+        std::size_t ends_from = 0;  // matches ending before this were found already (the unpadded scan)
     } context{this, text, from, &out, &failure, work.per_detector, work.windows, 0, std::string_view::npos,
               awaiting_context, nested ? nullptr : &work.encoded_runs};
 
     auto on_match = [](unsigned id, unsigned long long start, unsigned long long end, unsigned, void* raw) -> int {
         auto& c = *static_cast<Context*>(raw);
-        if (end > c.scanned) return 0;  // reaches into the padding
+        if (end > c.scanned || end < c.ends_from) return 0;  // reaches into the padding, or found padded
         const PatternRef& pattern = c.set->patterns_[id];
         const DetectorSpec& detector = c.set->detectors_[pattern.detector];
         // A wrapped pattern's match holds one character more on each side (an anchor: on its left); its
@@ -389,7 +391,14 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         work.padded.append(scan_padding, '\0');
         if (!run(full_text_database_, work.padded, text.size(), 0)) return false;
     }
-    if (end_database_ != nullptr && !run(end_database_, text, text.size(), 0)) return false;
+    if (end_database_ != nullptr) {
+        // Only what ends at the end of the text, or before a newline that ends it ($): the padded
+        // scan found the rest, and each finding is validated once.
+        context.ends_from = text.empty() ? 0 : text.size() - 1;
+        const bool ran = run(end_database_, text, text.size(), 0);
+        context.ends_from = 0;
+        if (!ran) return false;
+    }
     // Each run is reported once, at the end of its first window; the next is looked for after what the
     // report took the run to be (its expansion), or else after the run.
     for (const RunsPattern& runs : runs_patterns_) {

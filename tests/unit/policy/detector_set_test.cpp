@@ -408,7 +408,7 @@ TEST_SUITE("scan") {
         }
     }
 
-    TEST_CASE("custom patterns ending in a word boundary find values that end a text, once") {
+    TEST_CASE("custom patterns ending in a word boundary or $ find values that end a text, once") {
         // A trailing \b can match at the end of a text, so these patterns are also scanned unpadded (for
         // $); alone there, vectorscan 5.4.9 missed `\bP[0-9]{6}\b` in 2,688 of 4,000 such texts,
         // `#[0-9]{4}\b` in 2,967, `@[a-z]{3}\b` in 3,130. The padded scan finds them; a value both scans
@@ -416,9 +416,11 @@ TEST_SUITE("scan") {
         struct Case {
             const char* regex;
             const char* value;
+            const char* after = "";  // what ends the text after the value
         };
         for (const Case& c : {Case{"\\bP[0-9]{6}\\b", "P123456"}, Case{"#[0-9]{4}\\b", "#1234"},
-                              Case{"@[a-z]{3}\\b", "@abc"}, Case{"\\bP[0-9]{6}$", "P123456"}}) {
+                              Case{"@[a-z]{3}\\b", "@abc"}, Case{"\\bP[0-9]{6}\\b", "P123456", "."},
+                              Case{"\\bP[0-9]{6}$", "P123456"}, Case{"\\bP[0-9]{6}$", "P123456", "\n"}}) {
             std::vector<DetectorSpec> specs(1);
             specs[0].name = "custom";
             specs[0].patterns.push_back({c.regex});
@@ -435,13 +437,15 @@ TEST_SUITE("scan") {
                 text += ' ';
                 const std::size_t at = text.size();
                 text += c.value;
+                const std::size_t end = text.size();
+                text += c.after;
                 const std::string regex = c.regex;
                 CAPTURE(regex);
                 CAPTURE(text);
                 REQUIRE(set->scan(text, 0, found, failure));
                 REQUIRE(found.size() == 1);
                 CHECK(found[0].begin == at);
-                CHECK(found[0].end == text.size());
+                CHECK(found[0].end == end);
             }
         }
     }
