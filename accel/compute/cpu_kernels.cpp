@@ -16,19 +16,18 @@ void matmul(ThreadPool& pool, const RowDotKernels& kernels, float* out, const We
             const float* x, std::size_t batch) {
   // Chunks of rows keep each thread's slice of W contiguous; 16 rows amortise the dispatch.
   constexpr std::size_t kRowsPerChunk = 16;
-  // Measured crossovers on AVX2: float rows are dotted in their stored encoding for up to three
+  // Measured crossover on AVX2: float rows are dotted in their stored encoding for up to three
   // inputs (single core, bf16: beyond, expanding the row to f32 once and using register tiles is
-  // faster than decoding it again for every input); block-quantized rows, decoded once for four
-  // inputs at a time, for up to eight (2 cores, 1B shape, Q4_K and Q8_0: batch 8 152 and 160 ms per
-  // step against 211 and 234 expanded, batch 16 354 and 390 against 296 and 311).
+  // faster than decoding it again for every input). Block-quantized rows: up to the kernel set's
+  // quantized_fused_max_batch.
   constexpr std::size_t kFloatFusedMaxBatch = 3;
-  constexpr std::size_t kQuantizedFusedMaxBatch = 8;
   const std::size_t chunks = (w.rows + kRowsPerChunk - 1) / kRowsPerChunk;
   const bool quantized_rows = reads_quantized_input(w.type);
-  const bool fused = batch <= (quantized_rows ? kQuantizedFusedMaxBatch : kFloatFusedMaxBatch);
+  const bool fused = batch <= (quantized_rows ? std::min(kernels.quantized_fused_max_batch, kMaxQuantizedFusedBatch)
+                                              : kFloatFusedMaxBatch);
   // Block-quantized rows read their inputs quantized: once per input here, for every row. (The
   // storage is the calling thread's; the pool's threads see it through `inputs`.)
-  QuantizedInput inputs[kQuantizedFusedMaxBatch];
+  QuantizedInput inputs[kMaxQuantizedFusedBatch];
   if (fused && quantized_rows) {
     thread_local QuantizedInputs quantized;
     quantized.quantize(x, w.cols, batch, kernels.reads_byte_planes);

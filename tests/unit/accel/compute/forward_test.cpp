@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "accel/compute/cpu_backend.hpp"
+#include "accel/compute/cpu_dot.hpp"
 #include "accel/compute/kv_pages.hpp"
 #include "accel/compute/model_loader.hpp"
 #include "reference_forward.hpp"
@@ -34,7 +35,8 @@ struct TinyModelFile {
   ~TinyModelFile() { std::filesystem::remove(path); }
 };
 
-const std::vector<std::int32_t> kPrompt{1, 72, 101, 108, 260, 111, 32, 259, 263, 100, 33};
+// Longer than any kernel set's quantized_fused_max_batch, so a prefill of all of it expands the rows.
+const std::vector<std::int32_t> kPrompt{1, 72, 101, 108, 260, 111, 32, 259, 263, 100, 33, 40, 41, 42, 43, 44, 45, 46, 47, 48};
 
 // Runs the prompt as one prefill chunk of `prefill` tokens, then one token per step, and returns
 // the logits of every position.
@@ -42,8 +44,8 @@ std::vector<std::vector<float>> engine_logits(const LoadedModel& m, std::size_t 
   CpuBackendOptions options;
   options.threads = threads;
   options.kv_pages = 8;
-  options.max_step_tokens = 16;
-  options.max_logit_rows = 16;
+  options.max_step_tokens = 32;
+  options.max_logit_rows = 32;
   CpuBackend backend(m.config, m.weights, options);
   KvPageTable pages(options.kv_pages, 1);
   REQUIRE(pages.reserve(0, 4));
@@ -65,11 +67,12 @@ std::vector<std::vector<float>> engine_logits(const LoadedModel& m, std::size_t 
   return out;
 }
 
-// Two runs of the prompt: all of it in one step (eleven inputs per row: rows expanded to f32 and
+// Two runs of the prompt: all of it in one step (twenty inputs per row: rows expanded to f32 and
 // applied to every input), and five positions in one step then one per step (rows read in their
 // stored encoding; block-quantized rows meet quantized inputs there, held to quantized_tolerance
 // where it is given).
 void check_against_reference(const TinyModelSpec& spec, double tolerance, double quantized_tolerance = 0) {
+  REQUIRE(kPrompt.size() > compute::row_dot_kernels().quantized_fused_max_batch);
   TinyModelFile file(spec);
   const auto expected = reference_logits(file.model->file, kPrompt);
   for (const std::size_t prefill : {kPrompt.size(), std::size_t{5}}) {
@@ -84,7 +87,7 @@ void check_against_reference(const TinyModelSpec& spec, double tolerance, double
   }
 }
 
-// Steps of up to eight inputs multiply block-quantized rows with the inputs quantized to 16 bits per
+// Steps of a few inputs multiply block-quantized rows with the inputs quantized to 16 bits per
 // 32-element block (quantized_input.hpp): about 1e-4 of the logits here, where one weight decoded
 // wrongly moves them by 1e-2 or more.
 constexpr double kQuantizedInputTolerance = 5e-4;
