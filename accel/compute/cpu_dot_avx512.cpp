@@ -109,19 +109,9 @@ AVX512_TARGET inline __m512i lane_index(int first, unsigned shift) {
                           _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), shift));
 }
 
-// The byte dot products of 64 weight codes with 64 input codes (code = 256 * high + low byte), four
-// products per int32 lane, exact: the low bytes (unsigned) meet the codes as signed bytes
-// (`centred`), the high bytes (signed) meet them unsigned (`stored` = centred + offset) less `offset`
-// times the high bytes' sum.
-AVX512_TARGET inline __m512i byte_products(__m512i stored, __m512i centred, __m512i offset, const QuantizedInput& x,
-                                           std::size_t at) {
-  const __m512i high_bytes = _mm512_loadu_si512(x.high_bytes + at);
-  __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), stored, high_bytes);
-  high = _mm512_sub_epi32(high, _mm512_dpbusd_epi32(_mm512_setzero_si512(), offset, high_bytes));
-  return _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x.low_bytes + at), centred);
-}
-
-// The same for codes that are never negative (stored = centred, no offset).
+// The byte dot products of 64 weight codes (never negative, at most 127) with 64 input codes (code =
+// 256 * high + low byte), four products per int32 lane, exact: the high bytes (signed) meet the
+// codes as unsigned bytes, the low bytes (unsigned) meet them as signed ones.
 AVX512_TARGET inline __m512i byte_products(__m512i codes, const QuantizedInput& x, std::size_t at) {
   const __m512i high = _mm512_dpbusd_epi32(_mm512_setzero_si512(), codes, _mm512_loadu_si512(x.high_bytes + at));
   return _mm512_dpbusd_epi32(_mm512_slli_epi32(high, 8), _mm512_loadu_si512(x.low_bytes + at), codes);
@@ -211,37 +201,40 @@ AVX512_TARGET void dot_q4_0(const BlockQ4_0* w, const QuantizedInput* x, std::si
   finish<Count>(t, zero_point, out);
 }
 
-// Q6_K: d*scale * sum((q - 32) * x) per 16-element sub-block. Two quarters of a half (64 codes, two
-// input blocks) are one vector, multiplied with the input's code bytes by byte dot products: the
-// low bytes (unsigned) with the recentred codes (signed), the high bytes (signed) with the codes as
-// stored (0..63, unsigned) less 32 times the high bytes' sum, so every int32 lane is exact. Each lane
-// holds four products of one sub-block: it is scaled by that sub-block's d*scale times its input
-// block's scale, a vector of sixteen factors permuted from the block's scales.
+// Q6_K: d*scale * sum((q - 32) * x) per 16-element sub-block, as d*scale * sum(q * x) less 32 *
+// d*scale * sum(x), the latter from the input's exact sums of each 16 values. Two quarters of a half
+// (64 codes as stored, 0..63, two input blocks) are one vector, multiplied with the input's code
+// bytes by byte dot products (exact int32 lanes). Each lane holds four products of one sub-block:
+// it is scaled by that sub-block's d*scale times its input block's scale, a vector of sixteen factors
+// permuted from the block's scales.
 template <int Count>
 AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::size_t n, float* out) {
   Totals<Count> t = zero_totals<Count>();
-  const __m512i thirty_two = _mm512_set1_epi8(32);
+  __m512 zero_point[Count];
+  for (int i = 0; i < Count; ++i) zero_point[i] = _mm512_setzero_ps();
   for (std::size_t b = 0; b < n / kKQuantBlockElems; ++b) {
     prefetch_ahead<sizeof(BlockQ6_K)>(w + b);
     const __m512 scales = _mm512_mul_ps(
         _mm512_set1_ps(scalar_half(w[b].d)),
         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].scales)))));
     __m512 input_scales[Count];
-    for (int i = 0; i < Count; ++i) input_scales[i] = _mm512_castps256_ps512(_mm256_loadu_ps(x[i].scales + 8 * b));
+    for (int i = 0; i < Count; ++i) {
+      input_scales[i] = _mm512_castps256_ps512(_mm256_loadu_ps(x[i].scales + 8 * b));
+      zero_point[i] = _mm512_fmadd_ps(scales, _mm512_loadu_ps(x[i].half_sums + 16 * b), zero_point[i]);
+    }
     const std::uint8_t* ql = w[b].ql;
     const std::uint8_t* qh = w[b].qh;
     for (int half = 0; half < 2; ++half, ql += 64, qh += 32) {
-      const Q6KQuarters quarters = q6_k_quarters(ql, qh);
+      const Q6KQuarters quarters = q6_k_quarters(ql, qh, 0);
       for (int pair = 0; pair < 2; ++pair) {
-        const __m512i centred =
+        const __m512i codes =
             _mm512_inserti64x4(_mm512_castsi256_si512(quarters.quarter[2 * pair]), quarters.quarter[2 * pair + 1], 1);
-        const __m512i stored = _mm512_add_epi8(centred, thirty_two);
         // Lane l of quarters 2p, 2p+1 of half h: scale 8h + 4p + l/4, input block 4h + 2p + l/8.
         const __m512 weight_factor = _mm512_permutexvar_ps(lane_index(8 * half + 4 * pair, 2), scales);
         const __m512i input_block = lane_index(4 * half + 2 * pair, 3);
         const std::size_t at = kKQuantBlockElems * b + 128 * static_cast<std::size_t>(half) + 64 * static_cast<std::size_t>(pair);
         for (int i = 0; i < Count; ++i) {
-          const __m512i lanes = byte_products(stored, centred, thirty_two, x[i], at);
+          const __m512i lanes = byte_products(codes, x[i], at);
           const __m512 factor = _mm512_mul_ps(weight_factor, _mm512_permutexvar_ps(input_block, input_scales[i]));
           t.sum[i][pair] = _mm512_fmadd_ps(factor, _mm512_cvtepi32_ps(lanes), t.sum[i][pair]);
         }
@@ -249,6 +242,7 @@ AVX512_TARGET void dot_q6_k(const BlockQ6_K* w, const QuantizedInput* x, std::si
     }
   }
   finish<Count>(t, nullptr, out);
+  for (int i = 0; i < Count; ++i) out[i] -= 32.0f * _mm512_reduce_add_ps(zero_point[i]);
 }
 
 }  // namespace

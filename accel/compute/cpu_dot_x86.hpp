@@ -93,19 +93,19 @@ AVX2_TARGET inline Q4KScalesMins q4_k_scales_mins(const BlockQ4_K& w) {
           _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)))};
 }
 
-// The 32 codes of each quarter of a 128-element Q6_K half (one input block each), recentred to
-// -32..31: the low four bits of each code are a nibble of ql, the high two a bit pair of qh
-// (ggml's layout, as dequantize_q6_k reads it).
+// The 32 codes of each quarter of a 128-element Q6_K half (one input block each), less `offset`
+// (32: recentred to -32..31; 0: as stored, 0..63): the low four bits of each code are a nibble of
+// ql, the high two a bit pair of qh (ggml's layout, as dequantize_q6_k reads it).
 struct Q6KQuarters {
   __m256i quarter[4];
 };
 
-// A code from its low four and high two bits, recentred.
-AVX2_TARGET inline __m256i q6_k_code(__m256i low, __m256i high) {
-  return _mm256_sub_epi8(_mm256_or_si256(low, high), _mm256_set1_epi8(32));
-}
-
-AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::uint8_t* qh) {
+AVX2_TARGET inline Q6KQuarters q6_k_quarters(const std::uint8_t* ql, const std::uint8_t* qh, char offset = 32) {
+  // A code from its low four and high two bits, less the offset.
+  const auto q6_k_code = [offset](__m256i low, __m256i high) AVX2_TARGET {
+    const __m256i code = _mm256_or_si256(low, high);
+    return offset == 0 ? code : _mm256_sub_epi8(code, _mm256_set1_epi8(offset));
+  };
   const __m256i nibble = _mm256_set1_epi8(0x0f);
   const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
   const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));

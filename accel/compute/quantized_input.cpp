@@ -56,6 +56,7 @@ void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count,
     codes_.resize(n * count);
     low_bytes_.resize(n * count);
     high_bytes_.resize(n * count);
+    half_sums_.resize(n * count / 16);
   }
   if (scales_.size() < blocks * count) {
     scales_.resize(blocks * count);
@@ -70,12 +71,18 @@ void QuantizedInputs::quantize(const float* x, std::size_t n, std::size_t count,
     low_bytes_[i] = static_cast<std::uint8_t>(codes_[i] & 0xFF);
     high_bytes_[i] = static_cast<std::int8_t>(codes_[i] >> 8);
   }
+  for (std::size_t h = 0; byte_planes && h < n * count / 16; ++h) {
+    float sum = 0;
+    for (std::size_t i = 0; i < 16; ++i) sum += x[16 * h + i];
+    half_sums_[h] = sum;
+  }
 }
 
 QuantizedInput QuantizedInputs::input(std::size_t i) const {
   const std::size_t blocks = n_ / kInputBlockElems;
   return {codes_.data() + i * n_, scales_.data() + i * blocks, sums_.data() + i * blocks,
-          byte_planes_ ? low_bytes_.data() + i * n_ : nullptr, byte_planes_ ? high_bytes_.data() + i * n_ : nullptr};
+          byte_planes_ ? low_bytes_.data() + i * n_ : nullptr, byte_planes_ ? high_bytes_.data() + i * n_ : nullptr,
+          byte_planes_ ? half_sums_.data() + i * n_ / 16 : nullptr};
 }
 
 }  // namespace sovereign::accel::compute

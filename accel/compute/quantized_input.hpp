@@ -29,6 +29,8 @@ struct QuantizedInput {
   // low bytes unsigned, high bytes signed. n each; null unless asked for (QuantizedInputs::quantize).
   const std::uint8_t* low_bytes = nullptr;
   const std::int8_t* high_bytes = nullptr;
+  // The exact sums of each 16 elements (Q6_K's sub-blocks), n / 16; built with the byte planes.
+  const float* half_sums = nullptr;
 };
 
 // Whether rows of this stored type are multiplied with a QuantizedInput (the block-quantized
@@ -46,7 +48,8 @@ InputBlock quantize_input_block(const float* x, std::int16_t* codes);
 class QuantizedInputs {
  public:
   // Quantizes `count` inputs of n elements, stored one after another in x; n a multiple of 32.
-  // byte_planes: also split the codes into bytes, for kernels that read them (n more work).
+  // byte_planes: also split the codes into bytes and sum each 16 values, for kernels that read them
+  // (n more work).
   void quantize(const float* x, std::size_t n, std::size_t count, bool byte_planes = true);
   QuantizedInput input(std::size_t i) const;
 
@@ -58,6 +61,7 @@ class QuantizedInputs {
   std::vector<float> sums_;
   std::vector<std::uint8_t> low_bytes_;
   std::vector<std::int8_t> high_bytes_;
+  std::vector<float> half_sums_;
 };
 
 }  // namespace sovereign::accel::compute

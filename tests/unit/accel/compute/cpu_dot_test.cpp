@@ -97,7 +97,7 @@ TEST_CASE("every kernel set expands each stored type's row to the values the GGU
   }
 }
 
-TEST_CASE("a quantized input keeps every value within half a step of 1/32767 of its block's largest") {
+TEST_CASE("a quantized input keeps every value within half a step of 1/32767 of its block's largest, and its sums") {
   std::mt19937 random(13);
   std::vector<float> x = random_values(random, 256, 3.0f);
   std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
@@ -118,6 +118,11 @@ TEST_CASE("a quantized input keeps every value within half a step of 1/32767 of 
       CAPTURE(block);
       CHECK(q.scales[block] == doctest::Approx(largest / 32767.0f));
       CHECK(q.sums[block] == doctest::Approx(sum).epsilon(1e-6));
+      for (std::size_t half = 0; half < 2; ++half) {
+        double half_sum = 0;
+        for (std::size_t i = 16 * half; i < 16 * half + 16; ++i) half_sum += values[i];
+        CHECK(q.half_sums[2 * block + half] == doctest::Approx(half_sum).epsilon(1e-6));
+      }
       for (std::size_t i = 0; i < 32; ++i) {
         const std::int16_t code = q.codes[block * 32 + i];
         CHECK(std::abs(static_cast<int>(code)) <= 32767);
