@@ -50,8 +50,10 @@ constexpr std::size_t service_key_max = 256;
 constexpr std::size_t iban_max = 4 + 30 * 2;
 // '+', then 15 digits, a separator before each after the first.
 constexpr std::size_t e164_max = 1 + 15 + 14;
-// 19 digits, a separator before each after the first.
-constexpr std::size_t card_max = 19 + 18;
+// 19 digits, a separator before each after the first; then what decides whether the grouping goes
+// on (continues_grouping): a separator of up to three characters and a group of up to six digits
+// with the character after it, which a streamed answer holds back with the value.
+constexpr std::size_t card_max = 19 + 18 + 3 + 7;
 // Eight groups of four hexadecimal digits and the seven colons between them.
 constexpr std::size_t ipv6_max = 8 * 4 + 7;
 // Four groups of three digits and the three dots between them.
@@ -238,6 +240,48 @@ TextRange expand_secret(std::string_view text, std::size_t begin, std::size_t en
     return {left, extend_right(text, end, text.size(), secret_char)};
 }
 
+// Grouped numbers ("ES91 4631 5558 0100 3569 3845") are one value: a card is not a run of groups
+// inside a longer run. Next to a dash or a dot and a digit a value always continues (dotted and dashed
+// numbers are versions, builds and references). Written in groups apart by spaces, it continues when
+// its separator and a group as long as its last follow it ("4111 1111 1111 1111 2222"), or its
+// separator and a token as long as its first group, ending in a digit, come before it ("ES91 4631
+// ..."); an expiry date or a security code after a card ("4111 1111 1111 1111 12/26", "... 1111 123")
+// is another token, as is any number beside a value written without spaces.
+bool continues_grouping(std::string_view text, std::size_t begin, std::size_t end) {
+    const auto joins = [](char c) { return c == '-' || c == '.'; };
+    if (end + 1 < text.size() && joins(text[end]) && is_digit(text[end + 1])) return true;
+    if (begin > 1 && joins(text[begin - 1]) && is_digit(text[begin - 2])) return true;
+    const std::string_view value = text.substr(begin, end - begin);
+    std::size_t gap = 0;
+    while (gap < value.size() && is_digit(value[gap])) ++gap;
+    if (gap == value.size()) return false;
+    std::size_t gap_end = gap;
+    while (gap_end < value.size() && !is_digit(value[gap_end])) ++gap_end;
+    const std::string_view separator = value.substr(gap, gap_end - gap);
+    if (separator.find_first_not_of(' ') != std::string_view::npos) {
+        // Another separator ("_", " - ", "/"): a digit after the same separator continues the value.
+        return (text.substr(end, separator.size()) == separator && end + separator.size() < text.size() &&
+                is_digit(text[end + separator.size()])) ||
+               (begin > separator.size() && text.substr(begin - separator.size(), separator.size()) == separator &&
+                is_digit(text[begin - separator.size() - 1]));
+    }
+    const std::size_t first_group = gap;
+    std::size_t last_group = 0;
+    while (last_group < value.size() && is_digit(value[value.size() - 1 - last_group])) ++last_group;
+    if (text.substr(end, separator.size()) == separator) {
+        std::size_t next = end + separator.size();
+        while (next < text.size() && is_digit(text[next])) ++next;
+        if (next - end - separator.size() == last_group) return true;
+    }
+    if (begin >= separator.size() && text.substr(begin - separator.size(), separator.size()) == separator) {
+        const std::size_t token_end = begin - separator.size();
+        std::size_t token = token_end;
+        while (token > 0 && token_end - token <= first_group && is_alnum(text[token - 1])) --token;
+        if (token_end - token == first_group && is_digit(text[token_end - 1])) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, std::size_t end) {
@@ -253,11 +297,7 @@ bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, s
         case Boundary::digit:
             return !is_digit(before) && !is_digit(after);
         case Boundary::digit_group:
-            // Grouped numbers ("ES91 4631 5558 0100 3569 3845") are one value: a card is not a run of
-            // groups inside a longer run.
-            return !is_digit(before) && !is_digit(after) &&
-                   !((before == ' ' || before == '-' || before == '.') && is_digit(before_previous)) &&
-                   !((after == ' ' || after == '-' || after == '.') && is_digit(after_next));
+            return !is_digit(before) && !is_digit(after) && !continues_grouping(text, begin, end);
         case Boundary::alnum:
             return !is_alnum(before) && !is_alnum(after);
         case Boundary::ipv4:

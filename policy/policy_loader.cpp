@@ -420,9 +420,11 @@ private:
                     continue;
                 }
                 std::string alternation;
-                for (const auto& w : *words) {
+                for (std::size_t i = 0; i < words->size(); ++i) {
+                    const auto& w = (*words)[i];
                     if (w.empty()) {
-                        r_.error(d["keywords"], "keywords must not be empty");
+                        r_.error(d["keywords"].IsSequence() ? d["keywords"][i] : d["keywords"],
+                                 "keywords must not be empty");
                         continue;
                     }
                     if (!alternation.empty()) alternation += "|";
@@ -465,7 +467,9 @@ private:
             tenant.name = t["name"] ? r_.text(t["name"], "tenant name").value_or("") : "";
             tenant.clearance = m_.default_clearance;
             if (t["clearance"]) tenant.clearance = class_ref(t["clearance"], "clearance");
-            if (t["zones"]) tenant.zones = zone_refs(t["zones"], "zones");
+            if (t["zones"] && !refuse_empty_list(t["zones"], "zones",
+                                                 "which would leave the tenant unrestricted rather than without zones"))
+                tenant.zones = zone_refs(t["zones"], "zones");
             if (t["exempt_from"])
                 tenant.exempt_from = r_.text_list(t["exempt_from"], "exempt_from").value_or(std::vector<std::string>{});
             if (t["capture_payload"])
@@ -521,6 +525,8 @@ private:
         rule.line = YamlReader::line_of(n);
         rule.column = YamlReader::column_of(n);
         rule.name = n["name"] ? r_.text(n["name"], "rule name").value_or("") : "";
+        if (n["name"] && n["name"].IsScalar() && rule.name.empty())
+            r_.error(n["name"], "a rule needs a name: decisions, audit records and exemptions refer to it");
         for (const auto& other : m_.rules)
             if (other.name == rule.name && n["name"])
                 r_.error(n["name"], "rule '" + rule.name + "' is defined twice (first at line " +
@@ -538,8 +544,26 @@ private:
         m_.rules.push_back(std::move(rule));
     }
 
+    // An empty list where a list of names is expected: in a condition it would hold for nothing, yet
+    // reads like no condition at all (which holds for everything); in an effect or a tenant's zones it
+    // would restrict nothing. Either way the file does not say what its writer meant, so it is refused.
+    bool refuse_empty_list(const YAML::Node& node, std::string_view what, std::string_view consequence) {
+        if (!node.IsSequence() || node.size() != 0) return false;
+        r_.error(node, std::string(what) + " is an empty list, " + std::string(consequence) + "; list at least one, or "
+                       "leave '" + std::string(what) + "' out");
+        return true;
+    }
+
+    void refuse_empty_conditions(const YAML::Node& w) {
+        for (const std::string_view key : {"tenants", "models", "endpoints", "detected", "zones"})
+            if (w[std::string(key)])
+                refuse_empty_list(w[std::string(key)], key,
+                                  "which would leave it unclear whether the rule applies to every request or to none");
+    }
+
     void read_conditions(const YAML::Node& w, RuleConditions& c) {
         if (!r_.check_map(w, "when", when_keys)) return;
+        refuse_empty_conditions(w);
         if (w["tenants"]) {
             c.tenants = r_.text_list(w["tenants"], "tenants").value_or(std::vector<std::string>{});
             for (std::size_t i = 0; i < c.tenants.size(); ++i)
@@ -575,16 +599,24 @@ private:
             r_.error(t, "a deny rule needs a 'message' telling the application why");
         if (t["message"] && rule.action != Action::deny)
             r_.error(t["message"], "'message' is only shown for action: deny");
+        for (const std::string_view key : {"zones", "backends", "redact", "tokenize"})
+            if (t[std::string(key)])
+                refuse_empty_list(t[std::string(key)], key, "which restricts or transforms nothing");
         if (t["zones"]) rule.zones = zone_refs(t["zones"], "zones");
         if (t["backends"]) rule.backends = r_.text_list(t["backends"], "backends").value_or(std::vector<std::string>{});
         if (t["redact"]) rule.redact = detector_refs(t["redact"], "redact");
         if (t["tokenize"]) rule.tokenize = detector_refs(t["tokenize"], "tokenize");
-        if (t["capture_payload"])
-            rule.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
+        // A value that is not true or false has been reported; the rule is not also said to do nothing.
+        bool capture_read = true;
+        if (t["capture_payload"]) {
+            const auto capture = r_.boolean(t["capture_payload"], "capture_payload");
+            capture_read = capture.has_value();
+            rule.capture_payload = capture.value_or(false);
+        }
         const bool does_something = rule.action || !rule.zones.empty() || !rule.backends.empty() ||
                                     !rule.redact.empty() || !rule.tokenize.empty() || rule.capture_payload;
         if (!does_something && !t["zones"] && !t["redact"] && !t["tokenize"] && !t["backends"] &&
-            !t["capture_payload"] && !t["action"])
+            capture_read && !t["action"])
             r_.error(t, "rule '" + rule.name + "' does nothing: give it an action, zones, backends, redact, "
                         "tokenize or capture_payload");
         if (rule.action == Action::deny && (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty()))

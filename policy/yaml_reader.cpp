@@ -1,5 +1,6 @@
 #include "policy/yaml_reader.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include <yaml-cpp/depthguard.h>
@@ -15,6 +16,33 @@ std::string yaml_syntax_message(const YAML::Exception& e) {
     return e.msg;
 }
 
+namespace {
+
+// Where the second document of a YAML stream begins: the line of its "---" (or of "..." ending the
+// first), which yaml-cpp does not report for a document that is empty.
+YAML::Mark second_document_mark(std::string_view text) {
+    YAML::Mark mark;
+    bool content = false;  // the first document has begun
+    std::size_t line_start = 0;
+    for (int line = 0; line_start <= text.size(); ++line) {
+        std::size_t line_end = text.find('\n', line_start);
+        if (line_end == std::string_view::npos) line_end = text.size();
+        const std::string_view l = text.substr(line_start, line_end - line_start);
+        const bool marker = l.starts_with("---") || l.starts_with("...");
+        if (marker && (content || l.starts_with("..."))) {
+            mark.line = line;
+            mark.column = 0;
+            return mark;
+        }
+        const auto first = l.find_first_not_of(" \t\r");
+        if (first != std::string_view::npos && l[first] != '#' && l[first] != '%' && !marker) content = true;
+        line_start = line_end + 1;
+    }
+    return mark;
+}
+
+}  // namespace
+
 std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     if (text.size() > max_yaml_file_bytes) {
         diagnostics_.push_back({file_, 1, 1, "file is " + std::to_string(text.size()) + " bytes; the limit is " +
@@ -22,7 +50,19 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
         return std::nullopt;
     }
     try {
-        return YAML::Load(std::string(text));
+        // yaml-cpp's Load keeps the first document of a stream and drops the rest without a word: a rule
+        // written after a stray "---" would never be enforced.
+        auto documents = YAML::LoadAll(std::string(text));
+        const bool more = std::any_of(documents.begin() + std::min<std::size_t>(documents.size(), 1), documents.end(),
+                                      [](const YAML::Node& d) { return d.IsDefined() && !d.IsNull(); });
+        if (more) {
+            const YAML::Mark at = second_document_mark(text);
+            diagnostics_.push_back({file_, one_based(at.line), one_based(at.column),
+                                    "a second YAML document starts here; the file must be one document (remove "
+                                    "the '---' line and merge what follows it into the first)"});
+            return std::nullopt;
+        }
+        return documents.empty() ? YAML::Node() : documents.front();
     } catch (const YAML::Exception& e) {
         diagnostics_.push_back({file_, one_based(e.mark.line), one_based(e.mark.column), "YAML syntax error: " + yaml_syntax_message(e)});
     }

@@ -220,6 +220,21 @@ TEST_SUITE("scan") {
     TEST_CASE("a number longer than any value is not reported as its prefixes") {
         CHECK(scan("ref 4111 1111 1111 1111 1111 1111 1111") == Found{});
         CHECK(scan("ref 41111111111111111111111111") == Found{});
+        // A group of the card's own length after it, or a first group before it: one longer number.
+        CHECK(scan("ref 4111 1111 1111 1111 2222 ok") == Found{});
+        CHECK(scan("ES91 4631 5558 0100 3569") == Found{});
+    }
+
+    TEST_CASE("a card followed by its expiry date or security code is found") {
+        const std::string card = "4111 1111 1111 1111";
+        for (const std::string after : {" 12/26", " 123", " 05 2027", " 12 26.", " 1234567", ", 12/26"})
+            CHECK(scan("My card is " + card + after + " - why was it declined?") == Found{{"credit_card", card}});
+        CHECK(scan("My card is 4111111111111111 12/26, CVV 123.") == Found{{"credit_card", "4111111111111111"}});
+        CHECK(scan("Amex 3782 822463 10005 09/27") == Found{{"credit_card", "3782 822463 10005"}});
+        CHECK(scan("Order 12 4111-1111-1111-1111") == Found{{"credit_card", "4111-1111-1111-1111"}});
+        // Two cards written without separators, one after the other, are two cards.
+        CHECK(scan("cards 4111111111111111 5555555555554444") ==
+              Found{{"credit_card", "4111111111111111"}, {"credit_card", "5555555555554444"}});
     }
 
     TEST_CASE("windows change nothing: random texts of values, near misses and separators scan the same "

@@ -87,6 +87,54 @@ TEST_SUITE("loader") {
         CHECK(out[2] == "p.yaml:9:29: capture_payload must be true or false");
     }
 
+    TEST_CASE("an empty list is refused where it would read as 'no condition' or restrict nothing") {
+        const auto out = problems(R"(tenants:
+  - {name: vip, clearance: restricted}
+  - {name: guest, clearance: restricted, zones: []}
+rules:
+  - name: allow-vip-on-site
+    when: {tenants: [], detected: []}
+    then: {action: allow, zones: []}
+  - name: r2
+    then: {redact: []}
+)");
+        REQUIRE(out.size() == 5);
+        CHECK(out[0].starts_with("p.yaml:6:49: zones is an empty list, which would leave the tenant unrestricted"));
+        CHECK(out[1].starts_with("p.yaml:9:21: tenants is an empty list, which would leave it unclear whether the "
+                                 "rule applies to every request or to none; list at least one, or leave 'tenants' out"));
+        CHECK(out[2].starts_with("p.yaml:9:35: detected is an empty list"));
+        CHECK(out[3].starts_with("p.yaml:10:34: zones is an empty list, which restricts or transforms nothing"));
+        CHECK(out[4].starts_with("p.yaml:12:20: redact is an empty list"));
+    }
+
+    TEST_CASE("a rule that does nothing or has an empty name is reported") {
+        const auto out = problems(R"(rules:
+  - name: ""
+    then: {action: allow}
+  - name: r2
+    then: {capture_payload: false}
+)");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:5:11: a rule needs a name: decisions, audit records and exemptions refer to it");
+        CHECK(out[1].starts_with("p.yaml:8:11: rule 'r2' does nothing"));
+    }
+
+    TEST_CASE("a second YAML document is refused, not dropped") {
+        const auto out = problems(R"(rules:
+  - name: allow-all
+    then: {action: allow}
+---
+rules:
+  - name: no-cards
+    when: {detected: [credit_card]}
+    then: {action: deny, message: no cards}
+)");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].starts_with("p.yaml:7:1: a second YAML document starts here"));
+        // A stream that only ends with a marker, or with comments after one, is one document.
+        CHECK(problems("rules:\n  - name: a\n    then: {action: allow}\n---\n# nothing more\n").empty());
+    }
+
     TEST_CASE("a pattern vectorscan cannot compile is reported at the pattern, with the file's other problems") {
         const std::string policy = R"(detectors:
   - name: broken
