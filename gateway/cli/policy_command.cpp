@@ -11,6 +11,8 @@
 #include "gateway/cli/arguments.hpp"
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/config/policy_backends.hpp"
+#include "gateway/openai/request_body.hpp"
+#include "gateway/pipeline/policy_request.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/explain.hpp"
@@ -112,59 +114,13 @@ int test(std::span<const std::string> args) {
     return result.passed() ? 0 : 1;
 }
 
-// The user-supplied text of an OpenAI-style body, each piece with its JSON path.
-bool collect_segments(const json::object& body, pol::Request& request, std::string& error) {
-    auto text_or_parts = [&](const json::value& v, const std::string& path) -> bool {
-        if (v.is_string()) {
-            request.segments.push_back({path, std::string(v.get_string())});
-            return true;
-        }
-        if (v.is_null()) return true;
-        if (!v.is_array()) {
-            error = path + ": expected a string or an array";
-            return false;
-        }
-        const auto& parts = v.get_array();
-        for (std::size_t i = 0; i < parts.size(); ++i) {
-            const auto item_path = path + "[" + std::to_string(i) + "]";
-            if (parts[i].is_string()) {
-                request.segments.push_back({item_path, std::string(parts[i].get_string())});
-            } else if (parts[i].is_object()) {
-                const auto* text = parts[i].get_object().if_contains("text");
-                if (text != nullptr && text->is_string())
-                    request.segments.push_back({item_path + ".text", std::string(text->get_string())});
-            }
-        }
-        return true;
-    };
-    if (const auto* messages = body.if_contains("messages")) {
-        request.endpoint = "chat.completions";
-        if (!messages->is_array()) {
-            error = "messages: expected an array";
-            return false;
-        }
-        const auto& list = messages->get_array();
-        for (std::size_t i = 0; i < list.size(); ++i) {
-            const auto path = "messages[" + std::to_string(i) + "]";
-            if (!list[i].is_object()) {
-                error = path + ": expected an object";
-                return false;
-            }
-            if (const auto* content = list[i].get_object().if_contains("content"))
-                if (!text_or_parts(*content, path + ".content")) return false;
-        }
-        return true;
-    }
-    if (const auto* prompt = body.if_contains("prompt")) {
-        request.endpoint = "completions";
-        return text_or_parts(*prompt, "prompt");
-    }
-    if (const auto* input = body.if_contains("input")) {
-        request.endpoint = "embeddings";
-        return text_or_parts(*input, "input");
-    }
-    error = "the body has none of messages, prompt or input";
-    return false;
+// Which endpoint a request file is for, from the key that holds its text, as the gateway knows it
+// from the path the body was posted to.
+std::optional<Endpoint> endpoint_of(const json::object& body) {
+    if (body.contains("messages")) return Endpoint::chat_completions;
+    if (body.contains("prompt")) return Endpoint::completions;
+    if (body.contains("input")) return Endpoint::embeddings;
+    return std::nullopt;
 }
 
 int explain(std::span<const std::string> args) {
@@ -207,21 +163,31 @@ int explain(std::span<const std::string> args) {
         std::cerr << *request_file << ": byte " << used << ": invalid JSON: " << ec.message() << "\n";
         return 2;
     }
-    const json::value body = parser.release();
+    json::value body = parser.release();
     if (!body.is_object()) {
         std::cerr << *request_file << ": the request body must be a JSON object\n";
         return 2;
     }
-    pol::Request request;
-    request.tenant = *tenant;
-    if (const auto* m = body.get_object().if_contains("model"); m != nullptr && m->is_string())
-        request.model = std::string(m->get_string());
-    if (model) request.model = *model;
-    if (data_class) request.declared_class = *data_class;
-    if (!collect_segments(body.get_object(), request, error)) {
-        std::cerr << *request_file << ": " << error << "\n";
+    const auto endpoint = endpoint_of(body.get_object());
+    if (!endpoint) {
+        std::cerr << *request_file << ": the body has none of messages (chat), prompt (completions) or input "
+                     "(embeddings)\n";
         return 2;
     }
+    if (model) body.get_object()["model"] = *model;
+    // Decoded as the gateway decodes a body posted to that endpoint: every string it holds is a text the
+    // policy reads, and what the gateway refuses before the policy decides is reported as such.
+    auto decoded = decode_request(*endpoint, json::serialize(body), {}, TextScope::every_string);
+    std::optional<ApiError> refusal;
+    if (auto* error = std::get_if<ApiError>(&decoded)) refusal = *error;
+    else refusal = refused_before_policy(std::get<DecodedRequest>(decoded), *policy.policy, *tenant);
+    if (refusal) {
+        std::cout << "Decision: REFUSED before the policy decides (HTTP " << static_cast<unsigned>(refusal->status)
+                  << ", " << refusal->code << (refusal->param.empty() ? "" : ", parameter '" + refusal->param + "'")
+                  << ")\nMessage to the application: " << refusal->message << "\n";
+        return 0;
+    }
+    const auto request = policy_request(std::get<DecodedRequest>(decoded), *tenant, data_class.value_or(""));
     pol::EvaluationTrace trace;
     const auto decision = pol::evaluate(request, *policy.policy, &trace);
     std::cout << pol::render_explanation(request, decision, trace, *policy.policy);

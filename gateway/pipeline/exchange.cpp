@@ -10,6 +10,7 @@
 #include "crypto/token_restorer.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
 #include "gateway/pipeline/audit_records.hpp"
+#include "gateway/pipeline/policy_request.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 #include "policy/engine.hpp"
 #include "policy/join.hpp"
@@ -245,24 +246,9 @@ PhaseResult Exchange::decide() {
   }
   tokens_charged_ = RateLimiter::tokens_charged(*tenant_, estimate);
   if (snapshot_->policy) {
-    // Token ids are text no detector can read: under a policy they would pass unchecked.
-    if (decoded_->token_ids)
-      return PhaseResult::fail(api_errors::invalid_request(
-          "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
-          *endpoint_ == Endpoint::embeddings ? "input" : "prompt"));
-    // Log probabilities carry the answer's text token by token, where redaction cannot reach it.
-    if (decoded_->logprobs && snapshot_->policy->redacts_answers(tenant_->name))
-      return PhaseResult::fail(api_errors::invalid_request(
-          "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
-          "text unredacted, token by token; send the request without 'logprobs' and 'top_logprobs'.",
-          "logprobs"));
-    policy::Request request;
-    request.tenant = tenant_->name;
-    request.model = model;
-    request.endpoint = endpoint_name(*endpoint_);
-    request.declared_class = std::string(request_["X-Data-Class"]);
-    request.segments.reserve(decoded_->texts.size());
-    for (const auto& field : decoded_->texts) request.segments.push_back({field.path_string(), std::string(field.text)});
+    if (auto refusal = refused_before_policy(*decoded_, *snapshot_->policy, tenant_->name))
+      return PhaseResult::fail(std::move(*refusal));
+    const auto request = policy_request(*decoded_, tenant_->name, std::string(request_["X-Data-Class"]));
     decision_ = policy::evaluate(request, *snapshot_->policy);
     log_warn_rules();
   }

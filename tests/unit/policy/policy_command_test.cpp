@@ -67,6 +67,29 @@ TEST_SUITE("policy-command") {
         CHECK(both.err.find("one of --request or --answer") != std::string::npos);
     }
 
+    TEST_CASE("explain reads every string of the body, as the gateway does, and says what it refuses first") {
+        const auto quickstart = root + "/examples/quickstart/policy.yaml";
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-strings.json";
+        std::ofstream(path) << R"({"model": "demo", "user": "AKIAIOSFODNN7EXAMPLE",
+            "messages": [{"role": "user", "content": "hi"},
+                         {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                          "function": {"name": "f", "arguments": "{\"key\": \"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\"}"}}]}],
+            "metadata": {"note": "card 4111 1111 1111 1111"}})";
+        const auto r = run({"explain", "--policy", quickstart, "--request", path.string(), "--tenant", "demo"});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Decision: DENY (deciding rule: no-credentials") != std::string::npos);
+        CHECK(r.out.find("github_token in messages[1].tool_calls[0].function.arguments") != std::string::npos);
+        CHECK(r.out.find("aws_access_key in user, bytes 0-20") != std::string::npos);
+        CHECK(r.out.find("credit_card in metadata.note") != std::string::npos);
+        std::ofstream(path) << R"({"model": "demo", "prompt": [19, 4111]})";
+        const auto ids = run({"explain", "--policy", quickstart, "--request", path.string(), "--tenant", "demo"});
+        std::filesystem::remove(path);
+        CHECK(ids.status == 0);
+        CHECK(ids.out.find("Decision: REFUSED before the policy decides (HTTP 400, invalid_request, parameter "
+                           "'prompt')\nMessage to the application: This gateway's policy checks every prompt, and "
+                           "token ids cannot be checked") == 0);
+    }
+
     TEST_CASE("a request file that is not JSON is reported with its byte offset") {
         const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
         std::ofstream(path) << R"({"model": "x", "messages": [)";

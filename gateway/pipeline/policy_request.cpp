@@ -1,0 +1,30 @@
+#include "gateway/pipeline/policy_request.hpp"
+
+namespace sovereign::gateway {
+
+std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
+                                              std::string_view tenant) {
+  if (decoded.token_ids)
+    return api_errors::invalid_request(
+        "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
+        decoded.endpoint == Endpoint::embeddings ? "input" : "prompt");
+  if (decoded.logprobs && policy.redacts_answers(tenant))
+    return api_errors::invalid_request(
+        "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
+        "text unredacted, token by token; send the request without 'logprobs' and 'top_logprobs'.",
+        "logprobs");
+  return std::nullopt;
+}
+
+policy::Request policy_request(const DecodedRequest& decoded, std::string tenant, std::string declared_class) {
+  policy::Request request;
+  request.tenant = std::move(tenant);
+  request.model = decoded.model;
+  request.endpoint = endpoint_name(decoded.endpoint);
+  request.declared_class = std::move(declared_class);
+  request.segments.reserve(decoded.texts.size());
+  for (const auto& field : decoded.texts) request.segments.push_back({field.path_string(), std::string(field.text)});
+  return request;
+}
+
+}  // namespace sovereign::gateway

@@ -1,0 +1,25 @@
+#pragma once
+// What the decide phase hands the policy engine, built in one place so that `sovereign policy explain`
+// decides a request file exactly as the gateway decides the same body.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/openai/api_error.hpp"
+#include "gateway/openai/request_body.hpp"
+#include "policy/policy.hpp"
+#include "policy/types.hpp"
+
+namespace sovereign::gateway {
+
+// A request the policy cannot check is refused before it is evaluated: token ids (no detector can
+// read them), and log probabilities where the tenant's answers are redacted (they would carry the
+// answer's text, token by token, past the redaction). nullopt: the policy may decide it.
+std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
+                                              std::string_view tenant);
+
+// The engine's input: tenant, model, endpoint, the class declared in X-Data-Class (may be empty) and
+// every string of the body with its JSON path (decode_request with TextScope::every_string).
+policy::Request policy_request(const DecodedRequest& decoded, std::string tenant, std::string declared_class);
+
+}  // namespace sovereign::gateway
