@@ -29,6 +29,13 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::iban("DE89 3704 0044 0532 0130 01"));
         CHECK_FALSE(v::iban("DE89370400440532013"));  // too short for Germany
         CHECK_FALSE(v::iban("XX89370400440532013000"));
+        // Countries beyond the EU and EEA, from the registry's examples: Serbia, Montenegro, North
+        // Macedonia, Moldova, Ukraine, San Marino, Vatican City, Kosovo.
+        for (const char* iban : {"RS35260005601001611379", "ME25505000012345678951", "MK07250120000058984",
+                                 "MD24AG000225100013104168", "UA213223130000026007233566001",
+                                 "SM86U0322509800000000270100", "VA59001123000012345678", "XK051212012345678906"})
+            CHECK_MESSAGE(v::iban(iban), iban);
+        CHECK_FALSE(v::iban("RS3526000560100161137"));  // one character short for Serbia
     }
 
     TEST_CASE("US SSNs follow area, group and serial rules and reject published fakes") {
