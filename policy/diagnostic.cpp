@@ -27,11 +27,18 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 }  // namespace
 
+constexpr std::size_t max_suggested_length = 256;
+
 std::string closest_name(std::string_view word, std::span<const std::string_view> candidates) {
     std::string best;
     // A typo changes a few characters; anything further is a different word, not worth suggesting.
     std::size_t best_distance = std::max<std::size_t>(2, word.size() / 3) + 1;
+    // Names are short; a long word is no typo of one, and costs its length times each candidate's.
+    if (word.size() > max_suggested_length) return best;
     for (const auto candidate : candidates) {
+        // The distance is at least the difference in length: no need to compute it.
+        const std::size_t apart = word.size() > candidate.size() ? word.size() - candidate.size() : candidate.size() - word.size();
+        if (apart >= best_distance) continue;
         const std::size_t distance = edit_distance(word, candidate);
         if (distance < best_distance) {
             best_distance = distance;

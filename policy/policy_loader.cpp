@@ -8,6 +8,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "policy/builtin_detectors.hpp"
 #include "policy/diagnostic.hpp"
@@ -284,10 +285,11 @@ private:
 
     void read_zones(const YAML::Node& node) {
         if (!node) return;
-        if (!node.IsSequence() || node.size() == 0) {
-            r_.error(node, "zones must be a list of at least one zone");
+        if (!node.IsSequence() || node.size() == 0 || node.size() > max_list_items) {
+            r_.error(node, "zones must be a list of 1 to " + std::to_string(max_list_items) + " zones");
             return;
         }
+        std::unordered_map<std::string, int> defined;  // zone name -> line
         for (const auto& z : node) {
             if (!r_.check_map(z, "a zone", zone_keys, name_key)) continue;
             ZoneDef zone;
@@ -299,8 +301,9 @@ private:
             if (z["max_class"]) zone.max_class = class_ref(z["max_class"], "max_class");
             if (!zone.name.empty() && !valid_name(zone.name))
                 r_.error(z["name"], "zone name '" + zone.name + "' must be a word of letters, digits, '-', '_' or '.'");
-            for (const auto& other : m_.zones)
-                if (other.name == zone.name) r_.error(z["name"], "zone '" + zone.name + "' is defined twice");
+            if (const auto [first, added] = defined.emplace(zone.name, zone.line); !added)
+                r_.error(z["name"], "zone '" + zone.name + "' is defined twice (first at line " +
+                                        std::to_string(first->second) + ")");
             m_.zones.push_back(std::move(zone));
         }
     }
@@ -455,10 +458,11 @@ private:
 
     void read_tenants(const YAML::Node& node) {
         if (!node) return;
-        if (!node.IsSequence()) {
-            r_.error(node, "tenants must be a list");
+        if (!node.IsSequence() || node.size() > max_list_items) {
+            r_.error(node, "tenants must be a list of at most " + std::to_string(max_list_items) + " tenants");
             return;
         }
+        std::set<std::string> tenant_names;
         for (const auto& t : node) {
             if (!r_.check_map(t, "a tenant", tenant_keys, name_key)) continue;
             TenantDef tenant;
@@ -476,14 +480,15 @@ private:
                 tenant.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
             if (t["redact_in_responses"])
                 tenant.redact_in_responses = detector_refs(t["redact_in_responses"], "redact_in_responses");
-            for (const auto& other : m_.tenants)
-                if (other.name == tenant.name) r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");
+            if (!tenant_names.insert(tenant.name).second)
+                r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");
             exemption_nodes_.push_back(t["exempt_from"]);
             m_.tenants.push_back(std::move(tenant));
         }
     }
 
     std::vector<YAML::Node> exemption_nodes_;
+    std::unordered_map<std::string, int> rule_lines_;  // rule name -> line of its first definition
 
     void read_rules(const YAML::Node& node) {
         if (!node) return;
@@ -527,10 +532,10 @@ private:
         rule.name = n["name"] ? r_.text(n["name"], "rule name").value_or("") : "";
         if (n["name"] && n["name"].IsScalar() && rule.name.empty())
             r_.error(n["name"], "a rule needs a name: decisions, audit records and exemptions refer to it");
-        for (const auto& other : m_.rules)
-            if (other.name == rule.name && n["name"])
+        if (n["name"])
+            if (const auto [first, added] = rule_lines_.emplace(rule.name, rule.line); !added)
                 r_.error(n["name"], "rule '" + rule.name + "' is defined twice (first at line " +
-                                        std::to_string(other.line) + ")");
+                                        std::to_string(first->second) + ")");
         if (n["description"]) rule.description = r_.text(n["description"], "description").value_or("");
         if (n["mode"]) {
             const auto mode = r_.text(n["mode"], "mode").value_or("enforce");
