@@ -236,7 +236,8 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     const RuleDef* allowing = nullptr;
     std::optional<std::vector<std::string>> zone_limit;
     std::optional<std::vector<std::string>> backend_limit;
-    std::vector<std::string> zone_limiters;
+    std::vector<std::string> zone_limiters;   // rules that restrict the request to zones (allow or restrict)
+    std::vector<std::string> zone_excluders;  // deny rules about zones that kept the request from some
     std::vector<char> redact(detectors.size(), 0);
     std::vector<char> tokenize(detectors.size(), 0);
     std::vector<const RuleDef*> zone_rules;  // matched rules about sending to particular zones
@@ -299,7 +300,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
             excluded_any = true;
             if (trace != nullptr) trace->steps.push_back("zone " + zone + " excluded by " + rule->name);
         }
-        if (excluded_any) zone_limiters.push_back(rule->name);
+        if (excluded_any) zone_excluders.push_back(rule->name);
     }
     for (const RuleDef* rule : zone_rules) {
         if (rule->action == Action::deny) continue;
@@ -339,9 +340,22 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         trace->steps.push_back("tenant " + request.tenant + " is cleared up to " + policy.class_name(clearance));
 
     // Residency: zones every restricting rule and the tenant accept, and that may hold data of this class.
+    std::vector<std::string> too_low;  // zones that may not hold data of this class
     for (const auto& zone : policy.model().zones) {
-        if (!may_receive(zone.name)) continue;
+        if (!may_receive(zone.name)) {
+            if (trace != nullptr) {
+                // Deny rules about zones have said so above; the other reasons are said here.
+                if (zone_limit && !contains(*zone_limit, zone.name))
+                    trace->steps.push_back("zone " + zone.name + " excluded: rule(s) " + join(zone_limiters) +
+                                           " restrict the request to zones " + join(*zone_limit));
+                else if (tenant != nullptr && !tenant->zones.empty() && !contains(tenant->zones, zone.name))
+                    trace->steps.push_back("zone " + zone.name + " excluded: tenant " + tenant->name +
+                                           " may only send to zones " + join(tenant->zones));
+            }
+            continue;
+        }
         if (zone.max_class < residual) {
+            too_low.push_back(zone.name);
             if (trace != nullptr)
                 trace->steps.push_back("zone " + zone.name + " excluded: it may hold at most " +
                                        policy.class_name(zone.max_class));
@@ -349,12 +363,21 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         }
         d.allowed_zones.push_back(zone.name);
     }
-    if (d.allowed_zones.empty())
-        return deny(std::move(d), zone_limiters.empty() ? "residency" : zone_limiters.back(),
-                    "no zone may receive this request: the matching rules" +
-                        std::string(tenant != nullptr && !tenant->zones.empty() ? ", the tenant's zones" : "") +
-                        " and the zones' class limits leave none for data of class " + d.residual_class,
-                    trace);
+    if (d.allowed_zones.empty()) {
+        // A rule that keeps the request from zones decided it; otherwise residency as a whole did (the
+        // allow rule restricting the request to zones did not deny it, the combination did).
+        std::vector<std::string> reasons;
+        if (!zone_limiters.empty())
+            reasons.push_back("rule(s) " + join(zone_limiters) + " restrict it to zones " +
+                              (zone_limit->empty() ? std::string("that do not overlap") : join(*zone_limit)));
+        if (!zone_excluders.empty()) reasons.push_back("rule(s) " + join(zone_excluders) + " keep it from some zones");
+        if (tenant != nullptr && !tenant->zones.empty())
+            reasons.push_back("tenant " + tenant->name + " may only send to zones " + join(tenant->zones));
+        if (!too_low.empty())
+            reasons.push_back("zones " + join(too_low) + " may not hold data of class " + d.residual_class);
+        return deny(std::move(d), zone_excluders.empty() ? "residency" : zone_excluders.back(),
+                    "no zone may receive this request: " + join(reasons, "; "), trace);
+    }
     if (backend_limit) {
         if (backend_limit->empty())
             return deny(std::move(d), "residency", "the matching rules restrict the request to backends that do "

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
 
 namespace sovereign::policy {
@@ -21,8 +22,22 @@ bool covered(const std::vector<T>& broad, const std::vector<T>& narrow) {
     return std::all_of(narrow.begin(), narrow.end(), [&](const T& item) { return contains(broad, item); });
 }
 
-bool implies(const RuleConditions& narrow, const RuleConditions& broad, int highest_class) {
-    const int narrow_min = narrow.class_at_least.value_or(0);
+// The lowest data class a request matching these conditions can have: a request in which one of the
+// `detected` detectors found something is at least of that detector's class.
+int lowest_class(const RuleConditions& when, const Policy& policy) {
+    int lowest = when.class_at_least.value_or(0);
+    if (!when.detected.empty()) {
+        int least_detected = static_cast<int>(policy.model().classes.size()) - 1;
+        for (const auto d : when.detected)
+            least_detected = std::min(least_detected, policy.detectors().detectors()[d].class_level);
+        lowest = std::max(lowest, least_detected);
+    }
+    return lowest;
+}
+
+bool implies(const RuleConditions& narrow, const RuleConditions& broad, const Policy& policy) {
+    const int highest_class = static_cast<int>(policy.model().classes.size()) - 1;
+    const int narrow_min = lowest_class(narrow, policy);
     const int narrow_max = narrow.class_at_most.value_or(highest_class);
     return covered(broad.tenants, narrow.tenants) && covered(broad.models, narrow.models) &&
            covered(broad.endpoints, narrow.endpoints) && covered(broad.detected, narrow.detected) &&
@@ -34,26 +49,39 @@ bool implies(const RuleConditions& narrow, const RuleConditions& broad, int high
 std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends) {
     std::vector<Diagnostic> out;
     const auto& m = policy.model();
-    const int highest = static_cast<int>(m.classes.size()) - 1;
-    auto exempted = [&](const std::string& rule) {
-        return std::any_of(m.tenants.begin(), m.tenants.end(),
-                           [&](const TenantDef& t) { return contains(t.exempt_from, rule); });
+    // Whether a tenant the later rule applies to is exempt from the earlier rule (and not from the
+    // later one): its requests reach the later rule. Tenants the policy does not list are exempt from
+    // nothing.
+    auto escapes = [&](const RuleDef& earlier, const RuleDef& later) {
+        return std::any_of(m.tenants.begin(), m.tenants.end(), [&](const TenantDef& t) {
+            return contains(t.exempt_from, earlier.name) && !contains(t.exempt_from, later.name) &&
+                   (later.when.tenants.empty() || contains(later.when.tenants, t.name));
+        });
     };
 
     for (std::size_t i = 0; i < m.rules.size(); ++i) {
         const auto& rule = m.rules[i];
+        const std::size_t before = out.size();
         if (rule.when.class_at_least && rule.when.class_at_most && *rule.when.class_at_least > *rule.when.class_at_most)
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' can never match: class_at_least " +
                                policy.class_name(*rule.when.class_at_least) + " is above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
+        if (rule.when.class_at_most && lowest_class(rule.when, policy) > *rule.when.class_at_most &&
+            !(rule.when.class_at_least && *rule.when.class_at_least > *rule.when.class_at_most))
+            out.push_back({m.file_label, rule.line, rule.column,
+                           "rule '" + rule.name + "' can never match: a request in which one of its detected "
+                           "detectors finds something is at least of class " +
+                               policy.class_name(lowest_class(rule.when, policy)) + ", above class_at_most " +
+                               policy.class_name(*rule.when.class_at_most)});
+        if (out.size() != before) continue;  // a rule that never matches is not also said to be shadowed
         for (std::size_t j = 0; j < i; ++j) {
             const auto& earlier = m.rules[j];
             // A deny about particular destination zones keeps the request from them only.
             if (earlier.mode != RuleMode::enforce || earlier.action != Action::deny || !earlier.when.zones.empty() ||
-                exempted(earlier.name))
+                escapes(earlier, rule))
                 continue;
-            if (!implies(rule.when, earlier.when, highest)) continue;
+            if (!implies(rule.when, earlier.when, policy)) continue;
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' is shadowed: every request it matches is denied by rule '" +
                                earlier.name + "' (line " + std::to_string(earlier.line) + ")"});
@@ -78,11 +106,28 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
             out.push_back({m.file_label, 1, 1,
                            "backend '" + b.name + "' is in zone '" + b.zone + "', which the policy does not define"});
     }
-    for (const auto& rule : m.rules)
+    std::vector<std::string_view> backend_names;
+    std::vector<std::string_view> served_models;
+    for (const auto& b : *backends) {
+        backend_names.push_back(b.name);
+        for (const auto& model : b.models) served_models.push_back(model);
+    }
+    const auto suggest = [](const std::string& name, const std::vector<std::string_view>& known) {
+        const auto suggestion = closest_name(name, known);
+        return suggestion.empty() ? std::string() : "; did you mean '" + suggestion + "'?";
+    };
+    for (const auto& rule : m.rules) {
         for (const auto& name : rule.backends)
-            if (std::none_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return b.name == name; }))
+            if (!contains(backend_names, std::string_view(name)))
                 out.push_back({m.file_label, rule.line, rule.column,
-                               "rule '" + rule.name + "' names backend '" + name + "', which the gateway does not have"});
+                               "rule '" + rule.name + "' names backend '" + name + "', which the gateway does not have" +
+                                   suggest(name, backend_names)});
+        for (const auto& model : rule.when.models)
+            if (!contains(served_models, std::string_view(model)))
+                out.push_back({m.file_label, rule.line, rule.column,
+                               "rule '" + rule.name + "' names model '" + model + "', which no backend of the gateway "
+                               "serves" + suggest(model, served_models)});
+    }
     for (const auto& zone : m.zones) {
         const bool has_backend =
             std::any_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return b.zone == zone.name; });
@@ -93,12 +138,35 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         std::vector<std::string> zones;
         for (const auto& zone : m.zones)
             if (tenant.zones.empty() || contains(tenant.zones, zone.name)) zones.push_back(zone.name);
-        const bool reachable = std::any_of(backends->begin(), backends->end(),
-                                           [&](const BackendInfo& b) { return contains(zones, b.zone); });
-        if (!reachable)
+        const auto in_zones = [&](const BackendInfo& b) { return contains(zones, b.zone); };
+        if (std::none_of(backends->begin(), backends->end(), in_zones)) {
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' has no reachable backend: no backend is in its zones (" +
                                join(zones) + ")"});
+            continue;
+        }
+        // Through the allow rules that apply to it: their zones, backends and models must leave one.
+        std::vector<std::string> allowing;
+        bool reachable = false;
+        for (const auto& rule : m.rules) {
+            if (rule.mode != RuleMode::enforce || rule.action != Action::allow ||
+                !(rule.when.tenants.empty() || contains(rule.when.tenants, tenant.name)) ||
+                contains(tenant.exempt_from, rule.name))
+                continue;
+            allowing.push_back(rule.name);
+            reachable = std::any_of(backends->begin(), backends->end(), [&](const BackendInfo& b) {
+                return in_zones(b) && (rule.zones.empty() || contains(rule.zones, b.zone)) &&
+                       (rule.backends.empty() || contains(rule.backends, b.name)) &&
+                       (rule.when.models.empty() || std::any_of(rule.when.models.begin(), rule.when.models.end(),
+                                                                [&](const std::string& model) { return contains(b.models, model); }));
+            });
+            if (reachable) break;
+        }
+        if (!reachable && !allowing.empty())  // with no allow rule at all, "can never be allowed" said it
+            out.push_back({m.file_label, tenant.line, tenant.column,
+                           "tenant '" + tenant.name + "' has no reachable backend: no backend in its zones (" +
+                               join(zones) + ") is one that its allow rules (" + join(allowing) +
+                               ") may send to, by their zones, backends and models"});
     }
     return out;
 }

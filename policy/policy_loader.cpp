@@ -345,8 +345,13 @@ private:
             if (!builtin_classes.IsMap()) {
                 r_.error(builtin_classes, "builtin_detectors must map detector names to classes, like 'email: internal'");
             } else {
+                std::set<std::string> seen;
                 for (auto it = builtin_classes.begin(); it != builtin_classes.end(); ++it) {
                     const auto name = it->first.Scalar();
+                    if (!seen.insert(name).second) {
+                        r_.error(it->first, "'" + name + "' appears twice in builtin_detectors");
+                        continue;
+                    }
                     const auto found = detector_index_.find(name);
                     if (found == detector_index_.end()) {
                         const auto suggestion = closest_name(name, builtin_names);

@@ -235,6 +235,36 @@ rules:
         CHECK(evaluate(whole, *loaded.policy).detector_counts.at("credit_card") == 1);
     }
 
+    TEST_CASE("a request no zone may receive is denied by residency, with each zone's reason") {
+        const auto loaded = load_policy_text(R"(classes: [public, restricted]
+zones: [{name: site}, {name: cloud, max_class: public}, {name: lab}]
+tenants:
+  - {name: other, clearance: restricted, zones: [cloud, lab]}
+rules:
+  - {name: allow-other, when: {tenants: [other]}, then: {action: allow, zones: [site, cloud]}}
+)",
+                                             "p.yaml");
+        REQUIRE(loaded.policy);
+        Request request;
+        request.tenant = "other";
+        request.model = "m";
+        request.endpoint = "chat.completions";
+        request.segments.push_back({"messages[0].content", "card 4111 1111 1111 1111"});
+        EvaluationTrace trace;
+        const auto d = evaluate(request, *loaded.policy, &trace);
+        CHECK(d.action == Action::deny);
+        CHECK(d.deciding_rule == "residency");  // not the allow rule that restricted the zones
+        CHECK(d.message == "no zone may receive this request: rule(s) allow-other restrict it to zones site, cloud; "
+                           "tenant other may only send to zones cloud, lab; zones cloud may not hold data of class "
+                           "restricted");
+        const auto has = [&](const std::string& step) {
+            return std::find(trace.steps.begin(), trace.steps.end(), step) != trace.steps.end();
+        };
+        CHECK(has("zone site excluded: tenant other may only send to zones cloud, lab"));
+        CHECK(has("zone cloud excluded: it may hold at most public"));
+        CHECK(has("zone lab excluded: rule(s) allow-other restrict the request to zones site, cloud"));
+    }
+
     TEST_CASE("warn-mode rules are reported as matched but not enforced") {
         const auto policy = load_fixture();
         REQUIRE(policy);

@@ -75,6 +75,52 @@ rules:
         CHECK(out[0] == "p.yaml:7:5: rule 'cards-on-site' names backend 'old-gpu', which the gateway does not have");
     }
 
+    TEST_CASE("a deny shadows a later rule for tenants not exempt from it, and through its detectors' classes") {
+        const std::string exempt = R"(classes: [public, internal, confidential, restricted]
+zones: [{name: site}]
+tenants:
+  - {name: ops, clearance: restricted, exempt_from: [deny-cards]}
+  - {name: demo, clearance: restricted}
+rules:
+  - {name: deny-cards, when: {detected: [credit_card]}, then: {action: deny, message: no cards}}
+  - {name: tokenize-cards-for-demo, when: {tenants: [demo], detected: [credit_card]}, then: {tokenize: [credit_card]}}
+  - {name: tokenize-cards-for-ops, when: {tenants: [ops], detected: [credit_card]}, then: {tokenize: [credit_card]}}
+  - {name: deny-restricted, when: {class_at_least: restricted}, then: {action: deny, message: no restricted data}}
+  - {name: redact-ssn, when: {detected: [us_ssn]}, then: {redact: [us_ssn]}}
+  - {name: ssn-internal, when: {detected: [us_ssn], class_at_most: internal}, then: {capture_payload: true}}
+  - {name: allow-all, then: {action: allow, zones: [site]}}
+)";
+        const auto out = lint(exempt);
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:8:5: rule 'tokenize-cards-for-demo' is shadowed: every request it matches is denied "
+                        "by rule 'deny-cards' (line 7)");
+        // us_ssn is restricted: every request redact-ssn matches is of class restricted.
+        CHECK(out[1] == "p.yaml:11:5: rule 'redact-ssn' is shadowed: every request it matches is denied by rule "
+                        "'deny-restricted' (line 10)");
+        CHECK(out[2] == "p.yaml:12:5: rule 'ssn-internal' can never match: a request in which one of its detected "
+                        "detectors finds something is at least of class restricted, above class_at_most internal");
+    }
+
+    TEST_CASE("a tenant whose allow rules lead to no backend, and models and backends no backend has, are reported") {
+        const std::string routes = R"(classes: [public]
+zones: [{name: site}, {name: cloud}]
+tenants:
+  - {name: other, zones: [cloud]}
+rules:
+  - {name: allow-other, when: {tenants: [other]}, then: {action: allow, zones: [site]}}
+  - {name: big-model, when: {models: [llama-70b]}, then: {action: allow, backends: [hall-b-vlm]}}
+)";
+        const std::vector<BackendInfo> backends{{"hall-b-vllm", "site", {"llama-7b"}}, {"cloud-llm", "cloud", {"gpt"}}};
+        const auto out = lint(routes, &backends);
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:7:5: rule 'big-model' names backend 'hall-b-vlm', which the gateway does not have; "
+                        "did you mean 'hall-b-vllm'?");
+        CHECK(out[1] == "p.yaml:7:5: rule 'big-model' names model 'llama-70b', which no backend of the gateway serves; "
+                        "did you mean 'llama-7b'?");
+        CHECK(out[2] == "p.yaml:4:5: tenant 'other' has no reachable backend: no backend in its zones (cloud) is one "
+                        "that its allow rules (allow-other, big-model) may send to, by their zones, backends and models");
+    }
+
     TEST_CASE("a clean policy produces no diagnostics") {
         CHECK(lint(R"(classes: [public]
 zones: [{name: site}]

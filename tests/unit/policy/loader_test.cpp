@@ -119,6 +119,13 @@ rules:
         CHECK(out[1].starts_with("p.yaml:8:11: rule 'r2' does nothing"));
     }
 
+    TEST_CASE("a built-in detector given two classes is reported") {
+        const auto out = problems("builtin_detectors:\n  email: internal\n  email: public\n"
+                                  "rules: [{name: a, then: {action: allow}}]\n");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:6:3: 'email' appears twice in builtin_detectors");
+    }
+
     TEST_CASE("a second YAML document is refused, not dropped") {
         const auto out = problems(R"(rules:
   - name: allow-all
