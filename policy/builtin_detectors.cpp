@@ -162,10 +162,43 @@ TextRange longest_number(std::string_view text, std::size_t begin, std::size_t f
 }
 
 // Anchor: '+' and a first digit other than 0, after a character that is not a digit; the number has
-// eight to fifteen digits (E.164), the longest that passes the check.
+// eight to fifteen digits (E.164), the longest that passes the check. Its digits may be apart by a
+// space, dot or dash, and one group of one to four of them may stand in parentheses, as an area code
+// ("+1 (212) 555-0187") or the trunk prefix dialled at home ("+49 (0)30 1234567"). A number followed
+// by a decimal comma and two digits ("+12.345.678,00") is an amount, not a telephone number.
 TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end) {
     if (end != begin + 2) return {};
-    return longest_number(text, begin, end, 8, 15, validators::phone);
+    const auto separator = [](char c) { return c == ' ' || c == '.' || c == '-'; };
+    std::size_t digits = 1;
+    std::size_t at = end;
+    bool grouped = false;  // the one parenthesised group has been read
+    TextRange longest;
+    while (digits < 15 && at < text.size()) {
+        std::size_t next = at;
+        if (separator(text[next]) && next + 1 < text.size() && (is_digit(text[next + 1]) || text[next + 1] == '('))
+            ++next;
+        if (text[next] == '(' && !grouped) {
+            std::size_t close = next + 1;
+            while (close < text.size() && close - next <= 4 && is_digit(text[close])) ++close;
+            if (close == next + 1 || close >= text.size() || text[close] != ')' ||
+                digits + (close - next - 1) > 15)
+                break;
+            digits += close - next - 1;
+            grouped = true;
+            at = close + 1;
+            continue;  // a number does not end at its parenthesis
+        }
+        if (!is_digit(text[next])) break;
+        at = next + 1;
+        ++digits;
+        if (digits >= 8 && (at == text.size() || !is_digit(text[at])) && validators::phone(text.substr(begin, at - begin)))
+            longest = {begin, at};
+    }
+    if (longest.end > longest.begin && longest.end + 2 < text.size() && text[longest.end] == ',' &&
+        is_digit(text[longest.end + 1]) && is_digit(text[longest.end + 2]) &&
+        (longest.end + 3 == text.size() || !is_digit(text[longest.end + 3])))
+        return {};
+    return longest;
 }
 
 // Anchor: a first digit 2 to 6 after a character that is not a digit; the card number has 13 to 19
@@ -364,7 +397,11 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          // the digit-dense database about 80 ns more per window.
          {{R"(\+[1-9])", false, true, false, nullptr, expand_e164},
           {R"(\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})", true, true},
-          {R"(0[1-9][0-9]{1,4}[ /-]?[0-9]{3,4}[ -]?[0-9]{2,5})", true, true}},
+          {R"(0[1-9][0-9]{1,4}[ /-]?[0-9]{3,4}[ -]?[0-9]{2,5})", true, true},
+          // France and others in pairs ("06 12 34 56 78", "01.23.45.67.89"); an area code in parentheses
+          // ("(020) 7946 0958", "(030) 1234567").
+          {R"(0[1-9](?:[ .-]?[0-9]{2}){4})", true, true},
+          {R"(\(0[1-9][0-9]{1,4}\) ?[0-9]{3,4}[ -]?[0-9]{3,4})", true, true}},
          v::phone, Boundary::digit,
          {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
           "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka"},
@@ -385,7 +422,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {"ip", "ipv6", "address", "host"}, ipv6_chars, "0123456789abcdefABCDEF:", "", expand_ipv6, ipv6_max},
         {"date_of_birth", "confidential", "dates next to words such as 'born' or 'date of birth'",
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},
-          {R"((?:19|20)[0-9]{2}-[0-9]{1,2}-[0-9]{1,2})", true, true}},
+          {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true}},
          v::date, Boundary::digit,
          {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geburtsdatum", "né",
           "née", "date de naissance", "nacido", "nacida", "fecha de nacimiento", "nato", "nata",

@@ -599,10 +599,11 @@ private:
     void read_effects(const YAML::Node& t, RuleDef& rule) {
         if (!r_.check_map(t, "then", then_keys)) return;
         if (t["action"]) {
-            const auto action = r_.text(t["action"], "action").value_or("");
-            if (action == "allow") rule.action = Action::allow;
-            else if (action == "deny") rule.action = Action::deny;
-            else r_.error(t["action"], "action must be allow or deny, not '" + action + "'");
+            if (const auto action = r_.text(t["action"], "action")) {  // not a word: reported by text()
+                if (*action == "allow") rule.action = Action::allow;
+                else if (*action == "deny") rule.action = Action::deny;
+                else r_.error(t["action"], "action must be allow or deny, not '" + *action + "'");
+            }
         }
         if (t["message"]) rule.message = r_.text(t["message"], "message").value_or("");
         if (rule.action == Action::deny && rule.message.empty())

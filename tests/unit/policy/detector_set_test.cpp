@@ -225,6 +225,21 @@ TEST_SUITE("scan") {
         CHECK(scan("ES91 4631 5558 0100 3569") == Found{});
     }
 
+    TEST_CASE("telephone numbers in common national and international forms are found, amounts are not") {
+        CHECK(scan("phone: 06 12 34 56 78") == Found{{"phone", "06 12 34 56 78"}});
+        CHECK(scan("mon t\u00e9l\u00e9phone: 01.23.45.67.89") == Found{{"phone", "01.23.45.67.89"}});
+        CHECK(scan("phone: (020) 7946 0958") == Found{{"phone", "(020) 7946 0958"}});
+        CHECK(scan("Telefon: +49 (0)30 12345678") == Found{{"phone", "+49 (0)30 12345678"}});
+        CHECK(scan("Call +1 (212) 555-0187 today") == Found{{"phone", "+1 (212) 555-0187"}});
+        CHECK(scan("Kontostand: +12.345.678,00 EUR") == Found{});
+    }
+
+    TEST_CASE("a date of birth written year first with slashes or dots is found") {
+        CHECK(scan("DOB: 1985/03/12") == Found{{"date_of_birth", "1985/03/12"}});
+        CHECK(scan("born 1985.03.12 in Lyon") == Found{{"date_of_birth", "1985.03.12"}});
+        CHECK(scan("DOB: 1985/03.12") == Found{});  // one separator throughout
+    }
+
     TEST_CASE("a card followed by its expiry date or security code is found") {
         const std::string card = "4111 1111 1111 1111";
         for (const std::string after : {" 12/26", " 123", " 05 2027", " 12 26.", " 1234567", ", 12/26"})
@@ -325,8 +340,10 @@ TEST_SUITE("scan") {
 
     TEST_CASE("E.164 phone numbers are found from their '+' as the whole form describes them") {
         // The pattern matches "+4" and the expander completes the number to its longest valid length.
-        const WholeForm e164{"phone", std::regex("\\+[1-9](?:[ .-]?[0-9]){7,14}"), Boundary::digit,
-                             validators::phone, 30};
+        // One group of one to four digits may stand in parentheses ("+1 (212) 555-0187", "+49 (0)30 ...").
+        const WholeForm e164{"phone",
+                             std::regex("\\+[1-9](?:[ .-]?[0-9])*(?:[ .-]?\\([0-9]{1,4}\\)(?:[ .-]?[0-9])+)?"),
+                             Boundary::digit, validators::phone, 40};
         std::mt19937 random(20261124);
         // Eight to eighteen digits after a '+', each after nothing, a space, a dot or a dash (two at
         // times: not one number), sometimes a first digit 0 or all digits the same (near misses).
@@ -334,12 +351,16 @@ TEST_SUITE("scan") {
             std::string out = "+";
             const int digits = 8 + static_cast<int>(random() % 11);
             const unsigned kind = random() % 8;
+            // kind 4: the second to fourth digits in parentheses (one more digit inside than a group may hold, at times)
+            const int group = kind == 4 ? 1 + static_cast<int>(random() % 5) : 0;
             for (int i = 0; i < digits; ++i) {
                 if (i > 0) {
                     const unsigned gap = random() % 6;
                     out += gap == 1 ? " " : gap == 2 ? "." : gap == 3 ? "-" : gap == 4 && kind == 7 ? " -" : "";
                 }
+                if (group > 0 && i == 1) out += '(';
                 out += kind == 6 ? '7' : static_cast<char>('0' + (i == 0 && kind != 5 ? 1 + random() % 9 : random() % 10));
+                if (group > 0 && i == group) out += ')';
             }
             return out;
         };
