@@ -582,11 +582,13 @@ private:
         if (w["models"]) c.models = r_.text_list(w["models"], "models").value_or(std::vector<std::string>{});
         if (w["endpoints"]) {
             c.endpoints = r_.text_list(w["endpoints"], "endpoints").value_or(std::vector<std::string>{});
-            for (const auto& e : c.endpoints) {
+            for (std::size_t i = 0; i < c.endpoints.size(); ++i) {
+                const auto& e = c.endpoints[i];
                 if (std::find(endpoints.begin(), endpoints.end(), e) == endpoints.end()) {
                     const auto suggestion = closest_name(e, endpoints);
-                    r_.error(w["endpoints"], "endpoint '" + e + "' is not one of chat.completions, completions, embeddings" +
-                                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                    r_.error(w["endpoints"].IsSequence() ? w["endpoints"][i] : w["endpoints"],
+                             "endpoint '" + e + "' is not one of chat.completions, completions, embeddings" +
+                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
                 }
             }
         }

@@ -119,6 +119,17 @@ rules:
         CHECK(out[1].starts_with("p.yaml:8:11: rule 'r2' does nothing"));
     }
 
+    TEST_CASE("a misspelt endpoint is reported at the item, not at its list") {
+        const auto out = problems(R"(rules:
+  - name: r
+    when: {endpoints: [chat.completions, completions, embedding]}
+    then: {action: allow}
+)");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:6:55: endpoint 'embedding' is not one of chat.completions, completions, embeddings; "
+                        "did you mean 'embeddings'?");
+    }
+
     TEST_CASE("a built-in detector given two classes is reported") {
         const auto out = problems("builtin_detectors:\n  email: internal\n  email: public\n"
                                   "rules: [{name: a, then: {action: allow}}]\n");
