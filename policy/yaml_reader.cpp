@@ -49,6 +49,10 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
                                                  std::to_string(max_yaml_file_bytes)});
         return std::nullopt;
     }
+    text_.assign(text);
+    line_starts_.assign(1, 0);
+    for (std::size_t i = 0; i < text_.size(); ++i)
+        if (text_[i] == '\n') line_starts_.push_back(i + 1);
     try {
         // yaml-cpp's Load keeps the first document of a stream and drops the rest without a word: a rule
         // written after a stray "---" would never be enforced.
@@ -71,7 +75,23 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
 
 // A key missing from a const mapping reads as an invalid node, whose mark yaml-cpp refuses to give.
 void YamlReader::error(const YAML::Node& at, std::string message) {
-    error(at.IsDefined() ? at.Mark() : YAML::Mark::null_mark(), std::move(message));
+    if (!at.IsDefined()) return error(YAML::Mark::null_mark(), std::move(message));
+    error(at.IsNull() ? empty_value_mark(at.Mark()) : at.Mark(), std::move(message));
+}
+
+YAML::Mark YamlReader::empty_value_mark(const YAML::Mark& next_token) const {
+    if (next_token.pos < 0 || text_.empty()) return next_token;
+    std::size_t at = std::min(static_cast<std::size_t>(next_token.pos), text_.size());
+    while (at > 0 && (text_[at - 1] == ' ' || text_[at - 1] == '\t' || text_[at - 1] == '\r' || text_[at - 1] == '\n'))
+        --at;
+    if (at == 0 || (text_[at - 1] != '-' && text_[at - 1] != ':')) return next_token;
+    const std::size_t indicator = at - 1;
+    const auto line = std::upper_bound(line_starts_.begin(), line_starts_.end(), indicator) - line_starts_.begin() - 1;
+    YAML::Mark mark;
+    mark.pos = static_cast<int>(indicator);
+    mark.line = static_cast<int>(line);
+    mark.column = static_cast<int>(indicator - line_starts_[static_cast<std::size_t>(line)]);
+    return mark;
 }
 
 void YamlReader::error(const YAML::Mark& at, std::string message) {

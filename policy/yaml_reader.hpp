@@ -18,7 +18,7 @@ namespace sovereign::policy {
 // which it reports as "bad file".
 std::string yaml_syntax_message(const YAML::Exception& e);
 
-// Reads one YAML document and reports problems in it; holds no state beyond the file label.
+// Reads one YAML document and reports problems in it; holds the file label and the text it parsed.
 class YamlReader {
 public:
     YamlReader(std::string file, std::vector<Diagnostic>& diagnostics)
@@ -48,8 +48,14 @@ public:
     static int column_of(const YAML::Node& node) { return node.IsDefined() ? one_based(node.Mark().column) : 1; }
 
 private:
+    // yaml-cpp places an empty value ("-" or "key:" with nothing after it) at the next token, often
+    // on a later line: the mark of the '-' or ':' before it instead, from the text parse() read.
+    YAML::Mark empty_value_mark(const YAML::Mark& next_token) const;
+
     std::string file_;
     std::vector<Diagnostic>& diagnostics_;
+    std::string text_;                     // what parse() read
+    std::vector<std::size_t> line_starts_;  // offsets of the lines of text_
 };
 
 // Caps on what a policy or test file may contain: a file beyond these is refused, not processed slowly.

@@ -119,6 +119,12 @@ rules:
         CHECK(out[1].starts_with("p.yaml:8:11: rule 'r2' does nothing"));
     }
 
+    TEST_CASE("an empty list item is reported at its dash, not at the next line") {
+        const auto out = problems("rules:\n  - name: a\n    then: {action: allow}\n  -\n\n");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:7:3: a rule must be a mapping of keys to values");
+    }
+
     TEST_CASE("a misspelt endpoint is reported at the item, not at its list") {
         const auto out = problems(R"(rules:
   - name: r
