@@ -1,5 +1,7 @@
 #include "gateway/openai/api_error.hpp"
 
+#include "gateway/log/json_line.hpp"
+
 #include <boost/json.hpp>
 
 namespace sovereign::gateway {
@@ -7,8 +9,9 @@ namespace sovereign::gateway {
 using boost::beast::http::status;
 
 std::string ApiError::to_json() const {
-  boost::json::object error{{"message", message}, {"type", type}};
-  error["param"] = param.empty() ? boost::json::value(nullptr) : boost::json::value(param);
+  // The message may quote what the client sent (a path, a model name), which need not be UTF-8.
+  boost::json::object error{{"message", well_formed_utf8(message)}, {"type", type}};
+  error["param"] = param.empty() ? boost::json::value(nullptr) : boost::json::value(well_formed_utf8(param));
   error["code"] = code.empty() ? boost::json::value(nullptr) : boost::json::value(code);
   return boost::json::serialize(boost::json::object{{"error", std::move(error)}});
 }

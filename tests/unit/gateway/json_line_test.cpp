@@ -10,6 +10,8 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/openai/api_error.hpp"
+
 #include "gateway/log/json_line.hpp"
 #include "gateway/pipeline/audit_records.hpp"
 
@@ -103,5 +105,21 @@ TEST_SUITE("log") {
     auto full = json::parse(outcome_record(outcome, "t")).as_object();
     CHECK(full.at("error") == "upstream_error");
     CHECK(full.at("captures") == json::array{"req_1.request"});
+  }
+
+  TEST_CASE("ill-formed UTF-8 from a client becomes U+FFFD, so every line is valid JSON") {
+    const std::string fffd = "\xEF\xBF\xBD";
+    CHECK(is_well_formed_utf8("M\xC3\xBCnchen \xE2\x82\xAC \xF0\x9F\x98\x80"));
+    CHECK(well_formed_utf8("a\xFF" "b") == "a" + fffd + "b");
+    CHECK(well_formed_utf8("\xC0\xAF") == fffd + fffd);          // overlong '/'
+    CHECK(well_formed_utf8("\xED\xA0\x80") == fffd + fffd + fffd);  // a surrogate
+    CHECK(well_formed_utf8("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // above U+10FFFF
+    CHECK(well_formed_utf8("x\xE2\x82") == "x" + fffd + fffd);   // cut short
+    JsonLine line;
+    line.add("path", std::string_view("/v1/\xFF\xFE/models"));
+    const auto parsed = json::parse(line.finish()).as_object();
+    CHECK(parsed.at("path") == json::string("/v1/" + fffd + fffd + "/models"));
+    const auto error = sovereign::gateway::api_errors::not_found("/x\xC3");
+    CHECK(json::parse(error.to_json()).at("error").at("message") == json::string("Unknown request URL: /x" + fffd + "."));
   }
 }
