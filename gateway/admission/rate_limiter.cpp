@@ -46,8 +46,11 @@ RateDecision RateLimiter::admit(const TenantConfig& tenant, std::uint64_t estima
     if (auto wait = state.requests.try_take(tenant.rate_limit.requests_per_minute, 1, now))
       return {false, "requests per minute", *wait};
   if (const std::uint64_t cost = tokens_charged(tenant, estimated_tokens); cost != 0) {
-    if (auto wait = state.tokens.try_take(tenant.rate_limit.tokens_per_minute, cost, now))
+    if (auto wait = state.tokens.try_take(tenant.rate_limit.tokens_per_minute, cost, now)) {
+      // A refused request uses up nothing: the request it was counted as is given back.
+      if (tenant.rate_limit.requests_per_minute != 0) state.requests.adjust(tenant.rate_limit.requests_per_minute, -1, now);
       return {false, "tokens per minute", *wait};
+    }
   }
   return {};
 }

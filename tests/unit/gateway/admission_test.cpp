@@ -69,6 +69,16 @@ TEST_SUITE("tenants") {
     CHECK(fresh.admit(other[0], 900, now).allowed);
   }
 
+  TEST_CASE("a request refused for its tokens does not use up one of the tenant's requests") {
+    std::vector<TenantConfig> tenants{tenant("a", "k", 2, 1000)};
+    RateLimiter limiter(tenants, nullptr);
+    auto now = std::chrono::steady_clock::now();
+    CHECK(limiter.admit(tenants[0], 900, now).allowed);
+    CHECK(limiter.admit(tenants[0], 200, now).exceeded == "tokens per minute");
+    CHECK(limiter.admit(tenants[0], 50, now).allowed);  // the second of two requests a minute
+    CHECK(limiter.admit(tenants[0], 10, now).exceeded == "requests per minute");
+  }
+
   TEST_CASE("tokens per minute settle on the usage the answer reports: debt is charged, overestimates refunded") {
     std::vector<TenantConfig> tenants{tenant("a", "k", 0, 1000)};
     auto now = std::chrono::steady_clock::now();
