@@ -181,10 +181,13 @@ PhaseResult Exchange::authenticate() {
   auto path = path_of(request_.target());
   bool known_path = path == models_path || path.starts_with(model_path_prefix) || endpoint_for(path).has_value();
   if (!known_path) return PhaseResult::fail(api_errors::not_found(std::string(path)));
-  tenant_ = snapshot_->tenants.by_client_certificate(connection_.client_certificate_cn);
-  if (tenant_ != nullptr) return PhaseResult::next();
+  const TenantConfig* by_certificate = snapshot_->tenants.by_client_certificate(connection_.client_certificate_cn);
   auto [first, end] = request_.equal_range(http::field::authorization);
-  if (first == end || first->value().empty()) return PhaseResult::fail(api_errors::missing_api_key());
+  if (first == end || first->value().empty()) {
+    tenant_ = by_certificate;
+    return tenant_ != nullptr ? PhaseResult::next() : PhaseResult::fail(api_errors::missing_api_key());
+  }
+  // A key sent beside a client certificate is checked too: a wrong one is refused, never ignored.
   // A second header could carry other credentials than the one a proxy in front checked.
   if (std::next(first) != end)
     return PhaseResult::fail(api_errors::malformed_authorization("The request has more than one Authorization header."));
@@ -193,6 +196,9 @@ PhaseResult Exchange::authenticate() {
     return PhaseResult::fail(api_errors::malformed_authorization("The Authorization header holds no Bearer API key."));
   tenant_ = snapshot_->tenants.by_api_key(token);
   if (tenant_ == nullptr) return PhaseResult::fail(api_errors::invalid_api_key());
+  if (by_certificate != nullptr && by_certificate != tenant_)
+    return PhaseResult::fail(api_errors::malformed_authorization(
+        "The API key and the client certificate belong to different tenants; send one tenant's credentials."));
   return PhaseResult::next();
 }
 

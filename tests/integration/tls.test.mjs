@@ -113,6 +113,16 @@ describe('TLS', () => {
     assert.equal(res.status, 200, res.text);
   });
 
+  it('a key sent beside a listed client certificate is checked, never ignored', async () => {
+    const tls = () => https({ cert: fs.readFileSync(pki.client.cert), key: fs.readFileSync(pki.client.key) });
+    const same = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'),
+      headers: { authorization: `Bearer ${KEY}` }, tls: tls() });
+    assert.equal(same.status, 200, same.text);
+    assertError(await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'),
+      headers: { authorization: 'Bearer sk-not-a-key-of-this-gateway' }, tls: tls() }),
+      { status: 401, code: 'invalid_api_key' }, 'a wrong key beside a good certificate');
+  });
+
   it('a valid client certificate with an unlisted CN and no key gets 401', async () => {
     const tls = https({ cert: fs.readFileSync(pki.unknownClient.cert), key: fs.readFileSync(pki.unknownClient.key) });
     assertError(await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls }),
