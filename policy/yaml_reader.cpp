@@ -43,6 +43,17 @@ YAML::Mark second_document_mark(std::string_view text) {
 
 }  // namespace
 
+YAML::Node load_single_document(std::string_view text) {
+    auto documents = YAML::LoadAll(std::string(text));
+    const bool more = std::any_of(documents.begin() + std::min<std::size_t>(documents.size(), 1), documents.end(),
+                                  [](const YAML::Node& d) { return d.IsDefined() && !d.IsNull(); });
+    if (more)
+        throw YAML::ParserException(second_document_mark(text),
+                                    "a second YAML document starts here; the file must be one document (remove the "
+                                    "'---' line and merge what follows it into the first)");
+    return documents.empty() ? YAML::Node() : documents.front();
+}
+
 std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     if (text.size() > max_yaml_file_bytes) {
         diagnostics_.push_back({file_, 1, 1, "file is " + std::to_string(text.size()) + " bytes; the limit is " +
@@ -54,19 +65,7 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
     for (std::size_t i = 0; i < text_.size(); ++i)
         if (text_[i] == '\n') line_starts_.push_back(i + 1);
     try {
-        // yaml-cpp's Load keeps the first document of a stream and drops the rest without a word: a rule
-        // written after a stray "---" would never be enforced.
-        auto documents = YAML::LoadAll(std::string(text));
-        const bool more = std::any_of(documents.begin() + std::min<std::size_t>(documents.size(), 1), documents.end(),
-                                      [](const YAML::Node& d) { return d.IsDefined() && !d.IsNull(); });
-        if (more) {
-            const YAML::Mark at = second_document_mark(text);
-            diagnostics_.push_back({file_, one_based(at.line), one_based(at.column),
-                                    "a second YAML document starts here; the file must be one document (remove "
-                                    "the '---' line and merge what follows it into the first)"});
-            return std::nullopt;
-        }
-        return documents.empty() ? YAML::Node() : documents.front();
+        return load_single_document(text);
     } catch (const YAML::Exception& e) {
         diagnostics_.push_back({file_, one_based(e.mark.line), one_based(e.mark.column), "YAML syntax error: " + yaml_syntax_message(e)});
     }

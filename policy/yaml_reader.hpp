@@ -18,6 +18,11 @@ namespace sovereign::policy {
 // which it reports as "bad file".
 std::string yaml_syntax_message(const YAML::Exception& e);
 
+// The one document of a YAML stream. yaml-cpp's Load keeps the first and drops the rest without a
+// word (a rule after a stray "---" would never be enforced): a second document that holds anything
+// is a YAML::ParserException at its start instead.
+YAML::Node load_single_document(std::string_view text);
+
 // Reads one YAML document and reports problems in it; holds the file label and the text it parsed.
 class YamlReader {
 public:

@@ -421,7 +421,7 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   YamlReader r(file);
   YAML::Node root;
   try {
-    root = YAML::Load(yaml_text);
+    root = policy::load_single_document(yaml_text);
   } catch (const YAML::Exception& e) {
     r.error(e.mark, "invalid YAML: " + policy::yaml_syntax_message(e));
     return r.take_errors();

@@ -48,6 +48,12 @@ TEST_SUITE("config") {
     CHECK(c.all_models() == std::vector<std::string>{"m"});
   }
 
+  TEST_CASE("a second YAML document is refused, not dropped") {
+    auto errors = errors_of(base_config() + "---\nboundary: [0.0.0.0/0]\n");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].to_string().starts_with("gw.yaml:18:1: invalid YAML: a second YAML document starts here"));
+  }
+
   TEST_CASE("a replica URL whose base path could not go into a request line as written is refused") {
     auto with_url = [](const std::string& url) {
       std::string yaml = base_config();

@@ -154,7 +154,7 @@ rules:
     then: {action: deny, message: no cards}
 )");
         REQUIRE(out.size() == 1);
-        CHECK(out[0].starts_with("p.yaml:7:1: a second YAML document starts here"));
+        CHECK(out[0].starts_with("p.yaml:7:1: YAML syntax error: a second YAML document starts here"));
         // A stream that only ends with a marker, or with comments after one, is one document.
         CHECK(problems("rules:\n  - name: a\n    then: {action: allow}\n---\n# nothing more\n").empty());
     }
