@@ -4,6 +4,7 @@
 
 #include "policy/email_forms.hpp"
 #include "policy/validators.hpp"
+#include "policy/written_dates.hpp"
 
 namespace sovereign::policy {
 
@@ -422,12 +423,17 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {"ip", "ipv6", "address", "host"}, ipv6_chars, "0123456789abcdefABCDEF:", "", expand_ipv6, ipv6_max},
         {"date_of_birth", "confidential", "dates next to words such as 'born' or 'date of birth'",
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},
-          {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true}},
+          {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true},
+          // The month written as a word ("12 March 1985", "March 12, 1985"), found from the year it
+          // ends with by written_dates::find_at_year; the pattern says what every such value holds.
+          {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr,
+           written_dates::find_at_year}},
          v::date, Boundary::digit,
          {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geburtsdatum", "né",
           "née", "date de naissance", "nacido", "nacida", "fecha de nacimiento", "nato", "nata",
           "data di nascita", "geboortedatum", "urodzony", "urodzona", "data urodzenia"},
-         digits_and_separators, "0123456789", ""},
+         digits_and_separators, "0123456789", "", nullptr, written_dates::max_length, false,
+         written_dates::straddle_start},
         {"aws_access_key", "restricted", "AWS access key ids",
          {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
          {"aws", "access key"}, upper_digit, "A", ""},

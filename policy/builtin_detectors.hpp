@@ -22,6 +22,11 @@ using Expander = TextRange (*)(std::string_view text, std::size_t begin, std::si
 // Finds a pattern's next match at or after `from` without vectorscan: [begin, end), or begin == npos.
 using Finder = TextRange (*)(std::string_view text, std::size_t from);
 
+// Finds the value that ends with the run of exactly four digits at [year, year + 4), without
+// vectorscan: [begin, end), or begin == npos. The detector set calls it from its pass over the
+// digits of a text, so a pattern every value of which ends in a year costs no pass of its own.
+using YearFinder = TextRange (*)(std::string_view text, std::size_t year);
+
 // For the streamed-answer scanner, where a detector's values may be written with spaces (so that the
 // run of characters a value may contain does not find their start): the earliest position in
 // buffer[from, end), at most `reach` before the end, where a value may begin that the next chunk
@@ -55,6 +60,8 @@ struct BuiltinPattern {
     // one common character and nothing else literal: vectorscan's literal matchers handle a one-byte
     // literal badly, and IPv6's colons alone made the whole database scan prose at half its speed.
     Finder find = nullptr;
+    // Finds the pattern's matches at years instead of vectorscan (see YearFinder; null: it does not).
+    YearFinder find_at_year = nullptr;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

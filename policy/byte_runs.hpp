@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
 
 namespace sovereign::policy {
 
@@ -49,26 +50,38 @@ std::size_t find_run_by_masks(std::string_view text, std::size_t from, const Byt
 // the pattern [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
 // run, or the end of the text. As a vectorscan pattern it cost as much as all the others together on
 // text full of digits (log lines), being reported at almost every number; here each digit costs a
-// few instructions.
-template <typename OnPlace>
-void for_each_digit_chain(std::string_view text, OnPlace&& on_place) {
+// few instructions. on_run(begin, end) is called for every run of digits, before on_place for the
+// chain it closes.
+template <typename OnPlace, typename OnRun>
+void for_each_digit_chain(std::string_view text, OnPlace&& on_place, OnRun&& on_run) {
     std::size_t chain = 0;                      // digits in the chain so far
     std::size_t last = std::string_view::npos;  // the last digit seen
+    std::size_t run = 0;                        // where the run of digits that ends at `last` began
     const auto close_run = [&](std::size_t run_end) {
+        on_run(run, run_end);
         if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
     };
     for (std::size_t block = 0; block < text.size(); block += 64) {
         for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
             const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
-            if (last != std::string_view::npos && at != last + 1) {  // a new run; the last one ended
-                close_run(last + 1);
-                if (at - (last + 1) > 3) chain = 0;
+            if (last == std::string_view::npos || at != last + 1) {  // a new run
+                if (last != std::string_view::npos) {
+                    close_run(last + 1);
+                    if (at - (last + 1) > 3) chain = 0;
+                }
+                run = at;
             }
             ++chain;
             last = at;
         }
     }
     if (last != std::string_view::npos) close_run(last + 1);
+}
+
+// The chains alone, for callers that do not need each run (on_run: every run of digits, [begin, end)).
+template <typename OnPlace>
+void for_each_digit_chain(std::string_view text, OnPlace&& on_place) {
+    for_each_digit_chain(text, std::forward<OnPlace>(on_place), [](std::size_t, std::size_t) {});
 }
 
 }  // namespace sovereign::policy

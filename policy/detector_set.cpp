@@ -152,6 +152,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
+            if (pattern.find_at_year != nullptr && !digit_dense) {
+                set->year_patterns_.push_back({group.ids.back(), pattern.find_at_year});
+                group.ids.pop_back();
+                continue;
+            }
             if (pattern.find != nullptr && !digit_dense) {
                 set->found_patterns_.push_back({group.ids.back(), pattern.find});
                 group.ids.pop_back();
@@ -420,16 +425,34 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
             if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
     }
+    // Values found at years come from the same pass over the digits as the dense windows.
+    bool years_failed = false;
+    const auto at_run = [&](std::size_t begin, std::size_t end) {
+        if (end - begin != 4 || years_failed) return;
+        for (const YearPattern& year : year_patterns_) {
+            const TextRange match = year.find(text, begin);
+            if (match.begin >= text.size()) continue;
+            context.offset = 0;
+            if (on_match(year.id, match.begin, match.end, 0, &context) != 0) years_failed = true;
+        }
+    };
+    const auto no_windows = [](std::size_t) {};
     if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
         work.windows.assign(1, {0, text.size()});
+        if (!year_patterns_.empty()) for_each_digit_chain(text, no_windows, at_run);
     } else if (dense_database_ != nullptr) {
-        for_each_digit_chain(text, [&](std::size_t end) {
+        const auto add_window = [&](std::size_t end) {
             const TextRange window = dense_window(text, end);
             if (!work.windows.empty() && window.begin <= work.windows.back().end + window_merge_gap)
                 work.windows.back().end = std::max(work.windows.back().end, window.end);
             else work.windows.push_back(window);
-        });
+        };
+        if (year_patterns_.empty()) for_each_digit_chain(text, add_window);
+        else for_each_digit_chain(text, add_window, at_run);
+    } else if (!year_patterns_.empty()) {
+        for_each_digit_chain(text, no_windows, at_run);
     }
+    if (years_failed) return false;
     for (const auto& window : work.windows) {
         // A finding inside the window has its context words within ContextWords' reach of the window.
         // A streamed answer keeps every pattern: a word may still follow (awaiting_context).

@@ -322,7 +322,8 @@ private:
                 if (m_.classes[i] == b.default_class) spec.class_level = static_cast<int>(i);
             for (const auto& p : b.patterns)
                 spec.patterns.push_back(
-                    {std::string(p.regex), 0, p.needs_context, p.digit_dense, p.whole_runs, p.validate, p.expand, p.find});
+                    {std::string(p.regex), 0, p.needs_context, p.digit_dense, p.whole_runs, p.validate, p.expand, p.find,
+                     p.find_at_year});
             spec.validate = b.validate;
             spec.boundary = b.boundary;
             for (const auto c : b.context) spec.context.emplace_back(c);

@@ -94,14 +94,6 @@ int mod_decimal(std::string_view digits, int m) {
     return r;
 }
 
-bool leap_year(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
-
-bool valid_day(int year, int month, int day) {
-    static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (month < 1 || month > 12 || day < 1) return false;
-    const int limit = days[static_cast<std::size_t>(month - 1)] + (month == 2 && leap_year(year) ? 1 : 0);
-    return day <= limit;
-}
 
 std::string base64url_decode(std::string_view in) {
     std::string out;
@@ -580,6 +572,14 @@ bool be_national_number(std::string_view text) {
     // People born from 2000 on have "2" prefixed to the nine digits before the check.
     if (97 - mod_decimal(body, 97) == check) return true;
     return 97 - mod_decimal("2" + std::string(body), 97) == check;
+}
+
+bool valid_day(int year, int month, int day) {
+    static constexpr std::array<int, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month < 1 || month > 12 || day < 1) return false;
+    const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    const int limit = days[static_cast<std::size_t>(month - 1)] + (month == 2 && leap ? 1 : 0);
+    return day <= limit;
 }
 
 }  // namespace sovereign::policy::validators

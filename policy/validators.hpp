@@ -41,6 +41,9 @@ bool nl_bsn(std::string_view text);
 bool pl_pesel(std::string_view text);
 bool be_national_number(std::string_view text);
 
+// Whether day/month/year is a date of the Gregorian calendar (month 1-12).
+bool valid_day(int year, int month, int day);
+
 // Shannon entropy of the bytes, in bits per character.
 double shannon_entropy(std::string_view text);
 

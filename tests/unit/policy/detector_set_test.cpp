@@ -240,6 +240,23 @@ TEST_SUITE("scan") {
         CHECK(scan("DOB: 1985/03.12") == Found{});  // one separator throughout
     }
 
+    TEST_CASE("a date of birth with its month written as a word is found, in seven languages") {
+        CHECK(scan("born on 12 March 1985 in Leeds") == Found{{"date_of_birth", "12 March 1985"}});
+        CHECK(scan("DOB: March 12, 1985.") == Found{{"date_of_birth", "March 12, 1985"}});
+        CHECK(scan("born 12th of March, 1985") == Found{{"date_of_birth", "12th of March, 1985"}});
+        CHECK(scan("geboren am 12. M\u00e4rz 1985") == Found{{"date_of_birth", "12. M\u00e4rz 1985"}});
+        CHECK(scan("n\u00e9e le 1er mars 1985") == Found{{"date_of_birth", "1er mars 1985"}});
+        CHECK(scan("nacido el 12 de marzo de 1985") == Found{{"date_of_birth", "12 de marzo de 1985"}});
+        CHECK(scan("nato il 3 luglio 1979") == Found{{"date_of_birth", "3 luglio 1979"}});
+        CHECK(scan("geboortedatum 7 mei 1990") == Found{{"date_of_birth", "7 mei 1990"}});
+        CHECK(scan("data urodzenia: 5 pa\u017adziernika 1984") == Found{{"date_of_birth", "5 pa\u017adziernika 1984"}});
+        CHECK(scan("born 12 Mar. 1985") == Found{{"date_of_birth", "12 Mar. 1985"}});
+        // No such day, no context word, or no year: not a date of birth.
+        CHECK(scan("born on 31 February 1985") == Found{});
+        CHECK(scan("the meeting is on 12 March 1985") == Found{});
+        CHECK(scan("born in May 2020, in the Remarch 12, 1985 edition") == Found{});
+    }
+
     TEST_CASE("a card followed by its expiry date or security code is found") {
         const std::string card = "4111 1111 1111 1111";
         for (const std::string after : {" 12/26", " 123", " 05 2027", " 12 26.", " 1234567", ", 12/26"})

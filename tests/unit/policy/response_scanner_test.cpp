@@ -169,6 +169,30 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(redactions > 3000);  // the texts hold values, so the comparison is about something
     }
 
+    TEST_CASE("dates of birth with the month written as a word are redacted alike streamed and whole") {
+        const auto policy = testing::redacting_answers("date_of_birth");
+        REQUIRE(policy);
+        check_every_cut(policy, "She was born on 12 March 1985 in Leeds.", "She was born on [REDACTED:date_of_birth] in Leeds.");
+        check_every_cut(policy, "DOB: March 12th, 1985", "DOB: [REDACTED:date_of_birth]");
+        const std::vector<std::string> fragments{
+            "born", "DOB", "geboren am", "12 March 1985", "March 12, 1985", "12. M\u00e4rz 1985", "1er mars 1985",
+            "12 de marzo de 1985", "12th of March, 1985", "31 February 1985", "Mar", "March", "12", "1985", "de",
+            "of", "may", "May 5", "5 may", "2020", "the", "\u00e4", ",", "."};
+        const std::vector<std::string> joiners{"", " ", " ", "  ", ", ", "\n", "."};
+        std::mt19937 random(20261124);
+        std::size_t redactions = 0;
+        for (int round = 0; round < 2000; ++round) {
+            const std::string text = testing::random_text(random, fragments, joiners, 12);
+            ResponseScanner whole(policy, "anyone");
+            const std::string expected = whole.complete(text);
+            CAPTURE(text);
+            REQUIRE(stream_in_random_chunks(policy, text, random, 9) == expected);
+            for (std::size_t at = expected.find("[REDACTED:"); at != std::string::npos; at = expected.find("[REDACTED:", at + 1))
+                ++redactions;
+        }
+        CHECK(redactions > 300);
+    }
+
     TEST_CASE("a value written with an escape is decided the same whatever escape comes after it") {
         // Found by tests/fuzz/answer_scan_fuzz: a later escape's region, merged with the value's,
         // let the whole answer redact more of a long address than the stream (which decides the value
