@@ -17,7 +17,9 @@ bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' 
 
 bool digits_and_separators(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
 bool card_chars(char c) { return digits_and_separators(c) || c == '_' || c == ','; }
-bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')'; }
+// A comma too: whether ",00" follows decides that a number is an amount (expand_e164), so a streamed
+// answer holds it back with the number.
+bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')' || c == ','; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
 bool upper_digit_space(char c) { return upper_digit(c) || c == ' '; }
@@ -49,8 +51,9 @@ constexpr std::size_t secret_max = 256;
 constexpr std::size_t service_key_max = 256;
 // 34 letters and digits, a space before each after the first four.
 constexpr std::size_t iban_max = 4 + 30 * 2;
-// '+', then 15 digits, a separator before each after the first.
-constexpr std::size_t e164_max = 1 + 15 + 14;
+// '+', then 15 digits, a separator before each after the first, two parentheses; then what decides
+// that it is an amount (a comma, two digits and the character after them).
+constexpr std::size_t e164_max = 1 + 15 + 14 + 2 + 4;
 // 19 digits, a separator before each after the first; then what decides whether the grouping goes
 // on (continues_grouping): a separator of up to three characters and a group of up to six digits
 // with the character after it, which a streamed answer holds back with the value.
