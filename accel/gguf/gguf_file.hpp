@@ -74,6 +74,8 @@ class File {
   std::uint64_t file_size() const;
 
   const Value* find(std::string_view key) const;
+  // Byte offset of a metadata entry's value (its type tag), for errors that name the key; nullopt if absent.
+  std::optional<std::uint64_t> value_offset(std::string_view key) const;
   std::optional<std::int64_t> get_int(std::string_view key) const;  // accepts any integer kind that fits
   std::optional<double> get_float(std::string_view key) const;      // f32 or f64
   std::optional<bool> get_bool(std::string_view key) const;
