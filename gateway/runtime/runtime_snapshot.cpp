@@ -1,5 +1,7 @@
 #include "gateway/runtime/runtime_snapshot.hpp"
 
+#include <sys/stat.h>
+
 namespace sovereign::gateway {
 
 RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const RuntimeSnapshot* previous,
@@ -13,11 +15,22 @@ RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const
 
 namespace {
 
+// The file behind a path as it is now: a model replaced by renaming a new file over the old one (as
+// docs/MODELS.md recommends) or rewritten in place gets a new identity, so a reload loads it anew
+// instead of serving the engine of the old file. Empty when the file cannot be examined (the load
+// then reports why).
+std::string file_identity(const std::filesystem::path& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) return {};
+  return std::to_string(info.st_dev) + ':' + std::to_string(info.st_ino) + ':' + std::to_string(info.st_size) + ':' +
+         std::to_string(info.st_mtim.tv_sec) + '.' + std::to_string(info.st_mtim.tv_nsec);
+}
+
 std::string engine_key(const BackendConfig& backend) {
-  return backend.model_file.string() + '\x1f' + backend.device + '\x1f' + std::to_string(backend.context_length) +
-         '\x1f' + std::to_string(backend.max_batch) + '\x1f' + std::to_string(backend.max_queue) + '\x1f' +
-         std::to_string(backend.threads) + '\x1f' + std::to_string(backend.kv_cache_tokens) + '\x1f' +
-         (backend.f16_weight_copies ? "copies" : "no-copies");
+  return backend.model_file.string() + '\x1f' + file_identity(backend.model_file) + '\x1f' + backend.device + '\x1f' +
+         std::to_string(backend.context_length) + '\x1f' + std::to_string(backend.max_batch) + '\x1f' +
+         std::to_string(backend.max_queue) + '\x1f' + std::to_string(backend.threads) + '\x1f' +
+         std::to_string(backend.kv_cache_tokens) + '\x1f' + (backend.f16_weight_copies ? "copies" : "no-copies");
 }
 
 }  // namespace
