@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include "gateway/log/access_log.hpp"
+
 namespace sovereign::gateway {
 
 RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const RuntimeSnapshot* previous,
@@ -35,9 +37,7 @@ std::string engine_key(const BackendConfig& backend) {
 
 }  // namespace
 
-std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
-  auto key = engine_key(backend);
-  if (auto it = engines_.find(key); it != engines_.end()) return it->second;
+accel::EngineOptions engine_options(const BackendConfig& backend) {
   accel::EngineOptions options;
   options.model_file = backend.model_file;
   options.device = backend.device;
@@ -47,9 +47,19 @@ std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine
   options.threads = backend.threads;
   options.kv_cache_tokens = static_cast<std::size_t>(backend.kv_cache_tokens);
   options.f16_weight_copies = backend.f16_weight_copies;
-  auto loaded = accel::Engine::load(options);
+  return options;
+}
+
+std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
+  auto key = engine_key(backend);
+  if (auto it = engines_.find(key); it != engines_.end()) return it->second;
+  auto loaded = accel::Engine::load(engine_options(backend));
   if (auto* error = std::get_if<std::string>(&loaded)) return "backend '" + backend.name + "': " + *error;
   std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));
+  // Once per load: the documented fallback serves, but the operator learns the model may be prompted wrongly.
+  if (std::string note = engine->chat_template().fallback_note(); !note.empty())
+    log_event("warn", "chat_template_fallback",
+              "backend '" + backend.name + "' model " + backend.model_file.string() + ": " + note);
   engines_[key] = engine;
   return engine;
 }

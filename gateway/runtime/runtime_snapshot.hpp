@@ -35,6 +35,9 @@ struct RuntimeSnapshot {
 
 };
 
+// The engine settings of a `type: local` backend.
+accel::EngineOptions engine_options(const BackendConfig& backend);
+
 // Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a
 // reload that keeps a local backend's settings and model file (same device, inode, size and
 // modification time) keeps its engine; a replaced file is loaded anew. Used from the control thread
