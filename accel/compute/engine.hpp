@@ -49,7 +49,9 @@ struct SamplingParams {
   float top_p = 1.0f;
   int top_k = 0;  // 0: off
   std::optional<std::uint64_t> seed;
-  int max_tokens = 256;
+  // nullopt: until an end-of-text token, a stop string or the end of the context (OpenAI's meaning
+  // of an absent max_tokens). Either way capped by the room the context leaves after the prompt.
+  std::optional<int> max_tokens;
   std::vector<std::string> stop;  // at most kMaxStopStrings, each at most kMaxStopBytes
 };
 

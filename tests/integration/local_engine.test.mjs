@@ -115,6 +115,44 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(other.json.usage.completion_tokens, 3, other.text);
   });
 
+  it('without max_tokens the answer runs to the end of the context, not to a hidden default of 256', async () => {
+    // LONG's seed samples no end-of-text token in 2000 tokens, so only the context (2048) ends it.
+    const res = await gw.chat(KEY, { model: 'demo', ...LONG }, { timeoutMs: 60000 });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.choices[0].finish_reason, 'length', res.text.slice(0, 400));
+    assert.equal(res.json.usage.prompt_tokens + res.json.usage.completion_tokens, 2048, JSON.stringify(res.json.usage));
+  });
+
+  it('max_tokens 0, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }] };
+    for (const [extra, param] of [[{ max_tokens: 0 }, 'max_tokens'], [{ max_completion_tokens: 0 }, 'max_completion_tokens'],
+      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs']]) {
+      const res = await gw.chat(KEY, { ...base, max_tokens: 1, ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const completion = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+      body: { model: 'demo', prompt: 'Hi', max_tokens: 1, logprobs: 0 } });
+    assertError(completion, { status: 400, code: 'invalid_request' }, 'completions with logprobs');
+    assert.equal(completion.json.error.param, 'logprobs', completion.text);
+  });
+
+  it('completions carry cmpl- ids, streamed or not', async () => {
+    const body = { model: 'demo', prompt: 'Once upon a time', max_tokens: 3, seed: 2 };
+    const whole = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions', body });
+    assert.equal(whole.status, 200, whole.text);
+    assert.match(whole.json.id, /^cmpl-/, whole.text);
+    const streamed = await readSse({ port: gw.apiPort, path: '/v1/completions', headers: { authorization: `Bearer ${KEY}` },
+      body: { ...body, stream: true }, timeoutMs: 60000 });
+    assert.equal(streamed.status, 200);
+    const chunks = parseEvents(streamed);
+    assert.ok(chunks.length > 0);
+    for (const chunk of chunks) {
+      assert.equal(chunk.object, 'text_completion', JSON.stringify(chunk));
+      assert.match(chunk.id, /^cmpl-/, JSON.stringify(chunk));
+    }
+  });
+
   it('streams one content chunk per generated token, the finish reason, the usage when asked for, then [DONE]', async () => {
     const body = { model: 'demo', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 8, seed: 2,
       stream_options: { include_usage: true } };
