@@ -235,6 +235,12 @@ std::string value_type_name(const Value& value) {
   return std::string("array[") + kNames[index - kScalars] + "]";
 }
 
+std::string metadata_key_label(const File& file, std::string_view key) {
+  std::string label = "metadata key '" + std::string(key) + "'";
+  if (const auto at = file.value_offset(key)) label += " (byte " + std::to_string(*at) + ")";
+  return label;
+}
+
 std::uint32_t File::version() const { return state_->version; }
 std::uint64_t File::alignment() const { return state_->alignment; }
 std::uint64_t File::file_size() const { return state_->bytes.size(); }

@@ -95,6 +95,10 @@ class File {
   std::unique_ptr<State> state_;
 };
 
+// "metadata key 'KEY' (byte N)", for errors about a key's value: N is where the value lies in the
+// file (its type tag); without the key in the file, just "metadata key 'KEY'".
+std::string metadata_key_label(const File& file, std::string_view key);
+
 // The GGUF type name of a value ("u32", "string", "array[string]"), for `model info` and error messages.
 std::string value_type_name(const Value& value);
 

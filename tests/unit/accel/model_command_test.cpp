@@ -108,7 +108,7 @@ TEST_CASE("model info refuses, with serve's words, files that serve refuses") {
       {"'general.architecture' (byte ", [](gguf::Writer& w) { w.set("general.architecture", std::string("gpt-j")); }},
       {"'llama.attention.head_count' (byte ", [](gguf::Writer& w) { w.set("llama.attention.head_count", std::uint32_t{0}); }},
       {"'llama.context_length' (byte ", [](gguf::Writer& w) { w.set("llama.context_length", std::uint32_t{0}); }},
-      {"'tokenizer.ggml.model' is 'wordpiece'", [](gguf::Writer& w) { w.set("tokenizer.ggml.model", std::string("wordpiece")); }},
+      {"'tokenizer.ggml.model' (byte ", [](gguf::Writer& w) { w.set("tokenizer.ggml.model", std::string("wordpiece")); }},
       {"tensor 'blk.0.attn_q.weight' has dims",
        [](gguf::Writer& w) {
          w.set("llama.attention.key_length", std::uint32_t{16});
