@@ -124,18 +124,28 @@ std::optional<ChatTemplate> ChatTemplate::from_template_text(std::string_view te
 }
 
 ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
-  if (const auto text = file.get_string("tokenizer.chat_template")) {
+  const auto text = file.get_string("tokenizer.chat_template");
+  if (text) {
     if (auto found = from_template_text(*text)) return *found;
   }
+  const Origin origin = text ? Origin::unrecognised_template : Origin::no_template;
   if (const auto* tokens = file.get_string_array("tokenizer.ggml.tokens")) {
     for (const auto& token : *tokens) {
-      if (token == "<|im_start|>") return ChatTemplate(Kind::chatml);
-      if (token == "<|start_header_id|>") return ChatTemplate(Kind::llama3);
-      if (token == "[INST]") return ChatTemplate(Kind::mistral);
+      if (token == "<|im_start|>") return ChatTemplate(Kind::chatml, origin);
+      if (token == "<|start_header_id|>") return ChatTemplate(Kind::llama3, origin);
+      if (token == "[INST]") return ChatTemplate(Kind::mistral, origin);
     }
   }
-  if (file.get_string("tokenizer.ggml.model") == std::optional<std::string_view>("llama")) return ChatTemplate(Kind::llama2);
-  return ChatTemplate(Kind::chatml);
+  if (file.get_string("tokenizer.ggml.model") == std::optional<std::string_view>("llama"))
+    return ChatTemplate(Kind::llama2, origin);
+  return ChatTemplate(Kind::chatml, origin);
+}
+
+std::string ChatTemplate::fallback_note() const {
+  if (origin_ != Origin::unrecognised_template) return {};
+  return "the file's tokenizer.chat_template is not one this engine recognises (chatml, llama3, llama2, "
+         "mistral); chat requests are rendered as " +
+         std::string(name()) + ", chosen from the vocabulary, which may not be the format the model was trained on";
 }
 
 std::vector<PromptPart> ChatTemplate::render_parts(std::span<const ChatMessage> messages) const {

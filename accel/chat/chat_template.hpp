@@ -33,22 +33,30 @@ struct PromptPart {
 class ChatTemplate {
  public:
   enum class Kind { chatml, llama3, llama2, mistral };
+  // Where the format came from: the file's template, or the fallback for a file without one or with
+  // one this engine does not recognise.
+  enum class Origin { file_template, no_template, unrecognised_template };
 
   // Recognises tokenizer.chat_template by its markers; without a template (or an unrecognised one) the vocabulary's
   // turn tokens decide, then the tokenizer kind (SentencePiece: llama2), then chatml.
   static ChatTemplate from_gguf(const gguf::File& file);
   // nullopt when the text has none of the markers of the supported formats.
   static std::optional<ChatTemplate> from_template_text(std::string_view jinja_text);
-  explicit ChatTemplate(Kind kind) : kind_(kind) {}
+  explicit ChatTemplate(Kind kind, Origin origin = Origin::file_template) : kind_(kind), origin_(origin) {}
 
   // Ends with the assistant turn opener.
   std::string render(std::span<const ChatMessage> messages) const;
   std::vector<PromptPart> render_parts(std::span<const ChatMessage> messages) const;
   std::string_view name() const;
   Kind kind() const { return kind_; }
+  Origin origin() const { return origin_; }
+  // For an unrecognised tokenizer.chat_template, a sentence saying so and which format is used
+  // instead (for `model info` and the warning `serve` logs at load); empty otherwise.
+  std::string fallback_note() const;
 
  private:
   Kind kind_;
+  Origin origin_;
 };
 
 // Tokenizes a conversation so that message content can never produce special tokens (prompt-injection safe).

@@ -32,13 +32,24 @@ Engine::Engine(std::unique_ptr<Scheduler> scheduler) : scheduler_(std::move(sche
 
 Engine::~Engine() = default;
 
-std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOptions& options) {
-  auto loaded = compute::load_model(options.model_file);
+namespace {
+
+// A model file with everything load() checks before it allocates: configuration, weights, tokenizer.
+struct OpenedModel {
+  std::unique_ptr<compute::LoadedModel> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// Opens and validates the model; with `options`, also checks them against it. The error names the
+// file first.
+std::variant<OpenedModel, std::string> open_model(const std::filesystem::path& file, const EngineOptions* options) {
+  auto loaded = compute::load_model(file);
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   std::unique_ptr<compute::LoadedModel> model = std::move(std::get<std::unique_ptr<compute::LoadedModel>>(loaded));
-  const std::string where = options.model_file.string() + ": ";
+  const std::string where = file.string() + ": ";
 
-  if (std::string problem = check_options(options, model->config); !problem.empty()) return where + problem;
+  if (options != nullptr)
+    if (std::string problem = check_options(*options, model->config); !problem.empty()) return where + problem;
 
   auto tokenizer = Tokenizer::from_gguf(model->file);
   if (auto* error = std::get_if<std::string>(&tokenizer)) return where + *error;
@@ -46,6 +57,29 @@ std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOpti
   if (tok->vocab_size() != static_cast<std::size_t>(model->config.n_vocab))
     return where + "the tokenizer has " + std::to_string(tok->vocab_size()) +
            " tokens but token_embd.weight has " + std::to_string(model->config.n_vocab) + " rows";
+  return OpenedModel{std::move(model), std::move(tok)};
+}
+
+}  // namespace
+
+std::string Engine::check(const EngineOptions& options) {
+  auto opened = open_model(options.model_file, &options);
+  if (auto* error = std::get_if<std::string>(&opened)) return *error;
+  return {};
+}
+
+std::string Engine::check_model_file(const std::filesystem::path& file) {
+  auto opened = open_model(file, nullptr);
+  if (auto* error = std::get_if<std::string>(&opened)) return *error;
+  return {};
+}
+
+std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOptions& options) {
+  auto opened = open_model(options.model_file, &options);
+  if (auto* error = std::get_if<std::string>(&opened)) return *error;
+  std::unique_ptr<compute::LoadedModel> model = std::move(std::get<OpenedModel>(opened).model);
+  std::unique_ptr<Tokenizer> tok = std::move(std::get<OpenedModel>(opened).tokenizer);
+  const std::string where = options.model_file.string() + ": ";
   ChatTemplate chat_template = ChatTemplate::from_gguf(model->file);
 
   compute::BackendPlan plan;
@@ -76,5 +110,7 @@ EngineStats Engine::stats() const { return scheduler_->stats(); }
 std::string_view Engine::model_name() const { return scheduler_->model_name(); }
 
 int Engine::context_length() const { return scheduler_->context_length(); }
+
+const ChatTemplate& Engine::chat_template() const { return scheduler_->chat_template(); }
 
 }  // namespace sovereign::accel

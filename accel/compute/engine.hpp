@@ -49,7 +49,9 @@ struct SamplingParams {
   float top_p = 1.0f;
   int top_k = 0;  // 0: off
   std::optional<std::uint64_t> seed;
-  int max_tokens = 256;
+  // nullopt: until an end-of-text token, a stop string or the end of the context (OpenAI's meaning
+  // of an absent max_tokens). Either way capped by the room the context leaves after the prompt.
+  std::optional<int> max_tokens;
   std::vector<std::string> stop;  // at most kMaxStopStrings, each at most kMaxStopBytes
 };
 
@@ -103,6 +105,12 @@ class Engine {
   // Loads the model, allocates weights, activations and the whole KV cache up front; the error
   // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
   [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
+  // What load() checks before it allocates anything large or touches a device (the GGUF file, the
+  // model configuration, every weight's name, type and shape, the tokenizer, the options against
+  // the model), for `config check`; empty if those pass, else load()'s error text.
+  [[nodiscard]] static std::string check(const EngineOptions& options);
+  // The same checks of the model file alone, whatever the options (`model info`).
+  [[nodiscard]] static std::string check_model_file(const std::filesystem::path& file);
 
   // Queues a request; the error text says why it cannot be admitted. It starts with
   // "invalid request: " (sampling values, empty prompt, prompt longer than the context: a 400) or
@@ -113,6 +121,7 @@ class Engine {
   EngineStats stats() const;
   std::string_view model_name() const;
   int context_length() const;
+  const ChatTemplate& chat_template() const;  // the prompt format chat requests are rendered in
 
   // Stops the scheduler thread; outstanding requests finish with FinishReason::cancelled.
   ~Engine();

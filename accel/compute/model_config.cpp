@@ -28,12 +28,12 @@ struct MetadataReader {
     std::optional<std::int64_t> value = file.get_int(name);
     if (!value) {
       if (fallback) return static_cast<int>(*fallback);
-      if (error.empty()) error = "metadata key '" + name + "' is missing or not an integer";
+      if (error.empty()) error = gguf::metadata_key_label(file, name) + " is missing or not an integer";
       return std::nullopt;
     }
     if (*value < lo || *value > hi) {
       if (error.empty())
-        error = "metadata key '" + name + "' is " + std::to_string(*value) + ", expected " +
+        error = gguf::metadata_key_label(file, name) + " is " + std::to_string(*value) + ", expected " +
                 std::to_string(lo) + ".." + std::to_string(hi);
       return std::nullopt;
     }
@@ -46,7 +46,7 @@ struct MetadataReader {
     if (!value) return static_cast<float>(fallback);
     if (!std::isfinite(*value) || *value < lo || *value > hi) {
       if (error.empty())
-        error = "metadata key '" + name + "' is " + std::to_string(*value) + ", expected " +
+        error = gguf::metadata_key_label(file, name) + " is " + std::to_string(*value) + ", expected " +
                 std::to_string(lo) + ".." + std::to_string(hi);
       return static_cast<float>(fallback);
     }
@@ -72,7 +72,7 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     config.rope_style = RopeStyle::neox;
     config.has_qkv_bias = true;
   } else {
-    return "metadata key 'general.architecture' is '" + std::string(*arch) +
+    return gguf::metadata_key_label(file, "general.architecture") + " is '" + std::string(*arch) +
            "'; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
   }
   if (auto name = file.get_string("general.name")) config.name = std::string(*name);
@@ -85,6 +85,12 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
   const std::optional<int> n_heads = read.integer("attention.head_count", 1, kMaxHeads);
   const std::optional<int> context = read.integer("context_length", 1, kMaxContext, 2048);
   if (!read.error.empty()) return read.error;
+  // Without attention.key_length the head size is embedding_length / head_count; check it before
+  // anything (rope.dimension_count, value_length) is compared with it.
+  if (!file.find(read.key("attention.key_length")) && *n_embd < *n_heads)
+    return gguf::metadata_key_label(file, read.key("embedding_length")) + " is " + std::to_string(*n_embd) + " but " +
+           gguf::metadata_key_label(file, read.key("attention.head_count")) + " is " + std::to_string(*n_heads) +
+           ": the head size, embedding_length / head_count, would be 0";
   const std::optional<int> n_kv = read.integer("attention.head_count_kv", 1, kMaxHeads, *n_heads);
   const std::optional<int> head_dim =
       read.integer("attention.key_length", 1, kMaxWidth, *n_embd / *n_heads);
@@ -95,8 +101,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
   config.rope_theta = read.real("rope.freq_base", 1.0, 1e12, 10000.0);
   if (!read.error.empty()) return read.error;
   if (*value_dim != *head_dim)
-    return "metadata key '" + read.key("attention.value_length") +
-           "' differs from the key length; the engine needs equal key and value head sizes";
+    return gguf::metadata_key_label(file, read.key("attention.value_length")) +
+           " differs from the key length; the engine needs equal key and value head sizes";
 
   if (auto scaling = file.get_string(read.key("rope.scaling.type"))) {
     if (*scaling == "linear") {
@@ -104,7 +110,7 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
       if (!read.error.empty()) return read.error;
       config.rope_position_scale = 1.0f / factor;
     } else if (*scaling != "none") {
-      return "metadata key '" + read.key("rope.scaling.type") + "' is '" + std::string(*scaling) +
+      return gguf::metadata_key_label(file, read.key("rope.scaling.type")) + " is '" + std::string(*scaling) +
              "'; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
     }
   }

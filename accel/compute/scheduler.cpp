@@ -13,7 +13,7 @@ std::string check_sampling(const SamplingParams& s) {
     return "temperature must be between 0 and 100";
   if (!std::isfinite(s.top_p) || s.top_p <= 0.0f || s.top_p > 1.0f) return "top_p must be in (0, 1]";
   if (s.top_k < 0) return "top_k must not be negative";
-  if (s.max_tokens < 1) return "max_tokens must be at least 1";
+  if (s.max_tokens && *s.max_tokens < 1) return "max_tokens must be at least 1";
   if (s.stop.size() > kMaxStopStrings) return "at most " + std::to_string(kMaxStopStrings) + " stop strings";
   for (const std::string& stop : s.stop)
     if (stop.size() > kMaxStopBytes) return "a stop string is longer than " + std::to_string(kMaxStopBytes) + " bytes";
@@ -81,10 +81,11 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
            " including the reply";
   const std::size_t room = static_cast<std::size_t>(context_length_) - prompt_tokens;
   pending.sampling = std::move(request.sampling);
-  pending.sampling.max_tokens = static_cast<int>(std::min<std::size_t>(room, static_cast<std::size_t>(pending.sampling.max_tokens)));
+  pending.sampling.max_tokens = static_cast<int>(
+      std::min<std::size_t>(room, static_cast<std::size_t>(pending.sampling.max_tokens.value_or(context_length_))));
   // The last sampled token is never fed back, so prompt + max_tokens - 1 positions suffice.
-  pending.pages_needed =
-      compute::KvPageTable::pages_for_tokens(prompt_tokens + static_cast<std::size_t>(pending.sampling.max_tokens) - 1);
+  pending.pages_needed = compute::KvPageTable::pages_for_tokens(
+      prompt_tokens + static_cast<std::size_t>(*pending.sampling.max_tokens) - 1);
   pending.events = std::move(events);
   pending.handle = std::make_shared<GenerationHandle>();
   std::shared_ptr<GenerationHandle> handle = pending.handle;
@@ -269,7 +270,7 @@ void Scheduler::accept_token(Sequence& seq, std::int32_t token) {
   }
   if (out.stopped) {
     finish(seq, FinishReason::stop);
-  } else if (seq.generated >= seq.request.sampling.max_tokens) {
+  } else if (seq.generated >= *seq.request.sampling.max_tokens) {
     finish(seq, FinishReason::length);
   } else {
     seq.next_input = token;

@@ -38,6 +38,7 @@ class Scheduler {
                                                                       GenerationEvents events);
   EngineStats stats() const;
   std::string_view model_name() const { return model_->config.name; }
+  const ChatTemplate& chat_template() const { return chat_template_; }
   int context_length() const { return context_length_; }
 
  private:

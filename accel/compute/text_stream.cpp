@@ -7,7 +7,8 @@ namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
-// Expected length of a sequence from its first byte; 0 for bytes that cannot start one.
+// Expected length of a sequence from its first byte; 0 for bytes that cannot start one (C0 and C1
+// only start overlong forms, F5-FF only code points above U+10FFFF).
 std::size_t sequence_length(unsigned char lead) {
   if (lead < 0x80) return 1;
   if (lead >= 0xC2 && lead <= 0xDF) return 2;
@@ -16,35 +17,46 @@ std::size_t sequence_length(unsigned char lead) {
   return 0;
 }
 
-bool is_continuation(unsigned char byte) { return (byte & 0xC0) == 0x80; }
+// Whether `byte` may follow the `lead` of a sequence as its byte at `index` (1-based after the
+// lead). The second byte's range depends on the lead so that overlong forms (E0 80-9F, F0 80-8F),
+// UTF-16 surrogates (ED A0-BF) and code points above U+10FFFF (F4 90-BF) are refused (Unicode
+// table 3-7).
+bool may_follow(unsigned char lead, std::size_t index, unsigned char byte) {
+  unsigned char low = 0x80, high = 0xBF;
+  if (index == 1) {
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  }
+  return byte >= low && byte <= high;
+}
 
 }  // namespace
 
 std::size_t take_complete_utf8(std::string_view bytes, std::string& out) {
   std::size_t i = 0;
   while (i < bytes.size()) {
-    const std::size_t len = sequence_length(static_cast<unsigned char>(bytes[i]));
+    const auto lead = static_cast<unsigned char>(bytes[i]);
+    const std::size_t len = sequence_length(lead);
     if (len == 0) {
       out += kReplacement;
       ++i;
       continue;
     }
-    if (i + len > bytes.size()) {
-      // Possibly a character still arriving: stop unless what is there is already invalid.
-      bool valid_so_far = true;
-      for (std::size_t j = i + 1; j < bytes.size(); ++j)
-        valid_so_far = valid_so_far && is_continuation(static_cast<unsigned char>(bytes[j]));
-      if (valid_so_far) break;
-    }
+    // j: how many bytes from i form the start of a well-formed sequence.
     std::size_t j = 1;
-    while (j < len && i + j < bytes.size() && is_continuation(static_cast<unsigned char>(bytes[i + j]))) ++j;
-    if (j < len) {
-      out += kReplacement;
-      i += j;
+    while (j < len && i + j < bytes.size() && may_follow(lead, j, static_cast<unsigned char>(bytes[i + j]))) ++j;
+    if (j == len) {
+      out.append(bytes.substr(i, len));
+      i += len;
       continue;
     }
-    out.append(bytes.substr(i, len));
-    i += len;
+    // Possibly a character still arriving.
+    if (i + j == bytes.size()) break;
+    // Ill-formed: its maximal well-formed prefix becomes one U+FFFD, as WHATWG and most engines do.
+    out += kReplacement;
+    i += j;
   }
   return i;
 }

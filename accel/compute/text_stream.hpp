@@ -28,8 +28,10 @@ class TextStream {
   std::string held_;     // complete text that may be the start of a stop string
 };
 
-// Length of the longest prefix of `bytes` made of complete UTF-8 sequences; invalid bytes are
-// rewritten to U+FFFD in `out`, which receives that prefix.
+// Length of the longest prefix of `bytes` made of complete UTF-8 sequences; ill-formed sequences
+// (stray bytes, overlong forms, surrogates, code points above U+10FFFF) are rewritten in `out`,
+// which receives that prefix, to one U+FFFD per maximal ill-formed subpart, so `out` is always
+// valid UTF-8.
 std::size_t take_complete_utf8(std::string_view bytes, std::string& out);
 
 }  // namespace sovereign::accel::compute

@@ -35,6 +35,7 @@ struct File::State {
   std::uint64_t alignment = kDefaultAlignment;
   std::vector<std::pair<std::string, Value>> metadata;
   std::map<std::string, std::size_t, std::less<>> metadata_index;
+  std::vector<std::uint64_t> value_offsets;  // (metadata) where each entry's value type starts
   std::vector<TensorInfo> tensors;
   std::map<std::string, std::size_t, std::less<>> tensor_index;
 
@@ -123,7 +124,7 @@ std::optional<Error> File::parse_into(State& state) {
                      " bytes that follow"};
   }
   state.metadata.reserve(kv_count);
-  std::vector<std::uint64_t> value_offsets;
+  std::vector<std::uint64_t>& value_offsets = state.value_offsets;
   value_offsets.reserve(kv_count);
   for (std::uint64_t i = 0; i < kv_count; ++i) {
     const std::string prefix = "metadata[" + std::to_string(i) + "]";
@@ -161,12 +162,16 @@ std::optional<Error> File::parse_into(State& state) {
   state.tensors.reserve(tensor_count);
   std::vector<std::uint64_t> entry_offsets;
   entry_offsets.reserve(tensor_count);
+  // Where each entry's offset field is: its last 8 bytes.
+  std::vector<std::uint64_t> offset_field_offsets;
+  offset_field_offsets.reserve(tensor_count);
   for (std::uint64_t i = 0; i < tensor_count; ++i) {
     entry_offsets.push_back(cursor.offset());
     TensorInfo info;
     if (!cursor.read_tensor_info(info, "tensor_infos[" + std::to_string(i) + "]", state.alignment)) {
       return cursor.error();
     }
+    offset_field_offsets.push_back(cursor.offset() - sizeof(std::uint64_t));
     if (state.tensor_index.count(info.name) != 0) {
       return Error{entry_offsets.back(), "tensor_infos[" + std::to_string(i) + "].name",
                    "duplicate tensor name \"" + info.name + "\""};
@@ -189,7 +194,7 @@ std::optional<Error> File::parse_into(State& state) {
     const std::string field = "tensor_infos[" + std::to_string(i) + "] (" + info.name + ").offset";
     if (info.offset_in_file > file_size - std::min(file_size, data_start) ||
         info.n_bytes > file_size - data_start - info.offset_in_file) {
-      return Error{entry_offsets[i], field,
+      return Error{offset_field_offsets[i], field,
                    "tensor data [" + std::to_string(data_start + info.offset_in_file) + ", +" +
                        std::to_string(info.n_bytes) + ") lies outside the " + std::to_string(file_size) +
                        "-byte file"};
@@ -203,7 +208,7 @@ std::optional<Error> File::parse_into(State& state) {
     const TensorInfo& previous = state.tensors[by_offset[k - 1].second];
     const TensorInfo& current = state.tensors[by_offset[k].second];
     if (previous.offset_in_file + previous.n_bytes > current.offset_in_file) {
-      return Error{entry_offsets[by_offset[k].second],
+      return Error{offset_field_offsets[by_offset[k].second],
                    "tensor_infos[" + std::to_string(by_offset[k].second) + "] (" + current.name + ").offset",
                    "tensor data overlaps that of \"" + previous.name + "\""};
     }
@@ -230,6 +235,12 @@ std::string value_type_name(const Value& value) {
   return std::string("array[") + kNames[index - kScalars] + "]";
 }
 
+std::string metadata_key_label(const File& file, std::string_view key) {
+  std::string label = "metadata key '" + std::string(key) + "'";
+  if (const auto at = file.value_offset(key)) label += " (byte " + std::to_string(*at) + ")";
+  return label;
+}
+
 std::uint32_t File::version() const { return state_->version; }
 std::uint64_t File::alignment() const { return state_->alignment; }
 std::uint64_t File::file_size() const { return state_->bytes.size(); }
@@ -237,6 +248,12 @@ std::uint64_t File::file_size() const { return state_->bytes.size(); }
 const Value* File::find(std::string_view key) const {
   const auto it = state_->metadata_index.find(key);
   return it == state_->metadata_index.end() ? nullptr : &state_->metadata[it->second].second;
+}
+
+std::optional<std::uint64_t> File::value_offset(std::string_view key) const {
+  const auto it = state_->metadata_index.find(key);
+  if (it == state_->metadata_index.end()) return std::nullopt;
+  return state_->value_offsets[it->second];
 }
 
 std::optional<std::int64_t> File::get_int(std::string_view key) const {

@@ -74,6 +74,8 @@ class File {
   std::uint64_t file_size() const;
 
   const Value* find(std::string_view key) const;
+  // Byte offset of a metadata entry's value (its type tag), for errors that name the key; nullopt if absent.
+  std::optional<std::uint64_t> value_offset(std::string_view key) const;
   std::optional<std::int64_t> get_int(std::string_view key) const;  // accepts any integer kind that fits
   std::optional<double> get_float(std::string_view key) const;      // f32 or f64
   std::optional<bool> get_bool(std::string_view key) const;
@@ -92,6 +94,10 @@ class File {
   static std::optional<Error> parse_into(State& state);
   std::unique_ptr<State> state_;
 };
+
+// "metadata key 'KEY' (byte N)", for errors about a key's value: N is where the value lies in the
+// file (its type tag); without the key in the file, just "metadata key 'KEY'".
+std::string metadata_key_label(const File& file, std::string_view key);
 
 // The GGUF type name of a value ("u32", "string", "array[string]"), for `model info` and error messages.
 std::string value_type_name(const Value& value);

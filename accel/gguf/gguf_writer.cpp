@@ -177,8 +177,10 @@ std::optional<std::string> Writer::write(const std::filesystem::path& path) cons
   std::error_code ec;
   std::filesystem::rename(partial, path, ec);
   if (ec) {
-    std::filesystem::remove(partial, ec);
-    return "cannot rename " + partial.string() + " to " + path.string() + ": " + ec.message();
+    const std::string error = "cannot rename " + partial.string() + " to " + path.string() + ": " + ec.message();
+    std::error_code ignored;  // the rename's error is the one to report
+    std::filesystem::remove(partial, ignored);
+    return error;
   }
   return std::nullopt;
 }

@@ -10,7 +10,7 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
   const std::string pre(file.get_string("tokenizer.ggml.pre").value_or("default"));
   const auto kind = pre_tokenizer_from_name(pre);
   if (!kind) {
-    return "metadata key 'tokenizer.ggml.pre' is '" + pre +
+    return gguf::metadata_key_label(file, "tokenizer.ggml.pre") + " is '" + pre +
            "'; supported pre-tokenizers: default, gpt-2, smollm, llama-bpe, qwen2, deepseek-r1-qwen";
   }
   t->pre_kind_ = *kind;

@@ -19,14 +19,14 @@ std::optional<std::string> read_token_id(const gguf::File& file, std::string_vie
   const gguf::Value* value = file.find(key);
   if (value == nullptr) return std::nullopt;
   const auto id = file.get_int(key);
-  if (!id) return "metadata key '" + std::string(key) + "' must be an integer token id";
+  if (!id) return gguf::metadata_key_label(file, key) + " must be an integer token id";
   // Some converters write -1 (or UINT32_MAX) for "no such token".
   if (*id == -1 || *id == 0xFFFFFFFF) {
     out = -1;
     return std::nullopt;
   }
   if (*id < 0 || static_cast<std::uint64_t>(*id) >= vocab) {
-    return "metadata key '" + std::string(key) + "' is " + std::to_string(*id) + ", outside the vocabulary of " +
+    return gguf::metadata_key_label(file, key) + " is " + std::to_string(*id) + ", outside the vocabulary of " +
            std::to_string(vocab) + " tokens";
   }
   out = static_cast<std::int32_t>(*id);
@@ -40,7 +40,7 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> Tokenizer::from_gguf(const
   if (!model) return std::string("metadata key 'tokenizer.ggml.model' is missing or not a string");
   if (*model == "llama") return SentencePieceTokenizer::create(file);
   if (*model == "gpt2") return BpeTokenizer::create(file);
-  return "metadata key 'tokenizer.ggml.model' is '" + std::string(*model) +
+  return gguf::metadata_key_label(file, "tokenizer.ggml.model") + " is '" + std::string(*model) +
          "'; supported: 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)";
 }
 
@@ -97,7 +97,7 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
 
   if (file.find("tokenizer.ggml.add_bos_token") != nullptr) {
     const auto add_bos = file.get_bool("tokenizer.ggml.add_bos_token");
-    if (!add_bos) return std::string("metadata key 'tokenizer.ggml.add_bos_token' must be a bool");
+    if (!add_bos) return gguf::metadata_key_label(file, "tokenizer.ggml.add_bos_token") + " must be a bool";
     into.add_bos_ = *add_bos;
   } else {
     into.add_bos_ = default_add_bos;

@@ -11,13 +11,14 @@ void AdminHandler::sample_module_metrics() {
   auto& metrics = services_.metrics;
   metrics.connections_active().Set(static_cast<double>(services_.sessions.open.load()));
   if (auto snapshot = services_.current()) {
+    std::vector<GatewayMetrics::EngineSample> samples;
     for (const auto& [backend, engine] : snapshot->engines) {
       auto stats = engine->stats();
-      metrics.set_engine(backend, stats.device,
-                         {static_cast<double>(stats.queue_depth), static_cast<double>(stats.active_sequences),
-                          stats.tokens_per_second, stats.kv_cache_used_fraction,
-                          static_cast<double>(stats.gpu_memory_used_bytes)});
+      samples.push_back({backend, stats.device, static_cast<double>(stats.queue_depth),
+                         static_cast<double>(stats.active_sequences), stats.tokens_per_second,
+                         stats.kv_cache_used_fraction, static_cast<double>(stats.gpu_memory_used_bytes)});
     }
+    metrics.set_engines(samples);
   }
   if (services_.vault) {
     metrics.set_vault(static_cast<double>(services_.vault->size()), static_cast<double>(services_.vault->capacity()),

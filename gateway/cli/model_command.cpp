@@ -9,6 +9,7 @@
 #include <variant>
 
 #include "accel/chat/chat_template.hpp"
+#include "accel/compute/engine.hpp"
 #include "accel/gguf/demo_model.hpp"
 #include "accel/gguf/gguf_file.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
@@ -117,9 +118,12 @@ void print_info(const gguf::File& file, const std::string& path, std::ostream& o
         << ", add bos: " << (t.add_bos_by_default() ? "yes" : "no") << '\n';
   }
   const auto chat = accel::ChatTemplate::from_gguf(file);
-  out << "chat template:  " << chat.name()
-      << (file.get_string("tokenizer.chat_template") ? "" : " (no tokenizer.chat_template; chosen from the vocabulary)")
-      << '\n';
+  out << "chat template:  " << chat.name();
+  if (chat.origin() == accel::ChatTemplate::Origin::no_template)
+    out << " (no tokenizer.chat_template; chosen from the vocabulary)";
+  if (chat.origin() == accel::ChatTemplate::Origin::unrecognised_template)
+    out << " (fallback: " << chat.fallback_note() << ")";
+  out << '\n';
 }
 
 int run_info(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
@@ -133,6 +137,11 @@ int run_info(std::span<const std::string> args, std::ostream& out, std::ostream&
     return 1;
   }
   print_info(std::get<gguf::File>(result), args[0], out);
+  // What `serve` checks before it allocates: a file it would refuse is reported with its words.
+  if (const std::string error = accel::Engine::check_model_file(args[0]); !error.empty()) {
+    err << "sovereign model info: " << printable(error) << '\n';
+    return 1;
+  }
   return 0;
 }
 

@@ -218,13 +218,27 @@ prometheus::Gauge& GatewayMetrics::pool_connections(const std::string& backend, 
   return pool_connections_.Add({{"backend", backend}, {"state", state}});
 }
 
-void GatewayMetrics::set_engine(const std::string& backend, const std::string& device, const EngineSample& s) {
-  prometheus::Labels labels{{"backend", backend}, {"device", device}};
-  engine_queue_depth_.Add(labels).Set(s.queue_depth);
-  engine_batch_size_.Add(labels).Set(s.active_sequences);
-  engine_tokens_per_second_.Add(labels).Set(s.tokens_per_second);
-  engine_kv_cache_used_.Add(labels).Set(s.kv_cache_used_fraction);
-  engine_gpu_memory_.Add(labels).Set(s.gpu_memory_used_bytes);
+void GatewayMetrics::set_engines(const std::vector<EngineSample>& samples) {
+  const std::array<prometheus::Family<prometheus::Gauge>*, 5> families{
+      &engine_queue_depth_, &engine_batch_size_, &engine_tokens_per_second_, &engine_kv_cache_used_,
+      &engine_gpu_memory_};
+  std::lock_guard lock(engine_series_mutex_);
+  std::map<std::pair<std::string, std::string>, std::array<prometheus::Gauge*, 5>> current;
+  for (const EngineSample& s : samples) {
+    const prometheus::Labels labels{{"backend", s.backend}, {"device", s.device}};
+    std::array<prometheus::Gauge*, 5> series{};
+    for (std::size_t i = 0; i < families.size(); ++i) series[i] = &families[i]->Add(labels);
+    series[0]->Set(s.queue_depth);
+    series[1]->Set(s.active_sequences);
+    series[2]->Set(s.tokens_per_second);
+    series[3]->Set(s.kv_cache_used_fraction);
+    series[4]->Set(s.gpu_memory_used_bytes);
+    current.emplace(std::make_pair(s.backend, s.device), series);
+  }
+  for (const auto& [key, series] : engine_series_)
+    if (current.count(key) == 0)
+      for (std::size_t i = 0; i < families.size(); ++i) families[i]->Remove(series[i]);
+  engine_series_ = std::move(current);
 }
 
 void GatewayMetrics::set_audit(const AuditSample& s) {

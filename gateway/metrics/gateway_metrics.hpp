@@ -2,8 +2,13 @@
 // Every metric the gateway exports, declared in one place (prometheus-cpp core). Labelled series
 // are looked up through a per-thread cache, so the request path takes no registry lock after the
 // first request of each label combination on each worker.
+#include <array>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
@@ -30,9 +35,12 @@ class GatewayMetrics {
 
   // Sampled at scrape time from the modules that keep their own counters.
   struct EngineSample {
+    std::string backend, device;
     double queue_depth, active_sequences, tokens_per_second, kv_cache_used_fraction, gpu_memory_used_bytes;
   };
-  void set_engine(const std::string& backend, const std::string& device, const EngineSample& sample);
+  // One sample per engine now serving; the series of engines not among them (a backend a reload
+  // removed, or moved to another device) are removed rather than left frozen at their last values.
+  void set_engines(const std::vector<EngineSample>& samples);
   struct AuditSample {
     double records_written, records_failed, checkpoints_written, syncs, write_batches, queued;
     bool healthy;
@@ -67,6 +75,9 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Gauge>& engine_tokens_per_second_;
   prometheus::Family<prometheus::Gauge>& engine_kv_cache_used_;
   prometheus::Family<prometheus::Gauge>& engine_gpu_memory_;
+  std::mutex engine_series_mutex_;  // scrapes may sample concurrently
+  // (backend, device) -> its series in the five engine families above, in their order
+  std::map<std::pair<std::string, std::string>, std::array<prometheus::Gauge*, 5>> engine_series_;
   prometheus::Family<prometheus::Gauge>& audit_records_;
   prometheus::Family<prometheus::Gauge>& audit_checkpoints_;
   prometheus::Family<prometheus::Gauge>& audit_group_commits_;

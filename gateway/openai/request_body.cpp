@@ -306,8 +306,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     const auto* value = object.if_contains(key);
     if (value == nullptr || value->is_null()) continue;
-    if (!value->is_int64() || value->get_int64() < 0 || value->get_int64() > 100'000'000)
-      return api_errors::invalid_request(std::string("'") + key + "' must be a positive integer", key);
+    // 0 is refused as OpenAI refuses it ("integer below minimum value"): an answer of no tokens.
+    if (!value->is_int64() || value->get_int64() < 1 || value->get_int64() > 100'000'000)
+      return api_errors::invalid_request(std::string("'") + key + "' must be a positive integer (1 to 100000000)", key);
     request.max_tokens = static_cast<std::uint32_t>(value->get_int64());
   }
 

@@ -52,7 +52,7 @@ struct DecodedRequest {
   Endpoint endpoint;
   std::string model;
   bool stream = false;
-  std::uint32_t max_tokens = 0;   // 0 when the client did not say
+  std::uint32_t max_tokens = 0;   // at least 1 when given; 0 when the client did not say
   std::vector<TextField> texts;
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk

@@ -1,9 +1,10 @@
 #include "gateway/runtime/config_check.hpp"
 
-#include "accel/gguf/gguf_file.hpp"
+#include "accel/compute/engine.hpp"
 #include "gateway/config/policy_backends.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/runtime/listener_tls.hpp"
+#include "gateway/runtime/runtime_snapshot.hpp"
 #include "gateway/upstream/backend_state.hpp"
 #include "gateway/upstream/egress_guard.hpp"
 #include "policy/diagnostic.hpp"
@@ -31,10 +32,9 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
 
   for (const auto& backend : config.backends) {
     if (backend.type != BackendType::local) continue;
-    auto opened = accel::gguf::File::open(backend.model_file);
-    if (auto* error = std::get_if<accel::gguf::Error>(&opened))
-      problems.push_back(file + ": backend '" + backend.name + "' model " + backend.model_file.string() + ": " +
-                         error->to_string());
+    // The checks `serve` makes before it allocates the KV cache, worded as `serve` words them.
+    if (std::string error = accel::Engine::check(engine_options(backend)); !error.empty())
+      problems.push_back(file + ": backend '" + backend.name + "': " + error);
   }
 
   if (config.policy_file) {

@@ -1,5 +1,9 @@
 #include "gateway/runtime/runtime_snapshot.hpp"
 
+#include <sys/stat.h>
+
+#include "gateway/log/access_log.hpp"
+
 namespace sovereign::gateway {
 
 RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const RuntimeSnapshot* previous,
@@ -13,18 +17,27 @@ RuntimeSnapshot::RuntimeSnapshot(std::shared_ptr<const GatewayConfig> cfg, const
 
 namespace {
 
+// The file behind a path as it is now: a model replaced by renaming a new file over the old one (as
+// docs/MODELS.md recommends) or rewritten in place gets a new identity, so a reload loads it anew
+// instead of serving the engine of the old file. Empty when the file cannot be examined (the load
+// then reports why).
+std::string file_identity(const std::filesystem::path& file) {
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) return {};
+  return std::to_string(info.st_dev) + ':' + std::to_string(info.st_ino) + ':' + std::to_string(info.st_size) + ':' +
+         std::to_string(info.st_mtim.tv_sec) + '.' + std::to_string(info.st_mtim.tv_nsec);
+}
+
 std::string engine_key(const BackendConfig& backend) {
-  return backend.model_file.string() + '\x1f' + backend.device + '\x1f' + std::to_string(backend.context_length) +
-         '\x1f' + std::to_string(backend.max_batch) + '\x1f' + std::to_string(backend.max_queue) + '\x1f' +
-         std::to_string(backend.threads) + '\x1f' + std::to_string(backend.kv_cache_tokens) + '\x1f' +
-         (backend.f16_weight_copies ? "copies" : "no-copies");
+  return backend.model_file.string() + '\x1f' + file_identity(backend.model_file) + '\x1f' + backend.device + '\x1f' +
+         std::to_string(backend.context_length) + '\x1f' + std::to_string(backend.max_batch) + '\x1f' +
+         std::to_string(backend.max_queue) + '\x1f' + std::to_string(backend.threads) + '\x1f' +
+         std::to_string(backend.kv_cache_tokens) + '\x1f' + (backend.f16_weight_copies ? "copies" : "no-copies");
 }
 
 }  // namespace
 
-std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
-  auto key = engine_key(backend);
-  if (auto it = engines_.find(key); it != engines_.end()) return it->second;
+accel::EngineOptions engine_options(const BackendConfig& backend) {
   accel::EngineOptions options;
   options.model_file = backend.model_file;
   options.device = backend.device;
@@ -34,9 +47,19 @@ std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine
   options.threads = backend.threads;
   options.kv_cache_tokens = static_cast<std::size_t>(backend.kv_cache_tokens);
   options.f16_weight_copies = backend.f16_weight_copies;
-  auto loaded = accel::Engine::load(options);
+  return options;
+}
+
+std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
+  auto key = engine_key(backend);
+  if (auto it = engines_.find(key); it != engines_.end()) return it->second;
+  auto loaded = accel::Engine::load(engine_options(backend));
   if (auto* error = std::get_if<std::string>(&loaded)) return "backend '" + backend.name + "': " + *error;
   std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));
+  // Once per load: the documented fallback serves, but the operator learns the model may be prompted wrongly.
+  if (std::string note = engine->chat_template().fallback_note(); !note.empty())
+    log_event("warn", "chat_template_fallback",
+              "backend '" + backend.name + "' model " + backend.model_file.string() + ": " + note);
   engines_[key] = engine;
   return engine;
 }

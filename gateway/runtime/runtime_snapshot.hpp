@@ -35,8 +35,13 @@ struct RuntimeSnapshot {
 
 };
 
+// The engine settings of a `type: local` backend.
+accel::EngineOptions engine_options(const BackendConfig& backend);
+
 // Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a
-// reload that keeps a local backend's settings keeps its engine. Used from the control thread only.
+// reload that keeps a local backend's settings and model file (same device, inode, size and
+// modification time) keeps its engine; a replaced file is loaded anew. Used from the control thread
+// only.
 class EngineRegistry {
  public:
   // The engine for these settings, loaded now if no snapshot uses one like it; error text on failure.

@@ -43,6 +43,22 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
   if (request.endpoint == Endpoint::embeddings)
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                        "' generates text; it does not compute embeddings");
+  // Refused rather than ignored: a client asking for several choices or log probabilities would
+  // otherwise take an answer without them for one with them.
+  if (const auto* n = body.if_contains("n"); n != nullptr && !n->is_null() &&
+      !((n->is_int64() && n->get_int64() == 1) || (n->is_uint64() && n->get_uint64() == 1)))
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                           "' generates one choice per request: 'n' must be 1 or left out",
+                                       "n");
+  if (request.logprobs) {
+    const auto* logprobs = body.if_contains("logprobs");
+    const char* key = logprobs != nullptr && !logprobs->is_null() && !(logprobs->is_bool() && !logprobs->get_bool())
+                          ? "logprobs"
+                          : "top_logprobs";
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                           "' does not return log probabilities: leave out '" + key + "'",
+                                       key);
+  }
   if (request.endpoint == Endpoint::completions) {
     const auto& prompt = body.at("prompt");
     if (!prompt.is_string())
@@ -73,6 +89,7 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
   out.sampling.top_p = static_cast<float>(top_p);
   out.sampling.top_k = static_cast<int>(top_k);
   if (seed >= 0) out.sampling.seed = static_cast<std::uint64_t>(seed);
+  // Without max_tokens the answer runs to an end-of-text token, a stop string or the context's end.
   if (request.max_tokens > 0) out.sampling.max_tokens = static_cast<int>(std::min<std::uint32_t>(request.max_tokens, 1 << 20));
   if (const auto* stop = body.if_contains("stop"); stop && !stop->is_null()) {
     if (stop->is_string()) out.sampling.stop.emplace_back(stop->get_string());
@@ -174,8 +191,13 @@ std::string LocalForwarder::usage_event(const accel::Usage& usage) const {
   return "data: " + json::serialize(event) + "\n\n";
 }
 
+// OpenAI's id prefixes: "cmpl-" for completions, "chatcmpl-" for chat, streamed or not.
+std::string LocalForwarder::response_id() const {
+  return (request_.endpoint == Endpoint::completions ? "cmpl-" : "chatcmpl-") + request_id_;
+}
+
 json::object LocalForwarder::event_head() const {
-  return {{"id", "chatcmpl-" + request_id_},
+  return {{"id", response_id()},
           {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion.chunk"},
           {"created", created_},
           {"model", request_.model}};
@@ -186,7 +208,7 @@ std::string LocalForwarder::whole_body(const char* finish_reason, const accel::U
   if (request_.endpoint == Endpoint::completions) choice["text"] = text_;
   else choice["message"] = json::object{{"role", "assistant"}, {"content", text_}};
   return json::serialize(json::object{
-      {"id", (request_.endpoint == Endpoint::completions ? "cmpl-" : "chatcmpl-") + request_id_},
+      {"id", response_id()},
       {"object", request_.endpoint == Endpoint::completions ? "text_completion" : "chat.completion"},
       {"created", created_},
       {"model", request_.model},

@@ -38,6 +38,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   void pump();
   std::string chunk_event(const std::string& content, const char* finish_reason) const;
   std::string usage_event(const accel::Usage& usage) const;
+  std::string response_id() const;
   boost::json::object event_head() const;  // id, object, created, model of a streamed chunk
   std::string whole_body(const char* finish_reason, const accel::Usage& usage) const;
   void respond_error(const ApiError& error);

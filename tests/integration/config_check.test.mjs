@@ -145,7 +145,7 @@ policy: broken-policy.yaml
     assert.equal(result.code, 1, result.output);
     assert.match(result.output, /listener 'api': cannot load certificate '.*not-a-cert\.pem'/, result.output);
     assert.match(result.output, /backend 'local-vllm' replica http:\/\/10\.9\.9\.9:18000 would never be used: .*outside the boundary/, result.output);
-    assert.match(result.output, /backend 'on-site-engine' model .*not-a-model\.gguf: byte \d+/, result.output);
+    assert.match(result.output, /backend 'on-site-engine': .*not-a-model\.gguf: byte \d+/, result.output);
     assert.match(result.output, /broken-policy\.yaml:\d+:\d+: /, result.output);
     assert.match(result.output, /4 problem\(s\) beyond the file itself/, result.output);
   });

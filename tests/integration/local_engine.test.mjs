@@ -115,6 +115,44 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(other.json.usage.completion_tokens, 3, other.text);
   });
 
+  it('without max_tokens the answer runs to the end of the context, not to a hidden default of 256', async () => {
+    // LONG's seed samples no end-of-text token in 2000 tokens, so only the context (2048) ends it.
+    const res = await gw.chat(KEY, { model: 'demo', ...LONG }, { timeoutMs: 60000 });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.choices[0].finish_reason, 'length', res.text.slice(0, 400));
+    assert.equal(res.json.usage.prompt_tokens + res.json.usage.completion_tokens, 2048, JSON.stringify(res.json.usage));
+  });
+
+  it('max_tokens 0, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }] };
+    for (const [extra, param] of [[{ max_tokens: 0 }, 'max_tokens'], [{ max_completion_tokens: 0 }, 'max_completion_tokens'],
+      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs']]) {
+      const res = await gw.chat(KEY, { ...base, max_tokens: 1, ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const completion = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+      body: { model: 'demo', prompt: 'Hi', max_tokens: 1, logprobs: 0 } });
+    assertError(completion, { status: 400, code: 'invalid_request' }, 'completions with logprobs');
+    assert.equal(completion.json.error.param, 'logprobs', completion.text);
+  });
+
+  it('completions carry cmpl- ids, streamed or not', async () => {
+    const body = { model: 'demo', prompt: 'Once upon a time', max_tokens: 3, seed: 2 };
+    const whole = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions', body });
+    assert.equal(whole.status, 200, whole.text);
+    assert.match(whole.json.id, /^cmpl-/, whole.text);
+    const streamed = await readSse({ port: gw.apiPort, path: '/v1/completions', headers: { authorization: `Bearer ${KEY}` },
+      body: { ...body, stream: true }, timeoutMs: 60000 });
+    assert.equal(streamed.status, 200);
+    const chunks = parseEvents(streamed);
+    assert.ok(chunks.length > 0);
+    for (const chunk of chunks) {
+      assert.equal(chunk.object, 'text_completion', JSON.stringify(chunk));
+      assert.match(chunk.id, /^cmpl-/, JSON.stringify(chunk));
+    }
+  });
+
   it('streams one content chunk per generated token, the finish reason, the usage when asked for, then [DONE]', async () => {
     const body = { model: 'demo', messages: [{ role: 'user', content: 'Tell me a story.' }], max_tokens: 8, seed: 2,
       stream_options: { include_usage: true } };
@@ -319,6 +357,45 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
   });
 });
 
+describe('a local backend whose model has a chat template the engine does not recognise', { timeout: 120000 }, () => {
+  let dir;
+  let gw;
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves with the documented fallback and logs a warning once, at load, saying which format it uses', async () => {
+    dir = tempDir('sovereign-local-template-');
+    const demo = await makeDemoModel(dir);
+    // The template's text overwritten in place (same length) with text that has no known markers.
+    const bytes = fs.readFileSync(demo);
+    const key = Buffer.concat([Buffer.from('tokenizer.chat_template'), Buffer.from([8, 0, 0, 0])]);
+    const at = bytes.indexOf(key);
+    assert.ok(at > 0, 'the demo model has a tokenizer.chat_template string');
+    const length = Number(bytes.readBigUInt64LE(at + key.length));
+    bytes.fill('x'.charCodeAt(0), at + key.length + 8, at + key.length + 8 + length);
+    const model = path.join(dir, 'odd-template.gguf');
+    fs.writeFileSync(model, bytes);
+
+    const info = await runCli(['model', 'info', model]);
+    assert.equal(info.code, 0, info.output);
+    assert.match(info.output, /chat template: {2}chatml \(fallback: the file's tokenizer\.chat_template is not one this engine recognises/, info.output);
+
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'main', keys: [KEY], models: ['odd'] })],
+      backends: [{ name: 'odd-engine', type: 'local', zone: 'site', models: ['odd'], model_file: model, device: 'cpu',
+        context_length: 256, max_batch: 1 }],
+    }, { readyTimeoutMs: 60000 });
+    const res = await gw.chat(KEY, { model: 'odd', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 2, seed: 1 });
+    assert.equal(res.status, 200, res.text);
+    const warnings = gw.stderr.split('\n').filter((l) => l.includes('chat_template_fallback'));
+    assert.equal(warnings.length, 1, gw.stderr);
+    assert.match(warnings[0], /backend 'odd-engine' model .*odd-template\.gguf: the file's tokenizer\.chat_template is not one this engine recognises .* rendered as chatml/, warnings[0]);
+  });
+});
+
 describe('sovereign config check on local backends', () => {
   let dir;
   let demo;
@@ -377,6 +454,29 @@ describe('sovereign config check on local backends', () => {
     assert.match(result.output, /backend 'missing-engine'/, result.output);
   });
 
+  it('refuses a model file that serve would refuse (a metadata value out of range), naming the key and its byte offset', async () => {
+    // The demo file with attention.head_count set to 0: the key is followed by its type (u32) and value.
+    const bytes = fs.readFileSync(demo);
+    const key = Buffer.concat([Buffer.from('llama.attention.head_count'), Buffer.from([4, 0, 0, 0])]);
+    const at = bytes.indexOf(key);
+    assert.ok(at > 0, 'the demo model has llama.attention.head_count as a u32');
+    bytes.writeUInt32LE(0, at + key.length);
+    const bad = path.join(dir, 'no-heads.gguf');
+    fs.writeFileSync(bad, bytes);
+    const valueAt = at + key.length - 4;
+    const expected = `${bad}: metadata key 'llama.attention.head_count' (byte ${valueAt}) is 0, expected 1..1024`;
+
+    const { file } = writeConfig('no-heads.yaml', { 'good-engine': demo, 'no-heads-engine': bad });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    assert.ok(result.output.includes(`backend 'no-heads-engine': ${expected}`), result.output);
+    assert.ok(!result.output.includes('good-engine'), result.output);
+
+    const info = await runCli(['model', 'info', bad]);
+    assert.equal(info.code, 1, info.output);
+    assert.ok(info.output.includes(`sovereign model info: ${expected}`), info.output);
+  });
+
   it('reports a garbage or truncated model file naming the backend, exit 1', async () => {
     const garbage = path.join(dir, 'garbage.gguf');
     fs.writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
@@ -385,8 +485,9 @@ describe('sovereign config check on local backends', () => {
     const { file } = writeConfig('garbage.yaml', { 'good-engine': demo, 'garbage-engine': garbage, 'cut-engine': truncated });
     const result = await runCli(['config', 'check', file]);
     assert.equal(result.code, 1, result.output);
-    assert.match(result.output, new RegExp(`backend 'garbage-engine' model .*garbage\\.gguf: .*not a GGUF file`), result.output);
-    assert.match(result.output, new RegExp(`backend 'cut-engine' model .*truncated\\.gguf: byte \\d+ .*outside the 200000-byte file`), result.output);
+    // Worded as `serve` words them: backend 'NAME': FILE: what is wrong.
+    assert.match(result.output, new RegExp(`backend 'garbage-engine': .*garbage\\.gguf: .*not a GGUF file`), result.output);
+    assert.match(result.output, new RegExp(`backend 'cut-engine': .*truncated\\.gguf: byte \\d+ .*outside the 200000-byte file`), result.output);
     assert.match(result.output, /2 problem\(s\) beyond the file itself/, result.output);
     assert.ok(!result.output.includes('good-engine'), result.output);
   });

@@ -31,6 +31,8 @@ TEST_CASE("a minimal file with one entry and no tensors opens") {
   CHECK(file.version() == 3);
   CHECK(file.get_int("a") == 7);
   CHECK(file.tensors().empty());
+  CHECK(file.value_offset("a") == 33);  // where the entry's value type starts, for errors naming the key
+  CHECK_FALSE(file.value_offset("b").has_value());
 }
 
 TEST_CASE("wrong magic is rejected at byte 0") {
@@ -186,15 +188,16 @@ TEST_CASE("a misaligned tensor offset is rejected at the offset field") {
   CHECK(e.field == "tensor_infos[0] (w).offset");
 }
 
-TEST_CASE("tensor data past the end of the file is rejected") {
+TEST_CASE("tensor data past the end of the file is rejected at the offset field") {
   const Error e = rejected(one_tensor({4, 2}, 0, 0, 31));
-  CHECK(e.byte_offset == 24);
+  CHECK(e.byte_offset == 57);  // the entry starts at 24; its offset field follows name, dims and type
   CHECK(e.field == "tensor_infos[0] (w).offset");
   CHECK(e.message == "tensor data [96, +32) lies outside the 127-byte file");
 }
 
 TEST_CASE("an offset beyond the file is rejected without overflow") {
   const Error e = rejected(one_tensor({4, 2}, 0, std::uint64_t{0xffffffffffffffe0}, 32));
+  CHECK(e.byte_offset == 57);
   CHECK(e.field == "tensor_infos[0] (w).offset");
 }
 
@@ -203,7 +206,7 @@ TEST_CASE("an element count overflowing 64 bits is rejected") {
   CHECK(e.field == "tensor_infos[0] (w).dims[1]");
 }
 
-TEST_CASE("overlapping tensors are rejected") {
+TEST_CASE("overlapping tensors are rejected at the second one's offset field") {
   GgufImage image;
   image.header(2, 0);
   for (const char* name : {"a", "b"}) {
@@ -212,6 +215,8 @@ TEST_CASE("overlapping tensors are rejected") {
   image.pad(32).zeros(128);
   const Error e = rejected(image);
   CHECK(e.message == "tensor data overlaps that of \"a\"");
+  CHECK(e.field == "tensor_infos[1] (b).offset");
+  CHECK(e.byte_offset == 82);  // entry "b" starts at 57: name 9 bytes, n_dims 4, one dim 8, type 4
 }
 
 TEST_CASE("a duplicate tensor name is rejected") {

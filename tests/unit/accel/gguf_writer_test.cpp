@@ -153,3 +153,18 @@ TEST_CASE("a custom alignment is honoured by writer and reader") {
   CHECK(file.tensor("a")->offset_in_file % 256 == 0);
   CHECK(file.tensor("b")->offset_in_file - file.tensor("a")->offset_in_file == 256);
 }
+
+TEST_CASE("a target that is a directory is reported with the rename's own error, and the partial file is removed") {
+  const auto dir = std::filesystem::temp_directory_path() / "sovereign_writer_target_dir";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  gguf::Writer w;
+  w.set("general.architecture", std::string("llama"));
+  const auto error = w.write(dir);
+  REQUIRE(error.has_value());
+  CHECK(error->starts_with("cannot rename " + dir.string() + ".partial to " + dir.string() + ": "));
+  CHECK(error->ends_with(std::make_error_code(std::errc::is_a_directory).message()));
+  CHECK(error->find("Success") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(dir.string() + ".partial"));
+  std::filesystem::remove_all(dir);
+}

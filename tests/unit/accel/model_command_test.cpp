@@ -1,10 +1,13 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <functional>
 #include <sstream>
 #include <variant>
 
 #include "accel/chat/chat_template.hpp"
+#include "accel/compute/engine.hpp"
+#include "accel/gguf/demo_model.hpp"
 #include "accel/gguf/gguf_file.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
 #include "gateway/cli/model_command.hpp"
@@ -28,6 +31,23 @@ Run run(std::vector<std::string> args) {
 }
 
 std::filesystem::path temp_path(const std::string& name) { return std::filesystem::temp_directory_path() / name; }
+
+// The demo model with one change made before it is written.
+std::filesystem::path tampered_demo(const std::string& name, const std::function<void(gguf::Writer&)>& tamper) {
+  gguf::Writer writer;
+  REQUIRE_FALSE(gguf::build_demo_model({}, writer).has_value());
+  tamper(writer);
+  const auto path = temp_path(name);
+  REQUIRE_FALSE(writer.write(path).has_value());
+  return path;
+}
+
+// What `serve` says of the file (its load fails before anything is allocated for these files).
+std::string serve_error(const std::filesystem::path& path) {
+  auto loaded = sovereign::accel::Engine::load({.model_file = path, .device = "cpu", .context_length = 64, .max_batch = 1});
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  return std::get<std::string>(loaded);
+}
 
 }  // namespace
 
@@ -81,6 +101,52 @@ TEST_CASE("model info reports a corrupt file with the field and byte offset") {
   CHECK(info.err.find(path.string() + ": byte ") != std::string::npos);
   CHECK(info.err.find("(metadata[") != std::string::npos);
   std::filesystem::remove(path);
+}
+
+TEST_CASE("model info refuses, with serve's words, files that serve refuses") {
+  const std::vector<std::pair<std::string, std::function<void(gguf::Writer&)>>> cases = {
+      {"'general.architecture' (byte ", [](gguf::Writer& w) { w.set("general.architecture", std::string("gpt-j")); }},
+      {"'llama.attention.head_count' (byte ", [](gguf::Writer& w) { w.set("llama.attention.head_count", std::uint32_t{0}); }},
+      {"'llama.context_length' (byte ", [](gguf::Writer& w) { w.set("llama.context_length", std::uint32_t{0}); }},
+      {"'tokenizer.ggml.model' (byte ", [](gguf::Writer& w) { w.set("tokenizer.ggml.model", std::string("wordpiece")); }},
+      {"tensor 'blk.0.attn_q.weight' has dims",
+       [](gguf::Writer& w) {
+         w.set("llama.attention.key_length", std::uint32_t{16});
+         w.set("llama.attention.value_length", std::uint32_t{16});
+         w.set("llama.rope.dimension_count", std::uint32_t{16});
+       }},
+  };
+  for (const auto& [expected, tamper] : cases) {
+    CAPTURE(expected);
+    const auto path = tampered_demo("sovereign_info_refused.gguf", tamper);
+    const Run info = run({"info", path.string()});
+    CHECK(info.status == 1);
+    CHECK(info.err == "sovereign model info: " + serve_error(path) + "\n");
+    CHECK(info.err.find(expected) != std::string::npos);
+    std::filesystem::remove(path);
+  }
+}
+
+TEST_CASE("model info says when the file's chat template is not recognised and which format is used instead") {
+  const auto path = tampered_demo("sovereign_info_template.gguf", [](gguf::Writer& w) {
+    w.set("tokenizer.chat_template", std::string("{% for m in messages %}<<{{ m.role }}>>{{ m.content }}{% endfor %}"));
+  });
+  const Run info = run({"info", path.string()});
+  CHECK(info.status == 0);
+  CHECK(info.out.find("chat template:  chatml (fallback: the file's tokenizer.chat_template is not one this engine "
+                      "recognises (chatml, llama3, llama2, mistral); chat requests are rendered as chatml, chosen "
+                      "from the vocabulary") != std::string::npos);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("make-demo onto a directory reports why the rename failed") {
+  const auto dir = temp_path("sovereign_make_demo_dir");
+  std::filesystem::create_directories(dir);
+  const Run made = run({"make-demo", dir.string()});
+  CHECK(made.status == 1);
+  CHECK(made.err.find("cannot rename " + dir.string() + ".partial to " + dir.string() + ": ") != std::string::npos);
+  CHECK(made.err.find("Success") == std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("model command usage errors exit with status 2") {

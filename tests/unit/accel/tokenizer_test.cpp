@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "tests/unit/accel/tokenizer_fixtures.hpp"
@@ -149,19 +150,27 @@ TEST_CASE("a long run of one character encodes without quadratic blow-up") {
 }
 
 TEST_CASE("tokenizer metadata errors name the key") {
-  auto check_error = [](gguf::Writer w, const std::string& expected) {
+  // "{at}" in `expected` stands for " (byte N)", N being where the value of the message's key lies.
+  auto check_error = [](gguf::Writer w, std::string expected) {
     const auto parsed = parse_written(w);
+    if (const auto at = expected.find("{at}"); at != std::string::npos) {
+      const auto key_start = expected.find('\'') + 1;
+      const std::string key = expected.substr(key_start, expected.find('\'', key_start) - key_start);
+      const auto offset = parsed.file->value_offset(key);
+      REQUIRE(offset.has_value());
+      expected.replace(at, 4, " (byte " + std::to_string(*offset) + ")");
+    }
     auto result = Tokenizer::from_gguf(*parsed.file);
     REQUIRE(std::holds_alternative<std::string>(result));
     CHECK(std::get<std::string>(result) == expected);
   };
   auto w = spm_writer();
   w.set("tokenizer.ggml.model", std::string("wordpiece"));
-  check_error(w, "metadata key 'tokenizer.ggml.model' is 'wordpiece'; supported: 'llama' (SentencePiece) and "
+  check_error(w, "metadata key 'tokenizer.ggml.model'{at} is 'wordpiece'; supported: 'llama' (SentencePiece) and "
                  "'gpt2' (byte-level BPE)");
   w = spm_writer();
   w.set("tokenizer.ggml.eos_token_id", std::uint32_t{5000});
-  check_error(w, "metadata key 'tokenizer.ggml.eos_token_id' is 5000, outside the vocabulary of 289 tokens");
+  check_error(w, "metadata key 'tokenizer.ggml.eos_token_id'{at} is 5000, outside the vocabulary of 289 tokens");
   w = spm_writer();
   w.set("tokenizer.ggml.scores", std::vector<float>{1.0f});
   check_error(w, "metadata key 'tokenizer.ggml.scores' must be an f32 array as long as tokenizer.ggml.tokens");
@@ -176,7 +185,7 @@ TEST_CASE("tokenizer metadata errors name the key") {
   w.set("tokenizer.ggml.merges", std::vector<std::string>{"he"});
   check_error(w, "metadata key 'tokenizer.ggml.merges'[0] is 'he'; a merge is two tokens separated by a space");
   w = bpe_writer("falcon");
-  check_error(w, "metadata key 'tokenizer.ggml.pre' is 'falcon'; supported pre-tokenizers: default, gpt-2, smollm, "
+  check_error(w, "metadata key 'tokenizer.ggml.pre'{at} is 'falcon'; supported pre-tokenizers: default, gpt-2, smollm, "
                  "llama-bpe, qwen2, deepseek-r1-qwen");
   w = bpe_writer("default");
   w.set("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b"});
@@ -184,6 +193,28 @@ TEST_CASE("tokenizer metadata errors name the key") {
   w.set("tokenizer.ggml.eos_token_id", std::uint32_t{1});
   check_error(w, "metadata key 'tokenizer.ggml.tokens' lacks the byte-level token for byte 0, so some text could not "
                  "be encoded");
+  w = spm_writer();
+  w.set("tokenizer.ggml.add_bos_token", std::uint32_t{1});
+  check_error(w, "metadata key 'tokenizer.ggml.add_bos_token'{at} must be a bool");
+}
+
+TEST_CASE("the byte offset in a tokenizer metadata error is where that key's value lies in the file") {
+  auto w = spm_writer();
+  w.set("tokenizer.ggml.eos_token_id", std::uint32_t{5000});
+  const auto parsed = parse_written(w);
+  auto result = Tokenizer::from_gguf(*parsed.file);
+  REQUIRE(std::holds_alternative<std::string>(result));
+  const std::string& error = std::get<std::string>(result);
+  const std::string marker = "'tokenizer.ggml.eos_token_id' (byte ";
+  REQUIRE(error.find(marker) != std::string::npos);
+  const std::size_t offset = std::stoull(error.substr(error.find(marker) + marker.size()));
+  // There: the type tag of a u32 (4), then the value 5000.
+  REQUIRE(offset + 8 <= parsed.image.size());
+  std::uint32_t type = 0, value = 0;
+  std::memcpy(&type, parsed.image.data() + offset, 4);
+  std::memcpy(&value, parsed.image.data() + offset + 4, 4);
+  CHECK(type == 4);
+  CHECK(value == 5000);
 }
 
 TEST_CASE("a well-known special spelling counts only when the vocabulary marks it special") {

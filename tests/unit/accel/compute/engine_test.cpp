@@ -176,6 +176,25 @@ TEST_CASE("max_tokens ends a generation with reason length and exact usage") {
   FAIL("no seed ran to max_tokens");
 }
 
+TEST_CASE("without max_tokens a generation runs to an end-of-text token or the end of the context") {
+  CHECK_FALSE(SamplingParams{}.max_tokens.has_value());
+  EngineOptions options;
+  options.context_length = 40;
+  TinyEngine tiny(options);
+  GenerationRequest r;
+  r.prompt = "hello world";
+  r.sampling.temperature = 1.0f;
+  for (std::uint64_t seed = 0; seed < 20; ++seed) {
+    r.sampling.seed = seed;
+    const Outcome out = tiny.run(r);
+    if (out.reason == FinishReason::stop) continue;  // an end-of-text token came first
+    CHECK(out.reason == FinishReason::length);
+    CHECK(out.usage.prompt_tokens + out.usage.completion_tokens == 40);
+    return;
+  }
+  FAIL("no seed ran to the end of the context");
+}
+
 TEST_CASE("a stop string ends the text just before it, with reason stop") {
   TinyEngine tiny;
   const Outcome full = tiny.run(completion("hello", 24));

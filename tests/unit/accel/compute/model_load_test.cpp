@@ -20,6 +20,17 @@ std::string load_error(const TinyModelSpec& spec) {
   return {};
 }
 
+// The file's bytes [at, at + n).
+std::string bytes_at(const std::filesystem::path& path, std::uint64_t at, std::size_t n) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  REQUIRE(f != nullptr);
+  std::string out(n, '\0');
+  REQUIRE(std::fseek(f, static_cast<long>(at), SEEK_SET) == 0);
+  REQUIRE(std::fread(out.data(), 1, n, f) == n);
+  std::fclose(f);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("a well-formed tiny model loads with the configuration it was written with") {
@@ -46,17 +57,49 @@ TEST_CASE("a well-formed tiny model loads with the configuration it was written 
 TEST_CASE("an unknown architecture is refused by name") {
   TinyModelSpec spec;
   spec.tamper = [](gguf::Writer& w) { w.set("general.architecture", std::string("gpt-j")); };
-  CHECK(load_error(spec).find("'general.architecture' is 'gpt-j'") != std::string::npos);
+  CHECK(load_error(spec).find("metadata key 'general.architecture' (byte ") != std::string::npos);
+  CHECK(load_error(spec).find(") is 'gpt-j'") != std::string::npos);
 }
 
 TEST_CASE("a missing or out-of-range hyper-parameter names its metadata key") {
   TinyModelSpec spec;
   spec.tamper = [](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{0}); };
-  CHECK(load_error(spec).find("'llama.block_count' is 0, expected 1..1024") != std::string::npos);
+  CHECK(load_error(spec).find("'llama.block_count' (byte ") != std::string::npos);
+  CHECK(load_error(spec).find(") is 0, expected 1..1024") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
   CHECK(load_error(spec).find("not a multiple of attention.head_count_kv (3)") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::string("wide")); };
-  CHECK(load_error(spec).find("'llama.embedding_length' is missing or not an integer") != std::string::npos);
+  CHECK(load_error(spec).find("'llama.embedding_length' (byte ") != std::string::npos);
+  CHECK(load_error(spec).find(") is missing or not an integer") != std::string::npos);
+}
+
+TEST_CASE("a metadata error gives the byte offset of the key's value") {
+  TinyModelSpec spec;
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{0}); };
+  const std::filesystem::path path = temporary_model_path("offset");
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto loaded = compute::load_model(path);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  const std::string& error = std::get<std::string>(loaded);
+  const std::string marker = "'llama.block_count' (byte ";
+  const auto at = error.find(marker);
+  REQUIRE(at != std::string::npos);
+  const std::uint64_t offset = std::stoull(error.substr(at + marker.size()));
+  // There: the value's type tag (4, u32) and then the value 0.
+  const std::string expected("\x04\0\0\0\0\0\0\0", 8);
+  CHECK(bytes_at(path, offset, 8) == expected);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("an embedding narrower than the head count is refused for that, not for the rope size") {
+  TinyModelSpec spec;
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::uint32_t{3}); };
+  const std::string error = load_error(spec);
+  CHECK(error.find("'llama.embedding_length' (byte ") != std::string::npos);
+  CHECK(error.find(") is 3 but metadata key 'llama.attention.head_count' (byte ") != std::string::npos);
+  CHECK(error.find(") is 4: ") != std::string::npos);
+  CHECK(error.find("the head size, embedding_length / head_count, would be 0") != std::string::npos);
+  CHECK(error.find("rope.dimension_count") == std::string::npos);
 }
 
 TEST_CASE("a missing tensor or one with the wrong dims is named in the error") {
