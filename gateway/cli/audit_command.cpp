@@ -41,8 +41,10 @@ constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
                                   consistency proof (JSON) between two signed checkpoints
   checkpoint DIR                  the latest signed checkpoint (JSON), to keep for later proofs
   check-proof FILE --key PUBKEY   check a proof document offline; exit 1 if it does not hold
-  open --secret-key FILE [--out DIR] CAPTURE...
+  open --secret-key FILE [--passphrase-file FILE] [--out DIR] CAPTURE...
                                   decrypt sealed payload captures with the auditor's secret key
+                                  (a protected key's passphrase: --passphrase-file, or the
+                                  SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE variables)
 )";
 
 constexpr std::size_t max_failures_shown = 50;
@@ -219,7 +221,7 @@ int open_captures(const Arguments& args) {
   auto key_path = args.value("--secret-key");
   if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
   if (args.positionals().empty()) return usage_error("open needs at least one CAPTURE file");
-  Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
+  Result<std::optional<SecretBytes>> passphrase = passphrase_from_file_or_environment(args.value("--passphrase-file"));
   if (!passphrase) {
     std::cerr << "sovereign audit: " << passphrase.error().message << '\n';
     return 2;
@@ -277,7 +279,7 @@ int run_audit_command(std::span<const std::string> args) {
   else if (command == "prove" || command == "checkpoint") spec = ArgumentSpec();
   else if (command == "prove-consistency") spec = ArgumentSpec().takes_values({"--from", "--to"});
   else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key"});
-  else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out"});
+  else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out", "--passphrase-file"});
   else return usage_error("unknown command '" + command + "'");
   auto result = Arguments::parse(rest, spec);
   if (auto* error = std::get_if<std::string>(&result)) return usage_error(*error);

@@ -359,3 +359,33 @@ TEST_CASE("passphrase-protected keys from keys init open only with the passphras
   ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
   CHECK(opened.ok());
 }
+
+TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  write_bytes(pass, "a long passphrase\n");
+  write_bytes(dir.path() / "other", "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto store = CaptureStore::open(dir.path() / "captures", keys / "auditor.pub");
+  REQUIRE(store.ok());
+  auto capture = store->write({"req-1", "request", 1700000000000}, "sealed body");
+  REQUIRE(capture.ok());
+  const std::string secret = (keys / "auditor.key").string();
+
+  Run without = run({"audit", "open", "--secret-key", secret, capture->string()});
+  CHECK(without.status == 2);
+  CHECK(without.err.find("or pass --passphrase-file FILE") != std::string::npos);
+  Run opened = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
+  INFO(opened.out << opened.err);
+  CHECK(opened.status == 0);
+  CHECK(opened.out == "sealed body");
+  Run wrong = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "other").string(),
+                   capture->string()});
+  CHECK(wrong.status == 2);
+  CHECK(wrong.err.find("wrong passphrase") != std::string::npos);
+  Run missing = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "none").string(),
+                     capture->string()});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("none") != std::string::npos);
+}
