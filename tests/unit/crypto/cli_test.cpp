@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "crypto/audit_writer.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/sealed_capture.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/keys_command.hpp"
@@ -358,6 +359,110 @@ TEST_CASE("passphrase-protected keys from keys init open only with the passphras
   auto opened = AuditWriter::open(options);
   ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
   CHECK(opened.ok());
+}
+
+TEST_CASE("keys init keeps an auditor key whose secret was moved off the host, and rotate works from auditor.pub") {
+  Site site;
+  const auto keyring = site.keys / "auditor.pub";
+  auto before = read_public_keys(keyring);
+  REQUIRE(before.ok());
+  REQUIRE(before->size() == 1);
+  // The operator follows keys init's advice: auditor.key leaves the host.
+  const auto offsite = site.dir.path() / "offsite-auditor.key";
+  std::filesystem::rename(site.keys / "auditor.key", offsite);
+
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  INFO(again.out << again.err);
+  CHECK(again.status == 0);
+  CHECK(again.out.find("kept     auditor key " + before->back().key_id + " (public key in " + keyring.string() +
+                       "; its secret is held elsewhere)") != std::string::npos);
+  CHECK(again.out.find("Give ") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / "auditor.key"));
+  auto after_init = read_public_keys(keyring);
+  REQUIRE(after_init.ok());
+  CHECK(after_init->size() == 1);
+  // Captures are still sealed to the key whose secret the auditor holds.
+  auto store = CaptureStore::open(site.audit / "captures", keyring);
+  REQUIRE(store.ok());
+  auto capture = store->write({"req-1", "request", 1700000000000}, "body");
+  REQUIRE(capture.ok());
+  CHECK(run({"audit", "open", "--secret-key", offsite.string(), capture->string()}).out == "body");
+
+  Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  INFO(rotated.out << rotated.err);
+  CHECK(rotated.status == 0);
+  auto after_rotate = read_public_keys(keyring);
+  REQUIRE(after_rotate.ok());
+  REQUIRE(after_rotate->size() == 2);
+  auto new_key = read_key_metadata(site.keys / "auditor.key");
+  REQUIRE(new_key.ok());
+  CHECK(new_key->key_id == after_rotate->back().key_id);
+  CHECK(rotated.out.find("rotated  auditor key " + before->back().key_id + " -> " + new_key->key_id) !=
+        std::string::npos);
+  CHECK(rotated.out.find("remove it from this host") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / ("auditor." + before->back().key_id + ".key")));
+
+  // With neither the secret nor the keyring there is nothing to rotate.
+  std::filesystem::remove(site.keys / "auditor.key");
+  std::filesystem::remove(keyring);
+  Run nothing = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  CHECK(nothing.status == 1);
+  CHECK(nothing.err.find("do not exist (run 'sovereign keys init' first)") != std::string::npos);
+}
+
+TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  const std::string other = (dir.path() / "other").string();
+  write_bytes(pass, "a long passphrase\n");
+  write_bytes(other, "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto original = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(original.ok());
+
+  Run unprotected = run({"keys", "rotate", "audit-signing", "--dir", keys.string()});
+  CHECK(unprotected.status == 1);
+  CHECK(unprotected.err.find("audit-signing.key is passphrase-protected, and rotation keeps that protection") !=
+        std::string::npos);
+  Run wrong = run({"keys", "rotate", "audit-signing", "--dir", keys.string(), "--passphrase-file", other});
+  CHECK(wrong.status == 1);
+  CHECK(wrong.err.find("the passphrase given does not open " + (keys / "audit-signing.key").string()) !=
+        std::string::npos);
+  auto unchanged = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(unchanged.ok());
+  CHECK(unchanged->key_id == original->key_id);
+
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", keys.string(), "--passphrase-file", pass});
+  INFO(rotated.out << rotated.err);
+  CHECK(rotated.status == 0);
+  CHECK(rotated.out.find("(passphrase-protected)") != std::string::npos);
+  auto rotated_key = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(rotated_key.ok());
+  CHECK(rotated_key->key_id != original->key_id);
+  CHECK(rotated_key->passphrase_protected);
+  auto secret = read_passphrase_file(pass);
+  REQUIRE(secret.ok());
+  CHECK(read_secret_key_file(keys / "audit-signing.key", &secret.value(), KeyKind::audit_signing).ok());
+
+  // An auditor key held elsewhere is rotated with the protection of the keys still here.
+  std::filesystem::remove(keys / "auditor.key");
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string()}).status == 1);
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string(), "--passphrase-file", other}).status == 1);
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto auditor = read_key_metadata(keys / "auditor.key");
+  REQUIRE(auditor.ok());
+  CHECK(auditor->passphrase_protected);
+
+  // Unprotected keys stay unprotected: a passphrase is refused rather than protecting one key alone.
+  Site plain;
+  Run protect_one = run({"keys", "rotate", "vault", "--dir", plain.keys.string(), "--passphrase-file", pass});
+  CHECK(protect_one.status == 1);
+  CHECK(protect_one.err.find("vault.key is not passphrase-protected") != std::string::npos);
+  CHECK(run({"keys", "rotate", "vault", "--dir", plain.keys.string()}).status == 0);
+  auto vault = read_key_metadata(plain.keys / "vault.key");
+  REQUIRE(vault.ok());
+  CHECK_FALSE(vault->passphrase_protected);
 }
 
 TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
