@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "crypto/audit_proof.hpp"
 #include "crypto/audit_writer.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/sealed_capture.hpp"
@@ -463,6 +464,76 @@ TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase
   auto vault = read_key_metadata(plain.keys / "vault.key");
   REQUIRE(vault.ok());
   CHECK_FALSE(vault->passphrase_protected);
+}
+
+TEST_CASE("check-proof --checkpoint holds a proof to the checkpoint the auditor kept, not the log's own") {
+  Site site;
+  site.write(0, 10);
+  const std::string dir = site.audit.string();
+  const auto file = [&](const std::string& name, const std::string& text) {
+    write_bytes(site.dir.path() / name, text);
+    return (site.dir.path() / name).string();
+  };
+  Run latest = run({"audit", "checkpoint", dir});
+  REQUIRE(latest.status == 0);
+  const std::string kept = file("kept.json", latest.out);  // tree size 10
+  site.write(10, 20);                                       // tree size 30
+  Run proof = run({"audit", "prove-consistency", dir, "--from", "10"});
+  REQUIRE(proof.status == 0);
+  const std::string consistency = file("consistency.json", proof.out);
+  auto check = [&](const std::string& proof_file, const std::string& kept_file) {
+    return run({"audit", "check-proof", proof_file, "--key", site.pub(), "--checkpoint", kept_file});
+  };
+
+  Run alone = run({"audit", "check-proof", consistency, "--key", site.pub()});
+  CHECK(alone.status == 0);
+  CHECK(alone.out.find("the proof is consistent in itself; pass --checkpoint KEPT.json") != std::string::npos);
+  Run held = check(consistency, kept);
+  INFO(held.out << held.err);
+  CHECK(held.status == 0);
+  CHECK(held.out.find("extends the checkpoint you kept, at tree size 10") != std::string::npos);
+
+  // The log was rewritten and re-signed with the gateway's key: the auditor's copy of tree size 10
+  // signed another root than the one the rewritten log embeds in its proof.
+  auto key = read_secret_key_file(site.keys / "audit-signing.key", nullptr, KeyKind::audit_signing);
+  REQUIRE(key.ok());
+  auto signer = CheckpointSigner::from_key(key.value());
+  REQUIRE(signer.ok());
+  auto original = checkpoint_from_json(latest.out);
+  REQUIRE(original.ok());
+  Checkpoint before_rewrite = original.value();
+  before_rewrite.root[0] ^= 0x01;
+  signer->sign(before_rewrite);
+  Run rewritten = check(consistency, file("before-rewrite.json", checkpoint_to_json(before_rewrite)));
+  CHECK(rewritten.status == 1);
+  CHECK(rewritten.out.find("INVALID: ") == 0);
+  CHECK(rewritten.out.find("the log was rewritten and re-signed since that checkpoint was kept") != std::string::npos);
+
+  // A kept checkpoint altered after signing is refused on its signature.
+  Checkpoint forged = original.value();
+  forged.root[0] ^= 0x01;
+  Run unsigned_kept = check(consistency, file("forged.json", checkpoint_to_json(forged)));
+  CHECK(unsigned_kept.status == 1);
+  CHECK(unsigned_kept.out.find("the kept checkpoint ") != std::string::npos);
+
+  // A proof from another tree size does not start at the kept checkpoint.
+  Run from_20 = run({"audit", "prove-consistency", dir, "--from", "20"});
+  REQUIRE(from_20.status == 0);
+  Run elsewhere = check(file("from-20.json", from_20.out), kept);
+  CHECK(elsewhere.status == 1);
+  CHECK(elsewhere.out.find("the proof's old checkpoint is at tree size 20, the kept checkpoint at 10") !=
+        std::string::npos);
+
+  // Inclusion proofs rest on the kept checkpoint too when one is given.
+  Run inclusion = run({"audit", "prove", dir, "3"});
+  REQUIRE(inclusion.status == 0);
+  const std::string inclusion_file = file("inclusion.json", inclusion.out);
+  Run now = run({"audit", "checkpoint", dir});
+  REQUIRE(now.status == 0);
+  CHECK(check(inclusion_file, file("now.json", now.out)).status == 0);
+  Run older = check(inclusion_file, kept);
+  CHECK(older.status == 1);
+  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10") != std::string::npos);
 }
 
 TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
