@@ -280,6 +280,26 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04Z"}).out.find("40 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--until", "2026-11-22T03:04:05.000Z"}).out.find("10 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--since", "yesterday"}).status == 2);
+  // Detector names match whatever their case; decisions and kinds are checked, not silently unmatched;
+  // impossible dates are refused.
+  CHECK(count_lines(run({"audit", "query", dir, "--detector", "email", "--format", "json"}).out) == 26);
+  CHECK(count_lines(run({"audit", "query", dir, "--detector", "Email", "--format", "json"}).out) == 26);
+  CHECK(count_lines(run({"audit", "query", dir, "--decision", "Deny", "--format", "json"}).out) == 8);
+  Run maybe = run({"audit", "query", dir, "--decision", "maybe"});
+  CHECK(maybe.status == 2);
+  CHECK(maybe.err.find("--decision 'maybe' must be allow or deny") != std::string::npos);
+  Run kind = run({"audit", "query", dir, "--kind", "outcomes"});
+  CHECK(kind.status == 2);
+  CHECK(kind.err.find("--kind 'outcomes' must be decision or outcome") != std::string::npos);
+  for (const char* impossible : {"2026-13-45", "2026-02-29", "2026-11-31", "2026-11-22T24:00", "2026-11-22T03:60",
+                                 "2026-11-22T03:04:61Z", "2026-11-22T0", "2026-11-22T03:04:05."}) {
+    Run refused = run({"audit", "query", dir, "--since", impossible});
+    INFO(impossible);
+    CHECK(refused.status == 2);
+    CHECK(refused.err.find("--since '" + std::string(impossible) + "' must look like 2026-11-22") != std::string::npos);
+    CHECK(refused.out.find("record(s)") == std::string::npos);
+  }
+  CHECK(run({"audit", "query", dir, "--since", "2028-02-29", "--format", "json"}).status == 0);
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
   CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
