@@ -184,10 +184,12 @@ std::string describe(const Checkpoint& checkpoint) {
 // kept copy's own signature must check (what proves is the auditor's copy, not the log's).
 Status matches_kept(const Checkpoint& proof_checkpoint, const Checkpoint& kept, const TrustedKeys& keys,
                     const std::string& which) {
-  if (Status signature = keys.verify(kept); !signature) return make_error("the kept checkpoint " + signature.error().message);
+  if (Status signature = keys.verify(kept); !signature) {
+    return make_error("the kept checkpoint " + signature.error().message);
+  }
   if (kept.log_id != proof_checkpoint.log_id) {
-    return make_error("the kept checkpoint belongs to another log (log id " + to_hex(kept.log_id) + ") than the " + which +
-                      " (log id " + to_hex(proof_checkpoint.log_id) + ")");
+    return make_error("the kept checkpoint belongs to another log (log id " + to_hex(kept.log_id) + ") than the " +
+                      which + " (log id " + to_hex(proof_checkpoint.log_id) + ")");
   }
   if (kept.tree_size != proof_checkpoint.tree_size) {
     return make_error("the " + which + " is at tree size " + std::to_string(proof_checkpoint.tree_size) +
@@ -340,10 +342,12 @@ Result<std::string> check_proof_document(std::string_view json_text, const Trust
     if (kept == nullptr) {
       return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the log at " +
              describe(old_checkpoint.value()) +
-             "\n(the proof is consistent in itself; pass --checkpoint KEPT.json to check that it extends the checkpoint "
-             "you kept)";
+             "\n(the proof is consistent in itself; pass --checkpoint KEPT.json to check that it extends the "
+             "checkpoint you kept)";
     }
-    if (Status same = matches_kept(old_checkpoint.value(), *kept, keys, "proof's old checkpoint"); !same) return same.error();
+    if (Status same = matches_kept(old_checkpoint.value(), *kept, keys, "proof's old checkpoint"); !same) {
+      return same.error();
+    }
     return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the checkpoint you kept, at " +
            describe(old_checkpoint.value());
   }

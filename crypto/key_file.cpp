@@ -359,7 +359,8 @@ Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
   } else {
     if (passphrase == nullptr) {
       return make_error(name + ": the key is passphrase-protected; set SOVEREIGN_KEY_PASSPHRASE_FILE " +
-                        "(or SOVEREIGN_KEY_PASSPHRASE), or pass --passphrase-file FILE to the sovereign command");
+                        "(or SOVEREIGN_KEY_PASSPHRASE); the keys and audit open commands also take " +
+                        "--passphrase-file FILE");
     }
     Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
     Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
@@ -518,7 +519,8 @@ Result<std::optional<SecretBytes>> passphrase_from_environment() {
   return std::optional<SecretBytes>();
 }
 
-Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(const std::optional<std::string>& passphrase_file) {
+Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(
+    const std::optional<std::string>& passphrase_file) {
   if (!passphrase_file) return passphrase_from_environment();
   Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
   if (!secret) return secret.error();

@@ -243,7 +243,8 @@ int open_captures(const Arguments& args) {
   auto key_path = args.value("--secret-key");
   if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
   if (args.positionals().empty()) return usage_error("open needs at least one CAPTURE file");
-  Result<std::optional<SecretBytes>> passphrase = passphrase_from_file_or_environment(args.value("--passphrase-file"));
+  Result<std::optional<SecretBytes>> passphrase =
+      passphrase_from_file_or_environment(args.value("--passphrase-file"));
   if (!passphrase) {
     std::cerr << "sovereign audit: " << passphrase.error().message << '\n';
     return 2;

@@ -63,7 +63,8 @@ std::optional<Options> parse(std::span<const std::string> args) {
   Options options;
   if (auto dir = arguments.value("--dir")) options.dir = *dir;
   options.positional = arguments.positionals();
-  Result<std::optional<SecretBytes>> passphrase = passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
+  Result<std::optional<SecretBytes>> passphrase =
+      passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
   if (!passphrase) {
     std::cerr << "sovereign keys: " << passphrase.error().message << '\n';
     return std::nullopt;

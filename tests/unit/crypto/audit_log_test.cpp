@@ -677,7 +677,9 @@ TEST_SUITE("audit-tamper") {
     // Only the records of the first segment after its first checkpoint are left unverified.
     CHECK(report.records_valid == 2000 - (records.size() - 10));
     bool resumed = false;
-    for (const auto& note : report.notes) resumed = resumed || note.find("checked in full again from segment-000002.log") != std::string::npos;
+    for (const auto& note : report.notes) {
+      resumed = resumed || note.find("checked in full again from segment-000002.log") != std::string::npos;
+    }
     CHECK(resumed);
   }
 
@@ -707,11 +709,11 @@ TEST_SUITE("audit-tamper") {
       REQUIRE(report.failures.size() == 1);
       CHECK(report.failures[0].segment == name);
       CHECK(report.failures[0].offset == checkpoints[after].offset - records[k].size);
-      CHECK(report.failures[0].message.find("records were deleted or inserted before it, among the ") != std::string::npos);
+      const std::string& message = report.failures[0].message;
+      CHECK(message.find("records were deleted or inserted before it, among the ") != std::string::npos);
       const std::size_t first_in_range = checkpoints[after - 1].offset + checkpoints[after - 1].size;
-      CHECK(report.failures[0].message.find("since the previous checkpoint (from offset " + std::to_string(first_in_range) +
-                                            " to offset " + std::to_string(checkpoints[after].offset - records[k].size) +
-                                            ")") != std::string::npos);
+      CHECK(message.find("since the previous checkpoint (from offset " + std::to_string(first_in_range) + " to offset " +
+                         std::to_string(checkpoints[after].offset - records[k].size) + ")") != std::string::npos);
       CHECK(report.segments_valid == segments.size() - 1);
     }
     SUBCASE("inserted") {

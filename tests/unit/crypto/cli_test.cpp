@@ -571,7 +571,7 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
 
   Run without = run({"audit", "open", "--secret-key", secret, capture->string()});
   CHECK(without.status == 2);
-  CHECK(without.err.find("or pass --passphrase-file FILE") != std::string::npos);
+  CHECK(without.err.find("the keys and audit open commands also take --passphrase-file FILE") != std::string::npos);
   Run opened = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
   INFO(opened.out << opened.err);
   CHECK(opened.status == 0);

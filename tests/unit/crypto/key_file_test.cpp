@@ -96,7 +96,8 @@ TEST_SUITE("keys") {
     // The secret's hex is written in place (no temporary copies); the file must still read back.
     TempDir dir;
     const auto path = dir.path() / "signing.key";
-    SecretKey key = known_key(KeyKind::audit_signing, "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    SecretKey key =
+        known_key(KeyKind::audit_signing, "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
     REQUIRE(write_secret_key_file(path, key, nullptr, false).ok());
     const std::string text = read_bytes(path);
     const std::string last_line = "secret: 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n";
