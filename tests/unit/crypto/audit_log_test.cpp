@@ -683,6 +683,28 @@ TEST_SUITE("audit-tamper") {
     CHECK(resumed);
   }
 
+  TEST_CASE("a segment header whose tree state differs from the records before it is reported at the header") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[1].second;
+    std::string bytes = read_bytes(path);
+    const FrameSpan header = frames_of(bytes).at(0);
+    REQUIRE(header.tag == FrameTag::header);
+    bytes[header.offset + header.size - 1] ^= 0x01;  // the last byte of its last frontier hash
+    write_bytes(path, bytes);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    REQUIRE_FALSE(report.failures.empty());
+    const VerifyFinding& first = report.failures[0];
+    CHECK(first.segment == path.filename().string());
+    CHECK(first.offset == header.offset);
+    CHECK(first.message.find(", as many records as precede it, but the records before it differ from those the "
+                             "segment was started after (earlier records modified)") != std::string::npos);
+    CHECK(first.message.find("a segment was dropped") == std::string::npos);
+    // Only that segment fails: the next one's header is checked against the signed checkpoint before it.
+    CHECK(report.segments_valid == segments.size() - 1);
+  }
+
   TEST_CASE("a deleted or inserted record is reported once, at the range it was in") {
     SegmentedLog log;
     auto& [dir, key, segments] = log;
