@@ -43,8 +43,8 @@ Status check_rotation_passphrase(const std::filesystem::path& directory, KeyKind
   if (!metadata->passphrase_protected) {
     if (passphrase == nullptr) return {};
     return make_error(reference->string() + " is not passphrase-protected, and rotation keeps the protection of the " +
-                      "keys there; rotate without a passphrase (SOVEREIGN_KEY_PASSPHRASE_FILE and " +
-                      "SOVEREIGN_KEY_PASSPHRASE unset)");
+                      "keys there; rotate without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
+                      "SOVEREIGN_KEY_PASSPHRASE unset");
   }
   if (passphrase == nullptr) {
     return make_error(reference->string() + " is passphrase-protected, and rotation keeps that protection; pass " +
