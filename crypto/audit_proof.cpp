@@ -180,6 +180,30 @@ std::string describe(const Checkpoint& checkpoint) {
          ", signed by key " + checkpoint.key_id + " at " + format_utc_ms(checkpoint.time_ms);
 }
 
+// The proof's checkpoint must be the one the auditor kept: same log, tree size and root, and the
+// kept copy's own signature must check (what proves is the auditor's copy, not the log's).
+Status matches_kept(const Checkpoint& proof_checkpoint, const Checkpoint& kept, const TrustedKeys& keys,
+                    const std::string& which) {
+  if (Status signature = keys.verify(kept); !signature) {
+    return make_error("the kept checkpoint " + signature.error().message);
+  }
+  if (kept.log_id != proof_checkpoint.log_id) {
+    return make_error("the kept checkpoint belongs to another log (log id " + to_hex(kept.log_id) + ") than the " +
+                      which + " (log id " + to_hex(proof_checkpoint.log_id) + ")");
+  }
+  if (kept.tree_size != proof_checkpoint.tree_size) {
+    return make_error("the " + which + " is at tree size " + std::to_string(proof_checkpoint.tree_size) +
+                      ", the kept checkpoint at " + std::to_string(kept.tree_size) +
+                      "; ask for a proof from the kept tree size");
+  }
+  if (kept.root != proof_checkpoint.root) {
+    return make_error("the " + which + " has root " + hash_hex(proof_checkpoint.root) +
+                      ", but the kept checkpoint of the same tree size signed " + hash_hex(kept.root) +
+                      ": the log was rewritten and re-signed since that checkpoint was kept");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index) {
@@ -270,7 +294,7 @@ Result<Checkpoint> checkpoint_from_json(std::string_view json_text) {
   return parse_checkpoint_fields(Fields(document.as_object(), "$"));
 }
 
-Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys) {
+Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys, const Checkpoint* kept) {
   boost::system::error_code ec;
   json::value document = json::parse(json_text, ec);
   if (ec) return make_error("not JSON: " + ec.message());
@@ -296,6 +320,9 @@ Result<std::string> check_proof_document(std::string_view json_text, const Trust
         !included) {
       return make_error("record " + std::to_string(index.value()) + " is not proven: " + included.error().message);
     }
+    if (kept != nullptr) {
+      if (Status same = matches_kept(checkpoint.value(), *kept, keys, "proof's checkpoint"); !same) return same.error();
+    }
     return "valid: record " + std::to_string(index.value()) + " is in the log under the checkpoint at " +
            describe(checkpoint.value()) + "\nrecord: " + std::string(record->begin(), record->end());
   }
@@ -312,7 +339,16 @@ Result<std::string> check_proof_document(std::string_view json_text, const Trust
         !consistent) {
       return make_error("not consistent: " + consistent.error().message);
     }
-    return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the log at " +
+    if (kept == nullptr) {
+      return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the log at " +
+             describe(old_checkpoint.value()) +
+             "\n(the proof is consistent in itself; pass --checkpoint KEPT.json to check that it extends the "
+             "checkpoint you kept)";
+    }
+    if (Status same = matches_kept(old_checkpoint.value(), *kept, keys, "proof's old checkpoint"); !same) {
+      return same.error();
+    }
+    return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the checkpoint you kept, at " +
            describe(old_checkpoint.value());
   }
   return make_error("$.type: unknown proof type '" + type.value() + "'");

@@ -42,6 +42,11 @@ std::string inclusion_proof_to_json(const InclusionProof& proof);
 std::string consistency_proof_to_json(const ConsistencyProof& proof);
 
 // Checks a proof document (either kind) against trusted keys; on success describes what it proves.
-[[nodiscard]] Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys);
+// Without `kept` a proof only shows that it is consistent in itself (a rewritten, re-signed log
+// proves itself as well): with the checkpoint the auditor kept, the old checkpoint of a consistency
+// proof (or the checkpoint of an inclusion proof) must be that one, same tree size and root, and the
+// kept checkpoint's signature must check.
+[[nodiscard]] Result<std::string> check_proof_document(std::string_view json_text, const TrustedKeys& keys,
+                                                       const Checkpoint* kept = nullptr);
 
 }  // namespace sovereign::crypto

@@ -8,6 +8,13 @@ namespace sovereign::crypto {
 
 namespace {
 
+// A parser error without its leading "offset N: ": the finding carries the offset already.
+std::string without_offset(const std::string& message) {
+  if (!message.starts_with("offset ")) return message;
+  const std::size_t colon = message.find(": ");
+  return colon == std::string::npos ? message : message.substr(colon + 2);
+}
+
 // State carried from one segment to the next.
 class LogVerifier {
  public:
@@ -35,13 +42,14 @@ class LogVerifier {
     }
     FrameParser parser(bytes.value());
     if (Status magic = parser.check_magic(); !magic) {
-      fail(0, magic.error().message);
+      fail(0, without_offset(magic.error().message));
       finish_segment();
       return;
     }
     std::optional<Frame> first = parser.next();
     if (!first || first->tag != FrameTag::header) {
-      fail(segment_magic.size(), first ? "first frame is not a segment header" : parser.error().value_or("no segment header"));
+      fail(segment_magic.size(), first ? "first frame is not a segment header"
+                                       : without_offset(parser.error().value_or("no segment header")));
       finish_segment();
       return;
     }
@@ -60,24 +68,27 @@ class LogVerifier {
         case FrameTag::record:
           if (pending_records_ == 0) pending_first_offset_ = frame->offset;
           frontier_.append(merkle::hash_leaf(frame->payload));
-          check_kept(frame->offset);
           ++pending_records_;
           ++segment_records;
           ++report_.records_total;
+          check_kept(frame->offset);
           break;
         case FrameTag::checkpoint: check_checkpoint(*frame); break;
         case FrameTag::end: {
           ended = true;
+          // Records deleted (negative: inserted) in this segment were reported at the checkpoint
+          // after them; the end frame's count is compared as if they were still there.
+          const std::uint64_t count_reported = tree_size() - frontier_.size();
           Result<SegmentEnd> end = decode_end(frame->payload);
           if (!end) {
             fail(frame->offset, end.error().message);
-          } else if (end->segment_index != index || end->record_count != segment_records ||
-                     end->tree_size != frontier_.size()) {
+          } else if (end->segment_index != index || end->record_count != segment_records + count_reported ||
+                     end->tree_size != tree_size()) {
             fail(frame->offset, "end frame says segment " + std::to_string(end->segment_index) + " with " +
                                     std::to_string(end->record_count) + " records ending at tree size " +
                                     std::to_string(end->tree_size) + ", found segment " + std::to_string(index) +
-                                    " with " + std::to_string(segment_records) + " records ending at " +
-                                    std::to_string(frontier_.size()));
+                                    " with " + std::to_string(segment_records + count_reported) +
+                                    " records ending at " + std::to_string(tree_size()));
           }
           break;
         }
@@ -90,7 +101,7 @@ class LogVerifier {
                                 ": the last segment ends in a partial frame (writer stopped mid-write); " +
                                 "the writer cuts it on restart");
       } else {
-        fail(parser.offset(), parser.error()->substr(parser.error()->find(':') + 2) +
+        fail(parser.offset(), without_offset(*parser.error()) +
                                   (parser.stopped_on_truncation() ? " (segment truncated)" : ""));
       }
     } else if (!ended) {
@@ -101,14 +112,24 @@ class LogVerifier {
         fail(parser.offset(), "segment ends without its end frame: truncated at offset " +
                                   std::to_string(parser.offset()));
       }
+    } else if (pending_records_ > 0) {
+      // A closed segment ends with a checkpoint and then its end frame: records after its last
+      // checkpoint mean that checkpoint was removed (or records were added before the end frame).
+      fail(pending_first_offset_, with_thousands(pending_records_) + " record(s) from offset " +
+                                      std::to_string(pending_first_offset_) +
+                                      " are not covered by a checkpoint, but the segment is closed: a closed " +
+                                      "segment ends with a checkpoint and then its end frame, so its closing " +
+                                      "checkpoint was removed or records were added after it");
+      settle_pending();
     }
     finish_segment();
   }
 
   void finish_log() {
+    if (!anchored_) note_unanchored("");
     if (const auto& kept = options_.kept_checkpoint; kept && !kept_checked_) {
       report_.failures.push_back(
-          {name_, 0, "the log holds " + with_thousands(frontier_.size()) + " records, but the kept checkpoint of " +
+          {name_, 0, "the log holds " + with_thousands(tree_size()) + " records, but the kept checkpoint of " +
                          format_utc_ms(kept->time_ms) + " signed " + with_thousands(kept->tree_size) +
                          ": records were removed from the end of the log, or whole segments from its end"});
     }
@@ -143,30 +164,50 @@ class LogVerifier {
       fail(frame.offset, "segment belongs to another audit log (log id " + to_hex(header->log_id) + ")");
       return false;
     }
-    if (header->first_leaf != frontier_.size() || header->frontier != frontier_.nodes()) {
-      const bool pruned = pruned_segments_ > 0 && report_.segments_total == 1;
-      if (pruned) {
-        const std::string which = pruned_segments_ == 1 ? "segment " + segment_file_name(1) + " was"
-                                                        : "segments " + segment_file_name(1) + " to " +
-                                                              segment_file_name(pruned_segments_) + " were";
-        report_.notes.push_back(which + " pruned: the log's first " + with_thousands(header->first_leaf) +
-                                " records are not here; the checkpoints below sign roots that cover them");
-      } else if (report_.segments_total > 1 || header->first_leaf != 0) {
-        fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
-                               ", but " + std::to_string(frontier_.size()) +
-                               " records precede it (a segment was dropped, or records deleted or inserted before it)");
-      }
-      // Continue from the header's own tree state, so later segments are still checked against
-      // their signed checkpoints.
-      Result<TreeFrontier> resumed = TreeFrontier::from_nodes(header->first_leaf, header->frontier);
-      if (!resumed) {
-        fail(frame.offset, resumed.error().message);
-        return false;
-      }
-      frontier_ = std::move(resumed.value());
-      pending_records_ = 0;
-      if (pruned) check_kept_against_pruning(frame.offset);
+    if (anchored_ && header->first_leaf == frontier_.size() && header->frontier == frontier_.nodes()) {
+      check_kept(frame.offset);  // a kept checkpoint of this size (0 for a new log) is checked here
+      return true;
     }
+    // Continue from the header's own tree state, so later segments are still checked against
+    // their signed checkpoints.
+    Result<TreeFrontier> resumed = TreeFrontier::from_nodes(header->first_leaf, header->frontier);
+    if (!resumed) {
+      fail(frame.offset, resumed.error().message);
+      return false;
+    }
+    const bool pruned = pruned_segments_ > 0 && report_.segments_total == 1;
+    if (pruned) {
+      const std::string which = pruned_segments_ == 1 ? "segment " + segment_file_name(1) + " was"
+                                                      : "segments " + segment_file_name(1) + " to " +
+                                                            segment_file_name(pruned_segments_) + " were";
+      report_.notes.push_back(which + " pruned: the log's first " + with_thousands(header->first_leaf) +
+                              " records are not here; the checkpoints below sign roots that cover them");
+    } else if (!anchored_ && last_signed_ && last_signed_->tree_size == header->first_leaf &&
+               last_signed_->root == resumed->root()) {
+      // After a modification reported above: the header's tree state is the one the last signed
+      // checkpoint commits to, so the records from here on are checked in full again.
+      note_unanchored(name_);
+    } else if (!anchored_) {
+      note_unanchored("");
+      fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
+                             " with a tree state that the last signed checkpoint before it (" +
+                             (last_signed_ ? "tree size " + std::to_string(last_signed_->tree_size) : "none") +
+                             ") does not commit to (a segment was dropped, or records deleted, inserted or " +
+                             "modified before it)");
+    } else if (header->first_leaf != frontier_.size()) {
+      fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
+                             ", but " + std::to_string(frontier_.size()) +
+                             " records precede it (a segment was dropped, or records deleted or inserted before it)");
+    } else if (report_.segments_total > 1) {
+      fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
+                             ", as many records as precede it, but the records before it differ from those the " +
+                             "segment was started after (earlier records modified)");
+    }
+    frontier_ = std::move(resumed.value());
+    pending_records_ = 0;
+    anchored_ = true;
+    if (pruned) check_kept_against_pruning(frame.offset);
+    check_kept(frame.offset);
     return true;
   }
 
@@ -190,33 +231,43 @@ class LogVerifier {
     Result<Checkpoint> checkpoint = decode_checkpoint(frame.payload);
     if (!checkpoint) {
       fail(frame.offset, checkpoint.error().message);
-      pending_records_ = 0;
+      settle_pending();
       return;
     }
     const std::string where = "checkpoint (tree size " + std::to_string(checkpoint->tree_size) + "): ";
-    bool valid = true;
+    const std::uint64_t size = tree_size();
+    // Signed by a trusted key for this log: after a mismatch, the tree size it signs is the base
+    // for the records after it.
+    bool trusted = true;
     if (checkpoint->log_id != log_id_) {
       fail(frame.offset, where + "belongs to another audit log (log id " + to_hex(checkpoint->log_id) + ")");
-      valid = false;
+      trusted = false;
     }
     if (Status signature = keys_.verify(checkpoint.value()); !signature) {
       fail(frame.offset, where + signature.error().message);
-      valid = false;
+      trusted = false;
     }
-    if (checkpoint->tree_size != frontier_.size()) {
-      const bool replay = checkpoint->tree_size <= last_checkpoint_size_ && last_checkpoint_size_ > 0 &&
-                          checkpoint->tree_size < frontier_.size();
-      fail(frame.offset, where + std::to_string(frontier_.size()) + " records precede it" +
+    bool valid = trusted;
+    const bool replay = checkpoint->tree_size < size && checkpoint->tree_size <= last_checkpoint_size_ &&
+                        last_checkpoint_size_ > 0;
+    const std::string since_previous = std::to_string(pending_records_) +
+                                       " record(s) since the previous checkpoint (from offset " +
+                                       std::to_string(pending_records_ > 0 ? pending_first_offset_ : frame.offset) +
+                                       " to offset " + std::to_string(frame.offset) + ")";
+    if (checkpoint->tree_size != size) {
+      fail(frame.offset, where + std::to_string(size) + " records precede it" +
                              (replay ? "; an older checkpoint was replayed here"
-                                     : "; records were deleted or inserted before it"));
+                                     : "; records were deleted or inserted before it, among the " + since_previous));
       valid = false;
+      if (trusted && !replay) lose_anchor(checkpoint->tree_size);
+    } else if (!anchored_) {
+      // The roots signed after a modification cover the modified records: only the tree size,
+      // signature and time of this checkpoint can be checked, and its records are not counted valid.
     } else if (Hash root = frontier_.root(); root != checkpoint->root) {
       fail(frame.offset, where + "root mismatch: expected " + hash_hex(checkpoint->root) + ", calculated " +
-                             hash_hex(root) + "; " + std::to_string(pending_records_) +
-                             " record(s) since the previous checkpoint (from offset " +
-                             std::to_string(pending_first_offset_) +
-                             "), or earlier ones, were modified, swapped or reordered");
+                             hash_hex(root) + "; the " + since_previous + " were modified, swapped or reordered");
       valid = false;
+      if (trusted) lose_anchor(checkpoint->tree_size);
     }
     if (checkpoint->time_ms < last_checkpoint_time_) {
       fail(frame.offset, where + "time " + format_utc_ms(checkpoint->time_ms) +
@@ -225,17 +276,52 @@ class LogVerifier {
     }
     if (valid) {
       ++report_.checkpoints_valid;
-      report_.records_valid += pending_records_;
+      if (anchored_) report_.records_valid += pending_records_;
       last_checkpoint_size_ = checkpoint->tree_size;
       last_checkpoint_time_ = checkpoint->time_ms;
     }
+    if (trusted && !replay) last_signed_ = SignedTree{checkpoint->tree_size, checkpoint->root};
+    if (!anchored_) signed_base_ = trusted && !replay ? checkpoint->tree_size : size;
     pending_records_ = 0;
   }
 
-  // Once the tree reaches the kept checkpoint's size, its root must be the one signed then.
+  // The tree size the log has reached: the records counted, or after a deletion or insertion the
+  // size its last signed checkpoint gives plus the records since, so each is reported once.
+  std::uint64_t tree_size() const { return anchored_ ? frontier_.size() : signed_base_ + pending_records_; }
+
+  // After a root or size mismatch at a checkpoint the log's own signature vouches for: the
+  // computed tree no longer matches the signed one, so the roots of later checkpoints cannot be
+  // compared until a segment header carries a tree state a signed checkpoint commits to.
+  void lose_anchor(std::uint64_t signed_size) {
+    if (!anchored_) return;
+    anchored_ = false;
+    unanchored_after_ = signed_size;
+    unanchored_segment_ = name_;
+  }
+
+  // Says which records were checked only by the sizes and signatures of their checkpoints;
+  // resumed_at: the segment whose header re-anchored the check ("" for none).
+  void note_unanchored(const std::string& resumed_at) {
+    report_.notes.push_back(
+        "after the mismatch in " + unanchored_segment_ + " (tree size " + with_thousands(unanchored_after_) +
+        "), the later checkpoints' roots cover the modified records, so the records after it were checked only " +
+        "against their checkpoints' tree sizes and signatures and are not counted valid" +
+        (resumed_at.empty() ? std::string(" (to the end of the log)")
+                            : "; checked in full again from " + resumed_at +
+                                  ", whose header carries the tree state the checkpoint at tree size " +
+                                  with_thousands(last_signed_->tree_size) + " signs"));
+  }
+
+  void settle_pending() {
+    if (!anchored_) signed_base_ += pending_records_;
+    pending_records_ = 0;
+  }
+
+  // Once the tree reaches the kept checkpoint's size, its root must be the one signed then (after a
+  // deletion or insertion reported above, the records as they are cannot give that root either).
   void check_kept(std::uint64_t offset) {
     const auto& kept = options_.kept_checkpoint;
-    if (!kept || kept_checked_ || frontier_.size() != kept->tree_size) return;
+    if (!kept || kept_checked_ || tree_size() != kept->tree_size) return;
     kept_checked_ = true;
     const std::string where = "the kept checkpoint of " + format_utc_ms(kept->time_ms) + " (tree size " +
                               with_thousands(kept->tree_size) + "): ";
@@ -268,6 +354,16 @@ class LogVerifier {
   std::uint64_t last_checkpoint_size_ = 0;
   std::int64_t last_checkpoint_time_ = 0;
   bool kept_checked_ = false;
+  // False after a mismatch at a trusted checkpoint, until a segment header re-anchors the check.
+  bool anchored_ = true;
+  std::uint64_t signed_base_ = 0;       // while not anchored: the tree size of the last checkpoint
+  std::uint64_t unanchored_after_ = 0;  // the signed tree size where the mismatch was found
+  std::string unanchored_segment_;
+  struct SignedTree {
+    std::uint64_t tree_size = 0;
+    Hash root{};
+  };
+  std::optional<SignedTree> last_signed_;  // the latest checkpoint signed by a trusted key, not replayed
   std::uint64_t pruned_segments_ = 0;  // with pruned_start: segments missing before the first one here
 };
 

@@ -30,12 +30,32 @@ std::string associated_data(KeyKind kind, std::string_view key_id) {
          std::string(key_id);
 }
 
-std::string trim(std::string_view text) {
+std::string_view trim_view(std::string_view text) {
   std::size_t begin = 0;
   std::size_t end = text.size();
   while (begin < end && (text[begin] == ' ' || text[begin] == '\t')) ++begin;
   while (end > begin && (text[end - 1] == ' ' || text[end - 1] == '\t' || text[end - 1] == '\r')) --end;
-  return std::string(text.substr(begin, end - begin));
+  return text.substr(begin, end - begin);
+}
+
+std::string trim(std::string_view text) { return std::string(trim_view(text)); }
+
+// Text from a file quoted in an error: control and non-ASCII bytes as \xNN, so a garbage file
+// cannot send escape sequences to the terminal.
+std::string printable(std::string_view text) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7f && byte != '\\') {
+      out.push_back(c);
+    } else {
+      out += "\\x";
+      out.push_back(digits[byte >> 4]);
+      out.push_back(digits[byte & 0xf]);
+    }
+  }
+  return out;
 }
 
 // Derives the public half of a stored secret, and for signing keys the 64-byte libsodium secret.
@@ -50,8 +70,16 @@ void derive_public(KeyKind kind, const SecretBytes& secret, PublicKeyBytes& publ
   }
 }
 
+// The fields of a key file. Values include the secret, so they are wiped before they are freed.
 struct ParsedFields {
   std::map<std::string, std::pair<std::string, int>> values;  // name -> (value, line)
+
+  ParsedFields() = default;
+  ParsedFields(ParsedFields&&) = default;
+  ParsedFields& operator=(ParsedFields&&) = default;
+  ~ParsedFields() {
+    for (auto& [key, value] : values) sodium_memzero(value.first.data(), value.first.size());
+  }
 };
 
 Result<ParsedFields> parse_fields(std::string_view text, const std::string& name) {
@@ -60,7 +88,8 @@ Result<ParsedFields> parse_fields(std::string_view text, const std::string& name
   std::size_t position = 0;
   while (position <= text.size()) {
     const std::size_t end = std::min(text.find('\n', position), text.size());
-    const std::string line = trim(text.substr(position, end - position));
+    // Views into the file's text, never copies: the secret line is copied only into fields.values.
+    const std::string_view line = trim_view(text.substr(position, end - position));
     ++line_number;
     position = end + 1;
     if (line.empty() || line[0] == '#') {
@@ -70,26 +99,34 @@ Result<ParsedFields> parse_fields(std::string_view text, const std::string& name
     const std::size_t colon = line.find(':');
     if (colon == std::string::npos) {
       return make_error(name + ":" + std::to_string(line_number) +
-                        ": expected 'field: value', found '" + line.substr(0, 40) + "'");
+                        ": expected 'field: value', found '" + printable(line.substr(0, 40)) + "'");
     }
     std::string key = trim(line.substr(0, colon));
     if (fields.values.count(key) != 0) {
-      return make_error(name + ":" + std::to_string(line_number) + ": field '" + key +
+      return make_error(name + ":" + std::to_string(line_number) + ": field '" + printable(key) +
                         "' appears twice");
     }
-    fields.values[key] = {trim(line.substr(colon + 1)), line_number};
+    fields.values.emplace(std::move(key), std::pair(std::string(trim_view(line.substr(colon + 1))), line_number));
     if (end == text.size()) break;
   }
   return fields;
 }
 
+// The field's value in place (the secret's is never copied), or nullptr.
+const std::string* find_field(const ParsedFields& fields, const std::string& key) {
+  auto it = fields.values.find(key);
+  return it == fields.values.end() ? nullptr : &it->second.first;
+}
+
+Error missing_field(const std::string& name, const std::string& key) {
+  return make_error(name + ": missing field '" + key + "'");
+}
+
 Result<std::string> field(const ParsedFields& fields, const std::string& name,
                           const std::string& key) {
-  auto it = fields.values.find(key);
-  if (it == fields.values.end()) {
-    return make_error(name + ": missing field '" + key + "'");
-  }
-  return it->second.first;
+  const std::string* value = find_field(fields, key);
+  if (value == nullptr) return missing_field(name, key);
+  return *value;
 }
 
 std::string at_line(const ParsedFields& fields, const std::string& name, const std::string& key) {
@@ -99,7 +136,7 @@ std::string at_line(const ParsedFields& fields, const std::string& name, const s
 
 Result<unsigned long long> parse_number(const std::string& text, const std::string& where) {
   if (text.empty() || text.size() > 19 || text.find_first_not_of("0123456789") != std::string::npos) {
-    return make_error(where + ": expected a decimal number, found '" + text + "'");
+    return make_error(where + ": expected a decimal number, found '" + printable(text) + "'");
   }
   return std::stoull(text);
 }
@@ -111,7 +148,7 @@ Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string&
     bool found = false;
     for (const char* k : known) found = found || key == k;
     if (!found) {
-      return make_error(name + ":" + std::to_string(value.second) + ": unknown field '" + key + "'");
+      return make_error(name + ":" + std::to_string(value.second) + ": unknown field '" + printable(key) + "'");
     }
   }
   Result<std::string> format = field(fields, name, "format");
@@ -120,7 +157,7 @@ Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string&
                       std::string(secret_format) + "' line)");
   }
   if (format.value() != secret_format) {
-    return make_error(at_line(fields, name, "format") + ": unsupported format '" + format.value() +
+    return make_error(at_line(fields, name, "format") + ": unsupported format '" + printable(format.value()) +
                       "', expected '" + std::string(secret_format) + "'");
   }
   KeyMetadata metadata;
@@ -128,7 +165,7 @@ Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string&
   if (!kind) return kind.error();
   std::optional<KeyKind> parsed_kind = parse_key_kind(kind.value());
   if (!parsed_kind) {
-    return make_error(at_line(fields, name, "kind") + ": unknown key kind '" + kind.value() +
+    return make_error(at_line(fields, name, "kind") + ": unknown key kind '" + printable(kind.value()) +
                       "' (audit-signing, vault or auditor)");
   }
   metadata.kind = *parsed_kind;
@@ -148,7 +185,7 @@ Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string&
     metadata.passphrase_protected = true;
   } else if (protection.value() != "none") {
     return make_error(at_line(fields, name, "protection") + ": protection must be 'none' or " +
-                      "'argon2id', found '" + protection.value() + "'");
+                      "'argon2id', found '" + printable(protection.value()) + "'");
   }
   return metadata;
 }
@@ -242,7 +279,14 @@ Status write_secret_key_file(const std::filesystem::path& path, const SecretKey&
   text += "created: " + key.metadata.created + "\n";
   if (passphrase == nullptr) {
     text += "protection: none\n";
-    text += "secret: " + to_hex(key.secret.span()) + "\n";
+    // The hex digits are written straight into room reserved beforehand, so no temporary string
+    // and no reallocation leaves a copy of the secret behind (text is wiped below).
+    const std::size_t hex_at = text.size() + 8;
+    text.reserve(hex_at + key.secret.size() * 2 + 1);
+    text += "secret: ";
+    text.resize(hex_at + key.secret.size() * 2 + 1);
+    sodium_bin2hex(text.data() + hex_at, key.secret.size() * 2 + 1, key.secret.data(), key.secret.size());
+    text.back() = '\n';
   } else {
     if (passphrase->empty()) return make_error(path.string() + ": the passphrase is empty");
     std::array<std::uint8_t, salt_size> salt{};
@@ -302,20 +346,21 @@ Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
                       std::string(key_kind_name(metadata->kind)) + " key, expected a " +
                       std::string(key_kind_name(*expected_kind)) + " key");
   }
-  Result<std::string> secret_text = field(fields, name, "secret");
-  if (!secret_text) return secret_text.error();
+  const std::string* secret_text = find_field(fields, "secret");
+  if (secret_text == nullptr) return missing_field(name, "secret");
 
   SecretKey key;
   key.metadata = metadata.value();
   if (!metadata->passphrase_protected) {
     Result<SecretBytes> secret =
-        decode_secret_hex(secret_text.value(), key_secret_size, at_line(fields, name, "secret"));
+        decode_secret_hex(*secret_text, key_secret_size, at_line(fields, name, "secret"));
     if (!secret) return secret.error();
     key.secret = std::move(secret.value());
   } else {
     if (passphrase == nullptr) {
       return make_error(name + ": the key is passphrase-protected; set SOVEREIGN_KEY_PASSPHRASE_FILE " +
-                        "(or SOVEREIGN_KEY_PASSPHRASE) or pass --passphrase-file");
+                        "(or SOVEREIGN_KEY_PASSPHRASE); the keys and audit open commands also take " +
+                        "--passphrase-file FILE");
     }
     Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
     Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
@@ -345,7 +390,7 @@ Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
       return make_error(at_line(fields, name, "nonce") + ": expected " + std::to_string(nonce_size * 2) + " hex digits");
     }
     std::array<std::uint8_t, key_secret_size + tag_size> sealed{};
-    if (!from_hex_into(secret_text.value(), sealed)) {
+    if (!from_hex_into(*secret_text, sealed)) {
       return make_error(at_line(fields, name, "secret") + ": expected " +
                         std::to_string(sealed.size() * 2) + " hex digits (encrypted secret)");
     }
@@ -472,6 +517,14 @@ Result<std::optional<SecretBytes>> passphrase_from_environment() {
     return std::optional<SecretBytes>(std::move(secret));
   }
   return std::optional<SecretBytes>();
+}
+
+Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(
+    const std::optional<std::string>& passphrase_file) {
+  if (!passphrase_file) return passphrase_from_environment();
+  Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
+  if (!secret) return secret.error();
+  return std::optional<SecretBytes>(std::move(secret.value()));
 }
 
 }  // namespace sovereign::crypto

@@ -77,5 +77,8 @@ std::string format_public_key(const PublicKey& key);
 // SOVEREIGN_KEY_PASSPHRASE (the passphrase itself); nullopt when neither is set.
 [[nodiscard]] Result<std::optional<SecretBytes>> passphrase_from_environment();
 [[nodiscard]] Result<SecretBytes> read_passphrase_file(const std::filesystem::path& path);
+// What the commands that read secret keys use: the --passphrase-file FILE given, else the environment.
+[[nodiscard]] Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(
+    const std::optional<std::string>& passphrase_file);
 
 }  // namespace sovereign::crypto

@@ -16,6 +16,48 @@ Status store_key(const std::filesystem::path& directory, const SecretKey& key, c
   return {};
 }
 
+// The auditor's public key kept in auditor.pub after its secret was moved off the host, as keys init
+// tells the operator to do; nullopt when the keyring does not exist.
+Result<std::optional<PublicKey>> auditor_key_held_elsewhere(const std::filesystem::path& directory) {
+  const std::filesystem::path keyring = *public_keyring_path(directory, KeyKind::auditor);
+  if (!std::filesystem::exists(keyring)) return std::optional<PublicKey>();
+  Result<std::vector<PublicKey>> keys = read_public_keys(keyring);
+  if (!keys) return keys.error();
+  return std::optional<PublicKey>(keys->back());
+}
+
+// Rotation keeps the protection of the key it replaces (for an auditor key held elsewhere: of the
+// other keys in the directory), and a passphrase must open that key, since the gateway reads one
+// passphrase for all of its keys.
+Status check_rotation_passphrase(const std::filesystem::path& directory, KeyKind kind, const SecretBytes* passphrase) {
+  std::optional<std::filesystem::path> reference;
+  for (KeyKind candidate : {kind, KeyKind::audit_signing, KeyKind::vault}) {
+    if (std::filesystem::exists(secret_key_path(directory, candidate))) {
+      reference = secret_key_path(directory, candidate);
+      break;
+    }
+  }
+  if (!reference) return {};
+  Result<KeyMetadata> metadata = read_key_metadata(*reference);
+  if (!metadata) return metadata.error();
+  if (!metadata->passphrase_protected) {
+    if (passphrase == nullptr) return {};
+    return make_error(reference->string() + " is not passphrase-protected, and rotation keeps the protection of the " +
+                      "keys there; rotate without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
+                      "SOVEREIGN_KEY_PASSPHRASE unset");
+  }
+  if (passphrase == nullptr) {
+    return make_error(reference->string() + " is passphrase-protected, and rotation keeps that protection; pass " +
+                      "--passphrase-file FILE (or set SOVEREIGN_KEY_PASSPHRASE_FILE) with the passphrase of the " +
+                      "keys there");
+  }
+  if (Result<SecretKey> opened = read_secret_key_file(*reference, passphrase, metadata->kind); !opened) {
+    return make_error("the passphrase given does not open " + reference->string() + " (" + opened.error().message +
+                      "); the gateway reads one passphrase for all of its keys, so rotate with the one they use");
+  }
+  return {};
+}
+
 }  // namespace
 
 std::filesystem::path secret_key_path(const std::filesystem::path& directory, KeyKind kind) {
@@ -39,6 +81,14 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
   std::vector<KeyInitOutcome> outcomes;
   for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault, KeyKind::auditor}) {
     const std::filesystem::path path = secret_key_path(directory, kind);
+    if (kind == KeyKind::auditor && !std::filesystem::exists(path)) {
+      Result<std::optional<PublicKey>> elsewhere = auditor_key_held_elsewhere(directory);
+      if (!elsewhere) return elsewhere.error();
+      if (elsewhere.value()) {
+        outcomes.push_back({kind, *public_keyring_path(directory, kind), elsewhere.value()->key_id, false, true});
+        continue;
+      }
+    }
     if (std::filesystem::exists(path)) {
       Result<KeyMetadata> metadata = read_key_metadata(path);
       if (!metadata) return metadata.error();
@@ -57,12 +107,25 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
 
 Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind kind, const SecretBytes* passphrase) {
   const std::filesystem::path path = secret_key_path(directory, kind);
-  Result<KeyMetadata> old = read_key_metadata(path);
-  if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
   KeyRotation rotation;
-  rotation.old_key_id = old->key_id;
-  if (kind == KeyKind::auditor) {
-    const std::filesystem::path kept = directory / ("auditor." + old->key_id + ".key");
+  if (kind == KeyKind::auditor && !std::filesystem::exists(path)) {
+    // The secret was moved off the host: the keyring is all a rotation needs.
+    Result<std::optional<PublicKey>> elsewhere = auditor_key_held_elsewhere(directory);
+    if (!elsewhere) return elsewhere.error();
+    if (!elsewhere.value()) {
+      return make_error(path.string() + " and " + public_keyring_path(directory, kind)->string() +
+                        " do not exist (run 'sovereign keys init' first)");
+    }
+    rotation.old_key_id = elsewhere.value()->key_id;
+    rotation.old_secret_elsewhere = true;
+  } else {
+    Result<KeyMetadata> old = read_key_metadata(path);
+    if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
+    rotation.old_key_id = old->key_id;
+  }
+  if (Status checked = check_rotation_passphrase(directory, kind, passphrase); !checked) return checked.error();
+  if (kind == KeyKind::auditor && !rotation.old_secret_elsewhere) {
+    const std::filesystem::path kept = directory / ("auditor." + rotation.old_key_id + ".key");
     std::error_code ec;
     std::filesystem::rename(path, kept, ec);
     if (ec) return make_error("cannot keep the old auditor key as " + kept.string() + ": " + ec.message());
@@ -71,6 +134,7 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
   SecretKey key = generate_key(kind);
   if (Status stored = store_key(directory, key, passphrase, true); !stored) return stored.error();
   rotation.new_key_id = key.metadata.key_id;
+  rotation.passphrase_protected = passphrase != nullptr;
   return rotation;
 }
 

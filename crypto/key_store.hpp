@@ -22,10 +22,14 @@ struct KeyInitOutcome {
   std::filesystem::path path;
   std::string key_id;
   bool created = false;  // false: an existing key was kept
+  // auditor: auditor.key is not here but auditor.pub holds its public key (the secret was moved off
+  // the host); the key is kept, and path names the keyring.
+  bool secret_elsewhere = false;
 };
 
 // Creates the directory (0700) and each missing key (0600, its public half appended to the
-// keyring); existing keys are kept. A non-null passphrase encrypts the new keys.
+// keyring); existing keys are kept, an auditor key whose public half is in auditor.pub too (its
+// secret is held elsewhere). A non-null passphrase encrypts the new keys.
 [[nodiscard]] Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path& directory,
                                                                   const SecretBytes* passphrase);
 
@@ -33,10 +37,15 @@ struct KeyRotation {
   std::string old_key_id;
   std::string new_key_id;
   std::optional<std::filesystem::path> kept_old_key;  // auditor keys: where the old secret went
+  bool old_secret_elsewhere = false;                  // auditor keys: the old secret was not on this host
+  bool passphrase_protected = false;                  // the new key, like the one it replaced
 };
 
 // Replaces a key. audit-signing and auditor public keys are appended to their keyring, so older
-// checkpoints and captures stay usable; an old auditor secret is kept as auditor.<key-id>.key.
+// checkpoints and captures stay usable; an old auditor secret is kept as auditor.<key-id>.key, and
+// an auditor key whose secret is held elsewhere is rotated from auditor.pub alone. The new key keeps
+// the protection of the one it replaces (an auditor key held elsewhere: of the other keys there): a
+// protected key needs a passphrase that opens it; an unprotected one takes none.
 [[nodiscard]] Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind kind,
                                              const SecretBytes* passphrase);
 

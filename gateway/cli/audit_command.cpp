@@ -40,9 +40,15 @@ constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
   prove-consistency DIR --from SIZE [--to SIZE]
                                   consistency proof (JSON) between two signed checkpoints
   checkpoint DIR                  the latest signed checkpoint (JSON), to keep for later proofs
-  check-proof FILE --key PUBKEY   check a proof document offline; exit 1 if it does not hold
-  open --secret-key FILE [--out DIR] CAPTURE...
+  check-proof FILE --key PUBKEY [--checkpoint KEPT.json]
+                                  check a proof document offline; exit 1 if it does not hold; with
+                                  the checkpoint kept from an earlier 'audit checkpoint', also that
+                                  the proof starts from it (without one a proof shows only that it
+                                  is consistent in itself)
+  open --secret-key FILE [--passphrase-file FILE] [--out DIR] CAPTURE...
                                   decrypt sealed payload captures with the auditor's secret key
+                                  (a protected key's passphrase: --passphrase-file, or the
+                                  SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE variables)
 )";
 
 constexpr std::size_t max_failures_shown = 50;
@@ -94,6 +100,22 @@ std::optional<TrustedKeys> load_trusted(const Arguments& args) {
   return std::move(keys.value());
 }
 
+// The checkpoint an auditor kept from an earlier 'audit checkpoint' (--checkpoint FILE); nullopt
+// and a usage error when it cannot be read.
+std::optional<Checkpoint> read_kept_checkpoint(const std::string& file) {
+  Result<std::string> text = read_small_file(file, 1 << 20);
+  if (!text) {
+    usage_error("--checkpoint: " + text.error().message);
+    return std::nullopt;
+  }
+  Result<Checkpoint> kept = checkpoint_from_json(text.value());
+  if (!kept) {
+    usage_error("--checkpoint " + file + ": " + kept.error().message);
+    return std::nullopt;
+  }
+  return kept.value();
+}
+
 // ---- verify ---------------------------------------------------------------------------------
 
 int verify(const Arguments& args) {
@@ -104,11 +126,8 @@ int verify(const Arguments& args) {
   options.require_closed = args.flag("--require-closed");
   options.pruned_start = args.flag("--pruned");
   if (auto file = args.value("--checkpoint")) {
-    Result<std::string> text = read_small_file(*file, 1 << 20);
-    if (!text) return usage_error("--checkpoint: " + text.error().message);
-    Result<Checkpoint> kept = checkpoint_from_json(text.value());
-    if (!kept) return usage_error("--checkpoint " + *file + ": " + kept.error().message);
-    options.kept_checkpoint = kept.value();
+    options.kept_checkpoint = read_kept_checkpoint(*file);
+    if (!options.kept_checkpoint) return 2;
   }
   const VerifyReport report = verify_log(args.positionals()[0], *keys, options);
   for (std::size_t i = 0; i < report.failures.size() && i < max_failures_shown; ++i) {
@@ -204,7 +223,12 @@ int check_proof(const Arguments& args) {
     std::cerr << "sovereign audit: " << text.error().message << '\n';
     return 2;
   }
-  Result<std::string> checked = check_proof_document(text.value(), *keys);
+  std::optional<Checkpoint> kept;
+  if (auto file = args.value("--checkpoint")) {
+    kept = read_kept_checkpoint(*file);
+    if (!kept) return 2;
+  }
+  Result<std::string> checked = check_proof_document(text.value(), *keys, kept ? &*kept : nullptr);
   if (!checked) {
     std::cout << "INVALID: " << args.positionals()[0] << ": " << checked.error().message << '\n';
     return 1;
@@ -219,7 +243,8 @@ int open_captures(const Arguments& args) {
   auto key_path = args.value("--secret-key");
   if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
   if (args.positionals().empty()) return usage_error("open needs at least one CAPTURE file");
-  Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
+  Result<std::optional<SecretBytes>> passphrase =
+      passphrase_from_file_or_environment(args.value("--passphrase-file"));
   if (!passphrase) {
     std::cerr << "sovereign audit: " << passphrase.error().message << '\n';
     return 2;
@@ -276,8 +301,8 @@ int run_audit_command(std::span<const std::string> args) {
   else if (command == "tail") spec = ArgumentSpec().takes_values({"-n"}).takes_flags({"-f"});
   else if (command == "prove" || command == "checkpoint") spec = ArgumentSpec();
   else if (command == "prove-consistency") spec = ArgumentSpec().takes_values({"--from", "--to"});
-  else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key"});
-  else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out"});
+  else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"});
+  else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out", "--passphrase-file"});
   else return usage_error("unknown command '" + command + "'");
   auto result = Arguments::parse(rest, spec);
   if (auto* error = std::get_if<std::string>(&result)) return usage_error(*error);

@@ -1,7 +1,9 @@
 // `sovereign audit query` and `sovereign audit tail`: records of the audit log selected by what
 // they say (tenant, time, decision, rule, detector, backend, zone...) and printed as a table, JSON
 // lines or CSV; the last records, optionally followed as the gateway appends them.
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <deque>
@@ -40,9 +42,48 @@ bool array_contains(const json::object& object, std::string_view key, const std:
   return false;
 }
 
-bool object_has_key(const json::object& object, std::string_view key, const std::string& wanted) {
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+std::string lowercase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// text in lower case when it is one of the two values, else nullopt.
+std::optional<std::string> one_of(const std::string& text, std::string_view first, std::string_view second) {
+  std::string value = lowercase(text);
+  if (value == first || value == second) return value;
+  return std::nullopt;
+}
+
+// Detector names are matched ignoring case: records name them as the policy's detectors do
+// ("email"), people type them as the docs' EMAIL.
+bool object_has_key_ignoring_case(const json::object& object, std::string_view key, const std::string& wanted) {
   const json::value* value = object.if_contains(key);
-  return value != nullptr && value->is_object() && value->as_object().contains(wanted);
+  if (value == nullptr || !value->is_object()) return false;
+  for (const auto& member : value->as_object()) {
+    if (equal_ignoring_case(member.key(), wanted)) return true;
+  }
+  return false;
+}
+
+// The date and time in a bound that already has the shape of one: month 01-12, a day the month
+// has, hours below 24, minutes and seconds below 60.
+bool is_calendar_time(const std::string& text) {
+  auto number = [&](std::size_t at, std::size_t digits) { return std::stoi(text.substr(at, digits)); };
+  const int year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  if (month < 1 || month > 12 || day < 1) return false;
+  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > days[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+  if (text.size() >= 13 && number(11, 2) > 23) return false;
+  if (text.size() >= 16 && number(14, 2) > 59) return false;
+  if (text.size() >= 19 && number(17, 2) > 59) return false;
+  return true;
 }
 
 // A --since/--until bound as records write times (YYYY-MM-DDTHH:MM:SS.mmmZ, compared as text): at
@@ -56,6 +97,10 @@ std::optional<std::string> time_bound(std::string text) {
     const bool digit = text[i] >= '0' && text[i] <= '9';
     if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return std::nullopt;
   }
+  // A partial field ("2026-11-2", "…T03:0") is not a time either.
+  if (text.size() != 10 && text.size() != 13 && text.size() != 16 && text.size() < 19) return std::nullopt;
+  if (text.size() == 20) return std::nullopt;
+  if (!is_calendar_time(text)) return std::nullopt;
   if (text.size() == 19) text += ".000Z";      // whole seconds
   else if (text.size() == shape.size()) text += 'Z';
   return text;
@@ -100,7 +145,8 @@ struct Filter {
     check(zone, [&](const std::string& w) { return field_text(record, "zone") == w; });
     check(rule, [&](const std::string& w) { return array_contains(record, "rules", w); });
     check(detector, [&](const std::string& w) {
-      return object_has_key(record, "detectors", w) || object_has_key(record, "output_detectors", w);
+      return object_has_key_ignoring_case(record, "detectors", w) ||
+             object_has_key_ignoring_case(record, "output_detectors", w);
     });
     return met;
   }
@@ -217,11 +263,20 @@ int query(const Arguments& args) {
   if (args.positionals().size() != 1) return usage_error("query needs exactly one DIR");
   Filter filter;
   static const std::pair<const char*, const char*> exact_filters[] = {
-      {"--tenant", "tenant"}, {"--model", "model"}, {"--kind", "kind"}, {"--request-id", "request_id"}};
+      {"--tenant", "tenant"}, {"--model", "model"}, {"--request-id", "request_id"}};
   for (const auto& [option, field] : exact_filters) {
     if (auto value = args.value(option)) filter.equals[field] = *value;
   }
-  filter.decision = args.value("--decision");
+  // Records write decisions and kinds in lower case; any other value would silently match nothing.
+  if (auto text = args.value("--decision")) {
+    filter.decision = one_of(*text, "allow", "deny");
+    if (!filter.decision) return usage_error("--decision '" + *text + "' must be allow or deny");
+  }
+  if (auto text = args.value("--kind")) {
+    std::optional<std::string> kind = one_of(*text, "decision", "outcome");
+    if (!kind) return usage_error("--kind '" + *text + "' must be decision or outcome");
+    filter.equals["kind"] = *kind;
+  }
   filter.backend = args.value("--backend");
   filter.zone = args.value("--zone");
 

@@ -24,13 +24,16 @@ constexpr const char* usage = R"(usage: sovereign keys COMMAND [--dir DIR] [--pa
 
   init                       create the audit signing key, the vault key and the auditor key pair
                              (existing keys are kept)
-  rotate KIND                replace a key; KIND is audit-signing, vault or auditor
+  rotate KIND                replace a key; KIND is audit-signing, vault or auditor (an auditor key
+                             whose secret was moved off this host is rotated from auditor.pub)
   list                       the keys in DIR with kind, key id, creation time and protection
   export-public KIND         print the public keyring of audit-signing or auditor keys
 
 DIR defaults to var/keys. Secret keys are written 0600. With --passphrase-file (or the
 SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE environment variables) new secret keys
-are encrypted with Argon2id; the gateway then needs the same variable to start.
+are encrypted with Argon2id; the gateway then needs the same variable to start. rotate keeps the
+protection of the key it replaces: it needs the passphrase of a protected key, and takes none for
+an unprotected one.
 )";
 
 struct Options {
@@ -60,22 +63,13 @@ std::optional<Options> parse(std::span<const std::string> args) {
   Options options;
   if (auto dir = arguments.value("--dir")) options.dir = *dir;
   options.positional = arguments.positionals();
-  const std::optional<std::string> passphrase_file = arguments.value("--passphrase-file");
-  if (passphrase_file) {
-    Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
-    if (!secret) {
-      std::cerr << "sovereign keys: " << secret.error().message << '\n';
-      return std::nullopt;
-    }
-    options.passphrase = std::move(secret.value());
-  } else {
-    Result<std::optional<SecretBytes>> from_env = passphrase_from_environment();
-    if (!from_env) {
-      std::cerr << "sovereign keys: " << from_env.error().message << '\n';
-      return std::nullopt;
-    }
-    options.passphrase = std::move(from_env.value());
+  Result<std::optional<SecretBytes>> passphrase =
+      passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
+  if (!passphrase) {
+    std::cerr << "sovereign keys: " << passphrase.error().message << '\n';
+    return std::nullopt;
   }
+  options.passphrase = std::move(passphrase.value());
   return options;
 }
 
@@ -87,7 +81,14 @@ int init(const Options& options) {
     std::cerr << "sovereign keys: " << outcomes.error().message << '\n';
     return 1;
   }
+  bool auditor_secret_here = true;
   for (const KeyInitOutcome& outcome : outcomes.value()) {
+    if (outcome.secret_elsewhere) {
+      auditor_secret_here = false;
+      std::cout << "kept     " << key_kind_name(outcome.kind) << " key " << outcome.key_id << " (public key in "
+                << outcome.path.string() << "; its secret is held elsewhere)\n";
+      continue;
+    }
     std::cout << (outcome.created ? "created  " : "kept     ") << key_kind_name(outcome.kind) << " key "
               << outcome.key_id << " (" << outcome.path.string()
               << (outcome.created && passphrase ? ", passphrase-protected" : "") << ")\n";
@@ -95,10 +96,12 @@ int init(const Options& options) {
   const auto& dir = options.dir;
   std::cout << "\nThe gateway needs " << secret_key_path(dir, KeyKind::audit_signing).string() << ", "
             << secret_key_path(dir, KeyKind::vault).string() << " and "
-            << public_keyring_path(dir, KeyKind::auditor)->string() << ".\n"
-            << "Give " << secret_key_path(dir, KeyKind::auditor).string()
-            << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n"
-            << "Auditors verify the log with " << public_keyring_path(dir, KeyKind::audit_signing)->string() << ".\n";
+            << public_keyring_path(dir, KeyKind::auditor)->string() << ".\n";
+  if (auditor_secret_here) {
+    std::cout << "Give " << secret_key_path(dir, KeyKind::auditor).string()
+              << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n";
+  }
+  std::cout << "Auditors verify the log with " << public_keyring_path(dir, KeyKind::audit_signing)->string() << ".\n";
   return 0;
 }
 
@@ -116,12 +119,15 @@ int rotate(const Options& options) {
     std::cout << "kept old auditor key " << rotation->old_key_id << " as " << rotation->kept_old_key->string() << '\n';
   }
   std::cout << "rotated  " << key_kind_name(*kind) << " key " << rotation->old_key_id << " -> " << rotation->new_key_id
-            << '\n';
+            << (rotation->passphrase_protected ? " (passphrase-protected)" : "") << '\n';
   if (*kind == KeyKind::audit_signing) {
     std::cout << "Older checkpoints stay verifiable: " << public_keyring_path(options.dir, *kind)->string()
               << " keeps every public key. Restart the gateway to sign with the new key.\n";
   } else if (*kind == KeyKind::vault) {
     std::cout << "Tokens issued under the old key can no longer be restored once the gateway restarts.\n";
+  } else {
+    std::cout << "Give " << secret_key_path(options.dir, *kind).string()
+              << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n";
   }
   return 0;
 }

@@ -647,5 +647,156 @@ TEST_SUITE("audit-tamper") {
     write_bytes(dir.path() / seg1, "not a segment at all");
     VerifyReport garbage = verify_log(dir.path(), trust(key));
     CHECK(has_failure(garbage, seg1, "not an audit segment"));
+    // The finding carries the offset; the message does not repeat it.
+    REQUIRE(garbage.failures.size() >= 1);
+    CHECK(garbage.failures[0].offset == 0);
+    CHECK(garbage.failures[0].message.find("offset") == std::string::npos);
+  }
+
+  // A single change in one segment is reported once, where it is: the later checkpoints of that
+  // segment and the segments after it are not reported as modified too.
+  TEST_CASE("a modified record in an earlier segment is reported once, and later segments verify") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[0].second;
+    std::string bytes = read_bytes(path);
+    auto records = frames_tagged(bytes, FrameTag::record);
+    auto checkpoints = frames_tagged(bytes, FrameTag::checkpoint);
+    bytes[records[12].offset + 20] ^= 0x01;
+    write_bytes(path, bytes);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    REQUIRE(report.failures.size() == 1);
+    CHECK(report.failures[0].segment == seg1);
+    CHECK(report.failures[0].offset == checkpoints[1].offset);
+    CHECK(report.failures[0].message.find("root mismatch") != std::string::npos);
+    CHECK(report.failures[0].message.find("the 10 record(s) since the previous checkpoint (from offset " +
+                                          std::to_string(records[10].offset) + " to offset " +
+                                          std::to_string(checkpoints[1].offset) + ")") != std::string::npos);
+    CHECK(report.segments_valid == segments.size() - 1);
+    // Only the records of the first segment after its first checkpoint are left unverified.
+    CHECK(report.records_valid == 2000 - (records.size() - 10));
+    bool resumed = false;
+    for (const auto& note : report.notes) {
+      resumed = resumed || note.find("checked in full again from segment-000002.log") != std::string::npos;
+    }
+    CHECK(resumed);
+  }
+
+  TEST_CASE("a segment header whose tree state differs from the records before it is reported at the header") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[1].second;
+    std::string bytes = read_bytes(path);
+    const FrameSpan header = frames_of(bytes).at(0);
+    REQUIRE(header.tag == FrameTag::header);
+    bytes[header.offset + header.size - 1] ^= 0x01;  // the last byte of its last frontier hash
+    write_bytes(path, bytes);
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    REQUIRE_FALSE(report.failures.empty());
+    const VerifyFinding& first = report.failures[0];
+    CHECK(first.segment == path.filename().string());
+    CHECK(first.offset == header.offset);
+    CHECK(first.message.find(", as many records as precede it, but the records before it differ from those the "
+                             "segment was started after (earlier records modified)") != std::string::npos);
+    CHECK(first.message.find("a segment was dropped") == std::string::npos);
+    // Only that segment fails: the next one's header is checked against the signed checkpoint before it.
+    CHECK(report.segments_valid == segments.size() - 1);
+  }
+
+  TEST_CASE("a deleted or inserted record is reported once, at the range it was in") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[1].second;
+    const std::string original = read_bytes(path);
+    auto records = frames_tagged(original, FrameTag::record);
+    auto checkpoints = frames_tagged(original, FrameTag::checkpoint);
+    // A record three after the segment's first checkpoint, the checkpoint after it and the one before.
+    std::size_t k = 0;
+    while (records[k].offset < checkpoints[0].offset) ++k;
+    k += 3;
+    std::size_t after = 0;
+    while (checkpoints[after].offset < records[k].offset) ++after;
+    REQUIRE(after > 0);
+    REQUIRE(after < checkpoints.size());
+    const std::string name = segments[1].second.filename().string();
+
+    SUBCASE("deleted") {
+      std::string bytes = original;
+      bytes.erase(records[k].offset, records[k].size);
+      write_bytes(path, bytes);
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+      INFO(dump(report));
+      REQUIRE(report.failures.size() == 1);
+      CHECK(report.failures[0].segment == name);
+      CHECK(report.failures[0].offset == checkpoints[after].offset - records[k].size);
+      const std::string& message = report.failures[0].message;
+      CHECK(message.find("records were deleted or inserted before it, among the ") != std::string::npos);
+      const std::size_t first_in_range = checkpoints[after - 1].offset + checkpoints[after - 1].size;
+      CHECK(message.find("since the previous checkpoint (from offset " + std::to_string(first_in_range) + " to offset " +
+                         std::to_string(checkpoints[after].offset - records[k].size) + ")") != std::string::npos);
+      CHECK(report.segments_valid == segments.size() - 1);
+    }
+    SUBCASE("inserted") {
+      std::string bytes = original;
+      bytes.insert(records[k].offset, original.substr(records[k].offset, records[k].size));
+      write_bytes(path, bytes);
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+      INFO(dump(report));
+      REQUIRE(report.failures.size() == 1);
+      CHECK(report.failures[0].segment == name);
+      CHECK(report.failures[0].message.find("records were deleted or inserted before it") != std::string::npos);
+      CHECK(report.segments_valid == segments.size() - 1);
+    }
+  }
+
+  TEST_CASE("a closed segment whose closing checkpoint was removed fails, even as the last segment") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 25);  // checkpoints at 10 and 20, the closing one at 25
+    const auto path = dir.path() / seg1;
+    std::string bytes = read_bytes(path);
+    auto frames = frames_of(bytes);
+    REQUIRE(frames.size() >= 2);
+    const FrameSpan closing = frames[frames.size() - 2];
+    REQUIRE(closing.tag == FrameTag::checkpoint);
+    REQUIRE(frames.back().tag == FrameTag::end);
+    bytes.erase(closing.offset, closing.size);
+    auto records = frames_tagged(bytes, FrameTag::record);
+    bytes[records[22].offset + 20] ^= 0x01;  // and a record it covered altered
+    write_bytes(path, bytes);
+    for (bool require_closed : {false, true}) {
+      VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = require_closed});
+      INFO(dump(report));
+      CHECK_FALSE(report.ok());
+      CHECK(has_failure(report, seg1, "5 record(s) from offset " + std::to_string(records[20].offset) +
+                                          " are not covered by a checkpoint, but the segment is closed"));
+      CHECK(report.records_valid == 20);
+    }
+  }
+
+  TEST_CASE("a kept checkpoint of tree size 0 checks against an empty log and one that grew since") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 0);
+    Result<Checkpoint> empty = latest_checkpoint(dir.path());
+    REQUIRE(empty.ok());
+    REQUIRE(empty->tree_size == 0);
+    VerifyReport at_zero = verify_log(dir.path(), trust(key), {.kept_checkpoint = empty.value()});
+    INFO(dump(at_zero));
+    CHECK(at_zero.ok());
+    write_log(options_for(dir.path()), key, 12);
+    VerifyReport grown = verify_log(dir.path(), trust(key), {.require_closed = true, .kept_checkpoint = empty.value()});
+    INFO(dump(grown));
+    CHECK(grown.ok());
+    CHECK(grown.records_valid == 12);
+    // A tree-size-0 checkpoint of another log is still refused.
+    TempDir other;
+    write_log(options_for(other.path()), key, 0);
+    Result<Checkpoint> foreign = latest_checkpoint(other.path());
+    REQUIRE(foreign.ok());
+    VerifyReport mixed = verify_log(dir.path(), trust(key), {.kept_checkpoint = foreign.value()});
+    CHECK(has_failure(mixed, seg1, "it belongs to another audit log"));
   }
 }

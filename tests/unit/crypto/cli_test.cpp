@@ -8,7 +8,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "crypto/audit_proof.hpp"
 #include "crypto/audit_writer.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/sealed_capture.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/keys_command.hpp"
@@ -278,6 +280,26 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04Z"}).out.find("40 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--until", "2026-11-22T03:04:05.000Z"}).out.find("10 record(s)") != std::string::npos);
   CHECK(run({"audit", "query", dir, "--since", "yesterday"}).status == 2);
+  // Detector names match whatever their case; decisions and kinds are checked, not silently unmatched;
+  // impossible dates are refused.
+  CHECK(count_lines(run({"audit", "query", dir, "--detector", "email", "--format", "json"}).out) == 26);
+  CHECK(count_lines(run({"audit", "query", dir, "--detector", "Email", "--format", "json"}).out) == 26);
+  CHECK(count_lines(run({"audit", "query", dir, "--decision", "Deny", "--format", "json"}).out) == 8);
+  Run maybe = run({"audit", "query", dir, "--decision", "maybe"});
+  CHECK(maybe.status == 2);
+  CHECK(maybe.err.find("--decision 'maybe' must be allow or deny") != std::string::npos);
+  Run kind = run({"audit", "query", dir, "--kind", "outcomes"});
+  CHECK(kind.status == 2);
+  CHECK(kind.err.find("--kind 'outcomes' must be decision or outcome") != std::string::npos);
+  for (const char* impossible : {"2026-13-45", "2026-02-29", "2026-11-31", "2026-11-22T24:00", "2026-11-22T03:60",
+                                 "2026-11-22T03:04:61Z", "2026-11-22T0", "2026-11-22T03:04:05."}) {
+    Run refused = run({"audit", "query", dir, "--since", impossible});
+    INFO(impossible);
+    CHECK(refused.status == 2);
+    CHECK(refused.err.find("--since '" + std::string(impossible) + "' must look like 2026-11-22") != std::string::npos);
+    CHECK(refused.out.find("record(s)") == std::string::npos);
+  }
+  CHECK(run({"audit", "query", dir, "--since", "2028-02-29", "--format", "json"}).status == 0);
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
   CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
@@ -358,4 +380,208 @@ TEST_CASE("passphrase-protected keys from keys init open only with the passphras
   auto opened = AuditWriter::open(options);
   ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
   CHECK(opened.ok());
+}
+
+TEST_CASE("keys init keeps an auditor key whose secret was moved off the host, and rotate works from auditor.pub") {
+  Site site;
+  const auto keyring = site.keys / "auditor.pub";
+  auto before = read_public_keys(keyring);
+  REQUIRE(before.ok());
+  REQUIRE(before->size() == 1);
+  // The operator follows keys init's advice: auditor.key leaves the host.
+  const auto offsite = site.dir.path() / "offsite-auditor.key";
+  std::filesystem::rename(site.keys / "auditor.key", offsite);
+
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  INFO(again.out << again.err);
+  CHECK(again.status == 0);
+  CHECK(again.out.find("kept     auditor key " + before->back().key_id + " (public key in " + keyring.string() +
+                       "; its secret is held elsewhere)") != std::string::npos);
+  CHECK(again.out.find("Give ") == std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / "auditor.key"));
+  auto after_init = read_public_keys(keyring);
+  REQUIRE(after_init.ok());
+  CHECK(after_init->size() == 1);
+  // Captures are still sealed to the key whose secret the auditor holds.
+  auto store = CaptureStore::open(site.audit / "captures", keyring);
+  REQUIRE(store.ok());
+  auto capture = store->write({"req-1", "request", 1700000000000}, "body");
+  REQUIRE(capture.ok());
+  CHECK(run({"audit", "open", "--secret-key", offsite.string(), capture->string()}).out == "body");
+
+  Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  INFO(rotated.out << rotated.err);
+  CHECK(rotated.status == 0);
+  auto after_rotate = read_public_keys(keyring);
+  REQUIRE(after_rotate.ok());
+  REQUIRE(after_rotate->size() == 2);
+  auto new_key = read_key_metadata(site.keys / "auditor.key");
+  REQUIRE(new_key.ok());
+  CHECK(new_key->key_id == after_rotate->back().key_id);
+  CHECK(rotated.out.find("rotated  auditor key " + before->back().key_id + " -> " + new_key->key_id) !=
+        std::string::npos);
+  CHECK(rotated.out.find("remove it from this host") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / ("auditor." + before->back().key_id + ".key")));
+
+  // With neither the secret nor the keyring there is nothing to rotate.
+  std::filesystem::remove(site.keys / "auditor.key");
+  std::filesystem::remove(keyring);
+  Run nothing = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  CHECK(nothing.status == 1);
+  CHECK(nothing.err.find("do not exist (run 'sovereign keys init' first)") != std::string::npos);
+}
+
+TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  const std::string other = (dir.path() / "other").string();
+  write_bytes(pass, "a long passphrase\n");
+  write_bytes(other, "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto original = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(original.ok());
+
+  Run unprotected = run({"keys", "rotate", "audit-signing", "--dir", keys.string()});
+  CHECK(unprotected.status == 1);
+  CHECK(unprotected.err.find("audit-signing.key is passphrase-protected, and rotation keeps that protection") !=
+        std::string::npos);
+  Run wrong = run({"keys", "rotate", "audit-signing", "--dir", keys.string(), "--passphrase-file", other});
+  CHECK(wrong.status == 1);
+  CHECK(wrong.err.find("the passphrase given does not open " + (keys / "audit-signing.key").string()) !=
+        std::string::npos);
+  auto unchanged = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(unchanged.ok());
+  CHECK(unchanged->key_id == original->key_id);
+
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", keys.string(), "--passphrase-file", pass});
+  INFO(rotated.out << rotated.err);
+  CHECK(rotated.status == 0);
+  CHECK(rotated.out.find("(passphrase-protected)") != std::string::npos);
+  auto rotated_key = read_key_metadata(keys / "audit-signing.key");
+  REQUIRE(rotated_key.ok());
+  CHECK(rotated_key->key_id != original->key_id);
+  CHECK(rotated_key->passphrase_protected);
+  auto secret = read_passphrase_file(pass);
+  REQUIRE(secret.ok());
+  CHECK(read_secret_key_file(keys / "audit-signing.key", &secret.value(), KeyKind::audit_signing).ok());
+
+  // An auditor key held elsewhere is rotated with the protection of the keys still here.
+  std::filesystem::remove(keys / "auditor.key");
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string()}).status == 1);
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string(), "--passphrase-file", other}).status == 1);
+  CHECK(run({"keys", "rotate", "auditor", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto auditor = read_key_metadata(keys / "auditor.key");
+  REQUIRE(auditor.ok());
+  CHECK(auditor->passphrase_protected);
+
+  // Unprotected keys stay unprotected: a passphrase is refused rather than protecting one key alone.
+  Site plain;
+  Run protect_one = run({"keys", "rotate", "vault", "--dir", plain.keys.string(), "--passphrase-file", pass});
+  CHECK(protect_one.status == 1);
+  CHECK(protect_one.err.find("vault.key is not passphrase-protected") != std::string::npos);
+  CHECK(run({"keys", "rotate", "vault", "--dir", plain.keys.string()}).status == 0);
+  auto vault = read_key_metadata(plain.keys / "vault.key");
+  REQUIRE(vault.ok());
+  CHECK_FALSE(vault->passphrase_protected);
+}
+
+TEST_CASE("check-proof --checkpoint holds a proof to the checkpoint the auditor kept, not the log's own") {
+  Site site;
+  site.write(0, 10);
+  const std::string dir = site.audit.string();
+  const auto file = [&](const std::string& name, const std::string& text) {
+    write_bytes(site.dir.path() / name, text);
+    return (site.dir.path() / name).string();
+  };
+  Run latest = run({"audit", "checkpoint", dir});
+  REQUIRE(latest.status == 0);
+  const std::string kept = file("kept.json", latest.out);  // tree size 10
+  site.write(10, 20);                                       // tree size 30
+  Run proof = run({"audit", "prove-consistency", dir, "--from", "10"});
+  REQUIRE(proof.status == 0);
+  const std::string consistency = file("consistency.json", proof.out);
+  auto check = [&](const std::string& proof_file, const std::string& kept_file) {
+    return run({"audit", "check-proof", proof_file, "--key", site.pub(), "--checkpoint", kept_file});
+  };
+
+  Run alone = run({"audit", "check-proof", consistency, "--key", site.pub()});
+  CHECK(alone.status == 0);
+  CHECK(alone.out.find("the proof is consistent in itself; pass --checkpoint KEPT.json") != std::string::npos);
+  Run held = check(consistency, kept);
+  INFO(held.out << held.err);
+  CHECK(held.status == 0);
+  CHECK(held.out.find("extends the checkpoint you kept, at tree size 10") != std::string::npos);
+
+  // The log was rewritten and re-signed with the gateway's key: the auditor's copy of tree size 10
+  // signed another root than the one the rewritten log embeds in its proof.
+  auto key = read_secret_key_file(site.keys / "audit-signing.key", nullptr, KeyKind::audit_signing);
+  REQUIRE(key.ok());
+  auto signer = CheckpointSigner::from_key(key.value());
+  REQUIRE(signer.ok());
+  auto original = checkpoint_from_json(latest.out);
+  REQUIRE(original.ok());
+  Checkpoint before_rewrite = original.value();
+  before_rewrite.root[0] ^= 0x01;
+  signer->sign(before_rewrite);
+  Run rewritten = check(consistency, file("before-rewrite.json", checkpoint_to_json(before_rewrite)));
+  CHECK(rewritten.status == 1);
+  CHECK(rewritten.out.find("INVALID: ") == 0);
+  CHECK(rewritten.out.find("the log was rewritten and re-signed since that checkpoint was kept") != std::string::npos);
+
+  // A kept checkpoint altered after signing is refused on its signature.
+  Checkpoint forged = original.value();
+  forged.root[0] ^= 0x01;
+  Run unsigned_kept = check(consistency, file("forged.json", checkpoint_to_json(forged)));
+  CHECK(unsigned_kept.status == 1);
+  CHECK(unsigned_kept.out.find("the kept checkpoint ") != std::string::npos);
+
+  // A proof from another tree size does not start at the kept checkpoint.
+  Run from_20 = run({"audit", "prove-consistency", dir, "--from", "20"});
+  REQUIRE(from_20.status == 0);
+  Run elsewhere = check(file("from-20.json", from_20.out), kept);
+  CHECK(elsewhere.status == 1);
+  CHECK(elsewhere.out.find("the proof's old checkpoint is at tree size 20, the kept checkpoint at 10") !=
+        std::string::npos);
+
+  // Inclusion proofs rest on the kept checkpoint too when one is given.
+  Run inclusion = run({"audit", "prove", dir, "3"});
+  REQUIRE(inclusion.status == 0);
+  const std::string inclusion_file = file("inclusion.json", inclusion.out);
+  Run now = run({"audit", "checkpoint", dir});
+  REQUIRE(now.status == 0);
+  CHECK(check(inclusion_file, file("now.json", now.out)).status == 0);
+  Run older = check(inclusion_file, kept);
+  CHECK(older.status == 1);
+  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10") != std::string::npos);
+}
+
+TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  write_bytes(pass, "a long passphrase\n");
+  write_bytes(dir.path() / "other", "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  auto store = CaptureStore::open(dir.path() / "captures", keys / "auditor.pub");
+  REQUIRE(store.ok());
+  auto capture = store->write({"req-1", "request", 1700000000000}, "sealed body");
+  REQUIRE(capture.ok());
+  const std::string secret = (keys / "auditor.key").string();
+
+  Run without = run({"audit", "open", "--secret-key", secret, capture->string()});
+  CHECK(without.status == 2);
+  CHECK(without.err.find("the keys and audit open commands also take --passphrase-file FILE") != std::string::npos);
+  Run opened = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
+  INFO(opened.out << opened.err);
+  CHECK(opened.status == 0);
+  CHECK(opened.out == "sealed body");
+  Run wrong = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "other").string(),
+                   capture->string()});
+  CHECK(wrong.status == 2);
+  CHECK(wrong.err.find("wrong passphrase") != std::string::npos);
+  Run missing = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "none").string(),
+                     capture->string()});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("none") != std::string::npos);
 }

@@ -92,6 +92,23 @@ TEST_SUITE("keys") {
     }
   }
 
+  TEST_CASE("an unprotected key file holds the secret as 64 hex digits on its last line") {
+    // The secret's hex is written in place (no temporary copies); the file must still read back.
+    TempDir dir;
+    const auto path = dir.path() / "signing.key";
+    SecretKey key =
+        known_key(KeyKind::audit_signing, "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    REQUIRE(write_secret_key_file(path, key, nullptr, false).ok());
+    const std::string text = read_bytes(path);
+    const std::string last_line = "secret: 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60\n";
+    REQUIRE(text.size() > last_line.size());
+    CHECK(text.substr(text.size() - last_line.size()) == last_line);
+    CHECK(text.find('\0') == std::string::npos);
+    auto loaded = read_secret_key_file(path, nullptr, KeyKind::audit_signing);
+    REQUIRE(loaded.ok());
+    CHECK(to_hex(loaded->public_key) == "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+  }
+
   TEST_CASE("a group- or world-readable key file is refused with the fix") {
     TempDir dir;
     const auto path = dir.path() / "signing.key";
@@ -152,8 +169,15 @@ TEST_SUITE("keys") {
     REQUIRE(write_secret_key_file(path, key, nullptr, true).ok());
     const std::string good = read_bytes(path);
 
+    // Bytes that are not printable are quoted as \xNN: a garbage file cannot drive the terminal.
     write_private(path, "\x01\x02garbage bytes that are not a key\n");
-    CHECK(error_of(path) == name + ":1: expected 'field: value', found '\x01\x02garbage bytes that are not a key'");
+    CHECK(error_of(path) == name + ":1: expected 'field: value', found '\\x01\\x02garbage bytes that are not a key'");
+    write_private(path, "\x1b[2J\x1b]0;owned\x07 and a backslash \\ \xff\n");
+    const std::string escaped = error_of(path);
+    CHECK(escaped == name + ":1: expected 'field: value', found '\\x1b[2J\\x1b]0;owned\\x07 and a backslash \\x5c \\xff'");
+    CHECK(escaped.find('\x1b') == std::string::npos);
+    write_private(path, "format\x1b[31m: x\n");
+    CHECK(error_of(path) == name + ":1: unknown field 'format\\x1b[31m'");
 
     write_private(path, "hello: world\n");
     CHECK(error_of(path) == name + ":1: unknown field 'hello'");
