@@ -32,6 +32,27 @@ std::size_t field_count(const Message& message) {
   return static_cast<std::size_t>(std::distance(message.begin(), message.end()));
 }
 
+// RFC 9112 6.1 and 6.3: a request's body is framed by a Transfer-Encoding whose final coding is
+// chunked, or by Content-Length, never both. The gateway decodes no transfer coding but chunked,
+// so any other Transfer-Encoding is refused: read as a request without a body, its body bytes
+// would be parsed as the next request (request smuggling). Returns why the framing is refused,
+// or nothing.
+template <typename Message>
+std::optional<std::string> refused_body_framing(const Message& request) {
+  auto codings = request.equal_range(http::field::transfer_encoding);
+  if (codings.first == codings.second) return std::nullopt;
+  std::string value;
+  for (auto it = codings.first; it != codings.second; ++it) {
+    if (!value.empty()) value += ", ";
+    value.append(it->value().data(), it->value().size());
+  }
+  if (request.count(http::field::content_length) != 0)
+    return "A request may not carry both Transfer-Encoding and Content-Length headers.";
+  if (!beast::iequals(value, "chunked"))
+    return "Transfer-Encoding '" + value + "' is not supported: send 'Transfer-Encoding: chunked' or Content-Length.";
+  return std::nullopt;
+}
+
 std::string remote_of(const TcpSocket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -158,6 +179,8 @@ void ClientSession::on_header(boost::system::error_code ec) {
   if (role_ == Role::refuse)
     return reply_and_close(http::status::service_unavailable,
                            api_errors::too_many_connections(limits_.max_connections).to_json(), true);
+  if (auto refused = refused_body_framing(parser_->get()))
+    return reply_and_close(http::status::bad_request, api_errors::invalid_request(std::move(*refused)).to_json());
   header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)

@@ -165,6 +165,38 @@ describe('client errors', () => {
     assertError(plain.response, { status: 404, code: 'model_not_found' }, 'chunked without trailers');
   });
 
+  it('400 and close for a Transfer-Encoding other than chunked, whose body would otherwise be read as the next request', async () => {
+    const smuggled = `GET /v1/models/allowed-model HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`;
+    const chunk = `${Buffer.byteLength(smuggled).toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const cases = [
+      { name: 'gzip', headers: 'Transfer-Encoding: gzip\r\n', body: smuggled, message: /Transfer-Encoding 'gzip' is not supported/ },
+      { name: 'gzip, chunked', headers: 'Transfer-Encoding: gzip, chunked\r\n', body: chunk, message: /Transfer-Encoding 'gzip, chunked'/ },
+      { name: 'two fields', headers: 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n', body: chunk, message: /Transfer-Encoding 'gzip, chunked'/ },
+      { name: 'gzip and Content-Length', headers: `Transfer-Encoding: gzip\r\nContent-Length: ${Buffer.byteLength(smuggled)}\r\n`, body: smuggled,
+        message: /both Transfer-Encoding and Content-Length/ },
+      { name: 'Content-Length and chunked', headers: `Content-Length: ${Buffer.byteLength(chunk)}\r\nTransfer-Encoding: chunked\r\n`, body: chunk,
+        message: /Transfer-Encoding|Content-Length/ },
+      { name: 'chunked and Content-Length', headers: `Transfer-Encoding: chunked\r\nContent-Length: ${Buffer.byteLength(chunk)}\r\n`, body: chunk,
+        message: /Transfer-Encoding|Content-Length/ },
+    ];
+    for (const c of cases) {
+      const result = await rawExchange({
+        port: gw.apiPort,
+        timeoutMs: 5000,
+        script: (socket) => {
+          socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+            `${c.headers}\r\n${c.body}`);
+        },
+      });
+      const raw = result.raw.toString('utf8');
+      assert.ok(result.response, `${c.name}: no HTTP answer: ${raw}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, c.name);
+      assert.match(result.response.json.error.message, c.message, c.name);
+      assert.equal((raw.match(/HTTP\/1\.1 /g) ?? []).length, 1, `${c.name}: the body was answered as a request: ${raw}`);
+      assert.ok(result.closed, `${c.name}: the connection is closed`);
+    }
+  });
+
   it('400 for a repeated X-Data-Class or X-Conversation-Id header', async () => {
     for (const name of ['X-Data-Class', 'X-Conversation-Id']) {
       const result = await rawExchange({
