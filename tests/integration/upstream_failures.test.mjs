@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
-import { Upstream } from './lib/upstream.mjs';
+import { Upstream, UnacceptingListener } from './lib/upstream.mjs';
 import { freePort } from './lib/ports.mjs';
 import { rawExchange, readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
@@ -12,6 +12,7 @@ import { assertError, assertShape } from './lib/openai_shapes.mjs';
 const KEY = 'sk-failures-tenant';
 const BACKEND_TIMEOUT_MS = 800;
 const SLOW_HEALTH = { interval_ms: 60000, unhealthy_after: 2 };
+const CONNECT_TIMEOUT_MS = 300;
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
@@ -39,6 +40,8 @@ describe('upstream failures', () => {
     up.status502 = await Upstream.start({ name: 'u502', status: 502 });
     up.status401 = await Upstream.start({ name: 'u401', status: 401 });
     up.status400 = await Upstream.start({ name: 'u400', status: 400 });
+    up.goodC = await Upstream.start({ name: 'ugood-c' });
+    up.unaccepting = await UnacceptingListener.start();
     deadPort = await freePort();
     laterPort = await freePort();
     gw = await Gateway.start({
@@ -68,6 +71,8 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-401', models: ['m-401'], upstreams: [up.status401], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-400', models: ['m-400'], upstreams: [up.status400], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-connect-timeout', models: ['m-connect-timeout'], upstreams: [up.unaccepting, up.goodC],
+          connect_timeout_ms: CONNECT_TIMEOUT_MS, health: SLOW_HEALTH, circuit_breaker: { failures: 1000, open_ms: 1000 } }),
       ],
     });
   });
@@ -136,6 +141,15 @@ describe('upstream failures', () => {
 
   it('a request whose replica refuses the connection is retried on another replica', async () => {
     await assertAllServedBy('m-retry', 4, 'ugood');
+  });
+
+  it('a request whose replica does not complete the connection within connect_timeout_ms is retried on another replica', async () => {
+    const started = Date.now();
+    await assertAllServedBy('m-connect-timeout', 4, 'ugood-c');
+    const metrics = await gw.metrics();
+    assert.ok(metrics.value('sovereign_upstream_retries_total', { backend: 'be-connect-timeout' }) >= 1,
+      'the unaccepting replica was tried and the request retried');
+    assert.ok(Date.now() - started >= CONNECT_TIMEOUT_MS, 'at least one request waited out the connect timeout');
   });
 
   // A POST a replica received whole may have run: by default it is never sent to a second replica.
