@@ -148,7 +148,35 @@ void ClientSession::do_read() {
   parser_->body_limit(limits_.max_body_bytes);
   idle_ = true;
   tcp().expires_never();
-  arm_read_deadline(requests_served_ == 0 ? first_read_timeout() : limits_.idle_timeout);
+  // The header deadline runs from a request's first byte: on a keep-alive connection that is not
+  // yet here, so the wait for it is bounded by idle_timeout and the header's by header_timeout.
+  if (requests_served_ > 0 && buffer_.size() == 0) return wait_for_request();
+  arm_read_deadline(requests_served_ == 0 ? first_read_timeout() : limits_.header_timeout);
+  read_header();
+}
+
+void ClientSession::wait_for_request() {
+  arm_read_deadline(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    stream.async_read_some(buffer_.prepare(read_buffer_bytes),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                             self->on_request_start(ec, n);
+                           });
+  });
+}
+
+void ClientSession::on_request_start(boost::system::error_code ec, std::size_t bytes) {
+  buffer_.commit(bytes);
+  if (ec) return on_header(ec);
+  idle_ = false;
+  arm_read_deadline(limits_.header_timeout);
+  // Usually the whole header came in this read: parsed here, it needs no further asynchronous step.
+  parse_buffered_header(*parser_, buffer_, ec);
+  if (ec || parser_->is_header_done()) return on_header(ec);
+  read_header();
+}
+
+void ClientSession::read_header() {
   with_stream([&](auto& stream) {
     http::async_read_header(stream, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });

@@ -66,6 +66,9 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
 
   void on_handshake(boost::system::error_code ec);
   void do_read();
+  void wait_for_request();  // keep-alive: the next request's first bytes, within idle_timeout
+  void on_request_start(boost::system::error_code ec, std::size_t bytes);
+  void read_header();
   void on_header(boost::system::error_code ec);
   void read_body();
   void on_body(boost::system::error_code ec);
@@ -96,7 +99,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body, Fields>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
-  Deadline read_deadline_;      // the request (or the next one on a keep-alive connection) must arrive
+  Deadline read_deadline_;      // the next request must start (idle), its header and body must arrive
   Deadline write_deadline_;     // the client must take what is being written
   Deadline response_deadline_;  // set by the request logic, e.g. the backend's timeout
   std::function<void()> on_response_deadline_;

@@ -289,3 +289,68 @@ describe('client errors', () => {
     assert.equal((result.raw.toString('utf8').match(/HTTP\/1\.1 /g) ?? []).length, 1, 'nothing but the one answer');
   });
 });
+
+// idle_timeout bounds the wait for a keep-alive connection's next request; once that request's
+// first bytes arrive, its header must complete within header_timeout, as the first one's must.
+describe('header timeout on a keep-alive connection', () => {
+  const HEADER_TIMEOUT_MS = 600;
+  const IDLE_TIMEOUT_MS = 8000;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'upstream', models: ['allowed-model'] });
+    gw = await Gateway.start({
+      limits: { header_timeout_ms: HEADER_TIMEOUT_MS, body_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS },
+      tenants: [tenant({ name: 'errors', keys: [KEY], models: ['allowed-model'] })],
+      backends: [openaiBackend({ name: 'be', models: ['allowed-model'], upstreams: [upstream] })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  const get = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`;
+
+  it('408 when a later request trickles its headers past header_timeout_ms', async () => {
+    const second = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`;
+    let secondStarted;
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: IDLE_TIMEOUT_MS + 5000,
+      script: async (socket, sleep) => {
+        socket.write(get);
+        await sleep(300);  // answered, and idle for a while: the idle timeout applies
+        secondStarted = Date.now();
+        for (const byte of second) {
+          if (socket.destroyed) return;
+          socket.write(byte);
+          await sleep(20);
+        }
+      },
+    });
+    const raw = result.raw.toString('utf8');
+    assert.ok(result.closed, 'the connection is closed');
+    assert.match(raw, /^HTTP\/1\.1 200 /, `first answer: ${raw}`);
+    const answers = raw.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+    assert.deepEqual(answers, ['HTTP/1.1 200', 'HTTP/1.1 408'], raw);
+    const closedAfter = Date.now() - secondStarted;
+    assert.ok(closedAfter < HEADER_TIMEOUT_MS + 2000, `closed ${closedAfter} ms after the second request started: idle_timeout applied`);
+  });
+
+  it('a keep-alive connection may wait longer than header_timeout_ms between requests', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 10000,
+      script: async (socket, sleep) => {
+        socket.write(get);
+        await sleep(HEADER_TIMEOUT_MS * 2);
+        socket.write(get.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+      },
+    });
+    const raw = result.raw.toString('utf8');
+    assert.deepEqual(raw.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 200'], raw);
+  });
+});
