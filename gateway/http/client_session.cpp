@@ -53,6 +53,12 @@ std::optional<std::string> refused_body_framing(const Message& request) {
   return std::nullopt;
 }
 
+// A request the parser refused, as opposed to one the client stopped sending (which cannot be answered).
+bool malformed(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
 std::string remote_of(const TcpSocket& socket) {
   boost::system::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
@@ -200,7 +206,7 @@ void ClientSession::on_header(boost::system::error_code ec) {
       ec == boost::asio::error::operation_aborted || (registry_.draining.load(std::memory_order_relaxed) && ec))
     return close();
   if (ec) {
-    if (ec.category() != http::make_error_code(http::error::bad_target).category()) return close();
+    if (!malformed(ec)) return close();
     return reply_and_close(http::status::bad_request,
                            api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
   }
@@ -213,9 +219,7 @@ void ClientSession::on_header(boost::system::error_code ec) {
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
-  if (ec)
-    return reply_and_close(http::status::bad_request,
-                           api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + ".").to_json());
+  if (ec) return reject_malformed_body(ec);
   if (parser_->is_done()) return finish_body();
   // curl and many HTTP libraries send "Expect: 100-continue" with larger bodies and wait (curl: one
   // second) for the interim answer before sending the body.
@@ -250,8 +254,15 @@ void ClientSession::on_body(boost::system::error_code ec) {
   }
   if (ec == http::error::body_limit)
     return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+  // A parse error gets the same answer whether the bytes came with the header or in a later read.
+  if (malformed(ec)) return reject_malformed_body(ec);
   if (ec) return close();
   finish_body();
+}
+
+void ClientSession::reject_malformed_body(boost::system::error_code ec) {
+  reply_and_close(http::status::bad_request,
+                  api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + ".").to_json());
 }
 
 // A chunked body may end with trailer fields, which Beast adds to the request's fields. None is

@@ -72,6 +72,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_header(boost::system::error_code ec);
   void read_body();
   void on_body(boost::system::error_code ec);
+  void reject_malformed_body(boost::system::error_code ec);
   void finish_body();
   void dispatch();
   void on_complete(bool keep_alive);

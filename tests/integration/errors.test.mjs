@@ -197,6 +197,26 @@ describe('client errors', () => {
     }
   });
 
+  it('400 for a malformed chunked body, whether it arrives with the header or after it', async () => {
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+      'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const badChunk = '5\r\n{"mod\r\nzz\r\nel":1}\r\n0\r\n\r\n';
+    for (const [name, script] of [
+      ['in one segment', (socket) => socket.write(head + badChunk)],
+      ['after the header', async (socket, sleep) => {
+        socket.write(head);
+        await sleep(200);
+        socket.write(badChunk);
+      }],
+    ]) {
+      const result = await rawExchange({ port: gw.apiPort, timeoutMs: 5000, script });
+      assert.ok(result.response, `${name}: no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, name);
+      assert.match(result.response.json.error.message, /Malformed HTTP request body/, name);
+      assert.ok(result.closed, `${name}: the connection is closed`);
+    }
+  });
+
   it('400 for a repeated X-Data-Class or X-Conversation-Id header', async () => {
     for (const name of ['X-Data-Class', 'X-Conversation-Id']) {
       const result = await rawExchange({
