@@ -14,6 +14,7 @@
 
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/http/request_handler.hpp"
+#include "gateway/openai/api_error.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/streams.hpp"
 
@@ -76,7 +77,9 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void finish_body();
   void dispatch();
   void on_complete(bool keep_alive);
-  void reply_and_close(boost::beast::http::status status, const std::string& json_body, bool retry_later = false);
+  void reject(const ApiError& error, bool retry_later = false);
+  void record_rejection(std::string_view request_id, unsigned status, std::string_view error_code,
+                        std::uint64_t bytes_out);
   std::chrono::steady_clock::duration first_read_timeout() const;
   void watch_for_disconnect();
   bool client_hung_up();  // on a readable socket: the client closed or shut down its side
@@ -118,6 +121,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool keep_alive_ = true;
   const Role role_;
   std::size_t requests_served_ = 0;
+  Deadline::Clock::time_point request_started_{};  // the current request's first read (coarse clock)
   std::size_t header_fields_ = 0;  // fields of a chunked request's header section (trailers would add more)
 };
 

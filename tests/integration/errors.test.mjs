@@ -217,6 +217,34 @@ describe('client errors', () => {
     }
   });
 
+  it('what the HTTP layer refuses carries X-Request-Id, has an access log line and counts under its status', async () => {
+    const cases = [
+      { name: 'malformed request line', status: 400, code: 'invalid_request', send: 'NOT HTTP AT ALL\r\n\r\n' },
+      { name: 'headers too large', status: 413, code: 'request_too_large',
+        send: `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'p'.repeat(10000)}\r\n\r\n` },
+      { name: 'refused Transfer-Encoding', status: 400, code: 'invalid_request', path: '/v1/chat/completions',
+        send: 'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n' },
+      { name: 'stalled header', status: 408, code: 'request_timeout', send: 'GET /v1/models HTTP/1.1\r\nHost: 1' },
+    ];
+    const counted = (m, status) => m.value('sovereign_http_requests_total', { status: String(status) }) ?? 0;
+    for (const c of cases) {
+      const before = counted(await gw.metrics(), c.status);
+      const stderrBefore = gw.stderr.length;
+      const result = await rawExchange({ port: gw.apiPort, timeoutMs: TIMEOUT_MS + 5000, script: (socket) => socket.write(c.send) });
+      assert.ok(result.response, `${c.name}: no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: c.status, code: c.code }, c.name);
+      const id = result.response.headers['x-request-id'];
+      assert.match(id ?? '', /^req_[0-9a-f]{16}$/, `${c.name}: X-Request-Id`);
+      const log = await gw.waitForStderr(new RegExp(`"request_id":"${id}"`), stderrBefore, 5000, `${c.name}: its access log line`);
+      const line = JSON.parse(log.split('\n').find((l) => l.includes(id)));
+      assert.equal(line.type, 'access', JSON.stringify(line));
+      assert.equal(line.status, c.status, JSON.stringify(line));
+      assert.equal(line.error, c.code, JSON.stringify(line));
+      if (c.path) assert.equal(line.path, c.path, JSON.stringify(line));
+      await gw.waitForMetrics((m) => counted(m, c.status) === before + 1, 5000, `${c.name}: counted under ${c.status}`);
+    }
+  });
+
   it('400 for a repeated X-Data-Class or X-Conversation-Id header', async () => {
     for (const name of ['X-Data-Class', 'X-Conversation-Id']) {
       const result = await rawExchange({

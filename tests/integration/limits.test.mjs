@@ -101,6 +101,11 @@ describe('limits', () => {
       assert.equal(answer.headers['retry-after'], '1', answer.text);
       assert.equal(answer.headers.connection, 'close', answer.text);
       assert.match(answer.json.error.message, /limit of 2 client connections/, answer.text);
+      const id = answer.headers['x-request-id'];
+      assert.match(id ?? '', /^req_[0-9a-f]{16}$/, 'the refusal carries X-Request-Id');
+      const line = (await gw.waitForStderr(new RegExp(`"request_id":"${id}"`), 0, 5000, 'its access log line'))
+        .split('\n').find((l) => l.includes(id));
+      assert.match(line, /"status":503.*"error":"too_many_connections"/, line);
 
       // One that sends nothing is not held for the whole header timeout.
       const silent = await connect(gw.apiPort);
