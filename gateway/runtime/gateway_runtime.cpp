@@ -1,5 +1,8 @@
 #include "gateway/runtime/gateway_runtime.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -15,6 +18,31 @@ namespace {
 unsigned default_workers() {
   unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 1 : cores;
+}
+
+// Descriptors besides connections: listeners, epoll and eventfds per worker, log files, models.
+constexpr rlim_t reserved_descriptors = 256;
+
+// Each client connection holds a descriptor (and one to a backend while its request is forwarded).
+// Past the open-files limit connections cannot be accepted at all, not even answered 503
+// too_many_connections: the soft limit is raised as far as the hard limit allows, and a limit still
+// below max_connections is logged.
+void ensure_open_files_for(std::size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + reserved_descriptors;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted)
+    log_event("warn", "open_files_limit",
+              "limits.max_connections " + std::to_string(max_connections) + " needs at least " + std::to_string(wanted) +
+                  " open files, but the open-files limit is " +
+                  std::to_string(limit.rlim_cur) + " (hard limit " +
+                  (limit.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_max)) +
+                  "): connections past it wait unaccepted. Raise LimitNOFILE (ulimit -n) or lower max_connections");
 }
 
 std::filesystem::file_time_type modified(const std::optional<std::filesystem::path>& file) {
@@ -217,6 +245,7 @@ int GatewayRuntime::run() {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
   }
+  ensure_open_files_for(config_->limits.max_connections);
   if (!start_listeners(error)) {
     log_event("error", "startup_failed", error);
     return 1;
@@ -294,6 +323,8 @@ void GatewayRuntime::reload() {
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
   update_listeners(*config, listener_tls);
+  if (config->limits.max_connections != config_->limits.max_connections)
+    ensure_open_files_for(config->limits.max_connections);
   config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
   current.reset();
   engines_.release_unused();
