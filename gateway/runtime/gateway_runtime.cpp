@@ -160,14 +160,13 @@ void GatewayRuntime::watch_files() {
   file_watch_timer_.expires_after(std::chrono::seconds(1));
   file_watch_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || services_.sessions.draining.load()) return;
-    auto snapshot = services_.current();
-    auto config_time = modified(std::optional(config_file_));
-    auto policy_time = modified(snapshot ? snapshot->config->policy_file : std::nullopt);
-    if (config_time != watched_config_time_ || policy_time != watched_policy_time_) {
-      watched_config_time_ = config_time;
+    // Only the policy file is watched: gateway.yaml is reloaded on SIGHUP alone, so an edit of it
+    // is never applied half-written.
+    auto policy_time = modified(config_->policy_file);
+    if (policy_time != watched_policy_time_) {
       watched_policy_time_ = policy_time;
-      log_event("info", "file_changed", "configuration or policy file changed on disk; reloading");
-      reload();
+      log_event("info", "file_changed", "policy file changed on disk; reloading the policy");
+      reload_policy();
     }
     watch_files();
   });
@@ -251,7 +250,6 @@ int GatewayRuntime::run() {
     return 1;
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
-  watched_config_time_ = modified(std::optional(config_file_));
   watched_policy_time_ = modified(config_->policy_file);
   watch_files();
 
@@ -326,10 +324,29 @@ void GatewayRuntime::reload() {
   if (config->limits.max_connections != config_->limits.max_connections)
     ensure_open_files_for(config->limits.max_connections);
   config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
+  watched_policy_time_ = modified(config_->policy_file);  // the policy just read (perhaps another file)
   current.reset();
   engines_.release_unused();
   services_.metrics.config_reload(true);
   log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
+}
+
+// The configuration in force with the policy file read again: what a saved policy changes.
+void GatewayRuntime::reload_policy() {
+  auto current = services_.current();
+  auto built = build_snapshot(config_, current.get(), worker_count_, services_.metrics, engines_);
+  if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
+    std::string all;
+    for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
+    services_.metrics.config_reload(false);
+    log_event("error", "reload_rejected", all + "; the previous policy keeps serving");
+    return;
+  }
+  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  current.reset();
+  engines_.release_unused();
+  services_.metrics.config_reload(true);
+  log_event("info", "reloaded", "policy from " + config_->policy_file->string() + " applied");
 }
 
 void GatewayRuntime::begin_shutdown() {

@@ -186,10 +186,19 @@ export class Gateway {
 
   // Replaces the config file with `text` (or the YAML of an object completed with this
   // gateway's listeners) and sends SIGHUP.
-  async reload(configOrText) {
-    const text = typeof configOrText === 'string' ? configOrText
+  // The gateway.yaml text of a config a test describes, on this gateway's ports.
+  async configText(configOrText) {
+    return typeof configOrText === 'string' ? configOrText
       : toYaml(await completeConfig(configOrText, { api: this.apiPort, admin: this.adminPort }));
-    fs.writeFileSync(this.configPath, text);
+  }
+
+  // Rewrites gateway.yaml without telling the gateway.
+  async writeConfig(configOrText) {
+    fs.writeFileSync(this.configPath, await this.configText(configOrText));
+  }
+
+  async reload(configOrText) {
+    await this.writeConfig(configOrText);
     this.process.signal('SIGHUP');
   }
 
