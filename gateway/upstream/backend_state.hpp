@@ -25,6 +25,9 @@ class ReplicaState {
   // The Host header of requests to this replica: the pinned TLS server name or the host, with
   // the port unless it is the scheme's default.
   const std::string& host_header() const { return host_header_; }
+  // The name its TLS certificate must carry (and the SNI): the backend's pinned server_name, or
+  // this replica's own host.
+  const std::string& tls_name() const;
 
   // Addresses checked by the egress guard; empty with refusal() set when the guard refused.
   std::vector<boost::asio::ip::tcp::endpoint> endpoints;

@@ -112,12 +112,16 @@ describe('upstream failures', () => {
     await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-refuse' }).length > 0 &&
       m.value('sovereign_upstream_healthy', { backend: 'be-refuse' }) === 0, 10000, 'be-refuse to be marked unhealthy');
     assertError(await gw.chat(KEY, chat('m-refuse')), { status: 503, code: 'no_backend_available' }, 'refusing upstream');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-refuse'"));
+    assert.match(line ?? '', /fails its health checks \(2 in a row; last: cannot connect: Connection refused\)/, `the log says why:\n${line}`);
   });
 
   it('503 no_backend_available when the only replica fails its health checks, and nothing is sent to it', async () => {
     await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-sick' }).length > 0 &&
       m.value('sovereign_upstream_healthy', { backend: 'be-sick' }) === 0, 10000, 'be-sick to be marked unhealthy');
     assertError(await gw.chat(KEY, chat('m-sick')), { status: 503, code: 'no_backend_available' }, 'unhealthy upstream');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-sick'"));
+    assert.match(line ?? '', /last: answered 503 to GET \/v1\/models\)/, `the log says why:\n${line}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
   });
