@@ -31,7 +31,19 @@ bool ReplicaState::circuit_open(std::chrono::steady_clock::time_point now) const
   return circuit_open_until_.load(std::memory_order_relaxed) > ticks(now);
 }
 
-void ReplicaState::record_success() { request_failures_.store(0, std::memory_order_relaxed); }
+bool ReplicaState::admit(std::chrono::steady_clock::time_point now) {
+  auto until = circuit_open_until_.load(std::memory_order_relaxed);
+  if (until == 0) return true;
+  if (until > ticks(now)) return false;
+  // Half-open: of the requests that find it so, the one that moves the deadline is the trial.
+  return circuit_open_until_.compare_exchange_strong(until, ticks(now + backend_.circuit_breaker.open_for),
+                                                     std::memory_order_relaxed);
+}
+
+void ReplicaState::record_success() {
+  request_failures_.store(0, std::memory_order_relaxed);
+  if (circuit_open_until_.load(std::memory_order_relaxed) != 0) circuit_open_until_.store(0, std::memory_order_relaxed);
+}
 
 void ReplicaState::record_failure(std::chrono::steady_clock::time_point now) {
   auto failures = request_failures_.fetch_add(1, std::memory_order_relaxed) + 1;

@@ -88,6 +88,8 @@ void Forwarder::try_next() {
       continue;
     }
     all_refused_ = false;
+    const auto now = std::chrono::steady_clock::now();
+    if (!candidate.replica->admit(now)) continue;  // its circuit opened, or another request is its trial
     if (attempts_ > 0) metrics_.upstream_retry(candidate.backend->config->name);
     ++attempts_;
     current_ = candidate;
@@ -97,7 +99,7 @@ void Forwarder::try_next() {
     candidate.backend->active_connections->Increment();
     attempt_counted_ = true;
     retried_stale_ = false;
-    deadline_ = std::chrono::steady_clock::now() + candidate.backend->config->timeout;
+    deadline_ = now + candidate.backend->config->timeout;
     sink_.on_deadline(deadline_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->expire();
     });

@@ -13,6 +13,7 @@ const KEY = 'sk-failures-tenant';
 const BACKEND_TIMEOUT_MS = 800;
 const SLOW_HEALTH = { interval_ms: 60000, unhealthy_after: 2 };
 const CONNECT_TIMEOUT_MS = 300;
+const OPEN_MS = 500;
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
@@ -20,6 +21,7 @@ describe('upstream failures', () => {
   const up = {};
   let deadPort;
   let laterPort;
+  let halfOpenPort;
   let gw;
 
   before(async () => {
@@ -41,6 +43,8 @@ describe('upstream failures', () => {
     up.status401 = await Upstream.start({ name: 'u401', status: 401 });
     up.status400 = await Upstream.start({ name: 'u400', status: 400 });
     up.goodC = await Upstream.start({ name: 'ugood-c' });
+    up.slow500 = await Upstream.start({ name: 'uslow500', status: 500, 'first-byte-delay-ms': 300 });
+    halfOpenPort = await freePort();
     up.unaccepting = await UnacceptingListener.start();
     deadPort = await freePort();
     laterPort = await freePort();
@@ -71,6 +75,10 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-401', models: ['m-401'], upstreams: [up.status401], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-400', models: ['m-400'], upstreams: [up.status400], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-trial', models: ['m-trial'], upstreams: [up.slow500], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 1, open_ms: OPEN_MS } }),
+        openaiBackend({ name: 'be-half-open', models: ['m-half-open'], urls: [`http://127.0.0.1:${halfOpenPort}`],
+          health: SLOW_HEALTH, circuit_breaker: { failures: 2, open_ms: OPEN_MS } }),
         openaiBackend({ name: 'be-connect-timeout', models: ['m-connect-timeout'], upstreams: [up.unaccepting, up.goodC],
           connect_timeout_ms: CONNECT_TIMEOUT_MS, health: SLOW_HEALTH, circuit_breaker: { failures: 1000, open_ms: 1000 } }),
       ],
@@ -231,5 +239,32 @@ describe('upstream failures', () => {
     assertError(await gw.chat(KEY, chat('m-breaker')), { status: 503, code: 'no_backend_available' }, 'open circuit');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.breaker.requests().length, 2, 'each failure reached the upstream once, the open circuit not at all');
+  });
+
+  it('after open_ms exactly one trial request reaches the replica; its failure opens the circuit again', async () => {
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 502, code: 'upstream_error' }, 'the failure that opens it');
+    await up.slow500.waitForRequests(1);
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 503, code: 'no_backend_available' }, 'open circuit');
+    await new Promise((r) => setTimeout(r, OPEN_MS + 200));
+    const answers = await Promise.all([0, 1, 2, 3].map(() => gw.chat(KEY, chat('m-trial'))));
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [502, 503, 503, 503], `one trial, the others refused: ${JSON.stringify(statuses)}`);
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 503, code: 'no_backend_available' }, 'open again after the trial failed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(up.slow500.requests().length, 2, 'the failure that opened it and one trial');
+  });
+
+  it('a trial request that succeeds closes the circuit', async () => {
+    for (let i = 0; i < 2; i++) {
+      assertError(await gw.chat(KEY, chat('m-half-open')), { status: 502, code: 'upstream_error' }, `failure ${i + 1}`);
+    }
+    assertError(await gw.chat(KEY, chat('m-half-open')), { status: 503, code: 'no_backend_available' }, 'open circuit');
+    up.halfOpen = await Upstream.start({ name: 'uhalf-open', port: halfOpenPort });
+    await new Promise((r) => setTimeout(r, OPEN_MS + 200));
+    for (let i = 0; i < 3; i++) {
+      const res = await gw.chat(KEY, chat('m-half-open'));
+      assert.equal(res.status, 200, `request ${i} after open_ms: ${res.text}`);
+    }
+    assert.equal(up.halfOpen.requests().length, 3, 'the trial, then every request once the circuit closed');
   });
 });
