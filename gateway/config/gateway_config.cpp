@@ -312,8 +312,6 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
         backend.replicas.push_back(std::move(replica));
       }
     }
-    if (backend.tls && backend.tls->server_name.empty() && !backend.replicas.empty())
-      backend.tls->server_name = backend.replicas.front().host;
     config.backends.push_back(std::move(backend));
   }
 }

@@ -86,7 +86,7 @@ struct CircuitBreakerConfig {
 
 struct BackendTls {
   std::filesystem::path ca;
-  std::string server_name;
+  std::string server_name;  // verified and sent as SNI; empty: each replica's own host
   std::filesystem::path client_certificate;
   std::filesystem::path client_key;
 };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <set>
 
 #include "policy/diagnostic.hpp"
 
@@ -29,6 +30,9 @@ bool YamlReader::expect_map(const YAML::Node& map, std::string_view what,
     return false;
   }
   bool clean = true;
+  // yaml-cpp keeps every occurrence of a repeated key and lookups find the first: an operator who
+  // adds a setting below an old one would silently get the old one.
+  std::set<std::string> seen;
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) {
       error(entry.first, "keys in " + std::string(what) + " must be plain words");
@@ -36,6 +40,11 @@ bool YamlReader::expect_map(const YAML::Node& map, std::string_view what,
       continue;
     }
     const auto& key = entry.first.Scalar();
+    if (!seen.insert(key).second) {
+      error(entry.first, in_quotes(key) + " appears twice in " + std::string(what));
+      clean = false;
+      continue;
+    }
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string message = "unknown key " + in_quotes(key) + " in " + std::string(what);
     if (auto suggestion = closest_match(key, allowed); !suggestion.empty())

@@ -10,6 +10,7 @@
 
 #include "crypto/tls_context.hpp"
 #include "gateway/http/parse_buffered.hpp"
+#include "gateway/http/request_id.hpp"
 #include "gateway/http/serialize.hpp"
 #include "gateway/net/eager_write.hpp"
 #include "gateway/openai/api_error.hpp"
@@ -30,6 +31,33 @@ std::variant<ClientSession::PlainStream, ClientSession::TlsStream> make_stream(
 template <typename Message>
 std::size_t field_count(const Message& message) {
   return static_cast<std::size_t>(std::distance(message.begin(), message.end()));
+}
+
+// RFC 9112 6.1 and 6.3: a request's body is framed by a Transfer-Encoding whose final coding is
+// chunked, or by Content-Length, never both. The gateway decodes no transfer coding but chunked,
+// so any other Transfer-Encoding is refused: read as a request without a body, its body bytes
+// would be parsed as the next request (request smuggling). Returns why the framing is refused,
+// or nothing.
+template <typename Message>
+std::optional<std::string> refused_body_framing(const Message& request) {
+  auto codings = request.equal_range(http::field::transfer_encoding);
+  if (codings.first == codings.second) return std::nullopt;
+  std::string value;
+  for (auto it = codings.first; it != codings.second; ++it) {
+    if (!value.empty()) value += ", ";
+    value.append(it->value().data(), it->value().size());
+  }
+  if (request.count(http::field::content_length) != 0)
+    return "A request may not carry both Transfer-Encoding and Content-Length headers.";
+  if (!beast::iequals(value, "chunked"))
+    return "Transfer-Encoding '" + value + "' is not supported: send 'Transfer-Encoding: chunked' or Content-Length.";
+  return std::nullopt;
+}
+
+// A request the parser refused, as opposed to one the client stopped sending (which cannot be answered).
+bool malformed(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
 std::string remote_of(const TcpSocket& socket) {
@@ -127,7 +155,37 @@ void ClientSession::do_read() {
   parser_->body_limit(limits_.max_body_bytes);
   idle_ = true;
   tcp().expires_never();
-  arm_read_deadline(requests_served_ == 0 ? first_read_timeout() : limits_.idle_timeout);
+  // The header deadline runs from a request's first byte: on a keep-alive connection that is not
+  // yet here, so the wait for it is bounded by idle_timeout and the header's by header_timeout.
+  if (requests_served_ > 0 && buffer_.size() == 0) return wait_for_request();
+  request_started_ = Deadline::coarse_now();
+  arm_read_deadline(requests_served_ == 0 ? first_read_timeout() : limits_.header_timeout);
+  read_header();
+}
+
+void ClientSession::wait_for_request() {
+  arm_read_deadline(limits_.idle_timeout);
+  with_stream([&](auto& stream) {
+    stream.async_read_some(buffer_.prepare(read_buffer_bytes),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                             self->on_request_start(ec, n);
+                           });
+  });
+}
+
+void ClientSession::on_request_start(boost::system::error_code ec, std::size_t bytes) {
+  buffer_.commit(bytes);
+  if (ec) return on_header(ec);
+  idle_ = false;
+  request_started_ = Deadline::coarse_now();
+  arm_read_deadline(limits_.header_timeout);
+  // Usually the whole header came in this read: parsed here, it needs no further asynchronous step.
+  parse_buffered_header(*parser_, buffer_, ec);
+  if (ec || parser_->is_header_done()) return on_header(ec);
+  read_header();
+}
+
+void ClientSession::read_header() {
   with_stream([&](auto& stream) {
     http::async_read_header(stream, buffer_, *parser_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
@@ -141,30 +199,28 @@ void ClientSession::on_header(boost::system::error_code ec) {
     // Silence on an idle keep-alive connection is normal: just close. A request that started
     // arriving and stalled gets 408 (plain HTTP; a TLS stream cannot be written after a cancelled read).
     if (buffer_.size() == 0 || is_tls()) return close();
-    return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
+    return reject(api_errors::request_timeout());
   }
   if (ec == http::error::header_limit)
-    return reply_and_close(http::status::payload_too_large, api_errors::header_too_large(limits_.max_header_bytes).to_json());
+    return reject(api_errors::header_too_large(limits_.max_header_bytes));
   if (ec == http::error::body_limit)
-    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+    return reject(api_errors::request_too_large(limits_.max_body_bytes));
   if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
       ec == boost::asio::error::operation_aborted || (registry_.draining.load(std::memory_order_relaxed) && ec))
     return close();
   if (ec) {
-    if (ec.category() != http::make_error_code(http::error::bad_target).category()) return close();
-    return reply_and_close(http::status::bad_request,
-                           api_errors::invalid_request("Malformed HTTP request: " + ec.message() + ".").to_json());
+    if (!malformed(ec)) return close();
+    return reject(api_errors::invalid_request("Malformed HTTP request: " + ec.message() + "."));
   }
   if (role_ == Role::refuse)
-    return reply_and_close(http::status::service_unavailable,
-                           api_errors::too_many_connections(limits_.max_connections).to_json(), true);
+    return reject(api_errors::too_many_connections(limits_.max_connections), true);
+  if (auto refused = refused_body_framing(parser_->get()))
+    return reject(api_errors::invalid_request(std::move(*refused)));
   header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)
-    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
-  if (ec)
-    return reply_and_close(http::status::bad_request,
-                           api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + ".").to_json());
+    return reject(api_errors::request_too_large(limits_.max_body_bytes));
+  if (ec) return reject_malformed_body(ec);
   if (parser_->is_done()) return finish_body();
   // curl and many HTTP libraries send "Expect: 100-continue" with larger bodies and wait (curl: one
   // second) for the interim answer before sending the body.
@@ -195,12 +251,18 @@ void ClientSession::on_body(boost::system::error_code ec) {
   read_deadline_.clear();
   if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
     if (is_tls()) return close();
-    return reply_and_close(http::status::request_timeout, api_errors::request_timeout().to_json());
+    return reject(api_errors::request_timeout());
   }
   if (ec == http::error::body_limit)
-    return reply_and_close(http::status::payload_too_large, api_errors::request_too_large(limits_.max_body_bytes).to_json());
+    return reject(api_errors::request_too_large(limits_.max_body_bytes));
+  // A parse error gets the same answer whether the bytes came with the header or in a later read.
+  if (malformed(ec)) return reject_malformed_body(ec);
   if (ec) return close();
   finish_body();
+}
+
+void ClientSession::reject_malformed_body(boost::system::error_code ec) {
+  reject(api_errors::invalid_request("Malformed HTTP request body: " + ec.message() + "."));
 }
 
 // A chunked body may end with trailer fields, which Beast adds to the request's fields. None is
@@ -208,9 +270,8 @@ void ClientSession::on_body(boost::system::error_code ec) {
 // Authorization or X-Data-Class sent as a trailer).
 void ClientSession::finish_body() {
   if (parser_->chunked() && field_count(parser_->get()) != header_fields_)
-    return reply_and_close(http::status::bad_request,
-                           api_errors::invalid_request("Trailer fields after a chunked body are not accepted; send "
-                                                       "every header before the body.").to_json());
+    return reject(api_errors::invalid_request(
+        "Trailer fields after a chunked body are not accepted; send every header before the body."));
   dispatch();
 }
 
@@ -335,17 +396,38 @@ void ClientSession::finish_stream(Completion done) {
   });
 }
 
-void ClientSession::reply_and_close(http::status status, const std::string& json_body, bool retry_later) {
+// Answers what the HTTP layer refused and closes; recorded as handled requests are, with an id.
+void ClientSession::reject(const ApiError& error, bool retry_later) {
   keep_alive_ = false;
-  HttpResponse response{status, 11};
+  HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   if (retry_later) response.set(http::field::retry_after, "1");
-  response.body() = json_body;
+  std::string request_id = new_request_id();
+  response.set("X-Request-Id", request_id);
+  response.body() = error.to_json();
   response.prepare_payload();
-  send(std::move(response), [self = shared_from_this()](bool ok) {
+  const std::uint64_t bytes = response.body().size();
+  send(std::move(response), [self = shared_from_this(), request_id = std::move(request_id), code = error.code,
+                             status = static_cast<unsigned>(error.status), bytes](bool ok) {
+    self->record_rejection(request_id, ok ? status : 499, code, ok ? bytes : 0);
     if (!ok) return self->close();
     self->linger_close();
   });
+}
+
+void ClientSession::record_rejection(std::string_view request_id, unsigned status, std::string_view error_code,
+                                     std::uint64_t bytes_out) {
+  RejectedRequest rejected;
+  rejected.request_id = request_id;
+  if (parser_ && parser_->is_header_done()) {
+    rejected.method = parser_->get().method_string();
+    rejected.target = parser_->get().target();
+  }
+  rejected.status = status;
+  rejected.error_code = error_code;
+  rejected.bytes_out = bytes_out;
+  rejected.duration = Deadline::coarse_now() - request_started_;
+  handler_.record_rejection(rejected, info_);
 }
 
 // Closing a socket that still has unread request bytes makes the kernel send a reset, which can

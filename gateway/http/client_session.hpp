@@ -14,6 +14,7 @@
 
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/http/request_handler.hpp"
+#include "gateway/openai/api_error.hpp"
 #include "gateway/net/deadline.hpp"
 #include "gateway/net/streams.hpp"
 
@@ -66,13 +67,19 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
 
   void on_handshake(boost::system::error_code ec);
   void do_read();
+  void wait_for_request();  // keep-alive: the next request's first bytes, within idle_timeout
+  void on_request_start(boost::system::error_code ec, std::size_t bytes);
+  void read_header();
   void on_header(boost::system::error_code ec);
   void read_body();
   void on_body(boost::system::error_code ec);
+  void reject_malformed_body(boost::system::error_code ec);
   void finish_body();
   void dispatch();
   void on_complete(bool keep_alive);
-  void reply_and_close(boost::beast::http::status status, const std::string& json_body, bool retry_later = false);
+  void reject(const ApiError& error, bool retry_later = false);
+  void record_rejection(std::string_view request_id, unsigned status, std::string_view error_code,
+                        std::uint64_t bytes_out);
   std::chrono::steady_clock::duration first_read_timeout() const;
   void watch_for_disconnect();
   bool client_hung_up();  // on a readable socket: the client closed or shut down its side
@@ -96,7 +103,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body, Fields>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
-  Deadline read_deadline_;      // the request (or the next one on a keep-alive connection) must arrive
+  Deadline read_deadline_;      // the next request must start (idle), its header and body must arrive
   Deadline write_deadline_;     // the client must take what is being written
   Deadline response_deadline_;  // set by the request logic, e.g. the backend's timeout
   std::function<void()> on_response_deadline_;
@@ -114,6 +121,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool keep_alive_ = true;
   const Role role_;
   std::size_t requests_served_ = 0;
+  Deadline::Clock::time_point request_started_{};  // the current request's first read (coarse clock)
   std::size_t header_fields_ = 0;  // fields of a chunked request's header section (trailers would add more)
 };
 

@@ -4,6 +4,8 @@
 
 #include <boost/asio/socket_base.hpp>
 
+#include "gateway/log/access_log.hpp"
+
 namespace sovereign::gateway {
 
 using reuse_port = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
@@ -17,13 +19,26 @@ Listener::Listener(boost::asio::io_context& io, std::shared_ptr<boost::asio::ssl
       handler_(handler),
       registry_(registry),
       worker_(worker),
-      sweep_timer_(io) {}
+      sweep_timer_(io),
+      accept_retry_timer_(io) {}
 
 namespace {
 
 std::string cannot_listen(const boost::asio::ip::tcp::endpoint& endpoint, const boost::system::error_code& ec) {
   return "cannot listen on " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) + ": " +
          ec.message();
+}
+
+std::string endpoint_text(const boost::asio::ip::tcp::acceptor& acceptor) {
+  boost::system::error_code ec;
+  auto endpoint = acceptor.local_endpoint(ec);
+  return ec ? std::string("unknown address") : endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+bool out_of_resources(const boost::system::error_code& ec) {
+  namespace errc = boost::system::errc;
+  return ec == errc::too_many_files_open || ec == errc::too_many_files_open_in_system ||
+         ec == errc::no_buffer_space || ec == errc::not_enough_memory;
 }
 
 }  // namespace
@@ -66,6 +81,7 @@ void Listener::run() { do_accept(); }
 void Listener::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
+  accept_retry_timer_.cancel();
 }
 
 // Runs while connections are open (also after stop(), so that draining requests keep their
@@ -101,10 +117,31 @@ void Listener::close_idle_sessions() {
     if (auto session = weak.lock()) session->close_if_idle();
 }
 
+void Listener::pause_accepting(const boost::system::error_code& ec) {
+  if (!accept_paused_) {
+    accept_paused_ = true;
+    log_event("error", "accept_paused",
+              "listener " + endpoint_text(acceptor_) + " cannot accept connections: " + ec.message() + " (" +
+                  std::to_string(registry_.open.load(std::memory_order_relaxed)) +
+                  " open); trying again every " + std::to_string(accept_retry_interval.count()) +
+                  " ms. Raise the open-files limit (ulimit -n, LimitNOFILE) or lower limits.max_connections");
+  }
+  accept_retry_timer_.expires_after(accept_retry_interval);
+  accept_retry_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+    if (ec || !self->acceptor_.is_open()) return;
+    self->do_accept();
+  });
+}
+
 void Listener::do_accept() {
   acceptor_.async_accept(io_, [self = shared_from_this()](boost::system::error_code ec,
                                                            TcpSocket socket) {
     if (ec == boost::asio::error::operation_aborted || !self->acceptor_.is_open()) return;
+    if (out_of_resources(ec)) return self->pause_accepting(ec);
+    if (!ec && self->accept_paused_) {
+      self->accept_paused_ = false;
+      log_event("info", "accept_resumed", "listener " + endpoint_text(self->acceptor_) + " accepts connections again");
+    }
     if (!ec) {
       auto role = ClientSession::Role::serve;
       if (self->registry_.open.load(std::memory_order_relaxed) >= self->limits_.max_connections) {

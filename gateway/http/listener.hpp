@@ -42,8 +42,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
   // Connections over limits.max_connections are answered 503 (ClientSession::Role::refuse), at
   // most this many at a time across workers; beyond that they are closed unanswered.
   static constexpr std::size_t max_refusing_connections = 64;
+  // Out of file descriptors or kernel memory, the connection stays queued and an accept fails again
+  // at once: accepting waits this long instead of spinning.
+  static constexpr std::chrono::milliseconds accept_retry_interval{100};
 
   void do_accept();
+  void pause_accepting(const boost::system::error_code& ec);
   void sweep();
 
   boost::asio::io_context& io_;
@@ -55,7 +59,9 @@ class Listener : public std::enable_shared_from_this<Listener> {
   unsigned worker_;
   std::list<std::weak_ptr<ClientSession>> sessions_;
   SteadyTimer sweep_timer_;
+  SteadyTimer accept_retry_timer_;
   bool sweeping_ = false;
+  bool accept_paused_ = false;  // logged once per episode of failed accepts
   std::function<void()> on_refused_;
 };
 

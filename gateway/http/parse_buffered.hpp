@@ -21,4 +21,19 @@ void parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::sy
   }
 }
 
+// Parses buffered bytes up to the end of the header only (a chunked body's trailer fields must not
+// be merged before the header's fields are counted); `ec` is a parse error, never need_more. A
+// header not yet complete stays in the buffer, as Beast's header reads expect.
+template <class Parser>
+void parse_buffered_header(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec) {
+  ec = {};
+  parser.eager(false);
+  while (!parser.is_header_done() && buffer.size() > 0) {
+    std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == boost::beast::http::error::need_more) ec = {};
+    if (ec || used == 0) return;
+  }
+}
+
 }  // namespace sovereign::gateway

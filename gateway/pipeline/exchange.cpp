@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
-#include <random>
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
 #include "crypto/token_restorer.hpp"
+#include "gateway/http/request_id.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/policy_request.hpp"
@@ -19,15 +19,6 @@
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
 namespace {
-
-std::string new_request_id() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string id = "req_";
-  auto value = generator();
-  for (int i = 0; i < 16; ++i, value >>= 4) id += digits[value & 0xF];
-  return id;
-}
 
 std::optional<Endpoint> endpoint_for(std::string_view path) {
   if (path == "/v1/chat/completions") return Endpoint::chat_completions;
@@ -711,6 +702,25 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   }
   auto complete = std::move(complete_);
   if (complete) complete(keep_alive_);
+}
+
+// Without a tenant or model: what the HTTP layer refused never got as far as either.
+void ApiHandler::record_rejection(const RejectedRequest& rejected, const ConnectionInfo& connection) {
+  static const std::string none;
+  const double seconds = std::chrono::duration<double>(rejected.duration).count();
+  services_.metrics.request_finished(none, none, none, rejected.status, seconds);
+  if (!services_.access_log) return;
+  AccessRecord line;
+  line.time = rfc3339_now();
+  line.request_id = rejected.request_id;
+  line.remote = connection.remote_address;
+  line.method = rejected.method;
+  line.path = path_of(rejected.target).substr(0, max_path_bytes);
+  line.status = rejected.status;
+  line.error_code = rejected.error_code;
+  line.bytes_out = rejected.bytes_out;
+  line.duration_us = static_cast<std::uint64_t>(seconds * 1e6);
+  services_.access_log->write(line);
 }
 
 void ApiHandler::handle(HttpRequest& request, const ConnectionInfo& connection, ResponseSink& sink,

@@ -129,6 +129,7 @@ class ApiHandler : public RequestHandler {
   ApiHandler(GatewayServices& services, boost::asio::io_context& io) : services_(services), io_(io) {}
   void handle(HttpRequest& request, const ConnectionInfo& connection,
               ResponseSink& sink, std::function<void(bool)> complete) override;
+  void record_rejection(const RejectedRequest& rejected, const ConnectionInfo& connection) override;
 
  private:
   GatewayServices& services_;

@@ -1,5 +1,8 @@
 #include "gateway/runtime/gateway_runtime.hpp"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <csignal>
 
 #include <boost/asio/post.hpp>
@@ -15,6 +18,31 @@ namespace {
 unsigned default_workers() {
   unsigned cores = std::thread::hardware_concurrency();
   return cores == 0 ? 1 : cores;
+}
+
+// Descriptors besides connections: listeners, epoll and eventfds per worker, log files, models.
+constexpr rlim_t reserved_descriptors = 256;
+
+// Each client connection holds a descriptor (and one to a backend while its request is forwarded).
+// Past the open-files limit connections cannot be accepted at all, not even answered 503
+// too_many_connections: the soft limit is raised as far as the hard limit allows, and a limit still
+// below max_connections is logged.
+void ensure_open_files_for(std::size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + reserved_descriptors;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? wanted : std::min(wanted, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted)
+    log_event("warn", "open_files_limit",
+              "limits.max_connections " + std::to_string(max_connections) + " needs at least " + std::to_string(wanted) +
+                  " open files, but the open-files limit is " +
+                  std::to_string(limit.rlim_cur) + " (hard limit " +
+                  (limit.rlim_max == RLIM_INFINITY ? std::string("unlimited") : std::to_string(limit.rlim_max)) +
+                  "): connections past it wait unaccepted. Raise LimitNOFILE (ulimit -n) or lower max_connections");
 }
 
 std::filesystem::file_time_type modified(const std::optional<std::filesystem::path>& file) {
@@ -132,14 +160,13 @@ void GatewayRuntime::watch_files() {
   file_watch_timer_.expires_after(std::chrono::seconds(1));
   file_watch_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || services_.sessions.draining.load()) return;
-    auto snapshot = services_.current();
-    auto config_time = modified(std::optional(config_file_));
-    auto policy_time = modified(snapshot ? snapshot->config->policy_file : std::nullopt);
-    if (config_time != watched_config_time_ || policy_time != watched_policy_time_) {
-      watched_config_time_ = config_time;
+    // Only the policy file is watched: gateway.yaml is reloaded on SIGHUP alone, so an edit of it
+    // is never applied half-written.
+    auto policy_time = modified(config_->policy_file);
+    if (policy_time != watched_policy_time_) {
       watched_policy_time_ = policy_time;
-      log_event("info", "file_changed", "configuration or policy file changed on disk; reloading");
-      reload();
+      log_event("info", "file_changed", "policy file changed on disk; reloading the policy");
+      reload_policy();
     }
     watch_files();
   });
@@ -217,12 +244,12 @@ int GatewayRuntime::run() {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
   }
+  ensure_open_files_for(config_->limits.max_connections);
   if (!start_listeners(error)) {
     log_event("error", "startup_failed", error);
     return 1;
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
-  watched_config_time_ = modified(std::optional(config_file_));
   watched_policy_time_ = modified(config_->policy_file);
   watch_files();
 
@@ -294,11 +321,32 @@ void GatewayRuntime::reload() {
   }
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
   update_listeners(*config, listener_tls);
+  if (config->limits.max_connections != config_->limits.max_connections)
+    ensure_open_files_for(config->limits.max_connections);
   config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
+  watched_policy_time_ = modified(config_->policy_file);  // the policy just read (perhaps another file)
   current.reset();
   engines_.release_unused();
   services_.metrics.config_reload(true);
   log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
+}
+
+// The configuration in force with the policy file read again: what a saved policy changes.
+void GatewayRuntime::reload_policy() {
+  auto current = services_.current();
+  auto built = build_snapshot(config_, current.get(), worker_count_, services_.metrics, engines_);
+  if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
+    std::string all;
+    for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
+    services_.metrics.config_reload(false);
+    log_event("error", "reload_rejected", all + "; the previous policy keeps serving");
+    return;
+  }
+  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  current.reset();
+  engines_.release_unused();
+  services_.metrics.config_reload(true);
+  log_event("info", "reloaded", "policy from " + config_->policy_file->string() + " applied");
 }
 
 void GatewayRuntime::begin_shutdown() {

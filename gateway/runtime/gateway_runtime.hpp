@@ -47,7 +47,8 @@ class GatewayRuntime {
   bool start_listeners(std::string& error);
   void update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls);
   bool open_evidence_services(std::string& error);
-  void reload();
+  void reload();         // SIGHUP: gateway.yaml and the policy it names
+  void reload_policy();  // the policy file changed on disk: the configuration in force, the policy read again
   void begin_shutdown();
   void check_drained();
   void install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot);
@@ -67,7 +68,6 @@ class GatewayRuntime {
   std::shared_ptr<HealthChecker> health_checker_;
   EngineRegistry engines_;
   boost::asio::steady_timer file_watch_timer_;
-  std::filesystem::file_time_type watched_config_time_{};
   std::filesystem::file_time_type watched_policy_time_{};
   void watch_files();
 };

@@ -9,8 +9,12 @@ std::int64_t ticks(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+const std::string& tls_name_of(const BackendConfig& backend, const ReplicaConfig& replica) {
+  return backend.tls && !backend.tls->server_name.empty() ? backend.tls->server_name : replica.host;
+}
+
 std::string make_host_header(const BackendConfig& backend, const ReplicaConfig& replica) {
-  std::string host = backend.tls && !backend.tls->server_name.empty() ? backend.tls->server_name : replica.host;
+  std::string host = tls_name_of(backend, replica);
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
   bool default_port = (replica.https && replica.port == 443) || (!replica.https && replica.port == 80);
   return default_port ? host : host + ":" + std::to_string(replica.port);
@@ -21,11 +25,25 @@ std::string make_host_header(const BackendConfig& backend, const ReplicaConfig& 
 ReplicaState::ReplicaState(const BackendConfig& backend, const ReplicaConfig& config)
     : backend_(backend), config_(config), host_header_(make_host_header(backend, config)) {}
 
+const std::string& ReplicaState::tls_name() const { return tls_name_of(backend_, config_); }
+
 bool ReplicaState::circuit_open(std::chrono::steady_clock::time_point now) const {
   return circuit_open_until_.load(std::memory_order_relaxed) > ticks(now);
 }
 
-void ReplicaState::record_success() { request_failures_.store(0, std::memory_order_relaxed); }
+bool ReplicaState::admit(std::chrono::steady_clock::time_point now) {
+  auto until = circuit_open_until_.load(std::memory_order_relaxed);
+  if (until == 0) return true;
+  if (until > ticks(now)) return false;
+  // Half-open: of the requests that find it so, the one that moves the deadline is the trial.
+  return circuit_open_until_.compare_exchange_strong(until, ticks(now + backend_.circuit_breaker.open_for),
+                                                     std::memory_order_relaxed);
+}
+
+void ReplicaState::record_success() {
+  request_failures_.store(0, std::memory_order_relaxed);
+  if (circuit_open_until_.load(std::memory_order_relaxed) != 0) circuit_open_until_.store(0, std::memory_order_relaxed);
+}
 
 void ReplicaState::record_failure(std::chrono::steady_clock::time_point now) {
   auto failures = request_failures_.fetch_add(1, std::memory_order_relaxed) + 1;

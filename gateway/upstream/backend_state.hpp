@@ -25,16 +25,25 @@ class ReplicaState {
   // The Host header of requests to this replica: the pinned TLS server name or the host, with
   // the port unless it is the scheme's default.
   const std::string& host_header() const { return host_header_; }
+  // The name its TLS certificate must carry (and the SNI): the backend's pinned server_name, or
+  // this replica's own host.
+  const std::string& tls_name() const;
 
   // Addresses checked by the egress guard; empty with refusal() set when the guard refused.
   std::vector<boost::asio::ip::tcp::endpoint> endpoints;
   std::string refusal;
 
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+  // Open: refusing requests for open_ms after the failures. Past that it is half-open: it lets one
+  // trial request through (admit), whose success closes it and whose failure opens it again.
   bool circuit_open(std::chrono::steady_clock::time_point now) const;
   bool available(std::chrono::steady_clock::time_point now) const {
     return refusal.empty() && healthy() && !circuit_open(now);
   }
+  // Called as a request is about to be sent here: false when the circuit is open, or half-open with
+  // its trial request already taken by another. The trial holds the circuit open for another
+  // open_ms, so a trial that never ends (its client left) does not keep the replica out for good.
+  bool admit(std::chrono::steady_clock::time_point now);
 
   void record_success();
   void record_failure(std::chrono::steady_clock::time_point now);
@@ -52,7 +61,7 @@ class ReplicaState {
   std::atomic<std::uint32_t> check_failures_{0};
   std::atomic<std::uint32_t> check_successes_{0};
   std::atomic<std::uint32_t> request_failures_{0};
-  std::atomic<std::int64_t> circuit_open_until_{0};
+  std::atomic<std::int64_t> circuit_open_until_{0};  // 0: closed; in the past: half-open
 };
 
 struct BackendState {

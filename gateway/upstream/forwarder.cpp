@@ -66,9 +66,9 @@ void Forwarder::expire() {
   if (connection_) connection_->close();
 }
 
-bool Forwarder::is_timeout(const boost::system::error_code& ec) const {
-  return timed_out_ || ec == boost::beast::error::timeout;  // the latter: the connect timeout
-}
+// The attempt's deadline (the backend's timeout) passed. A connect timeout is not one: nothing was
+// sent, so like a refused connection it counts against the replica and goes to the next one.
+bool Forwarder::is_timeout() const { return timed_out_; }
 
 void Forwarder::end_attempt() {
   if (attempt_counted_) {
@@ -88,6 +88,8 @@ void Forwarder::try_next() {
       continue;
     }
     all_refused_ = false;
+    const auto now = std::chrono::steady_clock::now();
+    if (!candidate.replica->admit(now)) continue;  // its circuit opened, or another request is its trial
     if (attempts_ > 0) metrics_.upstream_retry(candidate.backend->config->name);
     ++attempts_;
     current_ = candidate;
@@ -97,7 +99,7 @@ void Forwarder::try_next() {
     candidate.backend->active_connections->Increment();
     attempt_counted_ = true;
     retried_stale_ = false;
-    deadline_ = std::chrono::steady_clock::now() + candidate.backend->config->timeout;
+    deadline_ = now + candidate.backend->config->timeout;
     sink_.on_deadline(deadline_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->expire();
     });
@@ -178,7 +180,7 @@ void Forwarder::on_written(boost::system::error_code ec) {
 void Forwarder::fail_before_response(boost::system::error_code ec, bool count_failure) {
   if (cancelled_) return finish(499, "client_closed");
   // A pooled connection the backend had already closed: retry once on a fresh one, same replica.
-  if (!count_failure && connection_ && connection_->reused && !retried_stale_ && !is_timeout(ec)) {
+  if (!count_failure && connection_ && connection_->reused && !retried_stale_ && !is_timeout()) {
     retried_stale_ = true;
     connection_->close();
     connection_ = std::make_shared<UpstreamConnection>(io_, *current_.replica, current_.backend->tls);
@@ -192,9 +194,16 @@ void Forwarder::fail_before_response(boost::system::error_code ec, bool count_fa
   connection_.reset();
   current_.replica->record_failure(std::chrono::steady_clock::now());
   end_attempt();
-  if (is_timeout(ec)) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+  if (is_timeout()) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+  const std::string why = ec == boost::beast::error::timeout
+                              ? "no connection within connect_timeout_ms (" +
+                                    std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                       current_.backend->config->connect_timeout)
+                                                       .count()) +
+                                    ")"
+                              : ec.message();
   last_error_ = api_errors::upstream_error("backend '" + current_.backend->config->name + "' (" +
-                                           current_.replica->config().url + "): " + ec.message());
+                                           current_.replica->config().url + "): " + why);
   try_next();
 }
 
@@ -216,8 +225,8 @@ void Forwarder::on_header(boost::system::error_code ec) {
     // On a pooled connection the backend may have closed it while idle, before our request: that
     // is retried (once, same replica, fresh connection). Otherwise the replica received the whole
     // request and may have run it: another replica gets it only where the backend allows that.
-    const bool stale = connection_->reused && !retried_stale_ && !is_timeout(ec);
-    if (stale || retry_unanswered || is_timeout(ec)) return fail_before_response(ec, !stale);
+    const bool stale = connection_->reused && !retried_stale_ && !is_timeout();
+    if (stale || retry_unanswered || is_timeout()) return fail_before_response(ec, !stale);
     return fail_unanswered(ec);
   }
   status_ = header_parser_->get().result_int();
@@ -284,7 +293,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   if (ec) {
     release_connection(false);
     current_.replica->record_failure(std::chrono::steady_clock::now());
-    if (is_timeout(ec)) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+    if (is_timeout()) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
     if (ec == http::error::body_limit)
       return respond_error(api_errors::upstream_error("the response is larger than max_upstream_response_bytes (" +
                                                       std::to_string(max_response_bytes_) + ")"));
@@ -362,7 +371,7 @@ void Forwarder::read_chunk() {
 void Forwarder::on_chunk(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec == http::error::need_buffer) ec = {};
-  if (ec) return fail_mid_stream(is_timeout(ec) ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
+  if (ec) return fail_mid_stream(is_timeout() ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
   std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
   std::string data(chunk_buffer_->data(), received);
   bool last = stream_parser_->is_done();

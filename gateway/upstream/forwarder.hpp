@@ -108,7 +108,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void release_connection(bool reusable);
   void end_attempt();
   void relayed(std::string_view data);
-  bool is_timeout(const boost::system::error_code& ec) const;
+  bool is_timeout() const;
 
   boost::asio::io_context& io_;
   ConnectionPool& pool_;

@@ -64,28 +64,31 @@ void HealthChecker::check(std::shared_ptr<Probe> probe) {
   probe->connection->connect(config.health_check.timeout, [self = shared_from_this(), probe, deadline](
                                                               boost::system::error_code ec, bool) {
     if (self->stopped_) return;
-    if (ec) return self->report(probe, false);
+    if (ec) return self->report(probe, false, "cannot connect: " + self->failure(probe, ec));
     const auto& replica = probe->replica.config();
     probe->request = {};
     probe->request.method(http::verb::get);
     probe->request.target(replica.base_path + probe->backend.config->health_check.path);
     probe->request.version(11);
-    probe->request.set(http::field::host, replica.host);
+    probe->request.set(http::field::host, probe->replica.host_header());
     probe->request.set(http::field::user_agent, "sovereign-gateway-health");
     probe->request.keep_alive(false);
     probe->connection->tcp().expires_at(deadline);
     probe->connection->with_stream([&](auto& stream) {
       http::async_write(stream, probe->request, [self, probe](boost::system::error_code ec, std::size_t) {
         if (self->stopped_) return;
-        if (ec) return self->report(probe, false);
+        if (ec) return self->report(probe, false, "cannot send the check: " + self->failure(probe, ec));
         probe->parser.emplace();
         probe->parser->body_limit(1024 * 1024);
         probe->connection->with_stream([&](auto& stream) {
           http::async_read(stream, probe->connection->buffer(), *probe->parser,
                            [self, probe](boost::system::error_code ec, std::size_t) {
                              if (self->stopped_) return;
-                             unsigned status = ec ? 0 : probe->parser->get().result_int();
-                             self->report(probe, !ec && status >= 200 && status < 400);
+                             if (ec) return self->report(probe, false, "no answer: " + self->failure(probe, ec));
+                             unsigned status = probe->parser->get().result_int();
+                             self->report(probe, status >= 200 && status < 400,
+                                          "answered " + std::to_string(status) + " to GET " +
+                                              std::string(probe->request.target()));
                            });
         });
       });
@@ -93,15 +96,24 @@ void HealthChecker::check(std::shared_ptr<Probe> probe) {
   });
 }
 
-void HealthChecker::report(const std::shared_ptr<Probe>& probe, bool passed) {
+std::string HealthChecker::failure(const std::shared_ptr<Probe>& probe, const boost::system::error_code& ec) const {
+  if (ec != boost::beast::error::timeout) return ec.message();
+  return "nothing within health_check.timeout_ms (" + std::to_string(probe->backend.config->health_check.timeout.count()) + ")";
+}
+
+void HealthChecker::report(const std::shared_ptr<Probe>& probe, bool passed, const std::string& outcome) {
   if (probe->connection) probe->connection->close();
   probe->connection.reset();
   if (probe->replica.record_check(passed)) {
     const auto& name = probe->backend.config->name;
     const auto& url = probe->replica.config().url;
     metrics_.set_upstream_healthy(name, url, probe->replica.healthy());
-    log_event(passed ? "info" : "warn", passed ? "backend_healthy" : "backend_unhealthy",
-              "backend '" + name + "' replica " + url + (passed ? " passes its health checks" : " fails its health checks"));
+    if (passed)
+      log_event("info", "backend_healthy", "backend '" + name + "' replica " + url + " passes its health checks");
+    else
+      log_event("warn", "backend_unhealthy",
+                "backend '" + name + "' replica " + url + " fails its health checks (" +
+                    std::to_string(probe->backend.config->health_check.unhealthy_after) + " in a row; last: " + outcome + ")");
   }
   schedule(probe, probe->backend.config->health_check.interval);
 }

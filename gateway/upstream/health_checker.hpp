@@ -22,7 +22,9 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
   struct Probe;
   void schedule(std::shared_ptr<Probe> probe, std::chrono::milliseconds delay);
   void check(std::shared_ptr<Probe> probe);
-  void report(const std::shared_ptr<Probe>& probe, bool passed);
+  // `outcome`: what the check found, for the log line when the replica turns unhealthy.
+  void report(const std::shared_ptr<Probe>& probe, bool passed, const std::string& outcome);
+  std::string failure(const std::shared_ptr<Probe>& probe, const boost::system::error_code& ec) const;
 
   boost::asio::io_context& io_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;

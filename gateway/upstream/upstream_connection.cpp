@@ -62,7 +62,7 @@ void UpstreamConnection::connect_endpoint(std::size_t index, std::function<void(
 
 void UpstreamConnection::handshake(std::function<void(boost::system::error_code, bool)> done) {
   auto& stream = std::get<TlsStream>(stream_);
-  const auto& name = replica_.backend().tls->server_name;
+  const auto& name = replica_.tls_name();
   if (!crypto::verify_server_name(stream.native_handle(), name)) {
     done(boost::asio::error::invalid_argument, false);
     return;

@@ -165,6 +165,86 @@ describe('client errors', () => {
     assertError(plain.response, { status: 404, code: 'model_not_found' }, 'chunked without trailers');
   });
 
+  it('400 and close for a Transfer-Encoding other than chunked, whose body would otherwise be read as the next request', async () => {
+    const smuggled = `GET /v1/models/allowed-model HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`;
+    const chunk = `${Buffer.byteLength(smuggled).toString(16)}\r\n${smuggled}\r\n0\r\n\r\n`;
+    const cases = [
+      { name: 'gzip', headers: 'Transfer-Encoding: gzip\r\n', body: smuggled, message: /Transfer-Encoding 'gzip' is not supported/ },
+      { name: 'gzip, chunked', headers: 'Transfer-Encoding: gzip, chunked\r\n', body: chunk, message: /Transfer-Encoding 'gzip, chunked'/ },
+      { name: 'two fields', headers: 'Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n', body: chunk, message: /Transfer-Encoding 'gzip, chunked'/ },
+      { name: 'gzip and Content-Length', headers: `Transfer-Encoding: gzip\r\nContent-Length: ${Buffer.byteLength(smuggled)}\r\n`, body: smuggled,
+        message: /both Transfer-Encoding and Content-Length/ },
+      { name: 'Content-Length and chunked', headers: `Content-Length: ${Buffer.byteLength(chunk)}\r\nTransfer-Encoding: chunked\r\n`, body: chunk,
+        message: /Transfer-Encoding|Content-Length/ },
+      { name: 'chunked and Content-Length', headers: `Transfer-Encoding: chunked\r\nContent-Length: ${Buffer.byteLength(chunk)}\r\n`, body: chunk,
+        message: /Transfer-Encoding|Content-Length/ },
+    ];
+    for (const c of cases) {
+      const result = await rawExchange({
+        port: gw.apiPort,
+        timeoutMs: 5000,
+        script: (socket) => {
+          socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+            `${c.headers}\r\n${c.body}`);
+        },
+      });
+      const raw = result.raw.toString('utf8');
+      assert.ok(result.response, `${c.name}: no HTTP answer: ${raw}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, c.name);
+      assert.match(result.response.json.error.message, c.message, c.name);
+      assert.equal((raw.match(/HTTP\/1\.1 /g) ?? []).length, 1, `${c.name}: the body was answered as a request: ${raw}`);
+      assert.ok(result.closed, `${c.name}: the connection is closed`);
+    }
+  });
+
+  it('400 for a malformed chunked body, whether it arrives with the header or after it', async () => {
+    const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+      'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const badChunk = '5\r\n{"mod\r\nzz\r\nel":1}\r\n0\r\n\r\n';
+    for (const [name, script] of [
+      ['in one segment', (socket) => socket.write(head + badChunk)],
+      ['after the header', async (socket, sleep) => {
+        socket.write(head);
+        await sleep(200);
+        socket.write(badChunk);
+      }],
+    ]) {
+      const result = await rawExchange({ port: gw.apiPort, timeoutMs: 5000, script });
+      assert.ok(result.response, `${name}: no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, name);
+      assert.match(result.response.json.error.message, /Malformed HTTP request body/, name);
+      assert.ok(result.closed, `${name}: the connection is closed`);
+    }
+  });
+
+  it('what the HTTP layer refuses carries X-Request-Id, has an access log line and counts under its status', async () => {
+    const cases = [
+      { name: 'malformed request line', status: 400, code: 'invalid_request', send: 'NOT HTTP AT ALL\r\n\r\n' },
+      { name: 'headers too large', status: 413, code: 'request_too_large',
+        send: `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'p'.repeat(10000)}\r\n\r\n` },
+      { name: 'refused Transfer-Encoding', status: 400, code: 'invalid_request', path: '/v1/chat/completions',
+        send: 'POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip\r\n\r\n' },
+      { name: 'stalled header', status: 408, code: 'request_timeout', send: 'GET /v1/models HTTP/1.1\r\nHost: 1' },
+    ];
+    const counted = (m, status) => m.value('sovereign_http_requests_total', { status: String(status) }) ?? 0;
+    for (const c of cases) {
+      const before = counted(await gw.metrics(), c.status);
+      const stderrBefore = gw.stderr.length;
+      const result = await rawExchange({ port: gw.apiPort, timeoutMs: TIMEOUT_MS + 5000, script: (socket) => socket.write(c.send) });
+      assert.ok(result.response, `${c.name}: no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: c.status, code: c.code }, c.name);
+      const id = result.response.headers['x-request-id'];
+      assert.match(id ?? '', /^req_[0-9a-f]{16}$/, `${c.name}: X-Request-Id`);
+      const log = await gw.waitForStderr(new RegExp(`"request_id":"${id}"`), stderrBefore, 5000, `${c.name}: its access log line`);
+      const line = JSON.parse(log.split('\n').find((l) => l.includes(id)));
+      assert.equal(line.type, 'access', JSON.stringify(line));
+      assert.equal(line.status, c.status, JSON.stringify(line));
+      assert.equal(line.error, c.code, JSON.stringify(line));
+      if (c.path) assert.equal(line.path, c.path, JSON.stringify(line));
+      await gw.waitForMetrics((m) => counted(m, c.status) === before + 1, 5000, `${c.name}: counted under ${c.status}`);
+    }
+  });
+
   it('400 for a repeated X-Data-Class or X-Conversation-Id header', async () => {
     for (const name of ['X-Data-Class', 'X-Conversation-Id']) {
       const result = await rawExchange({
@@ -255,5 +335,70 @@ describe('client errors', () => {
     assert.ok(result.closed, 'the idle connection is closed');
     assert.equal(result.response?.status, 200, `first answer: ${result.raw.toString('utf8')}`);
     assert.equal((result.raw.toString('utf8').match(/HTTP\/1\.1 /g) ?? []).length, 1, 'nothing but the one answer');
+  });
+});
+
+// idle_timeout bounds the wait for a keep-alive connection's next request; once that request's
+// first bytes arrive, its header must complete within header_timeout, as the first one's must.
+describe('header timeout on a keep-alive connection', () => {
+  const HEADER_TIMEOUT_MS = 600;
+  const IDLE_TIMEOUT_MS = 8000;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'upstream', models: ['allowed-model'] });
+    gw = await Gateway.start({
+      limits: { header_timeout_ms: HEADER_TIMEOUT_MS, body_timeout_ms: HEADER_TIMEOUT_MS, idle_timeout_ms: IDLE_TIMEOUT_MS },
+      tenants: [tenant({ name: 'errors', keys: [KEY], models: ['allowed-model'] })],
+      backends: [openaiBackend({ name: 'be', models: ['allowed-model'], upstreams: [upstream] })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  const get = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n\r\n`;
+
+  it('408 when a later request trickles its headers past header_timeout_ms', async () => {
+    const second = `GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nX-Slow: ${'a'.repeat(200)}\r\n\r\n`;
+    let secondStarted;
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: IDLE_TIMEOUT_MS + 5000,
+      script: async (socket, sleep) => {
+        socket.write(get);
+        await sleep(300);  // answered, and idle for a while: the idle timeout applies
+        secondStarted = Date.now();
+        for (const byte of second) {
+          if (socket.destroyed) return;
+          socket.write(byte);
+          await sleep(20);
+        }
+      },
+    });
+    const raw = result.raw.toString('utf8');
+    assert.ok(result.closed, 'the connection is closed');
+    assert.match(raw, /^HTTP\/1\.1 200 /, `first answer: ${raw}`);
+    const answers = raw.match(/HTTP\/1\.1 \d{3}/g) ?? [];
+    assert.deepEqual(answers, ['HTTP/1.1 200', 'HTTP/1.1 408'], raw);
+    const closedAfter = Date.now() - secondStarted;
+    assert.ok(closedAfter < HEADER_TIMEOUT_MS + 2000, `closed ${closedAfter} ms after the second request started: idle_timeout applied`);
+  });
+
+  it('a keep-alive connection may wait longer than header_timeout_ms between requests', async () => {
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 10000,
+      script: async (socket, sleep) => {
+        socket.write(get);
+        await sleep(HEADER_TIMEOUT_MS * 2);
+        socket.write(get.replace('\r\n\r\n', '\r\nConnection: close\r\n\r\n'));
+      },
+    });
+    const raw = result.raw.toString('utf8');
+    assert.deepEqual(raw.match(/HTTP\/1\.1 \d{3}/g), ['HTTP/1.1 200', 'HTTP/1.1 200'], raw);
   });
 });

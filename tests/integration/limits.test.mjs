@@ -5,6 +5,7 @@
 // below it (10 MiB against the default 16 MiB) is relayed whole.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
@@ -101,6 +102,11 @@ describe('limits', () => {
       assert.equal(answer.headers['retry-after'], '1', answer.text);
       assert.equal(answer.headers.connection, 'close', answer.text);
       assert.match(answer.json.error.message, /limit of 2 client connections/, answer.text);
+      const id = answer.headers['x-request-id'];
+      assert.match(id ?? '', /^req_[0-9a-f]{16}$/, 'the refusal carries X-Request-Id');
+      const line = (await gw.waitForStderr(new RegExp(`"request_id":"${id}"`), 0, 5000, 'its access log line'))
+        .split('\n').find((l) => l.includes(id));
+      assert.match(line, /"status":503.*"error":"too_many_connections"/, line);
 
       // One that sends nothing is not held for the whole header timeout.
       const silent = await connect(gw.apiPort);
@@ -118,6 +124,63 @@ describe('limits', () => {
     }
     // Once they are gone, new connections are admitted again.
     await new Promise((r) => setTimeout(r, 200));
+    const res = await gw.api({ key: KEY, path: '/v1/models' });
+    assert.equal(res.status, 200, res.text);
+  });
+});
+
+// CPU time (user + system, in clock ticks) a process has used so far.
+function cpuTicks(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);  // utime, stime (fields 14 and 15 of the line)
+}
+
+// With fewer open files allowed than max_connections, the connections past the limit wait in the
+// kernel's queue: the gateway says so at start, and when accepting fails it waits and retries
+// rather than spinning on the failing accept.
+describe('out of file descriptors', () => {
+  const OPEN_FILES = 64;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    upstream = await Upstream.start({ name: 'fd-upstream' });
+    gw = await Gateway.start({
+      limits: { max_connections: 1000 },
+      tenants: [tenant({ name: 'limits', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'fd-be', models: ['fd-model'], upstreams: [upstream] })],
+    }, { openFiles: OPEN_FILES });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+  });
+
+  it('warns at start that max_connections needs more open files than the limit allows', () => {
+    const line = gw.stderr.split('\n').find((l) => l.includes('"open_files_limit"'));
+    assert.ok(line, `no open_files_limit warning:\n${gw.stderr}`);
+    assert.match(JSON.parse(line).message, new RegExp(`max_connections 1000 .* open-files limit is ${OPEN_FILES}`), line);
+  });
+
+  it('backs off instead of spinning when accept runs out of descriptors, logs it once, and accepts again once they are free', async () => {
+    const stderrBefore = gw.stderr.length;
+    const sockets = [];
+    try {
+      for (let i = 0; i < OPEN_FILES * 2; i++) sockets.push(await connect(gw.apiPort));
+      const log = await gw.waitForStderr(/"accept_paused"/, stderrBefore, 5000, 'the accept failure');
+      assert.match(log, /cannot accept connections: Too many open files/, log);
+      const before = cpuTicks(gw.process.pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = cpuTicks(gw.process.pid) - before;
+      assert.ok(used < 30, `the gateway used ${used} ticks of CPU in one second while it could not accept`);
+      const paused = gw.stderr.slice(stderrBefore).split('\n').filter((l) => l.includes('"accept_paused"'));
+      assert.equal(paused.length, 1, `one log line per episode:\n${paused.join('\n')}`);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+    await gw.waitForStderr(/"accept_resumed"/, stderrBefore, 5000, 'accepting to resume');
     const res = await gw.api({ key: KEY, path: '/v1/models' });
     assert.equal(res.status, 200, res.text);
   });

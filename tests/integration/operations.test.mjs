@@ -150,7 +150,6 @@ describe('SIGHUP reload', () => {
   withOpsGateway({ name: 'reload-upstream' }, (started) => ({ upstream, gw } = started));
 
   const reloads = async (result) => (await gw.metrics()).value('sovereign_config_reloads_total', { result });
-  // The gateway may also notice the changed file by itself, so a rewrite can count more than once.
   const waitForReloads = (result, atLeast) => gw.waitForMetrics(
     (m) => m.value('sovereign_config_reloads_total', { result }) >= atLeast, 5000, `a reload counted as ${result}`);
 
@@ -215,6 +214,24 @@ describe('SIGHUP reload', () => {
     await gw.reload({ ...opsConfig(upstream), tenats: [] });
     await waitForReloads('rejected', rejected + 1);
     assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
+  });
+
+  it('an edited gateway.yaml is applied on SIGHUP only, never half-saved by a file watcher', async () => {
+    assert.equal((await gw.chat(KEY, chat('extra-model'))).status, 403);
+    const applied = await reloads('applied');
+    const rejected = await reloads('rejected');
+    const text = await gw.configText(opsConfig(upstream, { opsModels: ['ops-model', 'extra-model'] }));
+    await gw.writeConfig(text.slice(0, Math.floor(text.length / 2)));  // an editor's first write
+    await new Promise((r) => setTimeout(r, 2500));  // the policy watcher looks every second
+    await gw.writeConfig(text);
+    await new Promise((r) => setTimeout(r, 2500));
+    assert.equal(await reloads('applied'), applied, 'no reload without SIGHUP');
+    assert.equal(await reloads('rejected'), rejected, 'the half-written file was never read');
+    assert.equal((await gw.chat(KEY, chat('extra-model'))).status, 403, 'the edit is not in force yet');
+    gw.process.signal('SIGHUP');
+    await waitForReloads('applied', applied + 1);
+    const res = await gw.chat(KEY, chat('extra-model'));
+    assert.equal(res.status, 200, res.text);
   });
 });
 

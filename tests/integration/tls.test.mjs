@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
-import { makePki } from './lib/certs.mjs';
+import { makePki, makeServerCertificate } from './lib/certs.mjs';
 import { request } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 
@@ -22,6 +22,7 @@ describe('TLS', () => {
   let pinnedWrong;
   let wrongName;
   let slowUpstream;
+  const replicaUpstreams = [];  // each with a certificate for its own address only
   let gw;
 
   before(async () => {
@@ -32,6 +33,11 @@ describe('TLS', () => {
     pinnedWrong = await Upstream.start({ name: 'tls-wrong-pin', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
     wrongName = await Upstream.start({ name: 'tls-wrong-name', 'tls-cert': pki.backend.cert, 'tls-key': pki.backend.key });
     slowUpstream = await Upstream.start({ name: 'slow', 'first-byte-delay-ms': 4000 });
+    for (const address of ['127.0.0.1', '127.0.0.2']) {
+      const certificate = makeServerCertificate(pki, `replica-${address}`, `IP:${address}`);
+      replicaUpstreams.push(await Upstream.start({ name: `replica-${address}`, host: address,
+        'tls-cert': certificate.cert, 'tls-key': certificate.key }));
+    }
     const backendTls = { ca: pki.ca, server_name: pki.backendName,
       client_certificate: pki.gatewayClient.cert, client_key: pki.gatewayClient.key };
     gw = await Gateway.start({
@@ -39,11 +45,15 @@ describe('TLS', () => {
         require_client_certificate: false },
       tenants: [
         tenant({ name: 'radiology', keys: [KEY],
-          models: ['plain-model', 'tls-model', 'wrong-pin-model', 'wrong-name-model', 'slow-model'],
+          models: ['plain-model', 'tls-model', 'wrong-pin-model', 'wrong-name-model', 'slow-model', 'replicas-model'],
           client_certificates: [{ subject_cn: pki.clientCn }] }),
       ],
+      boundary: ['127.0.0.1/32', '127.0.0.2/32'],
       backends: [
         openaiBackend({ name: 'plain-be', models: ['plain-model'], upstreams: [plainUpstream] }),
+        // No server_name: each replica's certificate is verified against its own address.
+        openaiBackend({ name: 'replicas-be', models: ['replicas-model'], tls: { ca: pki.ca },
+          urls: replicaUpstreams.map((u) => `https://${u.host}:${u.port}`), health: { interval_ms: 60000, unhealthy_after: 1000 } }),
         openaiBackend({ name: 'slow-be', models: ['slow-model'], upstreams: [slowUpstream] }),
         openaiBackend({ name: 'tls-be', models: ['tls-model'], urls: [`https://127.0.0.1:${tlsUpstream.port}`], tls: backendTls }),
         // Trusts only the rogue CA, so the genuine backend certificate must be refused.
@@ -60,7 +70,7 @@ describe('TLS', () => {
 
   after(async () => {
     await gw?.stop();
-    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong, wrongName, slowUpstream].map((u) => u?.stop()));
+    await Promise.all([plainUpstream, tlsUpstream, pinnedWrong, wrongName, slowUpstream, ...replicaUpstreams].map((u) => u?.stop()));
     if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
   });
 
@@ -108,7 +118,7 @@ describe('TLS', () => {
     const models = await request({ port: gw.apiPort, path: '/v1/models', tls });
     assert.equal(models.status, 200, models.text);
     assert.deepEqual(models.json.data.map((m) => m.id).sort(),
-      ['plain-model', 'slow-model', 'tls-model', 'wrong-name-model', 'wrong-pin-model']);
+      ['plain-model', 'replicas-model', 'slow-model', 'tls-model', 'wrong-name-model', 'wrong-pin-model']);
     const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('plain-model'), tls });
     assert.equal(res.status, 200, res.text);
   });
@@ -148,6 +158,22 @@ describe('TLS', () => {
     await tlsUpstream.waitForRequests(1);
     const forwarded = tlsUpstream.requests().filter((e) => e.method === 'POST');
     assert.equal(forwarded.at(-1).client_cn, 'sovereign-gateway', 'the gateway presented its client certificate');
+  });
+
+  it('without server_name, each TLS replica is verified against its own host and gets it as Host', async () => {
+    const served = new Set();
+    for (let i = 0; i < 4; i++) {
+      const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('replicas-model'),
+        headers: { authorization: `Bearer ${KEY}` }, tls: https() });
+      assert.equal(res.status, 200, res.text);
+      served.add(res.json.system_fingerprint);
+    }
+    assert.deepEqual([...served].sort(), ['replica-127.0.0.1', 'replica-127.0.0.2']);
+    for (const upstream of replicaUpstreams) {
+      const posted = upstream.requests().filter((e) => e.method === 'POST');
+      assert.ok(posted.length > 0, `${upstream.host} got no request`);
+      assert.equal(posted.at(-1).headers.host, `${upstream.host}:${upstream.port}`);
+    }
   });
 
   it('refuses a TLS backend whose certificate is not signed by the pinned CA, and sends it nothing', async () => {

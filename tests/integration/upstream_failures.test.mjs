@@ -4,7 +4,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
-import { Upstream } from './lib/upstream.mjs';
+import { Upstream, UnacceptingListener } from './lib/upstream.mjs';
 import { freePort } from './lib/ports.mjs';
 import { rawExchange, readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
@@ -12,6 +12,8 @@ import { assertError, assertShape } from './lib/openai_shapes.mjs';
 const KEY = 'sk-failures-tenant';
 const BACKEND_TIMEOUT_MS = 800;
 const SLOW_HEALTH = { interval_ms: 60000, unhealthy_after: 2 };
+const CONNECT_TIMEOUT_MS = 300;
+const OPEN_MS = 500;
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
@@ -19,6 +21,7 @@ describe('upstream failures', () => {
   const up = {};
   let deadPort;
   let laterPort;
+  let halfOpenPort;
   let gw;
 
   before(async () => {
@@ -39,6 +42,10 @@ describe('upstream failures', () => {
     up.status502 = await Upstream.start({ name: 'u502', status: 502 });
     up.status401 = await Upstream.start({ name: 'u401', status: 401 });
     up.status400 = await Upstream.start({ name: 'u400', status: 400 });
+    up.goodC = await Upstream.start({ name: 'ugood-c' });
+    up.slow500 = await Upstream.start({ name: 'uslow500', status: 500, 'first-byte-delay-ms': 300 });
+    halfOpenPort = await freePort();
+    up.unaccepting = await UnacceptingListener.start();
     deadPort = await freePort();
     laterPort = await freePort();
     gw = await Gateway.start({
@@ -68,6 +75,12 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-401', models: ['m-401'], upstreams: [up.status401], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-400', models: ['m-400'], upstreams: [up.status400], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-trial', models: ['m-trial'], upstreams: [up.slow500], health: SLOW_HEALTH,
+          circuit_breaker: { failures: 1, open_ms: OPEN_MS } }),
+        openaiBackend({ name: 'be-half-open', models: ['m-half-open'], urls: [`http://127.0.0.1:${halfOpenPort}`],
+          health: SLOW_HEALTH, circuit_breaker: { failures: 2, open_ms: OPEN_MS } }),
+        openaiBackend({ name: 'be-connect-timeout', models: ['m-connect-timeout'], upstreams: [up.unaccepting, up.goodC],
+          connect_timeout_ms: CONNECT_TIMEOUT_MS, health: SLOW_HEALTH, circuit_breaker: { failures: 1000, open_ms: 1000 } }),
       ],
     });
   });
@@ -107,12 +120,16 @@ describe('upstream failures', () => {
     await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-refuse' }).length > 0 &&
       m.value('sovereign_upstream_healthy', { backend: 'be-refuse' }) === 0, 10000, 'be-refuse to be marked unhealthy');
     assertError(await gw.chat(KEY, chat('m-refuse')), { status: 503, code: 'no_backend_available' }, 'refusing upstream');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-refuse'"));
+    assert.match(line ?? '', /fails its health checks \(2 in a row; last: cannot connect: Connection refused\)/, `the log says why:\n${line}`);
   });
 
   it('503 no_backend_available when the only replica fails its health checks, and nothing is sent to it', async () => {
     await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-sick' }).length > 0 &&
       m.value('sovereign_upstream_healthy', { backend: 'be-sick' }) === 0, 10000, 'be-sick to be marked unhealthy');
     assertError(await gw.chat(KEY, chat('m-sick')), { status: 503, code: 'no_backend_available' }, 'unhealthy upstream');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-sick'"));
+    assert.match(line ?? '', /last: answered 503 to GET \/v1\/models\)/, `the log says why:\n${line}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
   });
@@ -136,6 +153,15 @@ describe('upstream failures', () => {
 
   it('a request whose replica refuses the connection is retried on another replica', async () => {
     await assertAllServedBy('m-retry', 4, 'ugood');
+  });
+
+  it('a request whose replica does not complete the connection within connect_timeout_ms is retried on another replica', async () => {
+    const started = Date.now();
+    await assertAllServedBy('m-connect-timeout', 4, 'ugood-c');
+    const metrics = await gw.metrics();
+    assert.ok(metrics.value('sovereign_upstream_retries_total', { backend: 'be-connect-timeout' }) >= 1,
+      'the unaccepting replica was tried and the request retried');
+    assert.ok(Date.now() - started >= CONNECT_TIMEOUT_MS, 'at least one request waited out the connect timeout');
   });
 
   // A POST a replica received whole may have run: by default it is never sent to a second replica.
@@ -213,5 +239,32 @@ describe('upstream failures', () => {
     assertError(await gw.chat(KEY, chat('m-breaker')), { status: 503, code: 'no_backend_available' }, 'open circuit');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.breaker.requests().length, 2, 'each failure reached the upstream once, the open circuit not at all');
+  });
+
+  it('after open_ms exactly one trial request reaches the replica; its failure opens the circuit again', async () => {
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 502, code: 'upstream_error' }, 'the failure that opens it');
+    await up.slow500.waitForRequests(1);
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 503, code: 'no_backend_available' }, 'open circuit');
+    await new Promise((r) => setTimeout(r, OPEN_MS + 200));
+    const answers = await Promise.all([0, 1, 2, 3].map(() => gw.chat(KEY, chat('m-trial'))));
+    const statuses = answers.map((a) => a.status).sort();
+    assert.deepEqual(statuses, [502, 503, 503, 503], `one trial, the others refused: ${JSON.stringify(statuses)}`);
+    assertError(await gw.chat(KEY, chat('m-trial')), { status: 503, code: 'no_backend_available' }, 'open again after the trial failed');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(up.slow500.requests().length, 2, 'the failure that opened it and one trial');
+  });
+
+  it('a trial request that succeeds closes the circuit', async () => {
+    for (let i = 0; i < 2; i++) {
+      assertError(await gw.chat(KEY, chat('m-half-open')), { status: 502, code: 'upstream_error' }, `failure ${i + 1}`);
+    }
+    assertError(await gw.chat(KEY, chat('m-half-open')), { status: 503, code: 'no_backend_available' }, 'open circuit');
+    up.halfOpen = await Upstream.start({ name: 'uhalf-open', port: halfOpenPort });
+    await new Promise((r) => setTimeout(r, OPEN_MS + 200));
+    for (let i = 0; i < 3; i++) {
+      const res = await gw.chat(KEY, chat('m-half-open'));
+      assert.equal(res.status, 200, `request ${i} after open_ms: ${res.text}`);
+    }
+    assert.equal(up.halfOpen.requests().length, 3, 'the trial, then every request once the circuit closed');
   });
 });

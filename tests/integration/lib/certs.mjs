@@ -52,3 +52,11 @@ export function makePki(dir, { clientCn = 'radiology-app', unknownClientCn = 'st
     backendName,
   };
 }
+
+// A server certificate signed by the PKI's CA for `subjectAltName` (e.g. 'IP:127.0.0.2'); returns
+// its { cert, key }.
+export function makeServerCertificate(pki, name, subjectAltName) {
+  makeLeaf(pki.dir, 'ca', name, name, ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature',
+    'extendedKeyUsage=serverAuth', `subjectAltName=${subjectAltName}`]);
+  return { cert: path.join(pki.dir, `${name}.crt`), key: path.join(pki.dir, `${name}.key`) };
+}

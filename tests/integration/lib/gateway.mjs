@@ -74,7 +74,8 @@ async function completeConfig(config, ports) {
 export class Gateway {
   // `config`: gateway.yaml content without listeners/admin (added here on free ports);
   // `listenerTls` inside it becomes the API listener's `tls` section.
-  static async start(config, { readyTimeoutMs = 20000 } = {}) {
+  // `openFiles`: the open-files limit (soft and hard) the gateway runs under.
+  static async start(config, { readyTimeoutMs = 20000, openFiles } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -88,8 +89,10 @@ export class Gateway {
       const full = await completeConfig(config, ports);
       const configPath = path.join(dir, 'gateway.yaml');
       fs.writeFileSync(configPath, toYaml(full));
-      const gateway = new Gateway(dir, configPath, ports, full,
-        new TrackedProcess(bin, ['serve', '--config', configPath], { cwd: dir }));
+      const args = ['serve', '--config', configPath];
+      const child = openFiles === undefined ? new TrackedProcess(bin, args, { cwd: dir })
+        : new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], { cwd: dir });
+      const gateway = new Gateway(dir, configPath, ports, full, child);
       try {
         await gateway.waitReady(readyTimeoutMs);
         return gateway;
@@ -183,10 +186,19 @@ export class Gateway {
 
   // Replaces the config file with `text` (or the YAML of an object completed with this
   // gateway's listeners) and sends SIGHUP.
-  async reload(configOrText) {
-    const text = typeof configOrText === 'string' ? configOrText
+  // The gateway.yaml text of a config a test describes, on this gateway's ports.
+  async configText(configOrText) {
+    return typeof configOrText === 'string' ? configOrText
       : toYaml(await completeConfig(configOrText, { api: this.apiPort, admin: this.adminPort }));
-    fs.writeFileSync(this.configPath, text);
+  }
+
+  // Rewrites gateway.yaml without telling the gateway.
+  async writeConfig(configOrText) {
+    fs.writeFileSync(this.configPath, await this.configText(configOrText));
+  }
+
+  async reload(configOrText) {
+    await this.writeConfig(configOrText);
     this.process.signal('SIGHUP');
   }
 

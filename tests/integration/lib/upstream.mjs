@@ -70,3 +70,31 @@ export class Upstream {
     await this.process.stop(3000);
   }
 }
+
+const unacceptingScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'upstream', 'unaccepting_listener.py');
+
+// A loopback port whose connections never complete (upstream/unaccepting_listener.py): connecting
+// to it runs into the connect timeout.
+export class UnacceptingListener {
+  static async start() {
+    const listener = new UnacceptingListener(new TrackedProcess('python3', [unacceptingScript]));
+    const line = await listener.process.waitUntil(
+      () => listener.process.lines.find((l) => l.includes('"listening"')) ?? (listener.process.running ? null : '{}'),
+      10000, 'the unaccepting listener to report its port');
+    listener.port = JSON.parse(line).port;
+    if (!listener.port) throw new Error(`unaccepting listener did not start\n${listener.process.describe()}`);
+    return listener;
+  }
+
+  constructor(process) {
+    this.process = process;
+  }
+
+  get url() {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async stop() {
+    await this.process.stop(3000);
+  }
+}

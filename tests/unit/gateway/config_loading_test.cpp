@@ -133,6 +133,20 @@ TEST_SUITE("config") {
     CHECK(errors[0].to_string() == "gw.yaml:19:3: unknown key 'max_body_byte' in 'limits' (did you mean 'max_body_bytes'?)");
   }
 
+  TEST_CASE("a key written twice is reported at its second occurrence, never resolved silently") {
+    auto errors = errors_of(base_config("limits:\n  max_body_bytes: 10\n  max_body_bytes: 20\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].to_string() == "gw.yaml:20:3: 'max_body_bytes' appears twice in 'limits'");
+    auto top = errors_of(base_config("boundary: [10.0.0.0/8]\n"));
+    REQUIRE(top.size() == 1);
+    CHECK(top[0].to_string().starts_with("gw.yaml:18:1: 'boundary' appears twice in"));
+    std::string twice = base_config();
+    twice.insert(twice.find("    models: [m]\n    loopback"), "    zone: edge\n");
+    auto nested = errors_of(twice);
+    REQUIRE(nested.size() == 1);
+    CHECK(nested[0].to_string().starts_with("gw.yaml:14:5: 'zone' appears twice in"));
+  }
+
   TEST_CASE("a model name clients could not send is refused at its line") {
     std::string yaml = base_config();
     const std::string from = "zone: site\n    models: [m]";
