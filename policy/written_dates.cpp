@@ -229,6 +229,16 @@ Reading month_then(std::string_view text, std::size_t at, Rest&& rest) {
     return best;
 }
 
+Reading date_read(std::size_t end, int day, int month, int year) {
+    Reading reading;
+    reading.outcome = Reading::Outcome::date;
+    reading.end = end;
+    reading.day = day;
+    reading.month = month;
+    reading.year = year;
+    return reading;
+}
+
 Reading ran_out_or_no(const Reader& r) {
     Reading out;
     out.outcome = r.ran_out() ? Reading::Outcome::ran_out : Reading::Outcome::no;
@@ -254,13 +264,7 @@ Reading day_first(std::string_view text, std::size_t begin) {
         rest.optional('.');
         int y = 0;
         if (!year(rest, y)) return ran_out_or_no(rest);
-        Reading reading;
-        reading.outcome = Reading::Outcome::date;
-        reading.end = rest.at();
-        reading.day = day;
-        reading.month = month;
-        reading.year = y;
-        return reading;
+        return date_read(rest.at(), day, month, y);
     });
     // "12th o" may yet be "12th of March": the reader ran out inside "de " or "of ".
     if (reading.outcome == Reading::Outcome::no && r.ran_out()) reading.outcome = Reading::Outcome::ran_out;
@@ -277,13 +281,7 @@ Reading month_first(std::string_view text, std::size_t begin) {
         if (!r.required(' ') || r.number(1, 2, day) == 0) return ran_out_or_no(r);
         ordinal(r);
         if (!year(r, y)) return ran_out_or_no(r);
-        Reading reading;
-        reading.outcome = Reading::Outcome::date;
-        reading.end = r.at();
-        reading.day = day;
-        reading.month = month;
-        reading.year = y;
-        return reading;
+        return date_read(r.at(), day, month, y);
     });
 }
 
