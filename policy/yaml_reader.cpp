@@ -1,6 +1,7 @@
 #include "policy/yaml_reader.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <set>
 
 #include <yaml-cpp/depthguard.h>
@@ -20,38 +21,45 @@ namespace {
 
 // Where the second document of a YAML stream begins: the line of its "---" (or of "..." ending the
 // first), which yaml-cpp does not report for a document that is empty.
-YAML::Mark second_document_mark(std::string_view text) {
-    YAML::Mark mark;
-    bool content = false;  // the first document has begun
+// Where a second document with content begins: the "---" or "..." line (at the start of a line, where
+// YAML allows such a marker only between documents) after the first document's content, when any
+// content follows it (blank lines, comments, directives and further markers are none). Read from the
+// text: yaml-cpp's LoadAll, which would say it, loops without end on some malformed files (a file that
+// is only "," grew past every memory limit).
+std::optional<YAML::Mark> second_document(std::string_view text) {
+    bool content = false;                // the first document has begun
+    std::optional<YAML::Mark> marker;    // the first marker after it
     std::size_t line_start = 0;
     for (int line = 0; line_start <= text.size(); ++line) {
         std::size_t line_end = text.find('\n', line_start);
         if (line_end == std::string_view::npos) line_end = text.size();
-        const std::string_view l = text.substr(line_start, line_end - line_start);
-        const bool marker = l.starts_with("---") || l.starts_with("...");
-        if (marker && (content || l.starts_with("..."))) {
-            mark.line = line;
-            mark.column = 0;
-            return mark;
+        std::string_view l = text.substr(line_start, line_end - line_start);
+        const bool is_marker = (l.starts_with("---") || l.starts_with("...")) &&
+                               (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
+        if (is_marker && (content || l.starts_with("...")) && !marker) {
+            marker = YAML::Mark();
+            marker->pos = static_cast<int>(line_start);
+            marker->line = line;
+            marker->column = 0;
         }
+        if (is_marker) l = l.substr(3);  // "--- key: value" holds content after its marker
         const auto first = l.find_first_not_of(" \t\r");
-        if (first != std::string_view::npos && l[first] != '#' && l[first] != '%' && !marker) content = true;
+        if (first != std::string_view::npos && l[first] != '#' && (l[first] != '%' || is_marker)) {
+            if (marker) return marker;
+            content = true;
+        }
         line_start = line_end + 1;
     }
-    return mark;
+    return std::nullopt;
 }
 
 }  // namespace
 
 YAML::Node load_single_document(std::string_view text) {
-    auto documents = YAML::LoadAll(std::string(text));
-    const bool more = std::any_of(documents.begin() + std::min<std::size_t>(documents.size(), 1), documents.end(),
-                                  [](const YAML::Node& d) { return d.IsDefined() && !d.IsNull(); });
-    if (more)
-        throw YAML::ParserException(second_document_mark(text),
-                                    "a second YAML document starts here; the file must be one document (remove the "
-                                    "'---' line and merge what follows it into the first)");
-    return documents.empty() ? YAML::Node() : documents.front();
+    if (const auto second = second_document(text))
+        throw YAML::ParserException(*second, "a second YAML document starts here; the file must be one document "
+                                             "(remove the '---' line and merge what follows it into the first)");
+    return YAML::Load(std::string(text));
 }
 
 std::optional<YAML::Node> YamlReader::parse(std::string_view text) {

@@ -157,6 +157,14 @@ rules:
         CHECK(out[0].starts_with("p.yaml:7:1: YAML syntax error: a second YAML document starts here"));
         // A stream that only ends with a marker, or with comments after one, is one document.
         CHECK(problems("rules:\n  - name: a\n    then: {action: allow}\n---\n# nothing more\n").empty());
+        // Content on the marker's own line is a second document too.
+        const auto inline_doc = problems("rules:\n  - name: a\n    then: {action: allow}\n--- {rules: []}\n");
+        REQUIRE(inline_doc.size() == 1);
+        CHECK(inline_doc[0].starts_with("p.yaml:7:1: YAML syntax error: a second YAML document starts here"));
+        // Found by config_fuzz: yaml-cpp's LoadAll, which the check first used, never returned on a file
+        // that is only a comma (it grew past every memory limit).
+        const auto comma = load_policy_text(",", "p.yaml");
+        CHECK_FALSE(comma.policy);
     }
 
     TEST_CASE("a pattern vectorscan cannot compile is reported at the pattern, with the file's other problems") {
