@@ -107,7 +107,7 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
       r.error(item["name"], "listener name '" + listener.name + "' is used twice");
     for (const auto& other : config.listeners)
       if (same_socket(listener.address, listener.port, other.address, other.port))
-        r.error(item["port"], "listener '" + listener.name + "' would share " + listener.address + ":" +
+        r.error(item["port"] ? item["port"] : item, "listener '" + listener.name + "' would share " + listener.address + ":" +
                                   std::to_string(listener.port) + " with listener '" + other.name + "'");
     if (auto tls = item["tls"]) {
       if (r.expect_map(tls, "'tls'", {"certificate", "private_key", "client_ca", "require_client_certificate"})) {

@@ -21,7 +21,11 @@ class YamlReader {
   explicit YamlReader(std::filesystem::path file) : file_(std::move(file)) {}
 
   void error(const YAML::Mark& mark, std::string message);
-  void error(const YAML::Node& node, std::string message) { error(node.Mark(), std::move(message)); }
+  // A key missing from a mapping reads as an invalid node, whose mark yaml-cpp throws for instead of
+  // giving: such an error is placed at 1:1.
+  void error(const YAML::Node& node, std::string message) {
+    error(node.IsDefined() ? node.Mark() : YAML::Mark::null_mark(), std::move(message));
+  }
   bool ok() const { return errors_.empty(); }
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
   const std::filesystem::path& file() const { return file_; }

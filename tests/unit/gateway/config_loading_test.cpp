@@ -48,6 +48,15 @@ TEST_SUITE("config") {
     CHECK(c.all_models() == std::vector<std::string>{"m"});
   }
 
+  TEST_CASE("two listeners whose ports are missing or wrong are reported, never thrown") {
+    // Found by config_fuzz: the shared-port check placed its error at the missing 'port' key, whose
+    // mark yaml-cpp throws for instead of giving.
+    auto errors = errors_of("listeners:\n  - name: a\n    address: 127.0.0.1\n  - name: b\n    address: 127.0.0.1\n");
+    CHECK(errors.size() >= 3);
+    CHECK(std::any_of(errors.begin(), errors.end(),
+                      [](const ConfigError& e) { return e.message.find("would share") != std::string::npos; }));
+  }
+
   TEST_CASE("a second YAML document is refused, not dropped") {
     auto errors = errors_of(base_config() + "---\nboundary: [0.0.0.0/0]\n");
     REQUIRE(errors.size() == 1);
