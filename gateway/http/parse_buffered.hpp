@@ -7,18 +7,28 @@
 
 namespace sovereign::gateway {
 
-// Parses buffered bytes until the message is complete or the buffer is used up; `ec` is a parse
-// error (body_limit, bad chunk...), never need_more.
-template <class Parser>
-void parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec) {
+namespace detail {
+// Feeds the parser buffered bytes until done() or the buffer is used up; `ec` is a parse error,
+// never need_more.
+template <class Parser, class Done>
+void parse_buffered_until(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec,
+                          bool eager, Done done) {
   ec = {};
-  parser.eager(true);
-  while (!parser.is_done() && buffer.size() > 0) {
+  parser.eager(eager);
+  while (!done() && buffer.size() > 0) {
     std::size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
     if (ec == boost::beast::http::error::need_more) ec = {};
     if (ec || used == 0) return;
   }
+}
+}  // namespace detail
+
+// Parses buffered bytes until the message is complete or the buffer is used up; `ec` is a parse
+// error (body_limit, bad chunk...), never need_more.
+template <class Parser>
+void parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec) {
+  detail::parse_buffered_until(parser, buffer, ec, true, [&] { return parser.is_done(); });
 }
 
 // Parses buffered bytes up to the end of the header only (a chunked body's trailer fields must not
@@ -26,14 +36,7 @@ void parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, boost::sy
 // header not yet complete stays in the buffer, as Beast's header reads expect.
 template <class Parser>
 void parse_buffered_header(Parser& parser, boost::beast::flat_buffer& buffer, boost::system::error_code& ec) {
-  ec = {};
-  parser.eager(false);
-  while (!parser.is_header_done() && buffer.size() > 0) {
-    std::size_t used = parser.put(buffer.data(), ec);
-    buffer.consume(used);
-    if (ec == boost::beast::http::error::need_more) ec = {};
-    if (ec || used == 0) return;
-  }
+  detail::parse_buffered_until(parser, buffer, ec, false, [&] { return parser.is_header_done(); });
 }
 
 }  // namespace sovereign::gateway
