@@ -266,6 +266,11 @@ describe('the upstream connection pool', () => {
       backends: [openaiBackend({ name: 'be-pool', models: ['chat-model'], upstreams: [upstream],
         health: { interval_ms: 60000 } })],
     });
+    // The first health check runs at start on a connection of its own; the upstream reports it
+    // through a pipe, so wait for it before counting the connections the requests open.
+    await upstream.process.waitUntil(
+      () => upstream.events().some((e) => e.event === 'request' && e.method === 'GET' && e.path === '/v1/models'),
+      5000, 'the first health check to reach the upstream');
   });
 
   after(async () => {
