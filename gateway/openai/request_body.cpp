@@ -345,11 +345,13 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (error) return *error;
   if (scope == TextScope::prompts) {
     // Without a policy only "model" decides anything (which backend, and whether the tenant may):
-    // a body naming it twice is checked for repeated keys, other bodies are not parsed again.
+    // a body that may name it twice is checked for repeated keys, other bodies are not parsed again.
+    // A second "model" can hide behind escapes ("mod\u0065l"), so any \u00 escape counts.
     const auto first = find_text(body_text, "\"model\"");
-    if (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos &&
-        written_members(body_text, options) != parsed_members(request.body))
-      return repeated_key();
+    const bool may_repeat_model =
+        (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
+        find_text(body_text, "\\u00") != std::string_view::npos;
+    if (may_repeat_model && written_members(body_text, options) != parsed_members(request.body)) return repeated_key();
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).

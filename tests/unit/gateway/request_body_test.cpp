@@ -80,6 +80,13 @@ TEST_SUITE("openai") {
     // Without a policy only "model" is checked (it chooses the backend and the tenant's permission).
     CHECK(std::holds_alternative<ApiError>(decode_request(Endpoint::chat_completions, models, {}, TextScope::prompts)));
     CHECK(std::holds_alternative<DecodedRequest>(decode_request(Endpoint::chat_completions, nested, {}, TextScope::prompts)));
+    // A second "model" written with escapes is the same key.
+    const char* escaped = R"({"model":"allowed","mod\u0065l":"other","messages":[{"role":"user","content":"x"}]})";
+    CHECK(std::holds_alternative<ApiError>(decode_request(Endpoint::chat_completions, escaped, {}, TextScope::prompts)));
+    CHECK(error_of(Endpoint::chat_completions, escaped).code == "invalid_json");
+    CHECK(std::holds_alternative<DecodedRequest>(decode_request(
+        Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"caf\u00e9"}]})", {},
+        TextScope::prompts)));
     // The same words as values, not keys, are fine.
     CHECK(std::holds_alternative<DecodedRequest>(decode_request(
         Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\"model\" and \"model\""}]})")));
