@@ -3,6 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <ctime>
+#include <optional>
+
 namespace sovereign::crypto {
 namespace {
 
@@ -36,6 +39,43 @@ TlsContextResult new_context(const SSL_METHOD* method) {
   return ctx;
 }
 
+// Loads a PEM private key. An encrypted one is refused at once: without a callback OpenSSL would
+// ask for its passphrase on the terminal and wait.
+std::optional<std::string> use_private_key(SSL_CTX* ctx, const std::filesystem::path& file, const std::string& what) {
+  bool asked = false;
+  SSL_CTX_set_default_passwd_cb(ctx, [](char*, int, int, void* asked) {
+    if (asked != nullptr) *static_cast<bool*>(asked) = true;
+    return 0;  // no passphrase
+  });
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
+  const bool loaded = SSL_CTX_use_PrivateKey_file(ctx, file.c_str(), SSL_FILETYPE_PEM) == 1;
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (loaded) return std::nullopt;
+  if (!asked) return failure("cannot load " + what, file);
+  ERR_clear_error();
+  return what + " '" + file.string() +
+         "' is encrypted with a passphrase, which the gateway cannot ask for: write it unencrypted "
+         "(openssl pkey -in KEY -out PLAIN.key) and make it readable by the gateway's user only";
+}
+
+std::string utc_text(const ASN1_TIME* time) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(time, &tm) != 1) return "an unreadable date";
+  char text[32];
+  return std::string(text, std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm));
+}
+
+// A certificate outside its validity period fails every client that checks it: refused up front.
+std::optional<std::string> check_validity(SSL_CTX* ctx, const std::filesystem::path& file, const std::string& what) {
+  const X509* cert = SSL_CTX_get0_certificate(ctx);
+  if (cert == nullptr) return std::nullopt;
+  if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0)
+    return what + " '" + file.string() + "' expired on " + utc_text(X509_get0_notAfter(cert));
+  if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
+    return what + " '" + file.string() + "' is not valid before " + utc_text(X509_get0_notBefore(cert));
+  return std::nullopt;
+}
+
 }  // namespace
 
 TlsContextResult make_server_context(const ServerTlsSettings& settings) {
@@ -44,8 +84,8 @@ TlsContextResult make_server_context(const ServerTlsSettings& settings) {
   SslCtxPtr ctx = std::move(std::get<SslCtxPtr>(made));
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.certificate.c_str()) != 1)
     return failure("cannot load certificate", settings.certificate);
-  if (SSL_CTX_use_PrivateKey_file(ctx.get(), settings.private_key.c_str(), SSL_FILETYPE_PEM) != 1)
-    return failure("cannot load private key", settings.private_key);
+  if (auto expired = check_validity(ctx.get(), settings.certificate, "certificate")) return *expired;
+  if (auto error = use_private_key(ctx.get(), settings.private_key, "private key")) return *error;
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
     return failure("private key does not match the certificate", settings.private_key);
   if (!settings.client_ca.empty()) {
@@ -72,8 +112,8 @@ TlsContextResult make_client_context(const ClientTlsSettings& settings) {
   if (!settings.client_certificate.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.client_certificate.c_str()) != 1)
       return failure("cannot load client certificate", settings.client_certificate);
-    if (SSL_CTX_use_PrivateKey_file(ctx.get(), settings.client_key.c_str(), SSL_FILETYPE_PEM) != 1)
-      return failure("cannot load client key", settings.client_key);
+    if (auto expired = check_validity(ctx.get(), settings.client_certificate, "client certificate")) return *expired;
+    if (auto error = use_private_key(ctx.get(), settings.client_key, "client key")) return *error;
     if (SSL_CTX_check_private_key(ctx.get()) != 1)
       return failure("client key does not match the client certificate", settings.client_key);
   }

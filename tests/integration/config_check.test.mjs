@@ -3,6 +3,7 @@
 // are the files it names (certificates, policy, model files) and replicas serve could never use.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runCli, sha256Hex, tempDir } from './lib/gateway.mjs';
@@ -148,6 +149,25 @@ policy: broken-policy.yaml
     assert.match(result.output, /backend 'on-site-engine': .*not-a-model\.gguf: byte \d+/, result.output);
     assert.match(result.output, /broken-policy\.yaml:\d+:\d+: /, result.output);
     assert.match(result.output, /4 problem\(s\) beyond the file itself/, result.output);
+  });
+
+  it('refuses an encrypted private key at once and a certificate outside its validity period', async () => {
+    const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'tls.key',
+      '-out', 'tls.crt', '-days', '2', '-subj', '/CN=localhost');
+    openssl('pkey', '-in', 'tls.key', '-aes256', '-passout', 'pass:secret', '-out', 'encrypted.key');
+    openssl('req', '-new', '-key', 'tls.key', '-out', 'old.csr', '-subj', '/CN=localhost');
+    openssl('x509', '-req', '-in', 'old.csr', '-key', 'tls.key', '-days', '-1', '-out', 'expired.crt');
+    const tls = (cert, key) => GOOD.replace('    port: 18080\n',
+      `    port: 18080\n    tls:\n      certificate: ${cert}\n      private_key: ${key}\n`);
+    const encrypted = await runCli(['config', 'check', write('encrypted.yaml', tls('tls.crt', 'encrypted.key'))]);
+    assert.equal(encrypted.code, 1, encrypted.output);
+    assert.match(encrypted.output, /private key '.*encrypted\.key' is encrypted with a passphrase/, encrypted.output);
+    const expired = await runCli(['config', 'check', write('expired.yaml', tls('expired.crt', 'tls.key'))]);
+    assert.equal(expired.code, 1, expired.output);
+    assert.match(expired.output, /certificate '.*expired\.crt' expired on \d{4}-\d\d-\d\d /, expired.output);
+    const good = await runCli(['config', 'check', write('tls-good.yaml', tls('tls.crt', 'tls.key'))]);
+    assert.equal(good.code, 0, good.output);
   });
 
   // The quickstart's config names the demo model and keys under ../../var, which a clean clone
