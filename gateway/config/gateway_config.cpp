@@ -33,7 +33,7 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
   } else {
     return fail("must start with http:// or https://");
   }
-  auto path_start = rest.find('/');
+  auto path_start = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, path_start);
   std::string_view path = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
   while (!path.empty() && path.back() == '/') path.remove_suffix(1);
@@ -56,6 +56,8 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
       port_text = after.substr(1);
     }
   } else {
+    if (std::count(authority.begin(), authority.end(), ':') > 1)
+      return fail("has an IPv6 address without brackets; write it as http://[fd00::5]:8000");
     auto colon = authority.rfind(':');
     out.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
@@ -77,9 +79,13 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
 bool same_socket(const std::string& a, int a_port, const std::string& b, int b_port) {
   if (a_port != b_port) return false;
   boost::system::error_code ec_a, ec_b;
-  const auto address_a = boost::asio::ip::make_address(a, ec_a);
-  const auto address_b = boost::asio::ip::make_address(b, ec_b);
+  auto address_a = boost::asio::ip::make_address(a, ec_a);
+  auto address_b = boost::asio::ip::make_address(b, ec_b);
   if (ec_a || ec_b) return false;  // reported as not an IP address
+  // ::ffff:127.0.0.1 is 127.0.0.1
+  for (auto* address : {&address_a, &address_b})
+    if (address->is_v6() && address->to_v6().is_v4_mapped())
+      *address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address->to_v6());
   return address_a == address_b || address_a.is_unspecified() || address_b.is_unspecified();
 }
 
@@ -153,9 +159,11 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
   if (!r.expect_sequence(node, "'tenants'")) return;
   std::set<std::string> names;
   std::set<std::string> key_digests;
+  std::set<std::string> subject_cns;
   for (const auto& item : node) {
     if (!r.expect_map(item, "a tenant", {"name", "api_keys", "client_certificates", "models", "rate_limit"})) continue;
     TenantConfig tenant;
+    const std::size_t errors_before = r.error_count();
     r.string(item, "name", tenant.name, true);
     if (!tenant.name.empty() && !names.insert(tenant.name).second)
       r.error(item["name"], "tenant name '" + tenant.name + "' is used twice");
@@ -179,7 +187,10 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
       for (const auto& cert : certs) {
         if (!r.expect_map(cert, "a client certificate", {"subject_cn"})) continue;
         std::string cn;
-        if (r.string(cert, "subject_cn", cn, true) && !cn.empty()) tenant.client_certificate_cns.push_back(cn);
+        if (!r.string(cert, "subject_cn", cn, true) || cn.empty()) continue;
+        if (!subject_cns.insert(cn).second)
+          r.error(cert["subject_cn"], "subject_cn '" + cn + "' is listed twice; one certificate name belongs to one tenant");
+        tenant.client_certificate_cns.push_back(cn);
       }
     }
     r.string_list(item, "models", tenant.models, true);
@@ -189,8 +200,8 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
         r.integer(limit, "tokens_per_minute", tenant.rate_limit.tokens_per_minute, 1, 4'000'000'000ull);
       }
     }
-    if (!item["api_keys"] && !item["client_certificates"])
-      r.error(item, "tenant '" + tenant.name + "' has neither 'api_keys' nor 'client_certificates': nobody could use it");
+    if (tenant.api_key_digests.empty() && tenant.client_certificate_cns.empty() && r.error_count() == errors_before)
+      r.error(item, "tenant '" + tenant.name + "' has no API key and no client certificate: nobody could use it");
     config.tenants.push_back(std::move(tenant));
   }
 }
@@ -216,6 +227,11 @@ void read_health_check(YamlReader& r, const YAML::Node& node, HealthCheck& check
     return;
   r.string(node, "path", check.path);
   if (!check.path.starts_with('/')) r.error(node["path"], "'path' must start with '/'");
+  else if (auto bad = std::find_if(check.path.begin(), check.path.end(),
+                                   [](unsigned char c) { return c <= ' ' || c == 0x7f || c >= 0x80; });
+           bad != check.path.end())
+    r.error(node["path"], "'path' must be a URL path without spaces or control characters (percent-encode them): "
+                          "character " + std::to_string(bad - check.path.begin() + 1) + " is not");
   r.milliseconds(node, "interval_ms", check.interval, 100, max_timeout_ms);
   r.milliseconds(node, "timeout_ms", check.timeout, 10, max_timeout_ms);
   r.integer(node, "unhealthy_after", check.unhealthy_after, 1, 1000);
@@ -348,7 +364,10 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   r.integer(node, "checkpoint_every_records", audit.checkpoint_every_records, 1, 10'000'000);
   r.integer(node, "checkpoint_every_ms", audit.checkpoint_every_ms, 10, 3'600'000);
   r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 64 * 1024, 512ull * 1024 * 1024);
-  r.integer(node, "segment_max_age_ms", audit.segment_max_age_ms, 0, 366ull * 24 * 3600 * 1000);
+  if (r.integer(node, "segment_max_age_ms", audit.segment_max_age_ms, 0, 366ull * 24 * 3600 * 1000) &&
+      audit.segment_max_age_ms > 0 && audit.segment_max_age_ms < 1000)
+    r.error(node["segment_max_age_ms"], "'segment_max_age_ms' must be 0 (rotate by size only) or at least 1000: "
+                                        "a segment per record or two would make the log slow to verify and query");
   if (node["group_commit_delay_us"]) {
     std::uint32_t delay = 0;
     r.integer(node, "group_commit_delay_us", delay, 0, 100'000);
@@ -383,6 +402,16 @@ void cross_check(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
       r.error(model_nodes && model_nodes.IsSequence() ? model_nodes[m] : tenants[i],
               "tenant '" + tenant.name + "' may use model '" + model + "', but no backend serves it");
     }
+  }
+  const bool asks_for_certificates = std::any_of(config.listeners.begin(), config.listeners.end(), [](const auto& l) {
+    return l.tls && !l.tls->client_ca.empty();
+  });
+  for (std::size_t i = 0; i < config.tenants.size() && tenants && i < tenants.size(); ++i) {
+    const auto& tenant = config.tenants[i];
+    if (tenant.api_key_digests.empty() && !tenant.client_certificate_cns.empty() && !asks_for_certificates)
+      r.error(tenants[i]["client_certificates"],
+              "tenant '" + tenant.name + "' logs in only with a client certificate, but no listener asks for one "
+              "(tls.client_ca): nobody could use it");
   }
   bool has_network_backend = std::any_of(config.backends.begin(), config.backends.end(),
                                          [](const auto& b) { return b.type == BackendType::openai; });

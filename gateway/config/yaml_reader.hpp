@@ -27,6 +27,7 @@ class YamlReader {
     error(node.IsDefined() ? node.Mark() : YAML::Mark::null_mark(), std::move(message));
   }
   bool ok() const { return errors_.empty(); }
+  std::size_t error_count() const { return errors_.size(); }
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
   const std::filesystem::path& file() const { return file_; }
 

@@ -74,9 +74,16 @@ TEST_SUITE("config") {
       REQUIRE(errors.size() == 1);
       CHECK_MESSAGE(errors[0].message.find("must be percent-encoded") != std::string::npos, errors[0].message);
     }
-    auto query = errors_of(with_url("http://127.0.0.1:9000/v1?key=x"));
-    REQUIRE(query.size() == 1);
-    CHECK(query[0].message.find("has a query or fragment") != std::string::npos);
+    for (const char* url : {"http://127.0.0.1:9000/v1?key=x", "http://127.0.0.1:9000?x=1", "http://127.0.0.1:9000#f"}) {
+      auto query = errors_of(with_url(url));
+      REQUIRE(query.size() == 1);
+      CHECK_MESSAGE(query[0].message.find("has a query or fragment") != std::string::npos, query[0].message);
+    }
+    for (const char* url : {"http://fd00::5", "http://::1:9000"}) {
+      auto v6 = errors_of(with_url(url));
+      REQUIRE(v6.size() == 1);
+      CHECK_MESSAGE(v6[0].message.find("IPv6 address without brackets") != std::string::npos, v6[0].message);
+    }
     auto encoded = parse_gateway_config(with_url("http://127.0.0.1:9000/team%20a/v1"), "gw.yaml");
     REQUIRE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(encoded));
     CHECK(std::get<std::shared_ptr<const GatewayConfig>>(encoded)->backends[0].replicas[0].base_path == "/team%20a/v1");
@@ -97,6 +104,9 @@ TEST_SUITE("config") {
     auto errors = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  segment_max_bytes: 4096\n"));
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].message.find("'segment_max_bytes' must be a whole number from 65536") != std::string::npos);
+    auto age = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  segment_max_age_ms: 1\n"));
+    REQUIRE(age.size() == 1);
+    CHECK(age[0].message.find("'segment_max_age_ms' must be 0 (rotate by size only) or at least 1000") != std::string::npos);
   }
 
   TEST_CASE("local backends: engine settings only there, a KV cache smaller than one context refused") {
@@ -131,9 +141,44 @@ TEST_SUITE("config") {
     auto admin = errors_of(base_config("admin:\n  address: 127.0.0.1\n  port: 8080\n"));
     REQUIRE(admin.size() == 1);
     CHECK(admin[0].message == "the admin endpoints would share 127.0.0.1:8080 with listener 'api'");
+    auto mapped = errors_of(base_config("admin:\n  address: \"::ffff:127.0.0.1\"\n  port: 8080\n"));
+    REQUIRE(mapped.size() == 1);
+    CHECK(mapped[0].message == "the admin endpoints would share ::ffff:127.0.0.1:8080 with listener 'api'");
     // Another port, or another address on the same port, is fine.
     CHECK(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(
         parse_gateway_config(base_config("admin:\n  address: 127.0.0.2\n  port: 8080\n"), "gw.yaml")));
+  }
+
+  TEST_CASE("tenants nobody could log in as, and a certificate name two tenants claim, are refused") {
+    auto replace = [](std::string yaml, const std::string& from, const std::string& to) {
+      yaml.replace(yaml.find(from), from.size(), to);
+      return yaml;
+    };
+    const std::string keys = std::string("    api_keys:\n      - sha256: ") + demo_key_digest + "\n";
+    auto empty = errors_of(replace(base_config(), keys, "    api_keys: []\n"));
+    REQUIRE(empty.size() == 1);
+    CHECK(empty[0].message == "tenant 'demo' has no API key and no client certificate: nobody could use it");
+    // Only a certificate, and no listener asks for one.
+    auto unasked = errors_of(replace(base_config(), keys, "    client_certificates:\n      - subject_cn: app\n"));
+    REQUIRE(unasked.size() == 1);
+    CHECK(unasked[0].message.find("logs in only with a client certificate, but no listener asks for one") !=
+          std::string::npos);
+    const std::string tenants = "tenants:\n";
+    auto twice = errors_of(replace(base_config(), tenants,
+                                   "tenants:\n  - name: other\n    client_certificates:\n      - subject_cn: app\n"
+                                   "    api_keys:\n      - sha256: " + std::string(64, 'a') + "\n    models: [m]\n"
+                                   "  - name: third\n    client_certificates:\n      - subject_cn: app\n"
+                                   "    api_keys:\n      - sha256: " + std::string(64, 'b') + "\n    models: [m]\n"));
+    REQUIRE(twice.size() == 1);
+    CHECK_MESSAGE(twice[0].to_string().find("gw.yaml:15:21: subject_cn 'app' is listed twice") != std::string::npos, twice[0].to_string());
+  }
+
+  TEST_CASE("a health check path that would change the request line or add headers is refused") {
+    auto errors = errors_of(base_config("    health_check:\n      path: \"/v1/models\\r\\nX-Evil: 1\"\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("'path' must be a URL path without spaces or control characters") != std::string::npos);
+    CHECK(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(
+        parse_gateway_config(base_config("    health_check:\n      path: /health?full=1\n"), "gw.yaml")));
   }
 
   TEST_CASE("an unknown key is reported at its position with a suggestion") {
