@@ -1,12 +1,14 @@
 #include "policy/yaml_reader.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <set>
 
 #include <yaml-cpp/depthguard.h>
 
 #include "policy/diagnostic.hpp"
+#include "policy/utf8.hpp"
 
 namespace sovereign::policy {
 
@@ -56,6 +58,17 @@ std::optional<YAML::Mark> second_document(std::string_view text) {
 }  // namespace
 
 YAML::Node load_single_document(std::string_view text) {
+    if (const auto bad = first_ill_formed_utf8(text)) {
+        YAML::Mark mark;
+        mark.pos = static_cast<int>(*bad);
+        mark.line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
+        const auto line_start = text.rfind('\n', *bad == 0 ? 0 : *bad - 1);
+        mark.column = static_cast<int>(line_start == std::string_view::npos || *bad == 0 ? *bad : *bad - line_start - 1);
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
+        throw YAML::ParserException(mark, std::string("byte ") + hex +
+                                              " is not UTF-8; the file must be saved as UTF-8 (iconv -f LATIN1 -t UTF-8)");
+    }
     if (const auto second = second_document(text))
         throw YAML::ParserException(*second, "a second YAML document starts here; the file must be one document "
                                              "(remove the '---' line and merge what follows it into the first)");

@@ -5,6 +5,8 @@
 
 #include <boost/json/serializer.hpp>
 
+#include "policy/utf8.hpp"
+
 namespace sovereign::gateway {
 namespace {
 
@@ -17,44 +19,17 @@ bool needs_escape(char c) {
 
 constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD
 
-// The length of the well-formed UTF-8 character at text[at], or 0 (RFC 3629, table 3-7 of Unicode).
-std::size_t character_length(std::string_view text, std::size_t at) {
-  const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0u; };
-  const unsigned lead = byte(at);
-  if (lead < 0x80) return 1;
-  const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xBF) {
-    return byte(i) >= low && byte(i) <= high;
-  };
-  if (lead >= 0xC2 && lead <= 0xDF) return continuation(at + 1) ? 2 : 0;
-  if (lead >= 0xE0 && lead <= 0xEF) {
-    const unsigned low = lead == 0xE0 ? 0xA0 : 0x80;   // no overlong forms
-    const unsigned high = lead == 0xED ? 0x9F : 0xBF;  // no surrogates
-    return continuation(at + 1, low, high) && continuation(at + 2) ? 3 : 0;
-  }
-  if (lead >= 0xF0 && lead <= 0xF4) {
-    const unsigned low = lead == 0xF0 ? 0x90 : 0x80;   // no overlong forms
-    const unsigned high = lead == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
-    return continuation(at + 1, low, high) && continuation(at + 2) && continuation(at + 3) ? 4 : 0;
-  }
-  return 0;
-}
+using policy::utf8_character_length;
 
 }  // namespace
 
-bool is_well_formed_utf8(std::string_view text) {
-  for (std::size_t at = 0; at < text.size();) {
-    const std::size_t length = character_length(text, at);
-    if (length == 0) return false;
-    at += length;
-  }
-  return true;
-}
+bool is_well_formed_utf8(std::string_view text) { return !policy::first_ill_formed_utf8(text); }
 
 std::string well_formed_utf8(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t at = 0; at < text.size();) {
-    const std::size_t length = character_length(text, at);
+    const std::size_t length = utf8_character_length(text, at);
     if (length == 0) {
       out += replacement;
       ++at;

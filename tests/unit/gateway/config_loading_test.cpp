@@ -57,6 +57,14 @@ TEST_SUITE("config") {
                       [](const ConfigError& e) { return e.message.find("would share") != std::string::npos; }));
   }
 
+  TEST_CASE("a file that is not UTF-8 is refused at its first bad byte (names go into metrics and logs)") {
+    std::string yaml = base_config();
+    yaml.replace(yaml.find("name: demo"), 10, "name: d\xffmo");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK_MESSAGE(errors[0].to_string().starts_with("gw.yaml:7:12: invalid YAML: byte 0xFF is not UTF-8"), errors[0].to_string());
+  }
+
   TEST_CASE("a second YAML document is refused, not dropped") {
     auto errors = errors_of(base_config() + "---\nboundary: [0.0.0.0/0]\n");
     REQUIRE(errors.size() == 1);

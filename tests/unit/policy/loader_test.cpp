@@ -143,6 +143,16 @@ rules:
         CHECK(out[0] == "p.yaml:6:3: 'email' appears twice in builtin_detectors");
     }
 
+    TEST_CASE("a file that is not UTF-8 is refused at its first bad byte") {
+        const auto out = problems("rules:\n  - name: caf\xe9\n    then: {action: allow}\n");
+        REQUIRE(out.size() == 1);
+        CHECK_MESSAGE(out[0].starts_with("p.yaml:5:14: YAML syntax error: byte 0xE9 is not UTF-8"), out[0]);
+        // Overlong forms and surrogates are not UTF-8 either; real accents are.
+        CHECK(problems("name: \xc0\xaf\n").size() == 1);
+        CHECK(problems("name: \xed\xa0\x80\n").size() == 1);
+        CHECK(problems("rules:\n  - name: caf\xc3\xa9\n    then: {action: allow}\n").empty());
+    }
+
     TEST_CASE("a second YAML document is refused, not dropped") {
         const auto out = problems(R"(rules:
   - name: allow-all

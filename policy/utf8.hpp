@@ -1,0 +1,44 @@
+#pragma once
+// Well-formed UTF-8 (RFC 3629; table 3-7 of the Unicode standard): no overlong forms, no surrogates,
+// nothing above U+10FFFF. Used where text users wrote must be UTF-8 (YAML files) and where text
+// is repaired before it goes into JSON (log lines, audit records, error bodies).
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace sovereign::policy {
+
+// The length of the well-formed character at text[at], or 0 where none begins there.
+inline std::size_t utf8_character_length(std::string_view text, std::size_t at) {
+  const auto byte = [&](std::size_t i) { return i < text.size() ? static_cast<unsigned char>(text[i]) : 0u; };
+  const unsigned lead = byte(at);
+  if (lead < 0x80) return 1;
+  const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xBF) {
+    return byte(i) >= low && byte(i) <= high;
+  };
+  if (lead >= 0xC2 && lead <= 0xDF) return continuation(at + 1) ? 2 : 0;
+  if (lead >= 0xE0 && lead <= 0xEF) {
+    const unsigned low = lead == 0xE0 ? 0xA0 : 0x80;   // no overlong forms
+    const unsigned high = lead == 0xED ? 0x9F : 0xBF;  // no surrogates
+    return continuation(at + 1, low, high) && continuation(at + 2) ? 3 : 0;
+  }
+  if (lead >= 0xF0 && lead <= 0xF4) {
+    const unsigned low = lead == 0xF0 ? 0x90 : 0x80;   // no overlong forms
+    const unsigned high = lead == 0xF4 ? 0x8F : 0xBF;  // nothing above U+10FFFF
+    return continuation(at + 1, low, high) && continuation(at + 2) && continuation(at + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+// The offset of the first byte that does not begin a well-formed character, if any.
+inline std::optional<std::size_t> first_ill_formed_utf8(std::string_view text) {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t length = utf8_character_length(text, at);
+    if (length == 0) return at;
+    at += length;
+  }
+  return std::nullopt;
+}
+
+}  // namespace sovereign::policy
