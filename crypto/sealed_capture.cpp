@@ -193,23 +193,27 @@ Result<OpenedCapture> open_capture(const SecretKey& auditor_key, std::string_vie
   return opened;
 }
 
-Result<CaptureStore> CaptureStore::open(const std::filesystem::path& directory,
-                                        const std::filesystem::path& auditor_public_key) {
-  Result<std::vector<PublicKey>> keys = read_public_keys(auditor_public_key);
+Result<PublicKey> read_auditor_public_key(const std::filesystem::path& keyring) {
+  Result<std::vector<PublicKey>> keys = read_public_keys(keyring);
   if (!keys) return make_error("auditor public key: " + keys.error().message);
   const PublicKey* auditor = nullptr;
   for (const PublicKey& key : keys.value()) {
     if (key.kind == KeyKind::auditor) auditor = &key;  // the newest (last) auditor key wins
   }
-  if (auditor == nullptr) {
-    return make_error(auditor_public_key.string() + ": holds no auditor public key");
-  }
+  if (auditor == nullptr) return make_error(keyring.string() + ": holds no auditor public key");
+  return *auditor;
+}
+
+Result<CaptureStore> CaptureStore::open(const std::filesystem::path& directory,
+                                        const std::filesystem::path& auditor_public_key) {
+  Result<PublicKey> auditor = read_auditor_public_key(auditor_public_key);
+  if (!auditor) return auditor.error();
   std::error_code ec;
   std::filesystem::create_directories(directory, ec);
   if (ec) return make_error(directory.string() + ": cannot create the capture directory: " + ec.message());
   CaptureStore store;
   store.directory_ = directory;
-  store.key_ = *auditor;
+  store.key_ = auditor.value();
   return store;
 }
 

@@ -36,6 +36,9 @@ struct OpenedCapture {
 [[nodiscard]] Result<OpenedCapture> open_capture(const SecretKey& auditor_key, std::string_view sealed,
                                                  std::string_view source);
 
+// The auditor's public key in a keyring file: the last auditor key in it.
+[[nodiscard]] Result<PublicKey> read_auditor_public_key(const std::filesystem::path& keyring);
+
 // Writes sealed captures as files under a directory (the audit directory's captures/).
 class CaptureStore {
  public:

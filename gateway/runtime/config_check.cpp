@@ -1,5 +1,13 @@
 #include "gateway/runtime/config_check.hpp"
 
+#include <unistd.h>
+
+#include <system_error>
+
+#include "crypto/file_io.hpp"
+#include "crypto/key_file.hpp"
+#include "crypto/sealed_capture.hpp"
+
 #include "accel/compute/engine.hpp"
 #include "gateway/config/policy_backends.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
@@ -11,6 +19,78 @@
 #include "policy/lint.hpp"
 
 namespace sovereign::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A directory serve creates if it is missing: it must be one if it exists, else the nearest
+// directory above it must be one the gateway can write in.
+std::string directory_problem(const fs::path& directory) {
+  std::error_code ec;
+  if (fs::exists(directory, ec)) {
+    if (!fs::is_directory(directory, ec)) return "'" + directory.string() + "' exists and is not a directory";
+    if (::access(directory.c_str(), W_OK | X_OK) != 0) return "cannot write in '" + directory.string() + "'";
+    return {};
+  }
+  fs::path above = directory.parent_path();
+  while (!above.empty() && !fs::exists(above, ec)) above = above.parent_path();
+  if (above.empty()) above = ".";
+  if (!fs::is_directory(above, ec)) return "cannot create '" + directory.string() + "': '" + above.string() + "' is not a directory";
+  if (::access(above.c_str(), W_OK | X_OK) != 0)
+    return "cannot create '" + directory.string() + "': no permission to write in '" + above.string() + "'";
+  return {};
+}
+
+// A file serve opens for appending (and creates if missing).
+std::string appendable_file_problem(const fs::path& file) {
+  std::error_code ec;
+  if (fs::exists(file, ec)) {
+    if (!fs::is_regular_file(file, ec)) return "'" + file.string() + "' is not a regular file";
+    if (::access(file.c_str(), W_OK) != 0) return "cannot write to '" + file.string() + "'";
+    return {};
+  }
+  const fs::path directory = file.parent_path().empty() ? fs::path(".") : file.parent_path();
+  if (!fs::is_directory(directory, ec)) return "cannot create '" + file.string() + "': no directory '" + directory.string() + "'";
+  if (::access(directory.c_str(), W_OK | X_OK) != 0)
+    return "cannot create '" + file.string() + "': no permission to write in '" + directory.string() + "'";
+  return {};
+}
+
+// What serve checks of a secret key file before it asks for a passphrase: permissions, format, kind.
+std::string secret_key_problem(const fs::path& path, crypto::KeyKind kind) {
+  if (auto permissions = crypto::check_private_permissions(path); !permissions) return permissions.error().message;
+  auto metadata = crypto::read_key_metadata(path);
+  if (!metadata) return metadata.error().message;
+  if (metadata->kind != kind)
+    return path.string() + " holds the " + std::string(crypto::key_kind_name(metadata->kind)) + " key, not the " +
+           std::string(crypto::key_kind_name(kind)) + " key";
+  return {};
+}
+
+void add(std::vector<std::string>& problems, const std::string& file, const std::string& what, const std::string& problem) {
+  if (!problem.empty()) problems.push_back(file + ": " + what + ": " + problem);
+}
+
+// The files serve opens at start beyond certificates and models: the access log, the audit log's
+// directory and keys, the vault's key and directory.
+void check_files(const GatewayConfig& config, const std::string& file, std::vector<std::string>& problems) {
+  if (config.access_log.target == AccessLogTarget::file)
+    add(problems, file, "access_log", appendable_file_problem(config.access_log.file));
+  if (const auto& audit = config.audit) {
+    add(problems, file, "audit.directory", directory_problem(audit->directory));
+    add(problems, file, "audit.signing_key", secret_key_problem(audit->signing_key, crypto::KeyKind::audit_signing));
+    if (!audit->auditor_public_key.empty()) {
+      auto key = crypto::read_auditor_public_key(audit->auditor_public_key);
+      add(problems, file, "audit.auditor_public_key", key ? std::string() : key.error().message);
+    }
+  }
+  if (const auto& vault = config.vault) {
+    add(problems, file, "vault.key", secret_key_problem(vault->key, crypto::KeyKind::vault));
+    if (!vault->directory.empty()) add(problems, file, "vault.directory", directory_problem(vault->directory));
+  }
+}
+
+}  // namespace
 
 std::vector<std::string> check_deployment(const GatewayConfig& config) {
   std::vector<std::string> problems;
@@ -29,6 +109,8 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
       if (!replica->refusal.empty())
         problems.push_back(file + ": backend '" + backend->config->name + "' replica " + replica->config().url +
                            " would never be used: " + replica->refusal);
+
+  check_files(config, file, problems);
 
   for (const auto& backend : config.backends) {
     if (backend.type != BackendType::local) continue;

@@ -170,6 +170,42 @@ policy: broken-policy.yaml
     assert.equal(good.code, 0, good.output);
   });
 
+  it('reports the files serve would fail to open: access log, audit directory and keys, vault key', async () => {
+    const keys = path.join(dir, 'keys');
+    await runCli(['keys', 'init', '--dir', keys]);
+    fs.writeFileSync(path.join(dir, 'a-file'), 'not a directory\n');
+    fs.copyFileSync(path.join(keys, 'vault.key'), path.join(dir, 'readable-vault.key'));
+    fs.chmodSync(path.join(dir, 'readable-vault.key'), 0o644);
+    const text = GOOD + `access_log: ${path.join(dir, 'no-such-dir', 'access.log')}
+audit:
+  directory: ${path.join(dir, 'a-file')}
+  signing_key: ${path.join(keys, 'vault.key')}
+  auditor_public_key: ${path.join(keys, 'audit-signing.pub')}
+vault:
+  key: ${path.join(dir, 'readable-vault.key')}
+`;
+    const result = await runCli(['config', 'check', write('files.yaml', text)]);
+    assert.equal(result.code, 1, result.output);
+    assert.match(result.output, /access_log: cannot create '.*access\.log': no directory/, result.output);
+    assert.match(result.output, /audit\.directory: '.*a-file' exists and is not a directory/, result.output);
+    assert.match(result.output, /audit\.signing_key: .*vault\.key holds the vault key, not the audit-signing key/, result.output);
+    assert.match(result.output, /audit\.auditor_public_key: .*holds no auditor public key/, result.output);
+    assert.match(result.output, /vault\.key: .*readable-vault\.key/, result.output);
+    assert.match(result.output, /5 problem\(s\) beyond the file itself/, result.output);
+    // The same files, right, pass.
+    const good = GOOD + `access_log: ${path.join(dir, 'access.log')}
+audit:
+  directory: ${path.join(dir, 'audit-to-be')}
+  signing_key: ${path.join(keys, 'audit-signing.key')}
+  auditor_public_key: ${path.join(keys, 'auditor.pub')}
+vault:
+  key: ${path.join(keys, 'vault.key')}
+`;
+    const ok = await runCli(['config', 'check', write('files-good.yaml', good)]);
+    assert.equal(ok.code, 0, ok.output);
+    assert.ok(!fs.existsSync(path.join(dir, 'audit-to-be')), 'config check creates nothing');
+  });
+
   // The quickstart's config names the demo model and keys under ../../var, which a clean clone
   // lacks: they are made in a temporary copy of the layout, never in the repository's var/.
   it('accepts the quickstart configuration', async () => {
