@@ -50,8 +50,9 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
   HttpResponse response{http::status::ok, 11};
   auto path = request.target().substr(0, request.target().find('?'));
   if (request.method() != http::verb::get && request.method() != http::verb::head) {
-    auto error = api_errors::method_not_allowed(std::string(request.method_string()), std::string(path));
+    auto error = api_errors::method_not_allowed(std::string(request.method_string()), std::string(path), "GET, HEAD");
     response.result(error.status);
+    response.set(http::field::allow, error.allow);
     response.set(http::field::content_type, "application/json");
     response.body() = error.to_json();
   } else if (path == "/metrics") {

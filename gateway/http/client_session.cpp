@@ -33,13 +33,17 @@ std::size_t field_count(const Message& message) {
   return static_cast<std::size_t>(std::distance(message.begin(), message.end()));
 }
 
+// RFC 9112 3.2: an HTTP/1.1 request has exactly one Host header (a proxy and the gateway could
+// otherwise read different ones), an HTTP/1.0 request at most one.
 // RFC 9112 6.1 and 6.3: a request's body is framed by a Transfer-Encoding whose final coding is
 // chunked, or by Content-Length, never both. The gateway decodes no transfer coding but chunked,
 // so any other Transfer-Encoding is refused: read as a request without a body, its body bytes
-// would be parsed as the next request (request smuggling). Returns why the framing is refused,
-// or nothing.
+// would be parsed as the next request (request smuggling). Returns why the head is refused, or nothing.
 template <typename Message>
-std::optional<std::string> refused_body_framing(const Message& request) {
+std::optional<std::string> refused_request_head(const Message& request) {
+  const auto hosts = request.count(http::field::host);
+  if (hosts > 1) return std::string("A request may carry only one Host header.");
+  if (hosts == 0 && request.version() >= 11) return std::string("An HTTP/1.1 request must carry a Host header.");
   auto codings = request.equal_range(http::field::transfer_encoding);
   if (codings.first == codings.second) return std::nullopt;
   std::string value;
@@ -214,7 +218,7 @@ void ClientSession::on_header(boost::system::error_code ec) {
   }
   if (role_ == Role::refuse)
     return reject(api_errors::too_many_connections(limits_.max_connections), true);
-  if (auto refused = refused_body_framing(parser_->get()))
+  if (auto refused = refused_request_head(parser_->get()))
     return reject(api_errors::invalid_request(std::move(*refused)));
   header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;
   parse_buffered(*parser_, buffer_, ec);

@@ -50,9 +50,9 @@ ApiError denied_by_policy(std::string message, const std::string& rule) {
 ApiError not_found(const std::string& target) {
   return {status::not_found, "invalid_request_error", "unknown_url", "Unknown request URL: " + target + ".", {}};
 }
-ApiError method_not_allowed(const std::string& method, const std::string& target) {
+ApiError method_not_allowed(const std::string& method, const std::string& target, std::string allow) {
   return {status::method_not_allowed, "invalid_request_error", "method_not_allowed",
-          "Method " + method + " is not allowed for " + target + ".", {}};
+          "Method " + method + " is not allowed for " + target + " (it takes " + allow + ").", {}, std::move(allow)};
 }
 ApiError request_too_large(std::size_t limit) {
   return {status::payload_too_large, "invalid_request_error", "request_too_large",

@@ -13,6 +13,7 @@ struct ApiError {
   std::string code;     // machine-readable: invalid_api_key, model_not_found, ...
   std::string message;  // for people: what is wrong and what would fix it
   std::string param;    // the request field at fault, if any
+  std::string allow{};  // 405: the methods the resource takes, for the Allow header (RFC 9110 15.5.6)
 
   std::string to_json() const;
 };
@@ -28,7 +29,7 @@ ApiError model_not_found(const std::string& model);
 ApiError model_not_permitted(const std::string& model, const std::string& tenant);
 ApiError denied_by_policy(std::string message, const std::string& rule);
 ApiError not_found(const std::string& target);
-ApiError method_not_allowed(const std::string& method, const std::string& target);
+ApiError method_not_allowed(const std::string& method, const std::string& target, std::string allow);
 ApiError request_too_large(std::size_t limit);
 ApiError header_too_large(std::size_t limit);
 ApiError request_timeout();

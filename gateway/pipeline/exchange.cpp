@@ -197,7 +197,7 @@ PhaseResult Exchange::decode() {
   auto path = path_of(request_.target());
   if (path == models_path || path.starts_with(model_path_prefix)) {
     if (request_.method() != http::verb::get)
-      return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
+      return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "GET"));
     if (path == models_path) return PhaseResult::answer(models_list());
     // One model, as OpenAI's "retrieve model": only one this tenant may use. Others, served or not,
     // are not found (a tenant learns nothing of what it may not use).
@@ -209,7 +209,7 @@ PhaseResult Exchange::decode() {
   }
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
-    return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path)));
+    return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "POST"));
   // Without a policy nothing scans the body: only the prompt texts are collected (token estimates).
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
                                 snapshot_->policy ? TextScope::every_string : TextScope::prompts);
@@ -552,6 +552,7 @@ void Exchange::fail(const ApiError& error, std::chrono::milliseconds retry_after
   HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   if (retry_after.count() > 0) response.set(http::field::retry_after, std::to_string((retry_after.count() + 999) / 1000));
+  if (!error.allow.empty()) response.set(http::field::allow, error.allow);
   response.body() = error.to_json();
   answer(std::move(response), error.code);
 }

@@ -132,9 +132,16 @@ describe('client errors', () => {
     assertError(await gw.api({ key: KEY, path: '/v1/no-such-endpoint' }), { status: 404 }, 'unknown path');
   });
 
-  it('405 for a wrong method on a known path', async () => {
-    assertError(await gw.api({ key: KEY, path: '/v1/chat/completions' }), { status: 405 }, 'GET chat');
-    assertError(await gw.api({ key: KEY, method: 'DELETE', path: '/v1/models' }), { status: 405 }, 'DELETE models');
+  it('405 with an Allow header for a wrong method on a known path', async () => {
+    const chatGet = await gw.api({ key: KEY, path: '/v1/chat/completions' });
+    assertError(chatGet, { status: 405 }, 'GET chat');
+    assert.equal(chatGet.headers.allow, 'POST');
+    const deleteModels = await gw.api({ key: KEY, method: 'DELETE', path: '/v1/models' });
+    assertError(deleteModels, { status: 405 }, 'DELETE models');
+    assert.equal(deleteModels.headers.allow, 'GET');
+    const adminPost = await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`, { method: 'POST' });
+    assert.equal(adminPost.status, 405);
+    assert.equal(adminPost.headers.get('allow'), 'GET, HEAD');
   });
 
   it('413 for a body larger than limits.max_body_bytes', async () => {
@@ -195,6 +202,24 @@ describe('client errors', () => {
       assert.equal((raw.match(/HTTP\/1\.1 /g) ?? []).length, 1, `${c.name}: the body was answered as a request: ${raw}`);
       assert.ok(result.closed, `${c.name}: the connection is closed`);
     }
+  });
+
+  it('400 and close for an HTTP/1.1 request without a Host header or with two', async () => {
+    const auth = `Authorization: Bearer ${KEY}\r\n`;
+    for (const [name, head, message] of [
+      ['no Host', `GET /v1/models HTTP/1.1\r\n${auth}\r\n`, /must carry a Host header/],
+      ['two Host headers', `GET /v1/models HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n${auth}\r\n`, /only one Host header/],
+    ]) {
+      const result = await rawExchange({ port: gw.apiPort, timeoutMs: 5000, script: (socket) => socket.write(head) });
+      assert.ok(result.response, `${name}: no HTTP answer: ${result.raw.toString('utf8')}`);
+      assertError(result.response, { status: 400, code: 'invalid_request' }, name);
+      assert.match(result.response.json.error.message, message, name);
+      assert.ok(result.closed, `${name}: the connection is closed`);
+    }
+    // HTTP/1.0 may leave Host out.
+    const old = await rawExchange({ port: gw.apiPort, timeoutMs: 5000,
+      script: (socket) => socket.write(`GET /v1/models HTTP/1.0\r\n${auth}\r\n`) });
+    assert.equal(old.response?.status, 200, old.raw.toString('utf8'));
   });
 
   it('400 for a malformed chunked body, whether it arrives with the header or after it', async () => {
