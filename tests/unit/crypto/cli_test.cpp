@@ -365,7 +365,7 @@ TEST_CASE("audit open decrypts captures with the auditor's secret key only") {
 
 TEST_CASE("passphrase-protected keys from keys init open only with the passphrase in the environment") {
   TempDir dir;
-  write_bytes(dir.path() / "pass", "a long passphrase\n");
+  write_private(dir.path() / "pass", "a long passphrase\n");
   Run init = run({"keys", "init", "--dir", (dir.path() / "keys").string(), "--passphrase-file",
                   (dir.path() / "pass").string()});
   REQUIRE(init.status == 0);
@@ -436,8 +436,8 @@ TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase
   const auto keys = dir.path() / "keys";
   const std::string pass = (dir.path() / "pass").string();
   const std::string other = (dir.path() / "other").string();
-  write_bytes(pass, "a long passphrase\n");
-  write_bytes(other, "another passphrase\n");
+  write_private(pass, "a long passphrase\n");
+  write_private(other, "another passphrase\n");
   REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
   auto original = read_key_metadata(keys / "audit-signing.key");
   REQUIRE(original.ok());
@@ -560,8 +560,8 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
   TempDir dir;
   const auto keys = dir.path() / "keys";
   const std::string pass = (dir.path() / "pass").string();
-  write_bytes(pass, "a long passphrase\n");
-  write_bytes(dir.path() / "other", "another passphrase\n");
+  write_private(pass, "a long passphrase\n");
+  write_private(dir.path() / "other", "another passphrase\n");
   REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
   auto store = CaptureStore::open(dir.path() / "captures", keys / "auditor.pub");
   REQUIRE(store.ok());
@@ -571,7 +571,7 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
 
   Run without = run({"audit", "open", "--secret-key", secret, capture->string()});
   CHECK(without.status == 2);
-  CHECK(without.err.find("the keys and audit open commands also take --passphrase-file FILE") != std::string::npos);
+  CHECK(without.err.find("pass --passphrase-file FILE (serve, keys, audit open)") != std::string::npos);
   Run opened = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
   INFO(opened.out << opened.err);
   CHECK(opened.status == 0);
@@ -583,5 +583,12 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
   Run missing = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "none").string(),
                      capture->string()});
   CHECK(missing.status == 2);
-  CHECK(missing.err.find("none") != std::string::npos);
+  CHECK(missing.err.find("--passphrase-file: " + (dir.path() / "none").string() + ": cannot stat") != std::string::npos);
+  // A passphrase file others can read is refused like a key file, with the fix.
+  ::chmod(pass.c_str(), 0640);
+  Run readable = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
+  CHECK(readable.status == 2);
+  CHECK(readable.err.find("--passphrase-file: " + pass + ": permissions 0640 let group or others read a secret; run: "
+                          "chmod 600 " + pass) != std::string::npos);
+  CHECK(readable.out.empty());
 }
