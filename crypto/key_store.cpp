@@ -26,34 +26,39 @@ Result<std::optional<PublicKey>> auditor_key_held_elsewhere(const std::filesyste
   return std::optional<PublicKey>(keys->back());
 }
 
-// Rotation keeps the protection of the key it replaces (for an auditor key held elsewhere: of the
-// other keys in the directory), and a passphrase must open that key, since the gateway reads one
-// passphrase for all of its keys.
-Status check_rotation_passphrase(const std::filesystem::path& directory, KeyKind kind, const SecretBytes* passphrase) {
+// A new key (from rotation, or from init filling in a missing one) keeps the protection of the keys
+// already in the directory (rotation: of the key it replaces first), and a passphrase must open
+// them, since the gateway reads one passphrase for all of its keys. `rotation`: which command asks,
+// for the messages.
+Status check_passphrase_fits_keys(const std::filesystem::path& directory, std::optional<KeyKind> replaced,
+                                  const SecretBytes* passphrase, bool rotation) {
   std::optional<std::filesystem::path> reference;
-  for (KeyKind candidate : {kind, KeyKind::audit_signing, KeyKind::vault}) {
+  for (KeyKind candidate : {replaced.value_or(KeyKind::audit_signing), KeyKind::audit_signing, KeyKind::vault,
+                            KeyKind::auditor}) {
     if (std::filesystem::exists(secret_key_path(directory, candidate))) {
       reference = secret_key_path(directory, candidate);
       break;
     }
   }
   if (!reference) return {};
+  const std::string keeps = rotation ? "rotation keeps" : "keys init gives the keys it adds";
   Result<KeyMetadata> metadata = read_key_metadata(*reference);
   if (!metadata) return metadata.error();
   if (!metadata->passphrase_protected) {
     if (passphrase == nullptr) return {};
-    return make_error(reference->string() + " is not passphrase-protected, and rotation keeps the protection of the " +
-                      "keys there; rotate without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
+    return make_error(reference->string() + " is not passphrase-protected, and " + keeps + " the protection of the " +
+                      "keys there; run it without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
                       "SOVEREIGN_KEY_PASSPHRASE unset");
   }
   if (passphrase == nullptr) {
-    return make_error(reference->string() + " is passphrase-protected, and rotation keeps that protection; pass " +
+    return make_error(reference->string() + " is passphrase-protected, and " + keeps + " that protection; pass " +
                       "--passphrase-file FILE (or set SOVEREIGN_KEY_PASSPHRASE_FILE) with the passphrase of the " +
                       "keys there");
   }
   if (Result<SecretKey> opened = read_secret_key_file(*reference, passphrase, metadata->kind); !opened) {
     return make_error("the passphrase given does not open " + reference->string() + " (" + opened.error().message +
-                      "); the gateway reads one passphrase for all of its keys, so rotate with the one they use");
+                      "); the gateway reads one passphrase for all of its keys, so " +
+                      (rotation ? "rotate" : "run keys init") + " with the one they use");
   }
   return {};
 }
@@ -79,6 +84,7 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
     return make_error(directory.string() + ": cannot create the key directory" + (ec ? ": " + ec.message() : ""));
   }
   std::vector<KeyInitOutcome> outcomes;
+  bool checked_passphrase = false;  // before the first key is added
   for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault, KeyKind::auditor}) {
     const std::filesystem::path path = secret_key_path(directory, kind);
     if (kind == KeyKind::auditor && !std::filesystem::exists(path)) {
@@ -97,6 +103,12 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
       }
       outcomes.push_back({kind, path, metadata->key_id, false});
       continue;
+    }
+    if (!checked_passphrase) {
+      if (Status fits = check_passphrase_fits_keys(directory, std::nullopt, passphrase, false); !fits) {
+        return fits.error();
+      }
+      checked_passphrase = true;
     }
     SecretKey key = generate_key(kind);
     if (Status stored = store_key(directory, key, passphrase, false); !stored) return stored.error();
@@ -123,7 +135,7 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
     if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
     rotation.old_key_id = old->key_id;
   }
-  if (Status checked = check_rotation_passphrase(directory, kind, passphrase); !checked) return checked.error();
+  if (Status checked = check_passphrase_fits_keys(directory, kind, passphrase, true); !checked) return checked.error();
   if (kind == KeyKind::auditor && !rotation.old_secret_elsewhere) {
     const std::filesystem::path kept = directory / ("auditor." + rotation.old_key_id + ".key");
     std::error_code ec;

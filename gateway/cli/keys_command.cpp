@@ -82,6 +82,7 @@ int init(const Options& options) {
     return 1;
   }
   bool auditor_secret_here = true;
+  int status = 0;
   for (const KeyInitOutcome& outcome : outcomes.value()) {
     if (outcome.secret_elsewhere) {
       auditor_secret_here = false;
@@ -92,6 +93,11 @@ int init(const Options& options) {
     std::cout << (outcome.created ? "created  " : "kept     ") << key_kind_name(outcome.kind) << " key "
               << outcome.key_id << " (" << outcome.path.string()
               << (outcome.created && passphrase ? ", passphrase-protected" : "") << ")\n";
+    // A kept key others can read would stop the gateway (and leaks the secret): said here, not at start.
+    if (Status permissions = check_private_permissions(outcome.path); !permissions) {
+      std::cout << "UNSAFE   " << permissions.error().message << '\n';
+      status = 1;
+    }
   }
   const auto& dir = options.dir;
   std::cout << "\nThe gateway needs " << secret_key_path(dir, KeyKind::audit_signing).string() << ", "
@@ -102,7 +108,7 @@ int init(const Options& options) {
               << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n";
   }
   std::cout << "Auditors verify the log with " << public_keyring_path(dir, KeyKind::audit_signing)->string() << ".\n";
-  return 0;
+  return status;
 }
 
 int rotate(const Options& options) {

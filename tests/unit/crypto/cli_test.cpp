@@ -431,6 +431,63 @@ TEST_CASE("keys init keeps an auditor key whose secret was moved off the host, a
   CHECK(nothing.err.find("do not exist (run 'sovereign keys init' first)") != std::string::npos);
 }
 
+TEST_CASE("keys init says when a key it keeps is readable by others, which the gateway would refuse") {
+  Site site;
+  ::chmod((site.keys / "vault.key").c_str(), 0644);
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(again.status == 1);
+  CHECK(again.out.find("kept     vault key ") != std::string::npos);
+  CHECK(again.out.find("UNSAFE   " + (site.keys / "vault.key").string() +
+                       ": permissions 0644 let group or others read a secret; run: chmod 600 " +
+                       (site.keys / "vault.key").string()) != std::string::npos);
+  ::chmod((site.keys / "vault.key").c_str(), 0600);
+  Run fixed = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(fixed.status == 0);
+  CHECK(fixed.out.find("UNSAFE") == std::string::npos);
+}
+
+TEST_CASE("keys init adds a missing key only with the protection and passphrase of the keys there") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  const std::string other = (dir.path() / "other").string();
+  write_private(pass, "a long passphrase\n");
+  write_private(other, "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  std::filesystem::remove(keys / "vault.key");
+
+  // The gateway reads one passphrase for all of its keys: a vault key under another passphrase, or
+  // none, would not open beside the others (or would sit unprotected among protected keys).
+  Run different = run({"keys", "init", "--dir", keys.string(), "--passphrase-file", other});
+  CHECK(different.status == 1);
+  CHECK(different.err.find("the passphrase given does not open " + (keys / "audit-signing.key").string()) !=
+        std::string::npos);
+  CHECK(different.err.find("so run keys init with the one they use") != std::string::npos);
+  Run none = run({"keys", "init", "--dir", keys.string()});
+  CHECK(none.status == 1);
+  CHECK(none.err.find((keys / "audit-signing.key").string() +
+                      " is passphrase-protected, and keys init gives the keys it adds that protection") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(keys / "vault.key"));
+
+  Run same = run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass});
+  INFO(same.out << same.err);
+  CHECK(same.status == 0);
+  CHECK(same.out.find("created  vault key ") != std::string::npos);
+  auto secret = read_passphrase_file(pass);
+  REQUIRE(secret.ok());
+  CHECK(read_secret_key_file(keys / "vault.key", &secret.value(), KeyKind::vault).ok());
+
+  // Unprotected keys get no protected neighbour either; with every key there, nothing is checked.
+  Site plain;
+  std::filesystem::remove(plain.keys / "vault.key");
+  Run protect_one = run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass});
+  CHECK(protect_one.status == 1);
+  CHECK(protect_one.err.find("audit-signing.key is not passphrase-protected") != std::string::npos);
+  CHECK(run({"keys", "init", "--dir", plain.keys.string()}).status == 0);
+  CHECK(run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass}).status == 0);
+}
+
 TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
   TempDir dir;
   const auto keys = dir.path() / "keys";
