@@ -87,8 +87,8 @@ bool is_calendar_time(const std::string& text) {
 }
 
 // A --since/--until bound as records write times (YYYY-MM-DDTHH:MM:SS.mmmZ, compared as text): at
-// least the date, optionally a time to any precision, optionally ending in Z. "…T03:04:05Z" means
-// 03:04:05.000, so it becomes "…T03:04:05.000Z" (as text, "Z" sorts after ".123Z").
+// least the date, optionally a time to any precision, optionally ending in Z. "…T03:04Z" means
+// 03:04:00.000, so it becomes "…T03:04:00.000Z" (as text, "Z" sorts after ".123Z").
 std::optional<std::string> time_bound(std::string text) {
   static const std::string shape = "dddd-dd-ddTdd:dd:dd.ddd";
   if (!text.empty() && text.back() == 'Z') text.pop_back();
@@ -101,9 +101,10 @@ std::optional<std::string> time_bound(std::string text) {
   if (text.size() != 10 && text.size() != 13 && text.size() != 16 && text.size() < 19) return std::nullopt;
   if (text.size() == 20) return std::nullopt;
   if (!is_calendar_time(text)) return std::nullopt;
-  if (text.size() == 19) text += ".000Z";      // whole seconds
-  else if (text.size() == shape.size()) text += 'Z';
-  return text;
+  // The rest of the time at its start, so that every bound has the records' shape and two bounds
+  // compare as the instants they name.
+  static const std::string start = "0000-00-00T00:00:00.000";
+  return text + start.substr(text.size()) + 'Z';
 }
 
 // Filters on the record itself (tenant, model, kind, request id, time) hold per record. Filters on
@@ -290,6 +291,11 @@ int query(const Arguments& args) {
       return usage_error(std::string(option) + " '" + *text +
                          "' must look like 2026-11-22, 2026-11-22T03:04 or 2026-11-22T03:04:05Z (UTC)");
     }
+  }
+  // Both bounds are text of one shape (time_bound), so they compare as the times they name.
+  if (filter.since && filter.until && *filter.since >= *filter.until) {
+    return usage_error("--since " + *args.value("--since") + " is not before --until " + *args.value("--until") +
+                       ": no record can match (--until is exclusive)");
   }
   const std::string format = args.value("--format").value_or("table");
   if (format != "table" && format != "json" && format != "csv") {

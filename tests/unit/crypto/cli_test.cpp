@@ -303,6 +303,19 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
   CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
+  // A range that ends before it starts, or where it starts, can match nothing: said, not printed empty.
+  for (const auto& [since, until] : {std::pair{"2026-11-23", "2026-11-22"}, std::pair{"2026-11-22T03:04", "2026-11-22T03:04:00Z"},
+                                     std::pair{"2026-11-22T03", "2026-11-22"}}) {
+    Run backwards = run({"audit", "query", dir, "--since", since, "--until", until});
+    INFO(since << " " << until);
+    CHECK(backwards.status == 2);
+    CHECK(backwards.err.find(std::string("--since ") + since + " is not before --until " + until +
+                             ": no record can match (--until is exclusive)") != std::string::npos);
+    CHECK(backwards.out.empty());
+  }
+  // Bounds of different precision compare as the instants they name.
+  CHECK(run({"audit", "query", dir, "--since", "2026-11-22", "--until", "2026-11-22T03:04:05.5"}).out.find(
+            "11 record(s)") != std::string::npos);
   Run last = run({"audit", "tail", dir, "-n", "3"});
   CHECK(last.status == 0);
   CHECK(count_lines(last.out) == 3);
