@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -364,6 +365,22 @@ namespace {
 std::atomic<bool> stop_following{false};
 extern "C" void on_stop_signal(int) { stop_following = true; }
 
+constexpr auto follow_poll_interval = std::chrono::milliseconds(200);
+
+// Until `directory` exists (true), saying once on stderr that it is awaited, or until SIGINT or
+// SIGTERM (false). Any other reason it cannot be read is left for the reader to report.
+bool wait_for_directory(const std::filesystem::path& directory) {
+  std::error_code ec;
+  if (std::filesystem::exists(directory, ec) || ec) return true;
+  std::cerr << "sovereign audit: " << directory.string()
+            << " does not exist yet; waiting for the gateway to create it (Ctrl-C to stop)\n";
+  while (!stop_following) {
+    std::this_thread::sleep_for(follow_poll_interval);
+    if (std::filesystem::exists(directory, ec) || ec) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int tail(const Arguments& args) {
@@ -375,6 +392,13 @@ int tail(const Arguments& args) {
     count = *parsed;
   }
   const bool follow = args.flag("-f");
+  if (follow) {
+    stop_following = false;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    // Followed from before the gateway's first start: wait for the log, as `tail -F` waits for a file.
+    if (!wait_for_directory(args.positionals()[0])) return 0;
+  }
   LogReader reader(args.positionals()[0]);
   std::deque<std::string> last;
   auto print_line = [](std::uint64_t leaf, std::string_view bytes) {
@@ -394,11 +418,8 @@ int tail(const Arguments& args) {
   for (const std::string& line : last) std::cout << line << '\n';
   std::cout.flush();
   if (!follow) return 0;
-  stop_following = false;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
   while (!stop_following) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(follow_poll_interval);
     status = reader.read_new([&](const LogRecord& record) { print_line(record.leaf_index, record.bytes); },
                              [](const LogCheckpoint&) {});
     if (!status) {
