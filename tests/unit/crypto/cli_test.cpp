@@ -623,7 +623,23 @@ TEST_CASE("check-proof --checkpoint holds a proof to the checkpoint the auditor 
   CHECK(check(inclusion_file, file("now.json", now.out)).status == 0);
   Run older = check(inclusion_file, kept);
   CHECK(older.status == 1);
-  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10") != std::string::npos);
+  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10; ask for a proof from "
+                       "the kept tree size (audit prove DIR 3 --tree-size 10)") != std::string::npos);
+  // ... which prove makes: the record under the kept checkpoint, which then checks against it.
+  Run at_kept = run({"audit", "prove", dir, "3", "--tree-size", "10"});
+  INFO(at_kept.out << at_kept.err);
+  REQUIRE(at_kept.status == 0);
+  Run under_kept = check(file("inclusion-10.json", at_kept.out), kept);
+  INFO(under_kept.out);
+  CHECK(under_kept.status == 0);
+  CHECK(under_kept.out.find("valid: record 3 is in the log under the checkpoint at tree size 10") != std::string::npos);
+  Run past = run({"audit", "prove", dir, "12", "--tree-size", "10"});
+  CHECK(past.status == 1);
+  CHECK(past.err.find("record 12 is not in the tree of size 10; prove it under a later checkpoint") != std::string::npos);
+  Run no_such = run({"audit", "prove", dir, "3", "--tree-size", "15"});
+  CHECK(no_such.status == 1);
+  CHECK(no_such.err.find("no checkpoint with tree size 15 in the log") != std::string::npos);
+  CHECK(run({"audit", "prove", dir, "3", "--tree-size", "ten"}).status == 2);
 }
 
 TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
