@@ -4,8 +4,31 @@ namespace sovereign::crypto {
 
 namespace {
 
+// The keyring a new public key goes into must be readable and hold keys of its kind only: appended
+// to a damaged one, the new key would be as unreadable as the rest (audit verify, captures), and
+// the secret it belongs to would already have replaced the old one. Checked before anything is
+// written.
+Status check_keyring(const std::filesystem::path& directory, KeyKind kind) {
+  const std::optional<std::filesystem::path> keyring = public_keyring_path(directory, kind);
+  if (!keyring || !std::filesystem::exists(*keyring)) return {};
+  Result<std::vector<PublicKey>> keys = read_public_keys(*keyring);
+  if (!keys) {
+    return make_error(keys.error().message + "; nothing was changed: restore " + keyring->string() +
+                      " (its public keys verify older records) before adding a key to it");
+  }
+  for (const PublicKey& key : keys.value()) {
+    if (key.kind != kind) {
+      return make_error(keyring->string() + ": holds " + std::string(key_kind_name(key.kind)) + " key " + key.key_id +
+                        ", but it is the keyring of " + std::string(key_kind_name(kind)) +
+                        " keys; nothing was changed");
+    }
+  }
+  return {};
+}
+
 Status store_key(const std::filesystem::path& directory, const SecretKey& key, const SecretBytes* passphrase,
                  bool replace) {
+  if (Status keyring = check_keyring(directory, key.metadata.kind); !keyring) return keyring;
   if (Status written = write_secret_key_file(secret_key_path(directory, key.metadata.kind), key, passphrase, replace);
       !written) {
     return written;
@@ -136,6 +159,7 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
     rotation.old_key_id = old->key_id;
   }
   if (Status checked = check_passphrase_fits_keys(directory, kind, passphrase, true); !checked) return checked.error();
+  if (Status keyring = check_keyring(directory, kind); !keyring) return keyring.error();
   if (kind == KeyKind::auditor && !rotation.old_secret_elsewhere) {
     const std::filesystem::path kept = directory / ("auditor." + rotation.old_key_id + ".key");
     std::error_code ec;

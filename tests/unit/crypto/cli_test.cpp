@@ -501,6 +501,41 @@ TEST_CASE("keys init adds a missing key only with the protection and passphrase 
   CHECK(run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass}).status == 0);
 }
 
+TEST_CASE("keys rotate and init refuse a damaged keyring before they change anything") {
+  Site site;
+  const auto signing_pub = site.keys / "audit-signing.pub";
+  const std::string damaged = "garbage\n" + read_bytes(signing_pub);
+  write_bytes(signing_pub, damaged);
+  auto before = read_key_metadata(site.keys / "audit-signing.key");
+  REQUIRE(before.ok());
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", site.keys.string()});
+  CHECK(rotated.status == 1);
+  CHECK(rotated.err.find(signing_pub.string() + ":1: expected 'sovereign-public-key-v1 KIND KEY-ID PUBLIC-KEY-HEX "
+                         "CREATED'; nothing was changed: restore " + signing_pub.string()) != std::string::npos);
+  auto after = read_key_metadata(site.keys / "audit-signing.key");
+  REQUIRE(after.ok());
+  CHECK(after->key_id == before->key_id);
+  CHECK(read_bytes(signing_pub) == damaged);
+
+  // keys init adding a missing key to a damaged keyring: refused too, and no secret is written.
+  std::filesystem::remove(site.keys / "audit-signing.key");
+  Run init = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(init.status == 1);
+  CHECK(init.err.find("nothing was changed") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / "audit-signing.key"));
+
+  // A keyring of another kind: the auditor key is not moved aside, the keyring not appended to.
+  Site other;
+  const auto auditor_pub = other.keys / "auditor.pub";
+  write_bytes(auditor_pub, read_bytes(other.keys / "audit-signing.pub"));
+  Run wrong_kind = run({"keys", "rotate", "auditor", "--dir", other.keys.string()});
+  CHECK(wrong_kind.status == 1);
+  CHECK(wrong_kind.err.find(auditor_pub.string() + ": holds audit-signing key ") != std::string::npos);
+  CHECK(wrong_kind.err.find("but it is the keyring of auditor keys; nothing was changed") != std::string::npos);
+  CHECK(std::filesystem::exists(other.keys / "auditor.key"));
+  CHECK(read_bytes(auditor_pub) == read_bytes(other.keys / "audit-signing.pub"));
+}
+
 TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
   TempDir dir;
   const auto keys = dir.path() / "keys";
