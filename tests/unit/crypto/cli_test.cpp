@@ -501,6 +501,26 @@ TEST_CASE("keys init adds a missing key only with the protection and passphrase 
   CHECK(run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass}).status == 0);
 }
 
+TEST_CASE("keys list and export-public read no passphrase, so a passphrase setting cannot stop them") {
+  Site site;
+  ::setenv("SOVEREIGN_KEY_PASSPHRASE_FILE", (site.dir.path() / "no-such-file").c_str(), 1);
+  Run list = run({"keys", "list", "--dir", site.keys.string()});
+  Run exported = run({"keys", "export-public", "auditor", "--dir", site.keys.string()});
+  Run init = run({"keys", "init", "--dir", site.keys.string()});
+  ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
+  CHECK(list.status == 0);
+  CHECK(list.out.find("vault.key  secret  vault") != std::string::npos);
+  CHECK(exported.status == 0);
+  CHECK(exported.out.find("sovereign-public-key-v1 auditor ") == 0);
+  // The commands that write keys still read it, and say what is wrong with it.
+  CHECK(init.status == 2);
+  CHECK(init.err.find("SOVEREIGN_KEY_PASSPHRASE_FILE: " + (site.dir.path() / "no-such-file").string()) !=
+        std::string::npos);
+  Run given = run({"keys", "list", "--dir", site.keys.string(), "--passphrase-file", "pass"});
+  CHECK(given.status == 2);
+  CHECK(given.err.find("--passphrase-file is for init and rotate") != std::string::npos);
+}
+
 TEST_CASE("keys rotate and init refuse a damaged keyring before they change anything") {
   Site site;
   const auto signing_pub = site.keys / "audit-signing.pub";
