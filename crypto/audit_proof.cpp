@@ -182,8 +182,9 @@ std::string describe(const Checkpoint& checkpoint) {
 
 // The proof's checkpoint must be the one the auditor kept: same log, tree size and root, and the
 // kept copy's own signature must check (what proves is the auditor's copy, not the log's).
+// prove_command: the command that makes a proof from the kept tree size, less the size.
 Status matches_kept(const Checkpoint& proof_checkpoint, const Checkpoint& kept, const TrustedKeys& keys,
-                    const std::string& which) {
+                    const std::string& which, const std::string& prove_command) {
   if (Status signature = keys.verify(kept); !signature) {
     return make_error("the kept checkpoint " + signature.error().message);
   }
@@ -194,7 +195,8 @@ Status matches_kept(const Checkpoint& proof_checkpoint, const Checkpoint& kept, 
   if (kept.tree_size != proof_checkpoint.tree_size) {
     return make_error("the " + which + " is at tree size " + std::to_string(proof_checkpoint.tree_size) +
                       ", the kept checkpoint at " + std::to_string(kept.tree_size) +
-                      "; ask for a proof from the kept tree size");
+                      "; ask for a proof from the kept tree size (" + prove_command + " " +
+                      std::to_string(kept.tree_size) + ")");
   }
   if (kept.root != proof_checkpoint.root) {
     return make_error("the " + which + " has root " + hash_hex(proof_checkpoint.root) +
@@ -206,7 +208,8 @@ Status matches_kept(const Checkpoint& proof_checkpoint, const Checkpoint& kept, 
 
 }  // namespace
 
-Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index) {
+Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index,
+                                       std::optional<std::uint64_t> tree_size) {
   InclusionProof proof;
   Result<LogIndex> index = index_log(directory, leaf_index, &proof.record);
   if (!index) return index.error();
@@ -220,7 +223,15 @@ Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, s
   }
   const Checkpoint* covering = nullptr;
   for (const Checkpoint& checkpoint : index->checkpoints) {
-    if (checkpoint.tree_size > leaf_index) covering = &checkpoint;
+    if (tree_size ? checkpoint.tree_size == *tree_size && covering == nullptr : checkpoint.tree_size > leaf_index)
+      covering = &checkpoint;
+  }
+  if (tree_size && covering == nullptr) {
+    return make_error("no checkpoint with tree size " + std::to_string(*tree_size) + " in the log");
+  }
+  if (tree_size && leaf_index >= *tree_size) {
+    return make_error("record " + std::to_string(leaf_index) + " is not in the tree of size " +
+                      std::to_string(*tree_size) + "; prove it under a later checkpoint");
   }
   if (covering == nullptr) {
     return make_error("record " + std::to_string(leaf_index) + " is not covered by a checkpoint yet; try again after the next one");
@@ -321,7 +332,8 @@ Result<std::string> check_proof_document(std::string_view json_text, const Trust
       return make_error("record " + std::to_string(index.value()) + " is not proven: " + included.error().message);
     }
     if (kept != nullptr) {
-      if (Status same = matches_kept(checkpoint.value(), *kept, keys, "proof's checkpoint"); !same) return same.error();
+      if (Status same = matches_kept(checkpoint.value(), *kept, keys, "proof's checkpoint",
+                                       "audit prove DIR " + std::to_string(index.value()) + " --tree-size"); !same) return same.error();
     }
     return "valid: record " + std::to_string(index.value()) + " is in the log under the checkpoint at " +
            describe(checkpoint.value()) + "\nrecord: " + std::string(record->begin(), record->end());
@@ -345,7 +357,8 @@ Result<std::string> check_proof_document(std::string_view json_text, const Trust
              "\n(the proof is consistent in itself; pass --checkpoint KEPT.json to check that it extends the "
              "checkpoint you kept)";
     }
-    if (Status same = matches_kept(old_checkpoint.value(), *kept, keys, "proof's old checkpoint"); !same) {
+    if (Status same = matches_kept(old_checkpoint.value(), *kept, keys, "proof's old checkpoint",
+                                   "audit prove-consistency DIR --from"); !same) {
       return same.error();
     }
     return "valid: the log at " + describe(new_checkpoint.value()) + "\nextends the checkpoint you kept, at " +

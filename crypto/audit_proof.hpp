@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,10 @@ struct ConsistencyProof {
   std::vector<Hash> path;
 };
 
-// Inclusion of record `leaf_index` under the latest checkpoint that covers it.
-[[nodiscard]] Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index);
+// Inclusion of record `leaf_index` under the latest checkpoint that covers it, or under the
+// checkpoint of `tree_size` (one an auditor kept, so that the proof rests on it).
+[[nodiscard]] Result<InclusionProof> prove_inclusion(const std::filesystem::path& directory, std::uint64_t leaf_index,
+                                                     std::optional<std::uint64_t> tree_size = std::nullopt);
 // Consistency between the checkpoints of tree sizes old_size and new_size (new_size 0: the latest).
 [[nodiscard]] Result<ConsistencyProof> prove_consistency(const std::filesystem::path& directory,
                                                          std::uint64_t old_size, std::uint64_t new_size);

@@ -1,5 +1,7 @@
 #include "crypto/audit_verifier.hpp"
 
+#include <utility>
+
 #include "crypto/audit_segment.hpp"
 #include "crypto/digest.hpp"
 #include "crypto/file_io.hpp"
@@ -25,14 +27,21 @@ class LogVerifier {
                       const std::filesystem::path& path, bool last) {
     name_ = path.filename().string();
     segment_failed_ = false;
+    // A gap reported at the end of the previous segment (cut short), or below (segments missing).
+    std::optional<std::size_t> gap = std::exchange(gap_failure_, std::nullopt);
     ++report_.segments_total;
     if (index != expected_index && options_.pruned_start && report_.segments_total == 1) {
       pruned_segments_ = index - 1;
     } else if (index != expected_index) {
-      fail(0, "segment " + segment_file_name(expected_index) +
-                  (index > expected_index + 1 ? " to " + segment_file_name(index - 1) : std::string()) +
-                  " missing: the log jumps from segment " + std::to_string(expected_index - 1) +
-                  " to " + std::to_string(index));
+      // The missing segments are segments of the log (none of them valid); the one found after them
+      // is reported at, but not blamed for, the gap its header will measure.
+      report_.segments_total += index - expected_index;
+      report_.failures.push_back({name_, 0, "segment " + segment_file_name(expected_index) +
+                                                (index > expected_index + 1 ? " to " + segment_file_name(index - 1)
+                                                                            : std::string()) +
+                                                " missing: the log jumps from segment " +
+                                                std::to_string(expected_index - 1) + " to " + std::to_string(index)});
+      gap = report_.failures.size() - 1;
     }
     Result<std::string> bytes = read_small_file(path, max_segment_file_bytes);
     if (!bytes) {
@@ -53,7 +62,7 @@ class LogVerifier {
       finish_segment();
       return;
     }
-    if (!check_header(*first, index)) {
+    if (!check_header(*first, index, gap)) {
       finish_segment();
       return;
     }
@@ -103,6 +112,7 @@ class LogVerifier {
       } else {
         fail(parser.offset(), without_offset(*parser.error()) +
                                   (parser.stopped_on_truncation() ? " (segment truncated)" : ""));
+        if (parser.stopped_on_truncation()) gap_failure_ = report_.failures.size() - 1;
       }
     } else if (!ended) {
       if (last && !options_.require_closed) {
@@ -111,6 +121,7 @@ class LogVerifier {
       } else {
         fail(parser.offset(), "segment ends without its end frame: truncated at offset " +
                                   std::to_string(parser.offset()));
+        gap_failure_ = report_.failures.size() - 1;
       }
     } else if (pending_records_ > 0) {
       // A closed segment ends with a checkpoint and then its end frame: records after its last
@@ -147,7 +158,7 @@ class LogVerifier {
   }
 
  private:
-  bool check_header(const Frame& frame, std::uint64_t index) {
+  bool check_header(const Frame& frame, std::uint64_t index, std::optional<std::size_t> gap) {
     Result<SegmentHeader> header = decode_header(frame.payload);
     if (!header) {
       fail(frame.offset, header.error().message);
@@ -187,6 +198,9 @@ class LogVerifier {
       // After a modification reported above: the header's tree state is the one the last signed
       // checkpoint commits to, so the records from here on are checked in full again.
       note_unanchored(name_);
+    } else if (explains_gap(header.value(), gap)) {
+      // Records lost with a segment reported missing or truncated just before: the same fault, so
+      // it is told once, at the gap, with the number of records it took.
     } else if (!anchored_) {
       note_unanchored("");
       fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
@@ -208,6 +222,18 @@ class LogVerifier {
     anchored_ = true;
     if (pruned) check_kept_against_pruning(frame.offset);
     check_kept(frame.offset);
+    return true;
+  }
+
+  // A segment header after a gap reported above (missing segments, or a segment cut short) that
+  // starts past the records read: the header measures the gap, and the report of it says how many
+  // records went with it.
+  bool explains_gap(const SegmentHeader& header, std::optional<std::size_t> gap) {
+    if (!gap || header.first_leaf <= tree_size()) return false;
+    report_.failures[*gap].message +=
+        "; " + name_ + " continues from tree size " + with_thousands(header.first_leaf) + ", so " +
+        with_thousands(header.first_leaf - tree_size()) + " record(s) after tree size " +
+        with_thousands(tree_size()) + " are not in the log";
     return true;
   }
 
@@ -365,6 +391,8 @@ class LogVerifier {
   };
   std::optional<SignedTree> last_signed_;  // the latest checkpoint signed by a trusted key, not replayed
   std::uint64_t pruned_segments_ = 0;  // with pruned_start: segments missing before the first one here
+  // The failure that reported a segment cut short, for the next segment's header to measure.
+  std::optional<std::size_t> gap_failure_;
 };
 
 }  // namespace

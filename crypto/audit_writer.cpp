@@ -518,8 +518,11 @@ AuditWriter::~AuditWriter() { close(); }
 Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& options) {
   Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
   if (!passphrase) return passphrase.error();
-  const SecretBytes* secret = passphrase->has_value() ? &passphrase->value() : nullptr;
-  Result<SecretKey> key = read_secret_key_file(options.signing_key, secret, KeyKind::audit_signing);
+  return open(options, passphrase->has_value() ? &passphrase->value() : nullptr);
+}
+
+Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& options, const SecretBytes* passphrase) {
+  Result<SecretKey> key = read_secret_key_file(options.signing_key, passphrase, KeyKind::audit_signing);
   if (!key) return make_error("audit signing key: " + key.error().message);
   return open(options, key.value());
 }

@@ -72,6 +72,9 @@ class AuditWriter {
   // Loads the signing key (passphrase from SOVEREIGN_KEY_PASSPHRASE[_FILE] if the key needs one),
   // creates or continues the log, and starts the writer thread.
   [[nodiscard]] static Result<std::unique_ptr<AuditWriter>> open(const AuditOptions& options);
+  // The same with the passphrase given (null: none), as `serve --passphrase-file` reads it.
+  [[nodiscard]] static Result<std::unique_ptr<AuditWriter>> open(const AuditOptions& options,
+                                                                 const SecretBytes* passphrase);
   [[nodiscard]] static Result<std::unique_ptr<AuditWriter>> open(const AuditOptions& options,
                                                                  const SecretKey& signing_key);
   ~AuditWriter();  // close()

@@ -75,7 +75,7 @@ Status check_private_permissions(const std::filesystem::path& path) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return make_error(path.string() + ": permissions " + mode +
-                      " let group or others read a secret key; run: chmod 600 " + path.string());
+                      " let group or others read a secret; run: chmod 600 " + path.string());
   }
   return {};
 }

@@ -358,9 +358,8 @@ Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
     key.secret = std::move(secret.value());
   } else {
     if (passphrase == nullptr) {
-      return make_error(name + ": the key is passphrase-protected; set SOVEREIGN_KEY_PASSPHRASE_FILE " +
-                        "(or SOVEREIGN_KEY_PASSPHRASE); the keys and audit open commands also take " +
-                        "--passphrase-file FILE");
+      return make_error(name + ": the key is passphrase-protected; pass --passphrase-file FILE (serve, keys, " +
+                        "audit open) or set SOVEREIGN_KEY_PASSPHRASE_FILE (or SOVEREIGN_KEY_PASSPHRASE)");
     }
     Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
     Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
@@ -488,14 +487,23 @@ Status append_public_key(const std::filesystem::path& path, const PublicKey& key
 }
 
 Result<SecretBytes> read_passphrase_file(const std::filesystem::path& path) {
+  // Checked like the key files it opens: a passphrase others can read protects nothing.
+  if (Status permissions = check_private_permissions(path); !permissions) return permissions.error();
   Result<std::string> text = read_small_file(path, max_passphrase_bytes);
   if (!text) return text.error();
   std::string& value = text.value();
+  // One line: the newline an editor or `echo` adds is not part of the passphrase. Any other line
+  // break would be, which is never meant, so it is refused rather than used.
   std::size_t length = value.size();
-  while (length > 0 && (value[length - 1] == '\n' || value[length - 1] == '\r')) --length;
-  if (length == 0) {
+  if (length > 0 && value[length - 1] == '\n') {
+    --length;
+    if (length > 0 && value[length - 1] == '\r') --length;  // written on Windows
+  }
+  if (length == 0 || value.find_first_of("\r\n") < length) {
     sodium_memzero(value.data(), value.size());
-    return make_error(path.string() + ": the passphrase file is empty");
+    if (length == 0) return make_error(path.string() + ": the passphrase file is empty");
+    return make_error(path.string() + ": the passphrase file holds more than one line; write the passphrase " +
+                      "on one line (one trailing newline is allowed)");
   }
   SecretBytes secret(length);
   std::copy_n(value.data(), length, secret.data());
@@ -506,7 +514,7 @@ Result<SecretBytes> read_passphrase_file(const std::filesystem::path& path) {
 Result<std::optional<SecretBytes>> passphrase_from_environment() {
   if (const char* file = std::getenv("SOVEREIGN_KEY_PASSPHRASE_FILE"); file != nullptr && *file != 0) {
     Result<SecretBytes> secret = read_passphrase_file(file);
-    if (!secret) return secret.error();
+    if (!secret) return make_error("SOVEREIGN_KEY_PASSPHRASE_FILE: " + secret.error().message);
     return std::optional<SecretBytes>(std::move(secret.value()));
   }
   if (const char* value = std::getenv("SOVEREIGN_KEY_PASSPHRASE"); value != nullptr && *value != 0) {
@@ -523,7 +531,7 @@ Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(
     const std::optional<std::string>& passphrase_file) {
   if (!passphrase_file) return passphrase_from_environment();
   Result<SecretBytes> secret = read_passphrase_file(*passphrase_file);
-  if (!secret) return secret.error();
+  if (!secret) return make_error("--passphrase-file: " + secret.error().message);
   return std::optional<SecretBytes>(std::move(secret.value()));
 }
 

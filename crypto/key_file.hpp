@@ -76,6 +76,8 @@ std::string format_public_key(const PublicKey& key);
 // The passphrase from SOVEREIGN_KEY_PASSPHRASE_FILE (a file holding it) or
 // SOVEREIGN_KEY_PASSPHRASE (the passphrase itself); nullopt when neither is set.
 [[nodiscard]] Result<std::optional<SecretBytes>> passphrase_from_environment();
+// A passphrase file: private like a key file (0600), at most 4 KiB, one line (one trailing newline,
+// or CRLF, is not part of the passphrase); errors name the file and what to fix.
 [[nodiscard]] Result<SecretBytes> read_passphrase_file(const std::filesystem::path& path);
 // What the commands that read secret keys use: the --passphrase-file FILE given, else the environment.
 [[nodiscard]] Result<std::optional<SecretBytes>> passphrase_from_file_or_environment(

@@ -4,8 +4,31 @@ namespace sovereign::crypto {
 
 namespace {
 
+// The keyring a new public key goes into must be readable and hold keys of its kind only: appended
+// to a damaged one, the new key would be as unreadable as the rest (audit verify, captures), and
+// the secret it belongs to would already have replaced the old one. Checked before anything is
+// written.
+Status check_keyring(const std::filesystem::path& directory, KeyKind kind) {
+  const std::optional<std::filesystem::path> keyring = public_keyring_path(directory, kind);
+  if (!keyring || !std::filesystem::exists(*keyring)) return {};
+  Result<std::vector<PublicKey>> keys = read_public_keys(*keyring);
+  if (!keys) {
+    return make_error(keys.error().message + "; nothing was changed: restore " + keyring->string() +
+                      " (its public keys verify older records) before adding a key to it");
+  }
+  for (const PublicKey& key : keys.value()) {
+    if (key.kind != kind) {
+      return make_error(keyring->string() + ": holds " + std::string(key_kind_name(key.kind)) + " key " + key.key_id +
+                        ", but it is the keyring of " + std::string(key_kind_name(kind)) +
+                        " keys; nothing was changed");
+    }
+  }
+  return {};
+}
+
 Status store_key(const std::filesystem::path& directory, const SecretKey& key, const SecretBytes* passphrase,
                  bool replace) {
+  if (Status keyring = check_keyring(directory, key.metadata.kind); !keyring) return keyring;
   if (Status written = write_secret_key_file(secret_key_path(directory, key.metadata.kind), key, passphrase, replace);
       !written) {
     return written;
@@ -26,34 +49,39 @@ Result<std::optional<PublicKey>> auditor_key_held_elsewhere(const std::filesyste
   return std::optional<PublicKey>(keys->back());
 }
 
-// Rotation keeps the protection of the key it replaces (for an auditor key held elsewhere: of the
-// other keys in the directory), and a passphrase must open that key, since the gateway reads one
-// passphrase for all of its keys.
-Status check_rotation_passphrase(const std::filesystem::path& directory, KeyKind kind, const SecretBytes* passphrase) {
+// A new key (from rotation, or from init filling in a missing one) keeps the protection of the keys
+// already in the directory (rotation: of the key it replaces first), and a passphrase must open
+// them, since the gateway reads one passphrase for all of its keys. `rotation`: which command asks,
+// for the messages.
+Status check_passphrase_fits_keys(const std::filesystem::path& directory, std::optional<KeyKind> replaced,
+                                  const SecretBytes* passphrase, bool rotation) {
   std::optional<std::filesystem::path> reference;
-  for (KeyKind candidate : {kind, KeyKind::audit_signing, KeyKind::vault}) {
+  for (KeyKind candidate : {replaced.value_or(KeyKind::audit_signing), KeyKind::audit_signing, KeyKind::vault,
+                            KeyKind::auditor}) {
     if (std::filesystem::exists(secret_key_path(directory, candidate))) {
       reference = secret_key_path(directory, candidate);
       break;
     }
   }
   if (!reference) return {};
+  const std::string keeps = rotation ? "rotation keeps" : "keys init gives the keys it adds";
   Result<KeyMetadata> metadata = read_key_metadata(*reference);
   if (!metadata) return metadata.error();
   if (!metadata->passphrase_protected) {
     if (passphrase == nullptr) return {};
-    return make_error(reference->string() + " is not passphrase-protected, and rotation keeps the protection of the " +
-                      "keys there; rotate without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
+    return make_error(reference->string() + " is not passphrase-protected, and " + keeps + " the protection of the " +
+                      "keys there; run it without --passphrase-file, with SOVEREIGN_KEY_PASSPHRASE_FILE and " +
                       "SOVEREIGN_KEY_PASSPHRASE unset");
   }
   if (passphrase == nullptr) {
-    return make_error(reference->string() + " is passphrase-protected, and rotation keeps that protection; pass " +
+    return make_error(reference->string() + " is passphrase-protected, and " + keeps + " that protection; pass " +
                       "--passphrase-file FILE (or set SOVEREIGN_KEY_PASSPHRASE_FILE) with the passphrase of the " +
                       "keys there");
   }
   if (Result<SecretKey> opened = read_secret_key_file(*reference, passphrase, metadata->kind); !opened) {
     return make_error("the passphrase given does not open " + reference->string() + " (" + opened.error().message +
-                      "); the gateway reads one passphrase for all of its keys, so rotate with the one they use");
+                      "); the gateway reads one passphrase for all of its keys, so " +
+                      (rotation ? "rotate" : "run keys init") + " with the one they use");
   }
   return {};
 }
@@ -79,6 +107,7 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
     return make_error(directory.string() + ": cannot create the key directory" + (ec ? ": " + ec.message() : ""));
   }
   std::vector<KeyInitOutcome> outcomes;
+  bool checked_passphrase = false;  // before the first key is added
   for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault, KeyKind::auditor}) {
     const std::filesystem::path path = secret_key_path(directory, kind);
     if (kind == KeyKind::auditor && !std::filesystem::exists(path)) {
@@ -97,6 +126,12 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
       }
       outcomes.push_back({kind, path, metadata->key_id, false});
       continue;
+    }
+    if (!checked_passphrase) {
+      if (Status fits = check_passphrase_fits_keys(directory, std::nullopt, passphrase, false); !fits) {
+        return fits.error();
+      }
+      checked_passphrase = true;
     }
     SecretKey key = generate_key(kind);
     if (Status stored = store_key(directory, key, passphrase, false); !stored) return stored.error();
@@ -123,7 +158,8 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
     if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
     rotation.old_key_id = old->key_id;
   }
-  if (Status checked = check_rotation_passphrase(directory, kind, passphrase); !checked) return checked.error();
+  if (Status checked = check_passphrase_fits_keys(directory, kind, passphrase, true); !checked) return checked.error();
+  if (Status keyring = check_keyring(directory, kind); !keyring) return keyring.error();
   if (kind == KeyKind::auditor && !rotation.old_secret_elsewhere) {
     const std::filesystem::path kept = directory / ("auditor." + rotation.old_key_id + ".key");
     std::error_code ec;

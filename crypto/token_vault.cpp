@@ -410,8 +410,12 @@ TokenVault::~TokenVault() = default;
 Result<std::unique_ptr<TokenVault>> TokenVault::open(const std::filesystem::path& key_file, VaultOptions options) {
   Result<std::optional<SecretBytes>> passphrase = passphrase_from_environment();
   if (!passphrase) return passphrase.error();
-  Result<SecretKey> key = read_secret_key_file(key_file, passphrase->has_value() ? &passphrase->value() : nullptr,
-                                               KeyKind::vault);
+  return open(key_file, std::move(options), passphrase->has_value() ? &passphrase->value() : nullptr);
+}
+
+Result<std::unique_ptr<TokenVault>> TokenVault::open(const std::filesystem::path& key_file, VaultOptions options,
+                                                     const SecretBytes* passphrase) {
+  Result<SecretKey> key = read_secret_key_file(key_file, passphrase, KeyKind::vault);
   if (!key) return make_error("vault key: " + key.error().message);
   return create(key.value(), std::move(options));
 }

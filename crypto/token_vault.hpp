@@ -45,6 +45,9 @@ class TokenVault {
   // Loads the vault key (passphrase from SOVEREIGN_KEY_PASSPHRASE[_FILE] if it has one).
   [[nodiscard]] static Result<std::unique_ptr<TokenVault>> open(const std::filesystem::path& key_file,
                                                                 VaultOptions options);
+  // The same with the passphrase given (null: none), as `serve --passphrase-file` reads it.
+  [[nodiscard]] static Result<std::unique_ptr<TokenVault>> open(const std::filesystem::path& key_file,
+                                                                VaultOptions options, const SecretBytes* passphrase);
   [[nodiscard]] static Result<std::unique_ptr<TokenVault>> create(const SecretKey& vault_key,
                                                                   VaultOptions options);
   ~TokenVault();

@@ -36,7 +36,10 @@ constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
       decision, rule, detector, backend and zone select requests (either of a request's two
       records may meet each); the others, and the time range, select records
   tail DIR [-f] [-n N]            the last N records (default 10); -f keeps following
-  prove DIR RECORD                inclusion proof (JSON) for a record: its leaf index or request id
+  prove DIR RECORD [--tree-size SIZE]
+                                  inclusion proof (JSON) for a record (its leaf index or request id)
+                                  under the latest checkpoint, or under the checkpoint of SIZE (one
+                                  kept from an earlier 'audit checkpoint', for check-proof --checkpoint)
   prove-consistency DIR --from SIZE [--to SIZE]
                                   consistency proof (JSON) between two signed checkpoints
   checkpoint DIR                  the latest signed checkpoint (JSON), to keep for later proofs
@@ -147,6 +150,11 @@ int verify(const Arguments& args) {
 
 int prove(const Arguments& args) {
   if (args.positionals().size() != 2) return usage_error("prove needs DIR and RECORD (a leaf index or a request id)");
+  std::optional<std::uint64_t> tree_size;
+  if (auto text = args.value("--tree-size")) {
+    tree_size = parse_count(*text);
+    if (!tree_size) return usage_error("--tree-size '" + *text + "' must be a tree size (a number)");
+  }
   const std::filesystem::path directory = args.positionals()[0];
   std::optional<std::uint64_t> leaf = parse_count(args.positionals()[1]);
   if (!leaf) {
@@ -177,7 +185,7 @@ int prove(const Arguments& args) {
       std::cerr << "; proving " << *leaf << " (pass a leaf index for another)\n";
     }
   }
-  Result<InclusionProof> proof = prove_inclusion(directory, *leaf);
+  Result<InclusionProof> proof = prove_inclusion(directory, *leaf, tree_size);
   if (!proof) {
     std::cerr << "sovereign audit: " << proof.error().message << '\n';
     return 1;
@@ -299,7 +307,8 @@ int run_audit_command(std::span<const std::string> args) {
   if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).takes_flags({"--require-closed", "--pruned"});
   else if (command == "query") spec = ArgumentSpec().takes_values(query_options);
   else if (command == "tail") spec = ArgumentSpec().takes_values({"-n"}).takes_flags({"-f"});
-  else if (command == "prove" || command == "checkpoint") spec = ArgumentSpec();
+  else if (command == "prove") spec = ArgumentSpec().takes_values({"--tree-size"});
+  else if (command == "checkpoint") spec = ArgumentSpec();
   else if (command == "prove-consistency") spec = ArgumentSpec().takes_values({"--from", "--to"});
   else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"});
   else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out", "--passphrase-file"});

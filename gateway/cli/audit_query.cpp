@@ -7,6 +7,7 @@
 #include <chrono>
 #include <csignal>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -87,8 +88,8 @@ bool is_calendar_time(const std::string& text) {
 }
 
 // A --since/--until bound as records write times (YYYY-MM-DDTHH:MM:SS.mmmZ, compared as text): at
-// least the date, optionally a time to any precision, optionally ending in Z. "…T03:04:05Z" means
-// 03:04:05.000, so it becomes "…T03:04:05.000Z" (as text, "Z" sorts after ".123Z").
+// least the date, optionally a time to any precision, optionally ending in Z. "…T03:04Z" means
+// 03:04:00.000, so it becomes "…T03:04:00.000Z" (as text, "Z" sorts after ".123Z").
 std::optional<std::string> time_bound(std::string text) {
   static const std::string shape = "dddd-dd-ddTdd:dd:dd.ddd";
   if (!text.empty() && text.back() == 'Z') text.pop_back();
@@ -101,9 +102,10 @@ std::optional<std::string> time_bound(std::string text) {
   if (text.size() != 10 && text.size() != 13 && text.size() != 16 && text.size() < 19) return std::nullopt;
   if (text.size() == 20) return std::nullopt;
   if (!is_calendar_time(text)) return std::nullopt;
-  if (text.size() == 19) text += ".000Z";      // whole seconds
-  else if (text.size() == shape.size()) text += 'Z';
-  return text;
+  // The rest of the time at its start, so that every bound has the records' shape and two bounds
+  // compare as the instants they name.
+  static const std::string start = "0000-00-00T00:00:00.000";
+  return text + start.substr(text.size()) + 'Z';
 }
 
 // Filters on the record itself (tenant, model, kind, request id, time) hold per record. Filters on
@@ -291,6 +293,11 @@ int query(const Arguments& args) {
                          "' must look like 2026-11-22, 2026-11-22T03:04 or 2026-11-22T03:04:05Z (UTC)");
     }
   }
+  // Both bounds are text of one shape (time_bound), so they compare as the times they name.
+  if (filter.since && filter.until && *filter.since >= *filter.until) {
+    return usage_error("--since " + *args.value("--since") + " is not before --until " + *args.value("--until") +
+                       ": no record can match (--until is exclusive)");
+  }
   const std::string format = args.value("--format").value_or("table");
   if (format != "table" && format != "json" && format != "csv") {
     return usage_error("--format must be table, json or csv");
@@ -358,6 +365,22 @@ namespace {
 std::atomic<bool> stop_following{false};
 extern "C" void on_stop_signal(int) { stop_following = true; }
 
+constexpr auto follow_poll_interval = std::chrono::milliseconds(200);
+
+// Until `directory` exists (true), saying once on stderr that it is awaited, or until SIGINT or
+// SIGTERM (false). Any other reason it cannot be read is left for the reader to report.
+bool wait_for_directory(const std::filesystem::path& directory) {
+  std::error_code ec;
+  if (std::filesystem::exists(directory, ec) || ec) return true;
+  std::cerr << "sovereign audit: " << directory.string()
+            << " does not exist yet; waiting for the gateway to create it (Ctrl-C to stop)\n";
+  while (!stop_following) {
+    std::this_thread::sleep_for(follow_poll_interval);
+    if (std::filesystem::exists(directory, ec) || ec) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 int tail(const Arguments& args) {
@@ -369,6 +392,13 @@ int tail(const Arguments& args) {
     count = *parsed;
   }
   const bool follow = args.flag("-f");
+  if (follow) {
+    stop_following = false;
+    std::signal(SIGINT, on_stop_signal);
+    std::signal(SIGTERM, on_stop_signal);
+    // Followed from before the gateway's first start: wait for the log, as `tail -F` waits for a file.
+    if (!wait_for_directory(args.positionals()[0])) return 0;
+  }
   LogReader reader(args.positionals()[0]);
   std::deque<std::string> last;
   auto print_line = [](std::uint64_t leaf, std::string_view bytes) {
@@ -388,11 +418,8 @@ int tail(const Arguments& args) {
   for (const std::string& line : last) std::cout << line << '\n';
   std::cout.flush();
   if (!follow) return 0;
-  stop_following = false;
-  std::signal(SIGINT, on_stop_signal);
-  std::signal(SIGTERM, on_stop_signal);
   while (!stop_following) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::this_thread::sleep_for(follow_poll_interval);
     status = reader.read_new([&](const LogRecord& record) { print_line(record.leaf_index, record.bytes); },
                              [](const LogCheckpoint&) {});
     if (!status) {

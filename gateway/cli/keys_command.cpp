@@ -20,7 +20,7 @@ namespace {
 
 using namespace sovereign::crypto;
 
-constexpr const char* usage = R"(usage: sovereign keys COMMAND [--dir DIR] [--passphrase-file FILE]
+constexpr const char* usage = R"(usage: sovereign keys COMMAND [--dir DIR] [--passphrase-file FILE (init, rotate)]
 
   init                       create the audit signing key, the vault key and the auditor key pair
                              (existing keys are kept)
@@ -47,7 +47,9 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-std::optional<Options> parse(std::span<const std::string> args) {
+// `writes_keys`: init and rotate, the commands that write secret keys and so read the passphrase;
+// list and export-public read no secret and take none.
+std::optional<Options> parse(std::span<const std::string> args, bool writes_keys) {
   for (const std::string& arg : args) {
     if (arg == "--passphrase" || arg.starts_with("--passphrase=")) {
       usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
@@ -63,6 +65,13 @@ std::optional<Options> parse(std::span<const std::string> args) {
   Options options;
   if (auto dir = arguments.value("--dir")) options.dir = *dir;
   options.positional = arguments.positionals();
+  if (!writes_keys) {
+    if (arguments.value("--passphrase-file")) {
+      usage_error("--passphrase-file is for init and rotate; list and export-public read no secret key");
+      return std::nullopt;
+    }
+    return options;
+  }
   Result<std::optional<SecretBytes>> passphrase =
       passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
   if (!passphrase) {
@@ -82,6 +91,7 @@ int init(const Options& options) {
     return 1;
   }
   bool auditor_secret_here = true;
+  int status = 0;
   for (const KeyInitOutcome& outcome : outcomes.value()) {
     if (outcome.secret_elsewhere) {
       auditor_secret_here = false;
@@ -92,6 +102,11 @@ int init(const Options& options) {
     std::cout << (outcome.created ? "created  " : "kept     ") << key_kind_name(outcome.kind) << " key "
               << outcome.key_id << " (" << outcome.path.string()
               << (outcome.created && passphrase ? ", passphrase-protected" : "") << ")\n";
+    // A kept key others can read would stop the gateway (and leaks the secret): said here, not at start.
+    if (Status permissions = check_private_permissions(outcome.path); !permissions) {
+      std::cout << "UNSAFE   " << permissions.error().message << '\n';
+      status = 1;
+    }
   }
   const auto& dir = options.dir;
   std::cout << "\nThe gateway needs " << secret_key_path(dir, KeyKind::audit_signing).string() << ", "
@@ -102,7 +117,7 @@ int init(const Options& options) {
               << " to your auditor and remove it from this host: whoever holds it can open sealed captures.\n";
   }
   std::cout << "Auditors verify the log with " << public_keyring_path(dir, KeyKind::audit_signing)->string() << ".\n";
-  return 0;
+  return status;
 }
 
 int rotate(const Options& options) {
@@ -198,13 +213,15 @@ int run_keys_command(std::span<const std::string> args) {
     return args.empty() ? 2 : 0;
   }
   const std::string& command = args[0];
-  std::optional<Options> options = parse(args.subspan(1));
+  if (command != "init" && command != "rotate" && command != "list" && command != "export-public") {
+    return usage_error("unknown command '" + command + "'");
+  }
+  std::optional<Options> options = parse(args.subspan(1), command == "init" || command == "rotate");
   if (!options) return 2;
   if (command == "init") return init(*options);
   if (command == "rotate") return rotate(*options);
   if (command == "list") return list(*options);
-  if (command == "export-public") return export_public(*options);
-  return usage_error("unknown command '" + command + "'");
+  return export_public(*options);
 }
 
 }  // namespace sovereign::gateway

@@ -16,7 +16,8 @@ namespace {
 constexpr const char* usage = R"(usage: sovereign COMMAND [ARGS]
 
 Commands:
-  serve --config FILE          run the gateway
+  serve --config FILE [--passphrase-file FILE]
+                               run the gateway
   config check FILE            validate a gateway.yaml without starting anything
   policy lint|test|explain     check, test and explain a policy.yaml (compliance officers)
   audit verify|query|tail|prove|check-proof|open

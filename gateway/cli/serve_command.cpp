@@ -1,6 +1,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "crypto/key_file.hpp"
 #include "gateway/cli/arguments.hpp"
 #include "gateway/cli/commands.hpp"
 #include "gateway/runtime/config_check.hpp"
@@ -8,15 +9,40 @@
 
 namespace sovereign::gateway {
 
+namespace {
+
+constexpr const char* serve_usage = R"(usage: sovereign serve --config FILE [--passphrase-file FILE]
+
+  --config FILE           the gateway.yaml to run
+  --passphrase-file FILE  the passphrase of passphrase-protected audit-signing and vault keys
+                          (keys init --passphrase-file): one line, mode 0600; without it the
+                          SOVEREIGN_KEY_PASSPHRASE_FILE / SOVEREIGN_KEY_PASSPHRASE variables are read
+)";
+
+}  // namespace
+
 int run_serve_command(std::span<const std::string> args) {
-  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--config"}).at_most(0));
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
+    std::cout << serve_usage;
+    return 0;
+  }
+  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--config", "--passphrase-file"}).at_most(0));
   if (auto* error = std::get_if<std::string>(&parsed)) {
-    std::cerr << "sovereign serve: " << *error << "\nusage: sovereign serve --config FILE\n";
+    std::cerr << "sovereign serve: " << *error << "\n" << serve_usage;
     return 2;
   }
-  const std::string config_file = std::get<Arguments>(parsed).value("--config").value_or("");
+  const Arguments& arguments = std::get<Arguments>(parsed);
+  const std::string config_file = arguments.value("--config").value_or("");
   if (config_file.empty()) {
-    std::cerr << "usage: sovereign serve --config FILE\n";
+    std::cerr << "sovereign serve: --config FILE is required\n" << serve_usage;
+    return 2;
+  }
+  // Read before anything starts, so a bad passphrase file is named at once, never after a listener
+  // was opened.
+  crypto::Result<std::optional<crypto::SecretBytes>> passphrase =
+      crypto::passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
+  if (!passphrase) {
+    std::cerr << "sovereign serve: " << passphrase.error().message << "; nothing was started\n";
     return 2;
   }
   auto loaded = load_gateway_config(config_file);
@@ -26,7 +52,8 @@ int run_serve_command(std::span<const std::string> args) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
-  GatewayRuntime runtime(config_file, std::get<std::shared_ptr<const GatewayConfig>>(loaded));
+  GatewayRuntime runtime(config_file, std::get<std::shared_ptr<const GatewayConfig>>(loaded),
+                         std::move(passphrase.value()));
   return runtime.run();
 }
 

@@ -80,9 +80,11 @@ void log_policy_findings(const RuntimeSnapshot& snapshot) {
 
 }  // namespace
 
-GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config)
+GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config,
+                               std::optional<crypto::SecretBytes> key_passphrase)
     : config_file_(std::move(config_file)),
       config_(std::move(config)),
+      key_passphrase_(std::move(key_passphrase)),
       worker_count_(config_->workers == 0 ? default_workers() : config_->workers),
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
       drain_timer_(control_),
@@ -106,6 +108,7 @@ GatewayRuntime::~GatewayRuntime() {
 }
 
 bool GatewayRuntime::open_evidence_services(std::string& error) {
+  const crypto::SecretBytes* passphrase = key_passphrase_ ? &*key_passphrase_ : nullptr;
   if (const auto& audit = config_->audit) {
     crypto::AuditOptions options;
     options.directory = audit->directory;
@@ -122,7 +125,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
       log_event("error", "audit_unwritable",
                 "the audit log cannot be written, so requests are refused with 503 audit_unavailable: " + detail);
     };
-    auto writer = crypto::AuditWriter::open(options);
+    auto writer = crypto::AuditWriter::open(options, passphrase);
     if (!writer) {
       error = "audit log: " + writer.error().message;
       return false;
@@ -145,7 +148,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.max_entries_per_tenant = vault->max_entries_per_tenant;
     options.directory = vault->directory;
     options.on_note = [](const std::string& note) { log_event("warn", "vault_recovered", note); };
-    auto opened = crypto::TokenVault::open(vault->key, options);
+    auto opened = crypto::TokenVault::open(vault->key, options, passphrase);
     if (!opened) {
       error = "vault: " + opened.error().message;
       return false;
@@ -235,7 +238,9 @@ int GatewayRuntime::run() {
     log_event("error", "startup_failed", error);
     return 1;
   }
-  if (!open_evidence_services(error)) {
+  const bool opened = open_evidence_services(error);
+  key_passphrase_.reset();  // the keys are open (or will not be): the passphrase is not kept
+  if (!opened) {
     log_event("error", "startup_failed", error);
     return 1;
   }

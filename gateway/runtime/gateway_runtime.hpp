@@ -3,6 +3,7 @@
 // health checks, signal handling (SIGHUP reload, SIGTERM/SIGINT drain and exit).
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "crypto/secret_bytes.hpp"
 #include "gateway/admin/admin_handler.hpp"
 #include "gateway/http/listener.hpp"
 #include "gateway/pipeline/exchange.hpp"
@@ -21,7 +23,10 @@ namespace sovereign::gateway {
 
 class GatewayRuntime {
  public:
-  GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config);
+  // key_passphrase: what opens passphrase-protected audit and vault keys (serve --passphrase-file, or
+  // the environment); held only until they are open.
+  GatewayRuntime(std::filesystem::path config_file, std::shared_ptr<const GatewayConfig> config,
+                 std::optional<crypto::SecretBytes> key_passphrase = std::nullopt);
   ~GatewayRuntime();
 
   // Starts everything and blocks until shut down; returns the process exit status.
@@ -55,6 +60,7 @@ class GatewayRuntime {
 
   std::filesystem::path config_file_;
   std::shared_ptr<const GatewayConfig> config_;
+  std::optional<crypto::SecretBytes> key_passphrase_;
   unsigned worker_count_;
   GatewayServices services_;
   IoContext control_;

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, gatewayBin } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, gatewayBin, runCli } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { TrackedProcess } from './lib/processes.mjs';
 import { initKeys, evidenceSections } from './lib/evidence.mjs';
@@ -93,5 +93,69 @@ describe('audit tail -f', { timeout: 60000 }, () => {
     assert.deepEqual({ code: status.code, signal: status.signal }, { code: 0, signal: null },
       `tail -f did not exit cleanly on SIGINT\n${tail.describe()}`);
     assert.equal(tail.stderr, '', tail.describe());
+  });
+});
+
+// An auditor who starts following before the gateway ever ran: `tail -f` waits for the log
+// directory (saying so once), then follows the log from its first record across segment rotations,
+// each record once and in leaf order. Without -f a missing log is an error.
+describe('audit tail -f from before the first start, across segment rotations', { timeout: 90000 }, () => {
+  let dir;
+  let upstream;
+  let gw;
+  let tail;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-tail-new-');
+    upstream = await Upstream.start({ name: 'tail-rotation-upstream' });
+  });
+
+  after(async () => {
+    if (tail?.running) tail.signal('SIGKILL');
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('waits for the log, then prints every record once while segments rotate', async () => {
+    const auditDir = path.join(dir, 'audit');
+    const once = await runCli(['audit', 'tail', auditDir]);
+    assert.equal(once.code, 2, once.output);
+    assert.match(once.stderr, /cannot list the audit directory: No such file or directory/);
+
+    tail = new TrackedProcess(gatewayBin(), ['audit', 'tail', '-f', auditDir]);
+    const waiting = `sovereign audit: ${auditDir} does not exist yet; waiting for the gateway to create it (Ctrl-C to stop)\n`;
+    const deadline = Date.now() + 5000;
+    while (tail.stderr !== waiting && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(tail.stderr, waiting, tail.describe());
+    assert.ok(tail.running, `tail -f gave up on a log that does not exist yet\n${tail.describe()}`);
+
+    const keys = await initKeys(path.join(dir, 'keys'));
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+      backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+      ...evidenceSections(keys, auditDir, { durability: 'relaxed', checkpoint_every_ms: 200, segment_max_bytes: 65536 }),
+    });
+    const segments = () => fs.readdirSync(auditDir).filter((f) => /^segment-\d+\.log$/.test(f));
+    let requests = 0;
+    while (segments().length < 3 && requests < 2000) {
+      const batch = await Promise.all(Array.from({ length: 10 }, (_, i) => gw.chat(KEY, chat(`Rotate ${requests + i}.`))));
+      for (const res of batch) assert.equal(res.status, 200, res.text);
+      requests += batch.length;
+    }
+    assert.ok(segments().length >= 3, `the log rotated twice: ${segments()}`);
+
+    await tail.waitUntil(() => tail.lines.length >= 2 * requests, 15000, `the ${2 * requests} records of ${requests} requests`);
+    await new Promise((r) => setTimeout(r, 500));
+    const records = tailRecords(tail);
+    assert.equal(records.length, 2 * requests, tail.describe().slice(-2000));
+    assert.deepEqual(records.map((r) => r.leaf), records.map((_, i) => i), 'every leaf once, in order');
+
+    tail.signal('SIGINT');
+    const timer = setTimeout(() => tail.signal('SIGKILL'), 5000);
+    const status = await tail.exited;
+    clearTimeout(timer);
+    assert.deepEqual({ code: status.code, signal: status.signal }, { code: 0, signal: null }, tail.describe().slice(-2000));
+    assert.equal(tail.stderr, waiting, 'nothing but the one note on stderr');
   });
 });

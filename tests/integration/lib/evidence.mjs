@@ -7,9 +7,10 @@ import path from 'node:path';
 import { Gateway, runCli, gatewayBin } from './gateway.mjs';
 import { TrackedProcess } from './processes.mjs';
 
-// Runs `sovereign keys init --dir DIR` and returns the paths of the files it made.
-export async function initKeys(dir) {
-  const result = await runCli(['keys', 'init', '--dir', dir]);
+// Runs `sovereign keys init --dir DIR` (with `passphraseFile`: protected by the passphrase in it)
+// and returns the paths of the files it made.
+export async function initKeys(dir, { passphraseFile } = {}) {
+  const result = await runCli(['keys', 'init', '--dir', dir, ...(passphraseFile ? ['--passphrase-file', passphraseFile] : [])]);
   assert.equal(result.code, 0, `keys init --dir ${dir}:\n${result.output}`);
   return {
     dir,

@@ -75,7 +75,9 @@ export class Gateway {
   // `config`: gateway.yaml content without listeners/admin (added here on free ports);
   // `listenerTls` inside it becomes the API listener's `tls` section.
   // `openFiles`: the open-files limit (soft and hard) the gateway runs under.
-  static async start(config, { readyTimeoutMs = 20000, openFiles } = {}) {
+  // `serveArgs`: more arguments for `sovereign serve` (e.g. --passphrase-file FILE); `env`: its
+  // environment (default: the test's).
+  static async start(config, { readyTimeoutMs = 20000, openFiles, serveArgs = [], env } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -89,9 +91,10 @@ export class Gateway {
       const full = await completeConfig(config, ports);
       const configPath = path.join(dir, 'gateway.yaml');
       fs.writeFileSync(configPath, toYaml(full));
-      const args = ['serve', '--config', configPath];
-      const child = openFiles === undefined ? new TrackedProcess(bin, args, { cwd: dir })
-        : new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], { cwd: dir });
+      const args = ['serve', '--config', configPath, ...serveArgs];
+      const spawnOptions = env === undefined ? { cwd: dir } : { cwd: dir, env };
+      const child = openFiles === undefined ? new TrackedProcess(bin, args, spawnOptions)
+        : new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
       const gateway = new Gateway(dir, configPath, ports, full, child);
       try {
         await gateway.waitReady(readyTimeoutMs);
@@ -209,9 +212,10 @@ export class Gateway {
   }
 }
 
-// Runs `sovereign ARGS...` to completion; resolves with exit code and output.
-export async function runCli(args, { timeoutMs = 20000 } = {}) {
-  const proc = new TrackedProcess(gatewayBin(), args);
+// Runs `sovereign ARGS...` to completion; resolves with exit code and output. `env`: its
+// environment (default: the test's).
+export async function runCli(args, { timeoutMs = 20000, env } = {}) {
+  const proc = new TrackedProcess(gatewayBin(), args, env === undefined ? {} : { env });
   const timer = setTimeout(() => proc.signal('SIGKILL'), timeoutMs);
   const { code, signal } = await proc.exited;
   clearTimeout(timer);

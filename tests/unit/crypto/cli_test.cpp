@@ -303,6 +303,19 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(run({"audit", "query", dir, "--since", "2026-11-22T03:04:05ZZ"}).status == 2);
   CHECK(run({"audit", "query", dir, "--format", "xml"}).status == 2);
   CHECK(run({"audit", "query", dir, "--colour"}).status == 2);
+  // A range that ends before it starts, or where it starts, can match nothing: said, not printed empty.
+  for (const auto& [since, until] : {std::pair{"2026-11-23", "2026-11-22"}, std::pair{"2026-11-22T03:04", "2026-11-22T03:04:00Z"},
+                                     std::pair{"2026-11-22T03", "2026-11-22"}}) {
+    Run backwards = run({"audit", "query", dir, "--since", since, "--until", until});
+    INFO(since << " " << until);
+    CHECK(backwards.status == 2);
+    CHECK(backwards.err.find(std::string("--since ") + since + " is not before --until " + until +
+                             ": no record can match (--until is exclusive)") != std::string::npos);
+    CHECK(backwards.out.empty());
+  }
+  // Bounds of different precision compare as the instants they name.
+  CHECK(run({"audit", "query", dir, "--since", "2026-11-22", "--until", "2026-11-22T03:04:05.5"}).out.find(
+            "11 record(s)") != std::string::npos);
   Run last = run({"audit", "tail", dir, "-n", "3"});
   CHECK(last.status == 0);
   CHECK(count_lines(last.out) == 3);
@@ -365,7 +378,7 @@ TEST_CASE("audit open decrypts captures with the auditor's secret key only") {
 
 TEST_CASE("passphrase-protected keys from keys init open only with the passphrase in the environment") {
   TempDir dir;
-  write_bytes(dir.path() / "pass", "a long passphrase\n");
+  write_private(dir.path() / "pass", "a long passphrase\n");
   Run init = run({"keys", "init", "--dir", (dir.path() / "keys").string(), "--passphrase-file",
                   (dir.path() / "pass").string()});
   REQUIRE(init.status == 0);
@@ -431,13 +444,125 @@ TEST_CASE("keys init keeps an auditor key whose secret was moved off the host, a
   CHECK(nothing.err.find("do not exist (run 'sovereign keys init' first)") != std::string::npos);
 }
 
+TEST_CASE("keys init says when a key it keeps is readable by others, which the gateway would refuse") {
+  Site site;
+  ::chmod((site.keys / "vault.key").c_str(), 0644);
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(again.status == 1);
+  CHECK(again.out.find("kept     vault key ") != std::string::npos);
+  CHECK(again.out.find("UNSAFE   " + (site.keys / "vault.key").string() +
+                       ": permissions 0644 let group or others read a secret; run: chmod 600 " +
+                       (site.keys / "vault.key").string()) != std::string::npos);
+  ::chmod((site.keys / "vault.key").c_str(), 0600);
+  Run fixed = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(fixed.status == 0);
+  CHECK(fixed.out.find("UNSAFE") == std::string::npos);
+}
+
+TEST_CASE("keys init adds a missing key only with the protection and passphrase of the keys there") {
+  TempDir dir;
+  const auto keys = dir.path() / "keys";
+  const std::string pass = (dir.path() / "pass").string();
+  const std::string other = (dir.path() / "other").string();
+  write_private(pass, "a long passphrase\n");
+  write_private(other, "another passphrase\n");
+  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  std::filesystem::remove(keys / "vault.key");
+
+  // The gateway reads one passphrase for all of its keys: a vault key under another passphrase, or
+  // none, would not open beside the others (or would sit unprotected among protected keys).
+  Run different = run({"keys", "init", "--dir", keys.string(), "--passphrase-file", other});
+  CHECK(different.status == 1);
+  CHECK(different.err.find("the passphrase given does not open " + (keys / "audit-signing.key").string()) !=
+        std::string::npos);
+  CHECK(different.err.find("so run keys init with the one they use") != std::string::npos);
+  Run none = run({"keys", "init", "--dir", keys.string()});
+  CHECK(none.status == 1);
+  CHECK(none.err.find((keys / "audit-signing.key").string() +
+                      " is passphrase-protected, and keys init gives the keys it adds that protection") !=
+        std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(keys / "vault.key"));
+
+  Run same = run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass});
+  INFO(same.out << same.err);
+  CHECK(same.status == 0);
+  CHECK(same.out.find("created  vault key ") != std::string::npos);
+  auto secret = read_passphrase_file(pass);
+  REQUIRE(secret.ok());
+  CHECK(read_secret_key_file(keys / "vault.key", &secret.value(), KeyKind::vault).ok());
+
+  // Unprotected keys get no protected neighbour either; with every key there, nothing is checked.
+  Site plain;
+  std::filesystem::remove(plain.keys / "vault.key");
+  Run protect_one = run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass});
+  CHECK(protect_one.status == 1);
+  CHECK(protect_one.err.find("audit-signing.key is not passphrase-protected") != std::string::npos);
+  CHECK(run({"keys", "init", "--dir", plain.keys.string()}).status == 0);
+  CHECK(run({"keys", "init", "--dir", plain.keys.string(), "--passphrase-file", pass}).status == 0);
+}
+
+TEST_CASE("keys list and export-public read no passphrase, so a passphrase setting cannot stop them") {
+  Site site;
+  ::setenv("SOVEREIGN_KEY_PASSPHRASE_FILE", (site.dir.path() / "no-such-file").c_str(), 1);
+  Run list = run({"keys", "list", "--dir", site.keys.string()});
+  Run exported = run({"keys", "export-public", "auditor", "--dir", site.keys.string()});
+  Run init = run({"keys", "init", "--dir", site.keys.string()});
+  ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
+  CHECK(list.status == 0);
+  CHECK(list.out.find("vault.key  secret  vault") != std::string::npos);
+  CHECK(exported.status == 0);
+  CHECK(exported.out.find("sovereign-public-key-v1 auditor ") == 0);
+  // The commands that write keys still read it, and say what is wrong with it.
+  CHECK(init.status == 2);
+  CHECK(init.err.find("SOVEREIGN_KEY_PASSPHRASE_FILE: " + (site.dir.path() / "no-such-file").string()) !=
+        std::string::npos);
+  Run given = run({"keys", "list", "--dir", site.keys.string(), "--passphrase-file", "pass"});
+  CHECK(given.status == 2);
+  CHECK(given.err.find("--passphrase-file is for init and rotate") != std::string::npos);
+}
+
+TEST_CASE("keys rotate and init refuse a damaged keyring before they change anything") {
+  Site site;
+  const auto signing_pub = site.keys / "audit-signing.pub";
+  const std::string damaged = "garbage\n" + read_bytes(signing_pub);
+  write_bytes(signing_pub, damaged);
+  auto before = read_key_metadata(site.keys / "audit-signing.key");
+  REQUIRE(before.ok());
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", site.keys.string()});
+  CHECK(rotated.status == 1);
+  CHECK(rotated.err.find(signing_pub.string() + ":1: expected 'sovereign-public-key-v1 KIND KEY-ID PUBLIC-KEY-HEX "
+                         "CREATED'; nothing was changed: restore " + signing_pub.string()) != std::string::npos);
+  auto after = read_key_metadata(site.keys / "audit-signing.key");
+  REQUIRE(after.ok());
+  CHECK(after->key_id == before->key_id);
+  CHECK(read_bytes(signing_pub) == damaged);
+
+  // keys init adding a missing key to a damaged keyring: refused too, and no secret is written.
+  std::filesystem::remove(site.keys / "audit-signing.key");
+  Run init = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(init.status == 1);
+  CHECK(init.err.find("nothing was changed") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(site.keys / "audit-signing.key"));
+
+  // A keyring of another kind: the auditor key is not moved aside, the keyring not appended to.
+  Site other;
+  const auto auditor_pub = other.keys / "auditor.pub";
+  write_bytes(auditor_pub, read_bytes(other.keys / "audit-signing.pub"));
+  Run wrong_kind = run({"keys", "rotate", "auditor", "--dir", other.keys.string()});
+  CHECK(wrong_kind.status == 1);
+  CHECK(wrong_kind.err.find(auditor_pub.string() + ": holds audit-signing key ") != std::string::npos);
+  CHECK(wrong_kind.err.find("but it is the keyring of auditor keys; nothing was changed") != std::string::npos);
+  CHECK(std::filesystem::exists(other.keys / "auditor.key"));
+  CHECK(read_bytes(auditor_pub) == read_bytes(other.keys / "audit-signing.pub"));
+}
+
 TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
   TempDir dir;
   const auto keys = dir.path() / "keys";
   const std::string pass = (dir.path() / "pass").string();
   const std::string other = (dir.path() / "other").string();
-  write_bytes(pass, "a long passphrase\n");
-  write_bytes(other, "another passphrase\n");
+  write_private(pass, "a long passphrase\n");
+  write_private(other, "another passphrase\n");
   REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
   auto original = read_key_metadata(keys / "audit-signing.key");
   REQUIRE(original.ok());
@@ -553,15 +678,31 @@ TEST_CASE("check-proof --checkpoint holds a proof to the checkpoint the auditor 
   CHECK(check(inclusion_file, file("now.json", now.out)).status == 0);
   Run older = check(inclusion_file, kept);
   CHECK(older.status == 1);
-  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10") != std::string::npos);
+  CHECK(older.out.find("the proof's checkpoint is at tree size 30, the kept checkpoint at 10; ask for a proof from "
+                       "the kept tree size (audit prove DIR 3 --tree-size 10)") != std::string::npos);
+  // ... which prove makes: the record under the kept checkpoint, which then checks against it.
+  Run at_kept = run({"audit", "prove", dir, "3", "--tree-size", "10"});
+  INFO(at_kept.out << at_kept.err);
+  REQUIRE(at_kept.status == 0);
+  Run under_kept = check(file("inclusion-10.json", at_kept.out), kept);
+  INFO(under_kept.out);
+  CHECK(under_kept.status == 0);
+  CHECK(under_kept.out.find("valid: record 3 is in the log under the checkpoint at tree size 10") != std::string::npos);
+  Run past = run({"audit", "prove", dir, "12", "--tree-size", "10"});
+  CHECK(past.status == 1);
+  CHECK(past.err.find("record 12 is not in the tree of size 10; prove it under a later checkpoint") != std::string::npos);
+  Run no_such = run({"audit", "prove", dir, "3", "--tree-size", "15"});
+  CHECK(no_such.status == 1);
+  CHECK(no_such.err.find("no checkpoint with tree size 15 in the log") != std::string::npos);
+  CHECK(run({"audit", "prove", dir, "3", "--tree-size", "ten"}).status == 2);
 }
 
 TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as its error message says") {
   TempDir dir;
   const auto keys = dir.path() / "keys";
   const std::string pass = (dir.path() / "pass").string();
-  write_bytes(pass, "a long passphrase\n");
-  write_bytes(dir.path() / "other", "another passphrase\n");
+  write_private(pass, "a long passphrase\n");
+  write_private(dir.path() / "other", "another passphrase\n");
   REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
   auto store = CaptureStore::open(dir.path() / "captures", keys / "auditor.pub");
   REQUIRE(store.ok());
@@ -571,7 +712,7 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
 
   Run without = run({"audit", "open", "--secret-key", secret, capture->string()});
   CHECK(without.status == 2);
-  CHECK(without.err.find("the keys and audit open commands also take --passphrase-file FILE") != std::string::npos);
+  CHECK(without.err.find("pass --passphrase-file FILE (serve, keys, audit open)") != std::string::npos);
   Run opened = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
   INFO(opened.out << opened.err);
   CHECK(opened.status == 0);
@@ -583,5 +724,12 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
   Run missing = run({"audit", "open", "--secret-key", secret, "--passphrase-file", (dir.path() / "none").string(),
                      capture->string()});
   CHECK(missing.status == 2);
-  CHECK(missing.err.find("none") != std::string::npos);
+  CHECK(missing.err.find("--passphrase-file: " + (dir.path() / "none").string() + ": cannot stat") != std::string::npos);
+  // A passphrase file others can read is refused like a key file, with the fix.
+  ::chmod(pass.c_str(), 0640);
+  Run readable = run({"audit", "open", "--secret-key", secret, "--passphrase-file", pass, capture->string()});
+  CHECK(readable.status == 2);
+  CHECK(readable.err.find("--passphrase-file: " + pass + ": permissions 0640 let group or others read a secret; run: "
+                          "chmod 600 " + pass) != std::string::npos);
+  CHECK(readable.out.empty());
 }

@@ -37,11 +37,6 @@ std::string error_of(const std::filesystem::path& path, const SecretBytes* pass 
   return result.error().message;
 }
 
-void write_private(const std::filesystem::path& path, const std::string& text) {
-  write_bytes(path, text);
-  ::chmod(path.c_str(), 0600);
-}
-
 }  // namespace
 
 TEST_SUITE("keys") {
@@ -114,7 +109,7 @@ TEST_SUITE("keys") {
     const auto path = dir.path() / "signing.key";
     REQUIRE(write_secret_key_file(path, generate_key(KeyKind::audit_signing), nullptr, false).ok());
     ::chmod(path.c_str(), 0640);
-    CHECK(error_of(path) == path.string() + ": permissions 0640 let group or others read a secret key; run: chmod 600 " +
+    CHECK(error_of(path) == path.string() + ": permissions 0640 let group or others read a secret; run: chmod 600 " +
                                 path.string());
     ::chmod(path.c_str(), 0604);
     CHECK(error_of(path).find("permissions 0604") != std::string::npos);
@@ -135,12 +130,13 @@ TEST_SUITE("keys") {
     REQUIRE(loaded.ok());
     CHECK(std::equal(loaded->secret.data(), loaded->secret.data() + 32, key.secret.data()));
     CHECK(error_of(path, &wrong) == path.string() + ": wrong passphrase, or the key file was modified");
-    CHECK(error_of(path).find("is passphrase-protected; set SOVEREIGN_KEY_PASSPHRASE_FILE") != std::string::npos);
+    CHECK(error_of(path).find("is passphrase-protected; pass --passphrase-file FILE (serve, keys, audit open) or set "
+                              "SOVEREIGN_KEY_PASSPHRASE_FILE") != std::string::npos);
   }
 
   TEST_CASE("the passphrase comes from SOVEREIGN_KEY_PASSPHRASE_FILE or SOVEREIGN_KEY_PASSPHRASE") {
     TempDir dir;
-    write_bytes(dir.path() / "pass", "from file\n");
+    write_private(dir.path() / "pass", "from file\n");
     ::setenv("SOVEREIGN_KEY_PASSPHRASE_FILE", (dir.path() / "pass").c_str(), 1);
     auto from_file = passphrase_from_environment();
     REQUIRE(from_file.ok());
@@ -155,10 +151,57 @@ TEST_SUITE("keys") {
     auto none = passphrase_from_environment();
     REQUIRE(none.ok());
     CHECK_FALSE(none->has_value());
-    write_bytes(dir.path() / "empty", "\n");
+    write_private(dir.path() / "empty", "\n");
     auto empty = read_passphrase_file(dir.path() / "empty");
     REQUIRE_FALSE(empty.ok());
     CHECK(empty.error().message.find("the passphrase file is empty") != std::string::npos);
+  }
+
+  TEST_CASE("a passphrase file is checked like a key file: private, small, one line") {
+    TempDir dir;
+    const auto path = dir.path() / "pass";
+    auto text_of = [&](const std::string& bytes) {
+      write_private(path, bytes);
+      auto read = read_passphrase_file(path);
+      REQUIRE(read.ok());
+      return std::string(reinterpret_cast<const char*>(read->data()), read->size());
+    };
+    auto error_for = [&](const std::string& bytes) {
+      write_private(path, bytes);
+      auto read = read_passphrase_file(path);
+      REQUIRE_FALSE(read.ok());
+      return read.error().message;
+    };
+    CHECK(text_of("no newline") == "no newline");
+    CHECK(text_of("one newline\n") == "one newline");
+    CHECK(text_of("windows line\r\n") == "windows line");
+    CHECK(text_of("  spaces kept  \n") == "  spaces kept  ");
+    CHECK(error_for("lone cr\r").find("holds more than one line") != std::string::npos);
+    CHECK(error_for("\r\n") == path.string() + ": the passphrase file is empty");
+    CHECK(error_for("two\nlines\n") == path.string() + ": the passphrase file holds more than one line; write the " +
+                                           "passphrase on one line (one trailing newline is allowed)");
+    CHECK(error_for("blank line after\n\n").find("holds more than one line") != std::string::npos);
+    CHECK(error_for(std::string(5000, 'x')).find("5000 bytes, larger than the 4096 bytes") != std::string::npos);
+
+    write_private(path, "secret\n");
+    ::chmod(path.c_str(), 0644);
+    auto readable = read_passphrase_file(path);
+    REQUIRE_FALSE(readable.ok());
+    CHECK(readable.error().message ==
+          path.string() + ": permissions 0644 let group or others read a secret; run: chmod 600 " + path.string());
+    auto missing = read_passphrase_file(dir.path() / "missing");
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find((dir.path() / "missing").string() + ": cannot stat") != std::string::npos);
+
+    // Each source is named, so the operator knows which setting to fix.
+    auto from_option = passphrase_from_file_or_environment(path.string());
+    REQUIRE_FALSE(from_option.ok());
+    CHECK(from_option.error().message.starts_with("--passphrase-file: " + path.string() + ": permissions 0644"));
+    ::setenv("SOVEREIGN_KEY_PASSPHRASE_FILE", path.c_str(), 1);
+    auto from_environment = passphrase_from_environment();
+    ::unsetenv("SOVEREIGN_KEY_PASSPHRASE_FILE");
+    REQUIRE_FALSE(from_environment.ok());
+    CHECK(from_environment.error().message.starts_with("SOVEREIGN_KEY_PASSPHRASE_FILE: " + path.string()));
   }
 
   TEST_CASE("malformed key files get errors naming the file and line") {

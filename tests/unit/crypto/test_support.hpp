@@ -42,6 +42,12 @@ inline void write_bytes(const std::filesystem::path& path, const std::string& by
   out << bytes;
 }
 
+// A secret file (a passphrase file), mode 0600 as the commands that read it require.
+inline void write_private(const std::filesystem::path& path, const std::string& bytes) {
+  write_bytes(path, bytes);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
 struct FrameSpan {
   FrameTag tag;
   std::size_t offset;
