@@ -9,6 +9,7 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -367,18 +368,20 @@ extern "C" void on_stop_signal(int) { stop_following = true; }
 
 constexpr auto follow_poll_interval = std::chrono::milliseconds(200);
 
-// Until `directory` exists (true), saying once on stderr that it is awaited, or until SIGINT or
-// SIGTERM (false). Any other reason it cannot be read is left for the reader to report.
-bool wait_for_directory(const std::filesystem::path& directory) {
+enum class Awaited { existed, appeared, stopped };
+
+// Until `directory` exists, saying once on stderr that it is awaited, or until SIGINT or SIGTERM.
+// Any other reason it cannot be read is left for the reader to report.
+Awaited wait_for_directory(const std::filesystem::path& directory) {
   std::error_code ec;
-  if (std::filesystem::exists(directory, ec) || ec) return true;
+  if (std::filesystem::exists(directory, ec) || ec) return Awaited::existed;
   std::cerr << "sovereign audit: " << directory.string()
             << " does not exist yet; waiting for the gateway to create it (Ctrl-C to stop)\n";
   while (!stop_following) {
     std::this_thread::sleep_for(follow_poll_interval);
-    if (std::filesystem::exists(directory, ec) || ec) return true;
+    if (std::filesystem::exists(directory, ec) || ec) return Awaited::appeared;
   }
-  return false;
+  return Awaited::stopped;
 }
 
 }  // namespace
@@ -396,8 +399,11 @@ int tail(const Arguments& args) {
     stop_following = false;
     std::signal(SIGINT, on_stop_signal);
     std::signal(SIGTERM, on_stop_signal);
-    // Followed from before the gateway's first start: wait for the log, as `tail -F` waits for a file.
-    if (!wait_for_directory(args.positionals()[0])) return 0;
+    // Followed from before the gateway's first start: wait for the log, as `tail -F` waits for a file,
+    // and then print every record, however many the gateway wrote before the next look.
+    const Awaited awaited = wait_for_directory(args.positionals()[0]);
+    if (awaited == Awaited::stopped) return 0;
+    if (awaited == Awaited::appeared) count = std::numeric_limits<std::uint64_t>::max();
   }
   LogReader reader(args.positionals()[0]);
   std::deque<std::string> last;
