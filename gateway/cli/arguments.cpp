@@ -22,7 +22,9 @@ std::variant<Arguments, std::string> Arguments::parse(std::span<const std::strin
       parsed.flags_.insert(name);
     } else if (spec.values.count(name) != 0) {
       if (!inline_value && i + 1 >= args.size()) return name + " needs a value";
-      parsed.values_[name].push_back(inline_value ? *inline_value : args[++i]);
+      auto& given = parsed.values_[name];
+      if (!given.empty() && spec.repeatable.count(name) == 0) return name + " is given twice; give it once";
+      given.push_back(inline_value ? *inline_value : args[++i]);
     } else {
       return "unknown option '" + name + "'";
     }

@@ -1,6 +1,7 @@
 #pragma once
 // The options of one `sovereign` subcommand, parsed the same way for every command: "--name value"
-// and "--name=value" for options that take a value (repeatable; each value is kept in order),
+// and "--name=value" for options that take a value (once, unless the spec says it repeats; repeated
+// values are kept in order),
 // "--name" for flags, and positionals. Anything else is an error message the command prints
 // with its usage, so every command says "unknown option '--x'" and "--x needs a value" alike.
 #include <cstddef>
@@ -20,9 +21,11 @@ namespace sovereign::gateway {
 struct ArgumentSpec {
   std::set<std::string> values;  // options that take a value
   std::set<std::string> flags;   // options that take none
+  std::set<std::string> repeatable;  // of `values`, those that may be given more than once
   std::size_t max_positionals = std::numeric_limits<std::size_t>::max();
 
   ArgumentSpec& takes_values(std::set<std::string> names) { values = std::move(names); return *this; }
+  ArgumentSpec& repeats(std::set<std::string> names) { repeatable = std::move(names); return *this; }
   ArgumentSpec& takes_flags(std::set<std::string> names) { flags = std::move(names); return *this; }
   ArgumentSpec& at_most(std::size_t positionals) { max_positionals = positionals; return *this; }
 };

@@ -304,13 +304,13 @@ int run_audit_command(std::span<const std::string> args) {
                                                "--rule",    "--detector", "--backend", "--zone", "--kind",
                                                "--request-id", "--format", "--limit"};
   ArgumentSpec spec;
-  if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).takes_flags({"--require-closed", "--pruned"});
+  if (command == "verify") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).repeats({"--key"}).takes_flags({"--require-closed", "--pruned"});
   else if (command == "query") spec = ArgumentSpec().takes_values(query_options);
   else if (command == "tail") spec = ArgumentSpec().takes_values({"-n"}).takes_flags({"-f"});
   else if (command == "prove") spec = ArgumentSpec().takes_values({"--tree-size"});
   else if (command == "checkpoint") spec = ArgumentSpec();
   else if (command == "prove-consistency") spec = ArgumentSpec().takes_values({"--from", "--to"});
-  else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"});
+  else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).repeats({"--key"});
   else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out", "--passphrase-file"});
   else return usage_error("unknown command '" + command + "'");
   auto result = Arguments::parse(rest, spec);

@@ -61,7 +61,7 @@ std::optional<pol::BackendInfo> parse_backend(std::string_view spec) {
 }
 
 int lint(std::span<const std::string> args) {
-    auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--gateway", "--backends"}).at_most(1));
+    auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--gateway", "--backends"}).repeats({"--gateway", "--backends"}).at_most(1));
     if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
     const Arguments& arguments = std::get<Arguments>(parsed);
     std::optional<std::string> file;

@@ -58,11 +58,32 @@ int run_serve_command(std::span<const std::string> args) {
 }
 
 int run_config_command(std::span<const std::string> args) {
-  if (args.size() != 2 || args[0] != "check") {
-    std::cerr << "usage: sovereign config check FILE\n";
+  constexpr const char* config_usage = "usage: sovereign config check FILE   (or --config FILE, as serve takes it)\n";
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
+    std::cout << config_usage;
+    return 0;
+  }
+  if (args.empty() || args[0] != "check") {
+    std::cerr << config_usage;
     return 2;
   }
-  auto loaded = load_gateway_config(args[1]);
+  if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
+    std::cout << config_usage;
+    return 0;
+  }
+  auto parsed = Arguments::parse(args.subspan(1), ArgumentSpec().takes_values({"--config"}).at_most(1));
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    std::cerr << "sovereign config check: " << *error << "\n" << config_usage;
+    return 2;
+  }
+  const Arguments& arguments = std::get<Arguments>(parsed);
+  const auto option = arguments.value("--config");
+  if (option.has_value() == !arguments.positionals().empty()) {
+    std::cerr << "sovereign config check: name the file once, as FILE or as --config FILE\n" << config_usage;
+    return 2;
+  }
+  const std::string file = option.value_or(arguments.positionals().empty() ? "" : arguments.positionals()[0]);
+  auto loaded = load_gateway_config(file);
   if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
     for (const auto& error : *errors) std::cout << error.to_string() << '\n';
     return 1;
@@ -71,10 +92,10 @@ int run_config_command(std::span<const std::string> args) {
   const std::vector<std::string> problems = check_deployment(config);
   for (const auto& problem : problems) std::cout << problem << '\n';
   if (!problems.empty()) {
-    std::cout << args[1] << ": " << problems.size() << " problem(s) beyond the file itself\n";
+    std::cout << file << ": " << problems.size() << " problem(s) beyond the file itself\n";
     return 1;
   }
-  std::cout << args[1] << ": ok (" << config.listeners.size() << " listener(s), " << config.tenants.size()
+  std::cout << file << ": ok (" << config.listeners.size() << " listener(s), " << config.tenants.size()
             << " tenant(s), " << config.backends.size() << " backend(s))\n";
   return 0;
 }

@@ -27,7 +27,7 @@ std::string error_of(std::vector<std::string> args, const ArgumentSpec& spec) {
 
 TEST_SUITE("cli") {
   TEST_CASE("values in both spellings, repeated values in order, flags and positionals") {
-    const auto spec = ArgumentSpec().takes_values({"--key", "--limit"}).takes_flags({"-f"});
+    const auto spec = ArgumentSpec().takes_values({"--key", "--limit"}).repeats({"--key"}).takes_flags({"-f"});
     auto result = parse({"DIR", "--key", "a.pub", "-f", "--key=b.pub", "--limit=5", "EXTRA"}, spec);
     REQUIRE(std::holds_alternative<Arguments>(result));
     const Arguments& args = std::get<Arguments>(result);
@@ -42,7 +42,7 @@ TEST_SUITE("cli") {
   }
 
   TEST_CASE("a value may start with a dash, be empty, or contain '='") {
-    const auto spec = ArgumentSpec().takes_values({"--seed", "--filter"});
+    const auto spec = ArgumentSpec().takes_values({"--seed", "--filter"}).repeats({"--seed"});
     auto result = parse({"--seed", "-1", "--filter=a=b", "--seed="}, spec);
     REQUIRE(std::holds_alternative<Arguments>(result));
     const Arguments& args = std::get<Arguments>(result);
@@ -63,5 +63,7 @@ TEST_SUITE("cli") {
     CHECK(error_of({"--require-closed=yes"}, spec) == "--require-closed takes no value");
     CHECK(error_of({"one", "two"}, spec) == "unexpected argument 'two'");
     CHECK(error_of({"x"}, ArgumentSpec().at_most(0)) == "unexpected argument 'x'");
+    // An option that is not declared repeatable is taken once: a second value would silently win.
+    CHECK(error_of({"--config", "a.yaml", "--config=b.yaml"}, spec) == "--config is given twice; give it once");
   }
 }
