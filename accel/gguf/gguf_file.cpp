@@ -241,6 +241,18 @@ std::string metadata_key_label(const File& file, std::string_view key) {
   return label;
 }
 
+std::string metadata_element_label(const File& file, std::string_view key, std::uint64_t index) {
+  std::string label = "metadata key '" + std::string(key) + "'[" + std::to_string(index) + "]";
+  if (const auto at = file.element_offset(key, index)) label += " (byte " + std::to_string(*at) + ")";
+  return label;
+}
+
+std::string metadata_type_error(const File& file, std::string_view key, std::string_view expected) {
+  const Value* value = file.find(key);
+  if (value == nullptr) return metadata_key_label(file, key) + " is missing; expected " + std::string(expected);
+  return metadata_key_label(file, key) + " is " + value_type_name(*value) + "; expected " + std::string(expected);
+}
+
 std::uint32_t File::version() const { return state_->version; }
 std::uint64_t File::alignment() const { return state_->alignment; }
 std::uint64_t File::file_size() const { return state_->bytes.size(); }
@@ -254,6 +266,29 @@ std::optional<std::uint64_t> File::value_offset(std::string_view key) const {
   const auto it = state_->metadata_index.find(key);
   if (it == state_->metadata_index.end()) return std::nullopt;
   return state_->value_offsets[it->second];
+}
+
+std::optional<std::uint64_t> File::element_offset(std::string_view key, std::uint64_t index) const {
+  const auto at = value_offset(key);
+  if (!at) return std::nullopt;
+  // The entry was validated when the file was opened, so its fields can be read back without bounds checks.
+  const auto read_u32 = [&](std::uint64_t offset) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, state_->bytes.data() + offset, sizeof v);
+    return v;
+  };
+  const auto read_u64 = [&](std::uint64_t offset) {
+    std::uint64_t v = 0;
+    std::memcpy(&v, state_->bytes.data() + offset, sizeof v);
+    return v;
+  };
+  if (read_u32(*at) != static_cast<std::uint32_t>(ValueTypeCode::array)) return std::nullopt;
+  const auto element_type = static_cast<ValueTypeCode>(read_u32(*at + 4));
+  if (index >= read_u64(*at + 8)) return std::nullopt;
+  std::uint64_t offset = *at + 16;
+  if (element_type != ValueTypeCode::string) return offset + index * min_encoded_size(element_type);
+  for (std::uint64_t i = 0; i < index; ++i) offset += sizeof(std::uint64_t) + read_u64(offset);
+  return offset;
 }
 
 std::optional<std::int64_t> File::get_int(std::string_view key) const {
