@@ -137,6 +137,43 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(completion.json.error.param, 'logprobs', completion.text);
   });
 
+  it('parameters and content the engine cannot honour are refused by name, not ignored', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
+    for (const [extra, param] of [
+      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }] }, 'tools'],
+      [{ logit_bias: { 5: 100 } }, 'logit_bias'], [{ presence_penalty: 1 }, 'presence_penalty'],
+      [{ frequency_penalty: 1 }, 'frequency_penalty'], [{ seed: 1.5 }, 'seed'], [{ top_k: 2.5 }, 'top_k'],
+      [{ stop: ['a', 7] }, 'stop[1]'],
+      [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'messages[0].content[1]'],
+    ]) {
+      const res = await gw.chat(KEY, { ...base, ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const range = await gw.chat(KEY, { ...base, temperature: 3 });
+    assert.equal(range.json.error.message, "'temperature' must be between 0 and 2, not 3", range.text);
+    for (const [extra, param] of [[{ echo: true }, 'echo'], [{ suffix: '}' }, 'suffix'], [{ best_of: 2 }, 'best_of']]) {
+      const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+        body: { model: 'demo', prompt: 'Hi', max_tokens: 1, ...extra } });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    // The values that ask for nothing, which many clients always send, are served.
+    const defaults = await gw.chat(KEY, { ...base, response_format: { type: 'text' }, tools: [], presence_penalty: 0,
+      frequency_penalty: 0, logit_bias: {} });
+    assert.equal(defaults.status, 200, defaults.text);
+  });
+
+  it('a negative seed is a seed, as in OpenAI: the same answer twice', async () => {
+    const body = { model: 'demo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 12, seed: -7, temperature: 1 };
+    const first = await gw.chat(KEY, body);
+    const second = await gw.chat(KEY, body);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.choices[0].message.content, second.json.choices[0].message.content);
+  });
+
   it('completions carry cmpl- ids, streamed or not', async () => {
     const body = { model: 'demo', prompt: 'Once upon a time', max_tokens: 3, seed: 2 };
     const whole = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions', body });
