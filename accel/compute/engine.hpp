@@ -113,8 +113,9 @@ class Engine {
   [[nodiscard]] static std::string check_model_file(const std::filesystem::path& file);
 
   // Queues a request; the error text says why it cannot be admitted. It starts with
-  // "invalid request: " (sampling values, empty prompt, prompt longer than the context: a 400) or
-  // "engine busy: " (queue full, shutting down: a 429/503); see kInvalidPrefix/kBusyPrefix.
+  // "invalid request: " (sampling values, empty prompt: a 400), "context exceeded: " (a prompt that
+  // leaves no room for a reply: a 400) or "engine busy: " (queue full, shutting down: a 429/503);
+  // see kInvalidPrefix/kContextPrefix/kBusyPrefix.
   std::variant<std::shared_ptr<GenerationHandle>, std::string> submit(GenerationRequest request,
                                                                       GenerationEvents events);
 

@@ -60,6 +60,13 @@ void LocalForwarder::start() {
   };
   auto submitted = engine_->submit(std::move(std::get<accel::GenerationRequest>(built)), std::move(events));
   if (auto* why = std::get_if<std::string>(&submitted)) {
+    if (why->starts_with(accel::kContextPrefix)) {
+      const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
+      return respond_error(api_errors::context_length_exceeded(
+          "The built-in engine refused the request: " + why->substr(accel::kContextPrefix.size()) + "; shorten '" +
+              prompt_param + "'",
+          prompt_param));
+    }
     if (why->starts_with(accel::kInvalidPrefix))
       return respond_error(api_errors::invalid_request("The built-in engine refused the request: " +
                                                        why->substr(accel::kInvalidPrefix.size())));

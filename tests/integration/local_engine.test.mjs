@@ -137,6 +137,22 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(completion.json.error.param, 'logprobs', completion.text);
   });
 
+  it('a prompt beyond the context is 400 context_length_exceeded naming messages or prompt; the engine serves on', async () => {
+    const long = 'Zq'.repeat(3000);  // more tokens than the backend's context of 2048
+    const chat = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: long }], max_tokens: 5 });
+    assertError(chat, { status: 400, code: 'context_length_exceeded' }, 'chat beyond the context');
+    assert.equal(chat.json.error.param, 'messages', chat.text);
+    assert.match(chat.json.error.message, /the prompt is \d+ tokens; the model's context holds 2048 including the reply; shorten 'messages'/);
+    const streamed = await stream({ model: 'demo', messages: [{ role: 'user', content: long }], max_tokens: 5 });
+    assert.equal(streamed.status, 400, 'a streamed request is refused before its stream opens');
+    const completion = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+      body: { model: 'demo', prompt: long, max_tokens: 5 } });
+    assertError(completion, { status: 400, code: 'context_length_exceeded' }, 'completion beyond the context');
+    assert.equal(completion.json.error.param, 'prompt', completion.text);
+    const after = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, seed: 1 });
+    assert.equal(after.status, 200, after.text);
+  });
+
   it('parameters and content the engine cannot honour are refused by name, not ignored', async () => {
     const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
     for (const [extra, param] of [

@@ -226,7 +226,7 @@ TEST_CASE("requests that can never run are refused at submit with a reason") {
   Collector c;
   auto too_long = tiny.engine->submit(completion(std::string(64, 'x'), 4), c.events());
   REQUIRE(std::holds_alternative<std::string>(too_long));
-  CHECK(std::get<std::string>(too_long).find("invalid request: the prompt is") == 0);
+  CHECK(std::get<std::string>(too_long).find("context exceeded: the prompt is") == 0);
   CHECK(std::get<std::string>(too_long).find("context holds 32") != std::string::npos);
 
   GenerationRequest bad = completion("hi", 4);
