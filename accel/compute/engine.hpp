@@ -105,9 +105,9 @@ class Engine {
   // Loads the model, allocates weights, activations and the whole KV cache up front; the error
   // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
   [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
-  // What load() checks before it allocates anything large or touches a device (the GGUF file, the
-  // model configuration, every weight's name, type and shape, the tokenizer, the options against
-  // the model), for `config check`; empty if those pass, else load()'s error text.
+  // What load() checks before it allocates anything large (the GGUF file, the model configuration,
+  // every weight's name, type and shape, the tokenizer, the options against the model, and that the
+  // device exists), for `config check`; empty if those pass, else load()'s error text.
   [[nodiscard]] static std::string check(const EngineOptions& options);
   // The same checks of the model file alone, whatever the options (`model info`).
   [[nodiscard]] static std::string check_model_file(const std::filesystem::path& file);

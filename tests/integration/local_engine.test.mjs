@@ -464,7 +464,7 @@ describe('sovereign config check on local backends', () => {
 
   // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
   // each backend's model_file are returned for the diagnostics.
-  function writeConfig(name, models) {
+  function writeConfig(name, models, { device = 'cpu' } = {}) {
     const lines = [
       'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
       'boundary: [127.0.0.1/32]',
@@ -476,7 +476,7 @@ describe('sovereign config check on local backends', () => {
     for (const [backend, file] of Object.entries(models)) {
       lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
       modelLines[backend] = lines.length + 1;
-      lines.push(`    model_file: ${file}`, '    device: cpu', '    context_length: 256', '    max_batch: 2');
+      lines.push(`    model_file: ${file}`, `    device: ${device}`, '    context_length: 256', '    max_batch: 2');
     }
     const file = path.join(dir, name);
     fs.writeFileSync(file, lines.join('\n') + '\n');
@@ -498,6 +498,19 @@ describe('sovereign config check on local backends', () => {
     assert.ok(line, `no diagnostic at ${where}:\n${result.output}`);
     assert.match(line, /models\/nowhere\.gguf' does not exist/, line);
     assert.ok(!result.output.includes('good-engine'), result.output);
+  });
+
+  it('refuses a GPU that this machine or build does not have, in the words serve uses', async () => {
+    const { file } = writeConfig('no-gpu.yaml', { 'gpu-engine': demo }, { device: 'cuda:7' });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    const line = result.output.split('\n').find((l) => l.includes("backend 'gpu-engine'"));
+    assert.ok(line, result.output);
+    assert.match(line, /device 'cuda:7' is not available: /, line);
+    const reason = line.slice(line.indexOf("device 'cuda:7'"));
+    const served = await runCli(['serve', '--config', file], { timeoutMs: 30000 });
+    assert.notEqual(served.code, 0, served.output);
+    assert.ok(served.output.includes(reason), `serve should refuse with the same words:\n${reason}\n--- serve:\n${served.output}`);
   });
 
   it('names the backend whose model file is missing', async () => {

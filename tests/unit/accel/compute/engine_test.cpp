@@ -459,6 +459,27 @@ TEST_CASE("the quickstart demo model (model make-demo) loads and streams a chat 
   CHECK((out.reason == FinishReason::length || out.reason == FinishReason::stop));
 }
 
+TEST_CASE("check refuses every device load refuses, in load's words, and accepts the CPU") {
+  const std::filesystem::path path = temporary_model_path("engine-check-device");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  EngineOptions options;
+  options.model_file = path;
+  options.context_length = 128;
+  options.device = "cpu";
+  CHECK(Engine::check(options) == "");
+  // cuda:64 exists on no machine: refused whether or not this build has CUDA.
+  for (const char* device : {"cuda:64", "tpu", "cuda:x"}) {
+    CAPTURE(device);
+    options.device = device;
+    const std::string checked = Engine::check(options);
+    CHECK(checked.find(path.string() + ": device '" + device + "'") == 0);
+    auto loaded = Engine::load(options);
+    REQUIRE(std::holds_alternative<std::string>(loaded));
+    CHECK(std::get<std::string>(loaded) == checked);
+  }
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("loading reports bad options and devices with the model path") {
   const std::filesystem::path path = temporary_model_path("engine-options");
   REQUIRE(write_tiny_model(path, {}) == "");
