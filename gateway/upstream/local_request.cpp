@@ -150,6 +150,13 @@ std::optional<ApiError> refuse_unsupported(const DecodedRequest& request, const 
   return std::nullopt;
 }
 
+// OpenAI's roles: anything else would be written into the prompt as a turn the model never saw in training.
+bool known_role(std::string_view role) {
+  for (const std::string_view known : {"system", "developer", "user", "assistant", "tool", "function"})
+    if (role == known) return true;
+  return false;
+}
+
 // A message's text; a part that is not text (an image, audio, a file) is refused, not dropped.
 std::optional<ApiError> message_text(const DecodedRequest& request, const json::value& content, std::size_t index,
                                      std::string& out) {
@@ -212,6 +219,12 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
       const auto& object = messages[i].get_object();
       accel::ChatMessage chat;
       chat.role = std::string(object.at("role").get_string());
+      if (!known_role(chat.role)) {
+        const std::string param = "messages[" + std::to_string(i) + "].role";
+        return api_errors::invalid_request("'" + param + "' is '" + chat.role +
+                                               "'; a role is one of system, developer, user, assistant, tool, function",
+                                           param);
+      }
       // OpenAI's newer name for system instructions; the chat formats of open models know only "system".
       if (chat.role == "developer") chat.role = "system";
       if (const auto* content = object.if_contains("content"))

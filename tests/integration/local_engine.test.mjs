@@ -160,7 +160,7 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       [{ tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }] }, 'tools'],
       [{ logit_bias: { 5: 100 } }, 'logit_bias'], [{ presence_penalty: 1 }, 'presence_penalty'],
       [{ frequency_penalty: 1 }, 'frequency_penalty'], [{ seed: 1.5 }, 'seed'], [{ top_k: 2.5 }, 'top_k'],
-      [{ stop: ['a', 7] }, 'stop[1]'],
+      [{ stop: ['a', 7] }, 'stop[1]'], [{ messages: [{ role: 'bogus', content: 'Hi' }] }, 'messages[0].role'],
       [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' },
         { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'messages[0].content[1]'],
     ]) {

@@ -198,4 +198,23 @@ TEST_SUITE("local") {
     CHECK(request.messages[0].content == "Answer in French.");
     CHECK(request.messages[1].role == "user");
   }
+
+  TEST_CASE("a role OpenAI does not define is refused naming the message, not written into the prompt") {
+    for (const char* role : {"bogus", "", "System"}) {
+      CAPTURE(role);
+      const ApiError error = refused(Endpoint::chat_completions,
+                                     std::string(R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":")") +
+                                         role + R"(","content":"b"}]})");
+      CHECK(error.param == "messages[1].role");
+      CHECK(error.message == std::string("'messages[1].role' is '") + role +
+                                 "'; a role is one of system, developer, user, assistant, tool, function");
+    }
+    for (const char* role : {"system", "user", "assistant", "tool", "function"}) {
+      CAPTURE(role);
+      CHECK(accepted(Endpoint::chat_completions,
+                     std::string(R"({"model":"m","messages":[{"role":")") + role + R"(","content":"b"}]})")
+                .messages.front()
+                .role == role);
+    }
+  }
 }
