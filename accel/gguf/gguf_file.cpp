@@ -50,7 +50,9 @@ File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
 std::variant<File, Error> File::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) named as the model would otherwise wait for a writer
+  // forever; it is refused below as not a regular file. Regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Error{0, "file", "cannot open " + path.string() + ": " + std::strerror(errno)};
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

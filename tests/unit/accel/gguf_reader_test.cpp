@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
 #include <variant>
 
 #include "accel/gguf/gguf_file.hpp"
@@ -272,4 +277,21 @@ TEST_CASE("a file that does not exist gets an error naming it") {
   auto result = File::open("/nonexistent/model.gguf");
   REQUIRE(std::holds_alternative<Error>(result));
   CHECK(std::get<Error>(result).message.find("/nonexistent/model.gguf") != std::string::npos);
+}
+
+TEST_CASE("a FIFO named as the model is refused at once, without waiting for a writer") {
+  const auto dir = std::filesystem::temp_directory_path() / ("gguf-fifo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fifo = dir / "model.gguf";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto result = File::open(fifo);  // blocked here, before the fix, until something opened the FIFO for writing
+  std::filesystem::remove_all(dir);
+  REQUIRE(std::holds_alternative<Error>(result));
+  CHECK(std::get<Error>(result).message == fifo.string() + " is not a regular file");
+}
+
+TEST_CASE("a directory named as the model is refused as not a regular file") {
+  auto result = File::open(std::filesystem::temp_directory_path());
+  REQUIRE(std::holds_alternative<Error>(result));
+  CHECK(std::get<Error>(result).message == std::filesystem::temp_directory_path().string() + " is not a regular file");
 }
