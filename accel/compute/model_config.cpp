@@ -119,6 +119,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     return gguf::metadata_key_label(file, read.key("attention.value_length")) +
            " differs from the key length; the engine needs equal key and value head sizes";
 
+  if (file.find(read.key("rope.scaling.type")) != nullptr && !file.get_string(read.key("rope.scaling.type")))
+    return gguf::metadata_type_error(file, read.key("rope.scaling.type"), "string");
   if (auto scaling = file.get_string(read.key("rope.scaling.type"))) {
     if (*scaling == "linear") {
       const float factor = read.real("rope.scaling.factor", 1e-3, 1e3, 1.0);

@@ -7,6 +7,9 @@ namespace sovereign::accel {
 
 std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const gguf::File& file) {
   std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());
+  // Absent means GPT-2's rules; present with another type must not mean them silently.
+  if (file.find("tokenizer.ggml.pre") != nullptr && !file.get_string("tokenizer.ggml.pre"))
+    return gguf::metadata_type_error(file, "tokenizer.ggml.pre", "string");
   const std::string pre(file.get_string("tokenizer.ggml.pre").value_or("default"));
   const auto kind = pre_tokenizer_from_name(pre);
   if (!kind) {

@@ -193,6 +193,9 @@ TEST_CASE("tokenizer metadata errors name the key") {
   w = bpe_writer("default");
   w.set("tokenizer.ggml.merges", std::string("h e"));
   check_error(w, "metadata key 'tokenizer.ggml.merges'{at} is string; expected array[string]");
+  w = bpe_writer("default");
+  w.set("tokenizer.ggml.pre", std::uint32_t{2});
+  check_error(w, "metadata key 'tokenizer.ggml.pre'{at} is u32; expected string");
   w = bpe_writer("falcon");
   check_error(w, "metadata key 'tokenizer.ggml.pre'{at} is 'falcon'; supported pre-tokenizers: default, gpt-2, smollm, "
                  "llama-bpe, qwen2, deepseek-r1-qwen");

@@ -91,6 +91,9 @@ TEST_CASE("a hyper-parameter with a default is refused when present with the wro
   spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", 2.0f); };
   error = load_error(spec);
   CHECK(error.find(") is 2, expected 0..1") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.scaling.type", std::uint32_t{1}); };
+  CHECK(load_error(spec).find("'llama.rope.scaling.type' (byte ") != std::string::npos);
+  CHECK(load_error(spec).find(") is u32; expected string") != std::string::npos);
   // Absent, it takes its default (the tiny model's own 10000) and the model loads.
   spec.tamper = [](gguf::Writer& w) { w.remove("llama.rope.freq_base"); };
   CHECK(load_error(spec) == "");
