@@ -220,6 +220,14 @@ std::optional<Error> File::parse_into(State& state) {
 
 namespace {
 
+// A field of an image already validated by parse_into, at a known offset.
+template <typename T>
+T read_validated(std::span<const std::byte> bytes, std::uint64_t offset) {
+  T value{};
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
 template <typename T>
 const T* find_as(const File& file, std::string_view key) {
   const Value* value = file.find(key);
@@ -274,22 +282,15 @@ std::optional<std::uint64_t> File::element_offset(std::string_view key, std::uin
   const auto at = value_offset(key);
   if (!at) return std::nullopt;
   // The entry was validated when the file was opened, so its fields can be read back without bounds checks.
-  const auto read_u32 = [&](std::uint64_t offset) {
-    std::uint32_t v = 0;
-    std::memcpy(&v, state_->bytes.data() + offset, sizeof v);
-    return v;
-  };
-  const auto read_u64 = [&](std::uint64_t offset) {
-    std::uint64_t v = 0;
-    std::memcpy(&v, state_->bytes.data() + offset, sizeof v);
-    return v;
-  };
-  if (read_u32(*at) != static_cast<std::uint32_t>(ValueTypeCode::array)) return std::nullopt;
-  const auto element_type = static_cast<ValueTypeCode>(read_u32(*at + 4));
-  if (index >= read_u64(*at + 8)) return std::nullopt;
+  const std::span<const std::byte> bytes = state_->bytes;
+  if (read_validated<std::uint32_t>(bytes, *at) != static_cast<std::uint32_t>(ValueTypeCode::array))
+    return std::nullopt;
+  const auto element_type = static_cast<ValueTypeCode>(read_validated<std::uint32_t>(bytes, *at + 4));
+  if (index >= read_validated<std::uint64_t>(bytes, *at + 8)) return std::nullopt;
   std::uint64_t offset = *at + 16;
   if (element_type != ValueTypeCode::string) return offset + index * min_encoded_size(element_type);
-  for (std::uint64_t i = 0; i < index; ++i) offset += sizeof(std::uint64_t) + read_u64(offset);
+  for (std::uint64_t i = 0; i < index; ++i)
+    offset += sizeof(std::uint64_t) + read_validated<std::uint64_t>(bytes, offset);
   return offset;
 }
 

@@ -23,8 +23,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
   for (int b = 0; b < 256; ++b) {
     const auto id = t->find_token(byte_unicode::encode_byte(static_cast<unsigned char>(b)));
     if (!id) {
-      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " lacks the byte-level token for byte " + std::to_string(b) +
-             ", so some text could not be encoded";
+      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " lacks the byte-level token for byte " +
+             std::to_string(b) + ", so some text could not be encoded";
     }
     t->byte_ids_[b] = *id;
   }
@@ -46,7 +46,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
     const auto right_id = t->find_token(right);
     const auto joined_id = t->find_token(std::string(left) + std::string(right));
     if (!left_id || !right_id || !joined_id) {
-      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge + "'; it names or produces a token that is not in the vocabulary";
+      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge +
+             "'; it names or produces a token that is not in the vocabulary";
     }
     // The first (lowest-rank) occurrence of a pair wins.
     t->merges_.emplace(pair_key(*left_id, *right_id),

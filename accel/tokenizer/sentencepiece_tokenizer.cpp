@@ -70,8 +70,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
   }
   for (std::size_t b = 0; b < 256; ++b) {
     if (t->byte_ids_[b] < 0 && t->unk_ < 0) {
-      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " has no <0x" + std::string(1, "0123456789ABCDEF"[b >> 4]) +
-             std::string(1, "0123456789ABCDEF"[b & 15]) +
+      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " has no <0x" +
+             std::string(1, "0123456789ABCDEF"[b >> 4]) + std::string(1, "0123456789ABCDEF"[b & 15]) +
              "> byte token and no unknown token, so some text could not be encoded";
     }
   }

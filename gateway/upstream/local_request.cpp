@@ -77,8 +77,8 @@ std::optional<ApiError> read_stop(const json::object& body, std::vector<std::str
   const auto* stop = body.if_contains("stop");
   if (!present(stop)) return std::nullopt;
   const auto too_long = [](const std::string& param, std::size_t bytes) {
-    return api_errors::invalid_request("'" + param + "' is " + std::to_string(bytes) + " bytes; a stop string is at most " +
-                                           std::to_string(accel::kMaxStopBytes),
+    return api_errors::invalid_request("'" + param + "' is " + std::to_string(bytes) +
+                                           " bytes; a stop string is at most " + std::to_string(accel::kMaxStopBytes),
                                        param);
   };
   if (stop->is_string()) {
@@ -175,7 +175,8 @@ std::optional<ApiError> message_text(const DecodedRequest& request, const json::
     if (!is_text) {
       const std::string param = "messages[" + std::to_string(index) + "].content[" + std::to_string(i) + "]";
       const bool other_type = type != nullptr && type->is_string() && type->get_string() != "text";
-      const std::string kind = other_type ? "of type '" + std::string(type->get_string()) + "'" : "without a 'text' string";
+      const std::string kind =
+          other_type ? "of type '" + std::string(type->get_string()) + "'" : "without a 'text' string";
       return api_errors::invalid_request("the built-in engine serving '" + request.model + "' reads text only; '" +
                                              param + "' is " + kind,
                                          param);
@@ -202,7 +203,8 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
                                        "n");
   if (request.logprobs) {
     const auto* logprobs = body.if_contains("logprobs");
-    const char* key = present(logprobs) && !(logprobs->is_bool() && !logprobs->get_bool()) ? "logprobs" : "top_logprobs";
+    const char* key =
+        present(logprobs) && !(logprobs->is_bool() && !logprobs->get_bool()) ? "logprobs" : "top_logprobs";
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                            "' does not return log probabilities: leave out '" + key + "'",
                                        key);
