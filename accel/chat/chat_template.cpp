@@ -128,7 +128,9 @@ ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
   if (text) {
     if (auto found = from_template_text(*text)) return *found;
   }
-  const Origin origin = text ? Origin::unrecognised_template : Origin::no_template;
+  // A template of another type than string is there but unusable: said so, not passed off as absent.
+  const Origin origin =
+      file.find("tokenizer.chat_template") != nullptr ? Origin::unrecognised_template : Origin::no_template;
   if (const auto* tokens = file.get_string_array("tokenizer.ggml.tokens")) {
     for (const auto& token : *tokens) {
       if (token == "<|im_start|>") return ChatTemplate(Kind::chatml, origin);

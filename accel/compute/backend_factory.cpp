@@ -27,16 +27,13 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cpu_backend(cons
 
 }  // namespace
 
-std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const std::string& device,
-                                                                        const ModelConfig& config,
-                                                                        const ModelWeights& weights,
-                                                                        const BackendPlan& plan) {
-  if (device == "cpu") return make_cpu_backend(config, weights, plan);
-  if (device == "cuda") return make_backend("cuda:0", config, weights, plan);
+std::variant<DeviceChoice, std::string> choose_device(const std::string& device) {
+  if (device == "cpu") return DeviceChoice{};
+  if (device == "cuda") return choose_device("cuda:0");
   if (device == "auto") {
     const DeviceReport report = list_devices();
-    if (report.gpus.empty()) return make_cpu_backend(config, weights, plan);
-    return make_cuda_backend(report.gpus.front().index, config, weights, plan);
+    if (report.gpus.empty()) return DeviceChoice{};
+    return DeviceChoice{true, report.gpus.front().index};
   }
   constexpr std::string_view kCudaPrefix = "cuda:";
   if (device.rfind(kCudaPrefix, 0) == 0) {
@@ -50,9 +47,20 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const st
     if (static_cast<std::size_t>(index) >= report.gpus.size())
       return "device '" + device + "' is not available: " +
              (report.gpus.empty() ? report.note : std::to_string(report.gpus.size()) + " GPU(s) found");
-    return make_cuda_backend(index, config, weights, plan);
+    return DeviceChoice{true, index};
   }
   return "device '" + device + "': expected auto, cpu, cuda or cuda:N";
+}
+
+std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const std::string& device,
+                                                                        const ModelConfig& config,
+                                                                        const ModelWeights& weights,
+                                                                        const BackendPlan& plan) {
+  auto chosen = choose_device(device);
+  if (auto* error = std::get_if<std::string>(&chosen)) return *error;
+  const DeviceChoice& choice = std::get<DeviceChoice>(chosen);
+  if (!choice.cuda) return make_cpu_backend(config, weights, plan);
+  return make_cuda_backend(choice.gpu_index, config, weights, plan);
 }
 
 }  // namespace sovereign::accel::compute

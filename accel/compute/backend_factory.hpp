@@ -30,6 +30,17 @@ struct BackendPlan {
   bool keep_expanded_weights = true;
 };
 
+// The device a device string names, resolved against the devices this process can use.
+struct DeviceChoice {
+  bool cuda = false;
+  int gpu_index = 0;  // when cuda
+};
+
+// "auto" (the first GPU, else the CPU), "cpu", "cuda" (= cuda:0) or "cuda:N"; the error says why the
+// device cannot be used (malformed, no CUDA in this build, no such GPU). Allocates nothing, so
+// `config check` can ask it too.
+[[nodiscard]] std::variant<DeviceChoice, std::string> choose_device(const std::string& device);
+
 [[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(
     const std::string& device, const ModelConfig& config, const ModelWeights& weights, const BackendPlan& plan);
 

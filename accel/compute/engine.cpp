@@ -65,6 +65,8 @@ std::variant<OpenedModel, std::string> open_model(const std::filesystem::path& f
 std::string Engine::check(const EngineOptions& options) {
   auto opened = open_model(options.model_file, &options);
   if (auto* error = std::get_if<std::string>(&opened)) return *error;
+  auto device = compute::choose_device(options.device);
+  if (auto* error = std::get_if<std::string>(&device)) return options.model_file.string() + ": " + *error;
   return {};
 }
 

@@ -105,16 +105,17 @@ class Engine {
   // Loads the model, allocates weights, activations and the whole KV cache up front; the error
   // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
   [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
-  // What load() checks before it allocates anything large or touches a device (the GGUF file, the
-  // model configuration, every weight's name, type and shape, the tokenizer, the options against
-  // the model), for `config check`; empty if those pass, else load()'s error text.
+  // What load() checks before it allocates anything large (the GGUF file, the model configuration,
+  // every weight's name, type and shape, the tokenizer, the options against the model, and that the
+  // device exists), for `config check`; empty if those pass, else load()'s error text.
   [[nodiscard]] static std::string check(const EngineOptions& options);
   // The same checks of the model file alone, whatever the options (`model info`).
   [[nodiscard]] static std::string check_model_file(const std::filesystem::path& file);
 
   // Queues a request; the error text says why it cannot be admitted. It starts with
-  // "invalid request: " (sampling values, empty prompt, prompt longer than the context: a 400) or
-  // "engine busy: " (queue full, shutting down: a 429/503); see kInvalidPrefix/kBusyPrefix.
+  // "invalid request: " (sampling values, empty prompt: a 400), "context exceeded: " (a prompt that
+  // leaves no room for a reply: a 400) or "engine busy: " (queue full, shutting down: a 429/503);
+  // see kInvalidPrefix/kContextPrefix/kBusyPrefix.
   std::variant<std::shared_ptr<GenerationHandle>, std::string> submit(GenerationRequest request,
                                                                       GenerationEvents events);
 

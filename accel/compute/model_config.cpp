@@ -1,5 +1,6 @@
 #include "accel/compute/model_config.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,13 @@ constexpr std::int64_t kMaxLayers = 1024;
 constexpr std::int64_t kMaxHeads = 1024;
 constexpr std::int64_t kMaxContext = 1 << 24;
 
+// "1e-05", "500000", "nan": the shortest text that reads back as `value`.
+std::string format_real(double value) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  return ec == std::errc() ? std::string(buffer, end) : std::to_string(value);
+}
+
 struct MetadataReader {
   const gguf::File& file;
   std::string prefix;
@@ -27,8 +35,10 @@ struct MetadataReader {
     const std::string name = key(suffix);
     std::optional<std::int64_t> value = file.get_int(name);
     if (!value) {
-      if (fallback) return static_cast<int>(*fallback);
-      if (error.empty()) error = gguf::metadata_key_label(file, name) + " is missing or not an integer";
+      // Only an absent key takes the default: a value of the wrong kind (a per-layer array, a string)
+      // would otherwise be replaced by it without a word, and the model run with the wrong shape.
+      if (fallback && file.find(name) == nullptr) return static_cast<int>(*fallback);
+      if (error.empty()) error = gguf::metadata_type_error(file, name, "an integer");
       return std::nullopt;
     }
     if (*value < lo || *value > hi) {
@@ -42,12 +52,17 @@ struct MetadataReader {
 
   float real(std::string_view suffix, double lo, double hi, double fallback) {
     const std::string name = key(suffix);
+    if (file.find(name) == nullptr) return static_cast<float>(fallback);
     std::optional<double> value = file.get_float(name);
-    if (!value) return static_cast<float>(fallback);
+    if (!value) {
+      // A rope base written as an integer or a string must not silently become the default base.
+      if (error.empty()) error = gguf::metadata_type_error(file, name, "f32");
+      return static_cast<float>(fallback);
+    }
     if (!std::isfinite(*value) || *value < lo || *value > hi) {
       if (error.empty())
-        error = gguf::metadata_key_label(file, name) + " is " + std::to_string(*value) + ", expected " +
-                std::to_string(lo) + ".." + std::to_string(hi);
+        error = gguf::metadata_key_label(file, name) + " is " + format_real(*value) + ", expected " +
+                format_real(lo) + ".." + format_real(hi);
       return static_cast<float>(fallback);
     }
     return static_cast<float>(*value);
@@ -104,6 +119,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     return gguf::metadata_key_label(file, read.key("attention.value_length")) +
            " differs from the key length; the engine needs equal key and value head sizes";
 
+  if (file.find(read.key("rope.scaling.type")) != nullptr && !file.get_string(read.key("rope.scaling.type")))
+    return gguf::metadata_type_error(file, read.key("rope.scaling.type"), "string");
   if (auto scaling = file.get_string(read.key("rope.scaling.type"))) {
     if (*scaling == "linear") {
       const float factor = read.real("rope.scaling.factor", 1e-3, 1e3, 1.0);

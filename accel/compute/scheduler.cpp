@@ -76,7 +76,7 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
   if (pending.prompt.empty()) return std::string(kInvalidPrefix) + "the prompt is empty";
   const std::size_t prompt_tokens = pending.prompt.size();
   if (prompt_tokens >= static_cast<std::size_t>(context_length_))
-    return std::string(kInvalidPrefix) + "the prompt is " + std::to_string(prompt_tokens) +
+    return std::string(kContextPrefix) + "the prompt is " + std::to_string(prompt_tokens) +
            " tokens; the model's context holds " + std::to_string(context_length_) +
            " including the reply";
   const std::size_t room = static_cast<std::size_t>(context_length_) - prompt_tokens;

@@ -24,6 +24,8 @@ namespace sovereign::accel {
 // Request messages that start with these words let the gateway choose 429/503 over 400.
 inline constexpr std::string_view kBusyPrefix = "engine busy: ";
 inline constexpr std::string_view kInvalidPrefix = "invalid request: ";
+// A prompt that leaves no room in the context for a reply (OpenAI's context_length_exceeded).
+inline constexpr std::string_view kContextPrefix = "context exceeded: ";
 
 class Scheduler {
  public:

@@ -50,7 +50,9 @@ File& File::operator=(File&&) noexcept = default;
 File::~File() = default;
 
 std::variant<File, Error> File::open(const std::filesystem::path& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or a device) named as the model would otherwise wait for a writer
+  // forever; it is refused below as not a regular file. Regular files ignore the flag.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return Error{0, "file", "cannot open " + path.string() + ": " + std::strerror(errno)};
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -218,6 +220,14 @@ std::optional<Error> File::parse_into(State& state) {
 
 namespace {
 
+// A field of an image already validated by parse_into, at a known offset.
+template <typename T>
+T read_validated(std::span<const std::byte> bytes, std::uint64_t offset) {
+  T value{};
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
 template <typename T>
 const T* find_as(const File& file, std::string_view key) {
   const Value* value = file.find(key);
@@ -241,6 +251,18 @@ std::string metadata_key_label(const File& file, std::string_view key) {
   return label;
 }
 
+std::string metadata_element_label(const File& file, std::string_view key, std::uint64_t index) {
+  std::string label = "metadata key '" + std::string(key) + "'[" + std::to_string(index) + "]";
+  if (const auto at = file.element_offset(key, index)) label += " (byte " + std::to_string(*at) + ")";
+  return label;
+}
+
+std::string metadata_type_error(const File& file, std::string_view key, std::string_view expected) {
+  const Value* value = file.find(key);
+  if (value == nullptr) return metadata_key_label(file, key) + " is missing; expected " + std::string(expected);
+  return metadata_key_label(file, key) + " is " + value_type_name(*value) + "; expected " + std::string(expected);
+}
+
 std::uint32_t File::version() const { return state_->version; }
 std::uint64_t File::alignment() const { return state_->alignment; }
 std::uint64_t File::file_size() const { return state_->bytes.size(); }
@@ -254,6 +276,22 @@ std::optional<std::uint64_t> File::value_offset(std::string_view key) const {
   const auto it = state_->metadata_index.find(key);
   if (it == state_->metadata_index.end()) return std::nullopt;
   return state_->value_offsets[it->second];
+}
+
+std::optional<std::uint64_t> File::element_offset(std::string_view key, std::uint64_t index) const {
+  const auto at = value_offset(key);
+  if (!at) return std::nullopt;
+  // The entry was validated when the file was opened, so its fields can be read back without bounds checks.
+  const std::span<const std::byte> bytes = state_->bytes;
+  if (read_validated<std::uint32_t>(bytes, *at) != static_cast<std::uint32_t>(ValueTypeCode::array))
+    return std::nullopt;
+  const auto element_type = static_cast<ValueTypeCode>(read_validated<std::uint32_t>(bytes, *at + 4));
+  if (index >= read_validated<std::uint64_t>(bytes, *at + 8)) return std::nullopt;
+  std::uint64_t offset = *at + 16;
+  if (element_type != ValueTypeCode::string) return offset + index * min_encoded_size(element_type);
+  for (std::uint64_t i = 0; i < index; ++i)
+    offset += sizeof(std::uint64_t) + read_validated<std::uint64_t>(bytes, offset);
+  return offset;
 }
 
 std::optional<std::int64_t> File::get_int(std::string_view key) const {

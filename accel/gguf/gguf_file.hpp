@@ -76,6 +76,9 @@ class File {
   const Value* find(std::string_view key) const;
   // Byte offset of a metadata entry's value (its type tag), for errors that name the key; nullopt if absent.
   std::optional<std::uint64_t> value_offset(std::string_view key) const;
+  // Byte offset of element `index` of an array entry (a string's length field); nullopt if the key is absent,
+  // not an array, or the index is out of range.
+  std::optional<std::uint64_t> element_offset(std::string_view key, std::uint64_t index) const;
   std::optional<std::int64_t> get_int(std::string_view key) const;  // accepts any integer kind that fits
   std::optional<double> get_float(std::string_view key) const;      // f32 or f64
   std::optional<bool> get_bool(std::string_view key) const;
@@ -98,6 +101,10 @@ class File {
 // "metadata key 'KEY' (byte N)", for errors about a key's value: N is where the value lies in the
 // file (its type tag); without the key in the file, just "metadata key 'KEY'".
 std::string metadata_key_label(const File& file, std::string_view key);
+// "metadata key 'KEY'[I] (byte N)", for errors about one element of an array: N is where that element lies.
+std::string metadata_element_label(const File& file, std::string_view key, std::uint64_t index);
+// "metadata key 'KEY' (byte N) is TYPE; expected EXPECTED", or "... is missing; expected EXPECTED" without the key.
+std::string metadata_type_error(const File& file, std::string_view key, std::string_view expected);
 
 // The GGUF type name of a value ("u32", "string", "array[string]"), for `model info` and error messages.
 std::string value_type_name(const Value& value);

@@ -4,9 +4,7 @@
 #include <vector>
 
 namespace sovereign::accel::gguf {
-namespace {
 
-// Smallest number of bytes one element of each type occupies in the file (strings: their length field).
 std::uint64_t min_encoded_size(ValueTypeCode code) {
   switch (code) {
     case ValueTypeCode::u8:
@@ -25,6 +23,8 @@ std::uint64_t min_encoded_size(ValueTypeCode code) {
   }
   return 1;
 }
+
+namespace {
 
 bool is_known_code(std::uint32_t code) { return code <= static_cast<std::uint32_t>(ValueTypeCode::f64); }
 

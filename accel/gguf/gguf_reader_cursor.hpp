@@ -20,6 +20,10 @@ enum class ValueTypeCode : std::uint32_t {
   u64 = 10, i64 = 11, f64 = 12,
 };
 
+// Smallest number of bytes one element of each type occupies in the file (strings: their length field;
+// for every type but strings and arrays, exactly its size).
+std::uint64_t min_encoded_size(ValueTypeCode code);
+
 class Cursor {
  public:
   explicit Cursor(std::span<const std::byte> bytes) : bytes_(bytes) {}

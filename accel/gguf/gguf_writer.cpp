@@ -90,6 +90,10 @@ void Writer::set(std::string key, Value v) {
   metadata_.emplace_back(std::move(key), std::move(v));
 }
 
+void Writer::remove(std::string_view key) {
+  std::erase_if(metadata_, [&](const auto& entry) { return entry.first == key; });
+}
+
 void Writer::add_tensor(std::string name, std::vector<std::uint64_t> dims, TensorType type,
                         std::vector<std::byte> data) {
   tensors_.push_back(PendingTensor{std::move(name), std::move(dims), type, std::move(data)});

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -17,6 +18,7 @@ namespace sovereign::accel::gguf {
 class Writer {
  public:
   void set(std::string key, Value v);  // replaces an existing key, keeping its position
+  void remove(std::string_view key);   // no-op when the key is absent
   // `data` must hold exactly the bytes of `dims` elements of `type`; write() reports it otherwise.
   void add_tensor(std::string name, std::vector<std::uint64_t> dims, TensorType type, std::vector<std::byte> data);
   [[nodiscard]] std::optional<std::string> write(const std::filesystem::path& path) const;  // error or nullopt

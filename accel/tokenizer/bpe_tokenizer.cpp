@@ -7,6 +7,9 @@ namespace sovereign::accel {
 
 std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const gguf::File& file) {
   std::unique_ptr<BpeTokenizer> t(new BpeTokenizer());
+  // Absent means GPT-2's rules; present with another type must not mean them silently.
+  if (file.find("tokenizer.ggml.pre") != nullptr && !file.get_string("tokenizer.ggml.pre"))
+    return gguf::metadata_type_error(file, "tokenizer.ggml.pre", "string");
   const std::string pre(file.get_string("tokenizer.ggml.pre").value_or("default"));
   const auto kind = pre_tokenizer_from_name(pre);
   if (!kind) {
@@ -20,28 +23,31 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
   for (int b = 0; b < 256; ++b) {
     const auto id = t->find_token(byte_unicode::encode_byte(static_cast<unsigned char>(b)));
     if (!id) {
-      return "metadata key 'tokenizer.ggml.tokens' lacks the byte-level token for byte " + std::to_string(b) +
-             ", so some text could not be encoded";
+      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " lacks the byte-level token for byte " +
+             std::to_string(b) + ", so some text could not be encoded";
     }
     t->byte_ids_[b] = *id;
   }
 
   const auto* merges = file.get_string_array("tokenizer.ggml.merges");
-  if (merges == nullptr) return std::string("metadata key 'tokenizer.ggml.merges' is missing or not a string array");
+  if (merges == nullptr) return gguf::metadata_type_error(file, "tokenizer.ggml.merges", "array[string]");
   t->merges_.reserve(merges->size());
   for (std::size_t rank = 0; rank < merges->size(); ++rank) {
     const std::string& merge = (*merges)[rank];
-    const std::string field = "metadata key 'tokenizer.ggml.merges'[" + std::to_string(rank) + "]";
     // Byte-level tokens never contain a raw space (it is spelled U+0120), so the first space separates the pair.
     const std::size_t space = merge.find(' ', 1);
-    if (space == std::string::npos) return field + " is '" + merge + "'; a merge is two tokens separated by a space";
+    if (space == std::string::npos) {
+      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge +
+             "'; a merge is two tokens separated by a space";
+    }
     const std::string_view left = std::string_view(merge).substr(0, space);
     const std::string_view right = std::string_view(merge).substr(space + 1);
     const auto left_id = t->find_token(left);
     const auto right_id = t->find_token(right);
     const auto joined_id = t->find_token(std::string(left) + std::string(right));
     if (!left_id || !right_id || !joined_id) {
-      return field + " is '" + merge + "'; it names or produces a token that is not in the vocabulary";
+      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge +
+             "'; it names or produces a token that is not in the vocabulary";
     }
     // The first (lowest-rank) occurrence of a pair wins.
     t->merges_.emplace(pair_key(*left_id, *right_id),

@@ -1,5 +1,7 @@
 #include "accel/tokenizer/sentencepiece_tokenizer.hpp"
 
+#include <cmath>
+
 #include "accel/tokenizer/pair_merger.hpp"
 #include "accel/tokenizer/utf8.hpp"
 
@@ -31,8 +33,16 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
   const std::size_t vocab = t->tokens_.size();
   if (file.find("tokenizer.ggml.scores") != nullptr) {
     const auto* scores = file.get_float_array("tokenizer.ggml.scores");
-    if (scores == nullptr || scores->size() != vocab) {
-      return std::string("metadata key 'tokenizer.ggml.scores' must be an f32 array as long as tokenizer.ggml.tokens");
+    if (scores == nullptr) return gguf::metadata_type_error(file, "tokenizer.ggml.scores", "array[f32]");
+    if (scores->size() != vocab) {
+      return gguf::metadata_key_label(file, "tokenizer.ggml.scores") + " has " + std::to_string(scores->size()) +
+             " entries but tokenizer.ggml.tokens has " + std::to_string(vocab) + "; one score per token";
+    }
+    // A NaN compares false with everything, so the merge order would depend on where it happens to sit.
+    for (std::size_t i = 0; i < vocab; ++i) {
+      if (std::isnan((*scores)[i])) {
+        return gguf::metadata_element_label(file, "tokenizer.ggml.scores", i) + " is NaN; scores are numbers";
+      }
     }
     t->scores_ = *scores;
   } else {
@@ -40,7 +50,7 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
   }
   if (file.find("tokenizer.ggml.add_space_prefix") != nullptr) {
     const auto prefix = file.get_bool("tokenizer.ggml.add_space_prefix");
-    if (!prefix) return std::string("metadata key 'tokenizer.ggml.add_space_prefix' must be a bool");
+    if (!prefix) return gguf::metadata_type_error(file, "tokenizer.ggml.add_space_prefix", "bool");
     t->add_space_prefix_ = *prefix;
   }
   t->byte_ids_.fill(-1);
@@ -49,7 +59,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
     const auto byte = parse_byte_token(t->tokens_[i]);
     if (!byte) {
       if (t->kinds_[i] == TokenKind::byte) {
-        return "metadata key 'tokenizer.ggml.tokens'[" + std::to_string(i) + "] is a byte token but not of the form <0xXX>";
+        return gguf::metadata_element_label(file, "tokenizer.ggml.tokens", i) + " is '" + t->tokens_[i] +
+               "', a byte token (tokenizer.ggml.token_type 6) but not of the form <0xXX>";
       }
       continue;
     }
@@ -59,8 +70,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
   }
   for (std::size_t b = 0; b < 256; ++b) {
     if (t->byte_ids_[b] < 0 && t->unk_ < 0) {
-      return "metadata key 'tokenizer.ggml.tokens' has no <0x" + std::string(1, "0123456789ABCDEF"[b >> 4]) +
-             std::string(1, "0123456789ABCDEF"[b & 15]) +
+      return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " has no <0x" +
+             std::string(1, "0123456789ABCDEF"[b >> 4]) + std::string(1, "0123456789ABCDEF"[b & 15]) +
              "> byte token and no unknown token, so some text could not be encoded";
     }
   }

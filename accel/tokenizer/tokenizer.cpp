@@ -37,7 +37,7 @@ std::optional<std::string> read_token_id(const gguf::File& file, std::string_vie
 
 std::variant<std::unique_ptr<Tokenizer>, std::string> Tokenizer::from_gguf(const gguf::File& file) {
   const auto model = file.get_string("tokenizer.ggml.model");
-  if (!model) return std::string("metadata key 'tokenizer.ggml.model' is missing or not a string");
+  if (!model) return gguf::metadata_type_error(file, "tokenizer.ggml.model", "string ('llama' or 'gpt2')");
   if (*model == "llama") return SentencePieceTokenizer::create(file);
   if (*model == "gpt2") return BpeTokenizer::create(file);
   return gguf::metadata_key_label(file, "tokenizer.ggml.model") + " is '" + std::string(*model) +
@@ -48,22 +48,24 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
   into.model_ = std::string(file.get_string("tokenizer.ggml.model").value_or(""));
   into.pre_ = std::string(file.get_string("tokenizer.ggml.pre").value_or("default"));
   const auto* tokens = file.get_string_array("tokenizer.ggml.tokens");
-  if (tokens == nullptr) return std::string("metadata key 'tokenizer.ggml.tokens' is missing or not a string array");
+  if (tokens == nullptr) return gguf::metadata_type_error(file, "tokenizer.ggml.tokens", "array[string]");
   if (tokens->empty() || tokens->size() > kMaxVocabulary) {
-    return "metadata key 'tokenizer.ggml.tokens' has " + std::to_string(tokens->size()) + " entries; expected 1.." +
-           std::to_string(kMaxVocabulary);
+    return gguf::metadata_key_label(file, "tokenizer.ggml.tokens") + " has " + std::to_string(tokens->size()) +
+           " entries; expected 1.." + std::to_string(kMaxVocabulary);
   }
   into.tokens_ = *tokens;
   into.kinds_.assign(tokens->size(), TokenKind::normal);
   if (file.find("tokenizer.ggml.token_type") != nullptr) {
     const auto* types = file.get_int_array("tokenizer.ggml.token_type");
-    if (types == nullptr || types->size() != tokens->size()) {
-      return std::string("metadata key 'tokenizer.ggml.token_type' must be an i32 array as long as tokenizer.ggml.tokens");
+    if (types == nullptr) return gguf::metadata_type_error(file, "tokenizer.ggml.token_type", "array[i32]");
+    if (types->size() != tokens->size()) {
+      return gguf::metadata_key_label(file, "tokenizer.ggml.token_type") + " has " + std::to_string(types->size()) +
+             " entries but tokenizer.ggml.tokens has " + std::to_string(tokens->size()) + "; one type per token";
     }
     for (std::size_t i = 0; i < types->size(); ++i) {
       const std::int32_t t = (*types)[i];
       if (t < static_cast<std::int32_t>(TokenKind::normal) || t > static_cast<std::int32_t>(TokenKind::byte)) {
-        return "metadata key 'tokenizer.ggml.token_type'[" + std::to_string(i) + "] is " + std::to_string(t) +
+        return gguf::metadata_element_label(file, "tokenizer.ggml.token_type", i) + " is " + std::to_string(t) +
                "; token types are 1..6";
       }
       into.kinds_[i] = static_cast<TokenKind>(t);

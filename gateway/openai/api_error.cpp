@@ -21,6 +21,9 @@ namespace api_errors {
 ApiError invalid_request(std::string message, std::string param) {
   return {status::bad_request, "invalid_request_error", "invalid_request", std::move(message), std::move(param)};
 }
+ApiError context_length_exceeded(std::string message, std::string param) {
+  return {status::bad_request, "invalid_request_error", "context_length_exceeded", std::move(message), std::move(param)};
+}
 ApiError invalid_json(std::string message) {
   return {status::bad_request, "invalid_request_error", "invalid_json", std::move(message), {}};
 }

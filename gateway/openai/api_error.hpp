@@ -21,6 +21,7 @@ struct ApiError {
 // The catalogue: one constructor per failure mode, so status, type and code stay consistent.
 namespace api_errors {
 ApiError invalid_request(std::string message, std::string param = {});
+ApiError context_length_exceeded(std::string message, std::string param);
 ApiError invalid_json(std::string message);
 ApiError missing_api_key();
 ApiError invalid_api_key();

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 
 #include "accel/compute/scheduler.hpp"
+#include "gateway/upstream/local_request.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -16,19 +17,6 @@ const char* finish_reason_name(accel::FinishReason reason) {
   return reason == accel::FinishReason::length ? "length" : "stop";
 }
 
-std::optional<ApiError> read_number(const json::object& body, const char* key, double min, double max, double& out) {
-  const auto* value = body.if_contains(key);
-  if (value == nullptr || value->is_null()) return std::nullopt;
-  if (!value->is_number()) return api_errors::invalid_request(std::string("'") + key + "' must be a number", key);
-  double number = value->to_number<double>();
-  if (number < min || number > max)
-    return api_errors::invalid_request(std::string("'") + key + "' must be between " + std::to_string(min) + " and " +
-                                           std::to_string(max),
-                                       key);
-  out = number;
-  return std::nullopt;
-}
-
 json::object usage_json(const accel::Usage& usage) {
   return {{"prompt_tokens", usage.prompt_tokens},
           {"completion_tokens", usage.completion_tokens},
@@ -36,74 +24,6 @@ json::object usage_json(const accel::Usage& usage) {
 }
 
 }  // namespace
-
-std::variant<accel::GenerationRequest, ApiError> generation_request(const DecodedRequest& request) {
-  accel::GenerationRequest out;
-  const auto& body = request.body.get_object();
-  if (request.endpoint == Endpoint::embeddings)
-    return api_errors::invalid_request("the built-in engine serving '" + request.model +
-                                       "' generates text; it does not compute embeddings");
-  // Refused rather than ignored: a client asking for several choices or log probabilities would
-  // otherwise take an answer without them for one with them.
-  if (const auto* n = body.if_contains("n"); n != nullptr && !n->is_null() &&
-      !((n->is_int64() && n->get_int64() == 1) || (n->is_uint64() && n->get_uint64() == 1)))
-    return api_errors::invalid_request("the built-in engine serving '" + request.model +
-                                           "' generates one choice per request: 'n' must be 1 or left out",
-                                       "n");
-  if (request.logprobs) {
-    const auto* logprobs = body.if_contains("logprobs");
-    const char* key = logprobs != nullptr && !logprobs->is_null() && !(logprobs->is_bool() && !logprobs->get_bool())
-                          ? "logprobs"
-                          : "top_logprobs";
-    return api_errors::invalid_request("the built-in engine serving '" + request.model +
-                                           "' does not return log probabilities: leave out '" + key + "'",
-                                       key);
-  }
-  if (request.endpoint == Endpoint::completions) {
-    const auto& prompt = body.at("prompt");
-    if (!prompt.is_string())
-      return api_errors::invalid_request("the built-in engine takes 'prompt' as one string", "prompt");
-    out.prompt = std::string(prompt.get_string());
-  } else {
-    for (const auto& message : body.at("messages").get_array()) {
-      const auto& object = message.get_object();
-      accel::ChatMessage chat;
-      chat.role = std::string(object.at("role").get_string());
-      if (const auto* content = object.if_contains("content")) {
-        if (content->is_string()) chat.content = std::string(content->get_string());
-        else if (content->is_array())
-          for (const auto& part : content->get_array())
-            if (const auto* text = part.get_object().if_contains("text"); text && text->is_string())
-              chat.content += std::string(text->get_string());
-      }
-      out.messages.push_back(std::move(chat));
-    }
-  }
-  double temperature = 1.0, top_p = 1.0, top_k = 0, seed = -1;
-  if (auto e = read_number(body, "temperature", 0, 2, temperature)) return *e;
-  if (auto e = read_number(body, "top_p", 0, 1, top_p)) return *e;
-  if (auto e = read_number(body, "top_k", 0, 1'000'000, top_k)) return *e;
-  if (auto e = read_number(body, "seed", 0, 9.0e15, seed)) return *e;
-  if (top_p == 0) return api_errors::invalid_request("'top_p' must be greater than 0", "top_p");
-  out.sampling.temperature = static_cast<float>(temperature);
-  out.sampling.top_p = static_cast<float>(top_p);
-  out.sampling.top_k = static_cast<int>(top_k);
-  if (seed >= 0) out.sampling.seed = static_cast<std::uint64_t>(seed);
-  // Without max_tokens the answer runs to an end-of-text token, a stop string or the context's end.
-  if (request.max_tokens > 0) out.sampling.max_tokens = static_cast<int>(std::min<std::uint32_t>(request.max_tokens, 1 << 20));
-  if (const auto* stop = body.if_contains("stop"); stop && !stop->is_null()) {
-    if (stop->is_string()) out.sampling.stop.emplace_back(stop->get_string());
-    else if (stop->is_array()) {
-      for (const auto& item : stop->get_array()) {
-        if (!item.is_string()) return api_errors::invalid_request("'stop' must be a string or a list of strings", "stop");
-        out.sampling.stop.emplace_back(item.get_string());
-      }
-    } else {
-      return api_errors::invalid_request("'stop' must be a string or a list of strings", "stop");
-    }
-  }
-  return out;
-}
 
 LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine,
                                const BackendConfig& backend, const DecodedRequest& request, std::string request_id,
@@ -140,6 +60,13 @@ void LocalForwarder::start() {
   };
   auto submitted = engine_->submit(std::move(std::get<accel::GenerationRequest>(built)), std::move(events));
   if (auto* why = std::get_if<std::string>(&submitted)) {
+    if (why->starts_with(accel::kContextPrefix)) {
+      const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
+      return respond_error(api_errors::context_length_exceeded(
+          "The built-in engine refused the request: " + why->substr(accel::kContextPrefix.size()) + "; shorten '" +
+              prompt_param + "'",
+          prompt_param));
+    }
     if (why->starts_with(accel::kInvalidPrefix))
       return respond_error(api_errors::invalid_request("The built-in engine refused the request: " +
                                                        why->substr(accel::kInvalidPrefix.size())));

@@ -16,9 +16,6 @@
 
 namespace sovereign::gateway {
 
-// Builds the engine request from a decoded OpenAI body; an ApiError names the offending field.
-std::variant<accel::GenerationRequest, ApiError> generation_request(const DecodedRequest& request);
-
 class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
  public:
   LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine, const BackendConfig& backend,

@@ -137,6 +137,59 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(completion.json.error.param, 'logprobs', completion.text);
   });
 
+  it('a prompt beyond the context is 400 context_length_exceeded naming messages or prompt; the engine serves on', async () => {
+    const long = 'Zq'.repeat(3000);  // more tokens than the backend's context of 2048
+    const chat = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: long }], max_tokens: 5 });
+    assertError(chat, { status: 400, code: 'context_length_exceeded' }, 'chat beyond the context');
+    assert.equal(chat.json.error.param, 'messages', chat.text);
+    assert.match(chat.json.error.message, /the prompt is \d+ tokens; the model's context holds 2048 including the reply; shorten 'messages'/);
+    const streamed = await stream({ model: 'demo', messages: [{ role: 'user', content: long }], max_tokens: 5 });
+    assert.equal(streamed.status, 400, 'a streamed request is refused before its stream opens');
+    const completion = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+      body: { model: 'demo', prompt: long, max_tokens: 5 } });
+    assertError(completion, { status: 400, code: 'context_length_exceeded' }, 'completion beyond the context');
+    assert.equal(completion.json.error.param, 'prompt', completion.text);
+    const after = await gw.chat(KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, seed: 1 });
+    assert.equal(after.status, 200, after.text);
+  });
+
+  it('parameters and content the engine cannot honour are refused by name, not ignored', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
+    for (const [extra, param] of [
+      [{ response_format: { type: 'json_object' } }, 'response_format'],
+      [{ tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }] }, 'tools'],
+      [{ logit_bias: { 5: 100 } }, 'logit_bias'], [{ presence_penalty: 1 }, 'presence_penalty'],
+      [{ frequency_penalty: 1 }, 'frequency_penalty'], [{ seed: 1.5 }, 'seed'], [{ top_k: 2.5 }, 'top_k'],
+      [{ stop: ['a', 7] }, 'stop[1]'], [{ messages: [{ role: 'bogus', content: 'Hi' }] }, 'messages[0].role'],
+      [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' },
+        { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'messages[0].content[1]'],
+    ]) {
+      const res = await gw.chat(KEY, { ...base, ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const range = await gw.chat(KEY, { ...base, temperature: 3 });
+    assert.equal(range.json.error.message, "'temperature' must be between 0 and 2, not 3", range.text);
+    for (const [extra, param] of [[{ echo: true }, 'echo'], [{ suffix: '}' }, 'suffix'], [{ best_of: 2 }, 'best_of']]) {
+      const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+        body: { model: 'demo', prompt: 'Hi', max_tokens: 1, ...extra } });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    // The values that ask for nothing, which many clients always send, are served.
+    const defaults = await gw.chat(KEY, { ...base, response_format: { type: 'text' }, tools: [], presence_penalty: 0,
+      frequency_penalty: 0, logit_bias: {} });
+    assert.equal(defaults.status, 200, defaults.text);
+  });
+
+  it('a negative seed is a seed, as in OpenAI: the same answer twice', async () => {
+    const body = { model: 'demo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 12, seed: -7, temperature: 1 };
+    const first = await gw.chat(KEY, body);
+    const second = await gw.chat(KEY, body);
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json.choices[0].message.content, second.json.choices[0].message.content);
+  });
+
   it('completions carry cmpl- ids, streamed or not', async () => {
     const body = { model: 'demo', prompt: 'Once upon a time', max_tokens: 3, seed: 2 };
     const whole = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions', body });
@@ -411,7 +464,7 @@ describe('sovereign config check on local backends', () => {
 
   // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
   // each backend's model_file are returned for the diagnostics.
-  function writeConfig(name, models) {
+  function writeConfig(name, models, { device = 'cpu' } = {}) {
     const lines = [
       'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
       'boundary: [127.0.0.1/32]',
@@ -423,7 +476,7 @@ describe('sovereign config check on local backends', () => {
     for (const [backend, file] of Object.entries(models)) {
       lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
       modelLines[backend] = lines.length + 1;
-      lines.push(`    model_file: ${file}`, '    device: cpu', '    context_length: 256', '    max_batch: 2');
+      lines.push(`    model_file: ${file}`, `    device: ${device}`, '    context_length: 256', '    max_batch: 2');
     }
     const file = path.join(dir, name);
     fs.writeFileSync(file, lines.join('\n') + '\n');
@@ -445,6 +498,19 @@ describe('sovereign config check on local backends', () => {
     assert.ok(line, `no diagnostic at ${where}:\n${result.output}`);
     assert.match(line, /models\/nowhere\.gguf' does not exist/, line);
     assert.ok(!result.output.includes('good-engine'), result.output);
+  });
+
+  it('refuses a GPU that this machine or build does not have, in the words serve uses', async () => {
+    const { file } = writeConfig('no-gpu.yaml', { 'gpu-engine': demo }, { device: 'cuda:7' });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    const line = result.output.split('\n').find((l) => l.includes("backend 'gpu-engine'"));
+    assert.ok(line, result.output);
+    assert.match(line, /device 'cuda:7' is not available: /, line);
+    const reason = line.slice(line.indexOf("device 'cuda:7'"));
+    const served = await runCli(['serve', '--config', file], { timeoutMs: 30000 });
+    assert.notEqual(served.code, 0, served.output);
+    assert.ok(served.output.includes(reason), `serve should refuse with the same words:\n${reason}\n--- serve:\n${served.output}`);
   });
 
   it('names the backend whose model file is missing', async () => {

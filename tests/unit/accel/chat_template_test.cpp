@@ -76,6 +76,16 @@ TEST_CASE("a file without a template falls back to its turn tokens, then to the 
   CHECK(ChatTemplate::from_gguf(*parse_written(bare).file).name() == "llama2");
 }
 
+TEST_CASE("a template that is not a string counts as an unrecognised template, not as none") {
+  auto w = spm_writer();
+  CHECK(ChatTemplate::from_gguf(*parse_written(w).file).origin() == ChatTemplate::Origin::no_template);
+  w.set("tokenizer.chat_template", std::vector<std::string>{"<|im_start|>"});
+  const auto chat = ChatTemplate::from_gguf(*parse_written(w).file);
+  CHECK(chat.origin() == ChatTemplate::Origin::unrecognised_template);
+  CHECK(chat.name() == "chatml");
+  CHECK(chat.fallback_note().find("is not one this engine recognises") != std::string::npos);
+}
+
 TEST_CASE("encode_chat matches encoding the rendered prompt when content holds no special tokens") {
   const auto parsed = parse_written(bpe_writer("llama-bpe"));
   const auto t = load_tokenizer(parsed);

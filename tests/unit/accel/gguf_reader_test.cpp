@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
 #include <variant>
 
 #include "accel/gguf/gguf_file.hpp"
@@ -106,6 +111,44 @@ TEST_CASE("a string element running past the end names its index") {
                                .raw("short"));
   CHECK(e.field == "metadata[0] (t).value[1].length");
   CHECK(e.byte_offset == 59);
+}
+
+TEST_CASE("element offsets point at each array element, strings at their length field") {
+  // Key "s" (length at 24, key at 32, type at 33): an array of strings "ab", "", "xyz"; element type at 37, count
+  // at 41, elements from 49. Key "f" (length at 78, key at 86, type at 87): an array of two f32; elements from 103.
+  const auto image = GgufImage{}
+                         .header(0, 2)
+                         .str("s")
+                         .put(std::uint32_t{9})
+                         .put(std::uint32_t{8})
+                         .put(std::uint64_t{3})
+                         .str("ab")
+                         .str("")
+                         .str("xyz")
+                         .str("f")
+                         .put(std::uint32_t{9})
+                         .put(std::uint32_t{6})
+                         .put(std::uint64_t{2})
+                         .put(1.0f)
+                         .put(2.0f);
+  auto result = File::parse(image.bytes);
+  REQUIRE(std::holds_alternative<File>(result));
+  const File& file = std::get<File>(result);
+  CHECK(file.element_offset("s", 0) == 49);
+  CHECK(file.element_offset("s", 1) == 59);
+  CHECK(file.element_offset("s", 2) == 67);
+  CHECK_FALSE(file.element_offset("s", 3).has_value());
+  CHECK(file.element_offset("f", 0) == 103);
+  CHECK(file.element_offset("f", 1) == 107);
+  CHECK_FALSE(file.element_offset("g", 0).has_value());
+  CHECK(sovereign::accel::gguf::metadata_element_label(file, "s", 2) == "metadata key 's'[2] (byte 67)");
+}
+
+TEST_CASE("element offsets are absent for a scalar entry") {
+  const auto image = one_entry();
+  auto result = File::parse(image.bytes);
+  REQUIRE(std::holds_alternative<File>(result));
+  CHECK_FALSE(std::get<File>(result).element_offset("a", 0).has_value());
 }
 
 TEST_CASE("nested arrays are rejected") {
@@ -234,4 +277,21 @@ TEST_CASE("a file that does not exist gets an error naming it") {
   auto result = File::open("/nonexistent/model.gguf");
   REQUIRE(std::holds_alternative<Error>(result));
   CHECK(std::get<Error>(result).message.find("/nonexistent/model.gguf") != std::string::npos);
+}
+
+TEST_CASE("a FIFO named as the model is refused at once, without waiting for a writer") {
+  const auto dir = std::filesystem::temp_directory_path() / ("gguf-fifo-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto fifo = dir / "model.gguf";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  auto result = File::open(fifo);  // blocked here, before the fix, until something opened the FIFO for writing
+  std::filesystem::remove_all(dir);
+  REQUIRE(std::holds_alternative<Error>(result));
+  CHECK(std::get<Error>(result).message == fifo.string() + " is not a regular file");
+}
+
+TEST_CASE("a directory named as the model is refused as not a regular file") {
+  auto result = File::open(std::filesystem::temp_directory_path());
+  REQUIRE(std::holds_alternative<Error>(result));
+  CHECK(std::get<Error>(result).message == std::filesystem::temp_directory_path().string() + " is not a regular file");
 }

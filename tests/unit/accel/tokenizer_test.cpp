@@ -1,7 +1,9 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "tests/unit/accel/tokenizer_fixtures.hpp"
@@ -173,17 +175,27 @@ TEST_CASE("tokenizer metadata errors name the key") {
   check_error(w, "metadata key 'tokenizer.ggml.eos_token_id'{at} is 5000, outside the vocabulary of 289 tokens");
   w = spm_writer();
   w.set("tokenizer.ggml.scores", std::vector<float>{1.0f});
-  check_error(w, "metadata key 'tokenizer.ggml.scores' must be an f32 array as long as tokenizer.ggml.tokens");
+  check_error(w, "metadata key 'tokenizer.ggml.scores'{at} has 1 entries but tokenizer.ggml.tokens has 289; one "
+                 "score per token");
   w = spm_writer();
-  w.set("tokenizer.ggml.token_type", std::vector<std::int32_t>(289, 9));
-  check_error(w, "metadata key 'tokenizer.ggml.token_type'[0] is 9; token types are 1..6");
+  w.set("tokenizer.ggml.scores", std::vector<double>(289, 0.0));
+  check_error(w, "metadata key 'tokenizer.ggml.scores'{at} is array[f64]; expected array[f32]");
+  w = spm_writer();
+  w.set("tokenizer.ggml.token_type", std::vector<std::uint32_t>(289, 1));
+  check_error(w, "metadata key 'tokenizer.ggml.token_type'{at} is array[u32]; expected array[i32]");
+  w = spm_writer();
+  w.set("tokenizer.ggml.token_type", std::vector<std::int32_t>{1, 1});
+  check_error(w, "metadata key 'tokenizer.ggml.token_type'{at} has 2 entries but tokenizer.ggml.tokens has 289; one "
+                 "type per token");
+  w = spm_writer();
+  w.set("tokenizer.ggml.tokens", std::vector<std::int32_t>{1, 2});
+  check_error(w, "metadata key 'tokenizer.ggml.tokens'{at} is array[i32]; expected array[string]");
   w = bpe_writer("default");
-  w.set("tokenizer.ggml.merges", std::vector<std::string>{"h e", "q z"});
-  check_error(w, "metadata key 'tokenizer.ggml.merges'[1] is 'q z'; it names or produces a token that is not in the "
-                 "vocabulary");
+  w.set("tokenizer.ggml.merges", std::string("h e"));
+  check_error(w, "metadata key 'tokenizer.ggml.merges'{at} is string; expected array[string]");
   w = bpe_writer("default");
-  w.set("tokenizer.ggml.merges", std::vector<std::string>{"he"});
-  check_error(w, "metadata key 'tokenizer.ggml.merges'[0] is 'he'; a merge is two tokens separated by a space");
+  w.set("tokenizer.ggml.pre", std::uint32_t{2});
+  check_error(w, "metadata key 'tokenizer.ggml.pre'{at} is u32; expected string");
   w = bpe_writer("falcon");
   check_error(w, "metadata key 'tokenizer.ggml.pre'{at} is 'falcon'; supported pre-tokenizers: default, gpt-2, smollm, "
                  "llama-bpe, qwen2, deepseek-r1-qwen");
@@ -191,11 +203,123 @@ TEST_CASE("tokenizer metadata errors name the key") {
   w.set("tokenizer.ggml.tokens", std::vector<std::string>{"a", "b"});
   w.set("tokenizer.ggml.token_type", std::vector<std::int32_t>{1, 1});
   w.set("tokenizer.ggml.eos_token_id", std::uint32_t{1});
-  check_error(w, "metadata key 'tokenizer.ggml.tokens' lacks the byte-level token for byte 0, so some text could not "
+  check_error(w, "metadata key 'tokenizer.ggml.tokens'{at} lacks the byte-level token for byte 0, so some text could not "
                  "be encoded");
   w = spm_writer();
   w.set("tokenizer.ggml.add_bos_token", std::uint32_t{1});
   check_error(w, "metadata key 'tokenizer.ggml.add_bos_token'{at} must be a bool");
+  w = spm_writer();
+  w.set("tokenizer.ggml.add_space_prefix", std::string("yes"));
+  check_error(w, "metadata key 'tokenizer.ggml.add_space_prefix'{at} is string; expected bool");
+  w = spm_writer();
+  w.remove("tokenizer.ggml.tokens");
+  check_error(w, "metadata key 'tokenizer.ggml.tokens' is missing; expected array[string]");
+}
+
+namespace {
+
+// The error `writer`'s file gets, which must name "'KEY'[INDEX] (byte N)"; returns N.
+std::uint64_t element_error_offset(const ParsedGguf& parsed, const std::string& key, std::size_t index,
+                                   const std::string& rest) {
+  auto result = Tokenizer::from_gguf(*parsed.file);
+  REQUIRE(std::holds_alternative<std::string>(result));
+  const std::string& error = std::get<std::string>(result);
+  const std::string marker = "metadata key '" + key + "'[" + std::to_string(index) + "] (byte ";
+  REQUIRE_MESSAGE(error.starts_with(marker), error);
+  std::size_t digits = 0;
+  const std::uint64_t offset = std::stoull(error.substr(marker.size()), &digits);
+  CHECK(error.substr(marker.size() + digits) == ")" + rest);
+  return offset;
+}
+
+// The string element that the file holds at `offset`: its u64 length, then its bytes.
+std::string string_at(const ParsedGguf& parsed, std::uint64_t offset) {
+  std::uint64_t length = 0;
+  REQUIRE(offset + 8 <= parsed.image.size());
+  std::memcpy(&length, parsed.image.data() + offset, 8);
+  REQUIRE(offset + 8 + length <= parsed.image.size());
+  return std::string(reinterpret_cast<const char*>(parsed.image.data() + offset + 8), length);
+}
+
+template <typename T>
+T scalar_at(const ParsedGguf& parsed, std::uint64_t offset) {
+  T value{};
+  REQUIRE(offset + sizeof(T) <= parsed.image.size());
+  std::memcpy(&value, parsed.image.data() + offset, sizeof(T));
+  return value;
+}
+
+}  // namespace
+
+TEST_CASE("a bad merge names its index and the byte offset where that element lies") {
+  auto w = bpe_writer("default");
+  w.set("tokenizer.ggml.merges", std::vector<std::string>{"h e", "i s", "he"});
+  auto parsed = parse_written(w);
+  auto at = element_error_offset(parsed, "tokenizer.ggml.merges", 2,
+                                 " is 'he'; a merge is two tokens separated by a space");
+  CHECK(string_at(parsed, at) == "he");
+
+  w.set("tokenizer.ggml.merges", std::vector<std::string>{"h e", "q z"});
+  parsed = parse_written(w);
+  at = element_error_offset(parsed, "tokenizer.ggml.merges", 1,
+                            " is 'q z'; it names or produces a token that is not in the vocabulary");
+  CHECK(string_at(parsed, at) == "q z");
+}
+
+TEST_CASE("a bad token type names its index and the byte offset where that element lies") {
+  auto w = spm_writer();
+  auto parsed = parse_written(w);
+  auto types = *parsed.file->get_int_array("tokenizer.ggml.token_type");
+  types[100] = 9;
+  w.set("tokenizer.ggml.token_type", types);
+  parsed = parse_written(w);
+  const auto at = element_error_offset(parsed, "tokenizer.ggml.token_type", 100, " is 9; token types are 1..6");
+  CHECK(scalar_at<std::int32_t>(parsed, at) == 9);
+  CHECK(scalar_at<std::int32_t>(parsed, at - 4) == 6);  // its neighbour, a byte token
+}
+
+TEST_CASE("a NaN score names its index and the byte offset where that element lies") {
+  auto w = spm_writer();
+  auto parsed = parse_written(w);
+  auto scores = *parsed.file->get_float_array("tokenizer.ggml.scores");
+  scores[270] = std::numeric_limits<float>::quiet_NaN();
+  w.set("tokenizer.ggml.scores", scores);
+  parsed = parse_written(w);
+  const auto at = element_error_offset(parsed, "tokenizer.ggml.scores", 270, " is NaN; scores are numbers");
+  CHECK(std::isnan(scalar_at<float>(parsed, at)));
+  CHECK(scalar_at<float>(parsed, at - 4) == scores[269]);
+}
+
+TEST_CASE("a byte token not spelled <0xXX> names its index and the byte offset where that element lies") {
+  auto w = spm_writer();
+  auto parsed = parse_written(w);
+  auto tokens = *parsed.file->get_string_array("tokenizer.ggml.tokens");
+  tokens[3 + 0x41] = "A";
+  w.set("tokenizer.ggml.tokens", tokens);
+  parsed = parse_written(w);
+  const auto at = element_error_offset(parsed, "tokenizer.ggml.tokens", 3 + 0x41,
+                                       " is 'A', a byte token (tokenizer.ggml.token_type 6) but not of the form "
+                                       "<0xXX>");
+  CHECK(string_at(parsed, at) == "A");
+}
+
+TEST_CASE("a token whose length runs past the end of the file names the key, its index and the length's offset") {
+  auto w = spm_writer();
+  std::vector<std::byte> image;
+  REQUIRE_FALSE(w.serialize(image).has_value());
+  // Find the 5th token ("<0x01>") by its bytes and give it a length the file cannot hold.
+  const std::string needle = "<0x01>";
+  const auto it = std::search(image.begin(), image.end(), reinterpret_cast<const std::byte*>(needle.data()),
+                              reinterpret_cast<const std::byte*>(needle.data() + needle.size()));
+  REQUIRE(it != image.end());
+  const std::uint64_t length_at = static_cast<std::uint64_t>(it - image.begin()) - 8;
+  const std::uint64_t huge = 1000000;
+  std::memcpy(image.data() + length_at, &huge, 8);
+  auto result = gguf::File::parse(image);
+  REQUIRE(std::holds_alternative<gguf::Error>(result));
+  const auto& error = std::get<gguf::Error>(result);
+  CHECK(error.byte_offset == length_at);
+  CHECK(error.field.find("(tokenizer.ggml.tokens).value[4].length") != std::string::npos);
 }
 
 TEST_CASE("the byte offset in a tokenizer metadata error is where that key's value lies in the file") {

@@ -1,9 +1,9 @@
-// Requests for the built-in engine: OpenAI's max_tokens semantics, and parameters the engine cannot
-// honour refused by name rather than ignored.
+// Requests for the built-in engine: OpenAI's max_tokens semantics, sampling parameters checked by
+// name, and parameters or content the engine cannot honour refused by name rather than ignored.
 #include <doctest/doctest.h>
 
 #include "gateway/openai/request_body.hpp"
-#include "gateway/upstream/local_forwarder.hpp"
+#include "gateway/upstream/local_request.hpp"
 
 using namespace sovereign;
 using namespace sovereign::gateway;
@@ -77,5 +77,144 @@ TEST_SUITE("local") {
     CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","logprobs":0})").param == "logprobs");
     // Saying no is not asking.
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"logprobs":false,"top_logprobs":0)")).messages.size() == 1);
+  }
+
+  TEST_CASE("sampling values out of range are refused with the range and the value, written as the client wrote them") {
+    ApiError error = refused(Endpoint::chat_completions, chat(R"(,"temperature":3)"));
+    CHECK(error.param == "temperature");
+    CHECK(error.message == "'temperature' must be between 0 and 2, not 3");
+    error = refused(Endpoint::chat_completions, chat(R"(,"top_p":1.5)"));
+    CHECK(error.param == "top_p");
+    CHECK(error.message == "'top_p' must be between 0 and 1, not 1.5");
+    CHECK(refused(Endpoint::chat_completions, chat(R"(,"temperature":"hot")")).message == "'temperature' must be a number");
+    const auto ok = accepted(Endpoint::chat_completions, chat(R"(,"temperature":0.25,"top_p":0.5)"));
+    CHECK(ok.sampling.temperature == 0.25f);
+    CHECK(ok.sampling.top_p == 0.5f);
+  }
+
+  TEST_CASE("seed is any 64-bit integer, as OpenAI takes it; a fraction or a string is refused") {
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":42)")).sampling.seed == 42u);
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":-1)")).sampling.seed == ~std::uint64_t{0});
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":18446744073709551615)")).sampling.seed ==
+          ~std::uint64_t{0});
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":7.0)")).sampling.seed == 7u);
+    CHECK_FALSE(accepted(Endpoint::chat_completions, chat(R"(,"seed":null)")).sampling.seed.has_value());
+    for (const char* seed : {"1.5", "\"1\"", "true", "1e30"}) {
+      CAPTURE(seed);
+      const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"seed":)") + seed));
+      CHECK(error.param == "seed");
+      CHECK(error.message == "'seed' must be an integer");
+    }
+  }
+
+  TEST_CASE("top_k is a whole number from 0 (off) to 1000000") {
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"top_k":40)")).sampling.top_k == 40);
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"top_k":0)")).sampling.top_k == 0);
+    for (const char* top_k : {"2.5", "-1", "1000001", "\"40\""}) {
+      CAPTURE(top_k);
+      const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"top_k":)") + top_k));
+      CHECK(error.param == "top_k");
+      CHECK(error.message == "'top_k' must be an integer from 0 (off) to 1000000");
+    }
+  }
+
+  TEST_CASE("stop strings are checked here, each refusal naming the one at fault") {
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"stop":"END")")).sampling.stop == std::vector<std::string>{"END"});
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"stop":["a","b"])")).sampling.stop ==
+          std::vector<std::string>{"a", "b"});
+    std::string many = R"(,"stop":[)";
+    for (int i = 0; i < 17; ++i) many += std::string(i ? "," : "") + "\"s" + std::to_string(i) + "\"";
+    ApiError error = refused(Endpoint::chat_completions, chat(many + "]"));
+    CHECK(error.param == "stop");
+    CHECK(error.message == "'stop' has 17 strings; at most 16");
+    const std::string long_stop(257, 'x');
+    error = refused(Endpoint::chat_completions, chat(R"(,"stop":["ok",")" + long_stop + "\"]"));
+    CHECK(error.param == "stop[1]");
+    CHECK(error.message == "'stop[1]' is 257 bytes; a stop string is at most 256");
+    error = refused(Endpoint::chat_completions, chat(R"(,"stop":")" + long_stop + "\""));
+    CHECK(error.param == "stop");
+    error = refused(Endpoint::chat_completions, chat(R"(,"stop":["a",3])"));
+    CHECK(error.param == "stop[1]");
+    CHECK(error.message == "'stop[1]' must be a string");
+  }
+
+  TEST_CASE("parameters the engine does not implement are refused by name unless they ask for nothing") {
+    struct Case {
+      const char* json;
+      const char* param;
+      const char* why;
+    };
+    const Case cases[] = {
+        {R"("response_format":{"type":"json_object"})", "response_format", "does not constrain its output to JSON or a schema"},
+        {R"("tools":[{"type":"function","function":{"name":"f"}}])", "tools", "does not call tools"},
+        {R"("functions":[{"name":"f"}])", "functions", "does not call functions"},
+        {R"("logit_bias":{"50256":-100})", "logit_bias", "does not apply logit biases"},
+        {R"("presence_penalty":0.5)", "presence_penalty", "does not apply presence penalties"},
+        {R"("frequency_penalty":-1)", "frequency_penalty", "does not apply frequency penalties"},
+        {R"("modalities":["text","audio"])", "modalities", "generates text only"},
+        {R"("audio":{"voice":"alloy","format":"wav"})", "audio", "generates text only"},
+    };
+    for (const auto& c : cases) {
+      CAPTURE(c.json);
+      const ApiError error = refused(Endpoint::chat_completions, chat(std::string(",") + c.json));
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == c.param);
+      CHECK(error.message == std::string("the built-in engine serving 'm' ") + c.why + ": leave out '" + c.param + "'");
+    }
+    const ApiError echo = refused(Endpoint::completions, R"({"model":"m","prompt":"a","echo":true})");
+    CHECK(echo.param == "echo");
+    CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","suffix":"}"})").param == "suffix");
+    CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","best_of":3})").param == "best_of");
+    // The values that ask for nothing are served, as clients that always send them expect.
+    CHECK(accepted(Endpoint::chat_completions,
+                   chat(R"(,"response_format":{"type":"text"},"tools":[],"logit_bias":{},"presence_penalty":0,)"
+                        R"("frequency_penalty":0,"modalities":["text"],"audio":null,"functions":null)"))
+              .messages.size() == 1);
+    CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","echo":false,"suffix":"","best_of":1})")
+              .prompt == "a");
+  }
+
+  TEST_CASE("a content part that is not text is refused, naming it, rather than dropped") {
+    const ApiError error = refused(
+        Endpoint::chat_completions,
+        R"({"model":"m","messages":[{"role":"system","content":"s"},{"role":"user","content":[)"
+        R"({"type":"text","text":"What is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA"}}]}]})");
+    CHECK(error.param == "messages[1].content[1]");
+    CHECK(error.message == "the built-in engine serving 'm' reads text only; 'messages[1].content[1]' is of type 'image_url'");
+    const auto ok = accepted(Endpoint::chat_completions,
+                             R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},)"
+                             R"({"type":"text","text":"b"}]},{"role":"assistant","content":null}]})");
+    REQUIRE(ok.messages.size() == 2);
+    CHECK(ok.messages[0].content == "ab");
+    CHECK(ok.messages[1].content.empty());
+  }
+
+  TEST_CASE("a developer message is the system prompt, as OpenAI treats it") {
+    const auto request = accepted(Endpoint::chat_completions,
+                                  R"({"model":"m","messages":[{"role":"developer","content":"Answer in French."},)"
+                                  R"({"role":"user","content":"hi"}]})");
+    REQUIRE(request.messages.size() == 2);
+    CHECK(request.messages[0].role == "system");
+    CHECK(request.messages[0].content == "Answer in French.");
+    CHECK(request.messages[1].role == "user");
+  }
+
+  TEST_CASE("a role OpenAI does not define is refused naming the message, not written into the prompt") {
+    for (const char* role : {"bogus", "", "System"}) {
+      CAPTURE(role);
+      const ApiError error = refused(Endpoint::chat_completions,
+                                     std::string(R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":")") +
+                                         role + R"(","content":"b"}]})");
+      CHECK(error.param == "messages[1].role");
+      CHECK(error.message == std::string("'messages[1].role' is '") + role +
+                                 "'; a role is one of system, developer, user, assistant, tool, function");
+    }
+    for (const char* role : {"system", "user", "assistant", "tool", "function"}) {
+      CAPTURE(role);
+      CHECK(accepted(Endpoint::chat_completions,
+                     std::string(R"({"model":"m","messages":[{"role":")") + role + R"(","content":"b"}]})")
+                .messages.front()
+                .role == role);
+    }
   }
 }

@@ -226,7 +226,7 @@ TEST_CASE("requests that can never run are refused at submit with a reason") {
   Collector c;
   auto too_long = tiny.engine->submit(completion(std::string(64, 'x'), 4), c.events());
   REQUIRE(std::holds_alternative<std::string>(too_long));
-  CHECK(std::get<std::string>(too_long).find("invalid request: the prompt is") == 0);
+  CHECK(std::get<std::string>(too_long).find("context exceeded: the prompt is") == 0);
   CHECK(std::get<std::string>(too_long).find("context holds 32") != std::string::npos);
 
   GenerationRequest bad = completion("hi", 4);
@@ -457,6 +457,27 @@ TEST_CASE("the quickstart demo model (model make-demo) loads and streams a chat 
   CHECK(out.usage.completion_tokens >= 1);
   CHECK(out.usage.completion_tokens <= 16);
   CHECK((out.reason == FinishReason::length || out.reason == FinishReason::stop));
+}
+
+TEST_CASE("check refuses every device load refuses, in load's words, and accepts the CPU") {
+  const std::filesystem::path path = temporary_model_path("engine-check-device");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  EngineOptions options;
+  options.model_file = path;
+  options.context_length = 128;
+  options.device = "cpu";
+  CHECK(Engine::check(options) == "");
+  // cuda:64 exists on no machine: refused whether or not this build has CUDA.
+  for (const char* device : {"cuda:64", "tpu", "cuda:x"}) {
+    CAPTURE(device);
+    options.device = device;
+    const std::string checked = Engine::check(options);
+    CHECK(checked.find(path.string() + ": device '" + device + "'") == 0);
+    auto loaded = Engine::load(options);
+    REQUIRE(std::holds_alternative<std::string>(loaded));
+    CHECK(std::get<std::string>(loaded) == checked);
+  }
+  std::filesystem::remove(path);
 }
 
 TEST_CASE("loading reports bad options and devices with the model path") {

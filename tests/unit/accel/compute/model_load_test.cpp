@@ -70,7 +70,33 @@ TEST_CASE("a missing or out-of-range hyper-parameter names its metadata key") {
   CHECK(load_error(spec).find("not a multiple of attention.head_count_kv (3)") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::string("wide")); };
   CHECK(load_error(spec).find("'llama.embedding_length' (byte ") != std::string::npos);
-  CHECK(load_error(spec).find(") is missing or not an integer") != std::string::npos);
+  CHECK(load_error(spec).find(") is string; expected an integer") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.remove("llama.block_count"); };
+  CHECK(load_error(spec).find("metadata key 'llama.block_count' is missing; expected an integer") != std::string::npos);
+}
+
+TEST_CASE("a hyper-parameter with a default is refused when present with the wrong type, not replaced by the default") {
+  TinyModelSpec spec;
+  // Some architectures write head_count_kv per layer; taking the default (head_count) would run the
+  // model with the wrong attention shape.
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::vector<std::int32_t>{2, 2}); };
+  std::string error = load_error(spec);
+  CHECK(error.find("metadata key 'llama.attention.head_count_kv' (byte ") != std::string::npos);
+  CHECK(error.find(") is array[i32]; expected an integer") != std::string::npos);
+  // A rope base written as an integer must not silently become the default 10000.
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.freq_base", std::uint32_t{500000}); };
+  error = load_error(spec);
+  CHECK(error.find("metadata key 'llama.rope.freq_base' (byte ") != std::string::npos);
+  CHECK(error.find(") is u32; expected f32") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", 2.0f); };
+  error = load_error(spec);
+  CHECK(error.find(") is 2, expected 0..1") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.scaling.type", std::uint32_t{1}); };
+  CHECK(load_error(spec).find("'llama.rope.scaling.type' (byte ") != std::string::npos);
+  CHECK(load_error(spec).find(") is u32; expected string") != std::string::npos);
+  // Absent, it takes its default (the tiny model's own 10000) and the model loads.
+  spec.tamper = [](gguf::Writer& w) { w.remove("llama.rope.freq_base"); };
+  CHECK(load_error(spec) == "");
 }
 
 TEST_CASE("a metadata error gives the byte offset of the key's value") {

@@ -1,0 +1,251 @@
+#include "gateway/upstream/local_request.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <optional>
+
+#include <boost/json.hpp>
+
+namespace sovereign::gateway {
+namespace json = boost::json;
+namespace {
+
+// "2", "0.5", "1000000": the shortest text that reads back as `number`.
+std::string format_number(double number) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, number);
+  return ec == std::errc() ? std::string(buffer, end) : std::to_string(number);
+}
+
+bool present(const json::value* value) { return value != nullptr && !value->is_null(); }
+
+std::optional<ApiError> read_number(const json::object& body, const char* key, double min, double max, double& out) {
+  const auto* value = body.if_contains(key);
+  if (!present(value)) return std::nullopt;
+  if (!value->is_number()) return api_errors::invalid_request(std::string("'") + key + "' must be a number", key);
+  const double number = value->to_number<double>();
+  if (number < min || number > max)
+    return api_errors::invalid_request(std::string("'") + key + "' must be between " + format_number(min) + " and " +
+                                           format_number(max) + ", not " + format_number(number),
+                                       key);
+  out = number;
+  return std::nullopt;
+}
+
+// A JSON integer; 2.0 counts (JSON has one number type), 2.5 does not.
+std::optional<std::int64_t> integer_of(const json::value& value) {
+  if (value.is_int64()) return value.get_int64();
+  if (value.is_uint64()) {
+    if (value.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<std::int64_t>(value.get_uint64());
+  }
+  if (value.is_double()) {
+    const double d = value.get_double();
+    if (std::trunc(d) == d && std::abs(d) < 9.0e18) return static_cast<std::int64_t>(d);
+  }
+  return std::nullopt;
+}
+
+// OpenAI's seed is any 64-bit integer; the engine's generator takes its two's-complement bits.
+std::optional<ApiError> read_seed(const json::object& body, std::optional<std::uint64_t>& out) {
+  const auto* value = body.if_contains("seed");
+  if (!present(value)) return std::nullopt;
+  if (value->is_uint64()) {
+    out = value->get_uint64();
+    return std::nullopt;
+  }
+  const auto seed = integer_of(*value);
+  if (!seed) return api_errors::invalid_request("'seed' must be an integer", "seed");
+  out = static_cast<std::uint64_t>(*seed);
+  return std::nullopt;
+}
+
+constexpr std::int64_t kMaxTopK = 1'000'000;
+
+std::optional<ApiError> read_top_k(const json::object& body, int& out) {
+  const auto* value = body.if_contains("top_k");
+  if (!present(value)) return std::nullopt;
+  const auto top_k = integer_of(*value);
+  if (!top_k || *top_k < 0 || *top_k > kMaxTopK)
+    return api_errors::invalid_request("'top_k' must be an integer from 0 (off) to " + std::to_string(kMaxTopK),
+                                       "top_k");
+  out = static_cast<int>(*top_k);
+  return std::nullopt;
+}
+
+std::optional<ApiError> read_stop(const json::object& body, std::vector<std::string>& out) {
+  const auto* stop = body.if_contains("stop");
+  if (!present(stop)) return std::nullopt;
+  const auto too_long = [](const std::string& param, std::size_t bytes) {
+    return api_errors::invalid_request("'" + param + "' is " + std::to_string(bytes) +
+                                           " bytes; a stop string is at most " + std::to_string(accel::kMaxStopBytes),
+                                       param);
+  };
+  if (stop->is_string()) {
+    if (stop->get_string().size() > accel::kMaxStopBytes) return too_long("stop", stop->get_string().size());
+    out.emplace_back(stop->get_string());
+    return std::nullopt;
+  }
+  if (!stop->is_array()) return api_errors::invalid_request("'stop' must be a string or a list of strings", "stop");
+  const auto& items = stop->get_array();
+  if (items.size() > accel::kMaxStopStrings)
+    return api_errors::invalid_request("'stop' has " + std::to_string(items.size()) + " strings; at most " +
+                                           std::to_string(accel::kMaxStopStrings),
+                                       "stop");
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string param = "stop[" + std::to_string(i) + "]";
+    if (!items[i].is_string()) return api_errors::invalid_request("'" + param + "' must be a string", param);
+    if (items[i].get_string().size() > accel::kMaxStopBytes) return too_long(param, items[i].get_string().size());
+    out.emplace_back(items[i].get_string());
+  }
+  return std::nullopt;
+}
+
+// A parameter the engine does not implement, accepted only at the value that asks for nothing.
+struct UnsupportedParameter {
+  const char* key;
+  bool (*is_default)(const json::value&);
+  const char* why;  // what the engine does not do
+};
+
+bool is_zero(const json::value& v) { return v.is_number() && v.to_number<double>() == 0.0; }
+bool is_one(const json::value& v) { return v.is_number() && v.to_number<double>() == 1.0; }
+bool is_false(const json::value& v) { return v.is_bool() && !v.get_bool(); }
+bool is_empty(const json::value& v) {
+  return (v.is_array() && v.get_array().empty()) || (v.is_object() && v.get_object().empty()) ||
+         (v.is_string() && v.get_string().empty());
+}
+bool is_text_format(const json::value& v) {
+  const auto* type = v.is_object() ? v.get_object().if_contains("type") : nullptr;
+  return type != nullptr && type->is_string() && type->get_string() == "text";
+}
+bool is_text_modality(const json::value& v) {
+  return v.is_array() && v.get_array().size() == 1 && v.get_array()[0].is_string() &&
+         v.get_array()[0].get_string() == "text";
+}
+
+constexpr UnsupportedParameter kUnsupported[] = {
+    {"response_format", is_text_format, "does not constrain its output to JSON or a schema"},
+    {"tools", is_empty, "does not call tools"},
+    {"functions", is_empty, "does not call functions"},
+    {"logit_bias", is_empty, "does not apply logit biases"},
+    {"presence_penalty", is_zero, "does not apply presence penalties"},
+    {"frequency_penalty", is_zero, "does not apply frequency penalties"},
+    {"repetition_penalty", is_one, "does not apply repetition penalties"},
+    {"echo", is_false, "does not echo the prompt"},
+    {"suffix", is_empty, "does not insert text before a suffix"},
+    {"best_of", is_one, "generates one candidate per request"},
+    {"modalities", is_text_modality, "generates text only"},
+    {"audio", [](const json::value&) { return false; }, "generates text only"},
+};
+
+std::optional<ApiError> refuse_unsupported(const DecodedRequest& request, const json::object& body) {
+  for (const auto& parameter : kUnsupported) {
+    const auto* value = body.if_contains(parameter.key);
+    if (!present(value) || parameter.is_default(*value)) continue;
+    return api_errors::invalid_request("the built-in engine serving '" + request.model + "' " + parameter.why +
+                                           ": leave out '" + parameter.key + "'",
+                                       parameter.key);
+  }
+  return std::nullopt;
+}
+
+// OpenAI's roles: anything else would be written into the prompt as a turn the model never saw in training.
+bool known_role(std::string_view role) {
+  for (const std::string_view known : {"system", "developer", "user", "assistant", "tool", "function"})
+    if (role == known) return true;
+  return false;
+}
+
+// A message's text; a part that is not text (an image, audio, a file) is refused, not dropped.
+std::optional<ApiError> message_text(const DecodedRequest& request, const json::value& content, std::size_t index,
+                                     std::string& out) {
+  if (content.is_string()) {
+    out = std::string(content.get_string());
+    return std::nullopt;
+  }
+  if (!content.is_array()) return std::nullopt;  // null: an assistant turn that only called tools
+  const auto& parts = content.get_array();
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto& part = parts[i].get_object();
+    const auto* type = part.if_contains("type");
+    const auto* text = part.if_contains("text");
+    const bool is_text = text != nullptr && text->is_string() &&
+                         (type == nullptr || (type->is_string() && type->get_string() == "text"));
+    if (!is_text) {
+      const std::string param = "messages[" + std::to_string(index) + "].content[" + std::to_string(i) + "]";
+      const bool other_type = type != nullptr && type->is_string() && type->get_string() != "text";
+      const std::string kind =
+          other_type ? "of type '" + std::string(type->get_string()) + "'" : "without a 'text' string";
+      return api_errors::invalid_request("the built-in engine serving '" + request.model + "' reads text only; '" +
+                                             param + "' is " + kind,
+                                         param);
+    }
+    out += std::string(text->get_string());
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::variant<accel::GenerationRequest, ApiError> generation_request(const DecodedRequest& request) {
+  accel::GenerationRequest out;
+  const auto& body = request.body.get_object();
+  if (request.endpoint == Endpoint::embeddings)
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                       "' generates text; it does not compute embeddings");
+  // Refused rather than ignored: a client asking for several choices or log probabilities would
+  // otherwise take an answer without them for one with them.
+  if (const auto* n = body.if_contains("n"); present(n) &&
+      !((n->is_int64() && n->get_int64() == 1) || (n->is_uint64() && n->get_uint64() == 1)))
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                           "' generates one choice per request: 'n' must be 1 or left out",
+                                       "n");
+  if (request.logprobs) {
+    const auto* logprobs = body.if_contains("logprobs");
+    const char* key =
+        present(logprobs) && !(logprobs->is_bool() && !logprobs->get_bool()) ? "logprobs" : "top_logprobs";
+    return api_errors::invalid_request("the built-in engine serving '" + request.model +
+                                           "' does not return log probabilities: leave out '" + key + "'",
+                                       key);
+  }
+  if (auto error = refuse_unsupported(request, body)) return *error;
+  if (request.endpoint == Endpoint::completions) {
+    const auto& prompt = body.at("prompt");
+    if (!prompt.is_string())
+      return api_errors::invalid_request("the built-in engine takes 'prompt' as one string", "prompt");
+    out.prompt = std::string(prompt.get_string());
+  } else {
+    const auto& messages = body.at("messages").get_array();
+    for (std::size_t i = 0; i < messages.size(); ++i) {
+      const auto& object = messages[i].get_object();
+      accel::ChatMessage chat;
+      chat.role = std::string(object.at("role").get_string());
+      if (!known_role(chat.role)) {
+        const std::string param = "messages[" + std::to_string(i) + "].role";
+        return api_errors::invalid_request("'" + param + "' is '" + chat.role +
+                                               "'; a role is one of system, developer, user, assistant, tool, function",
+                                           param);
+      }
+      // OpenAI's newer name for system instructions; the chat formats of open models know only "system".
+      if (chat.role == "developer") chat.role = "system";
+      if (const auto* content = object.if_contains("content"))
+        if (auto error = message_text(request, *content, i, chat.content)) return *error;
+      out.messages.push_back(std::move(chat));
+    }
+  }
+  double temperature = 1.0, top_p = 1.0;
+  if (auto e = read_number(body, "temperature", 0, 2, temperature)) return *e;
+  if (auto e = read_number(body, "top_p", 0, 1, top_p)) return *e;
+  if (top_p == 0) return api_errors::invalid_request("'top_p' must be greater than 0", "top_p");
+  if (auto e = read_top_k(body, out.sampling.top_k)) return *e;
+  if (auto e = read_seed(body, out.sampling.seed)) return *e;
+  out.sampling.temperature = static_cast<float>(temperature);
+  out.sampling.top_p = static_cast<float>(top_p);
+  // Without max_tokens the answer runs to an end-of-text token, a stop string or the context's end.
+  if (request.max_tokens > 0) out.sampling.max_tokens = static_cast<int>(std::min<std::uint32_t>(request.max_tokens, 1 << 20));
+  if (auto e = read_stop(body, out.sampling.stop)) return *e;
+  return out;
+}
+
+}  // namespace sovereign::gateway
