@@ -285,6 +285,7 @@ void ClientSession::dispatch() {
   ++requests_served_;
   keep_alive_ = request_.keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
   gone_handler_ = nullptr;
+  shutdown_handler_ = nullptr;
   in_flight_ = true;
   watch_armed_ = false;  // the listener's sweep arms it if the request is still in flight then
   handler_.handle(request_, info_, *this, [self = shared_from_this()](bool keep_alive) { self->on_complete(keep_alive); });
@@ -294,6 +295,7 @@ void ClientSession::on_complete(bool keep_alive) {
   in_flight_ = false;
   stop_watching();
   gone_handler_ = nullptr;
+  shutdown_handler_ = nullptr;
   response_deadline_.clear();
   on_response_deadline_ = nullptr;
   stream_serializer_.reset();
@@ -343,6 +345,13 @@ void ClientSession::stop_watching() {
 }
 
 void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler_ = std::move(handler); }
+
+void ClientSession::on_shutdown(std::function<void()> handler) { shutdown_handler_ = std::move(handler); }
+
+void ClientSession::stop_in_flight() {
+  if (!in_flight_) return close();
+  if (auto handler = std::move(shutdown_handler_)) handler();
+}
 
 void ClientSession::send(HttpResponse response, Completion done) {
   response.keep_alive(keep_alive_);

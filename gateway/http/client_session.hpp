@@ -53,6 +53,10 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void finish_stream(Completion done) override;
   void on_client_gone(std::function<void()> handler) override;
   void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override;
+  void on_shutdown(std::function<void()> handler) override;
+  // The drain timeout passed: a request in flight is ended by its shutdown handler; a connection
+  // still reading a request is closed.
+  void stop_in_flight();
 
   // Acts on every deadline that has passed, and arms the disconnect watch of a request still in
   // flight (called by the listener's sweep).
@@ -103,6 +107,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body, Fields>> stream_serializer_;
   std::string chunk_;
   std::function<void()> gone_handler_;
+  std::function<void()> shutdown_handler_;
   Deadline read_deadline_;      // the next request must start (idle), its header and body must arrive
   Deadline write_deadline_;     // the client must take what is being written
   Deadline response_deadline_;  // set by the request logic, e.g. the backend's timeout

@@ -117,6 +117,11 @@ void Listener::close_idle_sessions() {
     if (auto session = weak.lock()) session->close_if_idle();
 }
 
+void Listener::stop_sessions() {
+  for (auto& weak : sessions_)
+    if (auto session = weak.lock()) session->stop_in_flight();
+}
+
 void Listener::pause_accepting(const boost::system::error_code& ec) {
   if (!accept_paused_) {
     accept_paused_ = true;

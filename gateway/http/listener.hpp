@@ -30,6 +30,7 @@ class Listener : public std::enable_shared_from_this<Listener> {
   void run();
   void stop();                // stop accepting
   void close_idle_sessions();  // draining: close keep-alive connections that wait for a request
+  void stop_sessions();        // the drain timeout passed: end the requests in flight, close the rest
   void set_connection_refused_counter(std::function<void()> counter) { on_refused_ = std::move(counter); }
   // A reloaded configuration: connections accepted from now on get these limits and this TLS
   // context (a renewed certificate); open connections keep theirs. Call on the listener's thread.

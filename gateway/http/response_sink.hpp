@@ -25,6 +25,9 @@ class ResponseSink {
   // Called once if `at` passes before the response is complete; a later call replaces the
   // deadline. Checked by the connection's periodic sweep, so it may fire up to sweep_interval late.
   virtual void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) = 0;
+  // Called once if the gateway stops before the response is complete (limits.drain_timeout_ms
+  // passed): the handler ends the response with an error the client can read, and records it.
+  virtual void on_shutdown(std::function<void()> handler) = 0;
 };
 
 }  // namespace sovereign::gateway

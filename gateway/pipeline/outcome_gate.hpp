@@ -38,6 +38,7 @@ class OutcomeGate final : public ResponseSink {
   void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override {
     client_.on_deadline(at, std::move(expired));
   }
+  void on_shutdown(std::function<void()> handler) override { client_.on_shutdown(std::move(handler)); }
 
   bool held() const { return held_; }        // an ending went through hold (its outcome is recorded)
   bool refused() const { return refused_; }  // and the log refused it: the client got 503

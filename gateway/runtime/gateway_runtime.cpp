@@ -293,7 +293,8 @@ int GatewayRuntime::run() {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
   }
-  log_event("info", "stopped", "all requests finished; exiting");
+  log_event("info", "stopped", left_open_ == 0 ? "all requests finished; exiting"
+                                              : std::to_string(left_open_) + " connection(s) closed unfinished; exiting");
   return 0;
 }
 
@@ -375,10 +376,23 @@ void GatewayRuntime::check_drained() {
       for (auto& listener : w->listeners) listener->close_idle_sessions();
     });
   bool drained = services_.sessions.open.load() == 0;
+  if (!drained && !stopping_sessions_ && std::chrono::steady_clock::now() >= drain_deadline_) {
+    // Requests still in flight are ended with an error their clients can read (503 shutting_down,
+    // or an error event in a stream) and recorded, as a hang-up would be; then the gateway stops.
+    stopping_sessions_ = true;
+    log_event("warn", "drain_timeout", std::to_string(services_.sessions.open.load()) +
+                                           " connection(s) still open after drain_timeout_ms; ending their requests");
+    for (auto& worker : workers_)
+      boost::asio::post(worker->io, [w = worker.get()] {
+        for (auto& listener : w->listeners) listener->stop_sessions();
+      });
+    drain_deadline_ = std::chrono::steady_clock::now() + stop_grace;
+  }
   if (drained || std::chrono::steady_clock::now() >= drain_deadline_) {
+    left_open_ = services_.sessions.open.load();
     if (!drained)
-      log_event("warn", "drain_timeout", std::to_string(services_.sessions.open.load()) +
-                                             " connection(s) still open after drain_timeout_ms; closing them");
+      log_event("warn", "stop_timeout", std::to_string(services_.sessions.open.load()) +
+                                            " connection(s) still open after their requests were ended; closing them");
     if (health_checker_) health_checker_->stop();
     file_watch_timer_.cancel();
     admin_listener_->stop();

@@ -67,6 +67,10 @@ class GatewayRuntime {
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;
+  bool stopping_sessions_ = false;
+  std::size_t left_open_ = 0;       // connections still open when the gateway stopped  // the drain timeout passed; requests in flight were told to end
+  // How long requests told to end at the drain timeout get to answer and be recorded.
+  static constexpr std::chrono::milliseconds stop_grace{2000};
   std::vector<std::unique_ptr<Worker>> workers_;
   AdminHandler admin_handler_;
   SessionRegistry admin_sessions_;

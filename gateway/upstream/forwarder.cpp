@@ -50,7 +50,12 @@ Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayM
   if (request_.meter_usage) usage_meter_.emplace(request_.stream);
 }
 
-void Forwarder::start() { try_next(); }
+void Forwarder::start() {
+  sink_.on_shutdown([weak = weak_from_this()] {
+    if (auto self = weak.lock()) self->shut_down();
+  });
+  try_next();
+}
 
 void Forwarder::cancel() {
   if (cancelled_ || finished_) return;
@@ -64,6 +69,17 @@ void Forwarder::expire() {
   if (cancelled_ || finished_) return;
   timed_out_ = true;
   if (connection_) connection_->close();
+}
+
+// The gateway stops (the drain timeout passed): the request ends as at a timeout, and the client is
+// told the gateway is shutting down.
+void Forwarder::shut_down() {
+  shutting_down_ = true;
+  expire();
+}
+
+ApiError Forwarder::timeout_error() const {
+  return shutting_down_ ? api_errors::shutting_down() : api_errors::upstream_timeout(current_.backend->config->name);
 }
 
 // The attempt's deadline (the backend's timeout) passed. A connect timeout is not one: nothing was
@@ -192,9 +208,9 @@ void Forwarder::fail_before_response(boost::system::error_code ec, bool count_fa
   }
   if (connection_) connection_->close();
   connection_.reset();
-  current_.replica->record_failure(std::chrono::steady_clock::now());
+  if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
   end_attempt();
-  if (is_timeout()) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+  if (is_timeout()) return respond_error(timeout_error());
   const std::string why = ec == boost::beast::error::timeout
                               ? "no connection within connect_timeout_ms (" +
                                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -293,7 +309,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   if (ec) {
     release_connection(false);
     current_.replica->record_failure(std::chrono::steady_clock::now());
-    if (is_timeout()) return respond_error(api_errors::upstream_timeout(current_.backend->config->name));
+    if (is_timeout()) return respond_error(timeout_error());
     if (ec == http::error::body_limit)
       return respond_error(api_errors::upstream_error("the response is larger than max_upstream_response_bytes (" +
                                                       std::to_string(max_response_bytes_) + ")"));
@@ -403,14 +419,14 @@ void Forwarder::relay_chunk(std::string data, bool last) {
 
 void Forwarder::fail_mid_stream(const std::string& why) {
   release_connection(false);
-  current_.replica->record_failure(std::chrono::steady_clock::now());
+  if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
   std::string tail = transform_ ? transform_->finish() : std::string();
-  ApiError error = api_errors::upstream_error(why);
+  ApiError error = shutting_down_ ? api_errors::shutting_down() : api_errors::upstream_error(why);
   tail += "data: " + error.to_json() + "\n\n";
   relayed(tail);
   sink_.write_chunk(std::move(tail), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->finish(499, "client_closed");
-    self->sink_.finish_stream([self](bool) { self->finish(self->status_, "upstream_died"); });
+    self->sink_.finish_stream([self](bool) { self->finish(self->status_, self->shutting_down_ ? "shutting_down" : "upstream_died"); });
   });
 }
 

@@ -79,6 +79,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void cancel();  // the client went away: abort the upstream request
   const BackendConfig* backend() const { return outcome_.backend; }  // the one answering (or last tried)
   void expire();  // the attempt's deadline passed: abort it as a timeout
+  void shut_down();  // the gateway stops: abort it, telling the client so
 
   static constexpr std::size_t max_attempts = 3;
 
@@ -87,6 +88,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   using StreamParser = ResponseParser<boost::beast::http::buffer_body>;
   using WholeParser = ResponseParser<boost::beast::http::string_body>;
 
+  ApiError timeout_error() const;  // what a timed-out attempt answers (shutdown: 503 shutting_down)
   void try_next();
   void on_connected(boost::system::error_code ec, bool refused);
   void send_request();
@@ -135,6 +137,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::optional<UsageMeter> usage_meter_;  // when request_.meter_usage
   bool cancelled_ = false;
   bool timed_out_ = false;
+  bool shutting_down_ = false;
   bool finished_ = false;
   bool stream_started_ = false;
   bool retried_stale_ = false;

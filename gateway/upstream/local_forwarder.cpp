@@ -73,6 +73,9 @@ void LocalForwarder::start() {
     return respond_error(api_errors::no_backend_available(request_.model, *why));
   }
   handle_ = std::get<std::shared_ptr<accel::GenerationHandle>>(submitted);
+  sink_.on_shutdown([weak] {
+    if (auto self = weak.lock()) self->shut_down();
+  });
   if (!request_.stream) return;
   ResponseHead header;
   header.result(http::status::ok);
@@ -86,6 +89,12 @@ void LocalForwarder::start() {
     self->queue_.push_front(self->chunk_event("", nullptr));
     self->pump();
   });
+}
+
+void LocalForwarder::shut_down() {
+  if (cancelled_ || finished_ || shutting_down_ || !handle_) return;
+  shutting_down_ = true;
+  handle_->cancel();  // on_finish then ends the answer with the error
 }
 
 void LocalForwarder::cancel() {
@@ -164,6 +173,13 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   if (finished_) return;
   if (reason == accel::FinishReason::cancelled && (cancelled_ || queued_bytes_ > max_buffered_bytes))
     return finish(499, "client_closed");
+  if (reason == accel::FinishReason::cancelled && shutting_down_) {
+    if (!request_.stream) return respond_error(api_errors::shutting_down());
+    queue_.push_back("data: " + api_errors::shutting_down().to_json() + "\n\n");
+    outcome_.error_code = "shutting_down";
+    engine_done_ = true;
+    return pump();
+  }
   outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (!request_.stream) {
     if (reason == accel::FinishReason::error)

@@ -25,6 +25,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
 
   void start();
   void cancel();
+  void shut_down();  // the gateway stops (drain timeout): generation ends and the client is told why
 
   // A client that reads slower than the engine writes may fall this far behind before it is cut off.
   static constexpr std::size_t max_buffered_bytes = 4 * 1024 * 1024;
@@ -64,6 +65,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   bool stream_open_ = false;
   bool finished_ = false;
   bool cancelled_ = false;
+  bool shutting_down_ = false;
 };
 
 }  // namespace sovereign::gateway

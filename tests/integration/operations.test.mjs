@@ -13,6 +13,8 @@ import { TrackedProcess } from './lib/processes.mjs';
 import { toYaml } from './lib/yaml.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
+import { readSse } from './lib/http.mjs';
+import { auditQuery, evidenceSections, initKeys, recordsOf } from './lib/evidence.mjs';
 
 const KEY = 'sk-ops-tenant-secret';
 const LIMITED_KEY = 'sk-ops-limited';
@@ -292,6 +294,72 @@ describe('SIGTERM', () => {
       socket.on('error', (err) => resolve(err.code === 'ECONNREFUSED'));
     });
     assert.ok(refused, 'the API port is closed after exit');
+  });
+});
+
+// Requests still running when limits.drain_timeout_ms passes are ended with an error the client can
+// read, and recorded (access log, outcome record), before the gateway exits.
+describe('SIGTERM past drain_timeout_ms', () => {
+  let slow;
+  let streaming;
+  let gw;
+  let dir;
+
+  before(async () => {
+    dir = tempDir('sovereign-drain-timeout-');
+    slow = await Upstream.start({ name: 'drain-slow', 'first-byte-delay-ms': 20000 });
+    streaming = await Upstream.start({ name: 'drain-stream', chunks: 100, 'chunk-delay-ms': 200 });
+    const keys = await initKeys(path.join(dir, 'keys'));
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'ops', keys: [KEY], models: ['slow-model', 'stream-model'] })],
+      backends: [
+        openaiBackend({ name: 'slow-be', models: ['slow-model'], upstreams: [slow] }),
+        openaiBackend({ name: 'stream-be', models: ['stream-model'], upstreams: [streaming] }),
+      ],
+      limits: { drain_timeout_ms: 1000 },
+      access_log: 'stderr',
+      ...evidenceSections(keys, path.join(dir, 'audit')),
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await slow?.stop();
+    await streaming?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 shutting_down, ends streams with an error event, records both, then exits 0', async () => {
+    const waiting = gw.chat(KEY, chat('slow-model'));
+    let sigterm;
+    const firstEvent = new Promise((resolve) => { sigterm = resolve; });
+    const stream = readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}` },
+      body: { ...chat('stream-model'), stream: true }, onEvent: () => sigterm() });
+    await slow.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the slow request to reach its upstream');
+    await firstEvent;
+    gw.process.signal('SIGTERM');
+
+    const res = await waiting;
+    assertError(res, { status: 503, code: 'shutting_down' }, 'a request waiting for its backend');
+    const streamed = await stream;
+    assert.equal(streamed.status, 200);
+    const last = streamed.events.at(-1);
+    assert.equal(JSON.parse(last.data).error?.code, 'shutting_down', `the stream's last event: ${last.data}`);
+    assert.ok(streamed.events.length < 50, 'the stream was ended before the upstream finished');
+
+    const status = await gw.process.exited;
+    assert.deepEqual({ code: status.code, signal: status.signal }, { code: 0, signal: null }, gw.describe());
+    assert.match(gw.stderr, /"event":"drain_timeout"/);
+    const access = gw.stderr.split('\n').filter((l) => l.includes('"type":"access"')).map((l) => JSON.parse(l));
+    const ids = [res.headers['x-request-id'], streamed.headers['x-request-id']];
+    for (const id of ids) assert.ok(access.some((a) => a.request_id === id), `an access log line for ${id}\n${gw.stderr}`);
+    const records = await auditQuery(path.join(dir, 'audit'));
+    for (const id of ids) {
+      const { decision, outcome } = recordsOf(records, id);
+      assert.equal(decision.length, 1, `the decision record of ${id}`);
+      assert.equal(outcome.length, 1, `the outcome record of ${id}`);
+      assert.equal(outcome[0].error, 'shutting_down', JSON.stringify(outcome[0]));
+    }
   });
 });
 

@@ -37,6 +37,7 @@ struct RecordingSink final : ResponseSink {
   }
   void on_client_gone(std::function<void()>) override {}
   void on_deadline(std::chrono::steady_clock::time_point, std::function<void()>) override {}
+  void on_shutdown(std::function<void()>) override {}
 };
 
 // A hold that keeps the ending until the test releases it.
