@@ -62,6 +62,7 @@ std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
 }
 
 constexpr std::size_t max_path_bytes = 256;  // paths are the client's: logs and records keep them bounded
+constexpr std::size_t max_conversation_id_bytes = 128;  // the vault takes scopes of up to 256 bytes
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
@@ -224,8 +225,14 @@ PhaseResult Exchange::decode() {
                                                            " header; send it once."));
   }
   auto conversation = request_["X-Conversation-Id"];
+  // The whole id is the scope: cut short, two conversations that share a beginning would restore
+  // each other's tokens.
+  if (conversation.size() > max_conversation_id_bytes)
+    return PhaseResult::fail(api_errors::invalid_request(
+        "The X-Conversation-Id header has " + std::to_string(conversation.size()) + " bytes; it may have at most " +
+        std::to_string(max_conversation_id_bytes) + " (send a shorter id, e.g. a hash of yours)."));
   conversation_named_ = !conversation.empty();
-  conversation_scope_ = conversation_named_ ? std::string(conversation.substr(0, 128)) : request_id_;
+  conversation_scope_ = conversation_named_ ? std::string(conversation) : request_id_;
   return PhaseResult::next();
 }
 

@@ -1,0 +1,147 @@
+// What the client gets back when a backend's answer is rewritten (vault tokens restored, values the
+// model wrote redacted), against an upstream that writes its answers byte for byte as each test
+// scripts them: tokens and characters cut anywhere, escaped, in tool-call arguments, text after
+// the stream's end. Each case runs streamed and whole, on chat and on completions where it applies.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+
+const KEY = 'sk-rewriting';
+const EMAIL = 'alice.smith@example.com';
+const CONVERSATION = { 'X-Conversation-Id': 'conv-rewriting' };
+
+const POLICY = `name: answer-rewriting-itest
+version: 1
+classes: [public, internal, confidential]
+default_clearance: public
+zones:
+  - name: site
+    description: the scripted upstream
+detectors:
+  - name: windows_account
+    class: confidential
+    pattern: 'CORP\\\\[a-z]{2,20}'
+tenants:
+  - name: rewriting
+    clearance: confidential
+responses:
+  redact: [credit_card]
+rules:
+  - name: tokenize-identities
+    when:
+      detected: [email, windows_account]
+    then:
+      tokenize: [email, windows_account]
+  - name: everyone-on-site
+    then:
+      action: allow
+      zones: [site]
+`;
+
+// The upstream answers with the bytes of answer.json, a list of base64 chunks written one by one.
+const SCRIPT = `import fs from 'node:fs';
+export default function respond() {
+  const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
+  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')) };
+}
+`;
+
+const event = (object) => `data: ${JSON.stringify(object)}\n\n`;
+const chatEvent = (delta, finish = null, index = 0) =>
+  event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] });
+const completionEvent = (text, finish = null) =>
+  event({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: finish }] });
+
+describe('answers rewritten on their way back', { timeout: 120000 }, () => {
+  let dir;
+  let upstream;
+  let gw;
+  let token;
+
+  // The next answer of the upstream: chunks (strings or Buffers), each written as it is.
+  function answerWith(chunks, contentType = 'text/event-stream') {
+    fs.writeFileSync(path.join(dir, 'answer.json'),
+      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')) }));
+  }
+
+  // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
+  function answerText(endpoint, pieces, streamed) {
+    const chat = endpoint === 'chat';
+    if (streamed) {
+      const events = pieces.map((p) => (chat ? chatEvent({ content: p }) : completionEvent(p)));
+      events.push(chat ? chatEvent({}, 'stop') : completionEvent('', 'stop'), 'data: [DONE]\n\n');
+      return answerWith(events);
+    }
+    const text = pieces.join('');
+    const choice = chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+      : { index: 0, text, finish_reason: 'stop' };
+    answerWith([JSON.stringify({ id: 'x-1', object: chat ? 'chat.completion' : 'text_completion', choices: [choice] })],
+      'application/json');
+  }
+
+  // Asks the endpoint, streamed or not; returns the answer's text as the client reads it, and the
+  // raw events of a stream.
+  async function ask(endpoint, streamed, headers = CONVERSATION) {
+    const chat = endpoint === 'chat';
+    const body = chat ? { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] } : { model: 'm', prompt: 'Go on.' };
+    const urlPath = chat ? '/v1/chat/completions' : '/v1/completions';
+    if (!streamed) {
+      const res = await gw.api({ key: KEY, method: 'POST', path: urlPath, body, headers });
+      assert.equal(res.status, 200, res.text);
+      const choice = res.json.choices[0];
+      return { text: chat ? choice.message.content : choice.text, raw: res.text };
+    }
+    const res = await readSse({ port: gw.apiPort, path: urlPath, headers: { ...bearer(KEY), ...headers },
+      body: { ...body, stream: true } });
+    assert.equal(res.status, 200, JSON.stringify(res));
+    assert.equal(res.events.at(-1)?.data, '[DONE]', JSON.stringify(res.events));
+    const chunks = res.events.slice(0, -1).map((e) => JSON.parse(e.data));
+    const text = chunks.map((c) => (chat ? c.choices?.[0]?.delta?.content : c.choices?.[0]?.text) ?? '').join('');
+    return { text, raw: res.events.map((e) => e.data).join('\n'), res };
+  }
+
+  before(async () => {
+    dir = tempDir('sovereign-rewriting-itest-');
+    const keys = await initKeys(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    fs.writeFileSync(path.join(dir, 'script.mjs'), SCRIPT);
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] })],
+      'application/json');
+    upstream = await Upstream.start({ script: path.join(dir, 'script.mjs'), 'chunk-delay-ms': 2 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
+      policy: path.join(dir, 'policy.yaml'),
+      ...evidenceSections(keys, path.join(dir, 'audit')),
+    });
+    // The conversation's token for EMAIL, as the upstream received it.
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(1);
+    token = upstream.requests()[0].body.match(/⟦EMAIL_[0-9a-f]+⟧/)?.[0];
+    assert.ok(token, upstream.requests()[0].body);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an X-Conversation-Id over 128 bytes is refused, never cut short into another conversation\'s scope', async () => {
+    const long = 'c'.repeat(128);
+    const refused = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] },
+      { headers: { 'X-Conversation-Id': `${long}-user-a` } });
+    assertError(refused, { status: 400, code: 'invalid_request' }, 'a 135-byte conversation id');
+    assert.match(refused.json.error.message, /X-Conversation-Id header has 135 bytes; it may have at most 128/);
+    // 128 bytes is a scope of its own: the token of conv-rewriting is not restored there.
+    answerText('chat', [`Write to ${token}.`], false);
+    assert.equal((await ask('chat', false, { 'X-Conversation-Id': long })).text, `Write to ${token}.`);
+  });
+});
