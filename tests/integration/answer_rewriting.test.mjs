@@ -144,4 +144,19 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     answerText('chat', [`Write to ${token}.`], false);
     assert.equal((await ask('chat', false, { 'X-Conversation-Id': long })).text, `Write to ${token}.`);
   });
+
+  it('a card the model writes among accented characters is redacted, and no character reaches the client cut in two', async () => {
+    const text = 'Café card: 4111 1111 1111 1111 — naïve ✓ für 日本 done';
+    const expected = 'Café card: [REDACTED:credit_card] — naïve ✓ für 日本 done';
+    for (const endpoint of ['chat', 'completions']) {
+      for (const streamed of [true, false]) {
+        const pieces = streamed ? [...text] : [text];  // one character per event
+        answerText(endpoint, pieces, streamed);
+        const { text: got, raw } = await ask(endpoint, streamed);
+        assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
+        assert.ok(!raw.includes('\uFFFD'), `a character was cut in two (${endpoint}, streamed: ${streamed}): ${raw}`);
+      }
+    }
+  });
+
 });
