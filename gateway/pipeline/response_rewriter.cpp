@@ -132,7 +132,7 @@ std::string ResponseRewriter::fail(const std::string& why) {
 }
 
 std::string ResponseRewriter::on_data(std::string_view chunk) {
-  if (failed_) return {};
+  if (failed_ || ended_) return {};
   pending_.append(chunk);
   std::string out;
   std::size_t separator = 0;
@@ -140,6 +140,10 @@ std::string ResponseRewriter::on_data(std::string_view chunk) {
     out += rewrite_event(std::string_view(pending_).substr(0, end));
     pending_.erase(0, end + separator);
     if (failed_) return out;
+    if (ended_) {
+      pending_.clear();
+      return out;
+    }
   }
   if (pending_.size() > max_event_bytes) return out + fail("a server-sent event is larger than 4 MiB");
   return out;
@@ -160,9 +164,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     auto payload = line.substr(5);
     if (payload.starts_with(' ')) payload.remove_prefix(1);
     if (payload == "[DONE]") {
-      out += flush_choices();
-      out += "data: [DONE]\n";
-      continue;
+      // The stream ends here: whatever a backend sends after it is no part of the answer.
+      ended_ = true;
+      return out + flush_choices() + "data: [DONE]\n\n";
     }
     // Parsed into an arena that lives for this event; most events fit its inline part.
     unsigned char inline_arena[4096];
@@ -225,7 +229,7 @@ std::string ResponseRewriter::flush_choices() {
 }
 
 std::string ResponseRewriter::finish() {
-  if (failed_) return {};
+  if (failed_ || ended_) return {};
   std::string out;
   if (!pending_.empty()) {
     out += rewrite_event(pending_);

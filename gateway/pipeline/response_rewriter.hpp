@@ -5,6 +5,7 @@
 // arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
+// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed.
 #include <functional>
 #include <map>
 #include <memory>
@@ -70,6 +71,7 @@ class ResponseRewriter : public ResponseTransform {
   FilterChainFactory make_chain_;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
+  bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
   bool failed_ = false;
   std::string failure_;  // why a whole answer could not be checked
 };

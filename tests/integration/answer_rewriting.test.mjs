@@ -159,4 +159,33 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
+  it('"data: [DONE]" written inside an answer is text; the outcome record holds the digest of the whole answer', async () => {
+    const pieces = ['Streams end with data: [DONE] and', ' then the connection closes.'];
+    answerText('chat', pieces, true);
+    const { text, res } = await ask('chat', true);
+    assert.equal(text, pieces.join(''));
+    const id = res.headers['x-request-id'];
+    const relayed = res.events.map((e) => `data: ${e.data}\n\n`).join('');
+    let records = [];
+    for (const deadline = Date.now() + 10000; records.length === 0 && Date.now() < deadline;) {
+      records = recordsOf(await auditQuery(path.join(dir, 'audit')), id).outcome;
+      if (records.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(records.length, 1, `one outcome record for ${id}`);
+    assert.equal(records[0].bytes_out, Buffer.byteLength(relayed), JSON.stringify(records[0]));
+    assert.equal(records[0].response_sha256, sha256Hex(relayed));
+  });
+
+  it('what a backend sends after data: [DONE] is not relayed, streamed chat and completions alike', async () => {
+    for (const endpoint of ['chat', 'completions']) {
+      const chat = endpoint === 'chat';
+      const piece = (text, index = 0) => (chat ? chatEvent({ content: text }, null, index) : completionEvent(text));
+      answerWith([piece('hello'), ': a comment line\n\n', piece(' world'), 'data: [DONE]\n\n',
+        piece('after the end'), piece(`card 4111 1111`, 1), 'data: [DONE]\n\n']);
+      const { text, res } = await ask(endpoint, true);
+      assert.equal(text, 'hello world', endpoint);
+      assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, JSON.stringify(res.events));
+      assert.equal(res.rest, '');
+    }
+  });
 });

@@ -168,6 +168,22 @@ TEST_SUITE("rewrite") {
     CHECK(event.at("delta").at("content").as_string() == "hello");
   }
 
+  TEST_CASE("a stream ends at [DONE]: held-back text is released before it, nothing after it is relayed") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n");
+    out += rewriter.on_data("data: [DONE]\n\n" R"(data: {"choices":[{"index":0,"delta":{"content":"ret later"},"finish_reason":null}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":1,"delta":{"content":"more"},"finish_reason":null}]})" "\n\ndata: [DONE]\n\n");
+    out += rewriter.finish();
+    CHECK(out.ends_with("data: [DONE]\n\n"));
+    CHECK(out.find("[DONE]") == out.size() - 8);  // once, at the end
+    CHECK(out.find("later") == std::string::npos);
+    CHECK(out.find("more") == std::string::npos);
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1))
+      content += content_of(out.substr(at + 6, out.find('\n', at) - at - 6));
+    CHECK(content == "a sec");
+  }
+
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.on_data("data: {not json\n\n");
