@@ -117,8 +117,9 @@ class ScanFilter : public TextFilter {
 
 class RestoreFilter : public TextFilter {
  public:
-  RestoreFilter(const crypto::TokenVault& vault, std::string tenant, std::string scope)
-      : restorer_(vault, std::move(tenant), std::move(scope)) {}
+  RestoreFilter(const crypto::TokenVault& vault, std::string tenant, std::string scope, TextForm form)
+      : restorer_(vault, std::move(tenant), std::move(scope),
+                  form == TextForm::json ? crypto::TokenText::json : crypto::TokenText::plain) {}
   std::string feed(std::string_view text) override { return restorer_.feed(text); }
   std::string finish() override { return restorer_.finish(); }
 
@@ -459,11 +460,11 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
   const bool withhold_logprobs = policy->redacts_answers(tenant_->name);
   return std::make_unique<ResponseRewriter>(
-      *endpoint_, withhold_logprobs, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
+      *endpoint_, withhold_logprobs, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_](TextForm form) {
         FilterChain chain;
         // Scan what the model wrote (tokens, not values), then restore the tokens.
         chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));
-        if (vault) chain.push_back(std::make_unique<RestoreFilter>(*vault, tenant, scope));
+        if (vault) chain.push_back(std::make_unique<RestoreFilter>(*vault, tenant, scope, form));
         return chain;
       });
 }

@@ -88,7 +88,7 @@ bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
 
 ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
   auto [it, inserted] = streams_.try_emplace({choice, field});
-  if (inserted) it->second.chain = make_chain_();
+  if (inserted) it->second.chain = make_chain_(field.starts_with("tool_calls.") ? TextForm::json : TextForm::prose);
   return it->second;
 }
 

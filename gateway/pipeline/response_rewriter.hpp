@@ -33,8 +33,12 @@ class TextFilter {
   virtual std::string failure() const { return {}; }
 };
 
+// How a text of a choice is written: prose (content, reasoning, refusal, a completion's text), or
+// JSON text inside the JSON string (a tool call's arguments), where values are escaped.
+enum class TextForm { prose, json };
+
 using FilterChain = std::vector<std::unique_ptr<TextFilter>>;
-using FilterChainFactory = std::function<FilterChain()>;
+using FilterChainFactory = std::function<FilterChain(TextForm form)>;
 
 class ResponseRewriter : public ResponseTransform {
  public:

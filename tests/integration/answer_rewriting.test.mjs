@@ -188,4 +188,46 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       assert.equal(res.rest, '');
     }
   });
+
+  it('tokens in tool-call arguments are restored, written raw or with \\u escapes, values escaped for the JSON they stand in', async () => {
+    // A Windows account holds a backslash: restored as it stands, it would break the arguments' JSON.
+    const account = 'CORP\\jdoe';
+    answerText('chat', ['noted'], false);
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Log in as ${account}.` }] },
+      { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    const accountToken = upstream.requests().at(-1).body.match(/⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧/)?.[0];
+    assert.ok(accountToken, upstream.requests().at(-1).body);
+    const escaped = (t) => t.replace('⟦', '\\u27e6').replace('⟧', '\\u27E7');
+    const written = `{"to":"${token}","cc":"${escaped(token)}","as":"${escaped(accountToken)}","raw":"${accountToken}"}`;
+    const expected = { to: EMAIL, cc: EMAIL, as: account, raw: account };
+    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    for (const streamed of [true, false]) {
+      if (streamed) {
+        const pieces = [];
+        for (let i = 0; i < written.length; i += 3) pieces.push(written.slice(i, i + 3));
+        answerWith([chatEvent({ role: 'assistant', content: null, ...call('', true) }),
+          ...pieces.map((p) => chatEvent(call(p, false))), chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      } else {
+        answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+          message: { role: 'assistant', content: null, ...call(written, true) }, finish_reason: 'tool_calls' }] })],
+        'application/json');
+      }
+      const body = { model: 'm', messages: [{ role: 'user', content: 'Send it.' }], stream: streamed };
+      let args = '';
+      if (streamed) {
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION }, body });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) {
+          for (const c of JSON.parse(e.data).choices) args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+        }
+      } else {
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
+      }
+      assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
 });

@@ -45,7 +45,7 @@ class StreamingMask : public TextFilter {
 };
 
 ResponseRewriter streaming_mask_rewriter() {
-  return ResponseRewriter(Endpoint::chat_completions, false, [] {
+  return ResponseRewriter(Endpoint::chat_completions, false, [](TextForm) {
     FilterChain chain;
     chain.push_back(std::make_unique<StreamingMask>());
     return chain;
@@ -53,7 +53,7 @@ ResponseRewriter streaming_mask_rewriter() {
 }
 
 ResponseRewriter masking_rewriter(bool withhold_logprobs = false) {
-  return ResponseRewriter(Endpoint::chat_completions, withhold_logprobs, [] {
+  return ResponseRewriter(Endpoint::chat_completions, withhold_logprobs, [](TextForm) {
     FilterChain chain;
     chain.push_back(std::make_unique<Mask>());
     return chain;
