@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/log/json_line.hpp"
+
 namespace sovereign::gateway {
 namespace json = boost::json;
 namespace {
@@ -62,6 +64,33 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   calls.get_array().push_back(json::object{{"index", index}, {"function", json::object{{"arguments", text}}}});
 }
 
+// How many bytes at the end of text begin a UTF-8 character that they do not complete (0 to 3):
+// what a backend that cuts its output between the bytes of a character leaves for its next event.
+std::size_t cut_character_tail(std::string_view text) {
+  for (std::size_t back = 1; back <= std::min<std::size_t>(3, text.size()); ++back) {
+    const auto byte = static_cast<unsigned char>(text[text.size() - back]);
+    if ((byte & 0xC0) == 0x80) continue;  // a continuation byte: its lead is further back
+    const std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
+// A streamed event, parsed; its strings may hold bytes that are not UTF-8 only where the strict
+// parse refused them for that alone (a character cut between two events), which the caller then
+// joins and checks.
+json::value parse_event(std::string_view payload, json::storage_ptr storage, boost::system::error_code& ec,
+                        bool& well_formed) {
+  well_formed = true;
+  json::value value = json::parse(payload, ec, storage);
+  if (!ec || is_well_formed_utf8(payload)) return value;
+  well_formed = false;
+  ec = {};
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;
+  return json::parse(payload, ec, storage, options);
+}
+
 std::size_t event_end(std::string_view buffer, std::size_t& separator) {
   auto lf = buffer.find("\n\n");
   auto crlf = buffer.find("\r\n\r\n");
@@ -93,7 +122,12 @@ ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const st
 }
 
 std::string ResponseRewriter::run(Stream& c, std::string_view text) {
-  std::string out(text);
+  // A character cut between two events is joined before any filter sees it.
+  std::string out = std::exchange(c.cut_character, {});
+  out.append(text);
+  const std::size_t cut = cut_character_tail(out);
+  c.cut_character.assign(out, out.size() - cut, cut);
+  out.resize(out.size() - cut);
   for (auto& filter : c.chain) {
     out = filter->feed(out);
     if (filter->failed()) failed_ = true;
@@ -115,7 +149,8 @@ std::string ResponseRewriter::run_whole(Stream& c, std::string_view text) {
 std::string ResponseRewriter::close(Stream& c) {
   if (c.finished) return {};
   c.finished = true;
-  std::string carry;
+  // A character the stream never completed is no text: it goes out as a replacement character.
+  std::string carry = well_formed_utf8(std::exchange(c.cut_character, {}));
   for (auto& filter : c.chain) {
     carry = filter->feed(carry);
     carry += filter->finish();
@@ -172,9 +207,10 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     unsigned char inline_arena[4096];
     json::monotonic_resource arena(inline_arena, sizeof inline_arena);
     boost::system::error_code ec;
-    json::value value = json::parse(payload, ec, &arena);
+    bool well_formed = true;
+    json::value value = parse_event(payload, &arena, ec, well_formed);
     if (ec || !value.is_object()) return fail("a streamed event is not JSON");
-    bool rewritten = false;
+    bool rewritten = !well_formed;  // its bytes cannot go out as they came
     if (auto* choices = value.get_object().if_contains("choices"); choices && choices->is_array()) {
       for (auto& item : choices->get_array()) {
         if (!item.is_object()) continue;
@@ -210,8 +246,13 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     }
     if (failed_) return out + fail("the output scanner failed");
     // No filter changed the event: it goes out as the backend wrote it.
-    if (rewritten) out.append("data: ").append(json::serialize(value)).append("\n");
-    else out.append(line).append("\n");
+    if (!rewritten) {
+      out.append(line).append("\n");
+      continue;
+    }
+    std::string serialized = json::serialize(value);
+    if (!well_formed && !is_well_formed_utf8(serialized)) return out + fail("a streamed event's text is not UTF-8");
+    out.append("data: ").append(serialized).append("\n");
   }
   return out + "\n";
 }

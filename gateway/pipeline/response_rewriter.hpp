@@ -5,7 +5,9 @@
 // arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
-// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed.
+// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed. A backend that
+// cuts a character between the bytes of two events has it joined before the filters see it; text
+// that is not UTF-8 otherwise ends the stream (fail closed).
 #include <functional>
 #include <map>
 #include <memory>
@@ -59,6 +61,7 @@ class ResponseRewriter : public ResponseTransform {
   struct Stream {
     FilterChain chain;
     bool finished = false;
+    std::string cut_character;  // the first bytes of a character the next event completes
   };
   std::string rewrite_event(std::string_view event);
   std::string flush_choices();

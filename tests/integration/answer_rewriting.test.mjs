@@ -230,4 +230,21 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
     }
   });
+
+  it('a token cut at every byte across two events, inside its brackets\' bytes too, is restored; chat and completions', async () => {
+    const written = Buffer.from(`Reply to ${token}, é.`);
+    // Raw bytes in a JSON string: an event may carry half a character, as byte-level streamers send it.
+    const eventOf = (endpoint, bytes) => Buffer.concat([Buffer.from(endpoint === 'chat'
+      ? 'data: {"choices":[{"index":0,"delta":{"content":"' : 'data: {"choices":[{"index":0,"text":"'),
+    bytes, Buffer.from(`"${endpoint === 'chat' ? '}' : ''},"finish_reason":null}]}\n\n`)]);
+    for (const endpoint of ['chat', 'completions']) {
+      const end = endpoint === 'chat' ? chatEvent({}, 'stop') : completionEvent('', 'stop');
+      for (let cut = 1; cut < written.length; cut++) {
+        answerWith([eventOf(endpoint, written.subarray(0, cut)), eventOf(endpoint, written.subarray(cut)), end, 'data: [DONE]\n\n']);
+        const { text, raw } = await ask(endpoint, true);
+        assert.equal(text, `Reply to ${EMAIL}, é.`, `${endpoint}, cut at byte ${cut}: ${raw}`);
+        assert.ok(!raw.includes('\uFFFD'), `${endpoint}, cut at byte ${cut}: ${raw}`);
+      }
+    }
+  });
 });

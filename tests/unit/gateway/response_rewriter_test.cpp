@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/log/json_line.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 
 using namespace sovereign::gateway;
@@ -182,6 +183,38 @@ TEST_SUITE("rewrite") {
     for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1))
       content += content_of(out.substr(at + 6, out.find('\n', at) - at - 6));
     CHECK(content == "a sec");
+  }
+
+  TEST_CASE("a character a backend cuts between two events is joined before the filters see it") {
+    // "⟦secret⟧ é" written one byte per event: no filter sees half a character, none goes out.
+    auto rewriter = streaming_mask_rewriter();
+    const std::string text = "\xE2\x9F\xA6secret\xE2\x9F\xA7 caf\xC3\xA9";
+    std::string out;
+    for (char byte : text)
+      out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + std::string(1, byte) +
+                              "\"},\"finish_reason\":null}]}\n\n");
+    out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    CHECK_FALSE(rewriter.failed());
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const std::string event = out.substr(at + 6, out.find('\n', at) - at - 6);
+      CHECK(is_well_formed_utf8(event));
+      const boost::json::value parsed = boost::json::parse(event);
+      if (auto* piece = parsed.at("choices").at(0).at("delta").as_object().if_contains("content"))
+        content += std::string(piece->as_string());
+    }
+    CHECK(content == "\xE2\x9F\xA6******\xE2\x9F\xA7 caf\xC3\xA9");
+  }
+
+  TEST_CASE("text that is not UTF-8 beyond a cut character ends the stream with an error event") {
+    for (const std::string& text : {std::string("a\xFF b"), std::string("\xC3 b")}) {
+      auto rewriter = masking_rewriter();
+      const std::string out = rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text +
+                                               "\"},\"finish_reason\":null}]}\n\n");
+      CAPTURE(text);
+      CHECK(rewriter.failed());
+      CHECK(out.find("a streamed event's text is not UTF-8") != std::string::npos);
+    }
   }
 
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
