@@ -233,7 +233,9 @@ PhaseResult Exchange::decode() {
         "The X-Conversation-Id header has " + std::to_string(conversation.size()) + " bytes; it may have at most " +
         std::to_string(max_conversation_id_bytes) + " (send a shorter id, e.g. a hash of yours)."));
   conversation_named_ = !conversation.empty();
-  conversation_scope_ = conversation_named_ ? std::string(conversation) : request_id_;
+  // A request's own scope starts with a control character, which no header value may hold: no
+  // conversation can be named so as to share it (its id is sent back in X-Request-Id).
+  conversation_scope_ = conversation_named_ ? std::string(conversation) : "\x01" + request_id_;
   return PhaseResult::next();
 }
 

@@ -247,4 +247,27 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       }
     }
   });
+
+  it('a token of a request without a conversation is not restored in a conversation named like that request', async () => {
+    // The first request names no conversation: its scope is itself, while its answer streams.
+    const slow = [chatEvent({ role: 'assistant', content: '' }), ...Array.from({ length: 400 }, () => ': waiting\n\n'),
+      chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
+    answerWith(slow);
+    const before = upstream.requests().length;
+    let started;
+    const streaming = new Promise((resolve) => { started = resolve; });
+    const first = readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+      body: { model: 'm', messages: [{ role: 'user', content: 'Mail bob@example.org.' }], stream: true },
+      onEvent: () => started() });
+    await streaming;  // the upstream has read its answer: the next one may be written
+    const received = upstream.requests()[before];
+    const theirs = received.body.match(/⟦EMAIL_[0-9a-f]+⟧/)?.[0];
+    assert.ok(theirs, received.body);
+    // Another request of the tenant names its request id as a conversation and gets that token back.
+    answerText('chat', [`Who is ${theirs}?`], false);
+    const { text } = await ask('chat', false, { 'X-Conversation-Id': received.headers['x-request-id'] });
+    assert.equal(text, `Who is ${theirs}?`, 'the request\'s value was restored in a conversation');
+    const done = await first;
+    assert.equal(done.events.at(-1)?.data, '[DONE]', 'the first request was still running');
+  });
 });
