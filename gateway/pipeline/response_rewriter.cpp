@@ -14,9 +14,12 @@ struct ChoiceText {
   json::value* value;     // the string in the event or answer
 };
 
+constexpr std::string_view function_call_arguments = "function_call.arguments";
+
 // Every text of one choice that a model writes: for chat, the message's (or, streaming, the
-// delta's) content, reasoning_content and refusal, and each tool call's function arguments (keyed by
-// the call's index, which deltas carry); for completions, text.
+// delta's) content, reasoning_content (or reasoning, as some servers name it) and refusal, each tool
+// call's function arguments (keyed by the call's index, which deltas carry) and the arguments of the
+// deprecated function_call (the request schema still takes `functions`); for completions, text.
 std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming) {
   std::vector<ChoiceText> out;
   if (endpoint == Endpoint::completions) {
@@ -26,7 +29,7 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
   json::value* holder = choice.if_contains(streaming ? "delta" : "message");
   if (holder == nullptr || !holder->is_object()) return out;
   auto& message = holder->get_object();
-  for (const char* field : {"content", "reasoning_content", "refusal"})
+  for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
     if (auto* text = message.if_contains(field); text && text->is_string()) out.push_back({field, text});
   if (auto* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
     auto& list = calls->get_array();
@@ -41,7 +44,15 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
         out.push_back({"tool_calls." + std::to_string(index) + ".arguments", arguments});
     }
   }
+  if (auto* call = message.if_contains("function_call"); call && call->is_object())
+    if (auto* arguments = call->get_object().if_contains("arguments"); arguments && arguments->is_string())
+      out.push_back({std::string(function_call_arguments), arguments});
   return out;
+}
+
+// Arguments are JSON text inside the JSON string; every other text is prose.
+TextForm form_of(const std::string& field) {
+  return field.starts_with("tool_calls.") || field == function_call_arguments ? TextForm::json : TextForm::prose;
 }
 
 // Puts text released at the end of a stream where its field belongs, in a delta (chat) or choice
@@ -54,6 +65,12 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   json::value& delta = choice["delta"];
   if (!delta.is_object()) delta = json::object{};
   auto& message = delta.get_object();
+  if (field == function_call_arguments) {
+    json::value& call = message["function_call"];
+    if (!call.is_object()) call = json::object{};
+    call.get_object()["arguments"] = text;
+    return;
+  }
   if (!field.starts_with("tool_calls.")) {
     message[field] = text;
     return;
@@ -117,7 +134,7 @@ bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
 
 ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
   auto [it, inserted] = streams_.try_emplace({choice, field});
-  if (inserted) it->second.chain = make_chain_(field.starts_with("tool_calls.") ? TextForm::json : TextForm::prose);
+  if (inserted) it->second.chain = make_chain_(form_of(field));
   return it->second;
 }
 

@@ -2,7 +2,7 @@
 // Rewrites the text of OpenAI responses on their way back to the client, choice by choice:
 // server-sent events are parsed as they stream (an event split across upstream chunks is
 // reassembled first), each text of each choice (content, reasoning, refusal, every tool call's
-// arguments; a completion's text) goes through its own chain of filters (output scanning, then
+// arguments, a deprecated function_call's arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
 // A stream ends at `data: [DONE]`: events a backend sends after it are not relayed. A backend that
@@ -36,7 +36,7 @@ class TextFilter {
 };
 
 // How a text of a choice is written: prose (content, reasoning, refusal, a completion's text), or
-// JSON text inside the JSON string (a tool call's arguments), where values are escaped.
+// JSON text inside the JSON string (a tool call's or function_call's arguments), where values are escaped.
 enum class TextForm { prose, json };
 
 using FilterChain = std::vector<std::unique_ptr<TextFilter>>;

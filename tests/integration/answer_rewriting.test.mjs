@@ -270,4 +270,31 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     const done = await first;
     assert.equal(done.events.at(-1)?.data, '[DONE]', 'the first request was still running');
   });
+
+  it('the arguments of a deprecated function_call are checked too: a card redacted, a token restored, streamed and whole', async () => {
+    const written = JSON.stringify({ to: token, card: '4111 1111 1111 1111' });
+    const expected = { to: EMAIL, card: '[REDACTED:credit_card]' };
+    const body = { model: 'm', messages: [{ role: 'user', content: 'Pay.' }],
+      functions: [{ name: 'pay', parameters: { type: 'object', properties: {} } }] };
+    for (const streamed of [true, false]) {
+      let args = '';
+      if (streamed) {
+        answerWith([chatEvent({ role: 'assistant', content: null, function_call: { name: 'pay', arguments: '' } }),
+          ...[written.slice(0, 15), written.slice(15, 40), written.slice(40)].map((p) => chatEvent({ function_call: { arguments: p } })),
+          chatEvent({}, 'function_call'), 'data: [DONE]\n\n']);
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+          body: { ...body, stream: true } });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) args += JSON.parse(e.data).choices[0].delta.function_call?.arguments ?? '';
+      } else {
+        answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+          message: { role: 'assistant', content: null, function_call: { name: 'pay', arguments: written } }, finish_reason: 'function_call' }] })],
+        'application/json');
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        args = answer.json.choices[0].message.function_call.arguments;
+      }
+      assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
 });

@@ -95,10 +95,14 @@ TEST_SUITE("rewrite") {
   TEST_CASE("every text of a whole answer is filtered: content, reasoning, refusal, tool-call arguments") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.whole(R"({"choices":[{"index":0,"message":{"content":null,
-        "reasoning_content":"a secret plan","refusal":"no secret",
+        "reasoning_content":"a secret plan","reasoning":"the secret way","refusal":"no secret",
+        "function_call":{"name":"g","arguments":"{\"old\":\"secret\"}"},
         "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"k\":\"secret\"}"}}]}}]})");
     auto message = boost::json::parse(out).at("choices").at(0).at("message");
     CHECK(message.at("reasoning_content").as_string() == "a ****** plan");
+    CHECK(message.at("reasoning").as_string() == "the ****** way");
+    CHECK(message.at("function_call").at("arguments").as_string() == R"({"old":"******"})");
+    CHECK(message.at("function_call").at("name").as_string() == "g");
     CHECK(message.at("refusal").as_string() == "no ******");
     CHECK(message.at("tool_calls").at(0).at("function").at("arguments").as_string() == R"({"k":"******"})");
     CHECK(message.at("tool_calls").at(0).at("function").at("name").as_string() == "f");
@@ -130,6 +134,23 @@ TEST_SUITE("rewrite") {
     CHECK(calls[1] == "other sec");
     CHECK(out.ends_with("data: [DONE]\n\n"));
     CHECK_FALSE(rewriter.failed());
+  }
+
+  TEST_CASE("streamed arguments of the deprecated function_call are filtered and released at the end") {
+    auto rewriter = streaming_mask_rewriter();
+    auto event = [](const std::string& delta, const char* finish = "null") {
+      return "data: {\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+    };
+    std::string out = rewriter.on_data(event(R"({"role":"assistant","content":null,"function_call":{"name":"g","arguments":"{\"k\":\"sec"}})"));
+    out += rewriter.on_data(event(R"({"function_call":{"arguments":"ret\", \"v\":\"sec"}})"));
+    out += rewriter.on_data(event(R"({})", R"("function_call")"));
+    std::string arguments;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const boost::json::value parsed = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      if (auto* call = parsed.at("choices").at(0).at("delta").as_object().if_contains("function_call"))
+        arguments += std::string(call->at("arguments").as_string());
+    }
+    CHECK(arguments == R"({"k":"******", "v":"sec)");
   }
 
   TEST_CASE("at a choice's end, text held back goes to the field it came from, carried or not") {
