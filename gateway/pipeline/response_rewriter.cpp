@@ -16,21 +16,39 @@ struct ChoiceText {
 
 constexpr std::string_view function_call_arguments = "function_call.arguments";
 
+// What a text field holds that is not text (null is no text): the gateway cannot check it.
+const char* kind_of(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+    case json::kind::bool_: return "a boolean";
+    default: return "a number";
+  }
+}
+
 // Every text of one choice that a model writes: for chat, the message's (or, streaming, the
 // delta's) content, reasoning_content (or reasoning, as some servers name it) and refusal, each tool
 // call's function arguments (keyed by the call's index, which deltas carry) and the arguments of the
 // deprecated function_call (the request schema still takes `functions`); for completions, text.
-std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming) {
+// One of them holding something other than a string or null (content as an array of parts,
+// arguments as an object) cannot be checked: `unreadable` names it, and the answer is refused.
+std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
   std::vector<ChoiceText> out;
+  auto take = [&](json::value* text, std::string field, const std::string& where) {
+    if (text == nullptr || text->is_null()) return;
+    if (text->is_string()) out.push_back({std::move(field), text});
+    else if (unreadable.empty()) unreadable = where + " is " + kind_of(*text) + ", not text";
+  };
   if (endpoint == Endpoint::completions) {
-    if (auto* text = choice.if_contains("text"); text && text->is_string()) out.push_back({"text", text});
+    take(choice.if_contains("text"), "text", "text");
     return out;
   }
-  json::value* holder = choice.if_contains(streaming ? "delta" : "message");
+  const std::string holder_name = streaming ? "delta" : "message";
+  json::value* holder = choice.if_contains(holder_name);
   if (holder == nullptr || !holder->is_object()) return out;
   auto& message = holder->get_object();
   for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
-    if (auto* text = message.if_contains(field); text && text->is_string()) out.push_back({field, text});
+    take(message.if_contains(field), field, holder_name + "." + field);
   if (auto* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
     auto& list = calls->get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -39,14 +57,14 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
       std::int64_t index = static_cast<std::int64_t>(i);
       if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
       auto* function = call.if_contains("function");
-      auto* arguments = function && function->is_object() ? function->get_object().if_contains("arguments") : nullptr;
-      if (arguments && arguments->is_string())
-        out.push_back({"tool_calls." + std::to_string(index) + ".arguments", arguments});
+      if (function && function->is_object())
+        take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
+             holder_name + ".tool_calls[" + std::to_string(i) + "].function.arguments");
     }
   }
   if (auto* call = message.if_contains("function_call"); call && call->is_object())
-    if (auto* arguments = call->get_object().if_contains("arguments"); arguments && arguments->is_string())
-      out.push_back({std::string(function_call_arguments), arguments});
+    take(call->get_object().if_contains("arguments"), std::string(function_call_arguments),
+         holder_name + ".function_call.arguments");
   return out;
 }
 
@@ -235,7 +253,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         std::int64_t index = 0;
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
         rewritten = withhold_logprobs(object) || rewritten;
-        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true);
+        std::string unreadable;
+        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
+        if (!unreadable.empty()) return out + fail("choice " + std::to_string(index) + "'s " + unreadable);
         for (auto& [field, text] : texts) {
           std::string filtered = run(stream(index, field), text->get_string());
           if (filtered == text->get_string()) continue;
@@ -318,7 +338,10 @@ std::string ResponseRewriter::whole(std::string body) {
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
     rewritten = withhold_logprobs(item.get_object()) || rewritten;
-    for (auto& [field, text] : texts_of(item.get_object(), endpoint_, false)) {
+    std::string unreadable;
+    const std::vector<ChoiceText> texts = texts_of(item.get_object(), endpoint_, false, unreadable);
+    if (!unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + unreadable);
+    for (auto& [field, text] : texts) {
       std::string filtered = run_whole(stream(index, field), text->get_string());
       if (filtered == text->get_string()) continue;
       *text = filtered;

@@ -297,4 +297,27 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
     }
   });
+
+  it('text in a shape the gateway cannot read (content as parts, arguments as an object) is withheld, whole and streamed', async () => {
+    const card = '4111 1111 1111 1111';
+    const shapes = [
+      [{ role: 'assistant', content: [{ type: 'text', text: `card ${card}` }] }, 'content is an array, not text'],
+      [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: { card } } }] },
+        'tool_calls[0].function.arguments is an object, not text'],
+    ];
+    for (const [message, why] of shapes) {
+      answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] })],
+        'application/json');
+      const whole = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] });
+      assertError(whole, { status: 502, code: 'response_check_failed' }, why);
+      assert.ok(whole.json.error.message.includes(`choice 0's message.${why}`), whole.json.error.message);
+      answerWith([chatEvent(message), chatEvent({}, 'stop'), 'data: [DONE]\n\n']);
+      const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+        body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+      const raw = sse.events.map((e) => e.data).join('\n');
+      assert.ok(!raw.includes('4111'), raw);
+      assert.equal(JSON.parse(sse.events.at(-1).data).error?.code, 'response_check_failed', raw);
+      assert.ok(raw.includes(`choice 0's delta.${why}`), raw);
+    }
+  });
 });

@@ -238,6 +238,28 @@ TEST_SUITE("rewrite") {
     }
   }
 
+  TEST_CASE("a text in a shape the filters cannot read (parts, an object) is refused, never passed unchecked") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"content":[{"type":"text","text":"a secret"}]})", "message.content is an array, not text"},
+        {R"({"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"k":"secret"}}}]})",
+         "message.tool_calls[0].function.arguments is an object, not text"},
+        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"}};
+    for (const auto& [message, why] : cases) {
+      CAPTURE(message);
+      auto whole = masking_rewriter();
+      CHECK(whole.whole(R"({"choices":[{"index":0,"message":)" + message + "}]}").empty());
+      CHECK(whole.failed());
+      CHECK(whole.failure() == "choice 0's " + why);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data(R"(data: {"choices":[{"index":0,"delta":)" + message + "}]}\n\n");
+      CHECK(streamed.failed());
+      std::string delta_why = why;
+      delta_why.replace(0, 7, "delta");
+      CHECK(out.find("choice 0's " + delta_why) != std::string::npos);
+      CHECK(out.find("secret") == std::string::npos);
+    }
+  }
+
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.on_data("data: {not json\n\n");
