@@ -150,10 +150,17 @@ bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
   return true;
 }
 
-ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
-  auto [it, inserted] = streams_.try_emplace({choice, field});
-  if (inserted) it->second.chain = make_chain_(form_of(field));
-  return it->second;
+ResponseRewriter::Stream* ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
+  auto found = streams_.find({choice, field});
+  if (found != streams_.end()) return &found->second;
+  if (streams_.size() >= max_texts) return nullptr;
+  auto& added = streams_[{choice, field}];
+  added.chain = make_chain_(form_of(field));
+  return &added;
+}
+
+std::string ResponseRewriter::too_many_texts() const {
+  return "the answer has more than " + std::to_string(max_texts) + " texts (choices times their fields)";
 }
 
 std::string ResponseRewriter::run(Stream& c, std::string_view text) {
@@ -257,7 +264,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
         if (!unreadable.empty()) return out + fail("choice " + std::to_string(index) + "'s " + unreadable);
         for (auto& [field, text] : texts) {
-          std::string filtered = run(stream(index, field), text->get_string());
+          Stream* filters = stream(index, field);
+          if (filters == nullptr) return out + fail(too_many_texts());
+          std::string filtered = run(*filters, text->get_string());
           if (filtered == text->get_string()) continue;
           *text = filtered;
           rewritten = true;
@@ -342,7 +351,9 @@ std::string ResponseRewriter::whole(std::string body) {
     const std::vector<ChoiceText> texts = texts_of(item.get_object(), endpoint_, false, unreadable);
     if (!unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + unreadable);
     for (auto& [field, text] : texts) {
-      std::string filtered = run_whole(stream(index, field), text->get_string());
+      Stream* filters = stream(index, field);
+      if (filters == nullptr) return fail_whole(too_many_texts());
+      std::string filtered = run_whole(*filters, text->get_string());
       if (filtered == text->get_string()) continue;
       *text = filtered;
       rewritten = true;

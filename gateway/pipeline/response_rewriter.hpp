@@ -55,6 +55,9 @@ class ResponseRewriter : public ResponseTransform {
   std::string failure() const override { return failure_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
+  // Each text of each choice has its own filters: a backend inventing choice or tool-call indexes
+  // without end must not grow them without bound (OpenAI allows n up to 128).
+  static constexpr std::size_t max_texts = 1024;
 
  private:
   // One text stream of one choice (its content, its reasoning, one tool call's arguments...).
@@ -68,7 +71,8 @@ class ResponseRewriter : public ResponseTransform {
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
   std::string run_whole(Stream& stream, std::string_view text);
-  Stream& stream(std::int64_t choice, const std::string& field);
+  Stream* stream(std::int64_t choice, const std::string& field);  // null: max_texts reached
+  std::string too_many_texts() const;
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
   bool withhold_logprobs(boost::json::object& choice) const;

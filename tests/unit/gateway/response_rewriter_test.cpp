@@ -260,6 +260,22 @@ TEST_SUITE("rewrite") {
     }
   }
 
+  TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
+    auto streamed = masking_rewriter();
+    std::string out;
+    for (std::size_t i = 0; i <= ResponseRewriter::max_texts && !streamed.failed(); ++i)
+      out = streamed.on_data(R"(data: {"choices":[{"index":)" + std::to_string(i) +
+                             R"(,"delta":{"content":"x"},"finish_reason":null}]})" "\n\n");
+    CHECK(streamed.failed());
+    CHECK(out.find("the answer has more than 1024 texts") != std::string::npos);
+    std::string choices;
+    for (std::size_t i = 0; i <= ResponseRewriter::max_texts; ++i)
+      choices += (i ? "," : "") + std::string(R"({"index":)") + std::to_string(i) + R"(,"message":{"content":"x"}})";
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[)" + choices + "]}").empty());
+    CHECK(whole.failure() == "the answer has more than 1024 texts (choices times their fields)");
+  }
+
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.on_data("data: {not json\n\n");
