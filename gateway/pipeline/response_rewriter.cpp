@@ -165,6 +165,7 @@ std::string ResponseRewriter::too_many_texts() const {
 
 std::string ResponseRewriter::run(Stream& c, std::string_view text) {
   // A character cut between two events is joined before any filter sees it.
+  cut_joined_ = cut_joined_ || !c.cut_character.empty();
   std::string out = std::exchange(c.cut_character, {});
   out.append(text);
   const std::size_t cut = cut_character_tail(out);
@@ -250,6 +251,7 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     json::monotonic_resource arena(inline_arena, sizeof inline_arena);
     boost::system::error_code ec;
     bool well_formed = true;
+    cut_joined_ = false;
     json::value value = parse_event(payload, &arena, ec, well_formed);
     if (ec || !value.is_object()) return fail("a streamed event is not JSON");
     bool rewritten = !well_formed;  // its bytes cannot go out as they came
@@ -297,7 +299,8 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
       continue;
     }
     std::string serialized = json::serialize(value);
-    if (!well_formed && !is_well_formed_utf8(serialized)) return out + fail("a streamed event's text is not UTF-8");
+    if ((!well_formed || cut_joined_) && !is_well_formed_utf8(serialized))
+      return out + fail("a streamed event's text is not UTF-8");
     out.append("data: ").append(serialized).append("\n");
   }
   return out + "\n";

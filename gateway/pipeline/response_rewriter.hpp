@@ -83,6 +83,7 @@ class ResponseRewriter : public ResponseTransform {
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
   bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
+  bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
   std::string failure_;  // why a whole answer could not be checked
 };

@@ -228,11 +228,15 @@ TEST_SUITE("rewrite") {
   }
 
   TEST_CASE("text that is not UTF-8 beyond a cut character ends the stream with an error event") {
-    for (const std::string& text : {std::string("a\xFF b"), std::string("\xC3 b")}) {
+    // The last case cuts a character that the next event does not complete.
+    for (const std::vector<std::string>& texts : std::vector<std::vector<std::string>>{
+             {"a\xFF b"}, {"\xC3 b"}, {"ok \xE2\x9F", "a"}}) {
       auto rewriter = masking_rewriter();
-      const std::string out = rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text +
-                                               "\"},\"finish_reason\":null}]}\n\n");
-      CAPTURE(text);
+      std::string out;
+      for (const std::string& text : texts)
+        out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text +
+                                "\"},\"finish_reason\":null}]}\n\n");
+      CAPTURE(texts.back());
       CHECK(rewriter.failed());
       CHECK(out.find("a streamed event's text is not UTF-8") != std::string::npos);
     }
