@@ -148,6 +148,15 @@ TEST_SUITE("outcome gate") {
     first.start_stream(ok_head(), [](bool) {});
     first.write_chunk("data: [DONE]\n\n", [](bool) {});
     CHECK(other_holder.endings.size() == 1);
+    // The space after "data:" is optional.
+    RecordingSink terse;
+    Holder terse_holder;
+    OutcomeGate without_space(terse, terse_holder.hold());
+    without_space.start_stream(ok_head(), [](bool) {});
+    without_space.write_chunk("data:{\"x\":1}\n\ndata:[DO", [](bool) {});
+    CHECK(terse_holder.endings.empty());
+    without_space.write_chunk("NE]\n\n", [](bool) {});
+    CHECK(terse_holder.endings.size() == 1);
   }
 
   TEST_CASE("what a backend sends after the stream's end is not relayed: the record is of the answer as it ended") {
