@@ -2,49 +2,50 @@
 
 namespace sovereign::crypto {
 
-TokenRestorer::TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope)
-    : vault_(vault), tenant_(std::move(tenant)), scope_(std::move(scope)) {}
+namespace {
 
-std::string TokenRestorer::feed(std::string_view chunk) {
-  held_.append(chunk);
-  return drain(false);
-}
-
-std::string TokenRestorer::finish() { return drain(true); }
-
-std::string TokenRestorer::drain(bool at_end) {
-  std::string out;
-  std::size_t position = 0;
-  const std::string_view text(held_);
-  while (position < text.size()) {
-    // The first byte of ⟦ (0xE2) starts every candidate; everything before it is plain text.
-    const std::size_t candidate = text.find(token_open[0], position);
-    if (candidate == std::string_view::npos) {
-      out.append(text.substr(position));
-      position = text.size();
-      break;
-    }
-    out.append(text.substr(position, candidate - position));
-    std::size_t length = 0;
-    const TokenMatch match = match_token(text.substr(candidate), length);
-    if (match == TokenMatch::complete) {
-      const std::string_view token = text.substr(candidate, length);
-      if (std::optional<std::string> value = vault_.restore(tenant_, scope_, token)) {
-        out.append(*value);
-        ++restored_;
-      } else {
-        out.append(token);
-      }
-      position = candidate + length;
-    } else if (match == TokenMatch::incomplete && !at_end) {
-      position = candidate;  // hold back the possible token until more text arrives
-      break;
+// A value as the content of a JSON string literal.
+void append_json_escaped(std::string& out, std::string_view value) {
+  static constexpr char hex[] = "0123456789abcdef";
+  for (char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (byte < 0x20) {
+      out.append("\\u00").push_back(hex[byte >> 4]);
+      out.push_back(hex[byte & 0xF]);
     } else {
-      out.push_back(text[candidate]);
-      position = candidate + 1;
+      out.push_back(c);
     }
   }
-  held_.erase(0, position);
+}
+
+}  // namespace
+
+TokenRestorer::TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope, TokenText text)
+    : vault_(vault), tenant_(std::move(tenant)), scope_(std::move(scope)), text_(text), finder_(text) {}
+
+TokenFinder::Output TokenRestorer::into(std::string& out) {
+  return {[&out](std::string_view plain) { out.append(plain); },
+          [this, &out](std::string_view written, std::string_view token) {
+            std::optional<std::string> value = vault_.restore(tenant_, scope_, token);
+            if (!value) return void(out.append(written));
+            if (text_ == TokenText::json) append_json_escaped(out, *value);
+            else out.append(*value);
+            ++restored_;
+          }};
+}
+
+std::string TokenRestorer::feed(std::string_view chunk) {
+  std::string out;
+  finder_.feed(chunk, into(out));
+  return out;
+}
+
+std::string TokenRestorer::finish() {
+  std::string out;
+  finder_.finish(into(out));
   return out;
 }
 

@@ -1,30 +1,34 @@
 #pragma once
 // TokenRestorer: re-identifies vault tokens in a streamed response. Tokens may be split across
 // chunks; feed() returns the text that is safe to emit now, holding back only a possible token
-// prefix (at most max_token_bytes). Tokens of another tenant or scope are left as they are.
+// prefix (crypto/token_finder.hpp). Tokens of another tenant or scope are left as they are.
 
 #include <cstddef>
 #include <string>
 #include <string_view>
 
+#include "crypto/token_finder.hpp"
 #include "crypto/token_vault.hpp"
 
 namespace sovereign::crypto {
 
 class TokenRestorer {
  public:
-  TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope);
+  // TokenText::json: values go back escaped for the JSON string literal their token stands in, so
+  // that a quote or backslash in one cannot break the JSON.
+  TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope, TokenText text = TokenText::plain);
   std::string feed(std::string_view chunk);
   std::string finish();  // the held-back rest, once the stream has ended
   std::size_t restored_count() const { return restored_; }
 
  private:
-  std::string drain(bool at_end);
+  TokenFinder::Output into(std::string& out);
 
   const TokenVault& vault_;
   std::string tenant_;
   std::string scope_;
-  std::string held_;
+  TokenText text_;
+  TokenFinder finder_;
   std::size_t restored_ = 0;
 };
 

@@ -104,6 +104,9 @@ std::string ResponseScanner::release(bool final) {
         return {};
     }
     std::size_t safe = final ? buffer.size() : std::min(straddle_start(buffer, from), awaiting_context);
+    // What is released ends on a whole character: the gateway sends each piece as a JSON string of
+    // its own, where half a character would reach the client as replacement characters.
+    while (safe > from && safe < buffer.size() && (static_cast<unsigned char>(buffer[safe]) & 0xC0) == 0x80) --safe;
     // A finding that crosses the safe point is held back whole and decided again with more text.
     for (auto it = found.rbegin(); it != found.rend(); ++it)
         if (it->begin < safe && it->end > safe) safe = it->begin;

@@ -6,15 +6,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
-#include "crypto/token_restorer.hpp"
 #include "gateway/http/request_id.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
+#include "gateway/pipeline/answer_filters.hpp"
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/policy_request.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 #include "policy/engine.hpp"
 #include "policy/join.hpp"
-#include "policy/response_scanner.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -62,6 +61,7 @@ std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
 }
 
 constexpr std::size_t max_path_bytes = 256;  // paths are the client's: logs and records keep them bounded
+constexpr std::size_t max_conversation_id_bytes = 128;  // the vault takes scopes of up to 256 bytes
 
 bool contains(const std::vector<std::string>& list, const std::string& item) {
   return std::find(list.begin(), list.end(), item) != list.end();
@@ -80,50 +80,6 @@ std::string token_type(std::string_view detector) {
 }
 
 bool wants_capture(const std::optional<policy::Decision>& decision) { return decision && decision->capture_payload; }
-
-class ScanFilter : public TextFilter {
- public:
-  ScanFilter(std::shared_ptr<const policy::Policy> policy, const std::string& tenant,
-             std::shared_ptr<std::map<std::string, int>> totals)
-      : scanner_(std::move(policy), tenant), totals_(std::move(totals)) {}
-  ~ScanFilter() override { report(); }
-  std::string feed(std::string_view text) override { return scanner_.feed(text); }
-  // The totals must be complete when the outcome record is written, which happens right after
-  // the response ends: report at finish, not when the filter happens to be destroyed.
-  std::string finish() override {
-    std::string rest = scanner_.finish();
-    report();
-    return rest;
-  }
-  std::string complete(std::string_view text) override {
-    std::string out = scanner_.complete(text);
-    report();
-    return out;
-  }
-  bool failed() const override { return scanner_.failed(); }
-
- private:
-  void report() {
-    if (reported_) return;
-    reported_ = true;
-    for (const auto& [name, count] : scanner_.counts()) (*totals_)[name] += count;
-  }
-
-  policy::ResponseScanner scanner_;
-  bool reported_ = false;
-  std::shared_ptr<std::map<std::string, int>> totals_;
-};
-
-class RestoreFilter : public TextFilter {
- public:
-  RestoreFilter(const crypto::TokenVault& vault, std::string tenant, std::string scope)
-      : restorer_(vault, std::move(tenant), std::move(scope)) {}
-  std::string feed(std::string_view text) override { return restorer_.feed(text); }
-  std::string finish() override { return restorer_.finish(); }
-
- private:
-  crypto::TokenRestorer restorer_;
-};
 
 }  // namespace
 
@@ -224,8 +180,16 @@ PhaseResult Exchange::decode() {
                                                            " header; send it once."));
   }
   auto conversation = request_["X-Conversation-Id"];
+  // The whole id is the scope: cut short, two conversations that share a beginning would restore
+  // each other's tokens.
+  if (conversation.size() > max_conversation_id_bytes)
+    return PhaseResult::fail(api_errors::invalid_request(
+        "The X-Conversation-Id header has " + std::to_string(conversation.size()) + " bytes; it may have at most " +
+        std::to_string(max_conversation_id_bytes) + " (send a shorter id, e.g. a hash of yours)."));
   conversation_named_ = !conversation.empty();
-  conversation_scope_ = conversation_named_ ? std::string(conversation.substr(0, 128)) : request_id_;
+  // A request's own scope starts with a control character, which no header value may hold: no
+  // conversation can be named so as to share it (its id is sent back in X-Request-Id).
+  conversation_scope_ = conversation_named_ ? std::string(conversation) : "\x01" + request_id_;
   return PhaseResult::next();
 }
 
@@ -451,14 +415,10 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   const crypto::TokenVault* vault = services_.vault.get();
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
   const bool withhold_logprobs = policy->redacts_answers(tenant_->name);
-  return std::make_unique<ResponseRewriter>(
-      *endpoint_, withhold_logprobs, [policy, vault, tenant = tenant_->name, scope = conversation_scope_, totals = output_detectors_] {
-        FilterChain chain;
-        // Scan what the model wrote (tokens, not values), then restore the tokens.
-        chain.push_back(std::make_unique<ScanFilter>(policy, tenant, totals));
-        if (vault) chain.push_back(std::make_unique<RestoreFilter>(*vault, tenant, scope));
-        return chain;
-      });
+  AnswerFilterSettings filters{policy, vault, tenant_->name, conversation_scope_, output_detectors_};
+  return std::make_unique<ResponseRewriter>(*endpoint_, withhold_logprobs, [filters = std::move(filters)](TextForm form) {
+    return answer_filters(filters, form);
+  });
 }
 
 // Strict durability: the end of the answer waits for its outcome record (gateway/pipeline/outcome_gate.hpp).

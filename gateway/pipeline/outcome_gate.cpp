@@ -1,5 +1,6 @@
 #include "gateway/pipeline/outcome_gate.hpp"
 
+#include <algorithm>
 #include <memory>
 
 namespace sovereign::gateway {
@@ -37,20 +38,28 @@ void OutcomeGate::start_stream(ResponseHead header, Completion done) {
 }
 
 void OutcomeGate::write_chunk(std::string data, Completion done) {
-  static constexpr std::string_view done_marker = "data: [DONE]";
+  // The stream's end is a line of its own; the same words inside an event (a model writing about
+  // event streams) are text. What a backend sends after its end is no part of the answer whose
+  // digest the outcome record holds: it is not relayed.
+  // The space after the colon is optional in server-sent events.
+  static constexpr std::string_view done_markers[] = {"\ndata: [DONE]", "\ndata:[DONE]"};
+  if (held_ && status_ < 400) return done(true);
   bytes_ += data.size();
   hash_.update(data);
   // The marker may straddle two chunks: the end of the previous one is kept to look across.
-  const std::size_t keep = done_marker.size() - 1;
-  bool ends = data.find(done_marker) != std::string::npos;
-  if (!ends && !tail_.empty()) ends = (tail_ + data.substr(0, keep)).find(done_marker) != std::string::npos;
+  const std::size_t keep = done_markers[0].size() - 1;
+  auto holds_marker = [](std::string_view text) {
+    return std::any_of(std::begin(done_markers), std::end(done_markers),
+                       [text](std::string_view marker) { return text.find(marker) != std::string_view::npos; });
+  };
+  const bool ends = holds_marker(data) || holds_marker(tail_ + data.substr(0, keep));
   if (data.size() >= keep) {
     tail_.assign(data, data.size() - keep, keep);
   } else {
     tail_ += data;
     if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
   }
-  if (held_ || status_ >= 400 || !ends) return client_.write_chunk(std::move(data), std::move(done));
+  if (status_ >= 400 || !ends) return client_.write_chunk(std::move(data), std::move(done));
   auto held = std::make_shared<std::string>(std::move(data));
   hold_(ending(), [this, held, done = std::move(done)](std::optional<std::string> refusal) mutable {
     if (refusal) {

@@ -5,7 +5,8 @@
 // OutcomeGate stands between a forwarder and the client's sink: it passes everything through,
 // counting and hashing the body bytes, and hands the ending to `hold`, which makes the outcome
 // record durable and then releases it, or refuses it (the log could not be written) with an error
-// the client gets instead.
+// the client gets instead. Chunks after a stream's ending are not relayed: the record is of the
+// answer as it ended.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -51,7 +52,7 @@ class OutcomeGate final : public ResponseSink {
   unsigned status_ = 0;
   std::uint64_t bytes_ = 0;
   crypto::Sha256Hasher hash_;
-  std::string tail_;  // the last bytes of the previous chunk
+  std::string tail_ = "\n";  // the last bytes of the previous chunk; the stream starts at a line's start
   bool held_ = false;
   bool refused_ = false;
 };

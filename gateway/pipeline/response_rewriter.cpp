@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/log/json_line.hpp"
+
 namespace sovereign::gateway {
 namespace json = boost::json;
 namespace {
@@ -12,20 +14,41 @@ struct ChoiceText {
   json::value* value;     // the string in the event or answer
 };
 
+constexpr std::string_view function_call_arguments = "function_call.arguments";
+
+// What a text field holds that is not text (null is no text): the gateway cannot check it.
+const char* kind_of(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::array: return "an array";
+    case json::kind::object: return "an object";
+    case json::kind::bool_: return "a boolean";
+    default: return "a number";
+  }
+}
+
 // Every text of one choice that a model writes: for chat, the message's (or, streaming, the
-// delta's) content, reasoning_content and refusal, and each tool call's function arguments (keyed by
-// the call's index, which deltas carry); for completions, text.
-std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming) {
+// delta's) content, reasoning_content (or reasoning, as some servers name it) and refusal, each tool
+// call's function arguments (keyed by the call's index, which deltas carry) and the arguments of the
+// deprecated function_call (the request schema still takes `functions`); for completions, text.
+// One of them holding something other than a string or null (content as an array of parts,
+// arguments as an object) cannot be checked: `unreadable` names it, and the answer is refused.
+std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
   std::vector<ChoiceText> out;
+  auto take = [&](json::value* text, std::string field, const std::string& where) {
+    if (text == nullptr || text->is_null()) return;
+    if (text->is_string()) out.push_back({std::move(field), text});
+    else if (unreadable.empty()) unreadable = where + " is " + kind_of(*text) + ", not text";
+  };
   if (endpoint == Endpoint::completions) {
-    if (auto* text = choice.if_contains("text"); text && text->is_string()) out.push_back({"text", text});
+    take(choice.if_contains("text"), "text", "text");
     return out;
   }
-  json::value* holder = choice.if_contains(streaming ? "delta" : "message");
+  const std::string holder_name = streaming ? "delta" : "message";
+  json::value* holder = choice.if_contains(holder_name);
   if (holder == nullptr || !holder->is_object()) return out;
   auto& message = holder->get_object();
-  for (const char* field : {"content", "reasoning_content", "refusal"})
-    if (auto* text = message.if_contains(field); text && text->is_string()) out.push_back({field, text});
+  for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
+    take(message.if_contains(field), field, holder_name + "." + field);
   if (auto* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
     auto& list = calls->get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
@@ -34,12 +57,20 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
       std::int64_t index = static_cast<std::int64_t>(i);
       if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
       auto* function = call.if_contains("function");
-      auto* arguments = function && function->is_object() ? function->get_object().if_contains("arguments") : nullptr;
-      if (arguments && arguments->is_string())
-        out.push_back({"tool_calls." + std::to_string(index) + ".arguments", arguments});
+      if (function && function->is_object())
+        take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
+             holder_name + ".tool_calls[" + std::to_string(i) + "].function.arguments");
     }
   }
+  if (auto* call = message.if_contains("function_call"); call && call->is_object())
+    take(call->get_object().if_contains("arguments"), std::string(function_call_arguments),
+         holder_name + ".function_call.arguments");
   return out;
+}
+
+// Arguments are JSON text inside the JSON string; every other text is prose.
+TextForm form_of(const std::string& field) {
+  return field.starts_with("tool_calls.") || field == function_call_arguments ? TextForm::json : TextForm::prose;
 }
 
 // Puts text released at the end of a stream where its field belongs, in a delta (chat) or choice
@@ -52,6 +83,12 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   json::value& delta = choice["delta"];
   if (!delta.is_object()) delta = json::object{};
   auto& message = delta.get_object();
+  if (field == function_call_arguments) {
+    json::value& call = message["function_call"];
+    if (!call.is_object()) call = json::object{};
+    call.get_object()["arguments"] = text;
+    return;
+  }
   if (!field.starts_with("tool_calls.")) {
     message[field] = text;
     return;
@@ -60,6 +97,33 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   json::value& calls = message["tool_calls"];
   if (!calls.is_array()) calls = json::array{};
   calls.get_array().push_back(json::object{{"index", index}, {"function", json::object{{"arguments", text}}}});
+}
+
+// How many bytes at the end of text begin a UTF-8 character that they do not complete (0 to 3):
+// what a backend that cuts its output between the bytes of a character leaves for its next event.
+std::size_t cut_character_tail(std::string_view text) {
+  for (std::size_t back = 1; back <= std::min<std::size_t>(3, text.size()); ++back) {
+    const auto byte = static_cast<unsigned char>(text[text.size() - back]);
+    if ((byte & 0xC0) == 0x80) continue;  // a continuation byte: its lead is further back
+    const std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
+// A streamed event, parsed; its strings may hold bytes that are not UTF-8 only where the strict
+// parse refused them for that alone (a character cut between two events), which the caller then
+// joins and checks.
+json::value parse_event(std::string_view payload, json::storage_ptr storage, boost::system::error_code& ec,
+                        bool& well_formed) {
+  well_formed = true;
+  json::value value = json::parse(payload, ec, storage);
+  if (!ec || is_well_formed_utf8(payload)) return value;
+  well_formed = false;
+  ec = {};
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;
+  return json::parse(payload, ec, storage, options);
 }
 
 std::size_t event_end(std::string_view buffer, std::size_t& separator) {
@@ -86,14 +150,27 @@ bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
   return true;
 }
 
-ResponseRewriter::Stream& ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
-  auto [it, inserted] = streams_.try_emplace({choice, field});
-  if (inserted) it->second.chain = make_chain_();
-  return it->second;
+ResponseRewriter::Stream* ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
+  auto found = streams_.find({choice, field});
+  if (found != streams_.end()) return &found->second;
+  if (streams_.size() >= max_texts) return nullptr;
+  auto& added = streams_[{choice, field}];
+  added.chain = make_chain_(form_of(field));
+  return &added;
+}
+
+std::string ResponseRewriter::too_many_texts() const {
+  return "the answer has more than " + std::to_string(max_texts) + " texts (choices times their fields)";
 }
 
 std::string ResponseRewriter::run(Stream& c, std::string_view text) {
-  std::string out(text);
+  // A character cut between two events is joined before any filter sees it.
+  cut_joined_ = cut_joined_ || !c.cut_character.empty();
+  std::string out = std::exchange(c.cut_character, {});
+  out.append(text);
+  const std::size_t cut = cut_character_tail(out);
+  c.cut_character.assign(out, out.size() - cut, cut);
+  out.resize(out.size() - cut);
   for (auto& filter : c.chain) {
     out = filter->feed(out);
     if (filter->failed()) failed_ = true;
@@ -115,7 +192,8 @@ std::string ResponseRewriter::run_whole(Stream& c, std::string_view text) {
 std::string ResponseRewriter::close(Stream& c) {
   if (c.finished) return {};
   c.finished = true;
-  std::string carry;
+  // A character the stream never completed is no text: it goes out as a replacement character.
+  std::string carry = well_formed_utf8(std::exchange(c.cut_character, {}));
   for (auto& filter : c.chain) {
     carry = filter->feed(carry);
     carry += filter->finish();
@@ -132,7 +210,7 @@ std::string ResponseRewriter::fail(const std::string& why) {
 }
 
 std::string ResponseRewriter::on_data(std::string_view chunk) {
-  if (failed_) return {};
+  if (failed_ || ended_) return {};
   pending_.append(chunk);
   std::string out;
   std::size_t separator = 0;
@@ -140,6 +218,10 @@ std::string ResponseRewriter::on_data(std::string_view chunk) {
     out += rewrite_event(std::string_view(pending_).substr(0, end));
     pending_.erase(0, end + separator);
     if (failed_) return out;
+    if (ended_) {
+      pending_.clear();
+      return out;
+    }
   }
   if (pending_.size() > max_event_bytes) return out + fail("a server-sent event is larger than 4 MiB");
   return out;
@@ -160,17 +242,19 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     auto payload = line.substr(5);
     if (payload.starts_with(' ')) payload.remove_prefix(1);
     if (payload == "[DONE]") {
-      out += flush_choices();
-      out += "data: [DONE]\n";
-      continue;
+      // The stream ends here: whatever a backend sends after it is no part of the answer.
+      ended_ = true;
+      return out + flush_choices() + "data: [DONE]\n\n";
     }
     // Parsed into an arena that lives for this event; most events fit its inline part.
     unsigned char inline_arena[4096];
     json::monotonic_resource arena(inline_arena, sizeof inline_arena);
     boost::system::error_code ec;
-    json::value value = json::parse(payload, ec, &arena);
+    bool well_formed = true;
+    cut_joined_ = false;
+    json::value value = parse_event(payload, &arena, ec, well_formed);
     if (ec || !value.is_object()) return fail("a streamed event is not JSON");
-    bool rewritten = false;
+    bool rewritten = !well_formed;  // its bytes cannot go out as they came
     if (auto* choices = value.get_object().if_contains("choices"); choices && choices->is_array()) {
       for (auto& item : choices->get_array()) {
         if (!item.is_object()) continue;
@@ -178,9 +262,13 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         std::int64_t index = 0;
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
         rewritten = withhold_logprobs(object) || rewritten;
-        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true);
+        std::string unreadable;
+        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
+        if (!unreadable.empty()) return out + fail("choice " + std::to_string(index) + "'s " + unreadable);
         for (auto& [field, text] : texts) {
-          std::string filtered = run(stream(index, field), text->get_string());
+          Stream* filters = stream(index, field);
+          if (filters == nullptr) return out + fail(too_many_texts());
+          std::string filtered = run(*filters, text->get_string());
           if (filtered == text->get_string()) continue;
           *text = filtered;
           rewritten = true;
@@ -206,8 +294,14 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     }
     if (failed_) return out + fail("the output scanner failed");
     // No filter changed the event: it goes out as the backend wrote it.
-    if (rewritten) out.append("data: ").append(json::serialize(value)).append("\n");
-    else out.append(line).append("\n");
+    if (!rewritten) {
+      out.append(line).append("\n");
+      continue;
+    }
+    std::string serialized = json::serialize(value);
+    if ((!well_formed || cut_joined_) && !is_well_formed_utf8(serialized))
+      return out + fail("a streamed event's text is not UTF-8");
+    out.append("data: ").append(serialized).append("\n");
   }
   return out + "\n";
 }
@@ -225,7 +319,7 @@ std::string ResponseRewriter::flush_choices() {
 }
 
 std::string ResponseRewriter::finish() {
-  if (failed_) return {};
+  if (failed_ || ended_) return {};
   std::string out;
   if (!pending_.empty()) {
     out += rewrite_event(pending_);
@@ -256,8 +350,13 @@ std::string ResponseRewriter::whole(std::string body) {
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
     rewritten = withhold_logprobs(item.get_object()) || rewritten;
-    for (auto& [field, text] : texts_of(item.get_object(), endpoint_, false)) {
-      std::string filtered = run_whole(stream(index, field), text->get_string());
+    std::string unreadable;
+    const std::vector<ChoiceText> texts = texts_of(item.get_object(), endpoint_, false, unreadable);
+    if (!unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + unreadable);
+    for (auto& [field, text] : texts) {
+      Stream* filters = stream(index, field);
+      if (filters == nullptr) return fail_whole(too_many_texts());
+      std::string filtered = run_whole(*filters, text->get_string());
       if (filtered == text->get_string()) continue;
       *text = filtered;
       rewritten = true;

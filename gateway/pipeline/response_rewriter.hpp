@@ -2,9 +2,12 @@
 // Rewrites the text of OpenAI responses on their way back to the client, choice by choice:
 // server-sent events are parsed as they stream (an event split across upstream chunks is
 // reassembled first), each text of each choice (content, reasoning, refusal, every tool call's
-// arguments; a completion's text) goes through its own chain of filters (output scanning, then
+// arguments, a deprecated function_call's arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
+// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed. A backend that
+// cuts a character between the bytes of two events has it joined before the filters see it; text
+// that is not UTF-8 otherwise ends the stream (fail closed).
 #include <functional>
 #include <map>
 #include <memory>
@@ -32,8 +35,12 @@ class TextFilter {
   virtual std::string failure() const { return {}; }
 };
 
+// How a text of a choice is written: prose (content, reasoning, refusal, a completion's text), or
+// JSON text inside the JSON string (a tool call's or function_call's arguments), where values are escaped.
+enum class TextForm { prose, json };
+
 using FilterChain = std::vector<std::unique_ptr<TextFilter>>;
-using FilterChainFactory = std::function<FilterChain()>;
+using FilterChainFactory = std::function<FilterChain(TextForm form)>;
 
 class ResponseRewriter : public ResponseTransform {
  public:
@@ -48,19 +55,24 @@ class ResponseRewriter : public ResponseTransform {
   std::string failure() const override { return failure_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
+  // Each text of each choice has its own filters: a backend inventing choice or tool-call indexes
+  // without end must not grow them without bound (OpenAI allows n up to 128).
+  static constexpr std::size_t max_texts = 1024;
 
  private:
   // One text stream of one choice (its content, its reasoning, one tool call's arguments...).
   struct Stream {
     FilterChain chain;
     bool finished = false;
+    std::string cut_character;  // the first bytes of a character the next event completes
   };
   std::string rewrite_event(std::string_view event);
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
   std::string run_whole(Stream& stream, std::string_view text);
-  Stream& stream(std::int64_t choice, const std::string& field);
+  Stream* stream(std::int64_t choice, const std::string& field);  // null: max_texts reached
+  std::string too_many_texts() const;
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
   bool withhold_logprobs(boost::json::object& choice) const;
@@ -70,6 +82,8 @@ class ResponseRewriter : public ResponseTransform {
   FilterChainFactory make_chain_;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
+  bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
+  bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
   std::string failure_;  // why a whole answer could not be checked
 };

@@ -38,6 +38,12 @@
 //   --answer-status N           chat answers carry this status (default 200) with their usual body
 //   --logprobs                  chat answers (plain and streamed) carry log probabilities of their
 //                               text, token by token, whether the request asked or not
+//   --script FILE               POST answers come from FILE, an ES module whose default export
+//                               `respond({ path, body, tokens })` (body: the parsed request; tokens:
+//                               the vault tokens ⟦...⟧ found in it, in order) returns
+//                               { status, headers, chunks }: chunks (strings or Buffers) are written
+//                               as they are, one write each (--chunk-delay-ms between them), so a
+//                               test can split an answer at any byte or send what no real server would
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -45,6 +51,7 @@ import https from 'node:https';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import zlib from 'node:zlib';
+import { pathToFileURL } from 'node:url';
 
 const { values: opt } = parseArgs({
   options: {
@@ -69,6 +76,7 @@ const { values: opt } = parseArgs({
     'answer-as': { type: 'string', default: 'json' },
     'answer-status': { type: 'string', default: '200' },
     logprobs: { type: 'boolean', default: false },
+    script: { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -240,6 +248,21 @@ async function streamCompletion(req, res, path, model, log, reply, includeUsage)
   res.end();
 }
 
+const script = opt.script ? (await import(pathToFileURL(opt.script).href)).default : null;
+
+// The answer --script scripts: its chunks written one by one, exactly as given.
+async function scriptedAnswer(res, path, body, raw) {
+  const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
+  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks } = await script({ path, body, tokens });
+  res.writeHead(status, headers);
+  for (let i = 0; i < chunks.length; i++) {
+    if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
+    if (res.destroyed) return;
+    await new Promise((resolve) => res.write(chunks[i], resolve));
+  }
+  res.end();
+}
+
 async function handlePost(req, res, path, raw, log) {
   let body;
   try {
@@ -259,6 +282,10 @@ async function handlePost(req, res, path, raw, log) {
   }
   if (cfg.firstByteDelayMs > 0) await sleep(cfg.firstByteDelayMs);
   if (res.destroyed) return;
+  if (script) {
+    await scriptedAnswer(res, path, body, raw);
+    return;
+  }
   if (cfg.status !== 200) {
     sendJson(res, cfg.status, openAiError(cfg.status, `upstream: configured to answer ${cfg.status}`));
     return;

@@ -35,8 +35,9 @@ struct VaultFixture {
   }
 };
 
-std::string restore_in_chunks(const TokenVault& vault, std::string_view text, std::vector<std::size_t> cuts) {
-  TokenRestorer restorer(vault, "acme", "conv-1");
+std::string restore_in_chunks(const TokenVault& vault, std::string_view text, std::vector<std::size_t> cuts,
+                              TokenText form = TokenText::plain) {
+  TokenRestorer restorer(vault, "acme", "conv-1", form);
   std::string out;
   std::size_t at = 0;
   for (std::size_t cut : cuts) {
@@ -182,6 +183,25 @@ TEST_SUITE("restorer") {
     CHECK(restorer.feed(" \xE2\x9F\xA6" "EMAIL_12") == " ");
     CHECK(restorer.finish() == "\xE2\x9F\xA6" "EMAIL_12");
     CHECK(restorer.restored_count() == 1);
+  }
+
+  TEST_CASE("in JSON text, escaped brackets are tokens too and values go back escaped for their string") {
+    // A tool call's arguments: JSON inside a JSON string, often written by encoders that escape
+    // everything outside ASCII, and a value with a quote or backslash must not break it.
+    VaultFixture f;
+    const std::string account = f.token("acme", "conv-1", "ACCOUNT", "CORP\\jdoe \"ops\"");
+    const std::string body = account.substr(3, account.size() - 6);  // ACCOUNT_xxxxxx
+    const std::string text = R"({"user":"\u27e6)" + body + R"(\u27E7","raw":")" + account +
+                             R"(","path":"C:\\u27e6)" + body + R"(\u27e7","note":"\"\u27e6"})";
+    const std::string expected = R"({"user":"CORP\\jdoe \"ops\"","raw":"CORP\\jdoe \"ops\"","path":"C:\\u27e6)" + body +
+                                 R"(\u27e7","note":"\"\u27e6"})";
+    for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+      CAPTURE(cut);
+      CHECK(restore_in_chunks(*f.vault, text, {cut}, TokenText::json) == expected);
+    }
+    // Plain text is not JSON: an escape there is text, a value goes back as it is.
+    CHECK(restore_in_chunks(*f.vault, "\\u27e6" + body + "\\u27e7 " + account, {}) ==
+          "\\u27e6" + body + "\\u27e7 CORP\\jdoe \"ops\"");
   }
 
   TEST_CASE("another tenant's or an unknown token is emitted unchanged") {

@@ -130,6 +130,52 @@ TEST_SUITE("outcome gate") {
     }
   }
 
+  TEST_CASE("only a line of its own ends a stream; the same words inside an event's text do not") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold());
+    gate.start_stream(ok_head(), [](bool) {});
+    const std::string about = "data: {\"content\":\"streams end with data: [DONE] and\"}\n\n";
+    gate.write_chunk(about, [](bool) {});
+    CHECK(holder.endings.empty());
+    CHECK(client.calls.back() == "chunk " + about);
+    gate.write_chunk("data: [DONE]\n\n", [](bool) {});
+    REQUIRE(holder.endings.size() == 1);
+    CHECK(holder.endings[0].sha256 == sha256_hex(about + "data: [DONE]\n\n"));
+    // The first line of a stream counts too.
+    RecordingSink other;
+    Holder other_holder;
+    OutcomeGate first(other, other_holder.hold());
+    first.start_stream(ok_head(), [](bool) {});
+    first.write_chunk("data: [DONE]\n\n", [](bool) {});
+    CHECK(other_holder.endings.size() == 1);
+    // The space after "data:" is optional.
+    RecordingSink terse;
+    Holder terse_holder;
+    OutcomeGate without_space(terse, terse_holder.hold());
+    without_space.start_stream(ok_head(), [](bool) {});
+    without_space.write_chunk("data:{\"x\":1}\n\ndata:[DO", [](bool) {});
+    CHECK(terse_holder.endings.empty());
+    without_space.write_chunk("NE]\n\n", [](bool) {});
+    CHECK(terse_holder.endings.size() == 1);
+  }
+
+  TEST_CASE("what a backend sends after the stream's end is not relayed: the record is of the answer as it ended") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold());
+    gate.start_stream(ok_head(), [](bool) {});
+    const std::string ending = "data: {\"x\":1}\n\ndata: [DONE]\n\n";
+    gate.write_chunk(ending, [](bool) {});
+    holder.release(std::nullopt);
+    bool completed = false;
+    gate.write_chunk("data: {\"after\":1}\n\n", [&](bool ok) { completed = ok; });
+    CHECK(completed);
+    CHECK(client.calls.back() == "chunk " + ending);
+    REQUIRE(holder.endings.size() == 1);
+    CHECK(holder.endings[0].bytes == ending.size());
+  }
+
   TEST_CASE("a refused stream ends with an error event where [DONE] would have been") {
     RecordingSink client;
     Holder holder;

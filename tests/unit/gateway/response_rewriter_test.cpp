@@ -7,6 +7,7 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/log/json_line.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 
 using namespace sovereign::gateway;
@@ -45,7 +46,7 @@ class StreamingMask : public TextFilter {
 };
 
 ResponseRewriter streaming_mask_rewriter() {
-  return ResponseRewriter(Endpoint::chat_completions, false, [] {
+  return ResponseRewriter(Endpoint::chat_completions, false, [](TextForm) {
     FilterChain chain;
     chain.push_back(std::make_unique<StreamingMask>());
     return chain;
@@ -53,7 +54,7 @@ ResponseRewriter streaming_mask_rewriter() {
 }
 
 ResponseRewriter masking_rewriter(bool withhold_logprobs = false) {
-  return ResponseRewriter(Endpoint::chat_completions, withhold_logprobs, [] {
+  return ResponseRewriter(Endpoint::chat_completions, withhold_logprobs, [](TextForm) {
     FilterChain chain;
     chain.push_back(std::make_unique<Mask>());
     return chain;
@@ -94,10 +95,14 @@ TEST_SUITE("rewrite") {
   TEST_CASE("every text of a whole answer is filtered: content, reasoning, refusal, tool-call arguments") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.whole(R"({"choices":[{"index":0,"message":{"content":null,
-        "reasoning_content":"a secret plan","refusal":"no secret",
+        "reasoning_content":"a secret plan","reasoning":"the secret way","refusal":"no secret",
+        "function_call":{"name":"g","arguments":"{\"old\":\"secret\"}"},
         "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"k\":\"secret\"}"}}]}}]})");
     auto message = boost::json::parse(out).at("choices").at(0).at("message");
     CHECK(message.at("reasoning_content").as_string() == "a ****** plan");
+    CHECK(message.at("reasoning").as_string() == "the ****** way");
+    CHECK(message.at("function_call").at("arguments").as_string() == R"({"old":"******"})");
+    CHECK(message.at("function_call").at("name").as_string() == "g");
     CHECK(message.at("refusal").as_string() == "no ******");
     CHECK(message.at("tool_calls").at(0).at("function").at("arguments").as_string() == R"({"k":"******"})");
     CHECK(message.at("tool_calls").at(0).at("function").at("name").as_string() == "f");
@@ -129,6 +134,23 @@ TEST_SUITE("rewrite") {
     CHECK(calls[1] == "other sec");
     CHECK(out.ends_with("data: [DONE]\n\n"));
     CHECK_FALSE(rewriter.failed());
+  }
+
+  TEST_CASE("streamed arguments of the deprecated function_call are filtered and released at the end") {
+    auto rewriter = streaming_mask_rewriter();
+    auto event = [](const std::string& delta, const char* finish = "null") {
+      return "data: {\"choices\":[{\"index\":0,\"delta\":" + delta + ",\"finish_reason\":" + finish + "}]}\n\n";
+    };
+    std::string out = rewriter.on_data(event(R"({"role":"assistant","content":null,"function_call":{"name":"g","arguments":"{\"k\":\"sec"}})"));
+    out += rewriter.on_data(event(R"({"function_call":{"arguments":"ret\", \"v\":\"sec"}})"));
+    out += rewriter.on_data(event(R"({})", R"("function_call")"));
+    std::string arguments;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const boost::json::value parsed = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      if (auto* call = parsed.at("choices").at(0).at("delta").as_object().if_contains("function_call"))
+        arguments += std::string(call->at("arguments").as_string());
+    }
+    CHECK(arguments == R"({"k":"******", "v":"sec)");
   }
 
   TEST_CASE("at a choice's end, text held back goes to the field it came from, carried or not") {
@@ -166,6 +188,96 @@ TEST_SUITE("rewrite") {
     const auto event = boost::json::parse(out.substr(6)).at("choices").at(0);
     CHECK(event.at("logprobs").is_null());
     CHECK(event.at("delta").at("content").as_string() == "hello");
+  }
+
+  TEST_CASE("a stream ends at [DONE]: held-back text is released before it, nothing after it is relayed") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n");
+    out += rewriter.on_data("data: [DONE]\n\n" R"(data: {"choices":[{"index":0,"delta":{"content":"ret later"},"finish_reason":null}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":1,"delta":{"content":"more"},"finish_reason":null}]})" "\n\ndata: [DONE]\n\n");
+    out += rewriter.finish();
+    CHECK(out.ends_with("data: [DONE]\n\n"));
+    CHECK(out.find("[DONE]") == out.size() - 8);  // once, at the end
+    CHECK(out.find("later") == std::string::npos);
+    CHECK(out.find("more") == std::string::npos);
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1))
+      content += content_of(out.substr(at + 6, out.find('\n', at) - at - 6));
+    CHECK(content == "a sec");
+  }
+
+  TEST_CASE("a character a backend cuts between two events is joined before the filters see it") {
+    // "⟦secret⟧ é" written one byte per event: no filter sees half a character, none goes out.
+    auto rewriter = streaming_mask_rewriter();
+    const std::string text = "\xE2\x9F\xA6secret\xE2\x9F\xA7 caf\xC3\xA9";
+    std::string out;
+    for (char byte : text)
+      out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + std::string(1, byte) +
+                              "\"},\"finish_reason\":null}]}\n\n");
+    out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    CHECK_FALSE(rewriter.failed());
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const std::string event = out.substr(at + 6, out.find('\n', at) - at - 6);
+      CHECK(is_well_formed_utf8(event));
+      const boost::json::value parsed = boost::json::parse(event);
+      if (auto* piece = parsed.at("choices").at(0).at("delta").as_object().if_contains("content"))
+        content += std::string(piece->as_string());
+    }
+    CHECK(content == "\xE2\x9F\xA6******\xE2\x9F\xA7 caf\xC3\xA9");
+  }
+
+  TEST_CASE("text that is not UTF-8 beyond a cut character ends the stream with an error event") {
+    // The last case cuts a character that the next event does not complete.
+    for (const std::vector<std::string>& texts : std::vector<std::vector<std::string>>{
+             {"a\xFF b"}, {"\xC3 b"}, {"ok \xE2\x9F", "a"}}) {
+      auto rewriter = masking_rewriter();
+      std::string out;
+      for (const std::string& text : texts)
+        out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + text +
+                                "\"},\"finish_reason\":null}]}\n\n");
+      CAPTURE(texts.back());
+      CHECK(rewriter.failed());
+      CHECK(out.find("a streamed event's text is not UTF-8") != std::string::npos);
+    }
+  }
+
+  TEST_CASE("a text in a shape the filters cannot read (parts, an object) is refused, never passed unchecked") {
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"content":[{"type":"text","text":"a secret"}]})", "message.content is an array, not text"},
+        {R"({"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"k":"secret"}}}]})",
+         "message.tool_calls[0].function.arguments is an object, not text"},
+        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"}};
+    for (const auto& [message, why] : cases) {
+      CAPTURE(message);
+      auto whole = masking_rewriter();
+      CHECK(whole.whole(R"({"choices":[{"index":0,"message":)" + message + "}]}").empty());
+      CHECK(whole.failed());
+      CHECK(whole.failure() == "choice 0's " + why);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data(R"(data: {"choices":[{"index":0,"delta":)" + message + "}]}\n\n");
+      CHECK(streamed.failed());
+      std::string delta_why = why;
+      delta_why.replace(0, 7, "delta");
+      CHECK(out.find("choice 0's " + delta_why) != std::string::npos);
+      CHECK(out.find("secret") == std::string::npos);
+    }
+  }
+
+  TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
+    auto streamed = masking_rewriter();
+    std::string out;
+    for (std::size_t i = 0; i <= ResponseRewriter::max_texts && !streamed.failed(); ++i)
+      out = streamed.on_data(R"(data: {"choices":[{"index":)" + std::to_string(i) +
+                             R"(,"delta":{"content":"x"},"finish_reason":null}]})" "\n\n");
+    CHECK(streamed.failed());
+    CHECK(out.find("the answer has more than 1024 texts") != std::string::npos);
+    std::string choices;
+    for (std::size_t i = 0; i <= ResponseRewriter::max_texts; ++i)
+      choices += (i ? "," : "") + std::string(R"({"index":)") + std::to_string(i) + R"(,"message":{"content":"x"}})";
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[)" + choices + "]}").empty());
+    CHECK(whole.failure() == "the answer has more than 1024 texts (choices times their fields)");
   }
 
   TEST_CASE("an event that is not JSON ends the stream with an error event") {

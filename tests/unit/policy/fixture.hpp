@@ -89,4 +89,17 @@ inline std::string random_text(std::mt19937& random, const std::vector<std::stri
     return text;
 }
 
+// Whether text is a run of whole UTF-8 characters: no sequence cut short at either end.
+inline bool whole_characters(std::string_view text) {
+    for (std::size_t at = 0; at < text.size();) {
+        const auto lead = static_cast<unsigned char>(text[at]);
+        const std::size_t length = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 0;
+        if (length == 0 || at + length > text.size()) return false;
+        for (std::size_t k = 1; k < length; ++k)
+            if ((static_cast<unsigned char>(text[at + k]) & 0xC0) != 0x80) return false;
+        at += length;
+    }
+    return true;
+}
+
 }  // namespace sovereign::policy::testing

@@ -241,6 +241,33 @@ rules: [{name: all, then: {action: allow}}]
         }
     }
 
+    TEST_CASE("what a streamed answer releases ends on a whole character, wherever the stream is cut") {
+        // Each piece the gateway releases becomes a JSON string of its own: a character cut in two
+        // would reach the client as two replacement characters.
+        for (const auto& policy : {testing::redacting_answers("email, credit_card"), testing::load_fixture()})
+        for (const std::string text : {"Caf\xc3\xa9 4111 1111 1111 1111 na\xc3\xafve \xe2\x80\x94 1111",
+                                       "\xe6\x97\xa5\xe6\x9c\xac 12 \xf0\x9f\x98\x80 jane@example.com \xc3\xa9 3",
+                                       "patient r\xc3\xa9" "f 12\xe2\x80\xaf" "345 \xef\xbc\x94 PAT-123456 Nightj\xc3\xa4r"}) {
+            REQUIRE(policy);
+            CAPTURE(text);
+            ResponseScanner whole(policy, "anyone");
+            const std::string expected = whole.complete(text);
+            for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+                // Whole characters only go in (one JSON string each); each piece out must be whole too.
+                if (cut < text.size() && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) continue;
+                CAPTURE(cut);
+                ResponseScanner streamed(policy, "anyone");
+                std::string out;
+                for (const std::string& piece : {streamed.feed(std::string_view(text).substr(0, cut)),
+                                                streamed.feed(std::string_view(text).substr(cut)), streamed.finish()}) {
+                    CHECK(testing::whole_characters(piece));
+                    out += piece;
+                }
+                CHECK(out == expected);
+            }
+        }
+    }
+
     TEST_CASE("a number that grows past a valid card is not redacted") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);

@@ -1,0 +1,323 @@
+// What the client gets back when a backend's answer is rewritten (vault tokens restored, values the
+// model wrote redacted), against an upstream that writes its answers byte for byte as each test
+// scripts them: tokens and characters cut anywhere, escaped, in tool-call arguments, text after
+// the stream's end. Each case runs streamed and whole, on chat and on completions where it applies.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+
+const KEY = 'sk-rewriting';
+const EMAIL = 'alice.smith@example.com';
+const CONVERSATION = { 'X-Conversation-Id': 'conv-rewriting' };
+
+const POLICY = `name: answer-rewriting-itest
+version: 1
+classes: [public, internal, confidential]
+default_clearance: public
+zones:
+  - name: site
+    description: the scripted upstream
+detectors:
+  - name: windows_account
+    class: confidential
+    pattern: 'CORP\\\\[a-z]{2,20}'
+tenants:
+  - name: rewriting
+    clearance: confidential
+responses:
+  redact: [credit_card]
+rules:
+  - name: tokenize-identities
+    when:
+      detected: [email, windows_account]
+    then:
+      tokenize: [email, windows_account]
+  - name: everyone-on-site
+    then:
+      action: allow
+      zones: [site]
+`;
+
+// The upstream answers with the bytes of answer.json, a list of base64 chunks written one by one.
+const SCRIPT = `import fs from 'node:fs';
+export default function respond() {
+  const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
+  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')) };
+}
+`;
+
+const event = (object) => `data: ${JSON.stringify(object)}\n\n`;
+const chatEvent = (delta, finish = null, index = 0) =>
+  event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] });
+const completionEvent = (text, finish = null) =>
+  event({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: finish }] });
+
+describe('answers rewritten on their way back', { timeout: 120000 }, () => {
+  let dir;
+  let upstream;
+  let gw;
+  let token;
+
+  // The next answer of the upstream: chunks (strings or Buffers), each written as it is.
+  function answerWith(chunks, contentType = 'text/event-stream') {
+    fs.writeFileSync(path.join(dir, 'answer.json'),
+      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')) }));
+  }
+
+  // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
+  function answerText(endpoint, pieces, streamed) {
+    const chat = endpoint === 'chat';
+    if (streamed) {
+      const events = pieces.map((p) => (chat ? chatEvent({ content: p }) : completionEvent(p)));
+      events.push(chat ? chatEvent({}, 'stop') : completionEvent('', 'stop'), 'data: [DONE]\n\n');
+      return answerWith(events);
+    }
+    const text = pieces.join('');
+    const choice = chat ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }
+      : { index: 0, text, finish_reason: 'stop' };
+    answerWith([JSON.stringify({ id: 'x-1', object: chat ? 'chat.completion' : 'text_completion', choices: [choice] })],
+      'application/json');
+  }
+
+  // Asks the endpoint, streamed or not; returns the answer's text as the client reads it, and the
+  // raw events of a stream.
+  async function ask(endpoint, streamed, headers = CONVERSATION) {
+    const chat = endpoint === 'chat';
+    const body = chat ? { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] } : { model: 'm', prompt: 'Go on.' };
+    const urlPath = chat ? '/v1/chat/completions' : '/v1/completions';
+    if (!streamed) {
+      const res = await gw.api({ key: KEY, method: 'POST', path: urlPath, body, headers });
+      assert.equal(res.status, 200, res.text);
+      const choice = res.json.choices[0];
+      return { text: chat ? choice.message.content : choice.text, raw: res.text };
+    }
+    const res = await readSse({ port: gw.apiPort, path: urlPath, headers: { ...bearer(KEY), ...headers },
+      body: { ...body, stream: true } });
+    assert.equal(res.status, 200, JSON.stringify(res));
+    assert.equal(res.events.at(-1)?.data, '[DONE]', JSON.stringify(res.events));
+    const chunks = res.events.slice(0, -1).map((e) => JSON.parse(e.data));
+    const text = chunks.map((c) => (chat ? c.choices?.[0]?.delta?.content : c.choices?.[0]?.text) ?? '').join('');
+    return { text, raw: res.events.map((e) => e.data).join('\n'), res };
+  }
+
+  before(async () => {
+    dir = tempDir('sovereign-rewriting-itest-');
+    const keys = await initKeys(path.join(dir, 'keys'));
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    fs.writeFileSync(path.join(dir, 'script.mjs'), SCRIPT);
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] })],
+      'application/json');
+    upstream = await Upstream.start({ script: path.join(dir, 'script.mjs'), 'chunk-delay-ms': 2 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
+      policy: path.join(dir, 'policy.yaml'),
+      ...evidenceSections(keys, path.join(dir, 'audit')),
+    });
+    // The conversation's token for EMAIL, as the upstream received it.
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(1);
+    token = upstream.requests()[0].body.match(/⟦EMAIL_[0-9a-f]+⟧/)?.[0];
+    assert.ok(token, upstream.requests()[0].body);
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an X-Conversation-Id over 128 bytes is refused, never cut short into another conversation\'s scope', async () => {
+    const long = 'c'.repeat(128);
+    const refused = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] },
+      { headers: { 'X-Conversation-Id': `${long}-user-a` } });
+    assertError(refused, { status: 400, code: 'invalid_request' }, 'a 135-byte conversation id');
+    assert.match(refused.json.error.message, /X-Conversation-Id header has 135 bytes; it may have at most 128/);
+    // 128 bytes is a scope of its own: the token of conv-rewriting is not restored there.
+    answerText('chat', [`Write to ${token}.`], false);
+    assert.equal((await ask('chat', false, { 'X-Conversation-Id': long })).text, `Write to ${token}.`);
+  });
+
+  it('a card the model writes among accented characters is redacted, and no character reaches the client cut in two', async () => {
+    const text = 'Café card: 4111 1111 1111 1111 — naïve ✓ für 日本 done';
+    const expected = 'Café card: [REDACTED:credit_card] — naïve ✓ für 日本 done';
+    for (const endpoint of ['chat', 'completions']) {
+      for (const streamed of [true, false]) {
+        const pieces = streamed ? [...text] : [text];  // one character per event
+        answerText(endpoint, pieces, streamed);
+        const { text: got, raw } = await ask(endpoint, streamed);
+        assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
+        assert.ok(!raw.includes('\uFFFD'), `a character was cut in two (${endpoint}, streamed: ${streamed}): ${raw}`);
+      }
+    }
+  });
+
+  it('"data: [DONE]" written inside an answer is text; the outcome record holds the digest of the whole answer', async () => {
+    const pieces = ['Streams end with data: [DONE] and', ' then the connection closes.'];
+    answerText('chat', pieces, true);
+    const { text, res } = await ask('chat', true);
+    assert.equal(text, pieces.join(''));
+    const id = res.headers['x-request-id'];
+    const relayed = res.events.map((e) => `data: ${e.data}\n\n`).join('');
+    let records = [];
+    for (const deadline = Date.now() + 10000; records.length === 0 && Date.now() < deadline;) {
+      records = recordsOf(await auditQuery(path.join(dir, 'audit')), id).outcome;
+      if (records.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(records.length, 1, `one outcome record for ${id}`);
+    assert.equal(records[0].bytes_out, Buffer.byteLength(relayed), JSON.stringify(records[0]));
+    assert.equal(records[0].response_sha256, sha256Hex(relayed));
+  });
+
+  it('what a backend sends after data: [DONE] is not relayed, streamed chat and completions alike', async () => {
+    for (const endpoint of ['chat', 'completions']) {
+      const chat = endpoint === 'chat';
+      const piece = (text, index = 0) => (chat ? chatEvent({ content: text }, null, index) : completionEvent(text));
+      answerWith([piece('hello'), ': a comment line\n\n', piece(' world'), 'data: [DONE]\n\n',
+        piece('after the end'), piece(`card 4111 1111`, 1), 'data: [DONE]\n\n']);
+      const { text, res } = await ask(endpoint, true);
+      assert.equal(text, 'hello world', endpoint);
+      assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, JSON.stringify(res.events));
+      assert.equal(res.rest, '');
+    }
+  });
+
+  it('tokens in tool-call arguments are restored, written raw or with \\u escapes, values escaped for the JSON they stand in', async () => {
+    // A Windows account holds a backslash: restored as it stands, it would break the arguments' JSON.
+    const account = 'CORP\\jdoe';
+    answerText('chat', ['noted'], false);
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Log in as ${account}.` }] },
+      { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    const accountToken = upstream.requests().at(-1).body.match(/⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧/)?.[0];
+    assert.ok(accountToken, upstream.requests().at(-1).body);
+    const escaped = (t) => t.replace('⟦', '\\u27e6').replace('⟧', '\\u27E7');
+    const written = `{"to":"${token}","cc":"${escaped(token)}","as":"${escaped(accountToken)}","raw":"${accountToken}"}`;
+    const expected = { to: EMAIL, cc: EMAIL, as: account, raw: account };
+    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    for (const streamed of [true, false]) {
+      if (streamed) {
+        const pieces = [];
+        for (let i = 0; i < written.length; i += 3) pieces.push(written.slice(i, i + 3));
+        answerWith([chatEvent({ role: 'assistant', content: null, ...call('', true) }),
+          ...pieces.map((p) => chatEvent(call(p, false))), chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      } else {
+        answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+          message: { role: 'assistant', content: null, ...call(written, true) }, finish_reason: 'tool_calls' }] })],
+        'application/json');
+      }
+      const body = { model: 'm', messages: [{ role: 'user', content: 'Send it.' }], stream: streamed };
+      let args = '';
+      if (streamed) {
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION }, body });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) {
+          for (const c of JSON.parse(e.data).choices) args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+        }
+      } else {
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
+      }
+      assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
+
+  it('a token cut at every byte across two events, inside its brackets\' bytes too, is restored; chat and completions', async () => {
+    const written = Buffer.from(`Reply to ${token}, é.`);
+    // Raw bytes in a JSON string: an event may carry half a character, as byte-level streamers send it.
+    const eventOf = (endpoint, bytes) => Buffer.concat([Buffer.from(endpoint === 'chat'
+      ? 'data: {"choices":[{"index":0,"delta":{"content":"' : 'data: {"choices":[{"index":0,"text":"'),
+    bytes, Buffer.from(`"${endpoint === 'chat' ? '}' : ''},"finish_reason":null}]}\n\n`)]);
+    for (const endpoint of ['chat', 'completions']) {
+      const end = endpoint === 'chat' ? chatEvent({}, 'stop') : completionEvent('', 'stop');
+      for (let cut = 1; cut < written.length; cut++) {
+        answerWith([eventOf(endpoint, written.subarray(0, cut)), eventOf(endpoint, written.subarray(cut)), end, 'data: [DONE]\n\n']);
+        const { text, raw } = await ask(endpoint, true);
+        assert.equal(text, `Reply to ${EMAIL}, é.`, `${endpoint}, cut at byte ${cut}: ${raw}`);
+        assert.ok(!raw.includes('\uFFFD'), `${endpoint}, cut at byte ${cut}: ${raw}`);
+      }
+    }
+  });
+
+  it('a token of a request without a conversation is not restored in a conversation named like that request', async () => {
+    // The first request names no conversation: its scope is itself, while its answer streams.
+    const slow = [chatEvent({ role: 'assistant', content: '' }), ...Array.from({ length: 400 }, () => ': waiting\n\n'),
+      chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
+    answerWith(slow);
+    const before = upstream.requests().length;
+    let started;
+    const streaming = new Promise((resolve) => { started = resolve; });
+    const first = readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+      body: { model: 'm', messages: [{ role: 'user', content: 'Mail bob@example.org.' }], stream: true },
+      onEvent: () => started() });
+    await streaming;  // the upstream has read its answer: the next one may be written
+    const received = upstream.requests()[before];
+    const theirs = received.body.match(/⟦EMAIL_[0-9a-f]+⟧/)?.[0];
+    assert.ok(theirs, received.body);
+    // Another request of the tenant names its request id as a conversation and gets that token back.
+    answerText('chat', [`Who is ${theirs}?`], false);
+    const { text } = await ask('chat', false, { 'X-Conversation-Id': received.headers['x-request-id'] });
+    assert.equal(text, `Who is ${theirs}?`, 'the request\'s value was restored in a conversation');
+    const done = await first;
+    assert.equal(done.events.at(-1)?.data, '[DONE]', 'the first request was still running');
+  });
+
+  it('the arguments of a deprecated function_call are checked too: a card redacted, a token restored, streamed and whole', async () => {
+    const written = JSON.stringify({ to: token, card: '4111 1111 1111 1111' });
+    const expected = { to: EMAIL, card: '[REDACTED:credit_card]' };
+    const body = { model: 'm', messages: [{ role: 'user', content: 'Pay.' }],
+      functions: [{ name: 'pay', parameters: { type: 'object', properties: {} } }] };
+    for (const streamed of [true, false]) {
+      let args = '';
+      if (streamed) {
+        answerWith([chatEvent({ role: 'assistant', content: null, function_call: { name: 'pay', arguments: '' } }),
+          ...[written.slice(0, 15), written.slice(15, 40), written.slice(40)].map((p) => chatEvent({ function_call: { arguments: p } })),
+          chatEvent({}, 'function_call'), 'data: [DONE]\n\n']);
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+          body: { ...body, stream: true } });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) args += JSON.parse(e.data).choices[0].delta.function_call?.arguments ?? '';
+      } else {
+        answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+          message: { role: 'assistant', content: null, function_call: { name: 'pay', arguments: written } }, finish_reason: 'function_call' }] })],
+        'application/json');
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        args = answer.json.choices[0].message.function_call.arguments;
+      }
+      assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
+
+  it('text in a shape the gateway cannot read (content as parts, arguments as an object) is withheld, whole and streamed', async () => {
+    const card = '4111 1111 1111 1111';
+    const shapes = [
+      [{ role: 'assistant', content: [{ type: 'text', text: `card ${card}` }] }, 'content is an array, not text'],
+      [{ role: 'assistant', content: null, tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: { card } } }] },
+        'tool_calls[0].function.arguments is an object, not text'],
+    ];
+    for (const [message, why] of shapes) {
+      answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message, finish_reason: 'stop' }] })],
+        'application/json');
+      const whole = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] });
+      assertError(whole, { status: 502, code: 'response_check_failed' }, why);
+      assert.ok(whole.json.error.message.includes(`choice 0's message.${why}`), whole.json.error.message);
+      answerWith([chatEvent(message), chatEvent({}, 'stop'), 'data: [DONE]\n\n']);
+      const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+        body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+      const raw = sse.events.map((e) => e.data).join('\n');
+      assert.ok(!raw.includes('4111'), raw);
+      assert.equal(JSON.parse(sse.events.at(-1).data).error?.code, 'response_check_failed', raw);
+      assert.ok(raw.includes(`choice 0's delta.${why}`), raw);
+    }
+  });
+});
