@@ -58,6 +58,16 @@ std::optional<std::string> refused_request_head(const Message& request) {
   return std::nullopt;
 }
 
+// The size of a parsed request head as sent ("METHOD TARGET HTTP/1.1\r\n", "Name: value\r\n" each,
+// "\r\n"). Beast applies header_limit to what one parse call sees, so a head that arrives in one
+// segment can pass it at up to twice the limit: the limit is checked again on the whole head.
+template <typename Message>
+std::size_t head_bytes(const Message& request) {
+  std::size_t bytes = request.method_string().size() + request.target().size() + 12;
+  for (const auto& field : request) bytes += field.name_string().size() + field.value().size() + 4;
+  return bytes;
+}
+
 // A request the parser refused, as opposed to one the client stopped sending (which cannot be answered).
 bool malformed(const boost::system::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category() &&
@@ -218,6 +228,8 @@ void ClientSession::on_header(boost::system::error_code ec) {
   }
   if (role_ == Role::refuse)
     return reject(api_errors::too_many_connections(limits_.max_connections), true);
+  if (head_bytes(parser_->get()) > limits_.max_header_bytes)
+    return reject(api_errors::header_too_large(limits_.max_header_bytes));
   if (auto refused = refused_request_head(parser_->get()))
     return reject(api_errors::invalid_request(std::move(*refused)));
   header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;

@@ -52,21 +52,28 @@ std::filesystem::file_time_type modified(const std::optional<std::filesystem::pa
   return ec ? std::filesystem::file_time_type{} : time;
 }
 
-// The audit log, vault and capture settings are opened once: a reload that changes them would
-// silently split the evidence trail or be ignored, so it is refused (restart to change them).
-bool same_evidence_settings(const GatewayConfig& a, const GatewayConfig& b) {
-  return a.audit == b.audit && a.vault == b.vault;
-}
-
-bool same_listeners(const GatewayConfig& a, const GatewayConfig& b) {
-  if (a.listeners.size() != b.listeners.size() || a.workers != b.workers || a.admin.address != b.admin.address ||
-      a.admin.port != b.admin.port)
-    return false;
-  for (std::size_t i = 0; i < a.listeners.size(); ++i)
-    if (a.listeners[i].address != b.listeners[i].address || a.listeners[i].port != b.listeners[i].port ||
-        a.listeners[i].tls.has_value() != b.listeners[i].tls.has_value())
-      return false;
-  return true;
+// Settings fixed at start, named where a reload changes them: sockets and workers are bound once;
+// the audit log, vault, captures and access log are opened once (a reload that changed them would
+// silently split the evidence trail or be ignored).
+std::vector<std::string> fixed_settings_changed(const GatewayConfig& now, const GatewayConfig& next) {
+  std::vector<std::string> changed;
+  auto compare = [&](const std::string& name, const auto& a, const auto& b) {
+    if (a != b) changed.push_back(name);
+  };
+  compare("workers", now.workers, next.workers);
+  compare("admin.address", now.admin.address, next.admin.address);
+  compare("admin.port", now.admin.port, next.admin.port);
+  if (now.listeners.size() != next.listeners.size()) changed.push_back("listeners (how many)");
+  for (std::size_t i = 0; i < std::min(now.listeners.size(), next.listeners.size()); ++i) {
+    const std::string name = "listeners[" + std::to_string(i) + "].";
+    compare(name + "address", now.listeners[i].address, next.listeners[i].address);
+    compare(name + "port", now.listeners[i].port, next.listeners[i].port);
+    compare(name + "tls (on or off)", now.listeners[i].tls.has_value(), next.listeners[i].tls.has_value());
+  }
+  compare("audit", now.audit, next.audit);
+  compare("vault", now.vault, next.vault);
+  compare("access_log", now.access_log, next.access_log);
+  return changed;
 }
 
 // What `policy lint` would say of the policy now serving (shadowed rules, tenants no rule allows or
@@ -310,12 +317,13 @@ void GatewayRuntime::reload() {
     return reject(all);
   }
   auto config = std::get<std::shared_ptr<const GatewayConfig>>(loaded);
-  if (!same_listeners(*config, *config_))
-    return reject("listener addresses, TLS, admin address and workers cannot change on reload; restart instead");
-  if (!same_evidence_settings(*config, *config_))
-    return reject("audit and vault settings cannot change on reload; restart instead");
-  if (config->access_log != config_->access_log)
-    return reject("access_log cannot change on reload; restart instead");
+  if (const auto changed = fixed_settings_changed(*config_, *config); !changed.empty()) {
+    std::string names;
+    for (const auto& name : changed) names += (names.empty() ? "" : ", ") + name;
+    return reject(config_file_.string() + ": " + names +
+                  " changed; these settings are fixed at start (listeners, workers, admin, audit, vault, "
+                  "access_log): restart to change them");
+  }
   ListenerTlsContexts listener_tls;
   if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
   auto current = services_.current();

@@ -308,6 +308,15 @@ describe('client errors', () => {
     const res = await gw.chat(KEY, chat, { headers: { 'x-padding': 'p'.repeat(10000) } });
     assertError(res, { status: 413, code: 'request_too_large' }, 'oversize headers');
     assert.match(res.json.error.message, /request headers are larger than the gateway's limit/);
+    // Many small headers in one segment, up to twice the limit: the whole head counts, not what one
+    // parse step sees.
+    const many = Array.from({ length: 1000 }, (_, i) => `X-H${i}: v\r\n`).join('');
+    for (const count of [800, 1000]) {
+      const headers = many.split('\r\n').slice(0, count).join('\r\n') + '\r\n';
+      const burst = await rawExchange({ port: gw.apiPort, timeoutMs: 5000, script: (socket) =>
+        socket.write(`GET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n${headers}\r\n`) });
+      assertError(burst.response, { status: 413, code: 'request_too_large' }, `${count} headers in one segment`);
+    }
   });
 
   it('408 and close when the request headers do not arrive within header_timeout_ms', async () => {

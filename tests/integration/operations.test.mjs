@@ -201,13 +201,13 @@ describe('SIGHUP reload', () => {
     assert.equal(accepted.status, 200, `the same body once the limit is raised: ${accepted.text}`);
   });
 
-  it('a reload that changes the access log target is rejected (restart to change it)', async () => {
+  it('a reload that changes the access log target or the workers is rejected, naming them (restart to change them)', async () => {
     const rejected = await reloads('rejected');
     const stderrBefore = gw.stderr.length;
-    await gw.reload({ ...opsConfig(upstream), access_log: 'off' });
+    await gw.reload({ ...opsConfig(upstream), access_log: 'off', workers: 3 });
     await waitForReloads('rejected', rejected + 1);
     assert.match(await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection'),
-      /access_log cannot change on reload/);
+      /gateway\.yaml: workers, access_log changed; these settings are fixed at start/);
     assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
   });
 
