@@ -297,6 +297,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   }
   if (const auto* options = object.if_contains("stream_options"); options != nullptr && !options->is_null()) {
     if (!options->is_object()) return api_errors::invalid_request("'stream_options' must be an object", "stream_options");
+    // As OpenAI answers: options of a stream on a request that asks for none is a mistake, not a no-op.
+    if (!request.stream)
+      return api_errors::invalid_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
     if (const auto* usage = options->get_object().if_contains("include_usage"); usage != nullptr && !usage->is_null()) {
       if (!usage->is_bool())
         return api_errors::invalid_request("'stream_options.include_usage' must be true or false", "stream_options");
