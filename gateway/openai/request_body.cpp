@@ -36,7 +36,10 @@ std::string json_error_position(std::string_view text, const json::parse_options
   }
   std::string where = "at byte " + std::to_string(at) + " (line " + std::to_string(line) + ", column " +
                       std::to_string(column) + ")";
-  if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80) where += ", where the text is not valid UTF-8";
+  if (at == 0 && text.starts_with("\xEF\xBB\xBF"))
+    where += ", where the body starts with a byte order mark (U+FEFF), which JSON does not allow: send the body without it";
+  else if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80)
+    where += ", where the text is not valid UTF-8";
   return where;
 }
 

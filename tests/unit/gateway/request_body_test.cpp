@@ -182,6 +182,8 @@ TEST_SUITE("openai") {
                    R"({"model":"m","stream_options":{"include_usage":"yes"},"messages":[]})").param == "stream_options");
     CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","stream_options":{"include_usage":true},"messages":[]})")
               .message == "'stream_options' is only allowed when 'stream' is true");
+    CHECK(error_of(Endpoint::chat_completions, "\xEF\xBB\xBF{\"model\":\"m\",\"messages\":[]}").message.find(
+              "starts with a byte order mark") != std::string::npos);
     std::string deep(100, '[');
     CHECK(error_of(Endpoint::chat_completions, deep).code == "invalid_json");
   }
