@@ -459,14 +459,25 @@ TEST_CASE("keys init says when a key it keeps is readable by others, which the g
   CHECK(fixed.out.find("UNSAFE") == std::string::npos);
 }
 
-TEST_CASE("keys init adds a missing key only with the protection and passphrase of the keys there") {
+// Keys made by keys init under the passphrase in `pass`; `other` holds a different passphrase.
+struct ProtectedKeys {
   TempDir dir;
-  const auto keys = dir.path() / "keys";
-  const std::string pass = (dir.path() / "pass").string();
-  const std::string other = (dir.path() / "other").string();
-  write_private(pass, "a long passphrase\n");
-  write_private(other, "another passphrase\n");
-  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  std::filesystem::path keys = dir.path() / "keys";
+  std::string pass = (dir.path() / "pass").string();
+  std::string other = (dir.path() / "other").string();
+
+  ProtectedKeys() {
+    write_private(pass, "a long passphrase\n");
+    write_private(other, "another passphrase\n");
+    REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  }
+};
+
+TEST_CASE("keys init adds a missing key only with the protection and passphrase of the keys there") {
+  ProtectedKeys site;
+  const auto& keys = site.keys;
+  const std::string& pass = site.pass;
+  const std::string& other = site.other;
   std::filesystem::remove(keys / "vault.key");
 
   // The gateway reads one passphrase for all of its keys: a vault key under another passphrase, or
@@ -557,13 +568,10 @@ TEST_CASE("keys rotate and init refuse a damaged keyring before they change anyt
 }
 
 TEST_CASE("keys rotate keeps passphrase protection and takes only the passphrase the other keys use") {
-  TempDir dir;
-  const auto keys = dir.path() / "keys";
-  const std::string pass = (dir.path() / "pass").string();
-  const std::string other = (dir.path() / "other").string();
-  write_private(pass, "a long passphrase\n");
-  write_private(other, "another passphrase\n");
-  REQUIRE(run({"keys", "init", "--dir", keys.string(), "--passphrase-file", pass}).status == 0);
+  ProtectedKeys site;
+  const auto& keys = site.keys;
+  const std::string& pass = site.pass;
+  const std::string& other = site.other;
   auto original = read_key_metadata(keys / "audit-signing.key");
   REQUIRE(original.ok());
 
