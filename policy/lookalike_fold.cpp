@@ -27,13 +27,24 @@ FoldResult fold_code_point(std::uint32_t cp) {
     if (cp >= 0x1D7CE && cp <= 0x1D7FF) return digit(0x1D7CE, cp);
     // Fullwidth forms of ASCII ! to ~ (digits, letters, @, ., -).
     if (cp >= 0xFF01 && cp <= 0xFF5E) return {Fold::replace, static_cast<char>(cp - 0xFF01 + 0x21)};
-    // Spaces: no-break, the typographic spaces, narrow no-break, medium mathematical, ideographic.
-    if (cp == 0x00A0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x202F || cp == 0x205F || cp == 0x3000)
+    // Spaces: no-break, the typographic spaces, line and paragraph separators, narrow no-break,
+    // medium mathematical, ideographic.
+    if (cp == 0x00A0 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+        cp == 0x205F || cp == 0x3000)
         return {Fold::replace, ' '};
     // Hyphens and dashes, and the minus sign.
     if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return {Fold::replace, '-'};
-    // Invisible: soft hyphen, zero-width space, non-joiner and joiner, word joiner, byte order mark.
-    if (cp == 0x00AD || (cp >= 0x200B && cp <= 0x200D) || cp == 0x2060 || cp == 0xFEFF) return {Fold::remove, 0};
+    // Invisible (format characters and fillers, which can sit between the digits of a value unseen):
+    // soft hyphen, combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer inherent
+    // vowels, Mongolian variation selectors and vowel separator, zero-width space, non-joiner and
+    // joiner, directional marks, embeddings and overrides, word joiner, invisible operators,
+    // directional isolates, variation selectors, byte order mark, tag characters.
+    if (cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
+        cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x200B && cp <= 0x200F) ||
+        (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) ||
+        cp == 0x3164 || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
+        (cp >= 0xE0000 && cp <= 0xE0FFF))
+        return {Fold::remove, 0};
     return {};
 }
 
@@ -57,23 +68,26 @@ std::uint32_t decode(std::string_view text, std::size_t i, std::size_t& length) 
 }
 
 // The next byte at or after i that may begin a sequence fold_code_point changes: 0xC2 (U+0080 to
-// U+00BF: no-break space, soft hyphen) or 0xD9 and above (Arabic digits on, three- and four-byte
-// sequences). Latin letters with accents (0xC3 to 0xC5) and continuation bytes never are, so prose
-// in European languages is passed over sixteen bytes at a time.
+// U+00BF: no-break space, soft hyphen), 0xCD (U+0340 to U+037F: combining grapheme joiner) or 0xD8
+// and above (the Arabic letter mark and digits on, three- and four-byte sequences). Latin letters
+// with accents (0xC3 to 0xC5) and continuation bytes never are, so prose in European languages is
+// passed over sixteen bytes at a time.
 std::size_t next_candidate(std::string_view text, std::size_t i) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
 #if defined(__SSE2__)
     const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
-    const __m128i d9 = _mm_set1_epi8(static_cast<char>(0xD9));
+    const __m128i cd = _mm_set1_epi8(static_cast<char>(0xCD));
+    const __m128i d8 = _mm_set1_epi8(static_cast<char>(0xD8));
     for (; i + 16 <= n; i += 16) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const __m128i hit = _mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(_mm_max_epu8(x, d9), x));
+        const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(x, cd)),
+                                         _mm_cmpeq_epi8(_mm_max_epu8(x, d8), x));
         if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
     }
 #endif
     for (; i < n; ++i)
-        if (p[i] == 0xC2 || p[i] >= 0xD9) return i;
+        if (p[i] == 0xC2 || p[i] == 0xCD || p[i] >= 0xD8) return i;
     return n;
 }
 

@@ -30,12 +30,15 @@ struct FoldedText {
 };
 
 // Whether `byte` may be part of a look-alike's UTF-8 sequence: a continuation byte, or the lead byte
-// of a block fold_lookalikes changes (U+0080-00BF, Arabic-Indic, Devanagari and Bengali digits,
-// typographic spaces and dashes, the ideographic space, fullwidth forms, mathematical digits).
-// A streamed answer holds such bytes back like the ASCII characters a value may contain.
+// of a block fold_lookalikes changes (U+0080-00BF, the combining grapheme joiner, Arabic-Indic,
+// Devanagari and Bengali digits, the Arabic letter mark, Hangul, Khmer and Mongolian fillers,
+// typographic spaces, dashes and format characters, the ideographic space, variation selectors,
+// fullwidth forms, mathematical digits, tag characters). A streamed answer holds such bytes back like
+// the ASCII characters a value may contain.
 constexpr bool lookalike_byte(unsigned char byte) {
-    return (byte >= 0x80 && byte <= 0xBF) || byte == 0xC2 || byte == 0xD9 || byte == 0xDB || byte == 0xE0 ||
-           byte == 0xE2 || byte == 0xE3 || byte == 0xEF || byte == 0xF0;
+    return (byte >= 0x80 && byte <= 0xBF) || byte == 0xC2 || byte == 0xCD || byte == 0xD8 || byte == 0xD9 ||
+           byte == 0xDB || byte == 0xE0 || byte == 0xE1 || byte == 0xE2 || byte == 0xE3 || byte == 0xEF ||
+           byte == 0xF0 || byte == 0xF3;
 }
 
 // Folds `text` into `out`. Returns false, leaving `out` unspecified, when the text holds no

@@ -118,6 +118,20 @@ TEST_SUITE("scan") {
         CHECK(scan("IBAN " + thin_iban) == Found{{"iban", thin_iban}});
         const std::string soft_card = "4111" + soft + "1111" + soft + "1111" + soft + "1111";
         CHECK(scan(soft_card) == Found{{"credit_card", soft_card}});
+        // Every other invisible format character and filler, as a separator between the groups:
+        // directional marks, embeddings, overrides and isolates, the Arabic letter mark, the combining
+        // grapheme joiner, invisible operators, Hangul and Mongolian fillers, variation selectors, tags;
+        // and the line separator as a space.
+        for (const char* mark : {"\u200E", "\u200F", "\u202A", "\u202C", "\u202E", "\u2066", "\u2069", "\u061C",
+                                 "\u034F", "\u2061", "\u2064", "\u115F", "\u3164", "\uFFA0", "\u180E", "\uFE0F",
+                                 "\U000E0041", "\U000E007F", "\u2028"}) {
+            const std::string card = std::string("4111") + mark + "1111" + mark + "1111" + mark + "1111";
+            INFO("separator: ", std::string(mark));
+            CHECK(scan("card " + card + " ok") == Found{{"credit_card", card}});
+            if (std::string(mark) == "\u2028") continue;  // a space, which an SSN's dashes do not take around them
+            const std::string ssn = std::string("536") + mark + "-22-" + mark + "1234";
+            CHECK(scan("SSN " + ssn) == Found{{"us_ssn", ssn}});
+        }
         // Digits of other scripts and fullwidth forms.
         const std::string fullwidth = "\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 "
                                       "\uFF11\uFF11\uFF11\uFF11";
