@@ -30,12 +30,12 @@ std::string failure(const std::string& what, const std::filesystem::path& file) 
 
 TlsContextResult new_context(const SSL_METHOD* method) {
   SslCtxPtr ctx(SSL_CTX_new(method));
-  if (!ctx) return "cannot create TLS context: " + openssl_reason();
+  if (!ctx) return TlsError{{}, "cannot create TLS context: " + openssl_reason()};
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   SSL_CTX_set_options(ctx.get(), SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   if (SSL_CTX_set_cipher_list(ctx.get(), tls12_ciphers) != 1 ||
       SSL_CTX_set_ciphersuites(ctx.get(), tls13_suites) != 1)
-    return "cannot set TLS cipher suites: " + openssl_reason();
+    return TlsError{{}, "cannot set TLS cipher suites: " + openssl_reason()};
   return ctx;
 }
 
@@ -80,19 +80,22 @@ std::optional<std::string> check_validity(SSL_CTX* ctx, const std::filesystem::p
 
 TlsContextResult make_server_context(const ServerTlsSettings& settings) {
   auto made = new_context(TLS_server_method());
-  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  if (auto* error = std::get_if<TlsError>(&made)) return *error;
   SslCtxPtr ctx = std::move(std::get<SslCtxPtr>(made));
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.certificate.c_str()) != 1)
-    return failure("cannot load certificate", settings.certificate);
-  if (auto expired = check_validity(ctx.get(), settings.certificate, "certificate")) return *expired;
-  if (auto error = use_private_key(ctx.get(), settings.private_key, "private key")) return *error;
+    return TlsError{"certificate", failure("cannot load certificate", settings.certificate)};
+  if (auto expired = check_validity(ctx.get(), settings.certificate, "certificate"))
+    return TlsError{"certificate", *expired};
+  if (auto error = use_private_key(ctx.get(), settings.private_key, "private key"))
+    return TlsError{"private_key", *error};
   if (SSL_CTX_check_private_key(ctx.get()) != 1)
-    return failure("private key does not match the certificate", settings.private_key);
+    return TlsError{"private_key", failure("private key does not match the certificate", settings.private_key)};
   if (!settings.client_ca.empty()) {
     if (SSL_CTX_load_verify_locations(ctx.get(), settings.client_ca.c_str(), nullptr) != 1)
-      return failure("cannot load client CA", settings.client_ca);
+      return TlsError{"client_ca", failure("cannot load client CA", settings.client_ca)};
     STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.client_ca.c_str());
-    if (names == nullptr) return failure("no CA names in client CA file", settings.client_ca);
+    if (names == nullptr)
+      return TlsError{"client_ca", failure("no CA names in client CA file", settings.client_ca)};
     SSL_CTX_set_client_CA_list(ctx.get(), names);
     int mode = SSL_VERIFY_PEER;
     if (settings.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
@@ -103,19 +106,21 @@ TlsContextResult make_server_context(const ServerTlsSettings& settings) {
 
 TlsContextResult make_client_context(const ClientTlsSettings& settings) {
   auto made = new_context(TLS_client_method());
-  if (auto* error = std::get_if<std::string>(&made)) return *error;
+  if (auto* error = std::get_if<TlsError>(&made)) return *error;
   SslCtxPtr ctx = std::move(std::get<SslCtxPtr>(made));
-  if (settings.ca.empty()) return std::string("a backend TLS CA file is required (tls.ca)");
+  if (settings.ca.empty()) return TlsError{"ca", "a backend TLS CA file is required (tls.ca)"};
   if (SSL_CTX_load_verify_locations(ctx.get(), settings.ca.c_str(), nullptr) != 1)
-    return failure("cannot load backend CA", settings.ca);
+    return TlsError{"ca", failure("cannot load backend CA", settings.ca)};
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   if (!settings.client_certificate.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.client_certificate.c_str()) != 1)
-      return failure("cannot load client certificate", settings.client_certificate);
-    if (auto expired = check_validity(ctx.get(), settings.client_certificate, "client certificate")) return *expired;
-    if (auto error = use_private_key(ctx.get(), settings.client_key, "client key")) return *error;
+      return TlsError{"client_certificate", failure("cannot load client certificate", settings.client_certificate)};
+    if (auto expired = check_validity(ctx.get(), settings.client_certificate, "client certificate"))
+      return TlsError{"client_certificate", *expired};
+    if (auto error = use_private_key(ctx.get(), settings.client_key, "client key"))
+      return TlsError{"client_key", *error};
     if (SSL_CTX_check_private_key(ctx.get()) != 1)
-      return failure("client key does not match the client certificate", settings.client_key);
+      return TlsError{"client_key", failure("client key does not match the client certificate", settings.client_key)};
   }
   return ctx;
 }

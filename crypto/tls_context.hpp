@@ -32,8 +32,16 @@ struct ClientTlsSettings {
   std::filesystem::path client_key;
 };
 
-// Either a ready context or a message naming the file and OpenSSL's reason.
-using TlsContextResult = std::variant<SslCtxPtr, std::string>;
+// Why a context cannot be built: a message naming the file and OpenSSL's reason, and the member of
+// the settings that names that file ("certificate", "client_key"...; empty when no file is at fault),
+// so that a caller can point at the setting.
+struct TlsError {
+  std::string setting;
+  std::string message;
+};
+
+// Either a ready context or why not.
+using TlsContextResult = std::variant<SslCtxPtr, TlsError>;
 
 [[nodiscard]] TlsContextResult make_server_context(const ServerTlsSettings&);
 [[nodiscard]] TlsContextResult make_client_context(const ClientTlsSettings&);

@@ -18,6 +18,11 @@ namespace {
 constexpr std::size_t max_config_bytes = 4 * 1024 * 1024;
 constexpr std::uint64_t max_timeout_ms = 24ull * 3600 * 1000;
 
+// Records where `setting` was written, for problems found later in the file or host it names.
+void remember(GatewayConfig& config, std::string setting, const YAML::Node& value) {
+  if (value.IsDefined()) config.positions[std::move(setting)] = {value.Mark().line + 1, value.Mark().column + 1};
+}
+
 bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out) {
   const std::string& url = out.url;
   auto fail = [&](const std::string& why) {
@@ -104,6 +109,7 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
     r.string(item, "name", listener.name, true);
     r.string(item, "address", listener.address, true);
     r.integer(item, "port", listener.port, 1, 65535, true);
+    remember(config, setting_path("listeners", config.listeners.size(), "port"), item["port"]);
     boost::system::error_code ec;
     if (!listener.address.empty()) {
       boost::asio::ip::make_address(listener.address, ec);
@@ -115,7 +121,7 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
       if (same_socket(listener.address, listener.port, other.address, other.port))
         r.error(item["port"] ? item["port"] : item, "listener '" + listener.name + "' would share " + listener.address + ":" +
                                   std::to_string(listener.port) + " with listener '" + other.name + "'");
-    if (auto tls = item["tls"]) {
+    if (const auto tls = item["tls"]) {
       if (r.expect_map(tls, "'tls'", {"certificate", "private_key", "client_ca", "require_client_certificate"})) {
         ListenerTls settings;
         r.path(tls, "certificate", settings.certificate, true);
@@ -124,11 +130,14 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
         r.boolean(tls, "require_client_certificate", settings.require_client_certificate);
         if (settings.require_client_certificate && settings.client_ca.empty())
           r.error(tls, "'require_client_certificate: true' needs 'client_ca' to verify client certificates");
+        remember(config, setting_path("listeners", config.listeners.size(), "tls"), tls);
         for (auto [key, file] : {std::pair{"certificate", &settings.certificate},
                                  std::pair{"private_key", &settings.private_key},
-                                 std::pair{"client_ca", &settings.client_ca}})
+                                 std::pair{"client_ca", &settings.client_ca}}) {
+          remember(config, setting_path("listeners", config.listeners.size(), "tls", key), tls[key]);
           if (!file->empty() && !std::filesystem::exists(*file))
             r.error(tls[key], "file '" + file->string() + "' does not exist");
+        }
         listener.tls = settings;
       }
     }
@@ -206,7 +215,7 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
   }
 }
 
-void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& backend) {
+void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& backend, GatewayConfig& config) {
   if (!r.expect_map(node, "a backend's 'tls'", {"ca", "server_name", "client_certificate", "client_key"})) return;
   BackendTls tls;
   r.path(node, "ca", tls.ca, true);
@@ -215,10 +224,13 @@ void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& back
   r.path(node, "client_key", tls.client_key);
   if (tls.client_certificate.empty() != tls.client_key.empty())
     r.error(node, "'client_certificate' and 'client_key' go together: give both or neither");
+  remember(config, setting_path("backends", config.backends.size(), "tls"), node);
   for (auto [key, file] : {std::pair{"ca", &tls.ca}, std::pair{"client_certificate", &tls.client_certificate},
-                           std::pair{"client_key", &tls.client_key}})
+                           std::pair{"client_key", &tls.client_key}}) {
+    remember(config, setting_path("backends", config.backends.size(), "tls", key), node[key]);
     if (!file->empty() && !std::filesystem::exists(*file))
       r.error(node[key], "file '" + file->string() + "' does not exist");
+  }
   backend.tls = tls;
 }
 
@@ -275,6 +287,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                        "health_check", "circuit_breaker"})
         if (item[key]) r.error(item[key], std::string("'") + key + "' does not apply to a backend of type 'local'");
       r.path(item, "model_file", backend.model_file, true);
+      remember(config, setting_path("backends", config.backends.size(), "model_file"), item["model_file"]);
       if (!backend.model_file.empty() && !std::filesystem::exists(backend.model_file))
         r.error(item["model_file"], "backend '" + backend.name + "': model file '" + backend.model_file.string() +
                                         "' does not exist");
@@ -298,7 +311,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                      "f16_weight_copies"})
       if (item[key]) r.error(item[key], std::string("'") + key + "' only applies to a backend of type 'local'");
     r.boolean(item, "loopback", backend.loopback);
-    if (auto tls = item["tls"]) read_backend_tls(r, tls, backend);
+    if (auto tls = item["tls"]) read_backend_tls(r, tls, backend, config);
     r.milliseconds(item, "connect_timeout_ms", backend.connect_timeout, 10, max_timeout_ms);
     r.integer(item, "max_idle_connections", backend.max_idle_connections, 0, 10'000);
     r.boolean(item, "retry_unanswered", backend.retry_unanswered);
@@ -319,6 +332,8 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
         ReplicaConfig replica;
         if (!r.string(replica_node, "url", replica.url, true) || replica.url.empty()) continue;
         if (!read_replica_url(r, replica_node["url"], replica)) continue;
+        remember(config, setting_path("backends", config.backends.size(), replica_setting(backend.replicas.size())),
+                 replica_node["url"]);
         if (!replica.https && !backend.loopback)
           r.error(replica_node["url"], "plain http:// is refused for backend '" + backend.name +
                                            "': use https:// with 'tls', or mark the backend 'loopback: true' if it "
@@ -332,9 +347,11 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
   }
 }
 
-void read_access_log(YamlReader& r, const YAML::Node& root, AccessLogConfig& log) {
+void read_access_log(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   auto node = root["access_log"];
   if (!node) return;
+  AccessLogConfig& log = config.access_log;
+  remember(config, "access_log", node);
   std::string value;
   if (!r.string(root, "access_log", value)) return;
   if (value == "off") log.target = AccessLogTarget::off;
@@ -347,7 +364,7 @@ void read_access_log(YamlReader& r, const YAML::Node& root, AccessLogConfig& log
 }
 
 void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
-  auto node = root["audit"];
+  const auto node = root["audit"];
   if (!node) return;
   if (!r.expect_map(node, "'audit'",
                     {"directory", "durability", "signing_key", "auditor_public_key", "checkpoint_every_records",
@@ -361,6 +378,7 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   else if (durability != "strict") r.error(node["durability"], "'durability' must be strict or relaxed");
   r.path(node, "signing_key", audit.signing_key, true);
   r.path(node, "auditor_public_key", audit.auditor_public_key);
+  for (auto key : {"directory", "signing_key", "auditor_public_key"}) remember(config, std::string("audit.") + key, node[key]);
   r.integer(node, "checkpoint_every_records", audit.checkpoint_every_records, 1, 10'000'000);
   r.integer(node, "checkpoint_every_ms", audit.checkpoint_every_ms, 10, 3'600'000);
   r.integer(node, "segment_max_bytes", audit.segment_max_bytes, 64 * 1024, 512ull * 1024 * 1024);
@@ -377,13 +395,14 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
 }
 
 void read_vault(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
-  auto node = root["vault"];
+  const auto node = root["vault"];
   if (!node) return;
   if (!r.expect_map(node, "'vault'", {"key", "directory", "ttl_seconds", "max_entries", "max_entries_per_tenant"}))
     return;
   VaultConfig vault;
   r.path(node, "key", vault.key, true);
   r.path(node, "directory", vault.directory, false);
+  for (auto key : {"key", "directory"}) remember(config, std::string("vault.") + key, node[key]);
   r.integer(node, "ttl_seconds", vault.ttl_seconds, 1, 10ull * 365 * 86'400);
   r.integer(node, "max_entries", vault.max_entries, 1, 100'000'000);
   r.integer(node, "max_entries_per_tenant", vault.max_entries_per_tenant, 0, 100'000'000);
@@ -426,6 +445,21 @@ std::string ConfigError::to_string() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": " + message;
 }
 
+std::string setting_path(std::string_view list, std::size_t index, std::string_view key, std::string_view member) {
+  std::string path = std::string(list) + "[" + std::to_string(index) + "]";
+  for (auto part : {key, member})
+    if (!part.empty()) path += "." + std::string(part);
+  return path;
+}
+
+std::string replica_setting(std::size_t index) { return "replicas[" + std::to_string(index) + "].url"; }
+
+std::string GatewayConfig::problem_at(std::string_view setting, const std::string& message) const {
+  auto found = positions.find(setting);
+  const SourcePosition at = found == positions.end() ? SourcePosition{} : found->second;
+  return ConfigError{source_file.string(), at.line, at.column, message}.to_string();
+}
+
 bool TenantConfig::may_use(const std::string& model) const {
   return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m == "*" || m == model; });
 }
@@ -466,10 +500,11 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   config->source_file = file;
   r.integer(root, "workers", config->workers, 0, 1024);
   read_listeners(r, root, *config);
-  if (auto admin = root["admin"]) {
+  if (const auto admin = root["admin"]) {
     if (r.expect_map(admin, "'admin'", {"address", "port"})) {
       r.string(admin, "address", config->admin.address);
       r.integer(admin, "port", config->admin.port, 1, 65535);
+      remember(*config, "admin.port", admin["port"]);
       boost::system::error_code ec;
       boost::asio::ip::make_address(config->admin.address, ec);
       if (ec) r.error(admin["address"], "admin address '" + config->admin.address + "' is not an IP address");
@@ -496,7 +531,7 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   }
   read_tenants(r, root, *config);
   read_backends(r, root, *config);
-  read_access_log(r, root, config->access_log);
+  read_access_log(r, root, *config);
   std::filesystem::path policy;
   if (r.path(root, "policy", policy) && !policy.empty()) {
     if (!std::filesystem::exists(policy)) r.error(root["policy"], "policy file '" + policy.string() + "' does not exist");

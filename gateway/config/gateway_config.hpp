@@ -4,9 +4,12 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -25,6 +28,19 @@ struct ConfigError {
   std::string message;
   std::string to_string() const;
 };
+
+// Where a setting's value was written: 1-based, as ConfigError counts.
+struct SourcePosition {
+  int line = 1;
+  int column = 1;
+};
+
+// The path of one setting of the index-th entry of a list, as GatewayConfig::positions keys it:
+// setting_path("backends", 1, "tls", "ca") is "backends[1].tls.ca"; an empty part is left out.
+std::string setting_path(std::string_view list, std::size_t index, std::string_view key,
+                         std::string_view member = {});
+// "replicas[index].url", the setting of a backend's replica.
+std::string replica_setting(std::size_t index);
 
 struct ListenerTls {
   std::filesystem::path certificate;
@@ -181,7 +197,14 @@ struct GatewayConfig {
   std::optional<std::filesystem::path> policy_file;
   std::optional<AuditConfig> audit;
   std::optional<VaultConfig> vault;
+  // Where each setting naming a file or a host was written, by its path ("listeners[0].tls.certificate",
+  // "backends[1].replicas[0].url", "audit.signing_key"): what is wrong with the file or host it names
+  // is reported there. Kept beside the settings, not in them, so that two configurations differing
+  // only in layout compare equal on reload.
+  std::map<std::string, SourcePosition, std::less<>> positions;
 
+  // FILE:LINE:COL: message at `setting` (at 1:1 where its position was not recorded).
+  std::string problem_at(std::string_view setting, const std::string& message) const;
   // Every model some backend serves, in configuration order, without repeats.
   std::vector<std::string> all_models() const;
   bool serves(const std::string& model) const;  // some backend lists the model

@@ -67,56 +67,59 @@ std::string secret_key_problem(const fs::path& path, crypto::KeyKind kind) {
   return {};
 }
 
-void add(std::vector<std::string>& problems, const std::string& file, const std::string& what, const std::string& problem) {
-  if (!problem.empty()) problems.push_back(file + ": " + what + ": " + problem);
-}
-
-// The files serve opens at start beyond certificates and models: the access log, the audit log's
-// directory and keys, the vault's key and directory.
-void check_files(const GatewayConfig& config, const std::string& file, std::vector<std::string>& problems) {
-  if (config.access_log.target == AccessLogTarget::file)
-    add(problems, file, "access_log", appendable_file_problem(config.access_log.file));
-  if (const auto& audit = config.audit) {
-    add(problems, file, "audit.directory", directory_problem(audit->directory));
-    add(problems, file, "audit.signing_key", secret_key_problem(audit->signing_key, crypto::KeyKind::audit_signing));
-    if (!audit->auditor_public_key.empty()) {
-      auto key = crypto::read_auditor_public_key(audit->auditor_public_key);
-      add(problems, file, "audit.auditor_public_key", key ? std::string() : key.error().message);
-    }
-  }
-  if (const auto& vault = config.vault) {
-    add(problems, file, "vault.key", secret_key_problem(vault->key, crypto::KeyKind::vault));
-    if (!vault->directory.empty()) add(problems, file, "vault.directory", directory_problem(vault->directory));
-  }
+// A problem of the file `setting` names, placed where that setting was written.
+void add(std::vector<std::string>& problems, const GatewayConfig& config, const std::string& setting,
+         const std::string& problem) {
+  if (!problem.empty()) problems.push_back(config.problem_at(setting, setting + ": " + problem));
 }
 
 }  // namespace
 
+std::vector<std::string> check_opened_files(const GatewayConfig& config) {
+  std::vector<std::string> problems;
+  if (config.access_log.target == AccessLogTarget::file)
+    add(problems, config, "access_log", appendable_file_problem(config.access_log.file));
+  if (const auto& audit = config.audit) {
+    add(problems, config, "audit.directory", directory_problem(audit->directory));
+    add(problems, config, "audit.signing_key", secret_key_problem(audit->signing_key, crypto::KeyKind::audit_signing));
+    if (!audit->auditor_public_key.empty()) {
+      auto key = crypto::read_auditor_public_key(audit->auditor_public_key);
+      add(problems, config, "audit.auditor_public_key", key ? std::string() : key.error().message);
+    }
+  }
+  if (const auto& vault = config.vault) {
+    add(problems, config, "vault.key", secret_key_problem(vault->key, crypto::KeyKind::vault));
+    if (!vault->directory.empty()) add(problems, config, "vault.directory", directory_problem(vault->directory));
+  }
+  return problems;
+}
+
 std::vector<std::string> check_deployment(const GatewayConfig& config) {
   std::vector<std::string> problems;
-  const std::string file = config.source_file.string();
 
   ListenerTlsContexts listener_tls;
-  if (std::string error; !make_listener_tls(config, listener_tls, error)) problems.push_back(file + ": " + error);
+  if (std::string error; !make_listener_tls(config, listener_tls, error)) problems.push_back(error);
 
   GatewayMetrics scratch_metrics;  // build_backend_states counts into one; nothing serves it here
   const EgressGuard guard(config.boundary);
-  std::vector<std::string> backend_errors;
-  auto backends = build_backend_states(config, guard, scratch_metrics, backend_errors);
-  for (const auto& error : backend_errors) problems.push_back(file + ": " + error);
-  for (const auto& backend : backends)
-    for (const auto& replica : backend->replicas)
-      if (!replica->refusal.empty())
-        problems.push_back(file + ": backend '" + backend->config->name + "' replica " + replica->config().url +
-                           " would never be used: " + replica->refusal);
+  auto backends = build_backend_states(config, guard, scratch_metrics, problems);
+  for (const auto& backend : backends) {
+    const auto index = static_cast<std::size_t>(backend->config - config.backends.data());
+    for (std::size_t i = 0; i < backend->replicas.size(); ++i)
+      if (const ReplicaState& replica = *backend->replicas[i]; !replica.refusal.empty())
+        problems.push_back(config.problem_at(setting_path("backends", index, replica_setting(i)),
+                                             "backend '" + backend->config->name + "' replica " + replica.config().url +
+                                                 " would never be used: " + replica.refusal));
+  }
 
-  check_files(config, file, problems);
+  for (auto& problem : check_opened_files(config)) problems.push_back(std::move(problem));
 
-  for (const auto& backend : config.backends) {
+  for (std::size_t i = 0; i < config.backends.size(); ++i) {
+    const BackendConfig& backend = config.backends[i];
     if (backend.type != BackendType::local) continue;
     // The checks `serve` makes before it allocates the KV cache, worded as `serve` words them.
     if (std::string error = accel::Engine::check(engine_options(backend)); !error.empty())
-      problems.push_back(file + ": backend '" + backend.name + "': " + error);
+      problems.push_back(model_file_problem(config, i, error));
   }
 
   if (config.policy_file) {

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include "gateway/config/policy_backends.hpp"
+#include "gateway/runtime/config_check.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/lint.hpp"
 
@@ -76,6 +77,14 @@ std::vector<std::string> fixed_settings_changed(const GatewayConfig& now, const 
   return changed;
 }
 
+// An error opening the audit log, captures or vault, placed at the directory's setting where it names
+// that directory (a segment, the journal), else at the key's.
+std::string evidence_problem(const GatewayConfig& config, const std::string& message, const std::filesystem::path& directory,
+                             const std::string& directory_setting, const std::string& key_setting) {
+  const bool names_directory = !directory.empty() && message.find(directory.string()) != std::string::npos;
+  return config.problem_at(names_directory ? directory_setting : key_setting, message);
+}
+
 // What `policy lint` would say of the policy now serving (shadowed rules, tenants no rule allows or
 // no backend can serve...): the policy still serves as written, and each finding is logged.
 void log_policy_findings(const RuntimeSnapshot& snapshot) {
@@ -134,7 +143,8 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     };
     auto writer = crypto::AuditWriter::open(options, passphrase);
     if (!writer) {
-      error = "audit log: " + writer.error().message;
+      error = evidence_problem(*config_, "audit log: " + writer.error().message, audit->directory, "audit.directory",
+                               "audit.signing_key");
       return false;
     }
     services_.audit = std::move(writer.value());
@@ -142,7 +152,8 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     if (!audit->auditor_public_key.empty()) {
       auto store = crypto::CaptureStore::open(audit->directory / "captures", audit->auditor_public_key);
       if (!store) {
-        error = "payload captures: " + store.error().message;
+        error = evidence_problem(*config_, "payload captures: " + store.error().message, audit->directory,
+                                 "audit.directory", "audit.auditor_public_key");
         return false;
       }
       services_.captures.emplace(std::move(store.value()));
@@ -157,7 +168,8 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     options.on_note = [](const std::string& note) { log_event("warn", "vault_recovered", note); };
     auto opened = crypto::TokenVault::open(vault->key, options, passphrase);
     if (!opened) {
-      error = "vault: " + opened.error().message;
+      error = evidence_problem(*config_, "vault: " + opened.error().message, vault->directory, "vault.directory",
+                               "vault.key");
       return false;
     }
     services_.vault = std::move(opened.value());
@@ -185,8 +197,13 @@ void GatewayRuntime::watch_files() {
 bool GatewayRuntime::start_listeners(std::string& error) {
   ListenerTlsContexts listener_tls;
   if (!make_listener_tls(*config_, listener_tls, error)) return false;
-  for (const auto& config : config_->listeners)
-    if (!Listener::ensure_port_free({boost::asio::ip::make_address(config.address), config.port}, error)) return false;
+  for (std::size_t i = 0; i < config_->listeners.size(); ++i) {
+    const ListenerConfig& config = config_->listeners[i];
+    if (!Listener::ensure_port_free({boost::asio::ip::make_address(config.address), config.port}, error)) {
+      error = config_->problem_at(setting_path("listeners", i, "port"), error);
+      return false;
+    }
+  }
   for (unsigned i = 0; i < worker_count_; ++i) {
     auto worker = std::make_unique<Worker>();
     worker->handler = std::make_unique<ApiHandler>(services_, worker->io);
@@ -195,7 +212,10 @@ bool GatewayRuntime::start_listeners(std::string& error) {
       auto tls = config.tls ? listener_tls[config.name] : nullptr;
       auto listener = Listener::open(worker->io, endpoint, tls, config_->limits, *worker->handler, services_.sessions, i,
                                      true, error);
-      if (!listener) return false;
+      if (!listener) {
+        error = config_->problem_at(setting_path("listeners", worker->listeners.size(), "port"), error);
+        return false;
+      }
       listener->set_connection_refused_counter([this] { services_.metrics.connections_refused().Increment(); });
       worker->listeners.push_back(listener);
     }
@@ -206,7 +226,7 @@ bool GatewayRuntime::start_listeners(std::string& error) {
   admin_listener_ =
       Listener::open(control_, admin, nullptr, admin_limits, admin_handler_, admin_sessions_, 0, false, error);
   if (!admin_listener_) {
-    error = "admin listener: " + error;
+    error = config_->problem_at("admin.port", "admin listener: " + error);
     return false;
   }
   return true;
@@ -239,10 +259,15 @@ void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot)
 }
 
 int GatewayRuntime::run() {
+  // The files opened next, checked first as `config check` checks them: both word a problem alike.
+  if (const auto problems = check_opened_files(*config_); !problems.empty()) {
+    for (const auto& problem : problems) log_event("error", "startup_failed", problem);
+    return 1;
+  }
   std::string error;
   services_.access_log = AccessLog::open(config_->access_log, error);
   if (!error.empty()) {
-    log_event("error", "startup_failed", error);
+    log_event("error", "startup_failed", config_->problem_at("access_log", "access_log: " + error));
     return 1;
   }
   const bool opened = open_evidence_services(error);

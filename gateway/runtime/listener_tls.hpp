@@ -13,7 +13,8 @@ namespace sovereign::gateway {
 
 using ListenerTlsContexts = std::map<std::string, std::shared_ptr<boost::asio::ssl::context>>;  // by listener name
 
-// False, with `error` naming the listener and the file problem, when a context cannot be built.
+// False when a context cannot be built, with `error` as FILE:LINE:COL: message at the setting naming
+// the file at fault, the message naming the listener and the file's problem.
 [[nodiscard]] bool make_listener_tls(const GatewayConfig& config, ListenerTlsContexts& out, std::string& error);
 
 }  // namespace sovereign::gateway

@@ -50,11 +50,16 @@ accel::EngineOptions engine_options(const BackendConfig& backend) {
   return options;
 }
 
+std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error) {
+  return config.problem_at(setting_path("backends", backend, "model_file"),
+                           "backend '" + config.backends[backend].name + "': " + error);
+}
+
 std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
   auto key = engine_key(backend);
   if (auto it = engines_.find(key); it != engines_.end()) return it->second;
   auto loaded = accel::Engine::load(engine_options(backend));
-  if (auto* error = std::get_if<std::string>(&loaded)) return "backend '" + backend.name + "': " + *error;
+  if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));
   // Once per load: the documented fallback serves, but the operator learns the model may be prompted wrongly.
   if (std::string note = engine->chat_template().fallback_note(); !note.empty())
@@ -80,10 +85,12 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
       if (!loaded.policy) errors.push_back(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
     snapshot->policy = loaded.policy;
   }
-  for (const auto& backend : snapshot->config->backends) {
+  const GatewayConfig& settings = *snapshot->config;
+  for (std::size_t i = 0; i < settings.backends.size(); ++i) {
+    const BackendConfig& backend = settings.backends[i];
     if (backend.type != BackendType::local) continue;
     auto engine = engines.engine_for(backend);
-    if (auto* error = std::get_if<std::string>(&engine)) errors.push_back(*error);
+    if (auto* error = std::get_if<std::string>(&engine)) errors.push_back(model_file_problem(settings, i, *error));
     else snapshot->engines[backend.name] = std::get<std::shared_ptr<accel::Engine>>(engine);
   }
   if (!errors.empty()) return errors;

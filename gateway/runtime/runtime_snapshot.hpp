@@ -38,6 +38,10 @@ struct RuntimeSnapshot {
 // The engine settings of a `type: local` backend.
 accel::EngineOptions engine_options(const BackendConfig& backend);
 
+// What the engine says of the backend-th backend's model (and its fit on the device), as
+// FILE:LINE:COL: backend 'NAME': error at its model_file.
+std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error);
+
 // Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a
 // reload that keeps a local backend's settings and model file (same device, inode, size and
 // modification time) keeps its engine; a replaced file is loaded anew. Used from the control thread
@@ -54,7 +58,7 @@ class EngineRegistry {
 };
 
 // Builds a snapshot, or returns the reasons it cannot be used (an unreadable backend CA, a policy
-// with errors, a model file the engine refuses).
+// with errors, a model file the engine refuses), each as FILE:LINE:COL: message.
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
     std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
     GatewayMetrics& metrics, EngineRegistry& engines);

@@ -77,7 +77,8 @@ bool ReplicaState::record_check(bool passed) {
 std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
                                                                 GatewayMetrics& metrics, std::vector<std::string>& errors) {
   std::vector<std::unique_ptr<BackendState>> states;
-  for (const auto& backend : config.backends) {
+  for (std::size_t i = 0; i < config.backends.size(); ++i) {
+    const BackendConfig& backend = config.backends[i];
     if (backend.type != BackendType::openai) continue;
     auto state = std::make_unique<BackendState>();
     state->config = &backend;
@@ -85,8 +86,9 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayCon
     state->idle_connections = &metrics.pool_connections(backend.name, "idle");
     if (backend.tls) {
       auto made = crypto::make_client_context({backend.tls->ca, backend.tls->client_certificate, backend.tls->client_key});
-      if (auto* error = std::get_if<std::string>(&made)) {
-        errors.push_back("backend '" + backend.name + "': " + *error);
+      if (auto* error = std::get_if<crypto::TlsError>(&made)) {
+        errors.push_back(config.problem_at(setting_path("backends", i, "tls", error->setting),
+                                           "backend '" + backend.name + "': " + error->message));
         continue;
       }
       state->tls = std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());

@@ -73,7 +73,8 @@ struct BackendState {
 };
 
 // Builds the state of every network backend: resolves and pins replica addresses through the
-// guard and builds TLS contexts. Errors (bad CA file...) are returned as messages.
+// guard and builds TLS contexts. Errors (bad CA file...) are returned as FILE:LINE:COL: message at
+// the setting naming the file at fault.
 std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
                                                                 GatewayMetrics& metrics, std::vector<std::string>& errors);
 

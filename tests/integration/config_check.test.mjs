@@ -1,6 +1,7 @@
 // `sovereign config check FILE`: a good file passes with exit 0; each kind of mistake is reported
 // as FILE:LINE:COL: message at the place of the mistake, with exit 1, and nothing is started; so
-// are the files it names (certificates, policy, model files) and replicas serve could never use.
+// are the files it names (certificates, policy, model files) and replicas serve could never use, at
+// the setting that names them; `serve` reports them in the same words at start.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -65,6 +66,18 @@ describe('sovereign config check', () => {
     const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     const re = new RegExp(`^${escaped}:(\\d+):(\\d+): (.+)$`, 'gm');
     return [...result.output.matchAll(re)].map((m) => ({ line: Number(m[1]), col: Number(m[2]), message: m[3] }));
+  }
+
+  // The messages of serve's startup_failed log lines.
+  function startupFailures(served) {
+    return served.stderr.split('\n').filter((l) => l.includes('"startup_failed"')).map((l) => JSON.parse(l).message);
+  }
+
+  // The diagnostic whose message matches `pattern`, asserted to sit at line:col.
+  function assertAt(found, pattern, line, col) {
+    const hit = found.find((d) => pattern.test(d.message));
+    assert.ok(hit, `no FILE:LINE:COL: diagnostic matching ${pattern}:\n${JSON.stringify(found, null, 1)}`);
+    assert.deepEqual({ line: hit.line, col: hit.col }, { line, col }, hit.message);
   }
 
   async function checkFails(file) {
@@ -144,9 +157,11 @@ policy: broken-policy.yaml
     const file = write('deployment.yaml', text);
     const result = await runCli(['config', 'check', file]);
     assert.equal(result.code, 1, result.output);
-    assert.match(result.output, /listener 'api': cannot load certificate '.*not-a-cert\.pem'/, result.output);
-    assert.match(result.output, /backend 'local-vllm' replica http:\/\/10\.9\.9\.9:18000 would never be used: .*outside the boundary/, result.output);
-    assert.match(result.output, /backend 'on-site-engine': .*not-a-model\.gguf: byte \d+/, result.output);
+    // GOOD's lines, three further down after the listener's tls (lines 6-8).
+    const found = diagnostics(result, file);
+    assertAt(found, /^listener 'api': cannot load certificate '.*not-a-cert\.pem'/, 7, 20);
+    assertAt(found, /^backend 'local-vllm' replica http:\/\/10\.9\.9\.9:18000 would never be used: .*outside the boundary/, 25, 14);
+    assertAt(found, /^backend 'on-site-engine': .*not-a-model\.gguf: byte \d+/, 31, 17);
     assert.match(result.output, /broken-policy\.yaml:\d+:\d+: /, result.output);
     assert.match(result.output, /4 problem\(s\) beyond the file itself/, result.output);
   });
@@ -163,9 +178,11 @@ policy: broken-policy.yaml
     const encrypted = await runCli(['config', 'check', write('encrypted.yaml', tls('tls.crt', 'encrypted.key'))]);
     assert.equal(encrypted.code, 1, encrypted.output);
     assert.match(encrypted.output, /private key '.*encrypted\.key' is encrypted with a passphrase/, encrypted.output);
+    assertAt(diagnostics(encrypted, path.join(dir, 'encrypted.yaml')), /private key '.*encrypted\.key' is encrypted/, 8, 20);
     const expired = await runCli(['config', 'check', write('expired.yaml', tls('expired.crt', 'tls.key'))]);
     assert.equal(expired.code, 1, expired.output);
     assert.match(expired.output, /certificate '.*expired\.crt' expired on \d{4}-\d\d-\d\d /, expired.output);
+    assertAt(diagnostics(expired, path.join(dir, 'expired.yaml')), /certificate '.*expired\.crt' expired/, 7, 20);
     const good = await runCli(['config', 'check', write('tls-good.yaml', tls('tls.crt', 'tls.key'))]);
     assert.equal(good.code, 0, good.output);
   });
@@ -184,13 +201,21 @@ audit:
 vault:
   key: ${path.join(dir, 'readable-vault.key')}
 `;
-    const result = await runCli(['config', 'check', write('files.yaml', text)]);
+    const file = write('files.yaml', text);
+    const result = await runCli(['config', 'check', file]);
     assert.equal(result.code, 1, result.output);
-    assert.match(result.output, /access_log: cannot create '.*access\.log': no directory/, result.output);
-    assert.match(result.output, /audit\.directory: '.*a-file' exists and is not a directory/, result.output);
-    assert.match(result.output, /audit\.signing_key: .*vault\.key holds the vault key, not the audit-signing key/, result.output);
-    assert.match(result.output, /audit\.auditor_public_key: .*holds no auditor public key/, result.output);
-    assert.match(result.output, /vault\.key: .*readable-vault\.key/, result.output);
+    // GOOD has 23 lines: the settings added follow from line 24.
+    const found = diagnostics(result, file);
+    assertAt(found, /^access_log: cannot create '.*access\.log': no directory/, 24, 13);
+    assertAt(found, /^audit\.directory: '.*a-file' exists and is not a directory/, 26, 14);
+    assertAt(found, /^audit\.signing_key: .*vault\.key holds the vault key, not the audit-signing key/, 27, 16);
+    assertAt(found, /^audit\.auditor_public_key: .*holds no auditor public key/, 28, 23);
+    assertAt(found, /^vault\.key: .*readable-vault\.key/, 30, 8);
+    // serve checks the same files first, and says so in the same words before anything starts.
+    const served = await runCli(['serve', '--config', file]);
+    assert.equal(served.code, 1, served.output);
+    const checked = result.stdout.split('\n').filter((l) => l.startsWith(file) && /^:\d+:\d+: /.test(l.slice(file.length)));
+    assert.deepEqual(startupFailures(served), checked, served.output);
     assert.match(result.output, /5 problem\(s\) beyond the file itself/, result.output);
     // The same files, right, pass.
     const good = GOOD + `access_log: ${path.join(dir, 'access.log')}
@@ -204,6 +229,18 @@ vault:
     const ok = await runCli(['config', 'check', write('files-good.yaml', good)]);
     assert.equal(ok.code, 0, ok.output);
     assert.ok(!fs.existsSync(path.join(dir, 'audit-to-be')), 'config check creates nothing');
+  });
+
+  it('serve reports a certificate it cannot load at the setting, as config check does, and starts nothing', async () => {
+    fs.writeFileSync(path.join(dir, 'bad-cert.pem'), 'not a certificate\n');
+    const file = write('serve-bad-cert.yaml', GOOD.replace('    port: 18080\n',
+      '    port: 18080\n    tls:\n      certificate: bad-cert.pem\n      private_key: bad-cert.pem\n'));
+    const served = await runCli(['serve', '--config', file]);
+    assert.equal(served.code, 1, served.output);
+    const [message] = startupFailures(served);
+    assert.ok(message?.startsWith(`${file}:7:20: listener 'api': cannot load certificate '`), served.output);
+    const checked = await runCli(['config', 'check', file]);
+    assert.ok(checked.stdout.split('\n').includes(message), `config check words it differently:\n${checked.stdout}`);
   });
 
   // The quickstart's config names the demo model and keys under ../../var, which a clean clone

@@ -239,4 +239,25 @@ describe('TLS', () => {
       fs.rmSync(renewed.dir, { recursive: true, force: true });
     }
   });
+
+  it('a reload with a certificate that cannot be loaded is rejected at the setting (FILE:LINE:COL)', async () => {
+    const lines = fs.readFileSync(gw.configPath, 'utf8').split('\n');
+    const line = lines.findIndex((l) => /^\s*certificate: /.test(l)) + 1;
+    const col = lines[line - 1].indexOf(': ') + 3;
+    const good = fs.readFileSync(pki.server.cert);
+    const stderrBefore = gw.stderr.length;
+    try {
+      fs.writeFileSync(pki.server.cert, 'not a certificate\n');
+      const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
+      gw.process.signal('SIGHUP');
+      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected, 5000,
+        'the reload to be rejected');
+      const log = await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection');
+      const escaped = gw.configPath.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assert.match(log, new RegExp(`${escaped}:${line}:${col}: listener 'api': cannot load certificate`), log);
+    } finally {
+      fs.writeFileSync(pki.server.cert, good);
+    }
+    assert.equal((await gw.admin('/readyz')).status, 200, 'the previous configuration keeps serving');
+  });
 });

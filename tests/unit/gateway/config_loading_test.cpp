@@ -287,4 +287,18 @@ TEST_SUITE("config") {
     REQUIRE(errors != nullptr);
     CHECK(errors->at(0).to_string().starts_with("/nonexistent/gateway.yaml:1:1: cannot read the file"));
   }
+
+  TEST_CASE("the settings naming files and hosts keep their position, which is no part of their value") {
+    const std::string audit = "audit:\n  directory: a\n  signing_key: k\n";
+    auto first = parse_gateway_config(base_config(audit), "/etc/sovereign/gw.yaml");
+    auto moved = parse_gateway_config("\n# the same settings, two lines down\n" + base_config(audit), "/etc/sovereign/gw.yaml");
+    const auto& a = *std::get<std::shared_ptr<const GatewayConfig>>(first);
+    const auto& b = *std::get<std::shared_ptr<const GatewayConfig>>(moved);
+    // base_config: the replica's url is on line 17, its value at column 14; the audit section follows.
+    CHECK(a.problem_at("backends[0].replicas[0].url", "refused") == "/etc/sovereign/gw.yaml:17:14: refused");
+    CHECK(a.problem_at("audit.signing_key", "no key") == "/etc/sovereign/gw.yaml:20:16: no key");
+    CHECK(b.problem_at("audit.signing_key", "no key") == "/etc/sovereign/gw.yaml:22:16: no key");
+    CHECK(a.problem_at("vault.key", "unknown") == "/etc/sovereign/gw.yaml:1:1: unknown");
+    CHECK(*a.audit == *b.audit);  // a reload that only moves lines changes no setting
+  }
 }
