@@ -86,32 +86,39 @@ bool scan_chain(std::span<const TextSegment> segments, const DetectorSet& detect
 bool find_split_values(std::span<const TextSegment> segments, const DetectorSet& detectors,
                        std::vector<SplitValue>& out, ScanFailure& failure) {
     out.clear();
+    // Blank parts (an empty message or text part, only spaces) are no piece of a value and no gap
+    // between pieces either: the chains run over the other parts.
+    thread_local std::vector<std::size_t> parts;
+    parts.clear();
+    for (std::size_t s = 0; s < segments.size(); ++s)
+        if (trim(segments[s].text).size() > 0) parts.push_back(s);
+    auto text_of = [&](std::size_t k) { return std::string_view(segments[parts[k]].text); };
     std::vector<Piece> pieces;
-    for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
-        const std::string_view first = segments[i].text;
+    for (std::size_t k = 0; k + 1 < parts.size(); ++k) {
+        const std::string_view first = text_of(k);
         const Trimmed first_trimmed = trim(first);
-        Seam seam = seam_between(first, first_trimmed, segments[i + 1].text, trim(segments[i + 1].text));
+        Seam seam = seam_between(first, first_trimmed, text_of(k + 1), trim(text_of(k + 1)));
         if (seam == Seam::none) continue;
         // The end of the first part (whole characters only), then each next part: whole while it is short
         // and the seam after it qualifies too, else its start, which ends the chain.
         std::size_t tail = first_trimmed.size() > seam_reach ? first_trimmed.end - seam_reach : first_trimmed.begin;
         while (tail < first_trimmed.end && is_continuation(first[tail])) ++tail;
-        pieces.assign(1, {i, tail, first_trimmed.end, 0});
+        pieces.assign(1, {parts[k], tail, first_trimmed.end, 0});
         bool digits = seam == Seam::digits;
-        std::size_t j = i + 1;
-        for (;; ++j) {
-            const std::string_view text = segments[j].text;
+        std::size_t m = k + 1;
+        for (;; ++m) {
+            const std::string_view text = text_of(m);
             const Trimmed trimmed = trim(text);
-            const Seam next = j + 1 < segments.size() && trimmed.size() <= 2 * seam_reach
-                                  ? seam_between(text, trimmed, segments[j + 1].text, trim(segments[j + 1].text))
+            const Seam next = m + 1 < parts.size() && trimmed.size() <= 2 * seam_reach
+                                  ? seam_between(text, trimmed, text_of(m + 1), trim(text_of(m + 1)))
                                   : Seam::none;
             if (next == Seam::none) {
                 std::size_t head = std::min(trimmed.end, trimmed.begin + seam_reach);
                 while (head < trimmed.end && head > trimmed.begin && is_continuation(text[head])) --head;
-                pieces.push_back({j, trimmed.begin, head, 0});
+                pieces.push_back({parts[m], trimmed.begin, head, 0});
                 break;
             }
-            pieces.push_back({j, trimmed.begin, trimmed.end, 0});
+            pieces.push_back({parts[m], trimmed.begin, trimmed.end, 0});
             digits = digits || next == Seam::digits;
         }
         // Digits split by a user were written with a space between them or without one: both are tried
@@ -119,7 +126,7 @@ bool find_split_values(std::span<const TextSegment> segments, const DetectorSet&
         const std::size_t before = out.size();
         if (digits && !scan_chain(segments, detectors, pieces, " ", out, failure)) return false;
         if (out.size() == before && !scan_chain(segments, detectors, pieces, "", out, failure)) return false;
-        i = j - 1;  // the seam after the chain's last part starts the next chain
+        k = m - 1;  // the seam after the chain's last part starts the next chain
     }
     return true;
 }

@@ -212,6 +212,10 @@ rules:
         CHECK(redacted(four, evaluate(four, *loaded.policy)) ==
               std::vector<std::string>{"[REDACTED:credit_card]", "[REDACTED:credit_card]", "[REDACTED:credit_card] ",
                                        "  [REDACTED:credit_card]"});
+        // Blank texts between the pieces (an empty message, one of spaces) hide nothing.
+        const auto blanks = conversation({"card 4111 1111", "", "  ", "1111 1111"});
+        CHECK(redacted(blanks, evaluate(blanks, *loaded.policy)) ==
+              std::vector<std::string>{"card [REDACTED:credit_card]", "", "  ", "[REDACTED:credit_card]"});
         const auto halves = conversation({"card: 41111111", "11111111"});
         CHECK(redacted(halves, evaluate(halves, *loaded.policy)) ==
               std::vector<std::string>{"card: [REDACTED:credit_card]", "[REDACTED:credit_card]"});
