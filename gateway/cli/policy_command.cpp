@@ -103,6 +103,15 @@ int test(std::span<const std::string> args) {
         print(loaded.diagnostics);
         return 1;
     }
+    // Given a policy, its tests must be for that policy: the named file is the one to be tested.
+    std::error_code ec;
+    if (test_file != std::filesystem::path(args[0]) &&
+        !std::filesystem::equivalent(args[0], loaded.suite->policy_path, ec)) {
+        std::cerr << test_file.string() << ": its 'policy:' names " << loaded.suite->policy_path.string()
+                  << ", not " << args[0] << ", so it would not test " << args[0]
+                  << ": point 'policy:' at it, or run 'sovereign policy test " << test_file.string() << "'\n";
+        return 1;
+    }
     const auto policy = pol::load_policy_file(loaded.suite->policy_path);
     if (!policy.policy) {
         print(policy.diagnostics);

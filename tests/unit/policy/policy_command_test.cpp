@@ -124,4 +124,19 @@ TEST_SUITE("policy-command") {
         CHECK(r.out.find("8 passed, 0 failed") != std::string::npos);
         CHECK(r.out.find("coverage: 6/6 rules exercised (100%)") != std::string::npos);
     }
+
+    TEST_CASE("policy test of a policy whose companion test file names another policy refuses to test that one") {
+        const auto dir = std::filesystem::temp_directory_path() / "sovereign-policy-test-other";
+        std::filesystem::create_directories(dir);
+        std::filesystem::copy_file(hospital, dir / "policy.yaml", std::filesystem::copy_options::overwrite_existing);
+        std::filesystem::copy_file(hospital, dir / "old.yaml", std::filesystem::copy_options::overwrite_existing);
+        std::ofstream(dir / "policy.tests.yaml")
+            << "policy: old.yaml\ncases:\n  - name: any\n    request:\n      tenant: research\n      model: m\n"
+               "      messages: [{role: user, content: hello}]\n    expect: {action: allow}\n";
+        const auto r = run({"test", (dir / "policy.yaml").string()});
+        CHECK(r.status == 1);
+        CHECK(r.err.find("its 'policy:' names") != std::string::npos);
+        CHECK(r.out.find("passed") == std::string::npos);
+        std::filesystem::remove_all(dir);
+    }
 }
