@@ -47,7 +47,15 @@ void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
     const int bodies = (n["messages"] ? 1 : 0) + (n["text"] ? 1 : 0) + (n["input"] ? 1 : 0);
     if (bodies != 1) r.error(n, "a request needs exactly one of 'messages' (chat), 'text' (completion) or 'input' (embeddings)");
     request.endpoint = n["text"] ? "completions" : n["input"] ? "embeddings" : "chat.completions";
-    if (n["endpoint"]) request.endpoint = r.text(n["endpoint"], "endpoint").value_or(request.endpoint);
+    // The body's key says the endpoint, as the path does at the gateway; 'endpoint' may only repeat it.
+    if (n["endpoint"]) {
+        const auto endpoint = r.text(n["endpoint"], "endpoint");
+        if (endpoint && *endpoint != request.endpoint)
+            r.error(n["endpoint"], "endpoint '" + *endpoint + "' is not the endpoint of this request: its " +
+                                       (n["text"] ? "'text'" : n["input"] ? "'input'" : "'messages'") + " makes it " +
+                                       request.endpoint + " (chat.completions: messages, completions: text, "
+                                       "embeddings: input); leave 'endpoint' out");
+    }
     if (n["messages"]) {
         if (!n["messages"].IsSequence()) {
             r.error(n["messages"], "messages must be a list of {role, content}");
@@ -80,6 +88,11 @@ void read_answer(YamlReader& r, const YAML::Node& n, AnswerCase& answer) {
 // Which expectations apply depends on the case: a decision for a request, the text for an answer.
 void read_expectation(YamlReader& r, const YAML::Node& n, TestExpectation& e, bool answer) {
     if (!r.check_map(n, "expect", all_expect_keys)) return;
+    if (n.size() == 0) {
+        r.error(n, answer ? "expect checks nothing: name what the answer must become (text, detectors, redacted)"
+                          : "expect checks nothing: name at least the action (allow or deny)");
+        return;
+    }
     for (const auto& entry : n) {
         if (!entry.first.IsScalar()) continue;  // check_map reported it
         const std::string key = entry.first.Scalar();

@@ -137,5 +137,18 @@ cases:
         REQUIRE(loaded.diagnostics.size() == 1);
         CHECK(format_diagnostic(loaded.diagnostics[0]).ends_with(
             ":5:14: unknown key 'acton' in expect; did you mean 'action'?"));
+        // An expectation of nothing passes whatever the policy does; an endpoint the body contradicts
+        // tests a request the gateway can never receive.
+        for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+                 {"    request: {tenant: a, text: hi}\n    expect: {}\n", ":5:13: expect checks nothing"},
+                 {"    request: {tenant: a, text: hi, endpoint: embedings}\n    expect: {action: allow}\n",
+                  ":4:46: endpoint 'embedings' is not the endpoint of this request"}}) {
+            SuiteFiles bad("policy: policy.yaml\ncases:\n  - name: x\n" + text);
+            const auto result = load_test_suite(bad.dir / "policy.tests.yaml");
+            CHECK_FALSE(result.suite);
+            REQUIRE(result.diagnostics.size() == 1);
+            CHECK_MESSAGE(format_diagnostic(result.diagnostics[0]).find(message) != std::string::npos,
+                          format_diagnostic(result.diagnostics[0]));
+        }
     }
 }
