@@ -1,6 +1,7 @@
 #include "policy/lookalike_fold.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #if defined(__SSE2__)
@@ -18,6 +19,18 @@ struct FoldResult {
     char ascii = 0;
 };
 
+}  // namespace
+
+bool invisible_code_point(std::uint32_t cp) {
+    return cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
+           cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x200B && cp <= 0x200F) ||
+           (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) ||
+           cp == 0x3164 || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
+           (cp >= 0xE0000 && cp <= 0xE0FFF);
+}
+
+namespace {
+
 FoldResult fold_code_point(std::uint32_t cp) {
     auto digit = [](std::uint32_t zero, std::uint32_t c) { return FoldResult{Fold::replace, static_cast<char>('0' + (c - zero) % 10)}; };
     // Decimal digits of other scripts: Arabic-Indic, Extended Arabic-Indic, Devanagari, Bengali, and
@@ -34,17 +47,7 @@ FoldResult fold_code_point(std::uint32_t cp) {
         return {Fold::replace, ' '};
     // Hyphens and dashes, and the minus sign.
     if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return {Fold::replace, '-'};
-    // Invisible (format characters and fillers, which can sit between the digits of a value unseen):
-    // soft hyphen, combining grapheme joiner, Arabic letter mark, Hangul fillers, Khmer inherent
-    // vowels, Mongolian variation selectors and vowel separator, zero-width space, non-joiner and
-    // joiner, directional marks, embeddings and overrides, word joiner, invisible operators,
-    // directional isolates, variation selectors, byte order mark, tag characters.
-    if (cp == 0x00AD || cp == 0x034F || cp == 0x061C || cp == 0x115F || cp == 0x1160 || cp == 0x17B4 ||
-        cp == 0x17B5 || (cp >= 0x180B && cp <= 0x180F) || (cp >= 0x200B && cp <= 0x200F) ||
-        (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) ||
-        cp == 0x3164 || (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || cp == 0xFFA0 ||
-        (cp >= 0xE0000 && cp <= 0xE0FFF))
-        return {Fold::remove, 0};
+    if (invisible_code_point(cp)) return {Fold::remove, 0};  // can sit between a value's digits unseen
     return {};
 }
 
@@ -120,6 +123,22 @@ std::size_t FoldedText::folded_offset(std::size_t at) const {
     // the next folded byte, which starts the following run.
     const std::size_t next = std::next(edit) == edits.end() ? text.size() : std::next(edit)->folded;
     return std::min(edit->folded + (at - edit->original), next);
+}
+
+std::string unreadable_name(std::string_view name) {
+    if (!name.empty() && (name.front() == ' ' || name.back() == ' ')) return "begins or ends with a space";
+    for (std::size_t i = 0; i < name.size();) {
+        std::size_t length = 1;
+        const std::uint32_t cp = decode(name, i, length);
+        if (cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0) || invisible_code_point(cp)) {
+            char hex[16];
+            std::snprintf(hex, sizeof hex, "U+%04X", cp);
+            return std::string("holds the invisible or control character ") + hex + " at byte " + std::to_string(i) +
+                   ", which makes it look like another name";
+        }
+        i += length;
+    }
+    return {};
 }
 
 bool fold_lookalikes(std::string_view text, FoldedText& out) {

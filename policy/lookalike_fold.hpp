@@ -41,6 +41,16 @@ constexpr bool lookalike_byte(unsigned char byte) {
            byte == 0xF0 || byte == 0xF3;
 }
 
+// Invisible format characters and fillers: soft hyphen, combining grapheme joiner, Arabic letter
+// mark, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors and vowel separator,
+// zero-width space, non-joiner and joiner, directional marks, embeddings and overrides, word joiner,
+// invisible operators, directional isolates, variation selectors, byte order mark, tag characters.
+bool invisible_code_point(std::uint32_t cp);
+
+// Why a name people read (a tenant's, a rule's) could mislead them: a control or invisible character
+// in it, or a space at either end; empty when it has none.
+std::string unreadable_name(std::string_view name);
+
 // Folds `text` into `out`. Returns false, leaving `out` unspecified, when the text holds no
 // look-alike (the common case, decided without copying): scan the original then.
 bool fold_lookalikes(std::string_view text, FoldedText& out);

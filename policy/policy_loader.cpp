@@ -13,6 +13,7 @@
 #include "policy/builtin_detectors.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
+#include "policy/lookalike_fold.hpp"
 #include "policy/policy.hpp"
 #include "policy/yaml_reader.hpp"
 
@@ -475,6 +476,8 @@ private:
             tenant.line = YamlReader::line_of(t);
             tenant.column = YamlReader::column_of(t);
             tenant.name = t["name"] ? r_.text(t["name"], "tenant name").value_or("") : "";
+            if (const auto why = unreadable_name(tenant.name); !why.empty())
+                r_.error(t["name"], "tenant name '" + tenant.name + "' " + why);
             tenant.clearance = m_.default_clearance;
             if (t["clearance"]) tenant.clearance = class_ref(t["clearance"], "clearance");
             if (t["zones"] && !refuse_empty_list(t["zones"], "zones",
@@ -536,6 +539,8 @@ private:
         rule.line = YamlReader::line_of(n);
         rule.column = YamlReader::column_of(n);
         rule.name = n["name"] ? r_.text(n["name"], "rule name").value_or("") : "";
+        if (const auto why = unreadable_name(rule.name); !why.empty())
+            r_.error(n["name"], "rule name '" + rule.name + "' " + why);
         if (n["name"] && n["name"].IsScalar() && rule.name.empty())
             r_.error(n["name"], "a rule needs a name: decisions, audit records and exemptions refer to it");
         if (n["name"])

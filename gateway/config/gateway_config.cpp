@@ -10,6 +10,7 @@
 
 #include "gateway/config/yaml_reader.hpp"
 #include "gateway/openai/request_body.hpp"
+#include "policy/lookalike_fold.hpp"
 #include "policy/yaml_reader.hpp"
 
 namespace sovereign::gateway {
@@ -176,6 +177,8 @@ void read_tenants(YamlReader& r, const YAML::Node& root, GatewayConfig& config) 
     r.string(item, "name", tenant.name, true);
     if (!tenant.name.empty() && !names.insert(tenant.name).second)
       r.error(item["name"], "tenant name '" + tenant.name + "' is used twice");
+    if (const auto why = policy::unreadable_name(tenant.name); !why.empty())
+      r.error(item["name"], "tenant name '" + tenant.name + "' " + why);
     if (auto keys = item["api_keys"]; keys && r.expect_sequence(keys, "'api_keys'")) {
       for (const auto& key : keys) {
         if (!r.expect_map(key, "an API key", {"sha256"})) continue;

@@ -65,6 +65,14 @@ TEST_SUITE("config") {
     CHECK_MESSAGE(errors[0].to_string().starts_with("gw.yaml:7:12: invalid YAML: byte 0xFF is not UTF-8"), errors[0].to_string());
   }
 
+  TEST_CASE("a tenant name with an invisible character is refused (it would look like another tenant)") {
+    std::string yaml = base_config();
+    yaml.replace(yaml.find("name: demo"), 10, "name: \"de\\u202Emo\"");
+    auto errors = errors_of(yaml);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].message.find("holds the invisible or control character U+202E") != std::string::npos);
+  }
+
   TEST_CASE("a second YAML document is refused, not dropped") {
     auto errors = errors_of(base_config() + "---\nboundary: [0.0.0.0/0]\n");
     REQUIRE(errors.size() == 1);

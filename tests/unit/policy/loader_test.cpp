@@ -143,6 +143,14 @@ rules:
         CHECK(out[0] == "p.yaml:6:3: 'email' appears twice in builtin_detectors");
     }
 
+    TEST_CASE("tenant and rule names with invisible or control characters or outer spaces are refused") {
+        const auto out = problems("tenants:\n  - name: \"de\\u200Fmo\"\nrules:\n  - name: \"allow \"\n    then: {action: allow}\n");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].find("holds the invisible or control character U+200F") != std::string::npos);
+        CHECK(out[1].find("rule name 'allow ' begins or ends with a space") != std::string::npos);
+        CHECK(problems("tenants:\n  - name: \"équipe-médicale\"\nrules:\n  - name: a\n    then: {action: allow}\n").empty());
+    }
+
     TEST_CASE("a file that is not UTF-8 is refused at its first bad byte") {
         const auto out = problems("rules:\n  - name: caf\xe9\n    then: {action: allow}\n");
         REQUIRE(out.size() == 1);
