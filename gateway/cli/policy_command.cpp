@@ -186,19 +186,25 @@ int explain(std::span<const std::string> args) {
     if (model) body.get_object()["model"] = *model;
     // Decoded as the gateway decodes a body posted to that endpoint: every string it holds is a text the
     // policy reads, and what the gateway refuses before the policy decides is reported as such.
-    auto decoded = decode_request(*endpoint, json::serialize(body), {}, TextScope::every_string);
+    // The file as written first: a repeated key (which re-serialising the parsed body would drop) is
+    // refused as the gateway refuses it.
+    auto decoded = decode_request(*endpoint, model ? json::serialize(body) : *text, {}, TextScope::every_string);
     std::optional<ApiError> refusal;
     if (auto* error = std::get_if<ApiError>(&decoded)) refusal = *error;
     else refusal = refused_before_policy(std::get<DecodedRequest>(decoded), *policy.policy, *tenant);
-    if (refusal) {
-        std::cout << "Decision: REFUSED before the policy decides (HTTP " << static_cast<unsigned>(refusal->status)
-                  << ", " << refusal->code << (refusal->param.empty() ? "" : ", parameter '" + refusal->param + "'")
-                  << ")\nMessage to the application: " << refusal->message << "\n";
+    auto refused = [](const ApiError& error, const char* when) {
+        std::cout << "Decision: REFUSED " << when << " (HTTP " << static_cast<unsigned>(error.status) << ", "
+                  << error.code << (error.param.empty() ? "" : ", parameter '" + error.param + "'")
+                  << ")\nMessage to the application: " << error.message << "\n";
         return 0;
-    }
-    const auto request = policy_request(std::get<DecodedRequest>(decoded), *tenant, data_class.value_or(""));
+    };
+    if (refusal) return refused(*refusal, "before the policy decides");
+    const auto& request_body = std::get<DecodedRequest>(decoded);
+    const auto request = policy_request(request_body, *tenant, data_class.value_or(""));
     pol::EvaluationTrace trace;
     const auto decision = pol::evaluate(request, *policy.policy, &trace);
+    if (decision.action == pol::Action::allow)
+        if (auto after = refused_after_policy(request_body, decision)) return refused(*after, "after the policy decided");
     std::cout << pol::render_explanation(request, decision, trace, *policy.policy);
     return 0;
 }

@@ -297,14 +297,10 @@ void Exchange::report_vault_refusal(const std::string& why) {
 PhaseResult Exchange::transform() {
   if (!decision_ || decision_->spans.empty()) return PhaseResult::next();
   const auto& spans = decision_->spans;
+  if (auto refusal = refused_after_policy(*decoded_, *decision_)) return PhaseResult::fail(std::move(*refusal));
   for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
     auto& field = decoded_->texts[segment];
     std::string_view text = field.text;
-    if (field.is_key && std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) { return s.segment == segment; }))
-      return PhaseResult::fail(api_errors::invalid_request(
-          "The policy redacts or tokenizes a value found in an object key (" + field.other_path +
-              "), and keys are not rewritten; send the value as a string value instead.",
-          field.other_path));
     std::string rewritten = policy::apply_redactions(text, spans, segment);
     bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
       return s.segment == segment && s.kind == policy::TransformKind::tokenize;

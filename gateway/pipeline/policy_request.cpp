@@ -1,5 +1,7 @@
 #include "gateway/pipeline/policy_request.hpp"
 
+#include <algorithm>
+
 namespace sovereign::gateway {
 
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
@@ -25,6 +27,19 @@ policy::Request policy_request(const DecodedRequest& decoded, std::string tenant
   request.segments.reserve(decoded.texts.size());
   for (const auto& field : decoded.texts) request.segments.push_back({field.path_string(), std::string(field.text)});
   return request;
+}
+
+std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, const policy::Decision& decision) {
+  for (std::size_t segment = 0; segment < decoded.texts.size(); ++segment) {
+    const auto& field = decoded.texts[segment];
+    if (field.is_key && std::any_of(decision.spans.begin(), decision.spans.end(),
+                                    [&](const policy::Span& s) { return s.segment == segment; }))
+      return api_errors::invalid_request("The policy redacts or tokenizes a value found in an object key (" +
+                                             field.other_path +
+                                             "), and keys are not rewritten; send the value as a string value instead.",
+                                         field.other_path);
+  }
+  return std::nullopt;
 }
 
 }  // namespace sovereign::gateway

@@ -18,6 +18,10 @@ namespace sovereign::gateway {
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
                                               std::string_view tenant);
 
+// A decision the gateway cannot carry out is refused after it: the policy redacts or tokenizes a value
+// found in an object key, and keys are not rewritten. nullopt: it can.
+std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, const policy::Decision& decision);
+
 // The engine's input: tenant, model, endpoint, the class declared in X-Data-Class (may be empty) and
 // every string of the body with its JSON path (decode_request with TextScope::every_string).
 policy::Request policy_request(const DecodedRequest& decoded, std::string tenant, std::string declared_class);

@@ -90,6 +90,21 @@ TEST_SUITE("policy-command") {
                            "token ids cannot be checked") == 0);
     }
 
+    TEST_CASE("explain refuses what the gateway refuses: a repeated key, and a value to tokenize in an object key") {
+        const auto bank = root + "/examples/bank/policy.yaml";
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-refusals.json";
+        std::ofstream(path) << R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "model": "n"})";
+        const auto repeated = run({"explain", "--policy", bank, "--request", path.string(), "--tenant", "summariser"});
+        CHECK(repeated.out.find("Decision: REFUSED before the policy decides (HTTP 400, invalid_json)") == 0);
+        std::ofstream(path) << R"({"model": "m", "messages": [{"role": "user", "content": "hi"}], "response_format":
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object",
+             "properties": {"4111 1111 1111 1111": {"type": "string"}}}}}})";
+        const auto key = run({"explain", "--policy", bank, "--request", path.string(), "--tenant", "summariser"});
+        std::filesystem::remove(path);
+        CHECK(key.out.find("Decision: REFUSED after the policy decided (HTTP 400, invalid_request") == 0);
+        CHECK(key.out.find("keys are not rewritten") != std::string::npos);
+    }
+
     TEST_CASE("a request file that is not JSON is reported with its byte offset") {
         const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
         std::ofstream(path) << R"({"model": "x", "messages": [)";
