@@ -202,7 +202,8 @@ public:
         read_detectors(root["builtin_detectors"], root["detectors"]);
         if (!detectors_ok_) return;
         if (root["responses"] && r_.check_map(root["responses"], "responses", responses_keys)) {
-            if (root["responses"]["redact"])
+            if (root["responses"]["redact"] &&
+                !refuse_empty_list(root["responses"]["redact"], "responses.redact", "which removes nothing from answers"))
                 m_.redact_in_responses = detector_refs(root["responses"]["redact"], "responses.redact");
         }
         read_tenants(root["tenants"]);
@@ -483,11 +484,12 @@ private:
             if (t["zones"] && !refuse_empty_list(t["zones"], "zones",
                                                  "which would leave the tenant unrestricted rather than without zones"))
                 tenant.zones = zone_refs(t["zones"], "zones");
-            if (t["exempt_from"])
+            if (t["exempt_from"] && !refuse_empty_list(t["exempt_from"], "exempt_from", "which exempts from nothing"))
                 tenant.exempt_from = r_.text_list(t["exempt_from"], "exempt_from").value_or(std::vector<std::string>{});
             if (t["capture_payload"])
                 tenant.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
-            if (t["redact_in_responses"])
+            if (t["redact_in_responses"] &&
+                !refuse_empty_list(t["redact_in_responses"], "redact_in_responses", "which removes nothing from answers"))
                 tenant.redact_in_responses = detector_refs(t["redact_in_responses"], "redact_in_responses");
             if (!tenant_names.insert(tenant.name).second)
                 r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");

@@ -105,6 +105,17 @@ rules:
         CHECK(out[2].starts_with("p.yaml:9:35: detected is an empty list"));
         CHECK(out[3].starts_with("p.yaml:10:34: zones is an empty list, which restricts or transforms nothing"));
         CHECK(out[4].starts_with("p.yaml:12:20: redact is an empty list"));
+        // And where it would remove or exempt nothing.
+        const auto more = problems(R"(responses: {redact: []}
+tenants:
+  - {name: vip, exempt_from: [], redact_in_responses: []}
+rules:
+  - {name: r, then: {action: allow}}
+)");
+        REQUIRE(more.size() == 3);
+        CHECK(more[0].find("responses.redact is an empty list, which removes nothing from answers") != std::string::npos);
+        CHECK(more[1].find("exempt_from is an empty list, which exempts from nothing") != std::string::npos);
+        CHECK(more[2].find("redact_in_responses is an empty list") != std::string::npos);
     }
 
     TEST_CASE("a rule that does nothing or has an empty name is reported") {
