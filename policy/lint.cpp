@@ -178,10 +178,29 @@ std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::strin
     return analyse_policy(*loaded.policy, backends);
 }
 
-std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends) {
+std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends,
+                                         const std::vector<std::string>* gateway_tenants) {
     auto loaded = load_policy_file(path);
     if (!loaded.policy) return loaded.diagnostics;
-    return analyse_policy(*loaded.policy, backends);
+    auto out = analyse_policy(*loaded.policy, backends);
+    if (gateway_tenants)
+        for (auto& finding : unknown_gateway_tenants(*loaded.policy, *gateway_tenants)) out.push_back(std::move(finding));
+    return out;
+}
+
+std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants) {
+    std::vector<Diagnostic> out;
+    const auto& m = policy.model();
+    std::vector<std::string_view> known(gateway_tenants.begin(), gateway_tenants.end());
+    for (const auto& tenant : m.tenants) {
+        if (contains(gateway_tenants, tenant.name)) continue;
+        const auto suggestion = closest_name(tenant.name, known);
+        out.push_back({m.file_label, tenant.line, tenant.column,
+                       "tenant '" + tenant.name + "' is not a tenant of the gateway, so no request comes from it" +
+                           (suggestion.empty() ? std::string(" (its tenants: " + join(gateway_tenants) + ")")
+                                               : "; did you mean '" + suggestion + "'?")});
+    }
+    return out;
 }
 
 }  // namespace sovereign::policy

@@ -18,6 +18,12 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
 // Everything lint reports for a file: load diagnostics, then (if it loads) the analysis.
 std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::string& file_label,
                                          const std::vector<BackendInfo>* backends);
-std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends);
+// With `gateway_tenants` (the tenants of the gateway.yaml the policy serves under), tenants of the
+// policy that are none of them are reported too: no request can come from them (a typo, often).
+std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends,
+                                         const std::vector<std::string>* gateway_tenants = nullptr);
+
+// Tenants of the policy that are none of the gateway's, each with a "did you mean".
+std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants);
 
 }  // namespace sovereign::policy

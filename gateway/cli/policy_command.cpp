@@ -67,6 +67,7 @@ int lint(std::span<const std::string> args) {
     std::optional<std::string> file;
     if (!arguments.positionals().empty()) file = arguments.positionals()[0];
     std::optional<std::vector<pol::BackendInfo>> backends;
+    std::optional<std::vector<std::string>> gateway_tenants;
     for (const std::string& gateway_file : arguments.values("--gateway")) {
         // The operator's gateway.yaml says which backends exist, in which zones, for which models.
         auto loaded = load_gateway_config(gateway_file);
@@ -74,9 +75,11 @@ int lint(std::span<const std::string> args) {
             for (const auto& error : *errors) std::cout << error.to_string() << '\n';
             return 1;
         }
+        const GatewayConfig& config = *std::get<std::shared_ptr<const GatewayConfig>>(loaded);
         if (!backends) backends.emplace();
-        for (auto& backend : policy_backends(*std::get<std::shared_ptr<const GatewayConfig>>(loaded)))
-            backends->push_back(std::move(backend));
+        for (auto& backend : policy_backends(config)) backends->push_back(std::move(backend));
+        if (!gateway_tenants) gateway_tenants.emplace();
+        for (const auto& tenant : config.tenants) gateway_tenants->push_back(tenant.name);
     }
     for (const std::string& spec : arguments.values("--backends")) {
         const auto b = parse_backend(spec);
@@ -85,7 +88,8 @@ int lint(std::span<const std::string> args) {
         backends->push_back(*b);
     }
     if (!file) return usage_error("lint needs a FILE");
-    const auto diagnostics = pol::lint_policy_file(*file, backends ? &*backends : nullptr);
+    const auto diagnostics =
+        pol::lint_policy_file(*file, backends ? &*backends : nullptr, gateway_tenants ? &*gateway_tenants : nullptr);
     print(diagnostics);
     if (diagnostics.empty()) {
         std::cout << *file << ": no problems found"

@@ -124,7 +124,9 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
 
   if (config.policy_file) {
     const std::vector<policy::BackendInfo> declared = policy_backends(config);
-    for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared))
+    std::vector<std::string> tenants;
+    for (const auto& tenant : config.tenants) tenants.push_back(tenant.name);
+    for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared, &tenants))
       problems.push_back(policy::format_diagnostic(finding));
   }
   return problems;

@@ -2,6 +2,7 @@
 
 #include "policy/diagnostic.hpp"
 #include "policy/lint.hpp"
+#include "policy/policy.hpp"
 
 using namespace sovereign::policy;
 
@@ -46,6 +47,19 @@ TEST_SUITE("lint") {
         CHECK(out[1] == "p.yaml:20:5: rule 'impossible' can never match: class_at_least restricted is above "
                         "class_at_most public");
         CHECK(out[2] == "p.yaml:9:5: tenant 'finance' can never be allowed: no enforced allow rule applies to it");
+    }
+
+    TEST_CASE("tenants of the policy that the gateway does not have are reported, with a suggestion") {
+        const auto loaded = load_policy_text(policy, "p.yaml");
+        REQUIRE(loaded.policy);
+        std::vector<std::string> out;
+        for (const auto& d : unknown_gateway_tenants(*loaded.policy, {"radiologie", "hr"})) out.push_back(format_diagnostic(d));
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:7:5: tenant 'radiology' is not a tenant of the gateway, so no request comes from it; "
+                        "did you mean 'radiologie'?");
+        CHECK(out[1] == "p.yaml:9:5: tenant 'finance' is not a tenant of the gateway, so no request comes from it "
+                        "(its tenants: radiologie, hr)");
+        CHECK(unknown_gateway_tenants(*loaded.policy, {"radiology", "finance", "extra"}).empty());
     }
 
     TEST_CASE("tenants without a reachable backend are reported only when backends are known") {
