@@ -75,16 +75,19 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                policy.class_name(lowest_class(rule.when, policy)) + ", above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
         if (out.size() != before) continue;  // a rule that never matches is not also said to be shadowed
-        for (std::size_t j = 0; j < i; ++j) {
-            const auto& earlier = m.rules[j];
+        // The most restrictive outcome wins whatever the order, so a deny anywhere in the file shadows;
+        // of two denies that match the same requests, only the later one is reported.
+        for (std::size_t j = 0; j < m.rules.size(); ++j) {
+            const auto& deny = m.rules[j];
+            if (j == i || (j > i && rule.action == Action::deny)) continue;
             // A deny about particular destination zones keeps the request from them only.
-            if (earlier.mode != RuleMode::enforce || earlier.action != Action::deny || !earlier.when.zones.empty() ||
-                escapes(earlier, rule))
+            if (deny.mode != RuleMode::enforce || deny.action != Action::deny || !deny.when.zones.empty() ||
+                escapes(deny, rule))
                 continue;
-            if (!implies(rule.when, earlier.when, policy)) continue;
+            if (!implies(rule.when, deny.when, policy)) continue;
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' is shadowed: every request it matches is denied by rule '" +
-                               earlier.name + "' (line " + std::to_string(earlier.line) + ")"});
+                               deny.name + "' (line " + std::to_string(deny.line) + ")"});
             break;
         }
     }

@@ -105,14 +105,33 @@ rules:
   - {name: allow-all, then: {action: allow, zones: [site]}}
 )";
         const auto out = lint(exempt);
-        REQUIRE(out.size() == 3);
+        REQUIRE(out.size() == 4);
         CHECK(out[0] == "p.yaml:8:5: rule 'tokenize-cards-for-demo' is shadowed: every request it matches is denied "
                         "by rule 'deny-cards' (line 7)");
+        // A card is restricted: ops, exempt from deny-cards, is still denied by the later deny-restricted
+        // (the most restrictive outcome wins, whatever the order of the rules).
+        CHECK(out[1] == "p.yaml:9:5: rule 'tokenize-cards-for-ops' is shadowed: every request it matches is denied "
+                        "by rule 'deny-restricted' (line 10)");
         // us_ssn is restricted: every request redact-ssn matches is of class restricted.
-        CHECK(out[1] == "p.yaml:11:5: rule 'redact-ssn' is shadowed: every request it matches is denied by rule "
+        CHECK(out[2] == "p.yaml:11:5: rule 'redact-ssn' is shadowed: every request it matches is denied by rule "
                         "'deny-restricted' (line 10)");
-        CHECK(out[2] == "p.yaml:12:5: rule 'ssn-internal' can never match: a request in which one of its detected "
+        CHECK(out[3] == "p.yaml:12:5: rule 'ssn-internal' can never match: a request in which one of its detected "
                         "detectors finds something is at least of class restricted, above class_at_most internal");
+        // A later deny shadows an earlier rule too; of two denies matching the same requests only the later
+        // one is reported.
+        const auto later = lint(R"(classes: [public]
+zones: [{name: site}]
+tenants: [{name: demo}]
+rules:
+  - {name: allow-demo, when: {tenants: [demo]}, then: {action: allow}}
+  - {name: deny-a, then: {action: deny, message: no}}
+  - {name: deny-b, then: {action: deny, message: no}}
+)");
+        REQUIRE(later.size() >= 2);
+        CHECK(later[0] == "p.yaml:5:5: rule 'allow-demo' is shadowed: every request it matches is denied by rule "
+                          "'deny-a' (line 6)");
+        CHECK(later[1] == "p.yaml:7:5: rule 'deny-b' is shadowed: every request it matches is denied by rule "
+                          "'deny-a' (line 6)");
     }
 
     TEST_CASE("a tenant whose allow rules lead to no backend, and models and backends no backend has, are reported") {
