@@ -209,6 +209,15 @@ int explain(std::span<const std::string> args) {
     const auto decision = pol::evaluate(request, *policy.policy, &trace);
     if (decision.action == pol::Action::allow)
         if (auto after = refused_after_policy(request_body, decision)) return refused(*after, "after the policy decided");
+    if (policy.policy->find_tenant(*tenant) == nullptr) {
+        // Legal (such a tenant has the default clearance and no zones of its own), but often a typo.
+        std::vector<std::string_view> names;
+        for (const auto& t : policy.policy->model().tenants) names.push_back(t.name);
+        const auto suggestion = pol::closest_name(*tenant, names);
+        std::cout << "Note: the policy lists no tenant '" << *tenant << "'; it is decided with the default clearance "
+                  << "and no zones of its own" << (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)")
+                  << ".\n";
+    }
     std::cout << pol::render_explanation(request, decision, trace, *policy.policy);
     return 0;
 }

@@ -105,6 +105,13 @@ TEST_SUITE("policy-command") {
         CHECK(key.out.find("keys are not rewritten") != std::string::npos);
     }
 
+    TEST_CASE("explain notes a tenant the policy does not list, with a suggestion") {
+        const auto r = run({"explain", "--policy", hospital, "--request", request, "--tenant", "reseach"});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Note: the policy lists no tenant 'reseach'; it is decided with the default clearance and "
+                         "no zones of its own (did you mean 'research'?).\nDecision: ") == 0);
+    }
+
     TEST_CASE("a request file that is not JSON is reported with its byte offset") {
         const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
         std::ofstream(path) << R"({"model": "x", "messages": [)";
