@@ -55,6 +55,28 @@ std::optional<YAML::Mark> second_document(std::string_view text) {
     return std::nullopt;
 }
 
+// The first line whose indentation holds a tab, at that tab.
+std::optional<YAML::Mark> tab_indented_line(std::string_view text) {
+    std::size_t line_start = 0;
+    for (int line = 0; line_start < text.size(); ++line) {
+        std::size_t at = line_start;
+        while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) {
+            if (text[at] == '\t') {
+                YAML::Mark mark;
+                mark.pos = static_cast<int>(at);
+                mark.line = line;
+                mark.column = static_cast<int>(at - line_start);
+                return mark;
+            }
+            ++at;
+        }
+        const auto end = text.find('\n', line_start);
+        if (end == std::string_view::npos) break;
+        line_start = end + 1;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 YAML::Node load_single_document(std::string_view text) {
@@ -68,6 +90,15 @@ YAML::Node load_single_document(std::string_view text) {
         std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
         throw YAML::ParserException(mark, std::string("byte ") + hex +
                                               " is not UTF-8; the file must be saved as UTF-8 (iconv -f LATIN1 -t UTF-8)");
+    }
+    // yaml-cpp reports a tab in indentation as some later structure error ("end of map not found"):
+    // when the text fails to parse, a line indented with a tab is named instead.
+    if (const auto tab = tab_indented_line(text)) {
+        try {
+            (void)YAML::Load(std::string(text));
+        } catch (const YAML::Exception&) {
+            throw YAML::ParserException(*tab, "a tab indents this line; YAML indents with spaces only");
+        }
     }
     if (const auto second = second_document(text))
         throw YAML::ParserException(*second, "a second YAML document starts here; the file must be one document "
@@ -141,7 +172,8 @@ bool YamlReader::check_map(const YAML::Node& node, std::string_view what, std::s
         if (!known) {
             const auto suggestion = closest_name(key, allowed);
             error(it->first, "unknown key '" + key + "' in " + std::string(what) +
-                                 (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                                 (key == "<<" ? std::string(merge_key_note)
+                                  : suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
         }
     }
     for (const auto r : required) {

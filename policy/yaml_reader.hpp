@@ -23,6 +23,11 @@ std::string yaml_syntax_message(const YAML::Exception& e);
 // is a YAML::ParserException at its start instead.
 YAML::Node load_single_document(std::string_view text);
 
+// What an unknown key '<<' means: a YAML merge key, which this reader does not expand.
+inline constexpr std::string_view merge_key_note =
+    ": YAML merge keys ('<<: *anchor') are not expanded here; write the keys out (anchors and aliases of "
+    "whole values work)";
+
 // Reads one YAML document and reports problems in it; holds the file label and the text it parsed.
 class YamlReader {
 public:

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "policy/diagnostic.hpp"
+#include "policy/yaml_reader.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -47,7 +48,8 @@ bool YamlReader::expect_map(const YAML::Node& map, std::string_view what,
     }
     if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
     std::string message = "unknown key " + in_quotes(key) + " in " + std::string(what);
-    if (auto suggestion = closest_match(key, allowed); !suggestion.empty())
+    if (key == "<<") message += policy::merge_key_note;
+    else if (auto suggestion = closest_match(key, allowed); !suggestion.empty())
       message += " (did you mean " + in_quotes(suggestion) + "?)";
     error(entry.first, message);
     clean = false;

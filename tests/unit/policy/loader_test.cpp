@@ -162,6 +162,16 @@ rules:
         CHECK(problems("tenants:\n  - name: \"équipe-médicale\"\nrules:\n  - name: a\n    then: {action: allow}\n").empty());
     }
 
+    TEST_CASE("a tab in indentation and a YAML merge key are named as such") {
+        const auto tab = problems("rules:\n  - name: a\n\tthen: {action: allow}\n");
+        REQUIRE(tab.size() == 1);
+        CHECK(tab[0].find("YAML syntax error: a tab indents this line; YAML indents with spaces only") != std::string::npos);
+        const auto merge = problems("rules:\n  - name: a\n    then: &b {action: allow}\n  - name: b\n    then:\n      <<: *b\n");
+        REQUIRE(!merge.empty());
+        CHECK(merge[0].find("unknown key '<<' in then: YAML merge keys ('<<: *anchor') are not expanded here") !=
+              std::string::npos);
+    }
+
     TEST_CASE("a file that is not UTF-8 is refused at its first bad byte") {
         const auto out = problems("rules:\n  - name: caf\xe9\n    then: {action: allow}\n");
         REQUIRE(out.size() == 1);
