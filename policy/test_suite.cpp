@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/response_scanner.hpp"
 #include "policy/yaml_reader.hpp"
@@ -201,7 +202,7 @@ namespace {
 // An answer case: the answer goes through the scanner that checks model output, whole or in chunks.
 CaseResult run_answer_case(const TestCase& tc, const std::shared_ptr<const Policy>& policy) {
     const AnswerCase& answer = *tc.answer;
-    CaseResult cr{tc.name, tc.line, {}};
+    CaseResult cr{tc.name, tc.line, {}, {}};
     ResponseScanner scanner(policy, answer.tenant);
     std::string out;
     if (answer.chunk_chars == 0) {
@@ -246,7 +247,15 @@ SuiteResult run_test_suite(const TestSuite& suite, const std::shared_ptr<const P
             continue;
         }
         const Decision d = evaluate(tc.request, policy);
-        CaseResult cr{tc.name, tc.line, {}};
+        CaseResult cr{tc.name, tc.line, {}, {}};
+        if (policy.find_tenant(tc.request.tenant) == nullptr) {
+            std::vector<std::string_view> names;
+            for (const auto& t : policy.model().tenants) names.push_back(t.name);
+            const auto suggestion = closest_name(tc.request.tenant, names);
+            cr.notes.push_back("tenant '" + tc.request.tenant + "' is not listed in the policy: decided with the default "
+                               "clearance and no zones of its own" +
+                               (suggestion.empty() ? "" : " (did you mean '" + suggestion + "'?)"));
+        }
         auto& diffs = cr.differences;
         const auto& e = tc.expect;
         auto plain = [](const std::string& s) { return s; };
@@ -288,6 +297,7 @@ std::string render_suite_result(const SuiteResult& result, const std::string& fi
     std::size_t failed = 0;
     for (const auto& c : result.cases) {
         out << (c.passed() ? "PASS " : "FAIL ") << c.name << "\n";
+        for (const auto& note : c.notes) out << "  note: " << note << "\n";
         if (c.passed()) continue;
         ++failed;
         out << "  at " << file_label << ":" << c.line << "\n";

@@ -68,6 +68,7 @@ struct CaseResult {
     std::string name;
     int line = 0;
     std::vector<std::string> differences;
+    std::vector<std::string> notes;  // worth reading whether or not the case passed (a tenant the policy lacks)
     bool passed() const { return differences.empty(); }
 };
 

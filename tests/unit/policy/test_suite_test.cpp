@@ -129,6 +129,17 @@ cases:
         }
     }
 
+    TEST_CASE("a case naming a tenant the policy does not list passes or fails as decided, with a note") {
+        const auto result = run_suite("policy: policy.yaml\ncases:\n  - name: typo\n    request: {tenant: radiolgy, text: hi}\n"
+                                      "    expect: {action: deny}\n");
+        REQUIRE(result.cases.size() == 1);
+        CHECK(result.cases[0].passed());
+        REQUIRE(result.cases[0].notes.size() == 1);
+        CHECK(result.cases[0].notes[0].find("tenant 'radiolgy' is not listed in the policy") == 0);
+        CHECK(result.cases[0].notes[0].find("did you mean 'radiology'?") != std::string::npos);
+        CHECK(render_suite_result(result, "t.yaml").find("PASS typo\n  note: tenant 'radiolgy'") == 0);
+    }
+
     TEST_CASE("mistakes in a test file are reported with their position") {
         SuiteFiles files("policy: policy.yaml\ncases:\n  - name: x\n    request: {tenant: a, text: hi}\n"
                          "    expect: {acton: allow}\n");
