@@ -16,7 +16,7 @@ bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 bool digits_and_separators(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
-bool card_chars(char c) { return digits_and_separators(c) || c == '_' || c == ','; }
+bool card_chars(char c) { return digits_and_separators(c) || c == '_' || c == ',' || c == '\t'; }
 // A comma too: whether ",00" follows decides that a number is an amount (expand_e164), so a streamed
 // answer holds it back with the number.
 bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')' || c == ','; }
@@ -145,7 +145,7 @@ TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end)
 }
 
 // The longest number from `begin`, whose first digit ends at `first_digit_end`: digits, each after at most
-// one of " .-", `min_digits` to `max_digits` of them, ending before a character that is not a digit,
+// one of " .-" or a tab, `min_digits` to `max_digits` of them, ending before a character that is not a digit,
 // that `valid` confirms; empty when there is none. Completes anchors of numbers written in groups.
 TextRange longest_number(std::string_view text, std::size_t begin, std::size_t first_digit_end, std::size_t min_digits,
                          std::size_t max_digits, Validator valid) {
@@ -154,7 +154,8 @@ TextRange longest_number(std::string_view text, std::size_t begin, std::size_t f
     TextRange longest;
     while (digits < max_digits) {
         std::size_t next = at;
-        if (next + 1 < text.size() && (text[next] == ' ' || text[next] == '.' || text[next] == '-') && is_digit(text[next + 1]))
+        if (next + 1 < text.size() && (text[next] == ' ' || text[next] == '\t' || text[next] == '.' || text[next] == '-') &&
+            is_digit(text[next + 1]))
             ++next;
         if (next >= text.size() || !is_digit(text[next])) break;
         at = next + 1;

@@ -132,6 +132,9 @@ TEST_SUITE("scan") {
             const std::string ssn = std::string("536") + mark + "-22-" + mark + "1234";
             CHECK(scan("SSN " + ssn) == Found{{"us_ssn", ssn}});
         }
+        // Tabs between the groups (a value copied out of a spreadsheet) are separators like spaces.
+        const std::string tabbed = "4111\t1111\t1111\t1111";
+        CHECK(scan("card " + tabbed + " ok") == Found{{"credit_card", tabbed}});
         // Digits of other scripts and fullwidth forms.
         const std::string fullwidth = "\uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 "
                                       "\uFF11\uFF11\uFF11\uFF11";

@@ -81,6 +81,18 @@ TEST_SUITE("response") {
         }
     }
 
+    TEST_CASE("a card number with tabs between its groups is redacted wherever the stream is cut") {
+        const auto policy = testing::load_fixture();
+        REQUIRE(policy);
+        const std::string text = "Card\t4111\t1111\t1111\t1111\tcharged.";
+        const std::string expected = "Card\t[REDACTED:credit_card]\tcharged.";
+        for (std::size_t i = 0; i <= text.size(); ++i) {
+            const std::string_view v(text);
+            CAPTURE(i);
+            CHECK(stream(policy, {v.substr(0, i), v.substr(i)}, nullptr) == expected);
+        }
+    }
+
     TEST_CASE("a whole answer checked in one pass reads the same as the stream") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);
