@@ -164,7 +164,13 @@ void ClientSession::on_deadline(std::chrono::steady_clock::time_point at, std::f
 
 void ClientSession::do_read() {
   if (registry_.draining.load(std::memory_order_relaxed) && requests_served_ > 0) return close();
-  parser_.emplace();
+  // The last request's message is parsed into again: its body keeps its buffer (up to
+  // reused_body_bytes), so a keep-alive client's next body is read without an allocation. Its
+  // exchange is over (this runs after on_complete), so nothing refers to it any more.
+  request_.clear();
+  request_.body().clear();
+  if (request_.body().capacity() > reused_body_bytes) request_.body().shrink_to_fit();
+  parser_.emplace(std::move(request_));
   parser_->header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
   parser_->body_limit(limits_.max_body_bytes);
   idle_ = true;

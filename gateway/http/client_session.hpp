@@ -119,6 +119,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   static constexpr std::chrono::milliseconds linger_timeout{2000};
   static constexpr std::size_t max_linger_bytes = 1024 * 1024;
   static constexpr std::size_t read_buffer_bytes = 16 * 1024;
+  static constexpr std::size_t reused_body_bytes = 64 * 1024;  // kept between requests; larger bodies are freed
   bool watching_ = false;
   bool in_flight_ = false;    // a request has been dispatched and not completed
   bool watch_armed_ = false;  // the disconnect watch was armed for the request in flight

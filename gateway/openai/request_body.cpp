@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/openai/text_search.hpp"
 #include "gateway/openai/word_set.hpp"
 
 namespace sovereign::gateway {
@@ -41,13 +42,6 @@ std::string json_error_position(std::string_view text, const json::parse_options
   else if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80)
     where += ", where the text is not valid UTF-8";
   return where;
-}
-
-// std::string_view::find looks for the needle's first character with memchr and compares from
-// each hit: in JSON, where every key begins with the needle's '"', that is a call per key.
-std::size_t find_text(std::string_view haystack, std::string_view needle) {
-  const void* hit = ::memmem(haystack.data(), haystack.size(), needle.data(), needle.size());
-  return hit == nullptr ? std::string_view::npos : static_cast<const char*>(hit) - haystack.data();
 }
 
 std::string element_path(const char* array, std::size_t index) {

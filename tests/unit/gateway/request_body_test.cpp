@@ -1,9 +1,13 @@
 // OpenAI request decoding: what is sent where, every text found, bad bodies refused with the field named.
 #include <doctest/doctest.h>
 
+#include <random>
+#include <string>
+
 #include <boost/json.hpp>
 
 #include "gateway/openai/request_body.hpp"
+#include "gateway/openai/text_search.hpp"
 #include "gateway/openai/word_set.hpp"
 
 using namespace sovereign::gateway;
@@ -223,5 +227,35 @@ TEST_SUITE("word set") {
     for (std::string_view other : {"", "contents", "conten", "Content", "rolf", "m", "nn", "top_q", "top_", "usr",
                                    "streams", "stream_option", "$re", "tool_call_ie"})
       CHECK_FALSE(set.contains(other));
+  }
+}
+
+TEST_SUITE("text search") {
+  TEST_CASE("finds what std::string_view::find finds, at every length and alignment") {
+    // Haystacks from a small alphabet so that needles occur, partly occur, and straddle the
+    // sixteen-byte blocks and the scalar tail.
+    std::mt19937 random(20261124);
+    const std::string alphabet = "\"mode\\u0l";
+    auto draw = [&](std::size_t length) {
+      std::string text(length, ' ');
+      for (auto& c : text) c = alphabet[random() % alphabet.size()];
+      return text;
+    };
+    for (int round = 0; round < 20000; ++round) {
+      const std::string haystack = draw(random() % 70);
+      const std::string needle = round % 5 == 0 ? std::string("\"model\"") : draw(1 + random() % 6);
+      INFO("haystack: ", haystack, " needle: ", needle);
+      REQUIRE(find_text(haystack, needle) == std::string_view(haystack).find(needle));
+    }
+  }
+
+  TEST_CASE("edge cases: empty needle, needle longer than the text, match at the very end") {
+    CHECK(find_text("abc", "") == 0);
+    CHECK(find_text("", "a") == std::string_view::npos);
+    CHECK(find_text("ab", "abc") == std::string_view::npos);
+    const std::string tail = std::string(40, 'x') + "\"model\"";
+    CHECK(find_text(tail, "\"model\"") == 40);
+    CHECK(find_text(std::string(33, 'x') + "\\u00", "\\u00") == 33);
+    CHECK(find_text(std::string(64, '"'), "\"model\"") == std::string_view::npos);
   }
 }
