@@ -27,6 +27,9 @@ detectors:
   - name: windows_account
     class: confidential
     pattern: 'CORP\\\\[a-z]{2,20}'
+  - name: codename
+    class: confidential
+    pattern: 'Project "[A-Z][a-z]{1,20}"'
 tenants:
   - name: rewriting
     clearance: confidential
@@ -35,9 +38,9 @@ responses:
 rules:
   - name: tokenize-identities
     when:
-      detected: [email, windows_account]
+      detected: [email, windows_account, codename]
     then:
-      tokenize: [email, windows_account]
+      tokenize: [email, windows_account, codename]
   - name: everyone-on-site
     then:
       action: allow
@@ -228,6 +231,66 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
         args = answer.json.choices[0].message.tool_calls[0].function.arguments;
       }
       assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
+
+  it('values with a quote or backslash tokenized in a request\'s tool-call arguments come back as the client sent them, in content and in arguments, whole and streamed at every cut', async () => {
+    // The arguments are JSON inside a JSON string: on the wire these values are escaped twice.
+    const values = { as: 'CORP\\jdoe', topic: 'Project "Falcon"' };
+    const sent = JSON.stringify({ ...values, note: 'for CORP\\jdoe about Project "Falcon"' });
+    const messages = [{ role: 'user', content: 'Book the room.' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'book', arguments: sent } }] },
+      { role: 'tool', tool_call_id: 'call_0', content: 'booked' }];
+    answerText('chat', ['noted'], false);
+    const res = await gw.chat(KEY, { model: 'm', messages }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    const received = JSON.parse(upstream.requests().at(-1).body);
+    const forwarded = received.messages[1].tool_calls[0].function.arguments;
+    assert.ok(!forwarded.includes('jdoe') && !forwarded.includes('Falcon'), forwarded);
+    const tokens = JSON.parse(forwarded);  // still JSON, the values' places taken by tokens
+    assert.match(tokens.as, /^⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧$/, forwarded);
+    assert.match(tokens.topic, /^⟦CODENAME_[0-9a-f]+⟧$/, forwarded);
+    assert.equal(tokens.note, `for ${tokens.as} about ${tokens.topic}`);
+
+    const content = `Booked as ${tokens.as} for ${tokens.topic}.`;
+    const expectedContent = `Booked as ${values.as} for ${values.topic}.`;
+    const written = JSON.stringify({ user: tokens.as, topic: tokens.topic, line: `${tokens.as}: ${tokens.topic}` });
+    const expectedArgs = { user: values.as, topic: values.topic, line: `${values.as}: ${values.topic}` };
+    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    const body = { model: 'm', messages, stream: false };
+    const check = async (streamed, what) => {
+      let text = '';
+      let args = '';
+      if (streamed) {
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+          body: { ...body, stream: true } });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) {
+          for (const c of JSON.parse(e.data).choices) {
+            text += c.delta?.content ?? '';
+            args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+          }
+        }
+      } else {
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        text = answer.json.choices[0].message.content;
+        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
+      }
+      assert.equal(text, expectedContent, `${what}: content`);
+      assert.deepEqual(JSON.parse(args), expectedArgs, `${what}: ${args}`);
+    };
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    await check(false, 'whole');
+    // Streamed, the content and the arguments each cut in two at every character.
+    for (let cut = 1; cut < written.length; cut++) {
+      const textCut = Math.min(cut, content.length - 1);
+      answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
+        chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
+        chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      await check(true, `streamed, cut at ${cut}`);
     }
   });
 
