@@ -51,7 +51,8 @@ rules:
 const SCRIPT = `import fs from 'node:fs';
 export default function respond() {
   const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
-  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')) };
+  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')),
+    stallMs: answer.stallMs };
 }
 `;
 
@@ -67,10 +68,11 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   let gw;
   let token;
 
-  // The next answer of the upstream: chunks (strings or Buffers), each written as it is.
-  function answerWith(chunks, contentType = 'text/event-stream') {
+  // The next answer of the upstream: chunks (strings or Buffers), each written as it is; then the
+  // response stays open stallMs before it ends.
+  function answerWith(chunks, contentType = 'text/event-stream', stallMs = 0) {
     fs.writeFileSync(path.join(dir, 'answer.json'),
-      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')) }));
+      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs }));
   }
 
   // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
@@ -189,6 +191,47 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       assert.equal(text, 'hello world', endpoint);
       assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, JSON.stringify(res.events));
       assert.equal(res.rest, '');
+    }
+  });
+
+  it('after data: [DONE] the answer, its access log line and outcome record end at once; the backend is read no further', async () => {
+    // The backend's timeout is 10 s: a gateway that waited for the body's end would hold each answer that long.
+    const held = [chatEvent({ content: 'hello' }), chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
+    const junk = [...held, chatEvent({ content: 'after the end' }), 'not an event at all\n\n', 'data: {"broken\n\n'];
+    for (const [what, chunks, stallMs] of [['held open', held, 20000], ['junk after the end', junk, 0],
+      ['junk, then held open', junk, 20000]]) {
+      answerWith(chunks, 'text/event-stream', stallMs);
+      const before = upstream.events().length;
+      const started = Date.now();
+      const { text, res } = await ask('chat', true);
+      const elapsed = Date.now() - started;
+      assert.equal(text, 'hello', what);
+      assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, `${what}: ${JSON.stringify(res.events)}`);
+      assert.equal(res.rest, '', what);
+      assert.equal(res.brokenBy, null, `${what}: the answer ended cleanly`);
+      assert.ok(elapsed < 3000, `${what}: the answer took ${elapsed} ms`);
+      const id = res.headers['x-request-id'];
+      const access = await gw.process.waitUntil(() => gw.stderr.split('\n').filter((l) => l.includes('"type":"access"'))
+        .map((l) => JSON.parse(l)).find((l) => l.request_id === id), 5000, `the access log line of ${id}`);
+      assert.equal(access.status, 200, `${what}: ${JSON.stringify(access)}`);
+      assert.equal(access.error, undefined, `${what}: ${JSON.stringify(access)}`);
+      assert.ok(access.duration_us < 3e6, `${what}: ${JSON.stringify(access)}`);
+      // Strict durability: the outcome record was on disk before the answer's end left.
+      const outcome = recordsOf(await auditQuery(path.join(dir, 'audit')), id).outcome;
+      assert.equal(outcome.length, 1, `${what}: one outcome record for ${id}`);
+      assert.equal(outcome[0].status, 200, `${what}: ${JSON.stringify(outcome[0])}`);
+      assert.ok(!outcome[0].error, `${what}: ${JSON.stringify(outcome[0])}`);
+      if (stallMs > 0) {
+        // The gateway closed the connection the backend held open, rather than waiting or pooling it.
+        await upstream.process.waitUntil(() => upstream.events().slice(before).find((e) => e.event === 'aborted'),
+          5000, `${what}: the gateway to close the held stream`);
+        const count = upstream.requests().length;
+        const port = upstream.requests().at(-1).remote_port;
+        answerText('chat', ['next'], false);
+        assert.equal((await ask('chat', false)).text, 'next');
+        await upstream.waitForRequests(count + 1);
+        assert.notEqual(upstream.requests().at(-1).remote_port, port, `${what}: the held connection was reused`);
+      }
     }
   });
 
