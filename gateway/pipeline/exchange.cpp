@@ -153,8 +153,10 @@ PhaseResult Exchange::authenticate() {
 PhaseResult Exchange::decode() {
   auto path = path_of(request_.target());
   if (path == models_path || path.starts_with(model_path_prefix)) {
-    if (request_.method() != http::verb::get)
-      return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "GET"));
+    // HEAD is GET without the body (RFC 9110 9.3.2): the same checks, the same head (answer()).
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head)
+      return PhaseResult::fail(
+          api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "GET, HEAD"));
     if (path == models_path) return PhaseResult::answer(models_list());
     // One model, as OpenAI's "retrieve model": only one this tenant may use. Others, served or not,
     // are not found (a tenant learns nothing of what it may not use).
@@ -501,6 +503,9 @@ void Exchange::capture(const std::string& part, std::string body) {
 void Exchange::answer(HttpResponse response, const std::string& error_code) {
   response.set("X-Request-Id", request_id_);
   response.prepare_payload();
+  // A HEAD request gets the head GET would get, Content-Length included, and no body; the
+  // records count and digest what was sent.
+  if (request_.method() == http::verb::head) response.body().clear();
   unsigned status = response.result_int();
   if (services_.audit && !decision_recorded_) record_early_answer(status, error_code);
   auto bytes = response.body().size();
