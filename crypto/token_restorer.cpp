@@ -4,15 +4,24 @@ namespace sovereign::crypto {
 
 namespace {
 
-// A value as the content of a JSON string literal.
+// A value as the content of a JSON string literal, escaped as JSON.stringify escapes it. Vault
+// values are text as the client meant it, never text as some escaping wrote it (a value taken from
+// JSON is unescaped before it is tokenized): escaped once here, it reads as the client wrote it.
 void append_json_escaped(std::string& out, std::string_view value) {
   static constexpr char hex[] = "0123456789abcdef";
   for (char c : value) {
     const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (byte < 0x20) {
+    switch (c) {
+      case '"': out.append("\\\""); continue;
+      case '\\': out.append("\\\\"); continue;
+      case '\b': out.append("\\b"); continue;
+      case '\f': out.append("\\f"); continue;
+      case '\n': out.append("\\n"); continue;
+      case '\r': out.append("\\r"); continue;
+      case '\t': out.append("\\t"); continue;
+      default: break;
+    }
+    if (byte < 0x20) {
       out.append("\\u00").push_back(hex[byte >> 4]);
       out.push_back(hex[byte & 0xF]);
     } else {

@@ -300,6 +300,7 @@ void ClientSession::finish_body() {
 void ClientSession::dispatch() {
   request_ = parser_->release();
   parser_.reset();
+  answering_head_ = request_.method() == http::verb::head;
   ++requests_served_;
   keep_alive_ = request_.keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
   gone_handler_ = nullptr;
@@ -373,6 +374,12 @@ void ClientSession::stop_in_flight() {
 
 void ClientSession::send(HttpResponse response, Completion done) {
   response.keep_alive(keep_alive_);
+  // A response to HEAD has no body, whatever the handler built (RFC 9110 9.3.2): its head says what
+  // GET would send (Content-Length), and a body written after it would be read as the next response.
+  if (answering_head_) {
+    if (!response.has_content_length() && !response.chunked()) response.prepare_payload();
+    response.body().clear();
+  }
   serialize_into(response, write_buffer_);
   arm_write_deadline();
   with_stream([&](auto& stream) {
@@ -430,6 +437,7 @@ void ClientSession::finish_stream(Completion done) {
 // Answers what the HTTP layer refused and closes; recorded as handled requests are, with an id.
 void ClientSession::reject(const ApiError& error, bool retry_later) {
   keep_alive_ = false;
+  answering_head_ = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
   HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
   if (retry_later) response.set(http::field::retry_after, "1");
@@ -437,7 +445,7 @@ void ClientSession::reject(const ApiError& error, bool retry_later) {
   response.set("X-Request-Id", request_id);
   response.body() = error.to_json();
   response.prepare_payload();
-  const std::uint64_t bytes = response.body().size();
+  const std::uint64_t bytes = answering_head_ ? 0 : response.body().size();
   send(std::move(response), [self = shared_from_this(), request_id = std::move(request_id), code = error.code,
                              status = static_cast<unsigned>(error.status), bytes](bool ok) {
     self->record_rejection(request_id, ok ? status : 499, code, ok ? bytes : 0);

@@ -125,6 +125,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool watch_armed_ = false;  // the disconnect watch was armed for the request in flight
   bool idle_ = false;
   bool keep_alive_ = true;
+  bool answering_head_ = false;  // the response is to a HEAD request: its body is not sent
   const Role role_;
   std::size_t requests_served_ = 0;
   Deadline::Clock::time_point request_started_{};  // the current request's first read (coarse clock)

@@ -210,6 +210,23 @@ bool asks_for_logprobs(Endpoint endpoint, const json::object& body) {
   return false;
 }
 
+// Whether the string at `path` is JSON text: messages[M].tool_calls[C].function.arguments or
+// messages[M].function_call.arguments, as assistant turns carry them back.
+bool holds_json_text(std::string_view path) {
+  auto index = [&path](std::string_view prefix) {
+    if (!path.starts_with(prefix)) return false;
+    path.remove_prefix(prefix.size());
+    std::size_t digits = 0;
+    while (digits < path.size() && path[digits] >= '0' && path[digits] <= '9') ++digits;
+    if (digits == 0 || digits == path.size() || path[digits] != ']') return false;
+    path.remove_prefix(digits + 1);
+    return true;
+  };
+  if (!index("messages[")) return false;
+  if (path == ".function_call.arguments") return true;
+  return index(".tool_calls[") && path == ".function.arguments";
+}
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
 // and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
 // Numbers too large for a double (1e999) are refused on the way: parsed as infinity, they could
@@ -222,6 +239,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, std::string& p
   if (auto* string = value.if_string()) {
     if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
     out.push_back({{}, path, *string, string});
+    out.back().json_text = holds_json_text(path);
     return std::nullopt;
   }
   const std::size_t length = path.size();

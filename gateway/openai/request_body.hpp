@@ -45,6 +45,9 @@ struct TextField {
   std::string_view text;
   boost::json::string* node = nullptr;     // the string value, rewritten in place
   bool is_key = false;                     // the text is an object key (scanned, never rewritten)
+  // The string holds JSON text: a chat message's tool-call (or function_call) arguments. The policy
+  // reads it with its escapes resolved (gateway/openai/json_text.hpp).
+  bool json_text = false;
   std::string path_string() const { return other_path.empty() ? path.to_string() : other_path; }
 };
 

@@ -8,6 +8,7 @@
 
 #include "gateway/http/request_id.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
+#include "gateway/openai/json_text.hpp"
 #include "gateway/pipeline/answer_filters.hpp"
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/policy_request.hpp"
@@ -152,8 +153,10 @@ PhaseResult Exchange::authenticate() {
 PhaseResult Exchange::decode() {
   auto path = path_of(request_.target());
   if (path == models_path || path.starts_with(model_path_prefix)) {
-    if (request_.method() != http::verb::get)
-      return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "GET"));
+    // HEAD is GET without the body (RFC 9110 9.3.2): the same checks, the same head (answer()).
+    if (request_.method() != http::verb::get && request_.method() != http::verb::head)
+      return PhaseResult::fail(
+          api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "GET, HEAD"));
     if (path == models_path) return PhaseResult::answer(models_list());
     // One model, as OpenAI's "retrieve model": only one this tenant may use. Others, served or not,
     // are not found (a tenant learns nothing of what it may not use).
@@ -293,44 +296,49 @@ void Exchange::report_vault_refusal(const std::string& why) {
 }
 
 // Applies the decision's spans: redact replaces a value for good; tokenize swaps it for a vault
-// token that the response path restores.
+// token that the response path restores. The spans stand in the text the policy read: for JSON text
+// (tool-call arguments) that is the text with its escapes resolved, so a value is tokenized as the
+// client meant it ("CORP\\jdoe" as written there is the vault's CORP\jdoe, restored in content as
+// such and in arguments escaped again) and replaced in the text as written, escapes and all.
 PhaseResult Exchange::transform() {
   if (!decision_ || decision_->spans.empty()) return PhaseResult::next();
   const auto& spans = decision_->spans;
   if (auto refusal = refused_after_policy(*decoded_, *decision_)) return PhaseResult::fail(std::move(*refusal));
   for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
     auto& field = decoded_->texts[segment];
-    std::string_view text = field.text;
-    std::string rewritten = policy::apply_redactions(text, spans, segment);
-    bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
+    const bool has_span = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) { return s.segment == segment; });
+    if (!has_span) continue;
+    const bool has_tokenize = std::any_of(spans.begin(), spans.end(), [&](const policy::Span& s) {
       return s.segment == segment && s.kind == policy::TransformKind::tokenize;
     });
-    if (has_tokenize) {
-      if (!services_.vault)
-        return PhaseResult::fail(api_errors::tokenization_unavailable("gateway.yaml configures no vault"));
-      // Redaction markers shifted the offsets: rebuild from the original text, right to left.
-      rewritten = std::string(text);
-      for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
-        if (it->segment != segment) continue;
-        std::string replacement;
-        if (it->kind == policy::TransformKind::redact) {
-          replacement = policy::redaction_marker(it->detector);
-        } else {
-          // Without a conversation the scope is this request: its mappings live only as long as it does.
-          const std::string_view value = std::string_view(text).substr(it->begin, it->end - it->begin);
-          auto token = conversation_named_
-                           ? services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector), value)
-                           : services_.vault->tokenize_for_request(tenant_->name, conversation_scope_,
-                                                                   token_type(it->detector), value);
-          request_scoped_tokens_ = request_scoped_tokens_ || !conversation_named_;
-          if (!token) {
-            report_vault_refusal(token.error().message);
-            return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
-          }
-          replacement = std::move(token.value());
+    if (has_tokenize && !services_.vault)
+      return PhaseResult::fail(api_errors::tokenization_unavailable("gateway.yaml configures no vault"));
+    std::optional<ReadableJsonText> readable;
+    if (field.json_text) readable = readable_json_text(field.text);
+    const std::string_view read = readable ? std::string_view(readable->text) : field.text;
+    // Right to left, so that each replacement leaves the offsets before it as they were.
+    std::string rewritten(field.text);
+    for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+      if (it->segment != segment || it->begin > it->end || it->end > read.size()) continue;
+      std::string replacement;
+      if (it->kind == policy::TransformKind::redact) {
+        replacement = policy::redaction_marker(it->detector);
+      } else {
+        // Without a conversation the scope is this request: its mappings live only as long as it does.
+        const std::string_view value = read.substr(it->begin, it->end - it->begin);
+        auto token = conversation_named_
+                         ? services_.vault->tokenize(tenant_->name, conversation_scope_, token_type(it->detector), value)
+                         : services_.vault->tokenize_for_request(tenant_->name, conversation_scope_,
+                                                                 token_type(it->detector), value);
+        request_scoped_tokens_ = request_scoped_tokens_ || !conversation_named_;
+        if (!token) {
+          report_vault_refusal(token.error().message);
+          return PhaseResult::fail(api_errors::tokenization_unavailable(token.error().message));
         }
-        rewritten.replace(it->begin, it->end - it->begin, replacement);
+        replacement = std::move(token.value());
       }
+      const auto [begin, end] = readable ? readable->original_range(it->begin, it->end) : std::pair{it->begin, it->end};
+      rewritten.replace(begin, end - begin, replacement);
     }
     replace_text(field, rewritten);
   }
@@ -495,6 +503,9 @@ void Exchange::capture(const std::string& part, std::string body) {
 void Exchange::answer(HttpResponse response, const std::string& error_code) {
   response.set("X-Request-Id", request_id_);
   response.prepare_payload();
+  // A HEAD request gets the head GET would get, Content-Length included, and no body; the
+  // records count and digest what was sent.
+  if (request_.method() == http::verb::head) response.body().clear();
   unsigned status = response.result_int();
   if (services_.audit && !decision_recorded_) record_early_answer(status, error_code);
   auto bytes = response.body().size();

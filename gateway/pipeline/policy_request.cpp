@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gateway/openai/json_text.hpp"
+
 namespace sovereign::gateway {
 
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
@@ -25,7 +27,11 @@ policy::Request policy_request(const DecodedRequest& decoded, std::string tenant
   request.endpoint = endpoint_name(decoded.endpoint);
   request.declared_class = std::move(declared_class);
   request.segments.reserve(decoded.texts.size());
-  for (const auto& field : decoded.texts) request.segments.push_back({field.path_string(), std::string(field.text)});
+  // JSON text is read with its escapes resolved: a value in tool-call arguments as the client meant
+  // it, which is what a detector matches and what the vault keeps (Exchange::transform).
+  for (const auto& field : decoded.texts)
+    request.segments.push_back(
+        {field.path_string(), field.json_text ? readable_json_text(field.text).text : std::string(field.text)});
   return request;
 }
 

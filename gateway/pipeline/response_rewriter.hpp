@@ -5,9 +5,10 @@
 // arguments, a deprecated function_call's arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason.
-// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed. A backend that
-// cuts a character between the bytes of two events has it joined before the filters see it; text
-// that is not UTF-8 otherwise ends the stream (fail closed).
+// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed, and the forwarder
+// reads no more (ResponseTransform::ended). A backend that cuts a character between the bytes of two
+// events has it joined before the filters see it; text that is not UTF-8 otherwise ends the stream
+// (fail closed).
 #include <functional>
 #include <map>
 #include <memory>
@@ -53,6 +54,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string whole(std::string body) override;
   bool failed() const override { return failed_; }
   std::string failure() const override { return failure_; }
+  bool ended() const override { return ended_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
   // Each text of each choice has its own filters: a backend inventing choice or tool-call indexes

@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
+// After `data: [DONE]`, the most of what has already arrived that is parsed to see the body end.
+constexpr std::size_t max_drained_bytes = 64 * 1024;
 
 // ": <message>" from an OpenAI-shaped error body, or nothing.
 std::string upstream_message(const std::string& body) {
@@ -401,9 +403,45 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
       self->sink_.finish_stream([self](bool) { self->finish(self->status_, "response_check_failed"); });
     });
   }
+  // The answer ended at `data: [DONE]` before the backend's body did: the client's answer ends now,
+  // and nothing more is read (a backend that keeps the stream open would hold the request). Whether
+  // the connection can be pooled is decided once the client has the end (finish()).
+  answer_ended_early_ = !last && transform_ && transform_->ended();
   if (last && transform_) data += transform_->finish();
   if (last) release_connection(stream_parser_->keep_alive());
-  relay_chunk(std::move(data), last);
+  relay_chunk(std::move(data), last || answer_ended_early_);
+}
+
+// After `data: [DONE]` nothing is waited for: the connection goes back to the pool only when the
+// bytes received by now (in its buffer, or on plain TCP in the kernel's) end the body, with the
+// last chunk or at its Content-Length; what they carry before that end is dropped. Otherwise the
+// backend may still be writing this answer, and the connection is closed. Asked once the client
+// has the answer's end, by which time a backend that ends its body with its last event (most do,
+// a write behind it) has usually done so.
+bool Forwarder::body_ended_in_buffer() {
+  auto& parser = *stream_parser_;
+  auto& buffer = connection_->buffer();
+  connection_->with_stream([&](auto& stream) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, TcpStream>) {
+      boost::system::error_code ec;
+      const std::size_t waiting = stream.socket().available(ec);
+      if (ec || waiting == 0) return;
+      const std::size_t n = stream.socket().read_some(buffer.prepare(std::min(waiting, max_drained_bytes)), ec);
+      if (!ec) buffer.commit(n);
+    }
+  });
+  boost::system::error_code ec;
+  parser.eager(true);
+  while (!parser.is_done() && buffer.size() > 0) {
+    auto& body = parser.get().body();
+    body.data = chunk_buffer_->data();
+    body.size = chunk_buffer_->size();
+    const std::size_t used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (ec == http::error::need_buffer) ec = {};  // body bytes after [DONE], dropped
+    if (ec || used == 0) break;
+  }
+  return !ec && parser.is_done() && parser.keep_alive() && buffer.size() == 0;
 }
 
 void Forwarder::relay_chunk(std::string data, bool last) {
@@ -461,7 +499,7 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   if (finished_) return;
   finished_ = true;
   end_attempt();
-  release_connection(false);
+  release_connection(answer_ended_early_ && connection_ && !cancelled_ && !timed_out_ && body_ended_in_buffer());
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
   if (request_.digest_response) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());

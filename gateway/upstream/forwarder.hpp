@@ -36,6 +36,9 @@ class ResponseTransform {
   // a whole answer is replaced by a 502 response_check_failed saying why (failure()).
   virtual bool failed() const { return false; }
   virtual std::string failure() const { return {}; }
+  // True once a stream's answer is complete (`data: [DONE]` came): the forwarder ends the client's
+  // answer then and reads no more of the backend's, whose rest is no part of it.
+  virtual bool ended() const { return false; }
 };
 
 struct UpstreamRequest {
@@ -101,6 +104,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void read_chunk();
   void on_chunk(boost::system::error_code ec);
   void relay_chunk(std::string data, bool last);
+  bool body_ended_in_buffer();
   void fail_before_response(boost::system::error_code ec, bool count_failure);
   void fail_unanswered(boost::system::error_code ec);
   void fail_mid_stream(const std::string& why);
@@ -140,6 +144,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool shutting_down_ = false;
   bool finished_ = false;
   bool stream_started_ = false;
+  bool answer_ended_early_ = false;  // `data: [DONE]` came before the end of the backend's body
   bool retried_stale_ = false;
   bool attempt_counted_ = false;
   std::optional<ApiError> last_error_;

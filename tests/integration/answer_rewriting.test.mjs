@@ -27,6 +27,9 @@ detectors:
   - name: windows_account
     class: confidential
     pattern: 'CORP\\\\[a-z]{2,20}'
+  - name: codename
+    class: confidential
+    pattern: 'Project "[A-Z][a-z]{1,20}"'
 tenants:
   - name: rewriting
     clearance: confidential
@@ -35,9 +38,9 @@ responses:
 rules:
   - name: tokenize-identities
     when:
-      detected: [email, windows_account]
+      detected: [email, windows_account, codename]
     then:
-      tokenize: [email, windows_account]
+      tokenize: [email, windows_account, codename]
   - name: everyone-on-site
     then:
       action: allow
@@ -48,7 +51,8 @@ rules:
 const SCRIPT = `import fs from 'node:fs';
 export default function respond() {
   const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
-  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')) };
+  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')),
+    stallMs: answer.stallMs };
 }
 `;
 
@@ -64,10 +68,11 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   let gw;
   let token;
 
-  // The next answer of the upstream: chunks (strings or Buffers), each written as it is.
-  function answerWith(chunks, contentType = 'text/event-stream') {
+  // The next answer of the upstream: chunks (strings or Buffers), each written as it is; then the
+  // response stays open stallMs before it ends.
+  function answerWith(chunks, contentType = 'text/event-stream', stallMs = 0) {
     fs.writeFileSync(path.join(dir, 'answer.json'),
-      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')) }));
+      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs }));
   }
 
   // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
@@ -189,6 +194,47 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
+  it('after data: [DONE] the answer, its access log line and outcome record end at once; the backend is read no further', async () => {
+    // The backend's timeout is 10 s: a gateway that waited for the body's end would hold each answer that long.
+    const held = [chatEvent({ content: 'hello' }), chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
+    const junk = [...held, chatEvent({ content: 'after the end' }), 'not an event at all\n\n', 'data: {"broken\n\n'];
+    for (const [what, chunks, stallMs] of [['held open', held, 20000], ['junk after the end', junk, 0],
+      ['junk, then held open', junk, 20000]]) {
+      answerWith(chunks, 'text/event-stream', stallMs);
+      const before = upstream.events().length;
+      const started = Date.now();
+      const { text, res } = await ask('chat', true);
+      const elapsed = Date.now() - started;
+      assert.equal(text, 'hello', what);
+      assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, `${what}: ${JSON.stringify(res.events)}`);
+      assert.equal(res.rest, '', what);
+      assert.equal(res.brokenBy, null, `${what}: the answer ended cleanly`);
+      assert.ok(elapsed < 3000, `${what}: the answer took ${elapsed} ms`);
+      const id = res.headers['x-request-id'];
+      const access = await gw.process.waitUntil(() => gw.stderr.split('\n').filter((l) => l.includes('"type":"access"'))
+        .map((l) => JSON.parse(l)).find((l) => l.request_id === id), 5000, `the access log line of ${id}`);
+      assert.equal(access.status, 200, `${what}: ${JSON.stringify(access)}`);
+      assert.equal(access.error, undefined, `${what}: ${JSON.stringify(access)}`);
+      assert.ok(access.duration_us < 3e6, `${what}: ${JSON.stringify(access)}`);
+      // Strict durability: the outcome record was on disk before the answer's end left.
+      const outcome = recordsOf(await auditQuery(path.join(dir, 'audit')), id).outcome;
+      assert.equal(outcome.length, 1, `${what}: one outcome record for ${id}`);
+      assert.equal(outcome[0].status, 200, `${what}: ${JSON.stringify(outcome[0])}`);
+      assert.ok(!outcome[0].error, `${what}: ${JSON.stringify(outcome[0])}`);
+      if (stallMs > 0) {
+        // The gateway closed the connection the backend held open, rather than waiting or pooling it.
+        await upstream.process.waitUntil(() => upstream.events().slice(before).find((e) => e.event === 'aborted'),
+          5000, `${what}: the gateway to close the held stream`);
+        const count = upstream.requests().length;
+        const port = upstream.requests().at(-1).remote_port;
+        answerText('chat', ['next'], false);
+        assert.equal((await ask('chat', false)).text, 'next');
+        await upstream.waitForRequests(count + 1);
+        assert.notEqual(upstream.requests().at(-1).remote_port, port, `${what}: the held connection was reused`);
+      }
+    }
+  });
+
   it('tokens in tool-call arguments are restored, written raw or with \\u escapes, values escaped for the JSON they stand in', async () => {
     // A Windows account holds a backslash: restored as it stands, it would break the arguments' JSON.
     const account = 'CORP\\jdoe';
@@ -228,6 +274,66 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
         args = answer.json.choices[0].message.tool_calls[0].function.arguments;
       }
       assert.deepEqual(JSON.parse(args), expected, `streamed: ${streamed}: ${args}`);
+    }
+  });
+
+  it('values with a quote or backslash tokenized in a request\'s tool-call arguments come back as the client sent them, in content and in arguments, whole and streamed at every cut', async () => {
+    // The arguments are JSON inside a JSON string: on the wire these values are escaped twice.
+    const values = { as: 'CORP\\jdoe', topic: 'Project "Falcon"' };
+    const sent = JSON.stringify({ ...values, note: 'for CORP\\jdoe about Project "Falcon"' });
+    const messages = [{ role: 'user', content: 'Book the room.' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'book', arguments: sent } }] },
+      { role: 'tool', tool_call_id: 'call_0', content: 'booked' }];
+    answerText('chat', ['noted'], false);
+    const res = await gw.chat(KEY, { model: 'm', messages }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    const received = JSON.parse(upstream.requests().at(-1).body);
+    const forwarded = received.messages[1].tool_calls[0].function.arguments;
+    assert.ok(!forwarded.includes('jdoe') && !forwarded.includes('Falcon'), forwarded);
+    const tokens = JSON.parse(forwarded);  // still JSON, the values' places taken by tokens
+    assert.match(tokens.as, /^⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧$/, forwarded);
+    assert.match(tokens.topic, /^⟦CODENAME_[0-9a-f]+⟧$/, forwarded);
+    assert.equal(tokens.note, `for ${tokens.as} about ${tokens.topic}`);
+
+    const content = `Booked as ${tokens.as} for ${tokens.topic}.`;
+    const expectedContent = `Booked as ${values.as} for ${values.topic}.`;
+    const written = JSON.stringify({ user: tokens.as, topic: tokens.topic, line: `${tokens.as}: ${tokens.topic}` });
+    const expectedArgs = { user: values.as, topic: values.topic, line: `${values.as}: ${values.topic}` };
+    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    const body = { model: 'm', messages, stream: false };
+    const check = async (streamed, what) => {
+      let text = '';
+      let args = '';
+      if (streamed) {
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+          body: { ...body, stream: true } });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) {
+          for (const c of JSON.parse(e.data).choices) {
+            text += c.delta?.content ?? '';
+            args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+          }
+        }
+      } else {
+        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
+        assert.equal(answer.status, 200, answer.text);
+        text = answer.json.choices[0].message.content;
+        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
+      }
+      assert.equal(text, expectedContent, `${what}: content`);
+      assert.deepEqual(JSON.parse(args), expectedArgs, `${what}: ${args}`);
+    };
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    await check(false, 'whole');
+    // Streamed, the content and the arguments each cut in two at every character.
+    for (let cut = 1; cut < written.length; cut++) {
+      const textCut = Math.min(cut, content.length - 1);
+      answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
+        chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
+        chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      await check(true, `streamed, cut at ${cut}`);
     }
   });
 

@@ -74,6 +74,59 @@ describe('OpenAI API through the gateway', () => {
     assertError(anonymous, { status: 401 }, 'no key');
   });
 
+  it('HEAD is answered like GET without a body, authenticated the same way, on the API and admin listeners', async () => {
+    // A HEAD request, then a GET on the same connection: the first answer's head must be followed
+    // directly by the second answer (a body after it would be read as the next response).
+    const headThenGet = async (port, target, headers = {}) => {
+      const fields = Object.entries({ host: '127.0.0.1', ...headers }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      const result = await rawExchange({ port, script: async (socket, sleep) => {
+        socket.write(`HEAD ${target} HTTP/1.1\r\n${fields}\r\n`);
+        await sleep(300);
+        socket.write(`GET /healthz-or-404 HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n`);
+      } });
+      const raw = result.raw.toString('latin1');
+      const end = raw.indexOf('\r\n\r\n') + 4;
+      assert.ok(end > 4, raw);
+      const head = raw.slice(0, end).split('\r\n');
+      const fieldsOf = Object.fromEntries(head.slice(1).filter((l) => l.includes(':'))
+        .map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      assert.match(raw.slice(end), /^HTTP\/1\.1 \d{3} /, `a body followed the HEAD answer:\n${raw}`);
+      return { status: Number(head[0].split(' ')[1]), headers: fieldsOf };
+    };
+    const alpha = { authorization: `Bearer ${ALPHA_KEY}` };
+    const cases = [['/v1/models', alpha], ['/v1/models/chat-model', alpha], ['/v1/models/hidden-model', alpha],
+      ['/v1/models', {}], ['/v1/models/chat-model', { authorization: 'Bearer sk-wrong' }], ['/v1/no-such-endpoint', alpha]];
+    for (const [target, headers] of cases) {
+      const get = await gw.api({ path: target, headers });
+      const head = await headThenGet(gw.apiPort, target, headers);
+      const what = `HEAD ${target} ${JSON.stringify(headers)}`;
+      assert.equal(head.status, get.status, what);
+      assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.text)), what);
+      assert.equal(head.headers['content-type'], get.headers['content-type'], what);
+      assert.ok(head.headers['x-request-id'], what);
+    }
+    // The endpoints that take POST alone refuse HEAD as they refuse GET.
+    const headChat = await headThenGet(gw.apiPort, '/v1/chat/completions', alpha);
+    assert.equal(headChat.status, 405);
+    assert.equal(headChat.headers.allow, 'POST');
+    const deleteModels = await gw.api({ key: ALPHA_KEY, method: 'DELETE', path: '/v1/models/chat-model' });
+    assertError(deleteModels, { status: 405 }, 'DELETE /v1/models/chat-model');
+    assert.equal(deleteModels.headers.allow, 'GET, HEAD');
+    // The access log counts the bytes sent: none for a HEAD.
+    const access = gw.stderr.split('\n').filter((l) => l.includes('"type":"access"')).map((l) => JSON.parse(l))
+      .filter((l) => l.method === 'HEAD' && l.path === '/v1/models' && l.status === 200);
+    assert.ok(access.length > 0 && access.every((l) => l.bytes_out === 0 && l.tenant === 'alpha'), JSON.stringify(access));
+    // The admin listener: the same head as GET (the metrics' length changes from one scrape to the next).
+    for (const target of ['/healthz', '/readyz', '/metrics', '/no-such-page']) {
+      const get = await gw.admin(target);
+      const head = await headThenGet(gw.adminPort, target);
+      assert.equal(head.status, get.status, target);
+      assert.equal(head.headers['content-type'], get.headers['content-type'], target);
+      if (target !== '/metrics') assert.equal(head.headers['content-length'], String(Buffer.byteLength(get.text)), target);
+      else assert.ok(Number(head.headers['content-length']) > 1000, JSON.stringify(head.headers));
+    }
+  });
+
   it('a tenant allowed "*" sees every configured model', async () => {
     const res = await gw.api({ key: BETA_KEY, path: '/v1/models' });
     assert.equal(res.status, 200, res.text);

@@ -138,7 +138,7 @@ describe('client errors', () => {
     assert.equal(chatGet.headers.allow, 'POST');
     const deleteModels = await gw.api({ key: KEY, method: 'DELETE', path: '/v1/models' });
     assertError(deleteModels, { status: 405 }, 'DELETE models');
-    assert.equal(deleteModels.headers.allow, 'GET');
+    assert.equal(deleteModels.headers.allow, 'GET, HEAD');
     const adminPost = await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`, { method: 'POST' });
     assert.equal(adminPost.status, 405);
     assert.equal(adminPost.headers.get('allow'), 'GET, HEAD');

@@ -41,9 +41,11 @@
 //   --script FILE               POST answers come from FILE, an ES module whose default export
 //                               `respond({ path, body, tokens })` (body: the parsed request; tokens:
 //                               the vault tokens ⟦...⟧ found in it, in order) returns
-//                               { status, headers, chunks }: chunks (strings or Buffers) are written
-//                               as they are, one write each (--chunk-delay-ms between them), so a
-//                               test can split an answer at any byte or send what no real server would
+//                               { status, headers, chunks, stallMs }: chunks (strings or Buffers) are
+//                               written as they are, one write each (--chunk-delay-ms between them), so
+//                               a test can split an answer at any byte or send what no real server
+//                               would; then the response stays open stallMs (default 0) before it
+//                               ends, unless the gateway closes it first (reported as 'aborted')
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -253,12 +255,20 @@ const script = opt.script ? (await import(pathToFileURL(opt.script).href)).defau
 // The answer --script scripts: its chunks written one by one, exactly as given.
 async function scriptedAnswer(res, path, body, raw) {
   const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
-  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks } = await script({ path, body, tokens });
+  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0 } =
+    await script({ path, body, tokens });
   res.writeHead(status, headers);
   for (let i = 0; i < chunks.length; i++) {
     if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
     if (res.destroyed) return;
     await new Promise((resolve) => res.write(chunks[i], resolve));
+  }
+  if (stallMs > 0) {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, stallMs);
+      res.once('close', () => { clearTimeout(timer); resolve(); });
+    });
+    if (res.destroyed) return;
   }
   res.end();
 }

@@ -204,6 +204,19 @@ TEST_SUITE("restorer") {
           "\\u27e6" + body + "\\u27e7 CORP\\jdoe \"ops\"");
   }
 
+  TEST_CASE("in JSON text, control characters of a value go back as JSON.stringify writes them") {
+    // Values are kept as the client meant them (a value read from tool-call arguments has its
+    // escapes resolved first): escaped once, they read back as the client wrote them.
+    VaultFixture f;
+    const std::string note = f.token("acme", "conv-1", "NOTE", "a\"b\\c\nd\te\rf\x01");
+    const std::string text = R"({"note":")" + note + R"("})";
+    for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+      CAPTURE(cut);
+      CHECK(restore_in_chunks(*f.vault, text, {cut}, TokenText::json) == R"({"note":"a\"b\\c\nd\te\rf\u0001"})");
+    }
+    CHECK(restore_in_chunks(*f.vault, note, {}) == "a\"b\\c\nd\te\rf\x01");
+  }
+
   TEST_CASE("another tenant's or an unknown token is emitted unchanged") {
     VaultFixture f;
     const std::string theirs = f.token("globex", "conv-1", "EMAIL", "eve@globex.example");
