@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "accel/tokenizer/utf8.hpp"
+
 namespace sovereign::gateway {
 namespace {
 
@@ -12,24 +14,6 @@ long hex4(std::string_view text, std::size_t at) {
   const char* first = text.data() + at;
   auto [end, ec] = std::from_chars(first, first + 4, value, 16);
   return ec == std::errc() && end == first + 4 ? static_cast<long>(value) : -1;
-}
-
-void append_utf8(std::string& out, unsigned long code) {
-  if (code < 0x80) {
-    out.push_back(static_cast<char>(code));
-  } else if (code < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else if (code < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (code >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-  }
 }
 
 // The escape at text[at] (a backslash): appends what it stands for and returns its length; 0 when
@@ -53,12 +37,12 @@ std::size_t resolve_escape(std::string_view text, std::size_t at, std::string& o
   if (code >= 0xD800 && code < 0xDC00 && at + 12 <= text.size() && text[at + 6] == '\\' && text[at + 7] == 'u') {
     const long low = hex4(text, at + 8);
     if (low >= 0xDC00 && low < 0xE000) {
-      append_utf8(out, 0x10000 + ((static_cast<unsigned long>(code) - 0xD800) << 10) + (static_cast<unsigned long>(low) - 0xDC00));
+      accel::utf8::append(out, static_cast<char32_t>(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)));
       return 12;
     }
   }
   // A surrogate without its other half is no character: it reads as the replacement character.
-  append_utf8(out, code >= 0xD800 && code < 0xE000 ? 0xFFFD : static_cast<unsigned long>(code));
+  accel::utf8::append(out, code >= 0xD800 && code < 0xE000 ? 0xFFFD : static_cast<char32_t>(code));
   return 6;
 }
 
