@@ -81,10 +81,11 @@ std::optional<std::string> build_demo_model(const DemoModelOptions& o, Writer& w
   return std::nullopt;
 }
 
-std::optional<std::string> write_demo_model(const DemoModelOptions& options, const std::filesystem::path& path) {
+std::optional<std::string> write_demo_model(const DemoModelOptions& options, const std::filesystem::path& path,
+                                            Writer::Replace replace) {
   Writer writer;
   if (auto error = build_demo_model(options, writer)) return error;
-  return writer.write(path);
+  return writer.write(path, replace);
 }
 
 }  // namespace sovereign::accel::gguf

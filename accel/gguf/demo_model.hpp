@@ -28,6 +28,7 @@ struct DemoModelOptions {
 
 // build_demo_model() then Writer::write().
 [[nodiscard]] std::optional<std::string> write_demo_model(const DemoModelOptions& options,
-                                                          const std::filesystem::path& path);
+                                                          const std::filesystem::path& path,
+                                                          Writer::Replace replace = Writer::Replace::regular_file);
 
 }  // namespace sovereign::accel::gguf

@@ -1,9 +1,13 @@
 #include "accel/gguf/gguf_writer.hpp"
 
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <set>
+#include <span>
 
 #include "accel/gguf/gguf_reader_cursor.hpp"
 
@@ -165,26 +169,108 @@ std::optional<std::string> Writer::serialize(std::vector<std::byte>& out) const 
   return std::nullopt;
 }
 
-std::optional<std::string> Writer::write(const std::filesystem::path& path) const {
+namespace {
+
+// The type of what is at `path` itself (a symlink is a symlink, whatever it points to).
+std::filesystem::file_type type_at(const std::filesystem::path& path) {
+  std::error_code ec;
+  return std::filesystem::symlink_status(path, ec).type();
+}
+
+}  // namespace
+
+std::optional<std::string> existing_file_kind(const std::filesystem::path& path) {
+  namespace fs = std::filesystem;
+  switch (type_at(path)) {
+    case fs::file_type::none:
+    case fs::file_type::not_found: return std::nullopt;
+    case fs::file_type::regular: return "a regular file";
+    case fs::file_type::directory: return "a directory";
+    case fs::file_type::symlink: return "a symbolic link";
+    case fs::file_type::block: return "a block device";
+    case fs::file_type::character: return "a character device";
+    case fs::file_type::fifo: return "a FIFO (named pipe)";
+    case fs::file_type::socket: return "a socket";
+    default: return "a file of an unknown type";
+  }
+}
+
+namespace {
+
+// Only a regular file may be replaced: renaming over a device node, FIFO or symlink would silently swap
+// a system file (or a link's target's name) for a model.
+std::optional<std::string> refuse_target(const std::filesystem::path& path, Writer::Replace replace) {
+  const auto kind = existing_file_kind(path);
+  if (!kind) return std::nullopt;
+  if (type_at(path) != std::filesystem::file_type::regular) {
+    return "refusing to write " + path.string() + ": it is " + *kind +
+           "; a model is written only to a new path or over a regular file";
+  }
+  if (replace == Writer::Replace::nothing) return path.string() + " already exists";
+  return std::nullopt;
+}
+
+std::optional<std::string> write_new_file(const std::filesystem::path& path, std::span<const std::byte> bytes) {
+  // O_NOFOLLOW: a symlink planted at the partial path is not written through.
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0) return "cannot create " + path.string() + ": " + std::strerror(errno);
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const std::string error = "cannot write " + path.string() + ": " + std::strerror(n < 0 ? errno : EIO);
+      ::close(fd);
+      return error;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) return "cannot write " + path.string() + ": " + std::strerror(errno);
+  return std::nullopt;
+}
+
+// rename() that fails with EEXIST instead of replacing `to` (atomic where the file system supports it).
+int rename_no_replace(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return -1;
+  if (::link(from.c_str(), to.c_str()) != 0) return -1;
+  ::unlink(from.c_str());
+  return 0;
+}
+
+}  // namespace
+
+std::optional<std::string> Writer::write(const std::filesystem::path& path, Replace replace) const {
+  if (auto refusal = refuse_target(path, replace)) return refusal;
   std::vector<std::byte> bytes;
   if (auto error = serialize(bytes)) return error;
   // Written beside the target and renamed, so a reader never maps a half-written model.
   std::filesystem::path partial = path;
   partial += ".partial";
-  {
-    std::ofstream stream(partial, std::ios::binary | std::ios::trunc);
-    if (!stream) return "cannot create " + partial.string() + ": " + std::strerror(errno);
-    stream.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    stream.flush();
-    if (!stream) return "cannot write " + partial.string() + ": " + std::strerror(errno);
+  if (const auto kind = existing_file_kind(partial); kind && type_at(partial) != std::filesystem::file_type::regular) {
+    return "refusing to write " + partial.string() + ": it is " + *kind + "; remove it or choose another path";
   }
-  std::error_code ec;
-  std::filesystem::rename(partial, path, ec);
-  if (ec) {
-    const std::string error = "cannot rename " + partial.string() + " to " + path.string() + ": " + ec.message();
-    std::error_code ignored;  // the rename's error is the one to report
+  if (auto error = write_new_file(partial, bytes)) {
+    std::error_code ignored;
     std::filesystem::remove(partial, ignored);
     return error;
+  }
+  // Checked again: the target may have appeared while the file was written.
+  auto refusal = refuse_target(path, replace);
+  if (!refusal) {
+    const int renamed =
+        replace == Replace::nothing ? rename_no_replace(partial, path) : ::rename(partial.c_str(), path.c_str());
+    const int error = errno;
+    if (renamed != 0) {
+      refusal = error == EEXIST && replace == Replace::nothing
+                    ? path.string() + " already exists"
+                    : "cannot rename " + partial.string() + " to " + path.string() + ": " + std::strerror(error);
+    }
+  }
+  if (refusal) {
+    std::error_code ignored;  // the refusal is the error to report
+    std::filesystem::remove(partial, ignored);
+    return refusal;
   }
   return std::nullopt;
 }

@@ -1,8 +1,10 @@
 #include "gateway/cli/model_command.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -25,9 +27,11 @@ constexpr const char* kUsage = R"(usage: sovereign model COMMAND
 Commands:
   info FILE                                         print a GGUF model's architecture, sizes, types, tokenizer
                                                     and chat template
-  make-demo OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--seed N]
+  make-demo OUT.gguf [--type f32|f16|bf16|q8_0|q4_0] [--seed N] [--force]
                                                     write a small llama-architecture model with a real tokenizer
-                                                    and random weights (its output is gibberish; see docs/MODELS.md)
+                                                    and random weights (its output is gibberish; see docs/MODELS.md);
+                                                    an existing regular file is replaced only with --force, anything
+                                                    else (directory, symlink, device, FIFO) never
 )";
 
 std::string human_bytes(std::uint64_t n) {
@@ -127,6 +131,12 @@ void print_info(const gguf::File& file, const std::string& path, std::ostream& o
 }
 
 int run_info(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
+  // Parsed like every command's options, so that "--verbose" is an unknown option, not a file to open.
+  auto parsed = Arguments::parse(args, ArgumentSpec().at_most(1));
+  if (auto* error = std::get_if<std::string>(&parsed)) {
+    err << "sovereign model info: " << *error << '\n' << kUsage;
+    return 2;
+  }
   if (args.size() != 1) {
     err << kUsage;
     return 2;
@@ -146,7 +156,8 @@ int run_info(std::span<const std::string> args, std::ostream& out, std::ostream&
 }
 
 int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
-  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--type", "--seed"}).at_most(1));
+  auto parsed =
+      Arguments::parse(args, ArgumentSpec().takes_values({"--type", "--seed"}).takes_flags({"--force"}).at_most(1));
   if (auto* error = std::get_if<std::string>(&parsed)) {
     err << "sovereign model make-demo: " << *error << '\n' << kUsage;
     return 2;
@@ -175,7 +186,15 @@ int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ost
     err << kUsage;
     return 2;
   }
-  if (auto error = gguf::write_demo_model(options, path)) {
+  const bool force = arguments.flag("--force");
+  std::error_code ec;
+  if (!force && std::filesystem::symlink_status(path, ec).type() == std::filesystem::file_type::regular) {
+    err << "sovereign model make-demo: " << path
+        << " already exists; pass --force to replace it or choose another path\n";
+    return 1;
+  }
+  if (auto error = gguf::write_demo_model(options, path, force ? gguf::Writer::Replace::regular_file
+                                                               : gguf::Writer::Replace::nothing)) {
     err << "sovereign model make-demo: " << *error << '\n';
     return 1;
   }
@@ -193,6 +212,12 @@ int run_model_command(std::span<const std::string> args, std::ostream& out, std:
     return args.empty() ? 2 : 0;
   }
   const auto rest = args.subspan(1);
+  const bool wants_help =
+      std::any_of(rest.begin(), rest.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
+  if ((args[0] == "info" || args[0] == "make-demo") && wants_help) {
+    out << kUsage;
+    return 0;
+  }
   if (args[0] == "info") return run_info(rest, out, err);
   if (args[0] == "make-demo") return run_make_demo(rest, out, err);
   err << "sovereign model: unknown command '" << args[0] << "'\n" << kUsage;

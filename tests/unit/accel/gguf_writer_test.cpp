@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <random>
@@ -154,17 +156,24 @@ TEST_CASE("a custom alignment is honoured by writer and reader") {
   CHECK(file.tensor("b")->offset_in_file - file.tensor("a")->offset_in_file == 256);
 }
 
-TEST_CASE("a target that is a directory is reported with the rename's own error, and the partial file is removed") {
-  const auto dir = std::filesystem::temp_directory_path() / "sovereign_writer_target_dir";
+TEST_CASE("the writer replaces a regular file only when asked, and never a directory") {
+  const auto dir = std::filesystem::temp_directory_path() / ("sovereign_writer_targets_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  std::filesystem::create_directories(dir / "sub");
   gguf::Writer w;
   w.set("general.architecture", std::string("llama"));
-  const auto error = w.write(dir);
-  REQUIRE(error.has_value());
-  CHECK(error->starts_with("cannot rename " + dir.string() + ".partial to " + dir.string() + ": "));
-  CHECK(error->ends_with(std::make_error_code(std::errc::is_a_directory).message()));
-  CHECK(error->find("Success") == std::string::npos);
-  CHECK_FALSE(std::filesystem::exists(dir.string() + ".partial"));
+  const auto sub_error = w.write(dir / "sub");
+  REQUIRE(sub_error.has_value());
+  CHECK(*sub_error == "refusing to write " + (dir / "sub").string() +
+                          ": it is a directory; a model is written only to a new path or over a regular file");
+  CHECK(gguf::existing_file_kind(dir / "sub") == "a directory");
+  CHECK_FALSE(gguf::existing_file_kind(dir / "absent").has_value());
+
+  const auto file = dir / "model.gguf";
+  REQUIRE_FALSE(w.write(file, gguf::Writer::Replace::nothing).has_value());
+  CHECK(gguf::existing_file_kind(file) == "a regular file");
+  CHECK(w.write(file, gguf::Writer::Replace::nothing) == file.string() + " already exists");
+  CHECK_FALSE(w.write(file, gguf::Writer::Replace::regular_file).has_value());
+  CHECK_FALSE(std::filesystem::exists(file.string() + ".partial"));
   std::filesystem::remove_all(dir);
 }

@@ -1,6 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <functional>
 #include <sstream>
 #include <variant>
@@ -54,7 +59,7 @@ std::string serve_error(const std::filesystem::path& path) {
 TEST_CASE("make-demo writes a llama model whose tokenizer round-trips any text and whose template is chatml") {
   for (const char* type : {"f32", "f16", "bf16", "q8_0", "q4_0"}) {
     const auto path = temp_path(std::string("sovereign_demo_") + type + ".gguf");
-    const Run made = run({"make-demo", path.string(), "--type", type});
+    const Run made = run({"make-demo", path.string(), "--type", type, "--force"});
     REQUIRE_MESSAGE(made.status == 0, made.err);
     auto opened = gguf::File::open(path);
     REQUIRE(std::holds_alternative<gguf::File>(opened));
@@ -79,7 +84,7 @@ TEST_CASE("make-demo writes a llama model whose tokenizer round-trips any text a
 
 TEST_CASE("model info prints architecture, sizes, types, tokenizer and template") {
   const auto path = temp_path("sovereign_demo_info.gguf");
-  REQUIRE(run({"make-demo", path.string(), "--type", "q8_0", "--seed", "7"}).status == 0);
+  REQUIRE(run({"make-demo", path.string(), "--type", "q8_0", "--seed", "7", "--force"}).status == 0);
   const Run info = run({"info", path.string()});
   CHECK(info.status == 0);
   CHECK(info.out.find("architecture:   llama\n") != std::string::npos);
@@ -94,7 +99,7 @@ TEST_CASE("model info prints architecture, sizes, types, tokenizer and template"
 
 TEST_CASE("model info reports a corrupt file with the field and byte offset") {
   const auto path = temp_path("sovereign_corrupt.gguf");
-  REQUIRE(run({"make-demo", path.string()}).status == 0);
+  REQUIRE(run({"make-demo", path.string(), "--force"}).status == 0);
   std::filesystem::resize_file(path, 2000);
   const Run info = run({"info", path.string()});
   CHECK(info.status == 1);
@@ -139,14 +144,99 @@ TEST_CASE("model info says when the file's chat template is not recognised and w
   std::filesystem::remove(path);
 }
 
-TEST_CASE("make-demo onto a directory reports why the rename failed") {
-  const auto dir = temp_path("sovereign_make_demo_dir");
-  std::filesystem::create_directories(dir);
-  const Run made = run({"make-demo", dir.string()});
-  CHECK(made.status == 1);
-  CHECK(made.err.find("cannot rename " + dir.string() + ".partial to " + dir.string() + ": ") != std::string::npos);
-  CHECK(made.err.find("Success") == std::string::npos);
+// A fresh directory of its own for each test that needs one (never a system path).
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = temp_path(name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string file_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST_CASE("make-demo never replaces a directory, FIFO or symlink, and names what the target is") {
+  const auto dir = fresh_dir("sovereign_make_demo_targets");
+  const auto sub = dir / "sub";
+  std::filesystem::create_directories(sub);
+  const auto fifo = dir / "pipe";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto notes = dir / "notes.txt";
+  std::ofstream(notes) << "keep me";
+  const auto link = dir / "link.gguf";
+  std::filesystem::create_symlink(notes, link);
+  const std::vector<std::pair<std::filesystem::path, std::string>> cases = {
+      {sub, "a directory"}, {fifo, "a FIFO (named pipe)"}, {link, "a symbolic link"}};
+  for (const auto& [target, kind] : cases) {
+    for (const bool force : {false, true}) {
+      CAPTURE(target);
+      CAPTURE(force);
+      const Run made = force ? run({"make-demo", target.string(), "--force"}) : run({"make-demo", target.string()});
+      CHECK(made.status == 1);
+      CHECK(made.err == "sovereign model make-demo: refusing to write " + target.string() + ": it is " + kind +
+                            "; a model is written only to a new path or over a regular file\n");
+      CHECK_FALSE(std::filesystem::exists(target.string() + ".partial"));
+    }
+  }
+  CHECK(std::filesystem::is_directory(sub));
+  CHECK(std::filesystem::is_fifo(fifo));
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(file_text(notes) == "keep me");
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("make-demo replaces an existing regular file only with --force") {
+  const auto dir = fresh_dir("sovereign_make_demo_existing");
+  const auto notes = dir / "notes.txt";
+  std::ofstream(notes) << "keep me";
+  const Run refused = run({"make-demo", notes.string()});
+  CHECK(refused.status == 1);
+  CHECK(refused.err == "sovereign model make-demo: " + notes.string() +
+                           " already exists; pass --force to replace it or choose another path\n");
+  CHECK(file_text(notes) == "keep me");
+  CHECK_FALSE(std::filesystem::exists(notes.string() + ".partial"));
+
+  const Run forced = run({"make-demo", notes.string(), "--force"});
+  CHECK_MESSAGE(forced.status == 0, forced.err);
+  CHECK(std::holds_alternative<gguf::File>(gguf::File::open(notes)));
+
+  const auto fresh = dir / "new.gguf";
+  CHECK(run({"make-demo", fresh.string()}).status == 0);
+  CHECK(std::filesystem::is_regular_file(fresh));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("make-demo does not write through a leftover .partial that is not a regular file") {
+  const auto dir = fresh_dir("sovereign_make_demo_partial");
+  const auto notes = dir / "notes.txt";
+  std::ofstream(notes) << "keep me";
+  const auto target = dir / "demo.gguf";
+  std::filesystem::create_symlink(notes, target.string() + ".partial");
+  const Run made = run({"make-demo", target.string()});
+  CHECK(made.status == 1);
+  CHECK(made.err == "sovereign model make-demo: refusing to write " + target.string() +
+                        ".partial: it is a symbolic link; remove it or choose another path\n");
+  CHECK(file_text(notes) == "keep me");
+  CHECK_FALSE(std::filesystem::exists(target));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("--help after a model subcommand prints the usage, exit 0, and opens or writes nothing") {
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"info", "--help"}, {"info", "-h"}, {"make-demo", "--help"}, {"make-demo", "out.gguf", "-h"}}) {
+    CAPTURE(args[0]);
+    CAPTURE(args[1]);
+    const Run help = run(args);
+    CHECK(help.status == 0);
+    CHECK(help.out.starts_with("usage: sovereign model COMMAND"));
+    CHECK(help.err.empty());
+  }
+  CHECK_FALSE(std::filesystem::exists("out.gguf"));
+  const Run unknown = run({"info", "--verbose"});
+  CHECK(unknown.status == 2);
+  CHECK(unknown.err.starts_with("sovereign model info: unknown option '--verbose'\n"));
 }
 
 TEST_CASE("model command usage errors exit with status 2") {
