@@ -12,18 +12,32 @@ constexpr int kMaxThreads = 1024;
 // Prompt tokens processed per forward step; bounds activation memory and decode stalls.
 constexpr std::size_t kPrefillChunk = 512;
 
-std::string check_options(const EngineOptions& o, const compute::ModelConfig& config) {
-  if (o.context_length < 2) return "context_length must be at least 2";
+// A problem with the options, and the option it is about.
+struct OptionProblem {
+  const char* option = "";
+  std::string text;
+};
+
+OptionProblem check_options(const EngineOptions& o, const compute::ModelConfig& config) {
+  if (o.context_length < 2) return {"context_length", "context_length must be at least 2"};
   if (o.context_length > config.trained_context)
-    return "context_length " + std::to_string(o.context_length) + " exceeds the model's trained context of " +
-           std::to_string(config.trained_context) + " tokens";
-  if (o.max_batch < 1 || o.max_batch > kMaxBatch) return "max_batch must be 1.." + std::to_string(kMaxBatch);
-  if (o.threads < 0 || o.threads > kMaxThreads) return "threads must be 0.." + std::to_string(kMaxThreads);
-  if (o.max_queue < 1) return "max_queue must be at least 1";
+    return {"context_length", "context_length " + std::to_string(o.context_length) +
+                                  " exceeds the model's trained context of " + std::to_string(config.trained_context) +
+                                  " tokens"};
+  if (o.max_batch < 1 || o.max_batch > kMaxBatch)
+    return {"max_batch", "max_batch must be 1.." + std::to_string(kMaxBatch)};
+  if (o.threads < 0 || o.threads > kMaxThreads)
+    return {"threads", "threads must be 0.." + std::to_string(kMaxThreads)};
+  if (o.max_queue < 1) return {"max_queue", "max_queue must be at least 1"};
   if (o.kv_cache_tokens != 0 && o.kv_cache_tokens < static_cast<std::size_t>(o.context_length))
-    return "kv_cache_tokens " + std::to_string(o.kv_cache_tokens) + " is below context_length " +
-           std::to_string(o.context_length) + ": a request filling its context could never run";
+    return {"kv_cache_tokens", "kv_cache_tokens " + std::to_string(o.kv_cache_tokens) +
+                                   " is below context_length " + std::to_string(o.context_length) +
+                                   ": a request filling its context could never run"};
   return {};
+}
+
+void blame(std::string* option_at_fault, const char* option) {
+  if (option_at_fault != nullptr) *option_at_fault = option;
 }
 
 }  // namespace
@@ -41,15 +55,19 @@ struct OpenedModel {
 };
 
 // Opens and validates the model; with `options`, also checks them against it. The error names the
-// file first.
-std::variant<OpenedModel, std::string> open_model(const std::filesystem::path& file, const EngineOptions* options) {
+// file first; an option at fault is named in `option_at_fault`.
+std::variant<OpenedModel, std::string> open_model(const std::filesystem::path& file, const EngineOptions* options,
+                                                  std::string* option_at_fault = nullptr) {
   auto loaded = compute::load_model(file);
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   std::unique_ptr<compute::LoadedModel> model = std::move(std::get<std::unique_ptr<compute::LoadedModel>>(loaded));
   const std::string where = file.string() + ": ";
 
   if (options != nullptr)
-    if (std::string problem = check_options(*options, model->config); !problem.empty()) return where + problem;
+    if (OptionProblem problem = check_options(*options, model->config); !problem.text.empty()) {
+      blame(option_at_fault, problem.option);
+      return where + problem.text;
+    }
 
   auto tokenizer = Tokenizer::from_gguf(model->file);
   if (auto* error = std::get_if<std::string>(&tokenizer)) return where + *error;
@@ -62,11 +80,15 @@ std::variant<OpenedModel, std::string> open_model(const std::filesystem::path& f
 
 }  // namespace
 
-std::string Engine::check(const EngineOptions& options) {
-  auto opened = open_model(options.model_file, &options);
+std::string Engine::check(const EngineOptions& options, std::string* option_at_fault) {
+  blame(option_at_fault, "");
+  auto opened = open_model(options.model_file, &options, option_at_fault);
   if (auto* error = std::get_if<std::string>(&opened)) return *error;
   auto device = compute::choose_device(options.device);
-  if (auto* error = std::get_if<std::string>(&device)) return options.model_file.string() + ": " + *error;
+  if (auto* error = std::get_if<std::string>(&device)) {
+    blame(option_at_fault, "device");
+    return options.model_file.string() + ": " + *error;
+  }
   return {};
 }
 
@@ -76,8 +98,10 @@ std::string Engine::check_model_file(const std::filesystem::path& file) {
   return {};
 }
 
-std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOptions& options) {
-  auto opened = open_model(options.model_file, &options);
+std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOptions& options,
+                                                                std::string* option_at_fault) {
+  blame(option_at_fault, "");
+  auto opened = open_model(options.model_file, &options, option_at_fault);
   if (auto* error = std::get_if<std::string>(&opened)) return *error;
   std::unique_ptr<compute::LoadedModel> model = std::move(std::get<OpenedModel>(opened).model);
   std::unique_ptr<Tokenizer> tok = std::move(std::get<OpenedModel>(opened).tokenizer);
@@ -93,6 +117,11 @@ std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOpti
   plan.max_logit_rows = static_cast<std::size_t>(options.max_batch);
   plan.threads = options.threads;
   plan.keep_expanded_weights = options.f16_weight_copies;
+  // Checked apart from make_backend's other failures (memory) so that a missing device is blamed on `device`.
+  if (auto device = compute::choose_device(options.device); std::holds_alternative<std::string>(device)) {
+    blame(option_at_fault, "device");
+    return where + std::get<std::string>(device);
+  }
   auto backend = compute::make_backend(options.device, model->config, model->weights, plan);
   if (auto* error = std::get_if<std::string>(&backend)) return where + *error;
 

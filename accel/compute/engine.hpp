@@ -31,7 +31,9 @@ struct EngineOptions {
   int context_length = 2048;    // per sequence; capped by nothing but memory (the KV cache is allocated at load)
   int max_batch = 16;           // sequences decoded together
   int threads = 0;              // CPU threads; 0: one per hardware thread
-  std::size_t max_queue = 256;  // requests waiting for a batch slot before submit() refuses
+  // Requests waiting for a batch slot before submit() refuses: max_batch running plus max_queue waiting
+  // are accepted (a request that only waits for the next step to take a free slot does not count).
+  std::size_t max_queue = 256;
   // Positions the KV cache holds for all sequences together (in pages of 16). 0: context_length ×
   // max_batch, so every sequence can always fill its context. Smaller bounds the cache's memory:
   // a request whose prompt and max_tokens do not fit in what is free waits for pages (first come,
@@ -83,10 +85,18 @@ class GenerationHandle {
  public:
   void cancel() { cancelled_.store(true, std::memory_order_relaxed); }  // any thread, idempotent
   bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+  // Why the generation ended with FinishReason::error, where the engine can say (the model's numerical
+  // fault: kNumericalFaultPrefix); empty otherwise. Written before on_finish: read it from there or after.
+  const std::string& failure() const { return failure_; }
 
  private:
+  friend class Scheduler;
   std::atomic<bool> cancelled_{false};
+  std::string failure_;
 };
+
+// A failure() that starts with these words: the model produced NaN or infinite logits (broken weights).
+inline constexpr std::string_view kNumericalFaultPrefix = "numerical fault: ";
 
 // A snapshot for /metrics.
 struct EngineStats {
@@ -104,11 +114,14 @@ class Engine {
  public:
   // Loads the model, allocates weights, activations and the whole KV cache up front; the error
   // text names the file and what is wrong (bad GGUF field, unsupported type, no such device, memory).
-  [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options);
+  // Where an option rather than the file is at fault, `option_at_fault` receives its EngineOptions name
+  // ("context_length", "device", ...), so a configuration can point at that setting; else "".
+  [[nodiscard]] static std::variant<std::unique_ptr<Engine>, std::string> load(const EngineOptions& options,
+                                                                               std::string* option_at_fault = nullptr);
   // What load() checks before it allocates anything large (the GGUF file, the model configuration,
   // every weight's name, type and shape, the tokenizer, the options against the model, and that the
   // device exists), for `config check`; empty if those pass, else load()'s error text.
-  [[nodiscard]] static std::string check(const EngineOptions& options);
+  [[nodiscard]] static std::string check(const EngineOptions& options, std::string* option_at_fault = nullptr);
   // The same checks of the model file alone, whatever the options (`model info`).
   [[nodiscard]] static std::string check_model_file(const std::filesystem::path& file);
 

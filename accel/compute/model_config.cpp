@@ -50,7 +50,8 @@ struct MetadataReader {
     return static_cast<int>(*value);
   }
 
-  float real(std::string_view suffix, double lo, double hi, double fallback) {
+  // A value in [lo, hi], or (lo, hi] when lo_exclusive.
+  float real(std::string_view suffix, double lo, double hi, double fallback, bool lo_exclusive = false) {
     const std::string name = key(suffix);
     if (file.find(name) == nullptr) return static_cast<float>(fallback);
     std::optional<double> value = file.get_float(name);
@@ -59,10 +60,11 @@ struct MetadataReader {
       if (error.empty()) error = gguf::metadata_type_error(file, name, "f32");
       return static_cast<float>(fallback);
     }
-    if (!std::isfinite(*value) || *value < lo || *value > hi) {
+    if (!std::isfinite(*value) || *value < lo || (lo_exclusive && *value == lo) || *value > hi) {
       if (error.empty())
         error = gguf::metadata_key_label(file, name) + " is " + format_real(*value) + ", expected " +
-                format_real(lo) + ".." + format_real(hi);
+                (lo_exclusive ? "more than " + format_real(lo) + " and at most " + format_real(hi)
+                              : format_real(lo) + ".." + format_real(hi));
       return static_cast<float>(fallback);
     }
     return static_cast<float>(*value);
@@ -112,7 +114,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
   if (!read.error.empty()) return read.error;
   const std::optional<int> value_dim = read.integer("attention.value_length", 1, kMaxWidth, *head_dim);
   const std::optional<int> rope_dims = read.integer("rope.dimension_count", 2, kMaxWidth, *head_dim);
-  config.rms_eps = read.real("attention.layer_norm_rms_epsilon", 0.0, 1.0, 1e-5);
+  // 0 would divide by zero for an all-zero activation: exclusive lower bound.
+  config.rms_eps = read.real("attention.layer_norm_rms_epsilon", 0.0, 1.0, 1e-5, true);
   config.rope_theta = read.real("rope.freq_base", 1.0, 1e12, 10000.0);
   if (!read.error.empty()) return read.error;
   if (*value_dim != *head_dim)

@@ -1,5 +1,8 @@
 #include "accel/compute/model_weights.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 namespace sovereign::accel::compute {
 namespace {
 
@@ -53,6 +56,15 @@ class Binder {
     }
     std::vector<float> out(n);
     gguf::dequantize_row(info->type, info->data.data(), out.data(), n);
+    // Norm weights and biases are small enough to check whole at load (the matrices are not: a NaN
+    // there shows up as non-finite logits, which end the request). Every value of these reaches every
+    // token, so one NaN or infinity would make every answer garbage.
+    const auto bad = std::find_if(out.begin(), out.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != out.end()) {
+      fail(name, "holds " + std::string(std::isnan(*bad) ? "NaN" : "an infinity") + " at index " +
+                     std::to_string(bad - out.begin()) + "; the model file is corrupt");
+      return {};
+    }
     return out;
   }
 

@@ -1,6 +1,7 @@
 #include "accel/compute/sampler.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 
 namespace sovereign::accel::compute {
@@ -8,7 +9,15 @@ namespace sovereign::accel::compute {
 Sampler::Sampler(const SamplerSettings& settings)
     : settings_(settings), rng_(settings.seed ? *settings.seed : std::random_device{}()) {}
 
+bool all_finite(std::span<const float> values) {
+  // On the bits (exponent all ones: NaN or infinity), so the loop vectorises without -ffast-math.
+  std::uint32_t non_finite = 0;
+  for (const float v : values) non_finite |= (std::bit_cast<std::uint32_t>(v) & 0x7F800000u) == 0x7F800000u;
+  return non_finite == 0;
+}
+
 std::int32_t Sampler::sample(std::span<const float> logits) {
+  if (!all_finite(logits)) return kNonFiniteLogits;
   const auto argmax = [&] {
     return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
   };

@@ -16,10 +16,18 @@ struct SamplerSettings {
   std::optional<std::uint64_t> seed;  // unseeded draws from std::random_device
 };
 
+// What sample() and a device sampler return for a row whose logits are not all finite: a NaN or an
+// infinity means the model's weights or activations are broken, and no token drawn from them means anything.
+inline constexpr std::int32_t kNonFiniteLogits = -1;
+
+// True when no value is NaN or infinite.
+bool all_finite(std::span<const float> values);
+
 // One per sequence: owns its RNG so that a seeded request is reproducible whatever else is batched.
 class Sampler {
  public:
   explicit Sampler(const SamplerSettings& settings);
+  // The next token, or kNonFiniteLogits.
   std::int32_t sample(std::span<const float> logits);
   // For device-side sampling: the settings, and the next draw in [0, 1) of this sequence's RNG.
   const SamplerSettings& settings() const { return settings_; }

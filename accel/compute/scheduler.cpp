@@ -92,8 +92,12 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return std::string(kBusyPrefix) + "the engine is shutting down";
-    if (queue_.size() >= max_queue_)
-      return std::string(kBusyPrefix) + std::to_string(queue_.size()) + " requests are already waiting";
+    // Requests that arrived during a step sit in queue_ until the next admission even when slots are
+    // free: only those beyond the free slots are waiting for one, and only they count against max_queue.
+    const std::size_t free_slots = max_batch_ - std::min(active_count_, max_batch_);
+    const std::size_t waiting = queue_.size() - std::min(queue_.size(), free_slots);
+    if (waiting >= max_queue_)
+      return std::string(kBusyPrefix) + std::to_string(waiting) + " requests are already waiting";
     queue_.push_back(std::move(pending));
   }
   wake_.notify_all();
@@ -253,7 +257,18 @@ void Scheduler::run_step() {
       if (!seq->finished) finish(*seq, FinishReason::error);
     return;
   }
-  for (std::size_t row = 0; row < logit_owners_.size(); ++row) accept_token(*logit_owners_[row], sampled_[row]);
+  for (std::size_t row = 0; row < logit_owners_.size(); ++row) {
+    Sequence& seq = *logit_owners_[row];
+    // kNonFiniteLogits, or any other id outside the vocabulary: nothing sampled from this row is a token.
+    if (sampled_[row] < 0 || sampled_[row] >= model_->config.n_vocab) {
+      seq.request.handle->failure_ = std::string(kNumericalFaultPrefix) +
+                                     "the model produced non-finite logits (NaN or infinity) at position " +
+                                     std::to_string(seq.kv_len) + "; its weights are likely corrupt";
+      finish(seq, FinishReason::error);
+      continue;
+    }
+    accept_token(seq, sampled_[row]);
+  }
   note_generated(logit_owners_.size());
 }
 

@@ -307,6 +307,9 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                                              std::to_string(backend.context_length) +
                                              "), or a request filling its context could never run");
       r.boolean(item, "f16_weight_copies", backend.f16_weight_copies);
+      // Where the engine's checks against the model file (a context beyond its training, a missing GPU) point.
+      for (const char* key : {"device", "context_length", "max_batch", "max_queue", "threads", "kv_cache_tokens"})
+        remember(config, setting_path("backends", config.backends.size(), key), item[key]);
       config.backends.push_back(std::move(backend));
       continue;
     }

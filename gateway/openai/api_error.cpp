@@ -84,6 +84,10 @@ ApiError egress_refused(const std::string& model, const std::string& why) {
 ApiError upstream_error(const std::string& why) {
   return {status::bad_gateway, "upstream_error", "upstream_error", "The backend failed: " + why + ".", {}};
 }
+ApiError model_numerical_fault(const std::string& model, const std::string& why) {
+  return {status::bad_gateway, "upstream_error", "model_numerical_fault",
+          "The built-in engine stopped generating for model '" + model + "' on a numerical fault: " + why + ".", {}};
+}
 ApiError upstream_timeout(const std::string& backend) {
   return {status::gateway_timeout, "upstream_error", "upstream_timeout",
           "The backend '" + backend + "' did not answer in time.", {}};

@@ -38,6 +38,7 @@ ApiError rate_limited(const std::string& tenant, const std::string& what);
 ApiError no_backend_available(const std::string& model, const std::string& why);
 ApiError egress_refused(const std::string& model, const std::string& why);
 ApiError upstream_error(const std::string& why);
+ApiError model_numerical_fault(const std::string& model, const std::string& why);
 ApiError upstream_timeout(const std::string& backend);
 ApiError audit_unavailable(const std::string& why);
 ApiError tokenization_unavailable(const std::string& why);

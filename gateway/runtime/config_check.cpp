@@ -118,8 +118,9 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
     const BackendConfig& backend = config.backends[i];
     if (backend.type != BackendType::local) continue;
     // The checks `serve` makes before it allocates the KV cache, worded as `serve` words them.
-    if (std::string error = accel::Engine::check(engine_options(backend)); !error.empty())
-      problems.push_back(model_file_problem(config, i, error));
+    std::string option_at_fault;
+    if (std::string error = accel::Engine::check(engine_options(backend), &option_at_fault); !error.empty())
+      problems.push_back(model_file_problem(config, i, error, option_at_fault));
   }
 
   if (config.policy_file) {

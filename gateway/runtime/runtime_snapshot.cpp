@@ -50,15 +50,21 @@ accel::EngineOptions engine_options(const BackendConfig& backend) {
   return options;
 }
 
-std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error) {
-  return config.problem_at(setting_path("backends", backend, "model_file"),
+std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error,
+                               std::string_view option) {
+  // The engine's option names are the backend's setting names (context_length, device, max_batch, ...);
+  // a setting left to its default has no line of its own, and the model it does not fit is blamed.
+  std::string setting = setting_path("backends", backend, option);
+  if (option.empty() || !config.positions.contains(setting)) setting = setting_path("backends", backend, "model_file");
+  return config.problem_at(setting,
                            "backend '" + config.backends[backend].name + "': " + error);
 }
 
-std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend) {
+std::variant<std::shared_ptr<accel::Engine>, std::string> EngineRegistry::engine_for(const BackendConfig& backend,
+                                                                                      std::string* option_at_fault) {
   auto key = engine_key(backend);
   if (auto it = engines_.find(key); it != engines_.end()) return it->second;
-  auto loaded = accel::Engine::load(engine_options(backend));
+  auto loaded = accel::Engine::load(engine_options(backend), option_at_fault);
   if (auto* error = std::get_if<std::string>(&loaded)) return *error;
   std::shared_ptr<accel::Engine> engine = std::move(std::get<std::unique_ptr<accel::Engine>>(loaded));
   // Once per load: the documented fallback serves, but the operator learns the model may be prompted wrongly.
@@ -89,8 +95,10 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
   for (std::size_t i = 0; i < settings.backends.size(); ++i) {
     const BackendConfig& backend = settings.backends[i];
     if (backend.type != BackendType::local) continue;
-    auto engine = engines.engine_for(backend);
-    if (auto* error = std::get_if<std::string>(&engine)) errors.push_back(model_file_problem(settings, i, *error));
+    std::string option_at_fault;
+    auto engine = engines.engine_for(backend, &option_at_fault);
+    if (auto* error = std::get_if<std::string>(&engine))
+      errors.push_back(model_file_problem(settings, i, *error, option_at_fault));
     else snapshot->engines[backend.name] = std::get<std::shared_ptr<accel::Engine>>(engine);
   }
   if (!errors.empty()) return errors;

@@ -39,8 +39,10 @@ struct RuntimeSnapshot {
 accel::EngineOptions engine_options(const BackendConfig& backend);
 
 // What the engine says of the backend-th backend's model (and its fit on the device), as
-// FILE:LINE:COL: backend 'NAME': error at its model_file.
-std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error);
+// FILE:LINE:COL: backend 'NAME': error at its model_file, or at the setting of `option`, the
+// EngineOptions field the engine blamed (Engine::check's option_at_fault), where the file sets it.
+std::string model_file_problem(const GatewayConfig& config, std::size_t backend, const std::string& error,
+                               std::string_view option = {});
 
 // Loaded engines outlive configuration snapshots: loading a model takes seconds and gigabytes, so a
 // reload that keeps a local backend's settings and model file (same device, inode, size and
@@ -49,7 +51,9 @@ std::string model_file_problem(const GatewayConfig& config, std::size_t backend,
 class EngineRegistry {
  public:
   // The engine for these settings, loaded now if no snapshot uses one like it; error text on failure.
-  std::variant<std::shared_ptr<accel::Engine>, std::string> engine_for(const BackendConfig& backend);
+  // `option_at_fault` as Engine::load gives it.
+  std::variant<std::shared_ptr<accel::Engine>, std::string> engine_for(const BackendConfig& backend,
+                                                                      std::string* option_at_fault = nullptr);
   // Forgets engines no snapshot holds any more.
   void release_unused();
 

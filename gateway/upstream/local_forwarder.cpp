@@ -182,8 +182,7 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   }
   outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (!request_.stream) {
-    if (reason == accel::FinishReason::error)
-      return respond_error(api_errors::upstream_error("the built-in engine failed while generating"));
+    if (reason == accel::FinishReason::error) return respond_error(generation_error());
     HttpResponse response{http::status::ok, 11};
     response.set(http::field::content_type, "application/json");
     response.set("X-Request-Id", request_id_);
@@ -196,8 +195,9 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     });
   }
   if (reason == accel::FinishReason::error) {
-    queue_.push_back("data: " + api_errors::upstream_error("the built-in engine failed while generating").to_json() + "\n\n");
-    outcome_.error_code = "engine_failed";
+    const ApiError error = generation_error();
+    queue_.push_back("data: " + error.to_json() + "\n\n");
+    outcome_.error_code = error.code == "upstream_error" ? "engine_failed" : error.code;
   } else {
     queue_.push_back(chunk_event("", finish_reason_name(reason)));
     if (request_.include_usage) queue_.push_back(usage_event(usage));
@@ -205,6 +205,15 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   }
   engine_done_ = true;
   pump();
+}
+
+// What ended a generation with FinishReason::error: the model's numerical fault (NaN or infinite logits)
+// by name, anything else as the engine failing.
+ApiError LocalForwarder::generation_error() const {
+  if (handle_ && handle_->failure().starts_with(accel::kNumericalFaultPrefix))
+    return api_errors::model_numerical_fault(request_.model,
+                                             handle_->failure().substr(accel::kNumericalFaultPrefix.size()));
+  return api_errors::upstream_error("the built-in engine failed while generating");
 }
 
 void LocalForwarder::pump() {

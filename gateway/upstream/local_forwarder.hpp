@@ -40,6 +40,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   boost::json::object event_head() const;  // id, object, created, model of a streamed chunk
   std::string whole_body(const char* finish_reason, const accel::Usage& usage) const;
   void respond_error(const ApiError& error);
+  ApiError generation_error() const;
   void relay(std::string data);
   void finish(unsigned status, std::string error_code = {});
 

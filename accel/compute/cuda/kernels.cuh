@@ -162,7 +162,8 @@ struct DeviceRowSampling {
 
 // out[r] = the token row r of logits picks: argmax when greedy, else a draw from the softmax at the
 // temperature restricted to the top_k best and then the top_p mass (thresholds found by bisection
-// on the logit value, so no sort is needed); ties at a threshold are kept.
+// on the logit value, so no sort is needed); ties at a threshold are kept. -1 for a row that holds a
+// NaN or an infinity.
 void launch_sample(std::int32_t* out, const float* logits, const DeviceRowSampling* params, int rows, int vocab,
                    cudaStream_t stream);
 

@@ -1,6 +1,7 @@
-// Token sampling on the GPU (launch_sample): one block per row of logits takes the argmax, and for a
-// sampled row finds the top_k and top_p cut-offs by radix selection over order-preserving keys, then
-// draws from the softmax at the row's temperature over the kept tokens.
+// Token sampling on the GPU (launch_sample): one block per row of logits takes the argmax (or -1 for a
+// row holding a NaN or an infinity), and for a sampled row finds the top_k and top_p cut-offs by radix
+// selection over order-preserving keys, then draws from the softmax at the row's temperature over the
+// kept tokens.
 #include <cfloat>
 #include <cstddef>
 #include <cstdint>
@@ -102,7 +103,9 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
   // Argmax, lowest index on ties; 16-byte loads (four independent candidates each) where rows allow.
   float best = -FLT_MAX;
   int best_index = vocab;
+  bool non_finite = false;
   const auto consider = [&](float value, int i) {
+    non_finite |= !isfinite(value);
     if (value > best || (value == best && i < best_index)) {
       best = value;
       best_index = i;
@@ -119,6 +122,12 @@ __global__ void sample_kernel(std::int32_t* out, const float* logits, const Devi
     }
   } else {
     for (int i = threadIdx.x; i < vocab; i += kSampleThreads) consider(row[i], i);
+  }
+  // A NaN or infinity anywhere in the row: the model is broken and no draw means anything (the host
+  // ends the request; kNonFiniteLogits in sampler.hpp).
+  if (__syncthreads_or(non_finite)) {
+    if (threadIdx.x == 0) out[blockIdx.x] = -1;
+    return;
   }
   for (int offset = kWarp / 2; offset > 0; offset /= 2) {
     const float other = __shfl_xor_sync(0xffffffffu, best, offset);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -12,6 +13,7 @@
 #include "accel/compute/engine.hpp"
 #include "accel/compute/scheduler.hpp"
 #include "accel/gguf/demo_model.hpp"
+#include "accel/gguf/quantize.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
 #include "reference_forward.hpp"
 #include "tiny_model.hpp"
@@ -294,6 +296,34 @@ TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
   CHECK(third.wait().usage.prompt_tokens > 0);
 }
 
+TEST_CASE("max_queue counts only requests beyond the free batch slots") {
+  EngineOptions options;
+  options.max_batch = 8;
+  options.max_queue = 1;
+  TinyEngine tiny(options);
+
+  // The scheduler thread is held inside a step: nothing submitted now is admitted before release(),
+  // so every request below sits in the queue while seven slots are free.
+  BlockingRequest blocker(*tiny.engine, completion("hello", 50, 0.0f));
+  // CHECK, not REQUIRE, until release(): leaving early would keep the scheduler thread blocked.
+  std::vector<std::unique_ptr<Collector>> accepted;
+  for (int i = 0; i < 8; ++i) {  // seven for the free slots, one waiting
+    CAPTURE(i);
+    auto collector = std::make_unique<Collector>();
+    auto submitted = tiny.engine->submit(completion("a", 3), collector->events());
+    CHECK(std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted));
+    if (std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted)) accepted.push_back(std::move(collector));
+  }
+  Collector refused_collector;
+  auto refused = tiny.engine->submit(completion("a", 3), refused_collector.events());
+  CHECK(std::holds_alternative<std::string>(refused));
+  if (auto* why = std::get_if<std::string>(&refused)) CHECK(*why == "engine busy: 1 requests are already waiting");
+
+  blocker.release();
+  CHECK(blocker.collector.wait().usage.completion_tokens > 0);
+  for (auto& c : accepted) CHECK(c->wait().usage.prompt_tokens > 0);
+}
+
 TEST_CASE("with a KV cache smaller than every slot's context, a request that does not fit waits for pages") {
   EngineOptions options;
   options.context_length = 64;
@@ -512,6 +542,68 @@ TEST_CASE("loading reports bad options and devices with the model path") {
   REQUIRE(std::holds_alternative<std::string>(loaded));
   CHECK(std::get<std::string>(loaded).find(".missing: ") == path.string().size());
   std::filesystem::remove(path);
+}
+
+TEST_CASE("check and load name the option at fault, so a configuration can point at its setting") {
+  const std::filesystem::path path = temporary_model_path("engine-option-at-fault");
+  REQUIRE(write_tiny_model(path, {}) == "");
+  EngineOptions options;
+  options.model_file = path;
+  options.device = "cpu";
+  options.context_length = 100000;
+  std::string at_fault = "unset";
+  CHECK_FALSE(Engine::check(options, &at_fault).empty());
+  CHECK(at_fault == "context_length");
+  at_fault = "unset";
+  CHECK(std::holds_alternative<std::string>(Engine::load(options, &at_fault)));
+  CHECK(at_fault == "context_length");
+  options.context_length = 128;
+  options.kv_cache_tokens = 100;
+  CHECK_FALSE(Engine::check(options, &at_fault).empty());
+  CHECK(at_fault == "kv_cache_tokens");
+  options.kv_cache_tokens = 0;
+  options.device = "cuda:64";
+  CHECK_FALSE(Engine::check(options, &at_fault).empty());
+  CHECK(at_fault == "device");
+  CHECK(std::holds_alternative<std::string>(Engine::load(options, &at_fault)));
+  CHECK(at_fault == "device");
+  // The file itself at fault: no option named.
+  options.device = "cpu";
+  options.model_file = path.string() + ".missing";
+  CHECK_FALSE(Engine::check(options, &at_fault).empty());
+  CHECK(at_fault == "");
+  options.model_file = path;
+  CHECK(Engine::check(options, &at_fault) == "");
+  CHECK(at_fault == "");
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a model whose logits are NaN ends each request with an error naming the numerical fault") {
+  // Every embedding NaN: load accepts it (the matrices are not scanned), the first logits are NaN.
+  TinyModelSpec spec;
+  spec.omit_tensors = {"token_embd.weight"};
+  spec.tamper = [](gguf::Writer& w) {
+    const std::vector<float> nan(static_cast<std::size_t>(kTinyVocab) * 64, std::nanf(""));
+    w.add_tensor("token_embd.weight", {64, kTinyVocab}, gguf::TensorType::f32, gguf::quantize(gguf::TensorType::f32, nan));
+  };
+  EngineOptions options;
+  options.max_batch = 2;
+  TinyEngine tiny(options, spec);
+  for (const float temperature : {0.0f, 0.8f}) {
+    CAPTURE(temperature);
+    Collector c;
+    auto submitted = tiny.engine->submit(completion("hello", 5, temperature), c.events());
+    REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted));
+    const Outcome outcome = c.wait();
+    CHECK(outcome.reason == FinishReason::error);
+    CHECK(outcome.text.empty());
+    CHECK(outcome.usage.completion_tokens == 0);
+    const std::string& failure = std::get<std::shared_ptr<GenerationHandle>>(submitted)->failure();
+    CHECK(failure.starts_with(kNumericalFaultPrefix));
+    CHECK(failure.find("non-finite logits (NaN or infinity) at position ") != std::string::npos);
+  }
+  // The engine serves on (here: the same fault again, not a hang or a crash).
+  CHECK(tiny.run(completion("hi", 2)).reason == FinishReason::error);
 }
 
 }  // namespace sovereign::accel::test

@@ -1,6 +1,7 @@
 // Loading a model: every configuration or tensor problem is an error naming the key or tensor.
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -90,7 +91,14 @@ TEST_CASE("a hyper-parameter with a default is refused when present with the wro
   CHECK(error.find(") is u32; expected f32") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", 2.0f); };
   error = load_error(spec);
-  CHECK(error.find(") is 2, expected 0..1") != std::string::npos);
+  CHECK(error.find(") is 2, expected more than 0 and at most 1") != std::string::npos);
+  // 0 would divide by zero in RMS norm for an all-zero activation: as the message says, refused.
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", 0.0f); };
+  error = load_error(spec);
+  CHECK(error.find("'llama.attention.layer_norm_rms_epsilon' (byte ") != std::string::npos);
+  CHECK(error.find(") is 0, expected more than 0 and at most 1") != std::string::npos);
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.layer_norm_rms_epsilon", -0.5f); };
+  CHECK(load_error(spec).find(") is -0.5, expected more than 0 and at most 1") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.scaling.type", std::uint32_t{1}); };
   CHECK(load_error(spec).find("'llama.rope.scaling.type' (byte ") != std::string::npos);
   CHECK(load_error(spec).find(") is u32; expected string") != std::string::npos);
@@ -152,6 +160,38 @@ TEST_CASE("a file that is not GGUF is reported with its path and byte offset") {
   const std::string& error = std::get<std::string>(loaded);
   CHECK(error.find(path.string()) == 0);
   CHECK(error.find("byte") != std::string::npos);
+}
+
+TEST_CASE("a norm weight or bias holding NaN or an infinity is refused at load, naming the tensor and index") {
+  struct Case {
+    const char* architecture;
+    const char* tensor;
+    int n;
+    float bad;
+    const char* expected;
+  };
+  const Case cases[] = {
+      {"llama", "output_norm.weight", 64, std::nanf(""), "tensor 'output_norm.weight' holds NaN at index 5"},
+      {"llama", "output_norm.weight", 64, INFINITY, "tensor 'output_norm.weight' holds an infinity at index 5"},
+      {"llama", "blk.1.attn_norm.weight", 64, -INFINITY, "tensor 'blk.1.attn_norm.weight' holds an infinity at index 5"},
+      {"llama", "blk.0.ffn_norm.weight", 64, std::nanf(""), "tensor 'blk.0.ffn_norm.weight' holds NaN at index 5"},
+      {"qwen2", "blk.0.attn_k.bias", 32, std::nanf(""), "tensor 'blk.0.attn_k.bias' holds NaN at index 5"},
+  };
+  for (const Case& c : cases) {
+    CAPTURE(c.tensor);
+    CAPTURE(c.bad);
+    TinyModelSpec spec;
+    spec.architecture = c.architecture;
+    spec.omit_tensors = {c.tensor};
+    spec.tamper = [&c](gguf::Writer& w) {
+      std::vector<float> values(static_cast<std::size_t>(c.n), 1.0f);
+      values[5] = c.bad;
+      w.add_tensor(c.tensor, {static_cast<std::uint64_t>(c.n)}, gguf::TensorType::f32,
+                   gguf::quantize(gguf::TensorType::f32, values));
+    };
+    const std::string error = load_error(spec);
+    CHECK(error.find(std::string(c.expected) + "; the model file is corrupt") != std::string::npos);
+  }
 }
 
 }  // namespace sovereign::accel::test

@@ -60,3 +60,18 @@ TEST_CASE("plain temperature sampling follows the softmax distribution") {
     CHECK(counts[i] / double(kDraws) == doctest::Approx(expected).epsilon(0.1).scale(0.01));
   }
 }
+
+TEST_CASE("a row holding a NaN or an infinity gives no token, whatever the settings") {
+  using sovereign::accel::compute::kNonFiniteLogits;
+  for (const float bad : {std::nanf(""), INFINITY, -INFINITY}) {
+    std::vector<float> logits = kLogits;
+    logits[4] = bad;
+    for (const SamplerSettings settings : {SamplerSettings{0.0f, 1.0f, 0, 7}, SamplerSettings{1.0f, 1.0f, 0, 7},
+                                           SamplerSettings{1.0f, 0.9f, 3, 7}, SamplerSettings{0.7f, 1.0f, 1, 7}}) {
+      Sampler sampler(settings);
+      CHECK(sampler.sample(logits) == kNonFiniteLogits);
+    }
+  }
+  CHECK(sovereign::accel::compute::all_finite(kLogits));
+  CHECK_FALSE(sovereign::accel::compute::all_finite(std::vector<float>(1000, std::nanf(""))));
+}
