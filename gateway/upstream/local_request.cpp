@@ -32,30 +32,24 @@ std::optional<ApiError> read_number(const json::object& body, const char* key, d
   return std::nullopt;
 }
 
-// A JSON integer; 2.0 counts (JSON has one number type), 2.5 does not.
+// A JSON integer in the signed 64-bit range, written without a fraction or an exponent: 2.0 and 2e0
+// are not integers here, as the gateway's decoder refuses "max_tokens": 2.0, so that every integer
+// parameter reads the same way (OpenAI's schema types them "integer").
 std::optional<std::int64_t> integer_of(const json::value& value) {
   if (value.is_int64()) return value.get_int64();
-  if (value.is_uint64()) {
-    if (value.get_uint64() > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+  if (value.is_uint64() && value.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX))
     return static_cast<std::int64_t>(value.get_uint64());
-  }
-  if (value.is_double()) {
-    const double d = value.get_double();
-    if (std::trunc(d) == d && std::abs(d) < 9.0e18) return static_cast<std::int64_t>(d);
-  }
   return std::nullopt;
 }
 
-// OpenAI's seed is any 64-bit integer; the engine's generator takes its two's-complement bits.
+// OpenAI's seed is a signed 64-bit integer; the engine's generator takes its two's-complement bits.
 std::optional<ApiError> read_seed(const json::object& body, std::optional<std::uint64_t>& out) {
   const auto* value = body.if_contains("seed");
   if (!present(value)) return std::nullopt;
-  if (value->is_uint64()) {
-    out = value->get_uint64();
-    return std::nullopt;
-  }
   const auto seed = integer_of(*value);
-  if (!seed) return api_errors::invalid_request("'seed' must be an integer", "seed");
+  if (!seed)
+    return api_errors::invalid_request("'seed' must be an integer from -9223372036854775808 to 9223372036854775807",
+                                       "seed");
   out = static_cast<std::uint64_t>(*seed);
   return std::nullopt;
 }
@@ -110,6 +104,11 @@ struct UnsupportedParameter {
 
 bool is_zero(const json::value& v) { return v.is_number() && v.to_number<double>() == 0.0; }
 bool is_one(const json::value& v) { return v.is_number() && v.to_number<double>() == 1.0; }
+bool is_integer_one(const json::value& v) { return integer_of(v) == 1; }
+bool is_none_or_auto(const json::value& v) {
+  return v.is_string() && (v.get_string() == "none" || v.get_string() == "auto");
+}
+bool never(const json::value&) { return false; }
 bool is_false(const json::value& v) { return v.is_bool() && !v.get_bool(); }
 bool is_empty(const json::value& v) {
   return (v.is_array() && v.get_array().empty()) || (v.is_object() && v.get_object().empty()) ||
@@ -127,17 +126,32 @@ bool is_text_modality(const json::value& v) {
 constexpr UnsupportedParameter kUnsupported[] = {
     {"response_format", is_text_format, "does not constrain its output to JSON or a schema"},
     {"tools", is_empty, "does not call tools"},
+    {"tool_choice", is_none_or_auto, "does not call tools"},
     {"functions", is_empty, "does not call functions"},
+    {"function_call", is_none_or_auto, "does not call functions"},
     {"logit_bias", is_empty, "does not apply logit biases"},
     {"presence_penalty", is_zero, "does not apply presence penalties"},
     {"frequency_penalty", is_zero, "does not apply frequency penalties"},
     {"repetition_penalty", is_one, "does not apply repetition penalties"},
     {"echo", is_false, "does not echo the prompt"},
     {"suffix", is_empty, "does not insert text before a suffix"},
-    {"best_of", is_one, "generates one candidate per request"},
+    {"best_of", is_integer_one, "generates one candidate per request"},
     {"modalities", is_text_modality, "generates text only"},
-    {"audio", [](const json::value&) { return false; }, "generates text only"},
+    {"audio", never, "generates text only"},
+    {"prediction", never, "does not use predicted outputs"},
+    {"reasoning_effort", never, "does not reason and has no reasoning effort to set"},
 };
+
+// Integer parameters the engine checks only for the value that asks for nothing (n, best_of): a fraction,
+// 1.0 included, is refused as such rather than as a request for several choices.
+std::optional<ApiError> refuse_non_integers(const json::object& body) {
+  for (const char* key : {"n", "best_of"}) {
+    const auto* value = body.if_contains(key);
+    if (present(value) && !integer_of(*value))
+      return api_errors::invalid_request(std::string("'") + key + "' must be an integer", key);
+  }
+  return std::nullopt;
+}
 
 std::optional<ApiError> refuse_unsupported(const DecodedRequest& request, const json::object& body) {
   for (const auto& parameter : kUnsupported) {
@@ -157,15 +171,22 @@ bool known_role(std::string_view role) {
   return false;
 }
 
-// A message's text; a part that is not text (an image, audio, a file) is refused, not dropped.
-std::optional<ApiError> message_text(const DecodedRequest& request, const json::value& content, std::size_t index,
+// A message's text; a part that is not text (an image, audio, a file) is refused, not dropped. As
+// OpenAI answers, every message needs content (an assistant's may be left out only beside tool_calls,
+// which the engine refuses before this): without it the prompt would hold an empty turn.
+std::optional<ApiError> message_text(const DecodedRequest& request, const json::object& message, std::size_t index,
                                      std::string& out) {
-  if (content.is_string()) {
-    out = std::string(content.get_string());
+  const auto* content = message.if_contains("content");
+  const std::string param = "messages[" + std::to_string(index) + "].content";
+  if (!present(content))
+    return api_errors::invalid_request("'" + param + "' is required", param);
+  if (content->is_string()) {
+    out = std::string(content->get_string());
     return std::nullopt;
   }
-  if (!content.is_array()) return std::nullopt;  // null: an assistant turn that only called tools
-  const auto& parts = content.get_array();
+  if (!content->is_array() || content->get_array().empty())
+    return api_errors::invalid_request("'" + param + "' must be a string or a non-empty array of content parts", param);
+  const auto& parts = content->get_array();
   for (std::size_t i = 0; i < parts.size(); ++i) {
     const auto& part = parts[i].get_object();
     const auto* type = part.if_contains("type");
@@ -173,15 +194,37 @@ std::optional<ApiError> message_text(const DecodedRequest& request, const json::
     const bool is_text = text != nullptr && text->is_string() &&
                          (type == nullptr || (type->is_string() && type->get_string() == "text"));
     if (!is_text) {
-      const std::string param = "messages[" + std::to_string(index) + "].content[" + std::to_string(i) + "]";
+      const std::string part_param = param + "[" + std::to_string(i) + "]";
       const bool other_type = type != nullptr && type->is_string() && type->get_string() != "text";
       const std::string kind =
           other_type ? "of type '" + std::string(type->get_string()) + "'" : "without a 'text' string";
       return api_errors::invalid_request("the built-in engine serving '" + request.model + "' reads text only; '" +
-                                             param + "' is " + kind,
-                                         param);
+                                             part_param + "' is " + kind,
+                                         part_param);
     }
     out += std::string(text->get_string());
+  }
+  return std::nullopt;
+}
+
+// Tool results and calls in the history: the engine calls no tools, and its chat formats would drop
+// the call ids and arguments, so the model would answer a conversation the client never had.
+std::optional<ApiError> refuse_tool_turns(const DecodedRequest& request, const json::object& message,
+                                          std::string_view role, std::size_t index) {
+  const std::string at = "messages[" + std::to_string(index) + "]";
+  const std::string engine = "the built-in engine serving '" + request.model + "' ";
+  if (role == "tool" || role == "function") {
+    const char* what = role == "tool" ? "does not call tools" : "does not call functions";
+    return api_errors::invalid_request(engine + what + ": '" + at + "' is a " + std::string(role) +
+                                           " result; leave it out",
+                                       at + ".role");
+  }
+  for (const auto& [key, what] : {std::pair{"tool_calls", "does not call tools"},
+                                  std::pair{"function_call", "does not call functions"}}) {
+    const auto* value = message.if_contains(key);
+    if (!present(value) || is_empty(*value)) continue;
+    const std::string param = at + "." + key;
+    return api_errors::invalid_request(engine + what + ": leave out '" + param + "'", param);
   }
   return std::nullopt;
 }
@@ -194,10 +237,10 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
   if (request.endpoint == Endpoint::embeddings)
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                        "' generates text; it does not compute embeddings");
+  if (auto error = refuse_non_integers(body)) return *error;
   // Refused rather than ignored: a client asking for several choices or log probabilities would
   // otherwise take an answer without them for one with them.
-  if (const auto* n = body.if_contains("n"); present(n) &&
-      !((n->is_int64() && n->get_int64() == 1) || (n->is_uint64() && n->get_uint64() == 1)))
+  if (const auto* n = body.if_contains("n"); present(n) && integer_of(*n) != 1)
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                            "' generates one choice per request: 'n' must be 1 or left out",
                                        "n");
@@ -227,10 +270,10 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
                                                "'; a role is one of system, developer, user, assistant, tool, function",
                                            param);
       }
+      if (auto error = refuse_tool_turns(request, object, chat.role, i)) return *error;
       // OpenAI's newer name for system instructions; the chat formats of open models know only "system".
       if (chat.role == "developer") chat.role = "system";
-      if (const auto* content = object.if_contains("content"))
-        if (auto error = message_text(request, *content, i, chat.content)) return *error;
+      if (auto error = message_text(request, object, i, chat.content)) return *error;
       out.messages.push_back(std::move(chat));
     }
   }

@@ -34,6 +34,59 @@ function makeDemoModel(dir) {
   });
 }
 
+// Where each tensor's data lies in a GGUF v3 file: { name: { type, dims, at } } (at: byte offset).
+function ggufTensors(bytes) {
+  let at = 4 + 4;
+  const u32 = () => { const v = bytes.readUInt32LE(at); at += 4; return v; };
+  const u64 = () => { const v = Number(bytes.readBigUInt64LE(at)); at += 8; return v; };
+  const str = () => { const n = u64(); const v = bytes.toString('utf8', at, at + n); at += n; return v; };
+  const fixed = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
+  const skip = (type) => {
+    if (type === 8) return str();
+    if (type === 9) {
+      const inner = u32();
+      const count = u64();
+      for (let i = 0; i < count; ++i) skip(inner);
+      return undefined;
+    }
+    const v = type === 4 ? bytes.readUInt32LE(at) : undefined;
+    at += fixed[type];
+    return v;
+  };
+  const tensorCount = u64();
+  const kvCount = u64();
+  let alignment = 32;
+  for (let i = 0; i < kvCount; ++i) {
+    const key = str();
+    const value = skip(u32());
+    if (key === 'general.alignment') alignment = value;
+  }
+  const tensors = {};
+  for (let i = 0; i < tensorCount; ++i) {
+    const name = str();
+    const dims = Array.from({ length: u32() }, u64);
+    tensors[name] = { dims, type: u32(), offset: u64() };
+  }
+  const dataStart = Math.ceil(at / alignment) * alignment;
+  for (const t of Object.values(tensors)) t.at = dataStart + t.offset;
+  return tensors;
+}
+
+// A copy of an f32 demo model with `value` written over the named tensors' elements (all, or the first n).
+function brokenModel(source, target, value, tensorNames, n = Infinity) {
+  const bytes = fs.readFileSync(source);
+  const tensors = ggufTensors(bytes);
+  for (const name of tensorNames) {
+    const t = tensors[name];
+    assert.ok(t, `the demo model has ${name}`);
+    assert.equal(t.type, 0, `${name} is f32`);
+    const count = Math.min(n, t.dims.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < count; ++i) bytes.writeFloatLE(value, t.at + 4 * i);
+  }
+  fs.writeFileSync(target, bytes);
+  return target;
+}
+
 // CPU time (user + system, ms) the process has used so far; null where /proc is not available.
 function cpuMs(pid) {
   try {
@@ -180,6 +233,51 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     const defaults = await gw.chat(KEY, { ...base, response_format: { type: 'text' }, tools: [], presence_penalty: 0,
       frequency_penalty: 0, logit_bias: {} });
     assert.equal(defaults.status, 200, defaults.text);
+  });
+
+  it('tool calls and results, messages without content and unsupported fields are refused by name, not dropped', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
+    const call = { id: 'c1', type: 'function', function: { name: 'lookup', arguments: '{}' } };
+    for (const [extra, param] of [
+      [{ tool_choice: 'required' }, 'tool_choice'],
+      [{ tool_choice: { type: 'function', function: { name: 'lookup' } } }, 'tool_choice'],
+      [{ prediction: { type: 'content', content: 'Hello' } }, 'prediction'],
+      [{ reasoning_effort: 'low' }, 'reasoning_effort'],
+      [{ messages: [{ role: 'user', content: 'Weather?' }, { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'c1', content: 'sunny' }] }, 'messages[1].tool_calls'],
+      [{ messages: [{ role: 'user', content: 'Weather?' }, { role: 'tool', tool_call_id: 'c1', content: 'sunny' }] },
+        'messages[1].role'],
+      [{ messages: [{ role: 'user' }] }, 'messages[0].content'],
+      [{ messages: [{ role: 'user', content: [] }] }, 'messages[0].content'],
+      [{ messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: null }] }, 'messages[1].content'],
+      [{ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant' }] }, 'messages[1].content'],
+    ]) {
+      const res = await gw.chat(KEY, { ...base, ...extra });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    // "none" and "auto" ask for no tool call: served.
+    for (const tool_choice of ['none', 'auto']) {
+      const res = await gw.chat(KEY, { ...base, tool_choice });
+      assert.equal(res.status, 200, res.text);
+    }
+  });
+
+  it('integer parameters are JSON integers: 1.0 is refused for each, naming it; seeds beyond 64-bit signed too', async () => {
+    const raw = (path, text) => gw.api({ key: KEY, method: 'POST', path, body: text, headers: { 'content-type': 'application/json' } });
+    for (const key of ['n', 'best_of', 'top_k', 'seed', 'max_tokens']) {
+      // Written as text: JSON.stringify would write 1.0 as 1.
+      const res = await raw('/v1/completions', `{"model":"demo","prompt":"Hi","${key}":1.0}`);
+      assertError(res, { status: 400, code: 'invalid_request' }, `${key}: 1.0`);
+      assert.equal(res.json.error.param, key, res.text);
+      const ok = await raw('/v1/completions', `{"model":"demo","prompt":"Hi","max_tokens":1,"${key}":1}`);
+      assert.equal(ok.status, 200, ok.text);
+    }
+    const big = await raw('/v1/chat/completions',
+      '{"model":"demo","messages":[{"role":"user","content":"Hi"}],"max_tokens":1,"seed":18446744073709551615}');
+    assertError(big, { status: 400, code: 'invalid_request' }, 'seed beyond int64');
+    assert.equal(big.json.error.param, 'seed', big.text);
+    assert.match(big.json.error.message, /-9223372036854775808 to 9223372036854775807/, big.text);
   });
 
   it('a negative seed is a seed, as in OpenAI: the same answer twice', async () => {
@@ -449,6 +547,53 @@ describe('a local backend whose model has a chat template the engine does not re
   });
 });
 
+describe('a local backend whose model computes NaN', { timeout: 120000 }, () => {
+  let dir;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-local-nan-');
+    const demo = path.join(dir, 'demo-f32.gguf');
+    const made = await runCli(['model', 'make-demo', demo, '--type', 'f32'], { timeoutMs: 60000 });
+    assert.equal(made.code, 0, made.output);
+    // Every embedding NaN: a matrix, not scanned at load, so the model loads and its logits are NaN.
+    const model = brokenModel(demo, path.join(dir, 'nan-embedding.gguf'), NaN, ['token_embd.weight']);
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'main', keys: [KEY], models: ['nan'] })],
+      backends: [{ name: 'nan-engine', type: 'local', zone: 'site', models: ['nan'], model_file: model, device: 'cpu',
+        context_length: 256, max_batch: 2 }],
+    }, { readyTimeoutMs: 60000 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 502 model_numerical_fault in OpenAI shape, not 200 with garbage', async () => {
+    for (const temperature of [0, 1]) {
+      const res = await gw.chat(KEY, { model: 'nan', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, temperature });
+      assertError(res, { status: 502, type: 'upstream_error', code: 'model_numerical_fault' }, `temperature ${temperature}`);
+      assert.match(res.json.error.message, /model 'nan' on a numerical fault: the model produced non-finite logits \(NaN or infinity\)/, res.text);
+    }
+    const completion = await gw.api({ key: KEY, method: 'POST', path: '/v1/completions',
+      body: { model: 'nan', prompt: 'Hello', max_tokens: 4 } });
+    assertError(completion, { status: 502, code: 'model_numerical_fault' }, 'completions');
+  });
+
+  it('ends a stream with one error event naming the fault, and no [DONE]', async () => {
+    const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { authorization: `Bearer ${KEY}` },
+      body: { model: 'nan', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 4, stream: true }, timeoutMs: 60000 });
+    assert.equal(res.status, 200);
+    const last = res.events.at(-1);
+    assert.notEqual(last.data, '[DONE]', JSON.stringify(res.events));
+    const error = JSON.parse(last.data).error;
+    assert.equal(error?.code, 'model_numerical_fault', last.data);
+    assert.match(error.message, /non-finite logits/, last.data);
+    assert.ok(!res.events.some((e) => e.data !== '[DONE]' && JSON.parse(e.data).choices?.[0]?.delta?.content), 'no text was sent');
+  });
+});
+
 describe('sovereign config check on local backends', () => {
   let dir;
   let demo;
@@ -464,7 +609,7 @@ describe('sovereign config check on local backends', () => {
 
   // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
   // each backend's model_file are returned for the diagnostics.
-  function writeConfig(name, models, { device = 'cpu' } = {}) {
+  function writeConfig(name, models, { device = 'cpu', contextLength = 256 } = {}) {
     const lines = [
       'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
       'boundary: [127.0.0.1/32]',
@@ -473,14 +618,16 @@ describe('sovereign config check on local backends', () => {
       'backends:',
     ];
     const modelLines = {};
+    const contextLines = {};
     for (const [backend, file] of Object.entries(models)) {
       lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
       modelLines[backend] = lines.length + 1;
-      lines.push(`    model_file: ${file}`, `    device: ${device}`, '    context_length: 256', '    max_batch: 2');
+      contextLines[backend] = lines.length + 3;
+      lines.push(`    model_file: ${file}`, `    device: ${device}`, `    context_length: ${contextLength}`, '    max_batch: 2');
     }
     const file = path.join(dir, name);
     fs.writeFileSync(file, lines.join('\n') + '\n');
-    return { file, modelLines };
+    return { file, modelLines, contextLines };
   }
 
   it('accepts a local backend whose model file is a valid GGUF model', async () => {
@@ -511,6 +658,56 @@ describe('sovereign config check on local backends', () => {
     const served = await runCli(['serve', '--config', file], { timeoutMs: 30000 });
     assert.notEqual(served.code, 0, served.output);
     assert.ok(served.output.includes(reason), `serve should refuse with the same words:\n${reason}\n--- serve:\n${served.output}`);
+  });
+
+  it('reports a context_length beyond the model\'s training at the context_length line, not the model_file line', async () => {
+    const { file, contextLines } = writeConfig('long-context.yaml', { 'long-engine': demo }, { contextLength: 100000 });
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 1, result.output);
+    const line = result.output.split('\n').find((l) => l.includes("backend 'long-engine'"));
+    assert.ok(line, result.output);
+    assert.ok(line.startsWith(`${file}:${contextLines['long-engine']}:`), line);
+    assert.match(line, /context_length 100000 exceeds the model's trained context of 2048 tokens/, line);
+  });
+
+  it('refuses a model whose norm weights hold NaN or an infinity, naming the tensor, in config check and model info', async () => {
+    const demo32 = path.join(dir, 'demo-f32.gguf');
+    const made = await runCli(['model', 'make-demo', demo32, '--type', 'f32'], { timeoutMs: 60000 });
+    assert.equal(made.code, 0, made.output);
+    for (const [value, words] of [[NaN, 'NaN'], [Infinity, 'an infinity']]) {
+      const bad = brokenModel(demo32, path.join(dir, `norm-${words.replace(' ', '-')}.gguf`), value, ['output_norm.weight'], 1);
+      const expected = `${bad}: tensor 'output_norm.weight' holds ${words} at index 0; the model file is corrupt`;
+      const { file } = writeConfig(`norm-${words.replace(' ', '-')}.yaml`, { 'norm-engine': bad });
+      const result = await runCli(['config', 'check', file]);
+      assert.equal(result.code, 1, result.output);
+      assert.ok(result.output.includes(`backend 'norm-engine': ${expected}`), result.output);
+      const info = await runCli(['model', 'info', bad]);
+      assert.equal(info.code, 1, info.output);
+      assert.ok(info.output.includes(`sovereign model info: ${expected}`), info.output);
+    }
+  });
+
+  it('model info --help and make-demo --help print the usage; make-demo replaces an existing file only with --force', async () => {
+    for (const args of [['model', 'info', '--help'], ['model', 'make-demo', '--help']]) {
+      const help = await runCli(args);
+      assert.equal(help.code, 0, help.output);
+      assert.match(help.output, /^usage: sovereign model COMMAND/, help.output);
+    }
+    const notes = path.join(dir, 'notes.txt');
+    fs.writeFileSync(notes, 'keep me');
+    const refused = await runCli(['model', 'make-demo', notes]);
+    assert.equal(refused.code, 1, refused.output);
+    assert.ok(refused.output.includes(`${notes} already exists; pass --force to replace it or choose another path`), refused.output);
+    assert.equal(fs.readFileSync(notes, 'utf8'), 'keep me');
+    const fifo = path.join(dir, 'pipe');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const onFifo = await runCli(['model', 'make-demo', fifo, '--force']);
+    assert.equal(onFifo.code, 1, onFifo.output);
+    assert.match(onFifo.output, /refusing to write .*pipe: it is a FIFO \(named pipe\)/, onFifo.output);
+    assert.ok(fs.statSync(fifo).isFIFO());
+    const forced = await runCli(['model', 'make-demo', notes, '--force']);
+    assert.equal(forced.code, 0, forced.output);
+    assert.equal(fs.readFileSync(notes).subarray(0, 4).toString(), 'GGUF');
   });
 
   it('names the backend whose model file is missing', async () => {

@@ -60,12 +60,37 @@ TEST_SUITE("local") {
 
   TEST_CASE("n other than 1 is refused by name; n of 1 is served") {
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"n":1)")).messages.size() == 1);
-    for (const char* n : {"2", "0", "\"2\"", "1.5"}) {
+    for (const char* n : {"2", "0"}) {
       CAPTURE(n);
       const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"n":)") + n));
       CHECK(error.status == boost::beast::http::status::bad_request);
       CHECK(error.param == "n");
       CHECK(error.message == "the built-in engine serving 'm' generates one choice per request: 'n' must be 1 or left out");
+    }
+    for (const char* n : {"\"2\"", "1.5", "1.0"}) {
+      CAPTURE(n);
+      const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"n":)") + n));
+      CHECK(error.param == "n");
+      CHECK(error.message == "'n' must be an integer");
+    }
+  }
+
+  TEST_CASE("an integer parameter is a JSON integer: 1.0 is refused for each, as the decoder refuses max_tokens 5.0") {
+    for (const char* key : {"n", "best_of", "top_k", "seed"}) {
+      CAPTURE(key);
+      const ApiError error = refused(Endpoint::completions, std::string(R"({"model":"m","prompt":"a",")") + key + "\":1.0}");
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == key);
+      CHECK(error.message.starts_with(std::string("'") + key + "' must be an integer"));
+      // The same parameter written as an integer is served.
+      CHECK(accepted(Endpoint::completions, std::string(R"({"model":"m","prompt":"a",")") + key + "\":1}").prompt == "a");
+    }
+    for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+      CAPTURE(key);
+      auto decoded = decode_request(Endpoint::chat_completions, chat(std::string(",\"") + key + "\":1.0"));
+      auto* error = std::get_if<ApiError>(&decoded);
+      REQUIRE(error != nullptr);
+      CHECK(error->param == key);
     }
   }
 
@@ -92,25 +117,27 @@ TEST_SUITE("local") {
     CHECK(ok.sampling.top_p == 0.5f);
   }
 
-  TEST_CASE("seed is any 64-bit integer, as OpenAI takes it; a fraction or a string is refused") {
+  TEST_CASE("seed is any signed 64-bit integer, as OpenAI takes it; beyond that range, a fraction or a string is refused") {
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":42)")).sampling.seed == 42u);
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":-1)")).sampling.seed == ~std::uint64_t{0});
-    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":18446744073709551615)")).sampling.seed ==
-          ~std::uint64_t{0});
-    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":7.0)")).sampling.seed == 7u);
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":9223372036854775807)")).sampling.seed ==
+          std::uint64_t{9223372036854775807});
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"seed":-9223372036854775808)")).sampling.seed ==
+          std::uint64_t{1} << 63);
     CHECK_FALSE(accepted(Endpoint::chat_completions, chat(R"(,"seed":null)")).sampling.seed.has_value());
-    for (const char* seed : {"1.5", "\"1\"", "true", "1e30"}) {
+    for (const char* seed : {"1.5", "7.0", "\"1\"", "true", "1e30", "9223372036854775808", "18446744073709551615",
+                             "-9223372036854775809"}) {
       CAPTURE(seed);
       const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"seed":)") + seed));
       CHECK(error.param == "seed");
-      CHECK(error.message == "'seed' must be an integer");
+      CHECK(error.message == "'seed' must be an integer from -9223372036854775808 to 9223372036854775807");
     }
   }
 
   TEST_CASE("top_k is a whole number from 0 (off) to 1000000") {
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"top_k":40)")).sampling.top_k == 40);
     CHECK(accepted(Endpoint::chat_completions, chat(R"(,"top_k":0)")).sampling.top_k == 0);
-    for (const char* top_k : {"2.5", "-1", "1000001", "\"40\""}) {
+    for (const char* top_k : {"2.5", "40.0", "-1", "1000001", "\"40\""}) {
       CAPTURE(top_k);
       const ApiError error = refused(Endpoint::chat_completions, chat(std::string(R"(,"top_k":)") + top_k));
       CHECK(error.param == "top_k");
@@ -153,6 +180,11 @@ TEST_SUITE("local") {
         {R"("frequency_penalty":-1)", "frequency_penalty", "does not apply frequency penalties"},
         {R"("modalities":["text","audio"])", "modalities", "generates text only"},
         {R"("audio":{"voice":"alloy","format":"wav"})", "audio", "generates text only"},
+        {R"("tool_choice":"required")", "tool_choice", "does not call tools"},
+        {R"("tool_choice":{"type":"function","function":{"name":"f"}})", "tool_choice", "does not call tools"},
+        {R"("function_call":{"name":"f"})", "function_call", "does not call functions"},
+        {R"("prediction":{"type":"content","content":"x"})", "prediction", "does not use predicted outputs"},
+        {R"("reasoning_effort":"low")", "reasoning_effort", "does not reason and has no reasoning effort to set"},
     };
     for (const auto& c : cases) {
       CAPTURE(c.json);
@@ -168,8 +200,13 @@ TEST_SUITE("local") {
     // The values that ask for nothing are served, as clients that always send them expect.
     CHECK(accepted(Endpoint::chat_completions,
                    chat(R"(,"response_format":{"type":"text"},"tools":[],"logit_bias":{},"presence_penalty":0,)"
-                        R"("frequency_penalty":0,"modalities":["text"],"audio":null,"functions":null)"))
+                        R"("frequency_penalty":0,"modalities":["text"],"audio":null,"functions":null,)"
+                        R"("tool_choice":"none","function_call":"auto","prediction":null,"reasoning_effort":null)"))
               .messages.size() == 1);
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"tool_choice":"auto")")).messages.size() == 1);
+    // best_of 1.0 is refused as a fraction (below), not taken for the 1 that asks for nothing.
+    CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","best_of":1.0})").message ==
+          "'best_of' must be an integer");
     CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","echo":false,"suffix":"","best_of":1})")
               .prompt == "a");
   }
@@ -183,10 +220,55 @@ TEST_SUITE("local") {
     CHECK(error.message == "the built-in engine serving 'm' reads text only; 'messages[1].content[1]' is of type 'image_url'");
     const auto ok = accepted(Endpoint::chat_completions,
                              R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},)"
-                             R"({"type":"text","text":"b"}]},{"role":"assistant","content":null}]})");
+                             R"({"type":"text","text":"b"}]},{"role":"assistant","content":""}]})");
     REQUIRE(ok.messages.size() == 2);
     CHECK(ok.messages[0].content == "ab");
     CHECK(ok.messages[1].content.empty());
+  }
+
+  TEST_CASE("a message without content, or with an empty list of parts, is refused naming it, as OpenAI refuses it") {
+    for (const char* role : {"system", "developer", "user", "assistant"}) {
+      for (const char* content : {"", R"(,"content":null)", R"(,"content":[])"}) {
+        CAPTURE(role);
+        CAPTURE(content);
+        const ApiError error = refused(Endpoint::chat_completions,
+                                       std::string(R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":")") +
+                                           role + "\"" + content + "}]}");
+        CHECK(error.status == boost::beast::http::status::bad_request);
+        CHECK(error.param == "messages[1].content");
+        CHECK(error.message == (std::string_view(content).empty() || std::string_view(content).find("null") != std::string_view::npos
+                                    ? "'messages[1].content' is required"
+                                    : "'messages[1].content' must be a string or a non-empty array of content parts"));
+      }
+    }
+    // An empty string is text, as OpenAI takes it.
+    CHECK(accepted(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":""}]})").messages.size() == 1);
+  }
+
+  TEST_CASE("tool calls and tool results in the history are refused by name, not dropped from the prompt") {
+    const ApiError calls = refused(
+        Endpoint::chat_completions,
+        R"({"model":"m","messages":[{"role":"user","content":"weather?"},{"role":"assistant","content":null,)"
+        R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"w","arguments":"{}"}}]},)"
+        R"({"role":"tool","tool_call_id":"c1","content":"sunny"}]})");
+    CHECK(calls.status == boost::beast::http::status::bad_request);
+    CHECK(calls.param == "messages[1].tool_calls");
+    CHECK(calls.message == "the built-in engine serving 'm' does not call tools: leave out 'messages[1].tool_calls'");
+    const ApiError result = refused(Endpoint::chat_completions,
+                                    R"({"model":"m","messages":[{"role":"user","content":"a"},)"
+                                    R"({"role":"tool","tool_call_id":"c1","content":"sunny"}]})");
+    CHECK(result.param == "messages[1].role");
+    CHECK(result.message == "the built-in engine serving 'm' does not call tools: 'messages[1]' is a tool result; leave it out");
+    const ApiError function = refused(Endpoint::chat_completions,
+                                      R"({"model":"m","messages":[{"role":"function","name":"f","content":"x"}]})");
+    CHECK(function.param == "messages[0].role");
+    const ApiError legacy = refused(Endpoint::chat_completions,
+                                    R"({"model":"m","messages":[{"role":"assistant","function_call":{"name":"f","arguments":"{}"}}]})");
+    CHECK(legacy.param == "messages[0].function_call");
+    // An empty list of calls asks for nothing.
+    CHECK(accepted(Endpoint::chat_completions,
+                   R"({"model":"m","messages":[{"role":"assistant","content":"hi","tool_calls":[]},{"role":"user","content":"a"}]})")
+              .messages.size() == 2);
   }
 
   TEST_CASE("a developer message is the system prompt, as OpenAI treats it") {
@@ -209,7 +291,7 @@ TEST_SUITE("local") {
       CHECK(error.message == std::string("'messages[1].role' is '") + role +
                                  "'; a role is one of system, developer, user, assistant, tool, function");
     }
-    for (const char* role : {"system", "user", "assistant", "tool", "function"}) {
+    for (const char* role : {"system", "user", "assistant"}) {
       CAPTURE(role);
       CHECK(accepted(Endpoint::chat_completions,
                      std::string(R"({"model":"m","messages":[{"role":")") + role + R"(","content":"b"}]})")
