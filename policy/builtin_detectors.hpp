@@ -40,7 +40,8 @@ enum class Boundary { none, digit, digit_group, alnum, ipv4, ipv6, email, token 
 struct BuiltinPattern {
     std::string_view regex;
     bool needs_context = false;
-    // Every match holds six digits with at most three other characters between consecutive ones; such
+    // Every match holds six digits with at most three other characters, or a line break between groups
+    // (policy/line_breaks.hpp), between consecutive ones; such
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
     // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it. With an
     // expander (the pattern's or its detector's) the pattern is an anchor, the start of a value the

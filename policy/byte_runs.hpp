@@ -11,6 +11,8 @@
 #include <string_view>
 #include <utility>
 
+#include "policy/line_breaks.hpp"
+
 namespace sovereign::policy {
 
 // Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
@@ -45,9 +47,10 @@ std::size_t find_run_by_masks(std::string_view text, std::size_t from, const Byt
 }  // namespace detail
 
 // Where digit-dense values may be: every run of digits that closes a chain of at least six digits,
-// each at most three characters after the one before (every digit-dense value holds one; years,
-// prices and versions in prose mostly do not). Calls on_place(end) for each, in order, with the end
-// the pattern [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
+// each at most three characters after the one before or after a line break between groups
+// (line_breaks.hpp) (every digit-dense value holds one; years, prices and versions in prose mostly do
+// not). Calls on_place(end) for each, in order, with the end the pattern
+// [0-9](?:(?:[^0-9]{0,3}|LINE_BREAK)[0-9]){5}(?:[^0-9]|$) has there: one past the character after the
 // run, or the end of the text. As a vectorscan pattern it cost as much as all the others together on
 // text full of digits (log lines), being reported at almost every number; here each digit costs a
 // few instructions. on_run(begin, end) is called for every run of digits, before on_place for the
@@ -67,7 +70,7 @@ void for_each_digit_chain(std::string_view text, OnPlace&& on_place, OnRun&& on_
             if (last == std::string_view::npos || at != last + 1) {  // a new run
                 if (last != std::string_view::npos) {
                     close_run(last + 1);
-                    if (at - (last + 1) > 3) chain = 0;
+                    if (at - (last + 1) > 3 && !line_breaks::is_gap(text, last + 1, at)) chain = 0;
                 }
                 run = at;
             }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/email_forms.hpp"
+#include "policy/line_breaks.hpp"
 
 namespace sovereign::policy::validators {
 
@@ -137,28 +138,38 @@ bool luhn(std::string_view digits) {
 }
 
 bool credit_card(std::string_view text) {
-    // Groups must be separated consistently: "4111 1111 1111 1111" (or with dashes or dots) or not at
-    // all, never "4111-1111 1111".
+    // Groups must be separated consistently: "4111 1111 1111 1111" (or with tabs, dashes or dots) or not
+    // at all, never "4111-1111 1111". A line break may stand between two groups, after the dash of a
+    // dashed number (a number wrapped, or copied one group a line: policy/line_breaks.hpp).
     char separator = 0;
-    for (const char c : text) {
-        if (c == ' ' || c == '-' || c == '.') {
-            if (separator != 0 && separator != c) return false;
-            separator = c;
+    bool grouped = false;
+    CardGroups groups;
+    for (std::size_t i = 0; i < text.size();) {
+        if (is_digit(text[i])) {
+            groups.count_digit();
+            ++i;
+            continue;
         }
+        std::size_t gap = line_breaks::gap_after_dash_at(text, i);
+        const char mark = gap == 0 || text[i] == '-' ? text[i] : 0;  // the separator this gap writes, if any
+        if (gap == 0) {
+            if (mark != ' ' && mark != '\t' && mark != '-' && mark != '.') return false;
+            gap = 1;
+        }
+        if (mark != 0) {
+            if (separator != 0 && separator != mark) return false;
+            separator = mark;
+        }
+        grouped = true;
+        if (!groups.next()) return false;
+        i += gap;
     }
     const Kept kept = digits_only(text);
     const std::string_view d = kept.view();
     if (d.size() < 13 || d.size() > 19 || all_same(d)) return false;
     // Printed cards group digits in fours (Amex and Diners: 4-6-5 and 4-6-4); other groupings are
     // other numbers, such as French social security numbers.
-    if (separator != 0) {
-        CardGroups groups;
-        for (const char c : text) {
-            if (c != separator) groups.count_digit();
-            else if (!groups.next()) return false;
-        }
-        if (!groups.printed()) return false;
-    }
+    if (grouped && !groups.printed()) return false;
     // Issuer identification: 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard,
     // Maestro), 6 (Discover, UnionPay, Maestro). Other leading digits are not payment cards.
     if (d[0] < '2' || d[0] > '6') return false;
@@ -188,8 +199,9 @@ bool credit_card_written_out(std::string_view text) {
     if (separator.empty()) return false;  // no separator: the plain form's validator decides
     const bool digits_apart = groups.digits_apart();
     if (!digits_apart && !groups.printed()) return false;
-    // Groups apart by one space, dash or dot are the usual way to write a card: credit_card decides.
-    if (!digits_apart && separator.size() == 1 && (separator[0] == ' ' || separator[0] == '-' || separator[0] == '.'))
+    // Groups apart by one space, tab, dash or dot are the usual way to write a card: credit_card decides.
+    if (!digits_apart && separator.size() == 1 &&
+        (separator[0] == ' ' || separator[0] == '\t' || separator[0] == '-' || separator[0] == '.'))
         return false;
     // The rest (length, issuer, Luhn) as for a card written the usual way.
     return credit_card(digits_only(text).view());

@@ -10,7 +10,7 @@ namespace sovereign::policy::validators {
 bool luhn(std::string_view digits);
 bool credit_card(std::string_view text);
 // A card number written to slip past filters: every digit apart ("4 1 1 1 ..."), or groups of four
-// apart by the same run of up to three of " ._/,-" ("4111 - 1111 - ...", "4111_1111_..."). The
+// apart by the same run of up to three of " ._/,-" or tabs ("4111 - 1111 - ...", "4111_1111_..."). The
 // built-in detector only trusts it next to a context word.
 bool credit_card_written_out(std::string_view text);
 bool iban(std::string_view text);

@@ -159,6 +159,19 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
+  it('a card the model wraps over lines or writes one group a line is redacted, cut at every character', async () => {
+    const text = 'Your card:\n4111 1111\n1111 1111\nand the spare:\r\n5555\r\n5555\r\n5555\r\n4444\r\nend';
+    const expected = 'Your card:\n[REDACTED:credit_card]\nand the spare:\r\n[REDACTED:credit_card]\r\nend';
+    for (const endpoint of ['chat', 'completions']) {
+      for (const streamed of [true, false]) {
+        answerText(endpoint, streamed ? [...text] : [text], streamed);  // streamed: one character per event
+        const { text: got, raw } = await ask(endpoint, streamed);
+        assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
+        assert.ok(!raw.includes('4111') && !raw.includes('5555'), raw);
+      }
+    }
+  });
+
   it('"data: [DONE]" written inside an answer is text; the outcome record holds the digest of the whole answer', async () => {
     const pieces = ['Streams end with data: [DONE] and', ' then the connection closes.'];
     answerText('chat', pieces, true);
