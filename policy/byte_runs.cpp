@@ -162,4 +162,8 @@ std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& c
     return detail::find_run_skipping(text, from, chars, width);
 }
 
+std::size_t find_sparse_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
+    return detail::find_run_skipping(text, from, chars, width);
+}
+
 }  // namespace sovereign::policy

@@ -35,6 +35,11 @@ private:
 // start of the first such window; npos: none), as if the text began at `from`.
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
 
+// The same, for a class that text seldom holds (capitals and digits in prose): the search that skips by
+// a window's last character, which there beats the 64-byte masks whatever the processor (about three
+// times, for 16 capitals and digits in 2 KB of prose).
+std::size_t find_sparse_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
+
 // The implementations the functions above choose between by processor, for tests to compare.
 namespace detail {
 std::uint64_t digit_mask_portable(std::string_view text, std::size_t at);

@@ -527,17 +527,38 @@ bool es_nie(std::string_view text) {
 
 bool it_codice_fiscale(std::string_view text) {
     if (text.size() != 16) return false;
-    // Odd positions (1st, 3rd, ...) map through this table; even positions use the plain value.
+    // Letters for surname and name, the month (A B C D E H L M P R S T), the place's letter and the check;
+    // digits for the year, the day (women's plus 40) and the place's number. Where two people would get
+    // the same code (omocodia), the tax office replaces digits by L M N P Q R S T U V (for 0 to 9), the
+    // last digit first, then the one before it, and so on: a replaced digit has only replaced ones after it.
+    static constexpr std::string_view replacements = "LMNPQRSTUV";
+    static constexpr std::array<std::size_t, 7> digits_last_first{14, 13, 12, 10, 9, 7, 6};
+    for (const std::size_t i : {0, 1, 2, 3, 4, 5, 11, 15})
+        if (!is_upper(text[i])) return false;
+    if (std::string_view("ABCDEHLMPRST").find(text[8]) == std::string_view::npos) return false;
+    std::array<int, 16> decoded{};
+    bool replacing = true;  // every digit after this one (in the code) was replaced
+    for (const std::size_t i : digits_last_first) {
+        if (is_digit(text[i])) {
+            decoded[i] = digit(text[i]);
+            replacing = false;
+            continue;
+        }
+        const auto replaced = replacements.find(text[i]);
+        if (replaced == std::string_view::npos || !replacing) return false;
+        decoded[i] = static_cast<int>(replaced);
+    }
+    const int day = decoded[9] * 10 + decoded[10];
+    if (day < 1 || (day > 31 && day < 41) || day > 71) return false;
+    // The check character: over the first fifteen characters as written (replacement letters as letters),
+    // odd positions (1st, 3rd, ...) map through this table, even positions count their plain value.
     static constexpr std::array<int, 36> odd{1, 0, 5, 7, 9, 13, 15, 17, 19, 21,               // 0-9
                                              1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3,
                                              6, 8, 12, 14, 16, 10, 22, 25, 24, 23};           // A-Z
     int sum = 0;
     for (std::size_t i = 0; i < 15; ++i) {
         const char c = text[i];
-        int index;
-        if (is_digit(c)) index = digit(c);
-        else if (is_upper(c)) index = 10 + (c - 'A');
-        else return false;
+        const int index = is_digit(c) ? digit(c) : 10 + (c - 'A');
         const int plain = is_digit(c) ? digit(c) : c - 'A';
         sum += (i % 2 == 0) ? odd[static_cast<std::size_t>(index)] : plain;
     }

@@ -36,6 +36,8 @@ bool de_steuer_id(std::string_view text);
 bool fr_nir(std::string_view text);
 bool es_dni(std::string_view text);
 bool es_nie(std::string_view text);
+// An Italian fiscal code, also with digits replaced by letters (omocodia): its layout, the order of the
+// replacements, the day of birth and the check character.
 bool it_codice_fiscale(std::string_view text);
 bool nl_bsn(std::string_view text);
 bool pl_pesel(std::string_view text);

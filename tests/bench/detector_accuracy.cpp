@@ -132,8 +132,18 @@ std::string nie() {
     return std::string(1, "XYZ"[prefix]) + d + "TRWAGMYFPDXBNJZSQVHLCKE"[std::stoll(std::to_string(prefix) + d) % 23];
 }
 
+// A day of birth (a woman's plus 40) made of the two digits drawn; and for half the codes (by their first
+// letter) the last one to seven digits replaced by letters, as for homonyms (omocodia). Derived from what
+// was drawn, so that the corpora after this one draw the same numbers as before.
 std::string codice_fiscale() {
     std::string s = chars(6, upper) + digits(2) + chars(1, "ABCDEHLMPRST") + digits(2) + chars(1, upper) + digits(3);
+    const int drawn = (s[9] - '0') * 10 + (s[10] - '0');
+    const int day = 1 + drawn % 31 + (drawn >= 50 ? 40 : 0);
+    s[9] = static_cast<char>('0' + day / 10);
+    s[10] = static_cast<char>('0' + day % 10);
+    const int replaced = s[0] < 'N' ? 0 : (s[0] - 'N') % 7 + 1;
+    static constexpr std::size_t digits_last_first[] = {14, 13, 12, 10, 9, 7, 6};
+    for (int i = 0; i < replaced; ++i) s[digits_last_first[i]] = "LMNPQRSTUV"[s[digits_last_first[i]] - '0'];
     for (char c = 'A'; c <= 'Z'; ++c)
         if (validators::it_codice_fiscale(s + c)) return s + c;
     return s;

@@ -239,6 +239,51 @@ TEST_SUITE("scan") {
         CHECK(scan("4111-1111-1111-1111 declined") == Found{{"credit_card", "4111-1111-1111-1111"}});
     }
 
+    TEST_CASE("Italian fiscal codes with digits replaced by letters are found on their own, whole") {
+        // With two or more of its seven digits replaced a code holds too few digits for a window of the
+        // digit-dense patterns; it is found in prose without other digits near it all the same.
+        for (const std::string code : {"RSSMRA85T10A562S", "RSSMRA85T10A56NH", "RSSMRA85T10A5SNT", "RSSMRA85T10ARSNO",
+                                       "RSSMRAURTMLARSNL", "BNCGNNTNDQNFNLRP"}) {
+            CAPTURE(code);
+            CHECK(scan("Il codice fiscale " + code + " risulta valido.") == Found{{"it_codice_fiscale", code}});
+            CHECK(scan(code) == Found{{"it_codice_fiscale", code}});
+            CHECK(scan("CF:" + code + ";") == Found{{"it_codice_fiscale", code}});
+            // Inside a longer run of capitals and digits, or against a letter, it is not one.
+            CHECK(scan("X" + code).empty());
+            CHECK(scan(code + "9 ").empty());
+            CHECK(scan("a" + code).empty());
+        }
+        // Wrong check characters, replacements out of order, a letter that replaces no digit.
+        for (const std::string near_miss : {"RSSMRA85T10A5SNS", "RSSMRAURTMLARSNS", "RSSMRAU5T10A562P", "RSSMRA85T10A56AO"})
+            CHECK(scan("Il codice fiscale " + near_miss + " risulta valido.").empty());
+        // Two codes side by side, and capitals that only look like one.
+        CHECK(scan("RSSMRA85T10A5SNT, BNCGNNTNDQNFNLRP") ==
+              Found{{"it_codice_fiscale", "RSSMRA85T10A5SNT"}, {"it_codice_fiscale", "BNCGNNTNDQNFNLRP"}});
+        CHECK(scan("THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG ABCDEFGHIJKLMNOP QRSTUVWXYZ012345").empty());
+    }
+
+    TEST_CASE("Italian fiscal codes are found by their finder as the whole form describes them") {
+        const WholeForm code{"it_codice_fiscale",
+                             std::regex("[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"),
+                             Boundary::alnum, validators::it_codice_fiscale, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+        const std::vector<std::string> codes{"RSSMRA85T10A562S", "RSSMRA85T10A5SNT", "RSSMRAURTMLARSNL", "BNCGNN72D42F20RG",
+                                             "BNCGNNTNDQNFNLRP", "VRDGPP13E10BNVPN"};
+        std::mt19937 random(20261127);
+        // A valid code, or one with a character changed (its check, a letter, a digit), cut short or
+        // with a capital or digit more.
+        const auto written = [&]() {
+            std::string value = codes[random() % codes.size()];
+            const unsigned kind = random() % 6;
+            if (kind == 3) value[random() % value.size()] = "0123456789LMNPQRSTUVAZ"[random() % 22];
+            if (kind == 4) value.pop_back();
+            if (kind == 5) value.insert(random() % 2 == 0 ? 0 : value.size(), 1, "A7Q"[random() % 3]);
+            return value;
+        };
+        const std::vector<std::string> filler{"CF", "codice", "fiscale", "RSSMRA", "85T10", "ABCDEFGHIJKLMNOPQ", "x", "2024",
+                                              "IT", "(", ")", "-", ".", "MRA85T10A"};
+        CHECK(compare_with_whole_form(code, random, written, filler) > 400);  // the texts do hold codes
+    }
+
     TEST_CASE("values whose digits are followed by letters of the value are found") {
         CHECK(scan("DNI 12345678Z.") == Found{{"es_dni", "12345678Z"}});
         CHECK(scan("NI number AB 12 34 56 C on file") == Found{{"uk_nino", "AB 12 34 56 C"}});
