@@ -298,10 +298,11 @@ private:
             zone.line = YamlReader::line_of(z);
             zone.column = YamlReader::column_of(z);
             zone.max_class = static_cast<int>(m_.classes.size()) - 1;
-            if (z["name"]) zone.name = r_.text(z["name"], "zone name").value_or("");
+            const auto name = z["name"] ? r_.text(z["name"], "zone name") : std::nullopt;
+            zone.name = name.value_or("");
             if (z["description"]) zone.description = r_.text(z["description"], "description").value_or("");
             if (z["max_class"]) zone.max_class = class_ref(z["max_class"], "max_class");
-            if (!zone.name.empty() && !valid_name(zone.name))
+            if (name && !valid_name(*name))  // an empty name too (name: ''), as the JSON Schema says
                 r_.error(z["name"], "zone name '" + zone.name + "' must be a word of letters, digits, '-', '_' or '.'");
             if (const auto [first, added] = defined.emplace(zone.name, zone.line); !added)
                 r_.error(z["name"], "zone '" + zone.name + "' is defined twice (first at line " +
@@ -479,6 +480,8 @@ private:
             tenant.name = t["name"] ? r_.text(t["name"], "tenant name").value_or("") : "";
             if (const auto why = unreadable_name(tenant.name); !why.empty())
                 r_.error(t["name"], "tenant name '" + tenant.name + "' " + why);
+            if (t["name"] && t["name"].IsScalar() && tenant.name.empty())
+                r_.error(t["name"], "a tenant needs a name: rules, exemptions and gateway.yaml refer to it");
             tenant.clearance = m_.default_clearance;
             if (t["clearance"]) tenant.clearance = class_ref(t["clearance"], "clearance");
             if (t["zones"] && !refuse_empty_list(t["zones"], "zones",
