@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstring>
 
 #include "policy/byte_runs.hpp"
@@ -166,16 +167,24 @@ TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end)
     return {begin, at};
 }
 
+// How a number written in groups may be laid out over lines: how many line breaks it may have, and after
+// groups of which lengths (bit n: a group of n digits).
+struct LineBreaks {
+    std::size_t most = 0;
+    std::uint32_t after_groups = 0;
+};
+
 // The longest number from `begin`, whose first digit ends at `first_digit_end`: digits, each after at most
-// one of " .-" or a tab (the same one throughout), or after a line break (at most `max_line_breaks` of
-// them), `min_digits` to `max_digits` of them, ending before a character that is not a digit, that
-// `valid` confirms; empty when there is none. Completes anchors of numbers written in groups. A number
-// that is complete where a line ends does not go on over the line break: the next line may begin
-// another (a table of card numbers).
+// one of " .-" or a tab (the same one throughout), or after a line break that `wrapping` allows,
+// `min_digits` to `max_digits` of them, ending before a character that is not a digit, that `valid`
+// confirms; empty when there is none. Completes anchors of numbers written in groups. A number that is
+// complete where a line ends does not go on over the line break: the next line may begin another (a
+// table of card numbers).
 TextRange longest_number(std::string_view text, std::size_t begin, std::size_t first_digit_end, std::size_t min_digits,
-                         std::size_t max_digits, std::size_t max_line_breaks, Validator valid) {
+                         std::size_t max_digits, LineBreaks wrapping, Validator valid) {
     std::size_t digits = 1;
     std::size_t at = first_digit_end;
+    std::size_t group = 1;  // digits since the last separator or line break
     std::size_t line_breaks_read = 0;
     char separator = 0;
     TextRange longest;
@@ -187,19 +196,24 @@ TextRange longest_number(std::string_view text, std::size_t begin, std::size_t f
             if (separator != 0 && text[next] != separator) break;
             separator = text[next];
             ++next;
+            group = 0;
         } else if (const std::size_t gap = line_breaks::gap_after_dash_at(text, next);
                    gap != 0 && next + gap < text.size() && is_digit(text[next + gap])) {
-            if (longest.end == at || line_breaks_read == max_line_breaks) break;
+            if (longest.end == at || line_breaks_read == wrapping.most || group >= 32 ||
+                (wrapping.after_groups >> group & 1) == 0)
+                break;
             if (text[next] == '-') {
                 if (separator != 0 && separator != '-') break;
                 separator = '-';
             }
             ++line_breaks_read;
             next += gap;
+            group = 0;
         }
         if (next >= text.size() || !is_digit(text[next])) break;
         at = next + 1;
         ++digits;
+        ++group;
         if (digits >= min_digits && (at == text.size() || !is_digit(text[at])) && valid(text.substr(begin, at - begin)))
             longest = {begin, at};
     }
@@ -255,10 +269,11 @@ TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end)
 }
 
 // Anchor: a first digit 2 to 6 after a character that is not a digit; the card number has 13 to 19
-// digits, the longest that passes the check (issuer, layout, Luhn).
+// digits, the longest that passes the check (issuer, layout, Luhn). A line break may follow a group
+// of four, or the six in the middle of an Amex or Diners number: after another group no card goes on.
 TextRange expand_card(std::string_view text, std::size_t begin, std::size_t end) {
     if (end != begin + 1) return {};
-    return longest_number(text, begin, end, 13, 19, card_line_breaks, validators::credit_card);
+    return longest_number(text, begin, end, 13, 19, {card_line_breaks, 1u << 4 | 1u << 6}, validators::credit_card);
 }
 
 // A dot between two digits (the pattern [0-9]\.[0-9]), the first at or after `from`; memchr finds
@@ -277,20 +292,15 @@ TextRange find_ipv4_anchor(std::string_view text, std::size_t from) {
 // digits fall where a code has them (digits in digit places may be replaced by letters, omocodia), the
 // first at or after `from`; the validator checks the rest. Found without vectorscan, and not only near
 // other digits (a digit-dense pattern is only run there): a code with two or more of its seven digits
-// replaced holds too few. The run search skips through prose a window's width at a time.
+// replaced holds too few. The run search rules out most of prose 64 bytes at a time.
 TextRange find_codice_fiscale(std::string_view text, std::size_t from) {
-    static const ByteClass capitals_and_digits = [] {
-        std::array<bool, 256> members{};
-        for (int c = 0; c < 256; ++c) members[static_cast<std::size_t>(c)] = upper_digit(static_cast<char>(c));
-        return ByteClass(members);
-    }();
     constexpr std::size_t length = 16;
     const auto digit_place = [](char c) { return is_digit(c) || std::string_view("LMNPQRSTUV").find(c) != std::string_view::npos; };
-    for (std::size_t at = from; (at = find_sparse_run(text, at, capitals_and_digits, length)) != std::string_view::npos;) {
+    for (std::size_t at = from; (at = find_capitals_and_digits(text, at, length)) != std::string_view::npos;) {
         std::size_t end = at + length;
-        while (end < text.size() && capitals_and_digits.contains(text[end])) ++end;
+        while (end < text.size() && upper_digit(text[end])) ++end;
         const std::string_view code = text.substr(at, length);
-        if (end - at == length && (at == 0 || !capitals_and_digits.contains(text[at - 1])) &&
+        if (end - at == length && (at == 0 || !upper_digit(text[at - 1])) &&
             std::all_of(code.begin(), code.begin() + 6, is_upper) && digit_place(code[6]) && digit_place(code[7]) &&
             is_upper(code[8]) && digit_place(code[9]) && digit_place(code[10]) && is_upper(code[11]) &&
             digit_place(code[12]) && digit_place(code[13]) && digit_place(code[14]) && is_upper(code[15]))

@@ -76,6 +76,38 @@ TEST_SUITE("scan") {
         CHECK(detail::find_run_by_masks("aaaa", 0, chars, 0) == std::string::npos);
     }
 
+    TEST_CASE("runs of capitals and digits are found where a check of every window finds them") {
+        const auto in = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+            for (std::size_t s = from; s + width <= text.size(); ++s) {
+                bool all = true;
+                for (std::size_t i = s; i < s + width && all; ++i) all = in(text[i]);
+                if (all) return s;
+            }
+            return std::string::npos;
+        };
+        std::mt19937 random(20261128);
+        std::size_t found = 0;
+        // Short texts, and texts over several 64-byte blocks with runs across their edges and widths up
+        // to a whole block.
+        for (int round = 0; round < 12000; ++round) {
+            const bool long_text = round >= 8000;
+            std::string text(long_text ? 60 + random() % 300 : random() % 70, ' ');
+            for (char& c : text) c = "AZ09Qa z@[/:"[random() % (random() % (long_text ? 12 : 3) == 0 ? 12 : 5)];
+            const std::size_t width = 1 + random() % (long_text ? 64 : 20);
+            const std::size_t from = random() % (text.size() + 1);
+            CAPTURE(text);
+            CAPTURE(width);
+            CAPTURE(from);
+            const std::size_t expected = every_window(text, from, width);
+            CHECK(find_capitals_and_digits(text, from, width) == expected);
+            CHECK(detail::find_capitals_and_digits_by_masks(text, from, width, detail::capital_digit_mask_portable) ==
+                  expected);
+            found += expected != std::string::npos;
+        }
+        CHECK(found > 3000);
+    }
+
     TEST_CASE("chains of digits are found where the pattern they replace reports them") {
         // Every end e at which [0-9](?:(?:[^0-9]{0,3}|LINE_BREAK)[0-9]){5}(?:[^0-9]|$) matches some
         // text[s, e), LINE_BREAK being a line break between groups (policy/line_breaks.hpp); a match is at
