@@ -1,8 +1,13 @@
 #include "policy/builtin_detectors.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cstdint>
 #include <cstring>
 
+#include "policy/byte_runs.hpp"
 #include "policy/email_forms.hpp"
+#include "policy/line_breaks.hpp"
 #include "policy/validators.hpp"
 #include "policy/written_dates.hpp"
 
@@ -16,13 +21,16 @@ bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 bool digits_and_separators(char c) { return is_digit(c) || c == ' ' || c == '-' || c == '.' || c == '/'; }
-bool card_chars(char c) { return digits_and_separators(c) || c == '_' || c == ',' || c == '\t'; }
+// Tabs and line breaks too: values written in groups may have them between groups (line_breaks.hpp).
+bool gap_chars(char c) { return c == '\t' || c == '\n' || c == '\r'; }
+bool grouped_digits(char c) { return digits_and_separators(c) || gap_chars(c); }
+bool card_chars(char c) { return grouped_digits(c) || c == '_' || c == ','; }
 // A comma too: whether ",00" follows decides that a number is an amount (expand_e164), so a streamed
 // answer holds it back with the number.
-bool phone_chars(char c) { return digits_and_separators(c) || c == '+' || c == '(' || c == ')' || c == ','; }
+bool phone_chars(char c) { return grouped_digits(c) || c == '+' || c == '(' || c == ')' || c == ','; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
-bool upper_digit_space(char c) { return upper_digit(c) || c == ' '; }
+bool upper_digit_gap(char c) { return upper_digit(c) || c == ' ' || gap_chars(c); }
 bool upper_digit_dash(char c) { return upper_digit(c) || c == '-'; }
 bool email_chars(char c) {
     return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' || c == '@';
@@ -49,15 +57,23 @@ constexpr std::size_t jwt_max = 6144;
 constexpr std::size_t slack_max = 256;
 constexpr std::size_t secret_max = 256;
 constexpr std::size_t service_key_max = 256;
-// 34 letters and digits, a space before each after the first four.
-constexpr std::size_t iban_max = 4 + 30 * 2;
-// '+', then 15 digits, a separator before each after the first, two parentheses; then what decides
-// that it is an amount (a comma, two digits and the character after them).
-constexpr std::size_t e164_max = 1 + 15 + 14 + 2 + 4;
-// 19 digits, a separator before each after the first; then what decides whether the grouping goes
-// on (continues_grouping): a separator of up to three characters and a group of up to six digits
-// with the character after it, which a streamed answer holds back with the value.
-constexpr std::size_t card_max = 19 + 18 + 3 + 7;
+// Line breaks a value written in groups may have between them (policy/line_breaks.hpp): an IBAN one
+// for each group of four, a telephone number and a card one for each group they are printed in.
+constexpr std::size_t iban_line_breaks = 8;
+constexpr std::size_t phone_line_breaks = 4;
+constexpr std::size_t card_line_breaks = 4;
+// What a line break adds to a value's length where a one-character separator could stand.
+constexpr std::size_t line_break_extra = line_breaks::max_gap - 1;
+// 34 letters and digits, a space before each after the first four, some of them line breaks.
+constexpr std::size_t iban_max = 4 + 30 * 2 + iban_line_breaks * line_break_extra;
+// '+', then 15 digits, a separator before each after the first (some of them line breaks), two
+// parentheses; then what decides that it is an amount (a comma, two digits and the character after them).
+constexpr std::size_t e164_max = 1 + 15 + 14 + phone_line_breaks * line_break_extra + 2 + 4;
+// 19 digits, a separator before each after the first (some of them line breaks); then what decides
+// whether the grouping goes on (continues_grouping): a separator of up to three characters or a line
+// break, and a group of up to six digits with the character after it, which a streamed answer holds
+// back with the value.
+constexpr std::size_t card_max = 19 + 18 + card_line_breaks * line_break_extra + line_breaks::max_gap + 7;
 // Eight groups of four hexadecimal digits and the seven colons between them.
 constexpr std::size_t ipv6_max = 8 * 4 + 7;
 // Four groups of three digits and the three dots between them.
@@ -127,15 +143,22 @@ TextRange expand_service_key(std::string_view text, std::size_t begin, std::size
 
 // Anchor: a country code and check digits ("DE89") after a character that is not a letter or digit. The
 // IBAN runs on for as many letters and digits as that country's IBANs have, each after at most one space
-// (groups of four, or any other spacing); the value is the one with a valid check, or nothing, so that a
-// candidate that fails leaves the next anchor inside it free to start one.
+// or tab (groups of four, or any other spacing) or a line break; the value is the one with a valid check,
+// or nothing, so that a candidate that fails leaves the next anchor inside it free to start one.
 TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end) {
     const std::size_t length = validators::iban_length(text.substr(begin, 2));
     if (length == 0 || end != begin + 4) return {};
     std::size_t count = 4;
     std::size_t at = end;
+    std::size_t line_breaks_left = iban_line_breaks;
     while (count < length) {
-        if (at + 1 < text.size() && text[at] == ' ' && upper_digit(text[at + 1])) ++at;
+        if (at + 1 < text.size() && line_breaks::is_blank(text[at]) && upper_digit(text[at + 1])) {
+            ++at;
+        } else if (const std::size_t gap = line_breaks::gap_at(text, at);
+                   gap != 0 && line_breaks_left > 0 && at + gap < text.size() && upper_digit(text[at + gap])) {
+            at += gap;
+            --line_breaks_left;
+        }
         if (at >= text.size() || !upper_digit(text[at])) return {};
         ++at;
         ++count;
@@ -144,22 +167,53 @@ TextRange expand_iban(std::string_view text, std::size_t begin, std::size_t end)
     return {begin, at};
 }
 
+// How a number written in groups may be laid out over lines: how many line breaks it may have, and after
+// groups of which lengths (bit n: a group of n digits).
+struct LineBreaks {
+    std::size_t most = 0;
+    std::uint32_t after_groups = 0;
+};
+
 // The longest number from `begin`, whose first digit ends at `first_digit_end`: digits, each after at most
-// one of " .-" or a tab, `min_digits` to `max_digits` of them, ending before a character that is not a digit,
-// that `valid` confirms; empty when there is none. Completes anchors of numbers written in groups.
+// one of " .-" or a tab (the same one throughout), or after a line break that `wrapping` allows,
+// `min_digits` to `max_digits` of them, ending before a character that is not a digit, that `valid`
+// confirms; empty when there is none. Completes anchors of numbers written in groups. A number that is
+// complete where a line ends does not go on over the line break: the next line may begin another (a
+// table of card numbers).
 TextRange longest_number(std::string_view text, std::size_t begin, std::size_t first_digit_end, std::size_t min_digits,
-                         std::size_t max_digits, Validator valid) {
+                         std::size_t max_digits, LineBreaks wrapping, Validator valid) {
     std::size_t digits = 1;
     std::size_t at = first_digit_end;
+    std::size_t group = 1;  // digits since the last separator or line break
+    std::size_t line_breaks_read = 0;
+    char separator = 0;
     TextRange longest;
     while (digits < max_digits) {
         std::size_t next = at;
         if (next + 1 < text.size() && (text[next] == ' ' || text[next] == '\t' || text[next] == '.' || text[next] == '-') &&
-            is_digit(text[next + 1]))
+            is_digit(text[next + 1])) {
+            // Another separator than the number's: a number written in groups uses one.
+            if (separator != 0 && text[next] != separator) break;
+            separator = text[next];
             ++next;
+            group = 0;
+        } else if (const std::size_t gap = line_breaks::gap_after_dash_at(text, next);
+                   gap != 0 && next + gap < text.size() && is_digit(text[next + gap])) {
+            if (longest.end == at || line_breaks_read == wrapping.most || group >= 32 ||
+                (wrapping.after_groups >> group & 1) == 0)
+                break;
+            if (text[next] == '-') {
+                if (separator != 0 && separator != '-') break;
+                separator = '-';
+            }
+            ++line_breaks_read;
+            next += gap;
+            group = 0;
+        }
         if (next >= text.size() || !is_digit(text[next])) break;
         at = next + 1;
         ++digits;
+        ++group;
         if (digits >= min_digits && (at == text.size() || !is_digit(text[at])) && valid(text.substr(begin, at - begin)))
             longest = {begin, at};
     }
@@ -168,20 +222,28 @@ TextRange longest_number(std::string_view text, std::size_t begin, std::size_t f
 
 // Anchor: '+' and a first digit other than 0, after a character that is not a digit; the number has
 // eight to fifteen digits (E.164), the longest that passes the check. Its digits may be apart by a
-// space, dot or dash, and one group of one to four of them may stand in parentheses, as an area code
-// ("+1 (212) 555-0187") or the trunk prefix dialled at home ("+49 (0)30 1234567"). A number followed
-// by a decimal comma and two digits ("+12.345.678,00") is an amount, not a telephone number.
+// space, tab, dot or dash, or by a line break (a number wrapped, or copied out of a table), and one
+// group of one to four of them may stand in parentheses, as an area code ("+1 (212) 555-0187") or the
+// trunk prefix dialled at home ("+49 (0)30 1234567"). A number followed by a decimal comma and two
+// digits ("+12.345.678,00") is an amount, not a telephone number.
 TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end) {
     if (end != begin + 2) return {};
-    const auto separator = [](char c) { return c == ' ' || c == '.' || c == '-'; };
+    const auto separator = [](char c) { return c == ' ' || c == '\t' || c == '.' || c == '-'; };
+    const auto group_start = [&](std::size_t at) { return at < text.size() && (is_digit(text[at]) || text[at] == '('); };
     std::size_t digits = 1;
     std::size_t at = end;
+    std::size_t line_breaks_left = phone_line_breaks;
     bool grouped = false;  // the one parenthesised group has been read
     TextRange longest;
     while (digits < 15 && at < text.size()) {
         std::size_t next = at;
-        if (separator(text[next]) && next + 1 < text.size() && (is_digit(text[next + 1]) || text[next + 1] == '('))
+        if (separator(text[next]) && group_start(next + 1)) {
             ++next;
+        } else if (const std::size_t gap = line_breaks::gap_after_dash_at(text, next);
+                   gap != 0 && line_breaks_left > 0 && group_start(next + gap)) {
+            next += gap;
+            --line_breaks_left;
+        }
         if (text[next] == '(' && !grouped) {
             std::size_t close = next + 1;
             while (close < text.size() && close - next <= 4 && is_digit(text[close])) ++close;
@@ -207,10 +269,11 @@ TextRange expand_e164(std::string_view text, std::size_t begin, std::size_t end)
 }
 
 // Anchor: a first digit 2 to 6 after a character that is not a digit; the card number has 13 to 19
-// digits, the longest that passes the check (issuer, layout, Luhn).
+// digits, the longest that passes the check (issuer, layout, Luhn). A line break may follow a group
+// of four, or the six in the middle of an Amex or Diners number: after another group no card goes on.
 TextRange expand_card(std::string_view text, std::size_t begin, std::size_t end) {
     if (end != begin + 1) return {};
-    return longest_number(text, begin, end, 13, 19, validators::credit_card);
+    return longest_number(text, begin, end, 13, 19, {card_line_breaks, 1u << 4 | 1u << 6}, validators::credit_card);
 }
 
 // A dot between two digits (the pattern [0-9]\.[0-9]), the first at or after `from`; memchr finds
@@ -221,6 +284,28 @@ TextRange find_ipv4_anchor(std::string_view text, std::size_t from) {
         if (dot == nullptr) break;
         at = static_cast<std::size_t>(static_cast<const char*>(dot) - text.data());
         if (is_digit(text[at - 1]) && is_digit(text[at + 1])) return {at - 1, at + 2};
+    }
+    return {std::string_view::npos, std::string_view::npos};
+}
+
+// An Italian fiscal code: sixteen capitals and digits, standing alone among them, whose letters and
+// digits fall where a code has them (digits in digit places may be replaced by letters, omocodia), the
+// first at or after `from`; the validator checks the rest. Found without vectorscan, and not only near
+// other digits (a digit-dense pattern is only run there): a code with two or more of its seven digits
+// replaced holds too few. The run search rules out most of prose 64 bytes at a time.
+TextRange find_codice_fiscale(std::string_view text, std::size_t from) {
+    constexpr std::size_t length = 16;
+    const auto digit_place = [](char c) { return is_digit(c) || std::string_view("LMNPQRSTUV").find(c) != std::string_view::npos; };
+    for (std::size_t at = from; (at = find_capitals_and_digits(text, at, length)) != std::string_view::npos;) {
+        std::size_t end = at + length;
+        while (end < text.size() && upper_digit(text[end])) ++end;
+        const std::string_view code = text.substr(at, length);
+        if (end - at == length && (at == 0 || !upper_digit(text[at - 1])) &&
+            std::all_of(code.begin(), code.begin() + 6, is_upper) && digit_place(code[6]) && digit_place(code[7]) &&
+            is_upper(code[8]) && digit_place(code[9]) && digit_place(code[10]) && is_upper(code[11]) &&
+            digit_place(code[12]) && digit_place(code[13]) && digit_place(code[14]) && is_upper(code[15]))
+            return {at, end};
+        at = end;
     }
     return {std::string_view::npos, std::string_view::npos};
 }
@@ -278,46 +363,76 @@ TextRange expand_secret(std::string_view text, std::size_t begin, std::size_t en
     return {left, extend_right(text, end, text.size(), secret_char)};
 }
 
+// The length of the line break (policy/line_breaks.hpp) that ends at `end`, a dash before it included;
+// 0 when there is none.
+std::size_t line_break_before(std::string_view text, std::size_t end) {
+    std::size_t at = end;
+    while (at > 0 && end - at < line_breaks::max_blanks && line_breaks::is_blank(text[at - 1])) --at;
+    if (at == 0 || text[at - 1] != '\n') return 0;
+    --at;
+    if (at > 0 && text[at - 1] == '\r') --at;
+    const std::size_t line_end = at;
+    while (at > 0 && line_end - at < line_breaks::max_blanks && line_breaks::is_blank(text[at - 1])) --at;
+    if (at > 0 && text[at - 1] == '-') --at;
+    return end - at;
+}
+
 // Grouped numbers ("ES91 4631 5558 0100 3569 3845") are one value: a card is not a run of groups
 // inside a longer run. Next to a dash or a dot and a digit a value always continues (dotted and dashed
-// numbers are versions, builds and references). Written in groups apart by spaces, it continues when
-// its separator and a group as long as its last follow it ("4111 1111 1111 1111 2222"), or its
+// numbers are versions, builds and references). Written in groups apart by spaces or tabs, it continues
+// when its separator and a group as long as its last follow it ("4111 1111 1111 1111 2222"), or its
 // separator and a token as long as its first group, ending in a digit, come before it ("ES91 4631
 // ..."); an expiry date or a security code after a card ("4111 1111 1111 1111 12/26", "... 1111 123")
-// is another token, as is any number beside a value written without spaces.
+// is another token, as is any number beside a value written without spaces. A value that has a line
+// break between its groups continues in the same way over a line break (a column of groups, one a
+// line, longer than a card); one on a single line does not (a table of cards, one a line).
 bool continues_grouping(std::string_view text, std::size_t begin, std::size_t end) {
     const auto joins = [](char c) { return c == '-' || c == '.'; };
     if (end + 1 < text.size() && joins(text[end]) && is_digit(text[end + 1])) return true;
     if (begin > 1 && joins(text[begin - 1]) && is_digit(text[begin - 2])) return true;
     const std::string_view value = text.substr(begin, end - begin);
-    std::size_t gap = 0;
-    while (gap < value.size() && is_digit(value[gap])) ++gap;
-    if (gap == value.size()) return false;
-    std::size_t gap_end = gap;
-    while (gap_end < value.size() && !is_digit(value[gap_end])) ++gap_end;
-    const std::string_view separator = value.substr(gap, gap_end - gap);
-    if (separator.find_first_not_of(' ') != std::string_view::npos) {
-        // Another separator ("_", " - ", "/"): a digit after the same separator continues the value.
-        return (text.substr(end, separator.size()) == separator && end + separator.size() < text.size() &&
-                is_digit(text[end + separator.size()])) ||
-               (begin > separator.size() && text.substr(begin - separator.size(), separator.size()) == separator &&
-                is_digit(text[begin - separator.size() - 1]));
+    std::size_t first_group = 0;
+    while (first_group < value.size() && is_digit(value[first_group])) ++first_group;
+    if (first_group == value.size()) return false;
+    // The separator is the first gap between groups that is not a line break.
+    std::string_view separator;
+    bool over_lines = false;
+    for (std::size_t gap = first_group; gap < value.size();) {
+        std::size_t gap_end = gap;
+        while (gap_end < value.size() && !is_digit(value[gap_end])) ++gap_end;
+        const std::string_view between = value.substr(gap, gap_end - gap);
+        if (between.find('\n') != std::string_view::npos) over_lines = true;
+        else if (separator.empty()) separator = between;
+        gap = gap_end;
+        while (gap < value.size() && is_digit(value[gap])) ++gap;
     }
-    const std::size_t first_group = gap;
     std::size_t last_group = 0;
     while (last_group < value.size() && is_digit(value[value.size() - 1 - last_group])) ++last_group;
-    if (text.substr(end, separator.size()) == separator) {
-        std::size_t next = end + separator.size();
-        while (next < text.size() && is_digit(text[next])) ++next;
-        if (next - end - separator.size() == last_group) return true;
-    }
-    if (begin >= separator.size() && text.substr(begin - separator.size(), separator.size()) == separator) {
-        const std::size_t token_end = begin - separator.size();
-        std::size_t token = token_end;
-        while (token > 0 && token_end - token <= first_group && is_alnum(text[token - 1])) --token;
-        if (token_end - token == first_group && is_digit(text[token_end - 1])) return true;
-    }
-    return false;
+    // Another separator ("_", " - ", "/"): a digit after the same separator continues the value. Spaces
+    // and tabs: a group as long as its last after it, or a token as long as its first before it.
+    const bool blank_separated = separator.find_first_not_of(" \t") == std::string_view::npos;
+    const auto goes_on_at = [&](std::size_t next) {  // the run of groups would go on at text[next]
+        if (!blank_separated) return next < text.size() && is_digit(text[next]);
+        std::size_t group_end = next;
+        while (group_end < text.size() && is_digit(text[group_end])) ++group_end;
+        return group_end - next == last_group;
+    };
+    const auto ends_at = [&](std::size_t previous_end) {  // a run of groups would end at text[previous_end]
+        if (previous_end == 0) return false;
+        if (!blank_separated) return is_digit(text[previous_end - 1]);
+        std::size_t token = previous_end;
+        while (token > 0 && previous_end - token <= first_group && is_alnum(text[token - 1])) --token;
+        return previous_end - token == first_group && is_digit(text[previous_end - 1]);
+    };
+    if (!separator.empty() && text.substr(end, separator.size()) == separator && goes_on_at(end + separator.size()))
+        return true;
+    if (!separator.empty() && begin >= separator.size() &&
+        text.substr(begin - separator.size(), separator.size()) == separator && ends_at(begin - separator.size()))
+        return true;
+    if (!over_lines) return false;
+    const std::size_t after = line_breaks::gap_after_dash_at(text, end);
+    const std::size_t before = line_break_before(text, begin);
+    return (after != 0 && goes_on_at(end + after)) || (before != 0 && ends_at(begin - before));
 }
 
 }  // namespace
@@ -352,6 +467,14 @@ bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, s
     return false;
 }
 
+// Between the groups of a value, in its patterns: a space or tab, or a line break (LINE_BREAK); with
+// DASH, also a dash, or a line break after one (a dashed value wrapped after its dash); with
+// SEPARATOR, also a dot.
+#define LINE_BREAK SOVEREIGN_LINE_BREAK_REGEX
+#define BLANK_OR_LINE_BREAK "(?:[ \\t]|" LINE_BREAK ")"
+#define BLANK_DASH_OR_LINE_BREAK "(?:[ \\t-]|-?" LINE_BREAK ")"
+#define SEPARATOR_OR_LINE_BREAK "(?:[ \\t.-]|-?" LINE_BREAK ")"
+
 const std::vector<BuiltinDetector>& builtin_detectors() {
     namespace v = validators;
     static const std::vector<BuiltinDetector> detectors{
@@ -362,8 +485,8 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           // Written to slip past filters: every digit apart (by one character: with up to three, text
           // built of spaced digits scanned at a third of the speed), or groups apart by " - ", "_",
           // "  "...; only next to a context word.
-          {R"([2-6](?:[ ._/,-][0-9]){12,18})", true, true, false, v::credit_card_written_out},
-          {R"([2-6][0-9]{3}(?:[ ._/,-]{1,3}[0-9]{4}){2,3}[ ._/,-]{1,3}[0-9]{1,4})", true, true, false,
+          {R"([2-6](?:[ \t._/,-][0-9]){12,18})", true, true, false, v::credit_card_written_out},
+          {R"([2-6][0-9]{3}(?:[ \t._/,-]{1,3}[0-9]{4}){2,3}[ \t._/,-]{1,3}[0-9]{1,4})", true, true, false,
            v::credit_card_written_out}},
          v::credit_card, Boundary::digit_group,
          {"card", "credit", "visa", "mastercard", "amex", "karte", "kreditkarte", "kartennummer", "carte", "tarjeta",
@@ -373,17 +496,20 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          // The anchor only: with the whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}, vectorscan's
          // start-of-match tracking through the optional spaces cost about 1.8 us per IBAN.
          {{R"([A-Z]{2}[0-9]{2})", false, true}}, v::iban, Boundary::alnum,
-         {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_space,
+         {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_gap,
          "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
-         {{R"([0-9]{3}-[0-9]{2}-[0-9]{4})", false, true}, {R"([0-9]{3} [0-9]{2} [0-9]{4})", true, true}}, v::us_ssn,
-         Boundary::digit, {"ssn", "social security"}, digits_and_separators, "0123456789", ""},
+         {{"[0-9]{3}-(?:" LINE_BREAK ")?[0-9]{2}-(?:" LINE_BREAK ")?[0-9]{4}", false, true},
+          {"[0-9]{3}" BLANK_OR_LINE_BREAK "[0-9]{2}" BLANK_OR_LINE_BREAK "[0-9]{4}", true, true}},
+         v::us_ssn, Boundary::digit, {"ssn", "social security"}, grouped_digits, "0123456789", ""},
         {"uk_nhs", "restricted", "UK NHS numbers (mod-11 check, next to the word NHS)",
-         {{R"([0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4})", true, true}}, v::uk_nhs, Boundary::digit, {"nhs"},
-         digits_and_separators, "0123456789", ""},
+         {{"[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{4}", true, true}}, v::uk_nhs,
+         Boundary::digit, {"nhs"}, grouped_digits, "0123456789", ""},
         {"uk_nino", "restricted", "UK National Insurance numbers",
-         {{R"([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D])", false, true}}, v::uk_nino,
-         Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_space, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+         {{"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{2}"
+           BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true}},
+         v::uk_nino, Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_gap,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
         {"email", "confidential", "e-mail addresses, also written as \"name [at] example [dot] com\" and the like",
          {{R"([A-Za-z0-9._%+-]@[A-Za-z0-9])"},
           // '@' written in brackets, in any case: "jane [at] example.com", "jane(AT)example(dot)com", "jane[@]example.com".
@@ -401,12 +527,12 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          // The anchor only, completed by expand_e164: the whole form, \+[1-9](?:[ .-]?[0-9]){7,14}, cost
          // the digit-dense database about 80 ns more per window.
          {{R"(\+[1-9])", false, true, false, nullptr, expand_e164},
-          {R"(\(?[2-9][0-9]{2}\)?[ .-]?[2-9][0-9]{2}[ .-][0-9]{4})", true, true},
-          {R"(0[1-9][0-9]{1,4}[ /-]?[0-9]{3,4}[ -]?[0-9]{2,5})", true, true},
+          {"\\(?[2-9][0-9]{2}\\)?" SEPARATOR_OR_LINE_BREAK "?[2-9][0-9]{2}" SEPARATOR_OR_LINE_BREAK "[0-9]{4}", true, true},
+          {"0[1-9][0-9]{1,4}(?:[ \\t/-]|-?" LINE_BREAK ")?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{2,5}", true, true},
           // France and others in pairs ("06 12 34 56 78", "01.23.45.67.89"); an area code in parentheses
           // ("(020) 7946 0958", "(030) 1234567").
-          {R"(0[1-9](?:[ .-]?[0-9]{2}){4})", true, true},
-          {R"(\(0[1-9][0-9]{1,4}\) ?[0-9]{3,4}[ -]?[0-9]{3,4})", true, true}},
+          {"0[1-9](?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){4}", true, true},
+          {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
          v::phone, Boundary::digit,
          {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
           "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka"},
@@ -475,23 +601,29 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          token_chars, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-", "", expand_secret, secret_max,
          true},
         {"de_steuer_id", "restricted", "German tax identification numbers (Steuer-ID, ISO 7064 check)",
-         {{R"([1-9][0-9] ?[0-9]{3} ?[0-9]{3} ?[0-9]{3})", true, true}}, v::de_steuer_id, Boundary::digit,
+         {{"[1-9][0-9]" BLANK_OR_LINE_BREAK "?[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{3}", true,
+           true}},
+         v::de_steuer_id, Boundary::digit,
          {"steuer", "steuerid", "steuer-id", "steueridentifikationsnummer", "identifikationsnummer", "idnr",
           "tin", "tax id", "tax identification"},
-         digits_and_separators, "0123456789", ""},
+         grouped_digits, "0123456789", ""},
         {"fr_nir", "restricted", "French social security numbers (NIR / INSEE, mod-97 key)",
-         {{R"([12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:[0-9]{2}|2[AB]) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2})", false, true}},
+         {{"[12]" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?(?:0[1-9]|1[0-2]|[2-9][0-9])" BLANK_OR_LINE_BREAK
+           "?(?:[0-9]{2}|2[AB])" BLANK_OR_LINE_BREAK "?[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{2}",
+           false, true}},
          v::fr_nir, Boundary::alnum,
          {"sécurité sociale", "securite sociale", "nir", "insee", "carte vitale", "social security"},
-         upper_digit_space, "12", ""},
+         upper_digit_gap, "12", ""},
         {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
          {{R"([0-9]{8}-?[A-Z])", false, true}}, v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
          upper_digit_dash, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
          {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
          ""},
+        // Found by find_codice_fiscale; the pattern says what every such value is.
         {"it_codice_fiscale", "restricted", "Italian fiscal codes (codice fiscale, check character)",
-         {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])", false, true}},
+         {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])", false, false, false,
+           nullptr, nullptr, find_codice_fiscale}},
          v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, upper_digit, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
         {"nl_bsn", "restricted", "Dutch citizen service numbers (BSN, eleven test)",
          {{R"([0-9]{9})", true, true}, {R"([0-9]{4}\.[0-9]{2}\.[0-9]{3})", true, true}}, v::nl_bsn, Boundary::digit,
@@ -499,13 +631,18 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"pl_pesel", "restricted", "Polish PESEL numbers (weighted check, encoded birth date)",
          {{R"([0-9]{11})", true, true}}, v::pl_pesel, Boundary::digit, {"pesel"}, digits_and_separators, "0123456789", ""},
         {"be_national_number", "restricted", "Belgian national register numbers (mod-97 check)",
-         {{R"([0-9]{2}\.?[0-9]{2}\.?[0-9]{2}[ -]?[0-9]{3}\.?[0-9]{2})", true, true}}, v::be_national_number,
-         Boundary::digit,
+         {{"[0-9]{2}\\.?[0-9]{2}\\.?[0-9]{2}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3}\\.?[0-9]{2}", true, true}},
+         v::be_national_number, Boundary::digit,
          {"rijksregisternummer", "rijksregister", "numéro national", "numero national", "registre national",
           "national number", "national register", "insz", "niss"},
-         digits_and_separators, "0123456789", ""},
+         grouped_digits, "0123456789", ""},
     };
     return detectors;
 }
+
+#undef LINE_BREAK
+#undef BLANK_OR_LINE_BREAK
+#undef BLANK_DASH_OR_LINE_BREAK
+#undef SEPARATOR_OR_LINE_BREAK
 
 }  // namespace sovereign::policy

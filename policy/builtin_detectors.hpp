@@ -40,7 +40,8 @@ enum class Boundary { none, digit, digit_group, alnum, ipv4, ipv6, email, token 
 struct BuiltinPattern {
     std::string_view regex;
     bool needs_context = false;
-    // Every match holds six digits with at most three other characters between consecutive ones; such
+    // Every match holds six digits with at most three other characters, or a line break between groups
+    // (policy/line_breaks.hpp), between consecutive ones; such
     // patterns are only run around places where that occurs (see DetectorSet::scan). Only honoured for
     // detectors whose boundary is digit, digit_group or alnum: the window scan relies on it. With an
     // expander (the pattern's or its detector's) the pattern is an anchor, the start of a value the
@@ -58,7 +59,8 @@ struct BuiltinPattern {
     Expander expand = nullptr;
     // Finds the pattern's matches instead of vectorscan (null: vectorscan does), for a pattern led by
     // one common character and nothing else literal: vectorscan's literal matchers handle a one-byte
-    // literal badly, and IPv6's colons alone made the whole database scan prose at half its speed.
+    // literal badly, and IPv6's colons alone made the whole database scan prose at half its speed; or
+    // for one of character classes only, which a run finder skips through prose faster (fiscal codes).
     Finder find = nullptr;
     // Finds the pattern's matches at years instead of vectorscan (see YearFinder; null: it does not).
     YearFinder find_at_year = nullptr;

@@ -50,9 +50,22 @@ AVX512_LOOKUPS std::uint64_t class_mask_avx512(const std::uint8_t* table, std::s
     const __mmask64 upper = _mm512_movepi8_mask(bytes);
     return valid & ((_mm512_test_epi8_mask(low, low) & ~upper) | (_mm512_test_epi8_mask(high, high) & upper));
 }
+
+// Bit i set when text[at + i] is an ASCII capital or digit: two range comparisons.
+AVX512_LOOKUPS std::uint64_t capital_digit_mask_avx512(std::string_view text, std::size_t at) {
+    __mmask64 valid;
+    const __m512i bytes = load_block(text, at, valid);
+    const __mmask64 capitals =
+        _mm512_mask_cmplt_epu8_mask(valid, _mm512_sub_epi8(bytes, _mm512_set1_epi8('A')), _mm512_set1_epi8(26));
+    const __mmask64 digits =
+        _mm512_mask_cmplt_epu8_mask(valid, _mm512_sub_epi8(bytes, _mm512_set1_epi8('0')), _mm512_set1_epi8(10));
+    return capitals | digits;
+}
 #else
 bool has_avx512_lookups() { return false; }
 #endif
+
+bool capital_or_digit(char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
 // Positions s of `mask` where `width` (1 to 64) set bits follow one another from s upwards; runs are
 // cut at bit 63.
@@ -65,6 +78,35 @@ std::uint64_t run_starts(std::uint64_t mask, std::size_t width) {
     // Two runs of `have` bits, width - have (at most have) apart, cover width bits together.
     return have < width ? mask & (mask >> (width - have)) : mask;
 }
+
+// Blocks of 64 bytes one after the other. A run of `width` that reaches into a block has at least
+// `width` characters of the class there and in the run carried over from the blocks before it, which
+// rules out most blocks by a count; the others are searched within, or for the carried run's end.
+// Inlined into each caller with its mask, so that a block costs no call.
+template <typename MaskOf>
+[[gnu::always_inline]] inline std::size_t find_counted_run(std::string_view text, std::size_t from, std::size_t width,
+                                                           MaskOf&& mask_of) {
+    if (width == 0 || width > 64) return std::string_view::npos;
+    constexpr std::uint64_t all = ~std::uint64_t{0};
+    std::size_t carried = 0;  // the class characters that end the blocks before this one
+    for (std::size_t at = from; at < text.size(); at += 64) {
+        const std::uint64_t mask = mask_of(text, at);
+        if (static_cast<std::size_t>(__builtin_popcountll(mask)) + carried >= width) {
+            const std::size_t leading = mask == all ? 64 : static_cast<std::size_t>(__builtin_ctzll(~mask));
+            if (carried > 0 && carried + leading >= width) return at - carried;
+            if (const std::uint64_t starts = run_starts(mask, width); starts != 0)
+                return at + static_cast<std::size_t>(__builtin_ctzll(starts));
+        }
+        carried = mask == all ? carried + 64 : (mask >> 63 != 0 ? static_cast<std::size_t>(__builtin_clzll(~mask)) : 0);
+    }
+    return std::string_view::npos;
+}
+
+#if defined(SOVEREIGN_X86_MASKS)
+AVX512_LOOKUPS std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
+    return find_counted_run(text, from, width, capital_digit_mask_avx512);
+}
+#endif
 
 }  // namespace
 
@@ -124,6 +166,19 @@ std::size_t find_run_skipping(std::string_view text, std::size_t from, const Byt
     return std::string_view::npos;
 }
 
+std::uint64_t capital_digit_mask_portable(std::string_view text, std::size_t at) {
+    std::uint64_t mask = 0;
+    const std::size_t end = std::min(text.size(), at + 64);
+    for (std::size_t i = at; i < end; ++i)
+        if (capital_or_digit(text[i])) mask |= std::uint64_t{1} << (i - at);
+    return mask;
+}
+
+std::size_t find_capitals_and_digits_by_masks(std::string_view text, std::size_t from, std::size_t width,
+                                              std::uint64_t (*mask_of)(std::string_view, std::size_t)) {
+    return find_counted_run(text, from, width, mask_of);
+}
+
 // Blocks of 64 bytes that overlap by width - 1, so that every window lies whole in one of them.
 std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     if (width == 0 || width > 64) return find_run_skipping(text, from, chars, width);
@@ -160,6 +215,18 @@ std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& c
     // Without one-instruction lookups, a block's mask costs more than the skipping search.
     if (has_avx512_lookups() && width <= 48) return detail::find_run_by_masks(text, from, chars, width);
     return detail::find_run_skipping(text, from, chars, width);
+}
+
+std::size_t find_capitals_and_digits(std::string_view text, std::size_t from, std::size_t width) {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return find_capitals_and_digits_avx512(text, from, width);
+#endif
+    static const ByteClass capitals_and_digits = [] {
+        std::array<bool, 256> members{};
+        for (std::size_t c = 0; c < 256; ++c) members[c] = capital_or_digit(static_cast<char>(c));
+        return ByteClass(members);
+    }();
+    return detail::find_run_skipping(text, from, capitals_and_digits, width);
 }
 
 }  // namespace sovereign::policy

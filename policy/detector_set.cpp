@@ -335,6 +335,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         // window text begins one character before the window (see the dense pass below).
         auto stop = static_cast<std::size_t>(end) + c.offset - (pattern.wrapped ? (pattern.anchor ? 1 : 2) : 0);
         auto begin = pattern.whole_runs ? stop - pattern.width : static_cast<std::size_t>(start) + c.offset;
+        std::size_t unexpanded_to = 0;  // what expanded_to was before this value
         if (pattern.expand != nullptr) {
             // Every anchor inside an already expanded value leads to the same value.
             std::size_t& expanded_to = c.expanded_to[pattern.detector];
@@ -343,6 +344,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             if (range.end <= range.begin) return 0;
             begin = range.begin;
             stop = range.end;
+            unexpanded_to = expanded_to;
             expanded_to = stop;
         }
         // Reported once per scan: the next run can only start after this one, and is looked for there.
@@ -354,7 +356,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 c.encoded_runs->push_back({begin, padded});
             }
         }
-        if (begin < c.from || !stands_alone(detector.boundary, c.text, begin, stop)) return 0;
+        if (begin < c.from) return 0;
+        if (!stands_alone(detector.boundary, c.text, begin, stop)) {
+            // Part of a longer token, it hides no value inside it: a card number completed over a line
+            // break into the next line's groups must leave the number that line holds to its own anchor.
+            if (pattern.expand != nullptr) c.expanded_to[pattern.detector] = unexpanded_to;
+            return 0;
+        }
         try {
             if (pattern.validate != nullptr && !pattern.validate(c.text.substr(begin, stop - begin))) return 0;
             const ContextWords& words = c.set->context_words_[pattern.detector];

@@ -4,6 +4,8 @@
 
 #include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
+#include "policy/syntax_recovery.hpp"
+#include "policy/yaml_reader.hpp"
 
 namespace sovereign::policy {
 
@@ -46,9 +48,24 @@ bool implies(const RuleConditions& narrow, const RuleConditions& broad, const Po
 
 }  // namespace
 
-std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends) {
+std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
+                                       const ReadCleanly* read) {
     std::vector<Diagnostic> out;
     const auto& m = policy.model();
+    // Of a policy that did not load, only what was read without a problem is analysed: a finding about
+    // a rule, tenant or zone whose reading went wrong (or that depends on every rule, tenant or zone
+    // when one of them did) could be false.
+    const auto clean = [](const std::vector<bool>& items, std::size_t i) { return items.size() <= i || items[i]; };
+    const auto all_clean = [](const std::vector<bool>& items, bool every) {
+        return every && std::all_of(items.begin(), items.end(), [](bool item) { return item; });
+    };
+    const auto rule_clean = [&](std::size_t i) { return read == nullptr || clean(read->rules, i); };
+    const auto tenant_clean = [&](std::size_t i) { return read == nullptr || clean(read->tenants, i); };
+    const auto zone_clean = [&](std::size_t i) { return read == nullptr || clean(read->zones, i); };
+    const bool every_rule = read == nullptr || all_clean(read->rules, read->every_rule);
+    const bool every_zone = read == nullptr || all_clean(read->zones, read->every_zone);
+    const bool every_exemption = read == nullptr || (read->exemptions && read->every_tenant);
+    const bool detectors = read == nullptr || read->detectors;  // their classes decide what a rule can match
     // Whether a tenant the later rule applies to is exempt from the earlier rule (and not from the
     // later one): its requests reach the later rule. Tenants the policy does not list are exempt from
     // nothing.
@@ -61,6 +78,7 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
 
     for (std::size_t i = 0; i < m.rules.size(); ++i) {
         const auto& rule = m.rules[i];
+        if (!rule_clean(i) || !detectors) continue;
         const std::size_t before = out.size();
         if (rule.when.class_at_least && rule.when.class_at_most && *rule.when.class_at_least > *rule.when.class_at_most)
             out.push_back({m.file_label, rule.line, rule.column,
@@ -75,11 +93,12 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                policy.class_name(lowest_class(rule.when, policy)) + ", above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
         if (out.size() != before) continue;  // a rule that never matches is not also said to be shadowed
+        if (!every_exemption) continue;  // a tenant exempt from a deny rule lets requests through it
         // The most restrictive outcome wins whatever the order, so a deny anywhere in the file shadows;
         // of two denies that match the same requests, only the later one is reported.
         for (std::size_t j = 0; j < m.rules.size(); ++j) {
             const auto& deny = m.rules[j];
-            if (j == i || (j > i && rule.action == Action::deny)) continue;
+            if (j == i || (j > i && rule.action == Action::deny) || !rule_clean(j)) continue;
             // A deny about particular destination zones keeps the request from them only.
             if (deny.mode != RuleMode::enforce || deny.action != Action::deny || !deny.when.zones.empty() ||
                 escapes(deny, rule))
@@ -92,7 +111,9 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         }
     }
 
-    for (const auto& tenant : m.tenants) {
+    for (std::size_t t = 0; t < m.tenants.size() && every_rule; ++t) {
+        const auto& tenant = m.tenants[t];
+        if (!tenant_clean(t)) continue;
         const bool allowed_somewhere = std::any_of(m.rules.begin(), m.rules.end(), [&](const RuleDef& r) {
             return r.mode == RuleMode::enforce && r.action == Action::allow &&
                    (r.when.tenants.empty() || contains(r.when.tenants, tenant.name)) &&
@@ -105,7 +126,7 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
 
     if (backends == nullptr) return out;
     for (const auto& b : *backends) {
-        if (policy.find_zone(b.zone) == nullptr)
+        if (policy.find_zone(b.zone) == nullptr && every_zone)
             out.push_back({m.file_label, 1, 1,
                            "backend '" + b.name + "' is in zone '" + b.zone + "', which the policy does not define"});
     }
@@ -119,7 +140,9 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         const auto suggestion = closest_name(name, known);
         return suggestion.empty() ? std::string() : "; did you mean '" + suggestion + "'?";
     };
-    for (const auto& rule : m.rules) {
+    for (std::size_t r = 0; r < m.rules.size(); ++r) {
+        const auto& rule = m.rules[r];
+        if (!rule_clean(r)) continue;
         for (const auto& name : rule.backends)
             if (!contains(backend_names, std::string_view(name)))
                 out.push_back({m.file_label, rule.line, rule.column,
@@ -131,13 +154,17 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                "rule '" + rule.name + "' names model '" + model + "', which no backend of the gateway "
                                "serves" + suggest(model, served_models)});
     }
-    for (const auto& zone : m.zones) {
+    for (std::size_t z = 0; z < m.zones.size(); ++z) {
+        const auto& zone = m.zones[z];
+        if (!zone_clean(z)) continue;
         const bool has_backend =
             std::any_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return b.zone == zone.name; });
         if (!has_backend)
             out.push_back({m.file_label, zone.line, zone.column, "zone '" + zone.name + "' has no backend"});
     }
-    for (const auto& tenant : m.tenants) {
+    for (std::size_t t = 0; t < m.tenants.size() && every_zone && every_rule; ++t) {
+        const auto& tenant = m.tenants[t];
+        if (!tenant_clean(t)) continue;
         std::vector<std::string> zones;
         for (const auto& zone : m.zones)
             if (tenant.zones.empty() || contains(tenant.zones, zone.name)) zones.push_back(zone.name);
@@ -174,29 +201,45 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
     return out;
 }
 
+namespace {
+
+// The load's problems, then what analysis finds in the policy, or in what could be read of it.
+std::vector<Diagnostic> lint_loaded(LoadResult loaded, const std::vector<BackendInfo>* backends,
+                                    const std::vector<std::string>* gateway_tenants) {
+    std::vector<Diagnostic> out = std::move(loaded.diagnostics);
+    const Policy* policy = loaded.policy ? loaded.policy.get() : loaded.partial.get();
+    const ReadCleanly* read = loaded.policy ? nullptr : &loaded.read;
+    if (policy == nullptr) return out;
+    for (auto& finding : analyse_policy(*policy, backends, read)) out.push_back(std::move(finding));
+    if (gateway_tenants)
+        for (auto& finding : unknown_gateway_tenants(*policy, *gateway_tenants, read)) out.push_back(std::move(finding));
+    return out;
+}
+
+}  // namespace
+
 std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::string& file_label,
                                          const std::vector<BackendInfo>* backends) {
-    auto loaded = load_policy_text(yaml, file_label);
-    if (!loaded.policy) return loaded.diagnostics;
-    return analyse_policy(*loaded.policy, backends);
+    return lint_loaded(load_past_syntax_errors(yaml, file_label), backends, nullptr);
 }
 
 std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends,
                                          const std::vector<std::string>* gateway_tenants) {
-    auto loaded = load_policy_file(path);
-    if (!loaded.policy) return loaded.diagnostics;
-    auto out = analyse_policy(*loaded.policy, backends);
-    if (gateway_tenants)
-        for (auto& finding : unknown_gateway_tenants(*loaded.policy, *gateway_tenants)) out.push_back(std::move(finding));
-    return out;
+    std::string error;
+    const auto text = read_text_file(path, max_yaml_file_bytes, error);
+    if (!text) return {{path.string(), 1, 1, error.substr(error.find(": ") + 2)}};  // as load_policy_file says it
+    return lint_loaded(load_past_syntax_errors(*text, path.string()), backends, gateway_tenants);
 }
 
-std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants) {
+std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants,
+                                                const ReadCleanly* read) {
     std::vector<Diagnostic> out;
     const auto& m = policy.model();
     std::vector<std::string_view> known(gateway_tenants.begin(), gateway_tenants.end());
-    for (const auto& tenant : m.tenants) {
+    for (std::size_t t = 0; t < m.tenants.size(); ++t) {
+        const auto& tenant = m.tenants[t];
         if (contains(gateway_tenants, tenant.name)) continue;
+        if (read != nullptr && t < read->tenants.size() && !read->tenants[t]) continue;  // its name may be what is wrong
         const auto suggestion = closest_name(tenant.name, known);
         out.push_back({m.file_label, tenant.line, tenant.column,
                        "tenant '" + tenant.name + "' is not a tenant of the gateway, so no request comes from it" +

@@ -12,10 +12,14 @@
 namespace sovereign::policy {
 
 // Shadowed rules, rules that can never match, tenants no rule allows and, when backends are given,
-// tenants and zones with no reachable backend. Without backends that check is skipped.
-std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends);
+// tenants and zones with no reachable backend. Without backends that check is skipped. With `read`
+// (a policy that did not load, as far as it was read: LoadResult::partial), only findings that rest on
+// parts read without a problem.
+std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
+                                       const ReadCleanly* read = nullptr);
 
-// Everything lint reports for a file: load diagnostics, then (if it loads) the analysis.
+// Everything lint reports for a file: load diagnostics, read on past YAML syntax errors
+// (syntax_recovery.hpp), then the analysis of the policy, or of what could be read of it.
 std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::string& file_label,
                                          const std::vector<BackendInfo>* backends);
 // With `gateway_tenants` (the tenants of the gateway.yaml the policy serves under), tenants of the
@@ -23,7 +27,9 @@ std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::strin
 std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends,
                                          const std::vector<std::string>* gateway_tenants = nullptr);
 
-// Tenants of the policy that are none of the gateway's, each with a "did you mean".
-std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants);
+// Tenants of the policy that are none of the gateway's, each with a "did you mean" (with `read`, of those
+// read without a problem).
+std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants,
+                                                const ReadCleanly* read = nullptr);
 
 }  // namespace sovereign::policy

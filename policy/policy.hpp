@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,14 +109,43 @@ private:
     std::vector<std::string> rule_effects_;  // fixed by the policy: written once, not per request
 };
 
-// A compiled policy, or (when policy is null) the errors that prevented it.
+// Which parts of a policy file were read without a problem: lint analyses only those of a policy that
+// did not load. Each list is by index into the model's zones, tenants and rules; `every_...` is false
+// when some of them were left out (not a mapping, in a list that is not one, or by lint's reading past
+// a YAML syntax error).
+struct ReadCleanly {
+    std::vector<bool> zones;
+    std::vector<bool> tenants;
+    std::vector<bool> rules;
+    bool every_zone = true;
+    bool every_tenant = true;
+    bool every_rule = true;
+    bool exemptions = true;  // every tenant's exempt_from, and every rule it names
+    bool detectors = true;   // built-in detectors' classes and custom detectors
+};
+
+// A compiled policy, or (when policy is null) the errors that prevented it, and for lint what could be
+// read of it: `partial` holds its classes, detectors, zones, tenants and rules as read (null where
+// there is nothing to analyse: no classes, a detector that does not compile, a YAML syntax error).
 struct LoadResult {
     std::shared_ptr<const Policy> policy;
     std::vector<Diagnostic> diagnostics;
+    std::shared_ptr<const Policy> partial;
+    ReadCleanly read;
+};
+
+// Parts of a policy file that lint left out to read on past a YAML syntax error in them: top-level
+// sections left out whole, and sections some of whose list items were. Problems that only follow from
+// their absence (a required section missing, a name defined there and referred to elsewhere) are not
+// reported.
+struct LeftOut {
+    std::set<std::string> sections;
+    std::set<std::string> items_of;
+    bool empty() const { return sections.empty() && items_of.empty(); }
 };
 
 LoadResult load_policy_file(const std::filesystem::path& path);
-LoadResult load_policy_text(std::string_view yaml, std::string file_label);
+LoadResult load_policy_text(std::string_view yaml, std::string file_label, const LeftOut& left_out = {});
 
 // Reads a whole file, refusing ones larger than the YAML limit; an error names the file.
 std::optional<std::string> read_text_file(const std::filesystem::path& path, std::size_t limit, std::string& error);

@@ -184,23 +184,33 @@ constexpr std::size_t max_pattern_bytes = 64 * 1024;
 // Builds a PolicyModel from a parsed document, collecting every problem rather than stopping at the first.
 class PolicyBuilder {
 public:
-    PolicyBuilder(YamlReader& reader, PolicyModel& model) : r_(reader), m_(model) {}
+    PolicyBuilder(YamlReader& reader, PolicyModel& model, const LeftOut& left_out, ReadCleanly& read)
+        : r_(reader), m_(model), left_out_(left_out), read_(read) {}
 
     void build(const YAML::Node& root) {
-        if (!r_.check_map(root, "the policy", top_keys, std::array<std::string_view, 3>{"classes", "zones", "rules"}))
-            return;
+        std::vector<std::string_view> required;
+        for (const std::string_view key : {"classes", "zones", "rules"})
+            if (!left_out_.sections.contains(std::string(key))) required.push_back(key);
+        if (!r_.check_map(root, "the policy", top_keys, required)) return;
+        read_a_mapping = true;
         if (root["version"]) {
             const auto v = r_.integer(root["version"], "version");
             if (v && *v != 1) r_.error(root["version"], "version " + std::to_string(*v) + " is not supported; use 1");
         }
         if (root["name"]) m_.name = r_.text(root["name"], "name").value_or("");
         read_classes(root["classes"]);
-        if (m_.classes.empty()) return;  // everything else refers to classes
+        // Everything else refers to classes: without them it is still read for the problems it has of its
+        // own, and no reference to a class is checked.
+        classes_known_ = !m_.classes.empty();
         m_.default_clearance = 0;
         if (root["default_clearance"]) m_.default_clearance = class_ref(root["default_clearance"], "default_clearance");
+        read_.every_zone = !left_out("zones");
+        read_.every_tenant = !left_out("tenants");
+        read_.every_rule = !left_out("rules");
         read_zones(root["zones"]);
+        const std::size_t before_detectors = r_.problem_count();
         read_detectors(root["builtin_detectors"], root["detectors"]);
-        if (!detectors_ok_) return;
+        read_.detectors = r_.problem_count() == before_detectors && !left_out("builtin_detectors") && !left_out("detectors");
         if (root["responses"] && r_.check_map(root["responses"], "responses", responses_keys)) {
             if (root["responses"]["redact"] &&
                 !refuse_empty_list(root["responses"]["redact"], "responses.redact", "which removes nothing from answers"))
@@ -213,16 +223,30 @@ public:
     std::vector<DetectorSpec> specs;
     std::vector<PatternProblem> pattern_problems;
     std::vector<YAML::Mark> detector_marks;
+    bool read_a_mapping = false;  // the document is a mapping: there is something to analyse
 
 private:
     YamlReader& r_;
     PolicyModel& m_;
-    bool detectors_ok_ = true;
+    const LeftOut& left_out_;
+    ReadCleanly& read_;
+    bool classes_known_ = false;
     std::map<std::string, std::size_t> detector_index_;
-    std::vector<std::pair<std::string, YAML::Mark>> tenant_refs_;  // checked once all tenants are known
+    struct TenantRef {
+        std::string name;
+        YAML::Mark mark;
+        std::size_t rule;  // index in m_.rules
+    };
+    std::vector<TenantRef> tenant_refs_;  // checked once all tenants are known
+
+    // Whether lint left out this section, or some of its items: the names it defines are not all known.
+    bool left_out(const std::string& section) const {
+        return left_out_.sections.contains(section) || left_out_.items_of.contains(section);
+    }
 
     int class_ref(const YAML::Node& node, std::string_view what) {
         const auto name = r_.text(node, what);
+        if (!classes_known_) return 0;  // nothing to check it against; the classes' own problem is reported
         if (!name) return static_cast<int>(m_.classes.size()) - 1;
         for (std::size_t i = 0; i < m_.classes.size(); ++i)
             if (m_.classes[i] == *name) return static_cast<int>(i);
@@ -244,6 +268,7 @@ private:
             const auto& at = node.IsSequence() ? node[i] : node;
             const auto found = detector_index_.find(name);
             if (found == detector_index_.end()) {
+                if (left_out("detectors")) continue;  // it may be one of those lint left out
                 const auto suggestion = closest_name(name, known);
                 r_.error(at, std::string(what) + ": no detector named '" + name + "'" +
                                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
@@ -259,7 +284,7 @@ private:
         std::vector<std::string_view> known;
         for (const auto& z : m_.zones) known.push_back(z.name);
         for (std::size_t i = 0; i < names.size(); ++i) {
-            if (std::find(known.begin(), known.end(), names[i]) != known.end()) continue;
+            if (std::find(known.begin(), known.end(), names[i]) != known.end() || left_out("zones")) continue;
             const auto suggestion = closest_name(names[i], known);
             r_.error(node.IsSequence() ? node[i] : node,
                      std::string(what) + ": no zone named '" + names[i] + "'" +
@@ -289,30 +314,37 @@ private:
         if (!node) return;
         if (!node.IsSequence() || node.size() == 0 || node.size() > max_list_items) {
             r_.error(node, "zones must be a list of 1 to " + std::to_string(max_list_items) + " zones");
+            read_.every_zone = false;
             return;
         }
         std::unordered_map<std::string, int> defined;  // zone name -> line
         for (const auto& z : node) {
-            if (!r_.check_map(z, "a zone", zone_keys, name_key)) continue;
+            const std::size_t before = r_.problem_count();
+            if (!r_.check_map(z, "a zone", zone_keys, name_key)) {
+                read_.every_zone = false;
+                continue;
+            }
             ZoneDef zone;
             zone.line = YamlReader::line_of(z);
             zone.column = YamlReader::column_of(z);
             zone.max_class = static_cast<int>(m_.classes.size()) - 1;
-            if (z["name"]) zone.name = r_.text(z["name"], "zone name").value_or("");
+            const auto name = z["name"] ? r_.text(z["name"], "zone name") : std::nullopt;
+            zone.name = name.value_or("");
             if (z["description"]) zone.description = r_.text(z["description"], "description").value_or("");
             if (z["max_class"]) zone.max_class = class_ref(z["max_class"], "max_class");
-            if (!zone.name.empty() && !valid_name(zone.name))
+            if (name && !valid_name(*name))  // an empty name too (name: ''), as the JSON Schema says
                 r_.error(z["name"], "zone name '" + zone.name + "' must be a word of letters, digits, '-', '_' or '.'");
             if (const auto [first, added] = defined.emplace(zone.name, zone.line); !added)
                 r_.error(z["name"], "zone '" + zone.name + "' is defined twice (first at line " +
                                         std::to_string(first->second) + ")");
             m_.zones.push_back(std::move(zone));
+            read_.zones.push_back(r_.problem_count() == before);
         }
     }
 
     void read_detectors(const YAML::Node& builtin_classes, const YAML::Node& custom) {
         // Built-ins take their default class when the policy has it, else the highest class (fail safe).
-        const int highest = static_cast<int>(m_.classes.size()) - 1;
+        const int highest = std::max(0, static_cast<int>(m_.classes.size()) - 1);
         std::vector<std::string_view> builtin_names;
         for (const auto& b : builtin_detectors()) {
             DetectorSpec spec;
@@ -468,24 +500,33 @@ private:
         if (!node) return;
         if (!node.IsSequence() || node.size() > max_list_items) {
             r_.error(node, "tenants must be a list of at most " + std::to_string(max_list_items) + " tenants");
+            read_.every_tenant = false;
             return;
         }
         std::set<std::string> tenant_names;
         for (const auto& t : node) {
-            if (!r_.check_map(t, "a tenant", tenant_keys, name_key)) continue;
+            const std::size_t before = r_.problem_count();
+            if (!r_.check_map(t, "a tenant", tenant_keys, name_key)) {
+                read_.every_tenant = false;
+                continue;
+            }
             TenantDef tenant;
             tenant.line = YamlReader::line_of(t);
             tenant.column = YamlReader::column_of(t);
             tenant.name = t["name"] ? r_.text(t["name"], "tenant name").value_or("") : "";
             if (const auto why = unreadable_name(tenant.name); !why.empty())
                 r_.error(t["name"], "tenant name '" + tenant.name + "' " + why);
+            if (t["name"] && t["name"].IsScalar() && tenant.name.empty())
+                r_.error(t["name"], "a tenant needs a name: rules, exemptions and gateway.yaml refer to it");
             tenant.clearance = m_.default_clearance;
             if (t["clearance"]) tenant.clearance = class_ref(t["clearance"], "clearance");
             if (t["zones"] && !refuse_empty_list(t["zones"], "zones",
                                                  "which would leave the tenant unrestricted rather than without zones"))
                 tenant.zones = zone_refs(t["zones"], "zones");
+            const std::size_t before_exemptions = r_.problem_count();
             if (t["exempt_from"] && !refuse_empty_list(t["exempt_from"], "exempt_from", "which exempts from nothing"))
                 tenant.exempt_from = r_.text_list(t["exempt_from"], "exempt_from").value_or(std::vector<std::string>{});
+            if (r_.problem_count() != before_exemptions) read_.exemptions = false;
             if (t["capture_payload"])
                 tenant.capture_payload = r_.boolean(t["capture_payload"], "capture_payload").value_or(false);
             if (t["redact_in_responses"] &&
@@ -495,6 +536,7 @@ private:
                 r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");
             exemption_nodes_.push_back(t["exempt_from"]);
             m_.tenants.push_back(std::move(tenant));
+            read_.tenants.push_back(r_.problem_count() == before);
         }
     }
 
@@ -505,21 +547,25 @@ private:
         if (!node) return;
         if (!node.IsSequence()) {
             r_.error(node, "rules must be a list");
+            read_.every_rule = false;
             return;
         }
         if (node.size() > max_rules) {
             r_.error(node, "more than " + std::to_string(max_rules) + " rules");
+            read_.every_rule = false;
             return;
         }
         for (const auto& n : node) read_rule(n);
         // Tenants named by rules and rules named by exemptions must exist.
         std::vector<std::string_view> tenant_names;
         for (const auto& t : m_.tenants) tenant_names.push_back(t.name);
-        for (const auto& [name, mark] : tenant_refs_) {
-            if (std::find(tenant_names.begin(), tenant_names.end(), name) != tenant_names.end()) continue;
+        for (const auto& [name, mark, rule] : tenant_refs_) {
+            if (std::find(tenant_names.begin(), tenant_names.end(), name) != tenant_names.end() || left_out("tenants"))
+                continue;
             const auto suggestion = closest_name(name, tenant_names);
             r_.error(mark, "no tenant named '" + name + "' under tenants" +
                                (suggestion.empty() ? "; list every tenant the rules name" : "; did you mean '" + suggestion + "'?"));
+            read_.rules[rule] = false;
         }
         std::vector<std::string_view> rule_names;
         for (const auto& rule : m_.rules) rule_names.push_back(rule.name);
@@ -527,7 +573,10 @@ private:
             const auto& list = exemption_nodes_[t];
             for (std::size_t i = 0; i < m_.tenants[t].exempt_from.size(); ++i) {
                 const auto& name = m_.tenants[t].exempt_from[i];
-                if (std::find(rule_names.begin(), rule_names.end(), name) != rule_names.end()) continue;
+                if (std::find(rule_names.begin(), rule_names.end(), name) != rule_names.end() || left_out("rules"))
+                    continue;
+                read_.tenants[t] = false;
+                read_.exemptions = false;
                 const auto suggestion = closest_name(name, rule_names);
                 r_.error(list.IsSequence() ? list[i] : list, "exempt_from: no rule named '" + name + "'" +
                                                                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
@@ -536,7 +585,11 @@ private:
     }
 
     void read_rule(const YAML::Node& n) {
-        if (!r_.check_map(n, "a rule", rule_keys, std::array<std::string_view, 2>{"name", "then"})) return;
+        const std::size_t before = r_.problem_count();
+        if (!r_.check_map(n, "a rule", rule_keys, std::array<std::string_view, 2>{"name", "then"})) {
+            read_.every_rule = false;
+            return;
+        }
         RuleDef rule;
         rule.line = YamlReader::line_of(n);
         rule.column = YamlReader::column_of(n);
@@ -560,6 +613,7 @@ private:
         if (n["when"]) read_conditions(n["when"], rule.when);
         if (n["then"]) read_effects(n["then"], rule);
         m_.rules.push_back(std::move(rule));
+        read_.rules.push_back(r_.problem_count() == before);
     }
 
     // An empty list where a list of names is expected: in a condition it would hold for nothing, yet
@@ -585,7 +639,8 @@ private:
         if (w["tenants"]) {
             c.tenants = r_.text_list(w["tenants"], "tenants").value_or(std::vector<std::string>{});
             for (std::size_t i = 0; i < c.tenants.size(); ++i)
-                tenant_refs_.push_back({c.tenants[i], (w["tenants"].IsSequence() ? w["tenants"][i] : w["tenants"]).Mark()});
+                tenant_refs_.push_back({c.tenants[i], (w["tenants"].IsSequence() ? w["tenants"][i] : w["tenants"]).Mark(),
+                                        m_.rules.size()});
         }
         if (w["models"]) c.models = r_.text_list(w["models"], "models").value_or(std::vector<std::string>{});
         if (w["endpoints"]) {
@@ -651,7 +706,7 @@ private:
 
 }  // namespace
 
-LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
+LoadResult load_policy_text(std::string_view yaml, std::string file_label, const LeftOut& left_out) {
     LoadResult result;
     YamlReader reader(file_label, result.diagnostics);
     const auto root = reader.parse(yaml);
@@ -659,7 +714,7 @@ LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
     PolicyModel model;
     model.file_label = file_label;
     model.version = sha256_hex(yaml);
-    PolicyBuilder builder(reader, model);
+    PolicyBuilder builder(reader, model, left_out, result.read);
     builder.build(*root);
     const bool built_cleanly = result.diagnostics.empty();
     // The detectors that were read compile even when the file has other problems, so that a regex
@@ -673,8 +728,14 @@ LoadResult load_policy_text(std::string_view yaml, std::string file_label) {
         const int column = placed ? YamlReader::one_based(builder.detector_marks[p.detector].column) : 1;
         result.diagnostics.push_back({file_label, line, column, p.message});
     }
-    if (!built_cleanly || !set) return result;
+    if (!set) return result;
     model.detectors = std::move(set);
+    if (!built_cleanly) {
+        // What was read, for lint to analyse the parts without a problem.
+        if (builder.read_a_mapping && !model.classes.empty())
+            result.partial = std::make_shared<const Policy>(std::move(model));
+        return result;
+    }
     result.policy = std::make_shared<const Policy>(std::move(model));
     return result;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/email_forms.hpp"
+#include "policy/line_breaks.hpp"
 
 namespace sovereign::policy::validators {
 
@@ -137,28 +138,38 @@ bool luhn(std::string_view digits) {
 }
 
 bool credit_card(std::string_view text) {
-    // Groups must be separated consistently: "4111 1111 1111 1111" (or with dashes or dots) or not at
-    // all, never "4111-1111 1111".
+    // Groups must be separated consistently: "4111 1111 1111 1111" (or with tabs, dashes or dots) or not
+    // at all, never "4111-1111 1111". A line break may stand between two groups, after the dash of a
+    // dashed number (a number wrapped, or copied one group a line: policy/line_breaks.hpp).
     char separator = 0;
-    for (const char c : text) {
-        if (c == ' ' || c == '-' || c == '.') {
-            if (separator != 0 && separator != c) return false;
-            separator = c;
+    bool grouped = false;
+    CardGroups groups;
+    for (std::size_t i = 0; i < text.size();) {
+        if (is_digit(text[i])) {
+            groups.count_digit();
+            ++i;
+            continue;
         }
+        std::size_t gap = line_breaks::gap_after_dash_at(text, i);
+        const char mark = gap == 0 || text[i] == '-' ? text[i] : 0;  // the separator this gap writes, if any
+        if (gap == 0) {
+            if (mark != ' ' && mark != '\t' && mark != '-' && mark != '.') return false;
+            gap = 1;
+        }
+        if (mark != 0) {
+            if (separator != 0 && separator != mark) return false;
+            separator = mark;
+        }
+        grouped = true;
+        if (!groups.next()) return false;
+        i += gap;
     }
     const Kept kept = digits_only(text);
     const std::string_view d = kept.view();
     if (d.size() < 13 || d.size() > 19 || all_same(d)) return false;
     // Printed cards group digits in fours (Amex and Diners: 4-6-5 and 4-6-4); other groupings are
     // other numbers, such as French social security numbers.
-    if (separator != 0) {
-        CardGroups groups;
-        for (const char c : text) {
-            if (c != separator) groups.count_digit();
-            else if (!groups.next()) return false;
-        }
-        if (!groups.printed()) return false;
-    }
+    if (grouped && !groups.printed()) return false;
     // Issuer identification: 2 (Mastercard 2-series), 3 (Amex, Diners, JCB), 4 (Visa), 5 (Mastercard,
     // Maestro), 6 (Discover, UnionPay, Maestro). Other leading digits are not payment cards.
     if (d[0] < '2' || d[0] > '6') return false;
@@ -188,8 +199,9 @@ bool credit_card_written_out(std::string_view text) {
     if (separator.empty()) return false;  // no separator: the plain form's validator decides
     const bool digits_apart = groups.digits_apart();
     if (!digits_apart && !groups.printed()) return false;
-    // Groups apart by one space, dash or dot are the usual way to write a card: credit_card decides.
-    if (!digits_apart && separator.size() == 1 && (separator[0] == ' ' || separator[0] == '-' || separator[0] == '.'))
+    // Groups apart by one space, tab, dash or dot are the usual way to write a card: credit_card decides.
+    if (!digits_apart && separator.size() == 1 &&
+        (separator[0] == ' ' || separator[0] == '\t' || separator[0] == '-' || separator[0] == '.'))
         return false;
     // The rest (length, issuer, Luhn) as for a card written the usual way.
     return credit_card(digits_only(text).view());
@@ -515,17 +527,38 @@ bool es_nie(std::string_view text) {
 
 bool it_codice_fiscale(std::string_view text) {
     if (text.size() != 16) return false;
-    // Odd positions (1st, 3rd, ...) map through this table; even positions use the plain value.
+    // Letters for surname and name, the month (A B C D E H L M P R S T), the place's letter and the check;
+    // digits for the year, the day (women's plus 40) and the place's number. Where two people would get
+    // the same code (omocodia), the tax office replaces digits by L M N P Q R S T U V (for 0 to 9), the
+    // last digit first, then the one before it, and so on: a replaced digit has only replaced ones after it.
+    static constexpr std::string_view replacements = "LMNPQRSTUV";
+    static constexpr std::array<std::size_t, 7> digits_last_first{14, 13, 12, 10, 9, 7, 6};
+    for (const std::size_t i : {0, 1, 2, 3, 4, 5, 11, 15})
+        if (!is_upper(text[i])) return false;
+    if (std::string_view("ABCDEHLMPRST").find(text[8]) == std::string_view::npos) return false;
+    std::array<int, 16> decoded{};
+    bool replacing = true;  // every digit after this one (in the code) was replaced
+    for (const std::size_t i : digits_last_first) {
+        if (is_digit(text[i])) {
+            decoded[i] = digit(text[i]);
+            replacing = false;
+            continue;
+        }
+        const auto replaced = replacements.find(text[i]);
+        if (replaced == std::string_view::npos || !replacing) return false;
+        decoded[i] = static_cast<int>(replaced);
+    }
+    const int day = decoded[9] * 10 + decoded[10];
+    if (day < 1 || (day > 31 && day < 41) || day > 71) return false;
+    // The check character: over the first fifteen characters as written (replacement letters as letters),
+    // odd positions (1st, 3rd, ...) map through this table, even positions count their plain value.
     static constexpr std::array<int, 36> odd{1, 0, 5, 7, 9, 13, 15, 17, 19, 21,               // 0-9
                                              1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3,
                                              6, 8, 12, 14, 16, 10, 22, 25, 24, 23};           // A-Z
     int sum = 0;
     for (std::size_t i = 0; i < 15; ++i) {
         const char c = text[i];
-        int index;
-        if (is_digit(c)) index = digit(c);
-        else if (is_upper(c)) index = 10 + (c - 'A');
-        else return false;
+        const int index = is_digit(c) ? digit(c) : 10 + (c - 'A');
         const int plain = is_digit(c) ? digit(c) : c - 'A';
         sum += (i % 2 == 0) ? odd[static_cast<std::size_t>(index)] : plain;
     }

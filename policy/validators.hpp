@@ -10,7 +10,7 @@ namespace sovereign::policy::validators {
 bool luhn(std::string_view digits);
 bool credit_card(std::string_view text);
 // A card number written to slip past filters: every digit apart ("4 1 1 1 ..."), or groups of four
-// apart by the same run of up to three of " ._/,-" ("4111 - 1111 - ...", "4111_1111_..."). The
+// apart by the same run of up to three of " ._/,-" or tabs ("4111 - 1111 - ...", "4111_1111_..."). The
 // built-in detector only trusts it next to a context word.
 bool credit_card_written_out(std::string_view text);
 bool iban(std::string_view text);
@@ -36,6 +36,8 @@ bool de_steuer_id(std::string_view text);
 bool fr_nir(std::string_view text);
 bool es_dni(std::string_view text);
 bool es_nie(std::string_view text);
+// An Italian fiscal code, also with digits replaced by letters (omocodia): its layout, the order of the
+// replacements, the day of birth and the check character.
 bool it_codice_fiscale(std::string_view text);
 bool nl_bsn(std::string_view text);
 bool pl_pesel(std::string_view text);

@@ -52,6 +52,8 @@ public:
     std::optional<std::vector<std::string>> text_list(const YAML::Node& node, std::string_view what);
 
     const std::string& file() const { return file_; }
+    // How many problems have been reported so far (to tell which part of a file had one).
+    std::size_t problem_count() const { return diagnostics_.size(); }
     // 1-based positions; a node with no place in the text (an empty document) is at 1:1.
     static int one_based(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 1; }
     static int line_of(const YAML::Node& node) { return node.IsDefined() ? one_based(node.Mark().line) : 1; }

@@ -34,7 +34,7 @@ tenants:
   - name: rewriting
     clearance: confidential
 responses:
-  redact: [credit_card]
+  redact: [credit_card, it_codice_fiscale]
 rules:
   - name: tokenize-identities
     when:
@@ -160,6 +160,33 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
         const { text: got, raw } = await ask(endpoint, streamed);
         assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
         assert.ok(!raw.includes('\uFFFD'), `a character was cut in two (${endpoint}, streamed: ${streamed}): ${raw}`);
+      }
+    }
+  });
+
+  it('a card the model wraps over lines or writes one group a line is redacted, cut at every character', async () => {
+    const text = 'Your card:\n4111 1111\n1111 1111\nand the spare:\r\n5555\r\n5555\r\n5555\r\n4444\r\nend';
+    const expected = 'Your card:\n[REDACTED:credit_card]\nand the spare:\r\n[REDACTED:credit_card]\r\nend';
+    for (const endpoint of ['chat', 'completions']) {
+      for (const streamed of [true, false]) {
+        answerText(endpoint, streamed ? [...text] : [text], streamed);  // streamed: one character per event
+        const { text: got, raw } = await ask(endpoint, streamed);
+        assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
+        assert.ok(!raw.includes('4111') && !raw.includes('5555'), raw);
+      }
+    }
+  });
+
+  it('an Italian fiscal code with digits replaced by letters (omocodia) is redacted on its own, streamed and whole', async () => {
+    // Two, three and all seven digits replaced: no other digits near them, cut at every character.
+    const text = 'Codici: RSSMRA85T10A5SNT, RSSMRA85T10ARSNO e RSSMRAURTMLARSNL.';
+    const expected = 'Codici: [REDACTED:it_codice_fiscale], [REDACTED:it_codice_fiscale] e [REDACTED:it_codice_fiscale].';
+    for (const endpoint of ['chat', 'completions']) {
+      for (const streamed of [true, false]) {
+        answerText(endpoint, streamed ? [...text] : [text], streamed);
+        const { text: got, raw } = await ask(endpoint, streamed);
+        assert.equal(got, expected, `${endpoint}, streamed: ${streamed}`);
+        assert.ok(!raw.includes('RSSMRA'), raw);
       }
     }
   });

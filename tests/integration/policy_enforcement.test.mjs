@@ -174,6 +174,20 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.ok(!received.includes('4111') && !received.includes('1111'), received);
   });
 
+  it('a card number wrapped over lines, written one group a line or apart by tabs is redacted before it leaves', async () => {
+    const forms = ['4111 1111\n1111 1111', '4111\r\n1111\r\n1111\r\n1111', '4111 1111 \n  1111 1111', '4111\t1111\t1111\t1111'];
+    for (const written of forms) {
+      const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Charge card\n${written}\nfor order 7.`));
+      assert.equal(JSON.parse(received).messages.at(-1).content, 'Charge card\n[REDACTED:credit_card]\nfor order 7.',
+        JSON.stringify(written));
+    }
+    // A table of two cards, one a line, is two cards; the next line's number is not taken into the first.
+    const { received } = await chatReachingEcho(ALPHA,
+      chatBody('echo-model', `Cards:\n${CARD}\n5555 5555 5555 4444\n2024 orders`));
+    assert.equal(JSON.parse(received).messages.at(-1).content,
+      'Cards:\n[REDACTED:credit_card]\n[REDACTED:credit_card]\n2024 orders');
+  });
+
   it('a card number hidden in base64 or hex is redacted, the whole encoded run', async () => {
     for (const encoding of ['base64', 'hex']) {
       const encoded = Buffer.from(`card ${CARD}`).toString(encoding);

@@ -76,35 +76,83 @@ TEST_SUITE("scan") {
         CHECK(detail::find_run_by_masks("aaaa", 0, chars, 0) == std::string::npos);
     }
 
+    TEST_CASE("runs of capitals and digits are found where a check of every window finds them") {
+        const auto in = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+            for (std::size_t s = from; s + width <= text.size(); ++s) {
+                bool all = true;
+                for (std::size_t i = s; i < s + width && all; ++i) all = in(text[i]);
+                if (all) return s;
+            }
+            return std::string::npos;
+        };
+        std::mt19937 random(20261128);
+        std::size_t found = 0;
+        // Short texts, and texts over several 64-byte blocks with runs across their edges and widths up
+        // to a whole block.
+        for (int round = 0; round < 12000; ++round) {
+            const bool long_text = round >= 8000;
+            std::string text(long_text ? 60 + random() % 300 : random() % 70, ' ');
+            for (char& c : text) c = "AZ09Qa z@[/:"[random() % (random() % (long_text ? 12 : 3) == 0 ? 12 : 5)];
+            const std::size_t width = 1 + random() % (long_text ? 64 : 20);
+            const std::size_t from = random() % (text.size() + 1);
+            CAPTURE(text);
+            CAPTURE(width);
+            CAPTURE(from);
+            const std::size_t expected = every_window(text, from, width);
+            CHECK(find_capitals_and_digits(text, from, width) == expected);
+            CHECK(detail::find_capitals_and_digits_by_masks(text, from, width, detail::capital_digit_mask_portable) ==
+                  expected);
+            found += expected != std::string::npos;
+        }
+        CHECK(found > 3000);
+    }
+
     TEST_CASE("chains of digits are found where the pattern they replace reports them") {
-        // Every end e at which [0-9](?:[^0-9]{0,3}[0-9]){5}(?:[^0-9]|$) matches some text[s, e); a match
-        // is at most 22 characters long.
-        const std::regex closed("[0-9](?:[^0-9]{0,3}[0-9]){5}[^0-9]");
-        const std::regex at_end("[0-9](?:[^0-9]{0,3}[0-9]){5}");
+        // Every end e at which [0-9](?:(?:[^0-9]{0,3}|LINE_BREAK)[0-9]){5}(?:[^0-9]|$) matches some
+        // text[s, e), LINE_BREAK being a line break between groups (policy/line_breaks.hpp); a match is at
+        // most 6 + 5 * 11 + 1 characters long.
+        const std::string gap = "(?:[^0-9]{0,3}|-?[ \\t]{0,4}\\r?\\n[ \\t]{0,4})";
+        const std::regex closed("[0-9](?:" + gap + "[0-9]){5}[^0-9]");
+        const std::regex at_end("[0-9](?:" + gap + "[0-9]){5}");
+        const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
         const auto reference = [&](const std::string& text) {
             std::vector<std::size_t> ends;
-            for (std::size_t e = 1; e <= text.size(); ++e)
-                for (std::size_t s = e > 22 ? e - 22 : 0; s < e; ++s)
-                    if (std::regex_match(text.substr(s, e - s), closed) ||
-                        (e == text.size() && std::regex_match(text.substr(s), at_end))) {
+            for (std::size_t e = 1; e <= text.size(); ++e) {
+                const bool closes = e >= 2 && is_digit(text[e - 2]) && !is_digit(text[e - 1]);
+                const bool ends_text = e == text.size() && is_digit(text[e - 1]);
+                if (!closes && !ends_text) continue;
+                for (std::size_t s = e > 62 ? e - 62 : 0; s < e; ++s)
+                    if (is_digit(text[s]) && ((closes && std::regex_match(text.substr(s, e - s), closed)) ||
+                                              (ends_text && std::regex_match(text.substr(s), at_end)))) {
                         ends.push_back(e);
                         break;
                     }
+            }
             return ends;
         };
         std::mt19937 random(20261126);
         std::size_t places = 0;
-        // Short texts, and texts across several 64-byte blocks (runs and gaps over their edges).
-        for (int round = 0; round < 3400; ++round) {
-            std::string text(round < 3000 ? random() % 40 : 60 + random() % 140, ' ');
-            for (char& c : text) c = "0123456789 -./ab:"[random() % (random() % 3 == 0 ? 17 : 10 + random() % 8)];
+        std::size_t over_lines = 0;
+        // Short texts, and texts across several 64-byte blocks (runs and gaps over their edges); some
+        // with line breaks and blanks between groups of digits.
+        for (int round = 0; round < 4400; ++round) {
+            const bool lines = round >= 3400;
+            std::string text(round < 3000 || lines ? random() % 40 : 60 + random() % 140, ' ');
+            if (lines) {
+                for (char& c : text) c = "0123456789 \t\n\r-a"[random() % (random() % 3 == 0 ? 16 : 10 + random() % 6)];
+            } else {
+                for (char& c : text) c = "0123456789 -./ab:"[random() % (random() % 3 == 0 ? 17 : 10 + random() % 8)];
+            }
             CAPTURE(text);
             std::vector<std::size_t> found;
             for_each_digit_chain(text, [&](std::size_t end) { found.push_back(end); });
             const std::vector<std::size_t> expected = reference(text);
             CHECK(found == expected);
             places += expected.size();
+            if (lines) over_lines += expected.size();
         }
+        CHECK(over_lines > 300);  // chains over line breaks were there
         CHECK(places > 4000);  // the texts did hold chains
     }
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "policy/diagnostic.hpp"
 #include "policy/lint.hpp"
 #include "policy/policy.hpp"
 #include "policy/test_suite.hpp"
@@ -114,5 +115,35 @@ TEST_SUITE("damaged") {
             }
         }
         CHECK(refused > 10);
+    }
+
+    TEST_CASE("lint reads an example policy past a YAML syntax error on any line to a problem elsewhere") {
+        // An unclosed '[' after the colon of a line of the quickstart policy, and a key misspelt in
+        // another part of it (a zone's, or else the last rule's): lint reports the loader's syntax error
+        // first, then the misspelt key, as the loader reports it in a file with only that problem.
+        const auto lines = lines_of(examples / "quickstart" / "policy.yaml");
+        std::size_t broken_lines = 0;
+        for (std::size_t i = 0; i < lines.size(); ++i) {
+            const auto colon = lines[i].find(':');
+            if (colon == std::string::npos || lines[i].starts_with("#")) continue;
+            const std::size_t other = i >= 9 && i <= 11 ? 41 : 11;  // 0-based: "action:" or the zone's "description:"
+            auto misspelt = lines;
+            misspelt[other].insert(misspelt[other].find(':'), "x");
+            const auto only_misspelt = load_policy_text(joined(misspelt), "policy.yaml");
+            REQUIRE(only_misspelt.diagnostics.size() == 1);
+            auto broken = misspelt;
+            broken[i].insert(colon + 1, " [");
+            CAPTURE(broken[i]);
+            const auto loaded = load_policy_text(joined(broken), "policy.yaml");
+            REQUIRE_FALSE(loaded.diagnostics.empty());
+            if (!loaded.diagnostics[0].message.starts_with("YAML syntax error")) continue;  // '[' read as text
+            ++broken_lines;
+            const auto linted = lint_policy_text(joined(broken), "policy.yaml", nullptr);
+            check_positions(linted);
+            REQUIRE(linted.size() >= 2);
+            CHECK(format_diagnostic(linted[0]) == format_diagnostic(loaded.diagnostics[0]));
+            CHECK(format_diagnostic(linted.back()) == format_diagnostic(only_misspelt.diagnostics[0]));
+        }
+        CHECK(broken_lines > 15);
     }
 }

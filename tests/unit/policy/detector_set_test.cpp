@@ -62,15 +62,20 @@ struct WholeForm {
     Boundary boundary;
     bool (*validate)(std::string_view);
     std::size_t max_width;
+    std::string_view first_chars;  // the characters a value begins with
+    // A further condition on the value (null: none).
+    bool (*admissible)(std::string_view) = nullptr;
 
     Found findings(const std::string& text) const {
         Found found;
         for (std::size_t b = 0; b < text.size(); ++b) {
+            if (first_chars.find(text[b]) == std::string_view::npos) continue;
             std::size_t longest = 0;
             for (std::size_t e = b + 1; e <= std::min(text.size(), b + max_width); ++e) {
                 if (!stands_alone(boundary, text, b, e)) continue;
                 const std::string value = text.substr(b, e - b);
-                if (std::regex_match(value, form) && validate(value)) longest = e;
+                if (std::regex_match(value, form) && validate(value) && (admissible == nullptr || admissible(value)))
+                    longest = e;
             }
             if (longest != 0) found.emplace_back(detector, text.substr(b, longest - b));
         }
@@ -78,13 +83,18 @@ struct WholeForm {
     }
 };
 
+// A line break between groups (policy/line_breaks.hpp), as a std::regex.
+const std::string line_break = "[ \\t]{0,4}\\r?\\n[ \\t]{0,4}";
+// Cards and telephone numbers have at most four line breaks, one for each group they are printed in.
+bool at_most_four_line_breaks(std::string_view value) { return std::count(value.begin(), value.end(), '\n') <= 4; }
+
 // Random texts of written values (`value()`) and filler compared between the scan (the detector's
 // findings of the whole form: its other patterns may find other forms) and the reference; returns
-// the values found.
+// the values found. Values and filler are joined by separators, line breaks among them.
 template <typename Value>
 std::size_t compare_with_whole_form(const WholeForm& whole, std::mt19937& random, Value&& value,
                                     const std::vector<std::string>& filler) {
-    const std::vector<std::string> joiners{" ", " ", ", ", "\n", ": ", "-", "/"};
+    const std::vector<std::string> joiners{" ", " ", ", ", "\n", ": ", "-", "/", "\t", "\r\n", " \n  ", "-\n"};
     std::size_t found = 0;
     for (int round = 0; round < 1500; ++round) {
         std::string text;
@@ -99,7 +109,18 @@ std::size_t compare_with_whole_form(const WholeForm& whole, std::mt19937& random
         for (const auto& f : scan(text))
             if (f.first == whole.detector && std::regex_match(f.second, whole.form))
                 scanned.push_back(f);
-        CHECK(scanned == expected);
+        if (scanned != expected) {
+            const auto render = [](const Found& values) {
+                std::string out;
+                for (const auto& [name, value] : values) out += "[" + name + ": " + value + "] ";
+                return out;
+            };
+            const std::string scanned_values = render(scanned);
+            const std::string expected_values = render(expected);
+            CAPTURE(scanned_values);
+            CAPTURE(expected_values);
+            CHECK(scanned == expected);
+        }
         found += expected.size();
     }
     return found;
@@ -218,6 +239,51 @@ TEST_SUITE("scan") {
         CHECK(scan("4111-1111-1111-1111 declined") == Found{{"credit_card", "4111-1111-1111-1111"}});
     }
 
+    TEST_CASE("Italian fiscal codes with digits replaced by letters are found on their own, whole") {
+        // With two or more of its seven digits replaced a code holds too few digits for a window of the
+        // digit-dense patterns; it is found in prose without other digits near it all the same.
+        for (const std::string code : {"RSSMRA85T10A562S", "RSSMRA85T10A56NH", "RSSMRA85T10A5SNT", "RSSMRA85T10ARSNO",
+                                       "RSSMRAURTMLARSNL", "BNCGNNTNDQNFNLRP"}) {
+            CAPTURE(code);
+            CHECK(scan("Il codice fiscale " + code + " risulta valido.") == Found{{"it_codice_fiscale", code}});
+            CHECK(scan(code) == Found{{"it_codice_fiscale", code}});
+            CHECK(scan("CF:" + code + ";") == Found{{"it_codice_fiscale", code}});
+            // Inside a longer run of capitals and digits, or against a letter, it is not one.
+            CHECK(scan("X" + code).empty());
+            CHECK(scan(code + "9 ").empty());
+            CHECK(scan("a" + code).empty());
+        }
+        // Wrong check characters, replacements out of order, a letter that replaces no digit.
+        for (const std::string near_miss : {"RSSMRA85T10A5SNS", "RSSMRAURTMLARSNS", "RSSMRAU5T10A562P", "RSSMRA85T10A56AO"})
+            CHECK(scan("Il codice fiscale " + near_miss + " risulta valido.").empty());
+        // Two codes side by side, and capitals that only look like one.
+        CHECK(scan("RSSMRA85T10A5SNT, BNCGNNTNDQNFNLRP") ==
+              Found{{"it_codice_fiscale", "RSSMRA85T10A5SNT"}, {"it_codice_fiscale", "BNCGNNTNDQNFNLRP"}});
+        CHECK(scan("THE QUICK BROWN FOX JUMPS OVER THE LAZY DOG ABCDEFGHIJKLMNOP QRSTUVWXYZ012345").empty());
+    }
+
+    TEST_CASE("Italian fiscal codes are found by their finder as the whole form describes them") {
+        const WholeForm code{"it_codice_fiscale",
+                             std::regex("[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"),
+                             Boundary::alnum, validators::it_codice_fiscale, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"};
+        const std::vector<std::string> codes{"RSSMRA85T10A562S", "RSSMRA85T10A5SNT", "RSSMRAURTMLARSNL", "BNCGNN72D42F20RG",
+                                             "BNCGNNTNDQNFNLRP", "VRDGPP13E10BNVPN"};
+        std::mt19937 random(20261127);
+        // A valid code, or one with a character changed (its check, a letter, a digit), cut short or
+        // with a capital or digit more.
+        const auto written = [&]() {
+            std::string value = codes[random() % codes.size()];
+            const unsigned kind = random() % 6;
+            if (kind == 3) value[random() % value.size()] = "0123456789LMNPQRSTUVAZ"[random() % 22];
+            if (kind == 4) value.pop_back();
+            if (kind == 5) value.insert(random() % 2 == 0 ? 0 : value.size(), 1, "A7Q"[random() % 3]);
+            return value;
+        };
+        const std::vector<std::string> filler{"CF", "codice", "fiscale", "RSSMRA", "85T10", "ABCDEFGHIJKLMNOPQ", "x", "2024",
+                                              "IT", "(", ")", "-", ".", "MRA85T10A"};
+        CHECK(compare_with_whole_form(code, random, written, filler) > 400);  // the texts do hold codes
+    }
+
     TEST_CASE("values whose digits are followed by letters of the value are found") {
         CHECK(scan("DNI 12345678Z.") == Found{{"es_dni", "12345678Z"}});
         CHECK(scan("NI number AB 12 34 56 C on file") == Found{{"uk_nino", "AB 12 34 56 C"}});
@@ -286,6 +352,65 @@ TEST_SUITE("scan") {
               Found{{"credit_card", "4111111111111111"}, {"credit_card", "5555555555554444"}});
     }
 
+    TEST_CASE("values wrapped over lines or copied one group a line are found, whole") {
+        // A line break (LF or CRLF, with up to four spaces or tabs around it) stands between two groups,
+        // after the dash of a dashed value.
+        for (const std::string card : {"4111 1111\n1111 1111", "4111\n1111\n1111\n1111", "4111 1111\r\n1111 1111",
+                                       "4111 1111 \n    1111 1111", "4111-1111-\n1111-1111", "4111\t1111\n1111\t1111",
+                                       "4111\r\n1111\r\n1111\r\n1111", "3782 822463\n10005"}) {
+            CAPTURE(card);
+            CHECK(scan("card:\n" + card + "\nthanks") == Found{{"credit_card", card}});
+            CHECK(scan(card) == Found{{"credit_card", card}});
+        }
+        for (const std::string iban : {"DE89 3704\n0044 0532\n0130 00", "DE89\n3704\n0044\n0532\n0130\n00",
+                                       "DE89\t3704\t0044\t0532\t0130\t00", "GB82 WEST\r\n1234 5698 7654 32"}) {
+            CAPTURE(iban);
+            CHECK(scan("Transfer to\n" + iban + "\ntoday") == Found{{"iban", iban}});
+        }
+        for (const std::string ssn : {"536-22-\n1234", "536-22-\r\n  1234", "536-\n22-1234"}) {
+            CAPTURE(ssn);
+            CHECK(scan("Employee " + ssn + " on file") == Found{{"us_ssn", ssn}});
+        }
+        for (const std::string ssn : {"536 22\n1234", "536\t22\t1234", "536\n22\n1234"}) {
+            CAPTURE(ssn);
+            CHECK(scan("SSN " + ssn + " on file") == Found{{"us_ssn", ssn}});
+            CHECK(scan("Employee " + ssn + " on file").empty());  // spaced, it needs its context word
+        }
+        CHECK(scan("Call +44 20\n7946 0958 today") == Found{{"phone", "+44 20\n7946 0958"}});
+        CHECK(scan("Call +44\t20\t7946\t0958 today") == Found{{"phone", "+44\t20\t7946\t0958"}});
+        CHECK(scan("phone (212)\t555-0187") == Found{{"phone", "(212)\t555-0187"}});
+        CHECK(scan("NINO AB 12\n34 56 C") == Found{{"uk_nino", "AB 12\n34 56 C"}});
+        CHECK(scan("NINO AB\t12\t34\t56\tC") == Found{{"uk_nino", "AB\t12\t34\t56\tC"}});
+        CHECK(scan("NHS 943 476\n5919") == Found{{"uk_nhs", "943 476\n5919"}});
+        CHECK(scan("NHS 943\t476\t5919") == Found{{"uk_nhs", "943\t476\t5919"}});
+        CHECK(scan("NIR 1 85 05\n78 006 084 91") == Found{{"fr_nir", "1 85 05\n78 006 084 91"}});
+        CHECK(scan("Steuer-ID 86 095\t742 719") == Found{{"de_steuer_id", "86 095\t742 719"}});
+        CHECK(scan("rijksregisternummer 85.07.30-\n033.28") == Found{{"be_national_number", "85.07.30-\n033.28"}});
+    }
+
+    TEST_CASE("numbers on consecutive lines are not joined into a value they do not make") {
+        // A table of cards, one a line, is two cards; a card complete on its line does not take the
+        // next line's number.
+        CHECK(scan("4111 1111 1111 1111\n5555 5555 5555 4444") ==
+              Found{{"credit_card", "4111 1111 1111 1111"}, {"credit_card", "5555 5555 5555 4444"}});
+        CHECK(scan("4111111111111111\r\n5555555555554444") ==
+              Found{{"credit_card", "4111111111111111"}, {"credit_card", "5555555555554444"}});
+        CHECK(scan("card 4111 1111 1111 1111\n2024 total") == Found{{"credit_card", "4111 1111 1111 1111"}});
+        CHECK(scan("4111 1111 1111 1111\n123") == Found{{"credit_card", "4111 1111 1111 1111"}});
+        // A column of groups longer than a card, a wrapped run of groups that goes on, are no card.
+        CHECK(scan("codes:\n4111\n1111\n1111\n1111\n2222\n").empty());
+        CHECK(scan("codes:\n2222\n4111\n1111\n1111\n1111\n").empty());
+        CHECK(scan("4111 1111\n1111 1111\n2222 3333").empty());
+        // A blank line, or deeper indentation, is more than a line break between groups.
+        CHECK(scan("4111 1111\n\n1111 1111").empty());
+        CHECK(scan("4111 1111\n          1111 1111").empty());
+        CHECK(scan("536-22-\n\n1234").empty());
+        // Numbers at the ends of lines of prose and a dashed number without its dash at the break.
+        CHECK(scan("We shipped 4111\n1111 pieces on 12.03.2024").empty());
+        CHECK(scan("Invoice 536-22\n1234 paid").empty());
+        CHECK(scan("Totals:\n2019 4512\n2020 5130\n2021 6004\n2022 7220\n").empty());
+    }
+
     TEST_CASE("windows change nothing: random texts of values, near misses and separators scan the same "
               "as with the digit-dense patterns run over the whole text") {
         static const auto policy = testing::load_fixture();
@@ -299,13 +424,16 @@ TEST_SUITE("scan") {
             "1 85 05 78 006 084 91", "12345678Z", "X1234567L", "RSSMRA85T10A562S", "111222333", "44051401359",
             "85.07.30-033.28", "(212) 555-0187", "jane@example.org", "4111 - 1111 - 1111 - 1111",
             "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111_1111_1111_1111", "5555/5555/5555/4444",
+            // over lines
+            "4111 1111\n1111 1111", "4111\n    1111\n    1111\n    1111", "DE89\r\n3704 0044 0532\n0130 00",
+            "536-22-\n1234", "123 45\n    6789", "AB 12\n34 56 C", "+44 20\n7946 0958", "1 85 05\n78 006 084 91",
             // context words
             "card", "IBAN", "NHS", "phone", "call", "born", "BSN", "PESEL", "Steuer-ID", "DNI", "NIE", "NIR",
             "codice fiscale", "rijksregisternummer", "SSN", "NI number",
             // near misses and filler
             "1234", "56", "7", "0000", "2023", "4.2", "10", "ABCD", "XY", "Z", "the", "order", "total",
-            "-", ".", "/", "+", "(", ")", ",", ";", "\n", "  "};
-        const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/", "_", " - "};
+            "-", ".", "/", "+", "(", ")", ",", ";", "\n", "  ", "\t", "\r\n"};
+        const std::vector<std::string> joiners{"", " ", " ", " ", "-", ".", ", ", "\n", "/", "_", " - ", "\t", " \r\n  ", "-\n"};
         std::mt19937 random(20261122);
         std::size_t findings = 0;
         for (int round = 0; round < 3000; ++round) {
@@ -345,22 +473,25 @@ TEST_SUITE("scan") {
 
     TEST_CASE("IBANs are found from their anchor as the standard's form describes them, with any spacing") {
         // The detector matches only "DE89" and the expander completes the value.
-        const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}"), Boundary::alnum,
-                             validators::iban, 64};
+        const WholeForm iban{"iban", std::regex("[A-Z]{2}[0-9]{2}(?:(?:[ \\t]|" + line_break + ")?[A-Z0-9]){11,30}"),
+                             Boundary::alnum, validators::iban, 136, "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                             [](std::string_view value) { return std::count(value.begin(), value.end(), '\n') <= 8; }};
         const std::vector<std::string> compact{"DE89370400440532013000", "GB82WEST12345698765432",
                                                "FR1420041010050500013M02606", "NO9386011117947",
                                                "MT84MALT011000012345MTLCAST001S", "BE68539007547034"};
         std::mt19937 random(20261123);
-        // A valid IBAN written compact, in groups of four, or with single spaces anywhere after the
-        // check digits; or one with a wrong check digit, or cut short (near misses).
+        // A valid IBAN written compact, in groups of four, or with single spaces or tabs anywhere after
+        // the check digits, some of them line breaks; or one with a wrong check digit, or cut short (near
+        // misses).
         const auto written = [&]() {
             std::string iban = compact[random() % compact.size()];
             const unsigned kind = random() % 6;
             if (kind == 4) iban[iban.size() - 1] = iban.back() == '0' ? '1' : '0';
             if (kind == 5) iban.pop_back();
+            const std::vector<std::string> gaps{" ", " ", " ", "\t", "\n", " \r\n", "\n  "};
             std::string out = iban.substr(0, 4);
             for (std::size_t i = 4; i < iban.size(); ++i) {
-                if ((kind == 1 && i % 4 == 0) || (kind >= 2 && random() % 3 == 0)) out += ' ';
+                if ((kind == 1 && i % 4 == 0) || (kind >= 2 && random() % 3 == 0)) out += gaps[random() % gaps.size()];
                 out += iban[i];
             }
             return out;
@@ -375,9 +506,11 @@ TEST_SUITE("scan") {
     TEST_CASE("E.164 phone numbers are found from their '+' as the whole form describes them") {
         // The pattern matches "+4" and the expander completes the number to its longest valid length.
         // One group of one to four digits may stand in parentheses ("+1 (212) 555-0187", "+49 (0)30 ...").
+        // Its digits may be apart by a separator or a line break (after a dash, too).
+        const std::string gap = "(?:[ \\t.-]|-?" + line_break + ")?";
         const WholeForm e164{"phone",
-                             std::regex("\\+[1-9](?:[ .-]?[0-9])*(?:[ .-]?\\([0-9]{1,4}\\)(?:[ .-]?[0-9])+)?"),
-                             Boundary::digit, validators::phone, 40};
+                             std::regex("\\+[1-9](?:" + gap + "[0-9])*(?:" + gap + "\\([0-9]{1,4}\\)(?:" + gap + "[0-9])+)?"),
+                             Boundary::digit, validators::phone, 66, "+", at_most_four_line_breaks};
         std::mt19937 random(20261124);
         // Eight to eighteen digits after a '+', each after nothing, a space, a dot or a dash (two at
         // times: not one number), sometimes a first digit 0 or all digits the same (near misses).
@@ -389,8 +522,9 @@ TEST_SUITE("scan") {
             const int group = kind == 4 ? 1 + static_cast<int>(random() % 5) : 0;
             for (int i = 0; i < digits; ++i) {
                 if (i > 0) {
-                    const unsigned gap = random() % 6;
-                    out += gap == 1 ? " " : gap == 2 ? "." : gap == 3 ? "-" : gap == 4 && kind == 7 ? " -" : "";
+                    const unsigned gap = random() % 8;
+                    out += gap == 1 ? " " : gap == 2 ? "." : gap == 3 ? "-" : gap == 4 && kind == 7 ? " -"
+                         : gap == 5 ? "\t" : gap == 6 && kind == 3 ? "\n" : "";
                 }
                 if (group > 0 && i == 1) out += '(';
                 out += kind == 6 ? '7' : static_cast<char>('0' + (i == 0 && kind != 5 ? 1 + random() % 9 : random() % 10));
@@ -403,9 +537,20 @@ TEST_SUITE("scan") {
     }
 
     TEST_CASE("card numbers are found from their first digit as the whole form describes them") {
-        // The pattern matches the first digit and the expander completes the longest valid number.
-        const WholeForm card{"credit_card", std::regex("[2-6](?:[ .-]?[0-9]){12,18}"), Boundary::digit_group,
-                             validators::credit_card, 37};
+        // The pattern matches the first digit and the expander completes the longest valid number. Its
+        // digits may be apart by a separator or a line break (after a dash, too), but a number does not
+        // go on over a line break where it is complete before it (a table of cards, one a line).
+        const auto no_complete_card_before_a_line_break = [](std::string_view value) {
+            if (!at_most_four_line_breaks(value)) return false;
+            for (std::size_t at = value.find('\n'); at != std::string_view::npos; at = value.find('\n', at + 1)) {
+                std::size_t end = at;
+                while (end > 0 && (value[end - 1] < '0' || value[end - 1] > '9')) --end;
+                if (validators::credit_card(value.substr(0, end))) return false;
+            }
+            return true;
+        };
+        const WholeForm card{"credit_card", std::regex("[2-6](?:(?:[ \\t.-]|-?" + line_break + ")?[0-9]){12,18}"),
+                             Boundary::digit_group, validators::credit_card, 77, "23456", no_complete_card_before_a_line_break};
         const std::vector<std::string> numbers{"4111111111111111", "5555555555554444", "378282246310005",
                                                "6011111111111117", "4012888888881881", "30569309025904",
                                                "4222222222222", "2223003122003222", "621234567890123457",
@@ -419,12 +564,15 @@ TEST_SUITE("scan") {
             if (kind == 4) number.back() = number.back() == '0' ? '1' : '0';
             if (kind == 5) number.pop_back();
             if (kind == 6) number += '3';
-            const char separator = " .-"[random() % 3];
+            const std::string separator(1, " .-\t"[random() % 4]);
+            // Some groups wrapped onto the next line, or one a line.
+            const std::vector<std::string> line_breaks{"\n", "\r\n", " \n", "\n    ", separator + "\n"};
+            const bool over_lines = random() % 3 == 0;
             std::string out;
             for (std::size_t i = 0; i < number.size(); ++i) {
                 const bool amex_break = number.size() <= 15 && (i == 4 || i == 10);
                 if (i > 0 && ((kind == 1 && i % 4 == 0) || (kind == 2 && amex_break) || (kind == 3 && random() % 3 == 0)))
-                    out += separator;
+                    out += over_lines && random() % 2 == 0 ? line_breaks[random() % line_breaks.size()] : separator;
                 out += number[i];
             }
             return out;
@@ -522,7 +670,7 @@ TEST_SUITE("scan") {
 
     TEST_CASE("IPv4 addresses are found from a dot between digits as the whole form describes them") {
         const WholeForm ipv4{"ipv4", std::regex("[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}"), Boundary::ipv4,
-                             validators::ipv4, 15};
+                             validators::ipv4, 15, "0123456789"};
         const std::vector<std::string> addresses{"10.1.2.3", "192.168.1.20", "172.16.254.1", "8.8.8.8",
                                                  "255.255.255.255", "100.64.0.1"};
         std::mt19937 random(20261127);
@@ -561,7 +709,7 @@ TEST_SUITE("scan") {
         // The pattern matches ":db8:" and the expander takes the run of hexadecimal digits and colons.
         // (The form allows eight colons here: the pattern it replaced missed "1:2:3:4:5:6:7::".)
         const WholeForm ipv6{"ipv6", std::regex("[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,8}"), Boundary::ipv6,
-                             validators::ipv6, 39};
+                             validators::ipv6, 39, "0123456789abcdefABCDEF:"};
         const std::vector<std::string> addresses{"2001:db8::8a2e:370:7334", "fe80::1ff:fe23:4567:890a", "::ffff:c000:280",
                                                  "2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ff02::1:ff00:42",
                                                  "2001:db8:0:0:1:0:0:1"};

@@ -154,6 +154,122 @@ rules:
                         "that its allow rules (allow-other, big-model) may send to, by their zones, backends and models");
     }
 
+    TEST_CASE("a policy that does not load gets its load problems and every finding its other parts allow") {
+        // A misspelt key in a zone made lint report it alone; the rules' findings are independent of it.
+        std::string typo = policy;
+        typo.replace(typo.find("    max_class: public"), 21, "    max_clas: public");
+        const auto out = lint(typo);
+        REQUIRE(out.size() == 4);
+        CHECK(out[0] == "p.yaml:5:5: unknown key 'max_clas' in a zone; did you mean 'max_class'?");
+        CHECK(out[1] == "p.yaml:14:5: rule 'cards-for-radiology' is shadowed: every request it matches is denied by "
+                        "rule 'no-cards' (line 11)");
+        CHECK(out[2] == "p.yaml:20:5: rule 'impossible' can never match: class_at_least restricted is above "
+                        "class_at_most public");
+        CHECK(out[3] == "p.yaml:9:5: tenant 'finance' can never be allowed: no enforced allow rule applies to it");
+        // The load problems are the loader's own, in its order.
+        const auto loaded = load_policy_text(typo, "p.yaml");
+        REQUIRE_FALSE(loaded.policy);
+        REQUIRE(loaded.diagnostics.size() == 1);
+        CHECK(format_diagnostic(loaded.diagnostics[0]) == out[0]);
+    }
+
+    TEST_CASE("a finding that rests on a part with a problem is not reported") {
+        // The last rule's action is misspelt: it may be the allow rule finance lacks, so "can never be
+        // allowed" would be a guess; and no finding is made about that rule itself.
+        const auto out = lint(R"(classes: [public, restricted]
+zones: [{name: site}]
+tenants: [{name: finance}, {name: ops, exempt_from: [no-card]}]
+rules:
+  - {name: no-cards, when: {detected: [credit_card]}, then: {action: deny, message: no}}
+  - {name: cards, when: {detected: [credit_card]}, then: {tokenize: [credit_card]}}
+  - {name: all, when: {class_at_least: restricted, class_at_most: public}, then: {action: alow}}
+)");
+        // ops's exemption names no rule (a typo of no-cards?), so whether cards is shadowed is not said.
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:7:91: action must be allow or deny, not 'alow'");
+        CHECK(out[1] == "p.yaml:3:54: exempt_from: no rule named 'no-card'; did you mean 'no-cards'?");
+    }
+
+    TEST_CASE("YAML syntax errors in independent parts are each reported, and the rest is checked past them") {
+        const std::string text = R"(classes: [public, restricted]
+zones:
+  - name: site
+tenants:
+  - name: radiology
+    redact_in_responses: [emial]
+  - name: finance
+rules:
+  - name: broken
+    when: {detected: [credit_card]
+    then: {action: deny, message: x}
+  - name: no-cards
+    when: {detected: [credit_card]}
+    then: {action: deny, message: cards stay home}
+  - name: cards-for-radiology
+    when: {tenants: [radiology], detected: [credit_card]}
+    then: {action: allow}
+  - name: also-broken
+    when: {tenants: [radiology}
+    then: {action: allow}
+  - name: radiology
+    when: {tenants: [radiology]}
+    then: {action: alow}
+)";
+        // The loader stops at the first; its message and place are the first lint reports.
+        const auto loaded = load_policy_text(text, "p.yaml");
+        REQUIRE(loaded.diagnostics.size() == 1);
+        CHECK(format_diagnostic(loaded.diagnostics[0]) == "p.yaml:11:5: YAML syntax error: end of map flow not found");
+        const auto out = lint(text);
+        REQUIRE(out.size() == 5);
+        CHECK(out[0] == "p.yaml:11:5: YAML syntax error: end of map flow not found");
+        CHECK(out[1] == "p.yaml:19:31: YAML syntax error: illegal flow end");
+        // The rest, without the two rules the errors are in: no complaint that follows from leaving them
+        // out, and no finding that their absence could make false (whether finance is ever allowed).
+        CHECK(out[2] == "p.yaml:6:27: redact_in_responses: no detector named 'emial'; did you mean 'email'?");
+        CHECK(out[3] == "p.yaml:23:20: action must be allow or deny, not 'alow'");
+        CHECK(out[4] == "p.yaml:15:5: rule 'cards-for-radiology' is shadowed: every request it matches is denied by "
+                        "rule 'no-cards' (line 12)");
+    }
+
+    TEST_CASE("a section with a YAML syntax error is left out whole where its items cannot be told apart") {
+        const auto out = lint(R"(classes: [public, restricted
+zones:
+  - name: site
+rules:
+  - name: r
+    when: {detected: [emial]}
+    then: {action: allow}
+)");
+        // Without classes nothing that names a class is checked, and nothing is analysed; names of
+        // detectors and the rest still are.
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].starts_with("p.yaml:2:6: YAML syntax error: "));
+        CHECK(out[1] == "p.yaml:6:23: detected: no detector named 'emial'; did you mean 'email'?");
+    }
+
+    TEST_CASE("without classes the rest of a policy is still checked, references to classes aside") {
+        const auto out = lint(R"(zones:
+  - name: site
+    max_class: secret
+rules:
+  - name: r
+    when: {detected: [emial]}
+    then: {action: alow}
+)");
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:1:1: the policy needs 'classes'");
+        CHECK(out[1] == "p.yaml:6:23: detected: no detector named 'emial'; did you mean 'email'?");
+        CHECK(out[2] == "p.yaml:7:20: action must be allow or deny, not 'alow'");
+    }
+
+    TEST_CASE("a second YAML document is reported, and the first is checked") {
+        const auto out = lint("classes: [public]\nzones: [{name: site}]\ntenants: [{name: a}]\nrules:\n"
+                              "  - {name: r, then: {action: alow}}\n---\nrules: []\n");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0].starts_with("p.yaml:6:1: YAML syntax error: a second YAML document starts here"));
+        CHECK(out[1] == "p.yaml:5:30: action must be allow or deny, not 'alow'");
+    }
+
     TEST_CASE("a clean policy produces no diagnostics") {
         CHECK(lint(R"(classes: [public]
 zones: [{name: site}]

@@ -130,6 +130,32 @@ rules:
         CHECK(out[1].starts_with("p.yaml:8:11: rule 'r2' does nothing"));
     }
 
+    TEST_CASE("names YAML reads as numbers or booleans are the words written; empty tenant and zone names are refused") {
+        // The JSON Schema accepts the same (tests/policy/fixtures/schema_agreement).
+        const auto loaded = load_policy_text(R"(classes: [1, 2024]
+zones: [{name: 7, max_class: 2024}]
+tenants: [{name: 2024, clearance: 2024}, {name: true}]
+rules:
+  - name: 123
+    when: {tenants: [2024, true]}
+    then: {action: allow, zones: [7]}
+)", "p.yaml");
+        REQUIRE(loaded.policy);
+        CHECK(loaded.policy->model().classes == std::vector<std::string>{"1", "2024"});
+        CHECK(loaded.policy->find_tenant("2024") != nullptr);
+        CHECK(loaded.policy->find_tenant("true") != nullptr);
+        CHECK(loaded.policy->model().rules[0].name == "123");
+        const auto load = [](const std::string& yaml) {
+            std::vector<std::string> found;
+            for (const auto& d : load_policy_text(yaml, "z.yaml").diagnostics) found.push_back(format_diagnostic(d));
+            return found;
+        };
+        CHECK(load("classes: [public]\nzones: [{name: ''}]\nrules: [{name: all, then: {action: allow}}]\n") ==
+              std::vector<std::string>{"z.yaml:2:16: zone name '' must be a word of letters, digits, '-', '_' or '.'"});
+        CHECK(load("classes: [public]\nzones: [{name: site}]\ntenants: [{name: ''}]\nrules: [{name: all, then: {action: allow}}]\n") ==
+              std::vector<std::string>{"z.yaml:3:18: a tenant needs a name: rules, exemptions and gateway.yaml refer to it"});
+    }
+
     TEST_CASE("an empty list item is reported at its dash, not at the next line") {
         const auto out = problems("rules:\n  - name: a\n    then: {action: allow}\n  -\n\n");
         REQUIRE(out.size() == 1);

@@ -133,6 +133,16 @@ TEST_SUITE("policy-command") {
         CHECK(run({"lint", hospital, "--backends", "bad"}).status == 2);
     }
 
+    TEST_CASE("lint reads on past a YAML syntax error: the problems after it are reported in the same run") {
+        const auto file = root + "/tests/policy/fixtures/syntax_errors.yaml";
+        const auto r = run({"lint", file});
+        CHECK(r.status == 1);
+        CHECK(r.out == file + ":9:5: YAML syntax error: end of map flow not found\n" + file +
+                           ":5:5: unknown key 'max_clas' in a zone; did you mean 'max_class'?\n" + file +
+                           ":11:23: detected: no detector named 'emial'; did you mean 'email'?\n" + file +
+                           ":12:20: action must be allow or deny, not 'alow'\n");
+    }
+
     TEST_CASE("lint with backends reports tenants that can reach none") {
         const auto r = run({"lint", hospital, "--backends", "ward:ward-gpus:llama", "--backends", "cloud:regional-cloud:llama"});
         CHECK(r.status == 1);

@@ -203,6 +203,35 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::service_api_key("pk_live_Tq8ZrX2mVb7Kp4WnLc9Hd3JsFy6"));           // a publishable key: no prefix of ours
     }
 
+    TEST_CASE("Italian fiscal codes with digits replaced by letters (omocodia), the last digit first") {
+        // Three codes, each with its 1, 2, 3 and all 7 last digits replaced (0-9 by L M N P Q R S T U V)
+        // and its check character computed over what is written.
+        for (const char* code : {"RSSMRA85T10A562S", "RSSMRA85T10A56NH", "RSSMRA85T10A5SNT", "RSSMRA85T10ARSNO",
+                                 "RSSMRAURTMLARSNL", "BNCGNN72D42F205L", "BNCGNN72D42F20RG", "BNCGNN72D42F2LRR",
+                                 "BNCGNN72D42FNLRG", "BNCGNNTNDQNFNLRP", "VRDGPP13E10B293Q", "VRDGPP13E10B29PM",
+                                 "VRDGPP13E10B2VPY", "VRDGPP13E10BNVPN", "VRDGPPMPEMLBNVPF"}) {
+            CAPTURE(code);
+            CHECK(v::it_codice_fiscale(code));
+        }
+        // The check character of the code before the replacement, or of another replacement.
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A5SNS"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRAURTMLARSNS"));
+        CHECK_FALSE(v::it_codice_fiscale("BNCGNN72D42F2LRG"));
+        // A digit replaced while a digit after it is not (the last is replaced first), with its check
+        // character computed as if that were allowed.
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T1LA562V"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRAU5T10A562P"));
+        // A letter that replaces no digit (A, O, W, X...), a month letter that is none (F), a day that is
+        // none (00, 32-40, 72 and up), lower case, the wrong length.
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A56AO"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85F10A562R"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T00A562R"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T35A562G"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T72A562C"));
+        CHECK_FALSE(v::it_codice_fiscale("rssmra85t10a562s"));
+        CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A562"));
+    }
+
     TEST_CASE("EU national identifiers with their check digits") {
         CHECK(v::de_steuer_id("86095742719"));
         CHECK_FALSE(v::de_steuer_id("86095742718"));
