@@ -452,12 +452,26 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       }
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(upstream.requests().length, forwarded, 'nothing was forwarded once the log could not be written');
+
+      // A failed rotation is a failure like any other: once the next segment can be created (the
+      // disk has room again), the timed checkpoint creates it and the gateway serves again.
+      fs.rmSync(auditDir);
+      fs.renameSync(`${auditDir}.moved`, auditDir);
+      const deadline = Date.now() + 5000;
+      let ready;
+      do {
+        await new Promise((r) => setTimeout(r, 100));
+        ready = await gw.admin('/readyz');
+      } while (ready.status !== 200 && Date.now() < deadline);
+      assert.equal(ready.status, 200, `still not ready once the segment could be created: ${ready.text}`);
+      const recovered = await gw.chat(KEY, chat('After the disk came back.'));
+      assert.equal(recovered.status, 200, recovered.text);
+      assert.ok(gw.stderr.includes('"event":"audit_writable"'), gw.stderr);
     } finally {
       await gw.stop();
     }
-    // What was written before the failure is intact.
-    fs.rmSync(auditDir);
-    fs.renameSync(`${auditDir}.moved`, auditDir);
-    await assertAuditValid(auditDir, keys.signingPub);
+    // What was written before the failure, and after it, is intact.
+    const counts = await assertAuditValid(auditDir, keys.signingPub, { requireClosed: true });
+    assert.equal(counts.segments[1], 2, 'the segment that could not be created at first, and no other');
   });
 });
