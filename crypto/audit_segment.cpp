@@ -205,6 +205,12 @@ std::optional<Frame> FrameParser::next() {
              std::string(1, static_cast<char>(tag)) + "' frames";
     return std::nullopt;
   }
+  if (length == 0 && tag == static_cast<std::uint8_t>(FrameTag::record)) {
+    empty_record_ = true;
+    error_ = offset + ": a record frame of 0 bytes (a record is 1 byte to " + std::to_string(max_record_bytes) +
+             " bytes)";
+    return std::nullopt;
+  }
   if (remaining - frame_header_size < length) {
     truncated_ = true;
     error_ = offset + ": truncated frame (needs " + std::to_string(length) + " payload bytes, " +
@@ -223,36 +229,64 @@ std::string segment_file_name(std::uint64_t index) {
   return name;
 }
 
-std::optional<std::uint64_t> parse_segment_file_name(std::string_view name) {
+namespace {
+
+// The digits of a name of the form segment-<digits>.log, whatever their count; nullopt otherwise.
+std::optional<std::string_view> segment_name_digits(std::string_view name) {
   constexpr std::string_view prefix = "segment-";
   constexpr std::string_view suffix = ".log";
-  if (name.size() <= prefix.size() + suffix.size() || name.substr(0, prefix.size()) != prefix ||
-      name.substr(name.size() - suffix.size()) != suffix) {
+  if (name.size() <= prefix.size() + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix)) {
     return std::nullopt;
   }
   const std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
-  if (digits.size() < 6 || digits.size() > 18) return std::nullopt;
+  if (digits.find_first_not_of("0123456789") != std::string_view::npos) return std::nullopt;
+  return digits;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_segment_file_name(std::string_view name) {
+  const std::optional<std::string_view> digits = segment_name_digits(name);
+  if (!digits || digits->size() > 18) return std::nullopt;
   std::uint64_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<std::uint64_t>(c - '0');
-  }
+  for (char c : *digits) value = value * 10 + static_cast<std::uint64_t>(c - '0');
+  // Only the writer's own spelling: one file per index, so that no second file can pass for a segment.
+  if (value == 0 || segment_file_name(value) != name) return std::nullopt;
   return value;
+}
+
+Result<SegmentListing> scan_segments(const std::filesystem::path& directory) {
+  std::error_code ec;
+  std::filesystem::directory_iterator it(directory, ec);
+  if (ec) return make_error(directory.string() + ": cannot list the audit directory: " + ec.message());
+  SegmentListing listing;
+  for (const auto& entry : it) {
+    const std::string name = entry.path().filename().string();
+    if (std::optional<std::uint64_t> index = parse_segment_file_name(name)) {
+      listing.segments.emplace_back(*index, entry.path());
+    } else if (segment_name_digits(name)) {
+      listing.misnamed.push_back(entry.path());
+    }
+  }
+  std::sort(listing.segments.begin(), listing.segments.end());
+  std::sort(listing.misnamed.begin(), listing.misnamed.end());
+  return listing;
+}
+
+std::string misnamed_segment_problem(const std::filesystem::path& file) {
+  return file.filename().string() + " is not a segment name the writer writes (segment-NNNNNN.log: the index in " +
+         "six digits, more only above 999999, never with extra leading zeros), so it is not read as part of the " +
+         "log; a second file for one segment number is not accepted: move it out of the audit directory";
 }
 
 Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> list_segments(
     const std::filesystem::path& directory) {
-  std::error_code ec;
-  std::filesystem::directory_iterator it(directory, ec);
-  if (ec) return make_error(directory.string() + ": cannot list the audit directory: " + ec.message());
-  std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
-  for (const auto& entry : it) {
-    if (std::optional<std::uint64_t> index = parse_segment_file_name(entry.path().filename().string())) {
-      segments.emplace_back(*index, entry.path());
-    }
+  Result<SegmentListing> listing = scan_segments(directory);
+  if (!listing) return listing.error();
+  if (!listing->misnamed.empty()) {
+    return make_error(directory.string() + ": " + misnamed_segment_problem(listing->misnamed.front()));
   }
-  std::sort(segments.begin(), segments.end());
-  return segments;
+  return std::move(listing->segments);
 }
 
 }  // namespace sovereign::crypto

@@ -67,6 +67,8 @@ class FrameParser {
   // Set when next() stopped before the end of the bytes.
   const std::optional<std::string>& error() const { return error_; }
   bool stopped_on_truncation() const { return truncated_; }
+  // The walk stopped on a record frame of 0 bytes (records are 1 byte to max_record_bytes).
+  bool stopped_on_empty_record() const { return empty_record_; }
   std::uint64_t offset() const { return base_ + position_; }  // end of the last good frame
 
  private:
@@ -75,12 +77,24 @@ class FrameParser {
   std::uint64_t position_;
   std::optional<std::string> error_;
   bool truncated_ = false;
+  bool empty_record_ = false;
 };
 
 std::string segment_file_name(std::uint64_t index);
-// Index encoded in a segment file name, or nullopt for other files.
+// Index encoded in a segment file name spelled exactly as segment_file_name() spells it, or nullopt
+// for other files (segment-0000002.log is not segment 2).
 std::optional<std::uint64_t> parse_segment_file_name(std::string_view name);
-// Segment files in a directory, sorted by index.
+
+// The segment files of a directory, sorted by index, and the files named segment-<digits>.log
+// that the writer never writes (another digit count, extra leading zeros, index 0).
+struct SegmentListing {
+  std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
+  std::vector<std::filesystem::path> misnamed;
+};
+[[nodiscard]] Result<SegmentListing> scan_segments(const std::filesystem::path& directory);
+// What is wrong with a misnamed file, naming it.
+std::string misnamed_segment_problem(const std::filesystem::path& file);
+// Segment files in a directory, sorted by index; an error naming the first misnamed file if any.
 [[nodiscard]] Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> list_segments(
     const std::filesystem::path& directory);
 

@@ -17,6 +17,18 @@ std::string without_offset(const std::string& message) {
   return colon == std::string::npos ? message : message.substr(colon + 2);
 }
 
+// The record frames of a segment that could not be checked (foreign log, damaged header...), as far
+// as its framing can be read: they are records of the log that are not valid.
+std::uint64_t unchecked_records(std::string_view bytes) {
+  if (bytes.size() < segment_magic.size()) return 0;
+  FrameParser parser(bytes);
+  std::uint64_t records = 0;
+  while (std::optional<Frame> frame = parser.next()) {
+    if (frame->tag == FrameTag::record) ++records;
+  }
+  return records;
+}
+
 // State carried from one segment to the next.
 class LogVerifier {
  public:
@@ -27,6 +39,7 @@ class LogVerifier {
                       const std::filesystem::path& path, bool last) {
     name_ = path.filename().string();
     segment_failed_ = false;
+    previous_ = std::exchange(previous_closed_, std::nullopt);
     // A gap reported at the end of the previous segment (cut short), or below (segments missing).
     std::optional<std::size_t> gap = std::exchange(gap_failure_, std::nullopt);
     ++report_.segments_total;
@@ -49,25 +62,28 @@ class LogVerifier {
       finish_segment();
       return;
     }
+    // A segment that cannot be checked still holds records: they count, as not valid.
+    auto reject = [&] {
+      report_.records_total += unchecked_records(bytes.value());
+      // The next segment's header measures the records this one holds, as for a segment cut short.
+      gap_failure_ = report_.failures.size() - 1;
+      finish_segment();
+    };
     FrameParser parser(bytes.value());
     if (Status magic = parser.check_magic(); !magic) {
       fail(0, without_offset(magic.error().message));
-      finish_segment();
-      return;
+      return reject();
     }
     std::optional<Frame> first = parser.next();
     if (!first || first->tag != FrameTag::header) {
       fail(segment_magic.size(), first ? "first frame is not a segment header"
                                        : without_offset(parser.error().value_or("no segment header")));
-      finish_segment();
-      return;
+      return reject();
     }
-    if (!check_header(*first, index, gap)) {
-      finish_segment();
-      return;
-    }
+    if (!check_header(*first, index, gap)) return reject();
     std::uint64_t segment_records = 0;
     bool ended = false;
+    std::optional<std::uint64_t> end_offset;
     while (std::optional<Frame> frame = parser.next()) {
       if (ended) {
         fail(frame->offset, "frame after the segment's end frame (data appended to a closed segment)");
@@ -89,6 +105,7 @@ class LogVerifier {
           // after them; the end frame's count is compared as if they were still there.
           const std::uint64_t count_reported = tree_size() - frontier_.size();
           Result<SegmentEnd> end = decode_end(frame->payload);
+          end_offset = frame->offset;
           if (!end) {
             fail(frame->offset, end.error().message);
           } else if (end->segment_index != index || end->record_count != segment_records + count_reported ||
@@ -134,6 +151,10 @@ class LogVerifier {
       settle_pending();
     }
     finish_segment();
+    // What the next segment's header is measured against: a segment that ends with an end frame
+    // agreeing with its records, found valid so far.
+    previous_closed_ = std::nullopt;
+    if (ended && end_offset && !segment_failed_ && anchored_) previous_closed_ = ClosedSegment{name_, *end_offset};
   }
 
   void finish_log() {
@@ -208,6 +229,19 @@ class LogVerifier {
                              (last_signed_ ? "tree size " + std::to_string(last_signed_->tree_size) : "none") +
                              ") does not commit to (a segment was dropped, or records deleted, inserted or " +
                              "modified before it)");
+    } else if (header->first_leaf > frontier_.size() && previous_) {
+      // The segment before ends with an end frame matching its records, yet records are missing
+      // after them: that segment was cut at a frame boundary and its (unsigned) end frame rewritten
+      // to match. Told where the records went missing, with how many.
+      const ClosedSegment& cut = *previous_;
+      report_.failures.push_back(
+          {cut.name, cut.end_offset,
+           "segment ends at tree size " + with_thousands(frontier_.size()) + " (its end frame agrees), but " + name_ +
+               " continues from tree size " + with_thousands(header->first_leaf) + ", so " +
+               with_thousands(header->first_leaf - frontier_.size()) + " record(s) after tree size " +
+               with_thousands(frontier_.size()) + " are not in the log: this segment was cut short and its end " +
+               "frame rewritten to match what is left"});
+      if (report_.segments_valid > 0) --report_.segments_valid;  // it was counted valid when it was read
     } else if (header->first_leaf != frontier_.size()) {
       fail(frame.offset, "segment continues from tree size " + std::to_string(header->first_leaf) +
                              ", but " + std::to_string(frontier_.size()) +
@@ -393,6 +427,12 @@ class LogVerifier {
   std::uint64_t pruned_segments_ = 0;  // with pruned_start: segments missing before the first one here
   // The failure that reported a segment cut short, for the next segment's header to measure.
   std::optional<std::size_t> gap_failure_;
+  struct ClosedSegment {
+    std::string name;
+    std::uint64_t end_offset = 0;
+  };
+  std::optional<ClosedSegment> previous_closed_;  // the segment just read, when it was closed and valid
+  std::optional<ClosedSegment> previous_;         // the same, while the next one is read
 };
 
 }  // namespace
@@ -416,11 +456,17 @@ std::string VerifyReport::summary() const {
 VerifyReport verify_log(const std::filesystem::path& directory, const TrustedKeys& keys,
                         VerifyOptions options) {
   VerifyReport report;
-  auto segments = list_segments(directory);
-  if (!segments) {
-    report.failures.push_back({"", 0, segments.error().message});
+  auto listing = scan_segments(directory);
+  if (!listing) {
+    report.failures.push_back({"", 0, listing.error().message});
     return report;
   }
+  // A file that passes for a segment under another spelling is not read, and never silently skipped.
+  for (const auto& file : listing->misnamed) {
+    ++report.segments_total;
+    report.failures.push_back({file.filename().string(), 0, misnamed_segment_problem(file)});
+  }
+  const auto* segments = &listing->segments;
   if (segments->empty()) {
     report.failures.push_back({"", 0, directory.string() + ": no audit segments (segment-NNNNNN.log) found"});
     return report;
@@ -432,7 +478,7 @@ VerifyReport verify_log(const std::filesystem::path& directory, const TrustedKey
   LogVerifier verifier(keys, report, options);
   std::uint64_t expected = 1;
   for (std::size_t i = 0; i < segments->size(); ++i) {
-    const auto& [index, path] = segments.value()[i];
+    const auto& [index, path] = (*segments)[i];
     verifier.verify_segment(expected, index, path, i + 1 == segments->size());
     expected = index + 1;
   }

@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/json/parse.hpp>
+
 #include "crypto/audit_segment.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/file_io.hpp"
@@ -43,6 +45,28 @@ void deliver(DurableCallback& callback, AppendResult result) {
 bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
+
+// What recovery adopts without a signature: a record as the gateway writes them, a JSON object.
+// Records a checkpoint covers need no such check: the checkpoint's root vouches for them.
+bool adoptable_record(std::string_view record) {
+  if (record.empty()) return false;
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(record, ec);
+  return !ec && value.is_object();
+}
+
+// The frames of the last segment as recovery reads them: the tree state they give, and where the
+// first record it cannot adopt stands.
+struct SegmentScan {
+  TreeFrontier frontier;
+  std::uint64_t records = 0;
+  std::uint64_t records_since_checkpoint = 0;
+  std::int64_t last_checkpoint_time_ms = 0;
+  bool closed = false;
+  std::uint64_t good_size = 0;            // end of the last whole frame
+  std::optional<std::uint64_t> junk_at;   // the first unsigned record recovery cannot adopt
+  std::optional<std::string> refusal;     // what makes the segment unusable ("offset N: ...")
+};
 
 }  // namespace
 
@@ -145,6 +169,11 @@ class AuditWriter::Impl {
 
  private:
   // Reads the last segment to rebuild the tree state; cuts a torn partial frame left by a crash.
+  // Every checkpoint in it must match the records before it. Records after the last checkpoint
+  // carry no signature: they are adopted (and signed by the checkpoint written at once) only as far
+  // as each is a JSON object, as the gateway writes them; from the first one that is not (a frame
+  // whose payload never landed, a zero-length frame), the rest of the segment is moved to a
+  // quarantine file beside it and reported, never signed.
   Status recover() {
     Result<std::vector<std::pair<std::uint64_t, std::filesystem::path>>> segments =
         list_segments(options_.directory);
@@ -174,38 +203,25 @@ class AuditWriter::Impl {
     Result<TreeFrontier> frontier = TreeFrontier::from_nodes(header->first_leaf, header->frontier);
     if (!frontier) return refuse("header: " + frontier.error().message);
     log_id_ = header->log_id;
-    frontier_ = std::move(frontier.value());
-    bool closed = false;
-    while (std::optional<Frame> frame = parser.next()) {
-      if (closed) return refuse("offset " + std::to_string(frame->offset) + ": frame after the end frame");
-      switch (frame->tag) {
-        case FrameTag::record:
-          frontier_.append(merkle::hash_leaf(frame->payload));
-          ++segment_records_;
-          ++records_since_checkpoint_;
-          break;
-        case FrameTag::checkpoint: {
-          Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload);
-          if (!checkpoint) return refuse("offset " + std::to_string(frame->offset) + ": " + checkpoint.error().message);
-          last_checkpoint_time_ms_ = checkpoint->time_ms;
-          records_since_checkpoint_ = 0;
-          break;
-        }
-        case FrameTag::end: closed = true; break;
-        case FrameTag::header:
-          return refuse("offset " + std::to_string(frame->offset) + ": a second header");
-      }
+    const std::size_t header_end = static_cast<std::size_t>(parser.offset());
+    SegmentScan scan = scan_segment(bytes.value(), header_end, index, frontier.value());
+    if (scan.refusal) return refuse(*scan.refusal);
+    if (scan.junk_at) {
+      if (Status moved = quarantine(path, bytes.value(), *scan.junk_at); !moved) return moved;
+      bytes->resize(static_cast<std::size_t>(*scan.junk_at));
+      scan = scan_segment(bytes.value(), header_end, index, frontier.value());
+      if (scan.refusal) return refuse(*scan.refusal);
     }
-    std::uint64_t good_size = parser.offset();
-    if (parser.error()) {
-      const std::string_view rest = std::string_view(bytes.value()).substr(good_size);
-      // A crash can leave a partial frame, or zeros where the file grew but data never landed.
-      if (!parser.stopped_on_truncation() && !all_zero(rest)) return refuse(*parser.error());
-      recovery_.discarded_tail_bytes = bytes->size() - good_size;
-    }
+    frontier_ = std::move(scan.frontier);
+    segment_records_ = scan.records;
+    records_since_checkpoint_ = scan.records_since_checkpoint;
+    last_checkpoint_time_ms_ = scan.last_checkpoint_time_ms;
+    const bool closed = scan.closed;
+    const std::uint64_t good_size = scan.good_size;
+    if (good_size < bytes->size()) recovery_.discarded_tail_bytes = bytes->size() - good_size;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) return make_error(path.string() + ": cannot open for appending: " + errno_text(errno));
-    if (recovery_.discarded_tail_bytes > 0 &&
+    if ((recovery_.discarded_tail_bytes > 0 || recovery_.quarantined_bytes > 0) &&
         (::ftruncate(fd_, static_cast<off_t>(good_size)) != 0 || ::fdatasync(fd_) != 0)) {
       return make_error(path.string() + ": cannot cut the torn tail: " + errno_text(errno));
     }
@@ -223,6 +239,115 @@ class AuditWriter::Impl {
     return {};
   }
 
+  // Walks the frames after the header, checking each checkpoint and end frame against the records
+  // before it.
+  SegmentScan scan_segment(std::string_view bytes, std::size_t header_end, std::uint64_t index,
+                           const TreeFrontier& start) const {
+    SegmentScan scan;
+    scan.frontier = start;
+    FrameParser parser(bytes.substr(header_end), header_end);
+    auto at = [](std::uint64_t offset) { return "offset " + std::to_string(offset) + ": "; };
+    std::optional<std::uint64_t> first_unadoptable;  // since the last checkpoint
+    while (std::optional<Frame> frame = parser.next()) {
+      if (scan.closed) {
+        scan.refusal = at(frame->offset) + "frame after the end frame";
+        return scan;
+      }
+      switch (frame->tag) {
+        case FrameTag::record:
+          if (!first_unadoptable && !adoptable_record(frame->payload)) first_unadoptable = frame->offset;
+          scan.frontier.append(merkle::hash_leaf(frame->payload));
+          ++scan.records;
+          ++scan.records_since_checkpoint;
+          break;
+        case FrameTag::checkpoint: {
+          Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload);
+          if (!checkpoint) {
+            scan.refusal = at(frame->offset) + checkpoint.error().message;
+            return scan;
+          }
+          // The signature is not checked here (the key may have been rotated since); the tree
+          // it signs must be the one the records before it give.
+          if (checkpoint->log_id != log_id_ || checkpoint->tree_size != scan.frontier.size() ||
+              checkpoint->root != scan.frontier.root()) {
+            scan.refusal = at(frame->offset) + "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) +
+                           ") does not match the " + std::to_string(scan.frontier.size()) +
+                           " records before it (records altered, added or removed after it was signed)";
+            return scan;
+          }
+          scan.last_checkpoint_time_ms = checkpoint->time_ms;
+          scan.records_since_checkpoint = 0;
+          first_unadoptable.reset();  // signed: what it covers is the writer's
+          break;
+        }
+        case FrameTag::end: {
+          Result<SegmentEnd> end = decode_end(frame->payload);
+          if (!end || end->segment_index != index || end->record_count != scan.records ||
+              end->tree_size != scan.frontier.size() || scan.records_since_checkpoint != 0) {
+            scan.refusal = at(frame->offset) + "the end frame does not match the segment's records and checkpoints";
+            return scan;
+          }
+          scan.closed = true;
+          break;
+        }
+        case FrameTag::header:
+          scan.refusal = at(frame->offset) + "a second header";
+          return scan;
+      }
+    }
+    scan.good_size = parser.offset();
+    if (parser.error()) {
+      const std::string_view rest = bytes.substr(static_cast<std::size_t>(scan.good_size));
+      if (parser.stopped_on_empty_record()) {
+        // A zero-length record frame (append never writes one): what follows is not adopted either,
+        // unless something signed follows, which would make it a damaged segment, not a torn tail.
+        if (signed_frames_after(bytes, scan.good_size + frame_header_size)) {
+          scan.refusal = *parser.error();
+          return scan;
+        }
+        if (!first_unadoptable) first_unadoptable = scan.good_size;
+      } else if (!parser.stopped_on_truncation() && !all_zero(rest)) {
+        // A crash can leave a partial frame, or zeros where the file grew but data never landed.
+        scan.refusal = *parser.error();
+        return scan;
+      }
+    }
+    scan.junk_at = first_unadoptable;
+    return scan;
+  }
+
+  // Whether a checkpoint or end frame follows `from` (framing as far as it reads).
+  static bool signed_frames_after(std::string_view bytes, std::uint64_t from) {
+    if (from >= bytes.size()) return false;
+    FrameParser rest(bytes.substr(static_cast<std::size_t>(from)), from);
+    while (std::optional<Frame> frame = rest.next()) {
+      if (frame->tag == FrameTag::checkpoint || frame->tag == FrameTag::end) return true;
+    }
+    return false;
+  }
+
+  // Moves the bytes of the last segment from `from` on into a file beside it (synced), so that
+  // recovery neither signs them nor destroys them: SEGMENT.quarantine-OFFSET.
+  Status quarantine(const std::filesystem::path& segment, std::string_view bytes, std::uint64_t from) {
+    const std::filesystem::path file =
+        segment.parent_path() / (segment.filename().string() + ".quarantine-" + std::to_string(from));
+    std::uint64_t records = 0;
+    FrameParser rest(bytes.substr(static_cast<std::size_t>(from)), from);
+    while (std::optional<Frame> frame = rest.next()) {
+      if (frame->tag == FrameTag::record) ++records;
+    }
+    if (rest.stopped_on_empty_record()) ++records;
+    if (Status written = write_file_atomically(file, bytes.substr(static_cast<std::size_t>(from)), 0640, false);
+        !written) {
+      return make_error("cannot quarantine the unsigned records of " + segment.filename().string() + " from offset " +
+                        std::to_string(from) + ": " + written.error().message);
+    }
+    recovery_.quarantined_bytes = bytes.size() - from;
+    recovery_.quarantined_records = records;
+    recovery_.quarantine_file = file;
+    return {};
+  }
+
   // Creates the segment atomically (magic and header written, synced, then renamed into place),
   // so a crash never leaves a segment without its header.
   Status open_new_segment(std::uint64_t index) {
@@ -234,14 +359,21 @@ class AuditWriter::Impl {
     std::string bytes(segment_magic);
     append_frame(bytes, FrameTag::header, encode_header(header));
     const std::filesystem::path path = options_.directory / segment_file_name(index);
-    if (Status written = write_file_atomically(path, bytes, 0640, false); !written) {
-      return written.error();
-    }
+    // A segment an attempt created but could not finish (its directory entry not synced, not
+    // opened) holds exactly this header and nothing else: it is removed, so that the next attempt
+    // can create it again. A file holding anything else under the name is left alone.
+    auto discard = [&](Error error) {
+      if (Result<std::string> found = read_small_file(path, bytes.size() + 1); found && found.value() == bytes) {
+        ::unlink(path.c_str());
+      }
+      return error;
+    };
+    if (Status written = write_file_atomically(path, bytes, 0640, false); !written) return discard(written.error());
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0) return make_error(path.string() + ": cannot open for appending: " + errno_text(errno));
+    if (fd < 0) return discard(make_error(path.string() + ": cannot open for appending: " + errno_text(errno)));
     if (::lseek(fd, 0, SEEK_END) < 0) {
       ::close(fd);
-      return make_error(path.string() + ": cannot seek: " + errno_text(errno));
+      return discard(make_error(path.string() + ": cannot seek: " + errno_text(errno)));
     }
     if (fd_ >= 0) ::close(fd_);
     fd_ = fd;
@@ -277,7 +409,7 @@ class AuditWriter::Impl {
       batch.clear();
       const bool time_due = Clock::now() - last_checkpoint_ >=
                             std::chrono::milliseconds(options_.checkpoint_every_ms);
-      if (options_.segment_max_age_ms > 0 && segment_records_ > 0 && !is_permanently_failed() &&
+      if (options_.segment_max_age_ms > 0 && segment_records_ > 0 && !next_segment_due_ && !is_permanently_failed() &&
           Clock::now() - segment_opened_ >= std::chrono::milliseconds(options_.segment_max_age_ms)) {
         rotate();  // a failure is recorded in the health fields; the next batch retries
       } else if (checkpoint_due_now_ || time_due) {
@@ -294,6 +426,10 @@ class AuditWriter::Impl {
   void write_batch(std::deque<Pending>& batch) {
     if (is_permanently_failed()) {
       fail_all(batch, "audit log failed permanently: " + detail_copy());
+      return;
+    }
+    if (!open_next_segment()) {
+      fail_all(batch, detail_copy());
       return;
     }
     bool sync_needed = false;  // checkpoints are always synced, in relaxed mode too
@@ -424,22 +560,34 @@ class AuditWriter::Impl {
     checkpoint_due_now_ = false;
     last_checkpoint_ = Clock::now();
     if (is_permanently_failed()) return false;
+    if (!open_next_segment()) return false;  // the timed checkpoint retries a rotation that failed
     append_checkpoint_frame();
     return flush() && confirm(true);
   }
 
-  // Closes the current segment (checkpoint + end frame, synced) and starts the next one.
+  // Closes the current segment (checkpoint + end frame, synced) and starts the next one. When the
+  // next one cannot be created (disk full, quota), the closed segment stays as it is and the
+  // failure is one like any failed write: the next batch or timed checkpoint tries again.
   bool rotate() {
-    if (!flush() || !confirm(options_.durability == Durability::strict)) return false;
-    if (!close_segment()) return false;
+    if (!next_segment_due_) {
+      if (!flush() || !confirm(options_.durability == Durability::strict)) return false;
+      if (!close_segment()) return false;
+      next_segment_due_ = true;
+    }
+    return open_next_segment();
+  }
+
+  // Creates the segment that follows a closed one; a no-op while the current segment is open.
+  bool open_next_segment() {
+    if (!next_segment_due_) return true;
     if (Status opened = open_new_segment(segment_index_ + 1); !opened) {
-      {
-        std::lock_guard lock(mutex_);
-        permanent_failure_ = true;
-      }
-      set_health(false, opened.error().message);
+      last_checkpoint_ = Clock::now();  // retried at the pace of the timed checkpoint
+      set_health(false, "cannot start the next segment after closing " + segment_file_name(segment_index_) + ": " +
+                            opened.error().message);
       return false;
     }
+    next_segment_due_ = false;
+    set_health(true, {});
     return true;
   }
 
@@ -451,7 +599,9 @@ class AuditWriter::Impl {
   }
 
   void finish_segment() {
-    if (fd_ < 0 || is_permanently_failed()) return;
+    // A segment closed by a rotation whose next segment could not be created stays the last one:
+    // the next start creates its successor.
+    if (fd_ < 0 || is_permanently_failed() || next_segment_due_) return;
     close_segment();
     ::close(fd_);
     fd_ = -1;
@@ -495,6 +645,7 @@ class AuditWriter::Impl {
   std::uint64_t records_since_checkpoint_ = 0;
   std::int64_t last_checkpoint_time_ms_ = 0;
   bool checkpoint_due_now_ = false;
+  bool next_segment_due_ = false;  // the current segment is closed; its successor is still to be created
   Clock::time_point last_checkpoint_;
   Clock::time_point segment_opened_;
   TreeFrontier frontier_;

@@ -54,6 +54,11 @@ struct AuditRecovery {
   std::uint64_t tree_size = 0;            // records already in the log
   std::uint64_t segment_index = 0;        // segment the writer appends to
   std::uint64_t discarded_tail_bytes = 0; // torn partial frame cut from the last segment
+  // Unsigned records at the end of the last segment that recovery could not adopt (not a JSON
+  // object, zero-length), and everything after the first of them: moved to quarantine_file.
+  std::uint64_t quarantined_bytes = 0;
+  std::uint64_t quarantined_records = 0;  // record frames among them
+  std::filesystem::path quarantine_file;
 };
 
 // Counters since open(), for metrics and benchmarks.

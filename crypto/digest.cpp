@@ -53,6 +53,18 @@ Sha256 Sha256Hasher::finish() noexcept {
   return out;
 }
 
+Sha256 Sha256Hasher::finish_with(std::string_view tail) noexcept {
+  start();
+  EVP_MD_CTX* copy = EVP_MD_CTX_new();
+  if (copy == nullptr || EVP_MD_CTX_copy_ex(copy, context_) != 1 || EVP_DigestUpdate(copy, tail.data(), tail.size()) != 1)
+    std::abort();
+  Sha256 out{};
+  unsigned int length = 0;
+  if (EVP_DigestFinal_ex(copy, out.data(), &length) != 1 || length != out.size()) std::abort();
+  EVP_MD_CTX_free(copy);
+  return out;
+}
+
 std::string to_hex(std::span<const unsigned char> bytes) {
   std::string out(bytes.size() * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());

@@ -36,6 +36,8 @@ class Sha256Hasher {
 
   void update(std::string_view data) noexcept;
   [[nodiscard]] Sha256 finish() noexcept;  // once
+  // The digest of the data so far followed by `tail`, leaving this hasher as it was (to go on).
+  [[nodiscard]] Sha256 finish_with(std::string_view tail) noexcept;
 
  private:
   void start() noexcept;

@@ -90,7 +90,7 @@ Status fsync_directory(const std::filesystem::path& directory) {
 }
 
 Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                             unsigned mode, bool replace) {
+                             unsigned mode, bool replace, bool sync) {
   const std::filesystem::path directory = path.parent_path();
   std::string temp_name = directory.string();
   if (!temp_name.empty()) temp_name += '/';
@@ -109,7 +109,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
   }
   if (Status written = write_all(fd.get(), data); !written)
     return fail(make_error(path.string() + ": " + written.error().message));
-  if (::fsync(fd.get()) != 0) {
+  if (sync && ::fsync(fd.get()) != 0) {
     return fail(make_error(path.string() + ": fsync failed: " + errno_text(errno)));
   }
   if (replace) {
@@ -125,7 +125,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     }
     ::unlink(temp.c_str());
   }
-  return fsync_directory(directory);
+  return sync ? fsync_directory(directory) : Status{};
 }
 
 std::int64_t unix_time_ms() {

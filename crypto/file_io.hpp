@@ -39,8 +39,9 @@ class FileDescriptor {
 [[nodiscard]] Status check_private_permissions(const std::filesystem::path& path);
 // Writes data to a temporary file in the same directory with `mode`, fsyncs it, then moves it
 // into place (replace=false: fails if path exists, atomically) and fsyncs the directory.
+// sync=false leaves both in the page cache (a process crash loses nothing, a power loss may).
 [[nodiscard]] Status write_file_atomically(const std::filesystem::path& path, std::string_view data,
-                                           unsigned mode, bool replace);
+                                           unsigned mode, bool replace, bool sync = true);
 [[nodiscard]] Status fsync_directory(const std::filesystem::path& directory);
 
 std::int64_t unix_time_ms();

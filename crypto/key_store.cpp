@@ -1,5 +1,9 @@
 #include "crypto/key_store.hpp"
 
+#include <algorithm>
+
+#include "crypto/file_io.hpp"
+
 namespace sovereign::crypto {
 
 namespace {
@@ -88,6 +92,27 @@ Status check_passphrase_fits_keys(const std::filesystem::path& directory, std::o
 
 }  // namespace
 
+Status checked_secret_file(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_symlink(path, ec)) {
+    return make_error(path.string() + ": is a symbolic link; rotation renames or replaces the key file, which " +
+                      "would act on the link and leave the secret it points to where it is: replace the link with " +
+                      "that file (mode 0600)");
+  }
+  return check_private_permissions(path);
+}
+
+std::vector<std::filesystem::path> kept_auditor_keys(const std::filesystem::path& directory) {
+  std::vector<std::filesystem::path> kept;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("auditor.") && name.ends_with(".key") && name != "auditor.key") kept.push_back(entry.path());
+  }
+  std::sort(kept.begin(), kept.end());
+  return kept;
+}
+
 std::filesystem::path secret_key_path(const std::filesystem::path& directory, KeyKind kind) {
   return directory / (std::string(key_kind_name(kind)) + ".key");
 }
@@ -156,6 +181,11 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
   } else {
     Result<KeyMetadata> old = read_key_metadata(path);
     if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
+    // A secret others can read is refused here as everywhere else: rotation would keep it readable
+    // (an old auditor key is kept as it is) or leave the readable copy behind a replaced link.
+    if (Status private_file = checked_secret_file(path); !private_file) {
+      return make_error(private_file.error().message + "; nothing was changed");
+    }
     rotation.old_key_id = old->key_id;
   }
   if (Status checked = check_passphrase_fits_keys(directory, kind, passphrase, true); !checked) return checked.error();

@@ -17,6 +17,13 @@ std::filesystem::path secret_key_path(const std::filesystem::path& directory, Ke
 // audit-signing.pub / auditor.pub; nullopt for the vault, which has no public half.
 std::optional<std::filesystem::path> public_keyring_path(const std::filesystem::path& directory, KeyKind kind);
 
+// A secret key file as rotation accepts one: not a symbolic link (rotation renames or replaces the
+// file), and not readable by group or others (the error says how to fix it).
+[[nodiscard]] Status checked_secret_file(const std::filesystem::path& path);
+
+// The old auditor secrets that rotation kept (auditor.<key-id>.key), sorted.
+std::vector<std::filesystem::path> kept_auditor_keys(const std::filesystem::path& directory);
+
 struct KeyInitOutcome {
   KeyKind kind = KeyKind::vault;
   std::filesystem::path path;

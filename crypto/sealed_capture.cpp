@@ -217,7 +217,8 @@ Result<CaptureStore> CaptureStore::open(const std::filesystem::path& directory,
   return store;
 }
 
-Result<std::filesystem::path> CaptureStore::write(const CaptureMetadata& metadata, std::string_view body) const {
+Result<std::filesystem::path> CaptureStore::write(const CaptureMetadata& metadata, std::string_view body,
+                                                  bool sync) const {
   Result<std::string> sealed = seal_capture(key_, metadata, body);
   if (!sealed) return sealed.error();
   // Request ids come from clients: keep only safe characters for the file name.
@@ -231,7 +232,7 @@ Result<std::filesystem::path> CaptureStore::write(const CaptureMetadata& metadat
   const std::string part = metadata.part == "request" || metadata.part == "response" ? metadata.part : "body";
   const std::filesystem::path path =
       directory_ / (std::to_string(metadata.time_ms) + "-" + safe_id + "-" + part + "-" + to_hex(random) + ".sealed");
-  if (Status written = write_file_atomically(path, sealed.value(), 0640, false); !written) return written.error();
+  if (Status written = write_file_atomically(path, sealed.value(), 0640, false, sync); !written) return written.error();
   return path;
 }
 

@@ -45,9 +45,10 @@ class CaptureStore {
   // Reads the auditor's public key (the last auditor key in the keyring file).
   [[nodiscard]] static Result<CaptureStore> open(const std::filesystem::path& directory,
                                                  const std::filesystem::path& auditor_public_key);
-  // Seals and writes one body; returns the file's path. Synchronous (it fsyncs): call it off the
-  // request path.
-  [[nodiscard]] Result<std::filesystem::path> write(const CaptureMetadata& metadata, std::string_view body) const;
+  // Seals and writes one body; returns the file's path. Synchronous (with sync, the file and its
+  // directory entry are fsynced before it returns): call it off the request path.
+  [[nodiscard]] Result<std::filesystem::path> write(const CaptureMetadata& metadata, std::string_view body,
+                                                    bool sync = true) const;
   const std::string& auditor_key_id() const { return key_.key_id; }
 
  private:

@@ -241,6 +241,8 @@ Result<VaultJournal::CheckReport> VaultJournal::check(const std::filesystem::pat
   ensure_sodium();
   FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return make_error(file.string() + ": cannot open: " + errno_text(errno));
+  // What open() refuses, check reports: the gateway would not start with a file others can read.
+  if (Status mode = check_private_permissions(file); !mode) return mode.error();
   std::uint64_t records = 0;
   Result<ParsedFile> parsed = parse_file(fd.get(), file, [&](JournalRecord& record) {
     ++records;

@@ -27,8 +27,8 @@ using namespace sovereign::crypto;
 constexpr const char* usage = R"(usage: sovereign audit COMMAND ...
 
   verify DIR --key PUBKEY [--key PUBKEY ...] [--require-closed] [--checkpoint KEPT.json] [--pruned]
-      check every record, checkpoint signature and segment; exit 1 on any failure; with a
-      checkpoint kept from an earlier 'audit checkpoint', also that the log still holds its tree;
+      check every record, checkpoint signature and segment; exit 1 on any failure, 2 when DIR
+      or a key cannot be used; with a checkpoint kept from an earlier 'audit checkpoint', also that the log still holds its tree;
       --pruned: the oldest segments were deleted under a retention policy (start where the log does)
   query DIR [--tenant T] [--model M] [--since TIME] [--until TIME] [--decision allow|deny]
             [--rule R] [--detector D] [--backend B] [--zone Z] [--kind decision|outcome]
@@ -132,7 +132,16 @@ int verify(const Arguments& args) {
     options.kept_checkpoint = read_kept_checkpoint(*file);
     if (!options.kept_checkpoint) return 2;
   }
-  const VerifyReport report = verify_log(args.positionals()[0], *keys, options);
+  // Nothing to verify is unusable input, like a missing key: exit 2, not a verdict on a log.
+  const std::filesystem::path directory = args.positionals()[0];
+  std::error_code ec;
+  if (!std::filesystem::is_directory(directory, ec)) {
+    std::cerr << "sovereign audit: " << directory.string()
+              << (std::filesystem::exists(directory, ec) ? ": not a directory" : ": no such directory")
+              << " (verify takes the audit log's directory, audit.directory in gateway.yaml)\n";
+    return 2;
+  }
+  const VerifyReport report = verify_log(directory, *keys, options);
   for (std::size_t i = 0; i < report.failures.size() && i < max_failures_shown; ++i) {
     const VerifyFinding& f = report.failures[i];
     std::cout << "FAIL " << (f.segment.empty() ? args.positionals()[0] : f.segment + " offset " + std::to_string(f.offset))
@@ -251,6 +260,16 @@ int open_captures(const Arguments& args) {
   auto key_path = args.value("--secret-key");
   if (!key_path) return usage_error("open needs --secret-key FILE (the auditor's secret key)");
   if (args.positionals().empty()) return usage_error("open needs at least one CAPTURE file");
+  const std::optional<std::string> out_dir = args.value("--out");
+  if (out_dir) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(*out_dir, ec)) {
+      std::cerr << "sovereign audit: --out " << *out_dir
+                << (std::filesystem::exists(*out_dir, ec) ? ": not a directory" : ": the directory does not exist")
+                << " (create it first)\n";
+      return 2;
+    }
+  }
   Result<std::optional<SecretBytes>> passphrase =
       passphrase_from_file_or_environment(args.value("--passphrase-file"));
   if (!passphrase) {
@@ -263,7 +282,6 @@ int open_captures(const Arguments& args) {
     std::cerr << "sovereign audit: " << key.error().message << '\n';
     return 2;
   }
-  const std::optional<std::string> out_dir = args.value("--out");
   int status = 0;
   for (const std::string& file : args.positionals()) {
     Result<std::string> sealed = read_small_file(file, max_capture_file_bytes);

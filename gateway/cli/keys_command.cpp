@@ -108,6 +108,13 @@ int init(const Options& options) {
       status = 1;
     }
   }
+  // Old auditor secrets kept by rotation open older captures: as private as the others.
+  for (const auto& kept : kept_auditor_keys(options.dir)) {
+    if (Status permissions = check_private_permissions(kept); !permissions) {
+      std::cout << "UNSAFE   " << permissions.error().message << '\n';
+      status = 1;
+    }
+  }
   const auto& dir = options.dir;
   std::cout << "\nThe gateway needs " << secret_key_path(dir, KeyKind::audit_signing).string() << ", "
             << secret_key_path(dir, KeyKind::vault).string() << " and "

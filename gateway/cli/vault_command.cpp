@@ -19,8 +19,8 @@ constexpr const char* usage = R"(usage: sovereign vault check DIR
   check DIR    read the token vault's mappings file (DIR/mappings.vault, vault.directory in
                gateway.yaml) without changing it, which is safe while the gateway runs: every
                record's checksum, and the live mappings by vault key and tenant. No key is needed;
-               values stay encrypted. Exit status 1 when the file is damaged (the gateway would
-               not start with it), naming the byte.
+               values stay encrypted. Exit status 1 when the file is damaged (naming the byte)
+               or group- or world-accessible: the gateway would not start with it.
 )";
 
 int usage_error(const std::string& message) {

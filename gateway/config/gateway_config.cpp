@@ -372,6 +372,7 @@ void read_access_log(YamlReader& r, const YAML::Node& root, GatewayConfig& confi
 void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   const auto node = root["audit"];
   if (!node) return;
+  remember(config, "audit", node);
   if (!r.expect_map(node, "'audit'",
                     {"directory", "durability", "signing_key", "auditor_public_key", "checkpoint_every_records",
                      "checkpoint_every_ms", "segment_max_bytes", "segment_max_age_ms", "group_commit_delay_us"}))
@@ -539,6 +540,7 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   read_backends(r, root, *config);
   read_access_log(r, root, *config);
   std::filesystem::path policy;
+  remember(*config, "policy", root["policy"]);
   if (r.path(root, "policy", policy) && !policy.empty()) {
     if (!std::filesystem::exists(policy)) r.error(root["policy"], "policy file '" + policy.string() + "' does not exist");
     config->policy_file = policy;

@@ -100,6 +100,14 @@ ApiError tokenization_unavailable(const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "tokenization_unavailable",
           "The policy asks to tokenize values that cannot be tokenized, so nothing is forwarded: " + why + ".", {}};
 }
+ApiError capture_unavailable(std::string_view part, const std::string& why) {
+  const bool request = part == "request";
+  return {status::service_unavailable, "service_unavailable_error", "capture_unavailable",
+          std::string("The policy asks for a sealed copy of this ") + (request ? "request" : "answer") +
+              " for the auditors, and it could not be written, so " +
+              (request ? "nothing is forwarded: " : "the answer is withheld: ") + why + ".",
+          {}};
+}
 ApiError shutting_down() {
   return {status::service_unavailable, "service_unavailable_error", "shutting_down",
           "The gateway is shutting down; retry on another instance.", {}};

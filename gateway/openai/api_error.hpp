@@ -2,6 +2,7 @@
 // Errors in OpenAI's JSON shape: {"error":{"message","type","param","code"}}, with their HTTP status.
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/http/status.hpp>
 
@@ -42,6 +43,9 @@ ApiError model_numerical_fault(const std::string& model, const std::string& why)
 ApiError upstream_timeout(const std::string& backend);
 ApiError audit_unavailable(const std::string& why);
 ApiError tokenization_unavailable(const std::string& why);
+// The policy asks for a sealed capture of the exchange and it could not be written: `part` is
+// "request" (nothing was forwarded) or "response" (the answer is withheld).
+ApiError capture_unavailable(std::string_view part, const std::string& why);
 ApiError shutting_down();
 ApiError too_many_connections(std::size_t limit);
 }  // namespace api_errors

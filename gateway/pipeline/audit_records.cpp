@@ -47,6 +47,7 @@ std::string outcome_record(const OutcomeFacts& f, std::string_view time) {
       .add_counts("output_detectors", or_none(f.output_detectors));
   if (!f.error.empty()) record.add("error", f.error);
   if (!f.captures.empty()) record.add_strings("captures", f.captures);
+  if (!f.captures_failed.empty()) record.add_strings("captures_failed", f.captures_failed);
   return record.finish();
 }
 

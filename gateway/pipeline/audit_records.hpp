@@ -43,7 +43,8 @@ struct OutcomeFacts {
   std::uint64_t latency_us = 0;
   std::string_view response_sha256;
   const std::map<std::string, int>* output_detectors = nullptr;  // none: written as {}
-  std::span<const std::string> captures;  // file names of sealed captures, when the policy asked for them
+  std::span<const std::string> captures;         // file names of the sealed captures written
+  std::span<const std::string> captures_failed;  // parts ("request", "response") whose capture failed
 };
 
 std::string decision_record(const DecisionFacts& facts, std::string_view time);

@@ -105,12 +105,14 @@ Exchange::~Exchange() {
 namespace {
 // The phases in order, and their names in audit records.
 using Phase = PhaseResult (Exchange::*)();
-constexpr std::array<std::string_view, 6> phase_names = {"authenticate", "decode", "decide", "audit", "transform", "route"};
+constexpr std::array<std::string_view, 7> phase_names = {"authenticate", "decode",    "decide", "audit",
+                                                         "capture",      "transform", "route"};
 }  // namespace
 
 void Exchange::run() {
   static constexpr std::array<Phase, phase_names.size()> phases = {
-      &Exchange::authenticate, &Exchange::decode, &Exchange::decide, &Exchange::audit, &Exchange::transform, &Exchange::route};
+      &Exchange::authenticate, &Exchange::decode,    &Exchange::decide, &Exchange::audit,
+      &Exchange::capture,      &Exchange::transform, &Exchange::route};
   if (!snapshot_) return fail(api_errors::shutting_down());
   while (next_phase_ < phases.size()) {
     PhaseResult result = (this->*phases[next_phase_++])();
@@ -280,6 +282,25 @@ PhaseResult Exchange::audit() {
   return PhaseResult::suspend();
 }
 
+// A sealed copy of the request, where the policy asks for one, is evidence like the decision record:
+// it is written (in strict durability: synced) before anything is forwarded, or the request is
+// refused with 503 capture_unavailable. The client's body as it came, before any transform.
+PhaseResult Exchange::capture() {
+  if (!wants_capture(decision_)) return PhaseResult::next();
+  if (!services_.captures) {
+    // config check, serve and reload refuse this configuration; should it ever serve, fail closed.
+    const std::string why = "gateway.yaml sets no audit.auditor_public_key to seal it to";
+    captures_failed_.push_back("request");
+    log_event("error", "capture_failed", "request " + request_id_ + " request: " + why);
+    return PhaseResult::fail(api_errors::capture_unavailable("request", why));
+  }
+  seal("request", std::string(request_.body()), [self = shared_from_this()](bool ok, const std::string& why) {
+    if (!ok) return self->fail(api_errors::capture_unavailable("request", why));
+    self->run();
+  });
+  return PhaseResult::suspend();
+}
+
 // A vault that takes no more values refuses every tokenizing request: counted each time, logged at
 // most once a minute (with the first reason), so the operator hears of it without a flood.
 void Exchange::report_vault_refusal(const std::string& why) {
@@ -425,12 +446,17 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   });
 }
 
-// Strict durability: the end of the answer waits for its outcome record (gateway/pipeline/outcome_gate.hpp).
+// The end of the answer waits for its evidence (gateway/pipeline/outcome_gate.hpp): in strict
+// durability for its outcome record, and where the policy asks for a capture, for the response's.
 ResponseSink& Exchange::response_sink() {
-  if (!outcome_gate_ && decision_recorded_ && services_.audit_durability == crypto::Durability::strict)
-    outcome_gate_.emplace(sink_, [this](OutcomeGate::Ending ending, OutcomeGate::Release release) {
-      hold_outcome(std::move(ending), std::move(release));
-    });
+  const bool capture = wants_capture(decision_);
+  if (!outcome_gate_ && decision_recorded_ && (capture || services_.audit_durability == crypto::Durability::strict))
+    outcome_gate_.emplace(
+        sink_,
+        [this](OutcomeGate::Ending ending, OutcomeGate::Release release) {
+          hold_outcome(std::move(ending), std::move(release));
+        },
+        capture);
   return outcome_gate_ ? static_cast<ResponseSink&>(*outcome_gate_) : sink_;
 }
 
@@ -444,7 +470,7 @@ void Exchange::forward() {
   upstream.request_id = request_id_;
   upstream.model = decoded_->model;
   upstream.stream = decoded_->stream;
-  upstream.keep_response_body = wants_capture(decision_) && services_.captures.has_value();
+  upstream.keep_response_body = false;  // the outcome gate keeps what the client is sent, for the capture
   upstream.meter_usage = tokens_charged_ != 0;
   upstream.digest_response = services_.audit != nullptr && !outcome_gate_;  // the gate digests what it relays
   auto& pool = *snapshot_->pools[connection_.worker];
@@ -464,7 +490,7 @@ void Exchange::forward_local() {
   ResponseSink& sink = response_sink();
   local_forwarder_ = std::make_shared<LocalForwarder>(
       io_, snapshot_->engines.at(local_backend_->name), *local_backend_, *decoded_, request_id_,
-      wants_capture(decision_) && services_.captures.has_value(), services_.audit != nullptr && !outcome_gate_, sink,
+      false, services_.audit != nullptr && !outcome_gate_, sink,
       response_transform(),
       [self = shared_from_this()](ForwardOutcome outcome) { self->forwarded(std::move(outcome)); });
   sink_.on_client_gone([weak = std::weak_ptr<LocalForwarder>(local_forwarder_)] {
@@ -477,26 +503,64 @@ void Exchange::forwarded(ForwardOutcome outcome) {
   outcome_ = std::move(outcome);
   settle_tokens();
   if (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed") keep_alive_ = false;
-  if (wants_capture(decision_) && services_.captures) {
-    capture("request", request_.body());
-    capture("response", std::move(outcome_.response_body));
-  }
   forwarder_.reset();
   local_forwarder_.reset();
+  // The forwarder can finish (client gone) while the gate still holds the end for its evidence.
+  if (hold_pending_) {
+    settle_after_hold_ = true;
+    return;
+  }
+  // The client went away before the answer's end reached the gate: what it was sent is sealed all
+  // the same, and the outcome record names the file.
+  if (outcome_gate_ && wants_capture(decision_) && !outcome_gate_->held())
+    return seal("response", outcome_gate_->take_body(),
+                [self = shared_from_this()](bool, const std::string&) { self->settle_outcome(); });
+  settle_outcome();
+}
+
+// The outcome as the client saw it: with an outcome gate, the bytes it was sent and their digest
+// (the gateway's own error answers included), and 503 where the gate refused the answer's end.
+void Exchange::settle_outcome() {
+  if (outcome_gate_) {
+    outcome_.bytes_out = outcome_gate_->bytes_sent();
+    outcome_.response_sha256 = outcome_gate_->sha256_sent();
+    if (outcome_gate_->refused()) {
+      outcome_.status = 503;
+      outcome_.error_code = refusal_code_;
+    }
+  }
   record(outcome_.status, outcome_.error_code, outcome_.bytes_out);
 }
 
-// Sealed to the auditor's key on the capture thread; the outcome record names the file.
-void Exchange::capture(const std::string& part, std::string body) {
+void Exchange::seal(const char* part, std::string body, std::function<void(bool ok, const std::string& why)> done) {
+  if (!services_.captures) {
+    captures_failed_.push_back(part);
+    return done(false, "gateway.yaml sets no audit.auditor_public_key to seal it to");
+  }
   crypto::CaptureMetadata metadata{request_id_, part,
                                    std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count()};
-  captures_.push_back(request_id_ + "." + part);
-  boost::asio::post(services_.capture_writer, [&services = services_, metadata, body = std::move(body)] {
-    auto written = services.captures->write(metadata, body);
-    if (!written)
-      log_event("error", "capture_failed", "request " + metadata.request_id + " " + metadata.part + ": " + written.error().message);
+  const bool sync = services_.audit_durability == crypto::Durability::strict;
+  boost::asio::post(services_.capture_writer, [self = shared_from_this(), metadata = std::move(metadata),
+                                               body = std::move(body), sync, done = std::move(done)]() mutable {
+    auto written = self->services_.captures->write(metadata, body, sync);
+    std::string file = written ? written.value().filename().string() : std::string();
+    std::string error = written ? std::string() : written.error().message;
+    body.clear();
+    body.shrink_to_fit();
+    // The exchange is released on its own worker, never here.
+    auto& io = self->io_;
+    boost::asio::post(io, [self = std::move(self), part = std::move(metadata.part), file = std::move(file),
+                           error = std::move(error), done = std::move(done)] {
+      if (error.empty()) {
+        self->captures_.push_back(file);
+      } else {
+        self->captures_failed_.push_back(part);
+        log_event("error", "capture_failed", "request " + self->request_id_ + " " + part + ": " + error);
+      }
+      done(error.empty(), error);
+    });
   });
 }
 
@@ -603,20 +667,38 @@ OutcomeFacts Exchange::outcome_facts(unsigned status, const std::string& error_c
   facts.latency_us = latency_us;
   facts.output_detectors = output_detectors_.get();
   facts.captures = captures_;
+  facts.captures_failed = captures_failed_;
   return facts;
 }
 
-// The answer is complete but held by the outcome gate: its outcome record goes to the log first.
-// The request's captures are sealed after the answer, under names known now.
+// The answer's end is held by the outcome gate. Where the policy asks for a capture, the response's
+// is written first (else the client gets 503 capture_unavailable, or an error event in a stream,
+// instead of the end); then, in strict durability, a whole answer's outcome record.
 void Exchange::hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release) {
+  hold_pending_ = true;
+  OutcomeGate::Release settle = [self = shared_from_this(), release = std::move(release)](std::optional<std::string> refusal) {
+    self->hold_pending_ = false;
+    release(std::move(refusal));
+    if (std::exchange(self->settle_after_hold_, false)) self->settle_outcome();
+  };
+  if (!wants_capture(decision_)) return record_held_outcome(std::move(ending), std::move(settle));
+  std::string body = std::move(ending.body);
+  seal("response", std::move(body),
+       [self = shared_from_this(), ending = std::move(ending), settle = std::move(settle)](bool ok, const std::string& why) {
+         if (ok) return self->record_held_outcome(ending, settle);
+         self->refusal_code_ = "capture_unavailable";
+         settle(api_errors::capture_unavailable("response", why).to_json());
+       });
+}
+
+void Exchange::record_held_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release) {
+  // Failures, and every outcome in relaxed durability, are recorded after the answer (record()).
+  if (services_.audit_durability != crypto::Durability::strict || !ending.whole) return release(std::nullopt);
   const auto latency_us = static_cast<std::uint64_t>(
       std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - started_).count());
   const BackendConfig* backend = forwarder_ ? forwarder_->backend() : local_backend_;
   OutcomeFacts facts = outcome_facts(ending.status, "", ending.bytes, latency_us, backend);
   facts.response_sha256 = ending.sha256;
-  std::vector<std::string> captures;
-  if (wants_capture(decision_) && services_.captures) captures = {request_id_ + ".request", request_id_ + ".response"};
-  facts.captures = captures;
   outcome_recorded_ = true;
   services_.audit->append(
       outcome_record(facts, rfc3339_now()),
@@ -625,6 +707,7 @@ void Exchange::hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release rel
           if (ok) return release(std::nullopt);
           log_event("error", "outcome_not_recorded", "request " + self->request_id_ + ": " + error +
                                                          "; the client gets 503 instead of the answer's end");
+          self->refusal_code_ = "audit_unavailable";
           release(api_errors::audit_unavailable(error).to_json());
         });
       });
@@ -645,7 +728,6 @@ void Exchange::record(unsigned status, const std::string& error_code, std::uint6
   const std::string& tenant = tenant_ ? tenant_->name : none;
   const std::string& model = served_model();
   const std::string& backend = outcome_.backend ? outcome_.backend->name : none;
-  if (outcome_gate_ && outcome_gate_->refused()) status = 503;  // the log refused the outcome: the client got 503
   services_.metrics.request_finished(tenant, model, backend, status, seconds);
   if (decision_recorded_ && !outcome_recorded_)
     record_outcome(status, error_code, bytes_out, static_cast<std::uint64_t>(seconds * 1e6));

@@ -1,8 +1,9 @@
 #pragma once
 // One API request moving through the gateway's named phases, in this fixed order:
-//   authenticate -> decode -> decide -> audit -> transform -> route -> forward (respond) -> record
+//   authenticate -> decode -> decide -> audit -> capture -> transform -> route -> forward (respond) -> record
 // Each phase reads and fills the exchange's context and returns a PhaseResult: go on, answer now,
-// fail with an error, or suspend (audit waits for its record to be durable, then resumes the loop).
+// fail with an error, or suspend (audit waits for its record to be durable, capture for the sealed
+// copy of the request the policy asks for, then each resumes the loop).
 // Forwarding is asynchronous and ends in record. Phases never touch the socket: they answer
 // through the ResponseSink.
 #include <array>
@@ -62,24 +63,29 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   PhaseResult decode();
   PhaseResult decide();
   PhaseResult audit();
+  PhaseResult capture();
   PhaseResult transform();
   PhaseResult route();
   void forward();
   void forward_local();
   void forwarded(ForwardOutcome outcome);
+  void settle_outcome();
   std::unique_ptr<ResponseTransform> response_transform();
   void record(unsigned status, const std::string& error_code, std::uint64_t bytes_out);
   void record_outcome(unsigned status, const std::string& error_code, std::uint64_t bytes_out, std::uint64_t latency_us);
   OutcomeFacts outcome_facts(unsigned status, const std::string& error_code, std::uint64_t bytes_out,
                              std::uint64_t latency_us, const BackendConfig* backend) const;
   void hold_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release);
+  void record_held_outcome(OutcomeGate::Ending ending, OutcomeGate::Release release);
   ResponseSink& response_sink();  // the outcome gate in strict durability, else the client's sink
   void record_early_answer(unsigned status, const std::string& error_code);
   const std::string& served_model() const;
   void report_vault_refusal(const std::string& why);
   void log_warn_rules() const;
   void settle_tokens();
-  void capture(const std::string& part, std::string body);
+  // Seals `body` to the auditor's key on the capture thread; `done(ok, why)` runs on this
+  // exchange's worker once the file is written (in strict durability: synced) or failed.
+  void seal(const char* part, std::string body, std::function<void(bool ok, const std::string& why)> done);
 
   void answer(HttpResponse response, const std::string& error_code);
   void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});
@@ -120,7 +126,11 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::shared_ptr<LocalForwarder> local_forwarder_;
   ForwardOutcome outcome_;
   std::shared_ptr<std::map<std::string, int>> output_detectors_;
-  std::vector<std::string> captures_;
+  std::vector<std::string> captures_;         // sealed captures written, by file name
+  std::vector<std::string> captures_failed_;  // the parts ("request", "response") whose capture failed
+  std::string refusal_code_;                  // why the outcome gate refused the answer's end
+  bool hold_pending_ = false;                 // the gate holds the answer's end; forwarded() waits for it
+  bool settle_after_hold_ = false;
   bool keep_alive_ = true;
 };
 

@@ -94,6 +94,26 @@ std::vector<std::string> check_opened_files(const GatewayConfig& config) {
   return problems;
 }
 
+std::vector<std::string> check_capture_settings(const GatewayConfig& config, const policy::PolicyModel& policy) {
+  std::string asks;  // the first place of the policy that asks for captures
+  for (const auto& rule : policy.rules)
+    if (rule.capture_payload && asks.empty())
+      asks = "rule '" + rule.name + "' (" + policy.file_label + ":" + std::to_string(rule.line) + ":" +
+             std::to_string(rule.column) + ")";
+  for (const auto& tenant : policy.tenants)
+    if (tenant.capture_payload && asks.empty())
+      asks = "tenant '" + tenant.name + "' (" + policy.file_label + ":" + std::to_string(tenant.line) + ":" +
+             std::to_string(tenant.column) + ")";
+  if (asks.empty() || (config.audit && !config.audit->auditor_public_key.empty())) return {};
+  const std::string fix = "; set audit.auditor_public_key to the auditors' public keyring (keys init writes "
+                          "auditor.pub), or take capture_payload out of the policy";
+  if (!config.audit)
+    return {config.problem_at("policy", "policy: " + asks + " asks for capture_payload, but gateway.yaml has no " +
+                                            "audit section, so no capture could be sealed and none would be recorded" + fix)};
+  return {config.problem_at("audit", "audit: the policy's " + asks + " asks for capture_payload, but " +
+                                         "audit.auditor_public_key is not set, so no capture could be sealed" + fix)};
+}
+
 std::vector<std::string> check_deployment(const GatewayConfig& config) {
   std::vector<std::string> problems;
 
@@ -129,6 +149,8 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
     for (const auto& tenant : config.tenants) tenants.push_back(tenant.name);
     for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared, &tenants))
       problems.push_back(policy::format_diagnostic(finding));
+    if (const auto loaded = policy::load_policy_file(*config.policy_file); loaded.policy)
+      for (auto& problem : check_capture_settings(config, loaded.policy->model())) problems.push_back(std::move(problem));
   }
   return problems;
 }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gateway/config/gateway_config.hpp"
+#include "policy/policy.hpp"
 
 namespace sovereign::gateway {
 
@@ -19,5 +20,11 @@ std::vector<std::string> check_deployment(const GatewayConfig& config);
 // them: the access log, the audit log's directory and keys, the vault's key and directory. Worded
 // as check_deployment words them, one FILE:LINE:COL: message line each.
 std::vector<std::string> check_opened_files(const GatewayConfig& config);
+
+// A policy that asks for sealed payload captures (capture_payload, in a rule or for a tenant) where
+// gateway.yaml gives no auditor public key to seal them to: one FILE:LINE:COL: message line at the
+// audit section (or at `policy` when there is none), naming the first rule or tenant that asks.
+// serve, reload and config check refuse it.
+std::vector<std::string> check_capture_settings(const GatewayConfig& config, const policy::PolicyModel& policy);
 
 }  // namespace sovereign::gateway

@@ -149,6 +149,20 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     }
     services_.audit = std::move(writer.value());
     services_.audit_durability = options.durability;
+    // What recovery found at the end of a log that was not closed: told once, at start.
+    if (const crypto::AuditRecovery& recovery = services_.audit->recovery(); recovery.quarantined_bytes > 0) {
+      log_event("warn", "audit_recovered",
+                "the last segment ended in " + std::to_string(recovery.quarantined_records) +
+                    " unsigned record frame(s) that are not records the gateway writes (zero-filled, empty or not a "
+                    "JSON object): not signed, moved with what followed them (" +
+                    std::to_string(recovery.quarantined_bytes) + " bytes) to " + recovery.quarantine_file.string() +
+                    "; the log continues from tree size " + std::to_string(recovery.tree_size));
+    } else if (recovery.discarded_tail_bytes > 0) {
+      log_event("info", "audit_recovered",
+                "cut a partial frame of " + std::to_string(recovery.discarded_tail_bytes) +
+                    " bytes from the end of the last segment (the process stopped mid-write); the log continues "
+                    "from tree size " + std::to_string(recovery.tree_size));
+    }
     if (!audit->auditor_public_key.empty()) {
       auto store = crypto::CaptureStore::open(audit->directory / "captures", audit->auditor_public_key);
       if (!store) {

@@ -1,5 +1,7 @@
 #include "gateway/runtime/runtime_snapshot.hpp"
 
+#include "gateway/runtime/config_check.hpp"
+
 #include <sys/stat.h>
 
 #include "gateway/log/access_log.hpp"
@@ -90,6 +92,8 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
     for (const auto& d : loaded.diagnostics)
       if (!loaded.policy) errors.push_back(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
     snapshot->policy = loaded.policy;
+    if (loaded.policy)
+      for (auto& problem : check_capture_settings(*snapshot->config, loaded.policy->model())) errors.push_back(std::move(problem));
   }
   const GatewayConfig& settings = *snapshot->config;
   for (std::size_t i = 0; i < settings.backends.size(); ++i) {

@@ -13,7 +13,7 @@ import { freePort } from './lib/ports.mjs';
 import { toYaml } from './lib/yaml.mjs';
 import { request, readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder } from './lib/evidence.mjs';
+import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully } from './lib/evidence.mjs';
 
 const KEY = 'sk-audit-acme';
 const SECRET_PHRASE = 'purple-elephant-4711';
@@ -452,12 +452,283 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       }
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(upstream.requests().length, forwarded, 'nothing was forwarded once the log could not be written');
+
+      // A failed rotation is a failure like any other: once the next segment can be created (the
+      // disk has room again), the timed checkpoint creates it and the gateway serves again.
+      fs.rmSync(auditDir);
+      fs.renameSync(`${auditDir}.moved`, auditDir);
+      const deadline = Date.now() + 5000;
+      let ready;
+      do {
+        await new Promise((r) => setTimeout(r, 100));
+        ready = await gw.admin('/readyz');
+      } while (ready.status !== 200 && Date.now() < deadline);
+      assert.equal(ready.status, 200, `still not ready once the segment could be created: ${ready.text}`);
+      const recovered = await gw.chat(KEY, chat('After the disk came back.'));
+      assert.equal(recovered.status, 200, recovered.text);
+      assert.ok(gw.stderr.includes('"event":"audit_writable"'), gw.stderr);
     } finally {
       await gw.stop();
     }
-    // What was written before the failure is intact.
-    fs.rmSync(auditDir);
-    fs.renameSync(`${auditDir}.moved`, auditDir);
-    await assertAuditValid(auditDir, keys.signingPub);
+    // What was written before the failure, and after it, is intact.
+    const counts = await assertAuditValid(auditDir, keys.signingPub, { requireClosed: true });
+    assert.equal(counts.segments[1], 2, 'the segment that could not be created at first, and no other');
+  });
+});
+
+// The sealed capture files whose names hold `id` (finished ones: the writer seals into a hidden
+// temporary file, then links it into place).
+function capturesOf(captureDir, id) {
+  return filesUnder(captureDir).filter((f) => path.basename(f).includes(id) && !path.basename(f).startsWith('.'));
+}
+
+// Replaces the capture directory with a regular file (which stops root as well as anyone else)
+// and returns the function that puts it back.
+function blockCaptures(captureDir) {
+  fs.renameSync(captureDir, `${captureDir}.moved`);
+  fs.writeFileSync(captureDir, 'a file where the capture directory should be\n');
+  return () => {
+    fs.rmSync(captureDir);
+    fs.renameSync(`${captureDir}.moved`, captureDir);
+  };
+}
+
+// Sealed captures are evidence: each is written (in strict durability, synced) before what it
+// captures goes on (the request to the backend, the answer's end to the client), or the client
+// gets 503 capture_unavailable; the outcome record names only the files written and says which
+// part failed. Every outcome record digests the body its client got, the gateway's own error
+// answers included.
+describe('sealed captures, and the answers the gateway writes itself', { timeout: 120000 }, () => {
+  let dir;
+  let keys;
+  let gw;
+  const up = {};
+  const seen = {};  // name -> { id, res }
+  let captureDir;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-captures-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    captureDir = path.join(dir, 'audit', 'captures');
+    up.echo = await Upstream.start({ name: 'cap-echo', 'echo-last-user': true });
+    up.fails = await Upstream.start({ name: 'cap-500', status: 500 });
+    up.dies = await Upstream.start({ name: 'cap-dies', 'die-before-response': true });
+    up.gzip = await Upstream.start({ name: 'cap-gzip', 'answer-as': 'gzip' });
+    up.slow = await Upstream.start({ name: 'cap-slow', 'first-byte-delay-ms': 1500 });
+    const policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, POLICY);
+    const models = { echo: 'audited', fails: 'fails', dies: 'dies', gzip: 'gzipped', slow: 'slow' };
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: Object.values(models) })],
+      backends: Object.entries(models).map(([name, model]) =>
+        openaiBackend({ name: `${name}-be`, zone: 'site', models: [model], upstreams: [up[name]] })),
+      policy: policyFile,
+      ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    for (const upstream of Object.values(up)) await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const ask = (name, model, content, extra = {}) =>
+    gw.chat(KEY, { model, messages: [{ role: 'user', content }], ...extra }).then((res) => {
+      seen[name] = { id: res.headers['x-request-id'], res };
+      return res;
+    });
+  const open = (file) => runCli(['audit', 'open', '--secret-key', keys.auditorKey, file]);
+
+  it('both captures are on disk when the answer arrives, and the response capture is the answer as sent', async () => {
+    const res = await ask('whole', 'audited', 'Re AUDIT-CASE-000001: a whole answer, please.');
+    assert.equal(res.status, 200, res.text);
+    // No waiting: the request's capture was written before it was forwarded, the response's
+    // before the answer was sent.
+    const files = capturesOf(captureDir, seen.whole.id);
+    assert.equal(files.length, 2, JSON.stringify(filesUnder(captureDir)));
+    const response = files.find((f) => path.basename(f).includes('-response-'));
+    const opened = await open(response);
+    assert.equal(opened.code, 0, opened.output);
+    assert.equal(opened.stdout, res.text, 'the response capture holds what the client got');
+
+    const streamed = await ask('stream', 'audited', 'Re AUDIT-CASE-000002: stream it.', { stream: true });
+    assert.equal(streamed.status, 200, streamed.text);
+    assert.ok(streamed.text.endsWith('data: [DONE]\n\n'), streamed.text);
+    const streamFiles = capturesOf(captureDir, seen.stream.id);
+    assert.equal(streamFiles.length, 2, JSON.stringify(filesUnder(captureDir)));
+    const streamOpened = await open(streamFiles.find((f) => path.basename(f).includes('-response-')));
+    assert.equal(streamOpened.stdout, streamed.text, 'the stream as the client got it, [DONE] included');
+  });
+
+  it('error answers the gateway writes itself are digested, and captured where the policy asks', async () => {
+    for (const [name, model] of [['fails', 'fails'], ['dies', 'dies'], ['gzip', 'gzipped']]) {
+      const res = await ask(name, model, `Re AUDIT-CASE-00000${name.length}: will this work?`);
+      assert.equal(res.status, 502, `${model}: ${res.text}`);
+      const response = capturesOf(captureDir, seen[name].id).find((f) => path.basename(f).includes('-response-'));
+      assert.ok(response, `${model}: no response capture: ${JSON.stringify(filesUnder(captureDir))}`);
+      assert.equal((await open(response)).stdout, res.text, `${model}: the capture is the error the client got`);
+    }
+    const plain = await ask('plain-fail', 'fails', 'Nothing to capture here.');
+    assert.equal(plain.status, 502, plain.text);
+  });
+
+  it('a request whose capture cannot be written is refused with 503 capture_unavailable and never forwarded', async () => {
+    const restore = blockCaptures(captureDir);
+    try {
+      const before = up.echo.requests().length;
+      const res = await ask('no-request-capture', 'audited', 'Re AUDIT-CASE-000003: seal me if you can.');
+      assertError(res, { status: 503, code: 'capture_unavailable' }, 'request capture failed');
+      assert.match(res.json.error.message, /sealed copy of this request .* nothing is forwarded/, res.text);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(up.echo.requests().length, before, 'nothing reached the backend');
+      assert.match(gw.stderr, new RegExp(`"event":"capture_failed".*${seen['no-request-capture'].id} request`));
+      // Requests the policy does not capture are served meanwhile.
+      assert.equal((await ask('uncaptured', 'audited', 'No case number here.')).status, 200);
+    } finally {
+      restore();
+    }
+  });
+
+  it("an answer whose capture cannot be written is withheld: 503, or an error event in place of [DONE]", async () => {
+    for (const stream of [false, true]) {
+      const name = stream ? 'no-stream-capture' : 'no-response-capture';
+      const before = up.slow.requests().length;
+      const pending = ask(name, 'slow', `Re AUDIT-CASE-00000${stream ? 5 : 4}: slowly.`, stream ? { stream: true } : {});
+      await up.slow.waitForRequests(before + 1);
+      const restore = blockCaptures(captureDir);
+      try {
+        const res = await pending;
+        if (!stream) {
+          assertError(res, { status: 503, code: 'capture_unavailable' }, 'response capture failed');
+          assert.match(res.json.error.message, /sealed copy of this answer .* the answer is withheld/, res.text);
+        } else {
+          assert.equal(res.status, 200, res.text);
+          assert.ok(!res.text.includes('[DONE]'), res.text);
+          const last = res.text.trim().split('\n\n').at(-1);
+          assert.equal(JSON.parse(last.replace(/^data: /, '')).error.code, 'capture_unavailable', res.text);
+        }
+      } finally {
+        restore();
+      }
+    }
+  });
+
+  it('outcome records name only the captures written, say which failed, and digest what each client got', async () => {
+    await stopGracefully(gw);
+    await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
+    const records = await auditQuery(path.join(dir, 'audit'));
+    const outcome = (name) => {
+      const { outcome: found } = recordsOf(records, seen[name].id);
+      assert.equal(found.length, 1, `${name}: ${JSON.stringify(found)}`);
+      return found[0];
+    };
+    for (const [name, { res }] of Object.entries(seen)) {
+      assert.equal(outcome(name).response_sha256, sha256Hex(res.text), `${name}: the digest of the body the client got`);
+      for (const file of outcome(name).captures ?? []) {
+        assert.ok(fs.existsSync(path.join(captureDir, file)), `${name}: ${file} is named but not there`);
+      }
+    }
+    for (const name of ['whole', 'stream', 'fails', 'dies', 'gzip']) {
+      assert.deepEqual(outcome(name).captures.sort(), capturesOf(captureDir, seen[name].id).map((f) => path.basename(f)).sort(), name);
+      assert.equal(outcome(name).captures_failed, undefined, name);
+    }
+    assert.deepEqual([outcome('fails').error, outcome('dies').error, outcome('gzip').error],
+      ['upstream_error', 'upstream_error', 'response_check_failed']);
+    assert.equal(outcome('plain-fail').captures, undefined);
+    const refused = outcome('no-request-capture');
+    assert.deepEqual([refused.status, refused.error, refused.captures, refused.captures_failed],
+      [503, 'capture_unavailable', undefined, ['request']], JSON.stringify(refused));
+    for (const name of ['no-response-capture', 'no-stream-capture']) {
+      const withheld = outcome(name);
+      assert.deepEqual([withheld.status, withheld.error, withheld.captures_failed], [503, 'capture_unavailable', ['response']],
+        JSON.stringify(withheld));
+      assert.equal(withheld.captures.length, 1, JSON.stringify(withheld));
+      assert.match(withheld.captures[0], /-request-/, JSON.stringify(withheld));
+    }
+  });
+});
+
+describe('sealed captures survive kill -9 (strict)', { timeout: 120000 }, () => {
+  let dir;
+  let keys;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-capture-crash-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    upstream = await Upstream.start({ name: 'capture-crash-upstream' });
+    gw = await startAudited(dir, keys, upstream, { limits: { max_body_bytes: 8 * 1024 * 1024 } });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('after a 200 for a 7 MB captured request and kill -9, the durable outcome record names captures that exist', async () => {
+    const body = JSON.stringify(chat(`Re AUDIT-CASE-000007: ${'x'.repeat(7 * 1024 * 1024)}`));
+    const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body, timeoutMs: 60000 });
+    assert.equal(res.status, 200, res.text);
+    gw.process.signal('SIGKILL');
+    await gw.process.exited;
+    const id = res.headers['x-request-id'];
+    const records = await auditQuery(path.join(dir, 'audit'));
+    const { decision, outcome } = recordsOf(records, id);
+    assert.equal(outcome.length, 1, 'strict: the outcome record was on disk before the answer');
+    assert.equal(outcome[0].captures?.length, 2, JSON.stringify(outcome[0]));
+    const captureDir = path.join(dir, 'audit', 'captures');
+    for (const file of outcome[0].captures) assert.ok(fs.existsSync(path.join(captureDir, file)), file);
+    const request = path.join(captureDir, outcome[0].captures.find((f) => f.includes('-request-')));
+    const opened = await runCli(['audit', 'open', '--secret-key', keys.auditorKey, request], { timeoutMs: 60000 });
+    assert.equal(opened.code, 0, opened.output.slice(0, 2000));
+    assert.equal(sha256Hex(opened.stdout), decision[0].payload_sha256, 'the request capture is the body the decision digests');
+  });
+});
+
+describe('a policy asking for captures with no auditor key to seal them to', { timeout: 120000 }, () => {
+  let dir;
+  let keys;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-no-auditor-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    upstream = await Upstream.start({ name: 'no-auditor-upstream' });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is refused at start and at reload, where the previous policy keeps serving', async () => {
+    const policyFile = path.join(dir, 'policy.yaml');
+    const withoutCapture = POLICY.replace(/  - name: capture-audit-cases\n(.*\n){4}\n/, '');
+    assert.ok(!withoutCapture.includes('capture_payload'), withoutCapture);
+    const config = {
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+      backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
+      policy: policyFile,
+      ...evidenceSections(keys, path.join(dir, 'audit')),
+    };
+    delete config.audit.auditor_public_key;
+    fs.writeFileSync(policyFile, POLICY);
+    await assert.rejects(Gateway.start(config), (error) => {
+      assert.match(String(error.message), /startup_failed.*gateway\.yaml:\d+:\d+: audit: the policy's rule 'capture-audit-cases' \(.*policy\.yaml:\d+:\d+\) asks for capture_payload, but audit\.auditor_public_key is not set/);
+      return true;
+    });
+
+    fs.writeFileSync(policyFile, withoutCapture);
+    gw = await Gateway.start(config);
+    assert.equal((await gw.chat(KEY, chat('Re AUDIT-CASE-000008: before.'))).status, 200);
+    fs.writeFileSync(policyFile, POLICY);
+    await gw.waitForStderr(/"event":"reload_rejected".*asks for capture_payload/, 0, 10000, 'the rejected policy');
+    const res = await gw.chat(KEY, chat('Re AUDIT-CASE-000009: after.'));
+    assert.equal(res.status, 200, res.text);
   });
 });

@@ -234,6 +234,51 @@ vault:
     assert.ok(!fs.existsSync(path.join(dir, 'audit-to-be')), 'config check creates nothing');
   });
 
+  it('refuses a policy that asks for sealed captures where no auditor public key is set, as serve does', async () => {
+    const keys = path.join(dir, 'capture-keys');
+    await runCli(['keys', 'init', '--dir', keys]);
+    fs.writeFileSync(path.join(dir, 'capture-policy.yaml'), `name: capture
+version: 1
+classes: [public, internal]
+default_clearance: public
+zones:
+  - name: site
+tenants:
+  - name: demo
+    clearance: internal
+rules:
+  - name: seal-everything
+    when:
+      tenants: [demo]
+    then:
+      capture_payload: true
+  - name: demo-on-site
+    when:
+      tenants: [demo]
+    then:
+      action: allow
+      zones: [site]
+`);
+    // GOOD has 23 lines: policy is line 24, the audit section's settings start at line 26.
+    const withPolicy = GOOD + 'policy: capture-policy.yaml\n';
+    const audit = `audit:
+  directory: ${path.join(dir, 'capture-audit')}
+  signing_key: ${path.join(keys, 'audit-signing.key')}
+`;
+    const file = write('capture-no-auditor.yaml', withPolicy + audit);
+    const found = await checkFails(file);
+    assertAt(found, /^audit: the policy's rule 'seal-everything' \(.*capture-policy\.yaml:11:5\) asks for capture_payload, but audit\.auditor_public_key is not set, so no capture could be sealed/, 26, 3);
+    const served = await runCli(['serve', '--config', file]);
+    assert.equal(served.code, 1, served.output);
+    assert.ok(startupFailures(served).some((m) => m.startsWith(`${file}:26:3: audit: the policy's rule 'seal-everything'`)),
+      served.output);
+    const noAudit = write('capture-no-audit.yaml', withPolicy);
+    assertAt(await checkFails(noAudit), /^policy: rule 'seal-everything' .* asks for capture_payload, but gateway\.yaml has no audit section/, 24, 9);
+    const good = write('capture-good.yaml', withPolicy + audit + `  auditor_public_key: ${path.join(keys, 'auditor.pub')}\n`);
+    const ok = await runCli(['config', 'check', good]);
+    assert.equal(ok.code, 0, ok.output);
+  });
+
   it('serve reports a certificate it cannot load at the setting, as config check does, and starts nothing', async () => {
     fs.writeFileSync(path.join(dir, 'bad-cert.pem'), 'not a certificate\n');
     const file = write('serve-bad-cert.yaml', GOOD.replace('    port: 18080\n',

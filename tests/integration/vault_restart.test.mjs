@@ -170,4 +170,19 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
     assert.equal(checked.code, 1, checked.output);
     assert.match(checked.stderr, /mappings\.vault: byte 28: expected a mapping record; .*Move it away/);
   });
+
+  it('vault check refuses a mappings file others can read, as the start does', async () => {
+    const directory = path.join(dir, 'vault-readable');
+    const first = await start({ key: keys.vaultKey, directory });
+    await issueToken(first);
+    await first.stop();
+    fs.chmodSync(path.join(directory, 'mappings.vault'), 0o644);
+    await assert.rejects(start({ key: keys.vaultKey, directory }), (error) => {
+      assert.match(String(error.message), /mappings\.vault: permissions 0644 let group or others read a secret/);
+      return true;
+    });
+    const checked = await runCli(['vault', 'check', directory]);
+    assert.equal(checked.code, 1, checked.output);
+    assert.match(checked.stderr, /mappings\.vault: permissions 0644 let group or others read a secret; run: chmod 600 /);
+  });
 });

@@ -50,6 +50,7 @@ void write_records(AuditWriter& writer, int first, int count) {
 
 void write_log(const AuditOptions& options, const SecretKey& key, int count, int first = 0) {
   auto writer = AuditWriter::open(options, key);
+  INFO((writer.ok() ? std::string() : writer.error().message));
   REQUIRE(writer.ok());
   write_records(*writer.value(), first, count);
   writer.value()->close();
@@ -377,6 +378,157 @@ TEST_SUITE("audit-log") {
     writer.value()->close();
     expect_valid_log(dir.path(), key, 27);
   }
+  // A rotation whose next segment cannot be created (disk full, quota; here a directory holds the
+  // name) fails like any write, and the writer recovers once the segment can be created.
+  TEST_CASE("a rotation that cannot create the next segment is a failure it recovers from") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.checkpoint_every_ms = 20;
+    const auto blocker = dir.path() / "segment-000002.log";
+
+    SUBCASE("by size") {
+      options.segment_max_bytes = 65536;
+      auto writer = AuditWriter::open(options, key);
+      REQUIRE(writer.ok());
+      std::filesystem::create_directory(blocker);
+      int written = 0;
+      AppendResult failed;
+      for (int i = 0; i < 2000 && failed.error.empty(); ++i) {
+        std::promise<AppendResult> done;
+        writer.value()->append(record(i), [&](const AppendResult& r) { done.set_value(r); });
+        AppendResult result = done.get_future().get();
+        if (result.ok) ++written;
+        else failed = result;
+      }
+      INFO(failed.error);
+      REQUIRE_FALSE(failed.error.empty());
+      CHECK(failed.error.find("cannot start the next segment after closing segment-000001.log") != std::string::npos);
+      CHECK(failed.error.find("segment-000002.log") != std::string::npos);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));  // timed retries fail while it is blocked
+      CHECK_FALSE(writer.value()->healthy());
+      std::filesystem::remove(blocker);
+      for (int i = 0; i < 200 && !writer.value()->healthy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      CHECK(writer.value()->healthy());
+      write_records(*writer.value(), 5000, 20);
+      writer.value()->close();
+      VerifyReport report = expect_valid_log(dir.path(), key, static_cast<std::uint64_t>(written) + 20);
+      CHECK(report.segments_total == 2);
+    }
+    SUBCASE("by age, while no record arrives") {
+      options.segment_max_age_ms = 30;
+      auto writer = AuditWriter::open(options, key);
+      REQUIRE(writer.ok());
+      std::filesystem::create_directory(blocker);
+      write_records(*writer.value(), 0, 3);
+      for (int i = 0; i < 200 && writer.value()->healthy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      CHECK_FALSE(writer.value()->healthy());
+      CHECK(writer.value()->health_detail().find("segment-000002.log") != std::string::npos);
+      std::filesystem::remove(blocker);
+      for (int i = 0; i < 200 && !writer.value()->healthy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      CHECK(writer.value()->healthy());
+      write_records(*writer.value(), 3, 3);
+      writer.value()->close();
+      expect_valid_log(dir.path(), key, 6);
+    }
+    SUBCASE("stopped while the next segment is missing: the next start creates it") {
+      options.segment_max_age_ms = 30;
+      auto writer = AuditWriter::open(options, key);
+      REQUIRE(writer.ok());
+      std::filesystem::create_directory(blocker);
+      write_records(*writer.value(), 0, 3);
+      for (int i = 0; i < 200 && writer.value()->healthy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      writer.value().reset();  // closed, and the lock released
+      std::filesystem::remove(blocker);
+      expect_valid_log(dir.path(), key, 3);
+      write_log(options, key, 2, 3);
+      expect_valid_log(dir.path(), key, 5);
+    }
+  }
+
+  // Everything from the first unsigned record recovery cannot adopt is moved aside, reported, and
+  // never signed; signed records are checked against their checkpoints.
+  TEST_CASE("recovery adopts only records it can check, and quarantines the rest") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 25);
+    const auto path = dir.path() / seg1;
+    std::string bytes = read_bytes(path);
+    auto records = frames_tagged(bytes, FrameTag::record);
+    auto checkpoints = frames_tagged(bytes, FrameTag::checkpoint);
+    REQUIRE(records.size() == 25);
+    // Without the closing checkpoint and end frame: records 20..24 are unsigned, as after kill -9.
+    const std::string open_segment = bytes.substr(0, checkpoints.back().offset);
+
+    SUBCASE("a record whose payload never landed (zeros behind its frame header)") {
+      std::string damaged = open_segment;
+      std::fill(damaged.begin() + static_cast<std::ptrdiff_t>(records[22].offset + frame_header_size),
+                damaged.begin() + static_cast<std::ptrdiff_t>(records[22].offset + records[22].size), '\0');
+      write_bytes(path, damaged);
+      auto writer = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE(writer.ok());
+      const AuditRecovery& recovery = writer.value()->recovery();
+      CHECK(recovery.tree_size == 22);
+      CHECK(recovery.quarantined_records == 3);
+      CHECK(recovery.quarantined_bytes == damaged.size() - records[22].offset);
+      CHECK(recovery.quarantine_file == dir.path() / ("segment-000001.log.quarantine-" + std::to_string(records[22].offset)));
+      CHECK(read_bytes(recovery.quarantine_file) == damaged.substr(records[22].offset));
+      write_records(*writer.value(), 100, 3);
+      writer.value()->close();
+      expect_valid_log(dir.path(), key, 25);
+      CHECK(read_bytes(path).find(std::string(records[22].size - frame_header_size, '\0')) == std::string::npos);
+    }
+    SUBCASE("a zero-length record frame") {
+      write_bytes(path, open_segment + std::string("R\0\0\0\0", 5));
+      auto writer = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE(writer.ok());
+      CHECK(writer.value()->recovery().tree_size == 25);
+      CHECK(writer.value()->recovery().quarantined_records == 1);
+      CHECK(writer.value()->recovery().quarantined_bytes == 5);
+      writer.value()->close();
+      expect_valid_log(dir.path(), key, 25);
+    }
+    SUBCASE("a record that is not a JSON object") {
+      std::string damaged = open_segment;
+      damaged[records[24].offset + frame_header_size] = 'x';
+      write_bytes(path, damaged);
+      auto writer = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE(writer.ok());
+      CHECK(writer.value()->recovery().tree_size == 24);
+      CHECK(writer.value()->recovery().quarantined_records == 1);
+    }
+    SUBCASE("a signed record altered: the checkpoint covering it no longer matches, and the writer refuses") {
+      std::string damaged = bytes.substr(0, frames_tagged(bytes, FrameTag::end).back().offset);
+      std::fill(damaged.begin() + static_cast<std::ptrdiff_t>(records[24].offset + frame_header_size),
+                damaged.begin() + static_cast<std::ptrdiff_t>(records[24].offset + records[24].size), '\0');
+      write_bytes(path, damaged);
+      auto writer = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE_FALSE(writer.ok());
+      INFO(writer.error().message);
+      CHECK(writer.error().message.find("offset " + std::to_string(checkpoints.back().offset) +
+                                        ": the checkpoint (tree size 25) does not match the 25 records before it") !=
+            std::string::npos);
+      CHECK(writer.error().message.find("sovereign audit verify") != std::string::npos);
+    }
+    SUBCASE("records the writer signed are adopted whatever they hold") {
+      TempDir other;
+      auto writer = AuditWriter::open(options_for(other.path()), key);
+      REQUIRE(writer.ok());
+      std::promise<AppendResult> done;
+      writer.value()->append("not a JSON object", [&](const AppendResult& r) { done.set_value(r); });
+      REQUIRE(done.get_future().get().ok);
+      write_records(*writer.value(), 1, 9);  // the tenth record brings a checkpoint
+      writer.value().reset();
+      const auto other_path = other.path() / seg1;
+      std::string closed = read_bytes(other_path);
+      write_bytes(other_path, closed.substr(0, frames_tagged(closed, FrameTag::end).back().offset));
+      auto reopened = AuditWriter::open(options_for(other.path()), key);
+      INFO((reopened.ok() ? std::string() : reopened.error().message));
+      REQUIRE(reopened.ok());
+      CHECK(reopened.value()->recovery().tree_size == 10);
+      CHECK(reopened.value()->recovery().quarantined_records == 0);
+    }
+  }
 }
 
 TEST_SUITE("audit-tamper") {
@@ -559,6 +711,91 @@ TEST_SUITE("audit-tamper") {
       CHECK(report.segments_total == segments.size());
       CHECK(report.segments_valid == segments.size() - 2);
     }
+  }
+
+  // A segment cut at a checkpoint and given a forged end frame (end frames are not signed) is
+  // named, with the records lost, rather than the intact segment after it.
+  TEST_CASE("an earlier segment cut short behind a forged end frame is named, with the records lost") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[0].second;
+    std::string bytes = read_bytes(path);
+    const auto records = frames_tagged(bytes, FrameTag::record);
+    const auto checkpoints = frames_tagged(bytes, FrameTag::checkpoint);
+    bytes.resize(checkpoints[3].offset + checkpoints[3].size);  // 40 records, signed
+    append_frame(bytes, FrameTag::end, encode_end({1, 40, 40}));
+    write_bytes(path, bytes);
+    VerifyReport report = verify_log(dir.path(), trust(key));
+    INFO(dump(report));
+    REQUIRE(report.failures.size() == 1);
+    CHECK(report.failures[0].segment == seg1);
+    CHECK(report.failures[0].offset == checkpoints[3].offset + checkpoints[3].size);
+    CHECK(report.failures[0].message ==
+          "segment ends at tree size 40 (its end frame agrees), but segment-000002.log continues from tree size " +
+              with_thousands(records.size()) + ", so " + with_thousands(records.size() - 40) +
+              " record(s) after tree size 40 are not in the log: this segment was cut short and its end frame "
+              "rewritten to match what is left");
+    CHECK(report.segments_valid == segments.size() - 1);
+  }
+
+  TEST_CASE("a segment that cannot be checked counts its records among those not valid") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    const auto path = segments[1].second;
+    std::string bytes = read_bytes(path);
+    const std::uint64_t in_segment = frames_tagged(bytes, FrameTag::record).size();
+    bytes[segment_magic.size() + frame_header_size + 3] ^= 1;  // the header's log id
+    write_bytes(path, bytes);
+    VerifyReport report = verify_log(dir.path(), trust(key));
+    INFO(dump(report));
+    CHECK(report.records_total == 2000);
+    CHECK(report.records_valid == 2000 - in_segment);
+    REQUIRE(report.failures.size() == 1);
+    CHECK(report.failures[0].segment == "segment-000002.log");
+    CHECK(report.failures[0].message.find("belongs to another audit log") != std::string::npos);
+    CHECK(report.failures[0].message.find("segment-000003.log continues from tree size") != std::string::npos);
+    CHECK(report.segments_valid == segments.size() - 1);
+  }
+
+  TEST_CASE("a second file for a segment number, spelled with other digits, is refused by name") {
+    SegmentedLog log;
+    auto& [dir, key, segments] = log;
+    std::filesystem::copy_file(segments[1].second, dir.path() / "segment-0000002.log");
+    VerifyReport report = verify_log(dir.path(), trust(key));
+    INFO(dump(report));
+    REQUIRE(report.failures.size() == 1);
+    CHECK(report.failures[0].segment == "segment-0000002.log");
+    CHECK(report.failures[0].message.starts_with("segment-0000002.log is not a segment name the writer writes"));
+    CHECK(report.segments_total == segments.size() + 1);
+    CHECK(report.segments_valid == segments.size());
+    CHECK(report.records_valid == 2000);
+    auto listed = list_segments(dir.path());
+    REQUIRE_FALSE(listed.ok());
+    CHECK(listed.error().message.find("segment-0000002.log is not a segment name") != std::string::npos);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE_FALSE(writer.ok());
+    CHECK(writer.error().message.find("segment-0000002.log") != std::string::npos);
+    CHECK(parse_segment_file_name("segment-000002.log") == 2u);
+    CHECK(parse_segment_file_name("segment-1234567.log") == 1234567u);
+    CHECK_FALSE(parse_segment_file_name("segment-00002.log"));
+    CHECK_FALSE(parse_segment_file_name("segment-0000002.log"));
+    CHECK_FALSE(parse_segment_file_name("segment-000000.log"));
+  }
+
+  TEST_CASE("a zero-length record frame is refused, in a closed segment and at the end of an open one") {
+    Fixture f;
+    auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
+    const std::size_t at = checkpoints.back().offset;
+    std::string inserted = f.bytes.substr(0, at) + std::string("R\0\0\0\0", 5) + f.bytes.substr(at);
+    write_bytes(f.path, inserted);
+    VerifyReport report = verify_log(f.dir.path(), trust(f.key));
+    INFO(dump(report));
+    CHECK(has_failure(report, seg1, "a record frame of 0 bytes"));
+    write_bytes(f.path, f.bytes.substr(0, at) + std::string("R\0\0\0\0", 5));
+    VerifyReport open = verify_log(f.dir.path(), trust(f.key));
+    INFO(dump(open));
+    CHECK_FALSE(open.ok());
+    CHECK(has_failure(open, seg1, "a record frame of 0 bytes"));
   }
 
   TEST_CASE("a log whose oldest segments were pruned verifies with pruned_start, and only then") {

@@ -11,6 +11,7 @@
 #include "crypto/audit_proof.hpp"
 #include "crypto/audit_writer.hpp"
 #include "crypto/key_file.hpp"
+#include "crypto/key_store.hpp"
 #include "crypto/sealed_capture.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/keys_command.hpp"
@@ -740,4 +741,75 @@ TEST_CASE("audit open takes --passphrase-file for a protected auditor key, as it
   CHECK(readable.err.find("--passphrase-file: " + pass + ": permissions 0640 let group or others read a secret; run: "
                           "chmod 600 " + pass) != std::string::npos);
   CHECK(readable.out.empty());
+}
+
+TEST_CASE("keys rotate refuses an old key others can read, or a link, and keys init flags a kept one") {
+  Site site;
+  const auto auditor = site.keys / "auditor.key";
+  ::chmod(auditor.c_str(), 0640);
+  Run refused = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  CHECK(refused.status == 1);
+  CHECK(refused.err.find(auditor.string() + ": permissions 0640 let group or others read a secret; run: chmod 600 " +
+                         auditor.string()) != std::string::npos);
+  CHECK(refused.err.find("nothing was changed") != std::string::npos);
+  CHECK(std::filesystem::exists(auditor));  // not renamed
+  for (KeyKind kind : {KeyKind::audit_signing, KeyKind::vault}) {
+    const auto path = site.keys / (std::string(key_kind_name(kind)) + ".key");
+    ::chmod(path.c_str(), 0644);
+    Run other = run({"keys", "rotate", std::string(key_kind_name(kind)), "--dir", site.keys.string()});
+    CHECK(other.status == 1);
+    CHECK(other.err.find("permissions 0644") != std::string::npos);
+    ::chmod(path.c_str(), 0600);
+  }
+
+  // A link to the secret: rotation would rename the link, not the secret.
+  ::chmod(auditor.c_str(), 0600);
+  const auto elsewhere = site.dir.path() / "auditor-elsewhere.key";
+  std::filesystem::rename(auditor, elsewhere);
+  std::filesystem::create_symlink(elsewhere, auditor);
+  Run linked = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  CHECK(linked.status == 1);
+  CHECK(linked.err.find(auditor.string() + ": is a symbolic link") != std::string::npos);
+  CHECK(std::filesystem::is_symlink(auditor));
+  std::filesystem::remove(auditor);
+  std::filesystem::rename(elsewhere, auditor);
+
+  // A rotation of a private key works; the old key it keeps is then checked by keys init.
+  Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  REQUIRE(rotated.status == 0);
+  const auto kept = kept_auditor_keys(site.keys);
+  REQUIRE(kept.size() == 1);
+  struct stat st {};
+  REQUIRE(::stat(kept[0].c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  ::chmod(kept[0].c_str(), 0640);
+  Run init = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(init.status == 1);
+  CHECK(init.out.find("UNSAFE   " + kept[0].string() + ": permissions 0640") != std::string::npos);
+}
+
+TEST_CASE("audit verify of a directory that is not there is unusable input (exit 2); open --out names a missing directory") {
+  Site site;
+  site.write(0, 5);
+  Run missing = run({"audit", "verify", (site.dir.path() / "nodir").string(), "--key", site.pub()});
+  CHECK(missing.status == 2);
+  CHECK(missing.err.find("nodir: no such directory") != std::string::npos);
+  write_bytes(site.dir.path() / "afile", "x");
+  Run file = run({"audit", "verify", (site.dir.path() / "afile").string(), "--key", site.pub()});
+  CHECK(file.status == 2);
+  CHECK(file.err.find("afile: not a directory") != std::string::npos);
+  CHECK(run({"audit", "verify", site.audit.string(), "--key", site.pub()}).status == 0);
+
+  auto store = CaptureStore::open(site.audit / "captures", site.keys / "auditor.pub");
+  REQUIRE(store.ok());
+  auto path = store->write({"req-1", "request", 1700000000000}, "{}");
+  REQUIRE(path.ok());
+  const std::string out = (site.dir.path() / "opened").string();
+  Run no_out = run({"audit", "open", "--secret-key", (site.keys / "auditor.key").string(), "--out", out, path->string()});
+  CHECK(no_out.status == 2);
+  CHECK(no_out.err == "sovereign audit: --out " + out + ": the directory does not exist (create it first)\n");
+  std::filesystem::create_directory(out);
+  Run opened = run({"audit", "open", "--secret-key", (site.keys / "auditor.key").string(), "--out", out, path->string()});
+  CHECK(opened.status == 0);
+  CHECK(read_bytes(std::filesystem::path(out) / (path->filename().string() + ".body")) == "{}");
 }

@@ -334,6 +334,20 @@ TEST_SUITE("vault persistence") {
     }
   }
 
+  TEST_CASE("a mappings file others can read is refused by check as by open, with the chmod that fixes it") {
+    PersistentVault p;
+    { auto vault = p.open_ok(); tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00"); }
+    std::filesystem::permissions(p.file(), std::filesystem::perms::group_read | std::filesystem::perms::others_read,
+                                 std::filesystem::perm_options::add);
+    auto opened = p.open();
+    REQUIRE_FALSE(opened.ok());
+    auto report = VaultJournal::check(p.file(), [](JournalRecord&) {});
+    REQUIRE_FALSE(report.ok());
+    CHECK(report.error().message == opened.error().message);
+    CHECK(report.error().message.find("permissions 0644 let group or others read a secret; run: chmod 600 " +
+                                      p.file().string()) != std::string::npos);
+  }
+
   TEST_CASE("damage is refused with the file and byte; a garbage file is not taken for a vault") {
     PersistentVault p;
     { auto vault = p.open_ok(); tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00"); }

@@ -98,13 +98,17 @@ TEST_SUITE("log") {
     CHECK(plain.at("output_detectors") == json::object{});
     CHECK_FALSE(plain.contains("error"));
     CHECK_FALSE(plain.contains("captures"));
+    CHECK_FALSE(plain.contains("captures_failed"));
     CHECK(plain.size() == 13);
-    std::vector<std::string> captures{"req_1.request"};
-    outcome.error = "upstream_error";
+    std::vector<std::string> captures{"1700000000000-req_1-request-0a1b2c3d.sealed"};
+    std::vector<std::string> failed{"response"};
+    outcome.error = "capture_unavailable";
     outcome.captures = captures;
+    outcome.captures_failed = failed;
     auto full = json::parse(outcome_record(outcome, "t")).as_object();
-    CHECK(full.at("error") == "upstream_error");
-    CHECK(full.at("captures") == json::array{"req_1.request"});
+    CHECK(full.at("error") == "capture_unavailable");
+    CHECK(full.at("captures") == json::array{"1700000000000-req_1-request-0a1b2c3d.sealed"});
+    CHECK(full.at("captures_failed") == json::array{"response"});
   }
 
   TEST_CASE("ill-formed UTF-8 from a client becomes U+FFFD, so every line is valid JSON") {

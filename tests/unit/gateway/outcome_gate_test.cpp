@@ -73,7 +73,7 @@ TEST_SUITE("outcome gate") {
   TEST_CASE("a whole 2xx answer waits for its outcome record; errors pass straight through") {
     RecordingSink client;
     Holder holder;
-    OutcomeGate gate(client, holder.hold());
+    OutcomeGate gate(client, holder.hold(), false);
     bool completed = false;
     gate.send(answer(http::status::ok, R"({"choices":[]})"), [&](bool ok) { completed = ok; });
     CHECK(client.calls.empty());  // held
@@ -89,22 +89,28 @@ TEST_SUITE("outcome gate") {
 
     RecordingSink errors;
     Holder untouched;
-    OutcomeGate error_gate(errors, untouched.hold());
+    OutcomeGate error_gate(errors, untouched.hold(), false);
     error_gate.send(answer(http::status::bad_gateway, "{}"), [](bool) {});
     CHECK(errors.calls == std::vector<std::string>{"send 502"});
     CHECK(untouched.endings.empty());
     CHECK_FALSE(error_gate.held());
+    // What passed through is what the outcome record, written afterwards, digests.
+    CHECK(error_gate.bytes_sent() == 2);
+    CHECK(error_gate.sha256_sent() == sha256_hex("{}"));
   }
 
   TEST_CASE("when the log refuses the outcome, the client gets 503 with the reason instead of the answer") {
     RecordingSink client;
     Holder holder;
-    OutcomeGate gate(client, holder.hold());
+    OutcomeGate gate(client, holder.hold(), false);
     gate.send(answer(http::status::ok, "secret answer"), [](bool) {});
     holder.release(std::string(R"({"error":{"code":"audit_unavailable"}})"));
     CHECK(client.status == 503);
     CHECK(client.body == R"({"error":{"code":"audit_unavailable"}})");
     CHECK(gate.refused());
+    // The totals are of what the client got: the error, not the answer it replaced.
+    CHECK(gate.bytes_sent() == client.body.size());
+    CHECK(gate.sha256_sent() == sha256_hex(client.body));
   }
 
   TEST_CASE("a stream is held at the chunk that carries [DONE], even when the marker is split") {
@@ -113,7 +119,7 @@ TEST_SUITE("outcome gate") {
              {"data: {\"a\":1}\n\ndata: [DO", "NE]\n\n"}}) {
       RecordingSink client;
       Holder holder;
-      OutcomeGate gate(client, holder.hold());
+      OutcomeGate gate(client, holder.hold(), false);
       gate.start_stream(ok_head(), [](bool) {});
       gate.write_chunk(pieces[0], [](bool) {});
       CHECK(client.calls.size() == 2);  // start and the first chunk went through
@@ -133,7 +139,7 @@ TEST_SUITE("outcome gate") {
   TEST_CASE("only a line of its own ends a stream; the same words inside an event's text do not") {
     RecordingSink client;
     Holder holder;
-    OutcomeGate gate(client, holder.hold());
+    OutcomeGate gate(client, holder.hold(), false);
     gate.start_stream(ok_head(), [](bool) {});
     const std::string about = "data: {\"content\":\"streams end with data: [DONE] and\"}\n\n";
     gate.write_chunk(about, [](bool) {});
@@ -145,14 +151,14 @@ TEST_SUITE("outcome gate") {
     // The first line of a stream counts too.
     RecordingSink other;
     Holder other_holder;
-    OutcomeGate first(other, other_holder.hold());
+    OutcomeGate first(other, other_holder.hold(), false);
     first.start_stream(ok_head(), [](bool) {});
     first.write_chunk("data: [DONE]\n\n", [](bool) {});
     CHECK(other_holder.endings.size() == 1);
     // The space after "data:" is optional.
     RecordingSink terse;
     Holder terse_holder;
-    OutcomeGate without_space(terse, terse_holder.hold());
+    OutcomeGate without_space(terse, terse_holder.hold(), false);
     without_space.start_stream(ok_head(), [](bool) {});
     without_space.write_chunk("data:{\"x\":1}\n\ndata:[DO", [](bool) {});
     CHECK(terse_holder.endings.empty());
@@ -163,7 +169,7 @@ TEST_SUITE("outcome gate") {
   TEST_CASE("what a backend sends after the stream's end is not relayed: the record is of the answer as it ended") {
     RecordingSink client;
     Holder holder;
-    OutcomeGate gate(client, holder.hold());
+    OutcomeGate gate(client, holder.hold(), false);
     gate.start_stream(ok_head(), [](bool) {});
     const std::string ending = "data: {\"x\":1}\n\ndata: [DONE]\n\n";
     gate.write_chunk(ending, [](bool) {});
@@ -179,11 +185,84 @@ TEST_SUITE("outcome gate") {
   TEST_CASE("a refused stream ends with an error event where [DONE] would have been") {
     RecordingSink client;
     Holder holder;
-    OutcomeGate gate(client, holder.hold());
+    OutcomeGate gate(client, holder.hold(), false);
     gate.start_stream(ok_head(), [](bool) {});
     gate.write_chunk("data: {\"x\":1}\n\ndata: [DONE]\n\n", [](bool) {});
     holder.release(std::string(R"({"error":{"code":"audit_unavailable"}})"));
     CHECK(client.calls.back() == "chunk data: {\"error\":{\"code\":\"audit_unavailable\"}}\n\n");
     CHECK(gate.refused());
+  }
+
+  TEST_CASE("with a capture to write, failures are held too, and the ending carries the body the client gets") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold(), true);
+    gate.send(answer(http::status::bad_gateway, R"({"error":{"code":"upstream_error"}})"), [](bool) {});
+    CHECK(client.calls.empty());
+    REQUIRE(holder.endings.size() == 1);
+    CHECK(holder.endings[0].status == 502);
+    CHECK_FALSE(holder.endings[0].whole);
+    CHECK(holder.endings[0].body == R"({"error":{"code":"upstream_error"}})");
+    holder.release(std::nullopt);
+    CHECK(client.calls == std::vector<std::string>{"send 502"});
+    CHECK(gate.sha256_sent() == sha256_hex(R"({"error":{"code":"upstream_error"}})"));
+
+    RecordingSink whole_client;
+    Holder whole_holder;
+    OutcomeGate whole(whole_client, whole_holder.hold(), true);
+    whole.send(answer(http::status::ok, "the answer"), [](bool) {});
+    REQUIRE(whole_holder.endings.size() == 1);
+    CHECK(whole_holder.endings[0].whole);
+    CHECK(whole_holder.endings[0].body == "the answer");
+    CHECK(whole_holder.endings[0].sha256 == sha256_hex("the answer"));
+  }
+
+  TEST_CASE("with a capture to write, a stream's ending carries every chunk, and a stream without [DONE] is held at its end") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold(), true);
+    gate.start_stream(ok_head(), [](bool) {});
+    gate.write_chunk("data: {\"a\":1}\n\n", [](bool) {});
+    gate.write_chunk("data: {\"b\":2}\n\ndata: [DONE]\n\n", [](bool) {});
+    REQUIRE(holder.endings.size() == 1);
+    CHECK(holder.endings[0].whole);
+    CHECK(holder.endings[0].body == "data: {\"a\":1}\n\ndata: {\"b\":2}\n\ndata: [DONE]\n\n");
+    holder.release(std::nullopt);
+    gate.finish_stream([](bool) {});
+    CHECK(holder.endings.size() == 1);  // finished after a held ending: nothing more to hold
+    CHECK(client.calls.back() == "finish");
+
+    // A stream that broke (an error event, no [DONE]): its end waits for the capture, and a refusal
+    // adds the error event before the end.
+    RecordingSink broken_client;
+    Holder broken_holder;
+    OutcomeGate broken(broken_client, broken_holder.hold(), true);
+    broken.start_stream(ok_head(), [](bool) {});
+    broken.write_chunk("data: {\"a\":1}\n\ndata: {\"error\":{}}\n\n", [](bool) {});
+    CHECK(broken_holder.endings.empty());
+    bool finished = false;
+    broken.finish_stream([&](bool ok) { finished = ok; });
+    REQUIRE(broken_holder.endings.size() == 1);
+    CHECK_FALSE(broken_holder.endings[0].whole);
+    CHECK(broken_holder.endings[0].body == "data: {\"a\":1}\n\ndata: {\"error\":{}}\n\n");
+    CHECK_FALSE(finished);
+    broken_holder.release(std::string(R"({"error":{"code":"capture_unavailable"}})"));
+    CHECK(finished);
+    CHECK(broken_client.calls.at(broken_client.calls.size() - 2) ==
+          "chunk data: {\"error\":{\"code\":\"capture_unavailable\"}}\n\n");
+    CHECK(broken_client.calls.back() == "finish");
+    CHECK(broken.refused());
+    CHECK(broken.sha256_sent() == sha256_hex("data: {\"a\":1}\n\ndata: {\"error\":{}}\n\n"
+                                             "data: {\"error\":{\"code\":\"capture_unavailable\"}}\n\n"));
+  }
+
+  TEST_CASE("an answer that never reaches its end leaves its relayed body for the capture") {
+    RecordingSink client;
+    Holder holder;
+    OutcomeGate gate(client, holder.hold(), true);
+    gate.start_stream(ok_head(), [](bool) {});
+    gate.write_chunk("data: {\"a\":1}\n\n", [](bool) {});
+    CHECK_FALSE(gate.held());
+    CHECK(gate.take_body() == "data: {\"a\":1}\n\n");
   }
 }
