@@ -127,6 +127,11 @@ GatewayMetrics::GatewayMetrics()
                                 "values (full, or the tenant's share taken)")
                           .Register(*registry_)
                           .Add({})),
+      capture_failures_(BuildCounter()
+                            .Name("sovereign_capture_failures_total")
+                            .Help("Sealed captures the policy asked for that could not be written (the request was "
+                                  "refused with 503 capture_unavailable, or its answer ended with that error)")
+                            .Register(*registry_)),
       vault_mappings_(BuildGauge()
                           .Name("sovereign_vault_mappings")
                           .Help("Token mappings the vault holds (live, and expired ones not yet purged)")
@@ -144,6 +149,7 @@ GatewayMetrics::GatewayMetrics()
                                .Add({})) {
   config_reloads_.Add({{"result", "applied"}});
   config_reloads_.Add({{"result", "rejected"}});
+  for (const char* part : {"request", "response"}) capture_failures_.Add({{"part", part}});  // at 0 from the start
   BuildGauge()
       .Name("sovereign_build_info")
       .Help("1, labelled with the version of the running sovereign binary")

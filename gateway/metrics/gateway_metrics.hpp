@@ -50,6 +50,8 @@ class GatewayMetrics {
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
   prometheus::Counter& vault_refusals() { return vault_refusals_; }
+  // A sealed capture the policy asked for that could not be written: part is "request" or "response".
+  void capture_failed(const std::string& part) { capture_failures_.Add({{"part", part}}).Increment(); }
   void set_vault(double mappings, double capacity, double journal_bytes);
 
   // Families that other modules' adapters fill (audit, policy, engine), registered on the same registry.
@@ -86,6 +88,7 @@ class GatewayMetrics {
   prometheus::Gauge& connections_active_;
   prometheus::Counter& connections_refused_;
   prometheus::Counter& vault_refusals_;
+  prometheus::Family<prometheus::Counter>& capture_failures_;
   prometheus::Gauge& vault_mappings_;
   prometheus::Gauge& vault_capacity_;
   prometheus::Gauge& vault_journal_bytes_;

@@ -290,8 +290,7 @@ PhaseResult Exchange::capture() {
   if (!services_.captures) {
     // config check, serve and reload refuse this configuration; should it ever serve, fail closed.
     const std::string why = "gateway.yaml sets no audit.auditor_public_key to seal it to";
-    captures_failed_.push_back("request");
-    log_event("error", "capture_failed", "request " + request_id_ + " request: " + why);
+    capture_failed("request", why);
     return PhaseResult::fail(api_errors::capture_unavailable("request", why));
   }
   seal("request", std::string(request_.body()), [self = shared_from_this()](bool ok, const std::string& why) {
@@ -532,10 +531,17 @@ void Exchange::settle_outcome() {
   record(outcome_.status, outcome_.error_code, outcome_.bytes_out);
 }
 
+void Exchange::capture_failed(const std::string& part, const std::string& why) {
+  captures_failed_.push_back(part);
+  services_.metrics.capture_failed(part);
+  log_event("error", "capture_failed", "request " + request_id_ + " " + part + ": " + why);
+}
+
 void Exchange::seal(const char* part, std::string body, std::function<void(bool ok, const std::string& why)> done) {
   if (!services_.captures) {
-    captures_failed_.push_back(part);
-    return done(false, "gateway.yaml sets no audit.auditor_public_key to seal it to");
+    const std::string why = "gateway.yaml sets no audit.auditor_public_key to seal it to";
+    capture_failed(part, why);
+    return done(false, why);
   }
   crypto::CaptureMetadata metadata{request_id_, part,
                                    std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -556,8 +562,7 @@ void Exchange::seal(const char* part, std::string body, std::function<void(bool 
       if (error.empty()) {
         self->captures_.push_back(file);
       } else {
-        self->captures_failed_.push_back(part);
-        log_event("error", "capture_failed", "request " + self->request_id_ + " " + part + ": " + error);
+        self->capture_failed(part, error);
       }
       done(error.empty(), error);
     });

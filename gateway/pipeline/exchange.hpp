@@ -86,6 +86,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   // Seals `body` to the auditor's key on the capture thread; `done(ok, why)` runs on this
   // exchange's worker once the file is written (in strict durability: synced) or failed.
   void seal(const char* part, std::string body, std::function<void(bool ok, const std::string& why)> done);
+  void capture_failed(const std::string& part, const std::string& why);  // recorded, logged and counted
 
   void answer(HttpResponse response, const std::string& error_code);
   void fail(const ApiError& error, std::chrono::milliseconds retry_after = {});

@@ -583,6 +583,9 @@ describe('sealed captures, and the answers the gateway writes itself', { timeout
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(up.echo.requests().length, before, 'nothing reached the backend');
       assert.match(gw.stderr, new RegExp(`"event":"capture_failed".*${seen['no-request-capture'].id} request`));
+      const metrics = await gw.metrics();
+      assert.equal(metrics.value('sovereign_capture_failures_total', { part: 'request' }), 1, metrics.text);
+      assert.equal(metrics.value('sovereign_capture_failures_total', { part: 'response' }), 0, metrics.text);
       // Requests the policy does not capture are served meanwhile.
       assert.equal((await ask('uncaptured', 'audited', 'No case number here.')).status, 200);
     } finally {
@@ -612,6 +615,8 @@ describe('sealed captures, and the answers the gateway writes itself', { timeout
         restore();
       }
     }
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_capture_failures_total', { part: 'response' }), 2, metrics.text);
   });
 
   it('outcome records name only the captures written, say which failed, and digest what each client got', async () => {
