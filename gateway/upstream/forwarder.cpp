@@ -361,6 +361,10 @@ void Forwarder::on_whole(boost::system::error_code ec) {
 void Forwarder::start_streaming() {
   stream_parser_.emplace(std::move(*header_parser_));
   stream_parser_->body_limit(max_stream_bytes);
+  // Without a transform the stream is relayed as it comes, and only its end line is looked for; a
+  // compressed stream (which only goes out untouched) cannot be read for it.
+  const auto encoding = stream_parser_->get()[http::field::content_encoding];
+  if (!transform_ && (encoding.empty() || boost::beast::iequals(encoding, "identity"))) stream_end_.emplace();
   ResponseHead header;
   header.result(stream_parser_->get().result());
   header.version(11);
@@ -406,7 +410,8 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   // The answer ended at `data: [DONE]` before the backend's body did: the client's answer ends now,
   // and nothing more is read (a backend that keeps the stream open would hold the request). Whether
   // the connection can be pooled is decided once the client has the end (finish()).
-  answer_ended_early_ = !last && transform_ && transform_->ended();
+  if (stream_end_) stream_end_->cut(data);
+  answer_ended_early_ = !last && (transform_ ? transform_->ended() : stream_end_ && stream_end_->ended());
   if (last && transform_) data += transform_->finish();
   if (last) release_connection(stream_parser_->keep_alive());
   relay_chunk(std::move(data), last || answer_ended_early_);

@@ -19,6 +19,7 @@
 #include "gateway/http/response_sink.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/openai/api_error.hpp"
+#include "gateway/openai/stream_end.hpp"
 #include "gateway/openai/usage_meter.hpp"
 #include "gateway/upstream/connection_pool.hpp"
 
@@ -139,6 +140,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;
   std::optional<UsageMeter> usage_meter_;  // when request_.meter_usage
+  std::optional<StreamEnd> stream_end_;     // a stream relayed untouched (no transform_), unencoded
   bool cancelled_ = false;
   bool timed_out_ = false;
   bool shutting_down_ = false;

@@ -66,6 +66,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   let dir;
   let upstream;
   let gw;
+  let plain;  // the same upstream through a gateway without a policy: streams relayed untouched
   let token;
 
   // The next answer of the upstream: chunks (strings or Buffers), each written as it is; then the
@@ -92,17 +93,17 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
 
   // Asks the endpoint, streamed or not; returns the answer's text as the client reads it, and the
   // raw events of a stream.
-  async function ask(endpoint, streamed, headers = CONVERSATION) {
+  async function ask(endpoint, streamed, headers = CONVERSATION, via = gw) {
     const chat = endpoint === 'chat';
     const body = chat ? { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] } : { model: 'm', prompt: 'Go on.' };
     const urlPath = chat ? '/v1/chat/completions' : '/v1/completions';
     if (!streamed) {
-      const res = await gw.api({ key: KEY, method: 'POST', path: urlPath, body, headers });
+      const res = await via.api({ key: KEY, method: 'POST', path: urlPath, body, headers });
       assert.equal(res.status, 200, res.text);
       const choice = res.json.choices[0];
       return { text: chat ? choice.message.content : choice.text, raw: res.text };
     }
-    const res = await readSse({ port: gw.apiPort, path: urlPath, headers: { ...bearer(KEY), ...headers },
+    const res = await readSse({ port: via.apiPort, path: urlPath, headers: { ...bearer(KEY), ...headers },
       body: { ...body, stream: true } });
     assert.equal(res.status, 200, JSON.stringify(res));
     assert.equal(res.events.at(-1)?.data, '[DONE]', JSON.stringify(res.events));
@@ -125,6 +126,11 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       policy: path.join(dir, 'policy.yaml'),
       ...evidenceSections(keys, path.join(dir, 'audit')),
     });
+    plain = await Gateway.start({
+      tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
+      ...evidenceSections(keys, path.join(dir, 'audit-plain')),
+    });
     // The conversation's token for EMAIL, as the upstream received it.
     const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] }, { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
@@ -135,6 +141,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
 
   after(async () => {
     await gw?.stop();
+    await plain?.stop();
     await upstream?.stop();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -221,16 +228,20 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
-  it('after data: [DONE] the answer, its access log line and outcome record end at once; the backend is read no further', async () => {
+  it('after data: [DONE] the answer, its access log line and outcome record end at once; the backend is read no further, with a policy or without', async () => {
     // The backend's timeout is 10 s: a gateway that waited for the body's end would hold each answer that long.
     const held = [chatEvent({ content: 'hello' }), chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
     const junk = [...held, chatEvent({ content: 'after the end' }), 'not an event at all\n\n', 'data: {"broken\n\n'];
-    for (const [what, chunks, stallMs] of [['held open', held, 20000], ['junk after the end', junk, 0],
-      ['junk, then held open', junk, 20000]]) {
+    // Without a policy the stream is relayed as it comes, and only its end line is looked for.
+    const crlf = [chatEvent({ content: 'hello' }).replace(/\n/g, '\r\n'), 'data: [DONE]\r\n', '\r\n', chatEvent({ content: 'no' })];
+    const cases = [['held open', held, 20000], ['junk after the end', junk, 0], ['junk, then held open', junk, 20000]];
+    for (const [what, chunks, stallMs, via, audit] of [...cases.map((c) => [...c, gw, 'audit']),
+      ...cases.map(([w, c, ms]) => [`${w}, no policy`, c, ms, plain, 'audit-plain']),
+      ['CRLF, the blank line in the next write, held open, no policy', crlf, 20000, plain, 'audit-plain']]) {
       answerWith(chunks, 'text/event-stream', stallMs);
       const before = upstream.events().length;
       const started = Date.now();
-      const { text, res } = await ask('chat', true);
+      const { text, res } = await ask('chat', true, CONVERSATION, via);
       const elapsed = Date.now() - started;
       assert.equal(text, 'hello', what);
       assert.equal(res.events.filter((e) => e.data === '[DONE]').length, 1, `${what}: ${JSON.stringify(res.events)}`);
@@ -238,13 +249,13 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       assert.equal(res.brokenBy, null, `${what}: the answer ended cleanly`);
       assert.ok(elapsed < 3000, `${what}: the answer took ${elapsed} ms`);
       const id = res.headers['x-request-id'];
-      const access = await gw.process.waitUntil(() => gw.stderr.split('\n').filter((l) => l.includes('"type":"access"'))
+      const access = await via.process.waitUntil(() => via.stderr.split('\n').filter((l) => l.includes('"type":"access"'))
         .map((l) => JSON.parse(l)).find((l) => l.request_id === id), 5000, `the access log line of ${id}`);
       assert.equal(access.status, 200, `${what}: ${JSON.stringify(access)}`);
       assert.equal(access.error, undefined, `${what}: ${JSON.stringify(access)}`);
       assert.ok(access.duration_us < 3e6, `${what}: ${JSON.stringify(access)}`);
       // Strict durability: the outcome record was on disk before the answer's end left.
-      const outcome = recordsOf(await auditQuery(path.join(dir, 'audit')), id).outcome;
+      const outcome = recordsOf(await auditQuery(path.join(dir, audit)), id).outcome;
       assert.equal(outcome.length, 1, `${what}: one outcome record for ${id}`);
       assert.equal(outcome[0].status, 200, `${what}: ${JSON.stringify(outcome[0])}`);
       assert.ok(!outcome[0].error, `${what}: ${JSON.stringify(outcome[0])}`);
@@ -255,7 +266,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
         const count = upstream.requests().length;
         const port = upstream.requests().at(-1).remote_port;
         answerText('chat', ['next'], false);
-        assert.equal((await ask('chat', false)).text, 'next');
+        assert.equal((await ask('chat', false, CONVERSATION, via)).text, 'next');
         await upstream.waitForRequests(count + 1);
         assert.notEqual(upstream.requests().at(-1).remote_port, port, `${what}: the held connection was reused`);
       }

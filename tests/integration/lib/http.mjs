@@ -119,7 +119,8 @@ export function readSse({ port, host = '127.0.0.1', path, headers = {}, body, tl
       responseHeaders = res.headers;
       res.setEncoding('utf8');
       res.on('data', (text) => {
-        buffer += text;
+        // Lines may end with CRLF (as some servers write them): read as LF, as SSE parsers do.
+        buffer = (buffer + text).replace(/\r\n/g, '\n');
         let sep;
         while ((sep = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, sep);

@@ -1,0 +1,75 @@
+// StreamEnd: a relayed stream ends with its `data: [DONE]` line, however the bytes are split.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "gateway/openai/stream_end.hpp"
+
+using sovereign::gateway::StreamEnd;
+
+namespace {
+
+const std::string event = R"(data: {"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]})" "\n\n";
+
+// The stream fed in pieces cut at the given offsets; what would be relayed, and whether it ended.
+std::pair<std::string, bool> relay(const std::string& stream, const std::vector<std::size_t>& cuts) {
+  StreamEnd end;
+  std::string out;
+  std::size_t from = 0;
+  for (std::size_t i = 0; i <= cuts.size(); ++i) {
+    const std::size_t to = i < cuts.size() ? cuts[i] : stream.size();
+    std::string piece = stream.substr(from, to - from);
+    end.cut(piece);
+    out += piece;
+    from = to;
+  }
+  return {out, end.ended()};
+}
+
+}  // namespace
+
+TEST_SUITE("stream end") {
+  TEST_CASE("the answer ends after the [DONE] event; what follows is cut, split anywhere") {
+    for (const char* separator : {"\n", "\r\n"}) {
+      const std::string done = std::string("data: [DONE]") + separator + separator;
+      const std::string answer = event + done;
+      const std::string stream = answer + event + "data: after the end\n\n" + done;
+      for (std::size_t a = 0; a <= stream.size(); ++a) {
+        auto [out, ended] = relay(stream, {a});
+        CHECK_MESSAGE(out == answer, "cut at " << a);
+        CHECK(ended);
+      }
+      for (std::size_t a = 0; a + 3 <= answer.size(); a += 3) {
+        auto [out, ended] = relay(stream, {a, a + 1, a + 3});
+        CHECK_MESSAGE(out == answer, "cuts at " << a);
+        CHECK(ended);
+      }
+    }
+  }
+
+  TEST_CASE("without a space after data:, and with other fields in its event") {
+    CHECK(relay(event + "data:[DONE]\n\nrest", {}) == std::pair<std::string, bool>{event + "data:[DONE]\n\n", true});
+    CHECK(relay("id: 7\ndata: [DONE]\n\n", {3}) == std::pair<std::string, bool>{"id: 7\ndata: [DONE]\n\n", true});
+  }
+
+  TEST_CASE("an end line the bytes do not follow with a blank line gets one") {
+    CHECK(relay(event + "data: [DONE]\n", {}) == std::pair<std::string, bool>{event + "data: [DONE]\n\n", true});
+    CHECK(relay(event + "data: [DONE]\ndata: more\n\n", {}) ==
+          std::pair<std::string, bool>{event + "data: [DONE]\n\n", true});
+    // Cut at the end line's end: the blank line is added at once, the backend's own is dropped.
+    const std::string stream = event + "data: [DONE]\n\n";
+    CHECK(relay(stream, {stream.size() - 1}) == std::pair<std::string, bool>{stream, true});
+  }
+
+  TEST_CASE("text that only looks like the end is relayed whole") {
+    for (const std::string& stream :
+         {event + "data: [DONE] \n\n", event + " data: [DONE]\n\n", event + "data: [DONE]", event + ": data: [DONE]\n\n",
+          event + "xdata: [DONE]\n\n", std::string(R"(data: {"choices":[{"delta":{"content":"data: [DONE]\n\n"}}]})" "\n\n"),
+          std::string(100, 'x') + "data: [DONE]\n\n"}) {
+      auto [out, ended] = relay(stream, {stream.size() / 2});
+      CHECK(out == stream);
+      CHECK_FALSE(ended);
+    }
+  }
+}
