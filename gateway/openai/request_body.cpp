@@ -6,8 +6,8 @@
 #include <cstring>
 
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/openai/json_members.hpp"
 #include "gateway/openai/text_search.hpp"
 #include "gateway/openai/word_set.hpp"
 
@@ -100,55 +100,6 @@ std::optional<ApiError> collect_string_or_list(json::object& body, const char* k
     return std::nullopt;
   }
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
-}
-
-// The members of every object as the client wrote them, duplicates included (the parsed body
-// keeps only the last of a repeated key): a second, allocation-free pass of Boost.JSON's parser.
-struct WrittenMembers {
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
-  std::size_t members = 0;
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
-  bool on_object_begin(boost::system::error_code&) { return true; }
-  bool on_object_end(std::size_t n, boost::system::error_code&) {
-    members += n;
-    return true;
-  }
-  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
-};
-
-std::size_t written_members(std::string_view text, const json::parse_options& options) {
-  json::basic_parser<WrittenMembers> parser(options);
-  boost::system::error_code ec;
-  parser.write_some(false, text.data(), text.size(), ec);
-  return parser.handler().members;
-}
-
-std::size_t parsed_members(const json::value& value) {
-  std::size_t members = 0;
-  if (const auto* array = value.if_array()) {
-    for (const auto& item : *array) members += parsed_members(item);
-  } else if (const auto* object = value.if_object()) {
-    members += object->size();
-    for (const auto& [key, item] : *object) members += parsed_members(item);
-  }
-  return members;
 }
 
 ApiError repeated_key() {
@@ -369,7 +320,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     const bool may_repeat_model =
         (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
         find_text(body_text, "\\u00") != std::string_view::npos;
-    if (may_repeat_model && written_members(body_text, options) != parsed_members(request.body)) return repeated_key();
+    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key();
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -382,7 +333,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (auto error = collect_other_strings(request.body, path, known, request.texts)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
-  if (written_members(body_text, options) != parsed_members(request.body)) return repeated_key();
+  if (repeats_a_key(body_text, request.body, options)) return repeated_key();
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/log/json_line.hpp"
+#include "gateway/openai/json_members.hpp"
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -126,16 +127,6 @@ json::value parse_event(std::string_view payload, json::storage_ptr storage, boo
   return json::parse(payload, ec, storage, options);
 }
 
-std::size_t event_end(std::string_view buffer, std::size_t& separator) {
-  auto lf = buffer.find("\n\n");
-  auto crlf = buffer.find("\r\n\r\n");
-  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf < lf)) {
-    separator = 4;
-    return crlf;
-  }
-  separator = 2;
-  return lf;
-}
 
 }  // namespace
 
@@ -211,12 +202,13 @@ std::string ResponseRewriter::fail(const std::string& why) {
 
 std::string ResponseRewriter::on_data(std::string_view chunk) {
   if (failed_ || ended_) return {};
-  pending_.append(chunk);
+  // Every line end as LF (the stream's own CRLF or CR included), so that the events and lines read
+  // here are the ones a client reads.
+  pending_.append(line_ends_.normalize(chunk));
   std::string out;
-  std::size_t separator = 0;
-  for (auto end = event_end(pending_, separator); end != std::string::npos; end = event_end(pending_, separator)) {
+  for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n")) {
     out += rewrite_event(std::string_view(pending_).substr(0, end));
-    pending_.erase(0, end + separator);
+    pending_.erase(0, end + 2);
     if (failed_) return out;
     if (ended_) {
       pending_.clear();
@@ -233,7 +225,6 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
   while (start <= event.size()) {
     auto newline = event.find('\n', start);
     std::string_view line = event.substr(start, newline == std::string_view::npos ? std::string_view::npos : newline - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     start = newline == std::string_view::npos ? event.size() + 1 : newline + 1;
     if (!line.starts_with("data:")) {
       out.append(line).append("\n");
@@ -254,6 +245,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     cut_joined_ = false;
     json::value value = parse_event(payload, &arena, ec, well_formed);
     if (ec || !value.is_object()) return fail("a streamed event is not JSON");
+    json::parse_options options;
+    options.allow_invalid_utf8 = !well_formed;
+    if (repeats_a_key(payload, value, options)) return fail("a streamed event repeats a key inside an object");
     bool rewritten = !well_formed;  // its bytes cannot go out as they came
     if (auto* choices = value.get_object().if_contains("choices"); choices && choices->is_array()) {
       for (auto& item : choices->get_array()) {
@@ -320,12 +314,23 @@ std::string ResponseRewriter::flush_choices() {
 
 std::string ResponseRewriter::finish() {
   if (failed_ || ended_) return {};
+  pending_ += line_ends_.finish();
   std::string out;
+  // The body ended without the blank line after its last event: that event is whole.
   if (!pending_.empty()) {
     out += rewrite_event(pending_);
     pending_.clear();
+    if (failed_ || ended_) return out;
   }
   return out + flush_choices();
+}
+
+std::string ResponseRewriter::abandon() {
+  if (failed_ || ended_) return {};
+  // The stream broke: the event it was in the middle of is not whole, and is dropped; the text the
+  // filters hold back from whole events is decided as final and released before the error.
+  pending_.clear();
+  return flush_choices();
 }
 
 std::string ResponseRewriter::fail_whole(const std::string& why) {
@@ -342,6 +347,9 @@ std::string ResponseRewriter::whole(std::string body) {
   json::value value = json::parse(body, ec, &arena);
   // An answer whose text cannot be found cannot be checked: fail closed (the forwarder answers 502).
   if (ec || !value.is_object()) return fail_whole("the backend's answer is not JSON");
+  // What was checked is what goes out, byte for byte when nothing changed: a repeated key could carry
+  // past the check what a client that reads the first of two keys would read.
+  if (repeats_a_key(body, value)) return fail_whole("the backend's answer repeats a key inside an object");
   auto* choices = value.get_object().if_contains("choices");
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   bool rewritten = false;

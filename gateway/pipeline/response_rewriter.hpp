@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "gateway/openai/request_body.hpp"
+#include "gateway/openai/sse_lines.hpp"
 #include "gateway/upstream/forwarder.hpp"
 
 namespace sovereign::gateway {
@@ -51,6 +52,7 @@ class ResponseRewriter : public ResponseTransform {
 
   std::string on_data(std::string_view chunk) override;
   std::string finish() override;
+  std::string abandon() override;
   std::string whole(std::string body) override;
   bool failed() const override { return failed_; }
   std::string failure() const override { return failure_; }
@@ -84,6 +86,7 @@ class ResponseRewriter : public ResponseTransform {
   FilterChainFactory make_chain_;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
+  SseLineEnds line_ends_;
   bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;

@@ -463,7 +463,7 @@ void Forwarder::relay_chunk(std::string data, bool last) {
 void Forwarder::fail_mid_stream(const std::string& why) {
   release_connection(false);
   if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
-  std::string tail = transform_ ? transform_->finish() : std::string();
+  std::string tail = transform_ ? transform_->abandon() : std::string();
   ApiError error = shutting_down_ ? api_errors::shutting_down() : api_errors::upstream_error(why);
   tail += "data: " + error.to_json() + "\n\n";
   relayed(tail);

@@ -32,6 +32,8 @@ class ResponseTransform {
   virtual ~ResponseTransform() = default;
   virtual std::string on_data(std::string_view chunk) = 0;
   virtual std::string finish() = 0;
+  // The backend's stream broke mid-way: what is left to release, without the unfinished event.
+  virtual std::string abandon() = 0;
   virtual std::string whole(std::string body) = 0;
   // True once the transform refused to go on (fail closed): the stream ends after what it returned,
   // a whole answer is replaced by a 502 response_check_failed saying why (failure()).

@@ -6,6 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import OpenAI from 'openai';
 import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { readSse } from './lib/http.mjs';
@@ -52,7 +53,7 @@ const SCRIPT = `import fs from 'node:fs';
 export default function respond() {
   const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
   return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')),
-    stallMs: answer.stallMs };
+    stallMs: answer.stallMs, destroy: answer.destroy };
 }
 `;
 
@@ -70,10 +71,10 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   let token;
 
   // The next answer of the upstream: chunks (strings or Buffers), each written as it is; then the
-  // response stays open stallMs before it ends.
-  function answerWith(chunks, contentType = 'text/event-stream', stallMs = 0) {
+  // response stays open stallMs before it ends (or, with destroy, its connection is cut).
+  function answerWith(chunks, contentType = 'text/event-stream', stallMs = 0, destroy = false) {
     fs.writeFileSync(path.join(dir, 'answer.json'),
-      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs }));
+      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs, destroy }));
   }
 
   // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
@@ -271,6 +272,51 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
         assert.notEqual(upstream.requests().at(-1).remote_port, port, `${what}: the held connection was reused`);
       }
     }
+  });
+
+  it('data lines a client reads behind a lone CR or a byte-order mark are checked like any other (read with the openai client)', async () => {
+    const client = new OpenAI({ baseURL: `http://127.0.0.1:${gw.apiPort}/v1`, apiKey: KEY, maxRetries: 0, timeout: 20000 });
+    const card = chatEvent({ content: 'card 4111 1111 1111 1111 ' });
+    for (const [what, first] of [['after a comment ended by CR', `: note\r${card}`], ['after an event line ended by CR', `event: message\r${card}`],
+      ['after a byte-order mark', `\uFEFF${card}`], ['with CR line ends', card.replace(/\n/g, '\r')]]) {
+      answerWith([first, chatEvent({ content: 'end' }), chatEvent({}, 'stop'), 'data: [DONE]\n\n']);
+      const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true },
+        { headers: CONVERSATION });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      assert.equal(text, 'card [REDACTED:credit_card] end', what);
+    }
+  });
+
+  it('a backend that dies inside an event: the text before it, then one error event, nothing after', async () => {
+    const partial = chatEvent({ content: ' there' }).slice(0, 40);
+    answerWith([chatEvent({ content: 'hello' }), partial], 'text/event-stream', 0, true);
+    const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+    assert.equal(res.status, 200, JSON.stringify(res));
+    const parsed = res.events.map((e) => JSON.parse(e.data));
+    const errors = parsed.filter((e) => e.error);
+    assert.equal(errors.length, 1, JSON.stringify(res.events));
+    assert.equal(errors[0].error.code, 'upstream_error', JSON.stringify(errors[0]));
+    assert.ok(parsed.at(-1).error, `the error is the last event: ${JSON.stringify(res.events)}`);
+    assert.equal(parsed.map((e) => e.choices?.[0]?.delta?.content ?? '').join(''), 'hello');
+  });
+
+  it('an answer that repeats a key is withheld, whole and streamed: a client may read the copy the check did not', async () => {
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, finish_reason: 'stop', message: { role: 'assistant' } }] })
+      .replace('"role":"assistant"', '"role":"assistant","content":"card 4111 1111 1111 1111","content":"safe"')], 'application/json');
+    const whole = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', headers: CONVERSATION,
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] } });
+    assertError(whole, { status: 502, code: 'response_check_failed' }, 'a whole answer repeating content');
+    assert.match(whole.json.error.message, /repeats a key/);
+    assert.ok(!whole.text.includes('4111'), whole.text);
+    answerWith([chatEvent({ content: 'x' }).replace('"content":"x"', '"content":"card 4111 1111 1111 1111","content":"safe"'),
+      'data: [DONE]\n\n']);
+    const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+    assert.ok(!JSON.stringify(res.events).includes('4111'), JSON.stringify(res.events));
+    assert.equal(res.events.length, 1, JSON.stringify(res.events));
+    assert.equal(JSON.parse(res.events[0].data).error.code, 'response_check_failed');
   });
 
   it('tokens in tool-call arguments are restored, written raw or with \\u escapes, values escaped for the JSON they stand in', async () => {

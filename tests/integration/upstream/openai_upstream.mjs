@@ -41,11 +41,13 @@
 //   --script FILE               POST answers come from FILE, an ES module whose default export
 //                               `respond({ path, body, tokens })` (body: the parsed request; tokens:
 //                               the vault tokens ⟦...⟧ found in it, in order) returns
-//                               { status, headers, chunks, stallMs }: chunks (strings or Buffers) are
-//                               written as they are, one write each (--chunk-delay-ms between them), so
-//                               a test can split an answer at any byte or send what no real server
-//                               would; then the response stays open stallMs (default 0) before it
-//                               ends, unless the gateway closes it first (reported as 'aborted')
+//                               { status, headers, chunks, stallMs, destroy }: chunks (strings or
+//                               Buffers) are written as they are, one write each (--chunk-delay-ms
+//                               between them), so a test can split an answer at any byte or send what
+//                               no real server would; then the response stays open stallMs (default 0)
+//                               before it ends, unless the gateway closes it first (reported as
+//                               'aborted'); with destroy, the connection is then cut instead of the
+//                               response ended (a backend dying mid-answer)
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -255,7 +257,7 @@ const script = opt.script ? (await import(pathToFileURL(opt.script).href)).defau
 // The answer --script scripts: its chunks written one by one, exactly as given.
 async function scriptedAnswer(res, path, body, raw) {
   const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
-  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0 } =
+  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0, destroy = false } =
     await script({ path, body, tokens });
   res.writeHead(status, headers);
   for (let i = 0; i < chunks.length; i++) {
@@ -270,6 +272,7 @@ async function scriptedAnswer(res, path, body, raw) {
     });
     if (res.destroyed) return;
   }
+  if (destroy) return res.socket?.destroy();
   res.end();
 }
 

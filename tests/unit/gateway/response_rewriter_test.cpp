@@ -280,6 +280,64 @@ TEST_SUITE("rewrite") {
     CHECK(whole.failure() == "the answer has more than 1024 texts (choices times their fields)");
   }
 
+  TEST_CASE("lines a client reads as data are read whatever ends them: CR, CRLF, after a byte-order mark") {
+    const std::string event = R"(data: {"choices":[{"index":0,"delta":{"content":"a secret"},"finish_reason":null}]})";
+    // A comment or event line ended by a lone CR hides nothing: the data line behind it is filtered.
+    for (const std::string& stream : {": note\r" + event + "\n\n", "event: message\r" + event + "\r\r",
+                                      "\xEF\xBB\xBF" + event + "\r\n\r\n", event + "\r\n\r\n"}) {
+      for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+        auto rewriter = masking_rewriter();
+        std::string out = rewriter.on_data(stream.substr(0, cut));
+        out += rewriter.on_data(stream.substr(cut));
+        out += rewriter.finish();
+        CHECK_MESSAGE(out.find("secret") == std::string::npos, out);
+        CHECK_MESSAGE(out.find("******") != std::string::npos, out);
+        CHECK(out.find('\r') == std::string::npos);
+        CHECK_FALSE(rewriter.failed());
+      }
+    }
+  }
+
+  TEST_CASE("a stream that breaks mid-event: the unfinished event is dropped, held text released, nothing after a failure") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"hello sec"},"finish_reason":null}]})" "\n\n"
+                                       R"(data: {"choices":[{"index":0,"delta":{"con)");
+    out += rewriter.abandon();
+    CHECK_FALSE(rewriter.failed());
+    CHECK(out.find("response_check_failed") == std::string::npos);
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1))
+      content += content_of(out.substr(at + 6, out.find('\n', at) - at - 6));
+    CHECK(content == "hello sec");
+    // A body that ends inside an event that is not JSON fails once, and releases nothing after it.
+    auto ended = streaming_mask_rewriter();
+    std::string tail = ended.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"sec"},"finish_reason":null}]})" "\n\n");
+    CHECK(tail.find("sec") == std::string::npos);  // held back: it may begin "secret"
+    tail += ended.on_data("data: {broken");
+    tail += ended.finish();
+    CHECK(ended.failed());
+    CHECK(tail.find("response_check_failed") != std::string::npos);
+    CHECK(tail.find("sec") == std::string::npos);
+  }
+
+  TEST_CASE("an answer that repeats a key is withheld, streamed and whole: a client may read the key the check did not") {
+    auto rewriter = masking_rewriter();
+    const std::string out =
+        rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a secret","content":"safe"},"finish_reason":null}]})" "\n\n");
+    CHECK(rewriter.failed());
+    CHECK(out.find("repeats a key") != std::string::npos);
+    CHECK(out.find("secret") == std::string::npos);
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[{"index":0,"message":{"content":"a secret","content":"safe"}}]})").empty());
+    CHECK(whole.failed());
+    CHECK(whole.failure().find("repeats a key") != std::string::npos);
+    // The same key in different objects is no repetition.
+    auto fine = masking_rewriter();
+    const std::string answer = R"({"choices":[{"index":0,"message":{"content":"safe"}},{"index":1,"message":{"content":"fine"}}]})";
+    CHECK(fine.whole(answer) == answer);
+    CHECK_FALSE(fine.failed());
+  }
+
   TEST_CASE("an event that is not JSON ends the stream with an error event") {
     auto rewriter = masking_rewriter();
     const std::string out = rewriter.on_data("data: {not json\n\n");

@@ -1,0 +1,65 @@
+#include "gateway/openai/json_members.hpp"
+
+#include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+namespace sovereign::gateway {
+namespace json = boost::json;
+namespace {
+
+// The members of every object as written, duplicates included (the parsed value
+// keeps only the last of a repeated key): a second, allocation-free pass of Boost.JSON's parser.
+struct WrittenMembers {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  std::size_t members = 0;
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
+  bool on_object_begin(boost::system::error_code&) { return true; }
+  bool on_object_end(std::size_t n, boost::system::error_code&) {
+    members += n;
+    return true;
+  }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
+  bool on_bool(bool, boost::system::error_code&) { return true; }
+  bool on_null(boost::system::error_code&) { return true; }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
+std::size_t written_members(std::string_view text, const json::parse_options& options) {
+  json::basic_parser<WrittenMembers> parser(options);
+  boost::system::error_code ec;
+  parser.write_some(false, text.data(), text.size(), ec);
+  return parser.handler().members;
+}
+
+std::size_t parsed_members(const json::value& value) {
+  std::size_t members = 0;
+  if (const auto* array = value.if_array()) {
+    for (const auto& item : *array) members += parsed_members(item);
+  } else if (const auto* object = value.if_object()) {
+    members += object->size();
+    for (const auto& [key, item] : *object) members += parsed_members(item);
+  }
+  return members;
+}
+
+}  // namespace
+
+bool repeats_a_key(std::string_view written, const json::value& parsed, const json::parse_options& options) {
+  return written_members(written, options) != parsed_members(parsed);
+}
+
+}  // namespace sovereign::gateway
