@@ -54,8 +54,11 @@ void UsageMeter::read_object(std::string_view text) {
   else if (stream_ && carries_text(value.as_object())) ++text_chunks_;
 }
 
-void UsageMeter::feed(std::string_view bytes) {
-  if (!stream_) return read_object(bytes);
+void UsageMeter::feed(std::string_view raw) {
+  if (!stream_) return read_object(raw);
+  // Lines as a client reads them: ended by LF, CRLF or a lone CR.
+  const std::string normalized = line_ends_.normalize(raw);
+  std::string_view bytes = normalized;
   while (!bytes.empty()) {
     const std::size_t end = bytes.find('\n');
     const std::string_view piece = bytes.substr(0, end);
@@ -71,7 +74,6 @@ void UsageMeter::feed(std::string_view bytes) {
     bytes.remove_prefix(end + 1);
     if (!skipping_line_) {
       std::string_view line(line_);
-      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.starts_with("data:")) {
         line.remove_prefix(5);
         if (line.starts_with(' ')) line.remove_prefix(1);

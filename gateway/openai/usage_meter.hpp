@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/openai/sse_lines.hpp"
+
 namespace sovereign::gateway {
 
 struct TokenUsage {
@@ -31,6 +33,7 @@ class UsageMeter {
   void read_object(std::string_view json);
 
   bool stream_;
+  SseLineEnds line_ends_;
   std::string line_;             // the unfinished line of a stream
   bool skipping_line_ = false;   // the current line passed max_event_bytes
   std::uint64_t text_chunks_ = 0;

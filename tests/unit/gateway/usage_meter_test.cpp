@@ -63,6 +63,18 @@ TEST_SUITE("usage") {
     CHECK(!nothing.result());
   }
 
+  TEST_CASE("a stream's lines ended by CR or CRLF are read as a client reads them") {
+    for (const char* end : {"\r", "\r\n"}) {
+      std::string stream = chunk_text + usage_chunk + done;
+      std::string written;
+      for (char c : stream) written += c == '\n' ? std::string(end) : std::string(1, c);
+      UsageMeter meter(true);
+      for (std::size_t at = 0; at < written.size(); at += 7) meter.feed(std::string_view(written).substr(at, 7));
+      REQUIRE(meter.result());
+      CHECK(meter.result()->tokens == 42);
+    }
+  }
+
   TEST_CASE("an overlong stream line is skipped, and the lines after it are read") {
     UsageMeter meter(true);
     meter.feed("data: {\"choices\":[{\"text\":\"");
