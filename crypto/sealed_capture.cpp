@@ -219,8 +219,17 @@ Result<CaptureStore> CaptureStore::open(const std::filesystem::path& directory,
 
 Result<std::filesystem::path> CaptureStore::write(const CaptureMetadata& metadata, std::string_view body,
                                                   bool sync) const {
-  Result<std::string> sealed = seal_capture(key_, metadata, body);
+  Result<std::string> sealed = seal(metadata, body);
   if (!sealed) return sealed.error();
+  return store(metadata, sealed.value(), sync);
+}
+
+Result<std::string> CaptureStore::seal(const CaptureMetadata& metadata, std::string_view body) const {
+  return seal_capture(key_, metadata, body);
+}
+
+Result<std::filesystem::path> CaptureStore::store(const CaptureMetadata& metadata, std::string_view sealed,
+                                                  bool sync) const {
   // Request ids come from clients: keep only safe characters for the file name.
   std::string safe_id;
   for (char c : metadata.request_id.substr(0, 64)) {
@@ -232,8 +241,22 @@ Result<std::filesystem::path> CaptureStore::write(const CaptureMetadata& metadat
   const std::string part = metadata.part == "request" || metadata.part == "response" ? metadata.part : "body";
   const std::filesystem::path path =
       directory_ / (std::to_string(metadata.time_ms) + "-" + safe_id + "-" + part + "-" + to_hex(random) + ".sealed");
-  if (Status written = write_file_atomically(path, sealed.value(), 0640, false, sync); !written) return written.error();
+  if (Status written = write_file_atomically(path, sealed, 0640, false, sync); !written) return written.error();
   return path;
+}
+
+Status CaptureStore::probe(bool sync) const {
+  // A hidden name, as the temporary files of captures have: nothing that reads captures takes it
+  // for one, and a probe file left by a crash between writing and removing it is plainly not one.
+  std::array<std::uint8_t, 4> random{};
+  randombytes_buf(random.data(), random.size());
+  const std::filesystem::path path = directory_ / (".probe-" + to_hex(random));
+  if (Status written = write_file_atomically(path, "sovereign capture probe\n", 0640, false, sync); !written)
+    return written;
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (ec) return make_error(path.string() + ": cannot remove the probe file: " + ec.message());
+  return {};
 }
 
 }  // namespace sovereign::crypto

@@ -45,10 +45,18 @@ class CaptureStore {
   // Reads the auditor's public key (the last auditor key in the keyring file).
   [[nodiscard]] static Result<CaptureStore> open(const std::filesystem::path& directory,
                                                  const std::filesystem::path& auditor_public_key);
-  // Seals and writes one body; returns the file's path. Synchronous (with sync, the file and its
-  // directory entry are fsynced before it returns): call it off the request path.
+  // Seals and writes one body (seal, then store); returns the file's path. Synchronous (with sync,
+  // the file and its directory entry are fsynced before it returns): call it off the request path.
   [[nodiscard]] Result<std::filesystem::path> write(const CaptureMetadata& metadata, std::string_view body,
                                                     bool sync = true) const;
+  // The two halves of write(), for callers that tell a capture that cannot be sealed (its body is
+  // over the limit) from a directory that cannot be written. seal() touches no file.
+  [[nodiscard]] Result<std::string> seal(const CaptureMetadata& metadata, std::string_view body) const;
+  [[nodiscard]] Result<std::filesystem::path> store(const CaptureMetadata& metadata, std::string_view sealed,
+                                                    bool sync = true) const;
+  // Whether a capture could be stored now: writes a small probe file the way store() writes a capture
+  // (with sync, fsynced with its directory entry), then removes it. The error names the file and why.
+  [[nodiscard]] Status probe(bool sync = true) const;
   const std::string& auditor_key_id() const { return key_.key_id; }
 
  private:

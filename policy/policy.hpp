@@ -101,6 +101,9 @@ public:
     // Whether any detector is.
     bool redacts_answers(std::string_view tenant) const;
     const ZoneDef* find_zone(std::string_view name) const;
+    // Whether some request can be decided with capture_payload: a tenant asks for it, or an enforced
+    // rule does (rules in warn or dry-run mode capture nothing).
+    bool asks_for_captures() const;
     // What rule `index` does, in words ("allow; restrict zones to site"), for decisions and traces.
     const std::string& rule_effect(std::size_t index) const { return rule_effects_[index]; }
 

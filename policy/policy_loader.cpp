@@ -91,6 +91,14 @@ const ZoneDef* Policy::find_zone(std::string_view name) const {
     return nullptr;
 }
 
+bool Policy::asks_for_captures() const {
+    for (const auto& tenant : model_.tenants)
+        if (tenant.capture_payload) return true;
+    for (const auto& rule : model_.rules)
+        if (rule.capture_payload && rule.mode == RuleMode::enforce) return true;
+    return false;
+}
+
 std::optional<std::string> read_text_file(const std::filesystem::path& path, std::size_t limit, std::string& error) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {

@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/openai/api_error.hpp"
+#include "gateway/pipeline/sealed_captures.hpp"
 
 namespace sovereign::gateway {
 namespace http = boost::beast::http;
@@ -31,17 +32,23 @@ void AdminHandler::sample_module_metrics() {
                        static_cast<double>(stats.write_batches), static_cast<double>(stats.queued),
                        services_.audit->healthy()});
   }
+  if (services_.captures) metrics.set_capture_store_healthy(services_.capture_health.healthy());
 }
 
 // Ready means that API requests can be served: started, not draining, and, with an audit log, the log
 // can be written (otherwise every request is refused with 503 audit_unavailable, so a load balancer
-// should send them elsewhere). Backends' health is left out: one model's backend being down does not
-// make the others unavailable, and /metrics reports it.
+// should send them elsewhere). Likewise sealed captures, where the policy in force asks for any: the
+// requests it captures would all be refused with 503 capture_unavailable. Backends' health is left
+// out: one model's backend being down does not make the others unavailable, and /metrics reports it.
 std::string AdminHandler::not_ready_reason() const {
-  if (!services_.ready.load() || services_.current() == nullptr) return "starting";
+  const std::shared_ptr<RuntimeSnapshot> snapshot = services_.current();
+  if (!services_.ready.load() || snapshot == nullptr) return "starting";
   if (services_.sessions.draining.load()) return "draining: shutting down";
   if (services_.audit && !services_.audit->healthy())
     return "the audit log cannot be written, so requests are refused: " + services_.audit->health_detail();
+  if (snapshot->policy && snapshot->policy->asks_for_captures())
+    if (const std::optional<std::string> failure = services_.capture_health.failure())
+      return "sealed captures cannot be written: " + *failure;
   return {};
 }
 
@@ -56,6 +63,7 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
     response.set(http::field::content_type, "application/json");
     response.body() = error.to_json();
   } else if (path == "/metrics") {
+    probe_captures_while_failing(services_);
     sample_module_metrics();
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     response.body() = services_.metrics.serialize();
@@ -63,6 +71,7 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
     response.set(http::field::content_type, "application/json");
     response.body() = R"({"status":"ok"})";
   } else if (path == "/readyz") {
+    probe_captures_while_failing(services_);
     const std::string reason = not_ready_reason();
     response.result(reason.empty() ? http::status::ok : http::status::service_unavailable);
     response.set(http::field::content_type, "application/json");

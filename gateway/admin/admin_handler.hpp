@@ -1,7 +1,9 @@
 #pragma once
 // The admin listener's routes: /metrics (Prometheus text format), /healthz (the process is alive),
-// /readyz (API requests can be served: 503 with the reason while starting, draining, or while the
-// audit log cannot be written).
+// /readyz (API requests can be served: 503 with the reason while starting, draining, while the
+// audit log cannot be written, or while sealed captures the policy asks for cannot be). While
+// captures fail, /readyz and /metrics start probes of the capture directory, so that a gateway out
+// of rotation still sees it recover.
 #include <string>
 
 #include "gateway/http/request_handler.hpp"

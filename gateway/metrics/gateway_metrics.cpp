@@ -132,6 +132,11 @@ GatewayMetrics::GatewayMetrics()
                             .Help("Sealed captures the policy asked for that could not be written (the request was "
                                   "refused with 503 capture_unavailable, or its answer ended with that error)")
                             .Register(*registry_)),
+      capture_store_healthy_(BuildGauge()
+                                 .Name("sovereign_capture_store_healthy")
+                                 .Help("1 while sealed captures can be written; 0 means requests the policy captures "
+                                       "are refused with 503 capture_unavailable")
+                                 .Register(*registry_)),
       vault_mappings_(BuildGauge()
                           .Name("sovereign_vault_mappings")
                           .Help("Token mappings the vault holds (live, and expired ones not yet purged)")

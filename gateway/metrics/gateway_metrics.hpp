@@ -52,6 +52,8 @@ class GatewayMetrics {
   prometheus::Counter& vault_refusals() { return vault_refusals_; }
   // A sealed capture the policy asked for that could not be written: part is "request" or "response".
   void capture_failed(const std::string& part) { capture_failures_.Add({{"part", part}}).Increment(); }
+  // Whether sealed captures can be written now; sampled at scrape time where captures are configured.
+  void set_capture_store_healthy(bool healthy) { capture_store_healthy_.Add({}).Set(healthy ? 1 : 0); }
   void set_vault(double mappings, double capacity, double journal_bytes);
 
   // Families that other modules' adapters fill (audit, policy, engine), registered on the same registry.
@@ -89,6 +91,7 @@ class GatewayMetrics {
   prometheus::Counter& connections_refused_;
   prometheus::Counter& vault_refusals_;
   prometheus::Family<prometheus::Counter>& capture_failures_;
+  prometheus::Family<prometheus::Gauge>& capture_store_healthy_;
   prometheus::Gauge& vault_mappings_;
   prometheus::Gauge& vault_capacity_;
   prometheus::Gauge& vault_journal_bytes_;

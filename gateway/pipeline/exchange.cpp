@@ -13,6 +13,7 @@
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/policy_request.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
+#include "gateway/pipeline/sealed_captures.hpp"
 #include "policy/engine.hpp"
 #include "policy/join.hpp"
 
@@ -547,10 +548,9 @@ void Exchange::seal(const char* part, std::string body, std::function<void(bool 
                                    std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count()};
-  const bool sync = services_.audit_durability == crypto::Durability::strict;
   boost::asio::post(services_.capture_writer, [self = shared_from_this(), metadata = std::move(metadata),
-                                               body = std::move(body), sync, done = std::move(done)]() mutable {
-    auto written = self->services_.captures->write(metadata, body, sync);
+                                               body = std::move(body), done = std::move(done)]() mutable {
+    auto written = write_capture(self->services_, metadata, body);
     std::string file = written ? written.value().filename().string() : std::string();
     std::string error = written ? std::string() : written.error().message;
     body.clear();

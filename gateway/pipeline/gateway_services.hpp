@@ -12,6 +12,7 @@
 #include "gateway/http/client_session.hpp"
 #include "gateway/log/access_log.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
+#include "gateway/pipeline/capture_health.hpp"
 #include "gateway/runtime/runtime_snapshot.hpp"
 
 namespace sovereign::gateway {
@@ -28,6 +29,8 @@ struct GatewayServices {
   crypto::Durability audit_durability = crypto::Durability::strict;
   std::unique_ptr<crypto::TokenVault> vault;
   std::optional<crypto::CaptureStore> captures;
+  // Whether captures can be written now (see sealed_captures.hpp); meaningful with `captures`.
+  CaptureHealth capture_health;
   // Sealing and writing captures fsyncs: it runs here, never on a worker thread.
   boost::asio::thread_pool capture_writer{1};
 

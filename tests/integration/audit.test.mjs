@@ -13,7 +13,8 @@ import { freePort } from './lib/ports.mjs';
 import { toYaml } from './lib/yaml.mjs';
 import { request, readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully } from './lib/evidence.mjs';
+import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
+  capturesOf, blockCaptures } from './lib/evidence.mjs';
 
 const KEY = 'sk-audit-acme';
 const SECRET_PHRASE = 'purple-elephant-4711';
@@ -172,8 +173,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     const deadline = Date.now() + 10000;
     let files = [];
     while (Date.now() < deadline) {
-      // Finished captures only: the writer seals into a hidden temporary file, then renames it.
-      files = filesUnder(captureDir).filter((f) => path.basename(f).includes(captureId) && !path.basename(f).startsWith('.'));
+      files = capturesOf(captureDir, captureId);
       if (files.length >= 2) break;
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -475,23 +475,6 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
     assert.equal(counts.segments[1], 2, 'the segment that could not be created at first, and no other');
   });
 });
-
-// The sealed capture files whose names hold `id` (finished ones: the writer seals into a hidden
-// temporary file, then links it into place).
-function capturesOf(captureDir, id) {
-  return filesUnder(captureDir).filter((f) => path.basename(f).includes(id) && !path.basename(f).startsWith('.'));
-}
-
-// Replaces the capture directory with a regular file (which stops root as well as anyone else)
-// and returns the function that puts it back.
-function blockCaptures(captureDir) {
-  fs.renameSync(captureDir, `${captureDir}.moved`);
-  fs.writeFileSync(captureDir, 'a file where the capture directory should be\n');
-  return () => {
-    fs.rmSync(captureDir);
-    fs.renameSync(`${captureDir}.moved`, captureDir);
-  };
-}
 
 // Sealed captures are evidence: each is written (in strict durability, synced) before what it
 // captures goes on (the request to the backend, the answer's end to the client), or the client

@@ -109,3 +109,20 @@ export function filesUnder(dir) {
     return entry.isDirectory() ? filesUnder(full) : [full];
   });
 }
+
+// The sealed capture files whose names hold `id` (finished ones: the writer seals into a hidden
+// temporary file, then links it into place).
+export function capturesOf(captureDir, id) {
+  return filesUnder(captureDir).filter((f) => path.basename(f).includes(id) && !path.basename(f).startsWith('.'));
+}
+
+// Replaces the capture directory with a regular file (which stops root as well as anyone else)
+// and returns the function that puts it back.
+export function blockCaptures(captureDir) {
+  fs.renameSync(captureDir, `${captureDir}.moved`);
+  fs.writeFileSync(captureDir, 'a file where the capture directory should be\n');
+  return () => {
+    fs.rmSync(captureDir);
+    fs.renameSync(`${captureDir}.moved`, captureDir);
+  };
+}

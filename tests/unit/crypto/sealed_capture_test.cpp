@@ -87,4 +87,58 @@ TEST_SUITE("capture") {
     REQUIRE_FALSE(missing.ok());
     CHECK(missing.error().message.find("auditor public key: ") == 0);
   }
+
+  TEST_CASE("a body that cannot be sealed fails before any file; a directory that cannot be written fails the store") {
+    TempDir dir;
+    SecretKey auditor = generate_key(KeyKind::auditor);
+    REQUIRE(append_public_key(dir.path() / "auditor.pub", public_key_of(auditor)).ok());
+    auto store = CaptureStore::open(dir.path() / "captures", dir.path() / "auditor.pub");
+    REQUIRE(store.ok());
+    auto too_large = store->seal(metadata(), std::string(max_capture_body_bytes + 1, 'x'));
+    REQUIRE_FALSE(too_large.ok());
+    CHECK(too_large.error().message == "capture body of " + std::to_string(max_capture_body_bytes + 1) +
+                                           " bytes exceeds the " + std::to_string(max_capture_body_bytes) +
+                                           "-byte limit");
+    CHECK(std::filesystem::is_empty(dir.path() / "captures"));
+
+    auto sealed = store->seal(metadata(), "kept for later");
+    REQUIRE(sealed.ok());
+    // A regular file where the directory was: what a removed or replaced directory looks like,
+    // and it stops root as well as anyone else.
+    std::filesystem::rename(dir.path() / "captures", dir.path() / "captures.moved");
+    write_bytes(dir.path() / "captures", "not a directory");
+    auto refused = store->store(metadata(), sealed.value());
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find((dir.path() / "captures").string() + "/1700000000123-req-42-request-") == 0);
+    CHECK(refused.error().message.find(": cannot create a file next to it: Not a directory") != std::string::npos);
+
+    std::filesystem::remove(dir.path() / "captures");
+    std::filesystem::rename(dir.path() / "captures.moved", dir.path() / "captures");
+    auto stored = store->store(metadata(), sealed.value());
+    REQUIRE(stored.ok());
+    auto opened = open_capture(auditor, read_bytes(stored.value()), stored->string());
+    REQUIRE(opened.ok());
+    CHECK(opened->body == "kept for later");
+  }
+
+  TEST_CASE("a probe writes and removes a file, and says why the directory cannot be written") {
+    TempDir dir;
+    SecretKey auditor = generate_key(KeyKind::auditor);
+    REQUIRE(append_public_key(dir.path() / "auditor.pub", public_key_of(auditor)).ok());
+    auto store = CaptureStore::open(dir.path() / "captures", dir.path() / "auditor.pub");
+    REQUIRE(store.ok());
+    for (bool sync : {true, false}) {
+      CAPTURE(sync);
+      CHECK(store->probe(sync).ok());
+      CHECK(std::filesystem::is_empty(dir.path() / "captures"));  // nothing left behind, no temporary file
+    }
+    std::filesystem::remove(dir.path() / "captures");
+    auto missing = store->probe();
+    REQUIRE_FALSE(missing.ok());
+    CHECK(missing.error().message.find((dir.path() / "captures").string() + "/.probe-") == 0);
+    CHECK(missing.error().message.find(": cannot create a file next to it: No such file or directory") !=
+          std::string::npos);
+    std::filesystem::create_directory(dir.path() / "captures");
+    CHECK(store->probe().ok());
+  }
 }

@@ -280,6 +280,27 @@ rules:
         CHECK(d.matched[1].mode == "warn");
     }
 
+    TEST_CASE("a policy asks for captures where a tenant or an enforced rule does, not a warn or dry-run rule") {
+        const auto with = [](const std::string& tenant, const std::string& rule) -> bool {
+            auto loaded = load_policy_text("classes: [public, internal]\nzones: [{name: site}]\n"
+                                           "tenants: [{name: acme" + tenant + "}]\n"
+                                           "rules:\n  - {name: all, then: {action: allow}}\n"
+                                           "  - {name: watch" + rule + ", then: {capture_payload: true}}\n",
+                                           "captures.yaml");
+            CHECK(loaded.diagnostics.empty());
+            REQUIRE(loaded.policy != nullptr);
+            return loaded.policy->asks_for_captures();
+        };
+        CHECK(with("", ""));
+        CHECK(with("", ", mode: enforce"));
+        CHECK(with(", capture_payload: true", ", mode: warn"));
+        CHECK_FALSE(with("", ", mode: warn"));
+        CHECK_FALSE(with("", ", mode: dry-run"));
+        const auto policy = load_fixture();  // its only capturing rule is in warn mode
+        REQUIRE(policy);
+        CHECK_FALSE(policy->asks_for_captures());
+    }
+
     TEST_CASE("the declared class raises the class and an unknown one is refused") {
         const auto policy = load_fixture();
         REQUIRE(policy);
