@@ -54,6 +54,29 @@ std::string_view boundary_class(Boundary boundary) {
 
 int ignore_match(unsigned, unsigned long long, unsigned long long, unsigned, void*) { return 1; }
 
+// Whether byte i of the unescaped text was written by an escape of the original: it is not the one
+// byte that stands at its place there.
+bool written_by_escape(std::string_view original, const UnescapedText& u, std::size_t i) {
+    return u.source[i + 1] != u.source[i] + 1 || original[u.source[i]] != u.text[i];
+}
+
+// The finding d of an unescaped region widened by the character on either side of it that an escape
+// wrote, where one did; d's own span where none did, and where d touches an edge at which the region
+// cut into a word: the region's reading of the value itself may be cut short there.
+TextRange escapes_beside(std::string_view original, const UnescapedText& u, const Detection& d, RegionCuts cuts) {
+    TextRange widened{d.begin, d.end};
+    if ((d.begin == 0 && cuts.before) || (d.end == u.text.size() && cuts.after)) return widened;
+    if (d.begin > 0 && written_by_escape(original, u, d.begin - 1)) {
+        widened.begin = d.begin - 1;
+        while (widened.begin > 0 && u.source[widened.begin - 1] == u.source[widened.begin]) --widened.begin;
+    }
+    if (d.end < u.text.size() && written_by_escape(original, u, d.end)) {
+        widened.end = d.end + 1;
+        while (widened.end < u.text.size() && u.source[widened.end] == u.source[d.end]) ++widened.end;
+    }
+    return widened;
+}
+
 // The characters a whole-runs pattern (one class repeated `width` times) accepts: those that match it
 // written `width` times over. Empty if vectorscan cannot compile or scan it.
 std::optional<std::array<bool, 256>> probe_run_class(const std::string& regex, unsigned flags, std::size_t width) {
@@ -505,10 +528,11 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         }
     }
 
-    // Text written with escapes (URLs, form data, HTML): the stretches around them are scanned
-    // unescaped, and a value written with escapes found there is a finding over the characters that
-    // wrote it.
+    // Text written with escapes (URLs, form data, HTML, JSON and code): the stretches around them are
+    // scanned unescaped, and a value written with escapes found there is a finding over the characters
+    // that wrote it.
     if (!nested) {
+        const std::size_t found_plain = out.size();
         std::vector<TextRange> regions = escaped_regions(text);
         const std::size_t merged_regions = regions.size();
         std::vector<TextRange> own_regions;  // decided again alone, after the merged ones: see last_escape_region
@@ -516,7 +540,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         for (std::size_t r = 0; r < regions.size(); ++r) {
             const TextRange region = regions[r];
             const bool merged = r < merged_regions;
-            const UnescapedText unescaped = unescape_text(text.substr(region.begin, region.end - region.begin));
+            const std::string_view written = text.substr(region.begin, region.end - region.begin);
+            const UnescapedText unescaped = unescape_text(written);
+            const RegionCuts cuts = region_cuts(text, region);
             std::size_t awaiting = unescaped.text.size();
             if (!scan(unescaped.text, 0, inner, failure, DensePass::windows,
                       awaiting_context != nullptr ? &awaiting : nullptr, true))
@@ -527,11 +553,16 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 const std::size_t begin = region.begin + unescaped.source[d.begin];
                 const std::size_t end = region.begin + unescaped.source[d.end];
                 // A value written without escapes is the plain scan's to judge (a region's edge may
-                // cut into what stands before it).
+                // cut into what stands before it), unless an escape stands right next to it inside the
+                // region: the plain scan read that escape's characters as text, "\njane@example.com"
+                // as "njane@example.com" and "\nDE89 3704..." as no IBAN (an 'n' before it).
                 const bool escaped = end - begin != d.end - d.begin;
-                if (!escaped || begin < from) continue;
+                const TextRange beside = escapes_beside(written, unescaped, d, cuts);
+                if (!(escaped || beside.begin < d.begin || beside.end > d.end) || begin < from) continue;
                 if (merged) {
-                    const std::optional<TextRange> own = last_escape_region(text, {begin, end});
+                    const TextRange written_beside{region.begin + unescaped.source[beside.begin],
+                                                   region.begin + unescaped.source[beside.end]};
+                    const std::optional<TextRange> own = last_escape_region(text, written_beside);
                     if (own && end > own->end) {
                         if (std::find_if(own_regions.begin(), own_regions.end(), [&](const TextRange& o) {
                                 return o.begin == own->begin && o.end == own->end;
@@ -545,6 +576,20 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 if (!add_nested(d, begin, end)) return false;
             }
         }
+        // A plain finding that begins with the character a backslash escapes ("njane@example.com" in
+        // "\njane@example.com") gives way to what the unescaped reading found over it: redacted, it
+        // would leave the backslash to escape the marker, breaking the JSON it stands in.
+        const auto unescaped_from = out.begin() + static_cast<std::ptrdiff_t>(found_plain);
+        const auto read_unescaped = [&](const Detection& plain) {
+            if (escape_safe_start(text, plain.begin) == plain.begin) return false;
+            return std::any_of(unescaped_from, out.end(), [&](const Detection& d) {
+                return d.detector == plain.detector && d.begin < plain.end && plain.begin < d.end;
+            });
+        };
+        std::size_t kept_plain = 0;
+        for (std::size_t i = 0; i < found_plain; ++i)
+            if (!read_unescaped(out[i])) out[kept_plain++] = out[i];
+        out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept_plain), unescaped_from);
     }
 
     // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.

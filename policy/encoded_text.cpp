@@ -94,8 +94,10 @@ constexpr std::array<NamedReference, 22> named_references{{
     {"lpar", '('},   {"rpar", ')'},   {"semi", ';'},   {"percnt", '%'},
 }};
 constexpr std::size_t longest_reference = 10;  // "&#1114111;"
+constexpr std::size_t longest_escape = 12;     // "\uD83D\uDE00", a surrogate pair
+static_assert(longest_escape >= longest_reference);
 
-// A code point (already checked: not zero, not a surrogate, at most U+10FFFF) as UTF-8, by OpenSSL.
+// A code point (already checked: not a surrogate, at most U+10FFFF) as UTF-8, by OpenSSL.
 void append_utf8(std::string& out, std::uint32_t cp) {
     unsigned char bytes[4];
     const int length = UTF8_putc(bytes, sizeof bytes, cp);
@@ -144,8 +146,68 @@ std::size_t character_reference_at(std::string_view text, std::size_t at, std::s
     return 0;
 }
 
+// The value of the four hex digits (either case) at text[at], or -1.
+long hex4_at(std::string_view text, std::size_t at) {
+    if (at + 4 > text.size()) return -1;
+    long value = 0;
+    for (std::size_t i = at; i < at + 4; ++i) {
+        const int digit = hex_value(text[i]);
+        if (digit < 0) return -1;
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
+bool is_high_surrogate(long cp) { return cp >= 0xD800 && cp <= 0xDBFF; }
+bool is_low_surrogate(long cp) { return cp >= 0xDC00 && cp <= 0xDFFF; }
+
+// The character the short JSON escape "\c" stands for, or none for a c that starts no such escape.
+std::optional<char> short_escape(char c) {
+    switch (c) {
+        case '"': return '"';
+        case '\\': return '\\';
+        case '/': return '/';
+        case 'b': return '\b';
+        case 'f': return '\f';
+        case 'n': return '\n';
+        case 'r': return '\r';
+        case 't': return '\t';
+        default: return std::nullopt;
+    }
+}
+
+// The length of the JSON (or C, JavaScript, Python...) backslash escape at text[at], its character
+// appended to out as UTF-8; 0 if there is none. "\uXXXX" names a UTF-16 unit: a high surrogate with
+// its low half after it is one character (12 characters long); a surrogate without its other half
+// names no character and stays as written, as any backslash that starts no escape does.
+std::size_t backslash_escape_at(std::string_view text, std::size_t at, std::string* out) {
+    if (at + 1 >= text.size() || text[at] != '\\') return 0;
+    if (text[at + 1] != 'u') {
+        const std::optional<char> c = short_escape(text[at + 1]);
+        if (!c) return 0;
+        if (out != nullptr) out->push_back(*c);
+        return 2;
+    }
+    const long cp = hex4_at(text, at + 2);
+    if (cp < 0 || is_low_surrogate(cp)) return 0;
+    if (!is_high_surrogate(cp)) {
+        if (out != nullptr) append_utf8(*out, static_cast<std::uint32_t>(cp));
+        return 6;
+    }
+    if (at + 12 > text.size() || text[at + 6] != '\\' || text[at + 7] != 'u') return 0;
+    const long low = hex4_at(text, at + 8);
+    if (!is_low_surrogate(low)) return 0;
+    if (out != nullptr) append_utf8(*out, static_cast<std::uint32_t>(0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00)));
+    return 12;
+}
+
 std::size_t escape_at(std::string_view text, std::size_t at, std::string* out) {
-    return text[at] == '%' ? percent_escape_at(text, at, out) : character_reference_at(text, at, out);
+    switch (text[at]) {
+        case '%': return percent_escape_at(text, at, out);
+        case '&': return character_reference_at(text, at, out);
+        case '\\': return backslash_escape_at(text, at, out);
+        default: return 0;
+    }
 }
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
@@ -154,19 +216,44 @@ bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; 
 // 24 after) with room for the value itself, then on to white space but not beyond `to_space_before`
 // or `to_space_after` more. After the escape that is far enough for the longest value to end inside
 // the region (an e-mail domain has at most 253 characters), so that a region's edge does not cut a
-// value short, which would make it depend on whether another escape's region extends it.
+// value short, which would make it depend on whether another escape's region extends it. Before the
+// escape one character is kept in reserve for escape_safe_start, which may take a region's beginning
+// back over a backslash.
 constexpr std::size_t to_space_before = 32;
 constexpr std::size_t to_space_after = 256;
-constexpr std::size_t region_before = escape_reach_before - to_space_before;
+constexpr std::size_t region_before = escape_reach_before - to_space_before - 1;
 constexpr std::size_t region_after = escape_reach_after - to_space_after;
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
+// True when a backslash escape begins `rest` that more text could complete: "\", "\u", "\u0" to
+// "\u003", and a high surrogate ("\uD83D") with no more than the beginning of its low half after it
+// ("\uD83D\uDE0"), which would make the two one character.
+bool unfinished_backslash_escape(std::string_view rest) {
+    if (rest.size() == 1) return true;
+    if (rest[1] != 'u') return false;
+    for (std::size_t i = 2; i < std::min<std::size_t>(rest.size(), 6); ++i)
+        if (hex_value(rest[i]) < 0) return false;
+    if (rest.size() < 6) return true;
+    if (rest.size() >= 12 || !is_high_surrogate(hex4_at(rest, 2))) return false;
+    for (std::size_t i = 6; i < rest.size(); ++i) {
+        const char c = rest[i];
+        const bool in_low_half = i == 6   ? c == '\\'
+                                 : i == 7 ? c == 'u'
+                                 : i == 8 ? c == 'd' || c == 'D'
+                                 : i == 9 ? hex_value(c) >= 0xC  // DC00 to DFFF
+                                          : hex_value(c) >= 0;
+        if (!in_low_half) return false;
+    }
+    return true;
+}
+
 // True when text[at..] is the beginning of an escape that more text could complete: "%", "%4",
-// "&", "&#", "&#6", "&#x4", "&comm".
+// "&", "&#", "&#6", "&#x4", "&comm", "\", "\u00".
 bool unfinished_escape_at(std::string_view text, std::size_t at) {
     const std::string_view rest = text.substr(at);
     if (rest[0] == '%') return rest.size() < 3 && (rest.size() < 2 || hex_value(rest[1]) >= 0);
+    if (rest[0] == '\\') return unfinished_backslash_escape(rest);
     if (rest.size() > longest_reference) return false;
     std::size_t i = 1;
     if (i < rest.size() && rest[i] == '#') {
@@ -180,7 +267,37 @@ bool unfinished_escape_at(std::string_view text, std::size_t at) {
     return i == rest.size();
 }
 
+// Calls on_mark(at, length) for each '%', '&' and '\' in text[from, to) as unescape_text meets them
+// reading from `from` (which escape_safe_start gives): length is that of the escape it begins, 0
+// for none; a mark inside an escape (the second '\' of "\\") begins nothing and is skipped. Stops
+// when on_mark returns false. A memchr pass per kind of mark: most text holds none of the three.
+template <typename OnMark>
+void for_each_escape_mark(std::string_view text, std::size_t from, std::size_t to, OnMark&& on_mark) {
+    constexpr std::array<char, 3> marks{'%', '&', '\\'};
+    std::array<std::size_t, 3> next{};  // where each kind of mark next stands in [from, to), or `to`
+    const auto find = [&](std::size_t kind, std::size_t at) {
+        const void* found = at < to ? std::memchr(text.data() + at, marks[kind], to - at) : nullptr;
+        next[kind] = found == nullptr ? to : static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
+    };
+    for (std::size_t kind = 0; kind < marks.size(); ++kind) find(kind, from);
+    for (;;) {
+        const std::size_t at = *std::min_element(next.begin(), next.end());
+        if (at >= to) return;
+        const std::size_t length = escape_at(text, at, nullptr);
+        if (!on_mark(at, length)) return;
+        const std::size_t after = at + std::max<std::size_t>(length, 1);
+        for (std::size_t kind = 0; kind < marks.size(); ++kind)
+            if (next[kind] < after) find(kind, after);
+    }
+}
+
 }  // namespace
+
+std::size_t escape_safe_start(std::string_view text, std::size_t at) {
+    std::size_t backslashes = 0;
+    while (backslashes < at && text[at - backslashes - 1] == '\\') ++backslashes;
+    return backslashes % 2 == 1 && backslash_escape_at(text, at - 1, nullptr) > 0 ? at - 1 : at;
+}
 
 UnescapedText unescape_text(std::string_view text) {
     UnescapedText out;
@@ -188,7 +305,7 @@ UnescapedText unescape_text(std::string_view text) {
     out.source.reserve(text.size() + 1);
     for (std::size_t at = 0; at < text.size();) {
         const std::size_t before = out.text.size();
-        std::size_t length = text[at] == '%' || text[at] == '&' ? escape_at(text, at, &out.text) : 0;
+        std::size_t length = escape_at(text, at, &out.text);
         if (length == 0) {
             out.text.push_back(text[at]);
             length = 1;
@@ -202,7 +319,8 @@ UnescapedText unescape_text(std::string_view text) {
 
 namespace {
 
-// One escape's region, before regions that meet are merged.
+// One escape's region, before regions that meet are merged and before its beginning is moved to
+// where the text reads as it does from its beginning (escape_safe_start).
 TextRange escape_region(std::string_view text, std::size_t at, std::size_t length) {
     std::size_t begin = at > region_before ? at - region_before : 0;
     std::size_t end = std::min(text.size(), at + length + region_after);
@@ -213,57 +331,73 @@ TextRange escape_region(std::string_view text, std::size_t at, std::size_t lengt
 
 }  // namespace
 
-std::optional<TextRange> last_escape_region(std::string_view text, TextRange within) {
-    for (std::size_t at = within.end; at-- > within.begin;) {
-        if (text[at] != '%' && text[at] != '&') continue;
-        if (const std::size_t length = escape_at(text, at, nullptr); length > 0 && at + length <= within.end)
-            return escape_region(text, at, length);
-    }
-    return std::nullopt;
+RegionCuts region_cuts(std::string_view text, TextRange region) {
+    return {region.begin > 0 && !is_space(text[region.begin - 1]),
+            region.end < text.size() && !is_space(text[region.end])};
 }
 
+std::optional<TextRange> last_escape_region(std::string_view text, TextRange within) {
+    std::optional<TextRange> last;
+    const std::size_t from = escape_safe_start(text, within.begin);
+    for_each_escape_mark(text, from, within.end, [&](std::size_t at, std::size_t length) {
+        if (length > 0 && at >= within.begin && at + length <= within.end) last = escape_region(text, at, length);
+        return true;
+    });
+    if (last) last->begin = escape_safe_start(text, last->begin);
+    return last;
+}
+
+namespace {
+
+// Merges into `region` the region of a later escape whose end is walked to white space from
+// `walk_from`. The region's end is where the walk of the escape before stopped: white space, the
+// end of the text, or where its walk ran out with none before it; a walk from further on stops at
+// the same white space, or passes the same characters and goes on. So it goes on from there: text
+// dense with escapes costs one walk over it, not one per escape.
+void extend_region(std::string_view text, TextRange& region, std::size_t walk_from) {
+    if (region.end >= walk_from && (region.end == text.size() || is_space(text[region.end]))) return;
+    std::size_t end = std::max(region.end, walk_from);
+    for (std::size_t n = end - walk_from; end < text.size() && n < to_space_after && !is_space(text[end]); ++n) ++end;
+    region.end = end;
+}
+
+}  // namespace
+
 std::vector<TextRange> escaped_regions(std::string_view text) {
+    // Escapes come in order, and so do their regions' beginnings and ends: each region merges with the
+    // one before or begins the next.
     std::vector<TextRange> regions;
-    for (const char mark : {'%', '&'}) {
-        for (std::size_t at = 0; at < text.size(); ++at) {
-            const void* found = std::memchr(text.data() + at, mark, text.size() - at);
-            if (found == nullptr) break;
-            at = static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
-            const std::size_t length = escape_at(text, at, nullptr);
-            if (length == 0) continue;
-            regions.push_back(escape_region(text, at, length));
+    for_each_escape_mark(text, 0, text.size(), [&](std::size_t at, std::size_t length) {
+        if (length == 0) return true;
+        const std::size_t nearest_begin = at > region_before ? at - region_before : 0;
+        if (!regions.empty() && nearest_begin <= regions.back().end) {
+            extend_region(text, regions.back(), std::min(text.size(), at + length + region_after));
+            return true;
         }
-    }
-    if (regions.empty()) return regions;
-    std::sort(regions.begin(), regions.end(), [](const TextRange& a, const TextRange& b) { return a.begin < b.begin; });
-    std::size_t kept = 0;
-    for (const TextRange& r : regions) {
-        if (kept > 0 && r.begin <= regions[kept - 1].end) regions[kept - 1].end = std::max(regions[kept - 1].end, r.end);
-        else regions[kept++] = r;
-    }
-    regions.resize(kept);
+        const TextRange region = escape_region(text, at, length);
+        if (regions.empty() || region.begin > regions.back().end) regions.push_back(region);
+        else regions.back().end = std::max(regions.back().end, region.end);
+        return true;
+    });
+    // Only now, for the few regions merging left: a run of backslashes is escapes whose regions merge,
+    // and counting back through it for each of them would take time that grows with its square. (A
+    // region that begins right after the backslash of an escape merged with that escape's region.)
+    for (TextRange& r : regions) r.begin = escape_safe_start(text, r.begin);
     return regions;
 }
 
 std::size_t escape_hold_start(std::string_view buffer, std::size_t from) {
     const std::size_t end = buffer.size();
     // An escape's region reaches escape_reach_after past the escape's own end.
-    const std::size_t reach = escape_reach_after + longest_reference;
+    const std::size_t reach = escape_reach_after + longest_escape;
     const std::size_t look_from = std::max(from, end > reach ? end - reach : 0);
-    // The earliest escape whose region is not complete yet; most text has no '%' or '&' at all.
+    // The earliest escape whose region is not complete yet; most text has no '%', '&' or '\' at all.
     std::size_t first = end;
-    for (const char mark : {'%', '&'}) {
-        for (std::size_t at = look_from; at < first; ++at) {
-            const void* found = std::memchr(buffer.data() + at, mark, first - at);
-            if (found == nullptr) break;
-            at = static_cast<std::size_t>(static_cast<const char*>(found) - buffer.data());
-            const std::size_t length = escape_at(buffer, at, nullptr);
-            if (length > 0 ? at + length + escape_reach_after > end : unfinished_escape_at(buffer, at)) {
-                first = at;
-                break;
-            }
-        }
-    }
+    for_each_escape_mark(buffer, escape_safe_start(buffer, look_from), end, [&](std::size_t at, std::size_t length) {
+        if (length > 0 ? at + length + escape_reach_after <= end : !unfinished_escape_at(buffer, at)) return true;
+        first = at;
+        return false;
+    });
     if (first == end) return end;
     return std::max(from, first > escape_reach_before ? first - escape_reach_before : 0);
 }

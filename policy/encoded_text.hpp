@@ -1,9 +1,10 @@
 #pragma once
 // Text hidden in base64 ("NDExMSAxMTExIDExMTEgMTExMQ==" is a card number) or hex ("34313131..."): the
 // scanner decodes each run of such characters it meets (DetectorSet::scan) and scans what it spells,
-// one level deep. And text written with escapes, as URLs, form data and HTML carry it
-// ("jane%40example.com", "jane&#64;example.com"): the scanner unescapes the stretches around them
-// and scans those, a value found there covering exactly the characters that wrote it.
+// one level deep. And text written with escapes, as URLs, form data, HTML, JSON and source code carry
+// it ("jane%40example.com", "jane&#64;example.com", "\u0035\u0033\u0036-22-1234" in a tool call's
+// arguments): the scanner unescapes the stretches around them and scans those, a value found there
+// covering exactly the characters that wrote it.
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -26,9 +27,12 @@ std::optional<std::string> decode_hex_text(std::string_view run);
 // A run as hex where it is all hex digits, else as base64.
 std::optional<std::string> decode_encoded_text(std::string_view run);
 
-// Text with its escapes replaced by the characters they stand for: percent-escapes ("%40") and HTML
+// Text with its escapes replaced by the characters they stand for: percent-escapes ("%40"); HTML
 // character references, numeric ("&#64;", "&#x40;", the ';' optional as browsers read them) and the
-// named ones for characters values are written with ("&commat;", "&period;", "&nbsp;" as a space...).
+// named ones for characters values are written with ("&commat;", "&period;", "&nbsp;" as a space...);
+// and JSON's backslash escapes ("\u0034", a surrogate pair "\uD83D\uDE00" as one character, "\n",
+// "\t", "\"", "\\"...), read left to right so that "\\u0034" is a backslash and then "u0034". A
+// backslash that starts no escape, and a surrogate without its other half, stay as written.
 struct UnescapedText {
     std::string text;
     // text.size() + 1 entries: where the character or escape that gave each byte begins in the
@@ -37,10 +41,24 @@ struct UnescapedText {
 };
 UnescapedText unescape_text(std::string_view text);
 
+// The place at or before `at` from which the text unescapes as it does read from its beginning:
+// `at` itself unless an odd number of backslashes stand right before it, the last of which starts an
+// escape with text[at] (read from there, "\\u0034" would be a '4'). Text kept from such a place
+// reads the same.
+std::size_t escape_safe_start(std::string_view text, std::size_t at);
+
 // The stretches of text worth unescaping: each escape with the words around it (as far as context
 // words are looked for, then to the next white space), merged where they meet. Empty when the
-// text holds no escape, which most text does not (two memchr passes decide).
+// text holds no escape, which most text does not (a memchr pass per kind of escape decides).
 std::vector<TextRange> escaped_regions(std::string_view text);
+
+// Whether a region's edges cut into a word of the text, rather than meeting white space or an end of
+// the text: a value its unescaped reading shows touching such an edge may go on beyond it.
+struct RegionCuts {
+    bool before = false;
+    bool after = false;
+};
+RegionCuts region_cuts(std::string_view text, TextRange region);
 
 // How far before and after an escape its region reaches, at most (after: past the escape's end).
 inline constexpr std::size_t escape_reach_before = 128;
@@ -53,9 +71,9 @@ inline constexpr std::size_t escape_reach_after = 64 + 256;
 std::optional<TextRange> last_escape_region(std::string_view text, TextRange within);
 
 // For a streamed answer received up to the end of buffer: where to hold it back from so that a value
-// written with an escape near the end (or with one the next chunk completes: "%4", "&#6") is decided
-// whole, as if the answer had come at once: the start of that escape's region, not before `from`.
-// buffer.size() when there is no such escape.
+// written with an escape near the end (or with one the next chunk completes: "%4", "&#6", "\u00", a
+// high surrogate "\uD83D" that waits for its low half) is decided whole, as if the answer had come at
+// once: the start of that escape's region, not before `from`. buffer.size() when there is no such escape.
 std::size_t escape_hold_start(std::string_view buffer, std::size_t from);
 
 }  // namespace sovereign::policy

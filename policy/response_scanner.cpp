@@ -124,8 +124,9 @@ std::string ResponseScanner::release(bool final) {
     }
     out.append(buffer, at, safe - at);
 
-    // Keep up to context_keep emitted bytes before what is still held back.
-    const std::size_t keep_from = safe > context_keep ? safe - context_keep : 0;
+    // Keep up to context_keep emitted bytes before what is still held back, and one more where the
+    // cut would fall between a backslash and what it escapes: what is kept must read as it did.
+    const std::size_t keep_from = escape_safe_start(buffer, safe > context_keep ? safe - context_keep : 0);
     text_.erase(0, keep_from);
     emitted_ = safe - keep_from;
     return out;

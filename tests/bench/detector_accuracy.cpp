@@ -209,16 +209,17 @@ struct Generator {
     std::vector<std::string> templates;  // "{}" is replaced by the value
 };
 
-// Three in thirteen addresses plain, the others with '@' and dots written out as people do to hide
-// them, or escaped as URLs and HTML carry them.
+// Three in fourteen addresses plain, the others with '@' and dots written out as people do to hide
+// them, or escaped as URLs, HTML and JSON carry them.
 std::string email() {
     const std::string local = pick({"jane.doe", "m.rossi", "p.nowak", "j-dupont"}) + std::to_string(uniform(1, 999));
     const std::string labels = pick({"example|com", "example|org", "mail|example|eu"});
     struct Style { const char* at; const char* dot; };
     static const Style styles[] = {{"@", "."}, {"@", "."}, {"@", "."}, {"@", "[.]"}, {" [at] ", " [dot] "},
                                    {"(at)", "(dot)"}, {" {AT} ", "."}, {"[@]", "[.]"}, {" at ", " [dot] "},
-                                   {" AT ", " DOT "}, {"%40", "."}, {"&#64;", "&#46;"}, {"&commat;", "&period;"}};
-    const Style& style = styles[uniform(0, 12)];
+                                   {" AT ", " DOT "}, {"%40", "."}, {"&#64;", "&#46;"}, {"&commat;", "&period;"},
+                                   {"\\u0040", "\\u002e"}};
+    const Style& style = styles[uniform(0, 13)];
     std::string out = local + style.at;
     for (char c : labels) out += c == '|' ? std::string(style.dot) : std::string(1, c);
     return out;

@@ -35,7 +35,7 @@ tenants:
   - name: rewriting
     clearance: confidential
 responses:
-  redact: [credit_card, it_codice_fiscale]
+  redact: [credit_card, it_codice_fiscale, us_ssn]
 rules:
   - name: tokenize-identities
     when:
@@ -459,6 +459,53 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     assert.equal(text, `Who is ${theirs}?`, 'the request\'s value was restored in a conversation');
     const done = await first;
     assert.equal(done.events.at(-1)?.data, '[DONE]', 'the first request was still running');
+  });
+
+  it('a card and an SSN the model writes with \\u escapes, in tool-call arguments and in content, are redacted, whole and streamed at every cut', async () => {
+    // As a model writes a tool call's arguments (JSON text) with an encoder that escapes characters,
+    // and a code sample in prose: the values are on the wire escaped twice.
+    const written = '{"card":"4111\\u00201111\\u00201111\\u00201111","ssn":"\\u0035\\u0033\\u0036-22-1234","n":"a\\\\u0035"}';
+    const expectedArgs = { card: '[REDACTED:credit_card]', ssn: '[REDACTED:us_ssn]', n: 'a\\u0035' };
+    const content = 'Try print("\\u0034\\u0031\\u0031\\u0031 1111 1111 1111") now.';
+    const expectedContent = 'Try print("[REDACTED:credit_card]") now.';
+    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+      function: { ...(first ? { name: 'pay' } : {}), arguments: args } }] });
+    const body = { model: 'm', messages: [{ role: 'user', content: 'Pay.' }] };
+    const check = async (streamed, what) => {
+      let text = '';
+      let args = '';
+      if (streamed) {
+        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+          body: { ...body, stream: true } });
+        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+        for (const e of sse.events.slice(0, -1)) {
+          for (const c of JSON.parse(e.data).choices) {
+            text += c.delta?.content ?? '';
+            args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+          }
+        }
+      } else {
+        const answer = await gw.chat(KEY, body);
+        assert.equal(answer.status, 200, answer.text);
+        text = answer.json.choices[0].message.content;
+        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
+      }
+      assert.equal(text, expectedContent, `${what}: content`);
+      assert.deepEqual(JSON.parse(args), expectedArgs, `${what}: ${args}`);
+      assert.ok(!args.includes('u0020') && !args.includes('u0033'), `${what}: ${args}`);
+    };
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    await check(false, 'whole');
+    // Streamed, the arguments and the content each cut in two at every character: inside each
+    // escape too, its backslash in one event and the rest in the next.
+    for (let cut = 1; cut < written.length; cut++) {
+      const textCut = Math.min(cut, content.length - 1);
+      answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
+        chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
+        chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      await check(true, `streamed, cut at ${cut}`);
+    }
   });
 
   it('the arguments of a deprecated function_call are checked too: a card redacted, a token restored, streamed and whole', async () => {

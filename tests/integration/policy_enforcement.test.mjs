@@ -204,6 +204,30 @@ describe('policy enforcement', { timeout: 120000 }, () => {
       'Open https://pay.example/charge?card=[REDACTED:credit_card]&amount=7 and card [REDACTED:credit_card] too.');
   });
 
+  it('values written with JSON \\u escapes are found in a prompt and, escaped once more, in tool-call arguments', async () => {
+    // A prompt that pastes JSON, and tool-call arguments (JSON text) holding JSON text as a string:
+    // the gateway reads the arguments' own escapes, the policy the level below.
+    const escapedCard = '\\u0034\\u0031\\u0031\\u0031 1111 1111 1111';
+    const pasted = `Check {"card":"${escapedCard}","path":"C:\\\\Users\\\\x"} please.`;
+    const body = chatBody('echo-model', pasted);
+    const payload = `{"card":"${escapedCard}"}`;
+    body.messages.push({ role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+      function: { name: 'charge', arguments: JSON.stringify({ payload, again: '4111\\u00201111\\u00201111\\u00201111' }) } }] });
+    body.messages.push({ role: 'tool', tool_call_id: 'call_1', content: 'charged' });
+    const { received } = await chatReachingEcho(ALPHA, body);
+    const forwarded = JSON.parse(received);
+    assert.equal(forwarded.messages[1].content, 'Check {"card":"[REDACTED:credit_card]","path":"C:\\\\Users\\\\x"} please.');
+    const args = JSON.parse(forwarded.messages[2].tool_calls[0].function.arguments);
+    assert.equal(args.payload, '{"card":"[REDACTED:credit_card]"}', received);
+    assert.equal(args.again, '[REDACTED:credit_card]', received);
+    assert.ok(!received.includes('u0034') && !received.includes('u0020'), received);
+
+    // A credential written with escapes is denied like a plain one; nothing reaches the upstream.
+    const credential = await assertNothingReachesUpstream(() =>
+      gw.chat(ALPHA, chatBody('echo-model', 'key = "\\u0041KIAIOSFODNN7EXAMPLE"')));
+    assertError(credential, { status: 403, code: 'denied_by_policy' }, 'escaped credential in the prompt');
+  });
+
   it('every string of the body is checked, not only the messages: names, tool calls, tools, user, metadata', async () => {
     const body = chatBody('echo-model', 'Look it up.', {
       user: `card ${CARD}`,

@@ -205,6 +205,37 @@ TEST_SUITE("scan") {
         CHECK(scan("GET /search?q=hello%20world&lang=en HTTP/1.1 &amp; 50% &copy;") == Found{});
     }
 
+    TEST_CASE("values written with JSON backslash escapes are found, spanning the characters that wrote them") {
+        // A tool call's arguments as a model writes them, and code samples in prose.
+        CHECK(scan(R"({"ssn":"\u0035\u0033\u0036-22-1234"})") == Found{{"us_ssn", R"(\u0035\u0033\u0036-22-1234)"}});
+        CHECK(scan(R"({"card":"4111\u00201111\u00201111\u00201111"})") ==
+              Found{{"credit_card", R"(4111\u00201111\u00201111\u00201111)"}});
+        CHECK(scan(R"({"to":"jane.doe\u0040EXAMPLE\u002ecom","cc":[]})") ==
+              Found{{"email", R"(jane.doe\u0040EXAMPLE\u002ecom)"}});
+        CHECK(scan(R"(print("\u0034\u0031\u0031\u0031 1111 1111 1111"))") ==
+              Found{{"credit_card", R"(\u0034\u0031\u0031\u0031 1111 1111 1111)"}});
+        // A line break written "\n" inside a value printed over two lines.
+        CHECK(scan(R"({"note":"card 4111 1111\n1111 1111 ok"})") == Found{{"credit_card", R"(4111 1111\n1111 1111)"}});
+        // Context words outside the escaped value still count.
+        CHECK(scan(R"(ssn: \u0035\u0033\u0036 22 1234)") == Found{{"us_ssn", R"(\u0035\u0033\u0036 22 1234)"}});
+        // A plain value next to an escape is found once, by the plain scan.
+        CHECK(scan(R"({"a":"line\nmore","card":"4111 1111 1111 1111"})") == Found{{"credit_card", "4111 1111 1111 1111"}});
+        // A value right after an escape is read as it stands, without the escape's letter: "\n" before
+        // it is a line break, not an 'n' that makes a longer word of it (or no value at all).
+        CHECK(scan(R"({"body":"Hi,\njane@example.com\tthanks"})") == Found{{"email", "jane@example.com"}});
+        CHECK(scan(R"({"body":"IBAN:\nDE89 3704 0044 0532 0130 00\nBye"})") == Found{{"iban", "DE89 3704 0044 0532 0130 00"}});
+        CHECK(scan(R"({"env":"KEY=x\nAKIAIOSFODNN7EXAMPLE\nend"})") == Found{{"aws_access_key", "AKIAIOSFODNN7EXAMPLE"}});
+        CHECK(scan(R"(\tAKIAIOSFODNN7EXAMPLE)") == Found{{"aws_access_key", "AKIAIOSFODNN7EXAMPLE"}});
+        // "\\" is a backslash: what follows it is text, not an escape. And one level of escapes only.
+        CHECK(scan(R"(ssn \\u0035\\u0033\\u0036-22-1234)") == Found{});
+        CHECK(scan(R"(jane\u002540example.com)") == Found{});
+        // Backslashes in neutral text: Windows paths, regular expressions, LaTeX, C format strings.
+        CHECK(scan(R"(C:\Users\x\Documents\2024\report.docx and \\server\share\new)") == Found{});
+        CHECK(scan(R"(match \d{3}-\d{2}-\d{4} or \b[0-9]{16}\b, then \w+@\w+\.com)") == Found{});
+        CHECK(scan(R"(\frac{1}{2} + \sqrt{4111} \times 1111 \\ \text{n}\newline)") == Found{});
+        CHECK(scan(R"(printf("%d\t%s\n", 4111, "1111"); puts("\"quoted\"\/"))") == Found{});
+    }
+
     TEST_CASE("card numbers written out to slip past filters are found next to a context word only") {
         for (const std::string card : {"4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111", "4111_1111_1111_1111",
                                        "4111/1111/1111/1111", "4111  1111  1111  1111", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1"}) {

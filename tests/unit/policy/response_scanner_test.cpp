@@ -188,6 +188,58 @@ rules: [{name: all, then: {action: allow}}]
         }
     }
 
+    TEST_CASE("a value written with JSON backslash escapes is redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("email, credit_card, us_ssn");
+        REQUIRE(policy);
+        // Tool-call arguments as the model streams them: every cut, inside each escape too, reads as
+        // the whole answer does.
+        const std::vector<std::pair<std::string, std::string>> cases{
+            {R"({"ssn":"\u0035\u0033\u0036-22-1234","ok":true})", R"({"ssn":"[REDACTED:us_ssn]","ok":true})"},
+            {R"({"card":"4111\u00201111\u00201111\u00201111"})", R"({"card":"[REDACTED:credit_card]"})"},
+            {R"({"to":"jane\u0040example.com","body":"Hi\nthere \uD83D\uDE00"})",
+             R"({"to":"[REDACTED:email]","body":"Hi\nthere \uD83D\uDE00"})"},
+            {R"({"note":"card 4111 1111\n1111 1111 thanks"})", R"({"note":"card [REDACTED:credit_card] thanks"})"},
+            // Right after "\n": the marker follows the escape whole, and the JSON stays JSON.
+            {R"({"body":"Hi,\njane@example.com\nBye"})", R"({"body":"Hi,\n[REDACTED:email]\nBye"})"},
+            // Not values: an escaped backslash before "u0035", a lone surrogate, a path.
+            {R"({"s":"\\u0035\\u0033\\u0036-22-1234 \uD83D C:\\Users\\x"})",
+             R"({"s":"\\u0035\\u0033\\u0036-22-1234 \uD83D C:\\Users\\x"})"},
+        };
+        for (const auto& [text, expected] : cases) {
+            CAPTURE(text);
+            ResponseScanner whole(policy, "anyone");
+            CHECK(whole.complete(text) == expected);
+            check_every_cut(policy, text, expected);
+        }
+    }
+
+    TEST_CASE("a run of backslashes reads the same wherever the stream cuts it or the kept text begins") {
+        // The scanner keeps 128 bytes of emitted text before what it holds back. Kept from between the
+        // two backslashes of a "\\", the run would pair up the other way and its last backslash escape
+        // the "u0035" after it: a '5' that makes "536-22-1234" an SSN the whole answer does not hold.
+        // The "\n" after the run holds the stream back to a place that puts that cut inside the run.
+        const auto policy = testing::redacting_answers("us_ssn");
+        REQUIRE(policy);
+        for (std::size_t run = 398; run < 402; ++run) {
+            for (std::size_t filler = 40; filler < 130; filler += 9) {
+                const std::string text = " " + std::string(run, '\\') + "u003536-22-1234" + std::string(filler, 'x') +
+                                         R"(\n)" + std::string(400, 'y');
+                ResponseScanner whole(policy, "anyone");
+                const std::string expected = whole.complete(text);
+                CAPTURE(run);
+                CAPTURE(filler);
+                CHECK((expected.find("[REDACTED:us_ssn]") != std::string::npos) == (run % 2 == 1));
+                for (std::size_t size = 1; size <= 9; size += 2) {
+                    std::vector<std::string_view> chunks;
+                    for (std::size_t at = 0; at < text.size(); at += size)
+                        chunks.push_back(std::string_view(text).substr(at, size));
+                    CAPTURE(size);
+                    CHECK(stream(policy, chunks) == expected);
+                }
+            }
+        }
+    }
+
     TEST_CASE("a value whose context word comes after it, in a later chunk, is held back until it comes") {
         const auto policy = testing::redacting_answers("credit_card");
         REQUIRE(policy);
@@ -217,6 +269,17 @@ rules: [{name: all, then: {action: allow}}]
             "&nbsp;", "%", "&", "a%2", "4111 1111\n1111 1111", "DE89\r\n3704 0044\n0532 0130 00", "\t", "\r\n", "\n  "};
         // The texts hold values, so the comparison is about something.
         CHECK(compare_random_answers(policy, fragments, 20261123, 3000, 20, 12) > 3000);
+    }
+
+    TEST_CASE("random answers with backslash escapes cut into random chunks read as the whole answer") {
+        const auto policy = testing::redacting_answers("email, credit_card, us_ssn, iban");
+        REQUIRE(policy);
+        const std::vector<std::string> fragments{
+            R"(\u0034\u0031\u0031\u0031)", "1111", "DE89 3704 0044 0532 0130 00", R"(\nDE89)", R"(\u0020)", R"(\u0040)",
+            R"(\u0035\u0033\u0036-22-1234)", "536-22-1234", R"(jane\u0040example\u002Ecom)", "jane", "example.com", R"(\\)", R"(\)", R"(\\\)", R"(\u)", R"(\u00)",
+            R"(\uD83D\uDE00)", R"(\uD83D)", R"(\uDE00)", R"(\n)", R"(\t)", R"(\")", R"(\/)", R"({"card":")", R"("})",
+            "card", "ssn", "4111", "-", "@", "%40", "&#64;", "u0034", "C:\\Users\\x", "\\d{3}"};
+        CHECK(compare_random_answers(policy, fragments, 20261125, 3000, 20, 12) > 300);
     }
 
     TEST_CASE("a phone number is held back while the next chunk may show it to be an amount") {

@@ -93,6 +93,52 @@ TEST_SUITE("validators") {
         CHECK(unescape_text("").source == std::vector<std::size_t>{0});
     }
 
+    TEST_CASE("JSON backslash escapes unescape to their characters, each byte knowing where it was written") {
+        using sovereign::policy::unescape_text;
+        // Every short escape, and \u in either case.
+        const auto u = unescape_text(R"(a\"b\\c\/d\be\ff\ng\rh\ti \u0034\u00e9\u00C9)");
+        CHECK(u.text == "a\"b\\c/d\be\ff\ng\rh\ti 4\u00E9\u00C9");
+        REQUIRE(u.source.size() == u.text.size() + 1);
+        CHECK(u.source == std::vector<std::size_t>{0, 1, 3, 4, 6, 7, 9, 10, 12, 13, 15, 16, 18, 19, 21, 22, 24, 25,
+                                                    26, 32, 32, 38, 38, 44});
+        // A surrogate pair is one character, its four UTF-8 bytes written by the twelve characters.
+        const auto pair = unescape_text(R"(x\uD83D\uDE00y\ud83d\ude00)");
+        CHECK(pair.text == "x\U0001F600y\U0001F600");
+        CHECK(pair.source == std::vector<std::size_t>{0, 1, 1, 1, 1, 13, 14, 14, 14, 14, 26});
+        // A surrogate without its other half, or with a character that is no other half, stays as written.
+        for (const std::string lone : {R"(\uD83D)", R"(\uDE00)", R"(\uD83Dx)", R"(\uD83D\u0041)", R"(\uDE00\uD83D)",
+                                       R"(\uD83D\uD83D)", R"(\uD83D\n)"}) {
+            CAPTURE(lone);
+            const auto l = unescape_text(lone);
+            CHECK(l.text.starts_with(lone.substr(0, 6)));
+            CHECK(l.source[5] == 5);
+        }
+        CHECK(unescape_text(R"(\uD83D\u0041)").text == R"(\uD83DA)");
+        // A backslash escapes only the character after it: "\\u0034" is a backslash, then the text
+        // "u0034"; an odd run of backslashes before "u0034" leaves the last one to escape it.
+        CHECK(unescape_text(R"(\\u0034)").text == R"(\u0034)");
+        CHECK(unescape_text(R"(\\\u0034)").text == R"(\4)");
+        CHECK(unescape_text(R"(\\\\u0034)").text == R"(\\u0034)");
+        // What starts no escape stays as written: unknown letters, too few hex digits, a final backslash.
+        CHECK(unescape_text(R"(C:\Users\x \d{3} \u12 \u12G4 \U0034 end\)").text == R"(C:\Users\x \d{3} \u12 \u12G4 \U0034 end\)");
+        CHECK(unescape_text(R"(\u0000)").text == std::string(1, '\0'));
+    }
+
+    TEST_CASE("the place text can be read from is never between a backslash and what it escapes") {
+        using sovereign::policy::escape_safe_start;
+        const std::string text = R"(ab\\\u0034c)";  // a, b, three backslashes, u0034, c
+        CHECK(escape_safe_start(text, 0) == 0);
+        CHECK(escape_safe_start(text, 2) == 2);
+        CHECK(escape_safe_start(text, 3) == 2);  // between the two of "\\"
+        CHECK(escape_safe_start(text, 4) == 4);
+        CHECK(escape_safe_start(text, 5) == 4);  // between "\" and the "u" it escapes
+        CHECK(escape_safe_start(text, 6) == 6);
+        CHECK(escape_safe_start(R"(\\\\)", 4) == 4);
+        CHECK(escape_safe_start(R"(\\\\)", 3) == 2);
+        CHECK(escape_safe_start(R"(\\\\)", 1) == 0);
+        CHECK(escape_safe_start(R"(a\x)", 2) == 2);  // "\x" is no escape: the 'x' reads the same either way
+    }
+
     TEST_CASE("only text with escapes has regions to unescape, each reaching to white space") {
         using sovereign::policy::escaped_regions;
         CHECK(escaped_regions("50% of R&D, no escapes; 100%!").empty());
@@ -105,15 +151,68 @@ TEST_SUITE("validators") {
         const std::string far = "a%40b" + std::string(400, ' ') + "c&#64;d";
         CHECK(escaped_regions(far).size() == 2);
         CHECK(escaped_regions("a%40b c%40d").size() == 1);
+        // A region's edge cuts into a word where it meets no white space and no end of the text.
+        const std::string long_word = std::string(200, 'w') + "%40 tail";
+        const auto in_word = escaped_regions(long_word);
+        REQUIRE(in_word.size() == 1);
+        CHECK(in_word[0].begin == 200 - 127);
+        CHECK(sovereign::policy::region_cuts(long_word, in_word[0]).before);
+        CHECK_FALSE(sovereign::policy::region_cuts(long_word, in_word[0]).after);
+        CHECK_FALSE(sovereign::policy::region_cuts(text, regions[0]).before);
+        // Backslash escapes have regions too; backslashes that escape nothing have none.
+        CHECK(escaped_regions(R"(C:\Users\x and \d{3}-\d{2} and \u12)").empty());
+        CHECK(escaped_regions(R"({"ssn":"\u0035\u0033\u0036-22-1234"})").size() == 1);
+        CHECK(escaped_regions(R"(line\nbreak)").size() == 1);
+        // A region never begins between the two characters of a "\\": read from there, the second
+        // backslash would escape what follows it.
+        const std::string pairs = std::string(200, '\\') + "u0034";
+        const auto run = escaped_regions(pairs);
+        REQUIRE(run.size() == 1);
+        CHECK(run[0].begin == 0);
+        // The region of "\u0034" alone would begin 127 characters before it, between the two of "\\".
+        const std::string cut = std::string(200, 'x') + R"(\\)" + std::string(126, 'y') + R"(\u0034)";
+        const auto own = sovereign::policy::last_escape_region(cut, {328, 334});
+        REQUIRE(own);
+        CHECK(own->begin == 200);
+    }
+
+    TEST_CASE("a streamed answer holds back an escape the next chunk could complete or change") {
+        using sovereign::policy::escape_hold_start;
+        // Unfinished: a final backslash, "\u" with up to three hex digits, a high surrogate waiting
+        // for its low half, in either case.
+        for (const std::string tail : {R"(\)", R"(\u)", R"(\u0)", R"(\u00)", R"(\u003)", R"(\uD83D)", R"(\uD83D\)",
+                                       R"(\uD83D\u)", R"(\ud83d\uD)", R"(\uD83D\uDE)", R"(\uD83D\ude0)", "%", "%4", "&#6"}) {
+            const std::string text = std::string(300, ' ') + "abc" + tail;
+            CAPTURE(tail);
+            CHECK(escape_hold_start(text, 0) == 300 + 3 - sovereign::policy::escape_reach_before);
+        }
+        // Complete, or never an escape: nothing to hold but a complete escape's region.
+        for (const std::string tail : {R"(\x)", R"(\uZ)", R"(\u00G)", R"(\uD83D\uD8G)", R"(\uD83Dx)", R"(\uDE00)"}) {
+            const std::string text = std::string(300, ' ') + "abc" + tail;
+            CAPTURE(tail);
+            CHECK(escape_hold_start(text, 0) == text.size());
+        }
+        // A complete escape near the end holds back its region; "\\" is one, a trailing backslash after
+        // it is unfinished on its own.
+        const std::string complete = std::string(300, ' ') + R"(ab\u0034)";
+        CHECK(escape_hold_start(complete, 0) == 302 - sovereign::policy::escape_reach_before);
+        const std::string escaped_backslash = std::string(300, ' ') + R"(\\\\)";
+        CHECK(escape_hold_start(escaped_backslash, 0) == 300 - sovereign::policy::escape_reach_before);
+        const std::string far = R"(ab\u0034)" + std::string(400, ' ');
+        CHECK(escape_hold_start(far, 0) == far.size());
     }
 
     TEST_CASE("random text full of escape characters unescapes and splits into regions consistently") {
         using namespace sovereign::policy;
-        const std::string alphabet = "%&#;xX0123456789abcdefABCDEF commatperiodnbsp.@-\n\xC3\xA9";
+        const std::string alphabet = "%&#;xX0123456789abcdefABCDEF commatperiodnbsp.@-\n\xC3\xA9\\\\\\uuuDD\"/nrtbf";
+        // Without white space, regions reach as far as they may: the longer texts take that alphabet.
+        std::string unspaced = alphabet;
+        std::erase_if(unspaced, [](char c) { return c == ' ' || c == '\n'; });
         std::mt19937 random(23);
-        for (int round = 0; round < 2000; ++round) {
-            std::string text(random() % 300, ' ');
-            for (char& c : text) c = alphabet[random() % alphabet.size()];
+        for (int round = 0; round < 4000; ++round) {
+            const std::string& chars = round < 2000 ? alphabet : unspaced;
+            std::string text(random() % (round < 2000 ? 300 : 1500), ' ');
+            for (char& c : text) c = chars[random() % chars.size()];
             CAPTURE(text);
             const UnescapedText u = unescape_text(text);
             REQUIRE(u.source.size() == u.text.size() + 1);
@@ -123,8 +222,30 @@ TEST_SUITE("validators") {
             const std::vector<TextRange> regions = escaped_regions(text);
             for (std::size_t r = 0; r < regions.size(); ++r) {
                 REQUIRE(regions[r].begin < regions[r].end);
+                REQUIRE(escape_safe_start(text, regions[r].begin) == regions[r].begin);
                 REQUIRE(regions[r].end <= text.size());
                 if (r > 0) REQUIRE(regions[r - 1].end < regions[r].begin);
+            }
+            // The regions are each escape's own region (last_escape_region over just that escape),
+            // merged where they meet: the escapes being those unescape_text read.
+            std::vector<TextRange> own;
+            for (std::size_t i = 0; i < u.text.size();) {
+                std::size_t next = i + 1;
+                while (next < u.text.size() && u.source[next] == u.source[i]) ++next;
+                const std::size_t at = u.source[i];
+                const std::size_t end = u.source[next];
+                if (end - at != next - i || text.compare(at, end - at, u.text, i, next - i) != 0) {
+                    const auto region = last_escape_region(text, {at, end});
+                    REQUIRE(region);
+                    if (!own.empty() && region->begin <= own.back().end) own.back().end = std::max(own.back().end, region->end);
+                    else own.push_back(*region);
+                }
+                i = next;
+            }
+            REQUIRE(own.size() == regions.size());
+            for (std::size_t r = 0; r < own.size(); ++r) {
+                CHECK(own[r].begin == regions[r].begin);
+                CHECK(own[r].end == regions[r].end);
             }
             const std::size_t from = text.empty() ? 0 : random() % text.size();
             const std::size_t hold = escape_hold_start(text, from);
