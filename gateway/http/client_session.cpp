@@ -11,6 +11,7 @@
 #include "crypto/tls_context.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/http/request_id.hpp"
+#include "gateway/http/request_target.hpp"
 #include "gateway/http/serialize.hpp"
 #include "gateway/net/eager_write.hpp"
 #include "gateway/openai/api_error.hpp"
@@ -238,6 +239,13 @@ void ClientSession::on_header(boost::system::error_code ec) {
     return reject(api_errors::header_too_large(limits_.max_header_bytes));
   if (auto refused = refused_request_head(parser_->get()))
     return reject(api_errors::invalid_request(std::move(*refused)));
+  // The routes match origin-form paths; an absolute-form target is the same request (RFC 9112 3.2.2).
+  if (is_absolute_form(parser_->get().target())) {
+    std::string why;
+    auto origin = origin_form(parser_->get().target(), why);
+    if (!origin) return reject(api_errors::invalid_request(std::move(why)));
+    parser_->get().target(*origin);
+  }
   header_fields_ = parser_->chunked() ? field_count(parser_->get()) : 0;
   parse_buffered(*parser_, buffer_, ec);
   if (ec == http::error::body_limit)
@@ -392,10 +400,14 @@ void ClientSession::send(HttpResponse response, Completion done) {
   });
 }
 
+// An HTTP/1.0 client cannot read chunked coding (RFC 9112 6.1: it must not be sent one), so its
+// stream is close-delimited: no coding, no length, and the connection closed at its end.
 void ClientSession::start_stream(ResponseHead header, Completion done) {
+  close_delimited_ = request_.version() < 11;
+  if (close_delimited_) keep_alive_ = false;
   stream_header_.emplace();
   stream_header_->base() = std::move(header);
-  stream_header_->chunked(true);
+  stream_header_->chunked(!close_delimited_);
   stream_header_->keep_alive(keep_alive_);
   stream_serializer_.emplace(*stream_header_);
   arm_write_deadline();
@@ -412,17 +424,19 @@ void ClientSession::start_stream(ResponseHead header, Completion done) {
 void ClientSession::write_chunk(std::string data, Completion done) {
   chunk_ = std::move(data);
   arm_write_deadline();
+  auto written = [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
+    self->write_deadline_.clear();
+    if (ec) self->keep_alive_ = false;
+    done(!ec);
+  };
   with_stream([&](auto& stream) {
-    boost::asio::async_write(stream, http::make_chunk(boost::asio::buffer(chunk_)),
-                             [self = shared_from_this(), done = std::move(done)](boost::system::error_code ec, std::size_t) {
-                               self->write_deadline_.clear();
-                               if (ec) self->keep_alive_ = false;
-                               done(!ec);
-                             });
+    if (close_delimited_) return boost::asio::async_write(stream, boost::asio::buffer(chunk_), std::move(written));
+    boost::asio::async_write(stream, http::make_chunk(boost::asio::buffer(chunk_)), std::move(written));
   });
 }
 
 void ClientSession::finish_stream(Completion done) {
+  if (close_delimited_) return end_close_delimited(std::move(done));
   arm_write_deadline();
   with_stream([&](auto& stream) {
     boost::asio::async_write(stream, http::make_chunk_last(),
@@ -432,6 +446,17 @@ void ClientSession::finish_stream(Completion done) {
                                done(!ec);
                              });
   });
+}
+
+// A close-delimited stream ends with the connection (closed once the request completes, as
+// keep_alive_ is off). Over TLS the end is first marked with close_notify, without which the client
+// could not tell it from a connection cut short; a client that does not answer it is not waited
+// for beyond linger_timeout.
+void ClientSession::end_close_delimited(Completion done) {
+  auto* tls = std::get_if<TlsStream>(&stream_);
+  if (tls == nullptr) return boost::asio::post(tcp().get_executor(), [done = std::move(done)] { done(true); });
+  tcp().expires_after(linger_timeout);
+  tls->async_shutdown([done = std::move(done)](boost::system::error_code) { done(true); });
 }
 
 // Answers what the HTTP layer refused and closes; recorded as handled requests are, with an id.

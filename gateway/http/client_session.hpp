@@ -79,6 +79,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void on_body(boost::system::error_code ec);
   void reject_malformed_body(boost::system::error_code ec);
   void finish_body();
+  void end_close_delimited(Completion done);
   void dispatch();
   void on_complete(bool keep_alive);
   void reject(const ApiError& error, bool retry_later = false);
@@ -126,6 +127,7 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   bool idle_ = false;
   bool keep_alive_ = true;
   bool answering_head_ = false;  // the response is to a HEAD request: its body is not sent
+  bool close_delimited_ = false;  // the stream being sent ends with the connection (an HTTP/1.0 client)
   const Role role_;
   std::size_t requests_served_ = 0;
   Deadline::Clock::time_point request_started_{};  // the current request's first read (coarse clock)

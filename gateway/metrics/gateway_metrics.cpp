@@ -50,6 +50,13 @@ GatewayMetrics::GatewayMetrics()
                             .Name("sovereign_upstream_pool_connections")
                             .Help("Upstream connections by backend and state (idle, active)")
                             .Register(*registry_)),
+      pool_connections_dropped_(BuildCounter()
+                                    .Name("sovereign_upstream_connections_dropped_total")
+                                    .Help("Keep-alive upstream connections closed instead of reused, by backend and "
+                                          "reason: unexpected_bytes (the backend sent bytes no request asked for, "
+                                          "which would have been read as the next request's answer), "
+                                          "closed_by_backend (it closed the connection while idle)")
+                                    .Register(*registry_)),
       egress_refusals_(BuildCounter()
                            .Name("sovereign_egress_refusals_total")
                            .Help("Connections refused by the egress guard because the address is outside the boundary")
@@ -227,6 +234,10 @@ void GatewayMetrics::set_upstream_healthy(const std::string& backend, const std:
 
 prometheus::Gauge& GatewayMetrics::pool_connections(const std::string& backend, const std::string& state) {
   return pool_connections_.Add({{"backend", backend}, {"state", state}});
+}
+
+prometheus::Counter& GatewayMetrics::pool_connections_dropped(const std::string& backend, const std::string& reason) {
+  return pool_connections_dropped_.Add({{"backend", backend}, {"reason", reason}});
 }
 
 void GatewayMetrics::set_engines(const std::vector<EngineSample>& samples) {

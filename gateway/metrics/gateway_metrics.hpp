@@ -47,6 +47,8 @@ class GatewayMetrics {
   };
   void set_audit(const AuditSample& sample);
   prometheus::Gauge& pool_connections(const std::string& backend, const std::string& state);
+  // reason: unexpected_bytes (the backend sent bytes no request asked for) or closed_by_backend.
+  prometheus::Counter& pool_connections_dropped(const std::string& backend, const std::string& reason);
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
   prometheus::Counter& vault_refusals() { return vault_refusals_; }
@@ -68,6 +70,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Gauge>& upstream_healthy_;
   prometheus::Family<prometheus::Gauge>& pool_connections_;
+  prometheus::Family<prometheus::Counter>& pool_connections_dropped_;
   prometheus::Family<prometheus::Counter>& egress_refusals_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Gauge>& policy_info_;

@@ -86,7 +86,8 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
     GatewayMetrics& metrics, EngineRegistry& engines) {
   auto snapshot = std::make_shared<RuntimeSnapshot>(std::move(config), previous, workers);
   std::vector<std::string> errors;
-  snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors);
+  snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors,
+                                            previous ? &previous->backends : nullptr);
   if (const auto& file = snapshot->config->policy_file) {
     auto loaded = policy::load_policy_file(*file);
     for (const auto& d : loaded.diagnostics)

@@ -20,6 +20,16 @@ std::string make_host_header(const BackendConfig& backend, const ReplicaConfig& 
   return default_port ? host : host + ":" + std::to_string(replica.port);
 }
 
+const ReplicaState* find_replica(const std::vector<std::unique_ptr<BackendState>>& backends, const std::string& name,
+                                 const std::string& url) {
+  for (const auto& backend : backends) {
+    if (backend->config->name != name) continue;
+    for (const auto& replica : backend->replicas)
+      if (replica->config().url == url) return replica.get();
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 ReplicaState::ReplicaState(const BackendConfig& backend, const ReplicaConfig& config)
@@ -74,8 +84,19 @@ bool ReplicaState::record_check(bool passed) {
   return false;
 }
 
-std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
-                                                                GatewayMetrics& metrics, std::vector<std::string>& errors) {
+void ReplicaState::carry_over(const ReplicaState& previous) {
+  constexpr auto relaxed = std::memory_order_relaxed;
+  healthy_.store(previous.healthy_.load(relaxed), relaxed);
+  check_failures_.store(previous.check_failures_.load(relaxed), relaxed);
+  check_successes_.store(previous.check_successes_.load(relaxed), relaxed);
+  request_failures_.store(previous.request_failures_.load(relaxed), relaxed);
+  circuit_open_until_.store(previous.circuit_open_until_.load(relaxed), relaxed);
+  unexpected_bytes_logged_s.store(previous.unexpected_bytes_logged_s.load(relaxed), relaxed);
+}
+
+std::vector<std::unique_ptr<BackendState>> build_backend_states(
+    const GatewayConfig& config, const EgressGuard& guard, GatewayMetrics& metrics, std::vector<std::string>& errors,
+    const std::vector<std::unique_ptr<BackendState>>* previous) {
   std::vector<std::unique_ptr<BackendState>> states;
   for (std::size_t i = 0; i < config.backends.size(); ++i) {
     const BackendConfig& backend = config.backends[i];
@@ -84,6 +105,8 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayCon
     state->config = &backend;
     state->active_connections = &metrics.pool_connections(backend.name, "active");
     state->idle_connections = &metrics.pool_connections(backend.name, "idle");
+    auto& dropped_unexpected_bytes = metrics.pool_connections_dropped(backend.name, "unexpected_bytes");
+    auto& dropped_closed = metrics.pool_connections_dropped(backend.name, "closed_by_backend");
     if (backend.tls) {
       auto made = crypto::make_client_context({backend.tls->ca, backend.tls->client_certificate, backend.tls->client_key});
       if (auto* error = std::get_if<crypto::TlsError>(&made)) {
@@ -95,7 +118,11 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayCon
     }
     for (const auto& replica : backend.replicas) {
       auto replica_state = std::make_unique<ReplicaState>(backend, replica);
+      if (const ReplicaState* before = previous ? find_replica(*previous, backend.name, replica.url) : nullptr)
+        replica_state->carry_over(*before);
       replica_state->idle_gauge = state->idle_connections;
+      replica_state->dropped_unexpected_bytes = &dropped_unexpected_bytes;
+      replica_state->dropped_closed = &dropped_closed;
       replica_state->endpoints =
           guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback, replica_state->refusal);
       state->replicas.push_back(std::move(replica_state));

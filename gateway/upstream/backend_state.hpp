@@ -49,9 +49,19 @@ class ReplicaState {
   void record_failure(std::chrono::steady_clock::time_point now);
   // Returns true when the health state changed.
   bool record_check(bool passed);
+  // Takes over what `previous` (this replica in the configuration a reload replaces) has learnt:
+  // health, the checks counted towards a change of it, and the circuit breaker. A reload (a saved
+  // policy file is one) then sends nothing to a replica known to be down.
+  void carry_over(const ReplicaState& previous);
 
   std::atomic<std::uint32_t> in_flight{0};
   prometheus::Gauge* idle_gauge = nullptr;  // the backend's idle-connection gauge
+  // The backend's series of sovereign_upstream_connections_dropped_total: pooled connections
+  // closed instead of reused because the backend sent bytes no request asked for, or closed them.
+  prometheus::Counter* dropped_unexpected_bytes = nullptr;
+  prometheus::Counter* dropped_closed = nullptr;
+  // When unexpected bytes from this replica were last logged (steady clock, seconds; 0: never).
+  std::atomic<std::int64_t> unexpected_bytes_logged_s{0};
 
  private:
   const BackendConfig& backend_;
@@ -73,9 +83,11 @@ struct BackendState {
 };
 
 // Builds the state of every network backend: resolves and pins replica addresses through the
-// guard and builds TLS contexts. Errors (bad CA file...) are returned as FILE:LINE:COL: message at
-// the setting naming the file at fault.
-std::vector<std::unique_ptr<BackendState>> build_backend_states(const GatewayConfig& config, const EgressGuard& guard,
-                                                                GatewayMetrics& metrics, std::vector<std::string>& errors);
+// guard and builds TLS contexts. A replica that `previous` (the states of the configuration being
+// replaced, or null) has under the same backend name and URL carries its state over. Errors (bad
+// CA file...) are returned as FILE:LINE:COL: message at the setting naming the file at fault.
+std::vector<std::unique_ptr<BackendState>> build_backend_states(
+    const GatewayConfig& config, const EgressGuard& guard, GatewayMetrics& metrics, std::vector<std::string>& errors,
+    const std::vector<std::unique_ptr<BackendState>>* previous = nullptr);
 
 }  // namespace sovereign::gateway

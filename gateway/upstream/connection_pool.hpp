@@ -16,9 +16,12 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
   ~ConnectionPool();
 
-  // An idle connection that is still open and not older than max_idle_age, or nullptr.
+  // An idle connection not older than max_idle_age on which nothing is waiting (no bytes, no
+  // close from the backend), or nullptr. The others are closed; those the backend wrote to or
+  // closed are counted (sovereign_upstream_connections_dropped_total), unexpected bytes logged.
   std::shared_ptr<UpstreamConnection> acquire(ReplicaState& replica);
-  // Keeps the connection for reuse if the backend's max_idle_connections allows, else closes it.
+  // Keeps the connection, whose answer has been read to its end, for reuse if nothing follows that
+  // answer (in its buffer, the TLS layer or the socket) and max_idle_connections allows; else closes it.
   void release(std::shared_ptr<UpstreamConnection> connection);
 
   static constexpr std::chrono::seconds max_idle_age{30};

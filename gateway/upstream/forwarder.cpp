@@ -197,7 +197,8 @@ void Forwarder::on_written(boost::system::error_code ec) {
 
 void Forwarder::fail_before_response(boost::system::error_code ec, bool count_failure) {
   if (cancelled_) return finish(499, "client_closed");
-  // A pooled connection the backend had already closed: retry once on a fresh one, same replica.
+  // The request could not be written on a pooled connection: the backend had reset it before the
+  // request reached it whole, so it cannot have run it. Retried once on a fresh one, same replica.
   if (!count_failure && connection_ && connection_->reused && !retried_stale_ && !is_timeout()) {
     retried_stale_ = true;
     connection_->close();
@@ -240,11 +241,11 @@ void Forwarder::on_header(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   const bool retry_unanswered = current_.backend->config->retry_unanswered;
   if (ec) {
-    // On a pooled connection the backend may have closed it while idle, before our request: that
-    // is retried (once, same replica, fresh connection). Otherwise the replica received the whole
-    // request and may have run it: another replica gets it only where the backend allows that.
-    const bool stale = connection_->reused && !retried_stale_ && !is_timeout();
-    if (stale || retry_unanswered || is_timeout()) return fail_before_response(ec, !stale);
+    // The whole request was written, and the replica closed or reset the connection without a byte
+    // of answer: it may have run it, on a pooled connection as on a new one, so another replica
+    // gets it only where the backend allows that. (A pooled connection the backend had closed
+    // while idle is found out before the request is sent on it: ConnectionPool::acquire.)
+    if (retry_unanswered || is_timeout()) return fail_before_response(ec, true);
     return fail_unanswered(ec);
   }
   status_ = header_parser_->get().result_int();
@@ -419,7 +420,8 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
 
 // After `data: [DONE]` nothing is waited for: the connection goes back to the pool only when the
 // bytes received by now (in its buffer, or on plain TCP in the kernel's) end the body, with the
-// last chunk or at its Content-Length; what they carry before that end is dropped. Otherwise the
+// last chunk or at its Content-Length; what they carry before that end is dropped, and anything
+// after it keeps the connection out of the pool (ConnectionPool::release). Otherwise the
 // backend may still be writing this answer, and the connection is closed. Asked once the client
 // has the answer's end, by which time a backend that ends its body with its last event (most do,
 // a write behind it) has usually done so.
@@ -446,7 +448,7 @@ bool Forwarder::body_ended_in_buffer() {
     if (ec == http::error::need_buffer) ec = {};  // body bytes after [DONE], dropped
     if (ec || used == 0) break;
   }
-  return !ec && parser.is_done() && parser.keep_alive() && buffer.size() == 0;
+  return !ec && parser.is_done() && parser.keep_alive();
 }
 
 void Forwarder::relay_chunk(std::string data, bool last) {

@@ -28,7 +28,9 @@ HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<Runtim
 void HealthChecker::start() {
   for (auto& backend : snapshot_->backends)
     for (auto& replica : backend->replicas) {
-      metrics_.set_upstream_healthy(backend->config->name, replica->config().url, replica->refusal.empty());
+      // As found before a reload, if this replica was configured then (ReplicaState::carry_over).
+      metrics_.set_upstream_healthy(backend->config->name, replica->config().url,
+                                    replica->refusal.empty() && replica->healthy());
       if (!replica->refusal.empty()) {
         log_event("warn", "egress_refused",
                   "backend '" + backend->config->name + "' replica " + replica->config().url + ": " + replica->refusal);

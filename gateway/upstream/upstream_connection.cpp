@@ -1,5 +1,8 @@
 #include "gateway/upstream/upstream_connection.hpp"
 
+#include <array>
+#include <type_traits>
+
 #include <boost/asio/ssl/host_name_verification.hpp>
 
 #include "crypto/tls_context.hpp"
@@ -32,6 +35,29 @@ void UpstreamConnection::close() {
   boost::system::error_code ignored;
   tcp().socket().shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignored);
   tcp().close();
+}
+
+UpstreamConnection::Leftover UpstreamConnection::leftover() {
+  if (buffer_.size() > 0) return Leftover::bytes;
+  auto& socket = tcp().socket();
+  if (!socket.is_open()) return Leftover::closed;
+  boost::system::error_code ec;
+  if (!socket.non_blocking()) socket.non_blocking(true, ec);  // a read finding nothing returns at once
+  if (ec) return Leftover::closed;
+  std::array<char, 256> probe;
+  const std::size_t read = with_stream([&](auto& stream) -> std::size_t {
+    if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, PlainStream>) {
+      return stream.socket().receive(boost::asio::buffer(probe), TcpSocket::message_peek, ec);
+    } else {
+      // Read through the TLS layer: it returns what it had already received or decrypted (which
+      // the socket no longer shows), and consumes records that carry no data, such as a session
+      // ticket, which leave the connection usable.
+      return stream.read_some(boost::asio::buffer(probe), ec);
+    }
+  });
+  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return Leftover::nothing;
+  if (!ec && read > 0) return Leftover::bytes;
+  return Leftover::closed;  // end of stream, reset, close_notify, or a TLS stream cut short
 }
 
 void UpstreamConnection::connect(std::chrono::steady_clock::duration timeout,

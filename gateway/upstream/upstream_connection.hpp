@@ -35,8 +35,15 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void expires_after(std::chrono::steady_clock::duration d) { tcp().expires_after(d); }
   void close();
 
+  // What the connection holds beyond the answers read from it, found without waiting: bytes in its
+  // read buffer, in the TLS layer or in the kernel (`bytes`), or the backend's close or reset
+  // (`closed`). Only a connection with `nothing` may carry another request: a byte already there
+  // would be read as the start of that request's answer.
+  enum class Leftover { nothing, bytes, closed };
+  Leftover leftover();
+
   static constexpr std::size_t read_buffer_bytes = 16 * 1024;
-  bool reused = false;  // came from the pool: a failure before the first response byte is retried
+  bool reused = false;  // came from the pool: a request that cannot be written on it is retried on a new one
   std::chrono::steady_clock::time_point idle_since;
 
   // Runs f(stream) with the concrete stream type, for Beast's templated read/write.

@@ -218,6 +218,39 @@ describe('TLS', () => {
   });
 
   // Last: afterwards the listener presents a certificate of another CA.
+  // Close-delimited over TLS: the end of the answer is marked with close_notify, so the client can
+  // tell it from a connection cut short. Python's ssl module tells the two apart (a cut raises
+  // SSLEOFError with suppress_ragged_eofs off), so it is the client here.
+  it('a stream to an HTTP/1.0 client over TLS is sent unchunked and ended with close_notify', () => {
+    const client = `
+import json, socket, ssl, sys
+context = ssl.create_default_context(cafile=sys.argv[2])
+tls = context.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=10),
+                          server_hostname='localhost', suppress_ragged_eofs=False)
+body = json.dumps({'model': 'plain-model', 'stream': True, 'messages': [{'role': 'user', 'content': 'hi'}]}).encode()
+tls.sendall(b'POST /v1/chat/completions HTTP/1.0\\r\\nHost: localhost\\r\\nAuthorization: Bearer ' + sys.argv[3].encode() +
+            b'\\r\\nContent-Type: application/json\\r\\nContent-Length: %d\\r\\n\\r\\n' % len(body) + body)
+received = b''
+while True:
+    chunk = tls.recv(65536)  # b'' only after close_notify
+    if not chunk:
+        break
+    received += chunk
+sys.stdout.write(received.decode())
+`;
+    const run = spawnSync('python3', ['-c', client, String(gw.apiPort), pki.ca, KEY], { encoding: 'utf8', timeout: 15000 });
+    assert.equal(run.status, 0, `the stream did not end with close_notify:\n${run.stderr}`);
+    const text = run.stdout;
+    const headEnd = text.indexOf('\r\n\r\n');
+    const head = text.slice(0, headEnd).toLowerCase();
+    assert.match(head, /^http\/1\.1 200 /, text);
+    assert.doesNotMatch(head, /transfer-encoding|content-length/, head);
+    assert.match(head, /\r\nconnection: close/);
+    const events = text.slice(headEnd + 4).split('\n\n').filter(Boolean);
+    assert.ok(events.every((e) => e.startsWith('data: ')), `only events, unchunked: ${text}`);
+    assert.equal(events.at(-1), 'data: [DONE]');
+  });
+
   it('SIGHUP picks up a renewed server certificate for new connections', async () => {
     const served = () => {
       const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${gw.apiPort}`, '-servername', 'localhost'],

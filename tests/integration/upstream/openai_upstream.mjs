@@ -39,6 +39,7 @@
 //   --logprobs                  chat answers (plain and streamed) carry log probabilities of their
 //                               text, token by token, whether the request asked or not
 //   --script FILE               POST answers come from FILE, an ES module whose default export
+<<<<<<< HEAD
 //                               `respond({ path, body, tokens })` (body: the parsed request; tokens:
 //                               the vault tokens ⟦...⟧ found in it, in order) returns
 //                               { status, headers, chunks, stallMs, destroy }: chunks (strings or
@@ -48,6 +49,23 @@
 //                               before it ends, unless the gateway closes it first (reported as
 //                               'aborted'); with destroy, the connection is then cut instead of the
 //                               response ended (a backend dying mid-answer)
+=======
+//                               `respond({ path, body, tokens, requestOnConnection })` (body: the
+//                               parsed request; tokens: the vault tokens ⟦...⟧ found in it, in order;
+//                               requestOnConnection: 1 for the first request its connection carried,
+//                               2 for the next...) returns { status, headers, chunks, stallMs,
+//                               chunkDelayMs, destroy }: chunks (strings or Buffers) are written as
+//                               they are, one write each (chunkDelayMs, default --chunk-delay-ms,
+//                               between them), so a test can split an answer at any byte or send what
+//                               no real server would (more bytes than its Content-Length says: a
+//                               second answer nobody asked for); then the response stays open stallMs
+//                               (default 0) before it ends, unless the gateway closes it first
+//                               (reported as 'aborted'). With destroy the connection is then cut
+//                               instead (with no chunks: the request received and never answered)
+//   --keep-alive-timeout-ms N   close a keep-alive connection idle for N ms (default 60000)
+//   --silent                    read requests, health checks included, and never answer them (a hung
+//                               backend behind an open port)
+>>>>>>> fix-pool
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -81,6 +99,8 @@ const { values: opt } = parseArgs({
     'answer-status': { type: 'string', default: '200' },
     logprobs: { type: 'boolean', default: false },
     script: { type: 'string' },
+    silent: { type: 'boolean', default: false },
+    'keep-alive-timeout-ms': { type: 'string', default: '60000' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     'tls-client-ca': { type: 'string' },
@@ -255,13 +275,19 @@ async function streamCompletion(req, res, path, model, log, reply, includeUsage)
 const script = opt.script ? (await import(pathToFileURL(opt.script).href)).default : null;
 
 // The answer --script scripts: its chunks written one by one, exactly as given.
-async function scriptedAnswer(res, path, body, raw) {
+async function scriptedAnswer(req, res, path, body, raw, requestOnConnection) {
   const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
+<<<<<<< HEAD
   const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0, destroy = false } =
     await script({ path, body, tokens });
   res.writeHead(status, headers);
+=======
+  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0,
+    chunkDelayMs = cfg.chunkDelayMs, destroy = false } = await script({ path, body, tokens, requestOnConnection });
+  res.writeHead(status, headers);  // sent with the first chunk: with none, nothing is
+>>>>>>> fix-pool
   for (let i = 0; i < chunks.length; i++) {
-    if (i > 0 && cfg.chunkDelayMs > 0) await sleep(cfg.chunkDelayMs);
+    if (i > 0 && chunkDelayMs > 0) await sleep(chunkDelayMs);
     if (res.destroyed) return;
     await new Promise((resolve) => res.write(chunks[i], resolve));
   }
@@ -272,11 +298,16 @@ async function scriptedAnswer(res, path, body, raw) {
     });
     if (res.destroyed) return;
   }
+<<<<<<< HEAD
   if (destroy) return res.socket?.destroy();
   res.end();
+=======
+  if (destroy) req.socket.destroy();
+  else res.end();
+>>>>>>> fix-pool
 }
 
-async function handlePost(req, res, path, raw, log) {
+async function handlePost(req, res, path, raw, log, requestOnConnection) {
   let body;
   try {
     body = JSON.parse(raw);
@@ -296,7 +327,7 @@ async function handlePost(req, res, path, raw, log) {
   if (cfg.firstByteDelayMs > 0) await sleep(cfg.firstByteDelayMs);
   if (res.destroyed) return;
   if (script) {
-    await scriptedAnswer(res, path, body, raw);
+    await scriptedAnswer(req, res, path, body, raw, requestOnConnection);
     return;
   }
   if (cfg.status !== 200) {
@@ -328,8 +359,11 @@ async function handlePost(req, res, path, raw, log) {
 }
 
 let nextRequestId = 1;
+const requestsOnConnection = new WeakMap();  // socket -> requests it has carried
 async function handle(req, res) {
   const id = nextRequestId++;
+  const requestOnConnection = (requestsOnConnection.get(req.socket) ?? 0) + 1;
+  requestsOnConnection.set(req.socket, requestOnConnection);
   const path = (req.url ?? '').split('?')[0];
   const chunks = [];
   let size = 0;
@@ -344,12 +378,13 @@ async function handle(req, res) {
   const raw = Buffer.concat(chunks).toString('utf8');
   const log = (e) => emit({ id, ...e });
   log({ event: 'request', method: req.method, path: req.url, headers: req.headers, body: raw,
-        remote_port: req.socket.remotePort,
+        remote_port: req.socket.remotePort, request_on_connection: requestOnConnection,
         client_cn: req.socket.getPeerCertificate?.()?.subject?.CN ?? null });
   res.on('close', () => {
     if (!res.writableFinished) log({ event: 'aborted', path });
     else log({ event: 'complete', path, status: res.statusCode });
   });
+  if (opt.silent) return;
 
   if (req.method === 'GET' && path === '/v1/models') {
     if (cfg.healthStatus !== 200) {
@@ -371,7 +406,7 @@ async function handle(req, res) {
     sendJson(res, 405, openAiError(405, `upstream: ${req.method} not allowed on ${path}`));
     return;
   }
-  await handlePost(req, res, path, raw, log);
+  await handlePost(req, res, path, raw, log, requestOnConnection);
 }
 
 const onRequest = (req, res) => {
@@ -395,7 +430,7 @@ if (opt['tls-cert']) {
 } else {
   server = http.createServer(onRequest);
 }
-server.keepAliveTimeout = 60000;
+server.keepAliveTimeout = intFlag('keep-alive-timeout-ms');
 server.on('connection', (socket) =>
   emit({ event: 'connection', remote_address: socket.remoteAddress, remote_port: socket.remotePort }));
 
