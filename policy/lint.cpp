@@ -1,9 +1,15 @@
 #include "policy/lint.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
+#include <unordered_set>
 
+#include "policy/builtin_detectors.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
+#include "policy/rule_tenants.hpp"
+#include "policy/shadowed_rules.hpp"
 #include "policy/syntax_recovery.hpp"
 #include "policy/yaml_reader.hpp"
 
@@ -16,40 +22,80 @@ bool contains(const std::vector<T>& list, const T& item) {
     return std::find(list.begin(), list.end(), item) != list.end();
 }
 
-// True when every request matching `narrow` on this condition also matches `broad` on it.
-template <typename T>
-bool covered(const std::vector<T>& broad, const std::vector<T>& narrow) {
-    if (broad.empty()) return true;
-    if (narrow.empty()) return false;
-    return std::all_of(narrow.begin(), narrow.end(), [&](const T& item) { return contains(broad, item); });
-}
-
-// The lowest data class a request matching these conditions can have: a request in which one of the
-// `detected` detectors found something is at least of that detector's class.
-int lowest_class(const RuleConditions& when, const Policy& policy) {
-    int lowest = when.class_at_least.value_or(0);
-    if (!when.detected.empty()) {
-        int least_detected = static_cast<int>(policy.model().classes.size()) - 1;
-        for (const auto d : when.detected)
-            least_detected = std::min(least_detected, policy.detectors().detectors()[d].class_level);
-        lowest = std::max(lowest, least_detected);
+// Whether every request in which the detector finds something is denied whatever its class: an
+// enforced deny rule with no other condition lists it, and no tenant is exempt from that rule.
+bool always_denied(std::size_t detector, const PolicyModel& m, const RuleTenants& tenants,
+                   const std::function<bool(std::size_t)>& rule_clean) {
+    for (std::size_t r = 0; r < m.rules.size(); ++r) {
+        const auto& rule = m.rules[r];
+        const auto& when = rule.when;
+        if (rule.mode == RuleMode::enforce && rule.action == Action::deny && rule_clean(r) && when.tenants.empty() &&
+            when.models.empty() && when.endpoints.empty() && when.zones.empty() && !when.class_at_least &&
+            !when.class_at_most && contains(when.detected, detector) && tenants.exempt(r).empty())
+            return true;
     }
-    return lowest;
+    return false;
 }
 
-bool implies(const RuleConditions& narrow, const RuleConditions& broad, const Policy& policy) {
-    const int highest_class = static_cast<int>(policy.model().classes.size()) - 1;
-    const int narrow_min = lowest_class(narrow, policy);
-    const int narrow_max = narrow.class_at_most.value_or(highest_class);
-    return covered(broad.tenants, narrow.tenants) && covered(broad.models, narrow.models) &&
-           covered(broad.endpoints, narrow.endpoints) && covered(broad.detected, narrow.detected) &&
-           broad.class_at_least.value_or(0) <= narrow_min && broad.class_at_most.value_or(highest_class) >= narrow_max;
+// The built-in detectors that took the highest class for want of their default class, grouped by
+// that default class, in one finding at the section where their classes would be written. Those
+// denied whatever their class (credentials, usually) are left out: their class changes no decision.
+std::optional<Diagnostic> class_fallbacks(const Policy& policy, const RuleTenants& tenants,
+                                          const std::function<bool(std::size_t)>& rule_clean, bool exemptions_known) {
+    const auto& m = policy.model();
+    if (m.classes.size() < 2) return std::nullopt;  // one class: nothing to choose between
+    const auto& detectors = policy.detectors().detectors();
+    const auto& builtins = builtin_detectors();
+    std::vector<std::string_view> default_classes;  // in the order the built-ins list them
+    std::vector<std::vector<std::string>> names;    // by default class
+    for (const auto d : m.class_fallbacks.detectors) {
+        if (exemptions_known && always_denied(d, m, tenants, rule_clean)) continue;
+        const auto default_class = builtins[d].default_class;
+        auto at = std::find(default_classes.begin(), default_classes.end(), default_class);
+        if (at == default_classes.end()) {
+            default_classes.push_back(default_class);
+            names.emplace_back();
+            at = default_classes.end() - 1;
+        }
+        names[static_cast<std::size_t>(at - default_classes.begin())].push_back(detectors[d].name);
+    }
+    if (names.empty()) return std::nullopt;
+    std::vector<std::string> groups;
+    for (std::size_t i = 0; i < names.size(); ++i)
+        groups.push_back(join(names[i]) + " (default " + std::string(default_classes[i]) + ")");
+    const std::string& highest = m.classes.back();
+    return Diagnostic{m.file_label, m.class_fallbacks.line, m.class_fallbacks.column,
+                      "built-in detectors whose default class is not one of the policy's classes take the highest "
+                      "class, " + highest + ": " + join(groups, "; ") + "; give each one of the policy's classes under "
+                      "builtin_detectors"};
+}
+
+// Tenants some enforced allow rule applies to, by tenant index: without comparing every tenant with
+// every rule, which at the limits is 10^8 comparisons of names.
+std::vector<bool> tenants_allowed_somewhere(const PolicyModel& m, const RuleTenants& tenants) {
+    std::vector<bool> allowed(m.tenants.size(), false);
+    std::size_t allow_all = 0;                        // allow rules without a tenants condition
+    std::vector<std::size_t> exempt_from_all(m.tenants.size(), 0);  // of those, how many each is exempt from
+    for (std::size_t r = 0; r < m.rules.size(); ++r) {
+        const auto& rule = m.rules[r];
+        if (rule.mode != RuleMode::enforce || rule.action != Action::allow) continue;
+        if (!tenants.names_tenants(r)) {
+            ++allow_all;
+            for (const auto t : tenants.exempt(r)) ++exempt_from_all[t];
+            continue;
+        }
+        for (const auto t : tenants.named(r))
+            if (!tenants.exempts(r, t)) allowed[t] = true;
+    }
+    for (std::size_t t = 0; t < m.tenants.size(); ++t)
+        if (exempt_from_all[t] < allow_all) allowed[t] = true;
+    return allowed;
 }
 
 }  // namespace
 
 std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
-                                       const ReadCleanly* read) {
+                                       const ReadCleanly* read, std::stop_token stop) {
     std::vector<Diagnostic> out;
     const auto& m = policy.model();
     // Of a policy that did not load, only what was read without a problem is analysed: a finding about
@@ -59,24 +105,24 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
     const auto all_clean = [](const std::vector<bool>& items, bool every) {
         return every && std::all_of(items.begin(), items.end(), [](bool item) { return item; });
     };
-    const auto rule_clean = [&](std::size_t i) { return read == nullptr || clean(read->rules, i); };
+    const std::function<bool(std::size_t)> rule_clean = [&](std::size_t i) {
+        return read == nullptr || clean(read->rules, i);
+    };
     const auto tenant_clean = [&](std::size_t i) { return read == nullptr || clean(read->tenants, i); };
     const auto zone_clean = [&](std::size_t i) { return read == nullptr || clean(read->zones, i); };
     const bool every_rule = read == nullptr || all_clean(read->rules, read->every_rule);
     const bool every_zone = read == nullptr || all_clean(read->zones, read->every_zone);
     const bool every_exemption = read == nullptr || (read->exemptions && read->every_tenant);
     const bool detectors = read == nullptr || read->detectors;  // their classes decide what a rule can match
-    // Whether a tenant the later rule applies to is exempt from the earlier rule (and not from the
-    // later one): its requests reach the later rule. Tenants the policy does not list are exempt from
-    // nothing.
-    auto escapes = [&](const RuleDef& earlier, const RuleDef& later) {
-        return std::any_of(m.tenants.begin(), m.tenants.end(), [&](const TenantDef& t) {
-            return contains(t.exempt_from, earlier.name) && !contains(t.exempt_from, later.name) &&
-                   (later.when.tenants.empty() || contains(later.when.tenants, t.name));
-        });
-    };
+    const RuleTenants tenants(m);
 
+    if (detectors)
+        if (auto finding = class_fallbacks(policy, tenants, rule_clean, every_exemption && every_rule))
+            out.push_back(std::move(*finding));
+
+    const ShadowedRules shadows(policy, tenants, rule_clean);
     for (std::size_t i = 0; i < m.rules.size(); ++i) {
+        if (stop.stop_requested()) return out;
         const auto& rule = m.rules[i];
         if (!rule_clean(i) || !detectors) continue;
         const std::size_t before = out.size();
@@ -85,43 +131,31 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                            "rule '" + rule.name + "' can never match: class_at_least " +
                                policy.class_name(*rule.when.class_at_least) + " is above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
-        if (rule.when.class_at_most && lowest_class(rule.when, policy) > *rule.when.class_at_most &&
+        if (rule.when.class_at_most && shadows.lowest_class(i) > *rule.when.class_at_most &&
             !(rule.when.class_at_least && *rule.when.class_at_least > *rule.when.class_at_most))
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' can never match: a request in which one of its detected "
                            "detectors finds something is at least of class " +
-                               policy.class_name(lowest_class(rule.when, policy)) + ", above class_at_most " +
+                               policy.class_name(shadows.lowest_class(i)) + ", above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
         if (out.size() != before) continue;  // a rule that never matches is not also said to be shadowed
         if (!every_exemption) continue;  // a tenant exempt from a deny rule lets requests through it
-        // The most restrictive outcome wins whatever the order, so a deny anywhere in the file shadows;
-        // of two denies that match the same requests, only the later one is reported.
-        for (std::size_t j = 0; j < m.rules.size(); ++j) {
-            const auto& deny = m.rules[j];
-            if (j == i || (j > i && rule.action == Action::deny) || !rule_clean(j)) continue;
-            // A deny about particular destination zones keeps the request from them only.
-            if (deny.mode != RuleMode::enforce || deny.action != Action::deny || !deny.when.zones.empty() ||
-                escapes(deny, rule))
-                continue;
-            if (!implies(rule.when, deny.when, policy)) continue;
+        if (const long j = shadows.shadowing_deny(i); j >= 0) {
+            const auto& deny = m.rules[static_cast<std::size_t>(j)];
             out.push_back({m.file_label, rule.line, rule.column,
                            "rule '" + rule.name + "' is shadowed: every request it matches is denied by rule '" +
                                deny.name + "' (line " + std::to_string(deny.line) + ")"});
-            break;
         }
     }
 
-    for (std::size_t t = 0; t < m.tenants.size() && every_rule; ++t) {
-        const auto& tenant = m.tenants[t];
-        if (!tenant_clean(t)) continue;
-        const bool allowed_somewhere = std::any_of(m.rules.begin(), m.rules.end(), [&](const RuleDef& r) {
-            return r.mode == RuleMode::enforce && r.action == Action::allow &&
-                   (r.when.tenants.empty() || contains(r.when.tenants, tenant.name)) &&
-                   !contains(tenant.exempt_from, r.name);
-        });
-        if (!allowed_somewhere)
+    if (every_rule) {
+        const auto allowed = tenants_allowed_somewhere(m, tenants);
+        for (std::size_t t = 0; t < m.tenants.size(); ++t) {
+            const auto& tenant = m.tenants[t];
+            if (!tenant_clean(t) || allowed[t]) continue;
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' can never be allowed: no enforced allow rule applies to it"});
+        }
     }
 
     if (backends == nullptr) return out;
@@ -162,14 +196,30 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         if (!has_backend)
             out.push_back({m.file_label, zone.line, zone.column, "zone '" + zone.name + "' has no backend"});
     }
+    // Per enforced allow rule, in file order, the backends its zones, backends and models leave.
+    std::vector<std::pair<std::size_t, std::vector<const BackendInfo*>>> allow_rules;
+    for (std::size_t r = 0; r < m.rules.size() && every_zone && every_rule; ++r) {
+        const auto& rule = m.rules[r];
+        if (rule.mode != RuleMode::enforce || rule.action != Action::allow) continue;
+        std::vector<const BackendInfo*> left;
+        for (const auto& b : *backends)
+            if ((rule.zones.empty() || contains(rule.zones, b.zone)) &&
+                (rule.backends.empty() || contains(rule.backends, b.name)) &&
+                (rule.when.models.empty() ||
+                 std::any_of(rule.when.models.begin(), rule.when.models.end(),
+                             [&](const std::string& model) { return contains(b.models, model); })))
+                left.push_back(&b);
+        allow_rules.emplace_back(r, std::move(left));
+    }
     for (std::size_t t = 0; t < m.tenants.size() && every_zone && every_rule; ++t) {
+        if (stop.stop_requested()) return out;
         const auto& tenant = m.tenants[t];
         if (!tenant_clean(t)) continue;
         std::vector<std::string> zones;
         for (const auto& zone : m.zones)
             if (tenant.zones.empty() || contains(tenant.zones, zone.name)) zones.push_back(zone.name);
-        const auto in_zones = [&](const BackendInfo& b) { return contains(zones, b.zone); };
-        if (std::none_of(backends->begin(), backends->end(), in_zones)) {
+        const auto in_zones = [&](const BackendInfo* b) { return contains(zones, b->zone); };
+        if (std::none_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return in_zones(&b); })) {
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' has no reachable backend: no backend is in its zones (" +
                                join(zones) + ")"});
@@ -178,18 +228,10 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         // Through the allow rules that apply to it: their zones, backends and models must leave one.
         std::vector<std::string> allowing;
         bool reachable = false;
-        for (const auto& rule : m.rules) {
-            if (rule.mode != RuleMode::enforce || rule.action != Action::allow ||
-                !(rule.when.tenants.empty() || contains(rule.when.tenants, tenant.name)) ||
-                contains(tenant.exempt_from, rule.name))
-                continue;
-            allowing.push_back(rule.name);
-            reachable = std::any_of(backends->begin(), backends->end(), [&](const BackendInfo& b) {
-                return in_zones(b) && (rule.zones.empty() || contains(rule.zones, b.zone)) &&
-                       (rule.backends.empty() || contains(rule.backends, b.name)) &&
-                       (rule.when.models.empty() || std::any_of(rule.when.models.begin(), rule.when.models.end(),
-                                                                [&](const std::string& model) { return contains(b.models, model); }));
-            });
+        for (const auto& [r, left] : allow_rules) {
+            if (!tenants.applies_to(r, t) || tenants.exempts(r, t)) continue;
+            allowing.push_back(m.rules[r].name);
+            reachable = std::any_of(left.begin(), left.end(), in_zones);
             if (reachable) break;
         }
         if (!reachable && !allowing.empty())  // with no allow rule at all, "can never be allowed" said it
@@ -236,9 +278,10 @@ std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std:
     std::vector<Diagnostic> out;
     const auto& m = policy.model();
     std::vector<std::string_view> known(gateway_tenants.begin(), gateway_tenants.end());
+    const std::unordered_set<std::string_view> gateway_has(known.begin(), known.end());
     for (std::size_t t = 0; t < m.tenants.size(); ++t) {
         const auto& tenant = m.tenants[t];
-        if (contains(gateway_tenants, tenant.name)) continue;
+        if (gateway_has.contains(tenant.name)) continue;
         if (read != nullptr && t < read->tenants.size() && !read->tenants[t]) continue;  // its name may be what is wrong
         const auto suggestion = closest_name(tenant.name, known);
         out.push_back({m.file_label, tenant.line, tenant.column,

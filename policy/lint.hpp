@@ -2,6 +2,7 @@
 // `policy lint`: load errors plus problems in a policy that loads but would not do what its author meant.
 
 #include <filesystem>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,12 +12,14 @@
 
 namespace sovereign::policy {
 
-// Shadowed rules, rules that can never match, tenants no rule allows and, when backends are given,
-// tenants and zones with no reachable backend. Without backends that check is skipped. With `read`
-// (a policy that did not load, as far as it was read: LoadResult::partial), only findings that rest on
-// parts read without a problem.
+// Built-in detectors left at the highest class, shadowed rules, rules that can never match, tenants no
+// rule allows and, when backends are given, tenants and zones with no reachable backend. Without
+// backends that check is skipped. With `read` (a policy that did not load, as far as it was read:
+// LoadResult::partial), only findings that rest on parts read without a problem. When `stop` is
+// requested the analysis ends early with what it found so far (the gateway analyses on a thread of
+// its own, which a shutdown or a newer policy must not wait for).
 std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
-                                       const ReadCleanly* read = nullptr);
+                                       const ReadCleanly* read = nullptr, std::stop_token stop = {});
 
 // Everything lint reports for a file: load diagnostics, read on past YAML syntax errors
 // (syntax_recovery.hpp), then the analysis of the policy, or of what could be read of it.

@@ -69,6 +69,15 @@ struct RuleDef {
     int column = 0;
 };
 
+// Built-in detectors whose default class is none of the policy's classes and that builtin_detectors
+// does not map: they take the highest class, which an officer may not expect (an IP address as top
+// secret). Lint names them at the builtin_detectors section, or at classes where there is none.
+struct ClassFallbacks {
+    std::vector<std::size_t> detectors;  // detector indices
+    int line = 0;
+    int column = 0;
+};
+
 // Everything a policy file defines. Built only by the loader; read by the engine, lint and explain.
 struct PolicyModel {
     std::string file_label;
@@ -80,6 +89,7 @@ struct PolicyModel {
     std::vector<TenantDef> tenants;
     std::vector<RuleDef> rules;
     std::vector<std::size_t> redact_in_responses;  // for every tenant
+    ClassFallbacks class_fallbacks;
     std::unique_ptr<const DetectorSet> detectors;
 };
 

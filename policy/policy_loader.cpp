@@ -218,6 +218,7 @@ public:
         read_zones(root["zones"]);
         const std::size_t before_detectors = r_.problem_count();
         read_detectors(root["builtin_detectors"], root["detectors"]);
+        note_class_fallbacks(root);
         read_.detectors = r_.problem_count() == before_detectors && !left_out("builtin_detectors") && !left_out("detectors");
         if (root["responses"] && r_.check_map(root["responses"], "responses", responses_keys)) {
             if (root["responses"]["redact"] &&
@@ -246,6 +247,7 @@ private:
         std::size_t rule;  // index in m_.rules
     };
     std::vector<TenantRef> tenant_refs_;  // checked once all tenants are known
+    std::set<std::string> mapped_builtins_;  // built-in detectors builtin_detectors gives a class
 
     // Whether lint left out this section, or some of its items: the names it defines are not all known.
     bool left_out(const std::string& section) const {
@@ -396,6 +398,7 @@ private:
                         continue;
                     }
                     const auto found = detector_index_.find(name);
+                    mapped_builtins_.insert(name);
                     if (found == detector_index_.end()) {
                         const auto suggestion = closest_name(name, builtin_names);
                         r_.error(it->first, "no built-in detector named '" + name + "'" +
@@ -407,6 +410,23 @@ private:
             }
         }
         if (custom) read_custom_detectors(custom);
+    }
+
+    // Built-in detectors left at the highest class for want of their default class (ClassFallbacks),
+    // placed at the key of the section where a class for them would be written.
+    void note_class_fallbacks(const YAML::Node& root) {
+        if (!classes_known_) return;
+        const auto& builtins = builtin_detectors();
+        for (std::size_t i = 0; i < builtins.size(); ++i)  // the built-ins are the first specs, in this order
+            if (std::find(m_.classes.begin(), m_.classes.end(), builtins[i].default_class) == m_.classes.end() &&
+                !mapped_builtins_.contains(std::string(builtins[i].name)))
+                m_.class_fallbacks.detectors.push_back(i);
+        const std::string_view section = root["builtin_detectors"] ? "builtin_detectors" : "classes";
+        for (const auto& entry : root) {
+            if (!entry.first.IsScalar() || entry.first.Scalar() != section) continue;
+            m_.class_fallbacks.line = YamlReader::one_based(entry.first.Mark().line);
+            m_.class_fallbacks.column = YamlReader::one_based(entry.first.Mark().column);
+        }
     }
 
     void read_custom_detectors(const YAML::Node& node) {

@@ -9,8 +9,6 @@
 
 #include "gateway/config/policy_backends.hpp"
 #include "gateway/runtime/config_check.hpp"
-#include "policy/diagnostic.hpp"
-#include "policy/lint.hpp"
 
 
 namespace sovereign::gateway {
@@ -83,15 +81,6 @@ std::string evidence_problem(const GatewayConfig& config, const std::string& mes
                              const std::string& directory_setting, const std::string& key_setting) {
   const bool names_directory = !directory.empty() && message.find(directory.string()) != std::string::npos;
   return config.problem_at(names_directory ? directory_setting : key_setting, message);
-}
-
-// What `policy lint` would say of the policy now serving (shadowed rules, tenants no rule allows or
-// no backend can serve...): the policy still serves as written, and each finding is logged.
-void log_policy_findings(const RuntimeSnapshot& snapshot) {
-  if (!snapshot.policy) return;
-  const std::vector<policy::BackendInfo> backends = policy_backends(*snapshot.config);
-  for (const auto& finding : policy::analyse_policy(*snapshot.policy, &backends))
-    log_event("warn", "policy_lint_finding", policy::format_diagnostic(finding));
 }
 
 }  // namespace
@@ -260,7 +249,6 @@ void GatewayRuntime::update_listeners(const GatewayConfig& config, const Listene
 }
 
 void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot) {
-  log_policy_findings(*snapshot);
   if (health_checker_) health_checker_->stop();
   services_.snapshot.store(snapshot, std::memory_order_release);
   if (snapshot->policy) {
@@ -268,6 +256,10 @@ void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot)
   } else {
     services_.metrics.set_policy({}, {});
   }
+  // What `policy lint` would say of the policy is logged once analysed; it serves as written meanwhile.
+  // The analysis holds the policy, never the snapshot, whose pools must close on the workers' contexts.
+  policy_findings_.analyse(snapshot->policy,
+                           snapshot->policy ? policy_backends(*snapshot->config) : std::vector<policy::BackendInfo>{});
   health_checker_ = std::make_shared<HealthChecker>(control_, snapshot, services_.metrics);
   health_checker_->start();
 }

@@ -17,6 +17,7 @@
 #include "gateway/pipeline/exchange.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 #include "gateway/runtime/listener_tls.hpp"
+#include "gateway/runtime/policy_findings_log.hpp"
 #include "gateway/upstream/health_checker.hpp"
 
 namespace sovereign::gateway {
@@ -76,6 +77,7 @@ class GatewayRuntime {
   SessionRegistry admin_sessions_;
   std::shared_ptr<Listener> admin_listener_;
   std::shared_ptr<HealthChecker> health_checker_;
+  PolicyFindingsLog policy_findings_;
   EngineRegistry engines_;
   boost::asio::steady_timer file_watch_timer_;
   std::filesystem::file_time_type watched_policy_time_{};

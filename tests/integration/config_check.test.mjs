@@ -239,7 +239,7 @@ vault:
     await runCli(['keys', 'init', '--dir', keys]);
     fs.writeFileSync(path.join(dir, 'capture-policy.yaml'), `name: capture
 version: 1
-classes: [public, internal]
+classes: [public, internal, confidential, restricted]
 default_clearance: public
 zones:
   - name: site

@@ -153,7 +153,7 @@ TEST_SUITE("policy-command") {
     TEST_CASE("policy test runs the companion test file of a policy") {
         const auto r = run({"test", hospital});
         CHECK(r.status == 0);
-        CHECK(r.out.find("8 passed, 0 failed") != std::string::npos);
+        CHECK(r.out.find("12 passed, 0 failed") != std::string::npos);
         CHECK(r.out.find("coverage: 6/6 rules exercised (100%)") != std::string::npos);
     }
 
