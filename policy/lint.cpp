@@ -8,6 +8,7 @@
 #include "policy/builtin_detectors.hpp"
 #include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
+#include "policy/quoted_texts.hpp"
 #include "policy/rule_tenants.hpp"
 #include "policy/shadowed_rules.hpp"
 #include "policy/syntax_recovery.hpp"
@@ -245,10 +246,27 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
 
 namespace {
 
-// The load's problems, then what analysis finds in the policy, or in what could be read of it.
-std::vector<Diagnostic> lint_loaded(LoadResult loaded, const std::vector<BackendInfo>* backends,
+// Quoted texts that go on over several lines. YAML allows them (and folds their line breaks to
+// spaces), but in a policy one is far more often a closing quote left out, which joins what follows
+// into the text, than a text meant to go on.
+void report_multi_line_quoted_texts(std::string_view yaml, const std::string& file_label, std::vector<Diagnostic>& out) {
+    for (const auto& quoted : quoted_texts(YamlText(yaml))) {
+        if (!quoted.spans_lines() || !quoted.closing || quoted.entry_line) continue;  // else a load error
+        out.push_back({file_label, quoted.opening.line + 1, quoted.opening.column + 1,
+                       "the quoted text that starts here goes on to line " + std::to_string(quoted.closing->line + 1) +
+                           ", taking in what is written on the lines between; if its closing quote belongs on this "
+                           "line, add it there; if the text is meant to go on, write it as a block: '>' after the key, "
+                           "and the text indented on the lines below"});
+    }
+}
+
+// The load's problems, then what analysis finds in the policy, or in what could be read of it, then its
+// quoted texts over several lines.
+std::vector<Diagnostic> lint_loaded(LoadResult loaded, std::string_view yaml, const std::string& file_label,
+                                    const std::vector<BackendInfo>* backends,
                                     const std::vector<std::string>* gateway_tenants) {
     std::vector<Diagnostic> out = std::move(loaded.diagnostics);
+    report_multi_line_quoted_texts(yaml, file_label, out);
     const Policy* policy = loaded.policy ? loaded.policy.get() : loaded.partial.get();
     const ReadCleanly* read = loaded.policy ? nullptr : &loaded.read;
     if (policy == nullptr) return out;
@@ -262,7 +280,7 @@ std::vector<Diagnostic> lint_loaded(LoadResult loaded, const std::vector<Backend
 
 std::vector<Diagnostic> lint_policy_text(std::string_view yaml, const std::string& file_label,
                                          const std::vector<BackendInfo>* backends) {
-    return lint_loaded(load_past_syntax_errors(yaml, file_label), backends, nullptr);
+    return lint_loaded(load_past_syntax_errors(yaml, file_label), yaml, file_label, backends, nullptr);
 }
 
 std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, const std::vector<BackendInfo>* backends,
@@ -270,7 +288,7 @@ std::vector<Diagnostic> lint_policy_file(const std::filesystem::path& path, cons
     std::string error;
     const auto text = read_text_file(path, max_yaml_file_bytes, error);
     if (!text) return {{path.string(), 1, 1, error.substr(error.find(": ") + 2)}};  // as load_policy_file says it
-    return lint_loaded(load_past_syntax_errors(*text, path.string()), backends, gateway_tenants);
+    return lint_loaded(load_past_syntax_errors(*text, path.string()), *text, path.string(), backends, gateway_tenants);
 }
 
 std::vector<Diagnostic> unknown_gateway_tenants(const Policy& policy, const std::vector<std::string>& gateway_tenants,

@@ -182,7 +182,7 @@ std::filesystem::path resolve_test_file(const std::filesystem::path& file) {
     std::string error;
     if (const auto text = read_text_file(file, max_yaml_file_bytes, error)) {
         try {
-            const auto root = YAML::Load(*text);
+            const auto root = load_single_document(*text);
             if (root.IsMap() && root["cases"]) return file;
         } catch (const YAML::Exception&) {
             return file;  // load_test_suite reports the syntax error with its position

@@ -8,6 +8,8 @@
 #include <yaml-cpp/depthguard.h>
 
 #include "policy/diagnostic.hpp"
+#include "policy/nesting_limit.hpp"
+#include "policy/quoted_texts.hpp"
 #include "policy/utf8.hpp"
 
 namespace sovereign::policy {
@@ -21,81 +23,67 @@ std::string yaml_syntax_message(const YAML::Exception& e) {
 
 namespace {
 
-// Where the second document of a YAML stream begins: the line of its "---" (or of "..." ending the
-// first), which yaml-cpp does not report for a document that is empty.
 // Where a second document with content begins: the "---" or "..." line (at the start of a line, where
 // YAML allows such a marker only between documents) after the first document's content, when any
 // content follows it (blank lines, comments, directives and further markers are none). Read from the
 // text: yaml-cpp's LoadAll, which would say it, loops without end on some malformed files (a file that
 // is only "," grew past every memory limit).
-std::optional<YAML::Mark> second_document(std::string_view text) {
+std::optional<YAML::Mark> second_document(const YamlText& text) {
     bool content = false;                // the first document has begun
     std::optional<YAML::Mark> marker;    // the first marker after it
-    std::size_t line_start = 0;
-    for (int line = 0; line_start <= text.size(); ++line) {
-        std::size_t line_end = text.find('\n', line_start);
-        if (line_end == std::string_view::npos) line_end = text.size();
-        std::string_view l = text.substr(line_start, line_end - line_start);
+    for (std::size_t line = 0; line < text.line_count(); ++line) {
+        std::string_view l = text.line(line);
         const bool is_marker = (l.starts_with("---") || l.starts_with("...")) &&
-                               (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
-        if (is_marker && (content || l.starts_with("...")) && !marker) {
-            marker = YAML::Mark();
-            marker->pos = static_cast<int>(line_start);
-            marker->line = line;
-            marker->column = 0;
-        }
+                               (l.size() == 3 || l[3] == ' ' || l[3] == '\t');
+        if (is_marker && (content || l.starts_with("...")) && !marker) marker = text.mark_at(text.line_start(line));
         if (is_marker) l = l.substr(3);  // "--- key: value" holds content after its marker
-        const auto first = l.find_first_not_of(" \t\r");
+        const auto first = l.find_first_not_of(" \t");
         if (first != std::string_view::npos && l[first] != '#' && (l[first] != '%' || is_marker)) {
             if (marker) return marker;
             content = true;
         }
-        line_start = line_end + 1;
     }
     return std::nullopt;
 }
 
 // The first line whose indentation holds a tab, at that tab.
-std::optional<YAML::Mark> tab_indented_line(std::string_view text) {
-    std::size_t line_start = 0;
-    for (int line = 0; line_start < text.size(); ++line) {
-        std::size_t at = line_start;
-        while (at < text.size() && (text[at] == ' ' || text[at] == '\t')) {
-            if (text[at] == '\t') {
-                YAML::Mark mark;
-                mark.pos = static_cast<int>(at);
-                mark.line = line;
-                mark.column = static_cast<int>(at - line_start);
-                return mark;
-            }
-            ++at;
-        }
-        const auto end = text.find('\n', line_start);
-        if (end == std::string_view::npos) break;
-        line_start = end + 1;
+std::optional<YAML::Mark> tab_indented_line(const YamlText& text) {
+    for (std::size_t line = 0; line < text.line_count(); ++line) {
+        const std::string_view l = text.line(line);
+        const auto indentation = l.find_first_not_of(" \t");
+        const auto tab = l.substr(0, indentation).find('\t');
+        if (tab != std::string_view::npos) return text.mark_at(text.line_start(line) + tab);
     }
     return std::nullopt;
 }
 
+// YAML::Load, with a nesting error placed at the node past the limit.
+YAML::Node load_placing_nesting_errors(const YamlText& text) {
+    try {
+        return YAML::Load(text.text());
+    } catch (const YAML::DeepRecursion& e) {
+        if (const auto at = first_node_past_nesting_limit(text)) throw YAML::ParserException(*at, yaml_syntax_message(e));
+        throw;
+    }
+}
+
 }  // namespace
 
-YAML::Node load_single_document(std::string_view text) {
-    if (const auto bad = first_ill_formed_utf8(text)) {
-        YAML::Mark mark;
-        mark.pos = static_cast<int>(*bad);
-        mark.line = static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(*bad), '\n'));
-        const auto line_start = text.rfind('\n', *bad == 0 ? 0 : *bad - 1);
-        mark.column = static_cast<int>(line_start == std::string_view::npos || *bad == 0 ? *bad : *bad - line_start - 1);
+YAML::Node load_single_document(std::string_view yaml) { return load_single_document(YamlText(yaml)); }
+
+YAML::Node load_single_document(const YamlText& text) {
+    const std::string& yaml = text.text();
+    if (const auto bad = first_ill_formed_utf8(yaml)) {
         char hex[8];
-        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(text[*bad]));
-        throw YAML::ParserException(mark, std::string("byte ") + hex +
-                                              " is not UTF-8; the file must be saved as UTF-8 (iconv -f LATIN1 -t UTF-8)");
+        std::snprintf(hex, sizeof hex, "0x%02X", static_cast<unsigned char>(yaml[*bad]));
+        throw YAML::ParserException(text.mark_at(*bad), std::string("byte ") + hex +
+                                                            " is not UTF-8; the file must be saved as UTF-8 (iconv -f LATIN1 -t UTF-8)");
     }
     // yaml-cpp reports a tab in indentation as some later structure error ("end of map not found"):
     // when the text fails to parse, a line indented with a tab is named instead.
     if (const auto tab = tab_indented_line(text)) {
         try {
-            (void)YAML::Load(std::string(text));
+            (void)YAML::Load(text.text());
         } catch (const YAML::Exception&) {
             throw YAML::ParserException(*tab, "a tab indents this line; YAML indents with spaces only");
         }
@@ -103,7 +91,19 @@ YAML::Node load_single_document(std::string_view text) {
     if (const auto second = second_document(text))
         throw YAML::ParserException(*second, "a second YAML document starts here; the file must be one document "
                                              "(remove the '---' line and merge what follows it into the first)");
-    return YAML::Load(std::string(text));
+    YAML::Node root;
+    try {
+        root = load_placing_nesting_errors(text);
+    } catch (const YAML::ParserException&) {
+        // The mistake may be a quoted text's, reported at its opening quote where it is to be fixed: one
+        // left open in a file whose last line has no line break (yaml-cpp says so at the end of the file;
+        // with the break added, it reads the text to the end), or one that a quote further down closed,
+        // after which yaml-cpp stumbled over the rest of that quote's line.
+        check_quoted_texts(YamlText(yaml + "\n"));
+        throw;
+    }
+    check_quoted_texts(text);
+    return root;
 }
 
 std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
@@ -112,12 +112,9 @@ std::optional<YAML::Node> YamlReader::parse(std::string_view text) {
                                                  std::to_string(max_yaml_file_bytes)});
         return std::nullopt;
     }
-    text_.assign(text);
-    line_starts_.assign(1, 0);
-    for (std::size_t i = 0; i < text_.size(); ++i)
-        if (text_[i] == '\n') line_starts_.push_back(i + 1);
+    text_ = YamlText(text);
     try {
-        return load_single_document(text);
+        return load_single_document(text_);
     } catch (const YAML::Exception& e) {
         diagnostics_.push_back({file_, one_based(e.mark.line), one_based(e.mark.column), "YAML syntax error: " + yaml_syntax_message(e)});
     }
@@ -131,18 +128,12 @@ void YamlReader::error(const YAML::Node& at, std::string message) {
 }
 
 YAML::Mark YamlReader::empty_value_mark(const YAML::Mark& next_token) const {
-    if (next_token.pos < 0 || text_.empty()) return next_token;
-    std::size_t at = std::min(static_cast<std::size_t>(next_token.pos), text_.size());
-    while (at > 0 && (text_[at - 1] == ' ' || text_[at - 1] == '\t' || text_[at - 1] == '\r' || text_[at - 1] == '\n'))
-        --at;
-    if (at == 0 || (text_[at - 1] != '-' && text_[at - 1] != ':')) return next_token;
-    const std::size_t indicator = at - 1;
-    const auto line = std::upper_bound(line_starts_.begin(), line_starts_.end(), indicator) - line_starts_.begin() - 1;
-    YAML::Mark mark;
-    mark.pos = static_cast<int>(indicator);
-    mark.line = static_cast<int>(line);
-    mark.column = static_cast<int>(indicator - line_starts_[static_cast<std::size_t>(line)]);
-    return mark;
+    const std::string& t = text_.text();
+    if (next_token.pos < 0 || t.empty()) return next_token;
+    std::size_t at = text_.offset_of(next_token);
+    while (at > 0 && (t[at - 1] == ' ' || t[at - 1] == '\t' || t[at - 1] == '\r' || t[at - 1] == '\n')) --at;
+    if (at == 0 || (t[at - 1] != '-' && t[at - 1] != ':')) return next_token;
+    return text_.mark_at(at - 1);
 }
 
 void YamlReader::error(const YAML::Mark& at, std::string message) {

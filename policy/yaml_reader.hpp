@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "policy/types.hpp"
+#include "policy/yaml_text.hpp"
 
 namespace sovereign::policy {
 
@@ -20,8 +21,11 @@ std::string yaml_syntax_message(const YAML::Exception& e);
 
 // The one document of a YAML stream. yaml-cpp's Load keeps the first and drops the rest without a
 // word (a rule after a stray "---" would never be enforced): a second document that holds anything
-// is a YAML::ParserException at its start instead.
+// is a YAML::ParserException at its start instead. So is a quoted text that takes in the rest of the
+// file or lines written as entries (quoted_texts.hpp), at its opening quote, and nesting deeper than
+// yaml-cpp reads, at the node past its limit.
 YAML::Node load_single_document(std::string_view text);
+YAML::Node load_single_document(const YamlText& text);
 
 // What an unknown key '<<' means: a YAML merge key, which this reader does not expand.
 inline constexpr std::string_view merge_key_note =
@@ -66,8 +70,7 @@ private:
 
     std::string file_;
     std::vector<Diagnostic>& diagnostics_;
-    std::string text_;                     // what parse() read
-    std::vector<std::size_t> line_starts_;  // offsets of the lines of text_
+    YamlText text_;  // what parse() read
 };
 
 // Caps on what a policy or test file may contain: a file beyond these is refused, not processed slowly.

@@ -33,10 +33,9 @@ bench options:
                       coded in 16-bit integers per 32 values, the default) or float (to compare)
 )";
 
-int usage_error(const std::string& message) {
-  std::cerr << "sovereign accel: " << message << "\n" << kUsage;
-  return 2;
-}
+const CommandUsage accel_usage("sovereign accel", kUsage);
+
+int usage_error(const std::string& message) { return accel_usage.error(message); }
 
 std::optional<float> parse_float(const std::string& text) {
   float value = 0;
@@ -73,12 +72,12 @@ int run_devices() {
 }
 
 int run_bench(std::span<const std::string> args) {
-  auto parsed = Arguments::parse(args, ArgumentSpec()
-                                           .takes_values({"--model", "--shape", "--type", "--device", "--threads",
-                                                          "--prefill", "--steps", "--temperature", "--top-p", "--top-k",
-                                                          "--batches", "--gemv-input"})
-                                           .at_most(0));
-  if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+  auto parsed = accel_usage.parse(args, ArgumentSpec()
+                                            .takes_values({"--model", "--shape", "--type", "--device", "--threads",
+                                                           "--prefill", "--steps", "--temperature", "--top-p", "--top-k",
+                                                           "--batches", "--gemv-input"})
+                                            .at_most(0));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   accel::compute::BenchOptions options;
   options.model_file = arguments.value("--model").value_or("");
@@ -153,16 +152,13 @@ int run_bench(std::span<const std::string> args) {
 }  // namespace
 
 int run_accel_command(std::span<const std::string> args) {
-  if (args.empty()) return usage_error("missing subcommand");
+  if (const auto answered = accel_usage.answer_without_subcommand(args)) return *answered;
   if (args[0] == "devices") {
-    if (args.size() != 1) return usage_error("'devices' takes no arguments");
+    auto parsed = accel_usage.parse(args.subspan(1), ArgumentSpec().at_most(0));
+    if (auto* answered = std::get_if<int>(&parsed)) return *answered;
     return run_devices();
   }
   if (args[0] == "bench") return run_bench(args.subspan(1));
-  if (args[0] == "--help" || args[0] == "help") {
-    std::cout << kUsage;
-    return 0;
-  }
   return usage_error("unknown subcommand '" + args[0] + "'");
 }
 

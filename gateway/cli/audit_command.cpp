@@ -67,10 +67,9 @@ std::optional<std::uint64_t> parse_count(const std::string& text) {
   return std::stoull(text);
 }
 
-int usage_error(const std::string& message) {
-  std::cerr << "sovereign audit: " << message << "\n\n" << usage;
-  return 2;
-}
+const CommandUsage audit_usage("sovereign audit", usage);
+
+int usage_error(const std::string& message) { return audit_usage.error(message); }
 
 std::string field_text(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
@@ -312,10 +311,7 @@ int open_captures(const Arguments& args) {
 }  // namespace
 
 int run_audit_command(std::span<const std::string> args) {
-  if (args.empty() || args[0] == "help" || args[0] == "--help") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
-  }
+  if (const auto answered = audit_cli::audit_usage.answer_without_subcommand(args)) return *answered;
   const std::string& command = args[0];
   const auto rest = args.subspan(1);
   const std::set<std::string> query_options = {"--tenant",  "--model", "--since", "--until",      "--decision",
@@ -331,8 +327,8 @@ int run_audit_command(std::span<const std::string> args) {
   else if (command == "check-proof") spec = ArgumentSpec().takes_values({"--key", "--checkpoint"}).repeats({"--key"});
   else if (command == "open") spec = ArgumentSpec().takes_values({"--secret-key", "--out", "--passphrase-file"});
   else return usage_error("unknown command '" + command + "'");
-  auto result = Arguments::parse(rest, spec);
-  if (auto* error = std::get_if<std::string>(&result)) return usage_error(*error);
+  auto result = audit_cli::audit_usage.parse(rest, spec);
+  if (auto* answered = std::get_if<int>(&result)) return *answered;
   const auto* parsed = &std::get<Arguments>(result);
 
   if (command == "verify") return verify(*parsed);

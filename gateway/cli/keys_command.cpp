@@ -42,41 +42,34 @@ struct Options {
   std::vector<std::string> positional;
 };
 
-int usage_error(const std::string& message) {
-  std::cerr << "sovereign keys: " << message << "\n\n" << usage;
-  return 2;
-}
+const CommandUsage keys_usage("sovereign keys", usage);
 
+int usage_error(const std::string& message) { return keys_usage.error(message); }
+
+// The options, or the exit status of a command line answered already (help, or a mistake).
 // `writes_keys`: init and rotate, the commands that write secret keys and so read the passphrase;
 // list and export-public read no secret and take none.
-std::optional<Options> parse(std::span<const std::string> args, bool writes_keys) {
+std::variant<Options, int> parse(std::span<const std::string> args, bool writes_keys) {
   for (const std::string& arg : args) {
-    if (arg == "--passphrase" || arg.starts_with("--passphrase=")) {
-      usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
-      return std::nullopt;
-    }
+    if (arg == "--passphrase" || arg.starts_with("--passphrase="))
+      return usage_error("passphrases are never taken on the command line; use --passphrase-file or SOVEREIGN_KEY_PASSPHRASE_FILE");
   }
-  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--dir", "--passphrase-file"}));
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    usage_error(*error);
-    return std::nullopt;
-  }
+  auto parsed = keys_usage.parse(args, ArgumentSpec().takes_values({"--dir", "--passphrase-file"}));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   Options options;
   if (auto dir = arguments.value("--dir")) options.dir = *dir;
   options.positional = arguments.positionals();
   if (!writes_keys) {
-    if (arguments.value("--passphrase-file")) {
-      usage_error("--passphrase-file is for init and rotate; list and export-public read no secret key");
-      return std::nullopt;
-    }
+    if (arguments.value("--passphrase-file"))
+      return usage_error("--passphrase-file is for init and rotate; list and export-public read no secret key");
     return options;
   }
   Result<std::optional<SecretBytes>> passphrase =
       passphrase_from_file_or_environment(arguments.value("--passphrase-file"));
   if (!passphrase) {
     std::cerr << "sovereign keys: " << passphrase.error().message << '\n';
-    return std::nullopt;
+    return 2;
   }
   options.passphrase = std::move(passphrase.value());
   return options;
@@ -215,16 +208,14 @@ int export_public(const Options& options) {
 }  // namespace
 
 int run_keys_command(std::span<const std::string> args) {
-  if (args.empty() || args[0] == "help" || args[0] == "--help") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
-  }
+  if (const auto answered = keys_usage.answer_without_subcommand(args)) return *answered;
   const std::string& command = args[0];
   if (command != "init" && command != "rotate" && command != "list" && command != "export-public") {
     return usage_error("unknown command '" + command + "'");
   }
-  std::optional<Options> options = parse(args.subspan(1), command == "init" || command == "rotate");
-  if (!options) return 2;
+  auto parsed = parse(args.subspan(1), command == "init" || command == "rotate");
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
+  const Options* options = &std::get<Options>(parsed);
   if (command == "init") return init(*options);
   if (command == "rotate") return rotate(*options);
   if (command == "list") return list(*options);

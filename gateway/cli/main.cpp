@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gateway/cli/accel_command.hpp"
+#include "gateway/cli/arguments.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/commands.hpp"
 #include "gateway/cli/keys_command.hpp"
@@ -20,8 +21,8 @@ Commands:
                                run the gateway
   config check FILE            validate a gateway.yaml without starting anything
   policy lint|test|explain     check, test and explain a policy.yaml (compliance officers)
-  audit verify|query|tail|prove|check-proof|open
-                               verify and read the tamper-evident audit log (auditors)
+  audit verify|query|tail|prove|prove-consistency|checkpoint|check-proof|open
+                               verify, read and prove the tamper-evident audit log (auditors)
   keys init|rotate|list|export-public
                                manage the audit-signing, vault and auditor keys
   vault check DIR              check the token vault's mappings file (operators)
@@ -35,14 +36,12 @@ Run 'sovereign COMMAND --help' for a command's options.
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace sovereign::gateway;
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
-    std::cout << usage;
-    return args.empty() ? 2 : 0;
-  }
+  const CommandUsage sovereign_usage("sovereign", usage);
+  if (const auto answered = sovereign_usage.answer_without_subcommand(args)) return *answered;
   std::string command = args[0];
   std::span<const std::string> rest(args.data() + 1, args.size() - 1);
-  using namespace sovereign::gateway;
   if (command == "serve") return run_serve_command(rest);
   if (command == "config") return run_config_command(rest);
   if (command == "policy") return run_policy_command(rest);
@@ -52,9 +51,11 @@ int main(int argc, char** argv) {
   if (command == "model") return run_model_command(rest);
   if (command == "accel") return run_accel_command(rest);
   if (command == "version") {
+    auto parsed = CommandUsage("sovereign version", "usage: sovereign version   (print the version)\n")
+                      .parse(rest, ArgumentSpec().at_most(0));
+    if (auto* answered = std::get_if<int>(&parsed)) return *answered;
     std::cout << "sovereign " << SOVEREIGN_VERSION << '\n';
     return 0;
   }
-  std::cerr << "sovereign: unknown command '" << command << "'\n" << usage;
-  return 2;
+  return sovereign_usage.error("unknown command '" + command + "'");
 }

@@ -132,15 +132,10 @@ void print_info(const gguf::File& file, const std::string& path, std::ostream& o
 
 int run_info(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
   // Parsed like every command's options, so that "--verbose" is an unknown option, not a file to open.
-  auto parsed = Arguments::parse(args, ArgumentSpec().at_most(1));
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    err << "sovereign model info: " << *error << '\n' << kUsage;
-    return 2;
-  }
-  if (args.size() != 1) {
-    err << kUsage;
-    return 2;
-  }
+  const CommandUsage usage("sovereign model info", kUsage, out, err);
+  auto parsed = usage.parse(args, ArgumentSpec().at_most(1));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
+  if (args.size() != 1) return usage.error("info needs FILE");
   auto result = gguf::File::open(args[0]);
   if (const auto* error = std::get_if<gguf::Error>(&result)) {
     err << "sovereign model info: " << args[0] << ": " << printable(error->to_string()) << '\n';
@@ -156,12 +151,9 @@ int run_info(std::span<const std::string> args, std::ostream& out, std::ostream&
 }
 
 int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
-  auto parsed =
-      Arguments::parse(args, ArgumentSpec().takes_values({"--type", "--seed"}).takes_flags({"--force"}).at_most(1));
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    err << "sovereign model make-demo: " << *error << '\n' << kUsage;
-    return 2;
-  }
+  const CommandUsage usage("sovereign model make-demo", kUsage, out, err);
+  auto parsed = usage.parse(args, ArgumentSpec().takes_values({"--type", "--seed"}).takes_flags({"--force"}).at_most(1));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   gguf::DemoModelOptions options;
   const std::string path = arguments.positionals().empty() ? std::string() : arguments.positionals()[0];
@@ -182,10 +174,7 @@ int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ost
     }
     options.seed = static_cast<std::uint32_t>(seed);
   }
-  if (path.empty()) {
-    err << kUsage;
-    return 2;
-  }
+  if (path.empty()) return usage.error("make-demo needs OUT.gguf");
   const bool force = arguments.flag("--force");
   std::error_code ec;
   if (!force && std::filesystem::symlink_status(path, ec).type() == std::filesystem::file_type::regular) {
@@ -207,21 +196,12 @@ int run_make_demo(std::span<const std::string> args, std::ostream& out, std::ost
 }  // namespace
 
 int run_model_command(std::span<const std::string> args, std::ostream& out, std::ostream& err) {
-  if (args.empty() || args[0] == "help" || args[0] == "--help") {
-    (args.empty() ? err : out) << kUsage;
-    return args.empty() ? 2 : 0;
-  }
+  const CommandUsage usage("sovereign model", kUsage, out, err);
+  if (const auto answered = usage.answer_without_subcommand(args)) return *answered;
   const auto rest = args.subspan(1);
-  const bool wants_help =
-      std::any_of(rest.begin(), rest.end(), [](const std::string& a) { return a == "--help" || a == "-h"; });
-  if ((args[0] == "info" || args[0] == "make-demo") && wants_help) {
-    out << kUsage;
-    return 0;
-  }
   if (args[0] == "info") return run_info(rest, out, err);
   if (args[0] == "make-demo") return run_make_demo(rest, out, err);
-  err << "sovereign model: unknown command '" << args[0] << "'\n" << kUsage;
-  return 2;
+  return usage.error("unknown command '" + args[0] + "'");
 }
 
 int run_model_command(std::span<const std::string> args) { return run_model_command(args, std::cout, std::cerr); }

@@ -36,10 +36,9 @@ constexpr std::string_view usage =
 
 constexpr std::size_t max_request_file_bytes = 32 * 1024 * 1024;
 
-int usage_error(std::string_view message) {
-    std::cerr << "sovereign policy: " << message << "\n" << usage;
-    return 2;
-}
+const CommandUsage policy_usage("sovereign policy", usage);
+
+int usage_error(std::string_view message) { return policy_usage.error(message); }
 
 void print(const std::vector<pol::Diagnostic>& diagnostics) {
     for (const auto& d : diagnostics) std::cout << pol::format_diagnostic(d) << "\n";
@@ -61,8 +60,9 @@ std::optional<pol::BackendInfo> parse_backend(std::string_view spec) {
 }
 
 int lint(std::span<const std::string> args) {
-    auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--gateway", "--backends"}).repeats({"--gateway", "--backends"}).at_most(1));
-    if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+    auto parsed =
+        policy_usage.parse(args, ArgumentSpec().takes_values({"--gateway", "--backends"}).repeats({"--gateway", "--backends"}).at_most(1));
+    if (auto* answered = std::get_if<int>(&parsed)) return *answered;
     const Arguments& arguments = std::get<Arguments>(parsed);
     std::optional<std::string> file;
     if (!arguments.positionals().empty()) file = arguments.positionals()[0];
@@ -100,8 +100,11 @@ int lint(std::span<const std::string> args) {
 }
 
 int test(std::span<const std::string> args) {
-    if (args.size() != 1) return usage_error("test takes one FILE");
-    const auto test_file = pol::resolve_test_file(args[0]);
+    auto parsed = policy_usage.parse(args, ArgumentSpec().at_most(1));
+    if (auto* answered = std::get_if<int>(&parsed)) return *answered;
+    if (std::get<Arguments>(parsed).positionals().empty()) return usage_error("test takes one FILE");
+    const std::string& file = std::get<Arguments>(parsed).positionals()[0];
+    const auto test_file = pol::resolve_test_file(file);
     const auto loaded = pol::load_test_suite(test_file);
     if (!loaded.suite) {
         print(loaded.diagnostics);
@@ -109,10 +112,9 @@ int test(std::span<const std::string> args) {
     }
     // Given a policy, its tests must be for that policy: the named file is the one to be tested.
     std::error_code ec;
-    if (test_file != std::filesystem::path(args[0]) &&
-        !std::filesystem::equivalent(args[0], loaded.suite->policy_path, ec)) {
+    if (test_file != std::filesystem::path(file) && !std::filesystem::equivalent(file, loaded.suite->policy_path, ec)) {
         std::cerr << test_file.string() << ": its 'policy:' names " << loaded.suite->policy_path.string()
-                  << ", not " << args[0] << ", so it would not test " << args[0]
+                  << ", not " << file << ", so it would not test " << file
                   << ": point 'policy:' at it, or run 'sovereign policy test " << test_file.string() << "'\n";
         return 1;
     }
@@ -137,11 +139,11 @@ std::optional<Endpoint> endpoint_of(const json::object& body) {
 }
 
 int explain(std::span<const std::string> args) {
-    auto parsed = Arguments::parse(args, ArgumentSpec()
-                                             .takes_values({"--policy", "--request", "--answer", "--tenant", "--model",
-                                                            "--data-class"})
-                                             .at_most(0));
-    if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+    auto parsed = policy_usage.parse(args, ArgumentSpec()
+                                               .takes_values({"--policy", "--request", "--answer", "--tenant", "--model",
+                                                              "--data-class"})
+                                               .at_most(0));
+    if (auto* answered = std::get_if<int>(&parsed)) return *answered;
     const Arguments& arguments = std::get<Arguments>(parsed);
     const std::optional<std::string> policy_file = arguments.value("--policy"), request_file = arguments.value("--request"),
                                      answer_file = arguments.value("--answer"), tenant = arguments.value("--tenant"),
@@ -225,10 +227,7 @@ int explain(std::span<const std::string> args) {
 }  // namespace
 
 int run_policy_command(std::span<const std::string> args) {
-    if (args.empty() || args[0] == "--help" || args[0] == "help") {
-        std::cout << usage;
-        return args.empty() ? 2 : 0;
-    }
+    if (const auto answered = policy_usage.answer_without_subcommand(args)) return *answered;
     const auto rest = args.subspan(1);
     if (args[0] == "lint") return lint(rest);
     if (args[0] == "test") return test(rest);

@@ -22,21 +22,13 @@ constexpr const char* serve_usage = R"(usage: sovereign serve --config FILE [--p
 }  // namespace
 
 int run_serve_command(std::span<const std::string> args) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
-    std::cout << serve_usage;
-    return 0;
-  }
-  auto parsed = Arguments::parse(args, ArgumentSpec().takes_values({"--config", "--passphrase-file"}).at_most(0));
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    std::cerr << "sovereign serve: " << *error << "\n" << serve_usage;
-    return 2;
-  }
+  const CommandUsage usage("sovereign serve", serve_usage);
+  if (args.size() == 1 && args[0] == "help") return usage.help();
+  auto parsed = usage.parse(args, ArgumentSpec().takes_values({"--config", "--passphrase-file"}).at_most(0));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   const std::string config_file = arguments.value("--config").value_or("");
-  if (config_file.empty()) {
-    std::cerr << "sovereign serve: --config FILE is required\n" << serve_usage;
-    return 2;
-  }
+  if (config_file.empty()) return usage.error("--config FILE is required");
   // Read before anything starts, so a bad passphrase file is named at once, never after a listener
   // was opened.
   crypto::Result<std::optional<crypto::SecretBytes>> passphrase =
@@ -58,30 +50,15 @@ int run_serve_command(std::span<const std::string> args) {
 }
 
 int run_config_command(std::span<const std::string> args) {
-  constexpr const char* config_usage = "usage: sovereign config check FILE   (or --config FILE, as serve takes it)\n";
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "help" || args[0] == "-h")) {
-    std::cout << config_usage;
-    return 0;
-  }
-  if (args.empty() || args[0] != "check") {
-    std::cerr << config_usage;
-    return 2;
-  }
-  if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) {
-    std::cout << config_usage;
-    return 0;
-  }
-  auto parsed = Arguments::parse(args.subspan(1), ArgumentSpec().takes_values({"--config"}).at_most(1));
-  if (auto* error = std::get_if<std::string>(&parsed)) {
-    std::cerr << "sovereign config check: " << *error << "\n" << config_usage;
-    return 2;
-  }
+  const CommandUsage usage("sovereign config", "usage: sovereign config check FILE   (or --config FILE, as serve takes it)\n");
+  if (const auto answered = usage.answer_without_subcommand(args)) return *answered;
+  if (args[0] != "check") return usage.error("unknown command '" + args[0] + "'");
+  auto parsed = usage.parse(args.subspan(1), ArgumentSpec().takes_values({"--config"}).at_most(1));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   const auto option = arguments.value("--config");
-  if (option.has_value() == !arguments.positionals().empty()) {
-    std::cerr << "sovereign config check: name the file once, as FILE or as --config FILE\n" << config_usage;
-    return 2;
-  }
+  if (option.has_value() == !arguments.positionals().empty())
+    return usage.error("name the file once, as FILE or as --config FILE");
   const std::string file = option.value_or(arguments.positionals().empty() ? "" : arguments.positionals()[0]);
   auto loaded = load_gateway_config(file);
   if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {

@@ -23,10 +23,7 @@ constexpr const char* usage = R"(usage: sovereign vault check DIR
                or group- or world-accessible: the gateway would not start with it.
 )";
 
-int usage_error(const std::string& message) {
-  std::cerr << "sovereign vault: " << message << "\n\n" << usage;
-  return 2;
-}
+const CommandUsage vault_usage("sovereign vault", usage);
 
 std::string grouped(std::uint64_t n) {
   std::string digits = std::to_string(n);
@@ -86,16 +83,13 @@ int check(const std::filesystem::path& directory) {
 }  // namespace
 
 int run_vault_command(std::span<const std::string> args) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << usage;
-    return 0;
-  }
-  auto parsed = Arguments::parse(args, ArgumentSpec().at_most(2));
-  if (auto* error = std::get_if<std::string>(&parsed)) return usage_error(*error);
+  if (const auto answered = vault_usage.answer_without_subcommand(args)) return *answered;
+  if (args[0] != "check") return vault_usage.error("unknown command '" + args[0] + "'");
+  auto parsed = vault_usage.parse(args.subspan(1), ArgumentSpec().at_most(1));
+  if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
-  if (arguments.positionals().size() != 2 || arguments.positionals()[0] != "check")
-    return usage_error("expected: check DIR");
-  return check(arguments.positionals()[1]);
+  if (arguments.positionals().size() != 1) return vault_usage.error("check needs DIR");
+  return check(arguments.positionals()[0]);
 }
 
 }  // namespace sovereign::gateway

@@ -491,7 +491,7 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   try {
     root = policy::load_single_document(yaml_text);
   } catch (const YAML::Exception& e) {
-    r.error(e.mark, "invalid YAML: " + policy::yaml_syntax_message(e));
+    r.error(e.mark, "YAML syntax error: " + policy::yaml_syntax_message(e));
     return r.take_errors();
   }
   if (!root || root.IsNull()) {

@@ -127,6 +127,30 @@ describe('sovereign config check', () => {
     assert.ok(found[0].line >= 15, `line ${found[0].line}: ${found[0].message}`);
   });
 
+  it('refuses a quoted text that is never closed at its opening quote; serve names it and starts nothing', async () => {
+    // yaml-cpp would read "access.log policy: qp.yaml " as the access log's path and run with no policy.
+    fs.writeFileSync(path.join(dir, 'qp.yaml'), 'classes: [public]\nzones: [{name: site}]\nrules: []\n');
+    for (const quote of ['"', "'"]) {
+      const file = write('open-quote.yaml', `${GOOD}access_log: ${quote}access.log\npolicy: qp.yaml\n`);
+      const found = await checkFails(file);
+      assert.equal(found.length, 1, JSON.stringify(found));
+      assertAt(found, /^YAML syntax error: the quoted text that starts here is never closed$/, 24, 13);
+      const served = await runCli(['serve', '--config', file]);
+      assert.equal(served.code, 1, served.output);
+      assert.ok(served.stderr.includes(`${file}:24:13: YAML syntax error: the quoted text that starts here is never closed`),
+        served.stderr);
+      assert.match(served.stderr, /nothing was started/, served.stderr);
+      for (const where of [dir, process.cwd()])
+        assert.deepEqual(fs.readdirSync(where).filter((name) => name.startsWith('access.log')), [], `no access log in ${where}`);
+    }
+  });
+
+  it('refuses a quoted text that a quote far below closes, taking in a line written as a key', async () => {
+    const file = write('late-quote.yaml', `${GOOD}access_log: "access.log\npolicy: qp.yaml"\n`);
+    const found = await checkFails(file);
+    assertAt(found, /^YAML syntax error: the quoted text that starts here runs on into line 25, which reads as a key/, 24, 13);
+  });
+
   it('reports a missing required section', async () => {
     const file = write('nolisteners.yaml', GOOD.split('\n').filter((_, i) => i < 1 || i > 4).join('\n'));
     await checkFails(file);

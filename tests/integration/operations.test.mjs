@@ -187,6 +187,21 @@ describe('SIGHUP reload', () => {
     assert.equal((await gw.admin('/readyz')).status, 200);
   });
 
+  it('a file whose quoted text is never closed is rejected at its opening quote, not read with the rest swallowed', async () => {
+    const rejected = await reloads('rejected');
+    const stderrBefore = gw.stderr.length;
+    // The access log moved to the end, its quote left open: the line after it would be read into it.
+    const lines = (await gw.configText(opsConfig(upstream))).split('\n').filter((l) => !l.startsWith('access_log:'));
+    while (lines.at(-1) === '') lines.pop();
+    const line = lines.push('access_log: "stderr', 'workers: 1') - 1;
+    await gw.reload(`${lines.join('\n')}\n`);
+    await waitForReloads('rejected', rejected + 1);
+    const log = await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection');
+    assert.ok(log.includes(`${gw.configPath}:${line}:13: YAML syntax error: the quoted text that starts here is never closed`), log);
+    const res = await gw.chat(KEY, chat('extra-model'));
+    assert.equal(res.status, 200, `the previous config (extra-model permitted) keeps serving: ${res.text}`);
+  });
+
   it('new limits apply to connections made after the reload', async () => {
     const big = chat('ops-model');
     big.messages[0].content = 'x'.repeat(6000);

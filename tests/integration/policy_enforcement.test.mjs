@@ -393,6 +393,30 @@ describe('policy enforcement', { timeout: 120000 }, () => {
       10000, 'the good policy to be applied again');
   });
 
+  it('a policy whose quoted text is never closed is rejected on reload at its opening quote; the old policy keeps deciding', async () => {
+    // Read to the end of the file, the deny message would have taken in every rule after it.
+    const open = POLICY.replace('building."', 'building.');
+    assert.notEqual(open, POLICY);
+    const lines = POLICY.split('\n');
+    const line = lines.findIndex((l) => l.includes('message: "Credentials never leave')) + 1;
+    const column = lines[line - 1].indexOf('"') + 1;
+    const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
+    const stderrBefore = gw.stderr.length;
+    fs.writeFileSync(policyFile, open);
+    gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
+      10000, 'the policy with an open quote to be rejected');
+    const log = await gw.waitForStderr(/"reload_rejected"/, stderrBefore, 5000, 'the rejection');
+    assert.ok(log.includes(`:${line}:${column}: YAML syntax error: the quoted text that starts here is never closed`), log);
+    const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Refund card ${CARD} please.`));
+    assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
+    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
+    fs.writeFileSync(policyFile, POLICY);
+    gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
+      10000, 'the good policy to be applied again');
+  });
+
   it('an emptied policy file (an editor truncating it before writing) is rejected and the gateway keeps serving', async () => {
     // Found by tests/fuzz/policy_fuzz: loading a policy that defined no detector yet crashed the process.
     for (const text of ['', 'name: half-written\n']) {

@@ -2,6 +2,7 @@
 // flags, positionals, and a message for each way a command line can be wrong.
 #include <doctest/doctest.h>
 
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -10,11 +11,28 @@
 
 using sovereign::gateway::ArgumentSpec;
 using sovereign::gateway::Arguments;
+using sovereign::gateway::CommandUsage;
+using sovereign::gateway::HelpRequested;
 
 namespace {
 
-std::variant<Arguments, std::string> parse(std::vector<std::string> args, const ArgumentSpec& spec) {
+std::variant<Arguments, std::string, HelpRequested> parse(std::vector<std::string> args, const ArgumentSpec& spec) {
   return Arguments::parse(args, spec);
+}
+
+// What a command prints and returns for a command line, with its usage "usage: x ARGS\n".
+struct Answer {
+  std::variant<Arguments, int> result;
+  std::string out;
+  std::string err;
+};
+
+Answer answer(std::vector<std::string> args, const ArgumentSpec& spec) {
+  std::ostringstream out;
+  std::ostringstream err;
+  const CommandUsage usage("sovereign x", "usage: x ARGS\n", out, err);
+  auto result = usage.parse(args, spec);
+  return {std::move(result), out.str(), err.str()};
 }
 
 std::string error_of(std::vector<std::string> args, const ArgumentSpec& spec) {
@@ -65,5 +83,47 @@ TEST_SUITE("cli") {
     CHECK(error_of({"x"}, ArgumentSpec().at_most(0)) == "unexpected argument 'x'");
     // An option that is not declared repeatable is taken once: a second value would silently win.
     CHECK(error_of({"--config", "a.yaml", "--config=b.yaml"}, spec) == "--config is given twice; give it once");
+  }
+
+  TEST_CASE("--help and -h ask for the usage wherever they stand, whatever else the command line holds") {
+    const auto spec = ArgumentSpec().takes_values({"--config"}).at_most(1);
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"--help"}, {"-h"}, {"FILE", "--help"}, {"--config", "x", "-h"}, {"--bogus", "--help"}, {"a", "b", "-h"}}) {
+      CAPTURE(args.size());
+      CHECK(std::holds_alternative<HelpRequested>(parse(args, spec)));
+    }
+    // Given a value, it is a mistake; as a word on its own ("help"), a positional.
+    CHECK(error_of({"--help=yes"}, spec) == "--help takes no value");
+    auto word = parse({"help"}, spec);
+    REQUIRE(std::holds_alternative<Arguments>(word));
+    CHECK(std::get<Arguments>(word).positionals() == std::vector<std::string>{"help"});
+  }
+
+  TEST_CASE("a command prints its usage on stdout with status 0 for help, and on stderr with status 2 after a mistake") {
+    const auto spec = ArgumentSpec().takes_values({"--config"}).at_most(0);
+    const Answer help = answer({"--config", "x", "--help"}, spec);
+    CHECK(std::get<int>(help.result) == 0);
+    CHECK(help.out == "usage: x ARGS\n");
+    CHECK(help.err.empty());
+    const Answer mistake = answer({"--confg", "x"}, spec);
+    CHECK(std::get<int>(mistake.result) == 2);
+    CHECK(mistake.out.empty());
+    CHECK(mistake.err == "sovereign x: unknown option '--confg'\n\nusage: x ARGS\n");
+    const Answer good = answer({"--config", "x"}, spec);
+    REQUIRE(std::holds_alternative<Arguments>(good.result));
+    CHECK(std::get<Arguments>(good.result).value("--config") == "x");
+    CHECK(good.out.empty());
+    CHECK(good.err.empty());
+  }
+
+  TEST_CASE("a command that takes a subcommand answers none, help, --help and -h before looking for one") {
+    std::ostringstream out;
+    std::ostringstream err;
+    const CommandUsage usage("sovereign x", "usage: x COMMAND\n", out, err);
+    CHECK(usage.answer_without_subcommand(std::vector<std::string>{}) == 2);
+    CHECK(err.str() == "sovereign x: no command given\n\nusage: x COMMAND\n");
+    for (const char* word : {"help", "--help", "-h"}) CHECK(usage.answer_without_subcommand(std::vector<std::string>{word}) == 0);
+    CHECK(out.str() == "usage: x COMMAND\nusage: x COMMAND\nusage: x COMMAND\n");
+    CHECK_FALSE(usage.answer_without_subcommand(std::vector<std::string>{"check", "--help"}).has_value());
   }
 }

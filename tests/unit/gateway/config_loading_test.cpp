@@ -62,7 +62,7 @@ TEST_SUITE("config") {
     yaml.replace(yaml.find("name: demo"), 10, "name: d\xffmo");
     auto errors = errors_of(yaml);
     REQUIRE(errors.size() == 1);
-    CHECK_MESSAGE(errors[0].to_string().starts_with("gw.yaml:7:12: invalid YAML: byte 0xFF is not UTF-8"), errors[0].to_string());
+    CHECK_MESSAGE(errors[0].to_string().starts_with("gw.yaml:7:12: YAML syntax error: byte 0xFF is not UTF-8"), errors[0].to_string());
   }
 
   TEST_CASE("a tenant name with an invisible character is refused (it would look like another tenant)") {
@@ -76,7 +76,29 @@ TEST_SUITE("config") {
   TEST_CASE("a second YAML document is refused, not dropped") {
     auto errors = errors_of(base_config() + "---\nboundary: [0.0.0.0/0]\n");
     REQUIRE(errors.size() == 1);
-    CHECK(errors[0].to_string().starts_with("gw.yaml:18:1: invalid YAML: a second YAML document starts here"));
+    CHECK(errors[0].to_string().starts_with("gw.yaml:18:1: YAML syntax error: a second YAML document starts here"));
+  }
+
+  TEST_CASE("a quoted text never closed is refused at its opening quote, not read to the end of the file") {
+    // yaml-cpp would read "access.log policy: qp.yaml " as the access log's path, and run with no policy.
+    for (const char* quote : {"\"", "'"}) {
+      CAPTURE(quote);
+      auto errors = errors_of(base_config(std::string("access_log: ") + quote + "access.log\npolicy: qp.yaml\n"));
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].to_string() == "gw.yaml:18:13: YAML syntax error: the quoted text that starts here is never closed");
+    }
+  }
+
+  TEST_CASE("a quoted text closed further down, taking in a line written as a key, is refused at its opening quote") {
+    // Closed at the end of line 19, or by the opening quote of a later text (where yaml-cpp would report
+    // the rest of that line as the mistake): either way the place to fix is line 18's opening quote.
+    for (const char* rest : {"policy: qp.yaml\"\n", "policy: \"qp.yaml\"\n"}) {
+      CAPTURE(rest);
+      auto errors = errors_of(base_config(std::string("access_log: \"access.log\n") + rest));
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].to_string().starts_with(
+          "gw.yaml:18:13: YAML syntax error: the quoted text that starts here runs on into line 19, which reads as a key"));
+    }
   }
 
   TEST_CASE("a replica URL whose base path could not go into a request line as written is refused") {
@@ -227,14 +249,17 @@ TEST_SUITE("config") {
     CHECK(errors[0].message.find("model name 'my model' must be at most 256 letters") != std::string::npos);
   }
 
-  TEST_CASE("invalid YAML is reported with the parser's position") {
+  TEST_CASE("a YAML syntax error is reported with the parser's position") {
     auto errors = errors_of("listeners: [\n");
     REQUIRE(errors.size() == 1);
     CHECK(errors[0].line >= 1);
-    CHECK(errors[0].message.starts_with("invalid YAML"));
+    CHECK(errors[0].message.starts_with("YAML syntax error"));
+    // At the brace that goes past the limit, not at the end of the line where yaml-cpp stopped reading.
     auto deep = errors_of("listeners: " + std::string(50000, '{') + "\n");
     REQUIRE(deep.size() == 1);
     CHECK(deep[0].message.find("nested too deeply") != std::string::npos);
+    CHECK(deep[0].line == 1);
+    CHECK(deep[0].column == 510);
   }
 
   TEST_CASE("an API key written in plain text instead of its digest is refused") {
