@@ -59,10 +59,17 @@ std::shared_ptr<UpstreamConnection> ConnectionPool::acquire(ReplicaState& replic
   return nullptr;
 }
 
+// Released, a connection is checked only for bytes already read past its answer (free); what the
+// backend has sent beyond that, or its close, is found by the check in acquire, before any request is
+// sent on it, so one system call per reuse is enough.
 void ConnectionPool::release(std::shared_ptr<UpstreamConnection> connection) {
   auto& idle = idle_[&connection->replica()];
-  if (!reusable(*connection, "after the end of an answer") ||
-      idle.size() >= connection->replica().backend().max_idle_connections) {
+  if (connection->holds_read_bytes()) {
+    report_unexpected_bytes(connection->replica(), "after the end of an answer");
+    connection->close();
+    return;
+  }
+  if (idle.size() >= connection->replica().backend().max_idle_connections) {
     connection->close();
     return;
   }

@@ -41,6 +41,8 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   // would be read as the start of that request's answer.
   enum class Leftover { nothing, bytes, closed };
   Leftover leftover();
+  // Bytes already read past the last answer (no system call): the part of leftover() that costs nothing.
+  bool holds_read_bytes() const { return buffer_.size() > 0; }
 
   static constexpr std::size_t read_buffer_bytes = 16 * 1024;
   bool reused = false;  // came from the pool: a request that cannot be written on it is retried on a new one
