@@ -6,7 +6,8 @@
 namespace sovereign::policy {
 
 std::string format_diagnostic(const Diagnostic& d) {
-    return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message;
+    return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + (d.advisory ? "warning: " : "") +
+           d.message;
 }
 
 namespace {

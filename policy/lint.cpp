@@ -68,7 +68,8 @@ std::optional<Diagnostic> class_fallbacks(const Policy& policy, const RuleTenant
     return Diagnostic{m.file_label, m.class_fallbacks.line, m.class_fallbacks.column,
                       "built-in detectors whose default class is not one of the policy's classes take the highest "
                       "class, " + highest + ": " + join(groups, "; ") + "; give each one of the policy's classes under "
-                      "builtin_detectors"};
+                      "builtin_detectors",
+                      true};
 }
 
 // Tenants some enforced allow rule applies to, by tenant index: without comparing every tenant with
@@ -256,7 +257,8 @@ void report_multi_line_quoted_texts(std::string_view yaml, const std::string& fi
                        "the quoted text that starts here goes on to line " + std::to_string(quoted.closing->line + 1) +
                            ", taking in what is written on the lines between; if its closing quote belongs on this "
                            "line, add it there; if the text is meant to go on, write it as a block: '>' after the key, "
-                           "and the text indented on the lines below"});
+                           "and the text indented on the lines below",
+                       true});
     }
 }
 

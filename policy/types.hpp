@@ -14,6 +14,11 @@ struct Diagnostic {
     int line = 0;
     int column = 0;
     std::string message;
+    // A finding about something that works as written but may not be what was meant (the safe
+    // fallback of a class, a quoted text over several lines): `policy lint` reports it like any
+    // other, `config check` prints it without failing, so an upgrade that learns a new advisory
+    // finding does not stop a gateway whose policy is sound from starting.
+    bool advisory = false;
 };
 
 // One piece of user-supplied text in a request body, with the JSON path it came from.

@@ -66,8 +66,10 @@ int run_config_command(std::span<const std::string> args) {
     return 1;
   }
   const auto& config = *std::get<std::shared_ptr<const GatewayConfig>>(loaded);
-  const std::vector<std::string> problems = check_deployment(config);
+  std::vector<std::string> warnings;
+  const std::vector<std::string> problems = check_deployment(config, &warnings);
   for (const auto& problem : problems) std::cout << problem << '\n';
+  for (const auto& warning : warnings) std::cout << warning << '\n';
   if (!problems.empty()) {
     std::cout << file << ": " << problems.size() << " problem(s) beyond the file itself\n";
     return 1;

@@ -114,7 +114,7 @@ std::vector<std::string> check_capture_settings(const GatewayConfig& config, con
                                          "audit.auditor_public_key is not set, so no capture could be sealed" + fix)};
 }
 
-std::vector<std::string> check_deployment(const GatewayConfig& config) {
+std::vector<std::string> check_deployment(const GatewayConfig& config, std::vector<std::string>* warnings) {
   std::vector<std::string> problems;
 
   ListenerTlsContexts listener_tls;
@@ -147,8 +147,10 @@ std::vector<std::string> check_deployment(const GatewayConfig& config) {
     const std::vector<policy::BackendInfo> declared = policy_backends(config);
     std::vector<std::string> tenants;
     for (const auto& tenant : config.tenants) tenants.push_back(tenant.name);
-    for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared, &tenants))
-      problems.push_back(policy::format_diagnostic(finding));
+    for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared, &tenants)) {
+      if (!finding.advisory) problems.push_back(policy::format_diagnostic(finding));
+      else if (warnings != nullptr) warnings->push_back(policy::format_diagnostic(finding));
+    }
     if (const auto loaded = policy::load_policy_file(*config.policy_file); loaded.policy)
       for (auto& problem : check_capture_settings(config, loaded.policy->model())) problems.push_back(std::move(problem));
   }

@@ -93,6 +93,32 @@ describe('sovereign config check', () => {
     assert.equal(result.code, 0, result.output);
   });
 
+  it('prints advisory policy findings as warnings and passes: a class left to its fallback, a quoted text over two lines', async () => {
+    // Sound as written (the built-ins without a class of this policy take the highest, the safe side),
+    // so an upgrade that learns to point it out does not stop the gateway's start.
+    fs.writeFileSync(path.join(dir, 'advisory-policy.yaml'), `name: advisory
+version: 1
+classes: [open, closed]
+zones:
+  - name: site
+    description: "the site's GPUs,
+      hall A"
+rules:
+  - name: everyone-on-site
+    then: {action: allow, zones: [site]}
+`);
+    const file = write('advisory.yaml', `${GOOD}policy: advisory-policy.yaml\n`);
+    const result = await runCli(['config', 'check', file]);
+    assert.equal(result.code, 0, result.output);
+    assert.match(result.output, /advisory-policy\.yaml:3:1: warning: built-in detectors whose default class is not one of the policy's classes take the highest class, closed: /, result.output);
+    assert.match(result.output, /advisory-policy\.yaml:6:18: warning: the quoted text that starts here goes on to line 7/, result.output);
+    assert.match(result.output, /: ok \(/, result.output);
+    // policy lint reports them like any other finding.
+    const linted = await runCli(['policy', 'lint', path.join(dir, 'advisory-policy.yaml')]);
+    assert.equal(linted.code, 1, linted.output);
+    assert.match(linted.output, /warning: built-in detectors/, linted.output);
+  });
+
   it('reports an unknown key at its line and column with a suggestion', async () => {
     const file = write('typo.yaml', replaceLine(GOOD, 15, '    modles: [chat]'));
     const [first] = await checkFails(file);

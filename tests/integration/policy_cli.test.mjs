@@ -91,7 +91,7 @@ describe('sovereign policy on a quoted text that is never closed', () => {
     const spanning = writePolicy('spanning', policyWith('"The demo tenant\n      may use the GPUs on site."'));
     const lint = await runCli(['policy', 'lint', spanning]);
     assert.equal(lint.code, 1, lint.output);
-    assert.match(lint.stdout, new RegExp(`^${spanning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:11:18: the quoted text ` +
+    assert.match(lint.stdout, new RegExp(`^${spanning.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:11:18: warning: the quoted text ` +
       'that starts here goes on to line 12', 'm'), lint.output);
     // It loads as YAML allows: the tests pass.
     const spanningTests = await runCli(['policy', 'test', spanning]);

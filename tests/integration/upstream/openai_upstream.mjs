@@ -39,17 +39,6 @@
 //   --logprobs                  chat answers (plain and streamed) carry log probabilities of their
 //                               text, token by token, whether the request asked or not
 //   --script FILE               POST answers come from FILE, an ES module whose default export
-<<<<<<< HEAD
-//                               `respond({ path, body, tokens })` (body: the parsed request; tokens:
-//                               the vault tokens ⟦...⟧ found in it, in order) returns
-//                               { status, headers, chunks, stallMs, destroy }: chunks (strings or
-//                               Buffers) are written as they are, one write each (--chunk-delay-ms
-//                               between them), so a test can split an answer at any byte or send what
-//                               no real server would; then the response stays open stallMs (default 0)
-//                               before it ends, unless the gateway closes it first (reported as
-//                               'aborted'); with destroy, the connection is then cut instead of the
-//                               response ended (a backend dying mid-answer)
-=======
 //                               `respond({ path, body, tokens, requestOnConnection })` (body: the
 //                               parsed request; tokens: the vault tokens ⟦...⟧ found in it, in order;
 //                               requestOnConnection: 1 for the first request its connection carried,
@@ -65,7 +54,6 @@
 //   --keep-alive-timeout-ms N   close a keep-alive connection idle for N ms (default 60000)
 //   --silent                    read requests, health checks included, and never answer them (a hung
 //                               backend behind an open port)
->>>>>>> fix-pool
 //   --tls-cert F --tls-key F    serve HTTPS
 //   --tls-client-ca F           HTTPS: require a client certificate signed by this CA
 import http from 'node:http';
@@ -277,15 +265,9 @@ const script = opt.script ? (await import(pathToFileURL(opt.script).href)).defau
 // The answer --script scripts: its chunks written one by one, exactly as given.
 async function scriptedAnswer(req, res, path, body, raw, requestOnConnection) {
   const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
-<<<<<<< HEAD
-  const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0, destroy = false } =
-    await script({ path, body, tokens });
-  res.writeHead(status, headers);
-=======
   const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0,
     chunkDelayMs = cfg.chunkDelayMs, destroy = false } = await script({ path, body, tokens, requestOnConnection });
   res.writeHead(status, headers);  // sent with the first chunk: with none, nothing is
->>>>>>> fix-pool
   for (let i = 0; i < chunks.length; i++) {
     if (i > 0 && chunkDelayMs > 0) await sleep(chunkDelayMs);
     if (res.destroyed) return;
@@ -298,13 +280,8 @@ async function scriptedAnswer(req, res, path, body, raw, requestOnConnection) {
     });
     if (res.destroyed) return;
   }
-<<<<<<< HEAD
-  if (destroy) return res.socket?.destroy();
-  res.end();
-=======
   if (destroy) req.socket.destroy();
   else res.end();
->>>>>>> fix-pool
 }
 
 async function handlePost(req, res, path, raw, log, requestOnConnection) {

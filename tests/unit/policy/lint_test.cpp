@@ -42,7 +42,7 @@ rules:
 )";
 // What lint says of `policy`'s classes: the built-in detectors that take its highest class, restricted.
 const std::string policy_fallbacks =
-    "p.yaml:1:1: built-in detectors whose default class is not one of the policy's classes take the highest "
+    "p.yaml:1:1: warning: built-in detectors whose default class is not one of the policy's classes take the highest "
     "class, restricted: iban, email, phone, date_of_birth (default confidential); ipv4, ipv6 (default internal); "
     "give each one of the policy's classes under builtin_detectors";
 
@@ -320,7 +320,7 @@ rules:
         const std::string restricted = "credit_card, us_ssn, uk_nhs, uk_nino, de_steuer_id, fr_nir, es_dni, es_nie, "
                                        "it_codice_fiscale, nl_bsn, pl_pesel, be_national_number (default restricted)";
         const std::string others = "iban, phone, date_of_birth (default confidential); ipv4, ipv6 (default internal)";
-        const std::string prefix = "built-in detectors whose default class is not one of the policy's classes take "
+        const std::string prefix = "warning: built-in detectors whose default class is not one of the policy's classes take "
                                    "the highest class, secret: ";
         const std::string advice = "; give each one of the policy's classes under builtin_detectors";
         const auto out = lint(ministry);

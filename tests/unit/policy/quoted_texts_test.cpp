@@ -146,7 +146,7 @@ TEST_SUITE("quoted") {
     TEST_CASE("lint names a quoted text that goes on over lines, and reads on past one never closed") {
         const auto spanning = lint(policy_with_description("\"The demo tenant\n      may use the GPUs on site.\""));
         REQUIRE(spanning.size() == 1);
-        CHECK(spanning[0] == "p.yaml:9:18: the quoted text that starts here goes on to line 10, taking in what is "
+        CHECK(spanning[0] == "p.yaml:9:18: warning: the quoted text that starts here goes on to line 10, taking in what is "
                              "written on the lines between; if its closing quote belongs on this line, add it there; "
                              "if the text is meant to go on, write it as a block: '>' after the key, and the text "
                              "indented on the lines below");
