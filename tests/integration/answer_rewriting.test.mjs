@@ -60,6 +60,10 @@ export default function respond() {
 const event = (object) => `data: ${JSON.stringify(object)}\n\n`;
 const chatEvent = (delta, finish = null, index = 0) =>
   event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] });
+// A chat delta's or message's one tool call: the first piece names it, the later ones only carry
+// more of its arguments.
+const toolCall = (args, first, name) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
+  function: { ...(first ? { name } : {}), arguments: args } }] });
 const completionEvent = (text, finish = null) =>
   event({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: finish }] });
 
@@ -90,6 +94,41 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       : { index: 0, text, finish_reason: 'stop' };
     answerWith([JSON.stringify({ id: 'x-1', object: chat ? 'chat.completion' : 'text_completion', choices: [choice] })],
       'application/json');
+  }
+
+  // The next answer: content and one tool call whose arguments are `written` (`call` builds it),
+  // whole, or streamed in two events with both cut at `cut` (the content short of its end).
+  function answerWithCall(content, written, call, cut = null) {
+    if (cut === null) {
+      return answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+        message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    }
+    const textCut = Math.min(cut, content.length - 1);
+    return answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
+      chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
+      chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+  }
+
+  // Asks for a chat answer with a tool call, streamed or not: its content and the call's arguments
+  // as the client reads them.
+  async function askForCall(body, streamed, headers) {
+    let text = '';
+    let args = '';
+    if (streamed) {
+      const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...headers },
+        body: { ...body, stream: true } });
+      assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
+      for (const e of sse.events.slice(0, -1)) {
+        for (const c of JSON.parse(e.data).choices) {
+          text += c.delta?.content ?? '';
+          args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
+        }
+      }
+      return { text, args };
+    }
+    const answer = await gw.chat(KEY, body, { headers });
+    assert.equal(answer.status, 200, answer.text);
+    return { text: answer.json.choices[0].message.content, args: answer.json.choices[0].message.tool_calls[0].function.arguments };
   }
 
   // Asks the endpoint, streamed or not; returns the answer's text as the client reads it, and the
@@ -331,8 +370,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     const escaped = (t) => t.replace('⟦', '\\u27e6').replace('⟧', '\\u27E7');
     const written = `{"to":"${token}","cc":"${escaped(token)}","as":"${escaped(accountToken)}","raw":"${accountToken}"}`;
     const expected = { to: EMAIL, cc: EMAIL, as: account, raw: account };
-    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
-      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    const call = (args, first) => toolCall(args, first, 'send');
     for (const streamed of [true, false]) {
       if (streamed) {
         const pieces = [];
@@ -383,40 +421,18 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     const expectedContent = `Booked as ${values.as} for ${values.topic}.`;
     const written = JSON.stringify({ user: tokens.as, topic: tokens.topic, line: `${tokens.as}: ${tokens.topic}` });
     const expectedArgs = { user: values.as, topic: values.topic, line: `${values.as}: ${values.topic}` };
-    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
-      function: { ...(first ? { name: 'send' } : {}), arguments: args } }] });
+    const call = (args, first) => toolCall(args, first, 'send');
     const body = { model: 'm', messages, stream: false };
     const check = async (streamed, what) => {
-      let text = '';
-      let args = '';
-      if (streamed) {
-        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: { ...bearer(KEY), ...CONVERSATION },
-          body: { ...body, stream: true } });
-        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
-        for (const e of sse.events.slice(0, -1)) {
-          for (const c of JSON.parse(e.data).choices) {
-            text += c.delta?.content ?? '';
-            args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
-          }
-        }
-      } else {
-        const answer = await gw.chat(KEY, body, { headers: CONVERSATION });
-        assert.equal(answer.status, 200, answer.text);
-        text = answer.json.choices[0].message.content;
-        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
-      }
+      const { text, args } = await askForCall(body, streamed, CONVERSATION);
       assert.equal(text, expectedContent, `${what}: content`);
       assert.deepEqual(JSON.parse(args), expectedArgs, `${what}: ${args}`);
     };
-    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
-      message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    answerWithCall(content, written, call);
     await check(false, 'whole');
     // Streamed, the content and the arguments each cut in two at every character.
     for (let cut = 1; cut < written.length; cut++) {
-      const textCut = Math.min(cut, content.length - 1);
-      answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
-        chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
-        chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      answerWithCall(content, written, call, cut);
       await check(true, `streamed, cut at ${cut}`);
     }
   });
@@ -468,42 +484,20 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     const expectedArgs = { card: '[REDACTED:credit_card]', ssn: '[REDACTED:us_ssn]', n: 'a\\u0035' };
     const content = 'Try print("\\u0034\\u0031\\u0031\\u0031 1111 1111 1111") now.';
     const expectedContent = 'Try print("[REDACTED:credit_card]") now.';
-    const call = (args, first) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
-      function: { ...(first ? { name: 'pay' } : {}), arguments: args } }] });
+    const call = (args, first) => toolCall(args, first, 'pay');
     const body = { model: 'm', messages: [{ role: 'user', content: 'Pay.' }] };
     const check = async (streamed, what) => {
-      let text = '';
-      let args = '';
-      if (streamed) {
-        const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
-          body: { ...body, stream: true } });
-        assert.equal(sse.events.at(-1)?.data, '[DONE]', JSON.stringify(sse.events));
-        for (const e of sse.events.slice(0, -1)) {
-          for (const c of JSON.parse(e.data).choices) {
-            text += c.delta?.content ?? '';
-            args += c.delta?.tool_calls?.[0]?.function?.arguments ?? '';
-          }
-        }
-      } else {
-        const answer = await gw.chat(KEY, body);
-        assert.equal(answer.status, 200, answer.text);
-        text = answer.json.choices[0].message.content;
-        args = answer.json.choices[0].message.tool_calls[0].function.arguments;
-      }
+      const { text, args } = await askForCall(body, streamed, {});
       assert.equal(text, expectedContent, `${what}: content`);
       assert.deepEqual(JSON.parse(args), expectedArgs, `${what}: ${args}`);
       assert.ok(!args.includes('u0020') && !args.includes('u0033'), `${what}: ${args}`);
     };
-    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
-      message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
+    answerWithCall(content, written, call);
     await check(false, 'whole');
     // Streamed, the arguments and the content each cut in two at every character: inside each
     // escape too, its backslash in one event and the rest in the next.
     for (let cut = 1; cut < written.length; cut++) {
-      const textCut = Math.min(cut, content.length - 1);
-      answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
-        chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
-        chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+      answerWithCall(content, written, call, cut);
       await check(true, `streamed, cut at ${cut}`);
     }
   });
