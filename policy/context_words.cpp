@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include "policy/case_fold.hpp"
+#include "policy/utf8.hpp"
+
 namespace sovereign::policy {
 namespace {
 
@@ -20,11 +23,38 @@ bool word_char(char c) {
 
 unsigned char first_byte(const std::string& word) { return static_cast<unsigned char>(word[0]); }
 
+// The first byte of code point cp written in UTF-8.
+unsigned char lead_byte(std::uint32_t cp) {
+    char bytes[4];
+    write_utf8(cp, bytes);
+    return static_cast<unsigned char>(bytes[0]);
+}
+
+// Whether `word` (case-folded) goes on at text[at] from its k-th byte, the text's letters compared
+// folded. ASCII letters are folded as they are compared; a character beyond ASCII is decoded and
+// folded first.
+inline bool goes_on_at(std::string_view text, std::size_t at, std::string_view word, std::size_t k) {
+    while (k < word.size()) {
+        if (at >= text.size()) return false;
+        if (static_cast<unsigned char>(text[at]) < 0x80) {
+            if (lower(text[at]) != static_cast<unsigned char>(word[k])) return false;
+            ++at;
+            ++k;
+            continue;
+        }
+        const FoldedCharacter c = fold_character(text, at);
+        if (word.substr(k, c.size) != c.view()) return false;
+        at += c.read;
+        k += c.size;
+    }
+    return true;
+}
+
 }  // namespace
 
-ContextWords::ContextWords(const std::vector<std::string>& lower_case_words) {
-    for (const auto& word : lower_case_words)
-        if (!word.empty()) words_.push_back(word);
+ContextWords::ContextWords(const std::vector<std::string>& words) {
+    for (const auto& word : words)
+        if (!word.empty()) words_.push_back(case_folded(word));
     std::stable_sort(words_.begin(), words_.end(),
                      [](const std::string& a, const std::string& b) { return first_byte(a) < first_byte(b); });
     std::size_t i = 0;
@@ -32,6 +62,14 @@ ContextWords::ContextWords(const std::vector<std::string>& lower_case_words) {
         while (i < words_.size() && first_byte(words_[i]) < c) ++i;
         first_[c] = static_cast<std::uint32_t>(i);
     }
+    // The bytes that may begin a word: an ASCII letter in either case where a word begins with it, and
+    // the lead byte of a character beyond ASCII that is, or folds to, a word's first letter
+    // ("Überweisung"; "ДОГОВОР", whose Д folds to д; the Kelvin sign, which folds to k).
+    const auto has_words = [&](unsigned char first) { return first_[first] != first_[first + 1]; };
+    for (unsigned byte = 0; byte < 0x80; ++byte) may_begin_word_[byte] = has_words(lower(static_cast<char>(byte)));
+    for (unsigned lead = 0xC0; lead < 256; ++lead) may_begin_word_[lead] = has_words(static_cast<unsigned char>(lead));
+    for (const auto& [from, to] : case_fold_pairs())
+        if (from >= 0x80 && has_words(lead_byte(to))) may_begin_word_[lead_byte(from)] = true;
 }
 
 bool ContextWords::may_follow(std::string_view text, std::size_t end) const {
@@ -44,16 +82,15 @@ bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t en
     const std::size_t hi = std::min(text.size(), end + context_after);
     const std::string_view window = text.substr(lo, hi - lo);
     for (std::size_t at = 0; at < window.size(); ++at) {
-        const unsigned char first = lower(window[at]);
-        if (first_[first] == first_[first + 1]) continue;  // no word begins with this letter
+        const auto byte = static_cast<unsigned char>(window[at]);
+        if (!may_begin_word_[byte]) continue;               // no word begins with this letter
         if (at > 0 && word_char(window[at - 1])) continue;  // not where a word begins
-        for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w) {
-            const std::string& word = words_[w];
-            if (at + word.size() > window.size()) continue;
-            std::size_t k = 1;
-            while (k < word.size() && lower(window[at + k]) == static_cast<unsigned char>(word[k])) ++k;
-            if (k == word.size()) return true;
-        }
+        const auto first = byte < 0x80 ? lower(window[at])
+                                       : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
+        // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
+        const std::size_t from = byte < 0x80 ? 1 : 0;
+        for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
+            if (goes_on_at(window, at + from, words_[w], from)) return true;
     }
     return false;
 }

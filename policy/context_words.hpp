@@ -15,10 +15,12 @@ namespace sovereign::policy {
 class ContextWords {
 public:
     ContextWords() = default;
-    // The words in lower case, as the policy loader stores them; empty ones are ignored.
-    explicit ContextWords(const std::vector<std::string>& lower_case_words);
+    // The words in any letter case (they are kept case-folded, policy/case_fold.hpp); empty ones are
+    // ignored.
+    explicit ContextWords(const std::vector<std::string>& words);
 
-    // True when one of the words begins a word (ASCII letters compared without case) in the window of
+    // True when one of the words begins a word (letters compared without case, as case_fold.hpp
+    // folds them) in the window of
     // 64 bytes before [begin, end) to 24 bytes after it: a label and a few words of a sentence.
     bool near(std::string_view text, std::size_t begin, std::size_t end) const;
     // True when a word could still follow a finding that ends at `end` in text that goes on beyond
@@ -26,8 +28,9 @@ public:
     bool may_follow(std::string_view text, std::size_t end) const;
 
 private:
-    std::vector<std::string> words_;          // ordered by first byte
+    std::vector<std::string> words_;          // case-folded, ordered by first byte
     std::array<std::uint32_t, 257> first_{};  // words_[first_[c], first_[c + 1]) begin with byte c
+    std::array<bool, 256> may_begin_word_{};  // bytes that may begin a word, in any case (see the constructor)
 };
 
 }  // namespace sovereign::policy

@@ -164,4 +164,17 @@ bool fold_lookalikes(std::string_view text, FoldedText& out) {
     return true;
 }
 
+std::string lookalikes_folded(std::string_view text) {
+    FoldedText folded;
+    return fold_lookalikes(text, folded) ? std::move(folded.text) : std::string(text);
+}
+
+std::optional<Lookalike> find_lookalike(std::string_view text) {
+    const std::size_t at = first_lookalike(text);
+    if (at == text.size()) return std::nullopt;
+    std::size_t length = 1;
+    const std::uint32_t cp = decode(text, at, length);
+    return Lookalike{at, cp, fold_code_point(cp).ascii};
+}
+
 }  // namespace sovereign::policy

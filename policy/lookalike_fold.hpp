@@ -8,6 +8,7 @@
 // redaction covers the whole value, invisible characters included.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,5 +55,18 @@ std::string unreadable_name(std::string_view name);
 // Folds `text` into `out`. Returns false, leaving `out` unspecified, when the text holds no
 // look-alike (the common case, decided without copying): scan the original then.
 bool fold_lookalikes(std::string_view text, FoldedText& out);
+
+// `text` as the scan reads it: with its look-alikes folded. For the words a policy writes (keywords,
+// context words), which must match folded text.
+std::string lookalikes_folded(std::string_view text);
+
+// The first look-alike in `text`, for a message that names it: its byte offset, its code point, and
+// the ASCII character the scan reads in its place (0: none, it is removed).
+struct Lookalike {
+    std::size_t offset = 0;
+    std::uint32_t code_point = 0;
+    char read_as = 0;
+};
+std::optional<Lookalike> find_lookalike(std::string_view text);
 
 }  // namespace sovereign::policy

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -160,10 +161,18 @@ std::string escape_keyword(std::string_view word) {
     return out;
 }
 
-std::string lower_ascii(std::string s) {
-    for (char& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
+// Why a pattern can never match what it says, when it holds a look-alike character: the scan reads
+// text with look-alikes folded (lookalike_fold.hpp), so such a character never occurs there.
+std::string lookalike_in_pattern(std::string_view pattern) {
+    const auto found = find_lookalike(pattern);
+    if (!found) return {};
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "U+%04X", found->code_point);
+    const std::string where = std::string("pattern holds the look-alike character ") + hex + " at byte " +
+                              std::to_string(found->offset) + ", which scanned text never contains: ";
+    if (found->read_as == 0) return where + "text is scanned with it removed, so delete it from the pattern";
+    const std::string ascii(1, found->read_as);
+    return where + "text is scanned with it read as '" + ascii + "', so write '" + ascii + "' there";
 }
 
 constexpr std::array<std::string_view, 11> top_keys{"name",      "version", "classes", "default_clearance",
@@ -459,8 +468,10 @@ private:
             const bool require_context =
                 d["require_context"] ? r_.boolean(d["require_context"], "require_context").value_or(false) : false;
             if (d["context"]) {
+                // Compared with text as the scan reads it: look-alikes folded, in any letter case
+                // (ContextWords folds the case).
                 for (auto& w : r_.text_list(d["context"], "context").value_or(std::vector<std::string>{}))
-                    spec.context.push_back(lower_ascii(w));
+                    spec.context.push_back(lookalikes_folded(w));
             }
             if (require_context && spec.context.empty())
                 r_.error(d["require_context"], "require_context needs a 'context' list of words");
@@ -481,6 +492,10 @@ private:
                     r_.error(d["pattern"], "pattern must be 1 to " + std::to_string(max_pattern_bytes) + " bytes");
                     continue;
                 }
+                if (const auto why = lookalike_in_pattern(*pattern); !why.empty()) {
+                    r_.error(d["pattern"], why);
+                    continue;
+                }
                 spec.patterns.push_back({*pattern, flags | HS_FLAG_UTF8, require_context});
                 detector_marks.push_back(d["pattern"].Mark());
             } else {
@@ -490,31 +505,47 @@ private:
                     r_.error(d["keywords"], "keywords must list 1 to " + std::to_string(max_keywords) + " words");
                     continue;
                 }
+                // Matched in text as the scan reads it, with look-alikes folded: "TOP<no-break space>SECRET"
+                // copied from a document is the keyword "TOP SECRET".
+                std::vector<std::string> folded;
                 std::string alternation;
                 for (std::size_t i = 0; i < words->size(); ++i) {
-                    const auto& w = (*words)[i];
-                    if (w.empty()) {
-                        r_.error(d["keywords"].IsSequence() ? d["keywords"][i] : d["keywords"],
-                                 "keywords must not be empty");
+                    const auto& at = d["keywords"].IsSequence() ? d["keywords"][i] : d["keywords"];
+                    if ((*words)[i].empty()) {
+                        r_.error(at, "keywords must not be empty");
+                        continue;
+                    }
+                    folded.push_back(lookalikes_folded((*words)[i]));
+                    if (folded.back().empty()) {
+                        r_.error(at, "this keyword is invisible characters only, which text is scanned without: "
+                                     "it would match nothing; remove it");
+                        folded.pop_back();
                         continue;
                     }
                     if (!alternation.empty()) alternation += "|";
-                    alternation += escape_keyword(w);
+                    alternation += escape_keyword(folded.back());
                 }
                 if (alternation.size() > max_pattern_bytes) {
                     r_.error(d["keywords"], "the keywords add up to more than " + std::to_string(max_pattern_bytes) +
                                                 " bytes; split them over several detectors");
                     continue;
                 }
-                spec.patterns.push_back({"(?:" + alternation + ")", flags, require_context});
-                // Only a run of the keywords' own characters can be the start of a keyword.
-                for (const auto& w : *words) {
+                if (alternation.empty()) continue;  // every keyword had a problem, reported above
+                // Without case, letters beyond ASCII too ("Ödipus" is "ÖDIPUS"): vectorscan folds them by
+                // Unicode's simple case folding in UTF-8 mode (no UCP needed: keywords are literals).
+                const unsigned keyword_flags = case_sensitive ? 0u : HS_FLAG_CASELESS | HS_FLAG_UTF8;
+                spec.patterns.push_back({"(?:" + alternation + ")", keyword_flags, require_context});
+                // Only a run of the keywords' own characters can be the start of a keyword; without case,
+                // the other case of a letter beyond ASCII (and the Kelvin sign for k) has other bytes.
+                for (const auto& w : folded) {
                     for (const char c : w) {
                         spec.may_contain[static_cast<unsigned char>(c)] = true;
                         if (!case_sensitive && c >= 'a' && c <= 'z') spec.may_contain[static_cast<unsigned char>(c - 32)] = true;
                         if (!case_sensitive && c >= 'A' && c <= 'Z') spec.may_contain[static_cast<unsigned char>(c + 32)] = true;
                     }
                 }
+                if (!case_sensitive)
+                    for (std::size_t byte = 0x80; byte < 256; ++byte) spec.may_contain[byte] = true;
                 spec.may_contain_known = true;
                 spec.boundary = Boundary::alnum;  // a keyword inside a longer word is not the keyword
                 detector_marks.push_back(d["keywords"].Mark());

@@ -4,6 +4,7 @@
 // is repaired before it goes into JSON (log lines, audit records, error bodies).
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 
@@ -39,6 +40,42 @@ inline std::optional<std::size_t> first_ill_formed_utf8(std::string_view text) {
     at += length;
   }
   return std::nullopt;
+}
+
+// The code point of the well-formed character at text[at]; `length` is its length, 0 where none begins.
+inline std::uint32_t utf8_code_point(std::string_view text, std::size_t at, std::size_t& length) {
+  length = utf8_character_length(text, at);
+  if (length == 0) return 0;
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[at + i]); };
+  if (length == 1) return byte(0);
+  std::uint32_t cp = byte(0) & (0x7Fu >> length);
+  for (std::size_t i = 1; i < length; ++i) cp = (cp << 6) | (byte(i) & 0x3Fu);
+  return cp;
+}
+
+// Writes code point `cp` (at most U+10FFFF, no surrogate) as UTF-8 into out; returns its length.
+inline std::size_t write_utf8(std::uint32_t cp, char (&out)[4]) {
+  const auto byte = [](std::uint32_t b) { return static_cast<char>(b); };
+  if (cp < 0x80) {
+    out[0] = byte(cp);
+    return 1;
+  }
+  if (cp < 0x800) {
+    out[0] = byte(0xC0 | (cp >> 6));
+    out[1] = byte(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    out[0] = byte(0xE0 | (cp >> 12));
+    out[1] = byte(0x80 | ((cp >> 6) & 0x3F));
+    out[2] = byte(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  out[0] = byte(0xF0 | (cp >> 18));
+  out[1] = byte(0x80 | ((cp >> 12) & 0x3F));
+  out[2] = byte(0x80 | ((cp >> 6) & 0x3F));
+  out[3] = byte(0x80 | (cp & 0x3F));
+  return 4;
 }
 
 }  // namespace sovereign::policy

@@ -34,6 +34,29 @@ TEST_SUITE("scan") {
         CHECK_FALSE(near_value("", std::string(20, ' ') + "car"));  // the window ends inside the word
     }
 
+    TEST_CASE("letters beyond ASCII are compared without case too, however the policy wrote the word") {
+        // The built-in words of several detectors, and a policy's own written in capitals.
+        const ContextWords words({"n\xc3\xa9 le", "t\xc3\xa9l\xc3\xa9phone", "s\xc3\xa9" "curit\xc3\xa9 sociale",
+                                  "kom\xc3\xb3rka", "has\xc5\x82o", "contrase\xc3\xb1" "a", "\xc3\x9c" "BERWEISUNG",
+                                  "\xd0\xb4\xd0\xbe\xd0\xb3\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x80"});
+        auto near_value = [&](const std::string& before) {
+            const std::string text = before + "12/03/1985";
+            return words.near(text, before.size(), text.size());
+        };
+        CHECK(near_value("N\xc3\x89 LE "));                              // NÉ LE
+        CHECK(near_value("T\xc3\x89L\xc3\x89PHONE : "));                 // TÉLÉPHONE
+        CHECK(near_value("S\xc3\x89" "CURIT\xc3\x89 SOCIALE "));          // SÉCURITÉ SOCIALE
+        CHECK(near_value("KOM\xc3\x93RKA: "));                           // KOMÓRKA
+        CHECK(near_value("HAS\xc5\x81O: "));                             // HASŁO
+        CHECK(near_value("Contrase\xc3\x91" "a: "));                     // ContraseÑa
+        CHECK(near_value("\xc3\xbc" "berweisung "));                     // überweisung, for ÜBERWEISUNG
+        CHECK(near_value("\xd0\x94\xd0\x9e\xd0\x93\xd0\x9e\xd0\x92\xd0\x9e\xd0\xa0 "));  // ДОГОВОР
+        // Still a word of its own: not inside another, not a different letter.
+        CHECK_FALSE(near_value("\xc3\xa4N\xc3\x89 LE "));              // äNÉ LE
+        CHECK_FALSE(near_value("TEL\xc3\x89PHONE "));                    // one accent missing
+        CHECK_FALSE(near_value("\xc3\x96" "berweisung "));               // Ö is not Ü
+    }
+
     TEST_CASE("no words, or only empty ones, never match") {
         const std::string text = "card 4111111111111111";
         CHECK_FALSE(ContextWords().near(text, 5, text.size()));

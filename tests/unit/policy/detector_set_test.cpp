@@ -263,6 +263,19 @@ TEST_SUITE("scan") {
         CHECK(scan("The dot at the end [dot] matters.") == Found{});
     }
 
+    TEST_CASE("built-in context words written in capitals beyond ASCII count") {
+        const std::string key = "sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6";
+        CHECK(scan("N\u00c9 LE 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});
+        CHECK(scan("T\u00c9L\u00c9PHONE 030 1234567") == Found{{"phone", "030 1234567"}});
+        CHECK(scan("M\u00d3VIL 030 1234567") == Found{{"phone", "030 1234567"}});
+        CHECK(scan("KOM\u00d3RKA 030 1234567") == Found{{"phone", "030 1234567"}});
+        CHECK(scan("S\u00c9CURIT\u00c9 SOCIALE 1 85 05 78 006 084 91") == Found{{"fr_nir", "1 85 05 78 006 084 91"}});
+        CHECK(scan("NUM\u00c9RO NATIONAL 85.07.30-033.28") == Found{{"be_national_number", "85.07.30-033.28"}});
+        CHECK(scan("SCHL\u00dcSSEL: " + key) == Found{{"generic_secret", key}});
+        CHECK(scan("HAS\u0141O: " + key) == Found{{"generic_secret", key}});
+        CHECK(scan("CONTRASE\u00d1A: " + key) == Found{{"generic_secret", key}});
+    }
+
     TEST_CASE("values that are the whole text, or start or end it, are found") {
         CHECK(scan("4111 1111 1111 1111") == Found{{"credit_card", "4111 1111 1111 1111"}});
         CHECK(scan("DE89370400440532013000") == Found{{"iban", "DE89370400440532013000"}});
