@@ -84,11 +84,29 @@ std::string explain_answer(const std::shared_ptr<const Policy>& policy, std::str
     }
     out << "\nSensitive data found in the answer:\n";
     if (found.empty()) out << "  nothing\n";
+    const auto& detectors = policy->detectors().detectors();
+    // Findings that overlap one removed go with it (answer_removals): say so, since the delivered
+    // text alone would not show which finding a marker stands for.
+    const std::vector<AnswerRemoval> removals = answer_removals(found, redacted);
+    const auto removal_over = [&](const Detection& f) -> const AnswerRemoval* {
+        for (const AnswerRemoval& r : removals)
+            if (r.begin < f.end && f.begin < r.end) return &r;
+        return nullptr;
+    };
+    const auto marker_over = [&](const AnswerRemoval& r) {
+        return redaction_marker(detectors[r.detector].name) + " over bytes " + std::to_string(r.begin) + "-" +
+               std::to_string(r.end);
+    };
     for (const auto& f : found) {
-        const auto& name = policy->detectors().detectors()[f.detector].name;
+        const auto& name = detectors[f.detector].name;
         out << "  - " << name << ", bytes " << f.begin << "-" << f.end << ": ";
+        const AnswerRemoval* removal = removal_over(f);
         if (redacted[f.detector] == 0) {
-            out << "kept (neither responses.redact nor the tenant's redact_in_responses names " << name << ")\n";
+            out << "kept (neither responses.redact nor the tenant's redact_in_responses names " << name << ")";
+            if (removal != nullptr)
+                out << ", but bytes " << std::max(f.begin, removal->begin) << "-" << std::min(f.end, removal->end)
+                    << " of it go with the " << marker_over(*removal) << ", which it overlaps";
+            out << "\n";
             continue;
         }
         const auto& everyone = m.redact_in_responses;
@@ -96,7 +114,10 @@ std::string explain_answer(const std::shared_ptr<const Policy>& policy, std::str
         out << "removed ("
             << (for_everyone || tenant_def == nullptr ? std::string("responses: redact")
                                                       : "tenant " + std::string(tenant) + ": redact_in_responses")
-            << ")\n";
+            << ")";
+        if (removal != nullptr && (removal->begin != f.begin || removal->end != f.end))
+            out << ", with what it overlaps, as one " << marker_over(*removal);
+        out << "\n";
     }
     ResponseScanner scanner(policy, tenant);
     const std::string delivered = scanner.complete(answer);

@@ -16,6 +16,19 @@ constexpr std::size_t context_keep = escape_reach_before;
 
 }  // namespace
 
+std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, const std::vector<char>& redact) {
+    std::vector<AnswerRemoval> removals;
+    for (const Detection& f : found) {
+        if (redact[f.detector] == 0) continue;
+        if (!removals.empty() && f.begin < removals.back().end) {
+            removals.back().end = std::max(removals.back().end, f.end);
+            continue;
+        }
+        removals.push_back({f.begin, f.end, f.detector});
+    }
+    return removals;
+}
+
 ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant)
     : policy_(std::move(policy)), redact_(policy_->redacted_in_answers(tenant)) {}
 
@@ -112,15 +125,14 @@ std::string ResponseScanner::release(bool final) {
         if (it->begin < safe && it->end > safe) safe = it->begin;
 
     const auto& detectors = policy_->detectors().detectors();
+    std::size_t decided = 0;  // the findings before the safe point
+    while (decided < found.size() && found[decided].end <= safe) ++counts_[detectors[found[decided++].detector].name];
     std::string out;
     std::size_t at = from;
-    for (const auto& f : found) {
-        if (f.end > safe) break;
-        ++counts_[detectors[f.detector].name];
-        if (redact_[f.detector] == 0 || f.begin < at) continue;
-        out.append(buffer, at, f.begin - at);
-        out += redaction_marker(detectors[f.detector].name);
-        at = f.end;
+    for (const AnswerRemoval& r : answer_removals(std::span(found).first(decided), redact_)) {
+        out.append(buffer, at, r.begin - at);
+        out += redaction_marker(detectors[r.detector].name);
+        at = r.end;
     }
     out.append(buffer, at, safe - at);
 

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,19 @@
 #include "policy/policy.hpp"
 
 namespace sovereign::policy {
+
+// A stretch of an answer that redaction replaces with one marker, [REDACTED:<detector>].
+struct AnswerRemoval {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    std::size_t detector = 0;  // the detector the marker names: that of the stretch's first finding
+};
+
+// What redaction removes from an answer, given its findings (sorted by begin, as DetectorSet::scan
+// returns them) and the detectors to redact: each such finding, and where they overlap (IPv6
+// "::ffff:10" and IPv4 "10.20.30.40" in "::ffff:10.20.30.40"), their union under one marker, so that
+// no part of either reaches the client.
+std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, const std::vector<char>& redact);
 
 // One per response choice. Not thread-safe; feed and finish from the thread that owns the stream.
 class ResponseScanner {

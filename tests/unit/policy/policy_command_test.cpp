@@ -67,6 +67,35 @@ TEST_SUITE("policy-command") {
         CHECK(both.err.find("one of --request or --answer") != std::string::npos);
     }
 
+    TEST_CASE("explain --answer says which findings one marker removes where they overlap") {
+        const auto dir = std::filesystem::temp_directory_path();
+        const auto answer = dir / "policy-command-overlap.txt";
+        std::ofstream(answer) << "connection from ::ffff:10.20.30.40 refused";
+        const auto write_policy = [&](const std::string& redact) {
+            const auto path = dir / ("policy-command-overlap-" + std::to_string(redact.size()) + ".yaml");
+            std::ofstream(path) << "classes: [public, internal]\nzones: [{name: site}]\nresponses: {redact: [" << redact
+                                << "]}\nrules: [{name: all, then: {action: allow}}]\n";
+            return path;
+        };
+        const auto both_policy = write_policy("ipv4, ipv6");
+        const auto ipv6_policy = write_policy("ipv6");
+        const auto both = run({"explain", "--policy", both_policy.string(), "--answer", answer.string(), "--tenant", "x"});
+        const auto ipv6 = run({"explain", "--policy", ipv6_policy.string(), "--answer", answer.string(), "--tenant", "x"});
+        for (const auto& path : {answer, both_policy, ipv6_policy}) std::filesystem::remove(path);
+        CHECK(both.status == 0);
+        CHECK(both.out.find("  - ipv6, bytes 16-25: removed (responses: redact), with what it overlaps, as one "
+                            "[REDACTED:ipv6] over bytes 16-34\n") != std::string::npos);
+        CHECK(both.out.find("  - ipv4, bytes 23-34: removed (responses: redact), with what it overlaps, as one "
+                            "[REDACTED:ipv6] over bytes 16-34\n") != std::string::npos);
+        CHECK(both.out.find("The client gets:\nconnection from [REDACTED:ipv6] refused\n") != std::string::npos);
+        CHECK(ipv6.status == 0);
+        CHECK(ipv6.out.find("  - ipv6, bytes 16-25: removed (responses: redact)\n") != std::string::npos);
+        CHECK(ipv6.out.find("  - ipv4, bytes 23-34: kept (neither responses.redact nor the tenant's redact_in_responses "
+                            "names ipv4), but bytes 23-25 of it go with the [REDACTED:ipv6] over bytes 16-25, which it "
+                            "overlaps\n") != std::string::npos);
+        CHECK(ipv6.out.find("The client gets:\nconnection from [REDACTED:ipv6].20.30.40 refused\n") != std::string::npos);
+    }
+
     TEST_CASE("explain reads every string of the body, as the gateway does, and says what it refuses first") {
         const auto quickstart = root + "/examples/quickstart/policy.yaml";
         const auto path = std::filesystem::temp_directory_path() / "policy-command-strings.json";

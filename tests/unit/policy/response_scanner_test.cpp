@@ -374,6 +374,31 @@ rules: [{name: all, then: {action: allow}}]
         }
     }
 
+    TEST_CASE("findings that overlap are removed together, none of either reaching the client") {
+        // An IPv4 address written inside an IPv6 one: the IPv6 finding ends inside the IPv4 one, whose
+        // tail the client got after the first marker.
+        const auto both = testing::redacting_answers("ipv4, ipv6");
+        REQUIRE(both);
+        check_every_cut(both, "connection from ::ffff:10.20.30.40 refused", "connection from [REDACTED:ipv6] refused");
+        check_every_cut(both, "host 2001:db8::1.2.3.4 is up", "host [REDACTED:ipv6] is up");
+        // Only one of them redacted: the other's finding is kept, but for what it shares with the removed one.
+        ResponseScanner ipv4_only(testing::redacting_answers("ipv4"), "anyone");
+        CHECK(ipv4_only.complete("from ::ffff:10.20.30.40 refused") == "from ::ffff:[REDACTED:ipv4] refused");
+        ResponseScanner ipv6_only(testing::redacting_answers("ipv6"), "anyone");
+        CHECK(ipv6_only.complete("from ::ffff:10.20.30.40 refused") == "from [REDACTED:ipv6].20.30.40 refused");
+    }
+
+    TEST_CASE("answer_removals joins overlapping findings to be redacted and leaves the others alone") {
+        const std::vector<char> redact{1, 1, 0};
+        const std::vector<Detection> found{{0, 2, 8}, {1, 6, 12}, {0, 12, 14}, {2, 20, 30}, {1, 25, 40}, {0, 41, 45}};
+        const auto removals = answer_removals(found, redact);
+        REQUIRE(removals.size() == 4);
+        CHECK((removals[0].begin == 2 && removals[0].end == 12 && removals[0].detector == 0));
+        CHECK((removals[1].begin == 12 && removals[1].end == 14));  // adjacent, not overlapping: its own marker
+        CHECK((removals[2].begin == 25 && removals[2].end == 40 && removals[2].detector == 1));
+        CHECK((removals[3].begin == 41 && removals[3].end == 45));
+    }
+
     TEST_CASE("a number that grows past a valid card is not redacted") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);
