@@ -1,6 +1,9 @@
 #include "policy/email_forms.hpp"
 
 #include <algorithm>
+#include <cstdint>
+
+#include "policy/utf8.hpp"
 
 namespace sovereign::policy::email_forms {
 
@@ -10,7 +13,57 @@ namespace {
 constexpr std::size_t longest_form = 9;
 
 bool is_alnum(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool name_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; }
+bool ascii_name_char(char c) { return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-'; }
+bool ascii_domain_char(char c) { return is_alnum(c) || c == '.' || c == '-'; }
+
+// Letters of the scripts written in and around Europe: Latin with its extensions, Greek, Cyrillic,
+// Armenian, Hebrew and Arabic (U+00C0 to U+07FF, and Latin Extended Additional for the letters of
+// Welsh and Vietnamese), without the few signs among them. Scripts beyond are not looked for: an
+// address may hold them (RFC 6531), but a streamed answer would then hold back every run of Chinese or
+// Japanese text (which has no spaces) for the address it might begin.
+bool letter_beyond_ascii(std::uint32_t cp) {
+    if (cp >= 0x1E00 && cp <= 0x1EFF) return true;
+    if (cp < 0xC0 || cp >= 0x800 || cp == 0xD7 || cp == 0xF7) return false;  // × and ÷ sit among the letters
+    return cp != 0x37E && cp != 0x387 && !(cp >= 0x55A && cp <= 0x55F) && cp != 0x589 && cp != 0x5BE &&
+           cp != 0x5C0 && cp != 0x5C3 && cp != 0x5C6 && cp != 0x5F3 && cp != 0x5F4 && cp != 0x60C && cp != 0x61B &&
+           cp != 0x61F && !(cp >= 0x66A && cp <= 0x66D) && cp != 0x6D4;  // punctuation of those scripts
+}
+
+// The length of the letter beyond ASCII at text[pos]; 0 where none begins.
+std::size_t letter_beyond_ascii_at(std::string_view text, std::size_t pos) {
+    std::size_t length = 0;
+    const std::uint32_t cp = utf8_code_point(text, pos, length);
+    return length > 1 && letter_beyond_ascii(cp) ? length : 0;
+}
+
+// The start of the character that ends at text[end - 1], or end where no well-formed one does.
+std::size_t character_start(std::string_view text, std::size_t end) {
+    for (std::size_t length = 1; length <= 4 && length <= end; ++length)
+        if (utf8_character_length(text, end - length) == length) return end - length;
+    return end;
+}
+
+// The length of the character that ends at text[end - 1] when `at` accepts it there; 0 otherwise.
+std::size_t ending(std::string_view text, std::size_t end, std::size_t (*at)(std::string_view, std::size_t)) {
+    const std::size_t start = character_start(text, end);
+    return start < end && at(text, start) == end - start ? end - start : 0;
+}
+
+std::size_t letter_or_digit_at(std::string_view text, std::size_t pos) {
+    if (pos >= text.size()) return 0;
+    return is_alnum(text[pos]) ? 1 : letter_beyond_ascii_at(text, pos);
+}
+
+// The length of the apostrophe (' or the typographic ’) at text[pos] that stands between two letters
+// or digits; 0 where none does.
+std::size_t inner_apostrophe_at(std::string_view text, std::size_t pos) {
+    std::size_t length = 0;
+    if (pos < text.size() && text[pos] == '\'') length = 1;
+    else if (text.substr(pos, 3) == "\xE2\x80\x99") length = 3;
+    if (length == 0 || ending(text, pos, letter_or_digit_at) == 0 || letter_or_digit_at(text, pos + length) == 0)
+        return 0;
+    return length;
+}
 
 char closing(char open) {
     switch (open) {
@@ -103,6 +156,22 @@ std::size_t longest_ending(std::string_view text, std::size_t end, Read read) {
 
 }  // namespace
 
+std::size_t name_char_at(std::string_view text, std::size_t pos) {
+    if (pos >= text.size()) return 0;
+    if (ascii_name_char(text[pos])) return 1;
+    if (const std::size_t letter = letter_beyond_ascii_at(text, pos); letter != 0) return letter;
+    return inner_apostrophe_at(text, pos);
+}
+
+std::size_t name_char_before(std::string_view text, std::size_t end) { return ending(text, end, name_char_at); }
+
+std::size_t domain_char_at(std::string_view text, std::size_t pos) {
+    if (pos >= text.size()) return 0;
+    return ascii_domain_char(text[pos]) ? 1 : letter_beyond_ascii_at(text, pos);
+}
+
+std::size_t domain_char_before(std::string_view text, std::size_t end) { return ending(text, end, domain_char_at); }
+
 Form at_sign_at(std::string_view text, std::size_t pos) { return at_sign_form(text, pos); }
 Form dot_at(std::string_view text, std::size_t pos) { return dot_form(text, pos); }
 
@@ -116,12 +185,12 @@ std::size_t dot_ending(std::string_view text, std::size_t end) {
 
 std::size_t name_start(std::string_view text, std::size_t pos, std::size_t floor) {
     while (pos > floor) {
-        if (name_char(text[pos - 1])) {
-            --pos;
+        if (const std::size_t length = name_char_before(text, pos); length != 0 && pos - length >= floor) {
+            pos -= length;
             continue;
         }
         const std::size_t dot = dot_ending(text, pos);
-        if (dot != 0 && pos - dot > floor && name_char(text[pos - dot - 1])) {
+        if (dot != 0 && pos - dot > floor && name_char_before(text, pos - dot) != 0) {
             pos -= dot;
             continue;
         }
@@ -152,8 +221,10 @@ std::string spelled_address(std::string_view text) {
             i += dot.length;
             continue;
         }
-        if (!name_char(text[i])) return {};
-        address.push_back(text[i++]);
+        const std::size_t length = name_char_at(text, i);
+        if (length == 0) return {};
+        address.append(text.substr(i, length));
+        i += length;
     }
     if (!seen_at || (word_at && !written_dot)) return {};
     return address;

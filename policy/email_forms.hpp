@@ -26,6 +26,18 @@ Form dot_at(std::string_view text, std::size_t pos);
 std::size_t at_sign_ending(std::string_view text, std::size_t end);
 std::size_t dot_ending(std::string_view text, std::size_t end);
 
+// The length of the name character (of a local part or a domain) at text[pos], 0 where none begins:
+// an ASCII letter or digit, '.', '_', '%', '+' or '-'; a letter of Latin beyond ASCII, Greek,
+// Cyrillic, Armenian, Hebrew or Arabic, which an address may hold (RFC 6531: "jöran@bücher.de"); or
+// an apostrophe, ' or ’, between two letters or digits ("jane.o'neil"), but not one that ends a word
+// before a space ("it's bob@example.com").
+std::size_t name_char_at(std::string_view text, std::size_t pos);
+// The length of the name character that ends at text[end - 1]; 0 where none does.
+std::size_t name_char_before(std::string_view text, std::size_t end);
+// The same for a domain's characters: letters (ASCII or beyond), digits, '.' and '-'.
+std::size_t domain_char_at(std::string_view text, std::size_t pos);
+std::size_t domain_char_before(std::string_view text, std::size_t end);
+
 // Where the name (local part or domain) that ends at `pos` begins: name characters and dots written
 // out between them ("jane [dot] doe"), at most back to `floor`.
 std::size_t name_start(std::string_view text, std::size_t pos, std::size_t floor);

@@ -308,15 +308,20 @@ bool email(std::string_view written) {
     const auto domain = text.substr(at + 1);
     if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) return false;
     if (domain.find("..") != std::string_view::npos || domain.find('.') == std::string_view::npos) return false;
+    // A domain has no apostrophe, which a local part may (email_forms::name_char_at).
+    if (domain.find('\'') != std::string_view::npos || domain.find("\xE2\x80\x99") != std::string_view::npos)
+        return false;
     std::size_t start = 0;
     while (start <= domain.size()) {
         const auto dot = domain.find('.', start);
         const auto label = domain.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
         if (label.empty() || label.front() == '-' || label.back() == '-') return false;
         if (dot == std::string_view::npos) {
-            // The top-level domain is letters only, two at least (no top-level domain has one).
-            return label.size() >= 2 &&
-                   std::all_of(label.begin(), label.end(), [](char c) { return is_upper(c) || is_lower(c); });
+            // The top-level domain is letters only, two at least (no top-level domain has one); beyond
+            // ASCII, the letters of internationalized ones (".рф"), which spelled_address let through.
+            return label.size() >= 2 && std::all_of(label.begin(), label.end(), [](char c) {
+                       return is_upper(c) || is_lower(c) || static_cast<unsigned char>(c) >= 0x80;
+                   });
         }
         start = dot + 1;
     }

@@ -210,9 +210,12 @@ struct Generator {
 };
 
 // Three in fourteen addresses plain, the others with '@' and dots written out as people do to hide
-// them, or escaped as URLs, HTML and JSON carry them.
+// them, or escaped as URLs, HTML and JSON carry them. Some local parts hold an apostrophe or letters
+// beyond ASCII, as names do.
 std::string email() {
-    const std::string local = pick({"jane.doe", "m.rossi", "p.nowak", "j-dupont"}) + std::to_string(uniform(1, 999));
+    const std::string local = pick({"jane.doe", "m.rossi", "p.nowak", "j-dupont", "jane.o'neil", "j\u00f6ran.berg",
+                                    "o\u2019brien", "\u00e9lodie"}) +
+                              std::to_string(uniform(1, 999));
     const std::string labels = pick({"example|com", "example|org", "mail|example|eu"});
     struct Style { const char* at; const char* dot; };
     static const Style styles[] = {{"@", "."}, {"@", "."}, {"@", "."}, {"@", "[.]"}, {" [at] ", " [dot] "},
@@ -269,12 +272,13 @@ std::vector<Generator> generators() {
         {"uk_nino", nino, [] { return "BG" + digits(6) + "A"; },
          V{"Her National Insurance number is {}.", "NINO {} needs updating in payroll."}},
         {"email", email, [] {
-             // No top-level domain, a domain starting with '-', unpaired brackets, and the bare word "at"
-             // with a plain dot ("work at example.com" is no address).
+             // No top-level domain, a domain starting with '-', unpaired brackets, the bare word "at"
+             // with a plain dot ("work at example.com" is no address), and an apostrophe in a domain.
              return pick({"jane.doe@example", "m.rossi@localhost", "p.nowak@-bad.com", "jane [at] example",
-                          "m.rossi [at) example.com", "j.dupont at example.com"});
+                          "m.rossi [at) example.com", "j.dupont at example.com", "jane@o'neil.com", "j\u00f6ran@example"});
          },
-         V{"Send the report to {} by Monday.", "Schreiben Sie an {} für Rückfragen.", "Contactez {} pour plus d'infos."}},
+         V{"Send the report to {} by Monday.", "Schreiben Sie an {} für Rückfragen.", "Contactez {} pour plus d'infos.",
+           "It's {} you should write to.", "L'adresse de J\u00f6ran est \u00ab{}\u00bb."}},
         {"phone", [] { return "+" + pick({"49 30 ", "33 1 ", "44 20 ", "34 91 ", "39 06 "}) + digits(7); },
          [] { return "+" + pick({"49 ", "33 "}) + digits(3); },
          V{"Call me on {} after 5pm.", "Rufen Sie mich unter {} an.", "Appelez le {} demain."}},

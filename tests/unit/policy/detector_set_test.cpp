@@ -263,6 +263,26 @@ TEST_SUITE("scan") {
         CHECK(scan("The dot at the end [dot] matters.") == Found{});
     }
 
+    TEST_CASE("e-mail addresses with an apostrophe or letters beyond ASCII are found whole") {
+        for (const std::string mail : {"jane.o'neil@example.co.uk", "j\u00f6ran@example.com", "o\u2019neil@example.ie",
+                                       "\u00e9lodie.m\u00fcller@b\u00fccher.de", "info@m\u00fcller.de",
+                                       "\u0434\u0430\u0440\u044c\u044f@example.ru", "d'arcy [at] example [dot] fr",
+                                       "jos\u00e9 [at] example [dot] com", "jane(at)\u00fcber.de", "ren\u00e9e[@]example(dot)org"}) {
+            CAPTURE(mail);
+            CHECK(scan("Write to " + mail + " today.") == Found{{"email", mail}});
+            CHECK(scan("\u00ab" + mail + "\u00bb") == Found{{"email", mail}});  // in guillemets
+            CHECK(scan("\u201c" + mail + "\u201d") == Found{{"email", mail}});  // in typographic quotes
+        }
+        // An apostrophe that ends a word, or stands before the address, is the prose's.
+        CHECK(scan("it's bob@example.com") == Found{{"email", "bob@example.com"}});
+        CHECK(scan("write to 'bob@example.com' now") == Found{{"email", "bob@example.com"}});
+        CHECK(scan("James' bob@example.com") == Found{{"email", "bob@example.com"}});
+        CHECK(scan("Jane\u2019s address: bob@example.com") == Found{{"email", "bob@example.com"}});
+        // No apostrophe in a domain; a top-level domain is letters.
+        CHECK(scan("jane@o'neil.com") == Found{});
+        CHECK(scan("jane@example.c\u00f6m") == Found{{"email", "jane@example.c\u00f6m"}});
+    }
+
     TEST_CASE("built-in context words written in capitals beyond ASCII count") {
         const std::string key = "sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6";
         CHECK(scan("N\u00c9 LE 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});

@@ -155,6 +155,14 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(scanner.feed(" 1111 1111 thanks") == "[REDACTED:credit_card] ");
         CHECK(scanner.held_back() == 6);
         CHECK(scanner.finish() == "thanks");
+        // Chinese text (no spaces) is not held back for an address it might begin: the letters an
+        // address is looked for with are those of the scripts of Europe and around it.
+        ResponseScanner chinese(testing::redacting_answers("email"), "anyone");
+        const std::string text = "\u4eca\u5929\u5929\u6c14\u5f88\u597d\u6211\u4eec\u53bb\u516c\u56ed\u5427";
+        const std::string out = chinese.feed(text);
+        CHECK(out.size() + chinese.held_back() == text.size());
+        CHECK(chinese.held_back() <= 3);  // at most its last character, which a look-alike's bytes may follow
+        CHECK(out + chinese.finish() == text);
     }
 
     TEST_CASE("an e-mail address written out with [at] and dot is redacted wherever the stream is cut") {
@@ -397,6 +405,21 @@ rules: [{name: all, then: {action: allow}}]
         CHECK((removals[1].begin == 12 && removals[1].end == 14));  // adjacent, not overlapping: its own marker
         CHECK((removals[2].begin == 25 && removals[2].end == 40 && removals[2].detector == 1));
         CHECK((removals[3].begin == 41 && removals[3].end == 45));
+    }
+
+    TEST_CASE("addresses with apostrophes and letters beyond ASCII are redacted whole, streamed and whole") {
+        const auto policy = testing::redacting_answers("email, ipv4, ipv6");
+        REQUIRE(policy);
+        for (const std::string mail : {"jane.o'neil@example.co.uk", "j\xc3\xb6ran@example.com", "o\xe2\x80\x99neil@example.ie",
+                                       "\xc3\xa9lodie@b\xc3\xbc" "cher.de"}) {
+            CAPTURE(mail);
+            check_every_cut(policy, "Write to " + mail + " today.", "Write to [REDACTED:email] today.");
+        }
+        const std::vector<std::string> fragments{
+            "jane.o'neil@example.co.uk", "j\xc3\xb6ran@example.com", "o\xe2\x80\x99neil@b\xc3\xbc" "cher.de", "it's",
+            "'", "\xe2\x80\x99", "\xc3\xb6", "@", "example.com", "::ffff:10.20.30.40", "2001:db8::1.2.3.4", "10.20",
+            "::ffff:", ":", ".", "1", "jane", "\xc2\xab", "\xc2\xbb"};
+        CHECK(compare_random_answers(policy, fragments, 20261125, 2000, 12, 9) > 1000);
     }
 
     TEST_CASE("a number that grows past a valid card is not redacted") {
