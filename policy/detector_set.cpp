@@ -8,6 +8,7 @@
 
 #include "policy/encoded_text.hpp"
 #include "policy/lookalike_fold.hpp"
+#include "policy/utf8.hpp"
 
 namespace sovereign::policy {
 
@@ -520,8 +521,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         const std::vector<TextRange> runs = std::move(work.encoded_runs);
         std::vector<Detection> inner;
         for (const TextRange& run : runs) {
-            const auto decoded = decode_encoded_text(text.substr(run.begin, run.end - run.begin));
+            auto decoded = decode_encoded_text(text.substr(run.begin, run.end - run.begin));
             if (!decoded) continue;
+            replace_ill_formed_utf8(*decoded);
             if (!scan(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
             for (const Detection& d : inner)
                 if (!add_nested(d, run.begin, run.end)) return false;
@@ -541,7 +543,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             const TextRange region = regions[r];
             const bool merged = r < merged_regions;
             const std::string_view written = text.substr(region.begin, region.end - region.begin);
-            const UnescapedText unescaped = unescape_text(written);
+            UnescapedText unescaped = unescape_text(written);
+            replace_ill_formed_utf8(unescaped.text);
             const RegionCuts cuts = region_cuts(text, region);
             std::size_t awaiting = unescaped.text.size();
             if (!scan(unescaped.text, 0, inner, failure, DensePass::windows,

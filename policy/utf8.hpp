@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace sovereign::policy {
@@ -40,6 +41,24 @@ inline std::optional<std::size_t> first_ill_formed_utf8(std::string_view text) {
     at += length;
   }
   return std::nullopt;
+}
+
+// Each byte that begins no well-formed character replaced by U+001A (SUB), one byte for one, so that
+// positions stay where they were. Text decoded from escapes or base64 may hold such bytes, and what
+// vectorscan's UTF-8 patterns (keywords, custom patterns) find in bytes that are not UTF-8 is undefined.
+inline void replace_ill_formed_utf8(std::string& text) {
+  for (std::size_t at = 0; at < text.size();) {
+    if (static_cast<unsigned char>(text[at]) < 0x80) {
+      ++at;
+      continue;
+    }
+    const std::size_t length = utf8_character_length(text, at);
+    if (length == 0) {
+      text[at++] = '\x1A';
+      continue;
+    }
+    at += length;
+  }
 }
 
 // The code point of the well-formed character at text[at]; `length` is its length, 0 where none begins.

@@ -205,6 +205,13 @@ TEST_SUITE("scan") {
         CHECK(scan("GET /search?q=hello%20world&lang=en HTTP/1.1 &amp; 50% &copy;") == Found{});
     }
 
+    TEST_CASE("escapes that decode to bytes that are not UTF-8 leave the values beside them to be found") {
+        // Keywords and custom patterns are UTF-8 patterns: the stray bytes are no characters to them.
+        CHECK(scan("q=%FF%C3Bluebird%20PAT-123456%E2%82&x=1") ==
+              Found{{"project_codename", "Bluebird"}, {"patient_id", "PAT-123456"}});
+        CHECK(scan("a%FFb jane.doe%40example.com") == Found{{"email", "jane.doe%40example.com"}});
+    }
+
     TEST_CASE("values written with JSON backslash escapes are found, spanning the characters that wrote them") {
         // A tool call's arguments as a model writes them, and code samples in prose.
         CHECK(scan(R"({"ssn":"\u0035\u0033\u0036-22-1234"})") == Found{{"us_ssn", R"(\u0035\u0033\u0036-22-1234)"}});
