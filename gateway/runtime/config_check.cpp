@@ -96,8 +96,9 @@ std::vector<std::string> check_opened_files(const GatewayConfig& config) {
 
 std::vector<std::string> check_capture_settings(const GatewayConfig& config, const policy::PolicyModel& policy) {
   std::string asks;  // the first place of the policy that asks for captures
+  // Warn and dry-run rules capture nothing (they only log and record what they would do).
   for (const auto& rule : policy.rules)
-    if (rule.capture_payload && asks.empty())
+    if (rule.capture_payload && rule.mode == policy::RuleMode::enforce && asks.empty())
       asks = "rule '" + rule.name + "' (" + policy.file_label + ":" + std::to_string(rule.line) + ":" +
              std::to_string(rule.column) + ")";
   for (const auto& tenant : policy.tenants)

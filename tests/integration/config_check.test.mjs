@@ -327,6 +327,14 @@ rules:
     const good = write('capture-good.yaml', withPolicy + audit + `  auditor_public_key: ${path.join(keys, 'auditor.pub')}\n`);
     const ok = await runCli(['config', 'check', good]);
     assert.equal(ok.code, 0, ok.output);
+    // A rule in warn or dry-run mode captures nothing, so it needs no auditor key.
+    for (const mode of ['warn', 'dry-run']) {
+      fs.writeFileSync(path.join(dir, `capture-${mode}-policy.yaml`), fs.readFileSync(path.join(dir, 'capture-policy.yaml'), 'utf8')
+        .replace('  - name: seal-everything\n', `  - name: seal-everything\n    mode: ${mode}\n`));
+      const trial = write(`capture-${mode}.yaml`, GOOD + `policy: capture-${mode}-policy.yaml\n` + audit);
+      const checked = await runCli(['config', 'check', trial]);
+      assert.equal(checked.code, 0, `${mode}: ${checked.output}`);
+    }
   });
 
   it('serve reports a certificate it cannot load at the setting, as config check does, and starts nothing', async () => {
