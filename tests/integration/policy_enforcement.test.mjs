@@ -149,6 +149,15 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     return result;
   }
 
+  // Writes the policy file, sends SIGHUP (unless the file watcher is what is tested) and waits until
+  // the gateway counts a reload with that result.
+  async function reloadPolicy(text, result, what, { signal = true } = {}) {
+    const before = (await gw.metrics()).value('sovereign_config_reloads_total', { result });
+    fs.writeFileSync(policyFile, text);
+    if (signal) gw.process.signal('SIGHUP');
+    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result }) > before, 10000, what);
+  }
+
   async function chatReachingEcho(key, body, headers = {}) {
     const before = echo.requests().length;
     const res = await gw.chat(key, body, { headers });
@@ -367,12 +376,8 @@ describe('policy enforcement', { timeout: 120000 }, () => {
   it('a broken policy on reload is rejected (log and metric) and the old policy keeps deciding', async () => {
     assert.notEqual(BROKEN_POLICY, POLICY);
     assert.ok(!BROKEN_POLICY.includes('redact-cards'));
-    const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
     const stderrBefore = gw.stderr.length;
-    fs.writeFileSync(policyFile, BROKEN_POLICY);
-    gw.process.signal('SIGHUP');
-    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
-      10000, 'the broken policy to be rejected');
+    await reloadPolicy(BROKEN_POLICY, 'rejected', 'the broken policy to be rejected');
     const log = await gw.waitForStderr(/"reload_rejected"/, stderrBefore, 5000, 'the rejection');
     const line = log.split('\n').find((l) => l.includes('"reload_rejected"'));
     assert.ok(line, `no reload_rejected log line:\n${log}`);
@@ -386,11 +391,7 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assertError(denied, { status: 403, code: 'denied_by_policy' }, 'credential after the rejected reload');
 
     // Putting the good file back is applied again (the file watcher or SIGHUP).
-    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
-    fs.writeFileSync(policyFile, POLICY);
-    gw.process.signal('SIGHUP');
-    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
-      10000, 'the good policy to be applied again');
+    await reloadPolicy(POLICY, 'applied', 'the good policy to be applied again');
   });
 
   it('a policy whose quoted text is never closed is rejected on reload at its opening quote; the old policy keeps deciding', async () => {
@@ -400,51 +401,30 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     const lines = POLICY.split('\n');
     const line = lines.findIndex((l) => l.includes('message: "Credentials never leave')) + 1;
     const column = lines[line - 1].indexOf('"') + 1;
-    const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
     const stderrBefore = gw.stderr.length;
-    fs.writeFileSync(policyFile, open);
-    gw.process.signal('SIGHUP');
-    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
-      10000, 'the policy with an open quote to be rejected');
+    await reloadPolicy(open, 'rejected', 'the policy with an open quote to be rejected');
     const log = await gw.waitForStderr(/"reload_rejected"/, stderrBefore, 5000, 'the rejection');
     assert.ok(log.includes(`:${line}:${column}: YAML syntax error: the quoted text that starts here is never closed`), log);
     const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Refund card ${CARD} please.`));
     assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
-    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
-    fs.writeFileSync(policyFile, POLICY);
-    gw.process.signal('SIGHUP');
-    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
-      10000, 'the good policy to be applied again');
+    await reloadPolicy(POLICY, 'applied', 'the good policy to be applied again');
   });
 
   it('an emptied policy file (an editor truncating it before writing) is rejected and the gateway keeps serving', async () => {
     // Found by tests/fuzz/policy_fuzz: loading a policy that defined no detector yet crashed the process.
     for (const text of ['', 'name: half-written\n']) {
-      const rejected = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'rejected' });
-      fs.writeFileSync(policyFile, text);
-      gw.process.signal('SIGHUP');
-      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected,
-        10000, `the policy ${JSON.stringify(text)} to be rejected`);
+      await reloadPolicy(text, 'rejected', `the policy ${JSON.stringify(text)} to be rejected`);
       const { received } = await chatReachingEcho(ALPHA, chatBody('echo-model', `Refund card ${CARD} please.`));
       assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
     }
-    const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
-    fs.writeFileSync(policyFile, POLICY);
-    gw.process.signal('SIGHUP');
-    await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
-      10000, 'the good policy to be applied again');
+    await reloadPolicy(POLICY, 'applied', 'the good policy to be applied again');
   });
 
   it('a changed file is picked up without SIGHUP; what lint finds is logged and the policy serves as written', async () => {
     const withStranger = POLICY.replace('  - name: beta\n    clearance: internal\n',
       '  - name: beta\n    clearance: internal\n  - name: gamma\n    clearance: public\n');
     assert.notEqual(withStranger, POLICY);
-    const reloaded = async (text, what) => {
-      const applied = (await gw.metrics()).value('sovereign_config_reloads_total', { result: 'applied' });
-      fs.writeFileSync(policyFile, text);
-      await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'applied' }) > applied,
-        10000, what);
-    };
+    const reloaded = (text, what) => reloadPolicy(text, 'applied', what, { signal: false });
     // /metrics names the policy in force by the same version decision records carry.
     const policyInfo = async () => (await gw.metrics()).matching('sovereign_policy_info').map((s) => s.labels);
     const policyName = /^name: (.+)$/m.exec(POLICY)[1];
