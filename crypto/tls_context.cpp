@@ -4,7 +4,11 @@
 #include <openssl/x509v3.h>
 
 #include <ctime>
+#include <fstream>
+#include <iterator>
 #include <optional>
+
+#include "crypto/digest.hpp"
 
 namespace sovereign::crypto {
 namespace {
@@ -76,6 +80,25 @@ std::optional<std::string> check_validity(SSL_CTX* ctx, const std::filesystem::p
   return std::nullopt;
 }
 
+// A server that verifies client certificates must name what a session was verified against, or
+// OpenSSL refuses to resume any session (an "internal error" alert: every second request of a
+// client that caches sessions, nginx and Node's https agent among them, failed). The name is a
+// digest of the client CA file and whether a certificate is required, so a session verified
+// against another CA, a reload's new one included, is never resumed: its client makes a full
+// handshake. A session keeps the client certificate it was verified with (tenant mapping reads it).
+std::optional<std::string> set_session_context(SSL_CTX* ctx, const ServerTlsSettings& settings) {
+  std::ifstream in(settings.client_ca, std::ios::binary);
+  if (!in.is_open()) return "cannot read client CA '" + settings.client_ca.string() + "'";
+  std::string identity(std::istreambuf_iterator<char>(in), {});
+  if (in.bad()) return "cannot read client CA '" + settings.client_ca.string() + "'";
+  identity += settings.require_client_certificate ? "\nrequired" : "\noptional";
+  const Sha256 digest = sha256(identity);
+  static_assert(sha256_bytes <= SSL_MAX_SID_CTX_LENGTH);
+  if (SSL_CTX_set_session_id_context(ctx, digest.data(), digest.size()) != 1)
+    return failure("cannot set the session context for client CA", settings.client_ca);
+  return std::nullopt;
+}
+
 }  // namespace
 
 TlsContextResult make_server_context(const ServerTlsSettings& settings) {
@@ -100,6 +123,7 @@ TlsContextResult make_server_context(const ServerTlsSettings& settings) {
     int mode = SSL_VERIFY_PEER;
     if (settings.require_client_certificate) mode |= SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
     SSL_CTX_set_verify(ctx.get(), mode, nullptr);
+    if (auto error = set_session_context(ctx.get(), settings)) return TlsError{"client_ca", *error};
   }
   return ctx;
 }

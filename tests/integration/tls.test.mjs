@@ -139,6 +139,26 @@ describe('TLS', () => {
       { status: 401, code: 'invalid_api_key' }, 'unlisted CN');
   });
 
+  // Clients that cache sessions (nginx in front of the gateway, Node's https agent, curl) resume
+  // them; a listener that verifies client certificates refused every resumption with an internal
+  // error alert until it named its session context.
+  for (const version of ['-tls1_3', '-tls1_2']) {
+    it(`a session resumed with ${version} on a listener that verifies client certificates keeps its tenant`, () => {
+      const sessionFile = `${pki.dir}/session${version}.pem`;
+      const models = (sessionFlag) => spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${gw.apiPort}`, version,
+        '-CAfile', pki.ca, '-servername', 'localhost', '-cert', pki.client.cert, '-key', pki.client.key,
+        sessionFlag, sessionFile, '-ign_eof'],
+      { input: 'GET /v1/models HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n', encoding: 'utf8', timeout: 10000 });
+      const first = models('-sess_out');
+      assert.match(first.stdout, /^New, TLSv1\.[23]/m, first.stdout + first.stderr);
+      assert.match(first.stdout, /HTTP\/1\.1 200 OK/, first.stdout + first.stderr);
+      const again = models('-sess_in');
+      assert.match(again.stdout, /^Reused, TLSv1\.[23]/m, again.stdout + again.stderr);
+      assert.match(again.stdout, /HTTP\/1\.1 200 OK/, again.stdout + again.stderr);
+      assert.match(again.stdout, /"plain-model"/, 'the resumed session authenticates as the certificate\'s tenant');
+    });
+  }
+
   it('a client certificate from an untrusted CA never authenticates, even with a listed CN', async () => {
     const tls = https({ cert: fs.readFileSync(pki.rogueClient.cert), key: fs.readFileSync(pki.rogueClient.key) });
     let res;
