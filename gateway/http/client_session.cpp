@@ -218,8 +218,9 @@ void ClientSession::on_header(boost::system::error_code ec) {
   read_deadline_.clear();
   if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
     // Silence on an idle keep-alive connection is normal: just close. A request that started
-    // arriving and stalled gets 408 (plain HTTP; a TLS stream cannot be written after a cancelled read).
-    if (buffer_.size() == 0 || is_tls()) return close();
+    // arriving and stalled gets 408, over TLS too: the cancelled read leaves any part of a record it
+    // had received inside OpenSSL's read side, and a write is a record of its own.
+    if (buffer_.size() == 0) return close();
     return reject(api_errors::request_timeout());
   }
   if (ec == http::error::header_limit)
@@ -279,10 +280,7 @@ void ClientSession::read_body() {
 
 void ClientSession::on_body(boost::system::error_code ec) {
   read_deadline_.clear();
-  if (ec == boost::asio::error::operation_aborted && read_timed_out_) {
-    if (is_tls()) return close();
-    return reject(api_errors::request_timeout());
-  }
+  if (ec == boost::asio::error::operation_aborted && read_timed_out_) return reject(api_errors::request_timeout());
   if (ec == http::error::body_limit)
     return reject(api_errors::request_too_large(limits_.max_body_bytes));
   // A parse error gets the same answer whether the bytes came with the header or in a later read.

@@ -314,3 +314,61 @@ sys.stdout.write(received.decode())
     assert.equal((await gw.admin('/readyz')).status, 200, 'the previous configuration keeps serving');
   });
 });
+
+// A request that stalls over TLS gets the 408 a plain-HTTP one gets (it was closed without a word,
+// an access-log line or a count): a read cancelled at its deadline leaves the TLS stream writable.
+describe('TLS request deadlines', () => {
+  const TIMEOUT_MS = 1000;
+  let pki;
+  let gw;
+
+  before(async () => {
+    pki = makePki(tempDir('sovereign-pki-deadline-'));
+    gw = await Gateway.start({
+      listenerTls: { certificate: pki.server.cert, private_key: pki.server.key },
+      limits: { header_timeout_ms: TIMEOUT_MS, body_timeout_ms: TIMEOUT_MS },
+      tenants: [tenant({ name: 'radiology', keys: [KEY], models: ['*'] })],
+      backends: [],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (pki) fs.rmSync(pki.dir, { recursive: true, force: true });
+  });
+
+  // Writes `sent` over TLS and reads until the gateway closes the connection.
+  function stall(sent) {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const socket = tls.connect({ port: gw.apiPort, host: '127.0.0.1', ca: fs.readFileSync(pki.ca), servername: 'localhost' },
+        () => socket.write(sent));
+      let received = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (d) => { received += d; });
+      socket.on('error', reject);
+      socket.on('close', () => resolve({ received, elapsedMs: Date.now() - started }));
+      setTimeout(() => socket.destroy(new Error(`no close within ${TIMEOUT_MS + 5000} ms`)), TIMEOUT_MS + 5000).unref();
+    });
+  }
+
+  const timeouts = async () => (await gw.metrics()).value('sovereign_http_requests_total', { status: '408' }) ?? 0;
+
+  for (const [what, sent] of [
+    ['a header that stops half-way', 'POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\n'],
+    ['a body that stops half-way', `POST /v1/chat/completions HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${KEY}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model":'],
+  ]) {
+    it(`${what} gets 408 over TLS, counted and logged`, async () => {
+      const counted = await timeouts();
+      const stderrBefore = gw.stderr.length;
+      const { received, elapsedMs } = await stall(sent);
+      assert.match(received, /^HTTP\/1\.1 408 /, received);
+      assert.match(received, /"code":"request_timeout"/, received);
+      assert.ok(elapsedMs >= TIMEOUT_MS - 50, `answered after ${elapsedMs} ms, before the deadline`);
+      await gw.waitForMetrics((m) => (m.value('sovereign_http_requests_total', { status: '408' }) ?? 0) > counted,
+        5000, 'the 408 to be counted');
+      await gw.waitForStderr(/"status":408/, stderrBefore, 5000, 'the access-log line');
+    });
+  }
+});
