@@ -221,10 +221,10 @@ void ClientSession::on_header(boost::system::error_code ec) {
     // arriving and stalled gets 408, over TLS too: the cancelled read leaves any part of a record it
     // had received inside OpenSSL's read side, and a write is a record of its own.
     if (buffer_.size() == 0) return close();
-    return reject(api_errors::request_timeout());
+    return reject(api_errors::request_timeout(), Refusal::header);
   }
   if (ec == http::error::header_limit)
-    return reject(api_errors::header_too_large(limits_.max_header_bytes));
+    return reject(api_errors::header_too_large(limits_.max_header_bytes), Refusal::header);
   if (ec == http::error::body_limit)
     return reject(api_errors::request_too_large(limits_.max_body_bytes));
   if (ec == http::error::end_of_stream || ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
@@ -232,12 +232,12 @@ void ClientSession::on_header(boost::system::error_code ec) {
     return close();
   if (ec) {
     if (!malformed(ec)) return close();
-    return reject(api_errors::invalid_request("Malformed HTTP request: " + ec.message() + "."));
+    return reject(api_errors::invalid_request("Malformed HTTP request: " + ec.message() + "."), Refusal::header);
   }
   if (role_ == Role::refuse)
-    return reject(api_errors::too_many_connections(limits_.max_connections), true);
+    return reject(api_errors::too_many_connections(limits_.max_connections), Refusal::busy);
   if (head_bytes(parser_->get()) > limits_.max_header_bytes)
-    return reject(api_errors::header_too_large(limits_.max_header_bytes));
+    return reject(api_errors::header_too_large(limits_.max_header_bytes), Refusal::header);
   if (auto refused = refused_request_head(parser_->get()))
     return reject(api_errors::invalid_request(std::move(*refused)));
   // The routes match origin-form paths; an absolute-form target is the same request (RFC 9112 3.2.2).
@@ -458,36 +458,42 @@ void ClientSession::end_close_delimited(Completion done) {
 }
 
 // Answers what the HTTP layer refused and closes; recorded as handled requests are, with an id.
-void ClientSession::reject(const ApiError& error, bool retry_later) {
+void ClientSession::reject(const ApiError& error, Refusal refusal) {
   keep_alive_ = false;
   answering_head_ = parser_ && parser_->is_header_done() && parser_->get().method() == http::verb::head;
   HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
-  if (retry_later) response.set(http::field::retry_after, "1");
+  if (refusal == Refusal::busy) response.set(http::field::retry_after, "1");
   std::string request_id = new_request_id();
   response.set("X-Request-Id", request_id);
   response.body() = error.to_json();
   response.prepare_payload();
-  const std::uint64_t bytes = answering_head_ ? 0 : response.body().size();
+  std::string answer_body = answering_head_ ? std::string() : response.body();
   send(std::move(response), [self = shared_from_this(), request_id = std::move(request_id), code = error.code,
-                             status = static_cast<unsigned>(error.status), bytes](bool ok) {
-    self->record_rejection(request_id, ok ? status : 499, code, ok ? bytes : 0);
+                             status = static_cast<unsigned>(error.status), answer_body = std::move(answer_body),
+                             refusal](bool ok) {
+    self->record_rejection(request_id, ok ? status : 499, code, answer_body, ok, refusal != Refusal::header);
     if (!ok) return self->close();
     self->linger_close();
   });
 }
 
 void ClientSession::record_rejection(std::string_view request_id, unsigned status, std::string_view error_code,
-                                     std::uint64_t bytes_out) {
+                                     std::string_view answer_body, bool taken, bool was_request) {
   RejectedRequest rejected;
   rejected.request_id = request_id;
-  if (parser_ && parser_->is_header_done()) {
+  // The request line is known once parsed, the header perhaps not whole (a Content-Length over the
+  // limit is refused at that field).
+  if (parser_) {
     rejected.method = parser_->get().method_string();
     rejected.target = parser_->get().target();
+    rejected.body_read = parser_->get().body();
   }
+  rejected.was_request = was_request && !rejected.method.empty();
   rejected.status = status;
   rejected.error_code = error_code;
-  rejected.bytes_out = bytes_out;
+  rejected.bytes_out = taken ? answer_body.size() : 0;
+  rejected.answer_body = answer_body;
   rejected.duration = Deadline::coarse_now() - request_started_;
   handler_.record_rejection(rejected, info_);
 }

@@ -82,9 +82,13 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void end_close_delimited(Completion done);
   void dispatch();
   void on_complete(bool keep_alive);
-  void reject(const ApiError& error, bool retry_later = false);
+  // What the HTTP layer refuses: a header it will not read on (too large, too slow, malformed),
+  // which never became a request; a request (its body, its form); or a request while no connection
+  // is free, which may be retried.
+  enum class Refusal { header, request, busy };
+  void reject(const ApiError& error, Refusal refusal = Refusal::request);
   void record_rejection(std::string_view request_id, unsigned status, std::string_view error_code,
-                        std::uint64_t bytes_out);
+                        std::string_view answer_body, bool taken, bool was_request);
   std::chrono::steady_clock::duration first_read_timeout() const;
   void watch_for_disconnect();
   bool client_hung_up();  // on a readable socket: the client closed or shut down its side

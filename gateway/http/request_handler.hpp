@@ -30,6 +30,9 @@ struct RejectedRequest {
   std::string_view error_code;
   std::uint64_t bytes_out = 0;
   std::chrono::steady_clock::duration duration{};  // from the request's first read
+  std::string_view body_read;    // what had arrived of the body when it was refused
+  std::string_view answer_body;  // the error answer's body, as sent (empty for HEAD)
+  bool was_request = false;      // false: the header never arrived whole and readable (not audited)
 };
 
 class RequestHandler {

@@ -764,6 +764,7 @@ void ApiHandler::record_rejection(const RejectedRequest& rejected, const Connect
   static const std::string none;
   const double seconds = std::chrono::duration<double>(rejected.duration).count();
   services_.metrics.request_finished(none, none, none, rejected.status, seconds);
+  if (services_.audit && rejected.was_request) audit_rejection(rejected);
   if (!services_.access_log) return;
   AccessRecord line;
   line.time = rfc3339_now();
@@ -776,6 +777,34 @@ void ApiHandler::record_rejection(const RejectedRequest& rejected, const Connect
   line.bytes_out = rejected.bytes_out;
   line.duration_us = static_cast<std::uint64_t>(seconds * 1e6);
   services_.access_log->write(line);
+}
+
+// A request the HTTP layer refused once its header had arrived (a body too large, too slow or
+// malformed, trailer fields, no connection free) was a request all the same: it leaves both records,
+// "http: CODE" under rules, like the refusals of the pipeline's phases (docs/AUDIT.md). The payload
+// digest is of what had arrived of the body. Nothing was forwarded, so nothing waits for them.
+void ApiHandler::audit_rejection(const RejectedRequest& rejected) {
+  const std::string time = rfc3339_now();
+  const std::string reason = "http: " + std::string(rejected.error_code);
+  const std::string payload_digest = crypto::to_hex(crypto::sha256(rejected.body_read));
+  DecisionFacts decision;
+  decision.request_id = rejected.request_id;
+  decision.endpoint = path_of(rejected.target).substr(0, max_path_bytes);
+  decision.decision = "deny";
+  decision.rules.push_back(reason);
+  decision.payload_sha256 = payload_digest;
+  services_.audit->append(decision_record(decision, time), [](const crypto::AppendResult&) {});
+  const std::string answer_digest = crypto::to_hex(crypto::sha256(rejected.answer_body));
+  OutcomeFacts outcome;
+  outcome.request_id = rejected.request_id;
+  outcome.status = rejected.status;
+  outcome.error = rejected.error_code;
+  outcome.bytes_in = rejected.body_read.size();
+  outcome.bytes_out = rejected.bytes_out;
+  outcome.latency_us =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(rejected.duration).count());
+  outcome.response_sha256 = answer_digest;
+  services_.audit->append(outcome_record(outcome, time), [](const crypto::AppendResult&) {});
 }
 
 void ApiHandler::handle(HttpRequest& request, const ConnectionInfo& connection, ResponseSink& sink,

@@ -143,6 +143,8 @@ class ApiHandler : public RequestHandler {
   void record_rejection(const RejectedRequest& rejected, const ConnectionInfo& connection) override;
 
  private:
+  void audit_rejection(const RejectedRequest& rejected);
+
   GatewayServices& services_;
   boost::asio::io_context& io_;
 };

@@ -11,7 +11,7 @@ import { Upstream } from './lib/upstream.mjs';
 import { TrackedProcess } from './lib/processes.mjs';
 import { freePort } from './lib/ports.mjs';
 import { toYaml } from './lib/yaml.mjs';
-import { request, readSse } from './lib/http.mjs';
+import { request, readSse, rawExchange } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
   capturesOf, blockCaptures } from './lib/evidence.mjs';
@@ -162,6 +162,26 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     }
   });
 
+  it('requests the HTTP layer refuses once their header has arrived have their records too', async () => {
+    const head = (extra) => `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+      `Content-Type: application/json\r\n${extra}\r\n`;
+    const body = JSON.stringify(chat('Sent as a chunked body with a trailer.'));
+    const refusals = [
+      // A declared length over limits.max_body_bytes is refused before the body is read.
+      { script: (socket) => socket.write(head('Content-Length: 999999999\r\n')), status: 413, code: 'request_too_large', read: '' },
+      // Trailer fields after a chunked body are refused once the whole body has arrived.
+      { script: (socket) => socket.write(head('Transfer-Encoding: chunked\r\n') +
+          `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n0\r\nX-Data-Class: public\r\n\r\n`),
+        status: 400, code: 'invalid_request', read: body },
+    ];
+    for (const { script, status, code, read } of refusals) {
+      const { response } = await rawExchange({ port: gw.apiPort, script, timeoutMs: 5000 });
+      assertError(response, { status, code }, code);
+      sent.push({ id: response.headers['x-request-id'], status, tenant: '', rules: [`http: ${code}`], body: response.text,
+        payload: sha256Hex(read) });
+    }
+  });
+
   it('capture_payload seals the request: the file hides it, audit open returns it byte for byte', async () => {
     captureBody = JSON.stringify(chat(`Re AUDIT-CASE-004711: the customer said "${SECRET_PHRASE}" twice. Ünïcödé ✓`));
     const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body: captureBody });
@@ -203,13 +223,13 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   });
 
   it('after SIGTERM every request has a decision and an outcome record, and audit verify passes', async () => {
-    assert.equal(sent.length, 18, 'the requests above ran');
+    assert.equal(sent.length, 20, 'the requests above ran');
     const status = await gw.process.stop(15000);
     assert.equal(status.code, 0, gw.process.describe());
     const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
     assert.equal(counts.records[1], 2 * sent.length, `two records per request, ${sent.length} requests`);
     const records = await auditQuery(path.join(dir, 'audit'));
-    for (const { id, status: expected, tenant: who = 'acme', rules, warned, body } of sent) {
+    for (const { id, status: expected, tenant: who = 'acme', rules, warned, body, payload } of sent) {
       const { decision, outcome } = recordsOf(records, id);
       assert.equal(decision.length, 1, `decision record of ${id}`);
       assert.equal(outcome.length, 1, `outcome record of ${id}`);
@@ -219,6 +239,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
       assert.equal(decision[0].tenant, who, JSON.stringify(decision[0]));
       if (rules) assert.deepEqual(decision[0].rules, rules, JSON.stringify(decision[0]));
       if (body !== undefined) assert.equal(outcome[0].response_sha256, sha256Hex(body), 'the digest of the answer as received');
+      if (payload !== undefined) assert.equal(decision[0].payload_sha256, payload, 'the digest of the body as far as it arrived');
       if (warned) {
         assert.deepEqual(decision[0].warn_rules, warned, JSON.stringify(decision[0]));
         assert.ok(decision[0].rules.includes(warned[0]), 'a warn rule is listed among the matched rules');
