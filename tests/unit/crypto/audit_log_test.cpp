@@ -334,9 +334,9 @@ TEST_SUITE("audit-log") {
     setrlimit(RLIMIT_FSIZE, &old);
     CHECK_FALSE(result.ok);
     CHECK(result.error.find("write failed") != std::string::npos);
-    CHECK_FALSE(writer.value()->healthy());
-    CHECK(writer.value()->health_detail().find("segment-000001.log") != std::string::npos);
-    // The next time-driven checkpoint succeeds, so the writer is healthy again.
+    // The writer went down (on_health_change, checked at the end); its health is not read here: the
+    // next time-driven checkpoint, 20 ms on, may already have brought it up on a busy machine.
+    // That checkpoint succeeds, so the writer is healthy again.
     for (int i = 0; i < 100 && !writer.value()->healthy(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
