@@ -160,6 +160,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
         return false;
       }
       services_.captures.emplace(std::move(store.value()));
+      services_.capture_health.set_write_timeout(audit->capture_write_timeout);
     }
   }
   if (const auto& vault = config_->vault) {
