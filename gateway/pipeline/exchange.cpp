@@ -474,7 +474,7 @@ void Exchange::forward() {
   upstream.meter_usage = tokens_charged_ != 0;
   upstream.digest_response = services_.audit != nullptr && !outcome_gate_;  // the gate digests what it relays
   auto& pool = *snapshot_->pools[connection_.worker];
-  forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
+  forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, std::move(targets_), std::move(upstream),
                                            snapshot_->config->limits.max_upstream_response_bytes, sink,
                                            response_transform(),
                                            [self = shared_from_this()](ForwardOutcome outcome) {
