@@ -63,7 +63,7 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
     response.set(http::field::content_type, "application/json");
     response.body() = error.to_json();
   } else if (path == "/metrics") {
-    probe_captures_while_failing(services_);
+    check_capture_health(services_);
     sample_module_metrics();
     response.set(http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
     response.body() = services_.metrics.serialize();
@@ -71,7 +71,7 @@ void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseS
     response.set(http::field::content_type, "application/json");
     response.body() = R"({"status":"ok"})";
   } else if (path == "/readyz") {
-    probe_captures_while_failing(services_);
+    check_capture_health(services_);
     const std::string reason = not_ready_reason();
     response.result(reason.empty() ? http::status::ok : http::status::service_unavailable);
     response.set(http::field::content_type, "application/json");

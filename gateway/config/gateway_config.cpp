@@ -375,7 +375,8 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   remember(config, "audit", node);
   if (!r.expect_map(node, "'audit'",
                     {"directory", "durability", "signing_key", "auditor_public_key", "checkpoint_every_records",
-                     "checkpoint_every_ms", "segment_max_bytes", "segment_max_age_ms", "group_commit_delay_us"}))
+                     "checkpoint_every_ms", "segment_max_bytes", "segment_max_age_ms", "group_commit_delay_us",
+                     "capture_write_timeout_ms"}))
     return;
   AuditConfig audit;
   r.path(node, "directory", audit.directory, true);
@@ -398,6 +399,7 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
     r.integer(node, "group_commit_delay_us", delay, 0, 100'000);
     audit.group_commit_delay_us = delay;
   }
+  r.milliseconds(node, "capture_write_timeout_ms", audit.capture_write_timeout, 100, max_timeout_ms);
   config.audit = audit;
 }
 

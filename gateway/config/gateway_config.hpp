@@ -170,6 +170,9 @@ struct AuditConfig {
   // default 0 in strict mode, where requests wait for it (records gather during each fdatasync),
   // and 1000 us in relaxed mode.
   std::optional<std::uint32_t> group_commit_delay_us;
+  // How long a sealed capture's write (or a probe of the capture directory) may be outstanding
+  // before captures count as failing: a hung disk never returns an error of its own.
+  Milliseconds capture_write_timeout{10'000};
 
   bool operator==(const AuditConfig&) const = default;
 };

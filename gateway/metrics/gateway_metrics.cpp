@@ -206,12 +206,6 @@ void GatewayMetrics::request_finished(const std::string& tenant, const std::stri
   duration->Observe(seconds);
 }
 
-void GatewayMetrics::egress_refused(const std::string& backend) {
-  cached<prometheus::Counter>(&egress_refusals_, backend, [&]() -> prometheus::Counter& {
-    return egress_refusals_.Add({{"backend", backend}});
-  }).Increment();
-}
-
 void GatewayMetrics::rate_limited(const std::string& tenant) {
   cached<prometheus::Counter>(&rate_limited_, tenant, [&]() -> prometheus::Counter& {
     return rate_limited_.Add({{"tenant", tenant}});
@@ -222,22 +216,30 @@ void GatewayMetrics::config_reload(bool applied) {
   config_reloads_.Add({{"result", applied ? "applied" : "rejected"}}).Increment();
 }
 
-void GatewayMetrics::upstream_retry(const std::string& backend) {
-  cached<prometheus::Counter>(&upstream_retries_, backend, [&]() -> prometheus::Counter& {
-    return upstream_retries_.Add({{"backend", backend}});
-  }).Increment();
+std::shared_ptr<const GatewayMetrics::BackendSeries> GatewayMetrics::backend_series(const std::string& backend) {
+  auto make = [&] {
+    return BackendSeries{pool_connections_.Add({{"backend", backend}, {"state", "active"}}),
+                         pool_connections_.Add({{"backend", backend}, {"state", "idle"}}),
+                         pool_connections_dropped_.Add({{"backend", backend}, {"reason", "unexpected_bytes"}}),
+                         pool_connections_dropped_.Add({{"backend", backend}, {"reason", "closed_by_backend"}}),
+                         egress_refusals_.Add({{"backend", backend}}),
+                         upstream_retries_.Add({{"backend", backend}})};
+  };
+  return backend_series_.get(backend, make, [this](const BackendSeries& gone) {
+    pool_connections_.Remove(&gone.active_connections);
+    pool_connections_.Remove(&gone.idle_connections);
+    pool_connections_dropped_.Remove(&gone.dropped_unexpected_bytes);
+    pool_connections_dropped_.Remove(&gone.dropped_closed);
+    egress_refusals_.Remove(&gone.egress_refusals);
+    upstream_retries_.Remove(&gone.retries);
+  });
 }
 
-void GatewayMetrics::set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy) {
-  upstream_healthy_.Add({{"backend", backend}, {"replica", replica}}).Set(healthy ? 1 : 0);
-}
-
-prometheus::Gauge& GatewayMetrics::pool_connections(const std::string& backend, const std::string& state) {
-  return pool_connections_.Add({{"backend", backend}, {"state", state}});
-}
-
-prometheus::Counter& GatewayMetrics::pool_connections_dropped(const std::string& backend, const std::string& reason) {
-  return pool_connections_dropped_.Add({{"backend", backend}, {"reason", reason}});
+std::shared_ptr<const GatewayMetrics::ReplicaSeries> GatewayMetrics::replica_series(const std::string& backend,
+                                                                                    const std::string& replica) {
+  auto make = [&] { return ReplicaSeries{upstream_healthy_.Add({{"backend", backend}, {"replica", replica}})}; };
+  return replica_series_.get(backend + '\x1f' + replica, make,
+                             [this](const ReplicaSeries& gone) { upstream_healthy_.Remove(&gone.healthy); });
 }
 
 void GatewayMetrics::set_engines(const std::vector<EngineSample>& samples) {

@@ -16,6 +16,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include "gateway/metrics/shared_series.hpp"
+
 namespace sovereign::gateway {
 
 class GatewayMetrics {
@@ -24,11 +26,27 @@ class GatewayMetrics {
 
   void request_finished(const std::string& tenant, const std::string& model, const std::string& backend,
                         unsigned status, double seconds);
-  void egress_refused(const std::string& backend);
   void rate_limited(const std::string& tenant);
   void config_reload(bool applied);
-  void upstream_retry(const std::string& backend);
-  void set_upstream_healthy(const std::string& backend, const std::string& replica, bool healthy);
+
+  // A network backend's series, held by its state in each configuration snapshot that has it and
+  // gone from /metrics once none does (see SharedSeries): all at 0 until counted.
+  struct BackendSeries {
+    prometheus::Gauge& active_connections;  // connections carrying a request now
+    prometheus::Gauge& idle_connections;    // kept open in the workers' pools
+    // Pooled connections closed instead of reused: the backend sent bytes no request asked for, or
+    // closed them while idle.
+    prometheus::Counter& dropped_unexpected_bytes;
+    prometheus::Counter& dropped_closed;
+    prometheus::Counter& egress_refusals;
+    prometheus::Counter& retries;
+  };
+  std::shared_ptr<const BackendSeries> backend_series(const std::string& backend);
+  // A replica's health (1 passing its checks), likewise held by its state.
+  struct ReplicaSeries {
+    prometheus::Gauge& healthy;
+  };
+  std::shared_ptr<const ReplicaSeries> replica_series(const std::string& backend, const std::string& replica);
   // The policy in force (its name and content hash, as in decision records); empty: none.
   // Called whenever a configuration is installed.
   void set_policy(const std::string& name, const std::string& version);
@@ -46,9 +64,6 @@ class GatewayMetrics {
     bool healthy;
   };
   void set_audit(const AuditSample& sample);
-  prometheus::Gauge& pool_connections(const std::string& backend, const std::string& state);
-  // reason: unexpected_bytes (the backend sent bytes no request asked for) or closed_by_backend.
-  prometheus::Counter& pool_connections_dropped(const std::string& backend, const std::string& reason);
   prometheus::Gauge& connections_active() { return connections_active_; }
   prometheus::Counter& connections_refused() { return connections_refused_; }
   prometheus::Counter& vault_refusals() { return vault_refusals_; }
@@ -98,6 +113,8 @@ class GatewayMetrics {
   prometheus::Gauge& vault_mappings_;
   prometheus::Gauge& vault_capacity_;
   prometheus::Gauge& vault_journal_bytes_;
+  SharedSeries<BackendSeries> backend_series_;
+  SharedSeries<ReplicaSeries> replica_series_;
 };
 
 }  // namespace sovereign::gateway

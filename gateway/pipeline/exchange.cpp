@@ -474,7 +474,7 @@ void Exchange::forward() {
   upstream.meter_usage = tokens_charged_ != 0;
   upstream.digest_response = services_.audit != nullptr && !outcome_gate_;  // the gate digests what it relays
   auto& pool = *snapshot_->pools[connection_.worker];
-  forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, services_.metrics, std::move(targets_), std::move(upstream),
+  forwarder_ = std::allocate_shared<Forwarder>(RecyclingAllocator<Forwarder>{}, io_, pool, std::move(targets_), std::move(upstream),
                                            snapshot_->config->limits.max_upstream_response_bytes, sink,
                                            response_transform(),
                                            [self = shared_from_this()](ForwardOutcome outcome) {
@@ -548,25 +548,16 @@ void Exchange::seal(const char* part, std::string body, std::function<void(bool 
                                    std::chrono::duration_cast<std::chrono::milliseconds>(
                                        std::chrono::system_clock::now().time_since_epoch())
                                        .count()};
-  boost::asio::post(services_.capture_writer, [self = shared_from_this(), metadata = std::move(metadata),
-                                               body = std::move(body), done = std::move(done)]() mutable {
-    auto written = write_capture(self->services_, metadata, body);
-    std::string file = written ? written.value().filename().string() : std::string();
-    std::string error = written ? std::string() : written.error().message;
-    body.clear();
-    body.shrink_to_fit();
-    // The exchange is released on its own worker, never here.
-    auto& io = self->io_;
-    boost::asio::post(io, [self = std::move(self), part = std::move(metadata.part), file = std::move(file),
-                           error = std::move(error), done = std::move(done)] {
-      if (error.empty()) {
-        self->captures_.push_back(file);
-      } else {
-        self->capture_failed(part, error);
-      }
-      done(error.empty(), error);
-    });
-  });
+  post_capture(services_, io_, std::move(metadata), std::move(body),
+               [self = shared_from_this(), part = std::string(part),
+                done = std::move(done)](crypto::Result<std::filesystem::path> written) {
+                 if (written) {
+                   self->captures_.push_back(written.value().filename().string());
+                 } else {
+                   self->capture_failed(part, written.error().message);
+                 }
+                 done(written.ok(), written ? std::string() : written.error().message);
+               });
 }
 
 void Exchange::answer(HttpResponse response, const std::string& error_code) {

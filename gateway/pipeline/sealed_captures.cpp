@@ -1,45 +1,125 @@
 #include "gateway/pipeline/sealed_captures.hpp"
 
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <utility>
+
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "gateway/log/access_log.hpp"
 
 namespace sovereign::gateway {
 namespace {
 
+using Clock = CaptureHealth::Clock;
+
 // Captures are synced as the audit log's records are: in strict durability only.
 bool sync_captures(const GatewayServices& services) { return services.audit_durability == crypto::Durability::strict; }
 
-// What a write to the capture directory (a capture or a probe) found; the operator's log says so
-// once when captures stop being writable and once when they are written again, not per request.
-void record_directory_health(GatewayServices& services, const crypto::Status& outcome) {
+// The operator's log says so once when captures stop being writable and once when they are written
+// again, not per request.
+void log_unwritable(const std::string& detail) {
+  log_event("error", "captures_unwritable",
+            "sealed captures cannot be written, so requests the policy captures are refused with 503 "
+            "capture_unavailable (and /readyz answers 503 while the policy asks for captures): " +
+                detail);
+}
+
+// What a write to the capture directory (a capture or a probe) found. `handed_over`: its id where it
+// was handed to the capture thread, no longer outstanding once it has found something.
+void record_directory_health(GatewayServices& services, const crypto::Status& outcome,
+                             std::optional<std::uint64_t> handed_over) {
+  if (handed_over) services.capture_health.write_finished(*handed_over);
   if (outcome) {
     if (services.capture_health.record_success())
       log_event("info", "captures_writable", "sealed captures are written again; requests the policy captures are served");
     return;
   }
-  if (services.capture_health.record_failure(outcome.error().message))
-    log_event("error", "captures_unwritable",
-              "sealed captures cannot be written, so requests the policy captures are refused with 503 "
-              "capture_unavailable (and /readyz answers 503 while the policy asks for captures): " +
-                  outcome.error().message);
+  if (services.capture_health.record_failure(outcome.error().message)) log_unwritable(outcome.error().message);
 }
+
+// Why a capture cannot be handed over now: a write or probe has been outstanding past the write
+// timeout (recorded, and logged when that starts the failure).
+std::optional<std::string> stall(GatewayServices& services) {
+  const Clock::time_point now = Clock::now();
+  if (services.capture_health.record_stall(now))
+    if (std::optional<std::string> failure = services.capture_health.failure()) log_unwritable(*failure);
+  return services.capture_health.stalled(now);
+}
+
+crypto::Result<std::filesystem::path> seal_and_store(GatewayServices& services, const crypto::CaptureMetadata& metadata,
+                                                     std::string_view body, std::optional<std::uint64_t> handed_over) {
+  crypto::Result<std::string> sealed = services.captures->seal(metadata, body);
+  if (!sealed) {
+    if (handed_over) services.capture_health.write_finished(*handed_over);
+    return sealed.error();
+  }
+  crypto::Result<std::filesystem::path> stored = services.captures->store(metadata, sealed.value(), sync_captures(services));
+  record_directory_health(services, stored ? crypto::Status{} : crypto::Status(stored.error()), handed_over);
+  return stored;
+}
+
+// One capture handed over: answered once, by the write or by the timeout, whichever comes first.
+// Both answer on the caller's io_context, so `written` needs no lock; `stored` tells the timeout
+// that the write has finished and its answer is on its way.
+struct PendingCapture {
+  explicit PendingCapture(boost::asio::io_context& io, CaptureWritten done) : timeout(io), written(std::move(done)) {}
+  void answer(crypto::Result<std::filesystem::path> result) {
+    if (!written) return;
+    // Released here: a write that never returns must not keep the caller (an exchange) alive.
+    CaptureWritten done = std::move(written);
+    written = nullptr;
+    timeout.cancel();
+    done(std::move(result));
+  }
+  boost::asio::steady_timer timeout;
+  CaptureWritten written;
+  std::atomic<bool> stored{false};
+};
 
 }  // namespace
 
 crypto::Result<std::filesystem::path> write_capture(GatewayServices& services, const crypto::CaptureMetadata& metadata,
                                                     std::string_view body) {
-  crypto::Result<std::string> sealed = services.captures->seal(metadata, body);
-  if (!sealed) return sealed.error();
-  crypto::Result<std::filesystem::path> stored = services.captures->store(metadata, sealed.value(), sync_captures(services));
-  record_directory_health(services, stored ? crypto::Status{} : crypto::Status(stored.error()));
-  return stored;
+  return seal_and_store(services, metadata, body, std::nullopt);
 }
 
-void probe_captures_while_failing(GatewayServices& services) {
-  if (!services.captures || !services.capture_health.begin_probe(CaptureHealth::Clock::now())) return;
-  boost::asio::post(services.capture_writer, [&services] {
-    record_directory_health(services, services.captures->probe(sync_captures(services)));
+void post_capture(GatewayServices& services, boost::asio::io_context& io, crypto::CaptureMetadata metadata,
+                  std::string body, CaptureWritten written) {
+  if (std::optional<std::string> why = stall(services)) {
+    boost::asio::post(io, [written = std::move(written), reason = std::move(*why)] { written(crypto::make_error(reason)); });
+    return;
+  }
+  auto pending = std::make_shared<PendingCapture>(io, std::move(written));
+  const std::uint64_t id = services.capture_health.write_started(Clock::now());
+  pending->timeout.expires_after(services.capture_health.write_timeout());
+  pending->timeout.async_wait([&services, pending](const boost::system::error_code& ec) {
+    if (ec || !pending->written || pending->stored.load(std::memory_order_acquire)) return;
+    std::optional<std::string> why = stall(services);
+    pending->answer(crypto::make_error(why.value_or("the capture was not written within audit.capture_write_timeout_ms")));
+  });
+  boost::asio::post(services.capture_writer, [&services, &io, pending = std::move(pending), id,
+                                               metadata = std::move(metadata), body = std::move(body)]() mutable {
+    crypto::Result<std::filesystem::path> stored = seal_and_store(services, metadata, body, id);
+    pending->stored.store(true, std::memory_order_release);
+    body.clear();
+    body.shrink_to_fit();
+    boost::asio::post(io, [pending = std::move(pending), stored = std::move(stored)]() mutable {
+      pending->answer(std::move(stored));
+    });
+  });
+}
+
+void check_capture_health(GatewayServices& services) {
+  if (!services.captures) return;
+  stall(services);
+  const Clock::time_point now = Clock::now();
+  if (!services.capture_health.begin_probe(now)) return;
+  const std::uint64_t id = services.capture_health.write_started(now);
+  boost::asio::post(services.capture_writer, [&services, id] {
+    record_directory_health(services, services.captures->probe(sync_captures(services)), id);
     services.capture_health.probe_finished();
   });
 }

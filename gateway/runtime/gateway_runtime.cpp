@@ -160,6 +160,7 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
         return false;
       }
       services_.captures.emplace(std::move(store.value()));
+      services_.capture_health.set_write_timeout(audit->capture_write_timeout);
     }
   }
   if (const auto& vault = config_->vault) {
@@ -260,7 +261,7 @@ void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot)
   // The analysis holds the policy, never the snapshot, whose pools must close on the workers' contexts.
   policy_findings_.analyse(snapshot->policy,
                            snapshot->policy ? policy_backends(*snapshot->config) : std::vector<policy::BackendInfo>{});
-  health_checker_ = std::make_shared<HealthChecker>(control_, snapshot, services_.metrics);
+  health_checker_ = std::make_shared<HealthChecker>(control_, snapshot);
   health_checker_->start();
 }
 
@@ -292,7 +293,9 @@ int GatewayRuntime::run() {
     log_event("error", "startup_failed", error);
     return 1;
   }
-  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
+  // Moved, not copied: run() lasts as long as the gateway, and a copy left in `built` would keep this
+  // first configuration (its backends' state and metric series) alive after reloads replace it.
+  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)));
   watched_policy_time_ = modified(config_->policy_file);
   watch_files();
 

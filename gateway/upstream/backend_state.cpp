@@ -103,10 +103,7 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
     if (backend.type != BackendType::openai) continue;
     auto state = std::make_unique<BackendState>();
     state->config = &backend;
-    state->active_connections = &metrics.pool_connections(backend.name, "active");
-    state->idle_connections = &metrics.pool_connections(backend.name, "idle");
-    auto& dropped_unexpected_bytes = metrics.pool_connections_dropped(backend.name, "unexpected_bytes");
-    auto& dropped_closed = metrics.pool_connections_dropped(backend.name, "closed_by_backend");
+    state->series = metrics.backend_series(backend.name);
     if (backend.tls) {
       auto made = crypto::make_client_context({backend.tls->ca, backend.tls->client_certificate, backend.tls->client_key});
       if (auto* error = std::get_if<crypto::TlsError>(&made)) {
@@ -120,9 +117,10 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
       auto replica_state = std::make_unique<ReplicaState>(backend, replica);
       if (const ReplicaState* before = previous ? find_replica(*previous, backend.name, replica.url) : nullptr)
         replica_state->carry_over(*before);
-      replica_state->idle_gauge = state->idle_connections;
-      replica_state->dropped_unexpected_bytes = &dropped_unexpected_bytes;
-      replica_state->dropped_closed = &dropped_closed;
+      replica_state->series = metrics.replica_series(backend.name, replica.url);
+      replica_state->idle_gauge = &state->series->idle_connections;
+      replica_state->dropped_unexpected_bytes = &state->series->dropped_unexpected_bytes;
+      replica_state->dropped_closed = &state->series->dropped_closed;
       replica_state->endpoints =
           guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback, replica_state->refusal);
       state->replicas.push_back(std::move(replica_state));

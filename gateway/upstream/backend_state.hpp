@@ -55,6 +55,9 @@ class ReplicaState {
   void carry_over(const ReplicaState& previous);
 
   std::atomic<std::uint32_t> in_flight{0};
+  // Its sovereign_upstream_healthy series (see GatewayMetrics::replica_series).
+  std::shared_ptr<const GatewayMetrics::ReplicaSeries> series;
+  // Within its backend's series (BackendState::series), which outlives it:
   prometheus::Gauge* idle_gauge = nullptr;  // the backend's idle-connection gauge
   // The backend's series of sovereign_upstream_connections_dropped_total: pooled connections
   // closed instead of reused because the backend sent bytes no request asked for, or closed them.
@@ -78,8 +81,8 @@ struct BackendState {
   const BackendConfig* config = nullptr;
   std::vector<std::unique_ptr<ReplicaState>> replicas;
   std::shared_ptr<boost::asio::ssl::context> tls;  // for https:// replicas
-  prometheus::Gauge* active_connections = nullptr;  // connections carrying a request now
-  prometheus::Gauge* idle_connections = nullptr;    // kept open in the workers' pools
+  // Its pool, egress and retry series (see GatewayMetrics::backend_series).
+  std::shared_ptr<const GatewayMetrics::BackendSeries> series;
 };
 
 // Builds the state of every network backend: resolves and pins replica addresses through the

@@ -36,13 +36,11 @@ std::string upstream_message(const std::string& body) {
 
 }  // namespace
 
-Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayMetrics& metrics,
-                     std::vector<ForwardTarget> candidates, UpstreamRequest request, std::size_t max_response_bytes,
+Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vector<ForwardTarget> candidates, UpstreamRequest request, std::size_t max_response_bytes,
                      ResponseSink& sink, std::unique_ptr<ResponseTransform> transform,
                      std::function<void(ForwardOutcome)> done)
     : io_(io),
       pool_(pool),
-      metrics_(metrics),
       candidates_(std::move(candidates)),
       request_(std::move(request)),
       max_response_bytes_(max_response_bytes),
@@ -91,7 +89,7 @@ bool Forwarder::is_timeout() const { return timed_out_; }
 void Forwarder::end_attempt() {
   if (attempt_counted_) {
     current_.replica->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    current_.backend->active_connections->Decrement();
+    current_.backend->series->active_connections.Decrement();
   }
   attempt_counted_ = false;
 }
@@ -101,20 +99,20 @@ void Forwarder::try_next() {
   while (next_candidate_ < candidates_.size() && attempts_ < max_attempts) {
     auto candidate = candidates_[next_candidate_++];
     if (!candidate.replica->refusal.empty()) {
-      metrics_.egress_refused(candidate.backend->config->name);
+      candidate.backend->series->egress_refusals.Increment();
       refusal_ = candidate.replica->refusal;
       continue;
     }
     all_refused_ = false;
     const auto now = std::chrono::steady_clock::now();
     if (!candidate.replica->admit(now)) continue;  // its circuit opened, or another request is its trial
-    if (attempts_ > 0) metrics_.upstream_retry(candidate.backend->config->name);
+    if (attempts_ > 0) candidate.backend->series->retries.Increment();
     ++attempts_;
     current_ = candidate;
     outcome_.backend = candidate.backend->config;
     outcome_.replica = candidate.replica;
     candidate.replica->in_flight.fetch_add(1, std::memory_order_relaxed);
-    candidate.backend->active_connections->Increment();
+    candidate.backend->series->active_connections.Increment();
     attempt_counted_ = true;
     retried_stale_ = false;
     deadline_ = now + candidate.backend->config->timeout;
@@ -138,7 +136,7 @@ void Forwarder::try_next() {
 void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
   if (cancelled_) return finish(499, "client_closed");
   if (refused) {
-    metrics_.egress_refused(current_.backend->config->name);
+    current_.backend->series->egress_refusals.Increment();
     refusal_ = current_.replica->refusal;
   }
   if (ec) return fail_before_response(ec, true);

@@ -77,7 +77,7 @@ struct ForwardTarget {
 
 class Forwarder : public std::enable_shared_from_this<Forwarder> {
  public:
-  Forwarder(boost::asio::io_context& io, ConnectionPool& pool, GatewayMetrics& metrics, std::vector<ForwardTarget> candidates,
+  Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vector<ForwardTarget> candidates,
             UpstreamRequest request, std::size_t max_response_bytes, ResponseSink& sink,
             std::unique_ptr<ResponseTransform> transform, std::function<void(ForwardOutcome)> done);
 
@@ -121,7 +121,6 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   boost::asio::io_context& io_;
   ConnectionPool& pool_;
-  GatewayMetrics& metrics_;
   std::vector<ForwardTarget> candidates_;
   std::size_t next_candidate_ = 0;
   std::size_t attempts_ = 0;

@@ -21,16 +21,14 @@ struct HealthChecker::Probe {
   std::optional<http::response_parser<http::string_body>> parser;
 };
 
-HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot,
-                             GatewayMetrics& metrics)
-    : io_(io), snapshot_(std::move(snapshot)), metrics_(metrics) {}
+HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot)
+    : io_(io), snapshot_(std::move(snapshot)) {}
 
 void HealthChecker::start() {
   for (auto& backend : snapshot_->backends)
     for (auto& replica : backend->replicas) {
       // As found before a reload, if this replica was configured then (ReplicaState::carry_over).
-      metrics_.set_upstream_healthy(backend->config->name, replica->config().url,
-                                    replica->refusal.empty() && replica->healthy());
+      replica->series->healthy.Set(replica->refusal.empty() && replica->healthy() ? 1 : 0);
       if (!replica->refusal.empty()) {
         log_event("warn", "egress_refused",
                   "backend '" + backend->config->name + "' replica " + replica->config().url + ": " + replica->refusal);
@@ -109,7 +107,7 @@ void HealthChecker::report(const std::shared_ptr<Probe>& probe, bool passed, con
   if (probe->replica.record_check(passed)) {
     const auto& name = probe->backend.config->name;
     const auto& url = probe->replica.config().url;
-    metrics_.set_upstream_healthy(name, url, probe->replica.healthy());
+    probe->replica.series->healthy.Set(probe->replica.healthy() ? 1 : 0);
     if (passed)
       log_event("info", "backend_healthy", "backend '" + name + "' replica " + url + " passes its health checks");
     else

@@ -14,7 +14,7 @@ namespace sovereign::gateway {
 
 class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
  public:
-  HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot, GatewayMetrics& metrics);
+  HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot);
   void start();
   void stop();
 
@@ -28,7 +28,6 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
 
   boost::asio::io_context& io_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;
-  GatewayMetrics& metrics_;
   std::vector<std::shared_ptr<Probe>> probes_;
   bool stopped_ = false;
 };

@@ -289,10 +289,14 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     const junk = [...held, chatEvent({ content: 'after the end' }), 'not an event at all\n\n', 'data: {"broken\n\n'];
     // Without a policy the stream is relayed as it comes, and only its end line is looked for.
     const crlf = [chatEvent({ content: 'hello' }).replace(/\n/g, '\r\n'), 'data: [DONE]\r\n', '\r\n', chatEvent({ content: 'no' })];
+    // Lone CRs end lines too (clients read them so); the end line and its blank line in one write.
+    const cr = [chatEvent({ content: 'hello' }).replace(/\n/g, '\r'), 'data: [DONE]\r\r', chatEvent({ content: 'no' })];
     const cases = [['held open', held, 20000], ['junk after the end', junk, 0], ['junk, then held open', junk, 20000]];
     for (const [what, chunks, stallMs, via, audit] of [...cases.map((c) => [...c, gw, 'audit']),
       ...cases.map(([w, c, ms]) => [`${w}, no policy`, c, ms, plain, 'audit-plain']),
-      ['CRLF, the blank line in the next write, held open, no policy', crlf, 20000, plain, 'audit-plain']]) {
+      ['CRLF, the blank line in the next write, held open, no policy', crlf, 20000, plain, 'audit-plain'],
+      ['lone CR line ends, held open', cr, 20000, gw, 'audit'],
+      ['lone CR line ends, held open, no policy', cr, 20000, plain, 'audit-plain']]) {
       answerWith(chunks, 'text/event-stream', stallMs);
       const before = upstream.events().length;
       const started = Date.now();

@@ -108,9 +108,28 @@ export function readSse({ port, host = '127.0.0.1', path, headers = {}, body, tl
     const started = Date.now();
     const events = [];
     let buffer = '';
+    let heldCr = '';
     let status;
     let responseHeaders;
     let brokenBy = null;
+    // Lines end with LF, CRLF or a lone CR (as servers may write them): read as LF, as SSE parsers
+    // do. A CR that ends what has come so far waits for the next bytes (an LF may follow it), or the end.
+    const take = (text, last) => {
+      let chunk = heldCr + text;
+      heldCr = !last && chunk.endsWith('\r') ? '\r' : '';
+      if (heldCr) chunk = chunk.slice(0, -1);
+      buffer += chunk.replace(/\r\n?/g, '\n');
+      let sep;
+      while ((sep = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, sep);
+        buffer = buffer.slice(sep + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
+        if (!block.split('\n').some((l) => l.startsWith('data:'))) continue;
+        const event = { data, atMs: Date.now() - started };
+        events.push(event);
+        if (onEvent) onEvent(event, req);
+      }
+    };
     const req = transport.request({
       host, port, method: 'POST', path, agent: false, ...(tls ?? {}),
       headers: { 'content-type': 'application/json', 'content-length': String(payload.length), ...headers },
@@ -118,21 +137,11 @@ export function readSse({ port, host = '127.0.0.1', path, headers = {}, body, tl
       status = res.statusCode;
       responseHeaders = res.headers;
       res.setEncoding('utf8');
-      res.on('data', (text) => {
-        // Lines may end with CRLF (as some servers write them): read as LF, as SSE parsers do.
-        buffer = (buffer + text).replace(/\r\n/g, '\n');
-        let sep;
-        while ((sep = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, sep);
-          buffer = buffer.slice(sep + 2);
-          const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n');
-          if (!block.split('\n').some((l) => l.startsWith('data:'))) continue;
-          const event = { data, atMs: Date.now() - started };
-          events.push(event);
-          if (onEvent) onEvent(event, req);
-        }
-      });
-      const done = () => resolve({ status, headers: responseHeaders, events, rest: buffer, brokenBy, totalMs: Date.now() - started });
+      res.on('data', (text) => take(text, false));
+      const done = () => {
+        take('', true);
+        resolve({ status, headers: responseHeaders, events, rest: buffer, brokenBy, totalMs: Date.now() - started });
+      };
       res.on('end', done);
       res.on('aborted', () => { brokenBy = 'aborted'; });
       res.on('error', (err) => { brokenBy = err.code ?? err.message; });

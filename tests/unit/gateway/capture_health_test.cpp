@@ -1,16 +1,20 @@
 // Sealed captures' health: failing from a failed write of the capture directory until one succeeds,
-// probes started at most once a second and only while failing, and a body too large to seal counted
-// against that capture alone, never against the directory.
+// or while a write has been outstanding past the write timeout; probes started at most once a second
+// and only while failing, and a body too large to seal counted against that capture alone, never
+// against the directory.
 #include <doctest/doctest.h>
 
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <optional>
 #include <future>
 #include <string>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include "crypto/key_file.hpp"
@@ -62,6 +66,41 @@ void drain(GatewayServices& services) {
 }
 
 crypto::CaptureMetadata metadata(const std::string& part = "request") { return {"req-7", part, 1'700'000'000'000}; }
+
+// Holds the one capture thread in a call that does not return until release(), as a write to a
+// hung disk would: no test can make a real disk hang without root, so this stands in for it.
+class HungCaptureThread {
+ public:
+  explicit HungCaptureThread(GatewayServices& services) {
+    boost::asio::post(services.capture_writer, [this] {
+      entered_.set_value();
+      released_.get_future().wait();
+    });
+    entered_.get_future().wait();
+  }
+  ~HungCaptureThread() { release(); }
+  void release() {
+    if (!released_once_) released_.set_value();
+    released_once_ = true;
+  }
+
+ private:
+  std::promise<void> entered_;
+  std::promise<void> released_;
+  bool released_once_ = false;
+};
+
+// What post_capture answered, run on `io` until it has (or `limit` passes).
+std::optional<crypto::Result<std::filesystem::path>> capture_answer(GatewayServices& services, boost::asio::io_context& io,
+                                                                    std::string body, std::chrono::milliseconds limit) {
+  std::optional<crypto::Result<std::filesystem::path>> answer;
+  post_capture(services, io, metadata(), std::move(body),
+               [&](crypto::Result<std::filesystem::path> written) { answer.emplace(std::move(written)); });
+  io.restart();
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!answer && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
+  return answer;
+}
 
 }  // namespace
 
@@ -123,22 +162,95 @@ TEST_SUITE("capture health") {
     CHECK(refused.error().message.find(": cannot create a file next to it: Not a directory") != std::string::npos);
 
     // Probes while the directory is still blocked keep it failing, with the probe's reason.
-    probe_captures_while_failing(services);
+    check_capture_health(services);
     drain(services);
     REQUIRE(services.capture_health.failure());
     CHECK(services.capture_health.failure()->find(site.captures().string() + "/.probe-") == 0);
 
     site.unblock();
-    probe_captures_while_failing(services);  // within the probe interval of the last one: none starts
+    check_capture_health(services);  // within the probe interval of the last one: none starts
     drain(services);
     CHECK_FALSE(services.capture_health.healthy());
     std::this_thread::sleep_for(CaptureHealth::probe_interval);
-    probe_captures_while_failing(services);
+    check_capture_health(services);
     drain(services);
     CHECK(services.capture_health.healthy());
     // The first capture is there, and no probe file.
     CHECK_FALSE(std::filesystem::is_empty(site.captures()));
     for (const auto& entry : std::filesystem::directory_iterator(site.captures()))
       CHECK(entry.path().filename().string().find(".probe-") == std::string::npos);
+  }
+
+  TEST_CASE("a write or probe outstanding for the write timeout counts as failing until the directory answers") {
+    CaptureHealth health;
+    health.set_write_timeout(2s);
+    const auto start = CaptureHealth::Clock::now();
+    const std::uint64_t hung = health.write_started(start);
+    const std::uint64_t queued = health.write_started(start + 500ms);
+    CHECK_FALSE(health.stalled(start + 2s - 1ms));
+    CHECK_FALSE(health.record_stall(start + 2s - 1ms));
+    CHECK(health.healthy());
+
+    REQUIRE(health.stalled(start + 2s));
+    CHECK(*health.stalled(start + 2s) ==
+          "a write to the capture directory has not finished after 2000 ms (audit.capture_write_timeout_ms is 2000): "
+          "its disk or file server may hang");
+    CHECK(health.record_stall(start + 2s));  // a change: logged once
+    CHECK_FALSE(health.record_stall(start + 3s));
+    CHECK_FALSE(health.healthy());
+    CHECK(health.failure()->find("has not finished after 3000 ms") != std::string::npos);
+
+    // The first returns at last; the one queued behind it has itself been waiting 2.5 s: still failing.
+    health.write_finished(hung);
+    CHECK_FALSE(health.record_success(start + 3s));
+    CHECK_FALSE(health.healthy());
+    CHECK(health.failure()->find("has not finished after 2500 ms") != std::string::npos);
+    health.write_finished(queued);
+    CHECK(health.record_success(start + 3s));
+    CHECK(health.healthy());
+    CHECK_FALSE(health.stalled(start + 1h));
+  }
+
+  TEST_CASE("a capture whose write hangs is refused after the write timeout; later ones at once, until it returns") {
+    CaptureSite site;
+    GatewayServices services;
+    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
+    REQUIRE(store.ok());
+    services.captures.emplace(std::move(store.value()));
+    services.capture_health.set_write_timeout(500ms);
+    boost::asio::io_context io;
+
+    auto written = capture_answer(services, io, "before the disk hangs", 5s);
+    REQUIRE(written);
+    REQUIRE(written->ok());
+
+    auto hang = std::make_unique<HungCaptureThread>(services);
+    const auto handed_over = std::chrono::steady_clock::now();
+    auto refused = capture_answer(services, io, "while it hangs", 5s);
+    REQUIRE(refused);
+    CHECK(std::chrono::steady_clock::now() - handed_over >= 500ms);
+    REQUIRE_FALSE(refused->ok());
+    CHECK_MESSAGE(refused->error().message.find("a write to the capture directory has not finished after") == 0,
+                  refused->error().message);
+    CHECK_FALSE(services.capture_health.healthy());
+    REQUIRE(services.capture_health.failure());
+    CHECK(services.capture_health.failure()->find("(audit.capture_write_timeout_ms is 500)") != std::string::npos);
+
+    // Another captured request is refused without waiting, and without a write queued behind the hang.
+    const auto asked = std::chrono::steady_clock::now();
+    auto at_once = capture_answer(services, io, "refused at once", 5s);
+    REQUIRE(at_once);
+    REQUIRE_FALSE(at_once->ok());
+    CHECK(std::chrono::steady_clock::now() - asked < 500ms);
+    check_capture_health(services);  // what /readyz does: still failing, a probe queued behind the hang
+    CHECK_FALSE(services.capture_health.healthy());
+
+    // The disk answers: the refused capture and the probe are written, and captures are healthy again.
+    hang->release();
+    drain(services);
+    CHECK(services.capture_health.healthy());
+    auto after = capture_answer(services, io, "after the disk answers", 5s);
+    REQUIRE(after);
+    CHECK(after->ok());
   }
 }

@@ -147,6 +147,22 @@ TEST_SUITE("config") {
     CHECK(age[0].message.find("'segment_max_age_ms' must be 0 (rotate by size only) or at least 1000") != std::string::npos);
   }
 
+  TEST_CASE("a capture write's time limit defaults to 10 s, and one under 100 ms is refused where it is written") {
+    auto result = parse_gateway_config(base_config("audit:\n  directory: a\n  signing_key: k\n"), "gw.yaml");
+    auto* config = std::get_if<std::shared_ptr<const GatewayConfig>>(&result);
+    REQUIRE(config != nullptr);
+    CHECK((*config)->audit->capture_write_timeout == std::chrono::milliseconds(10'000));
+    auto set = parse_gateway_config(base_config("audit:\n  directory: a\n  signing_key: k\n  capture_write_timeout_ms: 2500\n"),
+                                    "gw.yaml");
+    REQUIRE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(set));
+    CHECK(std::get<std::shared_ptr<const GatewayConfig>>(set)->audit->capture_write_timeout == std::chrono::milliseconds(2500));
+    auto errors = errors_of(base_config("audit:\n  directory: a\n  signing_key: k\n  capture_write_timeout_ms: 5\n"));
+    REQUIRE(errors.size() == 1);
+    CHECK_MESSAGE(errors[0].to_string().find("gw.yaml:21:29: 'capture_write_timeout_ms' must be a whole number from 100 to") !=
+                      std::string::npos,
+                  errors[0].to_string());
+  }
+
   TEST_CASE("local backends: engine settings only there, a KV cache smaller than one context refused") {
     // The model file need not exist for these errors (a missing file is its own error).
     const std::string local = "  - name: engine\n    type: local\n    zone: site\n    models: [m]\n"

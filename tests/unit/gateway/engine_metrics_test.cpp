@@ -1,5 +1,6 @@
-// Engine gauges in /metrics follow the engines that serve: a backend removed by a reload leaves no
-// frozen series behind.
+// Engine gauges in /metrics follow the engines that serve, and a network backend's or replica's
+// series live as long as a configuration that has it: a backend removed by a reload leaves no frozen
+// series behind.
 #include <doctest/doctest.h>
 
 #include "gateway/metrics/gateway_metrics.hpp"
@@ -27,5 +28,34 @@ TEST_SUITE("metrics") {
 
     metrics.set_engines({});
     CHECK(metrics.serialize().find("backend=\"kept\"") == std::string::npos);
+  }
+
+  TEST_CASE("a backend's and a replica's series last while a configuration holds them, values and all") {
+    GatewayMetrics metrics;
+    auto old_config = metrics.backend_series("b");
+    auto replica = metrics.replica_series("b", "http://10.0.0.1:8000");
+    old_config->retries.Increment(3);
+    replica->healthy.Set(1);
+    std::string text = metrics.serialize();
+    CHECK(text.find(R"(sovereign_upstream_retries_total{backend="b"} 3)") != std::string::npos);
+    CHECK(text.find(R"(sovereign_upstream_pool_connections{backend="b",state="idle"} 0)") != std::string::npos);
+    CHECK(text.find(R"(sovereign_upstream_healthy{backend="b",replica="http://10.0.0.1:8000"} 1)") != std::string::npos);
+
+    // A reload that keeps the backend: the new configuration shares its series; the old one going
+    // away removes nothing.
+    auto new_config = metrics.backend_series("b");
+    CHECK(new_config == old_config);
+    old_config.reset();
+    CHECK(metrics.serialize().find(R"(sovereign_upstream_retries_total{backend="b"} 3)") != std::string::npos);
+
+    // The last holder gone (a reload removed the replica, then the backend): their series go.
+    replica.reset();
+    CHECK(metrics.serialize().find("replica=") == std::string::npos);
+    new_config.reset();
+    text = metrics.serialize();
+    CHECK(text.find(R"(backend="b")") == std::string::npos);
+
+    auto again = metrics.backend_series("b");
+    CHECK(again->retries.Value() == 0);  // a backend added back starts afresh
   }
 }

@@ -31,7 +31,7 @@ std::pair<std::string, bool> relay(const std::string& stream, const std::vector<
 
 TEST_SUITE("stream end") {
   TEST_CASE("the answer ends after the [DONE] event; what follows is cut, split anywhere") {
-    for (const char* separator : {"\n", "\r\n"}) {
+    for (const char* separator : {"\n", "\r\n", "\r"}) {
       const std::string done = std::string("data: [DONE]") + separator + separator;
       const std::string answer = event + done;
       const std::string stream = answer + event + "data: after the end\n\n" + done;
@@ -62,11 +62,25 @@ TEST_SUITE("stream end") {
     CHECK(relay(stream, {stream.size() - 1}) == std::pair<std::string, bool>{stream, true});
   }
 
+  TEST_CASE("an end line ended by a lone CR ends the answer once the next byte shows it is no CRLF") {
+    const std::string lone = event + "data: [DONE]\r";
+    // The CR is the last byte so far: it may be half of a CRLF, so nothing is decided yet.
+    CHECK(relay(lone, {}) == std::pair<std::string, bool>{lone, false});
+    CHECK(relay(lone + "\r: kept open", {lone.size()}) == std::pair<std::string, bool>{lone + "\r", true});
+    CHECK(relay(lone + "data: more\r\r", {lone.size()}) == std::pair<std::string, bool>{lone + "\r", true});
+    CHECK(relay(lone + "\n\r\nrest", {lone.size()}) == std::pair<std::string, bool>{lone + "\n\r\n", true});
+    CHECK(relay("id: 7\rdata:[DONE]\r\rmore", {}) == std::pair<std::string, bool>{"id: 7\rdata:[DONE]\r\r", true});
+    // A CRLF split between its CR and LF, ending a line that is not the end line.
+    CHECK(relay("data: [DONE] x\r\ndata: [DONE]\r\n\r\n", {15}) ==
+          std::pair<std::string, bool>{"data: [DONE] x\r\ndata: [DONE]\r\n\r\n", true});
+  }
+
   TEST_CASE("text that only looks like the end is relayed whole") {
     for (const std::string& stream :
          {event + "data: [DONE] \n\n", event + " data: [DONE]\n\n", event + "data: [DONE]", event + ": data: [DONE]\n\n",
           event + "xdata: [DONE]\n\n", std::string(R"(data: {"choices":[{"delta":{"content":"data: [DONE]\n\n"}}]})" "\n\n"),
-          std::string(100, 'x') + "data: [DONE]\n\n"}) {
+          std::string(100, 'x') + "data: [DONE]\n\n", event + "data: [DONE] \r\r", std::string(100, 'x') + "data: [DONE]\r\r",
+          event + "data: [DONE]x\r\r"}) {
       auto [out, ended] = relay(stream, {stream.size() / 2});
       CHECK(out == stream);
       CHECK_FALSE(ended);
