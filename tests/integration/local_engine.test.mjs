@@ -7,8 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { Gateway, runCli, tempDir, tenant, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, gatewayBin, runCli, tempDir, tenant, sha256Hex } from './lib/gateway.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
@@ -609,7 +610,7 @@ describe('sovereign config check on local backends', () => {
 
   // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
   // each backend's model_file are returned for the diagnostics.
-  function writeConfig(name, models, { device = 'cpu', contextLength = 256 } = {}) {
+  function writeConfig(name, models, { device = 'cpu', contextLength = 256, threads } = {}) {
     const lines = [
       'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
       'boundary: [127.0.0.1/32]',
@@ -619,15 +620,18 @@ describe('sovereign config check on local backends', () => {
     ];
     const modelLines = {};
     const contextLines = {};
+    const threadLines = {};
     for (const [backend, file] of Object.entries(models)) {
       lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
       modelLines[backend] = lines.length + 1;
       contextLines[backend] = lines.length + 3;
       lines.push(`    model_file: ${file}`, `    device: ${device}`, `    context_length: ${contextLength}`, '    max_batch: 2');
+      threadLines[backend] = lines.length + 1;
+      if (threads !== undefined) lines.push(`    threads: ${threads}`);
     }
     const file = path.join(dir, name);
     fs.writeFileSync(file, lines.join('\n') + '\n');
-    return { file, modelLines, contextLines };
+    return { file, modelLines, contextLines, threadLines };
   }
 
   it('accepts a local backend whose model file is a valid GGUF model', async () => {
@@ -710,6 +714,27 @@ describe('sovereign config check on local backends', () => {
     assert.equal(fs.readFileSync(notes).subarray(0, 4).toString(), 'GGUF');
   });
 
+  it('bounds threads at 1024 and warns, at the line, where threads exceed the hardware threads', async () => {
+    const over = writeConfig('threads-over.yaml', { 'busy-engine': demo }, { threads: 1025 });
+    const refused = await runCli(['config', 'check', over.file]);
+    assert.equal(refused.code, 1, refused.output);
+    assert.ok(refused.output.includes(`${over.file}:${over.threadLines['busy-engine']}:`), refused.output);
+    assert.match(refused.output, /'threads' must be .*1024/, refused.output);
+
+    // More threads than cores is legal (a shared core is slow, not wrong), so a warning, exit 0.
+    const cores = os.availableParallelism();
+    const many = writeConfig('threads-many.yaml', { 'busy-engine': demo }, { threads: 1024 });
+    const warned = await runCli(['config', 'check', many.file]);
+    assert.equal(warned.code, 0, warned.output);
+    if (cores < 1024)
+      assert.ok(warned.output.includes(`${many.file}:${many.threadLines['busy-engine']}:14: warning: backend 'busy-engine': ` +
+        'threads 1024 exceeds the '), warned.output);
+    const fits = writeConfig('threads-fit.yaml', { 'busy-engine': demo }, { threads: 1 });
+    const quiet = await runCli(['config', 'check', fits.file]);
+    assert.equal(quiet.code, 0, quiet.output);
+    assert.ok(!quiet.output.includes('warning'), quiet.output);
+  });
+
   it('names the backend whose model file is missing', async () => {
     const { file } = writeConfig('missing-named.yaml', { 'missing-engine': 'models/nowhere.gguf' });
     const result = await runCli(['config', 'check', file]);
@@ -768,6 +793,25 @@ describe('sovereign accel bench options', () => {
         '--batches', '1', '--steps', '1', '--threads', '1'], { timeoutMs: 60000 });
       assert.equal(run.code, 0, run.output);
       assert.match(run.output, /^decode\s+1\s/m, run.output);
+
+      // Threads far beyond what a process may start are refused before any is started (it aborted).
+      const many = await runCli(['accel', 'bench', '--model', model, '--threads', '100000', '--prefill', '4',
+        '--batches', '1', '--steps', '1'], { timeoutMs: 60000 });
+      assert.equal(many.code, 2, many.output);
+      assert.match(many.output, /--threads must be at most 1024, got 100000/, many.output);
+
+      // Under a process limit the threads cannot all start: refused with the count and the system's
+      // reason, exit 1 (it was std::terminate). The limit binds only a user other than root, so as
+      // root the bench runs as nobody, with the model readable to it.
+      fs.chmodSync(dir, 0o755);
+      fs.chmodSync(model, 0o644);
+      const asUser = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+      const limited = spawnSync(asUser[0] ?? 'prlimit', [...asUser.slice(1), ...(asUser.length ? ['prlimit'] : []),
+        '--nproc=64', gatewayBin(), 'accel', 'bench', '--model', model, '--threads', '512', '--prefill', '4',
+        '--batches', '1', '--steps', '1'], { encoding: 'utf8', timeout: 60000 });
+      const output = `${limited.stdout}${limited.stderr}`;
+      assert.equal(limited.status, 1, output);
+      assert.match(output, /sovereign accel bench: cannot start 512 CPU threads \(Resource temporarily unavailable\); lower 'threads'/, output);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
