@@ -154,6 +154,7 @@ std::string LocalForwarder::whole_body(const char* finish_reason, const accel::U
 
 void LocalForwarder::on_text(std::string text) {
   if (finished_) return;
+  ++text_events_;
   if (!request_.stream) {
     text_ += text;
     return;
@@ -171,6 +172,9 @@ void LocalForwarder::on_text(std::string text) {
 
 void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   if (finished_) return;
+  // Set before any answer: a client that hangs up mid-answer is charged what was generated for it
+  // (the engine counts it on cancel too), or hanging up early would dodge the tokens-per-minute budget.
+  outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (reason == accel::FinishReason::cancelled && (cancelled_ || queued_bytes_ > max_buffered_bytes))
     return finish(499, "client_closed");
   if (reason == accel::FinishReason::cancelled && shutting_down_) {
@@ -180,7 +184,6 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     engine_done_ = true;
     return pump();
   }
-  outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (!request_.stream) {
     if (reason == accel::FinishReason::error) return respond_error(generation_error());
     HttpResponse response{http::status::ok, 11};
@@ -284,6 +287,9 @@ void LocalForwarder::finish(unsigned status, std::string error_code) {
   if (handle_ && status != 200) handle_->cancel();
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
+  // Ended before the engine's count arrived (the client closed during a write): the text generated
+  // so far is charged as a network stream's chunks are, on top of the prompt's estimate.
+  if (!outcome_.usage && handle_) outcome_.usage = TokenUsage{text_events_, false};
   if (digest_response_) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
   if (done_) done_(std::move(outcome_));
 }
