@@ -194,4 +194,69 @@ TEST_CASE("a norm weight or bias holding NaN or an infinity is refused at load, 
   }
 }
 
+
+namespace {
+
+// Loads the model `spec` describes and returns the load error with the data offset of `tensor`
+// (as the file records it) put in place of "@" in the expected text, and that text.
+std::pair<std::string, std::string> error_and_expected(const TinyModelSpec& spec, const std::string& tensor,
+                                                       const std::string& expected_with_at) {
+  const std::filesystem::path path = temporary_model_path("unused");
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto opened = gguf::File::open(path);
+  REQUIRE(std::holds_alternative<gguf::File>(opened));
+  const gguf::TensorInfo* info = std::get<gguf::File>(opened).tensor(tensor);
+  REQUIRE(info != nullptr);
+  std::string expected = expected_with_at;
+  expected.replace(expected.find('@'), 1, std::to_string(info->offset_in_file));
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  return {std::get<std::string>(loaded), expected};
+}
+
+}  // namespace
+
+TEST_CASE("a tensor the model would never use is refused, naming it, its byte offset and why") {
+  TinyModelSpec spec;  // two layers
+  SUBCASE("a layer beyond block_count") {
+    spec.tamper = [](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{1}); };
+    auto [error, expected] = error_and_expected(
+        spec, "blk.1.attn_norm.weight",
+        "tensor 'blk.1.attn_norm.weight' (data at byte @) is not used by a 1-layer llama model (metadata key "
+        "'llama.block_count' (byte ");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+  SUBCASE("attention biases in a llama model (a qwen2 file relabelled)") {
+    spec.tamper = [](gguf::Writer& w) {
+      w.add_tensor("blk.0.attn_q.bias", {64}, gguf::TensorType::f32,
+                   gguf::quantize(gguf::TensorType::f32, std::vector<float>(64, 0.0f)));
+    };
+    auto [error, expected] = error_and_expected(
+        spec, "blk.0.attn_q.bias",
+        "tensor 'blk.0.attn_q.bias' (data at byte @) is not used by a llama model (metadata key "
+        "'general.architecture' (byte ");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+  SUBCASE("a tensor of no architecture the engine knows") {
+    spec.tamper = [](gguf::Writer& w) {
+      w.add_tensor("vision.patch_embd.weight", {64}, gguf::TensorType::f32,
+                   gguf::quantize(gguf::TensorType::f32, std::vector<float>(64, 0.0f)));
+    };
+    auto [error, expected] = error_and_expected(spec, "vision.patch_embd.weight",
+                                                "tensor 'vision.patch_embd.weight' (data at byte @) is not used");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+}
+
+TEST_CASE("every tensor of the test models is used: tied embeddings, rope_freqs, qwen2 biases") {
+  TinyModelSpec spec;
+  spec.tied_embeddings = true;
+  spec.rope_freqs = true;
+  CHECK(load_error(spec) == "");
+  TinyModelSpec qwen;
+  qwen.architecture = "qwen2";
+  CHECK(load_error(qwen) == "");
+}
+
 }  // namespace sovereign::accel::test
