@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "accel/tokenizer/utf8.hpp"
+
 namespace sovereign::accel::compute {
 namespace {
 
@@ -89,8 +91,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     config.rope_style = RopeStyle::neox;
     config.has_qkv_bias = true;
   } else {
-    return gguf::metadata_key_label(file, "general.architecture") + " is '" + std::string(*arch) +
-           "'; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
+    return gguf::metadata_key_label(file, "general.architecture") + " is " + utf8::quoted(*arch) +
+           "; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
   }
   if (auto name = file.get_string("general.name")) config.name = std::string(*name);
   if (config.name.empty()) config.name = std::string(*arch);
@@ -130,8 +132,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
       if (!read.error.empty()) return read.error;
       config.rope_position_scale = 1.0f / factor;
     } else if (*scaling != "none") {
-      return gguf::metadata_key_label(file, read.key("rope.scaling.type")) + " is '" + std::string(*scaling) +
-             "'; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
+      return gguf::metadata_key_label(file, read.key("rope.scaling.type")) + " is " + utf8::quoted(*scaling) +
+             "; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
     }
   }
 

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <set>
 
+#include "accel/tokenizer/utf8.hpp"
+
 namespace sovereign::accel::compute {
 namespace {
 
@@ -29,7 +31,7 @@ std::string check_every_tensor_used(const gguf::File& file, const ModelConfig& c
                                     const std::set<std::string, std::less<>>& bound) {
   for (const gguf::TensorInfo& tensor : file.tensors())
     if (!bound.contains(tensor.name))
-      return "tensor '" + tensor.name + "' (data at byte " + std::to_string(tensor.offset_in_file) + ") " +
+      return "tensor " + utf8::quoted(tensor.name) + " (data at byte " + std::to_string(tensor.offset_in_file) + ") " +
              unused_tensor_reason(file, config, tensor.name);
   return {};
 }

@@ -9,6 +9,7 @@
 #include "accel/compute/devices.hpp"
 #include "accel/compute/synthetic_model.hpp"
 #include "accel/compute/thread_pool.hpp"
+#include "accel/tokenizer/utf8.hpp"
 #include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
@@ -135,7 +136,8 @@ int run_bench(std::span<const std::string> args) {
     return 1;
   }
   const auto& r = std::get<accel::compute::BenchReport>(result);
-  std::printf("model      %s\n", r.model.c_str());
+  // The model's name is the file's general.name: untrusted text, shown escaped.
+  std::printf("model      %s\n", accel::utf8::printable(r.model).c_str());
   std::printf("device     %s\n", r.device.c_str());
   std::printf("weights    %s read per forward step\n", gigabytes(static_cast<double>(r.weight_bytes_per_token)).c_str());
   std::printf("bandwidth  %s/s measured (%s)\n", gigabytes(r.bandwidth_bytes_per_second).c_str(), r.bandwidth_method.c_str());

@@ -765,6 +765,28 @@ describe('sovereign config check on local backends', () => {
     assert.ok(info.output.includes(`sovereign model info: ${expected}`), info.output);
   });
 
+  it('shows terminal control sequences from a hostile model file escaped in config check, model info and accel bench', async () => {
+    // The demo file with general.architecture 'llama' overwritten by ESC [ 3 1 m (as long: 5 bytes).
+    const bytes = fs.readFileSync(demo);
+    const value = Buffer.concat([Buffer.from('general.architecture'), Buffer.from([8, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from('llama')]);
+    const at = bytes.indexOf(value);
+    assert.ok(at > 0, 'the demo model names its architecture llama');
+    Buffer.from('\x1b[31m').copy(bytes, at + value.length - 5);
+    const hostile = path.join(dir, 'escape.gguf');
+    fs.writeFileSync(hostile, bytes);
+
+    const { file } = writeConfig('escape.yaml', { 'escape-engine': hostile });
+    const runs = [await runCli(['config', 'check', file]), await runCli(['model', 'info', hostile]),
+      await runCli(['accel', 'bench', '--model', hostile, '--threads', '1'])];
+    for (const run of runs) {
+      assert.equal(run.code, 1, run.output);
+      assert.ok(run.output.includes("metadata key 'general.architecture' (byte ") &&
+        run.output.includes(") is '\\x1B[31m'; this engine runs 'llama'"), run.output);
+      assert.ok(!run.output.includes('\x1b'), `a raw ESC reached the terminal: ${JSON.stringify(run.output)}`);
+    }
+  });
+
   it('reports a garbage or truncated model file naming the backend, exit 1', async () => {
     const garbage = path.join(dir, 'garbage.gguf');
     fs.writeFileSync(garbage, Buffer.alloc(4096, 0x5a));
