@@ -68,12 +68,29 @@ TEST_CASE("a missing or out-of-range hyper-parameter names its metadata key") {
   CHECK(load_error(spec).find("'llama.block_count' (byte ") != std::string::npos);
   CHECK(load_error(spec).find(") is 0, expected 1..1024") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
-  CHECK(load_error(spec).find("not a multiple of attention.head_count_kv (3)") != std::string::npos);
+  CHECK(load_error(spec).find("not a multiple of metadata key 'llama.attention.head_count_kv' (byte ") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::string("wide")); };
   CHECK(load_error(spec).find("'llama.embedding_length' (byte ") != std::string::npos);
   CHECK(load_error(spec).find(") is string; expected an integer") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.remove("llama.block_count"); };
   CHECK(load_error(spec).find("metadata key 'llama.block_count' is missing; expected an integer") != std::string::npos);
+}
+
+TEST_CASE("hyper-parameters that do not fit together are named with their keys and byte offsets") {
+  TinyModelSpec spec;  // 64 wide, 4 heads: a head size of 16
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
+  std::string error = load_error(spec);
+  CHECK_MESSAGE(error.find("metadata key 'llama.attention.head_count' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(") is 4, not a multiple of metadata key 'llama.attention.head_count_kv' (byte ") !=
+                    std::string::npos, error);
+  CHECK_MESSAGE(error.find("), 3: ") != std::string::npos, error);
+
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.dimension_count", std::uint32_t{15}); };
+  error = load_error(spec);
+  CHECK_MESSAGE(error.find("metadata key 'llama.rope.dimension_count' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(") is 15, expected an even number at most the head size 16 (metadata key "
+                           "'llama.embedding_length' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(" / metadata key 'llama.attention.head_count' (byte ") != std::string::npos, error);
 }
 
 TEST_CASE("a hyper-parameter with a default is refused when present with the wrong type, not replaced by the default") {
