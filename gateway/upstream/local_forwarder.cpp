@@ -23,6 +23,17 @@ json::object usage_json(const accel::Usage& usage) {
           {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
 }
 
+// The request parameter an engine refusal is about: its sampling checks begin with the parameter's
+// name ("top_p must be in (0, 1]"), and its prompt checks speak of the prompt or the messages.
+std::string refused_param(std::string_view problem, const std::string& prompt_param) {
+  for (std::string_view name : {"temperature", "top_p", "top_k", "max_tokens"})
+    if (problem.starts_with(name) && problem.substr(name.size()).starts_with(' ')) return std::string(name);
+  if (problem.find("stop string") != std::string_view::npos) return "stop";
+  if (problem.find("prompt") != std::string_view::npos || problem.find("messages") != std::string_view::npos)
+    return prompt_param;
+  return {};
+}
+
 }  // namespace
 
 LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine,
@@ -60,16 +71,18 @@ void LocalForwarder::start() {
   };
   auto submitted = engine_->submit(std::move(std::get<accel::GenerationRequest>(built)), std::move(events));
   if (auto* why = std::get_if<std::string>(&submitted)) {
+    const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
     if (why->starts_with(accel::kContextPrefix)) {
-      const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
       return respond_error(api_errors::context_length_exceeded(
           "The built-in engine refused the request: " + why->substr(accel::kContextPrefix.size()) + "; shorten '" +
               prompt_param + "'",
           prompt_param));
     }
-    if (why->starts_with(accel::kInvalidPrefix))
-      return respond_error(api_errors::invalid_request("The built-in engine refused the request: " +
-                                                       why->substr(accel::kInvalidPrefix.size())));
+    if (why->starts_with(accel::kInvalidPrefix)) {
+      const std::string problem = why->substr(accel::kInvalidPrefix.size());
+      return respond_error(api_errors::invalid_request("The built-in engine refused the request: " + problem,
+                                                       refused_param(problem, prompt_param)));
+    }
     return respond_error(api_errors::no_backend_available(request_.model, *why));
   }
   handle_ = std::get<std::shared_ptr<accel::GenerationHandle>>(submitted);

@@ -264,6 +264,19 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     }
   });
 
+  it('a top_p too small for the engine\'s 32-bit floats is refused naming top_p, not passed on as 0', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
+    for (const top_p of [0, 1e-46]) {
+      const res = await gw.chat(KEY, { ...base, top_p });
+      assertError(res, { status: 400, code: 'invalid_request' }, `top_p ${top_p}`);
+      assert.equal(res.json.error.param, 'top_p', res.text);
+      assert.match(res.json.error.message, /'top_p' must be greater than 0/, res.text);
+    }
+    // The smallest positive 32-bit float is a top_p the engine takes (greedy in effect).
+    const tiny = await gw.chat(KEY, { ...base, top_p: 1.5e-45 });
+    assert.equal(tiny.status, 200, tiny.text);
+  });
+
   it('integer parameters are JSON integers: 1.0 is refused for each, naming it; seeds beyond 64-bit signed too', async () => {
     const raw = (path, text) => gw.api({ key: KEY, method: 'POST', path, body: text, headers: { 'content-type': 'application/json' } });
     for (const key of ['n', 'best_of', 'top_k', 'seed', 'max_tokens']) {
