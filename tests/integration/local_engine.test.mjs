@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Gateway, gatewayBin, runCli, tempDir, tenant, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, gatewayBin, runCli, tempDir, tenant, sha256Hex, underProcessLimit } from './lib/gateway.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
@@ -828,27 +828,71 @@ describe('sovereign accel bench options', () => {
         '--batches', '1', '--steps', '1', '--threads', '1'], { timeoutMs: 60000 });
       assert.equal(run.code, 0, run.output);
       assert.match(run.output, /^decode\s+1\s/m, run.output);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
-      // Threads far beyond what a process may start are refused before any is started (it aborted).
+  it('refuses threads beyond 1024 with usage, exit 2, and threads the system will not start with the reason, exit 1', async () => {
+    const dir = tempDir('sovereign-bench-');
+    try {
+      const model = await makeDemoModel(dir);
+      // Far beyond what a process may start: refused before any is started (it aborted).
       const many = await runCli(['accel', 'bench', '--model', model, '--threads', '100000', '--prefill', '4',
         '--batches', '1', '--steps', '1'], { timeoutMs: 60000 });
       assert.equal(many.code, 2, many.output);
       assert.match(many.output, /--threads must be at most 1024, got 100000/, many.output);
 
       // Under a process limit the threads cannot all start: refused with the count and the system's
-      // reason, exit 1 (it was std::terminate). The limit binds only a user other than root, so as
-      // root the bench runs as nobody, with the model readable to it.
+      // reason, exit 1 (it was std::terminate). The model is made readable to nobody, who runs it as root.
       fs.chmodSync(dir, 0o755);
       fs.chmodSync(model, 0o644);
-      const asUser = process.getuid() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
-      const limited = spawnSync(asUser[0] ?? 'prlimit', [...asUser.slice(1), ...(asUser.length ? ['prlimit'] : []),
-        '--nproc=64', gatewayBin(), 'accel', 'bench', '--model', model, '--threads', '512', '--prefill', '4',
-        '--batches', '1', '--steps', '1'], { encoding: 'utf8', timeout: 60000 });
+      const limited = spawnSync(...underProcessLimit(64, gatewayBin(), ['accel', 'bench', '--model', model,
+        '--threads', '512', '--prefill', '4', '--batches', '1', '--steps', '1']), { encoding: 'utf8', timeout: 60000 });
       const output = `${limited.stdout}${limited.stderr}`;
       assert.equal(limited.status, 1, output);
       assert.match(output, /sovereign accel bench: cannot start 512 CPU threads \(Resource temporarily unavailable\); lower 'threads'/, output);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// A reload that asks for more CPU threads than the process may start is rejected at `threads` (the
+// gateway called std::terminate), and the engine it had keeps serving.
+describe('a reload asking for CPU threads the system will not start', { timeout: 120000 }, () => {
+  const LIMITED_KEY = 'sk-local-engine-limited';
+  let dir;
+  let gw;
+  let backend;
+
+  before(async () => {
+    dir = tempDir('sovereign-threads-');
+    fs.chmodSync(dir, 0o755);  // the gateway may run as nobody (underProcessLimit)
+    const model = await makeDemoModel(dir);
+    fs.chmodSync(model, 0o644);
+    backend = { name: 'engine', type: 'local', zone: 'site', models: ['demo'], model_file: model, device: 'cpu',
+      context_length: 256, max_batch: 1, threads: 1 };
+    gw = await Gateway.start({ tenants: [tenant({ name: 'main', keys: [LIMITED_KEY], models: ['demo'] })],
+      backends: [backend] }, { readyTimeoutMs: 60000, processLimit: 64 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is rejected at the threads setting, and the running engine keeps answering', async () => {
+    const from = gw.stderr.length;
+    await gw.reload({ tenants: [tenant({ name: 'main', keys: [LIMITED_KEY], models: ['demo'] })],
+      backends: [{ ...backend, threads: 512 }] });
+    const log = await gw.waitForStderr(/reload_rejected/, from, 30000, 'the rejected reload');
+    const line = fs.readFileSync(gw.configPath, 'utf8').split('\n').findIndex((l) => l.trim() === 'threads: 512') + 1;
+    assert.ok(line > 0);
+    assert.ok(log.includes(`${gw.configPath}:${line}:`) || log.includes(`gateway.yaml:${line}:`), log);
+    assert.match(log, /cannot start 512 CPU threads \(Resource temporarily unavailable\); lower 'threads'/, log);
+    assert.ok(gw.process.running, 'the gateway is still running');
+    const res = await gw.chat(LIMITED_KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    assert.equal(res.status, 200, res.text);
   });
 });
