@@ -5,13 +5,15 @@
 
 #include "accel/compute/cpu_backend.hpp"
 #include "accel/compute/devices.hpp"
+#include "accel/compute/thread_pool.hpp"
 
 namespace sovereign::accel::compute {
 namespace {
 
 std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cpu_backend(const ModelConfig& config,
                                                                             const ModelWeights& weights,
-                                                                            const BackendPlan& plan) {
+                                                                            const BackendPlan& plan,
+                                                                            std::string* option_at_fault) {
   CpuBackendOptions options;
   options.threads = plan.threads;
   options.kv_pages = plan.kv_pages;
@@ -22,6 +24,9 @@ std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cpu_backend(cons
   } catch (const std::bad_alloc&) {
     return "cannot allocate " + std::to_string(CpuBackend::planned_bytes(config, options) >> 20) +
            " MiB for activations and the KV cache; lower context_length or max_batch";
+  } catch (const ThreadStartError& e) {
+    if (option_at_fault != nullptr) *option_at_fault = "threads";
+    return std::string(e.what()) + "; lower 'threads'";
   }
 }
 
@@ -55,11 +60,12 @@ std::variant<DeviceChoice, std::string> choose_device(const std::string& device)
 std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(const std::string& device,
                                                                         const ModelConfig& config,
                                                                         const ModelWeights& weights,
-                                                                        const BackendPlan& plan) {
+                                                                        const BackendPlan& plan,
+                                                                        std::string* option_at_fault) {
   auto chosen = choose_device(device);
   if (auto* error = std::get_if<std::string>(&chosen)) return *error;
   const DeviceChoice& choice = std::get<DeviceChoice>(chosen);
-  if (!choice.cuda) return make_cpu_backend(config, weights, plan);
+  if (!choice.cuda) return make_cpu_backend(config, weights, plan, option_at_fault);
   return make_cuda_backend(choice.gpu_index, config, weights, plan);
 }
 

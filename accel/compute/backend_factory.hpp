@@ -41,8 +41,11 @@ struct DeviceChoice {
 // `config check` can ask it too.
 [[nodiscard]] std::variant<DeviceChoice, std::string> choose_device(const std::string& device);
 
+// The error says what would fix it; where that is a plan setting the user chose (`threads`), its name
+// goes to `option_at_fault`.
 [[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_backend(
-    const std::string& device, const ModelConfig& config, const ModelWeights& weights, const BackendPlan& plan);
+    const std::string& device, const ModelConfig& config, const ModelWeights& weights, const BackendPlan& plan,
+    std::string* option_at_fault = nullptr);
 
 // Implemented by the CUDA build (cuda/cuda_backend.cpp) or by no_cuda.cpp.
 [[nodiscard]] std::variant<std::unique_ptr<ForwardBackend>, std::string> make_cuda_backend(

@@ -106,7 +106,12 @@ std::variant<BenchReport, std::string> run_bench(const BenchOptions& o) {
     report.bandwidth_method = "multi-threaded read of 512 MiB, best pass";
     return measure_host_read_bandwidth(o.threads);
   };
-  report.bandwidth_bytes_per_second = measure_bandwidth();
+  try {
+    report.bandwidth_bytes_per_second = measure_bandwidth();
+  } catch (const ThreadStartError& e) {
+    // The CPU backend holds its threads while the measurement starts as many again.
+    return std::string(e.what()) + " to measure the read bandwidth; lower --threads";
+  }
 
   KvPageTable pages(plan.kv_pages, static_cast<std::size_t>(max_batch));
   for (int s = 0; s < max_batch; ++s) {

@@ -51,7 +51,8 @@ struct BenchReport {
 // Sustained host memory read bandwidth: `threads` threads summing a buffer far larger than the
 // caches. Decode streams the weights once per step and writes next to nothing, so reading is the
 // access it is judged against (a copy's figure, bytes read plus written, moved between 38 and 72
-// GB/s from run to run on the same machine while a read held at about 40).
+// GB/s from run to run on the same machine while a read held at about 40). Throws
+// ThreadStartError when the threads cannot be started.
 double measure_host_read_bandwidth(int threads);
 
 }  // namespace sovereign::accel::compute

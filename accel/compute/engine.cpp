@@ -1,14 +1,16 @@
 #include "accel/compute/engine.hpp"
 
+#include <system_error>
+
 #include "accel/compute/backend_factory.hpp"
 #include "accel/compute/model_loader.hpp"
 #include "accel/compute/scheduler.hpp"
+#include "accel/compute/thread_pool.hpp"
 
 namespace sovereign::accel {
 namespace {
 
 constexpr int kMaxBatch = 1024;
-constexpr int kMaxThreads = 1024;
 // Prompt tokens processed per forward step; bounds activation memory and decode stalls.
 constexpr std::size_t kPrefillChunk = 512;
 
@@ -26,8 +28,8 @@ OptionProblem check_options(const EngineOptions& o, const compute::ModelConfig& 
                                   " tokens"};
   if (o.max_batch < 1 || o.max_batch > kMaxBatch)
     return {"max_batch", "max_batch must be 1.." + std::to_string(kMaxBatch)};
-  if (o.threads < 0 || o.threads > kMaxThreads)
-    return {"threads", "threads must be 0.." + std::to_string(kMaxThreads)};
+  if (o.threads < 0 || o.threads > compute::kMaxPoolThreads)
+    return {"threads", "threads must be 0.." + std::to_string(compute::kMaxPoolThreads)};
   if (o.max_queue < 1) return {"max_queue", "max_queue must be at least 1"};
   if (o.kv_cache_tokens != 0 && o.kv_cache_tokens < static_cast<std::size_t>(o.context_length))
     return {"kv_cache_tokens", "kv_cache_tokens " + std::to_string(o.kv_cache_tokens) +
@@ -122,13 +124,23 @@ std::variant<std::unique_ptr<Engine>, std::string> Engine::load(const EngineOpti
     blame(option_at_fault, "device");
     return where + std::get<std::string>(device);
   }
-  auto backend = compute::make_backend(options.device, model->config, model->weights, plan);
-  if (auto* error = std::get_if<std::string>(&backend)) return where + *error;
+  std::string backend_option;
+  auto backend = compute::make_backend(options.device, model->config, model->weights, plan, &backend_option);
+  if (auto* error = std::get_if<std::string>(&backend)) {
+    blame(option_at_fault, backend_option.c_str());
+    return where + *error;
+  }
 
-  auto scheduler = std::make_unique<Scheduler>(std::move(model), std::move(tok), chat_template,
-                                               std::move(std::get<std::unique_ptr<compute::ForwardBackend>>(backend)),
-                                               options, plan.kv_pages);
-  return std::unique_ptr<Engine>(new Engine(std::move(scheduler)));
+  try {
+    auto scheduler = std::make_unique<Scheduler>(std::move(model), std::move(tok), chat_template,
+                                                 std::move(std::get<std::unique_ptr<compute::ForwardBackend>>(backend)),
+                                                 options, plan.kv_pages);
+    return std::unique_ptr<Engine>(new Engine(std::move(scheduler)));
+  } catch (const std::system_error& e) {
+    // The CPU backend's threads started, but the process has none left for the scheduler's.
+    blame(option_at_fault, "threads");
+    return where + "cannot start the engine's scheduler thread (" + e.code().message() + "); lower 'threads'";
+  }
 }
 
 std::variant<std::shared_ptr<GenerationHandle>, std::string> Engine::submit(GenerationRequest request,

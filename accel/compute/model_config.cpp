@@ -6,6 +6,8 @@
 #include <optional>
 #include <string_view>
 
+#include "accel/tokenizer/utf8.hpp"
+
 namespace sovereign::accel::compute {
 namespace {
 
@@ -71,6 +73,39 @@ struct MetadataReader {
   }
 };
 
+// Where the head size comes from: key_length when the file sets it, else embedding_length / head_count.
+std::string head_size_source(const MetadataReader& read) {
+  const gguf::File& file = read.file;
+  if (file.find(read.key("attention.key_length")) != nullptr)
+    return gguf::metadata_key_label(file, read.key("attention.key_length"));
+  return gguf::metadata_key_label(file, read.key("embedding_length")) + " / " +
+         gguf::metadata_key_label(file, read.key("attention.head_count"));
+}
+
+// Relations between hyper-parameters (heads divide the width, RoPE fits the head, limits), each
+// error naming the keys involved and where their values lie, as the single-key checks do.
+std::string check_relations(const MetadataReader& read, const ModelConfig& c) {
+  const gguf::File& file = read.file;
+  const auto label = [&](std::string_view suffix) { return gguf::metadata_key_label(file, read.key(suffix)); };
+  if (c.n_heads % c.n_kv_heads != 0)
+    return label("attention.head_count") + " is " + std::to_string(c.n_heads) + ", not a multiple of " +
+           label("attention.head_count_kv") + ", " + std::to_string(c.n_kv_heads) +
+           ": each key/value head must serve a whole number of query heads";
+  if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0) {
+    if (file.find(read.key("rope.dimension_count")) != nullptr)
+      return label("rope.dimension_count") + " is " + std::to_string(c.rope_dims) +
+             ", expected an even number at most the head size " + std::to_string(c.head_dim) + " (" +
+             head_size_source(read) + ")";
+    return "the head size " + std::to_string(c.head_dim) + " (" + head_size_source(read) +
+           ") is odd: rotary position embedding turns pairs of values, so it needs an even head size";
+  }
+  if (static_cast<std::int64_t>(c.n_heads) * c.head_dim > kMaxWidth)
+    return label("attention.head_count") + " is " + std::to_string(c.n_heads) + " and the head size " +
+           std::to_string(c.head_dim) + " (" + head_size_source(read) + "): their product exceeds " +
+           std::to_string(kMaxWidth);
+  return {};
+}
+
 }  // namespace
 
 const char* architecture_name(Architecture architecture) {
@@ -89,8 +124,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     config.rope_style = RopeStyle::neox;
     config.has_qkv_bias = true;
   } else {
-    return gguf::metadata_key_label(file, "general.architecture") + " is '" + std::string(*arch) +
-           "'; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
+    return gguf::metadata_key_label(file, "general.architecture") + " is " + utf8::quoted(*arch) +
+           "; this engine runs 'llama' (Llama, Mistral, SmolLM, TinyLlama) and 'qwen2'";
   }
   if (auto name = file.get_string("general.name")) config.name = std::string(*name);
   if (config.name.empty()) config.name = std::string(*arch);
@@ -130,8 +165,8 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
       if (!read.error.empty()) return read.error;
       config.rope_position_scale = 1.0f / factor;
     } else if (*scaling != "none") {
-      return gguf::metadata_key_label(file, read.key("rope.scaling.type")) + " is '" + std::string(*scaling) +
-             "'; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
+      return gguf::metadata_key_label(file, read.key("rope.scaling.type")) + " is " + utf8::quoted(*scaling) +
+             "; supported: none, linear, and llama3 frequency factors (rope_freqs.weight)";
     }
   }
 
@@ -155,23 +190,9 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
   config.tied_embeddings = file.tensor("output.weight") == nullptr;
   config.has_rope_freqs = file.tensor("rope_freqs.weight") != nullptr;
 
-  std::string problem = validate_model_config(config);
+  std::string problem = check_relations(read, config);
   if (!problem.empty()) return problem;
   return config;
-}
-
-std::string validate_model_config(const ModelConfig& c) {
-  if (c.n_heads % c.n_kv_heads != 0)
-    return "attention.head_count (" + std::to_string(c.n_heads) +
-           ") is not a multiple of attention.head_count_kv (" + std::to_string(c.n_kv_heads) + ")";
-  if (c.rope_dims > c.head_dim || c.rope_dims % 2 != 0)
-    return "rope.dimension_count (" + std::to_string(c.rope_dims) +
-           ") must be even and at most the head size (" + std::to_string(c.head_dim) + ")";
-  if (static_cast<std::int64_t>(c.n_heads) * c.head_dim > kMaxWidth)
-    return "attention.head_count x key_length exceeds " + std::to_string(kMaxWidth);
-  if (c.n_vocab < 1 || c.n_embd < 1 || c.n_layers < 1 || c.n_ff < 1)
-    return "model dimensions must be positive";
-  return {};
 }
 
 }  // namespace sovereign::accel::compute

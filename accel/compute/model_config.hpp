@@ -43,9 +43,6 @@ struct ModelConfig {
 // Reads and range-checks the hyper-parameters; the error names the metadata key at fault.
 [[nodiscard]] std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file);
 
-// Checks relations between fields (heads divide the width, RoPE fits the head, limits).
-[[nodiscard]] std::string validate_model_config(const ModelConfig& config);
-
 const char* architecture_name(Architecture architecture);
 
 }  // namespace sovereign::accel::compute

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "accel/tokenizer/utf8.hpp"
+
 namespace sovereign::accel::compute {
 namespace {
 
@@ -84,7 +86,7 @@ class Binder {
   }
 
   void fail(const std::string& name, const std::string& what) {
-    if (error_.empty()) error_ = "tensor '" + name + "' " + what;
+    if (error_.empty()) error_ = "tensor " + utf8::quoted(name) + " " + what;
   }
 
   const TensorLookup& lookup_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+#include <system_error>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -24,14 +26,26 @@ std::uint64_t generation_of(std::uint64_t state) { return state >> 32; }
 
 }  // namespace
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads, const ThreadStarter& start_thread) {
   std::size_t n = threads > 0 ? static_cast<std::size_t>(threads)
                               : std::max(1u, std::thread::hardware_concurrency());
   workers_.reserve(n - 1);
-  for (std::size_t i = 1; i < n; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (std::size_t i = 1; i < n; ++i) {
+      std::function<void()> body = [this] { worker_loop(); };
+      workers_.push_back(start_thread ? start_thread(std::move(body)) : std::thread(std::move(body)));
+    }
+  } catch (const std::system_error& e) {
+    // The destructor does not run for a constructor that throws, and a joinable std::thread that is
+    // destroyed calls std::terminate: the workers already running are stopped and joined here.
+    stop_workers();
+    throw ThreadStartError("cannot start " + std::to_string(n) + " CPU threads (" + e.code().message() + ")");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard lock(mutex_);
     stopping_.store(true);

@@ -7,10 +7,25 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 namespace sovereign::accel::compute {
+
+// The pool could not start all its threads (the process or user thread limit, or memory for their
+// stacks); what() says how many were asked for and why the system refused.
+class ThreadStartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The most threads a pool is asked for by the engine's `threads` setting or `accel bench --threads`:
+// far beyond any machine's cores, and low enough that the stacks of so many threads fit.
+inline constexpr int kMaxPoolThreads = 1024;
+
+// Starts one worker thread; throws std::system_error as std::thread does when it cannot.
+using ThreadStarter = std::function<std::thread(std::function<void()>)>;
 
 // Workers are created once (at model load) and reused for every kernel; the calling thread takes
 // part in the work, so a pool of N threads starts N-1 workers.
@@ -22,8 +37,10 @@ namespace sovereign::accel::compute {
 // finds it awake.
 class ThreadPool {
  public:
-  // threads <= 0 means one per hardware thread.
-  explicit ThreadPool(int threads);
+  // threads <= 0 means one per hardware thread. Throws ThreadStartError when a thread cannot be
+  // started, after stopping and joining those that were; `start_thread` replaces std::thread's
+  // constructor (tests make it fail).
+  explicit ThreadPool(int threads, const ThreadStarter& start_thread = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -35,6 +52,7 @@ class ThreadPool {
 
  private:
   void worker_loop();
+  void stop_workers();
   void run_grains();
   // Waits until the job word names a job newer than `last`; false when the pool is stopping.
   bool wait_for_job(std::uint64_t last, std::uint64_t& state);

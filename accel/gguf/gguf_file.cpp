@@ -13,11 +13,13 @@
 #include <set>
 
 #include "accel/gguf/gguf_reader_cursor.hpp"
+#include "accel/tokenizer/utf8.hpp"
 
 namespace sovereign::accel::gguf {
 
 std::string Error::to_string() const {
-  return "byte " + std::to_string(byte_offset) + " (" + field + "): " + message;
+  // Fields and messages quote the file's own names and strings: shown escaped, never sent to a terminal.
+  return "byte " + std::to_string(byte_offset) + " (" + utf8::printable(field) + "): " + utf8::printable(message);
 }
 
 std::uint64_t TensorInfo::element_count() const noexcept {
@@ -246,13 +248,13 @@ std::string value_type_name(const Value& value) {
 }
 
 std::string metadata_key_label(const File& file, std::string_view key) {
-  std::string label = "metadata key '" + std::string(key) + "'";
+  std::string label = "metadata key " + utf8::quoted(key);
   if (const auto at = file.value_offset(key)) label += " (byte " + std::to_string(*at) + ")";
   return label;
 }
 
 std::string metadata_element_label(const File& file, std::string_view key, std::uint64_t index) {
-  std::string label = "metadata key '" + std::string(key) + "'[" + std::to_string(index) + "]";
+  std::string label = "metadata key " + utf8::quoted(key) + "[" + std::to_string(index) + "]";
   if (const auto at = file.element_offset(key, index)) label += " (byte " + std::to_string(*at) + ")";
   return label;
 }

@@ -2,6 +2,7 @@
 
 #include "accel/tokenizer/byte_unicode.hpp"
 #include "accel/tokenizer/pair_merger.hpp"
+#include "accel/tokenizer/utf8.hpp"
 
 namespace sovereign::accel {
 
@@ -13,8 +14,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
   const std::string pre(file.get_string("tokenizer.ggml.pre").value_or("default"));
   const auto kind = pre_tokenizer_from_name(pre);
   if (!kind) {
-    return gguf::metadata_key_label(file, "tokenizer.ggml.pre") + " is '" + pre +
-           "'; supported pre-tokenizers: default, gpt-2, smollm, llama-bpe, qwen2, deepseek-r1-qwen";
+    return gguf::metadata_key_label(file, "tokenizer.ggml.pre") + " is " + utf8::quoted(pre) +
+           "; supported pre-tokenizers: default, gpt-2, smollm, llama-bpe, qwen2, deepseek-r1-qwen";
   }
   t->pre_kind_ = *kind;
   t->ignore_merges_ = *kind == PreTokenizer::llama3;
@@ -37,8 +38,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
     // Byte-level tokens never contain a raw space (it is spelled U+0120), so the first space separates the pair.
     const std::size_t space = merge.find(' ', 1);
     if (space == std::string::npos) {
-      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge +
-             "'; a merge is two tokens separated by a space";
+      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is " + utf8::quoted(merge) +
+             "; a merge is two tokens separated by a space";
     }
     const std::string_view left = std::string_view(merge).substr(0, space);
     const std::string_view right = std::string_view(merge).substr(space + 1);
@@ -46,8 +47,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> BpeTokenizer::create(const
     const auto right_id = t->find_token(right);
     const auto joined_id = t->find_token(std::string(left) + std::string(right));
     if (!left_id || !right_id || !joined_id) {
-      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is '" + merge +
-             "'; it names or produces a token that is not in the vocabulary";
+      return gguf::metadata_element_label(file, "tokenizer.ggml.merges", rank) + " is " + utf8::quoted(merge) +
+             "; it names or produces a token that is not in the vocabulary";
     }
     // The first (lowest-rank) occurrence of a pair wins.
     t->merges_.emplace(pair_key(*left_id, *right_id),

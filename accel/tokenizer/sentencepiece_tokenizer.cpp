@@ -59,8 +59,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> SentencePieceTokenizer::cr
     const auto byte = parse_byte_token(t->tokens_[i]);
     if (!byte) {
       if (t->kinds_[i] == TokenKind::byte) {
-        return gguf::metadata_element_label(file, "tokenizer.ggml.tokens", i) + " is '" + t->tokens_[i] +
-               "', a byte token (tokenizer.ggml.token_type 6) but not of the form <0xXX>";
+        return gguf::metadata_element_label(file, "tokenizer.ggml.tokens", i) + " is " + utf8::quoted(t->tokens_[i]) +
+               ", a byte token (tokenizer.ggml.token_type 6) but not of the form <0xXX>";
       }
       continue;
     }

@@ -4,6 +4,7 @@
 
 #include "accel/tokenizer/bpe_tokenizer.hpp"
 #include "accel/tokenizer/sentencepiece_tokenizer.hpp"
+#include "accel/tokenizer/utf8.hpp"
 
 namespace sovereign::accel {
 namespace {
@@ -40,8 +41,8 @@ std::variant<std::unique_ptr<Tokenizer>, std::string> Tokenizer::from_gguf(const
   if (!model) return gguf::metadata_type_error(file, "tokenizer.ggml.model", "string ('llama' or 'gpt2')");
   if (*model == "llama") return SentencePieceTokenizer::create(file);
   if (*model == "gpt2") return BpeTokenizer::create(file);
-  return gguf::metadata_key_label(file, "tokenizer.ggml.model") + " is '" + std::string(*model) +
-         "'; supported: 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)";
+  return gguf::metadata_key_label(file, "tokenizer.ggml.model") + " is " + utf8::quoted(*model) +
+         "; supported: 'llama' (SentencePiece) and 'gpt2' (byte-level BPE)";
 }
 
 std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bool default_add_bos, Tokenizer& into) {

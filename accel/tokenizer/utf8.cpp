@@ -48,4 +48,28 @@ void append(std::string& out, char32_t cp) {
   }
 }
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t length = 1;
+    const char32_t cp = decode(text, pos, length);
+    if (cp == kInvalid || cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+      static constexpr char kHex[] = "0123456789ABCDEF";
+      for (std::size_t i = 0; i < length; ++i) {
+        const auto byte = static_cast<unsigned char>(text[pos + i]);
+        out += "\\x";
+        out.push_back(kHex[byte >> 4]);
+        out.push_back(kHex[byte & 0xF]);
+      }
+    } else {
+      out.append(text.substr(pos, length));
+    }
+    pos += length;
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) { return "'" + printable(text) + "'"; }
+
 }  // namespace sovereign::accel::utf8

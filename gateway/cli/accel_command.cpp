@@ -8,6 +8,8 @@
 #include "accel/compute/bench.hpp"
 #include "accel/compute/devices.hpp"
 #include "accel/compute/synthetic_model.hpp"
+#include "accel/compute/thread_pool.hpp"
+#include "accel/tokenizer/utf8.hpp"
 #include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
@@ -22,7 +24,7 @@ bench options:
   --type TYPE         weight type of a synthetic shape: f32 f16 bf16 q8_0 q4_0 q4_k q6_k
                       (default bf16)
   --device DEVICE     cpu | cuda (cuda:0) | cuda:N | auto (default cpu)
-  --threads N         CPU threads (default: all)
+  --threads N         CPU threads, at most 1024 (default: all)
   --prefill N         prompt tokens in the prefill measurement (default 128)
   --batches LIST      decode batch sizes, comma-separated (default 1,8,64)
   --steps N           timed decode steps per batch size, best one reported (default 4)
@@ -103,6 +105,9 @@ int run_bench(std::span<const std::string> args) {
       *target = *v;
     }
   }
+  if (options.threads > accel::compute::kMaxPoolThreads)
+    return usage_error("--threads must be at most " + std::to_string(accel::compute::kMaxPoolThreads) + ", got " +
+                       std::to_string(options.threads));
   if (auto value = arguments.value("--top-k")) {
     std::optional<int> n = *value == "0" ? std::optional<int>(0) : parse_positive(*value);
     if (!n) return usage_error("--top-k needs a whole number, got '" + *value + "'");
@@ -131,7 +136,8 @@ int run_bench(std::span<const std::string> args) {
     return 1;
   }
   const auto& r = std::get<accel::compute::BenchReport>(result);
-  std::printf("model      %s\n", r.model.c_str());
+  // The model's name is the file's general.name: untrusted text, shown escaped.
+  std::printf("model      %s\n", accel::utf8::printable(r.model).c_str());
   std::printf("device     %s\n", r.device.c_str());
   std::printf("weights    %s read per forward step\n", gigabytes(static_cast<double>(r.weight_bytes_per_token)).c_str());
   std::printf("bandwidth  %s/s measured (%s)\n", gigabytes(r.bandwidth_bytes_per_second).c_str(), r.bandwidth_method.c_str());

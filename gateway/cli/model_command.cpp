@@ -15,6 +15,7 @@
 #include "accel/gguf/demo_model.hpp"
 #include "accel/gguf/gguf_file.hpp"
 #include "accel/tokenizer/tokenizer.hpp"
+#include "accel/tokenizer/utf8.hpp"
 #include "gateway/cli/arguments.hpp"
 
 namespace sovereign::gateway {
@@ -58,20 +59,7 @@ std::string int_or_missing(const gguf::File& file, const std::string& key) {
 }
 
 // Model files are untrusted: control characters in their strings are shown escaped, never sent to the terminal.
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7F) {
-      char buffer[8];
-      std::snprintf(buffer, sizeof buffer, "\\x%02X", byte);
-      out += buffer;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
+using accel::utf8::printable;
 
 std::string token_label(const accel::Tokenizer& t, std::int32_t id) {
   if (id < 0) return "(none)";

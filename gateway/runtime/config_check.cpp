@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <system_error>
+#include <thread>
 
 #include "crypto/file_io.hpp"
 #include "crypto/key_file.hpp"
@@ -142,6 +143,15 @@ std::vector<std::string> check_deployment(const GatewayConfig& config, std::vect
     std::string option_at_fault;
     if (std::string error = accel::Engine::check(engine_options(backend), &option_at_fault); !error.empty())
       problems.push_back(model_file_problem(config, i, error, option_at_fault));
+    // Advice, not an error: more threads than hardware threads share cores and slow every step,
+    // and on a machine with a low process limit they may not start at all (serve then refuses).
+    const unsigned cores = std::thread::hardware_concurrency();
+    if (warnings != nullptr && cores > 0 && backend.threads > static_cast<int>(cores))
+      warnings->push_back(config.problem_at(
+          setting_path("backends", i, "threads"),
+          "warning: backend '" + backend.name + "': threads " + std::to_string(backend.threads) + " exceeds the " +
+              std::to_string(cores) + " hardware threads of this machine; the extra threads share cores and slow "
+              "every step"));
   }
 
   if (config.policy_file) {

@@ -23,6 +23,17 @@ json::object usage_json(const accel::Usage& usage) {
           {"total_tokens", usage.prompt_tokens + usage.completion_tokens}};
 }
 
+// The request parameter an engine refusal is about: its sampling checks begin with the parameter's
+// name ("top_p must be in (0, 1]"), and its prompt checks speak of the prompt or the messages.
+std::string refused_param(std::string_view problem, const std::string& prompt_param) {
+  for (std::string_view name : {"temperature", "top_p", "top_k", "max_tokens"})
+    if (problem.starts_with(name) && problem.substr(name.size()).starts_with(' ')) return std::string(name);
+  if (problem.find("stop string") != std::string_view::npos) return "stop";
+  if (problem.find("prompt") != std::string_view::npos || problem.find("messages") != std::string_view::npos)
+    return prompt_param;
+  return {};
+}
+
 }  // namespace
 
 LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine,
@@ -60,16 +71,18 @@ void LocalForwarder::start() {
   };
   auto submitted = engine_->submit(std::move(std::get<accel::GenerationRequest>(built)), std::move(events));
   if (auto* why = std::get_if<std::string>(&submitted)) {
+    const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
     if (why->starts_with(accel::kContextPrefix)) {
-      const std::string prompt_param = request_.endpoint == Endpoint::completions ? "prompt" : "messages";
       return respond_error(api_errors::context_length_exceeded(
           "The built-in engine refused the request: " + why->substr(accel::kContextPrefix.size()) + "; shorten '" +
               prompt_param + "'",
           prompt_param));
     }
-    if (why->starts_with(accel::kInvalidPrefix))
-      return respond_error(api_errors::invalid_request("The built-in engine refused the request: " +
-                                                       why->substr(accel::kInvalidPrefix.size())));
+    if (why->starts_with(accel::kInvalidPrefix)) {
+      const std::string problem = why->substr(accel::kInvalidPrefix.size());
+      return respond_error(api_errors::invalid_request("The built-in engine refused the request: " + problem,
+                                                       refused_param(problem, prompt_param)));
+    }
     return respond_error(api_errors::no_backend_available(request_.model, *why));
   }
   handle_ = std::get<std::shared_ptr<accel::GenerationHandle>>(submitted);
@@ -154,6 +167,7 @@ std::string LocalForwarder::whole_body(const char* finish_reason, const accel::U
 
 void LocalForwarder::on_text(std::string text) {
   if (finished_) return;
+  ++text_events_;
   if (!request_.stream) {
     text_ += text;
     return;
@@ -171,6 +185,9 @@ void LocalForwarder::on_text(std::string text) {
 
 void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
   if (finished_) return;
+  // Set before any answer: a client that hangs up mid-answer is charged what was generated for it
+  // (the engine counts it on cancel too), or hanging up early would dodge the tokens-per-minute budget.
+  outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (reason == accel::FinishReason::cancelled && (cancelled_ || queued_bytes_ > max_buffered_bytes))
     return finish(499, "client_closed");
   if (reason == accel::FinishReason::cancelled && shutting_down_) {
@@ -180,7 +197,6 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     engine_done_ = true;
     return pump();
   }
-  outcome_.usage = TokenUsage{static_cast<std::uint64_t>(usage.prompt_tokens) + usage.completion_tokens, true};
   if (!request_.stream) {
     if (reason == accel::FinishReason::error) return respond_error(generation_error());
     HttpResponse response{http::status::ok, 11};
@@ -284,6 +300,9 @@ void LocalForwarder::finish(unsigned status, std::string error_code) {
   if (handle_ && status != 200) handle_->cancel();
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
+  // Ended before the engine's count arrived (the client closed during a write): the text generated
+  // so far is charged as a network stream's chunks are, on top of the prompt's estimate.
+  if (!outcome_.usage && handle_) outcome_.usage = TokenUsage{text_events_, false};
   if (digest_response_) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
   if (done_) done_(std::move(outcome_));
 }

@@ -61,6 +61,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   std::string text_;             // whole answer (non-streaming)
   std::deque<std::string> queue_;  // events waiting for the client (streaming)
   std::size_t queued_bytes_ = 0;
+  std::uint64_t text_events_ = 0;  // pieces of text the engine generated, about one token each
   bool writing_ = false;
   bool engine_done_ = false;
   bool stream_open_ = false;

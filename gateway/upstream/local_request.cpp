@@ -280,7 +280,12 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
   double temperature = 1.0, top_p = 1.0;
   if (auto e = read_number(body, "temperature", 0, 2, temperature)) return *e;
   if (auto e = read_number(body, "top_p", 0, 1, top_p)) return *e;
-  if (top_p == 0) return api_errors::invalid_request("'top_p' must be greater than 0", "top_p");
+  // The engine samples in 32-bit floats: a top_p too small for one (below about 1.4e-45) would arrive as 0.
+  if (static_cast<float>(top_p) == 0.0f)
+    return api_errors::invalid_request("'top_p' must be greater than 0" +
+                                           (top_p == 0 ? std::string() : ", and at least 1.4e-45 (a 32-bit float), not " +
+                                                                             format_number(top_p)),
+                                       "top_p");
   if (auto e = read_top_k(body, out.sampling.top_k)) return *e;
   if (auto e = read_seed(body, out.sampling.seed)) return *e;
   out.sampling.temperature = static_cast<float>(temperature);

@@ -7,8 +7,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { Gateway, runCli, tempDir, tenant, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, gatewayBin, runCli, tempDir, tenant, sha256Hex, underProcessLimit } from './lib/gateway.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
@@ -261,6 +262,19 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       const res = await gw.chat(KEY, { ...base, tool_choice });
       assert.equal(res.status, 200, res.text);
     }
+  });
+
+  it('a top_p too small for the engine\'s 32-bit floats is refused naming top_p, not passed on as 0', async () => {
+    const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
+    for (const top_p of [0, 1e-46]) {
+      const res = await gw.chat(KEY, { ...base, top_p });
+      assertError(res, { status: 400, code: 'invalid_request' }, `top_p ${top_p}`);
+      assert.equal(res.json.error.param, 'top_p', res.text);
+      assert.match(res.json.error.message, /'top_p' must be greater than 0/, res.text);
+    }
+    // The smallest positive 32-bit float is a top_p the engine takes (greedy in effect).
+    const tiny = await gw.chat(KEY, { ...base, top_p: 1.5e-45 });
+    assert.equal(tiny.status, 200, tiny.text);
   });
 
   it('integer parameters are JSON integers: 1.0 is refused for each, naming it; seeds beyond 64-bit signed too', async () => {
@@ -609,7 +623,7 @@ describe('sovereign config check on local backends', () => {
 
   // A config with one local backend per entry of `models` ({name: model_file}); line numbers of
   // each backend's model_file are returned for the diagnostics.
-  function writeConfig(name, models, { device = 'cpu', contextLength = 256 } = {}) {
+  function writeConfig(name, models, { device = 'cpu', contextLength = 256, threads } = {}) {
     const lines = [
       'listeners:', '  - name: api', '    address: 127.0.0.1', '    port: 18080',
       'boundary: [127.0.0.1/32]',
@@ -619,15 +633,18 @@ describe('sovereign config check on local backends', () => {
     ];
     const modelLines = {};
     const contextLines = {};
+    const threadLines = {};
     for (const [backend, file] of Object.entries(models)) {
       lines.push(`  - name: ${backend}`, '    type: local', '    zone: site', `    models: [m-${backend}]`);
       modelLines[backend] = lines.length + 1;
       contextLines[backend] = lines.length + 3;
       lines.push(`    model_file: ${file}`, `    device: ${device}`, `    context_length: ${contextLength}`, '    max_batch: 2');
+      threadLines[backend] = lines.length + 1;
+      if (threads !== undefined) lines.push(`    threads: ${threads}`);
     }
     const file = path.join(dir, name);
     fs.writeFileSync(file, lines.join('\n') + '\n');
-    return { file, modelLines, contextLines };
+    return { file, modelLines, contextLines, threadLines };
   }
 
   it('accepts a local backend whose model file is a valid GGUF model', async () => {
@@ -710,6 +727,27 @@ describe('sovereign config check on local backends', () => {
     assert.equal(fs.readFileSync(notes).subarray(0, 4).toString(), 'GGUF');
   });
 
+  it('bounds threads at 1024 and warns, at the line, where threads exceed the hardware threads', async () => {
+    const over = writeConfig('threads-over.yaml', { 'busy-engine': demo }, { threads: 1025 });
+    const refused = await runCli(['config', 'check', over.file]);
+    assert.equal(refused.code, 1, refused.output);
+    assert.ok(refused.output.includes(`${over.file}:${over.threadLines['busy-engine']}:`), refused.output);
+    assert.match(refused.output, /'threads' must be .*1024/, refused.output);
+
+    // More threads than cores is legal (a shared core is slow, not wrong), so a warning, exit 0.
+    const cores = os.availableParallelism();
+    const many = writeConfig('threads-many.yaml', { 'busy-engine': demo }, { threads: 1024 });
+    const warned = await runCli(['config', 'check', many.file]);
+    assert.equal(warned.code, 0, warned.output);
+    if (cores < 1024)
+      assert.ok(warned.output.includes(`${many.file}:${many.threadLines['busy-engine']}:14: warning: backend 'busy-engine': ` +
+        'threads 1024 exceeds the '), warned.output);
+    const fits = writeConfig('threads-fit.yaml', { 'busy-engine': demo }, { threads: 1 });
+    const quiet = await runCli(['config', 'check', fits.file]);
+    assert.equal(quiet.code, 0, quiet.output);
+    assert.ok(!quiet.output.includes('warning'), quiet.output);
+  });
+
   it('names the backend whose model file is missing', async () => {
     const { file } = writeConfig('missing-named.yaml', { 'missing-engine': 'models/nowhere.gguf' });
     const result = await runCli(['config', 'check', file]);
@@ -738,6 +776,28 @@ describe('sovereign config check on local backends', () => {
     const info = await runCli(['model', 'info', bad]);
     assert.equal(info.code, 1, info.output);
     assert.ok(info.output.includes(`sovereign model info: ${expected}`), info.output);
+  });
+
+  it('shows terminal control sequences from a hostile model file escaped in config check, model info and accel bench', async () => {
+    // The demo file with general.architecture 'llama' overwritten by ESC [ 3 1 m (as long: 5 bytes).
+    const bytes = fs.readFileSync(demo);
+    const value = Buffer.concat([Buffer.from('general.architecture'), Buffer.from([8, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from('llama')]);
+    const at = bytes.indexOf(value);
+    assert.ok(at > 0, 'the demo model names its architecture llama');
+    Buffer.from('\x1b[31m').copy(bytes, at + value.length - 5);
+    const hostile = path.join(dir, 'escape.gguf');
+    fs.writeFileSync(hostile, bytes);
+
+    const { file } = writeConfig('escape.yaml', { 'escape-engine': hostile });
+    const runs = [await runCli(['config', 'check', file]), await runCli(['model', 'info', hostile]),
+      await runCli(['accel', 'bench', '--model', hostile, '--threads', '1'])];
+    for (const run of runs) {
+      assert.equal(run.code, 1, run.output);
+      assert.ok(run.output.includes("metadata key 'general.architecture' (byte ") &&
+        run.output.includes(") is '\\x1B[31m'; this engine runs 'llama'"), run.output);
+      assert.ok(!run.output.includes('\x1b'), `a raw ESC reached the terminal: ${JSON.stringify(run.output)}`);
+    }
   });
 
   it('reports a garbage or truncated model file naming the backend, exit 1', async () => {
@@ -771,5 +831,68 @@ describe('sovereign accel bench options', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('refuses threads beyond 1024 with usage, exit 2, and threads the system will not start with the reason, exit 1', async () => {
+    const dir = tempDir('sovereign-bench-');
+    try {
+      const model = await makeDemoModel(dir);
+      // Far beyond what a process may start: refused before any is started (it aborted).
+      const many = await runCli(['accel', 'bench', '--model', model, '--threads', '100000', '--prefill', '4',
+        '--batches', '1', '--steps', '1'], { timeoutMs: 60000 });
+      assert.equal(many.code, 2, many.output);
+      assert.match(many.output, /--threads must be at most 1024, got 100000/, many.output);
+
+      // Under a process limit the threads cannot all start: refused with the count and the system's
+      // reason, exit 1 (it was std::terminate). The model is made readable to nobody, who runs it as root.
+      fs.chmodSync(dir, 0o755);
+      fs.chmodSync(model, 0o644);
+      const limited = spawnSync(...underProcessLimit(64, gatewayBin(), ['accel', 'bench', '--model', model,
+        '--threads', '512', '--prefill', '4', '--batches', '1', '--steps', '1']), { encoding: 'utf8', timeout: 60000 });
+      const output = `${limited.stdout}${limited.stderr}`;
+      assert.equal(limited.status, 1, output);
+      assert.match(output, /sovereign accel bench: cannot start 512 CPU threads \(Resource temporarily unavailable\); lower 'threads'/, output);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// A reload that asks for more CPU threads than the process may start is rejected at `threads` (the
+// gateway called std::terminate), and the engine it had keeps serving.
+describe('a reload asking for CPU threads the system will not start', { timeout: 120000 }, () => {
+  const LIMITED_KEY = 'sk-local-engine-limited';
+  let dir;
+  let gw;
+  let backend;
+
+  before(async () => {
+    dir = tempDir('sovereign-threads-');
+    fs.chmodSync(dir, 0o755);  // the gateway may run as nobody (underProcessLimit)
+    const model = await makeDemoModel(dir);
+    fs.chmodSync(model, 0o644);
+    backend = { name: 'engine', type: 'local', zone: 'site', models: ['demo'], model_file: model, device: 'cpu',
+      context_length: 256, max_batch: 1, threads: 1 };
+    gw = await Gateway.start({ tenants: [tenant({ name: 'main', keys: [LIMITED_KEY], models: ['demo'] })],
+      backends: [backend] }, { readyTimeoutMs: 60000, processLimit: 64 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is rejected at the threads setting, and the running engine keeps answering', async () => {
+    const from = gw.stderr.length;
+    await gw.reload({ tenants: [tenant({ name: 'main', keys: [LIMITED_KEY], models: ['demo'] })],
+      backends: [{ ...backend, threads: 512 }] });
+    const log = await gw.waitForStderr(/reload_rejected/, from, 30000, 'the rejected reload');
+    const line = fs.readFileSync(gw.configPath, 'utf8').split('\n').findIndex((l) => l.trim() === 'threads: 512') + 1;
+    assert.ok(line > 0);
+    assert.ok(log.includes(`${gw.configPath}:${line}:`) || log.includes(`gateway.yaml:${line}:`), log);
+    assert.match(log, /cannot start 512 CPU threads \(Resource temporarily unavailable\); lower 'threads'/, log);
+    assert.ok(gw.process.running, 'the gateway is still running');
+    const res = await gw.chat(LIMITED_KEY, { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2 });
+    assert.equal(res.status, 200, res.text);
   });
 });

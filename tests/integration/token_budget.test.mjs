@@ -4,7 +4,10 @@
 // says what it used, the estimate is replaced by that: overestimates come back, the rest is debt.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gateway, openaiBackend, tenant } from './lib/gateway.mjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, runCli, tempDir, tenant } from './lib/gateway.mjs';
+import { readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 
@@ -111,5 +114,57 @@ describe('tokens per minute settle on what the answers used', () => {
 
   it('charges one token per streamed text chunk when the stream reports no usage', async () => {
     await assertThirdRefused(STREAMED, hello('counted', { stream: true }));
+  });
+});
+
+// The built-in engine counts what it generated even for a request that is cancelled, and a client
+// that hangs up mid-answer is charged that: otherwise reading a few events and closing would use the
+// engine without limit, every request charged only its prompt's estimate.
+describe('tokens per minute on the built-in engine, for clients that hang up mid-answer', () => {
+  const LOCAL = 'sk-token-budget-local';
+  let dir;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-token-budget-');
+    const model = path.join(dir, 'demo.gguf');
+    const made = await runCli(['model', 'make-demo', model], { timeoutMs: 60000 });
+    assert.equal(made.code, 0, made.output);
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'local', keys: [LOCAL], models: ['demo'], rate_limit: { tokens_per_minute: 300 } })],
+      backends: [{ name: 'engine', type: 'local', zone: 'site', models: ['demo'], model_file: model, device: 'cpu',
+        context_length: 2048, max_batch: 1, threads: 1 }],
+    }, { readyTimeoutMs: 60000 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('charges the tokens generated before the client closed, until the budget refuses with 429', async () => {
+    // No max_tokens: each request is admitted on its prompt's estimate (a few tokens). With this
+    // prompt and seed the demo model does not end its answer early, so every stream is cut off.
+    const body = { model: 'demo', messages: [{ role: 'user', content: 'Hello' }], seed: 3, stream: true };
+    const EVENTS_READ = 40;
+    let refusedAt = 0;
+    for (let round = 1; round <= 15 && !refusedAt; round++) {
+      let seen = 0;
+      const res = await readSse({
+        port: gw.apiPort, path: '/v1/chat/completions', headers: { authorization: `Bearer ${LOCAL}` }, body,
+        timeoutMs: 60000, onEvent: (event, req) => { if (++seen === EVENTS_READ) req.destroy(); },
+      });
+      if (res.status === 429) {
+        refusedAt = round;
+        break;
+      }
+      assert.equal(res.status, 200, `round ${round}`);
+      assert.ok(seen >= EVENTS_READ, `round ${round}: the stream ended after ${seen} events`);
+      await new Promise((r) => setTimeout(r, 300));  // the gateway sees the hang-up at its next write
+    }
+    // 300 tokens a minute, at least 40 generated per round: refused within 8 rounds, not the first.
+    assert.ok(refusedAt > 1 && refusedAt <= 8, `refused at round ${refusedAt} (0: never)`);
+    const refused = await gw.chat(LOCAL, { model: 'demo', messages: [{ role: 'user', content: 'Hello' }], max_tokens: 1 });
+    assertError(refused, { status: 429, code: 'rate_limit_exceeded' }, 'the budget the cut-off answers used up');
   });
 });

@@ -1,6 +1,7 @@
 // Starts the real sovereign binary on free loopback ports with a gateway.yaml generated into a
 // temporary directory, waits for /readyz, and gives the tests typed access to its API, admin
 // endpoints, log and signals.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,6 +27,19 @@ export function sha256Hex(text) {
 
 export function tempDir(prefix = 'sovereign-itest-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// The command line that runs `command args` with at most `limit` more processes and threads
+// (RLIMIT_NPROC). The limit counts all of a user's processes and does not bind root, so as root the
+// command runs as nobody (which runs nothing else here; what it reads must be readable to all), and
+// otherwise the user's current count is added to `limit`.
+export function underProcessLimit(limit, command, args) {
+  if (process.getuid() === 0) {
+    return ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'prlimit', `--nproc=${limit}`, command, ...args]];
+  }
+  const listed = spawnSync('ps', ['-L', '-u', String(process.getuid()), '--no-headers'], { encoding: 'utf8' });
+  const running = listed.stdout.split('\n').filter((line) => line.trim()).length;
+  return ['prlimit', [`--nproc=${limit + running}`, command, ...args]];
 }
 
 export function bearer(key) {
@@ -76,8 +90,8 @@ export class Gateway {
   // `listenerTls` inside it becomes the API listener's `tls` section.
   // `openFiles`: the open-files limit (soft and hard) the gateway runs under.
   // `serveArgs`: more arguments for `sovereign serve` (e.g. --passphrase-file FILE); `env`: its
-  // environment (default: the test's).
-  static async start(config, { readyTimeoutMs = 20000, openFiles, serveArgs = [], env } = {}) {
+  // environment (default: the test's). `processLimit`: the threads it may start (underProcessLimit).
+  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, serveArgs = [], env } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -93,8 +107,15 @@ export class Gateway {
       fs.writeFileSync(configPath, toYaml(full));
       const args = ['serve', '--config', configPath, ...serveArgs];
       const spawnOptions = env === undefined ? { cwd: dir } : { cwd: dir, env };
-      const child = openFiles === undefined ? new TrackedProcess(bin, args, spawnOptions)
-        : new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
+      let child;
+      if (openFiles !== undefined) {
+        child = new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
+      } else if (processLimit !== undefined) {
+        fs.chmodSync(dir, 0o755);  // its config, for a gateway that runs as nobody
+        child = new TrackedProcess(...underProcessLimit(processLimit, bin, args), spawnOptions);
+      } else {
+        child = new TrackedProcess(bin, args, spawnOptions);
+      }
       const gateway = new Gateway(dir, configPath, ports, full, child);
       try {
         await gateway.waitReady(readyTimeoutMs);

@@ -6,6 +6,7 @@
 #include <limits>
 #include <random>
 
+#include "accel/tokenizer/utf8.hpp"
 #include "tests/unit/accel/tokenizer_fixtures.hpp"
 
 namespace gguf = sovereign::accel::gguf;
@@ -357,4 +358,16 @@ TEST_CASE("a well-known special spelling counts only when the vocabulary marks i
   CHECK(t->bos() == -1);
   CHECK(t->encode("x", true) == Ids{'x'});
   CHECK(t->end_of_turn_tokens() == Ids{260});
+}
+
+TEST_CASE("file text is made printable: C0, DEL, C1 and bytes that are not UTF-8 escaped, the rest kept") {
+  using sovereign::accel::utf8::printable;
+  using sovereign::accel::utf8::quoted;
+  CHECK(printable("\x1B[31mRED\x1B]0;TITLE\x07") == "\\x1B[31mRED\\x1B]0;TITLE\\x07");
+  CHECK(printable(std::string("a\0b\x7F", 4)) == "a\\x00b\\x7F");
+  CHECK(printable("\xC2\x9B" "2J") == "\\xC2\\x9B2J");  // U+009B, the C1 control sequence introducer
+  CHECK(printable("\x9B" "2J\xFF") == "\\x9B2J\\xFF");   // bytes that begin no UTF-8 character
+  CHECK(printable("caf\xC3\xA9 \xE2\x96\x81word \xC2\xA0") == "caf\xC3\xA9 \xE2\x96\x81word \xC2\xA0");
+  CHECK(printable(printable("\x1B")) == printable("\x1B"));  // escaping twice changes nothing
+  CHECK(quoted("out\x1Bput") == "'out\\x1Bput'");
 }

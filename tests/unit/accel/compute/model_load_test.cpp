@@ -68,12 +68,29 @@ TEST_CASE("a missing or out-of-range hyper-parameter names its metadata key") {
   CHECK(load_error(spec).find("'llama.block_count' (byte ") != std::string::npos);
   CHECK(load_error(spec).find(") is 0, expected 1..1024") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
-  CHECK(load_error(spec).find("not a multiple of attention.head_count_kv (3)") != std::string::npos);
+  CHECK(load_error(spec).find("not a multiple of metadata key 'llama.attention.head_count_kv' (byte ") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.set("llama.embedding_length", std::string("wide")); };
   CHECK(load_error(spec).find("'llama.embedding_length' (byte ") != std::string::npos);
   CHECK(load_error(spec).find(") is string; expected an integer") != std::string::npos);
   spec.tamper = [](gguf::Writer& w) { w.remove("llama.block_count"); };
   CHECK(load_error(spec).find("metadata key 'llama.block_count' is missing; expected an integer") != std::string::npos);
+}
+
+TEST_CASE("hyper-parameters that do not fit together are named with their keys and byte offsets") {
+  TinyModelSpec spec;  // 64 wide, 4 heads: a head size of 16
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.attention.head_count_kv", std::uint32_t{3}); };
+  std::string error = load_error(spec);
+  CHECK_MESSAGE(error.find("metadata key 'llama.attention.head_count' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(") is 4, not a multiple of metadata key 'llama.attention.head_count_kv' (byte ") !=
+                    std::string::npos, error);
+  CHECK_MESSAGE(error.find("), 3: ") != std::string::npos, error);
+
+  spec.tamper = [](gguf::Writer& w) { w.set("llama.rope.dimension_count", std::uint32_t{15}); };
+  error = load_error(spec);
+  CHECK_MESSAGE(error.find("metadata key 'llama.rope.dimension_count' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(") is 15, expected an even number at most the head size 16 (metadata key "
+                           "'llama.embedding_length' (byte ") != std::string::npos, error);
+  CHECK_MESSAGE(error.find(" / metadata key 'llama.attention.head_count' (byte ") != std::string::npos, error);
 }
 
 TEST_CASE("a hyper-parameter with a default is refused when present with the wrong type, not replaced by the default") {
@@ -192,6 +209,71 @@ TEST_CASE("a norm weight or bias holding NaN or an infinity is refused at load, 
     const std::string error = load_error(spec);
     CHECK(error.find(std::string(c.expected) + "; the model file is corrupt") != std::string::npos);
   }
+}
+
+
+namespace {
+
+// Loads the model `spec` describes and returns the load error with the data offset of `tensor`
+// (as the file records it) put in place of "@" in the expected text, and that text.
+std::pair<std::string, std::string> error_and_expected(const TinyModelSpec& spec, const std::string& tensor,
+                                                       const std::string& expected_with_at) {
+  const std::filesystem::path path = temporary_model_path("unused");
+  REQUIRE(write_tiny_model(path, spec) == "");
+  auto opened = gguf::File::open(path);
+  REQUIRE(std::holds_alternative<gguf::File>(opened));
+  const gguf::TensorInfo* info = std::get<gguf::File>(opened).tensor(tensor);
+  REQUIRE(info != nullptr);
+  std::string expected = expected_with_at;
+  expected.replace(expected.find('@'), 1, std::to_string(info->offset_in_file));
+  auto loaded = compute::load_model(path);
+  std::filesystem::remove(path);
+  REQUIRE(std::holds_alternative<std::string>(loaded));
+  return {std::get<std::string>(loaded), expected};
+}
+
+}  // namespace
+
+TEST_CASE("a tensor the model would never use is refused, naming it, its byte offset and why") {
+  TinyModelSpec spec;  // two layers
+  SUBCASE("a layer beyond block_count") {
+    spec.tamper = [](gguf::Writer& w) { w.set("llama.block_count", std::uint32_t{1}); };
+    auto [error, expected] = error_and_expected(
+        spec, "blk.1.attn_norm.weight",
+        "tensor 'blk.1.attn_norm.weight' (data at byte @) is not used by a 1-layer llama model (metadata key "
+        "'llama.block_count' (byte ");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+  SUBCASE("attention biases in a llama model (a qwen2 file relabelled)") {
+    spec.tamper = [](gguf::Writer& w) {
+      w.add_tensor("blk.0.attn_q.bias", {64}, gguf::TensorType::f32,
+                   gguf::quantize(gguf::TensorType::f32, std::vector<float>(64, 0.0f)));
+    };
+    auto [error, expected] = error_and_expected(
+        spec, "blk.0.attn_q.bias",
+        "tensor 'blk.0.attn_q.bias' (data at byte @) is not used by a llama model (metadata key "
+        "'general.architecture' (byte ");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+  SUBCASE("a tensor of no architecture the engine knows") {
+    spec.tamper = [](gguf::Writer& w) {
+      w.add_tensor("vision.patch_embd.weight", {64}, gguf::TensorType::f32,
+                   gguf::quantize(gguf::TensorType::f32, std::vector<float>(64, 0.0f)));
+    };
+    auto [error, expected] = error_and_expected(spec, "vision.patch_embd.weight",
+                                                "tensor 'vision.patch_embd.weight' (data at byte @) is not used");
+    CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
+  }
+}
+
+TEST_CASE("every tensor of the test models is used: tied embeddings, rope_freqs, qwen2 biases") {
+  TinyModelSpec spec;
+  spec.tied_embeddings = true;
+  spec.rope_freqs = true;
+  CHECK(load_error(spec) == "");
+  TinyModelSpec qwen;
+  qwen.architecture = "qwen2";
+  CHECK(load_error(qwen) == "");
 }
 
 }  // namespace sovereign::accel::test

@@ -3,13 +3,17 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "accel/compute/thread_pool.hpp"
 
 using sovereign::accel::compute::ThreadPool;
+using sovereign::accel::compute::ThreadStartError;
 
 namespace {
 
@@ -72,4 +76,34 @@ TEST_CASE("workers that went to sleep wake for the next call, and the pool stops
   });
   CHECK(met.load());
   check_covered(pool, 1000);
+}
+
+TEST_CASE("a pool that cannot start all its threads stops those it started and says why") {
+  // As std::thread does when the process limit is reached: the fourth worker fails with EAGAIN.
+  std::atomic<int> started{0};
+  std::atomic<int> finished{0};
+  const auto start_three = [&](std::function<void()> body) {
+    if (started.load() == 3) throw std::system_error(EAGAIN, std::generic_category(), "pthread_create");
+    started.fetch_add(1);
+    return std::thread([&finished, body = std::move(body)] {
+      body();
+      finished.fetch_add(1);
+    });
+  };
+  std::string message;
+  try {
+    ThreadPool pool(8, start_three);
+  } catch (const ThreadStartError& e) {
+    message = e.what();
+  }
+  CHECK(message == "cannot start 8 CPU threads (" + std::generic_category().message(EAGAIN) + ")");
+  // The three workers were told to stop and joined before the error left the constructor.
+  CHECK(started.load() == 3);
+  CHECK(finished.load() == 3);
+
+  // The first thread failing leaves nothing behind either, and a later pool starts normally.
+  started = 3;
+  CHECK_THROWS_AS(ThreadPool(2, start_three), ThreadStartError);
+  ThreadPool pool(3);
+  check_covered(pool, 100);
 }
