@@ -89,9 +89,8 @@ bool same_socket(const std::string& a, int a_port, const std::string& b, int b_p
   auto address_b = boost::asio::ip::make_address(b, ec_b);
   if (ec_a || ec_b) return false;  // reported as not an IP address
   // ::ffff:127.0.0.1 is 127.0.0.1
-  for (auto* address : {&address_a, &address_b})
-    if (address->is_v6() && address->to_v6().is_v4_mapped())
-      *address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address->to_v6());
+  address_a = unmapped(address_a);
+  address_b = unmapped(address_b);
   return address_a == address_b || address_a.is_unspecified() || address_b.is_unspecified();
 }
 
