@@ -51,23 +51,39 @@ std::filesystem::file_time_type modified(const std::optional<std::filesystem::pa
   return ec ? std::filesystem::file_time_type{} : time;
 }
 
-// Settings fixed at start, named where a reload changes them: sockets and workers are bound once;
-// the audit log, vault, captures and access log are opened once (a reload that changed them would
-// silently split the evidence trail or be ignored).
+// Where `setting` is written in `config`, else where the nearest setting enclosing it is: a setting
+// the reload took out ("listeners[0].tls") is reported at what held it ("listeners[0]").
+std::string written_setting(const GatewayConfig& config, std::string setting) {
+  while (!config.positions.contains(setting)) {
+    const auto dot = setting.rfind('.');
+    if (dot == std::string::npos) break;
+    setting.resize(dot);
+  }
+  return setting;
+}
+
+// Settings fixed at start, each a problem at its place in the reloaded file where a reload changes
+// it: sockets and workers are bound once; the audit log, vault, captures and access log are opened
+// once (a reload that changed them would silently split the evidence trail or be ignored).
 std::vector<std::string> fixed_settings_changed(const GatewayConfig& now, const GatewayConfig& next) {
   std::vector<std::string> changed;
-  auto compare = [&](const std::string& name, const auto& a, const auto& b) {
-    if (a != b) changed.push_back(name);
+  auto report = [&](const std::string& setting, const std::string& name) {
+    changed.push_back(next.problem_at(written_setting(next, setting),
+                                      name + " changed; it is fixed at start (listeners, workers, admin, audit, vault, "
+                                             "access_log): restart the gateway to change it"));
+  };
+  auto compare = [&](const std::string& setting, const auto& a, const auto& b) {
+    if (a != b) report(setting, setting);
   };
   compare("workers", now.workers, next.workers);
   compare("admin.address", now.admin.address, next.admin.address);
   compare("admin.port", now.admin.port, next.admin.port);
-  if (now.listeners.size() != next.listeners.size()) changed.push_back("listeners (how many)");
+  if (now.listeners.size() != next.listeners.size()) report("listeners", "listeners (how many)");
   for (std::size_t i = 0; i < std::min(now.listeners.size(), next.listeners.size()); ++i) {
-    const std::string name = "listeners[" + std::to_string(i) + "].";
-    compare(name + "address", now.listeners[i].address, next.listeners[i].address);
-    compare(name + "port", now.listeners[i].port, next.listeners[i].port);
-    compare(name + "tls (on or off)", now.listeners[i].tls.has_value(), next.listeners[i].tls.has_value());
+    compare(setting_path("listeners", i, "address"), now.listeners[i].address, next.listeners[i].address);
+    compare(setting_path("listeners", i, "port"), now.listeners[i].port, next.listeners[i].port);
+    if (now.listeners[i].tls.has_value() != next.listeners[i].tls.has_value())
+      report(setting_path("listeners", i, "tls"), setting_path("listeners", i, "tls") + " (on or off)");
   }
   compare("audit", now.audit, next.audit);
   compare("vault", now.vault, next.vault);
@@ -349,11 +365,9 @@ void GatewayRuntime::reload() {
   }
   auto config = std::get<std::shared_ptr<const GatewayConfig>>(loaded);
   if (const auto changed = fixed_settings_changed(*config_, *config); !changed.empty()) {
-    std::string names;
-    for (const auto& name : changed) names += (names.empty() ? "" : ", ") + name;
-    return reject(config_file_.string() + ": " + names +
-                  " changed; these settings are fixed at start (listeners, workers, admin, audit, vault, "
-                  "access_log): restart to change them");
+    std::string all;
+    for (const auto& problem : changed) all += (all.empty() ? "" : "; ") + problem;
+    return reject(all);
   }
   ListenerTlsContexts listener_tls;
   if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
