@@ -1,11 +1,15 @@
 // Turns policy.yaml into a compiled Policy, reporting every problem at its FILE:LINE:COL.
 
+#include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
@@ -101,25 +105,31 @@ bool Policy::asks_for_captures() const {
 }
 
 std::optional<std::string> read_text_file(const std::filesystem::path& path, std::size_t limit, std::string& error) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        error = path.string() + ":1:1: cannot open the file";
+    auto fail = [&](const std::string& what) {
+        error = path.string() + ":1:1: " + what;
         return std::nullopt;
-    }
+    };
+    // O_NONBLOCK: opening a FIFO named by mistake must not wait for a writer; it is refused below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fail(std::string("cannot open the file: ") + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) return fail(std::string("cannot examine the file: ") + std::strerror(errno));
+    if (S_ISDIR(info.st_mode)) return fail("is a directory, not a file");
+    if (!S_ISREG(info.st_mode)) return fail("is not a regular file (a device, FIFO or socket)");
     std::string content;
     std::array<char, 65536> buffer{};
-    while (in.read(buffer.data(), buffer.size()) || in.gcount() > 0) {
-        content.append(buffer.data(), static_cast<std::size_t>(in.gcount()));
-        if (content.size() > limit) {
-            error = path.string() + ":1:1: file is larger than " + std::to_string(limit) + " bytes";
-            return std::nullopt;
-        }
+    for (;;) {
+        const ssize_t got = ::read(fd, buffer.data(), buffer.size());
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return fail(std::string("reading the file failed: ") + std::strerror(errno));
+        if (got == 0) return content;
+        content.append(buffer.data(), static_cast<std::size_t>(got));
+        if (content.size() > limit) return fail("file is larger than " + std::to_string(limit) + " bytes");
     }
-    if (in.bad()) {
-        error = path.string() + ":1:1: reading the file failed";
-        return std::nullopt;
-    }
-    return content;
 }
 
 namespace {

@@ -89,9 +89,8 @@ bool same_socket(const std::string& a, int a_port, const std::string& b, int b_p
   auto address_b = boost::asio::ip::make_address(b, ec_b);
   if (ec_a || ec_b) return false;  // reported as not an IP address
   // ::ffff:127.0.0.1 is 127.0.0.1
-  for (auto* address : {&address_a, &address_b})
-    if (address->is_v6() && address->to_v6().is_v4_mapped())
-      *address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address->to_v6());
+  address_a = unmapped(address_a);
+  address_b = unmapped(address_b);
   return address_a == address_b || address_a.is_unspecified() || address_b.is_unspecified();
 }
 
@@ -101,6 +100,7 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
     r.error(root, "missing required key 'listeners' (where the API is served)");
     return;
   }
+  remember(config, "listeners", node);
   if (!r.expect_sequence(node, "'listeners'")) return;
   if (node.size() == 0) r.error(node, "'listeners' must name at least one listener");
   std::set<std::string> names;
@@ -110,6 +110,8 @@ void read_listeners(YamlReader& r, const YAML::Node& root, GatewayConfig& config
     r.string(item, "name", listener.name, true);
     r.string(item, "address", listener.address, true);
     r.integer(item, "port", listener.port, 1, 65535, true);
+    remember(config, setting_path("listeners", config.listeners.size(), ""), item);
+    remember(config, setting_path("listeners", config.listeners.size(), "address"), item["address"]);
     remember(config, setting_path("listeners", config.listeners.size(), "port"), item["port"]);
     boost::system::error_code ec;
     if (!listener.address.empty()) {
@@ -406,6 +408,7 @@ void read_audit(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
 void read_vault(YamlReader& r, const YAML::Node& root, GatewayConfig& config) {
   const auto node = root["vault"];
   if (!node) return;
+  remember(config, "vault", node);
   if (!r.expect_map(node, "'vault'", {"key", "directory", "ttl_seconds", "max_entries", "max_entries_per_tenant"}))
     return;
   VaultConfig vault;
@@ -508,11 +511,14 @@ ConfigResult parse_gateway_config(const std::string& yaml_text, const std::files
   auto config = std::make_shared<GatewayConfig>();
   config->source_file = file;
   r.integer(root, "workers", config->workers, 0, 1024);
+  remember(*config, "workers", root["workers"]);
   read_listeners(r, root, *config);
   if (const auto admin = root["admin"]) {
+    remember(*config, "admin", admin);
     if (r.expect_map(admin, "'admin'", {"address", "port"})) {
       r.string(admin, "address", config->admin.address);
       r.integer(admin, "port", config->admin.port, 1, 65535);
+      remember(*config, "admin.address", admin["address"]);
       remember(*config, "admin.port", admin["port"]);
       boost::system::error_code ec;
       boost::asio::ip::make_address(config->admin.address, ec);

@@ -45,13 +45,16 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string& why) {
 }
 
 bool Cidr::contains(const boost::asio::ip::address& candidate) const {
-  auto address = candidate;
-  // An IPv4-mapped IPv6 address is the IPv4 address it maps.
-  if (address.is_v6() && address.to_v6().is_v4_mapped())
-    address = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+  const auto address = unmapped(candidate);
   if (network_.is_v4() != address.is_v4()) return false;
   if (network_.is_v4()) return prefix_matches(network_.to_v4().to_bytes(), address.to_v4().to_bytes(), prefix_);
   return prefix_matches(network_.to_v6().to_bytes(), address.to_v6().to_bytes(), prefix_);
+}
+
+boost::asio::ip::address unmapped(const boost::asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    return boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, address.to_v6());
+  return address;
 }
 
 std::string Cidr::to_string() const { return network_.to_string() + "/" + std::to_string(prefix_); }

@@ -21,4 +21,8 @@ class Cidr {
   unsigned prefix_ = 0;
 };
 
+// An IPv4-mapped IPv6 address (::ffff:127.0.0.1) as the IPv4 address it maps, any other as it is: the
+// kernel connects to the mapped address, so every check of where an address leads reads it as IPv4.
+boost::asio::ip::address unmapped(const boost::asio::ip::address& address);
+
 }  // namespace sovereign::gateway

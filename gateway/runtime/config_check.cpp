@@ -13,6 +13,7 @@
 #include "gateway/config/policy_backends.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/runtime/listener_tls.hpp"
+#include "gateway/runtime/policy_file.hpp"
 #include "gateway/runtime/runtime_snapshot.hpp"
 #include "gateway/upstream/backend_state.hpp"
 #include "gateway/upstream/egress_guard.hpp"
@@ -158,11 +159,17 @@ std::vector<std::string> check_deployment(const GatewayConfig& config, std::vect
     const std::vector<policy::BackendInfo> declared = policy_backends(config);
     std::vector<std::string> tenants;
     for (const auto& tenant : config.tenants) tenants.push_back(tenant.name);
+    std::string unreadable;
+    const auto text = read_policy_file(config, unreadable);
+    if (!text) {
+      problems.push_back(unreadable);
+      return problems;
+    }
     for (const auto& finding : policy::lint_policy_file(*config.policy_file, &declared, &tenants)) {
       if (!finding.advisory) problems.push_back(policy::format_diagnostic(finding));
       else if (warnings != nullptr) warnings->push_back(policy::format_diagnostic(finding));
     }
-    if (const auto loaded = policy::load_policy_file(*config.policy_file); loaded.policy)
+    if (const auto loaded = policy::load_policy_text(*text, config.policy_file->string()); loaded.policy)
       for (auto& problem : check_capture_settings(config, loaded.policy->model())) problems.push_back(std::move(problem));
   }
   return problems;

@@ -44,30 +44,39 @@ void ensure_open_files_for(std::size_t max_connections) {
                   "): connections past it wait unaccepted. Raise LimitNOFILE (ulimit -n) or lower max_connections");
 }
 
-std::filesystem::file_time_type modified(const std::optional<std::filesystem::path>& file) {
-  std::error_code ec;
-  if (!file) return {};
-  auto time = std::filesystem::last_write_time(*file, ec);
-  return ec ? std::filesystem::file_time_type{} : time;
+// Where `setting` is written in `config`, else where the nearest setting enclosing it is: a setting
+// the reload took out ("listeners[0].tls") is reported at what held it ("listeners[0]").
+std::string written_setting(const GatewayConfig& config, std::string setting) {
+  while (!config.positions.contains(setting)) {
+    const auto dot = setting.rfind('.');
+    if (dot == std::string::npos) break;
+    setting.resize(dot);
+  }
+  return setting;
 }
 
-// Settings fixed at start, named where a reload changes them: sockets and workers are bound once;
-// the audit log, vault, captures and access log are opened once (a reload that changed them would
-// silently split the evidence trail or be ignored).
+// Settings fixed at start, each a problem at its place in the reloaded file where a reload changes
+// it: sockets and workers are bound once; the audit log, vault, captures and access log are opened
+// once (a reload that changed them would silently split the evidence trail or be ignored).
 std::vector<std::string> fixed_settings_changed(const GatewayConfig& now, const GatewayConfig& next) {
   std::vector<std::string> changed;
-  auto compare = [&](const std::string& name, const auto& a, const auto& b) {
-    if (a != b) changed.push_back(name);
+  auto report = [&](const std::string& setting, const std::string& name) {
+    changed.push_back(next.problem_at(written_setting(next, setting),
+                                      name + " changed; it is fixed at start (listeners, workers, admin, audit, vault, "
+                                             "access_log): restart the gateway to change it"));
+  };
+  auto compare = [&](const std::string& setting, const auto& a, const auto& b) {
+    if (a != b) report(setting, setting);
   };
   compare("workers", now.workers, next.workers);
   compare("admin.address", now.admin.address, next.admin.address);
   compare("admin.port", now.admin.port, next.admin.port);
-  if (now.listeners.size() != next.listeners.size()) changed.push_back("listeners (how many)");
+  if (now.listeners.size() != next.listeners.size()) report("listeners", "listeners (how many)");
   for (std::size_t i = 0; i < std::min(now.listeners.size(), next.listeners.size()); ++i) {
-    const std::string name = "listeners[" + std::to_string(i) + "].";
-    compare(name + "address", now.listeners[i].address, next.listeners[i].address);
-    compare(name + "port", now.listeners[i].port, next.listeners[i].port);
-    compare(name + "tls (on or off)", now.listeners[i].tls.has_value(), next.listeners[i].tls.has_value());
+    compare(setting_path("listeners", i, "address"), now.listeners[i].address, next.listeners[i].address);
+    compare(setting_path("listeners", i, "port"), now.listeners[i].port, next.listeners[i].port);
+    if (now.listeners[i].tls.has_value() != next.listeners[i].tls.has_value())
+      report(setting_path("listeners", i, "tls"), setting_path("listeners", i, "tls") + " (on or off)");
   }
   compare("audit", now.audit, next.audit);
   compare("vault", now.vault, next.vault);
@@ -181,19 +190,20 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
   return true;
 }
 
-// Reloads when gateway.yaml or the policy it names changes on disk, as SIGHUP does.
+// Reloads the policy when the file gateway.yaml names holds other bytes than those in force, once
+// they have settled (policy_file_watch.hpp).
 void GatewayRuntime::watch_files() {
-  file_watch_timer_.expires_after(std::chrono::seconds(1));
+  file_watch_timer_.expires_after(policy_poll_interval);
   file_watch_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || services_.sessions.draining.load()) return;
     // Only the policy file is watched: gateway.yaml is reloaded on SIGHUP alone, so an edit of it
     // is never applied half-written.
-    auto policy_time = modified(config_->policy_file);
-    if (policy_time != watched_policy_time_) {
-      watched_policy_time_ = policy_time;
-      log_event("info", "file_changed", "policy file changed on disk; reloading the policy");
-      reload_policy();
-    }
+    if (config_->policy_file)
+      if (auto change = policy_watch_.poll(*config_->policy_file)) {
+        log_event("info", "file_changed",
+                  "policy file changed on disk and has stayed the same for a poll; reloading the policy");
+        reload_policy(change->text ? &*change->text : nullptr);
+      }
     watch_files();
   });
 }
@@ -252,6 +262,9 @@ void GatewayRuntime::update_listeners(const GatewayConfig& config, const Listene
 void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot) {
   if (health_checker_) health_checker_->stop();
   services_.snapshot.store(snapshot, std::memory_order_release);
+  // What the watcher compares the file with: the bytes this policy was built from, never a time
+  // read after them (a save between the read and that look would pass for applied).
+  policy_watch_.restart(snapshot->policy ? snapshot->policy->version() : std::string());
   if (snapshot->policy) {
     services_.metrics.set_policy(snapshot->policy->model().name, snapshot->policy->version());
   } else {
@@ -296,7 +309,6 @@ int GatewayRuntime::run() {
   // Moved, not copied: run() lasts as long as the gateway, and a copy left in `built` would keep this
   // first configuration (its backends' state and metric series) alive after reloads replace it.
   install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)));
-  watched_policy_time_ = modified(config_->policy_file);
   watch_files();
 
   std::function<void()> wait_for_signal;
@@ -352,11 +364,9 @@ void GatewayRuntime::reload() {
   }
   auto config = std::get<std::shared_ptr<const GatewayConfig>>(loaded);
   if (const auto changed = fixed_settings_changed(*config_, *config); !changed.empty()) {
-    std::string names;
-    for (const auto& name : changed) names += (names.empty() ? "" : ", ") + name;
-    return reject(config_file_.string() + ": " + names +
-                  " changed; these settings are fixed at start (listeners, workers, admin, audit, vault, "
-                  "access_log): restart to change them");
+    std::string all;
+    for (const auto& problem : changed) all += (all.empty() ? "" : "; ") + problem;
+    return reject(all);
   }
   ListenerTlsContexts listener_tls;
   if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
@@ -372,17 +382,17 @@ void GatewayRuntime::reload() {
   if (config->limits.max_connections != config_->limits.max_connections)
     ensure_open_files_for(config->limits.max_connections);
   config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
-  watched_policy_time_ = modified(config_->policy_file);  // the policy just read (perhaps another file)
   current.reset();
   engines_.release_unused();
   services_.metrics.config_reload(true);
   log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
 }
 
-// The configuration in force with the policy file read again: what a saved policy changes.
-void GatewayRuntime::reload_policy() {
+// The configuration in force with the policy the watcher saw settle (`text`; read again when null):
+// what a saved policy changes.
+void GatewayRuntime::reload_policy(const std::string* text) {
   auto current = services_.current();
-  auto built = build_snapshot(config_, current.get(), worker_count_, services_.metrics, engines_);
+  auto built = build_snapshot(config_, current.get(), worker_count_, services_.metrics, engines_, text);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     std::string all;
     for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;

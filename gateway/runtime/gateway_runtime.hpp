@@ -17,6 +17,7 @@
 #include "gateway/pipeline/exchange.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 #include "gateway/runtime/listener_tls.hpp"
+#include "gateway/runtime/policy_file_watch.hpp"
 #include "gateway/runtime/policy_findings_log.hpp"
 #include "gateway/upstream/health_checker.hpp"
 
@@ -54,7 +55,7 @@ class GatewayRuntime {
   void update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls);
   bool open_evidence_services(std::string& error);
   void reload();         // SIGHUP: gateway.yaml and the policy it names
-  void reload_policy();  // the policy file changed on disk: the configuration in force, the policy read again
+  void reload_policy(const std::string* text);  // the policy file changed on disk: the configuration in force, its new text
   void begin_shutdown();
   void check_drained();
   void install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot);
@@ -80,7 +81,10 @@ class GatewayRuntime {
   PolicyFindingsLog policy_findings_;
   EngineRegistry engines_;
   boost::asio::steady_timer file_watch_timer_;
-  std::filesystem::file_time_type watched_policy_time_{};
+  // How often the policy file is examined; a file written in place is applied once it has stayed the
+  // same from one poll to the next.
+  static constexpr std::chrono::seconds policy_poll_interval{1};
+  PolicyFileWatch policy_watch_;
   void watch_files();
 };
 

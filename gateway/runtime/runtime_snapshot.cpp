@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "gateway/log/access_log.hpp"
+#include "gateway/runtime/policy_file.hpp"
 
 namespace sovereign::gateway {
 
@@ -83,18 +84,25 @@ void EngineRegistry::release_unused() {
 
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
     std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
-    GatewayMetrics& metrics, EngineRegistry& engines) {
+    GatewayMetrics& metrics, EngineRegistry& engines, const std::string* policy_text) {
   auto snapshot = std::make_shared<RuntimeSnapshot>(std::move(config), previous, workers);
   std::vector<std::string> errors;
   snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors,
                                             previous ? &previous->backends : nullptr);
   if (const auto& file = snapshot->config->policy_file) {
-    auto loaded = policy::load_policy_file(*file);
-    for (const auto& d : loaded.diagnostics)
-      if (!loaded.policy) errors.push_back(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
-    snapshot->policy = loaded.policy;
-    if (loaded.policy)
-      for (auto& problem : check_capture_settings(*snapshot->config, loaded.policy->model())) errors.push_back(std::move(problem));
+    std::string problem;
+    std::optional<std::string> read;
+    if (policy_text == nullptr && (read = read_policy_file(*snapshot->config, problem))) policy_text = &*read;
+    if (policy_text == nullptr) {
+      errors.push_back(std::move(problem));
+    } else {
+      auto loaded = policy::load_policy_text(*policy_text, file->string());
+      for (const auto& d : loaded.diagnostics)
+        if (!loaded.policy) errors.push_back(d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " + d.message);
+      snapshot->policy = loaded.policy;
+      if (loaded.policy)
+        for (auto& found : check_capture_settings(*snapshot->config, loaded.policy->model())) errors.push_back(std::move(found));
+    }
   }
   const GatewayConfig& settings = *snapshot->config;
   for (std::size_t i = 0; i < settings.backends.size(); ++i) {

@@ -62,9 +62,12 @@ class EngineRegistry {
 };
 
 // Builds a snapshot, or returns the reasons it cannot be used (an unreadable backend CA, a policy
-// with errors, a model file the engine refuses), each as FILE:LINE:COL: message.
+// with errors, a model file the engine refuses), each as FILE:LINE:COL: message. The policy is built
+// from `policy_text` where the caller has read the policy file already (the file watcher, which
+// applies exactly the bytes it saw settle), else from the file read now; either way the policy's
+// version is the SHA-256 of the bytes it was built from.
 std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_snapshot(
     std::shared_ptr<const GatewayConfig> config, const RuntimeSnapshot* previous, unsigned workers,
-    GatewayMetrics& metrics, EngineRegistry& engines);
+    GatewayMetrics& metrics, EngineRegistry& engines, const std::string* policy_text = nullptr);
 
 }  // namespace sovereign::gateway

@@ -28,7 +28,8 @@ std::vector<boost::asio::ip::tcp::endpoint> EgressGuard::resolve_and_pin(const s
       why = "'" + host + "' resolves to " + address.to_string() + ", which is outside the boundary";
       return {};
     }
-    if (loopback_only && !address.is_loopback()) {
+    // ::ffff:127.0.0.1 is 127.0.0.1, on this host, though as an IPv6 address it is not ::1.
+    if (loopback_only && !unmapped(address).is_loopback()) {
       why = "'" + host + "' resolves to " + address.to_string() +
             ", but plain-HTTP backends marked 'loopback' must be on this host";
       return {};

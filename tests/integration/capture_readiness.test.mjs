@@ -192,7 +192,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
     await gw.reload({ ...gw.config, audit: { ...gw.config.audit, directory: elsewhere } });
     await gw.waitForMetrics((m) => m.value('sovereign_config_reloads_total', { result: 'rejected' }) > rejected, 5000,
       'the reload to be rejected');
-    assert.match(gw.stderr, /"event":"reload_rejected".*audit changed; these settings are fixed at start/, gw.stderr);
+    assert.match(gw.stderr, /"event":"reload_rejected".*audit changed; it is fixed at start/, gw.stderr);
     assert.equal(fs.existsSync(elsewhere), false);
     await gw.writeConfig(gw.config);  // the file as the gateway runs it again
     const after = await gw.admin('/readyz');

@@ -337,6 +337,22 @@ rules:
     }
   });
 
+  it('a policy setting naming a directory is reported at the setting, saying so, by config check and by serve', async () => {
+    // It used to be "DIR:1:1: reading the file failed": no reason, and not where the mistake is.
+    fs.mkdirSync(path.join(dir, 'policy-dir'), { recursive: true });
+    const file = write('policy-dir.yaml', `${GOOD}policy: policy-dir\n`);
+    const found = await checkFails(file);
+    assertAt(found, /^policy: '[^']*policy-dir': is a directory, not a file$/, 24, 9);
+    const served = await runCli(['serve', '--config', file]);
+    assert.equal(served.code, 1, served.output);
+    assert.ok(startupFailures(served).some((m) => /^.*policy-dir\.yaml:24:9: policy: '[^']*policy-dir': is a directory, not a file$/.test(m)),
+      served.output);
+    // Without a gateway.yaml to place it at, policy lint says it at the directory itself.
+    const linted = await runCli(['policy', 'lint', path.join(dir, 'policy-dir')]);
+    assert.equal(linted.code, 1, linted.output);
+    assert.match(linted.output, /policy-dir:1:1: is a directory, not a file/, linted.output);
+  });
+
   it('serve reports a certificate it cannot load at the setting, as config check does, and starts nothing', async () => {
     fs.writeFileSync(path.join(dir, 'bad-cert.pem'), 'not a certificate\n');
     const file = write('serve-bad-cert.yaml', GOOD.replace('    port: 18080\n',

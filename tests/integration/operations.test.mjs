@@ -216,13 +216,19 @@ describe('SIGHUP reload', () => {
     assert.equal(accepted.status, 200, `the same body once the limit is raised: ${accepted.text}`);
   });
 
-  it('a reload that changes the access log target or the workers is rejected, naming them (restart to change them)', async () => {
+  it('a reload that changes the access log target or the workers is rejected, each at its FILE:LINE:COL (restart to change them)', async () => {
     const rejected = await reloads('rejected');
     const stderrBefore = gw.stderr.length;
     await gw.reload({ ...opsConfig(upstream), access_log: 'off', workers: 3 });
     await waitForReloads('rejected', rejected + 1);
-    assert.match(await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection'),
-      /gateway\.yaml: workers, access_log changed; these settings are fixed at start/);
+    const log = await gw.waitForStderr(/reload_rejected/, stderrBefore, 5000, 'the rejection');
+    const message = JSON.parse(log.split('\n').find((l) => l.includes('"reload_rejected"'))).message;
+    // Where each setting is written in the reloaded file: its value follows "key: " at the top level.
+    const written = fs.readFileSync(gw.configPath, 'utf8').split('\n');
+    const at = (key) => `${gw.configPath}:${written.findIndex((l) => l.startsWith(`${key}: `)) + 1}:${key.length + 3}`;
+    assert.ok(message.includes(`${at('workers')}: workers changed; it is fixed at start`), message);
+    assert.ok(message.includes(`${at('access_log')}: access_log changed; it is fixed at start`), message);
+    assert.match(message, /restart the gateway to change it; the previous configuration keeps serving$/, message);
     assert.equal((await gw.chat(KEY, chat('ops-model'))).status, 200);
   });
 

@@ -55,4 +55,22 @@ TEST_SUITE("egress") {
     CHECK(why.find("must be on this host") != std::string::npos);
     CHECK(guard.resolve_and_pin("10.1.2.3", 80, false, why).size() == 1);
   }
+
+  TEST_CASE("an IPv4-mapped loopback address is on this host; a mapped outside address is not") {
+    std::string why;
+    EgressGuard guard({*Cidr::parse("127.0.0.1/32", why), *Cidr::parse("10.0.0.0/8", why)});
+    auto mapped = guard.resolve_and_pin("::ffff:127.0.0.1", 27500, true, why);
+    REQUIRE_MESSAGE(mapped.size() == 1, why);
+    CHECK(mapped[0].port() == 27500);
+    why.clear();
+    CHECK(guard.resolve_and_pin("::ffff:10.1.2.3", 80, true, why).empty());
+    CHECK(why == "'::ffff:10.1.2.3' resolves to ::ffff:10.1.2.3, but plain-HTTP backends marked 'loopback' must be on "
+                 "this host");
+  }
+
+  TEST_CASE("unmapped reads an IPv4-mapped IPv6 address as IPv4 and leaves others as they are") {
+    CHECK(unmapped(make_address("::ffff:127.0.0.1")) == make_address("127.0.0.1"));
+    CHECK(unmapped(make_address("::1")) == make_address("::1"));
+    CHECK(unmapped(make_address("10.0.0.1")) == make_address("10.0.0.1"));
+  }
 }

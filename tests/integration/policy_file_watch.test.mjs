@@ -1,0 +1,148 @@
+// The file watcher applies the policy file as saved, whole, and never misses a save: a policy saved
+// while a reload is still building the previous one is applied once that is done (the watcher
+// compares the bytes in force, not a time read after them), and a file written in place piece by
+// piece is applied once, when it has stayed the same for a poll, never half-written.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, sha256Hex } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+
+const KEY = 'sk-policy-watch';
+const CARD = '4111 1111 1111 1111';
+
+// Cards pass under OPEN; REDACTING appends a rule redacting them, so a file cut off before that rule
+// is a valid policy that lets cards through.
+const OPEN = `name: watch-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: public
+zones:
+  - name: site
+tenants:
+  - name: alpha
+    clearance: confidential
+rules:
+  - name: alpha-on-site
+    when:
+      tenants: [alpha]
+    then:
+      action: allow
+      zones: [site]
+`;
+const REDACT_RULE = `  - name: redact-cards
+    when:
+      detected: [credit_card]
+    then:
+      redact: [credit_card]
+`;
+const REDACTING = OPEN + REDACT_RULE;
+
+// A policy that takes seconds to compile (10,000 keyword detectors), so that a save lands while a
+// reload is still building it from what it read.
+function slowPolicy() {
+  const lines = [...OPEN.split('\n').slice(0, 6), 'detectors:'];
+  for (let d = 0; d < 1000; d++) lines.push(`  - {name: kw${d}, class: internal, keywords: [${Array.from({ length: 10 }, (_, k) => `zq${d}x${k}word`).join(', ')}]}`);
+  return `${lines.join('\n')}\n${OPEN.split('\n').slice(6).join('\n')}`;
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+describe('the policy file watcher', { timeout: 120000 }, () => {
+  let dir;
+  let echo;
+  let gw;
+  let policyFile;
+
+  before(async () => {
+    dir = tempDir('sovereign-policy-watch-');
+    policyFile = path.join(dir, 'policy.yaml');
+    fs.writeFileSync(policyFile, OPEN);
+    echo = await Upstream.start({ name: 'watch-echo', 'echo-last-user': true });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'alpha', keys: [KEY], models: ['echo-model'] })],
+      backends: [openaiBackend({ name: 'site-echo', zone: 'site', models: ['echo-model'], upstreams: [echo] })],
+      policy: policyFile,
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await echo?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const reloads = async (result) => (await gw.metrics()).value('sovereign_config_reloads_total', { result });
+  const inForce = (text, timeoutMs, what) =>
+    gw.waitForMetrics((m) => m.matching('sovereign_policy_info', { version: sha256Hex(text) }).length === 1, timeoutMs, what);
+
+  // Saves by writing a new file and renaming it over the policy, as editors and deploy tools do.
+  function saveByRename(text) {
+    const staged = `${policyFile}.new`;
+    fs.writeFileSync(staged, text);
+    fs.renameSync(staged, policyFile);
+  }
+
+  async function receivedByEcho(content) {
+    const before = echo.requests().length;
+    const res = await gw.chat(KEY, { model: 'echo-model', messages: [{ role: 'user', content }] });
+    assert.equal(res.status, 200, res.text);
+    await echo.waitForRequests(before + 1);
+    return echo.requests()[before].body;
+  }
+
+  it('a policy saved while a reload is still building the previous one is applied after it', async () => {
+    const slow = slowPolicy();
+    saveByRename(slow);
+    gw.process.signal('SIGHUP');
+    // The reload has read the slow policy and compiles it for seconds; this save lands meanwhile.
+    // It used to pass for applied: the file's time was read when the reload ended.
+    await sleep(300);
+    saveByRename(REDACTING);
+    await inForce(REDACTING, 30000, 'the policy saved during the reload to be in force');
+    const received = await receivedByEcho(`Refund card ${CARD} please.`);
+    assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
+  });
+
+  it('a file written in place piece by piece is applied once, whole, never cut off', async () => {
+    saveByRename(OPEN);
+    await inForce(OPEN, 10000, 'the policy without the redact rule to be in force');
+    const applied = await reloads('applied');
+    const rejected = await reloads('rejected');
+    const stderrBefore = gw.stderr.length;
+    // As scp, sftp or `cat >` write: the file truncated, then written in pieces. Each piece leaves a
+    // valid policy that lets cards through, until the last adds the redact rule; they come well
+    // within a poll interval of each other, for longer than two polls.
+    const file = fs.openSync(policyFile, 'w');
+    let written = OPEN;
+    fs.writeSync(file, OPEN);
+    for (let piece = 0; piece < 20; piece++) {
+      await sleep(150);
+      const comment = `# piece ${piece} of the upload\n`;
+      fs.writeSync(file, comment);
+      written += comment;
+    }
+    await sleep(150);
+    fs.writeSync(file, REDACT_RULE);
+    fs.closeSync(file);
+    written += REDACT_RULE;
+    await inForce(written, 10000, 'the whole file to be in force');
+    const reloadedLines = gw.stderr.slice(stderrBefore).split('\n').filter((l) => l.includes('"event":"reloaded"'));
+    assert.equal(reloadedLines.length, 1, `applied once, whole:\n${reloadedLines.join('\n')}`);
+    assert.equal(await reloads('applied'), applied + 1, 'one reload, of the whole file');
+    assert.equal(await reloads('rejected'), rejected, 'no reload refused');
+    const received = await receivedByEcho(`Refund card ${CARD} please.`);
+    assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
+  });
+
+  it('a save that changes nothing, or touches the file, reloads nothing', async () => {
+    const current = fs.readFileSync(policyFile, 'utf8');
+    const applied = await reloads('applied');
+    const now = new Date();
+    fs.utimesSync(policyFile, now, now);
+    saveByRename(current);
+    await sleep(3500);  // three polls: more than a change takes to settle
+    assert.equal(await reloads('applied'), applied);
+  });
+});
