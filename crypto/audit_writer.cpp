@@ -20,6 +20,7 @@
 #include "crypto/audit_segment.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/file_io.hpp"
+#include "crypto/key_store.hpp"
 
 namespace sovereign::crypto {
 
@@ -72,8 +73,10 @@ struct SegmentScan {
 
 class AuditWriter::Impl {
  public:
-  Impl(const AuditOptions& options, CheckpointSigner signer)
-      : options_(options), signer_(std::move(signer)) {}
+  Impl(const AuditOptions& options, CheckpointSigner signer, const PublicKey& signing_public_key)
+      : options_(options), signer_(std::move(signer)) {
+    own_key_.add(signing_public_key);
+  }
 
   ~Impl() {
     if (fd_ >= 0) ::close(fd_);
@@ -170,7 +173,8 @@ class AuditWriter::Impl {
  private:
   // Reads the last segment to rebuild the tree state; cuts a torn partial frame left by a crash
   // (moved to a quarantine file, like junk records). Every checkpoint in it must match the records
-  // before it. Records after the last checkpoint
+  // before it and carry a valid signature by a key the writer knows. Only the last segment is read:
+  // the ones before it were closed by this writer, and verify checks them. Records after the last checkpoint
   // carry no signature: they are adopted (and signed by the checkpoint written at once) only as far
   // as each is a JSON object, as the gateway writes them; from the first one that is not (a frame
   // whose payload never landed, a zero-length frame), the rest of the segment is moved to a
@@ -247,7 +251,7 @@ class AuditWriter::Impl {
   // Walks the frames after the header, checking each checkpoint and end frame against the records
   // before it.
   SegmentScan scan_segment(std::string_view bytes, std::size_t header_end, std::uint64_t index,
-                           const TreeFrontier& start) const {
+                           const TreeFrontier& start) {
     SegmentScan scan;
     scan.frontier = start;
     FrameParser parser(bytes.substr(header_end), header_end);
@@ -271,13 +275,18 @@ class AuditWriter::Impl {
             scan.refusal = at(frame->offset) + checkpoint.error().message;
             return scan;
           }
-          // The signature is not checked here (the key may have been rotated since); the tree
-          // it signs must be the one the records before it give.
+          // The tree it signs must be the one the records before it give, and the signature must
+          // be valid: the next checkpoint the writer signs vouches for everything before it.
           if (checkpoint->log_id != log_id_ || checkpoint->tree_size != scan.frontier.size() ||
               checkpoint->root != scan.frontier.root()) {
             scan.refusal = at(frame->offset) + "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) +
                            ") does not match the " + std::to_string(scan.frontier.size()) +
                            " records before it (records altered, added or removed after it was signed)";
+            return scan;
+          }
+          if (Status signature = check_signature(checkpoint.value()); !signature) {
+            scan.refusal = at(frame->offset) + "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) +
+                           "): " + signature.error().message;
             return scan;
           }
           scan.last_checkpoint_time_ms = checkpoint->time_ms;
@@ -323,6 +332,36 @@ class AuditWriter::Impl {
     }
     scan.junk_at = first_unadoptable;
     return scan;
+  }
+
+  // Checks a checkpoint's signature with the signing key's own public key or, for one signed before
+  // a key rotation, with the audit-signing keyring beside the key file (read when first needed).
+  Status check_signature(const Checkpoint& checkpoint) {
+    if (checkpoint.key_id == signer_.key_id()) {
+      if (Status own = own_key_.verify(checkpoint); !own) {
+        return make_error(own.error().message + ": the checkpoint or the records before it were altered after it was signed");
+      }
+      return {};
+    }
+    const std::string unknown = "signed by key " + checkpoint.key_id + ", which is not the signing key (" +
+                                signer_.key_id() + ")";
+    if (options_.signing_key.empty()) return make_error(unknown + ", and no keyring of earlier keys is known");
+    const std::filesystem::path keyring =
+        *public_keyring_path(options_.signing_key.parent_path(), KeyKind::audit_signing);
+    if (!earlier_keys_) {
+      std::error_code ec;
+      if (!std::filesystem::exists(keyring, ec)) {
+        return make_error(unknown + ", and there is no keyring " + keyring.string() + " of earlier audit-signing keys");
+      }
+      Result<TrustedKeys> earlier = TrustedKeys::from_keyring_files({keyring.string()});
+      if (!earlier) return make_error(unknown + ", and the keyring of earlier keys is unusable: " + earlier.error().message);
+      earlier_keys_ = std::move(earlier.value());
+    }
+    if (Status earlier = earlier_keys_->verify(checkpoint); !earlier) {
+      return make_error(earlier.error().message + " (the signing key is " + signer_.key_id() +
+                        "; earlier keys are read from " + keyring.string() + ")");
+    }
+    return {};
   }
 
   // Moves the bytes of the last segment from `from` on into a file beside it (synced), so that
@@ -628,6 +667,8 @@ class AuditWriter::Impl {
 
   const AuditOptions options_;
   CheckpointSigner signer_;
+  TrustedKeys own_key_;                       // the signing key's public half
+  std::optional<TrustedKeys> earlier_keys_;   // the keyring beside the key, read when recovery needs it
 
   mutable std::mutex mutex_;  // guards the queue and the health fields below
   std::condition_variable wake_;
@@ -699,7 +740,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& optio
   }
   Result<CheckpointSigner> signer = CheckpointSigner::from_key(signing_key);
   if (!signer) return make_error("audit: " + signer.error().message);
-  auto impl = std::make_unique<Impl>(options, std::move(signer.value()));
+  auto impl = std::make_unique<Impl>(options, std::move(signer.value()), public_key_of(signing_key));
   if (Status started = impl->start(); !started) return started.error();
   return std::unique_ptr<AuditWriter>(new AuditWriter(std::move(impl)));
 }

@@ -1,9 +1,11 @@
 // What the gateway does at start-up with an audit log that was damaged or tampered with while it was
 // down, as opposed to one a crash left behind: a record frame's length altered (which looks like a
-// partial last frame, yet the log goes on after it) is refused, naming the segment and offset, with
-// nothing cut; a real torn last frame is cut, and its bytes are kept in a quarantine file.
+// partial last frame, yet the log goes on after it) and records altered under checkpoints whose roots
+// were recomputed without the key are refused, naming the segment and offset, with nothing cut or
+// signed; a real torn last frame is cut, and its bytes are kept in a quarantine file.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Gateway, openaiBackend, tenant, tempDir, gatewayBin, runCli } from './lib/gateway.mjs';
@@ -32,6 +34,31 @@ function framesOf(bytes) {
     offset += 5 + length;
   }
   return frames;
+}
+
+const sha256 = (...parts) => crypto.createHash('sha256').update(Buffer.concat(parts)).digest();
+const leafHash = (record) => sha256(Buffer.from([0]), record);
+const nodeHash = (left, right) => sha256(Buffer.from([1]), left, right);
+
+// Rewrites the root of every checkpoint of segment 1 (which starts from an empty tree) to the one
+// its records give now, leaving the signatures as they were: all that someone who can write the
+// audit directory, but does not hold the signing key, can do to make altered records match.
+function recomputeCheckpointRoots(bytes) {
+  const stack = [];  // [size, hash] of the perfect subtrees, largest first
+  for (const frame of framesOf(bytes)) {
+    const payload = bytes.subarray(frame.offset + 5, frame.offset + 5 + frame.length);
+    if (frame.tag === 'R') {
+      stack.push([1, leafHash(payload)]);
+      while (stack.length > 1 && stack.at(-1)[0] === stack.at(-2)[0]) {
+        const [[size, left], [, right]] = stack.splice(-2);
+        stack.push([2 * size, nodeHash(left, right)]);
+      }
+    } else if (frame.tag === 'C') {
+      let root = stack.at(-1)[1];
+      for (let i = stack.length - 2; i >= 0; i--) root = nodeHash(stack[i][1], root);
+      root.copy(bytes, frame.offset + 5 + 16 + 8);  // after the log id and the tree size
+    }
+  }
 }
 
 describe('audit log recovery at start-up', { timeout: 120000 }, () => {
@@ -123,6 +150,28 @@ describe('audit log recovery at start-up', { timeout: 120000 }, () => {
       stderr);
     assert.deepEqual(fs.readFileSync(segment), bytes, 'the segment was left as it was');
     assert.deepEqual(fs.readdirSync(auditDir).filter((f) => f.includes('quarantine')), []);
+  });
+
+  it('a signed record altered and the roots after it recomputed: the gateway refuses to start and signs nothing over it', async () => {
+    const auditDir = copyOfLog('laundered');
+    const segment = path.join(auditDir, SEGMENT);
+    const closed = fs.readFileSync(segment);
+    const checkpoints = framesOf(closed).filter((f) => f.tag === 'C');
+    // An open last segment, as a crashed gateway leaves it.
+    const bytes = Buffer.from(closed.subarray(0, checkpoints.at(-1).offset));
+    const altered = framesOf(bytes).find((f) => f.tag === 'R' && f.offset > checkpoints[1].offset &&
+      bytes.subarray(f.offset + 5, f.offset + 5 + f.length).includes('"status":200'));
+    assert.ok(altered, 'an outcome record after the second checkpoint');
+    const at = bytes.indexOf('"status":200', altered.offset + 5);
+    bytes.write('"status":403', at);
+    recomputeCheckpointRoots(bytes);
+    fs.writeFileSync(segment, bytes);
+    const firstCovering = checkpoints.find((c) => c.offset > altered.offset);
+
+    const stderr = await expectRefusedStart('laundered', auditDir);
+    assert.match(stderr, new RegExp(`cannot continue the audit log: ${SEGMENT} offset ${firstCovering.offset}: ` +
+      'the checkpoint \\(tree size \\d+\\): signature by key [0-9a-f]{16} is invalid'), stderr);
+    assert.deepEqual(fs.readFileSync(segment), bytes, 'no checkpoint was written over the altered record');
   });
 
   it('a torn last frame is cut at start-up and kept in a quarantine file, and the log verifies', async () => {

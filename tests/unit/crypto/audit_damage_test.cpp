@@ -1,9 +1,11 @@
 // Damage that looks like something a crash leaves, and must not be taken for it: a record frame's
-// length altered (a "partial frame" with the log going on after it), and the totals of a segment
-// whose framing breaks. Each is told with its segment and offset by verify, the writer and the reader.
+// length altered (a "partial frame" with the log going on after it), checkpoints whose roots were
+// recomputed over altered records without a valid signature, and the totals of a segment whose
+// framing breaks. Each is told with its segment and offset by verify, the writer and the reader.
 #include <doctest/doctest.h>
 
 #include "crypto/audit_reader.hpp"
+#include "crypto/key_file.hpp"
 #include "audit_test_support.hpp"
 
 using namespace sovereign::crypto;
@@ -29,6 +31,23 @@ ReadOutcome read_log(const std::filesystem::path& dir) {
 // Adds 65,536 to a frame's length, as one flipped bit does: the frame now claims more bytes than
 // the file holds, as the last frame of a log whose writer stopped mid-write would.
 void flip_length_bit_16(std::string& bytes, std::size_t frame_offset) { bytes[frame_offset + 3] ^= 1; }
+
+// Rewrites every checkpoint's root to the one the segment's records give now, signature left as it
+// was: what someone who can write the directory, but holds no signing key, makes of an altered record.
+void recompute_checkpoint_roots(std::string& bytes) {
+  TreeFrontier frontier;
+  FrameParser parser(bytes);
+  std::vector<std::pair<std::uint64_t, std::string>> rewritten;
+  while (std::optional<Frame> frame = parser.next()) {
+    if (frame->tag == FrameTag::record) frontier.append(merkle::hash_leaf(frame->payload));
+    if (frame->tag != FrameTag::checkpoint) continue;
+    Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload);
+    REQUIRE(checkpoint.ok());
+    checkpoint->root = frontier.root();
+    rewritten.emplace_back(frame->offset + frame_header_size, encode_checkpoint(checkpoint.value()));
+  }
+  for (const auto& [offset, payload] : rewritten) bytes.replace(offset, payload.size(), payload);
+}
 
 }  // namespace
 
@@ -148,6 +167,68 @@ TEST_SUITE("audit-damage") {
       CHECK(report.records_total == 2000);
       CHECK(report.unsigned_records == 0);
       CHECK(report.segments_valid == segments.size() - 1);
+    }
+  }
+
+  TEST_CASE("recovery checks every checkpoint's signature before it signs anything after it") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 25);
+    const auto path = dir.path() / seg1;
+    const std::string closed = read_bytes(path);
+    const auto records = frames_tagged(closed, FrameTag::record);
+    const auto checkpoints = frames_tagged(closed, FrameTag::checkpoint);
+
+    SUBCASE("a signed record altered and the roots after it recomputed, signatures left as they were") {
+      // An open last segment, as a crashed gateway leaves it: checkpoints at 10 and 20 records.
+      std::string altered = closed.substr(0, checkpoints.back().offset);
+      const std::size_t at = altered.find("req-12", records[12].offset);
+      REQUIRE(at < records[13].offset);
+      altered.replace(at, 6, "req-99");
+      recompute_checkpoint_roots(altered);
+      write_bytes(path, altered);
+      auto writer = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE_FALSE(writer.ok());
+      INFO(writer.error().message);
+      CHECK(contains(writer.error().message, seg1 + " offset " + std::to_string(checkpoints[1].offset) +
+                                                 ": the checkpoint (tree size 20): signature by key " +
+                                                 key.metadata.key_id + " is invalid: the checkpoint or the "
+                                                 "records before it were altered after it was signed"));
+      CHECK(read_bytes(path) == altered);  // nothing signed over it
+    }
+
+    SUBCASE("checkpoints by an earlier key are checked with the keyring beside the signing key") {
+      SecretKey next = generate_key(KeyKind::audit_signing);
+      TempDir keys;
+      AuditOptions options = options_for(dir.path());
+      options.signing_key = keys.path() / "audit-signing.key";  // the key itself is given to open()
+      const std::filesystem::path keyring = keys.path() / "audit-signing.pub";
+
+      auto without_keyring = AuditWriter::open(options, next);
+      REQUIRE_FALSE(without_keyring.ok());
+      CHECK(contains(without_keyring.error().message, "signed by key " + key.metadata.key_id +
+                                                          ", which is not the signing key (" + next.metadata.key_id +
+                                                          "), and there is no keyring " + keyring.string()));
+
+      REQUIRE(append_public_key(keyring, public_key_of(generate_key(KeyKind::audit_signing))).ok());
+      auto stranger_only = AuditWriter::open(options, next);
+      REQUIRE_FALSE(stranger_only.ok());
+      CHECK(contains(stranger_only.error().message,
+                     "offset " + std::to_string(checkpoints[0].offset) + ": the checkpoint (tree size 10): signed by key " +
+                         key.metadata.key_id + ", which is not among the trusted keys"));
+
+      REQUIRE(append_public_key(keyring, public_key_of(key)).ok());
+      auto rotated = AuditWriter::open(options, next);
+      INFO((rotated.ok() ? std::string() : rotated.error().message));
+      REQUIRE(rotated.ok());
+      write_records(*rotated.value(), 25, 5);
+      rotated.value()->close();
+      TrustedKeys both = trust(key);
+      both.add(public_key_of(next));
+      VerifyReport report = verify_log(dir.path(), both, {.require_closed = true});
+      INFO(dump(report));
+      CHECK(report.ok());
+      CHECK(report.records_valid == 30);
     }
   }
 }

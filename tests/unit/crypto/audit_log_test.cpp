@@ -827,7 +827,12 @@ TEST_SUITE("audit-tamper") {
     SecretKey first = generate_key(KeyKind::audit_signing);
     SecretKey second = generate_key(KeyKind::audit_signing);
     write_log(options_for(dir.path()), first, 12);
-    write_log(options_for(dir.path()), second, 12, 12);
+    // After a rotation the writer checks the first key's checkpoints with the keyring beside the key.
+    TempDir keys;
+    REQUIRE(append_public_key(keys.path() / "audit-signing.pub", public_key_of(first)).ok());
+    AuditOptions rotated_options = options_for(dir.path());
+    rotated_options.signing_key = keys.path() / "audit-signing.key";
+    write_log(rotated_options, second, 12, 12);
 
     TrustedKeys both;
     both.add(public_key_of(first));
