@@ -45,6 +45,9 @@ Result<std::string> read_from(const std::filesystem::path& path, std::uint64_t o
 LogReader::LogReader(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
 Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisitor& on_checkpoint) {
+  // Said of any frame that cannot be read: the log goes on after it, so nothing after it is shown.
+  const std::string damaged = "; the audit log is damaged here and is not read past this point: run 'sovereign audit verify " +
+                              directory_.string() + "'";
   for (;;) {
     auto segments = list_segments(directory_);
     if (!segments) return segments.error();
@@ -63,6 +66,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
       if (bytes->size() < segment_magic.size()) return {};  // being created; read again later
       if (Status magic = magic_check.check_magic(); !magic) return make_error(name + ": " + magic.error().message);
     }
+    const std::uint64_t bytes_offset = at_start ? 0 : offset_;
     FrameParser parser = at_start ? FrameParser(bytes.value()) : FrameParser(bytes.value(), offset_);
     while (std::optional<Frame> frame = parser.next()) {
       switch (frame->tag) {
@@ -70,6 +74,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
           Result<SegmentHeader> header = decode_header(frame->payload);
           if (!header) return make_error(name + ": offset " + std::to_string(frame->offset) + ": " + header.error().message);
           leaf_index_ = header->first_leaf;
+          log_id_ = header->log_id;
           if (!first_header_) first_header_ = std::move(header.value());
           break;
         }
@@ -88,7 +93,15 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
       }
     }
     offset_ = parser.offset();
-    if (parser.error() && !parser.stopped_on_truncation()) return make_error(name + ": " + *parser.error());
+    if (parser.error() && !parser.stopped_on_truncation()) return make_error(name + ": " + *parser.error() + damaged);
+    // A partial frame is left for the next call only while it can be one the writer is still
+    // writing: a whole checkpoint or end frame of this log after it means its length was altered.
+    if (parser.error()) {
+      if (std::optional<std::uint64_t> later = find_log_frame(bytes.value(), bytes_offset, offset_ + 1, log_id_, segment_)) {
+        return make_error(name + ": " + *parser.error() + ", but a checkpoint or end frame of this log follows at offset " +
+                          std::to_string(*later) + ": the frame's length field was altered" + damaged);
+      }
+    }
     std::uint64_t next = 0;
     for (const auto& [index, p] : segments.value()) {
       if (index > segment_) {
@@ -98,7 +111,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
     }
     if (next == 0) return {};
     if (!ended_) {
-      if (parser.error()) return make_error(name + ": " + *parser.error());
+      if (parser.error()) return make_error(name + ": " + *parser.error() + damaged);
       return make_error(name + ": segment ends without its end frame at offset " + std::to_string(offset_) +
                         ", but " + segment_file_name(next) + " follows");
     }

@@ -35,7 +35,8 @@ class LogReader {
 
   explicit LogReader(std::filesystem::path directory);
   // Visits everything appended since the previous call. A partial frame at the end of the last
-  // segment is left for the next call (the writer may be in the middle of writing it).
+  // segment is left for the next call (the writer may be in the middle of writing it); one followed
+  // by a checkpoint or end frame of this log is damage, an error naming the segment and offset.
   [[nodiscard]] Status read_new(const RecordVisitor& on_record, const CheckpointVisitor& on_checkpoint);
   // The header of the first segment read: for a log whose oldest segments were pruned, its
   // first_leaf and frontier stand for the records that are gone. Unset before anything was read.
@@ -46,6 +47,7 @@ class LogReader {
   std::uint64_t segment_ = 0;       // 0: not started
   std::uint64_t offset_ = 0;        // next byte to read in the current segment
   std::uint64_t leaf_index_ = 0;
+  LogId log_id_{};                  // from the current segment's header
   bool ended_ = false;              // current segment has its end frame
   std::optional<SegmentHeader> first_header_;
 };

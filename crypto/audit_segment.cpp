@@ -223,6 +223,70 @@ std::optional<Frame> FrameParser::next() {
   return frame;
 }
 
+namespace {
+
+// The fixed leading bytes of a checkpoint frame of a log, and of the end frame of a segment.
+std::string checkpoint_frame_prefix(const LogId& log_id) {
+  std::string prefix;
+  append_frame(prefix, FrameTag::checkpoint, std::string(checkpoint_payload_size, '\0'));
+  prefix.resize(frame_header_size);
+  put_bytes(prefix, log_id);
+  return prefix;
+}
+
+std::string end_frame_prefix(std::uint64_t index) {
+  std::string prefix;
+  append_frame(prefix, FrameTag::end, std::string(end_payload_size, '\0'));
+  prefix.resize(frame_header_size);
+  put_u64(prefix, index);
+  return prefix;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> find_log_frame(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                                            const LogId& log_id, std::uint64_t index) {
+  if (from < bytes_offset || from - bytes_offset >= bytes.size()) return std::nullopt;
+  const auto start = static_cast<std::size_t>(from - bytes_offset);
+  const std::size_t checkpoint = bytes.find(checkpoint_frame_prefix(log_id), start);
+  const std::size_t end = bytes.find(end_frame_prefix(index), start);
+  const std::size_t first = std::min(checkpoint, end);
+  if (first == std::string_view::npos) return std::nullopt;
+  return bytes_offset + first;
+}
+
+std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                                      const LogId& log_id, std::uint64_t index, std::uint64_t tree_size) {
+  std::uint64_t reached = tree_size;  // the tree size the rest is known to reach
+  std::uint64_t search = from + 1;
+  while (std::optional<std::uint64_t> found = find_log_frame(bytes, bytes_offset, search, log_id, index)) {
+    const auto at = static_cast<std::size_t>(*found - bytes_offset);
+    FrameParser parser(bytes.substr(at), *found);
+    std::optional<std::uint64_t> signed_size;  // of the last checkpoint or end frame read
+    std::uint64_t records_after = 0;
+    while (std::optional<Frame> frame = parser.next()) {
+      if (frame->tag == FrameTag::record) {
+        ++records_after;
+      } else if (frame->tag == FrameTag::checkpoint) {
+        if (Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload); checkpoint && checkpoint->log_id == log_id) {
+          signed_size = checkpoint->tree_size;
+          records_after = 0;
+        }
+      } else if (frame->tag == FrameTag::end) {
+        if (Result<SegmentEnd> end = decode_end(frame->payload); end && end->segment_index == index) {
+          signed_size = end->tree_size;
+          records_after = 0;
+        }
+      }
+    }
+    if (signed_size) reached = std::max(reached, *signed_size + records_after);
+    if (!parser.error()) break;
+    // The framing broke again: look for the next frame of this log after that point.
+    search = std::max(parser.offset(), *found) + 1;
+  }
+  return reached - tree_size;
+}
+
 std::string segment_file_name(std::uint64_t index) {
   char name[40];
   std::snprintf(name, sizeof name, "segment-%06llu.log", static_cast<unsigned long long>(index));

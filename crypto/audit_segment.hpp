@@ -80,6 +80,22 @@ class FrameParser {
   bool empty_record_ = false;
 };
 
+// A crash cuts a segment inside the last frame it was writing, so nothing after the start of a
+// partial frame at the end of a segment can be a whole checkpoint or end frame of that log; one that
+// is there means the partial frame's length field was altered, and what follows is damaged log, not
+// a torn tail. Searches the bytes from file offset `from` (the bytes of the segment start at
+// `bytes_offset`) for a checkpoint frame of log `log_id` or the end frame of segment `index`, at any
+// byte, since the framing before them cannot be trusted; returns the file offset of the first one.
+std::optional<std::uint64_t> find_log_frame(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                                            const LogId& log_id, std::uint64_t index);
+
+// The records in the unreadable rest of a damaged segment, from file offset `from` (where the
+// framing broke, `tree_size` records into the log) to its end: measured by the tree sizes of the
+// checkpoint or end frames of this log found after it (find_log_frame), the framing read again
+// from the first of them; 0 when none is found.
+std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                                      const LogId& log_id, std::uint64_t index, std::uint64_t tree_size);
+
 std::string segment_file_name(std::uint64_t index);
 // Index encoded in a segment file name spelled exactly as segment_file_name() spells it, or nullopt
 // for other files (segment-0000002.log is not segment 2).

@@ -42,6 +42,7 @@ class LogVerifier {
     previous_ = std::exchange(previous_closed_, std::nullopt);
     // A gap reported at the end of the previous segment (cut short), or below (segments missing).
     std::optional<std::size_t> gap = std::exchange(gap_failure_, std::nullopt);
+    previous_damaged_ = std::exchange(damaged_rest_records_, std::nullopt);
     ++report_.segments_total;
     if (index != expected_index && options_.pruned_start && report_.segments_total == 1) {
       pruned_segments_ = index - 1;
@@ -55,6 +56,7 @@ class LogVerifier {
                                                 " missing: the log jumps from segment " +
                                                 std::to_string(expected_index - 1) + " to " + std::to_string(index)});
       gap = report_.failures.size() - 1;
+      previous_damaged_.reset();
     }
     Result<std::string> bytes = read_small_file(path, max_segment_file_bytes);
     if (!bytes) {
@@ -64,9 +66,11 @@ class LogVerifier {
     }
     // A segment that cannot be checked still holds records: they count, as not valid.
     auto reject = [&] {
-      report_.records_total += unchecked_records(bytes.value());
-      // The next segment's header measures the records this one holds, as for a segment cut short.
+      const std::uint64_t unchecked = unchecked_records(bytes.value());
+      report_.records_total += unchecked;
+      // The next segment's header measures the records this one holds, as for a damaged segment.
       gap_failure_ = report_.failures.size() - 1;
+      damaged_rest_records_ = unchecked;
       finish_segment();
     };
     FrameParser parser(bytes.value());
@@ -122,14 +126,27 @@ class LogVerifier {
       }
     }
     if (parser.error()) {
-      if (last && parser.stopped_on_truncation() && !ended && !options_.require_closed) {
+      // A partial frame followed by a frame of this log is not where a writer stopped: its length
+      // field was altered, and the rest of the segment is damaged, not cut off.
+      const std::optional<std::uint64_t> later_frame =
+          parser.stopped_on_truncation() ? find_log_frame(bytes.value(), 0, parser.offset() + 1, log_id_, index)
+                                         : std::nullopt;
+      if (last && parser.stopped_on_truncation() && !later_frame && !ended && !options_.require_closed) {
         report_.notes.push_back(name_ + " offset " + std::to_string(parser.offset()) +
                                 ": the last segment ends in a partial frame (writer stopped mid-write); " +
                                 "the writer cuts it on restart");
+      } else if (parser.stopped_on_truncation() && !later_frame) {
+        fail(parser.offset(), without_offset(*parser.error()) + " (segment truncated)");
+        gap_failure_ = report_.failures.size() - 1;
       } else {
         fail(parser.offset(), without_offset(*parser.error()) +
-                                  (parser.stopped_on_truncation() ? " (segment truncated)" : ""));
-        if (parser.stopped_on_truncation()) gap_failure_ = report_.failures.size() - 1;
+                                  (later_frame ? ", but a checkpoint or end frame of this log follows at offset " +
+                                                     std::to_string(*later_frame) +
+                                                     ": the frame's length field was altered (a crash leaves a "
+                                                     "partial frame only at the very end of what was written)"
+                                               : std::string()) +
+                                  "; the rest of the segment cannot be read");
+        reject_rest(bytes.value(), parser.offset(), index);
       }
     } else if (!ended) {
       if (last && !options_.require_closed) {
@@ -263,12 +280,33 @@ class LogVerifier {
   // starts past the records read: the header measures the gap, and the report of it says how many
   // records went with it.
   bool explains_gap(const SegmentHeader& header, std::optional<std::size_t> gap) {
+    const std::optional<std::uint64_t> damaged = previous_damaged_;
     if (!gap || header.first_leaf <= tree_size()) return false;
-    report_.failures[*gap].message +=
-        "; " + name_ + " continues from tree size " + with_thousands(header.first_leaf) + ", so " +
-        with_thousands(header.first_leaf - tree_size()) + " record(s) after tree size " +
-        with_thousands(tree_size()) + " are not in the log";
+    const std::uint64_t missing = header.first_leaf - tree_size();
+    std::string& message = report_.failures[*gap].message;
+    message += "; " + name_ + " continues from tree size " + with_thousands(header.first_leaf) + ", so " +
+               with_thousands(missing) + " record(s) after tree size " + with_thousands(tree_size());
+    if (!damaged) {
+      message += " are not in the log";
+      return true;
+    }
+    // The next header says how many records the damaged segment holds; they count as not valid.
+    report_.records_total += missing - std::min(missing, *damaged);
+    message += " are in this damaged segment, where they cannot be read (not deleted: they count as records "
+               "that are not valid)";
     return true;
+  }
+
+  // The rest of a segment from `offset` on, where its framing broke, cannot be read: the records
+  // in it count as not valid, as far as the checkpoint and end frames of this log found in it tell
+  // how many there are, and the next segment's header is measured against it as a damaged segment.
+  void reject_rest(std::string_view bytes, std::uint64_t offset, std::uint64_t index) {
+    const std::uint64_t rest = records_in_damaged_rest(bytes, 0, offset, log_id_, index, tree_size());
+    report_.records_total += rest;
+    // The records read since the last checkpoint are followed by checkpoints that cannot be checked.
+    if (rest > 0) settle_pending();
+    gap_failure_ = report_.failures.size() - 1;
+    damaged_rest_records_ = rest;
   }
 
   // A kept checkpoint inside the pruned records cannot be compared with what is left; one at the
@@ -425,8 +463,12 @@ class LogVerifier {
   };
   std::optional<SignedTree> last_signed_;  // the latest checkpoint signed by a trusted key, not replayed
   std::uint64_t pruned_segments_ = 0;  // with pruned_start: segments missing before the first one here
-  // The failure that reported a segment cut short, for the next segment's header to measure.
+  // The failure that reported a segment cut short or damaged, for the next segment's header to measure.
   std::optional<std::size_t> gap_failure_;
+  // After a segment that could not be read to its end: the records counted in what was not read;
+  // previous_damaged_ holds it while the next segment is read.
+  std::optional<std::uint64_t> damaged_rest_records_;
+  std::optional<std::uint64_t> previous_damaged_;
   struct ClosedSegment {
     std::string name;
     std::uint64_t end_offset = 0;

@@ -20,6 +20,7 @@
 #include "crypto/audit_segment.hpp"
 #include "crypto/checkpoint.hpp"
 #include "crypto/file_io.hpp"
+#include "crypto/key_store.hpp"
 
 namespace sovereign::crypto {
 
@@ -72,8 +73,10 @@ struct SegmentScan {
 
 class AuditWriter::Impl {
  public:
-  Impl(const AuditOptions& options, CheckpointSigner signer)
-      : options_(options), signer_(std::move(signer)) {}
+  Impl(const AuditOptions& options, CheckpointSigner signer, const PublicKey& signing_public_key)
+      : options_(options), signer_(std::move(signer)) {
+    own_key_.add(signing_public_key);
+  }
 
   ~Impl() {
     if (fd_ >= 0) ::close(fd_);
@@ -168,8 +171,10 @@ class AuditWriter::Impl {
   }
 
  private:
-  // Reads the last segment to rebuild the tree state; cuts a torn partial frame left by a crash.
-  // Every checkpoint in it must match the records before it. Records after the last checkpoint
+  // Reads the last segment to rebuild the tree state; cuts a torn partial frame left by a crash
+  // (moved to a quarantine file, like junk records). Every checkpoint in it must match the records
+  // before it and carry a valid signature by a key the writer knows. Only the last segment is read:
+  // the ones before it were closed by this writer, and verify checks them. Records after the last checkpoint
   // carry no signature: they are adopted (and signed by the checkpoint written at once) only as far
   // as each is a JSON object, as the gateway writes them; from the first one that is not (a frame
   // whose payload never landed, a zero-length frame), the rest of the segment is moved to a
@@ -206,11 +211,16 @@ class AuditWriter::Impl {
     const std::size_t header_end = static_cast<std::size_t>(parser.offset());
     SegmentScan scan = scan_segment(bytes.value(), header_end, index, frontier.value());
     if (scan.refusal) return refuse(*scan.refusal);
-    if (scan.junk_at) {
-      if (Status moved = quarantine(path, bytes.value(), *scan.junk_at); !moved) return moved;
-      bytes->resize(static_cast<std::size_t>(*scan.junk_at));
-      scan = scan_segment(bytes.value(), header_end, index, frontier.value());
-      if (scan.refusal) return refuse(*scan.refusal);
+    // What is cut from the end (records that cannot be adopted and what follows them, or a torn
+    // partial frame) is moved aside, never destroyed: recovery cannot be sure it is only debris.
+    if (scan.junk_at || scan.good_size < bytes->size()) {
+      const std::uint64_t from = scan.junk_at.value_or(scan.good_size);
+      if (Status moved = quarantine(path, bytes.value(), from, scan.junk_at.has_value()); !moved) return moved;
+      bytes->resize(static_cast<std::size_t>(from));
+      if (scan.junk_at) {
+        scan = scan_segment(bytes.value(), header_end, index, frontier.value());
+        if (scan.refusal) return refuse(*scan.refusal);
+      }
     }
     frontier_ = std::move(scan.frontier);
     segment_records_ = scan.records;
@@ -218,7 +228,6 @@ class AuditWriter::Impl {
     last_checkpoint_time_ms_ = scan.last_checkpoint_time_ms;
     const bool closed = scan.closed;
     const std::uint64_t good_size = scan.good_size;
-    if (good_size < bytes->size()) recovery_.discarded_tail_bytes = bytes->size() - good_size;
     fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd_ < 0) return make_error(path.string() + ": cannot open for appending: " + errno_text(errno));
     if ((recovery_.discarded_tail_bytes > 0 || recovery_.quarantined_bytes > 0) &&
@@ -242,7 +251,7 @@ class AuditWriter::Impl {
   // Walks the frames after the header, checking each checkpoint and end frame against the records
   // before it.
   SegmentScan scan_segment(std::string_view bytes, std::size_t header_end, std::uint64_t index,
-                           const TreeFrontier& start) const {
+                           const TreeFrontier& start) {
     SegmentScan scan;
     scan.frontier = start;
     FrameParser parser(bytes.substr(header_end), header_end);
@@ -266,13 +275,18 @@ class AuditWriter::Impl {
             scan.refusal = at(frame->offset) + checkpoint.error().message;
             return scan;
           }
-          // The signature is not checked here (the key may have been rotated since); the tree
-          // it signs must be the one the records before it give.
+          // The tree it signs must be the one the records before it give, and the signature must
+          // be valid: the next checkpoint the writer signs vouches for everything before it.
           if (checkpoint->log_id != log_id_ || checkpoint->tree_size != scan.frontier.size() ||
               checkpoint->root != scan.frontier.root()) {
             scan.refusal = at(frame->offset) + "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) +
                            ") does not match the " + std::to_string(scan.frontier.size()) +
                            " records before it (records altered, added or removed after it was signed)";
+            return scan;
+          }
+          if (Status signature = check_signature(checkpoint.value()); !signature) {
+            scan.refusal = at(frame->offset) + "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) +
+                           "): " + signature.error().message;
             return scan;
           }
           scan.last_checkpoint_time_ms = checkpoint->time_ms;
@@ -298,13 +312,17 @@ class AuditWriter::Impl {
     scan.good_size = parser.offset();
     if (parser.error()) {
       const std::string_view rest = bytes.substr(static_cast<std::size_t>(scan.good_size));
+      // A crash stops the writer inside the last frame it wrote: a checkpoint or end frame of this
+      // log after the frame the walk stopped on makes the segment damaged, not torn.
+      const std::optional<std::uint64_t> later = find_log_frame(bytes, 0, scan.good_size + 1, log_id_, index);
+      if (later && (parser.stopped_on_empty_record() || parser.stopped_on_truncation())) {
+        scan.refusal = *parser.error() + ", but a checkpoint or end frame of this log follows at offset " +
+                       std::to_string(*later) + ": the segment is damaged (a frame's length altered), not " +
+                       "torn by a crash, and nothing after it can be read";
+        return scan;
+      }
       if (parser.stopped_on_empty_record()) {
-        // A zero-length record frame (append never writes one): what follows is not adopted either,
-        // unless something signed follows, which would make it a damaged segment, not a torn tail.
-        if (signed_frames_after(bytes, scan.good_size + frame_header_size)) {
-          scan.refusal = *parser.error();
-          return scan;
-        }
+        // A zero-length record frame (append never writes one): what follows is not adopted either.
         if (!first_unadoptable) first_unadoptable = scan.good_size;
       } else if (!parser.stopped_on_truncation() && !all_zero(rest)) {
         // A crash can leave a partial frame, or zeros where the file grew but data never landed.
@@ -316,19 +334,40 @@ class AuditWriter::Impl {
     return scan;
   }
 
-  // Whether a checkpoint or end frame follows `from` (framing as far as it reads).
-  static bool signed_frames_after(std::string_view bytes, std::uint64_t from) {
-    if (from >= bytes.size()) return false;
-    FrameParser rest(bytes.substr(static_cast<std::size_t>(from)), from);
-    while (std::optional<Frame> frame = rest.next()) {
-      if (frame->tag == FrameTag::checkpoint || frame->tag == FrameTag::end) return true;
+  // Checks a checkpoint's signature with the signing key's own public key or, for one signed before
+  // a key rotation, with the audit-signing keyring beside the key file (read when first needed).
+  Status check_signature(const Checkpoint& checkpoint) {
+    if (checkpoint.key_id == signer_.key_id()) {
+      if (Status own = own_key_.verify(checkpoint); !own) {
+        return make_error(own.error().message + ": the checkpoint or the records before it were altered after it was signed");
+      }
+      return {};
     }
-    return false;
+    const std::string unknown = "signed by key " + checkpoint.key_id + ", which is not the signing key (" +
+                                signer_.key_id() + ")";
+    if (options_.signing_key.empty()) return make_error(unknown + ", and no keyring of earlier keys is known");
+    const std::filesystem::path keyring =
+        *public_keyring_path(options_.signing_key.parent_path(), KeyKind::audit_signing);
+    if (!earlier_keys_) {
+      std::error_code ec;
+      if (!std::filesystem::exists(keyring, ec)) {
+        return make_error(unknown + ", and there is no keyring " + keyring.string() + " of earlier audit-signing keys");
+      }
+      Result<TrustedKeys> earlier = TrustedKeys::from_keyring_files({keyring.string()});
+      if (!earlier) return make_error(unknown + ", and the keyring of earlier keys is unusable: " + earlier.error().message);
+      earlier_keys_ = std::move(earlier.value());
+    }
+    if (Status earlier = earlier_keys_->verify(checkpoint); !earlier) {
+      return make_error(earlier.error().message + " (the signing key is " + signer_.key_id() +
+                        "; earlier keys are read from " + keyring.string() + ")");
+    }
+    return {};
   }
 
   // Moves the bytes of the last segment from `from` on into a file beside it (synced), so that
-  // recovery neither signs them nor destroys them: SEGMENT.quarantine-OFFSET.
-  Status quarantine(const std::filesystem::path& segment, std::string_view bytes, std::uint64_t from) {
+  // recovery neither signs them nor destroys them: SEGMENT.quarantine-OFFSET. junk: unsigned records
+  // recovery cannot adopt, and what follows them; otherwise a torn partial frame.
+  Status quarantine(const std::filesystem::path& segment, std::string_view bytes, std::uint64_t from, bool junk) {
     const std::filesystem::path file =
         segment.parent_path() / (segment.filename().string() + ".quarantine-" + std::to_string(from));
     std::uint64_t records = 0;
@@ -339,11 +378,16 @@ class AuditWriter::Impl {
     if (rest.stopped_on_empty_record()) ++records;
     if (Status written = write_file_atomically(file, bytes.substr(static_cast<std::size_t>(from)), 0640, false);
         !written) {
-      return make_error("cannot quarantine the unsigned records of " + segment.filename().string() + " from offset " +
-                        std::to_string(from) + ": " + written.error().message);
+      return make_error("cannot quarantine the " + std::string(junk ? "unsigned records" : "torn partial frame") +
+                        " of " + segment.filename().string() + " from offset " + std::to_string(from) + ": " +
+                        written.error().message);
     }
-    recovery_.quarantined_bytes = bytes.size() - from;
-    recovery_.quarantined_records = records;
+    if (junk) {
+      recovery_.quarantined_bytes = bytes.size() - from;
+      recovery_.quarantined_records = records;
+    } else {
+      recovery_.discarded_tail_bytes = bytes.size() - from;
+    }
     recovery_.quarantine_file = file;
     return {};
   }
@@ -623,6 +667,8 @@ class AuditWriter::Impl {
 
   const AuditOptions options_;
   CheckpointSigner signer_;
+  TrustedKeys own_key_;                       // the signing key's public half
+  std::optional<TrustedKeys> earlier_keys_;   // the keyring beside the key, read when recovery needs it
 
   mutable std::mutex mutex_;  // guards the queue and the health fields below
   std::condition_variable wake_;
@@ -694,7 +740,7 @@ Result<std::unique_ptr<AuditWriter>> AuditWriter::open(const AuditOptions& optio
   }
   Result<CheckpointSigner> signer = CheckpointSigner::from_key(signing_key);
   if (!signer) return make_error("audit: " + signer.error().message);
-  auto impl = std::make_unique<Impl>(options, std::move(signer.value()));
+  auto impl = std::make_unique<Impl>(options, std::move(signer.value()), public_key_of(signing_key));
   if (Status started = impl->start(); !started) return started.error();
   return std::unique_ptr<AuditWriter>(new AuditWriter(std::move(impl)));
 }

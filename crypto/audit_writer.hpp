@@ -53,12 +53,14 @@ using DurableCallback = std::function<void(const AppendResult&)>;
 struct AuditRecovery {
   std::uint64_t tree_size = 0;            // records already in the log
   std::uint64_t segment_index = 0;        // segment the writer appends to
-  std::uint64_t discarded_tail_bytes = 0; // torn partial frame cut from the last segment
+  // A torn partial frame (or zeros where data never landed) cut from the end of the last segment:
+  // moved to quarantine_file.
+  std::uint64_t discarded_tail_bytes = 0;
   // Unsigned records at the end of the last segment that recovery could not adopt (not a JSON
   // object, zero-length), and everything after the first of them: moved to quarantine_file.
   std::uint64_t quarantined_bytes = 0;
   std::uint64_t quarantined_records = 0;  // record frames among them
-  std::filesystem::path quarantine_file;
+  std::filesystem::path quarantine_file;  // set when either of the above is not 0
 };
 
 // Counters since open(), for metrics and benchmarks.

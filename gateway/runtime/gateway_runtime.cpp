@@ -158,8 +158,9 @@ bool GatewayRuntime::open_evidence_services(std::string& error) {
     } else if (recovery.discarded_tail_bytes > 0) {
       log_event("info", "audit_recovered",
                 "cut a partial frame of " + std::to_string(recovery.discarded_tail_bytes) +
-                    " bytes from the end of the last segment (the process stopped mid-write); the log continues "
-                    "from tree size " + std::to_string(recovery.tree_size));
+                    " bytes from the end of the last segment (the process stopped mid-write), moved to " +
+                    recovery.quarantine_file.string() + "; the log continues from tree size " +
+                    std::to_string(recovery.tree_size));
     }
     if (!audit->auditor_public_key.empty()) {
       auto store = crypto::CaptureStore::open(audit->directory / "captures", audit->auditor_public_key);

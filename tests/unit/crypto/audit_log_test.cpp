@@ -12,65 +12,12 @@
 #include "crypto/audit_proof.hpp"
 #include "crypto/audit_verifier.hpp"
 #include "crypto/audit_writer.hpp"
-#include "test_support.hpp"
+#include "audit_test_support.hpp"
 
 using namespace sovereign::crypto;
 using namespace sovereign::crypto::testing;
 
 namespace {
-
-std::string record(int i) {
-  return R"({"kind":"decision","time":"2026-11-22T03:04:05.123Z","request_id":"req-)" +
-         std::to_string(i) + R"(","tenant":"acme","decision":"allow"})";
-}
-
-AuditOptions options_for(const std::filesystem::path& dir) {
-  AuditOptions options;
-  options.directory = dir;
-  options.durability = Durability::strict;
-  options.checkpoint_every_records = 10;
-  options.checkpoint_every_ms = 60000;
-  return options;
-}
-
-TrustedKeys trust(const SecretKey& key) {
-  TrustedKeys keys;
-  keys.add(public_key_of(key));
-  return keys;
-}
-
-// Appends records [first, first+count) and waits until each is durable.
-void write_records(AuditWriter& writer, int first, int count) {
-  std::vector<std::promise<AppendResult>> done(static_cast<std::size_t>(count));
-  for (int i = 0; i < count; ++i) {
-    writer.append(record(first + i), [&done, i](const AppendResult& r) { done[static_cast<std::size_t>(i)].set_value(r); });
-  }
-  for (auto& promise : done) REQUIRE(promise.get_future().get().ok);
-}
-
-void write_log(const AuditOptions& options, const SecretKey& key, int count, int first = 0) {
-  auto writer = AuditWriter::open(options, key);
-  INFO((writer.ok() ? std::string() : writer.error().message));
-  REQUIRE(writer.ok());
-  write_records(*writer.value(), first, count);
-  writer.value()->close();
-}
-
-bool has_failure(const VerifyReport& report, const std::string& segment, std::string_view text) {
-  for (const auto& f : report.failures) {
-    if (f.segment == segment && f.message.find(text) != std::string::npos) return true;
-  }
-  return false;
-}
-
-std::string dump(const VerifyReport& report) {
-  std::string out = report.summary() + "\n";
-  for (const auto& f : report.failures) out += f.segment + " @" + std::to_string(f.offset) + ": " + f.message + "\n";
-  for (const auto& n : report.notes) out += "note: " + n + "\n";
-  return out;
-}
-
-const std::string seg1 = "segment-000001.log";
 
 enum class Ending { closed, any };
 
@@ -619,22 +566,6 @@ TEST_SUITE("audit-tamper") {
     CHECK(has_failure(report, seg1, "truncated"));
   }
 
-  // 2,000 records in 64 KiB segments: six segments.
-  struct SegmentedLog {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    std::vector<std::pair<std::uint64_t, std::filesystem::path>> segments;
-    SegmentedLog() {
-      AuditOptions options = options_for(dir.path());
-      options.segment_max_bytes = 65536;
-      write_log(options, key, 2000);
-      auto listed = list_segments(dir.path());
-      REQUIRE(listed.ok());
-      REQUIRE(listed->size() >= 5);
-      segments = std::move(listed.value());
-    }
-  };
-
   // One fault, one failure line: the next segment's header, which measures the records lost, adds
   // their number to that line instead of a second failure, and blames no intact segment.
   TEST_CASE("a truncated earlier segment and a dropped segment are each reported once, where they are") {
@@ -896,7 +827,12 @@ TEST_SUITE("audit-tamper") {
     SecretKey first = generate_key(KeyKind::audit_signing);
     SecretKey second = generate_key(KeyKind::audit_signing);
     write_log(options_for(dir.path()), first, 12);
-    write_log(options_for(dir.path()), second, 12, 12);
+    // After a rotation the writer checks the first key's checkpoints with the keyring beside the key.
+    TempDir keys;
+    REQUIRE(append_public_key(keys.path() / "audit-signing.pub", public_key_of(first)).ok());
+    AuditOptions rotated_options = options_for(dir.path());
+    rotated_options.signing_key = keys.path() / "audit-signing.key";
+    write_log(rotated_options, second, 12, 12);
 
     TrustedKeys both;
     both.add(public_key_of(first));
