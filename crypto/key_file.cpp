@@ -213,6 +213,121 @@ Result<SecretBytes> derive_passphrase_key(const SecretBytes& passphrase,
   return key;
 }
 
+// A key file read and checked as far as it can be without the passphrase: every field's shape,
+// and the secret of an unprotected key.
+struct StoredKey {
+  KeyMetadata metadata;
+  std::string key_id_at;  // FILE:LINE of the key-id, named when it does not match the key
+  SecretBytes secret;     // unprotected: the secret itself
+  // Protected: the Argon2id parameters and the encrypted secret.
+  unsigned long long opslimit = 0;
+  std::size_t memlimit = 0;
+  std::array<std::uint8_t, salt_size> salt{};
+  std::array<std::uint8_t, nonce_size> nonce{};
+  std::array<std::uint8_t, key_secret_size + tag_size> sealed{};
+};
+
+Result<StoredKey> read_stored_key(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
+  ensure_sodium();
+  const std::string name = path.string();
+  if (Status permissions = check_private_permissions(path); !permissions) {
+    return permissions.error();
+  }
+  Result<std::string> text = read_small_file(path, max_key_file_bytes);
+  if (!text) return text.error();
+  Result<ParsedFields> parsed = parse_fields(text.value(), name);
+  sodium_memzero(text->data(), text->size());
+  if (!parsed) return parsed.error();
+  ParsedFields& fields = parsed.value();
+  Result<KeyMetadata> metadata = metadata_from(fields, name);
+  if (!metadata) return metadata.error();
+  if (expected_kind && metadata->kind != *expected_kind) {
+    return make_error(at_line(fields, name, "kind") + ": this is a " +
+                      std::string(key_kind_name(metadata->kind)) + " key, expected a " +
+                      std::string(key_kind_name(*expected_kind)) + " key");
+  }
+  const std::string* secret_text = find_field(fields, "secret");
+  if (secret_text == nullptr) return missing_field(name, "secret");
+
+  StoredKey stored;
+  stored.metadata = metadata.value();
+  stored.key_id_at = at_line(fields, name, "key-id");
+  if (!metadata->passphrase_protected) {
+    Result<SecretBytes> secret =
+        decode_secret_hex(*secret_text, key_secret_size, at_line(fields, name, "secret"));
+    if (!secret) return secret.error();
+    stored.secret = std::move(secret.value());
+    return stored;
+  }
+  Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
+  Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
+  Result<std::string> salt_text = field(fields, name, "kdf-salt");
+  Result<std::string> nonce_text = field(fields, name, "nonce");
+  for (const auto* r : {&ops_text, &mem_text, &salt_text, &nonce_text}) {
+    if (!*r) return r->error();
+  }
+  Result<unsigned long long> ops = parse_number(ops_text.value(), at_line(fields, name, "kdf-opslimit"));
+  if (!ops) return ops.error();
+  Result<unsigned long long> mem = parse_number(mem_text.value(), at_line(fields, name, "kdf-memlimit"));
+  if (!mem) return mem.error();
+  if (ops.value() < crypto_pwhash_OPSLIMIT_MIN || ops.value() > max_opslimit) {
+    return make_error(at_line(fields, name, "kdf-opslimit") + ": must be between " +
+                      std::to_string(crypto_pwhash_OPSLIMIT_MIN) + " and " + std::to_string(max_opslimit));
+  }
+  if (mem.value() < crypto_pwhash_MEMLIMIT_MIN || mem.value() > max_memlimit) {
+    return make_error(at_line(fields, name, "kdf-memlimit") + ": must be between " +
+                      std::to_string(crypto_pwhash_MEMLIMIT_MIN) + " and " + std::to_string(max_memlimit));
+  }
+  stored.opslimit = ops.value();
+  stored.memlimit = static_cast<std::size_t>(mem.value());
+  if (!from_hex_into(salt_text.value(), stored.salt)) {
+    return make_error(at_line(fields, name, "kdf-salt") + ": expected " + std::to_string(salt_size * 2) + " hex digits");
+  }
+  if (!from_hex_into(nonce_text.value(), stored.nonce)) {
+    return make_error(at_line(fields, name, "nonce") + ": expected " + std::to_string(nonce_size * 2) + " hex digits");
+  }
+  if (!from_hex_into(*secret_text, stored.sealed)) {
+    return make_error(at_line(fields, name, "secret") + ": expected " +
+                      std::to_string(stored.sealed.size() * 2) + " hex digits (encrypted secret)");
+  }
+  return stored;
+}
+
+// The key of a stored key file: decrypted with the passphrase where it is protected, and checked
+// against its key-id (derived from the public key, or from the secret of a vault key).
+Result<SecretKey> open_stored_key(StoredKey stored, const SecretBytes* passphrase, const std::string& name) {
+  SecretKey key;
+  key.metadata = stored.metadata;
+  if (!stored.metadata.passphrase_protected) {
+    key.secret = std::move(stored.secret);
+  } else {
+    if (passphrase == nullptr) {
+      return make_error(name + ": the key is passphrase-protected; pass --passphrase-file FILE (serve, keys, " +
+                        "audit open) or set SOVEREIGN_KEY_PASSPHRASE_FILE (or SOVEREIGN_KEY_PASSPHRASE)");
+    }
+    Result<SecretBytes> wrap = derive_passphrase_key(*passphrase, stored.salt, stored.opslimit, stored.memlimit, name);
+    if (!wrap) return wrap.error();
+    key.secret = SecretBytes(key_secret_size);
+    const std::string ad = associated_data(key.metadata.kind, key.metadata.key_id);
+    unsigned long long length = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
+            key.secret.data(), &length, nullptr, stored.sealed.data(), stored.sealed.size(),
+            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), stored.nonce.data(),
+            wrap->data()) != 0) {
+      return make_error(name + ": wrong passphrase, or the key file was modified");
+    }
+  }
+  derive_public(key.metadata.kind, key.secret, key.public_key);
+  const std::string derived_id = key.metadata.kind == KeyKind::vault
+                                     ? key_id_for(key.metadata.kind, key.secret.span())
+                                     : key_id_for(key.metadata.kind, key.public_key);
+  if (derived_id != key.metadata.key_id) {
+    return make_error(stored.key_id_at + ": key-id " + key.metadata.key_id +
+                      " does not match the key (" + derived_id + "); the file was modified");
+  }
+  return key;
+}
+
 }  // namespace
 
 std::string_view key_kind_name(KeyKind kind) {
@@ -328,93 +443,19 @@ Result<KeyMetadata> read_key_metadata(const std::filesystem::path& path) {
 Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
                                        const SecretBytes* passphrase,
                                        std::optional<KeyKind> expected_kind) {
-  ensure_sodium();
-  const std::string name = path.string();
-  if (Status permissions = check_private_permissions(path); !permissions) {
-    return permissions.error();
-  }
-  Result<std::string> text = read_small_file(path, max_key_file_bytes);
-  if (!text) return text.error();
-  Result<ParsedFields> parsed = parse_fields(text.value(), name);
-  sodium_memzero(text->data(), text->size());
-  if (!parsed) return parsed.error();
-  ParsedFields& fields = parsed.value();
-  Result<KeyMetadata> metadata = metadata_from(fields, name);
-  if (!metadata) return metadata.error();
-  if (expected_kind && metadata->kind != *expected_kind) {
-    return make_error(at_line(fields, name, "kind") + ": this is a " +
-                      std::string(key_kind_name(metadata->kind)) + " key, expected a " +
-                      std::string(key_kind_name(*expected_kind)) + " key");
-  }
-  const std::string* secret_text = find_field(fields, "secret");
-  if (secret_text == nullptr) return missing_field(name, "secret");
+  Result<StoredKey> stored = read_stored_key(path, expected_kind);
+  if (!stored) return stored.error();
+  return open_stored_key(std::move(stored.value()), passphrase, path.string());
+}
 
-  SecretKey key;
-  key.metadata = metadata.value();
-  if (!metadata->passphrase_protected) {
-    Result<SecretBytes> secret =
-        decode_secret_hex(*secret_text, key_secret_size, at_line(fields, name, "secret"));
-    if (!secret) return secret.error();
-    key.secret = std::move(secret.value());
-  } else {
-    if (passphrase == nullptr) {
-      return make_error(name + ": the key is passphrase-protected; pass --passphrase-file FILE (serve, keys, " +
-                        "audit open) or set SOVEREIGN_KEY_PASSPHRASE_FILE (or SOVEREIGN_KEY_PASSPHRASE)");
-    }
-    Result<std::string> ops_text = field(fields, name, "kdf-opslimit");
-    Result<std::string> mem_text = field(fields, name, "kdf-memlimit");
-    Result<std::string> salt_text = field(fields, name, "kdf-salt");
-    Result<std::string> nonce_text = field(fields, name, "nonce");
-    for (const auto* r : {&ops_text, &mem_text, &salt_text, &nonce_text}) {
-      if (!*r) return r->error();
-    }
-    Result<unsigned long long> ops = parse_number(ops_text.value(), at_line(fields, name, "kdf-opslimit"));
-    if (!ops) return ops.error();
-    Result<unsigned long long> mem = parse_number(mem_text.value(), at_line(fields, name, "kdf-memlimit"));
-    if (!mem) return mem.error();
-    if (ops.value() < crypto_pwhash_OPSLIMIT_MIN || ops.value() > max_opslimit) {
-      return make_error(at_line(fields, name, "kdf-opslimit") + ": must be between " +
-                        std::to_string(crypto_pwhash_OPSLIMIT_MIN) + " and " + std::to_string(max_opslimit));
-    }
-    if (mem.value() < crypto_pwhash_MEMLIMIT_MIN || mem.value() > max_memlimit) {
-      return make_error(at_line(fields, name, "kdf-memlimit") + ": must be between " +
-                        std::to_string(crypto_pwhash_MEMLIMIT_MIN) + " and " + std::to_string(max_memlimit));
-    }
-    std::array<std::uint8_t, salt_size> salt{};
-    std::array<std::uint8_t, nonce_size> nonce{};
-    if (!from_hex_into(salt_text.value(), salt)) {
-      return make_error(at_line(fields, name, "kdf-salt") + ": expected " + std::to_string(salt_size * 2) + " hex digits");
-    }
-    if (!from_hex_into(nonce_text.value(), nonce)) {
-      return make_error(at_line(fields, name, "nonce") + ": expected " + std::to_string(nonce_size * 2) + " hex digits");
-    }
-    std::array<std::uint8_t, key_secret_size + tag_size> sealed{};
-    if (!from_hex_into(*secret_text, sealed)) {
-      return make_error(at_line(fields, name, "secret") + ": expected " +
-                        std::to_string(sealed.size() * 2) + " hex digits (encrypted secret)");
-    }
-    Result<SecretBytes> wrap = derive_passphrase_key(*passphrase, salt, ops.value(),
-                                                     static_cast<std::size_t>(mem.value()), name);
-    if (!wrap) return wrap.error();
-    key.secret = SecretBytes(key_secret_size);
-    const std::string ad = associated_data(metadata->kind, metadata->key_id);
-    unsigned long long length = 0;
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-            key.secret.data(), &length, nullptr, sealed.data(), sealed.size(),
-            reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nonce.data(),
-            wrap->data()) != 0) {
-      return make_error(name + ": wrong passphrase, or the key file was modified");
-    }
-  }
-  derive_public(key.metadata.kind, key.secret, key.public_key);
-  const std::string derived_id = key.metadata.kind == KeyKind::vault
-                                     ? key_id_for(key.metadata.kind, key.secret.span())
-                                     : key_id_for(key.metadata.kind, key.public_key);
-  if (derived_id != key.metadata.key_id) {
-    return make_error(at_line(fields, name, "key-id") + ": key-id " + key.metadata.key_id +
-                      " does not match the key (" + derived_id + "); the file was modified");
-  }
-  return key;
+Status check_secret_key_file(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
+  Result<StoredKey> stored = read_stored_key(path, expected_kind);
+  if (!stored) return stored.error();
+  // Unprotected, the key is all there: read it to the end, as the gateway does.
+  if (stored->metadata.passphrase_protected) return {};
+  Result<SecretKey> opened = open_stored_key(std::move(stored.value()), nullptr, path.string());
+  if (!opened) return opened.error();
+  return {};
 }
 
 std::string format_public_key(const PublicKey& key) {

@@ -62,6 +62,10 @@ std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_sec
 [[nodiscard]] Result<SecretKey> read_secret_key_file(const std::filesystem::path& path,
                                                      const SecretBytes* passphrase,
                                                      std::optional<KeyKind> expected_kind);
+// Checks a key file as read_secret_key_file reads it, short of the passphrase: permissions, format,
+// kind (if expected_kind) and the shape of every field; an unprotected key is read whole, its
+// key-id checked against the key. What `config check` runs on the keys serve will open.
+[[nodiscard]] Status check_secret_key_file(const std::filesystem::path& path, std::optional<KeyKind> expected_kind);
 // Metadata only: works without the passphrase.
 [[nodiscard]] Result<KeyMetadata> read_key_metadata(const std::filesystem::path& path);
 

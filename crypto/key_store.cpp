@@ -30,6 +30,40 @@ Status check_keyring(const std::filesystem::path& directory, KeyKind kind) {
   return {};
 }
 
+// Whether the keyring holds the key `key_id`; false when the keyring does not exist. A keyring's
+// key ids are checked against their keys as it is read, so the id stands for the key.
+Result<bool> keyring_holds(const std::filesystem::path& keyring, const std::string& key_id) {
+  if (!std::filesystem::exists(keyring)) return false;
+  Result<std::vector<PublicKey>> keys = read_public_keys(keyring);
+  if (!keys) return keys.error();
+  return std::any_of(keys->begin(), keys->end(), [&](const PublicKey& key) { return key.key_id == key_id; });
+}
+
+// Makes sure the keyring of `kind` holds the public key of the secret key `key_id` in the directory,
+// which is kept (keys init) or about to be replaced (rotate): what that key signed (checkpoints) or
+// sealed (captures) is checked with the keyring alone, so a key missing from it leaves its records
+// unverifiable for good once the secret is gone. Where the keyring lacks it (lost, or copied from
+// another site), the secret is opened as serve opens it (a protected key with the passphrase) and
+// its public half is added; it is not opened otherwise, so a complete directory of protected keys
+// needs no passphrase. The keyring has passed check_keyring.
+Result<KeyringRepair> keep_public_key_in_keyring(const std::filesystem::path& directory, KeyKind kind,
+                                                 const std::string& key_id, const SecretBytes* passphrase) {
+  const std::optional<std::filesystem::path> keyring = public_keyring_path(directory, kind);
+  if (!keyring) return KeyringRepair::none;
+  Result<bool> holds = keyring_holds(*keyring, key_id);
+  if (!holds) return holds.error();
+  if (holds.value()) return KeyringRepair::none;
+  const std::filesystem::path path = secret_key_path(directory, kind);
+  Result<SecretKey> key = read_secret_key_file(path, passphrase, kind);
+  if (!key) {
+    return make_error(keyring->string() + " does not hold the public key of " + path.string() + " (key " + key_id +
+                      "), and it cannot be derived from that file: " + key.error().message);
+  }
+  const bool existed = std::filesystem::exists(*keyring);
+  if (Status appended = append_public_key(*keyring, public_key_of(key.value())); !appended) return appended.error();
+  return existed ? KeyringRepair::appended : KeyringRepair::created;
+}
+
 Status store_key(const std::filesystem::path& directory, const SecretKey& key, const SecretBytes* passphrase,
                  bool replace) {
   if (Status keyring = check_keyring(directory, key.metadata.kind); !keyring) return keyring;
@@ -149,7 +183,14 @@ Result<std::vector<KeyInitOutcome>> initialize_keys(const std::filesystem::path&
       if (metadata->kind != kind) {
         return make_error(path.string() + ": holds a " + std::string(key_kind_name(metadata->kind)) + " key");
       }
-      outcomes.push_back({kind, path, metadata->key_id, false});
+      KeyInitOutcome kept{kind, path, metadata->key_id, false};
+      // A kept key missing from its keyring (the file lost, or copied from another site) would sign
+      // or seal what no one can check; it is recorded there now, from the secret.
+      if (Status keyring = check_keyring(directory, kind); !keyring) return keyring.error();
+      Result<KeyringRepair> repair = keep_public_key_in_keyring(directory, kind, metadata->key_id, passphrase);
+      if (!repair) return repair.error();
+      kept.keyring_repair = repair.value();
+      outcomes.push_back(kept);
       continue;
     }
     if (!checked_passphrase) {
@@ -181,6 +222,9 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
   } else {
     Result<KeyMetadata> old = read_key_metadata(path);
     if (!old) return make_error(old.error().message + " (run 'sovereign keys init' first)");
+    if (old->kind != kind) {
+      return make_error(path.string() + ": holds a " + std::string(key_kind_name(old->kind)) + " key; nothing was changed");
+    }
     // A secret others can read is refused here as everywhere else: rotation would keep it readable
     // (an old auditor key is kept as it is) or leave the readable copy behind a replaced link.
     if (Status private_file = checked_secret_file(path); !private_file) {
@@ -190,6 +234,15 @@ Result<KeyRotation> rotate_key(const std::filesystem::path& directory, KeyKind k
   }
   if (Status checked = check_passphrase_fits_keys(directory, kind, passphrase, true); !checked) return checked.error();
   if (Status keyring = check_keyring(directory, kind); !keyring) return keyring.error();
+  // The replaced key's public half must stay in the keyring, or the checkpoints it signed (captures
+  // it sealed to) could never be checked again once its secret is overwritten. Where the keyring
+  // lacks it, it is derived from the old secret and added first; a secret that cannot be opened
+  // stops the rotation here.
+  if (!rotation.old_secret_elsewhere) {
+    Result<KeyringRepair> recorded = keep_public_key_in_keyring(directory, kind, rotation.old_key_id, passphrase);
+    if (!recorded) return make_error(recorded.error().message + "; nothing was changed");
+    rotation.old_key_recorded = recorded.value();
+  }
   if (kind == KeyKind::auditor && !rotation.old_secret_elsewhere) {
     const std::filesystem::path kept = directory / ("auditor." + rotation.old_key_id + ".key");
     std::error_code ec;

@@ -154,6 +154,12 @@ bool verify_server_name(SSL* ssl, const std::string& server_name) {
   return SSL_set1_host(ssl, server_name.c_str()) == 1;
 }
 
+std::string certificate_verify_failure(const SSL* ssl) {
+  const long result = SSL_get_verify_result(ssl);
+  if (result == X509_V_OK) return {};
+  return X509_verify_cert_error_string(result);
+}
+
 std::string peer_common_name(SSL* ssl) {
   if (SSL_get_verify_result(ssl) != X509_V_OK) return {};
   X509* cert = SSL_get1_peer_certificate(ssl);

@@ -49,6 +49,11 @@ using TlsContextResult = std::variant<SslCtxPtr, TlsError>;
 // Sets SNI and enables hostname verification of the peer certificate for one client connection.
 [[nodiscard]] bool verify_server_name(SSL* ssl, const std::string& server_name);
 
+// Why the peer's certificate failed verification in the handshake on `ssl`, in OpenSSL's words
+// ("hostname mismatch", "unable to get local issuer certificate"); empty when it passed or was not
+// checked. A failed handshake reports only "certificate verify failed", which does not tell these apart.
+std::string certificate_verify_failure(const SSL* ssl);
+
 // The subject common name of the verified peer certificate, or empty if there is none.
 std::string peer_common_name(SSL* ssl);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "crypto/file_io.hpp"
@@ -75,6 +76,16 @@ std::variant<Options, int> parse(std::span<const std::string> args, bool writes_
   return options;
 }
 
+// The line saying that a keyring lacked the public key of a secret kept or replaced, and got it.
+void print_keyring_repair(KeyringRepair repair, const std::filesystem::path& keyring, std::string_view key,
+                          const std::filesystem::path& secret) {
+  if (repair == KeyringRepair::none) return;
+  std::cout << "recorded " << key << " in " << keyring.string()
+            << (repair == KeyringRepair::created ? " (the file was missing: recreated from "
+                                                 : " (it held other keys only: derived from ")
+            << secret.string() << ")\n";
+}
+
 int init(const Options& options) {
   if (!options.positional.empty()) return usage_error("init takes no arguments");
   const SecretBytes* passphrase = options.passphrase ? &*options.passphrase : nullptr;
@@ -95,6 +106,10 @@ int init(const Options& options) {
     std::cout << (outcome.created ? "created  " : "kept     ") << key_kind_name(outcome.kind) << " key "
               << outcome.key_id << " (" << outcome.path.string()
               << (outcome.created && passphrase ? ", passphrase-protected" : "") << ")\n";
+    if (auto keyring = public_keyring_path(options.dir, outcome.kind)) {
+      print_keyring_repair(outcome.keyring_repair, *keyring,
+                           std::string(key_kind_name(outcome.kind)) + " key " + outcome.key_id, outcome.path);
+    }
     // A kept key others can read would stop the gateway (and leaks the secret): said here, not at start.
     if (Status permissions = check_private_permissions(outcome.path); !permissions) {
       std::cout << "UNSAFE   " << permissions.error().message << '\n';
@@ -130,14 +145,26 @@ int rotate(const Options& options) {
     std::cerr << "sovereign keys: " << rotation.error().message << '\n';
     return 1;
   }
+  if (auto keyring = public_keyring_path(options.dir, *kind)) {
+    print_keyring_repair(rotation->old_key_recorded, *keyring,
+                         "old " + std::string(key_kind_name(*kind)) + " key " + rotation->old_key_id,
+                         secret_key_path(options.dir, *kind));
+  }
   if (rotation->kept_old_key) {
     std::cout << "kept old auditor key " << rotation->old_key_id << " as " << rotation->kept_old_key->string() << '\n';
   }
   std::cout << "rotated  " << key_kind_name(*kind) << " key " << rotation->old_key_id << " -> " << rotation->new_key_id
             << (rotation->passphrase_protected ? " (passphrase-protected)" : "") << '\n';
-  if (*kind == KeyKind::audit_signing) {
+  if (*kind == KeyKind::audit_signing && rotation->old_key_recorded == KeyringRepair::none) {
     std::cout << "Older checkpoints stay verifiable: " << public_keyring_path(options.dir, *kind)->string()
               << " keeps every public key. Restart the gateway to sign with the new key.\n";
+  } else if (*kind == KeyKind::audit_signing) {
+    // The keyring lacked the old key, so it may lack earlier ones too: only the keyring that held
+    // them can give them back.
+    std::cout << "Checkpoints signed by key " << rotation->old_key_id << " or the new key verify with "
+              << public_keyring_path(options.dir, *kind)->string() << "; any signed by keys before "
+              << rotation->old_key_id << " need the keyring that held them. Restart the gateway to sign with "
+              << "the new key.\n";
   } else if (*kind == KeyKind::vault) {
     std::cout << "Tokens issued under the old key can no longer be restored once the gateway restarts.\n";
   } else {

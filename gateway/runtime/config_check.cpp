@@ -58,7 +58,8 @@ std::string appendable_file_problem(const fs::path& file) {
   return {};
 }
 
-// What serve checks of a secret key file before it asks for a passphrase: permissions, format, kind.
+// What serve would refuse in a secret key file, short of a passphrase: permissions, format, kind,
+// the shape of every field, and for an unprotected key the key itself (its length, its key-id).
 std::string secret_key_problem(const fs::path& path, crypto::KeyKind kind) {
   if (auto permissions = crypto::check_private_permissions(path); !permissions) return permissions.error().message;
   auto metadata = crypto::read_key_metadata(path);
@@ -66,6 +67,7 @@ std::string secret_key_problem(const fs::path& path, crypto::KeyKind kind) {
   if (metadata->kind != kind)
     return path.string() + " holds the " + std::string(crypto::key_kind_name(metadata->kind)) + " key, not the " +
            std::string(crypto::key_kind_name(kind)) + " key";
+  if (auto checked = crypto::check_secret_key_file(path, kind); !checked) return checked.error().message;
   return {};
 }
 

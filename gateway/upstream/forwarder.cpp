@@ -207,18 +207,20 @@ void Forwarder::fail_before_response(boost::system::error_code ec, bool count_fa
                          });
     return;
   }
-  if (connection_) connection_->close();
-  connection_.reset();
-  if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
-  end_attempt();
-  if (is_timeout()) return respond_error(timeout_error());
+  // Worded before the connection goes: a failed TLS handshake says why from the connection's state.
   const std::string why = ec == boost::beast::error::timeout
                               ? "no connection within connect_timeout_ms (" +
                                     std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                                        current_.backend->config->connect_timeout)
                                                        .count()) +
                                     ")"
-                              : ec.message();
+                          : connection_ ? connection_->failure_message(ec)
+                                        : ec.message();
+  if (connection_) connection_->close();
+  connection_.reset();
+  if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
+  end_attempt();
+  if (is_timeout()) return respond_error(timeout_error());
   last_error_ = api_errors::upstream_error("backend '" + current_.backend->config->name + "' (" +
                                            current_.replica->config().url + "): " + why);
   try_next();

@@ -97,7 +97,7 @@ void HealthChecker::check(std::shared_ptr<Probe> probe) {
 }
 
 std::string HealthChecker::failure(const std::shared_ptr<Probe>& probe, const boost::system::error_code& ec) const {
-  if (ec != boost::beast::error::timeout) return ec.message();
+  if (ec != boost::beast::error::timeout) return probe->connection ? probe->connection->failure_message(ec) : ec.message();
   return "nothing within health_check.timeout_ms (" + std::to_string(probe->backend.config->health_check.timeout.count()) + ")";
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <type_traits>
 
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 
 #include "crypto/tls_context.hpp"
@@ -58,6 +59,13 @@ UpstreamConnection::Leftover UpstreamConnection::leftover() {
   if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return Leftover::nothing;
   if (!ec && read > 0) return Leftover::bytes;
   return Leftover::closed;  // end of stream, reset, close_notify, or a TLS stream cut short
+}
+
+std::string UpstreamConnection::failure_message(const boost::system::error_code& ec) {
+  auto* tls = std::get_if<TlsStream>(&stream_);
+  if (tls == nullptr || ec.category() != boost::asio::error::get_ssl_category()) return ec.message();
+  const std::string why = crypto::certificate_verify_failure(tls->native_handle());
+  return why.empty() ? ec.message() : ec.message() + ": " + why;
 }
 
 void UpstreamConnection::connect(std::chrono::steady_clock::duration timeout,

@@ -28,6 +28,11 @@ class UpstreamConnection : public std::enable_shared_from_this<UpstreamConnectio
   void connect(std::chrono::steady_clock::duration timeout,
                std::function<void(boost::system::error_code, bool refused)> done);
 
+  // What went wrong, for an error message: ec's message, and where a TLS handshake failed on the
+  // backend's certificate, why it was refused (the certificate is for another name, or not signed
+  // by the pinned CA), which "certificate verify failed" alone does not say.
+  std::string failure_message(const boost::system::error_code& ec);
+
   ReplicaState& replica() { return replica_; }
   boost::beast::flat_buffer& buffer() { return buffer_; }
   std::string& write_buffer() { return write_buffer_; }  // a request head being written; reused

@@ -284,6 +284,52 @@ vault:
     assert.ok(!fs.existsSync(path.join(dir, 'audit-to-be')), 'config check creates nothing');
   });
 
+  it('reads the keys serve opens as serve does: a short secret, no secret, a key-id not the key\'s, a protected key\'s fields', async () => {
+    const keys = path.join(dir, 'checked-keys');
+    assert.equal((await runCli(['keys', 'init', '--dir', keys])).code, 0);
+    const passFile = path.join(dir, 'checked-pass');
+    fs.writeFileSync(passFile, 'a long passphrase\n', { mode: 0o600 });
+    const sealedKeys = path.join(dir, 'checked-sealed-keys');
+    assert.equal((await runCli(['keys', 'init', '--dir', sealedKeys, '--passphrase-file', passFile])).code, 0);
+    const plain = fs.readFileSync(path.join(keys, 'audit-signing.key'), 'utf8');
+    const sealed = fs.readFileSync(path.join(sealedKeys, 'audit-signing.key'), 'utf8');
+    const config = (name, keyText) => {
+      const keyFile = path.join(dir, `${name}.key`);
+      fs.writeFileSync(keyFile, keyText, { mode: 0o600 });
+      return { keyFile, file: write(`${name}.yaml`, GOOD + `audit:
+  directory: ${path.join(dir, `${name}-audit`)}
+  signing_key: ${keyFile}
+`) };
+    };
+    const cases = [
+      ['short-secret', plain.replace(/^secret: [0-9a-f]{64}$/m, `secret: ${'ab'.repeat(31)}`), ':7: expected 64 hex digits'],
+      ['no-secret', plain.replace(/^secret: .*\n/m, ''), ": missing field 'secret'"],
+      ['wrong-key-id', plain.replace(/^key-id: .*$/m, 'key-id: 0000000000000000'),
+        ':4: key-id 0000000000000000 does not match the key ('],
+      ['short-nonce', sealed.replace(/^nonce: [0-9a-f]{48}$/m, `nonce: ${'0'.repeat(46)}`), ':10: expected 48 hex digits'],
+      ['costly-kdf', sealed.replace(/^kdf-opslimit: .*$/m, 'kdf-opslimit: 99'), ':7: must be between 1 and 16'],
+    ];
+    for (const [name, keyText, says] of cases) {
+      const { keyFile, file } = config(name, keyText);
+      const result = await runCli(['config', 'check', file]);
+      assert.equal(result.code, 1, `${name}: ${result.output}`);
+      // GOOD has 23 lines: audit is line 24, its signing_key line 26.
+      const found = diagnostics(result, file);
+      const escaped = `${keyFile}${says}`.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      assertAt(found, new RegExp(`^audit\\.signing_key: ${escaped}`), 26, 16);
+      // serve stops on the same words before anything starts, rather than after config check passed.
+      const served = await runCli(['serve', '--config', file]);
+      assert.equal(served.code, 1, `${name}: ${served.output}`);
+      const checked = result.stdout.split('\n').filter((l) => l.startsWith(file) && /^:\d+:\d+: /.test(l.slice(file.length)));
+      assert.deepEqual(startupFailures(served), checked, `${name}: ${served.output}`);
+    }
+    // Whole keys pass; a protected one is checked without its passphrase.
+    for (const [name, keyText] of [['plain-whole', plain], ['sealed-whole', sealed]]) {
+      const result = await runCli(['config', 'check', config(name, keyText).file]);
+      assert.equal(result.code, 0, `${name}: ${result.output}`);
+    }
+  });
+
   it('refuses a policy that asks for sealed captures where no auditor public key is set, as serve does', async () => {
     const keys = path.join(dir, 'capture-keys');
     await runCli(['keys', 'init', '--dir', keys]);

@@ -56,14 +56,20 @@ describe('TLS', () => {
           urls: replicaUpstreams.map((u) => `https://${u.host}:${u.port}`), health: { interval_ms: 60000, unhealthy_after: 1000 } }),
         openaiBackend({ name: 'slow-be', models: ['slow-model'], upstreams: [slowUpstream] }),
         openaiBackend({ name: 'tls-be', models: ['tls-model'], urls: [`https://127.0.0.1:${tlsUpstream.port}`], tls: backendTls }),
-        // Trusts only the rogue CA, so the genuine backend certificate must be refused.
+        // Trusts only the rogue CA, so the genuine backend certificate must be refused. Kept in
+        // rotation like wrong-name-be below, so that requests meet the refusal in the forwarder.
         openaiBackend({ name: 'wrong-pin-be', models: ['wrong-pin-model'], urls: [`https://127.0.0.1:${pinnedWrong.port}`],
-          tls: { ca: `${pki.dir}/rogue-ca.crt`, server_name: pki.backendName } }),
+          tls: { ca: `${pki.dir}/rogue-ca.crt`, server_name: pki.backendName }, health: { interval_ms: 60000, unhealthy_after: 1000 } }),
         // The right CA, but a server name the backend certificate does not carry. Health checks
         // (which fail the same way) never mark it down during the test, so requests reach the
         // forwarder and its handshake.
         openaiBackend({ name: 'wrong-name-be', models: ['wrong-name-model'], urls: [`https://127.0.0.1:${wrongName.port}`],
           tls: { ca: pki.ca, server_name: 'not-the-backend.internal' }, health: { interval_ms: 60000, unhealthy_after: 1000 } }),
+        // The same two refusals met by the health check at startup, which logs them.
+        openaiBackend({ name: 'wrong-pin-checked', models: ['wrong-pin-checked-model'], urls: [`https://127.0.0.1:${pinnedWrong.port}`],
+          tls: { ca: `${pki.dir}/rogue-ca.crt`, server_name: pki.backendName }, health: { interval_ms: 60000, unhealthy_after: 1 } }),
+        openaiBackend({ name: 'wrong-name-checked', models: ['wrong-name-checked-model'], urls: [`https://127.0.0.1:${wrongName.port}`],
+          tls: { ca: pki.ca, server_name: 'not-the-backend.internal' }, health: { interval_ms: 60000, unhealthy_after: 1 } }),
       ],
     });
   });
@@ -199,8 +205,10 @@ describe('TLS', () => {
   it('refuses a TLS backend whose certificate is not signed by the pinned CA, and sends it nothing', async () => {
     const res = await request({ port: gw.apiPort, method: 'POST', path: '/v1/chat/completions', body: chat('wrong-pin-model'),
       headers: { authorization: `Bearer ${KEY}` }, tls: https() });
-    assert.ok([502, 503].includes(res.status), `status ${res.status}: ${res.text}`);
-    assertError(res, { status: res.status, code: res.status === 502 ? 'upstream_error' : 'no_backend_available' }, 'wrong pin');
+    assertError(res, { status: 502, code: 'upstream_error' }, 'wrong pin');
+    // Why, beyond OpenSSL's "certificate verify failed": the certificate's CA is not the pinned one.
+    assert.match(res.json.error.message,
+      /wrong-pin-be.*certificate verify failed \(SSL routines\): unable to get local issuer certificate/, res.json.error.message);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(pinnedWrong.requests().length, 0, 'a request was sent over an unverified connection');
   });
@@ -214,9 +222,19 @@ describe('TLS', () => {
       headers: { authorization: `Bearer ${KEY}` }, tls: https() });
     // The handshake fails in the forwarder: the backend's error, not "no backend available".
     assertError(res, { status: 502, code: 'upstream_error' }, 'wrong server name');
-    assert.match(res.json.error.message, /wrong-name-be.*certificate verify failed/, res.json.error.message);
+    assert.match(res.json.error.message, /wrong-name-be.*certificate verify failed \(SSL routines\): hostname mismatch/,
+      res.json.error.message);
     await wrongName.process.waitUntil(() => tlsErrors() > errorsBefore, 3000, 'the backend to see the handshake fail');
     assert.equal(wrongName.requests().length, 0, 'a request was sent to a backend whose name was not verified');
+  });
+
+  it('logs why a health check\'s handshake failed: a CA that is not the pinned one, or a certificate for another name', async () => {
+    for (const [backend, why] of [['wrong-pin-checked', 'unable to get local issuer certificate'],
+      ['wrong-name-checked', 'hostname mismatch']]) {
+      await gw.waitForStderr(new RegExp(`"backend_unhealthy".*backend '${backend}' replica .* fails its health checks ` +
+        `\\(1 in a row; last: cannot connect: certificate verify failed \\(SSL routines\\): ${why}\\)`), 0, 5000,
+      `${backend}'s failed health check`);
+    }
   });
 
   // A TLS client that closes properly sends close_notify just before its FIN: readable bytes,

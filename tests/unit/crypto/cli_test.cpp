@@ -533,6 +533,132 @@ TEST_CASE("keys list and export-public read no passphrase, so a passphrase setti
   CHECK(given.err.find("--passphrase-file is for init and rotate") != std::string::npos);
 }
 
+namespace {
+
+// The key ids a keyring holds, in order.
+std::vector<std::string> keyring_ids(const std::filesystem::path& keyring) {
+  auto keys = read_public_keys(keyring);
+  REQUIRE(keys.ok());
+  std::vector<std::string> ids;
+  for (const auto& key : keys.value()) ids.push_back(key.key_id);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("rotating a signing key the keyring lacks records its public key first, so its checkpoints still verify") {
+  for (const bool lost : {true, false}) {
+    CAPTURE(lost);
+    Site site;
+    site.write(0, 12);
+    const auto signing_pub = site.keys / "audit-signing.pub";
+    auto old_key = read_key_metadata(site.keys / "audit-signing.key");
+    REQUIRE(old_key.ok());
+    // The keyring was lost, or copied from another site: either way it lacks the key that signed.
+    Site elsewhere;
+    std::filesystem::remove(signing_pub);
+    if (!lost) std::filesystem::copy_file(elsewhere.keys / "audit-signing.pub", signing_pub);
+    const std::vector<std::string> before = lost ? std::vector<std::string>{} : keyring_ids(signing_pub);
+
+    Run rotated = run({"keys", "rotate", "audit-signing", "--dir", site.keys.string()});
+    INFO(rotated.out << rotated.err);
+    REQUIRE(rotated.status == 0);
+    auto new_key = read_key_metadata(site.keys / "audit-signing.key");
+    REQUIRE(new_key.ok());
+    std::vector<std::string> expected = before;
+    expected.push_back(old_key->key_id);
+    expected.push_back(new_key->key_id);
+    CHECK(keyring_ids(signing_pub) == expected);
+    CHECK(rotated.out.find("recorded old audit-signing key " + old_key->key_id + " in " + signing_pub.string() +
+                           (lost ? " (the file was missing: recreated from " : " (it held other keys only: derived from ") +
+                           (site.keys / "audit-signing.key").string() + ")\n") == 0);
+    // It does not claim a keyring that lost keys keeps every one.
+    CHECK(rotated.out.find("keeps every public key") == std::string::npos);
+    CHECK(rotated.out.find("any signed by keys before " + old_key->key_id + " need the keyring that held them") !=
+          std::string::npos);
+
+    site.write(12, 12);
+    Run verified = run({"audit", "verify", site.audit.string(), "--key", site.pub(), "--require-closed"});
+    INFO(verified.out);
+    CHECK(verified.status == 0);
+    CHECK(verified.out.find("24/24 records valid") != std::string::npos);
+  }
+}
+
+TEST_CASE("keys rotate refuses to replace a secret whose public key the keyring lacks and cannot be derived") {
+  Site site;
+  const auto key_file = site.keys / "audit-signing.key";
+  const auto signing_pub = site.keys / "audit-signing.pub";
+  std::filesystem::remove(signing_pub);
+  // Another secret under the same key-id: the public key derived from it would not be the one that signed.
+  std::string text = read_bytes(key_file);
+  const std::size_t secret_at = text.find("secret: ") + 8;
+  text.replace(secret_at, 64, std::string(64, 'a'));
+  write_private(key_file, text);
+  Run rotated = run({"keys", "rotate", "audit-signing", "--dir", site.keys.string()});
+  CHECK(rotated.status == 1);
+  CHECK(rotated.err.find(signing_pub.string() + " does not hold the public key of " + key_file.string()) !=
+        std::string::npos);
+  CHECK(rotated.err.find("does not match the key") != std::string::npos);
+  CHECK(rotated.err.find("; nothing was changed\n") != std::string::npos);
+  CHECK(read_bytes(key_file) == text);
+  CHECK_FALSE(std::filesystem::exists(signing_pub));
+}
+
+TEST_CASE("rotating an auditor key the keyring lacks records the old public key beside the kept secret") {
+  Site site;
+  const auto auditor_pub = site.keys / "auditor.pub";
+  auto old_key = read_key_metadata(site.keys / "auditor.key");
+  REQUIRE(old_key.ok());
+  std::filesystem::remove(auditor_pub);
+  Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
+  INFO(rotated.out << rotated.err);
+  REQUIRE(rotated.status == 0);
+  CHECK(rotated.out.find("recorded old auditor key " + old_key->key_id + " in " + auditor_pub.string() +
+                         " (the file was missing: recreated from ") == 0);
+  auto new_key = read_key_metadata(site.keys / "auditor.key");
+  REQUIRE(new_key.ok());
+  CHECK(keyring_ids(auditor_pub) == std::vector<std::string>{old_key->key_id, new_key->key_id});
+  CHECK(std::filesystem::exists(site.keys / ("auditor." + old_key->key_id + ".key")));
+}
+
+TEST_CASE("keys init recreates a missing keyring from the secret it keeps, with the passphrase of a protected one") {
+  Site site;
+  const auto signing_pub = site.keys / "audit-signing.pub";
+  site.write(0, 12);
+  auto key = read_key_metadata(site.keys / "audit-signing.key");
+  REQUIRE(key.ok());
+  std::filesystem::remove(signing_pub);
+  Run again = run({"keys", "init", "--dir", site.keys.string()});
+  INFO(again.out << again.err);
+  CHECK(again.status == 0);
+  CHECK(again.out.find("kept     audit-signing key " + key->key_id + " (" + (site.keys / "audit-signing.key").string() +
+                       ")\nrecorded audit-signing key " + key->key_id + " in " + signing_pub.string() +
+                       " (the file was missing: recreated from ") != std::string::npos);
+  CHECK(keyring_ids(signing_pub) == std::vector<std::string>{key->key_id});
+  Run verified = run({"audit", "verify", site.audit.string(), "--key", site.pub(), "--require-closed"});
+  CHECK(verified.status == 0);
+  // Nothing to repair: nothing said.
+  Run complete = run({"keys", "init", "--dir", site.keys.string()});
+  CHECK(complete.out.find("recorded") == std::string::npos);
+
+  // A protected key is opened only to repair its keyring, and so needs the passphrase then.
+  ProtectedKeys protected_site;
+  const auto protected_pub = protected_site.keys / "audit-signing.pub";
+  CHECK(run({"keys", "init", "--dir", protected_site.keys.string()}).status == 0);
+  std::filesystem::remove(protected_pub);
+  Run without = run({"keys", "init", "--dir", protected_site.keys.string()});
+  CHECK(without.status == 1);
+  CHECK(without.err.find(protected_pub.string() + " does not hold the public key of ") != std::string::npos);
+  CHECK(without.err.find("the key is passphrase-protected; pass --passphrase-file FILE") != std::string::npos);
+  CHECK_FALSE(std::filesystem::exists(protected_pub));
+  Run with = run({"keys", "init", "--dir", protected_site.keys.string(), "--passphrase-file", protected_site.pass});
+  INFO(with.out << with.err);
+  CHECK(with.status == 0);
+  CHECK(with.out.find("recorded audit-signing key ") != std::string::npos);
+  CHECK(keyring_ids(protected_pub).size() == 1);
+}
+
 TEST_CASE("keys rotate and init refuse a damaged keyring before they change anything") {
   Site site;
   const auto signing_pub = site.keys / "audit-signing.pub";

@@ -256,6 +256,51 @@ TEST_SUITE("keys") {
     CHECK(error_of(dir.path() / "missing.key").find("cannot stat: No such file or directory") != std::string::npos);
   }
 
+  TEST_CASE("check_secret_key_file refuses without a passphrase what opening the key would refuse") {
+    TempDir dir;
+    const auto path = dir.path() / "checked.key";
+    const std::string name = path.string();
+    auto problem = [&](const std::string& text) {
+      write_private(path, text);
+      Status checked = check_secret_key_file(path, KeyKind::audit_signing);
+      REQUIRE_FALSE(checked.ok());
+      return checked.error().message;
+    };
+    // A line of the file replaced by another.
+    auto with_line = [](std::string text, const std::string& field, const std::string& line) {
+      const std::size_t at = text.find("\n" + field + ": ") + 1;
+      return text.replace(at, text.find('\n', at) - at, line);
+    };
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    REQUIRE(write_secret_key_file(path, key, nullptr, true).ok());
+    const std::string plain = read_bytes(path);
+    CHECK(check_secret_key_file(path, KeyKind::audit_signing).ok());
+    // An unprotected key is read whole: what metadata alone let through is refused.
+    CHECK(problem(with_line(plain, "secret", "secret: " + std::string(62, 'a'))) == name + ":7: expected 64 hex digits");
+    CHECK(problem(with_line(plain, "secret", "# no secret")) == name + ": missing field 'secret'");
+    CHECK(problem(with_line(plain, "key-id", "key-id: 0000000000000000")) ==
+          name + ":4: key-id 0000000000000000 does not match the key (" + key.metadata.key_id +
+              "); the file was modified");
+    write_private(path, plain);
+    Status vault = check_secret_key_file(path, KeyKind::vault);
+    REQUIRE_FALSE(vault.ok());
+    CHECK(vault.error().message == name + ":3: this is a audit-signing key, expected a vault key");
+
+    // A protected key: every field is checked for its shape, and no passphrase is asked for.
+    SecretBytes pass = passphrase("correct horse");
+    REQUIRE(write_secret_key_file(path, key, &pass, true).ok());
+    const std::string sealed = read_bytes(path);
+    CHECK(check_secret_key_file(path, KeyKind::audit_signing).ok());
+    CHECK(problem(with_line(sealed, "kdf-opslimit", "kdf-opslimit: 99")) == name + ":7: must be between 1 and 16");
+    CHECK(problem(with_line(sealed, "kdf-memlimit", "kdf-memlimit: lots")) ==
+          name + ":8: expected a decimal number, found 'lots'");
+    CHECK(problem(with_line(sealed, "kdf-salt", "kdf-salt: abcd")) == name + ":9: expected 32 hex digits");
+    CHECK(problem(with_line(sealed, "nonce", "nonce: " + std::string(46, '0'))) == name + ":10: expected 48 hex digits");
+    CHECK(problem(with_line(sealed, "secret", "secret: " + std::string(64, '0'))) ==
+          name + ":11: expected 96 hex digits (encrypted secret)");
+    CHECK(problem(with_line(sealed, "nonce", "# no nonce")) == name + ": missing field 'nonce'");
+  }
+
   TEST_CASE("public keyrings parse with line-numbered errors and check key ids") {
     SecretKey a = generate_key(KeyKind::audit_signing);
     SecretKey b = generate_key(KeyKind::auditor);
