@@ -275,23 +275,29 @@ std::size_t DetectorSet::find(std::string_view name) const {
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
                        ScanFailure& failure, std::size_t* awaiting_context) const {
-    return scan_folded(text, from, out, failure, DensePass::windows, awaiting_context);
+    return scan_folded(text, from, out, failure, DensePass::windows, awaiting_context, false);
 }
 
 bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
                                   ScanFailure& failure) const {
-    return scan_folded(text, from, out, failure, DensePass::whole_text, nullptr);
+    return scan_folded(text, from, out, failure, DensePass::whole_text, nullptr, false);
 }
 
 // Text with look-alike characters is scanned as its ASCII fold, and what is found there is placed
-// on the original bytes (policy/lookalike_fold.hpp); other text is scanned as it is.
+// on the original bytes (policy/lookalike_fold.hpp); other text is scanned as it is. Text decoded
+// from escapes or base64 is folded too (a no-break space written "\u00a0" or "%C2%A0", a fullwidth
+// digit written "&#xFF14;"): a nested scan runs while the outer scan still reads its own folded
+// text, so each level folds into a buffer of its own.
 bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out,
-                              ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context) const {
-    thread_local FoldedText folded;
-    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass, awaiting_context);
+                              ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context,
+                              bool nested) const {
+    thread_local FoldedText folded_outer;
+    thread_local FoldedText folded_nested;
+    FoldedText& folded = nested ? folded_nested : folded_outer;
+    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass, awaiting_context, nested);
     std::size_t awaiting = folded.text.size();
     if (!scan(folded.text, folded.folded_offset(from), out, failure, dense_pass,
-              awaiting_context != nullptr ? &awaiting : nullptr))
+              awaiting_context != nullptr ? &awaiting : nullptr, nested))
         return false;
     for (Detection& d : out) {
         d.begin = folded.original_offset(d.begin);
@@ -524,7 +530,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             auto decoded = decode_encoded_text(text.substr(run.begin, run.end - run.begin));
             if (!decoded) continue;
             replace_ill_formed_utf8(*decoded);
-            if (!scan(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
+            if (!scan_folded(*decoded, 0, inner, failure, DensePass::windows, nullptr, true)) return false;
             for (const Detection& d : inner)
                 if (!add_nested(d, run.begin, run.end)) return false;
         }
@@ -547,8 +553,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             replace_ill_formed_utf8(unescaped.text);
             const RegionCuts cuts = region_cuts(text, region);
             std::size_t awaiting = unescaped.text.size();
-            if (!scan(unescaped.text, 0, inner, failure, DensePass::windows,
-                      awaiting_context != nullptr ? &awaiting : nullptr, true))
+            if (!scan_folded(unescaped.text, 0, inner, failure, DensePass::windows,
+                             awaiting_context != nullptr ? &awaiting : nullptr, true))
                 return false;
             if (awaiting < unescaped.text.size() && region.begin + unescaped.source[awaiting] >= from)
                 *awaiting_context = std::min(*awaiting_context, region.begin + unescaped.source[awaiting]);

@@ -106,11 +106,11 @@ public:
 private:
     DetectorSet() = default;
     enum class DensePass { windows, whole_text };
-    // `nested`: the scan of text decoded from a base64 run, which decodes nothing further.
+    // `nested`: the scan of text decoded from a base64 or hex run or unescaped, which decodes nothing further.
     bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
               DensePass dense_pass, std::size_t* awaiting_context, bool nested = false) const;
     bool scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                     DensePass dense_pass, std::size_t* awaiting_context) const;
+                     DensePass dense_pass, std::size_t* awaiting_context, bool nested) const;
 
     struct PatternRef {
         std::size_t detector;

@@ -8,6 +8,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "policy/utf8.hpp"
+
 namespace sovereign::policy {
 
 namespace {
@@ -23,16 +25,25 @@ int decode_block(std::string_view padded, std::size_t padding, std::string& out)
     return length;
 }
 
-// Printable characters, white space and UTF-8, mostly ASCII: random bytes are above 0x7F half of
-// the time and control characters often.
+// Printable characters, white space and UTF-8: random bytes are control characters often and above
+// 0x7F half of the time, where they rarely form a well-formed character. Characters are counted, not
+// bytes: a value written with no-break spaces or fullwidth digits (three bytes each) is text too.
 bool looks_like_text(std::string_view bytes) {
     std::size_t printable = 0;
-    for (const char ch : bytes) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c >= 0x20 && c < 0x7F) ++printable;
-        else if (c != '\t' && c != '\n' && c != '\r' && c < 0x80) return false;
+    std::size_t characters = 0;
+    for (std::size_t at = 0; at < bytes.size(); ++characters) {
+        const auto c = static_cast<unsigned char>(bytes[at]);
+        if (c < 0x80) {
+            if (c >= 0x20 && c < 0x7F) ++printable;
+            else if (c != '\t' && c != '\n' && c != '\r') return false;
+            ++at;
+            continue;
+        }
+        const std::size_t length = utf8_character_length(bytes, at);
+        if (length > 0) ++printable;
+        at += std::max<std::size_t>(length, 1);
     }
-    return printable * 4 >= bytes.size() * 3;
+    return printable * 4 >= characters * 3;
 }
 
 }  // namespace
@@ -299,13 +310,17 @@ std::size_t escape_safe_start(std::string_view text, std::size_t at) {
     return backslashes % 2 == 1 && backslash_escape_at(text, at - 1, nullptr) > 0 ? at - 1 : at;
 }
 
-UnescapedText unescape_text(std::string_view text) {
+namespace {
+
+// The text with the escapes that `escape` reads (a length and the character appended, or 0) resolved.
+template <typename Escape>
+UnescapedText unescape_with(std::string_view text, Escape escape) {
     UnescapedText out;
     out.text.reserve(text.size());
     out.source.reserve(text.size() + 1);
     for (std::size_t at = 0; at < text.size();) {
         const std::size_t before = out.text.size();
-        std::size_t length = escape_at(text, at, &out.text);
+        std::size_t length = escape(text, at, &out.text);
         if (length == 0) {
             out.text.push_back(text[at]);
             length = 1;
@@ -315,6 +330,26 @@ UnescapedText unescape_text(std::string_view text) {
     }
     out.source.push_back(text.size());
     return out;
+}
+
+}  // namespace
+
+UnescapedText unescape_text(std::string_view text) { return unescape_with(text, escape_at); }
+
+UnescapedText unescape_json_text(std::string_view text) {
+    return unescape_with(text, [](std::string_view t, std::size_t at, std::string* out) {
+        return t[at] == '\\' ? backslash_escape_at(t, at, out) : 0;
+    });
+}
+
+std::size_t unescaped_offset(const UnescapedText& unescaped, std::size_t at) {
+    return static_cast<std::size_t>(std::lower_bound(unescaped.source.begin(), unescaped.source.end(), at) -
+                                    unescaped.source.begin());
+}
+
+std::size_t written_end(const UnescapedText& unescaped, std::size_t end) {
+    while (end > 0 && end < unescaped.text.size() && unescaped.source[end] == unescaped.source[end - 1]) ++end;
+    return unescaped.source[end];
 }
 
 namespace {

@@ -40,6 +40,18 @@ struct UnescapedText {
     std::vector<std::size_t> source;
 };
 UnescapedText unescape_text(std::string_view text);
+// JSON text (a tool call's arguments, JSON inside a JSON string) with its string escapes resolved and
+// no others, as the request side reads such text before its detectors do: the backslash escapes
+// above, read the same way. The answer side reads it so too (ResponseScanner), and then the detectors
+// read the escapes in what it gives, as they do in any text: two levels of escapes inside the JSON
+// string the text came in, on both sides, and no more.
+UnescapedText unescape_json_text(std::string_view text);
+// The unescaped offset of original offset `at`: the first byte that the character or escape at or
+// after `at` gave (text.size() past the last).
+std::size_t unescaped_offset(const UnescapedText& unescaped, std::size_t at);
+// Where in the original an unescaped range ending at `end` ends: after the whole character or escape
+// that gave byte end - 1, never inside it.
+std::size_t written_end(const UnescapedText& unescaped, std::size_t end);
 
 // The place at or before `at` from which the text unescapes as it does read from its beginning:
 // `at` itself unless an odd number of backslashes stand right before it, the last of which starts an

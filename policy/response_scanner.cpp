@@ -29,8 +29,8 @@ std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, con
     return removals;
 }
 
-ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant)
-    : policy_(std::move(policy)), redact_(policy_->redacted_in_answers(tenant)) {}
+ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant, AnswerText form)
+    : policy_(std::move(policy)), form_(form), redact_(policy_->redacted_in_answers(tenant)) {}
 
 std::string ResponseScanner::feed(std::string_view chunk) {
     if (failed_) return {};
@@ -105,8 +105,17 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
 }
 
 std::string ResponseScanner::release(bool final) {
-    const std::string_view buffer = text_;
-    const std::size_t from = emitted_;
+    // JSON text is decided on its reading with string escapes resolved (held back, found, cut there),
+    // and what is emitted and replaced is the text as written: whole escapes, never half of one. Text
+    // without a backslash reads as it is written.
+    const std::string_view written = text_;
+    const bool resolved = form_ == AnswerText::json_text && written.find('\\') != std::string_view::npos;
+    thread_local UnescapedText readable;
+    if (resolved) readable = unescape_json_text(written);
+    const std::string_view buffer = resolved ? std::string_view(readable.text) : written;
+    const auto written_at = [&](std::size_t at) { return resolved ? readable.source[at] : at; };
+    const auto written_end_at = [&](std::size_t end) { return resolved ? written_end(readable, end) : end; };
+    const std::size_t from = resolved ? unescaped_offset(readable, emitted_) : emitted_;
     std::vector<Detection> found;
     // A value that only lacks a context word the next chunk may bring is held back whole too.
     std::size_t awaiting_context = buffer.size();
@@ -128,19 +137,23 @@ std::string ResponseScanner::release(bool final) {
     std::size_t decided = 0;  // the findings before the safe point
     while (decided < found.size() && found[decided].end <= safe) ++counts_[detectors[found[decided++].detector].name];
     std::string out;
-    std::size_t at = from;
+    std::size_t at = emitted_;
     for (const AnswerRemoval& r : answer_removals(std::span(found).first(decided), redact_)) {
-        out.append(buffer, at, r.begin - at);
+        const std::size_t begin = written_at(r.begin);
+        out.append(written, at, begin - at);
         out += redaction_marker(detectors[r.detector].name);
-        at = r.end;
+        at = written_end_at(r.end);
     }
-    out.append(buffer, at, safe - at);
+    const std::size_t safe_written = written_at(safe);
+    out.append(written, at, safe_written - at);
 
     // Keep up to context_keep emitted bytes before what is still held back, and one more where the
-    // cut would fall between a backslash and what it escapes: what is kept must read as it did.
-    const std::size_t keep_from = escape_safe_start(buffer, safe > context_keep ? safe - context_keep : 0);
+    // cut would fall between a backslash and what it escapes: what is kept must read as it did. (An
+    // offset the resolved reading maps back is where a character or escape of the written text begins,
+    // from which the written text resolves as it did.)
+    const std::size_t keep_from = written_at(escape_safe_start(buffer, safe > context_keep ? safe - context_keep : 0));
     text_.erase(0, keep_from);
-    emitted_ = safe - keep_from;
+    emitted_ = safe_written - keep_from;
     return out;
 }
 

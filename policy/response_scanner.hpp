@@ -26,10 +26,15 @@ struct AnswerRemoval {
 // no part of either reaches the client.
 std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, const std::vector<char>& redact);
 
+// What an answer's text is: prose (content, reasoning, a completion), or JSON text inside the JSON
+// string it came in (a tool call's arguments), which is read with its string escapes resolved, as the
+// request side reads it (unescape_json_text), before the detectors read the escapes in it.
+enum class AnswerText { prose, json_text };
+
 // One per response choice. Not thread-safe; feed and finish from the thread that owns the stream.
 class ResponseScanner {
 public:
-    ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant);
+    ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant, AnswerText form = AnswerText::prose);
 
     // Takes the next chunk of model output; returns the text that is safe to emit now (possibly empty).
     // After a failure it returns nothing more and failed() is true: the gateway must end the stream.
@@ -51,6 +56,7 @@ private:
     std::size_t straddle_start(std::string_view buffer, std::size_t from) const;
 
     std::shared_ptr<const Policy> policy_;
+    AnswerText form_;
     std::vector<char> redact_;  // per detector
     // The last emitted bytes, as written by the model (context for detectors), then the bytes received
     // and not yet emitted, from text_[emitted_] on. One buffer, trimmed in place.

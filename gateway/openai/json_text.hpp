@@ -6,20 +6,18 @@
 // place its token stands in (crypto/token_restorer.hpp). The source map puts what the policy
 // found back in the text as written: a value is replaced with its escapes, never half of one.
 #include <cstddef>
-#include <string>
 #include <string_view>
-#include <vector>
+#include <utility>
+
+#include "policy/encoded_text.hpp"
 
 namespace sovereign::gateway {
 
-struct ReadableJsonText {
-  // The JSON text with each string escape (\" \\ \/ \b \f \n \r \t \uXXXX, a surrogate pair as one)
-  // replaced by the character it stands for; a backslash that starts no escape stays as it is.
-  std::string text;
-  // text.size() + 1 entries: where the escape or character that gave each byte begins in the
-  // original, then the original's size.
-  std::vector<std::size_t> source;
-
+// The JSON text with each string escape (\" \\ \/ \b \f \n \r \t \uXXXX, a surrogate pair as one)
+// replaced by the character it stands for; a backslash that starts no escape, and a surrogate
+// without its other half, stay as written. The policy's own reading (policy::unescape_json_text),
+// which the answer side reads a model's arguments with: a request's and an answer's arguments read alike.
+struct ReadableJsonText : policy::UnescapedText {
   // The bytes of the original that wrote text[begin, end), whole escapes and characters.
   std::pair<std::size_t, std::size_t> original_range(std::size_t begin, std::size_t end) const;
 };

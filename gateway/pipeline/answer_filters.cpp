@@ -19,7 +19,10 @@ bool may_hold_token(std::string_view text) {
 class ScanFilter : public TextFilter {
  public:
   ScanFilter(const AnswerFilterSettings& settings, TextForm form)
-      : scanner_(settings.policy, settings.tenant), tokens_(token_text(form)), totals_(settings.totals) {}
+      : scanner_(settings.policy, settings.tenant,
+                 form == TextForm::json ? policy::AnswerText::json_text : policy::AnswerText::prose),
+        tokens_(token_text(form)),
+        totals_(settings.totals) {}
   ~ScanFilter() override { report(); }
   std::string feed(std::string_view text) override {
     std::string out;

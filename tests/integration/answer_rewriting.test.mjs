@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
-import { Upstream } from './lib/upstream.mjs';
+import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, event, chatEvent, toolCall } from './lib/scripted_answers.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
@@ -48,22 +48,6 @@ rules:
       zones: [site]
 `;
 
-// The upstream answers with the bytes of answer.json, a list of base64 chunks written one by one.
-const SCRIPT = `import fs from 'node:fs';
-export default function respond() {
-  const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
-  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')),
-    stallMs: answer.stallMs, destroy: answer.destroy };
-}
-`;
-
-const event = (object) => `data: ${JSON.stringify(object)}\n\n`;
-const chatEvent = (delta, finish = null, index = 0) =>
-  event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index, delta, finish_reason: finish }] });
-// A chat delta's or message's one tool call: the first piece names it, the later ones only carry
-// more of its arguments.
-const toolCall = (args, first, name) => ({ tool_calls: [{ index: 0, ...(first ? { id: 'call_1', type: 'function' } : {}),
-  function: { ...(first ? { name } : {}), arguments: args } }] });
 const completionEvent = (text, finish = null) =>
   event({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: finish }] });
 
@@ -74,11 +58,9 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   let plain;  // the same upstream through a gateway without a policy: streams relayed untouched
   let token;
 
-  // The next answer of the upstream: chunks (strings or Buffers), each written as it is; then the
-  // response stays open stallMs before it ends (or, with destroy, its connection is cut).
+  // The next answer of the upstream (lib/scripted_answers.mjs).
   function answerWith(chunks, contentType = 'text/event-stream', stallMs = 0, destroy = false) {
-    fs.writeFileSync(path.join(dir, 'answer.json'),
-      JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs, destroy }));
+    writeAnswer(dir, chunks, contentType, stallMs, destroy);
   }
 
   // The text pieces as the endpoint's answer, streamed (one event per piece, then [DONE]) or whole.
@@ -96,17 +78,8 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       'application/json');
   }
 
-  // The next answer: content and one tool call whose arguments are `written` (`call` builds it),
-  // whole, or streamed in two events with both cut at `cut` (the content short of its end).
   function answerWithCall(content, written, call, cut = null) {
-    if (cut === null) {
-      return answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
-        message: { role: 'assistant', content, ...call(written, true) }, finish_reason: 'tool_calls' }] })], 'application/json');
-    }
-    const textCut = Math.min(cut, content.length - 1);
-    return answerWith([chatEvent({ role: 'assistant', content: content.slice(0, textCut), ...call(written.slice(0, cut), true) }),
-      chatEvent({ content: content.slice(textCut), ...call(written.slice(cut), false) }),
-      chatEvent({}, 'tool_calls'), 'data: [DONE]\n\n']);
+    writeAnswerWithCall(dir, content, written, call, cut);
   }
 
   // Asks for a chat answer with a tool call, streamed or not: its content and the call's arguments
@@ -156,10 +129,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     dir = tempDir('sovereign-rewriting-itest-');
     const keys = await initKeys(path.join(dir, 'keys'));
     fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
-    fs.writeFileSync(path.join(dir, 'script.mjs'), SCRIPT);
-    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] })],
-      'application/json');
-    upstream = await Upstream.start({ script: path.join(dir, 'script.mjs'), 'chunk-delay-ms': 2 });
+    upstream = await startScriptedUpstream(dir);
     gw = await Gateway.start({
       tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
       backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],

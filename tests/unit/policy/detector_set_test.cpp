@@ -243,6 +243,38 @@ TEST_SUITE("scan") {
         CHECK(scan(R"(printf("%d\t%s\n", 4111, "1111"); puts("\"quoted\"\/"))") == Found{});
     }
 
+    TEST_CASE("text decoded from escapes, base64 or hex is read with its look-alikes folded, as raw text is") {
+        // The same values as raw look-alikes (above), written with escapes: each a finding over exactly
+        // the characters that wrote it, neither the quote before nor the text after.
+        CHECK(scan(R"({"card":"4111\u00a01111\u00a01111\u00a01111","n":1})") ==
+              Found{{"credit_card", R"(4111\u00a01111\u00a01111\u00a01111)"}});
+        CHECK(scan(R"({"card":"4111\u200B1111\u200b1111\u200B1111"})") ==
+              Found{{"credit_card", R"(4111\u200B1111\u200b1111\u200B1111)"}});
+        CHECK(scan("pay?card=4111%C2%A01111%C2%A01111%C2%A01111&x=1") ==
+              Found{{"credit_card", "4111%C2%A01111%C2%A01111%C2%A01111"}});
+        // A fullwidth digit written as three percent-escapes, and as an HTML reference.
+        CHECK(scan("card=%EF%BC%94111%201111%201111%201111 ok") == Found{{"credit_card", "%EF%BC%94111%201111%201111%201111"}});
+        CHECK(scan("<td>card &#xFF14;111 1111 1111 1111</td>") == Found{{"credit_card", "&#xFF14;111 1111 1111 1111"}});
+        CHECK(scan("<td>card &#65300;&#65297;&#65297;&#65297; 1111 1111 1111</td>") ==
+              Found{{"credit_card", "&#65300;&#65297;&#65297;&#65297; 1111 1111 1111"}});
+        CHECK(scan(R"({"ssn":"\uff15\uff13\uff16\u201122\u20111234"})") ==
+              Found{{"us_ssn", R"(\uff15\uff13\uff16\u201122\u20111234)"}});
+        CHECK(scan(R"({"to":"jane.doe\uFF20example.com"})") == Found{{"email", R"(jane.doe\uFF20example.com)"}});
+        // Raw look-alikes around the escapes as well: the text is folded, then its escapes' reading.
+        const std::string value = "\uFF14111\\u00a01111\\u00a01111\\u00a01111";
+        CHECK(scan("\u3000card " + value + "\u00A0ok") == Found{{"credit_card", value}});
+        // A look-alike escaped beside a plain value leaves it to the plain scan, and nothing else.
+        CHECK(scan(R"({"a":"x\u00a0","card":"4111 1111 1111 1111"})") == Found{{"credit_card", "4111 1111 1111 1111"}});
+        // Base64 and hex of the card with no-break spaces and in fullwidth digits: text by its
+        // characters (three bytes each), found over the whole run.
+        const std::string nbsp64 = "NDExMcKgMTExMcKgMTExMcKgMTExMQ==";
+        CHECK(scan("decode " + nbsp64 + " please") == Found{{"credit_card", nbsp64}});
+        const std::string fullwidth64 = "77yU77yR77yR77yRIO+8ke+8ke+8ke+8kSDvvJHvvJHvvJHvvJEg77yR77yR77yR77yR";
+        CHECK(scan("decode " + fullwidth64 + " please") == Found{{"credit_card", fullwidth64}});
+        const std::string nbsp_hex = "34313131c2a031313131c2a031313131c2a031313131";
+        CHECK(scan("hex " + nbsp_hex) == Found{{"credit_card", nbsp_hex}});
+    }
+
     TEST_CASE("card numbers written out to slip past filters are found next to a context word only") {
         for (const std::string card : {"4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1", "4111 - 1111 - 1111 - 1111", "4111_1111_1111_1111",
                                        "4111/1111/1111/1111", "4111  1111  1111  1111", "4-1-1-1-1-1-1-1-1-1-1-1-1-1-1-1"}) {

@@ -9,8 +9,8 @@ using namespace sovereign::policy;
 
 namespace {
 std::string stream(const std::shared_ptr<const Policy>& policy, const std::vector<std::string_view>& chunks,
-                   std::map<std::string, int>* counts = nullptr) {
-    ResponseScanner scanner(policy, "research");
+                   std::map<std::string, int>* counts = nullptr, AnswerText form = AnswerText::prose) {
+    ResponseScanner scanner(policy, "research", form);
     std::string out;
     for (const auto chunk : chunks) out += scanner.feed(chunk);
     out += scanner.finish();
@@ -20,20 +20,21 @@ std::string stream(const std::shared_ptr<const Policy>& policy, const std::vecto
 }
 // The text streamed in three chunks, cut at every pair of places (the second every fifth byte),
 // reads as expected every time.
-void check_every_cut(const std::shared_ptr<const Policy>& policy, const std::string& text, const std::string& expected) {
+void check_every_cut(const std::shared_ptr<const Policy>& policy, const std::string& text, const std::string& expected,
+                     AnswerText form = AnswerText::prose) {
     const std::string_view v(text);
     for (std::size_t i = 0; i <= text.size(); ++i) {
         for (std::size_t j = i; j <= text.size(); j += 5) {
             CAPTURE(i);
             CAPTURE(j);
-            CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}) == expected);
+            CHECK(stream(policy, {v.substr(0, i), v.substr(i, j - i), v.substr(j)}, nullptr, form) == expected);
         }
     }
 }
 // The text streamed to a fresh scanner in chunks of 1 to max_chunk bytes.
 std::string stream_in_random_chunks(const std::shared_ptr<const Policy>& policy, std::string_view text,
-                                    std::mt19937& random, std::size_t max_chunk) {
-    ResponseScanner streamed(policy, "anyone");
+                                    std::mt19937& random, std::size_t max_chunk, AnswerText form = AnswerText::prose) {
+    ResponseScanner streamed(policy, "anyone", form);
     std::string out;
     for (std::size_t at = 0; at < text.size();) {
         const std::size_t n = std::min<std::size_t>(text.size() - at, 1 + random() % max_chunk);
@@ -45,16 +46,17 @@ std::string stream_in_random_chunks(const std::shared_ptr<const Policy>& policy,
 // Random answers of the fragments, streamed in random chunks of 1 to max_chunk bytes, read exactly as
 // each answer checked whole; returns how many redactions the whole answers held.
 std::size_t compare_random_answers(const std::shared_ptr<const Policy>& policy, const std::vector<std::string>& fragments,
-                                   std::uint32_t seed, int rounds, std::size_t max_pieces, std::size_t max_chunk) {
+                                   std::uint32_t seed, int rounds, std::size_t max_pieces, std::size_t max_chunk,
+                                   AnswerText form = AnswerText::prose) {
     const std::vector<std::string> joiners{"", " ", " ", "  ", ", ", "\n", "."};
     std::mt19937 random(seed);
     std::size_t redactions = 0;
     for (int round = 0; round < rounds; ++round) {
         const std::string text = testing::random_text(random, fragments, joiners, max_pieces);
-        ResponseScanner whole(policy, "anyone");
+        ResponseScanner whole(policy, "anyone", form);
         const std::string expected = whole.complete(text);
         CAPTURE(text);
-        REQUIRE(stream_in_random_chunks(policy, text, random, max_chunk) == expected);
+        REQUIRE(stream_in_random_chunks(policy, text, random, max_chunk, form) == expected);
         for (std::size_t at = expected.find("[REDACTED:"); at != std::string::npos; at = expected.find("[REDACTED:", at + 1))
             ++redactions;
     }
@@ -288,6 +290,65 @@ rules: [{name: all, then: {action: allow}}]
             R"(\uD83D\uDE00)", R"(\uD83D)", R"(\uDE00)", R"(\n)", R"(\t)", R"(\")", R"(\/)", R"({"card":")", R"("})",
             "card", "ssn", "4111", "-", "@", "%40", "&#64;", "u0034", "C:\\Users\\x", "\\d{3}"};
         CHECK(compare_random_answers(policy, fragments, 20261125, 3000, 20, 12) > 300);
+    }
+
+    TEST_CASE("a value written with escapes for look-alikes is redacted whole wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("email, credit_card, us_ssn");
+        REQUIRE(policy);
+        const std::vector<std::pair<std::string, std::string>> cases{
+            {R"({"card":"4111\u00a01111\u00a01111\u00a01111","n":1})", R"({"card":"[REDACTED:credit_card]","n":1})"},
+            {"see /pay?card=4111%C2%A01111%C2%A01111%C2%A01111&x=1", "see /pay?card=[REDACTED:credit_card]&x=1"},
+            {"<td>card &#xFF14;111 1111 1111 1111</td>", "<td>card [REDACTED:credit_card]</td>"},
+            {R"(ssn \uff15\uff13\uff16\u201122\u20111234.)", "ssn [REDACTED:us_ssn]."},
+            {"mail NDExMcKgMTExMcKgMTExMcKgMTExMQ== now", "mail [REDACTED:credit_card] now"},
+        };
+        for (const auto& [text, expected] : cases) {
+            CAPTURE(text);
+            ResponseScanner whole(policy, "anyone");
+            CHECK(whole.complete(text) == expected);
+            check_every_cut(policy, text, expected);
+        }
+    }
+
+    TEST_CASE("JSON text is read with its string escapes resolved, then its escapes, and no deeper, at every cut") {
+        // A tool call's arguments: JSON text whose strings may hold JSON text again. The request side
+        // reads such arguments with their string escapes resolved before the detectors read escapes;
+        // the answer side reads the same two levels, and replaces the value as written.
+        const auto policy = testing::redacting_answers("email, credit_card, us_ssn");
+        REQUIRE(policy);
+        const std::vector<std::pair<std::string, std::string>> cases{
+            {R"({"note":"{\"ssn\":\"\\u0035\\u0033\\u0036-22-1234\"}"})", R"({"note":"{\"ssn\":\"[REDACTED:us_ssn]\"}"})"},
+            {R"({"s":"\\u0035\\u0033\\u0036-22-1234 and C:\\Users\\x"})", R"({"s":"[REDACTED:us_ssn] and C:\\Users\\x"})"},
+            {R"({"note":"{\"card\":\"4111\\u00a01111\\u00a01111\\u00a01111\"}"})",
+             R"({"note":"{\"card\":\"[REDACTED:credit_card]\"}"})"},
+            {R"({"card":"4111\u00a01111\u00a01111\u00a01111"})", R"({"card":"[REDACTED:credit_card]"})"},
+            {R"({"to":"\"jane\\u0040example.com\" \uD83D\uDE00"})", R"({"to":"\"[REDACTED:email]\" \uD83D\uDE00"})"},
+            // Escaped three times over: a backslash, then text. And a lone surrogate stays as written.
+            {R"({"note":"{\"ssn\":\"\\\\u0035\\\\u0033\\\\u0036-22-1234\"}"})",
+             R"({"note":"{\"ssn\":\"\\\\u0035\\\\u0033\\\\u0036-22-1234\"}"})"},
+            {R"({"s":"\uD83D","p":"\\\\server\\share"})", R"({"s":"\uD83D","p":"\\\\server\\share"})"},
+        };
+        for (const auto& [text, expected] : cases) {
+            CAPTURE(text);
+            ResponseScanner whole(policy, "anyone", AnswerText::json_text);
+            CHECK(whole.complete(text) == expected);
+            check_every_cut(policy, text, expected, AnswerText::json_text);
+        }
+        // Prose is read one level deep, as a request's content is.
+        ResponseScanner prose(policy, "anyone");
+        const std::string twice = R"(ssn \\u0035\\u0033\\u0036-22-1234)";
+        CHECK(prose.complete(twice) == twice);
+    }
+
+    TEST_CASE("random JSON text with escapes cut into random chunks reads as the whole answer") {
+        const auto policy = testing::redacting_answers("email, credit_card, us_ssn, iban");
+        REQUIRE(policy);
+        const std::vector<std::string> fragments{
+            R"(\\u0034\\u0031\\u0031\\u0031)", R"(\u0034\u0031\u0031\u0031)", "1111", R"(\\u00a0)", R"(\u00a0)", R"(\\u0020)",
+            R"(\\u0035\\u0033\\u0036-22-1234)", R"(\\\\u0035)", R"(\\n)", R"(\n)", R"(\\\")", R"(\")", R"(\\)", R"(\\\\)", R"(\)",
+            R"(\u)", R"(\\u00)", R"(\uD83D)", R"(\\uD83D\\uDE00)", R"(\uDE00)", R"({\"card\":\")", R"(\"})", "%C2%A0", "&#xFF14;",
+            "jane", R"(\\u0040)", "example.com", "card", "ssn", "4111", "-", "DE89 3704 0044 0532 0130 00", "\u00a0"};
+        CHECK(compare_random_answers(policy, fragments, 20261124, 2000, 20, 12, AnswerText::json_text) > 200);
     }
 
     TEST_CASE("a phone number is held back while the next chunk may show it to be an amount") {
