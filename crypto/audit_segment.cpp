@@ -255,9 +255,10 @@ std::optional<std::uint64_t> find_log_frame(std::string_view bytes, std::uint64_
   return bytes_offset + first;
 }
 
-std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
-                                      const LogId& log_id, std::uint64_t index, std::uint64_t tree_size) {
+DamagedRest read_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                              const LogId& log_id, std::uint64_t index, std::uint64_t tree_size) {
   std::uint64_t reached = tree_size;  // the tree size the rest is known to reach
+  std::uint64_t checkpoints = 0;
   std::uint64_t search = from + 1;
   while (std::optional<std::uint64_t> found = find_log_frame(bytes, bytes_offset, search, log_id, index)) {
     const auto at = static_cast<std::size_t>(*found - bytes_offset);
@@ -271,6 +272,7 @@ std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t byte
         if (Result<Checkpoint> checkpoint = decode_checkpoint(frame->payload); checkpoint && checkpoint->log_id == log_id) {
           signed_size = checkpoint->tree_size;
           records_after = 0;
+          ++checkpoints;
         }
       } else if (frame->tag == FrameTag::end) {
         if (Result<SegmentEnd> end = decode_end(frame->payload); end && end->segment_index == index) {
@@ -284,7 +286,7 @@ std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t byte
     // The framing broke again: look for the next frame of this log after that point.
     search = std::max(parser.offset(), *found) + 1;
   }
-  return reached - tree_size;
+  return {reached - tree_size, checkpoints};
 }
 
 std::string segment_file_name(std::uint64_t index) {

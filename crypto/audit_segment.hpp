@@ -89,12 +89,17 @@ class FrameParser {
 std::optional<std::uint64_t> find_log_frame(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
                                             const LogId& log_id, std::uint64_t index);
 
-// The records in the unreadable rest of a damaged segment, from file offset `from` (where the
-// framing broke, `tree_size` records into the log) to its end: measured by the tree sizes of the
-// checkpoint or end frames of this log found after it (find_log_frame), the framing read again
-// from the first of them; 0 when none is found.
-std::uint64_t records_in_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
-                                      const LogId& log_id, std::uint64_t index, std::uint64_t tree_size);
+// What the unreadable rest of a damaged segment holds, from file offset `from` (where the framing
+// broke, `tree_size` records into the log) to its end: the records, measured by the tree sizes of
+// the checkpoint or end frames of this log found after it (find_log_frame), the framing read again
+// from the first of them (0 when none is found); and the checkpoints of this log read there, which
+// count among the log's checkpoints as not valid (their records could not be checked against them).
+struct DamagedRest {
+  std::uint64_t records = 0;
+  std::uint64_t checkpoints = 0;
+};
+DamagedRest read_damaged_rest(std::string_view bytes, std::uint64_t bytes_offset, std::uint64_t from,
+                              const LogId& log_id, std::uint64_t index, std::uint64_t tree_size);
 
 std::string segment_file_name(std::uint64_t index);
 // Index encoded in a segment file name spelled exactly as segment_file_name() spells it, or nullopt

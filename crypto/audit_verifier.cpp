@@ -17,16 +17,18 @@ std::string without_offset(const std::string& message) {
   return colon == std::string::npos ? message : message.substr(colon + 2);
 }
 
-// The record frames of a segment that could not be checked (foreign log, damaged header...), as far
-// as its framing can be read: they are records of the log that are not valid.
-std::uint64_t unchecked_records(std::string_view bytes) {
-  if (bytes.size() < segment_magic.size()) return 0;
+// The record and checkpoint frames of a segment that could not be checked (foreign log, damaged
+// header...), as far as its framing can be read: they are records and checkpoints of the log that
+// are not valid.
+DamagedRest unchecked_frames(std::string_view bytes) {
+  DamagedRest unchecked;
+  if (bytes.size() < segment_magic.size()) return unchecked;
   FrameParser parser(bytes);
-  std::uint64_t records = 0;
   while (std::optional<Frame> frame = parser.next()) {
-    if (frame->tag == FrameTag::record) ++records;
+    if (frame->tag == FrameTag::record) ++unchecked.records;
+    if (frame->tag == FrameTag::checkpoint) ++unchecked.checkpoints;
   }
-  return records;
+  return unchecked;
 }
 
 // State carried from one segment to the next.
@@ -66,8 +68,10 @@ class LogVerifier {
     }
     // A segment that cannot be checked still holds records: they count, as not valid.
     auto reject = [&] {
-      const std::uint64_t unchecked = unchecked_records(bytes.value());
+      const DamagedRest unchecked_rest = unchecked_frames(bytes.value());
+      const std::uint64_t unchecked = unchecked_rest.records;
       report_.records_total += unchecked;
+      report_.checkpoints_total += unchecked_rest.checkpoints;
       // The next segment's header measures the records this one holds, as for a damaged segment.
       gap_failure_ = report_.failures.size() - 1;
       damaged_rest_records_ = unchecked;
@@ -301,8 +305,10 @@ class LogVerifier {
   // in it count as not valid, as far as the checkpoint and end frames of this log found in it tell
   // how many there are, and the next segment's header is measured against it as a damaged segment.
   void reject_rest(std::string_view bytes, std::uint64_t offset, std::uint64_t index) {
-    const std::uint64_t rest = records_in_damaged_rest(bytes, 0, offset, log_id_, index, tree_size());
+    const DamagedRest damaged = read_damaged_rest(bytes, 0, offset, log_id_, index, tree_size());
+    const std::uint64_t rest = damaged.records;
     report_.records_total += rest;
+    report_.checkpoints_total += damaged.checkpoints;
     // The records read since the last checkpoint are followed by checkpoints that cannot be checked.
     if (rest > 0) settle_pending();
     gap_failure_ = report_.failures.size() - 1;

@@ -81,6 +81,11 @@ TEST_SUITE("audit-damage") {
     for (const std::string& note : report.notes) CHECK_FALSE(contains(note, "partial frame"));
     CHECK(report.records_valid == 10);
     CHECK(report.records_total == 30);
+    // The checkpoints in the unreadable rest are checkpoints of the log, not valid ones.
+    std::size_t checkpoints_written = 0;
+    for (const auto& checkpoint : checkpoints) checkpoints_written += checkpoint.offset < damaged.size();
+    CHECK(report.checkpoints_total == checkpoints_written);
+    CHECK(report.checkpoints_valid < report.checkpoints_total);
 
     auto writer = AuditWriter::open(options_for(dir.path()), key);
     REQUIRE_FALSE(writer.ok());
