@@ -367,17 +367,40 @@ class AuditWriter::Impl {
   // Moves the bytes of the last segment from `from` on into a file beside it (synced), so that
   // recovery neither signs them nor destroys them: SEGMENT.quarantine-OFFSET. junk: unsigned records
   // recovery cannot adopt, and what follows them; otherwise a torn partial frame.
+  //
+  // Recovery must be repeatable: a crash between this write and the cut leaves the same tail to
+  // quarantine at the next start, and a later tear of the log written on from the cut stands at the
+  // same offset. A file that already holds exactly these bytes is the copy: it is kept and the cut
+  // goes on. One that holds other bytes is kept too, and these go to SEGMENT.quarantine-OFFSET.2
+  // (.3...): evidence is never overwritten, and the gateway still starts.
   Status quarantine(const std::filesystem::path& segment, std::string_view bytes, std::uint64_t from, bool junk) {
-    const std::filesystem::path file =
-        segment.parent_path() / (segment.filename().string() + ".quarantine-" + std::to_string(from));
+    const std::string_view tail = bytes.substr(static_cast<std::size_t>(from));
+    const std::string base = segment.filename().string() + ".quarantine-" + std::to_string(from);
+    constexpr int max_copies = 1000;
+    std::filesystem::path file;
+    bool written_before = false;
+    for (int copy = 1; copy <= max_copies; ++copy) {
+      file = segment.parent_path() / (copy == 1 ? base : base + "." + std::to_string(copy));
+      std::error_code ec;
+      if (!std::filesystem::exists(file, ec) && !ec) break;
+      Result<std::string> existing = read_small_file(file, tail.size() + 1);
+      if (existing && existing.value() == tail) {
+        written_before = true;
+        break;
+      }
+      if (copy == max_copies) {
+        return make_error("cannot quarantine the tail of " + segment.filename().string() + " from offset " +
+                          std::to_string(from) + ": " + std::to_string(max_copies) + " files named " + base +
+                          "[.N] already hold other bytes; move them out of the audit directory");
+      }
+    }
     std::uint64_t records = 0;
     FrameParser rest(bytes.substr(static_cast<std::size_t>(from)), from);
     while (std::optional<Frame> frame = rest.next()) {
       if (frame->tag == FrameTag::record) ++records;
     }
     if (rest.stopped_on_empty_record()) ++records;
-    if (Status written = write_file_atomically(file, bytes.substr(static_cast<std::size_t>(from)), 0640, false);
-        !written) {
+    if (Status written = written_before ? Status{} : write_file_atomically(file, tail, 0640, false); !written) {
       return make_error("cannot quarantine the " + std::string(junk ? "unsigned records" : "torn partial frame") +
                         " of " + segment.filename().string() + " from offset " + std::to_string(from) + ": " +
                         written.error().message);
