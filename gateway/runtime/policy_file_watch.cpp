@@ -23,7 +23,8 @@ std::string identity(const std::filesystem::path& file) {
 }  // namespace
 
 void PolicyFileWatch::restart(std::string version) {
-  offered_ = std::move(version);
+  in_force_ = std::move(version);
+  offered_.clear();
   settled_.reset();
   pending_.reset();
 }
@@ -45,7 +46,9 @@ std::optional<PolicyFileWatch::Change> PolicyFileWatch::poll(const std::filesyst
   }
   pending_.reset();
   settled_ = now;
-  if (now.digest == offered_) return std::nullopt;  // touched, or saved back as it is in force
+  // Touched, saved back as it is in force (also after an edit that was refused), or the refused
+  // bytes again.
+  if (now.digest == in_force_ || now.digest == offered_) return std::nullopt;
   offered_ = now.digest;
   return Change{std::move(text)};
 }

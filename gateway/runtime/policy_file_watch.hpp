@@ -36,7 +36,8 @@ class PolicyFileWatch {
 
   std::optional<Observation> settled_;  // examined: nothing to do until the file changes again
   std::optional<Observation> pending_;  // seen at the previous poll, not yet seen unchanged
-  std::string offered_;                 // digest of the bytes in force or last handed out
+  std::string in_force_;                // digest of the bytes the policy in force was built from
+  std::string offered_;                 // digest of the bytes last handed out (refused, if not in force)
 };
 
 }  // namespace sovereign::gateway
