@@ -51,6 +51,8 @@ std::optional<std::string> stall(GatewayServices& services) {
 
 crypto::Result<std::filesystem::path> seal_and_store(GatewayServices& services, const crypto::CaptureMetadata& metadata,
                                                      std::string_view body, std::optional<std::uint64_t> handed_over) {
+  // `handed_over` was taken as the capture thread began this write: only a write in progress can
+  // hang, so time spent queued behind others (a burst on a healthy disk) never counts as a stall.
   crypto::Result<std::string> sealed = services.captures->seal(metadata, body);
   if (!sealed) {
     if (handed_over) services.capture_health.write_finished(*handed_over);
@@ -68,6 +70,7 @@ struct PendingCapture {
   explicit PendingCapture(boost::asio::io_context& io, CaptureWritten done) : timeout(io), written(std::move(done)) {}
   void answer(crypto::Result<std::filesystem::path> result) {
     if (!written) return;
+    answered.store(true, std::memory_order_release);
     // Released here: a write that never returns must not keep the caller (an exchange) alive.
     CaptureWritten done = std::move(written);
     written = nullptr;
@@ -77,7 +80,19 @@ struct PendingCapture {
   boost::asio::steady_timer timeout;
   CaptureWritten written;
   std::atomic<bool> stored{false};
+  std::atomic<bool> answered{false};  // refused before its turn came: the capture thread skips it
 };
+
+// The capture's wait: it is refused only when the directory stalls (a write in progress past the
+// timeout); a capture queued behind others on a disk that keeps writing waits its turn.
+void await_capture(GatewayServices& services, std::shared_ptr<PendingCapture> pending) {
+  pending->timeout.expires_after(services.capture_health.write_timeout());
+  pending->timeout.async_wait([&services, pending](const boost::system::error_code& ec) {
+    if (ec || !pending->written || pending->stored.load(std::memory_order_acquire)) return;
+    if (std::optional<std::string> why = stall(services)) return pending->answer(crypto::make_error(*why));
+    await_capture(services, pending);
+  });
+}
 
 }  // namespace
 
@@ -93,15 +108,12 @@ void post_capture(GatewayServices& services, boost::asio::io_context& io, crypto
     return;
   }
   auto pending = std::make_shared<PendingCapture>(io, std::move(written));
-  const std::uint64_t id = services.capture_health.write_started(Clock::now());
-  pending->timeout.expires_after(services.capture_health.write_timeout());
-  pending->timeout.async_wait([&services, pending](const boost::system::error_code& ec) {
-    if (ec || !pending->written || pending->stored.load(std::memory_order_acquire)) return;
-    std::optional<std::string> why = stall(services);
-    pending->answer(crypto::make_error(why.value_or("the capture was not written within audit.capture_write_timeout_ms")));
-  });
-  boost::asio::post(services.capture_writer, [&services, &io, pending = std::move(pending), id,
+  await_capture(services, pending);
+  boost::asio::post(services.capture_writer, [&services, &io, pending = std::move(pending),
                                                metadata = std::move(metadata), body = std::move(body)]() mutable {
+    // Refused while it waited (the directory stalled): written now, no record would name the file.
+    if (pending->answered.load(std::memory_order_acquire)) return;
+    const std::uint64_t id = services.capture_health.write_started(Clock::now());
     crypto::Result<std::filesystem::path> stored = seal_and_store(services, metadata, body, id);
     pending->stored.store(true, std::memory_order_release);
     body.clear();
@@ -117,8 +129,8 @@ void check_capture_health(GatewayServices& services) {
   stall(services);
   const Clock::time_point now = Clock::now();
   if (!services.capture_health.begin_probe(now)) return;
-  const std::uint64_t id = services.capture_health.write_started(now);
-  boost::asio::post(services.capture_writer, [&services, id] {
+  boost::asio::post(services.capture_writer, [&services] {
+    const std::uint64_t id = services.capture_health.write_started(Clock::now());
     record_directory_health(services, services.captures->probe(sync_captures(services)), id);
     services.capture_health.probe_finished();
   });

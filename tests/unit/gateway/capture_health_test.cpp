@@ -67,14 +67,17 @@ void drain(GatewayServices& services) {
 
 crypto::CaptureMetadata metadata(const std::string& part = "request") { return {"req-7", part, 1'700'000'000'000}; }
 
-// Holds the one capture thread in a call that does not return until release(), as a write to a
-// hung disk would: no test can make a real disk hang without root, so this stands in for it.
+// Holds the one capture thread in a write that does not return until release(), as a write to a
+// hung disk would (begun as every capture and probe write begins, by telling capture health): no
+// test can make a real disk hang without root, so this stands in for it.
 class HungCaptureThread {
  public:
   explicit HungCaptureThread(GatewayServices& services) {
-    boost::asio::post(services.capture_writer, [this] {
+    boost::asio::post(services.capture_writer, [this, &services] {
+      const std::uint64_t id = services.capture_health.write_started(CaptureHealth::Clock::now());
       entered_.set_value();
       released_.get_future().wait();
+      services.capture_health.write_finished(id);
     });
     entered_.get_future().wait();
   }
@@ -211,6 +214,29 @@ TEST_SUITE("capture health") {
     CHECK_FALSE(health.stalled(start + 1h));
   }
 
+  // A burst on a disk that keeps writing queues captures behind each other: the time they wait for
+  // their turn is not a hang (it failed every captured request and /readyz under a burst).
+  TEST_CASE("captures queued behind slow writes wait their turn; only a write in progress can stall") {
+    CaptureSite site;
+    GatewayServices services;
+    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
+    REQUIRE(store.ok());
+    services.captures.emplace(std::move(store.value()));
+    services.capture_health.set_write_timeout(400ms);
+    boost::asio::io_context io;
+    // Four writes of 150 ms each ahead of it: it waits 600 ms, no one write takes 400.
+    for (int i = 0; i < 4; ++i)
+      boost::asio::post(services.capture_writer, [&services] {
+        const std::uint64_t id = services.capture_health.write_started(CaptureHealth::Clock::now());
+        std::this_thread::sleep_for(150ms);
+        services.capture_health.write_finished(id);
+      });
+    auto queued = capture_answer(services, io, "queued behind a burst", 5s);
+    REQUIRE(queued);
+    CHECK_MESSAGE(queued->ok(), (queued->ok() ? std::string() : queued->error().message));
+    CHECK(services.capture_health.healthy());
+  }
+
   TEST_CASE("a capture whose write hangs is refused after the write timeout; later ones at once, until it returns") {
     CaptureSite site;
     GatewayServices services;
@@ -245,7 +271,8 @@ TEST_SUITE("capture health") {
     check_capture_health(services);  // what /readyz does: still failing, a probe queued behind the hang
     CHECK_FALSE(services.capture_health.healthy());
 
-    // The disk answers: the refused capture and the probe are written, and captures are healthy again.
+    // The disk answers: the probe is written (the refused capture is skipped: no record would name
+    // its file), and captures are healthy again.
     hang->release();
     drain(services);
     CHECK(services.capture_health.healthy());
