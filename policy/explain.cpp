@@ -3,9 +3,29 @@
 #include <algorithm>
 #include <sstream>
 
-#include "policy/response_scanner.hpp"
+#include "policy/encoded_text.hpp"
 
 namespace sovereign::policy {
+
+namespace {
+
+// The findings in an answer, at the bytes of the answer as written. Arguments are scanned as the
+// gateway scans them, with their string escapes resolved (ResponseScanner); each finding is then
+// placed on the whole characters and escapes that wrote it, which is what the gateway replaces.
+bool find_in_answer(const Policy& policy, std::string_view answer, AnswerText form, std::vector<Detection>& found,
+                    ScanFailure& failure) {
+    if (form == AnswerText::prose || answer.find('\\') == std::string_view::npos)
+        return policy.detectors().scan(answer, 0, found, failure);
+    const UnescapedText readable = unescape_json_text(answer);
+    if (!policy.detectors().scan(readable.text, 0, found, failure)) return false;
+    for (Detection& f : found) {
+        f.begin = readable.source[f.begin];
+        f.end = written_end(readable, f.end);
+    }
+    return true;
+}
+
+}  // namespace
 
 std::string render_explanation(const Request& request, const Decision& decision, const EvaluationTrace& trace,
                                const Policy& policy) {
@@ -68,16 +88,17 @@ std::string render_explanation(const Request& request, const Decision& decision,
 }
 
 std::string explain_answer(const std::shared_ptr<const Policy>& policy, std::string_view tenant,
-                           std::string_view answer) {
+                           std::string_view answer, AnswerText form) {
     std::ostringstream out;
     const auto& m = policy->model();
-    out << "Answer for tenant " << tenant << " (" << answer.size() << " bytes), policy "
+    out << (form == AnswerText::json_text ? "Tool call arguments" : "Answer") << " for tenant " << tenant << " ("
+        << answer.size() << " bytes" << (form == AnswerText::json_text ? ", read as JSON text" : "") << "), policy "
         << (m.name.empty() ? m.file_label : m.name) << ", version sha256:" << policy->version() << "\n";
     const std::vector<char> redacted = policy->redacted_in_answers(tenant);
     const auto* tenant_def = policy->find_tenant(tenant);
     std::vector<Detection> found;
     ScanFailure failure;
-    if (!policy->detectors().scan(answer, 0, found, failure)) {
+    if (!find_in_answer(*policy, answer, form, found, failure)) {
         out << "The answer could not be scanned (" << failure.detector << ": " << failure.message
             << "); the gateway withholds such an answer (502 response_check_failed).\n";
         return out.str();
@@ -119,7 +140,7 @@ std::string explain_answer(const std::shared_ptr<const Policy>& policy, std::str
             out << ", with what it overlaps, as one " << marker_over(*removal);
         out << "\n";
     }
-    ResponseScanner scanner(policy, tenant);
+    ResponseScanner scanner(policy, tenant, form);
     const std::string delivered = scanner.complete(answer);
     out << "\nThe client gets:\n" << delivered << "\n";
     return out.str();

@@ -15,7 +15,7 @@ namespace {
 constexpr std::array<std::string_view, 2> suite_keys{"policy", "cases"};
 constexpr std::array<std::string_view, 4> case_keys{"name", "request", "answer", "expect"};
 constexpr std::array<std::string_view, 2> required_case_keys{"name", "expect"};
-constexpr std::array<std::string_view, 3> answer_keys{"tenant", "text", "chunk_chars"};
+constexpr std::array<std::string_view, 4> answer_keys{"tenant", "text", "arguments", "chunk_chars"};
 constexpr std::array<std::string_view, 3> answer_expect_keys{"text", "detectors", "redacted"};
 constexpr std::array<std::string_view, 8> request_keys{"tenant", "model",  "endpoint", "data_class",
                                                        "messages", "text", "input", "description"};
@@ -76,9 +76,25 @@ void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
 }
 
 void read_answer(YamlReader& r, const YAML::Node& n, AnswerCase& answer) {
-    if (!r.check_map(n, "answer", answer_keys, std::array<std::string_view, 2>{"tenant", "text"})) return;
+    if (!r.check_map(n, "answer", answer_keys, std::array<std::string_view, 1>{"tenant"})) return;
     answer.tenant = r.text(n["tenant"], "tenant").value_or("");
-    answer.text = r.text(n["text"], "text").value_or("");
+    if (static_cast<bool>(n["text"]) == static_cast<bool>(n["arguments"])) {
+        r.error(n, "an answer needs exactly one of 'text' (what the model writes as prose) or 'arguments' (the "
+                   "arguments of a tool call it answers with, as JSON text)");
+        return;
+    }
+    if (n["text"]) answer.text = r.text(n["text"], "text").value_or("");
+    if (n["arguments"]) {
+        // The gateway gets arguments as JSON text in a string and reads that text's own escapes; a YAML
+        // mapping here would leave open how it is written, escapes and all, so the text is asked for.
+        if (n["arguments"].IsMap() || n["arguments"].IsSequence()) {
+            r.error(n["arguments"], "arguments must be the JSON text the model writes, quoted as one string, "
+                                    "like '{\"iban\": \"DE89 3704 0044 0532 0130 00\"}'");
+            return;
+        }
+        answer.text = r.text(n["arguments"], "arguments").value_or("");
+        answer.form = AnswerText::json_text;
+    }
     if (n["chunk_chars"]) {
         const auto chunk = r.integer(n["chunk_chars"], "chunk_chars");
         if (chunk && (*chunk < 1 || *chunk > 4096)) r.error(n["chunk_chars"], "chunk_chars must be 1 to 4096");
@@ -203,7 +219,7 @@ namespace {
 CaseResult run_answer_case(const TestCase& tc, const std::shared_ptr<const Policy>& policy) {
     const AnswerCase& answer = *tc.answer;
     CaseResult cr{tc.name, tc.line, {}, {}};
-    ResponseScanner scanner(policy, answer.tenant);
+    ResponseScanner scanner(policy, answer.tenant, answer.form);
     std::string out;
     if (answer.chunk_chars == 0) {
         out = scanner.complete(answer.text);

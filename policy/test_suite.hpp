@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "policy/policy.hpp"
+#include "policy/response_scanner.hpp"
 #include "policy/types.hpp"
 
 namespace sovereign::policy {
@@ -27,13 +28,15 @@ struct TestExpectation {
     std::optional<std::vector<std::string>> tokenized;  // detector types tokenized (as a set)
     std::optional<std::vector<std::string>> matched;    // rules that matched (as a set)
     std::optional<bool> capture_payload;
-    std::optional<std::string> text;                    // answer cases: the answer as the client gets it
+    std::optional<std::string> text;                    // answer cases: the answer (or arguments) as the client gets it
 };
 
-// A model's answer as it comes back through the gateway, for the policy's `responses` part.
+// A model's answer as it comes back through the gateway, for the policy's `responses` part: prose
+// (content, a completion's text), or a tool call's arguments, which the gateway reads as JSON text.
 struct AnswerCase {
     std::string tenant;
     std::string text;
+    AnswerText form = AnswerText::prose;
     std::size_t chunk_chars = 0;  // streamed in pieces of this many bytes; 0: one whole answer
 };
 

@@ -32,7 +32,9 @@ constexpr std::string_view usage =
     "  sovereign policy test FILE            (a test file, or a policy with FILE.tests.yaml beside it)\n"
     "  sovereign policy explain --policy FILE --request REQ.json --tenant T [--model M] [--data-class C]\n"
     "  sovereign policy explain --policy FILE --answer ANSWER.txt --tenant T\n"
-    "                                        (what the policy leaves of a model's answer)\n";
+    "                                        (what the policy leaves of a model's answer)\n"
+    "  sovereign policy explain --policy FILE --arguments ARGS.json --tenant T\n"
+    "                                        (the same for a tool call's arguments, read as JSON text)\n";
 
 constexpr std::size_t max_request_file_bytes = 32 * 1024 * 1024;
 
@@ -140,29 +142,33 @@ std::optional<Endpoint> endpoint_of(const json::object& body) {
 
 int explain(std::span<const std::string> args) {
     auto parsed = policy_usage.parse(args, ArgumentSpec()
-                                               .takes_values({"--policy", "--request", "--answer", "--tenant", "--model",
-                                                              "--data-class"})
+                                               .takes_values({"--policy", "--request", "--answer", "--arguments",
+                                                              "--tenant", "--model", "--data-class"})
                                                .at_most(0));
     if (auto* answered = std::get_if<int>(&parsed)) return *answered;
     const Arguments& arguments = std::get<Arguments>(parsed);
     const std::optional<std::string> policy_file = arguments.value("--policy"), request_file = arguments.value("--request"),
-                                     answer_file = arguments.value("--answer"), tenant = arguments.value("--tenant"),
-                                     model = arguments.value("--model"), data_class = arguments.value("--data-class");
-    if (!policy_file || !tenant || request_file.has_value() == answer_file.has_value())
-        return usage_error("explain needs --policy, --tenant and one of --request or --answer");
+                                     answer_file = arguments.value("--answer"), arguments_file = arguments.value("--arguments"),
+                                     tenant = arguments.value("--tenant"), model = arguments.value("--model"),
+                                     data_class = arguments.value("--data-class");
+    const int inputs = (request_file ? 1 : 0) + (answer_file ? 1 : 0) + (arguments_file ? 1 : 0);
+    if (!policy_file || !tenant || inputs != 1)
+        return usage_error("explain needs --policy, --tenant and one of --request, --answer or --arguments");
     const auto policy = pol::load_policy_file(*policy_file);
     if (!policy.policy) {
         print(policy.diagnostics);
         return 1;
     }
     std::string error;
-    if (answer_file) {
-        const auto answer = pol::read_text_file(*answer_file, max_request_file_bytes, error);
+    // A tool call's arguments are JSON text, read with its string escapes resolved, as the gateway reads them.
+    if (answer_file || arguments_file) {
+        const auto answer = pol::read_text_file(answer_file ? *answer_file : *arguments_file, max_request_file_bytes, error);
         if (!answer) {
             std::cerr << error << "\n";
             return 2;
         }
-        std::cout << pol::explain_answer(policy.policy, *tenant, *answer);
+        std::cout << pol::explain_answer(policy.policy, *tenant, *answer,
+                                         answer_file ? pol::AnswerText::prose : pol::AnswerText::json_text);
         return 0;
     }
     const auto text = pol::read_text_file(*request_file, max_request_file_bytes, error);

@@ -55,6 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const policy::Decision decision = policy::evaluate(request, *loaded.policy, &trace);
   (void)policy::render_explanation(request, decision, trace, *loaded.policy);
   (void)policy::explain_answer(loaded.policy, request.tenant, "Reach jane.doe@example.com or card 4111 1111 1111 1111.");
+  (void)policy::explain_answer(loaded.policy, request.tenant, R"({"to": "jane\u0040example.com", "card": "\\u0034111 1111 1111 1111"})",
+                               policy::AnswerText::json_text);
 
   if (marker != std::string_view::npos) {
     const auto directory = fuzz::scratch_directory();

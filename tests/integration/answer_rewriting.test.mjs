@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex, runCli } from './lib/gateway.mjs';
 import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, event, chatEvent, toolCall } from './lib/scripted_answers.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
@@ -489,6 +489,38 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       answerWithCall(content, written, call, cut);
       await check(true, `streamed, cut at ${cut}`);
     }
+  });
+
+  it('policy test and explain read a tool call\'s arguments as the gateway does: a case expecting what the client got passes', async () => {
+    // A JSON body the model passes to a tool, a card in it written with an escape of the body's own:
+    // in the arguments that escape is escaped again, and only the gateway's reading spells the card.
+    const written = JSON.stringify({ body: '{"card":"\\u0034111 1111 1111 1111"}' });
+    answerWithCall('Paying.', written, (args, first) => toolCall(args, first, 'post'));
+    const { args } = await askForCall({ model: 'm', messages: [{ role: 'user', content: 'Pay.' }] }, false, {});
+    assert.equal(args, JSON.stringify({ body: '{"card":"[REDACTED:credit_card]"}' }));
+
+    // The officer's test file, in the gateway's policy directory; YAML's double-quoted strings read as JSON's.
+    const tests = path.join(dir, 'arguments.tests.yaml');
+    fs.writeFileSync(tests, `policy: policy.yaml
+cases:
+  - name: the card in a tool call's JSON body is removed
+    answer: {tenant: rewriting, arguments: ${JSON.stringify(written)}}
+    expect: {text: ${JSON.stringify(args)}, detectors: [credit_card], redacted: [credit_card]}
+  - name: streamed three bytes at a time
+    answer: {tenant: rewriting, arguments: ${JSON.stringify(written)}, chunk_chars: 3}
+    expect: {text: ${JSON.stringify(args)}}
+`);
+    const tested = await runCli(['policy', 'test', tests]);
+    assert.equal(tested.code, 0, tested.output);
+    assert.match(tested.stdout, /^2 passed, 0 failed$/m, tested.output);
+
+    const argsFile = path.join(dir, 'arguments.json');
+    fs.writeFileSync(argsFile, written);
+    const explained = await runCli(['policy', 'explain', '--policy', path.join(dir, 'policy.yaml'), '--arguments', argsFile,
+      '--tenant', 'rewriting']);
+    assert.equal(explained.code, 0, explained.output);
+    assert.ok(explained.stdout.includes(`  - credit_card, bytes 21-46: removed (responses: redact)\n`), explained.output);
+    assert.ok(explained.stdout.endsWith(`The client gets:\n${args}\n`), explained.output);
   });
 
   it('the arguments of a deprecated function_call are checked too: a card redacted, a token restored, streamed and whole', async () => {

@@ -64,7 +64,29 @@ TEST_SUITE("policy-command") {
         CHECK(r.out.find("The client gets:\nCard [REDACTED:credit_card], mail jane@example.org.\n") != std::string::npos);
         const auto both = run({"explain", "--policy", hospital, "--answer", "x", "--request", request, "--tenant", "research"});
         CHECK(both.status == 2);
-        CHECK(both.err.find("one of --request or --answer") != std::string::npos);
+        CHECK(both.err.find("one of --request, --answer or --arguments") != std::string::npos);
+    }
+
+    TEST_CASE("explain --arguments reads a tool call's arguments as JSON text, as the gateway does") {
+        // A JSON body inside the arguments: its escape is escaped again, so only the gateway's reading
+        // (string escapes resolved, then the escapes in what that gives) spells the card.
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-arguments.json";
+        const std::string arguments = R"({"body": "{\"card\": \"\\u0034111 1111 1111 1111\"}"})";
+        std::ofstream(path) << arguments;
+        const auto r = run({"explain", "--policy", hospital, "--arguments", path.string(), "--tenant", "research"});
+        const auto prose = run({"explain", "--policy", hospital, "--answer", path.string(), "--tenant", "research"});
+        const auto both = run({"explain", "--policy", hospital, "--answer", path.string(), "--arguments", path.string(),
+                               "--tenant", "research"});
+        std::filesystem::remove(path);
+        CHECK(r.status == 0);
+        CHECK(r.out.starts_with("Tool call arguments for tenant research (53 bytes, read as JSON text)"));
+        CHECK(r.out.find("  - credit_card, bytes 23-48: removed (responses: redact)\n") != std::string::npos);
+        CHECK(r.out.find("The client gets:\n" R"({"body": "{\"card\": \"[REDACTED:credit_card]\"}"})" "\n") !=
+              std::string::npos);
+        CHECK(prose.status == 0);
+        CHECK(prose.out.find("The client gets:\n" + arguments + "\n") != std::string::npos);
+        CHECK(both.status == 2);
+        CHECK(both.err.find("one of --request, --answer or --arguments") != std::string::npos);
     }
 
     TEST_CASE("explain --answer says which findings one marker removes where they overlap") {

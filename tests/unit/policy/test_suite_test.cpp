@@ -109,6 +109,33 @@ cases:
               "- expected text: Card 4111 1111 1111 1111.\n+ actual   text: Card [REDACTED:credit_card].");
     }
 
+    TEST_CASE("an answer case may be a tool call's arguments, read as JSON text as the gateway reads them") {
+        // A tool call posting a JSON body: the card in it is written with an escape of the body's own,
+        // escaped again for the arguments' string, so only the second reading (JSON text, then the
+        // escapes in what it gives) spells the card. Read as prose the text stays as it is.
+        const std::string answers = R"(policy: policy.yaml
+cases:
+  - name: arguments are read with their string escapes resolved
+    answer: {tenant: radiology, arguments: '{"body": "{\"card\": \"\\u0034111 1111 1111 1111\"}"}'}
+    expect:
+      text: '{"body": "{\"card\": \"[REDACTED:credit_card]\"}"}'
+      detectors: [credit_card]
+      redacted: [credit_card]
+  - name: streamed three characters at a time
+    answer: {tenant: radiology, arguments: '{"body": "{\"card\": \"\\u0034111 1111 1111 1111\"}"}', chunk_chars: 3}
+    expect: {text: '{"body": "{\"card\": \"[REDACTED:credit_card]\"}"}'}
+  - name: the same text as prose
+    answer: {tenant: radiology, text: '{"body": "{\"card\": \"\\u0034111 1111 1111 1111\"}"}'}
+    expect: {text: '{"body": "{\"card\": \"\\u0034111 1111 1111 1111\"}"}', detectors: []}
+)";
+        const auto result = run_suite(answers);
+        REQUIRE(result.cases.size() == 3);
+        for (const auto& c : result.cases) {
+            const std::string why = c.passed() ? c.name : c.name + ": " + c.differences[0];
+            CHECK_MESSAGE(c.passed(), why);
+        }
+    }
+
     TEST_CASE("a case is a request or an answer, and expects only what applies to it") {
         for (const auto& [tests, message] : std::vector<std::pair<std::string, std::string>>{
                  {"    request: {tenant: a, text: hi}\n    expect: {text: hi}\n",
@@ -119,7 +146,16 @@ cases:
                   ":4:48: chunk_chars must be 1 to 4096"},
                  {"    request: {tenant: a, text: hi}\n    answer: {tenant: a, text: hi}\n    expect: {text: hi}\n",
                   ":3:5: a test case needs exactly one of 'request' (what the policy decides) or 'answer' (what it "
-                  "leaves of a model's answer)"}}) {
+                  "leaves of a model's answer)"},
+                 {"    answer: {tenant: a, text: hi, arguments: '{}'}\n    expect: {text: hi}\n",
+                  ":4:13: an answer needs exactly one of 'text' (what the model writes as prose) or 'arguments' (the "
+                  "arguments of a tool call it answers with, as JSON text)"},
+                 {"    answer: {tenant: a}\n    expect: {text: hi}\n",
+                  ":4:13: an answer needs exactly one of 'text' (what the model writes as prose) or 'arguments' (the "
+                  "arguments of a tool call it answers with, as JSON text)"},
+                 {"    answer: {tenant: a, arguments: {iban: x}}\n    expect: {text: hi}\n",
+                  ":4:36: arguments must be the JSON text the model writes, quoted as one string, like "
+                  "'{\"iban\": \"DE89 3704 0044 0532 0130 00\"}'"}}) {
             SuiteFiles files("policy: policy.yaml\ncases:\n  - name: x\n" + tests);
             const auto loaded = load_test_suite(files.dir / "policy.tests.yaml");
             CHECK_FALSE(loaded.suite);
