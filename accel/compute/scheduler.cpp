@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <iterator>
 
 namespace sovereign::accel {
 namespace {
@@ -95,7 +97,8 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
     // Requests that arrived during a step sit in queue_ until the next admission even when slots are
     // free: only those beyond the free slots are waiting for one, and only they count against max_queue.
     const std::size_t free_slots = max_batch_ - std::min(active_count_, max_batch_);
-    const std::size_t waiting = queue_.size() - std::min(queue_.size(), free_slots);
+    const std::size_t queued = waiting_locked();
+    const std::size_t waiting = queued - std::min(queued, free_slots);
     if (waiting >= max_queue_)
       return std::string(kBusyPrefix) + std::to_string(waiting) + " requests are already waiting";
     queue_.push_back(std::move(pending));
@@ -107,7 +110,9 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
 EngineStats Scheduler::stats() const {
   EngineStats s;
   std::lock_guard lock(mutex_);
-  s.queue_depth = queue_.size();
+  // A cancelled request still in queue_ (its client left during a step) is no longer waiting: it is
+  // withdrawn before the next admission, and counted neither here nor against max_queue meanwhile.
+  s.queue_depth = waiting_locked();
   s.active_sequences = active_count_;
   s.kv_cache_used_fraction =
       pages_.total_pages() ? static_cast<double>(pages_in_use_) / static_cast<double>(pages_.total_pages()) : 0.0;
@@ -130,6 +135,11 @@ EngineStats Scheduler::stats() const {
   s.gpu_memory_used_bytes = backend_->device_memory_used_bytes();
   s.device = backend_->device_name();
   return s;
+}
+
+std::size_t Scheduler::waiting_locked() const {
+  return static_cast<std::size_t>(
+      std::count_if(queue_.begin(), queue_.end(), [](const Pending& p) { return !p.handle->cancelled(); }));
 }
 
 void Scheduler::note_generated(std::size_t tokens) {
@@ -172,13 +182,16 @@ void Scheduler::run() {
 void Scheduler::admit_waiting() {
   std::vector<Pending> withdrawn;
   std::unique_lock lock(mutex_);
+  // Cancelled requests leave the queue wherever they are in it, not only at its front: one behind a
+  // live request would otherwise wait, counted as queued, until every request ahead was admitted.
+  const auto cancelled = [](const Pending& p) { return p.handle->cancelled(); };
+  if (std::any_of(queue_.begin(), queue_.end(), cancelled)) {
+    const auto live_end = std::stable_partition(queue_.begin(), queue_.end(), std::not_fn(cancelled));
+    std::move(live_end, queue_.end(), std::back_inserter(withdrawn));
+    queue_.erase(live_end, queue_.end());
+  }
   while (!queue_.empty()) {
     Pending& front = queue_.front();
-    if (front.handle->cancelled()) {
-      withdrawn.push_back(std::move(front));
-      queue_.pop_front();
-      continue;
-    }
     if (active_.size() >= max_batch_) break;
     const std::size_t slot = static_cast<std::size_t>(std::find(slot_used_.begin(), slot_used_.end(), false) - slot_used_.begin());
     // First come, first served: a request that does not fit yet waits for pages to free up.
@@ -252,7 +265,8 @@ void Scheduler::run_step() {
         sampled_.push_back(logit_owners_[row]->sampler.sample(std::span<const float>(logits_.data() + row * vocab, vocab)));
     }
   } catch (const std::exception&) {
-    // A device failure (e.g. a lost GPU) ends this step's sequences; the engine keeps serving.
+    // A device failure (e.g. a lost GPU) ends every running sequence, fed in this step or not: their
+    // KV cache is on the device that failed. Queued requests are untouched; the engine keeps serving.
     for (auto& seq : active_)
       if (!seq->finished) finish(*seq, FinishReason::error);
     return;

@@ -73,6 +73,8 @@ class Scheduler {
   void retire_finished();
   void note_generated(std::size_t tokens);
   void publish_occupancy();
+  // Requests in queue_ whose clients have not cancelled them; called with mutex_ held.
+  std::size_t waiting_locked() const;
 
   std::unique_ptr<compute::LoadedModel> model_;
   std::unique_ptr<Tokenizer> tokenizer_;

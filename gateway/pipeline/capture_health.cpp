@@ -42,6 +42,11 @@ std::optional<std::string> CaptureHealth::stalled(Clock::time_point now) const {
   return stalled_locked(now);
 }
 
+std::size_t CaptureHealth::outstanding() const {
+  std::lock_guard lock(mutex_);
+  return outstanding_.size();
+}
+
 std::optional<std::string> CaptureHealth::stalled_locked(Clock::time_point now) const {
   if (outstanding_.empty()) return std::nullopt;
   const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(now - outstanding_.begin()->second);

@@ -7,6 +7,7 @@
 // is handed to the capture thread: one outstanding longer than the write timeout counts as failing.
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -42,6 +43,8 @@ class CaptureHealth {
   // Why captures count as failing at `now` because the oldest outstanding write or probe has run past
   // the write timeout; nothing while none has.
   std::optional<std::string> stalled(Clock::time_point now) const;
+  // How many writes and probes have been handed to the capture thread and not finished.
+  std::size_t outstanding() const;
   // Records such a stall as a failure; true when that changed the state (to be logged once).
   bool record_stall(Clock::time_point now);
 

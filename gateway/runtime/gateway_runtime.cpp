@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 
 #include <boost/asio/post.hpp>
 
 #include "gateway/config/policy_backends.hpp"
+#include "gateway/pipeline/capture_shutdown.hpp"
 #include "gateway/runtime/config_check.hpp"
 
 
@@ -117,8 +119,13 @@ GatewayRuntime::~GatewayRuntime() {
   control_.shutdown();
   health_checker_.reset();
   services_.snapshot.store(nullptr);
-  services_.capture_writer.join();
+  const bool captures_finished = finish_captures(services_);
+  if (captures_finished) services_.capture_writer.join();
   if (services_.audit) services_.audit->close();
+  // A capture thread stuck in a write to a hung disk can be neither joined (it never returns) nor
+  // outlived by the services it writes with: with the final checkpoint signed, the process ends here
+  // rather than destroy them under it. It exits 0, as after any drain (docs/OPERATIONS.md).
+  if (!captures_finished) std::_Exit(0);
 }
 
 bool GatewayRuntime::open_evidence_services(std::string& error) {

@@ -475,6 +475,53 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       m.value('sovereign_engine_batch_size', { backend: BACKEND }) === 0, 5000, 'the queue to drain');
   });
 
+  it('a queued request whose client leaves stops counting in the queue depth at once; the one left is served', async () => {
+    const labels = { backend: BACKEND };
+    // One long generation in the only slot ...
+    let running;
+    const started = new Promise((resolve) => { running = resolve; });
+    let blockerEnded = false;
+    const blocker = stream(longBody(), {
+      onEvent: (event, req) => {
+        if (event.data !== '[DONE]' && contentOf(JSON.parse(event.data))) running(req);
+      },
+    }).finally(() => { blockerEnded = true; });
+    const blockerReq = await started;
+    // ... one request waiting behind it that stays, and one behind that whose client leaves. Both
+    // are streams: each gets its first event (the assistant role) while it waits.
+    const staying = stream({ model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 2, seed: 1 });
+    await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', labels) === 1, 5000, 'one request waiting');
+    let queued;
+    const leaverQueued = new Promise((resolve) => { queued = resolve; });
+    const leaving = stream({ model: 'demo', messages: [{ role: 'user', content: 'Bye' }], max_tokens: 2, seed: 2 }, {
+      onEvent: (event, req) => queued(req),
+    });
+    await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', labels) === 2, 5000, 'two requests waiting');
+    const leaverReq = await leaverQueued;
+    leaverReq.destroy();
+    const left = await leaving;
+    const requestId = left.headers['x-request-id'];
+
+    // The gateway sees the hang-up at its next sweep; the engine stops counting that request then,
+    // while the long generation still holds the slot (nothing ahead of it was served meanwhile).
+    const after = await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', labels) === 1, 5000,
+      'the queue depth to count only the live waiter');
+    assert.equal(after.value('sovereign_engine_batch_size', labels), 1, after.text);
+    assert.equal(blockerEnded, false, 'the long generation ended before the queue depth fell: the test proves nothing');
+    const line = await gw.process.waitUntil(() => gw.stderr.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`)),
+      5000, 'the access log line of the request whose client left');
+    assert.equal(JSON.parse(line).status, 499, line);
+
+    blockerReq.destroy();
+    await blocker;
+    const served = await staying;
+    assert.equal(served.status, 200);
+    const events = parseEvents(served);
+    assert.ok(['stop', 'length'].includes(events.at(-1).choices[0].finish_reason), JSON.stringify(served.events));
+    await gw.waitForMetrics((m) => m.value('sovereign_engine_queue_depth', labels) === 0 &&
+      m.value('sovereign_engine_batch_size', labels) === 0, 5000, 'the engine to be idle');
+  });
+
   it('/metrics passes promtool and shows the engine at work under the backend label', async () => {
     const labels = { backend: BACKEND };
     // One long generation in the only slot and one request waiting behind it.

@@ -6,8 +6,10 @@
 
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <future>
@@ -19,6 +21,7 @@
 
 #include "crypto/key_file.hpp"
 #include "gateway/pipeline/capture_health.hpp"
+#include "gateway/pipeline/capture_shutdown.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 #include "gateway/pipeline/sealed_captures.hpp"
 
@@ -104,6 +107,36 @@ std::optional<crypto::Result<std::filesystem::path>> capture_answer(GatewayServi
   while (!answer && std::chrono::steady_clock::now() < deadline) io.run_for(10ms);
   return answer;
 }
+
+// What the process writes to stderr (the operator's log) while it lives, read back by text().
+class StderrCapture {
+ public:
+  explicit StderrCapture(std::filesystem::path file) : file_(std::move(file)) {
+    std::fflush(stderr);
+    saved_ = ::dup(2);
+    std::FILE* out = std::fopen(file_.c_str(), "w");
+    REQUIRE(out != nullptr);
+    ::dup2(::fileno(out), 2);
+    std::fclose(out);
+  }
+  ~StderrCapture() { restore(); }
+  std::string text() {
+    restore();
+    std::ifstream in(file_);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  std::filesystem::path file_;
+  int saved_ = -1;
+};
 
 }  // namespace
 
@@ -279,5 +312,48 @@ TEST_SUITE("capture health") {
     auto after = capture_answer(services, io, "after the disk answers", 5s);
     REQUIRE(after);
     CHECK(after->ok());
+  }
+
+  TEST_CASE("at shutdown a capture thread stuck in a write is abandoned after the write timeout, and logged") {
+    CaptureSite site;
+    GatewayServices services;
+    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
+    REQUIRE(store.ok());
+    services.captures.emplace(std::move(store.value()));
+    services.capture_health.set_write_timeout(300ms);
+    boost::asio::io_context io;
+
+    // Nothing outstanding: the thread is finished at once, and may be joined.
+    const auto idle = std::chrono::steady_clock::now();
+    CHECK(finish_captures(services));
+    CHECK(std::chrono::steady_clock::now() - idle < 300ms);
+
+    // A capture handed over while the thread hangs in a write: the wait ends at the write timeout.
+    auto hang = std::make_unique<HungCaptureThread>(services);
+    post_capture(services, io, metadata(), "queued behind the hang", [](crypto::Result<std::filesystem::path>) {});
+    CHECK(services.capture_health.outstanding() == 1);
+    const auto asked = std::chrono::steady_clock::now();
+    bool finished = true;
+    std::string log;
+    {
+      StderrCapture captured(site.captures().parent_path() / "stderr.log");
+      finished = finish_captures(services);
+      log = captured.text();
+    }
+    const auto waited = std::chrono::steady_clock::now() - asked;
+    CHECK_FALSE(finished);
+    CHECK(waited >= 300ms);
+    CHECK(waited < 3s);
+    CHECK_MESSAGE(log.find("\"event\":\"captures_abandoned\"") != std::string::npos, log);
+    CHECK_MESSAGE(log.find("1 capture write(s) or probe(s) of the capture directory still outstanding") !=
+                      std::string::npos,
+                  log);
+    CHECK_MESSAGE(log.find("(audit.capture_write_timeout_ms is 300)") != std::string::npos, log);
+
+    // The disk answers (here, so the test can end): the queued capture is written and nothing is left.
+    hang->release();
+    drain(services);
+    CHECK(services.capture_health.outstanding() == 0);
+    CHECK(finish_captures(services));
   }
 }

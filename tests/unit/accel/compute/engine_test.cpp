@@ -296,6 +296,64 @@ TEST_CASE("a full queue refuses with engine busy while the batch is occupied") {
   CHECK(third.wait().usage.prompt_tokens > 0);
 }
 
+TEST_CASE("a cancelled queued request leaves the queue depth at once and the queue before those ahead of it") {
+  EngineOptions options;
+  options.max_batch = 1;
+  options.max_queue = 2;
+  TinyEngine tiny(options);
+  BlockingRequest blocker(*tiny.engine, completion("hello", 50, 0.0f));
+
+  // The order on_finish arrives in, the blocking generation's included (whether it had ended yet).
+  std::mutex order_mutex;
+  std::vector<std::string> finished;
+  auto noting = [&](Collector& collector, std::string name) {
+    GenerationEvents events = collector.events();
+    events.on_finish = [&, name, record = events.on_finish](FinishReason reason, Usage usage) {
+      bool blocker_done = false;
+      {
+        std::lock_guard lock(blocker.collector.mutex);
+        blocker_done = blocker.collector.done;
+      }
+      {
+        std::lock_guard lock(order_mutex);
+        if (blocker_done && std::find(finished.begin(), finished.end(), "blocker") == finished.end())
+          finished.push_back("blocker");
+        finished.push_back(name);
+      }
+      record(reason, usage);
+    };
+    return events;
+  };
+  Collector ahead, behind, later;
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny.engine->submit(completion("a", 3), noting(ahead, "ahead"))));
+  auto submitted = tiny.engine->submit(completion("b", 3), noting(behind, "behind"));
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(submitted));
+  CHECK(tiny.engine->stats().queue_depth == 2);
+
+  // Its client leaves while the scheduler is still in the step: the gauge and max_queue stop counting
+  // it before the scheduler has looked at the queue again.
+  std::get<std::shared_ptr<GenerationHandle>>(submitted)->cancel();
+  CHECK(tiny.engine->stats().queue_depth == 1);
+  REQUIRE(std::holds_alternative<std::shared_ptr<GenerationHandle>>(
+      tiny.engine->submit(completion("c", 3), noting(later, "later"))));
+  CHECK(tiny.engine->stats().queue_depth == 2);
+
+  blocker.release();
+  const Outcome withdrawn = behind.wait();
+  CHECK(withdrawn.reason == FinishReason::cancelled);
+  CHECK(withdrawn.usage.completion_tokens == 0);
+  const auto served = [](const Outcome& o) { return o.reason == FinishReason::stop || o.reason == FinishReason::length; };
+  CHECK(served(ahead.wait()));
+  CHECK(served(later.wait()));
+  blocker.collector.wait();
+  // Withdrawn at the first admission after the step, while the blocking generation still ran: not
+  // left in the queue behind "ahead" until a slot came free for it.
+  std::lock_guard lock(order_mutex);
+  CHECK(finished == std::vector<std::string>{"behind", "blocker", "ahead", "later"});
+  CHECK(tiny.engine->stats().queue_depth == 0);
+}
+
 TEST_CASE("max_queue counts only requests beyond the free batch slots") {
   EngineOptions options;
   options.max_batch = 8;
