@@ -47,6 +47,12 @@ class CaptureSite {
   }
   std::filesystem::path captures() const { return root_ / "captures"; }
   std::filesystem::path keyring() const { return root_ / "auditor.pub"; }
+  // Gives `services` this site's capture store, as the gateway opens it at start.
+  void open_for(GatewayServices& services) const {
+    auto store = crypto::CaptureStore::open(captures(), keyring());
+    REQUIRE(store.ok());
+    services.captures.emplace(std::move(store.value()));
+  }
   // A regular file where the directory was (it stops root too); undone by unblock().
   void block() const {
     std::filesystem::rename(captures(), root_ / "captures.moved");
@@ -178,9 +184,7 @@ TEST_SUITE("capture health") {
   TEST_CASE("a directory that cannot be written fails captures until a probe finds it writable again") {
     CaptureSite site;
     GatewayServices services;
-    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
-    REQUIRE(store.ok());
-    services.captures.emplace(std::move(store.value()));
+    site.open_for(services);
 
     REQUIRE(write_capture(services, metadata(), "first").ok());
     CHECK(services.capture_health.healthy());
@@ -252,9 +256,7 @@ TEST_SUITE("capture health") {
   TEST_CASE("captures queued behind slow writes wait their turn; only a write in progress can stall") {
     CaptureSite site;
     GatewayServices services;
-    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
-    REQUIRE(store.ok());
-    services.captures.emplace(std::move(store.value()));
+    site.open_for(services);
     services.capture_health.set_write_timeout(400ms);
     boost::asio::io_context io;
     // Four writes of 150 ms each ahead of it: it waits 600 ms, no one write takes 400.
@@ -273,9 +275,7 @@ TEST_SUITE("capture health") {
   TEST_CASE("a capture whose write hangs is refused after the write timeout; later ones at once, until it returns") {
     CaptureSite site;
     GatewayServices services;
-    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
-    REQUIRE(store.ok());
-    services.captures.emplace(std::move(store.value()));
+    site.open_for(services);
     services.capture_health.set_write_timeout(500ms);
     boost::asio::io_context io;
 
@@ -317,9 +317,7 @@ TEST_SUITE("capture health") {
   TEST_CASE("at shutdown a capture thread stuck in a write is abandoned after the write timeout, and logged") {
     CaptureSite site;
     GatewayServices services;
-    auto store = crypto::CaptureStore::open(site.captures(), site.keyring());
-    REQUIRE(store.ok());
-    services.captures.emplace(std::move(store.value()));
+    site.open_for(services);
     services.capture_health.set_write_timeout(300ms);
     boost::asio::io_context io;
 
