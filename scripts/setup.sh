@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libssl-dev libsodium-dev libyaml-cpp-dev prometheus-cpp-dev
   libvectorscan-dev libicu-dev doctest-dev
   openssl curl nginx wrk prometheus python3
+  valgrind  # gateway_bench.sh --instructions counts what each proxy executes per request
   systemd   # systemd-analyze checks examples/deploy/sovereign.service (nothing is started)
 )
 # Node.js and npm run the official openai client in the tests; a machine that already has node

@@ -12,7 +12,14 @@
 # The machine may be shared, so every path is measured in each of several interleaved rounds and
 # the best round of each path is reported (best-of-N, as the other benchmarks here do).
 #
-# Usage: tests/bench/gateway_bench.sh [--duration SECONDS] [--connections N] [--rounds N] [--record]
+# With --instructions it measures instead what each proxy executes per request in user space, under
+# valgrind's callgrind: nginx, the gateway, and the gateway with the policy and with audit. That count
+# does not move with other load on the machine (req/s on a shared 2-CPU machine moves by 5-10%
+# between runs), so it shows what a code change costs or saves; it misses system calls, cache misses
+# and the CPU's speed per instruction, which req/s includes. --record puts that table in its own
+# section of docs/BENCHMARKS.md.
+#
+# Usage: tests/bench/gateway_bench.sh [--duration SECONDS] [--connections N] [--rounds N] [--instructions] [--record]
 # Environment: SOVEREIGN_BIN (default build/sovereign).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,13 +29,15 @@ duration=3
 connections=32
 rounds=3
 record=0
+instructions=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --instructions) instructions=1; shift ;;
     --duration) duration="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --record) record=1; shift ;;
-    *) echo "usage: $0 [--duration SECONDS] [--connections N] [--rounds N] [--record]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration SECONDS] [--connections N] [--rounds N] [--instructions] [--record]" >&2; exit 2 ;;
   esac
 done
 [[ "$duration" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --duration must be a positive integer" >&2; exit 2; }
@@ -36,7 +45,9 @@ done
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --rounds must be a positive integer" >&2; exit 2; }
 
 bin="${SOVEREIGN_BIN:-$root/build/sovereign}"
-for tool in nginx wrk taskset curl python3 "$bin"; do
+tools=(nginx wrk taskset curl python3 "$bin")
+[ "$instructions" -eq 1 ] && tools+=(valgrind callgrind_control)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || { echo "gateway_bench: $tool not found (scripts/setup.sh installs the tools; build the gateway first)" >&2; exit 1; }
 done
 if [ "$(nproc)" -lt 2 ]; then
@@ -65,8 +76,9 @@ free_port() {
 # Waits until URL answers 200 to the benchmark request (so that no path is measured while it
 # answers errors).
 wait_ok() {
-  local url="$1" name="$2" status=""
-  for _ in $(seq 1 100); do
+  local url="$1" name="$2" status="" tries=100
+  [ "$instructions" -eq 1 ] && tries=600   # under callgrind a start takes tens of seconds
+  for _ in $(seq 1 "$tries"); do
     status="$(curl -s -o "$work/probe.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
       -H "Authorization: Bearer $api_key" --data-binary "@$assets/chat_request.json" "$url" || true)"
     if [ "$status" = "200" ]; then
@@ -83,11 +95,14 @@ wait_ok() {
 }
 
 nginx_common() {
-  local name="$1"
+  local name="$1" master_process=""
+  # Under callgrind the proxy must serve in the process callgrind counts, not in a forked worker.
+  [ "$name" = proxy ] && [ "$instructions" -eq 1 ] && master_process="master_process off;"
   mkdir -p "$work/$name"
   cat <<EOF
 worker_processes 1;
 daemon off;
+$master_process
 pid $work/$name/nginx.pid;
 error_log $work/$name.log warn;
 events { worker_connections 4096; }
@@ -141,9 +156,16 @@ start_nginx_proxy() {
 }
 EOF
   } > "$work/proxy.conf"
-  taskset -c 0 nginx -c "$work/proxy.conf" -e "$work/proxy.log" &
+  taskset -c 0 $(launcher nginx) nginx -c "$work/proxy.conf" -e "$work/proxy.log" &
   pids+=($!)
   server_pid[nginx]=$!
+}
+
+# The command a proxy under test is started with: nothing, or in instruction mode callgrind, writing
+# its counts to $work/NAME.callgrind (and each dump to NAME.callgrind.N).
+launcher() {
+  [ "$instructions" -eq 1 ] || return 0
+  echo "valgrind --tool=callgrind --dump-instr=no --callgrind-out-file=$work/$1.callgrind --log-file=$work/$1.valgrind.log"
 }
 
 # Starts the gateway with WORKERS io_context threads, pinned with the taskset CPU list PIN.
@@ -193,7 +215,7 @@ audit:
   signing_key: $work/$name-keys/audit-signing.key
 EOF
   fi
-  taskset -c "$pin" "$bin" serve --config "$work/$name.yaml" 2> "$work/$name.log" &
+  taskset -c "$pin" $(launcher "$name") "$bin" serve --config "$work/$name.yaml" 2> "$work/$name.log" &
   pids+=($!)
   server_pid[$name]=$!
 }
@@ -249,8 +271,100 @@ measure() {
 $(( ${up_after% *} + ${up_after#* } - ${up_before% *} - ${up_before#* } ))"
 }
 
+# Replaces the section "## TITLE" of docs/BENCHMARKS.md (up to the next "## ") with INTRO and TABLE,
+# or appends it.
+record_section() {
+  local title="$1" intro="$2" table="$3"
+  python3 - "$root/docs/BENCHMARKS.md" "$title" "$intro" "$table" <<'EOF'
+import os, re, sys
+doc, title, intro, table = sys.argv[1:]
+section = f"## {title}\n\n{intro}\n\n{table}\n"
+text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
+m = re.search(r"^## " + re.escape(title) + r"\n.*?(?=^## |\Z)", text, re.M | re.S)
+if m:
+    text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
+else:
+    text = text.rstrip("\n") + "\n\n" + section
+open(doc, "w").write(text)
+print(f"gateway_bench: recorded in {doc}", file=sys.stderr)
+EOF
+}
+
 declare -A server_pid
 up_port="$(free_port)"; proxy_port="$(free_port)"
+path="/v1/chat/completions"
+
+if [ "$instructions" -eq 1 ]; then
+  # Instruction mode: each proxy under callgrind, counted over one timed wrk run after a warm-up.
+  # Paths (name, label, gateway features): nginx first, then the one-worker gateway's variants.
+  paths=("nginx|nginx|" "gateway|gateway|" "gateway-policy|gateway + policy (all detectors)|policy"
+         "gateway-audit|gateway + audit (strict)|audit" "gateway-audit-relaxed|gateway + audit (relaxed)|audit-relaxed")
+  start_upstream "$up_port"
+  start_nginx_proxy "$proxy_port" "$up_port"
+  declare -A port
+  port[nginx]="$proxy_port"
+  for entry in "${paths[@]:1}"; do
+    IFS='|' read -r name label features <<<"$entry"
+    port[$name]="$(free_port)"
+    start_gateway "$name" "${port[$name]}" "$(free_port)" "$up_port" 1 0 "$features"
+  done
+  wait_ok "http://127.0.0.1:$up_port$path" upstream
+  results="$work/instructions.txt"
+  for entry in "${paths[@]}"; do
+    IFS='|' read -r name label features <<<"$entry"
+    echo "gateway_bench: counting $label" >&2
+    url="http://127.0.0.1:${port[$name]}$path"
+    wait_ok "$url" "$label"
+    run_wrk "$url" 8 2 > /dev/null   # warm-up: pools filled, every code path run once
+    callgrind_control -z "${server_pid[$name]}" > /dev/null 2>&1
+    run_wrk "$url" 8 "$duration" > /dev/null
+    callgrind_control -d "${server_pid[$name]}" > /dev/null 2>&1
+    dump="$work/$name.callgrind.1"
+    for _ in $(seq 1 100); do grep -q '^totals:' "$dump" 2>/dev/null && break; sleep 0.1; done
+    requests="$(awk '/requests in/ { print $1 }' "$work/wrk-last.txt")"
+    echo "$name|$label|$requests|$(awk '/^summary:/ { print $2 }' "$dump")" >> "$results"
+  done
+  table="$(python3 - "$results" "$duration" "$assets/callgrind_top.py" "$work/gateway.callgrind.1" <<'EOF'
+import runpy, sys
+results, duration, top_script, gateway_dump = sys.argv[1:]
+rows = []
+for line in open(results):
+    name, label, requests, total = line.rstrip("\n").split("|")
+    rows.append((name, label, int(requests), int(total)))
+per_request = {name: total / requests for name, _, requests, total in rows}
+out = [f"instructions executed in user space per request (valgrind --tool=callgrind), wrk -t1 -c8, {duration} s",
+       "after a 2 s warm-up; 1.3 KB chat request; the same upstream for every path", "",
+       "| path | requests counted | instructions per request | vs nginx |", "|---|---:|---:|---:|"]
+for name, label, requests, total in rows:
+    out.append(f"| {label} | {requests:,} | {per_request[name]:,.0f} | {per_request[name] / per_request['nginx']:.2f} |")
+out += ["", "valgrind hides the CPU's SHA and AVX-512 extensions, so under it OpenSSL hashes without SHA instructions",
+        "and vectorscan runs its AVX2 code: the audit rows overstate what SHA-256 costs natively, and the policy row",
+        "counts the AVX2 scan; the plain gateway and nginx run the code they run natively.",
+        "", "the gateway's largest costs (instructions per request spent in the function itself):", ""]
+top = runpy.run_path(top_script)["self_costs"](gateway_dump)
+requests = next(r for n, _, r, _ in rows if n == "gateway")
+out += ["| function | instructions per request | share |", "|---|---:|---:|"]
+total = sum(top.values())
+for function, cost in top.most_common(15):
+    out.append(f"| `{function[:110]}` | {cost / requests:,.0f} | {100 * cost / total:.1f}% |")
+print("\n".join(out))
+EOF
+)"
+  echo "$table"
+  if [ "$record" -eq 1 ]; then
+    record_section "Gateway: instructions per request" "Measured $(date -u +%Y-%m-%d) with
+
+    tests/bench/gateway_bench.sh --instructions --duration $duration --record
+
+Each proxy runs under valgrind's callgrind, which counts every instruction it executes in user
+space; the upstream runs natively. Unlike req/s, the count does not move with other load on this
+shared machine, so it shows what a change to the code costs or saves between two builds; it leaves
+out system time (about two thirds of each proxy's CPU time in the Gateway table), cache misses and
+how many instructions the CPU retires per cycle." "$table"
+  fi
+  exit 0
+fi
+
 gw_port="$(free_port)"; gw_admin="$(free_port)"
 gwm_port="$(free_port)"; gwm_admin="$(free_port)"
 gwp_port="$(free_port)"; gwp_admin="$(free_port)"
@@ -268,7 +382,6 @@ start_gateway gateway-audit "$gwa_port" "$gwa_admin" "$up_port" 1 0 audit
 start_gateway gateway-policy-audit "$gwpa_port" "$gwpa_admin" "$up_port" 1 0 policy,audit
 start_gateway gateway-audit-relaxed "$gwr_port" "$gwr_admin" "$up_port" 1 0 audit-relaxed
 
-path="/v1/chat/completions"
 wait_ok "http://127.0.0.1:$up_port$path" upstream
 wait_ok "http://127.0.0.1:$proxy_port$path" nginx
 wait_ok "http://127.0.0.1:$gw_port$path" gateway
@@ -373,30 +486,15 @@ EOF
 echo "$table"
 
 if [ "$record" -eq 1 ]; then
-  doc="$root/docs/BENCHMARKS.md"
-  python3 - "$doc" "$table" "$(date -u +%Y-%m-%d)" "$(nproc)" "$(uname -m)" "$duration" "$connections" "$rounds" <<'EOF'
-import os, re, sys
-doc, table, day, cpus, arch, duration, conns, rounds = sys.argv[1:]
-section = (
-    "## Gateway\n\n"
-    f"Measured {day} on this {cpus}-CPU {arch} machine with\n\n"
-    f"    tests/bench/gateway_bench.sh --duration {duration} --connections {conns} --rounds {rounds} --record\n\n"
-    "Paths to one fast upstream (nginx answering a fixed chat completion with `return 200`):\n"
-    "wrk straight to it; through nginx as a plain `proxy_pass` reverse proxy (worker_processes 1,\n"
-    "upstream keepalive); through the gateway with `workers: 1` (authentication, JSON decode,\n"
-    "routing, pooled forwarding); through the gateway with `workers: 2` (not pinned, so it shares\n"
-    "CPU 1 with wrk); and the one-worker gateway again with the bench policy (every built-in\n"
-    "detector scans each request: tests/bench/gateway/policy.yaml), with a strict (fsynced) audit\n"
-    "log, with both, and with a relaxed audit log. The ratios compare paths measured in the same run.\n\n"
-    + table + "\n"
-)
-text = open(doc).read() if os.path.exists(doc) else "# Benchmarks\n"
-m = re.search(r"^## Gateway\n.*?(?=^## |\Z)", text, re.M | re.S)
-if m:
-    text = text[:m.start()] + section + ("\n" if text[m.end():] else "") + text[m.end():]
-else:
-    text = text.rstrip("\n") + "\n\n" + section
-open(doc, "w").write(text)
-print(f"gateway_bench: recorded in {doc}", file=sys.stderr)
-EOF
+  record_section "Gateway" "Measured $(date -u +%Y-%m-%d) on this $(nproc)-CPU $(uname -m) machine with
+
+    tests/bench/gateway_bench.sh --duration $duration --connections $connections --rounds $rounds --record
+
+Paths to one fast upstream (nginx answering a fixed chat completion with \`return 200\`):
+wrk straight to it; through nginx as a plain \`proxy_pass\` reverse proxy (worker_processes 1,
+upstream keepalive); through the gateway with \`workers: 1\` (authentication, JSON decode,
+routing, pooled forwarding); through the gateway with \`workers: 2\` (not pinned, so it shares
+CPU 1 with wrk); and the one-worker gateway again with the bench policy (every built-in
+detector scans each request: tests/bench/gateway/policy.yaml), with a strict (fsynced) audit
+log, with both, and with a relaxed audit log. The ratios compare paths measured in the same run." "$table"
 fi
