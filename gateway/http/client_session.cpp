@@ -9,6 +9,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include "crypto/tls_context.hpp"
+#include "gateway/http/framing.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/http/request_id.hpp"
 #include "gateway/http/request_target.hpp"
@@ -45,16 +46,11 @@ std::optional<std::string> refused_request_head(const Message& request) {
   const auto hosts = request.count(http::field::host);
   if (hosts > 1) return std::string("A request may carry only one Host header.");
   if (hosts == 0 && request.version() >= 11) return std::string("An HTTP/1.1 request must carry a Host header.");
-  auto codings = request.equal_range(http::field::transfer_encoding);
-  if (codings.first == codings.second) return std::nullopt;
-  std::string value;
-  for (auto it = codings.first; it != codings.second; ++it) {
-    if (!value.empty()) value += ", ";
-    value.append(it->value().data(), it->value().size());
-  }
+  const std::string value = transfer_codings(request);
+  if (value.empty()) return std::nullopt;
   if (request.count(http::field::content_length) != 0)
     return "A request may not carry both Transfer-Encoding and Content-Length headers.";
-  if (!beast::iequals(value, "chunked"))
+  if (!decodable_transfer_codings(value))
     return "Transfer-Encoding '" + value + "' is not supported: send 'Transfer-Encoding: chunked' or Content-Length.";
   return std::nullopt;
 }
@@ -67,12 +63,6 @@ std::size_t head_bytes(const Message& request) {
   std::size_t bytes = request.method_string().size() + request.target().size() + 12;
   for (const auto& field : request) bytes += field.name_string().size() + field.value().size() + 4;
   return bytes;
-}
-
-// A request the parser refused, as opposed to one the client stopped sending (which cannot be answered).
-bool malformed(const boost::system::error_code& ec) {
-  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
-         ec != http::error::end_of_stream && ec != http::error::partial_message;
 }
 
 std::string remote_of(const TcpSocket& socket) {

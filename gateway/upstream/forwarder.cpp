@@ -8,6 +8,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 
+#include "gateway/http/framing.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/net/eager_write.hpp"
 
@@ -279,6 +280,15 @@ std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
   if (status < 200 || (status >= 300 && status < 400) || status > 599)
     return api_errors::upstream_error(backend() + " answered with status " + std::to_string(status) +
                                       ", which the gateway does not relay");
+  // Beast decodes chunked and no other transfer coding: a body sent gzip'd that way would reach the
+  // answer's check (and the client, with nothing saying how to read it) still encoded.
+  if (const std::string codings = transfer_codings(head); !decodable_transfer_codings(codings)) {
+    ApiError error = api_errors::upstream_error(backend() + " sent its answer with Transfer-Encoding: " +
+                                                codings.substr(0, 64) +
+                                                ", which the gateway does not decode (only chunked); it was withheld");
+    if (transform_) error.code = "response_check_failed";
+    return error;
+  }
   auto encoding = head[http::field::content_encoding];
   if (transform_ && !encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
     ApiError error = api_errors::upstream_error(backend() + " sent its answer encoded (Content-Encoding: " +

@@ -50,7 +50,12 @@
 //                               second answer nobody asked for); then the response stays open stallMs
 //                               (default 0) before it ends, unless the gateway closes it first
 //                               (reported as 'aborted'). With destroy the connection is then cut
-//                               instead (with no chunks: the request received and never answered)
+//                               instead (with no chunks: the request received and never answered).
+//                               With raw: true the chunks are the whole answer, head included,
+//                               written to the socket as they are (status and headers unused), so a
+//                               test can send what no HTTP library writes: 1xx heads before the
+//                               answer, transfer codings, malformed heads; the connection is then
+//                               closed (or cut, with destroy)
 //   --keep-alive-timeout-ms N   close a keep-alive connection idle for N ms (default 60000)
 //   --silent                    read requests, health checks included, and never answer them (a hung
 //                               backend behind an open port)
@@ -266,7 +271,8 @@ const script = opt.script ? (await import(pathToFileURL(opt.script).href)).defau
 async function scriptedAnswer(req, res, path, body, raw, requestOnConnection) {
   const tokens = raw.match(/⟦[A-Z][A-Z0-9_]*_[0-9a-f]+⟧/g) ?? [];
   const { status = 200, headers = { 'content-type': 'text/event-stream' }, chunks, stallMs = 0,
-    chunkDelayMs = cfg.chunkDelayMs, destroy = false } = await script({ path, body, tokens, requestOnConnection });
+    chunkDelayMs = cfg.chunkDelayMs, destroy = false, raw: onWire = false } = await script({ path, body, tokens, requestOnConnection });
+  if (onWire) return rawScriptedAnswer(req.socket, chunks, chunkDelayMs, stallMs, destroy);
   res.writeHead(status, headers);  // sent with the first chunk: with none, nothing is
   for (let i = 0; i < chunks.length; i++) {
     if (i > 0 && chunkDelayMs > 0) await sleep(chunkDelayMs);
@@ -282,6 +288,18 @@ async function scriptedAnswer(req, res, path, body, raw, requestOnConnection) {
   }
   if (destroy) req.socket.destroy();
   else res.end();
+}
+
+// A scripted answer written straight to the socket, past Node's HTTP framing.
+async function rawScriptedAnswer(socket, chunks, chunkDelayMs, stallMs, destroy) {
+  for (let i = 0; i < chunks.length; i++) {
+    if (i > 0 && chunkDelayMs > 0) await sleep(chunkDelayMs);
+    if (socket.destroyed) return;
+    await new Promise((resolve) => socket.write(chunks[i], resolve));
+  }
+  if (stallMs > 0) await sleep(stallMs);
+  if (destroy) socket.destroy();
+  else socket.end();
 }
 
 async function handlePost(req, res, path, raw, log, requestOnConnection) {

@@ -1,0 +1,132 @@
+// What the gateway does with the heads a real backend (or a proxy in front of one) may send besides
+// "200 OK, Content-Length": interim 1xx heads before the answer, transfer codings other than
+// chunked, a compressed stream, an error status on an event stream, a whole answer where a stream
+// was asked for, Retry-After, a head it cannot parse. Each odd answer is written byte for byte by
+// the upstream (its script's raw answers), past any HTTP library, with and without a policy that
+// checks answers.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, bearer, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-answer-heads';
+const CARD = '4111 1111 1111 1111';
+const QUIET_HEALTH = { interval_ms: 60000, unhealthy_after: 1000 };
+
+const POLICY = `name: answer-heads-itest
+version: 1
+classes: [public, internal, confidential, restricted]
+default_clearance: confidential
+zones:
+  - name: site
+tenants:
+  - name: heads
+responses:
+  redact: [credit_card]
+rules:
+  - name: everyone-on-site
+    then:
+      action: allow
+      zones: [site]
+`;
+
+// The upstream's answers, chosen by the last user message. Raw ones are whole HTTP answers.
+const SCRIPT = `import zlib from 'node:zlib';
+const CARD = ${JSON.stringify(CARD)};
+const answer = JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'card ' + CARD }, finish_reason: 'stop' }] });
+const events = 'data: ' + JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
+  choices: [{ index: 0, delta: { content: 'card ' + CARD }, finish_reason: null }] }) + '\\n\\ndata: [DONE]\\n\\n';
+const head = (status, fields) => 'HTTP/1.1 ' + status + '\\r\\n' + fields.map((f) => f + '\\r\\n').join('') + '\\r\\n';
+const json = (body) => head('200 OK', ['Content-Type: application/json', 'Content-Length: ' + Buffer.byteLength(body)]) + body;
+const chunked = (bytes) => Buffer.concat([Buffer.from(bytes.length.toString(16) + '\\r\\n'), bytes, Buffer.from('\\r\\n0\\r\\n\\r\\n')]);
+const error = (message) => JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } });
+export default function respond({ body }) {
+  switch (body.messages.at(-1).content) {
+    case 'interim':
+      return { raw: true, chunks: [head('100 Continue', []) + head('103 Early Hints', ['Link: </a.css>; rel=preload']) + json(answer)] };
+    case 'interim-in-pieces':
+      return { raw: true, chunkDelayMs: 30, chunks: [head('100 Continue', []), head('102 Processing', []), json(answer)] };
+    case 'endless-interim':
+      return { raw: true, chunks: [head('103 Early Hints', []).repeat(20)], stallMs: 2000 };
+    case 'gzip-transfer-coding':
+      return { raw: true, chunks: [Buffer.concat([
+        Buffer.from(head('200 OK', ['Content-Type: text/event-stream', 'Transfer-Encoding: gzip, chunked'])),
+        chunked(zlib.gzipSync(events))])] };
+    case 'gzip-stream': {
+      const gz = zlib.gzipSync(events);
+      return { raw: true, chunks: [Buffer.concat([Buffer.from(head('200 OK', ['Content-Type: text/event-stream',
+        'Content-Encoding: gzip', 'Content-Length: ' + gz.length])), gz])] };
+    }
+    case 'stream-500': {
+      const sse = 'data: ' + error('engine crashed: ' + CARD) + '\\n\\n';
+      return { raw: true, chunks: [head('500 Internal Server Error', ['Content-Type: text/event-stream',
+        'Content-Length: ' + Buffer.byteLength(sse)]) + sse] };
+    }
+    case 'busy-429':
+      return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '17' }, chunks: [error('slow down')] };
+    case 'busy-503':
+      return { status: 503, headers: { 'content-type': 'application/json', 'retry-after': 'Wed, 25 Nov 2026 10:00:00 GMT' },
+        chunks: [error('overloaded')] };
+    case 'garbled-retry-after':
+      return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': 'in a while' }, chunks: [error('slow down')] };
+    case 'bad-head':
+      return { raw: true, chunks: [head('200 OK', ['Content-Type: application/json', 'this is no header field']) + answer] };
+    default:
+      return { headers: { 'content-type': 'application/json' }, chunks: [answer] };
+  }
+}
+`;
+
+const chat = (content, extra = {}) => ({ model: 'm', messages: [{ role: 'user', content }], ...extra });
+
+describe('odd answer heads from a backend', { timeout: 120000 }, () => {
+  let dir;
+  let upstream;
+  let checked;  // a gateway whose policy checks answers
+  let plain;    // one without a policy: answers go out as the backend sent them
+
+  before(async () => {
+    dir = tempDir('sovereign-answer-heads-');
+    fs.writeFileSync(path.join(dir, 'answers.mjs'), SCRIPT);
+    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    upstream = await Upstream.start({ name: 'heads', script: path.join(dir, 'answers.mjs') });
+    const config = {
+      tenants: [tenant({ name: 'heads', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'odd-heads', models: ['m'], upstreams: [upstream], health: QUIET_HEALTH })],
+    };
+    checked = await Gateway.start({ ...config, policy: path.join(dir, 'policy.yaml') });
+    plain = await Gateway.start(config);
+  });
+
+  after(async () => {
+    await checked?.stop();
+    await plain?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const stream = (gw, content) => readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+    body: chat(content, { stream: true }) });
+
+  it('an answer in a transfer coding the gateway does not decode (gzip) is withheld, checked or not', async () => {
+    const res = await stream(checked, 'gzip-transfer-coding');
+    assert.equal(res.status, 502, JSON.stringify(res));
+    const error = JSON.parse(res.rest).error;
+    assert.equal(error.code, 'response_check_failed');
+    assert.match(error.message, /Transfer-Encoding: gzip, chunked, which the gateway does not decode/);
+    const unchecked = await plain.chat(KEY, chat('gzip-transfer-coding', { stream: true }));
+    assertError(unchecked, { status: 502, code: 'upstream_error' });
+    assert.match(unchecked.json.error.message, /Transfer-Encoding: gzip, chunked/);
+  });
+
+  it('a plain answer still goes through both gateways as before', async () => {
+    const res = await checked.chat(KEY, chat('hello'));
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json.choices[0].message.content, 'card [REDACTED:credit_card]');
+  });
+});
