@@ -380,6 +380,9 @@ void Forwarder::start_streaming() {
   header.result(stream_parser_->get().result());
   header.version(11);
   header.set(http::field::content_type, "text/event-stream");
+  // Only reached without a transform (unrelayable refuses an encoded answer that must be checked):
+  // the client decodes it, and needs to be told how.
+  if (!encoding.empty()) header.set(http::field::content_encoding, encoding);
   header.set(http::field::cache_control, "no-cache");
   header.set("X-Request-Id", request_.request_id);
   stream_started_ = true;

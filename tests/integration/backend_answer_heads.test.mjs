@@ -124,6 +124,18 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     assert.match(unchecked.json.error.message, /Transfer-Encoding: gzip, chunked/);
   });
 
+  it('a compressed stream relayed without a policy keeps its Content-Encoding, so the client can read it', async () => {
+    const res = await fetch(`http://127.0.0.1:${plain.apiPort}/v1/chat/completions`, {
+      method: 'POST', headers: { ...bearer(KEY), 'content-type': 'application/json' },
+      body: JSON.stringify(chat('gzip-stream', { stream: true })) });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-encoding'), 'gzip');
+    assert.equal(res.headers.get('content-type'), 'text/event-stream');
+    const text = await res.text();  // fetch decodes it as Content-Encoding says
+    assert.match(text, /"content":"card 4111 1111 1111 1111"/);
+    assert.match(text, /data: \[DONE\]/);
+  });
+
   it('a plain answer still goes through both gateways as before', async () => {
     const res = await checked.chat(KEY, chat('hello'));
     assert.equal(res.status, 200, res.text);
