@@ -20,6 +20,8 @@ constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
 // After `data: [DONE]`, the most of what has already arrived that is parsed to see the body end.
 constexpr std::size_t max_drained_bytes = 64 * 1024;
+// Interim (1xx) heads skipped before an answer's final head; a backend sending more is broken.
+constexpr std::size_t max_interim_heads = 8;
 
 // ": <message>" from an OpenAI-shaped error body, or nothing.
 std::string upstream_message(const std::string& body) {
@@ -116,6 +118,7 @@ void Forwarder::try_next() {
     candidate.backend->series->active_connections.Increment();
     attempt_counted_ = true;
     retried_stale_ = false;
+    interim_heads_ = 0;
     deadline_ = now + candidate.backend->config->timeout;
     sink_.on_deadline(deadline_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->expire();
@@ -183,6 +186,10 @@ void Forwarder::send_request() {
 void Forwarder::on_written(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec) return fail_before_response(ec, !connection_->reused);
+  read_head();
+}
+
+void Forwarder::read_head() {
   header_parser_.emplace();
   header_parser_->header_limit(max_upstream_header_bytes);
   // The body's limit is set once it is known whether the answer streams (read_whole, start_streaming);
@@ -250,6 +257,16 @@ void Forwarder::on_header(boost::system::error_code ec) {
     return fail_unanswered(ec);
   }
   status_ = header_parser_->get().result_int();
+  // RFC 9110 15.2: a client must read past 1xx heads (100 Continue, 103 Early Hints) to the final
+  // answer, asked for or not. 101 is no interim head: it would switch protocols (refused below).
+  if (status_ >= 100 && status_ < 200 && status_ != 101) {
+    if (++interim_heads_ <= max_interim_heads) return read_head();
+    release_connection(false);
+    current_.replica->record_failure(std::chrono::steady_clock::now());
+    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' sent more than " +
+                                                    std::to_string(max_interim_heads) +
+                                                    " interim (1xx) answers without a final one"));
+  }
   // 503: the server says it did not take the request on. 502 and 504 (a proxy in front of the
   // server lost it or timed out) leave open whether it ran.
   bool retryable_status = status_ == 503 || (retry_unanswered && (status_ == 502 || status_ == 504));

@@ -100,6 +100,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void send_request();
   void write_head(std::string& out) const;
   void on_written(boost::system::error_code ec);
+  void read_head();
   void on_header(boost::system::error_code ec);
   void read_whole();
   void on_whole(boost::system::error_code ec);
@@ -150,6 +151,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool answer_ended_early_ = false;  // `data: [DONE]` came before the end of the backend's body
   bool retried_stale_ = false;
   bool attempt_counted_ = false;
+  std::size_t interim_heads_ = 0;  // 1xx heads skipped before this answer's final head
   std::optional<ApiError> last_error_;
   unsigned status_ = 0;
 };

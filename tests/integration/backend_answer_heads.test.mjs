@@ -113,6 +113,23 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
   const stream = (gw, content) => readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
     body: chat(content, { stream: true }) });
 
+  it('interim 1xx heads (100 Continue, 102, 103 Early Hints) are read past to the answer', async () => {
+    for (const content of ['interim', 'interim-in-pieces']) {
+      const res = await checked.chat(KEY, chat(content));
+      assert.equal(res.status, 200, `${content}: ${res.text}`);
+      assert.equal(res.json.choices[0].message.content, 'card [REDACTED:credit_card]', content);
+      const unchecked = await plain.chat(KEY, chat(content));
+      assert.equal(unchecked.status, 200, `${content}: ${unchecked.text}`);
+      assert.equal(unchecked.json.choices[0].message.content, `card ${CARD}`, content);
+    }
+  });
+
+  it('a backend that sends interim heads without end gets 502 saying so, not a hang', async () => {
+    const res = await plain.chat(KEY, chat('endless-interim'));
+    assertError(res, { status: 502, code: 'upstream_error' });
+    assert.match(res.json.error.message, /more than 8 interim \(1xx\) answers/);
+  });
+
   it('an answer in a transfer coding the gateway does not decode (gzip) is withheld, checked or not', async () => {
     const res = await stream(checked, 'gzip-transfer-coding');
     assert.equal(res.status, 502, JSON.stringify(res));
