@@ -283,8 +283,22 @@ void Forwarder::on_header(boost::system::error_code ec) {
     release_connection(false);
     return respond_error(*refusal);
   }
+  // Only a successful answer is relayed as a stream; any other goes through read_whole's rules
+  // (a 5xx becomes 502 in the gateway's error shape), whatever its Content-Type.
   auto content_type = header_parser_->get()[http::field::content_type];
-  if (request_.stream && content_type.starts_with("text/event-stream")) return start_streaming();
+  const bool success = status_ >= 200 && status_ < 300;
+  // Media types are case-insensitive (RFC 9110 8.3.1).
+  const bool event_stream = boost::beast::iequals(content_type.substr(0, 17), "text/event-stream");
+  if (request_.stream && success && event_stream) return start_streaming();
+  // A streaming client reads events only: a whole answer would reach it as an empty stream, which
+  // it would take for the model's answer.
+  if (request_.stream && success) {
+    release_connection(false);
+    return respond_error(api_errors::upstream_error(
+        "backend '" + current_.backend->config->name + "' answered the streamed request with a whole answer (" +
+        std::to_string(status_) + ", Content-Type: " + std::string(content_type.substr(0, 64)) +
+        ") instead of an event stream; ask it without \"stream\", or use a backend that streams"));
+  }
   read_whole();
 }
 

@@ -153,6 +153,27 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     assert.match(text, /data: \[DONE\]/);
   });
 
+  it('a 5xx event stream answering a streamed request is 502 upstream_error in the gateway\'s shape', async () => {
+    for (const gw of [checked, plain]) {
+      const res = await gw.chat(KEY, chat('stream-500', { stream: true }));
+      assertError(res, { status: 502, code: 'upstream_error' });
+      assert.match(res.json.error.message, /backend 'odd-heads' answered 500/);
+      assert.ok(!res.text.includes('4111'), res.text);
+    }
+  });
+
+  it('a whole JSON answer to a streamed request is 502, not an empty stream the client would take for the answer', async () => {
+    for (const gw of [checked, plain]) {
+      const res = await gw.chat(KEY, chat('hello', { stream: true }));
+      assertError(res, { status: 502, code: 'upstream_error' });
+      assert.match(res.json.error.message,
+        /answered the streamed request with a whole answer \(200, Content-Type: application\/json\) instead of an event stream/);
+      assert.ok(!res.text.includes('4111'), res.text);
+    }
+    const asked = await checked.chat(KEY, chat('hello'));  // the same answer, asked without stream
+    assert.equal(asked.status, 200, asked.text);
+  });
+
   it('a plain answer still goes through both gateways as before', async () => {
     const res = await checked.chat(KEY, chat('hello'));
     assert.equal(res.status, 200, res.text);
