@@ -1,5 +1,6 @@
 #include "gateway/upstream/forwarder.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
@@ -22,6 +23,18 @@ constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
 constexpr std::size_t max_drained_bytes = 64 * 1024;
 // Interim (1xx) heads skipped before an answer's final head; a backend sending more is broken.
 constexpr std::size_t max_interim_heads = 8;
+
+// The backend's Retry-After when it is one a client can act on: delay-seconds, or an HTTP date in
+// the IMF-fixdate form senders must use ("Sun, 06 Nov 1994 08:49:37 GMT"); otherwise empty.
+std::string_view usable_retry_after(std::string_view value) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (!value.empty() && value.size() <= 10 && std::all_of(value.begin(), value.end(), digit)) return value;
+  const auto date_char = [&](char c) {
+    return digit(c) || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == ' ' || c == ',' || c == ':';
+  };
+  if (value.size() == 29 && value.ends_with(" GMT") && std::all_of(value.begin(), value.end(), date_char)) return value;
+  return {};
+}
 
 // ": <message>" from an OpenAI-shaped error body, or nothing.
 std::string upstream_message(const std::string& body) {
@@ -368,9 +381,12 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   // refusal that concerns the gateway, not the client: the backend refused the gateway's
   // credentials, does not know the path or model it was configured with, or the method.
   const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
+  // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
+  const std::string_view retry_after = usable_retry_after(upstream[http::field::retry_after]);
   if (status >= 500 || gateways_problem) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
-                                                    std::to_string(upstream.result_int()) + upstream_message(upstream.body())));
+                                                    std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
+                         retry_after);
   }
   HttpResponse response;
   response.version(11);
@@ -379,6 +395,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
   if (auto encoding = upstream[http::field::content_encoding]; !encoding.empty())
     response.set(http::field::content_encoding, encoding);  // relayed unchecked: no transform (see unrelayable)
+  if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
   if (transform_ && upstream.result_int() < 300) {
     response.body() = transform_->whole(std::move(upstream.body()));
@@ -519,10 +536,11 @@ void Forwarder::fail_mid_stream(const std::string& why) {
   });
 }
 
-void Forwarder::respond_error(const ApiError& error) {
+void Forwarder::respond_error(const ApiError& error, std::string_view retry_after) {
   end_attempt();
   HttpResponse response{error.status, 11};
   response.set(http::field::content_type, "application/json");
+  if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
   response.body() = error.to_json();
   response.prepare_payload();

@@ -174,6 +174,18 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     assert.equal(asked.status, 200, asked.text);
   });
 
+  it('the backend\'s Retry-After reaches the client: on a relayed 429 and on the 502 made of its 503', async () => {
+    const busy = await plain.chat(KEY, chat('busy-429'));
+    assert.equal(busy.status, 429, busy.text);
+    assert.equal(busy.headers['retry-after'], '17');
+    const down = await checked.chat(KEY, chat('busy-503'));
+    assertError(down, { status: 502, code: 'upstream_error' });
+    assert.equal(down.headers['retry-after'], 'Wed, 25 Nov 2026 10:00:00 GMT');
+    const garbled = await plain.chat(KEY, chat('garbled-retry-after'));
+    assert.equal(garbled.status, 429, garbled.text);
+    assert.equal(garbled.headers['retry-after'], undefined, 'a Retry-After no client can read is not passed on');
+  });
+
   it('a plain answer still goes through both gateways as before', async () => {
     const res = await checked.chat(KEY, chat('hello'));
     assert.equal(res.status, 200, res.text);
