@@ -247,15 +247,19 @@ void Forwarder::fail_before_response(boost::system::error_code ec, bool count_fa
   try_next();
 }
 
-// The replica received the whole request and closed the connection without answering.
+// The replica received the whole request and closed the connection without answering, or answered
+// with a head the gateway cannot read (a bad field, one over its size limit, not HTTP at all).
 void Forwarder::fail_unanswered(boost::system::error_code ec) {
   if (connection_) connection_->close();
   connection_.reset();
   current_.replica->record_failure(std::chrono::steady_clock::now());
-  respond_error(api_errors::upstream_error(
-      "backend '" + current_.backend->config->name + "' (" + current_.replica->config().url +
-      ") closed the connection after receiving the request, without answering (" + ec.message() +
-      "); not retried on another replica, since it may have run it (see retry_unanswered)"));
+  const std::string what = malformed(ec) ? "answered with a head the gateway cannot read (" + ec.message() + ")"
+                                         : "closed the connection after receiving the request, without answering (" +
+                                               ec.message() + ")";
+  respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' (" +
+                                           current_.replica->config().url + ") " + what +
+                                           "; not retried on another replica, since it may have run it (see "
+                                           "retry_unanswered)"));
 }
 
 void Forwarder::on_header(boost::system::error_code ec) {

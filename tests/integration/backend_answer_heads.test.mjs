@@ -186,6 +186,13 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     assert.equal(garbled.headers['retry-after'], undefined, 'a Retry-After no client can read is not passed on');
   });
 
+  it('a head the gateway cannot parse is reported as such, not as a backend that closed without answering', async () => {
+    const res = await plain.chat(KEY, chat('bad-head'));
+    assertError(res, { status: 502, code: 'upstream_error' });
+    assert.match(res.json.error.message, /answered with a head the gateway cannot read \(bad field\)/);
+    assert.doesNotMatch(res.json.error.message, /without answering/);
+  });
+
   it('a plain answer still goes through both gateways as before', async () => {
     const res = await checked.chat(KEY, chat('hello'));
     assert.equal(res.status, 200, res.text);
