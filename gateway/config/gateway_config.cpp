@@ -51,6 +51,8 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
                     ? "has a query or fragment; a backend's URL names a server and an optional base path"
                     : "has a path with a character that must be percent-encoded");
   out.base_path = std::string(path);
+  // Checked before the host is read: "user:password@host:port" has the colons of an IPv6 address.
+  if (authority.find('@') != std::string_view::npos) return fail("must not carry credentials");
   std::string_view port_text;
   if (authority.starts_with('[')) {
     auto close = authority.find(']');
@@ -69,7 +71,6 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
   if (out.host.empty()) return fail("has no host");
-  if (authority.find('@') != std::string_view::npos) return fail("must not carry credentials");
   unsigned port = out.https ? 443 : 80;
   if (!port_text.empty()) {
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);

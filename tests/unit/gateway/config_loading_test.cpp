@@ -122,6 +122,11 @@ TEST_SUITE("config") {
       REQUIRE(v6.size() == 1);
       CHECK_MESSAGE(v6[0].message.find("IPv6 address without brackets") != std::string::npos, v6[0].message);
     }
+    for (const char* url : {"http://user:secret@127.0.0.1:9000", "http://user@127.0.0.1:9000", "http://a:b@[::1]:9000"}) {
+      auto credentials = errors_of(with_url(url));
+      REQUIRE(credentials.size() == 1);
+      CHECK_MESSAGE(credentials[0].message.ends_with("must not carry credentials"), credentials[0].message);
+    }
     auto encoded = parse_gateway_config(with_url("http://127.0.0.1:9000/team%20a/v1"), "gw.yaml");
     REQUIRE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(encoded));
     CHECK(std::get<std::shared_ptr<const GatewayConfig>>(encoded)->backends[0].replicas[0].base_path == "/team%20a/v1");
