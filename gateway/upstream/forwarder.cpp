@@ -67,6 +67,7 @@ Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vec
 }
 
 void Forwarder::start() {
+  started_ = std::chrono::steady_clock::now();
   sink_.on_shutdown([weak = weak_from_this()] {
     if (auto self = weak.lock()) self->shut_down();
   });
@@ -121,6 +122,13 @@ void Forwarder::try_next() {
     }
     all_refused_ = false;
     const auto now = std::chrono::steady_clock::now();
+    // timeout_ms bounds the request, retries included: a retry gets what is left of it, and none
+    // is sent once it is spent (the replica would work on a request whose client is told 504).
+    const auto deadline = started_ + candidate.backend->config->timeout;
+    if (attempts_ > 0 && now >= deadline) {
+      timed_out_ = true;
+      return respond_error(timeout_error());
+    }
     if (!candidate.replica->admit(now)) continue;  // its circuit opened, or another request is its trial
     if (attempts_ > 0) candidate.backend->series->retries.Increment();
     ++attempts_;
@@ -132,7 +140,7 @@ void Forwarder::try_next() {
     attempt_counted_ = true;
     retried_stale_ = false;
     interim_heads_ = 0;
-    deadline_ = now + candidate.backend->config->timeout;
+    deadline_ = deadline;
     sink_.on_deadline(deadline_, [weak = weak_from_this()] {
       if (auto self = weak.lock()) self->expire();
     });

@@ -139,7 +139,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::optional<StreamParser> stream_parser_;
   std::optional<WholeParser> whole_parser_;
   std::unique_ptr<std::array<char, 16 * 1024>> chunk_buffer_;  // streaming responses only
-  std::chrono::steady_clock::time_point deadline_;
+  std::chrono::steady_clock::time_point started_;   // the first attempt's start: timeout_ms runs from here
+  std::chrono::steady_clock::time_point deadline_;  // the current attempt's backend's timeout_ms after started_
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;
   std::optional<UsageMeter> usage_meter_;  // when request_.meter_usage

@@ -44,6 +44,9 @@ describe('upstream failures', () => {
     up.status400 = await Upstream.start({ name: 'u400', status: 400 });
     up.goodC = await Upstream.start({ name: 'ugood-c' });
     up.slow500 = await Upstream.start({ name: 'uslow500', status: 500, 'first-byte-delay-ms': 300 });
+    // Each takes 60% of the backend timeout to answer 503: two attempts would outlast it.
+    up.slow503A = await Upstream.start({ name: 'uslow503-a', status: 503, 'first-byte-delay-ms': BACKEND_TIMEOUT_MS * 0.6 });
+    up.slow503B = await Upstream.start({ name: 'uslow503-b', status: 503, 'first-byte-delay-ms': BACKEND_TIMEOUT_MS * 0.6 });
     halfOpenPort = await freePort();
     up.unaccepting = await UnacceptingListener.start();
     deadPort = await freePort();
@@ -73,6 +76,8 @@ describe('upstream failures', () => {
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-502', models: ['m-502'], upstreams: [up.status502, up.goodA], health: SLOW_HEALTH,
           circuit_breaker: { failures: 1000, open_ms: 1000 } }),
+        openaiBackend({ name: 'be-slow-503', models: ['m-slow-503'], upstreams: [up.slow503A, up.slow503B],
+          timeout_ms: BACKEND_TIMEOUT_MS, health: SLOW_HEALTH, circuit_breaker: { failures: 1000, open_ms: 1000 } }),
         openaiBackend({ name: 'be-401', models: ['m-401'], upstreams: [up.status401], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-400', models: ['m-400'], upstreams: [up.status400], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-trial', models: ['m-trial'], upstreams: [up.slow500], health: SLOW_HEALTH,
@@ -114,6 +119,16 @@ describe('upstream failures', () => {
     const elapsed = Date.now() - started;
     assertError(res, { status: 504, code: 'upstream_timeout' }, 'slow upstream');
     assert.ok(elapsed >= BACKEND_TIMEOUT_MS - 50 && elapsed < 4000, `answered after ${elapsed} ms`);
+  });
+
+  it('timeout_ms bounds the request, retries included: a retry after a slow 503 gets only what is left of it', async () => {
+    const started = Date.now();
+    const res = await gw.chat(KEY, chat('m-slow-503'));
+    const elapsed = Date.now() - started;
+    assertError(res, { status: 504, code: 'upstream_timeout' }, 'two slow 503 answers');
+    assert.ok(elapsed >= BACKEND_TIMEOUT_MS - 50 && elapsed < BACKEND_TIMEOUT_MS + 400, `answered after ${elapsed} ms`);
+    const tried = up.slow503A.requests().length + up.slow503B.requests().length;
+    assert.equal(tried, 2, 'the first replica answered 503, the retry ran out of time on the second');
   });
 
   it('503 no_backend_available once health checks find the upstream refusing connections', async () => {
