@@ -312,8 +312,10 @@ void Forwarder::on_header(boost::system::error_code ec) {
   // (a 5xx becomes 502 in the gateway's error shape), whatever its Content-Type.
   auto content_type = header_parser_->get()[http::field::content_type];
   const bool success = status_ >= 200 && status_ < 300;
-  // Media types are case-insensitive (RFC 9110 8.3.1).
-  const bool event_stream = boost::beast::iequals(content_type.substr(0, 17), "text/event-stream");
+  // Media types are case-insensitive (RFC 9110 8.3.1). A backend asked for a stream (Accept:
+  // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
+  const bool event_stream = boost::beast::iequals(content_type.substr(0, 17), "text/event-stream") ||
+                            (request_.stream && content_type.empty());
   if (request_.stream && success && event_stream) return start_streaming();
   // A streaming client reads events only: a whole answer would reach it as an empty stream, which
   // it would take for the model's answer.

@@ -67,6 +67,8 @@ export default function respond({ body }) {
       return { raw: true, chunks: [head('500 Internal Server Error', ['Content-Type: text/event-stream',
         'Content-Length: ' + Buffer.byteLength(sse)]) + sse] };
     }
+    case 'untyped-stream':
+      return { raw: true, chunks: [head('200 OK', ['Content-Length: ' + Buffer.byteLength(events)]) + events] };
     case 'busy-429':
       return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': '17' }, chunks: [error('slow down')] };
     case 'busy-503':
@@ -172,6 +174,16 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     }
     const asked = await checked.chat(KEY, chat('hello'));  // the same answer, asked without stream
     assert.equal(asked.status, 200, asked.text);
+  });
+
+  it('a streamed answer that names no Content-Type is relayed as the stream it was asked for', async () => {
+    const res = await stream(checked, 'untyped-stream');
+    assert.equal(res.status, 200, JSON.stringify(res));
+    assert.equal(res.headers['content-type'], 'text/event-stream');
+    assert.deepEqual(res.events.map((e) => e.data).slice(-1), ['[DONE]']);
+    const text = res.events.map((e) => e.data).join('\n');
+    assert.match(text, /\[REDACTED:credit_card\]/);
+    assert.ok(!text.includes('4111'), text);
   });
 
   it('the backend\'s Retry-After reaches the client: on a relayed 429 and on the 502 made of its 503', async () => {
