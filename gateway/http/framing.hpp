@@ -2,6 +2,7 @@
 // How a parsed message is framed, as both ends of the gateway need to know it: the transfer codings
 // it names (Beast decodes chunked and no other), and whether a failed read was a message the parser
 // refused or a peer that stopped sending.
+#include <cstddef>
 #include <string>
 
 #include <boost/beast/core/string.hpp>
@@ -27,6 +28,12 @@ std::string transfer_codings(const Message& message) {
 inline bool decodable_transfer_codings(const std::string& codings) {
   return codings.empty() || boost::beast::iequals(codings, "chunked");
 }
+
+// An interim answer (100 Continue, 102 Processing, 103 Early Hints): RFC 9110 15.2 has a client read
+// past any number of them, asked for or not, to the final answer. 101 is none: it switches protocols.
+inline bool interim_status(unsigned status) { return status >= 100 && status < 200 && status != 101; }
+// Interim heads read past before a final one; a peer that sends more is broken, not slow.
+inline constexpr std::size_t max_interim_heads = 8;
 
 // A message the parser refused (a bad field, a head over its limit, not HTTP at all), as opposed
 // to one its sender stopped sending (end of stream, or a message cut off part-way).

@@ -21,8 +21,6 @@ constexpr std::size_t max_upstream_header_bytes = 64 * 1024;
 constexpr std::uint64_t max_stream_bytes = 4ull * 1024 * 1024 * 1024;
 // After `data: [DONE]`, the most of what has already arrived that is parsed to see the body end.
 constexpr std::size_t max_drained_bytes = 64 * 1024;
-// Interim (1xx) heads skipped before an answer's final head; a backend sending more is broken.
-constexpr std::size_t max_interim_heads = 8;
 
 // The backend's Retry-After when it is one a client can act on: delay-seconds, or an HTTP date in
 // the IMF-fixdate form senders must use ("Sun, 06 Nov 1994 08:49:37 GMT"); otherwise empty.
@@ -282,9 +280,8 @@ void Forwarder::on_header(boost::system::error_code ec) {
     return fail_unanswered(ec);
   }
   status_ = header_parser_->get().result_int();
-  // RFC 9110 15.2: a client must read past 1xx heads (100 Continue, 103 Early Hints) to the final
-  // answer, asked for or not. 101 is no interim head: it would switch protocols (refused below).
-  if (status_ >= 100 && status_ < 200 && status_ != 101) {
+  // Read past to the final answer; a 101 is refused below (unrelayable).
+  if (interim_status(status_)) {
     if (++interim_heads_ <= max_interim_heads) return read_head();
     release_connection(false);
     current_.replica->record_failure(std::chrono::steady_clock::now());

@@ -5,6 +5,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "gateway/http/framing.hpp"
 #include "gateway/log/access_log.hpp"
 #include "gateway/upstream/upstream_connection.hpp"
 
@@ -19,6 +20,7 @@ struct HealthChecker::Probe {
   std::shared_ptr<UpstreamConnection> connection;
   http::request<http::empty_body> request;
   std::optional<http::response_parser<http::string_body>> parser;
+  std::size_t interim_heads = 0;  // 1xx heads read past in this check
 };
 
 HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot)
@@ -78,21 +80,27 @@ void HealthChecker::check(std::shared_ptr<Probe> probe) {
       http::async_write(stream, probe->request, [self, probe](boost::system::error_code ec, std::size_t) {
         if (self->stopped_) return;
         if (ec) return self->report(probe, false, "cannot send the check: " + self->failure(probe, ec));
-        probe->parser.emplace();
-        probe->parser->body_limit(1024 * 1024);
-        probe->connection->with_stream([&](auto& stream) {
-          http::async_read(stream, probe->connection->buffer(), *probe->parser,
-                           [self, probe](boost::system::error_code ec, std::size_t) {
-                             if (self->stopped_) return;
-                             if (ec) return self->report(probe, false, "no answer: " + self->failure(probe, ec));
-                             unsigned status = probe->parser->get().result_int();
-                             self->report(probe, status >= 200 && status < 400,
-                                          "answered " + std::to_string(status) + " to GET " +
-                                              std::string(probe->request.target()));
-                           });
-        });
+        probe->interim_heads = 0;
+        self->read_answer(probe);
       });
     });
+  });
+}
+
+void HealthChecker::read_answer(std::shared_ptr<Probe> probe) {
+  probe->parser.emplace();
+  probe->parser->body_limit(1024 * 1024);
+  probe->connection->with_stream([&](auto& stream) {
+    http::async_read(stream, probe->connection->buffer(), *probe->parser,
+                     [self = shared_from_this(), probe](boost::system::error_code ec, std::size_t) {
+                       if (self->stopped_) return;
+                       if (ec) return self->report(probe, false, "no answer: " + self->failure(probe, ec));
+                       unsigned status = probe->parser->get().result_int();
+                       if (interim_status(status) && ++probe->interim_heads <= max_interim_heads)
+                         return self->read_answer(probe);
+                       self->report(probe, status >= 200 && status < 400,
+                                    "answered " + std::to_string(status) + " to GET " + std::string(probe->request.target()));
+                     });
   });
 }
 

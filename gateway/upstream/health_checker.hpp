@@ -22,6 +22,7 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
   struct Probe;
   void schedule(std::shared_ptr<Probe> probe, std::chrono::milliseconds delay);
   void check(std::shared_ptr<Probe> probe);
+  void read_answer(std::shared_ptr<Probe> probe);  // the check's answer, past any interim 1xx heads
   // `outcome`: what the check found, for the log line when the replica turns unhealthy.
   void report(const std::shared_ptr<Probe>& probe, bool passed, const std::string& outcome);
   std::string failure(const std::shared_ptr<Probe>& probe, const boost::system::error_code& ec) const;

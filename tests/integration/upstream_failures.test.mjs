@@ -30,6 +30,7 @@ describe('upstream failures', () => {
     up.slow = await Upstream.start({ name: 'uslow', 'first-byte-delay-ms': 5000 });
     up.refuse = await Upstream.start({ name: 'urefuse', refuse: true });
     up.unhealthy = await Upstream.start({ name: 'usick', 'health-status': 503 });
+    up.hinted = await Upstream.start({ name: 'uhinted', 'health-early-hints': true });
     up.killed = await Upstream.start({ name: 'ukilled' });
     up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
     up.good = await Upstream.start({ name: 'ugood' });
@@ -60,6 +61,7 @@ describe('upstream failures', () => {
           health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-refuse', models: ['m-refuse'], upstreams: [up.refuse], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-sick', models: ['m-sick'], upstreams: [up.unhealthy], health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-hinted', models: ['m-hinted'], upstreams: [up.hinted], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-killed', models: ['m-killed'], upstreams: [up.killed], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-mid', models: ['m-mid'], upstreams: [up.midStream], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-retry', models: ['m-retry'], health: SLOW_HEALTH,
@@ -147,6 +149,16 @@ describe('upstream failures', () => {
     assert.match(line ?? '', /last: answered 503 to GET \/v1\/models\)/, `the log says why:\n${line}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
+  });
+
+  it('a health check answered 103 Early Hints before its 200 passes: the replica stays healthy and serves', async () => {
+    const checks = () => up.hinted.events().filter((e) => e.event === 'request' && e.path === '/v1/models').length;
+    await up.hinted.process.waitUntil(() => checks() >= 5, 10000, 'five health checks of be-hinted');
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_upstream_healthy', { backend: 'be-hinted' }), 1);
+    assert.ok(!gw.stderr.split('\n').some((l) => l.includes('"backend_unhealthy"') && l.includes("'be-hinted'")), gw.stderr);
+    const res = await gw.chat(KEY, chat('m-hinted'));
+    assert.equal(res.status, 200, res.text);
   });
 
   it('502 upstream_error when a healthy upstream has gone away since the last health check', async () => {

@@ -25,6 +25,7 @@
 //   --die-after-chunks N        streaming: destroy the socket after N content chunks
 //   --status N                  POST endpoints answer with this status and an OpenAI error body
 //   --health-status N           status of GET /v1/models (default 200)
+//   --health-early-hints        GET /v1/models answers 103 Early Hints before its answer
 //   --refuse                    close the listening socket after reporting the port (connections refused)
 //   --echo                      non-streamed answers carry the request as received in "echo"
 //   --echo-last-user            chat answers (plain and streamed) are the last user message's text
@@ -83,6 +84,7 @@ const { values: opt } = parseArgs({
     'die-after-chunks': { type: 'string', default: '-1' },
     status: { type: 'string', default: '200' },
     'health-status': { type: 'string', default: '200' },
+    'health-early-hints': { type: 'boolean', default: false },
     refuse: { type: 'boolean', default: false },
     echo: { type: 'boolean', default: false },
     'echo-last-user': { type: 'boolean', default: false },
@@ -382,6 +384,7 @@ async function handle(req, res) {
   if (opt.silent) return;
 
   if (req.method === 'GET' && path === '/v1/models') {
+    if (opt['health-early-hints']) res.writeEarlyHints({ link: '</v1/models>; rel=preload' });
     if (cfg.healthStatus !== 200) {
       sendJson(res, cfg.healthStatus, openAiError(cfg.healthStatus, 'upstream: configured unhealthy'));
       return;
