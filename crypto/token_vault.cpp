@@ -260,9 +260,15 @@ class TokenVault::Impl {
                                      std::string_view token) const {
     if (!check_names(tenant, scope)) return std::nullopt;
     std::shared_lock lock(mutex_);
-    auto it = entries_.find(entry_key(tenant, scope, token));
-    if (it == entries_.end() || it->second.expires_ms <= options_.now_ms()) return std::nullopt;
-    return decrypt(tenant, scope, token, it->second);
+    const Entry* entry = live_locked(tenant, scope, token);
+    if (entry == nullptr) return std::nullopt;
+    return decrypt(tenant, scope, token, *entry);
+  }
+
+  bool holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
+    if (!check_names(tenant, scope)) return false;
+    std::shared_lock lock(mutex_);
+    return live_locked(tenant, scope, token) != nullptr;
   }
 
   std::size_t size() const {
@@ -301,6 +307,13 @@ class TokenVault::Impl {
       return make_error("tenant must have 1 to 256 bytes and scope at most 256");
     }
     return {};
+  }
+
+  // The mapping of this token that has not expired; the caller holds the lock.
+  const Entry* live_locked(std::string_view tenant, std::string_view scope, std::string_view token) const {
+    auto it = entries_.find(entry_key(tenant, scope, token));
+    if (it == entries_.end() || it->second.expires_ms <= options_.now_ms()) return nullptr;
+    return &it->second;
   }
 
   std::string associated_data(std::string_view tenant, std::string_view scope, std::string_view token) const {
@@ -444,6 +457,9 @@ Result<std::string> TokenVault::tokenize_for_request(std::string_view tenant, st
   return impl_->tokenize(tenant, scope, type, value, true);
 }
 void TokenVault::forget(std::string_view tenant, std::string_view scope) { impl_->forget(tenant, scope); }
+bool TokenVault::holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
+  return impl_->holds(tenant, scope, token);
+}
 std::optional<std::string> TokenVault::restore(std::string_view tenant, std::string_view scope,
                                                std::string_view token) const {
   return impl_->restore(tenant, scope, token);
