@@ -23,6 +23,10 @@ const char* kind_of(const json::value& value) {
     case json::kind::array: return "an array";
     case json::kind::object: return "an object";
     case json::kind::bool_: return "a boolean";
+    case json::kind::string: return "a string";
+    case json::kind::null: return "null";
+    case json::kind::double_: return "a decimal number";
+    case json::kind::uint64: return "a number out of range";
     default: return "a number";
   }
 }
@@ -57,6 +61,8 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
       auto& call = list[i].get_object();
       std::int64_t index = static_cast<std::int64_t>(i);
       if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
+      else if (k && streaming && unreadable.empty())
+        unreadable = holder_name + ".tool_calls[" + std::to_string(i) + "].index is " + kind_of(*k) + ", not an integer";
       auto* function = call.if_contains("function");
       if (function && function->is_object())
         take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
@@ -254,7 +260,11 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         if (!item.is_object()) continue;
         auto& object = item.get_object();
         std::int64_t index = 0;
+        // Streamed text is joined by its choice's index: one the gateway read otherwise than a client
+        // does ("1" or 1.0, which JavaScript takes for 1) would put text of one choice into another's
+        // filters, where a value split between them is found by neither.
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
+        else if (i) return out + fail("a choice's index is " + std::string(kind_of(*i)) + ", not an integer");
         rewritten = withhold_logprobs(object) || rewritten;
         std::string unreadable;
         const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);

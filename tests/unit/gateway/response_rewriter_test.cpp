@@ -264,6 +264,29 @@ TEST_SUITE("rewrite") {
     }
   }
 
+  TEST_CASE("a streamed choice or tool call whose index is no integer is refused: text of one must not join another's") {
+    // JavaScript reads "1" and 1.0 as 1: split between such events, "sec" + "ret" would reach a client
+    // as one choice's "secret" while the gateway filtered two.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"index":"1","delta":{"content":"sec"}})", "a choice's index is a string, not an integer"},
+        {R"({"index":1.0,"delta":{"content":"sec"}})", "a choice's index is a decimal number, not an integer"},
+        {R"({"index":1,"delta":{"tool_calls":[{"index":"0","function":{"arguments":"sec"}}]}})",
+         "choice 1's delta.tool_calls[0].index is a string, not an integer"}};
+    for (const auto& [choice, why] : cases) {
+      CAPTURE(choice);
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(R"(data: {"choices":[{"index":1,"delta":{"content":"x"}}]})" "\n\n");
+      out += rewriter.on_data("data: {\"choices\":[" + choice + "]}\n\n");
+      CHECK(rewriter.failed());
+      CHECK(out.find(why) != std::string::npos);
+      CHECK(out.find("sec") == std::string::npos);
+    }
+    // Whole, each text is complete in itself: the index joins nothing, and the answer is checked.
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[{"index":"0","message":{"content":"a secret"}}]})") ==
+          R"({"choices":[{"index":"0","message":{"content":"a ******"}}]})");
+  }
+
   TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
     auto streamed = masking_rewriter();
     std::string out;
