@@ -342,6 +342,25 @@ Status VaultJournal::sync() {
   return {};
 }
 
+Result<std::filesystem::path> VaultJournal::keep_as(const std::string& suffix) const {
+  std::lock_guard lock(mutex_);
+  for (int n = 1; n <= 100; ++n) {
+    std::filesystem::path kept = path_;
+    kept += "." + suffix + (n > 1 ? "." + std::to_string(n) : "");
+    if (::link(path_.c_str(), kept.c_str()) == 0) return kept;
+    if (errno == EEXIST) continue;
+    std::error_code ec;
+    if (!std::filesystem::copy_file(path_, kept, ec)) {
+      if (ec == std::errc::file_exists) continue;
+      return make_error(kept.string() + ": cannot keep the mappings file as it was: " + ec.message());
+    }
+    std::filesystem::permissions(kept, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    if (ec) return make_error(kept.string() + ": cannot make the kept mappings file private: " + ec.message());
+    return kept;
+  }
+  return make_error(path_.string() + ": cannot keep the mappings file as it was: 100 earlier copies are in the way");
+}
+
 Status VaultJournal::compact(const std::vector<JournalRecord>& live) {
   std::string bytes(header);
   for (const auto& record : live) bytes += frame(record);

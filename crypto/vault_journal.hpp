@@ -69,6 +69,10 @@ class VaultJournal {
   [[nodiscard]] Status sync();
   // Replaces the file with these records (a new file, synced, renamed over the old one).
   [[nodiscard]] Status compact(const std::vector<JournalRecord>& live);
+  // Keeps the file as it is now beside it, as DIR/mappings.vault.<suffix> (a hard link, or a private
+  // copy where the file system has none; .2, .3... where the name is taken), and returns that path:
+  // what a compaction then drops stays where an operator can put it back.
+  [[nodiscard]] Result<std::filesystem::path> keep_as(const std::string& suffix) const;
 
   std::uint64_t size_bytes() const {
     std::lock_guard lock(mutex_);

@@ -451,6 +451,49 @@ TEST_SUITE("vault persistence") {
     CHECK(readable.error().message.find("mappings.vault") != std::string::npos);
   }
 
+  TEST_CASE("a start with another key keeps the file as it was: put back, with the right key, its tokens are restored") {
+    PersistentVault p;
+    std::string token;
+    { auto vault = p.open_ok(); token = tokenize_ok(*vault, "acme", "conv", "DE89 3704 0044 0532 0130 00"); }
+    const std::string before = testing::read_bytes(p.file());
+    SecretKey right = std::move(p.key);
+    p.key = generate_key(KeyKind::vault);  // a wrong path in gateway.yaml, another site's key, an old backup
+    const std::filesystem::path kept = p.file().string() + ".before-key-" + p.key.metadata.key_id;
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->size() == 0);
+      REQUIRE(p.notes.size() == 1);
+      CHECK(p.notes[0].find("1 mapping records were made with another vault key (rotated since) and can no longer be "
+                            "restored; dropped (1 not expired); the file as it was is kept as " + kept.string() +
+                            ": if this is not the key") != std::string::npos);
+      tokenize_ok(*vault, "acme", "conv", "FR14 2004 1010 0505 0001 3M02 606");
+    }
+    CHECK(testing::read_bytes(kept) == before);
+    CHECK((std::filesystem::status(kept).permissions() & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+          std::filesystem::perms::none);
+    // Its next start finds nothing of another key: no note. The right key, with the file put back,
+    // restores the tokens as if nothing had happened.
+    p.notes.clear();
+    { auto vault = p.open_ok(); }
+    CHECK(p.notes.empty());
+    std::filesystem::rename(kept, p.file());
+    p.key = std::move(right);
+    p.notes.clear();
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->restore("acme", "conv", token) == std::optional<std::string>("DE89 3704 0044 0532 0130 00"));
+      CHECK(p.notes.empty());
+    }
+    // Mappings of another key that have all expired are dropped without a copy: nothing is lost.
+    p.key = generate_key(KeyKind::vault);
+    p.now += 120'000;
+    p.notes.clear();
+    { auto vault = p.open_ok(); }
+    REQUIRE(p.notes.size() == 1);
+    CHECK(p.notes[0].find("kept as") == std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(p.file().string() + ".before-key-" + p.key.metadata.key_id));
+  }
+
   TEST_CASE("a request's own mappings are restored while it runs, never written, and forgotten after it") {
     PersistentVault p;
     auto vault = p.open_ok();
