@@ -106,6 +106,13 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   calls.get_array().push_back(json::object{{"index", index}, {"function", json::object{{"arguments", text}}}});
 }
 
+// Whether a streamed choice ends with this event: its finish_reason names a reason. Some servers
+// (Ollama, SGLang) write "" in every event where OpenAI writes null; that ends nothing.
+bool finishes(const json::object& choice) {
+  const json::value* reason = choice.if_contains("finish_reason");
+  return reason != nullptr && !reason->is_null() && !(reason->is_string() && reason->get_string().empty());
+}
+
 // How many bytes at the end of text begin a UTF-8 character that they do not complete (0 to 3):
 // what a backend that cuts its output between the bytes of a character leaves for its next event.
 std::size_t cut_character_tail(std::string_view text) {
@@ -272,13 +279,16 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         for (auto& [field, text] : texts) {
           Stream* filters = stream(index, field);
           if (filters == nullptr) return out + fail(too_many_texts());
+          // Its filters released what they held when the choice finished: text after that would be
+          // checked without what came before it, and what they hold back of it never released.
+          if (filters->finished && !text->get_string().empty())
+            return out + fail("choice " + std::to_string(index) + "'s " + field + " goes on after its finish_reason");
           std::string filtered = run(*filters, text->get_string());
           if (filtered == text->get_string()) continue;
           *text = filtered;
           rewritten = true;
         }
-        auto* finish_reason = object.if_contains("finish_reason");
-        if (finish_reason == nullptr || finish_reason->is_null()) continue;
+        if (!finishes(object)) continue;
         // The choice ends: every one of its streams releases what it held back, appended to the
         // field this event carries, or placed anew once those are done (placing adds members, which
         // may move the ones `texts` points to).

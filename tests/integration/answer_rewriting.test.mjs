@@ -475,6 +475,19 @@ cases:
     assert.equal(tested.code, 0, tested.output);
   });
 
+  it('a backend that writes finish_reason "" in every event (Ollama, SGLang) loses no text, and a card split across its events is redacted', async () => {
+    const text = `Card 4111 1111 1111 1111 for ${token}, order 123456`;
+    const ollamaEvent = (content, finish) => event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: finish }] });
+    for (const size of [3, 7, 16]) {
+      const pieces = [];
+      for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+      answerWith([...pieces.map((p) => ollamaEvent(p, '')), ollamaEvent('', 'stop'), 'data: [DONE]\n\n']);
+      const { text: got, raw } = await ask('chat', true);
+      assert.equal(got, `Card [REDACTED:credit_card] for ${EMAIL}, order 123456`, `pieces of ${size}: ${raw}`);
+    }
+  });
+
   it('a token of a request without a conversation is not restored in a conversation named like that request', async () => {
     // The first request names no conversation: its scope is itself, while its answer streams.
     const slow = [chatEvent({ role: 'assistant', content: '' }), ...Array.from({ length: 400 }, () => ': waiting\n\n'),

@@ -287,6 +287,35 @@ TEST_SUITE("rewrite") {
           R"({"choices":[{"index":"0","message":{"content":"a ******"}}]})");
   }
 
+  TEST_CASE("finish_reason \"\" in every event (Ollama, SGLang) ends nothing: a value split across events is found, nothing is lost") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out;
+    for (const char* piece : {"Your sec", "ret is ", "123", ""})
+      out += rewriter.on_data(std::string(R"(data: {"choices":[{"index":0,"delta":{"role":"assistant","content":")") + piece +
+                              R"("},"finish_reason":""}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]})" "\n\n");
+    out += rewriter.on_data("data: [DONE]\n\n");
+    CHECK_FALSE(rewriter.failed());
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const auto event = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      for (const auto& choice : event.at("choices").as_array())
+        if (const auto* text = choice.as_object().at("delta").as_object().if_contains("content")) content += text->as_string();
+    }
+    CHECK(content == "Your ****** is 123");
+  }
+
+  TEST_CASE("text of a choice after its finish_reason ends the stream: it could not be checked with what came before") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":"stop"}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":""}}]})" "\n\n");  // empty: nothing said
+    CHECK_FALSE(rewriter.failed());
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"ret"}}]})" "\n\n");
+    CHECK(rewriter.failed());
+    CHECK(out.find("choice 0's content goes on after its finish_reason") != std::string::npos);
+    CHECK(out.find("ret") == std::string::npos);
+  }
+
   TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
     auto streamed = masking_rewriter();
     std::string out;
