@@ -247,7 +247,13 @@ TEST_SUITE("rewrite") {
         {R"({"content":[{"type":"text","text":"a secret"}]})", "message.content is an array, not text"},
         {R"({"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"k":"secret"}}}]})",
          "message.tool_calls[0].function.arguments is an object, not text"},
-        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"}};
+        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"},
+        // Texts held in another shape than OpenAI's: a client may read them all the same.
+        {R"({"content":null,"tool_calls":{"id":"c","function":{"arguments":"a secret"}}})", "message.tool_calls is an object, not a list"},
+        {R"({"content":null,"tool_calls":["a secret"]})", "message.tool_calls[0] is a string, not an object"},
+        {R"({"content":null,"tool_calls":[{"id":"c","function":"a secret"}]})", "message.tool_calls[0].function is a string, not an object"},
+        {R"({"content":null,"function_call":"a secret"})", "message.function_call is a string, not an object"},
+        {R"("a secret")", "message is a string, not an object"}};
     for (const auto& [message, why] : cases) {
       CAPTURE(message);
       auto whole = masking_rewriter();
@@ -314,6 +320,25 @@ TEST_SUITE("rewrite") {
     CHECK(rewriter.failed());
     CHECK(out.find("choice 0's content goes on after its finish_reason") != std::string::npos);
     CHECK(out.find("ret") == std::string::npos);
+  }
+
+  TEST_CASE("choices that are not objects, or not a list, are refused, never passed unchecked") {
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":["a secret"]})").empty());
+    CHECK(whole.failure() == "a choice is a string, not an object");
+    for (const std::string& event : {std::string(R"({"choices":["a secret"]})"), std::string(R"({"choices":{"text":"a secret"}})")}) {
+      CAPTURE(event);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data("data: " + event + "\n\n");
+      CHECK(streamed.failed());
+      CHECK(out.find("secret") == std::string::npos);
+      CHECK(out.find("response_check_failed") != std::string::npos);
+    }
+    // A usage event may carry no choices, or null: nothing to check.
+    auto usage = masking_rewriter();
+    CHECK(usage.on_data(R"(data: {"choices":null,"usage":{"total_tokens":3}})" "\n\n") ==
+          R"(data: {"choices":null,"usage":{"total_tokens":3}})" "\n\n");
+    CHECK_FALSE(usage.failed());
   }
 
   TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
