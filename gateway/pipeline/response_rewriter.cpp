@@ -59,6 +59,16 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
     return out;
   }
   const std::string holder_name = streaming ? "delta" : "message";
+  // Where a chat choice keeps its text in the other mode (a streamed event's whole `message`, as some
+  // servers send, or a completion's `text`) it is not read, and a client may read it there.
+  for (const char* elsewhere : {streaming ? "message" : "delta", "text"}) {
+    const json::value* member = choice.if_contains(elsewhere);
+    const bool empty = member == nullptr || member->is_null() || (member->is_string() && member->get_string().empty()) ||
+                       (member->is_object() && member->get_object().empty());
+    if (!empty && unreadable.empty())
+      unreadable = std::string(elsewhere) + " is there in a " + (streaming ? "streamed" : "whole") +
+                   " chat answer, whose text is read from " + holder_name;
+  }
   json::value* holder = choice.if_contains(holder_name);
   if (!shaped(holder, json::kind::object, holder_name)) return out;
   auto& message = holder->get_object();

@@ -322,6 +322,26 @@ TEST_SUITE("rewrite") {
     CHECK(out.find("ret") == std::string::npos);
   }
 
+  TEST_CASE("a chat choice's text where the other mode keeps it (a streamed message, a text) is refused, never passed unchecked") {
+    for (const std::string& choice : {std::string(R"({"index":0,"delta":{},"message":{"content":"a secret"}})"),
+                                      std::string(R"({"index":0,"delta":{"content":"ok"},"text":"a secret"})")}) {
+      CAPTURE(choice);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data(R"(data: {"choices":[)" + choice + "]}\n\n");
+      CHECK(streamed.failed());
+      CHECK(out.find("chat answer, whose text is read from delta") != std::string::npos);
+      CHECK(out.find("secret") == std::string::npos);
+    }
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[{"index":0,"message":{"content":"ok"},"delta":{"content":"a secret"}}]})").empty());
+    CHECK(whole.failure() == "choice 0's delta is there in a whole chat answer, whose text is read from message");
+    // Null, "" or {} there is no text: answers that write every member pass.
+    auto nulls = masking_rewriter();
+    CHECK(nulls.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a secret"},"message":{},"text":""}]})" "\n\n")
+              .find("a ******") != std::string::npos);
+    CHECK_FALSE(nulls.failed());
+  }
+
   TEST_CASE("choices that are not objects, or not a list, are refused, never passed unchecked") {
     auto whole = masking_rewriter();
     CHECK(whole.whole(R"({"choices":["a secret"]})").empty());
