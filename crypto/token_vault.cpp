@@ -127,11 +127,13 @@ class TokenVault::Impl {
     std::vector<std::string> notes;
     const std::int64_t now = options_.now_ms();
     std::size_t other_key = 0;
+    std::size_t other_key_live = 0;
     std::size_t records = 0;
     auto take = [&](JournalRecord& record) {
       ++records;
       if (record.key_id != key_id_) {
         ++other_key;
+        if (record.expires_ms > now) ++other_key_live;
         return;
       }
       // A mapping's later records only move its expiry on: an expired record has no live one before it.
@@ -144,10 +146,23 @@ class TokenVault::Impl {
     auto journal = VaultJournal::open(options_.directory, take, notes);
     if (!journal) return journal.error();
     journal_ = std::move(journal.value());
-    if (other_key > 0)
+    if (other_key > 0) {
+      // The gateway cannot tell a rotated key from a wrong one (another site's, an old backup's): the
+      // file as it was stays beside it while live mappings would go, so a start with the wrong key
+      // loses nothing for good.
+      std::string kept;
+      if (other_key_live > 0) {
+        Result<std::filesystem::path> copy = journal_->keep_as("before-key-" + key_id_);
+        if (!copy) return make_error("token vault: " + copy.error().message);
+        kept = " (" + std::to_string(other_key_live) + " not expired); the file as it was is kept as " +
+               copy.value().string() + ": if this is not the key they were made with, stop the gateway, put that "
+               "file back as " + std::string(VaultJournal::file_name) + " and start with the right key; after a "
+               "rotation, delete it";
+      }
       notes.push_back(journal_->path().string() + ": " + std::to_string(other_key) +
                       " mapping records were made with another vault key (rotated since) and can no longer be "
-                      "restored; dropped");
+                      "restored; dropped" + kept);
+    }
     for (const auto& note : notes)
       if (options_.on_note) options_.on_note(note);
     journal_records_ = records;
@@ -260,9 +275,15 @@ class TokenVault::Impl {
                                      std::string_view token) const {
     if (!check_names(tenant, scope)) return std::nullopt;
     std::shared_lock lock(mutex_);
-    auto it = entries_.find(entry_key(tenant, scope, token));
-    if (it == entries_.end() || it->second.expires_ms <= options_.now_ms()) return std::nullopt;
-    return decrypt(tenant, scope, token, it->second);
+    const Entry* entry = live_locked(tenant, scope, token);
+    if (entry == nullptr) return std::nullopt;
+    return decrypt(tenant, scope, token, *entry);
+  }
+
+  bool holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
+    if (!check_names(tenant, scope)) return false;
+    std::shared_lock lock(mutex_);
+    return live_locked(tenant, scope, token) != nullptr;
   }
 
   std::size_t size() const {
@@ -301,6 +322,13 @@ class TokenVault::Impl {
       return make_error("tenant must have 1 to 256 bytes and scope at most 256");
     }
     return {};
+  }
+
+  // The mapping of this token that has not expired; the caller holds the lock.
+  const Entry* live_locked(std::string_view tenant, std::string_view scope, std::string_view token) const {
+    auto it = entries_.find(entry_key(tenant, scope, token));
+    if (it == entries_.end() || it->second.expires_ms <= options_.now_ms()) return nullptr;
+    return &it->second;
   }
 
   std::string associated_data(std::string_view tenant, std::string_view scope, std::string_view token) const {
@@ -444,6 +472,9 @@ Result<std::string> TokenVault::tokenize_for_request(std::string_view tenant, st
   return impl_->tokenize(tenant, scope, type, value, true);
 }
 void TokenVault::forget(std::string_view tenant, std::string_view scope) { impl_->forget(tenant, scope); }
+bool TokenVault::holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
+  return impl_->holds(tenant, scope, token);
+}
 std::optional<std::string> TokenVault::restore(std::string_view tenant, std::string_view scope,
                                                std::string_view token) const {
   return impl_->restore(tenant, scope, token);

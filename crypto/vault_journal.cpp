@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -131,6 +134,33 @@ Error damaged(const std::filesystem::path& path, std::size_t offset, const std::
                     "(tokens issued before are then no longer restored).");
 }
 
+// Where the zero bytes that end the file begin (its size where it ends otherwise), and its size. A
+// power loss can leave a file whose new size reached the disk before the data written into it did:
+// its end reads as zeros, from where that data began or from a boundary of the disk blocks it
+// filled (a multiple of 512 bytes, the smallest block a file system uses).
+constexpr std::uint64_t smallest_disk_block = 512;
+struct ZeroTail {
+  std::uint64_t from = 0;
+  std::uint64_t size = 0;
+};
+Result<ZeroTail> zero_tail(int fd, const std::filesystem::path& path) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return make_error(path.string() + ": cannot stat: " + errno_text(errno));
+  ZeroTail tail{static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_size)};
+  std::array<char, 64 * 1024> block{};
+  while (tail.from > 0) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), tail.from));
+    const ssize_t n = ::pread(fd, block.data(), want, static_cast<off_t>(tail.from - want));
+    if (n < 0 && errno == EINTR) continue;
+    if (n != static_cast<ssize_t>(want)) return make_error(path.string() + ": read failed: " + errno_text(errno));
+    for (std::size_t i = want; i > 0; --i) {
+      if (block[i - 1] != 0) return ZeroTail{tail.from - want + i, tail.size};
+    }
+    tail.from -= want;
+  }
+  return tail;
+}
+
 // What a mappings file holds: where its whole records end (`good`) and where the file ends.
 struct ParsedFile {
   enum class Start { empty, header_cut, records } start = Start::empty;
@@ -157,6 +187,28 @@ Result<ParsedFile> parse_file(int fd, const std::filesystem::path& path,
   }
   parsed.start = ParsedFile::Start::records;
   in.consume(header.size());
+  // A record whose bytes are zeros to the end of the file from its start, or from a disk block's
+  // boundary inside it, is the file's torn end, cut short like a record the process stopped writing:
+  // nothing whole can follow it. Anything else wrong with a record is damage, reported with its byte
+  // (a damaged last record that merely ends in a zero byte among them).
+  auto torn_end = [&](std::uint64_t at, std::uint64_t record_end) -> Result<bool> {
+    Result<ZeroTail> tail = zero_tail(fd, path);
+    if (!tail) return tail.error();
+    if (tail->from >= tail->size) return false;
+    const std::uint64_t block_start =
+        (tail->from + smallest_disk_block - 1) / smallest_disk_block * smallest_disk_block;
+    const std::uint64_t zeros_from = tail->from <= at ? at : block_start;
+    if (zeros_from >= record_end) return false;
+    parsed.good = at;
+    parsed.end = tail->size;
+    return true;
+  };
+  auto damaged_unless_torn = [&](std::uint64_t at, std::uint64_t record_end, const std::string& what) -> Result<ParsedFile> {
+    Result<bool> torn = torn_end(at, record_end);
+    if (!torn) return torn.error();
+    if (torn.value()) return parsed;
+    return damaged(path, at, what);
+  };
   for (;;) {
     if (Status read = in.fill(8); !read) return make_error(path.string() + ": " + read.error().message);
     const std::string_view head = in.view().substr(0, 8);
@@ -165,18 +217,18 @@ Result<ParsedFile> parse_file(int fd, const std::filesystem::path& path,
     if (head.size() < 8 && head.substr(0, std::min<std::size_t>(head.size(), 4)) ==
                                magic.substr(0, std::min<std::size_t>(head.size(), 4)))
       break;  // a record cut short in its first bytes
-    if (head.substr(0, 4) != magic) return damaged(path, at, "expected a mapping record");
+    if (head.substr(0, 4) != magic) return damaged_unless_torn(at, at + 8, "expected a mapping record");
     const std::uint32_t length = get_u32(head.data() + 4);
     if (length > VaultJournal::max_payload_bytes)
-      return damaged(path, at, "a mapping record of " + std::to_string(length) + " bytes (at most " +
-                                   std::to_string(VaultJournal::max_payload_bytes) + ")");
+      return damaged_unless_torn(at, at + 8, "a mapping record of " + std::to_string(length) + " bytes (at most " +
+                                                 std::to_string(VaultJournal::max_payload_bytes) + ")");
     if (Status read = in.fill(frame_overhead + length); !read)
       return make_error(path.string() + ": " + read.error().message);
     if (in.available() < frame_overhead + length) break;  // the process stopped while writing it
     const std::string_view framed = in.view().substr(4, 4 + length);
     const auto expected = checksum(framed);
     if (std::memcmp(expected.data(), in.view().data() + 8 + length, checksum_size) != 0)
-      return damaged(path, at, "mapping record damaged (checksum mismatch)");
+      return damaged_unless_torn(at, at + frame_overhead + length, "mapping record damaged (checksum mismatch)");
     JournalRecord record;
     if (!parse_payload(framed.substr(4), record)) return damaged(path, at, "mapping record malformed");
     on_record(record);
@@ -231,7 +283,7 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
       return make_error(path.string() + ": cannot cut away an incomplete record: " + errno_text(errno));
     notes.push_back(path.string() + ": dropped an incomplete mapping record at byte " + std::to_string(parsed->good) +
                     " (" + std::to_string(parsed->end - parsed->good) +
-                    " bytes; the process stopped while writing it)");
+                    " bytes; the gateway or the machine stopped while writing it)");
   }
   return std::unique_ptr<VaultJournal>(new VaultJournal(path, std::move(fd), std::move(lock), parsed->good));
 }
@@ -288,6 +340,25 @@ Status VaultJournal::sync() {
   }
   if (::fdatasync(copy.get()) != 0) return make_error(path_.string() + ": cannot sync: " + errno_text(errno));
   return {};
+}
+
+Result<std::filesystem::path> VaultJournal::keep_as(const std::string& suffix) const {
+  std::lock_guard lock(mutex_);
+  for (int n = 1; n <= 100; ++n) {
+    std::filesystem::path kept = path_;
+    kept += "." + suffix + (n > 1 ? "." + std::to_string(n) : "");
+    if (::link(path_.c_str(), kept.c_str()) == 0) return kept;
+    if (errno == EEXIST) continue;
+    std::error_code ec;
+    if (!std::filesystem::copy_file(path_, kept, ec)) {
+      if (ec == std::errc::file_exists) continue;
+      return make_error(kept.string() + ": cannot keep the mappings file as it was: " + ec.message());
+    }
+    std::filesystem::permissions(kept, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    if (ec) return make_error(kept.string() + ": cannot make the kept mappings file private: " + ec.message());
+    return kept;
+  }
+  return make_error(path_.string() + ": cannot keep the mappings file as it was: 100 earlier copies are in the way");
 }
 
 Status VaultJournal::compact(const std::vector<JournalRecord>& live) {

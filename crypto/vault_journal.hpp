@@ -3,8 +3,9 @@
 // restored after it. One append-only file, DIR/mappings.vault, holds one record per mapping as the
 // vault keeps it in memory: tenant, scope, token, key id, expiry and the value encrypted
 // (XChaCha20-Poly1305, those names bound as associated data), never the value in clear. Each record
-// is framed and checksummed; a record cut short by a crash is dropped on open, a damaged one stops
-// the open with its byte offset. Later records of a mapping (its expiry moved on) replace earlier
+// is framed and checksummed; a record cut short by a crash is dropped on open, as is an end of zeros
+// a power loss leaves (the file's size on disk before its data), a damaged one stops the open with
+// its byte offset. Later records of a mapping (its expiry moved on) replace earlier
 // ones; compact() rewrites the file with the live mappings only.
 //
 // File layout: the header line "SOVEREIGN-VAULT-MAPPINGS v1\n", then records:
@@ -43,8 +44,8 @@ class VaultJournal {
  public:
   // Opens (creating) DIR/mappings.vault, private to this user and locked against other processes,
   // and hands every record to `on_record`, in file order (read in chunks, never whole). A record
-  // cut short at the end is cut away, with a line in `notes`; anything else wrong is an error
-  // naming the file and byte.
+  // cut short at the end, or reaching into zeros that end the file, is cut away, with a line in
+  // `notes`; anything else wrong is an error naming the file and byte.
   [[nodiscard]] static Result<std::unique_ptr<VaultJournal>> open(const std::filesystem::path& directory,
                                                                   const std::function<void(JournalRecord&)>& on_record,
                                                                   std::vector<std::string>& notes);
@@ -68,6 +69,10 @@ class VaultJournal {
   [[nodiscard]] Status sync();
   // Replaces the file with these records (a new file, synced, renamed over the old one).
   [[nodiscard]] Status compact(const std::vector<JournalRecord>& live);
+  // Keeps the file as it is now beside it, as DIR/mappings.vault.<suffix> (a hard link, or a private
+  // copy where the file system has none; .2, .3... where the name is taken), and returns that path:
+  // what a compaction then drops stays where an operator can put it back.
+  [[nodiscard]] Result<std::filesystem::path> keep_as(const std::string& suffix) const;
 
   std::uint64_t size_bytes() const {
     std::lock_guard lock(mutex_);

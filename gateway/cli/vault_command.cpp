@@ -75,7 +75,7 @@ int check(const std::filesystem::path& directory) {
                  "restored; the others are dropped at its start\n";
   if (report->good_bytes < report->file_bytes)
     std::cout << "  the last " << grouped(report->file_bytes - report->good_bytes)
-              << " bytes were cut short (the process stopped while writing them); the gateway cuts them "
+              << " bytes were cut short (the gateway or the machine stopped while writing them); the gateway cuts them "
                  "away at its next start\n";
   return 0;
 }

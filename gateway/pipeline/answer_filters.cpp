@@ -22,6 +22,9 @@ class ScanFilter : public TextFilter {
       : scanner_(settings.policy, settings.tenant,
                  form == TextForm::json ? policy::AnswerText::json_text : policy::AnswerText::prose),
         tokens_(token_text(form)),
+        vault_(settings.vault),
+        tenant_(settings.tenant),
+        scope_(settings.scope),
         totals_(settings.totals) {}
   ~ScanFilter() override { report(); }
   std::string feed(std::string_view text) override {
@@ -47,11 +50,17 @@ class ScanFilter : public TextFilter {
   bool failed() const override { return scanner_.failed(); }
 
  private:
-  // Text between tokens is scanned; a token ends what the scanner held back (no value runs through
-  // it) and goes out as written.
+  // Text between tokens is scanned; a token the restore will replace ends what the scanner held back
+  // (no value runs through it) and goes out as written. Anything only shaped like a token (invented
+  // by the model, altered, another tenant's or conversation's, expired) is scanned as the text it
+  // is: its name takes any digits, so ⟦A_4111111111111111⟧ would otherwise carry a card number out.
   crypto::TokenFinder::Output around_tokens(std::string& out) {
     return {[this, &out](std::string_view plain) { out += scanner_.feed(plain); },
-            [this, &out](std::string_view written, std::string_view) {
+            [this, &out](std::string_view written, std::string_view token) {
+              if (vault_ == nullptr || !vault_->holds(tenant_, scope_, token)) {
+                out += scanner_.feed(written);
+                return;
+              }
               out += scanner_.finish();
               out.append(written);
             }};
@@ -65,6 +74,9 @@ class ScanFilter : public TextFilter {
 
   policy::ResponseScanner scanner_;
   crypto::TokenFinder tokens_;
+  const crypto::TokenVault* vault_;  // none configured: no token is restored, none stepped over
+  std::string tenant_;
+  std::string scope_;
   bool reported_ = false;
   std::shared_ptr<std::map<std::string, int>> totals_;
 };

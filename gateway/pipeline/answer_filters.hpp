@@ -1,8 +1,9 @@
 #pragma once
 // The filters each text of an answer goes through (gateway/pipeline/response_rewriter.hpp): the
-// policy's output scan, then the vault's token restore. The scan steps over vault tokens: a token's
-// name is no value (six hex digits that happen to be all decimal read as an account number), and a
-// token redacted inside could never be restored.
+// policy's output scan, then the vault's token restore. The scan steps over the tokens the restore
+// will replace (the vault holds them for this tenant and conversation): a token's name is no value
+// (six hex digits that happen to be all decimal read as an account number), and a token redacted
+// inside could never be restored. Text only shaped like a token is scanned like any other.
 #include <map>
 #include <memory>
 #include <string>

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crypto/token_vault.hpp"
 #include "gateway/openai/json_text.hpp"
 
 namespace sovereign::gateway {
@@ -44,6 +45,20 @@ std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, cons
                                              field.other_path +
                                              "), and keys are not rewritten; send the value as a string value instead.",
                                          field.other_path);
+  }
+  // A value longer than the vault keeps is this request's doing, not a vault that is full: it is
+  // refused as the request's fault (400, naming where), and never counted as a vault refusal.
+  for (const auto& span : decision.spans) {
+    if (span.kind != policy::TransformKind::tokenize || span.segment >= decoded.texts.size()) continue;
+    const std::size_t bytes = span.end > span.begin ? span.end - span.begin : 0;
+    if (bytes <= crypto::max_tokenized_value_bytes) continue;
+    const std::string where = decoded.texts[span.segment].path_string();
+    return api_errors::invalid_request("The policy tokenizes the " + span.detector + " value at " + where +
+                                           ", which has " + std::to_string(bytes) +
+                                           " bytes; the token vault keeps values of at most " +
+                                           std::to_string(crypto::max_tokenized_value_bytes) +
+                                           " bytes. Send it in shorter parts.",
+                                       where);
   }
   return std::nullopt;
 }

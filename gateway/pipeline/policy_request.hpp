@@ -19,7 +19,8 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
                                               std::string_view tenant);
 
 // A decision the gateway cannot carry out is refused after it: the policy redacts or tokenizes a value
-// found in an object key, and keys are not rewritten. nullopt: it can.
+// found in an object key, and keys are not rewritten; or it tokenizes a value longer than the token
+// vault keeps. nullopt: it can.
 std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, const policy::Decision& decision);
 
 // The engine's input: tenant, model, endpoint, the class declared in X-Data-Class (may be empty) and

@@ -23,6 +23,10 @@ const char* kind_of(const json::value& value) {
     case json::kind::array: return "an array";
     case json::kind::object: return "an object";
     case json::kind::bool_: return "a boolean";
+    case json::kind::string: return "a string";
+    case json::kind::null: return "null";
+    case json::kind::double_: return "a decimal number";
+    case json::kind::uint64: return "a number out of range";
     default: return "a number";
   }
 }
@@ -32,7 +36,9 @@ const char* kind_of(const json::value& value) {
 // call's function arguments (keyed by the call's index, which deltas carry) and the arguments of the
 // deprecated function_call (the request schema still takes `functions`); for completions, text.
 // One of them holding something other than a string or null (content as an array of parts,
-// arguments as an object) cannot be checked: `unreadable` names it, and the answer is refused.
+// arguments as an object), or a member that holds them in another shape than OpenAI's (tool_calls
+// as an object, a function as a string), cannot be checked: `unreadable` names it, and the answer is
+// refused, since a client may still read the text there.
 std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
   std::vector<ChoiceText> out;
   auto take = [&](json::value* text, std::string field, const std::string& where) {
@@ -40,30 +46,51 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
     if (text->is_string()) out.push_back({std::move(field), text});
     else if (unreadable.empty()) unreadable = where + " is " + kind_of(*text) + ", not text";
   };
+  // Whether a member holding texts is there in its shape (absent or null: no texts).
+  auto shaped = [&](json::value* member, json::kind kind, const std::string& where) {
+    if (member == nullptr || member->is_null()) return false;
+    if (member->kind() == kind) return true;
+    if (unreadable.empty())
+      unreadable = where + " is " + kind_of(*member) + ", not " + (kind == json::kind::array ? "a list" : "an object");
+    return false;
+  };
   if (endpoint == Endpoint::completions) {
     take(choice.if_contains("text"), "text", "text");
     return out;
   }
   const std::string holder_name = streaming ? "delta" : "message";
+  // Where a chat choice keeps its text in the other mode (a streamed event's whole `message`, as some
+  // servers send, or a completion's `text`) it is not read, and a client may read it there.
+  for (const char* elsewhere : {streaming ? "message" : "delta", "text"}) {
+    const json::value* member = choice.if_contains(elsewhere);
+    const bool empty = member == nullptr || member->is_null() || (member->is_string() && member->get_string().empty()) ||
+                       (member->is_object() && member->get_object().empty());
+    if (!empty && unreadable.empty())
+      unreadable = std::string(elsewhere) + " is there in a " + (streaming ? "streamed" : "whole") +
+                   " chat answer, whose text is read from " + holder_name;
+  }
   json::value* holder = choice.if_contains(holder_name);
-  if (holder == nullptr || !holder->is_object()) return out;
+  if (!shaped(holder, json::kind::object, holder_name)) return out;
   auto& message = holder->get_object();
   for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
     take(message.if_contains(field), field, holder_name + "." + field);
-  if (auto* calls = message.if_contains("tool_calls"); calls && calls->is_array()) {
+  if (auto* calls = message.if_contains("tool_calls"); shaped(calls, json::kind::array, holder_name + ".tool_calls")) {
     auto& list = calls->get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
-      if (!list[i].is_object()) continue;
+      const std::string where = holder_name + ".tool_calls[" + std::to_string(i) + "]";
+      if (!shaped(&list[i], json::kind::object, where)) continue;
       auto& call = list[i].get_object();
       std::int64_t index = static_cast<std::int64_t>(i);
       if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
+      else if (k && streaming && unreadable.empty())
+        unreadable = where + ".index is " + kind_of(*k) + ", not an integer";
       auto* function = call.if_contains("function");
-      if (function && function->is_object())
+      if (shaped(function, json::kind::object, where + ".function"))
         take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
-             holder_name + ".tool_calls[" + std::to_string(i) + "].function.arguments");
+             where + ".function.arguments");
     }
   }
-  if (auto* call = message.if_contains("function_call"); call && call->is_object())
+  if (auto* call = message.if_contains("function_call"); shaped(call, json::kind::object, holder_name + ".function_call"))
     take(call->get_object().if_contains("arguments"), std::string(function_call_arguments),
          holder_name + ".function_call.arguments");
   return out;
@@ -98,6 +125,13 @@ void place_released(json::object& choice, Endpoint endpoint, const std::string& 
   json::value& calls = message["tool_calls"];
   if (!calls.is_array()) calls = json::array{};
   calls.get_array().push_back(json::object{{"index", index}, {"function", json::object{{"arguments", text}}}});
+}
+
+// Whether a streamed choice ends with this event: its finish_reason names a reason. Some servers
+// (Ollama, SGLang) write "" in every event where OpenAI writes null; that ends nothing.
+bool finishes(const json::object& choice) {
+  const json::value* reason = choice.if_contains("finish_reason");
+  return reason != nullptr && !reason->is_null() && !(reason->is_string() && reason->get_string().empty());
 }
 
 // How many bytes at the end of text begin a UTF-8 character that they do not complete (0 to 3):
@@ -249,12 +283,19 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     options.allow_invalid_utf8 = !well_formed;
     if (repeats_a_key(payload, value, options)) return fail("a streamed event repeats a key inside an object");
     bool rewritten = !well_formed;  // its bytes cannot go out as they came
-    if (auto* choices = value.get_object().if_contains("choices"); choices && choices->is_array()) {
+    auto* choices = value.get_object().if_contains("choices");
+    if (choices != nullptr && !choices->is_null() && !choices->is_array())
+      return out + fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
+    if (choices != nullptr && choices->is_array()) {
       for (auto& item : choices->get_array()) {
-        if (!item.is_object()) continue;
+        if (!item.is_object()) return out + fail(std::string("a choice is ") + kind_of(item) + ", not an object");
         auto& object = item.get_object();
         std::int64_t index = 0;
+        // Streamed text is joined by its choice's index: one the gateway read otherwise than a client
+        // does ("1" or 1.0, which JavaScript takes for 1) would put text of one choice into another's
+        // filters, where a value split between them is found by neither.
         if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
+        else if (i) return out + fail("a choice's index is " + std::string(kind_of(*i)) + ", not an integer");
         rewritten = withhold_logprobs(object) || rewritten;
         std::string unreadable;
         const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
@@ -262,13 +303,16 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
         for (auto& [field, text] : texts) {
           Stream* filters = stream(index, field);
           if (filters == nullptr) return out + fail(too_many_texts());
+          // Its filters released what they held when the choice finished: text after that would be
+          // checked without what came before it, and what they hold back of it never released.
+          if (filters->finished && !text->get_string().empty())
+            return out + fail("choice " + std::to_string(index) + "'s " + field + " goes on after its finish_reason");
           std::string filtered = run(*filters, text->get_string());
           if (filtered == text->get_string()) continue;
           *text = filtered;
           rewritten = true;
         }
-        auto* finish_reason = object.if_contains("finish_reason");
-        if (finish_reason == nullptr || finish_reason->is_null()) continue;
+        if (!finishes(object)) continue;
         // The choice ends: every one of its streams releases what it held back, appended to the
         // field this event carries, or placed anew once those are done (placing adds members, which
         // may move the ones `texts` points to).
@@ -354,7 +398,7 @@ std::string ResponseRewriter::whole(std::string body) {
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   bool rewritten = false;
   for (auto& item : choices->get_array()) {
-    if (!item.is_object()) continue;
+    if (!item.is_object()) return fail_whole(std::string("a choice is ") + kind_of(item) + ", not an object");
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
     rewritten = withhold_logprobs(item.get_object()) || rewritten;

@@ -4,7 +4,9 @@
 // reassembled first), each text of each choice (content, reasoning, refusal, every tool call's
 // arguments, a deprecated function_call's arguments; a completion's text) goes through its own chain of filters (output scanning, then
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
-// detector match that is not complete yet); it is released with the choice's finish_reason.
+// detector match that is not complete yet); it is released with the choice's finish_reason (a
+// reason: the "" some servers write in every event ends nothing), and text of the choice after that
+// ends the stream (it could not be checked with what came before).
 // A stream ends at `data: [DONE]`: events a backend sends after it are not relayed, and the forwarder
 // reads no more (ResponseTransform::ended). A backend that cuts a character between the bytes of two
 // events has it joined before the filters see it; text that is not UTF-8 otherwise ends the stream

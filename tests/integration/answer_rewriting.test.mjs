@@ -443,6 +443,51 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
+  it('a card number the model writes as the name of a token it invents is redacted, in content and arguments, whole and streamed at every cut, as policy test says', async () => {
+    // A model that has seen the conversation's tokens imitates their form; only tokens the vault
+    // restores are stepped over by the scan, so the card inside the invented one is found.
+    const invented = '⟦CARD_4111111111111111⟧';
+    const content = `Card ${invented} for ${token}.`;
+    const expectedContent = `Card ⟦CARD_[REDACTED:credit_card]⟧ for ${EMAIL}.`;
+    const written = `{"card":"\\u27e6CARD_4111111111111111\\u27e7","raw":"${invented}","to":"${token}"}`;
+    const expectedArgs = `{"card":"\\u27e6CARD_[REDACTED:credit_card]\\u27e7","raw":"⟦CARD_[REDACTED:credit_card]⟧","to":"${EMAIL}"}`;
+    const call = (args, first) => toolCall(args, first, 'pay');
+    const body = { model: 'm', messages: [{ role: 'user', content: 'Pay.' }] };
+    answerWithCall(content, written, call);
+    assert.deepEqual(await askForCall(body, false, CONVERSATION), { text: expectedContent, args: expectedArgs }, 'whole');
+    for (let cut = 1; cut < written.length; cut++) {
+      answerWithCall(content, written, call, cut);
+      assert.deepEqual(await askForCall(body, true, CONVERSATION), { text: expectedContent, args: expectedArgs }, `cut at ${cut}`);
+    }
+    // Without the conversation's token, what the officer's test expects is what the client got.
+    const alone = `Card ${invented}.`;
+    answerText('chat', [alone], false);
+    const got = (await ask('chat', false)).text;
+    assert.equal(got, 'Card ⟦CARD_[REDACTED:credit_card]⟧.');
+    const tests = path.join(dir, 'invented.tests.yaml');
+    fs.writeFileSync(tests, `policy: policy.yaml
+cases:
+  - name: a card inside an invented token is removed
+    answer: {tenant: rewriting, text: ${JSON.stringify(alone)}, chunk_chars: 3}
+    expect: {text: ${JSON.stringify(got)}, redacted: [credit_card]}
+`);
+    const tested = await runCli(['policy', 'test', tests]);
+    assert.equal(tested.code, 0, tested.output);
+  });
+
+  it('a backend that writes finish_reason "" in every event (Ollama, SGLang) loses no text, and a card split across its events is redacted', async () => {
+    const text = `Card 4111 1111 1111 1111 for ${token}, order 123456`;
+    const ollamaEvent = (content, finish) => event({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: { role: 'assistant', content }, finish_reason: finish }] });
+    for (const size of [3, 7, 16]) {
+      const pieces = [];
+      for (let i = 0; i < text.length; i += size) pieces.push(text.slice(i, i + size));
+      answerWith([...pieces.map((p) => ollamaEvent(p, '')), ollamaEvent('', 'stop'), 'data: [DONE]\n\n']);
+      const { text: got, raw } = await ask('chat', true);
+      assert.equal(got, `Card [REDACTED:credit_card] for ${EMAIL}, order 123456`, `pieces of ${size}: ${raw}`);
+    }
+  });
+
   it('a token of a request without a conversation is not restored in a conversation named like that request', async () => {
     // The first request names no conversation: its scope is itself, while its answer streams.
     const slow = [chatEvent({ role: 'assistant', content: '' }), ...Array.from({ length: 400 }, () => ': waiting\n\n'),

@@ -518,4 +518,21 @@ describe('a tenant whose share of the vault is taken', { timeout: 60000 }, () =>
     assert.equal(logged.length, 1, gw.stderr);
     assert.match(JSON.parse(logged[0]).message, /tenant 'alpha'/);
   });
+
+  it('a value longer than the vault keeps (an address inside a 9 KiB base64 attachment) is refused with 400 naming where, and is no vault refusal', async () => {
+    // An address found in an encoded run is tokenized with the whole run: here 9,664 bytes.
+    const attachment = Buffer.from(`${'Minutes of the meeting. '.repeat(300)}Contact ${EMAIL}.`).toString('base64');
+    const metricsBefore = await gw.metrics();
+    const logFrom = gw.stderr.length;
+    const requestsBefore = echo.requests().length;
+    const refused = await gw.chat(BETA, chatBody('echo-model', `Attachment: ${attachment}`), { headers: { 'X-Conversation-Id': 'long-value' } });
+    assertError(refused, { status: 400, code: 'invalid_request' }, 'a 9 KiB value to tokenize');
+    assert.equal(refused.json.error.param, 'messages[1].content');
+    assert.match(refused.json.error.message,
+      /^The policy tokenizes the email value at messages\[1\]\.content, which has \d+ bytes; the token vault keeps values of at most 4096 bytes/);
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_vault_refusals_total'), metricsBefore.value('sovereign_vault_refusals_total'), metrics.text);
+    assert.ok(!gw.stderr.slice(logFrom).includes('"event":"vault_refused"'), gw.stderr.slice(logFrom));
+    assert.equal(echo.requests().length, requestsBefore, 'nothing reached the upstream');
+  });
 });

@@ -68,8 +68,12 @@ TEST_SUITE("vault") {
   TEST_CASE("another tenant or scope can neither restore a token nor share it") {
     VaultFixture f;
     const std::string t = f.token("acme", "conv-1", "EMAIL", "alice@example.com");
+    CHECK(f.vault->holds("acme", "conv-1", t));
     CHECK_FALSE(f.vault->restore("globex", "conv-1", t).has_value());
+    CHECK_FALSE(f.vault->holds("globex", "conv-1", t));
     CHECK_FALSE(f.vault->restore("acme", "conv-2", t).has_value());
+    CHECK_FALSE(f.vault->holds("acme", "conv-2", t));
+    CHECK_FALSE(f.vault->holds("acme", "conv-1", "\xE2\x9F\xA6" "EMAIL_123456\xE2\x9F\xA7"));
     CHECK(f.token("globex", "conv-1", "EMAIL", "alice@example.com") != t);
     CHECK(f.token("acme", "conv-2", "EMAIL", "alice@example.com") != t);
   }
@@ -79,8 +83,10 @@ TEST_SUITE("vault") {
     const std::string t = f.token("acme", "", "PHONE", "+41 44 555 12 12");
     f.now += 9'000;
     CHECK(f.vault->restore("acme", "", t).has_value());
+    CHECK(f.vault->holds("acme", "", t));
     f.now += 2'000;
     CHECK_FALSE(f.vault->restore("acme", "", t).has_value());
+    CHECK_FALSE(f.vault->holds("acme", "", t));
     f.vault->purge_expired();
     CHECK(f.vault->size() == 0);
   }
@@ -334,6 +340,64 @@ TEST_SUITE("vault persistence") {
     }
   }
 
+  TEST_CASE("an end that reads as zeros after a power loss is cut away with a note; damage ending in zeros is not") {
+    // A file's new size can reach the disk before the data written into it: its end then reads as
+    // zeros, from where that data began (a record's first byte) or from a disk block's boundary (a
+    // multiple of 512 bytes) inside it. Three records: the last one holds byte 512.
+    PersistentVault p;
+    std::string kept;
+    {
+      auto vault = p.open_ok();
+      kept = tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00");
+      tokenize_ok(*vault, "acme", "", "FR14 2004 1010 0505 0001 3M02 606");
+      tokenize_ok(*vault, "acme", "", "GB82 WEST 1234 5698 7654 32");
+    }
+    const std::string bytes = testing::read_bytes(p.file());
+    const std::size_t third = bytes.rfind("SVM1");  // where the last record begins
+    REQUIRE(third < 512);
+    REQUIRE(bytes.size() > 512);
+    auto torn_at = [&](const std::string& torn, std::size_t good, std::uint64_t records) {
+      testing::write_bytes(p.file(), torn);
+      auto report = VaultJournal::check(p.file(), [](JournalRecord&) {});
+      REQUIRE(report.ok());
+      CHECK(report.value().records == records);
+      CHECK(report.value().good_bytes == good);
+      CHECK(report.value().file_bytes == torn.size());
+      p.notes.clear();
+      {
+        auto vault = p.open_ok();
+        CHECK(vault->size() == records);
+        CHECK(vault->restore("acme", "", kept).has_value());
+        REQUIRE(p.notes.size() == 1);
+        CHECK(p.notes[0].find("dropped an incomplete mapping record at byte " + std::to_string(good)) != std::string::npos);
+      }
+      CHECK(testing::read_bytes(p.file()) == bytes.substr(0, good));
+    };
+    for (std::size_t added : {std::size_t{0}, std::size_t{4096}}) {
+      CAPTURE(added);
+      const std::string zeros(bytes.size() + added, '\0');
+      torn_at(bytes.substr(0, third) + zeros.substr(third), third, 2);  // from the last record's first byte
+      torn_at(bytes.substr(0, 512) + zeros.substr(512), third, 2);      // from a block boundary inside it
+      if (added > 0) torn_at(bytes + zeros.substr(bytes.size()), bytes.size(), 3);  // after the last record
+    }
+    // Zeros from inside the last record, not at a block boundary: damage, with its byte. So is damage
+    // elsewhere with zeros after the last record.
+    std::size_t from = 513;
+    while (bytes[from - 1] == '\0') ++from;
+    REQUIRE(bytes.find_first_not_of('\0', from) != std::string::npos);  // the zeros change the record
+    testing::write_bytes(p.file(), bytes.substr(0, from) + std::string(bytes.size() - from, '\0'));
+    auto inside = p.open();
+    REQUIRE_FALSE(inside.ok());
+    CHECK(inside.error().message.find("byte " + std::to_string(third) + ": mapping record damaged (checksum mismatch)") !=
+          std::string::npos);
+    std::string damaged = bytes + std::string(64, '\0');
+    damaged[40] ^= 0x01;  // inside the first record
+    testing::write_bytes(p.file(), damaged);
+    auto refused = p.open();
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("byte 28: mapping record damaged (checksum mismatch)") != std::string::npos);
+  }
+
   TEST_CASE("a mappings file others can read is refused by check as by open, with the chmod that fixes it") {
     PersistentVault p;
     { auto vault = p.open_ok(); tokenize_ok(*vault, "acme", "", "DE89 3704 0044 0532 0130 00"); }
@@ -385,6 +449,49 @@ TEST_SUITE("vault persistence") {
     auto readable = p.open();
     REQUIRE_FALSE(readable.ok());
     CHECK(readable.error().message.find("mappings.vault") != std::string::npos);
+  }
+
+  TEST_CASE("a start with another key keeps the file as it was: put back, with the right key, its tokens are restored") {
+    PersistentVault p;
+    std::string token;
+    { auto vault = p.open_ok(); token = tokenize_ok(*vault, "acme", "conv", "DE89 3704 0044 0532 0130 00"); }
+    const std::string before = testing::read_bytes(p.file());
+    SecretKey right = std::move(p.key);
+    p.key = generate_key(KeyKind::vault);  // a wrong path in gateway.yaml, another site's key, an old backup
+    const std::filesystem::path kept = p.file().string() + ".before-key-" + p.key.metadata.key_id;
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->size() == 0);
+      REQUIRE(p.notes.size() == 1);
+      CHECK(p.notes[0].find("1 mapping records were made with another vault key (rotated since) and can no longer be "
+                            "restored; dropped (1 not expired); the file as it was is kept as " + kept.string() +
+                            ": if this is not the key") != std::string::npos);
+      tokenize_ok(*vault, "acme", "conv", "FR14 2004 1010 0505 0001 3M02 606");
+    }
+    CHECK(testing::read_bytes(kept) == before);
+    CHECK((std::filesystem::status(kept).permissions() & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+          std::filesystem::perms::none);
+    // Its next start finds nothing of another key: no note. The right key, with the file put back,
+    // restores the tokens as if nothing had happened.
+    p.notes.clear();
+    { auto vault = p.open_ok(); }
+    CHECK(p.notes.empty());
+    std::filesystem::rename(kept, p.file());
+    p.key = std::move(right);
+    p.notes.clear();
+    {
+      auto vault = p.open_ok();
+      CHECK(vault->restore("acme", "conv", token) == std::optional<std::string>("DE89 3704 0044 0532 0130 00"));
+      CHECK(p.notes.empty());
+    }
+    // Mappings of another key that have all expired are dropped without a copy: nothing is lost.
+    p.key = generate_key(KeyKind::vault);
+    p.now += 120'000;
+    p.notes.clear();
+    { auto vault = p.open_ok(); }
+    REQUIRE(p.notes.size() == 1);
+    CHECK(p.notes[0].find("kept as") == std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(p.file().string() + ".before-key-" + p.key.metadata.key_id));
   }
 
   TEST_CASE("a request's own mappings are restored while it runs, never written, and forgotten after it") {

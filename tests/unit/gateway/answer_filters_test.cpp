@@ -1,5 +1,6 @@
-// The filters of an answer's texts: the policy's scan steps over vault tokens, then tokens are
-// restored; wherever the stream is cut, the text reads as the whole answer does.
+// The filters of an answer's texts: the policy's scan steps over the vault tokens the restore will
+// replace, then tokens are restored; text only shaped like a token is scanned like any other;
+// wherever the stream is cut, the text reads as the whole answer does.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -40,6 +41,36 @@ std::string whole(FilterChain chain, std::string_view text) {
   return out;
 }
 
+// Whether a token's name is six decimal digits, which an account-number pattern reads as a value.
+bool named_in_digits(const std::string& token) {
+  const std::string_view name = std::string_view(token).substr(token.rfind('_') + 1, 6);
+  return name.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// A token of the vault whose name is six decimal digits, as about one in sixteen is: values are
+// tried until one gets such a name.
+std::string token_named_in_digits(crypto::TokenVault& vault, std::string& value) {
+  for (int i = 0; i < 10000; ++i) {
+    value = "user" + std::to_string(i) + "@example.com";
+    auto issued = vault.tokenize("acme", "conv", "EMAIL", value);
+    REQUIRE(issued.ok());
+    if (named_in_digits(issued.value())) return issued.value();
+  }
+  FAIL("no token named in decimal digits in 10000 values");
+  return {};
+}
+
+// The text in each of its forms, whole and cut at every byte into two pieces, through the filters.
+void check_every_cut(const AnswerFilterSettings& settings, TextForm form, const std::string& text,
+                     const std::string& expected) {
+  CHECK(whole(answer_filters(settings, form), text) == expected);
+  for (std::size_t cut = 0; cut <= text.size(); ++cut) {
+    CAPTURE(cut);
+    const std::string_view v(text);
+    CHECK(through(answer_filters(settings, form), {v.substr(0, cut), v.substr(cut)}) == expected);
+  }
+}
+
 }  // namespace
 
 TEST_SUITE("answer filters") {
@@ -48,33 +79,53 @@ TEST_SUITE("answer filters") {
     REQUIRE(loaded.policy);
     auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
     REQUIRE(vault.ok());
-    auto issued = vault.value()->tokenize("acme", "conv", "EMAIL", "jane@example.com");
-    REQUIRE(issued.ok());
-    const std::string token = issued.value();
-    // A name of six decimal digits, as one token in about sixteen has: never issued, still a token.
-    const std::string digits_only = "\xE2\x9F\xA6" "EMAIL_688774\xE2\x9F\xA7";
+    std::string value;
+    const std::string token = token_named_in_digits(*vault.value(), value);
     AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
     for (const TextForm form : {TextForm::prose, TextForm::json}) {
-      const std::string text = "To " + token + " or " + digits_only + ", account 12345678, ref 99" + token + "77.";
-      const std::string expected =
-          "To jane@example.com or " + digits_only + ", account [REDACTED:account_number], ref 99jane@example.com77.";
-      CHECK(whole(answer_filters(settings, form), text) == expected);
-      for (std::size_t cut = 0; cut <= text.size(); ++cut) {
-        CAPTURE(cut);
-        const std::string_view v(text);
-        CHECK(through(answer_filters(settings, form), {v.substr(0, cut), v.substr(cut)}) == expected);
+      CAPTURE(static_cast<int>(form));
+      check_every_cut(settings, form, "To " + token + ", account 12345678, ref 99" + token + "77.",
+                      "To " + value + ", account [REDACTED:account_number], ref 99" + value + "77.");
+    }
+  }
+
+  TEST_CASE("text only shaped like a token is scanned: a model cannot carry a value out inside one") {
+    auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
+    REQUIRE(loaded.policy);
+    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
+    REQUIRE(vault.ok());
+    std::string value;
+    const std::string other_conversation = token_named_in_digits(*vault.value(), value);
+    // Invented (an account number as the name), another conversation's, and with no vault at all.
+    const std::string open = "\xE2\x9F\xA6", close = "\xE2\x9F\xA7";
+    const std::string invented = open + "ACCOUNT_12345678" + close;
+    const auto redacted_name = [&](const std::string& token) {
+      return token.substr(0, token.rfind('_') + 1) + "[REDACTED:account_number]" + token.substr(token.rfind('_') + 7);
+    };
+    const std::string text = "Pay " + invented + " from " + other_conversation + ".";
+    const std::string expected =
+        "Pay " + open + "ACCOUNT_[REDACTED:account_number]" + close + " from " + redacted_name(other_conversation) + ".";
+    for (const crypto::TokenVault* configured : {static_cast<const crypto::TokenVault*>(vault.value().get()),
+                                                 static_cast<const crypto::TokenVault*>(nullptr)}) {
+      AnswerFilterSettings settings{loaded.policy, configured, "acme", "another-conv", nullptr};
+      for (const TextForm form : {TextForm::prose, TextForm::json}) {
+        CAPTURE(static_cast<int>(form));
+        check_every_cut(settings, form, text, expected);
       }
     }
   }
 
-  TEST_CASE("in arguments, a token written with escaped brackets is stepped over by the scan too") {
+  TEST_CASE("in arguments, a token written with escaped brackets is stepped over by the scan too; an invented one is not") {
     auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
     REQUIRE(loaded.policy);
-    AnswerFilterSettings settings{loaded.policy, nullptr, "acme", "conv", nullptr};
-    const std::string text = R"({"to":"\u27e6EMAIL_688774\u27E7","account":"12345678"})";
-    CHECK(whole(answer_filters(settings, TextForm::json), text) ==
-          R"({"to":"\u27e6EMAIL_688774\u27E7","account":"[REDACTED:account_number]"})");
-    CHECK(through(answer_filters(settings, TextForm::json), {std::string_view(text).substr(0, 20), std::string_view(text).substr(20)}) ==
-          R"({"to":"\u27e6EMAIL_688774\u27E7","account":"[REDACTED:account_number]"})");
+    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
+    REQUIRE(vault.ok());
+    std::string value;
+    const std::string token = token_named_in_digits(*vault.value(), value);
+    const std::string body = token.substr(3, token.size() - 6);  // between the brackets' three bytes each
+    AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
+    check_every_cut(settings, TextForm::json,
+                    R"({"to":"\u27e6)" + body + R"(\u27E7","from":"\u27e6ACCOUNT_12345678\u27e7","account":"12345678"})",
+                    R"({"to":")" + value + R"(","from":"\u27e6ACCOUNT_[REDACTED:account_number]\u27e7","account":"[REDACTED:account_number]"})");
   }
 }

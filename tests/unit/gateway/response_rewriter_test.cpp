@@ -247,7 +247,13 @@ TEST_SUITE("rewrite") {
         {R"({"content":[{"type":"text","text":"a secret"}]})", "message.content is an array, not text"},
         {R"({"content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":{"k":"secret"}}}]})",
          "message.tool_calls[0].function.arguments is an object, not text"},
-        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"}};
+        {R"({"content":"ok","refusal":7})", "message.refusal is a number, not text"},
+        // Texts held in another shape than OpenAI's: a client may read them all the same.
+        {R"({"content":null,"tool_calls":{"id":"c","function":{"arguments":"a secret"}}})", "message.tool_calls is an object, not a list"},
+        {R"({"content":null,"tool_calls":["a secret"]})", "message.tool_calls[0] is a string, not an object"},
+        {R"({"content":null,"tool_calls":[{"id":"c","function":"a secret"}]})", "message.tool_calls[0].function is a string, not an object"},
+        {R"({"content":null,"function_call":"a secret"})", "message.function_call is a string, not an object"},
+        {R"("a secret")", "message is a string, not an object"}};
     for (const auto& [message, why] : cases) {
       CAPTURE(message);
       auto whole = masking_rewriter();
@@ -262,6 +268,97 @@ TEST_SUITE("rewrite") {
       CHECK(out.find("choice 0's " + delta_why) != std::string::npos);
       CHECK(out.find("secret") == std::string::npos);
     }
+  }
+
+  TEST_CASE("a streamed choice or tool call whose index is no integer is refused: text of one must not join another's") {
+    // JavaScript reads "1" and 1.0 as 1: split between such events, "sec" + "ret" would reach a client
+    // as one choice's "secret" while the gateway filtered two.
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {R"({"index":"1","delta":{"content":"sec"}})", "a choice's index is a string, not an integer"},
+        {R"({"index":1.0,"delta":{"content":"sec"}})", "a choice's index is a decimal number, not an integer"},
+        {R"({"index":1,"delta":{"tool_calls":[{"index":"0","function":{"arguments":"sec"}}]}})",
+         "choice 1's delta.tool_calls[0].index is a string, not an integer"}};
+    for (const auto& [choice, why] : cases) {
+      CAPTURE(choice);
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(R"(data: {"choices":[{"index":1,"delta":{"content":"x"}}]})" "\n\n");
+      out += rewriter.on_data("data: {\"choices\":[" + choice + "]}\n\n");
+      CHECK(rewriter.failed());
+      CHECK(out.find(why) != std::string::npos);
+      CHECK(out.find("sec") == std::string::npos);
+    }
+    // Whole, each text is complete in itself: the index joins nothing, and the answer is checked.
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[{"index":"0","message":{"content":"a secret"}}]})") ==
+          R"({"choices":[{"index":"0","message":{"content":"a ******"}}]})");
+  }
+
+  TEST_CASE("finish_reason \"\" in every event (Ollama, SGLang) ends nothing: a value split across events is found, nothing is lost") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out;
+    for (const char* piece : {"Your sec", "ret is ", "123", ""})
+      out += rewriter.on_data(std::string(R"(data: {"choices":[{"index":0,"delta":{"role":"assistant","content":")") + piece +
+                              R"("},"finish_reason":""}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}]})" "\n\n");
+    out += rewriter.on_data("data: [DONE]\n\n");
+    CHECK_FALSE(rewriter.failed());
+    std::string content;
+    for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1)) {
+      const auto event = boost::json::parse(out.substr(at + 6, out.find('\n', at) - at - 6));
+      for (const auto& choice : event.at("choices").as_array())
+        if (const auto* text = choice.as_object().at("delta").as_object().if_contains("content")) content += text->as_string();
+    }
+    CHECK(content == "Your ****** is 123");
+  }
+
+  TEST_CASE("text of a choice after its finish_reason ends the stream: it could not be checked with what came before") {
+    auto rewriter = streaming_mask_rewriter();
+    std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":"stop"}]})" "\n\n");
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":""}}]})" "\n\n");  // empty: nothing said
+    CHECK_FALSE(rewriter.failed());
+    out += rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"ret"}}]})" "\n\n");
+    CHECK(rewriter.failed());
+    CHECK(out.find("choice 0's content goes on after its finish_reason") != std::string::npos);
+    CHECK(out.find("ret") == std::string::npos);
+  }
+
+  TEST_CASE("a chat choice's text where the other mode keeps it (a streamed message, a text) is refused, never passed unchecked") {
+    for (const std::string& choice : {std::string(R"({"index":0,"delta":{},"message":{"content":"a secret"}})"),
+                                      std::string(R"({"index":0,"delta":{"content":"ok"},"text":"a secret"})")}) {
+      CAPTURE(choice);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data(R"(data: {"choices":[)" + choice + "]}\n\n");
+      CHECK(streamed.failed());
+      CHECK(out.find("chat answer, whose text is read from delta") != std::string::npos);
+      CHECK(out.find("secret") == std::string::npos);
+    }
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":[{"index":0,"message":{"content":"ok"},"delta":{"content":"a secret"}}]})").empty());
+    CHECK(whole.failure() == "choice 0's delta is there in a whole chat answer, whose text is read from message");
+    // Null, "" or {} there is no text: answers that write every member pass.
+    auto nulls = masking_rewriter();
+    CHECK(nulls.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a secret"},"message":{},"text":""}]})" "\n\n")
+              .find("a ******") != std::string::npos);
+    CHECK_FALSE(nulls.failed());
+  }
+
+  TEST_CASE("choices that are not objects, or not a list, are refused, never passed unchecked") {
+    auto whole = masking_rewriter();
+    CHECK(whole.whole(R"({"choices":["a secret"]})").empty());
+    CHECK(whole.failure() == "a choice is a string, not an object");
+    for (const std::string& event : {std::string(R"({"choices":["a secret"]})"), std::string(R"({"choices":{"text":"a secret"}})")}) {
+      CAPTURE(event);
+      auto streamed = masking_rewriter();
+      const std::string out = streamed.on_data("data: " + event + "\n\n");
+      CHECK(streamed.failed());
+      CHECK(out.find("secret") == std::string::npos);
+      CHECK(out.find("response_check_failed") != std::string::npos);
+    }
+    // A usage event may carry no choices, or null: nothing to check.
+    auto usage = masking_rewriter();
+    CHECK(usage.on_data(R"(data: {"choices":null,"usage":{"total_tokens":3}})" "\n\n") ==
+          R"(data: {"choices":null,"usage":{"total_tokens":3}})" "\n\n");
+    CHECK_FALSE(usage.failed());
   }
 
   TEST_CASE("a backend inventing choices without end is stopped at max_texts, streamed and whole") {
