@@ -1,5 +1,8 @@
 #include "gateway/pipeline/response_rewriter.hpp"
 
+#include <algorithm>
+#include <iterator>
+
 #include <boost/json.hpp>
 
 #include "gateway/log/json_line.hpp"
@@ -94,6 +97,15 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
     take(call->get_object().if_contains("arguments"), std::string(function_call_arguments),
          holder_name + ".function_call.arguments");
   return out;
+}
+
+// Members whose values OpenAI-compatible servers fill with their own identifiers and enums, never
+// with what a model writes, and `logprobs` (the choice's text again, token by token: scanned as that
+// text, and withheld where the policy redacts answers). Every other string of an answer is scanned.
+bool server_field(std::string_view key) {
+  static constexpr std::string_view keys[] = {"id",   "object",        "model", "system_fingerprint", "service_tier",
+                                              "role", "finish_reason", "type",  "logprobs"};
+  return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
 }
 
 // Arguments are JSON text inside the JSON string; every other text is prose.
@@ -227,6 +239,39 @@ std::string ResponseRewriter::close(Stream& c) {
   return carry;
 }
 
+// The strings of an answer or event that are not its choices' texts (a server's own members, such
+// as llama.cpp's completion_probabilities or a tool call's function name, and members no schema
+// names): each is scanned whole, on its own, by a chain of its own, and changed in place where a
+// filter changes it. Streamed, such a string is not joined with the same member of other events.
+bool ResponseRewriter::scan_other_strings(json::value& answer) {
+  std::vector<const json::value*> texts;
+  if (auto* choices = answer.get_object().if_contains("choices"); choices && choices->is_array())
+    for (auto& item : choices->get_array()) {
+      if (!item.is_object()) continue;  // refused by the caller
+      std::string unreadable;
+      for (const auto& text : texts_of(item.get_object(), endpoint_, !whole_answer_, unreadable)) texts.push_back(text.value);
+    }
+  bool changed = false;
+  const auto visit = [&](auto& self, json::value& node) -> void {
+    if (auto* array = node.if_array()) {
+      for (auto& item : *array) self(self, item);
+    } else if (auto* object = node.if_object()) {
+      for (auto& [key, item] : *object)
+        if (!server_field(key)) self(self, item);
+    } else if (node.is_string() && !node.get_string().empty() &&
+               std::find(texts.begin(), texts.end(), &node) == texts.end()) {
+      Stream once;
+      once.chain = make_chain_(TextForm::prose);
+      std::string filtered = run_whole(once, node.get_string());
+      if (filtered == node.get_string()) return;
+      node.get_string() = filtered;
+      changed = true;
+    }
+  };
+  visit(visit, answer);
+  return changed;
+}
+
 std::string ResponseRewriter::fail(const std::string& why) {
   failed_ = true;
   ApiError error{boost::beast::http::status::bad_gateway, "upstream_error", "response_check_failed",
@@ -261,7 +306,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     std::string_view line = event.substr(start, newline == std::string_view::npos ? std::string_view::npos : newline - start);
     start = newline == std::string_view::npos ? event.size() + 1 : newline + 1;
     if (!line.starts_with("data:")) {
-      out.append(line).append("\n");
+      // Only data reaches the client: `event:`, `id:` and `retry:` lines, which the filters do not
+      // read, are dropped, and a comment (a keep-alive) goes out as a bare ":", without its text.
+      if (line.starts_with(':')) out.append(":\n");
       continue;
     }
     auto payload = line.substr(5);
@@ -286,6 +333,8 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     auto* choices = value.get_object().if_contains("choices");
     if (choices != nullptr && !choices->is_null() && !choices->is_array())
       return out + fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
+    // Before the texts: releasing held text adds members, which may move the strings found here.
+    rewritten = scan_other_strings(value) || rewritten;
     if (choices != nullptr && choices->is_array()) {
       for (auto& item : choices->get_array()) {
         if (!item.is_object()) return out + fail(std::string("a choice is ") + kind_of(item) + ", not an object");
@@ -341,7 +390,7 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
       return out + fail("a streamed event's text is not UTF-8");
     out.append("data: ").append(serialized).append("\n");
   }
-  return out + "\n";
+  return out.empty() ? out : out + "\n";
 }
 
 std::string ResponseRewriter::flush_choices() {
@@ -396,7 +445,8 @@ std::string ResponseRewriter::whole(std::string body) {
   if (repeats_a_key(body, value)) return fail_whole("the backend's answer repeats a key inside an object");
   auto* choices = value.get_object().if_contains("choices");
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
-  bool rewritten = false;
+  whole_answer_ = true;
+  bool rewritten = scan_other_strings(value);
   for (auto& item : choices->get_array()) {
     if (!item.is_object()) return fail_whole(std::string("a choice is ") + kind_of(item) + ", not an object");
     std::int64_t index = 0;

@@ -82,6 +82,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
   bool withhold_logprobs(boost::json::object& choice) const;
+  bool scan_other_strings(boost::json::value& answer);  // true: one was changed
 
   Endpoint endpoint_;
   bool withhold_logprobs_;
@@ -92,6 +93,7 @@ class ResponseRewriter : public ResponseTransform {
   bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
+  bool whole_answer_ = false;  // whole(): texts are read from `message`, not `delta`
   std::string failure_;  // why a whole answer could not be checked
 };
 

@@ -377,6 +377,50 @@ TEST_SUITE("rewrite") {
     CHECK(whole.failure() == "the answer has more than 1024 texts (choices times their fields)");
   }
 
+  TEST_CASE("strings outside the choices' texts are scanned too, whole and streamed; the server's own ids are not") {
+    // A member no schema names, a server's own (llama.cpp's completion_probabilities), a tool
+    // call's function name: a client reads them all, so the policy's filters see them all.
+    auto rewriter = masking_rewriter();
+    const std::string out = rewriter.whole(R"({"id":"secret-id","model":"secret-model","x_debug":{"echo":"a secret"},
+        "choices":[{"index":0,"message":{"role":"assistant","content":"hi",
+        "tool_calls":[{"id":"c1","type":"function","function":{"name":"send_secret","arguments":"{}"}}]},
+        "completion_probabilities":[{"content":"secret","probs":[{"tok_str":"secret"}]}]}]})");
+    const auto answer = boost::json::parse(out);
+    CHECK(answer.at("x_debug").at("echo").as_string() == "a ******");
+    const auto& choice = answer.at("choices").at(0);
+    CHECK(choice.at("message").at("tool_calls").at(0).at("function").at("name").as_string() == "send_******");
+    CHECK(choice.at("completion_probabilities").at(0).at("content").as_string() == "******");
+    CHECK(choice.at("completion_probabilities").at(0).at("probs").at(0).at("tok_str").as_string() == "******");
+    // Identifiers the server writes are not the model's text.
+    CHECK(answer.at("id").as_string() == "secret-id");
+    CHECK(answer.at("model").as_string() == "secret-model");
+
+    auto streamed = masking_rewriter();
+    std::string events = streamed.on_data(
+        R"(data: {"id":"c","choices":[{"index":0,"delta":{"content":"hello"},"finish_reason":null}],"x_extra":"the secret"})" "\n\n");
+    events += streamed.on_data("data: [DONE]\n\n");
+    CHECK_MESSAGE(events.find("secret") == std::string::npos, events);
+    CHECK_MESSAGE(events.find("the ******") != std::string::npos, events);
+    CHECK_FALSE(streamed.failed());
+
+    // An answer whose other strings no filter changes still goes out byte for byte.
+    auto untouched = masking_rewriter();
+    const std::string plain = R"({"id":"x", "x_debug":{"echo":"nothing here"},"choices":[{"index":0,"message":{"content":"hi"}}]})";
+    CHECK(untouched.whole(plain) == plain);
+  }
+
+  TEST_CASE("a stream relays only data: event, id and retry lines are dropped, a comment goes out as a bare colon") {
+    auto rewriter = masking_rewriter();
+    const std::string data = R"(data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]})";
+    std::string out = rewriter.on_data(": keep-alive secret\n\n");
+    CHECK(out == ":\n\n");
+    out = rewriter.on_data("event: secret\nid: secret\nretry: 1000\n" + data + "\n\n");
+    CHECK(out == data + "\n\n");
+    out = rewriter.on_data("id: secret\n\n");  // an event with nothing a client reads as data: nothing goes out
+    CHECK(out.empty());
+    CHECK_FALSE(rewriter.failed());
+  }
+
   TEST_CASE("lines a client reads as data are read whatever ends them: CR, CRLF, after a byte-order mark") {
     const std::string event = R"(data: {"choices":[{"index":0,"delta":{"content":"a secret"},"finish_reason":null}]})";
     // A comment or event line ended by a lone CR hides nothing: the data line behind it is filtered.
