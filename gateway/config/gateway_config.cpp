@@ -264,8 +264,8 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
   for (const auto& item : node) {
     if (!r.expect_map(item, "a backend",
                       {"name", "type", "zone", "models", "replicas", "loopback", "tls", "timeout_ms",
-                       "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "health_check",
-                       "circuit_breaker", "model_file", "device", "context_length", "max_batch", "max_queue",
+                       "connect_timeout_ms", "max_idle_connections", "retry_unanswered", "api_key_file",
+                       "health_check", "circuit_breaker", "model_file", "device", "context_length", "max_batch", "max_queue",
                        "threads", "kv_cache_tokens", "f16_weight_copies"}))
       continue;
     BackendConfig backend;
@@ -290,7 +290,7 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     r.milliseconds(item, "timeout_ms", backend.timeout, 10, max_timeout_ms);
     if (backend.type == BackendType::local) {
       for (auto key : {"replicas", "loopback", "tls", "connect_timeout_ms", "max_idle_connections", "retry_unanswered",
-                       "health_check", "circuit_breaker"})
+                       "api_key_file", "health_check", "circuit_breaker"})
         if (item[key]) r.error(item[key], std::string("'") + key + "' does not apply to a backend of type 'local'");
       r.path(item, "model_file", backend.model_file, true);
       remember(config, setting_path("backends", config.backends.size(), "model_file"), item["model_file"]);
@@ -324,6 +324,11 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
     r.milliseconds(item, "connect_timeout_ms", backend.connect_timeout, 10, max_timeout_ms);
     r.integer(item, "max_idle_connections", backend.max_idle_connections, 0, 10'000);
     r.boolean(item, "retry_unanswered", backend.retry_unanswered);
+    r.path(item, "api_key_file", backend.api_key_file);
+    remember(config, setting_path("backends", config.backends.size(), "api_key_file"), item["api_key_file"]);
+    if (!backend.api_key_file.empty() && !std::filesystem::exists(backend.api_key_file))
+      r.error(item["api_key_file"], "backend '" + backend.name + "': API key file '" + backend.api_key_file.string() +
+                                        "' does not exist");
     if (auto check = item["health_check"]) read_health_check(r, check, backend.health_check);
     if (auto breaker = item["circuit_breaker"]) {
       if (r.expect_map(breaker, "'circuit_breaker'", {"failures", "open_ms"})) {

@@ -133,6 +133,10 @@ struct BackendConfig {
   // or answered 502/504), although it may have run it. Off: only failures before the request was
   // delivered, stale pooled connections and 503 answers are retried.
   bool retry_unanswered = false;
+  // A file holding the API key the backend requires (vLLM's --api-key, a proxy in front of TGI or
+  // Triton), sent to it as `Authorization: Bearer KEY` with each request and health check. The
+  // gateway never forwards its clients' own keys.
+  std::filesystem::path api_key_file;
   HealthCheck health_check;
   CircuitBreakerConfig circuit_breaker;
   // type: local

@@ -1,6 +1,7 @@
 #include "gateway/upstream/backend_state.hpp"
 
 #include "crypto/tls_context.hpp"
+#include "gateway/upstream/backend_credentials.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -112,6 +113,15 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
         continue;
       }
       state->tls = std::make_shared<boost::asio::ssl::context>(std::get<crypto::SslCtxPtr>(made).release());
+    }
+    if (!backend.api_key_file.empty()) {
+      crypto::Result<std::string> authorization = read_backend_authorization(backend.api_key_file);
+      if (!authorization) {
+        errors.push_back(config.problem_at(setting_path("backends", i, "api_key_file"),
+                                           "backend '" + backend.name + "': " + authorization.error().message));
+        continue;
+      }
+      state->authorization = std::move(authorization.value());
     }
     for (const auto& replica : backend.replicas) {
       auto replica_state = std::make_unique<ReplicaState>(backend, replica);

@@ -81,6 +81,9 @@ struct BackendState {
   const BackendConfig* config = nullptr;
   std::vector<std::unique_ptr<ReplicaState>> replicas;
   std::shared_ptr<boost::asio::ssl::context> tls;  // for https:// replicas
+  // "Bearer KEY" from the backend's api_key_file, sent with each request and health check; empty:
+  // no Authorization header. Read again at each reload, so a rotated key is picked up by SIGHUP.
+  std::string authorization;
   // Its pool, egress and retry series (see GatewayMetrics::backend_series).
   std::shared_ptr<const GatewayMetrics::BackendSeries> series;
 };

@@ -176,6 +176,8 @@ void Forwarder::write_head(std::string& out) const {
   out.append(request_.stream ? "text/event-stream" : "application/json");
   // Answers are scanned and rewritten as text: a compressed one could not be checked.
   out.append("\r\nAccept-Encoding: identity\r\nX-Request-Id: ").append(request_.request_id);
+  if (const std::string& authorization = current_.backend->authorization; !authorization.empty())
+    out.append("\r\nAuthorization: ").append(authorization);
   if (request_.method == http::verb::post) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, request_.body().size()).ptr;

@@ -74,6 +74,7 @@ void HealthChecker::check(std::shared_ptr<Probe> probe) {
     probe->request.version(11);
     probe->request.set(http::field::host, probe->replica.host_header());
     probe->request.set(http::field::user_agent, "sovereign-gateway-health");
+    if (!probe->backend.authorization.empty()) probe->request.set(http::field::authorization, probe->backend.authorization);
     probe->request.keep_alive(false);
     probe->connection->tcp().expires_at(deadline);
     probe->connection->with_stream([&](auto& stream) {

@@ -26,6 +26,8 @@
 //   --status N                  POST endpoints answer with this status and an OpenAI error body
 //   --health-status N           status of GET /v1/models (default 200)
 //   --health-early-hints        GET /v1/models answers 103 Early Hints before its answer
+//   --api-key KEY               every request without "Authorization: Bearer KEY" gets 401, as vLLM
+//                               started with --api-key answers (health checks included)
 //   --refuse                    close the listening socket after reporting the port (connections refused)
 //   --echo                      non-streamed answers carry the request as received in "echo"
 //   --echo-last-user            chat answers (plain and streamed) are the last user message's text
@@ -84,6 +86,7 @@ const { values: opt } = parseArgs({
     'die-after-chunks': { type: 'string', default: '-1' },
     status: { type: 'string', default: '200' },
     'health-status': { type: 'string', default: '200' },
+    'api-key': { type: 'string' },
     'health-early-hints': { type: 'boolean', default: false },
     refuse: { type: 'boolean', default: false },
     echo: { type: 'boolean', default: false },
@@ -382,6 +385,10 @@ async function handle(req, res) {
     else log({ event: 'complete', path, status: res.statusCode });
   });
   if (opt.silent) return;
+  if (opt['api-key'] !== undefined && req.headers.authorization !== `Bearer ${opt['api-key']}`) {
+    sendJson(res, 401, openAiError(401, 'upstream: invalid or missing API key'));
+    return;
+  }
 
   if (req.method === 'GET' && path === '/v1/models') {
     if (opt['health-early-hints']) res.writeEarlyHints({ link: '</v1/models>; rel=preload' });
