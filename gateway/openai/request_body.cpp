@@ -48,8 +48,17 @@ std::string element_path(const char* array, std::size_t index) {
   return std::string(array) + "[" + std::to_string(index) + "]";
 }
 
+// Part types whose payload is text (OpenAI's "text" and "refusal", the Responses API's "input_text"
+// and "output_text", which some servers take in chat too). Any other part (image_url, input_audio,
+// file, video_url...) carries data no detector can read: bytes, or a URL or file id the backend opens.
+bool text_part_type(std::string_view type) {
+  return type == "text" || type == "input_text" || type == "output_text" || type == "refusal";
+}
+
 // A chat message's content: a string, null, or an array of parts of which the text parts count.
-std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out) {
+// The first part that is not text is noted in `unreadable`.
+std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out,
+                                        std::optional<UnreadablePart>& unreadable) {
   auto path = [message](std::int32_t part = -1) { return TextPath{"messages", message, part}.to_string(); };
   if (content.is_string()) {
     out.push_back({{"messages", message, -1}, {}, content.get_string(), &content.get_string()});
@@ -65,11 +74,19 @@ std::optional<ApiError> collect_content(json::value& content, std::int32_t messa
       std::string part_path = element_path(path().c_str(), i);
       return api_errors::invalid_request("'" + part_path + "' must be an object", part_path);
     }
-    if (auto* text = parts[i].get_object().if_contains("text")) {
+    auto& object = parts[i].get_object();
+    auto* text = object.if_contains("text");
+    if (text != nullptr) {
       if (!text->is_string())
         return api_errors::invalid_request("'" + path(part) + "' must be a string", path(part));
       out.push_back({{"messages", message, part}, {}, text->get_string(), &text->get_string()});
     }
+    // Servers read a part by its type; one without a type only as the text it holds.
+    const auto* type = object.if_contains("type");
+    const bool readable = type != nullptr ? type->is_string() && text_part_type(type->get_string()) : text != nullptr;
+    if (!readable && !unreadable)
+      unreadable = UnreadablePart{element_path(path().c_str(), i),
+                                  type != nullptr && type->is_string() ? std::string(type->get_string()) : std::string()};
   }
   return std::nullopt;
 }
@@ -300,7 +317,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
         if (role == nullptr || !role->is_string())
           return api_errors::invalid_request("'" + path() + ".role' must be a string", path() + ".role");
         if (auto* content = message.if_contains("content"))
-          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts);
+          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts, request.unreadable_part);
       }
       break;
     }

@@ -51,6 +51,12 @@ struct TextField {
   std::string path_string() const { return other_path.empty() ? path.to_string() : other_path; }
 };
 
+// A chat message's content part that holds no text: where it is and what it says it is.
+struct UnreadablePart {
+  std::string path;  // messages[1].content[0]
+  std::string type;  // its "type" (image_url, input_audio, file...), empty when it has none
+};
+
 struct DecodedRequest {
   Endpoint endpoint;
   std::string model;
@@ -61,6 +67,9 @@ struct DecodedRequest {
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
   bool logprobs = false;          // the answer is to carry log probabilities (its text, token by token)
+  // The first content part whose data no detector can read (an image, audio, a file, any part that is
+  // not text), which a policy must refuse as it refuses token ids; nullopt when every part is text.
+  std::optional<UnreadablePart> unreadable_part{};
 };
 
 // Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or

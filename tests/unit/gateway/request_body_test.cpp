@@ -118,6 +118,33 @@ TEST_SUITE("openai") {
     CHECK_FALSE(text.token_ids);
   }
 
+  TEST_CASE("the first content part that is not text is noted, with its path and type, for a policy to refuse") {
+    auto unreadable = [](std::string_view parts) {
+      auto result = decode_request(Endpoint::chat_completions,
+                                   std::string(R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":[)") +
+                                       std::string(parts) + "]}]}");
+      REQUIRE(std::holds_alternative<DecodedRequest>(result));
+      return std::get<DecodedRequest>(result).unreadable_part;
+    };
+    const auto image = unreadable(R"({"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})");
+    REQUIRE(image.has_value());
+    CHECK(image->path == "messages[1].content[1]");
+    CHECK(image->type == "image_url");
+    CHECK(unreadable(R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}})")->type == "input_audio");
+    CHECK(unreadable(R"({"type":"file","file":{"file_id":"file-abc123"}})")->type == "file");
+    CHECK(unreadable(R"({"type":"video_url","video_url":{"url":"https://example.com/v.mp4"}})")->type == "video_url");
+    // A part without a type is read as its text; without one, it is what the backend makes of it.
+    CHECK(unreadable(R"({"image_url":{"url":"https://example.com/scan.png"}})")->type.empty());
+    CHECK(unreadable(R"({"type":7,"text":"x"})").has_value());
+    // The first one counts.
+    CHECK(unreadable(R"({"type":"text","text":"a"},{"type":"file","file":{"file_id":"f"}},{"type":"image_url","image_url":{"url":"u"}})")
+              ->path == "messages[1].content[1]");
+    // Text in any of its part types is read.
+    CHECK_FALSE(unreadable(R"({"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"output_text","text":"c"},)"
+                           R"({"type":"refusal","refusal":"no"},{"text":"untyped"})")
+                    .has_value());
+  }
+
   TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
     auto asks = [](Endpoint endpoint, std::string_view body) {
       auto result = decode_request(endpoint, body);
