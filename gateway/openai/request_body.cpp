@@ -195,15 +195,44 @@ bool holds_json_text(std::string_view path) {
   return index(".tool_calls[") && path == ".function.arguments";
 }
 
+// The digits of a whole number (4111111111111111, and 4.111111111111111e15 or 4111111111111111.0,
+// which write the same number); nullopt for a fraction or a number beyond 64 bits.
+std::optional<std::string> whole_number_digits(const json::value& value) {
+  char digits[24];
+  auto written = [&digits](auto number) {
+    return std::string(digits, std::to_chars(digits, digits + sizeof digits, number).ptr);
+  };
+  if (value.is_int64()) return written(value.get_int64());
+  if (value.is_uint64()) return written(value.get_uint64());
+  if (!value.is_double()) return std::nullopt;
+  const double number = value.get_double();
+  if (number != std::trunc(number)) return std::nullopt;
+  if (number >= 0 && number < 18446744073709551616.0) return written(static_cast<std::uint64_t>(number));
+  if (number < 0 && number >= -9223372036854775808.0) return written(static_cast<std::int64_t>(number));
+  return std::nullopt;
+}
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
-// and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
-// Numbers too large for a double (1e999) are refused on the way: parsed as infinity, they could
-// not be written back as JSON when a transform re-serialises the body.
+// and keys outside the schema; and, where `numbers` is given, every whole number but OpenAI's
+// top-level parameters, as its digits (kept in `numbers`). `path` is the JSON path of `value`,
+// extended and restored in place. Numbers too large for a double (1e999) are refused on the way:
+// parsed as infinity, they could not be written back as JSON when a transform re-serialises the body.
 std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
-                                              const std::vector<const json::string*>& known, std::vector<TextField>& out) {
+                                              const std::vector<const json::string*>& known, std::vector<TextField>& out,
+                                              std::deque<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
   if (value.is_double() && !std::isfinite(value.get_double()))
     return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);
+  if (numbers != nullptr && value.is_number()) {
+    // OpenAI's own parameters ("max_tokens": 50 at the top of the body) are settings, not data.
+    if (schema_key(path)) return std::nullopt;
+    if (auto digits = whole_number_digits(value)) {
+      numbers->push_back(std::move(*digits));
+      out.push_back({{}, path, numbers->back()});
+      out.back().number = &value;
+    }
+    return std::nullopt;
+  }
   if (auto* string = value.if_string()) {
     if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
     out.push_back({{}, path, *string, string});
@@ -214,7 +243,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, std::string& p
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
       path.append("[").append(std::to_string(i)).append("]");
-      if (auto error = collect_other_strings((*array)[i], path, known, out)) return error;
+      if (auto error = collect_other_strings((*array)[i], path, known, out, numbers)) return error;
       path.resize(length);
     }
   } else if (auto* object = value.if_object()) {
@@ -222,7 +251,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, std::string& p
       if (!path.empty()) path.append(".");
       path.append(key);
       if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
-      if (auto error = collect_other_strings(item, path, known, out)) return error;
+      if (auto error = collect_other_strings(item, path, known, out, numbers)) return error;
       path.resize(length);
     }
   }
@@ -347,7 +376,10 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   known.push_back(&model->get_string());
   std::sort(known.begin(), known.end());
   std::string path;
-  if (auto error = collect_other_strings(request.body, path, known, request.texts)) return *error;
+  // Token ids are numbers no detector can read as text: such a prompt is refused under a policy
+  // (policy_request.hpp), and its ids are not collected one by one.
+  auto* numbers = request.token_ids ? nullptr : &request.number_digits;
+  if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
   if (repeats_a_key(body_text, request.body, options)) return repeated_key();
@@ -380,6 +412,12 @@ std::string TextPath::to_string() const {
 }
 
 void replace_text(TextField& field, std::string_view text) {
+  if (field.number != nullptr) {
+    // A number the policy rewrites becomes a string holding the marker or the token.
+    *field.number = text;
+    field.node = &field.number->get_string();
+    field.number = nullptr;
+  }
   if (field.node == nullptr) return;  // a key: the transform phase refuses to rewrite those
   *field.node = text;
   field.text = *field.node;

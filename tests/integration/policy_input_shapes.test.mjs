@@ -1,6 +1,7 @@
 // What the policy sees of each shape of input, through the official openai client and raw bodies:
 // content a detector cannot read (an image, audio, a file) is refused under a policy rather than
-// forwarded unscanned. Each refusal is proved by the upstream receiving nothing.
+// forwarded unscanned; a number is scanned like the digits it writes. Each refusal is proved by the
+// upstream receiving nothing.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -118,6 +119,17 @@ describe('what the policy sees of each input shape', () => {
     assert.equal(body.messages[0].content[0].text, 'card [REDACTED:credit_card]');
     assert.equal(body.messages[0].content[1].text, 'also [REDACTED:credit_card]');
     assert.equal(body.messages[1].content[0].refusal, 'not [REDACTED:credit_card]');
+  });
+
+  it('a card written as a JSON number is redacted like its digits, and goes on as a string', async () => {
+    const body = await forwarded({
+      model: 'vision-model',
+      messages: [{ role: 'user', content: 'Summarise the account.' }],
+      seed: 42,
+      chat_template_kwargs: { card: 4111111111111111, pages: [3, 4] },
+    });
+    assert.deepEqual(body.chat_template_kwargs, { card: '[REDACTED:credit_card]', pages: [3, 4] });
+    assert.equal(body.seed, 42);
   });
 
 });

@@ -1,6 +1,7 @@
 // OpenAI request decoding: what is sent where, every text found, bad bodies refused with the field named.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -143,6 +144,41 @@ TEST_SUITE("openai") {
     CHECK_FALSE(unreadable(R"({"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"output_text","text":"c"},)"
                            R"({"type":"refusal","refusal":"no"},{"text":"untyped"})")
                     .has_value());
+  }
+
+  TEST_CASE("whole numbers outside OpenAI's parameters are scanned as their digits, and rewritten as strings") {
+    auto result = decode_request(Endpoint::chat_completions, R"({"model":"m","max_tokens":50,"seed":4111111111111111,
+      "messages":[{"role":"user","content":"hi"}],
+      "chat_template_kwargs":{"card":4111111111111111,"as_float":4.111111111111111e15,"ratio":0.5,"ids":[536221234,-7]},
+      "metadata":{"seed":4111111111111111}})");
+    auto* request = std::get_if<DecodedRequest>(&result);
+    REQUIRE(request != nullptr);
+    std::vector<std::string> found;
+    for (const auto& field : request->texts)
+      if (!field.is_key) found.push_back(field.path_string() + "=" + std::string(field.text));
+    // The top-level max_tokens and seed are settings; a fraction holds no identifier.
+    CHECK(found == std::vector<std::string>{"messages[0].content=hi", "chat_template_kwargs.card=4111111111111111",
+                                            "chat_template_kwargs.as_float=4111111111111111",
+                                            "chat_template_kwargs.ids[0]=536221234", "chat_template_kwargs.ids[1]=-7",
+                                            "metadata.seed=4111111111111111"});
+    // Moved, as the gateway moves it, the request still reads its digits.
+    DecodedRequest moved = std::move(*request);
+    auto card = std::find_if(moved.texts.begin(), moved.texts.end(),
+                             [](const TextField& field) { return field.path_string() == "chat_template_kwargs.card"; });
+    REQUIRE(card != moved.texts.end());
+    CHECK(std::any_of(moved.texts.begin(), moved.texts.end(), [](const TextField& field) {
+      return field.path_string() == "chat_template_kwargs.ids[1]" && field.text == "-7";  // short: held in the string itself
+    }));
+    CHECK(card->text == "4111111111111111");
+    replace_text(*card, "[REDACTED:credit_card]");
+    CHECK(card->text == "[REDACTED:credit_card]");
+    CHECK(moved.body.at_pointer("/chat_template_kwargs/card") == "[REDACTED:credit_card]");
+    CHECK(moved.body.at_pointer("/chat_template_kwargs/as_float").is_double());
+    // Without a policy nothing is scanned, numbers included.
+    auto prompts = std::get<DecodedRequest>(decode_request(Endpoint::chat_completions,
+                                                           R"({"model":"m","messages":[{"role":"user","content":"hi"}],"x":{"n":4111111111111111}})",
+                                                           {}, TextScope::prompts));
+    CHECK(prompts.texts.size() == 1);
   }
 
   TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
