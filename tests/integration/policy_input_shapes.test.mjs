@@ -1,7 +1,8 @@
 // What the policy sees of each shape of input, through the official openai client and raw bodies:
 // content a detector cannot read (an image, audio, a file) is refused under a policy rather than
-// forwarded unscanned; a number is scanned like the digits it writes. Each refusal is proved by the
-// upstream receiving nothing.
+// forwarded unscanned; a number is scanned like the digits it writes; a body the gateway would misread
+// (compressed, or in another charset) is refused with 415 naming the header. Each refusal is proved
+// by the upstream receiving nothing.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import zlib from 'node:zlib';
 import OpenAI from 'openai';
 import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-input-shapes';
 const CARD = '4111 1111 1111 1111';
@@ -132,4 +134,22 @@ describe('what the policy sees of each input shape', () => {
     assert.equal(body.seed, 42);
   });
 
+  it('a compressed body is refused with 415 naming Content-Encoding; identity is read', async () => {
+    const json = JSON.stringify({ model: 'vision-model', messages: [{ role: 'user', content: 'hi' }] });
+    const gzip = await assertNothingReachesUpstream(() => gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body: zlib.gzipSync(json) }));
+    assertError(gzip, { status: 415, code: 'unsupported_media_type' }, 'gzip body');
+    assert.match(gzip.json.error.message, /'Content-Encoding: gzip'.*send the JSON uncompressed/);
+    const identity = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json; charset=UTF-8', 'content-encoding': 'identity' }, body: json });
+    assert.equal(identity.status, 200, identity.text);
+  });
+
+  it('a body in a charset other than UTF-8 is refused with 415 naming the charset', async () => {
+    const json = JSON.stringify({ model: 'vision-model', messages: [{ role: 'user', content: 'hi' }] });
+    const res = await assertNothingReachesUpstream(() => gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json; charset=utf-16' }, body: Buffer.from(json, 'utf16le') }));
+    assertError(res, { status: 415, code: 'unsupported_media_type' }, 'UTF-16 body');
+    assert.match(res.json.error.message, /'charset=utf-16'/);
+  });
 });
