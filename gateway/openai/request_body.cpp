@@ -119,9 +119,14 @@ std::optional<ApiError> collect_string_or_list(json::object& body, const char* k
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
 }
 
-ApiError repeated_key() {
-  return api_errors::invalid_json("The request body repeats a key inside an object; JSON leaves open which one "
-                                  "counts, and backends differ, so send each key once.");
+// Named by its path (messages[0].content), cut short where a client made it long.
+ApiError repeated_key(std::string_view body_text, const json::parse_options& options) {
+  constexpr std::size_t max_shown = 200;
+  std::string path = repeated_key_path(body_text, options);
+  if (path.size() > max_shown) path = path.substr(0, max_shown) + "...";
+  return api_errors::invalid_json("The request body repeats a key inside an object ('" + path +
+                                  "' is named twice); JSON leaves open which one counts, and backends differ, so send "
+                                  "each key once.");
 }
 
 // Keys of OpenAI's request schema (and of the JSON Schema that tools and response formats carry):
@@ -284,7 +289,13 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   boost::system::error_code ec;
   json::value body = json::parse(body_text, ec, std::move(storage), options);
   if (ec) {
-    return api_errors::invalid_json("The request body is not valid JSON: " + ec.message() + " " +
+    if (body_text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return api_errors::invalid_json("The request body is empty; send a JSON object with Content-Type: application/json.");
+    // Boost.JSON's message for its depth limit ("too deep") does not say the limit.
+    const std::string what = ec == json::error::too_deep
+                                 ? "it nests arrays and objects deeper than " + std::to_string(max_json_depth) + " levels"
+                                 : ec.message();
+    return api_errors::invalid_json("The request body is not valid JSON: " + what + " " +
                                     json_error_position(body_text, options) +
                                     ". Send a JSON object with Content-Type: application/json.");
   }
@@ -314,7 +325,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       return api_errors::invalid_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
     if (const auto* usage = options->get_object().if_contains("include_usage"); usage != nullptr && !usage->is_null()) {
       if (!usage->is_bool())
-        return api_errors::invalid_request("'stream_options.include_usage' must be true or false", "stream_options");
+        return api_errors::invalid_request("'stream_options.include_usage' must be true or false",
+                                           "stream_options.include_usage");
       request.include_usage = usage->get_bool();
     }
   }
@@ -366,7 +378,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     const bool may_repeat_model =
         (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
         find_text(body_text, "\\u00") != std::string_view::npos;
-    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key();
+    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -382,7 +394,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
-  if (repeats_a_key(body_text, request.body, options)) return repeated_key();
+  if (repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");

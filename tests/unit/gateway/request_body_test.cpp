@@ -181,6 +181,22 @@ TEST_SUITE("openai") {
     CHECK(prompts.texts.size() == 1);
   }
 
+  TEST_CASE("refusals say where: a repeated key by its path, an empty body, nesting past the limit, include_usage") {
+    const auto repeated = error_of(Endpoint::chat_completions,
+                                   R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":"b","content":"c"}]})");
+    CHECK(repeated.message.find("('messages[1].content' is named twice)") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"a"}],"metadata":{"a":{"k":1,"k":2}}})")
+              .message.find("'metadata.a.k'") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions, "").message ==
+          "The request body is empty; send a JSON object with Content-Type: application/json.");
+    CHECK(error_of(Endpoint::chat_completions, " \r\n").message.starts_with("The request body is empty"));
+    const std::string deep = R"({"model":"m","x":)" + std::string(70, '[') + std::string(70, ']') + "}";
+    CHECK(error_of(Endpoint::chat_completions, deep).message.find("deeper than 64 levels at byte") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions,
+                   R"({"model":"m","messages":[{"role":"user","content":"a"}],"stream":true,"stream_options":{"include_usage":1}})")
+              .param == "stream_options.include_usage");
+  }
+
   TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
     auto asks = [](Endpoint endpoint, std::string_view body) {
       auto result = decode_request(endpoint, body);
