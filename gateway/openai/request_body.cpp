@@ -1,6 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,6 +19,20 @@ namespace {
 constexpr std::size_t max_json_depth = 64;
 constexpr std::size_t max_text_fields = 4096;
 
+
+// Whether text[0, end) ends with an escape \uD800-\uDBFF, the first half of a UTF-16 surrogate pair
+// (an odd run of backslashes before the u: "\\ud800" is a backslash and plain text).
+bool ends_with_high_surrogate_escape(std::string_view text, std::size_t end) {
+  if (end < 6) return false;
+  const std::string_view escape = text.substr(end - 6, 6);
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (escape[1] != 'u' || (escape[2] != 'd' && escape[2] != 'D') ||
+      std::string_view("89abAB").find(escape[3]) == std::string_view::npos || !hex(escape[4]) || !hex(escape[5]))
+    return false;
+  std::size_t backslashes = 0;
+  while (backslashes < end - 5 && text[end - 6 - backslashes] == '\\') ++backslashes;
+  return backslashes % 2 == 1;
+}
 
 // Where a JSON body stops being valid: parsed again, only after a failure, to find the byte the
 // parser stopped at, and said as a byte offset with its line and column (bodies may be pretty-printed).
@@ -41,6 +56,9 @@ std::string json_error_position(std::string_view text, const json::parse_options
     where += ", where the body starts with a byte order mark (U+FEFF), which JSON does not allow: send the body without it";
   else if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80)
     where += ", where the text is not valid UTF-8";
+  else if (ends_with_high_surrogate_escape(text, at))
+    where += ", after the escape " + std::string(text.substr(at - 6, 6)) +
+             ", the first half of a UTF-16 surrogate pair, without its second half (\\uDC00-\\uDFFF)";
   return where;
 }
 

@@ -197,6 +197,18 @@ TEST_SUITE("openai") {
               .param == "stream_options.include_usage");
   }
 
+  TEST_CASE("half a surrogate pair is named where Boost.JSON says only 'syntax error'") {
+    const auto lone = error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"x\uD83D y"}]})");
+    CHECK(lone.message.find("syntax error at byte 58 (line 1, column 59), after the escape \\uD83D, the first half of a "
+                            "UTF-16 surrogate pair, without its second half") != std::string::npos);
+    // After an escaped backslash the escape is still one (three backslashes); after two it would be text.
+    const auto after_backslash =
+        error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\\\ud800!"}]})");
+    CHECK(after_backslash.message.find("after the escape \\ud800") != std::string::npos);
+    CHECK(std::holds_alternative<DecodedRequest>(
+        decode_request(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\\ud800!"}]})")));
+  }
+
   TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
     auto asks = [](Endpoint endpoint, std::string_view body) {
       auto result = decode_request(endpoint, body);
