@@ -61,6 +61,9 @@ ApiError request_too_large(std::size_t limit) {
   return {status::payload_too_large, "invalid_request_error", "request_too_large",
           "The request body is larger than the gateway's limit of " + std::to_string(limit) + " bytes.", {}};
 }
+ApiError unsupported_media_type(std::string message) {
+  return {status::unsupported_media_type, "invalid_request_error", "unsupported_media_type", std::move(message), {}};
+}
 ApiError header_too_large(std::size_t limit) {
   return {status::payload_too_large, "invalid_request_error", "request_too_large",
           "The request headers are larger than the gateway's limit of " + std::to_string(limit) + " bytes.", {}};

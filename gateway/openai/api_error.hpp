@@ -1,6 +1,7 @@
 #pragma once
 // Errors in OpenAI's JSON shape: {"error":{"message","type","param","code"}}, with their HTTP status.
 #include <cstddef>
+#include <ostream>  // Boost 1.81's string_view, which beast/http/status.hpp uses, needs it and does not include it
 #include <string>
 #include <string_view>
 
@@ -33,6 +34,8 @@ ApiError denied_by_policy(std::string message, const std::string& rule);
 ApiError not_found(const std::string& target);
 ApiError method_not_allowed(const std::string& method, const std::string& target, std::string allow);
 ApiError request_too_large(std::size_t limit);
+// 415: the body is compressed or in a charset other than UTF-8 (gateway/openai/body_media.hpp).
+ApiError unsupported_media_type(std::string message);
 ApiError header_too_large(std::size_t limit);
 ApiError request_timeout();
 ApiError rate_limited(const std::string& tenant, const std::string& what);

@@ -1,5 +1,9 @@
 #include "gateway/openai/json_members.hpp"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
@@ -56,7 +60,87 @@ std::size_t parsed_members(const json::value& value) {
   return members;
 }
 
+// The path of every value as the parser meets it, and the keys of each open object: the first key
+// an object names twice is kept with its path.
+struct KeyRepeats {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+  struct Open {
+    bool object = false;
+    std::size_t index = 0;             // arrays: the element being read
+    std::string key{};                 // objects: the member being read
+    std::vector<std::string> keys{};   // objects: the keys named so far
+  };
+  std::vector<Open> open;
+  std::string key_part;
+  std::string found;
+
+  std::string path() const {
+    std::string out;
+    for (const auto& level : open) {
+      if (level.object) out += (out.empty() ? "" : ".") + level.key;
+      else out += "[" + std::to_string(level.index) + "]";
+    }
+    return out;
+  }
+  bool value_done() {
+    if (!open.empty() && !open.back().object) ++open.back().index;
+    return true;
+  }
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) {
+    open.push_back({false});
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    open.pop_back();
+    return value_done();
+  }
+  bool on_object_begin(boost::system::error_code&) {
+    open.push_back({true});
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    open.pop_back();
+    return value_done();
+  }
+  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return value_done(); }
+  bool on_key_part(json::string_view part, std::size_t, boost::system::error_code&) {
+    key_part.append(part.data(), part.size());
+    return true;
+  }
+  bool on_key(json::string_view part, std::size_t, boost::system::error_code&) {
+    key_part.append(part.data(), part.size());
+    auto& object = open.back();
+    object.key = std::move(key_part);
+    key_part.clear();
+    if (found.empty() && std::find(object.keys.begin(), object.keys.end(), object.key) != object.keys.end())
+      found = path();
+    object.keys.push_back(object.key);
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_double(double, json::string_view, boost::system::error_code&) { return value_done(); }
+  bool on_bool(bool, boost::system::error_code&) { return value_done(); }
+  bool on_null(boost::system::error_code&) { return value_done(); }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
 }  // namespace
+
+std::string repeated_key_path(std::string_view written, const json::parse_options& options) {
+  json::basic_parser<KeyRepeats> parser(options);
+  boost::system::error_code ec;
+  parser.write_some(false, written.data(), written.size(), ec);
+  return std::move(parser.handler().found);
+}
 
 bool repeats_a_key(std::string_view written, const json::value& parsed, const json::parse_options& options) {
   return written_members(written, options) != parsed_members(parsed);

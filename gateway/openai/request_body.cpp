@@ -1,6 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
@@ -18,6 +19,20 @@ namespace {
 constexpr std::size_t max_json_depth = 64;
 constexpr std::size_t max_text_fields = 4096;
 
+
+// Whether text[0, end) ends with an escape \uD800-\uDBFF, the first half of a UTF-16 surrogate pair
+// (an odd run of backslashes before the u: "\\ud800" is a backslash and plain text).
+bool ends_with_high_surrogate_escape(std::string_view text, std::size_t end) {
+  if (end < 6) return false;
+  const std::string_view escape = text.substr(end - 6, 6);
+  auto hex = [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; };
+  if (escape[1] != 'u' || (escape[2] != 'd' && escape[2] != 'D') ||
+      std::string_view("89abAB").find(escape[3]) == std::string_view::npos || !hex(escape[4]) || !hex(escape[5]))
+    return false;
+  std::size_t backslashes = 0;
+  while (backslashes < end - 5 && text[end - 6 - backslashes] == '\\') ++backslashes;
+  return backslashes % 2 == 1;
+}
 
 // Where a JSON body stops being valid: parsed again, only after a failure, to find the byte the
 // parser stopped at, and said as a byte offset with its line and column (bodies may be pretty-printed).
@@ -41,6 +56,9 @@ std::string json_error_position(std::string_view text, const json::parse_options
     where += ", where the body starts with a byte order mark (U+FEFF), which JSON does not allow: send the body without it";
   else if (at < text.size() && static_cast<unsigned char>(text[at]) >= 0x80)
     where += ", where the text is not valid UTF-8";
+  else if (ends_with_high_surrogate_escape(text, at))
+    where += ", after the escape " + std::string(text.substr(at - 6, 6)) +
+             ", the first half of a UTF-16 surrogate pair, without its second half (\\uDC00-\\uDFFF)";
   return where;
 }
 
@@ -48,8 +66,17 @@ std::string element_path(const char* array, std::size_t index) {
   return std::string(array) + "[" + std::to_string(index) + "]";
 }
 
+// Part types whose payload is text (OpenAI's "text" and "refusal", the Responses API's "input_text"
+// and "output_text", which some servers take in chat too). Any other part (image_url, input_audio,
+// file, video_url...) carries data no detector can read: bytes, or a URL or file id the backend opens.
+bool text_part_type(std::string_view type) {
+  return type == "text" || type == "input_text" || type == "output_text" || type == "refusal";
+}
+
 // A chat message's content: a string, null, or an array of parts of which the text parts count.
-std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out) {
+// The first part that is not text is noted in `unreadable`.
+std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out,
+                                        std::optional<UnreadablePart>& unreadable) {
   auto path = [message](std::int32_t part = -1) { return TextPath{"messages", message, part}.to_string(); };
   if (content.is_string()) {
     out.push_back({{"messages", message, -1}, {}, content.get_string(), &content.get_string()});
@@ -65,11 +92,19 @@ std::optional<ApiError> collect_content(json::value& content, std::int32_t messa
       std::string part_path = element_path(path().c_str(), i);
       return api_errors::invalid_request("'" + part_path + "' must be an object", part_path);
     }
-    if (auto* text = parts[i].get_object().if_contains("text")) {
+    auto& object = parts[i].get_object();
+    auto* text = object.if_contains("text");
+    if (text != nullptr) {
       if (!text->is_string())
         return api_errors::invalid_request("'" + path(part) + "' must be a string", path(part));
       out.push_back({{"messages", message, part}, {}, text->get_string(), &text->get_string()});
     }
+    // Servers read a part by its type; one without a type only as the text it holds.
+    const auto* type = object.if_contains("type");
+    const bool readable = type != nullptr ? type->is_string() && text_part_type(type->get_string()) : text != nullptr;
+    if (!readable && !unreadable)
+      unreadable = UnreadablePart{element_path(path().c_str(), i),
+                                  type != nullptr && type->is_string() ? std::string(type->get_string()) : std::string()};
   }
   return std::nullopt;
 }
@@ -102,9 +137,14 @@ std::optional<ApiError> collect_string_or_list(json::object& body, const char* k
   return api_errors::invalid_request(std::string("'") + key + "' must be a string or a list of strings", key);
 }
 
-ApiError repeated_key() {
-  return api_errors::invalid_json("The request body repeats a key inside an object; JSON leaves open which one "
-                                  "counts, and backends differ, so send each key once.");
+// Named by its path (messages[0].content), cut short where a client made it long.
+ApiError repeated_key(std::string_view body_text, const json::parse_options& options) {
+  constexpr std::size_t max_shown = 200;
+  std::string path = repeated_key_path(body_text, options);
+  if (path.size() > max_shown) path = path.substr(0, max_shown) + "...";
+  return api_errors::invalid_json("The request body repeats a key inside an object ('" + path +
+                                  "' is named twice); JSON leaves open which one counts, and backends differ, so send "
+                                  "each key once.");
 }
 
 // Keys of OpenAI's request schema (and of the JSON Schema that tools and response formats carry):
@@ -178,15 +218,44 @@ bool holds_json_text(std::string_view path) {
   return index(".tool_calls[") && path == ".function.arguments";
 }
 
+// The digits of a whole number (4111111111111111, and 4.111111111111111e15 or 4111111111111111.0,
+// which write the same number); nullopt for a fraction or a number beyond 64 bits.
+std::optional<std::string> whole_number_digits(const json::value& value) {
+  char digits[24];
+  auto written = [&digits](auto number) {
+    return std::string(digits, std::to_chars(digits, digits + sizeof digits, number).ptr);
+  };
+  if (value.is_int64()) return written(value.get_int64());
+  if (value.is_uint64()) return written(value.get_uint64());
+  if (!value.is_double()) return std::nullopt;
+  const double number = value.get_double();
+  if (number != std::trunc(number)) return std::nullopt;
+  if (number >= 0 && number < 18446744073709551616.0) return written(static_cast<std::uint64_t>(number));
+  if (number < 0 && number >= -9223372036854775808.0) return written(static_cast<std::int64_t>(number));
+  return std::nullopt;
+}
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
-// and keys outside the schema. `path` is the JSON path of `value`, extended and restored in place.
-// Numbers too large for a double (1e999) are refused on the way: parsed as infinity, they could
-// not be written back as JSON when a transform re-serialises the body.
+// and keys outside the schema; and, where `numbers` is given, every whole number but OpenAI's
+// top-level parameters, as its digits (kept in `numbers`). `path` is the JSON path of `value`,
+// extended and restored in place. Numbers too large for a double (1e999) are refused on the way:
+// parsed as infinity, they could not be written back as JSON when a transform re-serialises the body.
 std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
-                                              const std::vector<const json::string*>& known, std::vector<TextField>& out) {
+                                              const std::vector<const json::string*>& known, std::vector<TextField>& out,
+                                              std::deque<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
   if (value.is_double() && !std::isfinite(value.get_double()))
     return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);
+  if (numbers != nullptr && value.is_number()) {
+    // OpenAI's own parameters ("max_tokens": 50 at the top of the body) are settings, not data.
+    if (schema_key(path)) return std::nullopt;
+    if (auto digits = whole_number_digits(value)) {
+      numbers->push_back(std::move(*digits));
+      out.push_back({{}, path, numbers->back()});
+      out.back().number = &value;
+    }
+    return std::nullopt;
+  }
   if (auto* string = value.if_string()) {
     if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
     out.push_back({{}, path, *string, string});
@@ -197,7 +266,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, std::string& p
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
       path.append("[").append(std::to_string(i)).append("]");
-      if (auto error = collect_other_strings((*array)[i], path, known, out)) return error;
+      if (auto error = collect_other_strings((*array)[i], path, known, out, numbers)) return error;
       path.resize(length);
     }
   } else if (auto* object = value.if_object()) {
@@ -205,7 +274,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, std::string& p
       if (!path.empty()) path.append(".");
       path.append(key);
       if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
-      if (auto error = collect_other_strings(item, path, known, out)) return error;
+      if (auto error = collect_other_strings(item, path, known, out, numbers)) return error;
       path.resize(length);
     }
   }
@@ -238,7 +307,13 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   boost::system::error_code ec;
   json::value body = json::parse(body_text, ec, std::move(storage), options);
   if (ec) {
-    return api_errors::invalid_json("The request body is not valid JSON: " + ec.message() + " " +
+    if (body_text.find_first_not_of(" \t\r\n") == std::string_view::npos)
+      return api_errors::invalid_json("The request body is empty; send a JSON object with Content-Type: application/json.");
+    // Boost.JSON's message for its depth limit ("too deep") does not say the limit.
+    const std::string what = ec == json::error::too_deep
+                                 ? "it nests arrays and objects deeper than " + std::to_string(max_json_depth) + " levels"
+                                 : ec.message();
+    return api_errors::invalid_json("The request body is not valid JSON: " + what + " " +
                                     json_error_position(body_text, options) +
                                     ". Send a JSON object with Content-Type: application/json.");
   }
@@ -268,7 +343,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       return api_errors::invalid_request("'stream_options' is only allowed when 'stream' is true", "stream_options");
     if (const auto* usage = options->get_object().if_contains("include_usage"); usage != nullptr && !usage->is_null()) {
       if (!usage->is_bool())
-        return api_errors::invalid_request("'stream_options.include_usage' must be true or false", "stream_options");
+        return api_errors::invalid_request("'stream_options.include_usage' must be true or false",
+                                           "stream_options.include_usage");
       request.include_usage = usage->get_bool();
     }
   }
@@ -300,7 +376,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
         if (role == nullptr || !role->is_string())
           return api_errors::invalid_request("'" + path() + ".role' must be a string", path() + ".role");
         if (auto* content = message.if_contains("content"))
-          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts);
+          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts, request.unreadable_part);
       }
       break;
     }
@@ -320,7 +396,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     const bool may_repeat_model =
         (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
         find_text(body_text, "\\u00") != std::string_view::npos;
-    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key();
+    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -330,10 +406,13 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   known.push_back(&model->get_string());
   std::sort(known.begin(), known.end());
   std::string path;
-  if (auto error = collect_other_strings(request.body, path, known, request.texts)) return *error;
+  // Token ids are numbers no detector can read as text: such a prompt is refused under a policy
+  // (policy_request.hpp), and its ids are not collected one by one.
+  auto* numbers = request.token_ids ? nullptr : &request.number_digits;
+  if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
-  if (repeats_a_key(body_text, request.body, options)) return repeated_key();
+  if (repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");
@@ -363,6 +442,12 @@ std::string TextPath::to_string() const {
 }
 
 void replace_text(TextField& field, std::string_view text) {
+  if (field.number != nullptr) {
+    // A number the policy rewrites becomes a string holding the marker or the token.
+    *field.number = text;
+    field.node = &field.number->get_string();
+    field.number = nullptr;
+  }
   if (field.node == nullptr) return;  // a key: the transform phase refuses to rewrite those
   *field.node = text;
   field.text = *field.node;

@@ -2,6 +2,7 @@
 // Decoding of OpenAI request bodies: which model, whether to stream, and every piece of user
 // text (with its JSON path) so that policy can scan it and transforms can rewrite it in place.
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,7 +49,17 @@ struct TextField {
   // The string holds JSON text: a chat message's tool-call (or function_call) arguments. The policy
   // reads it with its escapes resolved (gateway/openai/json_text.hpp).
   bool json_text = false;
+  // A whole number of the body (`"card": 4111111111111111` in metadata or an extension's arguments),
+  // scanned as its digits, since a backend may write it into the prompt like any text; replace_text
+  // makes it a string. `node` is null until then.
+  boost::json::value* number = nullptr;
   std::string path_string() const { return other_path.empty() ? path.to_string() : other_path; }
+};
+
+// A chat message's content part that holds no text: where it is and what it says it is.
+struct UnreadablePart {
+  std::string path;  // messages[1].content[0]
+  std::string type;  // its "type" (image_url, input_audio, file...), empty when it has none
 };
 
 struct DecodedRequest {
@@ -61,6 +72,11 @@ struct DecodedRequest {
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
   bool logprobs = false;          // the answer is to carry log probabilities (its text, token by token)
+  // The first content part whose data no detector can read (an image, audio, a file, any part that is
+  // not text), which a policy must refuse as it refuses token ids; nullopt when every part is text.
+  std::optional<UnreadablePart> unreadable_part{};
+  // The digits of the numbers in `texts` (a deque: moving the request keeps their addresses).
+  std::deque<std::string> number_digits{};
 };
 
 // Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or
@@ -73,7 +89,7 @@ enum class TextScope { prompts, every_string };
                                                                     TextScope scope = TextScope::every_string);
 
 // Replaces the field's text in the body decode_request produced and points the field at it
-// (a value field; keys are never rewritten).
+// (a value field, a number becoming a string; keys are never rewritten).
 void replace_text(TextField& field, std::string_view text);
 
 }  // namespace sovereign::gateway

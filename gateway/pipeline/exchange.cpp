@@ -8,6 +8,7 @@
 
 #include "gateway/http/request_id.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
+#include "gateway/openai/body_media.hpp"
 #include "gateway/openai/json_text.hpp"
 #include "gateway/pipeline/answer_filters.hpp"
 #include "gateway/pipeline/audit_records.hpp"
@@ -172,6 +173,11 @@ PhaseResult Exchange::decode() {
   endpoint_ = endpoint_for(path);
   if (request_.method() != http::verb::post)
     return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "POST"));
+  // The body is read as sent: a compressed one, or one in another charset, is refused naming the header.
+  std::vector<std::string_view> encodings;
+  for (auto [it, end] = request_.equal_range(http::field::content_encoding); it != end; ++it) encodings.push_back(it->value());
+  if (auto refusal = refused_body_media(encodings, request_[http::field::content_type]))
+    return PhaseResult::fail(std::move(*refusal));
   // Without a policy nothing scans the body: only the prompt texts are collected (token estimates).
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
                                 snapshot_->policy ? TextScope::every_string : TextScope::prompts);

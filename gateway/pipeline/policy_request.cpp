@@ -13,6 +13,13 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
     return api_errors::invalid_request(
         "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
         decoded.endpoint == Endpoint::embeddings ? "input" : "prompt");
+  if (const auto& part = decoded.unreadable_part)
+    return api_errors::invalid_request(
+        "This gateway's policy checks every prompt, and '" + part->path + "' is " +
+            (part->type.empty() ? std::string("a content part without a type") : "a content part of type '" + part->type + "'") +
+            ", whose data (an image, audio, a file or what a URL or file id points to) no detector can read; send the "
+            "prompt as text.",
+        part->path);
   if (decoded.logprobs && policy.redacts_answers(tenant))
     return api_errors::invalid_request(
         "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "

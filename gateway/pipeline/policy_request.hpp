@@ -12,9 +12,10 @@
 
 namespace sovereign::gateway {
 
-// A request the policy cannot check is refused before it is evaluated: token ids (no detector can
-// read them), and log probabilities where the tenant's answers are redacted (they would carry the
-// answer's text, token by token, past the redaction). nullopt: the policy may decide it.
+// A request the policy cannot check is refused before it is evaluated: token ids and content parts
+// that are not text (images, audio, files: no detector can read them), and log probabilities where
+// the tenant's answers are redacted (they would carry the answer's text, token by token, past the
+// redaction). nullopt: the policy may decide it.
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
                                               std::string_view tenant);
 

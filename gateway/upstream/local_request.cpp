@@ -1,5 +1,6 @@
 #include "gateway/upstream/local_request.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <optional>
@@ -140,7 +141,37 @@ constexpr UnsupportedParameter kUnsupported[] = {
     {"audio", never, "generates text only"},
     {"prediction", never, "does not use predicted outputs"},
     {"reasoning_effort", never, "does not reason and has no reasoning effort to set"},
+    {"min_p", is_zero, "does not apply min-p sampling"},
 };
+
+// The other keys a request for the engine may carry: those it reads, and those that ask nothing of
+// the answer's text (who sent it, what to store it under, how to bill or cache it).
+constexpr std::string_view kReadKeys[] = {
+    "model",  "stream", "stream_options", "max_tokens", "max_completion_tokens", "n",    "logprobs",
+    "top_logprobs", "temperature", "top_p", "top_k", "seed", "stop", "user", "metadata", "store",
+    "service_tier", "parallel_tool_calls", "safety_identifier", "prompt_cache_key"};
+
+// Any other key, a misspelt "temprature" or a parameter of another server such as "guided_json" or
+// "min_tokens", is refused by name as OpenAI refuses it: ignored, it would give an answer made
+// without what the client asked for. `prompt_key` is the endpoint's own ("messages" or "prompt").
+std::optional<ApiError> refuse_unknown_keys(const DecodedRequest& request, const json::object& body,
+                                            std::string_view prompt_key) {
+  auto known = [prompt_key](std::string_view key) {
+    if (key == prompt_key) return true;
+    for (const auto& parameter : kUnsupported)
+      if (key == parameter.key) return true;
+    return std::find(std::begin(kReadKeys), std::end(kReadKeys), key) != std::end(kReadKeys);
+  };
+  for (const auto& member : body) {
+    if (known(member.key())) continue;
+    const std::string key(member.key());
+    return api_errors::invalid_request("the built-in engine serving '" + request.model + "' does not know the parameter '" +
+                                           key + "' of " + endpoint_name(request.endpoint) +
+                                           ": leave it out, or check its spelling",
+                                       key);
+  }
+  return std::nullopt;
+}
 
 // Integer parameters the engine checks only for the value that asks for nothing (n, best_of): a fraction,
 // 1.0 included, is refused as such rather than as a request for several choices.
@@ -253,6 +284,8 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
                                        key);
   }
   if (auto error = refuse_unsupported(request, body)) return *error;
+  if (auto error = refuse_unknown_keys(request, body, request.endpoint == Endpoint::completions ? "prompt" : "messages"))
+    return *error;
   if (request.endpoint == Endpoint::completions) {
     const auto& prompt = body.at("prompt");
     if (!prompt.is_string())

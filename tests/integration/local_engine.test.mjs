@@ -217,6 +217,9 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       [{ stop: ['a', 7] }, 'stop[1]'], [{ messages: [{ role: 'bogus', content: 'Hi' }] }, 'messages[0].role'],
       [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' },
         { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }] }] }, 'messages[0].content[1]'],
+      // Unknown to the engine: a typo, and other servers' parameters, would otherwise be dropped unseen.
+      [{ temprature: 0 }, 'temprature'], [{ guided_json: { type: 'object' } }, 'guided_json'],
+      [{ min_tokens: 5 }, 'min_tokens'], [{ min_p: 0.2 }, 'min_p'],
     ]) {
       const res = await gw.chat(KEY, { ...base, ...extra });
       assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));

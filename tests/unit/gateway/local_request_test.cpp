@@ -211,6 +211,31 @@ TEST_SUITE("local") {
               .prompt == "a");
   }
 
+  TEST_CASE("a parameter the engine does not know is refused by name, as OpenAI refuses it, not ignored") {
+    for (const char* key : {"temprature", "guided_json", "min_tokens", "ignore_eos", "max_new_tokens"}) {
+      CAPTURE(key);
+      const ApiError error = refused(Endpoint::chat_completions, chat(std::string(",\"") + key + "\":1"));
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == key);
+      CHECK(error.message == std::string("the built-in engine serving 'm' does not know the parameter '") + key +
+                                 "' of chat.completions: leave it out, or check its spelling");
+    }
+    // Each endpoint's prompt is its own: a chat request's "prompt" would be ignored.
+    CHECK(refused(Endpoint::chat_completions, chat(R"(,"prompt":"x")")).param == "prompt");
+    CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","messages":[]})").param == "messages");
+    // min_p is a sampling method the engine does not implement: refused unless 0, which asks for nothing.
+    CHECK(refused(Endpoint::chat_completions, chat(R"(,"min_p":0.1)")).message ==
+          "the built-in engine serving 'm' does not apply min-p sampling: leave out 'min_p'");
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"min_p":0)")).messages.size() == 1);
+    // What only says who asks, or how to store, bill or cache the answer, changes no text: accepted.
+    CHECK(accepted(Endpoint::chat_completions,
+                   chat(R"(,"user":"u-1","metadata":{"a":"b"},"store":false,"service_tier":"auto",)"
+                        R"("parallel_tool_calls":true,"safety_identifier":"s","prompt_cache_key":"k","stream":false,)"
+                        R"("top_logprobs":0,"logprobs":false,"top_k":0,"seed":1,"stop":null,"temperature":1,"top_p":1)"))
+              .messages.size() == 1);
+    CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","user":"u","max_tokens":2,"n":1})").prompt == "a");
+  }
+
   TEST_CASE("a content part that is not text is refused, naming it, rather than dropped") {
     const ApiError error = refused(
         Endpoint::chat_completions,

@@ -1,6 +1,7 @@
 // OpenAI request decoding: what is sent where, every text found, bad bodies refused with the field named.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -116,6 +117,96 @@ TEST_SUITE("openai") {
     CHECK(nested.texts[0].path_string() == "input[0][0]");
     auto text = std::get<DecodedRequest>(decode_request(Endpoint::completions, R"({"model":"m","prompt":"plain"})"));
     CHECK_FALSE(text.token_ids);
+  }
+
+  TEST_CASE("the first content part that is not text is noted, with its path and type, for a policy to refuse") {
+    auto unreadable = [](std::string_view parts) {
+      auto result = decode_request(Endpoint::chat_completions,
+                                   std::string(R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":[)") +
+                                       std::string(parts) + "]}]}");
+      REQUIRE(std::holds_alternative<DecodedRequest>(result));
+      return std::get<DecodedRequest>(result).unreadable_part;
+    };
+    const auto image = unreadable(R"({"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})");
+    REQUIRE(image.has_value());
+    CHECK(image->path == "messages[1].content[1]");
+    CHECK(image->type == "image_url");
+    CHECK(unreadable(R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}})")->type == "input_audio");
+    CHECK(unreadable(R"({"type":"file","file":{"file_id":"file-abc123"}})")->type == "file");
+    CHECK(unreadable(R"({"type":"video_url","video_url":{"url":"https://example.com/v.mp4"}})")->type == "video_url");
+    // A part without a type is read as its text; without one, it is what the backend makes of it.
+    CHECK(unreadable(R"({"image_url":{"url":"https://example.com/scan.png"}})")->type.empty());
+    CHECK(unreadable(R"({"type":7,"text":"x"})").has_value());
+    // The first one counts.
+    CHECK(unreadable(R"({"type":"text","text":"a"},{"type":"file","file":{"file_id":"f"}},{"type":"image_url","image_url":{"url":"u"}})")
+              ->path == "messages[1].content[1]");
+    // Text in any of its part types is read.
+    CHECK_FALSE(unreadable(R"({"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"output_text","text":"c"},)"
+                           R"({"type":"refusal","refusal":"no"},{"text":"untyped"})")
+                    .has_value());
+  }
+
+  TEST_CASE("whole numbers outside OpenAI's parameters are scanned as their digits, and rewritten as strings") {
+    auto result = decode_request(Endpoint::chat_completions, R"({"model":"m","max_tokens":50,"seed":4111111111111111,
+      "messages":[{"role":"user","content":"hi"}],
+      "chat_template_kwargs":{"card":4111111111111111,"as_float":4.111111111111111e15,"ratio":0.5,"ids":[536221234,-7]},
+      "metadata":{"seed":4111111111111111}})");
+    auto* request = std::get_if<DecodedRequest>(&result);
+    REQUIRE(request != nullptr);
+    std::vector<std::string> found;
+    for (const auto& field : request->texts)
+      if (!field.is_key) found.push_back(field.path_string() + "=" + std::string(field.text));
+    // The top-level max_tokens and seed are settings; a fraction holds no identifier.
+    CHECK(found == std::vector<std::string>{"messages[0].content=hi", "chat_template_kwargs.card=4111111111111111",
+                                            "chat_template_kwargs.as_float=4111111111111111",
+                                            "chat_template_kwargs.ids[0]=536221234", "chat_template_kwargs.ids[1]=-7",
+                                            "metadata.seed=4111111111111111"});
+    // Moved, as the gateway moves it, the request still reads its digits.
+    DecodedRequest moved = std::move(*request);
+    auto card = std::find_if(moved.texts.begin(), moved.texts.end(),
+                             [](const TextField& field) { return field.path_string() == "chat_template_kwargs.card"; });
+    REQUIRE(card != moved.texts.end());
+    CHECK(std::any_of(moved.texts.begin(), moved.texts.end(), [](const TextField& field) {
+      return field.path_string() == "chat_template_kwargs.ids[1]" && field.text == "-7";  // short: held in the string itself
+    }));
+    CHECK(card->text == "4111111111111111");
+    replace_text(*card, "[REDACTED:credit_card]");
+    CHECK(card->text == "[REDACTED:credit_card]");
+    CHECK(moved.body.at_pointer("/chat_template_kwargs/card") == "[REDACTED:credit_card]");
+    CHECK(moved.body.at_pointer("/chat_template_kwargs/as_float").is_double());
+    // Without a policy nothing is scanned, numbers included.
+    auto prompts = std::get<DecodedRequest>(decode_request(Endpoint::chat_completions,
+                                                           R"({"model":"m","messages":[{"role":"user","content":"hi"}],"x":{"n":4111111111111111}})",
+                                                           {}, TextScope::prompts));
+    CHECK(prompts.texts.size() == 1);
+  }
+
+  TEST_CASE("refusals say where: a repeated key by its path, an empty body, nesting past the limit, include_usage") {
+    const auto repeated = error_of(Endpoint::chat_completions,
+                                   R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"user","content":"b","content":"c"}]})");
+    CHECK(repeated.message.find("('messages[1].content' is named twice)") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"a"}],"metadata":{"a":{"k":1,"k":2}}})")
+              .message.find("'metadata.a.k'") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions, "").message ==
+          "The request body is empty; send a JSON object with Content-Type: application/json.");
+    CHECK(error_of(Endpoint::chat_completions, " \r\n").message.starts_with("The request body is empty"));
+    const std::string deep = R"({"model":"m","x":)" + std::string(70, '[') + std::string(70, ']') + "}";
+    CHECK(error_of(Endpoint::chat_completions, deep).message.find("deeper than 64 levels at byte") != std::string::npos);
+    CHECK(error_of(Endpoint::chat_completions,
+                   R"({"model":"m","messages":[{"role":"user","content":"a"}],"stream":true,"stream_options":{"include_usage":1}})")
+              .param == "stream_options.include_usage");
+  }
+
+  TEST_CASE("half a surrogate pair is named where Boost.JSON says only 'syntax error'") {
+    const auto lone = error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"x\uD83D y"}]})");
+    CHECK(lone.message.find("syntax error at byte 58 (line 1, column 59), after the escape \\uD83D, the first half of a "
+                            "UTF-16 surrogate pair, without its second half") != std::string::npos);
+    // After an escaped backslash the escape is still one (three backslashes); after two it would be text.
+    const auto after_backslash =
+        error_of(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\\\ud800!"}]})");
+    CHECK(after_backslash.message.find("after the escape \\ud800") != std::string::npos);
+    CHECK(std::holds_alternative<DecodedRequest>(
+        decode_request(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\\ud800!"}]})")));
   }
 
   TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
