@@ -228,6 +228,8 @@ public:
             if (v && *v != 1) r_.error(root["version"], "version " + std::to_string(*v) + " is not supported; use 1");
         }
         if (root["name"]) m_.name = r_.text(root["name"], "name").value_or("");
+        // Free text, read only so that a mapping or a list written there is not silently accepted.
+        if (root["description"]) (void)r_.text(root["description"], "description");
         read_classes(root["classes"]);
         // Everything else refers to classes: without them it is still read for the problems it has of its
         // own, and no reference to a class is checked.
@@ -753,6 +755,7 @@ private:
             }
         }
         if (t["message"]) rule.message = r_.text(t["message"], "message").value_or("");
+        if (t["description"]) (void)r_.text(t["description"], "description");  // free text, as above
         if (rule.action == Action::deny && rule.message.empty())
             r_.error(t, "a deny rule needs a 'message' telling the application why");
         if (t["message"] && rule.action != Action::deny)
@@ -777,8 +780,9 @@ private:
             capture_read && !t["action"])
             r_.error(t, "rule '" + rule.name + "' does nothing: give it an action, zones, backends, redact, "
                         "tokenize or capture_payload");
-        if (rule.action == Action::deny && (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty()))
-            r_.error(t, "a deny rule stops the request; redact, tokenize and zones have no effect in it");
+        if (rule.action == Action::deny &&
+            (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty() || !rule.backends.empty()))
+            r_.error(t, "a deny rule stops the request; redact, tokenize, zones and backends have no effect in it");
         if (!rule.when.zones.empty() && (rule.action == Action::allow || !rule.zones.empty() || !rule.backends.empty()))
             r_.error(t, "rule '" + rule.name + "' has a 'zones' condition: it is about sending to those zones, so it "
                         "may deny (keeping the request from them), redact, tokenize or capture_payload; allow, zones "
