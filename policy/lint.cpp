@@ -217,6 +217,38 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                "rule '" + rule.name + "' names model '" + model + "', which no backend of the gateway "
                                "serves" + suggest(model, served_models)});
     }
+    // A request goes only to a backend in a zone its allow rules allow: a rule whose backends all lie
+    // in zones that no allow rule sends to refuses (503) every request it matches, though policy test
+    // and explain, which know no backends, call them allowed.
+    if (every_rule && every_zone) {
+        bool any_allow = false;
+        bool any_zone = false;  // an allow rule without zones lets a request go to every zone
+        std::vector<std::string> allowed_zones;
+        for (const auto& rule : m.rules) {
+            if (rule.mode != RuleMode::enforce || rule.action != Action::allow) continue;
+            any_allow = true;
+            any_zone = any_zone || rule.zones.empty();
+            for (const auto& zone : rule.zones)
+                if (!contains(allowed_zones, zone)) allowed_zones.push_back(zone);
+        }
+        for (std::size_t r = 0; r < m.rules.size() && any_allow && !any_zone; ++r) {
+            const auto& rule = m.rules[r];
+            if (rule.mode != RuleMode::enforce || rule.backends.empty()) continue;
+            std::vector<std::string> zones;
+            bool reachable = false;
+            for (const auto& b : *backends) {
+                if (!contains(rule.backends, b.name)) continue;
+                if (!contains(zones, b.zone)) zones.push_back(b.zone);
+                reachable = reachable || contains(allowed_zones, b.zone);
+            }
+            if (!zones.empty() && !reachable)
+                out.push_back({m.file_label, rule.line, rule.column,
+                               "rule '" + rule.name + "' restricts the requests it matches to backends " +
+                                   join(rule.backends) + ", in zones " + join(zones) + ", where no allow rule sends a "
+                                   "request (they allow zones " + join(allowed_zones) + "): every request it matches "
+                                   "is refused with 503"});
+        }
+    }
     for (std::size_t z = 0; z < m.zones.size(); ++z) {
         const auto& zone = m.zones[z];
         if (!zone_clean(z)) continue;

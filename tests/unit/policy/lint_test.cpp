@@ -207,6 +207,29 @@ rules:
                         "requests");
     }
 
+    // policy test and explain know no backends and call such requests allowed; the gateway has no
+    // backend to send them to. Lint, given the backends, says so.
+    TEST_CASE("a rule whose backends lie only in zones no allow rule sends to is reported") {
+        const std::string outside = R"(classes: [public]
+zones: [{name: site}, {name: cloud}]
+tenants: [{name: alpha}]
+rules:
+  - {name: alpha-on-site, when: {tenants: [alpha]}, then: {action: allow, zones: [site]}}
+  - {name: big-model-in-cloud, when: {models: [gpt]}, then: {backends: [cloud-llm]}}
+  - {name: small-model-on-vllm, when: {models: [llama]}, then: {backends: [site-vllm, cloud-llm]}}
+)";
+        const std::vector<BackendInfo> backends{{"site-vllm", "site", {"llama"}}, {"cloud-llm", "cloud", {"gpt", "llama"}}};
+        const auto out = lint(outside, &backends);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:6:5: rule 'big-model-in-cloud' restricts the requests it matches to backends cloud-llm, "
+                        "in zones cloud, where no allow rule sends a request (they allow zones site): every request "
+                        "it matches is refused with 503");
+        // An allow rule without zones may send anywhere: nothing to report.
+        std::string anywhere = outside;
+        anywhere.replace(anywhere.find("action: allow, zones: [site]"), 28, "action: allow");
+        CHECK(lint(anywhere, &backends).empty());
+    }
+
     TEST_CASE("a policy that does not load gets its load problems and every finding its other parts allow") {
         // A misspelt key in a zone made lint report it alone; the rules' findings are independent of it.
         std::string typo = policy;
