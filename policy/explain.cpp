@@ -83,6 +83,9 @@ std::string render_explanation(const Request& request, const Decision& decision,
             out << "    - " << (s.kind == TransformKind::redact ? "redact " : "tokenize ") << s.detector << " in "
                 << request.segments[s.segment].json_path << ", bytes " << s.begin << "-" << s.end << "\n";
         out << "  payload capture for auditors: " << (decision.capture_payload ? "yes" : "no") << "\n";
+    } else if (decision.capture_payload) {
+        // The gateway seals a denied request too where its tenant or a matching rule asks for captures.
+        out << "\nOutcome:\n  payload capture for auditors: yes (the request is sealed before it is refused)\n";
     }
     return out.str();
 }

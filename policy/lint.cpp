@@ -94,6 +94,33 @@ std::vector<bool> tenants_allowed_somewhere(const PolicyModel& m, const RuleTena
     return allowed;
 }
 
+// Whether a rule narrows where every request of the tenants it applies to may go: an enforced rule
+// that restricts zones or backends with no condition but its tenants (one on models, detectors or
+// classes narrows only some requests).
+bool narrows_every_request(const RuleDef& rule) {
+    const auto& when = rule.when;
+    return rule.mode == RuleMode::enforce && rule.action != Action::deny &&
+           (!rule.zones.empty() || !rule.backends.empty()) && when.models.empty() && when.endpoints.empty() &&
+           when.detected.empty() && when.zones.empty() && !when.class_at_least && !when.class_at_most;
+}
+
+// Per tenant, the rules that narrow every one of its requests, by rule index: the zones and backends
+// of all of them bound where any allow rule may send it (the engine intersects them).
+std::vector<std::vector<std::size_t>> narrowing_rules(const PolicyModel& m, const RuleTenants& tenants) {
+    std::vector<std::vector<std::size_t>> out(m.tenants.size());
+    for (std::size_t r = 0; r < m.rules.size(); ++r) {
+        if (!narrows_every_request(m.rules[r])) continue;
+        const auto add = [&](std::size_t t) {
+            if (!tenants.exempts(r, t)) out[t].push_back(r);
+        };
+        if (!tenants.names_tenants(r))
+            for (std::size_t t = 0; t < m.tenants.size(); ++t) add(t);
+        else
+            for (const auto t : tenants.named(r)) add(t);
+    }
+    return out;
+}
+
 }  // namespace
 
 std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
@@ -190,6 +217,38 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                "rule '" + rule.name + "' names model '" + model + "', which no backend of the gateway "
                                "serves" + suggest(model, served_models)});
     }
+    // A request goes only to a backend in a zone its allow rules allow: a rule whose backends all lie
+    // in zones that no allow rule sends to refuses (503) every request it matches, though policy test
+    // and explain, which know no backends, call them allowed.
+    if (every_rule && every_zone) {
+        bool any_allow = false;
+        bool any_zone = false;  // an allow rule without zones lets a request go to every zone
+        std::vector<std::string> allowed_zones;
+        for (const auto& rule : m.rules) {
+            if (rule.mode != RuleMode::enforce || rule.action != Action::allow) continue;
+            any_allow = true;
+            any_zone = any_zone || rule.zones.empty();
+            for (const auto& zone : rule.zones)
+                if (!contains(allowed_zones, zone)) allowed_zones.push_back(zone);
+        }
+        for (std::size_t r = 0; r < m.rules.size() && any_allow && !any_zone; ++r) {
+            const auto& rule = m.rules[r];
+            if (rule.mode != RuleMode::enforce || rule.backends.empty()) continue;
+            std::vector<std::string> zones;
+            bool reachable = false;
+            for (const auto& b : *backends) {
+                if (!contains(rule.backends, b.name)) continue;
+                if (!contains(zones, b.zone)) zones.push_back(b.zone);
+                reachable = reachable || contains(allowed_zones, b.zone);
+            }
+            if (!zones.empty() && !reachable)
+                out.push_back({m.file_label, rule.line, rule.column,
+                               "rule '" + rule.name + "' restricts the requests it matches to backends " +
+                                   join(rule.backends) + ", in zones " + join(zones) + ", where no allow rule sends a "
+                                   "request (they allow zones " + join(allowed_zones) + "): every request it matches "
+                                   "is refused with 503"});
+        }
+    }
     for (std::size_t z = 0; z < m.zones.size(); ++z) {
         const auto& zone = m.zones[z];
         if (!zone_clean(z)) continue;
@@ -213,6 +272,7 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                 left.push_back(&b);
         allow_rules.emplace_back(r, std::move(left));
     }
+    const auto narrowing = every_zone && every_rule ? narrowing_rules(m, tenants) : std::vector<std::vector<std::size_t>>{};
     for (std::size_t t = 0; t < m.tenants.size() && every_zone && every_rule; ++t) {
         if (stop.stop_requested()) return out;
         const auto& tenant = m.tenants[t];
@@ -221,6 +281,14 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         for (const auto& zone : m.zones)
             if (tenant.zones.empty() || contains(tenant.zones, zone.name)) zones.push_back(zone.name);
         const auto in_zones = [&](const BackendInfo* b) { return contains(zones, b->zone); };
+        // Where the rules that narrow all of the tenant's requests let it go, whichever allow rule applies.
+        const auto narrowed = [&](const BackendInfo* b) {
+            return in_zones(b) && std::all_of(narrowing[t].begin(), narrowing[t].end(), [&](std::size_t r) {
+                       const auto& rule = m.rules[r];
+                       return (rule.zones.empty() || contains(rule.zones, b->zone)) &&
+                              (rule.backends.empty() || contains(rule.backends, b->name));
+                   });
+        };
         if (std::none_of(backends->begin(), backends->end(), [&](const BackendInfo& b) { return in_zones(&b); })) {
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' has no reachable backend: no backend is in its zones (" +
@@ -233,14 +301,21 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
         for (const auto& [r, left] : allow_rules) {
             if (!tenants.applies_to(r, t) || tenants.exempts(r, t)) continue;
             allowing.push_back(m.rules[r].name);
-            reachable = std::any_of(left.begin(), left.end(), in_zones);
+            reachable = std::any_of(left.begin(), left.end(), narrowed);
             if (reachable) break;
         }
+        std::vector<std::string> narrowing_names;
+        for (const auto r : narrowing[t])  // the allow rules among them are named above
+            if (m.rules[r].action != Action::allow) narrowing_names.push_back(m.rules[r].name);
         if (!reachable && !allowing.empty())  // with no allow rule at all, "can never be allowed" said it
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' has no reachable backend: no backend in its zones (" +
                                join(zones) + ") is one that its allow rules (" + join(allowing) +
-                               ") may send to, by their zones, backends and models"});
+                               ") may send to, by their zones, backends and models" +
+                               (narrowing_names.empty() ? std::string()
+                                                        : ", within the zones and backends of rule(s) " +
+                                                              join(narrowing_names) + ", which apply to all of its "
+                                                              "requests")});
     }
     return out;
 }

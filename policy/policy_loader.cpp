@@ -155,6 +155,9 @@ bool valid_name(std::string_view name) {
     });
 }
 
+// Whether a word, its look-alikes folded, has nothing visible left: empty, or white space only.
+bool blank(std::string_view folded) { return folded.find_first_not_of(" \t\r\n") == std::string_view::npos; }
+
 std::string escape_keyword(std::string_view word) {
     static constexpr char hex[] = "0123456789abcdef";
     std::string out;
@@ -225,6 +228,8 @@ public:
             if (v && *v != 1) r_.error(root["version"], "version " + std::to_string(*v) + " is not supported; use 1");
         }
         if (root["name"]) m_.name = r_.text(root["name"], "name").value_or("");
+        // Free text, read only so that a mapping or a list written there is not silently accepted.
+        if (root["description"]) (void)r_.text(root["description"], "description");
         read_classes(root["classes"]);
         // Everything else refers to classes: without them it is still read for the problems it has of its
         // own, and no reference to a class is checked.
@@ -477,13 +482,23 @@ private:
             if (d["description"]) spec.description = r_.text(d["description"], "description").value_or("");
             const bool require_context =
                 d["require_context"] ? r_.boolean(d["require_context"], "require_context").value_or(false) : false;
-            if (d["context"]) {
+            if (d["context"] && !refuse_empty_list(d["context"], "context", "which makes no finding more certain")) {
                 // Compared with text as the scan reads it: look-alikes folded, in any letter case
-                // (ContextWords folds the case).
-                for (auto& w : r_.text_list(d["context"], "context").value_or(std::vector<std::string>{}))
-                    spec.context.push_back(lookalikes_folded(w));
+                // (ContextWords folds the case). A word with nothing visible in it is never near a
+                // finding: with require_context the detector would silently find nothing.
+                const auto words = r_.text_list(d["context"], "context").value_or(std::vector<std::string>{});
+                for (std::size_t i = 0; i < words.size(); ++i) {
+                    auto folded = lookalikes_folded(words[i]);
+                    if (blank(folded)) {
+                        r_.error(d["context"].IsSequence() ? d["context"][i] : d["context"],
+                                 "a context word must hold a visible character (this one is empty, spaces or "
+                                 "invisible characters only), or it is never found near a value; remove it");
+                        continue;
+                    }
+                    spec.context.push_back(std::move(folded));
+                }
             }
-            if (require_context && spec.context.empty())
+            if (require_context && !d["context"])  // a context given but refused has been reported
                 r_.error(d["require_context"], "require_context needs a 'context' list of words");
             const bool has_pattern = static_cast<bool>(d["pattern"]);
             const bool has_keywords = static_cast<bool>(d["keywords"]);
@@ -740,6 +755,7 @@ private:
             }
         }
         if (t["message"]) rule.message = r_.text(t["message"], "message").value_or("");
+        if (t["description"]) (void)r_.text(t["description"], "description");  // free text, as above
         if (rule.action == Action::deny && rule.message.empty())
             r_.error(t, "a deny rule needs a 'message' telling the application why");
         if (t["message"] && rule.action != Action::deny)
@@ -764,8 +780,9 @@ private:
             capture_read && !t["action"])
             r_.error(t, "rule '" + rule.name + "' does nothing: give it an action, zones, backends, redact, "
                         "tokenize or capture_payload");
-        if (rule.action == Action::deny && (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty()))
-            r_.error(t, "a deny rule stops the request; redact, tokenize and zones have no effect in it");
+        if (rule.action == Action::deny &&
+            (!rule.redact.empty() || !rule.tokenize.empty() || !rule.zones.empty() || !rule.backends.empty()))
+            r_.error(t, "a deny rule stops the request; redact, tokenize, zones and backends have no effect in it");
         if (!rule.when.zones.empty() && (rule.action == Action::allow || !rule.zones.empty() || !rule.backends.empty()))
             r_.error(t, "rule '" + rule.name + "' has a 'zones' condition: it is about sending to those zones, so it "
                         "may deny (keeping the request from them), redact, tokenize or capture_payload; allow, zones "

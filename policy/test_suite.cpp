@@ -58,8 +58,9 @@ void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
                                        "embeddings: input); leave 'endpoint' out");
     }
     if (n["messages"]) {
-        if (!n["messages"].IsSequence()) {
-            r.error(n["messages"], "messages must be a list of {role, content}");
+        // A chat request without a message is one no client can send (the gateway refuses it).
+        if (!n["messages"].IsSequence() || n["messages"].size() == 0) {
+            r.error(n["messages"], "messages must be a list of at least one {role, content}");
             return;
         }
         for (std::size_t i = 0; i < n["messages"].size(); ++i) {
@@ -129,7 +130,13 @@ void read_expectation(YamlReader& r, const YAML::Node& n, TestExpectation& e, bo
             r.error(n["action"], "action must be allow or deny");
     }
     if (n["rule"]) e.rule = r.text(n["rule"], "rule");
-    if (n["message"]) e.message = r.text(n["message"], "message");
+    if (n["message"]) {
+        e.message = r.text(n["message"], "message");
+        // Every message contains the empty text: such an expectation would pass whatever is decided.
+        if (e.message && e.message->empty())
+            r.error(n["message"], "message is empty, which every message contains, so it checks nothing; write part "
+                                  "of the deny message the case expects");
+    }
     if (n["data_class"]) e.data_class = r.text(n["data_class"], "data_class");
     if (n["zones"]) e.zones = r.text_list(n["zones"], "zones");
     if (n["backends"]) e.backends = r.text_list(n["backends"], "backends");

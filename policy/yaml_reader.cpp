@@ -186,8 +186,20 @@ std::optional<std::string> YamlReader::text(const YAML::Node& node, std::string_
     return node.Scalar();
 }
 
+namespace {
+
+// A quoted scalar is text to YAML and to the JSON Schema an editor checks the file with: "true" in
+// quotes is no boolean there, nor "1" a number, so the loader does not read them as such either.
+bool quoted(const YAML::Node& node) { return node.Tag() == "!"; }
+
+}  // namespace
+
 std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view what) {
     if (!node.IsDefined()) return std::nullopt;
+    if (node.IsScalar() && quoted(node) && (node.Scalar() == "true" || node.Scalar() == "false")) {
+        error(node, std::string(what) + " must be true or false, written without quotes (in quotes it is text)");
+        return std::nullopt;
+    }
     if (node.IsScalar()) {
         const auto& s = node.Scalar();
         if (s == "true") return true;
@@ -199,7 +211,7 @@ std::optional<bool> YamlReader::boolean(const YAML::Node& node, std::string_view
 
 std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string_view what) {
     if (!node.IsDefined()) return std::nullopt;
-    if (node.IsScalar()) {
+    if (node.IsScalar() && !quoted(node)) {
         const auto& s = node.Scalar();
         try {
             std::size_t used = 0;
@@ -208,7 +220,8 @@ std::optional<long long> YamlReader::integer(const YAML::Node& node, std::string
         } catch (const std::exception&) {
         }
     }
-    error(node, std::string(what) + " must be a whole number");
+    error(node, std::string(what) + " must be a whole number" +
+                    (node.IsScalar() && quoted(node) ? ", written without quotes (in quotes it is text)" : ""));
     return std::nullopt;
 }
 

@@ -84,6 +84,12 @@ std::string token_type(std::string_view detector) {
 
 bool wants_capture(const std::optional<policy::Decision>& decision) { return decision && decision->capture_payload; }
 
+// What the client is told when the policy denied the request; nothing when it did not.
+std::optional<ApiError> policy_denial(const std::optional<policy::Decision>& decision) {
+  if (!decision || decision->action != policy::Action::deny) return std::nullopt;
+  return api_errors::denied_by_policy(decision->message, decision->deciding_rule);
+}
+
 }  // namespace
 
 Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpRequest& request,
@@ -241,12 +247,18 @@ void Exchange::log_warn_rules() const {
 // The decision record is written before anything leaves the gateway, for allowed and denied
 // requests alike. In strict durability the request waits here until the record is on disk.
 PhaseResult Exchange::audit() {
+  // A denied request whose policy asks for its capture (its tenant's capture_payload, or a matching
+  // rule's) is sealed before it is refused: an attempt the policy stopped is evidence too, and its
+  // decision record says "capture": true. capture() refuses it once the copy is written.
   auto denied = [this]() -> PhaseResult {
-    if (decision_ && decision_->action == policy::Action::deny)
-      return PhaseResult::fail(api_errors::denied_by_policy(decision_->message, decision_->deciding_rule));
+    auto denial = policy_denial(decision_);
+    if (denial && !wants_capture(decision_)) return PhaseResult::fail(std::move(*denial));
     return PhaseResult::next();
   };
-  if (!services_.audit) return denied();
+  if (!services_.audit) {
+    if (auto denial = policy_denial(decision_)) return PhaseResult::fail(std::move(*denial));
+    return PhaseResult::next();
+  }
   if (!services_.audit->healthy()) return PhaseResult::fail(api_errors::audit_unavailable(services_.audit->health_detail()));
   std::string payload_digest = crypto::to_hex(crypto::sha256(request_.body()));
   DecisionFacts facts;
@@ -291,7 +303,8 @@ PhaseResult Exchange::audit() {
 
 // A sealed copy of the request, where the policy asks for one, is evidence like the decision record:
 // it is written (in strict durability: synced) before anything is forwarded, or the request is
-// refused with 503 capture_unavailable. The client's body as it came, before any transform.
+// refused with 503 capture_unavailable. The client's body as it came, before any transform. A
+// denied request is refused here, once its copy is written.
 PhaseResult Exchange::capture() {
   if (!wants_capture(decision_)) return PhaseResult::next();
   if (!services_.captures) {
@@ -302,6 +315,7 @@ PhaseResult Exchange::capture() {
   }
   seal("request", std::string(request_.body()), [self = shared_from_this()](bool ok, const std::string& why) {
     if (!ok) return self->fail(api_errors::capture_unavailable("request", why));
+    if (auto denial = policy_denial(self->decision_)) return self->fail(*denial);
     self->run();
   });
   return PhaseResult::suspend();

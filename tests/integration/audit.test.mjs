@@ -92,6 +92,8 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   const sent = []; // { id, status, tenant, rules }
   let captureBody;
   let captureId;
+  let deniedCaptureBody;
+  let deniedCaptureId;
 
   before(async () => {
     dir = tempDir('sovereign-audit-itest-');
@@ -222,8 +224,31 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     assert.ok(!wrong.stdout.includes(SECRET_PHRASE), wrong.stdout);
   });
 
+  // The attempt is evidence too: a rule that asks for captures seals a request the policy refuses,
+  // before it is refused, and the records say so (the decision's "capture", the outcome's file).
+  it('a denied request that a capturing rule matches is sealed before the client gets its 403', async () => {
+    deniedCaptureBody = JSON.stringify(chat(`Re AUDIT-CASE-004712: the key AKIAIOSFODNN7EXAMPLE, "${SECRET_PHRASE}".`));
+    const before = upstream.requests().length;
+    const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body: deniedCaptureBody });
+    assertError(res, { status: 403, code: 'denied_by_policy' }, 'a credential in a captured request');
+    deniedCaptureId = res.headers['x-request-id'];
+    sent.push({ id: deniedCaptureId, status: 403, body: res.text,
+      rules: ['no-credentials', 'capture-audit-cases', 'acme-on-site'] });
+
+    const captureDir = path.join(dir, 'audit', 'captures');
+    const files = capturesOf(captureDir, deniedCaptureId);
+    assert.equal(files.length, 1, `the request's capture, written before the answer: ${JSON.stringify(filesUnder(captureDir))}`);
+    assert.match(path.basename(files[0]), /-request-/);
+    assert.ok(!fs.readFileSync(files[0]).includes(Buffer.from('AKIAIOSFODNN7EXAMPLE')), 'the capture hides the key');
+    const opened = await runCli(['audit', 'open', '--secret-key', keys.auditorKey, files[0]]);
+    assert.equal(opened.code, 0, opened.output);
+    assert.equal(opened.stdout, deniedCaptureBody, 'the opened capture is the exact body that was refused');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(upstream.requests().length, before, 'nothing of the denied request reached the upstream');
+  });
+
   it('after SIGTERM every request has a decision and an outcome record, and audit verify passes', async () => {
-    assert.equal(sent.length, 20, 'the requests above ran');
+    assert.equal(sent.length, 21, 'the requests above ran');
     const status = await gw.process.stop(15000);
     assert.equal(status.code, 0, gw.process.describe());
     const counts = await assertAuditValid(path.join(dir, 'audit'), keys.signingPub, { requireClosed: true });
@@ -252,6 +277,11 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
     assert.ok(capture.decision[0].rules.includes('capture-audit-cases'), JSON.stringify(capture.decision[0]));
     assert.equal(capture.decision[0].payload_sha256, sha256Hex(captureBody),
       'the decision record holds the digest of the captured body');
+    const denied = recordsOf(records, deniedCaptureId);
+    assert.equal(denied.decision[0].capture, true, JSON.stringify(denied.decision[0]));
+    assert.equal(denied.outcome[0].captures?.length, 1, JSON.stringify(denied.outcome[0]));
+    assert.match(denied.outcome[0].captures[0], new RegExp(`${deniedCaptureId}-request-`), JSON.stringify(denied.outcome[0]));
+    assert.equal(denied.outcome[0].captures_failed, undefined, JSON.stringify(denied.outcome[0]));
     assert.ok(!JSON.stringify(records).includes(SECRET_PHRASE), 'no record holds a payload');
   });
 });

@@ -7,11 +7,14 @@
 // With --agree-with, the loader (a program that exits 0 when the file loads) and the schema must both
 // refuse each file whose name begins with "refused-" and both accept every other one: an editor then
 // marks what the gateway refuses, and nothing it takes.
+// Without an option, each policy FILE's test file beside it (NAME.tests.yaml), where there is one, is
+// validated too, against policy.tests.schema.json beside SCHEMA: editors then mark in test files
+// what `sovereign policy test` refuses.
 // With --agree-on-emptied-lists, each FILE is a policy both accept; every list of names or words in it
 // is emptied in turn (one variant per list, written as JSON, which YAML reads), and the loader and the
 // schema must both refuse or both accept each variant.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -106,8 +109,20 @@ if (loader) {
   }
   process.exit(unexpected === 0 ? 0 : 1);
 }
+// The test file beside a policy, and the validator of test files (compiled when one is found).
+const testsFileOf = (file) => file.replace(/\.yaml$/, '.tests.yaml');
+let validateTests = null;
+function checkTestsFile(file) {
+  validateTests ??= ajv.compile(JSON.parse(readFileSync(path.join(path.dirname(schemaPath), 'policy.tests.schema.json'), 'utf8')));
+  const document = JSON.parse(execFileSync(converter, [file], { encoding: 'utf8' }));
+  if (validateTests(document)) return console.log(`ok   ${file} (test file)`);
+  unexpected += 1;
+  console.log(`FAIL ${file} (test file)`);
+  for (const e of validateTests.errors) console.log(`  ${e.instancePath || '/'}: ${e.message}`);
+}
 for (const file of files) {
   const document = JSON.parse(execFileSync(converter, [file], { encoding: 'utf8' }));
+  if (!expectInvalid && !file.endsWith('.tests.yaml') && existsSync(testsFileOf(file))) checkTestsFile(testsFileOf(file));
   if (validate(document)) {
     console.log(`${expectInvalid ? 'FAIL (accepted)' : 'ok  '} ${file}`);
     if (expectInvalid) unexpected += 1;

@@ -185,6 +185,51 @@ rules:
                         "that its allow rules (allow-other, big-model) may send to, by their zones, backends and models");
     }
 
+    // Every matching rule's zones and backends are intersected: a rule that narrows all of a tenant's
+    // requests to one zone, beside the allow rule that sends them to another, leaves it nowhere to go.
+    TEST_CASE("a tenant left no backend by a rule that narrows all of its requests is reported; one narrowed to a "
+              "backend it can reach is not") {
+        const std::string narrowed = R"(classes: [public]
+zones: [{name: site}, {name: cloud}]
+tenants: [{name: gamma}, {name: delta}, {name: omega, exempt_from: [gamma-to-cloud]}]
+rules:
+  - {name: gamma-to-cloud, when: {tenants: [gamma, omega]}, then: {zones: [cloud]}}
+  - {name: everyone-on-site, then: {action: allow, zones: [site]}}
+  - {name: delta-on-vllm, when: {tenants: [delta]}, then: {backends: [site-vllm]}}
+  - {name: big-model-in-cloud, when: {models: [gpt]}, then: {zones: [cloud]}}
+)";
+        const std::vector<BackendInfo> backends{{"site-vllm", "site", {"llama"}}, {"cloud-llm", "cloud", {"gpt"}}};
+        const auto out = lint(narrowed, &backends);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:3:11: tenant 'gamma' has no reachable backend: no backend in its zones (site, cloud) "
+                        "is one that its allow rules (everyone-on-site) may send to, by their zones, backends and "
+                        "models, within the zones and backends of rule(s) gamma-to-cloud, which apply to all of its "
+                        "requests");
+    }
+
+    // policy test and explain know no backends and call such requests allowed; the gateway has no
+    // backend to send them to. Lint, given the backends, says so.
+    TEST_CASE("a rule whose backends lie only in zones no allow rule sends to is reported") {
+        const std::string outside = R"(classes: [public]
+zones: [{name: site}, {name: cloud}]
+tenants: [{name: alpha}]
+rules:
+  - {name: alpha-on-site, when: {tenants: [alpha]}, then: {action: allow, zones: [site]}}
+  - {name: big-model-in-cloud, when: {models: [gpt]}, then: {backends: [cloud-llm]}}
+  - {name: small-model-on-vllm, when: {models: [llama]}, then: {backends: [site-vllm, cloud-llm]}}
+)";
+        const std::vector<BackendInfo> backends{{"site-vllm", "site", {"llama"}}, {"cloud-llm", "cloud", {"gpt", "llama"}}};
+        const auto out = lint(outside, &backends);
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:6:5: rule 'big-model-in-cloud' restricts the requests it matches to backends cloud-llm, "
+                        "in zones cloud, where no allow rule sends a request (they allow zones site): every request "
+                        "it matches is refused with 503");
+        // An allow rule without zones may send anywhere: nothing to report.
+        std::string anywhere = outside;
+        anywhere.replace(anywhere.find("action: allow, zones: [site]"), 28, "action: allow");
+        CHECK(lint(anywhere, &backends).empty());
+    }
+
     TEST_CASE("a policy that does not load gets its load problems and every finding its other parts allow") {
         // A misspelt key in a zone made lint report it alone; the rules' findings are independent of it.
         std::string typo = policy;

@@ -87,6 +87,40 @@ TEST_SUITE("loader") {
         CHECK(out[2] == "p.yaml:9:29: capture_payload must be true or false");
     }
 
+    // What YAML and the JSON Schema read as text is text to the loader too, so an editor and the
+    // gateway never disagree on a file: a quoted true is no boolean, a quoted 1 no version, and a
+    // description is text wherever it is written.
+    TEST_CASE("quoted booleans and numbers, and descriptions that are not text, are wrong types") {
+        const auto out = problems(R"(detectors:
+  - {name: code, class: public, pattern: 'ZX[0-9]{4}', case_sensitive: "false"}
+tenants: [{name: t, capture_payload: 'true'}]
+rules:
+  - name: r1
+    then: {action: allow, description: [a, b]}
+)");
+        REQUIRE(out.size() == 3);
+        CHECK(out[0] == "p.yaml:5:72: case_sensitive must be true or false, written without quotes (in quotes it is text)");
+        CHECK(out[1] == "p.yaml:6:38: capture_payload must be true or false, written without quotes (in quotes it is text)");
+        CHECK(out[2] == "p.yaml:9:40: description must be text");
+        const auto loaded = load_policy_text("version: '1'\ndescription: {owner: me}\n" + base +
+                                                 "rules: [{name: r, then: {action: allow}}]\n",
+                                             "p.yaml");
+        REQUIRE(loaded.diagnostics.size() == 2);
+        CHECK(format_diagnostic(loaded.diagnostics[0]) ==
+              "p.yaml:1:10: version must be a whole number, written without quotes (in quotes it is text)");
+        CHECK(format_diagnostic(loaded.diagnostics[1]) == "p.yaml:2:14: description must be text");
+    }
+
+    TEST_CASE("a deny rule's backends are refused like its zones: the request is stopped, they have no effect") {
+        const auto out = problems(R"(rules:
+  - {name: all, then: {action: allow}}
+  - {name: no, when: {models: [m]}, then: {action: deny, message: no, backends: [b1]}}
+)");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:6:43: a deny rule stops the request; redact, tokenize, zones and backends have no "
+                        "effect in it");
+    }
+
     TEST_CASE("an empty list is refused where it would read as 'no condition' or restrict nothing") {
         const auto out = problems(R"(tenants:
   - {name: vip, clearance: restricted}

@@ -51,6 +51,9 @@ TEST_SUITE("policy-command") {
         CHECK(r.status == 0);
         CHECK(r.out.find("Decision: DENY (deciding rule: default-deny)") != std::string::npos);
         CHECK(r.out.find("Message to the application: no rule of the policy allows this request") != std::string::npos);
+        // capture-patient-requests matches the patient data: the gateway seals the refused request too.
+        CHECK(r.out.find("payload capture for auditors: yes (the request is sealed before it is refused)") !=
+              std::string::npos);
     }
 
     TEST_CASE("explain --answer says what the policy removes from a model's answer and what the client gets") {

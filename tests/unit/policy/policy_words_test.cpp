@@ -150,4 +150,30 @@ TEST_SUITE("loader") {
         CHECK(out[0] == "p.yaml:4:57: this keyword is invisible characters only, which text is scanned without: it "
                         "would match nothing; remove it");
     }
+
+    // A context word that is never near anything would make a require_context detector find nothing,
+    // and the rules on it (a deny, a redaction) never apply: refused at the word, like an empty keyword.
+    TEST_CASE("an empty, blank or invisible context word is refused at the word, and so is an empty list") {
+        const std::string detector = "  - name: code\n    class: internal\n    pattern: 'ZX[0-9]{4}'\n"
+                                     "    require_context: true\n";
+        const std::string word_error = "a context word must hold a visible character (this one is empty, spaces or "
+                                       "invisible characters only), or it is never found near a value; remove it";
+        for (const std::string word : {"''", "'  '", "\"\\u200b\"", "\"\\u00a0\\t\""}) {
+            CAPTURE(word);
+            const auto out = load_problems(detector + "    context: [patient, " + word + "]\n");
+            REQUIRE(out.size() == 1);
+            CHECK(out[0] == "p.yaml:8:24: " + word_error);
+        }
+        const auto single = load_problems(detector + "    context: ''\n");
+        REQUIRE(single.size() == 1);
+        CHECK(single[0] == "p.yaml:8:14: " + word_error);
+        const auto empty = load_problems(detector + "    context: []\n");
+        REQUIRE(empty.size() == 1);
+        CHECK(empty[0] == "p.yaml:8:14: context is an empty list, which makes no finding more certain; list at least "
+                          "one, or leave 'context' out");
+        const auto none = load_problems(detector);
+        REQUIRE(none.size() == 1);
+        CHECK(none[0] == "p.yaml:7:22: require_context needs a 'context' list of words");
+        CHECK(load_problems(detector + "    context: [patient, ' mrn ']\n").empty());
+    }
 }

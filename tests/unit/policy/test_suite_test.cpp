@@ -176,6 +176,21 @@ cases:
         CHECK(render_suite_result(result, "t.yaml").find("PASS typo\n  note: tenant 'radiolgy'") == 0);
     }
 
+    // The files the test-file JSON Schema is held to refuse (meson.build): the loader refuses each too.
+    TEST_CASE("each mistake the test-file schema refuses is refused by policy test, at its position") {
+        const auto dir = std::filesystem::path(SOURCE_ROOT) / "tests/policy/fixtures/test_files";
+        std::size_t files = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+            CAPTURE(entry.path().string());
+            ++files;
+            const auto loaded = load_test_suite(entry.path());
+            CHECK_FALSE(loaded.suite);
+            REQUIRE(loaded.diagnostics.size() == 1);
+            CHECK(loaded.diagnostics[0].line > 3);  // at the mistake, below the file's policy and cases keys
+        }
+        CHECK(files == 9);
+    }
+
     TEST_CASE("mistakes in a test file are reported with their position") {
         SuiteFiles files("policy: policy.yaml\ncases:\n  - name: x\n    request: {tenant: a, text: hi}\n"
                          "    expect: {acton: allow}\n");
@@ -188,6 +203,10 @@ cases:
         // tests a request the gateway can never receive.
         for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
                  {"    request: {tenant: a, text: hi}\n    expect: {}\n", ":5:13: expect checks nothing"},
+                 {"    request: {tenant: a, text: hi}\n    expect: {message: ''}\n",
+                  ":5:23: message is empty, which every message contains, so it checks nothing"},
+                 {"    request: {tenant: a, messages: []}\n    expect: {action: deny}\n",
+                  ":4:36: messages must be a list of at least one {role, content}"},
                  {"    request: {tenant: a, text: hi, endpoint: embedings}\n    expect: {action: allow}\n",
                   ":4:46: endpoint 'embedings' is not the endpoint of this request"}}) {
             SuiteFiles bad("policy: policy.yaml\ncases:\n  - name: x\n" + text);
