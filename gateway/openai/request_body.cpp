@@ -242,7 +242,7 @@ std::optional<std::string> whole_number_digits(const json::value& value) {
 // parsed as infinity, they could not be written back as JSON when a transform re-serialises the body.
 std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
                                               const std::vector<const json::string*>& known, std::vector<TextField>& out,
-                                              std::deque<std::string>* numbers) {
+                                              std::list<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
   if (value.is_double() && !std::isfinite(value.get_double()))
     return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);

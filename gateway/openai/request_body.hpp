@@ -2,7 +2,7 @@
 // Decoding of OpenAI request bodies: which model, whether to stream, and every piece of user
 // text (with its JSON path) so that policy can scan it and transforms can rewrite it in place.
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,8 +75,10 @@ struct DecodedRequest {
   // The first content part whose data no detector can read (an image, audio, a file, any part that is
   // not text), which a policy must refuse as it refuses token ids; nullopt when every part is text.
   std::optional<UnreadablePart> unreadable_part{};
-  // The digits of the numbers in `texts` (a deque: moving the request keeps their addresses).
-  std::deque<std::string> number_digits{};
+  // The digits of the numbers in `texts`. A list: moving the request keeps their addresses, and an
+  // empty one allocates nothing (a deque allocates its map when made and again when moved from,
+  // four allocations a request measured with callgrind, numbers or not).
+  std::list<std::string> number_digits{};
 };
 
 // Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or
