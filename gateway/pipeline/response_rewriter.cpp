@@ -44,24 +44,27 @@ const char* kind_of(const json::value& value) {
 // refused, since a client may still read the text there.
 std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
   std::vector<ChoiceText> out;
-  auto take = [&](json::value* text, std::string field, const std::string& where) {
+  // `where` names the member for the refusal: built only then (every answer and every event passes
+  // here, the response rewriter's scan of other strings included).
+  auto take = [&](json::value* text, std::string_view field, auto where) {
     if (text == nullptr || text->is_null()) return;
-    if (text->is_string()) out.push_back({std::move(field), text});
-    else if (unreadable.empty()) unreadable = where + " is " + kind_of(*text) + ", not text";
+    if (text->is_string()) out.push_back({std::string(field), text});
+    else if (unreadable.empty()) unreadable = where() + " is " + kind_of(*text) + ", not text";
   };
   // Whether a member holding texts is there in its shape (absent or null: no texts).
-  auto shaped = [&](json::value* member, json::kind kind, const std::string& where) {
+  auto shaped = [&](json::value* member, json::kind kind, auto where) {
     if (member == nullptr || member->is_null()) return false;
     if (member->kind() == kind) return true;
     if (unreadable.empty())
-      unreadable = where + " is " + kind_of(*member) + ", not " + (kind == json::kind::array ? "a list" : "an object");
+      unreadable = where() + " is " + kind_of(*member) + ", not " + (kind == json::kind::array ? "a list" : "an object");
     return false;
   };
   if (endpoint == Endpoint::completions) {
-    take(choice.if_contains("text"), "text", "text");
+    take(choice.if_contains("text"), "text", [] { return std::string("text"); });
     return out;
   }
-  const std::string holder_name = streaming ? "delta" : "message";
+  const std::string_view holder_name = streaming ? "delta" : "message";
+  const auto within = [holder_name](std::string_view rest) { return std::string(holder_name).append(rest); };
   // Where a chat choice keeps its text in the other mode (a streamed event's whole `message`, as some
   // servers send, or a completion's `text`) it is not read, and a client may read it there.
   for (const char* elsewhere : {streaming ? "message" : "delta", "text"}) {
@@ -70,32 +73,33 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
                        (member->is_object() && member->get_object().empty());
     if (!empty && unreadable.empty())
       unreadable = std::string(elsewhere) + " is there in a " + (streaming ? "streamed" : "whole") +
-                   " chat answer, whose text is read from " + holder_name;
+                   " chat answer, whose text is read from " + std::string(holder_name);
   }
   json::value* holder = choice.if_contains(holder_name);
-  if (!shaped(holder, json::kind::object, holder_name)) return out;
+  if (!shaped(holder, json::kind::object, [&] { return std::string(holder_name); })) return out;
   auto& message = holder->get_object();
   for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
-    take(message.if_contains(field), field, holder_name + "." + field);
-  if (auto* calls = message.if_contains("tool_calls"); shaped(calls, json::kind::array, holder_name + ".tool_calls")) {
+    take(message.if_contains(field), field, [&] { return within(".").append(field); });
+  if (auto* calls = message.if_contains("tool_calls"); shaped(calls, json::kind::array, [&] { return within(".tool_calls"); })) {
     auto& list = calls->get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
-      const std::string where = holder_name + ".tool_calls[" + std::to_string(i) + "]";
+      const auto where = [&] { return within(".tool_calls[" + std::to_string(i) + "]"); };
       if (!shaped(&list[i], json::kind::object, where)) continue;
       auto& call = list[i].get_object();
       std::int64_t index = static_cast<std::int64_t>(i);
       if (auto* k = call.if_contains("index"); k && k->is_int64()) index = k->get_int64();
       else if (k && streaming && unreadable.empty())
-        unreadable = where + ".index is " + kind_of(*k) + ", not an integer";
+        unreadable = where() + ".index is " + kind_of(*k) + ", not an integer";
       auto* function = call.if_contains("function");
-      if (shaped(function, json::kind::object, where + ".function"))
+      if (shaped(function, json::kind::object, [&] { return where() + ".function"; }))
         take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
-             where + ".function.arguments");
+             [&] { return where() + ".function.arguments"; });
     }
   }
-  if (auto* call = message.if_contains("function_call"); shaped(call, json::kind::object, holder_name + ".function_call"))
-    take(call->get_object().if_contains("arguments"), std::string(function_call_arguments),
-         holder_name + ".function_call.arguments");
+  if (auto* call = message.if_contains("function_call");
+      shaped(call, json::kind::object, [&] { return within(".function_call"); }))
+    take(call->get_object().if_contains("arguments"), function_call_arguments,
+         [&] { return within(".function_call.arguments"); });
   return out;
 }
 
