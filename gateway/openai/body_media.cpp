@@ -1,24 +1,18 @@
 #include "gateway/openai/body_media.hpp"
 
-#include <algorithm>
-#include <cctype>
 #include <string>
+
+#include <boost/beast/core/string.hpp>
 
 namespace sovereign::gateway {
 namespace {
 
-// Optional whitespace around list elements and parameters (RFC 9110 5.6.3).
+// Codings, media types and charset names are compared case-insensitively (RFC 9110 8.4.1, 8.3.1),
+// with Beast's iequals. Optional whitespace around list elements and parameters (RFC 9110 5.6.3).
 std::string_view trimmed(std::string_view text) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   return text;
-}
-
-// Codings, media types and charset names are case-insensitive (RFC 9110 8.4.1, 8.3.1).
-bool same_name(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // The first coding of a Content-Encoding value that is not identity; empty when there is none.
@@ -26,7 +20,7 @@ std::string_view coding_other_than_identity(std::string_view value) {
   while (!value.empty()) {
     const std::size_t comma = value.find(',');
     const std::string_view coding = trimmed(value.substr(0, comma));
-    if (!coding.empty() && !same_name(coding, "identity")) return coding;
+    if (!coding.empty() && !boost::beast::iequals(coding, "identity")) return coding;
     if (comma == std::string_view::npos) break;
     value.remove_prefix(comma + 1);
   }
@@ -41,7 +35,7 @@ std::string_view charset_of(std::string_view content_type) {
     semicolon = content_type.find(';');
     const std::string_view parameter = trimmed(content_type.substr(0, semicolon));
     const std::size_t equals = parameter.find('=');
-    if (equals == std::string_view::npos || !same_name(trimmed(parameter.substr(0, equals)), "charset")) continue;
+    if (equals == std::string_view::npos || !boost::beast::iequals(trimmed(parameter.substr(0, equals)), "charset")) continue;
     std::string_view value = trimmed(parameter.substr(equals + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     return value;
@@ -61,7 +55,7 @@ std::optional<ApiError> refused_body_media(std::span<const std::string_view> con
                              "send the JSON uncompressed and leave out Content-Encoding.");
   }
   const std::string_view charset = charset_of(content_type);
-  if (!charset.empty() && !same_name(charset, "utf-8") && !same_name(charset, "utf8"))
+  if (!charset.empty() && !boost::beast::iequals(charset, "utf-8") && !boost::beast::iequals(charset, "utf8"))
     return api_errors::unsupported_media_type("The request body is declared 'charset=" + std::string(charset) +
                              "' (Content-Type); JSON is read as UTF-8 (RFC 8259): send the body in UTF-8, "
                              "with charset=utf-8 or no charset.");
