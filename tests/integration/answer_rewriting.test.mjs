@@ -351,9 +351,11 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     // A Windows account holds a backslash: restored as it stands, it would break the arguments' JSON.
     const account = 'CORP\\jdoe';
     answerText('chat', ['noted'], false);
+    const before = upstream.requests().length;
     const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Log in as ${account}.` }] },
       { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(before + 1);
     const accountToken = upstream.requests().at(-1).body.match(/⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧/)?.[0];
     assert.ok(accountToken, upstream.requests().at(-1).body);
     const escaped = (t) => t.replace('⟦', '\\u27e6').replace('⟧', '\\u27E7');
@@ -396,8 +398,10 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'book', arguments: sent } }] },
       { role: 'tool', tool_call_id: 'call_0', content: 'booked' }];
     answerText('chat', ['noted'], false);
+    const before = upstream.requests().length;
     const res = await gw.chat(KEY, { model: 'm', messages }, { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(before + 1);
     const received = JSON.parse(upstream.requests().at(-1).body);
     const forwarded = received.messages[1].tool_calls[0].function.arguments;
     assert.ok(!forwarded.includes('jdoe') && !forwarded.includes('Falcon'), forwarded);
@@ -500,6 +504,7 @@ cases:
       body: { model: 'm', messages: [{ role: 'user', content: 'Mail bob@example.org.' }], stream: true },
       onEvent: () => started() });
     await streaming;  // the upstream has read its answer: the next one may be written
+    await upstream.waitForRequests(before + 1);  // its report comes through a pipe, maybe after the event
     const received = upstream.requests()[before];
     const theirs = received.body.match(/⟦EMAIL_[0-9a-f]+⟧/)?.[0];
     assert.ok(theirs, received.body);

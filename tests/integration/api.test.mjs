@@ -300,7 +300,10 @@ describe('requests pipelined on one connection', () => {
     });
     const text = result.raw.toString('utf8');
     assert.equal((text.match(/HTTP\/1\.1 200 /g) ?? []).length, 3, `three answers on one connection:\n${text}`);
-    const seen = slow.events().filter((e) => e.event === 'request' && e.method === 'POST').length;
+    const posts = () => slow.events().filter((e) => e.event === 'request' && e.method === 'POST').length;
+    await slow.process.waitUntil(() => posts() >= 3, 5000, 'the backend to report three requests');
+    await new Promise((r) => setTimeout(r, 200));
+    const seen = posts();
     assert.equal(seen, 3, 'each pipelined request reached the backend once');
   });
 });

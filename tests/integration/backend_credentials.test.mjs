@@ -43,8 +43,10 @@ describe('a backend that requires an API key', { timeout: 120000 }, () => {
   it('is sent the key from api_key_file with requests and health checks, never the client\'s key', async () => {
     const gw = await Gateway.start(config({ api_key_file: keyFile('vllm.key', `${BACKEND_KEY}\n`) }));
     try {
+      const before = upstream.requests().length;
       const res = await gw.chat(CLIENT_KEY, chat);
       assert.equal(res.status, 200, res.text);
+      await upstream.waitForRequests(before + 1);
       const seen = upstream.events().filter((e) => e.event === 'request');
       const checks = seen.filter((e) => e.method === 'GET');
       const posts = seen.filter((e) => e.method === 'POST');

@@ -54,6 +54,8 @@ describe('Expect: 100-continue', () => {
     assert.ok(result.continueAfterMs < 500, `100 Continue took ${result.continueAfterMs} ms`);
     const final = result.received.slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
     assert.match(final, /^HTTP\/1\.1 200 OK\r\n/, final);
+    await upstream.waitForRequests(1);
+    await new Promise((r) => setTimeout(r, 200));
     assert.equal(upstream.requests().length, 1, 'the request reached the upstream once');
   });
 });

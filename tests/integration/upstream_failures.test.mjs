@@ -292,6 +292,10 @@ describe('upstream failures', () => {
       const res = await gw.chat(KEY, chat('m-half-open'));
       assert.equal(res.status, 200, `request ${i} after open_ms: ${res.text}`);
     }
+    // The upstream reports a request after answering it: wait for the third report, then make sure no
+    // fourth follows.
+    await up.halfOpen.waitForRequests(3);
+    await new Promise((r) => setTimeout(r, 200));
     assert.equal(up.halfOpen.requests().length, 3, 'the trial, then every request once the circuit closed');
   });
 });
