@@ -244,7 +244,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
             trace->steps.push_back("let through unscanned, as tenant " + tenant->name + " allows " +
                                    join(tenant->allow_unscanned) + " parts: " + join(parts) + "; they count as class " +
                                    d.unscanned_class +
-                                   (unscanned > facts.data_class ? ", above the class found in the text" : ""));
+                                   (unscanned > facts.data_class ? ", above the class of the rest of the request" : ""));
         facts.data_class = std::max(facts.data_class, unscanned);
     }
     d.data_class = policy.class_name(facts.data_class);

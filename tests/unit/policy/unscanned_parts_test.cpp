@@ -103,7 +103,7 @@ TEST_SUITE("unscanned") {
         CHECK(decision.detector_counts.empty());  // nothing was detected: the class comes from the part
         const bool said = std::any_of(trace.steps.begin(), trace.steps.end(), [](const std::string& step) {
             return step == "let through unscanned, as tenant radiology allows image_url parts: messages[0].content[1] "
-                           "(image_url); they count as class restricted, above the class found in the text";
+                           "(image_url); they count as class restricted, above the class of the rest of the request";
         });
         CHECK_MESSAGE(said, "the trace names the parts and their class");
         // Its text is scanned as always: a card number still counts, and two images are two.
