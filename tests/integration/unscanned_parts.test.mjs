@@ -94,6 +94,16 @@ describe('content parts let through unscanned for the tenants that opted in', { 
     ids.allowed = res.headers['x-request-id'];
   });
 
+  it('a streamed request with an image goes the same way, and its answer streams back', async () => {
+    const body = JSON.stringify({ ...JSON.parse(imageBody('vision')), stream: true });
+    const before = site.requests().length;
+    const res = await gw.chat(RADIOLOGY, body, { headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /data: \[DONE\]/);
+    await site.waitForRequests(before + 1);
+    assert.equal(site.requests().at(-1).body, body, 'the upstream received the bytes the client sent');
+  });
+
   it('and is refused where the class may not go: no backend of the cloud zone receives it', async () => {
     const res = await refusedBeforeLeaving(RADIOLOGY, imageBody('vision-cloud'));
     assert.equal(res.status, 503, res.text);
