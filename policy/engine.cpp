@@ -7,6 +7,7 @@
 
 #include "policy/join.hpp"
 #include "policy/split_values.hpp"
+#include "policy/unscanned_parts.hpp"
 
 namespace sovereign::policy {
 
@@ -223,11 +224,33 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                                    ", higher than detected " + policy.class_name(facts.data_class) + "; it applies");
         facts.data_class = std::max(facts.data_class, declared);
     }
+    const TenantDef* tenant = policy.find_tenant(request.tenant);
+    // Parts no detector can read go out only where the tenant lets their type through, and then count as
+    // its unscanned_class at least: the class decides clearance, rules and zones as for detected data.
+    int unscanned = -1;
+    std::string unscanned_note;  // said in denials that the class decided, since no detector explains it
+    if (!request.unscanned_parts.empty()) {
+        if (auto refusal = refuse_unscanned(request.unscanned_parts, policy, request.tenant))
+            return deny(std::move(d), "unscanned-part", std::move(refusal->message), trace);
+        unscanned = tenant->unscanned_class;
+        d.unscanned_class = policy.class_name(unscanned);
+        std::vector<std::string> parts;
+        for (const auto& part : request.unscanned_parts) {
+            ++d.unscanned_counts[part.type];
+            parts.push_back(part.json_path + " (" + part.type + ")");
+        }
+        unscanned_note = "; unscanned part(s) " + join(parts) + " count as class " + d.unscanned_class;
+        if (trace != nullptr)
+            trace->steps.push_back("let through unscanned, as tenant " + tenant->name + " allows " +
+                                   join(tenant->allow_unscanned) + " parts: " + join(parts) + "; they count as class " +
+                                   d.unscanned_class +
+                                   (unscanned > facts.data_class ? ", above the class of the rest of the request" : ""));
+        facts.data_class = std::max(facts.data_class, unscanned);
+    }
     d.data_class = policy.class_name(facts.data_class);
     d.residual_class = d.data_class;  // until transforms are known: a request denied before them leaves nothing
     if (trace != nullptr) trace->steps.push_back("data class: " + d.data_class);
 
-    const TenantDef* tenant = policy.find_tenant(request.tenant);
     const int clearance = tenant != nullptr ? tenant->clearance : policy.model().default_clearance;
     d.capture_payload = tenant != nullptr && tenant->capture_payload;
 
@@ -280,7 +303,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     if (allowing == nullptr)
         return deny(std::move(d), "default-deny",
                     "no rule of the policy allows this request (tenant " + request.tenant + ", model " +
-                        request.model + ", data class " + d.data_class + ")",
+                        request.model + ", data class " + d.data_class + unscanned_note + ")",
                     trace);
 
     // Rules about destination zones: a deny keeps the request from its zones; transforms apply while
@@ -317,7 +340,8 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
 
     // Transforms: redaction wins over tokenization where both were asked for.
     std::vector<Span> spans;
-    int residual = std::max(declared, 0);
+    // Neither a declared class nor unscanned parts are lowered by transforms.
+    int residual = std::max({declared, unscanned, 0});
     for (std::size_t i = 0; i < found.size(); ++i) {
         for (const auto& f : found[i]) {
             const auto& det = detectors[f.detector];
@@ -334,7 +358,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     if (residual > clearance)
         return deny(std::move(d), "clearance",
                     "data of class " + d.residual_class + " exceeds the clearance of tenant " + request.tenant +
-                        " (" + policy.class_name(clearance) + ")",
+                        " (" + policy.class_name(clearance) + ")" + unscanned_note,
                     trace);
     if (trace != nullptr)
         trace->steps.push_back("tenant " + request.tenant + " is cleared up to " + policy.class_name(clearance));
@@ -374,7 +398,8 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         if (tenant != nullptr && !tenant->zones.empty())
             reasons.push_back("tenant " + tenant->name + " may only send to zones " + join(tenant->zones));
         if (!too_low.empty())
-            reasons.push_back("zones " + join(too_low) + " may not hold data of class " + d.residual_class);
+            reasons.push_back("zones " + join(too_low) + " may not hold data of class " + d.residual_class +
+                              unscanned_note);
         return deny(std::move(d), zone_excluders.empty() ? "residency" : zone_excluders.back(),
                     "no zone may receive this request: " + join(reasons, "; "), trace);
     }

@@ -50,6 +50,15 @@ std::string render_explanation(const Request& request, const Decision& decision,
         out << "  - " << f.detector << " in " << f.json_path << ", bytes " << f.begin << "-" << f.end
             << (f.split_pieces != 0 ? " (one of " + std::to_string(f.split_pieces) + " pieces of a value split across text parts)" : "")
             << (f.context_found ? " (a context word was nearby)" : "") << "\n";
+    if (!request.unscanned_parts.empty()) {
+        out << "\nParts no detector can read" << (decision.unscanned_class.empty() ? "" : ", let through unscanned")
+            << ":\n";
+        for (const auto& part : request.unscanned_parts)
+            out << "  - " << (part.type.empty() ? std::string("a part without a type") : part.type) << " in "
+                << part.json_path
+                << (decision.unscanned_class.empty() ? std::string() : ", counted as class " + decision.unscanned_class)
+                << "\n";
+    }
     out << "Data class: " << decision.data_class;
     if (decision.residual_class != decision.data_class)
         out << " (after transforms, the data leaving is " << decision.residual_class << ")";

@@ -121,6 +121,32 @@ std::vector<std::vector<std::size_t>> narrowing_rules(const PolicyModel& m, cons
     return out;
 }
 
+// A tenant whose allow_unscanned parts count as a class it may not send, or that no zone may hold: every
+// request holding one is denied, which is not what letting them through was for.
+std::optional<Diagnostic> unscanned_never_sent(const Policy& policy, const TenantDef& tenant, bool every_zone) {
+    if (tenant.allow_unscanned.empty()) return std::nullopt;
+    const auto& m = policy.model();
+    const std::string& level = policy.class_name(tenant.unscanned_class);
+    const std::string what = "tenant '" + tenant.name + "' lets " + join(tenant.allow_unscanned) +
+                             " parts through unscanned as class " + level + ", ";
+    if (tenant.clearance < tenant.unscanned_class)
+        return Diagnostic{m.file_label, tenant.unscanned_line, tenant.unscanned_column,
+                          what + "above its clearance (" + policy.class_name(tenant.clearance) +
+                              "): every request holding one is denied; set unscanned_class to at most its clearance, "
+                              "or raise the clearance",
+                          true};
+    const bool some_zone = std::any_of(m.zones.begin(), m.zones.end(), [&](const ZoneDef& zone) {
+        return zone.max_class >= tenant.unscanned_class &&
+               (tenant.zones.empty() || contains(tenant.zones, zone.name));
+    });
+    if (every_zone && !some_zone)
+        return Diagnostic{m.file_label, tenant.unscanned_line, tenant.unscanned_column,
+                          what + "which none of its zones may hold (their max_class is lower): every request holding "
+                                 "one is denied",
+                          true};
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<BackendInfo>* backends,
@@ -176,6 +202,10 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                                deny.name + "' (line " + std::to_string(deny.line) + ")"});
         }
     }
+
+    for (std::size_t t = 0; t < m.tenants.size(); ++t)
+        if (tenant_clean(t))
+            if (auto finding = unscanned_never_sent(policy, m.tenants[t], every_zone)) out.push_back(std::move(*finding));
 
     if (every_rule) {
         const auto allowed = tenants_allowed_somewhere(m, tenants);

@@ -35,6 +35,12 @@ struct TenantDef {
     std::vector<std::string> exempt_from;       // rules that do not apply to this tenant
     bool capture_payload = false;
     std::vector<std::size_t> redact_in_responses;  // detector indices
+    // Content part types let through although no detector can read them (image_url...), and the class
+    // a request holding one counts as at least (default: the highest class).
+    std::vector<std::string> allow_unscanned{};
+    int unscanned_class = 0;
+    int unscanned_line = 0;  // where allow_unscanned is written, for lint
+    int unscanned_column = 0;
     int line = 0;
     int column = 0;
 };

@@ -20,6 +20,7 @@
 #include "policy/join.hpp"
 #include "policy/lookalike_fold.hpp"
 #include "policy/policy.hpp"
+#include "policy/unscanned_parts.hpp"
 #include "policy/yaml_reader.hpp"
 
 namespace sovereign::policy {
@@ -195,8 +196,9 @@ constexpr std::array<std::string_view, 3> zone_keys{"name", "description", "max_
 constexpr std::array<std::string_view, 8> detector_keys{"name",    "class",   "description",     "pattern",
                                                         "keywords", "context", "require_context", "case_sensitive"};
 constexpr std::array<std::string_view, 1> responses_keys{"redact"};
-constexpr std::array<std::string_view, 6> tenant_keys{"name",         "clearance",      "zones",
-                                                      "exempt_from",  "capture_payload", "redact_in_responses"};
+constexpr std::array<std::string_view, 8> tenant_keys{"name",           "clearance",       "zones",
+                                                      "exempt_from",    "capture_payload", "redact_in_responses",
+                                                      "allow_unscanned", "unscanned_class"};
 constexpr std::array<std::string_view, 5> rule_keys{"name", "description", "mode", "when", "then"};
 constexpr std::array<std::string_view, 7> when_keys{"tenants",        "models",        "endpoints", "detected",
                                                     "class_at_least", "class_at_most", "zones"};
@@ -616,12 +618,52 @@ private:
             if (t["redact_in_responses"] &&
                 !refuse_empty_list(t["redact_in_responses"], "redact_in_responses", "which removes nothing from answers"))
                 tenant.redact_in_responses = detector_refs(t["redact_in_responses"], "redact_in_responses");
+            read_unscanned(t, tenant);
             if (!tenant_names.insert(tenant.name).second)
                 r_.error(t["name"], "tenant '" + tenant.name + "' is listed twice");
             exemption_nodes_.push_back(t["exempt_from"]);
             m_.tenants.push_back(std::move(tenant));
             read_.tenants.push_back(r_.problem_count() == before);
         }
+    }
+
+    // allow_unscanned: part types known to carry data no detector reads; unscanned_class: the class such
+    // a request counts as, the highest unless said (an image may hold anything).
+    void read_unscanned(const YAML::Node& t, TenantDef& tenant) {
+        tenant.unscanned_class = std::max(0, static_cast<int>(m_.classes.size()) - 1);
+        const auto& list = t["allow_unscanned"];
+        if (list) {
+            tenant.unscanned_line = YamlReader::line_of(list);
+            tenant.unscanned_column = YamlReader::column_of(list);
+        }
+        if (list && !refuse_empty_list(list, "allow_unscanned", "which lets nothing through")) {
+            const auto types = r_.text_list(list, "allow_unscanned").value_or(std::vector<std::string>{});
+            const auto known = unscanned_part_types();
+            const std::string known_list = join(std::vector<std::string>(known.begin(), known.end()));
+            for (std::size_t i = 0; i < types.size(); ++i) {
+                const auto& type = types[i];
+                const auto& at = list.IsSequence() ? list[i] : list;
+                if (text_part_type(type)) {
+                    r_.error(at, "allow_unscanned: '" + type + "' parts hold text, which is always scanned; list only "
+                                 "parts no detector can read (" + known_list + ")");
+                } else if (std::find(known.begin(), known.end(), type) == known.end()) {
+                    const auto suggestion = closest_name(type, known);
+                    r_.error(at, "allow_unscanned: '" + type + "' is not one of the content part types no detector "
+                                 "can read (" + known_list + ")" +
+                                     (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));
+                } else if (std::find(tenant.allow_unscanned.begin(), tenant.allow_unscanned.end(), type) !=
+                           tenant.allow_unscanned.end()) {
+                    r_.error(at, "allow_unscanned: '" + type + "' is listed twice");
+                } else {
+                    tenant.allow_unscanned.push_back(type);
+                }
+            }
+        }
+        if (!t["unscanned_class"]) return;
+        tenant.unscanned_class = class_ref(t["unscanned_class"], "unscanned_class");
+        if (!list)
+            r_.error(t["unscanned_class"], "unscanned_class is the class of the parts allow_unscanned lets through, "
+                                           "and this tenant has no allow_unscanned; add it, or leave unscanned_class out");
     }
 
     std::vector<YAML::Node> exemption_nodes_;

@@ -6,6 +6,7 @@
 #include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/response_scanner.hpp"
+#include "policy/unscanned_parts.hpp"
 #include "policy/yaml_reader.hpp"
 
 namespace sovereign::policy {
@@ -20,6 +21,7 @@ constexpr std::array<std::string_view, 3> answer_expect_keys{"text", "detectors"
 constexpr std::array<std::string_view, 8> request_keys{"tenant", "model",  "endpoint", "data_class",
                                                        "messages", "text", "input", "description"};
 constexpr std::array<std::string_view, 2> message_keys{"role", "content"};
+constexpr std::array<std::string_view, 3> part_keys{"type", "text", "url"};
 constexpr std::array<std::string_view, 11> expect_keys{"action",   "rule",     "message",   "data_class",
                                                        "zones",    "backends", "detectors", "redacted",
                                                        "tokenized", "matched", "capture_payload"};
@@ -38,6 +40,40 @@ std::vector<std::string> sorted(std::vector<std::string> items) {
     std::sort(items.begin(), items.end());
     items.erase(std::unique(items.begin(), items.end()), items.end());
     return items;
+}
+
+// A message's content as a list of parts, as a chat client sends it: text parts ({text}, or {type: text,
+// text}) are scanned; any other type (image_url...) is a part no detector reads, whose `url`, where it
+// has one, is scanned as the gateway scans the URL string.
+void read_content_parts(YamlReader& r, const YAML::Node& parts, std::size_t message, Request& request) {
+    const std::string content = "messages[" + std::to_string(message) + "].content";
+    if (parts.size() == 0) {
+        r.error(parts, "content must be a text or a list of at least one part ({text: ...} or {type: image_url, url: ...})");
+        return;
+    }
+    for (std::size_t j = 0; j < parts.size(); ++j) {
+        const auto& p = parts[j];
+        const std::size_t before = r.problem_count();
+        if (!r.check_map(p, "a content part", part_keys) || r.problem_count() != before) continue;
+        const std::string at = content + "[" + std::to_string(j) + "]";
+        const auto type = p["type"] ? r.text(p["type"], "type") : std::optional<std::string>("text");
+        if (!type) continue;
+        if (text_part_type(*type)) {
+            if (!p["text"]) r.error(p, "a part of type " + *type + " needs 'text'");
+            else request.segments.push_back({at + ".text", r.text(p["text"], "text").value_or("")});
+            if (p["url"]) r.error(p["url"], "'url' is for parts that are not text (" + *type + " holds text)");
+            continue;
+        }
+        if (p["text"]) r.error(p["text"], "a part of type '" + *type + "' holds no text; write the text as a part of its own");
+        UnscannedPart part{at, *type, {}};
+        if (p["url"]) {
+            const std::string path = at + "." + *type + ".url";
+            const auto url = r.text(p["url"], "url").value_or("");
+            request.segments.push_back({path, url});
+            if (!inline_data_url(url)) part.remote_url_path = path;
+        }
+        request.unscanned_parts.push_back(std::move(part));
+    }
 }
 
 void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
@@ -67,7 +103,9 @@ void read_request(YamlReader& r, const YAML::Node& n, Request& request) {
             const auto& m = n["messages"][i];
             if (!r.check_map(m, "a message", message_keys, std::array<std::string_view, 1>{"content"})) continue;
             if (m["role"]) (void)r.text(m["role"], "role");
-            if (m["content"])
+            if (m["content"] && m["content"].IsSequence())
+                read_content_parts(r, m["content"], i, request);
+            else if (m["content"])
                 request.segments.push_back({"messages[" + std::to_string(i) + "].content",
                                             r.text(m["content"], "content").value_or("")});
         }
@@ -292,6 +330,8 @@ SuiteResult run_test_suite(const TestSuite& suite, const std::shared_ptr<const P
         };
         std::vector<std::string> found;
         for (const auto& [name, count] : d.detector_counts) found.push_back(name);
+        // As the audit record counts them: "unscanned:image_url".
+        for (const auto& [type, count] : d.unscanned_counts) found.push_back("unscanned:" + type);
         std::vector<std::string> redacted;
         std::vector<std::string> tokenized;
         for (const auto& s : d.spans) (s.kind == TransformKind::redact ? redacted : tokenized).push_back(s.detector);

@@ -27,6 +27,16 @@ struct TextSegment {
     std::string text;
 };
 
+// A chat message's content part whose data no detector can read (an image, audio, a file): it is
+// refused unless the tenant lets parts of its type through unscanned (policy/unscanned_parts.hpp).
+struct UnscannedPart {
+    std::string json_path;  // e.g. "messages[1].content[0]"
+    std::string type;       // its "type" (image_url, input_audio, file...); empty when it has none
+    // Where the part names its data by a URL other than data: (the backend would fetch it from outside
+    // the gateway): the URL's JSON path, e.g. "messages[1].content[0].image_url.url"; empty otherwise.
+    std::string remote_url_path;
+};
+
 // What the gateway knows about one request, already decoded.
 struct Request {
     std::string tenant;
@@ -34,6 +44,7 @@ struct Request {
     std::string endpoint;        // "chat.completions" | "completions" | "embeddings"
     std::string declared_class;  // from X-Data-Class; may raise the class, never lower it; may be empty
     std::vector<TextSegment> segments;
+    std::vector<UnscannedPart> unscanned_parts{};  // in body order
 };
 
 // Whether the request may go on.
@@ -71,6 +82,10 @@ struct Decision {
     std::vector<Span> spans;                      // non-overlapping, sorted by (segment, begin)
     std::vector<RuleMatch> matched;               // every rule that matched, in file order
     std::map<std::string, int> detector_counts;   // detector name -> detections (metadata, no values)
+    // Part type -> parts let through unscanned (the tenant's allow_unscanned), and the class they
+    // counted as; empty when the request has none.
+    std::map<std::string, int> unscanned_counts{};
+    std::string unscanned_class{};
     std::string data_class;                       // detected and declared class, before transforms
     std::string residual_class;                   // class of what actually leaves, after transforms
     bool capture_payload = false;

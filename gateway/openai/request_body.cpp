@@ -11,6 +11,7 @@
 #include "gateway/openai/json_members.hpp"
 #include "gateway/openai/text_search.hpp"
 #include "gateway/openai/word_set.hpp"
+#include "policy/unscanned_parts.hpp"
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -66,17 +67,31 @@ std::string element_path(const char* array, std::size_t index) {
   return std::string(array) + "[" + std::to_string(index) + "]";
 }
 
-// Part types whose payload is text (OpenAI's "text" and "refusal", the Responses API's "input_text"
-// and "output_text", which some servers take in chat too). Any other part (image_url, input_audio,
-// file, video_url...) carries data no detector can read: bytes, or a URL or file id the backend opens.
-bool text_part_type(std::string_view type) {
-  return type == "text" || type == "input_text" || type == "output_text" || type == "refusal";
+// Whether a member named `key` holds a URL: "url" (image_url.url, video_url.url) or "..._url" (an
+// image_url given as a string, as some clients send it).
+bool url_key(std::string_view key) { return key == "url" || key.ends_with("_url"); }
+
+// The path of the first URL under `value` (at `path`) that is not a data: URL: what a backend would
+// fetch from wherever it points. Empty when there is none.
+std::string remote_url_path(const json::value& value, const std::string& path, bool under_url_key) {
+  if (const auto* string = value.if_string())
+    return under_url_key && !policy::inline_data_url(*string) ? path : std::string();
+  if (const auto* array = value.if_array()) {
+    for (std::size_t i = 0; i < array->size(); ++i)
+      if (auto found = remote_url_path((*array)[i], element_path(path.c_str(), i), under_url_key); !found.empty())
+        return found;
+  } else if (const auto* object = value.if_object()) {
+    for (const auto& [key, item] : *object)
+      if (auto found = remote_url_path(item, path + "." + std::string(key), url_key(key)); !found.empty()) return found;
+  }
+  return {};
 }
 
 // A chat message's content: a string, null, or an array of parts of which the text parts count.
-// The first part that is not text is noted in `unreadable`.
+// The parts that are not text (any other type: image_url, input_audio, file, video_url...: bytes, or
+// a URL or file id the backend opens) are noted in `unreadable`.
 std::optional<ApiError> collect_content(json::value& content, std::int32_t message, std::vector<TextField>& out,
-                                        std::optional<UnreadablePart>& unreadable) {
+                                        std::vector<UnreadablePart>& unreadable) {
   auto path = [message](std::int32_t part = -1) { return TextPath{"messages", message, part}.to_string(); };
   if (content.is_string()) {
     out.push_back({{"messages", message, -1}, {}, content.get_string(), &content.get_string()});
@@ -101,10 +116,15 @@ std::optional<ApiError> collect_content(json::value& content, std::int32_t messa
     }
     // Servers read a part by its type; one without a type only as the text it holds.
     const auto* type = object.if_contains("type");
-    const bool readable = type != nullptr ? type->is_string() && text_part_type(type->get_string()) : text != nullptr;
-    if (!readable && !unreadable)
-      unreadable = UnreadablePart{element_path(path().c_str(), i),
-                                  type != nullptr && type->is_string() ? std::string(type->get_string()) : std::string()};
+    const bool readable =
+        type != nullptr ? type->is_string() && policy::text_part_type(type->get_string()) : text != nullptr;
+    if (!readable) {
+      std::string part_path = element_path(path().c_str(), i);
+      std::string remote = remote_url_path(parts[i], part_path, false);
+      unreadable.push_back({std::move(part_path),
+                            type != nullptr && type->is_string() ? std::string(type->get_string()) : std::string(),
+                            std::move(remote)});
+    }
   }
   return std::nullopt;
 }
@@ -376,7 +396,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
         if (role == nullptr || !role->is_string())
           return api_errors::invalid_request("'" + path() + ".role' must be a string", path() + ".role");
         if (auto* content = message.if_contains("content"))
-          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts, request.unreadable_part);
+          error = collect_content(*content, static_cast<std::int32_t>(i), request.texts, request.unreadable_parts);
       }
       break;
     }

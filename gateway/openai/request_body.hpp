@@ -60,6 +60,9 @@ struct TextField {
 struct UnreadablePart {
   std::string path;  // messages[1].content[0]
   std::string type;  // its "type" (image_url, input_audio, file...), empty when it has none
+  // The first URL in it that is not a data: URL (a backend would fetch it): its path, e.g.
+  // messages[1].content[0].image_url.url; empty when there is none.
+  std::string remote_url_path;
 };
 
 struct DecodedRequest {
@@ -72,9 +75,9 @@ struct DecodedRequest {
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
   bool logprobs = false;          // the answer is to carry log probabilities (its text, token by token)
-  // The first content part whose data no detector can read (an image, audio, a file, any part that is
-  // not text), which a policy must refuse as it refuses token ids; nullopt when every part is text.
-  std::optional<UnreadablePart> unreadable_part{};
+  // The content parts whose data no detector can read (an image, audio, a file, any part that is not
+  // text), in body order: a policy refuses them unless the tenant lets their type through unscanned.
+  std::vector<UnreadablePart> unreadable_parts{};
   // The digits of the numbers in `texts`. A list: moving the request keeps their addresses, and an
   // empty one allocates nothing (a deque allocates its map when made and again when moved from,
   // four allocations a request measured with callgrind, numbers or not).

@@ -27,9 +27,16 @@ std::string decision_record(const DecisionFacts& f, std::string_view time) {
       .add_strings("rules", f.rules);
   if (!f.warn_rules.empty()) record.add_strings("warn_rules", f.warn_rules);
   if (!f.dry_run_rules.empty()) record.add_strings("dry_run_rules", f.dry_run_rules);
+  // Parts let through unscanned are counted beside the detectors, as "unscanned:image_url", so that
+  // `audit query --detector unscanned:image_url` finds them (no detector name holds a ':').
+  std::map<std::string, int> with_unscanned;
+  if (f.unscanned != nullptr && !f.unscanned->empty()) {
+    with_unscanned = or_none(f.detectors);
+    for (const auto& [type, count] : *f.unscanned) with_unscanned["unscanned:" + type] = count;
+  }
   record.add("policy_version", f.policy_version)
       .add("data_class", f.data_class)
-      .add_counts("detectors", or_none(f.detectors))
+      .add_counts("detectors", with_unscanned.empty() ? or_none(f.detectors) : with_unscanned)
       .add_strings("zones", f.allowed_zones);
   if (!f.allowed_backends.empty()) record.add_strings("backends", f.allowed_backends);
   return record.add("capture", f.capture_payload).add("payload_sha256", f.payload_sha256).finish();

@@ -24,6 +24,7 @@ struct DecisionFacts {
   std::string_view policy_version;
   std::string_view data_class;
   const std::map<std::string, int>* detectors = nullptr;  // none: written as {}
+  const std::map<std::string, int>* unscanned = nullptr;  // part type -> parts let through unscanned
   std::span<const std::string> allowed_zones;
   std::span<const std::string> allowed_backends;  // empty: any backend in the zones
   bool capture_payload = false;

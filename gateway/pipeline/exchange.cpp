@@ -277,6 +277,7 @@ PhaseResult Exchange::audit() {
     facts.policy_version = decision_->policy_version;
     facts.data_class = decision_->data_class;
     facts.detectors = &decision_->detector_counts;
+    facts.unscanned = &decision_->unscanned_counts;
     facts.allowed_zones = decision_->allowed_zones;
     facts.allowed_backends = decision_->allowed_backends;
     facts.capture_payload = decision_->capture_payload;

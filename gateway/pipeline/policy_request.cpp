@@ -4,8 +4,19 @@
 
 #include "crypto/token_vault.hpp"
 #include "gateway/openai/json_text.hpp"
+#include "policy/unscanned_parts.hpp"
 
 namespace sovereign::gateway {
+namespace {
+
+std::vector<policy::UnscannedPart> unscanned_parts(const DecodedRequest& decoded) {
+  std::vector<policy::UnscannedPart> parts;
+  parts.reserve(decoded.unreadable_parts.size());
+  for (const auto& part : decoded.unreadable_parts) parts.push_back({part.path, part.type, part.remote_url_path});
+  return parts;
+}
+
+}  // namespace
 
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,
                                               std::string_view tenant) {
@@ -13,13 +24,9 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
     return api_errors::invalid_request(
         "This gateway's policy checks every prompt, and token ids cannot be checked; send the prompt as text.",
         decoded.endpoint == Endpoint::embeddings ? "input" : "prompt");
-  if (const auto& part = decoded.unreadable_part)
-    return api_errors::invalid_request(
-        "This gateway's policy checks every prompt, and '" + part->path + "' is " +
-            (part->type.empty() ? std::string("a content part without a type") : "a content part of type '" + part->type + "'") +
-            ", whose data (an image, audio, a file or what a URL or file id points to) no detector can read; send the "
-            "prompt as text.",
-        part->path);
+  if (!decoded.unreadable_parts.empty())
+    if (auto refusal = policy::refuse_unscanned(unscanned_parts(decoded), policy, tenant))
+      return api_errors::invalid_request(std::move(refusal->message), std::move(refusal->path));
   if (decoded.logprobs && policy.redacts_answers(tenant))
     return api_errors::invalid_request(
         "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
@@ -40,6 +47,7 @@ policy::Request policy_request(const DecodedRequest& decoded, std::string tenant
   for (const auto& field : decoded.texts)
     request.segments.push_back(
         {field.path_string(), field.json_text ? readable_json_text(field.text).text : std::string(field.text)});
+  request.unscanned_parts = unscanned_parts(decoded);
   return request;
 }
 

@@ -12,8 +12,9 @@
 
 namespace sovereign::gateway {
 
-// A request the policy cannot check is refused before it is evaluated: token ids and content parts
-// that are not text (images, audio, files: no detector can read them), and log probabilities where
+// A request the policy cannot check is refused before it is evaluated: token ids, content parts that
+// are not text (images, audio, files: no detector can read them) unless the tenant lets their type
+// through unscanned with their data inline (policy/unscanned_parts.hpp), and log probabilities where
 // the tenant's answers are redacted (they would carry the answer's text, token by token, past the
 // redaction). nullopt: the policy may decide it.
 std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, const policy::Policy& policy,

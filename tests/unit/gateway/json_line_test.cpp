@@ -86,6 +86,14 @@ TEST_SUITE("log") {
     CHECK(record.at("capture") == true);
     CHECK(record.at("payload_sha256") == "00ff");
     CHECK(record.size() == 14);
+    // Parts let through unscanned are counted beside the detectors, by type.
+    std::map<std::string, int> unscanned{{"image_url", 2}};
+    decision.unscanned = &unscanned;
+    auto with_image = json::parse(decision_record(decision, "t")).as_object();
+    CHECK(with_image.at("detectors") == json::object{{"credit_card", 1}, {"unscanned:image_url", 2}});
+    decision.detectors = nullptr;
+    CHECK(json::parse(decision_record(decision, "t")).as_object().at("detectors") ==
+          json::object{{"unscanned:image_url", 2}});
 
     OutcomeFacts outcome;
     outcome.request_id = "req_1";

@@ -119,31 +119,42 @@ TEST_SUITE("openai") {
     CHECK_FALSE(text.token_ids);
   }
 
-  TEST_CASE("the first content part that is not text is noted, with its path and type, for a policy to refuse") {
+  TEST_CASE("every content part that is not text is noted, with its path, type and any URL a backend would fetch") {
     auto unreadable = [](std::string_view parts) {
       auto result = decode_request(Endpoint::chat_completions,
                                    std::string(R"({"model":"m","messages":[{"role":"user","content":"x"},{"role":"user","content":[)") +
                                        std::string(parts) + "]}]}");
       REQUIRE(std::holds_alternative<DecodedRequest>(result));
-      return std::get<DecodedRequest>(result).unreadable_part;
+      return std::get<DecodedRequest>(result).unreadable_parts;
     };
     const auto image = unreadable(R"({"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}})");
-    REQUIRE(image.has_value());
-    CHECK(image->path == "messages[1].content[1]");
-    CHECK(image->type == "image_url");
-    CHECK(unreadable(R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}})")->type == "input_audio");
-    CHECK(unreadable(R"({"type":"file","file":{"file_id":"file-abc123"}})")->type == "file");
-    CHECK(unreadable(R"({"type":"video_url","video_url":{"url":"https://example.com/v.mp4"}})")->type == "video_url");
+    REQUIRE(image.size() == 1);
+    CHECK(image[0].path == "messages[1].content[1]");
+    CHECK(image[0].type == "image_url");
+    CHECK(image[0].remote_url_path.empty());  // its data is inline
+    CHECK(unreadable(R"({"type":"input_audio","input_audio":{"data":"UklGRg==","format":"wav"}})")[0].type == "input_audio");
+    CHECK(unreadable(R"({"type":"file","file":{"file_id":"file-abc123"}})")[0].type == "file");
+    const auto video = unreadable(R"({"type":"video_url","video_url":{"url":"https://example.com/v.mp4"}})");
+    CHECK(video[0].type == "video_url");
+    CHECK(video[0].remote_url_path == "messages[1].content[0].video_url.url");
+    // A URL given as a string, in any case of its scheme; DATA: is inline as data: is.
+    CHECK(unreadable(R"({"type":"image_url","image_url":"HTTP://example.com/scan.png"})")[0].remote_url_path ==
+          "messages[1].content[0].image_url");
+    CHECK(unreadable(R"({"type":"image_url","image_url":{"url":"DATA:image/png;base64,AA==","detail":"high"}})")[0]
+              .remote_url_path.empty());
     // A part without a type is read as its text; without one, it is what the backend makes of it.
-    CHECK(unreadable(R"({"image_url":{"url":"https://example.com/scan.png"}})")->type.empty());
-    CHECK(unreadable(R"({"type":7,"text":"x"})").has_value());
-    // The first one counts.
-    CHECK(unreadable(R"({"type":"text","text":"a"},{"type":"file","file":{"file_id":"f"}},{"type":"image_url","image_url":{"url":"u"}})")
-              ->path == "messages[1].content[1]");
+    CHECK(unreadable(R"({"image_url":{"url":"https://example.com/scan.png"}})")[0].type.empty());
+    CHECK(unreadable(R"({"type":7,"text":"x"})").size() == 1);
+    // Each one counts, in body order.
+    const auto two = unreadable(R"({"type":"text","text":"a"},{"type":"file","file":{"file_id":"f"}},{"type":"image_url","image_url":{"url":"u"}})");
+    REQUIRE(two.size() == 2);
+    CHECK(two[0].path == "messages[1].content[1]");
+    CHECK(two[1].path == "messages[1].content[2]");
+    CHECK(two[1].remote_url_path == "messages[1].content[2].image_url.url");  // not data: a backend would open it
     // Text in any of its part types is read.
-    CHECK_FALSE(unreadable(R"({"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"output_text","text":"c"},)"
-                           R"({"type":"refusal","refusal":"no"},{"text":"untyped"})")
-                    .has_value());
+    CHECK(unreadable(R"({"type":"text","text":"a"},{"type":"input_text","text":"b"},{"type":"output_text","text":"c"},)"
+                     R"({"type":"refusal","refusal":"no"},{"text":"untyped"})")
+              .empty());
   }
 
   TEST_CASE("whole numbers outside OpenAI's parameters are scanned as their digits, and rewritten as strings") {

@@ -46,6 +46,21 @@ TEST_SUITE("policy-command") {
         CHECK(r.out.find("943 476 5919") == std::string::npos);
     }
 
+    TEST_CASE("explain shows an image let through unscanned for a tenant that opted in, and refuses it otherwise") {
+        const std::string image = root + "/tests/policy/fixtures/image_request.json";
+        const auto r = run({"explain", "--policy", hospital, "--request", image, "--tenant", "radiology"});
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Decision: ALLOW (deciding rule: radiology-on-ward-gpus") != std::string::npos);
+        CHECK(r.out.find("Parts no detector can read, let through unscanned:\n  - image_url in messages[0].content[1], "
+                         "counted as class patient\n") != std::string::npos);
+        CHECK(r.out.find("Data class: patient") != std::string::npos);
+        CHECK(r.out.find("zones: ward-gpus\n") != std::string::npos);
+        const auto refused = run({"explain", "--policy", hospital, "--request", image, "--tenant", "research"});
+        CHECK(refused.status == 0);
+        CHECK(refused.out.find("Decision: REFUSED before the policy decides (HTTP 400, invalid_request, parameter "
+                               "'messages[0].content[1]')") != std::string::npos);
+    }
+
     TEST_CASE("explain names the rule that denies and the message the application sees") {
         const auto r = run({"explain", "--policy", hospital, "--request", request, "--tenant", "it-helpdesk"});
         CHECK(r.status == 0);
@@ -207,8 +222,8 @@ TEST_SUITE("policy-command") {
     TEST_CASE("policy test runs the companion test file of a policy") {
         const auto r = run({"test", hospital});
         CHECK(r.status == 0);
-        CHECK(r.out.find("12 passed, 0 failed") != std::string::npos);
-        CHECK(r.out.find("coverage: 6/6 rules exercised (100%)") != std::string::npos);
+        CHECK(r.out.find("16 passed, 0 failed") != std::string::npos);
+        CHECK(r.out.find("coverage: 7/7 rules exercised (100%)") != std::string::npos);
     }
 
     TEST_CASE("policy test of a policy whose companion test file names another policy refuses to test that one") {
