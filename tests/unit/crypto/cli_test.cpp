@@ -1,7 +1,9 @@
 // `sovereign keys` and `sovereign audit` end to end: keys made by the CLI sign a real log that the
 // CLI verifies, queries, proves and checks; tampering and bad input give the documented exit codes.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <future>
@@ -13,6 +15,7 @@
 #include "crypto/key_file.hpp"
 #include "crypto/key_store.hpp"
 #include "crypto/sealed_capture.hpp"
+#include "crypto/vault_journal.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/keys_command.hpp"
 #include "test_support.hpp"
@@ -167,6 +170,66 @@ TEST_CASE("audit verify passes a clean log and fails a tampered one, naming segm
   Run garbage = run({"audit", "verify", site.audit.string(), "--key", (site.dir.path() / "garbage.pub").string()});
   CHECK(garbage.status == 2);
   CHECK(garbage.err.find("garbage.pub:1: expected 'sovereign-public-key-v1") != std::string::npos);
+}
+
+// Runs `command` and says whether it returned within a few seconds. A reader that waits in open(2)
+// for the FIFO's writer (what a plain open of a FIFO does) is then released by opening the FIFO for
+// writing as often as needed, so that the failing check ends instead of hanging the suite.
+template <class Command>
+auto without_waiting_on(const std::filesystem::path& fifo, Command command) {
+  auto done = std::async(std::launch::async, command);
+  const bool in_time = done.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // opens only while a reader waits
+    if (writer >= 0) ::close(writer);
+  }
+  return std::pair{in_time, done.get()};
+}
+
+TEST_CASE("audit commands and vault check refuse a FIFO named like their files instead of waiting on it") {
+  Site site;
+  site.write(0, 12);
+  const std::string dir = site.audit.string();
+  const auto fifo = site.audit / "segment-000002.log";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::vector<std::vector<std::string>> readers = {
+      {"audit", "verify", dir, "--key", site.pub()}, {"audit", "query", dir},    {"audit", "tail", dir},
+      {"audit", "checkpoint", dir},                  {"audit", "prove", dir, "3"}};
+  for (const auto& args : readers) {
+    const auto [in_time, result] = without_waiting_on(fifo, [&] { return run(args); });
+    const Run& r = result;
+    INFO(args[1] << ": " << r.out << r.err);
+    CHECK(in_time);
+    CHECK(result.status != 0);
+    CHECK((result.out + result.err).find(fifo.string() + ": not a regular file") != std::string::npos);
+  }
+  std::filesystem::remove(fifo);
+
+  // The files an auditor names on the command line: a key, a proof, a kept checkpoint.
+  const auto named = site.dir.path() / "named.fifo";
+  REQUIRE(::mkfifo(named.c_str(), 0600) == 0);
+  const std::vector<std::vector<std::string>> named_readers = {
+      {"audit", "verify", dir, "--key", named.string()},
+      {"audit", "verify", dir, "--key", site.pub(), "--checkpoint", named.string()},
+      {"audit", "check-proof", named.string(), "--key", site.pub()}};
+  for (const auto& args : named_readers) {
+    const auto [in_time, result] = without_waiting_on(named, [&] { return run(args); });
+    const Run& r = result;
+    INFO(args[1] << ": " << r.out << r.err);
+    CHECK(in_time);
+    CHECK(result.status == 2);
+    CHECK(result.err.find(named.string() + ": not a regular file") != std::string::npos);
+  }
+
+  // vault check reads DIR/mappings.vault.
+  const auto vault = site.dir.path() / "vault";
+  std::filesystem::create_directories(vault);
+  const auto mappings = vault / VaultJournal::file_name;
+  REQUIRE(::mkfifo(mappings.c_str(), 0600) == 0);
+  auto [in_time, checked] = without_waiting_on(mappings, [&] { return VaultJournal::check(mappings, [](JournalRecord&) {}); });
+  CHECK(in_time);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.error().message == mappings.string() + ": not a regular file");
 }
 
 TEST_CASE("a checkpoint kept from an earlier look catches records and segments cut from the end of the log") {
