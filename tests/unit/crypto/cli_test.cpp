@@ -279,6 +279,67 @@ TEST_CASE("a checkpoint kept from an earlier look catches records and segments c
   CHECK(bad.err.find("$.log_id: expected 32 hex digits") != std::string::npos);
 }
 
+TEST_CASE("a kept checkpoint edited or signed elsewhere is reported as such, never as records cut from the log") {
+  Site site;
+  site.write(0, 12);
+  const std::string dir = site.audit.string();
+  Run latest = run({"audit", "checkpoint", dir});
+  REQUIRE(latest.status == 0);
+  const auto kept_with = [&](const std::string& name, const std::string& from, const std::string& to) {
+    std::string text = latest.out;
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    write_bytes(site.dir.path() / name, text);
+    return (site.dir.path() / name).string();
+  };
+  const auto verify_with = [&](const std::string& kept, bool pruned = false) {
+    std::vector<std::string> args = {"audit", "verify", dir, "--key", site.pub(), "--checkpoint", kept};
+    if (pruned) args.push_back("--pruned");
+    return run(args);
+  };
+
+  // Its tree size raised past the log's: the signature no longer covers it.
+  Run raised = verify_with(kept_with("raised.json", R"("tree_size":12)", R"("tree_size":500)"));
+  INFO(raised.out);
+  CHECK(raised.status == 1);
+  CHECK(raised.out.find("the kept checkpoint of ") != std::string::npos);
+  CHECK(raised.out.find("(tree size 500): signature by key ") != std::string::npos);
+  CHECK(raised.out.find("is invalid") != std::string::npos);
+  CHECK(raised.out.find("records were removed") == std::string::npos);
+
+  // Another log's checkpoint (signed by a key the auditor does not trust), of a larger tree.
+  Site elsewhere;
+  elsewhere.write(0, 30);
+  Run other = run({"audit", "checkpoint", elsewhere.audit.string()});
+  REQUIRE(other.status == 0);
+  write_bytes(site.dir.path() / "other.json", other.out);
+  Run untrusted = verify_with((site.dir.path() / "other.json").string());
+  CHECK(untrusted.status == 1);
+  CHECK(untrusted.out.find("records were removed") == std::string::npos);
+  CHECK(untrusted.out.find("belongs to another audit log") != std::string::npos);
+
+  // On a pruned log, a kept checkpoint before the pruning point whose size was lowered.
+  std::vector<std::string> records;
+  for (int i = 0; i < 600; ++i) records.push_back(decision(i));
+  Site pruned_site;
+  pruned_site.write_records(records, 65536);
+  std::filesystem::remove(pruned_site.audit / "segment-000001.log");
+  Run pruned_latest = run({"audit", "checkpoint", pruned_site.audit.string()});
+  REQUIRE(pruned_latest.status == 0);
+  std::string lowered = pruned_latest.out;
+  const std::size_t size_at = lowered.find(R"("tree_size":600)");
+  REQUIRE(size_at != std::string::npos);
+  lowered.replace(size_at, 15, R"("tree_size":1)");
+  write_bytes(pruned_site.dir.path() / "lowered.json", lowered);
+  Run in_pruned = run({"audit", "verify", pruned_site.audit.string(), "--key", pruned_site.pub(), "--pruned",
+                       "--checkpoint", (pruned_site.dir.path() / "lowered.json").string()});
+  INFO(in_pruned.out);
+  CHECK(in_pruned.status == 1);
+  CHECK(in_pruned.out.find("(tree size 1): signature by key ") != std::string::npos);
+  CHECK(in_pruned.out.find("lies in the pruned segments") == std::string::npos);
+}
+
 TEST_CASE("audit verify --pruned accepts a log whose oldest segment was deleted, and says so") {
   Site site;
   std::vector<std::string> records;
