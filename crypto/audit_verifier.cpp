@@ -52,11 +52,17 @@ class LogVerifier {
       // The missing segments are segments of the log (none of them valid); the one found after them
       // is reported at, but not blamed for, the gap its header will measure.
       report_.segments_total += index - expected_index;
+      // There is no segment 0 to jump from: a log missing its start says where it starts, and how a
+      // log pruned under a retention policy is verified.
+      const std::string where =
+          expected_index == 1 ? "the log starts at segment " + std::to_string(index) +
+                                    " (if the oldest segments were deleted under a retention policy, verify with --pruned)"
+                              : "the log jumps from segment " + std::to_string(expected_index - 1) + " to " +
+                                    std::to_string(index);
       report_.failures.push_back({name_, 0, "segment " + segment_file_name(expected_index) +
                                                 (index > expected_index + 1 ? " to " + segment_file_name(index - 1)
                                                                             : std::string()) +
-                                                " missing: the log jumps from segment " +
-                                                std::to_string(expected_index - 1) + " to " + std::to_string(index)});
+                                                " missing: " + where});
       gap = report_.failures.size() - 1;
       previous_damaged_.reset();
     }
