@@ -470,6 +470,17 @@ TEST_CASE("audit prove output checks offline with check-proof, and an altered pr
   CHECK(rejected.status == 1);
   CHECK(rejected.out.find("INVALID: ") == 0);
 
+  // The readable time is not signed; one that disagrees with the signed time_ms was edited.
+  std::string retimed = proof.out;
+  const std::size_t time_at = retimed.find("\"time\":\"");
+  REQUIRE(time_at != std::string::npos);
+  retimed.replace(time_at + 8, 4, "1999");
+  write_bytes(site.dir.path() / "retimed.json", retimed);
+  Run retimed_check = run({"audit", "check-proof", (site.dir.path() / "retimed.json").string(), "--key", site.pub()});
+  CHECK(retimed_check.status == 1);
+  CHECK(retimed_check.out.find("$.checkpoint.time: '1999-") != std::string::npos);
+  CHECK(retimed_check.out.find("the unsigned time field was altered") != std::string::npos);
+
   Run consistency = run({"audit", "prove-consistency", dir, "--from", "10"});
   REQUIRE(consistency.status == 0);
   write_bytes(site.dir.path() / "consistency.json", consistency.out);
