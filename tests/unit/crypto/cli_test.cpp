@@ -447,6 +447,32 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(last.out.find("39 {") != std::string::npos);
 }
 
+TEST_CASE("audit query and tail never print a record's control characters raw to the terminal") {
+  Site site;
+  // A forged record: JSON whose strings hold an escape sequence and a newline, and one that is raw bytes.
+  site.write_records({R"({"kind":"decision","time":"2026-11-22T03:04:05.000Z","request_id":"req-\u001b[2J",)"
+                      R"("tenant":"acme\nrow","rules":["r\u001b]0;title\u0007"]})",
+                      "\x1b[31mnot json\r"});
+  const std::string dir = site.audit.string();
+  for (const std::string format : {"table", "csv"}) {
+    Run query = run({"audit", "query", dir, "--format", format});
+    INFO(format << ": " << query.out << query.err);
+    CHECK(query.status == 0);
+    CHECK(query.out.find('\x1b') == std::string::npos);
+    CHECK(query.out.find('\x07') == std::string::npos);
+    CHECK(query.out.find(R"(req-\u001b[2J)") != std::string::npos);
+    CHECK(query.out.find(R"(acme\u000arow)") != std::string::npos);
+    CHECK(count_lines(query.out) == (format == "table" ? 3U : 2U));  // header, one row (and the count)
+  }
+  Run tail = run({"audit", "tail", dir});
+  INFO(tail.out);
+  CHECK(tail.status == 0);
+  CHECK(tail.out.find('\x1b') == std::string::npos);
+  CHECK(tail.out.find('\r') == std::string::npos);
+  CHECK(tail.out.find(R"(1 \u001b[31mnot json\u000d)") != std::string::npos);
+  CHECK(count_lines(tail.out) == 2);
+}
+
 TEST_CASE("audit prove output checks offline with check-proof, and an altered proof fails") {
   Site site;
   site.write(0, 30);
