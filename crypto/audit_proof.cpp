@@ -128,6 +128,7 @@ class Fields {
     if (!value.value()->is_object()) return make_error(path_ + "." + std::string(key) + ": expected an object");
     return &value.value()->as_object();
   }
+  bool has(std::string_view key) const { return object_.if_contains(key) != nullptr; }
   const std::string& path() const { return path_; }
 
  private:
@@ -145,6 +146,16 @@ Result<Checkpoint> parse_checkpoint_fields(const Fields& fields) {
   auto time = fields.u64("time_ms");
   if (!time) return time.error();
   checkpoint.time_ms = static_cast<std::int64_t>(time.value());
+  // `time` repeats time_ms for people and is not signed: a copy that disagrees was edited, and
+  // would show whoever reads the file a time the log never signed.
+  if (fields.has("time")) {
+    auto shown = fields.string("time");
+    if (!shown) return shown.error();
+    if (const std::string signed_time = format_utc_ms(checkpoint.time_ms); shown.value() != signed_time) {
+      return make_error(fields.path() + ".time: '" + shown.value() + "' is not the signed time_ms " +
+                        std::to_string(time.value()) + " (" + signed_time + "): the unsigned time field was altered");
+    }
+  }
   auto key_id = fields.string("key_id");
   if (!key_id) return key_id.error();
   std::array<std::uint8_t, key_id_bytes> id{};

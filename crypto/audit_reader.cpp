@@ -15,18 +15,13 @@ namespace {
 
 // The bytes of a file from `offset` to its current end.
 Result<std::string> read_from(const std::filesystem::path& path, std::uint64_t offset) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  Result<FileDescriptor> opened = open_regular_file(path, O_RDONLY);
+  if (!opened) return opened.error();
+  const int fd = opened->get();
   struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return make_error(path.string() + ": cannot stat: " + errno_text(errno));
-  }
+  if (::fstat(fd, &st) != 0) return make_error(path.string() + ": cannot stat: " + errno_text(errno));
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size > max_segment_file_bytes) {
-    ::close(fd);
-    return make_error(path.string() + ": larger than any audit segment can be");
-  }
+  if (size > max_segment_file_bytes) return make_error(path.string() + ": larger than any audit segment can be");
   std::string data(size > offset ? size - offset : 0, '\0');
   std::size_t done = 0;
   while (done < data.size()) {
@@ -35,7 +30,6 @@ Result<std::string> read_from(const std::filesystem::path& path, std::uint64_t o
     if (n <= 0) break;
     done += static_cast<std::size_t>(n);
   }
-  ::close(fd);
   data.resize(done);
   return data;
 }

@@ -52,11 +52,17 @@ class LogVerifier {
       // The missing segments are segments of the log (none of them valid); the one found after them
       // is reported at, but not blamed for, the gap its header will measure.
       report_.segments_total += index - expected_index;
+      // There is no segment 0 to jump from: a log missing its start says where it starts, and how a
+      // log pruned under a retention policy is verified.
+      const std::string where =
+          expected_index == 1 ? "the log starts at segment " + std::to_string(index) +
+                                    " (if the oldest segments were deleted under a retention policy, verify with --pruned)"
+                              : "the log jumps from segment " + std::to_string(expected_index - 1) + " to " +
+                                    std::to_string(index);
       report_.failures.push_back({name_, 0, "segment " + segment_file_name(expected_index) +
                                                 (index > expected_index + 1 ? " to " + segment_file_name(index - 1)
                                                                             : std::string()) +
-                                                " missing: the log jumps from segment " +
-                                                std::to_string(expected_index - 1) + " to " + std::to_string(index)});
+                                                " missing: " + where});
       gap = report_.failures.size() - 1;
       previous_damaged_.reset();
     }
@@ -181,10 +187,14 @@ class LogVerifier {
   void finish_log() {
     if (!anchored_) note_unanchored("");
     if (const auto& kept = options_.kept_checkpoint; kept && !kept_checked_) {
-      report_.failures.push_back(
-          {name_, 0, "the log holds " + with_thousands(tree_size()) + " records, but the kept checkpoint of " +
-                         format_utc_ms(kept->time_ms) + " signed " + with_thousands(kept->tree_size) +
-                         ": records were removed from the end of the log, or whole segments from its end"});
+      if (std::optional<std::string> forged = kept_not_authentic(*kept)) {
+        report_.failures.push_back({name_, 0, kept_where(*kept) + *forged});
+      } else {
+        report_.failures.push_back(
+            {name_, 0, "the log holds " + with_thousands(tree_size()) + " records, but the kept checkpoint of " +
+                           format_utc_ms(kept->time_ms) + " signed " + with_thousands(kept->tree_size) +
+                           ": records were removed from the end of the log, or whole segments from its end"});
+      }
     }
     report_.unsigned_records = pending_records_;
     report_.records_total -= pending_records_;
@@ -322,6 +332,7 @@ class LogVerifier {
     if (!kept) return;
     if (kept->tree_size < frontier_.size()) {
       kept_checked_ = true;
+      if (std::optional<std::string> forged = kept_not_authentic(*kept)) return fail(offset, kept_where(*kept) + *forged);
       fail(offset, "the kept checkpoint of " + format_utc_ms(kept->time_ms) + " (tree size " +
                        with_thousands(kept->tree_size) + ") lies in the pruned segments, so it cannot be checked "
                        "against this log; keep a checkpoint from after the pruning point");
@@ -427,13 +438,24 @@ class LogVerifier {
     const auto& kept = options_.kept_checkpoint;
     if (!kept || kept_checked_ || tree_size() != kept->tree_size) return;
     kept_checked_ = true;
-    const std::string where = "the kept checkpoint of " + format_utc_ms(kept->time_ms) + " (tree size " +
-                              with_thousands(kept->tree_size) + "): ";
-    if (kept->log_id != log_id_) return fail(offset, where + "it belongs to another audit log");
-    if (Status signature = keys_.verify(*kept); !signature) return fail(offset, where + signature.error().message);
+    if (std::optional<std::string> forged = kept_not_authentic(*kept)) return fail(offset, kept_where(*kept) + *forged);
     if (Hash root = frontier_.root(); root != kept->root)
-      fail(offset, where + "root mismatch: expected " + hash_hex(kept->root) + ", calculated " + hash_hex(root) +
-                       "; the log up to this record was rewritten since that checkpoint was kept");
+      fail(offset, kept_where(*kept) + "root mismatch: expected " + hash_hex(kept->root) + ", calculated " +
+                       hash_hex(root) + "; the log up to this record was rewritten since that checkpoint was kept");
+  }
+
+  // What makes the kept checkpoint itself untrustworthy (another log's, or not validly signed by a
+  // trusted key). Checked before its tree size is compared with the log's, wherever that happens, so
+  // that an edited or forged kept file is reported as such, never as records cut from the log.
+  std::optional<std::string> kept_not_authentic(const Checkpoint& kept) const {
+    if (have_log_id_ && kept.log_id != log_id_) return "it belongs to another audit log";
+    if (Status signature = keys_.verify(kept); !signature) return signature.error().message;
+    return std::nullopt;
+  }
+
+  static std::string kept_where(const Checkpoint& kept) {
+    return "the kept checkpoint of " + format_utc_ms(kept.time_ms) + " (tree size " + with_thousands(kept.tree_size) +
+           "): ";
   }
 
   void fail(std::uint64_t offset, std::string message) {

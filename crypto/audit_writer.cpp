@@ -460,7 +460,9 @@ class AuditWriter::Impl {
       {
         std::unique_lock lock(mutex_);
         const auto deadline = last_checkpoint_ + std::chrono::milliseconds(options_.checkpoint_every_ms);
-        wake_.wait_until(lock, deadline, [&] { return !queue_.empty() || closing_; });
+        // A checkpoint due now (the one that signs what recovery adopted) is not held back until the
+        // timed one: records recovered unsigned would otherwise stay so for checkpoint_every_ms.
+        wake_.wait_until(lock, deadline, [&] { return checkpoint_due_now_ || !queue_.empty() || closing_; });
         if (options_.batch_delay.count() > 0 && !queue_.empty() && !closing_) {
           wake_.wait_until(lock, Clock::now() + options_.batch_delay,
                            [&] { return queue_.size() >= options_.batch_records || closing_; });

@@ -40,14 +40,29 @@ Status write_all(int fd, std::string_view data) {
 
 std::string errno_text(int error) { return std::strerror(error); }
 
+Result<FileDescriptor> open_regular_file(const std::filesystem::path& path, int flags, unsigned create_mode) {
+  // O_NONBLOCK only for the open: opening a FIFO for reading otherwise waits for a writer that may
+  // never come. It changes nothing for a regular file, and is cleared again below all the same.
+  FileDescriptor fd(::open(path.c_str(), flags | O_NONBLOCK | O_CLOEXEC, create_mode));
+  if (!fd.valid()) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return make_error(path.string() + ": cannot stat: " + errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return make_error(path.string() + ": not a regular file");
+  const int status_flags = ::fcntl(fd.get(), F_GETFL);
+  if (status_flags < 0 || ::fcntl(fd.get(), F_SETFL, status_flags & ~O_NONBLOCK) != 0) {
+    return make_error(path.string() + ": cannot set its flags: " + errno_text(errno));
+  }
+  return Result<FileDescriptor>(std::move(fd));
+}
+
 Result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
-  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  Result<FileDescriptor> opened = open_regular_file(path, O_RDONLY);
+  if (!opened) return opened.error();
+  FileDescriptor fd = std::move(opened.value());
   struct stat st {};
   if (::fstat(fd.get(), &st) != 0) {
     return make_error(path.string() + ": cannot stat: " + errno_text(errno));
   }
-  if (!S_ISREG(st.st_mode)) return make_error(path.string() + ": not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
     return make_error(path.string() + ": " + std::to_string(st.st_size) +
                       " bytes, larger than the " + std::to_string(max_bytes) +

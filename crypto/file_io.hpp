@@ -32,7 +32,12 @@ class FileDescriptor {
 // write(2) until every byte is written, retrying interrupted calls; the error says why (not where).
 [[nodiscard]] Status write_all(int fd, std::string_view data);
 
-// Whole file, refusing files larger than max_bytes; errors name the file.
+// Opens a file that must be a regular file (flags as for open(2), O_CLOEXEC added). The open itself
+// does not wait: a FIFO or device under the name (put there by mistake or by someone who wants the
+// reader to hang) is refused as "not a regular file" instead of blocking the reader forever.
+[[nodiscard]] Result<FileDescriptor> open_regular_file(const std::filesystem::path& path, int flags,
+                                                       unsigned create_mode = 0);
+// Whole file, refusing files larger than max_bytes and anything but a regular file; errors name the file.
 [[nodiscard]] Result<std::string> read_small_file(const std::filesystem::path& path,
                                                   std::size_t max_bytes);
 // Fails if the file is group- or world-accessible, naming the mode and the chmod that fixes it.

@@ -262,8 +262,9 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
 
   const std::filesystem::path path = directory / VaultJournal::file_name;
   const bool existed = std::filesystem::exists(path, ec);
-  FileDescriptor fd(::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (!fd.valid()) return make_error(path.string() + ": cannot open: " + errno_text(errno));
+  Result<FileDescriptor> opened = open_regular_file(path, O_RDWR | O_CREAT | O_APPEND, 0600);
+  if (!opened) return opened.error();
+  FileDescriptor fd = std::move(opened.value());
   // The file names tenants and conversations: it must be as private as the keys.
   if (existed)
     if (Status mode = check_private_permissions(path); !mode) return mode.error();
@@ -291,8 +292,9 @@ Result<std::unique_ptr<VaultJournal>> VaultJournal::open(const std::filesystem::
 Result<VaultJournal::CheckReport> VaultJournal::check(const std::filesystem::path& file,
                                                       const std::function<void(JournalRecord&)>& on_record) {
   ensure_sodium();
-  FileDescriptor fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return make_error(file.string() + ": cannot open: " + errno_text(errno));
+  Result<FileDescriptor> opened = open_regular_file(file, O_RDONLY);
+  if (!opened) return opened.error();
+  FileDescriptor fd = std::move(opened.value());
   // What open() refuses, check reports: the gateway would not start with a file others can read.
   if (Status mode = check_private_permissions(file); !mode) return mode.error();
   std::uint64_t records = 0;

@@ -163,6 +163,26 @@ struct Filter {
 const std::vector<std::string> table_columns = {"leaf", "time", "kind", "request_id", "tenant", "model",
                                                 "decision", "status", "rules", "backend", "zone"};
 
+// Record text as it reaches the auditor's terminal: control characters (an escape sequence would
+// let a forged record rewrite what is on the screen, a newline would split a row) are shown
+// escaped as JSON writes them (ESC as a backslash and u001b). The gateway's
+// own records hold none.
+std::string printable(std::string_view text) {
+  const auto is_control = [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; };
+  if (std::none_of(text.begin(), text.end(), is_control)) return std::string(text);
+  std::string out;
+  for (char c : text) {
+    if (!is_control(c)) {
+      out += c;
+      continue;
+    }
+    static constexpr char digits[] = "0123456789abcdef";
+    const auto byte = static_cast<unsigned char>(c);
+    out.append("\\u00").append(1, digits[byte >> 4]).append(1, digits[byte & 0xf]);
+  }
+  return out;
+}
+
 std::string column_value(const ParsedRecord& record, const std::string& column) {
   if (column == "leaf") return std::to_string(record.leaf_index);
   if (column == "rules") {
@@ -174,9 +194,9 @@ std::string column_value(const ParsedRecord& record, const std::string& column) 
         out += r.is_string() ? std::string(r.as_string()) : json::serialize(r);
       }
     }
-    return out;
+    return printable(out);
   }
-  return field_text(record.object, column);
+  return printable(field_text(record.object, column));
 }
 
 std::string csv_escape(const std::string& text) {
@@ -408,12 +428,12 @@ int tail(const Arguments& args) {
   LogReader reader(args.positionals()[0]);
   std::deque<std::string> last;
   auto print_line = [](std::uint64_t leaf, std::string_view bytes) {
-    std::cout << leaf << ' ' << bytes << '\n';
+    std::cout << leaf << ' ' << printable(bytes) << '\n';
   };
   Status status = reader.read_new(
       [&](const LogRecord& record) {
         if (count == 0) return;
-        last.push_back(std::to_string(record.leaf_index) + ' ' + std::string(record.bytes));
+        last.push_back(std::to_string(record.leaf_index) + ' ' + printable(record.bytes));
         if (last.size() > count) last.pop_front();
       },
       [](const LogCheckpoint&) {});

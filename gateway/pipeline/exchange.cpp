@@ -735,8 +735,16 @@ void Exchange::record_outcome(unsigned status, const std::string& error_code, st
   OutcomeFacts facts = outcome_facts(status, error_code, bytes_out, latency_us, outcome_.backend);
   facts.response_sha256 = outcome_.response_sha256;
   // The response has been sent: a failure here can no longer fail the request, but it leaves the
-  // writer unhealthy, so the next request is refused until the log can be written again.
-  services_.audit->append(outcome_record(facts, rfc3339_now()), [](const crypto::AppendResult&) {});
+  // writer unhealthy, so the next request is refused until the log can be written again. The record
+  // is lost, so the operator's log names the request: an auditor finding its decision record alone
+  // can then tell a lost write from a request that never finished. (Called on the writer's thread;
+  // log_event writes one whole line to stderr, which stdio locks.)
+  services_.audit->append(outcome_record(facts, rfc3339_now()), [request_id = request_id_](const crypto::AppendResult& result) {
+    if (result.ok) return;
+    log_event("error", "outcome_not_recorded", "request " + request_id + ": " + result.error +
+                                                   "; its answer was already sent, so the audit log holds its decision "
+                                                   "record without an outcome record");
+  });
 }
 
 void Exchange::record(unsigned status, const std::string& error_code, std::uint64_t bytes_out) {

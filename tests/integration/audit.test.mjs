@@ -532,6 +532,63 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
 // gets 503 capture_unavailable; the outcome record names only the files written and says which
 // part failed. Every outcome record digests the body its client got, the gateway's own error
 // answers included.
+// In relaxed durability an answer is sent before its outcome record is written, so a record that
+// then cannot be written can no longer change the answer: the operator's log must name the request,
+// or the auditor finds a decision record without an outcome and cannot tell why.
+describe('an outcome record lost after its answer was sent (relaxed)', { timeout: 120000 }, () => {
+  let dir;
+  let keys;
+  let slow;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-audit-lost-outcome-');
+    keys = await initKeys(path.join(dir, 'keys'));
+    // The answer comes 5 s after the request: long after the segment (age limit 3 s) must rotate.
+    slow = await Upstream.start({ name: 'slow-upstream', 'first-byte-delay-ms': 5000 });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await slow?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is named in the log as outcome_not_recorded, with its request id', async () => {
+    const auditDir = path.join(dir, 'audit');
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
+      backends: [openaiBackend({ name: 'slow-be', zone: 'site', models: ['audited'], upstreams: [slow],
+        timeout_ms: 20000 })],
+      ...evidenceSections(keys, auditDir, { durability: 'relaxed', segment_max_age_ms: 3000, checkpoint_every_ms: 200 }),
+    });
+    const answer = gw.chat(KEY, chat('An answer that takes its time.'));
+    await slow.waitForRequests(1);  // its decision record is written: it was forwarded
+    // The next segment cannot be created (a regular file stands where the directory was), so the
+    // rotation by age fails before the answer arrives, and the outcome record after it too.
+    fs.renameSync(auditDir, `${auditDir}.moved`);
+    fs.writeFileSync(auditDir, 'a file where the audit log directory should be\n');
+    const res = await answer;
+    assert.equal(res.status, 200, res.text);
+    const id = res.headers['x-request-id'];
+    const log = await gw.waitForStderr(new RegExp(`"event":"outcome_not_recorded".*${id}`), 0, 10000,
+      `the lost outcome record of ${id}`);
+    const line = log.split('\n').find((l) => l.includes('"event":"outcome_not_recorded"') && l.includes(id));
+    assert.match(JSON.parse(line).message, /segment-000002\.log/, line);
+    assert.match(JSON.parse(line).message, /decision record without an outcome record/, line);
+
+    fs.rmSync(auditDir);
+    fs.renameSync(`${auditDir}.moved`, auditDir);
+    await gw.stop();
+    gw = null;
+    // The log holds the request's decision record and, as the log line said, no outcome record.
+    await assertAuditValid(auditDir, keys.signingPub, { requireClosed: true });
+    const { decision, outcome } = recordsOf(await auditQuery(auditDir), id);
+    assert.equal(decision.length, 1, `decision record of ${id}`);
+    assert.equal(outcome.length, 0, `outcome record of ${id}`);
+  });
+});
+
 describe('sealed captures, and the answers the gateway writes itself', { timeout: 120000 }, () => {
   let dir;
   let keys;

@@ -325,6 +325,34 @@ TEST_SUITE("audit-log") {
     writer.value()->close();
     expect_valid_log(dir.path(), key, 27);
   }
+  // The checkpoint that signs what recovery adopted is written as soon as the writer starts, not at
+  // the first timed checkpoint (a minute here): until it is, those records carry no signature.
+  TEST_CASE("after a crash the writer signs the recovered records at once, before any timed checkpoint") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 25);
+    const auto path = dir.path() / seg1;
+    std::string bytes = read_bytes(path);
+    // Records after the last checkpoint and no closing frames: what kill -9 between checkpoints leaves.
+    bytes.resize(frames_tagged(bytes, FrameTag::checkpoint).back().offset);
+    write_bytes(path, bytes);
+    REQUIRE(verify_log(dir.path(), trust(key), {}).unsigned_records == 5);
+
+    AuditOptions options = options_for(dir.path());
+    REQUIRE(options.checkpoint_every_ms >= 60000);
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (writer.value()->stats().checkpoints_written == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(writer.value()->stats().checkpoints_written == 1);
+    // Checked while the writer still runs: the recovered records are signed already.
+    VerifyReport running = expect_valid_log(dir.path(), key, 25, Ending::any);
+    CHECK(running.unsigned_records == 0);
+    writer.value()->close();
+    expect_valid_log(dir.path(), key, 25);
+  }
   // A rotation whose next segment cannot be created (disk full, quota; here a directory holds the
   // name) fails like any write, and the writer recovers once the segment can be created.
   TEST_CASE("a rotation that cannot create the next segment is a failure it recovers from") {
@@ -752,7 +780,9 @@ TEST_SUITE("audit-tamper") {
       VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
       INFO(dump(report));
       CHECK_FALSE(report.ok());
-      CHECK(has_failure(report, first_kept, "segment segment-000001.log to segment-000002.log missing"));
+      CHECK(has_failure(report, first_kept, "segment segment-000001.log to segment-000002.log missing: the log starts at "
+                                            "segment 3 (if the oldest segments were deleted under a retention policy, "
+                                            "verify with --pruned)"));
     }
     SUBCASE("with pruned_start the rest verifies, and a note says what is not there") {
       VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true, .pruned_start = true});

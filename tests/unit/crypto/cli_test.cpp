@@ -1,7 +1,9 @@
 // `sovereign keys` and `sovereign audit` end to end: keys made by the CLI sign a real log that the
 // CLI verifies, queries, proves and checks; tampering and bad input give the documented exit codes.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <future>
@@ -13,6 +15,7 @@
 #include "crypto/key_file.hpp"
 #include "crypto/key_store.hpp"
 #include "crypto/sealed_capture.hpp"
+#include "crypto/vault_journal.hpp"
 #include "gateway/cli/audit_command.hpp"
 #include "gateway/cli/keys_command.hpp"
 #include "test_support.hpp"
@@ -169,6 +172,66 @@ TEST_CASE("audit verify passes a clean log and fails a tampered one, naming segm
   CHECK(garbage.err.find("garbage.pub:1: expected 'sovereign-public-key-v1") != std::string::npos);
 }
 
+// Runs `command` and says whether it returned within a few seconds. A reader that waits in open(2)
+// for the FIFO's writer (what a plain open of a FIFO does) is then released by opening the FIFO for
+// writing as often as needed, so that the failing check ends instead of hanging the suite.
+template <class Command>
+auto without_waiting_on(const std::filesystem::path& fifo, Command command) {
+  auto done = std::async(std::launch::async, command);
+  const bool in_time = done.wait_for(std::chrono::seconds(5)) == std::future_status::ready;
+  while (done.wait_for(std::chrono::milliseconds(20)) != std::future_status::ready) {
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);  // opens only while a reader waits
+    if (writer >= 0) ::close(writer);
+  }
+  return std::pair{in_time, done.get()};
+}
+
+TEST_CASE("audit commands and vault check refuse a FIFO named like their files instead of waiting on it") {
+  Site site;
+  site.write(0, 12);
+  const std::string dir = site.audit.string();
+  const auto fifo = site.audit / "segment-000002.log";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const std::vector<std::vector<std::string>> readers = {
+      {"audit", "verify", dir, "--key", site.pub()}, {"audit", "query", dir},    {"audit", "tail", dir},
+      {"audit", "checkpoint", dir},                  {"audit", "prove", dir, "3"}};
+  for (const auto& args : readers) {
+    const auto [in_time, result] = without_waiting_on(fifo, [&] { return run(args); });
+    const Run& r = result;
+    INFO(args[1] << ": " << r.out << r.err);
+    CHECK(in_time);
+    CHECK(result.status != 0);
+    CHECK((result.out + result.err).find(fifo.string() + ": not a regular file") != std::string::npos);
+  }
+  std::filesystem::remove(fifo);
+
+  // The files an auditor names on the command line: a key, a proof, a kept checkpoint.
+  const auto named = site.dir.path() / "named.fifo";
+  REQUIRE(::mkfifo(named.c_str(), 0600) == 0);
+  const std::vector<std::vector<std::string>> named_readers = {
+      {"audit", "verify", dir, "--key", named.string()},
+      {"audit", "verify", dir, "--key", site.pub(), "--checkpoint", named.string()},
+      {"audit", "check-proof", named.string(), "--key", site.pub()}};
+  for (const auto& args : named_readers) {
+    const auto [in_time, result] = without_waiting_on(named, [&] { return run(args); });
+    const Run& r = result;
+    INFO(args[1] << ": " << r.out << r.err);
+    CHECK(in_time);
+    CHECK(result.status == 2);
+    CHECK(result.err.find(named.string() + ": not a regular file") != std::string::npos);
+  }
+
+  // vault check reads DIR/mappings.vault.
+  const auto vault = site.dir.path() / "vault";
+  std::filesystem::create_directories(vault);
+  const auto mappings = vault / VaultJournal::file_name;
+  REQUIRE(::mkfifo(mappings.c_str(), 0600) == 0);
+  auto [in_time, checked] = without_waiting_on(mappings, [&] { return VaultJournal::check(mappings, [](JournalRecord&) {}); });
+  CHECK(in_time);
+  REQUIRE_FALSE(checked.ok());
+  CHECK(checked.error().message == mappings.string() + ": not a regular file");
+}
+
 TEST_CASE("a checkpoint kept from an earlier look catches records and segments cut from the end of the log") {
   Site site;
   site.write(0, 12);
@@ -214,6 +277,67 @@ TEST_CASE("a checkpoint kept from an earlier look catches records and segments c
   Run bad = verify_with((site.dir.path() / "bad.json").string());
   CHECK(bad.status == 2);
   CHECK(bad.err.find("$.log_id: expected 32 hex digits") != std::string::npos);
+}
+
+TEST_CASE("a kept checkpoint edited or signed elsewhere is reported as such, never as records cut from the log") {
+  Site site;
+  site.write(0, 12);
+  const std::string dir = site.audit.string();
+  Run latest = run({"audit", "checkpoint", dir});
+  REQUIRE(latest.status == 0);
+  const auto kept_with = [&](const std::string& name, const std::string& from, const std::string& to) {
+    std::string text = latest.out;
+    const std::size_t at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    text.replace(at, from.size(), to);
+    write_bytes(site.dir.path() / name, text);
+    return (site.dir.path() / name).string();
+  };
+  const auto verify_with = [&](const std::string& kept, bool pruned = false) {
+    std::vector<std::string> args = {"audit", "verify", dir, "--key", site.pub(), "--checkpoint", kept};
+    if (pruned) args.push_back("--pruned");
+    return run(args);
+  };
+
+  // Its tree size raised past the log's: the signature no longer covers it.
+  Run raised = verify_with(kept_with("raised.json", R"("tree_size":12)", R"("tree_size":500)"));
+  INFO(raised.out);
+  CHECK(raised.status == 1);
+  CHECK(raised.out.find("the kept checkpoint of ") != std::string::npos);
+  CHECK(raised.out.find("(tree size 500): signature by key ") != std::string::npos);
+  CHECK(raised.out.find("is invalid") != std::string::npos);
+  CHECK(raised.out.find("records were removed") == std::string::npos);
+
+  // Another log's checkpoint (signed by a key the auditor does not trust), of a larger tree.
+  Site elsewhere;
+  elsewhere.write(0, 30);
+  Run other = run({"audit", "checkpoint", elsewhere.audit.string()});
+  REQUIRE(other.status == 0);
+  write_bytes(site.dir.path() / "other.json", other.out);
+  Run untrusted = verify_with((site.dir.path() / "other.json").string());
+  CHECK(untrusted.status == 1);
+  CHECK(untrusted.out.find("records were removed") == std::string::npos);
+  CHECK(untrusted.out.find("belongs to another audit log") != std::string::npos);
+
+  // On a pruned log, a kept checkpoint before the pruning point whose size was lowered.
+  std::vector<std::string> records;
+  for (int i = 0; i < 600; ++i) records.push_back(decision(i));
+  Site pruned_site;
+  pruned_site.write_records(records, 65536);
+  std::filesystem::remove(pruned_site.audit / "segment-000001.log");
+  Run pruned_latest = run({"audit", "checkpoint", pruned_site.audit.string()});
+  REQUIRE(pruned_latest.status == 0);
+  std::string lowered = pruned_latest.out;
+  const std::size_t size_at = lowered.find(R"("tree_size":600)");
+  REQUIRE(size_at != std::string::npos);
+  lowered.replace(size_at, 15, R"("tree_size":1)");
+  write_bytes(pruned_site.dir.path() / "lowered.json", lowered);
+  Run in_pruned = run({"audit", "verify", pruned_site.audit.string(), "--key", pruned_site.pub(), "--pruned",
+                       "--checkpoint", (pruned_site.dir.path() / "lowered.json").string()});
+  INFO(in_pruned.out);
+  CHECK(in_pruned.status == 1);
+  CHECK(in_pruned.out.find("(tree size 1): signature by key ") != std::string::npos);
+  CHECK(in_pruned.out.find("lies in the pruned segments") == std::string::npos);
 }
 
 TEST_CASE("audit verify --pruned accepts a log whose oldest segment was deleted, and says so") {
@@ -323,6 +447,32 @@ TEST_CASE("audit query filters records and requests and prints table, json and c
   CHECK(last.out.find("39 {") != std::string::npos);
 }
 
+TEST_CASE("audit query and tail never print a record's control characters raw to the terminal") {
+  Site site;
+  // A forged record: JSON whose strings hold an escape sequence and a newline, and one that is raw bytes.
+  site.write_records({R"({"kind":"decision","time":"2026-11-22T03:04:05.000Z","request_id":"req-\u001b[2J",)"
+                      R"("tenant":"acme\nrow","rules":["r\u001b]0;title\u0007"]})",
+                      "\x1b[31mnot json\r"});
+  const std::string dir = site.audit.string();
+  for (const std::string format : {"table", "csv"}) {
+    Run query = run({"audit", "query", dir, "--format", format});
+    INFO(format << ": " << query.out << query.err);
+    CHECK(query.status == 0);
+    CHECK(query.out.find('\x1b') == std::string::npos);
+    CHECK(query.out.find('\x07') == std::string::npos);
+    CHECK(query.out.find(R"(req-\u001b[2J)") != std::string::npos);
+    CHECK(query.out.find(R"(acme\u000arow)") != std::string::npos);
+    CHECK(count_lines(query.out) == (format == "table" ? 3U : 2U));  // header, one row (and the count)
+  }
+  Run tail = run({"audit", "tail", dir});
+  INFO(tail.out);
+  CHECK(tail.status == 0);
+  CHECK(tail.out.find('\x1b') == std::string::npos);
+  CHECK(tail.out.find('\r') == std::string::npos);
+  CHECK(tail.out.find(R"(1 \u001b[31mnot json\u000d)") != std::string::npos);
+  CHECK(count_lines(tail.out) == 2);
+}
+
 TEST_CASE("audit prove output checks offline with check-proof, and an altered proof fails") {
   Site site;
   site.write(0, 30);
@@ -345,6 +495,17 @@ TEST_CASE("audit prove output checks offline with check-proof, and an altered pr
   Run rejected = run({"audit", "check-proof", (site.dir.path() / "altered.json").string(), "--key", site.pub()});
   CHECK(rejected.status == 1);
   CHECK(rejected.out.find("INVALID: ") == 0);
+
+  // The readable time is not signed; one that disagrees with the signed time_ms was edited.
+  std::string retimed = proof.out;
+  const std::size_t time_at = retimed.find("\"time\":\"");
+  REQUIRE(time_at != std::string::npos);
+  retimed.replace(time_at + 8, 4, "1999");
+  write_bytes(site.dir.path() / "retimed.json", retimed);
+  Run retimed_check = run({"audit", "check-proof", (site.dir.path() / "retimed.json").string(), "--key", site.pub()});
+  CHECK(retimed_check.status == 1);
+  CHECK(retimed_check.out.find("$.checkpoint.time: '1999-") != std::string::npos);
+  CHECK(retimed_check.out.find("the unsigned time field was altered") != std::string::npos);
 
   Run consistency = run({"audit", "prove-consistency", dir, "--from", "10"});
   REQUIRE(consistency.status == 0);
