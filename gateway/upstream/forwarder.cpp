@@ -585,7 +585,10 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
   if (request_.digest_response) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
-  if (usage_meter_) outcome_.usage = usage_meter_->result();
+  if (usage_meter_) {
+    usage_meter_->finish();
+    outcome_.usage = usage_meter_->result();
+  }
   if (done_) done_(std::move(outcome_));
 }
 
