@@ -209,7 +209,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
 
     int declared = -1;
     if (!request.declared_class.empty()) {
-        declared = policy.class_level(request.declared_class);
+        declared = policy.declared_class_level(request.declared_class);
         if (declared < 0)
             return deny(std::move(d), "data-class-header",
                         "the declared data class '" + request.declared_class + "' is not one of: " +
@@ -217,10 +217,10 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
                                 std::string s;
                                 for (const auto& c : policy.model().classes) s += (s.empty() ? "" : ", ") + c;
                                 return s;
-                            }(),
+                            }() + " (in any letter case, but exactly where two differ only by case)",
                         trace);
         if (trace != nullptr && declared > facts.data_class)
-            trace->steps.push_back("the application declared class " + request.declared_class +
+            trace->steps.push_back("the application declared class " + policy.class_name(declared) +
                                    ", higher than detected " + policy.class_name(facts.data_class) + "; it applies");
         facts.data_class = std::max(facts.data_class, declared);
     }

@@ -48,6 +48,13 @@ FoldResult fold_code_point(std::uint32_t cp) {
     // Hyphens and dashes, and the minus sign.
     if ((cp >= 0x2010 && cp <= 0x2015) || cp == 0x2212) return {Fold::replace, '-'};
     if (invisible_code_point(cp)) return {Fold::remove, 0};  // can sit between a value's digits unseen
+    // Control characters other than tab and line ends (C0, DEL, C1): a model passes over them as it
+    // does over invisible characters, so "4111\u00001111..." is a card number to it. The vertical
+    // tab, form feed and next line break a line as a space would. So does the substitute character,
+    // which the scan itself writes for bytes that are not UTF-8 (replace_ill_formed_utf8): it stands
+    // for a character, and must not join what stands on either side of it.
+    if (cp == 0x0B || cp == 0x0C || cp == 0x1A || cp == 0x85) return {Fold::replace, ' '};
+    if (control_code_point(cp)) return {Fold::remove, 0};
     return {};
 }
 
@@ -70,11 +77,12 @@ std::uint32_t decode(std::string_view text, std::size_t i, std::size_t& length) 
     return cp;
 }
 
-// The next byte at or after i that may begin a sequence fold_code_point changes: 0xC2 (U+0080 to
-// U+00BF: no-break space, soft hyphen), 0xCD (U+0340 to U+037F: combining grapheme joiner) or 0xD8
-// and above (the Arabic letter mark and digits on, three- and four-byte sequences). Latin letters
-// with accents (0xC3 to 0xC5) and continuation bytes never are, so prose in European languages is
-// passed over sixteen bytes at a time.
+// The next byte at or after i that may begin a sequence fold_code_point changes: an ASCII control
+// character other than tab, LF and CR (control_byte), 0xC2 (U+0080 to U+00BF: C1 controls,
+// no-break space, soft hyphen), 0xCD (U+0340 to U+037F: combining grapheme joiner) or 0xD8 and
+// above (the Arabic letter mark and digits on, three- and four-byte sequences). Latin letters with
+// accents (0xC3 to 0xC5), continuation bytes and the line ends of prose never are, so prose in
+// European languages is passed over sixteen bytes at a time.
 std::size_t next_candidate(std::string_view text, std::size_t i) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
@@ -82,15 +90,25 @@ std::size_t next_candidate(std::string_view text, std::size_t i) {
     const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
     const __m128i cd = _mm_set1_epi8(static_cast<char>(0xCD));
     const __m128i d8 = _mm_set1_epi8(static_cast<char>(0xD8));
+    const __m128i below_space = _mm_set1_epi8(0x1F);
+    const __m128i del = _mm_set1_epi8(0x7F);
+    const __m128i tab = _mm_set1_epi8('\t');
+    const __m128i lf = _mm_set1_epi8('\n');
+    const __m128i cr = _mm_set1_epi8('\r');
     for (; i + 16 <= n; i += 16) {
         const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
         const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(x, cd)),
                                          _mm_cmpeq_epi8(_mm_max_epu8(x, d8), x));
-        if (const int mask = _mm_movemask_epi8(hit); mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+        const __m128i line_ends = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, lf)),
+                                               _mm_cmpeq_epi8(x, cr));
+        const __m128i control = _mm_or_si128(_mm_andnot_si128(line_ends, _mm_cmpeq_epi8(_mm_min_epu8(x, below_space), x)),
+                                             _mm_cmpeq_epi8(x, del));
+        if (const int mask = _mm_movemask_epi8(_mm_or_si128(hit, control)); mask != 0)
+            return i + static_cast<std::size_t>(__builtin_ctz(mask));
     }
 #endif
     for (; i < n; ++i)
-        if (p[i] == 0xC2 || p[i] == 0xCD || p[i] >= 0xD8) return i;
+        if (p[i] == 0xC2 || p[i] == 0xCD || p[i] >= 0xD8 || control_byte(p[i])) return i;
     return n;
 }
 

@@ -4,7 +4,7 @@
 // groups, an e-mail address with a fullwidth @, groups separated by no-break or thin spaces or by
 // typographic dashes. Such text is folded into an ASCII copy before it is scanned (digits of other
 // scripts to 0-9, fullwidth forms to their ASCII letters, Unicode spaces to ' ', dashes to '-',
-// invisible characters removed), and the findings are mapped back to the original bytes, so that a
+// invisible and control characters removed), and the findings are mapped back to the original bytes, so that a
 // redaction covers the whole value, invisible characters included.
 #include <cstddef>
 #include <cstdint>
@@ -30,16 +30,26 @@ struct FoldedText {
     std::size_t folded_offset(std::size_t at) const;
 };
 
+// An ASCII control character other than tab, LF and CR (which prose and values' line breaks use):
+// folded like an invisible character (vertical tab, form feed and substitute like a space).
+constexpr bool control_byte(unsigned char byte) {
+    return (byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7F;
+}
+// The control characters the fold removes or reads as a space: control_byte's, and C1 (U+0080-009F).
+constexpr bool control_code_point(std::uint32_t cp) {
+    return (cp < 0x80 && control_byte(static_cast<unsigned char>(cp))) || (cp >= 0x80 && cp <= 0x9F);
+}
+
 // Whether `byte` may be part of a look-alike's UTF-8 sequence: a continuation byte, or the lead byte
 // of a block fold_lookalikes changes (U+0080-00BF, the combining grapheme joiner, Arabic-Indic,
 // Devanagari and Bengali digits, the Arabic letter mark, Hangul, Khmer and Mongolian fillers,
 // typographic spaces, dashes and format characters, the ideographic space, variation selectors,
-// fullwidth forms, mathematical digits, tag characters). A streamed answer holds such bytes back like
-// the ASCII characters a value may contain.
+// fullwidth forms, mathematical digits, tag characters), or an ASCII control character. A streamed
+// answer holds such bytes back like the ASCII characters a value may contain.
 constexpr bool lookalike_byte(unsigned char byte) {
     return (byte >= 0x80 && byte <= 0xBF) || byte == 0xC2 || byte == 0xCD || byte == 0xD8 || byte == 0xD9 ||
            byte == 0xDB || byte == 0xE0 || byte == 0xE1 || byte == 0xE2 || byte == 0xE3 || byte == 0xEF ||
-           byte == 0xF0 || byte == 0xF3;
+           byte == 0xF0 || byte == 0xF3 || control_byte(byte);
 }
 
 // Invisible format characters and fillers: soft hyphen, combining grapheme joiner, Arabic letter

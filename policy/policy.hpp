@@ -109,6 +109,11 @@ public:
     const DetectorSet& detectors() const { return *model_.detectors; }
     // -1 when the name is not one of the policy's classes.
     int class_level(std::string_view name) const;
+    // The class an application declares (X-Data-Class, a test case's data_class): its exact name, or
+    // else the one class whose name it is in another letter case ("Confidential" for confidential).
+    // -1 when none is, or when several are (classes whose names differ only by case: "SECRET" for
+    // Secret and secret), which only their exact names tell apart.
+    int declared_class_level(std::string_view name) const;
     const std::string& class_name(int level) const { return model_.classes[static_cast<std::size_t>(level)]; }
     const TenantDef* find_tenant(std::string_view name) const;
     // Per detector (by index): 1 where it is redacted from this tenant's answers (`responses`, or the

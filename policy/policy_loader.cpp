@@ -71,6 +71,21 @@ int Policy::class_level(std::string_view name) const {
     return -1;
 }
 
+int Policy::declared_class_level(std::string_view name) const {
+    if (const int exact = class_level(name); exact >= 0) return exact;
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
+    const auto same_but_case = [&](std::string_view a, std::string_view b) {
+        return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+    };
+    int found = -1;
+    for (std::size_t i = 0; i < model_.classes.size(); ++i) {
+        if (!same_but_case(model_.classes[i], name)) continue;
+        if (found >= 0) return -1;
+        found = static_cast<int>(i);
+    }
+    return found;
+}
+
 const TenantDef* Policy::find_tenant(std::string_view name) const {
     for (const auto& t : model_.tenants)
         if (t.name == name) return &t;

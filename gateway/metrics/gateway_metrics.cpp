@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <unordered_map>
 
 #include <prometheus/text_serializer.h>
@@ -19,6 +20,10 @@ const prometheus::Histogram::BucketBoundaries& latency_buckets() {
                                                                30,     60,    120};
   return buckets;
 }
+
+// How many times request series were removed from any registry: a worker's cache of series
+// pointers made before the latest removal is dropped before it is read (GatewayMetrics::request_finished).
+std::atomic<std::uint64_t> request_series_removals{0};
 
 // Per-thread cache of series pointers keyed by family address and joined label values.
 template <typename Metric, typename Make>
@@ -189,21 +194,48 @@ void GatewayMetrics::request_finished(const std::string& tenant, const std::stri
     std::unordered_map<unsigned, prometheus::Counter*> by_status;
   };
   thread_local std::unordered_map<std::string, Series> cache;
+  thread_local std::uint64_t cache_removals = 0;
   thread_local std::string key;
+  // A removed backend's series are gone from the registry: pointers to them must not be read again.
+  // (The backend's own requests cannot be counting now: each holds a snapshot that has it.)
+  if (const std::uint64_t removals = request_series_removals.load(std::memory_order_acquire); removals != cache_removals) {
+    cache.clear();
+    cache_removals = removals;
+  }
   key.assign(tenant).append(1, '\x1f').append(model).append(1, '\x1f').append(backend);
   key.append(1, '\x1f').append(std::to_string(reinterpret_cast<std::uintptr_t>(this)));
   auto& series = cache[key];
   const unsigned status_class = std::min(status / 100, 5u);
   auto& duration = series.duration_by_class[status_class];
-  if (duration == nullptr)
-    duration = &durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend},
-                                {"status_class", std::to_string(status_class) + "xx"}},
-                               latency_buckets());
   auto& counter = series.by_status[status];
-  if (counter == nullptr)
-    counter = &requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", std::to_string(status)}});
+  if (duration == nullptr || counter == nullptr) {
+    if (duration == nullptr)
+      duration = &durations_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend},
+                                  {"status_class", std::to_string(status_class) + "xx"}},
+                                 latency_buckets());
+    if (counter == nullptr)
+      counter = &requests_.Add({{"tenant", tenant}, {"model", model}, {"backend", backend}, {"status", std::to_string(status)}});
+    if (!backend.empty()) {
+      std::lock_guard lock(made_request_series_mutex_);
+      auto& made = made_request_series_[backend];
+      made.counts.insert(counter);
+      made.durations.insert(duration);
+    }
+  }
   counter->Increment();
   duration->Observe(seconds);
+}
+
+std::shared_ptr<const GatewayMetrics::RequestSeries> GatewayMetrics::request_series(const std::string& backend) {
+  return request_series_.get(backend, [] { return RequestSeries{}; }, [this, backend](const RequestSeries&) {
+    std::lock_guard lock(made_request_series_mutex_);
+    auto made = made_request_series_.find(backend);
+    if (made == made_request_series_.end()) return;
+    for (prometheus::Counter* count : made->second.counts) requests_.Remove(count);
+    for (prometheus::Histogram* duration : made->second.durations) durations_.Remove(duration);
+    made_request_series_.erase(made);
+    request_series_removals.fetch_add(1, std::memory_order_release);
+  });
 }
 
 void GatewayMetrics::rate_limited(const std::string& tenant) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,6 +43,12 @@ class GatewayMetrics {
     prometheus::Counter& retries;
   };
   std::shared_ptr<const BackendSeries> backend_series(const std::string& backend);
+  // A backend's series of API requests (sovereign_http_requests_total and
+  // sovereign_http_request_duration_seconds labelled with it), held by every configuration snapshot
+  // that has the backend, of any type: once none does, they are gone from /metrics too. The series
+  // are made as requests are counted (request_finished); this only holds them.
+  struct RequestSeries {};
+  std::shared_ptr<const RequestSeries> request_series(const std::string& backend);
   // A replica's health (1 passing its checks), likewise held by its state.
   struct ReplicaSeries {
     prometheus::Gauge& healthy;
@@ -115,6 +122,14 @@ class GatewayMetrics {
   prometheus::Gauge& vault_journal_bytes_;
   SharedSeries<BackendSeries> backend_series_;
   SharedSeries<ReplicaSeries> replica_series_;
+  SharedSeries<RequestSeries> request_series_;
+  // The series request_finished made, by backend, so that a backend's can be removed.
+  struct MadeRequestSeries {
+    std::set<prometheus::Counter*> counts;
+    std::set<prometheus::Histogram*> durations;
+  };
+  std::mutex made_request_series_mutex_;
+  std::map<std::string, MadeRequestSeries> made_request_series_;
 };
 
 }  // namespace sovereign::gateway

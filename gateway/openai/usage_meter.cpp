@@ -62,27 +62,38 @@ void UsageMeter::feed(std::string_view raw) {
   while (!bytes.empty()) {
     const std::size_t end = bytes.find('\n');
     const std::string_view piece = bytes.substr(0, end);
-    if (!skipping_line_) {
-      if (line_.size() + piece.size() > max_event_bytes) {
-        skipping_line_ = true;
+    line_has_bytes_ = line_has_bytes_ || !piece.empty();
+    if (!skipping_event_) {
+      if (event_.size() + line_.size() + piece.size() > max_event_bytes) {
+        skipping_event_ = true;
         line_.clear();
+        event_.clear();
       } else {
         line_.append(piece);
       }
     }
     if (end == std::string_view::npos) return;
     bytes.remove_prefix(end + 1);
-    if (!skipping_line_) {
-      std::string_view line(line_);
-      if (line.starts_with("data:")) {
-        line.remove_prefix(5);
-        if (line.starts_with(' ')) line.remove_prefix(1);
-        if (line != "[DONE]") read_object(line);
-      }
-    }
+    if (!line_has_bytes_) end_event();  // a blank line ends the event
+    else if (!skipping_event_) event_.add_line(line_);
     line_.clear();
-    skipping_line_ = false;
+    line_has_bytes_ = false;
   }
+}
+
+void UsageMeter::end_event() {
+  if (!skipping_event_ && event_.has_data() && event_.text() != "[DONE]") read_object(event_.text());
+  event_.clear();
+  skipping_event_ = false;
+}
+
+void UsageMeter::finish() {
+  if (!stream_) return;
+  feed(line_ends_.finish());
+  if (line_has_bytes_ && !skipping_event_) event_.add_line(line_);
+  line_.clear();
+  line_has_bytes_ = false;
+  end_event();
 }
 
 std::optional<TokenUsage> UsageMeter::result() const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/openai/sse_data.hpp"
 #include "gateway/openai/sse_lines.hpp"
 
 namespace sovereign::gateway {
@@ -22,20 +23,27 @@ class UsageMeter {
  public:
   explicit UsageMeter(bool stream) : stream_(stream) {}
 
-  // A JSON answer is fed whole, in one call; a stream is fed as its bytes arrive, split anywhere.
+  // A JSON answer is fed whole, in one call; a stream is fed as its bytes arrive, split anywhere, and
+  // read event by event (an event's data lines joined, as a client joins them).
   void feed(std::string_view bytes);
+  // The stream ended: an event it did not end with a blank line is read as whole, as the answer
+  // rewriter reads it.
+  void finish();
   // Nothing when the answer carried neither a usage object nor generated text (an error, say).
   std::optional<TokenUsage> result() const;
 
-  static constexpr std::size_t max_event_bytes = 1 << 20;  // longer stream lines are not read
+  static constexpr std::size_t max_event_bytes = 1 << 20;  // longer stream events are not read
 
  private:
   void read_object(std::string_view json);
+  void end_event();
 
   bool stream_;
   SseLineEnds line_ends_;
   std::string line_;             // the unfinished line of a stream
-  bool skipping_line_ = false;   // the current line passed max_event_bytes
+  bool line_has_bytes_ = false;  // the current line is not blank (its bytes may have been skipped)
+  SseEventData event_;           // the data lines of the current event
+  bool skipping_event_ = false;  // the current event passed max_event_bytes
   std::uint64_t text_chunks_ = 0;
   std::optional<std::uint64_t> reported_;
 };

@@ -7,6 +7,7 @@
 
 #include "gateway/log/json_line.hpp"
 #include "gateway/openai/json_members.hpp"
+#include "gateway/openai/sse_data.hpp"
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -178,6 +179,17 @@ json::value parse_event(std::string_view payload, json::storage_ptr storage, boo
 }
 
 
+// Calls `visit` with each line of an event (lines end with LF; the event's last has none).
+template <class Visit>
+void for_each_line(std::string_view event, Visit&& visit) {
+  for (std::size_t start = 0; start <= event.size();) {
+    const std::size_t newline = event.find('\n', start);
+    const std::size_t end = newline == std::string_view::npos ? event.size() : newline;
+    visit(event.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
 }  // namespace
 
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
@@ -303,98 +315,118 @@ std::string ResponseRewriter::on_data(std::string_view chunk) {
 }
 
 std::string ResponseRewriter::rewrite_event(std::string_view event) {
+  // The event's data is what a client parses: the values of all its data lines joined with LF (a
+  // server may write one JSON value over several lines). Only data reaches the client: `event:`,
+  // `id:` and `retry:` lines, which the filters do not read, are dropped, and a comment (a
+  // keep-alive) goes out as a bare ":", without its text.
+  std::string comments;
+  std::string_view payload;
+  std::string joined;  // the data of an event with more than one data line
+  std::size_t data_lines = 0;
+  for_each_line(event, [&](std::string_view line) {
+    if (line.starts_with(':')) comments.append(":\n");
+    const std::optional<std::string_view> value = sse_data_value(line);
+    if (!value) return;
+    if (++data_lines == 1) {
+      payload = *value;
+      return;
+    }
+    if (data_lines == 2) joined.assign(payload);
+    joined.append(1, '\n').append(*value);
+  });
+  if (data_lines > 1) payload = joined;
+  if (data_lines == 0) return comments.empty() ? comments : comments + "\n";
+  const std::optional<std::string> rewritten = rewrite_data(payload);
+  if (failed_ || ended_) return comments + rewritten.value_or(std::string());
   std::string out;
-  std::size_t start = 0;
-  while (start <= event.size()) {
-    auto newline = event.find('\n', start);
-    std::string_view line = event.substr(start, newline == std::string_view::npos ? std::string_view::npos : newline - start);
-    start = newline == std::string_view::npos ? event.size() + 1 : newline + 1;
-    if (!line.starts_with("data:")) {
-      // Only data reaches the client: `event:`, `id:` and `retry:` lines, which the filters do not
-      // read, are dropped, and a comment (a keep-alive) goes out as a bare ":", without its text.
+  if (rewritten) {
+    out = std::move(comments);
+    out.append("data: ").append(*rewritten).append("\n");
+  } else {
+    // No filter changed the event: it goes out as the backend wrote it, data line by data line.
+    for_each_line(event, [&](std::string_view line) {
       if (line.starts_with(':')) out.append(":\n");
-      continue;
-    }
-    auto payload = line.substr(5);
-    if (payload.starts_with(' ')) payload.remove_prefix(1);
-    if (payload == "[DONE]") {
-      // The stream ends here: whatever a backend sends after it is no part of the answer.
-      ended_ = true;
-      return out + flush_choices() + "data: [DONE]\n\n";
-    }
-    // Parsed into an arena that lives for this event; most events fit its inline part.
-    unsigned char inline_arena[4096];
-    json::monotonic_resource arena(inline_arena, sizeof inline_arena);
-    boost::system::error_code ec;
-    bool well_formed = true;
-    cut_joined_ = false;
-    json::value value = parse_event(payload, &arena, ec, well_formed);
-    if (ec || !value.is_object()) return fail("a streamed event is not JSON");
-    json::parse_options options;
-    options.allow_invalid_utf8 = !well_formed;
-    if (repeats_a_key(payload, value, options)) return fail("a streamed event repeats a key inside an object");
-    bool rewritten = !well_formed;  // its bytes cannot go out as they came
-    auto* choices = value.get_object().if_contains("choices");
-    if (choices != nullptr && !choices->is_null() && !choices->is_array())
-      return out + fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
-    // Before the texts: releasing held text adds members, which may move the strings found here.
-    rewritten = scan_other_strings(value) || rewritten;
-    if (choices != nullptr && choices->is_array()) {
-      for (auto& item : choices->get_array()) {
-        if (!item.is_object()) return out + fail(std::string("a choice is ") + kind_of(item) + ", not an object");
-        auto& object = item.get_object();
-        std::int64_t index = 0;
-        // Streamed text is joined by its choice's index: one the gateway read otherwise than a client
-        // does ("1" or 1.0, which JavaScript takes for 1) would put text of one choice into another's
-        // filters, where a value split between them is found by neither.
-        if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
-        else if (i) return out + fail("a choice's index is " + std::string(kind_of(*i)) + ", not an integer");
-        rewritten = withhold_logprobs(object) || rewritten;
-        std::string unreadable;
-        const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
-        if (!unreadable.empty()) return out + fail("choice " + std::to_string(index) + "'s " + unreadable);
-        for (auto& [field, text] : texts) {
-          Stream* filters = stream(index, field);
-          if (filters == nullptr) return out + fail(too_many_texts());
-          // Its filters released what they held when the choice finished: text after that would be
-          // checked without what came before it, and what they hold back of it never released.
-          if (filters->finished && !text->get_string().empty())
-            return out + fail("choice " + std::to_string(index) + "'s " + field + " goes on after its finish_reason");
-          std::string filtered = run(*filters, text->get_string());
-          if (filtered == text->get_string()) continue;
-          *text = filtered;
-          rewritten = true;
-        }
-        if (!finishes(object)) continue;
-        // The choice ends: every one of its streams releases what it held back, appended to the
-        // field this event carries, or placed anew once those are done (placing adds members, which
-        // may move the ones `texts` points to).
-        std::vector<std::pair<std::string, std::string>> to_place;
-        for (auto& [key, s] : streams_) {
-          if (key.first != index) continue;
-          std::string rest = close(s);
-          if (rest.empty()) continue;
-          rewritten = true;
-          const std::string& field = key.second;
-          auto carried = std::find_if(texts.begin(), texts.end(), [&](const ChoiceText& t) { return t.field == field; });
-          if (carried != texts.end()) *carried->value = std::string(carried->value->get_string()) + rest;
-          else to_place.emplace_back(key.second, std::move(rest));
-        }
-        for (const auto& [field, rest] : to_place) place_released(object, endpoint_, field, rest);
-      }
-    }
-    if (failed_) return out + fail("the output scanner failed");
-    // No filter changed the event: it goes out as the backend wrote it.
-    if (!rewritten) {
-      out.append(line).append("\n");
-      continue;
-    }
-    std::string serialized = json::serialize(value);
-    if ((!well_formed || cut_joined_) && !is_well_formed_utf8(serialized))
-      return out + fail("a streamed event's text is not UTF-8");
-    out.append("data: ").append(serialized).append("\n");
+      else if (sse_data_value(line)) out.append(line).append("\n");
+    });
   }
-  return out.empty() ? out : out + "\n";
+  return out + "\n";
+}
+
+// The data of one event, checked: nothing when it goes out as it came, else what goes out instead
+// (its JSON rewritten; or, once the stream failed or ended, the error or end events that replace it).
+std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view payload) {
+  if (payload == "[DONE]") {
+    // The stream ends here: whatever a backend sends after it is no part of the answer.
+    ended_ = true;
+    return flush_choices() + "data: [DONE]\n\n";
+  }
+  // Parsed into an arena that lives for this event; most events fit its inline part.
+  unsigned char inline_arena[4096];
+  json::monotonic_resource arena(inline_arena, sizeof inline_arena);
+  boost::system::error_code ec;
+  bool well_formed = true;
+  cut_joined_ = false;
+  json::value value = parse_event(payload, &arena, ec, well_formed);
+  if (ec || !value.is_object()) return fail("a streamed event is not JSON");
+  json::parse_options options;
+  options.allow_invalid_utf8 = !well_formed;
+  if (repeats_a_key(payload, value, options)) return fail("a streamed event repeats a key inside an object");
+  bool rewritten = !well_formed;  // its bytes cannot go out as they came
+  auto* choices = value.get_object().if_contains("choices");
+  if (choices != nullptr && !choices->is_null() && !choices->is_array())
+    return fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
+  // Before the texts: releasing held text adds members, which may move the strings found here.
+  rewritten = scan_other_strings(value) || rewritten;
+  if (choices != nullptr && choices->is_array()) {
+    for (auto& item : choices->get_array()) {
+      if (!item.is_object()) return fail(std::string("a choice is ") + kind_of(item) + ", not an object");
+      auto& object = item.get_object();
+      std::int64_t index = 0;
+      // Streamed text is joined by its choice's index: one the gateway read otherwise than a client
+      // does ("1" or 1.0, which JavaScript takes for 1) would put text of one choice into another's
+      // filters, where a value split between them is found by neither.
+      if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
+      else if (i) return fail("a choice's index is " + std::string(kind_of(*i)) + ", not an integer");
+      rewritten = withhold_logprobs(object) || rewritten;
+      std::string unreadable;
+      const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
+      if (!unreadable.empty()) return fail("choice " + std::to_string(index) + "'s " + unreadable);
+      for (auto& [field, text] : texts) {
+        Stream* filters = stream(index, field);
+        if (filters == nullptr) return fail(too_many_texts());
+        // Its filters released what they held when the choice finished: text after that would be
+        // checked without what came before it, and what they hold back of it never released.
+        if (filters->finished && !text->get_string().empty())
+          return fail("choice " + std::to_string(index) + "'s " + field + " goes on after its finish_reason");
+        std::string filtered = run(*filters, text->get_string());
+        if (filtered == text->get_string()) continue;
+        *text = filtered;
+        rewritten = true;
+      }
+      if (!finishes(object)) continue;
+      // The choice ends: every one of its streams releases what it held back, appended to the
+      // field this event carries, or placed anew once those are done (placing adds members, which
+      // may move the ones `texts` points to).
+      std::vector<std::pair<std::string, std::string>> to_place;
+      for (auto& [key, s] : streams_) {
+        if (key.first != index) continue;
+        std::string rest = close(s);
+        if (rest.empty()) continue;
+        rewritten = true;
+        const std::string& field = key.second;
+        auto carried = std::find_if(texts.begin(), texts.end(), [&](const ChoiceText& t) { return t.field == field; });
+        if (carried != texts.end()) *carried->value = std::string(carried->value->get_string()) + rest;
+        else to_place.emplace_back(key.second, std::move(rest));
+      }
+      for (const auto& [field, rest] : to_place) place_released(object, endpoint_, field, rest);
+    }
+  }
+  if (failed_) return fail("the output scanner failed");
+  if (!rewritten) return std::nullopt;
+  std::string serialized = json::serialize(value);
+  if ((!well_formed || cut_joined_) && !is_well_formed_utf8(serialized))
+    return fail("a streamed event's text is not UTF-8");
+  return serialized;
 }
 
 std::string ResponseRewriter::flush_choices() {

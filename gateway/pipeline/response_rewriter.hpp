@@ -6,7 +6,9 @@
 // token restore), and the event is re-serialised. Filters may hold text back (a token or a
 // detector match that is not complete yet); it is released with the choice's finish_reason (a
 // reason: the "" some servers write in every event ends nothing), and text of the choice after that
-// ends the stream (it could not be checked with what came before).
+// ends the stream (it could not be checked with what came before). An event's data is read as a
+// client reads it, its data lines joined with LF: an event no filter changes goes out with the
+// lines it came with, a changed one as one data line.
 // A stream ends at `data: [DONE]`: events a backend sends after it are not relayed, and the forwarder
 // reads no more (ResponseTransform::ended). A backend that cuts a character between the bytes of two
 // events has it joined before the filters see it; text that is not UTF-8 otherwise ends the stream
@@ -14,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,6 +76,7 @@ class ResponseRewriter : public ResponseTransform {
     std::string cut_character;  // the first bytes of a character the next event completes
   };
   std::string rewrite_event(std::string_view event);
+  std::optional<std::string> rewrite_data(std::string_view payload);
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);

@@ -89,6 +89,8 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
   std::vector<std::string> errors;
   snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors,
                                             previous ? &previous->backends : nullptr);
+  for (const BackendConfig& backend : snapshot->config->backends)
+    snapshot->request_series.push_back(metrics.request_series(backend.name));
   if (const auto& file = snapshot->config->policy_file) {
     std::string problem;
     std::optional<std::string> read;

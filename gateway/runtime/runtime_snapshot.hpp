@@ -24,6 +24,9 @@ struct RuntimeSnapshot {
   RateLimiter rate_limiter;
   EgressGuard egress_guard;
   std::vector<std::unique_ptr<BackendState>> backends;
+  // Every backend's request series (network and local): removed from /metrics with the last
+  // snapshot that has the backend.
+  std::vector<std::shared_ptr<const GatewayMetrics::RequestSeries>> request_series;
   // One pool per worker thread; worker i only ever touches pools[i].
   std::vector<std::unique_ptr<ConnectionPool>> pools;
   // The compliance officer's policy; null when gateway.yaml names none (tenant -> model rules only).

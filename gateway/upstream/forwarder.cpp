@@ -187,6 +187,7 @@ void Forwarder::write_head(std::string& out) const {
 }
 
 void Forwarder::send_request() {
+  write_failure_.reset();
   auto& head = connection_->write_buffer();
   write_head(head);
   std::array<boost::asio::const_buffer, 2> wire{boost::asio::buffer(head), boost::asio::buffer(request_.body())};
@@ -206,7 +207,13 @@ void Forwarder::send_request() {
 
 void Forwarder::on_written(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
-  if (ec) return fail_before_response(ec, !connection_->reused);
+  // A backend may answer before it has read the whole request (413 for a body too large, 401 from
+  // the head alone) and close the connection, which then fails the rest of the write. An answer it
+  // sent is still there to read, and is the answer, as curl and nginx take it; only when none
+  // arrived did the write fail the request (on_header).
+  const bool closed_by_backend = ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_reset;
+  if (ec && (!closed_by_backend || is_timeout())) return fail_before_response(ec, !connection_->reused);
+  if (ec) write_failure_ = ec;
   read_head();
 }
 
@@ -273,6 +280,7 @@ void Forwarder::fail_unanswered(boost::system::error_code ec) {
 void Forwarder::on_header(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   const bool retry_unanswered = current_.backend->config->retry_unanswered;
+  if (ec && write_failure_) return fail_before_response(*write_failure_, !connection_->reused);
   if (ec) {
     // The whole request was written, and the replica closed or reset the connection without a byte
     // of answer: it may have run it, on a pooled connection as on a new one, so another replica
@@ -572,7 +580,8 @@ void Forwarder::relayed(std::string_view data) {
 
 void Forwarder::release_connection(bool reusable) {
   if (!connection_) return;
-  if (reusable && !cancelled_) pool_.release(std::move(connection_));
+  // A connection whose request was not written whole cannot carry another.
+  if (reusable && !cancelled_ && !write_failure_) pool_.release(std::move(connection_));
   else connection_->close();
   connection_.reset();
 }
@@ -585,7 +594,10 @@ void Forwarder::finish(unsigned status, std::string error_code) {
   outcome_.status = status;
   outcome_.error_code = std::move(error_code);
   if (request_.digest_response) outcome_.response_sha256 = crypto::to_hex(response_hash_.finish());
-  if (usage_meter_) outcome_.usage = usage_meter_->result();
+  if (usage_meter_) {
+    usage_meter_->finish();
+    outcome_.usage = usage_meter_->result();
+  }
   if (done_) done_(std::move(outcome_));
 }
 

@@ -154,6 +154,9 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool retried_stale_ = false;
   bool attempt_counted_ = false;
   std::size_t interim_heads_ = 0;  // 1xx heads skipped before this answer's final head
+  // Why the request could not be written whole: the backend closed the connection, maybe after it
+  // answered (read before the failure is reported).
+  std::optional<boost::system::error_code> write_failure_;
   std::optional<ApiError> last_error_;
   unsigned status_ = 0;
 };

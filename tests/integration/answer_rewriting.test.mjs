@@ -316,6 +316,36 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     }
   });
 
+  it('an event whose data spans several data lines is read joined, as the openai client reads it: a card in it redacted, a token restored', async () => {
+    // One JSON value over three data lines (the SSE specification joins them with LF).
+    const overLines = (delta, finish = null) => {
+      const json = JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1, model: 'm',
+        choices: [{ index: 0, delta, finish_reason: finish }] });
+      const [choices, reason] = [json.indexOf('"choices"'), json.indexOf('"finish_reason"')];
+      return `data: ${json.slice(0, choices)}\ndata: ${json.slice(choices, reason)}\ndata:${json.slice(reason)}\n\n`;
+    };
+    const events = [overLines({ role: 'assistant', content: 'card 4111 1111 ' }), overLines({ content: `1111 1111, mail ${token}.` }),
+      overLines({}, 'stop'), 'data: [DONE]\n\n'];
+    assert.ok(events[0].split('\n').filter((l) => l.startsWith('data:')).length === 3, events[0]);
+    for (const via of [gw, plain]) {
+      answerWith(events);
+      const client = new OpenAI({ baseURL: `http://127.0.0.1:${via.apiPort}/v1`, apiKey: KEY, maxRetries: 0, timeout: 20000 });
+      const stream = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true },
+        { headers: CONVERSATION });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      // Without a policy the stream goes out as it came, lines and all.
+      assert.equal(text, via === gw ? `card [REDACTED:credit_card], mail ${EMAIL}.` : `card 4111 1111 1111 1111, mail ${token}.`);
+    }
+    // Events no filter changes keep their lines, byte for byte (text would be held back until the
+    // scan knows where it ends, and released rewritten).
+    answerWith([overLines({ role: 'assistant' }), overLines({}, 'stop'), 'data: [DONE]\n\n']);
+    const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', headers: CONVERSATION,
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.text, overLines({ role: 'assistant' }) + overLines({}, 'stop') + 'data: [DONE]\n\n');
+  });
+
   it('a backend that dies inside an event: the text before it, then one error event, nothing after', async () => {
     const partial = chatEvent({ content: ' there' }).slice(0, 40);
     answerWith([chatEvent({ content: 'hello' }), partial], 'text/event-stream', 0, true);

@@ -160,6 +160,21 @@ describe('values read through escapes and look-alikes, alike in requests and ans
     }
   }
 
+  it('control characters between the digits (NUL, ESC, DEL, US) hide no value: an SSN denied, a card tokenized, a card in an answer redacted', async () => {
+    // JSON writes them as \u0000...: models pass over them, so the values are the model's to read.
+    await assertDenied([{ role: 'user', content: 'SSN 536\u0000-22\u001b-\u007f1234' }], 'an SSN with control characters');
+    const card = '4111\u00001111\u00001111\u00001111';
+    const before = upstream.requests().length;
+    writeAnswer(dir, [JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content: 'Card 5555\u001f5555\u001f5555\u001f4444 noted.' }, finish_reason: 'stop' }] })],
+    'application/json');
+    const { text } = await ask([{ role: 'user', content: `Card ${card}.` }], false);
+    assert.equal(text, 'Card [REDACTED:credit_card] noted.');
+    await upstream.waitForRequests(before + 1);
+    const sent = upstream.requests().at(-1).body;
+    assert.ok(!sent.includes('4111') && /⟦CREDIT_CARD_[0-9a-f]+⟧/.test(sent), sent);
+  });
+
   it('values the model writes with escapes for look-alike characters are redacted, whole and at every cut', async () => {
     // Content: a code sample with no-break spaces written as JSON escapes. Arguments: a card with a
     // fullwidth digit as an HTML reference, and one with no-break spaces in JSON text inside a string.

@@ -1,7 +1,8 @@
 // A reload that removes a backend, or one replica of a backend, removes their series from /metrics
-// (health, pool connections, dropped connections, egress refusals, retries) instead of leaving them
-// at their last values for good; a replica in rotation must not be reported forever as healthy or
-// down after it is gone. What the reload keeps keeps its series and their values.
+// (health, pool connections, dropped connections, egress refusals, retries, requests answered and
+// their durations) instead of leaving them at their last values for good; a replica in rotation
+// must not be reported forever as healthy or down after it is gone. What the reload keeps keeps its
+// series and their values.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +14,10 @@ const KEY = 'sk-metrics-reload';
 // The families whose series belong to one backend (all labelled with it) or one replica.
 const BACKEND_FAMILIES = ['sovereign_upstream_healthy', 'sovereign_upstream_pool_connections',
   'sovereign_upstream_connections_dropped_total', 'sovereign_egress_refusals_total', 'sovereign_upstream_retries_total'];
+
+// The API request series, labelled with the backend that answered.
+const REQUEST_FAMILIES = ['sovereign_http_requests_total', 'sovereign_http_request_duration_seconds_count',
+  'sovereign_http_request_duration_seconds_bucket'];
 
 function promtoolCheck(metrics) {
   const check = spawnSync('promtool', ['check', 'metrics'], { input: metrics.text, encoding: 'utf8' });
@@ -56,6 +61,11 @@ describe('per-backend series across a reload that removes a backend and a replic
         assert.ok(m.matching(family, { backend }).length > 0, `${family}{backend="${backend}"} is exported\n${m.text}`);
     const res = await gw.chat(KEY, { model: 'm-keep', messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(res.status, 200, res.text);
+    const toDropped = await gw.chat(KEY, { model: 'm-drop', messages: [{ role: 'user', content: 'hi' }] });
+    assert.equal(toDropped.status, 200, toDropped.text);
+    const counted = await gw.metrics();
+    for (const family of REQUEST_FAMILIES)
+      assert.ok(counted.matching(family, { backend: 'be-drop' }).length > 0, `${family}{backend="be-drop"}\n${counted.text}`);
     promtoolCheck(m);
   });
 
@@ -71,7 +81,7 @@ describe('per-backend series across a reload that removes a backend and a replic
     'the reload to be applied and the series of what it removed to be gone');
 
     promtoolCheck(m);
-    for (const family of BACKEND_FAMILIES)
+    for (const family of [...BACKEND_FAMILIES, ...REQUEST_FAMILIES])
       assert.deepEqual(m.matching(family, { backend: 'be-drop' }), [], `${family}{backend="be-drop"} is gone\n${m.text}`);
     assert.deepEqual(m.matching('sovereign_upstream_healthy', { replica: gone.url }), [], m.text);
     assert.deepEqual(keptSeries(m), keptSeries(before), 'be-keep keeps exactly the series it had');

@@ -338,6 +338,19 @@ describe('policy enforcement', { timeout: 120000 }, () => {
     assert.equal(ok.json.choices[0].message.content, 'Quarterly figures attached.');
   });
 
+  it('X-Data-Class names a class in any letter case; a name that is no class is denied, listing the classes', async () => {
+    const cased = await assertNothingReachesUpstream(() =>
+      gw.chat(BETA, chatBody('echo-model', 'Quarterly figures attached.'), { headers: { 'X-Data-Class': 'Confidential' } }));
+    assertError(cased, { status: 403, type: 'permission_error', code: 'denied_by_policy' }, 'Confidential');
+    assert.match(cased.json.error.message, /clearance/);
+    const { res: ok } = await chatReachingEcho(BETA, chatBody('echo-model', 'Quarterly figures attached.'), { 'X-Data-Class': 'INTERNAL' });
+    assert.equal(ok.json.choices[0].message.content, 'Quarterly figures attached.');
+    const unknown = await assertNothingReachesUpstream(() =>
+      gw.chat(BETA, chatBody('echo-model', 'Quarterly figures attached.'), { headers: { 'X-Data-Class': 'secret' } }));
+    assertError(unknown, { status: 403, type: 'permission_error', code: 'denied_by_policy' }, 'secret');
+    assert.match(unknown.json.error.message, /'secret' is not one of: public, internal, confidential, restricted/);
+  });
+
   it('a denied request never reaches the upstream', async () => {
     const res = await assertNothingReachesUpstream(() =>
       gw.chat(ALPHA, chatBody('echo-model', 'Use AKIAIOSFODNN7EXAMPLE to log in.')));

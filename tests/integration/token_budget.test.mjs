@@ -6,7 +6,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, runCli, tempDir, tenant } from './lib/gateway.mjs';
+import { Gateway, bearer, openaiBackend, runCli, tempDir, tenant } from './lib/gateway.mjs';
+import { chatEvent, startScriptedUpstream, writeAnswer } from './lib/scripted_answers.mjs';
 import { readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
@@ -114,6 +115,47 @@ describe('tokens per minute settle on what the answers used', () => {
 
   it('charges one token per streamed text chunk when the stream reports no usage', async () => {
     await assertThirdRefused(STREAMED, hello('counted', { stream: true }));
+  });
+});
+
+// A stream whose usage event spans several data lines (the SSE specification joins them with LF; some
+// servers and proxies write events so) is charged that usage, as a client reads it, not the estimate.
+describe('tokens per minute settle on a usage event written over several data lines', () => {
+  const SPREAD = 'sk-token-budget-spread';
+  let dir;
+  let upstream;
+  let gw;
+
+  before(async () => {
+    dir = tempDir('sovereign-token-budget-lines-');
+    upstream = await startScriptedUpstream(dir);
+    const usage = '{"id":"c","object":"chat.completion.chunk","choices":[],\ndata: "usage":{"prompt_tokens":5,\n' +
+      'data: "completion_tokens":595,"total_tokens":600}}';
+    writeAnswer(dir, [chatEvent({ role: 'assistant', content: 'Hi' }), chatEvent({}, 'stop'), `data: ${usage}\n\n`,
+      'data: [DONE]\n\n']);
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'spread', keys: [SPREAD], models: ['m'], rate_limit: { tokens_per_minute: 1000 } })],
+      backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await upstream?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('charges the 600 tokens the event reports: the second request fits, the third is refused', async () => {
+    const body = { model: 'm', messages: [{ role: 'user', content: 'hello' }], stream: true };
+    for (let i = 0; i < 2; i++) {
+      const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(SPREAD), body });
+      assert.equal(res.status, 200, JSON.stringify(res));
+      assert.equal(res.events.at(-1)?.data, '[DONE]', JSON.stringify(res.events));
+      assert.equal(JSON.parse(res.events.at(-2).data).usage.total_tokens, 600);
+      await new Promise((r) => setTimeout(r, 100));  // the answer's usage is charged as it completes
+    }
+    const refused = await gw.chat(SPREAD, body);
+    assertError(refused, { status: 429, code: 'rate_limit_exceeded' }, 'the budget the answers used up');
   });
 });
 

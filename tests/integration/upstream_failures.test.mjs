@@ -299,3 +299,34 @@ describe('upstream failures', () => {
     assert.equal(up.halfOpen.requests().length, 3, 'the trial, then every request once the circuit closed');
   });
 });
+
+describe('a backend that answers before it has read the whole request, then closes the connection', () => {
+  let early;
+  let gw;
+
+  before(async () => {
+    early = await Upstream.start({ name: 'uearly', 'answer-before-body': 413 });
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'failures', keys: [KEY], models: ['*'] })],
+      backends: [openaiBackend({ name: 'be-early', models: ['m-early'], upstreams: [early], health: SLOW_HEALTH })],
+      limits: { max_body_bytes: 16 * 1024 * 1024 },
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await early?.stop();
+  });
+
+  it('its answer is relayed (413), not a 502 for the write it cut short, whatever the size of the body', async () => {
+    // 8 MiB is more than the socket buffers take: the backend's close resets the connection while
+    // the gateway still writes the body, after its answer arrived.
+    for (const size of [10, 8 * 1024 * 1024]) {
+      const res = await gw.chat(KEY, chat('m-early', { messages: [{ role: 'user', content: 'x'.repeat(size) }] }));
+      assertError(res, { status: 413 }, `a body of ${size} bytes`);
+      assert.match(res.json.error.message, /answered before reading the body/);
+    }
+    await early.waitForRequests(2);
+    assert.ok(early.requests().every((r) => r.answered_before_body), JSON.stringify(early.requests()));
+  });
+});

@@ -24,6 +24,10 @@
 //   --die-before-response       destroy the socket when a POST request arrives
 //   --die-after-chunks N        streaming: destroy the socket after N content chunks
 //   --status N                  POST endpoints answer with this status and an OpenAI error body
+//   --answer-before-body N      POST endpoints answer with status N and an OpenAI error body as soon
+//                               as the request's head arrives, without reading its body, and close
+//                               the connection (a server refusing a body too large does so): the
+//                               body's unread bytes make the close a reset
 //   --health-status N           status of GET /v1/models (default 200)
 //   --health-early-hints        GET /v1/models answers 103 Early Hints before its answer
 //   --api-key KEY               every request without "Authorization: Bearer KEY" gets 401, as vLLM
@@ -85,6 +89,7 @@ const { values: opt } = parseArgs({
     'die-before-response': { type: 'boolean', default: false },
     'die-after-chunks': { type: 'string', default: '-1' },
     status: { type: 'string', default: '200' },
+    'answer-before-body': { type: 'string', default: '0' },
     'health-status': { type: 'string', default: '200' },
     'api-key': { type: 'string' },
     'health-early-hints': { type: 'boolean', default: false },
@@ -124,6 +129,7 @@ const cfg = {
   dieAfterChunks: intFlag('die-after-chunks'),
   dieBeforeResponse: opt['die-before-response'],
   status: intFlag('status'),
+  answerBeforeBody: intFlag('answer-before-body'),
   healthStatus: intFlag('health-status'),
   models: opt.models ? opt.models.split(',').filter(Boolean) : [],
 };
@@ -365,6 +371,15 @@ async function handle(req, res) {
   const requestOnConnection = (requestsOnConnection.get(req.socket) ?? 0) + 1;
   requestsOnConnection.set(req.socket, requestOnConnection);
   const path = (req.url ?? '').split('?')[0];
+  if (cfg.answerBeforeBody > 0 && req.method === 'POST') {
+    emit({ id, event: 'request', method: req.method, path: req.url, headers: req.headers, body: null,
+           remote_port: req.socket.remotePort, request_on_connection: requestOnConnection, answered_before_body: true });
+    const error = JSON.stringify(openAiError(cfg.answerBeforeBody, 'upstream: answered before reading the body'));
+    const answer = `HTTP/1.1 ${cfg.answerBeforeBody} Early\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(error)}\r\nConnection: close\r\n\r\n${error}`;
+    req.socket.write(answer, () => req.socket.destroy());
+    return;
+  }
   const chunks = [];
   let size = 0;
   for await (const c of req) {

@@ -58,4 +58,41 @@ TEST_SUITE("metrics") {
     auto again = metrics.backend_series("b");
     CHECK(again->retries.Value() == 0);  // a backend added back starts afresh
   }
+
+  TEST_CASE("a backend's request counts and durations last while a configuration holds it, then go") {
+    GatewayMetrics metrics;
+    auto kept = metrics.request_series("kept");
+    auto dropped = metrics.request_series("dropped");
+    metrics.request_finished("t", "m", "kept", 200, 0.01);
+    metrics.request_finished("t", "m2", "dropped", 200, 0.01);
+    metrics.request_finished("t", "m2", "dropped", 503, 0.02);
+    metrics.request_finished("", "", "", 401, 0.001);  // refused before any backend
+    std::string text = metrics.serialize();
+    CHECK(text.find(R"(sovereign_http_requests_total{backend="dropped",model="m2",status="503",tenant="t"} 1)") !=
+          std::string::npos);
+
+    // A reload that keeps "dropped" shares its series; the last holder gone, they go, and the cached
+    // series of this thread are not used again.
+    auto reloaded = metrics.request_series("dropped");
+    CHECK(reloaded == dropped);
+    dropped.reset();
+    CHECK(metrics.serialize().find(R"(backend="dropped")") != std::string::npos);
+    reloaded.reset();
+    text = metrics.serialize();
+    CHECK(text.find(R"(backend="dropped")") == std::string::npos);
+    CHECK(text.find(R"(sovereign_http_requests_total{backend="kept",model="m",status="200",tenant="t"} 1)") !=
+          std::string::npos);
+    CHECK(text.find(R"(sovereign_http_requests_total{backend="",model="",status="401",tenant=""} 1)") != std::string::npos);
+    metrics.request_finished("t", "m", "kept", 200, 0.01);
+    CHECK(metrics.serialize().find(R"(sovereign_http_requests_total{backend="kept",model="m",status="200",tenant="t"} 2)") !=
+          std::string::npos);
+
+    // Added back, it counts afresh.
+    auto again = metrics.request_series("dropped");
+    metrics.request_finished("t", "m2", "dropped", 200, 0.01);
+    text = metrics.serialize();
+    CHECK(text.find(R"(sovereign_http_requests_total{backend="dropped",model="m2",status="200",tenant="t"} 1)") !=
+          std::string::npos);
+    CHECK(text.find(R"(status="503")") == std::string::npos);
+  }
 }

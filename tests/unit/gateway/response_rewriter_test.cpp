@@ -421,6 +421,44 @@ TEST_SUITE("rewrite") {
     CHECK_FALSE(rewriter.failed());
   }
 
+  TEST_CASE("an event whose data spans several data lines is read as a client reads it: the lines joined with LF") {
+    // One JSON value over three data lines (the SSE specification joins them; some servers and
+    // proxies write events so): no filter changes it, so its lines go out as they came.
+    const std::string plain = "data: {\"choices\":[{\"index\":0,\ndata:\"delta\":{\"content\":\"hello\"},\ndata\n"
+                              "data: \"finish_reason\":null}]}";
+    for (std::size_t cut = 0; cut <= plain.size() + 2; ++cut) {
+      auto rewriter = masking_rewriter();
+      const std::string stream = plain + "\n\n";
+      std::string out = rewriter.on_data(stream.substr(0, cut));
+      out += rewriter.on_data(stream.substr(cut));
+      out += rewriter.finish();
+      CHECK_MESSAGE(out == stream, cut);
+      CHECK_FALSE(rewriter.failed());
+    }
+    // A secret in it is masked, and the event goes out as one data line; a comment among the lines
+    // goes out as a bare colon.
+    const std::string masked = "data: {\"choices\":[{\"index\":0,\n: note\ndata: \"delta\":{\"content\":\"a secret\"},"
+                               "\"finish_reason\":null}]}\n\n";
+    for (std::size_t cut = 0; cut <= masked.size(); ++cut) {
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(masked.substr(0, cut));
+      out += rewriter.on_data(masked.substr(cut));
+      out += rewriter.on_data("data: [DONE]\n\n");
+      CHECK_FALSE(rewriter.failed());
+      CHECK_MESSAGE(out.find("secret") == std::string::npos, out);
+      REQUIRE_MESSAGE(out.starts_with(":\ndata: {"), out);
+      const std::size_t end = out.find('\n', 2);
+      CHECK(content_of(out.substr(8, end - 8)) == "a ******");
+      CHECK(out.substr(end) == "\n\ndata: [DONE]\n\n");
+    }
+    // A [DONE] written over lines is [DONE] only where its lines join to it; data lines that join
+    // to no JSON value end the stream, as they do in a client.
+    auto split = masking_rewriter();
+    const std::string two_values = std::string(R"(data: {"choices":[]})") + "\n" + R"(data: {"choices":[]})" + "\n\n";
+    CHECK(split.on_data(two_values).find("response_check_failed") != std::string::npos);
+    CHECK(split.failed());
+  }
+
   TEST_CASE("lines a client reads as data are read whatever ends them: CR, CRLF, after a byte-order mark") {
     const std::string event = R"(data: {"choices":[{"index":0,"delta":{"content":"a secret"},"finish_reason":null}]})";
     // A comment or event line ended by a lone CR hides nothing: the data line behind it is filtered.

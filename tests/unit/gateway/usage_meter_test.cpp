@@ -38,6 +38,35 @@ TEST_SUITE("usage") {
     }
   }
 
+  TEST_CASE("an event whose data spans several data lines is read joined, as a client reads it") {
+    const std::string usage_over_lines = "data: {\"choices\":[],\ndata: \"usage\":{\"prompt_tokens\":12,\r\n"
+                                         "data:\"completion_tokens\":30,\"total_tokens\":42}}\n\n";
+    const std::string text_over_lines = "data: {\"choices\":[{\"index\":0,\ndata: \"delta\":{\"content\":\"Hel\"}}]}\n\n";
+    const std::string stream = role_only + text_over_lines + stop + usage_over_lines + done;
+    for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+      UsageMeter meter(true);
+      meter.feed(std::string_view(stream).substr(0, cut));
+      meter.feed(std::string_view(stream).substr(cut));
+      meter.finish();
+      REQUIRE(meter.result());
+      CHECK(meter.result()->tokens == 42);
+      CHECK(meter.result()->reported);
+    }
+    // Without the usage event, the text event over two lines counts as one chunk of text.
+    UsageMeter chunks(true);
+    chunks.feed(role_only + text_over_lines + text_over_lines + stop + done);
+    chunks.finish();
+    REQUIRE(chunks.result());
+    CHECK(chunks.result()->tokens == 2);
+    CHECK_FALSE(chunks.result()->reported);
+    // A stream that ends without the blank line after its last event: that event is read too.
+    UsageMeter unended(true);
+    unended.feed(role_only + usage_over_lines.substr(0, usage_over_lines.size() - 1));
+    unended.finish();
+    REQUIRE(unended.result());
+    CHECK(unended.result()->tokens == 42);
+  }
+
   TEST_CASE("a stream with a usage chunk reports it, however the bytes are split") {
     const std::string stream = role_only + chunk_text + chunk_text + stop + usage_chunk + done;
     for (std::size_t piece = 1; piece <= stream.size(); piece += 7) {
@@ -75,7 +104,7 @@ TEST_SUITE("usage") {
     }
   }
 
-  TEST_CASE("an overlong stream line is skipped, and the lines after it are read") {
+  TEST_CASE("an overlong stream event is skipped, and the events after it are read") {
     UsageMeter meter(true);
     meter.feed("data: {\"choices\":[{\"text\":\"");
     meter.feed(std::string(UsageMeter::max_event_bytes, 'x'));

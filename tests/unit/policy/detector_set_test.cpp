@@ -172,6 +172,27 @@ TEST_SUITE("scan") {
         CHECK(scan("\u00FCber 4111 1111 1111 1111 \u2019") == Found{{"credit_card", "4111 1111 1111 1111"}});
     }
 
+    TEST_CASE("control characters between a value's characters hide nothing: a model passes over them") {
+        // NUL and the other C0 controls, DEL and the C1 controls are read as nothing; the vertical tab,
+        // form feed, substitute and next line as a space. Each finding covers the control characters too.
+        for (const std::string& control : {std::string(1, '\0'), std::string("\x01"), std::string("\x1b"),
+                                          std::string("\x1f"), std::string("\x7f"), std::string("\u0080"),
+                                          std::string("\u009f"), std::string("\v"), std::string("\f"),
+                                          std::string("\x1a"), std::string("\u0085")}) {
+            INFO("separator: U+", static_cast<int>(static_cast<unsigned char>(control.back())));
+            const std::string card = "4111" + control + "1111" + control + "1111" + control + "1111";
+            CHECK(scan("card " + card + " ok") == Found{{"credit_card", card}});
+            if (control == "\v" || control == "\f" || control == "\x1a" || control == "\u0085") continue;  // spaces
+            const std::string packed = "4" + control + "111111111111111";  // one inside a group
+            CHECK(scan("card " + packed) == Found{{"credit_card", packed}});
+            const std::string mail = "alice.smith" + control + "@example.com";
+            CHECK(scan("write to " + mail) == Found{{"email", mail}});
+        }
+        // Tab, line feed and carriage return stay what they are: prose and values' line breaks use them.
+        CHECK(scan("a\tb\nc\r\nd 4111 1111 1111 1111") == Found{{"credit_card", "4111 1111 1111 1111"}});
+        CHECK(scan("no value\x01 here\x7f") == Found{});
+    }
+
     TEST_CASE("values hidden in base64 are found, each over the whole run, padding included") {
         const std::string card = "NDExMSAxMTExIDExMTEgMTExMQ==";                 // "4111 1111 1111 1111"
         const std::string bare = "NDExMTExMTExMTExMTExMQ";                       // "4111111111111111", unpadded

@@ -312,6 +312,28 @@ rules:
         const auto unknown = evaluate(chat("marketing", "hello", "secret"), *policy);
         CHECK(unknown.action == Action::deny);
         CHECK(unknown.deciding_rule == "data-class-header");
+        CHECK(unknown.message == "the declared data class 'secret' is not one of: public, internal, confidential, "
+                                 "restricted (in any letter case, but exactly where two differ only by case)");
+    }
+
+    TEST_CASE("a declared class is matched in any letter case, unless two classes differ only by case") {
+        const auto policy = load_fixture();
+        REQUIRE(policy);
+        for (const char* written : {"Confidential", "CONFIDENTIAL", "confidential"}) {
+            const auto raised = evaluate(chat("marketing", "hello", written), *policy);
+            CHECK_MESSAGE(raised.data_class == "confidential", written);
+            CHECK(raised.deciding_rule != "data-class-header");
+        }
+        const auto loaded = load_policy_text("classes: [public, Secret, secret]\nzones: [{name: site}]\n"
+                                             "rules: [{name: all, then: {action: allow}}]\n",
+                                             "cased.yaml");
+        REQUIRE(loaded.policy);
+        CHECK(evaluate(chat("anyone", "hello", "Secret"), *loaded.policy).data_class == "Secret");
+        CHECK(evaluate(chat("anyone", "hello", "secret"), *loaded.policy).data_class == "secret");
+        CHECK(evaluate(chat("anyone", "hello", "PUBLIC"), *loaded.policy).data_class == "public");
+        const auto ambiguous = evaluate(chat("anyone", "hello", "SECRET"), *loaded.policy);
+        CHECK(ambiguous.action == Action::deny);
+        CHECK(ambiguous.deciding_rule == "data-class-header");
     }
 
     TEST_CASE("with no allowing rule the default is deny") {

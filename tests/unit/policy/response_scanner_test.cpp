@@ -95,6 +95,16 @@ TEST_SUITE("response") {
         }
     }
 
+    TEST_CASE("a card number with control characters between its digits is redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("credit_card");
+        REQUIRE(policy);
+        const std::string nul(1, '\0');
+        check_every_cut(policy, "Card 4111" + nul + "1111" + nul + "1111" + nul + "1111 charged.",
+                        "Card [REDACTED:credit_card] charged.");
+        check_every_cut(policy, "Card 4\x01" "111\x7f" "1111\u0080" "1111\x1b" "1111 charged.",
+                        "Card [REDACTED:credit_card] charged.");
+    }
+
     TEST_CASE("values wrapped over lines or copied one group a line are redacted wherever the stream is cut") {
         const auto policy = testing::redacting_answers("credit_card, iban, us_ssn, phone");
         REQUIRE(policy);
