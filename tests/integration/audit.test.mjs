@@ -228,7 +228,7 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   // before it is refused, and the records say so (the decision's "capture", the outcome's file).
   it('a denied request that a capturing rule matches is sealed before the client gets its 403', async () => {
     deniedCaptureBody = JSON.stringify(chat(`Re AUDIT-CASE-004712: the key AKIAIOSFODNN7EXAMPLE, "${SECRET_PHRASE}".`));
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     const res = await gw.api({ key: KEY, method: 'POST', path: '/v1/chat/completions', body: deniedCaptureBody });
     assertError(res, { status: 403, code: 'denied_by_policy' }, 'a credential in a captured request');
     deniedCaptureId = res.headers['x-request-id'];
@@ -496,7 +496,7 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       assert.equal(unwritable.length, 1, gw.stderr);
       assert.match(JSON.parse(unwritable[0]).message, /segment-000002\.log/);
 
-      const forwarded = upstream.requests().length;
+      const forwarded = await upstream.settledRequestCount();
       for (let i = 0; i < 5; i++) {
         const res = await gw.chat(KEY, chat(`After the failure ${i}.`));
         assertError(res, { status: 503, code: 'audit_unavailable' }, `request ${i} after the failure`);
@@ -667,7 +667,7 @@ describe('sealed captures, and the answers the gateway writes itself', { timeout
   it('a request whose capture cannot be written is refused with 503 capture_unavailable and never forwarded', async () => {
     const restore = blockCaptures(captureDir);
     try {
-      const before = up.echo.requests().length;
+      const before = await up.echo.settledRequestCount();
       const res = await ask('no-request-capture', 'audited', 'Re AUDIT-CASE-000003: seal me if you can.');
       assertError(res, { status: 503, code: 'capture_unavailable' }, 'request capture failed');
       assert.match(res.json.error.message, /sealed copy of this request .* nothing is forwarded/, res.text);

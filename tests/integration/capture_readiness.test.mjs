@@ -117,7 +117,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
 
   it('once a capture cannot be written: captured requests refused as before, /readyz 503 with the reason, the gauge 0', async () => {
     restore = blockCaptures(captureDir);
-    const forwarded = upstream.requests().length;
+    const forwarded = await upstream.settledRequestCount();
     for (let i = 0; i < 2; i++) {
       const res = await gw.chat(KEY, CAPTURED);
       assertError(res, { status: 503, code: 'capture_unavailable' }, `captured request ${i} while captures fail`);
@@ -157,7 +157,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
 
   it('once the directory is repaired, /readyz turns 200 by itself, with no API request in between', async () => {
     const answered = (await gw.metrics()).value('sovereign_http_requests_total');
-    const forwarded = upstream.requests().length;
+    const forwarded = await upstream.settledRequestCount();
     restore();
     restore = undefined;
     const ready = await waitForReadyz(gw, 200, 5000, 'the probe to find the directory writable');

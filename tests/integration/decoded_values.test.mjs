@@ -74,7 +74,7 @@ describe('values read through escapes and look-alikes, alike in requests and ans
 
   // The request is refused with 403 by rule no-ssn, and nothing of it reaches the backend.
   async function assertDenied(messages, what) {
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     for (const stream of [false, true]) {
       await assert.rejects(client.chat.completions.create({ model: 'm', messages, stream }), (err) => {
         assert.ok(err instanceof OpenAI.PermissionDeniedError, `${what}, stream: ${stream}: ${err}`);
@@ -125,7 +125,7 @@ describe('values read through escapes and look-alikes, alike in requests and ans
     for (const card of ['4111%C2%A01111%C2%A01111%C2%A01111', '&#xFF14;111 1111 1111 1111', '4111\\u00a01111\\u00a01111\\u00a01111']) {
       writeAnswer(dir, [JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
         message: { role: 'assistant', content: 'noted' }, finish_reason: 'stop' }] })], 'application/json');
-      const before = upstream.requests().length;
+      const before = await upstream.settledRequestCount();
       await ask([{ role: 'user', content: `Charge card ${card} today.` }], false, CONVERSATION);
       await upstream.waitForRequests(before + 1);
       const forwarded = upstream.requests().at(-1).body;
@@ -164,7 +164,7 @@ describe('values read through escapes and look-alikes, alike in requests and ans
     // JSON writes them as \u0000...: models pass over them, so the values are the model's to read.
     await assertDenied([{ role: 'user', content: 'SSN 536\u0000-22\u001b-\u007f1234' }], 'an SSN with control characters');
     const card = '4111\u00001111\u00001111\u00001111';
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     writeAnswer(dir, [JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
       message: { role: 'assistant', content: 'Card 5555\u001f5555\u001f5555\u001f4444 noted.' }, finish_reason: 'stop' }] })],
     'application/json');

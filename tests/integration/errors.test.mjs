@@ -30,7 +30,7 @@ describe('client errors', () => {
       tenants: [tenant({ name: 'errors', keys: [KEY], models: ['allowed-model'] })],
       backends: [openaiBackend({ name: 'be', models: ['allowed-model', 'other-model'], upstreams: [upstream] })],
     });
-    forwardedBefore = upstream.requests().length;
+    forwardedBefore = await upstream.settledRequestCount();
   });
 
   after(async () => {

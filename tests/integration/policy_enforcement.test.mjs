@@ -142,7 +142,7 @@ describe('policy enforcement', { timeout: 120000 }, () => {
   // Runs `send`, then proves that the echo upstream received nothing new (its report trails the
   // gateway's answer by a pipe, so give it time to arrive if it were coming).
   async function assertNothingReachesUpstream(send) {
-    const before = echo.requests().length;
+    const before = await echo.settledRequestCount();
     const result = await send();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(echo.requests().length, before, `the upstream received ${JSON.stringify(echo.requests().slice(before))}`);
@@ -159,7 +159,7 @@ describe('policy enforcement', { timeout: 120000 }, () => {
   }
 
   async function chatReachingEcho(key, body, headers = {}) {
-    const before = echo.requests().length;
+    const before = await echo.settledRequestCount();
     const res = await gw.chat(key, body, { headers });
     assert.equal(res.status, 200, res.text);
     await echo.waitForRequests(before + 1);
@@ -294,7 +294,7 @@ describe('policy enforcement', { timeout: 120000 }, () => {
 
   it('tokenize, streamed: a token split across 3-character chunks is restored whole', async () => {
     const prompt = `Please forward this to ${EMAIL} and to ${EMAIL} again.`;
-    const before = echo.requests().length;
+    const before = await echo.settledRequestCount();
     const { text, deltas } = await streamChat(gw, ALPHA, chatBody('echo-model', prompt));
     await echo.waitForRequests(before + 1);
     const sent = JSON.parse(echo.requests()[before].body).messages.at(-1).content;
@@ -537,7 +537,7 @@ describe('a tenant whose share of the vault is taken', { timeout: 60000 }, () =>
     const attachment = Buffer.from(`${'Minutes of the meeting. '.repeat(300)}Contact ${EMAIL}.`).toString('base64');
     const metricsBefore = await gw.metrics();
     const logFrom = gw.stderr.length;
-    const requestsBefore = echo.requests().length;
+    const requestsBefore = await echo.settledRequestCount();
     const refused = await gw.chat(BETA, chatBody('echo-model', `Attachment: ${attachment}`), { headers: { 'X-Conversation-Id': 'long-value' } });
     assertError(refused, { status: 400, code: 'invalid_request' }, 'a 9 KiB value to tokenize');
     assert.equal(refused.json.error.param, 'messages[1].content');

@@ -75,7 +75,7 @@ describe('what the policy sees of each input shape', () => {
   });
 
   async function assertNothingReachesUpstream(send) {
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     const result = await send();
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(upstream.requests().length, before, `the upstream received ${JSON.stringify(upstream.requests().slice(before))}`);
@@ -84,7 +84,11 @@ describe('what the policy sees of each input shape', () => {
 
   // What the upstream received for a request the gateway forwarded (the echo upstream sends it back).
   async function forwarded(body) {
+    const before = await upstream.settledRequestCount();
     const completion = await client.chat.completions.create(body);
+    // The upstream's report of it comes through a pipe, maybe after the answer: wait for it, so that
+    // a later count of what reached the upstream does not take it for a request forwarded since.
+    await upstream.waitForRequests(before + 1);
     return JSON.parse(completion.echo.body);
   }
 

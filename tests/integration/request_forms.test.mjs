@@ -45,7 +45,7 @@ describe('request forms and HTTP versions', () => {
   const chat = (extra = {}) => ({ model: 'm-forms', messages: [{ role: 'user', content: 'hi' }], ...extra });
 
   it('a request target in absolute form is served as its path', async () => {
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     for (const target of [`http://127.0.0.1:${gw.apiPort}/v1/chat/completions`, `HTTP://LOCALHOST/v1/chat/completions`,
       `https://gateway.example:8443/v1/chat/completions?trace=1`]) {
       const { response, raw } = await send({ target, body: chat() });
@@ -69,7 +69,7 @@ describe('request forms and HTTP versions', () => {
   });
 
   it('a malformed absolute-form target is refused with 400 saying what is wrong, and nothing is forwarded', async () => {
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     const cases = [
       ['ftp://127.0.0.1/v1/chat/completions', /scheme 'ftp', which the gateway does not serve/],
       ['http:/v1/chat/completions', /'http:' must be followed by '\/\/' and a host/],

@@ -40,7 +40,7 @@ describe('tokens per minute', () => {
   it('reserves max_tokens while a request is in flight and refuses one that would overdraw the budget', async () => {
     const first = gw.chat(KEY, ask(600));
     await upstream.waitForEvent((e) => e.event === 'request' && e.method === 'POST', 5000, 'the first request to reach the upstream');
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();
     const second = await gw.chat(KEY, ask(600));
     assertError(second, { status: 429, code: 'rate_limit_exceeded' }, 'over the token budget');
     assert.match(JSON.parse(second.text).error.message, /tokens per minute/);

@@ -1,5 +1,6 @@
 // Starts tests/integration/upstream/openai_upstream.mjs as a separate process and reads what it
 // reports: the port it listens on, and every connection and request that reached it.
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TrackedProcess } from './processes.mjs';
@@ -60,6 +61,23 @@ export class Upstream {
   waitForRequests(count, timeoutMs = 5000) {
     return this.process.waitUntil(() => this.requests().length >= count, timeoutMs,
       `${count} request(s) to reach the upstream`);
+  }
+
+  // Resolves once the reports of every request this upstream answered before the call have been read
+  // (it asks the upstream for a marker, which its pipe delivers after them), with their count: the
+  // count to compare with later, where a request must not reach the upstream. Plain HTTP upstreams only.
+  async settledRequestCount(timeoutMs = 5000) {
+    const n = (this.syncs = (this.syncs ?? 0) + 1);
+    await new Promise((resolve, reject) => {
+      const req = http.get({ host: this.host, port: this.port, path: `/__sync/${n}`, agent: false }, (res) => {
+        res.resume();
+        res.on('end', resolve);
+      });
+      req.on('error', reject);
+      req.setTimeout(timeoutMs, () => req.destroy(new Error('the upstream did not answer its sync request')));
+    });
+    await this.waitForEvent((e) => e.event === 'sync' && e.n === n, timeoutMs, `the upstream's sync marker ${n}`);
+    return this.requests().length;
   }
 
   waitForEvent(predicate, timeoutMs, what) {

@@ -367,6 +367,14 @@ async function handlePost(req, res, path, raw, log, requestOnConnection) {
 let nextRequestId = 1;
 const requestsOnConnection = new WeakMap();  // socket -> requests it has carried
 async function handle(req, res) {
+  // The test's own marker (lib/upstream.mjs settle()): every event written before it is in the pipe
+  // ahead of it, so once the test reads it, it has read the reports of every request answered before.
+  const sync = /^\/__sync\/(\d+)$/.exec(req.url ?? '');
+  if (sync) {
+    emit({ event: 'sync', n: Number(sync[1]) });
+    res.end();
+    return;
+  }
   const id = nextRequestId++;
   const requestOnConnection = (requestsOnConnection.get(req.socket) ?? 0) + 1;
   requestsOnConnection.set(req.socket, requestOnConnection);
