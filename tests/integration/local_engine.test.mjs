@@ -267,6 +267,28 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     }
   });
 
+  it('a message\'s name, and members of a message the engine does not know, are refused by name, not dropped', async () => {
+    const base = { model: 'demo', max_tokens: 1 };
+    for (const [messages, param] of [
+      [[{ role: 'user', content: 'Hi', name: 'alice' }], 'messages[0].name'],
+      [[{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi', name: 'bob' }], 'messages[1].name'],
+      [[{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '', refusal: 'No.' }, { role: 'user', content: 'Why?' }],
+        'messages[1].refusal'],
+      [[{ role: 'user', content: 'Hi', nmae: 'alice' }], 'messages[0].nmae'],
+    ]) {
+      const res = await gw.chat(KEY, { ...base, messages });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(messages));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const named = await gw.chat(KEY, { ...base, messages: [{ role: 'user', content: 'Hi', name: 'alice' }] });
+    assert.match(named.json.error.message, /no place for a name: leave out 'messages\[0\]\.name'; write the name into the content/, named.text);
+    // An answer copied back into the history by an SDK carries its empty members as null: served.
+    const copied = await gw.chat(KEY, { ...base, messages: [{ role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello', refusal: null, audio: null, annotations: [], tool_calls: null, name: null },
+      { role: 'user', content: 'Again' }] });
+    assert.equal(copied.status, 200, copied.text);
+  });
+
   it('a top_p too small for the engine\'s 32-bit floats is refused naming top_p, not passed on as 0', async () => {
     const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }], max_tokens: 1 };
     for (const top_p of [0, 1e-46]) {

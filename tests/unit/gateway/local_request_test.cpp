@@ -296,6 +296,53 @@ TEST_SUITE("local") {
               .messages.size() == 2);
   }
 
+  TEST_CASE("a message's name is refused naming it, not dropped: no chat format the engine renders has a place for it") {
+    const ApiError name = refused(Endpoint::chat_completions,
+                                  R"({"model":"m","messages":[{"role":"system","content":"s"},)"
+                                  R"({"role":"user","content":"hi","name":"alice"}]})");
+    CHECK(name.status == boost::beast::http::status::bad_request);
+    CHECK(name.type == "invalid_request_error");
+    CHECK(name.param == "messages[1].name");
+    CHECK(name.message ==
+          "the built-in engine serving 'm' cannot tell the model who wrote a message: its chat formats (chatml, llama3, "
+          "llama2, mistral) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
+          "the model should read it");
+    for (const char* role : {"system", "developer", "assistant"}) {
+      CAPTURE(role);
+      CHECK(refused(Endpoint::chat_completions,
+                    std::string(R"({"model":"m","messages":[{"role":")") + role + R"(","content":"a","name":"bob"}]})")
+                .param == "messages[0].name");
+    }
+    const ApiError refusal = refused(Endpoint::chat_completions,
+                                     R"({"model":"m","messages":[{"role":"user","content":"a"},)"
+                                     R"({"role":"assistant","content":"","refusal":"I cannot help with that."}]})");
+    CHECK(refusal.param == "messages[1].refusal");
+    CHECK(refusal.message.starts_with("the built-in engine serving 'm' cannot show the model an earlier refusal"));
+    CHECK(refused(Endpoint::chat_completions,
+                  R"({"model":"m","messages":[{"role":"assistant","content":"a","audio":{"id":"au_1"}}]})")
+              .param == "messages[0].audio");
+    // Null or empty asks for nothing: what an SDK writes when it copies an answer back into the history.
+    const auto copied = accepted(Endpoint::chat_completions,
+                                 R"({"model":"m","messages":[{"role":"user","content":"a","name":""},)"
+                                 R"({"role":"assistant","content":"b","name":null,"refusal":null,"audio":null,)"
+                                 R"("annotations":[],"tool_calls":null,"function_call":null},{"role":"user","content":"c"}]})");
+    REQUIRE(copied.messages.size() == 3);
+    CHECK(copied.messages[1].content == "b");
+  }
+
+  TEST_CASE("a member of a message the engine does not know is refused naming it, as an unknown parameter is") {
+    for (const char* key : {"foo", "tool_call_id", "reasoning_content", "Name"}) {
+      CAPTURE(key);
+      const ApiError error = refused(Endpoint::chat_completions,
+                                     std::string(R"({"model":"m","messages":[{"role":"user","content":"a",")") + key +
+                                         R"(":"x"}]})");
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == std::string("messages[0].") + key);
+      CHECK(error.message == std::string("the built-in engine serving 'm' does not know the member '") + key +
+                                 "' of a message: leave out 'messages[0]." + key + "', or check its spelling");
+    }
+  }
+
   TEST_CASE("a developer message is the system prompt, as OpenAI treats it") {
     const auto request = accepted(Endpoint::chat_completions,
                                   R"({"model":"m","messages":[{"role":"developer","content":"Answer in French."},)"
