@@ -316,6 +316,12 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                        "' generates text; it does not compute embeddings");
   if (auto error = refuse_non_integers(body)) return *error;
+  // Two limits for one answer: OpenAI refuses the pair ("invalid_parameter_combination") rather than
+  // choose; the decoder keeps the last, so the engine would silently answer under only one of them.
+  if (present(body.if_contains("max_tokens")) && present(body.if_contains("max_completion_tokens")))
+    return api_errors::invalid_request("setting 'max_tokens' and 'max_completion_tokens' at the same time is not "
+                                       "supported: send one of them",
+                                       "max_tokens");
   // Refused rather than ignored: a client asking for several choices or log probabilities would
   // otherwise take an answer without them for one with them.
   if (const auto* n = body.if_contains("n"); present(n) && integer_of(*n) != 1)

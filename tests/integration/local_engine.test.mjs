@@ -177,10 +177,12 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(res.json.usage.prompt_tokens + res.json.usage.completion_tokens, 2048, JSON.stringify(res.json.usage));
   });
 
-  it('max_tokens 0, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
+  it('max_tokens 0, both max_tokens and max_completion_tokens, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
     const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }] };
     for (const [extra, param] of [[{ max_tokens: 0 }, 'max_tokens'], [{ max_completion_tokens: 0 }, 'max_completion_tokens'],
-      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs']]) {
+      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs'],
+      // Beside max_tokens 1: two limits, refused as OpenAI refuses them rather than one ignored.
+      [{ max_completion_tokens: 5 }, 'max_tokens']]) {
       const res = await gw.chat(KEY, { ...base, max_tokens: 1, ...extra });
       assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
       assert.equal(res.json.error.param, param, res.text);

@@ -46,6 +46,21 @@ TEST_SUITE("local") {
     CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","max_tokens":1})").sampling.max_tokens == 1);
   }
 
+  TEST_CASE("max_tokens and max_completion_tokens together are refused, as OpenAI refuses them, not one of them ignored") {
+    for (const char* limits : {R"(,"max_tokens":3,"max_completion_tokens":5)", R"(,"max_completion_tokens":5,"max_tokens":3)",
+                               R"(,"max_tokens":4,"max_completion_tokens":4)"}) {
+      CAPTURE(limits);
+      const ApiError error = refused(Endpoint::chat_completions, chat(limits));
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == "max_tokens");
+      CHECK(error.message ==
+            "setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported: send one of them");
+    }
+    // A null one is not set.
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"max_tokens":null,"max_completion_tokens":5)")).sampling.max_tokens ==
+          5);
+  }
+
   TEST_CASE("max_tokens and max_completion_tokens of 0 are refused with 400 naming the parameter") {
     for (const char* key : {"max_tokens", "max_completion_tokens"}) {
       auto decoded = decode_request(Endpoint::chat_completions, chat(std::string(",\"") + key + "\":0"));
