@@ -198,10 +198,15 @@ std::optional<Error> File::parse_into(State& state) {
     const std::string field = "tensor_infos[" + std::to_string(i) + "] (" + info.name + ").offset";
     if (info.offset_in_file > file_size - std::min(file_size, data_start) ||
         info.n_bytes > file_size - data_start - info.offset_in_file) {
+      // An offset near 2^64 wraps when added to the data section's start and would name a range
+      // inside the file: such an offset is shown as the file gives it.
+      const bool wraps = info.offset_in_file > std::numeric_limits<std::uint64_t>::max() - data_start;
+      const std::string range =
+          wraps ? "at offset " + std::to_string(info.offset_in_file) + " from the data section's start (byte " +
+                      std::to_string(data_start) + "), " + std::to_string(info.n_bytes) + " bytes,"
+                : "[" + std::to_string(data_start + info.offset_in_file) + ", +" + std::to_string(info.n_bytes) + ")";
       return Error{offset_field_offsets[i], field,
-                   "tensor data [" + std::to_string(data_start + info.offset_in_file) + ", +" +
-                       std::to_string(info.n_bytes) + ") lies outside the " + std::to_string(file_size) +
-                       "-byte file"};
+                   "tensor data " + range + " lies outside the " + std::to_string(file_size) + "-byte file"};
     }
     info.offset_in_file += data_start;
     info.data = state.bytes.subspan(info.offset_in_file, info.n_bytes);

@@ -15,6 +15,11 @@ constexpr std::size_t kMaxVocabulary = 1u << 20;
 constexpr std::string_view kEndOfTurnTexts[] = {"<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>",
                                                 "<|end|>",    "<|eom_id|>"};
 
+// The markup the chat formats write around messages (chatml, llama3, llama2/mistral), beside the
+// end-of-turn entries above: turn markers, whatever type a file gives them (see load_vocabulary).
+constexpr std::string_view kTurnMarkupTexts[] = {"<|im_start|>", "<|start_header_id|>", "<|end_header_id|>",
+                                                 "<|begin_of_text|>", "[INST]", "[/INST]", "<s>", "</s>"};
+
 std::optional<std::string> read_token_id(const gguf::File& file, std::string_view key, std::size_t vocab,
                                          std::int32_t& out) {
   const gguf::Value* value = file.find(key);
@@ -78,6 +83,22 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
     into.token_ids_.emplace((*tokens)[i], static_cast<std::int32_t>(i));
   }
 
+  // Turn markers stay markup. A converter that does not tell a tokenizer's special added tokens from
+  // its other added tokens types them all user-defined, <|im_start|> and <|im_end|> included; and
+  // user-defined tokens are matched in any text, so message content could then close its own turn
+  // and open a system one, and a generated <|im_end|> would not end the answer. Such entries are read
+  // as control tokens: matched in the template's markup only, decoded to nothing, and ending a turn
+  // where they end one.
+  const auto as_control = [&into](std::int32_t id) {
+    if (id >= 0 && into.kinds_[id] == TokenKind::user_defined) into.kinds_[id] = TokenKind::control;
+  };
+  const auto texts_as_control = [&into, &as_control](std::span<const std::string_view> texts) {
+    for (const auto text : texts)
+      if (const auto id = into.find_token(text)) as_control(*id);
+  };
+  texts_as_control(kTurnMarkupTexts);
+  texts_as_control(kEndOfTurnTexts);
+
   const std::size_t vocab = tokens->size();
   // Without explicit ids, well-known spellings are used, but only for tokens marked as special: some vocabularies
   // (Qwen's) carry "<s>" as ordinary text.
@@ -97,6 +118,7 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
   if (auto e = read_token_id(file, "tokenizer.ggml.unknown_token_id", vocab, into.unk_)) return e;
   if (auto e = read_token_id(file, "tokenizer.ggml.eot_token_id", vocab, eot)) return e;
   if (auto e = read_token_id(file, "tokenizer.ggml.eom_token_id", vocab, eom)) return e;
+  for (const std::int32_t id : {into.bos_, into.eos_, eot, eom}) as_control(id);
 
   if (file.find("tokenizer.ggml.add_bos_token") != nullptr) {
     const auto add_bos = file.get_bool("tokenizer.ggml.add_bos_token");

@@ -260,6 +260,53 @@ std::optional<ApiError> refuse_tool_turns(const DecodedRequest& request, const j
   return std::nullopt;
 }
 
+// Members of a message the chat formats cannot carry into the prompt: accepted only where they ask
+// for nothing (null or empty, as OpenAI's SDKs write them into a history copied from an answer).
+// None of chatml, llama3, llama2 or mistral (the published templates of Qwen2, Llama 3, Llama 2 and
+// Mistral) has a place for a sender's name: rendered in a made-up way, the model would read a
+// prompt unlike any it was trained on; dropped, the answer would be made without it.
+struct UnrenderedMember {
+  const char* key;
+  const char* why;      // what the engine cannot do with it
+  const char* instead;  // what the client can do instead, or ""
+};
+
+constexpr UnrenderedMember kUnrenderedMembers[] = {
+    {"name",
+     "cannot tell the model who wrote a message: its chat formats (chatml, llama3, llama2, mistral) have no place for a "
+     "name",
+     "; write the name into the content if the model should read it"},
+    {"refusal", "cannot show the model an earlier refusal: its chat formats have no place for one",
+     "; write it into the content if the model should read it"},
+    {"audio", "reads text only", ""},
+};
+
+// The members the engine reads (role, content), checks elsewhere (tool_calls, function_call) or that
+// add nothing to what content says (annotations: the citations of a copied answer's own text).
+constexpr std::string_view kMessageMembers[] = {"role", "content", "tool_calls", "function_call", "annotations"};
+
+// Every other member of a message is refused by name, as an unknown parameter of the request is:
+// ignored, it would give an answer made without what the client sent.
+std::optional<ApiError> refuse_unrendered_members(const DecodedRequest& request, const json::object& message,
+                                                  std::size_t index) {
+  const std::string engine = "the built-in engine serving '" + request.model + "' ";
+  for (const auto& member : message) {
+    const std::string_view key = member.key();
+    if (std::find(std::begin(kMessageMembers), std::end(kMessageMembers), key) != std::end(kMessageMembers)) continue;
+    const std::string param = "messages[" + std::to_string(index) + "]." + std::string(key);
+    const auto* unrendered = std::find_if(std::begin(kUnrenderedMembers), std::end(kUnrenderedMembers),
+                                          [key](const UnrenderedMember& m) { return key == m.key; });
+    if (unrendered == std::end(kUnrenderedMembers))
+      return api_errors::invalid_request(engine + "does not know the member '" + std::string(key) +
+                                             "' of a message: leave out '" + param + "', or check its spelling",
+                                         param);
+    if (!present(&member.value()) || is_empty(member.value())) continue;
+    return api_errors::invalid_request(engine + unrendered->why + ": leave out '" + param + "'" + unrendered->instead,
+                                       param);
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::variant<accel::GenerationRequest, ApiError> generation_request(const DecodedRequest& request) {
@@ -269,6 +316,12 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                        "' generates text; it does not compute embeddings");
   if (auto error = refuse_non_integers(body)) return *error;
+  // Two limits for one answer: OpenAI refuses the pair ("invalid_parameter_combination") rather than
+  // choose; the decoder keeps the last, so the engine would silently answer under only one of them.
+  if (present(body.if_contains("max_tokens")) && present(body.if_contains("max_completion_tokens")))
+    return api_errors::invalid_request("setting 'max_tokens' and 'max_completion_tokens' at the same time is not "
+                                       "supported: send one of them",
+                                       "max_tokens");
   // Refused rather than ignored: a client asking for several choices or log probabilities would
   // otherwise take an answer without them for one with them.
   if (const auto* n = body.if_contains("n"); present(n) && integer_of(*n) != 1)
@@ -304,6 +357,7 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
                                            param);
       }
       if (auto error = refuse_tool_turns(request, object, chat.role, i)) return *error;
+      if (auto error = refuse_unrendered_members(request, object, i)) return *error;
       // OpenAI's newer name for system instructions; the chat formats of open models know only "system".
       if (chat.role == "developer") chat.role = "system";
       if (auto error = message_text(request, object, i, chat.content)) return *error;

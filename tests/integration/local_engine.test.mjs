@@ -177,10 +177,12 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     assert.equal(res.json.usage.prompt_tokens + res.json.usage.completion_tokens, 2048, JSON.stringify(res.json.usage));
   });
 
-  it('max_tokens 0, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
+  it('max_tokens 0, both max_tokens and max_completion_tokens, n above 1 and log probabilities are refused with 400 naming the parameter', async () => {
     const base = { model: 'demo', messages: [{ role: 'user', content: 'Hi' }] };
     for (const [extra, param] of [[{ max_tokens: 0 }, 'max_tokens'], [{ max_completion_tokens: 0 }, 'max_completion_tokens'],
-      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs']]) {
+      [{ n: 2 }, 'n'], [{ logprobs: true }, 'logprobs'], [{ top_logprobs: 2 }, 'top_logprobs'],
+      // Beside max_tokens 1: two limits, refused as OpenAI refuses them rather than one ignored.
+      [{ max_completion_tokens: 5 }, 'max_tokens']]) {
       const res = await gw.chat(KEY, { ...base, max_tokens: 1, ...extra });
       assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
       assert.equal(res.json.error.param, param, res.text);
@@ -265,6 +267,28 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       const res = await gw.chat(KEY, { ...base, tool_choice });
       assert.equal(res.status, 200, res.text);
     }
+  });
+
+  it('a message\'s name, and members of a message the engine does not know, are refused by name, not dropped', async () => {
+    const base = { model: 'demo', max_tokens: 1 };
+    for (const [messages, param] of [
+      [[{ role: 'user', content: 'Hi', name: 'alice' }], 'messages[0].name'],
+      [[{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hi', name: 'bob' }], 'messages[1].name'],
+      [[{ role: 'user', content: 'Hi' }, { role: 'assistant', content: '', refusal: 'No.' }, { role: 'user', content: 'Why?' }],
+        'messages[1].refusal'],
+      [[{ role: 'user', content: 'Hi', nmae: 'alice' }], 'messages[0].nmae'],
+    ]) {
+      const res = await gw.chat(KEY, { ...base, messages });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(messages));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const named = await gw.chat(KEY, { ...base, messages: [{ role: 'user', content: 'Hi', name: 'alice' }] });
+    assert.match(named.json.error.message, /no place for a name: leave out 'messages\[0\]\.name'; write the name into the content/, named.text);
+    // An answer copied back into the history by an SDK carries its empty members as null: served.
+    const copied = await gw.chat(KEY, { ...base, messages: [{ role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello', refusal: null, audio: null, annotations: [], tool_calls: null, name: null },
+      { role: 'user', content: 'Again' }] });
+    assert.equal(copied.status, 200, copied.text);
   });
 
   it('a top_p too small for the engine\'s 32-bit floats is refused naming top_p, not passed on as 0', async () => {

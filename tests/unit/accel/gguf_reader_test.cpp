@@ -242,6 +242,11 @@ TEST_CASE("an offset beyond the file is rejected without overflow") {
   const Error e = rejected(one_tensor({4, 2}, 0, std::uint64_t{0xffffffffffffffe0}, 32));
   CHECK(e.byte_offset == 57);
   CHECK(e.field == "tensor_infos[0] (w).offset");
+  // Added to the data section's start (byte 96) the offset wraps to byte 64, inside the file: the
+  // message gives the offset as written, not a wrapped range that contradicts "outside".
+  CHECK(e.message ==
+        "tensor data at offset 18446744073709551584 from the data section's start (byte 96), 32 bytes, lies outside "
+        "the 128-byte file");
 }
 
 TEST_CASE("an element count overflowing 64 bits is rejected") {

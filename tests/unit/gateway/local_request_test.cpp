@@ -46,6 +46,21 @@ TEST_SUITE("local") {
     CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","max_tokens":1})").sampling.max_tokens == 1);
   }
 
+  TEST_CASE("max_tokens and max_completion_tokens together are refused, as OpenAI refuses them, not one of them ignored") {
+    for (const char* limits : {R"(,"max_tokens":3,"max_completion_tokens":5)", R"(,"max_completion_tokens":5,"max_tokens":3)",
+                               R"(,"max_tokens":4,"max_completion_tokens":4)"}) {
+      CAPTURE(limits);
+      const ApiError error = refused(Endpoint::chat_completions, chat(limits));
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == "max_tokens");
+      CHECK(error.message ==
+            "setting 'max_tokens' and 'max_completion_tokens' at the same time is not supported: send one of them");
+    }
+    // A null one is not set.
+    CHECK(accepted(Endpoint::chat_completions, chat(R"(,"max_tokens":null,"max_completion_tokens":5)")).sampling.max_tokens ==
+          5);
+  }
+
   TEST_CASE("max_tokens and max_completion_tokens of 0 are refused with 400 naming the parameter") {
     for (const char* key : {"max_tokens", "max_completion_tokens"}) {
       auto decoded = decode_request(Endpoint::chat_completions, chat(std::string(",\"") + key + "\":0"));
@@ -294,6 +309,53 @@ TEST_SUITE("local") {
     CHECK(accepted(Endpoint::chat_completions,
                    R"({"model":"m","messages":[{"role":"assistant","content":"hi","tool_calls":[]},{"role":"user","content":"a"}]})")
               .messages.size() == 2);
+  }
+
+  TEST_CASE("a message's name is refused naming it, not dropped: no chat format the engine renders has a place for it") {
+    const ApiError name = refused(Endpoint::chat_completions,
+                                  R"({"model":"m","messages":[{"role":"system","content":"s"},)"
+                                  R"({"role":"user","content":"hi","name":"alice"}]})");
+    CHECK(name.status == boost::beast::http::status::bad_request);
+    CHECK(name.type == "invalid_request_error");
+    CHECK(name.param == "messages[1].name");
+    CHECK(name.message ==
+          "the built-in engine serving 'm' cannot tell the model who wrote a message: its chat formats (chatml, llama3, "
+          "llama2, mistral) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
+          "the model should read it");
+    for (const char* role : {"system", "developer", "assistant"}) {
+      CAPTURE(role);
+      CHECK(refused(Endpoint::chat_completions,
+                    std::string(R"({"model":"m","messages":[{"role":")") + role + R"(","content":"a","name":"bob"}]})")
+                .param == "messages[0].name");
+    }
+    const ApiError refusal = refused(Endpoint::chat_completions,
+                                     R"({"model":"m","messages":[{"role":"user","content":"a"},)"
+                                     R"({"role":"assistant","content":"","refusal":"I cannot help with that."}]})");
+    CHECK(refusal.param == "messages[1].refusal");
+    CHECK(refusal.message.starts_with("the built-in engine serving 'm' cannot show the model an earlier refusal"));
+    CHECK(refused(Endpoint::chat_completions,
+                  R"({"model":"m","messages":[{"role":"assistant","content":"a","audio":{"id":"au_1"}}]})")
+              .param == "messages[0].audio");
+    // Null or empty asks for nothing: what an SDK writes when it copies an answer back into the history.
+    const auto copied = accepted(Endpoint::chat_completions,
+                                 R"({"model":"m","messages":[{"role":"user","content":"a","name":""},)"
+                                 R"({"role":"assistant","content":"b","name":null,"refusal":null,"audio":null,)"
+                                 R"("annotations":[],"tool_calls":null,"function_call":null},{"role":"user","content":"c"}]})");
+    REQUIRE(copied.messages.size() == 3);
+    CHECK(copied.messages[1].content == "b");
+  }
+
+  TEST_CASE("a member of a message the engine does not know is refused naming it, as an unknown parameter is") {
+    for (const char* key : {"foo", "tool_call_id", "reasoning_content", "Name"}) {
+      CAPTURE(key);
+      const ApiError error = refused(Endpoint::chat_completions,
+                                     std::string(R"({"model":"m","messages":[{"role":"user","content":"a",")") + key +
+                                         R"(":"x"}]})");
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == std::string("messages[0].") + key);
+      CHECK(error.message == std::string("the built-in engine serving 'm' does not know the member '") + key +
+                                 "' of a message: leave out 'messages[0]." + key + "', or check its spelling");
+    }
   }
 
   TEST_CASE("a developer message is the system prompt, as OpenAI treats it") {
