@@ -3,7 +3,10 @@
 #include <charconv>
 #include <cstdio>
 #include <iostream>
+#include <limits>
 #include <optional>
+#include <string_view>
+#include <variant>
 
 #include "accel/compute/bench.hpp"
 #include "accel/compute/devices.hpp"
@@ -11,6 +14,7 @@
 #include "accel/compute/thread_pool.hpp"
 #include "accel/tokenizer/utf8.hpp"
 #include "gateway/cli/arguments.hpp"
+#include "gateway/cli/number_option.hpp"
 
 namespace sovereign::gateway {
 namespace {
@@ -46,11 +50,12 @@ std::optional<float> parse_float(const std::string& text) {
   return value;
 }
 
-std::optional<int> parse_positive(const std::string& text) {
-  int value = 0;
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < 1) return std::nullopt;
-  return value;
+// An int option's value in [min, INT_MAX], or the usage error saying why not (naming the bound it is past).
+std::variant<int, std::string> parse_int_option(std::string_view what, std::string_view text, int min) {
+  auto parsed = parse_whole_number(what, text, static_cast<std::uint64_t>(min),
+                                   static_cast<std::uint64_t>(std::numeric_limits<int>::max()));
+  if (auto* problem = std::get_if<std::string>(&parsed)) return *problem;
+  return static_cast<int>(std::get<std::uint64_t>(parsed));
 }
 
 std::string gigabytes(double bytes) {
@@ -93,9 +98,9 @@ int run_bench(std::span<const std::string> args) {
   for (auto [flag, target] : {std::pair{"--threads", &options.threads}, std::pair{"--prefill", &options.prefill_tokens},
                               std::pair{"--steps", &options.decode_steps}}) {
     if (auto value = arguments.value(flag)) {
-      std::optional<int> n = parse_positive(*value);
-      if (!n) return usage_error(std::string(flag) + " needs a positive integer, got '" + *value + "'");
-      *target = *n;
+      auto n = parse_int_option(flag, *value, 1);
+      if (auto* problem = std::get_if<std::string>(&n)) return usage_error(*problem);
+      *target = std::get<int>(n);
     }
   }
   for (auto [flag, target] : {std::pair{"--temperature", &options.temperature}, std::pair{"--top-p", &options.top_p}}) {
@@ -109,9 +114,9 @@ int run_bench(std::span<const std::string> args) {
     return usage_error("--threads must be at most " + std::to_string(accel::compute::kMaxPoolThreads) + ", got " +
                        std::to_string(options.threads));
   if (auto value = arguments.value("--top-k")) {
-    std::optional<int> n = *value == "0" ? std::optional<int>(0) : parse_positive(*value);
-    if (!n) return usage_error("--top-k needs a whole number, got '" + *value + "'");
-    options.top_k = *n;
+    auto n = parse_int_option("--top-k", *value, 0);
+    if (auto* problem = std::get_if<std::string>(&n)) return usage_error(*problem);
+    options.top_k = std::get<int>(n);
   }
   if (auto value = arguments.value("--gemv-input")) {
     if (*value != "int16" && *value != "float") return usage_error("--gemv-input is int16 or float, got '" + *value + "'");
@@ -122,9 +127,10 @@ int run_bench(std::span<const std::string> args) {
     std::size_t start = 0;
     while (start <= value->size()) {
       const std::size_t comma = std::min(value->find(',', start), value->size());
-      std::optional<int> n = parse_positive(value->substr(start, comma - start));
-      if (!n) return usage_error("--batches needs positive integers separated by commas, got '" + *value + "'");
-      options.batches.push_back(*n);
+      auto n = parse_int_option("--batches", std::string_view(*value).substr(start, comma - start), 1);
+      if (auto* problem = std::get_if<std::string>(&n))
+        return usage_error(*problem + " (--batches takes positive integers separated by commas)");
+      options.batches.push_back(std::get<int>(n));
       start = comma + 1;
     }
   }

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <optional>
 #include <set>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -16,6 +17,7 @@
 #include "crypto/sealed_capture.hpp"
 #include "gateway/cli/arguments.hpp"
 #include "gateway/cli/audit_cli_common.hpp"
+#include "gateway/cli/number_option.hpp"
 
 namespace sovereign::gateway {
 
@@ -160,8 +162,9 @@ int prove(const Arguments& args) {
   if (args.positionals().size() != 2) return usage_error("prove needs DIR and RECORD (a leaf index or a request id)");
   std::optional<std::uint64_t> tree_size;
   if (auto text = args.value("--tree-size")) {
-    tree_size = parse_count(*text);
-    if (!tree_size) return usage_error("--tree-size '" + *text + "' must be a tree size (a number)");
+    auto parsed = parse_whole_number("--tree-size", *text);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return usage_error(*problem);
+    tree_size = std::get<std::uint64_t>(parsed);
   }
   const std::filesystem::path directory = args.positionals()[0];
   std::optional<std::uint64_t> leaf = parse_count(args.positionals()[1]);
@@ -206,11 +209,13 @@ int prove_consistency_command(const Arguments& args) {
   if (args.positionals().size() != 1) return usage_error("prove-consistency needs exactly one DIR");
   auto from_text = args.value("--from");
   if (!from_text) return usage_error("prove-consistency needs --from SIZE (the tree size of an earlier checkpoint)");
-  auto from = parse_count(*from_text);
-  std::optional<std::uint64_t> to = std::uint64_t{0};
-  if (auto to_text = args.value("--to")) to = parse_count(*to_text);
-  if (!from || !to) return usage_error("--from and --to take tree sizes (numbers)");
-  Result<ConsistencyProof> proof = prove_consistency(args.positionals()[0], *from, *to);
+  auto from = parse_whole_number("--from", *from_text);
+  if (auto* problem = std::get_if<std::string>(&from)) return usage_error(*problem);
+  std::variant<std::uint64_t, std::string> to = std::uint64_t{0};
+  if (auto to_text = args.value("--to")) to = parse_whole_number("--to", *to_text);
+  if (auto* problem = std::get_if<std::string>(&to)) return usage_error(*problem);
+  Result<ConsistencyProof> proof =
+      prove_consistency(args.positionals()[0], std::get<std::uint64_t>(from), std::get<std::uint64_t>(to));
   if (!proof) {
     std::cerr << "sovereign audit: " << proof.error().message << '\n';
     return 1;

@@ -15,12 +15,14 @@
 #include <set>
 #include <thread>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <boost/json.hpp>
 
 #include "crypto/audit_reader.hpp"
 #include "gateway/cli/audit_cli_common.hpp"
+#include "gateway/cli/number_option.hpp"
 
 namespace sovereign::gateway::audit_cli {
 namespace {
@@ -325,8 +327,9 @@ int query(const Arguments& args) {
   }
   std::optional<std::uint64_t> limit;
   if (auto text = args.value("--limit")) {
-    limit = parse_count(*text);
-    if (!limit) return usage_error("--limit needs a number");
+    auto parsed = parse_whole_number("--limit", *text);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return usage_error(*problem);
+    limit = std::get<std::uint64_t>(parsed);
   }
   // First pass, for request filters: which requests meet them, from all of their records.
   std::unordered_map<std::string, unsigned> requests;
@@ -410,9 +413,9 @@ int tail(const Arguments& args) {
   if (args.positionals().size() != 1) return usage_error("tail needs exactly one DIR");
   std::uint64_t count = 10;
   if (auto text = args.value("-n")) {
-    auto parsed = parse_count(*text);
-    if (!parsed) return usage_error("-n needs a number");
-    count = *parsed;
+    auto parsed = parse_whole_number("-n", *text);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return usage_error(*problem);
+    count = std::get<std::uint64_t>(parsed);
   }
   const bool follow = args.flag("-f");
   if (follow) {

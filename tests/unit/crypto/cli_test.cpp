@@ -1100,3 +1100,27 @@ TEST_CASE("audit verify of a directory that is not there is unusable input (exit
   CHECK(opened.status == 0);
   CHECK(read_bytes(std::filesystem::path(out) / (path->filename().string() + ".body")) == "{}");
 }
+
+TEST_CASE("audit options given a number past their range say so and name the maximum") {
+  Site site;
+  site.write(0, 3);
+  const std::string dir = site.audit.string();
+  const std::string huge = "99999999999999999999";
+  const std::string too_large = " " + huge + " is too large: at most 18446744073709551615";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"audit", "tail", dir, "-n", huge}, "-n" + too_large},
+      {{"audit", "query", dir, "--limit", huge}, "--limit" + too_large},
+      {{"audit", "prove", dir, "1", "--tree-size", huge}, "--tree-size" + too_large},
+      {{"audit", "prove-consistency", dir, "--from", huge}, "--from" + too_large},
+      {{"audit", "prove-consistency", dir, "--from", "1", "--to", huge}, "--to" + too_large},
+      {{"audit", "tail", dir, "-n", "ten"}, "-n needs a whole number, got 'ten'"}};
+  for (const auto& [args, message] : cases) {
+    Run r = run(args);
+    INFO(args[1] << ": " << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("sovereign audit: " + message + "\n") != std::string::npos);
+  }
+  Run largest = run({"audit", "tail", dir, "-n", "18446744073709551615"});
+  CHECK(largest.status == 0);
+  CHECK(count_lines(largest.out) == 3);
+}

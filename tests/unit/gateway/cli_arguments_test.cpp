@@ -2,12 +2,14 @@
 // flags, positionals, and a message for each way a command line can be wrong.
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "gateway/cli/arguments.hpp"
+#include "gateway/cli/number_option.hpp"
 
 using sovereign::gateway::ArgumentSpec;
 using sovereign::gateway::Arguments;
@@ -126,4 +128,23 @@ TEST_SUITE("cli") {
     CHECK(out.str() == "usage: x COMMAND\nusage: x COMMAND\nusage: x COMMAND\n");
     CHECK_FALSE(usage.answer_without_subcommand(std::vector<std::string>{"check", "--help"}).has_value());
   }
+}
+
+TEST_CASE("a numeric option past its range is told the bound, not that it is not a number") {
+  using sovereign::gateway::parse_whole_number;
+  const auto problem = [](std::string_view what, std::string_view text, std::uint64_t min, std::uint64_t max) {
+    auto parsed = parse_whole_number(what, text, min, max);
+    REQUIRE(std::holds_alternative<std::string>(parsed));
+    return std::get<std::string>(parsed);
+  };
+  CHECK(std::get<std::uint64_t>(parse_whole_number("-n", "42")) == 42);
+  CHECK(std::get<std::uint64_t>(parse_whole_number("-n", "18446744073709551615")) == 18446744073709551615ULL);
+  CHECK(problem("-n", "99999999999999999999", 0, UINT64_MAX) ==
+        "-n 99999999999999999999 is too large: at most 18446744073709551615");
+  CHECK(problem("-n", "18446744073709551616", 0, UINT64_MAX) ==
+        "-n 18446744073709551616 is too large: at most 18446744073709551615");
+  CHECK(problem("--threads", "2147483648", 1, 2147483647) == "--threads 2147483648 is too large: at most 2147483647");
+  CHECK(problem("--threads", "0", 1, 2147483647) == "--threads 0 is too small: at least 1");
+  for (const char* text : {"", "ten", "-1", "+1", "1.5", " 1", "1 ", "0x10"})
+    CHECK(problem("-n", text, 0, UINT64_MAX) == "-n needs a whole number, got '" + std::string(text) + "'");
 }
