@@ -144,6 +144,11 @@ class AuditWriter::Impl {
     return healthy_ ? std::string() : health_detail_;
   }
 
+  std::string close_failure() const {
+    std::lock_guard lock(mutex_);
+    return close_failure_;
+  }
+
   void close() {
     std::call_once(close_once_, [this] {
       {
@@ -670,8 +675,13 @@ class AuditWriter::Impl {
   void finish_segment() {
     // A segment closed by a rotation whose next segment could not be created stays the last one:
     // the next start creates its successor.
-    if (fd_ < 0 || is_permanently_failed() || next_segment_due_) return;
-    close_segment();
+    if (fd_ < 0 || next_segment_due_) return;
+    if (is_permanently_failed() || !close_segment()) {
+      std::lock_guard lock(mutex_);
+      close_failure_ = segment_file_name(segment_index_) + " was left without its final checkpoint and end frame: " +
+                       health_detail_;
+      return;
+    }
     ::close(fd_);
     fd_ = -1;
   }
@@ -700,6 +710,7 @@ class AuditWriter::Impl {
   std::deque<Pending> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
+  std::string close_failure_;  // set by finish_segment when the last segment could not be ended
   std::atomic<bool> healthy_{true};  // written under mutex_, with health_detail_
   bool permanent_failure_ = false;
   std::string health_detail_;
@@ -781,5 +792,7 @@ AuditWriterStats AuditWriter::stats() const { return impl_->stats(); }
 void AuditWriter::close() {
   if (impl_) impl_->close();
 }
+
+std::string AuditWriter::close_failure() const { return impl_ ? impl_->close_failure() : std::string(); }
 
 }  // namespace sovereign::crypto

@@ -101,6 +101,11 @@ class AuditWriter {
   AuditWriterStats stats() const;
   // Drains the queue, writes the final checkpoint and the segment's end frame, joins the thread.
   void close();
+  // After close(): why the last segment could not be ended (its final checkpoint and end frame not
+  // written: a full disk, a failed sync), which leaves the log open for `audit verify --require-closed`.
+  // Empty when it was ended (by close(), or by a rotation whose successor could not be created), and
+  // before close().
+  std::string close_failure() const;
 
   class Impl;
 

@@ -44,6 +44,9 @@ int run_serve_command(std::span<const std::string> args) {
     return 1;
   }
   std::signal(SIGPIPE, SIG_IGN);
+  // Under a file-size limit (systemd's LimitFSIZE, ulimit -f) a write past it is a failed write the
+  // audit writer reports (EFBIG, answered 503 like a full disk), not a signal that kills the gateway.
+  std::signal(SIGXFSZ, SIG_IGN);
   GatewayRuntime runtime(config_file, std::get<std::shared_ptr<const GatewayConfig>>(loaded),
                          std::move(passphrase.value()));
   return runtime.run();

@@ -108,6 +108,12 @@ GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_pt
       file_watch_timer_(control_) {}
 
 GatewayRuntime::~GatewayRuntime() {
+  // After run() this has been done; after a start that failed, it is done here.
+  if (const TornDown torn_down = tear_down(); !torn_down.captures_finished) std::_Exit(exit_status(torn_down));
+}
+
+GatewayRuntime::TornDown GatewayRuntime::tear_down() {
+  if (torn_down_) return *torn_down_;
   for (auto& worker : workers_) {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
@@ -119,13 +125,19 @@ GatewayRuntime::~GatewayRuntime() {
   control_.shutdown();
   health_checker_.reset();
   services_.snapshot.store(nullptr);
-  const bool captures_finished = finish_captures(services_);
-  if (captures_finished) services_.capture_writer.join();
-  if (services_.audit) services_.audit->close();
-  // A capture thread stuck in a write to a hung disk can be neither joined (it never returns) nor
-  // outlived by the services it writes with: with the final checkpoint signed, the process ends here
-  // rather than destroy them under it. It exits 0, as after any drain (docs/OPERATIONS.md).
-  if (!captures_finished) std::_Exit(0);
+  TornDown result;
+  result.captures_finished = finish_captures(services_);
+  if (result.captures_finished) services_.capture_writer.join();
+  if (services_.audit) {
+    services_.audit->close();
+    result.audit_close_failure = services_.audit->close_failure();
+  }
+  torn_down_ = result;
+  return result;
+}
+
+int GatewayRuntime::exit_status(const TornDown& torn_down) {
+  return torn_down.audit_close_failure.empty() ? 0 : exit_audit_not_closed;
 }
 
 bool GatewayRuntime::open_evidence_services(std::string& error) {
@@ -354,9 +366,22 @@ int GatewayRuntime::run() {
     worker->io.stop();
     if (worker->thread.joinable()) worker->thread.join();
   }
-  log_event("info", "stopped", left_open_ == 0 ? "all requests finished; exiting"
-                                              : std::to_string(left_open_) + " connection(s) closed unfinished; exiting");
-  return 0;
+  // The evidence services are closed before the last line, so that what closing them reports (a
+  // final checkpoint that could not be written) comes before it, and decides the exit status.
+  const TornDown torn_down = tear_down();
+  const int status = exit_status(torn_down);
+  if (!torn_down.audit_close_failure.empty())
+    log_event("error", "audit_not_closed",
+              "the audit log could not be closed: " + torn_down.audit_close_failure +
+                  "; the next start continues it, and 'sovereign audit verify --require-closed' fails until then");
+  const std::string exiting = status == 0 ? "exiting" : "exiting with status " + std::to_string(status);
+  log_event("info", "stopped", left_open_ == 0 ? "all requests finished; " + exiting
+                                              : std::to_string(left_open_) + " connection(s) closed unfinished; " + exiting);
+  // A capture thread stuck in a write to a hung disk can be neither joined (it never returns) nor
+  // outlived by the services it writes with: with the final checkpoint signed, the process ends here
+  // rather than destroy them under it, with the status a drain gets (docs/OPERATIONS.md).
+  if (!torn_down.captures_finished) std::_Exit(status);
+  return status;
 }
 
 void GatewayRuntime::reload() {

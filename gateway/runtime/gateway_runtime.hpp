@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -31,8 +32,11 @@ class GatewayRuntime {
                  std::optional<crypto::SecretBytes> key_passphrase = std::nullopt);
   ~GatewayRuntime();
 
-  // Starts everything and blocks until shut down; returns the process exit status.
+  // Starts everything and blocks until shut down; returns the process exit status: 0, or
+  // exit_audit_not_closed when the audit log's last segment could not be ended.
   int run();
+
+  static constexpr int exit_audit_not_closed = 3;
 
  private:
   // An io_context whose services can be shut down before it is destroyed: a configuration
@@ -50,6 +54,15 @@ class GatewayRuntime {
     std::vector<std::shared_ptr<Listener>> listeners;
     std::thread thread;
   };
+
+  // What stopping the workers and closing the evidence services (captures, audit log) found.
+  struct TornDown {
+    bool captures_finished = true;    // false: a capture write still hung; the thread cannot be joined
+    std::string audit_close_failure;  // why the audit log's last segment could not be ended
+  };
+  // Stops the workers and closes everything, in dependency order; once (later calls return the first result).
+  TornDown tear_down();
+  static int exit_status(const TornDown& torn_down);
 
   bool start_listeners(std::string& error);
   void update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls);
@@ -85,6 +98,7 @@ class GatewayRuntime {
   // same from one poll to the next.
   static constexpr std::chrono::seconds policy_poll_interval{1};
   PolicyFileWatch policy_watch_;
+  std::optional<TornDown> torn_down_;
   void watch_files();
 };
 

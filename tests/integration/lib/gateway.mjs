@@ -91,7 +91,8 @@ export class Gateway {
   // `openFiles`: the open-files limit (soft and hard) the gateway runs under.
   // `serveArgs`: more arguments for `sovereign serve` (e.g. --passphrase-file FILE); `env`: its
   // environment (default: the test's). `processLimit`: the threads it may start (underProcessLimit).
-  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, serveArgs = [], env } = {}) {
+  // `fileSizeLimit`: the largest file, in bytes, it may write (RLIMIT_FSIZE): a disk that fills up.
+  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, fileSizeLimit, serveArgs = [], env } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -110,6 +111,8 @@ export class Gateway {
       let child;
       if (openFiles !== undefined) {
         child = new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
+      } else if (fileSizeLimit !== undefined) {
+        child = new TrackedProcess('prlimit', [`--fsize=${Number(fileSizeLimit)}`, bin, ...args], spawnOptions);
       } else if (processLimit !== undefined) {
         fs.chmodSync(dir, 0o755);  // its config, for a gateway that runs as nobody
         child = new TrackedProcess(...underProcessLimit(processLimit, bin, args), spawnOptions);
