@@ -37,7 +37,7 @@ void TrustedKeys::add(const PublicKey& key) { keys_[key.key_id] = key.key; }
 Result<TrustedKeys> TrustedKeys::from_keyring_files(const std::vector<std::string>& paths) {
   TrustedKeys trusted;
   for (const std::string& path : paths) {
-    Result<std::vector<PublicKey>> keys = read_public_keys(path);
+    Result<std::vector<PublicKey>> keys = read_public_keys(path, KeyKind::audit_signing);
     if (!keys) return keys.error();
     for (const PublicKey& key : keys.value()) {
       if (key.kind != KeyKind::audit_signing) {

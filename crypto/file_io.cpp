@@ -160,4 +160,24 @@ std::string format_utc_ms(std::int64_t unix_ms) {
   return buffer;
 }
 
+bool is_utc_ms_time(std::string_view text) {
+  static constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
+  }
+  const auto number = [&](std::size_t at, std::size_t digits) {
+    int value = 0;
+    for (std::size_t i = at; i < at + digits; ++i) value = value * 10 + (text[i] - '0');
+    return value;
+  };
+  const int year = number(0, 4), month = number(5, 2), day = number(8, 2);
+  static constexpr int days_in_month[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (month < 1 || month > 12 || day < 1) return false;
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > days_in_month[month - 1] + (month == 2 && leap ? 1 : 0)) return false;
+  return number(11, 2) < 24 && number(14, 2) < 60 && number(17, 2) < 60;
+}
+
 }  // namespace sovereign::crypto

@@ -52,6 +52,8 @@ class FileDescriptor {
 std::int64_t unix_time_ms();
 // "2026-11-22T03:04:05.123Z"
 std::string format_utc_ms(std::int64_t unix_ms);
+// Whether `text` is a time as format_utc_ms writes it (2026-11-22T02:30:00.000Z), with a real date.
+bool is_utc_ms_time(std::string_view text);
 std::string errno_text(int error);
 
 }  // namespace sovereign::crypto

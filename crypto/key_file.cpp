@@ -58,6 +58,61 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+// What a command needs, named for an error about a key file of another kind given in its place.
+std::string secret_key_wanted(std::optional<KeyKind> kind) {
+  if (!kind) return "a secret key file (audit-signing.key, vault.key or auditor.key)";
+  const std::string name(key_kind_name(*kind));
+  return "the " + name + " secret key (" + name + ".key)";
+}
+
+std::string public_keyring_wanted(std::optional<KeyKind> kind) {
+  if (!kind) return "a public keyring (audit-signing.pub or auditor.pub)";
+  const std::string name(key_kind_name(*kind));
+  return "the " + name + " public keyring (" + name + ".pub)";
+}
+
+// Calls `on_line` with each line of `text`, trimmed, until it returns true.
+template <class OnLine>
+void for_each_line(std::string_view text, OnLine on_line) {
+  std::size_t position = 0;
+  while (position < text.size()) {
+    const std::size_t end = std::min(text.find('\n', position), text.size());
+    if (on_line(trim_view(text.substr(position, end - position)))) return;
+    position = end + 1;
+  }
+}
+
+// The kind named on the first key line of a public keyring, or nullopt when `text` holds none.
+std::optional<std::string> keyring_kind(std::string_view text) {
+  std::optional<std::string> kind;
+  const std::string prefix = std::string(public_format) + " ";
+  for_each_line(text, [&](std::string_view line) {
+    if (!line.starts_with(prefix)) return false;
+    const std::string_view rest = trim_view(line.substr(prefix.size()));
+    kind = printable(rest.substr(0, rest.find(' ')));
+    return true;
+  });
+  return kind;
+}
+
+// The kind a secret key file names ("unknown" without a kind line), or nullopt when `text` is not
+// a secret key file. Only views of the text are taken: its secret line is never copied.
+std::optional<std::string> secret_file_kind(std::string_view text) {
+  bool secret_file = false;
+  std::string kind = "unknown";
+  for_each_line(text, [&](std::string_view line) {
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return false;
+    const std::string_view key = trim_view(line.substr(0, colon));
+    const std::string_view value = trim_view(line.substr(colon + 1));
+    if (key == "format") secret_file = value == secret_format;
+    if (key == "kind") kind = printable(value.substr(0, 40));
+    return false;
+  });
+  if (!secret_file) return std::nullopt;
+  return kind;
+}
+
 // Derives the public half of a stored secret, and for signing keys the 64-byte libsodium secret.
 void derive_public(KeyKind kind, const SecretBytes& secret, PublicKeyBytes& public_key) {
   if (kind == KeyKind::audit_signing) {
@@ -178,6 +233,10 @@ Result<KeyMetadata> metadata_from(const ParsedFields& fields, const std::string&
   metadata.key_id = key_id.value();
   Result<std::string> created = field(fields, name, "created");
   if (!created) return created.error();
+  if (!is_utc_ms_time(created.value())) {
+    return make_error(at_line(fields, name, "created") + ": created '" + printable(created.value().substr(0, 40)) +
+                      "' is not a UTC time like 2026-11-22T02:30:00.000Z");
+  }
   metadata.created = created.value();
   Result<std::string> protection = field(fields, name, "protection");
   if (!protection) return protection.error();
@@ -230,7 +289,7 @@ struct StoredKey {
 Result<StoredKey> read_stored_key(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
   ensure_sodium();
   const std::string name = path.string();
-  if (Status permissions = check_private_permissions(path); !permissions) {
+  if (Status permissions = check_secret_key_permissions(path, expected_kind); !permissions) {
     return permissions.error();
   }
   Result<std::string> text = read_small_file(path, max_key_file_bytes);
@@ -242,9 +301,9 @@ Result<StoredKey> read_stored_key(const std::filesystem::path& path, std::option
   Result<KeyMetadata> metadata = metadata_from(fields, name);
   if (!metadata) return metadata.error();
   if (expected_kind && metadata->kind != *expected_kind) {
-    return make_error(at_line(fields, name, "kind") + ": this is a " +
-                      std::string(key_kind_name(metadata->kind)) + " key, expected a " +
-                      std::string(key_kind_name(*expected_kind)) + " key");
+    return make_error(at_line(fields, name, "kind") + ": this is the " +
+                      std::string(key_kind_name(metadata->kind)) + " secret key; this command needs " +
+                      secret_key_wanted(expected_kind));
   }
   const std::string* secret_text = find_field(fields, "secret");
   if (secret_text == nullptr) return missing_field(name, "secret");
@@ -463,7 +522,22 @@ std::string format_public_key(const PublicKey& key) {
          " " + to_hex(key.key) + " " + key.created;
 }
 
-Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::string_view source_name) {
+Status check_secret_key_permissions(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
+  // A public keyring is 0644 by design: refused for its permissions, it would send the operator to
+  // chmod the wrong file, so the mix-up is named first.
+  if (Result<std::string> text = read_small_file(path, max_keyring_bytes); text) {
+    const std::optional<std::string> kind = keyring_kind(text.value());
+    sodium_memzero(text->data(), text->size());  // it may be the secret key itself
+    if (kind) {
+      return make_error(path.string() + ": this is the " + *kind + " public keyring; this command needs " +
+                        secret_key_wanted(expected_kind));
+    }
+  }
+  return check_private_permissions(path);
+}
+
+Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::string_view source_name,
+                                                 std::optional<KeyKind> wanted) {
   std::vector<PublicKey> keys;
   const std::string name(source_name);
   int line_number = 0;
@@ -483,6 +557,10 @@ Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::str
       p = q + 1;
     }
     if (words.size() != 5 || words[0] != public_format) {
+      if (const std::optional<std::string> kind = secret_file_kind(text)) {
+        return make_error(name + ": this is the " + *kind + " secret key; this command needs " +
+                          public_keyring_wanted(wanted) + ", which holds no secret");
+      }
       return make_error(where + ": expected '" + std::string(public_format) +
                         " KIND KEY-ID PUBLIC-KEY-HEX CREATED'");
     }
@@ -499,6 +577,10 @@ Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::str
     if (key_id_for(key.kind, key.key) != key.key_id) {
       return make_error(where + ": key-id " + key.key_id + " does not match the public key");
     }
+    if (!is_utc_ms_time(words[4])) {
+      return make_error(where + ": CREATED '" + printable(words[4].substr(0, 40)) +
+                        "' is not a UTC time like 2026-11-22T02:30:00.000Z");
+    }
     key.created = words[4];
     keys.push_back(key);
   }
@@ -506,10 +588,12 @@ Result<std::vector<PublicKey>> parse_public_keys(std::string_view text, std::str
   return keys;
 }
 
-Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& path) {
+Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& path, std::optional<KeyKind> wanted) {
   Result<std::string> text = read_small_file(path, max_keyring_bytes);
   if (!text) return text.error();
-  return parse_public_keys(text.value(), path.string());
+  Result<std::vector<PublicKey>> keys = parse_public_keys(text.value(), path.string(), wanted);
+  sodium_memzero(text->data(), text->size());  // a secret key given in place of a keyring
+  return keys;
 }
 
 Status append_public_key(const std::filesystem::path& path, const PublicKey& key) {

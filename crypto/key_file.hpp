@@ -66,14 +66,21 @@ std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_sec
 // kind (if expected_kind) and the shape of every field; an unprotected key is read whole, its
 // key-id checked against the key. What `config check` runs on the keys serve will open.
 [[nodiscard]] Status check_secret_key_file(const std::filesystem::path& path, std::optional<KeyKind> expected_kind);
+// What read_secret_key_file checks before it reads the key: that the file is not a public keyring
+// given in its place (named as such, with the key the command needs), then its permissions (0600).
+[[nodiscard]] Status check_secret_key_permissions(const std::filesystem::path& path,
+                                                  std::optional<KeyKind> expected_kind);
 // Metadata only: works without the passphrase.
 [[nodiscard]] Result<KeyMetadata> read_key_metadata(const std::filesystem::path& path);
 
 std::string format_public_key(const PublicKey& key);
-// Parses a keyring: one key per line, '#' comments; errors name FILE:LINE.
+// Parses a keyring: one key per line, '#' comments; errors name FILE:LINE. A secret key file given
+// in its place is named as such, with `wanted` (the keyring the command needs, where it knows it).
 [[nodiscard]] Result<std::vector<PublicKey>> parse_public_keys(std::string_view text,
-                                                               std::string_view source_name);
-[[nodiscard]] Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& path);
+                                                               std::string_view source_name,
+                                                               std::optional<KeyKind> wanted = std::nullopt);
+[[nodiscard]] Result<std::vector<PublicKey>> read_public_keys(const std::filesystem::path& path,
+                                                              std::optional<KeyKind> wanted = std::nullopt);
 // Appends one key line to a keyring (created 0644: public keys are meant to be shared).
 [[nodiscard]] Status append_public_key(const std::filesystem::path& path, const PublicKey& key);
 

@@ -194,7 +194,7 @@ Result<OpenedCapture> open_capture(const SecretKey& auditor_key, std::string_vie
 }
 
 Result<PublicKey> read_auditor_public_key(const std::filesystem::path& keyring) {
-  Result<std::vector<PublicKey>> keys = read_public_keys(keyring);
+  Result<std::vector<PublicKey>> keys = read_public_keys(keyring, KeyKind::auditor);
   if (!keys) return make_error("auditor public key: " + keys.error().message);
   const PublicKey* auditor = nullptr;
   for (const PublicKey& key : keys.value()) {

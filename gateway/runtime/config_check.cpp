@@ -61,7 +61,8 @@ std::string appendable_file_problem(const fs::path& file) {
 // What serve would refuse in a secret key file, short of a passphrase: permissions, format, kind,
 // the shape of every field, and for an unprotected key the key itself (its length, its key-id).
 std::string secret_key_problem(const fs::path& path, crypto::KeyKind kind) {
-  if (auto permissions = crypto::check_private_permissions(path); !permissions) return permissions.error().message;
+  if (auto permissions = crypto::check_secret_key_permissions(path, kind); !permissions)
+    return permissions.error().message;
   auto metadata = crypto::read_key_metadata(path);
   if (!metadata) return metadata.error().message;
   if (metadata->kind != kind)

@@ -530,7 +530,7 @@ TEST_CASE("audit open decrypts captures with the auditor's secret key only") {
   CHECK(opened.err.find("request req-1, request") != std::string::npos);
   Run wrong = run({"audit", "open", "--secret-key", (site.keys / "vault.key").string(), path->string()});
   CHECK(wrong.status == 2);
-  CHECK(wrong.err.find("this is a vault key, expected a auditor key") != std::string::npos);
+  CHECK(wrong.err.find("this is the vault secret key; this command needs the auditor secret key (auditor.key)") != std::string::npos);
   Run rotated = run({"keys", "rotate", "auditor", "--dir", site.keys.string()});
   CHECK(rotated.status == 0);
   Run old_capture = run({"audit", "open", "--secret-key", (site.keys / "auditor.key").string(), path->string()});
@@ -1123,4 +1123,48 @@ TEST_CASE("audit options given a number past their range say so and name the max
   Run largest = run({"audit", "tail", dir, "-n", "18446744073709551615"});
   CHECK(largest.status == 0);
   CHECK(count_lines(largest.out) == 3);
+}
+
+TEST_CASE("a key file of another kind is named as such, never refused for its permissions or shape") {
+  Site site;
+  site.write(0, 3);
+  auto store = CaptureStore::open(site.audit / "captures", site.keys / "auditor.pub");
+  REQUIRE(store.ok());
+  auto capture = store->write({"req-1", "request", 1700000000000}, R"({"messages":[]})");
+  REQUIRE(capture.ok());
+  const auto key = [&](const char* name) { return (site.keys / name).string(); };
+  const std::string dir = site.audit.string();
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      // Public keyrings (0644 by design) given as the secret key.
+      {{"audit", "open", "--secret-key", key("auditor.pub"), capture->string()},
+       key("auditor.pub") + ": this is the auditor public keyring; this command needs the auditor secret key (auditor.key)"},
+      {{"audit", "open", "--secret-key", key("audit-signing.pub"), capture->string()},
+       key("audit-signing.pub") +
+           ": this is the audit-signing public keyring; this command needs the auditor secret key (auditor.key)"},
+      // Secret keys given as the public keyring.
+      {{"audit", "verify", dir, "--key", key("audit-signing.key")},
+       key("audit-signing.key") + ": this is the audit-signing secret key; this command needs the audit-signing " +
+           "public keyring (audit-signing.pub), which holds no secret"},
+      {{"audit", "verify", dir, "--key", key("auditor.key")},
+       key("auditor.key") + ": this is the auditor secret key; this command needs the audit-signing public keyring " +
+           "(audit-signing.pub), which holds no secret"},
+      {{"audit", "check-proof", key("vault.key"), "--key", key("vault.key")},
+       key("vault.key") + ": this is the vault secret key; this command needs the audit-signing public keyring " +
+           "(audit-signing.pub), which holds no secret"},
+  };
+  for (const Case& c : cases) {
+    Run r = run(c.args);
+    INFO(c.args[1] << " " << c.args[2] << ": " << r.err);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("sovereign audit: " + c.message + "\n") != std::string::npos);
+    CHECK(r.err.find("permissions") == std::string::npos);
+  }
+  // The secret of a key given in the wrong place is never quoted back.
+  const std::string signing = read_bytes(site.keys / "audit-signing.key");
+  const std::string secret = signing.substr(signing.find("secret: ") + 8, 64);
+  CHECK(run({"audit", "verify", dir, "--key", key("audit-signing.key")}).err.find(secret) == std::string::npos);
 }

@@ -248,7 +248,7 @@ TEST_SUITE("keys") {
     write_private(path, good);
     auto wrong_kind = read_secret_key_file(path, nullptr, KeyKind::vault);
     REQUIRE_FALSE(wrong_kind.ok());
-    CHECK(wrong_kind.error().message == name + ":3: this is a audit-signing key, expected a vault key");
+    CHECK(wrong_kind.error().message == name + ":3: this is the audit-signing secret key; this command needs the vault secret key (vault.key)");
 
     write_private(path, std::string(5000, 'x'));
     CHECK(error_of(path).find("larger than the 4096 bytes") != std::string::npos);
@@ -284,7 +284,7 @@ TEST_SUITE("keys") {
     write_private(path, plain);
     Status vault = check_secret_key_file(path, KeyKind::vault);
     REQUIRE_FALSE(vault.ok());
-    CHECK(vault.error().message == name + ":3: this is a audit-signing key, expected a vault key");
+    CHECK(vault.error().message == name + ":3: this is the audit-signing secret key; this command needs the vault secret key (vault.key)");
 
     // A protected key: every field is checked for its shape, and no passphrase is asked for.
     SecretBytes pass = passphrase("correct horse");
@@ -325,5 +325,29 @@ TEST_SUITE("keys") {
     auto empty = parse_public_keys("# nothing\n", "ring.pub");
     REQUIRE_FALSE(empty.ok());
     CHECK(empty.error().message == "ring.pub: contains no public key");
+  }
+
+  TEST_CASE("a keyring line's CREATED must be a UTC time, named with FILE:LINE like the other fields") {
+    const std::string good = format_public_key(public_key_of(generate_key(KeyKind::audit_signing)));
+    const std::string stem = good.substr(0, good.rfind(' ') + 1);
+    CHECK(parse_public_keys("# x\n" + good + "\n", "ring.pub").ok());
+    for (const char* created : {"notadate", "2026-13-01T00:00:00.000Z", "2026-02-29T00:00:00.000Z",
+                                "2026-11-22T24:00:00.000Z", "2026-11-22t02:30:00.000Z", "2026-11-22T02:30:00Z"}) {
+      auto bad = parse_public_keys("# x\n" + stem + created + "\n", "ring.pub");
+      REQUIRE_FALSE(bad.ok());
+      CHECK(bad.error().message ==
+            "ring.pub:2: CREATED '" + std::string(created) + "' is not a UTC time like 2026-11-22T02:30:00.000Z");
+    }
+    CHECK(parse_public_keys(stem + "2028-02-29T23:59:59.999Z\n", "ring.pub").ok());
+  }
+
+  TEST_CASE("a secret key file's created field must be a UTC time") {
+    TempDir dir;
+    const auto path = dir.path() / "created.key";
+    REQUIRE(write_secret_key_file(path, generate_key(KeyKind::vault), nullptr, true).ok());
+    std::string text = read_bytes(path);
+    const std::size_t at = text.find("created: ") + 9;
+    write_private(path, text.replace(at, text.find('\n', at) - at, "yesterday"));
+    CHECK(error_of(path) == path.string() + ":5: created 'yesterday' is not a UTC time like 2026-11-22T02:30:00.000Z");
   }
 }
