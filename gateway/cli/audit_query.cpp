@@ -269,6 +269,16 @@ class RecordPrinter {
   std::vector<ParsedRecord> rows_;
 };
 
+// Why a record that is not read as a JSON object was skipped: nested deeper than the reader
+// takes (an object all the same, which "not a JSON object" would misreport), not JSON, or not an object.
+std::string unreadable_record_reason(const boost::system::error_code& ec) {
+  if (ec == json::error::too_deep)
+    return "is nested deeper than the " + std::to_string(json::parse_options().max_depth) +
+           " levels of objects and arrays the reader takes";
+  if (ec) return "is not valid JSON (" + ec.message() + ")";
+  return "is not a JSON object";
+}
+
 // `warn`: say so on stderr when the record is not a JSON object (once per query, not per pass).
 std::optional<ParsedRecord> parse_record(const LogRecord& record, bool warn = true) {
   boost::system::error_code ec;
@@ -276,7 +286,7 @@ std::optional<ParsedRecord> parse_record(const LogRecord& record, bool warn = tr
   if (ec || !value.is_object()) {
     if (warn)
       std::cerr << "warning: " << record.segment << " offset " << record.offset << ": record "
-                << record.leaf_index << " is not a JSON object; skipped\n";
+                << record.leaf_index << " " << unreadable_record_reason(ec) << "; skipped\n";
     return std::nullopt;
   }
   return ParsedRecord{record.leaf_index, std::string(record.bytes), std::move(value.as_object())};

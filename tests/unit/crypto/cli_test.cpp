@@ -1168,3 +1168,17 @@ TEST_CASE("a key file of another kind is named as such, never refused for its pe
   const std::string secret = signing.substr(signing.find("secret: ") + 8, 64);
   CHECK(run({"audit", "verify", dir, "--key", key("audit-signing.key")}).err.find(secret) == std::string::npos);
 }
+
+TEST_CASE("audit query says why it skips a record: nested too deep, not JSON, or not an object") {
+  Site site;
+  const std::string deep = R"({"kind":"decision","nested":)" + std::string(40, '[') + std::string(40, ']') + "}";
+  site.write_records({decision(0), deep, "[1,2]", "{\"kind\":", decision(4)});
+  Run r = run({"audit", "query", site.audit.string(), "--format", "json"});
+  INFO(r.err);
+  CHECK(r.status == 0);
+  CHECK(count_lines(r.out) == 2);
+  CHECK(r.err.find(": record 1 is nested deeper than the 32 levels of objects and arrays the reader takes; skipped\n") !=
+        std::string::npos);
+  CHECK(r.err.find(": record 2 is not a JSON object; skipped\n") != std::string::npos);
+  CHECK(r.err.find(": record 3 is not valid JSON (") != std::string::npos);
+}
