@@ -187,6 +187,16 @@ std::variant<ModelConfig, std::string> read_model_config(const gguf::File& file)
     return "tensor 'token_embd.weight' has " + std::to_string(embeddings->dims[1]) +
            " rows; expected 1.." + std::to_string(kMaxVocab);
   config.n_vocab = static_cast<int>(embeddings->dims[1]);
+  // vocab_size is optional (llama.cpp's converter writes it equal to the embedding's rows, padding
+  // included); one that disagrees says the metadata and the weights come from different models.
+  if (file.find(read.key("vocab_size")) != nullptr) {
+    const std::optional<int> vocab_size = read.integer("vocab_size", 1, kMaxVocab);
+    if (!read.error.empty()) return read.error;
+    if (*vocab_size != config.n_vocab)
+      return gguf::metadata_key_label(file, read.key("vocab_size")) + " is " + std::to_string(*vocab_size) +
+             " but tensor 'token_embd.weight' (data at byte " + std::to_string(embeddings->offset_in_file) +
+             ") has " + std::to_string(config.n_vocab) + " rows";
+  }
   config.tied_embeddings = file.tensor("output.weight") == nullptr;
   config.has_rope_freqs = file.tensor("rope_freqs.weight") != nullptr;
 

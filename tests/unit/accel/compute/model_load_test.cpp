@@ -276,4 +276,24 @@ TEST_CASE("every tensor of the test models is used: tied embeddings, rope_freqs,
   CHECK(load_error(qwen) == "");
 }
 
+TEST_CASE("a vocab_size that disagrees with the embedding's rows is refused with both values and its byte") {
+  for (const std::string architecture : {"llama", "qwen2"}) {
+    CAPTURE(architecture);
+    TinyModelSpec spec;
+    spec.architecture = architecture;
+    const std::string key = architecture + ".vocab_size";
+    spec.tamper = [&](gguf::Writer& w) { w.set(key, static_cast<std::uint32_t>(kTinyVocab)); };
+    CHECK(load_error(spec) == "");  // what llama.cpp's converter writes: the rows, padding included
+    spec.tamper = [&](gguf::Writer& w) { w.set(key, static_cast<std::uint32_t>(kTinyVocab + 5)); };
+    const std::string error = load_error(spec);
+    CHECK_MESSAGE(error.find(": metadata key '" + key + "' (byte ") != std::string::npos, error);
+    CHECK_MESSAGE(error.find(") is " + std::to_string(kTinyVocab + 5) + " but tensor 'token_embd.weight' (data at byte ") !=
+                      std::string::npos,
+                  error);
+    CHECK_MESSAGE(error.find(") has " + std::to_string(kTinyVocab) + " rows") != std::string::npos, error);
+    spec.tamper = [&](gguf::Writer& w) { w.set(key, std::string("many")); };
+    CHECK(load_error(spec).find(") is string; expected an integer") != std::string::npos);
+  }
+}
+
 }  // namespace sovereign::accel::test
