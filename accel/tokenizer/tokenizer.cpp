@@ -127,6 +127,11 @@ std::optional<std::string> Tokenizer::load_vocabulary(const gguf::File& file, bo
   } else {
     into.add_bos_ = default_add_bos;
   }
+  // Read for its type only: its value is never applied. An EOS after a chat prompt would close the
+  // assistant turn the template just opened, and the model would answer with nothing (or start a
+  // turn of its own); a plain completion prompt is continued, not ended, so it gets none either.
+  if (file.find("tokenizer.ggml.add_eos_token") != nullptr && !file.get_bool("tokenizer.ggml.add_eos_token"))
+    return gguf::metadata_key_label(file, "tokenizer.ggml.add_eos_token") + " must be a bool";
 
   for (const std::int32_t id : {into.eos_, eot, eom}) {
     if (id >= 0) into.end_of_turn_.push_back(id);

@@ -210,6 +210,9 @@ TEST_CASE("tokenizer metadata errors name the key") {
   w.set("tokenizer.ggml.add_bos_token", std::uint32_t{1});
   check_error(w, "metadata key 'tokenizer.ggml.add_bos_token'{at} must be a bool");
   w = spm_writer();
+  w.set("tokenizer.ggml.add_eos_token", std::string("true"));
+  check_error(w, "metadata key 'tokenizer.ggml.add_eos_token'{at} must be a bool");
+  w = spm_writer();
   w.set("tokenizer.ggml.add_space_prefix", std::string("yes"));
   check_error(w, "metadata key 'tokenizer.ggml.add_space_prefix'{at} is string; expected bool");
   w = spm_writer();
