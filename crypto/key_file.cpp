@@ -522,6 +522,19 @@ std::string format_public_key(const PublicKey& key) {
          " " + to_hex(key.key) + " " + key.created;
 }
 
+std::optional<std::string> key_file_description(const std::filesystem::path& path) {
+  Result<std::string> text = read_small_file(path, max_keyring_bytes);
+  if (!text) return std::nullopt;
+  std::optional<std::string> description;
+  if (std::optional<std::string> kind = keyring_kind(text.value())) {
+    description = "the " + *kind + " public keyring";
+  } else if (std::optional<std::string> secret_kind = secret_file_kind(text.value())) {
+    description = "the " + *secret_kind + " secret key";
+  }
+  sodium_memzero(text->data(), text->size());
+  return description;
+}
+
 Status check_secret_key_permissions(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
   // A public keyring is 0644 by design: refused for its permissions, it would send the operator to
   // chmod the wrong file, so the mix-up is named first.

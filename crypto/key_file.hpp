@@ -66,6 +66,9 @@ std::string key_id_for(KeyKind kind, std::span<const std::uint8_t> public_or_sec
 // kind (if expected_kind) and the shape of every field; an unprotected key is read whole, its
 // key-id checked against the key. What `config check` runs on the keys serve will open.
 [[nodiscard]] Status check_secret_key_file(const std::filesystem::path& path, std::optional<KeyKind> expected_kind);
+// "the auditor public keyring", "the vault secret key": what a key file is, for a command given one
+// where it takes something else; nullopt when `path` is not a key file (or cannot be read).
+std::optional<std::string> key_file_description(const std::filesystem::path& path);
 // What read_secret_key_file checks before it reads the key: that the file is not a public keyring
 // given in its place (named as such, with the key the command needs), then its permissions (0600).
 [[nodiscard]] Status check_secret_key_permissions(const std::filesystem::path& path,

@@ -3,10 +3,12 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
 #include <tuple>
 
 #include "crypto/file_io.hpp"
+#include "crypto/key_file.hpp"
 #include "crypto/vault_journal.hpp"
 #include "gateway/cli/arguments.hpp"
 
@@ -89,7 +91,17 @@ int run_vault_command(std::span<const std::string> args) {
   if (auto* answered = std::get_if<int>(&parsed)) return *answered;
   const Arguments& arguments = std::get<Arguments>(parsed);
   if (arguments.positionals().size() != 1) return vault_usage.error("check needs DIR");
-  return check(arguments.positionals()[0]);
+  const std::filesystem::path directory = arguments.positionals()[0];
+  // A file given for DIR (most likely vault.key, named next to the directory in gateway.yaml) would
+  // otherwise be reported as "DIR/mappings.vault: Not a directory".
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(directory, ec)) {
+    const std::optional<std::string> key = crypto::key_file_description(directory);
+    return vault_usage.error(directory.string() + (key ? ": this is " + *key + "; " : " is a file; ") +
+                             "vault check takes the vault's directory (vault.directory in gateway.yaml, which " +
+                             "holds " + std::string(crypto::VaultJournal::file_name) + ") and needs no key");
+  }
+  return check(directory);
 }
 
 }  // namespace sovereign::gateway

@@ -185,4 +185,13 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
     assert.equal(checked.code, 1, checked.output);
     assert.match(checked.stderr, /mappings\.vault: permissions 0644 let group or others read a secret; run: chmod 600 /);
   });
+
+  it('vault check given a key file instead of the directory names the file for what it is', async () => {
+    for (const [file, what] of [[keys.vaultKey, 'the vault secret key'], [keys.auditorPub, 'the auditor public keyring']]) {
+      const checked = await runCli(['vault', 'check', file]);
+      assert.equal(checked.code, 2, checked.output);
+      assert.ok(checked.stderr.startsWith(`sovereign vault: ${file}: this is ${what}; vault check takes the vault's ` +
+        'directory (vault.directory in gateway.yaml, which holds mappings.vault) and needs no key\n'), checked.stderr);
+    }
+  });
 });
