@@ -113,6 +113,25 @@ std::optional<std::string> secret_file_kind(std::string_view text) {
   return kind;
 }
 
+// What kind of key file a file is, read without keeping its text (which may hold a secret).
+struct IdentifiedKeyFile {
+  bool public_keyring = false;  // else a secret key file
+  std::string kind;             // as the file names it, printable
+};
+
+std::optional<IdentifiedKeyFile> identify_key_file(const std::filesystem::path& path) {
+  Result<std::string> text = read_small_file(path, max_keyring_bytes);
+  if (!text) return std::nullopt;
+  std::optional<IdentifiedKeyFile> identified;
+  if (std::optional<std::string> kind = keyring_kind(text.value())) {
+    identified = IdentifiedKeyFile{true, std::move(*kind)};
+  } else if (std::optional<std::string> secret_kind = secret_file_kind(text.value())) {
+    identified = IdentifiedKeyFile{false, std::move(*secret_kind)};
+  }
+  sodium_memzero(text->data(), text->size());
+  return identified;
+}
+
 // Derives the public half of a stored secret, and for signing keys the 64-byte libsodium secret.
 void derive_public(KeyKind kind, const SecretBytes& secret, PublicKeyBytes& public_key) {
   if (kind == KeyKind::audit_signing) {
@@ -523,28 +542,17 @@ std::string format_public_key(const PublicKey& key) {
 }
 
 std::optional<std::string> key_file_description(const std::filesystem::path& path) {
-  Result<std::string> text = read_small_file(path, max_keyring_bytes);
-  if (!text) return std::nullopt;
-  std::optional<std::string> description;
-  if (std::optional<std::string> kind = keyring_kind(text.value())) {
-    description = "the " + *kind + " public keyring";
-  } else if (std::optional<std::string> secret_kind = secret_file_kind(text.value())) {
-    description = "the " + *secret_kind + " secret key";
-  }
-  sodium_memzero(text->data(), text->size());
-  return description;
+  const std::optional<IdentifiedKeyFile> identified = identify_key_file(path);
+  if (!identified) return std::nullopt;
+  return "the " + identified->kind + (identified->public_keyring ? " public keyring" : " secret key");
 }
 
 Status check_secret_key_permissions(const std::filesystem::path& path, std::optional<KeyKind> expected_kind) {
   // A public keyring is 0644 by design: refused for its permissions, it would send the operator to
   // chmod the wrong file, so the mix-up is named first.
-  if (Result<std::string> text = read_small_file(path, max_keyring_bytes); text) {
-    const std::optional<std::string> kind = keyring_kind(text.value());
-    sodium_memzero(text->data(), text->size());  // it may be the secret key itself
-    if (kind) {
-      return make_error(path.string() + ": this is the " + *kind + " public keyring; this command needs " +
-                        secret_key_wanted(expected_kind));
-    }
+  if (const std::optional<IdentifiedKeyFile> identified = identify_key_file(path); identified && identified->public_keyring) {
+    return make_error(path.string() + ": this is the " + identified->kind + " public keyring; this command needs " +
+                      secret_key_wanted(expected_kind));
   }
   return check_private_permissions(path);
 }
