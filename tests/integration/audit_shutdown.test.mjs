@@ -34,14 +34,15 @@ describe('shutdown with an audit log that can no longer be written', { timeout: 
   const start = (auditDir, limits) => Gateway.start({
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
     backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
-    // Timed checkpoints every 10 ms fill the segment up to the file-size limit, so the final
-    // checkpoint (a frame of the same size) cannot fit either: a full disk, deterministically.
+    // Timed checkpoints every 10 ms fill the segment up to the file-size limit (64 KiB: a few seconds,
+    // long after the first request), so the final checkpoint (a frame of the same size) cannot fit
+    // either: a full disk, deterministically.
     ...evidenceSections(keys, auditDir, { checkpoint_every_ms: 10 }),
   }, limits);
 
   it('logs audit_not_closed before its last line and exits with status 3', async () => {
     const auditDir = path.join(dir, 'full');
-    const gw = await start(auditDir, { fileSizeLimit: 16384 });
+    const gw = await start(auditDir, { fileSizeLimit: 65536 });
     let status;
     try {
       const first = await gw.chat(KEY, chat('Before the disk filled up.'));
