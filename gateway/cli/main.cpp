@@ -28,7 +28,7 @@ Commands:
   vault check DIR              check the token vault's mappings file (operators)
   model info|make-demo         inspect GGUF model files; write the demo model
   accel devices|bench          list GPUs; measure the built-in engine
-  version                      print the version
+  version                      print the version (also --version, -V)
 
 Run 'sovereign COMMAND --help' for a command's options.
 )";
@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   if (command == "vault") return run_vault_command(rest);
   if (command == "model") return run_model_command(rest);
   if (command == "accel") return run_accel_command(rest);
-  if (command == "version") {
+  // Packaging scripts and operators try `--version` before reading the usage; it is the same command.
+  if (command == "version" || command == "--version" || command == "-V") {
     auto parsed = CommandUsage("sovereign version", "usage: sovereign version   (print the version)\n")
                       .parse(rest, ArgumentSpec().at_most(0));
     if (auto* answered = std::get_if<int>(&parsed)) return *answered;

@@ -377,6 +377,8 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
     return fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
   // Before the texts: releasing held text adds members, which may move the strings found here.
   rewritten = scan_other_strings(value) || rewritten;
+  // After the scan: the envelope is repeated as it went out, never with what the scan masked.
+  remember_envelope(value.get_object());
   if (choices != nullptr && choices->is_array()) {
     for (auto& item : choices->get_array()) {
       if (!item.is_object()) return fail(std::string("a choice is ") + kind_of(item) + ", not an object");
@@ -429,6 +431,18 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
   return serialized;
 }
 
+// The members every chunk of OpenAI's carries besides its choices (a legacy completion's too).
+// Only these: `usage` or a provider's extra members belong to the event that carried them.
+constexpr std::string_view envelope_members[] = {"id", "object", "created", "model", "system_fingerprint",
+                                                 "service_tier"};
+
+void ResponseRewriter::remember_envelope(const json::object& event) {
+  for (std::string_view name : envelope_members)
+    // Copied out of the event's arena only when it changed: most streams repeat one envelope.
+    if (auto* value = event.if_contains(name); value && !value->is_null())
+      if (auto* kept = envelope_.if_contains(name); kept == nullptr || *kept != *value) envelope_[name] = *value;
+}
+
 std::string ResponseRewriter::flush_choices() {
   std::string out;
   for (auto& [key, s] : streams_) {
@@ -436,7 +450,11 @@ std::string ResponseRewriter::flush_choices() {
     if (rest.empty()) continue;
     json::object item{{"index", key.first}, {"finish_reason", nullptr}};
     place_released(item, endpoint_, key.second, rest);
-    out += "data: " + json::serialize(json::object{{"choices", json::array{item}}}) + "\n\n";
+    // Written by the gateway, yet shaped as the backend's chunks: clients that check each chunk's
+    // id against the stream's (openai-go's accumulator) or read its model would fail on a bare one.
+    json::object event = envelope_;
+    event["choices"] = json::array{item};
+    out += "data: " + json::serialize(event) + "\n\n";
   }
   return out;
 }

@@ -87,12 +87,16 @@ class ResponseRewriter : public ResponseTransform {
   std::string fail_whole(const std::string& why);
   bool withhold_logprobs(boost::json::object& choice) const;
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
+  void remember_envelope(const boost::json::object& event);
 
   Endpoint endpoint_;
   bool withhold_logprobs_;
   FilterChainFactory make_chain_;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
+  // The id, object, created, model... of the backend's latest event: the events the gateway writes
+  // itself (text released at the end of a stream) carry them too, as OpenAI's chunks all do.
+  boost::json::object envelope_;
   SseLineEnds line_ends_;
   bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one

@@ -69,6 +69,18 @@ describe('sovereign COMMAND --help', () => {
     await assertHelp(['config', 'check', '--bogus', '-h']);
   });
 
+  it('--version and -V print the version as `sovereign version` does', async () => {
+    const version = await runCli(['version']);
+    assert.equal(version.code, 0, version.output);
+    assert.match(version.stdout, /^sovereign \d+\.\d+\.\d+\n$/);
+    for (const flag of ['--version', '-V']) {
+      const result = await runCli([flag]);
+      assert.equal(result.code, 0, `sovereign ${flag}: ${result.output}`);
+      assert.equal(result.stdout, version.stdout, `sovereign ${flag}`);
+      assert.equal(result.stderr, '', `sovereign ${flag}`);
+    }
+  });
+
   it('a mistake still prints the usage, on stderr, with exit status 2', async () => {
     for (const args of [['policy', 'lint', '--bogus'], ['audit'], ['keys', 'frobnicate'], ['vault', 'check'], ['version', 'x']]) {
       const result = await runCli(args);

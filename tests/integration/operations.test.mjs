@@ -69,6 +69,18 @@ describe('admin endpoints, metrics and access log', () => {
     assert.equal(check.status, 0, `promtool check metrics:\n${check.stdout}${check.stderr}\n--- metrics:\n${res.text}`);
   });
 
+  it('every metric /metrics exposes is documented in docs/', async () => {
+    // An operator builds dashboards and alerts from the docs: a series they do not name is one
+    // nobody can tell the meaning of.
+    const res = await gw.admin('/metrics');
+    const exposed = [...res.text.matchAll(/^# TYPE (sovereign_[a-z_]+) /gm)].map((m) => m[1]);
+    assert.ok(exposed.length > 10, res.text);
+    const docsDir = path.join(path.dirname(new URL(import.meta.url).pathname), '../../docs');
+    const docs = fs.readdirSync(docsDir).filter((f) => f.endsWith('.md')).map((f) => fs.readFileSync(path.join(docsDir, f), 'utf8')).join('\n');
+    const undocumented = exposed.filter((name) => !new RegExp(`\\b${name}\\b`).test(docs));
+    assert.deepEqual(undocumented, [], 'metrics in /metrics that no docs/*.md names');
+  });
+
   it('counts requests and their latency by tenant, model, backend and status', async () => {
     // A request is counted once its last byte is written, which can be just after the client has
     // read it; so this test's tenant sends nothing else, and the counts are awaited, then must be exact.

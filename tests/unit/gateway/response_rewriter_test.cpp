@@ -206,6 +206,28 @@ TEST_SUITE("rewrite") {
     CHECK(content == "a sec");
   }
 
+  TEST_CASE("text released at a stream's end goes out in a chunk with the backend's id, object, created and model") {
+    // A backend that ends with [DONE] (or breaks off) before a finish_reason: the held-back tail
+    // goes out in an event the gateway writes, shaped as the backend's others.
+    for (const bool broken : {false, true}) {
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(
+          R"(data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":7,"model":"m1","system_fingerprint":"fp",)"
+          R"("choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}],"usage":{"total_tokens":3}})" "\n\n");
+      out += broken ? rewriter.abandon() : rewriter.on_data("data: [DONE]\n\n");
+      const auto last_event = out.rfind("data: {");
+      REQUIRE(last_event != std::string::npos);
+      const auto event = boost::json::parse(out.substr(last_event + 6, out.find('\n', last_event) - last_event - 6));
+      CHECK(content_of(boost::json::serialize(event)) == "sec");
+      CHECK(event.at("id").as_string() == "chatcmpl-1");
+      CHECK(event.at("object").as_string() == "chat.completion.chunk");
+      CHECK(event.at("created").as_int64() == 7);
+      CHECK(event.at("model").as_string() == "m1");
+      CHECK(event.at("system_fingerprint").as_string() == "fp");
+      CHECK_FALSE(event.as_object().contains("usage"));  // counted once, in the event that carried it
+    }
+  }
+
   TEST_CASE("a character a backend cuts between two events is joined before the filters see it") {
     // "⟦secret⟧ é" written one byte per event: no filter sees half a character, none goes out.
     auto rewriter = streaming_mask_rewriter();
