@@ -610,8 +610,12 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})"}, {R"(github_pat_[A-Za-z0-9_]{82})"}}, v::github_token,
          Boundary::token, {"github", "token"}, token_chars, "g", ""},
         {"slack_token", "restricted", "Slack bot, user and app tokens",
-         {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"}}, v::slack_token, Boundary::token, {"slack", "token"},
-         token_chars, "x", "xox", expand_slack, slack_max},
+         // Bot, user and legacy tokens; refresh tokens (xoxe-1-...) and the access tokens of apps with token
+         // rotation (xoxe.xoxb-1-..., xoxe.xoxp-1-...); app-level tokens (xapp-1-A0123ABCD-1234567890123-...).
+         {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"},
+          {R"(xoxe(?:\.xox[bp])?-[0-9]-[0-9A-Za-z]{20})"},
+          {R"(xapp-[0-9]-[0-9A-Z]{8,12}-[0-9]{6,15}-[0-9A-Za-z]{4})"}},
+         v::slack_token, Boundary::token, {"slack", "token"}, token_chars, "x", "x", expand_slack, slack_max},
         {"api_key", "restricted",
          "API keys of well-known services (OpenAI, Anthropic, Google, Stripe, Hugging Face, GitLab), by their prefix",
          {{R"(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20})"},

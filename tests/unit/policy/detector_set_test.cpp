@@ -464,6 +464,23 @@ TEST_SUITE("scan") {
         CHECK(scan("born in May 2020, in the Remarch 12, 1985 edition") == Found{});
     }
 
+    TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
+        const auto slack = [](const std::string& text) {
+            Found tokens;
+            for (const auto& f : scan(text))
+                if (f.first == "slack_token") tokens.push_back(f);
+            return tokens;
+        };
+        const std::string secret = "Q7dL2kP9xR4mN8vB3cH6jT1wZ5yF0gS2aE7uK4iO9pL3qW8";
+        CHECK(slack("use xoxe-1-" + secret + " now") == Found{{"slack_token", "xoxe-1-" + secret}});
+        CHECK(slack("SLACK_BOT_TOKEN=xoxe.xoxb-1-" + secret) == Found{{"slack_token", "xoxe.xoxb-1-" + secret}});
+        CHECK(slack("xoxe.xoxp-1-" + secret) == Found{{"slack_token", "xoxe.xoxp-1-" + secret}});
+        const std::string app = "xapp-1-A0B1C2D3E4F-1234567890123-4f9a0c3e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f";
+        CHECK(slack("app token " + app + ".") == Found{{"slack_token", app}});
+        CHECK(slack("xoxe-1-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") == Found{});
+        CHECK(slack("xapp-1-EXAMPLE") == Found{});
+    }
+
     TEST_CASE("a card followed by its expiry date or security code is found") {
         const std::string card = "4111 1111 1111 1111";
         for (const std::string after : {" 12/26", " 123", " 05 2027", " 12 26.", " 1234567", ", 12/26"})
