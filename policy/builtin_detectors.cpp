@@ -567,8 +567,10 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           {"0[1-9](?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){4}", true, true},
           {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
          v::phone, Boundary::digit,
-         {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
-          "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka"},
+         // A word counts where it begins a word of the text: "mobil" is also "Mobilnummer" and "mobile".
+         {"phone", "tel", "telephone", "mobil", "cell", "call", "fax", "telefon", "handy", "rufnummer", "téléphone",
+          "tél", "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel",
+          "komórka"},
          phone_chars, "0123456789+(", "", nullptr, e164_max},
         // The anchor only, found by find_ipv4_anchor and completed by expand_ipv4. Compiled alone, the
         // whole form, [0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}, was not reported by vectorscan 5.4.9
@@ -592,9 +594,11 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr,
            written_dates::find_at_year}},
          v::date, Boundary::digit,
-         {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geburtsdatum", "né",
-          "née", "date de naissance", "nacido", "nacida", "fecha de nacimiento", "nato", "nata",
-          "data di nascita", "geboortedatum", "urodzony", "urodzona", "data urodzenia"},
+         // With the abbreviations forms print: "geb." (German and Dutch), "Geburtstag", "Fecha nac.", "ur."
+         // (Polish); a word counts where it begins a word of the text ("geburts" is also "Geburtsdatum").
+         {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geb.", "geburts", "né",
+          "née", "date de naissance", "nacido", "nacida", "fecha de nac", "fecha nac", "nato", "nata",
+          "nascita", "geboortedatum", "urodzony", "urodzona", "ur.", "data urodzenia"},
          digits_and_separators, "0123456789", "", nullptr, written_dates::max_length, false,
          written_dates::straddle_start},
         {"aws_access_key", "restricted", "AWS access key ids",

@@ -464,6 +464,26 @@ TEST_SUITE("scan") {
         CHECK(scan("born in May 2020, in the Remarch 12, 1985 edition") == Found{});
     }
 
+    TEST_CASE("dates of birth next to the abbreviations forms print are found") {
+        CHECK(scan("Max Muster, geb. 12.03.1985 in Köln") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Geb.-Datum: 12.03.1985") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Geburtstag: 12.03.1985") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Fecha nac.: 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});
+        CHECK(scan("luogo e data nascita: Roma, 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});
+        CHECK(scan("Jan Kowalski, ur. 12.03.1985 w Krakowie") == Found{{"date_of_birth", "12.03.1985"}});
+        // The abbreviations only count with their dot, where they begin a word.
+        CHECK(scan("Gebühr bis 12.03.1985 bezahlt") == Found{});
+        CHECK(scan("tour 12.03.1985") == Found{});
+    }
+
+    TEST_CASE("national telephone numbers next to German and French labels are found") {
+        CHECK(scan("Mobil: 0170 1234567") == Found{{"phone", "0170 1234567"}});
+        CHECK(scan("Mobilnummer 0170 1234567") == Found{{"phone", "0170 1234567"}});
+        CHECK(scan("Rufnummer 030 1234567") == Found{{"phone", "030 1234567"}});
+        CHECK(scan("t\u00e9l. : 01 23 45 67 89") == Found{{"phone", "01 23 45 67 89"}});
+        CHECK(scan("Bestellung 0170 1234567") == Found{});
+    }
+
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
         const auto slack = [](const std::string& text) {
             Found tokens;
