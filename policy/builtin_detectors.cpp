@@ -33,6 +33,8 @@ bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
 bool upper_digit_gap(char c) { return upper_digit(c) || c == ' ' || gap_chars(c); }
 bool upper_digit_dash(char c) { return upper_digit(c) || c == '-'; }
+// A Spanish DNI as cards print it: "12.345.678-Z", "12345678 Z".
+bool dni_chars(char c) { return upper_digit_dash(c) || c == '.' || c == ' '; }
 // The lead bytes of the letters beyond ASCII an address may hold (email_forms::name_char_at: U+00C0
 // to U+07FF, U+1E00 to U+1EFF).
 bool email_letter_lead(unsigned char c) { return (c >= 0xC3 && c <= 0xDF) || c == 0xE1; }
@@ -656,8 +658,10 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {"sécurité sociale", "securite sociale", "nir", "insee", "carte vitale", "social security"},
          upper_digit_gap, "12", ""},
         {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
-         {{R"([0-9]{8}-?[A-Z])", false, true}}, v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
-         upper_digit_dash, "0123456789", ""},
+         // Also as identity cards and forms print it, next to a context word: "12.345.678-Z", "12345678 Z".
+         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true}},
+         v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
+         dni_chars, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
          {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
          ""},

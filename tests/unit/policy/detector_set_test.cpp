@@ -484,6 +484,14 @@ TEST_SUITE("scan") {
         CHECK(scan("Bestellung 0170 1234567") == Found{});
     }
 
+    TEST_CASE("Spanish DNIs printed with dots or a space before the letter are found next to a context word") {
+        CHECK(scan("DNI 12.345.678-Z") == Found{{"es_dni", "12.345.678-Z"}});
+        CHECK(scan("DNI: 12.345.678Z") == Found{{"es_dni", "12.345.678Z"}});
+        CHECK(scan("NIF 12345678 Z") == Found{{"es_dni", "12345678 Z"}});
+        CHECK(scan("DNI 12.345.678-A") == Found{});  // wrong check letter
+        CHECK(scan("lote 12.345.678-Z") == Found{});  // no context word
+    }
+
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
         const auto slack = [](const std::string& text) {
             Found tokens;
