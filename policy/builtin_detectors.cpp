@@ -525,7 +525,9 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
          {{"[0-9]{3}-(?:" LINE_BREAK ")?[0-9]{2}-(?:" LINE_BREAK ")?[0-9]{4}", false, true},
-          {"[0-9]{3}" BLANK_OR_LINE_BREAK "[0-9]{2}" BLANK_OR_LINE_BREAK "[0-9]{4}", true, true}},
+          // Next to a context word also with spaces, or as forms and databases store it, without
+          // separators ("SSN: 536221234").
+          {"[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{4}", true, true}},
          v::us_ssn, Boundary::digit, {"ssn", "social security"}, grouped_digits, "0123456789", ""},
         {"uk_nhs", "restricted", "UK NHS numbers (mod-11 check, next to the word NHS)",
          {{"[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{4}", true, true}}, v::uk_nhs,

@@ -484,6 +484,16 @@ TEST_SUITE("scan") {
         CHECK(scan("Bestellung 0170 1234567") == Found{});
     }
 
+    TEST_CASE("US social security numbers written without separators are found next to a context word") {
+        CHECK(scan("SSN: 536221234") == Found{{"us_ssn", "536221234"}});
+        CHECK(scan("social security number 536221234.") == Found{{"us_ssn", "536221234"}});
+        CHECK(scan("SSN 536 221234") == Found{{"us_ssn", "536 221234"}});
+        CHECK(scan("SSN: 078051120") == Found{});     // a published fake
+        CHECK(scan("SSN: 666221234") == Found{});     // no such area
+        CHECK(scan("order 536221234") == Found{});    // no context word
+        CHECK(scan("SSN: 5362212345") == Found{});    // ten digits
+    }
+
     TEST_CASE("Spanish DNIs printed with dots or a space before the letter are found next to a context word") {
         CHECK(scan("DNI 12.345.678-Z") == Found{{"es_dni", "12.345.678-Z"}});
         CHECK(scan("DNI: 12.345.678Z") == Found{{"es_dni", "12.345.678Z"}});
