@@ -609,7 +609,8 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
          {"aws", "access key"}, upper_digit, "A", ""},
         {"private_key", "restricted", "PEM private key blocks",
-         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----)"}}, v::private_key_block, Boundary::none, {},
+         // OpenPGP armors its secret keys the same way, as "-----BEGIN PGP PRIVATE KEY BLOCK-----" (RFC 4880).
+         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"}}, v::private_key_block, Boundary::none, {},
          pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64},
         {"jwt", "restricted", "JSON Web Tokens",
          {{R"(eyJ[A-Za-z0-9_-]{8,64}\.eyJ)"}}, v::jwt, Boundary::token, {"token", "bearer", "jwt"}, token_chars, "e",

@@ -502,6 +502,20 @@ TEST_SUITE("scan") {
         CHECK(scan("lote 12.345.678-Z") == Found{});  // no context word
     }
 
+    TEST_CASE("OpenPGP secret keys are found as private keys, whole") {
+        const std::string key =
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+            "lFgEZkq3bRYJKwYBBAHaRw8BAQdAq8m1cV3pP0Xr5n2Yw7GJ4tK9bH2sLz6uQeD1\n"
+            "fN8aE3oAAP9cT2vY7mR1kQ4wZ8xJ3nB6dL0pH5sA9eC2gU7iK1oM4PQ=\n"
+            "=Xk3a\n"
+            "-----END PGP PRIVATE KEY BLOCK-----";
+        const Found found = scan("my key:\n" + key + "\nthanks");
+        CHECK(std::count(found.begin(), found.end(), std::pair<std::string, std::string>{"private_key", key}) == 1);
+        // A public key block is no secret.
+        const std::string public_key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZkq3bRYJ\n-----END PGP PUBLIC KEY BLOCK-----";
+        CHECK(scan(public_key) == Found{});
+    }
+
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
         const auto slack = [](const std::string& text) {
             Found tokens;
