@@ -33,6 +33,8 @@ bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool upper_digit(char c) { return is_upper(c) || is_digit(c); }
 bool upper_digit_gap(char c) { return upper_digit(c) || c == ' ' || gap_chars(c); }
 bool upper_digit_dash(char c) { return upper_digit(c) || c == '-'; }
+// A Spanish DNI as cards print it: "12.345.678-Z", "12345678 Z".
+bool dni_chars(char c) { return upper_digit_dash(c) || c == '.' || c == ' '; }
 // The lead bytes of the letters beyond ASCII an address may hold (email_forms::name_char_at: U+00C0
 // to U+07FF, U+1E00 to U+1EFF).
 bool email_letter_lead(unsigned char c) { return (c >= 0xC3 && c <= 0xDF) || c == 0xE1; }
@@ -523,7 +525,9 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
          {{"[0-9]{3}-(?:" LINE_BREAK ")?[0-9]{2}-(?:" LINE_BREAK ")?[0-9]{4}", false, true},
-          {"[0-9]{3}" BLANK_OR_LINE_BREAK "[0-9]{2}" BLANK_OR_LINE_BREAK "[0-9]{4}", true, true}},
+          // Next to a context word also with spaces, or as forms and databases store it, without
+          // separators ("SSN: 536221234").
+          {"[0-9]{3}" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{4}", true, true}},
          v::us_ssn, Boundary::digit, {"ssn", "social security"}, grouped_digits, "0123456789", ""},
         {"uk_nhs", "restricted", "UK NHS numbers (mod-11 check, next to the word NHS)",
          {{"[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{4}", true, true}}, v::uk_nhs,
@@ -567,8 +571,10 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           {"0[1-9](?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){4}", true, true},
           {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
          v::phone, Boundary::digit,
-         {"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "telefon", "handy", "téléphone",
-          "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel", "komórka"},
+         // A word counts where it begins a word of the text: "mobil" is also "Mobilnummer" and "mobile".
+         {"phone", "tel", "telephone", "mobil", "cell", "call", "fax", "telefon", "handy", "rufnummer", "téléphone",
+          "tél", "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel",
+          "komórka"},
          phone_chars, "0123456789+(", "", nullptr, e164_max},
         // The anchor only, found by find_ipv4_anchor and completed by expand_ipv4. Compiled alone, the
         // whole form, [0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}, was not reported by vectorscan 5.4.9
@@ -592,16 +598,19 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr,
            written_dates::find_at_year}},
          v::date, Boundary::digit,
-         {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geburtsdatum", "né",
-          "née", "date de naissance", "nacido", "nacida", "fecha de nacimiento", "nato", "nata",
-          "data di nascita", "geboortedatum", "urodzony", "urodzona", "data urodzenia"},
+         // With the abbreviations forms print: "geb." (German and Dutch), "Geburtstag", "Fecha nac.", "ur."
+         // (Polish); a word counts where it begins a word of the text ("geburts" is also "Geburtsdatum").
+         {"born", "date of birth", "dob", "d.o.b", "birthday", "birth date", "geboren", "geb.", "geburts", "né",
+          "née", "date de naissance", "nacido", "nacida", "fecha de nac", "fecha nac", "nato", "nata",
+          "nascita", "geboortedatum", "urodzony", "urodzona", "ur.", "data urodzenia"},
          digits_and_separators, "0123456789", "", nullptr, written_dates::max_length, false,
          written_dates::straddle_start},
         {"aws_access_key", "restricted", "AWS access key ids",
          {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
          {"aws", "access key"}, upper_digit, "A", ""},
         {"private_key", "restricted", "PEM private key blocks",
-         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY-----)"}}, v::private_key_block, Boundary::none, {},
+         // OpenPGP armors its secret keys the same way, as "-----BEGIN PGP PRIVATE KEY BLOCK-----" (RFC 4880).
+         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"}}, v::private_key_block, Boundary::none, {},
          pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64},
         {"jwt", "restricted", "JSON Web Tokens",
          {{R"(eyJ[A-Za-z0-9_-]{8,64}\.eyJ)"}}, v::jwt, Boundary::token, {"token", "bearer", "jwt"}, token_chars, "e",
@@ -610,8 +619,12 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36})"}, {R"(github_pat_[A-Za-z0-9_]{82})"}}, v::github_token,
          Boundary::token, {"github", "token"}, token_chars, "g", ""},
         {"slack_token", "restricted", "Slack bot, user and app tokens",
-         {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"}}, v::slack_token, Boundary::token, {"slack", "token"},
-         token_chars, "x", "xox", expand_slack, slack_max},
+         // Bot, user and legacy tokens; refresh tokens (xoxe-1-...) and the access tokens of apps with token
+         // rotation (xoxe.xoxb-1-..., xoxe.xoxp-1-...); app-level tokens (xapp-1-A0123ABCD-1234567890123-...).
+         {{R"(xox[abposr]-[0-9]{6,15}-[0-9A-Za-z]{4})"},
+          {R"(xoxe(?:\.xox[bp])?-[0-9]-[0-9A-Za-z]{20})"},
+          {R"(xapp-[0-9]-[0-9A-Z]{8,12}-[0-9]{6,15}-[0-9A-Za-z]{4})"}},
+         v::slack_token, Boundary::token, {"slack", "token"}, token_chars, "x", "x", expand_slack, slack_max},
         {"api_key", "restricted",
          "API keys of well-known services (OpenAI, Anthropic, Google, Stripe, Hugging Face, GitLab), by their prefix",
          {{R"(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20})"},
@@ -648,8 +661,10 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {"sécurité sociale", "securite sociale", "nir", "insee", "carte vitale", "social security"},
          upper_digit_gap, "12", ""},
         {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
-         {{R"([0-9]{8}-?[A-Z])", false, true}}, v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
-         upper_digit_dash, "0123456789", ""},
+         // Also as identity cards and forms print it, next to a context word: "12.345.678-Z", "12345678 Z".
+         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true}},
+         v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
+         dni_chars, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
          {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
          ""},

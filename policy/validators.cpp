@@ -413,7 +413,9 @@ bool github_token(std::string_view text) {
 }
 
 bool slack_token(std::string_view text) {
-    // Bot and user tokens are xoxb-/xoxp- followed by numeric workspace and user ids and a secret.
+    // Bot and user tokens are xoxb-/xoxp- followed by numeric workspace and user ids and a secret; app
+    // tokens (xapp-) carry numeric ids too; refresh and rotated tokens (xoxe-1-...) a long random secret,
+    // which has digits where a placeholder ("xoxe-1-xxxx...") has none.
     const auto dashes = std::count(text.begin(), text.end(), '-');
     const auto digits = std::count_if(text.begin(), text.end(), is_digit);
     return dashes >= 2 && digits >= 8;

@@ -464,6 +464,75 @@ TEST_SUITE("scan") {
         CHECK(scan("born in May 2020, in the Remarch 12, 1985 edition") == Found{});
     }
 
+    TEST_CASE("dates of birth next to the abbreviations forms print are found") {
+        CHECK(scan("Max Muster, geb. 12.03.1985 in Köln") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Geb.-Datum: 12.03.1985") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Geburtstag: 12.03.1985") == Found{{"date_of_birth", "12.03.1985"}});
+        CHECK(scan("Fecha nac.: 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});
+        CHECK(scan("luogo e data nascita: Roma, 12/03/1985") == Found{{"date_of_birth", "12/03/1985"}});
+        CHECK(scan("Jan Kowalski, ur. 12.03.1985 w Krakowie") == Found{{"date_of_birth", "12.03.1985"}});
+        // The abbreviations only count with their dot, where they begin a word.
+        CHECK(scan("Gebühr bis 12.03.1985 bezahlt") == Found{});
+        CHECK(scan("tour 12.03.1985") == Found{});
+    }
+
+    TEST_CASE("national telephone numbers next to German and French labels are found") {
+        CHECK(scan("Mobil: 0170 1234567") == Found{{"phone", "0170 1234567"}});
+        CHECK(scan("Mobilnummer 0170 1234567") == Found{{"phone", "0170 1234567"}});
+        CHECK(scan("Rufnummer 030 1234567") == Found{{"phone", "030 1234567"}});
+        CHECK(scan("t\u00e9l. : 01 23 45 67 89") == Found{{"phone", "01 23 45 67 89"}});
+        CHECK(scan("Bestellung 0170 1234567") == Found{});
+    }
+
+    TEST_CASE("US social security numbers written without separators are found next to a context word") {
+        CHECK(scan("SSN: 536221234") == Found{{"us_ssn", "536221234"}});
+        CHECK(scan("social security number 536221234.") == Found{{"us_ssn", "536221234"}});
+        CHECK(scan("SSN 536 221234") == Found{{"us_ssn", "536 221234"}});
+        CHECK(scan("SSN: 078051120") == Found{});     // a published fake
+        CHECK(scan("SSN: 666221234") == Found{});     // no such area
+        CHECK(scan("order 536221234") == Found{});    // no context word
+        CHECK(scan("SSN: 5362212345") == Found{});    // ten digits
+    }
+
+    TEST_CASE("Spanish DNIs printed with dots or a space before the letter are found next to a context word") {
+        CHECK(scan("DNI 12.345.678-Z") == Found{{"es_dni", "12.345.678-Z"}});
+        CHECK(scan("DNI: 12.345.678Z") == Found{{"es_dni", "12.345.678Z"}});
+        CHECK(scan("NIF 12345678 Z") == Found{{"es_dni", "12345678 Z"}});
+        CHECK(scan("DNI 12.345.678-A") == Found{});  // wrong check letter
+        CHECK(scan("lote 12.345.678-Z") == Found{});  // no context word
+    }
+
+    TEST_CASE("OpenPGP secret keys are found as private keys, whole") {
+        const std::string key =
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\n"
+            "lFgEZkq3bRYJKwYBBAHaRw8BAQdAq8m1cV3pP0Xr5n2Yw7GJ4tK9bH2sLz6uQeD1\n"
+            "fN8aE3oAAP9cT2vY7mR1kQ4wZ8xJ3nB6dL0pH5sA9eC2gU7iK1oM4PQ=\n"
+            "=Xk3a\n"
+            "-----END PGP PRIVATE KEY BLOCK-----";
+        const Found found = scan("my key:\n" + key + "\nthanks");
+        CHECK(std::count(found.begin(), found.end(), std::pair<std::string, std::string>{"private_key", key}) == 1);
+        // A public key block is no secret.
+        const std::string public_key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZkq3bRYJ\n-----END PGP PUBLIC KEY BLOCK-----";
+        CHECK(scan(public_key) == Found{});
+    }
+
+    TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
+        const auto slack = [](const std::string& text) {
+            Found tokens;
+            for (const auto& f : scan(text))
+                if (f.first == "slack_token") tokens.push_back(f);
+            return tokens;
+        };
+        const std::string secret = "Q7dL2kP9xR4mN8vB3cH6jT1wZ5yF0gS2aE7uK4iO9pL3qW8";
+        CHECK(slack("use xoxe-1-" + secret + " now") == Found{{"slack_token", "xoxe-1-" + secret}});
+        CHECK(slack("SLACK_BOT_TOKEN=xoxe.xoxb-1-" + secret) == Found{{"slack_token", "xoxe.xoxb-1-" + secret}});
+        CHECK(slack("xoxe.xoxp-1-" + secret) == Found{{"slack_token", "xoxe.xoxp-1-" + secret}});
+        const std::string app = "xapp-1-A0B1C2D3E4F-1234567890123-4f9a0c3e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a3f2e1d0c9b8a7f6e5d4c3b2a1f";
+        CHECK(slack("app token " + app + ".") == Found{{"slack_token", app}});
+        CHECK(slack("xoxe-1-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") == Found{});
+        CHECK(slack("xapp-1-EXAMPLE") == Found{});
+    }
+
     TEST_CASE("a card followed by its expiry date or security code is found") {
         const std::string card = "4111 1111 1111 1111";
         for (const std::string after : {" 12/26", " 123", " 05 2027", " 12 26.", " 1234567", ", 12/26"})
