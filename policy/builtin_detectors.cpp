@@ -142,13 +142,33 @@ TextRange expand_email(std::string_view text, std::size_t begin, std::size_t) {
 }
 
 // Anchor "-----BEGIN ... PRIVATE KEY-----": the block runs to the matching "-----END ...-----" line.
+// A block cut before its END line (a paste cut short, a truncated file) still gives the key away: it
+// runs over the body, to the end of its last base64 run that begins a line or is long enough to be
+// part of a key written on one line (lines joined with spaces), so that words after the key on its
+// last line are not taken for it. Whether that body is a key's, private_key_block decides.
 TextRange expand_pem(std::string_view text, std::size_t begin, std::size_t end) {
     const auto window = text.substr(end, std::min(pem_body_max, text.size() - end));
-    const auto end_marker = window.find("-----END ");
-    if (end_marker == std::string_view::npos) return {};
-    const auto close = window.find("-----", end_marker + 9);
-    if (close == std::string_view::npos) return {};
-    return {begin, end + close + 5};
+    if (const auto end_marker = window.find("-----END "); end_marker != std::string_view::npos) {
+        const auto close = window.find("-----", end_marker + 9);
+        if (close == std::string_view::npos) return {};
+        return {begin, end + close + 5};
+    }
+    constexpr std::size_t joined_line_min = 16;
+    std::size_t block_end = 0;
+    bool line_start = true;
+    for (std::size_t at = 0; at < window.size() && pem_chars(window[at]);) {
+        if (!validators::base64_char(window[at])) {
+            line_start = window[at] == '\n' || (line_start && (window[at] == ' ' || window[at] == '\t' || window[at] == '\r'));
+            ++at;
+            continue;
+        }
+        const std::size_t run = at;
+        while (at < window.size() && validators::base64_char(window[at])) ++at;
+        if (line_start || at - run >= joined_line_min) block_end = at;
+        line_start = false;
+    }
+    if (block_end == 0) return {};
+    return {begin, end + block_end};
 }
 
 TextRange expand_jwt(std::string_view text, std::size_t begin, std::size_t) {

@@ -388,14 +388,29 @@ bool aws_access_key(std::string_view text) {
            });
 }
 
+bool base64_char(char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+           c == '=';
+}
+
 bool private_key_block(std::string_view text) {
     // The BEGIN and END labels must name the same kind of key.
     constexpr std::string_view begin = "-----BEGIN ";
     constexpr std::string_view end = "-----END ";
     if (text.substr(0, begin.size()) != begin) return false;
     const auto label_end = text.find("-----", begin.size());
+    if (label_end == std::string_view::npos) return false;
     const auto end_at = text.rfind(end);
-    if (label_end == std::string_view::npos || end_at == std::string_view::npos || end_at <= label_end) return false;
+    if (end_at == std::string_view::npos || end_at <= label_end) {
+        // Cut before its END line: a key's body, if it holds a run of base64 as long as most of a PEM
+        // line (64 characters). A sentence naming the header ("a key file starts with -----BEGIN
+        // PRIVATE KEY-----") holds none.
+        constexpr std::size_t body_run_min = 40;
+        std::size_t run = 0;
+        for (char c : text.substr(label_end + 5))
+            if ((run = base64_char(c) ? run + 1 : 0) >= body_run_min) return true;
+        return false;
+    }
     const auto label = text.substr(begin.size(), label_end - begin.size());
     const auto closing = text.substr(end_at + end.size());
     return closing.substr(0, label.size()) == label && closing.substr(label.size()) == "-----";

@@ -26,6 +26,10 @@ bool ipv4(std::string_view text);
 bool ipv6(std::string_view text);
 bool date(std::string_view text);
 bool aws_access_key(std::string_view text);
+// A character of base64 (RFC 4648 section 4, padding included).
+bool base64_char(char c);
+// A PEM or OpenPGP armored private key: BEGIN and END labels agree, or, cut before its END line, a body
+// that holds a run of base64 as long as most of a line.
 bool private_key_block(std::string_view text);
 bool jwt(std::string_view text);
 bool github_token(std::string_view text);

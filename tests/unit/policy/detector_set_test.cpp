@@ -516,6 +516,19 @@ TEST_SUITE("scan") {
         CHECK(scan(public_key) == Found{});
     }
 
+    TEST_CASE("a private key cut before its END line is found over its body, words after it are not") {
+        const std::string header = "-----BEGIN PRIVATE KEY-----";
+        const std::string line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+        const std::string cut = header + "\n" + line + "\n" + line + "\nMIIEvQIBADAN";
+        CHECK(scan("here: " + cut + " can you fix it") == Found{{"private_key", cut}});
+        // Its lines joined with spaces, as a paste into one line leaves them.
+        const std::string joined = header + " " + line + " " + line.substr(0, 30);
+        CHECK(scan(joined + " thanks") == Found{{"private_key", joined}});
+        // A sentence naming the header gives no key away.
+        CHECK(scan("A key file starts with " + header + " and a line of base64.") == Found{});
+        CHECK(scan(header + "\nMIIB\n") == Found{});
+    }
+
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
         const auto slack = [](const std::string& text) {
             Found tokens;

@@ -105,6 +105,16 @@ TEST_SUITE("response") {
                         "Card [REDACTED:credit_card] charged.");
     }
 
+    TEST_CASE("a private key the answer cuts before its END line is redacted whole wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("private_key");
+        REQUIRE(policy);
+        const std::string line = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj";
+        check_every_cut(policy, "Key: -----BEGIN PRIVATE KEY-----\n" + line + "\nMIIEvQ",
+                        "Key: [REDACTED:private_key]");
+        check_every_cut(policy, "Key: -----BEGIN PRIVATE KEY-----\n" + line + "\nAB. Done.",
+                        "Key: [REDACTED:private_key]. Done.");
+    }
+
     TEST_CASE("values wrapped over lines or copied one group a line are redacted wherever the stream is cut") {
         const auto policy = testing::redacting_answers("credit_card, iban, us_ssn, phone");
         REQUIRE(policy);

@@ -301,6 +301,9 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::aws_access_key("AKIAIOSFODNN7EXAMP1E"));  // 1 is not base32
         CHECK(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----"));
         CHECK_FALSE(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END EC PRIVATE KEY-----"));
+        // Cut before its END line: a body with most of a line of base64 is a key's; a few characters are not.
+        CHECK(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6"));
+        CHECK_FALSE(v::private_key_block("-----BEGIN RSA PRIVATE KEY-----\nMIIB"));
         CHECK(v::jwt("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijklmnopqrstuv"));
         CHECK_FALSE(v::jwt("eyJzdWIiOiIxIn0.eyJzdWIiOiIxIn0.abcdefghijklmnopqrstuv"));  // header has no alg
         CHECK(v::high_entropy_secret("sk9Fq2LmZx7Rt4VbN1pWc8YhJd3KgTs6"));
