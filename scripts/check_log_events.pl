@@ -11,16 +11,11 @@
 use strict;
 use warnings;
 use File::Find qw(find);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SourceCheck qw(directory_argument slurp);
 
-my $root = shift @ARGV or die "usage: $0 SOURCE_ROOT\n";
--d $root or die "$0: $root is not a directory\n";
-
-sub slurp {
-  my ($path) = @_;
-  open my $fh, '<', $path or die "$0: cannot read $path: $!\n";
-  local $/;
-  return <$fh>;
-}
+my $root = directory_argument('SOURCE_ROOT');
 
 my %written;  # event => first FILE:LINE that writes it
 for my $dir (qw(gateway accel crypto policy)) {

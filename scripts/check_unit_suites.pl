@@ -13,16 +13,11 @@ use strict;
 use warnings;
 use File::Basename qw(dirname);
 use File::Find qw(find);
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use SourceCheck qw(directory_argument slurp);
 
-my $root = shift @ARGV or die "usage: $0 TESTS_UNIT_DIR\n";
--d $root or die "$0: $root is not a directory\n";
-
-sub slurp {
-  my ($path) = @_;
-  open my $fh, '<', $path or die "$0: cannot read $path: $!\n";
-  local $/;
-  return <$fh>;
-}
+my $root = directory_argument('TESTS_UNIT_DIR');
 
 # The text of the call whose opening parenthesis is at $start in $text, without the parentheses.
 sub call_body {
