@@ -35,6 +35,13 @@ Metric& cached(const void* family, const std::string& key, Make make) {
   return *static_cast<Metric*>(it->second);
 }
 
+// A counter fed from a total kept elsewhere: only this function increments it, so its value is the
+// total at the previous scrape, and it advances by the difference (a total never goes down).
+void advance_to(prometheus::Counter& counter, double total) {
+  const double added = total - counter.Value();
+  if (added > 0) counter.Increment(added);
+}
+
 }  // namespace
 
 GatewayMetrics::GatewayMetrics()
@@ -103,17 +110,17 @@ GatewayMetrics::GatewayMetrics()
                              .Name("sovereign_engine_gpu_memory_bytes")
                              .Help("GPU memory the built-in engine holds")
                              .Register(*registry_)),
-      audit_records_(BuildGauge()
-                         .Name("sovereign_audit_records")
-                         .Help("Audit records by result since start (written, failed)")
+      audit_records_(BuildCounter()
+                         .Name("sovereign_audit_records_total")
+                         .Help("Audit records by result (written, failed)")
                          .Register(*registry_)),
-      audit_checkpoints_(BuildGauge()
-                             .Name("sovereign_audit_checkpoints")
-                             .Help("Signed audit checkpoints written since start")
+      audit_checkpoints_(BuildCounter()
+                             .Name("sovereign_audit_checkpoints_total")
+                             .Help("Signed audit checkpoints written")
                              .Register(*registry_)),
-      audit_group_commits_(BuildGauge()
-                               .Name("sovereign_audit_group_commits")
-                               .Help("Audit write batches and fsyncs since start (kind=batches|syncs)")
+      audit_group_commits_(BuildCounter()
+                               .Name("sovereign_audit_group_commits_total")
+                               .Help("Audit write batches and fsyncs (kind=batches|syncs)")
                                .Register(*registry_)),
       audit_queue_(BuildGauge()
                        .Name("sovereign_audit_queue_records")
@@ -298,11 +305,14 @@ void GatewayMetrics::set_engines(const std::vector<EngineSample>& samples) {
 }
 
 void GatewayMetrics::set_audit(const AuditSample& s) {
-  audit_records_.Add({{"result", "written"}}).Set(s.records_written);
-  audit_records_.Add({{"result", "failed"}}).Set(s.records_failed);
-  audit_checkpoints_.Add({}).Set(s.checkpoints_written);
-  audit_group_commits_.Add({{"kind", "batches"}}).Set(s.write_batches);
-  audit_group_commits_.Add({{"kind", "syncs"}}).Set(s.syncs);
+  {
+    std::lock_guard lock(audit_totals_mutex_);
+    advance_to(audit_records_.Add({{"result", "written"}}), s.records_written);
+    advance_to(audit_records_.Add({{"result", "failed"}}), s.records_failed);
+    advance_to(audit_checkpoints_.Add({}), s.checkpoints_written);
+    advance_to(audit_group_commits_.Add({{"kind", "batches"}}), s.write_batches);
+    advance_to(audit_group_commits_.Add({{"kind", "syncs"}}), s.syncs);
+  }
   audit_queue_.Add({}).Set(s.queued);
   audit_healthy_.Add({}).Set(s.healthy ? 1 : 0);
 }

@@ -107,9 +107,11 @@ class GatewayMetrics {
   std::mutex engine_series_mutex_;  // scrapes may sample concurrently
   // (backend, device) -> its series in the five engine families above, in their order
   std::map<std::pair<std::string, std::string>, std::array<prometheus::Gauge*, 5>> engine_series_;
-  prometheus::Family<prometheus::Gauge>& audit_records_;
-  prometheus::Family<prometheus::Gauge>& audit_checkpoints_;
-  prometheus::Family<prometheus::Gauge>& audit_group_commits_;
+  // Counters that follow the audit writer's own totals: each scrape adds what it counted since the last.
+  std::mutex audit_totals_mutex_;  // two concurrent scrapes must not both add the same difference
+  prometheus::Family<prometheus::Counter>& audit_records_;
+  prometheus::Family<prometheus::Counter>& audit_checkpoints_;
+  prometheus::Family<prometheus::Counter>& audit_group_commits_;
   prometheus::Family<prometheus::Gauge>& audit_queue_;
   prometheus::Family<prometheus::Gauge>& audit_healthy_;
   prometheus::Gauge& connections_active_;

@@ -98,6 +98,22 @@ describe('the metrics the alerts use, as a running gateway exports them', { time
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  // Totals since start are counters (rate() and increase() read them; a gauge would be read as a level),
+  // and they advance by what the writer did between scrapes, never twice for one scrape.
+  it('the audit writer\'s totals are counters that follow its records and checkpoints', async () => {
+    const written = (m) => m.value('sovereign_audit_records_total', { result: 'written' });
+    const first = await gw.waitForMetrics((m) => written(m) >= 10, 10000, 'the five requests\' records written');
+    for (const name of ['sovereign_audit_records_total', 'sovereign_audit_checkpoints_total', 'sovereign_audit_group_commits_total'])
+      assert.equal(first.types[name], 'counter', `${name} is a ${first.types[name]}\n${first.text}`);
+    assert.equal(first.value('sovereign_audit_records_total', { result: 'failed' }), 0, first.text);
+    assert.ok(first.value('sovereign_audit_group_commits_total', { kind: 'batches' }) >= 1, first.text);
+    const again = await gw.metrics();
+    assert.equal(written(again), written(first), 'a second scrape with no requests between adds nothing');
+    assert.equal((await gw.chat(KEY, { model: 'inside-model', messages: [{ role: 'user', content: 'hi' }] })).status, 200);
+    const after = await gw.waitForMetrics((m) => written(m) >= written(first) + 2, 10000, 'the next request\'s two records');
+    assert.equal(written(after), written(first) + 2, after.text);
+  });
+
   it('every sovereign_* metric in alerts.yml is exported, with the type its function needs', async () => {
     const metrics = await gw.metrics();
     const used = metricsUsedByAlerts();
