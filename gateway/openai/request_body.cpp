@@ -325,7 +325,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   json::parse_options options;
   options.max_depth = max_json_depth;
   boost::system::error_code ec;
-  json::value body = json::parse(body_text, ec, std::move(storage), options);
+  std::size_t written_members = 0;  // for repeats_a_key, counted by the one parse
+  json::value body = parse_counting_members(body_text, ec, std::move(storage), options, written_members);
   if (ec) {
     if (body_text.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return api_errors::invalid_json("The request body is empty; send a JSON object with Content-Type: application/json.");
@@ -410,13 +411,16 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (error) return *error;
   if (scope == TextScope::prompts) {
     // Without a policy only "model" decides anything (which backend, and whether the tenant may):
-    // a body that may name it twice is checked for repeated keys, other bodies are not parsed again.
-    // A second "model" can hide behind escapes ("mod\u0065l"), so any \u00 escape counts.
-    const auto first = find_text(body_text, "\"model\"");
-    const bool may_repeat_model =
-        (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
-        find_text(body_text, "\\u00") != std::string_view::npos;
-    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
+    // a body that repeats a key is refused where it may name "model" twice. A second "model" can
+    // hide behind escapes ("mod\u0065l"), so any \u00 escape counts. The body is searched only
+    // when a key is repeated, which the parse has already counted.
+    const auto may_repeat_model = [body_text] {
+      const auto first = find_text(body_text, "\"model\"");
+      return (first != std::string_view::npos &&
+              find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
+             find_text(body_text, "\\u00") != std::string_view::npos;
+    };
+    if (repeats_a_key(written_members, request.body) && may_repeat_model()) return repeated_key(body_text, options);
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -432,7 +436,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
-  if (repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
+  if (repeats_a_key(written_members, request.body)) return repeated_key(body_text, options);
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");
