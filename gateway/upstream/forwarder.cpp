@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 
+#include "gateway/http/first_values.hpp"
 #include "gateway/http/framing.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/net/eager_write.hpp"
@@ -354,8 +355,9 @@ std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
     if (transform_) error.code = "response_check_failed";
     return error;
   }
+  if (!transform_) return std::nullopt;  // an encoded answer is relayed unchecked, as it came
   auto encoding = head[http::field::content_encoding];
-  if (transform_ && !encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
+  if (!encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
     ApiError error = api_errors::upstream_error(backend() + " sent its answer encoded (Content-Encoding: " +
                                                 std::string(encoding.substr(0, 32)) +
                                                 "), so it could not be checked; it was withheld");
@@ -402,8 +404,10 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   // refusal that concerns the gateway, not the client: the backend refused the gateway's
   // credentials, does not know the path or model it was configured with, or the method.
   const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
+  const auto [retry_after_field, content_type, content_encoding] = first_values<3>(
+      upstream.base(), {http::field::retry_after, http::field::content_type, http::field::content_encoding});
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
-  const std::string_view retry_after = usable_retry_after(upstream[http::field::retry_after]);
+  const std::string_view retry_after = usable_retry_after(retry_after_field);
   if (status >= 500 || gateways_problem) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
@@ -412,10 +416,9 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   HttpResponse response;
   response.version(11);
   response.result(upstream.result_int());  // the number as the backend sent it, known to Beast or not
-  auto content_type = upstream[http::field::content_type];
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
-  if (auto encoding = upstream[http::field::content_encoding]; !encoding.empty())
-    response.set(http::field::content_encoding, encoding);  // relayed unchecked: no transform (see unrelayable)
+  if (!content_encoding.empty())
+    response.set(http::field::content_encoding, content_encoding);  // relayed unchecked: no transform (see unrelayable)
   if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
   if (transform_ && upstream.result_int() < 300) {
