@@ -170,21 +170,31 @@ void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
 // The head is written straight into the connection's buffer: building Beast fields for eight
 // known headers and serialising them cost more than the rest of forwarding.
 void Forwarder::write_head(std::string& out) const {
+  // Each piece appended with its length known: a C string's append measures it first.
+  const auto append = [&out](std::string_view text) { out.append(text.data(), text.size()); };
   out.clear();
-  out.append(http::to_string(request_.method)).append(1, ' ');
-  out.append(current_.replica->config().base_path).append(request_.target).append(" HTTP/1.1\r\nHost: ");
-  out.append(current_.replica->host_header()).append("\r\nUser-Agent: sovereign-gateway\r\nAccept: ");
-  out.append(request_.stream ? "text/event-stream" : "application/json");
+  append(http::to_string(request_.method));
+  out.push_back(' ');
+  append(current_.replica->config().base_path);
+  append(request_.target);
+  append(" HTTP/1.1\r\nHost: ");
+  append(current_.replica->host_header());
+  append("\r\nUser-Agent: sovereign-gateway\r\nAccept: ");
+  append(request_.stream ? "text/event-stream" : "application/json");
   // Answers are scanned and rewritten as text: a compressed one could not be checked.
-  out.append("\r\nAccept-Encoding: identity\r\nX-Request-Id: ").append(request_.request_id);
-  if (const std::string& authorization = current_.backend->authorization; !authorization.empty())
-    out.append("\r\nAuthorization: ").append(authorization);
+  append("\r\nAccept-Encoding: identity\r\nX-Request-Id: ");
+  append(request_.request_id);
+  if (const std::string& authorization = current_.backend->authorization; !authorization.empty()) {
+    append("\r\nAuthorization: ");
+    append(authorization);
+  }
   if (request_.method == http::verb::post) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, request_.body().size()).ptr;
-    out.append("\r\nContent-Type: application/json\r\nContent-Length: ").append(digits, end);
+    append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    append({digits, static_cast<std::size_t>(end - digits)});
   }
-  out.append("\r\n\r\n");
+  append("\r\n\r\n");
 }
 
 void Forwarder::send_request() {
