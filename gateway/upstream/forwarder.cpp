@@ -328,7 +328,7 @@ void Forwarder::on_header(boost::system::error_code ec) {
   }
   // Only a successful answer is relayed as a stream; any other goes through read_whole's rules
   // (a 5xx becomes 502 in the gateway's error shape), whatever its Content-Type.
-  auto content_type = header_parser_->get()[http::field::content_type];
+  const std::string_view content_type = first_values<1>(header_parser_->get().base(), {http::field::content_type})[0];
   const bool success = status_ >= 200 && status_ < 300;
   // Media types are case-insensitive (RFC 9110 8.3.1). A backend asked for a stream (Accept:
   // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
