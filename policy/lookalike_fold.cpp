@@ -87,24 +87,30 @@ std::size_t next_candidate(std::string_view text, std::size_t i) {
     const auto* p = reinterpret_cast<const unsigned char*>(text.data());
     const std::size_t n = text.size();
 #if defined(__SSE2__)
-    const __m128i c2 = _mm_set1_epi8(static_cast<char>(0xC2));
-    const __m128i cd = _mm_set1_epi8(static_cast<char>(0xCD));
-    const __m128i d8 = _mm_set1_epi8(static_cast<char>(0xD8));
-    const __m128i below_space = _mm_set1_epi8(0x1F);
-    const __m128i del = _mm_set1_epi8(0x7F);
-    const __m128i tab = _mm_set1_epi8('\t');
-    const __m128i lf = _mm_set1_epi8('\n');
-    const __m128i cr = _mm_set1_epi8('\r');
-    for (; i + 16 <= n; i += 16) {
-        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-        const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, c2), _mm_cmpeq_epi8(x, cd)),
-                                         _mm_cmpeq_epi8(_mm_max_epu8(x, d8), x));
-        const __m128i line_ends = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, tab), _mm_cmpeq_epi8(x, lf)),
-                                               _mm_cmpeq_epi8(x, cr));
-        const __m128i control = _mm_or_si128(_mm_andnot_si128(line_ends, _mm_cmpeq_epi8(_mm_min_epu8(x, below_space), x)),
-                                             _mm_cmpeq_epi8(x, del));
-        if (const int mask = _mm_movemask_epi8(_mm_or_si128(hit, control)); mask != 0)
-            return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    // The candidates among the sixteen bytes at `at`, one bit each. A block of printable ASCII (most
+    // blocks of most prompts) is told by one comparison: x + 1 is below 0x21, as a signed byte, for
+    // the C0 controls, DEL and every byte from 0x80. Only a block with such a byte is sorted exactly.
+    const auto candidates = [p](std::size_t at) -> unsigned {
+        const __m128i x = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+        if (_mm_movemask_epi8(_mm_cmplt_epi8(_mm_add_epi8(x, _mm_set1_epi8(1)), _mm_set1_epi8(0x21))) == 0) return 0;
+        const __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(static_cast<char>(0xC2))),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8(static_cast<char>(0xCD)))),
+            _mm_cmpeq_epi8(_mm_max_epu8(x, _mm_set1_epi8(static_cast<char>(0xD8))), x));
+        const __m128i line_ends =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('\t')), _mm_cmpeq_epi8(x, _mm_set1_epi8('\n'))),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8('\r')));
+        const __m128i control =
+            _mm_or_si128(_mm_andnot_si128(line_ends, _mm_cmpeq_epi8(_mm_min_epu8(x, _mm_set1_epi8(0x1F)), x)),
+                         _mm_cmpeq_epi8(x, _mm_set1_epi8(0x7F)));
+        return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(hit, control)));
+    };
+    for (; i + 16 <= n; i += 16)
+        if (const unsigned mask = candidates(i); mask != 0) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    // The rest of a text of sixteen bytes or more is its last sixteen, less the bytes before i.
+    if (i < n && n >= 16) {
+        const unsigned mask = candidates(n - 16) >> (i - (n - 16));
+        return mask != 0 ? i + static_cast<std::size_t>(__builtin_ctz(mask)) : n;
     }
 #endif
     for (; i < n; ++i)

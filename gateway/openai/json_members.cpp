@@ -11,43 +11,72 @@ namespace sovereign::gateway {
 namespace json = boost::json;
 namespace {
 
-// The members of every object as written, duplicates included (the parsed value
-// keeps only the last of a repeated key): a second, allocation-free pass of Boost.JSON's parser.
-struct WrittenMembers {
-  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
-  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+// Builds the value as boost::json::parse does (the value_stack calls of its own handler), and adds
+// up the members of every object as written, duplicates included: the built object keeps only the
+// last of a repeated key, so the two counts differ exactly where a key is repeated.
+struct CountingBuilder {
+  static constexpr std::size_t max_object_size = json::object::max_size();
+  static constexpr std::size_t max_array_size = json::array::max_size();
+  static constexpr std::size_t max_key_size = json::string::max_size();
+  static constexpr std::size_t max_string_size = json::string::max_size();
+  json::value_stack st;
   std::size_t members = 0;
+
+  CountingBuilder(json::storage_ptr storage, unsigned char* buffer, std::size_t size)
+      : st(std::move(storage), buffer, size) {}
   bool on_document_begin(boost::system::error_code&) { return true; }
   bool on_document_end(boost::system::error_code&) { return true; }
-  bool on_array_begin(boost::system::error_code&) { return true; }
-  bool on_array_end(std::size_t, boost::system::error_code&) { return true; }
   bool on_object_begin(boost::system::error_code&) { return true; }
   bool on_object_end(std::size_t n, boost::system::error_code&) {
     members += n;
+    st.push_object(n);
     return true;
   }
-  bool on_string_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_string(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key_part(json::string_view, std::size_t, boost::system::error_code&) { return true; }
-  bool on_key(json::string_view, std::size_t, boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code&) { return true; }
+  bool on_array_end(std::size_t n, boost::system::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, std::size_t, boost::system::error_code&) {
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, std::size_t, boost::system::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, std::size_t, boost::system::error_code&) {
+    st.push_string(s);
+    return true;
+  }
   bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_int64(std::int64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code&) { return true; }
-  bool on_double(double, json::string_view, boost::system::error_code&) { return true; }
-  bool on_bool(bool, boost::system::error_code&) { return true; }
-  bool on_null(boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t i, json::string_view, boost::system::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, boost::system::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, boost::system::error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, boost::system::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(boost::system::error_code&) {
+    st.push_null();
+    return true;
+  }
   bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
   bool on_comment(json::string_view, boost::system::error_code&) { return true; }
 };
-
-std::size_t written_members(std::string_view text, const json::parse_options& options) {
-  json::basic_parser<WrittenMembers> parser(options);
-  boost::system::error_code ec;
-  parser.write_some(false, text.data(), text.size(), ec);
-  return parser.handler().members;
-}
 
 std::size_t parsed_members(const json::value& value) {
   std::size_t members = 0;
@@ -142,8 +171,22 @@ std::string repeated_key_path(std::string_view written, const json::parse_option
   return std::move(parser.handler().found);
 }
 
-bool repeats_a_key(std::string_view written, const json::value& parsed, const json::parse_options& options) {
-  return written_members(written, options) != parsed_members(parsed);
+json::value parse_counting_members(std::string_view text, boost::system::error_code& ec, json::storage_ptr storage,
+                                   const json::parse_options& options, std::size_t& written_members) {
+  written_members = 0;
+  // As boost::json::parse: the parser's working stack starts in a buffer of its own frame.
+  unsigned char buffer[BOOST_JSON_STACK_BUFFER_SIZE];
+  json::basic_parser<CountingBuilder> parser(options, json::storage_ptr(), buffer, sizeof buffer);
+  parser.handler().st.reset(std::move(storage));
+  const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);
+  if (!ec && used < text.size()) ec = json::error::extra_data;
+  if (ec) return nullptr;
+  written_members = parser.handler().members;
+  return parser.handler().st.release();
+}
+
+bool repeats_a_key(std::size_t written_members, const json::value& parsed) {
+  return written_members != parsed_members(parsed);
 }
 
 }  // namespace sovereign::gateway

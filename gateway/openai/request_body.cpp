@@ -200,22 +200,56 @@ bool vocabulary_word(std::string_view value) {
   return set.contains(value);
 }
 
+// The top-level members decode_request reads, found in one pass over the body's members: looked up
+// one by one, each of the eight would search them all again. The parsed object holds each key once
+// (the last of a repeated one), so each is what a lookup by name would find.
+struct TopLevel {
+  const json::value* model = nullptr;
+  const json::value* stream = nullptr;
+  const json::value* stream_options = nullptr;
+  const json::value* max_tokens = nullptr;
+  const json::value* max_completion_tokens = nullptr;
+  const json::value* logprobs = nullptr;
+  const json::value* top_logprobs = nullptr;
+  json::value* messages = nullptr;
+};
+
+TopLevel top_level(json::object& body) {
+  TopLevel found;
+  for (auto& member : body) {
+    const std::string_view key = member.key();
+    json::value* value = &member.value();
+    switch (key.size()) {  // the names' lengths tell them apart but for two pairs
+      case 5: if (key == "model") found.model = value; break;
+      case 6: if (key == "stream") found.stream = value; break;
+      case 8:
+        if (key == "messages") found.messages = value;
+        else if (key == "logprobs") found.logprobs = value;
+        break;
+      case 10: if (key == "max_tokens") found.max_tokens = value; break;
+      case 12: if (key == "top_logprobs") found.top_logprobs = value; break;
+      case 14: if (key == "stream_options") found.stream_options = value; break;
+      case 21: if (key == "max_completion_tokens") found.max_completion_tokens = value; break;
+      default: break;
+    }
+  }
+  return found;
+}
+
 // Log probabilities come back as the answer's text cut into tokens: chat's `logprobs: true` (or
 // `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone).
-bool asks_for_logprobs(Endpoint endpoint, const json::object& body) {
-  auto given = [&body](const char* key) {
-    const auto* value = body.if_contains(key);
+bool asks_for_logprobs(Endpoint endpoint, const TopLevel& body) {
+  auto given = [](const json::value* value) {
     return value != nullptr && !value->is_null() && !(value->is_bool() && !value->get_bool());
   };
-  auto positive = [&body](const char* key) {
-    const auto* value = body.if_contains(key);
+  auto positive = [](const json::value* value) {
     if (value == nullptr) return false;
     return (value->is_int64() && value->get_int64() > 0) || (value->is_uint64() && value->get_uint64() > 0) ||
            (value->is_double() && value->get_double() > 0);
   };
   switch (endpoint) {
-    case Endpoint::chat_completions: return given("logprobs") || positive("top_logprobs");
-    case Endpoint::completions: return given("logprobs");
+    case Endpoint::chat_completions: return given(body.logprobs) || positive(body.top_logprobs);
+    case Endpoint::completions: return given(body.logprobs);
     case Endpoint::embeddings: return false;
   }
   return false;
@@ -325,7 +359,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   json::parse_options options;
   options.max_depth = max_json_depth;
   boost::system::error_code ec;
-  json::value body = json::parse(body_text, ec, std::move(storage), options);
+  std::size_t written_members = 0;  // for repeats_a_key, counted by the one parse
+  json::value body = parse_counting_members(body_text, ec, std::move(storage), options, written_members);
   if (ec) {
     if (body_text.find_first_not_of(" \t\r\n") == std::string_view::npos)
       return api_errors::invalid_json("The request body is empty; send a JSON object with Content-Type: application/json.");
@@ -342,7 +377,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   // another storage would copy every node.
   DecodedRequest request{endpoint, {}, false, 0, {}, std::move(body)};
   auto& object = request.body.get_object();
-  const auto* model = object.if_contains("model");
+  const TopLevel top = top_level(object);
+  const auto* model = top.model;
   if (model == nullptr) return api_errors::invalid_request("'model' is required", "model");
   if (!model->is_string() || model->get_string().empty())
     return api_errors::invalid_request("'model' must be a non-empty string", "model");
@@ -352,11 +388,11 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
                                        "model");
   request.model = std::string(model->get_string());
 
-  if (const auto* stream = object.if_contains("stream"); stream != nullptr && !stream->is_null()) {
+  if (const auto* stream = top.stream; stream != nullptr && !stream->is_null()) {
     if (!stream->is_bool()) return api_errors::invalid_request("'stream' must be true or false", "stream");
     request.stream = stream->get_bool();
   }
-  if (const auto* options = object.if_contains("stream_options"); options != nullptr && !options->is_null()) {
+  if (const auto* options = top.stream_options; options != nullptr && !options->is_null()) {
     if (!options->is_object()) return api_errors::invalid_request("'stream_options' must be an object", "stream_options");
     // As OpenAI answers: options of a stream on a request that asks for none is a mistake, not a no-op.
     if (!request.stream)
@@ -368,8 +404,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       request.include_usage = usage->get_bool();
     }
   }
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    const auto* value = object.if_contains(key);
+  for (const auto& [key, value] : {std::pair{"max_tokens", top.max_tokens},
+                                    std::pair{"max_completion_tokens", top.max_completion_tokens}}) {
     if (value == nullptr || value->is_null()) continue;
     // 0 is refused as OpenAI refuses it ("integer below minimum value"): an answer of no tokens.
     if (!value->is_int64() || value->get_int64() < 1 || value->get_int64() > 100'000'000)
@@ -377,12 +413,12 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     request.max_tokens = static_cast<std::uint32_t>(value->get_int64());
   }
 
-  request.logprobs = asks_for_logprobs(endpoint, object);
+  request.logprobs = asks_for_logprobs(endpoint, top);
 
   std::optional<ApiError> error;
   switch (endpoint) {
     case Endpoint::chat_completions: {
-      auto* messages = object.if_contains("messages");
+      auto* messages = top.messages;
       if (messages == nullptr) return api_errors::invalid_request("'messages' is required", "messages");
       if (!messages->is_array() || messages->get_array().empty())
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
@@ -410,13 +446,16 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (error) return *error;
   if (scope == TextScope::prompts) {
     // Without a policy only "model" decides anything (which backend, and whether the tenant may):
-    // a body that may name it twice is checked for repeated keys, other bodies are not parsed again.
-    // A second "model" can hide behind escapes ("mod\u0065l"), so any \u00 escape counts.
-    const auto first = find_text(body_text, "\"model\"");
-    const bool may_repeat_model =
-        (first != std::string_view::npos && find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
-        find_text(body_text, "\\u00") != std::string_view::npos;
-    if (may_repeat_model && repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
+    // a body that repeats a key is refused where it may name "model" twice. A second "model" can
+    // hide behind escapes ("mod\u0065l"), so any \u00 escape counts. The body is searched only
+    // when a key is repeated, which the parse has already counted.
+    const auto may_repeat_model = [body_text] {
+      const auto first = find_text(body_text, "\"model\"");
+      return (first != std::string_view::npos &&
+              find_text(body_text.substr(first + 1), "\"model\"") != std::string_view::npos) ||
+             find_text(body_text, "\\u00") != std::string_view::npos;
+    };
+    if (repeats_a_key(written_members, request.body) && may_repeat_model()) return repeated_key(body_text, options);
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -432,7 +471,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.
-  if (repeats_a_key(body_text, request.body, options)) return repeated_key(body_text, options);
+  if (repeats_a_key(written_members, request.body)) return repeated_key(body_text, options);
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");

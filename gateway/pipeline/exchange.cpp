@@ -140,16 +140,17 @@ PhaseResult Exchange::authenticate() {
   bool known_path = path == models_path || path.starts_with(model_path_prefix) || endpoint_for(path).has_value();
   if (!known_path) return PhaseResult::fail(api_errors::not_found(std::string(path)));
   const TenantConfig* by_certificate = snapshot_->tenants.by_client_certificate(connection_.client_certificate_cn);
-  auto [first, end] = request_.equal_range(http::field::authorization);
-  if (first == end || first->value().empty()) {
+  fields_ = read_request_fields(request_.base());
+  const SingleField& authorization = fields_.authorization;
+  if (authorization.count == 0 || authorization.value.empty()) {
     tenant_ = by_certificate;
     return tenant_ != nullptr ? PhaseResult::next() : PhaseResult::fail(api_errors::missing_api_key());
   }
   // A key sent beside a client certificate is checked too: a wrong one is refused, never ignored.
   // A second header could carry other credentials than the one a proxy in front checked.
-  if (std::next(first) != end)
+  if (authorization.count > 1)
     return PhaseResult::fail(api_errors::malformed_authorization("The request has more than one Authorization header."));
-  auto token = bearer_token(first->value());
+  auto token = bearer_token(authorization.value);
   if (token.empty())
     return PhaseResult::fail(api_errors::malformed_authorization("The Authorization header holds no Bearer API key."));
   tenant_ = snapshot_->tenants.by_api_key(token);
@@ -180,9 +181,7 @@ PhaseResult Exchange::decode() {
   if (request_.method() != http::verb::post)
     return PhaseResult::fail(api_errors::method_not_allowed(std::string(request_.method_string()), std::string(path), "POST"));
   // The body is read as sent: a compressed one, or one in another charset, is refused naming the header.
-  std::vector<std::string_view> encodings;
-  for (auto [it, end] = request_.equal_range(http::field::content_encoding); it != end; ++it) encodings.push_back(it->value());
-  if (auto refusal = refused_body_media(encodings, request_[http::field::content_type]))
+  if (auto refusal = refused_body_media(fields_.content_encodings, fields_.content_type.value))
     return PhaseResult::fail(std::move(*refusal));
   // Without a policy nothing scans the body: only the prompt texts are collected (token estimates).
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
@@ -191,13 +190,13 @@ PhaseResult Exchange::decode() {
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
   // Headers the policy and the vault act on may appear once: with two, a proxy in front and the
   // gateway could each read a different one (a lower declared class, another conversation).
-  for (std::string_view name : {"X-Data-Class", "X-Conversation-Id"}) {
-    auto [first, end] = request_.equal_range(name);
-    if (first != end && std::next(first) != end)
+  for (const auto& [name, field] : {std::pair{"X-Data-Class", &fields_.data_class},
+                                    std::pair{"X-Conversation-Id", &fields_.conversation_id}}) {
+    if (field->count > 1)
       return PhaseResult::fail(api_errors::invalid_request("The request has more than one " + std::string(name) +
                                                            " header; send it once."));
   }
-  auto conversation = request_["X-Conversation-Id"];
+  const std::string_view conversation = fields_.conversation_id.value;
   // The whole id is the scope: cut short, two conversations that share a beginning would restore
   // each other's tokens.
   if (conversation.size() > max_conversation_id_bytes)
@@ -227,7 +226,7 @@ PhaseResult Exchange::decide() {
   if (snapshot_->policy) {
     if (auto refusal = refused_before_policy(*decoded_, *snapshot_->policy, tenant_->name))
       return PhaseResult::fail(std::move(*refusal));
-    const auto request = policy_request(*decoded_, tenant_->name, std::string(request_["X-Data-Class"]));
+    const auto request = policy_request(*decoded_, tenant_->name, std::string(fields_.data_class.value));
     decision_ = policy::evaluate(request, *snapshot_->policy);
     log_warn_rules();
   }

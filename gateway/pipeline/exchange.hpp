@@ -26,6 +26,7 @@
 #include "gateway/pipeline/audit_records.hpp"
 #include "gateway/pipeline/gateway_services.hpp"
 #include "gateway/pipeline/outcome_gate.hpp"
+#include "gateway/pipeline/request_fields.hpp"
 #include "gateway/upstream/forwarder.hpp"
 #include "gateway/upstream/local_forwarder.hpp"
 #include "policy/types.hpp"
@@ -108,6 +109,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::array<unsigned char, 6144> json_arena_;
   boost::json::monotonic_resource json_resource_;  // declared before decoded_, so it outlives the body
 
+  RequestFields fields_;  // read by authenticate(), which runs first
   const TenantConfig* tenant_ = nullptr;
   std::optional<Endpoint> endpoint_;
   std::optional<DecodedRequest> decoded_;

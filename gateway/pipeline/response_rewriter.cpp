@@ -166,16 +166,17 @@ std::size_t cut_character_tail(std::string_view text) {
 // A streamed event, parsed; its strings may hold bytes that are not UTF-8 only where the strict
 // parse refused them for that alone (a character cut between two events), which the caller then
 // joins and checks.
+// `written_members` counts its members as written, for repeats_a_key.
 json::value parse_event(std::string_view payload, json::storage_ptr storage, boost::system::error_code& ec,
-                        bool& well_formed) {
+                        bool& well_formed, std::size_t& written_members) {
   well_formed = true;
-  json::value value = json::parse(payload, ec, storage);
+  json::parse_options options;
+  json::value value = parse_counting_members(payload, ec, storage, options, written_members);
   if (!ec || is_well_formed_utf8(payload)) return value;
   well_formed = false;
   ec = {};
-  json::parse_options options;
   options.allow_invalid_utf8 = true;
-  return json::parse(payload, ec, storage, options);
+  return parse_counting_members(payload, ec, storage, options, written_members);
 }
 
 
@@ -366,11 +367,10 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
   boost::system::error_code ec;
   bool well_formed = true;
   cut_joined_ = false;
-  json::value value = parse_event(payload, &arena, ec, well_formed);
+  std::size_t written_members = 0;
+  json::value value = parse_event(payload, &arena, ec, well_formed, written_members);
   if (ec || !value.is_object()) return fail("a streamed event is not JSON");
-  json::parse_options options;
-  options.allow_invalid_utf8 = !well_formed;
-  if (repeats_a_key(payload, value, options)) return fail("a streamed event repeats a key inside an object");
+  if (repeats_a_key(written_members, value)) return fail("a streamed event repeats a key inside an object");
   bool rewritten = !well_formed;  // its bytes cannot go out as they came
   auto* choices = value.get_object().if_contains("choices");
   if (choices != nullptr && !choices->is_null() && !choices->is_array())
@@ -491,12 +491,13 @@ std::string ResponseRewriter::whole(std::string body) {
   unsigned char inline_arena[8192];
   json::monotonic_resource arena(inline_arena, sizeof inline_arena);
   boost::system::error_code ec;
-  json::value value = json::parse(body, ec, &arena);
+  std::size_t written_members = 0;
+  json::value value = parse_counting_members(body, ec, &arena, {}, written_members);
   // An answer whose text cannot be found cannot be checked: fail closed (the forwarder answers 502).
   if (ec || !value.is_object()) return fail_whole("the backend's answer is not JSON");
   // What was checked is what goes out, byte for byte when nothing changed: a repeated key could carry
   // past the check what a client that reads the first of two keys would read.
-  if (repeats_a_key(body, value)) return fail_whole("the backend's answer repeats a key inside an object");
+  if (repeats_a_key(written_members, value)) return fail_whole("the backend's answer repeats a key inside an object");
   auto* choices = value.get_object().if_contains("choices");
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   whole_answer_ = true;

@@ -9,6 +9,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 
+#include "gateway/http/first_values.hpp"
 #include "gateway/http/framing.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/net/eager_write.hpp"
@@ -169,21 +170,31 @@ void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
 // The head is written straight into the connection's buffer: building Beast fields for eight
 // known headers and serialising them cost more than the rest of forwarding.
 void Forwarder::write_head(std::string& out) const {
+  // Each piece appended with its length known: a C string's append measures it first.
+  const auto append = [&out](std::string_view text) { out.append(text.data(), text.size()); };
   out.clear();
-  out.append(http::to_string(request_.method)).append(1, ' ');
-  out.append(current_.replica->config().base_path).append(request_.target).append(" HTTP/1.1\r\nHost: ");
-  out.append(current_.replica->host_header()).append("\r\nUser-Agent: sovereign-gateway\r\nAccept: ");
-  out.append(request_.stream ? "text/event-stream" : "application/json");
+  append(http::to_string(request_.method));
+  out.push_back(' ');
+  append(current_.replica->config().base_path);
+  append(request_.target);
+  append(" HTTP/1.1\r\nHost: ");
+  append(current_.replica->host_header());
+  append("\r\nUser-Agent: sovereign-gateway\r\nAccept: ");
+  append(request_.stream ? "text/event-stream" : "application/json");
   // Answers are scanned and rewritten as text: a compressed one could not be checked.
-  out.append("\r\nAccept-Encoding: identity\r\nX-Request-Id: ").append(request_.request_id);
-  if (const std::string& authorization = current_.backend->authorization; !authorization.empty())
-    out.append("\r\nAuthorization: ").append(authorization);
+  append("\r\nAccept-Encoding: identity\r\nX-Request-Id: ");
+  append(request_.request_id);
+  if (const std::string& authorization = current_.backend->authorization; !authorization.empty()) {
+    append("\r\nAuthorization: ");
+    append(authorization);
+  }
   if (request_.method == http::verb::post) {
     char digits[24];
     auto end = std::to_chars(digits, digits + sizeof digits, request_.body().size()).ptr;
-    out.append("\r\nContent-Type: application/json\r\nContent-Length: ").append(digits, end);
+    append("\r\nContent-Type: application/json\r\nContent-Length: ");
+    append({digits, static_cast<std::size_t>(end - digits)});
   }
-  out.append("\r\n\r\n");
+  append("\r\n\r\n");
 }
 
 void Forwarder::send_request() {
@@ -317,7 +328,7 @@ void Forwarder::on_header(boost::system::error_code ec) {
   }
   // Only a successful answer is relayed as a stream; any other goes through read_whole's rules
   // (a 5xx becomes 502 in the gateway's error shape), whatever its Content-Type.
-  auto content_type = header_parser_->get()[http::field::content_type];
+  const std::string_view content_type = first_values<1>(header_parser_->get().base(), {http::field::content_type})[0];
   const bool success = status_ >= 200 && status_ < 300;
   // Media types are case-insensitive (RFC 9110 8.3.1). A backend asked for a stream (Accept:
   // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
@@ -354,8 +365,9 @@ std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
     if (transform_) error.code = "response_check_failed";
     return error;
   }
+  if (!transform_) return std::nullopt;  // an encoded answer is relayed unchecked, as it came
   auto encoding = head[http::field::content_encoding];
-  if (transform_ && !encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
+  if (!encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
     ApiError error = api_errors::upstream_error(backend() + " sent its answer encoded (Content-Encoding: " +
                                                 std::string(encoding.substr(0, 32)) +
                                                 "), so it could not be checked; it was withheld");
@@ -402,8 +414,10 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   // refusal that concerns the gateway, not the client: the backend refused the gateway's
   // credentials, does not know the path or model it was configured with, or the method.
   const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
+  const auto [retry_after_field, content_type, content_encoding] = first_values<3>(
+      upstream.base(), {http::field::retry_after, http::field::content_type, http::field::content_encoding});
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
-  const std::string_view retry_after = usable_retry_after(upstream[http::field::retry_after]);
+  const std::string_view retry_after = usable_retry_after(retry_after_field);
   if (status >= 500 || gateways_problem) {
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
@@ -412,10 +426,9 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   HttpResponse response;
   response.version(11);
   response.result(upstream.result_int());  // the number as the backend sent it, known to Beast or not
-  auto content_type = upstream[http::field::content_type];
   response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
-  if (auto encoding = upstream[http::field::content_encoding]; !encoding.empty())
-    response.set(http::field::content_encoding, encoding);  // relayed unchecked: no transform (see unrelayable)
+  if (!content_encoding.empty())
+    response.set(http::field::content_encoding, content_encoding);  // relayed unchecked: no transform (see unrelayable)
   if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
   if (transform_ && upstream.result_int() < 300) {

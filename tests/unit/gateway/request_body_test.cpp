@@ -237,6 +237,31 @@ TEST_SUITE("openai") {
     CHECK_FALSE(asks(completions, R"({"model":"m","prompt":"x"})"));
   }
 
+  TEST_CASE("top-level members are read wherever they stand, a repeated one as the parsed body keeps it") {
+    // Without a policy a repeated key other than "model" is not refused: the last one counts.
+    auto result = decode_request(Endpoint::chat_completions,
+                                 R"({"stream":true,"max_completion_tokens":7,"messages":[{"role":"user","content":"x"}],)"
+                                 R"("stream_options":{"include_usage":true},"max_tokens":9,"model":"m","stream":true,)"
+                                 R"("top_logprobs":1,"logprobs":null})",
+                                 {}, TextScope::prompts);
+    REQUIRE(std::holds_alternative<DecodedRequest>(result));
+    const auto& request = std::get<DecodedRequest>(result);
+    CHECK(request.model == "m");
+    CHECK(request.stream);
+    CHECK(request.include_usage);
+    CHECK(request.max_tokens == 7);  // max_completion_tokens, OpenAI's newer name, is read last
+    CHECK(request.logprobs);
+    REQUIRE(request.texts.size() == 1);
+    CHECK(request.texts[0].text == "x");
+    auto last = decode_request(Endpoint::chat_completions,
+                               R"({"model":"m","stream":true,"messages":[{"role":"user","content":"x"}],"stream":false})",
+                               {}, TextScope::prompts);
+    REQUIRE(std::holds_alternative<DecodedRequest>(last));
+    CHECK_FALSE(std::get<DecodedRequest>(last).stream);
+    // Names that differ from the members read only in case or length are other members.
+    CHECK(error_of(Endpoint::chat_completions, R"({"Model":"m","models":"m","messages":[]})").param == "model");
+  }
+
   TEST_CASE("rewritten texts go back to the same place in the body") {
     auto result = decode_request(Endpoint::chat_completions,
                                  R"({"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a@b.c"}]}]})");

@@ -40,6 +40,24 @@ TEST_SUITE("scan") {
         }
     }
 
+    TEST_CASE("digit masks agree with a byte-by-byte check from any place in texts of any length") {
+        // The SSE2 mask reads a block's last bytes as the text's last sixteen: every length and start.
+        std::mt19937 random(7);
+        for (std::size_t length = 1; length <= 150; ++length) {
+            std::string text(length, 'x');
+            for (auto& c : text) c = "0123456789ab /:\xff"[random() % 16];
+            for (std::size_t at = 0; at < length; ++at) {
+                CAPTURE(length);
+                CAPTURE(at);
+                const std::uint64_t digits = detail::digit_mask_portable(text, at);
+                CHECK(digit_mask(text, at) == digits);
+#if defined(__x86_64__)
+                CHECK(detail::digit_mask_sse2(text, at) == digits);
+#endif
+            }
+        }
+    }
+
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
         std::array<bool, 256> members{};
         for (const char c : std::string("ab+")) members[static_cast<unsigned char>(c)] = true;

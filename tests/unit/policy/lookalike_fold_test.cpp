@@ -1,0 +1,58 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "policy/lookalike_fold.hpp"
+
+using namespace sovereign::policy;
+
+// The fold first looks for characters it changes sixteen bytes at a time (printable ASCII told apart
+// by one comparison, the rest sorted exactly; a text's last bytes as its last sixteen, less those
+// already passed). Whatever a character's place in those blocks, it is found, and the characters the
+// fold keeps as they are (tab, line ends, accented letters, typographic quotes) never stop it.
+TEST_SUITE("scan") {
+    TEST_CASE("every character the fold changes is found at any place in a text, its last bytes included") {
+        const std::string changed[] = {std::string(1, '\0'), "\x01", "\x0b", "\x1b", "\x1f", "\x7f",
+                                       "\xc2\x85",            "\xc2\xa0", "\xe2\x80\x8b", "\xef\xbc\x91"};
+        for (std::size_t length = 1; length <= 48; ++length) {
+            for (std::size_t at = 0; at < length; ++at) {
+                for (const auto& character : changed) {
+                    std::string text(length, 'a');
+                    text.replace(at, 1, character);
+                    CAPTURE(length);
+                    CAPTURE(at);
+                    CAPTURE(static_cast<unsigned>(static_cast<unsigned char>(character[0])));
+                    const auto found = find_lookalike(text);
+                    REQUIRE(found.has_value());
+                    CHECK(found->offset == at);
+                }
+            }
+        }
+    }
+
+    TEST_CASE("characters the fold keeps are passed over, before a changed one in the last bytes too") {
+        const std::string kept[] = {"\t", "\n", "\r", " ", "~", "\xc3\xa9", "\xe2\x80\x9c"};
+        for (std::size_t length = 4; length <= 40; ++length) {
+            for (std::size_t at = 0; at + 3 < length; ++at) {
+                for (const auto& character : kept) {
+                    std::string text(length, 'a');
+                    text.replace(at, character.size(), character);
+                    CAPTURE(length);
+                    CAPTURE(at);
+                    CAPTURE(static_cast<unsigned>(static_cast<unsigned char>(character[0])));
+                    CHECK_FALSE(find_lookalike(text).has_value());
+                    CHECK(lookalikes_folded(text) == text);
+                    // A NUL after it, anywhere up to the end, is found and removed.
+                    for (std::size_t nul = at + character.size(); nul < length; ++nul) {
+                        std::string with_nul = text;
+                        with_nul[nul] = '\0';
+                        const auto found = find_lookalike(with_nul);
+                        REQUIRE(found.has_value());
+                        CHECK(found->offset == nul);
+                        CHECK(lookalikes_folded(with_nul) == std::string(with_nul).erase(nul, 1));
+                    }
+                }
+            }
+        }
+    }
+}
