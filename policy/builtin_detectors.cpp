@@ -9,6 +9,7 @@
 #include "policy/byte_runs.hpp"
 #include "policy/email_forms.hpp"
 #include "policy/line_breaks.hpp"
+#include "policy/lower_case_values.hpp"
 #include "policy/validators.hpp"
 #include "policy/written_dates.hpp"
 
@@ -355,6 +356,12 @@ TextRange find_codice_fiscale(std::string_view text, std::size_t from) {
     return {std::string_view::npos, std::string_view::npos};
 }
 
+// A date with its month written as a word, at the run of four digits it ends with (its year).
+TextRange written_date_at(std::string_view text, std::size_t run_begin, std::size_t run_end) {
+    if (run_end - run_begin != 4) return {std::string_view::npos, std::string_view::npos};
+    return written_dates::find_at_year(text, run_begin);
+}
+
 // Anchor: a dot between two digits. The address is the whole dotted number around it, digits with
 // single dots between them (the boundary allows neither a digit nor a dot and a digit next to an
 // address); the validator checks its four groups. A dotted number longer than any address is refused
@@ -540,9 +547,13 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
          // The anchor only: with the whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}, vectorscan's
          // start-of-match tracking through the optional spaces cost about 1.8 us per IBAN.
-         {{R"([A-Z]{2}[0-9]{2})", false, true}}, v::iban, Boundary::alnum,
+         {{R"([A-Z]{2}[0-9]{2})", false, true},
+          // Written in lower case ("de89 3704 0044 0532 0130 00"): found at the run of its check digits.
+          {R"([A-Za-z]{2}[0-9]{2}[0-9A-Za-z \t\r\n]{11,120})", false, false, false, nullptr, nullptr, nullptr,
+           lower_case::iban_at}},
+         v::iban, Boundary::alnum,
          {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_gap,
-         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max, false, lower_case::iban_straddle},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
          {{"[0-9]{3}-(?:" LINE_BREAK ")?[0-9]{2}-(?:" LINE_BREAK ")?[0-9]{4}", false, true},
           // Next to a context word also with spaces, or as forms and databases store it, without
@@ -554,9 +565,12 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          Boundary::digit, {"nhs"}, grouped_digits, "0123456789", ""},
         {"uk_nino", "restricted", "UK National Insurance numbers",
          {{"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{2}"
-           BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true}},
+           BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true},
+          // Written in lower case ("ab123456c", "ab 12 34 56 c"): found at the run of its first digits.
+          {R"([A-Za-z]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[A-Da-d])", false, false, false, nullptr, nullptr,
+           nullptr, lower_case::nino_at}},
          v::uk_nino, Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_gap,
-         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", nullptr, 0, false, lower_case::nino_straddle},
         {"email", "confidential", "e-mail addresses, also written as \"name [at] example [dot] com\" and the like",
          // Around the '@', a letter beyond ASCII is seen by one of its bytes: the last (a continuation
          // byte) before it, the first (a lead byte, email_letter_lead) after it ("jöran@bücher.de"). Before
@@ -614,9 +628,8 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},
           {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true},
           // The month written as a word ("12 March 1985", "March 12, 1985"), found from the year it
-          // ends with by written_dates::find_at_year; the pattern says what every such value holds.
-          {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr,
-           written_dates::find_at_year}},
+          // ends with (written_date_at); the pattern says what every such value holds.
+          {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr, written_date_at}},
          v::date, Boundary::digit,
          // With the abbreviations forms print: "geb." (German and Dutch), "Geburtstag", "Fecha nac.", "ur."
          // (Polish); a word counts where it begins a word of the text ("geburts" is also "Geburtsdatum").
@@ -682,17 +695,25 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          upper_digit_gap, "12", ""},
         {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
          // Also as identity cards and forms print it, next to a context word: "12.345.678-Z", "12345678 Z".
-         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true}},
+         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true},
+          // With its check letter in lower case ("12345678z"): found at the run of its digits.
+          {R"([0-9]{8}-?[a-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::dni_at}},
          v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
          dni_chars, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
-         {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
-         ""},
+         {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true},
+          // With a letter in lower case ("x1234567l"): found at the run of its digits.
+          {R"([XYZxyz]-?[0-9]{7}-?[A-Za-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::nie_at}},
+         v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ", "", nullptr, 0, false,
+         lower_case::nie_straddle},
         // Found by find_codice_fiscale; the pattern says what every such value is.
         {"it_codice_fiscale", "restricted", "Italian fiscal codes (codice fiscale, check character)",
          {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])", false, false, false,
-           nullptr, nullptr, find_codice_fiscale}},
-         v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, upper_digit, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+           nullptr, nullptr, find_codice_fiscale},
+          // Written in lower case ("rssmra85t10a562s"): found at the run of digits its year begins.
+          {R"([A-Za-z]{6}[0-9][0-9A-Za-z]{9})", false, false, false, nullptr, nullptr, nullptr, lower_case::codice_fiscale_at}},
+         v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, is_alnum,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", ""},
         {"nl_bsn", "restricted", "Dutch citizen service numbers (BSN, eleven test)",
          {{R"([0-9]{9})", true, true}, {R"([0-9]{4}\.[0-9]{2}\.[0-9]{3})", true, true}}, v::nl_bsn, Boundary::digit,
          {"bsn", "burgerservicenummer", "sofinummer", "citizen service number"}, digits_and_separators, "0123456789", ""},

@@ -408,6 +408,45 @@ TEST_SUITE("scan") {
         CHECK(compare_with_whole_form(code, random, written, filler) > 400);  // the texts do hold codes
     }
 
+    TEST_CASE("identifiers written in lower case are found where their check letters or digits hold") {
+        CHECK(scan("DNI 12345678z") == Found{{"es_dni", "12345678z"}});
+        CHECK(scan("mi dni es 12345678-z.") == Found{{"es_dni", "12345678-z"}});
+        CHECK(scan("NIE x1234567l") == Found{{"es_nie", "x1234567l"}});
+        CHECK(scan("nie X-1234567-l") == Found{{"es_nie", "X-1234567-l"}});
+        CHECK(scan("il mio codice fiscale: rssmra85t10a562s") == Found{{"it_codice_fiscale", "rssmra85t10a562s"}});
+        CHECK(scan("cf Rssmra85t10a56nh, grazie") == Found{{"it_codice_fiscale", "Rssmra85t10a56nh"}});
+        CHECK(scan("nino ab123456c") == Found{{"uk_nino", "ab123456c"}});
+        CHECK(scan("my ni number is ab 12 34 56 c.") == Found{{"uk_nino", "ab 12 34 56 c"}});
+        CHECK(scan("iban de89 3704 0044 0532 0130 00 thanks") == Found{{"iban", "de89 3704 0044 0532 0130 00"}});
+        CHECK(scan("iban de89370400440532013000") == Found{{"iban", "de89370400440532013000"}});
+        CHECK(scan("IBAN: gb82 west 1234 5698 7654 32") == Found{{"iban", "gb82 west 1234 5698 7654 32"}});
+        CHECK(scan("De89 3704\n0044 0532 0130 00") == Found{{"iban", "De89 3704\n0044 0532 0130 00"}});
+        // Capitals are found as before, once.
+        CHECK(scan("DNI 12345678Z, NIE X1234567L") == Found{{"es_dni", "12345678Z"}, {"es_nie", "X1234567L"}});
+    }
+
+    TEST_CASE("lower-case near misses of identifiers are not findings") {
+        // Wrong check letters or digits.
+        CHECK(scan("DNI 12345678a").empty());
+        CHECK(scan("NIE x1234567a").empty());
+        CHECK(scan("codice fiscale rssmra85t10a562t").empty());
+        CHECK(scan("iban de88 3704 0044 0532 0130 00").empty());
+        // A prefix never issued, a last letter other than A to D.
+        CHECK(scan("nino qq123456c").empty());
+        CHECK(scan("nino ab123456e").empty());
+        // Part of a longer word or number.
+        CHECK(scan("ref x12345678z9").empty());
+        CHECK(scan("hash ade89370400440532013000").empty());
+        CHECK(scan("token xrssmra85t10a562s").empty());
+        CHECK(scan("id ab123456cd").empty());
+        // In lower case an IBAN is read unspaced or in groups of four, so that words after a token such as
+        // "es12" are never read as its groups.
+        CHECK(scan("iban de89 370 400 440 532 013 000").empty());
+        CHECK(scan("es12 is the code, then comes the rest of this sentence in words").empty());
+        // Words of prose with digits between them.
+        CHECK(scan("we are 12345678 a b c and ab 12 34 56 words").empty());
+    }
+
     TEST_CASE("values whose digits are followed by letters of the value are found") {
         CHECK(scan("DNI 12345678Z.") == Found{{"es_dni", "12345678Z"}});
         CHECK(scan("NI number AB 12 34 56 C on file") == Found{{"uk_nino", "AB 12 34 56 C"}});

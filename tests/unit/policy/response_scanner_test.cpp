@@ -463,6 +463,23 @@ rules: [{name: all, then: {action: allow}}]
         }
     }
 
+    TEST_CASE("identifiers written in lower case are redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("iban, es_dni, es_nie, uk_nino, it_codice_fiscale");
+        REQUIRE(policy);
+        const std::vector<std::pair<std::string, std::string>> values{
+            {"de89 3704 0044 0532 0130 00", "iban"}, {"x1234567l", "es_nie"}, {"ab 12 34 56 c", "uk_nino"},
+            {"rssmra85t10a562s", "it_codice_fiscale"}, {"12345678z", "es_dni"}};
+        for (const auto& [value, detector] : values) {
+            CAPTURE(value);
+            check_every_cut(policy, "Sure: " + value + " is on file.", "Sure: [REDACTED:" + detector + "] is on file.");
+        }
+        // Streamed in random pieces, answers of such values, their beginnings and words read as whole answers.
+        const std::vector<std::string> fragments{"de89 3704 0044 0532 0130 00", "de89370400440532013000", "x1234567l",
+                                                 "ab 12 34 56 c", "ab123456c", "rssmra85t10a562s", "12345678z", "de", "x",
+                                                 "ab", "12", "3704", "words", "y"};
+        CHECK(compare_random_answers(policy, fragments, 20261124, 1500, 12, 9) > 500);
+    }
+
     TEST_CASE("findings that overlap are removed together, none of either reaching the client") {
         // An IPv4 address written inside an IPv6 one: the IPv6 finding ends inside the IPv4 one, whose
         // tail the client got after the first marker.
