@@ -603,12 +603,21 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           // France and others in pairs ("06 12 34 56 78", "01.23.45.67.89"); an area code in parentheses
           // ("(020) 7946 0958", "(030) 1234567").
           {"0[1-9](?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){4}", true, true},
-          {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
+          {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true},
+          // Spain: nine digits from 6 or 7 (mobile) or 8 or 9 (fixed), in threes ("612 345 678"), as mobiles
+          // are printed ("612 34 56 78") or after a two-digit area code ("91 123 45 67"). Italy's mobiles:
+          // ten digits from 3 ("333 123 4567", "333 1234567"); its fixed numbers begin with 0 (above).
+          {"[6-9][0-9]{2}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}", true, true},
+          {"[6-9][0-9]{2}(?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){3}", true, true},
+          {"[89][0-9]" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}(?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){2}", true, true},
+          {"3[0-9]{2}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
          v::phone, Boundary::digit,
          // A word counts where it begins a word of the text: "mobil" is also "Mobilnummer" and "mobile".
          {"phone", "tel", "telephone", "mobil", "cell", "call", "fax", "telefon", "handy", "rufnummer", "téléphone",
           "tél", "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel",
-          "komórka"},
+          "komórka", "whatsapp",
+          // Spanish and Italian abbreviations and verbs: "Tfno.", "Tlf.", "celular", "llámame", "chiamami".
+          "tfno", "tlf", "celular", "llam", "llám", "chiam"},
          phone_chars, "0123456789+(", "", nullptr, e164_max},
         // The anchor only, found by find_ipv4_anchor and completed by expand_ipv4. Compiled alone, the
         // whole form, [0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}, was not reported by vectorscan 5.4.9

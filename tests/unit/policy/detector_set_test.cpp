@@ -523,6 +523,24 @@ TEST_SUITE("scan") {
         CHECK(scan("Bestellung 0170 1234567") == Found{});
     }
 
+    TEST_CASE("Spanish and Italian national telephone numbers are found next to a context word") {
+        CHECK(scan("tel\u00e9fono 612 345 678") == Found{{"phone", "612 345 678"}});
+        CHECK(scan("M\u00f3vil: 612345678") == Found{{"phone", "612345678"}});
+        CHECK(scan("Tfno.: 612 34 56 78") == Found{{"phone", "612 34 56 78"}});
+        CHECK(scan("tel\u00e9fono fijo 91 123 45 67") == Found{{"phone", "91 123 45 67"}});
+        CHECK(scan("tel. 912-345-678") == Found{{"phone", "912-345-678"}});
+        CHECK(scan("ll\u00e1mame al 699.123.456") == Found{{"phone", "699.123.456"}});
+        CHECK(scan("cellulare 333 123 4567") == Found{{"phone", "333 123 4567"}});
+        CHECK(scan("chiamami al 333 1234567") == Found{{"phone", "333 1234567"}});
+        CHECK(scan("Telefono: 3331234567") == Found{{"phone", "3331234567"}});
+        CHECK(scan("telefono 06 1234 5678") == Found{{"phone", "06 1234 5678"}});
+        // Without a context word, or a first digit no such number has: no telephone number.
+        CHECK(scan("pedido 612 345 678").empty());
+        CHECK(scan("ordine 333 123 4567").empty());
+        CHECK(scan("tel\u00e9fono 512 345 678").empty());
+        CHECK(scan("cellulare 433 123 4567").empty());
+    }
+
     TEST_CASE("US social security numbers written without separators are found next to a context word") {
         CHECK(scan("SSN: 536221234") == Found{{"us_ssn", "536221234"}});
         CHECK(scan("social security number 536221234.") == Found{{"us_ssn", "536221234"}});
