@@ -487,6 +487,30 @@ bool continues_grouping(std::string_view text, std::size_t begin, std::size_t en
     return (after != 0 && goes_on_at(end + after)) || (before != 0 && ends_at(begin - before));
 }
 
+// Whether the word right before `begin` names a version ("version 1.2.3.4", "Release: 10.0.0.1",
+// "ver. 2.4.0.12", "Versión 1.2.0.3"): apart from it by at most three spaces, tabs, ':', '=', '#' or '-',
+// after the dot of an abbreviation or not. A dotted quad there numbers a release, not a host.
+bool after_version_word(std::string_view text, std::size_t begin) {
+    static constexpr std::array<std::string_view, 16> words{
+        "version", "versions", "ver", "vers", "v", "release", "rel", "build", "firmware", "fw", "kernel", "patch",
+        "revision", "versione", "versie", "versi\xC3\xB3n"};
+    constexpr std::size_t longest = 9;
+    std::size_t at = begin;
+    while (at > 0 && begin - at < 3 && std::string_view(" \t:=#-").find(text[at - 1]) != std::string_view::npos) --at;
+    if (at > 0 && text[at - 1] == '.') --at;
+    const std::size_t word_end = at;
+    // Letters, and the bytes of one beyond ASCII ("ó").
+    while (at > 0 && word_end - at <= longest &&
+           (is_alpha(text[at - 1]) || static_cast<unsigned char>(text[at - 1]) >= 0x80))
+        --at;
+    if (at == word_end || word_end - at > longest) return false;
+    std::array<char, longest> lower{};
+    for (std::size_t i = at; i < word_end; ++i)
+        lower[i - at] = is_alpha(text[i]) ? static_cast<char>(text[i] | 0x20) : text[i];
+    const std::string_view word(lower.data(), word_end - at);
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
 }  // namespace
 
 bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, std::size_t end) {
@@ -506,9 +530,10 @@ bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, s
         case Boundary::alnum:
             return !is_alnum(before) && !is_alnum(after);
         case Boundary::ipv4:
-            // "1.2.3.4.5" and "v1.2.3.4" are version numbers, not addresses.
+            // "1.2.3.4.5", "v1.2.3.4" and "version 1.2.3.4" are version numbers, not addresses.
             return !is_digit(before) && !is_digit(after) && !(after == '.' && is_digit(after_next)) &&
-                   !(before == '.' && is_digit(before_previous)) && !is_alpha(before);
+                   !(before == '.' && is_digit(before_previous)) && !is_alpha(before) &&
+                   !after_version_word(text, begin);
         case Boundary::ipv6:
             return !ipv6_chars(before) && !ipv6_chars(after) && !is_alnum(before) && !is_alnum(after);
         case Boundary::email:

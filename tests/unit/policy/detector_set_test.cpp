@@ -968,6 +968,20 @@ TEST_SUITE("scan") {
         CHECK(scan("ref " + dotted + " end").empty());
     }
 
+    TEST_CASE("a dotted quad after a word that names a version is a version number, not an address") {
+        for (const std::string version : {"version 1.2.3.4", "Version: 10.0.0.1", "release 10.0.0.1", "ver. 2.4.0.12",
+                                          "firmware=4.1.0.3", "Build #10.2.0.1", "Versi\u00f3n 1.2.0.3", "v 1.2.3.4"}) {
+            CAPTURE(version);
+            CHECK(scan("running " + version + " now").empty());
+        }
+        // An address after any other word is one, after "IP" and "host" as ever.
+        CHECK(scan("IP 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("host 1.2.3.4 runs version 2.0") == Found{{"ipv4", "1.2.3.4"}});
+        CHECK(scan("the release server at 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("IP version 4 address 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("inversion 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+    }
+
     TEST_CASE("IPv6 addresses are found from two colons as the whole form describes them") {
         // The pattern matches ":db8:" and the expander takes the run of hexadecimal digits and colons.
         // (The form allows eight colons here: the pattern it replaced missed "1:2:3:4:5:6:7::".)
@@ -1003,6 +1017,17 @@ TEST_SUITE("scan") {
         std::string long_run;
         for (int i = 0; i < 20000; ++i) long_run += "12:";
         CHECK(scan("log " + long_run + " end").empty());
+    }
+
+    TEST_CASE("compressed IPv6 addresses are found; the loopback and unspecified addresses are not") {
+        CHECK(scan("link-local fe80::1 up") == Found{{"ipv6", "fe80::1"}});
+        CHECK(scan("addr 2001:db8::8a2e:370:7334") == Found{{"ipv6", "2001:db8::8a2e:370:7334"}});
+        CHECK(scan("prefix 2001:db8:: routed") == Found{{"ipv6", "2001:db8::"}});
+        const Found mapped = scan("from ::ffff:192.0.2.1");
+        CHECK(std::count(mapped.begin(), mapped.end(), std::pair<std::string, std::string>{"ipv6", "::ffff:192"}) == 1);
+        // They identify no host: as few as four hexadecimal digits in all, the rule that keeps clock times
+        // ("12:30:45") from being addresses.
+        CHECK(scan("loopback ::1 and unspecified ::").empty());
     }
 
     TEST_CASE("every run of key characters is judged once: long blobs are not secrets, the keys after them are") {
