@@ -495,17 +495,19 @@ bool de_steuer_id(std::string_view text) {
     const Kept kept = digits_only(text);
     const std::string_view d = kept.view();
     if (d.size() != 11 || d[0] == '0') return false;
-    // In the first ten digits exactly one digit repeats (twice or three times); all others appear once.
+    // The Federal Central Tax Office's rule: in the first ten digits exactly one digit repeats, twice
+    // or (in numbers issued since 2016) three times, and all others appear once; a digit that appears
+    // three times does not stand three times in a row ("111" is never issued, "1121" and "11211" are).
     std::array<int, 10> counts{};
     for (std::size_t i = 0; i < 10; ++i) ++counts[static_cast<std::size_t>(digit(d[i]))];
     int repeated = 0;
-    int missing = 0;
     for (const int count : counts) {
         if (count > 3) return false;
         if (count >= 2) ++repeated;
-        if (count == 0) ++missing;
     }
-    if (repeated != 1 || (missing != 1 && missing != 2)) return false;
+    if (repeated != 1) return false;
+    for (std::size_t i = 2; i < 10; ++i)
+        if (d[i] == d[i - 1] && d[i] == d[i - 2]) return false;
     // ISO/IEC 7064 MOD 11,10.
     int product = 10;
     for (std::size_t i = 0; i < 10; ++i) {

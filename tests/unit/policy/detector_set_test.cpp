@@ -1061,6 +1061,12 @@ TEST_SUITE("scan") {
         CHECK(scan("sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") == Found{});
     }
 
+    TEST_CASE("a German tax ID with a digit three times in a row is none") {
+        CHECK(scan("Steuer-ID 65929970489") == Found{{"de_steuer_id", "65929970489"}});
+        CHECK(scan("Steuer-ID 11213456783") == Found{{"de_steuer_id", "11213456783"}});
+        CHECK(scan("Steuer-ID 11123456786").empty());
+    }
+
     TEST_CASE("values close together and far apart are each found with their own span") {
         const std::string text = "Card 4111 1111 1111 1111, IBAN DE89 3704 0044 0532 0130 00; " +
                                  std::string(2000, 'a') + " call +44 20 7946 0958. " + std::string(100, 'a') +

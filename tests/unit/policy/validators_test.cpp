@@ -362,6 +362,14 @@ TEST_SUITE("validators") {
         CHECK(v::de_steuer_id("86095742719"));
         CHECK_FALSE(v::de_steuer_id("86095742718"));
         CHECK_FALSE(v::de_steuer_id("12345678903"));  // no repeated digit
+        CHECK(v::de_steuer_id("36574261809"));
+        CHECK_FALSE(v::de_steuer_id("36554266806"));  // two digits repeated
+        // A digit three times (numbers issued since 2016), but never three times in a row.
+        CHECK(v::de_steuer_id("65929970489"));
+        CHECK(v::de_steuer_id("11213456783"));
+        CHECK_FALSE(v::de_steuer_id("11123456786"));
+        CHECK_FALSE(v::de_steuer_id("12345556788"));  // the check digit right, "555" in a row
+        CHECK_FALSE(v::de_steuer_id("11112345678"));  // a digit four times
         CHECK(v::fr_nir("1 85 05 78 006 084 91"));
         CHECK_FALSE(v::fr_nir("1 85 05 78 006 084 36"));
         CHECK(v::es_dni("12345678Z"));
