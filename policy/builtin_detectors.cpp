@@ -10,6 +10,7 @@
 #include "policy/email_forms.hpp"
 #include "policy/line_breaks.hpp"
 #include "policy/lower_case_values.hpp"
+#include "policy/putty_keys.hpp"
 #include "policy/validators.hpp"
 #include "policy/written_dates.hpp"
 
@@ -675,10 +676,13 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"aws_access_key", "restricted", "AWS access key ids",
          {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
          {"aws", "access key"}, upper_digit, "A", ""},
-        {"private_key", "restricted", "PEM private key blocks",
+        {"private_key", "restricted", "PEM, OpenPGP and PuTTY private keys",
          // OpenPGP armors its secret keys the same way, as "-----BEGIN PGP PRIVATE KEY BLOCK-----" (RFC 4880).
-         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"}}, v::private_key_block, Boundary::none, {},
-         pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64},
+         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"},
+          // PuTTY's .ppk files (policy/putty_keys.hpp), which streamed answers hold back by their header.
+          {R"(PuTTY-User-Key-File-[1-3]: )", false, false, false, putty_keys::valid, putty_keys::expand}},
+         v::private_key_block, Boundary::none, {}, pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64, false,
+         putty_keys::straddle},
         {"jwt", "restricted", "JSON Web Tokens",
          {{R"(eyJ[A-Za-z0-9_-]{8,64}\.eyJ)"}}, v::jwt, Boundary::token, {"token", "bearer", "jwt"}, token_chars, "e",
          "eyJ", expand_jwt, jwt_max},

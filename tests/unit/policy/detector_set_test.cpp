@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <random>
 #include <regex>
 #include <string>
@@ -584,6 +585,35 @@ TEST_SUITE("scan") {
         // A sentence naming the header gives no key away.
         CHECK(scan("A key file starts with " + header + " and a line of base64.") == Found{});
         CHECK(scan(header + "\nMIIB\n") == Found{});
+    }
+
+    TEST_CASE("PuTTY private key files are found as private keys, whole or cut short; their public part is not") {
+        const std::string head =
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: ed25519-key-20240101\nPublic-Lines: 2\n"
+            "AAAAC3NzaC1lZDI1NTE5AAAAIDq6e3v5tq2J3wq3cAGxkO6dHnq2WmO1l1oO1bJ6kN1c\nAAAA\n";
+        const std::string key = head +
+                                "Private-Lines: 1\nAAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3yYtZ0L2cAAAA\n"
+                                "Private-MAC: 5d1a7f1c0bd2b6d2f4f1e8a9b3c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9";
+        const auto private_keys = [](const Found& found) {
+            Found keys;
+            std::copy_if(found.begin(), found.end(), std::back_inserter(keys),
+                         [](const auto& f) { return f.first == "private_key"; });
+            return keys;
+        };
+        CHECK(private_keys(scan("my key:\n" + key + "\nthanks")) == Found{{"private_key", key}});
+        // Version 2, RSA, several private lines, with Windows line ends.
+        const std::string rsa =
+            "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: rsa-key\r\nPublic-Lines: 1\r\n"
+            "AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7\r\nPrivate-Lines: 2\r\n"
+            "AAAAgBLqf0sT3vVk9eN1u2cYkq8Z7nX4yPpH6mWd3rJ5tQ0aLs1oVb8iK2eGh4fD\r\nAAAAQQDx3kR9pT2u\r\n"
+            "Private-MAC: 3f7a1c9e2b5d8a0f6e4c1b9d7a5e3c2b1f0d9e8a";
+        CHECK(private_keys(scan(rsa + "\r\n")) == Found{{"private_key", rsa}});
+        // Cut inside its private lines: found over what is there.
+        const std::string cut = head + "Private-Lines: 1\nAAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3";
+        CHECK(private_keys(scan(cut)) == Found{{"private_key", cut}});
+        // Cut before them, the public key alone; or a sentence that names the header.
+        CHECK(private_keys(scan(head)).empty());
+        CHECK(private_keys(scan("A .ppk file starts with PuTTY-User-Key-File-3: and lists Private-Lines: 1 later")).empty());
     }
 
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {

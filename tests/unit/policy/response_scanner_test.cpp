@@ -520,6 +520,18 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(compare_random_answers(policy, fragments, 20261125, 2000, 12, 9) > 1000);
     }
 
+    TEST_CASE("a PuTTY key file is redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("private_key");
+        REQUIRE(policy);
+        const std::string key =
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: laptop\nPublic-Lines: 1\n"
+            "AAAAC3NzaC1lZDI1NTE5AAAAIDq6e3v5tq2J3wq3\nPrivate-Lines: 1\n"
+            "AAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3yYtZ0L2cAAAA\nPrivate-MAC: 5d1a7f1c0bd2b6d2f4f1e8a9b3c7d6e5f4a3b2c1";
+        check_every_cut(policy, "Key:\n" + key + "\nthanks", "Key:\n[REDACTED:private_key]\nthanks");
+        const std::vector<std::string> fragments{key, "PuTTY-User-Key-File-3: ", "Private-Lines: 1", "PuTTY", "words"};
+        CHECK(compare_random_answers(policy, fragments, 20261124, 1000, 8, 9) > 300);
+    }
+
     TEST_CASE("a number that grows past a valid card is not redacted") {
         const auto policy = testing::load_fixture();
         REQUIRE(policy);
