@@ -576,7 +576,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"([A-Z]{2}[0-9]{2})", false, true},
           // Written in lower case ("de89 3704 0044 0532 0130 00"): found at the run of its check digits.
           {R"([A-Za-z]{2}[0-9]{2}[0-9A-Za-z \t\r\n]{11,120})", false, false, false, nullptr, nullptr, nullptr,
-           lower_case::iban_at}},
+           lower_case::iban_at, true}},
          v::iban, Boundary::alnum,
          {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_gap,
          "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max, false, lower_case::iban_straddle},
@@ -592,9 +592,9 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"uk_nino", "restricted", "UK National Insurance numbers",
          {{"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{2}"
            BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true},
-          // Written in lower case ("ab123456c", "ab 12 34 56 c"): found at the run of its first digits.
+          // Written in lower case ("ab123456c", "ab 12 34 56 c"): found at the run of its last digits.
           {R"([A-Za-z]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[A-Da-d])", false, false, false, nullptr, nullptr,
-           nullptr, lower_case::nino_at}},
+           nullptr, lower_case::nino_at, true}},
          v::uk_nino, Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_gap,
          "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", nullptr, 0, false, lower_case::nino_straddle},
         {"email", "confidential", "e-mail addresses, also written as \"name [at] example [dot] com\" and the like",
@@ -735,13 +735,13 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          // Also as identity cards and forms print it, next to a context word: "12.345.678-Z", "12345678 Z".
          {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true},
           // With its check letter in lower case ("12345678z"): found at the run of its digits.
-          {R"([0-9]{8}-?[a-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::dni_at}},
+          {R"([0-9]{8}-?[a-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::dni_at, true}},
          v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
          dni_chars, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
          {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true},
           // With a letter in lower case ("x1234567l"): found at the run of its digits.
-          {R"([XYZxyz]-?[0-9]{7}-?[A-Za-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::nie_at}},
+          {R"([XYZxyz]-?[0-9]{7}-?[A-Za-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::nie_at, true}},
          v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ", "", nullptr, 0, false,
          lower_case::nie_straddle},
         // Found by find_codice_fiscale; the pattern says what every such value is.
@@ -749,7 +749,7 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])", false, false, false,
            nullptr, nullptr, find_codice_fiscale},
           // Written in lower case ("rssmra85t10a562s"): found at the run of digits its year begins.
-          {R"([A-Za-z]{6}[0-9][0-9A-Za-z]{9})", false, false, false, nullptr, nullptr, nullptr, lower_case::codice_fiscale_at}},
+          {R"([A-Za-z]{6}[0-9][0-9A-Za-z]{9})", false, false, false, nullptr, nullptr, nullptr, lower_case::codice_fiscale_at, true}},
          v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, is_alnum,
          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", ""},
         {"nl_bsn", "restricted", "Dutch citizen service numbers (BSN, eleven test)",

@@ -180,7 +180,8 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 continue;
             }
             if (at_digits) {
-                set->digit_run_patterns_.push_back({group.ids.back(), pattern.find_at_digits});
+                set->digit_run_patterns_.push_back(
+                    {group.ids.back(), pattern.find_at_digits, pattern.letter_beside_run});
                 group.ids.pop_back();
                 continue;
             }
@@ -468,9 +469,21 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     }
     // Values found at runs of digits come from the same pass over the digits as the dense windows.
     bool runs_failed = false;
+    const auto letter = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
+    const auto letter_beside = [&](std::size_t begin, std::size_t end) {
+        if (begin > 0 && (letter(text[begin - 1]) || text[begin - 1] == '-')) return true;
+        if (end < text.size() && (letter(text[end]) || text[end] == '-')) return true;
+        // A letter alone after a blank: the last of "ab 12 34 56 c".
+        const auto alone = [&](std::size_t at) {
+            return at == text.size() || !(letter(text[at]) || (text[at] >= '0' && text[at] <= '9'));
+        };
+        return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
+    };
     const auto at_run = [&](std::size_t begin, std::size_t end) {
         if (runs_failed) return;
+        const bool beside = letter_beside(begin, end);
         for (const DigitRunPattern& pattern : digit_run_patterns_) {
+            if (pattern.letter_beside && !beside) continue;
             const TextRange match = pattern.find(text, begin, end);
             if (match.begin >= text.size()) continue;
             context.offset = 0;

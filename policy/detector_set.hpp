@@ -28,6 +28,7 @@ struct DetectorSpec {
         Expander expand = nullptr;     // see BuiltinPattern::expand
         Finder find = nullptr;         // see BuiltinPattern::find
         DigitRunFinder find_at_digits = nullptr;  // see BuiltinPattern::find_at_digits
+        bool letter_beside_run = false;           // see BuiltinPattern::letter_beside_run
     };
     std::string name;
     int class_level = 0;
@@ -160,6 +161,7 @@ private:
     struct DigitRunPattern {
         unsigned id;   // in patterns_
         DigitRunFinder find;
+        bool letter_beside;  // only for runs with a letter beside them (BuiltinPattern::letter_beside_run)
     };
     std::vector<DigitRunPattern> digit_run_patterns_;
     std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)

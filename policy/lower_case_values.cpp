@@ -152,23 +152,24 @@ TextRange nie_at(std::string_view text, std::size_t run_begin, std::size_t run_e
     return {begin, end};
 }
 
-TextRange nino_at(std::string_view text, std::size_t run_begin, std::size_t) {
-    // Two letters before the first digit, a blank between them and it or not.
-    std::size_t begin = run_begin;
-    if (begin > 0 && line_breaks::is_blank(text[begin - 1])) --begin;
-    if (begin < 2 || !is_letter(text[begin - 1]) || !is_letter(text[begin - 2]) || !starts_word(text, begin - 2))
-        return none;
-    begin -= 2;
-    std::size_t at = run_begin;
+TextRange nino_at(std::string_view text, std::size_t, std::size_t run_end) {
+    // At its last digits (the run the letter beside it marks): a blank or not, and the last letter alone.
+    std::size_t end = run_end;
+    if (end < text.size() && line_breaks::is_blank(text[end])) ++end;
+    if (end >= text.size() || !is_letter(text[end]) || !ends_word(text, end + 1)) return none;
+    ++end;
+    // Back over three pairs of digits, a blank between two of them or not, and the two letters before.
+    std::size_t at = run_end;
     for (int pair = 0; pair < 3; ++pair) {
-        if (pair > 0 && at < text.size() && line_breaks::is_blank(text[at])) ++at;
-        if (at + 1 >= text.size() || !is_digit(text[at]) || !is_digit(text[at + 1])) return none;
-        at += 2;
+        if (pair > 0 && at > 0 && line_breaks::is_blank(text[at - 1])) --at;
+        if (at < 2 || !is_digit(text[at - 1]) || !is_digit(text[at - 2])) return none;
+        at -= 2;
     }
-    if (at < text.size() && line_breaks::is_blank(text[at])) ++at;
-    if (at >= text.size() || !is_letter(text[at]) || !ends_word(text, at + 1)) return none;
-    if (!has_lower(text.substr(begin, at + 1 - begin))) return none;
-    return {begin, at + 1};
+    if (at > 0 && line_breaks::is_blank(text[at - 1])) --at;
+    if (at < 2 || !is_letter(text[at - 1]) || !is_letter(text[at - 2]) || !starts_word(text, at - 2)) return none;
+    const std::size_t begin = at - 2;
+    if (!has_lower(text.substr(begin, end - begin))) return none;
+    return {begin, end};
 }
 
 TextRange codice_fiscale_at(std::string_view text, std::size_t run_begin, std::size_t) {
