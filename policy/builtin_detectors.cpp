@@ -9,6 +9,8 @@
 #include "policy/byte_runs.hpp"
 #include "policy/email_forms.hpp"
 #include "policy/line_breaks.hpp"
+#include "policy/lower_case_values.hpp"
+#include "policy/putty_keys.hpp"
 #include "policy/validators.hpp"
 #include "policy/written_dates.hpp"
 
@@ -355,6 +357,12 @@ TextRange find_codice_fiscale(std::string_view text, std::size_t from) {
     return {std::string_view::npos, std::string_view::npos};
 }
 
+// A date with its month written as a word, at the run of four digits it ends with (its year).
+TextRange written_date_at(std::string_view text, std::size_t run_begin, std::size_t run_end) {
+    if (run_end - run_begin != 4) return {std::string_view::npos, std::string_view::npos};
+    return written_dates::find_at_year(text, run_begin);
+}
+
 // Anchor: a dot between two digits. The address is the whole dotted number around it, digits with
 // single dots between them (the boundary allows neither a digit nor a dot and a digit next to an
 // address); the validator checks its four groups. A dotted number longer than any address is refused
@@ -480,6 +488,30 @@ bool continues_grouping(std::string_view text, std::size_t begin, std::size_t en
     return (after != 0 && goes_on_at(end + after)) || (before != 0 && ends_at(begin - before));
 }
 
+// Whether the word right before `begin` names a version ("version 1.2.3.4", "Release: 10.0.0.1",
+// "ver. 2.4.0.12", "Versión 1.2.0.3"): apart from it by at most three spaces, tabs, ':', '=', '#' or '-',
+// after the dot of an abbreviation or not. A dotted quad there numbers a release, not a host.
+bool after_version_word(std::string_view text, std::size_t begin) {
+    static constexpr std::array<std::string_view, 16> words{
+        "version", "versions", "ver", "vers", "v", "release", "rel", "build", "firmware", "fw", "kernel", "patch",
+        "revision", "versione", "versie", "versi\xC3\xB3n"};
+    constexpr std::size_t longest = 9;
+    std::size_t at = begin;
+    while (at > 0 && begin - at < 3 && std::string_view(" \t:=#-").find(text[at - 1]) != std::string_view::npos) --at;
+    if (at > 0 && text[at - 1] == '.') --at;
+    const std::size_t word_end = at;
+    // Letters, and the bytes of one beyond ASCII ("ó").
+    while (at > 0 && word_end - at <= longest &&
+           (is_alpha(text[at - 1]) || static_cast<unsigned char>(text[at - 1]) >= 0x80))
+        --at;
+    if (at == word_end || word_end - at > longest) return false;
+    std::array<char, longest> lower{};
+    for (std::size_t i = at; i < word_end; ++i)
+        lower[i - at] = is_alpha(text[i]) ? static_cast<char>(text[i] | 0x20) : text[i];
+    const std::string_view word(lower.data(), word_end - at);
+    return std::find(words.begin(), words.end(), word) != words.end();
+}
+
 }  // namespace
 
 bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, std::size_t end) {
@@ -499,9 +531,10 @@ bool stands_alone(Boundary boundary, std::string_view text, std::size_t begin, s
         case Boundary::alnum:
             return !is_alnum(before) && !is_alnum(after);
         case Boundary::ipv4:
-            // "1.2.3.4.5" and "v1.2.3.4" are version numbers, not addresses.
+            // "1.2.3.4.5", "v1.2.3.4" and "version 1.2.3.4" are version numbers, not addresses.
             return !is_digit(before) && !is_digit(after) && !(after == '.' && is_digit(after_next)) &&
-                   !(before == '.' && is_digit(before_previous)) && !is_alpha(before);
+                   !(before == '.' && is_digit(before_previous)) && !is_alpha(before) &&
+                   !after_version_word(text, begin);
         case Boundary::ipv6:
             return !ipv6_chars(before) && !ipv6_chars(after) && !is_alnum(before) && !is_alnum(after);
         case Boundary::email:
@@ -540,9 +573,13 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"iban", "confidential", "international bank account numbers (per-country length, mod-97 check)",
          // The anchor only: with the whole form, [A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}, vectorscan's
          // start-of-match tracking through the optional spaces cost about 1.8 us per IBAN.
-         {{R"([A-Z]{2}[0-9]{2})", false, true}}, v::iban, Boundary::alnum,
+         {{R"([A-Z]{2}[0-9]{2})", false, true},
+          // Written in lower case ("de89 3704 0044 0532 0130 00"): found at the run of its check digits.
+          {R"([A-Za-z]{2}[0-9]{2}[0-9A-Za-z \t\r\n]{11,120})", false, false, false, nullptr, nullptr, nullptr,
+           lower_case::iban_at, true}},
+         v::iban, Boundary::alnum,
          {"iban", "account", "konto", "compte", "cuenta", "conto", "rekening", "rachunek"}, upper_digit_gap,
-         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max},
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", expand_iban, iban_max, false, lower_case::iban_straddle},
         {"us_ssn", "restricted", "US social security numbers (area, group and serial rules)",
          {{"[0-9]{3}-(?:" LINE_BREAK ")?[0-9]{2}-(?:" LINE_BREAK ")?[0-9]{4}", false, true},
           // Next to a context word also with spaces, or as forms and databases store it, without
@@ -554,9 +591,12 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          Boundary::digit, {"nhs"}, grouped_digits, "0123456789", ""},
         {"uk_nino", "restricted", "UK National Insurance numbers",
          {{"[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]" BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[0-9]{2}"
-           BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true}},
+           BLANK_OR_LINE_BREAK "?[0-9]{2}" BLANK_OR_LINE_BREAK "?[A-D]", false, true},
+          // Written in lower case ("ab123456c", "ab 12 34 56 c"): found at the run of its last digits.
+          {R"([A-Za-z]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[0-9]{2}[ \t]?[A-Da-d])", false, false, false, nullptr, nullptr,
+           nullptr, lower_case::nino_at, true}},
          v::uk_nino, Boundary::alnum, {"national insurance", "nino", "ni number"}, upper_digit_gap,
-         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "", nullptr, 0, false, lower_case::nino_straddle},
         {"email", "confidential", "e-mail addresses, also written as \"name [at] example [dot] com\" and the like",
          // Around the '@', a letter beyond ASCII is seen by one of its bytes: the last (a continuation
          // byte) before it, the first (a lead byte, email_letter_lead) after it ("jöran@bücher.de"). Before
@@ -589,12 +629,21 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
           // France and others in pairs ("06 12 34 56 78", "01.23.45.67.89"); an area code in parentheses
           // ("(020) 7946 0958", "(030) 1234567").
           {"0[1-9](?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){4}", true, true},
-          {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
+          {"\\(0[1-9][0-9]{1,4}\\)" BLANK_OR_LINE_BREAK "?[0-9]{3,4}" BLANK_DASH_OR_LINE_BREAK "?[0-9]{3,4}", true, true},
+          // Spain: nine digits from 6 or 7 (mobile) or 8 or 9 (fixed), in threes ("612 345 678"), as mobiles
+          // are printed ("612 34 56 78") or after a two-digit area code ("91 123 45 67"). Italy's mobiles:
+          // ten digits from 3 ("333 123 4567", "333 1234567"); its fixed numbers begin with 0 (above).
+          {"[6-9][0-9]{2}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}", true, true},
+          {"[6-9][0-9]{2}(?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){3}", true, true},
+          {"[89][0-9]" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}(?:" SEPARATOR_OR_LINE_BREAK "?[0-9]{2}){2}", true, true},
+          {"3[0-9]{2}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3}" SEPARATOR_OR_LINE_BREAK "?[0-9]{3,4}", true, true}},
          v::phone, Boundary::digit,
          // A word counts where it begins a word of the text: "mobil" is also "Mobilnummer" and "mobile".
          {"phone", "tel", "telephone", "mobil", "cell", "call", "fax", "telefon", "handy", "rufnummer", "téléphone",
           "tél", "portable", "teléfono", "móvil", "movil", "telefono", "cellulare", "telefoon", "mobiel",
-          "komórka"},
+          "komórka", "whatsapp",
+          // Spanish and Italian abbreviations and verbs: "Tfno.", "Tlf.", "celular", "llámame", "chiamami".
+          "tfno", "tlf", "celular", "llam", "llám", "chiam"},
          phone_chars, "0123456789+(", "", nullptr, e164_max},
         // The anchor only, found by find_ipv4_anchor and completed by expand_ipv4. Compiled alone, the
         // whole form, [0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}, was not reported by vectorscan 5.4.9
@@ -614,9 +663,8 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},
           {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true},
           // The month written as a word ("12 March 1985", "March 12, 1985"), found from the year it
-          // ends with by written_dates::find_at_year; the pattern says what every such value holds.
-          {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr,
-           written_dates::find_at_year}},
+          // ends with (written_date_at); the pattern says what every such value holds.
+          {R"((?:19|20)[0-9]{2})", true, false, false, written_dates::valid, nullptr, nullptr, written_date_at}},
          v::date, Boundary::digit,
          // With the abbreviations forms print: "geb." (German and Dutch), "Geburtstag", "Fecha nac.", "ur."
          // (Polish); a word counts where it begins a word of the text ("geburts" is also "Geburtsdatum").
@@ -628,10 +676,13 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         {"aws_access_key", "restricted", "AWS access key ids",
          {{R"((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z2-7]{16})"}}, v::aws_access_key, Boundary::alnum,
          {"aws", "access key"}, upper_digit, "A", ""},
-        {"private_key", "restricted", "PEM private key blocks",
+        {"private_key", "restricted", "PEM, OpenPGP and PuTTY private keys",
          // OpenPGP armors its secret keys the same way, as "-----BEGIN PGP PRIVATE KEY BLOCK-----" (RFC 4880).
-         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"}}, v::private_key_block, Boundary::none, {},
-         pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64},
+         {{R"(-----BEGIN (?:[A-Z0-9]{1,12} ){0,3}PRIVATE KEY(?: BLOCK)?-----)"},
+          // PuTTY's .ppk files (policy/putty_keys.hpp), which streamed answers hold back by their header.
+          {R"(PuTTY-User-Key-File-[1-3]: )", false, false, false, putty_keys::valid, putty_keys::expand}},
+         v::private_key_block, Boundary::none, {}, pem_chars, "-", "-----BEGIN ", expand_pem, pem_body_max + 64, false,
+         putty_keys::straddle},
         {"jwt", "restricted", "JSON Web Tokens",
          {{R"(eyJ[A-Za-z0-9_-]{8,64}\.eyJ)"}}, v::jwt, Boundary::token, {"token", "bearer", "jwt"}, token_chars, "e",
          "eyJ", expand_jwt, jwt_max},
@@ -682,17 +733,25 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
          upper_digit_gap, "12", ""},
         {"es_dni", "restricted", "Spanish national identity numbers (DNI, check letter)",
          // Also as identity cards and forms print it, next to a context word: "12.345.678-Z", "12345678 Z".
-         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true}},
+         {{R"([0-9]{8}-?[A-Z])", false, true}, {R"([0-9]{2}\.[0-9]{3}\.[0-9]{3}[ -]?[A-Z]|[0-9]{8} [A-Z])", true, true},
+          // With its check letter in lower case ("12345678z"): found at the run of its digits.
+          {R"([0-9]{8}-?[a-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::dni_at, true}},
          v::es_dni, Boundary::alnum, {"dni", "documento nacional", "nif"},
          dni_chars, "0123456789", ""},
         {"es_nie", "restricted", "Spanish foreigner identity numbers (NIE, check letter)",
-         {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true}}, v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ",
-         ""},
+         {{R"([XYZ]-?[0-9]{7}-?[A-Z])", false, true},
+          // With a letter in lower case ("x1234567l"): found at the run of its digits.
+          {R"([XYZxyz]-?[0-9]{7}-?[A-Za-z])", false, false, false, nullptr, nullptr, nullptr, lower_case::nie_at, true}},
+         v::es_nie, Boundary::alnum, {"nie", "extranjero"}, upper_digit_dash, "XYZ", "", nullptr, 0, false,
+         lower_case::nie_straddle},
         // Found by find_codice_fiscale; the pattern says what every such value is.
         {"it_codice_fiscale", "restricted", "Italian fiscal codes (codice fiscale, check character)",
          {{R"([A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z])", false, false, false,
-           nullptr, nullptr, find_codice_fiscale}},
-         v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, upper_digit, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", ""},
+           nullptr, nullptr, find_codice_fiscale},
+          // Written in lower case ("rssmra85t10a562s"): found at the run of digits its year begins.
+          {R"([A-Za-z]{6}[0-9][0-9A-Za-z]{9})", false, false, false, nullptr, nullptr, nullptr, lower_case::codice_fiscale_at, true}},
+         v::it_codice_fiscale, Boundary::alnum, {"codice fiscale", "cf", "fiscale"}, is_alnum,
+         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", ""},
         {"nl_bsn", "restricted", "Dutch citizen service numbers (BSN, eleven test)",
          {{R"([0-9]{9})", true, true}, {R"([0-9]{4}\.[0-9]{2}\.[0-9]{3})", true, true}}, v::nl_bsn, Boundary::digit,
          {"bsn", "burgerservicenummer", "sofinummer", "citizen service number"}, digits_and_separators, "0123456789", ""},

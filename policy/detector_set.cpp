@@ -163,8 +163,11 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                                             detectors[d].may_contain[ch];
             }
             group.ids.push_back(static_cast<unsigned>(set->patterns_.size()));
+            // A finder at runs of digits returns whole values (DigitRunFinder): no expander completes them.
+            const bool at_digits = pattern.find_at_digits != nullptr && !digit_dense;
             set->patterns_.push_back({d, pattern.needs_context, digit_dense, anchor, whole_runs, width,
-                                      pattern.validate != nullptr ? pattern.validate : detectors[d].validate, expand});
+                                      pattern.validate != nullptr ? pattern.validate : detectors[d].validate,
+                                      at_digits ? nullptr : expand});
             if (whole_runs) {
                 std::optional<std::array<bool, 256>> chars = probe_run_class(pattern.regex, pattern.flags, width);
                 if (!chars || std::none_of(chars->begin(), chars->end(), [](bool in) { return in; })) {
@@ -176,8 +179,9 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
-            if (pattern.find_at_year != nullptr && !digit_dense) {
-                set->year_patterns_.push_back({group.ids.back(), pattern.find_at_year});
+            if (at_digits) {
+                set->digit_run_patterns_.push_back(
+                    {group.ids.back(), pattern.find_at_digits, pattern.letter_beside_run});
                 group.ids.pop_back();
                 continue;
             }
@@ -463,21 +467,33 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
             if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
     }
-    // Values found at years come from the same pass over the digits as the dense windows.
-    bool years_failed = false;
+    // Values found at runs of digits come from the same pass over the digits as the dense windows.
+    bool runs_failed = false;
+    const auto letter = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
+    const auto letter_beside = [&](std::size_t begin, std::size_t end) {
+        if (begin > 0 && (letter(text[begin - 1]) || text[begin - 1] == '-')) return true;
+        if (end < text.size() && (letter(text[end]) || text[end] == '-')) return true;
+        // A letter alone after a blank: the last of "ab 12 34 56 c".
+        const auto alone = [&](std::size_t at) {
+            return at == text.size() || !(letter(text[at]) || (text[at] >= '0' && text[at] <= '9'));
+        };
+        return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
+    };
     const auto at_run = [&](std::size_t begin, std::size_t end) {
-        if (end - begin != 4 || years_failed) return;
-        for (const YearPattern& year : year_patterns_) {
-            const TextRange match = year.find(text, begin);
+        if (runs_failed) return;
+        const bool beside = letter_beside(begin, end);
+        for (const DigitRunPattern& pattern : digit_run_patterns_) {
+            if (pattern.letter_beside && !beside) continue;
+            const TextRange match = pattern.find(text, begin, end);
             if (match.begin >= text.size()) continue;
             context.offset = 0;
-            if (on_match(year.id, match.begin, match.end, 0, &context) != 0) years_failed = true;
+            if (on_match(pattern.id, match.begin, match.end, 0, &context) != 0) runs_failed = true;
         }
     };
     const auto no_windows = [](std::size_t) {};
     if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
         work.windows.assign(1, {0, text.size()});
-        if (!year_patterns_.empty()) for_each_digit_chain(text, no_windows, at_run);
+        if (!digit_run_patterns_.empty()) for_each_digit_chain(text, no_windows, at_run);
     } else if (dense_database_ != nullptr) {
         const auto add_window = [&](std::size_t end) {
             const TextRange window = dense_window(text, end);
@@ -485,12 +501,12 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 work.windows.back().end = std::max(work.windows.back().end, window.end);
             else work.windows.push_back(window);
         };
-        if (year_patterns_.empty()) for_each_digit_chain(text, add_window);
+        if (digit_run_patterns_.empty()) for_each_digit_chain(text, add_window);
         else for_each_digit_chain(text, add_window, at_run);
-    } else if (!year_patterns_.empty()) {
+    } else if (!digit_run_patterns_.empty()) {
         for_each_digit_chain(text, no_windows, at_run);
     }
-    if (years_failed) return false;
+    if (runs_failed) return false;
     for (const auto& window : work.windows) {
         // A finding inside the window has its context words within ContextWords' reach of the window.
         // A streamed answer keeps every pattern: a word may still follow (awaiting_context).

@@ -27,7 +27,8 @@ struct DetectorSpec {
         Validator validate = nullptr;  // see BuiltinPattern::validate
         Expander expand = nullptr;     // see BuiltinPattern::expand
         Finder find = nullptr;         // see BuiltinPattern::find
-        YearFinder find_at_year = nullptr;  // see BuiltinPattern::find_at_year
+        DigitRunFinder find_at_digits = nullptr;  // see BuiltinPattern::find_at_digits
+        bool letter_beside_run = false;           // see BuiltinPattern::letter_beside_run
     };
     std::string name;
     int class_level = 0;
@@ -156,12 +157,13 @@ private:
         Finder find;
     };
     std::vector<FoundPattern> found_patterns_;
-    // Patterns found at the runs of four digits of the pass over a text's digits (BuiltinPattern::find_at_year).
-    struct YearPattern {
+    // Patterns found at the runs of the pass over a text's digits (BuiltinPattern::find_at_digits).
+    struct DigitRunPattern {
         unsigned id;   // in patterns_
-        YearFinder find;
+        DigitRunFinder find;
+        bool letter_beside;  // only for runs with a letter beside them (BuiltinPattern::letter_beside_run)
     };
-    std::vector<YearPattern> year_patterns_;
+    std::vector<DigitRunPattern> digit_run_patterns_;
     std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
     // Where the digit-dense database must run for a chain of digits reported at trigger_end.

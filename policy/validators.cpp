@@ -20,6 +20,8 @@ namespace {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+// Identifiers are checked as their capitals: people and OCR write them in lower case too.
+char upper(char c) { return is_lower(c) ? static_cast<char>(c - 'a' + 'A') : c; }
 
 // The digits (or letters and digits) of a candidate without its separators, held inline: checks run on
 // every candidate of a scan and must not allocate. Every value checked here has at most 64 of them; a
@@ -46,11 +48,12 @@ Kept digits_only(std::string_view text) {
     return out;
 }
 
-// Keeps letters and digits, dropping the separators people type ("DE89 3704", "X-1234567-L").
+// Keeps letters (as capitals) and digits, dropping the separators people type ("DE89 3704",
+// "X-1234567-L").
 Kept alnum_only(std::string_view text) {
     Kept out;
     for (const char c : text)
-        if (is_digit(c) || is_upper(c) || is_lower(c)) out.push_back(c);
+        if (is_digit(c) || is_upper(c) || is_lower(c)) out.push_back(upper(c));
     return out;
 }
 
@@ -234,13 +237,13 @@ std::size_t iban_length(std::string_view country) {
 }
 
 bool iban(std::string_view text) {
-    // The letters and digits, without the spaces between groups (at most 34 of them).
+    // The letters (as capitals) and digits, without the spaces between groups (at most 34 of them).
     std::array<char, 34> s{};
     std::size_t n = 0;
     for (const char c : text) {
         if (!is_digit(c) && !is_upper(c) && !is_lower(c)) continue;
         if (n == s.size()) return false;
-        s[n++] = c;
+        s[n++] = upper(c);
     }
     if (n < 15 || !is_upper(s[0]) || !is_upper(s[1]) || iban_length(std::string_view(s.data(), 2)) != n) return false;
     // ISO 13616: move the first four characters to the end, letters become 10..35, remainder mod 97 is 1.
@@ -492,17 +495,19 @@ bool de_steuer_id(std::string_view text) {
     const Kept kept = digits_only(text);
     const std::string_view d = kept.view();
     if (d.size() != 11 || d[0] == '0') return false;
-    // In the first ten digits exactly one digit repeats (twice or three times); all others appear once.
+    // The Federal Central Tax Office's rule: in the first ten digits exactly one digit repeats, twice
+    // or (in numbers issued since 2016) three times, and all others appear once; a digit that appears
+    // three times does not stand three times in a row ("111" is never issued, "1121" and "11211" are).
     std::array<int, 10> counts{};
     for (std::size_t i = 0; i < 10; ++i) ++counts[static_cast<std::size_t>(digit(d[i]))];
     int repeated = 0;
-    int missing = 0;
     for (const int count : counts) {
         if (count > 3) return false;
         if (count >= 2) ++repeated;
-        if (count == 0) ++missing;
     }
-    if (repeated != 1 || (missing != 1 && missing != 2)) return false;
+    if (repeated != 1) return false;
+    for (std::size_t i = 2; i < 10; ++i)
+        if (d[i] == d[i - 1] && d[i] == d[i - 2]) return false;
     // ISO/IEC 7064 MOD 11,10.
     int product = 10;
     for (std::size_t i = 0; i < 10; ++i) {
@@ -547,8 +552,11 @@ bool es_nie(std::string_view text) {
     return es_dni(s);
 }
 
-bool it_codice_fiscale(std::string_view text) {
-    if (text.size() != 16) return false;
+bool it_codice_fiscale(std::string_view written) {
+    if (written.size() != 16) return false;
+    std::array<char, 16> capitals{};
+    std::transform(written.begin(), written.end(), capitals.begin(), upper);
+    const std::string_view text(capitals.data(), capitals.size());
     // Letters for surname and name, the month (A B C D E H L M P R S T), the place's letter and the check;
     // digits for the year, the day (women's plus 40) and the place's number. Where two people would get
     // the same code (omocodia), the tax office replaces digits by L M N P Q R S T U V (for 0 to 9), the

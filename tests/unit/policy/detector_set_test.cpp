@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <random>
 #include <regex>
 #include <string>
@@ -408,6 +409,45 @@ TEST_SUITE("scan") {
         CHECK(compare_with_whole_form(code, random, written, filler) > 400);  // the texts do hold codes
     }
 
+    TEST_CASE("identifiers written in lower case are found where their check letters or digits hold") {
+        CHECK(scan("DNI 12345678z") == Found{{"es_dni", "12345678z"}});
+        CHECK(scan("mi dni es 12345678-z.") == Found{{"es_dni", "12345678-z"}});
+        CHECK(scan("NIE x1234567l") == Found{{"es_nie", "x1234567l"}});
+        CHECK(scan("nie X-1234567-l") == Found{{"es_nie", "X-1234567-l"}});
+        CHECK(scan("il mio codice fiscale: rssmra85t10a562s") == Found{{"it_codice_fiscale", "rssmra85t10a562s"}});
+        CHECK(scan("cf Rssmra85t10a56nh, grazie") == Found{{"it_codice_fiscale", "Rssmra85t10a56nh"}});
+        CHECK(scan("nino ab123456c") == Found{{"uk_nino", "ab123456c"}});
+        CHECK(scan("my ni number is ab 12 34 56 c.") == Found{{"uk_nino", "ab 12 34 56 c"}});
+        CHECK(scan("iban de89 3704 0044 0532 0130 00 thanks") == Found{{"iban", "de89 3704 0044 0532 0130 00"}});
+        CHECK(scan("iban de89370400440532013000") == Found{{"iban", "de89370400440532013000"}});
+        CHECK(scan("IBAN: gb82 west 1234 5698 7654 32") == Found{{"iban", "gb82 west 1234 5698 7654 32"}});
+        CHECK(scan("De89 3704\n0044 0532 0130 00") == Found{{"iban", "De89 3704\n0044 0532 0130 00"}});
+        // Capitals are found as before, once.
+        CHECK(scan("DNI 12345678Z, NIE X1234567L") == Found{{"es_dni", "12345678Z"}, {"es_nie", "X1234567L"}});
+    }
+
+    TEST_CASE("lower-case near misses of identifiers are not findings") {
+        // Wrong check letters or digits.
+        CHECK(scan("DNI 12345678a").empty());
+        CHECK(scan("NIE x1234567a").empty());
+        CHECK(scan("codice fiscale rssmra85t10a562t").empty());
+        CHECK(scan("iban de88 3704 0044 0532 0130 00").empty());
+        // A prefix never issued, a last letter other than A to D.
+        CHECK(scan("nino qq123456c").empty());
+        CHECK(scan("nino ab123456e").empty());
+        // Part of a longer word or number.
+        CHECK(scan("ref x12345678z9").empty());
+        CHECK(scan("hash ade89370400440532013000").empty());
+        CHECK(scan("token xrssmra85t10a562s").empty());
+        CHECK(scan("id ab123456cd").empty());
+        // In lower case an IBAN is read unspaced or in groups of four, so that words after a token such as
+        // "es12" are never read as its groups.
+        CHECK(scan("iban de89 370 400 440 532 013 000").empty());
+        CHECK(scan("es12 is the code, then comes the rest of this sentence in words").empty());
+        // Words of prose with digits between them.
+        CHECK(scan("we are 12345678 a b c and ab 12 34 56 words").empty());
+    }
+
     TEST_CASE("values whose digits are followed by letters of the value are found") {
         CHECK(scan("DNI 12345678Z.") == Found{{"es_dni", "12345678Z"}});
         CHECK(scan("NI number AB 12 34 56 C on file") == Found{{"uk_nino", "AB 12 34 56 C"}});
@@ -484,6 +524,24 @@ TEST_SUITE("scan") {
         CHECK(scan("Bestellung 0170 1234567") == Found{});
     }
 
+    TEST_CASE("Spanish and Italian national telephone numbers are found next to a context word") {
+        CHECK(scan("tel\u00e9fono 612 345 678") == Found{{"phone", "612 345 678"}});
+        CHECK(scan("M\u00f3vil: 612345678") == Found{{"phone", "612345678"}});
+        CHECK(scan("Tfno.: 612 34 56 78") == Found{{"phone", "612 34 56 78"}});
+        CHECK(scan("tel\u00e9fono fijo 91 123 45 67") == Found{{"phone", "91 123 45 67"}});
+        CHECK(scan("tel. 912-345-678") == Found{{"phone", "912-345-678"}});
+        CHECK(scan("ll\u00e1mame al 699.123.456") == Found{{"phone", "699.123.456"}});
+        CHECK(scan("cellulare 333 123 4567") == Found{{"phone", "333 123 4567"}});
+        CHECK(scan("chiamami al 333 1234567") == Found{{"phone", "333 1234567"}});
+        CHECK(scan("Telefono: 3331234567") == Found{{"phone", "3331234567"}});
+        CHECK(scan("telefono 06 1234 5678") == Found{{"phone", "06 1234 5678"}});
+        // Without a context word, or a first digit no such number has: no telephone number.
+        CHECK(scan("pedido 612 345 678").empty());
+        CHECK(scan("ordine 333 123 4567").empty());
+        CHECK(scan("tel\u00e9fono 512 345 678").empty());
+        CHECK(scan("cellulare 433 123 4567").empty());
+    }
+
     TEST_CASE("US social security numbers written without separators are found next to a context word") {
         CHECK(scan("SSN: 536221234") == Found{{"us_ssn", "536221234"}});
         CHECK(scan("social security number 536221234.") == Found{{"us_ssn", "536221234"}});
@@ -527,6 +585,35 @@ TEST_SUITE("scan") {
         // A sentence naming the header gives no key away.
         CHECK(scan("A key file starts with " + header + " and a line of base64.") == Found{});
         CHECK(scan(header + "\nMIIB\n") == Found{});
+    }
+
+    TEST_CASE("PuTTY private key files are found as private keys, whole or cut short; their public part is not") {
+        const std::string head =
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: ed25519-key-20240101\nPublic-Lines: 2\n"
+            "AAAAC3NzaC1lZDI1NTE5AAAAIDq6e3v5tq2J3wq3cAGxkO6dHnq2WmO1l1oO1bJ6kN1c\nAAAA\n";
+        const std::string key = head +
+                                "Private-Lines: 1\nAAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3yYtZ0L2cAAAA\n"
+                                "Private-MAC: 5d1a7f1c0bd2b6d2f4f1e8a9b3c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9";
+        const auto private_keys = [](const Found& found) {
+            Found keys;
+            std::copy_if(found.begin(), found.end(), std::back_inserter(keys),
+                         [](const auto& f) { return f.first == "private_key"; });
+            return keys;
+        };
+        CHECK(private_keys(scan("my key:\n" + key + "\nthanks")) == Found{{"private_key", key}});
+        // Version 2, RSA, several private lines, with Windows line ends.
+        const std::string rsa =
+            "PuTTY-User-Key-File-2: ssh-rsa\r\nEncryption: none\r\nComment: rsa-key\r\nPublic-Lines: 1\r\n"
+            "AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7\r\nPrivate-Lines: 2\r\n"
+            "AAAAgBLqf0sT3vVk9eN1u2cYkq8Z7nX4yPpH6mWd3rJ5tQ0aLs1oVb8iK2eGh4fD\r\nAAAAQQDx3kR9pT2u\r\n"
+            "Private-MAC: 3f7a1c9e2b5d8a0f6e4c1b9d7a5e3c2b1f0d9e8a";
+        CHECK(private_keys(scan(rsa + "\r\n")) == Found{{"private_key", rsa}});
+        // Cut inside its private lines: found over what is there.
+        const std::string cut = head + "Private-Lines: 1\nAAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3";
+        CHECK(private_keys(scan(cut)) == Found{{"private_key", cut}});
+        // Cut before them, the public key alone; or a sentence that names the header.
+        CHECK(private_keys(scan(head)).empty());
+        CHECK(private_keys(scan("A .ppk file starts with PuTTY-User-Key-File-3: and lists Private-Lines: 1 later")).empty());
     }
 
     TEST_CASE("Slack refresh tokens, rotated access tokens and app-level tokens are found, placeholders are not") {
@@ -911,6 +998,20 @@ TEST_SUITE("scan") {
         CHECK(scan("ref " + dotted + " end").empty());
     }
 
+    TEST_CASE("a dotted quad after a word that names a version is a version number, not an address") {
+        for (const std::string version : {"version 1.2.3.4", "Version: 10.0.0.1", "release 10.0.0.1", "ver. 2.4.0.12",
+                                          "firmware=4.1.0.3", "Build #10.2.0.1", "Versi\u00f3n 1.2.0.3", "v 1.2.3.4"}) {
+            CAPTURE(version);
+            CHECK(scan("running " + version + " now").empty());
+        }
+        // An address after any other word is one, after "IP" and "host" as ever.
+        CHECK(scan("IP 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("host 1.2.3.4 runs version 2.0") == Found{{"ipv4", "1.2.3.4"}});
+        CHECK(scan("the release server at 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("IP version 4 address 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+        CHECK(scan("inversion 10.0.0.1") == Found{{"ipv4", "10.0.0.1"}});
+    }
+
     TEST_CASE("IPv6 addresses are found from two colons as the whole form describes them") {
         // The pattern matches ":db8:" and the expander takes the run of hexadecimal digits and colons.
         // (The form allows eight colons here: the pattern it replaced missed "1:2:3:4:5:6:7::".)
@@ -948,6 +1049,17 @@ TEST_SUITE("scan") {
         CHECK(scan("log " + long_run + " end").empty());
     }
 
+    TEST_CASE("compressed IPv6 addresses are found; the loopback and unspecified addresses are not") {
+        CHECK(scan("link-local fe80::1 up") == Found{{"ipv6", "fe80::1"}});
+        CHECK(scan("addr 2001:db8::8a2e:370:7334") == Found{{"ipv6", "2001:db8::8a2e:370:7334"}});
+        CHECK(scan("prefix 2001:db8:: routed") == Found{{"ipv6", "2001:db8::"}});
+        const Found mapped = scan("from ::ffff:192.0.2.1");
+        CHECK(std::count(mapped.begin(), mapped.end(), std::pair<std::string, std::string>{"ipv6", "::ffff:192"}) == 1);
+        // They identify no host: as few as four hexadecimal digits in all, the rule that keeps clock times
+        // ("12:30:45") from being addresses.
+        CHECK(scan("loopback ::1 and unspecified ::").empty());
+    }
+
     TEST_CASE("every run of key characters is judged once: long blobs are not secrets, the keys after them are") {
         std::string blob;
         for (int i = 0; i < 3000; ++i) blob += "AbCd0123+/"[i % 10];
@@ -977,6 +1089,12 @@ TEST_SUITE("scan") {
         // A longer run is no key of that shape; a placeholder is no key at all.
         CHECK(scan(google + "X") == Found{});
         CHECK(scan("sk-proj-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx") == Found{});
+    }
+
+    TEST_CASE("a German tax ID with a digit three times in a row is none") {
+        CHECK(scan("Steuer-ID 65929970489") == Found{{"de_steuer_id", "65929970489"}});
+        CHECK(scan("Steuer-ID 11213456783") == Found{{"de_steuer_id", "11213456783"}});
+        CHECK(scan("Steuer-ID 11123456786").empty());
     }
 
     TEST_CASE("values close together and far apart are each found with their own span") {

@@ -463,6 +463,23 @@ rules: [{name: all, then: {action: allow}}]
         }
     }
 
+    TEST_CASE("identifiers written in lower case are redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("iban, es_dni, es_nie, uk_nino, it_codice_fiscale");
+        REQUIRE(policy);
+        const std::vector<std::pair<std::string, std::string>> values{
+            {"de89 3704 0044 0532 0130 00", "iban"}, {"x1234567l", "es_nie"}, {"ab 12 34 56 c", "uk_nino"},
+            {"rssmra85t10a562s", "it_codice_fiscale"}, {"12345678z", "es_dni"}};
+        for (const auto& [value, detector] : values) {
+            CAPTURE(value);
+            check_every_cut(policy, "Sure: " + value + " is on file.", "Sure: [REDACTED:" + detector + "] is on file.");
+        }
+        // Streamed in random pieces, answers of such values, their beginnings and words read as whole answers.
+        const std::vector<std::string> fragments{"de89 3704 0044 0532 0130 00", "de89370400440532013000", "x1234567l",
+                                                 "ab 12 34 56 c", "ab123456c", "rssmra85t10a562s", "12345678z", "de", "x",
+                                                 "ab", "12", "3704", "words", "y"};
+        CHECK(compare_random_answers(policy, fragments, 20261124, 1500, 12, 9) > 500);
+    }
+
     TEST_CASE("findings that overlap are removed together, none of either reaching the client") {
         // An IPv4 address written inside an IPv6 one: the IPv6 finding ends inside the IPv4 one, whose
         // tail the client got after the first marker.
@@ -501,6 +518,18 @@ rules: [{name: all, then: {action: allow}}]
             "'", "\xe2\x80\x99", "\xc3\xb6", "@", "example.com", "::ffff:10.20.30.40", "2001:db8::1.2.3.4", "10.20",
             "::ffff:", ":", ".", "1", "jane", "\xc2\xab", "\xc2\xbb"};
         CHECK(compare_random_answers(policy, fragments, 20261125, 2000, 12, 9) > 1000);
+    }
+
+    TEST_CASE("a PuTTY key file is redacted wherever the stream is cut") {
+        const auto policy = testing::redacting_answers("private_key");
+        REQUIRE(policy);
+        const std::string key =
+            "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: laptop\nPublic-Lines: 1\n"
+            "AAAAC3NzaC1lZDI1NTE5AAAAIDq6e3v5tq2J3wq3\nPrivate-Lines: 1\n"
+            "AAAAIGn2QzVQ6q0yq5l1Pz3vQX0sYJ0Yk1c8vWl3yYtZ0L2cAAAA\nPrivate-MAC: 5d1a7f1c0bd2b6d2f4f1e8a9b3c7d6e5f4a3b2c1";
+        check_every_cut(policy, "Key:\n" + key + "\nthanks", "Key:\n[REDACTED:private_key]\nthanks");
+        const std::vector<std::string> fragments{key, "PuTTY-User-Key-File-3: ", "Private-Lines: 1", "PuTTY", "words"};
+        CHECK(compare_random_answers(policy, fragments, 20261124, 1000, 8, 9) > 300);
     }
 
     TEST_CASE("a number that grows past a valid card is not redacted") {

@@ -346,26 +346,45 @@ TEST_SUITE("validators") {
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T1LA562V"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRAU5T10A562P"));
         // A letter that replaces no digit (A, O, W, X...), a month letter that is none (F), a day that is
-        // none (00, 32-40, 72 and up), lower case, the wrong length.
+        // none (00, 32-40, 72 and up), the wrong length.
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A56AO"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85F10A562R"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T00A562R"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T35A562G"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T72A562C"));
-        CHECK_FALSE(v::it_codice_fiscale("rssmra85t10a562s"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A562"));
+        // Written in lower case, as people and OCR write it, it is the same code.
+        CHECK(v::it_codice_fiscale("rssmra85t10a562s"));
+        CHECK_FALSE(v::it_codice_fiscale("rssmra85t10a562t"));
     }
 
     TEST_CASE("EU national identifiers with their check digits") {
         CHECK(v::de_steuer_id("86095742719"));
         CHECK_FALSE(v::de_steuer_id("86095742718"));
         CHECK_FALSE(v::de_steuer_id("12345678903"));  // no repeated digit
+        CHECK(v::de_steuer_id("36574261809"));
+        CHECK_FALSE(v::de_steuer_id("36554266806"));  // two digits repeated
+        // A digit three times (numbers issued since 2016), but never three times in a row.
+        CHECK(v::de_steuer_id("65929970489"));
+        CHECK(v::de_steuer_id("11213456783"));
+        CHECK_FALSE(v::de_steuer_id("11123456786"));
+        CHECK_FALSE(v::de_steuer_id("12345556788"));  // the check digit right, "555" in a row
+        CHECK_FALSE(v::de_steuer_id("11112345678"));  // a digit four times
         CHECK(v::fr_nir("1 85 05 78 006 084 91"));
         CHECK_FALSE(v::fr_nir("1 85 05 78 006 084 36"));
         CHECK(v::es_dni("12345678Z"));
         CHECK_FALSE(v::es_dni("12345678A"));
         CHECK(v::es_nie("X1234567L"));
         CHECK_FALSE(v::es_nie("X1234567A"));
+        // Letters in lower case are the same letters.
+        CHECK(v::es_dni("12345678z"));
+        CHECK_FALSE(v::es_dni("12345678a"));
+        CHECK(v::es_nie("x1234567l"));
+        CHECK_FALSE(v::es_nie("x1234567a"));
+        CHECK(v::uk_nino("ab 12 34 56 c"));
+        CHECK_FALSE(v::uk_nino("qq 12 34 56 c"));
+        CHECK(v::iban("de89 3704 0044 0532 0130 00"));
+        CHECK_FALSE(v::iban("de88 3704 0044 0532 0130 00"));
         CHECK(v::it_codice_fiscale("RSSMRA85T10A562S"));
         CHECK_FALSE(v::it_codice_fiscale("RSSMRA85T10A562T"));
         CHECK(v::nl_bsn("111222333"));
