@@ -652,4 +652,30 @@ cases:
       assert.ok(raw.includes(`choice 0's delta.${why}`), raw);
     }
   });
+
+  it('a context word after a restored token counts as after the value written out: the SSN before it is redacted, whole and streamed at every cut', async () => {
+    // A bare SSN is one only next to its context word. The client reads the token's value, so the
+    // scan does too: written out by the model or restored from a token, the answer reads the same.
+    const account = 'CORP\\jdoe';
+    answerText('chat', ['Noted.'], false);
+    const before = upstream.requests().length;
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Account ${account}.` }] }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(before + 1);
+    const seen = upstream.requests()[before].body;
+    const accountToken = seen.match(/⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧/)?.[0];
+    assert.ok(accountToken && !seen.includes('jdoe'), seen);
+    const expected = `[REDACTED:us_ssn] is ${account}'s SSN.`;
+    for (const written of [`536221234 is ${account}'s SSN.`, `536221234 is ${accountToken}'s SSN.`]) {
+      for (const endpoint of ['chat', 'completions']) {
+        answerText(endpoint, [written], false);
+        assert.equal((await ask(endpoint, false)).text, expected, `${endpoint}, whole: ${written}`);
+        for (let cut = 1; cut < written.length; cut++) {
+          answerText(endpoint, [written.slice(0, cut), written.slice(cut)], true);
+          const { text, raw } = await ask(endpoint, true);
+          assert.equal(text, expected, `${endpoint}, cut at ${cut} of ${written}: ${raw}`);
+        }
+      }
+    }
+  });
 });
