@@ -201,8 +201,10 @@ bool vocabulary_word(std::string_view value) {
 }
 
 // Log probabilities come back as the answer's text cut into tokens: chat's `logprobs: true` (or
-// `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone).
-bool asks_for_logprobs(Endpoint endpoint, const json::object& body) {
+// `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone),
+// and on either endpoint llama.cpp's `n_probs` above 0 (its `completion_probabilities`). Returns the
+// member that asks, or nothing.
+std::string_view logprobs_asked_by(Endpoint endpoint, const json::object& body) {
   auto given = [&body](const char* key) {
     const auto* value = body.if_contains(key);
     return value != nullptr && !value->is_null() && !(value->is_bool() && !value->get_bool());
@@ -213,12 +215,11 @@ bool asks_for_logprobs(Endpoint endpoint, const json::object& body) {
     return (value->is_int64() && value->get_int64() > 0) || (value->is_uint64() && value->get_uint64() > 0) ||
            (value->is_double() && value->get_double() > 0);
   };
-  switch (endpoint) {
-    case Endpoint::chat_completions: return given("logprobs") || positive("top_logprobs");
-    case Endpoint::completions: return given("logprobs");
-    case Endpoint::embeddings: return false;
-  }
-  return false;
+  if (endpoint == Endpoint::embeddings) return {};
+  if (given("logprobs")) return "logprobs";
+  if (endpoint == Endpoint::chat_completions && positive("top_logprobs")) return "top_logprobs";
+  if (positive("n_probs")) return "n_probs";
+  return {};
 }
 
 // Whether the string at `path` is JSON text: messages[M].tool_calls[C].function.arguments or
@@ -377,7 +378,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     request.max_tokens = static_cast<std::uint32_t>(value->get_int64());
   }
 
-  request.logprobs = asks_for_logprobs(endpoint, object);
+  request.logprobs_asked_by = logprobs_asked_by(endpoint, object);
 
   std::optional<ApiError> error;
   switch (endpoint) {

@@ -678,4 +678,34 @@ cases:
       }
     }
   });
+
+  it('the text token by token outside a choice\'s logprobs (llama.cpp\'s completion_probabilities) is withheld too, whole and streamed; n_probs is refused', async () => {
+    const tokens = ['Card', ' 4', '111', ' 1111', ' 1111', ' 1111'];
+    const probabilities = (pieces) => pieces.map((t) => ({ content: t, probs: [{ tok_str: t, prob: 0.9 }] }));
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content: tokens.join('') }, finish_reason: 'stop' }],
+    completion_probabilities: probabilities(tokens), x_debug: { logprobs: tokens } })], 'application/json');
+    const whole = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] });
+    assert.equal(whole.status, 200, whole.text);
+    assert.equal(whole.json.choices[0].message.content, 'Card [REDACTED:credit_card]');
+    assert.equal(whole.json.completion_probabilities, null, whole.text);
+    assert.equal(whole.json.x_debug.logprobs, null, whole.text);
+    answerWith([...tokens.map((t) => event({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: { content: t }, finish_reason: null }], completion_probabilities: probabilities([t]) })),
+    chatEvent({}, 'stop'), 'data: [DONE]\n\n']);
+    const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+    const raw = sse.events.map((e) => e.data).join('\n');
+    assert.ok(!raw.includes('111'), raw);
+    assert.equal(sse.events.at(-1).data, '[DONE]', raw);
+    for (const e of sse.events.slice(0, -1)) assert.equal(JSON.parse(e.data).completion_probabilities ?? null, null, e.data);
+    for (const [urlPath, body] of [['/v1/chat/completions', { messages: [{ role: 'user', content: 'Go on.' }] }],
+      ['/v1/completions', { prompt: 'Go on.' }]]) {
+      const before = upstream.requests().length;
+      const refused = await gw.api({ key: KEY, method: 'POST', path: urlPath, body: { model: 'm', n_probs: 3, ...body } });
+      assertError(refused, { status: 400, code: 'invalid_request' }, `${urlPath} with n_probs`);
+      assert.equal(refused.json.error.param, 'n_probs');
+      assert.equal(upstream.requests().length, before, 'the refused request reached the upstream');
+    }
+  });
 });

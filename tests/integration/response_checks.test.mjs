@@ -85,10 +85,11 @@ describe('answers that cannot be checked are withheld', () => {
   }
 
   it('a request for log probabilities is refused: they would carry the answer unredacted', async () => {
-    for (const extra of [{ logprobs: true }, { logprobs: true, top_logprobs: 2 }, { top_logprobs: 3 }]) {
+    for (const [extra, param] of [[{ logprobs: true }, 'logprobs'], [{ logprobs: true, top_logprobs: 2 }, 'logprobs'],
+      [{ top_logprobs: 3 }, 'top_logprobs'], [{ n_probs: 2 }, 'n_probs']]) {
       const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], ...extra });
       assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
-      assert.equal(res.json.error.param, 'logprobs');
+      assert.equal(res.json.error.param, param);
       assert.match(res.json.error.message, /redacts values from answers/);
     }
     const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], logprobs: false });
