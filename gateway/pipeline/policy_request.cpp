@@ -31,7 +31,7 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
     return api_errors::invalid_request(
         "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
         "text unredacted, token by token; send the request without '" + std::string(decoded.logprobs_asked_by) +
-            "' (nor 'logprobs', 'top_logprobs' or 'n_probs').",
+            "' ('logprobs', 'top_logprobs' and 'n_probs' all ask for them).",
         std::string(decoded.logprobs_asked_by));
   return std::nullopt;
 }
