@@ -35,14 +35,21 @@ void append_json_escaped(std::string& out, std::string_view value) {
 TokenRestorer::TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope, TokenText text)
     : vault_(vault), tenant_(std::move(tenant)), scope_(std::move(scope)), text_(text), finder_(text) {}
 
+std::optional<std::string> TokenRestorer::value_of(std::string_view token) {
+  std::optional<std::string> value = vault_.restore(tenant_, scope_, token);
+  if (!value) return std::nullopt;
+  ++restored_;
+  if (text_ != TokenText::json) return value;
+  std::string escaped;
+  append_json_escaped(escaped, *value);
+  return escaped;
+}
+
 TokenFinder::Output TokenRestorer::into(std::string& out) {
   return {[&out](std::string_view plain) { out.append(plain); },
           [this, &out](std::string_view written, std::string_view token) {
-            std::optional<std::string> value = vault_.restore(tenant_, scope_, token);
-            if (!value) return void(out.append(written));
-            if (text_ == TokenText::json) append_json_escaped(out, *value);
-            else out.append(*value);
-            ++restored_;
+            const std::optional<std::string> value = value_of(token);
+            out.append(value ? *value : written);
           }};
 }
 

@@ -4,6 +4,7 @@
 // prefix (crypto/token_finder.hpp). Tokens of another tenant or scope are left as they are.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,9 @@ class TokenRestorer {
   TokenRestorer(const TokenVault& vault, std::string tenant, std::string scope, TokenText text = TokenText::plain);
   std::string feed(std::string_view chunk);
   std::string finish();  // the held-back rest, once the stream has ended
+  // The value behind one token as it goes in this text (escaped for JSON text); nothing for a token
+  // that is not this tenant's and scope's (unknown, expired): such a token stays as written.
+  std::optional<std::string> value_of(std::string_view token);
   std::size_t restored_count() const { return restored_; }
 
  private:

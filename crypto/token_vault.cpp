@@ -280,12 +280,6 @@ class TokenVault::Impl {
     return decrypt(tenant, scope, token, *entry);
   }
 
-  bool holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
-    if (!check_names(tenant, scope)) return false;
-    std::shared_lock lock(mutex_);
-    return live_locked(tenant, scope, token) != nullptr;
-  }
-
   std::size_t size() const {
     std::shared_lock lock(mutex_);
     return entries_.size();
@@ -472,9 +466,6 @@ Result<std::string> TokenVault::tokenize_for_request(std::string_view tenant, st
   return impl_->tokenize(tenant, scope, type, value, true);
 }
 void TokenVault::forget(std::string_view tenant, std::string_view scope) { impl_->forget(tenant, scope); }
-bool TokenVault::holds(std::string_view tenant, std::string_view scope, std::string_view token) const {
-  return impl_->holds(tenant, scope, token);
-}
 std::optional<std::string> TokenVault::restore(std::string_view tenant, std::string_view scope,
                                                std::string_view token) const {
   return impl_->restore(tenant, scope, token);

@@ -67,9 +67,6 @@ class TokenVault {
   // tenant's or scope's tokens.
   [[nodiscard]] std::optional<std::string> restore(std::string_view tenant, std::string_view scope,
                                                    std::string_view token) const;
-  // Whether restore() would give this token's value now: the answer scan steps over such tokens only
-  // (gateway/pipeline/answer_filters.hpp), without decrypting what it does not need.
-  [[nodiscard]] bool holds(std::string_view tenant, std::string_view scope, std::string_view token) const;
   std::size_t size() const;
   std::size_t capacity() const;         // max_entries
   std::uint64_t journal_bytes() const;  // the mappings file's size; 0 in memory only

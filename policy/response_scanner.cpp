@@ -38,6 +38,13 @@ std::string ResponseScanner::feed(std::string_view chunk) {
     return release(false);
 }
 
+std::string ResponseScanner::feed_protected(std::string_view chunk) {
+    if (failed_) return {};
+    protected_.emplace_back(text_.size(), text_.size() + chunk.size());
+    text_.append(chunk);
+    return release(false);
+}
+
 std::string ResponseScanner::finish() {
     if (failed_) return {};
     return release(true);
@@ -123,6 +130,7 @@ std::string ResponseScanner::release(bool final) {
         failed_ = true;
         text_.clear();
         emitted_ = 0;
+        protected_.clear();
         return {};
     }
     std::size_t safe = final ? buffer.size() : std::min(straddle_start(buffer, from), awaiting_context);
@@ -134,15 +142,33 @@ std::string ResponseScanner::release(bool final) {
         if (it->begin < safe && it->end > safe) safe = it->begin;
 
     const auto& detectors = policy_->detectors().detectors();
+    // Whether written text [begin, end) lies wholly in what the client sent itself.
+    const auto all_protected = [this](std::size_t begin, std::size_t end) {
+        return std::any_of(protected_.begin(), protected_.end(),
+                           [&](const auto& range) { return range.first <= begin && end <= range.second; });
+    };
     std::size_t decided = 0;  // the findings before the safe point
-    while (decided < found.size() && found[decided].end <= safe) ++counts_[detectors[found[decided++].detector].name];
+    for (; decided < found.size() && found[decided].end <= safe; ++decided)
+        if (!all_protected(written_at(found[decided].begin), written_end_at(found[decided].end)))
+            ++counts_[detectors[found[decided].detector].name];
     std::string out;
     std::size_t at = emitted_;
-    for (const AnswerRemoval& r : answer_removals(std::span(found).first(decided), redact_)) {
-        const std::size_t begin = written_at(r.begin);
+    // Each part of a removal outside the protected stretches becomes a marker; those stay as written.
+    const auto remove = [&](std::size_t begin, std::size_t end, std::size_t detector) {
         out.append(written, at, begin - at);
-        out += redaction_marker(detectors[r.detector].name);
-        at = written_end_at(r.end);
+        out += redaction_marker(detectors[detector].name);
+        at = end;
+    };
+    for (const AnswerRemoval& r : answer_removals(std::span(found).first(decided), redact_)) {
+        std::size_t begin = written_at(r.begin);
+        const std::size_t end = written_end_at(r.end);
+        for (const auto& [kept_from, kept_to] : protected_) {
+            if (kept_to <= begin) continue;
+            if (kept_from >= end) break;
+            if (kept_from > begin) remove(begin, kept_from, r.detector);
+            begin = std::max(begin, kept_to);
+        }
+        if (begin < end) remove(begin, end, r.detector);
     }
     const std::size_t safe_written = written_at(safe);
     out.append(written, at, safe_written - at);
@@ -154,6 +180,11 @@ std::string ResponseScanner::release(bool final) {
     const std::size_t keep_from = written_at(escape_safe_start(buffer, safe > context_keep ? safe - context_keep : 0));
     text_.erase(0, keep_from);
     emitted_ = safe_written - keep_from;
+    std::erase_if(protected_, [keep_from](const auto& range) { return range.second <= keep_from; });
+    for (auto& [kept_from, kept_to] : protected_) {
+        kept_from = kept_from > keep_from ? kept_from - keep_from : 0;
+        kept_to -= keep_from;
+    }
     return out;
 }
 

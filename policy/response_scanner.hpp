@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "policy/policy.hpp"
@@ -39,6 +40,10 @@ public:
     // Takes the next chunk of model output; returns the text that is safe to emit now (possibly empty).
     // After a failure it returns nothing more and failed() is true: the gateway must end the stream.
     [[nodiscard]] std::string feed(std::string_view chunk);
+    // The next chunk is text the client sent itself, put back in the answer (a vault token's value):
+    // detectors read it with the model's text around it (a context word after it counts), but no
+    // finding removes any of it; a finding that runs into it removes only the model's part.
+    [[nodiscard]] std::string feed_protected(std::string_view chunk);
     // End of output: returns everything still held back, redacted.
     [[nodiscard]] std::string finish();
     // The last chunk and the end of output at once (a whole, non-streamed answer: one scan).
@@ -62,6 +67,8 @@ private:
     // and not yet emitted, from text_[emitted_] on. One buffer, trimmed in place.
     std::string text_;
     std::size_t emitted_ = 0;
+    // The stretches of text_ fed protected, [begin, end), in order.
+    std::vector<std::pair<std::size_t, std::size_t>> protected_;
     std::map<std::string, int> counts_;
     bool failed_ = false;
     ScanFailure failure_;

@@ -201,7 +201,7 @@ bool vocabulary_word(std::string_view value) {
 }
 
 // The top-level members decode_request reads, found in one pass over the body's members: looked up
-// one by one, each of the eight would search them all again. The parsed object holds each key once
+// one by one, each of the nine would search them all again. The parsed object holds each key once
 // (the last of a repeated one), so each is what a lookup by name would find.
 struct TopLevel {
   const json::value* model = nullptr;
@@ -211,6 +211,7 @@ struct TopLevel {
   const json::value* max_completion_tokens = nullptr;
   const json::value* logprobs = nullptr;
   const json::value* top_logprobs = nullptr;
+  const json::value* n_probs = nullptr;
   json::value* messages = nullptr;
 };
 
@@ -222,6 +223,7 @@ TopLevel top_level(json::object& body) {
     switch (key.size()) {  // the names' lengths tell them apart but for two pairs
       case 5: if (key == "model") found.model = value; break;
       case 6: if (key == "stream") found.stream = value; break;
+      case 7: if (key == "n_probs") found.n_probs = value; break;
       case 8:
         if (key == "messages") found.messages = value;
         else if (key == "logprobs") found.logprobs = value;
@@ -237,8 +239,10 @@ TopLevel top_level(json::object& body) {
 }
 
 // Log probabilities come back as the answer's text cut into tokens: chat's `logprobs: true` (or
-// `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone).
-bool asks_for_logprobs(Endpoint endpoint, const TopLevel& body) {
+// `top_logprobs` above 0), a completion's `logprobs` count (0 included: the sampled tokens alone),
+// and on either endpoint llama.cpp's `n_probs` above 0 (its `completion_probabilities`). Returns the
+// member that asks, or nothing.
+std::string_view logprobs_asked_by(Endpoint endpoint, const TopLevel& body) {
   auto given = [](const json::value* value) {
     return value != nullptr && !value->is_null() && !(value->is_bool() && !value->get_bool());
   };
@@ -247,12 +251,11 @@ bool asks_for_logprobs(Endpoint endpoint, const TopLevel& body) {
     return (value->is_int64() && value->get_int64() > 0) || (value->is_uint64() && value->get_uint64() > 0) ||
            (value->is_double() && value->get_double() > 0);
   };
-  switch (endpoint) {
-    case Endpoint::chat_completions: return given(body.logprobs) || positive(body.top_logprobs);
-    case Endpoint::completions: return given(body.logprobs);
-    case Endpoint::embeddings: return false;
-  }
-  return false;
+  if (endpoint == Endpoint::embeddings) return {};
+  if (given(body.logprobs)) return "logprobs";
+  if (endpoint == Endpoint::chat_completions && positive(body.top_logprobs)) return "top_logprobs";
+  if (positive(body.n_probs)) return "n_probs";
+  return {};
 }
 
 // Whether the string at `path` is JSON text: messages[M].tool_calls[C].function.arguments or
@@ -413,7 +416,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     request.max_tokens = static_cast<std::uint32_t>(value->get_int64());
   }
 
-  request.logprobs = asks_for_logprobs(endpoint, top);
+  request.logprobs_asked_by = logprobs_asked_by(endpoint, top);
 
   std::optional<ApiError> error;
   switch (endpoint) {

@@ -74,7 +74,9 @@ struct DecodedRequest {
   boost::json::value body;        // the parsed body, rewritten by transforms before forwarding
   bool include_usage = false;     // stream_options.include_usage: a stream ends with a usage chunk
   bool token_ids = false;         // prompt/input holds token ids, which no detector can read
-  bool logprobs = false;          // the answer is to carry log probabilities (its text, token by token)
+  // The member that asks for log probabilities (the answer's text again, token by token):
+  // "logprobs", "top_logprobs" or llama.cpp's "n_probs"; empty when none does.
+  std::string_view logprobs_asked_by{};
   // The content parts whose data no detector can read (an image, audio, a file, any part that is not
   // text), in body order: a policy refuses them unless the tenant lets their type through unscanned.
   std::vector<UnreadablePart> unreadable_parts{};

@@ -1,5 +1,7 @@
 #include "gateway/pipeline/answer_filters.hpp"
 
+#include <optional>
+
 #include "crypto/token_finder.hpp"
 #include "crypto/token_restorer.hpp"
 #include "policy/response_scanner.hpp"
@@ -16,16 +18,22 @@ bool may_hold_token(std::string_view text) {
          text.find("u27E6") != std::string_view::npos;
 }
 
+// The policy's scan of one text, with the vault's tokens restored in it. The scan reads the text as
+// the client will: a token of this tenant and conversation stands there as its value, which the
+// client sent itself and so is never removed, while the model's text around it is decided with it
+// (a context word after it still counts, a value it completes is still found). Anything only shaped
+// like a token (invented by the model, altered, another tenant's or conversation's, expired) is
+// scanned as the text it is: its name takes any digits, so ⟦A_4111111111111111⟧ would otherwise
+// carry a card number out.
 class ScanFilter : public TextFilter {
  public:
   ScanFilter(const AnswerFilterSettings& settings, TextForm form)
       : scanner_(settings.policy, settings.tenant,
                  form == TextForm::json ? policy::AnswerText::json_text : policy::AnswerText::prose),
         tokens_(token_text(form)),
-        vault_(settings.vault),
-        tenant_(settings.tenant),
-        scope_(settings.scope),
-        totals_(settings.totals) {}
+        totals_(settings.totals) {
+    if (settings.vault != nullptr) restorer_.emplace(*settings.vault, settings.tenant, settings.scope, token_text(form));
+  }
   ~ScanFilter() override { report(); }
   std::string feed(std::string_view text) override {
     std::string out;
@@ -50,19 +58,11 @@ class ScanFilter : public TextFilter {
   bool failed() const override { return scanner_.failed(); }
 
  private:
-  // Text between tokens is scanned; a token the restore will replace ends what the scanner held back
-  // (no value runs through it) and goes out as written. Anything only shaped like a token (invented
-  // by the model, altered, another tenant's or conversation's, expired) is scanned as the text it
-  // is: its name takes any digits, so ⟦A_4111111111111111⟧ would otherwise carry a card number out.
   crypto::TokenFinder::Output around_tokens(std::string& out) {
     return {[this, &out](std::string_view plain) { out += scanner_.feed(plain); },
             [this, &out](std::string_view written, std::string_view token) {
-              if (vault_ == nullptr || !vault_->holds(tenant_, scope_, token)) {
-                out += scanner_.feed(written);
-                return;
-              }
-              out += scanner_.finish();
-              out.append(written);
+              const std::optional<std::string> value = restorer_ ? restorer_->value_of(token) : std::nullopt;
+              out += value ? scanner_.feed_protected(*value) : scanner_.feed(written);
             }};
   }
 
@@ -74,31 +74,16 @@ class ScanFilter : public TextFilter {
 
   policy::ResponseScanner scanner_;
   crypto::TokenFinder tokens_;
-  const crypto::TokenVault* vault_;  // none configured: no token is restored, none stepped over
-  std::string tenant_;
-  std::string scope_;
+  std::optional<crypto::TokenRestorer> restorer_;  // none configured: no token is restored
   bool reported_ = false;
   std::shared_ptr<std::map<std::string, int>> totals_;
-};
-
-class RestoreFilter : public TextFilter {
- public:
-  RestoreFilter(const AnswerFilterSettings& settings, TextForm form)
-      : restorer_(*settings.vault, settings.tenant, settings.scope, token_text(form)) {}
-  std::string feed(std::string_view text) override { return restorer_.feed(text); }
-  std::string finish() override { return restorer_.finish(); }
-
- private:
-  crypto::TokenRestorer restorer_;
 };
 
 }  // namespace
 
 FilterChain answer_filters(const AnswerFilterSettings& settings, TextForm form) {
   FilterChain chain;
-  // Scan what the model wrote (tokens, not values), then restore the tokens.
   chain.push_back(std::make_unique<ScanFilter>(settings, form));
-  if (settings.vault != nullptr) chain.push_back(std::make_unique<RestoreFilter>(settings, form));
   return chain;
 }
 

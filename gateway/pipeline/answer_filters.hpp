@@ -1,9 +1,11 @@
 #pragma once
 // The filters each text of an answer goes through (gateway/pipeline/response_rewriter.hpp): the
-// policy's output scan, then the vault's token restore. The scan steps over the tokens the restore
-// will replace (the vault holds them for this tenant and conversation): a token's name is no value
-// (six hex digits that happen to be all decimal read as an account number), and a token redacted
-// inside could never be restored. Text only shaped like a token is scanned like any other.
+// policy's output scan, with the vault's tokens restored in it. A token the vault holds for this
+// tenant and conversation is read by the scan as its value, the text the client will read: the value
+// is the client's own and is never removed (a token's name is no value either: six hex digits that
+// happen to be all decimal would read as an account number), while the model's text around it is
+// decided with it, so a context word after it counts as it would with the value written out. Text
+// only shaped like a token is scanned like any other.
 #include <map>
 #include <memory>
 #include <string>

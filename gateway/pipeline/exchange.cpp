@@ -522,7 +522,11 @@ void Exchange::forward_local() {
 void Exchange::forwarded(ForwardOutcome outcome) {
   outcome_ = std::move(outcome);
   settle_tokens();
-  if (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed") keep_alive_ = false;
+  // A stream that broke or failed its check ends its connection after the error event. A whole
+  // answer withheld is a 502 with its length, sent with a head that kept the connection alive:
+  // closing it after that would fail the client's next request on it.
+  if (outcome_.streamed && (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed"))
+    keep_alive_ = false;
   forwarder_.reset();
   local_forwarder_.reset();
   // The forwarder can finish (client gone) while the gate still holds the end for its evidence.

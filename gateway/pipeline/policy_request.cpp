@@ -27,11 +27,12 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
   if (!decoded.unreadable_parts.empty())
     if (auto refusal = policy::refuse_unscanned(unscanned_parts(decoded), policy, tenant))
       return api_errors::invalid_request(std::move(refusal->message), std::move(refusal->path));
-  if (decoded.logprobs && policy.redacts_answers(tenant))
+  if (!decoded.logprobs_asked_by.empty() && policy.redacts_answers(tenant))
     return api_errors::invalid_request(
         "This gateway's policy redacts values from answers, and log probabilities would carry the answer's "
-        "text unredacted, token by token; send the request without 'logprobs' and 'top_logprobs'.",
-        "logprobs");
+        "text unredacted, token by token; send the request without '" + std::string(decoded.logprobs_asked_by) +
+            "' ('logprobs', 'top_logprobs' and 'n_probs' all ask for them).",
+        std::string(decoded.logprobs_asked_by));
   return std::nullopt;
 }
 

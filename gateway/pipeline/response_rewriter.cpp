@@ -113,6 +113,11 @@ bool server_field(std::string_view key) {
   return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
 }
 
+// Members that carry an answer's text a second time, token by token: OpenAI's `logprobs` and
+// llama.cpp's `completion_probabilities`. Each token is a string of its own, and a value cut into
+// tokens is in none of them whole, so no scan of them could find it.
+bool carries_tokens(std::string_view key) { return key == "logprobs" || key == "completion_probabilities"; }
+
 // Arguments are JSON text inside the JSON string; every other text is prose.
 TextForm form_of(const std::string& field) {
   return field.starts_with("tool_calls.") || field == function_call_arguments ? TextForm::json : TextForm::prose;
@@ -196,12 +201,26 @@ void for_each_line(std::string_view event, Visit&& visit) {
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
     : endpoint_(endpoint), withhold_logprobs_(withhold_logprobs), make_chain_(std::move(make_chain)) {}
 
-bool ResponseRewriter::withhold_logprobs(json::object& choice) const {
+bool ResponseRewriter::withhold_logprobs(json::value& answer) const {
   if (!withhold_logprobs_) return false;
-  auto* logprobs = choice.if_contains("logprobs");
-  if (logprobs == nullptr || logprobs->is_null()) return false;
-  *logprobs = nullptr;
-  return true;
+  bool changed = false;
+  // Wherever a server puts them: in each choice as OpenAI does, beside the choices as llama.cpp does.
+  const auto visit = [&](auto& self, json::value& node) -> void {
+    if (auto* array = node.if_array()) {
+      for (auto& item : *array) self(self, item);
+    } else if (auto* object = node.if_object()) {
+      for (auto& [key, item] : *object) {
+        if (!carries_tokens(key)) {
+          self(self, item);
+        } else if (!item.is_null()) {
+          item = nullptr;
+          changed = true;
+        }
+      }
+    }
+  };
+  visit(visit, answer);
+  return changed;
 }
 
 ResponseRewriter::Stream* ResponseRewriter::stream(std::int64_t choice, const std::string& field) {
@@ -375,6 +394,7 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
   auto* choices = value.get_object().if_contains("choices");
   if (choices != nullptr && !choices->is_null() && !choices->is_array())
     return fail(std::string("an event's choices is ") + kind_of(*choices) + ", not a list");
+  rewritten = withhold_logprobs(value) || rewritten;
   // Before the texts: releasing held text adds members, which may move the strings found here.
   rewritten = scan_other_strings(value) || rewritten;
   // After the scan: the envelope is repeated as it went out, never with what the scan masked.
@@ -389,7 +409,6 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
       // filters, where a value split between them is found by neither.
       if (auto* i = object.if_contains("index"); i && i->is_int64()) index = i->get_int64();
       else if (i) return fail("a choice's index is " + std::string(kind_of(*i)) + ", not an integer");
-      rewritten = withhold_logprobs(object) || rewritten;
       std::string unreadable;
       const std::vector<ChoiceText> texts = texts_of(object, endpoint_, true, unreadable);
       if (!unreadable.empty()) return fail("choice " + std::to_string(index) + "'s " + unreadable);
@@ -501,12 +520,12 @@ std::string ResponseRewriter::whole(std::string body) {
   auto* choices = value.get_object().if_contains("choices");
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   whole_answer_ = true;
-  bool rewritten = scan_other_strings(value);
+  bool rewritten = withhold_logprobs(value);
+  rewritten = scan_other_strings(value) || rewritten;
   for (auto& item : choices->get_array()) {
     if (!item.is_object()) return fail_whole(std::string("a choice is ") + kind_of(item) + ", not an object");
     std::int64_t index = 0;
     if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
-    rewritten = withhold_logprobs(item.get_object()) || rewritten;
     std::string unreadable;
     const std::vector<ChoiceText> texts = texts_of(item.get_object(), endpoint_, false, unreadable);
     if (!unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + unreadable);

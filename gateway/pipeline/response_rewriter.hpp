@@ -51,8 +51,8 @@ using FilterChainFactory = std::function<FilterChain(TextForm form)>;
 
 class ResponseRewriter : public ResponseTransform {
  public:
-  // withhold_logprobs: a choice's `logprobs` (its text again, token by token, out of the filters'
-  // reach) is replaced by null.
+  // withhold_logprobs: the answer's text again, token by token, out of the filters' reach (a choice's
+  // `logprobs`, llama.cpp's `completion_probabilities`, wherever they stand) is replaced by null.
   ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain);
 
   std::string on_data(std::string_view chunk) override;
@@ -85,7 +85,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string too_many_texts() const;
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
-  bool withhold_logprobs(boost::json::object& choice) const;
+  bool withhold_logprobs(boost::json::value& answer) const;  // true: one was replaced
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
   void remember_envelope(const boost::json::object& event);
 

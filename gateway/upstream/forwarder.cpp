@@ -468,6 +468,7 @@ void Forwarder::start_streaming() {
   header.set(http::field::cache_control, "no-cache");
   header.set("X-Request-Id", request_.request_id);
   stream_started_ = true;
+  outcome_.streamed = true;
   sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->cancel(), self->finish(499, "client_closed");
     self->read_chunk();

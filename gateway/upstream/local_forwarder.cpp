@@ -96,6 +96,7 @@ void LocalForwarder::start() {
   header.set(http::field::content_type, "text/event-stream");
   header.set(http::field::cache_control, "no-cache");
   header.set("X-Request-Id", request_id_);
+  outcome_.streamed = true;
   sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->cancel();
     self->stream_open_ = true;

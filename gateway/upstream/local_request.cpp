@@ -328,10 +328,8 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                            "' generates one choice per request: 'n' must be 1 or left out",
                                        "n");
-  if (request.logprobs) {
-    const auto* logprobs = body.if_contains("logprobs");
-    const char* key =
-        present(logprobs) && !(logprobs->is_bool() && !logprobs->get_bool()) ? "logprobs" : "top_logprobs";
+  if (!request.logprobs_asked_by.empty()) {
+    const std::string key(request.logprobs_asked_by);
     return api_errors::invalid_request("the built-in engine serving '" + request.model +
                                            "' does not return log probabilities: leave out '" + key + "'",
                                        key);

@@ -652,4 +652,60 @@ cases:
       assert.ok(raw.includes(`choice 0's delta.${why}`), raw);
     }
   });
+
+  it('a context word after a restored token counts as after the value written out: the SSN before it is redacted, whole and streamed at every cut', async () => {
+    // A bare SSN is one only next to its context word. The client reads the token's value, so the
+    // scan does too: written out by the model or restored from a token, the answer reads the same.
+    const account = 'CORP\\jdoe';
+    answerText('chat', ['Noted.'], false);
+    const before = upstream.requests().length;
+    const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Account ${account}.` }] }, { headers: CONVERSATION });
+    assert.equal(res.status, 200, res.text);
+    await upstream.waitForRequests(before + 1);
+    const seen = upstream.requests()[before].body;
+    const accountToken = seen.match(/⟦WINDOWS_ACCOUNT_[0-9a-f]+⟧/)?.[0];
+    assert.ok(accountToken && !seen.includes('jdoe'), seen);
+    const expected = `[REDACTED:us_ssn] is ${account}'s SSN.`;
+    for (const written of [`536221234 is ${account}'s SSN.`, `536221234 is ${accountToken}'s SSN.`]) {
+      for (const endpoint of ['chat', 'completions']) {
+        answerText(endpoint, [written], false);
+        assert.equal((await ask(endpoint, false)).text, expected, `${endpoint}, whole: ${written}`);
+        for (let cut = 1; cut < written.length; cut++) {
+          answerText(endpoint, [written.slice(0, cut), written.slice(cut)], true);
+          const { text, raw } = await ask(endpoint, true);
+          assert.equal(text, expected, `${endpoint}, cut at ${cut} of ${written}: ${raw}`);
+        }
+      }
+    }
+  });
+
+  it('the text token by token outside a choice\'s logprobs (llama.cpp\'s completion_probabilities) is withheld too, whole and streamed; n_probs is refused', async () => {
+    const tokens = ['Card', ' 4', '111', ' 1111', ' 1111', ' 1111'];
+    const probabilities = (pieces) => pieces.map((t) => ({ content: t, probs: [{ tok_str: t, prob: 0.9 }] }));
+    answerWith([JSON.stringify({ id: 'x', object: 'chat.completion', choices: [{ index: 0,
+      message: { role: 'assistant', content: tokens.join('') }, finish_reason: 'stop' }],
+    completion_probabilities: probabilities(tokens), x_debug: { logprobs: tokens } })], 'application/json');
+    const whole = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: 'Go on.' }] });
+    assert.equal(whole.status, 200, whole.text);
+    assert.equal(whole.json.choices[0].message.content, 'Card [REDACTED:credit_card]');
+    assert.equal(whole.json.completion_probabilities, null, whole.text);
+    assert.equal(whole.json.x_debug.logprobs, null, whole.text);
+    answerWith([...tokens.map((t) => event({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
+      choices: [{ index: 0, delta: { content: t }, finish_reason: null }], completion_probabilities: probabilities([t]) })),
+    chatEvent({}, 'stop'), 'data: [DONE]\n\n']);
+    const sse = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+      body: { model: 'm', messages: [{ role: 'user', content: 'Go on.' }], stream: true } });
+    const raw = sse.events.map((e) => e.data).join('\n');
+    assert.ok(!raw.includes('111'), raw);
+    assert.equal(sse.events.at(-1).data, '[DONE]', raw);
+    for (const e of sse.events.slice(0, -1)) assert.equal(JSON.parse(e.data).completion_probabilities ?? null, null, e.data);
+    for (const [urlPath, body] of [['/v1/chat/completions', { messages: [{ role: 'user', content: 'Go on.' }] }],
+      ['/v1/completions', { prompt: 'Go on.' }]]) {
+      const before = upstream.requests().length;
+      const refused = await gw.api({ key: KEY, method: 'POST', path: urlPath, body: { model: 'm', n_probs: 3, ...body } });
+      assertError(refused, { status: 400, code: 'invalid_request' }, `${urlPath} with n_probs`);
+      assert.equal(refused.json.error.param, 'n_probs');
+      assert.equal(upstream.requests().length, before, 'the refused request reached the upstream');
+    }
+  });
 });

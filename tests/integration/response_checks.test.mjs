@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { rawExchange } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 
@@ -84,11 +85,35 @@ describe('answers that cannot be checked are withheld', () => {
     });
   }
 
+  it('a withheld whole answer leaves its keep-alive connection open: the next request on it is answered', async () => {
+    // The 502 is whole, with its length, and its head keeps the connection: closing it afterwards
+    // would fail the next request a keep-alive client sends on it.
+    const request = (model) => {
+      const body = JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] });
+      return `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    };
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 3000,
+      script: async (socket, sleep) => {
+        socket.write(request('sse-model'));
+        await sleep(500);
+        socket.write(request('plain-model'));
+      },
+    });
+    const text = result.raw.toString('utf8');
+    assert.match(text, /^HTTP\/1\.1 502 /, text);
+    assert.doesNotMatch(text, /Connection: close/i, text);
+    assert.match(text, /response_check_failed[\s\S]*HTTP\/1\.1 200 [\s\S]*Card \[REDACTED:credit_card\] on file\./, text);
+  });
+
   it('a request for log probabilities is refused: they would carry the answer unredacted', async () => {
-    for (const extra of [{ logprobs: true }, { logprobs: true, top_logprobs: 2 }, { top_logprobs: 3 }]) {
+    for (const [extra, param] of [[{ logprobs: true }, 'logprobs'], [{ logprobs: true, top_logprobs: 2 }, 'logprobs'],
+      [{ top_logprobs: 3 }, 'top_logprobs'], [{ n_probs: 2 }, 'n_probs']]) {
       const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], ...extra });
       assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(extra));
-      assert.equal(res.json.error.param, 'logprobs');
+      assert.equal(res.json.error.param, param);
       assert.match(res.json.error.message, /redacts values from answers/);
     }
     const res = await gw.chat(KEY, { model: 'plain-model', messages: [{ role: 'user', content: 'hello' }], logprobs: false });

@@ -1,6 +1,6 @@
-// The filters of an answer's texts: the policy's scan steps over the vault tokens the restore will
-// replace, then tokens are restored; text only shaped like a token is scanned like any other;
-// wherever the stream is cut, the text reads as the whole answer does.
+// The filters of an answer's texts: the policy's scan reads each vault token of the conversation as
+// the value it restores, which it never removes; text only shaped like a token is scanned like any
+// other; wherever the stream is cut, the text reads as the whole answer does.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -20,6 +20,12 @@ zones: [{name: site}]
 detectors:
   - {name: account_number, class: confidential, pattern: '[0-9]{6,10}'}
 responses: {redact: [account_number]}
+rules: [{name: all, then: {action: allow}}]
+)";
+
+constexpr std::string_view ssn_policy = R"(classes: [public, confidential]
+zones: [{name: site}]
+responses: {redact: [us_ssn]}
 rules: [{name: all, then: {action: allow}}]
 )";
 
@@ -74,7 +80,7 @@ void check_every_cut(const AnswerFilterSettings& settings, TextForm form, const 
 }  // namespace
 
 TEST_SUITE("answer filters") {
-  TEST_CASE("a token whose name reads as a value is stepped over by the scan and restored, wherever it is cut") {
+  TEST_CASE("a token whose name reads as a value is restored, never redacted, wherever it is cut") {
     auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
     REQUIRE(loaded.policy);
     auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
@@ -127,5 +133,21 @@ TEST_SUITE("answer filters") {
     check_every_cut(settings, TextForm::json,
                     R"({"to":"\u27e6)" + body + R"(\u27E7","from":"\u27e6ACCOUNT_12345678\u27e7","account":"12345678"})",
                     R"({"to":")" + value + R"(","from":"\u27e6ACCOUNT_[REDACTED:account_number]\u27e7","account":"[REDACTED:account_number]"})");
+  }
+
+  TEST_CASE("the scan reads a restored token as its value: a context word after it counts, wherever the stream is cut") {
+    // A bare SSN counts only next to its context word; with the token's value written out, the word
+    // is near enough, and the client must not read what the model writing it out could not send.
+    auto loaded = policy::load_policy_text(ssn_policy, "answers.yaml");
+    REQUIRE(loaded.policy);
+    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
+    REQUIRE(vault.ok());
+    auto token = vault.value()->tokenize("acme", "conv", "EMAIL", "jo@example.com");
+    REQUIRE(token.ok());
+    AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
+    check_every_cut(settings, TextForm::prose, "536221234 is " + token.value() + "'s SSN.",
+                    "[REDACTED:us_ssn] is jo@example.com's SSN.");
+    check_every_cut(settings, TextForm::json, R"({"who":"536221234 is )" + token.value() + R"('s SSN"})",
+                    R"({"who":"[REDACTED:us_ssn] is jo@example.com's SSN"})");
   }
 }

@@ -220,21 +220,25 @@ TEST_SUITE("openai") {
         decode_request(Endpoint::chat_completions, R"({"model":"m","messages":[{"role":"user","content":"\\ud800!"}]})")));
   }
 
-  TEST_CASE("a request for log probabilities is marked: they carry the answer's text token by token") {
-    auto asks = [](Endpoint endpoint, std::string_view body) {
+  TEST_CASE("a request for log probabilities is marked with the member that asks: they carry the answer's text token by token") {
+    auto asker = [](Endpoint endpoint, std::string_view body) {
       auto result = decode_request(endpoint, body);
       REQUIRE(std::holds_alternative<DecodedRequest>(result));
-      return std::get<DecodedRequest>(result).logprobs;
+      return std::string(std::get<DecodedRequest>(result).logprobs_asked_by);
     };
     const auto chat = Endpoint::chat_completions;
     const auto completions = Endpoint::completions;
-    CHECK(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true})"));
-    CHECK(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})"));
-    CHECK_FALSE(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":false,"top_logprobs":0})"));
-    CHECK_FALSE(asks(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":null})"));
-    CHECK(asks(completions, R"({"model":"m","prompt":"x","logprobs":0})"));  // the sampled tokens alone
-    CHECK(asks(completions, R"({"model":"m","prompt":"x","logprobs":5})"));
-    CHECK_FALSE(asks(completions, R"({"model":"m","prompt":"x"})"));
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":true})") == "logprobs");
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"top_logprobs":2})") == "top_logprobs");
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":false,"top_logprobs":0})").empty());
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"logprobs":null})").empty());
+    CHECK(asker(completions, R"({"model":"m","prompt":"x","logprobs":0})") == "logprobs");  // the sampled tokens alone
+    CHECK(asker(completions, R"({"model":"m","prompt":"x","logprobs":5})") == "logprobs");
+    CHECK(asker(completions, R"({"model":"m","prompt":"x"})").empty());
+    // llama.cpp's n_probs: its completion_probabilities carry the text token by token as well.
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"n_probs":3})") == "n_probs");
+    CHECK(asker(completions, R"({"model":"m","prompt":"x","n_probs":1})") == "n_probs");
+    CHECK(asker(chat, R"({"model":"m","messages":[{"role":"user","content":"x"}],"n_probs":0})").empty());
   }
 
   TEST_CASE("top-level members are read wherever they stand, a repeated one as the parsed body keeps it") {

@@ -190,6 +190,30 @@ TEST_SUITE("rewrite") {
     CHECK(event.at("delta").at("content").as_string() == "hello");
   }
 
+  TEST_CASE("token by token texts beside the choices (llama.cpp's completion_probabilities, a logprobs elsewhere) are withheld too") {
+    // Each token alone is no secret: only withholding them keeps a value cut into tokens from the client.
+    const std::string answer =
+        R"({"choices":[{"index":0,"message":{"content":"a secret"}}],)"
+        R"("completion_probabilities":[{"content":"a sec","probs":[{"tok_str":"a sec"}]},{"content":"ret","probs":[]}],)"
+        R"("x_extra":{"logprobs":["sec","ret"]}})";
+    auto withholding = masking_rewriter(true);
+    const auto whole = boost::json::parse(withholding.whole(answer));
+    CHECK(whole.at("completion_probabilities").is_null());
+    CHECK(whole.at("x_extra").at("logprobs").is_null());
+    CHECK(whole.at("choices").at(0).at("message").at("content").as_string() == "a ******");
+    auto keeping = masking_rewriter(false);
+    CHECK(boost::json::parse(keeping.whole(answer)).at("completion_probabilities").is_array());
+    auto streaming = masking_rewriter(true);
+    const std::string out = streaming.on_data(
+        R"(data: {"choices":[{"index":0,"delta":{"content":"hello"},"finish_reason":null}],)"
+        R"("completion_probabilities":[{"content":"hello","probs":[]}]})"
+        "\n\n");
+    REQUIRE(out.starts_with("data: "));
+    const auto event = boost::json::parse(out.substr(6));
+    CHECK(event.at("completion_probabilities").is_null());
+    CHECK(event.at("choices").at(0).at("delta").at("content").as_string() == "hello");
+  }
+
   TEST_CASE("a stream ends at [DONE]: held-back text is released before it, nothing after it is relayed") {
     auto rewriter = streaming_mask_rewriter();
     std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n");

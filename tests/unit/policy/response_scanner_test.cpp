@@ -287,6 +287,39 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(out == "Number 4111 - 1111 - 1111 - 1111 is the reference of your order, thanks.");
     }
 
+    TEST_CASE("text fed protected is read as context and completes values, but none of it is ever removed") {
+        const auto policy = testing::redacting_answers("us_ssn, credit_card");
+        REQUIRE(policy);
+        // Model text, a protected value (what a vault token stands for) and model text again, each
+        // model text cut in two at every place.
+        const auto check_around = [&](std::string_view before, std::string_view kept, std::string_view after,
+                                      const std::string& expected, const std::map<std::string, int>& counts) {
+            for (std::size_t i = 0; i <= before.size(); ++i) {
+                for (std::size_t j = 0; j <= after.size(); ++j) {
+                    CAPTURE(i);
+                    CAPTURE(j);
+                    ResponseScanner scanner(policy, "anyone");
+                    std::string out = scanner.feed(before.substr(0, i));
+                    out += scanner.feed(before.substr(i));
+                    out += scanner.feed_protected(kept);
+                    out += scanner.feed(after.substr(0, j));
+                    out += scanner.feed(after.substr(j));
+                    out += scanner.finish();
+                    CHECK(out == expected);
+                    CHECK(scanner.counts() == counts);
+                }
+            }
+        };
+        // A bare SSN counts next to its context word: the word after a value the client sent still counts.
+        check_around("536221234 is ", "jo@example.com", "'s SSN.", "[REDACTED:us_ssn] is jo@example.com's SSN.",
+                     {{"us_ssn", 1}});
+        // The client's own card comes back; it is no finding of the answer.
+        check_around("Your card ", "4111 1111 1111 1111", " is on file.", "Your card 4111 1111 1111 1111 is on file.", {});
+        // A card the model completes with the client's digits: the model's part is removed, the client's kept.
+        check_around("Card 4111 1111 ", "1111 1111", " ok.", "Card [REDACTED:credit_card]1111 1111 ok.",
+                     {{"credit_card", 1}});
+    }
+
     TEST_CASE("random answers cut into random chunks read exactly as the whole answer checked at once") {
         const auto policy = testing::redacting_answers("email, credit_card, iban");
         REQUIRE(policy);
