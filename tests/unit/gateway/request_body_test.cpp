@@ -254,7 +254,7 @@ TEST_SUITE("openai") {
     CHECK(request.stream);
     CHECK(request.include_usage);
     CHECK(request.max_tokens == 7);  // max_completion_tokens, OpenAI's newer name, is read last
-    CHECK(request.logprobs);
+    CHECK(request.logprobs_asked_by == "top_logprobs");
     REQUIRE(request.texts.size() == 1);
     CHECK(request.texts[0].text == "x");
     auto last = decode_request(Endpoint::chat_completions,
