@@ -31,6 +31,7 @@ describe('upstream failures', () => {
     up.refuse = await Upstream.start({ name: 'urefuse', refuse: true });
     up.unhealthy = await Upstream.start({ name: 'usick', 'health-status': 503 });
     up.hinted = await Upstream.start({ name: 'uhinted', 'health-early-hints': true });
+    up.redirecting = await Upstream.start({ name: 'uredirect', 'health-status': 302 });
     up.killed = await Upstream.start({ name: 'ukilled' });
     up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
     up.good = await Upstream.start({ name: 'ugood' });
@@ -62,6 +63,7 @@ describe('upstream failures', () => {
         openaiBackend({ name: 'be-refuse', models: ['m-refuse'], upstreams: [up.refuse], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-sick', models: ['m-sick'], upstreams: [up.unhealthy], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-hinted', models: ['m-hinted'], upstreams: [up.hinted], health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-redirect', models: ['m-redirect'], upstreams: [up.redirecting], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-killed', models: ['m-killed'], upstreams: [up.killed], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-mid', models: ['m-mid'], upstreams: [up.midStream], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-retry', models: ['m-retry'], health: SLOW_HEALTH,
@@ -149,6 +151,16 @@ describe('upstream failures', () => {
     assert.match(line ?? '', /last: answered 503 to GET \/v1\/models\)/, `the log says why:\n${line}`);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
+  });
+
+  it('a health check answered with a redirect fails: the gateway follows none, so requests could not be served there', async () => {
+    await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-redirect' }).length > 0 &&
+      m.value('sovereign_upstream_healthy', { backend: 'be-redirect' }) === 0, 10000, 'be-redirect to be marked unhealthy');
+    assertError(await gw.chat(KEY, chat('m-redirect')), { status: 503, code: 'no_backend_available' }, 'redirecting health path');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-redirect'"));
+    assert.match(line ?? '', /last: answered 302 to GET \/v1\/models \(a redirect, which the gateway does not follow/,
+      `the log says why:\n${line}`);
+    assert.equal(up.redirecting.requests().length, 0, 'no request was forwarded to the replica');
   });
 
   it('a health check answered 103 Early Hints before its 200 passes: the replica stays healthy and serves', async () => {
