@@ -523,7 +523,7 @@ void Exchange::forward_local() {
 void Exchange::forwarded(ForwardOutcome outcome) {
   outcome_ = std::move(outcome);
   settle_tokens();
-  if (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed") keep_alive_ = false;
+  if (outcome_.stream_broken || outcome_.error_code == "response_check_failed") keep_alive_ = false;
   forwarder_.reset();
   local_forwarder_.reset();
   // The forwarder can finish (client gone) while the gate still holds the end for its evidence.

@@ -476,7 +476,7 @@ void Forwarder::read_chunk() {
 void Forwarder::on_chunk(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec == http::error::need_buffer) ec = {};
-  if (ec) return fail_mid_stream(is_timeout() ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
+  if (ec) return fail_mid_stream("the backend closed the stream: " + ec.message());
   std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
   std::string data(chunk_buffer_->data(), received);
   bool last = stream_parser_->is_done();
@@ -548,12 +548,17 @@ void Forwarder::fail_mid_stream(const std::string& why) {
   release_connection(false);
   if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
   std::string tail = transform_ ? transform_->abandon() : std::string();
-  ApiError error = shutting_down_ ? api_errors::shutting_down() : api_errors::upstream_error(why);
+  // A stream that timeout_ms cut short is a timeout, as the same stall before the head is (504): its
+  // error event and the access log say upstream_timeout (or shutting_down), not that the backend died.
+  const bool timed_out = is_timeout() || shutting_down_;
+  ApiError error = timed_out ? timeout_error() : api_errors::upstream_error(why);
   tail += "data: " + error.to_json() + "\n\n";
   relayed(tail);
-  sink_.write_chunk(std::move(tail), [self = shared_from_this()](bool client_ok) {
+  outcome_.stream_broken = true;
+  std::string code = timed_out ? error.code : "upstream_died";
+  sink_.write_chunk(std::move(tail), [self = shared_from_this(), code = std::move(code)](bool client_ok) mutable {
     if (!client_ok) return self->finish(499, "client_closed");
-    self->sink_.finish_stream([self](bool) { self->finish(self->status_, self->shutting_down_ ? "shutting_down" : "upstream_died"); });
+    self->sink_.finish_stream([self, code = std::move(code)](bool) mutable { self->finish(self->status_, std::move(code)); });
   });
 }
 

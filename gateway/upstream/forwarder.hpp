@@ -65,6 +65,7 @@ struct ForwardOutcome {
   const ReplicaState* replica = nullptr;   // network backends only
   std::uint64_t bytes_out = 0;
   std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
+  bool stream_broken = false;  // a started stream ended with an error event: the client connection is closed
   std::string response_sha256;        // of the bytes relayed to the client (audit digest)
   std::string response_body;          // those bytes, only when keep_response_body
   std::optional<TokenUsage> usage;    // tokens the answer used, when meter_usage and it said
