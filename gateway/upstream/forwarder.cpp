@@ -34,18 +34,31 @@ std::string_view usable_retry_after(std::string_view value) {
   return {};
 }
 
-// ": <message>" from an OpenAI-shaped error body, or nothing.
+// ": <message>" from an error body: OpenAI's {"error": {"message"}}, TGI's {"error": "..."} or
+// vLLM's older {"object": "error", "message"}; or nothing.
 std::string upstream_message(const std::string& body) {
   boost::system::error_code ec;
   auto value = boost::json::parse(body, ec);
   if (ec || !value.is_object()) return {};
-  const auto* error = value.get_object().if_contains("error");
-  if (error == nullptr) return {};
-  if (error->is_string()) return ": " + std::string(error->get_string().subview(0, 200));
-  if (!error->is_object()) return {};
-  const auto* message = error->get_object().if_contains("message");
+  const auto& object = value.get_object();
+  const auto* error = object.if_contains("error");
+  const boost::json::object* holder = &object;
+  if (error != nullptr && error->is_string()) return ": " + std::string(error->get_string().subview(0, 200));
+  if (error != nullptr && error->is_object()) holder = &error->get_object();
+  else if (const auto* kind = object.if_contains("object"); kind == nullptr || !kind->is_string() || kind->get_string() != "error")
+    return {};
+  const auto* message = holder->if_contains("message");
   if (message == nullptr || !message->is_string()) return {};
   return ": " + std::string(message->get_string().subview(0, 200));
+}
+
+// Whether a body is an error in OpenAI's shape, {"error": {...}}, which clients read as it is.
+bool openai_error_body(const std::string& body) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return false;
+  const auto* error = value.get_object().if_contains("error");
+  return error != nullptr && error->is_object();
 }
 
 }  // namespace
@@ -404,9 +417,23 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
   const std::string_view retry_after = usable_retry_after(upstream[http::field::retry_after]);
+  const std::string& name = current_.backend->config->name;
   if (status >= 500 || gateways_problem) {
-    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
+    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
+                         retry_after);
+  }
+  // A success with nothing in it (204, or an empty 200) is no completion: an OpenAI client would
+  // read it as null, or fail to parse it, and the access log would count it a success.
+  if (status < 300 && upstream.body().empty())
+    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " + std::to_string(status) +
+                                                    " with no body, where an answer was expected"));
+  // A refusal the client must see is relayed with its status, in OpenAI's shape as every error is: a
+  // proxy's HTML page, a bare text or an empty body would be read as no error by OpenAI clients.
+  if (status >= 400 && !openai_error_body(upstream.body())) {
+    auto media = upstream[http::field::content_type];
+    return respond_error(api_errors::upstream_refusal(status, name, upstream_message(upstream.body()),
+                                                      std::string(media.substr(0, 64)), upstream.body().size()),
                          retry_after);
   }
   HttpResponse response;
