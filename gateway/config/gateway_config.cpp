@@ -237,6 +237,12 @@ void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& back
   BackendTls tls;
   r.path(node, "ca", tls.ca, true);
   r.string(node, "server_name", tls.server_name);
+  // The name goes out as SNI and in every request's Host header: a space or a line end there would
+  // write a header of the operator's text into each request, and can match no certificate anyway.
+  constexpr std::string_view host_chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:";
+  if (auto bad = tls.server_name.find_first_not_of(host_chars); bad != std::string::npos)
+    r.error(node["server_name"], "'server_name' must be a host name or an IP address (letters, digits, '.', '-', "
+                                 "'_', ':'): character " + std::to_string(bad + 1) + " is not");
   r.path(node, "client_certificate", tls.client_certificate);
   r.path(node, "client_key", tls.client_key);
   if (tls.client_certificate.empty() != tls.client_key.empty())
