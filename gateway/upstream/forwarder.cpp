@@ -336,6 +336,14 @@ void Forwarder::on_header(boost::system::error_code ec) {
   // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
   const bool event_stream = boost::beast::iequals(content_type.substr(0, 17), "text/event-stream") ||
                             (request_.stream && content_type.empty());
+  // A stream whose body is over with its head (204, Content-Length: 0) holds no event: relayed, the
+  // client would read an empty stream as the answer, or wait on a read that nothing ends.
+  if (request_.stream && success && header_parser_->is_done()) {
+    release_connection(header_parser_->keep_alive());
+    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered the " +
+                                                    "streamed request with " + std::to_string(status_) +
+                                                    " and no body, where an event stream was expected"));
+  }
   if (request_.stream && success && event_stream) return start_streaming();
   // A streaming client reads events only: a whole answer would reach it as an empty stream, which
   // it would take for the model's answer.

@@ -91,6 +91,8 @@ export default function respond({ body }) {
       return { raw: true, chunks: [head('204 No Content', [])] };
     case 'empty-200':
       return { raw: true, chunks: [head('200 OK', ['Content-Type: application/json', 'Content-Length: 0'])] };
+    case 'empty-stream':
+      return { raw: true, chunks: [head('200 OK', ['Content-Type: text/event-stream', 'Content-Length: 0'])], stallMs: 5000 };
     case 'bad-head':
       return { raw: true, chunks: [head('200 OK', ['Content-Type: application/json', 'this is no header field']) + answer] };
     default:
@@ -235,6 +237,18 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
         const res = await gw.chat(KEY, chat(content));
         assertError(res, { status: 502, code: 'upstream_error' }, content);
         assert.match(res.json.error.message, /'odd-heads' answered 20[04] with no body, where an answer was expected/);
+      }
+    }
+  });
+
+  it('an event stream with no body (Content-Length: 0, 204) is 502 at once, not an empty answer nor a wait for timeout_ms', async () => {
+    for (const gw of [plain, checked]) {
+      for (const [content, status] of [['empty-stream', 200], ['no-content-204', 204]]) {
+        const started = Date.now();
+        const res = await gw.chat(KEY, chat(content, { stream: true }));
+        assertError(res, { status: 502, code: 'upstream_error' }, content);
+        assert.match(res.json.error.message, new RegExp(`'odd-heads' answered the streamed request with ${status} and no body`));
+        assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
       }
     }
   });
