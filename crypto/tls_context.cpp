@@ -1,5 +1,6 @@
 #include "crypto/tls_context.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -172,7 +173,12 @@ TlsContextResult make_client_context(const ClientTlsSettings& settings) {
 }
 
 bool verify_server_name(SSL* ssl, const std::string& server_name) {
-  if (SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) return false;
+  // RFC 6066 (3) allows no IP address in SNI, and some servers refuse a hello that carries one; an
+  // address is still what the certificate is verified against (SSL_set1_host takes addresses too).
+  unsigned char address[16];
+  const bool literal = inet_pton(AF_INET, server_name.c_str(), address) == 1 ||
+                       inet_pton(AF_INET6, server_name.c_str(), address) == 1;
+  if (!literal && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) return false;
   return SSL_set1_host(ssl, server_name.c_str()) == 1;
 }
 
