@@ -1,5 +1,6 @@
 #include "crypto/tls_context.hpp"
 
+#include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -80,6 +81,27 @@ std::optional<std::string> check_validity(SSL_CTX* ctx, const std::filesystem::p
   return std::nullopt;
 }
 
+// A CA file none of whose certificates is valid now verifies no peer: every handshake would fail
+// with "certificate has expired", long after `config check` passed. Refused up front, as an expired
+// certificate of the gateway's own is.
+std::optional<std::string> check_ca_validity(SSL_CTX* ctx, const std::filesystem::path& file, const std::string& what) {
+  STACK_OF(X509_OBJECT)* objects = X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx));
+  const X509* latest = nullptr;  // of those outside their period, the one that expires last
+  for (int i = 0; i < sk_X509_OBJECT_num(objects); ++i) {
+    const X509* cert = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objects, i));
+    if (cert == nullptr) continue;
+    if (X509_cmp_current_time(X509_get0_notAfter(cert)) >= 0 && X509_cmp_current_time(X509_get0_notBefore(cert)) <= 0)
+      return std::nullopt;
+    if (latest == nullptr || ASN1_TIME_compare(X509_get0_notAfter(cert), X509_get0_notAfter(latest)) > 0) latest = cert;
+  }
+  if (latest == nullptr) return std::nullopt;
+  if (X509_cmp_current_time(X509_get0_notAfter(latest)) < 0)
+    return what + " '" + file.string() + "' holds no certificate valid now: it expired on " +
+           utc_text(X509_get0_notAfter(latest));
+  return what + " '" + file.string() + "' holds no certificate valid now: it is not valid before " +
+         utc_text(X509_get0_notBefore(latest));
+}
+
 // A server that verifies client certificates must name what a session was verified against, or
 // OpenSSL refuses to resume any session (an "internal error" alert: every second request of a
 // client that caches sessions, nginx and Node's https agent among them, failed). The name is a
@@ -135,6 +157,7 @@ TlsContextResult make_client_context(const ClientTlsSettings& settings) {
   if (settings.ca.empty()) return TlsError{"ca", "a backend TLS CA file is required (tls.ca)"};
   if (SSL_CTX_load_verify_locations(ctx.get(), settings.ca.c_str(), nullptr) != 1)
     return TlsError{"ca", failure("cannot load backend CA", settings.ca)};
+  if (auto expired = check_ca_validity(ctx.get(), settings.ca, "backend CA")) return TlsError{"ca", *expired};
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
   if (!settings.client_certificate.empty()) {
     if (SSL_CTX_use_certificate_chain_file(ctx.get(), settings.client_certificate.c_str()) != 1)
@@ -150,7 +173,12 @@ TlsContextResult make_client_context(const ClientTlsSettings& settings) {
 }
 
 bool verify_server_name(SSL* ssl, const std::string& server_name) {
-  if (SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) return false;
+  // RFC 6066 (3) allows no IP address in SNI, and some servers refuse a hello that carries one; an
+  // address is still what the certificate is verified against (SSL_set1_host takes addresses too).
+  unsigned char address[16];
+  const bool literal = inet_pton(AF_INET, server_name.c_str(), address) == 1 ||
+                       inet_pton(AF_INET6, server_name.c_str(), address) == 1;
+  if (!literal && SSL_set_tlsext_host_name(ssl, server_name.c_str()) != 1) return false;
   return SSL_set1_host(ssl, server_name.c_str()) == 1;
 }
 

@@ -46,7 +46,8 @@ using TlsContextResult = std::variant<SslCtxPtr, TlsError>;
 [[nodiscard]] TlsContextResult make_server_context(const ServerTlsSettings&);
 [[nodiscard]] TlsContextResult make_client_context(const ClientTlsSettings&);
 
-// Sets SNI and enables hostname verification of the peer certificate for one client connection.
+// Sets SNI (a host name only: never an IP address) and enables verification of the peer
+// certificate against the name or address for one client connection.
 [[nodiscard]] bool verify_server_name(SSL* ssl, const std::string& server_name);
 
 // Why the peer's certificate failed verification in the handshake on `ssl`, in OpenSSL's words

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/string.hpp>
 
 #include "gateway/config/yaml_reader.hpp"
 #include "gateway/openai/request_body.hpp"
@@ -79,6 +80,16 @@ bool read_replica_url(YamlReader& r, const YAML::Node& node, ReplicaConfig& out)
   }
   out.port = static_cast<std::uint16_t>(port);
   return true;
+}
+
+// The replica already listed that names the server `replica` names (scheme, host in any letter
+// case, port and base path; "http://h" is "http://h:80/"), or null.
+const ReplicaConfig* same_server(const std::vector<ReplicaConfig>& listed, const ReplicaConfig& replica) {
+  for (const ReplicaConfig& other : listed)
+    if (other.https == replica.https && other.port == replica.port && other.base_path == replica.base_path &&
+        boost::beast::iequals(other.host, replica.host))
+      return &other;
+  return nullptr;
 }
 
 // Whether two listening sockets would take the same connections: the same port on the same address,
@@ -226,6 +237,12 @@ void read_backend_tls(YamlReader& r, const YAML::Node& node, BackendConfig& back
   BackendTls tls;
   r.path(node, "ca", tls.ca, true);
   r.string(node, "server_name", tls.server_name);
+  // The name goes out as SNI and in every request's Host header: a space or a line end there would
+  // write a header of the operator's text into each request, and can match no certificate anyway.
+  constexpr std::string_view host_chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:";
+  if (auto bad = tls.server_name.find_first_not_of(host_chars); bad != std::string::npos)
+    r.error(node["server_name"], "'server_name' must be a host name or an IP address (letters, digits, '.', '-', "
+                                 "'_', ':'): character " + std::to_string(bad + 1) + " is not");
   r.path(node, "client_certificate", tls.client_certificate);
   r.path(node, "client_key", tls.client_key);
   if (tls.client_certificate.empty() != tls.client_key.empty())
@@ -354,6 +371,10 @@ void read_backends(YamlReader& r, const YAML::Node& root, GatewayConfig& config)
                                            "runs on this host");
         if (replica.https && !backend.tls)
           r.error(replica_node["url"], "https:// replicas need the backend's 'tls' settings (at least 'ca')");
+        if (const ReplicaConfig* same = same_server(backend.replicas, replica))
+          r.error(replica_node["url"], "replica url '" + replica.url + "' names the same server as '" + same->url +
+                                           "' above: list each replica of backend '" + backend.name +
+                                           "' once (a retry meant for another replica would go to the same one)");
         backend.replicas.push_back(std::move(replica));
       }
     }

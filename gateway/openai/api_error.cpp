@@ -95,6 +95,17 @@ ApiError upstream_timeout(const std::string& backend) {
   return {status::gateway_timeout, "upstream_error", "upstream_timeout",
           "The backend '" + backend + "' did not answer in time.", {}};
 }
+ApiError upstream_refusal(unsigned status, const std::string& backend, const std::string& message,
+                          const std::string& content_type, std::size_t body_bytes) {
+  std::string what = "The backend '" + backend + "' refused the request with status " + std::to_string(status);
+  if (!message.empty()) what += message;
+  else if (body_bytes == 0) what += " and an empty body";
+  else
+    what += " and a body that is no OpenAI error (" + std::to_string(body_bytes) + " bytes of " +
+            (content_type.empty() ? std::string("no stated type") : content_type) + ")";
+  return {static_cast<boost::beast::http::status>(status), status == 429 ? "rate_limit_error" : "invalid_request_error",
+          "upstream_refused", what + ".", {}};
+}
 ApiError audit_unavailable(const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "audit_unavailable",
           "The audit log cannot be written, so nothing is forwarded: " + why + ".", {}};

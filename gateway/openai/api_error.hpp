@@ -44,6 +44,10 @@ ApiError egress_refused(const std::string& model, const std::string& why);
 ApiError upstream_error(const std::string& why);
 ApiError model_numerical_fault(const std::string& model, const std::string& why);
 ApiError upstream_timeout(const std::string& backend);
+// A 4xx of a backend that concerns the client's request, whose body was not an OpenAI error: its
+// status kept, its message (": text", from upstream_message) or else what it sent named.
+ApiError upstream_refusal(unsigned status, const std::string& backend, const std::string& message,
+                          const std::string& content_type, std::size_t body_bytes);
 ApiError audit_unavailable(const std::string& why);
 ApiError tokenization_unavailable(const std::string& why);
 // The policy asks for a sealed capture of the exchange and it could not be written: `part` is

@@ -525,7 +525,8 @@ void Exchange::forwarded(ForwardOutcome outcome) {
   // A stream that broke or failed its check ends its connection after the error event. A whole
   // answer withheld is a 502 with its length, sent with a head that kept the connection alive:
   // closing it after that would fail the client's next request on it.
-  if (outcome_.streamed && (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed"))
+  if (outcome_.stream_broken ||
+      (outcome_.streamed && (outcome_.error_code == "upstream_died" || outcome_.error_code == "response_check_failed")))
     keep_alive_ = false;
   forwarder_.reset();
   local_forwarder_.reset();

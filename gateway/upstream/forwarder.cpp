@@ -35,18 +35,31 @@ std::string_view usable_retry_after(std::string_view value) {
   return {};
 }
 
-// ": <message>" from an OpenAI-shaped error body, or nothing.
+// ": <message>" from an error body: OpenAI's {"error": {"message"}}, TGI's {"error": "..."} or
+// vLLM's older {"object": "error", "message"}; or nothing.
 std::string upstream_message(const std::string& body) {
   boost::system::error_code ec;
   auto value = boost::json::parse(body, ec);
   if (ec || !value.is_object()) return {};
-  const auto* error = value.get_object().if_contains("error");
-  if (error == nullptr) return {};
-  if (error->is_string()) return ": " + std::string(error->get_string().subview(0, 200));
-  if (!error->is_object()) return {};
-  const auto* message = error->get_object().if_contains("message");
+  const auto& object = value.get_object();
+  const auto* error = object.if_contains("error");
+  const boost::json::object* holder = &object;
+  if (error != nullptr && error->is_string()) return ": " + std::string(error->get_string().subview(0, 200));
+  if (error != nullptr && error->is_object()) holder = &error->get_object();
+  else if (const auto* kind = object.if_contains("object"); kind == nullptr || !kind->is_string() || kind->get_string() != "error")
+    return {};
+  const auto* message = holder->if_contains("message");
   if (message == nullptr || !message->is_string()) return {};
   return ": " + std::string(message->get_string().subview(0, 200));
+}
+
+// Whether a body is an error in OpenAI's shape, {"error": {...}}, which clients read as it is.
+bool openai_error_body(const std::string& body) {
+  boost::system::error_code ec;
+  auto value = boost::json::parse(body, ec);
+  if (ec || !value.is_object()) return false;
+  const auto* error = value.get_object().if_contains("error");
+  return error != nullptr && error->is_object();
 }
 
 }  // namespace
@@ -334,6 +347,14 @@ void Forwarder::on_header(boost::system::error_code ec) {
   // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
   const bool event_stream = boost::beast::iequals(content_type.substr(0, 17), "text/event-stream") ||
                             (request_.stream && content_type.empty());
+  // A stream whose body is over with its head (204, Content-Length: 0) holds no event: relayed, the
+  // client would read an empty stream as the answer, or wait on a read that nothing ends.
+  if (request_.stream && success && header_parser_->is_done()) {
+    release_connection(header_parser_->keep_alive());
+    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered the " +
+                                                    "streamed request with " + std::to_string(status_) +
+                                                    " and no body, where an event stream was expected"));
+  }
   if (request_.stream && success && event_stream) return start_streaming();
   // A streaming client reads events only: a whole answer would reach it as an empty stream, which
   // it would take for the model's answer.
@@ -418,9 +439,22 @@ void Forwarder::on_whole(boost::system::error_code ec) {
       upstream.base(), {http::field::retry_after, http::field::content_type, http::field::content_encoding});
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
   const std::string_view retry_after = usable_retry_after(retry_after_field);
+  const std::string& name = current_.backend->config->name;
   if (status >= 500 || gateways_problem) {
-    return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered " +
+    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " +
                                                     std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
+                         retry_after);
+  }
+  // A success with nothing in it (204, or an empty 200) is no completion: an OpenAI client would
+  // read it as null, or fail to parse it, and the access log would count it a success.
+  if (status < 300 && upstream.body().empty())
+    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " + std::to_string(status) +
+                                                    " with no body, where an answer was expected"));
+  // A refusal the client must see is relayed with its status, in OpenAI's shape as every error is: a
+  // proxy's HTML page, a bare text or an empty body would be read as no error by OpenAI clients.
+  if (status >= 400 && !openai_error_body(upstream.body())) {
+    return respond_error(api_errors::upstream_refusal(status, name, upstream_message(upstream.body()),
+                                                      std::string(content_type.substr(0, 64)), upstream.body().size()),
                          retry_after);
   }
   HttpResponse response;
@@ -490,7 +524,7 @@ void Forwarder::read_chunk() {
 void Forwarder::on_chunk(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec == http::error::need_buffer) ec = {};
-  if (ec) return fail_mid_stream(is_timeout() ? "the backend timed out mid-stream" : "the backend closed the stream: " + ec.message());
+  if (ec) return fail_mid_stream("the backend closed the stream: " + ec.message());
   std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
   std::string data(chunk_buffer_->data(), received);
   bool last = stream_parser_->is_done();
@@ -562,12 +596,17 @@ void Forwarder::fail_mid_stream(const std::string& why) {
   release_connection(false);
   if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
   std::string tail = transform_ ? transform_->abandon() : std::string();
-  ApiError error = shutting_down_ ? api_errors::shutting_down() : api_errors::upstream_error(why);
+  // A stream that timeout_ms cut short is a timeout, as the same stall before the head is (504): its
+  // error event and the access log say upstream_timeout (or shutting_down), not that the backend died.
+  const bool timed_out = is_timeout() || shutting_down_;
+  ApiError error = timed_out ? timeout_error() : api_errors::upstream_error(why);
   tail += "data: " + error.to_json() + "\n\n";
   relayed(tail);
-  sink_.write_chunk(std::move(tail), [self = shared_from_this()](bool client_ok) {
+  outcome_.stream_broken = true;
+  std::string code = timed_out ? error.code : "upstream_died";
+  sink_.write_chunk(std::move(tail), [self = shared_from_this(), code = std::move(code)](bool client_ok) mutable {
     if (!client_ok) return self->finish(499, "client_closed");
-    self->sink_.finish_stream([self](bool) { self->finish(self->status_, self->shutting_down_ ? "shutting_down" : "upstream_died"); });
+    self->sink_.finish_stream([self, code = std::move(code)](bool) mutable { self->finish(self->status_, std::move(code)); });
   });
 }
 

@@ -66,6 +66,7 @@ struct ForwardOutcome {
   std::uint64_t bytes_out = 0;
   std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
   bool streamed = false;    // the answer went out as a stream: its head was sent before its end was known
+  bool stream_broken = false;  // a started stream ended with an error event: the client connection is closed
   std::string response_sha256;        // of the bytes relayed to the client (audit digest)
   std::string response_body;          // those bytes, only when keep_response_body
   std::optional<TokenUsage> usage;    // tokens the answer used, when meter_usage and it said

@@ -99,8 +99,14 @@ void HealthChecker::read_answer(std::shared_ptr<Probe> probe) {
                        unsigned status = probe->parser->get().result_int();
                        if (interim_status(status) && ++probe->interim_heads <= max_interim_heads)
                          return self->read_answer(probe);
-                       self->report(probe, status >= 200 && status < 400,
-                                    "answered " + std::to_string(status) + " to GET " + std::string(probe->request.target()));
+                       // Only a 2xx passes: requests are never sent after a redirect (they get 502), so a
+                       // replica whose health path redirects (to a login page, another host) cannot serve.
+                       std::string outcome = "answered " + std::to_string(status) + " to GET " +
+                                             std::string(probe->request.target());
+                       if (status >= 300 && status < 400)
+                         outcome += " (a redirect, which the gateway does not follow; check health_check.path and "
+                                    "the replica's url)";
+                       self->report(probe, status >= 200 && status < 300, outcome);
                      });
   });
 }

@@ -76,6 +76,23 @@ export default function respond({ body }) {
         chunks: [error('overloaded')] };
     case 'garbled-retry-after':
       return { status: 429, headers: { 'content-type': 'application/json', 'retry-after': 'in a while' }, chunks: [error('slow down')] };
+    case 'proxy-413': {
+      const page = '<html><head><title>413 Request Entity Too Large</title></head><body>nginx</body></html>';
+      return { raw: true, chunks: [head('413 Request Entity Too Large', ['Content-Type: text/html',
+        'Content-Length: ' + Buffer.byteLength(page)]) + page] };
+    }
+    case 'empty-400':
+      return { raw: true, chunks: [head('400 Bad Request', ['Content-Length: 0'])] };
+    case 'vllm-400': {
+      const old = JSON.stringify({ object: 'error', message: 'max_tokens is too large', type: 'BadRequestError', param: null, code: 400 });
+      return { raw: true, chunks: [head('400 Bad Request', ['Content-Type: application/json', 'Content-Length: ' + Buffer.byteLength(old)]) + old] };
+    }
+    case 'no-content-204':
+      return { raw: true, chunks: [head('204 No Content', [])] };
+    case 'empty-200':
+      return { raw: true, chunks: [head('200 OK', ['Content-Type: application/json', 'Content-Length: 0'])] };
+    case 'empty-stream':
+      return { raw: true, chunks: [head('200 OK', ['Content-Type: text/event-stream', 'Content-Length: 0'])], stallMs: 5000 };
     case 'bad-head':
       return { raw: true, chunks: [head('200 OK', ['Content-Type: application/json', 'this is no header field']) + answer] };
     default:
@@ -196,6 +213,44 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
     const garbled = await plain.chat(KEY, chat('garbled-retry-after'));
     assert.equal(garbled.status, 429, garbled.text);
     assert.equal(garbled.headers['retry-after'], undefined, 'a Retry-After no client can read is not passed on');
+  });
+
+  it('a refusal whose body is no OpenAI error keeps its status and gets OpenAI\'s shape: a proxy page, nothing, vLLM\'s old shape', async () => {
+    for (const gw of [plain, checked]) {
+      const page = await gw.chat(KEY, chat('proxy-413'));
+      assertError(page, { status: 413, type: 'invalid_request_error', code: 'upstream_refused' });
+      assert.match(page.json.error.message, /'odd-heads' refused the request with status 413 and a body that is no OpenAI error \(\d+ bytes of text\/html\)/);
+      const empty = await gw.chat(KEY, chat('empty-400'));
+      assertError(empty, { status: 400, code: 'upstream_refused' });
+      assert.match(empty.json.error.message, /status 400 and an empty body/);
+      const vllm = await gw.chat(KEY, chat('vllm-400'));
+      assertError(vllm, { status: 400, code: 'upstream_refused' });
+      assert.match(vllm.json.error.message, /refused the request with status 400: max_tokens is too large\.$/);
+    }
+    const busy = await plain.chat(KEY, chat('busy-429'));
+    assert.equal(busy.json.error.message, 'slow down', 'an OpenAI error body is relayed as it is');
+  });
+
+  it('a success that carries no body (204, an empty 200) is 502, not an answer the client would read as null', async () => {
+    for (const gw of [plain, checked]) {
+      for (const content of ['no-content-204', 'empty-200']) {
+        const res = await gw.chat(KEY, chat(content));
+        assertError(res, { status: 502, code: 'upstream_error' }, content);
+        assert.match(res.json.error.message, /'odd-heads' answered 20[04] with no body, where an answer was expected/);
+      }
+    }
+  });
+
+  it('an event stream with no body (Content-Length: 0, 204) is 502 at once, not an empty answer nor a wait for timeout_ms', async () => {
+    for (const gw of [plain, checked]) {
+      for (const [content, status] of [['empty-stream', 200], ['no-content-204', 204]]) {
+        const started = Date.now();
+        const res = await gw.chat(KEY, chat(content, { stream: true }));
+        assertError(res, { status: 502, code: 'upstream_error' }, content);
+        assert.match(res.json.error.message, new RegExp(`'odd-heads' answered the streamed request with ${status} and no body`));
+        assert.ok(Date.now() - started < 3000, `answered after ${Date.now() - started} ms`);
+      }
+    }
   });
 
   it('a head the gateway cannot parse is reported as such, not as a backend that closed without answering', async () => {

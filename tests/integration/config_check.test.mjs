@@ -240,6 +240,26 @@ policy: broken-policy.yaml
     assert.equal(good.code, 0, good.output);
   });
 
+  it('refuses a backend CA none of whose certificates is valid now, which would fail every handshake', async () => {
+    const openssl = (...args) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key',
+      '-out', 'ca.csr', '-subj', '/CN=backend-ca');
+    openssl('x509', '-req', '-in', 'ca.csr', '-key', 'ca.key', '-days', '-1', '-out', 'expired-ca.crt');
+    openssl('x509', '-req', '-in', 'ca.csr', '-key', 'ca.key', '-days', '2', '-out', 'ca.crt');
+    fs.writeFileSync(path.join(dir, 'both-ca.crt'), fs.readFileSync(path.join(dir, 'expired-ca.crt')) +
+      fs.readFileSync(path.join(dir, 'ca.crt')));
+    const pinned = (ca) => GOOD.replace('      - url: http://127.0.0.1:18000\n    loopback: true\n',
+      `      - url: https://127.0.0.1:18000\n    tls:\n      ca: ${ca}\n`);
+    const expired = await runCli(['config', 'check', write('expired-ca.yaml', pinned('expired-ca.crt'))]);
+    assert.equal(expired.code, 1, expired.output);
+    assertAt(diagnostics(expired, path.join(dir, 'expired-ca.yaml')),
+      /^backend 'local-vllm': backend CA '.*expired-ca\.crt' holds no certificate valid now: it expired on \d{4}-\d\d-\d\d /, 24, 11);
+    for (const ca of ['ca.crt', 'both-ca.crt']) {
+      const good = await runCli(['config', 'check', write('good-ca.yaml', pinned(ca))]);
+      assert.equal(good.code, 0, `${ca}: ${good.output}`);
+    }
+  });
+
   it('reports the files serve would fail to open: access log, audit directory and keys, vault key', async () => {
     const keys = path.join(dir, 'keys');
     await runCli(['keys', 'init', '--dir', keys]);

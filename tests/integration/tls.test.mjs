@@ -184,6 +184,7 @@ describe('TLS', () => {
     await tlsUpstream.waitForRequests(1);
     const forwarded = tlsUpstream.requests().filter((e) => e.method === 'POST');
     assert.equal(forwarded.at(-1).client_cn, 'sovereign-gateway', 'the gateway presented its client certificate');
+    assert.equal(forwarded.at(-1).tls_servername, pki.backendName, 'server_name went out as SNI');
   });
 
   it('without server_name, each TLS replica is verified against its own host and gets it as Host', async () => {
@@ -199,6 +200,7 @@ describe('TLS', () => {
       const posted = upstream.requests().filter((e) => e.method === 'POST');
       assert.ok(posted.length > 0, `${upstream.host} got no request`);
       assert.equal(posted.at(-1).headers.host, `${upstream.host}:${upstream.port}`);
+      assert.equal(posted.at(-1).tls_servername, null, 'no IP address as SNI (RFC 6066 allows host names only)');
     }
   });
 

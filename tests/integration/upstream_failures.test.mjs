@@ -31,8 +31,11 @@ describe('upstream failures', () => {
     up.refuse = await Upstream.start({ name: 'urefuse', refuse: true });
     up.unhealthy = await Upstream.start({ name: 'usick', 'health-status': 503 });
     up.hinted = await Upstream.start({ name: 'uhinted', 'health-early-hints': true });
+    up.redirecting = await Upstream.start({ name: 'uredirect', 'health-status': 302 });
     up.killed = await Upstream.start({ name: 'ukilled' });
     up.midStream = await Upstream.start({ name: 'umid', chunks: 6, 'die-after-chunks': 2, 'chunk-delay-ms': 50 });
+    // Its second piece comes after the backend's timeout_ms: the stream starts, then stalls past it.
+    up.midStall = await Upstream.start({ name: 'umidstall', chunks: 3, 'chunk-delay-ms': BACKEND_TIMEOUT_MS * 3 });
     up.good = await Upstream.start({ name: 'ugood' });
     up.breaker = await Upstream.start({ name: 'ubreaker', status: 500 });
     up.dieA = await Upstream.start({ name: 'udie-a', 'die-before-response': true });
@@ -62,8 +65,11 @@ describe('upstream failures', () => {
         openaiBackend({ name: 'be-refuse', models: ['m-refuse'], upstreams: [up.refuse], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-sick', models: ['m-sick'], upstreams: [up.unhealthy], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-hinted', models: ['m-hinted'], upstreams: [up.hinted], health: { interval_ms: 100 } }),
+        openaiBackend({ name: 'be-redirect', models: ['m-redirect'], upstreams: [up.redirecting], health: { interval_ms: 100 } }),
         openaiBackend({ name: 'be-killed', models: ['m-killed'], upstreams: [up.killed], health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-mid', models: ['m-mid'], upstreams: [up.midStream], health: SLOW_HEALTH }),
+        openaiBackend({ name: 'be-mid-stall', models: ['m-mid-stall'], upstreams: [up.midStall], timeout_ms: BACKEND_TIMEOUT_MS,
+          health: SLOW_HEALTH }),
         openaiBackend({ name: 'be-retry', models: ['m-retry'], health: SLOW_HEALTH,
           urls: [`http://127.0.0.1:${deadPort}`, up.good.url] }),
         openaiBackend({ name: 'be-breaker', models: ['m-breaker'], upstreams: [up.breaker], health: SLOW_HEALTH,
@@ -151,6 +157,16 @@ describe('upstream failures', () => {
     assert.equal(up.unhealthy.requests().length, 0, 'no request was forwarded to the unhealthy replica');
   });
 
+  it('a health check answered with a redirect fails: the gateway follows none, so requests could not be served there', async () => {
+    await gw.waitForMetrics((m) => m.matching('sovereign_upstream_healthy', { backend: 'be-redirect' }).length > 0 &&
+      m.value('sovereign_upstream_healthy', { backend: 'be-redirect' }) === 0, 10000, 'be-redirect to be marked unhealthy');
+    assertError(await gw.chat(KEY, chat('m-redirect')), { status: 503, code: 'no_backend_available' }, 'redirecting health path');
+    const line = gw.stderr.split('\n').find((l) => l.includes('"backend_unhealthy"') && l.includes("'be-redirect'"));
+    assert.match(line ?? '', /last: answered 302 to GET \/v1\/models \(a redirect, which the gateway does not follow/,
+      `the log says why:\n${line}`);
+    assert.equal(up.redirecting.requests().length, 0, 'no request was forwarded to the replica');
+  });
+
   it('a health check answered 103 Early Hints before its 200 passes: the replica stays healthy and serves', async () => {
     const checks = () => up.hinted.events().filter((e) => e.event === 'request' && e.path === '/v1/models').length;
     await up.hinted.process.waitUntil(() => checks() >= 5, 10000, 'five health checks of be-hinted');
@@ -230,6 +246,30 @@ describe('upstream failures', () => {
     const content = datas.slice(0, -1).map((d) => JSON.parse(d).choices[0].delta.content ?? '').join('');
     assert.equal(content, 'Hello from the upstream'.slice(0, content.length), 'the chunks before the failure were passed through');
     assert.ok(content.length > 0, 'chunks sent before the failure arrived');
+  });
+
+  it('a stream that timeout_ms cuts short ends with an upstream_timeout error event, logged as such, and the connection closes', async () => {
+    const body = JSON.stringify(chat('m-mid-stall', { stream: true }));
+    const from = gw.stderr.length;
+    const result = await rawExchange({
+      port: gw.apiPort,
+      timeoutMs: 5000,
+      script: (socket) => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
+        `Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
+    });
+    const text = result.raw.toString('utf8');
+    assert.match(text, /^HTTP\/1\.1 200 /, text);
+    assert.match(text, /"delta":\{"role":"assistant"/, `the stream had started:\n${text}`);
+    const error = JSON.parse(text.match(/data: (\{"error":.*\})\r?\n/)[1]);
+    assertShape('error', error, 'the error event');
+    assert.equal(error.error.code, 'upstream_timeout', text);
+    assert.match(error.error.message, /'be-mid-stall' did not answer in time/);
+    assert.ok(result.closed, `the connection stayed open after the cut stream:\n${text}`);
+    const log = await gw.waitForStderr(/"model":"m-mid-stall"/, from, 5000, 'the access line');
+    const access = JSON.parse(log.split('\n').find((l) => l.includes('"model":"m-mid-stall"')));
+    assert.equal(access.status, 200);
+    assert.equal(access.error, 'upstream_timeout', 'a timeout, not a backend that died');
   });
 
   it('closes the client connection after the error event of a broken stream', async () => {

@@ -402,7 +402,8 @@ async function handle(req, res) {
   const log = (e) => emit({ id, ...e });
   log({ event: 'request', method: req.method, path: req.url, headers: req.headers, body: raw,
         remote_port: req.socket.remotePort, request_on_connection: requestOnConnection,
-        client_cn: req.socket.getPeerCertificate?.()?.subject?.CN ?? null });
+        client_cn: req.socket.getPeerCertificate?.()?.subject?.CN ?? null,
+        tls_servername: req.socket.encrypted ? (req.socket.servername || null) : undefined });
   res.on('close', () => {
     if (!res.writableFinished) log({ event: 'aborted', path });
     else log({ event: 'complete', path, status: res.statusCode });

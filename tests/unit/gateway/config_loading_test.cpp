@@ -132,6 +132,45 @@ TEST_SUITE("config") {
     CHECK(std::get<std::shared_ptr<const GatewayConfig>>(encoded)->backends[0].replicas[0].base_path == "/team%20a/v1");
   }
 
+  TEST_CASE("a replica listed twice in one backend is refused at the second, however its URL is written") {
+    // base_config's replica is http://127.0.0.1:9000/base/ (line 17); the next list item is line 18.
+    for (const char* again : {"http://127.0.0.1:9000/base", "http://127.0.0.1:9000/base/"}) {
+      auto errors = errors_of(base_config(std::string("      - url: ") + again + "\n"));
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].line == 18);
+      CHECK(errors[0].message == std::string("replica url '") + again +
+                                     "' names the same server as 'http://127.0.0.1:9000/base/' above: list each replica "
+                                     "of backend 'b' once (a retry meant for another replica would go to the same one)");
+    }
+    auto hosts = base_config("      - url: http://LOCALHOST/v1\n      - url: http://localhost:80/v1/\n");
+    auto errors = errors_of(hosts);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].line == 19);
+    // Another port, another base path or another scheme is another server.
+    for (const char* other : {"http://127.0.0.1:9001/base", "http://127.0.0.1:9000/other"}) {
+      auto result = parse_gateway_config(base_config(std::string("      - url: ") + other + "\n"), "gw.yaml");
+      CHECK_MESSAGE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(result), other);
+    }
+  }
+
+  TEST_CASE("a backend's tls.server_name that no certificate can hold is refused: it would be written into each Host header") {
+    auto with_name = [](const std::string& name) {
+      std::string yaml = base_config();
+      yaml.replace(yaml.find("http://127.0.0.1:9000/base/"), 27, "https://10.0.0.5:8000");
+      return yaml + "    tls:\n      ca: /etc/hosts\n      server_name: " + name + "\n";
+    };
+    for (const char* name : {"\"vllm.internal\\r\\nX-Evil: 1\"", "'vllm internal'", "'vllm.internal/v1'"}) {
+      auto errors = errors_of(with_name(name));
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].line == 20);
+      CHECK_MESSAGE(errors[0].message.starts_with("'server_name' must be a host name or an IP address"), errors[0].message);
+    }
+    for (const char* name : {"vllm.hall-a.internal", "gpu_node-7", "10.20.1.5", "'fd00::5'"}) {
+      auto result = parse_gateway_config(with_name(name), "gw.yaml");
+      CHECK_MESSAGE(std::holds_alternative<std::shared_ptr<const GatewayConfig>>(result), name);
+    }
+  }
+
   TEST_CASE("audit settings load with rotation by size and age, and out-of-range sizes are refused") {
     auto result = parse_gateway_config(base_config("audit:\n  directory: audit\n  signing_key: keys/s.key\n"
                                                    "  durability: relaxed\n  segment_max_age_ms: 3600000\n  group_commit_delay_us: 250\n"),
