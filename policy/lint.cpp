@@ -9,6 +9,7 @@
 #include "policy/diagnostic.hpp"
 #include "policy/join.hpp"
 #include "policy/quoted_texts.hpp"
+#include "policy/request_endpoints.hpp"
 #include "policy/rule_tenants.hpp"
 #include "policy/shadowed_rules.hpp"
 #include "policy/syntax_recovery.hpp"
@@ -31,7 +32,7 @@ bool always_denied(std::size_t detector, const PolicyModel& m, const RuleTenants
         const auto& rule = m.rules[r];
         const auto& when = rule.when;
         if (rule.mode == RuleMode::enforce && rule.action == Action::deny && rule_clean(r) && when.tenants.empty() &&
-            when.models.empty() && when.endpoints.empty() && when.zones.empty() && !when.class_at_least &&
+            when.models.empty() && every_endpoint(when) && when.zones.empty() && !when.class_at_least &&
             !when.class_at_most && contains(when.detected, detector) && tenants.exempt(r).empty())
             return true;
     }
@@ -100,7 +101,7 @@ std::vector<bool> tenants_allowed_somewhere(const PolicyModel& m, const RuleTena
 bool narrows_every_request(const RuleDef& rule) {
     const auto& when = rule.when;
     return rule.mode == RuleMode::enforce && rule.action != Action::deny &&
-           (!rule.zones.empty() || !rule.backends.empty()) && when.models.empty() && when.endpoints.empty() &&
+           (!rule.zones.empty() || !rule.backends.empty()) && when.models.empty() && every_endpoint(when) &&
            when.detected.empty() && when.zones.empty() && !when.class_at_least && !when.class_at_most;
 }
 
@@ -193,6 +194,18 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
                            "detectors finds something is at least of class " +
                                policy.class_name(shadows.lowest_class(i)) + ", above class_at_most " +
                                policy.class_name(*rule.when.class_at_most)});
+        // A rule naming only tenants exempt from it applies to no request (the tenants condition names
+        // tenants of the policy: any other name does not load).
+        const auto& named = tenants.named(i);
+        const auto& exempt = tenants.exempt(i);
+        if (every_exemption && tenants.names_tenants(i) && !named.empty() &&
+            std::includes(exempt.begin(), exempt.end(), named.begin(), named.end())) {
+            std::vector<std::string> names;
+            for (const auto t : named) names.push_back(m.tenants[t].name);
+            out.push_back({m.file_label, rule.line, rule.column,
+                           "rule '" + rule.name + "' can never match: every tenant it names (" + join(names) +
+                               ") is exempt from it"});
+        }
         if (out.size() != before) continue;  // a rule that never matches is not also said to be shadowed
         if (!every_exemption) continue;  // a tenant exempt from a deny rule lets requests through it
         if (const long j = shadows.shadowing_deny(i); j >= 0) {

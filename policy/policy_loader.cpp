@@ -20,6 +20,7 @@
 #include "policy/join.hpp"
 #include "policy/lookalike_fold.hpp"
 #include "policy/policy.hpp"
+#include "policy/request_endpoints.hpp"
 #include "policy/unscanned_parts.hpp"
 #include "policy/yaml_reader.hpp"
 
@@ -220,7 +221,6 @@ constexpr std::array<std::string_view, 7> when_keys{"tenants",        "models", 
 constexpr std::array<std::string_view, 8> then_keys{"action",   "message",  "zones",          "backends",
                                                     "redact",   "tokenize", "capture_payload", "description"};
 constexpr std::array<std::string_view, 1> name_key{"name"};
-constexpr std::array<std::string_view, 3> endpoints{"chat.completions", "completions", "embeddings"};
 
 constexpr std::size_t max_rules = 10000;
 constexpr std::size_t max_detectors = 1000;
@@ -788,8 +788,8 @@ private:
             c.endpoints = r_.text_list(w["endpoints"], "endpoints").value_or(std::vector<std::string>{});
             for (std::size_t i = 0; i < c.endpoints.size(); ++i) {
                 const auto& e = c.endpoints[i];
-                if (std::find(endpoints.begin(), endpoints.end(), e) == endpoints.end()) {
-                    const auto suggestion = closest_name(e, endpoints);
+                if (std::find(request_endpoints.begin(), request_endpoints.end(), e) == request_endpoints.end()) {
+                    const auto suggestion = closest_name(e, request_endpoints);
                     r_.error(w["endpoints"].IsSequence() ? w["endpoints"][i] : w["endpoints"],
                              "endpoint '" + e + "' is not one of chat.completions, completions, embeddings" +
                                  (suggestion.empty() ? "" : "; did you mean '" + suggestion + "'?"));

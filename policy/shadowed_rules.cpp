@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "policy/request_endpoints.hpp"
+
 namespace sovereign::policy {
 
 namespace {
@@ -32,7 +34,8 @@ ShadowedRules::ShadowedRules(const Policy& policy, const RuleTenants& tenants, s
     for (const auto& rule : rules) {
         const auto& when = rule.when;
         Conditions c{sorted_unique(when.tenants),  sorted_unique(when.models),
-                     sorted_unique(when.endpoints), sorted_unique(when.detected),
+                     every_endpoint(when) ? std::vector<std::string>{} : sorted_unique(when.endpoints),
+                     sorted_unique(when.detected),
                      0,                             when.class_at_least.value_or(0),
                      when.class_at_most.value_or(highest), rule.action == Action::deny};
         c.lowest = c.least;

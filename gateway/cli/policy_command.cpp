@@ -16,6 +16,7 @@
 #include "policy/diagnostic.hpp"
 #include "policy/engine.hpp"
 #include "policy/explain.hpp"
+#include "policy/join.hpp"
 #include "policy/lint.hpp"
 #include "policy/test_suite.hpp"
 
@@ -37,6 +38,8 @@ constexpr std::string_view usage =
     "                                        (the same for a tool call's arguments, read as JSON text)\n";
 
 constexpr std::size_t max_request_file_bytes = 32 * 1024 * 1024;
+// Above the gateway's own limit (64 levels), which its decoder then applies with its own message.
+constexpr std::size_t parse_depth_beyond_the_gateways = 4096;
 
 const CommandUsage policy_usage("sovereign policy", usage);
 
@@ -70,12 +73,16 @@ int lint(std::span<const std::string> args) {
     if (!arguments.positionals().empty()) file = arguments.positionals()[0];
     std::optional<std::vector<pol::BackendInfo>> backends;
     std::optional<std::vector<std::string>> gateway_tenants;
+    std::vector<std::string> unread_gateways;
     for (const std::string& gateway_file : arguments.values("--gateway")) {
         // The operator's gateway.yaml says which backends exist, in which zones, for which models.
         auto loaded = load_gateway_config(gateway_file);
         if (auto* errors = std::get_if<std::vector<ConfigError>>(&loaded)) {
+            // Reported, and the policy is linted all the same: a gateway file that does not load here (a
+            // model or certificate it names exists only on the gateway's host) must not hide its problems.
             for (const auto& error : *errors) std::cout << error.to_string() << '\n';
-            return 1;
+            unread_gateways.push_back(gateway_file);
+            continue;
         }
         const GatewayConfig& config = *std::get<std::shared_ptr<const GatewayConfig>>(loaded);
         if (!backends) backends.emplace();
@@ -90,9 +97,19 @@ int lint(std::span<const std::string> args) {
         backends->push_back(*b);
     }
     if (!file) return usage_error("lint needs a FILE");
+    if (!unread_gateways.empty()) {
+        // Half the gateway's backends and tenants would make every other one look missing.
+        backends.reset();
+        gateway_tenants.reset();
+    }
     const auto diagnostics =
         pol::lint_policy_file(*file, backends ? &*backends : nullptr, gateway_tenants ? &*gateway_tenants : nullptr);
     print(diagnostics);
+    if (!unread_gateways.empty()) {
+        std::cout << *file << ": backends and tenants not checked: " << pol::join(unread_gateways)
+                  << " did not load (see above)\n";
+        return 1;
+    }
     if (diagnostics.empty()) {
         std::cout << *file << ": no problems found"
                   << (backends ? "" : " (backend reachability not checked: give --gateway or --backends)") << "\n";
@@ -176,12 +193,20 @@ int explain(std::span<const std::string> args) {
         std::cerr << error << "\n";
         return 2;
     }
-    json::stream_parser parser;
+    // Nesting far deeper than the gateway takes is parsed here, so that the gateway's decoder below
+    // decides on it as the gateway does: Boost.JSON's default (32 levels) refused bodies it serves.
+    json::parse_options options;
+    options.max_depth = parse_depth_beyond_the_gateways;
+    json::stream_parser parser({}, options);
     boost::system::error_code ec;
-    const std::size_t used = parser.write(text->data(), text->size(), ec);
+    parser.write(text->data(), text->size(), ec);
     if (!ec) parser.finish(ec);
     if (ec) {
-        std::cerr << *request_file << ": byte " << used << ": invalid JSON: " << ec.message() << "\n";
+        // In the words the application would get: the byte, its line and column, and what is wrong.
+        const auto decoded = decode_request(Endpoint::chat_completions, *text);
+        const auto* error = std::get_if<ApiError>(&decoded);
+        std::cerr << *request_file << ": " << (error != nullptr ? error->message : "invalid JSON: " + ec.message())
+                  << "\n";
         return 2;
     }
     json::value body = parser.release();

@@ -82,6 +82,12 @@ GatewayMetrics::GatewayMetrics()
                        .Help("1 for the policy in force, labelled with its name and version (sha256 of the file, as in "
                              "decision records)")
                        .Register(*registry_)),
+      policy_file_refused_(BuildGauge()
+                               .Name("sovereign_policy_file_refused")
+                               .Help("1 while the policy file holds a version the gateway refused or cannot read, so "
+                                     "an older policy is in force; 0 once the file holds the policy in force")
+                               .Register(*registry_)
+                               .Add({})),
       rate_limited_(BuildCounter()
                         .Name("sovereign_rate_limited_total")
                         .Help("Requests refused with 429 by the tenant's rate limit")

@@ -57,6 +57,9 @@ class GatewayMetrics {
   // The policy in force (its name and content hash, as in decision records); empty: none.
   // Called whenever a configuration is installed.
   void set_policy(const std::string& name, const std::string& version);
+  // Whether the policy file holds a version the gateway refused (or cannot read), so that the policy
+  // in force is an older one: the reload counter says a reload failed; this says it still matters.
+  void set_policy_file_refused(bool refused) { policy_file_refused_.Set(refused ? 1 : 0); }
 
   // Sampled at scrape time from the modules that keep their own counters.
   struct EngineSample {
@@ -97,6 +100,7 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Gauge>& policy_info_;
   prometheus::Gauge* policy_series_ = nullptr;  // the one series of policy_info_, if a policy is in force
+  prometheus::Gauge& policy_file_refused_;
   prometheus::Family<prometheus::Counter>& rate_limited_;
   prometheus::Family<prometheus::Counter>& upstream_retries_;
   prometheus::Family<prometheus::Gauge>& engine_queue_depth_;

@@ -224,6 +224,9 @@ void GatewayRuntime::watch_files() {
                   "policy file changed on disk and has stayed the same for a poll; reloading the policy");
         reload_policy(change->text ? &*change->text : nullptr);
       }
+    // Set on every poll: a refused file counts until the file holds a policy in force again, also
+    // where it is saved back as the one in force, which reloads nothing.
+    services_.metrics.set_policy_file_refused(policy_watch_.refused());
     watch_files();
   });
 }

@@ -53,4 +53,8 @@ std::optional<PolicyFileWatch::Change> PolicyFileWatch::poll(const std::filesyst
   return Change{std::move(text)};
 }
 
+bool PolicyFileWatch::refused() const {
+  return settled_ && settled_->digest != in_force_ && settled_->digest == offered_;
+}
+
 }  // namespace sovereign::gateway

@@ -27,6 +27,10 @@ class PolicyFileWatch {
   // again until the file changes); nullopt otherwise.
   std::optional<Change> poll(const std::filesystem::path& file);
 
+  // Whether the file, as last settled, holds bytes that were handed out and not put in force (refused,
+  // or unreadable): true from the poll after a refusal until the file settles on a version in force.
+  bool refused() const;
+
  private:
   struct Observation {
     std::string identity;  // device, inode, size, modification and change times; empty: no such file

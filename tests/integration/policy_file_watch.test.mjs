@@ -136,6 +136,32 @@ describe('the policy file watcher', { timeout: 120000 }, () => {
     assert.ok(received.includes('[REDACTED:credit_card]') && !received.includes(CARD), received);
   });
 
+  it('a refused policy file counts in sovereign_policy_file_refused for as long as the file holds it', async () => {
+    saveByRename(OPEN);
+    await inForce(OPEN, 10000, 'the policy without the redact rule to be in force');
+    const refused = async () => (await gw.metrics()).value('sovereign_policy_file_refused');
+    const refusedIs = (value, what) =>
+      gw.waitForMetrics((m) => m.has('sovereign_policy_file_refused') && m.value('sovereign_policy_file_refused') === value,
+        10000, what);
+    await refusedIs(0, 'the file in force to count as not refused');
+    const rejected = await reloads('rejected');
+    saveByRename(OPEN.replace('action: allow', 'action: alow'));
+    await refusedIs(1, 'the refused file to count');
+    // The refused bytes are not tried again: the reload counter rose once, and the gauge stays.
+    await sleep(3500);
+    assert.equal(await reloads('rejected'), rejected + 1);
+    assert.equal(await refused(), 1);
+    // Put back as it is in force, the file reloads nothing and is the policy in force again.
+    saveByRename(OPEN);
+    await refusedIs(0, 'the file put back to count as in force');
+    // A file that cannot be read is not the policy in force either; a good save then applies.
+    fs.rmSync(policyFile);
+    await refusedIs(1, 'the deleted file to count');
+    saveByRename(REDACTING);
+    await inForce(REDACTING, 10000, 'the saved policy to be in force');
+    await refusedIs(0, 'the applied file to count as in force');
+  });
+
   it('a save that changes nothing, or touches the file, reloads nothing', async () => {
     const current = fs.readFileSync(policyFile, 'utf8');
     const applied = await reloads('applied');

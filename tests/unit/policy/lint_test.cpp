@@ -165,6 +165,47 @@ rules:
                           "'deny-a' (line 6)");
     }
 
+    TEST_CASE("a deny rule naming every endpoint shadows what a deny without the condition would") {
+        const auto out = lint(R"(classes: [public]
+zones: [{name: site}]
+tenants: [{name: demo}]
+rules:
+  - {name: deny-every-endpoint, when: {endpoints: [embeddings, chat.completions, completions]}, then: {action: deny, message: no}}
+  - {name: allow-demo, when: {tenants: [demo]}, then: {action: allow}}
+  - {name: deny-chat, when: {endpoints: [chat.completions]}, then: {action: deny, message: no chat}}
+)");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:6:5: rule 'allow-demo' is shadowed: every request it matches is denied by rule "
+                        "'deny-every-endpoint' (line 5)");
+        CHECK(out[1] == "p.yaml:7:5: rule 'deny-chat' is shadowed: every request it matches is denied by rule "
+                        "'deny-every-endpoint' (line 5)");
+        // Two of the three endpoints leave the third: nothing is shadowed.
+        CHECK(lint(R"(classes: [public]
+zones: [{name: site}]
+tenants: [{name: demo}]
+rules:
+  - {name: deny-two-endpoints, when: {endpoints: [embeddings, completions]}, then: {action: deny, message: no}}
+  - {name: allow-demo, when: {tenants: [demo]}, then: {action: allow}}
+)").empty());
+    }
+
+    TEST_CASE("a rule every tenant it names is exempt from can never match, and is not said to be shadowed") {
+        const auto out = lint(R"(classes: [public]
+zones: [{name: site}]
+tenants:
+  - {name: a, exempt_from: [deny-a, redact-for-a]}
+  - {name: b, exempt_from: [redact-for-a]}
+rules:
+  - {name: deny-a, when: {tenants: [a]}, then: {action: deny, message: no}}
+  - {name: redact-for-a, when: {tenants: [a]}, then: {redact: [email]}}
+  - {name: deny-b, when: {tenants: [b]}, then: {action: deny, message: no}}
+  - {name: allow-ab, when: {tenants: [a, b]}, then: {action: allow}}
+)");
+        REQUIRE(out.size() == 2);
+        CHECK(out[0] == "p.yaml:7:5: rule 'deny-a' can never match: every tenant it names (a) is exempt from it");
+        CHECK(out[1] == "p.yaml:8:5: rule 'redact-for-a' can never match: every tenant it names (a) is exempt from it");
+    }
+
     TEST_CASE("a tenant whose allow rules lead to no backend, and models and backends no backend has, are reported") {
         const std::string routes = R"(classes: [public]
 zones: [{name: site}, {name: cloud}]
@@ -405,17 +446,20 @@ rules:
         const auto findings = analyse_policy(*loaded.policy, nullptr);
         const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         CHECK(seconds < 10.0);
-        // t3's allow rules are shadowed by the deny at the end; t5's are not: t5 is exempt from its deny.
-        REQUIRE(findings.size() == 5);
+        // t3's allow rules are shadowed by the deny at the end; t5's are not: t5 is exempt from its deny,
+        // which, naming t5 alone, can never match.
+        REQUIRE(findings.size() == 6);
         for (int i = 0; i < 5; ++i)
             CHECK(format_diagnostic(findings[static_cast<std::size_t>(i)]) ==
                   "big.yaml:" + std::to_string(6004 + 1000 * i + 3) + ":5: rule 'a" + std::to_string(1000 * i + 3) +
                       "' is shadowed: every request it matches is denied by rule 'lock-t3' (line 11003)");
+        CHECK(format_diagnostic(findings[5]) ==
+              "big.yaml:11004:5: rule 'lock-t5' can never match: every tenant it names (t5) is exempt from it");
         // The same findings on a small policy of the same shape.
         const auto small = load_policy_text(large_policy(10, 2), "small.yaml");
         REQUIRE(small.policy);
         const auto few = analyse_policy(*small.policy, nullptr);
-        REQUIRE(few.size() == 2);
+        REQUIRE(few.size() == 3);
         CHECK(format_diagnostic(few[0]) == "small.yaml:37:5: rule 'a3' is shadowed: every request it matches is denied "
                                            "by rule 'lock-t3' (line 53)");
         CHECK(format_diagnostic(few[1]) == "small.yaml:47:5: rule 'a13' is shadowed: every request it matches is "
@@ -428,7 +472,7 @@ rules:
         std::stop_source stop;
         stop.request_stop();
         CHECK(analyse_policy(*loaded.policy, nullptr, nullptr, stop.get_token()).empty());
-        CHECK(analyse_policy(*loaded.policy, nullptr).size() == 5);
+        CHECK(analyse_policy(*loaded.policy, nullptr).size() == 6);
     }
 
     TEST_CASE("a clean policy produces no diagnostics") {

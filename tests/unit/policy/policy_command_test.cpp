@@ -181,13 +181,36 @@ TEST_SUITE("policy-command") {
                          "no zones of its own (did you mean 'research'?).\nDecision: ") == 0);
     }
 
-    TEST_CASE("a request file that is not JSON is reported with its byte offset") {
+    TEST_CASE("a request file that is not JSON is reported as the gateway reports it: byte, line and column") {
         const auto path = std::filesystem::temp_directory_path() / "policy-command-bad.json";
-        std::ofstream(path) << R"({"model": "x", "messages": [)";
+        std::ofstream(path) << "{\"model\": \"x\",\n \"messages\": [\xff]}";
         const auto r = run({"explain", "--policy", hospital, "--request", path.string(), "--tenant", "research"});
         std::filesystem::remove(path);
         CHECK(r.status == 2);
-        CHECK(r.err == path.string() + ": byte 28: invalid JSON: incomplete JSON\n");
+        CHECK(r.err == path.string() + ": The request body is not valid JSON: syntax error at byte 29 (line 2, "
+                                       "column 15), where the text is not valid UTF-8. Send a JSON object with "
+                                       "Content-Type: application/json.\n");
+    }
+
+    TEST_CASE("explain decides a deeply nested body as the gateway does: served to 64 levels, refused beyond") {
+        const auto path = std::filesystem::temp_directory_path() / "policy-command-deep.json";
+        const auto nested = [&](int levels) {
+            std::ofstream(path) << R"({"model": "llama", "messages": [{"role": "user", "content": "hello"}], "metadata": )"
+                                << std::string(static_cast<std::size_t>(levels), '[') << "1"
+                                << std::string(static_cast<std::size_t>(levels), ']') << "}";
+            return run({"explain", "--policy", hospital, "--request", path.string(), "--tenant", "research"});
+        };
+        // 40 levels under the body (Boost.JSON's default limit, 32, used to refuse it as not JSON).
+        const auto served = nested(40);
+        CHECK(served.status == 0);
+        CHECK(served.out.find("Decision: ") == 0);
+        CHECK(served.out.find("REFUSED") == std::string::npos);
+        const auto refused = nested(70);
+        std::filesystem::remove(path);
+        CHECK(refused.status == 0);
+        CHECK(refused.out.find("Decision: REFUSED before the policy decides (HTTP 400, invalid_json)\n"
+                               "Message to the application: The request body is not valid JSON: it nests arrays and "
+                               "objects deeper than 64 levels") == 0);
     }
 
     TEST_CASE("lint prints each problem as FILE:LINE:COL and exits 1; usage errors exit 2") {
@@ -210,6 +233,27 @@ TEST_SUITE("policy-command") {
                            ":5:5: unknown key 'max_clas' in a zone; did you mean 'max_class'?\n" + file +
                            ":11:23: detected: no detector named 'emial'; did you mean 'email'?\n" + file +
                            ":12:20: action must be allow or deny, not 'alow'\n");
+    }
+
+    TEST_CASE("lint --gateway with a gateway file that does not load here still reports every problem of the policy") {
+        // A model file that exists only on the gateway's host: the gateway file does not load here.
+        const auto gateway = std::filesystem::temp_directory_path() / "policy-command-unread-gateway.yaml";
+        std::ofstream(gateway) << "listeners: [{name: api, address: 127.0.0.1, port: 18080}]\n"
+                                  "admin: {address: 127.0.0.1, port: 19090}\n"
+                                  "tenants: [{name: research, models: [llama], api_keys: [{sha256: "
+                               << std::string(64, '0') << "}]}]\n"
+                                  "backends:\n"
+                                  "  - {name: ward, type: local, zone: ward-gpus, models: [llama], model_file: "
+                                  "/nonexistent/llama.gguf}\n";
+        const auto typos = root + "/tests/policy/fixtures/typos.yaml";
+        const auto r = run({"lint", typos, "--gateway", gateway.string()});
+        std::filesystem::remove(gateway);
+        CHECK(r.status == 1);
+        CHECK(r.out == gateway.string() + ":5:77: backend 'ward': model file '/nonexistent/llama.gguf' does not exist\n" +
+                           typos + ":5:5: unknown key 'max_clas' in a zone; did you mean 'max_class'?\n" + typos +
+                           ":8:23: detected: no detector named 'emial'; did you mean 'email'?\n" + typos +
+                           ":9:20: action must be allow or deny, not 'alow'\n" + typos +
+                           ": backends and tenants not checked: " + gateway.string() + " did not load (see above)\n");
     }
 
     TEST_CASE("lint with backends reports tenants that can reach none") {

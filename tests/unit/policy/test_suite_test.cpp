@@ -188,7 +188,7 @@ cases:
             REQUIRE(loaded.diagnostics.size() == 1);
             CHECK(loaded.diagnostics[0].line > 3);  // at the mistake, below the file's policy and cases keys
         }
-        CHECK(files == 9);
+        CHECK(files == 10);
     }
 
     TEST_CASE("mistakes in a test file are reported with their position") {
