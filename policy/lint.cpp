@@ -228,6 +228,14 @@ std::vector<Diagnostic> analyse_policy(const Policy& policy, const std::vector<B
             out.push_back({m.file_label, tenant.line, tenant.column,
                            "tenant '" + tenant.name + "' can never be allowed: no enforced allow rule applies to it"});
         }
+        // Without tenants listed (the gateway's own apply) the finding above has no tenant to name; a
+        // policy with no enforced allow rule still denies every request, which lint must not pass.
+        if (m.tenants.empty() && std::none_of(m.rules.begin(), m.rules.end(), [](const RuleDef& rule) {
+                return rule.mode == RuleMode::enforce && rule.action == Action::allow;
+            }))
+            out.push_back({m.file_label, 1, 1,
+                           "no request can ever be allowed: no rule with action allow is enforced, and a request "
+                           "no rule allows is denied (default deny)"});
     }
 
     if (backends == nullptr) return out;

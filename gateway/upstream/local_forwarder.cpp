@@ -205,6 +205,14 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     response.set("X-Request-Id", request_id_);
     std::string body = whole_body(finish_reason_name(reason), usage);
     response.body() = transform_ ? transform_->whole(std::move(body)) : std::move(body);
+    // An answer whose check failed is withheld as a network backend's is (502), never sent as an
+    // empty success.
+    if (transform_ && transform_->failed()) {
+      ApiError error = api_errors::upstream_error("the built-in engine's answer could not be checked (" +
+                                                  transform_->failure() + "), so it was withheld");
+      error.code = "response_check_failed";
+      return respond_error(error);
+    }
     response.prepare_payload();
     relay(response.body());
     return sink_.send(std::move(response), [self = shared_from_this()](bool ok) {

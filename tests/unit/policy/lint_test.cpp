@@ -189,6 +189,17 @@ rules:
 )").empty());
     }
 
+    TEST_CASE("a policy without tenants whose rules allow nothing denies every request, and lint says so") {
+        const auto out = lint("classes: [public]\nzones: [{name: site}]\nrules: []\n");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0] == "p.yaml:1:1: no request can ever be allowed: no rule with action allow is enforced, and a "
+                        "request no rule allows is denied (default deny)");
+        // An allow rule in warn mode allows nothing either; an enforced one does.
+        CHECK(lint("classes: [public]\nzones: [{name: site}]\n"
+                   "rules: [{name: try, mode: warn, then: {action: allow}}]\n").size() == 1);
+        CHECK(lint("classes: [public]\nzones: [{name: site}]\nrules: [{name: all, then: {action: allow}}]\n").empty());
+    }
+
     TEST_CASE("a rule every tenant it names is exempt from can never match, and is not said to be shadowed") {
         const auto out = lint(R"(classes: [public]
 zones: [{name: site}]
