@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Gateway, runCli, tempDir, tenant } from './lib/gateway.mjs';
 import { scriptedModel } from './lib/gguf_file.mjs';
 import { readSse } from './lib/http.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-local-engine-text';
 
@@ -108,5 +109,16 @@ describe('the built-in engine\'s answer text, whole and streamed', { timeout: 12
     const inside = await wholeAndStreamed('/v1/chat/completions', { ...CHAT, max_tokens: 4 });
     assert.equal(inside.text, 'Hello world\uFFFD');
     assert.equal(inside.finishReason, 'length');
+  });
+
+  it('a stream option the engine does not serve is refused naming it, not ignored', async () => {
+    for (const [options, param] of [[{ include_usage: true, continuous_usage_stats: true }, 'stream_options.continuous_usage_stats'],
+      [{ include_usge: true }, 'stream_options.include_usge'], [{ include_obfuscation: true }, 'stream_options.include_obfuscation']]) {
+      const res = await gw.chat(KEY, { ...CHAT, stream: true, stream_options: options });
+      assertError(res, { status: 400, code: 'invalid_request' }, JSON.stringify(options));
+      assert.equal(res.json.error.param, param, res.text);
+    }
+    const plain = await wholeAndStreamed('/v1/chat/completions', { ...CHAT, max_tokens: 1 });
+    assert.equal(plain.text, 'Hello');
   });
 });
