@@ -284,8 +284,8 @@ std::optional<ApiError> refuse_tool_turns(const DecodedRequest& request, const j
 
 // Members of a message the chat formats cannot carry into the prompt: accepted only where they ask
 // for nothing (null or empty, as OpenAI's SDKs write them into a history copied from an answer).
-// None of chatml, llama3, llama2 or mistral (the published templates of Qwen2, Llama 3, Llama 2 and
-// Mistral) has a place for a sender's name: rendered in a made-up way, the model would read a
+// None of chatml, llama3, llama2, mistral or zephyr (the published templates of Qwen2, Llama 3, Llama 2,
+// Mistral and TinyLlama) has a place for a sender's name: rendered in a made-up way, the model would read a
 // prompt unlike any it was trained on; dropped, the answer would be made without it.
 struct UnrenderedMember {
   const char* key;
@@ -295,8 +295,8 @@ struct UnrenderedMember {
 
 constexpr UnrenderedMember kUnrenderedMembers[] = {
     {"name",
-     "cannot tell the model who wrote a message: its chat formats (chatml, llama3, llama2, mistral) have no place for a "
-     "name",
+     "cannot tell the model who wrote a message: its chat formats (chatml, llama3, llama2, mistral, zephyr) have no "
+     "place for a name",
      "; write the name into the content if the model should read it"},
     {"refusal", "cannot show the model an earlier refusal: its chat formats have no place for one",
      "; write it into the content if the model should read it"},

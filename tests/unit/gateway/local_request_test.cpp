@@ -346,7 +346,7 @@ TEST_SUITE("local") {
     CHECK(name.param == "messages[1].name");
     CHECK(name.message ==
           "the built-in engine serving 'm' cannot tell the model who wrote a message: its chat formats (chatml, llama3, "
-          "llama2, mistral) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
+          "llama2, mistral, zephyr) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
           "the model should read it");
     for (const char* role : {"system", "developer", "assistant"}) {
       CAPTURE(role);
