@@ -176,6 +176,17 @@ std::string ChatTemplate::fallback_note() const {
          std::string(name()) + ", chosen from the vocabulary, which may not be the format the model was trained on";
 }
 
+std::optional<std::string> ChatTemplate::refusal(std::span<const ChatMessage> messages) const {
+  // llama2 and mistral have no turn that opens an answer: the answer follows [/INST]. After an
+  // assistant message the prompt would end with its </s>, and the model would be asked to go on
+  // after an end of text with nothing to answer; Meta's and Mistral's templates refuse such a
+  // conversation ("roles must alternate"). The other formats open a new assistant turn.
+  if ((kind_ != Kind::llama2 && kind_ != Kind::mistral) || messages.empty() || messages.back().role != "assistant")
+    return std::nullopt;
+  return "'messages[" + std::to_string(messages.size() - 1) + "].role' is assistant, the last message; the " +
+         std::string(name()) + " chat format of this model answers a user message only: end the conversation with one";
+}
+
 std::vector<PromptPart> ChatTemplate::render_parts(std::span<const ChatMessage> messages) const {
   switch (kind_) {
     case Kind::chatml: return render_chatml(messages);

@@ -47,6 +47,9 @@ class ChatTemplate {
   explicit ChatTemplate(Kind kind, Origin origin = Origin::file_template, std::string turn_end = "</s>")
       : kind_(kind), origin_(origin), turn_end_(std::move(turn_end)) {}
 
+  // Why this format cannot ask the model to answer `messages`, naming the message at fault
+  // ("'messages[1].role' is ..."); nullopt when it can.
+  std::optional<std::string> refusal(std::span<const ChatMessage> messages) const;
   // Ends with the assistant turn opener.
   std::string render(std::span<const ChatMessage> messages) const;
   std::vector<PromptPart> render_parts(std::span<const ChatMessage> messages) const;

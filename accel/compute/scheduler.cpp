@@ -73,6 +73,7 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
     pending.prompt = tokenizer_->encode(*request.prompt, tokenizer_->add_bos_by_default(), false);
   } else {
     if (request.messages.empty()) return std::string(kInvalidPrefix) + "no messages and no prompt";
+    if (auto why = chat_template_.refusal(request.messages)) return std::string(kInvalidPrefix) + *why;
     pending.prompt = encode_chat(*tokenizer_, chat_template_, request.messages);
     // A chat answer is a text of its own: SentencePiece's space before its first word ("▁Hello" after
     // "[/INST]") is dropped, as decoding the generated ids as one sequence drops it. A completion

@@ -115,6 +115,23 @@ TEST_CASE("zephyr's role markers are markup; the content of a message cannot spe
   CHECK(std::count(ids.begin(), ids.end(), assistant) == 1);
 }
 
+TEST_CASE("llama2 and mistral refuse a conversation ending with an answer: they have no turn to open another") {
+  const std::vector<ChatMessage> answered{{"user", "U"}, {"assistant", "A"}};
+  for (const Kind kind : {Kind::llama2, Kind::mistral}) {
+    const ChatTemplate chat(kind);
+    CAPTURE(chat.name());
+    const auto why = chat.refusal(answered);
+    REQUIRE(why.has_value());
+    CHECK(*why == "'messages[1].role' is assistant, the last message; the " + std::string(chat.name()) +
+                      " chat format of this model answers a user message only: end the conversation with one");
+    CHECK_FALSE(chat.refusal(std::vector<ChatMessage>{{"user", "U"}, {"assistant", "A"}, {"user", "V"}}));
+    // A system message after the answer opens an instruction of its own.
+    CHECK_FALSE(chat.refusal(std::vector<ChatMessage>{{"user", "U"}, {"assistant", "A"}, {"system", "S"}}));
+  }
+  // chatml, llama3 and zephyr open a new assistant turn after one.
+  for (const Kind kind : {Kind::chatml, Kind::llama3, Kind::zephyr}) CHECK_FALSE(ChatTemplate(kind).refusal(answered));
+}
+
 TEST_CASE("the template is recognised from tokenizer.chat_template markers") {
   CHECK(ChatTemplate::from_template_text("{% for m in messages %}<|im_start|>{{m.role}}")->kind() == Kind::chatml);
   CHECK(ChatTemplate::from_template_text("{{ '<|start_header_id|>' + m['role'] }}")->kind() == Kind::llama3);

@@ -268,6 +268,22 @@ TEST_CASE("only the first space of a chat answer goes, and only for a tokenizer 
   CHECK(kept.run(greedy_chat("hi")).text == " hello");
 }
 
+TEST_CASE("a conversation the model's chat format cannot answer is refused at submit, naming the message") {
+  TinyModelSpec llama2;
+  llama2.tamper = [](gguf::Writer& w) { w.set("tokenizer.chat_template", std::string("[INST] <<SYS>>")); };
+  TinyEngine tiny({}, llama2);
+  GenerationRequest r = greedy_chat("U");
+  r.messages.push_back({"assistant", "A"});
+  Collector c;
+  const auto submitted = tiny.engine->submit(r, c.events());
+  REQUIRE(std::holds_alternative<std::string>(submitted));
+  CHECK(std::get<std::string>(submitted) ==
+        std::string(kInvalidPrefix) + "'messages[1].role' is assistant, the last message; the llama2 chat format "
+                                      "of this model answers a user message only: end the conversation with one");
+  r.messages.push_back({"user", "V"});
+  CHECK(tiny.run(r).usage.completion_tokens >= 1);
+}
+
 TEST_CASE("requests that can never run are refused at submit with a reason") {
   EngineOptions options;
   options.context_length = 32;
