@@ -112,21 +112,47 @@ std::vector<PromptPart> render_mistral(std::span<const ChatMessage> messages) {
   return b.take();
 }
 
+// Zephyr (TinyLlama's chat models, Zephyr; Phi-3 with <|end|>): <|system|>\nS</s>\n<|user|>\nU</s>\n
+// <|assistant|>\nA</s>\n ... <|assistant|>\n, each turn closed by the template's eos_token. The three role
+// markers are markup, whole, since some vocabularies have them as tokens; another role is content.
+std::vector<PromptPart> render_zephyr(std::span<const ChatMessage> messages, std::string_view turn_end) {
+  PartsBuilder b;
+  for (const auto& m : messages) {
+    if (m.role == "system" || m.role == "user" || m.role == "assistant") b.markup("<|" + m.role + "|>\n");
+    else b.markup("<|").content(m.role).markup("|>\n");
+    b.content(m.content).markup(turn_end).markup("\n");
+  }
+  b.markup("<|assistant|>\n");
+  return b.take();
+}
+
+bool contains(std::string_view text, std::string_view marker) { return text.find(marker) != std::string_view::npos; }
+
 }  // namespace
 
 std::optional<ChatTemplate> ChatTemplate::from_template_text(std::string_view text) {
-  if (text.find("<|im_start|>") != std::string_view::npos) return ChatTemplate(Kind::chatml);
-  if (text.find("<|start_header_id|>") != std::string_view::npos) return ChatTemplate(Kind::llama3);
-  if (text.find("[INST]") != std::string_view::npos) {
-    return ChatTemplate(text.find("<<SYS>>") != std::string_view::npos ? Kind::llama2 : Kind::mistral);
-  }
+  if (contains(text, "<|im_start|>")) return ChatTemplate(Kind::chatml);
+  if (contains(text, "<|start_header_id|>")) return ChatTemplate(Kind::llama3);
+  if (contains(text, "[INST]")) return ChatTemplate(contains(text, "<<SYS>>") ? Kind::llama2 : Kind::mistral);
+  if (contains(text, "<|user|>") && contains(text, "<|assistant|>"))
+    return ChatTemplate(Kind::zephyr, Origin::file_template, contains(text, "<|end|>") ? "<|end|>" : "</s>");
   return std::nullopt;
 }
 
 ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
   const auto text = file.get_string("tokenizer.chat_template");
   if (text) {
-    if (auto found = from_template_text(*text)) return *found;
+    if (auto found = from_template_text(*text)) {
+      // Zephyr's turns end with the tokenizer's eos_token, whatever its text ("</s>", "<|endoftext|>");
+      // Phi-3's, written the same way, with <|end|> (from_template_text sees it in the text).
+      if (found->kind() == Kind::zephyr && found->turn_end_ != "<|end|>") {
+        const auto eos = file.get_int("tokenizer.ggml.eos_token_id");
+        const auto* tokens = file.get_string_array("tokenizer.ggml.tokens");
+        if (eos && tokens != nullptr && *eos >= 0 && static_cast<std::uint64_t>(*eos) < tokens->size())
+          return ChatTemplate(Kind::zephyr, Origin::file_template, (*tokens)[static_cast<std::size_t>(*eos)]);
+      }
+      return *found;
+    }
   }
   // A template of another type than string is there but unusable: said so, not passed off as absent.
   const Origin origin =
@@ -146,8 +172,19 @@ ChatTemplate ChatTemplate::from_gguf(const gguf::File& file) {
 std::string ChatTemplate::fallback_note() const {
   if (origin_ != Origin::unrecognised_template) return {};
   return "the file's tokenizer.chat_template is not one this engine recognises (chatml, llama3, llama2, "
-         "mistral); chat requests are rendered as " +
+         "mistral, zephyr); chat requests are rendered as " +
          std::string(name()) + ", chosen from the vocabulary, which may not be the format the model was trained on";
+}
+
+std::optional<std::string> ChatTemplate::refusal(std::span<const ChatMessage> messages) const {
+  // llama2 and mistral have no turn that opens an answer: the answer follows [/INST]. After an
+  // assistant message the prompt would end with its </s>, and the model would be asked to go on
+  // after an end of text with nothing to answer; Meta's and Mistral's templates refuse such a
+  // conversation ("roles must alternate"). The other formats open a new assistant turn.
+  if ((kind_ != Kind::llama2 && kind_ != Kind::mistral) || messages.empty() || messages.back().role != "assistant")
+    return std::nullopt;
+  return "'messages[" + std::to_string(messages.size() - 1) + "].role' is assistant, the last message; the " +
+         std::string(name()) + " chat format of this model answers a user message only: end the conversation with one";
 }
 
 std::vector<PromptPart> ChatTemplate::render_parts(std::span<const ChatMessage> messages) const {
@@ -156,6 +193,7 @@ std::vector<PromptPart> ChatTemplate::render_parts(std::span<const ChatMessage> 
     case Kind::llama3: return render_llama3(messages);
     case Kind::llama2: return render_llama2(messages);
     case Kind::mistral: return render_mistral(messages);
+    case Kind::zephyr: return render_zephyr(messages, turn_end_);
   }
   return {};
 }
@@ -172,6 +210,7 @@ std::string_view ChatTemplate::name() const {
     case Kind::llama3: return "llama3";
     case Kind::llama2: return "llama2";
     case Kind::mistral: return "mistral";
+    case Kind::zephyr: return "zephyr";
   }
   return "chatml";
 }

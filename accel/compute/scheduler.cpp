@@ -73,7 +73,12 @@ std::variant<std::shared_ptr<GenerationHandle>, std::string> Scheduler::submit(G
     pending.prompt = tokenizer_->encode(*request.prompt, tokenizer_->add_bos_by_default(), false);
   } else {
     if (request.messages.empty()) return std::string(kInvalidPrefix) + "no messages and no prompt";
+    if (auto why = chat_template_.refusal(request.messages)) return std::string(kInvalidPrefix) + *why;
     pending.prompt = encode_chat(*tokenizer_, chat_template_, request.messages);
+    // A chat answer is a text of its own: SentencePiece's space before its first word ("▁Hello" after
+    // "[/INST]") is dropped, as decoding the generated ids as one sequence drops it. A completion
+    // keeps it: it is the space between the prompt's last word and the next.
+    pending.drop_leading_space = tokenizer_->strips_leading_space();
   }
   if (pending.prompt.empty()) return std::string(kInvalidPrefix) + "the prompt is empty";
   const std::size_t prompt_tokens = pending.prompt.size();
@@ -199,9 +204,9 @@ void Scheduler::admit_waiting() {
     slot_used_[slot] = true;
     compute::SamplerSettings settings{front.sampling.temperature, front.sampling.top_p, front.sampling.top_k,
                                       front.sampling.seed};
-    std::vector<std::string> stops = front.sampling.stop;
+    compute::TextStream text(front.sampling.stop, front.drop_leading_space);
     active_.push_back(std::make_unique<Sequence>(
-        Sequence{std::move(front), slot, 0, 0, 0, compute::Sampler(settings), compute::TextStream(std::move(stops))}));
+        Sequence{std::move(front), slot, 0, 0, 0, compute::Sampler(settings), std::move(text)}));
     queue_.pop_front();
   }
   active_count_ = active_.size();

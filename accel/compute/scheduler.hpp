@@ -51,6 +51,7 @@ class Scheduler {
     GenerationEvents events;
     std::shared_ptr<GenerationHandle> handle;
     std::size_t pages_needed = 0;
+    bool drop_leading_space = false;  // a chat answer of a tokenizer that strips_leading_space()
   };
 
   // A sequence in the running batch.

@@ -61,12 +61,20 @@ std::size_t take_complete_utf8(std::string_view bytes, std::string& out) {
   return i;
 }
 
-TextStream::TextStream(std::vector<std::string> stop_strings) {
+TextStream::TextStream(std::vector<std::string> stop_strings, bool drop_leading_space)
+    : drop_leading_space_(drop_leading_space) {
   for (std::string& s : stop_strings)
     if (!s.empty()) stops_.push_back(std::move(s));
 }
 
 TextStream::Output TextStream::push(std::string_view token_bytes) {
+  // Only the answer's first space goes, whichever token carries it (a word, a lone space, a byte
+  // token), as a whole-sequence decode drops it; tokens that spell nothing (control tokens) come
+  // before it without using up the drop. Stop strings are then matched on the text the client sees.
+  if (drop_leading_space_ && !token_bytes.empty()) {
+    drop_leading_space_ = false;
+    if (token_bytes.front() == ' ') token_bytes.remove_prefix(1);
+  }
   partial_.append(token_bytes);
   const std::size_t used = take_complete_utf8(partial_, held_);
   partial_.erase(0, used);

@@ -10,7 +10,9 @@ namespace sovereign::accel::compute {
 
 class TextStream {
  public:
-  explicit TextStream(std::vector<std::string> stop_strings);
+  // drop_leading_space: the first text's leading space is not part of the answer (a chat answer of a
+  // SentencePiece model, which spells the space before a word as part of the word: "▁Hello").
+  explicit TextStream(std::vector<std::string> stop_strings, bool drop_leading_space = false);
 
   struct Output {
     std::string text;      // safe to send now
@@ -24,6 +26,7 @@ class TextStream {
 
  private:
   std::vector<std::string> stops_;
+  bool drop_leading_space_;  // until the first bytes arrive
   std::string partial_;  // bytes of an incomplete UTF-8 character
   std::string held_;     // complete text that may be the start of a stop string
 };

@@ -15,10 +15,11 @@ constexpr std::size_t kMaxVocabulary = 1u << 20;
 constexpr std::string_view kEndOfTurnTexts[] = {"<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "<|endoftext|>",
                                                 "<|end|>",    "<|eom_id|>"};
 
-// The markup the chat formats write around messages (chatml, llama3, llama2/mistral), beside the
-// end-of-turn entries above: turn markers, whatever type a file gives them (see load_vocabulary).
+// The markup the chat formats write around messages (chatml, llama3, llama2/mistral, zephyr), beside
+// the end-of-turn entries above: turn markers, whatever type a file gives them (see load_vocabulary).
 constexpr std::string_view kTurnMarkupTexts[] = {"<|im_start|>", "<|start_header_id|>", "<|end_header_id|>",
-                                                 "<|begin_of_text|>", "[INST]", "[/INST]", "<s>", "</s>"};
+                                                 "<|begin_of_text|>", "[INST]", "[/INST]", "<s>", "</s>",
+                                                 "<|system|>", "<|user|>", "<|assistant|>"};
 
 std::optional<std::string> read_token_id(const gguf::File& file, std::string_view key, std::size_t vocab,
                                          std::int32_t& out) {

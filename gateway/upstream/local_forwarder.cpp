@@ -24,8 +24,10 @@ json::object usage_json(const accel::Usage& usage) {
 }
 
 // The request parameter an engine refusal is about: its sampling checks begin with the parameter's
-// name ("top_p must be in (0, 1]"), and its prompt checks speak of the prompt or the messages.
+// name ("top_p must be in (0, 1]"), a refusal of one message begins with its path, quoted
+// ("'messages[1].role' is ..."), and its prompt checks speak of the prompt or the messages.
 std::string refused_param(std::string_view problem, const std::string& prompt_param) {
+  if (problem.starts_with("'messages[")) return std::string(problem.substr(1, problem.find('\'', 1) - 1));
   for (std::string_view name : {"temperature", "top_p", "top_k", "max_tokens"})
     if (problem.starts_with(name) && problem.substr(name.size()).starts_with(' ')) return std::string(name);
   if (problem.find("stop string") != std::string_view::npos) return "stop";

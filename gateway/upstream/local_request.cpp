@@ -173,6 +173,28 @@ std::optional<ApiError> refuse_unknown_keys(const DecodedRequest& request, const
   return std::nullopt;
 }
 
+// The members of stream_options, checked as the request's own keys are: include_usage is served
+// (the decoder reads it), include_obfuscation asks for nothing when false (true asks for padding
+// events the engine does not send), and any other, vLLM's continuous_usage_stats or a misspelt
+// include_usge, would otherwise be ignored without a word.
+std::optional<ApiError> refuse_unserved_stream_options(const DecodedRequest& request, const json::object& body) {
+  const auto* options = body.if_contains("stream_options");
+  if (!present(options) || !options->is_object()) return std::nullopt;
+  const std::string engine = "the built-in engine serving '" + request.model + "' ";
+  for (const auto& member : options->get_object()) {
+    const std::string param = "stream_options." + std::string(member.key());
+    if (member.key() == "include_usage") continue;
+    if (member.key() == "include_obfuscation") {
+      if (!present(&member.value()) || is_false(member.value())) continue;
+      return api_errors::invalid_request(engine + "does not pad its stream events: leave out '" + param + "'", param);
+    }
+    return api_errors::invalid_request(engine + "does not know the stream option '" + param +
+                                           "': leave it out, or check its spelling",
+                                       param);
+  }
+  return std::nullopt;
+}
+
 // Integer parameters the engine checks only for the value that asks for nothing (n, best_of): a fraction,
 // 1.0 included, is refused as such rather than as a request for several choices.
 std::optional<ApiError> refuse_non_integers(const json::object& body) {
@@ -262,8 +284,8 @@ std::optional<ApiError> refuse_tool_turns(const DecodedRequest& request, const j
 
 // Members of a message the chat formats cannot carry into the prompt: accepted only where they ask
 // for nothing (null or empty, as OpenAI's SDKs write them into a history copied from an answer).
-// None of chatml, llama3, llama2 or mistral (the published templates of Qwen2, Llama 3, Llama 2 and
-// Mistral) has a place for a sender's name: rendered in a made-up way, the model would read a
+// None of chatml, llama3, llama2, mistral or zephyr (the published templates of Qwen2, Llama 3, Llama 2,
+// Mistral and TinyLlama) has a place for a sender's name: rendered in a made-up way, the model would read a
 // prompt unlike any it was trained on; dropped, the answer would be made without it.
 struct UnrenderedMember {
   const char* key;
@@ -273,8 +295,8 @@ struct UnrenderedMember {
 
 constexpr UnrenderedMember kUnrenderedMembers[] = {
     {"name",
-     "cannot tell the model who wrote a message: its chat formats (chatml, llama3, llama2, mistral) have no place for a "
-     "name",
+     "cannot tell the model who wrote a message: its chat formats (chatml, llama3, llama2, mistral, zephyr) have no "
+     "place for a name",
      "; write the name into the content if the model should read it"},
     {"refusal", "cannot show the model an earlier refusal: its chat formats have no place for one",
      "; write it into the content if the model should read it"},
@@ -337,6 +359,7 @@ std::variant<accel::GenerationRequest, ApiError> generation_request(const Decode
   if (auto error = refuse_unsupported(request, body)) return *error;
   if (auto error = refuse_unknown_keys(request, body, request.endpoint == Endpoint::completions ? "prompt" : "messages"))
     return *error;
+  if (auto error = refuse_unserved_stream_options(request, body)) return *error;
   if (request.endpoint == Endpoint::completions) {
     const auto& prompt = body.at("prompt");
     if (!prompt.is_string())

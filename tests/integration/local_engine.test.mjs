@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Gateway, gatewayBin, runCli, tempDir, tenant, sha256Hex, underProcessLimit } from './lib/gateway.mjs';
 import { readSse } from './lib/http.mjs';
+import { ggufLayout } from './lib/gguf_file.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 
 const KEY = 'sk-local-engine-main';
@@ -35,48 +36,10 @@ function makeDemoModel(dir) {
   });
 }
 
-// Where each tensor's data lies in a GGUF v3 file: { name: { type, dims, at } } (at: byte offset).
-function ggufTensors(bytes) {
-  let at = 4 + 4;
-  const u32 = () => { const v = bytes.readUInt32LE(at); at += 4; return v; };
-  const u64 = () => { const v = Number(bytes.readBigUInt64LE(at)); at += 8; return v; };
-  const str = () => { const n = u64(); const v = bytes.toString('utf8', at, at + n); at += n; return v; };
-  const fixed = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
-  const skip = (type) => {
-    if (type === 8) return str();
-    if (type === 9) {
-      const inner = u32();
-      const count = u64();
-      for (let i = 0; i < count; ++i) skip(inner);
-      return undefined;
-    }
-    const v = type === 4 ? bytes.readUInt32LE(at) : undefined;
-    at += fixed[type];
-    return v;
-  };
-  const tensorCount = u64();
-  const kvCount = u64();
-  let alignment = 32;
-  for (let i = 0; i < kvCount; ++i) {
-    const key = str();
-    const value = skip(u32());
-    if (key === 'general.alignment') alignment = value;
-  }
-  const tensors = {};
-  for (let i = 0; i < tensorCount; ++i) {
-    const name = str();
-    const dims = Array.from({ length: u32() }, u64);
-    tensors[name] = { dims, type: u32(), offset: u64() };
-  }
-  const dataStart = Math.ceil(at / alignment) * alignment;
-  for (const t of Object.values(tensors)) t.at = dataStart + t.offset;
-  return tensors;
-}
-
 // A copy of an f32 demo model with `value` written over the named tensors' elements (all, or the first n).
 function brokenModel(source, target, value, tensorNames, n = Infinity) {
   const bytes = fs.readFileSync(source);
-  const tensors = ggufTensors(bytes);
+  const { tensors } = ggufLayout(bytes);
   for (const name of tensorNames) {
     const t = tensors[name];
     assert.ok(t, `the demo model has ${name}`);

@@ -139,7 +139,7 @@ TEST_CASE("model info says when the file's chat template is not recognised and w
   const Run info = run({"info", path.string()});
   CHECK(info.status == 0);
   CHECK(info.out.find("chat template:  chatml (fallback: the file's tokenizer.chat_template is not one this engine "
-                      "recognises (chatml, llama3, llama2, mistral); chat requests are rendered as chatml, chosen "
+                      "recognises (chatml, llama3, llama2, mistral, zephyr); chat requests are rendered as chatml, chosen "
                       "from the vocabulary") != std::string::npos);
   std::filesystem::remove(path);
 }

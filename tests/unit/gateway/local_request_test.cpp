@@ -251,6 +251,32 @@ TEST_SUITE("local") {
     CHECK(accepted(Endpoint::completions, R"({"model":"m","prompt":"a","user":"u","max_tokens":2,"n":1})").prompt == "a");
   }
 
+  TEST_CASE("a stream option the engine does not serve is refused by name, as an unknown parameter is") {
+    const auto streamed = [](const std::string& options) {
+      return chat(R"(,"stream":true,"stream_options":)" + options);
+    };
+    for (const char* key : {"continuous_usage_stats", "include_usge"}) {
+      CAPTURE(key);
+      const ApiError error = refused(Endpoint::chat_completions, streamed(std::string("{\"") + key + "\":true}"));
+      CHECK(error.status == boost::beast::http::status::bad_request);
+      CHECK(error.param == std::string("stream_options.") + key);
+      CHECK(error.message == std::string("the built-in engine serving 'm' does not know the stream option "
+                                         "'stream_options.") +
+                                 key + "': leave it out, or check its spelling");
+    }
+    CHECK(refused(Endpoint::completions, R"({"model":"m","prompt":"a","stream":true,"stream_options":{"x":1}})").param ==
+          "stream_options.x");
+    // Padding events are not sent: asking for them is refused, turning them off asks for nothing.
+    const ApiError padding = refused(Endpoint::chat_completions, streamed(R"({"include_obfuscation":true})"));
+    CHECK(padding.param == "stream_options.include_obfuscation");
+    CHECK(padding.message ==
+          "the built-in engine serving 'm' does not pad its stream events: leave out 'stream_options.include_obfuscation'");
+    CHECK(accepted(Endpoint::chat_completions, streamed(R"({"include_usage":true,"include_obfuscation":false})"))
+              .messages.size() == 1);
+    CHECK(accepted(Endpoint::chat_completions, streamed(R"({"include_obfuscation":null})")).messages.size() == 1);
+    CHECK(accepted(Endpoint::chat_completions, streamed("{}")).messages.size() == 1);
+  }
+
   TEST_CASE("a content part that is not text is refused, naming it, rather than dropped") {
     const ApiError error = refused(
         Endpoint::chat_completions,
@@ -320,7 +346,7 @@ TEST_SUITE("local") {
     CHECK(name.param == "messages[1].name");
     CHECK(name.message ==
           "the built-in engine serving 'm' cannot tell the model who wrote a message: its chat formats (chatml, llama3, "
-          "llama2, mistral) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
+          "llama2, mistral, zephyr) have no place for a name: leave out 'messages[1].name'; write the name into the content if "
           "the model should read it");
     for (const char* role : {"system", "developer", "assistant"}) {
       CAPTURE(role);

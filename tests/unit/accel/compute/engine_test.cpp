@@ -221,6 +221,69 @@ TEST_CASE("chat requests are rendered with the model's template and generate") {
   CHECK((out.reason == FinishReason::length || out.reason == FinishReason::stop));
 }
 
+namespace {
+
+// The tiny chat template ends its prompt with "assistant\n": the answer follows a newline byte token.
+TinyModelSpec scripted_answer(std::vector<std::pair<std::int32_t, std::int32_t>> script) {
+  TinyModelSpec spec;
+  spec.script = std::move(script);
+  return spec;
+}
+
+GenerationRequest greedy_chat(std::string content) {
+  GenerationRequest r;
+  r.messages = {{"user", std::move(content)}};
+  r.sampling.temperature = 0;
+  r.sampling.max_tokens = 16;
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a chat answer does not start with SentencePiece's word space; a completion keeps it") {
+  TinyEngine tiny({}, scripted_answer({{tiny_byte_token('\n'), kTinyHello}, {kTinyHello, kTinyWorld},
+                                       {kTinyWorld, kTinyEos}}));
+  // "▁hello ▁world": decoded as one sequence, as Hugging Face decodes the generated ids, "hello world".
+  const Outcome answer = tiny.run(greedy_chat("hi"));
+  CHECK(answer.text == "hello world");
+  CHECK(answer.pieces == std::vector<std::string>{"hello", " world"});
+  CHECK(answer.reason == FinishReason::stop);
+  CHECK(answer.usage.completion_tokens == 2);
+  // A completion continues its prompt: the space separates the prompt's last word from the answer's first.
+  const Outcome continued = tiny.run(completion("hi\n", 16));
+  CHECK(continued.text == " hello world");
+  CHECK(continued.usage.completion_tokens == 2);
+}
+
+TEST_CASE("only the first space of a chat answer goes, and only for a tokenizer that adds one") {
+  // A lone space token first: it is the one dropped; the answer's next space stays.
+  TinyEngine lone({}, scripted_answer({{tiny_byte_token('\n'), tiny_byte_token(' ')},
+                                       {tiny_byte_token(' '), kTinyHello}, {kTinyHello, kTinyEos}}));
+  CHECK(lone.run(greedy_chat("hi")).text == " hello");
+
+  // Without tokenizer.ggml.add_space_prefix the tokenizer writes no space of its own: none is dropped.
+  TinyModelSpec no_prefix = scripted_answer({{tiny_byte_token('\n'), kTinyHello}, {kTinyHello, kTinyEos}});
+  no_prefix.tamper = [](gguf::Writer& w) { w.set("tokenizer.ggml.add_space_prefix", false); };
+  TinyEngine kept({}, no_prefix);
+  CHECK(kept.run(greedy_chat("hi")).text == " hello");
+}
+
+TEST_CASE("a conversation the model's chat format cannot answer is refused at submit, naming the message") {
+  TinyModelSpec llama2;
+  llama2.tamper = [](gguf::Writer& w) { w.set("tokenizer.chat_template", std::string("[INST] <<SYS>>")); };
+  TinyEngine tiny({}, llama2);
+  GenerationRequest r = greedy_chat("U");
+  r.messages.push_back({"assistant", "A"});
+  Collector c;
+  const auto submitted = tiny.engine->submit(r, c.events());
+  REQUIRE(std::holds_alternative<std::string>(submitted));
+  CHECK(std::get<std::string>(submitted) ==
+        std::string(kInvalidPrefix) + "'messages[1].role' is assistant, the last message; the llama2 chat format "
+                                      "of this model answers a user message only: end the conversation with one");
+  r.messages.push_back({"user", "V"});
+  CHECK(tiny.run(r).usage.completion_tokens >= 1);
+}
+
 TEST_CASE("requests that can never run are refused at submit with a reason") {
   EngineOptions options;
   options.context_length = 32;

@@ -95,3 +95,35 @@ TEST_CASE("the earliest of several stop strings wins, even inside one token") {
   CHECK(out.stopped);
   CHECK(out.text == "a");
 }
+
+TEST_CASE("a chat answer's first space is dropped once; the spaces it generates after that stay") {
+  TextStream stream({}, /*drop_leading_space=*/true);
+  CHECK(stream.push("").text == "");  // a control token spells nothing and does not use up the drop
+  CHECK(stream.push(" Hello").text == "Hello");
+  CHECK(stream.push(" world").text == " world");
+  CHECK(stream.push(" ").text == " ");
+  CHECK(stream.finish() == "");
+
+  TextStream lone({}, true);  // the space as a token of its own ("▁" or <0x20>)
+  CHECK(lone.push(" ").text == "");
+  CHECK(lone.push(" x").text == " x");
+
+  TextStream word({}, true);  // an answer whose first token has no space keeps its text whole
+  CHECK(word.push("Hi").text == "Hi");
+  CHECK(word.push(" there").text == " there");
+
+  TextStream kept({});  // a completion continues its prompt: the space before its first word stays
+  CHECK(kept.push(" Hello").text == " Hello");
+}
+
+TEST_CASE("stop strings are matched on the answer without its dropped first space") {
+  TextStream stop_at_start({" Hel"}, true);
+  auto out = stop_at_start.push(" Hello");
+  CHECK_FALSE(out.stopped);
+  CHECK(out.text == "Hello");
+
+  TextStream stop_on_word({"Hel"}, true);
+  out = stop_on_word.push(" Hello");
+  CHECK(out.stopped);
+  CHECK(out.text == "");
+}

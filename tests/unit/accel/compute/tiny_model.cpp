@@ -1,5 +1,6 @@
 #include "tiny_model.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
@@ -16,16 +17,36 @@ namespace {
 const char* const kExtraWords[] = {"\xe2\x96\x81" "hello", "\xe2\x96\x81" "world", "\xe2\x96\x81" "the", "ing",
                                    "\xe2\x96\x81" "a",     "er",                 "\xe2\x96\x81" "is",  "."};
 
+// Makes greedy decoding follow spec.script: the attention and feed-forward outputs are zero, so the
+// residual stream stays the token's embedding, a unit vector on a dimension of the script's own; the
+// norms' weights are one, and the successor's output row reads that dimension. A scripted token's
+// logits are then sqrt(n_embd) for its successor and 0 for every other token.
+void script_weights(const TinyModelSpec& spec, const std::string& name, std::vector<float>& values) {
+  if (spec.script.empty()) return;
+  const bool embedding = name == "token_embd.weight";
+  const bool output = name == "output.weight";
+  if (embedding || output || name.ends_with("attn_output.weight") || name.ends_with("ffn_down.weight"))
+    std::fill(values.begin(), values.end(), 0.0f);
+  if (name.ends_with("norm.weight")) std::fill(values.begin(), values.end(), 1.0f);
+  const auto width = static_cast<std::size_t>(spec.n_embd);
+  for (std::size_t dim = 0; dim < spec.script.size(); ++dim) {
+    const auto [from, to] = spec.script[dim];
+    if (embedding) values[static_cast<std::size_t>(from) * width + dim] = 1.0f;
+    if (output) values[static_cast<std::size_t>(to) * width + dim] = 1.0f;
+  }
+}
+
 class RandomTensors {
  public:
-  RandomTensors(gguf::Writer& writer, std::uint64_t seed, const std::vector<std::string>& omit)
-      : writer_(writer), rng_(seed), omit_(omit) {}
+  RandomTensors(gguf::Writer& writer, const TinyModelSpec& spec)
+      : writer_(writer), spec_(spec), rng_(spec.seed) {}
 
   void matrix(const std::string& name, int rows, int cols, gguf::TensorType type, float scale) {
     std::vector<float> values(static_cast<std::size_t>(rows) * cols);
     std::uniform_real_distribution<float> dist(-scale, scale);
     for (float& v : values) v = dist(rng_);
     if (omitted(name)) return;
+    script_weights(spec_, name, values);
     writer_.add_tensor(name, {static_cast<std::uint64_t>(cols), static_cast<std::uint64_t>(rows)}, type,
                        gguf::quantize(type, values));
   }
@@ -35,20 +56,21 @@ class RandomTensors {
     std::uniform_real_distribution<float> dist(center - spread, center + spread);
     for (float& v : values) v = dist(rng_);
     if (omitted(name)) return;
+    script_weights(spec_, name, values);
     writer_.add_tensor(name, {static_cast<std::uint64_t>(n)}, gguf::TensorType::f32,
                        gguf::quantize(gguf::TensorType::f32, values));
   }
 
  private:
   bool omitted(const std::string& name) const {
-    for (const std::string& o : omit_)
+    for (const std::string& o : spec_.omit_tensors)
       if (o == name) return true;
     return false;
   }
 
   gguf::Writer& writer_;
+  const TinyModelSpec& spec_;
   std::mt19937_64 rng_;
-  const std::vector<std::string>& omit_;
 };
 
 void write_tokenizer(gguf::Writer& w) {
@@ -105,7 +127,9 @@ std::string write_tiny_model(const std::filesystem::path& path, const TinyModelS
   }
   write_tokenizer(w);
 
-  RandomTensors r(w, s.seed, s.omit_tensors);
+  if (s.script.size() > static_cast<std::size_t>(s.n_embd) || (!s.script.empty() && s.tied_embeddings))
+    return "a script needs at most n_embd pairs and an output matrix of its own";
+  RandomTensors r(w, s);
   const int q_dim = s.n_heads * head_dim;
   const int kv_dim = s.n_kv_heads * head_dim;
   const float in_scale = 1.0f / static_cast<float>(std::sqrt(s.n_embd));

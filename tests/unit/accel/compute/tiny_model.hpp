@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "accel/gguf/gguf_writer.hpp"
@@ -25,6 +26,11 @@ struct TinyModelSpec {
   bool rope_freqs = false;           // llama 3.1 style frequency divisors
   float rope_linear_factor = 0.0f;   // > 0 writes rope.scaling.type = linear
   std::uint64_t seed = 1;
+  // Non-empty: weights under which greedy decoding follows a script, the token after `from` always
+  // being `to` (each `from` once, at most n_embd pairs; not with tied_embeddings), so a test can make
+  // the model write exactly the tokens it needs: a word with SentencePiece's space, a character cut
+  // across byte tokens, an end of text.
+  std::vector<std::pair<std::int32_t, std::int32_t>> script;
   // For error tests: tensors left out, and a hook that changes metadata or adds tensors last.
   std::vector<std::string> omit_tensors;
   std::function<void(gguf::Writer&)> tamper;
@@ -33,6 +39,10 @@ struct TinyModelSpec {
 // Vocabulary: <unk>, <s>, </s>, the 256 byte tokens <0x00>..<0xFF>, then kExtraWords word pieces
 // ("▁hello", ...), as a SentencePiece ("llama") tokenizer with a chatml template.
 inline constexpr int kTinyVocab = 3 + 256 + 8;
+inline constexpr std::int32_t kTinyEos = 2;
+inline constexpr std::int32_t kTinyHello = 3 + 256;  // "▁hello"
+inline constexpr std::int32_t kTinyWorld = kTinyHello + 1;  // "▁world"
+constexpr std::int32_t tiny_byte_token(unsigned char byte) { return 3 + byte; }
 
 // Writes the model; returns an error text or empty.
 std::string write_tiny_model(const std::filesystem::path& path, const TinyModelSpec& spec);
