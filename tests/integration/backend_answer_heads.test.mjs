@@ -41,7 +41,11 @@ const answer = JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', cre
   choices: [{ index: 0, message: { role: 'assistant', content: 'card ' + CARD }, finish_reason: 'stop' }] });
 const events = 'data: ' + JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm',
   choices: [{ index: 0, delta: { content: 'card ' + CARD }, finish_reason: null }] }) + '\\n\\ndata: [DONE]\\n\\n';
-const head = (status, fields) => 'HTTP/1.1 ' + status + '\\r\\n' + fields.map((f) => f + '\\r\\n').join('') + '\\r\\n';
+// A raw answer ends with the connection closed, so its final head says so, as a server that closes
+// does: otherwise the gateway pools a connection the backend is closing, and the next request written
+// on it races that close (a POST is not resent once written, since the backend may have run it).
+const head = (status, fields) => 'HTTP/1.1 ' + status + '\\r\\n' +
+  fields.concat(status.startsWith('1') ? [] : ['Connection: close']).map((f) => f + '\\r\\n').join('') + '\\r\\n';
 const json = (body) => head('200 OK', ['Content-Type: application/json', 'Content-Length: ' + Buffer.byteLength(body)]) + body;
 const chunked = (bytes) => Buffer.concat([Buffer.from(bytes.length.toString(16) + '\\r\\n'), bytes, Buffer.from('\\r\\n0\\r\\n\\r\\n')]);
 const error = (message) => JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } });
