@@ -94,7 +94,14 @@ bool could_be_nino(std::string_view rest) {
 // when there is none.
 std::size_t earliest(std::string_view buffer, std::size_t from, std::size_t reach, bool (*could_begin)(std::string_view)) {
     const std::size_t end = buffer.size();
-    for (std::size_t at = std::max(from, end - std::min(reach, end)); at < end; ++at)
+    std::size_t at = std::max(from, end - std::min(reach, end));
+    // Each of these values goes on from at most two letters (and a blank, or a hyphen) with digits: where
+    // the end holds no digit, only its last three characters can begin one. Most chunks of prose end so,
+    // and one pass for a digit costs less than asking at every word.
+    constexpr std::size_t digit_free_start = 3;
+    if (std::none_of(buffer.begin() + static_cast<std::ptrdiff_t>(at), buffer.end(), is_digit))
+        at = std::max(at, end - std::min(digit_free_start, end));
+    for (; at < end; ++at)
         if (is_letter(buffer[at]) && starts_word(buffer, at) && could_begin(buffer.substr(at))) return at;
     return end;
 }
