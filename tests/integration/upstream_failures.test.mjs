@@ -248,16 +248,21 @@ describe('upstream failures', () => {
     assert.ok(content.length > 0, 'chunks sent before the failure arrived');
   });
 
-  it('a stream that timeout_ms cuts short ends with an upstream_timeout error event, logged as such, and the connection closes', async () => {
-    const body = JSON.stringify(chat('m-mid-stall', { stream: true }));
-    const from = gw.stderr.length;
-    const result = await rawExchange({
+  // A streamed chat request on a connection of its own, read to its end: whether the gateway closed it shows.
+  const streamOnOwnConnection = (model) => {
+    const body = JSON.stringify(chat(model, { stream: true }));
+    return rawExchange({
       port: gw.apiPort,
       timeoutMs: 5000,
       script: (socket) => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
         `Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
     });
+  };
+
+  it('a stream that timeout_ms cuts short ends with an upstream_timeout error event, logged as such, and the connection closes', async () => {
+    const from = gw.stderr.length;
+    const result = await streamOnOwnConnection('m-mid-stall');
     const text = result.raw.toString('utf8');
     assert.match(text, /^HTTP\/1\.1 200 /, text);
     assert.match(text, /"delta":\{"role":"assistant"/, `the stream had started:\n${text}`);
@@ -273,14 +278,7 @@ describe('upstream failures', () => {
   });
 
   it('closes the client connection after the error event of a broken stream', async () => {
-    const body = JSON.stringify(chat('m-mid', { stream: true }));
-    const result = await rawExchange({
-      port: gw.apiPort,
-      timeoutMs: 5000,
-      script: (socket) => socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n` +
-        `Authorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n` +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`),
-    });
+    const result = await streamOnOwnConnection('m-mid');
     const text = result.raw.toString('utf8');
     assert.match(text, /data: \{"error":/, text);
     assert.ok(result.closed, `the connection stayed open after the broken stream:\n${text}`);
