@@ -66,4 +66,17 @@ void StreamEnd::cut(std::string& bytes) {
   }
 }
 
+void StreamEnd::finish(std::string& bytes) {
+  if (ended_) return;
+  if (std::exchange(after_cr_, false)) {
+    if (std::exchange(end_line_at_cr_, false)) end_at(bytes, bytes.size(), "\r");
+    return;
+  }
+  if (!line_too_long_ && is_end_line(line_)) {
+    bytes += '\n';
+    end_at(bytes, bytes.size(), "\n");
+  }
+  line_.clear();
+}
+
 }  // namespace sovereign::gateway

@@ -19,6 +19,10 @@ class StreamEnd {
   // ending. Bytes fed after the end are all cut. An end line whose CR is the last byte fed so far
   // ends with the next byte, which says whether it is a CRLF or a lone CR.
   void cut(std::string& bytes);
+  // The body ended after the bytes fed last. An end line it left without its line ending (or
+  // whose lone CR was the last byte) ends the stream too: `bytes`, the last bytes fed, then get the
+  // line ending and the blank line that end its event.
+  void finish(std::string& bytes);
   bool ended() const { return ended_; }
 
  private:

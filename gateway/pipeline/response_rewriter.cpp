@@ -196,6 +196,18 @@ void for_each_line(std::string_view event, Visit&& visit) {
   }
 }
 
+// Whether an event's data is the stream's end, `[DONE]`: its only data line, comments aside.
+bool is_end_event(std::string_view event) {
+  std::size_t data_lines = 0;
+  bool end = false;
+  for_each_line(event, [&](std::string_view line) {
+    const std::optional<std::string_view> value = sse_data_value(line);
+    if (!value) return;
+    end = ++data_lines == 1 && *value == "[DONE]";
+  });
+  return end && data_lines == 1;
+}
+
 }  // namespace
 
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
@@ -319,7 +331,11 @@ std::string ResponseRewriter::on_data(std::string_view chunk) {
   if (failed_ || ended_) return {};
   // Every line end as LF (the stream's own CRLF or CR included), so that the events and lines read
   // here are the ones a client reads.
-  pending_.append(line_ends_.normalize(chunk));
+  return read_events(line_ends_.normalize(chunk));
+}
+
+std::string ResponseRewriter::read_events(std::string_view normalized) {
+  pending_.append(normalized);
   std::string out;
   for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n")) {
     out += rewrite_event(std::string_view(pending_).substr(0, end));
@@ -480,14 +496,18 @@ std::string ResponseRewriter::flush_choices() {
 
 std::string ResponseRewriter::finish() {
   if (failed_ || ended_) return {};
-  pending_ += line_ends_.finish();
-  std::string out;
-  // The body ended without the blank line after its last event: that event is whole.
-  if (!pending_.empty()) {
+  // A CR the body ended with ends a line: the events it completes are read as any others.
+  std::string out = read_events(line_ends_.finish());
+  if (failed_ || ended_) return out;
+  // The body ended before the blank line that ends an event. Its end line, `data: [DONE]`, ends the
+  // stream all the same; any other event is cut short, and dropped as a client drops it (the
+  // forwarder reports a body that ends without that line as a broken stream).
+  if (!pending_.empty() && is_end_event(pending_)) {
     out += rewrite_event(pending_);
     pending_.clear();
-    if (failed_ || ended_) return out;
+    return out;
   }
+  pending_.clear();
   return out + flush_choices();
 }
 

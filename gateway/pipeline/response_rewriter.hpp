@@ -10,9 +10,10 @@
 // client reads it, its data lines joined with LF: an event no filter changes goes out with the
 // lines it came with, a changed one as one data line.
 // A stream ends at `data: [DONE]`: events a backend sends after it are not relayed, and the forwarder
-// reads no more (ResponseTransform::ended). A backend that cuts a character between the bytes of two
-// events has it joined before the filters see it; text that is not UTF-8 otherwise ends the stream
-// (fail closed).
+// reads no more (ResponseTransform::ended). A body that ends before that line, or in the middle of
+// an event, is cut short: the unfinished event is dropped, and the forwarder reports the break. A
+// backend that cuts a character between the bytes of two events has it joined before the filters
+// see it; text that is not UTF-8 otherwise ends the stream (fail closed).
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,7 @@ class ResponseRewriter : public ResponseTransform {
     bool finished = false;
     std::string cut_character;  // the first bytes of a character the next event completes
   };
+  std::string read_events(std::string_view normalized);  // bytes with their line ends as LF
   std::string rewrite_event(std::string_view event);
   std::optional<std::string> rewrite_data(std::string_view payload);
   std::string flush_choices();

@@ -356,6 +356,18 @@ void Forwarder::on_header(boost::system::error_code ec) {
                                                     " and no body, where an event stream was expected"));
   }
   if (request_.stream && success && event_stream) return start_streaming();
+  // A request that did not ask for a stream is answered with one JSON value, which its client parses
+  // and a policy checks: an event stream is neither (under a policy its text would pass unread).
+  // Refused at its head, before any of it is read or relayed; the connection, mid-body, is closed.
+  if (!request_.stream && success && event_stream) {
+    release_connection(false);
+    ApiError error = api_errors::upstream_error(
+        "backend '" + current_.backend->config->name + "' answered a request that did not ask for a stream with " +
+        "an event stream (" + std::to_string(status_) + ", Content-Type: " + std::string(content_type.substr(0, 64)) +
+        ") instead of a JSON answer; it was withheld");
+    if (transform_) error.code = "response_check_failed";
+    return respond_error(error);
+  }
   // A streaming client reads events only: a whole answer would reach it as an empty stream, which
   // it would take for the model's answer.
   if (request_.stream && success) {
@@ -528,22 +540,34 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
   std::string data(chunk_buffer_->data(), received);
   bool last = stream_parser_->is_done();
-  if (transform_) data = transform_->on_data(data);
-  if (transform_ && transform_->failed()) {
-    // The rewriter already appended its error event: end the stream here, fail closed.
-    release_connection(false);
-    relayed(data);
-    return sink_.write_chunk(std::move(data), [self = shared_from_this()](bool client_ok) {
-      if (!client_ok) return self->finish(499, "client_closed");
-      self->sink_.finish_stream([self](bool) { self->finish(self->status_, "response_check_failed"); });
-    });
+  if (transform_) {
+    data = transform_->on_data(data);
+    if (last) data += transform_->finish();
+    if (transform_->failed()) {
+      // The rewriter already appended its error event: end the stream here, fail closed.
+      release_connection(false);
+      relayed(data);
+      return sink_.write_chunk(std::move(data), [self = shared_from_this()](bool client_ok) {
+        if (!client_ok) return self->finish(499, "client_closed");
+        self->sink_.finish_stream([self](bool) { self->finish(self->status_, "response_check_failed"); });
+      });
+    }
   }
+  if (stream_end_) {
+    stream_end_->cut(data);
+    if (last) stream_end_->finish(data);
+  }
+  const bool answer_ended = transform_ ? transform_->ended() : stream_end_ && stream_end_->ended();
+  // The body ended short of `data: [DONE]`: a client would take what it got for the whole answer.
+  // (A compressed stream relayed untouched cannot be read for that line, and goes out as it came.)
+  if (last && !answer_ended && (transform_ || stream_end_))
+    return fail_mid_stream("backend '" + current_.backend->config->name +
+                               "' ended the stream without data: [DONE], so the answer may be cut short",
+                           std::move(data));
   // The answer ended at `data: [DONE]` before the backend's body did: the client's answer ends now,
   // and nothing more is read (a backend that keeps the stream open would hold the request). Whether
   // the connection can be pooled is decided once the client has the end (finish()).
-  if (stream_end_) stream_end_->cut(data);
-  answer_ended_early_ = !last && (transform_ ? transform_->ended() : stream_end_ && stream_end_->ended());
-  if (last && transform_) data += transform_->finish();
+  answer_ended_early_ = !last && answer_ended;
   if (last) release_connection(stream_parser_->keep_alive());
   relay_chunk(std::move(data), last || answer_ended_early_);
 }
@@ -592,10 +616,11 @@ void Forwarder::relay_chunk(std::string data, bool last) {
   sink_.write_chunk(std::move(data), std::move(after_write));
 }
 
-void Forwarder::fail_mid_stream(const std::string& why) {
+void Forwarder::fail_mid_stream(const std::string& why, std::string before) {
   release_connection(false);
   if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
-  std::string tail = transform_ ? transform_->abandon() : std::string();
+  std::string tail = std::move(before);
+  if (transform_) tail += transform_->abandon();
   // A stream that timeout_ms cut short is a timeout, as the same stall before the head is (504): its
   // error event and the access log say upstream_timeout (or shutting_down), not that the backend died.
   const bool timed_out = is_timeout() || shutting_down_;

@@ -113,7 +113,8 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   bool body_ended_in_buffer();
   void fail_before_response(boost::system::error_code ec, bool count_failure);
   void fail_unanswered(boost::system::error_code ec);
-  void fail_mid_stream(const std::string& why);
+  // `before`: what is still to be relayed of the stream ahead of its error event.
+  void fail_mid_stream(const std::string& why, std::string before = {});
   // `retry_after`: the backend's Retry-After, passed on to the client (usable_retry_after).
   void respond_error(const ApiError& error, std::string_view retry_after = {});
   std::optional<ApiError> unrelayable(const ResponseHead& head) const;

@@ -76,7 +76,7 @@ describe('answers that cannot be checked are withheld', () => {
     assert.equal(res.json.choices[0].message.content, 'Card [REDACTED:credit_card] on file.');
   });
 
-  for (const [kind, what] of [['gzip', /Content-Encoding: gzip/], ['text', /not JSON/], ['sse', /not JSON/]]) {
+  for (const [kind, what] of [['gzip', /Content-Encoding: gzip/], ['text', /not JSON/], ['sse', /answered a request that did not ask for a stream with an event stream/]]) {
     it(`a ${kind} answer is withheld with 502 response_check_failed`, async () => {
       const res = await chat(kind);
       assertError(res, { status: 502, code: 'response_check_failed' }, `${kind} answer`);

@@ -23,6 +23,9 @@
 //   --chunk-delay-ms N          wait between streamed chunks
 //   --die-before-response       destroy the socket when a POST request arrives
 //   --die-after-chunks N        streaming: destroy the socket after N content chunks
+//   --omit-done                 streaming: end the body after the last event, without `data: [DONE]`
+//   --close-delimited           streaming: send the body without Transfer-Encoding or Content-Length,
+//                               ended by closing the connection (as an HTTP/1.0 server does)
 //   --status N                  POST endpoints answer with this status and an OpenAI error body
 //   --answer-before-body N      POST endpoints answer with status N and an OpenAI error body as soon
 //                               as the request's head arrives, without reading its body, and close
@@ -41,7 +44,8 @@
 //                               with a usage chunk when the request asks (stream_options.include_usage)
 //   --answer-as MODE            chat answers: json (default), gzip (the JSON gzip-compressed, with
 //                               Content-Encoding), text (the reply as text/plain), sse (an event
-//                               stream even when the request did not ask for one)
+//                               stream even when the request did not ask for one), whole (a whole
+//                               JSON answer even when the request asked for a stream)
 //   --answer-status N           chat answers carry this status (default 200) with their usual body
 //   --logprobs                  chat answers (plain and streamed) carry log probabilities of their
 //                               text, token by token, whether the request asked or not
@@ -88,6 +92,8 @@ const { values: opt } = parseArgs({
     'chunk-delay-ms': { type: 'string', default: '0' },
     'die-before-response': { type: 'boolean', default: false },
     'die-after-chunks': { type: 'string', default: '-1' },
+    'omit-done': { type: 'boolean', default: false },
+    'close-delimited': { type: 'boolean', default: false },
     status: { type: 'string', default: '200' },
     'answer-before-body': { type: 'string', default: '0' },
     'health-status': { type: 'string', default: '200' },
@@ -246,6 +252,8 @@ function streamEvent(res, object) {
 }
 
 async function streamCompletion(req, res, path, model, log, reply, includeUsage) {
+  // Without chunked coding and with no length, Node ends the body by closing the connection.
+  if (opt['close-delimited']) res.useChunkedEncodingByDefault = false;
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
   const chat = path === '/v1/chat/completions';
   const pieces = splitReply(reply, cfg.chunks);
@@ -272,7 +280,7 @@ async function streamCompletion(req, res, path, model, log, reply, includeUsage)
   if (includeUsage) {
     await streamEvent(res, { ...chunk({}, null), choices: [], usage: usage(chat ? 5 : 3, cfg.completionTokens) });
   }
-  res.write('data: [DONE]\n\n');
+  if (!opt['omit-done']) res.write('data: [DONE]\n\n');
   res.end();
 }
 
@@ -351,7 +359,7 @@ async function handlePost(req, res, path, raw, log, requestOnConnection) {
     res.end(packed);
   } else if (path === '/v1/chat/completions' && opt['answer-as'] === 'sse') {
     await streamCompletion(req, res, path, model, log, reply, false);
-  } else if (path === '/v1/chat/completions' && answerStatus !== 200) {
+  } else if (path === '/v1/chat/completions' && (answerStatus !== 200 || opt['answer-as'] === 'whole')) {
     sendJson(res, answerStatus, chatCompletion(model, echo, reply));
   } else if (path === '/v1/embeddings') {
     sendJson(res, 200, embeddings(model, body.input, echo));

@@ -534,15 +534,40 @@ TEST_SUITE("rewrite") {
     for (std::size_t at = out.find("data: {"); at != std::string::npos; at = out.find("data: {", at + 1))
       content += content_of(out.substr(at + 6, out.find('\n', at) - at - 6));
     CHECK(content == "hello sec");
-    // A body that ends inside an event that is not JSON fails once, and releases nothing after it.
+    // A body that ends inside an event is cut short as one that breaks there: the unfinished event
+    // is dropped (a client drops it too), the held text released; the stream has not ended.
     auto ended = streaming_mask_rewriter();
     std::string tail = ended.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"sec"},"finish_reason":null}]})" "\n\n");
     CHECK(tail.find("sec") == std::string::npos);  // held back: it may begin "secret"
-    tail += ended.on_data("data: {broken");
+    tail += ended.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"ret 1"},"finish_reason":null}]})");
     tail += ended.finish();
-    CHECK(ended.failed());
-    CHECK(tail.find("response_check_failed") != std::string::npos);
-    CHECK(tail.find("sec") == std::string::npos);
+    CHECK_FALSE(ended.failed());
+    CHECK_FALSE(ended.ended());
+    CHECK(tail.find("response_check_failed") == std::string::npos);
+    CHECK(tail.find("ret 1") == std::string::npos);
+    std::string released;
+    for (std::size_t at = tail.find("data: {"); at != std::string::npos; at = tail.find("data: {", at + 1))
+      released += content_of(tail.substr(at + 6, tail.find('\n', at) - at - 6));
+    CHECK(released == "sec");
+  }
+
+  TEST_CASE("a body that ends on data: [DONE] without the blank line after it has ended; one without that line has not") {
+    for (const std::string end : {"data: [DONE]", "data: [DONE]\n", "data: [DONE]\r", ": bye\ndata:[DONE]"}) {
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n" + end);
+      out += rewriter.finish();
+      CHECK_MESSAGE(rewriter.ended(), end);
+      CHECK_FALSE(rewriter.failed());
+      CHECK(out.ends_with("data: [DONE]\n\n"));
+    }
+    for (const std::string cut_short : {"", "data: [DONE] x", "data: {}", "\n\n: comment\n\n"}) {
+      auto rewriter = streaming_mask_rewriter();
+      std::string out = rewriter.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"a sec"},"finish_reason":null}]})" "\n\n" + cut_short);
+      out += rewriter.finish();
+      CHECK_FALSE_MESSAGE(rewriter.ended(), cut_short);
+      CHECK_FALSE(rewriter.failed());
+      CHECK(out.find("[DONE]") == std::string::npos);
+    }
   }
 
   TEST_CASE("an answer that repeats a key is withheld, streamed and whole: a client may read the key the check did not") {

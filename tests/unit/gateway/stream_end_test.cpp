@@ -75,6 +75,35 @@ TEST_SUITE("stream end") {
           std::pair<std::string, bool>{"data: [DONE] x\r\ndata: [DONE]\r\n\r\n", true});
   }
 
+  TEST_CASE("a body that ends on the end line without its line ending ends the answer; any other end does not") {
+    const auto at_body_end = [](const std::string& stream) {
+      StreamEnd end;
+      std::string bytes = stream;
+      end.cut(bytes);
+      end.finish(bytes);
+      return std::pair<std::string, bool>{bytes, end.ended()};
+    };
+    CHECK(at_body_end(event + "data: [DONE]") == std::pair<std::string, bool>{event + "data: [DONE]\n\n", true});
+    CHECK(at_body_end(event + "data:[DONE]") == std::pair<std::string, bool>{event + "data:[DONE]\n\n", true});
+    // A lone CR last: the body's end says it was no CRLF.
+    CHECK(at_body_end(event + "data: [DONE]\r") == std::pair<std::string, bool>{event + "data: [DONE]\r\r", true});
+    CHECK(at_body_end(event + "data: [DONE]\n") == std::pair<std::string, bool>{event + "data: [DONE]\n\n", true});
+    for (const std::string& cut_short : {event, event + "data: [DO", event + "data: [DONE] x", event + ": data: [DONE]",
+                                         event + "data: {\"choices\":[]}\r", std::string(100, 'x') + "data: [DONE]"}) {
+      CHECK(at_body_end(cut_short) == std::pair<std::string, bool>{cut_short, false});
+    }
+    // Fed in pieces, the end line's last bytes the last piece.
+    StreamEnd end;
+    std::string first = event + "data: [DO";
+    std::string last = "NE]";
+    end.cut(first);
+    end.cut(last);
+    CHECK_FALSE(end.ended());
+    end.finish(last);
+    CHECK(last == "NE]\n\n");
+    CHECK(end.ended());
+  }
+
   TEST_CASE("text that only looks like the end is relayed whole") {
     for (const std::string& stream :
          {event + "data: [DONE] \n\n", event + " data: [DONE]\n\n", event + "data: [DONE]", event + ": data: [DONE]\n\n",
