@@ -62,6 +62,15 @@ bool openai_error_body(const std::string& body) {
   return error != nullptr && error->is_object();
 }
 
+// What ends the event that relayed stream bytes ending in `tail` broke off in: nothing after a blank
+// line, else the line's end and a blank line, so that an error event after it is read as one of its
+// own rather than as the rest of the unfinished line (which would hide it from the client).
+std::string_view event_break(std::string_view tail) {
+  if (tail.empty() || tail.ends_with("\n\n") || tail.ends_with("\r\r") || tail.ends_with("\r\n\r\n")) return {};
+  if (tail.ends_with('\n') || tail.ends_with('\r')) return "\n";
+  return "\n\n";
+}
+
 }  // namespace
 
 Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vector<ForwardTarget> candidates, UpstreamRequest request, std::size_t max_response_bytes,
@@ -612,6 +621,10 @@ void Forwarder::relay_chunk(std::string data, bool last) {
     self->sink_.finish_stream([self](bool ok) { self->finish(ok ? self->status_ : 499, ok ? "" : "client_closed"); });
   };
   if (data.empty()) return after_write(true);
+  if (stream_end_) {  // the rewriter's output ends on whole events; untouched bytes may end anywhere
+    stream_tail_.append(data, data.size() - std::min<std::size_t>(data.size(), 4));
+    stream_tail_.erase(0, stream_tail_.size() - std::min<std::size_t>(stream_tail_.size(), 4));
+  }
   relayed(data);
   sink_.write_chunk(std::move(data), std::move(after_write));
 }
@@ -621,6 +634,7 @@ void Forwarder::fail_mid_stream(const std::string& why, std::string before) {
   if (!shutting_down_) current_.replica->record_failure(std::chrono::steady_clock::now());
   std::string tail = std::move(before);
   if (transform_) tail += transform_->abandon();
+  else if (stream_end_) tail += event_break(stream_tail_ + tail);  // an encoded stream has no lines to end
   // A stream that timeout_ms cut short is a timeout, as the same stall before the head is (504): its
   // error event and the access log say upstream_timeout (or shutting_down), not that the backend died.
   const bool timed_out = is_timeout() || shutting_down_;

@@ -148,6 +148,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   crypto::Sha256Hasher response_hash_;
   std::optional<UsageMeter> usage_meter_;  // when request_.meter_usage
   std::optional<StreamEnd> stream_end_;     // a stream relayed untouched (no transform_), unencoded
+  std::string stream_tail_;  // the last bytes of a stream relayed untouched: whether they end an event
   bool cancelled_ = false;
   bool timed_out_ = false;
   bool shutting_down_ = false;

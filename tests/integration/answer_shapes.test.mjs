@@ -12,6 +12,7 @@ import { rawExchange, readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { writeAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-shapes';
 const REPLY = 'Card 4111 1111 1111 1111 on file.';
@@ -60,11 +61,14 @@ describe('answers in another shape than asked, streams without their end', { tim
     for (const [kind, flags] of Object.entries(KINDS)) {
       upstreams[kind] = await Upstream.start({ name: kind, reply: REPLY, ...flags });
     }
+    upstreams.scripted = await startScriptedUpstream(dir);  // answers as writeAnswer() last said
     const config = (audit) => ({
       tenants: [tenant({ name: 'shapes', keys: [KEY], models: ['*'] })],
-      backends: Object.keys(KINDS).map((kind) =>
+      backends: [...Object.keys(KINDS), 'scripted'].map((kind) =>
         openaiBackend({ name: `${kind}-be`, zone: 'site', models: [`${kind}-model`], upstreams: [upstreams[kind]] })),
-      ...evidenceSections(keys, path.join(dir, audit)),
+      // Relaxed: no outcome gate between the forwarder and the client, which gets the stream as the
+      // forwarder relays it (the gate's own handling of a stream's end is audit.test.mjs's).
+      ...evidenceSections(keys, path.join(dir, audit), { durability: 'relaxed' }),
     });
     checked = await Gateway.start({ ...config('audit-checked'), policy: path.join(dir, 'policy.yaml') });
     plain = await Gateway.start(config('audit-plain'));
@@ -206,6 +210,40 @@ describe('answers in another shape than asked, streams without their end', { tim
           const access = await accessLine(gw, id, from);
           assert.equal(access.error ?? '', '', `${what}: ${JSON.stringify(access)}`);
         }
+      }
+    }
+  });
+
+  it('a body that ends on data: [DONE] without its line ending is whole; one that ends or dies inside an event is cut short, its error an event of its own', async () => {
+    const hello = chatEvent({ role: 'assistant', content: 'hello' });
+    for (const [name, gw] of gateways()) {
+      for (const end of ['data: [DONE]', 'data: [DONE]\n', 'data: [DONE]\r']) {
+        const what = `${name}, ${JSON.stringify(end)}`;
+        writeAnswer(dir, [hello, chatEvent({}, 'stop'), end]);
+        const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+          body: chat('scripted', { stream: true }) });
+        assert.equal(res.status, 200, `${what}: ${JSON.stringify(res)}`);
+        assert.deepEqual(res.events.map((e) => e.data).slice(-1), ["[DONE]"], `${what}: ${JSON.stringify(res.events)}`);
+        assert.ok(!res.events.some((e) => e.data.includes('"error"')), `${what}: ${JSON.stringify(res.events)}`);
+      }
+      // Cut inside an event: checked, the unfinished event is dropped; relayed untouched, it went out
+      // as it came, and the error event comes after the blank line that ends it, an event of its own.
+      // The same where the backend dies there (its connection cut inside the chunked body).
+      const partial = '{"choices":[{"index":0,"delta":{"content":" wor';
+      for (const [destroy, why] of [[false, /'scripted-be' ended the stream without data: \[DONE\]/], [true, /the backend closed the stream/]]) {
+        writeAnswer(dir, [hello, `data: ${partial}`], 'text/event-stream', 0, destroy);
+        const res = await readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
+          body: chat('scripted', { stream: true }) });
+        assert.equal(res.status, 200, `${name}: ${JSON.stringify(res)}`);
+        const datas = res.events.map((e) => e.data);
+        const json = (d) => { try { return JSON.parse(d); } catch { return null; } };
+        const before = datas.slice(0, -1);
+        assert.deepEqual(before.filter((d) => json(d) === null), name === 'checked' ? [] : [partial], `${name}: ${JSON.stringify(datas)}`);
+        assert.equal(before.map(json).filter(Boolean).map((e) => e.choices[0].delta.content ?? '').join(''), 'hello',
+          `${name}: ${JSON.stringify(datas)}`);
+        const error = JSON.parse(datas.at(-1));
+        assertShape('error', error, name);
+        assert.match(error.error.message, why, `${name}: ${JSON.stringify(datas)}`);
       }
     }
   });
