@@ -73,6 +73,16 @@ GatewayMetrics::GatewayMetrics()
                            .Name("sovereign_egress_refusals_total")
                            .Help("Connections refused by the egress guard because the address is outside the boundary")
                            .Register(*registry_)),
+      resolution_failures_(BuildCounter()
+                               .Name("sovereign_upstream_resolution_failures_total")
+                               .Help("Resolutions of a backend replica's host name that gave no address (resolver "
+                                     "failure, unknown name, timeout), at load and at each retry; not egress refusals")
+                               .Register(*registry_)),
+      upstream_unresolved_(BuildGauge()
+                               .Name("sovereign_upstream_unresolved")
+                               .Help("1 while the backend replica's host name has not resolved (it gets no request and "
+                                     "is resolved again every health-check interval), else 0")
+                               .Register(*registry_)),
       config_reloads_(BuildCounter()
                           .Name("sovereign_config_reloads_total")
                           .Help("Configuration reloads by result (applied, rejected)")
@@ -268,7 +278,8 @@ std::shared_ptr<const GatewayMetrics::BackendSeries> GatewayMetrics::backend_ser
                          pool_connections_dropped_.Add({{"backend", backend}, {"reason", "unexpected_bytes"}}),
                          pool_connections_dropped_.Add({{"backend", backend}, {"reason", "closed_by_backend"}}),
                          egress_refusals_.Add({{"backend", backend}}),
-                         upstream_retries_.Add({{"backend", backend}})};
+                         upstream_retries_.Add({{"backend", backend}}),
+                         resolution_failures_.Add({{"backend", backend}})};
   };
   return backend_series_.get(backend, make, [this](const BackendSeries& gone) {
     pool_connections_.Remove(&gone.active_connections);
@@ -277,14 +288,20 @@ std::shared_ptr<const GatewayMetrics::BackendSeries> GatewayMetrics::backend_ser
     pool_connections_dropped_.Remove(&gone.dropped_closed);
     egress_refusals_.Remove(&gone.egress_refusals);
     upstream_retries_.Remove(&gone.retries);
+    resolution_failures_.Remove(&gone.resolution_failures);
   });
 }
 
 std::shared_ptr<const GatewayMetrics::ReplicaSeries> GatewayMetrics::replica_series(const std::string& backend,
                                                                                     const std::string& replica) {
-  auto make = [&] { return ReplicaSeries{upstream_healthy_.Add({{"backend", backend}, {"replica", replica}})}; };
-  return replica_series_.get(backend + '\x1f' + replica, make,
-                             [this](const ReplicaSeries& gone) { upstream_healthy_.Remove(&gone.healthy); });
+  auto make = [&] {
+    const prometheus::Labels labels{{"backend", backend}, {"replica", replica}};
+    return ReplicaSeries{upstream_healthy_.Add(labels), upstream_unresolved_.Add(labels)};
+  };
+  return replica_series_.get(backend + '\x1f' + replica, make, [this](const ReplicaSeries& gone) {
+    upstream_healthy_.Remove(&gone.healthy);
+    upstream_unresolved_.Remove(&gone.unresolved);
+  });
 }
 
 void GatewayMetrics::set_engines(const std::vector<EngineSample>& samples) {

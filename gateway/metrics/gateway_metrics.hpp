@@ -41,6 +41,8 @@ class GatewayMetrics {
     prometheus::Counter& dropped_closed;
     prometheus::Counter& egress_refusals;
     prometheus::Counter& retries;
+    // Resolutions of a replica's host name that gave no address (at load and at each retry).
+    prometheus::Counter& resolution_failures;
   };
   std::shared_ptr<const BackendSeries> backend_series(const std::string& backend);
   // A backend's series of API requests (sovereign_http_requests_total and
@@ -49,9 +51,11 @@ class GatewayMetrics {
   // are made as requests are counted (request_finished); this only holds them.
   struct RequestSeries {};
   std::shared_ptr<const RequestSeries> request_series(const std::string& backend);
-  // A replica's health (1 passing its checks), likewise held by its state.
+  // A replica's health (1 passing its checks) and whether its host name is still unresolved (1),
+  // likewise held by its state.
   struct ReplicaSeries {
     prometheus::Gauge& healthy;
+    prometheus::Gauge& unresolved;
   };
   std::shared_ptr<const ReplicaSeries> replica_series(const std::string& backend, const std::string& replica);
   // The policy in force (its name and content hash, as in decision records); empty: none.
@@ -97,6 +101,8 @@ class GatewayMetrics {
   prometheus::Family<prometheus::Gauge>& pool_connections_;
   prometheus::Family<prometheus::Counter>& pool_connections_dropped_;
   prometheus::Family<prometheus::Counter>& egress_refusals_;
+  prometheus::Family<prometheus::Counter>& resolution_failures_;
+  prometheus::Family<prometheus::Gauge>& upstream_unresolved_;
   prometheus::Family<prometheus::Counter>& config_reloads_;
   prometheus::Family<prometheus::Gauge>& policy_info_;
   prometheus::Gauge* policy_series_ = nullptr;  // the one series of policy_info_, if a policy is in force

@@ -84,6 +84,10 @@ ApiError egress_refused(const std::string& model, const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "egress_refused",
           "No backend for model '" + model + "' may be reached: " + why + ".", {}};
 }
+ApiError backend_unresolved(const std::string& model, const std::string& why) {
+  return {status::service_unavailable, "service_unavailable_error", "backend_unresolved",
+          "No backend for model '" + model + "' can be reached now: " + why + ".", {}};
+}
 ApiError upstream_error(const std::string& why) {
   return {status::bad_gateway, "upstream_error", "upstream_error", "The backend failed: " + why + ".", {}};
 }

@@ -41,6 +41,8 @@ ApiError request_timeout();
 ApiError rate_limited(const std::string& tenant, const std::string& what);
 ApiError no_backend_available(const std::string& model, const std::string& why);
 ApiError egress_refused(const std::string& model, const std::string& why);
+// The only replicas a request could go to have host names that do not resolve (yet): a DNS failure.
+ApiError backend_unresolved(const std::string& model, const std::string& why);
 ApiError upstream_error(const std::string& why);
 ApiError model_numerical_fault(const std::string& model, const std::string& why);
 ApiError upstream_timeout(const std::string& backend);

@@ -422,11 +422,13 @@ PhaseResult Exchange::route() {
   };
   targets_.clear();
   targets_.reserve(4);
+  // Replicas without pinned addresses: refused by the egress guard, or whose names do not resolve.
+  const auto unpinned = [](const ReplicaState& replica) { return replica.pinning() != Pinning::Status::pinned; };
   std::size_t refused = 0;
   for (const auto& backend : snapshot_->backends) {
     if (!serving(*backend)) continue;
     for (const auto& replica : backend->replicas) {
-      if (!replica->refusal.empty()) ++refused;
+      if (unpinned(*replica)) ++refused;
       else if (replica->available(now)) targets_.push_back({backend.get(), replica.get()});
     }
   }
@@ -439,12 +441,12 @@ PhaseResult Exchange::route() {
     for (std::size_t j = i; j > 0 && load(j) < load(j - 1); --j) std::swap(targets_[j], targets_[j - 1]);
   if (targets_.empty() && refused == 0)
     return PhaseResult::fail(api_errors::no_backend_available(model, "every replica is unhealthy or its circuit is open"));
-  // Refused replicas go last: they are reported (metric, log) and never dialled.
+  // Unpinned replicas go last: they are reported (metric, the answer's message) and never dialled.
   if (refused > 0) {
     for (const auto& backend : snapshot_->backends) {
       if (!serving(*backend)) continue;
       for (const auto& replica : backend->replicas)
-        if (!replica->refusal.empty()) targets_.push_back({backend.get(), replica.get()});
+        if (unpinned(*replica)) targets_.push_back({backend.get(), replica.get()});
     }
   }
   return PhaseResult::next();

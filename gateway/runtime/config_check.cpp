@@ -131,11 +131,18 @@ std::vector<std::string> check_deployment(const GatewayConfig& config, std::vect
   auto backends = build_backend_states(config, guard, scratch_metrics, problems);
   for (const auto& backend : backends) {
     const auto index = static_cast<std::size_t>(backend->config - config.backends.data());
-    for (std::size_t i = 0; i < backend->replicas.size(); ++i)
-      if (const ReplicaState& replica = *backend->replicas[i]; !replica.refusal.empty())
-        problems.push_back(config.problem_at(setting_path("backends", index, replica_setting(i)),
-                                             "backend '" + backend->config->name + "' replica " + replica.config().url +
-                                                 " would never be used: " + replica.refusal));
+    for (std::size_t i = 0; i < backend->replicas.size(); ++i) {
+      const ReplicaState& replica = *backend->replicas[i];
+      const std::string setting = setting_path("backends", index, replica_setting(i));
+      if (replica.pinning() == Pinning::Status::refused)
+        problems.push_back(config.problem_at(setting, "backend '" + backend->config->name + "' replica " +
+                                                          replica.config().url + " would never be used: " +
+                                                          replica.refusal()));
+      // Advice, not an error: DNS may be down now and answer later; serve retries the name.
+      else if (replica.pinning() == Pinning::Status::unresolved && warnings != nullptr)
+        warnings->push_back(config.problem_at(setting, "warning: " + replica.unresolved_report() +
+                                                           " (serve starts and sends it nothing until it resolves)"));
+    }
   }
 
   for (auto& problem : check_opened_files(config)) problems.push_back(std::move(problem));

@@ -11,10 +11,10 @@ namespace sovereign::gateway {
 
 // One line per problem, FILE:LINE:COL: message at the setting naming what is at fault: listener certificates and
 // keys that do not load, backend TLS files that do not load, replicas the egress guard refuses
-// (outside the boundary, plaintext to a non-loopback address, a name that does not resolve),
-// model files of local backends that are not valid GGUF, and everything `policy lint` reports for
-// the policy file with these backends, but its advisory findings (Diagnostic::advisory), which go to
-// `warnings` when given and fail nothing.
+// (outside the boundary, plaintext to a non-loopback address), model files of local backends that
+// are not valid GGUF, and everything `policy lint` reports for the policy file with these backends,
+// but its advisory findings (Diagnostic::advisory) and replica names that do not resolve now (serve
+// resolves them again until they do), which go to `warnings` when given and fail nothing.
 std::vector<std::string> check_deployment(const GatewayConfig& config, std::vector<std::string>* warnings = nullptr);
 
 // What serve checks of the files it opens at start beyond certificates and models, before it opens

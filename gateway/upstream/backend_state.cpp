@@ -85,6 +85,36 @@ bool ReplicaState::record_check(bool passed) {
   return false;
 }
 
+std::string ReplicaState::unresolved_reason() const {
+  std::lock_guard lock(unresolved_reason_mutex_);
+  return unresolved_reason_;
+}
+
+std::string ReplicaState::unresolved_report() const {
+  return "backend '" + backend_.name + "' replica " + config_.url + ": " + unresolved_reason() +
+         "; the gateway resolves it again every " + std::to_string(backend_.health_check.interval.count()) + " ms";
+}
+
+bool ReplicaState::apply(Pinning pinning) {
+  if (this->pinning() != Pinning::Status::unresolved) return false;
+  switch (pinning.status) {
+    case Pinning::Status::unresolved: {
+      std::lock_guard lock(unresolved_reason_mutex_);
+      unresolved_reason_ = std::move(pinning.why);
+      return false;
+    }
+    case Pinning::Status::refused:
+      refusal_ = std::move(pinning.why);
+      break;
+    case Pinning::Status::pinned:
+      endpoints_ = std::move(pinning.endpoints);
+      break;
+  }
+  // Release: a worker that sees the new status sees the addresses or the refusal written above.
+  pinning_.store(pinning.status, std::memory_order_release);
+  return true;
+}
+
 void ReplicaState::carry_over(const ReplicaState& previous) {
   constexpr auto relaxed = std::memory_order_relaxed;
   healthy_.store(previous.healthy_.load(relaxed), relaxed);
@@ -131,8 +161,7 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
       replica_state->idle_gauge = &state->series->idle_connections;
       replica_state->dropped_unexpected_bytes = &state->series->dropped_unexpected_bytes;
       replica_state->dropped_closed = &state->series->dropped_closed;
-      replica_state->endpoints =
-          guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback, replica_state->refusal);
+      replica_state->apply(guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback));
       state->replicas.push_back(std::move(replica_state));
     }
     states.push_back(std::move(state));

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -29,16 +30,28 @@ class ReplicaState {
   // this replica's own host.
   const std::string& tls_name() const;
 
-  // Addresses checked by the egress guard; empty with refusal() set when the guard refused.
-  std::vector<boost::asio::ip::tcp::endpoint> endpoints;
-  std::string refusal;
+  // What the egress guard made of its host name. Only an unresolved replica changes (apply, from
+  // the control thread); pinned and refused are final for this configuration snapshot.
+  Pinning::Status pinning() const { return pinning_.load(std::memory_order_acquire); }
+  // The checked addresses: set before pinning() turns pinned, never changed after (read them only then).
+  const std::vector<boost::asio::ip::tcp::endpoint>& endpoints() const { return endpoints_; }
+  // What the guard refused: set before pinning() turns refused, never changed after.
+  const std::string& refusal() const { return refusal_; }
+  // While unresolved: why the last resolution failed (the resolver's reason, naming the host).
+  std::string unresolved_reason() const;
+  // "backend 'B' replica URL: <reason>; resolved again every N ms": the 503 answer's and log's words.
+  std::string unresolved_report() const;
+  // Takes what a resolution found. Returns true when pinning() changed (the replica is now pinned
+  // or refused); an unresolved outcome only updates the reason. A replica already pinned or refused
+  // ignores it: its addresses are never resolved again (that would let DNS rebind it).
+  bool apply(Pinning pinning);
 
   bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
   // Open: refusing requests for open_ms after the failures. Past that it is half-open: it lets one
   // trial request through (admit), whose success closes it and whose failure opens it again.
   bool circuit_open(std::chrono::steady_clock::time_point now) const;
   bool available(std::chrono::steady_clock::time_point now) const {
-    return refusal.empty() && healthy() && !circuit_open(now);
+    return pinning() == Pinning::Status::pinned && healthy() && !circuit_open(now);
   }
   // Called as a request is about to be sent here: false when the circuit is open, or half-open with
   // its trial request already taken by another. The trial holds the circuit open for another
@@ -55,7 +68,7 @@ class ReplicaState {
   void carry_over(const ReplicaState& previous);
 
   std::atomic<std::uint32_t> in_flight{0};
-  // Its sovereign_upstream_healthy series (see GatewayMetrics::replica_series).
+  // Its sovereign_upstream_healthy and sovereign_upstream_unresolved series (see GatewayMetrics::replica_series).
   std::shared_ptr<const GatewayMetrics::ReplicaSeries> series;
   // Within its backend's series (BackendState::series), which outlives it:
   prometheus::Gauge* idle_gauge = nullptr;  // the backend's idle-connection gauge
@@ -70,6 +83,11 @@ class ReplicaState {
   const BackendConfig& backend_;
   const ReplicaConfig& config_;
   const std::string host_header_;
+  std::atomic<Pinning::Status> pinning_{Pinning::Status::unresolved};
+  std::vector<boost::asio::ip::tcp::endpoint> endpoints_;
+  std::string refusal_;
+  mutable std::mutex unresolved_reason_mutex_;  // the control thread writes it as workers report it
+  std::string unresolved_reason_;
   std::atomic<bool> healthy_{true};
   std::atomic<std::uint32_t> check_failures_{0};
   std::atomic<std::uint32_t> check_successes_{0};

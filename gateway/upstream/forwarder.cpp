@@ -136,12 +136,18 @@ void Forwarder::try_next() {
   if (cancelled_) return finish(499, "client_closed");
   while (next_candidate_ < candidates_.size() && attempts_ < max_attempts) {
     auto candidate = candidates_[next_candidate_++];
-    if (!candidate.replica->refusal.empty()) {
+    const Pinning::Status pinning = candidate.replica->pinning();
+    if (pinning == Pinning::Status::refused) {
       candidate.backend->series->egress_refusals.Increment();
-      refusal_ = candidate.replica->refusal;
+      refusal_ = candidate.replica->refusal();
       continue;
     }
     all_refused_ = false;
+    if (pinning == Pinning::Status::unresolved) {  // a DNS failure, not a refusal: nothing to dial yet
+      if (!unresolved_.empty()) unresolved_ += "; ";
+      unresolved_ += candidate.replica->unresolved_report();
+      continue;
+    }
     const auto now = std::chrono::steady_clock::now();
     // timeout_ms bounds the request, retries included: a retry gets what is left of it, and none
     // is sent once it is spent (the replica would work on a request whose client is told 504).
@@ -175,6 +181,8 @@ void Forwarder::try_next() {
   }
   if (all_refused_ && !candidates_.empty())
     return respond_error(api_errors::egress_refused(std::string(request_.model), refusal_));
+  if (attempts_ == 0 && !unresolved_.empty())
+    return respond_error(api_errors::backend_unresolved(std::string(request_.model), unresolved_));
   respond_error(last_error_ ? *last_error_
                             : api_errors::no_backend_available(std::string(request_.model), "no replica is available"));
 }
@@ -183,7 +191,7 @@ void Forwarder::on_connected(boost::system::error_code ec, bool refused) {
   if (cancelled_) return finish(499, "client_closed");
   if (refused) {
     current_.backend->series->egress_refusals.Increment();
-    refusal_ = current_.replica->refusal;
+    refusal_ = current_.replica->refusal();
   }
   if (ec) return fail_before_response(ec, true);
   send_request();

@@ -64,7 +64,7 @@ struct ForwardOutcome {
   const BackendConfig* backend = nullptr;  // the backend that answered (or was last tried)
   const ReplicaState* replica = nullptr;   // network backends only
   std::uint64_t bytes_out = 0;
-  std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, upstream_died
+  std::string error_code;   // empty on success; e.g. upstream_error, egress_refused, backend_unresolved, upstream_died
   bool streamed = false;    // the answer went out as a stream: its head was sent before its end was known
   bool stream_broken = false;  // a started stream ended with an error event: the client connection is closed
   std::string response_sha256;        // of the bytes relayed to the client (audit digest)
@@ -131,6 +131,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::size_t attempts_ = 0;
   bool all_refused_ = true;
   std::string refusal_;
+  std::string unresolved_;  // the candidates skipped because their host names do not resolve, and why
   UpstreamRequest request_;
   std::size_t max_response_bytes_;
   ResponseSink& sink_;

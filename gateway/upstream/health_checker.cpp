@@ -7,6 +7,7 @@
 
 #include "gateway/http/framing.hpp"
 #include "gateway/log/access_log.hpp"
+#include "gateway/upstream/replica_resolver.hpp"
 #include "gateway/upstream/upstream_connection.hpp"
 
 namespace sovereign::gateway {
@@ -29,21 +30,37 @@ HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<Runtim
 void HealthChecker::start() {
   for (auto& backend : snapshot_->backends)
     for (auto& replica : backend->replicas) {
+      const Pinning::Status pinning = replica->pinning();
       // As found before a reload, if this replica was configured then (ReplicaState::carry_over).
-      replica->series->healthy.Set(replica->refusal.empty() && replica->healthy() ? 1 : 0);
-      if (!replica->refusal.empty()) {
-        log_event("warn", "egress_refused",
-                  "backend '" + backend->config->name + "' replica " + replica->config().url + ": " + replica->refusal);
+      replica->series->healthy.Set(pinning == Pinning::Status::pinned && replica->healthy() ? 1 : 0);
+      replica->series->unresolved.Set(pinning == Pinning::Status::unresolved ? 1 : 0);
+      if (pinning == Pinning::Status::refused) {
+        ReplicaResolver::log_refusal(*backend, *replica);
         continue;
       }
-      auto probe = std::make_shared<Probe>(io_, *backend, *replica);
-      probes_.push_back(probe);
-      schedule(probe, std::chrono::milliseconds(0));
+      if (pinning == Pinning::Status::unresolved) {
+        auto resolver = std::make_shared<ReplicaResolver>(io_, snapshot_, *backend, *replica,
+                                                           [weak = weak_from_this(), b = backend.get(), r = replica.get()] {
+                                                             if (auto self = weak.lock(); self && !self->stopped_)
+                                                               self->probe(*b, *r);
+                                                           });
+        resolvers_.push_back(resolver);
+        resolver->start();
+        continue;
+      }
+      probe(*backend, *replica);
     }
+}
+
+void HealthChecker::probe(BackendState& backend, ReplicaState& replica) {
+  auto probe = std::make_shared<Probe>(io_, backend, replica);
+  probes_.push_back(probe);
+  schedule(probe, std::chrono::milliseconds(0));
 }
 
 void HealthChecker::stop() {
   stopped_ = true;
+  for (auto& resolver : resolvers_) resolver->stop();
   for (auto& probe : probes_) {
     probe->timer.cancel();
     if (probe->connection) probe->connection->close();

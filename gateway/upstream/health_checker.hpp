@@ -1,6 +1,8 @@
 #pragma once
 // Active health checks of every reachable backend replica: GET health_check.path every interval;
 // a replica turns unhealthy after `unhealthy_after` consecutive failures and back after `healthy_after`.
+// A replica whose host name did not resolve is resolved again every interval (ReplicaResolver) and
+// checked once it is pinned.
 #include <memory>
 #include <vector>
 
@@ -12,6 +14,8 @@
 
 namespace sovereign::gateway {
 
+class ReplicaResolver;
+
 class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
  public:
   HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot);
@@ -20,6 +24,7 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
 
  private:
   struct Probe;
+  void probe(BackendState& backend, ReplicaState& replica);  // starts checking a pinned replica
   void schedule(std::shared_ptr<Probe> probe, std::chrono::milliseconds delay);
   void check(std::shared_ptr<Probe> probe);
   void read_answer(std::shared_ptr<Probe> probe);  // the check's answer, past any interim 1xx heads
@@ -30,6 +35,7 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
   boost::asio::io_context& io_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;
   std::vector<std::shared_ptr<Probe>> probes_;
+  std::vector<std::shared_ptr<ReplicaResolver>> resolvers_;
   bool stopped_ = false;
 };
 

@@ -71,8 +71,12 @@ std::string UpstreamConnection::failure_message(const boost::system::error_code&
 void UpstreamConnection::connect(std::chrono::steady_clock::duration timeout,
                                  std::function<void(boost::system::error_code, bool)> done) {
   connect_timeout_ = timeout;
-  if (!replica_.refusal.empty() || replica_.endpoints.empty()) {
-    done(boost::asio::error::access_denied, true);
+  // Only pinned addresses are ever dialled; a name not resolved yet has none.
+  if (const auto pinning = replica_.pinning(); pinning != Pinning::Status::pinned) {
+    const bool refused = pinning == Pinning::Status::refused;
+    done(refused ? boost::system::error_code(boost::asio::error::access_denied)
+                 : boost::system::error_code(boost::asio::error::host_not_found),
+         refused);
     return;
   }
   connect_endpoint(0, std::move(done));
@@ -80,9 +84,9 @@ void UpstreamConnection::connect(std::chrono::steady_clock::duration timeout,
 
 void UpstreamConnection::connect_endpoint(std::size_t index, std::function<void(boost::system::error_code, bool)> done) {
   tcp().expires_after(connect_timeout_);
-  tcp().async_connect(replica_.endpoints[index], [self = shared_from_this(), index, done = std::move(done)](
+  tcp().async_connect(replica_.endpoints()[index], [self = shared_from_this(), index, done = std::move(done)](
                                                      boost::system::error_code ec) mutable {
-    if (ec && index + 1 < self->replica_.endpoints.size()) {
+    if (ec && index + 1 < self->replica_.endpoints().size()) {
       self->tcp().close();
       self->connect_endpoint(index + 1, std::move(done));
       return;

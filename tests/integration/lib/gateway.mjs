@@ -42,6 +42,16 @@ export function underProcessLimit(limit, command, args) {
   return ['prlimit', [`--nproc=${limit + running}`, command, ...args]];
 }
 
+// Whether this machine lets a process have an /etc/hosts of its own (a private mount namespace,
+// unprivileged through a user namespace): what `Gateway.start(..., { hostsFile })` needs.
+export function privateHostsSupported() {
+  const file = path.join(tempDir('sovereign-hosts-probe-'), 'hosts');
+  fs.writeFileSync(file, '127.0.0.1 localhost\n');
+  const probe = spawnSync('unshare', ['-rm', 'sh', '-c', 'mount --bind "$0" /etc/hosts', file], { encoding: 'utf8' });
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  return probe.status === 0 ? null : `no private mount namespace here: ${probe.error?.message ?? probe.stderr.trim()}`;
+}
+
 export function bearer(key) {
   return { authorization: `Bearer ${key}` };
 }
@@ -92,7 +102,10 @@ export class Gateway {
   // `serveArgs`: more arguments for `sovereign serve` (e.g. --passphrase-file FILE); `env`: its
   // environment (default: the test's). `processLimit`: the threads it may start (underProcessLimit).
   // `fileSizeLimit`: the largest file, in bytes, it may write (RLIMIT_FSIZE): a disk that fills up.
-  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, fileSizeLimit, serveArgs = [], env } = {}) {
+  // `hostsFile`: a file the gateway alone reads as /etc/hosts (bind-mounted in a mount namespace of
+  // its own; see privateHostsSupported), so a test can make names resolve, or stop resolving, by
+  // rewriting it in place, without touching the machine's /etc/hosts.
+  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, fileSizeLimit, hostsFile, serveArgs = [], env } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -111,6 +124,9 @@ export class Gateway {
       let child;
       if (openFiles !== undefined) {
         child = new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
+      } else if (hostsFile !== undefined) {
+        child = new TrackedProcess('unshare', ['-rm', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"',
+          'sh', hostsFile, bin, ...args], spawnOptions);
       } else if (fileSizeLimit !== undefined) {
         child = new TrackedProcess('prlimit', [`--fsize=${Number(fileSizeLimit)}`, bin, ...args], spawnOptions);
       } else if (processLimit !== undefined) {

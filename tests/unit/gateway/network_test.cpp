@@ -38,34 +38,63 @@ TEST_SUITE("egress") {
   TEST_CASE("the guard pins addresses inside the boundary and refuses everything else") {
     std::string why;
     EgressGuard guard({*Cidr::parse("127.0.0.1/32", why)});
-    auto inside = guard.resolve_and_pin("127.0.0.1", 8000, true, why);
-    REQUIRE(inside.size() == 1);
-    CHECK(inside[0].port() == 8000);
-    why.clear();
-    CHECK(guard.resolve_and_pin("127.0.0.2", 8000, true, why).empty());
-    CHECK(why == "'127.0.0.2' resolves to 127.0.0.2, which is outside the boundary");
-    CHECK(guard.resolve_and_pin("no-such-host.invalid", 80, false, why).empty());
-    CHECK(why.find("cannot resolve") != std::string::npos);
+    auto inside = guard.resolve_and_pin("127.0.0.1", 8000, true);
+    CHECK(inside.status == Pinning::Status::pinned);
+    REQUIRE(inside.endpoints.size() == 1);
+    CHECK(inside.endpoints[0].port() == 8000);
+    auto outside = guard.resolve_and_pin("127.0.0.2", 8000, true);
+    CHECK(outside.status == Pinning::Status::refused);
+    CHECK(outside.endpoints.empty());
+    CHECK(outside.why == "'127.0.0.2' resolves to 127.0.0.2, which is outside the boundary");
+  }
+
+  TEST_CASE("a name that does not resolve is a resolution failure naming the host, not a refusal") {
+    std::string why;
+    EgressGuard guard({*Cidr::parse("0.0.0.0/0", why)});
+    // RFC 6761: names under .invalid never resolve.
+    auto unknown = guard.resolve_and_pin("no-such-host.invalid", 80, false);
+    CHECK(unknown.status == Pinning::Status::unresolved);
+    CHECK(unknown.endpoints.empty());
+    CHECK_MESSAGE(unknown.why.starts_with("cannot resolve 'no-such-host.invalid': "), unknown.why);
+    auto empty = guard.pin("empty.example", {}, false);
+    CHECK(empty.status == Pinning::Status::unresolved);
+    CHECK(empty.why == "'empty.example' resolves to no address");
+  }
+
+  TEST_CASE("one address outside the boundary refuses the whole answer; repeated addresses are pinned once") {
+    std::string why;
+    EgressGuard guard({*Cidr::parse("10.0.0.0/8", why)});
+    const boost::asio::ip::tcp::endpoint a(make_address("10.1.2.3"), 80), b(make_address("10.1.2.4"), 80),
+        out(make_address("192.0.2.1"), 80);
+    const std::vector<boost::asio::ip::tcp::endpoint> split{a, out, b}, twice{a, b, a};
+    auto refused = guard.pin("split.example", split, false);
+    CHECK(refused.status == Pinning::Status::refused);
+    CHECK(refused.endpoints.empty());
+    CHECK(refused.why == "'split.example' resolves to 192.0.2.1, which is outside the boundary");
+    auto pinned = guard.pin("twice.example", twice, false);
+    CHECK(pinned.status == Pinning::Status::pinned);
+    CHECK(pinned.endpoints == std::vector<boost::asio::ip::tcp::endpoint>{a, b});
   }
 
   TEST_CASE("plain-HTTP backends marked loopback must resolve to loopback") {
     std::string why;
     EgressGuard guard({*Cidr::parse("0.0.0.0/0", why)});
-    CHECK(guard.resolve_and_pin("10.1.2.3", 80, true, why).empty());
-    CHECK(why.find("must be on this host") != std::string::npos);
-    CHECK(guard.resolve_and_pin("10.1.2.3", 80, false, why).size() == 1);
+    auto remote = guard.resolve_and_pin("10.1.2.3", 80, true);
+    CHECK(remote.status == Pinning::Status::refused);
+    CHECK(remote.why.find("must be on this host") != std::string::npos);
+    CHECK(guard.resolve_and_pin("10.1.2.3", 80, false).endpoints.size() == 1);
   }
 
   TEST_CASE("an IPv4-mapped loopback address is on this host; a mapped outside address is not") {
     std::string why;
     EgressGuard guard({*Cidr::parse("127.0.0.1/32", why), *Cidr::parse("10.0.0.0/8", why)});
-    auto mapped = guard.resolve_and_pin("::ffff:127.0.0.1", 27500, true, why);
-    REQUIRE_MESSAGE(mapped.size() == 1, why);
-    CHECK(mapped[0].port() == 27500);
-    why.clear();
-    CHECK(guard.resolve_and_pin("::ffff:10.1.2.3", 80, true, why).empty());
-    CHECK(why == "'::ffff:10.1.2.3' resolves to ::ffff:10.1.2.3, but plain-HTTP backends marked 'loopback' must be on "
-                 "this host");
+    auto mapped = guard.resolve_and_pin("::ffff:127.0.0.1", 27500, true);
+    REQUIRE_MESSAGE(mapped.endpoints.size() == 1, mapped.why);
+    CHECK(mapped.endpoints[0].port() == 27500);
+    auto remote = guard.resolve_and_pin("::ffff:10.1.2.3", 80, true);
+    CHECK(remote.endpoints.empty());
+    CHECK(remote.why == "'::ffff:10.1.2.3' resolves to ::ffff:10.1.2.3, but plain-HTTP backends marked 'loopback' must "
+                        "be on this host");
   }
 
   TEST_CASE("unmapped reads an IPv4-mapped IPv6 address as IPv4 and leaves others as they are") {

@@ -1,0 +1,185 @@
+// A backend replica named by a host name that does not resolve is a DNS failure, not an egress
+// refusal: the gateway starts and is ready, the replica counts as down (sovereign_upstream_healthy 0,
+// sovereign_upstream_unresolved 1), requests only it could serve get 503 backend_unresolved naming the
+// host and the resolver's reason, and the name is resolved again every health-check interval. Once it
+// resolves, its addresses are checked against the boundary as at load and pinned; a pinned name is
+// never resolved again until a reload. Names under .invalid (RFC 6761) never resolve; names the test
+// makes resolve later live in an /etc/hosts of the gateway's own (a private mount namespace), never
+// in the machine's.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Gateway, openaiBackend, tenant, tempDir, privateHostsSupported } from './lib/gateway.mjs';
+import { Upstream } from './lib/upstream.mjs';
+import { assertError } from './lib/openai_shapes.mjs';
+
+const KEY = 'sk-resolution-tenant';
+const chat = (model) => ({ model, messages: [{ role: 'user', content: 'hello' }] });
+const events = (gw, name) => gw.stderr.split('\n').filter((l) => l.includes(`"event":"${name}"`));
+
+describe('replica names that do not resolve', { timeout: 60000 }, () => {
+  const HOST = 'replica.sovereign-itest.invalid';
+  let good;
+  let gw;
+  let unresolvedUrl;
+
+  before(async () => {
+    good = await Upstream.start({ name: 'good' });
+    unresolvedUrl = `http://${HOST}:${good.port}`;
+    gw = await Gateway.start({
+      tenants: [tenant({ name: 'resolution', keys: [KEY], models: ['*'] })],
+      backends: [
+        openaiBackend({ name: 'be-dns', models: ['m-dns'], urls: [unresolvedUrl] }),
+        openaiBackend({ name: 'be-mixed', models: ['m-mixed'], urls: [unresolvedUrl, good.url] }),
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await good?.stop();
+  });
+
+  it('the gateway starts and is ready, as with a replica that is down', async () => {
+    const ready = await gw.admin('/readyz');
+    assert.equal(ready.status, 200, ready.text);
+  });
+
+  it('a request only that replica could serve gets 503 backend_unresolved naming the host and the reason', async () => {
+    const res = await gw.chat(KEY, chat('m-dns'));
+    assertError(res, { status: 503, type: 'service_unavailable_error', code: 'backend_unresolved' }, 'unresolved replica');
+    const message = res.json.error.message;
+    assert.ok(message.startsWith(`No backend for model 'm-dns' can be reached now: backend 'be-dns' replica ${unresolvedUrl}: ` +
+      `cannot resolve '${HOST}': `), message);
+    // The resolver's own words follow the host, then when it is tried again.
+    assert.match(message, new RegExp(`cannot resolve '${HOST.replaceAll('.', '\\.')}': [^;]*\\S; the gateway resolves it again every 200 ms\\.$`));
+  });
+
+  it('is not counted or logged as an egress refusal', async () => {
+    await gw.chat(KEY, chat('m-dns'));
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_egress_refusals_total', { backend: 'be-dns' }), 0, metrics.text);
+    assert.ok(metrics.matching('sovereign_egress_refusals_total', { backend: 'be-dns' }).length === 1,
+      'the backend has its egress series, at 0');
+    assert.deepEqual(events(gw, 'egress_refused'), [], 'no egress_refused line');
+  });
+
+  it('shows the replica down and unresolved in /metrics, and logs backend_unresolved naming it', async () => {
+    const metrics = await gw.metrics();
+    for (const backend of ['be-dns', 'be-mixed']) {
+      assert.equal(metrics.value('sovereign_upstream_healthy', { backend, replica: unresolvedUrl }), 0, `${backend}\n${metrics.text}`);
+      assert.equal(metrics.matching('sovereign_upstream_healthy', { backend, replica: unresolvedUrl }).length, 1);
+      assert.equal(metrics.value('sovereign_upstream_unresolved', { backend, replica: unresolvedUrl }), 1, backend);
+    }
+    assert.equal(metrics.value('sovereign_upstream_healthy', { backend: 'be-mixed', replica: good.url }), 1);
+    assert.equal(metrics.value('sovereign_upstream_unresolved', { backend: 'be-mixed', replica: good.url }), 0);
+    const logged = events(gw, 'backend_unresolved');
+    assert.ok(logged.some((l) => l.includes("backend 'be-dns'") && l.includes(`cannot resolve '${HOST}'`) && /"level":"warn"/.test(l)),
+      `no backend_unresolved line for be-dns:\n${gw.stderr}`);
+  });
+
+  it('resolves the name again every health-check interval, counting each failure, without logging each', async () => {
+    const failures = async () => (await gw.metrics()).value('sovereign_upstream_resolution_failures_total', { backend: 'be-dns' });
+    const first = await failures();
+    assert.ok(first >= 1, `the failure at load is counted (${first})`);
+    await gw.waitForMetrics((m) => m.value('sovereign_upstream_resolution_failures_total', { backend: 'be-dns' }) >= first + 3,
+      5000, 'three more failed resolutions of be-dns\'s replica');
+    // One line per replica and reason, not one per attempt.
+    assert.equal(events(gw, 'backend_unresolved').filter((l) => l.includes("backend 'be-dns'")).length, 1, gw.stderr);
+  });
+
+  it('a backend with another replica serves from it, sending nothing anywhere else', async () => {
+    for (let i = 0; i < 4; i++) {
+      const res = await gw.chat(KEY, chat('m-mixed'));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.system_fingerprint, 'good');
+    }
+  });
+});
+
+const noPrivateHosts = privateHostsSupported();
+
+describe('replica names that resolve later', { timeout: 60000, skip: noPrivateHosts ?? false }, () => {
+  // .test (RFC 6761) names: no DNS server answers them; only the gateway's own hosts file does.
+  const LATER = 'later.sovereign-itest.test';
+  const OUTSIDE = 'outside.sovereign-itest.test';
+  const STABLE = 'stable.sovereign-itest.test';
+  let dir;
+  let hostsFile;
+  let good;
+  let gw;
+  let config;
+
+  // Rewritten in place: the file bind-mounted over the gateway's /etc/hosts is this very inode.
+  const writeHosts = (entries) =>
+    fs.writeFileSync(hostsFile, ['127.0.0.1 localhost', ...entries.map(([address, name]) => `${address} ${name}`)].join('\n') + '\n');
+
+  before(async () => {
+    dir = tempDir('sovereign-resolution-itest-');
+    hostsFile = path.join(dir, 'hosts');
+    writeHosts([['127.0.0.1', STABLE]]);
+    good = await Upstream.start({ name: 'good' });
+    config = {
+      tenants: [tenant({ name: 'resolution', keys: [KEY], models: ['*'] })],
+      backends: [
+        openaiBackend({ name: 'be-later', models: ['m-later'], urls: [`http://${LATER}:${good.port}`] }),
+        openaiBackend({ name: 'be-outside', models: ['m-outside'], urls: [`http://${OUTSIDE}:${good.port}`] }),
+        openaiBackend({ name: 'be-stable', models: ['m-stable'], urls: [`http://${STABLE}:${good.port}`] }),
+      ],
+    };
+    gw = await Gateway.start(config, { hostsFile });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await good?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const replica = (backend, host) => ({ backend, replica: `http://${host}:${good.port}` });
+
+  it('before the names resolve, their models get 503 backend_unresolved and the resolved one serves', async () => {
+    assertError(await gw.chat(KEY, chat('m-later')), { status: 503, code: 'backend_unresolved' }, 'm-later');
+    assertError(await gw.chat(KEY, chat('m-outside')), { status: 503, code: 'backend_unresolved' }, 'm-outside');
+    const res = await gw.chat(KEY, chat('m-stable'));
+    assert.equal(res.status, 200, res.text);
+  });
+
+  it('once a name resolves, it is checked against the boundary: pinned inside it, refused outside it', async () => {
+    const from = gw.stderr.length;
+    writeHosts([['127.0.0.1', STABLE], ['127.0.0.1', LATER], ['127.0.0.2', OUTSIDE]]);
+    await gw.waitForMetrics((m) => m.value('sovereign_upstream_unresolved', replica('be-later', LATER)) === 0 &&
+      m.value('sovereign_upstream_unresolved', replica('be-outside', OUTSIDE)) === 0, 5000, 'both names to resolve');
+    const log = await gw.waitForStderr(/"event":"egress_refused"/, from, 5000, 'the refusal of the outside name');
+    assert.match(log, new RegExp(`"event":"backend_resolved".*be-later.*'${LATER}' resolves to 127\\.0\\.0\\.1`));
+    assert.match(log, new RegExp(`"event":"egress_refused".*be-outside.*'${OUTSIDE}' resolves to 127\\.0\\.0\\.2, which is outside the boundary`));
+    const later = await gw.chat(KEY, chat('m-later'));
+    assert.equal(later.status, 200, later.text);
+    assert.equal(later.json.system_fingerprint, 'good');
+    assertError(await gw.chat(KEY, chat('m-outside')), { status: 503, code: 'egress_refused' }, 'm-outside');
+    const metrics = await gw.waitForMetrics((m) => m.value('sovereign_upstream_healthy', replica('be-later', LATER)) === 1,
+      5000, 'the resolved replica to be reported healthy');
+    assert.equal(metrics.value('sovereign_upstream_healthy', replica('be-outside', OUTSIDE)), 0);
+    assert.ok(metrics.value('sovereign_egress_refusals_total', { backend: 'be-outside' }) >= 1, metrics.text);
+  });
+
+  it('a pinned name is never resolved again: a changed answer redirects nothing until a reload', async () => {
+    const resolvedBefore = events(gw, 'backend_resolved').length;
+    writeHosts([['127.0.0.2', STABLE], ['127.0.0.2', LATER], ['127.0.0.2', OUTSIDE]]);
+    await new Promise((r) => setTimeout(r, 1000));  // five health-check intervals
+    for (const model of ['m-later', 'm-stable']) {
+      const res = await gw.chat(KEY, chat(model));
+      assert.equal(res.status, 200, `${model}: ${res.text}`);
+      assert.equal(res.json.system_fingerprint, 'good');
+    }
+    assert.equal(events(gw, 'backend_resolved').length, resolvedBefore);
+
+    // A reload resolves every name afresh: both now resolve outside the boundary.
+    const from = gw.stderr.length;
+    await gw.reload(config);
+    await gw.waitForStderr(/"event":"reloaded"/, from, 10000, 'the reload');
+    for (const model of ['m-later', 'm-stable'])
+      assertError(await gw.chat(KEY, chat(model)), { status: 503, code: 'egress_refused' }, `${model} after the reload`);
+  });
+});
