@@ -47,6 +47,9 @@ bool email_chars(char c) {
            (byte >= 0x80 && byte <= 0xBF) || email_letter_lead(byte) || byte == 0xE2;
 }
 bool ipv6_chars(char c) { return is_hex(c) || c == ':'; }
+// Dots too: an address may end in an IPv4 address ("::ffff:10.20.30.40"), which a streamed answer
+// holds back with the rest.
+bool ipv6_value_chars(char c) { return ipv6_chars(c) || c == '.'; }
 bool token_chars(char c) {
     return is_alnum(c) || c == '_' || c == '-' || c == '.' || c == '+' || c == '/' || c == '=';
 }
@@ -96,8 +99,9 @@ constexpr std::size_t e164_max = 1 + 15 + 14 + phone_line_breaks * line_break_ex
 // break, and a group of up to six digits with the character after it, which a streamed answer holds
 // back with the value.
 constexpr std::size_t card_max = 19 + 18 + card_line_breaks * line_break_extra + line_breaks::max_gap + 7;
-// Eight groups of four hexadecimal digits and the seven colons between them.
-constexpr std::size_t ipv6_max = 8 * 4 + 7;
+// Eight groups of four hexadecimal digits and the seven colons between them, or six and an IPv4
+// address in place of the last two ("0:0:0:0:0:ffff:255.255.255.255").
+constexpr std::size_t ipv6_max = 6 * 4 + 6 + 4 * 3 + 3;
 // Four groups of three digits and the three dots between them.
 constexpr std::size_t ipv4_max = 4 * 3 + 3;
 
@@ -378,6 +382,13 @@ TextRange expand_ipv4(std::string_view text, std::size_t begin, std::size_t end)
            continues(right, right + 1 < text.size() ? right + 1 : right))
         ++right;
     if (right - left > ipv4_max) return {};
+    // Written as the last 32 bits of an IPv6 address ("::ffff:10.20.30.40"): the IPv4 address is that
+    // whole address, found by both detectors alike, so that either one's redaction removes all of it.
+    if (left > 0 && text[left - 1] == ':') {
+        std::size_t mapped = left - 1;
+        while (mapped > 0 && left - mapped <= ipv6_max && ipv6_chars(text[mapped - 1])) --mapped;
+        if (right - mapped <= ipv6_max && validators::ipv6(text.substr(mapped, right - mapped))) return {mapped, right};
+    }
     return {left, right};
 }
 
@@ -397,13 +408,24 @@ TextRange find_ipv6_anchor(std::string_view text, std::size_t from) {
 }
 
 // Anchor: two colons with at most four hexadecimal digits between them. The address is the whole run
-// of hexadecimal digits and colons around it (its boundary allows neither next to it); the validator
-// checks its groups. A run longer than any address is refused after ipv6_max + 1 characters either
-// way, so each anchor inside a long run costs a bounded look.
+// of hexadecimal digits and colons around it (its boundary allows neither next to it), and where its
+// last group is decimal digits followed by a dot and a digit, the dotted rest: an IPv4 address written
+// in its last 32 bits ("::ffff:10.20.30.40", "64:ff9b::10.20.30.40"), which is one address, not
+// "::ffff:10" and ".20.30.40" left beside it. The validator checks its groups. A run longer than any
+// address is refused after ipv6_max + 1 characters either way, so each anchor inside a long run costs
+// a bounded look.
 TextRange expand_ipv6(std::string_view text, std::size_t begin, std::size_t end) {
     std::size_t left = begin;
     while (left > 0 && begin - left <= ipv6_max && ipv6_chars(text[left - 1])) --left;
-    const std::size_t right = extend_right(text, end, left + ipv6_max + 1, ipv6_chars);
+    const std::size_t limit = left + ipv6_max + 1;
+    std::size_t right = extend_right(text, end, limit, ipv6_chars);
+    std::size_t last_group = right;
+    while (last_group > left && text[last_group - 1] != ':') --last_group;
+    const bool decimal_group = last_group < right && std::all_of(text.begin() + static_cast<std::ptrdiff_t>(last_group),
+                                                                 text.begin() + static_cast<std::ptrdiff_t>(right), is_digit);
+    if (decimal_group)
+        while (right + 1 < text.size() && right < limit && text[right] == '.' && is_digit(text[right + 1]))
+            right = extend_right(text, right + 1, limit, is_digit);
     if (right - left > ipv6_max) return {};
     return {left, right};
 }
@@ -651,14 +673,14 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         // patterns, depending on which), so the detector silently missed addresses.
         {"ipv4", "internal", "IPv4 addresses",
          {{R"([0-9]\.[0-9])", false, false, false, nullptr, nullptr, find_ipv4_anchor}}, v::ipv4, Boundary::ipv4,
-         {"ip", "address", "host", "server"}, digits_and_separators, "0123456789", "", expand_ipv4, ipv4_max},
+         {"ip", "address", "host", "server"}, digits_and_separators, "0123456789", "", expand_ipv4, ipv6_max},
         // The anchor only, found by find_ipv6_anchor (not vectorscan: BuiltinPattern::find) and completed
         // by expand_ipv6. The whole form, [0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}, matched at every clock
         // time, cost as much as all other full-text patterns on log lines, and missed the eight-colon
         // form "1:2:3:4:5:6:7::".
         {"ipv6", "internal", "IPv6 addresses",
          {{R"(:[0-9A-Fa-f]{0,4}:)", false, false, false, nullptr, nullptr, find_ipv6_anchor}}, v::ipv6, Boundary::ipv6,
-         {"ip", "ipv6", "address", "host"}, ipv6_chars, "0123456789abcdefABCDEF:", "", expand_ipv6, ipv6_max},
+         {"ip", "ipv6", "address", "host"}, ipv6_value_chars, "0123456789abcdefABCDEF:", "", expand_ipv6, ipv6_max},
         {"date_of_birth", "confidential", "dates next to words such as 'born' or 'date of birth'",
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},
           {R"((?:19|20)[0-9]{2}(?:-[0-9]{1,2}-|/[0-9]{1,2}/|\.[0-9]{1,2}\.)[0-9]{1,2})", true, true},

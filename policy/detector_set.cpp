@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "policy/encoded_text.hpp"
+#include "policy/inline_markup.hpp"
 #include "policy/lookalike_fold.hpp"
 #include "policy/utf8.hpp"
 
@@ -279,12 +280,37 @@ std::size_t DetectorSet::find(std::string_view name) const {
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out,
                        ScanFailure& failure, std::size_t* awaiting_context) const {
-    return scan_folded(text, from, out, failure, DensePass::windows, awaiting_context, false);
+    return scan_with_tags(text, from, out, failure, DensePass::windows, awaiting_context);
 }
 
 bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::vector<Detection>& out,
                                   ScanFailure& failure) const {
-    return scan_folded(text, from, out, failure, DensePass::whole_text, nullptr, false);
+    return scan_with_tags(text, from, out, failure, DensePass::whole_text, nullptr);
+}
+
+// Text with HTML tags is read a second time as it is shown (policy/inline_markup.hpp), and a value
+// found there over a run of tags is a finding over the characters that wrote it. What the text as
+// written holds stays found (an address in a link's href, which the shown text leaves out).
+bool DetectorSet::scan_with_tags(std::string_view text, std::size_t from, std::vector<Detection>& out,
+                                 ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context) const {
+    if (!scan_folded(text, from, out, failure, dense_pass, awaiting_context, false)) return false;
+    thread_local UnescapedText shown;
+    if (!read_without_tags(text, shown)) return true;
+    thread_local std::vector<Detection> found;
+    std::size_t awaiting = shown.text.size();
+    if (!scan_folded(shown.text, unescaped_offset(shown, from), found, failure, dense_pass,
+                     awaiting_context != nullptr ? &awaiting : nullptr, false))
+        return false;
+    if (awaiting < shown.text.size()) *awaiting_context = std::min(*awaiting_context, shown.source[awaiting]);
+    const std::size_t plain = out.size();
+    for (const Detection& d : found) {
+        const std::size_t begin = shown.source[d.begin];
+        // A value ends on a character of its own, never on the blank a run of tags reads as.
+        const std::size_t end = shown.text[d.end - 1] != ' ' ? shown.source[d.end - 1] + 1 : shown.source[d.end];
+        if (end - begin != d.end - d.begin) out.push_back({d.detector, begin, end, d.context_found});
+    }
+    if (out.size() > plain) keep_one_per_place(out);
+    return true;
 }
 
 // Text with look-alike characters is scanned as its ASCII fold, and what is found there is placed
@@ -333,7 +359,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
 
     // Working memory, kept per thread so that a scan allocates nothing once warm.
     struct Work {
-        std::vector<std::size_t> per_detector;  // end of the last expanded value, then of the last kept one
+        std::vector<std::size_t> per_detector;  // end of the last expanded value
         std::vector<TextRange> windows;         // where digit-dense patterns must run
         std::string window_text;                // a window with the character on each side of it, padded
         std::string padded;                     // the text, padded (scan_padding)
@@ -617,7 +643,12 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         out.erase(out.begin() + static_cast<std::ptrdiff_t>(kept_plain), unescaped_from);
     }
 
-    // Keep one finding per place: the earliest, longest one; drop findings inside a longer finding.
+    keep_one_per_place(out);
+    return true;
+}
+
+// Keeps one finding per place: the earliest, longest one; drops findings inside a longer finding.
+void DetectorSet::keep_one_per_place(std::vector<Detection>& out) const {
     std::sort(out.begin(), out.end(), [this](const Detection& a, const Detection& b) {
         if (a.begin != b.begin) return a.begin < b.begin;
         if (a.end != b.end) return a.end > b.end;
@@ -625,8 +656,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         if (a_fallback != detectors_[b.detector].fallback) return !a_fallback;
         return a.detector < b.detector;
     });
-    std::vector<std::size_t>& last_end = work.per_detector;
-    std::fill(last_end.begin(), last_end.end(), 0);
+    thread_local std::vector<std::size_t> last_end;
+    last_end.assign(detectors_.size(), 0);
     std::size_t kept = 0;
     std::size_t covered_from = 0;
     std::size_t covered_to = 0;
@@ -647,7 +678,6 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         out[kept++] = d;
     }
     out.resize(kept);
-    return true;
 }
 
 }  // namespace sovereign::policy

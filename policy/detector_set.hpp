@@ -110,6 +110,9 @@ private:
     // `nested`: the scan of text decoded from a base64 or hex run or unescaped, which decodes nothing further.
     bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
               DensePass dense_pass, std::size_t* awaiting_context, bool nested = false) const;
+    bool scan_with_tags(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
+                        DensePass dense_pass, std::size_t* awaiting_context) const;
+    void keep_one_per_place(std::vector<Detection>& out) const;
     bool scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
                      DensePass dense_pass, std::size_t* awaiting_context, bool nested) const;
 

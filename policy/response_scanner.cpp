@@ -5,6 +5,7 @@
 
 #include "policy/encoded_text.hpp"
 #include "policy/engine.hpp"
+#include "policy/inline_markup.hpp"
 #include "policy/lookalike_fold.hpp"
 
 namespace sovereign::policy {
@@ -62,6 +63,10 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
     const std::size_t end = buffer.size();
     std::size_t earliest = end;
     std::size_t lookalike_from = std::string_view::npos;  // the first look-alike lead byte, found once when needed
+    // A tag the chunk ends inside is held back, and the values before it are looked for as if the
+    // buffer ended there: the next chunk may complete a value that tags interrupt (policy/inline_markup.hpp).
+    const std::size_t open_tag = unfinished_tag_start(buffer, from);
+    earliest = open_tag;
     for (std::size_t d = 0; d < set.detectors().size(); ++d) {
         const auto& det = set.detectors()[d];
         const std::size_t reach = std::min(set.max_width(d), end - from);
@@ -72,8 +77,19 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
         };
         std::size_t run = end - reach;
         if (det.may_contain_known) {
-            run = end;
-            while (run > end - reach && in_value(buffer[run - 1])) --run;
+            // Back over the characters a value may contain, at most `reach` of them, and the tags
+            // between them.
+            run = open_tag;
+            for (std::size_t taken = 0; run > from;) {
+                if (taken < reach && in_value(buffer[run - 1])) {
+                    --run;
+                    ++taken;
+                } else if (const std::size_t tag = tag_ending_at(buffer, run); tag != 0 && run - tag >= from) {
+                    run -= tag;
+                } else {
+                    break;
+                }
+            }
         }
         // Only a character a value can begin with starts a possible value.
         if (!det.may_begin.empty())

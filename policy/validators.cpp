@@ -341,6 +341,9 @@ bool phone(std::string_view text) {
 }
 
 bool ipv4(std::string_view text) {
+    // An IPv4 address written as the last 32 bits of an IPv6 one ("::ffff:10.20.30.40").
+    if (const auto colon = text.rfind(':'); colon != std::string_view::npos)
+        return ipv6(text) && ipv4(text.substr(colon + 1));
     int octets = 0;
     std::size_t start = 0;
     while (start <= text.size()) {

@@ -209,10 +209,10 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   });
 
   it('an IPv4 address written inside an IPv6 one is removed whole, not only up to where the IPv6 finding ends', async () => {
-    // The IPv6 findings (::ffff:10, 2001:db8::1) end inside the IPv4 ones (10.20.30.40, 1.2.3.4): one
-    // marker covers both, and no tail of the IPv4 address follows it, streamed one character an event or whole.
+    // Each address is the whole of it to both detectors (the marker names the first, ipv4): one marker
+    // covers it, and no tail of the IPv4 address follows it, streamed one character an event or whole.
     const text = 'connection from ::ffff:10.20.30.40 refused; host 2001:db8::1.2.3.4 is up';
-    const expected = 'connection from [REDACTED:ipv6] refused; host [REDACTED:ipv6] is up';
+    const expected = 'connection from [REDACTED:ipv4] refused; host [REDACTED:ipv4] is up';
     for (const endpoint of ['chat', 'completions']) {
       for (const streamed of [true, false]) {
         answerText(endpoint, streamed ? [...text] : [text], streamed);

@@ -127,6 +127,23 @@ describe('what the policy sees of each input shape', () => {
     assert.equal(body.messages[1].content[0].refusal, 'not [REDACTED:credit_card]');
   });
 
+  it('text parts are scanned each as its own text: no value across parts but one split on purpose', async () => {
+    const parts = (...texts) => ({ model: 'vision-model', messages: [{ role: 'user', content: texts.map((text) => ({ type: 'text', text })) }] });
+    // A card whole in one part and digits at the start of the next: the next part keeps its digits.
+    let body = await forwarded(parts(`card ${CARD}`, '1111 is the PIN'));
+    assert.deepEqual(body.messages[0].content.map((p) => p.text), ['card [REDACTED:credit_card]', '1111 is the PIN']);
+    // Numbers that merely meet where one part ends and the next begins are no value.
+    body = await forwarded(parts('We ordered 4111', '1111 boxes'));
+    assert.deepEqual(body.messages[0].content.map((p) => p.text), ['We ordered 4111', '1111 boxes']);
+    // A card split across two parts on purpose: each piece redacted in its own part.
+    body = await forwarded(parts('card 4111 1111', ' 1111 1111 thanks'));
+    assert.deepEqual(body.messages[0].content.map((p) => p.text), ['card [REDACTED:credit_card]', ' [REDACTED:credit_card] thanks']);
+    // Groups that HTML tags separate, in a part of rich text.
+    body = await forwarded(parts('<p>card 4111 <b>1111</b> 1111 1111</p>', '<td>4111</td><td>1111</td><td>1111</td><td>1111</td>'));
+    assert.deepEqual(body.messages[0].content.map((p) => p.text),
+      ['<p>card [REDACTED:credit_card]</p>', '<td>[REDACTED:credit_card]</td>']);
+  });
+
   it('a card written as a JSON number is redacted like its digits, and goes on as a string', async () => {
     const body = await forwarded({
       model: 'vision-model',
