@@ -183,10 +183,26 @@ Status FrameParser::check_magic() const {
   return {};
 }
 
+bool all_zero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
 std::optional<Frame> FrameParser::next() {
   if (error_ || position_ >= bytes_.size()) return std::nullopt;
   const std::size_t remaining = bytes_.size() - position_;
+  if (bytes_[position_] == 0 && all_zero(bytes_.substr(position_))) {
+    zero_tail_ = remaining;  // the frames end here; offset() stays at the last frame's end
+    bytes_ = bytes_.substr(0, position_);
+    return std::nullopt;
+  }
   const std::string offset = "offset " + std::to_string(base_ + position_);
+  if (bytes_[position_] == 0) {
+    // Pages of preallocated space land in any order; a crash can leave zeros before data that did.
+    truncated_ = true;
+    error_ = offset + ": zero bytes where a frame should begin, with data after them (a write torn by a crash "
+                      "in space the writer had preallocated)";
+    return std::nullopt;
+  }
   if (remaining < frame_header_size) {
     truncated_ = true;
     error_ = offset + ": truncated frame (" + std::to_string(remaining) + " bytes left, a frame header needs " +

@@ -54,8 +54,13 @@ struct Frame {
   std::string_view payload;
 };
 
+// True when every byte is zero (space the writer preallocated and has not written yet).
+bool all_zero(std::string_view bytes);
+
 // Walks the frames of a segment held in memory. next() returns nullopt at a clean end;
-// error() then says whether the walk stopped on a truncated or malformed frame.
+// error() then says whether the walk stopped on a truncated or malformed frame. Zero bytes from a
+// frame boundary to the end are a clean end too: the writer preallocates the segment it appends to
+// (docs/AUDIT.md, "Preallocated space"), so until it is closed the frames end where the zeros begin.
 class FrameParser {
  public:
   explicit FrameParser(std::string_view bytes);
@@ -69,6 +74,8 @@ class FrameParser {
   bool stopped_on_truncation() const { return truncated_; }
   // The walk stopped on a record frame of 0 bytes (records are 1 byte to max_record_bytes).
   bool stopped_on_empty_record() const { return empty_record_; }
+  // Zero bytes after the last frame (0 when the bytes end with a frame or the walk stopped on an error).
+  std::uint64_t zero_tail_bytes() const { return zero_tail_; }
   std::uint64_t offset() const { return base_ + position_; }  // end of the last good frame
 
  private:
@@ -78,6 +85,7 @@ class FrameParser {
   std::optional<std::string> error_;
   bool truncated_ = false;
   bool empty_record_ = false;
+  std::uint64_t zero_tail_ = 0;
 };
 
 // A crash cuts a segment inside the last frame it was writing, so nothing after the start of a

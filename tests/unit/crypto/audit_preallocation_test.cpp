@@ -1,0 +1,262 @@
+// Strict mode grows the segment it appends to ahead of the records, in zeros: readers stop where the
+// zeros begin, recovery after a crash writes on over them (no quarantine), close cuts them off, and
+// zeros before data that landed (a torn write into that space) are cut like a torn frame.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include "crypto/audit_segment.hpp"
+#include "audit_test_support.hpp"
+
+using namespace sovereign::crypto;
+using namespace sovereign::crypto::testing;
+
+namespace {
+
+// End of the last whole frame of a segment's bytes, and how many zero bytes follow it.
+struct Walk {
+  std::uint64_t frames_end = 0;
+  std::uint64_t zero_tail = 0;
+  bool error = false;
+};
+
+Walk walk(const std::string& bytes) {
+  FrameParser parser(bytes);
+  while (parser.next()) {
+  }
+  return {parser.offset(), parser.zero_tail_bytes(), parser.error().has_value()};
+}
+
+std::string segment_with_one_record() {
+  std::string bytes(segment_magic);
+  append_frame(bytes, FrameTag::record, R"({"kind":"decision"})");
+  return bytes;
+}
+
+// Appends `count` records and waits until the writer has also grown the file after them: it does so
+// after a batch's callbacks, so one more record, confirmed after that, marks the end of it.
+void write_and_settle(AuditWriter& writer, int first, int count) {
+  write_records(writer, first, count);
+  write_records(writer, first + count, 1);
+}
+
+bool any_quarantine_file(const std::filesystem::path& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    if (entry.path().filename().string().find("quarantine") != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_SUITE("audit-preallocation") {
+  TEST_CASE("the frame parser ends cleanly at zeros after a frame, and calls zeros before data a torn write") {
+    const std::string frames = segment_with_one_record();
+    for (std::size_t zeros : {1, 4, 5, 100, 70000}) {
+      CAPTURE(zeros);
+      const Walk w = walk(frames + std::string(zeros, '\0'));
+      CHECK_FALSE(w.error);
+      CHECK(w.frames_end == frames.size());
+      CHECK(w.zero_tail == zeros);
+    }
+    CHECK(walk(frames).zero_tail == 0);
+
+    const std::string torn_bytes = frames + std::string(100, '\0') + "R";
+    FrameParser torn(torn_bytes);
+    while (torn.next()) {
+    }
+    REQUIRE(torn.error().has_value());
+    INFO(*torn.error());
+    CHECK(torn.stopped_on_truncation());
+    CHECK(torn.offset() == frames.size());
+    CHECK(torn.error()->find("zero bytes where a frame should begin") != std::string::npos);
+    CHECK(torn.zero_tail_bytes() == 0);
+  }
+
+  TEST_CASE("a strict writer's open segment is preallocated, verifies while open, and is cut at close") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    write_and_settle(*writer.value(), 0, 29);
+    const auto path = dir.path() / seg1;
+    const Walk open = walk(read_bytes(path));
+    CHECK_FALSE(open.error);
+    CHECK(open.zero_tail > 0);
+    CHECK(std::filesystem::file_size(path) == open.frames_end + open.zero_tail);
+    CHECK(std::filesystem::file_size(path) >= (1u << 20));
+    VerifyReport running = verify_log(dir.path(), trust(key), {});
+    INFO(dump(running));
+    CHECK(running.ok());
+    CHECK(running.records_valid + running.unsigned_records == 30);
+
+    writer.value()->close();
+    const Walk closed = walk(read_bytes(path));
+    CHECK(closed.zero_tail == 0);
+    CHECK(std::filesystem::file_size(path) == closed.frames_end);
+    CHECK(verify_log(dir.path(), trust(key), {.require_closed = true}).ok());
+  }
+
+  TEST_CASE("a relaxed writer appends without preallocating") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.durability = Durability::relaxed;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    write_records(*writer.value(), 0, 30);
+    const Walk open = walk(read_bytes(dir.path() / seg1));
+    CHECK(open.zero_tail == 0);
+    writer.value()->close();
+  }
+
+  TEST_CASE("preallocation never grows a segment past segment_max_bytes") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    AuditOptions options = options_for(dir.path());
+    options.segment_max_bytes = 65536;
+    auto writer = AuditWriter::open(options, key);
+    REQUIRE(writer.ok());
+    write_and_settle(*writer.value(), 0, 999);  // several segments
+    auto listed = list_segments(dir.path());
+    REQUIRE(listed.ok());
+    REQUIRE(listed->size() >= 2);
+    for (const auto& [index, file] : listed.value()) CHECK(std::filesystem::file_size(file) <= 65536);
+    writer.value()->close();
+    CHECK(verify_log(dir.path(), trust(key), {.require_closed = true}).ok());
+  }
+
+  // What kill -9 leaves: the open segment with its zeros. The copy is taken while the writer runs.
+  TEST_CASE("after a crash the writer writes on over the preallocated zeros, quarantining nothing") {
+    TempDir live;
+    TempDir crashed;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    {
+      auto writer = AuditWriter::open(options_for(live.path()), key);
+      REQUIRE(writer.ok());
+      write_and_settle(*writer.value(), 0, 24);
+      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
+      writer.value()->close();
+    }
+    const std::uint64_t image_size = std::filesystem::file_size(crashed.path() / seg1);
+    REQUIRE(walk(read_bytes(crashed.path() / seg1)).zero_tail > 0);
+
+    auto writer = AuditWriter::open(options_for(crashed.path()), key);
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 25);
+    CHECK(writer.value()->recovery().discarded_tail_bytes == 0);
+    CHECK(writer.value()->recovery().quarantined_bytes == 0);
+    CHECK(writer.value()->recovery().quarantine_file.empty());
+    write_records(*writer.value(), 25, 5);
+    CHECK(std::filesystem::file_size(crashed.path() / seg1) == image_size);  // written over the zeros
+    writer.value()->close();
+    CHECK_FALSE(any_quarantine_file(crashed.path()));
+    VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 30);
+  }
+
+  TEST_CASE("zeros before data that landed after a crash are cut like a torn frame, and the log verifies") {
+    TempDir live;
+    TempDir crashed;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    {
+      auto writer = AuditWriter::open(options_for(live.path()), key);
+      REQUIRE(writer.ok());
+      write_and_settle(*writer.value(), 0, 24);
+      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
+      writer.value()->close();
+    }
+    std::string image = read_bytes(crashed.path() / seg1);
+    const Walk before = walk(image);
+    // A later page of a batch landed, an earlier one did not.
+    image.replace(static_cast<std::size_t>(before.frames_end) + 4096, 3, "R{x");
+    write_bytes(crashed.path() / seg1, image);
+    VerifyReport torn = verify_log(crashed.path(), trust(key), {});
+    INFO(dump(torn));
+    CHECK(torn.ok());
+
+    auto writer = AuditWriter::open(options_for(crashed.path()), key);
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 25);
+    // The torn bytes up to the last that landed go to the quarantine file (with four zeros after it,
+    // which could be a frame's length); the zeros after them do not.
+    CHECK(writer.value()->recovery().discarded_tail_bytes == 4096 + 3 + 4);
+    CHECK(std::filesystem::file_size(writer.value()->recovery().quarantine_file) == 4096 + 3 + 4);
+    writer.value()->close();
+    VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 25);
+  }
+
+  // The last checkpoint of a batch that never synced, torn by a power loss while records after it
+  // landed: cut with all after it, as a torn frame is. Not where no zeros end the segment.
+  TEST_CASE("a checkpoint torn in preallocated space is cut, with the records after it; elsewhere it refuses start") {
+    TempDir live;
+    TempDir crashed;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    {
+      auto writer = AuditWriter::open(options_for(live.path()), key);
+      REQUIRE(writer.ok());
+      write_and_settle(*writer.value(), 0, 24);  // checkpoints after records 10 and 20
+      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
+      writer.value()->close();
+    }
+    std::string image = read_bytes(crashed.path() / seg1);
+    const auto checkpoints = frames_tagged(image, FrameTag::checkpoint);
+    REQUIRE(checkpoints.size() == 2);
+    const FrameSpan last = checkpoints.back();
+    image[last.offset + last.size - 10] ^= 0x40;  // in its signature
+    write_bytes(crashed.path() / seg1, image);
+
+    auto writer = AuditWriter::open(options_for(crashed.path()), key);
+    INFO((writer.ok() ? std::string() : writer.error().message));
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 20);
+    CHECK(writer.value()->recovery().discarded_tail_bytes == walk(image).frames_end - last.offset + 4);
+    write_records(*writer.value(), 100, 2);
+    writer.value()->close();
+    VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 22);
+
+    // The same checkpoint in a segment that does not end in zeros is damage: start-up is refused.
+    TempDir damaged;
+    image.resize(static_cast<std::size_t>(walk(image).frames_end));
+    write_bytes(damaged.path() / seg1, image);
+    auto refused = AuditWriter::open(options_for(damaged.path()), key);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("offset " + std::to_string(last.offset)) != std::string::npos);
+  }
+
+  // A record frame whose header landed and whose payload's last page did not: zeros end its payload.
+  TEST_CASE("a record whose payload did not wholly land in preallocated space is quarantined, not adopted") {
+    TempDir live;
+    TempDir crashed;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    {
+      auto writer = AuditWriter::open(options_for(live.path()), key);
+      REQUIRE(writer.ok());
+      write_and_settle(*writer.value(), 0, 24);
+      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
+      writer.value()->close();
+    }
+    std::string image = read_bytes(crashed.path() / seg1);
+    const FrameSpan last = frames_tagged(image, FrameTag::record).back();
+    const std::size_t half = last.size / 2;
+    image.replace(last.offset + half, last.size - half, std::string(last.size - half, '\0'));
+    write_bytes(crashed.path() / seg1, image);
+
+    auto writer = AuditWriter::open(options_for(crashed.path()), key);
+    REQUIRE(writer.ok());
+    CHECK(writer.value()->recovery().tree_size == 24);
+    CHECK(writer.value()->recovery().quarantined_records == 1);
+    writer.value()->close();
+    VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 24);
+  }
+}
