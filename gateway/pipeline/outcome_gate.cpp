@@ -1,6 +1,5 @@
 #include "gateway/pipeline/outcome_gate.hpp"
 
-#include <algorithm>
 #include <memory>
 
 namespace sovereign::gateway {
@@ -58,27 +57,16 @@ void OutcomeGate::start_stream(ResponseHead header, Completion done) {
 }
 
 void OutcomeGate::write_chunk(std::string data, Completion done) {
-  // The stream's end is a line of its own; the same words inside an event (a model writing about
-  // event streams) are text. What a backend sends after its end is no part of the answer whose
-  // digest the outcome record holds: it is not relayed.
-  // The space after the colon is optional in server-sent events.
-  static constexpr std::string_view done_markers[] = {"\ndata: [DONE]", "\ndata:[DONE]"};
+  // What a backend sends after its end is no part of the answer whose digest the outcome record
+  // holds: it is not relayed.
   if (held_) return done(true);
+  // The stream's end is found as the forwarder finds it (one StreamEnd, one definition of the end
+  // line); the chunk that completes the end line and its event is the ending. An end line whose
+  // line ending comes in a later chunk (the backend's body ended after it) is no ending yet: that
+  // later chunk, with the blank line that ends the event, is.
+  if (status_ < 400) end_.cut(data);
   if (keep_body_) body_ += data;
-  // The marker may straddle two chunks: the end of the previous one is kept to look across.
-  const std::size_t keep = done_markers[0].size() - 1;
-  auto holds_marker = [](std::string_view text) {
-    return std::any_of(std::begin(done_markers), std::end(done_markers),
-                       [text](std::string_view marker) { return text.find(marker) != std::string_view::npos; });
-  };
-  const bool ends = holds_marker(data) || holds_marker(tail_ + data.substr(0, keep));
-  if (data.size() >= keep) {
-    tail_.assign(data, data.size() - keep, keep);
-  } else {
-    tail_ += data;
-    if (tail_.size() > keep) tail_.erase(0, tail_.size() - keep);
-  }
-  if (status_ >= 400 || !ends) {
+  if (!end_.ended()) {
     sent(data);
     return client_.write_chunk(std::move(data), std::move(done));
   }

@@ -1,14 +1,16 @@
 #pragma once
 // Holds the end of an answer until its evidence is written. In strict durability a client receives
-// the end of an answer (a whole 2xx response, or the chunk of a stream that carries `data: [DONE]`)
-// only once the request's outcome record is on disk, so that after a crash every answer a client
-// got whole has both of its records; where the policy asks for a sealed capture of the exchange,
-// every answer's end (failures too) waits for the response's capture to be written.
+// the end of an answer (a whole 2xx response, or the chunk of a stream that completes the event of
+// its `data: [DONE]` line, found by StreamEnd as the forwarder finds it) only once the request's
+// outcome record is on disk, so that after a crash every answer a client got whole has both of its
+// records; where the policy asks for a sealed capture of the exchange, every answer's end
+// (failures too) waits for the response's capture to be written.
 // OutcomeGate stands between a forwarder and the client's sink: it passes everything through,
 // counting and hashing the body bytes the client is sent (and keeping them, for a capture), and
 // hands the ending to `hold`, which writes what it must and then releases it, or refuses it with
 // an error the client gets instead. Chunks after a stream's ending are not relayed: the record is
-// of the answer as it ended.
+// of the answer as it ended. The forwarders complete an end line the backend left without its line
+// ending (StreamEnd::finish) before they finish the stream, so that chunk is the ending.
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -17,6 +19,7 @@
 
 #include "crypto/digest.hpp"
 #include "gateway/http/response_sink.hpp"
+#include "gateway/openai/stream_end.hpp"
 
 namespace sovereign::gateway {
 
@@ -72,7 +75,7 @@ class OutcomeGate final : public ResponseSink {
   crypto::Sha256Hasher sent_hash_;
   std::optional<std::string> sent_sha256_;
   std::string body_;         // keep_body: every body byte relayed to the gate
-  std::string tail_ = "\n";  // the last bytes of the previous chunk; the stream starts at a line's start
+  StreamEnd end_;            // where the stream ends: the forwarder's definition of its end line
   bool held_ = false;
   bool refused_ = false;
 };

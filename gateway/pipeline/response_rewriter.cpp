@@ -299,6 +299,10 @@ bool ResponseRewriter::scan_other_strings(json::value& answer) {
       std::string unreadable;
       for (const auto& text : texts_of(item.get_object(), endpoint_, !whole_answer_, unreadable)) texts.push_back(text.value);
     }
+  return scan_strings(answer, texts);
+}
+
+bool ResponseRewriter::scan_strings(json::value& node, const std::vector<const json::value*>& skip) {
   bool changed = false;
   const auto visit = [&](auto& self, json::value& node) -> void {
     if (auto* array = node.if_array()) {
@@ -307,7 +311,7 @@ bool ResponseRewriter::scan_other_strings(json::value& answer) {
       for (auto& [key, item] : *object)
         if (!server_field(key)) self(self, item);
     } else if (node.is_string() && !node.get_string().empty() &&
-               std::find(texts.begin(), texts.end(), &node) == texts.end()) {
+               std::find(skip.begin(), skip.end(), &node) == skip.end()) {
       Stream once;
       once.chain = make_chain_(TextForm::prose);
       std::string filtered = run_whole(once, node.get_string());
@@ -316,7 +320,7 @@ bool ResponseRewriter::scan_other_strings(json::value& answer) {
       changed = true;
     }
   };
-  visit(visit, answer);
+  visit(visit, node);
   return changed;
 }
 
@@ -560,6 +564,24 @@ std::string ResponseRewriter::whole(std::string body) {
   }
   if (failed_) return fail_whole("the output scanner failed");
   // Nothing changed: the backend's bytes go out as they came.
+  return rewritten ? json::serialize(value) : body;
+}
+
+// An error's body is no answer: it has no choices to read, and every string in it is what a
+// backend wrote about the request (a message quoting the prompt, a parameter's value), each
+// scanned whole, on its own, with the answers' filters.
+std::string ResponseRewriter::error_body(std::string body) {
+  if (body.size() > max_error_body_bytes)
+    return fail_whole("it is larger than " + std::to_string(max_error_body_bytes / 1024) + " KiB");
+  unsigned char inline_arena[4096];
+  json::monotonic_resource arena(inline_arena, sizeof inline_arena);
+  boost::system::error_code ec;
+  std::size_t written_members = 0;
+  json::value value = parse_counting_members(body, ec, &arena, {}, written_members);
+  if (ec) return body;  // never relayed: the forwarder answers in its own words
+  if (repeats_a_key(written_members, value)) return fail_whole("it repeats a key inside an object");
+  const bool rewritten = scan_strings(value, {});
+  if (failed_) return fail_whole("the output scanner failed");
   return rewritten ? json::serialize(value) : body;
 }
 

@@ -60,11 +60,14 @@ class ResponseRewriter : public ResponseTransform {
   std::string finish() override;
   std::string abandon() override;
   std::string whole(std::string body) override;
+  std::string error_body(std::string body) override;
   bool failed() const override { return failed_; }
   std::string failure() const override { return failure_; }
   bool ended() const override { return ended_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
+  // An error is a few lines; one larger than this is withheld rather than scanned.
+  static constexpr std::size_t max_error_body_bytes = 64 * 1024;
   // Each text of each choice has its own filters: a backend inventing choice or tool-call indexes
   // without end must not grow them without bound (OpenAI allows n up to 128).
   static constexpr std::size_t max_texts = 1024;
@@ -89,6 +92,8 @@ class ResponseRewriter : public ResponseTransform {
   std::string fail_whole(const std::string& why);
   bool withhold_logprobs(boost::json::value& answer) const;  // true: one was replaced
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
+  // Every string in `node` but server fields and those in `skip`, each whole; true: one was changed.
+  bool scan_strings(boost::json::value& node, const std::vector<const boost::json::value*>& skip);
   void remember_envelope(const boost::json::object& event);
 
   Endpoint endpoint_;

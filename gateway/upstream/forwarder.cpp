@@ -469,33 +469,47 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
   const std::string_view retry_after = usable_retry_after(retry_after_field);
   const std::string& name = current_.backend->config->name;
+  // Under a policy an error's body is checked as an answer is before anything of it (its whole body,
+  // or its message quoted in the gateway's own error) reaches the client; one that could not be
+  // checked is withheld, and the client gets the status with the gateway's words only.
+  std::string body = std::move(upstream.body());
+  std::string message;  // what the gateway's own error says of the backend's
+  bool withheld = false;
+  if (transform_ && status >= 400) {
+    body = transform_->error_body(std::move(body));
+    withheld = transform_->failed();
+  }
+  if (withheld) message = "; its error could not be checked (" + transform_->failure() + "), so it was withheld";
+  else if (status >= 400) message = upstream_message(body);
   if (status >= 500 || gateways_problem) {
-    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " +
-                                                    std::to_string(upstream.result_int()) + upstream_message(upstream.body())),
+    return respond_error(api_errors::upstream_error("backend '" + name + "' answered " + std::to_string(status) + message),
                          retry_after);
   }
   // A success with nothing in it (204, or an empty 200) is no completion: an OpenAI client would
   // read it as null, or fail to parse it, and the access log would count it a success.
-  if (status < 300 && upstream.body().empty())
+  if (status < 300 && body.empty())
     return respond_error(api_errors::upstream_error("backend '" + name + "' answered " + std::to_string(status) +
                                                     " with no body, where an answer was expected"));
   // A refusal the client must see is relayed with its status, in OpenAI's shape as every error is: a
   // proxy's HTML page, a bare text or an empty body would be read as no error by OpenAI clients.
-  if (status >= 400 && !openai_error_body(upstream.body())) {
-    return respond_error(api_errors::upstream_refusal(status, name, upstream_message(upstream.body()),
-                                                      std::string(content_type.substr(0, 64)), upstream.body().size()),
+  if (status >= 400 && (withheld || !openai_error_body(body))) {
+    return respond_error(api_errors::upstream_refusal(status, name, message, std::string(content_type.substr(0, 64)),
+                                                      body.size()),
                          retry_after);
   }
   HttpResponse response;
   response.version(11);
   response.result(upstream.result_int());  // the number as the backend sent it, known to Beast or not
-  response.set(http::field::content_type, content_type.empty() ? "application/json" : content_type);
+  // An error relayed is an OpenAI error, one JSON value, whatever type the backend named (a server
+  // answering a streamed request may label its error text/event-stream): it goes out as JSON.
+  if (status >= 400 || content_type.empty()) response.set(http::field::content_type, "application/json");
+  else response.set(http::field::content_type, content_type);
   if (!content_encoding.empty())
     response.set(http::field::content_encoding, content_encoding);  // relayed unchecked: no transform (see unrelayable)
   if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
   if (transform_ && upstream.result_int() < 300) {
-    response.body() = transform_->whole(std::move(upstream.body()));
+    response.body() = transform_->whole(std::move(body));
     if (transform_->failed()) {
       ApiError error = api_errors::upstream_error("the answer of backend '" + current_.backend->config->name +
                                                   "' could not be checked (" + transform_->failure() +
@@ -504,7 +518,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
       return respond_error(error);
     }
   } else {
-    response.body() = std::move(upstream.body());
+    response.body() = std::move(body);
   }
   relayed(response.body());
   response.prepare_payload();

@@ -35,6 +35,11 @@ class ResponseTransform {
   // The backend's stream broke mid-way: what is left to release, without the unfinished event.
   virtual std::string abandon() = 0;
   virtual std::string whole(std::string body) = 0;
+  // The body of an error answer (status >= 400) that may be relayed, checked as an answer is: a JSON
+  // body has every string of it through the filters (a backend's error often quotes the request);
+  // a body that is not JSON is returned as it is, since it is never relayed (Forwarder::on_whole).
+  // failed() and failure() say why an error could not be checked: it is then withheld.
+  virtual std::string error_body(std::string body) { return body; }
   // True once the transform refused to go on (fail closed): the stream ends after what it returned,
   // a whole answer is replaced by a 502 response_check_failed saying why (failure()).
   virtual bool failed() const { return false; }

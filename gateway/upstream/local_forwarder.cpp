@@ -102,7 +102,7 @@ void LocalForwarder::start() {
   sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->cancel();
     self->stream_open_ = true;
-    self->queue_.push_front(self->chunk_event("", nullptr));
+    self->queue_.push_front(self->chunk_event(ChunkKind::first, "", nullptr));
     self->pump();
   });
 }
@@ -120,14 +120,16 @@ void LocalForwarder::cancel() {
   else finish(499, "client_closed");
 }
 
-std::string LocalForwarder::chunk_event(const std::string& content, const char* finish_reason) const {
+std::string LocalForwarder::chunk_event(ChunkKind kind, const std::string& text, const char* finish_reason) const {
   json::object choice{{"index", 0}};
   if (request_.endpoint == Endpoint::completions) {
-    choice["text"] = content;
+    choice["text"] = text;
+  } else if (kind == ChunkKind::first) {
+    choice["delta"] = json::object{{"role", "assistant"}, {"content", ""}};
+  } else if (kind == ChunkKind::text) {
+    choice["delta"] = json::object{{"content", text}};
   } else {
-    json::object delta{{"content", content}};
-    if (content.empty() && finish_reason == nullptr) delta["role"] = "assistant";
-    choice["delta"] = std::move(delta);
+    choice["delta"] = json::object{};
   }
   choice["finish_reason"] = finish_reason ? json::value(finish_reason) : json::value(nullptr);
   json::object event = event_head();
@@ -175,7 +177,8 @@ void LocalForwarder::on_text(std::string text) {
     text_ += text;
     return;
   }
-  auto event = chunk_event(text, nullptr);
+  if (text.empty()) return;  // no text: no chunk (an empty delta is no part of OpenAI's stream)
+  auto event = chunk_event(ChunkKind::text, text, nullptr);
   queued_bytes_ += event.size();
   queue_.push_back(std::move(event));
   if (queued_bytes_ > max_buffered_bytes) {
@@ -226,7 +229,7 @@ void LocalForwarder::on_finish(accel::FinishReason reason, accel::Usage usage) {
     queue_.push_back("data: " + error.to_json() + "\n\n");
     outcome_.error_code = error.code == "upstream_error" ? "engine_failed" : error.code;
   } else {
-    queue_.push_back(chunk_event("", finish_reason_name(reason)));
+    queue_.push_back(chunk_event(ChunkKind::last, "", finish_reason_name(reason)));
     if (request_.include_usage) queue_.push_back(usage_event(usage));
     queue_.push_back("data: [DONE]\n\n");
   }

@@ -34,7 +34,11 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   void on_text(std::string text);
   void on_finish(accel::FinishReason reason, accel::Usage usage);
   void pump();
-  std::string chunk_event(const std::string& content, const char* finish_reason) const;
+  // A streamed chunk as OpenAI shapes it. Chat: the first carries the role (`delta: {"role":
+  // "assistant", "content": ""}`), each next one text (`delta: {"content": ...}`), the last the
+  // finish_reason with an empty delta (`{}`). A completion's chunks carry `text` ("" in the last).
+  enum class ChunkKind { first, text, last };
+  std::string chunk_event(ChunkKind kind, const std::string& text, const char* finish_reason) const;
   std::string usage_event(const accel::Usage& usage) const;
   std::string response_id() const;
   boost::json::object event_head() const;  // id, object, created, model of a streamed chunk

@@ -334,18 +334,19 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
     const chunks = all.slice(0, -1);
     for (const chunk of chunks) assert.equal(chunk.choices.length, 1);
     // First: the role; last: the finish reason; in between: the tokens.
-    assert.equal(chunks[0].choices[0].delta.role, 'assistant');
-    assert.equal(contentOf(chunks[0]), '');
+    // The deltas as OpenAI's: the role with an empty content, then only content, then nothing ({})
+    // beside the finish reason.
+    assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' });
     const last = chunks.at(-1);
     assert.equal(last.choices[0].finish_reason, 'length', JSON.stringify(last));
-    assert.equal(contentOf(last), '');
+    assert.deepEqual(last.choices[0].delta, {}, JSON.stringify(last));
     assert.equal(last.usage, undefined, JSON.stringify(last));
     const middle = chunks.slice(1, -1);
     for (const chunk of middle) {
       assert.equal(chunk.choices[0].finish_reason, null, JSON.stringify(chunk));
       assert.ok(contentOf(chunk).length > 0, `an empty content chunk: ${JSON.stringify(chunk)}`);
       assert.equal(chunk.usage, undefined, 'usage only in its own chunk');
-      assert.equal(chunk.choices[0].delta.role, undefined);
+      assert.deepEqual(Object.keys(chunk.choices[0].delta), ['content'], JSON.stringify(chunk));
     }
     // With this seed every one of the 8 tokens decodes to whole characters, so each is its own chunk.
     assert.equal(middle.length, 8, `one chunk per token: ${JSON.stringify(middle.map(contentOf))}`);

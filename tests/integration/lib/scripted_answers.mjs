@@ -1,6 +1,6 @@
 // An upstream that answers with exactly the bytes a test scripts: before each request the test writes
-// the answer (its chunks, content type, a stall, a cut connection) into answer.json of the test's
-// directory, and the upstream writes those chunks one by one. For answers no real model can be made
+// the answer (its status, chunks, content type, a stall, a cut connection) into answer.json of the
+// test's directory, and the upstream writes those chunks one by one. For answers no real model can be made
 // to write on cue: values escaped twice, characters cut between events, text after the stream's end.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,9 +8,12 @@ import { Upstream } from './upstream.mjs';
 
 // The upstream's --script module: it reads answer.json, written as base64 chunks, at each request.
 const SCRIPT = `import fs from 'node:fs';
-export default function respond() {
+export default function respond({ tokens }) {
   const answer = JSON.parse(fs.readFileSync(new URL('./answer.json', import.meta.url), 'utf8'));
-  return { headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map((c) => Buffer.from(c, 'base64')),
+  const chunk = (c) => answer.withToken
+    ? Buffer.from(Buffer.from(c, 'base64').toString('utf8').replaceAll('{{token}}', tokens[0] ?? ''))
+    : Buffer.from(c, 'base64');
+  return { status: answer.status, headers: { 'content-type': answer.contentType }, chunks: answer.chunks.map(chunk),
     stallMs: answer.stallMs, destroy: answer.destroy };
 }
 `;
@@ -20,6 +23,13 @@ export default function respond() {
 export function writeAnswer(dir, chunks, contentType = 'text/event-stream', stallMs = 0, destroy = false) {
   fs.writeFileSync(path.join(dir, 'answer.json'),
     JSON.stringify({ contentType, chunks: chunks.map((c) => Buffer.from(c).toString('base64')), stallMs, destroy }));
+}
+
+// The next answer: `status` with `body` as one chunk, of `contentType`. With withToken, every
+// "{{token}}" in it is the first vault token the request carried (a backend quoting the prompt).
+export function writeStatusAnswer(dir, status, body, contentType = 'application/json', { withToken = false } = {}) {
+  fs.writeFileSync(path.join(dir, 'answer.json'), JSON.stringify({ status, contentType, withToken,
+    chunks: [Buffer.from(body).toString('base64')], stallMs: 0, destroy: false }));
 }
 
 // Starts an upstream that answers as scripted in `dir` (a whole chat answer "noted" until a test

@@ -166,6 +166,46 @@ TEST_SUITE("outcome gate") {
     CHECK(terse_holder.endings.size() == 1);
   }
 
+  TEST_CASE("an end line whose line ending comes in a later chunk is held there, and the client gets the whole event") {
+    // The forwarder relays `data: [DONE]` as the backend's read ended it, then the line ending and
+    // blank line it adds when the body ends: the ending is that second chunk, never dropped.
+    for (const auto& pieces : std::vector<std::vector<std::string>>{
+             {"data: {\"a\":1}\n\ndata: [DONE]", "\n\n"},
+             {"data: {\"a\":1}\r\n\r\ndata:[DONE]", "\r\n\r\n"},
+             {"data: {\"a\":1}\r\rdata: [DONE]\r", "\r"}}) {
+      RecordingSink client;
+      Holder holder;
+      OutcomeGate gate(client, holder.hold(), false);
+      gate.start_stream(ok_head(), [](bool) {});
+      gate.write_chunk(pieces[0], [](bool) {});
+      CHECK(holder.endings.empty());
+      CHECK(client.calls.back() == "chunk " + pieces[0]);
+      bool completed = false;
+      gate.write_chunk(pieces[1], [&](bool ok) { completed = ok; });
+      REQUIRE(holder.endings.size() == 1);
+      CHECK(holder.endings[0].whole);
+      CHECK(holder.endings[0].sha256 == sha256_hex(pieces[0] + pieces[1]));
+      holder.release(std::nullopt);
+      CHECK(completed);
+      CHECK(client.calls.back() == "chunk " + pieces[1]);
+      CHECK(gate.bytes_sent() == pieces[0].size() + pieces[1].size());
+    }
+  }
+
+  TEST_CASE("the gate's end line is the forwarder's: text after [DONE] on its line, or a second space, ends nothing") {
+    for (const std::string line : {"data: [DONE] x\n\n", "data:  [DONE]\n\n", "data: [DONE]x\n\n", " data: [DONE]\n\n"}) {
+      RecordingSink client;
+      Holder holder;
+      OutcomeGate gate(client, holder.hold(), false);
+      gate.start_stream(ok_head(), [](bool) {});
+      gate.write_chunk(line, [](bool) {});
+      CHECK_MESSAGE(holder.endings.empty(), line);
+      CHECK(client.calls.back() == "chunk " + line);
+      gate.write_chunk("data: [DONE]\n\n", [](bool) {});
+      CHECK(holder.endings.size() == 1);
+    }
+  }
+
   TEST_CASE("what a backend sends after the stream's end is not relayed: the record is of the answer as it ended") {
     RecordingSink client;
     Holder holder;

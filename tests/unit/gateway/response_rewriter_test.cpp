@@ -594,4 +594,31 @@ TEST_SUITE("rewrite") {
     CHECK(rewriter.failed());
     CHECK(out.find("response_check_failed") != std::string::npos);
   }
+
+  TEST_CASE("an error's body has every string filtered, choices or not; one not JSON is left for the forwarder to withhold") {
+    auto rewriter = masking_rewriter();
+    const std::string plain = R"({"error":{"message":"bad request","type":"invalid_request_error","param":null}})";
+    CHECK(rewriter.error_body(plain) == plain);
+    CHECK_FALSE(rewriter.failed());
+    auto quoting = masking_rewriter();
+    const std::string out = quoting.error_body(
+        R"({"error":{"message":"prompt 'the secret' too long","param":"secret"},"choices":[{"message":{"content":"secret"}}]})");
+    CHECK_FALSE(quoting.failed());
+    CHECK(out.find("secret") == std::string::npos);
+    CHECK(out.find("prompt 'the ******' too long") != std::string::npos);
+    auto text = masking_rewriter();
+    CHECK(text.error_body("the secret, as text") == "the secret, as text");
+    CHECK_FALSE(text.failed());
+  }
+
+  TEST_CASE("an error too large to check, or with a repeated key, is refused") {
+    auto large = masking_rewriter();
+    large.error_body(R"({"error":{"message":")" + std::string(ResponseRewriter::max_error_body_bytes, 'a') + R"("}})");
+    CHECK(large.failed());
+    CHECK(large.failure() == "it is larger than 64 KiB");
+    auto repeated = masking_rewriter();
+    repeated.error_body(R"({"error":{"message":"a","message":"the secret"}})");
+    CHECK(repeated.failed());
+    CHECK(repeated.failure() == "it repeats a key inside an object");
+  }
 }
