@@ -102,7 +102,10 @@ void LocalForwarder::start() {
   sink_.start_stream(std::move(header), [self = shared_from_this()](bool client_ok) {
     if (!client_ok) return self->cancel();
     self->stream_open_ = true;
-    self->queue_.push_front(self->chunk_event(ChunkKind::first, "", nullptr));
+    // A chat stream opens with the assistant's role; a completions stream has no role, and OpenAI's
+    // sends no chunk before the first text.
+    if (self->request_.endpoint != Endpoint::completions)
+      self->queue_.push_front(self->chunk_event(ChunkKind::first, "", nullptr));
     self->pump();
   });
 }

@@ -306,6 +306,11 @@ describe('a local backend behind the gateway', { timeout: 120000 }, () => {
       assert.equal(chunk.object, 'text_completion', JSON.stringify(chunk));
       assert.match(chunk.id, /^cmpl-/, JSON.stringify(chunk));
     }
+    // As OpenAI's completions stream: no chunk before the first text (it has no role chunk); only the
+    // last, which carries the finish reason, may be without text.
+    const textless = chunks.slice(0, -1).filter((c) => c.choices[0].text === '' && c.choices[0].finish_reason == null);
+    assert.deepEqual(textless, [], JSON.stringify(chunks));
+    assert.ok(chunks.at(-1).choices[0].finish_reason, JSON.stringify(chunks.at(-1)));
   });
 
   it('streams one content chunk per generated token, the finish reason, the usage when asked for, then [DONE]', async () => {
