@@ -40,6 +40,17 @@ void write_and_settle(AuditWriter& writer, int first, int count) {
   write_records(writer, first + count, 1);
 }
 
+// What kill -9 leaves: a copy of the open segment taken while the writer runs, after `records`
+// records (+1 to settle) with checkpoints every 10.
+void copy_while_writing(const std::filesystem::path& into, const SecretKey& key, int records) {
+  TempDir live;
+  auto writer = AuditWriter::open(options_for(live.path()), key);
+  REQUIRE(writer.ok());
+  write_and_settle(*writer.value(), 0, records);
+  std::filesystem::copy_file(live.path() / seg1, into / seg1);
+  writer.value()->close();
+}
+
 bool any_quarantine_file(const std::filesystem::path& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().filename().string().find("quarantine") != std::string::npos) return true;
@@ -127,16 +138,9 @@ TEST_SUITE("audit-preallocation") {
 
   // What kill -9 leaves: the open segment with its zeros. The copy is taken while the writer runs.
   TEST_CASE("after a crash the writer writes on over the preallocated zeros, quarantining nothing") {
-    TempDir live;
     TempDir crashed;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    {
-      auto writer = AuditWriter::open(options_for(live.path()), key);
-      REQUIRE(writer.ok());
-      write_and_settle(*writer.value(), 0, 24);
-      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
-      writer.value()->close();
-    }
+    copy_while_writing(crashed.path(), key, 24);
     const std::uint64_t image_size = std::filesystem::file_size(crashed.path() / seg1);
     REQUIRE(walk(read_bytes(crashed.path() / seg1)).zero_tail > 0);
 
@@ -157,16 +161,9 @@ TEST_SUITE("audit-preallocation") {
   }
 
   TEST_CASE("zeros before data that landed after a crash are cut like a torn frame, and the log verifies") {
-    TempDir live;
     TempDir crashed;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    {
-      auto writer = AuditWriter::open(options_for(live.path()), key);
-      REQUIRE(writer.ok());
-      write_and_settle(*writer.value(), 0, 24);
-      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
-      writer.value()->close();
-    }
+    copy_while_writing(crashed.path(), key, 24);
     std::string image = read_bytes(crashed.path() / seg1);
     const Walk before = walk(image);
     // A later page of a batch landed, an earlier one did not.
@@ -193,16 +190,9 @@ TEST_SUITE("audit-preallocation") {
   // The last checkpoint of a batch that never synced, torn by a power loss while records after it
   // landed: cut with all after it, as a torn frame is. Not where no zeros end the segment.
   TEST_CASE("a checkpoint torn in preallocated space is cut, with the records after it; elsewhere it refuses start") {
-    TempDir live;
     TempDir crashed;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    {
-      auto writer = AuditWriter::open(options_for(live.path()), key);
-      REQUIRE(writer.ok());
-      write_and_settle(*writer.value(), 0, 24);  // checkpoints after records 10 and 20
-      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
-      writer.value()->close();
-    }
+    copy_while_writing(crashed.path(), key, 24);  // checkpoints after records 10 and 20
     std::string image = read_bytes(crashed.path() / seg1);
     const auto checkpoints = frames_tagged(image, FrameTag::checkpoint);
     REQUIRE(checkpoints.size() == 2);
@@ -233,16 +223,9 @@ TEST_SUITE("audit-preallocation") {
 
   // A record frame whose header landed and whose payload's last page did not: zeros end its payload.
   TEST_CASE("a record whose payload did not wholly land in preallocated space is quarantined, not adopted") {
-    TempDir live;
     TempDir crashed;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    {
-      auto writer = AuditWriter::open(options_for(live.path()), key);
-      REQUIRE(writer.ok());
-      write_and_settle(*writer.value(), 0, 24);
-      std::filesystem::copy_file(live.path() / seg1, crashed.path() / seg1);
-      writer.value()->close();
-    }
+    copy_while_writing(crashed.path(), key, 24);
     std::string image = read_bytes(crashed.path() / seg1);
     const FrameSpan last = frames_tagged(image, FrameTag::record).back();
     const std::size_t half = last.size / 2;
