@@ -23,6 +23,10 @@ bool word_char(char c) {
 
 unsigned char first_byte(const std::string& word) { return static_cast<unsigned char>(word[0]); }
 
+// The bit of `seconds_` that an ASCII second letter (folded) sets: distinct for the letters; digits
+// share bits with letters, which only lets a few more places through to the comparison.
+std::uint64_t second_bit(unsigned char folded) { return std::uint64_t{1} << (folded & 63); }
+
 // The first byte of code point cp written in UTF-8.
 unsigned char lead_byte(std::uint32_t cp) {
     char bytes[4];
@@ -70,6 +74,18 @@ ContextWords::ContextWords(const std::vector<std::string>& words) {
     for (unsigned lead = 0xC0; lead < 256; ++lead) may_begin_word_[lead] = has_words(static_cast<unsigned char>(lead));
     for (const auto& [from, to] : case_fold_pairs())
         if (from >= 0x80 && has_words(lead_byte(to))) may_begin_word_[lead_byte(from)] = true;
+    // A one-letter word lets every second character through. A second byte beyond ASCII sets no bit:
+    // only a character beyond ASCII in the text can match it, and such a text character skips the test.
+    for (const auto& word : words_) {
+        std::uint64_t& seconds = seconds_[first_byte(word)];
+        if (word.size() == 1) seconds = ~std::uint64_t{0};
+        else if (static_cast<unsigned char>(word[1]) < 0x80) seconds |= second_bit(static_cast<unsigned char>(word[1]));
+    }
+}
+
+bool ContextWords::second_letter_rules_out(std::string_view window, std::size_t at, unsigned char first) const {
+    if (at + 1 >= window.size() || static_cast<unsigned char>(window[at + 1]) >= 0x80) return false;
+    return (seconds_[first] & second_bit(lower(window[at + 1]))) == 0;
 }
 
 bool ContextWords::may_follow(std::string_view text, std::size_t end) const {
@@ -89,6 +105,7 @@ bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t en
                                        : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
         // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
         const std::size_t from = byte < 0x80 ? 1 : 0;
+        if (from == 1 && second_letter_rules_out(window, at, first)) continue;
         for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
             if (goes_on_at(window, at + from, words_[w], from)) return true;
     }

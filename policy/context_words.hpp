@@ -28,9 +28,17 @@ public:
     bool may_follow(std::string_view text, std::size_t end) const;
 
 private:
+    // Whether the character after an ASCII first letter at window[at] (folded: `first`) begins none of
+    // the second letters of the words that begin with it; false where that character is beyond ASCII
+    // or the window ends.
+    bool second_letter_rules_out(std::string_view window, std::size_t at, unsigned char first) const;
+
     std::vector<std::string> words_;          // case-folded, ordered by first byte
     std::array<std::uint32_t, 257> first_{};  // words_[first_[c], first_[c + 1]) begin with byte c
     std::array<bool, 256> may_begin_word_{};  // bytes that may begin a word, in any case (see the constructor)
+    // For each first byte, the ASCII second letters of its words, folded, as bit (letter & 63): a word
+    // start whose next character is another ASCII letter is passed over without comparing words.
+    std::array<std::uint64_t, 256> seconds_{};
 };
 
 }  // namespace sovereign::policy

@@ -57,6 +57,33 @@ TEST_SUITE("scan") {
         CHECK_FALSE(near_value("\xc3\x96" "berweisung "));               // Ö is not Ü
     }
 
+    // A word start is first tested against its words' second letters (ContextWords::seconds_): the
+    // cases where that test must let the place through to the comparison.
+    TEST_CASE("the second-letter test lets every word through that the comparison would take") {
+        const ContextWords words({"x", "ssn", "tel", "t\xc3\xa9l", "kontonummer", "n\xc3\xa9 le", "p1n"});
+        auto near_value = [&](const std::string& before) {
+            const std::string text = before + "4111111111111111";
+            return words.near(text, before.size(), text.size());
+        };
+        CHECK(near_value("x: "));                                // a one-letter word
+        CHECK(near_value("X "));
+        CHECK(near_value("S\xc5\xbfn: "));                       // Sſn: a second letter beyond ASCII that folds to s
+        CHECK(near_value("\xe2\x84\xaa" "ontonummer "));         // the Kelvin sign first, which folds to k
+        CHECK(near_value("T\xc3\x89L "));                        // TÉL: a second letter beyond ASCII in the word
+        CHECK(near_value("TEL "));
+        CHECK(near_value("P1N "));                               // a digit second
+        CHECK_FALSE(near_value("te "));                          // the right second letter, the word cut short
+        CHECK_FALSE(near_value("tal "));                         // another second letter
+        CHECK_FALSE(near_value("ne le "));                       // ASCII where the word has a letter beyond it
+        CHECK_FALSE(near_value("pan "));                         // a letter in the digit's bit (1 and q share it)
+        CHECK_FALSE(near_value("pqn "));
+        // The window ends right after a first letter: no second letter to test, and no word.
+        const std::string text = "4111111111111111" + std::string(23, ' ') + "t";
+        CHECK_FALSE(words.near(text, 0, 16));
+        const std::string one_letter = "4111111111111111" + std::string(23, ' ') + "x";
+        CHECK(words.near(one_letter, 0, 16));
+    }
+
     TEST_CASE("no words, or only empty ones, never match") {
         const std::string text = "card 4111111111111111";
         CHECK_FALSE(ContextWords().near(text, 5, text.size()));
