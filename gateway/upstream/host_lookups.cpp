@@ -95,19 +95,32 @@ void HostLookups::lookup(const std::string& host, std::uint16_t port, std::chron
     if (ec) return;
     pending->finish({{}, "no answer within " + std::to_string(limit.count()) + " ms"});
   });
-  std::weak_ptr<Pending> weak = pending;
+  const std::string key = host + ':' + std::to_string(port);
+  {
+    std::lock_guard lock(mailbox_->mutex);
+    auto [entry, first] = mailbox_->running.try_emplace(key);
+    entry->second.push_back(pending);
+    if (!first) return;  // that thread's answer is this lookup's too
+  }
   try {
-    std::thread([mailbox = mailbox_, weak = std::move(weak), host, port]() mutable {
+    std::thread([mailbox = mailbox_, key, host, port] {
       LookupAnswer answer = look_up(host, port);
       std::lock_guard lock(mailbox->mutex);
+      auto waiting = std::move(mailbox->running[key]);
+      mailbox->running.erase(key);
       if (mailbox->io == nullptr) return;  // closed: nobody waits for this answer any more
-      boost::asio::post(*mailbox->io, [weak = std::move(weak), answer = std::move(answer)]() mutable {
-        if (auto pending = weak.lock()) pending->finish(std::move(answer));
+      boost::asio::post(*mailbox->io, [waiting = std::move(waiting), answer = std::move(answer)] {
+        for (const auto& weak : waiting)
+          if (auto pending = weak.lock()) pending->finish(answer);
       });
     }).detach();
   } catch (const std::system_error& error) {  // no thread to be had (ulimit -u): a failed lookup
-    boost::asio::post(io_, [pending, why = std::string("cannot start a lookup thread: ") + error.what()] {
-      pending->finish({{}, why});
+    std::lock_guard lock(mailbox_->mutex);
+    auto waiting = std::move(mailbox_->running[key]);
+    mailbox_->running.erase(key);
+    boost::asio::post(io_, [waiting = std::move(waiting), why = std::string("cannot start a lookup thread: ") + error.what()] {
+      for (const auto& weak : waiting)
+        if (auto pending = weak.lock()) pending->finish({{}, why});
     });
   }
 }

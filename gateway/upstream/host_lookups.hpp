@@ -6,11 +6,15 @@
 // lookup stuck on a DNS server that never answers keeps its thread until glibc gives up (its
 // resolv.conf timeouts), but nobody waits for that thread: once close() has run, what it finds is
 // dropped, and the thread touches nothing but its own copy of the name and a mutex it shares.
+// A lookup of a host:port that another one still waits for in glibc (a retry every interval on a
+// dead DNS server, a reload) takes that one's answer rather than a thread of its own, so there is
+// at most one thread per name however long glibc keeps it.
 // (asio's resolver would run the lookups in series on one thread, which closing the io_context
 // joins, so a hung lookup would hold up shutdown.)
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -49,12 +53,14 @@ class HostLookups {
   void close();
 
  private:
+  struct Pending;
   // Shared with the lookup threads, which outlive this object: where to hand an answer, if anywhere.
   struct Mailbox {
     std::mutex mutex;
     boost::asio::io_context* io = nullptr;  // null once closed
+    // "host:port" of each lookup thread still running, with the lookups waiting for its answer.
+    std::map<std::string, std::vector<std::weak_ptr<Pending>>> running;
   };
-  struct Pending;
 
   boost::asio::io_context& io_;
   std::shared_ptr<Mailbox> mailbox_;
