@@ -129,6 +129,7 @@ std::vector<std::string> check_deployment(const GatewayConfig& config, std::vect
   GatewayMetrics scratch_metrics;  // build_backend_states counts into one; nothing serves it here
   const EgressGuard guard(config.boundary);
   auto backends = build_backend_states(config, guard, scratch_metrics, problems);
+  resolve_replica_names_now(guard, backends);
   for (const auto& backend : backends) {
     const auto index = static_cast<std::size_t>(backend->config - config.backends.data());
     for (std::size_t i = 0; i < backend->replicas.size(); ++i) {

@@ -102,6 +102,7 @@ GatewayRuntime::GatewayRuntime(std::filesystem::path config_file, std::shared_pt
       config_(std::move(config)),
       key_passphrase_(std::move(key_passphrase)),
       worker_count_(config_->workers == 0 ? default_workers() : config_->workers),
+      lookups_(control_),
       signals_(control_, SIGHUP, SIGTERM, SIGINT),
       drain_timer_(control_),
       admin_handler_(services_),
@@ -122,6 +123,8 @@ GatewayRuntime::TornDown GatewayRuntime::tear_down() {
   // the sessions, exchanges and probes those own) while every context's socket services still
   // exist; only then do the snapshots go, whose pools close sockets on any worker's context.
   for (auto& worker : workers_) worker->io.shutdown();
+  // A lookup still stuck in glibc is not waited for: its thread drops what it finds (HostLookups).
+  lookups_.close();
   control_.shutdown();
   health_checker_.reset();
   services_.snapshot.store(nullptr);
@@ -216,6 +219,9 @@ void GatewayRuntime::watch_files() {
   file_watch_timer_.expires_after(policy_poll_interval);
   file_watch_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec || services_.sessions.draining.load()) return;
+    // A change seen while a reload looks up its names waits for it (a SIGHUP's reload reads the
+    // policy file too; one from this watcher must not replace it with the configuration it replaces).
+    if (resolving_) return watch_files();
     // Only the policy file is watched: gateway.yaml is reloaded on SIGHUP alone, so an edit of it
     // is never applied half-written.
     if (config_->policy_file)
@@ -297,7 +303,7 @@ void GatewayRuntime::install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot)
   // The analysis holds the policy, never the snapshot, whose pools must close on the workers' contexts.
   policy_findings_.analyse(snapshot->policy,
                            snapshot->policy ? policy_backends(*snapshot->config) : std::vector<policy::BackendInfo>{});
-  health_checker_ = std::make_shared<HealthChecker>(control_, snapshot);
+  health_checker_ = std::make_shared<HealthChecker>(control_, lookups_, snapshot);
   health_checker_->start();
 }
 
@@ -324,29 +330,48 @@ int GatewayRuntime::run() {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
   }
-  ensure_open_files_for(config_->limits.max_connections);
-  if (!start_listeners(error)) {
-    log_event("error", "startup_failed", error);
-    return 1;
-  }
-  // Moved, not copied: run() lasts as long as the gateway, and a copy left in `built` would keep this
-  // first configuration (its backends' state and metric series) alive after reloads replace it.
-  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)));
-  watch_files();
 
+  bool stop_before_serving = false;
+  bool reload_once_serving = false;
   std::function<void()> wait_for_signal;
-  wait_for_signal = [this, &wait_for_signal] {
-    signals_.async_wait([this, &wait_for_signal](boost::system::error_code ec, int signal) {
+  wait_for_signal = [&] {
+    signals_.async_wait([&](boost::system::error_code ec, int signal) {
       if (ec) return;
       if (signal == SIGHUP) {
-        reload();
+        if (serving_) reload();
+        else reload_once_serving = true;  // the files may have changed since they were read
         wait_for_signal();
+      } else if (!serving_) {
+        stop_before_serving = true;  // nothing to drain yet
       } else {
         begin_shutdown();
       }
     });
   };
   wait_for_signal();
+
+  // The replica names are looked up with the control context running, so that a signal is answered
+  // meanwhile; the first configuration then starts as any reload does (a name not resolved within
+  // the limit starts unresolved and is retried).
+  std::shared_ptr<RuntimeSnapshot> first;
+  // Moved, not copied: run() lasts as long as the gateway, and a copy left in `built` would keep this
+  // first configuration (its backends' state and metric series) alive after reloads replace it.
+  resolve_names(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)),
+                [&first](std::shared_ptr<RuntimeSnapshot> resolved) { first = std::move(resolved); });
+  while (!first && !stop_before_serving) control_.run_one();
+  if (stop_before_serving) {
+    log_event("info", "stopped", "stopped before serving (a signal came while the backends' host names were looked up); exiting");
+    return 0;
+  }
+  if (control_.stopped()) control_.restart();
+
+  ensure_open_files_for(config_->limits.max_connections);
+  if (!start_listeners(error)) {
+    log_event("error", "startup_failed", error);
+    return 1;
+  }
+  install_snapshot(std::move(first));
+  watch_files();
 
   for (auto& worker : workers_) {
     for (auto& listener : worker->listeners) listener->run();
@@ -356,6 +381,7 @@ int GatewayRuntime::run() {
     });
   }
   admin_listener_->run();
+  serving_ = true;
   services_.ready.store(true);
   std::string where;
   for (const auto& listener : config_->listeners)
@@ -364,6 +390,7 @@ int GatewayRuntime::run() {
   log_event("info", "started",
             "serving on " + where + " with " + std::to_string(worker_count_) + " worker(s); admin on http://" +
                 config_->admin.address + ":" + std::to_string(config_->admin.port));
+  if (reload_once_serving) reload();
   control_.run();
   for (auto& worker : workers_) {
     worker->io.stop();
@@ -406,29 +433,29 @@ void GatewayRuntime::reload() {
   }
   ListenerTlsContexts listener_tls;
   if (std::string error; !make_listener_tls(*config, listener_tls, error)) return reject(error);
-  auto current = services_.current();
-  auto built = build_snapshot(config, current.get(), worker_count_, services_.metrics, engines_);
+  auto built = build_snapshot(config, services_.current().get(), worker_count_, services_.metrics, engines_);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     std::string all;
     for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
     return reject(all);
   }
-  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
-  update_listeners(*config, listener_tls);
-  if (config->limits.max_connections != config_->limits.max_connections)
-    ensure_open_files_for(config->limits.max_connections);
-  config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
-  current.reset();
-  engines_.release_unused();
-  services_.metrics.config_reload(true);
-  log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
+  resolve_names(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)),
+                [this, config, listener_tls](std::shared_ptr<RuntimeSnapshot> snapshot) {
+                  install_snapshot(std::move(snapshot));
+                  update_listeners(*config, listener_tls);
+                  if (config->limits.max_connections != config_->limits.max_connections)
+                    ensure_open_files_for(config->limits.max_connections);
+                  config_ = config;  // limits (drain timeout too) and TLS files of the next reload are compared with these
+                  engines_.release_unused();
+                  services_.metrics.config_reload(true);
+                  log_event("info", "reloaded", "configuration from " + config_file_.string() + " applied");
+                });
 }
 
 // The configuration in force with the policy the watcher saw settle (`text`; read again when null):
 // what a saved policy changes.
 void GatewayRuntime::reload_policy(const std::string* text) {
-  auto current = services_.current();
-  auto built = build_snapshot(config_, current.get(), worker_count_, services_.metrics, engines_, text);
+  auto built = build_snapshot(config_, services_.current().get(), worker_count_, services_.metrics, engines_, text);
   if (auto* errors = std::get_if<std::vector<std::string>>(&built)) {
     std::string all;
     for (const auto& e : *errors) all += (all.empty() ? "" : "; ") + e;
@@ -436,11 +463,28 @@ void GatewayRuntime::reload_policy(const std::string* text) {
     log_event("error", "reload_rejected", all + "; the previous policy keeps serving");
     return;
   }
-  install_snapshot(std::get<std::shared_ptr<RuntimeSnapshot>>(built));
-  current.reset();
-  engines_.release_unused();
-  services_.metrics.config_reload(true);
-  log_event("info", "reloaded", "policy from " + config_->policy_file->string() + " applied");
+  resolve_names(std::get<std::shared_ptr<RuntimeSnapshot>>(std::move(built)),
+                [this](std::shared_ptr<RuntimeSnapshot> snapshot) {
+                  install_snapshot(std::move(snapshot));
+                  engines_.release_unused();
+                  services_.metrics.config_reload(true);
+                  log_event("info", "reloaded", "policy from " + config_->policy_file->string() + " applied");
+                });
+}
+
+void GatewayRuntime::resolve_names(std::shared_ptr<RuntimeSnapshot> snapshot,
+                                   std::function<void(std::shared_ptr<RuntimeSnapshot>)> then) {
+  const std::uint64_t generation = ++load_generation_;
+  resolving_ = true;
+  RuntimeSnapshot& loading = *snapshot;
+  // The callback holds the snapshot, and with it the guard and replica states the lookups write to.
+  resolve_replica_names(lookups_, loading.egress_guard, loading.backends, HostLookups::default_limit,
+                        [this, generation, snapshot = std::move(snapshot), then = std::move(then)]() mutable {
+                          if (generation != load_generation_) return;  // a later load replaced this one
+                          resolving_ = false;
+                          if (services_.sessions.draining.load()) return;
+                          then(std::move(snapshot));
+                        });
 }
 
 void GatewayRuntime::begin_shutdown() {

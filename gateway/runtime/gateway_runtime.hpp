@@ -1,7 +1,9 @@
 #pragma once
 // The running gateway: worker threads (one io_context each), their listeners, the admin listener,
 // health checks, signal handling (SIGHUP reload, SIGTERM/SIGINT drain and exit).
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +23,7 @@
 #include "gateway/runtime/policy_file_watch.hpp"
 #include "gateway/runtime/policy_findings_log.hpp"
 #include "gateway/upstream/health_checker.hpp"
+#include "gateway/upstream/host_lookups.hpp"
 
 namespace sovereign::gateway {
 
@@ -72,6 +75,12 @@ class GatewayRuntime {
   void begin_shutdown();
   void check_drained();
   void install_snapshot(std::shared_ptr<RuntimeSnapshot> snapshot);
+  // Looks up the replica names `snapshot` left unresolved (all at once, each within
+  // HostLookups::default_limit) while the control thread goes on serving, then calls `then` with it
+  // on the control thread, unless a later load has begun meanwhile (the latest one wins) or the
+  // gateway is draining.
+  void resolve_names(std::shared_ptr<RuntimeSnapshot> snapshot,
+                     std::function<void(std::shared_ptr<RuntimeSnapshot>)> then);
 
   std::filesystem::path config_file_;
   std::shared_ptr<const GatewayConfig> config_;
@@ -79,6 +88,10 @@ class GatewayRuntime {
   unsigned worker_count_;
   GatewayServices services_;
   IoContext control_;
+  HostLookups lookups_;  // replica names, at load and reload and retried; answers come on control_
+  std::uint64_t load_generation_ = 0;  // the configuration load under way or last done (resolve_names)
+  bool resolving_ = false;             // a load waits for its names: policy file changes wait for it
+  bool serving_ = false;               // listeners started; signals before that stop or defer the start
   boost::asio::signal_set signals_;
   boost::asio::steady_timer drain_timer_;
   std::chrono::steady_clock::time_point drain_deadline_;

@@ -161,12 +161,54 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
       replica_state->idle_gauge = &state->series->idle_connections;
       replica_state->dropped_unexpected_bytes = &state->series->dropped_unexpected_bytes;
       replica_state->dropped_closed = &state->series->dropped_closed;
-      replica_state->apply(guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback));
+      // An IP address is checked now; a name is looked up later, off this thread (resolve_replica_names).
+      boost::system::error_code not_numeric;
+      boost::asio::ip::make_address(replica.host, not_numeric);
+      if (!not_numeric)
+        replica_state->apply(guard.resolve_and_pin(replica.host, replica.port, !replica.https && backend.loopback));
       state->replicas.push_back(std::move(replica_state));
     }
     states.push_back(std::move(state));
   }
   return states;
+}
+
+void resolve_replica_names(HostLookups& lookups, const EgressGuard& guard,
+                           std::vector<std::unique_ptr<BackendState>>& backends, std::chrono::milliseconds limit,
+                           std::function<void()> done) {
+  // Shared by the lookups under way: the last to settle calls `done`.
+  struct Outstanding {
+    std::size_t count = 1;  // one for the loop below, so that `done` cannot run before it ends
+    std::function<void()> done;
+    void settled() {
+      if (--count == 0) done();
+    }
+  };
+  auto outstanding = std::make_shared<Outstanding>();
+  outstanding->done = std::move(done);
+  for (auto& backend : backends)
+    for (auto& replica : backend->replicas) {
+      if (replica->pinning() != Pinning::Status::unresolved) continue;
+      ++outstanding->count;
+      const ReplicaConfig& config = replica->config();
+      const bool loopback_only = !config.https && backend->config->loopback;
+      lookups.lookup(config.host, config.port, limit,
+                     [outstanding, &guard, state = replica.get(), loopback_only](LookupAnswer answer) {
+                       const std::string& host = state->config().host;
+                       state->apply(answer.error.empty() ? guard.pin(host, answer.endpoints, loopback_only)
+                                                         : EgressGuard::unresolved(host, answer.error));
+                       outstanding->settled();
+                     });
+    }
+  outstanding->settled();
+}
+
+void resolve_replica_names_now(const EgressGuard& guard, std::vector<std::unique_ptr<BackendState>>& backends,
+                               std::chrono::milliseconds limit) {
+  boost::asio::io_context io;
+  HostLookups lookups(io);
+  resolve_replica_names(lookups, guard, backends, limit, [] {});
+  io.run();  // until every lookup has answered or passed its limit
 }
 
 }  // namespace sovereign::gateway

@@ -3,6 +3,7 @@
 // snapshot: pinned addresses, health, circuit breaker and load, all as atomics.
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +15,7 @@
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/metrics/gateway_metrics.hpp"
 #include "gateway/upstream/egress_guard.hpp"
+#include "gateway/upstream/host_lookups.hpp"
 
 namespace sovereign::gateway {
 
@@ -106,12 +108,26 @@ struct BackendState {
   std::shared_ptr<const GatewayMetrics::BackendSeries> series;
 };
 
-// Builds the state of every network backend: resolves and pins replica addresses through the
-// guard and builds TLS contexts. A replica that `previous` (the states of the configuration being
+// Builds the state of every network backend: pins replicas given by IP address through the guard
+// (no DNS involved) and builds TLS contexts. Replicas named by host name are left unresolved, for
+// resolve_replica_names to look up. A replica that `previous` (the states of the configuration being
 // replaced, or null) has under the same backend name and URL carries its state over. Errors (bad
 // CA file...) are returned as FILE:LINE:COL: message at the setting naming the file at fault.
 std::vector<std::unique_ptr<BackendState>> build_backend_states(
     const GatewayConfig& config, const EgressGuard& guard, GatewayMetrics& metrics, std::vector<std::string>& errors,
     const std::vector<std::unique_ptr<BackendState>>* previous = nullptr);
+
+// Looks up the host names of the replicas build_backend_states left unresolved, all at once, each
+// within `limit` (a lookup past it is a resolution failure, as any other: the replica starts
+// unresolved and ReplicaResolver tries again), and applies what the guard makes of each answer.
+// `done` runs on the lookups' io_context once every name has settled (at once when there is none);
+// it holds whatever keeps `backends` alive until then.
+void resolve_replica_names(HostLookups& lookups, const EgressGuard& guard,
+                           std::vector<std::unique_ptr<BackendState>>& backends, std::chrono::milliseconds limit,
+                           std::function<void()> done);
+
+// The same, waiting for the answers (config check, tests): at most `limit` in all, however many names.
+void resolve_replica_names_now(const EgressGuard& guard, std::vector<std::unique_ptr<BackendState>>& backends,
+                               std::chrono::milliseconds limit = HostLookups::default_limit);
 
 }  // namespace sovereign::gateway

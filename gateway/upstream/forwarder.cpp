@@ -142,12 +142,12 @@ void Forwarder::try_next() {
       refusal_ = candidate.replica->refusal();
       continue;
     }
-    all_refused_ = false;
     if (pinning == Pinning::Status::unresolved) {  // a DNS failure, not a refusal: nothing to dial yet
       if (!unresolved_.empty()) unresolved_ += "; ";
       unresolved_ += candidate.replica->unresolved_report();
       continue;
     }
+    none_pinned_ = false;
     const auto now = std::chrono::steady_clock::now();
     // timeout_ms bounds the request, retries included: a retry gets what is left of it, and none
     // is sent once it is spent (the replica would work on a request whose client is told 504).
@@ -179,7 +179,7 @@ void Forwarder::try_next() {
                          });
     return;
   }
-  if (all_refused_ && !candidates_.empty())
+  if (none_pinned_ && !refusal_.empty())
     return respond_error(api_errors::egress_refused(std::string(request_.model), refusal_));
   if (attempts_ == 0 && !unresolved_.empty())
     return respond_error(api_errors::backend_unresolved(std::string(request_.model), unresolved_));

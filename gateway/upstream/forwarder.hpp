@@ -134,7 +134,9 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::vector<ForwardTarget> candidates_;
   std::size_t next_candidate_ = 0;
   std::size_t attempts_ = 0;
-  bool all_refused_ = true;
+  // No candidate had addresses to dial: each was refused by the egress guard or is unresolved. With
+  // one refused, the answer is egress_refused (permanent until a reload), not backend_unresolved.
+  bool none_pinned_ = true;
   std::string refusal_;
   std::string unresolved_;  // the candidates skipped because their host names do not resolve, and why
   UpstreamRequest request_;

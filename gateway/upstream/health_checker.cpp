@@ -24,8 +24,8 @@ struct HealthChecker::Probe {
   std::size_t interim_heads = 0;  // 1xx heads read past in this check
 };
 
-HealthChecker::HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot)
-    : io_(io), snapshot_(std::move(snapshot)) {}
+HealthChecker::HealthChecker(boost::asio::io_context& io, HostLookups& lookups, std::shared_ptr<RuntimeSnapshot> snapshot)
+    : io_(io), lookups_(lookups), snapshot_(std::move(snapshot)) {}
 
 void HealthChecker::start() {
   for (auto& backend : snapshot_->backends)
@@ -39,7 +39,7 @@ void HealthChecker::start() {
         continue;
       }
       if (pinning == Pinning::Status::unresolved) {
-        auto resolver = std::make_shared<ReplicaResolver>(io_, snapshot_, *backend, *replica,
+        auto resolver = std::make_shared<ReplicaResolver>(io_, lookups_, snapshot_, *backend, *replica,
                                                            [weak = weak_from_this(), b = backend.get(), r = replica.get()] {
                                                              if (auto self = weak.lock(); self && !self->stopped_)
                                                                self->probe(*b, *r);

@@ -14,11 +14,13 @@
 
 namespace sovereign::gateway {
 
+class HostLookups;
 class ReplicaResolver;
 
 class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
  public:
-  HealthChecker(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot);
+  // `lookups` (answering on `io`) looks up the names of unresolved replicas again; it outlives this.
+  HealthChecker(boost::asio::io_context& io, HostLookups& lookups, std::shared_ptr<RuntimeSnapshot> snapshot);
   void start();
   void stop();
 
@@ -33,6 +35,7 @@ class HealthChecker : public std::enable_shared_from_this<HealthChecker> {
   std::string failure(const std::shared_ptr<Probe>& probe, const boost::system::error_code& ec) const;
 
   boost::asio::io_context& io_;
+  HostLookups& lookups_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;
   std::vector<std::shared_ptr<Probe>> probes_;
   std::vector<std::shared_ptr<ReplicaResolver>> resolvers_;

@@ -1,21 +1,18 @@
 #include "gateway/upstream/replica_resolver.hpp"
 
-#include <vector>
-
 #include "gateway/log/access_log.hpp"
 
 namespace sovereign::gateway {
 
-ReplicaResolver::ReplicaResolver(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot,
-                                 BackendState& backend, ReplicaState& replica, std::function<void()> pinned)
-    : io_(io),
+ReplicaResolver::ReplicaResolver(boost::asio::io_context& io, HostLookups& lookups,
+                                 std::shared_ptr<RuntimeSnapshot> snapshot, BackendState& backend,
+                                 ReplicaState& replica, std::function<void()> pinned)
+    : lookups_(lookups),
       snapshot_(std::move(snapshot)),
       backend_(backend),
       replica_(replica),
       pinned_(std::move(pinned)),
-      resolver_(io),
-      next_attempt_(io),
-      attempt_deadline_(io) {}
+      next_attempt_(io) {}
 
 void ReplicaResolver::log_refusal(const BackendState& backend, const ReplicaState& replica) {
   log_event("warn", "egress_refused",
@@ -30,9 +27,7 @@ void ReplicaResolver::start() {
 
 void ReplicaResolver::stop() {
   stopped_ = true;
-  next_attempt_.cancel();
-  attempt_deadline_.cancel();
-  resolver_.cancel();
+  next_attempt_.cancel();  // an attempt under way answers later, and its answer is ignored
 }
 
 void ReplicaResolver::failed(const std::string& reason) {
@@ -54,31 +49,17 @@ void ReplicaResolver::schedule() {
 void ReplicaResolver::attempt() {
   const std::uint64_t attempt = ++attempt_;
   const ReplicaConfig& replica = replica_.config();
-  attempt_deadline_.expires_after(attempt_timeout);
-  attempt_deadline_.async_wait([self = shared_from_this(), attempt](boost::system::error_code ec) {
-    if (ec || self->stopped_ || attempt != self->attempt_) return;
-    self->resolver_.cancel();  // a late answer finds the attempt over and is ignored
-    self->settle(EgressGuard::unresolved(self->replica_.config().host,
-                                         "the resolver gave no answer within " +
-                                             std::to_string(attempt_timeout.count()) + " ms"));
+  lookups_.lookup(replica.host, replica.port, attempt_timeout, [self = shared_from_this(), attempt](LookupAnswer answer) {
+    if (self->stopped_ || attempt != self->attempt_) return;
+    const std::string& host = self->replica_.config().host;
+    if (!answer.error.empty()) return self->settle(EgressGuard::unresolved(host, answer.error));
+    const bool loopback_only = !self->replica_.config().https && self->backend_.config->loopback;
+    self->settle(self->snapshot_->egress_guard.pin(host, answer.endpoints, loopback_only));
   });
-  resolver_.async_resolve(
-      replica.host, std::to_string(replica.port), boost::asio::ip::resolver_base::numeric_service,
-      [self = shared_from_this(), attempt](boost::system::error_code ec,
-                                           const boost::asio::ip::tcp::resolver::results_type& results) {
-        if (self->stopped_ || attempt != self->attempt_) return;
-        const std::string& host = self->replica_.config().host;
-        if (ec) return self->settle(EgressGuard::unresolved(host, ec.message()));
-        std::vector<boost::asio::ip::tcp::endpoint> resolved;
-        for (const auto& entry : results) resolved.push_back(entry.endpoint());
-        const bool loopback_only = !self->replica_.config().https && self->backend_.config->loopback;
-        self->settle(self->snapshot_->egress_guard.pin(host, resolved, loopback_only));
-      });
 }
 
 void ReplicaResolver::settle(Pinning pinning) {
-  ++attempt_;  // this attempt is over: the other of its two handlers (answer, deadline) does nothing
-  attempt_deadline_.cancel();
+  ++attempt_;  // this attempt is over
   const Pinning::Status status = pinning.status;
   if (status == Pinning::Status::unresolved) {
     const std::string reason = pinning.why;

@@ -4,8 +4,9 @@
 // egress guard checks every address and pins them exactly as at load. A DNS failure is not an egress
 // refusal: it has its own log event (backend_unresolved) and series (sovereign_upstream_unresolved,
 // sovereign_upstream_resolution_failures_total). Runs on the control io_context; the lookups
-// themselves run on asio's resolver thread, so neither a worker nor the control thread ever waits
-// on DNS, and each attempt is given at most `attempt_timeout`.
+// themselves run on threads of their own (HostLookups), so neither a worker nor the control thread
+// ever waits on DNS, nor does shutdown wait for a lookup stuck in glibc, and each attempt is given
+// at most `attempt_timeout`.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -13,21 +14,22 @@
 #include <string>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "gateway/runtime/runtime_snapshot.hpp"
+#include "gateway/upstream/host_lookups.hpp"
 
 namespace sovereign::gateway {
 
 class ReplicaResolver : public std::enable_shared_from_this<ReplicaResolver> {
  public:
   // A lookup that has not answered by then counts as failed (glibc's own DNS timeout is 5 s a try).
-  static constexpr std::chrono::milliseconds attempt_timeout{10'000};
+  static constexpr std::chrono::milliseconds attempt_timeout = HostLookups::default_limit;
 
   // `pinned` is called once the name resolved to addresses the guard pinned.
-  ReplicaResolver(boost::asio::io_context& io, std::shared_ptr<RuntimeSnapshot> snapshot, BackendState& backend,
-                  ReplicaState& replica, std::function<void()> pinned);
+  // `lookups` hands its answers over on `io` and outlives this resolver.
+  ReplicaResolver(boost::asio::io_context& io, HostLookups& lookups, std::shared_ptr<RuntimeSnapshot> snapshot,
+                  BackendState& backend, ReplicaState& replica, std::function<void()> pinned);
 
   // Reports the failure found at load (log, series) and schedules the next attempt.
   void start();
@@ -42,14 +44,12 @@ class ReplicaResolver : public std::enable_shared_from_this<ReplicaResolver> {
   void settle(Pinning pinning);  // what the attempt under way found
   void failed(const std::string& reason);
 
-  boost::asio::io_context& io_;
+  HostLookups& lookups_;
   std::shared_ptr<RuntimeSnapshot> snapshot_;  // keeps the guard, backend and replica alive
   BackendState& backend_;
   ReplicaState& replica_;
   std::function<void()> pinned_;
-  boost::asio::ip::tcp::resolver resolver_;
   boost::asio::steady_timer next_attempt_;
-  boost::asio::steady_timer attempt_deadline_;
   std::uint64_t attempt_ = 0;  // the attempt under way; answers of an earlier one are ignored
   std::string logged_reason_;  // the failure last logged: a reason that changes is logged again
   bool stopped_ = false;

@@ -8,6 +8,7 @@
 // in the machine's.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Gateway, openaiBackend, tenant, tempDir, privateHostsSupported } from './lib/gateway.mjs';
@@ -32,6 +33,8 @@ describe('replica names that do not resolve', { timeout: 60000 }, () => {
       backends: [
         openaiBackend({ name: 'be-dns', models: ['m-dns'], urls: [unresolvedUrl] }),
         openaiBackend({ name: 'be-mixed', models: ['m-mixed'], urls: [unresolvedUrl, good.url] }),
+        // 127.0.0.2 lies outside the boundary (127.0.0.1/32): refused at load.
+        openaiBackend({ name: 'be-refused-dns', models: ['m-refused-dns'], urls: [unresolvedUrl, `http://127.0.0.2:${good.port}`] }),
       ],
     });
   });
@@ -62,7 +65,7 @@ describe('replica names that do not resolve', { timeout: 60000 }, () => {
     assert.equal(metrics.value('sovereign_egress_refusals_total', { backend: 'be-dns' }), 0, metrics.text);
     assert.ok(metrics.matching('sovereign_egress_refusals_total', { backend: 'be-dns' }).length === 1,
       'the backend has its egress series, at 0');
-    assert.deepEqual(events(gw, 'egress_refused'), [], 'no egress_refused line');
+    assert.deepEqual(events(gw, 'egress_refused').filter((l) => l.includes(HOST)), [], 'no egress_refused line for the name');
   });
 
   it('shows the replica down and unresolved in /metrics, and logs backend_unresolved naming it', async () => {
@@ -87,6 +90,15 @@ describe('replica names that do not resolve', { timeout: 60000 }, () => {
       5000, 'three more failed resolutions of be-dns\'s replica');
     // One line per replica and reason, not one per attempt.
     assert.equal(events(gw, 'backend_unresolved').filter((l) => l.includes("backend 'be-dns'")).length, 1, gw.stderr);
+  });
+
+  it('a request whose replicas are refused or unresolved gets 503 egress_refused: the refusal holds until a reload', async () => {
+    const refusalsBefore = (await gw.metrics()).value('sovereign_egress_refusals_total', { backend: 'be-refused-dns' });
+    const res = await gw.chat(KEY, chat('m-refused-dns'));
+    assertError(res, { status: 503, code: 'egress_refused' }, 'refused and unresolved replicas');
+    assert.match(res.json.error.message, /'127\.0\.0\.2' resolves to 127\.0\.0\.2, which is outside the boundary/);
+    const metrics = await gw.metrics();
+    assert.equal(metrics.value('sovereign_egress_refusals_total', { backend: 'be-refused-dns' }), refusalsBefore + 1, metrics.text);
   });
 
   it('a backend with another replica serves from it, sending nothing anywhere else', async () => {
@@ -181,5 +193,149 @@ describe('replica names that resolve later', { timeout: 60000, skip: noPrivateHo
     await gw.waitForStderr(/"event":"reloaded"/, from, 10000, 'the reload');
     for (const model of ['m-later', 'm-stable'])
       assertError(await gw.chat(KEY, chat(model)), { status: 503, code: 'egress_refused' }, `${model} after the reload`);
+  });
+});
+
+// A DNS server that takes queries and never answers, on 127.0.0.9:53 of this machine; the gateway
+// alone is sent to it (a private /etc/resolv.conf in its own mount namespace, which gives glibc 30 s
+// a try, 5 tries: far past the gateway's 10 s limit). Binding port 53 takes the right to (root, or
+// CAP_NET_BIND_SERVICE); without it these tests are skipped.
+const SILENT_DNS = '127.0.0.9';
+async function bindSilentDns() {
+  const socket = dgram.createSocket('udp4');
+  socket.queries = 0;
+  socket.on('message', () => { socket.queries++; });
+  try {
+    await new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(53, SILENT_DNS, resolve);
+    });
+    return { socket };
+  } catch (err) {
+    socket.close();
+    return { skip: `cannot bind ${SILENT_DNS}:53 for a DNS server that never answers: ${err.message}` };
+  }
+}
+const silentDns = noPrivateHosts ? { skip: noPrivateHosts } : await bindSilentDns();
+
+describe('a DNS server that never answers', { timeout: 120000, skip: silentDns.skip ?? false }, () => {
+  const HANG_A = 'hang-a.sovereign-itest.test';
+  const HANG_B = 'hang-b.sovereign-itest.test';
+  const LIMIT_MS = 10000;
+  let dir;
+  let hostsFile;
+  let resolvConf;
+  let good;
+  const started = [];
+
+  const config = (withHanging) => ({
+    tenants: [tenant({ name: 'resolution', keys: [KEY], models: ['*'] })],
+    backends: [
+      openaiBackend({ name: 'be-ok', models: ['m-ok'], urls: [good.url] }),
+      ...(withHanging ? [
+        openaiBackend({ name: 'be-hang-a', models: ['m-hang-a'], urls: [`http://${HANG_A}:${good.port}`] }),
+        openaiBackend({ name: 'be-hang-b', models: ['m-hang-b'], urls: [`http://${HANG_B}:${good.port}`] }),
+      ] : []),
+    ],
+  });
+  const start = async (withHanging, options = {}) => {
+    const gw = await Gateway.start(config(withHanging), { hostsFile, resolvConf, ...options });
+    started.push(gw);
+    return gw;
+  };
+  // The time `promise` took, in ms, with what it gave.
+  const timed = async (promise) => {
+    const from = Date.now();
+    const value = await promise;
+    return { value, ms: Date.now() - from };
+  };
+  // Resolves with the process's exit, or with null if it has not exited within `ms`.
+  const exitWithin = (gw, ms) => Promise.race([gw.process.exited, new Promise((r) => setTimeout(() => r(null), ms))]);
+
+  before(async () => {
+    dir = tempDir('sovereign-silent-dns-itest-');
+    hostsFile = path.join(dir, 'hosts');
+    resolvConf = path.join(dir, 'resolv.conf');
+    fs.writeFileSync(hostsFile, '127.0.0.1 localhost\n');
+    fs.writeFileSync(resolvConf, `nameserver ${SILENT_DNS}\noptions timeout:30 attempts:5\n`);
+    good = await Upstream.start({ name: 'good' });
+  });
+
+  after(async () => {
+    for (const gw of started) if (gw.process.running) await gw.stop();
+    await good?.stop();
+    silentDns.socket?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('at start, the names are looked up at once, each given 10 s; past it the replica starts unresolved', async () => {
+    const queriesBefore = silentDns.socket.queries;
+    const { value: gw, ms } = await timed(start(true, { readyTimeoutMs: 30000 }));
+    assert.ok(silentDns.socket.queries > queriesBefore, 'the gateway asked the silent DNS server');
+    // Both names in parallel: about one limit, not two (nor glibc's own minutes).
+    assert.ok(ms >= LIMIT_MS - 500 && ms < 2 * LIMIT_MS - 2000, `ready after ${ms} ms`);
+    const metrics = await gw.metrics();
+    for (const [backend, host] of [['be-hang-a', HANG_A], ['be-hang-b', HANG_B]])
+      assert.equal(metrics.value('sovereign_upstream_unresolved', { backend, replica: `http://${host}:${good.port}` }), 1, backend);
+    const res = await gw.chat(KEY, chat('m-hang-a'));
+    assertError(res, { status: 503, code: 'backend_unresolved' }, 'm-hang-a');
+    assert.match(res.json.error.message, new RegExp(`cannot resolve '${HANG_A.replaceAll('.', '\\.')}': no answer within ${LIMIT_MS} ms`));
+    assert.equal((await gw.chat(KEY, chat('m-ok'))).status, 200);
+
+    // Its retries are stuck in glibc too (one every 200 ms): SIGTERM still ends it at once.
+    const { value: status, ms: stopMs } = await timed(gw.stop());
+    assert.equal(status.code, 0, gw.stderr);
+    assert.ok(stopMs < 5000, `stopped after ${stopMs} ms`);
+  });
+
+  it('a SIGTERM while the names of the first configuration are looked up ends the gateway at once', async () => {
+    const queriesBefore = silentDns.socket.queries;
+    const gw = await start(true, { waitReady: false });
+    const deadline = Date.now() + 10000;
+    while (silentDns.socket.queries === queriesBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(silentDns.socket.queries > queriesBefore, `no query reached the silent DNS server\n${gw.stderr}`);
+    gw.process.signal('SIGTERM');
+    const exited = await exitWithin(gw, 3000);
+    assert.ok(exited, `still running 3 s after SIGTERM\n${gw.stderr}`);
+    assert.equal(exited.code, 0, gw.stderr);
+    assert.match(gw.stderr, /"event":"stopped".*stopped before serving/);
+  });
+
+  it('a reload that looks up names keeps the admin endpoints, the old configuration and SIGTERM answering', async () => {
+    const gw = await start(false);
+    const from = gw.stderr.length;
+    const { ms: reloadMs } = await timed((async () => {
+      await gw.reload(config(true));
+      // While the reload waits for the silent server, the control thread answers at once.
+      for (let i = 0; i < 5; i++) {
+        const { value: ready, ms } = await timed(gw.admin('/readyz'));
+        assert.equal(ready.status, 200, ready.text);
+        assert.ok(ms < 1000, `/readyz took ${ms} ms during the reload`);
+        const { ms: metricsMs } = await timed(gw.metrics());
+        assert.ok(metricsMs < 1000, `/metrics took ${metricsMs} ms during the reload`);
+        assert.equal((await gw.chat(KEY, chat('m-ok'))).status, 200);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.ok(!/"event":"reloaded"/.test(gw.stderr.slice(from)), 'the reload waits for its names');
+      await gw.waitForStderr(/"event":"reloaded"/, from, 2 * LIMIT_MS, 'the reload');
+    })());
+    assert.ok(reloadMs < 2 * LIMIT_MS - 2000, `both names at once: reloaded after ${reloadMs} ms`);
+    assertError(await gw.chat(KEY, chat('m-hang-b')), { status: 503, code: 'backend_unresolved' }, 'm-hang-b after the reload');
+
+    // More reloads, hung on the same names: they wait for the lookups still in glibc rather than
+    // start threads of their own (one per name, however many loads and retries ask).
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${gw.process.pid}/status`, 'utf8'))[1]);
+    const threadsBefore = threads();
+    for (let i = 0; i < 3; i++) {
+      gw.process.signal('SIGHUP');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    assert.ok(threads() - threadsBefore < 2, `threads: ${threadsBefore} before three reloads, ${threads()} after`);
+    // SIGTERM drains and ends the gateway within the drain time, the reload still waiting.
+    gw.process.signal('SIGTERM');
+    const exited = await exitWithin(gw, 5000);
+    assert.ok(exited, `still running 5 s after SIGTERM\n${gw.stderr}`);
+    assert.equal(exited.code, 0, gw.stderr);
+    assert.match(gw.stderr, /"event":"stopped"/);
   });
 });

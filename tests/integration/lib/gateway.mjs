@@ -104,8 +104,11 @@ export class Gateway {
   // `fileSizeLimit`: the largest file, in bytes, it may write (RLIMIT_FSIZE): a disk that fills up.
   // `hostsFile`: a file the gateway alone reads as /etc/hosts (bind-mounted in a mount namespace of
   // its own; see privateHostsSupported), so a test can make names resolve, or stop resolving, by
-  // rewriting it in place, without touching the machine's /etc/hosts.
-  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, fileSizeLimit, hostsFile, serveArgs = [], env } = {}) {
+  // rewriting it in place, without touching the machine's /etc/hosts. `resolvConf` (with `hostsFile`):
+  // likewise its /etc/resolv.conf, to send its DNS queries to a server of the test's.
+  // `waitReady: false`: returns as soon as the process is started, ready or not.
+  static async start(config, { readyTimeoutMs = 20000, openFiles, processLimit, fileSizeLimit, hostsFile, resolvConf,
+    waitReady = true, serveArgs = [], env } = {}) {
     const bin = gatewayBin();
     if (!fs.existsSync(bin)) {
       throw new Error(`gateway binary not found at ${bin}: build it (ninja -C build sovereign) or set SOVEREIGN_BIN`);
@@ -124,6 +127,10 @@ export class Gateway {
       let child;
       if (openFiles !== undefined) {
         child = new TrackedProcess('/bin/sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, bin, ...args], spawnOptions);
+      } else if (hostsFile !== undefined && resolvConf !== undefined) {
+        child = new TrackedProcess('unshare', ['-rm', 'sh', '-c',
+          'mount --bind "$1" /etc/hosts && mount --bind "$2" /etc/resolv.conf && shift 2 && exec "$@"',
+          'sh', hostsFile, resolvConf, bin, ...args], spawnOptions);
       } else if (hostsFile !== undefined) {
         child = new TrackedProcess('unshare', ['-rm', 'sh', '-c', 'mount --bind "$1" /etc/hosts && shift && exec "$@"',
           'sh', hostsFile, bin, ...args], spawnOptions);
@@ -136,6 +143,7 @@ export class Gateway {
         child = new TrackedProcess(bin, args, spawnOptions);
       }
       const gateway = new Gateway(dir, configPath, ports, full, child);
+      if (!waitReady) return gateway;
       try {
         await gateway.waitReady(readyTimeoutMs);
         return gateway;

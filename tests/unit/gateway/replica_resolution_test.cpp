@@ -38,6 +38,7 @@ struct Loaded {
     std::vector<std::string> errors;
     snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors);
     REQUIRE(errors.empty());
+    resolve_replica_names_now(snapshot->egress_guard, snapshot->backends);
   }
   BackendState& backend() { return *snapshot->backends.front(); }
   ReplicaState& replica() { return *backend().replicas.front(); }
@@ -107,8 +108,9 @@ TEST_SUITE("replica resolution") {
   TEST_CASE("the resolver retries an unresolved name every interval, counting each failure") {
     Loaded loaded("http://no-such-replica.invalid:8000");
     boost::asio::io_context io;
+    HostLookups lookups(io);
     bool pinned = false;
-    auto resolver = std::make_shared<ReplicaResolver>(io, loaded.snapshot, loaded.backend(), loaded.replica(),
+    auto resolver = std::make_shared<ReplicaResolver>(io, lookups, loaded.snapshot, loaded.backend(), loaded.replica(),
                                                       [&] { pinned = true; });
     resolver->start();
     CHECK(loaded.replica().series->unresolved.Value() == 1);
@@ -134,8 +136,9 @@ TEST_SUITE("replica resolution") {
     ReplicaState later(backend, backend.replicas.front());
     later.series = loaded.metrics.replica_series("b", "later");
     boost::asio::io_context io;
+    HostLookups lookups(io);
     bool pinned = false;
-    auto resolver = std::make_shared<ReplicaResolver>(io, loaded.snapshot, loaded.backend(), later, [&] { pinned = true; });
+    auto resolver = std::make_shared<ReplicaResolver>(io, lookups, loaded.snapshot, loaded.backend(), later, [&] { pinned = true; });
     resolver->start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (!pinned && std::chrono::steady_clock::now() < deadline) io.run_for(std::chrono::milliseconds(20));
@@ -155,8 +158,9 @@ TEST_SUITE("replica resolution") {
     ReplicaState later(backend, outside);
     later.series = loaded.metrics.replica_series("b", "outside");
     boost::asio::io_context io;
+    HostLookups lookups(io);
     bool pinned = false;
-    auto resolver = std::make_shared<ReplicaResolver>(io, loaded.snapshot, loaded.backend(), later, [&] { pinned = true; });
+    auto resolver = std::make_shared<ReplicaResolver>(io, lookups, loaded.snapshot, loaded.backend(), later, [&] { pinned = true; });
     resolver->start();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (later.pinning() == Pinning::Status::unresolved && std::chrono::steady_clock::now() < deadline)
