@@ -276,6 +276,7 @@ class AuditWriter::Impl {
     auto at = [](std::uint64_t offset) { return "offset " + std::to_string(offset) + ": "; };
     std::optional<std::uint64_t> first_unadoptable;  // since the last checkpoint
     std::optional<std::uint64_t> torn_at;            // a checkpoint a power loss tore (see below)
+    std::uint64_t signed_end = header_end;           // end of the last checkpoint that checked out
     while (!torn_at) {
       std::optional<Frame> frame = parser.next();
       if (!frame) break;
@@ -305,7 +306,8 @@ class AuditWriter::Impl {
           } else if (Status signature = check_signature(checkpoint.value()); !signature) {
             wrong = "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) + "): " + signature.error().message;
           }
-          if (wrong && torn_in_preallocated_space(bytes, frame->offset, index)) {
+          const std::uint64_t frame_end = frame->offset + frame_header_size + frame->payload.size();
+          if (wrong && torn_in_preallocated_space(bytes, signed_end, frame->offset, frame_end, index)) {
             torn_at = frame->offset;
             break;
           }
@@ -315,6 +317,7 @@ class AuditWriter::Impl {
           }
           scan.last_checkpoint_time_ms = checkpoint->time_ms;
           scan.records_since_checkpoint = 0;
+          signed_end = frame_end;
           first_unadoptable.reset();  // signed: what it covers is the writer's
           break;
         }
@@ -366,14 +369,32 @@ class AuditWriter::Impl {
   // In a preallocated segment the pages of a batch that was never synced land in any order when the
   // power fails, so a checkpoint frame can be torn while data after it landed. A checkpoint that does
   // not check out is taken for such a tear (and cut, with all after it, into the quarantine file)
-  // only where the segment still ends in preallocated zeros and no checkpoint or end frame of this
-  // log follows it; anywhere else it is damage, and start-up is refused.
-  bool torn_in_preallocated_space(std::string_view bytes, std::uint64_t checkpoint_offset, std::uint64_t index) const {
+  // only where the segment still ends in preallocated zeros, no checkpoint or end frame of this log
+  // follows it, and what explains the mismatch is a sector that did not land: a whole zero sector in
+  // the checkpoint or in the records since the last checkpoint that checked out (JSON records and
+  // frame headers hold no 512 zero bytes in a row). Anywhere else, a flipped bit or an altered record
+  // in particular, it is damage, and start-up is refused: cutting it would discard acknowledged
+  // records after it and have the writer sign records its signed checkpoint no longer vouches for.
+  bool torn_in_preallocated_space(std::string_view bytes, std::uint64_t signed_end, std::uint64_t checkpoint_offset,
+                                  std::uint64_t checkpoint_end, std::uint64_t index) const {
     constexpr std::size_t zero_run = 64;  // no signed frame ends in 64 zero bytes
     if (bytes.size() < zero_run ||
         !all_zero(bytes.substr(bytes.size() - zero_run)))
       return false;
+    if (!zero_sector_between(bytes, signed_end, checkpoint_end)) return false;
     return !find_log_frame(bytes, 0, checkpoint_offset + 1, log_id_, index);
+  }
+
+  // True when a whole torn_write_unit_bytes sector of `bytes` (clipped at their end) that overlaps
+  // [from, to) is zero.
+  static bool zero_sector_between(std::string_view bytes, std::uint64_t from, std::uint64_t to) {
+    to = std::min<std::uint64_t>(to, bytes.size());
+    for (std::uint64_t sector = from / torn_write_unit_bytes * torn_write_unit_bytes; sector < to;
+         sector += torn_write_unit_bytes) {
+      const std::uint64_t end = std::min<std::uint64_t>(sector + torn_write_unit_bytes, bytes.size());
+      if (all_zero(bytes.substr(static_cast<std::size_t>(sector), static_cast<std::size_t>(end - sector)))) return true;
+    }
+    return false;
   }
 
   // Checks a checkpoint's signature with the signing key's own public key or, for one signed before
