@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "crypto/audit_reader.hpp"
 #include "crypto/audit_segment.hpp"
 #include "audit_test_support.hpp"
 
@@ -351,5 +352,38 @@ TEST_SUITE("audit-preallocation") {
     INFO(dump(report));
     CHECK(report.ok());
     CHECK(report.records_valid == 24);
+  }
+
+  // `audit tail -f` polls every 200 ms: a poll reads what the writer appended since the last one,
+  // not the preallocated zeros after it again.
+  TEST_CASE("polling a live preallocated segment reads the new records, not the zeros ahead of them again") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    write_and_settle(*writer.value(), 0, 5);
+    REQUIRE(walk(read_bytes(dir.path() / seg1)).zero_tail > (1u << 20));
+
+    LogReader reader(dir.path());
+    std::vector<std::uint64_t> leaves;
+    auto on_record = [&](const LogRecord& r) { leaves.push_back(r.leaf_index); };
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+    CHECK(leaves.size() == 6);
+    for (int poll = 0; poll < 3; ++poll) {
+      const std::uint64_t before = reader.bytes_read();
+      write_records(*writer.value(), 100 + poll * 4, 4);
+      REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+      CHECK(reader.bytes_read() - before <= (256u << 10));
+    }
+    const std::uint64_t before = reader.bytes_read();
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));  // nothing new
+    CHECK(reader.bytes_read() - before <= (256u << 10));
+    REQUIRE(leaves.size() == 18);
+    for (std::size_t i = 0; i < leaves.size(); ++i) CHECK(leaves[i] == i);
+
+    // Across the rotation at close the reader still follows the log to its end frame.
+    writer.value()->close();
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+    CHECK(leaves.size() == 18);
   }
 }
