@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,10 @@ constexpr std::size_t close_reserve_bytes = 512;
 // size unchanged, ext4 has no journal commit to make (on this machine's disk, about half the system
 // time of each sync). Readers stop at the zeros (FrameParser); close cuts them off.
 constexpr std::uint64_t preallocation_step_bytes = 2 << 20;
+// Zeros are never written into the last this-many free bytes of the filesystem: writing until the
+// disk is full (and cutting them off again) would fail, in that moment, other writers on it (the
+// sealed captures, the vault journal, the gateway's logs) for space no record needed yet.
+constexpr std::uint64_t preallocation_keep_free_bytes = 64 << 20;
 
 struct Pending {
   std::string record;
@@ -171,6 +176,8 @@ class AuditWriter::Impl {
     out.syncs = syncs_.load(std::memory_order_relaxed);
     out.write_batches = write_batches_.load(std::memory_order_relaxed);
     out.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+    out.preallocations = preallocations_.load(std::memory_order_relaxed);
+    out.preallocations_refused = preallocations_refused_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     out.queued = queue_.size();
     return out;
@@ -510,6 +517,7 @@ class AuditWriter::Impl {
     segment_index_ = index;
     segment_size_ = bytes.size();
     allocated_end_ = segment_size_;
+    preallocation_retry_size_ = 0;
     segment_records_ = 0;
     segment_opened_ = Clock::now();
     confirmed_frontier_ = frontier_;
@@ -643,13 +651,23 @@ class AuditWriter::Impl {
 
   // Strict mode: keeps at least half a step of zeros written and synced ahead of the records (never
   // past segment_max_bytes). A disk without room for them is no failure: the segment then grows by
-  // its appends as it would without (what was added is cut off again), and the next batch retries.
+  // its appends as it would without (what was added is cut off again). Zeros are not written where
+  // they would leave less than preallocation_keep_free_bytes free, and after an attempt that found no
+  // room (a quota, a file size limit) the next waits until the records have grown by a step, so a
+  // nearly full disk is not filled and emptied again at every group commit.
   void preallocate() {
     if (options_.durability != Durability::strict || fd_ < 0 || next_segment_due_) return;
     const std::uint64_t from = std::max(allocated_end_, segment_size_);
     if (from >= segment_size_ + preallocation_step_bytes / 2) return;
     const std::uint64_t to = std::min<std::uint64_t>(from + preallocation_step_bytes, options_.segment_max_bytes);
-    if (to <= from) return;
+    if (to <= from || segment_size_ < preallocation_retry_size_) return;
+    struct statvfs fs {};
+    if (::fstatvfs(fd_, &fs) == 0 &&
+        static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < (to - from) + preallocation_keep_free_bytes) {
+      preallocations_refused_.fetch_add(1, std::memory_order_relaxed);
+      preallocation_retry_size_ = segment_size_ + preallocation_step_bytes;
+      return;
+    }
     static const std::string zeros(64 << 10, '\0');
     std::uint64_t at = from;
     while (at < to) {
@@ -660,12 +678,15 @@ class AuditWriter::Impl {
       at += static_cast<std::uint64_t>(n);
     }
     if (at < to) {
+      preallocations_refused_.fetch_add(1, std::memory_order_relaxed);
+      preallocation_retry_size_ = segment_size_ + preallocation_step_bytes;
       if (::ftruncate(fd_, static_cast<off_t>(from)) != 0) return;  // the zeros stay; readers stop at them
       allocated_end_ = from;
       return;
     }
     if (!sync_segment()) return;
     syncs_.fetch_add(1, std::memory_order_relaxed);
+    preallocations_.fetch_add(1, std::memory_order_relaxed);
     allocated_end_ = to;
   }
 
@@ -826,6 +847,9 @@ class AuditWriter::Impl {
   LogId log_id_{};
   std::uint64_t segment_index_ = 0;
   std::uint64_t segment_size_ = 0;
+  std::uint64_t preallocation_retry_size_ = 0;  // no preallocation before the segment is this large
+  std::atomic<std::uint64_t> preallocations_{0};
+  std::atomic<std::uint64_t> preallocations_refused_{0};
   std::uint64_t allocated_end_ = 0;  // the segment file's size: segment_size_, or more where preallocated
   std::uint64_t segment_records_ = 0;
   std::uint64_t records_since_checkpoint_ = 0;

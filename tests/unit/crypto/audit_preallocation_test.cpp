@@ -3,6 +3,9 @@
 // zeros before data that landed (a torn write into that space) are cut like a torn frame.
 #include <doctest/doctest.h>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <filesystem>
 #include <optional>
 
@@ -385,5 +388,34 @@ TEST_SUITE("audit-preallocation") {
     writer.value()->close();
     REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
     CHECK(leaves.size() == 18);
+  }
+
+  // A full disk (here a file size limit, as in audit_log_test) leaves no room for the zeros: the
+  // writer appends as it would without them, and does not write and cut off megabytes of zeros at
+  // every group commit meanwhile (on a shared disk, each such attempt fills it for everyone else).
+  TEST_CASE("with no room for the zeros the writer appends, and tries again only once the records grew a step") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    getrlimit(RLIMIT_FSIZE, &old);
+    rlimit small = old;
+    small.rlim_cur = 1 << 20;  // room for the records below, not for a step of zeros
+    setrlimit(RLIMIT_FSIZE, &small);
+    for (int batch = 0; batch < 40; ++batch) write_records(*writer.value(), batch, 1);
+    const AuditWriterStats stats = writer.value()->stats();
+    const std::uint64_t size = std::filesystem::file_size(dir.path() / seg1);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK(stats.preallocations == 0);
+    CHECK(stats.preallocations_refused == 1);
+    CHECK(size < (64u << 10));  // the records alone: no zeros left behind
+    CHECK(walk(read_bytes(dir.path() / seg1)).zero_tail == 0);
+    writer.value()->close();
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 40);
   }
 }
