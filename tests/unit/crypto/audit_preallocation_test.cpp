@@ -6,7 +6,9 @@
 #include <sys/resource.h>
 
 #include <csignal>
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "crypto/audit_reader.hpp"
@@ -417,5 +419,33 @@ TEST_SUITE("audit-preallocation") {
     INFO(dump(report));
     CHECK(report.ok());
     CHECK(report.records_valid == 40);
+  }
+
+  // A closed segment ends with its end frame: the writer cut its zeros before it started the next.
+  TEST_CASE("verify fails zeros appended after a closed segment's end frame, and notes them in the last segment") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 5);
+    const std::uint64_t end_of_first = std::filesystem::file_size(dir.path() / seg1);
+    {
+      std::ofstream out(dir.path() / seg1, std::ios::binary | std::ios::app);
+      out << std::string(8192, '\0');
+    }
+    VerifyReport last_only = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(last_only));
+    CHECK(last_only.ok());  // a crash between the end frame and the cut leaves this
+    CHECK(std::any_of(last_only.notes.begin(), last_only.notes.end(),
+                      [](const std::string& n) { return n.find("8,192 zero bytes after the segment's end frame") != std::string::npos; }));
+
+    write_log(options_for(dir.path()), key, 3, 5);  // cuts them (recovery), then segment 2
+    CHECK(std::filesystem::file_size(dir.path() / seg1) == end_of_first);
+    {
+      std::ofstream out(dir.path() / seg1, std::ios::binary | std::ios::app);
+      out << std::string(4096, '\0');
+    }
+    VerifyReport report = verify_log(dir.path(), trust(key), {});
+    INFO(dump(report));
+    CHECK_FALSE(report.ok());
+    CHECK(has_failure(report, seg1, "zero bytes after the segment's end frame"));
   }
 }
