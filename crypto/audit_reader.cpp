@@ -34,6 +34,38 @@ Result<std::string> read_from(const std::filesystem::path& path, std::uint64_t o
   return data;
 }
 
+// Reading a preallocated segment again (`tail -f` polls): the bytes from `offset`, a frame boundary,
+// read a chunk at a time only until the frames end in a run of zeros of at least a page (the writer
+// has not written past it yet) or the file ends, so a poll reads what was appended since the last
+// one, not the megabytes of zeros the writer keeps ahead of its records. A record may hold zero
+// bytes, so zeros count only where the frames end, never inside a frame.
+Result<std::string> read_until_zeros(const std::filesystem::path& path, std::uint64_t offset) {
+  constexpr std::size_t chunk_bytes = 256 << 10;
+  constexpr std::uint64_t enough_zeros = 4096;
+  Result<FileDescriptor> opened = open_regular_file(path, O_RDONLY);
+  if (!opened) return opened.error();
+  const int fd = opened->get();
+  std::string data;
+  std::size_t frames_end = 0;  // end of the whole frames found so far, relative to offset
+  for (;;) {
+    const std::size_t before = data.size();
+    data.resize(before + chunk_bytes);
+    ssize_t n = 0;
+    do {
+      n = ::pread(fd, data.data() + before, chunk_bytes, static_cast<off_t>(offset + before));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) return make_error(path.string() + ": cannot read: " + errno_text(errno));
+    data.resize(before + static_cast<std::size_t>(n));
+    if (n == 0 || data.size() > max_segment_file_bytes) return data;
+    FrameParser parser(std::string_view(data).substr(frames_end), offset + frames_end);
+    while (parser.next()) {
+    }
+    frames_end = static_cast<std::size_t>(parser.offset() - offset);
+    if (parser.zero_tail_bytes() >= enough_zeros) return data;
+    if (parser.error() && !parser.stopped_on_truncation()) return data;  // damage: read_new reports it
+  }
+}
+
 }  // namespace
 
 LogReader::LogReader(std::filesystem::path directory) : directory_(std::move(directory)) {}
@@ -52,7 +84,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
     }
     const std::string name = segment_file_name(segment_);
     const std::filesystem::path path = directory_ / name;
-    Result<std::string> bytes = read_from(path, offset_);
+    Result<std::string> bytes = at_zeros_ && offset_ > 0 ? read_until_zeros(path, offset_) : read_from(path, offset_);
     if (!bytes) return bytes.error();
     const bool at_start = offset_ == 0;
     if (at_start) {
@@ -87,6 +119,8 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
       }
     }
     offset_ = parser.offset();
+    bytes_read_ += bytes->size();
+    at_zeros_ = parser.zero_tail_bytes() > 0;
     if (parser.error() && !parser.stopped_on_truncation()) return make_error(name + ": " + *parser.error() + damaged);
     // A partial frame is left for the next call only while it can be one the writer is still
     // writing: a whole checkpoint or end frame of this log after it means its length was altered.
@@ -115,6 +149,7 @@ Status LogReader::read_new(const RecordVisitor& on_record, const CheckpointVisit
     segment_ = next;
     offset_ = 0;
     ended_ = false;
+    at_zeros_ = false;
   }
 }
 

@@ -41,6 +41,8 @@ class LogReader {
   // The header of the first segment read: for a log whose oldest segments were pruned, its
   // first_leaf and frontier stand for the records that are gone. Unset before anything was read.
   const std::optional<SegmentHeader>& first_header() const { return first_header_; }
+  // Bytes read from segment files so far: what polling a live log costs.
+  std::uint64_t bytes_read() const { return bytes_read_; }
 
  private:
   std::filesystem::path directory_;
@@ -49,6 +51,8 @@ class LogReader {
   std::uint64_t leaf_index_ = 0;
   LogId log_id_{};                  // from the current segment's header
   bool ended_ = false;              // current segment has its end frame
+  bool at_zeros_ = false;           // the last read of it ended where its preallocated zeros begin
+  std::uint64_t bytes_read_ = 0;
   std::optional<SegmentHeader> first_header_;
 };
 

@@ -187,6 +187,13 @@ bool all_zero(std::string_view bytes) {
   return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
 }
 
+bool FrameParser::zeros_reach_sector_end(std::size_t position) const {
+  const std::uint64_t absolute = base_ + position;
+  const std::uint64_t sector_end = (absolute / torn_write_unit_bytes + 1) * torn_write_unit_bytes;
+  const std::size_t end = static_cast<std::size_t>(std::min<std::uint64_t>(sector_end - base_, bytes_.size()));
+  return all_zero(bytes_.substr(position, end - position));
+}
+
 std::optional<Frame> FrameParser::next() {
   if (error_ || position_ >= bytes_.size()) return std::nullopt;
   const std::size_t remaining = bytes_.size() - position_;
@@ -196,8 +203,10 @@ std::optional<Frame> FrameParser::next() {
     return std::nullopt;
   }
   const std::string offset = "offset " + std::to_string(base_ + position_);
-  if (bytes_[position_] == 0) {
+  if (bytes_[position_] == 0 && zeros_reach_sector_end(position_)) {
     // Pages of preallocated space land in any order; a crash can leave zeros before data that did.
+    // A sector that did not land is zeros from where its unsynced bytes begin to its end, so zeros
+    // that stop short of the sector's end are not such a tear: they fall to the unknown-tag error.
     truncated_ = true;
     error_ = offset + ": zero bytes where a frame should begin, with data after them (a write torn by a crash "
                       "in space the writer had preallocated)";

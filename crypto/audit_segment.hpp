@@ -57,6 +57,12 @@ struct Frame {
 // True when every byte is zero (space the writer preallocated and has not written yet).
 bool all_zero(std::string_view bytes);
 
+// What a power loss tears a write into: each 512-byte sector of the file (offsets multiple of it)
+// reaches the disk whole or not at all, so a batch that never synced leaves, in preallocated space,
+// whole sectors of zeros (from where the batch began, in the sector it began in). Damage that leaves
+// no such sector is not a crash's doing.
+constexpr std::uint64_t torn_write_unit_bytes = 512;
+
 // Walks the frames of a segment held in memory. next() returns nullopt at a clean end;
 // error() then says whether the walk stopped on a truncated or malformed frame. Zero bytes from a
 // frame boundary to the end are a clean end too: the writer preallocates the segment it appends to
@@ -79,6 +85,9 @@ class FrameParser {
   std::uint64_t offset() const { return base_ + position_; }  // end of the last good frame
 
  private:
+  // The bytes from `position` to the end of its torn_write_unit_bytes sector (or of the bytes) are zero.
+  bool zeros_reach_sector_end(std::size_t position) const;
+
   std::string_view bytes_;
   std::uint64_t base_ = 0;
   std::uint64_t position_;

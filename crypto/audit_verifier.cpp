@@ -135,6 +135,18 @@ class LogVerifier {
         case FrameTag::header: fail(frame->offset, "a second segment header inside the segment"); break;
       }
     }
+    if (ended && parser.zero_tail_bytes() > 0) {
+      // The writer cuts its preallocated zeros off when it closes a segment, and before it starts the
+      // next one: only a crash between the end frame and that cut leaves them, in the last segment.
+      const std::string zeros = with_thousands(parser.zero_tail_bytes()) + " zero bytes after the segment's end frame";
+      if (last) {
+        report_.notes.push_back(name_ + " offset " + std::to_string(parser.offset()) + ": " + zeros +
+                                " (preallocated space the writer stopped before cutting; it cuts it on restart)");
+      } else {
+        fail(parser.offset(), zeros + " (a closed segment ends with its end frame, and a later segment was "
+                                      "started after it was cut: zeros were appended to it)");
+      }
+    }
     if (parser.error()) {
       // A partial frame followed by a frame of this log is not where a writer stopped: its length
       // field was altered, and the rest of the segment is damaged, not cut off.

@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,10 @@ constexpr std::size_t close_reserve_bytes = 512;
 // size unchanged, ext4 has no journal commit to make (on this machine's disk, about half the system
 // time of each sync). Readers stop at the zeros (FrameParser); close cuts them off.
 constexpr std::uint64_t preallocation_step_bytes = 2 << 20;
+// Zeros are never written into the last this-many free bytes of the filesystem: writing until the
+// disk is full (and cutting them off again) would fail, in that moment, other writers on it (the
+// sealed captures, the vault journal, the gateway's logs) for space no record needed yet.
+constexpr std::uint64_t preallocation_keep_free_bytes = 64 << 20;
 
 struct Pending {
   std::string record;
@@ -171,6 +176,8 @@ class AuditWriter::Impl {
     out.syncs = syncs_.load(std::memory_order_relaxed);
     out.write_batches = write_batches_.load(std::memory_order_relaxed);
     out.bytes_written = bytes_written_.load(std::memory_order_relaxed);
+    out.preallocations = preallocations_.load(std::memory_order_relaxed);
+    out.preallocations_refused = preallocations_refused_.load(std::memory_order_relaxed);
     std::lock_guard lock(mutex_);
     out.queued = queue_.size();
     return out;
@@ -276,6 +283,7 @@ class AuditWriter::Impl {
     auto at = [](std::uint64_t offset) { return "offset " + std::to_string(offset) + ": "; };
     std::optional<std::uint64_t> first_unadoptable;  // since the last checkpoint
     std::optional<std::uint64_t> torn_at;            // a checkpoint a power loss tore (see below)
+    std::uint64_t signed_end = header_end;           // end of the last checkpoint that checked out
     while (!torn_at) {
       std::optional<Frame> frame = parser.next();
       if (!frame) break;
@@ -305,7 +313,8 @@ class AuditWriter::Impl {
           } else if (Status signature = check_signature(checkpoint.value()); !signature) {
             wrong = "the checkpoint (tree size " + std::to_string(checkpoint->tree_size) + "): " + signature.error().message;
           }
-          if (wrong && torn_in_preallocated_space(bytes, frame->offset, index)) {
+          const std::uint64_t frame_end = frame->offset + frame_header_size + frame->payload.size();
+          if (wrong && torn_in_preallocated_space(bytes, signed_end, frame->offset, frame_end, index)) {
             torn_at = frame->offset;
             break;
           }
@@ -315,6 +324,7 @@ class AuditWriter::Impl {
           }
           scan.last_checkpoint_time_ms = checkpoint->time_ms;
           scan.records_since_checkpoint = 0;
+          signed_end = frame_end;
           first_unadoptable.reset();  // signed: what it covers is the writer's
           break;
         }
@@ -366,14 +376,32 @@ class AuditWriter::Impl {
   // In a preallocated segment the pages of a batch that was never synced land in any order when the
   // power fails, so a checkpoint frame can be torn while data after it landed. A checkpoint that does
   // not check out is taken for such a tear (and cut, with all after it, into the quarantine file)
-  // only where the segment still ends in preallocated zeros and no checkpoint or end frame of this
-  // log follows it; anywhere else it is damage, and start-up is refused.
-  bool torn_in_preallocated_space(std::string_view bytes, std::uint64_t checkpoint_offset, std::uint64_t index) const {
+  // only where the segment still ends in preallocated zeros, no checkpoint or end frame of this log
+  // follows it, and what explains the mismatch is a sector that did not land: a whole zero sector in
+  // the checkpoint or in the records since the last checkpoint that checked out (JSON records and
+  // frame headers hold no 512 zero bytes in a row). Anywhere else, a flipped bit or an altered record
+  // in particular, it is damage, and start-up is refused: cutting it would discard acknowledged
+  // records after it and have the writer sign records its signed checkpoint no longer vouches for.
+  bool torn_in_preallocated_space(std::string_view bytes, std::uint64_t signed_end, std::uint64_t checkpoint_offset,
+                                  std::uint64_t checkpoint_end, std::uint64_t index) const {
     constexpr std::size_t zero_run = 64;  // no signed frame ends in 64 zero bytes
     if (bytes.size() < zero_run ||
         !all_zero(bytes.substr(bytes.size() - zero_run)))
       return false;
+    if (!zero_sector_between(bytes, signed_end, checkpoint_end)) return false;
     return !find_log_frame(bytes, 0, checkpoint_offset + 1, log_id_, index);
+  }
+
+  // True when a whole torn_write_unit_bytes sector of `bytes` (clipped at their end) that overlaps
+  // [from, to) is zero.
+  static bool zero_sector_between(std::string_view bytes, std::uint64_t from, std::uint64_t to) {
+    to = std::min<std::uint64_t>(to, bytes.size());
+    for (std::uint64_t sector = from / torn_write_unit_bytes * torn_write_unit_bytes; sector < to;
+         sector += torn_write_unit_bytes) {
+      const std::uint64_t end = std::min<std::uint64_t>(sector + torn_write_unit_bytes, bytes.size());
+      if (all_zero(bytes.substr(static_cast<std::size_t>(sector), static_cast<std::size_t>(end - sector)))) return true;
+    }
+    return false;
   }
 
   // Checks a checkpoint's signature with the signing key's own public key or, for one signed before
@@ -489,6 +517,7 @@ class AuditWriter::Impl {
     segment_index_ = index;
     segment_size_ = bytes.size();
     allocated_end_ = segment_size_;
+    preallocation_retry_size_ = 0;
     segment_records_ = 0;
     segment_opened_ = Clock::now();
     confirmed_frontier_ = frontier_;
@@ -622,13 +651,23 @@ class AuditWriter::Impl {
 
   // Strict mode: keeps at least half a step of zeros written and synced ahead of the records (never
   // past segment_max_bytes). A disk without room for them is no failure: the segment then grows by
-  // its appends as it would without (what was added is cut off again), and the next batch retries.
+  // its appends as it would without (what was added is cut off again). Zeros are not written where
+  // they would leave less than preallocation_keep_free_bytes free, and after an attempt that found no
+  // room (a quota, a file size limit) the next waits until the records have grown by a step, so a
+  // nearly full disk is not filled and emptied again at every group commit.
   void preallocate() {
     if (options_.durability != Durability::strict || fd_ < 0 || next_segment_due_) return;
     const std::uint64_t from = std::max(allocated_end_, segment_size_);
     if (from >= segment_size_ + preallocation_step_bytes / 2) return;
     const std::uint64_t to = std::min<std::uint64_t>(from + preallocation_step_bytes, options_.segment_max_bytes);
-    if (to <= from) return;
+    if (to <= from || segment_size_ < preallocation_retry_size_) return;
+    struct statvfs fs {};
+    if (::fstatvfs(fd_, &fs) == 0 &&
+        static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize < (to - from) + preallocation_keep_free_bytes) {
+      preallocations_refused_.fetch_add(1, std::memory_order_relaxed);
+      preallocation_retry_size_ = segment_size_ + preallocation_step_bytes;
+      return;
+    }
     static const std::string zeros(64 << 10, '\0');
     std::uint64_t at = from;
     while (at < to) {
@@ -639,12 +678,15 @@ class AuditWriter::Impl {
       at += static_cast<std::uint64_t>(n);
     }
     if (at < to) {
+      preallocations_refused_.fetch_add(1, std::memory_order_relaxed);
+      preallocation_retry_size_ = segment_size_ + preallocation_step_bytes;
       if (::ftruncate(fd_, static_cast<off_t>(from)) != 0) return;  // the zeros stay; readers stop at them
       allocated_end_ = from;
       return;
     }
     if (!sync_segment()) return;
     syncs_.fetch_add(1, std::memory_order_relaxed);
+    preallocations_.fetch_add(1, std::memory_order_relaxed);
     allocated_end_ = to;
   }
 
@@ -805,6 +847,9 @@ class AuditWriter::Impl {
   LogId log_id_{};
   std::uint64_t segment_index_ = 0;
   std::uint64_t segment_size_ = 0;
+  std::uint64_t preallocation_retry_size_ = 0;  // no preallocation before the segment is this large
+  std::atomic<std::uint64_t> preallocations_{0};
+  std::atomic<std::uint64_t> preallocations_refused_{0};
   std::uint64_t allocated_end_ = 0;  // the segment file's size: segment_size_, or more where preallocated
   std::uint64_t segment_records_ = 0;
   std::uint64_t records_since_checkpoint_ = 0;

@@ -72,6 +72,10 @@ struct AuditWriterStats {
   std::uint64_t write_batches = 0;       // group commits
   std::uint64_t bytes_written = 0;
   std::uint64_t queued = 0;              // records waiting for the writer now
+  // Strict mode: steps of preallocated zeros written, and attempts that found no room (write failed,
+  // or too little free space to leave: see docs/AUDIT.md, "What strict costs").
+  std::uint64_t preallocations = 0;
+  std::uint64_t preallocations_refused = 0;
 };
 
 class AuditWriter {

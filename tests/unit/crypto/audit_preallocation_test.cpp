@@ -3,8 +3,15 @@
 // zeros before data that landed (a torn write into that space) are cut like a torn frame.
 #include <doctest/doctest.h>
 
-#include <filesystem>
+#include <sys/resource.h>
 
+#include <csignal>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include "crypto/audit_reader.hpp"
 #include "crypto/audit_segment.hpp"
 #include "audit_test_support.hpp"
 
@@ -51,6 +58,34 @@ void copy_while_writing(const std::filesystem::path& into, const SecretKey& key,
   writer.value()->close();
 }
 
+// A live segment's image whose last checkpoint begins in one 512-byte sector and ends in the next
+// (tried with more records until one does): `sector` is where that next sector begins.
+struct TornCheckpoint {
+  std::string image;
+  FrameSpan checkpoint;
+  std::size_t sector = 0;
+  std::uint64_t tree_size = 0;  // records before that checkpoint
+};
+
+TornCheckpoint straddling_checkpoint_image(const std::filesystem::path& into, const SecretKey& key) {
+  for (int records = 24; records < 200; records += 10) {
+    TempDir attempt;
+    copy_while_writing(attempt.path(), key, records);
+    std::string image = read_bytes(attempt.path() / seg1);
+    const FrameSpan last = frames_tagged(image, FrameTag::checkpoint).back();
+    const std::size_t sector = (last.offset / 512 + 1) * 512;
+    if (sector < last.offset + last.size && sector + 512 <= image.size() &&
+        walk(image).frames_end > last.offset + last.size) {
+      std::filesystem::copy_file(attempt.path() / seg1, into / seg1);
+      std::uint64_t before = 0;
+      for (const FrameSpan& r : frames_tagged(image, FrameTag::record)) before += r.offset < last.offset ? 1 : 0;
+      return {std::move(image), last, sector, before};
+    }
+  }
+  FAIL("no checkpoint crossed a sector boundary");
+  return {};
+}
+
 bool any_quarantine_file(const std::filesystem::path& dir) {
   for (const auto& entry : std::filesystem::directory_iterator(dir))
     if (entry.path().filename().string().find("quarantine") != std::string::npos) return true;
@@ -71,7 +106,8 @@ TEST_SUITE("audit-preallocation") {
     }
     CHECK(walk(frames).zero_tail == 0);
 
-    const std::string torn_bytes = frames + std::string(100, '\0') + "R";
+    // Zeros to the end of their 512-byte sector (one that did not land), then data.
+    const std::string torn_bytes = frames + std::string(512 - frames.size(), '\0') + "R";
     FrameParser torn(torn_bytes);
     while (torn.next()) {
     }
@@ -81,6 +117,15 @@ TEST_SUITE("audit-preallocation") {
     CHECK(torn.offset() == frames.size());
     CHECK(torn.error()->find("zero bytes where a frame should begin") != std::string::npos);
     CHECK(torn.zero_tail_bytes() == 0);
+
+    // Zeros that stop inside their sector with data after them are no sector left unwritten.
+    const std::string zeroed_bytes = frames + std::string(100, '\0') + "R";
+    FrameParser zeroed(zeroed_bytes);
+    while (zeroed.next()) {
+    }
+    REQUIRE(zeroed.error().has_value());
+    CHECK_FALSE(zeroed.stopped_on_truncation());
+    CHECK(zeroed.error()->find("unknown frame tag 0x00") != std::string::npos);
   }
 
   TEST_CASE("a strict writer's open segment is preallocated, verifies while open, and is cut at close") {
@@ -188,37 +233,108 @@ TEST_SUITE("audit-preallocation") {
   }
 
   // The last checkpoint of a batch that never synced, torn by a power loss while records after it
-  // landed: cut with all after it, as a torn frame is. Not where no zeros end the segment.
+  // landed: its frame begins in a sector that reached the disk and ends in one that did not (zeros).
+  // Cut with all after it, as a torn frame is. Not where no zeros end the segment.
   TEST_CASE("a checkpoint torn in preallocated space is cut, with the records after it; elsewhere it refuses start") {
     TempDir crashed;
     SecretKey key = generate_key(KeyKind::audit_signing);
-    copy_while_writing(crashed.path(), key, 24);  // checkpoints after records 10 and 20
-    std::string image = read_bytes(crashed.path() / seg1);
-    const auto checkpoints = frames_tagged(image, FrameTag::checkpoint);
-    REQUIRE(checkpoints.size() == 2);
-    const FrameSpan last = checkpoints.back();
-    image[last.offset + last.size - 10] ^= 0x40;  // in its signature
+    const TornCheckpoint torn = straddling_checkpoint_image(crashed.path(), key);
+    std::string image = torn.image;
+    const FrameSpan last = torn.checkpoint;
+    image.replace(torn.sector, 512, std::string(512, '\0'));  // the sector after its start did not land
     write_bytes(crashed.path() / seg1, image);
 
     auto writer = AuditWriter::open(options_for(crashed.path()), key);
     INFO((writer.ok() ? std::string() : writer.error().message));
     REQUIRE(writer.ok());
-    CHECK(writer.value()->recovery().tree_size == 20);
-    CHECK(writer.value()->recovery().discarded_tail_bytes == walk(image).frames_end - last.offset + 4);
-    write_records(*writer.value(), 100, 2);
+    CHECK(writer.value()->recovery().tree_size == torn.tree_size);
+    CHECK(writer.value()->recovery().discarded_tail_bytes > 0);
+    CHECK(std::filesystem::exists(writer.value()->recovery().quarantine_file));
+    write_records(*writer.value(), 1000, 2);
     writer.value()->close();
     VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
     INFO(dump(report));
     CHECK(report.ok());
-    CHECK(report.records_valid == 22);
+    CHECK(report.records_valid == torn.tree_size + 2);
 
     // The same checkpoint in a segment that does not end in zeros is damage: start-up is refused.
     TempDir damaged;
-    image.resize(static_cast<std::size_t>(walk(image).frames_end));
+    image.resize(last.offset + last.size + 64);
+    image.replace(image.size() - 64, 64, std::string(64, 'x'));
     write_bytes(damaged.path() / seg1, image);
     auto refused = AuditWriter::open(options_for(damaged.path()), key);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().message.find("offset " + std::to_string(last.offset)) != std::string::npos);
+  }
+
+  // A power loss leaves zeros where a sector did not land; it does not flip a bit or change a record.
+  // A checkpoint that does not check out for such a reason is damage (or tampering) even in a
+  // preallocated segment: cutting it would move the acknowledged records after it to the quarantine
+  // file and have the writer sign the altered records it covered.
+  TEST_CASE("a checkpoint altered in preallocated space, or the records it signs, refuses start and nothing is cut") {
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    TempDir live;
+    copy_while_writing(live.path(), key, 24);  // checkpoints after records 10 and 20, 5 records after
+    const std::string image = read_bytes(live.path() / seg1);
+    const FrameSpan last = frames_tagged(image, FrameTag::checkpoint).back();
+    const auto records = frames_tagged(image, FrameTag::record);
+    REQUIRE(records.size() == 25);
+    REQUIRE(walk(image).zero_tail > 512);
+
+    std::string flipped_signature = image;
+    flipped_signature[last.offset + last.size - 10] ^= 0x40;
+    std::string altered_record = image;
+    const FrameSpan signed_record = records[15];  // covered by the checkpoint after record 20
+    const std::size_t digit = altered_record.find("req-15", signed_record.offset) + 4;
+    REQUIRE(digit < signed_record.offset + signed_record.size);
+    altered_record[digit] = '9';
+
+    for (const std::string& damaged_image : {flipped_signature, altered_record}) {
+      TempDir dir;
+      write_bytes(dir.path() / seg1, damaged_image);
+      auto refused = AuditWriter::open(options_for(dir.path()), key);
+      REQUIRE_FALSE(refused.ok());
+      INFO(refused.error().message);
+      CHECK(refused.error().message.find("offset " + std::to_string(last.offset)) != std::string::npos);
+      CHECK(read_bytes(dir.path() / seg1) == damaged_image);  // nothing cut
+      CHECK_FALSE(any_quarantine_file(dir.path()));
+    }
+  }
+
+  // A crash tears whole sectors, so zeros at a frame boundary that stop before the sector ends, with
+  // data after them, are not a torn write: a frame tag zeroed is damage, as it was before segments
+  // were preallocated, for recovery, verify and the readers alike.
+  TEST_CASE("a few zero bytes where a frame begins, followed by data in the same sector, are damage, not a tear") {
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    TempDir live;
+    copy_while_writing(live.path(), key, 24);
+    std::string image = read_bytes(live.path() / seg1);
+    const auto records = frames_tagged(image, FrameTag::record);
+    const auto checkpoints = frames_tagged(image, FrameTag::checkpoint);
+    // An unsigned record after the last checkpoint whose first bytes lie well inside a sector.
+    std::optional<FrameSpan> target;
+    for (const FrameSpan& r : records)
+      if (r.offset > checkpoints.back().offset && r.offset % 512 + frame_header_size + 8 < 512) target = r;
+    REQUIRE(target.has_value());
+    image.replace(target->offset, frame_header_size, std::string(frame_header_size, '\0'));
+
+    FrameParser parser(image);
+    while (parser.next()) {
+    }
+    REQUIRE(parser.error().has_value());
+    CHECK_FALSE(parser.stopped_on_truncation());
+    CHECK(parser.error()->find("unknown frame tag 0x00") != std::string::npos);
+
+    TempDir dir;
+    write_bytes(dir.path() / seg1, image);
+    auto refused = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message.find("offset " + std::to_string(target->offset)) != std::string::npos);
+    CHECK(read_bytes(dir.path() / seg1) == image);
+    CHECK_FALSE(any_quarantine_file(dir.path()));
+    VerifyReport report = verify_log(dir.path(), trust(key), {});
+    INFO(dump(report));
+    CHECK_FALSE(report.ok());
   }
 
   // A record frame whose header landed and whose payload's last page did not: zeros end its payload.
@@ -241,5 +357,95 @@ TEST_SUITE("audit-preallocation") {
     INFO(dump(report));
     CHECK(report.ok());
     CHECK(report.records_valid == 24);
+  }
+
+  // `audit tail -f` polls every 200 ms: a poll reads what the writer appended since the last one,
+  // not the preallocated zeros after it again.
+  TEST_CASE("polling a live preallocated segment reads the new records, not the zeros ahead of them again") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    write_and_settle(*writer.value(), 0, 5);
+    REQUIRE(walk(read_bytes(dir.path() / seg1)).zero_tail > (1u << 20));
+
+    LogReader reader(dir.path());
+    std::vector<std::uint64_t> leaves;
+    auto on_record = [&](const LogRecord& r) { leaves.push_back(r.leaf_index); };
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+    CHECK(leaves.size() == 6);
+    for (int poll = 0; poll < 3; ++poll) {
+      const std::uint64_t before = reader.bytes_read();
+      write_records(*writer.value(), 100 + poll * 4, 4);
+      REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+      CHECK(reader.bytes_read() - before <= (256u << 10));
+    }
+    const std::uint64_t before = reader.bytes_read();
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));  // nothing new
+    CHECK(reader.bytes_read() - before <= (256u << 10));
+    REQUIRE(leaves.size() == 18);
+    for (std::size_t i = 0; i < leaves.size(); ++i) CHECK(leaves[i] == i);
+
+    // Across the rotation at close the reader still follows the log to its end frame.
+    writer.value()->close();
+    REQUIRE(reader.read_new(on_record, [](const LogCheckpoint&) {}));
+    CHECK(leaves.size() == 18);
+  }
+
+  // A full disk (here a file size limit, as in audit_log_test) leaves no room for the zeros: the
+  // writer appends as it would without them, and does not write and cut off megabytes of zeros at
+  // every group commit meanwhile (on a shared disk, each such attempt fills it for everyone else).
+  TEST_CASE("with no room for the zeros the writer appends, and tries again only once the records grew a step") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    auto writer = AuditWriter::open(options_for(dir.path()), key);
+    REQUIRE(writer.ok());
+    std::signal(SIGXFSZ, SIG_IGN);
+    rlimit old{};
+    getrlimit(RLIMIT_FSIZE, &old);
+    rlimit small = old;
+    small.rlim_cur = 1 << 20;  // room for the records below, not for a step of zeros
+    setrlimit(RLIMIT_FSIZE, &small);
+    for (int batch = 0; batch < 40; ++batch) write_records(*writer.value(), batch, 1);
+    const AuditWriterStats stats = writer.value()->stats();
+    const std::uint64_t size = std::filesystem::file_size(dir.path() / seg1);
+    setrlimit(RLIMIT_FSIZE, &old);
+    CHECK(stats.preallocations == 0);
+    CHECK(stats.preallocations_refused == 1);
+    CHECK(size < (64u << 10));  // the records alone: no zeros left behind
+    CHECK(walk(read_bytes(dir.path() / seg1)).zero_tail == 0);
+    writer.value()->close();
+    VerifyReport report = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(report));
+    CHECK(report.ok());
+    CHECK(report.records_valid == 40);
+  }
+
+  // A closed segment ends with its end frame: the writer cut its zeros before it started the next.
+  TEST_CASE("verify fails zeros appended after a closed segment's end frame, and notes them in the last segment") {
+    TempDir dir;
+    SecretKey key = generate_key(KeyKind::audit_signing);
+    write_log(options_for(dir.path()), key, 5);
+    const std::uint64_t end_of_first = std::filesystem::file_size(dir.path() / seg1);
+    {
+      std::ofstream out(dir.path() / seg1, std::ios::binary | std::ios::app);
+      out << std::string(8192, '\0');
+    }
+    VerifyReport last_only = verify_log(dir.path(), trust(key), {.require_closed = true});
+    INFO(dump(last_only));
+    CHECK(last_only.ok());  // a crash between the end frame and the cut leaves this
+    CHECK(std::any_of(last_only.notes.begin(), last_only.notes.end(),
+                      [](const std::string& n) { return n.find("8,192 zero bytes after the segment's end frame") != std::string::npos; }));
+
+    write_log(options_for(dir.path()), key, 3, 5);  // cuts them (recovery), then segment 2
+    CHECK(std::filesystem::file_size(dir.path() / seg1) == end_of_first);
+    {
+      std::ofstream out(dir.path() / seg1, std::ios::binary | std::ios::app);
+      out << std::string(4096, '\0');
+    }
+    VerifyReport report = verify_log(dir.path(), trust(key), {});
+    INFO(dump(report));
+    CHECK_FALSE(report.ok());
+    CHECK(has_failure(report, seg1, "zero bytes after the segment's end frame"));
   }
 }
