@@ -194,6 +194,20 @@ bool FrameParser::zeros_reach_sector_end(std::size_t position) const {
   return all_zero(bytes_.substr(position, end - position));
 }
 
+// The writer copies a batch into preallocated space front to back, so a reader of a live segment can
+// meet the frame being copied: its first bytes, then the zeros the space held, and zeros to the end.
+// No record the gateway writes ends in a zero byte (they are JSON), so such a frame is taken for one
+// still being written, like a partial frame at the end of a file that grows by appends. A checkpoint
+// whose signature ends in a zero byte (1 in 256) reads so too while it is the last frame before the
+// zeros: it is read once the next batch follows it.
+bool FrameParser::being_copied(FrameTag tag, std::uint32_t length, std::size_t remaining) const {
+  if (tag != FrameTag::record && tag != FrameTag::checkpoint) return false;
+  const std::size_t frame_end = position_ + frame_header_size + length;
+  if (remaining - frame_header_size <= length) return false;  // nothing after it (or cut short): no zeros
+  if (length > 0 && bytes_[frame_end - 1] != 0) return false;
+  return all_zero(bytes_.substr(frame_end));
+}
+
 std::optional<Frame> FrameParser::next() {
   if (error_ || position_ >= bytes_.size()) return std::nullopt;
   const std::size_t remaining = bytes_.size() - position_;
@@ -228,6 +242,12 @@ std::optional<Frame> FrameParser::next() {
   if (length > max_payload(static_cast<FrameTag>(tag))) {
     error_ = offset + ": frame length " + std::to_string(length) + " exceeds the limit for '" +
              std::string(1, static_cast<char>(tag)) + "' frames";
+    return std::nullopt;
+  }
+  if (being_copied(static_cast<FrameTag>(tag), length, remaining)) {
+    truncated_ = true;
+    error_ = offset + ": a frame still being written (its last bytes and everything after it are the zeros of "
+                      "preallocated space)";
     return std::nullopt;
   }
   if (length == 0 && tag == static_cast<std::uint8_t>(FrameTag::record)) {

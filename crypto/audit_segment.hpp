@@ -88,6 +88,8 @@ class FrameParser {
   // The bytes from `position` to the end of its torn_write_unit_bytes sector (or of the bytes) are zero.
   bool zeros_reach_sector_end(std::size_t position) const;
 
+  bool being_copied(FrameTag tag, std::uint32_t length, std::size_t remaining) const;
+
   std::string_view bytes_;
   std::uint64_t base_ = 0;
   std::uint64_t position_;

@@ -351,7 +351,10 @@ TEST_SUITE("audit-preallocation") {
     auto writer = AuditWriter::open(options_for(crashed.path()), key);
     REQUIRE(writer.ok());
     CHECK(writer.value()->recovery().tree_size == 24);
-    CHECK(writer.value()->recovery().quarantined_records == 1);
+    // Its payload ends in zeros with only zeros after it: a frame still being written when the
+    // power failed, cut like a torn frame (up to the last byte that landed), never adopted.
+    CHECK(writer.value()->recovery().discarded_tail_bytes == half + 4);
+    CHECK_FALSE(writer.value()->recovery().quarantine_file.empty());
     writer.value()->close();
     VerifyReport report = verify_log(crashed.path(), trust(key), {.require_closed = true});
     INFO(dump(report));
@@ -447,5 +450,31 @@ TEST_SUITE("audit-preallocation") {
     INFO(dump(report));
     CHECK_FALSE(report.ok());
     CHECK(has_failure(report, seg1, "zero bytes after the segment's end frame"));
+  }
+
+  // A reader of a live strict log can meet the frame the writer is copying in: its first bytes,
+  // then the zeros of the preallocated space. It must read as a frame still being written (as a
+  // partial frame at the end of a growing file does), never as a record with zeros in it.
+  TEST_CASE("a frame half copied into preallocated space reads as one still being written") {
+    const std::string frames = segment_with_one_record();
+    std::string whole;
+    append_frame(whole, FrameTag::record, R"({"kind":"outcome","status":200})");
+    for (std::size_t copied : {std::size_t{1}, std::size_t{3}, frame_header_size, frame_header_size + 7, whole.size() - 1}) {
+      CAPTURE(copied);
+      const std::string bytes = frames + whole.substr(0, copied) + std::string(4096, '\0');
+      FrameParser parser(bytes);
+      REQUIRE(parser.next());  // the whole record before it
+      CHECK_FALSE(parser.next());
+      REQUIRE(parser.error().has_value());
+      CHECK(parser.stopped_on_truncation());
+      CHECK(parser.offset() == frames.size());
+    }
+    // Whole, it is read; and a frame whose payload ends in a zero byte with data after it is whole.
+    CHECK(walk(frames + whole + std::string(4096, '\0')).frames_end == frames.size() + whole.size());
+    std::string zero_ended;
+    append_frame(zero_ended, FrameTag::checkpoint, std::string(135, 'c') + std::string(1, '\0'));
+    const Walk followed = walk(frames + zero_ended + whole);
+    CHECK_FALSE(followed.error);
+    CHECK(followed.frames_end == frames.size() + zero_ended.size() + whole.size());
   }
 }
