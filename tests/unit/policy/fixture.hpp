@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "policy/policy.hpp"
+#include "policy/response_scanner.hpp"
 
 namespace sovereign::policy::testing {
 
@@ -100,6 +101,17 @@ inline bool whole_characters(std::string_view text) {
         at += length;
     }
     return true;
+}
+
+// An answer's text streamed in three chunks, cut at `first` and `second`, through a scanner of
+// `policy` for tenant "anyone": what the client gets.
+inline std::string scan_in_three_chunks(const std::shared_ptr<const Policy>& policy, std::string_view text,
+                                        std::size_t first, std::size_t second) {
+  ResponseScanner scanner(policy, "anyone");
+  std::string out = scanner.feed(text.substr(0, first));
+  out += scanner.feed(text.substr(first, second - first));
+  out += scanner.feed(text.substr(second));
+  return out + scanner.finish();
 }
 
 }  // namespace sovereign::policy::testing
