@@ -38,7 +38,8 @@ class EgressGuard {
   Pinning pin(const std::string& host, std::span<const boost::asio::ip::tcp::endpoint> resolved,
               bool loopback_only) const;
 
-  // Resolves host:port now (blocking: for load and reload, off the request path) and pins it.
+  // Resolves host:port now, blocking, and pins it. The gateway calls it only for IP addresses (no
+  // lookup); names go through HostLookups (gateway/upstream/host_lookups.hpp), off the control thread.
   Pinning resolve_and_pin(const std::string& host, std::uint16_t port, bool loopback_only) const;
 
   // A resolution of `host` that failed for `reason` (the resolver's words), as the 503 answer and
