@@ -476,5 +476,17 @@ TEST_SUITE("audit-preallocation") {
     const Walk followed = walk(frames + zero_ended + whole);
     CHECK_FALSE(followed.error);
     CHECK(followed.frames_end == frames.size() + zero_ended.size() + whole.size());
+    // A checkpoint's signature ends in a zero byte 1 time in 16: as the last frame before the zeros
+    // it is whole; only four zero bytes at its end read as a checkpoint still being copied.
+    const Walk last_before_zeros = walk(frames + zero_ended + std::string(4096, '\0'));
+    CHECK_FALSE(last_before_zeros.error);
+    CHECK(last_before_zeros.frames_end == frames.size() + zero_ended.size());
+    std::string four_zeros;
+    append_frame(four_zeros, FrameTag::checkpoint, std::string(132, 'c') + std::string(4, '\0'));
+    const std::string copying_bytes = frames + four_zeros + std::string(4096, '\0');
+    FrameParser copying_parser(copying_bytes);
+    REQUIRE(copying_parser.next());
+    CHECK_FALSE(copying_parser.next());
+    CHECK(copying_parser.stopped_on_truncation());
   }
 }
