@@ -27,11 +27,20 @@ constexpr std::size_t longest_name = 10;
 
 enum class Element { unknown, inline_element, breaking };
 
+// An element name in lower case (names are ASCII letters and digits); `name` at most longest_name long.
+struct FoldedName {
+    explicit FoldedName(std::string_view name) : size(name.size()) {
+        for (std::size_t i = 0; i < name.size(); ++i) lower[i] = static_cast<char>(name[i] | 0x20);
+    }
+    std::string_view view() const { return {lower.data(), size}; }
+    std::array<char, longest_name> lower{};
+    std::size_t size;
+};
+
 Element element(std::string_view name) {
     if (name.empty() || name.size() > longest_name) return Element::unknown;
-    std::array<char, longest_name> lower{};
-    for (std::size_t i = 0; i < name.size(); ++i) lower[i] = static_cast<char>(name[i] | 0x20);
-    const std::string_view folded(lower.data(), name.size());
+    const FoldedName lower(name);
+    const std::string_view folded = lower.view();
     if (std::find(inline_elements.begin(), inline_elements.end(), folded) != inline_elements.end())
         return Element::inline_element;
     if (std::find(breaking_elements.begin(), breaking_elements.end(), folded) != breaking_elements.end())
@@ -42,9 +51,8 @@ Element element(std::string_view name) {
 // Whether `name` begins the name of a known element (a tag the next chunk may complete).
 bool begins_element(std::string_view name) {
     if (name.size() > longest_name) return false;
-    std::array<char, longest_name> lower{};
-    for (std::size_t i = 0; i < name.size(); ++i) lower[i] = static_cast<char>(name[i] | 0x20);
-    const std::string_view folded(lower.data(), name.size());
+    const FoldedName lower(name);
+    const std::string_view folded = lower.view();
     const auto begins = [&](std::string_view known) { return known.substr(0, folded.size()) == folded; };
     return std::any_of(inline_elements.begin(), inline_elements.end(), begins) ||
            std::any_of(breaking_elements.begin(), breaking_elements.end(), begins);
