@@ -339,6 +339,36 @@ describe('a DNS server that never answers', { timeout: 120000, skip: silentDns.s
     assert.match(gw.stderr, /"event":"stopped"/);
   });
 
+  // A problem found without the network (here a port another process holds) is not held back by
+  // names the DNS server never answers: the gateway exits 1 at once, naming the setting.
+  for (const taken of ['api', 'admin']) {
+    it(`with a name still being looked up, a start on a ${taken} port in use exits 1 at once, naming the port`, async () => {
+      const base = config(true);
+      const where = taken === 'api'
+        ? { listeners: [{ name: 'api', address: '127.0.0.1', port: good.port }] }
+        : { admin: { address: '127.0.0.1', port: good.port } };
+      const { value: gw, ms } = await timed((async () => {
+        const gw = await start(true, { config: { ...base, ...where }, waitReady: false });
+        await exitWithin(gw, LIMIT_MS / 2);
+        return gw;
+      })());
+      try {
+        assert.ok(!gw.process.running, `still running ${ms} ms after the start\n${gw.stderr}`);
+        assert.ok(ms < 3000, `exited after ${ms} ms`);
+        assert.equal((await gw.process.exited).code, 1, gw.stderr);
+        const text = fs.readFileSync(gw.configPath, 'utf8').split('\n');
+        const line = text.findIndex((l) => new RegExp(`^\\s*port: ${good.port}$`).test(l)) + 1;
+        assert.ok(line > 0, text.join('\n'));
+        const listener = taken === 'admin' ? 'admin listener: ' : '';
+        assert.match(gw.stderr, new RegExp(`"event":"startup_failed".*gateway\\.yaml:${line}:\\d+: ${listener}` +
+          `cannot listen on 127\\.0\\.0\\.1:${good.port}: Address already in use`), gw.stderr);
+        assert.ok(!/"event":"started"/.test(gw.stderr), gw.stderr);
+      } finally {
+        fs.rmSync(gw.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
   // A reload is built, then waits for its lookups while the configuration in force goes on checking
   // the replicas: what those checks find meanwhile is what the reload starts from once installed.
   // The checks here are slow to change their mind (every second, three failures or two passes), so a
