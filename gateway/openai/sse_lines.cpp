@@ -12,6 +12,8 @@ constexpr std::string_view byte_order_mark = "\xEF\xBB\xBF";
 }  // namespace
 
 std::string SseLineEnds::normalize(std::string_view bytes) {
+  // No bytes say nothing of a CR held from the last ones: it stays held (an LF may still follow).
+  if (bytes.empty()) return {};
   std::string joined;
   if (!started_) {
     // The mark may come split: its bytes are kept until they differ from it or complete it.

@@ -2,8 +2,9 @@
 // Where a streamed answer ends when the gateway relays it untouched: OpenAI's streams end with the
 // line `data: [DONE]`. What a backend sends after it is no part of the answer, and a backend that
 // keeps its body open after it would otherwise hold the client's answer (and the request's access
-// log line and outcome record) until its timeout. The answer rewriter (a response policy, tokens
-// to restore) ends streams at the same line; this does it for the bytes it does not parse.
+// log line and outcome record) until its timeout. The one reader of where a stream ends: the
+// forwarder (a stream relayed untouched), the answer rewriter (a response policy, tokens to restore:
+// the end line's event is where it ends the stream) and the outcome gate all use it.
 #include <cstddef>
 #include <string>
 #include <string_view>

@@ -196,18 +196,6 @@ void for_each_line(std::string_view event, Visit&& visit) {
   }
 }
 
-// Whether an event's data is the stream's end, `[DONE]`: its only data line, comments aside.
-bool is_end_event(std::string_view event) {
-  std::size_t data_lines = 0;
-  bool end = false;
-  for_each_line(event, [&](std::string_view line) {
-    const std::optional<std::string_view> value = sse_data_value(line);
-    if (!value) return;
-    end = ++data_lines == 1 && *value == "[DONE]";
-  });
-  return end && data_lines == 1;
-}
-
 }  // namespace
 
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
@@ -338,11 +326,20 @@ std::string ResponseRewriter::on_data(std::string_view chunk) {
   return read_events(line_ends_.normalize(chunk));
 }
 
-std::string ResponseRewriter::read_events(std::string_view normalized) {
-  pending_.append(normalized);
+std::string ResponseRewriter::read_events(std::string normalized) {
+  // Bytes after the end line's event are no part of the answer: StreamEnd drops them, and ends that
+  // event with a blank line where the backend has not (yet) written one.
+  end_.cut(normalized);
+  return take_events(normalized);
+}
+
+std::string ResponseRewriter::take_events(std::string_view cut) {
+  pending_.append(cut);
   std::string out;
   for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n")) {
-    out += rewrite_event(std::string_view(pending_).substr(0, end));
+    // Once the end line has come, the bytes stop at the end of its event: the last one here.
+    const bool ends = end_.ended() && end + 2 == pending_.size();
+    out += rewrite_event(std::string_view(pending_).substr(0, end), ends);
     pending_.erase(0, end + 2);
     if (failed_) return out;
     if (ended_) {
@@ -354,7 +351,7 @@ std::string ResponseRewriter::read_events(std::string_view normalized) {
   return out;
 }
 
-std::string ResponseRewriter::rewrite_event(std::string_view event) {
+std::string ResponseRewriter::rewrite_event(std::string_view event, bool ends) {
   // The event's data is what a client parses: the values of all its data lines joined with LF (a
   // server may write one JSON value over several lines). Only data reaches the client: `event:`,
   // `id:` and `retry:` lines, which the filters do not read, are dropped, and a comment (a
@@ -375,6 +372,9 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
     joined.append(1, '\n').append(*value);
   });
   if (data_lines > 1) payload = joined;
+  // The end line's event ends the stream whatever other data lines it has (they precede the end
+  // line, and what a client makes of them joined to it is no answer): as a relayed stream ends.
+  if (ends) return comments + end_stream();
   if (data_lines == 0) return comments.empty() ? comments : comments + "\n";
   const std::optional<std::string> rewritten = rewrite_data(payload);
   if (failed_ || ended_) return comments + rewritten.value_or(std::string());
@@ -392,14 +392,14 @@ std::string ResponseRewriter::rewrite_event(std::string_view event) {
   return out + "\n";
 }
 
+std::string ResponseRewriter::end_stream() {
+  ended_ = true;
+  return flush_choices() + "data: [DONE]\n\n";
+}
+
 // The data of one event, checked: nothing when it goes out as it came, else what goes out instead
-// (its JSON rewritten; or, once the stream failed or ended, the error or end events that replace it).
+// (its JSON rewritten; or, once the stream failed, the error event that replaces it).
 std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view payload) {
-  if (payload == "[DONE]") {
-    // The stream ends here: whatever a backend sends after it is no part of the answer.
-    ended_ = true;
-    return flush_choices() + "data: [DONE]\n\n";
-  }
   // Parsed into an arena that lives for this event; most events fit its inline part.
   unsigned char inline_arena[4096];
   json::monotonic_resource arena(inline_arena, sizeof inline_arena);
@@ -503,14 +503,13 @@ std::string ResponseRewriter::finish() {
   // A CR the body ended with ends a line: the events it completes are read as any others.
   std::string out = read_events(line_ends_.finish());
   if (failed_ || ended_) return out;
-  // The body ended before the blank line that ends an event. Its end line, `data: [DONE]`, ends the
-  // stream all the same; any other event is cut short, and dropped as a client drops it (the
-  // forwarder reports a body that ends without that line as a broken stream).
-  if (!pending_.empty() && is_end_event(pending_)) {
-    out += rewrite_event(pending_);
-    pending_.clear();
-    return out;
-  }
+  // The body ended before the line ending of its last line: an end line ends the stream all the
+  // same (StreamEnd::finish ends its event); any other event is cut short, and dropped as a client
+  // drops it (the forwarder reports a body that ends without that line as a broken stream).
+  std::string end_of_event;
+  end_.finish(end_of_event);
+  out += take_events(end_of_event);
+  if (failed_ || ended_) return out;
   pending_.clear();
   return out + flush_choices();
 }

@@ -9,8 +9,9 @@
 // ends the stream (it could not be checked with what came before). An event's data is read as a
 // client reads it, its data lines joined with LF: an event no filter changes goes out with the
 // lines it came with, a changed one as one data line.
-// A stream ends at `data: [DONE]`: events a backend sends after it are not relayed, and the forwarder
-// reads no more (ResponseTransform::ended). A body that ends before that line, or in the middle of
+// A stream ends at the event of its `data: [DONE]` line, as StreamEnd finds it for every stream:
+// events a backend sends after it are not relayed, and the forwarder reads no more
+// (ResponseTransform::ended). A body that ends before that line, or in the middle of
 // an event, is cut short: the unfinished event is dropped, and the forwarder reports the break. A
 // backend that cuts a character between the bytes of two events has it joined before the filters
 // see it; text that is not UTF-8 otherwise ends the stream (fail closed).
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "gateway/openai/request_body.hpp"
+#include "gateway/openai/stream_end.hpp"
 #include "gateway/openai/sse_lines.hpp"
 #include "gateway/upstream/forwarder.hpp"
 
@@ -79,9 +81,13 @@ class ResponseRewriter : public ResponseTransform {
     bool finished = false;
     std::string cut_character;  // the first bytes of a character the next event completes
   };
-  std::string read_events(std::string_view normalized);  // bytes with their line ends as LF
-  std::string rewrite_event(std::string_view event);
+  // Bytes with their line ends as LF: cut after the event of the stream's end line (end_), then read.
+  std::string read_events(std::string normalized);
+  std::string take_events(std::string_view cut);  // bytes end_ has cut
+  // `ends`: the event holds the stream's end line (StreamEnd's decision, not the event's own).
+  std::string rewrite_event(std::string_view event, bool ends);
   std::optional<std::string> rewrite_data(std::string_view payload);
+  std::string end_stream();  // what ends the client's stream: held text released, then [DONE]
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
@@ -105,7 +111,10 @@ class ResponseRewriter : public ResponseTransform {
   // itself (text released at the end of a stream) carry them too, as OpenAI's chunks all do.
   boost::json::object envelope_;
   SseLineEnds line_ends_;
-  bool ended_ = false;   // `data: [DONE]` came: what follows is dropped
+  // Where the stream ends: read as the forwarder and the outcome gate read a stream relayed
+  // untouched, so that one definition of the end line holds for every stream.
+  StreamEnd end_;
+  bool ended_ = false;   // the event of the end line was read: what follows is dropped
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
   bool whole_answer_ = false;  // whole(): texts are read from `message`, not `delta`

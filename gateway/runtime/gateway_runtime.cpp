@@ -330,6 +330,15 @@ int GatewayRuntime::run() {
     for (const auto& e : *errors) log_event("error", "startup_failed", e);
     return 1;
   }
+  // The ports are taken (and the listeners' TLS files read) before the names are looked up, so that
+  // a port in use ends the start at once rather than after lookups that may take 10 s. The sockets
+  // listen from now on, but nothing accepts before the gateway serves: a connection made meanwhile
+  // waits in the backlog and is answered then.
+  ensure_open_files_for(config_->limits.max_connections);
+  if (!start_listeners(error)) {
+    log_event("error", "startup_failed", error);
+    return 1;
+  }
 
   bool stop_before_serving = false;
   bool reload_once_serving = false;
@@ -365,11 +374,6 @@ int GatewayRuntime::run() {
   }
   if (control_.stopped()) control_.restart();
 
-  ensure_open_files_for(config_->limits.max_connections);
-  if (!start_listeners(error)) {
-    log_event("error", "startup_failed", error);
-    return 1;
-  }
   install_snapshot(std::move(first));
   watch_files();
 

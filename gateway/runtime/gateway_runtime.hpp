@@ -67,6 +67,7 @@ class GatewayRuntime {
   TornDown tear_down();
   static int exit_status(const TornDown& torn_down);
 
+  // Binds the API listeners (each worker's) and the admin listener; none accepts before run().
   bool start_listeners(std::string& error);
   void update_listeners(const GatewayConfig& config, const ListenerTlsContexts& tls);
   bool open_evidence_services(std::string& error);

@@ -33,53 +33,58 @@ const ReplicaState* find_replica(const std::vector<std::unique_ptr<BackendState>
 
 }  // namespace
 
-ReplicaState::ReplicaState(const BackendConfig& backend, const ReplicaConfig& config)
-    : backend_(backend), config_(config), host_header_(make_host_header(backend, config)) {}
+ReplicaState::ReplicaState(const BackendConfig& backend, const ReplicaConfig& config,
+                           std::shared_ptr<ReplicaHealth> learnt)
+    : backend_(backend),
+      config_(config),
+      host_header_(make_host_header(backend, config)),
+      health_(learnt ? std::move(learnt) : std::make_shared<ReplicaHealth>()) {}
 
 const std::string& ReplicaState::tls_name() const { return tls_name_of(backend_, config_); }
 
 bool ReplicaState::circuit_open(std::chrono::steady_clock::time_point now) const {
-  return circuit_open_until_.load(std::memory_order_relaxed) > ticks(now);
+  return health_->circuit_open_until.load(std::memory_order_relaxed) > ticks(now);
 }
 
 bool ReplicaState::admit(std::chrono::steady_clock::time_point now) {
-  auto until = circuit_open_until_.load(std::memory_order_relaxed);
+  auto until = health_->circuit_open_until.load(std::memory_order_relaxed);
   if (until == 0) return true;
   if (until > ticks(now)) return false;
   // Half-open: of the requests that find it so, the one that moves the deadline is the trial.
-  return circuit_open_until_.compare_exchange_strong(until, ticks(now + backend_.circuit_breaker.open_for),
-                                                     std::memory_order_relaxed);
+  return health_->circuit_open_until.compare_exchange_strong(until, ticks(now + backend_.circuit_breaker.open_for),
+                                                             std::memory_order_relaxed);
 }
 
 void ReplicaState::record_success() {
-  request_failures_.store(0, std::memory_order_relaxed);
-  if (circuit_open_until_.load(std::memory_order_relaxed) != 0) circuit_open_until_.store(0, std::memory_order_relaxed);
+  health_->request_failures.store(0, std::memory_order_relaxed);
+  if (health_->circuit_open_until.load(std::memory_order_relaxed) != 0)
+    health_->circuit_open_until.store(0, std::memory_order_relaxed);
 }
 
 void ReplicaState::record_failure(std::chrono::steady_clock::time_point now) {
-  auto failures = request_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto failures = health_->request_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   // Once open, every further failure (including the trial request after open_ms) re-opens it.
   if (failures >= backend_.circuit_breaker.failures)
-    circuit_open_until_.store(ticks(now + backend_.circuit_breaker.open_for), std::memory_order_relaxed);
+    health_->circuit_open_until.store(ticks(now + backend_.circuit_breaker.open_for), std::memory_order_relaxed);
 }
 
 bool ReplicaState::record_check(bool passed) {
   const auto& check = backend_.health_check;
   if (passed) {
-    check_failures_.store(0, std::memory_order_relaxed);
-    auto successes = check_successes_.fetch_add(1, std::memory_order_relaxed) + 1;
+    health_->check_failures.store(0, std::memory_order_relaxed);
+    auto successes = health_->check_successes.fetch_add(1, std::memory_order_relaxed) + 1;
     if (!healthy() && successes >= check.healthy_after) {
-      healthy_.store(true, std::memory_order_relaxed);
-      request_failures_.store(0, std::memory_order_relaxed);
-      circuit_open_until_.store(0, std::memory_order_relaxed);
+      health_->healthy.store(true, std::memory_order_relaxed);
+      health_->request_failures.store(0, std::memory_order_relaxed);
+      health_->circuit_open_until.store(0, std::memory_order_relaxed);
       return true;
     }
     return false;
   }
-  check_successes_.store(0, std::memory_order_relaxed);
-  auto failures = check_failures_.fetch_add(1, std::memory_order_relaxed) + 1;
+  health_->check_successes.store(0, std::memory_order_relaxed);
+  auto failures = health_->check_failures.fetch_add(1, std::memory_order_relaxed) + 1;
   if (healthy() && failures >= check.unhealthy_after) {
-    healthy_.store(false, std::memory_order_relaxed);
+    health_->healthy.store(false, std::memory_order_relaxed);
     return true;
   }
   return false;
@@ -115,16 +120,6 @@ bool ReplicaState::apply(Pinning pinning) {
   return true;
 }
 
-void ReplicaState::carry_over(const ReplicaState& previous) {
-  constexpr auto relaxed = std::memory_order_relaxed;
-  healthy_.store(previous.healthy_.load(relaxed), relaxed);
-  check_failures_.store(previous.check_failures_.load(relaxed), relaxed);
-  check_successes_.store(previous.check_successes_.load(relaxed), relaxed);
-  request_failures_.store(previous.request_failures_.load(relaxed), relaxed);
-  circuit_open_until_.store(previous.circuit_open_until_.load(relaxed), relaxed);
-  unexpected_bytes_logged_s.store(previous.unexpected_bytes_logged_s.load(relaxed), relaxed);
-}
-
 std::vector<std::unique_ptr<BackendState>> build_backend_states(
     const GatewayConfig& config, const EgressGuard& guard, GatewayMetrics& metrics, std::vector<std::string>& errors,
     const std::vector<std::unique_ptr<BackendState>>* previous) {
@@ -154,9 +149,8 @@ std::vector<std::unique_ptr<BackendState>> build_backend_states(
       state->authorization = std::move(authorization.value());
     }
     for (const auto& replica : backend.replicas) {
-      auto replica_state = std::make_unique<ReplicaState>(backend, replica);
-      if (const ReplicaState* before = previous ? find_replica(*previous, backend.name, replica.url) : nullptr)
-        replica_state->carry_over(*before);
+      const ReplicaState* before = previous ? find_replica(*previous, backend.name, replica.url) : nullptr;
+      auto replica_state = std::make_unique<ReplicaState>(backend, replica, before ? before->learnt() : nullptr);
       replica_state->series = metrics.replica_series(backend.name, replica.url);
       replica_state->idle_gauge = &state->series->idle_connections;
       replica_state->dropped_unexpected_bytes = &state->series->dropped_unexpected_bytes;

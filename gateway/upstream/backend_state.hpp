@@ -19,9 +19,28 @@
 
 namespace sovereign::gateway {
 
+// What requests and health checks have taught the gateway about one replica (by backend name and
+// URL): health, the checks counted towards a change of it, and the circuit breaker. The states of
+// that replica in consecutive configuration snapshots share one, as the rate limiter shares a
+// tenant's budget: what the configuration in force learns while a reload looks up its names (a
+// replica that goes down or comes back) is what the reload starts from once installed, and
+// requests still finishing on the old configuration count towards the new one's circuit breaker.
+struct ReplicaHealth {
+  std::atomic<bool> healthy{true};
+  std::atomic<std::uint32_t> check_failures{0};
+  std::atomic<std::uint32_t> check_successes{0};
+  std::atomic<std::uint32_t> request_failures{0};
+  std::atomic<std::int64_t> circuit_open_until{0};  // 0: closed; in the past: half-open
+  // When unexpected bytes from this replica were last logged (steady clock, seconds; 0: never).
+  std::atomic<std::int64_t> unexpected_bytes_logged_s{0};
+};
+
 class ReplicaState {
  public:
-  ReplicaState(const BackendConfig& backend, const ReplicaConfig& config);
+  // `learnt`: the health of this replica in the configuration a reload replaces; null: a replica
+  // new to the configuration, which starts healthy with its circuit closed.
+  ReplicaState(const BackendConfig& backend, const ReplicaConfig& config,
+               std::shared_ptr<ReplicaHealth> learnt = nullptr);
 
   const BackendConfig& backend() const { return backend_; }
   const ReplicaConfig& config() const { return config_; }
@@ -48,7 +67,7 @@ class ReplicaState {
   // ignores it: its addresses are never resolved again (that would let DNS rebind it).
   bool apply(Pinning pinning);
 
-  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
+  bool healthy() const { return health_->healthy.load(std::memory_order_relaxed); }
   // Open: refusing requests for open_ms after the failures. Past that it is half-open: it lets one
   // trial request through (admit), whose success closes it and whose failure opens it again.
   bool circuit_open(std::chrono::steady_clock::time_point now) const;
@@ -64,10 +83,9 @@ class ReplicaState {
   void record_failure(std::chrono::steady_clock::time_point now);
   // Returns true when the health state changed.
   bool record_check(bool passed);
-  // Takes over what `previous` (this replica in the configuration a reload replaces) has learnt:
-  // health, the checks counted towards a change of it, and the circuit breaker. A reload (a saved
-  // policy file is one) then sends nothing to a replica known to be down.
-  void carry_over(const ReplicaState& previous);
+  // What this replica has learnt, for its state in the configuration a reload builds (which shares
+  // it, so a reload, a saved policy file's too, sends nothing to a replica known to be down).
+  const std::shared_ptr<ReplicaHealth>& learnt() const { return health_; }
 
   std::atomic<std::uint32_t> in_flight{0};
   // Its sovereign_upstream_healthy and sovereign_upstream_unresolved series (see GatewayMetrics::replica_series).
@@ -79,7 +97,7 @@ class ReplicaState {
   prometheus::Counter* dropped_unexpected_bytes = nullptr;
   prometheus::Counter* dropped_closed = nullptr;
   // When unexpected bytes from this replica were last logged (steady clock, seconds; 0: never).
-  std::atomic<std::int64_t> unexpected_bytes_logged_s{0};
+  std::atomic<std::int64_t>& unexpected_bytes_logged_s() { return health_->unexpected_bytes_logged_s; }
 
  private:
   const BackendConfig& backend_;
@@ -90,11 +108,7 @@ class ReplicaState {
   std::string refusal_;
   mutable std::mutex unresolved_reason_mutex_;  // the control thread writes it as workers report it
   std::string unresolved_reason_;
-  std::atomic<bool> healthy_{true};
-  std::atomic<std::uint32_t> check_failures_{0};
-  std::atomic<std::uint32_t> check_successes_{0};
-  std::atomic<std::uint32_t> request_failures_{0};
-  std::atomic<std::int64_t> circuit_open_until_{0};  // 0: closed; in the past: half-open
+  std::shared_ptr<ReplicaHealth> health_;  // never null
 };
 
 struct BackendState {
@@ -111,7 +125,7 @@ struct BackendState {
 // Builds the state of every network backend: pins replicas given by IP address through the guard
 // (no DNS involved) and builds TLS contexts. Replicas named by host name are left unresolved, for
 // resolve_replica_names to look up. A replica that `previous` (the states of the configuration being
-// replaced, or null) has under the same backend name and URL carries its state over. Errors (bad
+// replaced, or null) has under the same backend name and URL shares its ReplicaHealth. Errors (bad
 // CA file...) are returned as FILE:LINE:COL: message at the setting naming the file at fault.
 std::vector<std::unique_ptr<BackendState>> build_backend_states(
     const GatewayConfig& config, const EgressGuard& guard, GatewayMetrics& metrics, std::vector<std::string>& errors,

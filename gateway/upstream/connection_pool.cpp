@@ -11,9 +11,9 @@ void report_unexpected_bytes(ReplicaState& replica, std::string_view when) {
   if (replica.dropped_unexpected_bytes != nullptr) replica.dropped_unexpected_bytes->Increment();
   const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                std::chrono::steady_clock::now().time_since_epoch()).count();
-  std::int64_t last = replica.unexpected_bytes_logged_s.load(std::memory_order_relaxed);
+  std::int64_t last = replica.unexpected_bytes_logged_s().load(std::memory_order_relaxed);
   if (last != 0 && now - last < 60) return;
-  if (!replica.unexpected_bytes_logged_s.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  if (!replica.unexpected_bytes_logged_s().compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
   log_event("warn", "upstream_unexpected_bytes",
             "backend '" + replica.backend().name + "' replica " + replica.config().url +
                 " sent bytes no request asked for " + std::string(when) +

@@ -31,7 +31,7 @@ void HealthChecker::start() {
   for (auto& backend : snapshot_->backends)
     for (auto& replica : backend->replicas) {
       const Pinning::Status pinning = replica->pinning();
-      // As found before a reload, if this replica was configured then (ReplicaState::carry_over).
+      // As the configuration it replaces left it, if this replica was configured there (ReplicaHealth).
       replica->series->healthy.Set(pinning == Pinning::Status::pinned && replica->healthy() ? 1 : 0);
       replica->series->unresolved.Set(pinning == Pinning::Status::unresolved ? 1 : 0);
       if (pinning == Pinning::Status::refused) {

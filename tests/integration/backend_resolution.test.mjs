@@ -238,8 +238,8 @@ describe('a DNS server that never answers', { timeout: 120000, skip: silentDns.s
       ] : []),
     ],
   });
-  const start = async (withHanging, options = {}) => {
-    const gw = await Gateway.start(config(withHanging), { hostsFile, resolvConf, ...options });
+  const start = async (withHanging, { config: given, ...options } = {}) => {
+    const gw = await Gateway.start(given ?? config(withHanging), { hostsFile, resolvConf, ...options });
     started.push(gw);
     return gw;
   };
@@ -337,5 +337,83 @@ describe('a DNS server that never answers', { timeout: 120000, skip: silentDns.s
     assert.ok(exited, `still running 5 s after SIGTERM\n${gw.stderr}`);
     assert.equal(exited.code, 0, gw.stderr);
     assert.match(gw.stderr, /"event":"stopped"/);
+  });
+
+  // A problem found without the network (here a port another process holds) is not held back by
+  // names the DNS server never answers: the gateway exits 1 at once, naming the setting.
+  for (const taken of ['api', 'admin']) {
+    it(`with a name still being looked up, a start on a ${taken} port in use exits 1 at once, naming the port`, async () => {
+      const base = config(true);
+      const where = taken === 'api'
+        ? { listeners: [{ name: 'api', address: '127.0.0.1', port: good.port }] }
+        : { admin: { address: '127.0.0.1', port: good.port } };
+      const { value: gw, ms } = await timed((async () => {
+        const gw = await start(true, { config: { ...base, ...where }, waitReady: false });
+        await exitWithin(gw, LIMIT_MS / 2);
+        return gw;
+      })());
+      try {
+        assert.ok(!gw.process.running, `still running ${ms} ms after the start\n${gw.stderr}`);
+        assert.ok(ms < 3000, `exited after ${ms} ms`);
+        assert.equal((await gw.process.exited).code, 1, gw.stderr);
+        const text = fs.readFileSync(gw.configPath, 'utf8').split('\n');
+        const line = text.findIndex((l) => new RegExp(`^\\s*port: ${good.port}$`).test(l)) + 1;
+        assert.ok(line > 0, text.join('\n'));
+        const listener = taken === 'admin' ? 'admin listener: ' : '';
+        assert.match(gw.stderr, new RegExp(`"event":"startup_failed".*gateway\\.yaml:${line}:\\d+: ${listener}` +
+          `cannot listen on 127\\.0\\.0\\.1:${good.port}: Address already in use`), gw.stderr);
+        assert.ok(!/"event":"started"/.test(gw.stderr), gw.stderr);
+      } finally {
+        fs.rmSync(gw.dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  // A reload is built, then waits for its lookups while the configuration in force goes on checking
+  // the replicas: what those checks find meanwhile is what the reload starts from once installed.
+  // The checks here are slow to change their mind (every second, three failures or two passes), so a
+  // reload that started from what was known when it was built would be seen wrong for seconds.
+  it('a replica that goes down or comes back while a reload looks up its names is seen so once the reload applies', async () => {
+    let flaky = await Upstream.start({ name: 'flaky' });
+    const flakyPort = flaky.port;
+    const flakyReplica = { backend: 'be-flaky', replica: flaky.url };
+    const flakyConfig = (withHanging) => {
+      const base = config(withHanging);
+      base.backends.push(openaiBackend({ name: 'be-flaky', models: ['m-flaky'], urls: [flaky.url],
+        health: { interval_ms: 1000, timeout_ms: 300, unhealthy_after: 3, healthy_after: 2 } }));
+      return base;
+    };
+    const gw = await start(false, { config: flakyConfig(false) });
+    try {
+      await gw.waitForMetrics((m) => m.value('sovereign_upstream_healthy', flakyReplica) === 1, 5000, 'be-flaky to be healthy');
+
+      // Down while the reload waits for the silent DNS server.
+      let from = gw.stderr.length;
+      await gw.reload(flakyConfig(true));
+      await flaky.stop();
+      await gw.waitForMetrics((m) => m.value('sovereign_upstream_healthy', flakyReplica) === 0, 8000,
+        'the configuration in force to find be-flaky down');
+      assert.ok(!/"event":"reloaded"/.test(gw.stderr.slice(from)), 'the reload was still looking up its names');
+      await gw.waitForStderr(/"event":"reloaded"/, from, 2 * LIMIT_MS, 'the reload');
+      assert.equal((await gw.metrics()).value('sovereign_upstream_healthy', flakyReplica), 0,
+        'right after the reload be-flaky is still known to be down');
+      assertError(await gw.chat(KEY, chat('m-flaky')), { status: 503 }, 'm-flaky right after the reload');
+
+      // Back while the next reload waits (its name is still stuck in glibc: another 10 s).
+      from = gw.stderr.length;
+      gw.process.signal('SIGHUP');
+      flaky = await Upstream.start({ name: 'flaky', port: flakyPort });
+      await gw.waitForMetrics((m) => m.value('sovereign_upstream_healthy', flakyReplica) === 1, 8000,
+        'the configuration in force to find be-flaky back');
+      assert.ok(!/"event":"reloaded"/.test(gw.stderr.slice(from)), 'the reload was still looking up its names');
+      await gw.waitForStderr(/"event":"reloaded"/, from, 2 * LIMIT_MS, 'the second reload');
+      assert.equal((await gw.metrics()).value('sovereign_upstream_healthy', flakyReplica), 1,
+        'right after the reload be-flaky is known to be back');
+      const res = await gw.chat(KEY, chat('m-flaky'));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.system_fingerprint, 'flaky');
+    } finally {
+      await flaky.stop();
+    }
   });
 });

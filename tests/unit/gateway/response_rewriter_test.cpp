@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/log/json_line.hpp"
+#include "gateway/openai/stream_end.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
 
 using namespace sovereign::gateway;
@@ -567,6 +568,52 @@ TEST_SUITE("rewrite") {
       CHECK_FALSE_MESSAGE(rewriter.ended(), cut_short);
       CHECK_FALSE(rewriter.failed());
       CHECK(out.find("[DONE]") == std::string::npos);
+    }
+  }
+
+  TEST_CASE("a rewritten stream ends where a stream relayed untouched ends: one reader of the end line, however split") {
+    // StreamEnd is what the forwarder and the outcome gate read a stream's end with; the rewriter
+    // reads it with the same, so for the same bytes, split the same way, both end after the same
+    // chunk, or both not at all.
+    const std::string event = R"(data: {"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]})";
+    const std::string after = R"(data: {"choices":[{"index":0,"delta":{"content":"after"},"finish_reason":null}]})";
+    const std::vector<std::string> streams = {
+        event + "\n\ndata: [DONE]\n\n",
+        event + "\r\n\r\ndata: [DONE]\r\n\r\n" + after + "\r\n\r\n",
+        event + "\r\rdata:[DONE]\r\r",
+        event + "\n\ndata: [DONE]\n" + after + "\n\n",  // no blank line after the end line
+        event + "\n\nid: 7\n: bye\ndata: [DONE]\n\n",
+        event + "\ndata: [DONE]\n\n",  // the end line in an event with another data line: it ends there
+        event + "\n\ndata: [DONE]",  // the body ends on the end line
+        event + "\n\ndata: [DONE]\r",
+        event + "\n\ndata: [DONE] x\n\n",
+        event + "\n\ndata:  [DONE]\n\n",
+        event + "\n\n: data: [DONE]\n\n",
+        event + "\n\n",
+    };
+    for (const std::string& stream : streams) {
+      for (std::size_t cut = 0; cut <= stream.size(); ++cut) {
+        auto rewriter = masking_rewriter();
+        StreamEnd relayed;
+        std::string out;
+        for (const std::string_view chunk : {std::string_view(stream).substr(0, cut), std::string_view(stream).substr(cut)}) {
+          if (rewriter.ended()) break;
+          out += rewriter.on_data(chunk);
+          std::string bytes(chunk);
+          relayed.cut(bytes);
+          CHECK_MESSAGE(rewriter.ended() == relayed.ended(), "cut at " << cut << " of " << boost::json::serialize(boost::json::value(stream)));
+        }
+        if (!rewriter.ended()) {
+          out += rewriter.finish();
+          std::string bytes;
+          relayed.finish(bytes);
+        }
+        CHECK_MESSAGE(rewriter.ended() == relayed.ended(), "cut at " << cut << " of " << boost::json::serialize(boost::json::value(stream)));
+        // An event a client would not read as the end is no JSON either: the rewriter fails closed.
+        CHECK(rewriter.failed() == (stream.find("[DONE] x") != std::string::npos || stream.find(":  [DONE]") != std::string::npos));
+        CHECK(out.find("after") == std::string::npos);
+        CHECK(out.ends_with("data: [DONE]\n\n") == rewriter.ended());
+      }
     }
   }
 

@@ -26,6 +26,14 @@ TEST_SUITE("sse lines") {
       CHECK_MESSAGE(normalized(stream, cut) == "a\nb\nc\nd\n\ne\n\nf\n", "cut at " << cut);
   }
 
+  TEST_CASE("an empty read between a CR and its LF leaves them one line end") {
+    SseLineEnds ends;
+    std::string out = ends.normalize("data: x\r");
+    out += ends.normalize("");
+    out += ends.normalize("\n\r\n");
+    CHECK(out + ends.finish() == "data: x\n\n");
+  }
+
   TEST_CASE("a byte-order mark is dropped at the start only, even split; other first bytes are kept") {
     const std::string marked = "\xEF\xBB\xBF" "data: x\n\n";
     for (std::size_t cut = 0; cut <= marked.size(); ++cut) CHECK(normalized(marked, cut) == "data: x\n\n");

@@ -183,4 +183,30 @@ TEST_SUITE("upstream pool") {
     CHECK(replica(0, 9001).record_check(true));
     CHECK(replica(0, 9001).healthy());
   }
+
+  TEST_CASE("what the configuration in force learns after a reload's states are built is what the reload starts from") {
+    // A reload is built, then waits for its host-name lookups (up to 10 s) while the configuration
+    // in force goes on checking and serving: the reload, once installed, must not start from what
+    // was known when it was built.
+    GatewayMetrics metrics;
+    const auto config = config_with(backend_yaml("b", {9001, 9002}));
+    auto old_states = states_of(*config, metrics, nullptr);
+    auto states = states_of(*config, metrics, &old_states);
+    const auto now = std::chrono::steady_clock::now();
+    ReplicaState& went_down = *old_states[0]->replicas[0];
+    went_down.record_check(false);
+    went_down.record_check(false);
+    ReplicaState& failing = *old_states[0]->replicas[1];
+    failing.record_failure(now);
+    failing.record_failure(now);
+    CHECK_FALSE(states[0]->replicas[0]->healthy());
+    CHECK_FALSE(states[0]->replicas[1]->admit(now));
+    // And back: the checks the old configuration counts bring it back in the new one too.
+    went_down.record_check(true);
+    went_down.record_check(true);
+    CHECK(states[0]->replicas[0]->available(now));
+    // A request still finishing on the old configuration counts in the new one's circuit breaker.
+    failing.record_success();
+    CHECK(states[0]->replicas[1]->admit(now));
+  }
 }
