@@ -5,13 +5,12 @@
 // without (streams relayed byte for byte), on chat and on completions where it applies.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tempDir, tenant, bearer } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, bearer, stopAndRemove } from './lib/gateway.mjs';
 import { rawExchange, readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { evidenceDir, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
 import { writeAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-shapes';
@@ -55,9 +54,9 @@ describe('answers in another shape than asked, streams without their end', { tim
   const requestIds = { checked: {}, plain: {} };  // what each gateway's audit log must say, by request id
 
   before(async () => {
-    dir = tempDir('sovereign-answer-shapes-');
-    const keys = await initKeys(path.join(dir, 'keys'));
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    let keys;
+    let policyFile;
+    ({ dir, keys, policyFile } = await evidenceDir('sovereign-answer-shapes-', { policy: POLICY }));
     for (const [kind, flags] of Object.entries(KINDS)) {
       upstreams[kind] = await Upstream.start({ name: kind, reply: REPLY, ...flags });
     }
@@ -70,15 +69,12 @@ describe('answers in another shape than asked, streams without their end', { tim
       // forwarder relays it (the gate's own handling of a stream's end is audit.test.mjs's).
       ...evidenceSections(keys, path.join(dir, audit), { durability: 'relaxed' }),
     });
-    checked = await Gateway.start({ ...config('audit-checked'), policy: path.join(dir, 'policy.yaml') });
+    checked = await Gateway.start({ ...config('audit-checked'), policy: policyFile });
     plain = await Gateway.start(config('audit-plain'));
   });
 
   after(async () => {
-    await checked?.stop();
-    await plain?.stop();
-    for (const upstream of Object.values(upstreams)) await upstream.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, checked, plain, ...Object.values(upstreams));
   });
 
   const gateways = () => [['checked', checked], ['plain', plain]];

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
+import { evidenceDir, evidenceSections, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
 
 const KEY = 'sk-capture-readiness';
 
@@ -93,8 +93,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
   let restore;
 
   before(async () => {
-    dir = tempDir('sovereign-capture-readiness-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-capture-readiness-'));
     captureDir = path.join(dir, 'audit', 'captures');
     upstream = await Upstream.start({ name: 'capture-readiness-upstream', 'echo-last-user': true });
     gw = await startCapturing(dir, keys, upstream);
@@ -102,9 +101,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
 
   after(async () => {
     restore?.();
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('is ready, with the store healthy, while captures are written', async () => {
@@ -244,17 +241,14 @@ describe('a gateway whose policy captures nothing', { timeout: 120000 }, () => {
   let restore;
 
   before(async () => {
-    dir = tempDir('sovereign-capture-readiness-none-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-capture-readiness-none-'));
     upstream = await Upstream.start({ name: 'capture-readiness-none-upstream' });
     gw = await startCapturing(dir, keys, upstream, { captureMode: 'warn' });
   });
 
   after(async () => {
     restore?.();
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('stays ready and serves every request while the captures directory is unwritable', async () => {
