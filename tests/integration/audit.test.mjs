@@ -11,7 +11,7 @@ import { Upstream } from './lib/upstream.mjs';
 import { TrackedProcess } from './lib/processes.mjs';
 import { request, readSse, rawExchange } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { evidenceDir, writeServeConfig, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
+import { evidenceDir, writeServeConfig, startWithEvidence, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
   capturesOf, blockCaptures } from './lib/evidence.mjs';
 
 const KEY = 'sk-audit-acme';
@@ -70,16 +70,12 @@ function chat(content, extra = {}) {
 }
 
 // A gateway with a strict audit log in `dir`, in front of `upstream`.
-async function startAudited(dir, keys, upstream, extra = {}) {
-  const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, POLICY);
-  return Gateway.start({
+function startAudited(dir, keys, upstream, extra = {}) {
+  return startWithEvidence(dir, keys, POLICY, {
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
     backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited', 'unlisted'], upstreams: [upstream] })],
-    policy: policyFile,
-    ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
     ...extra,
-  });
+  }, { checkpoint_every_ms: 200 });
 }
 
 describe('audit log (strict)', { timeout: 120000 }, () => {
@@ -586,16 +582,12 @@ describe('sealed captures, and the answers the gateway writes itself', { timeout
     up.dies = await Upstream.start({ name: 'cap-dies', 'die-before-response': true });
     up.gzip = await Upstream.start({ name: 'cap-gzip', 'answer-as': 'gzip' });
     up.slow = await Upstream.start({ name: 'cap-slow', 'first-byte-delay-ms': 1500 });
-    const policyFile = path.join(dir, 'policy.yaml');
-    fs.writeFileSync(policyFile, POLICY);
     const models = { echo: 'audited', fails: 'fails', dies: 'dies', gzip: 'gzipped', slow: 'slow' };
-    gw = await Gateway.start({
+    gw = await startWithEvidence(dir, keys, POLICY, {
       tenants: [tenant({ name: 'acme', keys: [KEY], models: Object.values(models) })],
       backends: Object.entries(models).map(([name, model]) =>
         openaiBackend({ name: `${name}-be`, zone: 'site', models: [model], upstreams: [up[name]] })),
-      policy: policyFile,
-      ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
-    });
+    }, { checkpoint_every_ms: 200 });
   });
 
   after(async () => {

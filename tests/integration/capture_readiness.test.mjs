@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
+import { openaiBackend, tenant, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { evidenceDir, evidenceSections, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
+import { evidenceDir, startWithEvidence, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
 
 const KEY = 'sk-capture-readiness';
 
@@ -58,14 +58,10 @@ const CAPTURED = chat('Re AUDIT-CASE-000042: seal me.');
 const UNCAPTURED = chat('No case number here.');
 
 // A gateway with a strict audit log and captures under `dir`, its policy in `dir`/policy.yaml.
-async function startCapturing(dir, keys, upstream, policyOptions) {
-  const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, policyText(policyOptions));
-  return Gateway.start({
+function startCapturing(dir, keys, upstream, policyOptions) {
+  return startWithEvidence(dir, keys, policyText(policyOptions), {
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
     backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
-    policy: policyFile,
-    ...evidenceSections(keys, path.join(dir, 'audit')),
   });
 }
 

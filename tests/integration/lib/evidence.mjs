@@ -55,6 +55,15 @@ export function evidenceSections(keys, auditDir, { durability = 'strict', ...aud
   };
 }
 
+// Starts a gateway under `policy` (YAML text, saved as `dir`/policy.yaml) with evidence from `keys`:
+// its audit log in `dir`/audit (`auditOptions`: evidenceSections' options), captures sealed to the
+// auditor. `config`: the rest of its gateway.yaml (tenants, backends...).
+export async function startWithEvidence(dir, keys, policy, config, auditOptions = {}) {
+  const policyFile = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policyFile, policy);
+  return Gateway.start({ ...config, policy: policyFile, ...evidenceSections(keys, path.join(dir, 'audit'), auditOptions) });
+}
+
 // `sovereign audit verify DIR --key PUB [--require-closed]`: exit code, output and the counts of
 // its summary line ("1/1 segments valid, 6/6 records valid, 4/4 checkpoints valid").
 export async function auditVerify(auditDir, pubKey, { requireClosed = false } = {}) {
