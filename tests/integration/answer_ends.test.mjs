@@ -5,12 +5,11 @@
 // whatever type the backend named.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tempDir, tenant, bearer } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, bearer, stopAndRemove } from './lib/gateway.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections } from './lib/evidence.mjs';
+import { evidenceDir, evidenceSections } from './lib/evidence.mjs';
 import { writeAnswer, writeStatusAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-ends';
@@ -47,26 +46,22 @@ describe('the end of relayed answers', { timeout: 120000 }, () => {
   let relaxed;  // a policy, relaxed durability: no outcome gate
 
   before(async () => {
-    dir = tempDir('sovereign-answer-ends-');
-    const keys = await initKeys(path.join(dir, 'keys'));
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    let keys;
+    let policyFile;
+    ({ dir, keys, policyFile } = await evidenceDir('sovereign-answer-ends-', { policy: POLICY }));
     upstream = await startScriptedUpstream(dir);
     const config = (audit, durability) => ({
       tenants: [tenant({ name: 'ends', keys: [KEY], models: ['*'] })],
       backends: [openaiBackend({ name: 'scripted-be', zone: 'site', models: ['scripted-model'], upstreams: [upstream] })],
       ...evidenceSections(keys, path.join(dir, audit), { durability }),
     });
-    checked = await Gateway.start({ ...config('audit-checked', 'strict'), policy: path.join(dir, 'policy.yaml') });
+    checked = await Gateway.start({ ...config('audit-checked', 'strict'), policy: policyFile });
     plain = await Gateway.start(config('audit-plain', 'strict'));
-    relaxed = await Gateway.start({ ...config('audit-relaxed', 'relaxed'), policy: path.join(dir, 'policy.yaml') });
+    relaxed = await Gateway.start({ ...config('audit-relaxed', 'relaxed'), policy: policyFile });
   });
 
   after(async () => {
-    await checked?.stop();
-    await plain?.stop();
-    await relaxed?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, checked, plain, relaxed, upstream);
   });
 
   const chat = (extra = {}, content = 'hello') => ({ model: 'scripted-model', messages: [{ role: 'user', content }], ...extra });

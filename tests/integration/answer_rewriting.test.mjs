@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { Gateway, openaiBackend, tenant, tempDir, bearer, sha256Hex, runCli } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, bearer, sha256Hex, runCli, stopAndRemove } from './lib/gateway.mjs';
 import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, event, chatEvent, toolCall } from './lib/scripted_answers.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { evidenceDir, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
 
 const KEY = 'sk-rewriting';
 const EMAIL = 'alice.smith@example.com';
@@ -126,21 +126,17 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   }
 
   before(async () => {
-    dir = tempDir('sovereign-rewriting-itest-');
-    const keys = await initKeys(path.join(dir, 'keys'));
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    let keys;
+    let policyFile;
+    ({ dir, keys, policyFile } = await evidenceDir('sovereign-rewriting-itest-', { policy: POLICY }));
     upstream = await startScriptedUpstream(dir);
-    gw = await Gateway.start({
+    const config = (audit) => ({
       tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
       backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
-      policy: path.join(dir, 'policy.yaml'),
-      ...evidenceSections(keys, path.join(dir, 'audit')),
+      ...evidenceSections(keys, path.join(dir, audit)),
     });
-    plain = await Gateway.start({
-      tenants: [tenant({ name: 'rewriting', keys: [KEY], models: ['*'] })],
-      backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
-      ...evidenceSections(keys, path.join(dir, 'audit-plain')),
-    });
+    gw = await Gateway.start({ ...config('audit'), policy: policyFile });
+    plain = await Gateway.start(config('audit-plain'));
     // The conversation's token for EMAIL, as the upstream received it.
     const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Mail ${EMAIL}.` }] }, { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
@@ -150,10 +146,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await plain?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, plain, upstream);
   });
 
   it('an X-Conversation-Id over 128 bytes is refused, never cut short into another conversation\'s scope', async () => {

@@ -5,13 +5,12 @@
 // without (streams relayed byte for byte), on chat and on completions where it applies.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tempDir, tenant, bearer } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, bearer, stopAndRemove } from './lib/gateway.mjs';
 import { rawExchange, readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { evidenceDir, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
 import { writeAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-shapes';
@@ -55,9 +54,9 @@ describe('answers in another shape than asked, streams without their end', { tim
   const requestIds = { checked: {}, plain: {} };  // what each gateway's audit log must say, by request id
 
   before(async () => {
-    dir = tempDir('sovereign-answer-shapes-');
-    const keys = await initKeys(path.join(dir, 'keys'));
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    let keys;
+    let policyFile;
+    ({ dir, keys, policyFile } = await evidenceDir('sovereign-answer-shapes-', { policy: POLICY }));
     for (const [kind, flags] of Object.entries(KINDS)) {
       upstreams[kind] = await Upstream.start({ name: kind, reply: REPLY, ...flags });
     }
@@ -70,15 +69,12 @@ describe('answers in another shape than asked, streams without their end', { tim
       // forwarder relays it (the gate's own handling of a stream's end is audit.test.mjs's).
       ...evidenceSections(keys, path.join(dir, audit), { durability: 'relaxed' }),
     });
-    checked = await Gateway.start({ ...config('audit-checked'), policy: path.join(dir, 'policy.yaml') });
+    checked = await Gateway.start({ ...config('audit-checked'), policy: policyFile });
     plain = await Gateway.start(config('audit-plain'));
   });
 
   after(async () => {
-    await checked?.stop();
-    await plain?.stop();
-    for (const upstream of Object.values(upstreams)) await upstream.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, checked, plain, ...Object.values(upstreams));
   });
 
   const gateways = () => [['checked', checked], ['plain', plain]];
@@ -158,35 +154,46 @@ describe('answers in another shape than asked, streams without their end', { tim
     });
   };
 
-  it('a stream that ends without data: [DONE] ends with an error event, like a backend that died, chat and completions', async () => {
+  // Streams each kind's answer from chat and from completions through both gateways: each answered
+  // 200, checked by `check(what, res, name)`, its access log line naming `error` (or none), and its
+  // records expected in the audit log as such.
+  async function streamEach(kinds, error, check) {
     for (const [name, gw] of gateways()) {
-      for (const kind of ['no-done', 'no-done-close']) {
+      for (const kind of kinds) {
         for (const [endpoint, body] of [['/v1/chat/completions', chat(kind, { stream: true })],
           ['/v1/completions', completion(kind, { stream: true })]]) {
           const what = `${name}, ${kind}, ${endpoint}`;
           const from = gw.stderr.length;
           const res = await readSse({ port: gw.apiPort, path: endpoint, headers: bearer(KEY), body });
           assert.equal(res.status, 200, `${what}: ${JSON.stringify(res)}`);
-          const datas = res.events.map((e) => e.data);
-          assert.ok(!datas.includes('[DONE]'), `${what}: a cut stream must not claim completion: ${JSON.stringify(datas)}`);
-          const parsed = datas.map((d) => JSON.parse(d));
-          const errors = parsed.filter((e) => e.error);
-          assert.equal(errors.length, 1, `${what}: ${JSON.stringify(datas)}`);
-          assert.ok(parsed.at(-1).error, `${what}: the error is the last event: ${JSON.stringify(datas)}`);
-          assertShape('error', parsed.at(-1), what);
-          assert.equal(errors[0].error.code, 'upstream_error', what);
-          assert.match(errors[0].error.message, new RegExp(`backend '${kind}-be' ended the stream without data: \\[DONE\\], so the answer may be cut short`));
-          // Every event before the end is relayed, scanned where a policy is in force.
-          const text = parsed.slice(0, -1).map((e) => e.choices?.[0]?.delta?.content ?? e.choices?.[0]?.text ?? '').join('');
-          assert.equal(text, name === 'checked' ? REDACTED : REPLY, what);
+          check(what, res, name, kind);
           const id = res.headers['x-request-id'];
-          requestIds[name][id] = { status: 200, error: 'upstream_died' };
+          requestIds[name][id] = { status: 200, error };
           const access = await accessLine(gw, id, from);
-          assert.equal(access.status, 200, JSON.stringify(access));
-          assert.equal(access.error, 'upstream_died', `${what}: ${JSON.stringify(access)}`);
+          assert.equal(access.status, 200, `${what}: ${JSON.stringify(access)}`);
+          assert.equal(access.error ?? '', error ?? '', `${what}: ${JSON.stringify(access)}`);
         }
       }
-      // The client's connection is closed after the error event, as after a backend that died.
+    }
+  }
+
+  it('a stream that ends without data: [DONE] ends with an error event, like a backend that died, chat and completions', async () => {
+    await streamEach(['no-done', 'no-done-close'], 'upstream_died', (what, res, name, kind) => {
+      const datas = res.events.map((e) => e.data);
+      assert.ok(!datas.includes('[DONE]'), `${what}: a cut stream must not claim completion: ${JSON.stringify(datas)}`);
+      const parsed = datas.map((d) => JSON.parse(d));
+      const errors = parsed.filter((e) => e.error);
+      assert.equal(errors.length, 1, `${what}: ${JSON.stringify(datas)}`);
+      assert.ok(parsed.at(-1).error, `${what}: the error is the last event: ${JSON.stringify(datas)}`);
+      assertShape('error', parsed.at(-1), what);
+      assert.equal(errors[0].error.code, 'upstream_error', what);
+      assert.match(errors[0].error.message, new RegExp(`backend '${kind}-be' ended the stream without data: \\[DONE\\], so the answer may be cut short`));
+      // Every event before the end is relayed, scanned where a policy is in force.
+      const text = parsed.slice(0, -1).map((e) => e.choices?.[0]?.delta?.content ?? e.choices?.[0]?.text ?? '').join('');
+      assert.equal(text, name === 'checked' ? REDACTED : REPLY, what);
+    });
+    // The client's connection is closed after the error event, as after a backend that died.
+    for (const [name, gw] of gateways()) {
       const result = await streamOnOwnConnection(gw, '/v1/chat/completions', chat('no-done', { stream: true }));
       const raw = result.raw.toString('utf8');
       assert.match(raw, /ended the stream without data: \[DONE\]/, raw);
@@ -195,23 +202,10 @@ describe('answers in another shape than asked, streams without their end', { tim
   });
 
   it('a stream ended by closing its connection after data: [DONE] is whole, as is a chunked one that ends with it', async () => {
-    for (const [name, gw] of gateways()) {
-      for (const kind of ['close-done', 'good']) {
-        for (const [endpoint, body] of [['/v1/chat/completions', chat(kind, { stream: true })],
-          ['/v1/completions', completion(kind, { stream: true })]]) {
-          const what = `${name}, ${kind}, ${endpoint}`;
-          const from = gw.stderr.length;
-          const res = await readSse({ port: gw.apiPort, path: endpoint, headers: bearer(KEY), body });
-          assert.equal(res.status, 200, `${what}: ${JSON.stringify(res)}`);
-          assert.equal(res.events.at(-1)?.data, '[DONE]', `${what}: ${JSON.stringify(res.events)}`);
-          assert.ok(!res.events.some((e) => e.data.includes('"error"')), `${what}: ${JSON.stringify(res.events)}`);
-          const id = res.headers['x-request-id'];
-          requestIds[name][id] = { status: 200, error: undefined };
-          const access = await accessLine(gw, id, from);
-          assert.equal(access.error ?? '', '', `${what}: ${JSON.stringify(access)}`);
-        }
-      }
-    }
+    await streamEach(['close-done', 'good'], undefined, (what, res) => {
+      assert.equal(res.events.at(-1)?.data, '[DONE]', `${what}: ${JSON.stringify(res.events)}`);
+      assert.ok(!res.events.some((e) => e.data.includes('"error"')), `${what}: ${JSON.stringify(res.events)}`);
+    });
   });
 
   it('a body that ends on data: [DONE] without its line ending is whole; one that ends or dies inside an event is cut short, its error an event of its own', async () => {

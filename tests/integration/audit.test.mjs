@@ -6,14 +6,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, gatewayBin, runCli, sha256Hex, bearer as bearerHeader } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, gatewayBin, runCli, sha256Hex, bearer as bearerHeader, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { TrackedProcess } from './lib/processes.mjs';
-import { freePort } from './lib/ports.mjs';
-import { toYaml } from './lib/yaml.mjs';
 import { request, readSse, rawExchange } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
+import { evidenceDir, writeServeConfig, startWithEvidence, evidenceSections, assertAuditValid, auditVerify, auditQuery, recordsOf, filesUnder, stopGracefully,
   capturesOf, blockCaptures } from './lib/evidence.mjs';
 
 const KEY = 'sk-audit-acme';
@@ -72,16 +70,12 @@ function chat(content, extra = {}) {
 }
 
 // A gateway with a strict audit log in `dir`, in front of `upstream`.
-async function startAudited(dir, keys, upstream, extra = {}) {
-  const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, POLICY);
-  return Gateway.start({
+function startAudited(dir, keys, upstream, extra = {}) {
+  return startWithEvidence(dir, keys, POLICY, {
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
     backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited', 'unlisted'], upstreams: [upstream] })],
-    policy: policyFile,
-    ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
     ...extra,
-  });
+  }, { checkpoint_every_ms: 200 });
 }
 
 describe('audit log (strict)', { timeout: 120000 }, () => {
@@ -96,16 +90,13 @@ describe('audit log (strict)', { timeout: 120000 }, () => {
   let deniedCaptureId;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-itest-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-itest-'));
     upstream = await Upstream.start({ name: 'audited-upstream', 'echo-last-user': true });
     gw = await startAudited(dir, keys, upstream);
   });
 
   after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('answers allowed, streamed and denied requests, each with an X-Request-Id', async () => {
@@ -294,17 +285,13 @@ describe('audit log survives kill -9 under load', { timeout: 120000 }, () => {
   let restarted;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-crash-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-crash-'));
     upstream = await Upstream.start({ name: 'crash-upstream', 'first-byte-delay-ms': 2 });
     gw = await startAudited(dir, keys, upstream);
   });
 
   after(async () => {
-    await gw?.stop();
-    await restarted?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, restarted, upstream);
   });
 
   it('every request answered 2xx before the kill has its decision and outcome records, and the log verifies', async (t) => {
@@ -389,8 +376,7 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
   let proc;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-unwritable-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-unwritable-'));
     upstream = await Upstream.start({ name: 'unwritable-upstream' });
   });
 
@@ -416,18 +402,12 @@ describe('audit log cannot be written', { timeout: 120000 }, () => {
       fs.mkdirSync(auditDir);
       fs.chmodSync(auditDir, 0o500);
     }
-    const ports = { api: await freePort(), admin: await freePort() };
-    const configPath = path.join(dir, 'gateway.yaml');
-    fs.writeFileSync(configPath, toYaml({
-      workers: 1,
-      listeners: [{ name: 'api', address: '127.0.0.1', port: ports.api }],
-      admin: { address: '127.0.0.1', port: ports.admin },
-      boundary: ['127.0.0.1/32'],
+    const { configPath, ports } = await writeServeConfig(dir, 'gateway', {
       tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
       backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
       ...evidenceSections(keys, auditDir),
       access_log: 'stderr',
-    }));
+    });
     proc = new TrackedProcess(gatewayBin(), ['serve', '--config', configPath], { cwd: dir });
     // Either it exits, or it becomes ready and must then refuse every request.
     const deadline = Date.now() + 20000;
@@ -542,16 +522,13 @@ describe('an outcome record lost after its answer was sent (relaxed)', { timeout
   let gw;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-lost-outcome-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-lost-outcome-'));
     // The answer comes 5 s after the request: long after the segment (age limit 3 s) must rotate.
     slow = await Upstream.start({ name: 'slow-upstream', 'first-byte-delay-ms': 5000 });
   });
 
   after(async () => {
-    await gw?.stop();
-    await slow?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, slow);
   });
 
   it('is named in the log as outcome_not_recorded, with its request id', async () => {
@@ -598,30 +575,23 @@ describe('sealed captures, and the answers the gateway writes itself', { timeout
   let captureDir;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-captures-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-captures-'));
     captureDir = path.join(dir, 'audit', 'captures');
     up.echo = await Upstream.start({ name: 'cap-echo', 'echo-last-user': true });
     up.fails = await Upstream.start({ name: 'cap-500', status: 500 });
     up.dies = await Upstream.start({ name: 'cap-dies', 'die-before-response': true });
     up.gzip = await Upstream.start({ name: 'cap-gzip', 'answer-as': 'gzip' });
     up.slow = await Upstream.start({ name: 'cap-slow', 'first-byte-delay-ms': 1500 });
-    const policyFile = path.join(dir, 'policy.yaml');
-    fs.writeFileSync(policyFile, POLICY);
     const models = { echo: 'audited', fails: 'fails', dies: 'dies', gzip: 'gzipped', slow: 'slow' };
-    gw = await Gateway.start({
+    gw = await startWithEvidence(dir, keys, POLICY, {
       tenants: [tenant({ name: 'acme', keys: [KEY], models: Object.values(models) })],
       backends: Object.entries(models).map(([name, model]) =>
         openaiBackend({ name: `${name}-be`, zone: 'site', models: [model], upstreams: [up[name]] })),
-      policy: policyFile,
-      ...evidenceSections(keys, path.join(dir, 'audit'), { checkpoint_every_ms: 200 }),
-    });
+    }, { checkpoint_every_ms: 200 });
   });
 
   after(async () => {
-    await gw?.stop();
-    for (const upstream of Object.values(up)) await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, ...Object.values(up));
   });
 
   const ask = (name, model, content, extra = {}) =>
@@ -752,16 +722,13 @@ describe('sealed captures survive kill -9 (strict)', { timeout: 120000 }, () => 
   let gw;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-capture-crash-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-capture-crash-'));
     upstream = await Upstream.start({ name: 'capture-crash-upstream' });
     gw = await startAudited(dir, keys, upstream, { limits: { max_body_bytes: 8 * 1024 * 1024 } });
   });
 
   after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('after a 200 for a 7 MB captured request and kill -9, the durable outcome record names captures that exist', async () => {
@@ -791,15 +758,12 @@ describe('a policy asking for captures with no auditor key to seal them to', { t
   let gw;
 
   before(async () => {
-    dir = tempDir('sovereign-audit-no-auditor-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-no-auditor-'));
     upstream = await Upstream.start({ name: 'no-auditor-upstream' });
   });
 
   after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('is refused at start and at reload, where the previous policy keeps serving', async () => {

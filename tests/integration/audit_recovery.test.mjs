@@ -8,12 +8,10 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, gatewayBin, runCli } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, gatewayBin, runCli, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { TrackedProcess } from './lib/processes.mjs';
-import { freePort } from './lib/ports.mjs';
-import { toYaml } from './lib/yaml.mjs';
-import { initKeys, evidenceSections, assertAuditValid, auditVerify, stopGracefully } from './lib/evidence.mjs';
+import { evidenceDir, writeServeConfig, evidenceSections, assertAuditValid, auditVerify, stopGracefully } from './lib/evidence.mjs';
 
 const KEY = 'sk-audit-recovery-acme';
 const SEGMENT = 'segment-000001.log';
@@ -69,17 +67,11 @@ describe('audit log recovery at start-up', { timeout: 120000 }, () => {
 
   // A gateway.yaml for an audit log in `auditDir`, on free ports.
   async function writeConfig(name, auditDir) {
-    const ports = { api: await freePort(), admin: await freePort() };
-    const configPath = path.join(dir, `${name}.yaml`);
-    fs.writeFileSync(configPath, toYaml({
-      workers: 1,
-      listeners: [{ name: 'api', address: '127.0.0.1', port: ports.api }],
-      admin: { address: '127.0.0.1', port: ports.admin },
-      boundary: ['127.0.0.1/32'],
+    const { configPath } = await writeServeConfig(dir, name, {
       tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
       backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
       ...evidenceSections(keys, auditDir, { checkpoint_every_records: 5 }),
-    }));
+    });
     return configPath;
   }
 
@@ -103,8 +95,7 @@ describe('audit log recovery at start-up', { timeout: 120000 }, () => {
   }
 
   before(async () => {
-    dir = tempDir('sovereign-audit-recovery-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-audit-recovery-'));
     upstream = await Upstream.start({ name: 'recovery-upstream' });
     pristine = path.join(dir, 'pristine');
     const gw = await Gateway.start({
@@ -122,8 +113,7 @@ describe('audit log recovery at start-up', { timeout: 120000 }, () => {
   });
 
   after(async () => {
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, upstream);
   });
 
   it('one flipped bit in a record frame\'s length: verify, query and the gateway say the log is damaged there, and nothing is cut', async () => {

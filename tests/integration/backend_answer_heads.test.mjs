@@ -8,7 +8,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, bearer, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { Gateway, bearer, openaiBackend, tempDir, tenant, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
@@ -127,10 +127,7 @@ describe('odd answer heads from a backend', { timeout: 120000 }, () => {
   });
 
   after(async () => {
-    await checked?.stop();
-    await plain?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, checked, plain, upstream);
   });
 
   const stream = (gw, content) => readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),

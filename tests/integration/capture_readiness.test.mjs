@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, sha256Hex } from './lib/gateway.mjs';
+import { openaiBackend, tenant, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
-import { initKeys, evidenceSections, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
+import { evidenceDir, startWithEvidence, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
 
 const KEY = 'sk-capture-readiness';
 
@@ -58,14 +58,10 @@ const CAPTURED = chat('Re AUDIT-CASE-000042: seal me.');
 const UNCAPTURED = chat('No case number here.');
 
 // A gateway with a strict audit log and captures under `dir`, its policy in `dir`/policy.yaml.
-async function startCapturing(dir, keys, upstream, policyOptions) {
-  const policyFile = path.join(dir, 'policy.yaml');
-  fs.writeFileSync(policyFile, policyText(policyOptions));
-  return Gateway.start({
+function startCapturing(dir, keys, upstream, policyOptions) {
+  return startWithEvidence(dir, keys, policyText(policyOptions), {
     tenants: [tenant({ name: 'acme', keys: [KEY], models: ['audited'] })],
     backends: [openaiBackend({ name: 'site-be', zone: 'site', models: ['audited'], upstreams: [upstream] })],
-    policy: policyFile,
-    ...evidenceSections(keys, path.join(dir, 'audit')),
   });
 }
 
@@ -93,8 +89,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
   let restore;
 
   before(async () => {
-    dir = tempDir('sovereign-capture-readiness-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-capture-readiness-'));
     captureDir = path.join(dir, 'audit', 'captures');
     upstream = await Upstream.start({ name: 'capture-readiness-upstream', 'echo-last-user': true });
     gw = await startCapturing(dir, keys, upstream);
@@ -102,9 +97,7 @@ describe('readiness while sealed captures cannot be written', { timeout: 120000 
 
   after(async () => {
     restore?.();
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('is ready, with the store healthy, while captures are written', async () => {
@@ -244,17 +237,14 @@ describe('a gateway whose policy captures nothing', { timeout: 120000 }, () => {
   let restore;
 
   before(async () => {
-    dir = tempDir('sovereign-capture-readiness-none-');
-    keys = await initKeys(path.join(dir, 'keys'));
+    ({ dir, keys } = await evidenceDir('sovereign-capture-readiness-none-'));
     upstream = await Upstream.start({ name: 'capture-readiness-none-upstream' });
     gw = await startCapturing(dir, keys, upstream, { captureMode: 'warn' });
   });
 
   after(async () => {
     restore?.();
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('stays ready and serves every request while the captures directory is unwritable', async () => {

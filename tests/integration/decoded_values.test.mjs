@@ -5,12 +5,10 @@
 // escaped twice (JSON text in a string of the arguments) are read as deep as a request's are.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
 import OpenAI from 'openai';
-import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
+import { openaiBackend, tenant, stopAndRemove } from './lib/gateway.mjs';
 import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, toolCall } from './lib/scripted_answers.mjs';
-import { initKeys, evidenceSections } from './lib/evidence.mjs';
+import { evidenceDir, startWithEvidence } from './lib/evidence.mjs';
 
 const KEY = 'sk-decoded';
 const CONVERSATION = { 'X-Conversation-Id': 'conv-decoded' };
@@ -87,23 +85,18 @@ describe('values read through escapes and look-alikes, alike in requests and ans
   }
 
   before(async () => {
-    dir = tempDir('sovereign-decoded-itest-');
-    const keys = await initKeys(path.join(dir, 'keys'));
-    fs.writeFileSync(path.join(dir, 'policy.yaml'), POLICY);
+    let keys;
+    ({ dir, keys } = await evidenceDir('sovereign-decoded-itest-'));
     upstream = await startScriptedUpstream(dir);
-    gw = await Gateway.start({
+    gw = await startWithEvidence(dir, keys, POLICY, {
       tenants: [tenant({ name: 'decoded', keys: [KEY], models: ['*'] })],
       backends: [openaiBackend({ name: 'scripted', models: ['m'], upstreams: [upstream] })],
-      policy: path.join(dir, 'policy.yaml'),
-      ...evidenceSections(keys, path.join(dir, 'audit')),
     });
     client = new OpenAI({ baseURL: `http://127.0.0.1:${gw.apiPort}/v1`, apiKey: KEY, maxRetries: 0, timeout: 20000 });
   });
 
   after(async () => {
-    await gw?.stop();
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, upstream);
   });
 
   it('an SSN escaped twice in tool-call arguments, or in fullwidth digits written raw or with JSON, URL or HTML escapes, is denied', async () => {

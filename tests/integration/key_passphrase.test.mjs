@@ -8,11 +8,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, runCli } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, runCli, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
-import { freePort } from './lib/ports.mjs';
-import { toYaml } from './lib/yaml.mjs';
-import { initKeys, evidenceSections, assertAuditValid } from './lib/evidence.mjs';
+import { initKeys, writeServeConfig, evidenceSections, assertAuditValid } from './lib/evidence.mjs';
 
 const KEY = 'sk-passphrase-acme';
 const PASSPHRASE = 'a long and private passphrase';
@@ -52,15 +50,7 @@ describe('serve --passphrase-file', { timeout: 90000 }, () => {
 
   // `sovereign serve` that is expected not to start: its exit code and output.
   async function serveRefused(args, env = environment()) {
-    const configPath = path.join(dir, 'refused.yaml');
-    fs.writeFileSync(configPath, toYaml({
-      workers: 1,
-      listeners: [{ name: 'api', address: '127.0.0.1', port: await freePort() }],
-      admin: { address: '127.0.0.1', port: await freePort() },
-      boundary: ['127.0.0.1/32'],
-      access_log: 'stderr',
-      ...config(),
-    }));
+    const { configPath } = await writeServeConfig(dir, 'refused', { access_log: 'stderr', ...config() });
     return runCli(['serve', '--config', configPath, ...args], { env, timeoutMs: 20000 });
   }
 
@@ -76,8 +66,7 @@ describe('serve --passphrase-file', { timeout: 90000 }, () => {
   });
 
   after(async () => {
-    await upstream?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, upstream);
   });
 
   it('--help names the option', async () => {

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, sha256Hex } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, tempDir, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 
 const KEY = 'sk-policy-watch';
@@ -68,9 +68,7 @@ describe('the policy file watcher', { timeout: 120000 }, () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await echo?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, echo);
   });
 
   const reloads = async (result) => (await gw.metrics()).value('sovereign_config_reloads_total', { result });

@@ -6,7 +6,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tempDir, tenant } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tempDir, tenant, stopAndRemove } from './lib/gateway.mjs';
 import { rawExchange } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
@@ -63,9 +63,7 @@ describe('answers that cannot be checked are withheld', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    for (const upstream of Object.values(upstreams)) await upstream.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, gw, ...Object.values(upstreams));
   });
 
   const chat = (kind) => gw.chat(KEY, { model: `${kind}-model`, messages: [{ role: 'user', content: 'hello' }] });

@@ -8,9 +8,9 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, openaiBackend, tenant, tempDir, runCli } from './lib/gateway.mjs';
+import { Gateway, openaiBackend, tenant, runCli, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
-import { initKeys } from './lib/evidence.mjs';
+import { evidenceDir } from './lib/evidence.mjs';
 
 const ALPHA = 'sk-vault-restart-alpha';
 const BETA = 'sk-vault-restart-beta';
@@ -47,16 +47,12 @@ describe('token vault across restarts', { timeout: 120000 }, () => {
   let policyFile;
 
   before(async () => {
-    dir = tempDir('sovereign-vault-restart-');
-    keys = await initKeys(path.join(dir, 'keys'));
-    policyFile = path.join(dir, 'policy.yaml');
-    fs.writeFileSync(policyFile, POLICY);
+    ({ dir, keys, policyFile } = await evidenceDir('sovereign-vault-restart-', { policy: POLICY }));
     echo = await Upstream.start({ name: 'echo', 'echo-last-user': true });
   });
 
   after(async () => {
-    await echo?.stop();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    await stopAndRemove(dir, echo);
   });
 
   const start = (vault) => Gateway.start({

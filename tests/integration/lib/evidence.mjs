@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Gateway, runCli, gatewayBin } from './gateway.mjs';
+import { Gateway, runCli, gatewayBin, tempDir } from './gateway.mjs';
+import { freePort } from './ports.mjs';
+import { toYaml } from './yaml.mjs';
 import { TrackedProcess } from './processes.mjs';
 
 // Runs `sovereign keys init --dir DIR` (with `passphraseFile`: protected by the passphrase in it)
@@ -22,6 +24,23 @@ export async function initKeys(dir, { passphraseFile } = {}) {
   };
 }
 
+// A suite's temporary directory (`prefix`) with keys from initKeys() in keys/ and, given `policy`
+// (YAML text), that saved as policy.yaml (`policyFile`): what a gateway with evidence needs. Where
+// the keys cannot be made, the directory is removed before the error is thrown.
+export async function evidenceDir(prefix, { policy } = {}) {
+  const dir = tempDir(prefix);
+  let keys;
+  try {
+    keys = await initKeys(path.join(dir, 'keys'));
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const policyFile = path.join(dir, 'policy.yaml');
+  if (policy !== undefined) fs.writeFileSync(policyFile, policy);
+  return { dir, keys, policyFile };
+}
+
 // The `audit` and `vault` sections of gateway.yaml for keys from initKeys().
 export function evidenceSections(keys, auditDir, { durability = 'strict', ...auditExtra } = {}) {
   return {
@@ -34,6 +53,15 @@ export function evidenceSections(keys, auditDir, { durability = 'strict', ...aud
     },
     vault: { key: keys.vaultKey },
   };
+}
+
+// Starts a gateway under `policy` (YAML text, saved as `dir`/policy.yaml) with evidence from `keys`:
+// its audit log in `dir`/audit (`auditOptions`: evidenceSections' options), captures sealed to the
+// auditor. `config`: the rest of its gateway.yaml (tenants, backends...).
+export async function startWithEvidence(dir, keys, policy, config, auditOptions = {}) {
+  const policyFile = path.join(dir, 'policy.yaml');
+  fs.writeFileSync(policyFile, policy);
+  return Gateway.start({ ...config, policy: policyFile, ...evidenceSections(keys, path.join(dir, 'audit'), auditOptions) });
 }
 
 // `sovereign audit verify DIR --key PUB [--require-closed]`: exit code, output and the counts of
@@ -79,6 +107,22 @@ export async function auditQuery(auditDir, args = []) {
 export function recordsOf(records, requestId) {
   const mine = records.filter((r) => r.request_id === requestId);
   return { decision: mine.filter((r) => r.kind === 'decision'), outcome: mine.filter((r) => r.kind === 'outcome') };
+}
+
+// Writes `dir`/`name`.yaml: a gateway.yaml with one worker, listeners on free loopback ports (also
+// returned) and the loopback boundary, plus `sections` (tenants, backends, audit...), for a gateway
+// the test starts itself (startGatewayFromFile, or a TrackedProcess of its own).
+export async function writeServeConfig(dir, name, sections) {
+  const ports = { api: await freePort(), admin: await freePort() };
+  const configPath = path.join(dir, `${name}.yaml`);
+  fs.writeFileSync(configPath, toYaml({
+    workers: 1,
+    listeners: [{ name: 'api', address: '127.0.0.1', port: ports.api }],
+    admin: { address: '127.0.0.1', port: ports.admin },
+    boundary: ['127.0.0.1/32'],
+    ...sections,
+  }));
+  return { configPath, ports };
 }
 
 // Starts `sovereign serve --config FILE` for a config the test wrote itself (listeners on

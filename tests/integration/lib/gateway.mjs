@@ -29,6 +29,13 @@ export function tempDir(prefix = 'sovereign-itest-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+// What a suite's after() does: stops each of `running` (gateways, upstreams; skipping any that never
+// started), in the order given, then deletes the suite's temporary directory `dir`.
+export async function stopAndRemove(dir, ...running) {
+  for (const each of running) await each?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+}
+
 // The command line that runs `command args` with at most `limit` more processes and threads
 // (RLIMIT_NPROC). The limit counts all of a user's processes and does not bind root, so as root the
 // command runs as nobody (which runs nothing else here; what it reads must be readable to all), and

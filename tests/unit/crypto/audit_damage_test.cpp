@@ -53,11 +53,8 @@ void recompute_checkpoint_roots(std::string& bytes) {
 
 TEST_SUITE("audit-damage") {
   TEST_CASE("a record frame whose length was altered is damage, not a torn tail, in verify, recovery and reading") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 30);
-    const auto path = dir.path() / seg1;
-    const std::string closed = read_bytes(path);
+    OneSegmentLog log(30);
+    auto& [dir, key, path, closed] = log;
     const auto records = frames_tagged(closed, FrameTag::record);
     const auto checkpoints = frames_tagged(closed, FrameTag::checkpoint);
     REQUIRE(records.size() == 30);
@@ -109,11 +106,8 @@ TEST_SUITE("audit-damage") {
   // Recovery is repeated after a crash between the quarantine and the cut, and a later tear of the
   // log written on from the cut stands at the same offset: neither may stop the gateway for good.
   TEST_CASE("a torn last frame is still cut at start-up, its bytes moved to a quarantine file, never overwriting one") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);
-    const auto path = dir.path() / seg1;
-    std::string bytes = read_bytes(path);
+    OneSegmentLog log(25);
+    auto& [dir, key, path, bytes] = log;
     const auto last = frames_tagged(bytes, FrameTag::record).back();
     bytes.resize(last.offset + last.size / 2);  // kill -9 in the middle of the last record's write
     write_bytes(path, bytes);
@@ -193,11 +187,8 @@ TEST_SUITE("audit-damage") {
   }
 
   TEST_CASE("recovery checks every checkpoint's signature before it signs anything after it") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);
-    const auto path = dir.path() / seg1;
-    const std::string closed = read_bytes(path);
+    OneSegmentLog log(25);
+    auto& [dir, key, path, closed] = log;
     const auto records = frames_tagged(closed, FrameTag::record);
     const auto checkpoints = frames_tagged(closed, FrameTag::checkpoint);
 

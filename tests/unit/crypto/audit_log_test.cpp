@@ -300,11 +300,8 @@ TEST_SUITE("audit-log") {
   }
 
   TEST_CASE("after a crash the writer cuts the torn frame and signs the recovered records") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);
-    const auto path = dir.path() / seg1;
-    std::string bytes = read_bytes(path);
+    OneSegmentLog log(25);
+    auto& [dir, key, path, bytes] = log;
     // Cut the closing checkpoint and end frame plus half of the last record: what kill -9 leaves.
     auto records = frames_tagged(bytes, FrameTag::record);
     const auto& last = records.back();
@@ -328,11 +325,8 @@ TEST_SUITE("audit-log") {
   // The checkpoint that signs what recovery adopted is written as soon as the writer starts, not at
   // the first timed checkpoint (a minute here): until it is, those records carry no signature.
   TEST_CASE("after a crash the writer signs the recovered records at once, before any timed checkpoint") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);
-    const auto path = dir.path() / seg1;
-    std::string bytes = read_bytes(path);
+    OneSegmentLog log(25);
+    auto& [dir, key, path, bytes] = log;
     // Records after the last checkpoint and no closing frames: what kill -9 between checkpoints leaves.
     bytes.resize(frames_tagged(bytes, FrameTag::checkpoint).back().offset);
     write_bytes(path, bytes);
@@ -424,11 +418,8 @@ TEST_SUITE("audit-log") {
   // Everything from the first unsigned record recovery cannot adopt is moved aside, reported, and
   // never signed; signed records are checked against their checkpoints.
   TEST_CASE("recovery adopts only records it can check, and quarantines the rest") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);
-    const auto path = dir.path() / seg1;
-    std::string bytes = read_bytes(path);
+    OneSegmentLog log(25);
+    auto& [dir, key, path, bytes] = log;
     auto records = frames_tagged(bytes, FrameTag::record);
     auto checkpoints = frames_tagged(bytes, FrameTag::checkpoint);
     REQUIRE(records.size() == 25);
@@ -507,21 +498,8 @@ TEST_SUITE("audit-log") {
 }
 
 TEST_SUITE("audit-tamper") {
-  struct Fixture {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    std::filesystem::path path;
-    std::string bytes;
-    Fixture() {
-      write_log(options_for(dir.path()), key, 30);
-      path = dir.path() / seg1;
-      bytes = read_bytes(path);
-    }
-    VerifyReport verify() { return verify_log(dir.path(), trust(key), {.require_closed = true}); }
-  };
-
   TEST_CASE("a flipped byte in a record is reported at the checkpoint covering it") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto records = frames_tagged(f.bytes, FrameTag::record);
     auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
     f.bytes[records[12].offset + 20] ^= 0x01;
@@ -538,7 +516,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a flipped bit anywhere in a segment is never accepted") {
-    Fixture f;
+    OneSegmentLog f(30);
     // Every 7th byte (a full sweep is slow and adds nothing: framing repeats).
     for (std::size_t i = 0; i < f.bytes.size(); i += 7) {
       std::string copy = f.bytes;
@@ -551,7 +529,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a deleted record is detected") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto records = frames_tagged(f.bytes, FrameTag::record);
     f.bytes.erase(records[3].offset, records[3].size);
     write_bytes(f.path, f.bytes);
@@ -561,7 +539,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("two swapped records are detected") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto records = frames_tagged(f.bytes, FrameTag::record);
     const std::string a = f.bytes.substr(records[4].offset, records[4].size);
     const std::string b = f.bytes.substr(records[5].offset, records[5].size);
@@ -573,7 +551,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("an inserted record is detected") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto records = frames_tagged(f.bytes, FrameTag::record);
     std::string forged;
     append_frame(forged, FrameTag::record, record(999));
@@ -585,7 +563,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a truncated segment is detected and names the offset") {
-    Fixture f;
+    OneSegmentLog f(30);
     const std::size_t cut = f.bytes.size() - 30;
     f.bytes.resize(cut);
     write_bytes(f.path, f.bytes);
@@ -742,7 +720,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a zero-length record frame is refused, in a closed segment and at the end of an open one") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
     const std::size_t at = checkpoints.back().offset;
     std::string inserted = f.bytes.substr(0, at) + std::string("R\0\0\0\0", 5) + f.bytes.substr(at);
@@ -841,7 +819,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a replayed older checkpoint is detected") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
     auto records = frames_tagged(f.bytes, FrameTag::record);
     const std::string old = f.bytes.substr(checkpoints[0].offset, checkpoints[0].size);
@@ -884,7 +862,7 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a checkpoint re-signed by an attacker's key under a trusted key id is rejected") {
-    Fixture f;
+    OneSegmentLog f(30);
     auto checkpoints = frames_tagged(f.bytes, FrameTag::checkpoint);
     // Overwrite the signature bytes of the second checkpoint (last 64 bytes of its frame).
     const std::size_t signature_at = checkpoints[1].offset + checkpoints[1].size - 64;
@@ -1008,11 +986,8 @@ TEST_SUITE("audit-tamper") {
   }
 
   TEST_CASE("a closed segment whose closing checkpoint was removed fails, even as the last segment") {
-    TempDir dir;
-    SecretKey key = generate_key(KeyKind::audit_signing);
-    write_log(options_for(dir.path()), key, 25);  // checkpoints at 10 and 20, the closing one at 25
-    const auto path = dir.path() / seg1;
-    std::string bytes = read_bytes(path);
+    OneSegmentLog log(25);  // checkpoints at 10 and 20, the closing one at 25
+    auto& [dir, key, path, bytes] = log;
     auto frames = frames_of(bytes);
     REQUIRE(frames.size() >= 2);
     const FrameSpan closing = frames[frames.size() - 2];

@@ -1,6 +1,6 @@
 #pragma once
 // Helpers for the audit log tests: records as the gateway writes them, a writer's options, trusted
-// keys, writing a log and printing a verify report.
+// keys, writing a log, printing a verify report, and written logs to tamper with.
 
 #include <doctest/doctest.h>
 
@@ -83,5 +83,21 @@ struct SegmentedLog {
 };
 
 inline const std::string seg1 = "segment-000001.log";
+
+// A closed log of `records` records in one segment (a checkpoint every 10), and that segment's
+// bytes as written: what the crash, damage and tamper tests change and write back to `path`.
+struct OneSegmentLog {
+  TempDir dir;
+  SecretKey key = generate_key(KeyKind::audit_signing);
+  std::filesystem::path path;
+  std::string bytes;
+  explicit OneSegmentLog(int records) {
+    write_log(options_for(dir.path()), key, records);
+    path = dir.path() / seg1;
+    bytes = read_bytes(path);
+  }
+  // Verifies the log as it is now on disk; it must have been closed.
+  VerifyReport verify() const { return verify_log(dir.path(), trust(key), {.require_closed = true}); }
+};
 
 }  // namespace sovereign::crypto::testing

@@ -66,6 +66,20 @@ std::string token_named_in_digits(crypto::TokenVault& vault, std::string& value)
   return {};
 }
 
+// What a case filters with: `policy_text` loaded, and a vault of its own.
+struct PolicyAndVault {
+  std::shared_ptr<const policy::Policy> policy;
+  std::unique_ptr<crypto::TokenVault> vault;
+  explicit PolicyAndVault(std::string_view policy_text) {
+    auto loaded = policy::load_policy_text(policy_text, "answers.yaml");
+    REQUIRE(loaded.policy);
+    policy = loaded.policy;
+    auto created = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
+    REQUIRE(created.ok());
+    vault = std::move(created.value());
+  }
+};
+
 // The text in each of its forms, whole and cut at every byte into two pieces, through the filters.
 void check_every_cut(const AnswerFilterSettings& settings, TextForm form, const std::string& text,
                      const std::string& expected) {
@@ -81,13 +95,10 @@ void check_every_cut(const AnswerFilterSettings& settings, TextForm form, const 
 
 TEST_SUITE("answer filters") {
   TEST_CASE("a token whose name reads as a value is restored, never redacted, wherever it is cut") {
-    auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
-    REQUIRE(loaded.policy);
-    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
-    REQUIRE(vault.ok());
+    PolicyAndVault f(account_policy);
     std::string value;
-    const std::string token = token_named_in_digits(*vault.value(), value);
-    AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
+    const std::string token = token_named_in_digits(*f.vault, value);
+    AnswerFilterSettings settings{f.policy, f.vault.get(), "acme", "conv", nullptr};
     for (const TextForm form : {TextForm::prose, TextForm::json}) {
       CAPTURE(static_cast<int>(form));
       check_every_cut(settings, form, "To " + token + ", account 12345678, ref 99" + token + "77.",
@@ -96,12 +107,9 @@ TEST_SUITE("answer filters") {
   }
 
   TEST_CASE("text only shaped like a token is scanned: a model cannot carry a value out inside one") {
-    auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
-    REQUIRE(loaded.policy);
-    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
-    REQUIRE(vault.ok());
+    PolicyAndVault f(account_policy);
     std::string value;
-    const std::string other_conversation = token_named_in_digits(*vault.value(), value);
+    const std::string other_conversation = token_named_in_digits(*f.vault, value);
     // Invented (an account number as the name), another conversation's, and with no vault at all.
     const std::string open = "\xE2\x9F\xA6", close = "\xE2\x9F\xA7";
     const std::string invented = open + "ACCOUNT_12345678" + close;
@@ -111,9 +119,9 @@ TEST_SUITE("answer filters") {
     const std::string text = "Pay " + invented + " from " + other_conversation + ".";
     const std::string expected =
         "Pay " + open + "ACCOUNT_[REDACTED:account_number]" + close + " from " + redacted_name(other_conversation) + ".";
-    for (const crypto::TokenVault* configured : {static_cast<const crypto::TokenVault*>(vault.value().get()),
+    for (const crypto::TokenVault* configured : {static_cast<const crypto::TokenVault*>(f.vault.get()),
                                                  static_cast<const crypto::TokenVault*>(nullptr)}) {
-      AnswerFilterSettings settings{loaded.policy, configured, "acme", "another-conv", nullptr};
+      AnswerFilterSettings settings{f.policy, configured, "acme", "another-conv", nullptr};
       for (const TextForm form : {TextForm::prose, TextForm::json}) {
         CAPTURE(static_cast<int>(form));
         check_every_cut(settings, form, text, expected);
@@ -122,14 +130,11 @@ TEST_SUITE("answer filters") {
   }
 
   TEST_CASE("in arguments, a token written with escaped brackets is stepped over by the scan too; an invented one is not") {
-    auto loaded = policy::load_policy_text(account_policy, "answers.yaml");
-    REQUIRE(loaded.policy);
-    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
-    REQUIRE(vault.ok());
+    PolicyAndVault f(account_policy);
     std::string value;
-    const std::string token = token_named_in_digits(*vault.value(), value);
+    const std::string token = token_named_in_digits(*f.vault, value);
     const std::string body = token.substr(3, token.size() - 6);  // between the brackets' three bytes each
-    AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
+    AnswerFilterSettings settings{f.policy, f.vault.get(), "acme", "conv", nullptr};
     check_every_cut(settings, TextForm::json,
                     R"({"to":"\u27e6)" + body + R"(\u27E7","from":"\u27e6ACCOUNT_12345678\u27e7","account":"12345678"})",
                     R"({"to":")" + value + R"(","from":"\u27e6ACCOUNT_[REDACTED:account_number]\u27e7","account":"[REDACTED:account_number]"})");
@@ -138,13 +143,10 @@ TEST_SUITE("answer filters") {
   TEST_CASE("the scan reads a restored token as its value: a context word after it counts, wherever the stream is cut") {
     // A bare SSN counts only next to its context word; with the token's value written out, the word
     // is near enough, and the client must not read what the model writing it out could not send.
-    auto loaded = policy::load_policy_text(ssn_policy, "answers.yaml");
-    REQUIRE(loaded.policy);
-    auto vault = crypto::TokenVault::create(crypto::generate_key(crypto::KeyKind::vault), {});
-    REQUIRE(vault.ok());
-    auto token = vault.value()->tokenize("acme", "conv", "EMAIL", "jo@example.com");
+    PolicyAndVault f(ssn_policy);
+    auto token = f.vault->tokenize("acme", "conv", "EMAIL", "jo@example.com");
     REQUIRE(token.ok());
-    AnswerFilterSettings settings{loaded.policy, vault.value().get(), "acme", "conv", nullptr};
+    AnswerFilterSettings settings{f.policy, f.vault.get(), "acme", "conv", nullptr};
     check_every_cut(settings, TextForm::prose, "536221234 is " + token.value() + "'s SSN.",
                     "[REDACTED:us_ssn] is jo@example.com's SSN.");
     check_every_cut(settings, TextForm::json, R"({"who":"536221234 is )" + token.value() + R"('s SSN"})",
