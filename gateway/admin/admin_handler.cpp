@@ -42,7 +42,8 @@ void AdminHandler::sample_module_metrics() {
 // out: one model's backend being down does not make the others unavailable, and /metrics reports it.
 std::string AdminHandler::not_ready_reason() const {
   const std::shared_ptr<RuntimeSnapshot> snapshot = services_.current();
-  if (!services_.ready.load() || snapshot == nullptr) return "starting";
+  if (snapshot == nullptr) return "starting: the backends' host names are being looked up";
+  if (!services_.ready.load()) return "starting";
   if (services_.sessions.draining.load()) return "draining: shutting down";
   if (services_.audit && !services_.audit->healthy())
     return "the audit log cannot be written, so requests are refused: " + services_.audit->health_detail();

@@ -339,6 +339,10 @@ int GatewayRuntime::run() {
     log_event("error", "startup_failed", error);
     return 1;
   }
+  // The admin endpoints answer from now on, on the control context that runs the lookups: /healthz
+  // says the process is alive and /readyz that it is not ready yet ("starting"), so that a probe
+  // is answered rather than left waiting for up to the lookups' limit.
+  admin_listener_->run();
 
   bool stop_before_serving = false;
   bool reload_once_serving = false;
@@ -384,7 +388,6 @@ int GatewayRuntime::run() {
       io->run();
     });
   }
-  admin_listener_->run();
   serving_ = true;
   services_.ready.store(true);
   std::string where;

@@ -294,6 +294,17 @@ describe('a DNS server that never answers', { timeout: 120000, skip: silentDns.s
     const deadline = Date.now() + 10000;
     while (silentDns.socket.queries === queriesBefore && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     assert.ok(silentDns.socket.queries > queriesBefore, `no query reached the silent DNS server\n${gw.stderr}`);
+    // Not serving yet, but the admin endpoints answer at once: alive, not ready, and why.
+    const { value: health, ms: healthMs } = await timed(gw.admin('/healthz'));
+    assert.equal(health.status, 200, health.text);
+    assert.ok(healthMs < 1000, `/healthz took ${healthMs} ms while the names were looked up`);
+    const ready = await gw.admin('/readyz');
+    assert.equal(ready.status, 503, ready.text);
+    assert.deepEqual(JSON.parse(ready.text),
+      { status: 'not ready', reason: "starting: the backends' host names are being looked up" });
+    const { value: metrics, ms: metricsMs } = await timed(gw.admin('/metrics'));
+    assert.equal(metrics.status, 200, metrics.text);
+    assert.ok(metricsMs < 1000, `/metrics took ${metricsMs} ms while the names were looked up`);
     gw.process.signal('SIGTERM');
     const exited = await exitWithin(gw, 3000);
     assert.ok(exited, `still running 3 s after SIGTERM\n${gw.stderr}`);
