@@ -186,8 +186,9 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
-            if (pattern.find != nullptr && !digit_dense) {
-                set->found_patterns_.push_back({group.ids.back(), pattern.find});
+            if ((pattern.find != nullptr || pattern.anchor_at_digits != nullptr) && !digit_dense) {
+                set->found_patterns_.push_back({group.ids.back(), pattern.find, pattern.anchor_at_digits});
+                set->anchors_at_digits_ = set->anchors_at_digits_ || pattern.anchor_at_digits != nullptr;
                 group.ids.pop_back();
                 continue;
             }
@@ -357,6 +358,11 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         thread_scratch.fitted_to = id_;
     }
 
+    // A value a finder at runs of digits returned, reported once the found patterns' are.
+    struct RunMatch {
+        unsigned id;
+        TextRange range;
+    };
     // Working memory, kept per thread so that a scan allocates nothing once warm.
     struct Work {
         std::vector<std::size_t> per_detector;  // end of the last expanded value
@@ -364,6 +370,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::string window_text;                // a window with the character on each side of it, padded
         std::string padded;                     // the text, padded (scan_padding)
         std::vector<TextRange> encoded_runs;    // runs of base64 characters met by the full-text scan
+        std::vector<std::vector<TextRange>> anchors;  // per found pattern found at runs of digits
+        std::vector<RunMatch> run_matches;            // values found at runs of digits
     };
     thread_local Work work;
     work.per_detector.assign(detectors_.size(), 0);
@@ -488,13 +496,12 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             }
         }
     }
-    for (const FoundPattern& found : found_patterns_) {
-        context.offset = 0;
-        for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
-            if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
-    }
-    // Values found at runs of digits come from the same pass over the digits as the dense windows.
-    bool runs_failed = false;
+    // The pass over the digits comes first: it gives the runs at which some found patterns' anchors
+    // are, and the windows. What it finds is reported after the found patterns, in the order the
+    // patterns are reported when each makes a pass of its own.
+    work.anchors.resize(found_patterns_.size());
+    for (auto& anchors : work.anchors) anchors.clear();
+    work.run_matches.clear();
     const auto letter = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
     const auto letter_beside = [&](std::size_t begin, std::size_t end) {
         if (begin > 0 && (letter(text[begin - 1]) || text[begin - 1] == '-')) return true;
@@ -506,20 +513,27 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
     };
     const auto at_run = [&](std::size_t begin, std::size_t end) {
-        if (runs_failed) return;
+        if (anchors_at_digits_) {
+            for (std::size_t f = 0; f < found_patterns_.size(); ++f) {
+                if (found_patterns_[f].at_digits == nullptr) continue;
+                const TextRange anchor = found_patterns_[f].at_digits(text, begin, end);
+                if (anchor.begin < text.size()) work.anchors[f].push_back(anchor);
+            }
+        }
+        if (digit_run_patterns_.empty()) return;
         const bool beside = letter_beside(begin, end);
         for (const DigitRunPattern& pattern : digit_run_patterns_) {
             if (pattern.letter_beside && !beside) continue;
             const TextRange match = pattern.find(text, begin, end);
             if (match.begin >= text.size()) continue;
-            context.offset = 0;
-            if (on_match(pattern.id, match.begin, match.end, 0, &context) != 0) runs_failed = true;
+            work.run_matches.push_back({pattern.id, match});
         }
     };
+    const bool at_runs = !digit_run_patterns_.empty() || anchors_at_digits_;
     const auto no_windows = [](std::size_t) {};
     if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
         work.windows.assign(1, {0, text.size()});
-        if (!digit_run_patterns_.empty()) for_each_digit_chain(text, no_windows, at_run);
+        if (at_runs) for_each_digit_chain(text, no_windows, at_run);
     } else if (dense_database_ != nullptr) {
         const auto add_window = [&](std::size_t end) {
             const TextRange window = dense_window(text, end);
@@ -527,12 +541,27 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 work.windows.back().end = std::max(work.windows.back().end, window.end);
             else work.windows.push_back(window);
         };
-        if (digit_run_patterns_.empty()) for_each_digit_chain(text, add_window);
+        if (!at_runs) for_each_digit_chain(text, add_window);
         else for_each_digit_chain(text, add_window, at_run);
-    } else if (!digit_run_patterns_.empty()) {
+    } else if (at_runs) {
         for_each_digit_chain(text, no_windows, at_run);
     }
-    if (runs_failed) return false;
+    for (std::size_t f = 0; f < found_patterns_.size(); ++f) {
+        const FoundPattern& found = found_patterns_[f];
+        context.offset = 0;
+        if (found.at_digits != nullptr) {
+            for (const TextRange& match : work.anchors[f])
+                if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
+            continue;
+        }
+        for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
+            if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
+    }
+    // Values found at runs of digits.
+    for (const RunMatch& match : work.run_matches) {
+        context.offset = 0;
+        if (on_match(match.id, match.range.begin, match.range.end, 0, &context) != 0) return false;
+    }
     for (const auto& window : work.windows) {
         // A finding inside the window has its context words within ContextWords' reach of the window.
         // A streamed answer keeps every pattern: a word may still follow (awaiting_context).
