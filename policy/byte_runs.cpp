@@ -103,6 +103,23 @@ template <typename MaskOf>
 }
 
 #if defined(SOVEREIGN_X86_MASKS)
+AVX512_LOOKUPS void digit_masks_avx512(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks) {
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? digit_mask_avx512(text, at) : 0;
+}
+
+// The class mask inlined into the counted search: no call, and no choice of instructions, per block.
+struct ClassMaskAvx512 {
+    const std::uint8_t* table;
+    AVX512_LOOKUPS std::uint64_t operator()(std::string_view text, std::size_t at) const {
+        return class_mask_avx512(table, text, at);
+    }
+};
+
+AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
+                                           std::size_t width) {
+    return find_counted_run(text, from, width, ClassMaskAvx512{table});
+}
+
 AVX512_LOOKUPS std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
     return find_counted_run(text, from, width, capital_digit_mask_avx512);
 }
@@ -184,14 +201,12 @@ std::size_t find_capitals_and_digits_by_masks(std::string_view text, std::size_t
     return find_counted_run(text, from, width, mask_of);
 }
 
-// Blocks of 64 bytes that overlap by width - 1, so that every window lies whole in one of them.
+// Blocks of 64 bytes one after the other, each ruled out by its count or searched (find_counted_run).
+// Before, blocks overlapped by width - 1 so that every window lay whole in one of them: for a key's
+// 20 characters, a mask every 45 bytes instead of every 64.
 std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     if (width == 0 || width > 64) return find_run_skipping(text, from, chars, width);
-    for (std::size_t at = from; at + width <= text.size(); at += 65 - width) {
-        const std::uint64_t starts = run_starts(chars.mask(text, at), width);
-        if (starts != 0) return at + static_cast<std::size_t>(__builtin_ctzll(starts));
-    }
-    return std::string_view::npos;
+    return find_counted_run(text, from, width, [&chars](std::string_view t, std::size_t at) { return chars.mask(t, at); });
 }
 
 }  // namespace detail
@@ -202,6 +217,15 @@ std::uint64_t digit_mask(std::string_view text, std::size_t at) {
     return detail::digit_mask_sse2(text, at);
 #else
     return detail::digit_mask_portable(text, at);
+#endif
+}
+
+void digit_masks(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks) {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return digit_masks_avx512(text, at, out, blocks);
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? detail::digit_mask_sse2(text, at) : 0;
+#else
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? detail::digit_mask_portable(text, at) : 0;
 #endif
 }
 
@@ -218,7 +242,9 @@ std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
 
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     // Without one-instruction lookups, a block's mask costs more than the skipping search.
-    if (has_avx512_lookups() && width <= 48) return detail::find_run_by_masks(text, from, chars, width);
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), width);
+#endif
     return detail::find_run_skipping(text, from, chars, width);
 }
 

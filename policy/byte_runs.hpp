@@ -17,6 +17,9 @@ namespace sovereign::policy {
 
 // Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
 std::uint64_t digit_mask(std::string_view text, std::size_t at);
+// digit_mask of `blocks` blocks of 64 bytes one after the other from `at` (those past the text's end
+// 0), into out[0, blocks): one call, and one choice of instructions, for many blocks.
+void digit_masks(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks);
 
 // A set of byte values, arranged for 64-byte lookups.
 class ByteClass {
@@ -26,6 +29,7 @@ public:
     bool contains(char c) const { return table_[static_cast<unsigned char>(c)] != 0; }
     // Bit i set when text[at + i] is in the class, for the (up to) 64 bytes from `at`.
     std::uint64_t mask(std::string_view text, std::size_t at) const;
+    const std::uint8_t* table() const { return table_.data(); }  // 256 entries, 0xFF for members
 
 private:
     alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members
@@ -74,8 +78,12 @@ void for_each_digit_chain(std::string_view text, OnPlace&& on_place, OnRun&& on_
         on_run(run, run_end);
         if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
     };
+    constexpr std::size_t batch = 16;  // blocks whose masks are taken in one call
+    std::array<std::uint64_t, batch> masks{};
     for (std::size_t block = 0; block < text.size(); block += 64) {
-        for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
+        const std::size_t index = block / 64 % batch;
+        if (index == 0) digit_masks(text, block, masks.data(), batch);
+        for (std::uint64_t digits = masks[index]; digits != 0; digits &= digits - 1) {
             const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
             if (last == std::string_view::npos || at != last + 1) {  // a new run
                 if (last != std::string_view::npos) {

@@ -54,6 +54,11 @@ TEST_SUITE("scan") {
 #if defined(__x86_64__)
                 CHECK(detail::digit_mask_sse2(text, at) == digits);
 #endif
+                // Many blocks in one call: each as digit_mask gives it, those past the end 0.
+                std::array<std::uint64_t, 4> batch{};
+                digit_masks(text, at, batch.data(), batch.size());
+                for (std::size_t b = 0; b < batch.size(); ++b)
+                    CHECK(batch[b] == (at + 64 * b < length ? detail::digit_mask_portable(text, at + 64 * b) : 0));
             }
         }
     }
