@@ -612,7 +612,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // that wrote it.
     if (!nested) {
         const std::size_t found_plain = out.size();
-        std::vector<TextRange> regions = escaped_regions(text);
+        const EscapeMarks marks(text);  // one pass over the text for every question about its escapes
+        std::vector<TextRange> regions = escaped_regions(text, marks);
         const std::size_t merged_regions = regions.size();
         std::vector<TextRange> own_regions;  // decided again alone, after the merged ones: see last_escape_region
         std::vector<Detection> inner;
@@ -642,7 +643,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 if (merged) {
                     const TextRange written_beside{region.begin + unescaped.source[beside.begin],
                                                    region.begin + unescaped.source[beside.end]};
-                    const std::optional<TextRange> own = last_escape_region(text, written_beside);
+                    const std::optional<TextRange> own = last_escape_region(text, written_beside, marks);
                     if (own && end > own->end) {
                         if (std::find_if(own_regions.begin(), own_regions.end(), [&](const TextRange& o) {
                                 return o.begin == own->begin && o.end == own->end;

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <regex>
@@ -59,6 +60,40 @@ TEST_SUITE("scan") {
                 digit_masks(text, at, batch.data(), batch.size());
                 for (std::size_t b = 0; b < batch.size(); ++b)
                     CHECK(batch[b] == (at + 64 * b < length ? detail::digit_mask_portable(text, at + 64 * b) : 0));
+            }
+        }
+    }
+
+    TEST_CASE("find_bytes gives every place of one to three byte values, as a byte-by-byte check does") {
+        std::mt19937 random(20261124);
+        for (const std::string_view bytes : {std::string_view("%"), std::string_view("%&"), std::string_view("%&\\")}) {
+            for (std::size_t length = 0; length <= 300; ++length) {
+                std::string text(length, 'x');
+                for (auto& c : text) c = "%&\\ab \xff\x80"[random() % 8];
+                for (std::size_t from = 0; from <= length; from += 1 + random() % 5) {
+                    const std::size_t to = from + random() % (length - from + 2);  // may pass the end
+                    CAPTURE(bytes);
+                    CAPTURE(text);
+                    CAPTURE(from);
+                    CAPTURE(to);
+                    std::vector<std::size_t> expected;
+                    for (std::size_t i = from; i < std::min(to, length); ++i)
+                        if (bytes.find(text[i]) != std::string_view::npos) expected.push_back(i);
+                    std::vector<std::size_t> found{999};  // appended to, not replaced
+                    find_bytes(text, from, to, bytes, found);
+                    expected.insert(expected.begin(), 999);
+                    CHECK(found == expected);
+                    found.assign(1, 999);
+                    detail::find_bytes_portable(text, from, std::min(to, length), bytes, found);
+                    CHECK(found == expected);
+#if defined(__x86_64__)
+                    if (detail::has_avx2()) {
+                        found.assign(1, 999);
+                        detail::find_bytes_avx2(text, from, std::min(to, length), bytes, found);
+                        CHECK(found == expected);
+                    }
+#endif
+                }
             }
         }
     }
