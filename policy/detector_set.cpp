@@ -188,7 +188,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             }
             if ((pattern.find != nullptr || pattern.anchor_at_digits != nullptr) && !digit_dense) {
                 set->found_patterns_.push_back({group.ids.back(), pattern.find, pattern.anchor_at_digits});
-                set->anchors_at_digits_ = set->anchors_at_digits_ || pattern.anchor_at_digits != nullptr;
+                if (pattern.anchor_at_digits != nullptr) set->anchors_at_digits_.push_back(set->found_patterns_.size() - 1);
                 group.ids.pop_back();
                 continue;
             }
@@ -358,7 +358,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         thread_scratch.fitted_to = id_;
     }
 
-    // A value a finder at runs of digits returned, reported once the found patterns' are.
+    // A match found at a run of digits, reported once the pass is over (id: the pattern's in patterns_,
+    // or for an anchor, the found pattern's in found_patterns_).
     struct RunMatch {
         unsigned id;
         TextRange range;
@@ -370,8 +371,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::string window_text;                // a window with the character on each side of it, padded
         std::string padded;                     // the text, padded (scan_padding)
         std::vector<TextRange> encoded_runs;    // runs of base64 characters met by the full-text scan
-        std::vector<std::vector<TextRange>> anchors;  // per found pattern found at runs of digits
-        std::vector<RunMatch> run_matches;            // values found at runs of digits
+        std::vector<RunMatch> anchors;          // found patterns' anchors at runs of digits
+        std::vector<RunMatch> run_matches;      // values found at runs of digits
     };
     thread_local Work work;
     work.per_detector.assign(detectors_.size(), 0);
@@ -499,8 +500,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // The pass over the digits comes first: it gives the runs at which some found patterns' anchors
     // are, and the windows. What it finds is reported after the found patterns, in the order the
     // patterns are reported when each makes a pass of its own.
-    work.anchors.resize(found_patterns_.size());
-    for (auto& anchors : work.anchors) anchors.clear();
+    work.anchors.clear();
     work.run_matches.clear();
     const auto letter = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
     const auto letter_beside = [&](std::size_t begin, std::size_t end) {
@@ -513,12 +513,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
     };
     const auto at_run = [&](std::size_t begin, std::size_t end) {
-        if (anchors_at_digits_) {
-            for (std::size_t f = 0; f < found_patterns_.size(); ++f) {
-                if (found_patterns_[f].at_digits == nullptr) continue;
-                const TextRange anchor = found_patterns_[f].at_digits(text, begin, end);
-                if (anchor.begin < text.size()) work.anchors[f].push_back(anchor);
-            }
+        for (const std::size_t f : anchors_at_digits_) {
+            const TextRange anchor = found_patterns_[f].at_digits(text, begin, end);
+            if (anchor.begin < text.size()) work.anchors.push_back({static_cast<unsigned>(f), anchor});
         }
         if (digit_run_patterns_.empty()) return;
         const bool beside = letter_beside(begin, end);
@@ -529,7 +526,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             work.run_matches.push_back({pattern.id, match});
         }
     };
-    const bool at_runs = !digit_run_patterns_.empty() || anchors_at_digits_;
+    const bool at_runs = !digit_run_patterns_.empty() || !anchors_at_digits_.empty();
     const auto no_windows = [](std::size_t) {};
     if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
         work.windows.assign(1, {0, text.size()});
@@ -550,8 +547,9 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         const FoundPattern& found = found_patterns_[f];
         context.offset = 0;
         if (found.at_digits != nullptr) {
-            for (const TextRange& match : work.anchors[f])
-                if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
+            for (const RunMatch& anchor : work.anchors)
+                if (anchor.id == f && on_match(found.id, anchor.range.begin, anchor.range.end, 0, &context) != 0)
+                    return false;
             continue;
         }
         for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))

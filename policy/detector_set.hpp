@@ -143,7 +143,7 @@ private:
     // next to "BSN"): a window with none of their words near it is scanned without them. That is the
     // bulk of the digit-dense database, and of the time text full of numbers (log lines) takes.
     bool has_context_only_dense_ = false;
-    bool anchors_at_digits_ = false;  // some found pattern's matches come from the pass over the digits
+    std::vector<std::size_t> anchors_at_digits_;  // the found patterns whose matches come from the pass over the digits
     hs_database_t* dense_without_context_only_ = nullptr;  // null: no pattern needs no context word
     ContextWords dense_context_words_;  // the words of every detector with a context-only dense pattern
     // The whole-runs patterns are found without vectorscan: each is one character class repeated a
