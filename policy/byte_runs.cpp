@@ -154,6 +154,13 @@ AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t fr
     return find_counted_run(text, from, width, ClassMaskAvx512{table});
 }
 
+AVX512_LOOKUPS std::size_t find_first_avx512(const std::uint8_t* table, std::string_view text, std::size_t from) {
+    for (std::size_t at = from; at < text.size(); at += 64)
+        if (const std::uint64_t found = class_mask_avx512(table, text, at); found != 0)
+            return at + static_cast<std::size_t>(__builtin_ctzll(found));
+    return text.size();
+}
+
 AVX512_LOOKUPS std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
     return find_counted_run(text, from, width, capital_digit_mask_avx512);
 }
@@ -325,6 +332,15 @@ std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
     if (has_avx512_lookups()) return class_mask_avx512(table_.data(), text, at);
 #endif
     return detail::class_mask_portable(*this, text, at);
+}
+
+std::size_t ByteClass::find_first(std::string_view text, std::size_t from) const {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return find_first_avx512(table_.data(), text, from);
+#endif
+    for (; from < text.size(); ++from)
+        if (contains(text[from])) return from;
+    return text.size();
 }
 
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {

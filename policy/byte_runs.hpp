@@ -37,6 +37,9 @@ public:
     // Bit i set when text[at + i] is in the class, for the (up to) 64 bytes from `at`.
     std::uint64_t mask(std::string_view text, std::size_t at) const;
     const std::uint8_t* table() const { return table_.data(); }  // 256 entries, 0xFF for members
+    // The first byte of the class at or after `from` (text.size(): none): with AVX-512 VBMI, 64 bytes
+    // a step by the table lookups of mask(); elsewhere a byte at a time.
+    std::size_t find_first(std::string_view text, std::size_t from) const;
 
 private:
     alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members

@@ -64,6 +64,25 @@ TEST_SUITE("scan") {
         }
     }
 
+    TEST_CASE("the first byte of a class is found where a byte-by-byte check finds it") {
+        std::mt19937 random(20261124);
+        for (int round = 0; round < 400; ++round) {
+            std::array<bool, 256> members{};
+            const int size = 1 + static_cast<int>(random() % 6);
+            for (int m = 0; m < size; ++m) members[random() % 256] = true;
+            const ByteClass chars(members);
+            std::string text(random() % 300, ' ');
+            for (auto& c : text) c = static_cast<char>(random() % 16 == 0 ? random() % 256 : 'a' + random() % 26);
+            for (std::size_t from = 0; from <= text.size(); from += 1 + random() % 9) {
+                CAPTURE(text);
+                CAPTURE(from);
+                std::size_t expected = from;
+                while (expected < text.size() && !members[static_cast<unsigned char>(text[expected])]) ++expected;
+                CHECK(chars.find_first(text, from) == expected);
+            }
+        }
+    }
+
     TEST_CASE("find_bytes gives every place of one to three byte values, as a byte-by-byte check does") {
         std::mt19937 random(20261124);
         for (const std::string_view bytes : {std::string_view("%"), std::string_view("%&"), std::string_view("%&\\")}) {
