@@ -149,8 +149,21 @@ struct ClassMaskAvx512 {
     }
 };
 
+// The same for a class of ASCII bytes only (a key's alphabet): one lookup, the bytes from 0x80 out.
+struct AsciiClassMaskAvx512 {
+    const std::uint8_t* table;
+    AVX512_LOOKUPS std::uint64_t operator()(std::string_view text, std::size_t at) const {
+        __mmask64 valid;
+        const __m512i bytes = load_block(text, at, valid);
+        const __m512i low = _mm512_permutex2var_epi8(_mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
+        return valid & _mm512_test_epi8_mask(low, low) & ~_mm512_movepi8_mask(bytes);
+    }
+};
+
 AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
                                            std::size_t width) {
+    if (std::all_of(table + 128, table + 256, [](std::uint8_t member) { return member == 0; }))
+        return find_counted_run(text, from, width, AsciiClassMaskAvx512{table});
     return find_counted_run(text, from, width, ClassMaskAvx512{table});
 }
 

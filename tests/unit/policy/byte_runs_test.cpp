@@ -14,6 +14,44 @@ using namespace sovereign::policy;
 // The detector set finds runs of a class (whole-runs patterns) and chains of digits (where the
 // digit-dense patterns run) without vectorscan, from 64-byte masks. Each implementation the processor
 // may choose is compared here with a check of every window, or with the pattern it replaces.
+namespace {
+
+void find_run_agrees_with_every_window(const std::string& members_of) {
+    std::array<bool, 256> members{};
+    for (const char c : members_of) members[static_cast<unsigned char>(c)] = true;
+    const ByteClass chars(members);
+    const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+        for (std::size_t s = from; s + width <= text.size(); ++s) {
+            bool all = true;
+            for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
+            if (all) return s;
+        }
+        return std::string::npos;
+    };
+    std::mt19937 random(20261123);
+    std::size_t found = 0;
+    // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
+    for (int round = 0; round < 24000; ++round) {
+        const bool long_text = round >= 20000;
+        std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
+        for (char& c : text) c = (members_of + " .x")[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
+        const std::size_t width = 1 + random() % (long_text ? 70 : 12);
+        const std::size_t from = random() % (text.size() + 2);
+        CAPTURE(text);
+        CAPTURE(width);
+        CAPTURE(from);
+        const std::size_t start = std::min(from, text.size());
+        const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
+        CHECK(find_run(text, start, chars, width) == expected);
+        CHECK(detail::find_run_skipping(text, start, chars, width) == expected);
+        CHECK(detail::find_run_by_masks(text, start, chars, width) == expected);
+        found += expected != std::string::npos;
+    }
+    CHECK(found > 6000);  // runs were there to find
+}
+
+}  // namespace
+
 TEST_SUITE("scan") {
     TEST_CASE("byte masks agree with a byte-by-byte check, for every byte value and position") {
         std::array<bool, 256> members{};
@@ -118,37 +156,15 @@ TEST_SUITE("scan") {
     }
 
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
+        // An ASCII class (one lookup a block with AVX-512) and one with a byte from 0x80 (two).
+        for (const std::string& members_of : {std::string("ab+"), std::string("ab\xC3")})
+            find_run_agrees_with_every_window(members_of);
+    }
+
+    TEST_CASE("find_run with an empty width finds nothing") {
         std::array<bool, 256> members{};
-        for (const char c : std::string("ab+")) members[static_cast<unsigned char>(c)] = true;
+        members['a'] = true;
         const ByteClass chars(members);
-        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
-            for (std::size_t s = from; s + width <= text.size(); ++s) {
-                bool all = true;
-                for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
-                if (all) return s;
-            }
-            return std::string::npos;
-        };
-        std::mt19937 random(20261123);
-        std::size_t found = 0;
-        // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
-        for (int round = 0; round < 24000; ++round) {
-            const bool long_text = round >= 20000;
-            std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
-            for (char& c : text) c = "ab+ .x"[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
-            const std::size_t width = 1 + random() % (long_text ? 70 : 12);
-            const std::size_t from = random() % (text.size() + 2);
-            CAPTURE(text);
-            CAPTURE(width);
-            CAPTURE(from);
-            const std::size_t start = std::min(from, text.size());
-            const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
-            CHECK(find_run(text, start, chars, width) == expected);
-            CHECK(detail::find_run_skipping(text, start, chars, width) == expected);
-            CHECK(detail::find_run_by_masks(text, start, chars, width) == expected);
-            found += expected != std::string::npos;
-        }
-        CHECK(found > 6000);  // runs were there to find
         CHECK(find_run("aaaa", 0, chars, 0) == std::string::npos);
         CHECK(detail::find_run_by_masks("aaaa", 0, chars, 0) == std::string::npos);
     }
