@@ -161,9 +161,8 @@ struct AsciiClassMaskAvx512 {
 };
 
 AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
-                                           std::size_t width) {
-    if (std::all_of(table + 128, table + 256, [](std::uint8_t member) { return member == 0; }))
-        return find_counted_run(text, from, width, AsciiClassMaskAvx512{table});
+                                           bool ascii_only, std::size_t width) {
+    if (ascii_only) return find_counted_run(text, from, width, AsciiClassMaskAvx512{table});
     return find_counted_run(text, from, width, ClassMaskAvx512{table});
 }
 
@@ -338,6 +337,7 @@ void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::st
 
 ByteClass::ByteClass(const std::array<bool, 256>& members) {
     for (std::size_t c = 0; c < 256; ++c) table_[c] = members[c] ? 0xFF : 0;
+    ascii_only_ = std::none_of(members.begin() + 128, members.end(), [](bool member) { return member; });
 }
 
 std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
@@ -359,7 +359,7 @@ std::size_t ByteClass::find_first(std::string_view text, std::size_t from) const
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     // Without one-instruction lookups, a block's mask costs more than the skipping search.
 #if defined(SOVEREIGN_X86_MASKS)
-    if (has_avx512_lookups() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), width);
+    if (has_avx512_lookups() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), chars.ascii_only(), width);
 #endif
     return detail::find_run_skipping(text, from, chars, width);
 }

@@ -5,6 +5,7 @@
 // with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it; elsewhere
 // digits take SSE2 (or plain C++) and runs of a class the search that skips by a window's last
 // character. The masks then answer with a few integer instructions per block.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -37,12 +38,14 @@ public:
     // Bit i set when text[at + i] is in the class, for the (up to) 64 bytes from `at`.
     std::uint64_t mask(std::string_view text, std::size_t at) const;
     const std::uint8_t* table() const { return table_.data(); }  // 256 entries, 0xFF for members
+    bool ascii_only() const { return ascii_only_; }                 // no member from 0x80
     // The first byte of the class at or after `from` (text.size(): none): with AVX-512 VBMI, 64 bytes
     // a step by the table lookups of mask(); elsewhere a byte at a time.
     std::size_t find_first(std::string_view text, std::size_t from) const;
 
 private:
     alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members
+    bool ascii_only_ = true;
 };
 
 // The first place at or after `from` where `width` characters of the class follow one another (the
@@ -97,7 +100,7 @@ void for_each_digit_chain(std::string_view text, OnPlace&& on_place, OnRun&& on_
     std::array<std::uint64_t, batch> masks{};
     for (std::size_t block = 0; block < text.size(); block += 64) {
         const std::size_t index = block / 64 % batch;
-        if (index == 0) digit_masks(text, block, masks.data(), batch);
+        if (index == 0) digit_masks(text, block, masks.data(), std::min(batch, (text.size() - block + 63) / 64));
         for (std::uint64_t digits = masks[index]; digits != 0; digits &= digits - 1) {
             const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
             if (last == std::string_view::npos || at != last + 1) {  // a new run
