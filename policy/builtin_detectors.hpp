@@ -71,6 +71,11 @@ struct BuiltinPattern {
     // dash right before or after the run, or a letter standing alone after a blank): its values all have
     // one, and asking it about every number of prose cost prose scanning 7%.
     bool letter_beside_run = false;
+    // Finds the pattern's anchor at runs of digits instead of `find` (null: it does not), for a pattern
+    // whose every match begins with the last digit of a run (the IPv4 anchor, a digit, a dot, a digit):
+    // given each run of the pass over a text's digits, it returns the match that begins there, or
+    // begin == npos; the expander completes it as it would find's. Such a pattern costs no pass of its own.
+    DigitRunFinder anchor_at_digits = nullptr;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

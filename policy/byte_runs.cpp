@@ -103,6 +103,76 @@ template <typename MaskOf>
 }
 
 #if defined(SOVEREIGN_X86_MASKS)
+AVX512_LOOKUPS void digit_masks_avx512(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks) {
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? digit_mask_avx512(text, at) : 0;
+}
+
+// The offsets of the set bits of `mask`, which covers the bytes from `at`.
+inline void append_offsets(std::uint64_t mask, std::size_t at, std::vector<std::size_t>& out) {
+    for (; mask != 0; mask &= mask - 1) out.push_back(at + static_cast<std::size_t>(__builtin_ctzll(mask)));
+}
+
+// `bytes` padded to three values by repeating its first.
+inline std::array<char, 3> three_bytes(std::string_view bytes) {
+    return {bytes[0], bytes.size() > 1 ? bytes[1] : bytes[0], bytes.size() > 2 ? bytes[2] : bytes[0]};
+}
+
+AVX512_LOOKUPS inline __mmask64 three_bytes_mask(__m512i block, __m512i b0, __m512i b1, __m512i b2) {
+    return _mm512_cmpeq_epi8_mask(block, b0) | _mm512_cmpeq_epi8_mask(block, b1) | _mm512_cmpeq_epi8_mask(block, b2);
+}
+
+AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                                      std::vector<std::size_t>& out) {
+    const std::array<char, 3> b = three_bytes(bytes);
+    const __m512i b0 = _mm512_set1_epi8(b[0]), b1 = _mm512_set1_epi8(b[1]), b2 = _mm512_set1_epi8(b[2]);
+    std::size_t at = from;
+    // 128 bytes a step, tested at once: most text holds none of the bytes.
+    for (; at + 128 <= to; at += 128) {
+        const __mmask64 low = three_bytes_mask(_mm512_loadu_si512(text.data() + at), b0, b1, b2);
+        const __mmask64 high = three_bytes_mask(_mm512_loadu_si512(text.data() + at + 64), b0, b1, b2);
+        if ((low | high) == 0) continue;
+        append_offsets(low, at, out);
+        append_offsets(high, at + 64, out);
+    }
+    for (; at < to; at += 64) {
+        const std::size_t n = std::min<std::size_t>(64, to - at);
+        const __mmask64 valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+        append_offsets(valid & three_bytes_mask(_mm512_maskz_loadu_epi8(valid, text.data() + at), b0, b1, b2), at, out);
+    }
+}
+
+// The class mask inlined into the counted search: no call, and no choice of instructions, per block.
+struct ClassMaskAvx512 {
+    const std::uint8_t* table;
+    AVX512_LOOKUPS std::uint64_t operator()(std::string_view text, std::size_t at) const {
+        return class_mask_avx512(table, text, at);
+    }
+};
+
+// The same for a class of ASCII bytes only (a key's alphabet): one lookup, the bytes from 0x80 out.
+struct AsciiClassMaskAvx512 {
+    const std::uint8_t* table;
+    AVX512_LOOKUPS std::uint64_t operator()(std::string_view text, std::size_t at) const {
+        __mmask64 valid;
+        const __m512i bytes = load_block(text, at, valid);
+        const __m512i low = _mm512_permutex2var_epi8(_mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
+        return valid & _mm512_test_epi8_mask(low, low) & ~_mm512_movepi8_mask(bytes);
+    }
+};
+
+AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
+                                           bool ascii_only, std::size_t width) {
+    if (ascii_only) return find_counted_run(text, from, width, AsciiClassMaskAvx512{table});
+    return find_counted_run(text, from, width, ClassMaskAvx512{table});
+}
+
+AVX512_LOOKUPS std::size_t find_first_avx512(const std::uint8_t* table, std::string_view text, std::size_t from) {
+    for (std::size_t at = from; at < text.size(); at += 64)
+        if (const std::uint64_t found = class_mask_avx512(table, text, at); found != 0)
+            return at + static_cast<std::size_t>(__builtin_ctzll(found));
+    return text.size();
+}
+
 AVX512_LOOKUPS std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
     return find_counted_run(text, from, width, capital_digit_mask_avx512);
 }
@@ -137,6 +207,48 @@ std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at) {
     for (; from + 16 <= end; from += 16) mask |= digits_at(from) << (from - at);
     if (from < end) mask |= (digits_at(end - 16) >> (from - (end - 16))) << (from - at);
     return mask;
+}
+#endif
+
+void find_bytes_portable(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                         std::vector<std::size_t>& out) {
+    for (std::size_t at = from; at < to; ++at)
+        if (bytes.find(text[at]) != std::string_view::npos) out.push_back(at);
+}
+
+#if defined(SOVEREIGN_X86_MASKS)
+__attribute__((target("avx2"))) inline __m256i three_bytes_at(std::string_view text, std::size_t at, __m256i b0,
+                                                               __m256i b1, __m256i b2) {
+    const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text.data() + at));
+    return _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(block, b0), _mm256_cmpeq_epi8(block, b1)),
+                           _mm256_cmpeq_epi8(block, b2));
+}
+
+__attribute__((target("avx2"))) void find_bytes_avx2(std::string_view text, std::size_t from, std::size_t to,
+                                                     std::string_view bytes, std::vector<std::size_t>& out) {
+    const std::array<char, 3> b = three_bytes(bytes);
+    const __m256i b0 = _mm256_set1_epi8(b[0]), b1 = _mm256_set1_epi8(b[1]), b2 = _mm256_set1_epi8(b[2]);
+    std::size_t at = from;
+    // 128 bytes a step, tested at once: most text holds none of the bytes.
+    for (; at + 128 <= to; at += 128) {
+        const __m256i m0 = three_bytes_at(text, at, b0, b1, b2), m1 = three_bytes_at(text, at + 32, b0, b1, b2),
+                      m2 = three_bytes_at(text, at + 64, b0, b1, b2), m3 = three_bytes_at(text, at + 96, b0, b1, b2);
+        const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
+        if (_mm256_testz_si256(any, any)) continue;
+        const __m256i quarters[4] = {m0, m1, m2, m3};
+        for (std::size_t q = 0; q < 4; ++q)
+            append_offsets(static_cast<std::uint32_t>(_mm256_movemask_epi8(quarters[q])), at + 32 * q, out);
+    }
+    for (; at + 32 <= to; at += 32) append_offsets(static_cast<std::uint32_t>(_mm256_movemask_epi8(three_bytes_at(text, at, b0, b1, b2))), at, out);
+    find_bytes_portable(text, at, to, bytes, out);
+}
+
+bool has_avx2() {
+    static const bool has = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2");
+    }();
+    return has;
 }
 #endif
 
@@ -184,14 +296,12 @@ std::size_t find_capitals_and_digits_by_masks(std::string_view text, std::size_t
     return find_counted_run(text, from, width, mask_of);
 }
 
-// Blocks of 64 bytes that overlap by width - 1, so that every window lies whole in one of them.
+// Blocks of 64 bytes one after the other, each ruled out by its count or searched (find_counted_run).
+// Before, blocks overlapped by width - 1 so that every window lay whole in one of them: for a key's
+// 20 characters, a mask every 45 bytes instead of every 64.
 std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     if (width == 0 || width > 64) return find_run_skipping(text, from, chars, width);
-    for (std::size_t at = from; at + width <= text.size(); at += 65 - width) {
-        const std::uint64_t starts = run_starts(chars.mask(text, at), width);
-        if (starts != 0) return at + static_cast<std::size_t>(__builtin_ctzll(starts));
-    }
-    return std::string_view::npos;
+    return find_counted_run(text, from, width, [&chars](std::string_view t, std::size_t at) { return chars.mask(t, at); });
 }
 
 }  // namespace detail
@@ -205,8 +315,29 @@ std::uint64_t digit_mask(std::string_view text, std::size_t at) {
 #endif
 }
 
+void digit_masks(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks) {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return digit_masks_avx512(text, at, out, blocks);
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? detail::digit_mask_sse2(text, at) : 0;
+#else
+    for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? detail::digit_mask_portable(text, at) : 0;
+#endif
+}
+
+void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                std::vector<std::size_t>& out) {
+    to = std::min(to, text.size());
+    if (bytes.empty() || from >= to) return;
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return find_bytes_avx512(text, from, to, bytes, out);
+    if (detail::has_avx2()) return detail::find_bytes_avx2(text, from, to, bytes, out);
+#endif
+    detail::find_bytes_portable(text, from, to, bytes, out);
+}
+
 ByteClass::ByteClass(const std::array<bool, 256>& members) {
     for (std::size_t c = 0; c < 256; ++c) table_[c] = members[c] ? 0xFF : 0;
+    ascii_only_ = std::none_of(members.begin() + 128, members.end(), [](bool member) { return member; });
 }
 
 std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
@@ -216,9 +347,20 @@ std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
     return detail::class_mask_portable(*this, text, at);
 }
 
+std::size_t ByteClass::find_first(std::string_view text, std::size_t from) const {
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups()) return find_first_avx512(table_.data(), text, from);
+#endif
+    for (; from < text.size(); ++from)
+        if (contains(text[from])) return from;
+    return text.size();
+}
+
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     // Without one-instruction lookups, a block's mask costs more than the skipping search.
-    if (has_avx512_lookups() && width <= 48) return detail::find_run_by_masks(text, from, chars, width);
+#if defined(SOVEREIGN_X86_MASKS)
+    if (has_avx512_lookups() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), chars.ascii_only(), width);
+#endif
     return detail::find_run_skipping(text, from, chars, width);
 }
 

@@ -5,11 +5,13 @@
 // with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it; elsewhere
 // digits take SSE2 (or plain C++) and runs of a class the search that skips by a window's last
 // character. The masks then answer with a few integer instructions per block.
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "policy/line_breaks.hpp"
 
@@ -17,6 +19,15 @@ namespace sovereign::policy {
 
 // Bit i set when text[at + i] is an ASCII digit, for the (up to) 64 bytes from `at`.
 std::uint64_t digit_mask(std::string_view text, std::size_t at);
+// digit_mask of `blocks` blocks of 64 bytes one after the other from `at` (those past the text's end
+// 0), into out[0, blocks): one call, and one choice of instructions, for many blocks.
+void digit_masks(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks);
+
+// Appends to `out` the offset of every byte of text[from, to) that is one of `bytes` (one to three
+// values), in order: one pass of comparisons, 64 bytes a step with AVX-512 BW, 32 with AVX2, rather
+// than a memchr pass per value.
+void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                std::vector<std::size_t>& out);
 
 // A set of byte values, arranged for 64-byte lookups.
 class ByteClass {
@@ -26,9 +37,15 @@ public:
     bool contains(char c) const { return table_[static_cast<unsigned char>(c)] != 0; }
     // Bit i set when text[at + i] is in the class, for the (up to) 64 bytes from `at`.
     std::uint64_t mask(std::string_view text, std::size_t at) const;
+    const std::uint8_t* table() const { return table_.data(); }  // 256 entries, 0xFF for members
+    bool ascii_only() const { return ascii_only_; }                 // no member from 0x80
+    // The first byte of the class at or after `from` (text.size(): none): with AVX-512 VBMI, 64 bytes
+    // a step by the table lookups of mask(); elsewhere a byte at a time.
+    std::size_t find_first(std::string_view text, std::size_t from) const;
 
 private:
     alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members
+    bool ascii_only_ = true;
 };
 
 // The first place at or after `from` where `width` characters of the class follow one another (the
@@ -47,8 +64,13 @@ namespace detail {
 std::uint64_t digit_mask_portable(std::string_view text, std::size_t at);
 #if defined(__x86_64__)
 std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at);
+bool has_avx2();
+void find_bytes_avx2(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                     std::vector<std::size_t>& out);
 #endif
 std::uint64_t class_mask_portable(const ByteClass& chars, std::string_view text, std::size_t at);
+void find_bytes_portable(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                         std::vector<std::size_t>& out);
 std::size_t find_run_skipping(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
 std::size_t find_run_by_masks(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
 std::uint64_t capital_digit_mask_portable(std::string_view text, std::size_t at);
@@ -74,8 +96,12 @@ void for_each_digit_chain(std::string_view text, OnPlace&& on_place, OnRun&& on_
         on_run(run, run_end);
         if (chain >= 6) on_place(run_end < text.size() ? run_end + 1 : run_end);
     };
+    constexpr std::size_t batch = 16;  // blocks whose masks are taken in one call
+    std::array<std::uint64_t, batch> masks{};
     for (std::size_t block = 0; block < text.size(); block += 64) {
-        for (std::uint64_t digits = digit_mask(text, block); digits != 0; digits &= digits - 1) {
+        const std::size_t index = block / 64 % batch;
+        if (index == 0) digit_masks(text, block, masks.data(), std::min(batch, (text.size() - block + 63) / 64));
+        for (std::uint64_t digits = masks[index]; digits != 0; digits &= digits - 1) {
             const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(digits));
             if (last == std::string_view::npos || at != last + 1) {  // a new run
                 if (last != std::string_view::npos) {

@@ -186,8 +186,9 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 group.ids.pop_back();
                 continue;
             }
-            if (pattern.find != nullptr && !digit_dense) {
-                set->found_patterns_.push_back({group.ids.back(), pattern.find});
+            if ((pattern.find != nullptr || pattern.anchor_at_digits != nullptr) && !digit_dense) {
+                set->found_patterns_.push_back({group.ids.back(), pattern.find, pattern.anchor_at_digits});
+                if (pattern.anchor_at_digits != nullptr) set->anchors_at_digits_.push_back(set->found_patterns_.size() - 1);
                 group.ids.pop_back();
                 continue;
             }
@@ -357,6 +358,12 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         thread_scratch.fitted_to = id_;
     }
 
+    // A match found at a run of digits, reported once the pass is over (id: the pattern's in patterns_,
+    // or for an anchor, the found pattern's in found_patterns_).
+    struct RunMatch {
+        unsigned id;
+        TextRange range;
+    };
     // Working memory, kept per thread so that a scan allocates nothing once warm.
     struct Work {
         std::vector<std::size_t> per_detector;  // end of the last expanded value
@@ -364,6 +371,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         std::string window_text;                // a window with the character on each side of it, padded
         std::string padded;                     // the text, padded (scan_padding)
         std::vector<TextRange> encoded_runs;    // runs of base64 characters met by the full-text scan
+        std::vector<RunMatch> anchors;          // found patterns' anchors at runs of digits
+        std::vector<RunMatch> run_matches;      // values found at runs of digits
     };
     thread_local Work work;
     work.per_detector.assign(detectors_.size(), 0);
@@ -488,13 +497,11 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
             }
         }
     }
-    for (const FoundPattern& found : found_patterns_) {
-        context.offset = 0;
-        for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
-            if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
-    }
-    // Values found at runs of digits come from the same pass over the digits as the dense windows.
-    bool runs_failed = false;
+    // The pass over the digits comes first: it gives the runs at which some found patterns' anchors
+    // are, and the windows. What it finds is reported after the found patterns, in the order the
+    // patterns are reported when each makes a pass of its own.
+    work.anchors.clear();
+    work.run_matches.clear();
     const auto letter = [](char c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; };
     const auto letter_beside = [&](std::size_t begin, std::size_t end) {
         if (begin > 0 && (letter(text[begin - 1]) || text[begin - 1] == '-')) return true;
@@ -506,20 +513,24 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
     };
     const auto at_run = [&](std::size_t begin, std::size_t end) {
-        if (runs_failed) return;
+        for (const std::size_t f : anchors_at_digits_) {
+            const TextRange anchor = found_patterns_[f].at_digits(text, begin, end);
+            if (anchor.begin < text.size()) work.anchors.push_back({static_cast<unsigned>(f), anchor});
+        }
+        if (digit_run_patterns_.empty()) return;
         const bool beside = letter_beside(begin, end);
         for (const DigitRunPattern& pattern : digit_run_patterns_) {
             if (pattern.letter_beside && !beside) continue;
             const TextRange match = pattern.find(text, begin, end);
             if (match.begin >= text.size()) continue;
-            context.offset = 0;
-            if (on_match(pattern.id, match.begin, match.end, 0, &context) != 0) runs_failed = true;
+            work.run_matches.push_back({pattern.id, match});
         }
     };
+    const bool at_runs = !digit_run_patterns_.empty() || !anchors_at_digits_.empty();
     const auto no_windows = [](std::size_t) {};
     if (dense_database_ != nullptr && dense_pass == DensePass::whole_text) {
         work.windows.assign(1, {0, text.size()});
-        if (!digit_run_patterns_.empty()) for_each_digit_chain(text, no_windows, at_run);
+        if (at_runs) for_each_digit_chain(text, no_windows, at_run);
     } else if (dense_database_ != nullptr) {
         const auto add_window = [&](std::size_t end) {
             const TextRange window = dense_window(text, end);
@@ -527,12 +538,28 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 work.windows.back().end = std::max(work.windows.back().end, window.end);
             else work.windows.push_back(window);
         };
-        if (digit_run_patterns_.empty()) for_each_digit_chain(text, add_window);
+        if (!at_runs) for_each_digit_chain(text, add_window);
         else for_each_digit_chain(text, add_window, at_run);
-    } else if (!digit_run_patterns_.empty()) {
+    } else if (at_runs) {
         for_each_digit_chain(text, no_windows, at_run);
     }
-    if (runs_failed) return false;
+    for (std::size_t f = 0; f < found_patterns_.size(); ++f) {
+        const FoundPattern& found = found_patterns_[f];
+        context.offset = 0;
+        if (found.at_digits != nullptr) {
+            for (const RunMatch& anchor : work.anchors)
+                if (anchor.id == f && on_match(found.id, anchor.range.begin, anchor.range.end, 0, &context) != 0)
+                    return false;
+            continue;
+        }
+        for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
+            if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
+    }
+    // Values found at runs of digits.
+    for (const RunMatch& match : work.run_matches) {
+        context.offset = 0;
+        if (on_match(match.id, match.range.begin, match.range.end, 0, &context) != 0) return false;
+    }
     for (const auto& window : work.windows) {
         // A finding inside the window has its context words within ContextWords' reach of the window.
         // A streamed answer keeps every pattern: a word may still follow (awaiting_context).
@@ -583,7 +610,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // that wrote it.
     if (!nested) {
         const std::size_t found_plain = out.size();
-        std::vector<TextRange> regions = escaped_regions(text);
+        const EscapeMarks marks(text);  // one pass over the text for every question about its escapes
+        std::vector<TextRange> regions = escaped_regions(text, marks);
         const std::size_t merged_regions = regions.size();
         std::vector<TextRange> own_regions;  // decided again alone, after the merged ones: see last_escape_region
         std::vector<Detection> inner;
@@ -613,7 +641,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 if (merged) {
                     const TextRange written_beside{region.begin + unescaped.source[beside.begin],
                                                    region.begin + unescaped.source[beside.end]};
-                    const std::optional<TextRange> own = last_escape_region(text, written_beside);
+                    const std::optional<TextRange> own = last_escape_region(text, written_beside, marks);
                     if (own && end > own->end) {
                         if (std::find_if(own_regions.begin(), own_regions.end(), [&](const TextRange& o) {
                                 return o.begin == own->begin && o.end == own->end;

@@ -29,6 +29,7 @@ struct DetectorSpec {
         Finder find = nullptr;         // see BuiltinPattern::find
         DigitRunFinder find_at_digits = nullptr;  // see BuiltinPattern::find_at_digits
         bool letter_beside_run = false;           // see BuiltinPattern::letter_beside_run
+        DigitRunFinder anchor_at_digits = nullptr;  // see BuiltinPattern::anchor_at_digits
     };
     std::string name;
     int class_level = 0;
@@ -142,6 +143,7 @@ private:
     // next to "BSN"): a window with none of their words near it is scanned without them. That is the
     // bulk of the digit-dense database, and of the time text full of numbers (log lines) takes.
     bool has_context_only_dense_ = false;
+    std::vector<std::size_t> anchors_at_digits_;  // the found patterns whose matches come from the pass over the digits
     hs_database_t* dense_without_context_only_ = nullptr;  // null: no pattern needs no context word
     ContextWords dense_context_words_;  // the words of every detector with a context-only dense pattern
     // The whole-runs patterns are found without vectorscan: each is one character class repeated a
@@ -154,10 +156,13 @@ private:
         ByteClass chars;             // the class, as vectorscan matches it (probed when compiled)
     };
     std::vector<RunsPattern> runs_patterns_;
-    // Patterns found by their own finder (BuiltinPattern::find), not by vectorscan.
+    // Patterns found by their own finder (BuiltinPattern::find), not by vectorscan, or at the runs of
+    // the pass over a text's digits (BuiltinPattern::anchor_at_digits): then collected in that pass and
+    // reported here, in the same order as the other found patterns' matches.
     struct FoundPattern {
         unsigned id;   // in patterns_
         Finder find;
+        DigitRunFinder at_digits;  // instead of find, where not null
     };
     std::vector<FoundPattern> found_patterns_;
     // Patterns found at the runs of the pass over a text's digits (BuiltinPattern::find_at_digits).

@@ -8,6 +8,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "policy/byte_runs.hpp"
 #include "policy/utf8.hpp"
 
 namespace sovereign::policy {
@@ -281,28 +282,26 @@ bool unfinished_escape_at(std::string_view text, std::size_t at) {
 // Calls on_mark(at, length) for each '%', '&' and '\' in text[from, to) as unescape_text meets them
 // reading from `from` (which escape_safe_start gives): length is that of the escape it begins, 0
 // for none; a mark inside an escape (the second '\' of "\\") begins nothing and is skipped. Stops
-// when on_mark returns false. A memchr pass per kind of mark: most text holds none of the three.
+// when on_mark returns false. `marks` holds at least those of [from, to).
 template <typename OnMark>
-void for_each_escape_mark(std::string_view text, std::size_t from, std::size_t to, OnMark&& on_mark) {
-    constexpr std::array<char, 3> marks{'%', '&', '\\'};
-    std::array<std::size_t, 3> next{};  // where each kind of mark next stands in [from, to), or `to`
-    const auto find = [&](std::size_t kind, std::size_t at) {
-        const void* found = at < to ? std::memchr(text.data() + at, marks[kind], to - at) : nullptr;
-        next[kind] = found == nullptr ? to : static_cast<std::size_t>(static_cast<const char*>(found) - text.data());
-    };
-    for (std::size_t kind = 0; kind < marks.size(); ++kind) find(kind, from);
-    for (;;) {
-        const std::size_t at = *std::min_element(next.begin(), next.end());
-        if (at >= to) return;
+void for_each_escape_mark(std::string_view text, const EscapeMarks& marks, std::size_t from, std::size_t to,
+                          OnMark&& on_mark) {
+    const std::vector<std::size_t>& offsets = marks.offsets();
+    std::size_t after = from;  // where the escape before ends
+    for (auto it = std::lower_bound(offsets.begin(), offsets.end(), from); it != offsets.end() && *it < to; ++it) {
+        const std::size_t at = *it;
+        if (at < after) continue;
         const std::size_t length = escape_at(text, at, nullptr);
         if (!on_mark(at, length)) return;
-        const std::size_t after = at + std::max<std::size_t>(length, 1);
-        for (std::size_t kind = 0; kind < marks.size(); ++kind)
-            if (next[kind] < after) find(kind, after);
+        after = at + std::max<std::size_t>(length, 1);
     }
 }
 
 }  // namespace
+
+EscapeMarks::EscapeMarks(std::string_view text, std::size_t from, std::size_t to) {
+    find_bytes(text, from, std::min(to, text.size()), "%&\\", offsets_);
+}
 
 std::size_t escape_safe_start(std::string_view text, std::size_t at) {
     std::size_t backslashes = 0;
@@ -372,9 +371,14 @@ RegionCuts region_cuts(std::string_view text, TextRange region) {
 }
 
 std::optional<TextRange> last_escape_region(std::string_view text, TextRange within) {
+    const std::size_t from = escape_safe_start(text, within.begin);
+    return last_escape_region(text, within, EscapeMarks(text, from, within.end));
+}
+
+std::optional<TextRange> last_escape_region(std::string_view text, TextRange within, const EscapeMarks& marks) {
     std::optional<TextRange> last;
     const std::size_t from = escape_safe_start(text, within.begin);
-    for_each_escape_mark(text, from, within.end, [&](std::size_t at, std::size_t length) {
+    for_each_escape_mark(text, marks, from, within.end, [&](std::size_t at, std::size_t length) {
         if (length > 0 && at >= within.begin && at + length <= within.end) last = escape_region(text, at, length);
         return true;
     });
@@ -398,11 +402,13 @@ void extend_region(std::string_view text, TextRange& region, std::size_t walk_fr
 
 }  // namespace
 
-std::vector<TextRange> escaped_regions(std::string_view text) {
+std::vector<TextRange> escaped_regions(std::string_view text) { return escaped_regions(text, EscapeMarks(text)); }
+
+std::vector<TextRange> escaped_regions(std::string_view text, const EscapeMarks& marks) {
     // Escapes come in order, and so do their regions' beginnings and ends: each region merges with the
     // one before or begins the next.
     std::vector<TextRange> regions;
-    for_each_escape_mark(text, 0, text.size(), [&](std::size_t at, std::size_t length) {
+    for_each_escape_mark(text, marks, 0, text.size(), [&](std::size_t at, std::size_t length) {
         if (length == 0) return true;
         const std::size_t nearest_begin = at > region_before ? at - region_before : 0;
         if (!regions.empty() && nearest_begin <= regions.back().end) {
@@ -428,7 +434,8 @@ std::size_t escape_hold_start(std::string_view buffer, std::size_t from) {
     const std::size_t look_from = std::max(from, end > reach ? end - reach : 0);
     // The earliest escape whose region is not complete yet; most text has no '%', '&' or '\' at all.
     std::size_t first = end;
-    for_each_escape_mark(buffer, escape_safe_start(buffer, look_from), end, [&](std::size_t at, std::size_t length) {
+    const std::size_t safe_from = escape_safe_start(buffer, look_from);
+    for_each_escape_mark(buffer, EscapeMarks(buffer, safe_from, end), safe_from, end, [&](std::size_t at, std::size_t length) {
         if (length > 0 ? at + length + escape_reach_after <= end : !unfinished_escape_at(buffer, at)) return true;
         first = at;
         return false;

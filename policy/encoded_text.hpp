@@ -59,9 +59,26 @@ std::size_t written_end(const UnescapedText& unescaped, std::size_t end);
 // reads the same.
 std::size_t escape_safe_start(std::string_view text, std::size_t at);
 
+// Where the marks that may begin an escape ('%', '&' and '\') stand in a text, found in one pass over
+// it: taken once per text, they serve every question about its escapes below (its regions, then the
+// region of each value written with escapes, last_escape_region), none of which passes over the text
+// again. Before, each question made a memchr pass per kind of mark.
+class EscapeMarks {
+public:
+    EscapeMarks() = default;
+    // The marks of text[from, to).
+    explicit EscapeMarks(std::string_view text, std::size_t from = 0, std::size_t to = std::string_view::npos);
+    // Offsets in the text, in order.
+    const std::vector<std::size_t>& offsets() const { return offsets_; }
+
+private:
+    std::vector<std::size_t> offsets_;
+};
+
 // The stretches of text worth unescaping: each escape with the words around it (as far as context
 // words are looked for, then to the next white space), merged where they meet. Empty when the
-// text holds no escape, which most text does not (a memchr pass per kind of escape decides).
+// text holds no escape, which most text does not. `marks`: those of the whole text.
+std::vector<TextRange> escaped_regions(std::string_view text, const EscapeMarks& marks);
 std::vector<TextRange> escaped_regions(std::string_view text);
 
 // Whether a region's edges cut into a word of the text, rather than meeting white space or an end of
@@ -80,6 +97,8 @@ inline constexpr std::size_t escape_reach_after = 64 + 256;
 // merging; none when `within` holds no escape. A value written with escapes is decided on it when it
 // runs past it in a merged region: a later escape's region must not change what an earlier escape's
 // value is (a streamed answer decides it before the later escape arrives).
+// `marks`: those of the whole text, or at least of [escape_safe_start(text, within.begin), within.end).
+std::optional<TextRange> last_escape_region(std::string_view text, TextRange within, const EscapeMarks& marks);
 std::optional<TextRange> last_escape_region(std::string_view text, TextRange within);
 
 // For a streamed answer received up to the end of buffer: where to hold it back from so that a value

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <random>
 #include <regex>
@@ -13,6 +14,44 @@ using namespace sovereign::policy;
 // The detector set finds runs of a class (whole-runs patterns) and chains of digits (where the
 // digit-dense patterns run) without vectorscan, from 64-byte masks. Each implementation the processor
 // may choose is compared here with a check of every window, or with the pattern it replaces.
+namespace {
+
+void find_run_agrees_with_every_window(const std::string& members_of) {
+    std::array<bool, 256> members{};
+    for (const char c : members_of) members[static_cast<unsigned char>(c)] = true;
+    const ByteClass chars(members);
+    const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
+        for (std::size_t s = from; s + width <= text.size(); ++s) {
+            bool all = true;
+            for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
+            if (all) return s;
+        }
+        return std::string::npos;
+    };
+    std::mt19937 random(20261123);
+    std::size_t found = 0;
+    // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
+    for (int round = 0; round < 24000; ++round) {
+        const bool long_text = round >= 20000;
+        std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
+        for (char& c : text) c = (members_of + " .x")[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
+        const std::size_t width = 1 + random() % (long_text ? 70 : 12);
+        const std::size_t from = random() % (text.size() + 2);
+        CAPTURE(text);
+        CAPTURE(width);
+        CAPTURE(from);
+        const std::size_t start = std::min(from, text.size());
+        const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
+        CHECK(find_run(text, start, chars, width) == expected);
+        CHECK(detail::find_run_skipping(text, start, chars, width) == expected);
+        CHECK(detail::find_run_by_masks(text, start, chars, width) == expected);
+        found += expected != std::string::npos;
+    }
+    CHECK(found > 6000);  // runs were there to find
+}
+
+}  // namespace
+
 TEST_SUITE("scan") {
     TEST_CASE("byte masks agree with a byte-by-byte check, for every byte value and position") {
         std::array<bool, 256> members{};
@@ -54,42 +93,78 @@ TEST_SUITE("scan") {
 #if defined(__x86_64__)
                 CHECK(detail::digit_mask_sse2(text, at) == digits);
 #endif
+                // Many blocks in one call: each as digit_mask gives it, those past the end 0.
+                std::array<std::uint64_t, 4> batch{};
+                digit_masks(text, at, batch.data(), batch.size());
+                for (std::size_t b = 0; b < batch.size(); ++b)
+                    CHECK(batch[b] == (at + 64 * b < length ? detail::digit_mask_portable(text, at + 64 * b) : 0));
+            }
+        }
+    }
+
+    TEST_CASE("the first byte of a class is found where a byte-by-byte check finds it") {
+        std::mt19937 random(20261124);
+        for (int round = 0; round < 400; ++round) {
+            std::array<bool, 256> members{};
+            const int size = 1 + static_cast<int>(random() % 6);
+            for (int m = 0; m < size; ++m) members[random() % 256] = true;
+            const ByteClass chars(members);
+            std::string text(random() % 300, ' ');
+            for (auto& c : text) c = static_cast<char>(random() % 16 == 0 ? random() % 256 : 'a' + random() % 26);
+            for (std::size_t from = 0; from <= text.size(); from += 1 + random() % 9) {
+                CAPTURE(text);
+                CAPTURE(from);
+                std::size_t expected = from;
+                while (expected < text.size() && !members[static_cast<unsigned char>(text[expected])]) ++expected;
+                CHECK(chars.find_first(text, from) == expected);
+            }
+        }
+    }
+
+    TEST_CASE("find_bytes gives every place of one to three byte values, as a byte-by-byte check does") {
+        std::mt19937 random(20261124);
+        for (const std::string_view bytes : {std::string_view("%"), std::string_view("%&"), std::string_view("%&\\")}) {
+            for (std::size_t length = 0; length <= 300; ++length) {
+                std::string text(length, 'x');
+                for (auto& c : text) c = "%&\\ab \xff\x80"[random() % 8];
+                for (std::size_t from = 0; from <= length; from += 1 + random() % 5) {
+                    const std::size_t to = from + random() % (length - from + 2);  // may pass the end
+                    CAPTURE(bytes);
+                    CAPTURE(text);
+                    CAPTURE(from);
+                    CAPTURE(to);
+                    std::vector<std::size_t> expected;
+                    for (std::size_t i = from; i < std::min(to, length); ++i)
+                        if (bytes.find(text[i]) != std::string_view::npos) expected.push_back(i);
+                    std::vector<std::size_t> found{999};  // appended to, not replaced
+                    find_bytes(text, from, to, bytes, found);
+                    expected.insert(expected.begin(), 999);
+                    CHECK(found == expected);
+                    found.assign(1, 999);
+                    detail::find_bytes_portable(text, from, std::min(to, length), bytes, found);
+                    CHECK(found == expected);
+#if defined(__x86_64__)
+                    if (detail::has_avx2()) {
+                        found.assign(1, 999);
+                        detail::find_bytes_avx2(text, from, std::min(to, length), bytes, found);
+                        CHECK(found == expected);
+                    }
+#endif
+                }
             }
         }
     }
 
     TEST_CASE("find_run finds the first window of a class run, as a scan of every window would") {
+        // An ASCII class (one lookup a block with AVX-512) and one with a byte from 0x80 (two).
+        for (const std::string& members_of : {std::string("ab+"), std::string("ab\xC3")})
+            find_run_agrees_with_every_window(members_of);
+    }
+
+    TEST_CASE("find_run with an empty width finds nothing") {
         std::array<bool, 256> members{};
-        for (const char c : std::string("ab+")) members[static_cast<unsigned char>(c)] = true;
+        members['a'] = true;
         const ByteClass chars(members);
-        const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
-            for (std::size_t s = from; s + width <= text.size(); ++s) {
-                bool all = true;
-                for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
-                if (all) return s;
-            }
-            return std::string::npos;
-        };
-        std::mt19937 random(20261123);
-        std::size_t found = 0;
-        // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
-        for (int round = 0; round < 24000; ++round) {
-            const bool long_text = round >= 20000;
-            std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
-            for (char& c : text) c = "ab+ .x"[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
-            const std::size_t width = 1 + random() % (long_text ? 70 : 12);
-            const std::size_t from = random() % (text.size() + 2);
-            CAPTURE(text);
-            CAPTURE(width);
-            CAPTURE(from);
-            const std::size_t start = std::min(from, text.size());
-            const std::size_t expected = from > text.size() ? std::string::npos : every_window(text, from, width);
-            CHECK(find_run(text, start, chars, width) == expected);
-            CHECK(detail::find_run_skipping(text, start, chars, width) == expected);
-            CHECK(detail::find_run_by_masks(text, start, chars, width) == expected);
-            found += expected != std::string::npos;
-        }
-        CHECK(found > 6000);  // runs were there to find
         CHECK(find_run("aaaa", 0, chars, 0) == std::string::npos);
         CHECK(detail::find_run_by_masks("aaaa", 0, chars, 0) == std::string::npos);
     }

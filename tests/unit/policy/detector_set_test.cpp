@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <array>
 #include <iterator>
 #include <random>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "fixture.hpp"
+#include "policy/byte_runs.hpp"
 #include "policy/validators.hpp"
 
 using namespace sovereign::policy;
@@ -996,6 +998,37 @@ TEST_SUITE("scan") {
         std::string dotted;
         for (int i = 0; i < 20000; ++i) dotted += "12.";
         CHECK(scan("ref " + dotted + " end").empty());
+    }
+
+    TEST_CASE("the IPv4 anchors given by the runs of the pass over the digits are every match of [0-9]\\.[0-9]") {
+        const BuiltinDetector* ipv4 = nullptr;
+        for (const BuiltinDetector& b : builtin_detectors())
+            if (b.name == "ipv4") ipv4 = &b;
+        REQUIRE(ipv4 != nullptr);
+        REQUIRE(ipv4->patterns.size() == 1);
+        const DigitRunFinder at_run = ipv4->patterns[0].anchor_at_digits;
+        REQUIRE(static_cast<bool>(at_run));
+        std::mt19937 random(20261124);
+        const std::string alphabet = "0123456789.....ab :\n";
+        std::size_t matches = 0;
+        for (int round = 0; round < 3000; ++round) {
+            std::string text(random() % 300, ' ');
+            for (char& ch : text) ch = alphabet[random() % alphabet.size()];
+            std::vector<std::pair<std::size_t, std::size_t>> expected;
+            for (std::size_t at = 0; at + 2 < text.size(); ++at)
+                if (std::isdigit(static_cast<unsigned char>(text[at])) && text[at + 1] == '.' &&
+                    std::isdigit(static_cast<unsigned char>(text[at + 2])))
+                    expected.emplace_back(at, at + 3);
+            std::vector<std::pair<std::size_t, std::size_t>> given;
+            for_each_digit_chain(text, [](std::size_t) {}, [&](std::size_t begin, std::size_t end) {
+                const TextRange anchor = at_run(text, begin, end);
+                if (anchor.begin < text.size()) given.emplace_back(anchor.begin, anchor.end);
+            });
+            CAPTURE(text);
+            CHECK(given == expected);
+            matches += expected.size();
+        }
+        CHECK(matches > 3000);
     }
 
     TEST_CASE("a dotted quad after a word that names a version is a version number, not an address") {

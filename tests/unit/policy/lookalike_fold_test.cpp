@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
 
 #include "policy/lookalike_fold.hpp"
@@ -11,6 +12,33 @@ using namespace sovereign::policy;
 // already passed). Whatever a character's place in those blocks, it is found, and the characters the
 // fold keeps as they are (tab, line ends, accented letters, typographic quotes) never stop it.
 TEST_SUITE("scan") {
+    TEST_CASE("the search for a byte that may begin a look-alike agrees with a byte-by-byte check") {
+        using namespace sovereign::policy;
+        // Every byte value at every place of a block and its neighbours, among prose with accents.
+        std::mt19937 random(20261124);
+        const std::string filler = "Der Kunde bittet um eine R\xC3\xBC""ckrufnummer.\t\r\n 123 ";
+        for (int b = 0; b < 256; ++b) {
+            for (std::size_t length = 1; length <= 140; length += 1 + random() % 3) {
+                std::string text(length, ' ');
+                for (auto& c : text) c = filler[random() % filler.size()];
+                text[random() % length] = static_cast<char>(b);
+                for (std::size_t from = 0; from <= length; from += 1 + random() % 7) {
+                    CAPTURE(b);
+                    CAPTURE(length);
+                    CAPTURE(from);
+                    const std::size_t expected = detail::next_candidate_portable(text, from);
+                    CHECK(detail::next_candidate_sse2(text, from) == expected);
+#if defined(__x86_64__)
+                    if (detail::has_avx512_vbmi()) CHECK(detail::next_candidate_avx512(text, from) == expected);
+#endif
+                    // The search the fold uses, through its result: a text with no candidate at all
+                    // holds no look-alike.
+                    if (from == 0 && expected == length) CHECK_FALSE(find_lookalike(text).has_value());
+                }
+            }
+        }
+    }
+
     TEST_CASE("every character the fold changes is found at any place in a text, its last bytes included") {
         const std::string changed[] = {std::string(1, '\0'), "\x01", "\x0b", "\x1b", "\x1f", "\x7f",
                                        "\xc2\x85",            "\xc2\xa0", "\xe2\x80\x8b", "\xef\xbc\x91"};

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <vector>
 #include <string>
 
 #include "policy/encoded_text.hpp"
@@ -137,6 +138,46 @@ TEST_SUITE("validators") {
         CHECK(escape_safe_start(R"(\\\\)", 3) == 2);
         CHECK(escape_safe_start(R"(\\\\)", 1) == 0);
         CHECK(escape_safe_start(R"(a\x)", 2) == 2);  // "\x" is no escape: the 'x' reads the same either way
+    }
+
+    TEST_CASE("a text's escape marks, taken once, answer as the marks of each part taken alone") {
+        using sovereign::policy::EscapeMarks;
+        using sovereign::policy::TextRange;
+        std::mt19937 random(20261124);
+        const std::vector<std::string> pieces{"%40", "%4", "&#64;", "&#x40;", "&amp;", "&", "%", "\\u0034", "\\",
+                                              "\\n", "\\uD83D\\uDE00", "jane", "12", " ", "  ", "\n", "x"};
+        std::size_t regions_seen = 0;
+        for (int round = 0; round < 2000; ++round) {
+            std::string text;
+            const std::size_t n = random() % 120;
+            for (std::size_t i = 0; i < n; ++i) text += pieces[random() % pieces.size()];
+            CAPTURE(text);
+            const EscapeMarks marks(text);
+            std::vector<std::size_t> expected;
+            for (std::size_t i = 0; i < text.size(); ++i)
+                if (text[i] == '%' || text[i] == '&' || text[i] == '\\') expected.push_back(i);
+            CHECK(marks.offsets() == expected);
+            const auto regions = sovereign::policy::escaped_regions(text, marks);
+            const auto alone = sovereign::policy::escaped_regions(text);
+            REQUIRE(regions.size() == alone.size());
+            for (std::size_t r = 0; r < regions.size(); ++r) {
+                CHECK(regions[r].begin == alone[r].begin);
+                CHECK(regions[r].end == alone[r].end);
+            }
+            regions_seen += regions.size();
+            for (int k = 0; k < 8 && !text.empty(); ++k) {
+                const std::size_t begin = random() % text.size();
+                const TextRange within{begin, begin + random() % (text.size() - begin + 1)};
+                const auto shared = sovereign::policy::last_escape_region(text, within, marks);
+                const auto own = sovereign::policy::last_escape_region(text, within);
+                REQUIRE(shared.has_value() == own.has_value());
+                if (shared) {
+                    CHECK(shared->begin == own->begin);
+                    CHECK(shared->end == own->end);
+                }
+            }
+        }
+        CHECK(regions_seen > 1000);
     }
 
     TEST_CASE("only text with escapes has regions to unescape, each reaching to white space") {
