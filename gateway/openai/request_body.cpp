@@ -485,22 +485,26 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
 std::string TextPath::to_string() const {
   std::string path;
   path.reserve(48);
-  path += key;
+  write_to(path);
+  return path;
+}
+
+void TextPath::write_to(std::string& path) const {
+  path.assign(key);
   auto append_index = [&path](std::int32_t i) {
     char digits[12];
     path += '[';
     path.append(digits, std::to_chars(digits, digits + sizeof digits, i).ptr);
     path += ']';
   };
-  if (index < 0) return path;
+  if (index < 0) return;
   append_index(index);
-  if (std::string_view(key) != "messages") return path;
+  if (std::string_view(key) != "messages") return;
   path += ".content";
   if (part >= 0) {
     append_index(part);
     path += ".text";
   }
-  return path;
 }
 
 void replace_text(TextField& field, std::string_view text) {
