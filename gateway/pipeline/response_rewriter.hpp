@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -99,7 +100,7 @@ class ResponseRewriter : public ResponseTransform {
   bool withhold_logprobs(boost::json::value& answer) const;  // true: one was replaced
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
   // Every string in `node` but server fields and those in `skip`, each whole; true: one was changed.
-  bool scan_strings(boost::json::value& node, const std::vector<const boost::json::value*>& skip);
+  bool scan_strings(boost::json::value& node, std::span<const boost::json::value* const> skip);
   void remember_envelope(const boost::json::object& event);
 
   Endpoint endpoint_;
