@@ -280,13 +280,16 @@ std::string ResponseRewriter::run(Stream& c, std::string_view text) {
 }
 
 // A non-streamed answer: each filter sees the choice's text once, as complete output.
-std::string ResponseRewriter::run_whole(Stream& c, std::string_view text) {
+// Nothing when the text goes out as it came (most answers): then it is not copied.
+std::optional<std::string> ResponseRewriter::run_whole(Stream& c, std::string_view text) {
   c.finished = true;
-  std::string out(text);
+  std::optional<std::string> out;
   for (auto& filter : c.chain) {
-    out = filter->complete(out);
+    std::optional<std::string> changed = filter->complete_changed(out ? std::string_view(*out) : text);
     if (filter->failed()) failed_ = true;
+    if (changed) out = std::move(changed);
   }
+  if (out && *out == text) return std::nullopt;
   return out;
 }
 
@@ -330,9 +333,9 @@ bool ResponseRewriter::scan_strings(json::value& node, std::span<const json::val
                std::find(skip.begin(), skip.end(), &node) == skip.end()) {
       Stream once;
       once.chain = make_chain_(TextForm::prose);
-      std::string filtered = run_whole(once, node.get_string());
-      if (filtered == node.get_string()) return;
-      node.get_string() = filtered;
+      std::optional<std::string> filtered = run_whole(once, node.get_string());
+      if (!filtered) return;
+      node.get_string() = *filtered;
       changed = true;
     }
   };
@@ -597,9 +600,9 @@ std::string ResponseRewriter::whole(std::string body) {
     for (auto& [field, text] : found[i].texts) {
       Stream* filters = stream(index, field);
       if (filters == nullptr) return fail_whole(too_many_texts());
-      std::string filtered = run_whole(*filters, text->get_string());
-      if (filtered == text->get_string()) continue;
-      *text = filtered;
+      std::optional<std::string> filtered = run_whole(*filters, text->get_string());
+      if (!filtered) continue;
+      *text = *filtered;
       rewritten = true;
     }
   }

@@ -41,6 +41,13 @@ class TextFilter {
     std::string out = feed(text);
     return out + finish();
   }
+  // As complete(), but nothing where the text goes out as it came: a filter that knows it changed
+  // nothing need not copy the text.
+  virtual std::optional<std::string> complete_changed(std::string_view text) {
+    std::string out = complete(text);
+    if (out == text) return std::nullopt;
+    return out;
+  }
   // A filter that failed (e.g. a scan error) ends the response: fail closed.
   virtual bool failed() const { return false; }
   virtual std::string failure() const { return {}; }
@@ -92,7 +99,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
-  std::string run_whole(Stream& stream, std::string_view text);
+  std::optional<std::string> run_whole(Stream& stream, std::string_view text);  // nothing: unchanged
   Stream* stream(std::int64_t choice, const std::string& field);  // null: max_texts reached
   std::string too_many_texts() const;
   std::string fail(const std::string& why);
