@@ -301,10 +301,10 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     const auto& rules = policy.model().rules;
     for (std::size_t r = 0; r < rules.size(); ++r) {
         const RuleDef& rule = rules[r];
-        const std::string mode(mode_name(rule.mode));
+        const std::string_view mode = mode_name(rule.mode);  // a string only for a trace or a matched rule
         if (tenant != nullptr && contains(tenant->exempt_from, rule.name)) {
             if (trace != nullptr)
-                trace->rules.push_back({rule.name, rule.line, mode, false, "tenant " + tenant->name + " is exempt"});
+                trace->rules.push_back({rule.name, rule.line, std::string(mode), false, "tenant " + tenant->name + " is exempt"});
             continue;
         }
         std::string why;
@@ -312,9 +312,9 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         const bool matched = (trace == nullptr && !conditions_hold_quietly(rule.when, facts))
                                  ? false
                                  : conditions_hold(rule.when, facts, why);
-        if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
+        if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, std::string(mode), matched, why});
         if (!matched) continue;
-        d.matched.push_back({rule.name, mode, policy.rule_effect(r), std::move(why), rule.line});
+        d.matched.push_back({rule.name, std::string(mode), policy.rule_effect(r), std::move(why), rule.line});
         if (rule.mode != RuleMode::enforce) continue;
         if (!rule.when.zones.empty()) {
             zone_rules.push_back(&rule);  // applied once the zones the request may go to are known

@@ -31,7 +31,7 @@ std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, con
 }
 
 ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant, AnswerText form)
-    : policy_(std::move(policy)), form_(form), redact_(policy_->redacted_in_answers(tenant)) {}
+    : policy_(std::move(policy)), form_(form), redact_(policy_->redaction_in_answers(tenant)) {}
 
 std::string ResponseScanner::feed(std::string_view chunk) {
     if (failed_) return {};

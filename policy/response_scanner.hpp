@@ -71,7 +71,7 @@ private:
 
     std::shared_ptr<const Policy> policy_;
     AnswerText form_;
-    std::vector<char> redact_;  // per detector
+    const std::vector<char>& redact_;  // per detector, kept by the policy
     // The last emitted bytes, as written by the model (context for detectors), then the bytes received
     // and not yet emitted, from text_[emitted_] on. One buffer, trimmed in place.
     std::string text_;
