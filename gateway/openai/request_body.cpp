@@ -1,6 +1,7 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -292,47 +293,90 @@ std::optional<std::string> whole_number_digits(const json::value& value) {
   return std::nullopt;
 }
 
+// Where collect_other_strings stands in the body, step by step. Its JSON path is written out only
+// for what it collects or refuses: most members it passes are schema keys, numbers OpenAI defines
+// and prompt texts, for which no path is needed. The parse's depth limit bounds the steps.
+class JsonPathSteps {
+ public:
+  void push_key(std::string_view key) { steps_[depth_++] = {key, 0, false}; }
+  void push_index(std::size_t index) { steps_[depth_++] = {{}, index, true}; }
+  void pop() { --depth_; }
+  bool full() const { return depth_ == steps_.size(); }
+  // The path as it reads: messages[2].name, metadata.card ("" at the top).
+  std::string str() const {
+    std::string path;
+    for (std::size_t i = 0; i < depth_; ++i) {
+      const Step& step = steps_[i];
+      if (step.is_index) {
+        char digits[24];
+        path.append("[").append(digits, std::to_chars(digits, digits + sizeof digits, step.index).ptr).append("]");
+      } else {
+        if (!path.empty()) path.append(".");
+        path.append(step.key);
+      }
+    }
+    return path;
+  }
+  // Whether the path is a key of OpenAI's schema (a top-level parameter such as "max_tokens").
+  bool is_schema_key() const {
+    if (depth_ == 1 && !steps_[0].is_index) return schema_key(steps_[0].key);
+    return schema_key(str());
+  }
+
+ private:
+  struct Step {
+    std::string_view key;
+    std::size_t index = 0;
+    bool is_index = false;
+  };
+  std::array<Step, max_json_depth + 8> steps_;
+  std::size_t depth_ = 0;
+};
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
 // and keys outside the schema; and, where `numbers` is given, every whole number but OpenAI's
-// top-level parameters, as its digits (kept in `numbers`). `path` is the JSON path of `value`,
-// extended and restored in place. Numbers too large for a double (1e999) are refused on the way:
-// parsed as infinity, they could not be written back as JSON when a transform re-serialises the body.
-std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
+// top-level parameters, as its digits (kept in `numbers`). `path` holds the steps to `value`, taken
+// and undone in place. Numbers too large for a double (1e999) are refused on the way: parsed as
+// infinity, they could not be written back as JSON when a transform re-serialises the body.
+std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps& path,
                                               const std::vector<const json::string*>& known, std::vector<TextField>& out,
                                               std::list<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
-  if (value.is_double() && !std::isfinite(value.get_double()))
-    return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);
+  if (value.is_double() && !std::isfinite(value.get_double())) {
+    const std::string where = path.str();
+    return api_errors::invalid_request("'" + where + "' is a number too large for JSON to carry", where);
+  }
   if (numbers != nullptr && value.is_number()) {
     // OpenAI's own parameters ("max_tokens": 50 at the top of the body) are settings, not data.
-    if (schema_key(path)) return std::nullopt;
+    if (path.is_schema_key()) return std::nullopt;
     if (auto digits = whole_number_digits(value)) {
       numbers->push_back(std::move(*digits));
-      out.push_back({{}, path, numbers->back()});
+      out.push_back({{}, path.str(), numbers->back()});
       out.back().number = &value;
     }
     return std::nullopt;
   }
   if (auto* string = value.if_string()) {
     if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
-    out.push_back({{}, path, *string, string});
-    out.back().json_text = holds_json_text(path);
+    out.push_back({{}, path.str(), *string, string});
+    out.back().json_text = holds_json_text(out.back().other_path);
     return std::nullopt;
   }
-  const std::size_t length = path.size();
+  if (path.full()) return std::nullopt;  // deeper than the parse lets a body nest
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
-      path.append("[").append(std::to_string(i)).append("]");
-      if (auto error = collect_other_strings((*array)[i], path, known, out, numbers)) return error;
-      path.resize(length);
+      path.push_index(i);
+      auto error = collect_other_strings((*array)[i], path, known, out, numbers);
+      path.pop();
+      if (error) return error;
     }
   } else if (auto* object = value.if_object()) {
     for (auto& [key, item] : *object) {
-      if (!path.empty()) path.append(".");
-      path.append(key);
-      if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
-      if (auto error = collect_other_strings(item, path, known, out, numbers)) return error;
-      path.resize(length);
+      path.push_key(key);
+      if (!schema_key(key)) out.push_back({{}, path.str() + " (key)", key, nullptr, true});
+      auto error = collect_other_strings(item, path, known, out, numbers);
+      path.pop();
+      if (error) return error;
     }
   }
   return std::nullopt;
@@ -467,7 +511,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   for (const auto& field : request.texts) known.push_back(field.node);
   known.push_back(&model->get_string());
   std::sort(known.begin(), known.end());
-  std::string path;
+  JsonPathSteps path;
   // Token ids are numbers no detector can read as text: such a prompt is refused under a policy
   // (policy_request.hpp), and its ids are not collected one by one.
   auto* numbers = request.token_ids ? nullptr : &request.number_digits;
