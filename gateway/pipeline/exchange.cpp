@@ -94,6 +94,19 @@ std::optional<ApiError> policy_denial(const std::optional<policy::Decision>& dec
   return api_errors::denied_by_policy(decision->message, decision->deciding_rule);
 }
 
+// An answer's rewriter together with the settings its filters are made from: one allocation, and a
+// factory that holds only a pointer to them (a std::function keeps that without allocating).
+class ScannedAnswerRewriter final : public ResponseRewriter {
+ public:
+  ScannedAnswerRewriter(Endpoint endpoint, bool withhold_logprobs, AnswerFilterSettings settings)
+      // The factory runs only once the rewriter reads an answer, after settings_ is made.
+      : ResponseRewriter(endpoint, withhold_logprobs, [this](TextForm form) { return answer_filters(settings_, form); }),
+        settings_(std::move(settings)) {}
+
+ private:
+  AnswerFilterSettings settings_;
+};
+
 }  // namespace
 
 Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpRequest& request,
@@ -474,10 +487,9 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   const crypto::TokenVault* vault = services_.vault.get();
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
   const bool withhold_logprobs = policy->redacts_answers(tenant_->name);
-  AnswerFilterSettings filters{policy, vault, tenant_->name, conversation_scope_, output_detectors_};
-  return std::make_unique<ResponseRewriter>(*endpoint_, withhold_logprobs, [filters = std::move(filters)](TextForm form) {
-    return answer_filters(filters, form);
-  });
+  return std::make_unique<ScannedAnswerRewriter>(
+      *endpoint_, withhold_logprobs,
+      AnswerFilterSettings{std::move(policy), vault, tenant_->name, conversation_scope_, output_detectors_});
 }
 
 // The end of the answer waits for its evidence (gateway/pipeline/outcome_gate.hpp): in strict
