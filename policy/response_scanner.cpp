@@ -64,12 +64,12 @@ std::optional<std::string> ResponseScanner::complete_changed(std::string_view ch
         return out;
     }
     std::string out;
-    bool removed = false;
-    if (!release_into(chunk, true, out, true, removed)) {
+    bool as_it_came = false;
+    if (!release_into(chunk, true, out, true, as_it_came)) {
         if (chunk.empty()) return std::nullopt;
         return std::string();
     }
-    if (!removed) return std::nullopt;
+    if (as_it_came || out == chunk) return std::nullopt;
     return out;
 }
 
@@ -145,13 +145,13 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
 
 std::string ResponseScanner::release(bool final) {
     std::string out;
-    bool removed = false;
-    release_into(text_, final, out, false, removed);
+    bool as_it_came = false;
+    release_into(text_, final, out, false, as_it_came);
     return out;
 }
 
 bool ResponseScanner::release_into(std::string_view written, bool final, std::string& out, bool only_if_removed,
-                                   bool& removed) {
+                                   bool& as_it_came) {
     // JSON text is decided on its reading with string escapes resolved (held back, found, cut there),
     // and what is emitted and replaced is the text as written: whole escapes, never half of one. Text
     // without a backslash reads as it is written.
@@ -199,11 +199,9 @@ bool ResponseScanner::release_into(std::string_view written, bool final, std::st
     };
     const std::vector<AnswerRemoval> removals = answer_removals(std::span(found).first(decided), redact_);
     const std::size_t safe_written = written_at(safe);
-    removed = !removals.empty();
     // A whole output decided where it lies and left as it came: nothing to copy.
-    const bool as_it_came = !removed && emitted_ == 0 && safe_written == written.size();
-    if (only_if_removed && as_it_came) {
-        emitted_ = 0;
+    if (only_if_removed && removals.empty() && emitted_ == 0 && safe_written == written.size()) {
+        as_it_came = true;
         return true;
     }
     for (const AnswerRemoval& r : removals) {
