@@ -6,7 +6,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <span>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 
 #include "gateway/openai/json_members.hpp"
@@ -339,7 +341,7 @@ class JsonPathSteps {
 // and undone in place. Numbers too large for a double (1e999) are refused on the way: parsed as
 // infinity, they could not be written back as JSON when a transform re-serialises the body.
 std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps& path,
-                                              const std::vector<const json::string*>& known, std::vector<TextField>& out,
+                                              std::span<const json::string* const> known, std::vector<TextField>& out,
                                               std::list<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
   if (value.is_double() && !std::isfinite(value.get_double())) {
@@ -470,7 +472,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       if (!messages->is_array() || messages->get_array().empty())
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
       auto& list = messages->get_array();
-      request.texts.reserve(std::min<std::size_t>(list.size(), max_text_fields));
+      // Under a policy the body's other strings follow the messages' (a `user`, a name, tool-call
+      // arguments): room for a few of them too.
+      request.texts.reserve(std::min<std::size_t>(list.size() + (scope == TextScope::every_string ? 4 : 0), max_text_fields));
       for (std::size_t i = 0; i < list.size() && !error; ++i) {
         auto path = [i] { return element_path("messages", i); };  // built only for an error message
         if (!list[i].is_object()) return api_errors::invalid_request("'" + path() + "' must be an object", path());
@@ -506,7 +510,8 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
-  std::vector<const json::string*> known;
+  // On the stack for a usual number of prompt texts.
+  boost::container::small_vector<const json::string*, 16> known;
   known.reserve(request.texts.size() + 1);
   for (const auto& field : request.texts) known.push_back(field.node);
   known.push_back(&model->get_string());
