@@ -1,6 +1,7 @@
 #include "policy/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <optional>
 #include <set>
@@ -24,10 +25,35 @@ std::vector<std::string> intersect(const std::vector<std::string>& a, const std:
     return out;
 }
 
+// A table of `size` values, on the stack while it has at most N (a request's texts, a policy's
+// detectors: a few, a few dozen), on the heap beyond: evaluate() runs for every request.
+template <class T, std::size_t N>
+class InlineTable {
+public:
+    explicit InlineTable(std::size_t size) : heap_(size > N ? size : 0), size_(size) {
+        data_ = size > N ? heap_.data() : inline_.data();
+    }
+    InlineTable(const InlineTable&) = delete;
+    InlineTable& operator=(const InlineTable&) = delete;
+    T& operator[](std::size_t i) { return data_[i]; }
+    const T& operator[](std::size_t i) const { return data_[i]; }
+    std::size_t size() const { return size_; }
+
+private:
+    std::array<T, N> inline_{};
+    std::vector<T> heap_;
+    std::size_t size_;
+    T* data_;
+};
+
+// Per detector index: detections counted, or whether a matched rule redacts (tokenizes) them.
+template <class T>
+using PerDetector = InlineTable<T, 128>;
+
 struct Facts {
     const Request& request;
     const Policy& policy;
-    std::vector<int> counts;  // per detector index
+    PerDetector<int> counts;  // per detector index
     int data_class = 0;
 };
 
@@ -46,28 +72,33 @@ bool conditions_hold_quietly(const RuleConditions& when, const Facts& facts) {
 
 // Whether the rule's conditions hold; `why` says which held, or which one failed first.
 bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string& why) {
-    std::vector<std::string> held;
+    // The conditions that held, joined with "; " as they are found (no list of them is kept).
+    why.clear();
+    const auto held = [&why](const auto&... parts) {
+        if (!why.empty()) why += "; ";
+        (why += ... += parts);
+    };
     const auto& policy = facts.policy;
     if (!when.tenants.empty()) {
         if (!contains(when.tenants, facts.request.tenant)) {
             why = "tenant '" + facts.request.tenant + "' is not one of " + join(when.tenants);
             return false;
         }
-        held.push_back("tenant is " + facts.request.tenant);
+        held("tenant is ", facts.request.tenant);
     }
     if (!when.models.empty()) {
         if (!contains(when.models, facts.request.model)) {
             why = "model '" + facts.request.model + "' is not one of " + join(when.models);
             return false;
         }
-        held.push_back("model is " + facts.request.model);
+        held("model is ", facts.request.model);
     }
     if (!when.endpoints.empty()) {
         if (!contains(when.endpoints, facts.request.endpoint)) {
             why = "endpoint '" + facts.request.endpoint + "' is not one of " + join(when.endpoints);
             return false;
         }
-        held.push_back("endpoint is " + facts.request.endpoint);
+        held("endpoint is ", facts.request.endpoint);
     }
     if (!when.detected.empty()) {
         std::vector<std::string> found;
@@ -81,7 +112,7 @@ bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string
             why = "none of " + join(wanted) + " was detected";
             return false;
         }
-        held.push_back("detected " + join(found));
+        held("detected ", join(found));
     }
     const auto& class_name = policy.class_name(facts.data_class);
     if (when.class_at_least) {
@@ -89,17 +120,17 @@ bool conditions_hold(const RuleConditions& when, const Facts& facts, std::string
             why = "data class " + class_name + " is below " + policy.class_name(*when.class_at_least);
             return false;
         }
-        held.push_back("data class " + class_name + " is at least " + policy.class_name(*when.class_at_least));
+        held("data class ", class_name, " is at least ", policy.class_name(*when.class_at_least));
     }
     if (when.class_at_most) {
         if (facts.data_class > *when.class_at_most) {
             why = "data class " + class_name + " is above " + policy.class_name(*when.class_at_most);
             return false;
         }
-        held.push_back("data class " + class_name + " is at most " + policy.class_name(*when.class_at_most));
+        held("data class ", class_name, " is at most ", policy.class_name(*when.class_at_most));
     }
-    if (!when.zones.empty()) held.push_back("it is about sending to zones " + join(when.zones));
-    why = held.empty() ? "the rule has no conditions: it applies to every request" : join(held, "; ");
+    if (!when.zones.empty()) held("it is about sending to zones ", join(when.zones));
+    if (why.empty()) why = "the rule has no conditions: it applies to every request";
     return true;
 }
 
@@ -170,8 +201,8 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
 
     // Detection: one pass per text segment over every detector of the policy, then the seams between
     // segments where a value may have been split.
-    std::vector<std::vector<Detection>> found(request.segments.size());
-    Facts facts{request, policy, std::vector<int>(detectors.size(), 0), 0};
+    InlineTable<std::vector<Detection>, 16> found(request.segments.size());
+    Facts facts{request, policy, PerDetector<int>(detectors.size()), 0};
     auto detection_failed = [&](const ScanFailure& failure) {
         return deny(std::move(d), "detector:" + failure.detector,
                     "sensitive-data detection failed (" + failure.detector + ": " + failure.message +
@@ -257,20 +288,23 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
     // Rules, in file order. Every matching rule counts; the most restrictive outcome wins.
     const RuleDef* denying = nullptr;
     const RuleDef* allowing = nullptr;
-    std::optional<std::vector<std::string>> zone_limit;
+    // The zones every restricting rule allows: the first such rule's own list, until a second one
+    // narrows it into `narrowed_zones`.
+    const std::vector<std::string>* zone_limit = nullptr;
+    std::vector<std::string> narrowed_zones;
     std::optional<std::vector<std::string>> backend_limit;
-    std::vector<std::string> zone_limiters;   // rules that restrict the request to zones (allow or restrict)
+    std::string zone_limiters;  // rules that restrict the request to zones (allow or restrict), in words: "a, b"
     std::vector<std::string> zone_excluders;  // deny rules about zones that kept the request from some
-    std::vector<char> redact(detectors.size(), 0);
-    std::vector<char> tokenize(detectors.size(), 0);
+    PerDetector<char> redact(detectors.size());
+    PerDetector<char> tokenize(detectors.size());
     std::vector<const RuleDef*> zone_rules;  // matched rules about sending to particular zones
     const auto& rules = policy.model().rules;
     for (std::size_t r = 0; r < rules.size(); ++r) {
         const RuleDef& rule = rules[r];
-        const std::string mode(mode_name(rule.mode));
+        const std::string_view mode = mode_name(rule.mode);  // a string only for a trace or a matched rule
         if (tenant != nullptr && contains(tenant->exempt_from, rule.name)) {
             if (trace != nullptr)
-                trace->rules.push_back({rule.name, rule.line, mode, false, "tenant " + tenant->name + " is exempt"});
+                trace->rules.push_back({rule.name, rule.line, std::string(mode), false, "tenant " + tenant->name + " is exempt"});
             continue;
         }
         std::string why;
@@ -278,9 +312,9 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         const bool matched = (trace == nullptr && !conditions_hold_quietly(rule.when, facts))
                                  ? false
                                  : conditions_hold(rule.when, facts, why);
-        if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, mode, matched, why});
+        if (trace != nullptr) trace->rules.push_back({rule.name, rule.line, std::string(mode), matched, why});
         if (!matched) continue;
-        d.matched.push_back({rule.name, mode, policy.rule_effect(r), std::move(why), rule.line});
+        d.matched.push_back({rule.name, std::string(mode), policy.rule_effect(r), std::move(why), rule.line});
         if (rule.mode != RuleMode::enforce) continue;
         if (!rule.when.zones.empty()) {
             zone_rules.push_back(&rule);  // applied once the zones the request may go to are known
@@ -289,8 +323,15 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         if (rule.action == Action::deny && denying == nullptr) denying = &rule;
         if (rule.action == Action::allow && allowing == nullptr) allowing = &rule;
         if (!rule.zones.empty()) {
-            zone_limit = zone_limit ? intersect(*zone_limit, rule.zones) : rule.zones;
-            zone_limiters.push_back(rule.name);
+            if (zone_limit == nullptr) {
+                zone_limit = &rule.zones;
+            } else {
+                std::vector<std::string> narrowed = intersect(*zone_limit, rule.zones);
+                narrowed_zones = std::move(narrowed);
+                zone_limit = &narrowed_zones;
+            }
+            if (!zone_limiters.empty()) zone_limiters += ", ";
+            zone_limiters += rule.name;
         }
         if (!rule.backends.empty())
             backend_limit = backend_limit ? intersect(*backend_limit, rule.backends) : rule.backends;
@@ -370,7 +411,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
             if (trace != nullptr) {
                 // Deny rules about zones have said so above; the other reasons are said here.
                 if (zone_limit && !contains(*zone_limit, zone.name))
-                    trace->steps.push_back("zone " + zone.name + " excluded: rule(s) " + join(zone_limiters) +
+                    trace->steps.push_back("zone " + zone.name + " excluded: rule(s) " + zone_limiters +
                                            " restrict the request to zones " + join(*zone_limit));
                 else if (tenant != nullptr && !tenant->zones.empty() && !contains(tenant->zones, zone.name))
                     trace->steps.push_back("zone " + zone.name + " excluded: tenant " + tenant->name +
@@ -392,7 +433,7 @@ Decision evaluate(const Request& request, const Policy& policy, EvaluationTrace*
         // allow rule restricting the request to zones did not deny it, the combination did).
         std::vector<std::string> reasons;
         if (!zone_limiters.empty())
-            reasons.push_back("rule(s) " + join(zone_limiters) + " restrict it to zones " +
+            reasons.push_back("rule(s) " + zone_limiters + " restrict it to zones " +
                               (zone_limit->empty() ? std::string("that do not overlap") : join(*zone_limit)));
         if (!zone_excluders.empty()) reasons.push_back("rule(s) " + join(zone_excluders) + " keep it from some zones");
         if (tenant != nullptr && !tenant->zones.empty())

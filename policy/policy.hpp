@@ -119,6 +119,8 @@ public:
     // Per detector (by index): 1 where it is redacted from this tenant's answers (`responses`, or the
     // tenant's own `redact_in_responses`).
     std::vector<char> redacted_in_answers(std::string_view tenant) const;
+    // The same, worked out once when the policy is made (every answer's scanners read it).
+    const std::vector<char>& redaction_in_answers(std::string_view tenant) const;
     // Whether any detector is.
     bool redacts_answers(std::string_view tenant) const;
     const ZoneDef* find_zone(std::string_view name) const;
@@ -131,6 +133,8 @@ public:
 private:
     PolicyModel model_;
     std::vector<std::string> rule_effects_;  // fixed by the policy: written once, not per request
+    // redacted_in_answers of each tenant (by index in the model's tenants), then of any other name.
+    std::vector<std::vector<char>> answer_redactions_;
 };
 
 // Which parts of a policy file were read without a problem: lint analyses only those of a policy that

@@ -64,6 +64,19 @@ std::string describe_effect(const RuleDef& rule, const DetectorSet& detector_set
 Policy::Policy(PolicyModel model) : model_(std::move(model)) {
     rule_effects_.reserve(model_.rules.size());
     for (const auto& rule : model_.rules) rule_effects_.push_back(describe_effect(rule, *model_.detectors));
+    if (model_.detectors == nullptr) return;
+    answer_redactions_.reserve(model_.tenants.size() + 1);
+    for (const auto& tenant : model_.tenants) answer_redactions_.push_back(redacted_in_answers(tenant.name));
+    // Any other name: the policy's own `responses` only.
+    std::vector<char> others(model_.detectors->detectors().size(), 0);
+    for (const auto i : model_.redact_in_responses) others[i] = 1;
+    answer_redactions_.push_back(std::move(others));
+}
+
+const std::vector<char>& Policy::redaction_in_answers(std::string_view tenant) const {
+    for (std::size_t i = 0; i < model_.tenants.size(); ++i)
+        if (model_.tenants[i].name == tenant) return answer_redactions_[i];
+    return answer_redactions_.back();
 }
 
 int Policy::class_level(std::string_view name) const {

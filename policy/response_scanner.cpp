@@ -31,7 +31,7 @@ std::vector<AnswerRemoval> answer_removals(std::span<const Detection> found, con
 }
 
 ResponseScanner::ResponseScanner(std::shared_ptr<const Policy> policy, std::string_view tenant, AnswerText form)
-    : policy_(std::move(policy)), form_(form), redact_(policy_->redacted_in_answers(tenant)) {}
+    : policy_(std::move(policy)), form_(form), redact_(policy_->redaction_in_answers(tenant)) {}
 
 std::string ResponseScanner::feed(std::string_view chunk) {
     if (failed_) return {};
@@ -55,6 +55,22 @@ std::string ResponseScanner::complete(std::string_view chunk) {
     if (failed_) return {};
     text_.append(chunk);
     return release(true);
+}
+
+std::optional<std::string> ResponseScanner::complete_changed(std::string_view chunk) {
+    if (failed_ || !text_.empty() || emitted_ != 0 || !protected_.empty()) {
+        std::string out = complete(chunk);
+        if (out == chunk) return std::nullopt;
+        return out;
+    }
+    std::string out;
+    bool as_it_came = false;
+    if (!release_into(chunk, true, out, true, as_it_came)) {
+        if (chunk.empty()) return std::nullopt;
+        return std::string();
+    }
+    if (as_it_came || out == chunk) return std::nullopt;
+    return out;
 }
 
 // Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.
@@ -128,10 +144,17 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
 }
 
 std::string ResponseScanner::release(bool final) {
+    std::string out;
+    bool as_it_came = false;
+    release_into(text_, final, out, false, as_it_came);
+    return out;
+}
+
+bool ResponseScanner::release_into(std::string_view written, bool final, std::string& out, bool only_if_removed,
+                                   bool& as_it_came) {
     // JSON text is decided on its reading with string escapes resolved (held back, found, cut there),
     // and what is emitted and replaced is the text as written: whole escapes, never half of one. Text
     // without a backslash reads as it is written.
-    const std::string_view written = text_;
     const bool resolved = form_ == AnswerText::json_text && written.find('\\') != std::string_view::npos;
     thread_local UnescapedText readable;
     if (resolved) readable = unescape_json_text(written);
@@ -147,7 +170,7 @@ std::string ResponseScanner::release(bool final) {
         text_.clear();
         emitted_ = 0;
         protected_.clear();
-        return {};
+        return false;
     }
     std::size_t safe = final ? buffer.size() : std::min(straddle_start(buffer, from), awaiting_context);
     // What is released ends on a whole character: the gateway sends each piece as a JSON string of
@@ -167,7 +190,6 @@ std::string ResponseScanner::release(bool final) {
     for (; decided < found.size() && found[decided].end <= safe; ++decided)
         if (!all_protected(written_at(found[decided].begin), written_end_at(found[decided].end)))
             ++counts_[detectors[found[decided].detector].name];
-    std::string out;
     std::size_t at = emitted_;
     // Each part of a removal outside the protected stretches becomes a marker; those stay as written.
     const auto remove = [&](std::size_t begin, std::size_t end, std::size_t detector) {
@@ -175,7 +197,14 @@ std::string ResponseScanner::release(bool final) {
         out += redaction_marker(detectors[detector].name);
         at = end;
     };
-    for (const AnswerRemoval& r : answer_removals(std::span(found).first(decided), redact_)) {
+    const std::vector<AnswerRemoval> removals = answer_removals(std::span(found).first(decided), redact_);
+    const std::size_t safe_written = written_at(safe);
+    // A whole output decided where it lies and left as it came: nothing to copy.
+    if (only_if_removed && removals.empty() && emitted_ == 0 && safe_written == written.size()) {
+        as_it_came = true;
+        return true;
+    }
+    for (const AnswerRemoval& r : removals) {
         std::size_t begin = written_at(r.begin);
         const std::size_t end = written_end_at(r.end);
         for (const auto& [kept_from, kept_to] : protected_) {
@@ -186,8 +215,12 @@ std::string ResponseScanner::release(bool final) {
         }
         if (begin < end) remove(begin, end, r.detector);
     }
-    const std::size_t safe_written = written_at(safe);
     out.append(written, at, safe_written - at);
+    // A whole output given where it lies (complete_changed) ends the scanner: nothing is kept.
+    if (written.data() != text_.data()) {
+        emitted_ = 0;
+        return true;
+    }
 
     // Keep up to context_keep emitted bytes before what is still held back, and one more where the
     // cut would fall between a backslash and what it escapes: what is kept must read as it did. (An
@@ -201,7 +234,7 @@ std::string ResponseScanner::release(bool final) {
         kept_from = kept_from > keep_from ? kept_from - keep_from : 0;
         kept_to -= keep_from;
     }
-    return out;
+    return true;
 }
 
 }  // namespace sovereign::policy

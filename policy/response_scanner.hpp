@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,10 @@ public:
     [[nodiscard]] std::string finish();
     // The last chunk and the end of output at once (a whole, non-streamed answer: one scan).
     [[nodiscard]] std::string complete(std::string_view chunk);
+    // As complete(), but nothing where what it returns is the chunk as it came (nothing removed). On
+    // a scanner fed nothing before, the chunk is decided where it lies, neither copied in nor out
+    // when nothing is removed; nothing can follow it then.
+    [[nodiscard]] std::optional<std::string> complete_changed(std::string_view chunk);
 
     // Detector name -> findings in the output emitted so far (metadata for audit and metrics).
     const std::map<std::string, int>& counts() const { return counts_; }
@@ -58,11 +63,15 @@ public:
 
 private:
     std::string release(bool final);
+    // Decides written (text_, or a whole output given to a fresh scanner where it lies) and appends
+    // what is safe to emit to `out`; with `only_if_removed`, nothing is appended where that would be
+    // all of `written` as it came, and `as_it_came` says so. false: the scan failed.
+    bool release_into(std::string_view written, bool final, std::string& out, bool only_if_removed, bool& as_it_came);
     std::size_t straddle_start(std::string_view buffer, std::size_t from) const;
 
     std::shared_ptr<const Policy> policy_;
     AnswerText form_;
-    std::vector<char> redact_;  // per detector
+    const std::vector<char>& redact_;  // per detector, kept by the policy
     // The last emitted bytes, as written by the model (context for detectors), then the bytes received
     // and not yet emitted, from text_[emitted_] on. One buffer, trimmed in place.
     std::string text_;

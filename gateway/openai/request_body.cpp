@@ -1,11 +1,14 @@
 #include "gateway/openai/request_body.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <span>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 
 #include "gateway/openai/json_members.hpp"
@@ -292,47 +295,90 @@ std::optional<std::string> whole_number_digits(const json::value& value) {
   return std::nullopt;
 }
 
+// Where collect_other_strings stands in the body, step by step. Its JSON path is written out only
+// for what it collects or refuses: most members it passes are schema keys, numbers OpenAI defines
+// and prompt texts, for which no path is needed. The parse's depth limit bounds the steps.
+class JsonPathSteps {
+ public:
+  void push_key(std::string_view key) { steps_[depth_++] = {key, 0, false}; }
+  void push_index(std::size_t index) { steps_[depth_++] = {{}, index, true}; }
+  void pop() { --depth_; }
+  bool full() const { return depth_ == steps_.size(); }
+  // The path as it reads: messages[2].name, metadata.card ("" at the top).
+  std::string str() const {
+    std::string path;
+    for (std::size_t i = 0; i < depth_; ++i) {
+      const Step& step = steps_[i];
+      if (step.is_index) {
+        char digits[24];
+        path.append("[").append(digits, std::to_chars(digits, digits + sizeof digits, step.index).ptr).append("]");
+      } else {
+        if (!path.empty()) path.append(".");
+        path.append(step.key);
+      }
+    }
+    return path;
+  }
+  // Whether the path is a key of OpenAI's schema (a top-level parameter such as "max_tokens").
+  bool is_schema_key() const {
+    if (depth_ == 1 && !steps_[0].is_index) return schema_key(steps_[0].key);
+    return schema_key(str());
+  }
+
+ private:
+  struct Step {
+    std::string_view key;
+    std::size_t index = 0;
+    bool is_index = false;
+  };
+  std::array<Step, max_json_depth + 8> steps_;
+  std::size_t depth_ = 0;
+};
+
 // Every string of the body the prompt collectors did not take (`known`, sorted): values anywhere
 // and keys outside the schema; and, where `numbers` is given, every whole number but OpenAI's
-// top-level parameters, as its digits (kept in `numbers`). `path` is the JSON path of `value`,
-// extended and restored in place. Numbers too large for a double (1e999) are refused on the way:
-// parsed as infinity, they could not be written back as JSON when a transform re-serialises the body.
-std::optional<ApiError> collect_other_strings(json::value& value, std::string& path,
-                                              const std::vector<const json::string*>& known, std::vector<TextField>& out,
+// top-level parameters, as its digits (kept in `numbers`). `path` holds the steps to `value`, taken
+// and undone in place. Numbers too large for a double (1e999) are refused on the way: parsed as
+// infinity, they could not be written back as JSON when a transform re-serialises the body.
+std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps& path,
+                                              std::span<const json::string* const> known, std::vector<TextField>& out,
                                               std::list<std::string>* numbers) {
   if (out.size() > max_text_fields) return std::nullopt;  // refused by the caller
-  if (value.is_double() && !std::isfinite(value.get_double()))
-    return api_errors::invalid_request("'" + path + "' is a number too large for JSON to carry", path);
+  if (value.is_double() && !std::isfinite(value.get_double())) {
+    const std::string where = path.str();
+    return api_errors::invalid_request("'" + where + "' is a number too large for JSON to carry", where);
+  }
   if (numbers != nullptr && value.is_number()) {
     // OpenAI's own parameters ("max_tokens": 50 at the top of the body) are settings, not data.
-    if (schema_key(path)) return std::nullopt;
+    if (path.is_schema_key()) return std::nullopt;
     if (auto digits = whole_number_digits(value)) {
       numbers->push_back(std::move(*digits));
-      out.push_back({{}, path, numbers->back()});
+      out.push_back({{}, path.str(), numbers->back()});
       out.back().number = &value;
     }
     return std::nullopt;
   }
   if (auto* string = value.if_string()) {
     if (vocabulary_word(*string) || std::binary_search(known.begin(), known.end(), string)) return std::nullopt;
-    out.push_back({{}, path, *string, string});
-    out.back().json_text = holds_json_text(path);
+    out.push_back({{}, path.str(), *string, string});
+    out.back().json_text = holds_json_text(out.back().other_path);
     return std::nullopt;
   }
-  const std::size_t length = path.size();
+  if (path.full()) return std::nullopt;  // deeper than the parse lets a body nest
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
-      path.append("[").append(std::to_string(i)).append("]");
-      if (auto error = collect_other_strings((*array)[i], path, known, out, numbers)) return error;
-      path.resize(length);
+      path.push_index(i);
+      auto error = collect_other_strings((*array)[i], path, known, out, numbers);
+      path.pop();
+      if (error) return error;
     }
   } else if (auto* object = value.if_object()) {
     for (auto& [key, item] : *object) {
-      if (!path.empty()) path.append(".");
-      path.append(key);
-      if (!schema_key(key)) out.push_back({{}, path + " (key)", key, nullptr, true});
-      if (auto error = collect_other_strings(item, path, known, out, numbers)) return error;
-      path.resize(length);
+      path.push_key(key);
+      if (!schema_key(key)) out.push_back({{}, path.str() + " (key)", key, nullptr, true});
+      auto error = collect_other_strings(item, path, known, out, numbers);
+      path.pop();
+      if (error) return error;
     }
   }
   return std::nullopt;
@@ -426,7 +472,9 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
       if (!messages->is_array() || messages->get_array().empty())
         return api_errors::invalid_request("'messages' must be a non-empty array", "messages");
       auto& list = messages->get_array();
-      request.texts.reserve(std::min<std::size_t>(list.size(), max_text_fields));
+      // Under a policy the body's other strings follow the messages' (a `user`, a name, tool-call
+      // arguments): room for a few of them too.
+      request.texts.reserve(std::min<std::size_t>(list.size() + (scope == TextScope::every_string ? 4 : 0), max_text_fields));
       for (std::size_t i = 0; i < list.size() && !error; ++i) {
         auto path = [i] { return element_path("messages", i); };  // built only for an error message
         if (!list[i].is_object()) return api_errors::invalid_request("'" + path() + "' must be an object", path());
@@ -462,12 +510,13 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
-  std::vector<const json::string*> known;
+  // On the stack for a usual number of prompt texts.
+  boost::container::small_vector<const json::string*, 16> known;
   known.reserve(request.texts.size() + 1);
   for (const auto& field : request.texts) known.push_back(field.node);
   known.push_back(&model->get_string());
   std::sort(known.begin(), known.end());
-  std::string path;
+  JsonPathSteps path;
   // Token ids are numbers no detector can read as text: such a prompt is refused under a policy
   // (policy_request.hpp), and its ids are not collected one by one.
   auto* numbers = request.token_ids ? nullptr : &request.number_digits;
@@ -485,22 +534,26 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
 std::string TextPath::to_string() const {
   std::string path;
   path.reserve(48);
-  path += key;
+  write_to(path);
+  return path;
+}
+
+void TextPath::write_to(std::string& path) const {
+  path.assign(key);
   auto append_index = [&path](std::int32_t i) {
     char digits[12];
     path += '[';
     path.append(digits, std::to_chars(digits, digits + sizeof digits, i).ptr);
     path += ']';
   };
-  if (index < 0) return path;
+  if (index < 0) return;
   append_index(index);
-  if (std::string_view(key) != "messages") return path;
+  if (std::string_view(key) != "messages") return;
   path += ".content";
   if (part >= 0) {
     append_index(part);
     path += ".text";
   }
-  return path;
 }
 
 void replace_text(TextField& field, std::string_view text) {

@@ -33,6 +33,7 @@ struct TextPath {
   std::int32_t index = -1;    // element of key's array; -1 when key holds the text itself
   std::int32_t part = -1;     // chat messages: the content part; -1 when the content is a string
   std::string to_string() const;  // e.g. messages[2].content or messages[0].content[1].text
+  void write_to(std::string& out) const;  // the same into `out`, replacing what it held (its capacity kept)
 };
 
 // One string of the request that the policy scans. Prompt texts (messages' content, prompt, input)
@@ -54,6 +55,11 @@ struct TextField {
   // makes it a string. `node` is null until then.
   boost::json::value* number = nullptr;
   std::string path_string() const { return other_path.empty() ? path.to_string() : other_path; }
+  // The same into `out`, replacing what it held: a reused string keeps its capacity.
+  void write_path_to(std::string& out) const {
+    if (other_path.empty()) path.write_to(out);
+    else out.assign(other_path);
+  }
 };
 
 // A chat message's content part that holds no text: where it is and what it says it is.

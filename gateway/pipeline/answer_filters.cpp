@@ -55,6 +55,12 @@ class ScanFilter : public TextFilter {
     report();
     return out;
   }
+  std::optional<std::string> complete_changed(std::string_view text) override {
+    if (may_hold_token(text)) return TextFilter::complete_changed(text);
+    std::optional<std::string> out = scanner_.complete_changed(text);
+    report();
+    return out;
+  }
   bool failed() const override { return scanner_.failed(); }
 
  private:

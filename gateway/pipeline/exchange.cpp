@@ -63,6 +63,10 @@ std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
   return bytes / 4 + 1;
 }
 
+// What the decide phase keeps of its reused engine input between requests (Exchange::decide).
+constexpr std::size_t max_reused_policy_request_bytes = 64 * 1024;
+constexpr std::size_t max_reused_policy_request_segments = 256;
+
 constexpr std::size_t max_path_bytes = 256;  // paths are the client's: logs and records keep them bounded
 constexpr std::size_t max_conversation_id_bytes = 128;  // the vault takes scopes of up to 256 bytes
 
@@ -89,6 +93,19 @@ std::optional<ApiError> policy_denial(const std::optional<policy::Decision>& dec
   if (!decision || decision->action != policy::Action::deny) return std::nullopt;
   return api_errors::denied_by_policy(decision->message, decision->deciding_rule);
 }
+
+// An answer's rewriter together with the settings its filters are made from: one allocation, and a
+// factory that holds only a pointer to them (a std::function keeps that without allocating).
+class ScannedAnswerRewriter final : public ResponseRewriter {
+ public:
+  ScannedAnswerRewriter(Endpoint endpoint, bool withhold_logprobs, AnswerFilterSettings settings)
+      // The factory runs only once the rewriter reads an answer, after settings_ is made.
+      : ResponseRewriter(endpoint, withhold_logprobs, [this](TextForm form) { return answer_filters(settings_, form); }),
+        settings_(std::move(settings)) {}
+
+ private:
+  AnswerFilterSettings settings_;
+};
 
 }  // namespace
 
@@ -226,8 +243,16 @@ PhaseResult Exchange::decide() {
   if (snapshot_->policy) {
     if (auto refusal = refused_before_policy(*decoded_, *snapshot_->policy, tenant_->name))
       return PhaseResult::fail(std::move(*refusal));
-    const auto request = policy_request(*decoded_, tenant_->name, std::string(fields_.data_class.value));
+    // The engine's input is reused by every decision on this worker thread: its strings keep their
+    // capacity, so the texts are copied in without allocating (about a dozen allocations a request).
+    // One that grew far beyond a usual request's is let go after use.
+    thread_local policy::Request request;
+    fill_policy_request(request, *decoded_, tenant_->name, fields_.data_class.value);
     decision_ = policy::evaluate(request, *snapshot_->policy);
+    std::size_t kept_bytes = 0;
+    for (const auto& segment : request.segments) kept_bytes += segment.text.capacity() + segment.json_path.capacity();
+    if (kept_bytes > max_reused_policy_request_bytes || request.segments.size() > max_reused_policy_request_segments)
+      request = {};
     log_warn_rules();
   }
   return PhaseResult::next();
@@ -462,10 +487,9 @@ std::unique_ptr<ResponseTransform> Exchange::response_transform() {
   const crypto::TokenVault* vault = services_.vault.get();
   // A backend that sends log probabilities unasked must not carry redacted text past the scan.
   const bool withhold_logprobs = policy->redacts_answers(tenant_->name);
-  AnswerFilterSettings filters{policy, vault, tenant_->name, conversation_scope_, output_detectors_};
-  return std::make_unique<ResponseRewriter>(*endpoint_, withhold_logprobs, [filters = std::move(filters)](TextForm form) {
-    return answer_filters(filters, form);
-  });
+  return std::make_unique<ScannedAnswerRewriter>(
+      *endpoint_, withhold_logprobs,
+      AnswerFilterSettings{std::move(policy), vault, tenant_->name, conversation_scope_, output_detectors_});
 }
 
 // The end of the answer waits for its evidence (gateway/pipeline/outcome_gate.hpp): in strict

@@ -38,18 +38,30 @@ std::optional<ApiError> refused_before_policy(const DecodedRequest& decoded, con
 
 policy::Request policy_request(const DecodedRequest& decoded, std::string tenant, std::string declared_class) {
   policy::Request request;
-  request.tenant = std::move(tenant);
-  request.model = decoded.model;
-  request.endpoint = endpoint_name(decoded.endpoint);
-  request.declared_class = std::move(declared_class);
-  request.segments.reserve(decoded.texts.size());
+  fill_policy_request(request, decoded, tenant, declared_class);
+  return request;
+}
+
+void fill_policy_request(policy::Request& request, const DecodedRequest& decoded, std::string_view tenant,
+                         std::string_view declared_class) {
+  request.tenant.assign(tenant);
+  request.model.assign(decoded.model);
+  request.endpoint.assign(endpoint_name(decoded.endpoint));
+  request.declared_class.assign(declared_class);
+  request.segments.resize(decoded.texts.size());
   // JSON text is read with its escapes resolved: a value in tool-call arguments as the client meant
   // it, which is what a detector matches and what the vault keeps (Exchange::transform).
-  for (const auto& field : decoded.texts)
-    request.segments.push_back(
-        {field.path_string(), field.json_text ? readable_json_text(field.text).text : std::string(field.text)});
-  request.unscanned_parts = unscanned_parts(decoded);
-  return request;
+  for (std::size_t i = 0; i < decoded.texts.size(); ++i) {
+    const auto& field = decoded.texts[i];
+    auto& segment = request.segments[i];
+    field.write_path_to(segment.json_path);
+    if (field.json_text) segment.text = readable_json_text(field.text).text;
+    else segment.text.assign(field.text);
+  }
+  request.unscanned_parts.clear();
+  request.unscanned_parts.reserve(decoded.unreadable_parts.size());
+  for (const auto& part : decoded.unreadable_parts)
+    request.unscanned_parts.push_back({part.path, part.type, part.remote_url_path});
 }
 
 std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, const policy::Decision& decision) {

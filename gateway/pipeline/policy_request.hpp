@@ -28,5 +28,10 @@ std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, cons
 // The engine's input: tenant, model, endpoint, the class declared in X-Data-Class (may be empty) and
 // every string of the body with its JSON path (decode_request with TextScope::every_string).
 policy::Request policy_request(const DecodedRequest& decoded, std::string tenant, std::string declared_class);
+// The same into `request`, replacing what it held: a request reused from one decision to the next
+// keeps the capacity of its strings and lists, so that the gateway copies the texts without
+// allocating (gateway/pipeline/exchange.cpp).
+void fill_policy_request(policy::Request& request, const DecodedRequest& decoded, std::string_view tenant,
+                         std::string_view declared_class);
 
 }  // namespace sovereign::gateway

@@ -1,8 +1,10 @@
 #include "gateway/pipeline/response_rewriter.hpp"
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
 
 #include "gateway/log/json_line.hpp"
@@ -35,6 +37,23 @@ const char* kind_of(const json::value& value) {
   }
 }
 
+// The members of an object that texts_of reads, found in one pass over its members instead of a
+// lookup each: a parsed object holds each key once (the last of a repeated one), so each is what a
+// lookup by name would find.
+template <std::size_t N>
+std::array<json::value*, N> members_named(json::object& object, const std::array<std::string_view, N>& names) {
+  std::array<json::value*, N> found{};
+  for (auto& member : object) {
+    const std::string_view key = member.key();
+    for (std::size_t i = 0; i < N; ++i)
+      if (key == names[i]) {
+        found[i] = &member.value();
+        break;
+      }
+  }
+  return found;
+}
+
 // Every text of one choice that a model writes: for chat, the message's (or, streaming, the
 // delta's) content, reasoning_content (or reasoning, as some servers name it) and refusal, each tool
 // call's function arguments (keyed by the call's index, which deltas carry) and the arguments of the
@@ -43,8 +62,8 @@ const char* kind_of(const json::value& value) {
 // arguments as an object), or a member that holds them in another shape than OpenAI's (tool_calls
 // as an object, a function as a string), cannot be checked: `unreadable` names it, and the answer is
 // refused, since a client may still read the text there.
-std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
-  std::vector<ChoiceText> out;
+template <class Texts>
+void texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable, Texts& out) {
   // `where` names the member for the refusal: built only then (every answer and every event passes
   // here, the response rewriter's scan of other strings included).
   auto take = [&](json::value* text, std::string_view field, auto where) {
@@ -62,26 +81,31 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
   };
   if (endpoint == Endpoint::completions) {
     take(choice.if_contains("text"), "text", [] { return std::string("text"); });
-    return out;
+    return;
   }
   const std::string_view holder_name = streaming ? "delta" : "message";
   const auto within = [holder_name](std::string_view rest) { return std::string(holder_name).append(rest); };
+  // The choice's "message" (or "delta"), the other of the two, and "text".
+  const auto [holder, other_holder, text_member] =
+      members_named(choice, std::array<std::string_view, 3>{holder_name, streaming ? "message" : "delta", "text"});
   // Where a chat choice keeps its text in the other mode (a streamed event's whole `message`, as some
   // servers send, or a completion's `text`) it is not read, and a client may read it there.
-  for (const char* elsewhere : {streaming ? "message" : "delta", "text"}) {
-    const json::value* member = choice.if_contains(elsewhere);
+  for (const auto& [elsewhere, member] : {std::pair<const char*, const json::value*>{streaming ? "message" : "delta", other_holder},
+                                          std::pair<const char*, const json::value*>{"text", text_member}}) {
     const bool empty = member == nullptr || member->is_null() || (member->is_string() && member->get_string().empty()) ||
                        (member->is_object() && member->get_object().empty());
     if (!empty && unreadable.empty())
       unreadable = std::string(elsewhere) + " is there in a " + (streaming ? "streamed" : "whole") +
                    " chat answer, whose text is read from " + std::string(holder_name);
   }
-  json::value* holder = choice.if_contains(holder_name);
-  if (!shaped(holder, json::kind::object, [&] { return std::string(holder_name); })) return out;
+  if (!shaped(holder, json::kind::object, [&] { return std::string(holder_name); })) return;
   auto& message = holder->get_object();
-  for (const char* field : {"content", "reasoning_content", "reasoning", "refusal"})
-    take(message.if_contains(field), field, [&] { return within(".").append(field); });
-  if (auto* calls = message.if_contains("tool_calls"); shaped(calls, json::kind::array, [&] { return within(".tool_calls"); })) {
+  static constexpr std::array<std::string_view, 6> message_members = {
+      "content", "reasoning_content", "reasoning", "refusal", "tool_calls", "function_call"};
+  const std::array<json::value*, 6> in_message = members_named(message, message_members);
+  for (std::size_t i = 0; i < 4; ++i)
+    take(in_message[i], message_members[i], [&] { return within(".").append(message_members[i]); });
+  if (auto* calls = in_message[4]; shaped(calls, json::kind::array, [&] { return within(".tool_calls"); })) {
     auto& list = calls->get_array();
     for (std::size_t i = 0; i < list.size(); ++i) {
       const auto where = [&] { return within(".tool_calls[" + std::to_string(i) + "]"); };
@@ -97,10 +121,14 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
              [&] { return where() + ".function.arguments"; });
     }
   }
-  if (auto* call = message.if_contains("function_call");
-      shaped(call, json::kind::object, [&] { return within(".function_call"); }))
+  if (auto* call = in_message[5]; shaped(call, json::kind::object, [&] { return within(".function_call"); }))
     take(call->get_object().if_contains("arguments"), function_call_arguments,
          [&] { return within(".function_call.arguments"); });
+}
+
+std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::string& unreadable) {
+  std::vector<ChoiceText> out;
+  texts_of(choice, endpoint, streaming, unreadable, out);
   return out;
 }
 
@@ -252,13 +280,16 @@ std::string ResponseRewriter::run(Stream& c, std::string_view text) {
 }
 
 // A non-streamed answer: each filter sees the choice's text once, as complete output.
-std::string ResponseRewriter::run_whole(Stream& c, std::string_view text) {
+// Nothing when the text goes out as it came (most answers): then it is not copied.
+std::optional<std::string> ResponseRewriter::run_whole(Stream& c, std::string_view text) {
   c.finished = true;
-  std::string out(text);
+  std::optional<std::string> out;
   for (auto& filter : c.chain) {
-    out = filter->complete(out);
+    std::optional<std::string> changed = filter->complete_changed(out ? std::string_view(*out) : text);
     if (filter->failed()) failed_ = true;
+    if (changed) out = std::move(changed);
   }
+  if (out && *out == text) return std::nullopt;
   return out;
 }
 
@@ -290,7 +321,7 @@ bool ResponseRewriter::scan_other_strings(json::value& answer) {
   return scan_strings(answer, texts);
 }
 
-bool ResponseRewriter::scan_strings(json::value& node, const std::vector<const json::value*>& skip) {
+bool ResponseRewriter::scan_strings(json::value& node, std::span<const json::value* const> skip) {
   bool changed = false;
   const auto visit = [&](auto& self, json::value& node) -> void {
     if (auto* array = node.if_array()) {
@@ -302,9 +333,9 @@ bool ResponseRewriter::scan_strings(json::value& node, const std::vector<const j
                std::find(skip.begin(), skip.end(), &node) == skip.end()) {
       Stream once;
       once.chain = make_chain_(TextForm::prose);
-      std::string filtered = run_whole(once, node.get_string());
-      if (filtered == node.get_string()) return;
-      node.get_string() = filtered;
+      std::optional<std::string> filtered = run_whole(once, node.get_string());
+      if (!filtered) return;
+      node.get_string() = *filtered;
       changed = true;
     }
   };
@@ -544,26 +575,41 @@ std::string ResponseRewriter::whole(std::string body) {
   if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
   whole_answer_ = true;
   bool rewritten = withhold_logprobs(value);
-  rewritten = scan_other_strings(value) || rewritten;
-  for (auto& item : choices->get_array()) {
+  // Each choice's texts are found once: the scan of the answer's other strings skips them, then
+  // each is scanned as its choice's text. (The scan of other strings changes strings in place, which
+  // moves no value.)
+  auto& list = choices->get_array();
+  struct ChoiceTexts {
+    boost::container::small_vector<ChoiceText, 2> texts;
+    std::string unreadable;
+  };
+  boost::container::small_vector<ChoiceTexts, 1> found(list.size());
+  boost::container::small_vector<const json::value*, 4> skip;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_object()) continue;  // refused below
+    texts_of(list[i].get_object(), endpoint_, false, found[i].unreadable, found[i].texts);
+    for (const auto& text : found[i].texts) skip.push_back(text.value);
+  }
+  rewritten = scan_strings(value, skip) || rewritten;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto& item = list[i];
     if (!item.is_object()) return fail_whole(std::string("a choice is ") + kind_of(item) + ", not an object");
     std::int64_t index = 0;
-    if (auto* i = item.get_object().if_contains("index"); i && i->is_int64()) index = i->get_int64();
-    std::string unreadable;
-    const std::vector<ChoiceText> texts = texts_of(item.get_object(), endpoint_, false, unreadable);
-    if (!unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + unreadable);
-    for (auto& [field, text] : texts) {
+    if (auto* k = item.get_object().if_contains("index"); k && k->is_int64()) index = k->get_int64();
+    if (!found[i].unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + found[i].unreadable);
+    for (auto& [field, text] : found[i].texts) {
       Stream* filters = stream(index, field);
       if (filters == nullptr) return fail_whole(too_many_texts());
-      std::string filtered = run_whole(*filters, text->get_string());
-      if (filtered == text->get_string()) continue;
-      *text = filtered;
+      std::optional<std::string> filtered = run_whole(*filters, text->get_string());
+      if (!filtered) continue;
+      *text = *filtered;
       rewritten = true;
     }
   }
   if (failed_) return fail_whole("the output scanner failed");
-  // Nothing changed: the backend's bytes go out as they came.
-  return rewritten ? json::serialize(value) : body;
+  // Nothing changed: the backend's bytes go out as they came (moved, not copied).
+  if (rewritten) return json::serialize(value);
+  return body;
 }
 
 // An error's body is no answer: it has no choices to read, and every string in it is what a
@@ -581,7 +627,8 @@ std::string ResponseRewriter::error_body(std::string body) {
   if (repeats_a_key(written_members, value)) return fail_whole("it repeats a key inside an object");
   const bool rewritten = scan_strings(value, {});
   if (failed_) return fail_whole("the output scanner failed");
-  return rewritten ? json::serialize(value) : body;
+  if (rewritten) return json::serialize(value);
+  return body;
 }
 
 }  // namespace sovereign::gateway

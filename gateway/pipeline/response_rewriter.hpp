@@ -19,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,13 @@ class TextFilter {
   virtual std::string complete(std::string_view text) {
     std::string out = feed(text);
     return out + finish();
+  }
+  // As complete(), but nothing where the text goes out as it came: a filter that knows it changed
+  // nothing need not copy the text.
+  virtual std::optional<std::string> complete_changed(std::string_view text) {
+    std::string out = complete(text);
+    if (out == text) return std::nullopt;
+    return out;
   }
   // A filter that failed (e.g. a scan error) ends the response: fail closed.
   virtual bool failed() const { return false; }
@@ -91,7 +99,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
-  std::string run_whole(Stream& stream, std::string_view text);
+  std::optional<std::string> run_whole(Stream& stream, std::string_view text);  // nothing: unchanged
   Stream* stream(std::int64_t choice, const std::string& field);  // null: max_texts reached
   std::string too_many_texts() const;
   std::string fail(const std::string& why);
@@ -99,7 +107,7 @@ class ResponseRewriter : public ResponseTransform {
   bool withhold_logprobs(boost::json::value& answer) const;  // true: one was replaced
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
   // Every string in `node` but server fields and those in `skip`, each whole; true: one was changed.
-  bool scan_strings(boost::json::value& node, const std::vector<const boost::json::value*>& skip);
+  bool scan_strings(boost::json::value& node, std::span<const boost::json::value* const> skip);
   void remember_envelope(const boost::json::object& event);
 
   Endpoint endpoint_;
