@@ -212,8 +212,14 @@ std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at) {
 
 void find_bytes_portable(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
                          std::vector<std::size_t>& out) {
-    for (std::size_t at = from; at < to; ++at)
-        if (bytes.find(text[at]) != std::string_view::npos) out.push_back(at);
+    if (bytes.empty()) return;
+    // Three compares a byte, not a memchr call over `bytes` for each: this is also the tail of the
+    // AVX2 search, short texts' (a streamed chunk's) whole search.
+    const char b0 = bytes[0], b1 = bytes.size() > 1 ? bytes[1] : b0, b2 = bytes.size() > 2 ? bytes[2] : b0;
+    for (std::size_t at = from; at < to; ++at) {
+        const char c = text[at];
+        if (c == b0 || c == b1 || c == b2) out.push_back(at);
+    }
 }
 
 #if defined(SOVEREIGN_X86_MASKS)

@@ -183,6 +183,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
             if (at_digits) {
                 set->digit_run_patterns_.push_back(
                     {group.ids.back(), pattern.find_at_digits, pattern.letter_beside_run});
+                if (!pattern.letter_beside_run) set->digit_run_patterns_any_run_.push_back(set->digit_run_patterns_.back());
                 group.ids.pop_back();
                 continue;
             }
@@ -512,18 +513,21 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
         };
         return end + 1 < text.size() && (text[end] == ' ' || text[end] == '\t') && letter(text[end + 1]) && alone(end + 2);
     };
+    std::vector<RunMatch>& anchors = work.anchors;  // not the thread-local `work` at every run
+    std::vector<RunMatch>& run_matches = work.run_matches;
     const auto at_run = [&](std::size_t begin, std::size_t end) {
         for (const std::size_t f : anchors_at_digits_) {
             const TextRange anchor = found_patterns_[f].at_digits(text, begin, end);
-            if (anchor.begin < text.size()) work.anchors.push_back({static_cast<unsigned>(f), anchor});
+            if (anchor.begin < text.size()) anchors.push_back({static_cast<unsigned>(f), anchor});
         }
         if (digit_run_patterns_.empty()) return;
-        const bool beside = letter_beside(begin, end);
-        for (const DigitRunPattern& pattern : digit_run_patterns_) {
-            if (pattern.letter_beside && !beside) continue;
+        // Beside a letter every pattern is asked, else only those for any run: the same order either way.
+        const std::vector<DigitRunPattern>& asked =
+            letter_beside(begin, end) ? digit_run_patterns_ : digit_run_patterns_any_run_;
+        for (const DigitRunPattern& pattern : asked) {
             const TextRange match = pattern.find(text, begin, end);
             if (match.begin >= text.size()) continue;
-            work.run_matches.push_back({pattern.id, match});
+            run_matches.push_back({pattern.id, match});
         }
     };
     const bool at_runs = !digit_run_patterns_.empty() || !anchors_at_digits_.empty();

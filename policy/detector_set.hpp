@@ -172,6 +172,9 @@ private:
         bool letter_beside;  // only for runs with a letter beside them (BuiltinPattern::letter_beside_run)
     };
     std::vector<DigitRunPattern> digit_run_patterns_;
+    // Those of digit_run_patterns_ asked about every run (not letter_beside), in their order: a run with
+    // no letter beside it, most runs, walks only these.
+    std::vector<DigitRunPattern> digit_run_patterns_any_run_;
     std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
     // Where the digit-dense database must run for a chain of digits reported at trigger_end.
