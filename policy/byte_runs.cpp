@@ -346,6 +346,8 @@ ByteClass::ByteClass(const std::array<bool, 256>& members) {
     ascii_only_ = std::none_of(members.begin() + 128, members.end(), [](bool member) { return member; });
 }
 
+bool ByteClass::lookups_64_wide() { return has_avx512_lookups(); }
+
 std::uint64_t ByteClass::mask(std::string_view text, std::size_t at) const {
 #if defined(SOVEREIGN_X86_MASKS)
     if (has_avx512_lookups()) return class_mask_avx512(table_.data(), text, at);

@@ -42,6 +42,9 @@ public:
     // The first byte of the class at or after `from` (text.size(): none): with AVX-512 VBMI, 64 bytes
     // a step by the table lookups of mask(); elsewhere a byte at a time.
     std::size_t find_first(std::string_view text, std::size_t from) const;
+    // Whether this processor runs mask() and find_first() by table lookups, 64 bytes a step
+    // (AVX-512 BW and VBMI); callers with a faster search of their own use it otherwise.
+    static bool lookups_64_wide();
 
 private:
     alignas(64) std::array<std::uint8_t, 256> table_{};  // 0xFF for members

@@ -89,7 +89,7 @@ std::uint32_t decode(std::string_view text, std::size_t i, std::size_t& length) 
 // accented letter in most 64-byte stretches, which the SSE2 search must then sort sixteen at a time.
 std::size_t next_candidate(std::string_view text, std::size_t i) {
 #if defined(__x86_64__)
-    if (detail::has_avx512_vbmi()) return detail::next_candidate_avx512(text, i);
+    if (ByteClass::lookups_64_wide()) return detail::next_candidate_avx512(text, i);
 #endif
     return detail::next_candidate_sse2(text, i);
 }
@@ -141,15 +141,6 @@ std::size_t next_candidate_portable(std::string_view text, std::size_t i) {
 }
 
 #if defined(__x86_64__)
-bool has_avx512_vbmi() {
-    static const bool has = [] {
-        __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512vbmi");
-    }();
-    return has;
-}
-
 std::size_t next_candidate_avx512(std::string_view text, std::size_t i) {
     static const ByteClass candidates = [] {
         std::array<bool, 256> members{};

@@ -84,7 +84,6 @@ namespace detail {
 std::size_t next_candidate_portable(std::string_view text, std::size_t i);
 std::size_t next_candidate_sse2(std::string_view text, std::size_t i);  // byte by byte without SSE2
 #if defined(__x86_64__)
-bool has_avx512_vbmi();
 std::size_t next_candidate_avx512(std::string_view text, std::size_t i);
 #endif
 }  // namespace detail

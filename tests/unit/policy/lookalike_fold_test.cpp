@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "policy/byte_runs.hpp"
 #include "policy/lookalike_fold.hpp"
 
 using namespace sovereign::policy;
@@ -29,7 +30,7 @@ TEST_SUITE("scan") {
                     const std::size_t expected = detail::next_candidate_portable(text, from);
                     CHECK(detail::next_candidate_sse2(text, from) == expected);
 #if defined(__x86_64__)
-                    if (detail::has_avx512_vbmi()) CHECK(detail::next_candidate_avx512(text, from) == expected);
+                    if (ByteClass::lookups_64_wide()) CHECK(detail::next_candidate_avx512(text, from) == expected);
 #endif
                     // The search the fold uses, through its result: a text with no candidate at all
                     // holds no look-alike.
