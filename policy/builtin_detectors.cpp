@@ -389,16 +389,23 @@ TextRange expand_ipv4(std::string_view text, std::size_t begin, std::size_t end)
     return {left, right};
 }
 
-// Two colons with at most four hexadecimal digits between them (the pattern :[0-9A-Fa-f]{0,4}:), the
-// first at or after `from`; memchr finds the colons.
+// Two colons with at most four hexadecimal digits between them (the pattern :[0-9A-Fa-f]{0,4}:) that
+// begin at the colon text[at], or begin == npos.
+TextRange ipv6_anchor_at_colon(std::string_view text, std::size_t first) {
+    std::size_t next = first + 1;
+    while (next < text.size() && next - first <= 4 && is_hex(text[next])) ++next;
+    if (next < text.size() && text[next] == ':') return {first, next + 1};
+    return {std::string_view::npos, std::string_view::npos};
+}
+
+// The same, the first at or after `from`; memchr finds the colons (a whole text's scan takes them from
+// its one pass over the marks instead: BuiltinPattern::at_colon).
 TextRange find_ipv6_anchor(std::string_view text, std::size_t from) {
     while (from < text.size()) {
         const void* colon = std::memchr(text.data() + from, ':', text.size() - from);
         if (colon == nullptr) break;
         const std::size_t first = static_cast<std::size_t>(static_cast<const char*>(colon) - text.data());
-        std::size_t next = first + 1;
-        while (next < text.size() && next - first <= 4 && is_hex(text[next])) ++next;
-        if (next < text.size() && text[next] == ':') return {first, next + 1};
+        if (const TextRange anchor = ipv6_anchor_at_colon(text, first); anchor.begin == first) return anchor;
         from = first + 1;
     }
     return {std::string_view::npos, std::string_view::npos};
@@ -676,7 +683,8 @@ const std::vector<BuiltinDetector>& builtin_detectors() {
         // time, cost as much as all other full-text patterns on log lines, and missed the eight-colon
         // form "1:2:3:4:5:6:7::".
         {"ipv6", "internal", "IPv6 addresses",
-         {{R"(:[0-9A-Fa-f]{0,4}:)", false, false, false, nullptr, nullptr, find_ipv6_anchor}}, v::ipv6, Boundary::ipv6,
+         {{R"(:[0-9A-Fa-f]{0,4}:)", false, false, false, nullptr, nullptr, find_ipv6_anchor, nullptr, false, nullptr,
+           ipv6_anchor_at_colon}}, v::ipv6, Boundary::ipv6,
          {"ip", "ipv6", "address", "host"}, ipv6_value_chars, "0123456789abcdefABCDEF:", "", expand_ipv6, ipv6_max},
         {"date_of_birth", "confidential", "dates next to words such as 'born' or 'date of birth'",
          {{R"([0-9]{1,2}[./-][0-9]{1,2}[./-](?:19|20)[0-9]{2})", true, true},

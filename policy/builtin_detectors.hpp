@@ -76,6 +76,12 @@ struct BuiltinPattern {
     // given each run of the pass over a text's digits, it returns the match that begins there, or
     // begin == npos; the expander completes it as it would find's. Such a pattern costs no pass of its own.
     DigitRunFinder anchor_at_digits = nullptr;
+    // With find, for a pattern whose every match begins with a colon (the IPv6 anchor): the match that
+    // begins at the colon text[at], or begin == npos. A whole text's scan asks it at each colon of the
+    // one pass that finds its marks (TextMarks), instead of find's pass over the text; find's matches
+    // are those of every colon, in order.
+    using ColonFinder = TextRange (*)(std::string_view text, std::size_t at);
+    ColonFinder at_colon = nullptr;
 };
 
 // A built-in detector's definition. Policies may reassign its class but not change its pattern.

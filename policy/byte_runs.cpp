@@ -112,24 +112,32 @@ inline void append_offsets(std::uint64_t mask, std::size_t at, std::vector<std::
     for (; mask != 0; mask &= mask - 1) out.push_back(at + static_cast<std::size_t>(__builtin_ctzll(mask)));
 }
 
-// `bytes` padded to three values by repeating its first.
-inline std::array<char, 3> three_bytes(std::string_view bytes) {
-    return {bytes[0], bytes.size() > 1 ? bytes[1] : bytes[0], bytes.size() > 2 ? bytes[2] : bytes[0]};
+// `bytes` padded to N values by repeating its first.
+template <std::size_t N>
+inline std::array<char, N> padded_bytes(std::string_view bytes) {
+    std::array<char, N> out{};
+    for (std::size_t i = 0; i < N; ++i) out[i] = i < bytes.size() ? bytes[i] : bytes[0];
+    return out;
 }
 
-AVX512_LOOKUPS inline __mmask64 three_bytes_mask(__m512i block, __m512i b0, __m512i b1, __m512i b2) {
-    return _mm512_cmpeq_epi8_mask(block, b0) | _mm512_cmpeq_epi8_mask(block, b1) | _mm512_cmpeq_epi8_mask(block, b2);
+template <std::size_t N>
+AVX512_LOOKUPS inline __mmask64 bytes_mask(__m512i block, const __m512i (&b)[N]) {
+    __mmask64 mask = _mm512_cmpeq_epi8_mask(block, b[0]);
+    for (std::size_t i = 1; i < N; ++i) mask |= _mm512_cmpeq_epi8_mask(block, b[i]);
+    return mask;
 }
 
+template <std::size_t N>
 AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
                                       std::vector<std::size_t>& out) {
-    const std::array<char, 3> b = three_bytes(bytes);
-    const __m512i b0 = _mm512_set1_epi8(b[0]), b1 = _mm512_set1_epi8(b[1]), b2 = _mm512_set1_epi8(b[2]);
+    const std::array<char, N> values = padded_bytes<N>(bytes);
+    __m512i b[N];
+    for (std::size_t i = 0; i < N; ++i) b[i] = _mm512_set1_epi8(values[i]);
     std::size_t at = from;
     // 128 bytes a step, tested at once: most text holds none of the bytes.
     for (; at + 128 <= to; at += 128) {
-        const __mmask64 low = three_bytes_mask(_mm512_loadu_si512(text.data() + at), b0, b1, b2);
-        const __mmask64 high = three_bytes_mask(_mm512_loadu_si512(text.data() + at + 64), b0, b1, b2);
+        const __mmask64 low = bytes_mask<N>(_mm512_loadu_si512(text.data() + at), b);
+        const __mmask64 high = bytes_mask<N>(_mm512_loadu_si512(text.data() + at + 64), b);
         if ((low | high) == 0) continue;
         append_offsets(low, at, out);
         append_offsets(high, at + 64, out);
@@ -137,7 +145,7 @@ AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, s
     for (; at < to; at += 64) {
         const std::size_t n = std::min<std::size_t>(64, to - at);
         const __mmask64 valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
-        append_offsets(valid & three_bytes_mask(_mm512_maskz_loadu_epi8(valid, text.data() + at), b0, b1, b2), at, out);
+        append_offsets(valid & bytes_mask<N>(_mm512_maskz_loadu_epi8(valid, text.data() + at), b), at, out);
     }
 }
 
@@ -213,40 +221,59 @@ std::uint64_t digit_mask_sse2(std::string_view text, std::size_t at) {
 void find_bytes_portable(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
                          std::vector<std::size_t>& out) {
     if (bytes.empty()) return;
-    // Three compares a byte, not a memchr call over `bytes` for each: this is also the tail of the
+    // A few compares a byte, not a memchr call over `bytes` for each: this is also the tail of the
     // AVX2 search, short texts' (a streamed chunk's) whole search.
     const char b0 = bytes[0], b1 = bytes.size() > 1 ? bytes[1] : b0, b2 = bytes.size() > 2 ? bytes[2] : b0;
+    if (bytes.size() <= 3) {
+        for (std::size_t at = from; at < to; ++at) {
+            const char c = text[at];
+            if (c == b0 || c == b1 || c == b2) out.push_back(at);
+        }
+        return;
+    }
+    const char b3 = bytes[3], b4 = bytes.size() > 4 ? bytes[4] : b0;
     for (std::size_t at = from; at < to; ++at) {
         const char c = text[at];
-        if (c == b0 || c == b1 || c == b2) out.push_back(at);
+        if (c == b0 || c == b1 || c == b2 || c == b3 || c == b4) out.push_back(at);
     }
 }
 
 #if defined(SOVEREIGN_X86_MASKS)
-__attribute__((target("avx2"))) inline __m256i three_bytes_at(std::string_view text, std::size_t at, __m256i b0,
-                                                               __m256i b1, __m256i b2) {
+template <std::size_t N>
+__attribute__((target("avx2"))) inline __m256i bytes_at(std::string_view text, std::size_t at,
+                                                         const __m256i (&b)[N]) {
     const __m256i block = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(text.data() + at));
-    return _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(block, b0), _mm256_cmpeq_epi8(block, b1)),
-                           _mm256_cmpeq_epi8(block, b2));
+    __m256i found = _mm256_cmpeq_epi8(block, b[0]);
+    for (std::size_t i = 1; i < N; ++i) found = _mm256_or_si256(found, _mm256_cmpeq_epi8(block, b[i]));
+    return found;
 }
 
-__attribute__((target("avx2"))) void find_bytes_avx2(std::string_view text, std::size_t from, std::size_t to,
-                                                     std::string_view bytes, std::vector<std::size_t>& out) {
-    const std::array<char, 3> b = three_bytes(bytes);
-    const __m256i b0 = _mm256_set1_epi8(b[0]), b1 = _mm256_set1_epi8(b[1]), b2 = _mm256_set1_epi8(b[2]);
+template <std::size_t N>
+__attribute__((target("avx2"))) void find_bytes_avx2_n(std::string_view text, std::size_t from, std::size_t to,
+                                                       std::string_view bytes, std::vector<std::size_t>& out) {
+    const std::array<char, N> values = padded_bytes<N>(bytes);
+    __m256i b[N];
+    for (std::size_t i = 0; i < N; ++i) b[i] = _mm256_set1_epi8(values[i]);
     std::size_t at = from;
     // 128 bytes a step, tested at once: most text holds none of the bytes.
     for (; at + 128 <= to; at += 128) {
-        const __m256i m0 = three_bytes_at(text, at, b0, b1, b2), m1 = three_bytes_at(text, at + 32, b0, b1, b2),
-                      m2 = three_bytes_at(text, at + 64, b0, b1, b2), m3 = three_bytes_at(text, at + 96, b0, b1, b2);
+        const __m256i m0 = bytes_at<N>(text, at, b), m1 = bytes_at<N>(text, at + 32, b),
+                      m2 = bytes_at<N>(text, at + 64, b), m3 = bytes_at<N>(text, at + 96, b);
         const __m256i any = _mm256_or_si256(_mm256_or_si256(m0, m1), _mm256_or_si256(m2, m3));
         if (_mm256_testz_si256(any, any)) continue;
         const __m256i quarters[4] = {m0, m1, m2, m3};
         for (std::size_t q = 0; q < 4; ++q)
             append_offsets(static_cast<std::uint32_t>(_mm256_movemask_epi8(quarters[q])), at + 32 * q, out);
     }
-    for (; at + 32 <= to; at += 32) append_offsets(static_cast<std::uint32_t>(_mm256_movemask_epi8(three_bytes_at(text, at, b0, b1, b2))), at, out);
+    for (; at + 32 <= to; at += 32) append_offsets(static_cast<std::uint32_t>(_mm256_movemask_epi8(bytes_at<N>(text, at, b))), at, out);
     find_bytes_portable(text, at, to, bytes, out);
+}
+
+void find_bytes_avx2(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                     std::vector<std::size_t>& out) {
+    if (bytes.empty()) return;
+    if (bytes.size() <= 3) return find_bytes_avx2_n<3>(text, from, to, bytes, out);
+    find_bytes_avx2_n<5>(text, from, to, bytes, out);
 }
 
 bool has_avx2() {
@@ -335,7 +362,8 @@ void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::st
     to = std::min(to, text.size());
     if (bytes.empty() || from >= to) return;
 #if defined(SOVEREIGN_X86_MASKS)
-    if (has_avx512_lookups()) return find_bytes_avx512(text, from, to, bytes, out);
+    if (has_avx512_lookups())
+        return bytes.size() <= 3 ? find_bytes_avx512<3>(text, from, to, bytes, out) : find_bytes_avx512<5>(text, from, to, bytes, out);
     if (detail::has_avx2()) return detail::find_bytes_avx2(text, from, to, bytes, out);
 #endif
     detail::find_bytes_portable(text, from, to, bytes, out);

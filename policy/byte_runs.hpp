@@ -23,7 +23,7 @@ std::uint64_t digit_mask(std::string_view text, std::size_t at);
 // 0), into out[0, blocks): one call, and one choice of instructions, for many blocks.
 void digit_masks(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks);
 
-// Appends to `out` the offset of every byte of text[from, to) that is one of `bytes` (one to three
+// Appends to `out` the offset of every byte of text[from, to) that is one of `bytes` (one to five
 // values), in order: one pass of comparisons, 64 bytes a step with AVX-512 BW, 32 with AVX2, rather
 // than a memchr pass per value.
 void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,

@@ -188,7 +188,7 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
                 continue;
             }
             if ((pattern.find != nullptr || pattern.anchor_at_digits != nullptr) && !digit_dense) {
-                set->found_patterns_.push_back({group.ids.back(), pattern.find, pattern.anchor_at_digits});
+                set->found_patterns_.push_back({group.ids.back(), pattern.find, pattern.anchor_at_digits, pattern.at_colon});
                 if (pattern.anchor_at_digits != nullptr) set->anchors_at_digits_.push_back(set->found_patterns_.size() - 1);
                 group.ids.pop_back();
                 continue;
@@ -295,9 +295,14 @@ bool DetectorSet::scan_whole_text(std::string_view text, std::size_t from, std::
 // written holds stays found (an address in a link's href, which the shown text leaves out).
 bool DetectorSet::scan_with_tags(std::string_view text, std::size_t from, std::vector<Detection>& out,
                                  ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context) const {
-    if (!scan_folded(text, from, out, failure, dense_pass, awaiting_context, false)) return false;
+    // One pass over the text finds the bytes the scan looks for one at a time: the tags' '<' (below),
+    // and where the text is scanned as it is (no look-alike to fold), the IPv6 anchors' ':' and the
+    // escape marks.
+    thread_local TextMarks marks;
+    marks.find(text);
+    if (!scan_folded(text, from, out, failure, dense_pass, awaiting_context, false, &marks)) return false;
     thread_local UnescapedText shown;
-    if (!read_without_tags(text, shown)) return true;
+    if (!read_without_tags(text, shown, &marks.tags())) return true;
     thread_local std::vector<Detection> found;
     std::size_t awaiting = shown.text.size();
     if (!scan_folded(shown.text, unescaped_offset(shown, from), found, failure, dense_pass,
@@ -322,11 +327,11 @@ bool DetectorSet::scan_with_tags(std::string_view text, std::size_t from, std::v
 // text, so each level folds into a buffer of its own.
 bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out,
                               ScanFailure& failure, DensePass dense_pass, std::size_t* awaiting_context,
-                              bool nested) const {
+                              bool nested, const TextMarks* marks) const {
     thread_local FoldedText folded_outer;
     thread_local FoldedText folded_nested;
     FoldedText& folded = nested ? folded_nested : folded_outer;
-    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass, awaiting_context, nested);
+    if (!fold_lookalikes(text, folded)) return scan(text, from, out, failure, dense_pass, awaiting_context, nested, marks);
     std::size_t awaiting = folded.text.size();
     if (!scan(folded.text, folded.folded_offset(from), out, failure, dense_pass,
               awaiting_context != nullptr ? &awaiting : nullptr, nested))
@@ -341,8 +346,16 @@ bool DetectorSet::scan_folded(std::string_view text, std::size_t from, std::vect
 }
 
 bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                       DensePass dense_pass, std::size_t* awaiting_context, bool nested) const {
+                       DensePass dense_pass, std::size_t* awaiting_context, bool nested,
+                       const TextMarks* marks) const {
     out.clear();
+    // The marks of a text scanned whole (its look-alike fold, or text read without its tags, gets its
+    // own); a nested scan asks nothing about escapes and finds its colons by memchr.
+    thread_local TextMarks own_marks;
+    if (marks == nullptr && !nested) {
+        own_marks.find(text);
+        marks = &own_marks;
+    }
     if (text.size() > 0xFFFFFFFFu) {
         failure = {"scanner", "text of " + std::to_string(text.size()) + " bytes is larger than one scan allows"};
         return false;
@@ -556,6 +569,13 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                     return false;
             continue;
         }
+        if (found.at_colon != nullptr && marks != nullptr) {
+            for (const std::size_t colon : marks->colons())
+                if (const TextRange match = found.at_colon(text, colon); match.begin < text.size() &&
+                    on_match(found.id, match.begin, match.end, 0, &context) != 0)
+                    return false;
+            continue;
+        }
         for (TextRange match = found.find(text, 0); match.begin < text.size(); match = found.find(text, match.begin + 1))
             if (on_match(found.id, match.begin, match.end, 0, &context) != 0) return false;
     }
@@ -614,8 +634,8 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
     // that wrote it.
     if (!nested) {
         const std::size_t found_plain = out.size();
-        const EscapeMarks marks(text);  // one pass over the text for every question about its escapes
-        std::vector<TextRange> regions = escaped_regions(text, marks);
+        const EscapeMarks& escapes = marks->escapes();  // the one pass's, for every question about the text's escapes
+        std::vector<TextRange> regions = escaped_regions(text, escapes);
         const std::size_t merged_regions = regions.size();
         std::vector<TextRange> own_regions;  // decided again alone, after the merged ones: see last_escape_region
         std::vector<Detection> inner;
@@ -645,7 +665,7 @@ bool DetectorSet::scan(std::string_view text, std::size_t from, std::vector<Dete
                 if (merged) {
                     const TextRange written_beside{region.begin + unescaped.source[beside.begin],
                                                    region.begin + unescaped.source[beside.end]};
-                    const std::optional<TextRange> own = last_escape_region(text, written_beside, marks);
+                    const std::optional<TextRange> own = last_escape_region(text, written_beside, escapes);
                     if (own && end > own->end) {
                         if (std::find_if(own_regions.begin(), own_regions.end(), [&](const TextRange& o) {
                                 return o.begin == own->begin && o.end == own->end;

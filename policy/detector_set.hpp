@@ -13,6 +13,7 @@
 #include "policy/builtin_detectors.hpp"
 #include "policy/byte_runs.hpp"
 #include "policy/context_words.hpp"
+#include "policy/encoded_text.hpp"
 
 namespace sovereign::policy {
 
@@ -30,6 +31,7 @@ struct DetectorSpec {
         DigitRunFinder find_at_digits = nullptr;  // see BuiltinPattern::find_at_digits
         bool letter_beside_run = false;           // see BuiltinPattern::letter_beside_run
         DigitRunFinder anchor_at_digits = nullptr;  // see BuiltinPattern::anchor_at_digits
+        BuiltinPattern::ColonFinder at_colon = nullptr;  // see BuiltinPattern::at_colon
     };
     std::string name;
     int class_level = 0;
@@ -109,13 +111,16 @@ private:
     DetectorSet() = default;
     enum class DensePass { windows, whole_text };
     // `nested`: the scan of text decoded from a base64 or hex run or unescaped, which decodes nothing further.
+    // `marks`: those of `text` (TextMarks), or null (a scan that is not nested then finds them itself).
     bool scan(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-              DensePass dense_pass, std::size_t* awaiting_context, bool nested = false) const;
+              DensePass dense_pass, std::size_t* awaiting_context, bool nested = false,
+              const TextMarks* marks = nullptr) const;
     bool scan_with_tags(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
                         DensePass dense_pass, std::size_t* awaiting_context) const;
     void keep_one_per_place(std::vector<Detection>& out) const;
     bool scan_folded(std::string_view text, std::size_t from, std::vector<Detection>& out, ScanFailure& failure,
-                     DensePass dense_pass, std::size_t* awaiting_context, bool nested) const;
+                     DensePass dense_pass, std::size_t* awaiting_context, bool nested,
+                     const TextMarks* marks = nullptr) const;
 
     struct PatternRef {
         std::size_t detector;
@@ -163,6 +168,7 @@ private:
         unsigned id;   // in patterns_
         Finder find;
         DigitRunFinder at_digits;  // instead of find, where not null
+        BuiltinPattern::ColonFinder at_colon;  // with find: asked at each colon of a whole text's marks
     };
     std::vector<FoundPattern> found_patterns_;
     // Patterns found at the runs of the pass over a text's digits (BuiltinPattern::find_at_digits).

@@ -303,6 +303,20 @@ EscapeMarks::EscapeMarks(std::string_view text, std::size_t from, std::size_t to
     find_bytes(text, from, std::min(to, text.size()), "%&\\", offsets_);
 }
 
+void TextMarks::find(std::string_view text) {
+    all_.clear();
+    tags_.clear();
+    colons_.clear();
+    escapes_.offsets_.clear();
+    find_bytes(text, 0, text.size(), "%&\\<:", all_);
+    for (const std::size_t at : all_) {
+        const char c = text[at];
+        if (c == '<') tags_.push_back(at);
+        else if (c == ':') colons_.push_back(at);
+        else escapes_.offsets_.push_back(at);
+    }
+}
+
 std::size_t escape_safe_start(std::string_view text, std::size_t at) {
     std::size_t backslashes = 0;
     while (backslashes < at && text[at - backslashes - 1] == '\\') ++backslashes;

@@ -72,7 +72,27 @@ public:
     const std::vector<std::size_t>& offsets() const { return offsets_; }
 
 private:
+    friend class TextMarks;
     std::vector<std::size_t> offsets_;
+};
+
+// The bytes a scan of a whole text looks for one at a time ('<' for tags, ':' for the IPv6 anchors,
+// and the escape marks), found in one pass over it (find_bytes, five values a block): before, each
+// kind made a memchr pass of its own ('<', ':') or the escape marks' pass (EscapeMarks). Each list
+// holds the offsets of its bytes in order, as a memchr pass per byte value would give them.
+class TextMarks {
+public:
+    // Finds the marks of `text`, reusing the lists' memory.
+    void find(std::string_view text);
+    const std::vector<std::size_t>& tags() const { return tags_; }      // '<'
+    const std::vector<std::size_t>& colons() const { return colons_; }  // ':'
+    const EscapeMarks& escapes() const { return escapes_; }              // '%', '&', '\'
+
+private:
+    std::vector<std::size_t> all_;
+    std::vector<std::size_t> tags_;
+    std::vector<std::size_t> colons_;
+    EscapeMarks escapes_;
 };
 
 // The stretches of text worth unescaping: each escape with the words around it (as far as context

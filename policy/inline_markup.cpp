@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <vector>
 
 namespace sovereign::policy {
 
@@ -58,8 +59,15 @@ bool begins_element(std::string_view name) {
            std::any_of(breaking_elements.begin(), breaking_elements.end(), begins);
 }
 
-// The next tag at or after `from`, or text.size().
-std::size_t next_tag(std::string_view text, std::size_t from, std::size_t& length, bool& breaks) {
+// The next tag at or after `from`, or text.size(). `tags`: the offsets of every '<' of the text, in
+// order, or null (then memchr finds them).
+std::size_t next_tag(std::string_view text, std::size_t from, std::size_t& length, bool& breaks,
+                     const std::vector<std::size_t>* tags) {
+    if (tags != nullptr) {
+        for (auto it = std::lower_bound(tags->begin(), tags->end(), from); it != tags->end(); ++it)
+            if ((length = tag_at(text, *it, breaks)) != 0) return *it;
+        return text.size();
+    }
     while (from < text.size()) {
         const void* found = std::memchr(text.data() + from, '<', text.size() - from);
         if (found == nullptr) break;
@@ -92,10 +100,10 @@ std::size_t tag_at(std::string_view text, std::size_t at, bool& breaks) {
     return 0;
 }
 
-bool read_without_tags(std::string_view text, UnescapedText& out) {
+bool read_without_tags(std::string_view text, UnescapedText& out, const std::vector<std::size_t>* tags) {
     std::size_t length = 0;
     bool breaks = false;
-    std::size_t tag = next_tag(text, 0, length, breaks);
+    std::size_t tag = next_tag(text, 0, length, breaks, tags);
     if (tag == text.size()) return false;
     out.text.clear();
     out.source.clear();
@@ -129,7 +137,7 @@ bool read_without_tags(std::string_view text, UnescapedText& out) {
             out.source.push_back(run);
         }
         at = end;
-        tag = next_tag(text, at, length, breaks);
+        tag = next_tag(text, at, length, breaks, tags);
     }
     copy(at, text.size());
     out.source.push_back(text.size());

@@ -12,6 +12,7 @@
 // tags (b, span, em, a...). Any other '<' ("a < b", "<T>", "<jane@example.com>") stays text.
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "policy/encoded_text.hpp"
 
@@ -26,8 +27,10 @@ std::size_t tag_at(std::string_view text, std::size_t at, bool& breaks);
 
 // Reads `text` as it is shown, into `out` (source: where each byte of out.text comes from, see
 // UnescapedText; a run of tags read as a space comes from the run's first byte). Returns false,
-// leaving `out` unspecified, when the text holds no tag (the common case: a memchr pass decides).
-bool read_without_tags(std::string_view text, UnescapedText& out);
+// leaving `out` unspecified, when the text holds no tag (the common case: a memchr pass decides, or
+// `tags`: the offsets of every '<' of the text, in order, as TextMarks finds them with the other
+// bytes a scan looks for, in one pass).
+bool read_without_tags(std::string_view text, UnescapedText& out, const std::vector<std::size_t>* tags = nullptr);
 
 // For a streamed answer: the length of the tag that ends right before `end`, or 0 where none does.
 std::size_t tag_ending_at(std::string_view text, std::size_t end);

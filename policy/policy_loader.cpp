@@ -421,7 +421,7 @@ private:
             for (const auto& p : b.patterns)
                 spec.patterns.push_back(
                     {std::string(p.regex), 0, p.needs_context, p.digit_dense, p.whole_runs, p.validate, p.expand, p.find,
-                     p.find_at_digits, p.letter_beside_run, p.anchor_at_digits});
+                     p.find_at_digits, p.letter_beside_run, p.anchor_at_digits, p.at_colon});
             spec.validate = b.validate;
             spec.boundary = b.boundary;
             for (const auto c : b.context) spec.context.emplace_back(c);

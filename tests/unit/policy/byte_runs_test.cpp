@@ -7,7 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <cstring>
+
 #include "policy/byte_runs.hpp"
+#include "policy/encoded_text.hpp"
 
 using namespace sovereign::policy;
 
@@ -121,12 +124,13 @@ TEST_SUITE("scan") {
         }
     }
 
-    TEST_CASE("find_bytes gives every place of one to three byte values, as a byte-by-byte check does") {
+    TEST_CASE("find_bytes gives every place of one to five byte values, as a byte-by-byte check does") {
         std::mt19937 random(20261124);
-        for (const std::string_view bytes : {std::string_view("%"), std::string_view("%&"), std::string_view("%&\\")}) {
+        for (const std::string_view bytes : {std::string_view("%"), std::string_view("%&"), std::string_view("%&\\"),
+                                             std::string_view("%&\\<"), std::string_view("%&\\<:")}) {
             for (std::size_t length = 0; length <= 300; ++length) {
                 std::string text(length, 'x');
-                for (auto& c : text) c = "%&\\ab \xff\x80"[random() % 8];
+                for (auto& c : text) c = "%&\\ab \xff\x80<:"[random() % 10];
                 for (std::size_t from = 0; from <= length; from += 1 + random() % 5) {
                     const std::size_t to = from + random() % (length - from + 2);  // may pass the end
                     CAPTURE(bytes);
@@ -152,6 +156,39 @@ TEST_SUITE("scan") {
 #endif
                 }
             }
+        }
+    }
+
+    TEST_CASE("TextMarks gives each byte's places as a memchr pass per byte value does") {
+        // The one pass a scan makes for '<', ':' and the escape marks, against a memchr pass for each
+        // byte, on random texts from sparse to dense in those bytes, of every length around the
+        // 32-, 64- and 128-byte steps and longer.
+        const auto memchr_places = [](const std::string& text, std::string_view bytes) {
+            std::vector<std::size_t> places;
+            for (const char b : bytes)
+                for (std::size_t from = 0; from < text.size();) {
+                    const void* found = std::memchr(text.data() + from, b, text.size() - from);
+                    if (found == nullptr) break;
+                    places.push_back(static_cast<std::size_t>(static_cast<const char*>(found) - text.data()));
+                    from = places.back() + 1;
+                }
+            std::sort(places.begin(), places.end());
+            return places;
+        };
+        std::mt19937 random(20261125);
+        TextMarks marks;  // reused, as the scanner reuses its lists
+        const std::string_view alphabet = "%&\\<:ab 09\xff\x80;>";
+        for (int round = 0; round < 3000; ++round) {
+            const std::size_t length = round < 600 ? static_cast<std::size_t>(round) : random() % 5000;
+            const unsigned density = 1 + random() % 64;  // one byte in `density` drawn from the whole alphabet
+            std::string text(length, 'x');
+            for (auto& c : text) c = random() % density == 0 ? alphabet[random() % alphabet.size()] : "etaoin "[random() % 7];
+            CAPTURE(text);
+            marks.find(text);
+            CHECK(marks.tags() == memchr_places(text, "<"));
+            CHECK(marks.colons() == memchr_places(text, ":"));
+            CHECK(marks.escapes().offsets() == memchr_places(text, "%&\\"));
+            CHECK(marks.escapes().offsets() == EscapeMarks(text).offsets());
         }
     }
 
