@@ -150,7 +150,7 @@ std::string ResponseScanner::release(bool final) {
     return out;
 }
 
-bool ResponseScanner::release_into(std::string_view written, bool final, std::string& out, bool only_if_removed,
+bool ResponseScanner::release_into(std::string_view written, bool final, std::string& out, bool given_whole,
                                    bool& as_it_came) {
     // JSON text is decided on its reading with string escapes resolved (held back, found, cut there),
     // and what is emitted and replaced is the text as written: whole escapes, never half of one. Text
@@ -200,7 +200,7 @@ bool ResponseScanner::release_into(std::string_view written, bool final, std::st
     const std::vector<AnswerRemoval> removals = answer_removals(std::span(found).first(decided), redact_);
     const std::size_t safe_written = written_at(safe);
     // A whole output decided where it lies and left as it came: nothing to copy.
-    if (only_if_removed && removals.empty() && emitted_ == 0 && safe_written == written.size()) {
+    if (given_whole && removals.empty() && emitted_ == 0 && safe_written == written.size()) {
         as_it_came = true;
         return true;
     }
@@ -217,7 +217,7 @@ bool ResponseScanner::release_into(std::string_view written, bool final, std::st
     }
     out.append(written, at, safe_written - at);
     // A whole output given where it lies (complete_changed) ends the scanner: nothing is kept.
-    if (written.data() != text_.data()) {
+    if (given_whole) {
         emitted_ = 0;
         return true;
     }

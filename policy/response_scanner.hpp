@@ -64,9 +64,10 @@ public:
 private:
     std::string release(bool final);
     // Decides written (text_, or a whole output given to a fresh scanner where it lies) and appends
-    // what is safe to emit to `out`; with `only_if_removed`, nothing is appended where that would be
-    // all of `written` as it came, and `as_it_came` says so. false: the scan failed.
-    bool release_into(std::string_view written, bool final, std::string& out, bool only_if_removed, bool& as_it_came);
+    // what is safe to emit to `out`. `given_whole`: `written` is a whole output given where it lies
+    // (complete_changed), not the held text: nothing is appended where all of it goes out as it came
+    // (`as_it_came` says so), and nothing is kept after it. false: the scan failed.
+    bool release_into(std::string_view written, bool final, std::string& out, bool given_whole, bool& as_it_came);
     std::size_t straddle_start(std::string_view buffer, std::size_t from) const;
 
     std::shared_ptr<const Policy> policy_;

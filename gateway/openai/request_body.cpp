@@ -364,7 +364,11 @@ std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps&
     out.back().json_text = holds_json_text(out.back().other_path);
     return std::nullopt;
   }
-  if (path.full()) return std::nullopt;  // deeper than the parse lets a body nest
+  // Deeper than the parse lets a body nest: never reached, but a string left unscanned would pass
+  // unchecked, so it is refused rather than skipped.
+  if (path.full())
+    return api_errors::invalid_json("The request body nests arrays and objects deeper than " +
+                                    std::to_string(max_json_depth) + " levels.");
   if (auto* array = value.if_array()) {
     for (std::size_t i = 0; i < array->size(); ++i) {
       path.push_index(i);

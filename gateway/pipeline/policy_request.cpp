@@ -9,10 +9,16 @@
 namespace sovereign::gateway {
 namespace {
 
-std::vector<policy::UnscannedPart> unscanned_parts(const DecodedRequest& decoded) {
-  std::vector<policy::UnscannedPart> parts;
+// The request's unreadable parts as the policy engine names them, into `parts` (its memory reused).
+void fill_unscanned_parts(const DecodedRequest& decoded, std::vector<policy::UnscannedPart>& parts) {
+  parts.clear();
   parts.reserve(decoded.unreadable_parts.size());
   for (const auto& part : decoded.unreadable_parts) parts.push_back({part.path, part.type, part.remote_url_path});
+}
+
+std::vector<policy::UnscannedPart> unscanned_parts(const DecodedRequest& decoded) {
+  std::vector<policy::UnscannedPart> parts;
+  fill_unscanned_parts(decoded, parts);
   return parts;
 }
 
@@ -58,10 +64,7 @@ void fill_policy_request(policy::Request& request, const DecodedRequest& decoded
     if (field.json_text) segment.text = readable_json_text(field.text).text;
     else segment.text.assign(field.text);
   }
-  request.unscanned_parts.clear();
-  request.unscanned_parts.reserve(decoded.unreadable_parts.size());
-  for (const auto& part : decoded.unreadable_parts)
-    request.unscanned_parts.push_back({part.path, part.type, part.remote_url_path});
+  fill_unscanned_parts(decoded, request.unscanned_parts);
 }
 
 std::optional<ApiError> refused_after_policy(const DecodedRequest& decoded, const policy::Decision& decision) {
