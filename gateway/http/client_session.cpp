@@ -294,11 +294,12 @@ void ClientSession::finish_body() {
 }
 
 void ClientSession::dispatch() {
+  // The parser's own flag: the message's keep_alive() would parse the Connection field again.
+  keep_alive_ = parser_->keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
   request_ = parser_->release();
   parser_.reset();
   answering_head_ = request_.method() == http::verb::head;
   ++requests_served_;
-  keep_alive_ = request_.keep_alive() && !registry_.draining.load(std::memory_order_relaxed);
   gone_handler_ = nullptr;
   shutdown_handler_ = nullptr;
   in_flight_ = true;

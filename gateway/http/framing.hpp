@@ -4,6 +4,7 @@
 // refused or a peer that stopped sending.
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
@@ -25,7 +26,7 @@ std::string transfer_codings(const Message& message) {
 
 // True when `codings` (transfer_codings()) is empty or chunked alone: the only framing whose body
 // Beast hands over decoded. Any other coding (gzip, deflate...) leaves its bytes encoded in the body.
-inline bool decodable_transfer_codings(const std::string& codings) {
+inline bool decodable_transfer_codings(std::string_view codings) {
   return codings.empty() || boost::beast::iequals(codings, "chunked");
 }
 

@@ -9,7 +9,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/json.hpp>
 
-#include "gateway/http/first_values.hpp"
 #include "gateway/http/framing.hpp"
 #include "gateway/http/parse_buffered.hpp"
 #include "gateway/net/eager_write.hpp"
@@ -259,13 +258,13 @@ void Forwarder::on_written(boost::system::error_code ec) {
 }
 
 void Forwarder::read_head() {
-  header_parser_.emplace();
-  header_parser_->header_limit(max_upstream_header_bytes);
+  answer_.emplace();
+  answer_->header_limit(max_upstream_header_bytes);
   // The body's limit is set once it is known whether the answer streams (read_whole, start_streaming);
   // left at Beast's default (8 MiB), a Content-Length above it would fail here, whatever the config says.
-  header_parser_->body_limit(boost::none);
+  answer_->body_limit(boost::none);
   connection_->with_stream([&](auto& stream) {
-    http::async_read_header(stream, connection_->buffer(), *header_parser_,
+    http::async_read_header(stream, connection_->buffer(), *answer_,
                             [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_header(ec); });
   });
 }
@@ -330,7 +329,7 @@ void Forwarder::on_header(boost::system::error_code ec) {
     if (retry_unanswered || is_timeout()) return fail_before_response(ec, true);
     return fail_unanswered(ec);
   }
-  status_ = header_parser_->get().result_int();
+  status_ = answer_->status();
   // Read past to the final answer; a 101 is refused below (unrelayable).
   if (interim_status(status_)) {
     if (++interim_heads_ <= max_interim_heads) return read_head();
@@ -352,13 +351,13 @@ void Forwarder::on_header(boost::system::error_code ec) {
     end_attempt();
     return try_next();
   }
-  if (auto refusal = unrelayable(header_parser_->get())) {
+  if (auto refusal = unrelayable()) {
     release_connection(false);
     return respond_error(*refusal);
   }
   // Only a successful answer is relayed as a stream; any other goes through read_whole's rules
   // (a 5xx becomes 502 in the gateway's error shape), whatever its Content-Type.
-  const std::string_view content_type = first_values<1>(header_parser_->get().base(), {http::field::content_type})[0];
+  const std::string_view content_type = answer_->content_type();
   const bool success = status_ >= 200 && status_ < 300;
   // Media types are case-insensitive (RFC 9110 8.3.1). A backend asked for a stream (Accept:
   // text/event-stream) that names no type has sent one: some servers' streaming responses omit it.
@@ -366,8 +365,8 @@ void Forwarder::on_header(boost::system::error_code ec) {
                             (request_.stream && content_type.empty());
   // A stream whose body is over with its head (204, Content-Length: 0) holds no event: relayed, the
   // client would read an empty stream as the answer, or wait on a read that nothing ends.
-  if (request_.stream && success && header_parser_->is_done()) {
-    release_connection(header_parser_->keep_alive());
+  if (request_.stream && success && answer_->is_done()) {
+    release_connection(answer_->keep_alive());
     return respond_error(api_errors::upstream_error("backend '" + current_.backend->config->name + "' answered the " +
                                                     "streamed request with " + std::to_string(status_) +
                                                     " and no body, where an event stream was expected"));
@@ -400,23 +399,23 @@ void Forwarder::on_header(boost::system::error_code ec) {
 // An answer the gateway cannot pass on as it is: a status that is not a final answer to a POST
 // (1xx, a redirect it will not follow, numbers outside HTTP's range), or, when the answer must be
 // checked (a response policy, tokens to restore), a body encoded so that its text cannot be read.
-std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
-  const unsigned status = head.result_int();
+std::optional<ApiError> Forwarder::unrelayable() const {
+  const unsigned status = answer_->status();
   const auto backend = [this] { return "backend '" + current_.backend->config->name + "'"; };
   if (status < 200 || (status >= 300 && status < 400) || status > 599)
     return api_errors::upstream_error(backend() + " answered with status " + std::to_string(status) +
                                       ", which the gateway does not relay");
   // Beast decodes chunked and no other transfer coding: a body sent gzip'd that way would reach the
   // answer's check (and the client, with nothing saying how to read it) still encoded.
-  if (const std::string codings = transfer_codings(head); !decodable_transfer_codings(codings)) {
+  if (const std::string_view codings = answer_->transfer_codings(); !decodable_transfer_codings(codings)) {
     ApiError error = api_errors::upstream_error(backend() + " sent its answer with Transfer-Encoding: " +
-                                                codings.substr(0, 64) +
+                                                std::string(codings.substr(0, 64)) +
                                                 ", which the gateway does not decode (only chunked); it was withheld");
     if (transform_) error.code = "response_check_failed";
     return error;
   }
   if (!transform_) return std::nullopt;  // an encoded answer is relayed unchecked, as it came
-  auto encoding = head[http::field::content_encoding];
+  const std::string_view encoding = answer_->content_encoding();
   if (!encoding.empty() && !boost::beast::iequals(encoding, "identity")) {
     ApiError error = api_errors::upstream_error(backend() + " sent its answer encoded (Content-Encoding: " +
                                                 std::string(encoding.substr(0, 32)) +
@@ -428,18 +427,18 @@ std::optional<ApiError> Forwarder::unrelayable(const ResponseHead& head) const {
 }
 
 void Forwarder::read_whole() {
-  if (auto length = header_parser_->content_length(); length && *length > max_response_bytes_) {
+  if (auto length = answer_->content_length(); length && *length > max_response_bytes_) {
     release_connection(false);
     return respond_error(api_errors::upstream_error("the response is larger than max_upstream_response_bytes (" +
                                                     std::to_string(max_response_bytes_) + ")"));
   }
-  whole_parser_.emplace(std::move(*header_parser_));
-  whole_parser_->body_limit(max_response_bytes_);
+  answer_->body_limit(max_response_bytes_);
+  answer_->take_whole();
   boost::system::error_code ec;
-  parse_buffered(*whole_parser_, connection_->buffer(), ec);
-  if (ec || whole_parser_->is_done()) return on_whole(ec);
+  parse_buffered(*answer_, connection_->buffer(), ec);
+  if (ec || answer_->is_done()) return on_whole(ec);
   connection_->with_stream([&](auto& stream) {
-    http::async_read(stream, connection_->buffer(), *whole_parser_,
+    http::async_read(stream, connection_->buffer(), *answer_,
                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_whole(ec); });
   });
 }
@@ -455,24 +454,22 @@ void Forwarder::on_whole(boost::system::error_code ec) {
                                                       std::to_string(max_response_bytes_) + ")"));
     return respond_error(api_errors::upstream_error("the response was cut off: " + ec.message()));
   }
-  auto upstream = whole_parser_->release();
-  bool reusable = upstream.keep_alive();
-  release_connection(reusable);
-  const unsigned status = upstream.result_int();
+  release_connection(answer_->keep_alive());
+  const unsigned status = answer_->status();
   // A backend's internal failure is reported in the gateway's own error shape (naming the
   // backend), so clients see one consistent contract whatever server runs behind it. So is a
   // refusal that concerns the gateway, not the client: the backend refused the gateway's
   // credentials, does not know the path or model it was configured with, or the method.
   const bool gateways_problem = status == 401 || status == 403 || status == 404 || status == 405 || status == 407;
-  const auto [retry_after_field, content_type, content_encoding] = first_values<3>(
-      upstream.base(), {http::field::retry_after, http::field::content_type, http::field::content_encoding});
+  const std::string_view content_type = answer_->content_type();
+  const std::string_view content_encoding = answer_->content_encoding();
   // When to try again, as the backend says (a 429, a 503): the client's own backoff would ignore it.
-  const std::string_view retry_after = usable_retry_after(retry_after_field);
+  const std::string_view retry_after = usable_retry_after(answer_->retry_after());
   const std::string& name = current_.backend->config->name;
   // Under a policy an error's body is checked as an answer is before anything of it (its whole body,
   // or its message quoted in the gateway's own error) reaches the client; one that could not be
   // checked is withheld, and the client gets the status with the gateway's words only.
-  std::string body = std::move(upstream.body());
+  std::string body = answer_->take_body();
   std::string message;  // what the gateway's own error says of the backend's
   bool withheld = false;
   if (transform_ && status >= 400) {
@@ -499,7 +496,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
   }
   HttpResponse response;
   response.version(11);
-  response.result(upstream.result_int());  // the number as the backend sent it, known to Beast or not
+  response.result(status);  // the number as the backend sent it, known to Beast or not
   // An error relayed is an OpenAI error, one JSON value, whatever type the backend named (a server
   // answering a streamed request may label its error text/event-stream): it goes out as JSON.
   if (status >= 400 || content_type.empty()) response.set(http::field::content_type, "application/json");
@@ -508,7 +505,7 @@ void Forwarder::on_whole(boost::system::error_code ec) {
     response.set(http::field::content_encoding, content_encoding);  // relayed unchecked: no transform (see unrelayable)
   if (!retry_after.empty()) response.set(http::field::retry_after, retry_after);
   response.set("X-Request-Id", request_.request_id);
-  if (transform_ && upstream.result_int() < 300) {
+  if (transform_ && status < 300) {
     response.body() = transform_->whole(std::move(body));
     if (transform_->failed()) {
       ApiError error = api_errors::upstream_error("the answer of backend '" + current_.backend->config->name +
@@ -529,14 +526,13 @@ void Forwarder::on_whole(boost::system::error_code ec) {
 }
 
 void Forwarder::start_streaming() {
-  stream_parser_.emplace(std::move(*header_parser_));
-  stream_parser_->body_limit(max_stream_bytes);
+  answer_->body_limit(max_stream_bytes);
   // Without a transform the stream is relayed as it comes, and only its end line is looked for; a
   // compressed stream (which only goes out untouched) cannot be read for it.
-  const auto encoding = stream_parser_->get()[http::field::content_encoding];
+  const std::string_view encoding = answer_->content_encoding();
   if (!transform_ && (encoding.empty() || boost::beast::iequals(encoding, "identity"))) stream_end_.emplace();
   ResponseHead header;
-  header.result(stream_parser_->get().result());
+  header.result(status_);
   header.version(11);
   header.set(http::field::content_type, "text/event-stream");
   // Only reached without a transform (unrelayable refuses an encoded answer that must be checked):
@@ -555,11 +551,9 @@ void Forwarder::start_streaming() {
 void Forwarder::read_chunk() {
   if (cancelled_) return finish(499, "client_closed");
   if (!chunk_buffer_) chunk_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
-  auto& body = stream_parser_->get().body();
-  body.data = chunk_buffer_->data();
-  body.size = chunk_buffer_->size();
+  answer_->take_into(chunk_buffer_->data(), chunk_buffer_->size());
   connection_->with_stream([&](auto& stream) {
-    http::async_read_some(stream, connection_->buffer(), *stream_parser_,
+    http::async_read_some(stream, connection_->buffer(), *answer_,
                           [self = shared_from_this()](boost::system::error_code ec, std::size_t) { self->on_chunk(ec); });
   });
 }
@@ -568,9 +562,8 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   if (cancelled_) return finish(499, "client_closed");
   if (ec == http::error::need_buffer) ec = {};
   if (ec) return fail_mid_stream("the backend closed the stream: " + ec.message());
-  std::size_t received = chunk_buffer_->size() - stream_parser_->get().body().size;
-  std::string data(chunk_buffer_->data(), received);
-  bool last = stream_parser_->is_done();
+  std::string data(chunk_buffer_->data(), answer_->taken());
+  bool last = answer_->is_done();
   if (transform_) {
     data = transform_->on_data(data);
     if (last) data += transform_->finish();
@@ -599,7 +592,7 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
   // and nothing more is read (a backend that keeps the stream open would hold the request). Whether
   // the connection can be pooled is decided once the client has the end (finish()).
   answer_ended_early_ = !last && answer_ended;
-  if (last) release_connection(stream_parser_->keep_alive());
+  if (last) release_connection(answer_->keep_alive());
   relay_chunk(std::move(data), last || answer_ended_early_);
 }
 
@@ -611,7 +604,7 @@ void Forwarder::on_chunk(boost::system::error_code ec) {
 // has the answer's end, by which time a backend that ends its body with its last event (most do,
 // a write behind it) has usually done so.
 bool Forwarder::body_ended_in_buffer() {
-  auto& parser = *stream_parser_;
+  auto& parser = *answer_;
   auto& buffer = connection_->buffer();
   connection_->with_stream([&](auto& stream) {
     if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, TcpStream>) {
@@ -625,9 +618,7 @@ bool Forwarder::body_ended_in_buffer() {
   boost::system::error_code ec;
   parser.eager(true);
   while (!parser.is_done() && buffer.size() > 0) {
-    auto& body = parser.get().body();
-    body.data = chunk_buffer_->data();
-    body.size = chunk_buffer_->size();
+    parser.take_into(chunk_buffer_->data(), chunk_buffer_->size());
     const std::size_t used = parser.put(buffer.data(), ec);
     buffer.consume(used);
     if (ec == http::error::need_buffer) ec = {};  // body bytes after [DONE], dropped

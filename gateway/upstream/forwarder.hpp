@@ -10,10 +10,6 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/http/buffer_body.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include "crypto/digest.hpp"
 #include "gateway/http/response_sink.hpp"
@@ -21,6 +17,7 @@
 #include "gateway/openai/api_error.hpp"
 #include "gateway/openai/stream_end.hpp"
 #include "gateway/openai/usage_meter.hpp"
+#include "gateway/upstream/backend_answer_parser.hpp"
 #include "gateway/upstream/connection_pool.hpp"
 
 namespace sovereign::gateway {
@@ -97,10 +94,6 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   static constexpr std::size_t max_attempts = 3;
 
  private:
-  using HeaderParser = ResponseParser<boost::beast::http::empty_body>;
-  using StreamParser = ResponseParser<boost::beast::http::buffer_body>;
-  using WholeParser = ResponseParser<boost::beast::http::string_body>;
-
   ApiError timeout_error() const;  // what a timed-out attempt answers (shutdown: 503 shutting_down)
   void try_next();
   void on_connected(boost::system::error_code ec, bool refused);
@@ -122,7 +115,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   void fail_mid_stream(const std::string& why, std::string before = {});
   // `retry_after`: the backend's Retry-After, passed on to the client (usable_retry_after).
   void respond_error(const ApiError& error, std::string_view retry_after = {});
-  std::optional<ApiError> unrelayable(const ResponseHead& head) const;
+  std::optional<ApiError> unrelayable() const;
   void finish(unsigned status, std::string error_code = {});
   void release_connection(bool reusable);
   void end_attempt();
@@ -146,9 +139,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::function<void(ForwardOutcome)> done_;
   ForwardTarget current_{nullptr, nullptr};
   std::shared_ptr<UpstreamConnection> connection_;
-  std::optional<HeaderParser> header_parser_;
-  std::optional<StreamParser> stream_parser_;
-  std::optional<WholeParser> whole_parser_;
+  std::optional<BackendAnswerParser> answer_;  // a new one for each head read (interim heads)
   std::unique_ptr<std::array<char, 16 * 1024>> chunk_buffer_;  // streaming responses only
   std::chrono::steady_clock::time_point started_;   // the first attempt's start: timeout_ms runs from here
   std::chrono::steady_clock::time_point deadline_;  // the current attempt's backend's timeout_ms after started_
