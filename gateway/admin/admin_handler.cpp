@@ -54,7 +54,7 @@ std::string AdminHandler::not_ready_reason() const {
 }
 
 void AdminHandler::handle(HttpRequest& request, const ConnectionInfo&, ResponseSink& sink,
-                          std::function<void(bool)> complete) {
+                          Callback<void(bool)> complete) {
   HttpResponse response{http::status::ok, 11};
   auto path = request.target().substr(0, request.target().find('?'));
   if (request.method() != http::verb::get && request.method() != http::verb::head) {

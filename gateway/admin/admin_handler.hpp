@@ -15,7 +15,7 @@ class AdminHandler : public RequestHandler {
  public:
   explicit AdminHandler(GatewayServices& services) : services_(services) {}
   void handle(HttpRequest& request, const ConnectionInfo& connection,
-              ResponseSink& sink, std::function<void(bool)> complete) override;
+              ResponseSink& sink, Callback<void(bool)> complete) override;
 
  private:
   void sample_module_metrics();

@@ -148,7 +148,7 @@ void ClientSession::check_deadlines(Deadline::Clock::time_point now) {
   }
 }
 
-void ClientSession::on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) {
+void ClientSession::on_deadline(std::chrono::steady_clock::time_point at, Callback<void()> expired) {
   response_deadline_.expires_at(at);
   on_response_deadline_ = std::move(expired);
 }
@@ -360,9 +360,9 @@ void ClientSession::stop_watching() {
   tcp().socket().cancel(ignored);
 }
 
-void ClientSession::on_client_gone(std::function<void()> handler) { gone_handler_ = std::move(handler); }
+void ClientSession::on_client_gone(Callback<void()> handler) { gone_handler_ = std::move(handler); }
 
-void ClientSession::on_shutdown(std::function<void()> handler) { shutdown_handler_ = std::move(handler); }
+void ClientSession::on_shutdown(Callback<void()> handler) { shutdown_handler_ = std::move(handler); }
 
 void ClientSession::stop_in_flight() {
   if (!in_flight_) return close();

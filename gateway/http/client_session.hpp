@@ -51,9 +51,9 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   void start_stream(ResponseHead header, Completion done) override;
   void write_chunk(std::string data, Completion done) override;
   void finish_stream(Completion done) override;
-  void on_client_gone(std::function<void()> handler) override;
-  void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override;
-  void on_shutdown(std::function<void()> handler) override;
+  void on_client_gone(Callback<void()> handler) override;
+  void on_deadline(std::chrono::steady_clock::time_point at, Callback<void()> expired) override;
+  void on_shutdown(Callback<void()> handler) override;
   // The drain timeout passed: a request in flight is ended by its shutdown handler; a connection
   // still reading a request is closed.
   void stop_in_flight();
@@ -111,12 +111,12 @@ class ClientSession : public ResponseSink, public std::enable_shared_from_this<C
   std::optional<boost::beast::http::response<boost::beast::http::empty_body, Fields>> stream_header_;
   std::optional<boost::beast::http::response_serializer<boost::beast::http::empty_body, Fields>> stream_serializer_;
   std::string chunk_;
-  std::function<void()> gone_handler_;
-  std::function<void()> shutdown_handler_;
+  Callback<void()> gone_handler_;
+  Callback<void()> shutdown_handler_;
   Deadline read_deadline_;      // the next request must start (idle), its header and body must arrive
   Deadline write_deadline_;     // the client must take what is being written
   Deadline response_deadline_;  // set by the request logic, e.g. the backend's timeout
-  std::function<void()> on_response_deadline_;
+  Callback<void()> on_response_deadline_;
   bool read_timed_out_ = false;
   std::uint64_t watch_generation_ = 0;
   std::string linger_buffer_;

@@ -40,7 +40,7 @@ class RequestHandler {
   virtual ~RequestHandler() = default;
   // Must eventually answer through `sink` and then call `complete(keep_alive)` exactly once.
   virtual void handle(HttpRequest& request,
-                      const ConnectionInfo& connection, ResponseSink& sink, std::function<void(bool keep_alive)> complete) = 0;
+                      const ConnectionInfo& connection, ResponseSink& sink, Callback<void(bool keep_alive)> complete) = 0;
   // Records a rejected request as handled ones are recorded (access log, metrics); nothing by default.
   virtual void record_rejection(const RejectedRequest& /*rejected*/, const ConnectionInfo& /*connection*/) {}
 };

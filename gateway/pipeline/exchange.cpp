@@ -110,7 +110,7 @@ class ScannedAnswerRewriter final : public ResponseRewriter {
 }  // namespace
 
 Exchange::Exchange(GatewayServices& services, boost::asio::io_context& io, HttpRequest& request,
-                   const ConnectionInfo& connection, ResponseSink& sink, std::function<void(bool)> complete)
+                   const ConnectionInfo& connection, ResponseSink& sink, Callback<void(bool)> complete)
     : services_(services),
       io_(io),
       snapshot_(services.current()),
@@ -223,7 +223,8 @@ PhaseResult Exchange::decode() {
   conversation_named_ = !conversation.empty();
   // A request's own scope starts with a control character, which no header value may hold: no
   // conversation can be named so as to share it (its id is sent back in X-Request-Id).
-  conversation_scope_ = conversation_named_ ? std::string(conversation) : "\x01" + request_id_;
+  // Only a policy tokenizes values and restores tokens: without one no scope is needed.
+  if (snapshot_->policy) conversation_scope_ = conversation_named_ ? std::string(conversation) : "\x01" + request_id_;
   return PhaseResult::next();
 }
 
@@ -858,7 +859,7 @@ void ApiHandler::audit_rejection(const RejectedRequest& rejected) {
 }
 
 void ApiHandler::handle(HttpRequest& request, const ConnectionInfo& connection, ResponseSink& sink,
-                        std::function<void(bool)> complete) {
+                        Callback<void(bool)> complete) {
   // Exchanges come and go with every request: their memory is recycled per thread.
   static_assert(sizeof(Exchange) <= 8192, "keep an exchange within its recycling size class");
   std::allocate_shared<Exchange>(RecyclingAllocator<Exchange>{}, services_, io_, request, connection, sink,

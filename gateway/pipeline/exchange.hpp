@@ -53,7 +53,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
   Exchange(GatewayServices& services, boost::asio::io_context& io,
            HttpRequest& request, const ConnectionInfo& connection,
-           ResponseSink& sink, std::function<void(bool)> complete);
+           ResponseSink& sink, Callback<void(bool)> complete);
   // Drops the vault mappings of a request that named no conversation: its answer is done.
   ~Exchange();
 
@@ -101,7 +101,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   HttpRequest& request_;
   const ConnectionInfo& connection_;
   ResponseSink& sink_;
-  std::function<void(bool)> complete_;
+  Callback<void(bool)> complete_;
   std::chrono::steady_clock::time_point started_;
   std::string request_id_;
 
@@ -123,7 +123,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   std::optional<OutcomeGate> outcome_gate_;
   std::uint64_t tokens_charged_ = 0;  // taken from the tenant's tokens-per-minute budget by decide()
   std::size_t next_phase_ = 0;
-  std::vector<ForwardTarget> targets_;
+  ForwardTargets targets_;
   const BackendConfig* local_backend_ = nullptr;
   std::shared_ptr<Forwarder> forwarder_;
   std::shared_ptr<LocalForwarder> local_forwarder_;
@@ -141,7 +141,7 @@ class ApiHandler : public RequestHandler {
  public:
   ApiHandler(GatewayServices& services, boost::asio::io_context& io) : services_(services), io_(io) {}
   void handle(HttpRequest& request, const ConnectionInfo& connection,
-              ResponseSink& sink, std::function<void(bool)> complete) override;
+              ResponseSink& sink, Callback<void(bool)> complete) override;
   void record_rejection(const RejectedRequest& rejected, const ConnectionInfo& connection) override;
 
  private:

@@ -47,11 +47,11 @@ class OutcomeGate final : public ResponseSink {
   void start_stream(ResponseHead header, Completion done) override;
   void write_chunk(std::string data, Completion done) override;
   void finish_stream(Completion done) override;
-  void on_client_gone(std::function<void()> handler) override { client_.on_client_gone(std::move(handler)); }
-  void on_deadline(std::chrono::steady_clock::time_point at, std::function<void()> expired) override {
+  void on_client_gone(Callback<void()> handler) override { client_.on_client_gone(std::move(handler)); }
+  void on_deadline(std::chrono::steady_clock::time_point at, Callback<void()> expired) override {
     client_.on_deadline(at, std::move(expired));
   }
-  void on_shutdown(std::function<void()> handler) override { client_.on_shutdown(std::move(handler)); }
+  void on_shutdown(Callback<void()> handler) override { client_.on_shutdown(std::move(handler)); }
 
   bool held() const { return held_; }        // an ending went through hold
   bool refused() const { return refused_; }  // and was refused: the client got the error instead

@@ -28,10 +28,10 @@ void BackendAnswerParser::on_response_impl(int code, boost::beast::string_view, 
 void BackendAnswerParser::on_field_impl(http::field name, boost::beast::string_view, boost::beast::string_view value,
                                         boost::beast::error_code&) {
   // The first of each, as fields[name] reads it; the head's size is bounded by header_limit.
-  const auto keep_first = [value](bool& seen, std::string& kept) {
+  const auto keep_first = [value](bool& seen, auto& kept) {
     if (seen) return;
     seen = true;
-    kept.assign(value.data(), value.size());
+    kept.assign(value.begin(), value.end());
   };
   switch (name) {
     case http::field::content_type: return keep_first(seen_content_type_, content_type_);

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include <boost/beast/http/basic_parser.hpp>
+#include <boost/container/small_vector.hpp>
 
 namespace sovereign::gateway {
 
@@ -20,7 +21,7 @@ class BackendAnswerParser final : public boost::beast::http::basic_parser<false>
   unsigned status() const { return status_; }  // the number as the backend sent it, known to Beast or not
   // The first Content-Type, Content-Encoding and Retry-After fields' values (what Beast's
   // fields[name] gives), empty where the answer has none.
-  std::string_view content_type() const { return content_type_; }
+  std::string_view content_type() const { return {content_type_.data(), content_type_.size()}; }
   std::string_view content_encoding() const { return content_encoding_; }
   std::string_view retry_after() const { return retry_after_; }
   // Every Transfer-Encoding field, joined as one value ("gzip, chunked"); empty without one.
@@ -53,7 +54,8 @@ class BackendAnswerParser final : public boost::beast::http::basic_parser<false>
   void on_finish_impl(boost::beast::error_code&) override {}
 
   unsigned status_ = 0;
-  std::string content_type_;
+  // Held inside the parser up to its usual length ("application/json; charset=utf-8").
+  boost::container::small_vector<char, 48> content_type_;
   std::string content_encoding_;
   std::string retry_after_;
   std::string transfer_codings_;

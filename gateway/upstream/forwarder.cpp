@@ -72,9 +72,9 @@ std::string_view event_break(std::string_view tail) {
 
 }  // namespace
 
-Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vector<ForwardTarget> candidates, UpstreamRequest request, std::size_t max_response_bytes,
+Forwarder::Forwarder(boost::asio::io_context& io, ConnectionPool& pool, ForwardTargets candidates, UpstreamRequest request, std::size_t max_response_bytes,
                      ResponseSink& sink, std::unique_ptr<ResponseTransform> transform,
-                     std::function<void(ForwardOutcome)> done)
+                     Callback<void(ForwardOutcome)> done)
     : io_(io),
       pool_(pool),
       candidates_(std::move(candidates)),

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include "crypto/digest.hpp"
 #include "gateway/http/response_sink.hpp"
@@ -78,12 +79,15 @@ struct ForwardTarget {
   BackendState* backend;
   ReplicaState* replica;
 };
+// The replicas a request may go to, in the order tried: a few, kept inside the exchange and the
+// forwarder rather than allocated for each request.
+using ForwardTargets = boost::container::small_vector<ForwardTarget, 4>;
 
 class Forwarder : public std::enable_shared_from_this<Forwarder> {
  public:
-  Forwarder(boost::asio::io_context& io, ConnectionPool& pool, std::vector<ForwardTarget> candidates,
+  Forwarder(boost::asio::io_context& io, ConnectionPool& pool, ForwardTargets candidates,
             UpstreamRequest request, std::size_t max_response_bytes, ResponseSink& sink,
-            std::unique_ptr<ResponseTransform> transform, std::function<void(ForwardOutcome)> done);
+            std::unique_ptr<ResponseTransform> transform, Callback<void(ForwardOutcome)> done);
 
   void start();
   void cancel();  // the client went away: abort the upstream request
@@ -124,7 +128,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
 
   boost::asio::io_context& io_;
   ConnectionPool& pool_;
-  std::vector<ForwardTarget> candidates_;
+  ForwardTargets candidates_;
   std::size_t next_candidate_ = 0;
   std::size_t attempts_ = 0;
   // No candidate had addresses to dial: each was refused by the egress guard or is unresolved. With
@@ -136,7 +140,7 @@ class Forwarder : public std::enable_shared_from_this<Forwarder> {
   std::size_t max_response_bytes_;
   ResponseSink& sink_;
   std::unique_ptr<ResponseTransform> transform_;
-  std::function<void(ForwardOutcome)> done_;
+  Callback<void(ForwardOutcome)> done_;
   ForwardTarget current_{nullptr, nullptr};
   std::shared_ptr<UpstreamConnection> connection_;
   std::optional<BackendAnswerParser> answer_;  // a new one for each head read (interim heads)

@@ -42,7 +42,7 @@ LocalForwarder::LocalForwarder(boost::asio::io_context& io, std::shared_ptr<acce
                                const BackendConfig& backend, const DecodedRequest& request, std::string request_id,
                                bool keep_response_body, bool digest_response, ResponseSink& sink,
                                std::unique_ptr<ResponseTransform> transform,
-                               std::function<void(ForwardOutcome)> done)
+                               Callback<void(ForwardOutcome)> done)
     : io_(io),
       engine_(std::move(engine)),
       backend_(backend),

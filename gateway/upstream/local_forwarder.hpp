@@ -21,7 +21,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   LocalForwarder(boost::asio::io_context& io, std::shared_ptr<accel::Engine> engine, const BackendConfig& backend,
                  const DecodedRequest& request, std::string request_id, bool keep_response_body,
                  bool digest_response, ResponseSink& sink,
-                 std::unique_ptr<ResponseTransform> transform, std::function<void(ForwardOutcome)> done);
+                 std::unique_ptr<ResponseTransform> transform, Callback<void(ForwardOutcome)> done);
 
   void start();
   void cancel();
@@ -56,7 +56,7 @@ class LocalForwarder : public std::enable_shared_from_this<LocalForwarder> {
   std::int64_t created_;
   ResponseSink& sink_;
   std::unique_ptr<ResponseTransform> transform_;
-  std::function<void(ForwardOutcome)> done_;
+  Callback<void(ForwardOutcome)> done_;
   std::shared_ptr<accel::GenerationHandle> handle_;
   ForwardOutcome outcome_;
   crypto::Sha256Hasher response_hash_;

@@ -1,12 +1,15 @@
 // The per-thread recycling allocator and swept deadlines: the small pieces the hot path rests on.
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gateway/http/messages.hpp"
+#include "gateway/memory/callback.hpp"
 #include "gateway/memory/recycling_allocator.hpp"
 #include "gateway/net/deadline.hpp"
 
@@ -62,6 +65,60 @@ TEST_SUITE("memory") {
     CHECK(response.find("X-Field-3") == response.end());
     HttpResponse moved = std::move(response);
     CHECK(moved["X-Field-10"].size() == 70);
+  }
+}
+
+TEST_SUITE("callback") {
+  TEST_CASE("a callback holding a shared_ptr is copied, moved, called and cleared as std::function is") {
+    auto owner = std::make_shared<int>(7);
+    int calls = 0;
+    Callback<int(int)> callback = [owner, &calls](int x) { return *owner + x + ++calls * 0; };
+    REQUIRE(callback);
+    CHECK(owner.use_count() == 2);
+    CHECK(callback(3) == 10);
+    Callback<int(int)> copy = callback;
+    CHECK(owner.use_count() == 3);
+    Callback<int(int)> moved = std::move(callback);
+    CHECK(owner.use_count() == 3);
+    CHECK_FALSE(callback);
+    CHECK(callback == nullptr);
+    CHECK(moved(1) == 8);
+    copy = nullptr;
+    CHECK(owner.use_count() == 2);
+    moved = copy;  // assigning an empty one releases what it held
+    CHECK(owner.use_count() == 1);
+    CHECK(calls == 2);
+  }
+
+  TEST_CASE("a mutable callable keeps its state between calls, and a callable larger than the room is held too") {
+    Callback<int()> counter = [n = 0]() mutable { return ++n; };
+    CHECK(counter() == 1);
+    CHECK(counter() == 2);
+    auto owner = std::make_shared<int>(1);
+    std::array<char, Callback<void()>::inline_bytes * 2> big{};
+    big[0] = 'b';
+    Callback<char()> large = [owner, big] { return big[0]; };
+    CHECK(owner.use_count() == 2);
+    Callback<char()> large_copy = large;
+    CHECK(owner.use_count() == 3);
+    Callback<char()> large_moved = std::move(large);
+    CHECK(owner.use_count() == 3);
+    CHECK(large_moved() == 'b');
+    CHECK(large_copy() == 'b');
+    large_moved = nullptr;
+    large_copy = nullptr;
+    CHECK(owner.use_count() == 1);
+  }
+
+  TEST_CASE("a callback takes move-constructed arguments and assigns a new callable over an old one") {
+    auto first = std::make_shared<int>(1);
+    auto second = std::make_shared<int>(2);
+    Callback<std::size_t(std::string)> callback = [first](std::string s) { return s.size() + *first; };
+    CHECK(callback(std::string(40, 'x')) == 41);
+    callback = [second](std::string s) { return s.size() + *second; };
+    CHECK(first.use_count() == 1);
+    CHECK(second.use_count() == 2);
+    CHECK(callback("ab") == 4);
   }
 }
 

@@ -35,9 +35,9 @@ struct RecordingSink final : ResponseSink {
     calls.push_back("finish");
     done(true);
   }
-  void on_client_gone(std::function<void()>) override {}
-  void on_deadline(std::chrono::steady_clock::time_point, std::function<void()>) override {}
-  void on_shutdown(std::function<void()>) override {}
+  void on_client_gone(Callback<void()>) override {}
+  void on_deadline(std::chrono::steady_clock::time_point, Callback<void()>) override {}
+  void on_shutdown(Callback<void()>) override {}
 };
 
 // A hold that keeps the ending until the test releases it.
