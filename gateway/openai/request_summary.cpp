@@ -396,7 +396,7 @@ class Summary {
     return {};
   }
 
-  DecodedRequest request_{};
+  DecodedRequest request_;  // its endpoint set by the constructor
   std::array<Open, max_json_depth + 1> open_;
   std::size_t depth_ = 0;
   // The hashes of the keys of every open object, each object's after its parent's: on the stack
