@@ -389,6 +389,7 @@ std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps&
   return std::nullopt;
 }
 
+// The texts' unescaped size: DecodedRequest::prompt_bytes.
 std::size_t text_bytes(const std::vector<TextField>& texts) {
   std::size_t bytes = 0;
   for (const auto& field : texts) bytes += field.text.size();
