@@ -12,6 +12,7 @@
 #include <boost/json.hpp>
 
 #include "gateway/openai/json_members.hpp"
+#include "gateway/openai/request_summary.hpp"
 #include "gateway/openai/text_search.hpp"
 #include "gateway/openai/word_set.hpp"
 #include "policy/unscanned_parts.hpp"
@@ -388,6 +389,13 @@ std::optional<ApiError> collect_other_strings(json::value& value, JsonPathSteps&
   return std::nullopt;
 }
 
+// The texts' unescaped size: DecodedRequest::prompt_bytes.
+std::size_t text_bytes(const std::vector<TextField>& texts) {
+  std::size_t bytes = 0;
+  for (const auto& field : texts) bytes += field.text.size();
+  return bytes;
+}
+
 }  // namespace
 
 bool valid_model_name(std::string_view name) {
@@ -409,6 +417,10 @@ const char* endpoint_name(Endpoint endpoint) {
 
 std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body_text,
                                                      json::storage_ptr storage, TextScope scope) {
+  if (scope == TextScope::summary) {
+    if (auto summary = summarize_request(endpoint, body_text)) return std::move(*summary);
+    scope = TextScope::prompts;
+  }
   json::parse_options options;
   options.max_depth = max_json_depth;
   boost::system::error_code ec;
@@ -511,6 +523,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
              find_text(body_text, "\\u00") != std::string_view::npos;
     };
     if (repeats_a_key(written_members, request.body) && may_repeat_model()) return repeated_key(body_text, options);
+    request.prompt_bytes = text_bytes(request.texts);
     return request;
   }
   // Then every other string of the body but the model's name (which must be one the gateway serves).
@@ -531,6 +544,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   if (request.texts.size() > max_text_fields)
     return api_errors::invalid_request("the request has more than " + std::to_string(max_text_fields) +
                                        " text fields");
+  request.prompt_bytes = text_bytes(request.texts);
   return request;
 }
 

@@ -71,6 +71,10 @@ struct UnreadablePart {
   std::string remote_url_path;
 };
 
+// What decode_request finds in a body. Summarised (TextScope::summary, an ordinary body without a
+// policy) it holds only model, stream, include_usage, max_tokens, logprobs_asked_by and
+// prompt_bytes: `body` is null (how to tell), `texts`, `unreadable_parts` and `number_digits`
+// empty, `token_ids` false. Read any of those only from a request decoded with another scope.
 struct DecodedRequest {
   Endpoint endpoint;
   std::string model;
@@ -90,11 +94,16 @@ struct DecodedRequest {
   // empty one allocates nothing (a deque allocates its map when made and again when moved from,
   // four allocations a request measured with callgrind, numbers or not).
   std::list<std::string> number_digits{};
+  // The bytes of the texts as decoded (the prompt texts; under every_string every string collected),
+  // unescaped: what the tokens-per-minute budget estimates the prompt from.
+  std::size_t prompt_bytes = 0;
 };
 
 // Which strings decode_request collects: the prompt texts only (enough to estimate tokens), or
-// every string of the body, for a policy to scan.
-enum class TextScope { prompts, every_string };
+// every string of the body, for a policy to scan. `summary` asks for what the plain path reads and
+// no more: an ordinary body is summarised in one pass without being built (request_summary.hpp),
+// any other decoded as with `prompts`, so that the answer to it (an error included) is the same.
+enum class TextScope { prompts, every_string, summary };
 
 // `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.
 [[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,

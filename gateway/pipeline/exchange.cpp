@@ -56,12 +56,9 @@ std::string model_of_path(std::string_view path) {
 }
 
 // The prompt's tokens as the tokens-per-minute budget estimates them before the backend reports
-// usage: about four bytes of text per token (decide() adds what the client allows the model to write).
-std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) {
-  std::uint64_t bytes = 0;
-  for (const auto& field : request.texts) bytes += field.text.size();
-  return bytes / 4 + 1;
-}
+// usage: about four bytes of text per token (decide() adds what the client allows the model to write),
+// counted as decoded, so that settle_tokens falls back on the figure decide() charged.
+std::uint64_t estimated_prompt_tokens(const DecodedRequest& request) { return request.prompt_bytes / 4 + 1; }
 
 // What the decide phase keeps of its reused engine input between requests (Exchange::decide).
 constexpr std::size_t max_reused_policy_request_bytes = 64 * 1024;
@@ -200,9 +197,14 @@ PhaseResult Exchange::decode() {
   // The body is read as sent: a compressed one, or one in another charset, is refused naming the header.
   if (auto refusal = refused_body_media(fields_.content_encodings, fields_.content_type.value))
     return PhaseResult::fail(std::move(*refusal));
-  // Without a policy nothing scans the body: only the prompt texts are collected (token estimates).
+  // Without a policy nothing scans the body: an ordinary one is only summarised (model, limits, the
+  // prompt's size for token estimates), without being built. The built-in engine renders its prompt
+  // from the built body: for a model it serves, the body is decoded again.
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
-                                snapshot_->policy ? TextScope::every_string : TextScope::prompts);
+                                snapshot_->policy ? TextScope::every_string : TextScope::summary);
+  if (const auto* summary = std::get_if<DecodedRequest>(&decoded);
+      summary != nullptr && summary->body.is_null() && snapshot_->config->serves_locally(summary->model))
+    decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), TextScope::prompts);
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_ = std::move(std::get<DecodedRequest>(decoded));
   // Headers the policy and the vault act on may appear once: with two, a proxy in front and the

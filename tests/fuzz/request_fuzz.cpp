@@ -1,11 +1,16 @@
 // Fuzz target: request bodies as applications send them. Byte 0 picks the endpoint; the rest is
 // the body. decode_request must accept it or refuse it with an OpenAI-shaped error, never crash or
 // hang; an accepted body has every text rewritten in place (as redaction does) and re-serialised.
+// Without a policy the plain path's one-pass summary must answer as the full decode: the same error,
+// or the same fields, and a summary only of a body the full decode accepts.
+#include <cstdlib>
+
 #include <boost/json/monotonic_resource.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "fuzz_support.hpp"
 #include "gateway/openai/request_body.hpp"
+#include "gateway/openai/request_summary.hpp"
 
 using namespace sovereign;
 
@@ -18,6 +23,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto scope = (data[0] & 0x80) != 0 ? gateway::TextScope::prompts : gateway::TextScope::every_string;
   auto storage = boost::json::make_shared_resource<boost::json::monotonic_resource>();
   auto decoded = gateway::decode_request(endpoint, body, storage, scope);
+  if (scope == gateway::TextScope::prompts) {
+    const auto summary = gateway::summarize_request(endpoint, body);
+    const auto answer = gateway::decode_request(endpoint, body, {}, gateway::TextScope::summary);
+    if (const auto* full = std::get_if<gateway::DecodedRequest>(&decoded)) {
+      const auto* same = std::get_if<gateway::DecodedRequest>(&answer);
+      if (same == nullptr || same->model != full->model || same->stream != full->stream ||
+          same->include_usage != full->include_usage || same->max_tokens != full->max_tokens ||
+          same->logprobs_asked_by != full->logprobs_asked_by || same->token_ids != full->token_ids ||
+          same->prompt_bytes != full->prompt_bytes || same->body.is_null() != summary.has_value())
+        std::abort();
+      if (summary && (!full->unreadable_parts.empty() || full->token_ids)) std::abort();
+    } else {
+      const auto* same = std::get_if<gateway::ApiError>(&answer);
+      if (summary || same == nullptr || same->to_json() != std::get<gateway::ApiError>(decoded).to_json()) std::abort();
+    }
+  }
   if (auto* request = std::get_if<gateway::DecodedRequest>(&decoded)) {
     for (auto& field : request->texts) {
       (void)field.path_string();

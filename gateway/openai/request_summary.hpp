@@ -1,0 +1,21 @@
+#pragma once
+// The plain path's reading of an OpenAI request body (no policy configured): the model, stream,
+// token limits and the prompt texts' size, taken in one pass of the JSON parser without building
+// the body. Only an ordinary body that decode_request accepts is summarised; any other is left to
+// decode_request, whose answer (an error included) stays the one the client gets.
+#include <optional>
+#include <string_view>
+
+#include "gateway/openai/request_body.hpp"
+
+namespace sovereign::gateway {
+
+// What decode_request(endpoint, body, {}, TextScope::prompts) returns for `body`, when this pass
+// can vouch that it accepts it: model, stream, include_usage, max_tokens, logprobs_asked_by and
+// prompt_bytes, with `body` null and `texts` empty. nullopt for any body it cannot vouch for: one
+// that is not JSON or that decode_request refuses, one that repeats a key anywhere, a content part
+// that is not text (unreadable_parts), token ids, a number too large for a double, more texts than
+// a policy would read.
+[[nodiscard]] std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body);
+
+}  // namespace sovereign::gateway
