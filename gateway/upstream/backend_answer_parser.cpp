@@ -10,7 +10,9 @@ namespace http = boost::beast::http;
 
 void BackendAnswerParser::take_whole() {
   mode_ = BodyMode::whole;
-  // Called with the head read and the body limit set: a Content-Length above it was refused then.
+  // Once the head is read (the forwarder chooses then, with the body limit set: a Content-Length
+  // above it was refused), the body's room is taken at once.
+  if (!is_header_done()) return;
   if (const auto length = content_length()) body_.reserve(static_cast<std::size_t>(*length));
 }
 

@@ -35,8 +35,7 @@ TEST_SUITE("http") {
   TEST_CASE("the fields kept of an answer are the first of each name, in any case, as Beast's lookup by name finds them") {
     const char* answers[] = {
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
-        "HTTP/1.1 429 Too Many\r\nretry-after: 5\r\nCONTENT-TYPE: text/plain\r\nContent-Encoding: gzip\r\n"
-        "Retry-After: 9\r\ncontent-encoding: br\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 429 Too Many\r\nretry-after: 5\r\nCONTENT-TYPE: text/plain\r\nContent-Encoding: gzip\r\nRetry-After: 9\r\ncontent-encoding: br\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-Content-Type: a\r\nContent-Typo: b\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 503 Busy\r\nRetry-After:\r\nContent-Type: a\r\nContent-Type: b\r\nContent-Length: 0\r\n\r\n",
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",

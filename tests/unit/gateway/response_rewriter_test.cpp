@@ -302,7 +302,8 @@ TEST_SUITE("rewrite") {
         {R"({"content":null,"function_call":"a secret"})", "message.function_call is a string, not an object"},
         {R"("a secret")", "message is a string, not an object"}};
     for (const auto& [message, why] : cases) {
-      CAPTURE(message);
+      const std::string& shown = message;  // a structured binding cannot be captured with clang 14
+      CAPTURE(shown);
       auto whole = masking_rewriter();
       CHECK(whole.whole(R"({"choices":[{"index":0,"message":)" + message + "}]}").empty());
       CHECK(whole.failed());
@@ -326,7 +327,8 @@ TEST_SUITE("rewrite") {
         {R"({"index":1,"delta":{"tool_calls":[{"index":"0","function":{"arguments":"sec"}}]}})",
          "choice 1's delta.tool_calls[0].index is a string, not an integer"}};
     for (const auto& [choice, why] : cases) {
-      CAPTURE(choice);
+      const std::string& shown = choice;  // a structured binding cannot be captured with clang 14
+      CAPTURE(shown);
       auto rewriter = streaming_mask_rewriter();
       std::string out = rewriter.on_data(R"(data: {"choices":[{"index":1,"delta":{"content":"x"}}]})" "\n\n");
       out += rewriter.on_data("data: {\"choices\":[" + choice + "]}\n\n");
