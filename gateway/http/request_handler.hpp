@@ -3,7 +3,6 @@
 // each provide one; the session that owns the socket knows nothing about either.
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 

@@ -3,11 +3,9 @@
 // retries on another replica the failures that cannot have run the request (docs/CONFIG.md,
 // "Retries"), and relays the response to the client, streaming SSE chunk by chunk with backpressure.
 #include <chrono>
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/container/small_vector.hpp>

@@ -4,7 +4,6 @@
 // chat.completion / text_completion, or chat.completion.chunk server-sent events — written through
 // the same ResponseSink and ResponseTransform as a network backend's answer.
 #include <deque>
-#include <functional>
 #include <memory>
 #include <string>
 

@@ -19,17 +19,23 @@ using namespace sovereign::policy;
 // may choose is compared here with a check of every window, or with the pattern it replaces.
 namespace {
 
+// The first start at or after `from` of `width` bytes that all satisfy `in`: every window checked.
+template <class In>
+std::size_t first_window(const std::string& text, std::size_t from, std::size_t width, In in) {
+    for (std::size_t s = from; s + width <= text.size(); ++s) {
+        bool all = true;
+        for (std::size_t i = s; i < s + width && all; ++i) all = in(text[i]);
+        if (all) return s;
+    }
+    return std::string::npos;
+}
+
 void find_run_agrees_with_every_window(const std::string& members_of) {
     std::array<bool, 256> members{};
     for (const char c : members_of) members[static_cast<unsigned char>(c)] = true;
     const ByteClass chars(members);
     const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
-        for (std::size_t s = from; s + width <= text.size(); ++s) {
-            bool all = true;
-            for (std::size_t i = s; i < s + width && all; ++i) all = chars.contains(text[i]);
-            if (all) return s;
-        }
-        return std::string::npos;
+        return first_window(text, from, width, [&](char c) { return chars.contains(c); });
     };
     std::mt19937 random(20261123);
     std::size_t found = 0;
@@ -209,12 +215,7 @@ TEST_SUITE("scan") {
     TEST_CASE("runs of capitals and digits are found where a check of every window finds them") {
         const auto in = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
         const auto every_window = [&](const std::string& text, std::size_t from, std::size_t width) {
-            for (std::size_t s = from; s + width <= text.size(); ++s) {
-                bool all = true;
-                for (std::size_t i = s; i < s + width && all; ++i) all = in(text[i]);
-                if (all) return s;
-            }
-            return std::string::npos;
+            return first_window(text, from, width, in);
         };
         std::mt19937 random(20261128);
         std::size_t found = 0;
