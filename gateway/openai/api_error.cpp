@@ -114,6 +114,10 @@ ApiError audit_unavailable(const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "audit_unavailable",
           "The audit log cannot be written, so nothing is forwarded: " + why + ".", {}};
 }
+ApiError internal_error(const std::string& why) {
+  return {status::internal_server_error, "server_error", "internal_error",
+          "The gateway failed to handle the request, and forwarded nothing: " + why + ".", {}};
+}
 ApiError tokenization_unavailable(const std::string& why) {
   return {status::service_unavailable, "service_unavailable_error", "tokenization_unavailable",
           "The policy asks to tokenize values that cannot be tokenized, so nothing is forwarded: " + why + ".", {}};

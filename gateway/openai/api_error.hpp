@@ -52,6 +52,8 @@ ApiError upstream_refusal(unsigned status, const std::string& backend, const std
                           const std::string& content_type, std::size_t body_bytes);
 ApiError audit_unavailable(const std::string& why);
 ApiError tokenization_unavailable(const std::string& why);
+// 500: a fault of the gateway's own (an invariant broken); fail closed, forwarding nothing.
+ApiError internal_error(const std::string& why);
 // The policy asks for a sealed capture of the exchange and it could not be written: `part` is
 // "request" (nothing was forwarded) or "response" (the answer is withheld).
 ApiError capture_unavailable(std::string_view part, const std::string& why);

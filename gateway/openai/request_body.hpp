@@ -73,8 +73,11 @@ struct UnreadablePart {
 
 // What decode_request finds in a body. Summarised (TextScope::summary, an ordinary body without a
 // policy) it holds only model, stream, include_usage, max_tokens, logprobs_asked_by and
-// prompt_bytes: `body` is null (how to tell), `texts`, `unreadable_parts` and `number_digits`
+// prompt_bytes: `body` is null (how to tell), `texts`, `unreadable_parts` and `held_texts`
 // empty, `token_ids` false. Read any of those only from a request decoded with another scope.
+// Read for a policy in one pass (TextScope::policy_scan, an ordinary body) it holds every field as
+// every_string gives them, but `body` is null and its texts view `held_texts`: none of them can be
+// rewritten (decode it again with every_string to rewrite).
 struct DecodedRequest {
   Endpoint endpoint;
   std::string model;
@@ -90,10 +93,11 @@ struct DecodedRequest {
   // The content parts whose data no detector can read (an image, audio, a file, any part that is not
   // text), in body order: a policy refuses them unless the tenant lets their type through unscanned.
   std::vector<UnreadablePart> unreadable_parts{};
-  // The digits of the numbers in `texts`. A list: moving the request keeps their addresses, and an
+  // Text the request holds itself, which `texts` view: the digits of numbers, and the texts of a body
+  // read without being built (policy_scan). A list: moving the request keeps their addresses, and an
   // empty one allocates nothing (a deque allocates its map when made and again when moved from,
   // four allocations a request measured with callgrind, numbers or not).
-  std::list<std::string> number_digits{};
+  std::list<std::string> held_texts{};
   // The bytes of the texts as decoded (the prompt texts; under every_string every string collected),
   // unescaped: what the tokens-per-minute budget estimates the prompt from.
   std::size_t prompt_bytes = 0;
@@ -103,7 +107,11 @@ struct DecodedRequest {
 // every string of the body, for a policy to scan. `summary` asks for what the plain path reads and
 // no more: an ordinary body is summarised in one pass without being built (request_summary.hpp),
 // any other decoded as with `prompts`, so that the answer to it (an error included) is the same.
-enum class TextScope { prompts, every_string, summary };
+// `policy_scan` asks for what every_string collects, in the same order with the same paths, read in
+// one pass without building the body where the body is ordinary (request_summary.hpp): a policy
+// that decides to rewrite the request has it decoded again with every_string. Any other body is
+// decoded as with every_string.
+enum class TextScope { prompts, every_string, summary, policy_scan };
 
 // `storage` holds the parsed body (e.g. a per-request monotonic arena); it must outlive the result.
 [[nodiscard]] std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::string_view body,

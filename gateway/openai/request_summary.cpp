@@ -1,6 +1,7 @@
 #include "gateway/openai/request_summary.hpp"
 
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <boost/json.hpp>
 #include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/openai/request_words.hpp"
 #include "policy/unscanned_parts.hpp"
 
 namespace sovereign::gateway {
@@ -88,11 +90,32 @@ struct Open {
   Role member;              // objects: what the member being read is
   bool object;
   std::uint32_t first_key;  // objects: where their keys' hashes start in Summary::key_hashes_
+  std::uint32_t count;      // arrays: the elements read so far, which is the index of the one being read
+  // Objects, collecting texts: where the member's key is, in the body (as most keys are, unescaped
+  // and whole) or in Summary::keys_.
+  std::uint32_t key_at;
+  std::uint32_t key_size;
+  bool key_held;
+};
+
+// A text collected for a policy (TextScope::policy_scan), where it lies in Summary::store_ until
+// the pass ends and the store is handed to the request.
+struct Collected {
+  TextPath path;           // a prompt text's
+  std::string other_path;  // any other string's (a key's ending in " (key)")
+  std::uint32_t at;
+  std::uint32_t size;
+  bool is_key;
+  bool json_text;
 };
 
 // The handler of boost::json::basic_parser: follows the body's structure event by event and fills
 // the request. Any event that decode_request would answer differently from a plain acceptance (an
 // error, unreadable parts, token ids) stops the parse: the caller then runs decode_request.
+// Collecting texts (for a policy), it also takes every string decode_request's every_string scope
+// takes, in its order and with its paths: the prompt texts first, then every other string value
+// but vocabulary words, every key outside the schema, and every whole number outside the top-level
+// parameters, in the order the body writes them (as collect_other_strings walks the built body).
 class Summary {
  public:
   // As the value builder decode_request parses with (json_members.cpp): the parser stops at the
@@ -102,7 +125,11 @@ class Summary {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  explicit Summary(Endpoint endpoint) { request_.endpoint = endpoint; }
+  Summary(Endpoint endpoint, std::string_view body, bool collect_texts) : body_(body), collect_(collect_texts) {
+    request_.endpoint = endpoint;
+    // Unescaped, the texts take no more room than the body (numbers' digits aside).
+    if (collect_) store_.reserve(body.size() + 64);
+  }
 
   // After a whole parse without error: whether the body holds what decode_request requires, and
   // the request if so.
@@ -115,6 +142,7 @@ class Summary {
     // decode_request reads max_tokens, then max_completion_tokens over it.
     request_.max_tokens = static_cast<std::uint32_t>(max_completion_tokens_ != 0 ? max_completion_tokens_ : max_tokens_);
     request_.logprobs_asked_by = logprobs_asked_by();
+    if (collect_) hand_over_texts();
     return std::move(request_);
   }
 
@@ -147,6 +175,7 @@ class Summary {
     // Servers read a part by its type; one without a type only as the text it holds. Any other
     // part is one no detector reads, which decode_request notes in unreadable_parts.
     if (closed.role == Role::part && !(part_type_given_ ? part_type_text_ : part_text_)) return give_up(ec);
+    value_done();
     return true;
   }
 
@@ -172,6 +201,7 @@ class Summary {
       if (size == 0) return give_up(ec);
       messages_ = size;
     }
+    value_done();
     return true;
   }
 
@@ -196,14 +226,22 @@ class Summary {
     if (key_hashes_.size() - object.first_key == max_keys_per_object) return give_up(ec);
     key_hashes_.push_back(hash);
     object.member = member_role(object.role, key);
+    if (collect_) {
+      // Kept for the paths of what the member holds: where it is in the body, or else a copy (the
+      // keys of deeper objects, all closed now, go). A key read for its role is one of the schema's
+      // (n_probs, llama.cpp's, excepted).
+      keep_key(object, key);
+      const bool known = object.member != Role::other && object.member != Role::n_probs;
+      if (!known && !schema_key(key) && !collect_other(key, true)) return give_up(ec);
+    }
     key_text_.clear();
     return true;
   }
 
   // A string the parser gives in parts (at escapes): the model's and a part's type are read whole;
-  // of a text only its size counts, which on_string is given.
+  // of a text only its size counts, which on_string is given, unless texts are collected.
   bool on_string_part(json::string_view part, std::size_t, boost::system::error_code&) {
-    if (const Role role = next_role(); role == Role::model || role == Role::part_type)
+    if (const Role role = next_role(); collect_ || role == Role::model || role == Role::part_type)
       value_text_.append(part.data(), part.size());
     return true;
   }
@@ -214,6 +252,9 @@ class Summary {
       value_text_.append(text);
       text = value_text_;
     }
+    // Under a policy every string but the model's and the prompt texts is scanned as another
+    // string, a vocabulary word (a role, a part's type) excepted.
+    bool other = collect_;
     switch (next_role()) {
       case Role::other:
       case Role::top_logprobs:
@@ -223,6 +264,7 @@ class Summary {
       case Role::model:
         if (!valid_model_name(text)) return give_up(ec);
         request_.model.assign(text);
+        other = false;
         break;
       case Role::role: role_given_ = true; break;
       case Role::part_type:
@@ -231,19 +273,27 @@ class Summary {
         break;
       case Role::part_text:
         part_text_ = true;
-        add_text(size);
+        if (!add_text(size, text, {"messages", index_at(depth_ - 4), index_at(depth_ - 2)})) return give_up(ec);
+        other = false;
         break;
       case Role::prompts:
         prompts_given_ = true;
-        add_text(size);
+        if (!add_text(size, text, {prompts_key(), -1, -1})) return give_up(ec);
+        other = false;
         break;
       case Role::content:
+        if (!add_text(size, text, {"messages", index_at(depth_ - 2), -1})) return give_up(ec);
+        other = false;
+        break;
       case Role::prompt:
-        add_text(size);
+        if (!add_text(size, text, {prompts_key(), index_at(depth_ - 1), -1})) return give_up(ec);
+        other = false;
         break;
       default: return give_up(ec);
     }
+    if (other && !vocabulary_word(text) && !collect_other(text, false)) return give_up(ec);
     value_text_.clear();
+    value_done();
     return true;
   }
 
@@ -256,20 +306,21 @@ class Summary {
         // 0 is refused as OpenAI refuses it: an answer of no tokens.
         if (number < 1 || number > max_max_tokens) return give_up(ec);
         (role == Role::max_tokens ? max_tokens_ : max_completion_tokens_) = number;
+        value_done();
         return true;
-      default: return positive_number(number > 0, ec);
+      default: return positive_number(number > 0, number, ec);
     }
   }
 
   bool on_uint64(std::uint64_t number, json::string_view, boost::system::error_code& ec) {
-    return positive_number(number > 0, ec);
+    return positive_number(number > 0, number, ec);
   }
 
   bool on_double(double number, json::string_view, boost::system::error_code& ec) {
     // 1e999 is read as infinity, which a policy's rewrite could not write back: decode_request's
     // to judge.
     if (!std::isfinite(number)) return give_up(ec);
-    return positive_number(number > 0, ec);
+    return positive_number(number > 0, number, ec);
   }
 
   bool on_bool(bool value, boost::system::error_code& ec) {
@@ -277,12 +328,14 @@ class Summary {
       case Role::other:
       case Role::top_logprobs:
       case Role::n_probs:
-        return true;
-      case Role::logprobs: logprobs_given_ = logprobs_given_ || value; return true;
-      case Role::stream: request_.stream = value; return true;
-      case Role::include_usage: request_.include_usage = value; return true;
+        break;
+      case Role::logprobs: logprobs_given_ = logprobs_given_ || value; break;
+      case Role::stream: request_.stream = value; break;
+      case Role::include_usage: request_.include_usage = value; break;
       default: return give_up(ec);
     }
+    value_done();
+    return true;
   }
 
   bool on_null(boost::system::error_code& ec) {
@@ -298,6 +351,7 @@ class Summary {
       case Role::top_logprobs:
       case Role::n_probs:
       case Role::content:
+        value_done();
         return true;
       default: return give_up(ec);
     }
@@ -366,26 +420,136 @@ class Summary {
 
   bool open(Role role, bool object, boost::system::error_code& ec) {
     if (depth_ == open_.size()) return give_up(ec);  // beyond the parse's own depth limit: never reached
-    open_[depth_++] = {role, Role::other, object, static_cast<std::uint32_t>(key_hashes_.size())};
+    open_[depth_++] = {role, Role::other, object, static_cast<std::uint32_t>(key_hashes_.size()), 0, 0, 0, false};
     return true;
   }
 
+  // Where the key of the member `object` is reading lies: in the body where the parser's view is
+  // into it, else copied after the keys held for the objects that enclose this one.
+  void keep_key(Open& object, std::string_view key) {
+    object.key_size = static_cast<std::uint32_t>(key.size());
+    if (key.data() >= body_.data() && key.data() + key.size() <= body_.data() + body_.size()) {
+      object.key_held = false;
+      object.key_at = static_cast<std::uint32_t>(key.data() - body_.data());
+      return;
+    }
+    std::size_t held_end = 0;
+    for (std::size_t i = 0; i + 1 < depth_; ++i)
+      if (open_[i].object && open_[i].key_held) held_end = open_[i].key_at + open_[i].key_size;
+    keys_.resize(held_end);
+    object.key_held = true;
+    object.key_at = static_cast<std::uint32_t>(keys_.size());
+    keys_.append(key);
+  }
+
+  std::string_view key_of(const Open& object) const {
+    return std::string_view(object.key_held ? keys_ : body_).substr(object.key_at, object.key_size);
+  }
+
+  // A value was read whole: the array holding it moves on to its next element.
+  void value_done() {
+    if (depth_ != 0 && !open_[depth_ - 1].object) ++open_[depth_ - 1].count;
+  }
+
+  // The index of the element being read of the array open at `level`.
+  std::int32_t index_at(std::size_t level) const { return static_cast<std::int32_t>(open_[level].count); }
+
+  const char* prompts_key() const { return request_.endpoint == Endpoint::completions ? "prompt" : "input"; }
+
   // A number where the plain path reads none but the log probabilities' counts: those ask for
-  // log probabilities when positive, and anything given as "logprobs" (but false) does.
-  bool positive_number(bool positive, boost::system::error_code& ec) {
+  // log probabilities when positive, and anything given as "logprobs" (but false) does. Under a
+  // policy a whole number is scanned as its digits, OpenAI's top-level parameters excepted.
+  template <class Number>
+  bool positive_number(bool positive, Number number, boost::system::error_code& ec) {
     switch (next_role()) {
-      case Role::other: return true;
-      case Role::logprobs: logprobs_given_ = true; return true;
-      case Role::top_logprobs: top_logprobs_positive_ = top_logprobs_positive_ || positive; return true;
-      case Role::n_probs: n_probs_positive_ = n_probs_positive_ || positive; return true;
+      case Role::other: break;
+      case Role::logprobs: logprobs_given_ = true; break;
+      case Role::top_logprobs: top_logprobs_positive_ = top_logprobs_positive_ || positive; break;
+      case Role::n_probs: n_probs_positive_ = n_probs_positive_ || positive; break;
       default: return give_up(ec);  // a number as the model, a message, a token id...
+    }
+    if (collect_ && !collect_number(json::value(number))) return give_up(ec);
+    value_done();
+    return true;
+  }
+
+  // A prompt text of `size` unescaped bytes (what decode_request's TextField::text holds), at
+  // `path`; false where there are more texts than decode_request takes.
+  bool add_text(std::size_t size, std::string_view text, TextPath path) {
+    request_.prompt_bytes += size;
+    if (++texts_ > max_text_fields) return false;
+    if (collect_) prompts_.push_back({path, {}, hold(text), static_cast<std::uint32_t>(text.size()), false, false});
+    return true;
+  }
+
+  // The path of the member or element being read, as decode_request writes it (messages[2].name).
+  void write_path(std::string& path) const {
+    path.clear();
+    for (std::size_t i = 0; i < depth_; ++i) {
+      const Open& step = open_[i];
+      if (step.object) {
+        if (!path.empty()) path += '.';
+        path.append(key_of(step));
+      } else {
+        char digits[12];
+        path += '[';
+        path.append(digits, std::to_chars(digits, digits + sizeof digits, step.count).ptr);
+        path += ']';
+      }
     }
   }
 
-  // The unescaped size of a prompt text: what decode_request's TextField::text holds.
-  void add_text(std::size_t size) {
-    request_.prompt_bytes += size;
-    ++texts_;
+  // A string that is not a prompt text (a key, with `is_key`); false where there are too many.
+  bool collect_other(std::string_view text, bool is_key) {
+    if (++texts_ > max_text_fields) return false;
+    Collected& collected = others_.emplace_back();
+    write_path(collected.other_path);
+    if (is_key) collected.other_path += " (key)";
+    collected.at = hold(text);
+    collected.size = static_cast<std::uint32_t>(text.size());
+    collected.is_key = is_key;
+    collected.json_text = !is_key && holds_json_text(collected.other_path);
+    return true;
+  }
+
+  // A number, as its digits where it is whole and not one of OpenAI's top-level parameters.
+  bool collect_number(const json::value& number) {
+    std::string path;
+    write_path(path);
+    if (schema_key(path)) return true;
+    const auto digits = whole_number_digits(number);
+    if (!digits) return true;
+    if (++texts_ > max_text_fields) return false;
+    others_.push_back({{}, std::move(path), hold(*digits), static_cast<std::uint32_t>(digits->size()), false, false});
+    return true;
+  }
+
+  // Keeps a copy of `text` (the parser's views last only as long as its event) for the request.
+  std::uint32_t hold(std::string_view text) {
+    const auto at = static_cast<std::uint32_t>(store_.size());
+    store_.append(text);
+    return at;
+  }
+
+  // The collected texts into the request, prompt texts first, each viewing the store the request
+  // now holds (a list's element keeps its address when the request moves).
+  void hand_over_texts() {
+    const std::string& held = request_.held_texts.emplace_back(std::move(store_));
+    request_.texts.reserve(prompts_.size() + others_.size());
+    request_.prompt_bytes = 0;
+    const auto hand_over = [&](auto& list) {
+      for (Collected& collected : list) {
+        TextField& field = request_.texts.emplace_back();
+        field.path = collected.path;
+        field.other_path = std::move(collected.other_path);
+        field.text = std::string_view(held).substr(collected.at, collected.size);
+        field.is_key = collected.is_key;
+        field.json_text = collected.json_text;
+        request_.prompt_bytes += collected.size;
+      }
+    };
+    hand_over(prompts_);
+    hand_over(others_);
   }
 
   // As logprobs_asked_by in request_body.cpp.
@@ -398,6 +562,8 @@ class Summary {
   }
 
   DecodedRequest request_;  // its endpoint set by the constructor
+  const std::string_view body_;
+  const bool collect_;      // texts are collected for a policy (TextScope::policy_scan)
   std::array<Open, max_json_depth + 1> open_;
   std::size_t depth_ = 0;
   // The hashes of the keys of every open object, each object's after its parent's: on the stack
@@ -406,6 +572,12 @@ class Summary {
   std::string key_text_;    // a key the parser gave in parts (at an escape)
   std::string value_text_;  // a string the parser gave in parts
   std::size_t texts_ = 0;
+  // Collecting texts: the keys on the way to the value being read that are not in the body as
+  // written, the texts read, where they lie (on the stack for a usual body).
+  std::string keys_;
+  std::string store_;
+  boost::container::small_vector<Collected, 8> prompts_;
+  boost::container::small_vector<Collected, 4> others_;
   std::size_t messages_ = 0;
   std::int64_t max_tokens_ = 0;
   std::int64_t max_completion_tokens_ = 0;
@@ -422,10 +594,10 @@ class Summary {
 
 }  // namespace
 
-std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body) {
+std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts) {
   json::parse_options options;
   options.max_depth = max_json_depth;
-  json::basic_parser<Summary> parser(options, endpoint);
+  json::basic_parser<Summary> parser(options, endpoint, body, collect_texts);
   boost::system::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (ec || used < body.size()) return std::nullopt;  // not JSON, text after it, or given up

@@ -1,7 +1,7 @@
 #pragma once
 // The plain path's reading of an OpenAI request body (no policy configured): the model, stream,
 // token limits and the prompt texts' size, taken in one pass of the JSON parser without building
-// the body. Only an ordinary body that decode_request accepts is summarised; any other is left to
+// the body; under a policy, every text the policy scans as well. Only an ordinary body that decode_request accepts is summarised; any other is left to
 // decode_request, whose answer (an error included) stays the one the client gets.
 #include <optional>
 #include <string_view>
@@ -16,6 +16,10 @@ namespace sovereign::gateway {
 // that is not JSON or that decode_request refuses, one that repeats a key anywhere, a content part
 // that is not text (unreadable_parts), token ids, a number too large for a double, more texts than
 // a policy would read.
-[[nodiscard]] std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body);
+// With `collect_texts`, what decode_request(endpoint, body, {}, TextScope::every_string) returns,
+// but with `body` null and the texts held by the request (TextScope::policy_scan), for the same
+// bodies.
+[[nodiscard]] std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body,
+                                                              bool collect_texts = false);
 
 }  // namespace sovereign::gateway

@@ -197,16 +197,23 @@ PhaseResult Exchange::decode() {
   // The body is read as sent: a compressed one, or one in another charset, is refused naming the header.
   if (auto refusal = refused_body_media(fields_.content_encodings, fields_.content_type.value))
     return PhaseResult::fail(std::move(*refusal));
-  // Without a policy nothing scans the body: an ordinary one is only summarised (model, limits, the
-  // prompt's size for token estimates), without being built. The built-in engine renders its prompt
-  // from the built body: for a model it serves, the body is decoded again.
+  // An ordinary body is read in one pass without being built: without a policy only summarised
+  // (model, limits, the prompt's size for token estimates), under one with every text the policy
+  // scans. The built-in engine renders its prompt from the built body: for a model it serves, the
+  // body is decoded again (and so is one the policy rewrites: Exchange::transform).
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
-                                snapshot_->policy ? TextScope::every_string : TextScope::summary);
-  if (const auto* summary = std::get_if<DecodedRequest>(&decoded);
-      summary != nullptr && summary->body.is_null() && snapshot_->config->serves_locally(summary->model))
-    decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), TextScope::prompts);
+                                snapshot_->policy ? TextScope::policy_scan : TextScope::summary);
+  if (const auto* read = std::get_if<DecodedRequest>(&decoded);
+      read != nullptr && read->body.is_null() && snapshot_->config->serves_locally(read->model))
+    return take_decoded(decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), built_scope()));
+  return take_decoded(std::move(decoded));
+}
+
+// Made in place, not assigned: a body assigned into a request whose body has another storage would
+// be copied, and the texts would still point into the copy's source.
+PhaseResult Exchange::take_decoded(std::variant<DecodedRequest, ApiError> decoded) {
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
-  decoded_ = std::move(std::get<DecodedRequest>(decoded));
+  decoded_.emplace(std::move(std::get<DecodedRequest>(decoded)));
   // Headers the policy and the vault act on may appear once: with two, a proxy in front and the
   // gateway could each read a different one (a lower declared class, another conversation).
   for (const auto& [name, field] : {std::pair{"X-Data-Class", &fields_.data_class},
@@ -372,6 +379,16 @@ void Exchange::report_vault_refusal(const std::string& why) {
 PhaseResult Exchange::transform() {
   if (!decision_ || decision_->spans.empty()) return PhaseResult::next();
   const auto& spans = decision_->spans;
+  // A body read in one pass is built now, to be rewritten: its texts are the same, in the same order
+  // (gateway/openai/request_summary.hpp), which the decision's spans count on.
+  if (decoded_->body.is_null()) {
+    auto built = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), built_scope());
+    if (auto* error = std::get_if<ApiError>(&built)) return PhaseResult::fail(std::move(*error));
+    auto& request = std::get<DecodedRequest>(built);
+    if (request.texts.size() != decoded_->texts.size())
+      return PhaseResult::fail(api_errors::internal_error("the request's texts were not found again to rewrite them"));
+    decoded_.emplace(std::move(request));
+  }
   if (auto refusal = refused_after_policy(*decoded_, *decision_)) return PhaseResult::fail(std::move(*refusal));
   for (std::size_t segment = 0; segment < decoded_->texts.size(); ++segment) {
     auto& field = decoded_->texts[segment];

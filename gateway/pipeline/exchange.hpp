@@ -62,10 +62,13 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  private:
   PhaseResult authenticate();
   PhaseResult decode();
+  PhaseResult take_decoded(std::variant<DecodedRequest, ApiError> decoded);  // the rest of decode
   PhaseResult decide();
   PhaseResult audit();
   PhaseResult capture();
   PhaseResult transform();
+  // The scope a body is decoded with to be built (rewritten, or rendered by the built-in engine).
+  TextScope built_scope() const { return snapshot_->policy ? TextScope::every_string : TextScope::prompts; }
   PhaseResult route();
   void forward();
   void forward_local();

@@ -2,7 +2,9 @@
 // the body. decode_request must accept it or refuse it with an OpenAI-shaped error, never crash or
 // hang; an accepted body has every text rewritten in place (as redaction does) and re-serialised.
 // Without a policy the plain path's one-pass summary must answer as the full decode: the same error,
-// or the same fields, and a summary only of a body the full decode accepts.
+// or the same fields, and a summary only of a body the full decode accepts. Under a policy the
+// one-pass reading (policy_scan) must answer as every_string: the same error, or the same fields
+// and the same texts in the same order with the same paths.
 #include <cstdlib>
 
 #include <boost/json/monotonic_resource.hpp>
@@ -37,6 +39,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       const auto* same = std::get_if<gateway::ApiError>(&answer);
       if (summary || same == nullptr || same->to_json() != std::get<gateway::ApiError>(decoded).to_json()) std::abort();
+    }
+  }
+  if (scope == gateway::TextScope::every_string) {
+    const auto read = gateway::decode_request(endpoint, body, {}, gateway::TextScope::policy_scan);
+    if (const auto* full = std::get_if<gateway::DecodedRequest>(&decoded)) {
+      const auto* same = std::get_if<gateway::DecodedRequest>(&read);
+      if (same == nullptr || same->model != full->model || same->stream != full->stream ||
+          same->include_usage != full->include_usage || same->max_tokens != full->max_tokens ||
+          same->logprobs_asked_by != full->logprobs_asked_by || same->token_ids != full->token_ids ||
+          same->prompt_bytes != full->prompt_bytes || same->texts.size() != full->texts.size() ||
+          same->unreadable_parts.size() != full->unreadable_parts.size())
+        std::abort();
+      for (std::size_t i = 0; i < full->texts.size(); ++i) {
+        const auto& a = same->texts[i];
+        const auto& b = full->texts[i];
+        if (a.path_string() != b.path_string() || a.text != b.text || a.is_key != b.is_key || a.json_text != b.json_text)
+          std::abort();
+      }
+    } else {
+      const auto* same = std::get_if<gateway::ApiError>(&read);
+      if (same == nullptr || same->to_json() != std::get<gateway::ApiError>(decoded).to_json()) std::abort();
     }
   }
   if (auto* request = std::get_if<gateway::DecodedRequest>(&decoded)) {

@@ -41,24 +41,83 @@ std::string describe(const PlainFields& f) {
 
 enum class Route { summarised, decoded, refused };
 
+// Both answers refuse with the same error, to the byte.
+void check_same_error(const ApiError& got, const ApiError& expected) {
+  CHECK(got.status == expected.status);
+  CHECK(got.type == expected.type);
+  CHECK(got.code == expected.code);
+  CHECK(got.param == expected.param);
+  CHECK(got.message == expected.message);
+  CHECK(got.to_json() == expected.to_json());
+}
+
+// Every text a policy reads of a request, one line each: its path, what kind of string it is, and
+// its text as decoded.
+std::string policy_texts(const DecodedRequest& request) {
+  std::string lines;
+  for (const auto& field : request.texts)
+    lines += field.path_string() + (field.is_key ? " key" : "") + (field.json_text ? " json" : "") + " = " +
+             std::string(field.text) + "\n";
+  for (const auto& part : request.unreadable_parts)
+    lines += "unreadable " + part.path + " " + part.type + " " + part.remote_url_path + "\n";
+  return lines;
+}
+
+// Routes the policy's scope took over a test's bodies (read in one pass, decoded, refused).
+std::size_t policy_routes[3] = {};
+
+// Decodes `body` as a policy reads it, in one pass (policy_scan) and built (every_string), and
+// checks that the answers agree: the same error, or the same fields and the same texts in the same
+// order with the same paths; read in one pass exactly when the one-pass reader vouches for the body,
+// and then with nothing built that a rewrite could change.
+void compare_policy_scan(Endpoint endpoint, std::string_view body) {
+  auto built = decode_request(endpoint, body, {}, TextScope::every_string);
+  auto scanned = decode_request(endpoint, body, {}, TextScope::policy_scan);
+  const auto direct = summarize_request(endpoint, body, true);
+  INFO("under a policy, endpoint ", endpoint_name(endpoint), " body: ", std::string(body));
+  if (const auto* error = std::get_if<ApiError>(&built)) {
+    CHECK_FALSE(direct.has_value());
+    const auto* same = std::get_if<ApiError>(&scanned);
+    REQUIRE(same != nullptr);
+    check_same_error(*same, *error);
+    ++policy_routes[static_cast<std::size_t>(Route::refused)];
+    return;
+  }
+  const auto& expected = std::get<DecodedRequest>(built);
+  const auto* got = std::get_if<DecodedRequest>(&scanned);
+  REQUIRE(got != nullptr);
+  CHECK(got->endpoint == expected.endpoint);
+  CHECK(plain_fields(*got) == plain_fields(expected));
+  CHECK(policy_texts(*got) == policy_texts(expected));
+  REQUIRE(got->texts.size() == expected.texts.size());
+  for (std::size_t i = 0; i < got->texts.size(); ++i) {
+    CHECK(std::string_view(got->texts[i].path.key) == expected.texts[i].path.key);
+    CHECK(got->texts[i].path.index == expected.texts[i].path.index);
+    CHECK(got->texts[i].path.part == expected.texts[i].path.part);
+    CHECK(got->texts[i].other_path == expected.texts[i].other_path);
+  }
+  CHECK(got->body.is_null() == direct.has_value());
+  if (direct) {
+    CHECK(policy_texts(*direct) == policy_texts(expected));
+    for (const auto& field : got->texts) CHECK((field.node == nullptr && field.number == nullptr));
+  }
+  ++policy_routes[static_cast<std::size_t>(direct ? Route::summarised : Route::decoded)];
+}
+
 // Decodes `body` both ways and checks that the public answers agree: the same plain fields, or the
 // same error to the byte. Returns the route the summary scope took.
 Route compare(Endpoint endpoint, std::string_view body) {
   auto full = decode_request(endpoint, body, {}, TextScope::prompts);
   auto summary = decode_request(endpoint, body, {}, TextScope::summary);
   const auto direct = summarize_request(endpoint, body);
+  compare_policy_scan(endpoint, body);
   INFO("endpoint ", endpoint_name(endpoint), " body: ", std::string(body));
   if (const auto* error = std::get_if<ApiError>(&full)) {
     // A body the full decode refuses is never summarised.
     CHECK_FALSE(direct.has_value());
     const auto* same = std::get_if<ApiError>(&summary);
     REQUIRE(same != nullptr);
-    CHECK(same->status == error->status);
-    CHECK(same->type == error->type);
-    CHECK(same->code == error->code);
-    CHECK(same->param == error->param);
-    CHECK(same->message == error->message);
-    CHECK(same->to_json() == error->to_json());
+    check_same_error(*same, *error);
     return Route::refused;
   }
   const auto& expected = std::get<DecodedRequest>(full);
@@ -263,6 +322,55 @@ TEST_SUITE("request summary") {
     CHECK(summary->prompt_bytes > 1000);
   }
 
+  TEST_CASE("under a policy the benchmark's body is read in one pass: its four messages, then its user") {
+    const std::string body = bench_body();
+    const auto read = decode_request(Endpoint::chat_completions, body, {}, TextScope::policy_scan);
+    REQUIRE(std::holds_alternative<DecodedRequest>(read));
+    const auto& request = std::get<DecodedRequest>(read);
+    CHECK(request.body.is_null());
+    REQUIRE(request.texts.size() == 5);
+    for (std::size_t i = 0; i < 4; ++i) CHECK(request.texts[i].path_string() == "messages[" + std::to_string(i) + "].content");
+    CHECK(request.texts[1].text.starts_with("Summarise the following report"));
+    CHECK(request.texts[4].path_string() == "user");
+    CHECK(request.texts[4].text == "bench-client-0001");
+    // The texts are the request's own: the body they came from may go.
+    DecodedRequest moved = std::get<DecodedRequest>(decode_request(Endpoint::chat_completions, std::string(body), {},
+                                                                   TextScope::policy_scan));
+    CHECK(moved.texts[4].text == "bench-client-0001");
+    CHECK(policy_texts(moved) == policy_texts(request));
+  }
+
+  TEST_CASE("under a policy, keys, numbers, names and arguments are read in one pass as the built body reads them") {
+    const Endpoint c = Endpoint::chat_completions;
+    std::fill(std::begin(policy_routes), std::end(policy_routes), 0);
+    for (const std::string& body :
+         {chat(R"(,"metadata":{"card":4111111111111111,"note":"call 0201","big":4.111111111111111e15,"f":1.5,)"
+               R"("neg":-12,"huge":18446744073709551615,"list":[1,"two",[3.0]]},"n_probs":2,"seed":7,"user":"u-1")"),
+          chat(R"(,"tools":[{"type":"function","function":{"name":"lookup","description":"Finds a patient",)"
+               R"("parameters":{"type":"object","properties":{"nhs_number":{"type":"string","minimum":0}},)"
+               R"("required":["nhs_number"]}}}],"tool_choice":"auto","response_format":{"type":"json_object"})"),
+          std::string(R"({"model":"m","messages":[{"role":"assistant","content":null,"name":"dr \"who\"",)"
+                      R"("tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{\"iban\":\"GB82\"}"}}]},)"
+                      R"({"role":"tool","tool_call_id":"c1","content":"ok"},{"role":"narrator","content":[)"
+                      R"({"type":"text","text":"a"},{"type":"input_text","text":"b","cache_control":{"type":"ephemeral"}}]}],)"
+                      R"("function_call":{"name":"g"},"":{"":"empty keys","x\u00e9":"escaped key"}})"),
+          std::string(R"({"model":"m","messages":[{"role":"user","content":"hi","function_call":{"arguments":"{}"}}]})"),
+          // Escaped keys (which the parser hands over from its own buffer) among plain ones, nested.
+          chat(R"(,"m\u00e9ta":{"plain":{"k\u0041":"v","n":"w"},"x\u0042":["y",{"z\u0043":"q","p":"r"}],"after":"s"})")}) {
+      compare_policy_scan(c, body);
+      CHECK_MESSAGE(summarize_request(c, body, true).has_value(), body);
+    }
+    CHECK(policy_routes[static_cast<std::size_t>(Route::summarised)] == 5);
+    // What the built body gives, spelled out once for the first: every number outside the top-level
+    // parameters as its digits, keys outside the schema, values, in body order after the prompt.
+    const auto read = summarize_request(c, chat(R"(,"metadata":{"card":4111111111111111,"f":1.5,"big":4.1e15},"n_probs":2)"), true);
+    REQUIRE(read.has_value());
+    CHECK(policy_texts(*read) ==
+          "messages[0].content = hi\nmetadata.card (key) key = card\nmetadata.card = 4111111111111111\n"
+          "metadata.f (key) key = f\nmetadata.big (key) key = big\nmetadata.big = 4100000000000000\n"
+          "n_probs (key) key = n_probs\nn_probs = 2\n");
+  }
+
   TEST_CASE("ordinary chat bodies are summarised, whatever their spacing, escapes and parts") {
     const Endpoint c = Endpoint::chat_completions;
     summarised(c, chat(""));
@@ -388,6 +496,7 @@ TEST_SUITE("request summary") {
   }
 
   TEST_CASE("every single-byte change to the benchmark's body gets the same answer both ways") {
+    std::fill(std::begin(policy_routes), std::end(policy_routes), 0);
     const std::string original = bench_body();
     static constexpr char bytes[] = {'"', '{', '}', '[', ']', ',', ':', '\\', 'x', ' ', '0', '\x80', 'n'};
     std::size_t routes[3] = {};
@@ -416,9 +525,11 @@ TEST_SUITE("request summary") {
     // JSON. (A single byte rarely makes a body the full decode accepts with more to say.)
     CHECK(routes[static_cast<std::size_t>(Route::summarised)] > 10'000);
     CHECK(routes[static_cast<std::size_t>(Route::refused)] > 10'000);
+    CHECK(policy_routes[static_cast<std::size_t>(Route::summarised)] > 10'000);
   }
 
   TEST_CASE("generated bodies, right and wrong, get the same answer both ways") {
+    std::fill(std::begin(policy_routes), std::end(policy_routes), 0);
     BodyGenerator generator(20240611);
     std::size_t routes[3] = {};
     for (int i = 0; i < 20'000; ++i) {
@@ -428,5 +539,7 @@ TEST_SUITE("request summary") {
     CHECK(routes[static_cast<std::size_t>(Route::summarised)] > 1'000);
     CHECK(routes[static_cast<std::size_t>(Route::decoded)] > 100);
     CHECK(routes[static_cast<std::size_t>(Route::refused)] > 1'000);
+    CHECK(policy_routes[static_cast<std::size_t>(Route::summarised)] > 1'000);
+    CHECK(policy_routes[static_cast<std::size_t>(Route::decoded)] > 100);
   }
 }
