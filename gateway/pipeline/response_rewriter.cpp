@@ -10,6 +10,7 @@
 #include "gateway/log/json_line.hpp"
 #include "gateway/openai/json_members.hpp"
 #include "gateway/openai/sse_data.hpp"
+#include "gateway/pipeline/answer_fields.hpp"
 
 namespace sovereign::gateway {
 namespace json = boost::json;
@@ -20,8 +21,6 @@ struct ChoiceText {
   std::string field;      // "content", "reasoning_content", "refusal", "tool_calls.K.arguments", "text"
   json::value* value;     // the string in the event or answer
 };
-
-constexpr std::string_view function_call_arguments = "function_call.arguments";
 
 // What a text field holds that is not text (null is no text): the gateway cannot check it.
 const char* kind_of(const json::value& value) {
@@ -80,14 +79,14 @@ void texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::stri
     return false;
   };
   if (endpoint == Endpoint::completions) {
-    take(choice.if_contains("text"), "text", [] { return std::string("text"); });
+    take(choice.if_contains(completion_text), completion_text, [] { return std::string(completion_text); });
     return;
   }
   const std::string_view holder_name = streaming ? "delta" : "message";
   const auto within = [holder_name](std::string_view rest) { return std::string(holder_name).append(rest); };
   // The choice's "message" (or "delta"), the other of the two, and "text".
   const auto [holder, other_holder, text_member] =
-      members_named(choice, std::array<std::string_view, 3>{holder_name, streaming ? "message" : "delta", "text"});
+      members_named(choice, std::array<std::string_view, 3>{holder_name, streaming ? "message" : "delta", completion_text});
   // Where a chat choice keeps its text in the other mode (a streamed event's whole `message`, as some
   // servers send, or a completion's `text`) it is not read, and a client may read it there.
   for (const auto& [elsewhere, member] : {std::pair<const char*, const json::value*>{streaming ? "message" : "delta", other_holder},
@@ -100,10 +99,12 @@ void texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::stri
   }
   if (!shaped(holder, json::kind::object, [&] { return std::string(holder_name); })) return;
   auto& message = holder->get_object();
-  static constexpr std::array<std::string_view, 6> message_members = {
-      "content", "reasoning_content", "reasoning", "refusal", "tool_calls", "function_call"};
+  // The message's texts, then the members that hold texts of their own.
+  static constexpr std::array<std::string_view, 6> message_members = {message_text_members[0], message_text_members[1],
+                                                                      message_text_members[2], message_text_members[3],
+                                                                      "tool_calls", "function_call"};
   const std::array<json::value*, 6> in_message = members_named(message, message_members);
-  for (std::size_t i = 0; i < 4; ++i)
+  for (std::size_t i = 0; i < message_text_members.size(); ++i)
     take(in_message[i], message_members[i], [&] { return within(".").append(message_members[i]); });
   if (auto* calls = in_message[4]; shaped(calls, json::kind::array, [&] { return within(".tool_calls"); })) {
     auto& list = calls->get_array();
@@ -117,7 +118,7 @@ void texts_of(json::object& choice, Endpoint endpoint, bool streaming, std::stri
         unreadable = where() + ".index is " + kind_of(*k) + ", not an integer";
       auto* function = call.if_contains("function");
       if (shaped(function, json::kind::object, [&] { return where() + ".function"; }))
-        take(function->get_object().if_contains("arguments"), "tool_calls." + std::to_string(index) + ".arguments",
+        take(function->get_object().if_contains("arguments"), tool_call_arguments(index),
              [&] { return where() + ".function.arguments"; });
     }
   }
@@ -132,19 +133,96 @@ std::vector<ChoiceText> texts_of(json::object& choice, Endpoint endpoint, bool s
   return out;
 }
 
-// Members whose values OpenAI-compatible servers fill with their own identifiers and enums, never
-// with what a model writes, and `logprobs` (the choice's text again, token by token: scanned as that
-// text, and withheld where the policy redacts answers). Every other string of an answer is scanned.
-bool server_field(std::string_view key) {
-  static constexpr std::string_view keys[] = {"id",   "object",        "model", "system_fingerprint", "service_tier",
-                                              "role", "finish_reason", "type",  "logprobs"};
-  return std::find(std::begin(keys), std::end(keys), key) != std::end(keys);
+// Calls `found` with every string of `node` (an answer, an event, an error) that is not empty, not
+// in `skip` and not inside a server field, in the order they are written (an object keeps its
+// members in that order): the strings scanned on their own.
+template <class Found>
+void for_each_other_string(json::value& node, std::span<const json::value* const> skip, Found&& found) {
+  const auto visit = [&](auto& self, json::value& node) -> void {
+    if (auto* array = node.if_array()) {
+      for (auto& item : *array) self(self, item);
+    } else if (auto* object = node.if_object()) {
+      for (auto& [key, item] : *object)
+        if (!server_field(key)) self(self, item);
+    } else if (node.is_string() && !node.get_string().empty() &&
+               std::find(skip.begin(), skip.end(), &node) == skip.end()) {
+      found(node.get_string());
+    }
+  };
+  visit(visit, node);
 }
 
-// Members that carry an answer's text a second time, token by token: OpenAI's `logprobs` and
-// llama.cpp's `completion_probabilities`. Each token is a string of its own, and a value cut into
-// tokens is in none of them whole, so no scan of them could find it.
-bool carries_tokens(std::string_view key) { return key == "logprobs" || key == "completion_probabilities"; }
+// The texts of a parsed whole answer as the filters read them (AnswerTexts), with the string each is.
+struct ParsedTexts {
+  AnswerTexts read;
+  boost::container::small_vector<json::string*, 4> places;
+
+  void add(json::string& place, std::string field, std::int64_t choice) {
+    read.texts.push_back({place, std::move(field), choice});
+    places.push_back(&place);
+  }
+};
+
+// The texts of `answer`, a whole answer with a list of choices: every other string, then each
+// choice's texts (texts_of). Each choice's texts are found once: the scan of other strings skips
+// them. A choice that is no object, or whose texts cannot be read, ends the texts with its refusal.
+void find_answer_texts(json::value& answer, Endpoint endpoint, ParsedTexts& out) {
+  auto& list = answer.get_object().if_contains("choices")->get_array();
+  struct ChoiceTexts {
+    boost::container::small_vector<ChoiceText, 2> texts;
+    std::string unreadable;
+  };
+  boost::container::small_vector<ChoiceTexts, 1> found(list.size());
+  boost::container::small_vector<const json::value*, 4> skip;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    if (!list[i].is_object()) continue;  // refused below
+    texts_of(list[i].get_object(), endpoint, false, found[i].unreadable, found[i].texts);
+    for (const auto& text : found[i].texts) skip.push_back(text.value);
+  }
+  for_each_other_string(answer, skip, [&out](json::string& text) { out.add(text, {}, 0); });
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto& item = list[i];
+    if (!item.is_object()) {
+      out.read.refusal = std::string("a choice is ") + kind_of(item) + ", not an object";
+      return;
+    }
+    std::int64_t index = 0;
+    if (auto* k = item.get_object().if_contains("index"); k && k->is_int64()) index = k->get_int64();
+    if (!found[i].unreadable.empty()) {
+      out.read.refusal = "choice " + std::to_string(index) + "'s " + found[i].unreadable;
+      return;
+    }
+    for (auto& [field, text] : found[i].texts) out.add(text->get_string(), std::move(field), index);
+  }
+}
+
+// A whole answer parsed into `storage`; `refusal` says why it cannot be checked (not JSON, a
+// repeated key, no list of choices), and is left empty where it can.
+json::value parse_answer(std::string_view body, json::storage_ptr storage, std::string& refusal) {
+  boost::system::error_code ec;
+  std::size_t written_members = 0;
+  json::value value = parse_counting_members(body, ec, std::move(storage), {}, written_members);
+  // An answer whose text cannot be found cannot be checked: fail closed (the forwarder answers 502).
+  if (ec || !value.is_object()) {
+    refusal = "the backend's answer is not JSON";
+  } else if (repeats_a_key(written_members, value)) {
+    // What was checked is what goes out, byte for byte when nothing changed: a repeated key could
+    // carry past the check what a client that reads the first of two keys would read.
+    refusal = "the backend's answer repeats a key inside an object";
+  } else if (auto* choices = value.get_object().if_contains("choices"); choices == nullptr || !choices->is_array()) {
+    refusal = "the backend's answer has no choices";
+  }
+  return value;
+}
+
+// Whether two readings of one answer found the same texts, in the same order, for the same streams.
+bool same_texts(const AnswerTexts& one, const AnswerTexts& other) {
+  return one.refusal == other.refusal &&
+         std::equal(one.texts.begin(), one.texts.end(), other.texts.begin(), other.texts.end(),
+                    [](const AnswerText& a, const AnswerText& b) {
+                      return a.text == b.text && a.field == b.field && a.choice == b.choice;
+                    });
+}
 
 // Arguments are JSON text inside the JSON string; every other text is prose.
 TextForm form_of(const std::string& field) {
@@ -226,8 +304,12 @@ void for_each_line(std::string_view event, Visit&& visit) {
 
 }  // namespace
 
-ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain)
-    : endpoint_(endpoint), withhold_logprobs_(withhold_logprobs), make_chain_(std::move(make_chain)) {}
+ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain,
+                                   WholeReading whole_reading)
+    : endpoint_(endpoint),
+      withhold_logprobs_(withhold_logprobs),
+      make_chain_(std::move(make_chain)),
+      whole_reading_(whole_reading) {}
 
 bool ResponseRewriter::withhold_logprobs(json::value& answer) const {
   if (!withhold_logprobs_) return false;
@@ -293,6 +375,12 @@ std::optional<std::string> ResponseRewriter::run_whole(Stream& c, std::string_vi
   return out;
 }
 
+std::optional<std::string> ResponseRewriter::run_once(std::string_view text) {
+  Stream once;
+  once.chain = make_chain_(TextForm::prose);
+  return run_whole(once, text);
+}
+
 std::string ResponseRewriter::close(Stream& c) {
   if (c.finished) return {};
   c.finished = true;
@@ -323,23 +411,12 @@ bool ResponseRewriter::scan_other_strings(json::value& answer) {
 
 bool ResponseRewriter::scan_strings(json::value& node, std::span<const json::value* const> skip) {
   bool changed = false;
-  const auto visit = [&](auto& self, json::value& node) -> void {
-    if (auto* array = node.if_array()) {
-      for (auto& item : *array) self(self, item);
-    } else if (auto* object = node.if_object()) {
-      for (auto& [key, item] : *object)
-        if (!server_field(key)) self(self, item);
-    } else if (node.is_string() && !node.get_string().empty() &&
-               std::find(skip.begin(), skip.end(), &node) == skip.end()) {
-      Stream once;
-      once.chain = make_chain_(TextForm::prose);
-      std::optional<std::string> filtered = run_whole(once, node.get_string());
-      if (!filtered) return;
-      node.get_string() = *filtered;
-      changed = true;
-    }
-  };
-  visit(visit, node);
+  for_each_other_string(node, skip, [&](json::string& text) {
+    std::optional<std::string> filtered = run_once(text);
+    if (!filtered) return;
+    text = *filtered;
+    changed = true;
+  });
   return changed;
 }
 
@@ -559,57 +636,86 @@ std::string ResponseRewriter::fail_whole(const std::string& why) {
   return {};
 }
 
+// Each text of the answer goes through its filters once, in the order of AnswerTexts: the strings
+// that are no choice's text first, each on its own, then each choice's, each through its stream's
+// filters (a choice's text and the other strings are told apart before any is scanned).
+bool ResponseRewriter::filter_whole(const AnswerTexts& texts, TextChanges& changes) {
+  for (std::size_t i = 0; i < texts.texts.size(); ++i) {
+    const AnswerText& text = texts.texts[i];
+    std::optional<std::string> filtered;
+    if (text.field.empty()) {
+      filtered = run_once(text.text);
+    } else {
+      Stream* filters = stream(text.choice, text.field);
+      if (filters == nullptr) {
+        fail_whole(too_many_texts());
+        return false;
+      }
+      filtered = run_whole(*filters, text.text);
+    }
+    if (filtered) changes.emplace_back(i, std::move(*filtered));
+  }
+  if (!texts.refusal.empty()) {
+    fail_whole(texts.refusal);
+    return false;
+  }
+  if (failed_) {
+    fail_whole("the output scanner failed");
+    return false;
+  }
+  return true;
+}
+
 std::string ResponseRewriter::whole(std::string body) {
+  whole_answer_ = true;
+  if (whole_reading_ == WholeReading::parsed) return whole_parsed(std::move(body));
+  std::optional<AnswerTexts> texts = read_answer_texts(body, endpoint_, withhold_logprobs_);
+  if (!texts) return whole_parsed(std::move(body));
+  whole_route_ = WholeRoute::one_pass;
+  TextChanges changes;
+  if (!filter_whole(*texts, changes)) return {};
+  // Nothing changed (most answers): the backend's bytes go out as they came (moved, not copied),
+  // and were never parsed into a document.
+  if (changes.empty()) return body;
+  whole_route_ = WholeRoute::one_pass_then_parsed;
+  return rewrite_read_answer(body, *texts, changes);
+}
+
+std::string ResponseRewriter::whole_parsed(std::string body) {
+  whole_route_ = WholeRoute::parsed;
   // The answer is parsed into an arena that lives for this call; most answers fit the inline part.
   unsigned char inline_arena[8192];
   json::monotonic_resource arena(inline_arena, sizeof inline_arena);
-  boost::system::error_code ec;
-  std::size_t written_members = 0;
-  json::value value = parse_counting_members(body, ec, &arena, {}, written_members);
-  // An answer whose text cannot be found cannot be checked: fail closed (the forwarder answers 502).
-  if (ec || !value.is_object()) return fail_whole("the backend's answer is not JSON");
-  // What was checked is what goes out, byte for byte when nothing changed: a repeated key could carry
-  // past the check what a client that reads the first of two keys would read.
-  if (repeats_a_key(written_members, value)) return fail_whole("the backend's answer repeats a key inside an object");
-  auto* choices = value.get_object().if_contains("choices");
-  if (choices == nullptr || !choices->is_array()) return fail_whole("the backend's answer has no choices");
-  whole_answer_ = true;
-  bool rewritten = withhold_logprobs(value);
-  // Each choice's texts are found once: the scan of the answer's other strings skips them, then
-  // each is scanned as its choice's text. (The scan of other strings changes strings in place, which
-  // moves no value.)
-  auto& list = choices->get_array();
-  struct ChoiceTexts {
-    boost::container::small_vector<ChoiceText, 2> texts;
-    std::string unreadable;
-  };
-  boost::container::small_vector<ChoiceTexts, 1> found(list.size());
-  boost::container::small_vector<const json::value*, 4> skip;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    if (!list[i].is_object()) continue;  // refused below
-    texts_of(list[i].get_object(), endpoint_, false, found[i].unreadable, found[i].texts);
-    for (const auto& text : found[i].texts) skip.push_back(text.value);
-  }
-  rewritten = scan_strings(value, skip) || rewritten;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    auto& item = list[i];
-    if (!item.is_object()) return fail_whole(std::string("a choice is ") + kind_of(item) + ", not an object");
-    std::int64_t index = 0;
-    if (auto* k = item.get_object().if_contains("index"); k && k->is_int64()) index = k->get_int64();
-    if (!found[i].unreadable.empty()) return fail_whole("choice " + std::to_string(index) + "'s " + found[i].unreadable);
-    for (auto& [field, text] : found[i].texts) {
-      Stream* filters = stream(index, field);
-      if (filters == nullptr) return fail_whole(too_many_texts());
-      std::optional<std::string> filtered = run_whole(*filters, text->get_string());
-      if (!filtered) continue;
-      *text = *filtered;
-      rewritten = true;
-    }
-  }
-  if (failed_) return fail_whole("the output scanner failed");
-  // Nothing changed: the backend's bytes go out as they came (moved, not copied).
-  if (rewritten) return json::serialize(value);
-  return body;
+  std::string refusal;
+  json::value value = parse_answer(body, &arena, refusal);
+  if (!refusal.empty()) return fail_whole(refusal);
+  const bool withheld = withhold_logprobs(value);
+  ParsedTexts found;
+  find_answer_texts(value, endpoint_, found);
+  TextChanges changes;
+  if (!filter_whole(found.read, changes)) return {};
+  if (!withheld && changes.empty()) return body;
+  for (auto& [at, text] : changes) *found.places[at] = text;
+  return json::serialize(value);
+}
+
+std::string ResponseRewriter::rewrite_read_answer(std::string_view body, const AnswerTexts& read,
+                                                  const TextChanges& changes) {
+  unsigned char inline_arena[8192];
+  json::monotonic_resource arena(inline_arena, sizeof inline_arena);
+  std::string refusal;
+  json::value value = parse_answer(body, &arena, refusal);
+  // The one pass vouched for an answer the parsed reading accepts, with nothing to withhold, and
+  // found its texts as that reading finds them; the filters have run on them, and must not run again
+  // (they count findings, restore tokens). Texts found otherwise would be put in the wrong places:
+  // fail closed.
+  ParsedTexts found;
+  const bool vouched = refusal.empty() && !withhold_logprobs(value);
+  if (vouched) find_answer_texts(value, endpoint_, found);
+  if (!vouched || !same_texts(read, found.read))
+    return fail_whole("the answer's texts were not found alike in one pass and parsed");
+  for (const auto& [at, text] : changes) *found.places[at] = text;
+  return json::serialize(value);
 }
 
 // An error's body is no answer: it has no choices to read, and every string in it is what a

@@ -15,6 +15,9 @@
 // an event, is cut short: the unfinished event is dropped, and the forwarder reports the break. A
 // backend that cuts a character between the bytes of two events has it joined before the filters
 // see it; text that is not UTF-8 otherwise ends the stream (fail closed).
+// A whole (not streamed) answer has each of its texts filtered once, as complete output. It is read
+// in one pass of the parser (answer_texts.hpp), and parsed into a document only where a filter
+// changed one of its texts or where that pass cannot vouch for it (an unusual shape, a refusal).
 #include <functional>
 #include <map>
 #include <memory>
@@ -26,6 +29,7 @@
 #include "gateway/openai/request_body.hpp"
 #include "gateway/openai/stream_end.hpp"
 #include "gateway/openai/sse_lines.hpp"
+#include "gateway/pipeline/answer_texts.hpp"
 #include "gateway/upstream/forwarder.hpp"
 
 namespace sovereign::gateway {
@@ -60,11 +64,25 @@ enum class TextForm { prose, json };
 using FilterChain = std::vector<std::unique_ptr<TextFilter>>;
 using FilterChainFactory = std::function<FilterChain(TextForm form)>;
 
+// How whole() reads an answer: in one pass of the parser where that pass can vouch for it (the
+// answer parsed only where a filter changed a text), or always parsed, the reading the one pass is
+// held to (tests compare the two).
+enum class WholeReading { one_pass_first, parsed };
+
+// The way whole() read the last answer.
+enum class WholeRoute {
+  none,                // no answer yet
+  one_pass,            // read in one pass; no filter changed a text (or the answer was refused)
+  one_pass_then_parsed,  // read in one pass, then parsed to put the texts a filter changed in place
+  parsed,              // an answer the one pass could not vouch for: parsed, and read as parsed
+};
+
 class ResponseRewriter : public ResponseTransform {
  public:
   // withhold_logprobs: the answer's text again, token by token, out of the filters' reach (a choice's
   // `logprobs`, llama.cpp's `completion_probabilities`, wherever they stand) is replaced by null.
-  ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain);
+  ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain,
+                   WholeReading whole_reading = WholeReading::one_pass_first);
 
   std::string on_data(std::string_view chunk) override;
   std::string finish() override;
@@ -74,6 +92,7 @@ class ResponseRewriter : public ResponseTransform {
   bool failed() const override { return failed_; }
   std::string failure() const override { return failure_; }
   bool ended() const override { return ended_; }
+  WholeRoute whole_route() const { return whole_route_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
   // An error is a few lines; one larger than this is withheld rather than scanned.
@@ -100,10 +119,18 @@ class ResponseRewriter : public ResponseTransform {
   std::string run(Stream& stream, std::string_view text);
   std::string close(Stream& stream);
   std::optional<std::string> run_whole(Stream& stream, std::string_view text);  // nothing: unchanged
+  std::optional<std::string> run_once(std::string_view text);  // a string that is no choice's text
   Stream* stream(std::int64_t choice, const std::string& field);  // null: max_texts reached
   std::string too_many_texts() const;
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
+  // The texts of a whole answer a filter changed: their place in AnswerTexts::texts, and what they became.
+  using TextChanges = boost::container::small_vector<std::pair<std::size_t, std::string>, 2>;
+  // Each text through its filters, once; false: the answer is refused (fail_whole).
+  bool filter_whole(const AnswerTexts& texts, TextChanges& changes);
+  std::string whole_parsed(std::string body);  // an answer the one-pass reader cannot vouch for
+  // The answer parsed, with the texts the filters changed in place: `read`, found in one pass.
+  std::string rewrite_read_answer(std::string_view body, const AnswerTexts& read, const TextChanges& changes);
   bool withhold_logprobs(boost::json::value& answer) const;  // true: one was replaced
   bool scan_other_strings(boost::json::value& answer);  // true: one was changed
   // Every string in `node` but server fields and those in `skip`, each whole; true: one was changed.
@@ -126,6 +153,8 @@ class ResponseRewriter : public ResponseTransform {
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
   bool whole_answer_ = false;  // whole(): texts are read from `message`, not `delta`
+  WholeReading whole_reading_;
+  WholeRoute whole_route_ = WholeRoute::none;
   std::string failure_;  // why a whole answer could not be checked
 };
 

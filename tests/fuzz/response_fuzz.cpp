@@ -1,7 +1,9 @@
 // Fuzz target: answers as backends send them back, streamed (server-sent events cut into chunks
 // whose lengths byte 1 seeds) or whole (JSON), through the gateway's response rewriter with the
 // answer scanner as its filter. Byte 0 picks the endpoint and the mode. Whatever a backend sends,
-// the rewriter must pass, rewrite or refuse it (fail closed), never crash or hang.
+// the rewriter must pass, rewrite or refuse it (fail closed), never crash or hang. A whole answer is
+// read both ways the rewriter can read it, in one pass and parsed: the two must answer alike, byte
+// for byte (differential).
 #include "answer_policy.hpp"
 #include "fuzz_support.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
@@ -32,13 +34,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool streamed = (data[0] & 2) != 0;
   const bool withhold_logprobs = (data[0] & 4) != 0;
   const std::string_view body = fuzz::as_text(data + 2, size - 2);
-  gateway::ResponseRewriter rewriter(endpoint, withhold_logprobs, [] {
+  const auto scan_only = [](gateway::TextForm) {
     gateway::FilterChain chain;
     chain.push_back(std::make_unique<ScanOnly>());
     return chain;
-  });
+  };
+  gateway::ResponseRewriter rewriter(endpoint, withhold_logprobs, scan_only);
   if (!streamed) {
-    (void)rewriter.whole(std::string(body));
+    gateway::ResponseRewriter parsed(endpoint, withhold_logprobs, scan_only, gateway::WholeReading::parsed);
+    const std::string out = rewriter.whole(std::string(body));
+    if (out != parsed.whole(std::string(body)) || rewriter.failed() != parsed.failed() ||
+        rewriter.failure() != parsed.failure())
+      std::abort();
   } else {
     fuzz::ChunkLengths lengths(data[1]);
     for (std::size_t at = 0; at < body.size() && !rewriter.failed();) {
