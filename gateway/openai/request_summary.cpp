@@ -32,7 +32,7 @@ constexpr std::int64_t max_max_tokens = 100'000'000;
 // A key's hash, for telling whether an object names it twice. Keys are short (a dozen bytes), and
 // std::hash's byte-wise mixing took a fifth of the pass: mixed here eight bytes at a time. Equal
 // hashes of different keys cost a second parse only (Summary::on_key).
-std::uint64_t key_hash(std::string_view key) {
+[[gnu::always_inline]] inline std::uint64_t key_hash(std::string_view key) {
   constexpr std::uint64_t multiplier = 0xff51afd7ed558ccdULL;
   std::uint64_t hash = key.size() * 0x9e3779b97f4a7c15ULL;
   auto mix = [&hash](std::uint64_t word) {
@@ -116,6 +116,8 @@ struct Collected {
 // takes, in its order and with its paths: the prompt texts first, then every other string value
 // but vocabulary words, every key outside the schema, and every whole number outside the top-level
 // parameters, in the order the body writes them (as collect_other_strings walks the built body).
+// `Collect`: whether texts are collected (a template parameter: the plain path pays nothing for it).
+template <bool Collect>
 class Summary {
  public:
   // As the value builder decode_request parses with (json_members.cpp): the parser stops at the
@@ -125,10 +127,10 @@ class Summary {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  Summary(Endpoint endpoint, std::string_view body, bool collect_texts) : body_(body), collect_(collect_texts) {
+  Summary(Endpoint endpoint, std::string_view body) : body_(body) {
     request_.endpoint = endpoint;
     // Unescaped, the texts take no more room than the body (numbers' digits aside).
-    if (collect_) store_.reserve(body.size() + 64);
+    if constexpr (Collect) store_.reserve(body.size() + 64);
   }
 
   // After a whole parse without error: whether the body holds what decode_request requires, and
@@ -142,7 +144,7 @@ class Summary {
     // decode_request reads max_tokens, then max_completion_tokens over it.
     request_.max_tokens = static_cast<std::uint32_t>(max_completion_tokens_ != 0 ? max_completion_tokens_ : max_tokens_);
     request_.logprobs_asked_by = logprobs_asked_by();
-    if (collect_) hand_over_texts();
+    if constexpr (Collect) hand_over_texts();
     return std::move(request_);
   }
 
@@ -226,7 +228,7 @@ class Summary {
     if (key_hashes_.size() - object.first_key == max_keys_per_object) return give_up(ec);
     key_hashes_.push_back(hash);
     object.member = member_role(object.role, key);
-    if (collect_) {
+    if constexpr (Collect) {
       // Kept for the paths of what the member holds: where it is in the body, or else a copy (the
       // keys of deeper objects, all closed now, go). A key read for its role is one of the schema's
       // (n_probs, llama.cpp's, excepted).
@@ -241,7 +243,7 @@ class Summary {
   // A string the parser gives in parts (at escapes): the model's and a part's type are read whole;
   // of a text only its size counts, which on_string is given, unless texts are collected.
   bool on_string_part(json::string_view part, std::size_t, boost::system::error_code&) {
-    if (const Role role = next_role(); collect_ || role == Role::model || role == Role::part_type)
+    if (const Role role = next_role(); Collect || role == Role::model || role == Role::part_type)
       value_text_.append(part.data(), part.size());
     return true;
   }
@@ -254,7 +256,7 @@ class Summary {
     }
     // Under a policy every string but the model's and the prompt texts is scanned as another
     // string, a vocabulary word (a role, a part's type) excepted.
-    bool other = collect_;
+    bool other = Collect;
     switch (next_role()) {
       case Role::other:
       case Role::top_logprobs:
@@ -291,7 +293,8 @@ class Summary {
         break;
       default: return give_up(ec);
     }
-    if (other && !vocabulary_word(text) && !collect_other(text, false)) return give_up(ec);
+    if constexpr (Collect)
+      if (other && !vocabulary_word(text) && !collect_other(text, false)) return give_up(ec);
     value_text_.clear();
     value_done();
     return true;
@@ -448,7 +451,8 @@ class Summary {
 
   // A value was read whole: the array holding it moves on to its next element.
   void value_done() {
-    if (depth_ != 0 && !open_[depth_ - 1].object) ++open_[depth_ - 1].count;
+    if constexpr (Collect)
+      if (depth_ != 0 && !open_[depth_ - 1].object) ++open_[depth_ - 1].count;
   }
 
   // The index of the element being read of the array open at `level`.
@@ -468,7 +472,8 @@ class Summary {
       case Role::n_probs: n_probs_positive_ = n_probs_positive_ || positive; break;
       default: return give_up(ec);  // a number as the model, a message, a token id...
     }
-    if (collect_ && !collect_number(json::value(number))) return give_up(ec);
+    if constexpr (Collect)
+      if (!collect_number(json::value(number))) return give_up(ec);
     value_done();
     return true;
   }
@@ -478,7 +483,8 @@ class Summary {
   bool add_text(std::size_t size, std::string_view text, TextPath path) {
     request_.prompt_bytes += size;
     if (++texts_ > max_text_fields) return false;
-    if (collect_) prompts_.push_back({path, {}, hold(text), static_cast<std::uint32_t>(text.size()), false, false});
+    if constexpr (Collect)
+      prompts_.push_back({path, {}, hold(text), static_cast<std::uint32_t>(text.size()), false, false});
     return true;
   }
 
@@ -563,7 +569,6 @@ class Summary {
 
   DecodedRequest request_;  // its endpoint set by the constructor
   const std::string_view body_;
-  const bool collect_;      // texts are collected for a policy (TextScope::policy_scan)
   std::array<Open, max_json_depth + 1> open_;
   std::size_t depth_ = 0;
   // The hashes of the keys of every open object, each object's after its parent's: on the stack
@@ -592,16 +597,21 @@ class Summary {
   bool part_type_text_ = false;   // ... which names a text part
 };
 
-}  // namespace
-
-std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts) {
+template <bool Collect>
+std::optional<DecodedRequest> read_in_one_pass(Endpoint endpoint, std::string_view body) {
   json::parse_options options;
   options.max_depth = max_json_depth;
-  json::basic_parser<Summary> parser(options, endpoint, body, collect_texts);
+  json::basic_parser<Summary<Collect>> parser(options, endpoint, body);
   boost::system::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (ec || used < body.size()) return std::nullopt;  // not JSON, text after it, or given up
   return parser.handler().finish();
+}
+
+}  // namespace
+
+std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts) {
+  return collect_texts ? read_in_one_pass<true>(endpoint, body) : read_in_one_pass<false>(endpoint, body);
 }
 
 }  // namespace sovereign::gateway
