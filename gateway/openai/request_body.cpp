@@ -353,7 +353,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
                                                      json::storage_ptr storage, TextScope scope) {
   if (scope == TextScope::summary || scope == TextScope::policy_scan) {
     const bool every_string = scope == TextScope::policy_scan;
-    if (auto summary = summarize_request(endpoint, body_text, every_string)) return std::move(*summary);
+    if (auto summary = summarize_request(endpoint, body_text, every_string, storage)) return std::move(*summary);
     scope = every_string ? TextScope::every_string : TextScope::prompts;
   }
   json::parse_options options;
@@ -471,7 +471,7 @@ std::variant<DecodedRequest, ApiError> decode_request(Endpoint endpoint, std::st
   JsonPathSteps path;
   // Token ids are numbers no detector can read as text: such a prompt is refused under a policy
   // (policy_request.hpp), and its ids are not collected one by one.
-  auto* numbers = request.token_ids ? nullptr : &request.held_texts;
+  auto* numbers = request.token_ids ? nullptr : &request.number_digits;
   if (auto error = collect_other_strings(request.body, path, known, request.texts, numbers)) return *error;
   // A repeated key: the policy decides on the last one, but the original bytes are forwarded, and a
   // backend that reads the first would see what was not checked. JSON leaves it open: refused.

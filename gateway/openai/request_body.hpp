@@ -73,11 +73,11 @@ struct UnreadablePart {
 
 // What decode_request finds in a body. Summarised (TextScope::summary, an ordinary body without a
 // policy) it holds only model, stream, include_usage, max_tokens, logprobs_asked_by and
-// prompt_bytes: `body` is null (how to tell), `texts`, `unreadable_parts` and `held_texts`
+// prompt_bytes: `body` is null (how to tell), `texts`, `unreadable_parts` and `number_digits`
 // empty, `token_ids` false. Read any of those only from a request decoded with another scope.
 // Read for a policy in one pass (TextScope::policy_scan, an ordinary body) it holds every field as
-// every_string gives them, but `body` is null and its texts view `held_texts`: none of them can be
-// rewritten (decode it again with every_string to rewrite).
+// every_string gives them, but `body` is null and its texts are copies (in `held_storage`): none of
+// them can be rewritten (decode it again with every_string to rewrite).
 struct DecodedRequest {
   Endpoint endpoint;
   std::string model;
@@ -93,11 +93,14 @@ struct DecodedRequest {
   // The content parts whose data no detector can read (an image, audio, a file, any part that is not
   // text), in body order: a policy refuses them unless the tenant lets their type through unscanned.
   std::vector<UnreadablePart> unreadable_parts{};
-  // Text the request holds itself, which `texts` view: the digits of numbers, and the texts of a body
-  // read without being built (policy_scan). A list: moving the request keeps their addresses, and an
+  // The digits of the numbers in `texts`. A list: moving the request keeps their addresses, and an
   // empty one allocates nothing (a deque allocates its map when made and again when moved from,
   // four allocations a request measured with callgrind, numbers or not).
-  std::list<std::string> held_texts{};
+  std::list<std::string> number_digits{};
+  // Where the texts of a body read without being built (policy_scan) are kept: the storage
+  // decode_request was given where it is an arena (whose owner keeps it), else an arena of the
+  // request's own.
+  boost::json::storage_ptr held_storage{};
   // The bytes of the texts as decoded (the prompt texts; under every_string every string collected),
   // unescaped: what the tokens-per-minute budget estimates the prompt from.
   std::size_t prompt_bytes = 0;

@@ -98,13 +98,11 @@ struct Open {
   bool key_held;
 };
 
-// A text collected for a policy (TextScope::policy_scan), where it lies in Summary::store_ until
-// the pass ends and the store is handed to the request.
+// A text collected for a policy (TextScope::policy_scan), held in the request's arena.
 struct Collected {
   TextPath path;           // a prompt text's
   std::string other_path;  // any other string's (a key's ending in " (key)")
-  std::uint32_t at;
-  std::uint32_t size;
+  std::string_view text;
   bool is_key;
   bool json_text;
 };
@@ -127,10 +125,10 @@ class Summary {
   static constexpr std::size_t max_key_size = json::string::max_size();
   static constexpr std::size_t max_string_size = json::string::max_size();
 
-  Summary(Endpoint endpoint, std::string_view body) : body_(body) {
+  // `arena`, collecting texts: where the texts are kept (an arena that frees nothing until it goes,
+  // so that keeping a text is a copy, never an allocation of the heap's).
+  Summary(Endpoint endpoint, std::string_view body, json::storage_ptr arena = {}) : body_(body), arena_(std::move(arena)) {
     request_.endpoint = endpoint;
-    // Unescaped, the texts take no more room than the body (numbers' digits aside).
-    if constexpr (Collect) store_.reserve(body.size() + 64);
   }
 
   // After a whole parse without error: whether the body holds what decode_request requires, and
@@ -484,7 +482,7 @@ class Summary {
     request_.prompt_bytes += size;
     if (++texts_ > max_text_fields) return false;
     if constexpr (Collect)
-      prompts_.push_back({path, {}, hold(text), static_cast<std::uint32_t>(text.size()), false, false});
+      prompts_.push_back({path, {}, hold(text), false, false});
     return true;
   }
 
@@ -511,8 +509,7 @@ class Summary {
     Collected& collected = others_.emplace_back();
     write_path(collected.other_path);
     if (is_key) collected.other_path += " (key)";
-    collected.at = hold(text);
-    collected.size = static_cast<std::uint32_t>(text.size());
+    collected.text = hold(text);
     collected.is_key = is_key;
     collected.json_text = !is_key && holds_json_text(collected.other_path);
     return true;
@@ -526,21 +523,21 @@ class Summary {
     const auto digits = whole_number_digits(number);
     if (!digits) return true;
     if (++texts_ > max_text_fields) return false;
-    others_.push_back({{}, std::move(path), hold(*digits), static_cast<std::uint32_t>(digits->size()), false, false});
+    others_.push_back({{}, std::move(path), hold(*digits), false, false});
     return true;
   }
 
   // Keeps a copy of `text` (the parser's views last only as long as its event) for the request.
-  std::uint32_t hold(std::string_view text) {
-    const auto at = static_cast<std::uint32_t>(store_.size());
-    store_.append(text);
-    return at;
+  std::string_view hold(std::string_view text) {
+    if (text.empty()) return {};
+    auto* kept = static_cast<char*>(arena_->allocate(text.size(), 1));
+    std::memcpy(kept, text.data(), text.size());
+    return {kept, text.size()};
   }
 
-  // The collected texts into the request, prompt texts first, each viewing the store the request
-  // now holds (a list's element keeps its address when the request moves).
+  // The collected texts into the request, prompt texts first, with the arena that holds them.
   void hand_over_texts() {
-    const std::string& held = request_.held_texts.emplace_back(std::move(store_));
+    request_.held_storage = arena_;
     request_.texts.reserve(prompts_.size() + others_.size());
     request_.prompt_bytes = 0;
     const auto hand_over = [&](auto& list) {
@@ -548,10 +545,10 @@ class Summary {
         TextField& field = request_.texts.emplace_back();
         field.path = collected.path;
         field.other_path = std::move(collected.other_path);
-        field.text = std::string_view(held).substr(collected.at, collected.size);
+        field.text = collected.text;
         field.is_key = collected.is_key;
         field.json_text = collected.json_text;
-        request_.prompt_bytes += collected.size;
+        request_.prompt_bytes += collected.text.size();
       }
     };
     hand_over(prompts_);
@@ -580,7 +577,7 @@ class Summary {
   // Collecting texts: the keys on the way to the value being read that are not in the body as
   // written, the texts read, where they lie (on the stack for a usual body).
   std::string keys_;
-  std::string store_;
+  json::storage_ptr arena_;
   boost::container::small_vector<Collected, 8> prompts_;
   boost::container::small_vector<Collected, 4> others_;
   std::size_t messages_ = 0;
@@ -598,10 +595,10 @@ class Summary {
 };
 
 template <bool Collect>
-std::optional<DecodedRequest> read_in_one_pass(Endpoint endpoint, std::string_view body) {
+std::optional<DecodedRequest> read_in_one_pass(Endpoint endpoint, std::string_view body, json::storage_ptr arena = {}) {
   json::parse_options options;
   options.max_depth = max_json_depth;
-  json::basic_parser<Summary<Collect>> parser(options, endpoint, body);
+  json::basic_parser<Summary<Collect>> parser(options, endpoint, body, std::move(arena));
   boost::system::error_code ec;
   const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
   if (ec || used < body.size()) return std::nullopt;  // not JSON, text after it, or given up
@@ -610,8 +607,12 @@ std::optional<DecodedRequest> read_in_one_pass(Endpoint endpoint, std::string_vi
 
 }  // namespace
 
-std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts) {
-  return collect_texts ? read_in_one_pass<true>(endpoint, body) : read_in_one_pass<false>(endpoint, body);
+std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts,
+                                                json::storage_ptr storage) {
+  if (!collect_texts) return read_in_one_pass<false>(endpoint, body);
+  // The given storage where it is an arena (a request's), else an arena of the request's own.
+  if (!storage.is_not_shared_and_deallocate_is_trivial()) storage = json::make_shared_resource<json::monotonic_resource>();
+  return read_in_one_pass<true>(endpoint, body, std::move(storage));
 }
 
 }  // namespace sovereign::gateway

@@ -18,8 +18,11 @@ namespace sovereign::gateway {
 // a policy would read.
 // With `collect_texts`, what decode_request(endpoint, body, {}, TextScope::every_string) returns,
 // but with `body` null and the texts held by the request (TextScope::policy_scan), for the same
-// bodies.
+// bodies. The texts are kept in `storage` where it is an arena that frees nothing until it goes
+// (which must then outlive the result, as decode_request's storage must), else in an arena the
+// request holds.
 [[nodiscard]] std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body,
-                                                              bool collect_texts = false);
+                                                              bool collect_texts = false,
+                                                              boost::json::storage_ptr storage = {});
 
 }  // namespace sovereign::gateway
