@@ -211,7 +211,7 @@ PhaseResult Exchange::decode() {
 
 // Made in place, not assigned: a body assigned into a request whose body has another storage would
 // be copied, and the texts would still point into the copy's source.
-PhaseResult Exchange::take_decoded(std::variant<DecodedRequest, ApiError> decoded) {
+PhaseResult Exchange::take_decoded(std::variant<DecodedRequest, ApiError>&& decoded) {
   if (auto* error = std::get_if<ApiError>(&decoded)) return PhaseResult::fail(*error);
   decoded_.emplace(std::move(std::get<DecodedRequest>(decoded)));
   // Headers the policy and the vault act on may appear once: with two, a proxy in front and the

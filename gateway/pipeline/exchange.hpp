@@ -62,7 +62,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
  private:
   PhaseResult authenticate();
   PhaseResult decode();
-  PhaseResult take_decoded(std::variant<DecodedRequest, ApiError> decoded);  // the rest of decode
+  PhaseResult take_decoded(std::variant<DecodedRequest, ApiError>&& decoded);  // the rest of decode
   PhaseResult decide();
   PhaseResult audit();
   PhaseResult capture();
