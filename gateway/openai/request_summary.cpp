@@ -9,8 +9,8 @@
 
 #include <boost/container/small_vector.hpp>
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/openai/json_one_pass.hpp"
 #include "gateway/openai/request_words.hpp"
 #include "policy/unscanned_parts.hpp"
 
@@ -116,15 +116,8 @@ struct Collected {
 // parameters, in the order the body writes them (as collect_other_strings walks the built body).
 // `Collect`: whether texts are collected (a template parameter: the plain path pays nothing for it).
 template <bool Collect>
-class Summary {
+class Summary : public OnePassHandler {
  public:
-  // As the value builder decode_request parses with (json_members.cpp): the parser stops at the
-  // same sizes.
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
   // `arena`, collecting texts: where the texts are kept (an arena that frees nothing until it goes,
   // so that keeping a text is a copy, never an allocation of the heap's).
   Summary(Endpoint endpoint, std::string_view body, json::storage_ptr arena = {}) : body_(body), arena_(std::move(arena)) {
@@ -145,9 +138,6 @@ class Summary {
     if constexpr (Collect) hand_over_texts();
     return std::move(request_);
   }
-
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
 
   bool on_object_begin(boost::system::error_code& ec) {
     const Role role = next_role();
@@ -298,8 +288,6 @@ class Summary {
     return true;
   }
 
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-
   bool on_int64(std::int64_t number, json::string_view, boost::system::error_code& ec) {
     switch (const Role role = next_role()) {
       case Role::max_tokens:
@@ -358,15 +346,7 @@ class Summary {
     }
   }
 
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
-
  private:
-  static bool give_up(boost::system::error_code& ec) {
-    ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
-    return false;
-  }
-
   // The role of the value about to be read, from the container it sits in.
   Role next_role() const {
     if (depth_ == 0) return Role::body;
@@ -595,24 +575,20 @@ class Summary {
 };
 
 template <bool Collect>
-std::optional<DecodedRequest> read_in_one_pass(Endpoint endpoint, std::string_view body, json::storage_ptr arena = {}) {
+std::optional<DecodedRequest> read_request(Endpoint endpoint, std::string_view body, json::storage_ptr arena = {}) {
   json::parse_options options;
   options.max_depth = max_json_depth;
-  json::basic_parser<Summary<Collect>> parser(options, endpoint, body, std::move(arena));
-  boost::system::error_code ec;
-  const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
-  if (ec || used < body.size()) return std::nullopt;  // not JSON, text after it, or given up
-  return parser.handler().finish();
+  return read_in_one_pass<Summary<Collect>>(body, options, endpoint, body, std::move(arena));
 }
 
 }  // namespace
 
 std::optional<DecodedRequest> summarize_request(Endpoint endpoint, std::string_view body, bool collect_texts,
                                                 json::storage_ptr storage) {
-  if (!collect_texts) return read_in_one_pass<false>(endpoint, body);
+  if (!collect_texts) return read_request<false>(endpoint, body);
   // The given storage where it is an arena (a request's), else an arena of the request's own.
   if (!storage.is_not_shared_and_deallocate_is_trivial()) storage = json::make_shared_resource<json::monotonic_resource>();
-  return read_in_one_pass<true>(endpoint, body, std::move(storage));
+  return read_request<true>(endpoint, body, std::move(storage));
 }
 
 }  // namespace sovereign::gateway

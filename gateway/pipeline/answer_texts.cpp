@@ -5,8 +5,8 @@
 #include <utility>
 
 #include <boost/json.hpp>
-#include <boost/json/basic_parser_impl.hpp>
 
+#include "gateway/openai/json_one_pass.hpp"
 #include "gateway/pipeline/answer_fields.hpp"
 
 namespace sovereign::gateway {
@@ -59,15 +59,8 @@ static_assert(static_cast<std::size_t>(AnswerMember::arguments) < 32, "each name
 // collects its texts as the rewriter's reading of the parsed answer finds them (texts_of and the scan
 // of other strings in response_rewriter.cpp). Whatever that reading would refuse, or read in a shape
 // this pass does not follow, stops the parse: the caller then leaves the answer to it.
-class Reader {
+class Reader : public OnePassHandler {
  public:
-  // As the value builder the rewriter parses with (json_members.cpp): the parser stops at the same
-  // sizes.
-  static constexpr std::size_t max_object_size = json::object::max_size();
-  static constexpr std::size_t max_array_size = json::array::max_size();
-  static constexpr std::size_t max_key_size = json::string::max_size();
-  static constexpr std::size_t max_string_size = json::string::max_size();
-
   Reader(std::string_view answer, Endpoint endpoint, bool withhold_logprobs)
       : answer_(answer), endpoint_(endpoint), withhold_logprobs_(withhold_logprobs) {}
 
@@ -78,9 +71,6 @@ class Reader {
     for (auto& text : choice_texts_) texts_.texts.push_back(std::move(text));
     return std::move(texts_);
   }
-
-  bool on_document_begin(boost::system::error_code&) { return true; }
-  bool on_document_end(boost::system::error_code&) { return true; }
 
   bool on_object_begin(boost::system::error_code& ec) {
     const Role role = next_role();
@@ -174,8 +164,6 @@ class Reader {
     }
   }
 
-  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
-
   bool on_int64(std::int64_t number, json::string_view, boost::system::error_code& ec) {
     switch (next_role()) {
       case Role::choice_index: choice_index_ = number; return true;
@@ -200,15 +188,7 @@ class Reader {
     }
   }
 
-  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
-  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
-
  private:
-  static bool give_up(boost::system::error_code& ec) {
-    ec = boost::system::errc::make_error_code(boost::system::errc::operation_canceled);
-    return false;
-  }
-
   // A number or boolean: nothing to read where no text, index or container is expected.
   bool not_text(boost::system::error_code& ec) const {
     const Role role = next_role();
@@ -368,11 +348,7 @@ class Reader {
 }  // namespace
 
 std::optional<AnswerTexts> read_answer_texts(std::string_view answer, Endpoint endpoint, bool withhold_logprobs) {
-  json::basic_parser<Reader> parser(answer_parse_options, answer, endpoint, withhold_logprobs);
-  boost::system::error_code ec;
-  const std::size_t used = parser.write_some(false, answer.data(), answer.size(), ec);
-  if (ec || used < answer.size()) return std::nullopt;  // not JSON, text after it, or given up
-  return parser.handler().finish();
+  return read_in_one_pass<Reader>(answer, answer_parse_options, answer, endpoint, withhold_logprobs);
 }
 
 }  // namespace sovereign::gateway
