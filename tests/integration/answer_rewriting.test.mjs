@@ -374,7 +374,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
     // A Windows account holds a backslash: restored as it stands, it would break the arguments' JSON.
     const account = 'CORP\\jdoe';
     answerText('chat', ['noted'], false);
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();  // every earlier request reported: ours is the next
     const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Log in as ${account}.` }] },
       { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
@@ -421,7 +421,7 @@ describe('answers rewritten on their way back', { timeout: 120000 }, () => {
       { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'book', arguments: sent } }] },
       { role: 'tool', tool_call_id: 'call_0', content: 'booked' }];
     answerText('chat', ['noted'], false);
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();  // every earlier request reported: ours is the next
     const res = await gw.chat(KEY, { model: 'm', messages }, { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
     await upstream.waitForRequests(before + 1);
@@ -520,7 +520,7 @@ cases:
     const slow = [chatEvent({ role: 'assistant', content: '' }), ...Array.from({ length: 400 }, () => ': waiting\n\n'),
       chatEvent({}, 'stop'), 'data: [DONE]\n\n'];
     answerWith(slow);
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();  // every earlier request reported: ours is the next
     let started;
     const streaming = new Promise((resolve) => { started = resolve; });
     const first = readSse({ port: gw.apiPort, path: '/v1/chat/completions', headers: bearer(KEY),
@@ -651,7 +651,7 @@ cases:
     // scan does too: written out by the model or restored from a token, the answer reads the same.
     const account = 'CORP\\jdoe';
     answerText('chat', ['Noted.'], false);
-    const before = upstream.requests().length;
+    const before = await upstream.settledRequestCount();  // every earlier request reported: ours is the next
     const res = await gw.chat(KEY, { model: 'm', messages: [{ role: 'user', content: `Account ${account}.` }] }, { headers: CONVERSATION });
     assert.equal(res.status, 200, res.text);
     await upstream.waitForRequests(before + 1);
@@ -694,7 +694,7 @@ cases:
     for (const e of sse.events.slice(0, -1)) assert.equal(JSON.parse(e.data).completion_probabilities ?? null, null, e.data);
     for (const [urlPath, body] of [['/v1/chat/completions', { messages: [{ role: 'user', content: 'Go on.' }] }],
       ['/v1/completions', { prompt: 'Go on.' }]]) {
-      const before = upstream.requests().length;
+      const before = await upstream.settledRequestCount();  // every earlier request reported: ours is the next
       const refused = await gw.api({ key: KEY, method: 'POST', path: urlPath, body: { model: 'm', n_probs: 3, ...body } });
       assertError(refused, { status: 400, code: 'invalid_request' }, `${urlPath} with n_probs`);
       assert.equal(refused.json.error.param, 'n_probs');
