@@ -229,7 +229,6 @@ std::string_view logprobs_asked_by(Endpoint endpoint, const TopLevel& body) {
   return {};
 }
 
-
 // Where collect_other_strings stands in the body, step by step. Its JSON path is written out only
 // for what it collects or refuses: most members it passes are schema keys, numbers OpenAI defines
 // and prompt texts, for which no path is needed. The parse's depth limit bounds the steps.
@@ -507,6 +506,14 @@ void TextPath::write_to(std::string& path) const {
     append_index(part);
     path += ".text";
   }
+}
+
+bool same_texts(const std::vector<TextField>& one, const std::vector<TextField>& other) {
+  return std::equal(one.begin(), one.end(), other.begin(), other.end(), [](const TextField& a, const TextField& b) {
+    return a.text == b.text && std::string_view(a.path.key) == b.path.key && a.path.index == b.path.index &&
+           a.path.part == b.path.part && a.other_path == b.other_path && a.is_key == b.is_key &&
+           a.json_text == b.json_text;
+  });
 }
 
 void replace_text(TextField& field, std::string_view text) {

@@ -121,6 +121,10 @@ enum class TextScope { prompts, every_string, summary, policy_scan };
                                                                     boost::json::storage_ptr storage = {},
                                                                     TextScope scope = TextScope::every_string);
 
+// Whether two decodings of one body found the same texts, in the same order, at the same places
+// (policy_scan's against every_string's, before a rewrite counts on it).
+bool same_texts(const std::vector<TextField>& one, const std::vector<TextField>& other);
+
 // Replaces the field's text in the body decode_request produced and points the field at it
 // (a value field, a number becoming a string; keys are never rewritten).
 void replace_text(TextField& field, std::string_view text);

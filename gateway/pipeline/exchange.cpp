@@ -205,8 +205,13 @@ PhaseResult Exchange::decode() {
                                 snapshot_->policy ? TextScope::policy_scan : TextScope::summary);
   if (const auto* read = std::get_if<DecodedRequest>(&decoded);
       read != nullptr && read->body.is_null() && snapshot_->config->serves_locally(read->model))
-    return take_decoded(decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), built_scope()));
+    return take_decoded(decode_built());
   return take_decoded(std::move(decoded));
+}
+
+std::variant<DecodedRequest, ApiError> Exchange::decode_built() {
+  return decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
+                        snapshot_->policy ? TextScope::every_string : TextScope::prompts);
 }
 
 // Made in place, not assigned: a body assigned into a request whose body has another storage would
@@ -382,11 +387,11 @@ PhaseResult Exchange::transform() {
   // A body read in one pass is built now, to be rewritten: its texts are the same, in the same order
   // (gateway/openai/request_summary.hpp), which the decision's spans count on.
   if (decoded_->body.is_null()) {
-    auto built = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_), built_scope());
+    auto built = decode_built();
     if (auto* error = std::get_if<ApiError>(&built)) return PhaseResult::fail(std::move(*error));
     auto& request = std::get<DecodedRequest>(built);
-    if (request.texts.size() != decoded_->texts.size())
-      return PhaseResult::fail(api_errors::internal_error("the request's texts were not found again to rewrite them"));
+    if (!same_texts(request.texts, decoded_->texts))
+      return PhaseResult::fail(api_errors::internal_error("the request's texts were not found alike to rewrite them"));
     decoded_.emplace(std::move(request));
   }
   if (auto refusal = refused_after_policy(*decoded_, *decision_)) return PhaseResult::fail(std::move(*refusal));

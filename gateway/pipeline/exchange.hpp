@@ -67,8 +67,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   PhaseResult audit();
   PhaseResult capture();
   PhaseResult transform();
-  // The scope a body is decoded with to be built (rewritten, or rendered by the built-in engine).
-  TextScope built_scope() const { return snapshot_->policy ? TextScope::every_string : TextScope::prompts; }
+  // The body decoded again, built (to be rewritten, or rendered by the built-in engine).
+  std::variant<DecodedRequest, ApiError> decode_built();
   PhaseResult route();
   void forward();
   void forward_local();

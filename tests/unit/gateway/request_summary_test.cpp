@@ -89,6 +89,7 @@ void compare_policy_scan(Endpoint endpoint, std::string_view body) {
   CHECK(got->endpoint == expected.endpoint);
   CHECK(plain_fields(*got) == plain_fields(expected));
   CHECK(policy_texts(*got) == policy_texts(expected));
+  CHECK(same_texts(got->texts, expected.texts));  // what Exchange::transform counts on before a rewrite
   REQUIRE(got->texts.size() == expected.texts.size());
   for (std::size_t i = 0; i < got->texts.size(); ++i) {
     CHECK(std::string_view(got->texts[i].path.key) == expected.texts[i].path.key);
@@ -338,6 +339,13 @@ TEST_SUITE("request summary") {
                                                                    TextScope::policy_scan));
     CHECK(moved.texts[4].text == "bench-client-0001");
     CHECK(policy_texts(moved) == policy_texts(request));
+    // A text that differs anywhere is no longer the same list.
+    DecodedRequest other = std::get<DecodedRequest>(decode_request(Endpoint::chat_completions, body, {}, TextScope::every_string));
+    CHECK(same_texts(other.texts, request.texts));
+    other.texts[4].other_path = "metadata.user";
+    CHECK_FALSE(same_texts(other.texts, request.texts));
+    other.texts.pop_back();
+    CHECK_FALSE(same_texts(other.texts, request.texts));
   }
 
   TEST_CASE("under a policy, keys, numbers, names and arguments are read in one pass as the built body reads them") {
