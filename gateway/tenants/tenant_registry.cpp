@@ -1,15 +1,35 @@
 #include "gateway/tenants/tenant_registry.hpp"
 
+#include <algorithm>
+
 namespace sovereign::gateway {
+
+namespace {
+
+std::uint64_t digest_prefix(const crypto::Sha256& digest) {
+  std::uint64_t prefix = 0;
+  for (std::size_t i = 0; i < sizeof prefix; ++i) prefix = (prefix << 8) | digest[i];
+  return prefix;
+}
+
+}  // namespace
+
+TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants) : tenants_(&tenants) {
+  for (const auto& tenant : tenants)
+    for (const auto& digest : tenant.api_key_digests) keys_.push_back({digest_prefix(digest), digest, &tenant});
+  // Stable: were a digest listed twice (the config check refuses it), the first tenant would keep it.
+  std::stable_sort(keys_.begin(), keys_.end(), [](const KeyEntry& a, const KeyEntry& b) { return a.prefix < b.prefix; });
+}
 
 const TenantConfig* TenantRegistry::by_api_key(std::string_view api_key) const {
   if (api_key.empty()) return nullptr;
   const auto presented = crypto::sha256(api_key);
-  const TenantConfig* found = nullptr;
-  for (const auto& tenant : *tenants_)
-    for (const auto& digest : tenant.api_key_digests)
-      if (crypto::equal_constant_time(digest, presented) && found == nullptr) found = &tenant;
-  return found;
+  const std::uint64_t prefix = digest_prefix(presented);
+  auto it = std::lower_bound(keys_.begin(), keys_.end(), prefix,
+                             [](const KeyEntry& entry, std::uint64_t wanted) { return entry.prefix < wanted; });
+  for (; it != keys_.end() && it->prefix == prefix; ++it)
+    if (crypto::equal_constant_time(it->digest, presented)) return it->tenant;
+  return nullptr;
 }
 
 const TenantConfig* TenantRegistry::by_client_certificate(std::string_view subject_cn) const {

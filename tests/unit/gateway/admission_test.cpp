@@ -35,6 +35,43 @@ TEST_SUITE("tenants") {
     CHECK(registry.by_client_certificate("") == nullptr);
   }
 
+  TEST_CASE("every one of thousands of keys finds its own tenant") {
+    std::vector<TenantConfig> tenants;
+    for (int i = 0; i < 1500; ++i) {
+      tenants.push_back(tenant("t" + std::to_string(i), "key-" + std::to_string(i)));
+      tenants.back().api_key_digests.push_back(sovereign::crypto::sha256("second-key-" + std::to_string(i)));
+    }
+    TenantRegistry registry(tenants);
+    for (int i = 0; i < 1500; ++i) {
+      const TenantConfig* first = registry.by_api_key("key-" + std::to_string(i));
+      const TenantConfig* second = registry.by_api_key("second-key-" + std::to_string(i));
+      REQUIRE(first != nullptr);
+      REQUIRE(second != nullptr);
+      CHECK(first->name == "t" + std::to_string(i));
+      CHECK(second == first);
+    }
+    CHECK(registry.by_api_key("key-1500") == nullptr);
+    CHECK(registry.by_api_key("key-1") != registry.by_api_key("key-10"));
+  }
+
+  TEST_CASE("a digest that shares its first bytes with the presented key's is no match") {
+    // The search narrows on the digest's first eight bytes; the whole digest must then be equal.
+    const auto real = sovereign::crypto::sha256("key-real");
+    for (std::size_t changed : {8u, 20u, 31u}) {
+      auto near = real;
+      near[changed] ^= 0x01;
+      TenantConfig decoy;
+      decoy.name = "decoy";
+      decoy.api_key_digests = {near};
+      std::vector<TenantConfig> tenants{decoy, tenant("real", "key-real")};
+      TenantRegistry registry(tenants);
+      REQUIRE(registry.by_api_key("key-real") != nullptr);
+      CHECK(registry.by_api_key("key-real")->name == "real");
+      std::vector<TenantConfig> only_decoy{decoy};
+      CHECK(TenantRegistry(only_decoy).by_api_key("key-real") == nullptr);
+    }
+  }
+
   TEST_CASE("bearer tokens are taken only from the Bearer scheme") {
     CHECK(bearer_token("Bearer sk-1") == "sk-1");
     CHECK(bearer_token("bearer  sk-1 ") == "sk-1");
