@@ -10,33 +10,15 @@ import { Gateway, openaiBackend, tenant, bearer, stopAndRemove } from './lib/gat
 import { readSse } from './lib/http.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 import { evidenceDir, evidenceSections } from './lib/evidence.mjs';
+import { sitePolicy, tokenizeRule } from './lib/policies.mjs';
 import { writeAnswer, writeStatusAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-ends';
 const CARD = '4111 1111 1111 1111';
 
-const POLICY = `name: answer-ends-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: confidential
-zones:
-  - name: site
-    description: every upstream of this test
-tenants:
-  - name: ends
-responses:
-  redact: [credit_card]
-rules:
-  - name: tokenize-mail
-    when:
-      detected: [email]
-    then:
-      tokenize: [email]
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'answer-ends-itest', defaultClearance: 'confidential',
+  zoneDescription: 'every upstream of this test', tenants: ['ends'], redactInAnswers: ['credit_card'],
+  rules: tokenizeRule('tokenize-mail', ['email']) });
 
 describe('the end of relayed answers', { timeout: 120000 }, () => {
   let dir;

@@ -12,41 +12,26 @@ import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, event, chatEve
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 import { evidenceDir, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { sitePolicy, tokenizeRule } from './lib/policies.mjs';
 
 const KEY = 'sk-rewriting';
 const EMAIL = 'alice.smith@example.com';
 const CONVERSATION = { 'X-Conversation-Id': 'conv-rewriting' };
 
-const POLICY = `name: answer-rewriting-itest
-version: 1
-classes: [public, internal, confidential]
-default_clearance: public
-zones:
-  - name: site
-    description: the scripted upstream
-detectors:
-  - name: windows_account
+// The policy's own detectors (Windows accounts, project code names), tokenized with e-mail addresses.
+const DETECTORS = `  - name: windows_account
     class: confidential
     pattern: 'CORP\\\\[a-z]{2,20}'
   - name: codename
     class: confidential
     pattern: 'Project "[A-Z][a-z]{1,20}"'
-tenants:
-  - name: rewriting
-    clearance: confidential
-responses:
-  redact: [credit_card, it_codice_fiscale, us_ssn, ipv4, ipv6]
-rules:
-  - name: tokenize-identities
-    when:
-      detected: [email, windows_account, codename]
-    then:
-      tokenize: [email, windows_account, codename]
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
 `;
+
+const POLICY = sitePolicy({ name: 'answer-rewriting-itest', classes: ['public', 'internal', 'confidential'],
+  defaultClearance: 'public', zoneDescription: 'the scripted upstream', detectors: DETECTORS,
+  tenants: [{ name: 'rewriting', clearance: 'confidential' }],
+  redactInAnswers: ['credit_card', 'it_codice_fiscale', 'us_ssn', 'ipv4', 'ipv6'],
+  rules: tokenizeRule('tokenize-identities', ['email', 'windows_account', 'codename']) });
 
 const completionEvent = (text, finish = null) =>
   event({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: finish }] });

@@ -11,29 +11,15 @@ import { rawExchange, readSse } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError, assertShape } from './lib/openai_shapes.mjs';
 import { evidenceDir, evidenceSections, auditQuery, recordsOf } from './lib/evidence.mjs';
+import { sitePolicy } from './lib/policies.mjs';
 import { writeAnswer, startScriptedUpstream, chatEvent } from './lib/scripted_answers.mjs';
 
 const KEY = 'sk-answer-shapes';
 const REPLY = 'Card 4111 1111 1111 1111 on file.';
 const REDACTED = 'Card [REDACTED:credit_card] on file.';
 
-const POLICY = `name: answer-shapes-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: confidential
-zones:
-  - name: site
-    description: every upstream of this test
-tenants:
-  - name: shapes
-responses:
-  redact: [credit_card]
-rules:
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'answer-shapes-itest', defaultClearance: 'confidential',
+  zoneDescription: 'every upstream of this test', tenants: ['shapes'], redactInAnswers: ['credit_card'] });
 
 // Each upstream behind its own backend and model ("<kind>-model").
 const KINDS = {

@@ -12,27 +12,14 @@ import { Gateway, bearer, openaiBackend, tempDir, tenant, stopAndRemove } from '
 import { Upstream } from './lib/upstream.mjs';
 import { readSse } from './lib/http.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
+import { sitePolicy } from './lib/policies.mjs';
 
 const KEY = 'sk-answer-heads';
 const CARD = '4111 1111 1111 1111';
 const QUIET_HEALTH = { interval_ms: 60000, unhealthy_after: 1000 };
 
-const POLICY = `name: answer-heads-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: confidential
-zones:
-  - name: site
-tenants:
-  - name: heads
-responses:
-  redact: [credit_card]
-rules:
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'answer-heads-itest', defaultClearance: 'confidential', tenants: ['heads'],
+  redactInAnswers: ['credit_card'] });
 
 // The upstream's answers, chosen by the last user message. Raw ones are whole HTTP answers.
 const SCRIPT = `import zlib from 'node:zlib';

@@ -12,45 +12,27 @@ import { openaiBackend, tenant, sha256Hex, stopAndRemove } from './lib/gateway.m
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
 import { evidenceDir, startWithEvidence, blockCaptures, capturesOf, filesUnder } from './lib/evidence.mjs';
+import { sitePolicy } from './lib/policies.mjs';
 
 const KEY = 'sk-capture-readiness';
 
 // `captureMode`: the mode of the rule that captures requests naming an audit case; in warn mode it
 // only reports that it would have, and captures nothing.
 function policyText({ captureMode = 'enforce' } = {}) {
-  return `name: capture-readiness
-version: 1
-classes: [public, internal]
-default_clearance: public
-
-zones:
-  - name: site
-
-detectors:
-  - name: audit_case
+  const detectors = `  - name: audit_case
     class: internal
     description: case numbers whose requests the auditors want sealed copies of
     pattern: 'AUDIT-CASE-[0-9]{6}'
-
-tenants:
-  - name: acme
-    clearance: internal
-
-rules:
-  - name: capture-audit-cases
+`;
+  const captureRule = `  - name: capture-audit-cases
     mode: ${captureMode}
     when:
       detected: [audit_case]
     then:
       capture_payload: true
-
-  - name: acme-on-site
-    when:
-      tenants: [acme]
-    then:
-      action: allow
-      zones: [site]
 `;
+  return sitePolicy({ name: 'capture-readiness', classes: ['public', 'internal'], defaultClearance: 'public', detectors,
+    tenants: [{ name: 'acme', clearance: 'internal' }], rules: captureRule, onSiteTenant: 'acme' });
 }
 
 const chat = (content) => ({ model: 'audited', messages: [{ role: 'user', content }] });

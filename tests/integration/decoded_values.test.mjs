@@ -9,39 +9,23 @@ import OpenAI from 'openai';
 import { openaiBackend, tenant, stopAndRemove } from './lib/gateway.mjs';
 import { writeAnswer, writeAnswerWithCall, startScriptedUpstream, toolCall } from './lib/scripted_answers.mjs';
 import { evidenceDir, startWithEvidence } from './lib/evidence.mjs';
+import { sitePolicy, tokenizeRule } from './lib/policies.mjs';
 
 const KEY = 'sk-decoded';
 const CONVERSATION = { 'X-Conversation-Id': 'conv-decoded' };
 
-const POLICY = `name: decoded-values-itest
-version: 1
-classes: [public, internal, confidential]
-default_clearance: public
-zones:
-  - name: site
-    description: the scripted upstream
-tenants:
-  - name: decoded
-    clearance: confidential
-responses:
-  redact: [credit_card, us_ssn]
-rules:
-  - name: no-ssn
+// The policy's rule refusing requests that hold a social security number.
+const NO_SSN = `  - name: no-ssn
     when:
       detected: [us_ssn]
     then:
       action: deny
       message: "Social security numbers stay on site."
-  - name: tokenize-cards
-    when:
-      detected: [credit_card]
-    then:
-      tokenize: [credit_card]
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
 `;
+
+const POLICY = sitePolicy({ name: 'decoded-values-itest', classes: ['public', 'internal', 'confidential'],
+  defaultClearance: 'public', zoneDescription: 'the scripted upstream', tenants: [{ name: 'decoded', clearance: 'confidential' }],
+  redactInAnswers: ['credit_card', 'us_ssn'], rules: NO_SSN + tokenizeRule('tokenize-cards', ['credit_card']) });
 
 describe('values read through escapes and look-alikes, alike in requests and answers', { timeout: 120000 }, () => {
   let dir;

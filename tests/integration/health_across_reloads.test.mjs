@@ -7,24 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
+import { sitePolicy } from './lib/policies.mjs';
 
 const KEY = 'sk-health-reload';
-const POLICY = `name: health-reload-itest
-version: 1
-classes: [public, internal, confidential]
-default_clearance: public
-zones:
-  - name: site
-    description: the test's upstreams
-tenants:
-  - name: clinic
-    clearance: confidential
-rules:
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'health-reload-itest', classes: ['public', 'internal', 'confidential'],
+  defaultClearance: 'public', zoneDescription: "the test's upstreams",
+  tenants: [{ name: 'clinic', clearance: 'confidential' }] });
 
 const chat = { model: 'm-health', messages: [{ role: 'user', content: 'hi' }] };
 

@@ -8,43 +8,25 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Gateway, openaiBackend, tenant, tempDir, sha256Hex, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
+import { sitePolicy, redactRule } from './lib/policies.mjs';
 
 const KEY = 'sk-policy-watch';
 const CARD = '4111 1111 1111 1111';
 
 // Cards pass under OPEN; REDACTING appends a rule redacting them, so a file cut off before that rule
 // is a valid policy that lets cards through.
-const OPEN = `name: watch-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: public
-zones:
-  - name: site
-tenants:
-  - name: alpha
-    clearance: confidential
-rules:
-  - name: alpha-on-site
-    when:
-      tenants: [alpha]
-    then:
-      action: allow
-      zones: [site]
-`;
-const REDACT_RULE = `  - name: redact-cards
-    when:
-      detected: [credit_card]
-    then:
-      redact: [credit_card]
-`;
+const OPEN_POLICY = { name: 'watch-itest', defaultClearance: 'public', tenants: [{ name: 'alpha', clearance: 'confidential' }],
+  onSiteTenant: 'alpha' };
+const OPEN = sitePolicy(OPEN_POLICY);
+const REDACT_RULE = redactRule('redact-cards', ['credit_card']);
 const REDACTING = OPEN + REDACT_RULE;
 
 // A policy that takes seconds to compile (10,000 keyword detectors), so that a save lands while a
 // reload is still building it from what it read.
 function slowPolicy() {
-  const lines = [...OPEN.split('\n').slice(0, 6), 'detectors:'];
-  for (let d = 0; d < 1000; d++) lines.push(`  - {name: kw${d}, class: internal, keywords: [${Array.from({ length: 10 }, (_, k) => `zq${d}x${k}word`).join(', ')}]}`);
-  return `${lines.join('\n')}\n${OPEN.split('\n').slice(6).join('\n')}`;
+  let detectors = '';
+  for (let d = 0; d < 1000; d++) detectors += `  - {name: kw${d}, class: internal, keywords: [${Array.from({ length: 10 }, (_, k) => `zq${d}x${k}word`).join(', ')}]}\n`;
+  return sitePolicy({ ...OPEN_POLICY, detectors });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -12,32 +12,14 @@ import OpenAI from 'openai';
 import { Gateway, openaiBackend, tenant, tempDir } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
+import { sitePolicy, redactRule } from './lib/policies.mjs';
 
 const KEY = 'sk-input-shapes';
 const CARD = '4111 1111 1111 1111';
 
-const POLICY = `name: input-shapes-itest
-version: 1
-classes: [public, internal, confidential]
-default_clearance: internal
-zones:
-  - name: site
-tenants:
-  - name: shapes
-    clearance: confidential
-rules:
-  - name: redact-cards
-    when:
-      detected: [credit_card]
-    then:
-      redact: [credit_card]
-  - name: shapes-on-site
-    when:
-      tenants: [shapes]
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'input-shapes-itest', classes: ['public', 'internal', 'confidential'],
+  defaultClearance: 'internal', tenants: [{ name: 'shapes', clearance: 'confidential' }],
+  rules: redactRule('redact-cards', ['credit_card']), onSiteTenant: 'shapes' });
 
 // A PNG whose text chunk holds a card number: bytes no detector reads as text.
 function pngWithText(text) {

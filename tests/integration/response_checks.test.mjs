@@ -10,27 +10,13 @@ import { Gateway, openaiBackend, tempDir, tenant, stopAndRemove } from './lib/ga
 import { rawExchange } from './lib/http.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { assertError } from './lib/openai_shapes.mjs';
+import { sitePolicy } from './lib/policies.mjs';
 
 const KEY = 'sk-response-checks';
 const CARD = '4111 1111 1111 1111';
 
-const POLICY = `name: response-checks-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: confidential
-zones:
-  - name: site
-    description: every upstream of this test
-tenants:
-  - name: checks
-responses:
-  redact: [credit_card]
-rules:
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'response-checks-itest', defaultClearance: 'confidential',
+  zoneDescription: 'every upstream of this test', tenants: ['checks'], redactInAnswers: ['credit_card'] });
 
 describe('answers that cannot be checked are withheld', () => {
   const upstreams = {};

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Gateway, openaiBackend, tenant, runCli, stopAndRemove } from './lib/gateway.mjs';
 import { Upstream } from './lib/upstream.mjs';
 import { evidenceDir } from './lib/evidence.mjs';
+import { sitePolicy, tokenizeRule } from './lib/policies.mjs';
 
 const ALPHA = 'sk-vault-restart-alpha';
 const BETA = 'sk-vault-restart-beta';
@@ -18,27 +19,8 @@ const EMAIL = 'alice.smith@example.com';
 const TOKEN = /⟦EMAIL_[0-9a-f]{6,16}⟧/;
 const CONVERSATION = { 'X-Conversation-Id': 'conv-restart' };
 
-const POLICY = `name: vault-restart-itest
-version: 1
-classes: [public, internal, confidential, restricted]
-default_clearance: confidential
-zones:
-  - name: site
-    description: the echo upstream
-tenants:
-  - name: alpha
-  - name: beta
-rules:
-  - name: tokenize-emails
-    when:
-      detected: [email]
-    then:
-      tokenize: [email]
-  - name: everyone-on-site
-    then:
-      action: allow
-      zones: [site]
-`;
+const POLICY = sitePolicy({ name: 'vault-restart-itest', defaultClearance: 'confidential',
+  zoneDescription: 'the echo upstream', tenants: ['alpha', 'beta'], rules: tokenizeRule('tokenize-emails', ['email']) });
 
 describe('token vault across restarts', { timeout: 120000 }, () => {
   let dir;
