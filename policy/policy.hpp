@@ -7,6 +7,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/detector_set.hpp"
@@ -135,6 +136,15 @@ private:
     std::vector<std::string> rule_effects_;  // fixed by the policy: written once, not per request
     // redacted_in_answers of each tenant (by index in the model's tenants), then of any other name.
     std::vector<std::vector<char>> answer_redactions_;
+    // Each tenant's index in the model's tenants, by name (the first, were a name listed twice): a
+    // request looks its tenant up in one step, however many tenants the policy names.
+    struct NameHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+    };
+    std::unordered_map<std::string, std::size_t, NameHash, std::equal_to<>> tenant_index_;
+    // The index of `name` in the model's tenants; the number of tenants when none has that name.
+    std::size_t tenant_position(std::string_view name) const;
 };
 
 // Which parts of a policy file were read without a problem: lint analyses only those of a policy that

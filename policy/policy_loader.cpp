@@ -62,6 +62,8 @@ std::string describe_effect(const RuleDef& rule, const DetectorSet& detector_set
 }  // namespace
 
 Policy::Policy(PolicyModel model) : model_(std::move(model)) {
+    tenant_index_.reserve(model_.tenants.size());
+    for (std::size_t i = 0; i < model_.tenants.size(); ++i) tenant_index_.try_emplace(model_.tenants[i].name, i);
     rule_effects_.reserve(model_.rules.size());
     for (const auto& rule : model_.rules) rule_effects_.push_back(describe_effect(rule, *model_.detectors));
     if (model_.detectors == nullptr) return;
@@ -73,10 +75,14 @@ Policy::Policy(PolicyModel model) : model_(std::move(model)) {
     answer_redactions_.push_back(std::move(others));
 }
 
+std::size_t Policy::tenant_position(std::string_view name) const {
+    const auto found = tenant_index_.find(name);
+    return found == tenant_index_.end() ? model_.tenants.size() : found->second;
+}
+
 const std::vector<char>& Policy::redaction_in_answers(std::string_view tenant) const {
-    for (std::size_t i = 0; i < model_.tenants.size(); ++i)
-        if (model_.tenants[i].name == tenant) return answer_redactions_[i];
-    return answer_redactions_.back();
+    // One entry per tenant, then the one for any other name: the position indexes it either way.
+    return answer_redactions_[tenant_position(tenant)];
 }
 
 int Policy::class_level(std::string_view name) const {
@@ -101,9 +107,8 @@ int Policy::declared_class_level(std::string_view name) const {
 }
 
 const TenantDef* Policy::find_tenant(std::string_view name) const {
-    for (const auto& t : model_.tenants)
-        if (t.name == name) return &t;
-    return nullptr;
+    const std::size_t at = tenant_position(name);
+    return at < model_.tenants.size() ? &model_.tenants[at] : nullptr;
 }
 
 std::vector<char> Policy::redacted_in_answers(std::string_view tenant) const {

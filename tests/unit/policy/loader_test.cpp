@@ -38,6 +38,37 @@ TEST_SUITE("loader") {
         CHECK(policy->find_tenant("marketing")->clearance == 1);
     }
 
+    TEST_CASE("each of thousands of tenants is found by its name, with its own clearance and answer redactions") {
+        std::string text = base + "responses:\n  redact: [credit_card]\ntenants:\n";
+        for (int i = 0; i < 3000; ++i) {
+            text += "  - name: tenant-" + std::to_string(i) + "\n";
+            text += std::string("    clearance: ") + (i % 3 == 0 ? "restricted" : "internal") + "\n";
+            if (i % 7 == 0) text += "    redact_in_responses: [email]\n";
+        }
+        text += "rules:\n  - name: on-site\n    then: {action: allow, zones: [site]}\n";
+        const auto loaded = load_policy_text(text, "p.yaml");
+        REQUIRE(loaded.policy);
+        const Policy& policy = *loaded.policy;
+        const auto& detectors = policy.detectors();
+        const std::size_t email = detectors.find("email");
+        const std::size_t card = detectors.find("credit_card");
+        REQUIRE(email < detectors.detectors().size());
+        for (int i = 0; i < 3000; ++i) {
+            const std::string name = "tenant-" + std::to_string(i);
+            const TenantDef* tenant = policy.find_tenant(name);
+            REQUIRE(tenant != nullptr);
+            CHECK(tenant->name == name);
+            CHECK(tenant->clearance == (i % 3 == 0 ? 2 : 1));
+            CHECK(policy.redaction_in_answers(name)[email] == (i % 7 == 0 ? 1 : 0));
+            CHECK(policy.redaction_in_answers(name)[card] == 1);
+            CHECK(policy.redacts_answers(name));
+        }
+        CHECK(policy.find_tenant("tenant-3000") == nullptr);
+        CHECK(policy.find_tenant("tenant-") == nullptr);
+        CHECK(policy.redaction_in_answers("someone-else")[email] == 0);
+        CHECK(policy.redaction_in_answers("someone-else")[card] == 1);
+    }
+
     TEST_CASE("an empty or half-written policy file is refused with its problems, never a crash") {
         // Found by policy_fuzz: a file that defined no detector yet crashed the loader, which the
         // gateway runs on every hot reload (an editor saving an empty file first).
