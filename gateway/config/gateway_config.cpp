@@ -503,19 +503,6 @@ bool TenantConfig::may_use(const std::string& model) const {
   return std::any_of(models.begin(), models.end(), [&](const auto& m) { return m == "*" || m == model; });
 }
 
-bool GatewayConfig::serves(const std::string& model) const {
-  return std::any_of(backends.begin(), backends.end(), [&](const BackendConfig& backend) {
-    return std::find(backend.models.begin(), backend.models.end(), model) != backend.models.end();
-  });
-}
-
-bool GatewayConfig::serves_locally(const std::string& model) const {
-  return std::any_of(backends.begin(), backends.end(), [&](const BackendConfig& backend) {
-    return backend.type == BackendType::local &&
-           std::find(backend.models.begin(), backend.models.end(), model) != backend.models.end();
-  });
-}
-
 std::vector<std::string> GatewayConfig::all_models() const {
   std::vector<std::string> models;
   for (const auto& backend : backends)

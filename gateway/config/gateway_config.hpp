@@ -214,8 +214,6 @@ struct GatewayConfig {
   std::string problem_at(std::string_view setting, const std::string& message) const;
   // Every model some backend serves, in configuration order, without repeats.
   std::vector<std::string> all_models() const;
-  bool serves(const std::string& model) const;  // some backend lists the model
-  bool serves_locally(const std::string& model) const;  // some local (built-in engine) backend lists it
 };
 
 using ConfigResult = std::variant<std::shared_ptr<const GatewayConfig>, std::vector<ConfigError>>;

@@ -187,7 +187,7 @@ PhaseResult Exchange::decode() {
     // are not found (a tenant learns nothing of what it may not use).
     const std::string model = model_of_path(path);
     if (!valid_model_name(model)) return PhaseResult::fail(api_errors::model_not_found("(not a model name)"));
-    if (!snapshot_->config->serves(model) || !tenant_->may_use(model))
+    if (!snapshot_->routes.serves(model) || !tenant_->may_use(model))
       return PhaseResult::fail(api_errors::model_not_found(model));
     return PhaseResult::answer(json_answer(boost::json::serialize(model_object(model))));
   }
@@ -204,7 +204,7 @@ PhaseResult Exchange::decode() {
   auto decoded = decode_request(*endpoint_, request_.body(), boost::json::storage_ptr(&json_resource_),
                                 snapshot_->policy ? TextScope::policy_scan : TextScope::summary);
   if (const auto* read = std::get_if<DecodedRequest>(&decoded);
-      read != nullptr && read->body.is_null() && snapshot_->config->serves_locally(read->model))
+      read != nullptr && read->body.is_null() && snapshot_->routes.serves_locally(read->model))
     return take_decoded(decode_built());
   return take_decoded(std::move(decoded));
 }
@@ -246,7 +246,7 @@ PhaseResult Exchange::decide() {
   const auto& model = decoded_->model;
   if (snapshot_->config->backends.empty())
     return PhaseResult::fail(api_errors::no_backend_available(model, "this gateway has no backends configured yet"));
-  if (!snapshot_->config->serves(model)) return PhaseResult::fail(api_errors::model_not_found(model));
+  if (!snapshot_->routes.serves(model)) return PhaseResult::fail(api_errors::model_not_found(model));
   if (!tenant_->may_use(model)) return PhaseResult::fail(api_errors::model_not_permitted(model, tenant_->name));
   const std::uint64_t estimate = estimated_prompt_tokens(*decoded_) + decoded_->max_tokens;
   auto rate = snapshot_->rate_limiter.admit(*tenant_, estimate);
@@ -445,20 +445,19 @@ PhaseResult Exchange::route() {
     if (!contains(decision_->allowed_zones, backend.zone)) return false;
     return decision_->allowed_backends.empty() || contains(decision_->allowed_backends, backend.name);
   };
-  bool any_backend = false;
+  const ModelRoute* serving_model = snapshot_->routes.find(model);
+  if (serving_model == nullptr)
+    return PhaseResult::fail(api_errors::no_backend_available(model, "no backend of this gateway serves it"));
   bool any_allowed = false;
-  for (const auto& backend : snapshot_->config->backends) {
-    if (!contains(backend.models, model)) continue;
-    any_backend = true;
-    if (!zone_allowed(backend)) continue;
+  for (const BackendConfig* backend : serving_model->backends) {
+    if (!zone_allowed(*backend)) continue;
     any_allowed = true;
-    if (backend.type == BackendType::local) {
-      local_backend_ = &backend;
+    if (backend->type == BackendType::local) {
+      local_backend_ = backend;
       return PhaseResult::next();
     }
     break;
   }
-  if (!any_backend) return PhaseResult::fail(api_errors::no_backend_available(model, "no backend of this gateway serves it"));
   if (!any_allowed) {
     std::string where = "zone(s) [" + policy::join(decision_->allowed_zones) + "]";
     if (!decision_->allowed_backends.empty())
@@ -467,19 +466,18 @@ PhaseResult Exchange::route() {
         model, "the policy allows only " + where + " for this request and no backend there serves it"));
   }
   auto now = std::chrono::steady_clock::now();
-  auto serving = [&](const BackendState& backend) {
-    return contains(backend.config->models, model) && zone_allowed(*backend.config);
-  };
+  // The network backends serving the model where the decision allows them.
+  auto serving = [&](const BackendState& backend) { return zone_allowed(*backend.config); };
   targets_.clear();
   targets_.reserve(4);
   // Replicas without pinned addresses: refused by the egress guard, or whose names do not resolve.
   const auto unpinned = [](const ReplicaState& replica) { return replica.pinning() != Pinning::Status::pinned; };
   std::size_t refused = 0;
-  for (const auto& backend : snapshot_->backends) {
+  for (BackendState* backend : serving_model->network) {
     if (!serving(*backend)) continue;
     for (const auto& replica : backend->replicas) {
       if (unpinned(*replica)) ++refused;
-      else if (replica->available(now)) targets_.push_back({backend.get(), replica.get()});
+      else if (replica->available(now)) targets_.push_back({backend, replica.get()});
     }
   }
   // Least loaded first; a rotating start spreads ties across replicas.
@@ -493,10 +491,10 @@ PhaseResult Exchange::route() {
     return PhaseResult::fail(api_errors::no_backend_available(model, "every replica is unhealthy or its circuit is open"));
   // Unpinned replicas go last: they are reported (metric, the answer's message) and never dialled.
   if (refused > 0) {
-    for (const auto& backend : snapshot_->backends) {
+    for (BackendState* backend : serving_model->network) {
       if (!serving(*backend)) continue;
       for (const auto& replica : backend->replicas)
-        if (unpinned(*replica)) targets_.push_back({backend.get(), replica.get()});
+        if (unpinned(*replica)) targets_.push_back({backend, replica.get()});
     }
   }
   return PhaseResult::next();
@@ -699,7 +697,7 @@ void Exchange::settle_tokens() {
 // the client's text (it could be anything, and every distinct one would be a new metric series).
 const std::string& Exchange::served_model() const {
   static const std::string none;
-  return decoded_ && snapshot_ && snapshot_->config->serves(decoded_->model) ? decoded_->model : none;
+  return decoded_ && snapshot_ && snapshot_->routes.serves(decoded_->model) ? decoded_->model : none;
 }
 
 // A request answered before the audit phase (refused by authenticate, decode or decide, or the model

@@ -89,6 +89,7 @@ std::variant<std::shared_ptr<RuntimeSnapshot>, std::vector<std::string>> build_s
   std::vector<std::string> errors;
   snapshot->backends = build_backend_states(*snapshot->config, snapshot->egress_guard, metrics, errors,
                                             previous ? &previous->backends : nullptr);
+  snapshot->routes = ModelRoutes(*snapshot->config, snapshot->backends);
   for (const BackendConfig& backend : snapshot->config->backends)
     snapshot->request_series.push_back(metrics.request_series(backend.name));
   if (const auto& file = snapshot->config->policy_file) {

@@ -12,6 +12,7 @@
 #include "policy/policy.hpp"
 #include "gateway/config/gateway_config.hpp"
 #include "gateway/tenants/tenant_registry.hpp"
+#include "gateway/runtime/model_routes.hpp"
 #include "gateway/upstream/backend_state.hpp"
 #include "gateway/upstream/connection_pool.hpp"
 #include "gateway/upstream/egress_guard.hpp"
@@ -24,6 +25,8 @@ struct RuntimeSnapshot {
   RateLimiter rate_limiter;
   EgressGuard egress_guard;
   std::vector<std::unique_ptr<BackendState>> backends;
+  // The backends serving each model (config order), built with `backends`.
+  ModelRoutes routes;
   // Every backend's request series (network and local): removed from /metrics with the last
   // snapshot that has the backend.
   std::vector<std::shared_ptr<const GatewayMetrics::RequestSeries>> request_series;
