@@ -1,5 +1,7 @@
 #include "gateway/runtime/model_routes.hpp"
 
+#include <unordered_map>
+
 namespace sovereign::gateway {
 
 ModelRoutes::ModelRoutes(const GatewayConfig& config, const std::vector<std::unique_ptr<BackendState>>& network) {

@@ -5,10 +5,10 @@
 // every model took a few microseconds a request with a hundred backends).
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "gateway/config/gateway_config.hpp"
+#include "gateway/config/name_index.hpp"
 #include "gateway/upstream/backend_state.hpp"
 
 namespace sovereign::gateway {
@@ -36,11 +36,7 @@ class ModelRoutes {
   }
 
  private:
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
-  };
-  std::unordered_map<std::string, ModelRoute, NameHash, std::equal_to<>> by_model_;
+  NameIndex<ModelRoute> by_model_;
 };
 
 }  // namespace sovereign::gateway

@@ -14,9 +14,11 @@ std::uint64_t digest_prefix(const crypto::Sha256& digest) {
 
 }  // namespace
 
-TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants) : tenants_(&tenants) {
-  for (const auto& tenant : tenants)
+TenantRegistry::TenantRegistry(const std::vector<TenantConfig>& tenants) {
+  for (const auto& tenant : tenants) {
     for (const auto& digest : tenant.api_key_digests) keys_.push_back({digest_prefix(digest), digest, &tenant});
+    for (const auto& name : tenant.client_certificate_cns) by_certificate_name_.try_emplace(name, &tenant);
+  }
   // Stable: were a digest listed twice (the config check refuses it), the first tenant would keep it.
   std::stable_sort(keys_.begin(), keys_.end(), [](const KeyEntry& a, const KeyEntry& b) { return a.prefix < b.prefix; });
 }
@@ -34,10 +36,8 @@ const TenantConfig* TenantRegistry::by_api_key(std::string_view api_key) const {
 
 const TenantConfig* TenantRegistry::by_client_certificate(std::string_view subject_cn) const {
   if (subject_cn.empty()) return nullptr;
-  for (const auto& tenant : *tenants_)
-    for (const auto& cn : tenant.client_certificate_cns)
-      if (cn == subject_cn) return &tenant;
-  return nullptr;
+  const auto found = by_certificate_name_.find(subject_cn);
+  return found == by_certificate_name_.end() ? nullptr : found->second;
 }
 
 std::string_view bearer_token(std::string_view authorization) {

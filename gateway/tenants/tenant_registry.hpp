@@ -7,11 +7,13 @@
 
 #include "crypto/digest.hpp"
 #include "gateway/config/gateway_config.hpp"
+#include "gateway/config/name_index.hpp"
 
 namespace sovereign::gateway {
 
 class TenantRegistry {
  public:
+  // Keeps pointers into `tenants`, which must outlive the registry.
   explicit TenantRegistry(const std::vector<TenantConfig>& tenants);
 
   // The key is hashed (SHA-256) and its digest looked up among the configured ones: a binary search
@@ -20,6 +22,7 @@ class TenantRegistry {
   // orders among digests that gateway.yaml already shows. One request costs the same with one
   // tenant or thousands. nullptr when nothing matches.
   const TenantConfig* by_api_key(std::string_view api_key) const;
+  // The tenant a verified client certificate's subject CN is mapped to (one lookup); nullptr for none.
   const TenantConfig* by_client_certificate(std::string_view subject_cn) const;
 
  private:
@@ -28,8 +31,8 @@ class TenantRegistry {
     crypto::Sha256 digest;
     const TenantConfig* tenant;
   };
-  const std::vector<TenantConfig>* tenants_;
   std::vector<KeyEntry> keys_;  // sorted by prefix
+  NameIndex<const TenantConfig*> by_certificate_name_;
 };
 
 // Extracts the key from "Bearer KEY"; empty when the header has another shape.

@@ -51,6 +51,15 @@ TEST_SUITE("tenants") {
       CHECK(second == first);
     }
     CHECK(registry.by_api_key("key-1500") == nullptr);
+    for (int i = 0; i < 1500; ++i) tenants[i].client_certificate_cns = {"app-" + std::to_string(i)};
+    TenantRegistry by_certificate(tenants);
+    for (int i = 0; i < 1500; ++i) {
+      const TenantConfig* found = by_certificate.by_client_certificate("app-" + std::to_string(i));
+      REQUIRE(found != nullptr);
+      CHECK(found->name == "t" + std::to_string(i));
+    }
+    CHECK(by_certificate.by_client_certificate("app-1500") == nullptr);
+    CHECK(by_certificate.by_client_certificate("APP-1") == nullptr);  // names are matched exactly
     CHECK(registry.by_api_key("key-1") != registry.by_api_key("key-10"));
   }
 
