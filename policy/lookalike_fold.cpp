@@ -156,11 +156,36 @@ std::size_t next_candidate_avx512(std::string_view text, std::size_t i) {
 
 namespace {
 
-// The offset of the first look-alike in text, or text.size().
+// The removed characters (invisible, control) from text[i] on, one after the other: how many, and
+// their bytes.
+struct RemovedRun {
+    std::size_t characters = 0;
+    std::size_t bytes = 0;
+};
+RemovedRun removed_run(std::string_view text, std::size_t i) {
+    RemovedRun run;
+    for (std::size_t at = i; at < text.size();) {
+        std::size_t length = 1;
+        if (fold_code_point(decode(text, at, length)).fold != Fold::remove) break;
+        ++run.characters;
+        at += length;
+        run.bytes = at - i;
+    }
+    return run;
+}
+
+// The offset of the first look-alike in text, or text.size(): the first character the fold changes,
+// where a run of removed characters longer than max_removed_run, which it keeps, is none.
 std::size_t first_lookalike(std::string_view text) {
     for (std::size_t i = next_candidate(text, 0); i < text.size(); i = next_candidate(text, i)) {
         std::size_t length = 1;
-        if (fold_code_point(decode(text, i, length)).fold != Fold::keep) return i;
+        const Fold fold = fold_code_point(decode(text, i, length)).fold;
+        if (fold == Fold::replace) return i;
+        if (fold == Fold::remove) {
+            const RemovedRun run = removed_run(text, i);
+            if (run.characters <= max_removed_run) return i;
+            length = run.bytes;
+        }
         i += length;
     }
     return text.size();
@@ -215,6 +240,9 @@ bool fold_lookalikes(std::string_view text, FoldedText& out) {
         if (result.fold == Fold::replace) {
             out.edits.push_back({static_cast<std::uint32_t>(out.text.size()), static_cast<std::uint32_t>(i)});
             out.text.push_back(result.ascii);
+        } else if (result.fold == Fold::remove) {
+            // first_lookalike stops only at a run it removes whole.
+            length = removed_run(text, i).bytes;
         }
         i += length;
         // The text runs in step again after the folded character, up to the next look-alike.
@@ -224,6 +252,12 @@ bool fold_lookalikes(std::string_view text, FoldedText& out) {
         i = next;
     }
     return true;
+}
+
+std::size_t removed_character_at(std::string_view text, std::size_t at) {
+    if (at >= text.size()) return 0;
+    std::size_t length = 1;
+    return fold_code_point(decode(text, at, length)).fold == Fold::remove ? length : 0;
 }
 
 std::string lookalikes_folded(std::string_view text) {

@@ -4,8 +4,9 @@
 // groups, an e-mail address with a fullwidth @, groups separated by no-break or thin spaces or by
 // typographic dashes. Such text is folded into an ASCII copy before it is scanned (digits of other
 // scripts to 0-9, fullwidth forms to their ASCII letters, Unicode spaces to ' ', dashes to '-',
-// invisible and control characters removed), and the findings are mapped back to the original bytes, so that a
-// redaction covers the whole value, invisible characters included.
+// invisible and control characters removed, up to max_removed_run in a row), and the findings are
+// mapped back to the original bytes, so that a redaction covers the whole value, invisible
+// characters included.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -51,6 +52,16 @@ constexpr bool lookalike_byte(unsigned char byte) {
            byte == 0xDB || byte == 0xE0 || byte == 0xE1 || byte == 0xE2 || byte == 0xE3 || byte == 0xEF ||
            byte == 0xF0 || byte == 0xF3 || control_byte(byte);
 }
+
+// The fold reads through at most this many invisible or control characters in a row (between two
+// digits of a card number, say). A longer run is kept as it is written, so that it ends a value: a
+// streamed answer must decide what it holds back within a bounded stretch of text, and the answer read
+// whole must read the same (policy/response_scanner.hpp). Requests are read the same way.
+inline constexpr std::size_t max_removed_run = 8;
+
+// The byte length of the character at text[at] when the fold removes it (an invisible or control
+// character, whichever run it stands in), else 0.
+std::size_t removed_character_at(std::string_view text, std::size_t at);
 
 // Invisible format characters and fillers: soft hyphen, combining grapheme joiner, Arabic letter
 // mark, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors and vowel separator,

@@ -84,4 +84,41 @@ TEST_SUITE("scan") {
             }
         }
     }
+
+    TEST_CASE("the fold reads through runs of up to max_removed_run invisible or control characters, no longer ones") {
+        const std::string removed[] = {std::string(1, '\0'), "\x01", "\xe2\x80\x8b", "\xe2\x81\xa0", "\xc2\xad",
+                                       "\xf3\xa0\x80\xa1"};
+        for (const auto& character : removed) {
+            for (std::size_t n = 1; n <= max_removed_run + 3; ++n) {
+                std::string run;
+                for (std::size_t i = 0; i < n; ++i) run += character;
+                const std::string text = "4111" + run + "1111 and 22" + run;
+                CAPTURE(static_cast<unsigned>(static_cast<unsigned char>(character[0])));
+                CAPTURE(n);
+                if (n <= max_removed_run) {
+                    CHECK(lookalikes_folded(text) == "41111111 and 22");
+                    REQUIRE(find_lookalike(text).has_value());
+                    CHECK(find_lookalike(text)->offset == 4);
+                } else {
+                    // Kept as written, so it ends a value; and a text with no other look-alike is none.
+                    CHECK(lookalikes_folded(text) == text);
+                    CHECK_FALSE(find_lookalike(text).has_value());
+                }
+                CHECK(removed_character_at(text, 4) == character.size());
+                CHECK(removed_character_at(text, 0) == 0);
+            }
+        }
+        // A long run beside a short one and a folded character: only the long one stays.
+        const std::string zw = "\xe2\x80\x8b";
+        std::string long_run;
+        for (std::size_t i = 0; i <= max_removed_run; ++i) long_run += zw;
+        FoldedText folded;
+        const std::string text = "a" + zw + zw + "b" + long_run + "c\xef\xbc\x91" "d";
+        REQUIRE(fold_lookalikes(text, folded));
+        CHECK(folded.text == "ab" + long_run + "c1d");
+        // Offsets map back through the removed pair and the kept run.
+        CHECK(folded.original_offset(1) == 1 + 2 * zw.size());
+        CHECK(folded.original_offset(2) == 2 + 2 * zw.size());
+        CHECK(folded.original_offset(folded.text.size() - 1) == text.size() - 1);
+    }
 }

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "fixture.hpp"
+#include "policy/lookalike_fold.hpp"
 #include "policy/response_scanner.hpp"
 
 using namespace sovereign::policy;
@@ -467,6 +468,45 @@ rules: [{name: all, then: {action: allow}}]
             CHECK(expected.find("[REDACTED:") != std::string::npos);
             check_every_cut(policy, text, expected);
         }
+    }
+
+    TEST_CASE("a value stretched by runs of invisible characters reads the same streamed and whole") {
+        // Found by tests/fuzz/answer_scan_fuzz: "+44 2", 85 NUL bytes, then "0 7946 0958". Read whole, the
+        // fold removed every NUL and found a phone number; streamed, the hold-back counted the NULs as
+        // characters of the value, ran out of reach and released "+44 2". A run of more than
+        // max_removed_run such characters now ends a value (policy/lookalike_fold.hpp), and the
+        // hold-back counts only what the scan reads.
+        const auto policy = testing::redacting_answers("phone, iban, credit_card, email");
+        REQUIRE(policy);
+        const std::string fuzzed = "SSN 123-45-67 pno98eh +44 2" + std::string(85, '\0') + "0 7946 0958, NINO 'AB246912C";
+        std::mt19937 random(20261125);
+        for (const std::string& invisible : {std::string(1, '\0'), std::string("\xe2\x80\x8b"), std::string("\xf3\xa0\x80\xa1")}) {
+            for (const std::size_t n : {std::size_t{1}, std::size_t{8}, max_removed_run, max_removed_run + 1, std::size_t{40}}) {
+                std::string run;
+                for (std::size_t i = 0; i < n; ++i) run += invisible;
+                const bool read_through = n <= max_removed_run;
+                // Between two characters of the value, and (IBAN, card) between every two characters.
+                std::string spread_iban;
+                for (const char c : std::string("DE89 3704 0044 0532 0130 00")) spread_iban += std::string(1, c) + run;
+                for (const auto& [text, value] : std::vector<std::pair<std::string, std::string>>{
+                         {"Call +44 2" + run + "0 7946 0958 now", "phone"},
+                         {"Mail jane" + run + ".doe@example.org now", "email"},
+                         {"IBAN " + spread_iban + " now", "iban"},
+                         {"Card 4111 1111" + run + " 1111 1111 now", "credit_card"}}) {
+                    CAPTURE(text);
+                    CAPTURE(n);
+                    ResponseScanner whole(policy, "anyone");
+                    const std::string expected = whole.complete(text);
+                    CHECK((expected.find("[REDACTED:" + value + "]") != std::string::npos) == read_through);
+                    for (int round = 0; round < 12; ++round)
+                        REQUIRE(stream_in_random_chunks(policy, text, random, 1 + round % 16) == expected);
+                }
+            }
+        }
+        ResponseScanner whole(policy, "anyone");
+        const std::string expected = whole.complete(fuzzed);
+        CHECK(expected.find("+44 2") != std::string::npos);  // 85 NULs end the phone number
+        for (int round = 0; round < 30; ++round) REQUIRE(stream_in_random_chunks(policy, fuzzed, random, 16) == expected);
     }
 
     TEST_CASE("what a streamed answer releases ends on a whole character, wherever the stream is cut") {
