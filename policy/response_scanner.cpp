@@ -73,8 +73,31 @@ std::optional<std::string> ResponseScanner::complete_changed(std::string_view ch
     return out;
 }
 
-// Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.
+// A value is looked for where the whole answer's scan would find it: in the text with its look-alikes
+// folded. A run of invisible characters the fold removes is then no part of the value's reach, and the
+// forms a value is written in (" [at] ", an IBAN's groups) are read as the scan reads them. Escapes
+// and tags are about the text as written.
 std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t from) const {
+    const std::size_t escape = escape_hold_start(buffer, from);
+    // A character the chunk cut after its first bytes is held, and values are looked for as if the text
+    // ended before it: the rest of it may make it one the fold removes, or reads as part of a value.
+    std::size_t complete = buffer.size();
+    for (std::size_t back = 1; back <= 3 && back <= buffer.size() - from; ++back) {
+        const auto byte = static_cast<unsigned char>(buffer[buffer.size() - back]);
+        if ((byte & 0xC0) == 0x80) continue;
+        const std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+        if (length > back) complete = buffer.size() - back;
+        break;
+    }
+    const std::string_view text = buffer.substr(0, complete);
+    thread_local FoldedText folded;
+    if (!fold_lookalikes(text, folded)) return std::min({value_hold_start(text, from), complete, escape});
+    const std::size_t held = value_hold_start(folded.text, folded.folded_offset(from));
+    return std::min({held < folded.text.size() ? std::max(folded.original_offset(held), from) : complete, escape});
+}
+
+// Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.
+std::size_t ResponseScanner::value_hold_start(std::string_view buffer, std::size_t from) const {
     const auto& set = policy_->detectors();
     const std::size_t end = buffer.size();
     std::size_t earliest = end;
@@ -154,7 +177,7 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
             }
         }
     }
-    return std::min(earliest, escape_hold_start(buffer, from));
+    return earliest;
 }
 
 std::string ResponseScanner::release(bool final) {

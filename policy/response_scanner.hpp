@@ -68,7 +68,11 @@ private:
     // (complete_changed), not the held text: nothing is appended where all of it goes out as it came
     // (`as_it_came` says so), and nothing is kept after it. false: the scan failed.
     bool release_into(std::string_view written, bool final, std::string& out, bool given_whole, bool& as_it_came);
+    // Earliest place in buffer[from, end) where a value could begin that the next chunk might complete,
+    // or an escape or tag the chunk cut: decided on the text as the scan reads it (look-alikes folded).
     std::size_t straddle_start(std::string_view buffer, std::size_t from) const;
+    // The same for values alone, in text the scan reads as it is (folded already, or holding no look-alike).
+    std::size_t value_hold_start(std::string_view text, std::size_t from) const;
 
     std::shared_ptr<const Policy> policy_;
     AnswerText form_;
