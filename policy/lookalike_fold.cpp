@@ -204,7 +204,9 @@ std::size_t FoldedText::original_offset(std::size_t at) const {
 std::size_t FoldedText::folded_offset(std::size_t at) const {
     auto edit = std::upper_bound(edits.begin(), edits.end(), at,
                                  [](std::size_t offset, const Edit& e) { return offset < e.original; });
-    if (edit == edits.begin()) return at;
+    // Before the first edit the texts run in step up to the first folded character; an offset inside a
+    // run of removed characters there maps to where the run was (the next folded byte).
+    if (edit == edits.begin()) return edits.empty() ? at : std::min(at, static_cast<std::size_t>(edits.front().folded));
     --edit;
     // Within the edit's run when `at` lies there; otherwise (inside a folded or removed character)
     // the next folded byte, which starts the following run.

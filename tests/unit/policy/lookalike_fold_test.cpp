@@ -121,4 +121,30 @@ TEST_SUITE("scan") {
         CHECK(folded.original_offset(2) == 2 + 2 * zw.size());
         CHECK(folded.original_offset(folded.text.size() - 1) == text.size() - 1);
     }
+
+    TEST_CASE("folded offsets are the first folded byte at or after an original offset, inside removed runs too") {
+        // Found by tests/fuzz/answer_scan_fuzz (AddressSanitizer): an offset inside a run of removed
+        // characters at the start of a text mapped past the folded text's end.
+        const std::string nul(1, '\0');
+        const std::string zw = "\xe2\x80\x8b";
+        const std::string one = "\xef\xbc\x91";
+        for (const std::string& text : std::vector<std::string>{
+                 nul + nul + nul + "\x01", nul + nul + "SSN 12", zw + "a" + one + zw + zw + "b" + nul, "ab" + one,
+                 one + one + "x" + zw, "x" + nul + "y" + nul + nul}) {
+            FoldedText folded;
+            REQUIRE(fold_lookalikes(text, folded));
+            CAPTURE(text);
+            std::size_t previous = 0;
+            for (std::size_t at = 0; at <= text.size(); ++at) {
+                const std::size_t f = folded.folded_offset(at);
+                CAPTURE(at);
+                REQUIRE(f <= folded.text.size());
+                CHECK(f >= previous);
+                previous = f;
+                if (f < folded.text.size()) CHECK(folded.original_offset(f) >= at);
+                if (f > 0) CHECK(folded.original_offset(f - 1) < at);
+            }
+            CHECK(folded.folded_offset(text.size()) == folded.text.size());
+        }
+    }
 }
