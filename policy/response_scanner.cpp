@@ -7,6 +7,7 @@
 #include "policy/engine.hpp"
 #include "policy/inline_markup.hpp"
 #include "policy/lookalike_fold.hpp"
+#include "policy/utf8.hpp"
 
 namespace sovereign::policy {
 
@@ -14,6 +15,18 @@ namespace {
 // Enough emitted text to find context words and token boundaries just before new output, and the
 // whole region around an escape in it.
 constexpr std::size_t context_keep = escape_reach_before;
+
+// Where a character the chunk cut after its first bytes begins in buffer[from, end): the end when
+// none was cut.
+std::size_t cut_character_start(std::string_view buffer, std::size_t from) {
+    for (std::size_t back = 1; back <= 3 && back <= buffer.size() - from; ++back) {
+        const auto byte = static_cast<unsigned char>(buffer[buffer.size() - back]);
+        if ((byte & 0xC0) == 0x80) continue;
+        const std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
+        return length > back ? buffer.size() - back : buffer.size();
+    }
+    return buffer.size();
+}
 
 }  // namespace
 
@@ -81,14 +94,7 @@ std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t
     const std::size_t escape = escape_hold_start(buffer, from);
     // A character the chunk cut after its first bytes is held, and values are looked for as if the text
     // ended before it: the rest of it may make it one the fold removes, or reads as part of a value.
-    std::size_t complete = buffer.size();
-    for (std::size_t back = 1; back <= 3 && back <= buffer.size() - from; ++back) {
-        const auto byte = static_cast<unsigned char>(buffer[buffer.size() - back]);
-        if ((byte & 0xC0) == 0x80) continue;
-        const std::size_t length = byte >= 0xF0 ? 4 : byte >= 0xE0 ? 3 : byte >= 0xC0 ? 2 : 1;
-        if (length > back) complete = buffer.size() - back;
-        break;
-    }
+    const std::size_t complete = cut_character_start(buffer, from);
     const std::string_view text = buffer.substr(0, complete);
     thread_local FoldedText folded;
     if (!fold_lookalikes(text, folded)) return std::min({value_hold_start(text, from), complete, escape});
@@ -195,10 +201,20 @@ bool ResponseScanner::release_into(std::string_view written, bool final, std::st
     const bool resolved = form_ == AnswerText::json_text && written.find('\\') != std::string_view::npos;
     thread_local UnescapedText readable;
     if (resolved) readable = unescape_json_text(written);
-    const std::string_view buffer = resolved ? std::string_view(readable.text) : written;
+    std::string_view buffer = resolved ? std::string_view(readable.text) : written;
+    // Bytes that begin no well-formed character are read as U+001A, one for one, as the scan reads
+    // them in text it decodes (escapes, base64): the answer reads the same wherever an escape stands
+    // in it. A character the chunk cut after its first bytes is left for the next chunk to complete.
+    const std::size_t from = resolved ? unescaped_offset(readable, emitted_) : emitted_;
+    const std::size_t whole_characters = final ? buffer.size() : cut_character_start(buffer, from);
+    if (first_ill_formed_utf8(buffer.substr(0, whole_characters))) {
+        thread_local std::string well_formed;
+        well_formed.assign(buffer);
+        replace_ill_formed_utf8(well_formed, whole_characters);
+        buffer = well_formed;
+    }
     const auto written_at = [&](std::size_t at) { return resolved ? readable.source[at] : at; };
     const auto written_end_at = [&](std::size_t end) { return resolved ? written_end(readable, end) : end; };
-    const std::size_t from = resolved ? unescaped_offset(readable, emitted_) : emitted_;
     std::vector<Detection> found;
     // A value that only lacks a context word the next chunk may bring is held back whole too.
     std::size_t awaiting_context = buffer.size();

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,11 @@ inline std::size_t utf8_character_length(std::string_view text, std::size_t at) 
 // The offset of the first byte that does not begin a well-formed character, if any.
 inline std::optional<std::size_t> first_ill_formed_utf8(std::string_view text) {
   for (std::size_t at = 0; at < text.size();) {
+    // ASCII eight bytes at a time: most text is, and a streamed answer asks this of every chunk.
+    if (std::uint64_t word; at + 8 <= text.size() && (std::memcpy(&word, text.data() + at, 8), (word & 0x8080808080808080ULL) == 0)) {
+      at += 8;
+      continue;
+    }
     const std::size_t length = utf8_character_length(text, at);
     if (length == 0) return at;
     at += length;
@@ -46,8 +52,10 @@ inline std::optional<std::size_t> first_ill_formed_utf8(std::string_view text) {
 // Each byte that begins no well-formed character replaced by U+001A (SUB), one byte for one, so that
 // positions stay where they were. Text decoded from escapes or base64 may hold such bytes, and what
 // vectorscan's UTF-8 patterns (keywords, custom patterns) find in bytes that are not UTF-8 is undefined.
-inline void replace_ill_formed_utf8(std::string& text) {
-  for (std::size_t at = 0; at < text.size();) {
+// Only the bytes before `end` are looked at: a character cut there is left as it is.
+inline void replace_ill_formed_utf8(std::string& text, std::size_t end = std::string::npos) {
+  end = end < text.size() ? end : text.size();
+  for (std::size_t at = 0; at < end;) {
     if (static_cast<unsigned char>(text[at]) < 0x80) {
       ++at;
       continue;

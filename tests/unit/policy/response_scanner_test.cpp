@@ -519,7 +519,10 @@ rules: [{name: all, then: {action: allow}}]
         for (const std::string& text : std::vector<std::string>{"Reach jane [at] exa" + nul + "\x0ele [dot] com today",
                                        "Reach jane [a" + nul + "t] example [d\xe2\x80\x8bot] com today",
                                        "IBAN DE89 37\xe2\x81\xa0" "04 0044 0532 0130 00 ok",
-                                       "Call +44 20\xc2\xad 7946 0958 now"}) {
+                                       "Call +44 20\xc2\xad 7946 0958 now",
+                                       // A byte that begins no character reads as U+001A (a space to
+                                       // the fold) in the plain reading too, as in the escape's region.
+                                       "m\xfe[at]e[dot]ne%0e"}) {
             ResponseScanner whole(policy, "anyone");
             const std::string expected = whole.complete(text);
             CAPTURE(text);
