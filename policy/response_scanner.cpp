@@ -91,15 +91,18 @@ std::optional<std::string> ResponseScanner::complete_changed(std::string_view ch
 // forms a value is written in (" [at] ", an IBAN's groups) are read as the scan reads them. Escapes
 // and tags are about the text as written.
 std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t from) const {
-    const std::size_t escape = escape_hold_start(buffer, from);
     // A character the chunk cut after its first bytes is held, and values are looked for as if the text
     // ended before it: the rest of it may make it one the fold removes, or reads as part of a value.
     const std::size_t complete = cut_character_start(buffer, from);
     const std::string_view text = buffer.substr(0, complete);
+    // An escape or a tag the chunk cut, as written (the tags are read there) ...
+    const std::size_t written = std::min({complete, escape_hold_start(text, from), unfinished_tag_start(text, from)});
     thread_local FoldedText folded;
-    if (!fold_lookalikes(text, folded)) return std::min({value_hold_start(text, from), complete, escape});
-    const std::size_t held = value_hold_start(folded.text, folded.folded_offset(from));
-    return std::min({held < folded.text.size() ? std::max(folded.original_offset(held), from) : complete, escape});
+    if (!fold_lookalikes(text, folded)) return std::min(written, value_hold_start(text, from));
+    // ... and values and escapes as the scan reads them ("&\0nbsp;" is an escape to it).
+    const std::size_t at = folded.folded_offset(from);
+    const std::size_t held = std::min(value_hold_start(folded.text, at), escape_hold_start(folded.text, at));
+    return std::min(written, held < folded.text.size() ? std::max(folded.original_offset(held), from) : complete);
 }
 
 // Earliest position in buffer[from, end) where a value could begin that the next chunk might complete.

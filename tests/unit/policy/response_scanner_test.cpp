@@ -513,7 +513,7 @@ rules: [{name: all, then: {action: allow}}]
         // Found by tests/fuzz/answer_scan_fuzz: "jane [at] exa\0\x0ele [dot] com" is an address to the
         // whole answer's scan (the fold removes the NUL and the shift-out), while the stream, deciding
         // its hold-back on the text as written, took the NUL for the end of the name and released it.
-        const auto policy = testing::redacting_answers("email, iban, phone");
+        const auto policy = testing::redacting_answers("email, iban, phone, credit_card");
         REQUIRE(policy);
         const std::string nul(1, '\0');
         for (const std::string& text : std::vector<std::string>{"Reach jane [at] exa" + nul + "\x0ele [dot] com today",
@@ -522,7 +522,9 @@ rules: [{name: all, then: {action: allow}}]
                                        "Call +44 20\xc2\xad 7946 0958 now",
                                        // A byte that begins no character reads as U+001A (a space to
                                        // the fold) in the plain reading too, as in the escape's region.
-                                       "m\xfe[at]e[dot]ne%0e"}) {
+                                       "m\xfe[at]e[dot]ne%0e",
+                                       // An escape written with NULs in it is one to the scan.
+                                       "com, 4111&" + nul + nul + "nbsp;1111&nbsp;1111&nbsp;1111"}) {
             ResponseScanner whole(policy, "anyone");
             const std::string expected = whole.complete(text);
             CAPTURE(text);
