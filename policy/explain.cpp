@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "policy/encoded_text.hpp"
+#include "policy/utf8.hpp"
 
 namespace sovereign::policy {
 
@@ -14,10 +15,12 @@ namespace {
 // placed on the whole characters and escapes that wrote it, which is what the gateway replaces.
 bool find_in_answer(const Policy& policy, std::string_view answer, AnswerText form, std::vector<Detection>& found,
                     ScanFailure& failure) {
+    // Bytes that begin no character are read as U+001A, one for one, as the gateway reads them.
+    std::string well_formed;
     if (form == AnswerText::prose || answer.find('\\') == std::string_view::npos)
-        return policy.detectors().scan(answer, 0, found, failure);
+        return policy.detectors().scan(with_ill_formed_replaced(answer, well_formed), 0, found, failure);
     const UnescapedText readable = unescape_json_text(answer);
-    if (!policy.detectors().scan(readable.text, 0, found, failure)) return false;
+    if (!policy.detectors().scan(with_ill_formed_replaced(readable.text, well_formed), 0, found, failure)) return false;
     for (Detection& f : found) {
         f.begin = readable.source[f.begin];
         f.end = written_end(readable, f.end);

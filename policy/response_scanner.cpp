@@ -210,12 +210,8 @@ bool ResponseScanner::release_into(std::string_view written, bool final, std::st
     // in it. A character the chunk cut after its first bytes is left for the next chunk to complete.
     const std::size_t from = resolved ? unescaped_offset(readable, emitted_) : emitted_;
     const std::size_t whole_characters = final ? buffer.size() : cut_character_start(buffer, from);
-    if (first_ill_formed_utf8(buffer.substr(0, whole_characters))) {
-        thread_local std::string well_formed;
-        well_formed.assign(buffer);
-        replace_ill_formed_utf8(well_formed, whole_characters);
-        buffer = well_formed;
-    }
+    thread_local std::string well_formed;
+    buffer = with_ill_formed_replaced(buffer, well_formed, whole_characters);
     const auto written_at = [&](std::size_t at) { return resolved ? readable.source[at] : at; };
     const auto written_end_at = [&](std::size_t end) { return resolved ? written_end(readable, end) : end; };
     std::vector<Detection> found;

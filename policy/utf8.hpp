@@ -69,6 +69,17 @@ inline void replace_ill_formed_utf8(std::string& text, std::size_t end = std::st
   }
 }
 
+// `text` as the scan reads it: itself when it is well-formed before `end`, else a copy in `storage`
+// with replace_ill_formed_utf8 applied before `end` (answers: docs/POLICY.md, "Answers").
+inline std::string_view with_ill_formed_replaced(std::string_view text, std::string& storage,
+                                                 std::size_t end = std::string::npos) {
+  end = end < text.size() ? end : text.size();
+  if (!first_ill_formed_utf8(text.substr(0, end))) return text;
+  storage.assign(text);
+  replace_ill_formed_utf8(storage, end);
+  return storage;
+}
+
 // The code point of the well-formed character at text[at]; `length` is its length, 0 where none begins.
 inline std::uint32_t utf8_code_point(std::string_view text, std::size_t at, std::size_t& length) {
   length = utf8_character_length(text, at);

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "fixture.hpp"
+#include "policy/explain.hpp"
 #include "policy/lookalike_fold.hpp"
 #include "policy/response_scanner.hpp"
 
@@ -530,6 +531,8 @@ rules: [{name: all, then: {action: allow}}]
             CAPTURE(text);
             CHECK(expected.find("[REDACTED:") != std::string::npos);
             check_every_cut(policy, text, expected);
+            // `policy explain` reads an answer as the gateway does.
+            CHECK(explain_answer(policy, "anyone", text).find(expected) != std::string::npos);
         }
     }
 
