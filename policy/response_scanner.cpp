@@ -88,8 +88,8 @@ std::optional<std::string> ResponseScanner::complete_changed(std::string_view ch
 
 // A value is looked for where the whole answer's scan would find it: in the text with its look-alikes
 // folded. A run of invisible characters the fold removes is then no part of the value's reach, and the
-// forms a value is written in (" [at] ", an IBAN's groups) are read as the scan reads them. Escapes
-// and tags are about the text as written.
+// forms a value is written in (" [at] ", an IBAN's groups) are read as the scan reads them. Tags are
+// read in the text as written (scan_with_tags), escapes both there and in the folded text.
 std::size_t ResponseScanner::straddle_start(std::string_view buffer, std::size_t from) const {
     // A character the chunk cut after its first bytes is held, and values are looked for as if the text
     // ended before it: the rest of it may make it one the fold removes, or reads as part of a value.
