@@ -336,6 +336,42 @@ rules: [{name: all, then: {action: allow}}]
         CHECK(compare_random_answers(policy, fragments, 20261123, 3000, 20, 12) > 3000);
     }
 
+    TEST_CASE("random answers with runs of invisible characters cut into random chunks read as the whole answer") {
+        // Values, pieces of values and forms with runs of 1 to 12 invisible or control characters between
+        // them (the fold reads through up to max_removed_run): what answer_scan_fuzz found in session 31.
+        const auto policy = testing::redacting_answers("email, credit_card, iban, phone");
+        REQUIRE(policy);
+        const std::string nul(1, '\0');
+        std::vector<std::string> fragments{"jane", "doe", "@", "example", ".", "com", " [at] ", " [dot] ", "4111", "1111",
+                                           " ", "-", "DE89", "3704", "0044", "0532", "0130", "00", "+44", "20",
+                                           "7946", "0958", "&nbsp;", "&", "nbsp;", "%40", "the", "call"};
+        for (const std::string& invisible : {nul, std::string("\x0e"), std::string("\xe2\x80\x8b"),
+                                             std::string("\xef\xbb\xbf"), std::string("\xf3\xa0\x80\xa1")})
+            for (const std::size_t n : {std::size_t{1}, std::size_t{3}, max_removed_run, max_removed_run + 1, std::size_t{12}}) {
+                std::string run;
+                for (std::size_t i = 0; i < n; ++i) run += invisible;
+                fragments.push_back(run);
+            }
+        // Whole values with a run inside: after one character, and after every character.
+        std::mt19937 random(31);
+        for (const std::string value : {"jane.doe@example.org", "jane [at] example [dot] org", "4111 1111 1111 1111",
+                                        "DE89 3704 0044 0532 0130 00", "+44 20 7946 0958"}) {
+            for (const std::string& invisible : {nul, std::string("\xe2\x80\x8b"), std::string("\xf3\xa0\x80\xa1")}) {
+                for (const std::size_t n : {std::size_t{2}, max_removed_run, max_removed_run + 1}) {
+                    std::string run;
+                    for (std::size_t i = 0; i < n; ++i) run += invisible;
+                    std::string once = value;
+                    once.insert(1 + random() % (value.size() - 1), run);
+                    fragments.push_back(once);
+                    std::string every;
+                    for (const char c : value) every += std::string(1, c) + (n == 2 ? invisible : std::string());
+                    fragments.push_back(every);
+                }
+            }
+        }
+        CHECK(compare_random_answers(policy, fragments, 20261125, 1500, 8, 12) > 300);
+    }
+
     TEST_CASE("random answers with backslash escapes cut into random chunks read as the whole answer") {
         const auto policy = testing::redacting_answers("email, credit_card, us_ssn, iban");
         REQUIRE(policy);
