@@ -256,12 +256,6 @@ bool fold_lookalikes(std::string_view text, FoldedText& out) {
     return true;
 }
 
-std::size_t removed_character_at(std::string_view text, std::size_t at) {
-    if (at >= text.size()) return 0;
-    std::size_t length = 1;
-    return fold_code_point(decode(text, at, length)).fold == Fold::remove ? length : 0;
-}
-
 std::string lookalikes_folded(std::string_view text) {
     FoldedText folded;
     return fold_lookalikes(text, folded) ? std::move(folded.text) : std::string(text);

@@ -59,10 +59,6 @@ constexpr bool lookalike_byte(unsigned char byte) {
 // whole must read the same (policy/response_scanner.hpp). Requests are read the same way.
 inline constexpr std::size_t max_removed_run = 8;
 
-// The byte length of the character at text[at] when the fold removes it (an invisible or control
-// character, whichever run it stands in), else 0.
-std::size_t removed_character_at(std::string_view text, std::size_t at);
-
 // Invisible format characters and fillers: soft hyphen, combining grapheme joiner, Arabic letter
 // mark, Hangul fillers, Khmer inherent vowels, Mongolian variation selectors and vowel separator,
 // zero-width space, non-joiner and joiner, directional marks, embeddings and overrides, word joiner,

@@ -125,27 +125,15 @@ std::size_t ResponseScanner::value_hold_start(std::string_view buffer, std::size
         };
         std::size_t run = end - reach;
         if (det.may_contain_known) {
-            // Back over the characters a value may contain, at most `reach` of them as the scan reads
-            // them (a character of several bytes counts once, one the fold removes not at all), and
-            // the tags between them. A run of more characters the fold removes than it reads through
-            // ends any value (policy/lookalike_fold.hpp): the walk stops after it.
+            // Back over the characters a value may contain, at most `reach` of them, and the tags
+            // between them. The text is folded (straddle_start): an invisible character between two of
+            // a value's is no longer there, and a run too long for the fold to read through stays to
+            // end the value.
             run = open_tag;
-            std::size_t removed_in_row = 0;
-            std::size_t after_removed = run;  // where the run of removed characters being passed ends
             for (std::size_t taken = 0; run > from;) {
                 if (taken < reach && in_value(buffer[run - 1])) {
                     --run;
-                    const auto byte = static_cast<unsigned char>(buffer[run]);
-                    if ((byte & 0xC0) == 0x80) continue;  // counted with the byte that begins its character
-                    if ((byte < 0x80 && !control_byte(byte)) || removed_character_at(buffer, run) == 0) {
-                        ++taken;
-                        removed_in_row = 0;
-                    } else if (removed_in_row++ == 0) {
-                        after_removed = run + removed_character_at(buffer, run);
-                    } else if (removed_in_row > max_removed_run) {
-                        run = after_removed;
-                        break;
-                    }
+                    ++taken;
                 } else if (const std::size_t tag = tag_ending_at(buffer, run); tag != 0 && run - tag >= from) {
                     run -= tag;
                 } else {

@@ -104,8 +104,6 @@ TEST_SUITE("scan") {
                     CHECK(lookalikes_folded(text) == text);
                     CHECK_FALSE(find_lookalike(text).has_value());
                 }
-                CHECK(removed_character_at(text, 4) == character.size());
-                CHECK(removed_character_at(text, 0) == 0);
             }
         }
         // A long run beside a short one and a folded character: only the long one stays.

@@ -512,7 +512,7 @@ rules: [{name: all, then: {action: allow}}]
         // fold removed every NUL and found a phone number; streamed, the hold-back counted the NULs as
         // characters of the value, ran out of reach and released "+44 2". A run of more than
         // max_removed_run such characters now ends a value (policy/lookalike_fold.hpp), and the
-        // hold-back counts only what the scan reads.
+        // hold-back is decided on the folded text, where the ones it reads through are gone.
         const auto policy = testing::redacting_answers("phone, iban, credit_card, email");
         REQUIRE(policy);
         const std::string fuzzed = "SSN 123-45-67 pno98eh +44 2" + std::string(85, '\0') + "0 7946 0958, NINO 'AB246912C";
