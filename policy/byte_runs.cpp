@@ -3,6 +3,12 @@
 #include <algorithm>
 
 #if defined(__x86_64__)
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() values as the unused operand of their masked
+// builtins, which its own flow analysis then reports as uninitialised wherever they inline.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 #define SOVEREIGN_X86_MASKS 1
 #endif
@@ -61,6 +67,16 @@ AVX512_LOOKUPS std::uint64_t capital_digit_mask_avx512(std::string_view text, st
         _mm512_mask_cmplt_epu8_mask(valid, _mm512_sub_epi8(bytes, _mm512_set1_epi8('0')), _mm512_set1_epi8(10));
     return capitals | digits;
 }
+
+// The run search's filter over eight blocks at once also counts bits in vector lanes: AVX-512 CD and
+// VPOPCNTDQ besides the lookups' instructions.
+#define AVX512_RUN_FILTER __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512cd,avx512vpopcntdq")))
+
+bool has_avx512_run_filter() {
+    static const bool has = has_avx512_lookups() && __builtin_cpu_supports("avx512cd") &&
+                            __builtin_cpu_supports("avx512vpopcntdq");
+    return has;
+}
 #else
 bool has_avx512_lookups() { return false; }
 #endif
@@ -79,30 +95,91 @@ std::uint64_t run_starts(std::uint64_t mask, std::size_t width) {
     return have < width ? mask & (mask >> (width - have)) : mask;
 }
 
-// Blocks of 64 bytes one after the other. A run of `width` that reaches into a block has at least
-// `width` characters of the class there and in the run carried over from the blocks before it, which
-// rules out most blocks by a count; the others are searched within, or for the carried run's end.
-// Inlined into each caller with its mask, so that a block costs no call.
+// One block of the counted search below: the start of the first run of `width` class characters that
+// reaches into the block at `at` (its class mask `mask`), npos if none, with `carried` (the class
+// characters that end the blocks before it) brought past the block. A run of `width` that reaches into
+// a block has at least `width` characters of the class there and in the run carried over, which rules
+// out most blocks by a count; the others are searched within, or for the carried run's end.
+[[gnu::always_inline]] inline std::size_t counted_run_in_block(std::uint64_t mask, std::size_t at, std::size_t width,
+                                                               std::size_t& carried) {
+    constexpr std::uint64_t all = ~std::uint64_t{0};
+    if (static_cast<std::size_t>(__builtin_popcountll(mask)) + carried >= width) {
+        const std::size_t leading = mask == all ? 64 : static_cast<std::size_t>(__builtin_ctzll(~mask));
+        if (carried > 0 && carried + leading >= width) return at - carried;
+        if (const std::uint64_t starts = run_starts(mask, width); starts != 0)
+            return at + static_cast<std::size_t>(__builtin_ctzll(starts));
+    }
+    carried = mask == all ? carried + 64 : (mask >> 63 != 0 ? static_cast<std::size_t>(__builtin_clzll(~mask)) : 0);
+    return std::string_view::npos;
+}
+
+// Blocks of 64 bytes one after the other (counted_run_in_block). Inlined into each caller with its
+// mask, so that a block costs no call.
 template <typename MaskOf>
 [[gnu::always_inline]] inline std::size_t find_counted_run(std::string_view text, std::size_t from, std::size_t width,
                                                            MaskOf&& mask_of) {
     if (width == 0 || width > 64) return std::string_view::npos;
-    constexpr std::uint64_t all = ~std::uint64_t{0};
-    std::size_t carried = 0;  // the class characters that end the blocks before this one
-    for (std::size_t at = from; at < text.size(); at += 64) {
-        const std::uint64_t mask = mask_of(text, at);
-        if (static_cast<std::size_t>(__builtin_popcountll(mask)) + carried >= width) {
-            const std::size_t leading = mask == all ? 64 : static_cast<std::size_t>(__builtin_ctzll(~mask));
-            if (carried > 0 && carried + leading >= width) return at - carried;
-            if (const std::uint64_t starts = run_starts(mask, width); starts != 0)
-                return at + static_cast<std::size_t>(__builtin_ctzll(starts));
-        }
-        carried = mask == all ? carried + 64 : (mask >> 63 != 0 ? static_cast<std::size_t>(__builtin_clzll(~mask)) : 0);
-    }
+    std::size_t carried = 0;
+    for (std::size_t at = from; at < text.size(); at += 64)
+        if (const std::size_t start = counted_run_in_block(mask_of(text, at), at, width, carried);
+            start != std::string_view::npos)
+            return start;
     return std::string_view::npos;
 }
 
 #if defined(SOVEREIGN_X86_MASKS)
+// Whether a run of `width` (1 to 64) class characters ends in one of the eight blocks whose masks are
+// `masks`, `carried` class characters standing before the first: within a block (run_starts' shifts,
+// in all eight lanes at once), or across two neighbours (the class characters that end one and those
+// that begin the next). A run across three blocks fills the middle one, which holds a run itself. It
+// never answers no where a run ends in these blocks; where it answers yes they are searched one by one.
+AVX512_RUN_FILTER inline bool run_in_eight_blocks(const std::uint64_t* masks, std::size_t carried, std::size_t width) {
+    const __m512i m = _mm512_load_si512(masks);
+    __m512i within = m;
+    std::size_t have = 1;
+    for (; have * 2 <= width; have *= 2)
+        within = _mm512_and_si512(within, _mm512_srl_epi64(within, _mm_cvtsi64_si128(static_cast<long long>(have))));
+    if (have < width)
+        within = _mm512_and_si512(within, _mm512_srl_epi64(within, _mm_cvtsi64_si128(static_cast<long long>(width - have))));
+    // m & ~(m + 1): the class characters that begin each block; the count of the zeros that begin ~m:
+    // those that end it (64 in a block of them only, either way).
+    const __m512i leading = _mm512_popcnt_epi64(_mm512_andnot_si512(_mm512_add_epi64(m, _mm512_set1_epi64(1)), m));
+    const __m512i trailing = _mm512_lzcnt_epi64(_mm512_ternarylogic_epi64(m, m, m, 0x55));
+    // Lane i: what ends block i - 1 (lane 0: what the blocks before these carried).
+    const __m512i before = _mm512_alignr_epi64(trailing, _mm512_set1_epi64(static_cast<long long>(carried)), 7);
+    const __mmask8 across = _mm512_cmpge_epu64_mask(_mm512_add_epi64(before, leading),
+                                                    _mm512_set1_epi64(static_cast<long long>(width)));
+    return (_mm512_test_epi64_mask(within, within) | across) != 0;
+}
+
+// find_counted_run, eight blocks a step: their masks taken, then ruled out together (most of prose, for
+// a key's alphabet: a block of prose holds enough letters for the count of one block to let it pass).
+template <typename MaskOf>
+AVX512_RUN_FILTER std::size_t find_counted_run_by_eights(std::string_view text, std::size_t from, std::size_t width,
+                                                         MaskOf&& mask_of) {
+    if (width == 0 || width > 64) return std::string_view::npos;
+    std::size_t carried = 0;
+    std::size_t at = from;
+    alignas(64) std::uint64_t masks[8];
+    for (; at < text.size() && text.size() - at >= 8 * 64; at += 8 * 64) {
+        for (std::size_t b = 0; b < 8; ++b) masks[b] = mask_of(text, at + 64 * b);
+        if (!run_in_eight_blocks(masks, carried, width)) {
+            // No block of them is full (it would hold a run): what ends the last is carried.
+            carried = static_cast<std::size_t>(__builtin_clzll(~masks[7]));
+            continue;
+        }
+        for (std::size_t b = 0; b < 8; ++b)
+            if (const std::size_t start = counted_run_in_block(masks[b], at + 64 * b, width, carried);
+                start != std::string_view::npos)
+                return start;
+    }
+    for (; at < text.size(); at += 64)
+        if (const std::size_t start = counted_run_in_block(mask_of(text, at), at, width, carried);
+            start != std::string_view::npos)
+            return start;
+    return std::string_view::npos;
+}
+
 AVX512_LOOKUPS void digit_masks_avx512(std::string_view text, std::size_t at, std::uint64_t* out, std::size_t blocks) {
     for (std::size_t b = 0; b < blocks; ++b, at += 64) out[b] = at < text.size() ? digit_mask_avx512(text, at) : 0;
 }
@@ -168,10 +245,10 @@ struct AsciiClassMaskAvx512 {
     }
 };
 
-AVX512_LOOKUPS std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
-                                           bool ascii_only, std::size_t width) {
-    if (ascii_only) return find_counted_run(text, from, width, AsciiClassMaskAvx512{table});
-    return find_counted_run(text, from, width, ClassMaskAvx512{table});
+AVX512_RUN_FILTER std::size_t find_run_avx512(std::string_view text, std::size_t from, const std::uint8_t* table,
+                                              bool ascii_only, std::size_t width) {
+    if (ascii_only) return find_counted_run_by_eights(text, from, width, AsciiClassMaskAvx512{table});
+    return find_counted_run_by_eights(text, from, width, ClassMaskAvx512{table});
 }
 
 AVX512_LOOKUPS std::size_t find_first_avx512(const std::uint8_t* table, std::string_view text, std::size_t from) {
@@ -181,8 +258,8 @@ AVX512_LOOKUPS std::size_t find_first_avx512(const std::uint8_t* table, std::str
     return text.size();
 }
 
-AVX512_LOOKUPS std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
-    return find_counted_run(text, from, width, capital_digit_mask_avx512);
+AVX512_RUN_FILTER std::size_t find_capitals_and_digits_avx512(std::string_view text, std::size_t from, std::size_t width) {
+    return find_counted_run_by_eights(text, from, width, capital_digit_mask_avx512);
 }
 #endif
 
@@ -395,14 +472,14 @@ std::size_t ByteClass::find_first(std::string_view text, std::size_t from) const
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width) {
     // Without one-instruction lookups, a block's mask costs more than the skipping search.
 #if defined(SOVEREIGN_X86_MASKS)
-    if (has_avx512_lookups() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), chars.ascii_only(), width);
+    if (has_avx512_run_filter() && width > 0 && width <= 64) return find_run_avx512(text, from, chars.table(), chars.ascii_only(), width);
 #endif
     return detail::find_run_skipping(text, from, chars, width);
 }
 
 std::size_t find_capitals_and_digits(std::string_view text, std::size_t from, std::size_t width) {
 #if defined(SOVEREIGN_X86_MASKS)
-    if (has_avx512_lookups()) return find_capitals_and_digits_avx512(text, from, width);
+    if (has_avx512_run_filter()) return find_capitals_and_digits_avx512(text, from, width);
 #endif
     static const ByteClass capitals_and_digits = [] {
         std::array<bool, 256> members{};

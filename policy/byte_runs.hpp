@@ -4,7 +4,8 @@
 // class (the whole-runs patterns, such as a key's alphabet). Each 64-byte block becomes a bit mask,
 // with AVX-512 (BW and VBMI: one table lookup for all 64 bytes) where the processor has it; elsewhere
 // digits take SSE2 (or plain C++) and runs of a class the search that skips by a window's last
-// character. The masks then answer with a few integer instructions per block.
+// character. The masks then answer with a few integer instructions per block; the run searches rule
+// out eight blocks at a time in vector lanes (AVX-512 CD and VPOPCNTDQ besides).
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -52,7 +53,9 @@ private:
 };
 
 // The first place at or after `from` where `width` characters of the class follow one another (the
-// start of the first such window; npos: none), as if the text began at `from`.
+// start of the first such window; npos: none), as if the text began at `from`. With AVX-512 the
+// blocks' masks are ruled out eight at a time: a run of a key's alphabet is rare in prose, but a
+// block of prose has enough letters for its own count never to rule it out.
 std::size_t find_run(std::string_view text, std::size_t from, const ByteClass& chars, std::size_t width);
 
 // The first place at or after `from` where `width` (1 to 64) ASCII capitals and digits follow one

@@ -16,9 +16,15 @@ unsigned char lower(char c) {
     return static_cast<unsigned char>((c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c);
 }
 
-bool word_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           static_cast<unsigned char>(c) >= 0x80;
+// The bytes of words: ASCII letters and digits, and every byte of a character beyond ASCII.
+const ByteClass& word_bytes() {
+    static const ByteClass bytes = [] {
+        std::array<bool, 256> members{};
+        for (unsigned c = 0; c < 256; ++c)
+            members[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80;
+        return ByteClass(members);
+    }();
+    return bytes;
 }
 
 unsigned char first_byte(const std::string& word) { return static_cast<unsigned char>(word[0]); }
@@ -70,10 +76,12 @@ ContextWords::ContextWords(const std::vector<std::string>& words) {
     // the lead byte of a character beyond ASCII that is, or folds to, a word's first letter
     // ("Überweisung"; "ДОГОВОР", whose Д folds to д; the Kelvin sign, which folds to k).
     const auto has_words = [&](unsigned char first) { return first_[first] != first_[first + 1]; };
-    for (unsigned byte = 0; byte < 0x80; ++byte) may_begin_word_[byte] = has_words(lower(static_cast<char>(byte)));
-    for (unsigned lead = 0xC0; lead < 256; ++lead) may_begin_word_[lead] = has_words(static_cast<unsigned char>(lead));
+    std::array<bool, 256> may_begin{};
+    for (unsigned byte = 0; byte < 0x80; ++byte) may_begin[byte] = has_words(lower(static_cast<char>(byte)));
+    for (unsigned lead = 0xC0; lead < 256; ++lead) may_begin[lead] = has_words(static_cast<unsigned char>(lead));
     for (const auto& [from, to] : case_fold_pairs())
-        if (from >= 0x80 && has_words(lead_byte(to))) may_begin_word_[lead_byte(from)] = true;
+        if (from >= 0x80 && has_words(lead_byte(to))) may_begin[lead_byte(from)] = true;
+    may_begin_word_ = ByteClass(may_begin);
     // A one-letter word lets every second character through. A second byte beyond ASCII sets no bit:
     // only a character beyond ASCII in the text can match it, and such a text character skips the test.
     for (const auto& word : words_) {
@@ -97,17 +105,24 @@ bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t en
     const std::size_t lo = begin > context_before ? begin - context_before : 0;
     const std::size_t hi = std::min(text.size(), end + context_after);
     const std::string_view window = text.substr(lo, hi - lo);
-    for (std::size_t at = 0; at < window.size(); ++at) {
-        const auto byte = static_cast<unsigned char>(window[at]);
-        if (!may_begin_word_[byte]) continue;               // no word begins with this letter
-        if (at > 0 && word_char(window[at - 1])) continue;  // not where a word begins
-        const auto first = byte < 0x80 ? lower(window[at])
-                                       : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
-        // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
-        const std::size_t from = byte < 0x80 ? 1 : 0;
-        if (from == 1 && second_letter_rules_out(window, at, first)) continue;
-        for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
-            if (goes_on_at(window, at + from, words_[w], from)) return true;
+    // 64 bytes at a time, by table lookups: the places where a byte that may begin a word stands at a
+    // word's start (its first byte, or after a character that is no letter or digit) are asked further.
+    std::uint64_t word_before = 0;  // bit 0: the block before ended in a letter or digit
+    for (std::size_t block = 0; block < window.size(); block += 64) {
+        const std::uint64_t in_words = word_bytes().mask(window, block);
+        std::uint64_t starts = may_begin_word_.mask(window, block) & ~((in_words << 1) | word_before);
+        word_before = in_words >> 63;
+        for (; starts != 0; starts &= starts - 1) {
+            const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(starts));
+            const auto byte = static_cast<unsigned char>(window[at]);
+            const auto first = byte < 0x80 ? lower(window[at])
+                                           : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
+            // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
+            const std::size_t from = byte < 0x80 ? 1 : 0;
+            if (from == 1 && second_letter_rules_out(window, at, first)) continue;
+            for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
+                if (goes_on_at(window, at + from, words_[w], from)) return true;
+        }
     }
     return false;
 }

@@ -1,14 +1,17 @@
 #pragma once
 // ContextWords: the context words of one detector ("card", "iban", "steuer"...), arranged for the
-// question asked of every finding it confirms: does one of them begin a word near it? The words are
-// grouped by first letter, so a position of the window costs one table lookup unless some word
-// begins with its letter (a detector has up to a few dozen words, in several languages).
+// question asked of every finding it confirms: does one of them begin a word near it? The window's
+// word starts whose letter begins some word are found 64 bytes at a time by table lookups
+// (policy/byte_runs.hpp); the words are grouped by first letter, so only those are compared there (a
+// detector has up to a few dozen words, in several languages).
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "policy/byte_runs.hpp"
 
 namespace sovereign::policy {
 
@@ -35,7 +38,7 @@ private:
 
     std::vector<std::string> words_;          // case-folded, ordered by first byte
     std::array<std::uint32_t, 257> first_{};  // words_[first_[c], first_[c + 1]) begin with byte c
-    std::array<bool, 256> may_begin_word_{};  // bytes that may begin a word, in any case (see the constructor)
+    ByteClass may_begin_word_;                // bytes that may begin a word, in any case (see the constructor)
     // For each first byte, the ASCII second letters of its words, folded, as bit (letter & 63): a word
     // start whose next character is another ASCII letter is passed over without comparing words.
     std::array<std::uint64_t, 256> seconds_{};

@@ -39,11 +39,20 @@ void find_run_agrees_with_every_window(const std::string& members_of) {
     };
     std::mt19937 random(20261123);
     std::size_t found = 0;
-    // Short texts, and texts over several 64-byte blocks with widths up to and past a block.
-    for (int round = 0; round < 24000; ++round) {
+    // Short texts, texts over several 64-byte blocks with widths up to and past a block, and texts over
+    // several groups of eight blocks (which the AVX-512 search rules out together).
+    for (int round = 0; round < 26000; ++round) {
         const bool long_text = round >= 20000;
-        std::string text(long_text ? 60 + random() % 300 : random() % 60, ' ');
+        const bool longer_text = round >= 24000;
+        std::string text(longer_text ? 500 + random() % 1600 : long_text ? 60 + random() % 300 : random() % 60, ' ');
         for (char& c : text) c = (members_of + " .x")[random() % (random() % (long_text ? 8 : 2) == 0 ? 3 : 6)];
+        // Long texts mostly of short runs, with a few long ones (a key in prose), anywhere in them.
+        if (longer_text)
+            for (char& c : text) c = random() % 5 == 0 ? ' ' : c;
+        if (longer_text && random() % 2 == 0) {
+            const std::size_t at = random() % text.size();
+            for (std::size_t i = at; i < std::min(text.size(), at + 10 + random() % 80); ++i) text[i] = members_of[0];
+        }
         const std::size_t width = 1 + random() % (long_text ? 70 : 12);
         const std::size_t from = random() % (text.size() + 2);
         CAPTURE(text);
@@ -219,12 +228,17 @@ TEST_SUITE("scan") {
         };
         std::mt19937 random(20261128);
         std::size_t found = 0;
-        // Short texts, and texts over several 64-byte blocks with runs across their edges and widths up
-        // to a whole block.
-        for (int round = 0; round < 12000; ++round) {
+        // Short texts, texts over several 64-byte blocks with runs across their edges and widths up
+        // to a whole block, and texts over several groups of eight blocks with a long run or none.
+        for (int round = 0; round < 14000; ++round) {
             const bool long_text = round >= 8000;
-            std::string text(long_text ? 60 + random() % 300 : random() % 70, ' ');
+            const bool longer_text = round >= 12000;
+            std::string text(longer_text ? 500 + random() % 1600 : long_text ? 60 + random() % 300 : random() % 70, ' ');
             for (char& c : text) c = "AZ09Qa z@[/:"[random() % (random() % (long_text ? 12 : 3) == 0 ? 12 : 5)];
+            if (longer_text && random() % 2 == 0) {
+                const std::size_t at = random() % text.size();
+                for (std::size_t i = at; i < std::min(text.size(), at + 10 + random() % 60); ++i) text[i] = 'Q';
+            }
             const std::size_t width = 1 + random() % (long_text ? 64 : 20);
             const std::size_t from = random() % (text.size() + 1);
             CAPTURE(text);

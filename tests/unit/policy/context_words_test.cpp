@@ -1,8 +1,11 @@
 #include <doctest/doctest.h>
 
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "policy/case_fold.hpp"
 #include "policy/context_words.hpp"
 
 using namespace sovereign::policy;
@@ -88,5 +91,51 @@ TEST_SUITE("scan") {
         const std::string text = "card 4111111111111111";
         CHECK_FALSE(ContextWords().near(text, 5, text.size()));
         CHECK_FALSE(ContextWords({"", ""}).near(text, 5, text.size()));
+    }
+
+    // The window's word starts are found 64 bytes at a time: random texts, with the words and their
+    // look-alikes at every offset (so at and across the blocks' edges), against the question asked
+    // plainly, a byte at a time.
+    TEST_CASE("the word starts found by blocks are those found byte by byte") {
+        const std::vector<std::string> list{"card", "iban", "t\xc3\xa9l", "\xc3\x9c" "berweisung", "x", "ssn"};
+        const ContextWords words(list);
+        std::vector<std::string> folded;
+        for (const auto& w : list) folded.push_back(case_folded(w));
+        const auto word_byte = [](char c) {
+            const auto b = static_cast<unsigned char>(c);
+            return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b >= 0x80;
+        };
+        const auto plainly = [&](std::string_view text, std::size_t begin, std::size_t end) {
+            const std::size_t lo = begin > 64 ? begin - 64 : 0;
+            const std::string_view window = text.substr(lo, std::min(text.size(), end + 24) - lo);
+            for (std::size_t at = 0; at < window.size(); ++at) {
+                if (at > 0 && word_byte(window[at - 1])) continue;
+                const std::string rest = case_folded(window.substr(at));
+                for (const auto& w : folded)
+                    if (rest.compare(0, w.size(), w) == 0) return true;
+            }
+            return false;
+        };
+        // The words, forms that are not them, and filler, which is most of a text.
+        const std::vector<std::string> words_and_not{"card", "CARD", "scorecard", "car", "Iban", "T\xc3\x89L", "tel",
+                                                     "\xc3\xbc" "berweisung", "X", "xy", "ssn", "s\xc5\xbfn"};
+        const std::vector<std::string> filler{" ", ", ", "-", "0", "7", "\xc3\xa9", "\n", "ab", "the value ", "of ",
+                                              "paid ", "12 ", "on file. ", "Tuesday ", "1.5 "};
+        std::mt19937 rng(11);
+        int found = 0;
+        for (int round = 0; round < 3000; ++round) {
+            std::string text;
+            const std::size_t length = 1 + rng() % 200;
+            while (text.size() < length)
+                text += rng() % 12 == 0 ? words_and_not[rng() % words_and_not.size()] : filler[rng() % filler.size()];
+            const std::size_t begin = rng() % (text.size() + 1);
+            const std::size_t end = begin + rng() % (text.size() - begin + 1);
+            const bool expected = plainly(text, begin, end);
+            found += expected ? 1 : 0;
+            INFO("text: ", text, ", finding at [", begin, ", ", end, ")");
+            CHECK(words.near(text, begin, end) == expected);
+        }
+        CHECK(found > 300);   // both answers are common
+        CHECK(found < 2700);
     }
 }
