@@ -133,8 +133,7 @@ template <typename MaskOf>
 // in all eight lanes at once), or across two neighbours (the class characters that end one and those
 // that begin the next). A run across three blocks fills the middle one, which holds a run itself. It
 // never answers no where a run ends in these blocks; where it answers yes they are searched one by one.
-AVX512_RUN_FILTER inline bool run_in_eight_blocks(const std::uint64_t* masks, std::size_t carried, std::size_t width) {
-    const __m512i m = _mm512_load_si512(masks);
+AVX512_RUN_FILTER inline bool run_in_eight_blocks(__m512i m, std::size_t carried, std::size_t width) {
     __m512i within = m;
     std::size_t have = 1;
     for (; have * 2 <= width; have *= 2)
@@ -163,7 +162,11 @@ AVX512_RUN_FILTER std::size_t find_counted_run_by_eights(std::string_view text, 
     alignas(64) std::uint64_t masks[8];
     for (; at < text.size() && text.size() - at >= 8 * 64; at += 8 * 64) {
         for (std::size_t b = 0; b < 8; ++b) masks[b] = mask_of(text, at + 64 * b);
-        if (!run_in_eight_blocks(masks, carried, width)) {
+        const __m512i lanes = _mm512_set_epi64(static_cast<long long>(masks[7]), static_cast<long long>(masks[6]),
+                                               static_cast<long long>(masks[5]), static_cast<long long>(masks[4]),
+                                               static_cast<long long>(masks[3]), static_cast<long long>(masks[2]),
+                                               static_cast<long long>(masks[1]), static_cast<long long>(masks[0]));
+        if (!run_in_eight_blocks(lanes, carried, width)) {
             // No block of them is full (it would hold a run): what ends the last is carried.
             carried = static_cast<std::size_t>(__builtin_clzll(~masks[7]));
             continue;
