@@ -57,6 +57,12 @@ AVX512_LOOKUPS std::uint64_t class_mask_avx512(const std::uint8_t* table, std::s
     return valid & ((_mm512_test_epi8_mask(low, low) & ~upper) | (_mm512_test_epi8_mask(high, high) & upper));
 }
 
+// The bytes of `block` below 0x80 whose entry in the 128-byte table (low, high) is not zero.
+AVX512_LOOKUPS inline __mmask64 ascii_members(__m512i low, __m512i high, __m512i block) {
+    const __m512i looked_up = _mm512_permutex2var_epi8(low, block, high);
+    return _mm512_test_epi8_mask(looked_up, looked_up) & ~_mm512_movepi8_mask(block);
+}
+
 // Bit i set when text[at + i] is an ASCII capital or digit: two range comparisons.
 AVX512_LOOKUPS std::uint64_t capital_digit_mask_avx512(std::string_view text, std::size_t at) {
     __mmask64 valid;
@@ -229,6 +235,28 @@ AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, s
     }
 }
 
+// Four or five ASCII values: one table lookup for 64 bytes (and a test of their high bits), where the
+// comparisons above take a compare for each value, all on the same execution port.
+AVX512_LOOKUPS void find_ascii_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                                            std::vector<std::size_t>& out) {
+    alignas(64) std::uint8_t table[128] = {};
+    for (const char b : bytes) table[static_cast<unsigned char>(b)] = 0xFF;
+    const __m512i low = _mm512_load_si512(table), high = _mm512_load_si512(table + 64);
+    std::size_t at = from;
+    for (; at + 128 <= to; at += 128) {
+        const __mmask64 first = ascii_members(low, high, _mm512_loadu_si512(text.data() + at));
+        const __mmask64 second = ascii_members(low, high, _mm512_loadu_si512(text.data() + at + 64));
+        if ((first | second) == 0) continue;
+        append_offsets(first, at, out);
+        append_offsets(second, at + 64, out);
+    }
+    for (; at < to; at += 64) {
+        const std::size_t n = std::min<std::size_t>(64, to - at);
+        const __mmask64 valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
+        append_offsets(valid & ascii_members(low, high, _mm512_maskz_loadu_epi8(valid, text.data() + at)), at, out);
+    }
+}
+
 // The class mask inlined into the counted search: no call, and no choice of instructions, per block.
 struct ClassMaskAvx512 {
     const std::uint8_t* table;
@@ -243,8 +271,7 @@ struct AsciiClassMaskAvx512 {
     AVX512_LOOKUPS std::uint64_t operator()(std::string_view text, std::size_t at) const {
         __mmask64 valid;
         const __m512i bytes = load_block(text, at, valid);
-        const __m512i low = _mm512_permutex2var_epi8(_mm512_load_si512(table), bytes, _mm512_load_si512(table + 64));
-        return valid & _mm512_test_epi8_mask(low, low) & ~_mm512_movepi8_mask(bytes);
+        return valid & ascii_members(_mm512_load_si512(table), _mm512_load_si512(table + 64), bytes);
     }
 };
 
@@ -442,8 +469,12 @@ void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::st
     to = std::min(to, text.size());
     if (bytes.empty() || from >= to) return;
 #if defined(SOVEREIGN_X86_MASKS)
-    if (has_avx512_lookups())
-        return bytes.size() <= 3 ? find_bytes_avx512<3>(text, from, to, bytes, out) : find_bytes_avx512<5>(text, from, to, bytes, out);
+    if (has_avx512_lookups()) {
+        if (bytes.size() <= 3) return find_bytes_avx512<3>(text, from, to, bytes, out);
+        if (std::all_of(bytes.begin(), bytes.end(), [](char b) { return static_cast<unsigned char>(b) < 0x80; }))
+            return find_ascii_bytes_avx512(text, from, to, bytes, out);
+        return find_bytes_avx512<5>(text, from, to, bytes, out);
+    }
     if (detail::has_avx2()) return detail::find_bytes_avx2(text, from, to, bytes, out);
 #endif
     detail::find_bytes_portable(text, from, to, bytes, out);
