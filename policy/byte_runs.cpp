@@ -206,46 +206,15 @@ inline std::array<char, N> padded_bytes(std::string_view bytes) {
     return out;
 }
 
-template <std::size_t N>
-AVX512_LOOKUPS inline __mmask64 bytes_mask(__m512i block, const __m512i (&b)[N]) {
-    __mmask64 mask = _mm512_cmpeq_epi8_mask(block, b[0]);
-    for (std::size_t i = 1; i < N; ++i) mask |= _mm512_cmpeq_epi8_mask(block, b[i]);
-    return mask;
-}
-
-template <std::size_t N>
-AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
-                                      std::vector<std::size_t>& out) {
-    const std::array<char, N> values = padded_bytes<N>(bytes);
-    __m512i b[N];
-    for (std::size_t i = 0; i < N; ++i) b[i] = _mm512_set1_epi8(values[i]);
-    std::size_t at = from;
-    // 128 bytes a step, tested at once: most text holds none of the bytes.
-    for (; at + 128 <= to; at += 128) {
-        const __mmask64 low = bytes_mask<N>(_mm512_loadu_si512(text.data() + at), b);
-        const __mmask64 high = bytes_mask<N>(_mm512_loadu_si512(text.data() + at + 64), b);
-        if ((low | high) == 0) continue;
-        append_offsets(low, at, out);
-        append_offsets(high, at + 64, out);
-    }
-    for (; at < to; at += 64) {
-        const std::size_t n = std::min<std::size_t>(64, to - at);
-        const __mmask64 valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
-        append_offsets(valid & bytes_mask<N>(_mm512_maskz_loadu_epi8(valid, text.data() + at), b), at, out);
-    }
-}
-
-// Four or five ASCII values: one table lookup for 64 bytes (and a test of their high bits), where the
-// comparisons above take a compare for each value, all on the same execution port.
-AVX512_LOOKUPS void find_ascii_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
-                                            std::vector<std::size_t>& out) {
-    alignas(64) std::uint8_t table[128] = {};
-    for (const char b : bytes) table[static_cast<unsigned char>(b)] = 0xFF;
-    const __m512i low = _mm512_load_si512(table), high = _mm512_load_si512(table + 64);
+// The offsets of the bytes of text[from, to) that `found` (block -> mask) marks, in order: 128 bytes
+// a step, tested at once, since most text holds none of them.
+template <typename Found>
+AVX512_LOOKUPS inline void find_marked_bytes(std::string_view text, std::size_t from, std::size_t to, Found&& found,
+                                             std::vector<std::size_t>& out) {
     std::size_t at = from;
     for (; at + 128 <= to; at += 128) {
-        const __mmask64 first = ascii_members(low, high, _mm512_loadu_si512(text.data() + at));
-        const __mmask64 second = ascii_members(low, high, _mm512_loadu_si512(text.data() + at + 64));
+        const __mmask64 first = found(_mm512_loadu_si512(text.data() + at));
+        const __mmask64 second = found(_mm512_loadu_si512(text.data() + at + 64));
         if ((first | second) == 0) continue;
         append_offsets(first, at, out);
         append_offsets(second, at + 64, out);
@@ -253,8 +222,42 @@ AVX512_LOOKUPS void find_ascii_bytes_avx512(std::string_view text, std::size_t f
     for (; at < to; at += 64) {
         const std::size_t n = std::min<std::size_t>(64, to - at);
         const __mmask64 valid = n == 64 ? ~__mmask64{0} : (__mmask64{1} << n) - 1;
-        append_offsets(valid & ascii_members(low, high, _mm512_maskz_loadu_epi8(valid, text.data() + at)), at, out);
+        append_offsets(valid & found(_mm512_maskz_loadu_epi8(valid, text.data() + at)), at, out);
     }
+}
+
+// Up to N byte values, a compare for each.
+template <std::size_t N>
+struct EqualBytesAvx512 {
+    __m512i values[N];
+    AVX512_LOOKUPS __mmask64 operator()(__m512i block) const {
+        __mmask64 mask = _mm512_cmpeq_epi8_mask(block, values[0]);
+        for (std::size_t i = 1; i < N; ++i) mask |= _mm512_cmpeq_epi8_mask(block, values[i]);
+        return mask;
+    }
+};
+
+// ASCII values: one table lookup for 64 bytes (and a test of their high bits), where the compares take
+// one for each value, all on the same execution port.
+struct AsciiBytesAvx512 {
+    __m512i low, high;
+    AVX512_LOOKUPS __mmask64 operator()(__m512i block) const { return ascii_members(low, high, block); }
+};
+
+template <std::size_t N>
+AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                                      std::vector<std::size_t>& out) {
+    const std::array<char, N> values = padded_bytes<N>(bytes);
+    EqualBytesAvx512<N> equal;
+    for (std::size_t i = 0; i < N; ++i) equal.values[i] = _mm512_set1_epi8(values[i]);
+    find_marked_bytes(text, from, to, equal, out);
+}
+
+AVX512_LOOKUPS void find_ascii_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
+                                            std::vector<std::size_t>& out) {
+    alignas(64) std::uint8_t table[128] = {};
+    for (const char b : bytes) table[static_cast<unsigned char>(b)] = 0xFF;
+    find_marked_bytes(text, from, to, AsciiBytesAvx512{_mm512_load_si512(table), _mm512_load_si512(table + 64)}, out);
 }
 
 // The class mask inlined into the counted search: no call, and no choice of instructions, per block.
