@@ -206,6 +206,10 @@ inline std::array<char, N> padded_bytes(std::string_view bytes) {
     return out;
 }
 
+// Below this many bytes, find_bytes compares each byte with the values even where they are ASCII: the
+// table costs more to set up than the compares save.
+constexpr std::size_t ascii_lookup_min_bytes = 256;
+
 // The offsets of the bytes of text[from, to) that `found` (block -> mask) marks, in order: 128 bytes
 // a step, tested at once, since most text holds none of them.
 template <typename Found>
@@ -255,9 +259,15 @@ AVX512_LOOKUPS void find_bytes_avx512(std::string_view text, std::size_t from, s
 
 AVX512_LOOKUPS void find_ascii_bytes_avx512(std::string_view text, std::size_t from, std::size_t to, std::string_view bytes,
                                             std::vector<std::size_t>& out) {
-    alignas(64) std::uint8_t table[128] = {};
-    for (const char b : bytes) table[static_cast<unsigned char>(b)] = 0xFF;
-    find_marked_bytes(text, from, to, AsciiBytesAvx512{_mm512_load_si512(table), _mm512_load_si512(table + 64)}, out);
+    // The table is set in registers, a masked broadcast for each value: written to memory byte by byte
+    // and loaded whole, it would wait for the stores.
+    AsciiBytesAvx512 table{_mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (const char b : bytes) {
+        const auto value = static_cast<unsigned char>(b);
+        __m512i& half = value < 64 ? table.low : table.high;
+        half = _mm512_mask_set1_epi8(half, __mmask64{1} << (value & 63), static_cast<char>(0xFF));
+    }
+    find_marked_bytes(text, from, to, table, out);
 }
 
 // The class mask inlined into the counted search: no call, and no choice of instructions, per block.
@@ -474,7 +484,8 @@ void find_bytes(std::string_view text, std::size_t from, std::size_t to, std::st
 #if defined(SOVEREIGN_X86_MASKS)
     if (has_avx512_lookups()) {
         if (bytes.size() <= 3) return find_bytes_avx512<3>(text, from, to, bytes, out);
-        if (std::all_of(bytes.begin(), bytes.end(), [](char b) { return static_cast<unsigned char>(b) < 0x80; }))
+        if (to - from >= ascii_lookup_min_bytes &&
+            std::all_of(bytes.begin(), bytes.end(), [](char b) { return static_cast<unsigned char>(b) < 0x80; }))
             return find_ascii_bytes_avx512(text, from, to, bytes, out);
         return find_bytes_avx512<5>(text, from, to, bytes, out);
     }
