@@ -107,7 +107,7 @@ bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t en
     const std::string_view window = text.substr(lo, hi - lo);
     // 64 bytes at a time, by table lookups: the places where a byte that may begin a word stands at a
     // word's start (its first byte, or after a character that is no letter or digit) are asked further.
-    std::uint64_t word_before = 0;  // bit 0: the block before ended in a letter or digit
+    std::uint64_t word_before = 0;  // bit 0: the block before ended in a byte of a word
     for (std::size_t block = 0; block < window.size(); block += 64) {
         const std::uint64_t in_words = word_bytes().mask(window, block);
         std::uint64_t starts = may_begin_word_.mask(window, block) & ~((in_words << 1) | word_before);
