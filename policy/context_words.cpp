@@ -100,30 +100,50 @@ bool ContextWords::may_follow(std::string_view text, std::size_t end) const {
     return !words_.empty() && end + context_after > text.size();
 }
 
-bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t end) const {
-    if (words_.empty()) return false;
+// The window of a finding at [begin, end): context_before bytes before it to context_after after it.
+std::string_view ContextWords::window(std::string_view text, std::size_t begin, std::size_t end) {
     const std::size_t lo = begin > context_before ? begin - context_before : 0;
     const std::size_t hi = std::min(text.size(), end + context_after);
-    const std::string_view window = text.substr(lo, hi - lo);
-    // 64 bytes at a time, by table lookups: the places where a byte that may begin a word stands at a
-    // word's start (its first byte, or after a character that is no letter or digit) are asked further.
+    return text.substr(lo, hi - lo);
+}
+
+bool ContextWords::word_begins_at(std::string_view window, std::size_t at) const {
+    const auto byte = static_cast<unsigned char>(window[at]);
+    const auto first = byte < 0x80 ? lower(window[at]) : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
+    // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
+    const std::size_t from = byte < 0x80 ? 1 : 0;
+    if (from == 1 && second_letter_rules_out(window, at, first)) return false;
+    for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
+        if (goes_on_at(window, at + from, words_[w], from)) return true;
+    return false;
+}
+
+bool ContextWords::near(std::string_view text, std::size_t begin, std::size_t end) const {
+    return ByteClass::lookups_64_wide() ? near_by_blocks(text, begin, end) : near_by_bytes(text, begin, end);
+}
+
+bool ContextWords::near_by_blocks(std::string_view text, std::size_t begin, std::size_t end) const {
+    if (words_.empty()) return false;
+    const std::string_view in = window(text, begin, end);
+    // The places where a byte that may begin a word stands at a word's start (the window's first byte,
+    // or after a byte that is no part of a word) are asked further.
     std::uint64_t word_before = 0;  // bit 0: the block before ended in a byte of a word
-    for (std::size_t block = 0; block < window.size(); block += 64) {
-        const std::uint64_t in_words = word_bytes().mask(window, block);
-        std::uint64_t starts = may_begin_word_.mask(window, block) & ~((in_words << 1) | word_before);
+    for (std::size_t block = 0; block < in.size(); block += 64) {
+        const std::uint64_t in_words = word_bytes().mask(in, block);
+        std::uint64_t starts = may_begin_word_.mask(in, block) & ~((in_words << 1) | word_before);
         word_before = in_words >> 63;
-        for (; starts != 0; starts &= starts - 1) {
-            const std::size_t at = block + static_cast<std::size_t>(__builtin_ctzll(starts));
-            const auto byte = static_cast<unsigned char>(window[at]);
-            const auto first = byte < 0x80 ? lower(window[at])
-                                           : static_cast<unsigned char>(fold_character(window, at).bytes[0]);
-            // An ASCII first letter is the word's; one beyond ASCII is compared again, folded.
-            const std::size_t from = byte < 0x80 ? 1 : 0;
-            if (from == 1 && second_letter_rules_out(window, at, first)) continue;
-            for (std::uint32_t w = first_[first]; w < first_[first + 1]; ++w)
-                if (goes_on_at(window, at + from, words_[w], from)) return true;
-        }
+        for (; starts != 0; starts &= starts - 1)
+            if (word_begins_at(in, block + static_cast<std::size_t>(__builtin_ctzll(starts)))) return true;
     }
+    return false;
+}
+
+bool ContextWords::near_by_bytes(std::string_view text, std::size_t begin, std::size_t end) const {
+    if (words_.empty()) return false;
+    const std::string_view in = window(text, begin, end);
+    for (std::size_t at = 0; at < in.size(); ++at)
+        if (may_begin_word_.contains(in[at]) && (at == 0 || !word_bytes().contains(in[at - 1])) && word_begins_at(in, at))
+            return true;
     return false;
 }
 

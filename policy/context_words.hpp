@@ -2,8 +2,9 @@
 // ContextWords: the context words of one detector ("card", "iban", "steuer"...), arranged for the
 // question asked of every finding it confirms: does one of them begin a word near it? The window's
 // word starts whose letter begins some word are found 64 bytes at a time by table lookups
-// (policy/byte_runs.hpp); the words are grouped by first letter, so only those are compared there (a
-// detector has up to a few dozen words, in several languages).
+// (policy/byte_runs.hpp) where the processor has them, else a byte at a time; the words are grouped
+// by first letter, so only those are compared there (a detector has up to a few dozen words, in
+// several languages).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -30,7 +31,16 @@ public:
     // what has been received (a streamed answer): its window after the finding is not complete yet.
     bool may_follow(std::string_view text, std::size_t end) const;
 
+    // The two walks near() chooses between by processor, for tests to compare: the window's word
+    // starts found 64 bytes at a time by table lookups (where ByteClass::lookups_64_wide(); elsewhere
+    // a block's masks cost more than a look at each byte), or a byte at a time.
+    bool near_by_blocks(std::string_view text, std::size_t begin, std::size_t end) const;
+    bool near_by_bytes(std::string_view text, std::size_t begin, std::size_t end) const;
+
 private:
+    static std::string_view window(std::string_view text, std::size_t begin, std::size_t end);
+    // Whether one of the words begins at window[at], a word start whose byte may begin a word.
+    bool word_begins_at(std::string_view window, std::size_t at) const;
     // Whether the character after an ASCII first letter at window[at] (folded: `first`) begins none of
     // the second letters of the words that begin with it; false where that character is beyond ASCII
     // or the window ends.
