@@ -42,10 +42,14 @@ std::variant<std::unique_ptr<LoadedModel>, std::string> load_model(const std::fi
   const std::string where = path.string() + ": ";
   std::variant<gguf::File, gguf::Error> opened = gguf::File::open(path);
   if (auto* error = std::get_if<gguf::Error>(&opened)) return where + error->to_string();
-  gguf::File file = std::move(std::get<gguf::File>(opened));
+  std::variant<std::unique_ptr<LoadedModel>, std::string> loaded = load_model(std::move(std::get<gguf::File>(opened)));
+  if (auto* error = std::get_if<std::string>(&loaded)) *error = where + *error;
+  return loaded;
+}
 
+std::variant<std::unique_ptr<LoadedModel>, std::string> load_model(gguf::File file) {
   std::variant<ModelConfig, std::string> config = read_model_config(file);
-  if (auto* error = std::get_if<std::string>(&config)) return where + *error;
+  if (auto* error = std::get_if<std::string>(&config)) return *error;
 
   const gguf::File& mapped = file;
   std::set<std::string, std::less<>> bound;
@@ -55,9 +59,9 @@ std::variant<std::unique_ptr<LoadedModel>, std::string> load_model(const std::fi
         if (tensor != nullptr) bound.emplace(name);
         return tensor;
       });
-  if (auto* error = std::get_if<std::string>(&weights)) return where + *error;
+  if (auto* error = std::get_if<std::string>(&weights)) return *error;
   if (std::string unused = check_every_tensor_used(file, std::get<ModelConfig>(config), bound); !unused.empty())
-    return where + unused;
+    return unused;
 
   // The weight views point into the mapping owned by File's heap state, which a move keeps in place.
   return std::make_unique<LoadedModel>(LoadedModel{std::move(file), std::move(std::get<ModelConfig>(config)),

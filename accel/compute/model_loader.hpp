@@ -22,5 +22,8 @@ struct LoadedModel {
 // Opens, validates and binds a GGUF model; the error names the file and the field or tensor at fault.
 [[nodiscard]] std::variant<std::unique_ptr<LoadedModel>, std::string> load_model(
     const std::filesystem::path& path);
+// Validates and binds a GGUF file already opened (or parsed from bytes); the error names the field
+// or tensor at fault.
+[[nodiscard]] std::variant<std::unique_ptr<LoadedModel>, std::string> load_model(gguf::File file);
 
 }  // namespace sovereign::accel::compute
