@@ -57,6 +57,15 @@ TokenMatch match_written_token(std::string_view text, TokenText form, std::size_
   return TokenMatch::complete;
 }
 
+// The first byte of `starts` (one or two bytes) at or after `from` in text; npos if none.
+// std::string_view::find_first_of calls memchr over the set at every byte of the text.
+std::size_t find_start(std::string_view text, std::string_view starts, std::size_t from) {
+  if (starts.size() == 1) return text.find(starts[0], from);
+  for (std::size_t i = from; i < text.size(); ++i)
+    if (text[i] == starts[0] || text[i] == starts[1]) return i;
+  return std::string_view::npos;
+}
+
 }  // namespace
 
 void TokenFinder::feed(std::string_view chunk, const Output& out) {
@@ -77,7 +86,7 @@ void TokenFinder::drain(bool at_end, const Output& out) {
     if (end > plain_from) out.plain(text.substr(plain_from, end - plain_from));
   };
   while (position < text.size()) {
-    const std::size_t candidate = text.find_first_of(starts, position);
+    const std::size_t candidate = find_start(text, starts, position);
     if (candidate == std::string_view::npos) {
       position = text.size();
       break;

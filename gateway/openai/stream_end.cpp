@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "gateway/openai/text_search.hpp"
+
 namespace sovereign::gateway {
 namespace {
 
@@ -35,7 +37,7 @@ void StreamEnd::cut(std::string& bytes) {
     if (lf) at = 1;  // the LF of a CRLF whose CR came with the bytes before
   }
   while (at < bytes.size()) {
-    const std::size_t stop = bytes.find_first_of("\r\n", at);
+    const std::size_t stop = find_either_byte(bytes, '\r', '\n', at);
     const std::size_t line_stop = stop == std::string::npos ? bytes.size() : stop;
     // Only the first bytes of a line are kept: a line longer than the end line is not it.
     if (!line_too_long_) {

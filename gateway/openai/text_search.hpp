@@ -60,4 +60,29 @@ inline std::size_t find_text(std::string_view haystack, std::string_view needle)
   return std::string_view::npos;
 }
 
+// The first place at or after `from` that holds byte `a` or byte `b`; npos if none does. A stream's
+// line ends (CR, LF) are looked for with it: std::string_view::find_first_of calls memchr over the
+// set for every byte of the text, which made a quarter of a streamed answer's relaying (perf, 44
+// events of 240 bytes an answer). Sixteen bytes compared with both at once a step.
+inline std::size_t find_either_byte(std::string_view text, char a, char b, std::size_t from = 0) noexcept {
+  using Block = unsigned char __attribute__((vector_size(16)));
+  constexpr std::size_t width = sizeof(Block);
+  const auto first = static_cast<unsigned char>(a);
+  const auto second = static_cast<unsigned char>(b);
+  std::size_t i = from;
+  for (; i + width <= text.size(); i += width) {
+    Block block;
+    std::memcpy(&block, text.data() + i, width);
+    const auto found = (block == first) | (block == second);
+    std::uint64_t halves[2];
+    std::memcpy(halves, &found, sizeof halves);
+    if ((halves[0] | halves[1]) == 0) continue;
+    for (std::size_t j = 0;; ++j)
+      if (found[j] != 0) return i + j;
+  }
+  for (; i < text.size(); ++i)
+    if (text[i] == a || text[i] == b) return i;
+  return std::string_view::npos;
+}
+
 }  // namespace sovereign::gateway

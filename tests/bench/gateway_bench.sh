@@ -19,7 +19,12 @@
 # and the CPU's speed per instruction, which req/s includes. --record puts that table in its own
 # section of docs/BENCHMARKS.md.
 #
-# Usage: tests/bench/gateway_bench.sh [--duration SECONDS] [--connections N] [--rounds N] [--instructions] [--record]
+# With --stream every answer is streamed instead (the same request with "stream": true; the upstream
+# answers the same completion as 44 server-sent events, 10.6 KB): direct, nginx (proxy_buffering off,
+# as streaming deployments set it), the gateway and the gateway with the bench policy, whose response
+# scanner reads every event's text as it passes. --record puts that table in its own section.
+#
+# Usage: tests/bench/gateway_bench.sh [--duration SECONDS] [--connections N] [--rounds N] [--instructions | --stream] [--record]
 # Environment: SOVEREIGN_BIN (default build/sovereign).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -30,19 +35,22 @@ connections=32
 rounds=3
 record=0
 instructions=0
+stream=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --instructions) instructions=1; shift ;;
+    --stream) stream=1; shift ;;
     --duration) duration="$2"; shift 2 ;;
     --connections) connections="$2"; shift 2 ;;
     --rounds) rounds="$2"; shift 2 ;;
     --record) record=1; shift ;;
-    *) echo "usage: $0 [--duration SECONDS] [--connections N] [--rounds N] [--instructions] [--record]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--duration SECONDS] [--connections N] [--rounds N] [--instructions | --stream] [--record]" >&2; exit 2 ;;
   esac
 done
 [[ "$duration" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --duration must be a positive integer" >&2; exit 2; }
 [[ "$connections" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --connections must be a positive integer" >&2; exit 2; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "gateway_bench: --rounds must be a positive integer" >&2; exit 2; }
+[ "$instructions" -eq 1 ] && [ "$stream" -eq 1 ] && { echo "gateway_bench: --instructions and --stream are separate runs" >&2; exit 2; }
 
 bin="${SOVEREIGN_BIN:-$root/build/sovereign}"
 tools=(nginx wrk taskset curl python3 "$bin")
@@ -69,6 +77,34 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The request every path gets, and in stream mode the streamed answer the upstream sends: the bench
+# completion's text as one event per word, between a first event with the role and the end events.
+body_file="$assets/chat_request.json"
+if [ "$stream" -eq 1 ]; then
+  body_file="$work/stream_request.json"
+  mkdir -p "$work/sse"
+  chmod 755 "$work" "$work/sse"   # nginx's workers (user nobody, where it starts as root) read the answer
+  python3 - "$assets/chat_request.json" "$assets/chat_response.json" "$body_file" "$work/sse/answer.sse" <<'EOF'
+import json, sys
+request_path, response_path, stream_request, sse_path = sys.argv[1:]
+request = json.load(open(request_path))
+request["stream"] = True
+open(stream_request, "w").write(json.dumps(request, separators=(",", ":")))
+response = json.load(open(response_path))
+words = response["choices"][0]["message"]["content"].split(" ")
+pieces = words[:1] + [" " + w for w in words[1:]]
+head = {k: response[k] for k in ("id", "created", "model", "system_fingerprint")}
+def event(delta, finish=None):
+    chunk = dict(head, object="chat.completion.chunk")
+    chunk["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
+    return "data: " + json.dumps(chunk, separators=(",", ":")) + "\n\n"
+events = [event({"role": "assistant", "content": ""})] + [event({"content": p}) for p in pieces]
+events += [event({}, "stop"), "data: [DONE]\n\n"]
+open(sse_path, "w").write("".join(events))
+EOF
+  chmod 644 "$work/sse/answer.sse"
+fi
+
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -80,7 +116,22 @@ wait_ok() {
   [ "$instructions" -eq 1 ] && tries=600   # under callgrind a start takes tens of seconds
   for _ in $(seq 1 "$tries"); do
     status="$(curl -s -o "$work/probe.out" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-      -H "Authorization: Bearer $api_key" --data-binary "@$assets/chat_request.json" "$url" || true)"
+      -H "Authorization: Bearer $api_key" --data-binary "@$body_file" "$url" || true)"
+    if [ "$status" = "200" ] && [ "$stream" -eq 1 ]; then
+      # A response policy may cut the events elsewhere (it holds text back that a value could go on
+      # in): the text the events carry must be the completion's, and the stream must end.
+      python3 - "$work/probe.out" "$assets/chat_response.json" <<'EOF' && return 0
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+expected = json.load(open(sys.argv[2]))["choices"][0]["message"]["content"]
+data = [l[len("data: "):] for l in lines if l.startswith("data: ")]
+text = "".join(json.loads(d)["choices"][0]["delta"].get("content") or "" for d in data if d != "[DONE]")
+sys.exit(0 if text == expected and data and data[-1] == "[DONE]" else 1)
+EOF
+      echo "gateway_bench: $name answered 200 with a different stream:" >&2
+      head -c 2000 "$work/probe.out" >&2
+      return 1
+    fi
     if [ "$status" = "200" ]; then
       cmp -s <(tr -d '\n' < "$work/probe.out") <(tr -d '\n' < "$assets/chat_response.json") && return 0
       echo "gateway_bench: $name answered 200 with a different body:" >&2
@@ -120,6 +171,9 @@ EOF
 start_upstream() {
   local port="$1" response models
   response="$(tr -d '\n' < "$assets/chat_response.json")"
+  local answer="location / { return 200 '$response'; }"
+  # nginx serves a POST a file only by way of its 405 page; a config string cannot hold 10 KB.
+  [ "$stream" -eq 1 ] && answer="location / { root $work/sse; default_type text/event-stream; try_files /answer.sse =404; error_page 405 =200 \$uri; }"
   models='{"object":"list","data":[{"id":"bench-model","object":"model","created":1700000000,"owned_by":"bench"}]}'
   { nginx_common upstream
     cat <<EOF
@@ -127,7 +181,7 @@ start_upstream() {
     listen 127.0.0.1:$port;
     default_type application/json;
     location = /v1/models { return 200 '$models'; }
-    location / { return 200 '$response'; }
+    $answer
   }
 }
 EOF
@@ -151,6 +205,7 @@ start_nginx_proxy() {
       proxy_pass http://backend;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
+      $([ "$stream" -eq 1 ] && echo "proxy_buffering off;" || true)
     }
   }
 }
@@ -235,7 +290,7 @@ proc_ticks() {
 # Runs wrk on CPU 1 and prints "req/s p50_us p99_us"; fails if any answer was not 2xx.
 run_wrk() {
   local url="$1" conns="$2" secs="$3" out
-  out="$(BENCH_BODY_FILE="$assets/chat_request.json" BENCH_API_KEY="$api_key" \
+  out="$(BENCH_BODY_FILE="$body_file" BENCH_API_KEY="$api_key" \
     taskset -c 1 wrk -t1 -c"$conns" -d"${secs}s" --latency -s "$assets/post_chat.lua" "$url")"
   echo "$out" > "$work/wrk-last.txt"
   if grep -q 'Non-2xx or 3xx responses' <<<"$out"; then
@@ -293,6 +348,84 @@ EOF
 declare -A server_pid
 up_port="$(free_port)"; proxy_port="$(free_port)"
 path="/v1/chat/completions"
+# Each measurement appends "PATH-KEY req/s p50_us p99_us" and the CPU ticks of the proxy (user,
+# system) and of the upstream to the results file; a failed measurement stops the script (set -e).
+results="$work/results.txt"
+record_measure() {
+  local key="$1" url="$2" conns="$3" server="$4" figures
+  figures="$(measure "$url" "$conns" "${server_pid[$server]}")"
+  echo "$key $figures" >> "$results"
+}
+
+if [ "$stream" -eq 1 ]; then
+  gw_port="$(free_port)"; gwp_port="$(free_port)"
+  start_upstream "$up_port"
+  start_nginx_proxy "$proxy_port" "$up_port"
+  start_gateway gateway "$gw_port" "$(free_port)" "$up_port" 1 0
+  start_gateway gateway-policy "$gwp_port" "$(free_port)" "$up_port" 1 0 policy
+  wait_ok "http://127.0.0.1:$up_port$path" upstream
+  wait_ok "http://127.0.0.1:$proxy_port$path" nginx
+  wait_ok "http://127.0.0.1:$gw_port$path" gateway
+  wait_ok "http://127.0.0.1:$gwp_port$path" "gateway with policy"
+  for round in $(seq 1 "$rounds"); do
+    echo "gateway_bench: streamed answers, round $round of $rounds" >&2
+    record_measure direct "http://127.0.0.1:$up_port$path" "$connections" direct
+    record_measure nginx "http://127.0.0.1:$proxy_port$path" "$connections" nginx
+    record_measure gateway "http://127.0.0.1:$gw_port$path" "$connections" gateway
+    record_measure gateway-policy "http://127.0.0.1:$gwp_port$path" "$connections" gateway-policy
+  done
+  table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" "$work/sse/answer.sse" <<'EOF'
+import os, sys
+duration, conns, rounds, results, clk_tck, sse = sys.argv[1:]
+events = sum(1 for line in open(sse) if line.startswith("data: "))
+answer_bytes = os.path.getsize(sse)
+measured, cpu = {}, {}
+for line in open(results):
+    key, rps, p50, p99, user, system, upstream = line.split()
+    measured.setdefault(key, []).append((float(rps), float(p50), float(p99)))
+    c = cpu.setdefault(key, [0.0, 0.0, 0.0, 0.0])
+    tick = 1.0 / float(clk_tck)
+    c[0] += float(rps) * float(duration)
+    c[1] += int(user) * tick
+    c[2] += int(system) * tick
+    c[3] += int(upstream) * tick
+best = {key: max(runs) for key, runs in measured.items()}
+names = {"direct": "direct", "nginx": "nginx (proxy_buffering off)", "gateway": "gateway",
+         "gateway-policy": "gateway + policy (all detectors)"}
+out = [f"wrk -t1 -c{conns}, {duration} s per path, best of {rounds} interleaved rounds; the 1.3 KB chat request with",
+       f'"stream": true, answered with {events} server-sent events ({answer_bytes:,} bytes); upstream and proxy on CPU 0,',
+       f"wrk on CPU 1; 1-minute load average at the end: {open('/proc/loadavg').read().split()[0]}", "",
+       "| path | answers/s | events/s | p50 | p99 | vs direct | vs nginx |", "|---|---:|---:|---:|---:|---:|---:|"]
+for key, name in names.items():
+    rps, p50, p99 = best[key]
+    out.append(f"| {name} | {rps:,.0f} | {rps * events:,.0f} | {p50:,.0f} µs | {p99:,.0f} µs | "
+               f"{rps / best['direct'][0]:.2f} | {rps / best['nginx'][0]:.2f} |")
+out += ["", "| CPU per answer (all rounds) | proxy user | proxy system | upstream | total on CPU 0 |", "|---|---:|---:|---:|---:|"]
+for key in ("nginx", "gateway", "gateway-policy"):
+    answers, user, system, upstream = cpu[key]
+    us = lambda seconds: seconds / answers * 1e6
+    out.append(f"| {names[key]} | {us(user):.1f} µs | {us(system):.1f} µs | {us(upstream):.1f} µs | {us(user + system + upstream):.1f} µs |")
+out += ["", f"gateway/nginx streamed answers a second: {best['gateway'][0] / best['nginx'][0]:.2f}; "
+        f"with every detector reading each event: {best['gateway-policy'][0] / best['nginx'][0]:.2f}"]
+print("\n".join(out))
+EOF
+)"
+  echo "$table"
+  if [ "$record" -eq 1 ]; then
+    record_section "Gateway: streamed answers" "Measured $(date -u +%Y-%m-%d) on this $(nproc)-CPU $(uname -m) machine with
+
+    tests/bench/gateway_bench.sh --stream --duration $duration --connections $connections --rounds $rounds --record
+
+The same paths as the Gateway section's first rows, with the request asking for a streamed answer and
+the upstream sending the bench completion as one server-sent event per word, all in one write (the
+way a fast backend's events arrive when the network is quicker than the client). nginx relays the
+bytes as they come (\`proxy_buffering off\`, as streaming deployments set it); the gateway reads
+each event (the stream's end, usage), and with the bench policy parses every event's JSON, scans its
+text with every detector as the stream goes (holding back what a value could still go on in) and
+writes the events again." "$table"
+  fi
+  exit 0
+fi
 
 if [ "$instructions" -eq 1 ]; then
   # Instruction mode: each proxy under callgrind, counted over one timed wrk run after a warm-up.
@@ -391,14 +524,6 @@ wait_ok "http://127.0.0.1:$gwa_port$path" "gateway with audit"
 wait_ok "http://127.0.0.1:$gwpa_port$path" "gateway with policy and audit"
 wait_ok "http://127.0.0.1:$gwr_port$path" "gateway with relaxed audit"
 
-# Each measurement appends "PATH-KEY req/s p50_us p99_us" to the results file; a failed
-# measurement stops the script (set -e).
-results="$work/results.txt"
-record_measure() {
-  local key="$1" url="$2" conns="$3" server="$4" figures
-  figures="$(measure "$url" "$conns" "${server_pid[$server]}")"
-  echo "$key $figures" >> "$results"
-}
 for round in $(seq 1 "$rounds"); do
   echo "gateway_bench: round $round of $rounds" >&2
   record_measure direct "http://127.0.0.1:$up_port$path" "$connections" direct

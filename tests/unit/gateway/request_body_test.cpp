@@ -389,4 +389,20 @@ TEST_SUITE("text search") {
     CHECK(find_text(std::string(33, 'x') + "\\u00", "\\u00") == 33);
     CHECK(find_text(std::string(64, '"'), "\"model\"") == std::string_view::npos);
   }
+
+  TEST_CASE("find_either_byte finds what find_first_of finds, from every offset") {
+    // Few CRs and LFs among other bytes (0x8D and 0x8A share their low seven bits), so that the first
+    // one found lies in the first block, a later block or the scalar tail, or nowhere.
+    std::mt19937 random(20261125);
+    const std::string alphabet = "ab \x8D\x8A";
+    for (int round = 0; round < 20000; ++round) {
+      std::string text(random() % 80, ' ');
+      for (auto& c : text) c = alphabet[random() % alphabet.size()];
+      for (std::size_t marks = random() % 3; marks > 0 && !text.empty(); --marks)
+        text[random() % text.size()] = random() % 2 == 0 ? '\r' : '\n';
+      const std::size_t from = random() % (text.size() + 2);
+      INFO("text of ", text.size(), " bytes from ", from);
+      REQUIRE(find_either_byte(text, '\r', '\n', from) == std::string_view(text).find_first_of("\r\n", from));
+    }
+  }
 }
