@@ -450,17 +450,20 @@ std::string ResponseRewriter::read_events(std::string normalized) {
 std::string ResponseRewriter::take_events(std::string_view cut) {
   pending_.append(cut);
   std::string out;
-  for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n")) {
+  // The events taken are cut off once, after the loop: cut one at a time, the bytes after each were
+  // moved forward again for every event the chunk held.
+  std::size_t taken = 0;
+  for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n", taken)) {
     // Once the end line has come, the bytes stop at the end of its event: the last one here.
     const bool ends = end_.ended() && end + 2 == pending_.size();
-    out += rewrite_event(std::string_view(pending_).substr(0, end), ends);
-    pending_.erase(0, end + 2);
-    if (failed_) return out;
-    if (ended_) {
+    out += rewrite_event(std::string_view(pending_).substr(taken, end - taken), ends);
+    taken = end + 2;
+    if (failed_ || ended_) {
       pending_.clear();
       return out;
     }
   }
+  pending_.erase(0, taken);
   if (pending_.size() > max_event_bytes) return out + fail("a server-sent event is larger than 4 MiB");
   return out;
 }
