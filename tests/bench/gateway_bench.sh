@@ -374,22 +374,13 @@ if [ "$stream" -eq 1 ]; then
     record_measure gateway "http://127.0.0.1:$gw_port$path" "$connections" gateway
     record_measure gateway-policy "http://127.0.0.1:$gwp_port$path" "$connections" gateway-policy
   done
-  table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" "$work/sse/answer.sse" <<'EOF'
-import os, sys
-duration, conns, rounds, results, clk_tck, sse = sys.argv[1:]
+  table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" "$assets/bench_results.py" "$work/sse/answer.sse" <<'EOF'
+import os, runpy, sys
+duration, conns, rounds, results, clk_tck, library, sse = sys.argv[1:]
+bench = runpy.run_path(library)
 events = sum(1 for line in open(sse) if line.startswith("data: "))
 answer_bytes = os.path.getsize(sse)
-measured, cpu = {}, {}
-for line in open(results):
-    key, rps, p50, p99, user, system, upstream = line.split()
-    measured.setdefault(key, []).append((float(rps), float(p50), float(p99)))
-    c = cpu.setdefault(key, [0.0, 0.0, 0.0, 0.0])
-    tick = 1.0 / float(clk_tck)
-    c[0] += float(rps) * float(duration)
-    c[1] += int(user) * tick
-    c[2] += int(system) * tick
-    c[3] += int(upstream) * tick
-best = {key: max(runs) for key, runs in measured.items()}
+measured, best, cpu = bench["read_results"](results, duration, clk_tck)
 names = {"direct": "direct", "nginx": "nginx (proxy_buffering off)", "gateway": "gateway",
          "gateway-policy": "gateway + policy (all detectors)"}
 out = [f"wrk -t1 -c{conns}, {duration} s per path, best of {rounds} interleaved rounds; the 1.3 KB chat request with",
@@ -401,10 +392,7 @@ for key, name in names.items():
     out.append(f"| {name} | {rps:,.0f} | {rps * events:,.0f} | {p50:,.0f} µs | {p99:,.0f} µs | "
                f"{rps / best['direct'][0]:.2f} | {rps / best['nginx'][0]:.2f} |")
 out += ["", "| CPU per answer (all rounds) | proxy user | proxy system | upstream | total on CPU 0 |", "|---|---:|---:|---:|---:|"]
-for key in ("nginx", "gateway", "gateway-policy"):
-    answers, user, system, upstream = cpu[key]
-    us = lambda seconds: seconds / answers * 1e6
-    out.append(f"| {names[key]} | {us(user):.1f} µs | {us(system):.1f} µs | {us(upstream):.1f} µs | {us(user + system + upstream):.1f} µs |")
+out += bench["cpu_rows"](cpu, [(names[key], key) for key in ("nginx", "gateway", "gateway-policy")])
 out += ["", f"gateway/nginx streamed answers a second: {best['gateway'][0] / best['nginx'][0]:.2f}; "
         f"with every detector reading each event: {best['gateway-policy'][0] / best['nginx'][0]:.2f}"]
 print("\n".join(out))
@@ -538,22 +526,12 @@ for round in $(seq 1 "$rounds"); do
   record_measure gateway-single "http://127.0.0.1:$gw_port$path" 1 gateway
 done
 
-table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" <<'EOF'
-import sys
-duration, conns, rounds, results, clk_tck = sys.argv[1:]
-measured = {}
-cpu = {}  # path -> [requests, proxy user s, proxy system s, upstream s] summed over rounds
-for line in open(results):
-    key, rps, p50, p99, user, system, upstream = line.split()
-    measured.setdefault(key, []).append((float(rps), float(p50), float(p99)))
-    c = cpu.setdefault(key, [0.0, 0.0, 0.0, 0.0])
-    tick = 1.0 / float(clk_tck)
-    c[0] += float(rps) * float(duration)
-    c[1] += int(user) * tick
-    c[2] += int(system) * tick
-    c[3] += int(upstream) * tick
+table="$(python3 - "$duration" "$connections" "$rounds" "$results" "$(getconf CLK_TCK)" "$assets/bench_results.py" <<'EOF'
+import runpy, sys
+duration, conns, rounds, results, clk_tck, library = sys.argv[1:]
+bench = runpy.run_path(library)
 # Best round per path: the highest throughput, with the latencies of that same round.
-best = {key: max(runs) for key, runs in measured.items()}
+measured, best, cpu = bench["read_results"](results, duration, clk_tck)
 rows = {
     "direct": best["direct"], "nginx": best["nginx"], "gateway": best["gateway"],
     "gateway multi-worker": best["gateway-multi"],
@@ -586,11 +564,8 @@ out.append("")
 # rounds (clock-tick resolution). The proxy and the upstream share CPU 0, so their sum bounds req/s.
 out.append("| CPU per request (all rounds) | proxy user | proxy system | upstream | total on CPU 0 |")
 out.append("|---|---:|---:|---:|---:|")
-for name, key in (("nginx", "nginx"), ("gateway", "gateway"), ("gateway + policy", "gateway-policy"),
-                  ("gateway + audit (strict)", "gateway-audit"), ("gateway + audit (relaxed)", "gateway-audit-relaxed")):
-    requests, user, system, upstream = cpu[key]
-    us = lambda seconds: seconds / requests * 1e6
-    out.append(f"| {name} | {us(user):.1f} µs | {us(system):.1f} µs | {us(upstream):.1f} µs | {us(user + system + upstream):.1f} µs |")
+out += bench["cpu_rows"](cpu, [("nginx", "nginx"), ("gateway", "gateway"), ("gateway + policy", "gateway-policy"),
+                             ("gateway + audit (strict)", "gateway-audit"), ("gateway + audit (relaxed)", "gateway-audit-relaxed")])
 out.append("")
 ratio = rows["gateway"][0] / n_rps
 policy_ratio = rows["gateway + policy (all detectors)"][0] / n_rps

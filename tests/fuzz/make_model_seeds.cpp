@@ -18,18 +18,7 @@ int main(int argc, char** argv) {
   }
   const std::filesystem::path dir = argv[1];
   std::filesystem::create_directories(dir);
-  // As small as each type allows: block-quantized rows need 32 elements.
-  const auto tiny = [](TensorType type) {
-    TinyModelSpec spec;
-    spec.type = type;
-    spec.n_embd = 32;
-    spec.n_layers = 1;
-    spec.n_heads = 2;
-    spec.n_kv_heads = 1;
-    spec.n_ff = 32;
-    spec.context_length = 32;
-    return spec;
-  };
+  const auto tiny = sovereign::accel::test::smallest_tiny_model;
   std::vector<std::pair<std::string, TinyModelSpec>> seeds;
   for (const auto& [name, type] : {std::pair{"f32", TensorType::f32}, {"f16", TensorType::f16},
                                    {"bf16", TensorType::bf16}, {"q8_0", TensorType::q8_0}, {"q4_0", TensorType::q4_0}})

@@ -92,35 +92,24 @@ void mutate_every_byte(const test::TinyModelSpec& spec) {
   CHECK(outcomes.loaded > 0);
 }
 
-test::TinyModelSpec tiny(gguf::TensorType type) {
-  test::TinyModelSpec spec;
-  spec.type = type;
-  spec.n_embd = 32;
-  spec.n_layers = 1;
-  spec.n_heads = 2;
-  spec.n_kv_heads = 1;
-  spec.n_ff = 32;
-  spec.context_length = 32;
-  return spec;
-}
 
 }  // namespace
 
 TEST_CASE("a llama model with q4_0 weights and scaled rope, changed in any byte, is refused or runs") {
-  test::TinyModelSpec spec = tiny(gguf::TensorType::q4_0);
+  test::TinyModelSpec spec = test::smallest_tiny_model(gguf::TensorType::q4_0);
   spec.rope_freqs = true;
   spec.rope_linear_factor = 2.0f;
   mutate_every_byte(spec);
 }
 
 TEST_CASE("a qwen2 model with q8_0 weights and biases, changed in any byte, is refused or runs") {
-  test::TinyModelSpec spec = tiny(gguf::TensorType::q8_0);
+  test::TinyModelSpec spec = test::smallest_tiny_model(gguf::TensorType::q8_0);
   spec.architecture = "qwen2";
   mutate_every_byte(spec);
 }
 
 TEST_CASE("a llama model with tied f16 embeddings, changed in any byte, is refused or runs") {
-  test::TinyModelSpec spec = tiny(gguf::TensorType::f16);
+  test::TinyModelSpec spec = test::smallest_tiny_model(gguf::TensorType::f16);
   spec.tied_embeddings = true;
   mutate_every_byte(spec);
 }

@@ -165,4 +165,16 @@ std::filesystem::path temporary_model_path(const std::string& stem) {
          (stem + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".gguf");
 }
 
+TinyModelSpec smallest_tiny_model(gguf::TensorType type) {
+  TinyModelSpec spec;
+  spec.type = type;
+  spec.n_embd = 32;
+  spec.n_layers = 1;
+  spec.n_heads = 2;
+  spec.n_kv_heads = 1;
+  spec.n_ff = 32;
+  spec.context_length = 32;
+  return spec;
+}
+
 }  // namespace sovereign::accel::test

@@ -44,6 +44,10 @@ inline constexpr std::int32_t kTinyHello = 3 + 256;  // "▁hello"
 inline constexpr std::int32_t kTinyWorld = kTinyHello + 1;  // "▁world"
 constexpr std::int32_t tiny_byte_token(unsigned char byte) { return 3 + byte; }
 
+// The smallest model of a weight type: one layer, 32 wide (a block-quantized row needs 32 elements),
+// two heads sharing one KV head, a context of 32 (the model-file mutation test and fuzzing seeds).
+TinyModelSpec smallest_tiny_model(gguf::TensorType type);
+
 // Writes the model; returns an error text or empty.
 std::string write_tiny_model(const std::filesystem::path& path, const TinyModelSpec& spec);
 
