@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <random>
 #include <utility>
 
 #include <boost/json.hpp>
@@ -98,6 +99,45 @@ TEST_SUITE("rewrite") {
     CHECK(content_of(rest.substr(6)) == "a ******");
     CHECK(rewriter.on_data("data: [DONE]\n\n") == "data: [DONE]\n\n");
     CHECK_FALSE(rewriter.failed());
+  }
+
+  TEST_CASE("a stream reads the same however its events are cut into chunks: one at a time, all in one, anywhere") {
+    // Events of several shapes (masked, unchanged, a comment, an event line) and the end, fed whole,
+    // an event at a time, and cut at random places: the bytes out are the same.
+    std::string body;
+    for (int i = 0; i < 200; ++i) {
+      if (i % 7 == 3) body += ": keep-alive\n\n";
+      if (i % 11 == 5) body += "event: message\n";
+      body += R"(data: {"choices":[{"index":0,"delta":{"content":")" + std::string(i % 2 == 0 ? "a secret " : "plain ") +
+              std::to_string(i) + R"("},"finish_reason":null}]})" "\n\n";
+    }
+    body += "data: [DONE]\n\n";
+    const auto through = [](const std::vector<std::string_view>& chunks) {
+      auto rewriter = streaming_mask_rewriter();
+      std::string out;
+      for (const auto chunk : chunks) out += rewriter.on_data(chunk);
+      REQUIRE_FALSE(rewriter.failed());
+      return out + rewriter.finish();
+    };
+    const std::string whole = through({body});
+    CHECK(whole.find("secret") == std::string::npos);
+    CHECK(whole.ends_with("data: [DONE]\n\n"));
+    std::vector<std::string_view> events;
+    for (std::size_t at = 0, end; at < body.size(); at = end + 2) {
+      end = body.find("\n\n", at);
+      events.push_back(std::string_view(body).substr(at, end + 2 - at));
+    }
+    CHECK(through(events) == whole);
+    std::mt19937 random(20261125);
+    for (int round = 0; round < 20; ++round) {
+      std::vector<std::string_view> chunks;
+      for (std::size_t at = 0; at < body.size();) {
+        const std::size_t length = std::min<std::size_t>(1 + random() % 600, body.size() - at);
+        chunks.push_back(std::string_view(body).substr(at, length));
+        at += length;
+      }
+      CHECK(through(chunks) == whole);
+    }
   }
 
   TEST_CASE("a whole answer no filter changes goes out as received; a changed one is rewritten") {
