@@ -248,6 +248,16 @@ std::unique_ptr<const DetectorSet> DetectorSet::compile(std::vector<DetectorSpec
     set->dense_context_words_ = ContextWords(dense_context_words);
     set->context_words_.reserve(detectors.size());
     for (const auto& detector : detectors) set->context_words_.emplace_back(detector.context);
+    for (const auto& detector : detectors) {
+        std::array<bool, 256> value{}, start{};
+        for (unsigned c = 0; c < 256; ++c) {
+            const bool lookalike = lookalike_byte(static_cast<unsigned char>(c));
+            value[c] = detector.may_contain[c] || lookalike;
+            start[c] = detector.may_begin.find(static_cast<char>(c)) != std::string::npos || lookalike;
+        }
+        set->value_bytes_.emplace_back(value);
+        set->value_start_bytes_.emplace_back(start);
+    }
     set->detectors_ = std::move(detectors);
     set->id_ = next_database_id.fetch_add(1);
     return set;

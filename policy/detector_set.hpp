@@ -104,6 +104,11 @@ public:
     const std::vector<DetectorSpec>& detectors() const { return detectors_; }
     std::size_t max_width(std::size_t detector) const { return max_widths_[detector]; }
     std::size_t widest() const { return widest_; }  // the largest max_width of all detectors
+    // For a streamed answer's hold-back (ResponseScanner): the bytes a detector's value may hold, and
+    // those it may begin with (where its may_begin says), look-alikes' bytes included in both
+    // (lookalike_fold.hpp), each one table.
+    const ByteClass& value_bytes(std::size_t detector) const { return value_bytes_[detector]; }
+    const ByteClass& value_start_bytes(std::size_t detector) const { return value_start_bytes_[detector]; }
     // Index of a detector by name, or npos.
     std::size_t find(std::string_view name) const;
 
@@ -183,6 +188,8 @@ private:
     std::vector<DigitRunPattern> digit_run_patterns_any_run_;
     std::size_t dense_reach_ = 0;  // longest digit-dense match (or value, for an anchor)
     std::array<bool, 256> dense_chars_{};  // characters a digit-dense match may contain
+    std::vector<ByteClass> value_bytes_;        // per detector: may_contain or a look-alike's byte
+    std::vector<ByteClass> value_start_bytes_;  // per detector: may_begin or a look-alike's byte
     // Where the digit-dense database must run for a chain of digits reported at trigger_end.
     TextRange dense_window(std::string_view text, std::size_t trigger_end) const;
     std::uint64_t id_ = 0;  // identifies this database to per-thread scratch space

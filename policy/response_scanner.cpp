@@ -120,9 +120,7 @@ std::size_t ResponseScanner::value_hold_start(std::string_view buffer, std::size
         const std::size_t reach = std::min(set.max_width(d), end - from);
         if (det.straddle != nullptr) earliest = std::min(earliest, det.straddle(buffer, from, reach));
         // A look-alike's bytes may fold into any character of a value (policy/lookalike_fold.hpp).
-        const auto in_value = [&](char c) {
-            return det.may_contain[static_cast<unsigned char>(c)] || lookalike_byte(static_cast<unsigned char>(c));
-        };
+        const ByteClass& in_value = set.value_bytes(d);
         std::size_t run = end - reach;
         if (det.may_contain_known) {
             // Back over the characters a value may contain, at most `reach` of them, and the tags
@@ -131,7 +129,7 @@ std::size_t ResponseScanner::value_hold_start(std::string_view buffer, std::size
             // end the value.
             run = open_tag;
             for (std::size_t taken = 0; run > from;) {
-                if (taken < reach && in_value(buffer[run - 1])) {
+                if (taken < reach && in_value.contains(buffer[run - 1])) {
                     --run;
                     ++taken;
                 } else if (const std::size_t tag = tag_ending_at(buffer, run); tag != 0 && run - tag >= from) {
@@ -141,11 +139,8 @@ std::size_t ResponseScanner::value_hold_start(std::string_view buffer, std::size
                 }
             }
         }
-        // Only a character a value can begin with starts a possible value.
-        if (!det.may_begin.empty())
-            while (run < end && det.may_begin.find(buffer[run]) == std::string::npos &&
-                   !lookalike_byte(static_cast<unsigned char>(buffer[run])))
-                ++run;
+        // Only a character a value can begin with (or a look-alike's byte) starts a possible value.
+        if (!det.may_begin.empty()) run = set.value_start_bytes(d).find_first(buffer, run);
         if (run >= end) continue;
         if (det.literal_prefix.empty()) {
             earliest = std::min(earliest, run);
