@@ -382,7 +382,6 @@ std::optional<std::string> ResponseRewriter::run_once(std::string_view text) {
   once.chain = make_chain_(TextForm::prose);
   std::optional<std::string> out = run_whole(once, text);
   if (!out && !failed_ && traceless_strings_.size() < max_traceless_strings &&
-      text.size() <= max_traceless_string_bytes &&
       std::all_of(once.chain.begin(), once.chain.end(), [](const auto& filter) { return filter->left_no_trace(); }))
     traceless_strings_.emplace_back(text);
   return out;

@@ -146,11 +146,10 @@ class ResponseRewriter : public ResponseTransform {
   bool withhold_logprobs_;
   FilterChainFactory make_chain_;
   // Strings besides the choices' texts that a fresh chain left no trace in, kept so that the copies
-  // of them later events carry are not run again; the first few short ones met (most streams repeat
-  // one envelope of a few short strings; a long string is run each time rather than kept).
+  // of them later events carry are not run again; the first few met (most streams repeat one
+  // envelope of four).
   std::vector<std::string> traceless_strings_;
   static constexpr std::size_t max_traceless_strings = 16;
-  static constexpr std::size_t max_traceless_string_bytes = 256;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
   // The id, object, created, model... of the backend's latest event: the events the gateway writes

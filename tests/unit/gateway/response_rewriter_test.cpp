@@ -519,12 +519,10 @@ TEST_SUITE("rewrite") {
         chain.push_back(std::make_unique<TracelessMask>(vouches));
         return chain;
       });
-      // A string longer than the rewriter keeps runs every time, traceless or not.
-      const std::string long_string(300, 'p');
       std::string stream;
       for (int i = 0; i < 5; ++i)
-        stream += counted.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"hi"}}],"x_extra":"plain","x_note":"a secret",)"
-                                  R"("x_long":")" + long_string + "\"}\n\n");
+        stream += counted.on_data(R"(data: {"choices":[{"index":0,"delta":{"content":"hi"}}],"x_extra":"plain","x_note":"a secret"})"
+                                  "\n\n");
       stream += counted.on_data("data: [DONE]\n\n");
       CHECK_FALSE(counted.failed());
       CHECK(stream.find("secret") == std::string::npos);
@@ -533,9 +531,8 @@ TEST_SUITE("rewrite") {
       for (auto at = stream.find("\"plain\""); at != std::string::npos; at = stream.find("\"plain\"", at + 1)) ++plain;
       CHECK(masked == 5);
       CHECK(plain == 5);
-      CHECK(stream.find(long_string) != std::string::npos);
-      // The content's stream, "plain" once or five times, "a secret" and the long string five times.
-      CHECK(chains == (vouches ? 1 + 1 + 5 + 5 : 1 + 5 + 5 + 5));
+      // The content's stream, "plain" once or five times, "a secret" five times.
+      CHECK(chains == (vouches ? 1 + 1 + 5 : 1 + 5 + 5));
     }
 
     // An answer whose other strings no filter changes still goes out byte for byte.
