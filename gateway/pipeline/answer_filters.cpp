@@ -1,6 +1,5 @@
 #include "gateway/pipeline/answer_filters.hpp"
 
-#include <algorithm>
 #include <optional>
 
 #include "crypto/token_finder.hpp"
@@ -63,17 +62,11 @@ class ScanFilter : public TextFilter {
     return out;
   }
   bool failed() const override { return scanner_.failed(); }
-  bool left_no_trace() const override {
-    const auto& counts = scanner_.counts();
-    return !met_token_ && !scanner_.failed() &&
-           std::all_of(counts.begin(), counts.end(), [](const auto& count) { return count.second == 0; });
-  }
 
  private:
   crypto::TokenFinder::Output around_tokens(std::string& out) {
     return {[this, &out](std::string_view plain) { out += scanner_.feed(plain); },
             [this, &out](std::string_view written, std::string_view token) {
-              met_token_ = true;
               const std::optional<std::string> value = restorer_ ? restorer_->value_of(token) : std::nullopt;
               out += value ? scanner_.feed_protected(*value) : scanner_.feed(written);
             }};
@@ -89,7 +82,6 @@ class ScanFilter : public TextFilter {
   crypto::TokenFinder tokens_;
   std::optional<crypto::TokenRestorer> restorer_;  // none configured: no token is restored
   bool reported_ = false;
-  bool met_token_ = false;  // a token's brackets were read (restored or not)
   std::shared_ptr<std::map<std::string, int>> totals_;
 };
 

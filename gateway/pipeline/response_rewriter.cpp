@@ -376,15 +376,9 @@ std::optional<std::string> ResponseRewriter::run_whole(Stream& c, std::string_vi
 }
 
 std::optional<std::string> ResponseRewriter::run_once(std::string_view text) {
-  if (std::find(traceless_strings_.begin(), traceless_strings_.end(), text) != traceless_strings_.end())
-    return std::nullopt;
   Stream once;
   once.chain = make_chain_(TextForm::prose);
-  std::optional<std::string> out = run_whole(once, text);
-  if (!out && !failed_ && traceless_strings_.size() < max_traceless_strings &&
-      std::all_of(once.chain.begin(), once.chain.end(), [](const auto& filter) { return filter->left_no_trace(); }))
-    traceless_strings_.emplace_back(text);
-  return out;
+  return run_whole(once, text);
 }
 
 std::string ResponseRewriter::close(Stream& c) {

@@ -55,11 +55,6 @@ class TextFilter {
   // A filter that failed (e.g. a scan error) ends the response: fail closed.
   virtual bool failed() const { return false; }
   virtual std::string failure() const { return {}; }
-  // Whether the texts given so far left no trace here: nothing found, counted, restored or changed,
-  // so the same whole text given to a fresh chain would leave none either (the rewriter does not run
-  // again the strings every event of a stream repeats: its id, model, fingerprint). A filter that
-  // cannot vouch for that says no.
-  virtual bool left_no_trace() const { return false; }
 };
 
 // How a text of a choice is written: prose (content, reasoning, refusal, a completion's text), or
@@ -145,11 +140,6 @@ class ResponseRewriter : public ResponseTransform {
   Endpoint endpoint_;
   bool withhold_logprobs_;
   FilterChainFactory make_chain_;
-  // Strings besides the choices' texts that a fresh chain left no trace in, kept so that the copies
-  // of them later events carry are not run again; the first few met (most streams repeat one
-  // envelope of four).
-  std::vector<std::string> traceless_strings_;
-  static constexpr std::size_t max_traceless_strings = 16;
   std::map<std::pair<std::int64_t, std::string>, Stream> streams_;  // by choice index and field
   std::string pending_;  // bytes of an event not complete yet
   // The id, object, created, model... of the backend's latest event: the events the gateway writes
