@@ -378,13 +378,13 @@ if [ "$stream" -eq 1 ]; then
 import os, runpy, sys
 duration, conns, rounds, results, clk_tck, library, sse = sys.argv[1:]
 bench = runpy.run_path(library)
-events = sum(1 for line in open(sse) if line.startswith("data: "))
+events = sum(1 for line in open(sse) if line.startswith("data: {"))  # the end line apart
 answer_bytes = os.path.getsize(sse)
 measured, best, cpu = bench["read_results"](results, duration, clk_tck)
 names = {"direct": "direct", "nginx": "nginx (proxy_buffering off)", "gateway": "gateway",
          "gateway-policy": "gateway + policy (all detectors)"}
 out = [f"wrk -t1 -c{conns}, {duration} s per path, best of {rounds} interleaved rounds; the 1.3 KB chat request with",
-       f'"stream": true, answered with {events} server-sent events ({answer_bytes:,} bytes); upstream and proxy on CPU 0,',
+       f'"stream": true, answered with {events} server-sent events and the end line ({answer_bytes:,} bytes); upstream and proxy on CPU 0,',
        f"wrk on CPU 1; 1-minute load average at the end: {open('/proc/loadavg').read().split()[0]}", "",
        "| path | answers/s | events/s | p50 | p99 | vs direct | vs nginx |", "|---|---:|---:|---:|---:|---:|---:|"]
 for key, name in names.items():
