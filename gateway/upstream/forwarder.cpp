@@ -550,7 +550,8 @@ void Forwarder::start_streaming() {
 
 void Forwarder::read_chunk() {
   if (cancelled_) return finish(499, "client_closed");
-  if (!chunk_buffer_) chunk_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
+  // Not zeroed: every byte the answer parser hands on was written by it first (16 KB an answer).
+  if (!chunk_buffer_) chunk_buffer_ = std::make_unique_for_overwrite<std::array<char, 16 * 1024>>();
   answer_->take_into(chunk_buffer_->data(), chunk_buffer_->size());
   connection_->with_stream([&](auto& stream) {
     http::async_read_some(stream, connection_->buffer(), *answer_,
