@@ -53,6 +53,7 @@ enum class AnswerMember : std::uint8_t {
   function_call,
   function,
   arguments,
+  created,  // an envelope member (envelope_members), scanned where it is a string
 };
 
 // Whether `key` is `name`: a comparison of a length the compiler knows, which it makes a load or two
@@ -78,6 +79,7 @@ constexpr AnswerMember answer_member(std::string_view key) {
     case 6: return is_named(key, "object") ? M::object : M::other;
     case 7:
       if (is_named(key, "content")) return M::content;
+      if (is_named(key, "created")) return M::created;
       if (is_named(key, "choices")) return M::choices;
       if (is_named(key, "message")) return M::message;
       return is_named(key, "refusal") ? M::refusal : M::other;

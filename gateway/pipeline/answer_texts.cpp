@@ -42,6 +42,8 @@ enum class Role : std::uint8_t {
   function_call,
   function_call_arguments,
   completion_text,
+  finish_reason,  // a streamed choice's: whether the choice ends with the event
+  envelope,       // a streamed event's envelope member: which, in Open::slot
 };
 
 // A JSON container the parser has opened. Left uninitialised until opened.
@@ -49,27 +51,59 @@ struct Open {
   Role role;                // what the container is
   Role member;              // objects: what the member being read is
   bool object;
-  std::uint8_t text;        // objects: which message text that member is, when it is one
+  std::uint8_t slot;        // objects: which message text or envelope member that member is, when it is one
   std::uint32_t named;      // objects: the AnswerMember names they have, one bit each
   std::uint32_t first_key;  // objects: where their other keys start in Reader::other_keys_
 };
-static_assert(static_cast<std::size_t>(AnswerMember::arguments) < 32, "each name has a bit of Open::named");
+static_assert(static_cast<std::size_t>(AnswerMember::created) < 32, "each name has a bit of Open::named");
 
-// The handler of boost::json::basic_parser: follows the answer's structure event by event and
-// collects its texts as the rewriter's reading of the parsed answer finds them (texts_of and the scan
-// of other strings in response_rewriter.cpp). Whatever that reading would refuse, or read in a shape
-// this pass does not follow, stops the parse: the caller then leaves the answer to it.
+// A text as found: its unescaped bytes, and whether they are the answer's own (AnswerText::in_place).
+struct Found {
+  std::string_view text;
+  bool in_place = false;
+};
+
+// The place of `name` in envelope_members, or -1.
+constexpr int envelope_slot(AnswerMember name) {
+  using M = AnswerMember;
+  switch (name) {
+    case M::id: return 0;
+    case M::object: return 1;
+    case M::created: return 2;
+    case M::model: return 3;
+    case M::system_fingerprint: return 4;
+    case M::service_tier: return 5;
+    default: return -1;
+  }
+}
+static_assert([] {
+  for (std::size_t i = 0; i < envelope_members.size(); ++i)
+    if (envelope_slot(answer_member(envelope_members[i])) != static_cast<int>(i)) return false;
+  return true;
+}());
+
+// The handler of boost::json::basic_parser: follows the answer's (or streamed event's) structure
+// value by value and collects its texts as the rewriter's reading of the parsed answer or event finds
+// them (texts_of and the scan of other strings in response_rewriter.cpp). Whatever that reading would
+// refuse, or read in a shape this pass does not follow, stops the parse: the caller then leaves the
+// answer to it.
 class Reader : public OnePassHandler {
  public:
-  Reader(std::string_view answer, Endpoint endpoint, bool withhold_logprobs)
-      : answer_(answer), endpoint_(endpoint), withhold_logprobs_(withhold_logprobs) {}
+  // The texts are collected into `out` (empty).
+  Reader(std::string_view answer, Endpoint endpoint, bool withhold_logprobs, bool streaming, AnswerTexts& out)
+      : answer_(answer), endpoint_(endpoint), withhold_logprobs_(withhold_logprobs), streaming_(streaming), texts_(out) {}
 
-  // After a whole parse without error: the texts, the other strings' first, when the answer has its
-  // list of choices.
-  std::optional<AnswerTexts> finish() {
-    if (!choices_read_) return std::nullopt;
+  // After a whole parse without error: whether `out` holds the texts, the other strings' first (the
+  // answer has its list of choices; an event may have none).
+  std::optional<bool> finish() {
+    if (!choices_read_ && !streaming_) return std::nullopt;
+    const auto others = static_cast<std::uint32_t>(texts_.texts.size());
     for (auto& text : choice_texts_) texts_.texts.push_back(std::move(text));
-    return std::move(texts_);
+    for (auto& choice : texts_.choices) {
+      choice.first_text += others;
+      choice.end_text += others;
+    }
+    return true;
   }
 
   bool on_object_begin(boost::system::error_code& ec) {
@@ -151,15 +185,27 @@ class Reader : public OnePassHandler {
     }
     const std::string_view text = lasting(assembled(last));
     parts_.clear();
+    // The parser gives a string without escapes in one piece, as the answer's bytes between its
+    // quotes; one with escapes in its own buffer, or in parts (joined, then kept elsewhere).
+    const Found found{text, text.data() == last.data()};
     switch (role) {
       case Role::other:
         // The scan of other strings skips empty ones; a choice's text is read empty or not.
-        if (!text.empty()) texts_.texts.push_back({text, {}, 0});
+        if (!text.empty()) texts_.texts.push_back({text, {}, 0, found.in_place});
         return true;
-      case Role::message_text: message_texts_[open_[depth_ - 1].text] = text; return true;
-      case Role::tool_call_arguments: tool_call_arguments_ = text; return true;
-      case Role::function_call_arguments: function_call_arguments_ = text; return true;
-      case Role::completion_text: completion_text_ = text; return true;
+      case Role::message_text: message_texts_[open_[depth_ - 1].slot] = found; return true;
+      case Role::tool_call_arguments: tool_call_arguments_ = found; return true;
+      case Role::function_call_arguments: function_call_arguments_ = found; return true;
+      case Role::completion_text: completion_text_ = found; return true;
+      // Some servers write "" where OpenAI writes null: that ends nothing.
+      case Role::finish_reason: finishes_ = !text.empty(); return true;
+      case Role::envelope: {
+        // A string `created` is scanned as the event's other strings are: left to the parsed reading.
+        if (envelope_members[open_[depth_ - 1].slot] == "created") return give_up(ec);
+        EnvelopeValue& value = envelope_value(json::kind::string);
+        value.string = text;
+        return true;
+      }
       default: return give_up(ec);
     }
   }
@@ -168,15 +214,32 @@ class Reader : public OnePassHandler {
     switch (next_role()) {
       case Role::choice_index: choice_index_ = number; return true;
       case Role::tool_call_index: tool_call_index_ = number; return true;
+      case Role::envelope: envelope_value(json::kind::int64).int64 = number; return true;
       default: return not_text(ec);
     }
   }
-  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code& ec) { return not_text(ec); }
-  bool on_double(double, json::string_view, boost::system::error_code& ec) { return not_text(ec); }
-  bool on_bool(bool, boost::system::error_code& ec) { return not_text(ec); }
+  bool on_uint64(std::uint64_t number, json::string_view, boost::system::error_code& ec) {
+    if (next_role() != Role::envelope) return not_text(ec);
+    envelope_value(json::kind::uint64).uint64 = number;
+    return true;
+  }
+  bool on_double(double number, json::string_view, boost::system::error_code& ec) {
+    if (next_role() != Role::envelope) return not_text(ec);
+    envelope_value(json::kind::double_).real = number;
+    return true;
+  }
+  bool on_bool(bool value, boost::system::error_code& ec) {
+    if (next_role() != Role::envelope) return not_text(ec);
+    envelope_value(json::kind::bool_).boolean = value;
+    return true;
+  }
 
   bool on_null(boost::system::error_code& ec) {
     switch (next_role()) {
+      // A streamed choice's or tool call's index must be an integer: the parsed reading refuses null.
+      case Role::choice_index:
+      case Role::tool_call_index:
+        return !streaming_ || give_up(ec);
       // The answer itself, its choices, a choice or a tool call as null: the rewriter refuses or
       // skips them; anything else null holds no text.
       case Role::answer:
@@ -218,7 +281,8 @@ class Reader : public OnePassHandler {
     }
   }
 
-  // The role of the member `name` of `object`; a message text's index is noted in `object`.
+  // The role of the member `name` of `object`; which message text or envelope member it is is
+  // noted in `object`.
   Role member_role(Open& object, AnswerMember name) const {
     using M = AnswerMember;
     // Wherever they stand, as the rewriter withholds them (server fields included).
@@ -227,21 +291,26 @@ class Reader : public OnePassHandler {
       case Role::server: return Role::server;
       case Role::answer:
         if (name == M::choices) return Role::choices;
+        if (const int slot = envelope_slot(name); streaming_ && slot >= 0) {
+          object.slot = static_cast<std::uint8_t>(slot);
+          return Role::envelope;
+        }
         break;
       case Role::choice:
         if (name == M::index) return Role::choice_index;
+        if (streaming_ && name == M::finish_reason) return Role::finish_reason;
         if (endpoint_ == Endpoint::completions) {
           if (name == M::text) return Role::completion_text;
-        } else if (name == M::message) {
-          return Role::message;
-        } else if (name == M::delta || name == M::text) {
+        } else if (name == (streaming_ ? M::delta : M::message)) {
+          return Role::message;  // the texts' holder
+        } else if (name == (streaming_ ? M::message : M::delta) || name == M::text) {
           return Role::not_read;
         }
         break;
       case Role::message:
         for (std::size_t i = 0; i < message_text_members.size(); ++i)
           if (name == message_text_member(i)) {
-            object.text = static_cast<std::uint8_t>(i);
+            object.slot = static_cast<std::uint8_t>(i);
             return Role::message_text;
           }
         if (name == M::tool_calls) return Role::tool_calls;
@@ -289,8 +358,18 @@ class Reader : public OnePassHandler {
   }
   [[gnu::noinline]] std::string_view kept(std::string_view text) { return texts_.unescaped.emplace_front(text); }
 
+  // A streamed event's envelope member being read, as a value of `kind`.
+  EnvelopeValue& envelope_value(json::kind kind) {
+    EnvelopeValue& value = texts_.envelope.emplace_back();
+    value.member = open_[depth_ - 1].slot;
+    value.kind = kind;
+    return value;
+  }
+
   void start_choice() {
     choice_index_ = 0;
+    choice_first_text_ = static_cast<std::uint32_t>(choice_texts_.size());
+    finishes_ = false;
     message_texts_ = {};
     tool_calls_.clear();
     function_call_arguments_.reset();
@@ -299,17 +378,20 @@ class Reader : public OnePassHandler {
 
   // The choice's texts, in the order texts_of finds them.
   void end_choice() {
-    const auto add = [this](std::string_view text, std::string field) {
-      choice_texts_.push_back({text, std::move(field), choice_index_});
+    const auto add = [this](const Found& found, std::string field) {
+      choice_texts_.push_back({found.text, std::move(field), choice_index_, found.in_place});
     };
     if (endpoint_ == Endpoint::completions) {
       if (completion_text_) add(*completion_text_, std::string(completion_text));
-      return;
+    } else {
+      for (std::size_t i = 0; i < message_text_members.size(); ++i)
+        if (message_texts_[i]) add(*message_texts_[i], std::string(message_text_members[i]));
+      for (const auto& [index, arguments] : tool_calls_) add(arguments, tool_call_arguments(index));
+      if (function_call_arguments_) add(*function_call_arguments_, std::string(function_call_arguments));
     }
-    for (std::size_t i = 0; i < message_text_members.size(); ++i)
-      if (message_texts_[i]) add(*message_texts_[i], std::string(message_text_members[i]));
-    for (const auto& [index, arguments] : tool_calls_) add(arguments, tool_call_arguments(index));
-    if (function_call_arguments_) add(*function_call_arguments_, std::string(function_call_arguments));
+    if (streaming_)
+      texts_.choices.push_back(
+          {choice_index_, choice_first_text_, static_cast<std::uint32_t>(choice_texts_.size()), finishes_});
   }
 
   // A tool call is keyed by its integer index, or else by its place in the list.
@@ -325,30 +407,40 @@ class Reader : public OnePassHandler {
   std::string_view answer_;
   Endpoint endpoint_;
   bool withhold_logprobs_;
+  bool streaming_;  // a streamed event: texts in each choice's delta
   std::array<Open, max_json_depth + 1> open_;
   std::size_t depth_ = 0;
   // The keys of every open object that are no AnswerMember, each object's after its parent's.
   boost::container::small_vector<std::string_view, 16> other_keys_;
   std::string parts_;   // a key or string the parser gave in parts
-  AnswerTexts texts_;   // the other strings, as they come; the choices' texts join them at the end
+  AnswerTexts& texts_;  // the other strings, as they come; the choices' texts join them at the end
   boost::container::small_vector<AnswerText, 2> choice_texts_;
   bool choices_read_ = false;
   // The choice being read.
   std::int64_t choice_index_ = 0;
-  std::array<std::optional<std::string_view>, message_text_members.size()> message_texts_;
-  boost::container::small_vector<std::pair<std::int64_t, std::string_view>, 2> tool_calls_;  // index, arguments
-  std::optional<std::string_view> function_call_arguments_;
-  std::optional<std::string_view> completion_text_;
+  std::uint32_t choice_first_text_ = 0;  // where its texts start in choice_texts_
+  bool finishes_ = false;                // a streamed choice's finish_reason names a reason
+  std::array<std::optional<Found>, message_text_members.size()> message_texts_;
+  boost::container::small_vector<std::pair<std::int64_t, Found>, 2> tool_calls_;  // index, arguments
+  std::optional<Found> function_call_arguments_;
+  std::optional<Found> completion_text_;
   // The tool call being read, and how many of the message's came before it.
   std::size_t tool_calls_read_ = 0;
   std::int64_t tool_call_index_ = 0;
-  std::optional<std::string_view> tool_call_arguments_;
+  std::optional<Found> tool_call_arguments_;
 };
 
 }  // namespace
 
 std::optional<AnswerTexts> read_answer_texts(std::string_view answer, Endpoint endpoint, bool withhold_logprobs) {
-  return read_in_one_pass<Reader>(answer, answer_parse_options, answer, endpoint, withhold_logprobs);
+  std::optional<AnswerTexts> texts(std::in_place);
+  if (!read_in_one_pass<Reader>(answer, answer_parse_options, answer, endpoint, withhold_logprobs, false, *texts))
+    texts.reset();
+  return texts;
+}
+
+bool read_event_texts(std::string_view event, Endpoint endpoint, bool withhold_logprobs, AnswerTexts& out) {
+  return read_in_one_pass<Reader>(event, answer_parse_options, event, endpoint, withhold_logprobs, true, out).has_value();
 }
 
 }  // namespace sovereign::gateway

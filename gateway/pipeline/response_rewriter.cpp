@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <iterator>
 
 #include <boost/container/small_vector.hpp>
@@ -152,10 +153,12 @@ void for_each_other_string(json::value& node, std::span<const json::value* const
   visit(visit, node);
 }
 
-// The texts of a parsed whole answer as the filters read them (AnswerTexts), with the string each is.
+// The texts of a parsed answer or event as the filters read them (AnswerTexts), with the string each
+// is, and its choices (objects, until one that is not).
 struct ParsedTexts {
   AnswerTexts read;
   boost::container::small_vector<json::string*, 4> places;
+  boost::container::small_vector<json::object*, 1> choices;
 
   void add(json::string& place, std::string field, std::int64_t choice) {
     read.texts.push_back({place, std::move(field), choice});
@@ -163,11 +166,14 @@ struct ParsedTexts {
   }
 };
 
-// The texts of `answer`, a whole answer with a list of choices: every other string, then each
-// choice's texts (texts_of). Each choice's texts are found once: the scan of other strings skips
-// them. A choice that is no object, or whose texts cannot be read, ends the texts with its refusal.
-void find_answer_texts(json::value& answer, Endpoint endpoint, ParsedTexts& out) {
-  auto& list = answer.get_object().if_contains("choices")->get_array();
+// The texts of `answer`, a whole answer with a list of choices or (`streaming`) an event, whose
+// choices may be absent: every other string, then each choice's texts (texts_of). Each choice's
+// texts are found once: the scan of other strings skips them. A choice that is no object, or whose
+// texts cannot be read, ends the texts with its refusal.
+void find_answer_texts(json::value& answer, Endpoint endpoint, bool streaming, ParsedTexts& out) {
+  json::array none;
+  json::value* choices = answer.get_object().if_contains("choices");
+  json::array& list = choices != nullptr && choices->is_array() ? choices->get_array() : none;
   struct ChoiceTexts {
     boost::container::small_vector<ChoiceText, 2> texts;
     std::string unreadable;
@@ -176,7 +182,7 @@ void find_answer_texts(json::value& answer, Endpoint endpoint, ParsedTexts& out)
   boost::container::small_vector<const json::value*, 4> skip;
   for (std::size_t i = 0; i < list.size(); ++i) {
     if (!list[i].is_object()) continue;  // refused below
-    texts_of(list[i].get_object(), endpoint, false, found[i].unreadable, found[i].texts);
+    texts_of(list[i].get_object(), endpoint, streaming, found[i].unreadable, found[i].texts);
     for (const auto& text : found[i].texts) skip.push_back(text.value);
   }
   for_each_other_string(answer, skip, [&out](json::string& text) { out.add(text, {}, 0); });
@@ -192,6 +198,7 @@ void find_answer_texts(json::value& answer, Endpoint endpoint, ParsedTexts& out)
       out.read.refusal = "choice " + std::to_string(index) + "'s " + found[i].unreadable;
       return;
     }
+    out.choices.push_back(&item.get_object());
     for (auto& [field, text] : found[i].texts) out.add(text->get_string(), std::move(field), index);
   }
 }
@@ -291,6 +298,35 @@ json::value parse_event(std::string_view payload, json::storage_ptr storage, boo
 }
 
 
+// `payload` with each changed text (`changes`: its place in read.texts, what it became) written as a
+// JSON string where it stood, into `out`; the rest of the bytes as they came. False where a changed
+// text is not the payload's own bytes between its quotes (it had escapes): the event is then parsed.
+bool written_in_place(std::string_view payload, const AnswerTexts& read,
+                      std::span<const std::pair<std::size_t, std::string>> changes, std::string& out) {
+  boost::container::small_vector<std::size_t, 4> order;  // changes, by where their text stands
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const AnswerText& text = read.texts[changes[i].first];
+    const char* begin = text.text.data();
+    // Its quotes are checked too: a guard, should a parser ever give a view that is not the string's whole.
+    if (!text.in_place || begin <= payload.data() || begin + text.text.size() >= payload.data() + payload.size() ||
+        begin[-1] != '"' || begin[text.text.size()] != '"')
+      return false;
+    order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return std::less<const char*>()(read.texts[changes[a].first].text.data(), read.texts[changes[b].first].text.data());
+  });
+  const char* from = payload.data();
+  for (const std::size_t i : order) {
+    const std::string_view was = read.texts[changes[i].first].text;
+    out.append(from, was.data() - 1);
+    out += json::serialize(json::string_view(changes[i].second));
+    from = was.data() + was.size() + 1;
+  }
+  out.append(from, payload.data() + payload.size());
+  return true;
+}
+
 // Calls `visit` with each line of an event (lines end with LF; the event's last has none).
 template <class Visit>
 void for_each_line(std::string_view event, Visit&& visit) {
@@ -305,11 +341,11 @@ void for_each_line(std::string_view event, Visit&& visit) {
 }  // namespace
 
 ResponseRewriter::ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain,
-                                   WholeReading whole_reading)
+                                   AnswerReading reading)
     : endpoint_(endpoint),
       withhold_logprobs_(withhold_logprobs),
       make_chain_(std::move(make_chain)),
-      whole_reading_(whole_reading) {}
+      reading_(reading) {}
 
 bool ResponseRewriter::withhold_logprobs(json::value& answer) const {
   if (!withhold_logprobs_) return false;
@@ -487,7 +523,7 @@ std::string ResponseRewriter::rewrite_event(std::string_view event, bool ends) {
   // line, and what a client makes of them joined to it is no answer): as a relayed stream ends.
   if (ends) return comments + end_stream();
   if (data_lines == 0) return comments.empty() ? comments : comments + "\n";
-  const std::optional<std::string> rewritten = rewrite_data(payload);
+  const std::optional<std::string> rewritten = rewrite_data(payload, data_lines == 1);
   if (failed_ || ended_) return comments + rewritten.value_or(std::string());
   std::string out;
   if (rewritten) {
@@ -510,13 +546,102 @@ std::string ResponseRewriter::end_stream() {
 
 // The data of one event, checked: nothing when it goes out as it came, else what goes out instead
 // (its JSON rewritten; or, once the stream failed, the error event that replaces it).
-std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view payload) {
+std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view payload, bool one_line) {
+  cut_joined_ = false;
+  if (reading_ == AnswerReading::one_pass_first)
+    if (AnswerTexts read; read_event_texts(payload, endpoint_, withhold_logprobs_, read))
+      return rewrite_read_event(payload, read, one_line);
+  ++event_routes_.parsed;
+  return rewrite_parsed_event(payload);
+}
+
+// An event the one pass read (an ordinary event, with texts and choices where the parsed reading
+// finds them), taken as rewrite_parsed_event takes it: the strings that are no choice's text, then
+// choice by choice its texts and, where it finishes, what its streams held back.
+std::optional<std::string> ResponseRewriter::rewrite_read_event(std::string_view payload, const AnswerTexts& read,
+                                                                bool one_line) {
+  TextChanges changes;
+  // Text released at a choice's end for a field the event does not carry: placed in the parsed event.
+  struct Placed {
+    std::size_t choice;  // in read.choices
+    std::string field, text;
+  };
+  boost::container::small_vector<Placed, 1> placed;
+  const std::size_t others = read.choices.empty() ? read.texts.size() : read.choices.front().first_text;
+  for (std::size_t i = 0; i < others; ++i)
+    if (std::optional<std::string> filtered = run_once(read.texts[i].text)) changes.emplace_back(i, std::move(*filtered));
+  // The envelope members are server fields or numbers, which no filter changes.
+  remember_envelope(read);
+  for (std::size_t c = 0; c < read.choices.size(); ++c) {
+    const EventChoice& choice = read.choices[c];
+    for (std::size_t i = choice.first_text; i < choice.end_text; ++i) {
+      const AnswerText& text = read.texts[i];
+      Stream* filters = stream(choice.index, text.field);
+      if (filters == nullptr) return fail(too_many_texts());
+      if (filters->finished && !text.text.empty())
+        return fail("choice " + std::to_string(choice.index) + "'s " + text.field + " goes on after its finish_reason");
+      std::string filtered = run(*filters, text.text);
+      if (filtered != text.text) changes.emplace_back(i, std::move(filtered));
+    }
+    if (!choice.finishes) continue;
+    // Every stream of the choice releases what it held back, appended to the field this event carries.
+    for (auto& [key, s] : streams_) {
+      if (key.first != choice.index) continue;
+      std::string rest = close(s);
+      if (rest.empty()) continue;
+      const std::string& field = key.second;
+      const auto carried = std::find_if(read.texts.begin() + choice.first_text, read.texts.begin() + choice.end_text,
+                                        [&](const AnswerText& t) { return t.field == field; });
+      if (carried == read.texts.begin() + choice.end_text) {
+        placed.push_back({c, field, std::move(rest)});
+        continue;
+      }
+      const auto at = static_cast<std::size_t>(carried - read.texts.begin());
+      auto change = std::find_if(changes.begin(), changes.end(), [&](const auto& ch) { return ch.first == at; });
+      if (change == changes.end()) changes.emplace_back(at, std::string(carried->text) + rest);
+      else change->second += rest;
+    }
+  }
+  if (failed_) return fail("the output scanner failed");
+  if (changes.empty() && placed.empty()) {
+    ++event_routes_.one_pass;
+    return std::nullopt;
+  }
+  std::string out;
+  if (one_line && placed.empty() && written_in_place(payload, read, changes, out)) {
+    ++event_routes_.spliced;
+  } else {
+    ++event_routes_.one_pass_then_parsed;
+    unsigned char inline_arena[4096];
+    json::monotonic_resource arena(inline_arena, sizeof inline_arena);
+    boost::system::error_code ec;
+    std::size_t written_members = 0;
+    json::value value = parse_counting_members(payload, ec, &arena, {}, written_members);
+    // As for whole answers: the filters have run, and must not run again; texts found otherwise
+    // than the one pass found them would be put in the wrong places: fail closed.
+    ParsedTexts found;
+    const bool vouched = !ec && value.is_object() && !repeats_a_key(written_members, value) && !withhold_logprobs(value);
+    if (vouched) find_answer_texts(value, endpoint_, true, found);
+    if (!vouched || !same_texts(read, found.read) || found.choices.size() != read.choices.size())
+      return fail("the event's texts were not found alike in one pass and parsed");
+    for (const auto& [at, text] : changes) *found.places[at] = text;
+    // After the texts: placing adds members, which may move the strings found.
+    for (const Placed& p : placed) place_released(*found.choices[p.choice], endpoint_, p.field, p.text);
+    out = json::serialize(value);
+  }
+  if (cut_joined_ && !is_well_formed_utf8(out)) return fail("a streamed event's text is not UTF-8");
+  return out;
+}
+
+// An event parsed into a document, its texts found and changed there, and written again where a
+// filter changed one: the reading the one pass stands in for (every event the one pass does not
+// vouch for, and every event under AnswerReading::parsed).
+std::optional<std::string> ResponseRewriter::rewrite_parsed_event(std::string_view payload) {
   // Parsed into an arena that lives for this event; most events fit its inline part.
   unsigned char inline_arena[4096];
   json::monotonic_resource arena(inline_arena, sizeof inline_arena);
   boost::system::error_code ec;
   bool well_formed = true;
-  cut_joined_ = false;
   std::size_t written_members = 0;
   json::value value = parse_event(payload, &arena, ec, well_formed, written_members);
   if (ec || !value.is_object()) return fail("a streamed event is not JSON");
@@ -581,16 +706,27 @@ std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view paylo
   return serialized;
 }
 
-// The members every chunk of OpenAI's carries besides its choices (a legacy completion's too).
-// Only these: `usage` or a provider's extra members belong to the event that carried them.
-constexpr std::string_view envelope_members[] = {"id", "object", "created", "model", "system_fingerprint",
-                                                 "service_tier"};
+void ResponseRewriter::remember_envelope(const AnswerTexts& read) {
+  for (const EnvelopeValue& value : read.envelope) {
+    json::value& kept = envelope_[value.member];
+    // Copied only when it changed: most streams repeat one envelope.
+    switch (value.kind) {
+      case json::kind::string:
+        if (!kept.is_string() || kept.get_string() != value.string) kept = value.string;
+        break;
+      case json::kind::int64: kept = value.int64; break;
+      case json::kind::uint64: kept = value.uint64; break;
+      case json::kind::double_: kept = value.real; break;
+      case json::kind::bool_: kept = value.boolean; break;
+      default: break;
+    }
+  }
+}
 
 void ResponseRewriter::remember_envelope(const json::object& event) {
-  for (std::string_view name : envelope_members)
-    // Copied out of the event's arena only when it changed: most streams repeat one envelope.
-    if (auto* value = event.if_contains(name); value && !value->is_null())
-      if (auto* kept = envelope_.if_contains(name); kept == nullptr || *kept != *value) envelope_[name] = *value;
+  for (std::size_t member = 0; member < envelope_members.size(); ++member)
+    if (auto* value = event.if_contains(envelope_members[member]); value && !value->is_null())
+      if (envelope_[member] != *value) envelope_[member] = *value;
 }
 
 std::string ResponseRewriter::flush_choices() {
@@ -602,7 +738,9 @@ std::string ResponseRewriter::flush_choices() {
     place_released(item, endpoint_, key.second, rest);
     // Written by the gateway, yet shaped as the backend's chunks: clients that check each chunk's
     // id against the stream's (openai-go's accumulator) or read its model would fail on a bare one.
-    json::object event = envelope_;
+    json::object event;
+    for (std::size_t member = 0; member < envelope_members.size(); ++member)
+      if (!envelope_[member].is_null()) event[envelope_members[member]] = envelope_[member];
     event["choices"] = json::array{item};
     out += "data: " + json::serialize(event) + "\n\n";
   }
@@ -671,7 +809,7 @@ bool ResponseRewriter::filter_whole(const AnswerTexts& texts, TextChanges& chang
 
 std::string ResponseRewriter::whole(std::string body) {
   whole_answer_ = true;
-  if (whole_reading_ == WholeReading::parsed) return whole_parsed(std::move(body));
+  if (reading_ == AnswerReading::parsed) return whole_parsed(std::move(body));
   std::optional<AnswerTexts> texts = read_answer_texts(body, endpoint_, withhold_logprobs_);
   if (!texts) return whole_parsed(std::move(body));
   whole_route_ = WholeRoute::one_pass;
@@ -694,7 +832,7 @@ std::string ResponseRewriter::whole_parsed(std::string body) {
   if (!refusal.empty()) return fail_whole(refusal);
   const bool withheld = withhold_logprobs(value);
   ParsedTexts found;
-  find_answer_texts(value, endpoint_, found);
+  find_answer_texts(value, endpoint_, false, found);
   TextChanges changes;
   if (!filter_whole(found.read, changes)) return {};
   if (!withheld && changes.empty()) return body;
@@ -714,7 +852,7 @@ std::string ResponseRewriter::rewrite_read_answer(std::string_view body, const A
   // fail closed.
   ParsedTexts found;
   const bool vouched = refusal.empty() && !withhold_logprobs(value);
-  if (vouched) find_answer_texts(value, endpoint_, found);
+  if (vouched) find_answer_texts(value, endpoint_, false, found);
   if (!vouched || !same_texts(read, found.read))
     return fail_whole("the answer's texts were not found alike in one pass and parsed");
   for (const auto& [at, text] : changes) *found.places[at] = text;

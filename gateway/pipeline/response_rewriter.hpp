@@ -15,9 +15,12 @@
 // an event, is cut short: the unfinished event is dropped, and the forwarder reports the break. A
 // backend that cuts a character between the bytes of two events has it joined before the filters
 // see it; text that is not UTF-8 otherwise ends the stream (fail closed).
-// A whole (not streamed) answer has each of its texts filtered once, as complete output. It is read
-// in one pass of the parser (answer_texts.hpp), and parsed into a document only where a filter
-// changed one of its texts or where that pass cannot vouch for it (an unusual shape, a refusal).
+// A whole (not streamed) answer has each of its texts filtered once, as complete output. Answers and
+// events are read in one pass of the parser (answer_texts.hpp), and parsed into a document only where
+// that pass cannot vouch for them (an unusual shape, a refusal) or where a filter changed a text that
+// cannot be written in its place: an event's changed texts without escapes are written where they
+// stood, the rest of its bytes as the backend wrote them.
+#include <array>
 #include <functional>
 #include <map>
 #include <memory>
@@ -64,10 +67,9 @@ enum class TextForm { prose, json };
 using FilterChain = std::vector<std::unique_ptr<TextFilter>>;
 using FilterChainFactory = std::function<FilterChain(TextForm form)>;
 
-// How whole() reads an answer: in one pass of the parser where that pass can vouch for it (the
-// answer parsed only where a filter changed a text), or always parsed, the reading the one pass is
-// held to (tests compare the two).
-enum class WholeReading { one_pass_first, parsed };
+// How whole() reads an answer and on_data() a streamed event: in one pass of the parser where that
+// pass can vouch for it, or always parsed, the reading the one pass is held to (tests compare the two).
+enum class AnswerReading { one_pass_first, parsed };
 
 // The way whole() read the last answer.
 enum class WholeRoute {
@@ -77,12 +79,20 @@ enum class WholeRoute {
   parsed,              // an answer the one pass could not vouch for: parsed, and read as parsed
 };
 
+// How the streamed events with data were read, so far.
+struct EventRoutes {
+  std::size_t one_pass = 0;              // read in one pass; no filter changed a text: gone out as they came
+  std::size_t spliced = 0;               // read in one pass; the changed texts written in their places
+  std::size_t one_pass_then_parsed = 0;  // read in one pass, then parsed to put the changes in
+  std::size_t parsed = 0;                // events the one pass could not vouch for
+};
+
 class ResponseRewriter : public ResponseTransform {
  public:
   // withhold_logprobs: the answer's text again, token by token, out of the filters' reach (a choice's
   // `logprobs`, llama.cpp's `completion_probabilities`, wherever they stand) is replaced by null.
   ResponseRewriter(Endpoint endpoint, bool withhold_logprobs, FilterChainFactory make_chain,
-                   WholeReading whole_reading = WholeReading::one_pass_first);
+                   AnswerReading reading = AnswerReading::one_pass_first);
 
   std::string on_data(std::string_view chunk) override;
   std::string finish() override;
@@ -93,6 +103,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string failure() const override { return failure_; }
   bool ended() const override { return ended_; }
   WholeRoute whole_route() const { return whole_route_; }
+  const EventRoutes& event_routes() const { return event_routes_; }
 
   static constexpr std::size_t max_event_bytes = 4 * 1024 * 1024;
   // An error is a few lines; one larger than this is withheld rather than scanned.
@@ -113,7 +124,13 @@ class ResponseRewriter : public ResponseTransform {
   std::string take_events(std::string_view cut);  // bytes end_ has cut
   // `ends`: the event holds the stream's end line (StreamEnd's decision, not the event's own).
   std::string rewrite_event(std::string_view event, bool ends);
-  std::optional<std::string> rewrite_data(std::string_view payload);
+  // `one_line`: the payload is one data line's (no line end in it).
+  std::optional<std::string> rewrite_data(std::string_view payload, bool one_line);
+  std::optional<std::string> rewrite_parsed_event(std::string_view payload);
+  // The texts of a whole answer or event a filter changed: their place in AnswerTexts::texts, and what they became.
+  using TextChanges = boost::container::small_vector<std::pair<std::size_t, std::string>, 2>;
+  std::optional<std::string> rewrite_read_event(std::string_view payload, const AnswerTexts& read, bool one_line);
+  void remember_envelope(const AnswerTexts& read);
   std::string end_stream();  // what ends the client's stream: held text released, then [DONE]
   std::string flush_choices();
   std::string run(Stream& stream, std::string_view text);
@@ -124,8 +141,6 @@ class ResponseRewriter : public ResponseTransform {
   std::string too_many_texts() const;
   std::string fail(const std::string& why);
   std::string fail_whole(const std::string& why);
-  // The texts of a whole answer a filter changed: their place in AnswerTexts::texts, and what they became.
-  using TextChanges = boost::container::small_vector<std::pair<std::size_t, std::string>, 2>;
   // Each text through its filters, once; false: the answer is refused (fail_whole).
   bool filter_whole(const AnswerTexts& texts, TextChanges& changes);
   std::string whole_parsed(std::string body);  // an answer the one-pass reader cannot vouch for
@@ -144,7 +159,8 @@ class ResponseRewriter : public ResponseTransform {
   std::string pending_;  // bytes of an event not complete yet
   // The id, object, created, model... of the backend's latest event: the events the gateway writes
   // itself (text released at the end of a stream) carry them too, as OpenAI's chunks all do.
-  boost::json::object envelope_;
+  // By their place in envelope_members; null: not given yet.
+  std::array<boost::json::value, envelope_members.size()> envelope_;
   SseLineEnds line_ends_;
   // Where the stream ends: read as the forwarder and the outcome gate read a stream relayed
   // untouched, so that one definition of the end line holds for every stream.
@@ -153,8 +169,9 @@ class ResponseRewriter : public ResponseTransform {
   bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
   bool failed_ = false;
   bool whole_answer_ = false;  // whole(): texts are read from `message`, not `delta`
-  WholeReading whole_reading_;
+  AnswerReading reading_;
   WholeRoute whole_route_ = WholeRoute::none;
+  EventRoutes event_routes_;
   std::string failure_;  // why a whole answer could not be checked
 };
 

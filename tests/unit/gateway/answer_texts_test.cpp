@@ -12,54 +12,12 @@
 
 #include "gateway/pipeline/answer_texts.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
+#include "recording_filter.hpp"
 
 using namespace sovereign::gateway;
+using namespace sovereign::gateway::testing;
 
 namespace {
-
-// What the filters do to the texts they are given.
-struct Behaviour {
-  bool change = false;           // "report" becomes "REPORT", every digit '#'
-  bool fail_on_marker = false;   // a text holding "FAIL" fails the filter (a scanner's error)
-};
-
-// One text a filter was given, and by which chain. Chains are numbered as the rewriter makes them
-// (one per stream of a choice, one per other string), so equal numbers mean the same streams.
-struct Seen {
-  std::size_t chain = 0;
-  std::size_t filter = 0;  // its place in the chain
-  TextForm form = TextForm::prose;
-  std::string text;
-  bool operator==(const Seen&) const = default;
-};
-
-class Recorder : public TextFilter {
- public:
-  Recorder(std::vector<Seen>& seen, Seen self, Behaviour behaviour)
-      : seen_(seen), self_(std::move(self)), behaviour_(behaviour) {}
-
-  std::string feed(std::string_view text) override {
-    Seen seen = self_;
-    seen.text.assign(text);
-    seen_.push_back(seen);
-    if (behaviour_.fail_on_marker && text.find("FAIL") != std::string_view::npos) failed_ = true;
-    std::string out(text);
-    if (!behaviour_.change) return out;
-    for (auto at = out.find("report"); at != std::string::npos; at = out.find("report", at)) out.replace(at, 6, "REPORT");
-    for (char& c : out)
-      if (c >= '0' && c <= '9') c = '#';
-    return out;
-  }
-  std::string finish() override { return {}; }
-  bool failed() const override { return failed_; }
-  std::string failure() const override { return failed_ ? "marker" : ""; }
-
- private:
-  std::vector<Seen>& seen_;
-  Seen self_;
-  Behaviour behaviour_;
-  bool failed_ = false;
-};
 
 struct Outcome {
   std::string out;
@@ -71,20 +29,11 @@ struct Outcome {
 
 // One whole answer through a rewriter whose chains hold two recording filters each: the second sees
 // what the first made of the text.
-Outcome rewrite(Endpoint endpoint, bool withhold_logprobs, Behaviour behaviour, WholeReading reading,
+Outcome rewrite(Endpoint endpoint, bool withhold_logprobs, Behaviour behaviour, AnswerReading reading,
                 const std::string& body) {
   Outcome outcome;
   std::size_t chains = 0;
-  ResponseRewriter rewriter(
-      endpoint, withhold_logprobs,
-      [&](TextForm form) {
-        const std::size_t chain = chains++;
-        FilterChain filters;
-        filters.push_back(std::make_unique<Recorder>(outcome.seen, Seen{chain, 0, form, {}}, behaviour));
-        filters.push_back(std::make_unique<Recorder>(outcome.seen, Seen{chain, 1, form, {}}, Behaviour{}));
-        return filters;
-      },
-      reading);
+  ResponseRewriter rewriter(endpoint, withhold_logprobs, recording_chains(outcome.seen, chains, behaviour), reading);
   outcome.out = rewriter.whole(body);
   outcome.failed = rewriter.failed();
   outcome.failure = rewriter.failure();
@@ -92,18 +41,10 @@ Outcome rewrite(Endpoint endpoint, bool withhold_logprobs, Behaviour behaviour, 
   return outcome;
 }
 
-std::string describe(const std::vector<Seen>& seen) {
-  std::string out;
-  for (const auto& s : seen)
-    out += "\n  chain " + std::to_string(s.chain) + "." + std::to_string(s.filter) +
-           (s.form == TextForm::json ? " json: " : " prose: ") + s.text;
-  return out;
-}
-
 // Rewrites `body` both ways and checks that they agree; returns the route the one pass took.
 WholeRoute compare(Endpoint endpoint, bool withhold_logprobs, Behaviour behaviour, const std::string& body) {
-  const Outcome parsed = rewrite(endpoint, withhold_logprobs, behaviour, WholeReading::parsed, body);
-  const Outcome read = rewrite(endpoint, withhold_logprobs, behaviour, WholeReading::one_pass_first, body);
+  const Outcome parsed = rewrite(endpoint, withhold_logprobs, behaviour, AnswerReading::parsed, body);
+  const Outcome read = rewrite(endpoint, withhold_logprobs, behaviour, AnswerReading::one_pass_first, body);
   INFO("endpoint ", endpoint == Endpoint::completions ? "completions" : "chat", " withhold ", withhold_logprobs,
        " change ", behaviour.change, " fail ", behaviour.fail_on_marker, " answer: ", body);
   CHECK(parsed.route == WholeRoute::parsed);
@@ -428,7 +369,7 @@ TEST_SUITE("answer texts") {
     const std::string body = R"({"choices":[)" + choices + R"(],"x":"report 2"})";
     for (const Behaviour behaviour : {Behaviour{}, Behaviour{true, false}}) {
       CHECK(compare(Endpoint::chat_completions, false, behaviour, body) == WholeRoute::one_pass);
-      const Outcome outcome = rewrite(Endpoint::chat_completions, false, behaviour, WholeReading::one_pass_first, body);
+      const Outcome outcome = rewrite(Endpoint::chat_completions, false, behaviour, AnswerReading::one_pass_first, body);
       CHECK(outcome.failure == "the answer has more than 1024 texts (choices times their fields)");
     }
   }
