@@ -384,12 +384,18 @@ std::string ResponseRewriter::too_many_texts() const {
 
 std::string ResponseRewriter::run(Stream& c, std::string_view text) {
   // A character cut between two events is joined before any filter sees it.
-  cut_joined_ = cut_joined_ || !c.cut_character.empty();
   std::string out = std::exchange(c.cut_character, {});
   out.append(text);
   const std::size_t cut = cut_character_tail(out);
   c.cut_character.assign(out, out.size() - cut, cut);
   out.resize(out.size() - cut);
+  // Text that is not UTF-8 beyond that ends the stream before any filter sees it: held back by one
+  // and released in a later event, it would go out unchecked.
+  if (!is_well_formed_utf8(out)) {
+    failed_ = true;
+    not_utf8_ = true;
+    return {};
+  }
   for (auto& filter : c.chain) {
     out = filter->feed(out);
     if (filter->failed()) failed_ = true;
@@ -486,7 +492,7 @@ std::string ResponseRewriter::take_events(std::string_view cut) {
   for (auto end = pending_.find("\n\n"); end != std::string::npos; end = pending_.find("\n\n", taken)) {
     // Once the end line has come, the bytes stop at the end of its event: the last one here.
     const bool ends = end_.ended() && end + 2 == pending_.size();
-    out += rewrite_event(std::string_view(pending_).substr(taken, end - taken), ends);
+    rewrite_event(std::string_view(pending_).substr(taken, end - taken), ends, out);
     taken = end + 2;
     if (failed_ || ended_) {
       pending_.clear();
@@ -498,7 +504,7 @@ std::string ResponseRewriter::take_events(std::string_view cut) {
   return out;
 }
 
-std::string ResponseRewriter::rewrite_event(std::string_view event, bool ends) {
+void ResponseRewriter::rewrite_event(std::string_view event, bool ends, std::string& out) {
   // The event's data is what a client parses: the values of all its data lines joined with LF (a
   // server may write one JSON value over several lines). Only data reaches the client: `event:`,
   // `id:` and `retry:` lines, which the filters do not read, are dropped, and a comment (a
@@ -521,14 +527,22 @@ std::string ResponseRewriter::rewrite_event(std::string_view event, bool ends) {
   if (data_lines > 1) payload = joined;
   // The end line's event ends the stream whatever other data lines it has (they precede the end
   // line, and what a client makes of them joined to it is no answer): as a relayed stream ends.
-  if (ends) return comments + end_stream();
-  if (data_lines == 0) return comments.empty() ? comments : comments + "\n";
+  if (ends) {
+    out += comments;
+    out += end_stream();
+    return;
+  }
+  if (data_lines == 0) {
+    if (!comments.empty()) out.append(comments).append("\n");
+    return;
+  }
   const std::optional<std::string> rewritten = rewrite_data(payload, data_lines == 1);
-  if (failed_ || ended_) return comments + rewritten.value_or(std::string());
-  std::string out;
+  if (failed_ || ended_) {
+    out.append(comments).append(rewritten.value_or(std::string()));
+    return;
+  }
   if (rewritten) {
-    out = std::move(comments);
-    out.append("data: ").append(*rewritten).append("\n");
+    out.append(comments).append("data: ").append(*rewritten).append("\n");
   } else {
     // No filter changed the event: it goes out as the backend wrote it, data line by data line.
     for_each_line(event, [&](std::string_view line) {
@@ -536,7 +550,7 @@ std::string ResponseRewriter::rewrite_event(std::string_view event, bool ends) {
       else if (sse_data_value(line)) out.append(line).append("\n");
     });
   }
-  return out + "\n";
+  out.append("\n");
 }
 
 std::string ResponseRewriter::end_stream() {
@@ -547,7 +561,6 @@ std::string ResponseRewriter::end_stream() {
 // The data of one event, checked: nothing when it goes out as it came, else what goes out instead
 // (its JSON rewritten; or, once the stream failed, the error event that replaces it).
 std::optional<std::string> ResponseRewriter::rewrite_data(std::string_view payload, bool one_line) {
-  cut_joined_ = false;
   if (reading_ == AnswerReading::one_pass_first)
     if (AnswerTexts read; read_event_texts(payload, endpoint_, withhold_logprobs_, read))
       return rewrite_read_event(payload, read, one_line);
@@ -602,7 +615,7 @@ std::optional<std::string> ResponseRewriter::rewrite_read_event(std::string_view
       else change->second += rest;
     }
   }
-  if (failed_) return fail("the output scanner failed");
+  if (failed_) return fail(not_utf8_ ? "a streamed event's text is not UTF-8" : "the output scanner failed");
   if (changes.empty() && placed.empty()) {
     ++event_routes_.one_pass;
     return std::nullopt;
@@ -629,7 +642,6 @@ std::optional<std::string> ResponseRewriter::rewrite_read_event(std::string_view
     for (const Placed& p : placed) place_released(*found.choices[p.choice], endpoint_, p.field, p.text);
     out = json::serialize(value);
   }
-  if (cut_joined_ && !is_well_formed_utf8(out)) return fail("a streamed event's text is not UTF-8");
   return out;
 }
 
@@ -698,10 +710,10 @@ std::optional<std::string> ResponseRewriter::rewrite_parsed_event(std::string_vi
       for (const auto& [field, rest] : to_place) place_released(object, endpoint_, field, rest);
     }
   }
-  if (failed_) return fail("the output scanner failed");
+  if (failed_) return fail(not_utf8_ ? "a streamed event's text is not UTF-8" : "the output scanner failed");
   if (!rewritten) return std::nullopt;
   std::string serialized = json::serialize(value);
-  if ((!well_formed || cut_joined_) && !is_well_formed_utf8(serialized))
+  if (!well_formed && !is_well_formed_utf8(serialized))
     return fail("a streamed event's text is not UTF-8");
   return serialized;
 }

@@ -123,7 +123,7 @@ class ResponseRewriter : public ResponseTransform {
   std::string read_events(std::string normalized);
   std::string take_events(std::string_view cut);  // bytes end_ has cut
   // `ends`: the event holds the stream's end line (StreamEnd's decision, not the event's own).
-  std::string rewrite_event(std::string_view event, bool ends);
+  void rewrite_event(std::string_view event, bool ends, std::string& out);  // appended to `out`
   // `one_line`: the payload is one data line's (no line end in it).
   std::optional<std::string> rewrite_data(std::string_view payload, bool one_line);
   std::optional<std::string> rewrite_parsed_event(std::string_view payload);
@@ -166,7 +166,7 @@ class ResponseRewriter : public ResponseTransform {
   // untouched, so that one definition of the end line holds for every stream.
   StreamEnd end_;
   bool ended_ = false;   // the event of the end line was read: what follows is dropped
-  bool cut_joined_ = false;  // this event's text completes a character cut in an earlier one
+  bool not_utf8_ = false;  // the stream failed on a text that is not UTF-8
   bool failed_ = false;
   bool whole_answer_ = false;  // whole(): texts are read from `message`, not `delta`
   AnswerReading reading_;

@@ -329,6 +329,33 @@ TEST_SUITE("rewrite") {
     }
   }
 
+  TEST_CASE("text that is not UTF-8 ends the stream where it comes, even where a filter would hold it back") {
+    // A filter that holds every text back until its stream ends (as the answer scan holds what may
+    // be the start of a value): the bytes would otherwise go out in a later, well-formed event.
+    class HoldAll : public TextFilter {
+     public:
+      std::string feed(std::string_view text) override {
+        held_ += text;
+        return {};
+      }
+      std::string finish() override { return std::exchange(held_, {}); }
+
+     private:
+      std::string held_;
+    };
+    ResponseRewriter rewriter(Endpoint::chat_completions, false, [](TextForm) {
+      FilterChain chain;
+      chain.push_back(std::make_unique<HoldAll>());
+      return chain;
+    });
+    std::string out = rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\xC3\x28 b\"}}]}\n\n");
+    out += rewriter.on_data("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"\"},\"finish_reason\":\"stop\"}]}\n\n");
+    out += rewriter.finish();
+    CHECK(rewriter.failed());
+    CHECK(out.find("a streamed event's text is not UTF-8") != std::string::npos);
+    CHECK(out.find("\xC3\x28") == std::string::npos);
+  }
+
   TEST_CASE("a text in a shape the filters cannot read (parts, an object) is refused, never passed unchecked") {
     const std::vector<std::pair<std::string, std::string>> cases = {
         {R"({"content":[{"type":"text","text":"a secret"}]})", "message.content is an array, not text"},
