@@ -408,9 +408,9 @@ The same paths as the Gateway section's first rows, with the request asking for 
 the upstream sending the bench completion as one server-sent event per word, all in one write (the
 way a fast backend's events arrive when the network is quicker than the client). nginx relays the
 bytes as they come (\`proxy_buffering off\`, as streaming deployments set it); the gateway reads
-each event (the stream's end, usage), and with the bench policy parses every event's JSON, scans its
-text with every detector as the stream goes (holding back what a value could still go on in) and
-writes the events again." "$table"
+each event (the stream's end, usage), and with the bench policy reads every event's JSON in one pass,
+scans its text with every detector as the stream goes (holding back what a value could still go on
+in) and writes the text it changed (what it holds back) where it stood in the event." "$table"
   fi
   exit 0
 fi
