@@ -12,6 +12,7 @@
 
 #include "gateway/pipeline/answer_texts.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
+#include "json_generator.hpp"
 #include "recording_filter.hpp"
 
 using namespace sovereign::gateway;
@@ -107,9 +108,9 @@ std::string chat_answer(std::string_view message, std::string_view choice_member
 }
 
 // Answers from parts that are right, wrong or unusual, in any order and spacing.
-class AnswerGenerator {
+class AnswerGenerator : JsonGenerator {
  public:
-  explicit AnswerGenerator(std::uint32_t seed) : random_(seed) {}
+  explicit AnswerGenerator(std::uint32_t seed) : JsonGenerator(seed, {"", "", "", " ", "\n  ", "\t"}, 5) {}
 
   Endpoint endpoint() { return chance(25) ? Endpoint::completions : Endpoint::chat_completions; }
 
@@ -223,34 +224,6 @@ class AnswerGenerator {
       default: return "\"" + std::string(pick(30), 'w') + "\"";
     }
   }
-
-  std::string object(const std::vector<std::pair<std::string, std::string>>& given) {
-    std::vector<std::pair<std::string, std::string>> members = given;
-    std::shuffle(members.begin(), members.end(), random_);
-    std::string out = "{" + space();
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      if (i > 0) out += "," + space();
-      out += key(members[i].first) + space() + ":" + space() + members[i].second;
-    }
-    return out + space() + "}";
-  }
-
-  // A key, now and then with an escape (the parser gives it in parts).
-  std::string key(const std::string& name) {
-    if (name.empty() || !chance(5)) return "\"" + name + "\"";
-    return "\"\\u00" + to_hex(static_cast<unsigned char>(name[0])) + name.substr(1) + "\"";
-  }
-  static std::string to_hex(unsigned char c) {
-    static constexpr char digits[] = "0123456789abcdef";
-    return {digits[c >> 4], digits[c & 15]};
-  }
-
-  std::string space() { return one_of({"", "", "", " ", "\n  ", "\t"}); }
-  std::string one_of(std::initializer_list<const char*> values) { return *(values.begin() + pick(values.size())); }
-  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(random_); }
-  bool chance(int percent) { return static_cast<int>(pick(100)) < percent; }
-
-  std::mt19937 random_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 
 #include "gateway/pipeline/answer_texts.hpp"
 #include "gateway/pipeline/response_rewriter.hpp"
+#include "json_generator.hpp"
 #include "recording_filter.hpp"
 #include "sse_alike.hpp"
 
@@ -130,9 +131,9 @@ std::string bench_stream() {
 }
 
 // Streams from events that are right, wrong or unusual, in any order and spacing.
-class StreamGenerator {
+class StreamGenerator : JsonGenerator {
  public:
-  explicit StreamGenerator(std::uint32_t seed) : random_(seed) {}
+  explicit StreamGenerator(std::uint32_t seed) : JsonGenerator(seed, {"", "", "", "", " ", "\t"}, 4) {}
 
   Endpoint endpoint() { return chance(25) ? Endpoint::completions : Endpoint::chat_completions; }
 
@@ -271,32 +272,6 @@ class StreamGenerator {
     }
     return out + (chance(90) ? "data: " : "data:") + json + end + end;
   }
-
-  std::string object(const std::vector<std::pair<std::string, std::string>>& given) {
-    std::vector<std::pair<std::string, std::string>> members = given;
-    std::shuffle(members.begin(), members.end(), random_);
-    std::string out = "{" + space();
-    for (std::size_t i = 0; i < members.size(); ++i) {
-      if (i > 0) out += "," + space();
-      out += key(members[i].first) + space() + ":" + space() + members[i].second;
-    }
-    return out + space() + "}";
-  }
-
-  // A key, now and then with an escape (the parser gives it in parts).
-  std::string key(const std::string& name) {
-    if (name.empty() || !chance(4)) return "\"" + name + "\"";
-    static constexpr char digits[] = "0123456789abcdef";
-    const auto c = static_cast<unsigned char>(name[0]);
-    return std::string("\"\\u00") + digits[c >> 4] + digits[c & 15] + name.substr(1) + "\"";
-  }
-
-  std::string space() { return one_of({"", "", "", "", " ", "\t"}); }
-  std::string one_of(std::initializer_list<const char*> values) { return *(values.begin() + pick(values.size())); }
-  std::size_t pick(std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(random_); }
-  bool chance(int percent) { return static_cast<int>(pick(100)) < percent; }
-
-  std::mt19937 random_;
 };
 
 }  // namespace
