@@ -201,7 +201,7 @@ class Reader : public OnePassHandler {
       case Role::finish_reason: finishes_ = !text.empty(); return true;
       case Role::envelope: {
         // A string `created` is scanned as the event's other strings are: left to the parsed reading.
-        if (envelope_members[open_[depth_ - 1].slot] == "created") return give_up(ec);
+        if (open_[depth_ - 1].slot == envelope_slot(AnswerMember::created)) return give_up(ec);
         EnvelopeValue& value = envelope_value(json::kind::string);
         value.string = text;
         return true;
