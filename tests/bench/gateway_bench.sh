@@ -105,8 +105,26 @@ EOF
   chmod 644 "$work/sse/answer.sse"
 fi
 
+# A port free now and not handed out before in this run: the ports are all chosen before the
+# processes start, and the kernel may hand a port it gave once (then closed) out again.
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 - "$work/ports" <<'PORT'
+import socket, sys
+path = sys.argv[1]
+try:
+    taken = set(open(path).read().split())
+except FileNotFoundError:
+    taken = set()
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in taken:
+        break
+open(path, "a").write(port + "\n")
+print(port)
+PORT
 }
 
 # Waits until URL answers 200 to the benchmark request (so that no path is measured while it
