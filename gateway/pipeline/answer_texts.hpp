@@ -85,9 +85,9 @@ struct AnswerTexts {
 
 // The same for the data of one streamed event (a chunk of a streamed answer), read as the rewriter
 // reads a parsed event: texts from each choice's `delta` (chat), `choices` may be absent, a choice's
-// index and a tool call's are integers, a choice's finish_reason a string or null. Also nullopt for
-// an envelope member that is no string, number, boolean or null, and for an event whose `created`
-// is a string. The texts go into `out`, which must be empty: false where the pass does not vouch for
+// index and a tool call's are integers, a choice's finish_reason a string or null; an envelope
+// member that is no string, number, boolean or null, or a string `created`, is left to the parsed
+// reading too. The texts go into `out`, which must be empty: false where the pass does not vouch for
 // the event (`out` then holds what it read before it gave up).
 [[nodiscard]] bool read_event_texts(std::string_view event, Endpoint endpoint, bool withhold_logprobs,
                                     AnswerTexts& out);
